@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages FPX builds and tests with, only those that
+# are missing. Needs root when something is missing; does nothing otherwise.
+set -euo pipefail
+
+packages=(
+  cmake ninja-build g++ pkg-config git
+  libzmq3-dev cppzmq-dev
+  capnproto libcapnp-dev            # capnproto holds the capnp compiler the build runs
+  libssl-dev openssl
+  catch2
+  libsqlite3-dev sqlite3
+  libspdlog-dev libcli11-dev libtomlplusplus-dev
+  nlohmann-json3-dev                # test-only: reads the Wycheproof JSON vectors
+  python3-cryptography-vectors      # test-only: reference Ed25519 vectors
+)
+if [[ "${FPX_WITH_CLANG:-0}" == 1 ]]; then
+  packages+=(clang-14 libclang-rt-14-dev)  # libFuzzer targets and sanitizer runtimes
+fi
+
+missing=()
+for package in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$package")
+  fi
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+if [[ $(id -u) -ne 0 ]]; then
+  echo "error: missing Debian packages: ${missing[*]}" >&2
+  echo "Run this script as root, or: sudo apt-get install ${missing[*]}" >&2
+  exit 1
+fi
+echo "installing: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,88 @@
+// Sealing and opening signed envelopes (schemas/envelope.capnp).
+//
+// seal:  canonical header (with the body's SHA-256) signed with Ed25519 over
+//        "fpx/v1\0" || header, plus the signer's chain.
+// open:  from untrusted bytes, in this order, each failure its own error:
+//        decode (reader limits) -> canonical header -> schema version ->
+//        body hash -> signer chain to the root -> signature over exactly the
+//        received header bytes -> chain validity at the (now authenticated)
+//        created-at -> revocation by the current CRLs -> sender fields match
+//        the certificate -> role may send this type -> parse the body, also
+//        canonical, from the verified bytes.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string_view>
+
+#include <capnp/message.h>
+
+#include "fpx/identity.hpp"
+#include "fpx/trust_store.hpp"
+#include "fpx/wire/envelope.capnp.h"
+#include "fpx/wire/header.capnp.h"
+#include "fpx/wire/messages.capnp.h"
+
+namespace fpx {
+
+inline constexpr std::uint16_t kSchemaVersion = 1;
+inline constexpr std::string_view kSignatureContext{"fpx/v1\0", 7};
+
+// Limits on every reader of untrusted bytes: they stop amplification
+// (pointer loops, huge lists) and stack exhaustion (deep nesting).
+inline constexpr std::size_t kMaxEnvelopeBytes = 4 * 1024 * 1024;
+inline constexpr int kMaxNestingDepth = 32;
+
+// Which roles may sign which message type (DOMAIN.md "Participants and roles").
+bool role_may_sign(Role role, wire::MessageType type);
+wire::MessageType message_type_of(wire::Body::Reader body);
+std::string_view message_type_name(wire::MessageType type);
+
+// Fills schemaVersion, type (from the body), sender participant and country
+// (from the identity), messageId (random, if empty), createdAtMs (now, if 0)
+// and bodySha256, then signs. Returns the envelope bytes.
+Result<Bytes> seal_envelope(const Identity& signer, wire::Header::Builder header, wire::Body::Reader body);
+
+// Decoded header and body, with the buffers that own them. Readers stay valid
+// as long as this object lives; it is movable but not copyable.
+class DecodedMessage {
+ public:
+  DecodedMessage(DecodedMessage&&) noexcept;
+  DecodedMessage& operator=(DecodedMessage&&) noexcept;
+  ~DecodedMessage();
+
+  wire::Header::Reader header() const;
+  wire::Body::Reader body() const;
+
+ private:
+  friend class EnvelopeOpener;
+  struct Buffers;
+  explicit DecodedMessage(std::unique_ptr<Buffers> buffers);
+  std::unique_ptr<Buffers> buffers_;
+};
+
+struct OpenedEnvelope {
+  VerifiedSigner signer;
+  MessageId message_id;
+  wire::MessageType type = wire::MessageType::UNSPECIFIED;
+  std::int64_t created_at_ms = 0;
+  Sha256Digest envelope_sha256{};
+  DecodedMessage message;
+};
+
+struct OpenOptions {
+  std::int64_t now_ms = 0;  // 0: the current time
+  RevocationCheck revocation = RevocationCheck::required;
+};
+
+// Opens envelopes against one trust store. Not thread-safe: one per thread.
+class EnvelopeOpener {
+ public:
+  explicit EnvelopeOpener(TrustStore& trust) : trust_(trust) {}
+  Result<OpenedEnvelope> open(ByteView envelope_bytes, const OpenOptions& options = {});
+
+ private:
+  TrustStore& trust_;
+};
+
+}  // namespace fpx

@@ -1,0 +1,61 @@
+// Small strong types for the identifiers that cross the wire, so a country
+// code cannot be passed where a participant id is expected.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace fpx {
+
+using Bytes = std::vector<std::uint8_t>;
+using ByteView = std::span<const std::uint8_t>;
+
+inline ByteView as_bytes(std::string_view text) {
+  return {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()};
+}
+
+std::string to_hex(ByteView bytes);
+std::optional<Bytes> from_hex(std::string_view hex);
+
+template <typename Tag>
+class StrongText {
+ public:
+  StrongText() = default;
+  explicit StrongText(std::string value) : value_(std::move(value)) {}
+  const std::string& str() const { return value_; }
+  bool empty() const { return value_.empty(); }
+  friend auto operator<=>(const StrongText&, const StrongText&) = default;
+
+ private:
+  std::string value_;
+};
+
+// "sn.focal-point": the certificate's CN.
+using ParticipantId = StrongText<struct ParticipantIdTag>;
+// ISO 3166-1 alpha-2, upper case: the certificate's C.
+using CountryCode = StrongText<struct CountryCodeTag>;
+
+// 16 random bytes chosen by the sender.
+struct MessageId {
+  static constexpr std::size_t kSize = 16;
+  std::array<std::uint8_t, kSize> bytes{};
+
+  static MessageId random();
+  static std::optional<MessageId> from_bytes(ByteView bytes);
+  std::string hex() const;
+  friend auto operator<=>(const MessageId&, const MessageId&) = default;
+};
+
+using Sha256Digest = std::array<std::uint8_t, 32>;
+
+enum class Role : std::uint8_t { focal_point, agency, observer, broker };
+
+std::string_view role_name(Role role);  // "focal-point", as on the command line
+std::optional<Role> parse_role(std::string_view name);
+
+}  // namespace fpx

@@ -1,0 +1,71 @@
+#include "fpx/ids.hpp"
+
+#include <algorithm>
+
+#include "fpx/crypto.hpp"
+
+namespace fpx {
+
+std::string to_hex(ByteView bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string text;
+  text.reserve(bytes.size() * 2);
+  for (auto byte : bytes) {
+    text.push_back(kDigits[byte >> 4]);
+    text.push_back(kDigits[byte & 0x0f]);
+  }
+  return text;
+}
+
+std::optional<Bytes> from_hex(std::string_view hex) {
+  if (hex.size() % 2 != 0) return std::nullopt;
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  Bytes bytes;
+  bytes.reserve(hex.size() / 2);
+  for (std::size_t i = 0; i < hex.size(); i += 2) {
+    int high = nibble(hex[i]);
+    int low = nibble(hex[i + 1]);
+    if (high < 0 || low < 0) return std::nullopt;
+    bytes.push_back(static_cast<std::uint8_t>(high << 4 | low));
+  }
+  return bytes;
+}
+
+MessageId MessageId::random() {
+  MessageId id;
+  random_bytes(id.bytes);
+  return id;
+}
+
+std::optional<MessageId> MessageId::from_bytes(ByteView bytes) {
+  if (bytes.size() != kSize) return std::nullopt;
+  MessageId id;
+  std::copy(bytes.begin(), bytes.end(), id.bytes.begin());
+  return id;
+}
+
+std::string MessageId::hex() const { return to_hex(bytes); }
+
+std::string_view role_name(Role role) {
+  switch (role) {
+    case Role::focal_point: return "focal-point";
+    case Role::agency: return "agency";
+    case Role::observer: return "observer";
+    case Role::broker: return "broker";
+  }
+  return "unknown";
+}
+
+std::optional<Role> parse_role(std::string_view name) {
+  for (Role role : {Role::focal_point, Role::agency, Role::observer, Role::broker}) {
+    if (role_name(role) == name) return role;
+  }
+  return std::nullopt;
+}
+
+}  // namespace fpx

@@ -1,0 +1,59 @@
+#include <capnp/serialize.h>
+#include <kj/exception.h>
+
+#include "fpx/envelope.hpp"
+
+namespace fpx {
+
+namespace {
+ByteView word_bytes(kj::ArrayPtr<const capnp::word> words) {
+  return {reinterpret_cast<const std::uint8_t*>(words.begin()), words.size() * sizeof(capnp::word)};
+}
+}  // namespace
+
+Result<Bytes> seal_envelope(const Identity& signer, wire::Header::Builder header, wire::Body::Reader body) {
+  try {
+    kj::Array<capnp::word> body_words = capnp::canonicalize(body);
+    ByteView body_bytes = word_bytes(body_words);
+
+    header.setSchemaVersion(kSchemaVersion);
+    header.setType(message_type_of(body));
+    header.setSenderParticipant(signer.participant().id.str());
+    header.setSenderCountry(signer.participant().country.str());
+    if (header.getMessageId().size() == 0) {
+      MessageId id = MessageId::random();
+      header.setMessageId(kj::arrayPtr(id.bytes.data(), id.bytes.size()));
+    }
+    if (header.getCreatedAtMs() == 0) header.setCreatedAtMs(now_ms());
+    Sha256Digest body_hash = sha256(body_bytes);
+    header.setBodySha256(kj::arrayPtr(body_hash.data(), body_hash.size()));
+
+    kj::Array<capnp::word> header_words = capnp::canonicalize(header.asReader());
+    ByteView header_bytes = word_bytes(header_words);
+
+    Bytes signed_bytes(kSignatureContext.begin(), kSignatureContext.end());
+    signed_bytes.insert(signed_bytes.end(), header_bytes.begin(), header_bytes.end());
+    Ed25519Signature signature = signer.signing_key().sign(signed_bytes);
+
+    capnp::MallocMessageBuilder message;
+    auto envelope = message.initRoot<wire::Envelope>();
+    envelope.setHeader(kj::arrayPtr(header_bytes.data(), header_bytes.size()));
+    envelope.setBody(kj::arrayPtr(body_bytes.data(), body_bytes.size()));
+    envelope.setSignature(kj::arrayPtr(signature.data(), signature.size()));
+    auto chain = envelope.initSignerChain(static_cast<unsigned>(signer.chain().size()));
+    for (unsigned i = 0; i < chain.size(); ++i) {
+      Bytes der = signer.chain()[i].der();
+      chain.set(i, kj::arrayPtr(der.data(), der.size()));
+    }
+    kj::Array<capnp::word> flat = capnp::messageToFlatArray(message);
+    ByteView flat_bytes = word_bytes(flat);
+    return Bytes(flat_bytes.begin(), flat_bytes.end());
+  } catch (const kj::Exception& exception) {
+    // The caller built the message; a failure here is a bug or a body that
+    // cannot be canonicalized (e.g. it holds capabilities).
+    return make_error(ErrorCode::invalid_argument,
+                      std::string("cannot seal the message: ") + exception.getDescription().cStr());
+  }
+}
+
+}  // namespace fpx

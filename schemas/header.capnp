@@ -1,0 +1,109 @@
+# The signed header of every message (DOMAIN.md "Messages").
+@0xa2a4a1c716cb9c58;
+
+$import "/capnp/c++.capnp".namespace("fpx::wire");
+
+enum MessageType {
+  unspecified @0;
+  tracingRequest @1;
+  tracingAcknowledgement @2;
+  tracingResponse @3;
+  alert @4;
+  campaignReport @5;
+  informationSupplied @6;
+  forward @7;
+  withdraw @8;
+  close @9;
+  hitNotification @10;
+  reminder @11;
+  escalation @12;
+  deadLetterNotice @13;
+}
+
+enum Priority {
+  routine @0;
+  urgent @1;
+}
+
+enum Classification {
+  public @0;
+  restricted @1;
+  confidential @2;
+}
+
+enum HandlingCode {
+  h0CrimeFightingOnly @0;
+  h1NotForCourtWithoutPermission @1;
+  h2NoOnwardSharingWithoutPermission @2;
+  h3OtherConditions @3;
+}
+
+enum SourceReliability {
+  unset @0;
+  a @1;
+  b @2;
+  c @3;
+  x @4;
+}
+
+enum OtherChannel {
+  iarms @0;
+  etrace @1;
+  siena @2;
+  nationalCaseSystem @3;
+  other @4;
+}
+
+struct Recipient {
+  union {
+    country @0 :Text;
+    # ISO 3166-1 alpha-2: the state's focal point (and, for alerts, its agencies).
+    participant @1 :Text;
+    # A participant id such as "ne.focal-point".
+    region @2 :Text;
+    # A configured region (alerts only), e.g. "ECOWAS".
+    allStates @3 :Void;
+    # Every state (alerts only).
+  }
+}
+
+struct Evaluation {
+  sourceReliability @0 :SourceReliability;
+  informationAccuracy @1 :UInt8;
+  # 1-4; 0 means not evaluated.
+}
+
+struct ChannelReference {
+  channel @0 :OtherChannel;
+  reference @1 :Text;
+}
+
+struct Header {
+  schemaVersion @0 :UInt16;
+  # 1 for this version of the schemas.
+
+  messageId @1 :Data;
+  # 16 random bytes chosen by the sender.
+
+  type @2 :MessageType;
+  createdAtMs @3 :Int64;
+  # UTC, milliseconds since the Unix epoch.
+
+  senderParticipant @4 :Text;
+  senderCountry @5 :Text;
+  recipients @6 :List(Recipient);
+  caseReference @7 :Text;
+  inReplyTo @8 :Data;
+  # Message id of the message this one answers; empty if none.
+
+  priority @9 :Priority;
+  urgencyJustification @10 :Text;
+  classification @11 :Classification;
+  handlingCodes @12 :List(HandlingCode);
+  handlingConditions @13 :Text;
+  # Required with H3.
+
+  evaluation @14 :Evaluation;
+  otherChannelReferences @15 :List(ChannelReference);
+  bodySha256 @16 :Data;
+}

@@ -1,0 +1,136 @@
+# Participant <-> broker transport on the participants endpoint (ROUTER/DEALER
+# with CURVE). Each ZeroMQ message is exactly one frame holding one
+# ClientFrame (participant -> broker) or BrokerFrame (broker -> participant).
+@0xb6036c98c05b909d;
+
+$import "/capnp/c++.capnp".namespace("fpx::wire");
+
+# One error-code set for the whole wire: protocol/result.hpp's ErrorCode maps
+# to it one to one. Append only.
+enum ErrorCode {
+  none @0;
+  malformed @1;
+  notCanonical @2;
+  bodyHashMismatch @3;
+  badSignature @4;
+  untrustedChain @5;
+  certificateExpired @6;
+  certificateNotYetValid @7;
+  revoked @8;
+  crlMissing @9;
+  crlStale @10;
+  wrongRole @11;
+  missingExtension @12;
+  signerMismatch @13;
+  schemaViolation @14;
+  unauthorized @15;
+  unknownRecipient @16;
+  replay @17;
+  idReused @18;
+  staleTimestamp @19;
+  rateLimited @20;
+  tooLarge @21;
+  unsupportedVersion @22;
+  notFound @23;
+  internal @24;
+  unavailable @25;
+  revocationNotChecked @26;
+  badKey @27;
+  ioError @28;
+  invalidArgument @29;
+}
+
+struct FieldError {
+  path @0 :Text;
+  # e.g. "body.tracingRequest.firearms[0].calibre"
+  message @1 :Text;
+}
+
+struct Error {
+  code @0 :ErrorCode;
+  message @1 :Text;
+  # What went wrong and what to do next, for a person.
+  fieldErrors @2 :List(FieldError);
+  messageId @3 :Data;
+  # The message the error is about, when known.
+  retryAfterMs @4 :UInt32;
+  # With rateLimited: when to try again.
+}
+
+struct Receipt {
+  # Signed by the broker over "fpx/v1/receipt\0" || receipt bytes: proof that
+  # the message was stored durably.
+  messageId @0 :Data;
+  envelopeSha256 @1 :Data;
+  storedAtMs @2 :Int64;
+  logIndex @3 :UInt64;
+  # Transparency-log leaf index of the accepted message.
+}
+
+struct SignedReceipt {
+  receipt @0 :Data;
+  # Canonical encoding of Receipt.
+  signature @1 :Data;
+  brokerChain @2 :List(Data);
+}
+
+struct Delivery {
+  deliveryId @0 :UInt64;
+  # Confirm with this id; a resent delivery keeps its id.
+  envelope @1 :Data;
+  # The sender's envelope, byte for byte as the broker received it.
+}
+
+struct DeliveryConfirmation {
+  deliveryIds @0 :List(UInt64);
+}
+
+struct StatusQuery {
+  messageId @0 :Data;
+}
+
+enum DeliveryState {
+  stored @0;
+  delivered @1;
+  confirmed @2;
+  deadLetter @3;
+}
+
+struct RecipientStatus {
+  recipient @0 :Text;
+  state @1 :DeliveryState;
+  updatedAtMs @2 :Int64;
+  lifecycle @3 :Text;
+  # Tracing lifecycle state for this requested state, if a tracing request.
+  reason @4 :Text;
+}
+
+struct StatusReply {
+  messageId @0 :Data;
+  recipients @1 :List(RecipientStatus);
+}
+
+struct ClientFrame {
+  requestId @0 :UInt64;
+  # Echoed in the reply so a client can match answers to requests.
+  union {
+    submit @1 :Data;
+    # An Envelope.
+    confirm @2 :DeliveryConfirmation;
+    status @3 :StatusQuery;
+    ping @4 :Void;
+  }
+}
+
+struct BrokerFrame {
+  requestId @0 :UInt64;
+  union {
+    receipt @1 :SignedReceipt;
+    error @2 :Error;
+    delivery @3 :Delivery;
+    status @4 :StatusReply;
+    pong @5 :Void;
+    sessionClosed @6 :Text;
+    # Sent to a session taken over by a newer one, with the reason.
+  }
+}
