@@ -32,7 +32,6 @@ constexpr mode_t kPrivateDirMode = 0700;   // directories holding keys
 // little behind does not refuse a fresh CRL as "not yet valid" (and, failing
 // closed, refuse every message).
 constexpr std::int64_t kCrlSkewMs = 60 * 1000;
-constexpr std::size_t kMaxParticipantIdLength = 64;
 
 const char* kIssuedFile = "issued.txt";
 const char* kRevokedFile = "revoked.txt";
@@ -143,13 +142,6 @@ Error bad_country(const std::string& code) {
 
 }  // namespace
 
-bool is_valid_participant_id(const std::string& id) {
-  if (id.empty() || id.size() > kMaxParticipantIdLength) return false;
-  if (!std::isalnum(static_cast<unsigned char>(id[0]))) return false;
-  return std::all_of(id.begin(), id.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_';
-  });
-}
 
 std::string format_utc(std::int64_t ms) {
   const std::time_t seconds = static_cast<std::time_t>(ms / 1000);
@@ -392,7 +384,8 @@ Result<IssuedIdentity> CaDirectory::issue(const IssueRequest& request) {
   if (!is_valid_participant_id(request.id.str())) {
     return make_error(ErrorCode::invalid_argument,
                       "participant id '" + request.id.str() +
-                          "' is not valid: use 1-64 lower-case letters, digits, '.', '-' or '_' (e.g. sn.focal-point)");
+                          "' is not valid: use 1-64 lower-case letters, digits, '.' and '-', with a prefix and a dot "
+                          "(e.g. sn.focal-point)");
   }
   if (!is_iso3166_alpha2(request.country.str())) return bad_country(request.country.str());
   if (request.days <= 0) return make_error(ErrorCode::invalid_argument, "--days must be positive");

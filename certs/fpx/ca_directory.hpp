@@ -124,11 +124,6 @@ class CaDirectory {
   std::vector<RevocationRecord> revoked_;
 };
 
-// Participant ids are lower-case letters, digits, '.', '-' and '_', 1 to 64
-// characters, starting with a letter or digit. They become directory names,
-// so this also stops path traversal ("../root") through --id.
-bool is_valid_participant_id(const std::string& id);
-
 // "2026-11-27T23:30:00Z"
 std::string format_utc(std::int64_t ms);
 

@@ -49,7 +49,7 @@ class Certificate {
   X509* get() const { return cert_; }
   Bytes der() const;
   std::string pem() const;
-  std::string subject_text() const;  // "C=SN, CN=sn.focal-point"
+  std::string subject_text() const;  // "C = SN, CN = sn.focal-point"
   std::string issuer_text() const;
   std::string serial_hex() const;
   bool is_ca() const;

@@ -18,7 +18,8 @@ namespace fpx {
 bool is_iso3166_alpha2(std::string_view code);
 
 // "sn.focal-point": lower-case letters, digits, '.' and '-', at most 64
-// characters, a country-like prefix and a dot. fpx-ca issues only such ids.
+// characters, a country-like prefix and a dot. fpx-ca issues only such ids;
+// they also name directories, so the rule stops path traversal through an id.
 inline constexpr std::size_t kMaxParticipantIdLength = 64;
 bool is_valid_participant_id(std::string_view id);
 

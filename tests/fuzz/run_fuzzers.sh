@@ -7,7 +7,7 @@
 # All code is instrumented (fuzzer-no-link, ASan, UBSan), not only the entry
 # point, so libFuzzer sees coverage of the parsers themselves. New inputs
 # that libFuzzer finds go to build-fuzz/corpus/<target>/ (the checked-in
-# corpus is only read); a crash writes crash-* in the current directory:
+# corpus is only read); a crash writes build-fuzz/artifacts/<target>-crash-*:
 # minimise it (-minimize_crash=1), fix the bug, add the input to
 # tests/fuzz/corpus/<target>/ so the replay test keeps it fixed.
 set -euo pipefail
@@ -33,13 +33,13 @@ status=0
 for target in "${targets[@]}"; do
   corpus="$root/tests/fuzz/corpus/$target"
   found="$build/corpus/$target"
-  mkdir -p "$found"
+  mkdir -p "$found" "$build/artifacts"
   echo "== fuzz_$target for ${seconds}s over $corpus"
   log="$build/fuzz_$target.log"
   # -rss_limit_mb: the envelope limit is 4 MiB; more than 1 GiB is a leak
   # or an amplification bug worth a report.
   if ! "$build/bin/fuzz_$target" -max_total_time="$seconds" -rss_limit_mb=1024 -max_len=16384 \
-        -print_final_stats=1 "$found" "$corpus" 2>&1 | tee "$log" | grep -E '^#[0-9]+ +(INITED|DONE|pulse)|ERROR|SUMMARY'; then
+        -print_final_stats=1 -artifact_prefix="$build/artifacts/$target-" "$found" "$corpus" 2>&1 | tee "$log" | grep -E '^#[0-9]+[[:space:]]+(INITED|DONE)|ERROR|SUMMARY'; then
     :
   fi
   if grep -q -E 'ERROR: (libFuzzer|AddressSanitizer|UndefinedBehaviorSanitizer)|runtime error:' "$log"; then

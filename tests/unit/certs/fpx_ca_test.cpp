@@ -95,12 +95,12 @@ struct CaFixture {
   fs::path root = dir / "root-ca.pem";
   fs::path sn_ca = dir / "ca" / "sn" / "cert.pem";
   fs::path focal = dir / "participants" / "sn.focal-point";
-  fs::path broker = dir / "participants" / "broker";
+  fs::path broker = dir / "participants" / "exchange.broker";
 
   CaFixture() {
     for (const char* args : {"init --days 3650", "intermediate --country SN",
                              "issue --role focal-point --country SN --id sn.focal-point",
-                             "issue --role broker --country NL --id broker"}) {
+                             "issue --role broker --country NL --id exchange.broker"}) {
       const Run r = fpx_ca(dir, args);
       INFO(args << ": " << r.output);
       REQUIRE(r.exit_code == 0);
@@ -333,12 +333,12 @@ TEST_CASE("a signing key issued with a passphrase is encrypted and loads only wi
 
 TEST_CASE("the CA's records are human-readable lines that list issues and revocations") {
   CaFixture ca;
-  REQUIRE(fpx_ca(ca.dir, "revoke --id broker").exit_code == 0);
+  REQUIRE(fpx_ca(ca.dir, "revoke --id exchange.broker").exit_code == 0);
   const std::string issued = fpx::test::read_file(ca.dir / "issued.txt");
   CHECK(issued.find("id=sn.focal-point country=SN role=focal-point issuer=sn") != std::string::npos);
-  CHECK(issued.find("id=broker country=NL role=broker issuer=root") != std::string::npos);
+  CHECK(issued.find("id=exchange.broker country=NL role=broker issuer=root") != std::string::npos);
   const std::string revoked = fpx::test::read_file(ca.dir / "revoked.txt");
-  CHECK(revoked.find("serial=" + serial_of(ca.broker) + " id=broker issuer=root revoked=") != std::string::npos);
+  CHECK(revoked.find("serial=" + serial_of(ca.broker) + " id=exchange.broker issuer=root revoked=") != std::string::npos);
 }
 
 TEST_CASE("the protocol's TrustStore over root-ca.pem and crls/ accepts an issued chain until its revocation") {
@@ -425,7 +425,7 @@ TEST_CASE("serials are random positive 128-bit numbers and the certificate reads
   auto root = must(fpx::pki::Authority::create_root("Test Root", must(fpx::SigningKey::generate()),
                                                     fpx::pki::Validity::days_from_now(10)));
   fpx::pki::ParticipantRequest request;
-  request.id = fpx::ParticipantId("broker");
+  request.id = fpx::ParticipantId("exchange.broker");
   request.country = fpx::CountryCode("NL");
   request.role = fpx::Role::broker;
   request.signing_public_key = must(fpx::SigningKey::generate()).public_key();
