@@ -1,10 +1,23 @@
 #include "fpx/ids.hpp"
 
 #include <algorithm>
+#include <cstring>
 
 #include "fpx/crypto.hpp"
 
 namespace fpx {
+
+Bytes concat(std::initializer_list<ByteView> parts) {
+  std::size_t total = 0;
+  for (auto part : parts) total += part.size();
+  Bytes joined(total);
+  std::size_t offset = 0;
+  for (auto part : parts) {
+    if (!part.empty()) std::memcpy(joined.data() + offset, part.data(), part.size());
+    offset += part.size();
+  }
+  return joined;
+}
 
 std::string to_hex(ByteView bytes) {
   static constexpr char kDigits[] = "0123456789abcdef";

@@ -126,8 +126,7 @@ Result<OpenedEnvelope> EnvelopeOpener::open(ByteView envelope_bytes, const OpenO
     // signature over exactly the bytes received, with the leaf's key.
     auto chain = trust_.resolve_chain(chain_der);
     if (!chain) return std::move(chain).take_error();
-    Bytes signed_bytes(kSignatureContext.begin(), kSignatureContext.end());
-    signed_bytes.insert(signed_bytes.end(), header_bytes.begin(), header_bytes.end());
+    Bytes signed_bytes = concat({as_bytes(kSignatureContext), header_bytes});
     const Certificate& leaf = TrustStore::leaf_of(**chain);
     if (!ed25519_verify(X509_get0_pubkey(leaf.get()), signed_bytes, signature)) {
       return make_error(ErrorCode::bad_signature,

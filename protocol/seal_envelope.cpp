@@ -31,8 +31,7 @@ Result<Bytes> seal_envelope(const Identity& signer, wire::Header::Builder header
     kj::Array<capnp::word> header_words = capnp::canonicalize(header.asReader());
     ByteView header_bytes = word_bytes(header_words);
 
-    Bytes signed_bytes(kSignatureContext.begin(), kSignatureContext.end());
-    signed_bytes.insert(signed_bytes.end(), header_bytes.begin(), header_bytes.end());
+    Bytes signed_bytes = concat({as_bytes(kSignatureContext), header_bytes});
     Ed25519Signature signature = signer.signing_key().sign(signed_bytes);
 
     capnp::MallocMessageBuilder message;

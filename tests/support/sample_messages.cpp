@@ -1,5 +1,8 @@
 #include "support/sample_messages.hpp"
 
+#include <cstring>
+
+#include <capnp/serialize.h>
 #include <catch2/catch.hpp>
 
 namespace fpx::test {
@@ -52,6 +55,9 @@ void fill_sample(MessageType type, wire::Header::Builder header, wire::Body::Bui
       request.setRequestingCountry("SN");
       request.setRequestingAgency("sn.police-judiciaire");
       request.setNationalCaseReference("SN-ZIG-2026-0142");
+      auto both = header.initRecipients(2);
+      both[0].setCountry("NE");
+      both[1].setCountry("BF");
       auto states = request.initRequestedStates(2);
       states[0].setCountry("NE");
       states[0].setRole(wire::RequestedStateRole::COUNTRY_OF_LAST_IMPORT);
@@ -184,15 +190,34 @@ void fill_sample(MessageType type, wire::Header::Builder header, wire::Body::Bui
 }
 
 Bytes seal_sample(const Identity& signer, MessageType type, std::int64_t created_at_ms) {
+  return seal_changed(signer, type, [&](wire::Header::Builder header, wire::Body::Builder) {
+    header.setCreatedAtMs(created_at_ms);
+  });
+}
+
+Bytes seal_changed(const Identity& signer, MessageType type, const SampleChange& change) {
   capnp::MallocMessageBuilder header_message;
   capnp::MallocMessageBuilder body_message;
   auto header = header_message.initRoot<wire::Header>();
   auto body = body_message.initRoot<wire::Body>();
   fill_sample(type, header, body);
-  header.setCreatedAtMs(created_at_ms);
+  change(header, body);
   auto sealed = seal_envelope(signer, header, body.asReader());
   if (!sealed) FAIL("seal failed: " << sealed.error().describe());
   return std::move(sealed).value();
+}
+
+MessageId message_id_of(const Bytes& envelope) {
+  auto words = kj::heapArray<capnp::word>(envelope.size() / sizeof(capnp::word));
+  std::memcpy(words.begin(), envelope.data(), words.size() * sizeof(capnp::word));
+  capnp::FlatArrayMessageReader reader(words);
+  auto header_data = reader.getRoot<wire::Envelope>().getHeader();
+  auto header_words = kj::heapArray<capnp::word>(header_data.size() / sizeof(capnp::word));
+  std::memcpy(header_words.begin(), header_data.begin(), header_data.size());
+  kj::ArrayPtr<const capnp::word> segments[1] = {header_words};
+  capnp::SegmentArrayMessageReader header_reader(kj::arrayPtr(segments, 1));
+  auto id = header_reader.getRoot<wire::Header>().getMessageId();
+  return *MessageId::from_bytes(ByteView(id.begin(), id.size()));
 }
 
 }  // namespace fpx::test

@@ -1,0 +1,267 @@
+// The loop: poll, take a batch of messages, run them through the stages in
+// one transaction, commit (durable), then reply and deliver.
+#include "fpx/broker/broker.hpp"
+
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <csignal>
+
+#include <spdlog/spdlog.h>
+#include <zmq_addon.hpp>
+
+#include "broker_impl.hpp"
+
+namespace fpx::broker {
+
+namespace {
+constexpr std::int64_t kTimerTickMs = 250;
+constexpr std::int64_t kDeadLetterScanMs = 5'000;
+constexpr std::int64_t kCrlWarningEveryMs = 3600'000;
+constexpr std::int64_t kDayMs = 24LL * 3600 * 1000;
+}  // namespace
+
+Broker::Impl::Impl(BrokerConfig config_in, Clock clock_in, Identity identity_in, TrustStore trust_in,
+                   Enrollment enrollment_in, std::unique_ptr<Store> store_in)
+    : config(std::move(config_in)),
+      clock(std::move(clock_in)),
+      identity(std::move(identity_in)),
+      trust(std::move(trust_in)),
+      opener(trust),
+      enrollment(std::move(enrollment_in)),
+      store(std::move(store_in)),
+      rate_limiter(config.limits.rate_per_second, config.limits.burst),
+      context(1) {}
+
+Broker::Broker(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Broker::~Broker() = default;
+
+Result<std::unique_ptr<Broker>> Broker::create(const BrokerConfig& config, Clock clock) {
+  if (!clock) clock = [] { return fpx::now_ms(); };
+  const std::int64_t now = clock();
+
+  PassphraseSource passphrase;
+  if (!config.passphrase_file.empty()) passphrase = PassphraseSource::from_file(config.passphrase_file);
+  if (!config.passphrase_env.empty()) passphrase = PassphraseSource::from_environment(config.passphrase_env);
+  auto identity = Identity::load(config.identity_dir, passphrase);
+  if (!identity) return std::move(identity).take_error();
+  if (identity->participant().role != Role::broker) {
+    return make_error(ErrorCode::wrong_role, config.identity_dir.string() +
+                                                 " is not a broker identity: issue one with fpx-ca issue --role broker");
+  }
+  auto trust = TrustStore::load(config.root_ca, config.crl_dir);
+  if (!trust) return std::move(trust).take_error();
+  auto enrollment = Enrollment::load(config.enrolled_dir, *trust, now);
+  if (!enrollment) return std::move(enrollment).take_error();
+  for (const auto& warning : enrollment->warnings()) spdlog::warn("enrolment: {}", warning);
+  auto store = open_sqlite_store(config.database);
+  if (!store) return std::move(store).take_error();
+
+  auto impl = std::make_unique<Impl>(config, clock, std::move(identity).value(), std::move(trust).value(),
+                                     std::move(enrollment).value(), std::move(store).value());
+  if (auto bound = impl->bind_sockets(); !bound) return std::move(bound).take_error();
+  spdlog::info("broker {} ready: {} participants enrolled, store {}", impl->identity.participant().id.str(),
+               impl->enrollment.size(), config.database.string());
+  return std::unique_ptr<Broker>(new Broker(std::move(impl)));
+}
+
+std::string Broker::endpoint() const { return impl_->bound_endpoint; }
+Store& Broker::store() { return *impl_->store; }
+const BrokerCounters& Broker::counters() const { return impl_->counters; }
+Status Broker::poll_once(std::chrono::milliseconds timeout) { return impl_->poll_once(timeout, -1); }
+
+Status Broker::reload() { return impl_->reload(); }
+
+Status Broker::Impl::reload() {
+  if (auto crls = trust.reload_crls(); !crls) {
+    spdlog::error("reload: CRLs kept as they were: {}", crls.error().describe());
+    return crls;
+  }
+  auto reloaded = Enrollment::load(config.enrolled_dir, trust, clock());
+  if (!reloaded) {
+    spdlog::error("reload: enrolment kept as it was: {}", reloaded.error().describe());
+    return std::move(reloaded).take_error();
+  }
+  for (const auto& warning : reloaded->warnings()) spdlog::warn("enrolment: {}", warning);
+  enrollment = std::move(reloaded).value();
+  spdlog::info("reloaded CRLs and enrolment: {} participants enrolled", enrollment.size());
+  return {};
+}
+
+Status Broker::run(int signal_fd) {
+  while (!impl_->stopping) {
+    if (auto turned = impl_->poll_once(std::chrono::milliseconds(kTimerTickMs), signal_fd); !turned) return turned;
+    if (impl_->stopping) break;
+  }
+  // Drained: everything accepted is committed; checkpoint so the next start is quick.
+  (void)impl_->store->checkpoint();
+  spdlog::info("broker stopped cleanly");
+  return {};
+}
+
+StageContext Broker::Impl::stage_context() {
+  return StageContext{config, *store, opener, enrollment, identity, now_ms};
+}
+
+Status Broker::Impl::poll_once(std::chrono::milliseconds timeout, int signal_fd) {
+  zmq_pollitem_t items[] = {
+      {router.handle(), 0, ZMQ_POLLIN, 0},
+      {zap.handle(), 0, ZMQ_POLLIN, 0},
+      {monitor.handle(), 0, ZMQ_POLLIN, 0},
+      {nullptr, signal_fd, ZMQ_POLLIN, 0},
+  };
+  const int item_count = signal_fd >= 0 ? 4 : 3;
+  try {
+    zmq::poll(items, static_cast<std::size_t>(item_count), timeout);
+  } catch (const zmq::error_t& error) {
+    if (error.num() == EINTR) return {};
+    return make_error(ErrorCode::internal, std::string("poll failed: ") + error.what());
+  }
+  // ZAP first: clients waiting for their handshake are not made to wait for a batch.
+  if (items[1].revents & ZMQ_POLLIN) handle_zap_requests();
+  if (items[2].revents & ZMQ_POLLIN) handle_monitor_events();
+  if (items[0].revents & ZMQ_POLLIN) process_batch();
+  if (item_count == 4 && (items[3].revents & ZMQ_POLLIN)) {
+    signalfd_siginfo info{};
+    if (::read(signal_fd, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
+      if (info.ssi_signo == SIGHUP) {
+        spdlog::info("SIGHUP: reloading CRLs and enrolment");
+        (void)reload();  // on failure the previous state stays, and the error is logged
+      } else {
+        spdlog::info("signal {}: draining and stopping", info.ssi_signo);
+        stopping = true;
+      }
+    }
+  }
+  run_timers();
+  return {};
+}
+
+void Broker::Impl::send(const std::string& routing_id, const Bytes& frame) {
+  try {
+    zmq::message_t id(routing_id.data(), routing_id.size());
+    zmq::message_t payload(frame.data(), frame.size());
+    // dontwait: a peer over its high-water mark must not stall everyone.
+    if (!router.send(id, zmq::send_flags::sndmore | zmq::send_flags::dontwait) ||
+        !router.send(payload, zmq::send_flags::dontwait)) {
+      spdlog::warn("peer queue full; frame for {} not sent now (deliveries are resent)",
+                   session_by_routing_id.count(routing_id) ? session_by_routing_id[routing_id].str() : "?");
+    }
+  } catch (const zmq::error_t& error) {
+    // EHOSTUNREACH (router_mandatory): the peer is gone; its deliveries
+    // stay pending in the store for its next session.
+    auto found = session_by_routing_id.find(routing_id);
+    if (found != session_by_routing_id.end()) {
+      spdlog::info("session of {} gone ({})", found->second.str(), error.what());
+      auto session = sessions.find(found->second);
+      if (session != sessions.end() && session->second.routing_id == routing_id) sessions.erase(session);
+      session_by_routing_id.erase(found);
+    }
+  }
+}
+
+void Broker::Impl::process_batch() {
+  now_ms = clock();
+  std::vector<std::vector<zmq::message_t>> batch;
+  try {
+    while (batch.size() < config.limits.batch_max) {
+      std::vector<zmq::message_t> frames;
+      if (!zmq::recv_multipart(router, std::back_inserter(frames), zmq::recv_flags::dontwait)) break;
+      batch.push_back(std::move(frames));
+    }
+  } catch (const zmq::error_t& error) {
+    spdlog::error("receive failed: {}", error.what());
+    ++counters.internal_errors;
+  }
+  if (batch.empty()) return;
+
+  if (auto begun = store->begin(); !begun) {
+    spdlog::error("store: cannot begin a transaction: {}", begun.error().describe());
+    for (auto& frames : batch) {
+      if (frames.size() >= 1) {
+        send(frames[0].to_string(),
+             encode_error(0, make_error(ErrorCode::unavailable, "the broker cannot store messages right now; "
+                                                                "nothing was stored: resend later"),
+                          std::nullopt));
+      }
+    }
+    return;
+  }
+  for (const auto& marked : delivered_marks) (void)store->mark_delivered(marked, now_ms);
+  delivered_marks.clear();
+  for (const auto& entry : deferred_audit) (void)store->append_audit(entry);
+  deferred_audit.clear();
+
+  for (auto& frames : batch) handle_inbound(frames);
+
+  if (auto committed = store->commit(); !committed) {
+    // Nothing of this batch is durable: no receipt may go out. Every sender
+    // hears "unavailable" and resends; their client outboxes still hold them.
+    store->rollback();
+    spdlog::error("store: commit failed, batch of {} refused: {}", batch.size(), committed.error().describe());
+    ++counters.internal_errors;
+    for (auto& out : outgoing) {
+      out.frame = encode_error(0, make_error(ErrorCode::unavailable,
+                                             "the broker could not store this durably; nothing was stored: resend"),
+                               std::nullopt);
+    }
+    push_after_commit.clear();
+  } else {
+    ++counters.commits;
+  }
+  for (const auto& out : outgoing) send(out.routing_id, out.frame);
+  outgoing.clear();
+  auto to_push = std::move(push_after_commit);
+  push_after_commit.clear();
+  for (const auto& participant : to_push) push_deliveries(participant);
+}
+
+void Broker::Impl::run_timers() {
+  now_ms = clock();
+  if (now_ms < next_timer_ms) return;
+  next_timer_ms = now_ms + kTimerTickMs;
+  resend_overdue();
+
+  const bool scan_dead_letters = now_ms >= next_dead_letter_scan_ms;
+  const bool flush = !deferred_audit.empty() || !delivered_marks.empty();
+  if (scan_dead_letters || flush) {
+    if (store->begin().ok()) {
+      for (const auto& marked : delivered_marks) (void)store->mark_delivered(marked, now_ms);
+      for (const auto& entry : deferred_audit) (void)store->append_audit(entry);
+      std::vector<DeadLetter> dead;
+      if (scan_dead_letters) {
+        next_dead_letter_scan_ms = now_ms + kDeadLetterScanMs;
+        auto expired = store->expire_deliveries(now_ms, "not delivered before its hold time ended");
+        if (expired) dead = std::move(expired).value();
+        for (const auto& letter : dead) {
+          (void)store->append_audit(audit_entry(now_ms, letter.sender.str(), letter.message_id, "route",
+                                                ErrorCode::not_found,
+                                                "dead letter: never confirmed by " + letter.recipient.str()));
+        }
+      }
+      if (store->commit().ok()) {
+        delivered_marks.clear();
+        deferred_audit.clear();
+        counters.dead_letters += dead.size();
+        for (const auto& letter : dead) {
+          spdlog::info("dead letter: message {} to {} was not delivered in time", letter.message_id.hex(),
+                       letter.recipient.str());
+        }
+      } else {
+        store->rollback();
+      }
+    }
+  }
+  if (now_ms >= next_checkpoint_ms) {
+    next_checkpoint_ms = now_ms + config.timing.checkpoint_every_ms;
+    if (auto checkpointed = store->checkpoint(); !checkpointed) {
+      spdlog::warn("WAL checkpoint: {}", checkpointed.error().describe());
+    }
+  }
+  if (now_ms >= next_crl_warning_ms) {
+    next_crl_warning_ms = now_ms + kCrlWarningEveryMs;
+    for (const auto& warning : trust.crls_expiring_before(now_ms + kDayMs)) spdlog::warn("{}", warning);
+  }
+}
+
+}  // namespace fpx::broker

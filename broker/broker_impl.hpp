@@ -1,0 +1,109 @@
+// The broker loop's state, shared by the files that each handle one kind of
+// input (handle_*.cpp, zap_handler.cpp, deliver.cpp). Private to broker/.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <zmq.hpp>
+
+#include "fpx/broker/broker.hpp"
+#include "fpx/broker/enrollment.hpp"
+#include "fpx/broker/stages.hpp"
+#include "fpx/broker/wire_frames.hpp"
+#include "fpx/envelope.hpp"
+
+namespace fpx::broker {
+
+// One participant's live connection.
+struct Session {
+  ParticipantId participant;
+  std::string routing_id;
+  std::uint64_t last_pushed = 0;                   // highest delivery id sent in this session
+  std::map<std::uint64_t, std::int64_t> in_flight;  // delivery id -> sent at, unconfirmed
+};
+
+// Something to send once the batch's transaction is durable.
+struct Outgoing {
+  std::string routing_id;
+  Bytes frame;
+};
+
+struct Broker::Impl {
+  Impl(BrokerConfig config_in, Clock clock_in, Identity identity_in, TrustStore trust_in, Enrollment enrollment_in,
+       std::unique_ptr<Store> store_in);
+
+  // --- set-up (socket_setup.cpp) ---
+  Status bind_sockets();
+
+  // --- the loop (broker.cpp) ---
+  Status poll_once(std::chrono::milliseconds timeout, int signal_fd);
+  Status reload();
+  void process_batch();
+  void run_timers();
+  void send(const std::string& routing_id, const Bytes& frame);
+
+  // --- one inbound message (handle_*.cpp) ---
+  void handle_inbound(std::vector<zmq::message_t>& frames);
+  void handle_submit(const EnrolledParticipant& principal, std::uint64_t request_id, const Bytes& envelope,
+                     const std::string& routing_id);
+  void handle_confirm(const EnrolledParticipant& principal, const ClientRequest& request);
+  void handle_status(const EnrolledParticipant& principal, const ClientRequest& request,
+                     const std::string& routing_id);
+  void refuse(const std::string& routing_id, std::uint64_t request_id, const std::string& principal,
+              const std::optional<MessageId>& about, const char* stage, const Error& error,
+              std::uint32_t retry_after_ms = 0);
+  void audit(const std::string& principal, const std::optional<MessageId>& about, const char* stage,
+             ErrorCode outcome, std::string detail);
+
+  // --- sessions and deliveries (deliver.cpp) ---
+  Session& attach_session(const EnrolledParticipant& principal, const std::string& routing_id);
+  void push_deliveries(const ParticipantId& participant);
+  void resend_overdue();
+
+  // --- ZAP and transport events (zap_handler.cpp) ---
+  void handle_zap_requests();
+  void handle_monitor_events();
+
+  StageContext stage_context();
+
+  BrokerConfig config;
+  Clock clock;
+  Identity identity;
+  TrustStore trust;
+  EnvelopeOpener opener;
+  Enrollment enrollment;
+  std::unique_ptr<Store> store;
+  RateLimiter rate_limiter;
+  BrokerCounters counters;
+
+  zmq::context_t context;
+  zmq::socket_t zap;      // REP on inproc://zeromq.zap.01
+  zmq::socket_t router;   // participants endpoint
+  zmq::socket_t monitor;  // PAIR: the router's handshake events
+  std::string bound_endpoint;
+
+  std::map<ParticipantId, Session> sessions;
+  std::map<std::string, ParticipantId> session_by_routing_id;
+
+  // Filled while a batch runs, acted on after its commit.
+  std::vector<Outgoing> outgoing;
+  std::set<ParticipantId> push_after_commit;
+  std::vector<AuditEntry> deferred_audit;         // e.g. ZAP refusals, written with the next transaction
+  std::vector<std::uint64_t> delivered_marks;     // deliveries sent, recorded with the next transaction
+  std::map<std::string, std::int64_t> zap_refusal_logged;  // key -> last audited, bounds audit growth
+
+  std::int64_t now_ms = 0;  // the clock, read once per batch
+  std::int64_t next_timer_ms = 0;
+  std::int64_t next_dead_letter_scan_ms = 0;
+  std::int64_t next_checkpoint_ms = 0;
+  std::int64_t next_crl_warning_ms = 0;
+  std::int64_t last_handshake_log_ms = 0;
+  std::uint64_t handshake_failures_unlogged = 0;
+  bool stopping = false;
+};
+
+}  // namespace fpx::broker

@@ -1,0 +1,178 @@
+#include "fpx/broker/config.hpp"
+
+#include <algorithm>
+
+#include <toml++/toml.h>
+
+#include "fpx/validate.hpp"
+
+namespace fpx::broker {
+
+namespace {
+
+class ConfigReader {
+ public:
+  ConfigReader(const toml::table& table, std::filesystem::path base) : table_(table), base_(std::move(base)) {}
+
+  std::vector<FieldError>& problems() { return problems_; }
+
+  void text(const char* key, std::string& out, bool required) {
+    auto node = table_.at_path(key);
+    if (!node) {
+      if (required) problems_.push_back({key, "is required"});
+      return;
+    }
+    if (auto value = node.value<std::string>()) {
+      out = *value;
+    } else {
+      problems_.push_back({key, "must be a string"});
+    }
+  }
+
+  void path(const char* key, std::filesystem::path& out, bool required) {
+    std::string value;
+    text(key, value, required);
+    if (value.empty()) return;
+    std::filesystem::path candidate(value);
+    out = candidate.is_absolute() ? candidate : base_ / candidate;
+  }
+
+  template <typename Number>
+  void number(const char* key, Number& out, double minimum, double maximum) {
+    auto node = table_.at_path(key);
+    if (!node) return;  // defaults stand
+    std::optional<double> value;
+    if (auto integer = node.value<std::int64_t>()) value = static_cast<double>(*integer);
+    else if (auto real = node.value<double>()) value = *real;
+    if (!value) {
+      problems_.push_back({key, "must be a number"});
+    } else if (*value < minimum || *value > maximum) {
+      problems_.push_back({key, "must be between " + std::to_string(static_cast<long long>(minimum)) + " and " +
+                                    std::to_string(static_cast<long long>(maximum))});
+    } else {
+      out = static_cast<Number>(*value);
+    }
+  }
+
+  void regions(std::map<std::string, std::vector<CountryCode>>& out) {
+    auto node = table_.at_path("regions");
+    if (!node) return;
+    const toml::table* regions = node.as_table();
+    if (regions == nullptr) {
+      problems_.push_back({"regions", "must be a table of region = [\"SN\", ...]"});
+      return;
+    }
+    for (const auto& [name, value] : *regions) {
+      std::string key = "regions." + std::string(name.str());
+      const toml::array* states = value.as_array();
+      if (states == nullptr || states->empty()) {
+        problems_.push_back({key, "must be a non-empty list of ISO 3166-1 alpha-2 codes"});
+        continue;
+      }
+      std::vector<CountryCode> countries;
+      for (const auto& state : *states) {
+        auto code = state.value<std::string>();
+        if (!code || !is_iso3166_alpha2(*code)) {
+          problems_.push_back({key, "holds '" + code.value_or("?") + "', not an ISO 3166-1 alpha-2 code"});
+          continue;
+        }
+        countries.emplace_back(*code);
+      }
+      out[std::string(name.str())] = std::move(countries);
+    }
+  }
+
+  void must_exist(const char* key, const std::filesystem::path& value, bool directory) {
+    if (value.empty()) return;
+    std::error_code error;
+    bool ok = directory ? std::filesystem::is_directory(value, error) : std::filesystem::is_regular_file(value, error);
+    if (!ok) {
+      problems_.push_back({key, value.string() + (directory ? " is not a directory" : " is not a readable file")});
+    }
+  }
+
+ private:
+  const toml::table& table_;
+  std::filesystem::path base_;
+  std::vector<FieldError> problems_;
+};
+
+}  // namespace
+
+Result<BrokerConfig> load_broker_config(const std::filesystem::path& path) {
+  toml::table table;
+  try {
+    table = toml::parse_file(path.string());
+  } catch (const toml::parse_error& error) {
+    const auto& where = error.source().begin;
+    return make_error(ErrorCode::invalid_argument, path.string() + ":" + std::to_string(where.line) + ":" +
+                                                       std::to_string(where.column) + ": " +
+                                                       std::string(error.description()));
+  }
+  BrokerConfig config;
+  config.source = path;
+  ConfigReader read(table, path.parent_path());
+  read.text("participants.endpoint", config.participants_endpoint, false);
+  read.path("pki.root_ca", config.root_ca, true);
+  read.path("pki.crl_dir", config.crl_dir, true);
+  read.path("pki.enrolled_dir", config.enrolled_dir, true);
+  read.path("identity.dir", config.identity_dir, true);
+  read.text("identity.passphrase_file", config.passphrase_file, false);
+  read.text("identity.passphrase_env", config.passphrase_env, false);
+  read.path("storage.database", config.database, true);
+  read.text("log.level", config.log_level, false);
+  read.regions(config.regions);
+
+  auto& limits = config.limits;
+  read.number("limits.max_message_bytes", limits.max_message_bytes, 4096, 64.0 * 1024 * 1024);
+  read.number("limits.rate_per_second", limits.rate_per_second, 0.1, 1e6);
+  read.number("limits.burst", limits.burst, 1, 1e6);
+  read.number("limits.batch_max", limits.batch_max, 1, 100000);
+  read.number("limits.max_in_flight", limits.max_in_flight, 1, 100000);
+  auto& timing = config.timing;
+  constexpr double kYearMs = 366.0 * 24 * 3600 * 1000;
+  read.number("timing.max_message_age_ms", timing.max_message_age_ms, 1000, kYearMs);
+  read.number("timing.max_clock_skew_ms", timing.max_clock_skew_ms, 0, 24.0 * 3600 * 1000);
+  read.number("timing.hold_ms", timing.hold_ms, 1000, 10 * kYearMs);
+  read.number("timing.tracing_request_hold_ms", timing.tracing_request_hold_ms, 1000, 10 * kYearMs);
+  read.number("timing.resend_after_ms", timing.resend_after_ms, 100, 24.0 * 3600 * 1000);
+  read.number("timing.handshake_ivl_ms", timing.handshake_ivl_ms, 100, 600000);
+  read.number("timing.heartbeat_ivl_ms", timing.heartbeat_ivl_ms, 100, 600000);
+  read.number("timing.heartbeat_timeout_ms", timing.heartbeat_timeout_ms, 100, 3600000);
+  read.number("timing.checkpoint_every_ms", timing.checkpoint_every_ms, 1000, 3600000);
+
+  if (!config.participants_endpoint.starts_with("tcp://") && !config.participants_endpoint.starts_with("ipc://")) {
+    read.problems().push_back({"participants.endpoint", "must be tcp://HOST:PORT or ipc://PATH"});
+  }
+  if (!config.passphrase_file.empty() && !config.passphrase_env.empty()) {
+    read.problems().push_back({"identity", "give passphrase_file or passphrase_env, not both"});
+  }
+  if (config.log_level != "trace" && config.log_level != "debug" && config.log_level != "info" &&
+      config.log_level != "warn" && config.log_level != "error") {
+    read.problems().push_back({"log.level", "must be trace, debug, info, warn or error"});
+  }
+  read.must_exist("pki.root_ca", config.root_ca, false);
+  read.must_exist("pki.crl_dir", config.crl_dir, true);
+  read.must_exist("pki.enrolled_dir", config.enrolled_dir, true);
+  read.must_exist("identity.dir", config.identity_dir, true);
+  if (!config.database.empty()) read.must_exist("storage.database (its directory)", config.database.parent_path(), true);
+
+  // Keys this version does not know are probably typos: say so.
+  static const std::vector<std::string> kKnownTables = {"participants", "pki", "identity", "storage", "log",
+                                                        "regions", "limits", "timing"};
+  for (const auto& [key, value] : table) {
+    if (std::find(kKnownTables.begin(), kKnownTables.end(), std::string(key.str())) == kKnownTables.end()) {
+      read.problems().push_back({std::string(key.str()), "is not an option of this broker (typo?)"});
+    }
+  }
+
+  if (!read.problems().empty()) {
+    Error error = make_error(ErrorCode::invalid_argument,
+                             path.string() + " has " + std::to_string(read.problems().size()) + " problem(s)");
+    error.field_errors = std::move(read.problems());
+    return error;
+  }
+  return config;
+}
+
+}  // namespace fpx::broker

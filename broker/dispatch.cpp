@@ -1,0 +1,96 @@
+// One inbound message: accept, identify, decode, rate-limit, then the one
+// switch over the request kind. Library exceptions stop here: the message
+// gets a typed error and the broker goes on serving everyone else.
+#include <kj/exception.h>
+#include <spdlog/spdlog.h>
+
+#include "broker_impl.hpp"
+
+namespace fpx::broker {
+
+void Broker::Impl::audit(const std::string& principal, const std::optional<MessageId>& about, const char* stage,
+                         ErrorCode outcome, std::string detail) {
+  if (auto written = store->append_audit(audit_entry(now_ms, principal, about, stage, outcome, std::move(detail)));
+      !written) {
+    spdlog::error("audit row not written: {}", written.error().describe());
+  }
+}
+
+void Broker::Impl::refuse(const std::string& routing_id, std::uint64_t request_id, const std::string& principal,
+                          const std::optional<MessageId>& about, const char* stage, const Error& error,
+                          std::uint32_t retry_after_ms) {
+  ++counters.refused;
+  audit(principal, about, stage, error.code, error.message);
+  spdlog::debug("refused at {} for {}: {}", stage, principal, error.describe());
+  outgoing.push_back({routing_id, encode_error(request_id, error, about, retry_after_ms)});
+}
+
+void Broker::Impl::handle_inbound(std::vector<zmq::message_t>& frames) {
+  if (frames.empty()) return;
+  const std::string routing_id = frames.front().to_string();
+  std::string user_id;
+  try {
+    // Set by our ZAP handler for this connection: the only source of identity.
+    user_id = frames.back().gets("User-Id");
+  } catch (const zmq::error_t&) {
+    ++counters.internal_errors;
+    spdlog::error("a message without a ZAP User-Id: refusing it");
+    return;
+  }
+
+  if (auto accepted = accept_frame(frames.size(), frames.back().size(), config.limits); !accepted) {
+    refuse(routing_id, 0, user_id, std::nullopt, "accept", accepted.error());
+    return;
+  }
+  // Decoding is signature-free and bounded; it comes first so that every
+  // later refusal can name the request it answers.
+  const auto& payload = frames.back();
+  auto request = decode_client_frame(ByteView(static_cast<const std::uint8_t*>(payload.data()), payload.size()));
+  if (!request) {
+    refuse(routing_id, 0, user_id, std::nullopt, "accept", request.error());
+    return;
+  }
+  auto principal = identify(user_id, enrollment);
+  if (!principal) {
+    refuse(routing_id, request->request_id, user_id, std::nullopt, "identify", principal.error());
+    return;
+  }
+  attach_session(**principal, routing_id);
+
+  try {
+    switch (request->kind) {
+      case ClientRequest::Kind::submit:
+      case ClientRequest::Kind::status: {
+        // Before any signature work: a flood costs a counter, not a verify.
+        std::uint32_t retry_after_ms = 0;
+        if (auto admitted = rate_limiter.admit((*principal)->id, now_ms, retry_after_ms); !admitted) {
+          ++counters.rate_limited;
+          refuse(routing_id, request->request_id, user_id, std::nullopt, "accept", admitted.error(), retry_after_ms);
+          return;
+        }
+        if (request->kind == ClientRequest::Kind::submit) {
+          handle_submit(**principal, request->request_id, request->envelope, routing_id);
+        } else {
+          handle_status(**principal, *request, routing_id);
+        }
+        break;
+      }
+      case ClientRequest::Kind::confirm:
+        handle_confirm(**principal, *request);
+        break;
+      case ClientRequest::Kind::ping:
+        outgoing.push_back({routing_id, encode_pong(request->request_id)});
+        break;
+    }
+  } catch (const kj::Exception& exception) {
+    refuse(routing_id, request->request_id, user_id, std::nullopt, "open",
+           make_error(ErrorCode::malformed, std::string("undecodable content: ") + exception.getDescription().cStr()));
+  } catch (const std::exception& exception) {
+    ++counters.internal_errors;
+    refuse(routing_id, request->request_id, user_id, std::nullopt, "internal",
+           make_error(ErrorCode::internal, std::string("the broker failed on this message (") + exception.what() +
+                                               "); nothing was stored: report it to the operator"));
+  }
+}
+
+}  // namespace fpx::broker

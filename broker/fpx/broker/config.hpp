@@ -1,0 +1,61 @@
+// The broker's configuration (deploy/broker.toml documents every option).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "fpx/ids.hpp"
+#include "fpx/result.hpp"
+
+namespace fpx::broker {
+
+struct Limits {
+  // Largest submitted envelope answered with a typed too_large; the socket
+  // refuses (disconnects) anything over twice this before reading it all.
+  std::size_t max_message_bytes = 1024 * 1024;
+  // Token bucket per participant, checked before any signature work, so a
+  // flood costs the broker a counter, not an Ed25519 verification.
+  double rate_per_second = 200;
+  double burst = 400;
+  // Messages taken from the socket into one transaction (group commit).
+  std::size_t batch_max = 256;
+  // Unconfirmed deliveries in flight per session.
+  std::size_t max_in_flight = 64;
+};
+
+struct Timing {
+  std::int64_t max_message_age_ms = 24LL * 3600 * 1000;  // created-at older: stale_timestamp
+  std::int64_t max_clock_skew_ms = 5LL * 60 * 1000;      // created-at further ahead: stale_timestamp
+  std::int64_t hold_ms = 30LL * 24 * 3600 * 1000;        // undelivered past this: dead letter
+  std::int64_t tracing_request_hold_ms = 365LL * 24 * 3600 * 1000;
+  std::int64_t resend_after_ms = 30'000;                 // unconfirmed delivery resent after
+  std::int64_t handshake_ivl_ms = 5'000;                 // a handshake must finish within
+  std::int64_t heartbeat_ivl_ms = 10'000;
+  std::int64_t heartbeat_timeout_ms = 30'000;
+  std::int64_t checkpoint_every_ms = 60'000;             // deliberate WAL checkpoint
+};
+
+struct BrokerConfig {
+  std::filesystem::path source;  // the file it came from
+  std::string participants_endpoint = "tcp://127.0.0.1:7400";
+  std::filesystem::path root_ca;
+  std::filesystem::path crl_dir;
+  std::filesystem::path identity_dir;     // the broker's own identity (fpx-ca issue --role broker)
+  std::string passphrase_file;            // for an encrypted broker signing key
+  std::string passphrase_env;
+  std::filesystem::path enrolled_dir;     // chain.pem files of enrolled participants
+  std::filesystem::path database;         // SQLite file
+  std::map<std::string, std::vector<CountryCode>> regions;  // "ECOWAS" -> states
+  Limits limits;
+  Timing timing;
+  std::string log_level = "info";
+};
+
+// Reads and checks a TOML file; relative paths are relative to the file's
+// directory. On failure the Error lists every problem as a field error.
+Result<BrokerConfig> load_broker_config(const std::filesystem::path& path);
+
+}  // namespace fpx::broker

@@ -1,0 +1,96 @@
+// The stages a submitted message passes, in order, each in its own file:
+//   accept -> identify -> open -> authorize -> validate -> dedupe -> persist
+//   -> receipt -> (after the commit) route, reply; account writes the audit
+//   row and transparency-log leaf of every decision.
+// A stage either lets the message on or returns a typed Error; nothing is
+// written for a refused message except its audit row.
+//
+// authorize runs before validate (DESIGN.md lists them the other way): it
+// needs only the signed header and is cheap, and a participant who may not
+// send a message at all should hear "unauthorized", whatever the body says.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "fpx/broker/config.hpp"
+#include "fpx/broker/enrollment.hpp"
+#include "fpx/broker/store.hpp"
+#include "fpx/envelope.hpp"
+
+namespace fpx::broker {
+
+struct StageContext {
+  const BrokerConfig& config;
+  Store& store;
+  EnvelopeOpener& opener;
+  const Enrollment& enrollment;
+  const Identity& identity;
+  std::int64_t now_ms;
+};
+
+// accept: per-participant token bucket, checked before any signature work.
+class RateLimiter {
+ public:
+  RateLimiter(double rate_per_second, double burst) : rate_per_ms_(rate_per_second / 1000.0), burst_(burst) {}
+  // ok, or rate_limited with the wait in retry_after_ms.
+  Status admit(const ParticipantId& participant, std::int64_t now_ms, std::uint32_t& retry_after_ms);
+
+ private:
+  struct Bucket {
+    double tokens = 0;
+    std::int64_t updated_ms = 0;
+  };
+  double rate_per_ms_;
+  double burst_;
+  std::map<ParticipantId, Bucket> buckets_;
+};
+
+// accept: frame count and size, before decoding anything.
+Status accept_frame(std::size_t frame_count, std::size_t payload_bytes, const Limits& limits);
+
+// identify: the principal is the participant ZAP authenticated (its
+// User-Id), never a name taken from the payload.
+Result<const EnrolledParticipant*> identify(const std::string& user_id, const Enrollment& enrollment);
+
+// open: protocol's open() with revocation required, at the broker's clock.
+Result<OpenedEnvelope> open_submitted(const StageContext& context, ByteView envelope);
+
+// authorize: default deny; the routing rules of DOMAIN.md. Returns the
+// participants the message goes to, in routing order.
+Result<std::vector<ParticipantId>> authorize(const StageContext& context, const EnrolledParticipant& principal,
+                                             const OpenedEnvelope& opened);
+
+// validate: the schema rules (protocol/validate.hpp).
+Status validate_submitted(const StageContext& context, const OpenedEnvelope& opened);
+
+// dedupe: the same id with the same signed bytes is the same message (its
+// stored receipt is returned); with other bytes it is id_reused; a new
+// message must have been created within the timestamp window.
+struct DedupeVerdict {
+  std::optional<StoredMessage> duplicate_of;
+};
+Result<DedupeVerdict> dedupe(const StageContext& context, const OpenedEnvelope& opened,
+                             const Sha256Digest& signed_sha256);
+
+// SHA-256 of header bytes || body bytes: what the signature binds.
+Sha256Digest signed_content_sha256(const OpenedEnvelope& opened);
+
+// persist: message, deliveries and log leaf in the current transaction.
+Result<InsertedMessage> persist(const StageContext& context, const OpenedEnvelope& opened, ByteView envelope,
+                                const Sha256Digest& signed_sha256, const std::vector<ParticipantId>& recipients);
+
+// receipt: the broker-signed proof of durable storage (wire::SignedReceipt bytes).
+Bytes sign_receipt(const Identity& broker, const MessageId& id, const Sha256Digest& envelope_sha256,
+                   std::int64_t stored_at_ms, std::uint64_t log_index);
+
+// account: the transparency-log leaf of an accepted message, a salted
+// commitment to its metadata (not its content), and audit entries.
+Bytes log_leaf_data(const OpenedEnvelope& opened, const std::vector<ParticipantId>& recipients,
+                    const Enrollment& enrollment, std::int64_t stored_at_ms);
+AuditEntry audit_entry(std::int64_t now_ms, const std::string& principal, const std::optional<MessageId>& id,
+                       std::string stage, ErrorCode outcome, std::string detail);
+
+}  // namespace fpx::broker

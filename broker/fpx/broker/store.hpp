@@ -1,0 +1,133 @@
+// The broker's durable state behind one small interface, so that a
+// PostgreSQL store can be added for replicated deployments without touching
+// the stages. The embedded default is SQLite (store_sqlite.cpp).
+//
+// One writer: the broker loop owns the store and calls it from one thread.
+// Every write happens inside begin()..commit(); commit() returns only when
+// the transaction is durable (SQLite WAL, synchronous=FULL), and the loop
+// sends receipts only after it. A batch of many messages shares one commit
+// (group commit).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "fpx/ids.hpp"
+#include "fpx/result.hpp"
+
+namespace fpx::broker {
+
+enum class DeliveryState { stored, delivered, confirmed, dead_letter };
+std::string_view delivery_state_name(DeliveryState state);
+
+struct NewMessage {
+  MessageId id;
+  Sha256Digest signed_sha256{};  // SHA-256 of header bytes || body bytes: what the signature binds
+  Bytes envelope;                // exactly as received
+  ParticipantId sender;
+  CountryCode sender_country;
+  std::string type;              // message_type_name()
+  std::int64_t created_at_ms = 0;
+  std::optional<MessageId> in_reply_to;
+  std::vector<ParticipantId> recipients;  // resolved participants, in routing order
+  std::int64_t hold_until_ms = 0;         // undelivered past this: dead letter
+  Bytes log_leaf_data;                    // transparency-log leaf (salted commitment)
+};
+
+struct StoredMessage {
+  std::int64_t seq = 0;  // arrival order
+  MessageId id;
+  Sha256Digest signed_sha256{};
+  ParticipantId sender;
+  CountryCode sender_country;
+  std::string type;
+  std::int64_t created_at_ms = 0;
+  std::int64_t stored_at_ms = 0;
+  std::uint64_t log_index = 0;
+  Bytes receipt;  // the broker-signed receipt given for it (SignedReceipt bytes)
+};
+
+struct InsertedMessage {
+  std::int64_t seq = 0;
+  std::uint64_t log_index = 0;
+};
+
+struct AuditEntry {
+  std::int64_t at_ms = 0;
+  std::string principal;                 // authenticated participant id, or "" before identification
+  std::optional<MessageId> message_id;   // when known
+  std::string stage;                     // "accept", "open", "authorize", ... or "zap"
+  ErrorCode outcome = ErrorCode::none;   // none: accepted
+  std::string detail;
+};
+
+struct AuditRow : AuditEntry {
+  std::int64_t id = 0;
+};
+
+struct PendingDelivery {
+  std::uint64_t delivery_id = 0;
+  MessageId message_id;
+  Bytes envelope;
+  int attempts = 0;
+};
+
+struct DeliveryStatusRow {
+  ParticipantId recipient;
+  DeliveryState state = DeliveryState::stored;
+  std::int64_t updated_at_ms = 0;
+  std::string reason;
+};
+
+struct DeadLetter {
+  std::uint64_t delivery_id = 0;
+  MessageId message_id;
+  ParticipantId sender;
+  ParticipantId recipient;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  virtual Status begin() = 0;
+  virtual Status commit() = 0;  // durable when it returns ok
+  virtual void rollback() = 0;
+
+  virtual Result<std::optional<StoredMessage>> find_message(const MessageId& id) = 0;
+  // Message, one delivery row per recipient (state stored) and its
+  // transparency-log leaf, all in the current transaction.
+  virtual Result<InsertedMessage> insert_message(const NewMessage& message, std::int64_t stored_at_ms) = 0;
+  virtual Status set_receipt(std::int64_t seq, ByteView receipt) = 0;
+  virtual Status append_audit(const AuditEntry& entry) = 0;
+
+  // Deliveries of `recipient` not yet confirmed (stored or delivered), in
+  // arrival order, with delivery_id greater than `after`.
+  virtual Result<std::vector<PendingDelivery>> pending_deliveries(const ParticipantId& recipient,
+                                                                  std::uint64_t after, std::size_t limit) = 0;
+  virtual Status mark_delivered(std::uint64_t delivery_id, std::int64_t at_ms) = 0;
+  // Confirms only deliveries addressed to `recipient`; returns how many changed.
+  virtual Result<int> confirm_deliveries(const ParticipantId& recipient, std::span<const std::uint64_t> delivery_ids,
+                                         std::int64_t at_ms) = 0;
+  // Turns every unconfirmed delivery whose hold time ended into a dead letter.
+  virtual Result<std::vector<DeadLetter>> expire_deliveries(std::int64_t now_ms, const std::string& reason) = 0;
+  virtual Result<std::vector<DeliveryStatusRow>> delivery_status(const MessageId& id) = 0;
+
+  // Reads for tests and operators.
+  virtual Result<std::vector<AuditRow>> audit_rows(std::int64_t after_id, std::size_t limit) = 0;
+  virtual Result<std::uint64_t> log_size() = 0;
+
+  // Deliberate WAL checkpoint, off the hot path (not SQLite's auto-checkpoint).
+  virtual Status checkpoint() = 0;
+};
+
+// Opens (creating if needed) the SQLite store: WAL, synchronous=FULL,
+// auto-checkpoint off, schema created or checked.
+Result<std::unique_ptr<Store>> open_sqlite_store(const std::filesystem::path& path);
+
+}  // namespace fpx::broker

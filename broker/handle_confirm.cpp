@@ -1,0 +1,22 @@
+#include <spdlog/spdlog.h>
+
+#include "broker_impl.hpp"
+
+namespace fpx::broker {
+
+void Broker::Impl::handle_confirm(const EnrolledParticipant& principal, const ClientRequest& request) {
+  // Only the recipient's own deliveries change (the store checks it).
+  auto confirmed = store->confirm_deliveries(principal.id, request.delivery_ids, now_ms);
+  if (!confirmed) {
+    spdlog::error("confirm from {}: {}", principal.id.str(), confirmed.error().describe());
+    return;
+  }
+  counters.deliveries_confirmed += static_cast<std::uint64_t>(*confirmed);
+  auto session = sessions.find(principal.id);
+  if (session != sessions.end()) {
+    for (auto id : request.delivery_ids) session->second.in_flight.erase(id);
+  }
+  push_after_commit.insert(principal.id);  // room in the window: send what waits
+}
+
+}  // namespace fpx::broker

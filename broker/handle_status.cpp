@@ -1,0 +1,29 @@
+#include "broker_impl.hpp"
+
+namespace fpx::broker {
+
+void Broker::Impl::handle_status(const EnrolledParticipant& principal, const ClientRequest& request,
+                                 const std::string& routing_id) {
+  const MessageId& id = *request.status_of;
+  auto message = store->find_message(id);
+  if (!message) return refuse(routing_id, request.request_id, principal.id.str(), id, "status", message.error());
+  // The sender and its state's focal point may ask; to anyone else the
+  // message does not exist (no oracle for other states' traffic).
+  bool may_ask = message->has_value() &&
+                 ((*message)->sender == principal.id ||
+                  (principal.role == Role::focal_point && principal.country == (*message)->sender_country));
+  if (!may_ask) {
+    return refuse(routing_id, request.request_id, principal.id.str(), id, "status",
+                  make_error(ErrorCode::not_found, "no message " + id.hex() + " of yours or your state's"));
+  }
+  auto rows = store->delivery_status(id);
+  if (!rows) return refuse(routing_id, request.request_id, principal.id.str(), id, "status", rows.error());
+  std::vector<RecipientStatusRow> out;
+  for (const auto& row : *rows) {
+    out.push_back({row.recipient.str(), std::string(delivery_state_name(row.state)), row.updated_at_ms, "",
+                   row.reason});
+  }
+  outgoing.push_back({routing_id, encode_status(request.request_id, id, out)});
+}
+
+}  // namespace fpx::broker

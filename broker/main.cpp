@@ -1,0 +1,62 @@
+// fpx-broker: argument parsing, logging and signals; everything else is
+// broker_core (fpx/broker/broker.hpp), which the tests drive directly.
+#include <sys/signalfd.h>
+
+#include <csignal>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include "fpx/broker/broker.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"fpx-broker: routes signed, validated firearm tracing messages between FPX participants"};
+  std::string config_path;
+  bool check_only = false;
+  app.add_option("--config", config_path, "the broker's TOML configuration (see deploy/broker.toml)")->required();
+  app.add_flag("--check-config", check_only, "report every problem in the configuration and exit");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    return app.exit(error) == 0 ? 0 : 2;
+  }
+
+  auto config = fpx::broker::load_broker_config(config_path);
+  if (!config) {
+    std::cerr << "fpx-broker: " << config.error().describe() << "\n";
+    return 2;
+  }
+  if (check_only) {
+    std::cout << config_path << ": OK\n";
+    return 0;
+  }
+  spdlog::set_level(spdlog::level::from_str(config->log_level));
+
+  // Signals are read from a signalfd in the poll loop, so they are blocked
+  // before any thread (ZeroMQ's I/O threads) exists.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  int signal_fd = signalfd(-1, &signals, SFD_CLOEXEC);
+  if (signal_fd < 0) {
+    std::cerr << "fpx-broker: signalfd failed\n";
+    return 1;
+  }
+
+  auto broker = fpx::broker::Broker::create(*config);
+  if (!broker) {
+    std::cerr << "fpx-broker: " << broker.error().describe() << "\n";
+    return 1;
+  }
+  std::cout << "fpx-broker listening on " << (*broker)->endpoint() << std::endl;
+  auto stopped = (*broker)->run(signal_fd);
+  if (!stopped) {
+    std::cerr << "fpx-broker: " << stopped.error().describe() << "\n";
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,74 @@
+// Every setting of the participants socket, in one place, each with the
+// attack or failure it stops.
+#include <spdlog/spdlog.h>
+
+#include "broker_impl.hpp"
+
+namespace fpx::broker {
+
+namespace {
+
+constexpr const char* kZapEndpoint = "inproc://zeromq.zap.01";
+constexpr const char* kMonitorEndpoint = "inproc://fpx-participants-monitor";
+constexpr const char* kZapDomain = "fpx-participants";
+
+void set_int(zmq::socket_t& socket, int option, int value) {
+  zmq_setsockopt(socket.handle(), option, &value, sizeof value);
+}
+
+void configure_server_socket(zmq::socket_t& socket, const BrokerConfig& config, const CurveKeyPair& keys) {
+  // CURVE: every byte on the wire is encrypted and the client proves it
+  // holds an enrolled key; ZAP (zap_domain) decides which keys are enrolled.
+  set_int(socket, ZMQ_CURVE_SERVER, 1);
+  zmq_setsockopt(socket.handle(), ZMQ_CURVE_SECRETKEY, keys.secret_key.data(), keys.secret_key.size());
+  socket.set(zmq::sockopt::zap_domain, kZapDomain);
+  // Unroutable replies fail loudly instead of vanishing (no silent drop).
+  set_int(socket, ZMQ_ROUTER_MANDATORY, 1);
+  // The transport refuses (disconnects) absurd sizes before buffering them;
+  // sizes up to twice the limit still get a typed too_large reply.
+  std::int64_t max_size = static_cast<std::int64_t>(config.limits.max_message_bytes) * 2 + 64 * 1024;
+  zmq_setsockopt(socket.handle(), ZMQ_MAXMSGSIZE, &max_size, sizeof max_size);
+  // Half-open and slow handshakes are dropped instead of holding resources.
+  set_int(socket, ZMQ_HANDSHAKE_IVL, static_cast<int>(config.timing.handshake_ivl_ms));
+  // Dead peers are noticed and their sessions freed.
+  set_int(socket, ZMQ_HEARTBEAT_IVL, static_cast<int>(config.timing.heartbeat_ivl_ms));
+  set_int(socket, ZMQ_HEARTBEAT_TIMEOUT, static_cast<int>(config.timing.heartbeat_timeout_ms));
+  set_int(socket, ZMQ_HEARTBEAT_TTL, static_cast<int>(config.timing.heartbeat_timeout_ms));
+  // Nothing waits in memory at shutdown: what matters is in the store.
+  set_int(socket, ZMQ_LINGER, 0);
+  // Bounded queues per peer: a peer that does not read cannot grow our memory.
+  set_int(socket, ZMQ_SNDHWM, 10000);
+  set_int(socket, ZMQ_RCVHWM, 10000);
+}
+
+}  // namespace
+
+Status Broker::Impl::bind_sockets() {
+  try {
+    // ZAP first: a CURVE server with no ZAP handler accepts any client key.
+    zap = zmq::socket_t(context, zmq::socket_type::rep);
+    set_int(zap, ZMQ_LINGER, 0);
+    zap.bind(kZapEndpoint);
+
+    router = zmq::socket_t(context, zmq::socket_type::router);
+    configure_server_socket(router, config, identity.curve());
+    // Handshake failures (unknown keys, clients holding a wrong broker key)
+    // never reach the application otherwise: count them.
+    zmq_socket_monitor(router.handle(), kMonitorEndpoint,
+                       ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                           ZMQ_EVENT_HANDSHAKE_FAILED_AUTH);
+    monitor = zmq::socket_t(context, zmq::socket_type::pair);
+    set_int(monitor, ZMQ_LINGER, 0);
+    monitor.connect(kMonitorEndpoint);
+
+    router.bind(config.participants_endpoint);
+    bound_endpoint = router.get(zmq::sockopt::last_endpoint);
+  } catch (const zmq::error_t& error) {
+    return make_error(ErrorCode::unavailable, "cannot bind " + config.participants_endpoint + ": " + error.what() +
+                                                  " (is another broker running on it?)");
+  }
+  spdlog::info("participants endpoint {} (CURVE, ZAP domain {})", bound_endpoint, kZapDomain);
+  return {};
+}
+
+}  // namespace fpx::broker

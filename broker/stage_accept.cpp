@@ -1,0 +1,41 @@
+#include <algorithm>
+#include <cmath>
+
+#include "fpx/broker/stages.hpp"
+
+namespace fpx::broker {
+
+Status accept_frame(std::size_t frame_count, std::size_t payload_bytes, const Limits& limits) {
+  // A DEALER sends one frame; the ROUTER adds the routing id in front.
+  if (frame_count != 2) {
+    return make_error(ErrorCode::malformed, "send exactly one frame per message (got " +
+                                                std::to_string(frame_count - 1) + ")");
+  }
+  if (payload_bytes > limits.max_message_bytes) {
+    return make_error(ErrorCode::too_large, "message of " + std::to_string(payload_bytes) +
+                                                " bytes is over this broker's limit of " +
+                                                std::to_string(limits.max_message_bytes));
+  }
+  return {};
+}
+
+Status RateLimiter::admit(const ParticipantId& participant, std::int64_t now_ms, std::uint32_t& retry_after_ms) {
+  auto [bucket, created] = buckets_.try_emplace(participant);
+  Bucket& state = bucket->second;
+  if (created) {
+    state.tokens = burst_;
+    state.updated_ms = now_ms;
+  }
+  std::int64_t elapsed = std::max<std::int64_t>(0, now_ms - state.updated_ms);
+  state.tokens = std::min(burst_, state.tokens + static_cast<double>(elapsed) * rate_per_ms_);
+  state.updated_ms = now_ms;
+  if (state.tokens >= 1.0) {
+    state.tokens -= 1.0;
+    return {};
+  }
+  retry_after_ms = static_cast<std::uint32_t>(std::ceil((1.0 - state.tokens) / rate_per_ms_));
+  return make_error(ErrorCode::rate_limited, "slow down: over this broker's rate limit for " + participant.str() +
+                                                 "; retry after " + std::to_string(retry_after_ms) + " ms");
+}
+
+}  // namespace fpx::broker

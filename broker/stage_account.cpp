@@ -1,0 +1,41 @@
+#include <set>
+
+#include "fpx/broker/stages.hpp"
+
+namespace fpx::broker {
+
+Bytes log_leaf_data(const OpenedEnvelope& opened, const std::vector<ParticipantId>& recipients,
+                    const Enrollment& enrollment, std::int64_t stored_at_ms) {
+  // A salted commitment to the event's metadata, never its content: the
+  // leaf data is SHA-256(salt || metadata). The random salt stops anyone
+  // from confirming a guessed metadata line against the public log.
+  // TODO(security): keep salt and metadata (sealed) so that the oversight
+  // feed can reveal them after the embargo; today they are discarded.
+  std::set<std::string> countries;
+  for (const auto& id : recipients) {
+    if (const auto* participant = enrollment.by_id(id)) countries.insert(participant->country.str());
+  }
+  std::string metadata = std::string(message_type_name(opened.type)) + "|" +
+                         opened.signer.participant.country.str() + "|";
+  for (const auto& country : countries) metadata += country + ",";
+  metadata += "|" + std::to_string(stored_at_ms / (24LL * 3600 * 1000));  // the day, not the time
+
+  std::array<std::uint8_t, 16> salt{};
+  random_bytes(salt);
+  Sha256Digest commitment = sha256(concat({salt, as_bytes(metadata)}));
+  return Bytes(commitment.begin(), commitment.end());
+}
+
+AuditEntry audit_entry(std::int64_t now_ms, const std::string& principal, const std::optional<MessageId>& id,
+                       std::string stage, ErrorCode outcome, std::string detail) {
+  AuditEntry entry;
+  entry.at_ms = now_ms;
+  entry.principal = principal;
+  entry.message_id = id;
+  entry.stage = std::move(stage);
+  entry.outcome = outcome;
+  entry.detail = std::move(detail);
+  return entry;
+}
+
+}  // namespace fpx::broker

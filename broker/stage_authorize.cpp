@@ -1,0 +1,192 @@
+// Default deny: a message goes only where DOMAIN.md's routing rules send it,
+// and only from a participant whose role may send it.
+#include <algorithm>
+#include <set>
+
+#include "fpx/broker/stages.hpp"
+
+namespace fpx::broker {
+
+namespace {
+
+using wire::MessageType;
+
+bool is_reply(MessageType type) {
+  switch (type) {
+    case MessageType::TRACING_ACKNOWLEDGEMENT:
+    case MessageType::TRACING_RESPONSE:
+    case MessageType::INFORMATION_SUPPLIED:
+    case MessageType::FORWARD:
+    case MessageType::WITHDRAW:
+    case MessageType::CLOSE:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// The side that answers a request (its recipients) versus the side that made it.
+bool is_answer(MessageType type) {
+  return type == MessageType::TRACING_ACKNOWLEDGEMENT || type == MessageType::TRACING_RESPONSE ||
+         type == MessageType::FORWARD;
+}
+
+class RecipientList {
+ public:
+  explicit RecipientList(ParticipantId sender) : sender_(std::move(sender)) {}
+  void add(const ParticipantId& id) {
+    if (id != sender_ && seen_.insert(id).second) ordered_.push_back(id);
+  }
+  void add_all(const std::vector<ParticipantId>& ids) {
+    for (const auto& id : ids) add(id);
+  }
+  std::vector<ParticipantId> take() { return std::move(ordered_); }
+  bool empty() const { return ordered_.empty(); }
+
+ private:
+  ParticipantId sender_;
+  std::set<ParticipantId> seen_;
+  std::vector<ParticipantId> ordered_;
+};
+
+Status add_state(RecipientList& list, const Enrollment& enrollment, const CountryCode& country, bool with_agencies) {
+  auto focal_points = enrollment.of_country(country, Role::focal_point);
+  if (focal_points.empty()) {
+    return make_error(ErrorCode::unknown_recipient,
+                      "no focal point of " + country.str() + " is enrolled at this exchange: check the country code");
+  }
+  list.add_all(focal_points);
+  if (with_agencies) list.add_all(enrollment.of_country(country, Role::agency));
+  return {};
+}
+
+}  // namespace
+
+Result<std::vector<ParticipantId>> authorize(const StageContext& context, const EnrolledParticipant& principal,
+                                             const OpenedEnvelope& opened) {
+  if (principal.role == Role::observer) {
+    return make_error(ErrorCode::unauthorized,
+                      "observers are read-only: they follow the public feed and may send nothing to this endpoint");
+  }
+  const ParticipantInfo& signer = opened.signer.participant;
+  if (signer.id != principal.id) {
+    auto known = context.store.find_message(opened.message_id);
+    if (known.ok() && known->has_value()) {
+      return make_error(ErrorCode::replay, "message " + opened.message_id.hex() + " of " + signer.id.str() +
+                                               " was accepted already; a participant may not re-submit what it "
+                                               "received");
+    }
+    return make_error(ErrorCode::signer_mismatch, "the message is signed by " + signer.id.str() + " but sent by " +
+                                                      principal.id.str() + ": submit only what you signed yourself");
+  }
+
+  auto header = opened.message.header();
+  const MessageType type = opened.type;
+  const bool is_alert = type == MessageType::ALERT;
+  RecipientList recipients(principal.id);
+
+  if (type == MessageType::TRACING_REQUEST && principal.role == Role::agency) {
+    auto requesting = opened.message.body().getTracingRequest().getRequestingCountry();
+    if (principal.country.str() != requesting.cStr()) {
+      return make_error(ErrorCode::unauthorized, "an agency requests traces for its own state only (" +
+                                                     principal.country.str() + "), not for " + requesting.cStr());
+    }
+  }
+
+  if (is_reply(type)) {
+    auto in_reply_to = MessageId::from_bytes(ByteView(header.getInReplyTo().begin(), header.getInReplyTo().size()));
+    if (!in_reply_to) return make_error(ErrorCode::schema_violation, "header.inReplyTo: a 16-byte message id is required");
+    auto original = context.store.find_message(*in_reply_to);
+    if (!original) return std::move(original).take_error();
+    if (!original->has_value()) {
+      return make_error(ErrorCode::not_found,
+                        "no message " + in_reply_to->hex() + " to answer at this exchange: check inReplyTo");
+    }
+    auto addressed = context.store.delivery_status(*in_reply_to);
+    if (!addressed) return std::move(addressed).take_error();
+    const StoredMessage& request = **original;
+    bool was_recipient = std::any_of(addressed->begin(), addressed->end(),
+                                     [&](const DeliveryStatusRow& row) { return row.recipient == principal.id; });
+    if (is_answer(type)) {
+      if (!was_recipient) {
+        return make_error(ErrorCode::unauthorized, "message " + in_reply_to->hex() +
+                                                       " was not addressed to you: only its recipients answer it");
+      }
+      // Replies go to the request's sender and that sender's focal point.
+      recipients.add(request.sender);
+      recipients.add_all(context.enrollment.of_country(request.sender_country, Role::focal_point));
+    } else {
+      // Follow-ups of the requesting side go to everyone the request reached.
+      bool requesting_side = request.sender == principal.id ||
+                             (principal.role == Role::focal_point && principal.country == request.sender_country);
+      if (!requesting_side) {
+        return make_error(ErrorCode::unauthorized, "only the requesting side may follow up on message " +
+                                                       in_reply_to->hex());
+      }
+      recipients.add(request.sender);
+      for (const auto& row : *addressed) recipients.add(row.recipient);
+    }
+  }
+
+  for (auto recipient : header.getRecipients()) {
+    switch (recipient.which()) {
+      case wire::Recipient::COUNTRY: {
+        if (auto added = add_state(recipients, context.enrollment, CountryCode(recipient.getCountry()), is_alert);
+            !added) {
+          return std::move(added).take_error();
+        }
+        break;
+      }
+      case wire::Recipient::PARTICIPANT: {
+        ParticipantId id(recipient.getParticipant());
+        const EnrolledParticipant* target = context.enrollment.by_id(id);
+        if (target == nullptr) {
+          return make_error(ErrorCode::unknown_recipient, "participant " + id.str() + " is not enrolled here");
+        }
+        if (target->role == Role::observer || target->role == Role::broker) {
+          return make_error(ErrorCode::unauthorized, id.str() + " receives no messages from participants");
+        }
+        if (principal.role == Role::agency && target->role != Role::focal_point) {
+          return make_error(ErrorCode::unauthorized, "an agency writes to focal points only, not to " + id.str());
+        }
+        recipients.add(id);
+        break;
+      }
+      case wire::Recipient::REGION: {
+        if (!is_alert) return make_error(ErrorCode::unauthorized, "only alerts may be addressed to a region");
+        auto region = context.config.regions.find(recipient.getRegion().cStr());
+        if (region == context.config.regions.end()) {
+          return make_error(ErrorCode::unknown_recipient, std::string("region ") + recipient.getRegion().cStr() +
+                                                              " is not configured at this exchange");
+        }
+        for (const auto& country : region->second) {
+          // A region may list states not (yet) enrolled: they are skipped.
+          recipients.add_all(context.enrollment.of_country(country, Role::focal_point));
+          recipients.add_all(context.enrollment.of_country(country, Role::agency));
+        }
+        break;
+      }
+      case wire::Recipient::ALL_STATES: {
+        if (!is_alert) return make_error(ErrorCode::unauthorized, "only alerts may be addressed to all states");
+        for (const auto& country : context.enrollment.countries()) {
+          recipients.add_all(context.enrollment.of_country(country, Role::focal_point));
+          recipients.add_all(context.enrollment.of_country(country, Role::agency));
+        }
+        break;
+      }
+      default:
+        return make_error(ErrorCode::unsupported_version, "a recipient kind this exchange does not know");
+    }
+  }
+
+  // An agency's request also goes to its own focal point.
+  if (type == MessageType::TRACING_REQUEST && principal.role == Role::agency) {
+    recipients.add_all(context.enrollment.of_country(principal.country, Role::focal_point));
+  }
+  if (recipients.empty() && type != MessageType::CAMPAIGN_REPORT) {
+    return make_error(ErrorCode::unknown_recipient, "the message has no enrolled recipient besides its sender");
+  }
+  return recipients.take();
+}
+
+}  // namespace fpx::broker

@@ -1,0 +1,27 @@
+#include "fpx/broker/stages.hpp"
+
+namespace fpx::broker {
+
+Result<InsertedMessage> persist(const StageContext& context, const OpenedEnvelope& opened, ByteView envelope,
+                                const Sha256Digest& signed_sha256, const std::vector<ParticipantId>& recipients) {
+  auto header = opened.message.header();
+  NewMessage message;
+  message.id = opened.message_id;
+  message.signed_sha256 = signed_sha256;
+  message.envelope.assign(envelope.begin(), envelope.end());
+  message.sender = opened.signer.participant.id;
+  message.sender_country = opened.signer.participant.country;
+  message.type = std::string(message_type_name(opened.type));
+  message.created_at_ms = opened.created_at_ms;
+  message.in_reply_to = MessageId::from_bytes(ByteView(header.getInReplyTo().begin(), header.getInReplyTo().size()));
+  message.recipients = recipients;
+  // Tracing requests live until closed; the rest until the configured hold.
+  const auto& timing = context.config.timing;
+  message.hold_until_ms = context.now_ms + (opened.type == wire::MessageType::TRACING_REQUEST
+                                                ? timing.tracing_request_hold_ms
+                                                : timing.hold_ms);
+  message.log_leaf_data = log_leaf_data(opened, recipients, context.enrollment, context.now_ms);
+  return context.store.insert_message(message, context.now_ms);
+}
+
+}  // namespace fpx::broker

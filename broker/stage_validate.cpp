@@ -1,0 +1,15 @@
+#include "fpx/broker/stages.hpp"
+#include "fpx/validate.hpp"
+
+namespace fpx::broker {
+
+Status validate_submitted(const StageContext& context, const OpenedEnvelope& opened) {
+  auto problems = validate_message(opened.message.header(), opened.message.body(), ValidationContext{context.now_ms});
+  if (problems.empty()) return {};
+  Error error = make_error(ErrorCode::schema_violation,
+                           std::to_string(problems.size()) + " rule(s) broken: fix the fields listed and resend");
+  error.field_errors = std::move(problems);
+  return error;
+}
+
+}  // namespace fpx::broker

@@ -1,0 +1,740 @@
+// The embedded Store: SQLite in WAL mode with synchronous=FULL, one
+// connection owned by the broker's store thread.
+//
+// Durability: in WAL mode with synchronous=FULL every COMMIT fsyncs the WAL,
+// so commit() returning ok means the transaction survives a power cut. Many
+// messages share one begin()..commit() (group commit) to amortise that fsync.
+//
+// Checkpoints: SQLite's auto-checkpoint is off (wal_autocheckpoint=0) because
+// it runs inside whichever COMMIT crosses the threshold and showed 16 ms p99
+// spikes here (TOOLCHAIN trap 18). checkpoint() runs a TRUNCATE checkpoint
+// instead of a PASSIVE one: this connection is the only writer, so blocking
+// writers for the checkpoint's duration costs nothing, and TRUNCATE both
+// copies every frame back and resets the WAL file to zero bytes, so disk use
+// stays bounded even with auto-checkpoint off. A PASSIVE checkpoint would
+// leave the WAL at its high-water size and can silently stop short. If an
+// outside reader (an operator's sqlite3 shell) pins the WAL, TRUNCATE waits
+// busy_timeout and then reports `unavailable`; the caller retries later.
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <array>
+#include <cassert>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "fpx/broker/store.hpp"
+#include "fpx/crypto.hpp"
+
+namespace fpx::broker {
+
+std::string_view delivery_state_name(DeliveryState state) {
+  switch (state) {
+    case DeliveryState::stored: return "stored";
+    case DeliveryState::delivered: return "delivered";
+    case DeliveryState::confirmed: return "confirmed";
+    case DeliveryState::dead_letter: return "dead_letter";
+  }
+  return "stored";
+}
+
+namespace {
+
+// Bump when the schema changes, and teach open_sqlite_store to migrate from
+// the previous version. A file with a newer version is refused, never guessed at.
+constexpr int kSchemaVersion = 1;
+
+// Short: the store thread must not stall the broker behind an outside
+// process (an operator's sqlite3 shell) holding a lock.
+constexpr int kBusyTimeoutMs = 200;
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE messages (
+  seq            INTEGER PRIMARY KEY AUTOINCREMENT,  -- arrival order, never reused
+  message_id     BLOB NOT NULL UNIQUE,
+  signed_sha256  BLOB NOT NULL,
+  envelope       BLOB NOT NULL,
+  sender         TEXT NOT NULL,
+  sender_country TEXT NOT NULL,
+  type           TEXT NOT NULL,
+  created_at_ms  INTEGER NOT NULL,
+  stored_at_ms   INTEGER NOT NULL,
+  in_reply_to    BLOB,
+  hold_until_ms  INTEGER NOT NULL,
+  log_index      INTEGER NOT NULL,  -- its leaf in log_leaves
+  receipt        BLOB
+);
+
+CREATE TABLE deliveries (
+  delivery_id    INTEGER PRIMARY KEY AUTOINCREMENT,  -- arrival order per recipient, never reused
+  message_seq    INTEGER NOT NULL REFERENCES messages(seq),
+  recipient      TEXT NOT NULL,
+  state          TEXT NOT NULL CHECK (state IN ('stored', 'delivered', 'confirmed', 'dead_letter')),
+  attempts       INTEGER NOT NULL DEFAULT 0,
+  updated_at_ms  INTEGER NOT NULL,
+  reason         TEXT NOT NULL DEFAULT '',
+  UNIQUE (message_seq, recipient)
+);
+
+-- The delivery hot path reads only unconfirmed rows of one recipient in
+-- delivery_id order: a partial index holds exactly those, already in that
+-- order, so neither confirmed history nor a sort is ever touched.
+CREATE INDEX deliveries_pending ON deliveries (recipient, delivery_id)
+  WHERE state IN ('stored', 'delivered');
+
+CREATE TABLE audit (
+  id          INTEGER PRIMARY KEY AUTOINCREMENT,
+  at_ms       INTEGER NOT NULL,
+  principal   TEXT NOT NULL,
+  message_id  BLOB,
+  stage       TEXT NOT NULL,
+  outcome     TEXT NOT NULL,  -- error_code_name(), or 'accepted'
+  detail      TEXT NOT NULL
+);
+
+CREATE TABLE log_leaves (
+  leaf_index     INTEGER PRIMARY KEY,  -- 0-based and dense: the transparency log's order
+  leaf_data      BLOB NOT NULL,
+  leaf_hash      BLOB NOT NULL,        -- RFC 9162 leaf hash: SHA-256(0x00 || leaf_data)
+  message_seq    INTEGER NOT NULL REFERENCES messages(seq),
+  created_at_ms  INTEGER NOT NULL
+);
+)sql";
+
+constexpr std::string_view kAccepted = "accepted";
+constexpr ErrorCode kLastErrorCode = ErrorCode::invalid_argument;
+
+std::string_view outcome_name(ErrorCode code) {
+  return code == ErrorCode::none ? kAccepted : error_code_name(code);
+}
+
+// Audit rows written by this or an older build always name a known code;
+// an unknown name (a newer build's) reads back as `internal` rather than failing the read.
+ErrorCode parse_outcome(std::string_view name) {
+  if (name == kAccepted) return ErrorCode::none;
+  for (auto ordinal = static_cast<std::uint16_t>(ErrorCode::none);
+       ordinal <= static_cast<std::uint16_t>(kLastErrorCode); ++ordinal) {
+    const auto code = static_cast<ErrorCode>(ordinal);
+    if (error_code_name(code) == name) return code;
+  }
+  return ErrorCode::internal;
+}
+
+std::optional<DeliveryState> parse_delivery_state(std::string_view name) {
+  for (auto state : {DeliveryState::stored, DeliveryState::delivered, DeliveryState::confirmed,
+                     DeliveryState::dead_letter}) {
+    if (delivery_state_name(state) == name) return state;
+  }
+  return std::nullopt;
+}
+
+struct DatabaseCloser {
+  void operator()(sqlite3* db) const noexcept { sqlite3_close_v2(db); }
+};
+using DatabasePtr = std::unique_ptr<sqlite3, DatabaseCloser>;
+
+struct StatementFinalizer {
+  void operator()(sqlite3_stmt* statement) const noexcept { sqlite3_finalize(statement); }
+};
+using StatementPtr = std::unique_ptr<sqlite3_stmt, StatementFinalizer>;
+
+// One use of a cached statement: binds, steps, reads columns, and always
+// resets on scope exit. A statement left mid-result would keep a read
+// transaction open, which blocks checkpoint(). Bindings use SQLITE_STATIC:
+// every bound value outlives the Query, and clear_bindings drops the pointers.
+class Query {
+ public:
+  explicit Query(sqlite3_stmt* statement) : statement_(statement) {}
+  ~Query() {
+    sqlite3_reset(statement_);
+    sqlite3_clear_bindings(statement_);
+  }
+  Query(const Query&) = delete;
+  Query& operator=(const Query&) = delete;
+
+  Query& bind(int index, std::int64_t value) {
+    remember(sqlite3_bind_int64(statement_, index, value));
+    return *this;
+  }
+  Query& bind(int index, std::string_view text) {
+    remember(sqlite3_bind_text64(statement_, index, text.data(), text.size(), SQLITE_STATIC, SQLITE_UTF8));
+    return *this;
+  }
+  // A zero-length span may carry a null pointer, which SQLite would store as
+  // NULL; an empty blob is stored as an empty blob.
+  Query& bind(int index, ByteView blob) {
+    remember(blob.empty() ? sqlite3_bind_zeroblob(statement_, index, 0)
+                          : sqlite3_bind_blob64(statement_, index, blob.data(), blob.size(), SQLITE_STATIC));
+    return *this;
+  }
+  Query& bind_null(int index) {
+    remember(sqlite3_bind_null(statement_, index));
+    return *this;
+  }
+
+  // SQLITE_ROW, SQLITE_DONE or an error code (a failed bind reports here).
+  int step() {
+    if (bind_rc_ != SQLITE_OK) return bind_rc_;
+    return sqlite3_step(statement_);
+  }
+
+  std::int64_t integer(int column) const { return sqlite3_column_int64(statement_, column); }
+  bool is_null(int column) const { return sqlite3_column_type(statement_, column) == SQLITE_NULL; }
+  std::string text(int column) const {
+    const auto* data = sqlite3_column_text(statement_, column);
+    const int size = sqlite3_column_bytes(statement_, column);
+    if (data == nullptr) return {};
+    return {reinterpret_cast<const char*>(data), static_cast<std::size_t>(size)};
+  }
+  Bytes blob(int column) const {
+    const auto* data = static_cast<const std::uint8_t*>(sqlite3_column_blob(statement_, column));
+    const int size = sqlite3_column_bytes(statement_, column);
+    if (data == nullptr) return {};
+    return {data, data + size};
+  }
+
+ private:
+  void remember(int rc) {
+    if (bind_rc_ == SQLITE_OK) bind_rc_ = rc;
+  }
+  sqlite3_stmt* statement_;
+  int bind_rc_ = SQLITE_OK;
+};
+
+std::int64_t to_sql(std::uint64_t value) { return static_cast<std::int64_t>(value); }
+std::int64_t limit_to_sql(std::size_t limit) {
+  constexpr auto kMax = static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max());
+  return static_cast<std::int64_t>(limit > kMax ? kMax : limit);
+}
+
+// Rows were written by this code, so a malformed id means a damaged file.
+std::optional<MessageId> message_id_from(const Bytes& bytes) { return MessageId::from_bytes(bytes); }
+
+Sha256Digest digest_from(const Bytes& bytes) {
+  Sha256Digest digest{};
+  if (bytes.size() == digest.size()) std::copy(bytes.begin(), bytes.end(), digest.begin());
+  return digest;
+}
+
+// RFC 9162 section 2.1.1: leaf hashes are domain-separated from node hashes.
+Sha256Digest leaf_hash(ByteView leaf_data) {
+  Bytes prefixed;
+  prefixed.reserve(leaf_data.size() + 1);
+  prefixed.push_back(0x00);
+  prefixed.insert(prefixed.end(), leaf_data.begin(), leaf_data.end());
+  return sha256(prefixed);
+}
+
+class SqliteStore final : public Store {
+ public:
+  SqliteStore(DatabasePtr db, std::string path) : db_(std::move(db)), path_(std::move(path)) {}
+
+  Status prepare_statements();
+
+  Status begin() override {
+    assert(!in_transaction());
+    Query query(begin_.get());
+    return done(query.step(), "starting a transaction");
+  }
+
+  Status commit() override {
+    Query query(commit_.get());
+    // On failure SQLite may or may not have rolled back already; the caller
+    // calls rollback(), which is safe either way.
+    return done(query.step(), "committing a transaction");
+  }
+
+  void rollback() override {
+    if (in_transaction()) {
+      Query query(rollback_.get());
+      // A failed ROLLBACK leaves SQLite to roll back on its own (it does so
+      // on the next use, or from the WAL on reopen); nothing more to do here.
+      (void)query.step();
+    }
+  }
+
+  Result<std::optional<StoredMessage>> find_message(const MessageId& id) override {
+    Query query(find_message_.get());
+    query.bind(1, ByteView(id.bytes));
+    const int rc = query.step();
+    if (rc == SQLITE_DONE) return std::optional<StoredMessage>{};
+    if (rc != SQLITE_ROW) return fail(rc, "reading a message");
+    StoredMessage message;
+    message.seq = query.integer(0);
+    message.id = id;
+    message.signed_sha256 = digest_from(query.blob(1));
+    message.sender = ParticipantId(query.text(2));
+    message.sender_country = CountryCode(query.text(3));
+    message.type = query.text(4);
+    message.created_at_ms = query.integer(5);
+    message.stored_at_ms = query.integer(6);
+    message.log_index = static_cast<std::uint64_t>(query.integer(7));
+    message.receipt = query.blob(8);
+    return std::optional<StoredMessage>{std::move(message)};
+  }
+
+  Result<InsertedMessage> insert_message(const NewMessage& message, std::int64_t stored_at_ms) override {
+    assert(in_transaction());
+    // A savepoint makes one message all-or-nothing inside a group commit: a
+    // duplicate id (or any failure) in message 7 of a batch undoes only
+    // message 7's rows and leaves the batch's other messages committable.
+    {
+      Query savepoint(savepoint_.get());
+      if (auto status = done(savepoint.step(), "starting a message savepoint"); !status) return std::move(status).take_error();
+    }
+    auto inserted = insert_message_rows(message, stored_at_ms);
+    if (!inserted) {
+      Query undo(rollback_to_savepoint_.get());
+      (void)undo.step();
+    }
+    Query release(release_savepoint_.get());
+    if (auto status = done(release.step(), "releasing a message savepoint"); !status && inserted) {
+      return std::move(status).take_error();
+    }
+    return inserted;
+  }
+
+  Status set_receipt(std::int64_t seq, ByteView receipt) override {
+    assert(in_transaction());
+    Query query(set_receipt_.get());
+    query.bind(1, receipt).bind(2, seq);
+    if (auto status = done(query.step(), "storing a receipt"); !status) return status;
+    if (sqlite3_changes(db_.get()) == 0) {
+      return make_error(ErrorCode::not_found, "no stored message has seq " + std::to_string(seq));
+    }
+    return {};
+  }
+
+  Status append_audit(const AuditEntry& entry) override {
+    assert(in_transaction());
+    Query query(append_audit_.get());
+    query.bind(1, entry.at_ms).bind(2, std::string_view(entry.principal));
+    if (entry.message_id) {
+      query.bind(3, ByteView(entry.message_id->bytes));
+    } else {
+      query.bind_null(3);
+    }
+    query.bind(4, std::string_view(entry.stage)).bind(5, outcome_name(entry.outcome)).bind(6, std::string_view(entry.detail));
+    return done(query.step(), "appending an audit row");
+  }
+
+  Result<std::vector<PendingDelivery>> pending_deliveries(const ParticipantId& recipient, std::uint64_t after,
+                                                          std::size_t limit) override {
+    Query query(pending_deliveries_.get());
+    query.bind(1, std::string_view(recipient.str())).bind(2, to_sql(after)).bind(3, limit_to_sql(limit));
+    std::vector<PendingDelivery> rows;
+    for (;;) {
+      const int rc = query.step();
+      if (rc == SQLITE_DONE) return rows;
+      if (rc != SQLITE_ROW) return fail(rc, "reading pending deliveries");
+      PendingDelivery row;
+      row.delivery_id = static_cast<std::uint64_t>(query.integer(0));
+      auto id = message_id_from(query.blob(1));
+      if (!id) return damaged("a message id in deliveries");
+      row.message_id = *id;
+      row.envelope = query.blob(2);
+      row.attempts = static_cast<int>(query.integer(3));
+      rows.push_back(std::move(row));
+    }
+  }
+
+  Status mark_delivered(std::uint64_t delivery_id, std::int64_t at_ms) override {
+    assert(in_transaction());
+    Query query(mark_delivered_.get());
+    query.bind(1, at_ms).bind(2, to_sql(delivery_id));
+    // Zero rows changed is fine: the delivery was confirmed or expired meanwhile.
+    return done(query.step(), "marking a delivery delivered");
+  }
+
+  Result<int> confirm_deliveries(const ParticipantId& recipient, std::span<const std::uint64_t> delivery_ids,
+                                 std::int64_t at_ms) override {
+    assert(in_transaction());
+    int changed = 0;
+    for (const auto delivery_id : delivery_ids) {
+      Query query(confirm_delivery_.get());
+      query.bind(1, at_ms).bind(2, to_sql(delivery_id)).bind(3, std::string_view(recipient.str()));
+      if (auto status = done(query.step(), "confirming a delivery"); !status) return std::move(status).take_error();
+      changed += sqlite3_changes(db_.get());
+    }
+    return changed;
+  }
+
+  Result<std::vector<DeadLetter>> expire_deliveries(std::int64_t now_ms, const std::string& reason) override {
+    assert(in_transaction());
+    std::vector<DeadLetter> expired;
+    {
+      Query query(overdue_deliveries_.get());
+      query.bind(1, now_ms);
+      for (;;) {
+        const int rc = query.step();
+        if (rc == SQLITE_DONE) break;
+        if (rc != SQLITE_ROW) return fail(rc, "finding overdue deliveries");
+        DeadLetter row;
+        row.delivery_id = static_cast<std::uint64_t>(query.integer(0));
+        auto id = message_id_from(query.blob(1));
+        if (!id) return damaged("a message id in messages");
+        row.message_id = *id;
+        row.sender = ParticipantId(query.text(2));
+        row.recipient = ParticipantId(query.text(3));
+        expired.push_back(std::move(row));
+      }
+    }
+    for (const auto& row : expired) {
+      Query query(dead_letter_.get());
+      query.bind(1, now_ms).bind(2, std::string_view(reason)).bind(3, to_sql(row.delivery_id));
+      if (auto status = done(query.step(), "dead-lettering a delivery"); !status) return std::move(status).take_error();
+    }
+    return expired;
+  }
+
+  Result<std::vector<DeliveryStatusRow>> delivery_status(const MessageId& id) override {
+    Query query(delivery_status_.get());
+    query.bind(1, ByteView(id.bytes));
+    std::vector<DeliveryStatusRow> rows;
+    for (;;) {
+      const int rc = query.step();
+      if (rc == SQLITE_DONE) return rows;
+      if (rc != SQLITE_ROW) return fail(rc, "reading delivery status");
+      DeliveryStatusRow row;
+      row.recipient = ParticipantId(query.text(0));
+      auto state = parse_delivery_state(query.text(1));
+      if (!state) return damaged("a delivery state");
+      row.state = *state;
+      row.updated_at_ms = query.integer(2);
+      row.reason = query.text(3);
+      rows.push_back(std::move(row));
+    }
+  }
+
+  Result<std::vector<AuditRow>> audit_rows(std::int64_t after_id, std::size_t limit) override {
+    Query query(audit_rows_.get());
+    query.bind(1, after_id).bind(2, limit_to_sql(limit));
+    std::vector<AuditRow> rows;
+    for (;;) {
+      const int rc = query.step();
+      if (rc == SQLITE_DONE) return rows;
+      if (rc != SQLITE_ROW) return fail(rc, "reading audit rows");
+      AuditRow row;
+      row.id = query.integer(0);
+      row.at_ms = query.integer(1);
+      row.principal = query.text(2);
+      if (!query.is_null(3)) {
+        row.message_id = message_id_from(query.blob(3));
+        if (!row.message_id) return damaged("a message id in audit");
+      }
+      row.stage = query.text(4);
+      row.outcome = parse_outcome(query.text(5));
+      row.detail = query.text(6);
+      rows.push_back(std::move(row));
+    }
+  }
+
+  Result<std::uint64_t> log_size() override {
+    Query query(next_leaf_index_.get());
+    const int rc = query.step();
+    if (rc != SQLITE_ROW) return fail(rc, "reading the log size");
+    return static_cast<std::uint64_t>(query.integer(0));
+  }
+
+  Status checkpoint() override {
+    assert(!in_transaction());
+    const int rc = sqlite3_wal_checkpoint_v2(db_.get(), nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+    return done(rc, "checkpointing the WAL");
+  }
+
+ private:
+  bool in_transaction() const { return sqlite3_get_autocommit(db_.get()) == 0; }
+
+  Result<InsertedMessage> insert_message_rows(const NewMessage& message, std::int64_t stored_at_ms) {
+    std::uint64_t log_index = 0;
+    {
+      Query query(next_leaf_index_.get());
+      const int rc = query.step();
+      if (rc != SQLITE_ROW) return fail(rc, "reading the next log index");
+      log_index = static_cast<std::uint64_t>(query.integer(0));
+    }
+
+    std::int64_t seq = 0;
+    {
+      Query query(insert_message_.get());
+      query.bind(1, ByteView(message.id.bytes))
+          .bind(2, ByteView(message.signed_sha256))
+          .bind(3, ByteView(message.envelope))
+          .bind(4, std::string_view(message.sender.str()))
+          .bind(5, std::string_view(message.sender_country.str()))
+          .bind(6, std::string_view(message.type))
+          .bind(7, message.created_at_ms)
+          .bind(8, stored_at_ms);
+      if (message.in_reply_to) {
+        query.bind(9, ByteView(message.in_reply_to->bytes));
+      } else {
+        query.bind_null(9);
+      }
+      query.bind(10, message.hold_until_ms).bind(11, to_sql(log_index));
+      const int rc = query.step();
+      if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
+        return make_error(ErrorCode::id_reused, "message id " + message.id.hex() + " is already stored");
+      }
+      if (rc != SQLITE_DONE) return fail(rc, "storing a message");
+      seq = sqlite3_last_insert_rowid(db_.get());
+    }
+
+    for (const auto& recipient : message.recipients) {
+      Query query(insert_delivery_.get());
+      query.bind(1, seq).bind(2, std::string_view(recipient.str())).bind(3, stored_at_ms);
+      const int rc = query.step();
+      if (rc == SQLITE_CONSTRAINT_UNIQUE) {
+        return make_error(ErrorCode::invalid_argument,
+                          "recipient " + recipient.str() + " is listed twice for message " + message.id.hex());
+      }
+      if (rc != SQLITE_DONE) return fail(rc, "storing a delivery");
+    }
+
+    {
+      const auto hash = leaf_hash(message.log_leaf_data);
+      Query query(insert_leaf_.get());
+      query.bind(1, to_sql(log_index))
+          .bind(2, ByteView(message.log_leaf_data))
+          .bind(3, ByteView(hash))
+          .bind(4, seq)
+          .bind(5, stored_at_ms);
+      if (auto status = done(query.step(), "appending a log leaf"); !status) return std::move(status).take_error();
+    }
+    return InsertedMessage{seq, log_index};
+  }
+
+  Status done(int rc, std::string_view what) {
+    if (rc == SQLITE_OK || rc == SQLITE_DONE || rc == SQLITE_ROW) return {};
+    return fail(rc, what);
+  }
+
+  // Reads sqlite3_errmsg, so call it before the failing Query resets.
+  Error fail(int rc, std::string_view what) const {
+    const int primary = rc & 0xff;
+    std::string text{what};
+    if (primary == SQLITE_FULL) {
+      return make_error(ErrorCode::io_error, text + ": disk full at " + path_ +
+                                                 "; free space on that volume, then retry (the transaction was not stored)");
+    }
+    if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) {
+      return make_error(ErrorCode::unavailable,
+                        text + ": " + path_ + " is locked by another connection (" + sqlite3_errmsg(db_.get()) +
+                            "); close any other program using it (an sqlite3 shell) and retry");
+    }
+    return make_error(ErrorCode::io_error, text + ": " + sqlite3_errmsg(db_.get()) + " (" + sqlite3_errstr(rc) +
+                                               ") in " + path_ + "; check the file, its permissions and its volume");
+  }
+
+  Error damaged(std::string_view what) const {
+    return make_error(ErrorCode::io_error, std::string("the store ") + path_ + " holds a malformed " +
+                                               std::string(what) + "; restore it from a backup");
+  }
+
+  // Declared first, so it is destroyed after every statement below.
+  DatabasePtr db_;
+  std::string path_;
+
+  StatementPtr begin_;
+  StatementPtr commit_;
+  StatementPtr rollback_;
+  StatementPtr savepoint_;
+  StatementPtr release_savepoint_;
+  StatementPtr rollback_to_savepoint_;
+  StatementPtr find_message_;
+  StatementPtr next_leaf_index_;
+  StatementPtr insert_message_;
+  StatementPtr insert_delivery_;
+  StatementPtr insert_leaf_;
+  StatementPtr set_receipt_;
+  StatementPtr append_audit_;
+  StatementPtr pending_deliveries_;
+  StatementPtr mark_delivered_;
+  StatementPtr confirm_delivery_;
+  StatementPtr overdue_deliveries_;
+  StatementPtr dead_letter_;
+  StatementPtr delivery_status_;
+  StatementPtr audit_rows_;
+};
+
+Status SqliteStore::prepare_statements() {
+  const std::pair<StatementPtr*, const char*> statements[] = {
+      {&begin_, "BEGIN IMMEDIATE"},
+      {&commit_, "COMMIT"},
+      {&rollback_, "ROLLBACK"},
+      {&savepoint_, "SAVEPOINT insert_message"},
+      {&release_savepoint_, "RELEASE insert_message"},
+      {&rollback_to_savepoint_, "ROLLBACK TO insert_message"},
+      {&find_message_,
+       "SELECT seq, signed_sha256, sender, sender_country, type, created_at_ms, stored_at_ms, log_index, receipt "
+       "FROM messages WHERE message_id = ?1"},
+      {&next_leaf_index_, "SELECT COALESCE(MAX(leaf_index) + 1, 0) FROM log_leaves"},
+      {&insert_message_,
+       "INSERT INTO messages (message_id, signed_sha256, envelope, sender, sender_country, type, created_at_ms, "
+       "stored_at_ms, in_reply_to, hold_until_ms, log_index) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"},
+      {&insert_delivery_,
+       "INSERT INTO deliveries (message_seq, recipient, state, attempts, updated_at_ms) "
+       "VALUES (?1, ?2, 'stored', 0, ?3)"},
+      {&insert_leaf_,
+       "INSERT INTO log_leaves (leaf_index, leaf_data, leaf_hash, message_seq, created_at_ms) "
+       "VALUES (?1, ?2, ?3, ?4, ?5)"},
+      {&set_receipt_, "UPDATE messages SET receipt = ?1 WHERE seq = ?2"},
+      {&append_audit_,
+       "INSERT INTO audit (at_ms, principal, message_id, stage, outcome, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"},
+      {&pending_deliveries_,
+       "SELECT d.delivery_id, m.message_id, m.envelope, d.attempts "
+       "FROM deliveries AS d JOIN messages AS m ON m.seq = d.message_seq "
+       "WHERE d.recipient = ?1 AND d.state IN ('stored', 'delivered') AND d.delivery_id > ?2 "
+       "ORDER BY d.delivery_id LIMIT ?3"},
+      {&mark_delivered_,
+       "UPDATE deliveries SET state = 'delivered', attempts = attempts + 1, updated_at_ms = ?1 "
+       "WHERE delivery_id = ?2 AND state IN ('stored', 'delivered')"},
+      // The recipient term is what stops one participant confirming another's delivery.
+      {&confirm_delivery_,
+       "UPDATE deliveries SET state = 'confirmed', updated_at_ms = ?1 "
+       "WHERE delivery_id = ?2 AND recipient = ?3 AND state IN ('stored', 'delivered')"},
+      // INDEXED BY: without statistics the planner scans every delivery ever
+      // made; the partial index holds only the unconfirmed backlog.
+      {&overdue_deliveries_,
+       "SELECT d.delivery_id, m.message_id, m.sender, d.recipient "
+       "FROM deliveries AS d INDEXED BY deliveries_pending JOIN messages AS m ON m.seq = d.message_seq "
+       "WHERE d.state IN ('stored', 'delivered') AND m.hold_until_ms < ?1 ORDER BY d.delivery_id"},
+      {&dead_letter_,
+       "UPDATE deliveries SET state = 'dead_letter', updated_at_ms = ?1, reason = ?2 "
+       "WHERE delivery_id = ?3 AND state IN ('stored', 'delivered')"},
+      {&delivery_status_,
+       "SELECT d.recipient, d.state, d.updated_at_ms, d.reason "
+       "FROM deliveries AS d JOIN messages AS m ON m.seq = d.message_seq "
+       "WHERE m.message_id = ?1 ORDER BY d.delivery_id"},
+      {&audit_rows_,
+       "SELECT id, at_ms, principal, message_id, stage, outcome, detail FROM audit "
+       "WHERE id > ?1 ORDER BY id LIMIT ?2"},
+  };
+  for (const auto& [slot, sql] : statements) {
+    sqlite3_stmt* raw = nullptr;
+    const int rc = sqlite3_prepare_v3(db_.get(), sql, -1, SQLITE_PREPARE_PERSISTENT, &raw, nullptr);
+    slot->reset(raw);
+    if (rc != SQLITE_OK) return fail(rc, "preparing a statement");
+  }
+  return {};
+}
+
+// Runs SQL with no result rows worth reading (pragmas that echo a value are
+// fine: the value is ignored).
+Status exec(sqlite3* db, const char* sql, const std::string& path) {
+  char* message = nullptr;
+  const int rc = sqlite3_exec(db, sql, nullptr, nullptr, &message);
+  if (rc == SQLITE_OK) return {};
+  std::string text = message != nullptr ? message : sqlite3_errstr(rc);
+  sqlite3_free(message);
+  if ((rc & 0xff) == SQLITE_FULL) text = "disk full";
+  return make_error(ErrorCode::io_error, "opening store " + path + ": " + text + " (running: " + sql +
+                                             "); check the file, its permissions and free space");
+}
+
+// Steps a one-row statement (a pragma or a count) and hands the row to `read`.
+template <typename Read>
+Status query_row(sqlite3* db, const char* sql, const std::string& path, Read read) {
+  sqlite3_stmt* raw = nullptr;
+  int rc = sqlite3_prepare_v2(db, sql, -1, &raw, nullptr);
+  StatementPtr statement(raw);
+  if (rc == SQLITE_OK) rc = sqlite3_step(statement.get());
+  if (rc != SQLITE_ROW) {
+    return make_error(ErrorCode::io_error, "opening store " + path + ": " + sqlite3_errmsg(db) + " (running: " + sql +
+                                               "); check that the file is an FPX store and readable");
+  }
+  read(statement.get());
+  return {};
+}
+
+Result<std::string> query_text(sqlite3* db, const char* sql, const std::string& path) {
+  std::string value;
+  auto status = query_row(db, sql, path, [&](sqlite3_stmt* row) {
+    const auto* text = sqlite3_column_text(row, 0);
+    if (text != nullptr) value = reinterpret_cast<const char*>(text);
+  });
+  if (!status) return std::move(status).take_error();
+  return value;
+}
+
+Result<std::int64_t> query_integer(sqlite3* db, const char* sql, const std::string& path) {
+  std::int64_t value = 0;
+  auto status = query_row(db, sql, path, [&](sqlite3_stmt* row) { value = sqlite3_column_int64(row, 0); });
+  if (!status) return std::move(status).take_error();
+  return value;
+}
+
+// Creates the tables on a new file, accepts the current version, refuses
+// anything else rather than guessing.
+Status check_schema(sqlite3* db, const std::string& path) {
+  auto version = query_integer(db, "PRAGMA user_version", path);
+  if (!version) return std::move(version).take_error();
+  if (*version == kSchemaVersion) return {};
+  if (*version > kSchemaVersion) {
+    return make_error(ErrorCode::io_error, "store " + path + " has schema version " + std::to_string(*version) +
+                                               ", newer than this broker understands (" +
+                                               std::to_string(kSchemaVersion) +
+                                               "); run the newer broker, or point this one at another file");
+  }
+  if (*version < 0) {
+    return make_error(ErrorCode::io_error, "store " + path + " has an invalid schema version " +
+                                               std::to_string(*version) + "; it is not an FPX store");
+  }
+  // Version 0: a new file, unless something else already put tables in it.
+  auto tables = query_integer(db, "SELECT COUNT(*) FROM sqlite_schema", path);
+  if (!tables) return std::move(tables).take_error();
+  if (*tables != 0) {
+    return make_error(ErrorCode::io_error, "store " + path +
+                                               " is an SQLite file with tables but no FPX schema version; "
+                                               "it is not an FPX store: point the broker at another file");
+  }
+  if (auto status = exec(db, "BEGIN IMMEDIATE", path); !status) return status;
+  auto status = exec(db, kSchema, path);
+  if (status) status = exec(db, ("PRAGMA user_version = " + std::to_string(kSchemaVersion)).c_str(), path);
+  if (status) status = exec(db, "COMMIT", path);
+  if (!status) sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+  return status;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> open_sqlite_store(const std::filesystem::path& path) {
+  const std::string name = path.string();
+  sqlite3* raw = nullptr;
+  // NOMUTEX: the connection belongs to the store thread alone (no mutexes in broker/).
+  const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
+  const int rc = sqlite3_open_v2(name.c_str(), &raw, flags, nullptr);
+  DatabasePtr db(raw);  // closed on every path, even when the open failed
+  if (rc != SQLITE_OK) {
+    return make_error(ErrorCode::io_error, "opening store " + name + ": " +
+                                               (db ? sqlite3_errmsg(db.get()) : sqlite3_errstr(rc)) +
+                                               "; check that the directory exists and is writable");
+  }
+  sqlite3_extended_result_codes(db.get(), 1);
+  sqlite3_busy_timeout(db.get(), kBusyTimeoutMs);
+
+  // journal_mode answers with the mode actually in effect; some file systems
+  // cannot do WAL (no shared memory), and then we refuse rather than run
+  // with weaker guarantees than the design promises.
+  auto mode = query_text(db.get(), "PRAGMA journal_mode = WAL", name);
+  if (!mode) return std::move(mode).take_error();
+  if (*mode != "wal") {
+    return make_error(ErrorCode::io_error, "store " + name + " cannot use WAL journaling (got '" + *mode +
+                                               "'); put it on a local file system");
+  }
+  for (const char* pragma : {"PRAGMA synchronous = FULL", "PRAGMA wal_autocheckpoint = 0", "PRAGMA foreign_keys = ON"}) {
+    if (auto status = exec(db.get(), pragma, name); !status) return std::move(status).take_error();
+  }
+  if (auto status = check_schema(db.get(), name); !status) return std::move(status).take_error();
+
+  auto store = std::make_unique<SqliteStore>(std::move(db), name);
+  if (auto status = store->prepare_statements(); !status) return std::move(status).take_error();
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+}  // namespace fpx::broker

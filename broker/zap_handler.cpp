@@ -1,0 +1,90 @@
+// ZAP (ZeroMQ RFC 27): the CURVE handshake asks here whether a client key
+// belongs to an enrolled, unrevoked participant. The answer's User-Id is
+// the participant id every later message is attributed to.
+#include <cstring>
+
+#include <spdlog/spdlog.h>
+#include <zmq_addon.hpp>
+
+#include "broker_impl.hpp"
+
+namespace fpx::broker {
+
+namespace {
+constexpr std::int64_t kRefusalAuditEveryMs = 60'000;  // per key: a handshake flood cannot flood the audit table
+constexpr std::size_t kRefusalMemory = 4096;
+constexpr std::int64_t kHandshakeLogEveryMs = 10'000;
+}  // namespace
+
+void Broker::Impl::handle_zap_requests() {
+  for (;;) {
+    std::vector<zmq::message_t> request;
+    try {
+      if (!zmq::recv_multipart(zap, std::back_inserter(request), zmq::recv_flags::dontwait)) return;
+    } catch (const zmq::error_t& error) {
+      spdlog::error("ZAP receive: {}", error.what());
+      return;
+    }
+    // Frames: version, request id, domain, address, identity, mechanism, credentials.
+    std::string request_id = request.size() > 1 ? request[1].to_string() : "";
+    std::string status = "400";
+    std::string status_text = "unknown CURVE key: this participant is not enrolled";
+    std::string user_id;
+    if (request.size() >= 7 && request[0].to_string() == "1.0" && request[5].to_string() == "CURVE" &&
+        request[6].size() == 32) {
+      CurvePublicKey key{};
+      std::memcpy(key.data(), request[6].data(), key.size());
+      if (const EnrolledParticipant* participant = enrollment.by_curve_key(key)) {
+        status = "200";
+        status_text = "OK";
+        user_id = participant->id.str();
+      } else {
+        ++counters.zap_refused;
+        const std::string key_text = z85_encode(key);
+        const std::string address = request[3].to_string();
+        std::int64_t now = clock();
+        auto& last = zap_refusal_logged[key_text];
+        if (last == 0 || now - last >= kRefusalAuditEveryMs) {
+          last = now;
+          spdlog::warn("ZAP: refused unknown CURVE key {} from {}", key_text, address);
+          deferred_audit.push_back(audit_entry(now, "", std::nullopt, "zap", ErrorCode::unauthorized,
+                                               "unknown CURVE key " + key_text + " from " + address));
+        }
+        if (zap_refusal_logged.size() > kRefusalMemory) zap_refusal_logged.clear();
+      }
+    } else {
+      status = "500";
+      status_text = "malformed ZAP request";
+    }
+    std::array<zmq::const_buffer, 6> reply = {zmq::str_buffer("1.0"), zmq::buffer(request_id), zmq::buffer(status),
+                                              zmq::buffer(status_text), zmq::buffer(user_id), zmq::str_buffer("")};
+    try {
+      zmq::send_multipart(zap, reply);
+    } catch (const zmq::error_t& error) {
+      spdlog::error("ZAP reply: {}", error.what());
+    }
+  }
+}
+
+void Broker::Impl::handle_monitor_events() {
+  for (;;) {
+    std::vector<zmq::message_t> event;
+    try {
+      if (!zmq::recv_multipart(monitor, std::back_inserter(event), zmq::recv_flags::dontwait)) break;
+    } catch (const zmq::error_t&) {
+      break;
+    }
+    ++counters.handshake_failures;
+    ++handshake_failures_unlogged;
+  }
+  // Rate-limited: a handshake flood must not become a log flood.
+  std::int64_t now = clock();
+  if (handshake_failures_unlogged > 0 && now - last_handshake_log_ms >= kHandshakeLogEveryMs) {
+    spdlog::warn("{} CURVE handshake(s) failed (unknown client key, or a client holding a wrong broker key)",
+                 handshake_failures_unlogged);
+    handshake_failures_unlogged = 0;
+    last_handshake_log_ms = now;
+  }
+}
+
+}  // namespace fpx::broker

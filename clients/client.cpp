@@ -1,0 +1,736 @@
+// fpx_client: one participant's session with the broker over a CURVE DEALER
+// socket. The wire rules are in schemas/transport.capnp; this file keeps the
+// guarantees written at the top of fpx/client.hpp.
+#include "fpx/client.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <deque>
+#include <functional>
+#include <map>
+#include <optional>
+#include <utility>
+
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+#include <kj/exception.h>
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
+
+#include "client_state.hpp"
+#include "fpx/crypto.hpp"
+#include "fpx/wire/transport.capnp.h"
+
+namespace fpx::client {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Largest ZeroMQ message accepted from the broker: an envelope (at most
+// kMaxEnvelopeBytes) plus framing. Stops a broken or hostile peer from making
+// us buffer an arbitrarily large message (libzmq drops the connection).
+constexpr std::int64_t kMaxFrameBytes = 8 * 1024 * 1024;
+// Heartbeats find a dead broker (or a silently dropped NAT mapping) on an
+// idle connection within kHeartbeatTimeoutMs instead of never.
+constexpr int kHeartbeatIvlMs = 5'000;
+constexpr int kHeartbeatTimeoutMs = 15'000;
+// Reconnect quickly after a broker restart, backing off to 5 s so a client
+// facing a down broker does not hammer it.
+constexpr int kReconnectIvlMs = 100;
+constexpr int kReconnectIvlMaxMs = 5'000;
+// Reader limits for broker frames: authenticated, but still bytes from the
+// network. Traversal stops amplification; nesting stops deep recursion.
+constexpr int kFrameNestingLimit = 32;
+
+// inproc names are scoped to a context, and each Client has its own.
+constexpr const char* kMonitorAddress = "inproc://fpx-client-monitor";
+constexpr int kMonitorEvents = ZMQ_EVENT_CONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL;
+
+// Broker errors after which resending the same bytes may succeed; any other
+// refusal is final and the message leaves the resend queue.
+bool is_transient(ErrorCode code) {
+  return code == ErrorCode::unavailable || code == ErrorCode::rate_limited || code == ErrorCode::internal ||
+         code == ErrorCode::io_error;
+}
+
+std::string millis(std::chrono::milliseconds duration) { return std::to_string(duration.count()) + " ms"; }
+
+ByteView data_view(capnp::Data::Reader data) { return {data.begin(), data.size()}; }
+std::string text_of(capnp::Text::Reader text) { return std::string(text.cStr(), text.size()); }
+
+// A broker frame turned into plain values inside the decoder: no Cap'n Proto
+// reader outlives the buffer it reads.
+struct BrokerMessage {
+  enum class Kind { receipt, error, delivery, status, pong, session_closed, unknown };
+  std::uint64_t request_id = 0;
+  Kind kind = Kind::unknown;
+  Bytes signed_receipt;  // a wire::SignedReceipt message of its own
+  Error error;
+  std::uint64_t delivery_id = 0;
+  Bytes envelope;
+  std::vector<RecipientStatus> recipients;
+  std::string reason;
+};
+
+Error from_wire(wire::Error::Reader wire_error) {
+  Error error;
+  const auto raw = static_cast<std::uint16_t>(wire_error.getCode());
+  // A code newer than this library (the enum is append-only) reads as internal.
+  error.code = raw <= static_cast<std::uint16_t>(ErrorCode::invalid_argument) && raw != 0 ? static_cast<ErrorCode>(raw)
+                                                                                          : ErrorCode::internal;
+  error.message = text_of(wire_error.getMessage());
+  for (auto field : wire_error.getFieldErrors()) {
+    error.field_errors.push_back(FieldError{text_of(field.getPath()), text_of(field.getMessage())});
+  }
+  return error;
+}
+
+std::string state_name(wire::DeliveryState state) {
+  switch (state) {
+    case wire::DeliveryState::STORED: return "stored";
+    case wire::DeliveryState::DELIVERED: return "delivered";
+    case wire::DeliveryState::CONFIRMED: return "confirmed";
+    case wire::DeliveryState::DEAD_LETTER: return "dead_letter";
+  }
+  return "unknown";
+}
+
+Result<BrokerMessage> decode_broker_frame(const zmq::message_t& frame) {
+  if (frame.size() == 0 || frame.size() % sizeof(capnp::word) != 0) {
+    return make_error(ErrorCode::malformed, "broker frame is not a whole number of Cap'n Proto words");
+  }
+  // ZeroMQ frames carry no alignment promise; Cap'n Proto readers need it.
+  auto words = kj::heapArray<capnp::word>(frame.size() / sizeof(capnp::word));
+  std::memcpy(words.begin(), frame.data(), frame.size());
+  capnp::ReaderOptions limits;
+  limits.traversalLimitInWords = words.size() * 8 + 64;
+  limits.nestingLimit = kFrameNestingLimit;
+  capnp::FlatArrayMessageReader reader(words, limits);
+  if (reader.getEnd() != words.end()) return make_error(ErrorCode::malformed, "trailing bytes after a broker frame");
+  auto root = reader.getRoot<wire::BrokerFrame>();
+
+  BrokerMessage message;
+  message.request_id = root.getRequestId();
+  switch (root.which()) {
+    case wire::BrokerFrame::RECEIPT: {
+      message.kind = BrokerMessage::Kind::receipt;
+      // Kept as a SignedReceipt message of its own: the bytes the caller
+      // stores and anyone can verify later (fpx/verify_receipt.hpp).
+      capnp::MallocMessageBuilder copy;
+      copy.setRoot(root.getReceipt());
+      auto flat = capnp::messageToFlatArray(copy);
+      auto bytes = flat.asBytes();
+      message.signed_receipt.assign(bytes.begin(), bytes.end());
+      break;
+    }
+    case wire::BrokerFrame::ERROR:
+      message.kind = BrokerMessage::Kind::error;
+      message.error = from_wire(root.getError());
+      break;
+    case wire::BrokerFrame::DELIVERY: {
+      message.kind = BrokerMessage::Kind::delivery;
+      auto delivery = root.getDelivery();
+      message.delivery_id = delivery.getDeliveryId();
+      auto envelope = data_view(delivery.getEnvelope());
+      message.envelope.assign(envelope.begin(), envelope.end());
+      break;
+    }
+    case wire::BrokerFrame::STATUS:
+      message.kind = BrokerMessage::Kind::status;
+      for (auto recipient : root.getStatus().getRecipients()) {
+        message.recipients.push_back(RecipientStatus{ParticipantId(text_of(recipient.getRecipient())),
+                                                     state_name(recipient.getState()), recipient.getUpdatedAtMs(),
+                                                     text_of(recipient.getLifecycle()),
+                                                     text_of(recipient.getReason())});
+      }
+      break;
+    case wire::BrokerFrame::PONG:
+      message.kind = BrokerMessage::Kind::pong;
+      break;
+    case wire::BrokerFrame::SESSION_CLOSED:
+      message.kind = BrokerMessage::Kind::session_closed;
+      message.reason = text_of(root.getSessionClosed());
+      break;
+    default:
+      message.kind = BrokerMessage::Kind::unknown;  // a newer broker; ignored
+      break;
+  }
+  return message;
+}
+
+// The message id from the signed header, read without verifying: the broker
+// verifies, and the outbox only needs a name for the bytes.
+Result<MessageId> message_id_of(ByteView envelope_bytes) {
+  if (envelope_bytes.empty() || envelope_bytes.size() % sizeof(capnp::word) != 0) {
+    return make_error(ErrorCode::malformed, "envelope is not a whole number of Cap'n Proto words");
+  }
+  auto words = kj::heapArray<capnp::word>(envelope_bytes.size() / sizeof(capnp::word));
+  std::memcpy(words.begin(), envelope_bytes.data(), envelope_bytes.size());
+  capnp::ReaderOptions limits;
+  limits.traversalLimitInWords = words.size() * 8 + 64;
+  limits.nestingLimit = kMaxNestingDepth;
+  capnp::FlatArrayMessageReader reader(words, limits);
+  auto header_bytes = data_view(reader.getRoot<wire::Envelope>().getHeader());
+  if (header_bytes.empty() || header_bytes.size() % sizeof(capnp::word) != 0) {
+    return make_error(ErrorCode::malformed, "envelope header is not a whole number of Cap'n Proto words");
+  }
+  auto header_words = kj::heapArray<capnp::word>(header_bytes.size() / sizeof(capnp::word));
+  std::memcpy(header_words.begin(), header_bytes.data(), header_bytes.size());
+  // The header is canonical: one segment without a segment table.
+  kj::ArrayPtr<const capnp::word> segments[1] = {header_words.asPtr()};
+  limits.traversalLimitInWords = header_words.size() * 8 + 64;
+  capnp::SegmentArrayMessageReader header_reader(kj::arrayPtr(segments, 1), limits);
+  auto id = MessageId::from_bytes(data_view(header_reader.getRoot<wire::Header>().getMessageId()));
+  if (!id) return make_error(ErrorCode::malformed, "the envelope's message id is not 16 bytes: seal it with seal_envelope()");
+  return *id;
+}
+
+Bytes to_bytes(capnp::MessageBuilder& builder) {
+  auto flat = capnp::messageToFlatArray(builder);
+  auto bytes = flat.asBytes();
+  return Bytes(bytes.begin(), bytes.end());
+}
+
+}  // namespace
+
+struct Client::Impl {
+  struct PendingSubmit {
+    MessageId message_id;
+    Sha256Digest envelope_sha256{};
+  };
+  struct RawDelivery {
+    std::uint64_t delivery_id = 0;
+    Bytes envelope;
+  };
+
+  Impl(Identity identity, const ClientOptions& options, TrustStore trust, ClientState state)
+      : identity_(std::move(identity)), options_(options), trust_(std::move(trust)), state_(std::move(state)) {
+    // Without CRLs the caller chose not to check revocation; every opened
+    // envelope then says so (RevocationStatus::not_checked).
+    revocation_ = options_.crl_dir.empty() ? RevocationCheck::skip : RevocationCheck::required;
+  }
+
+  ~Impl() {
+    if (socket_) zmq_socket_monitor(socket_.handle(), nullptr, 0);
+  }
+
+  Identity identity_;
+  ClientOptions options_;
+  TrustStore trust_;
+  EnvelopeOpener opener_{trust_};
+  ClientState state_;
+  RevocationCheck revocation_ = RevocationCheck::required;
+  // The context is declared before the sockets so it is destroyed after them.
+  zmq::context_t context_{1};
+  zmq::socket_t socket_;
+  zmq::socket_t monitor_;
+
+  std::uint64_t next_request_id_ = 1;  // 0 is the broker's "unsolicited" (deliveries)
+  std::uint64_t awaited_ = 0;
+  std::optional<BrokerMessage> reply_;
+  std::map<std::uint64_t, PendingSubmit> pending_submits_;  // answers may come after we stopped waiting
+  // TODO(security): unbounded; a broker (authenticated, but possibly
+  // broken) streaming deliveries while we wait for a reply grows it. A bound
+  // that drops unconfirmed deliveries is safe only if the broker resends
+  // them within a session, which the transport rules do not yet say.
+  std::deque<RawDelivery> inbox_;
+  std::vector<Error> rejected_;
+  std::vector<Error> outbox_refusals_;
+  std::optional<std::string> closed_reason_;
+  std::optional<Error> transport_refusal_;
+  bool ever_handshaken_ = false;
+  bool tcp_connected_ = false;
+  std::size_t undecodable_frames_ = 0;
+  std::string last_undecodable_;
+
+  // --- transport --------------------------------------------------------
+
+  Status open_session() {
+    socket_ = zmq::socket_t(context_, zmq::socket_type::dealer);
+    // linger=0: closing never blocks on unsent frames; the outbox, not
+    // ZeroMQ's queue, is what keeps a message across restarts.
+    socket_.set(zmq::sockopt::linger, 0);
+    // CURVE: encrypts and authenticates the transport. The server key pins
+    // the broker (a man in the middle cannot complete the handshake); our
+    // key pair is what the broker's ZAP handler checks against enrollment.
+    socket_.set(zmq::sockopt::curve_serverkey,
+                zmq::const_buffer(options_.broker_curve_key.data(), options_.broker_curve_key.size()));
+    const auto& curve = identity_.curve();
+    socket_.set(zmq::sockopt::curve_publickey, zmq::const_buffer(curve.public_key.data(), curve.public_key.size()));
+    socket_.set(zmq::sockopt::curve_secretkey, zmq::const_buffer(curve.secret_key.data(), curve.secret_key.size()));
+    socket_.set(zmq::sockopt::maxmsgsize, kMaxFrameBytes);
+    socket_.set(zmq::sockopt::heartbeat_ivl, kHeartbeatIvlMs);
+    socket_.set(zmq::sockopt::heartbeat_timeout, kHeartbeatTimeoutMs);
+    socket_.set(zmq::sockopt::heartbeat_ttl, kHeartbeatTimeoutMs);
+    socket_.set(zmq::sockopt::reconnect_ivl, kReconnectIvlMs);
+    socket_.set(zmq::sockopt::reconnect_ivl_max, kReconnectIvlMaxMs);
+    // A peer that accepts TCP but never completes the handshake is dropped
+    // (and retried) after this long instead of holding the connection forever.
+    socket_.set(zmq::sockopt::handshake_ivl, static_cast<int>(std::max<std::int64_t>(options_.handshake_timeout.count(), 1)));
+
+    // A refused CURVE handshake gives no error on send (TOOLCHAIN traps 9
+    // and 17): only a monitor attached BEFORE connect() reports it.
+    if (zmq_socket_monitor(socket_.handle(), kMonitorAddress, kMonitorEvents) != 0) throw zmq::error_t();
+    monitor_ = zmq::socket_t(context_, zmq::socket_type::pair);
+    monitor_.set(zmq::sockopt::linger, 0);
+    monitor_.connect(kMonitorAddress);
+    socket_.connect(options_.endpoint);
+
+    const std::uint64_t request_id = next_request_id_++;
+    capnp::MallocMessageBuilder builder;
+    auto frame = builder.initRoot<wire::ClientFrame>();
+    frame.setRequestId(request_id);
+    frame.setPing();
+    if (auto sent = send(builder); !sent) return sent;
+
+    auto reply = wait_for(request_id, Clock::now() + options_.handshake_timeout);
+    if (!reply) return std::move(reply).take_error();
+    if (!*reply) {
+      std::string hint = tcp_connected_
+                             ? " (a TCP connection was made but the CURVE handshake did not complete)"
+                             : " (no TCP connection: is the broker running, and is the endpoint right?)";
+      return make_error(ErrorCode::unavailable, "broker did not answer at " + options_.endpoint + " within " +
+                                                    millis(options_.handshake_timeout) + hint + undecodable_note());
+    }
+    if ((*reply)->kind == BrokerMessage::Kind::error) return std::move((*reply)->error);
+    if ((*reply)->kind != BrokerMessage::Kind::pong) {
+      return make_error(ErrorCode::malformed, "the broker answered ping with something other than pong");
+    }
+    return {};
+  }
+
+  Status send(capnp::MessageBuilder& builder) {
+    if (closed_reason_) return session_closed_error();
+    Bytes bytes = to_bytes(builder);
+    zmq::message_t message(bytes.data(), bytes.size());
+    // dontwait: a DEALER queues while (re)connecting; it would only block at
+    // the high-water mark, and a caller must never hang on a send.
+    if (!socket_.send(message, zmq::send_flags::dontwait)) {
+      return make_error(ErrorCode::unavailable, "the outgoing queue to " + options_.endpoint +
+                                                    " is full: the broker is not reading; try again later");
+    }
+    return {};
+  }
+
+  Error session_closed_error() const {
+    return make_error(ErrorCode::unavailable, "session taken over: " + *closed_reason_ +
+                                                  " (a newer session of this participant is connected; connect again "
+                                                  "to take it back)");
+  }
+
+  std::string undecodable_note() const {
+    if (undecodable_frames_ == 0) return "";
+    return "; " + std::to_string(undecodable_frames_) + " undecodable frame(s) from the broker were dropped, last: " +
+           last_undecodable_;
+  }
+
+  void read_monitor() {
+    for (;;) {
+      zmq::message_t event;
+      if (!monitor_.recv(event, zmq::recv_flags::dontwait)) return;
+      zmq::message_t address;
+      if (event.more()) {
+        (void)monitor_.recv(address, zmq::recv_flags::dontwait);
+      }
+      if (event.size() < 6) continue;
+      std::uint16_t id = 0;
+      std::uint32_t value = 0;
+      std::memcpy(&id, event.data(), sizeof id);
+      std::memcpy(&value, static_cast<const char*>(event.data()) + 2, sizeof value);
+      on_monitor_event(id, value);
+    }
+  }
+
+  void on_monitor_event(std::uint16_t event, std::uint32_t value) {
+    const std::string causes =
+        " Likely causes: this participant's CURVE key (" + z85_encode(identity_.curve().public_key) +
+        ") is not enrolled at the broker, or the broker key given (" + z85_encode(options_.broker_curve_key) +
+        ") is not the broker's CURVE public key (take it from the broker's certificate).";
+    switch (event) {
+      case ZMQ_EVENT_CONNECTED:
+        tcp_connected_ = true;
+        break;
+      case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
+        ever_handshaken_ = true;
+        transport_refusal_.reset();
+        break;
+      case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
+        transport_refusal_ = make_error(
+            ErrorCode::unauthorized, "handshake refused: the broker at " + options_.endpoint +
+                                         " refused this participant's CURVE key (ZAP status " + std::to_string(value) +
+                                         ")." + causes + " A suspended or revoked participant is refused the same way.");
+        break;
+      case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
+        transport_refusal_ =
+            make_error(ErrorCode::unauthorized, "handshake refused: CURVE protocol error " + std::to_string(value) +
+                                                    " with " + options_.endpoint + "." + causes);
+        break;
+      case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
+        // Before any session this is what a wrong broker key looks like: the
+        // broker cannot decrypt our HELLO and drops the connection. Later it
+        // may just be a broker restarting mid-handshake, so only count it then.
+        if (!ever_handshaken_) {
+          transport_refusal_ = make_error(
+              ErrorCode::unauthorized, "handshake refused: the broker at " + options_.endpoint +
+                                           " closed the connection during the CURVE handshake." + causes);
+        }
+        break;
+      default:
+        break;
+    }
+  }
+
+  // Receives every frame already queued without waiting. Deliveries go to
+  // the inbox, the reply to `awaited_` to reply_, late submit answers are
+  // settled; a sessionClosed ends the session, and nothing after it counts
+  // (a newer session owns this participant's deliveries now).
+  void drain() {
+    read_monitor();
+    while (!reply_ && !closed_reason_) {
+      zmq::message_t frame;
+      if (!socket_.recv(frame, zmq::recv_flags::dontwait)) return;
+      if (frame.more()) {
+        // One frame per message is the rule; drop the rest of a multipart.
+        zmq::message_t rest;
+        do {
+          if (!socket_.recv(rest, zmq::recv_flags::dontwait)) break;
+        } while (rest.more());
+        note_undecodable("a multipart message");
+        continue;
+      }
+      Result<BrokerMessage> decoded = make_error(ErrorCode::internal, "");
+      try {
+        decoded = decode_broker_frame(frame);
+      } catch (const kj::Exception& exception) {
+        decoded = make_error(ErrorCode::malformed, exception.getDescription().cStr());
+      }
+      if (!decoded) {
+        note_undecodable(decoded.error().message);
+        continue;
+      }
+      dispatch(std::move(decoded).value());
+    }
+  }
+
+  void note_undecodable(std::string what) {
+    ++undecodable_frames_;
+    last_undecodable_ = std::move(what);
+  }
+
+  void dispatch(BrokerMessage message) {
+    switch (message.kind) {
+      case BrokerMessage::Kind::delivery:
+        inbox_.push_back(RawDelivery{message.delivery_id, std::move(message.envelope)});
+        return;
+      case BrokerMessage::Kind::session_closed:
+        closed_reason_ = message.reason.empty() ? std::string("no reason given") : message.reason;
+        return;
+      case BrokerMessage::Kind::unknown:
+        return;
+      default:
+        break;
+    }
+    if (awaited_ != 0 && message.request_id == awaited_) {
+      reply_ = std::move(message);
+      return;
+    }
+    if (auto pending = pending_submits_.find(message.request_id); pending != pending_submits_.end()) {
+      PendingSubmit submit = pending->second;
+      pending_submits_.erase(pending);
+      settle_late_submit(submit, message);
+    }
+    // Anything else answers a request nobody waits for any more (a late pong or status).
+  }
+
+  // A receipt or refusal for a submit whose caller stopped waiting (timeout),
+  // or for an outbox message resent by connect().
+  void settle_late_submit(const PendingSubmit& submit, const BrokerMessage& message) {
+    auto settled = settle_submit(submit, message);
+    if (!settled && !is_transient(settled.error().code)) {
+      Error error = std::move(settled).take_error();
+      error.message = "message " + submit.message_id.hex() + ": " + error.message;
+      outbox_refusals_.push_back(std::move(error));
+    }
+  }
+
+  // Turns the broker's answer to a submit into a verified receipt or an
+  // Error, and records the outcome in the outbox.
+  Result<Receipt> settle_submit(const PendingSubmit& submit, const BrokerMessage& message) {
+    if (message.kind == BrokerMessage::Kind::error) {
+      if (!is_transient(message.error.code)) {
+        // Resending the same bytes would be refused again: stop resending.
+        (void)state_.mark_refused(submit.message_id, message.error.describe());
+      }
+      return message.error;
+    }
+    if (message.kind != BrokerMessage::Kind::receipt) {
+      return make_error(ErrorCode::malformed, "the broker answered a submit with neither a receipt nor an error");
+    }
+    ReceiptExpectation expected;
+    expected.message_id = submit.message_id;
+    expected.envelope_sha256 = submit.envelope_sha256;
+    expected.revocation = revocation_;
+    auto receipt = verify_receipt(trust_, message.signed_receipt, expected);
+    if (!receipt) {
+      Error error = std::move(receipt).take_error();
+      error.message = "the broker's receipt was refused (the message stays in the outbox and is resent on the next "
+                      "connect): " + error.message;
+      return error;
+    }
+    // If this write fails the message is resent on the next connect and the
+    // broker, idempotent, answers with the same receipt: the receipt in hand
+    // is still true, so it is returned either way.
+    (void)state_.mark_receipted(submit.message_id, receipt->signed_receipt);
+    return receipt;
+  }
+
+  // Waits until `ready()` or the deadline, draining frames as they come.
+  // Fails when the session is closed or the transport was refused.
+  Status wait_until(Clock::time_point deadline, const std::function<bool()>& ready) {
+    for (;;) {
+      drain();
+      if (ready()) return {};
+      if (closed_reason_) return session_closed_error();
+      if (transport_refusal_) return *transport_refusal_;
+      auto now = Clock::now();
+      if (now >= deadline) return make_error(ErrorCode::unavailable, "timeout");
+      auto remaining = std::chrono::ceil<std::chrono::milliseconds>(deadline - now);
+      std::array<zmq_pollitem_t, 2> items{{{socket_.handle(), 0, ZMQ_POLLIN, 0}, {monitor_.handle(), 0, ZMQ_POLLIN, 0}}};
+      try {
+        zmq::poll(items.data(), items.size(), remaining);
+      } catch (const zmq::error_t& error) {
+        if (error.num() != EINTR) throw;
+      }
+    }
+  }
+
+  // The reply to request_id, or nullopt at the deadline.
+  Result<std::optional<BrokerMessage>> wait_for(std::uint64_t request_id, Clock::time_point deadline) {
+    awaited_ = request_id;
+    reply_.reset();
+    auto waited = wait_until(deadline, [this] { return reply_.has_value(); });
+    awaited_ = 0;
+    std::optional<BrokerMessage> reply = std::move(reply_);
+    reply_.reset();
+    if (reply) return reply;
+    if (!waited && (closed_reason_ || transport_refusal_)) return std::move(waited).take_error();
+    return std::optional<BrokerMessage>{};
+  }
+
+  // connect(): every outbox message without a receipt goes out again, all at
+  // once; the answers are settled as they come, until request_timeout. What
+  // is not answered stays queued for the next connect.
+  void resend_outbox() {
+    auto queued = state_.queued();
+    if (!queued) return;
+    for (auto& entry : *queued) {
+      const std::uint64_t request_id = next_request_id_++;
+      capnp::MallocMessageBuilder builder;
+      auto frame = builder.initRoot<wire::ClientFrame>();
+      frame.setRequestId(request_id);
+      frame.setSubmit(kj::arrayPtr(entry.envelope.data(), entry.envelope.size()));
+      if (!send(builder)) break;
+      pending_submits_[request_id] = PendingSubmit{entry.message_id, sha256(entry.envelope)};
+    }
+    (void)wait_until(Clock::now() + options_.request_timeout, [this] { return pending_submits_.empty(); });
+  }
+
+  // --- deliveries ---------------------------------------------------------
+
+  // Opens every buffered delivery: verified and new ones are handed over;
+  // failed ones are confirmed (so the broker stops resending) and reported;
+  // ones handed over before are confirmed silently.
+  Status hand_over(std::vector<Delivery>& handed, std::vector<std::uint64_t>& confirms) {
+    while (!inbox_.empty()) {
+      RawDelivery& raw = inbox_.front();
+      OpenOptions open_options;
+      open_options.revocation = revocation_;
+      auto opened = opener_.open(raw.envelope, open_options);
+      if (!opened) {
+        Error error = std::move(opened).take_error();
+        error.message = "delivery " + std::to_string(raw.delivery_id) + " failed end-to-end verification and was "
+                        "not handed over: " + error.message;
+        rejected_.push_back(std::move(error));
+        confirms.push_back(raw.delivery_id);
+        inbox_.pop_front();
+        continue;
+      }
+      // Recorded before it is handed over: at most once to the application,
+      // even if the confirm is lost or this process dies before confirming.
+      auto fresh = state_.record_delivered(opened->message_id);
+      if (!fresh) return std::move(fresh).take_error();  // stays in the inbox for the next poll
+      if (*fresh) {
+        handed.push_back(Delivery{raw.delivery_id, std::move(raw.envelope), std::move(opened).value()});
+      } else {
+        confirms.push_back(raw.delivery_id);
+      }
+      inbox_.pop_front();
+    }
+    return {};
+  }
+
+  Status send_confirm(const std::vector<std::uint64_t>& ids) {
+    if (ids.empty()) return {};
+    capnp::MallocMessageBuilder builder;
+    auto frame = builder.initRoot<wire::ClientFrame>();
+    frame.setRequestId(next_request_id_++);
+    auto list = frame.initConfirm().initDeliveryIds(static_cast<unsigned>(ids.size()));
+    for (unsigned i = 0; i < ids.size(); ++i) list.set(i, ids[i]);
+    return send(builder);
+  }
+};
+
+// --- public API: no exception crosses it ------------------------------------
+
+namespace {
+
+template <typename T, typename Function>
+Result<T> guarded(Function&& function) {
+  try {
+    return function();
+  } catch (const zmq::error_t& error) {
+    return make_error(ErrorCode::unavailable, std::string("ZeroMQ: ") + error.what());
+  } catch (const kj::Exception& exception) {
+    return make_error(ErrorCode::malformed, std::string("Cap'n Proto: ") + exception.getDescription().cStr());
+  } catch (const std::exception& exception) {
+    return make_error(ErrorCode::internal, exception.what());
+  }
+}
+
+Status guarded_status(const std::function<Status()>& function) {
+  try {
+    return function();
+  } catch (const zmq::error_t& error) {
+    return make_error(ErrorCode::unavailable, std::string("ZeroMQ: ") + error.what());
+  } catch (const kj::Exception& exception) {
+    return make_error(ErrorCode::malformed, std::string("Cap'n Proto: ") + exception.getDescription().cStr());
+  } catch (const std::exception& exception) {
+    return make_error(ErrorCode::internal, exception.what());
+  }
+}
+
+}  // namespace
+
+Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Client::~Client() = default;
+
+Result<std::unique_ptr<Client>> Client::connect(Identity identity, const ClientOptions& options) {
+  if (options.endpoint.empty()) return make_error(ErrorCode::invalid_argument, "no broker endpoint given");
+  if (std::all_of(options.broker_curve_key.begin(), options.broker_curve_key.end(), [](auto b) { return b == 0; })) {
+    return make_error(ErrorCode::invalid_argument,
+                      "no broker CURVE key given: take it from the broker's certificate (fpx-ca show)");
+  }
+  if (options.state_db.empty()) return make_error(ErrorCode::invalid_argument, "no client state file given");
+  if (options.root_ca.empty()) return make_error(ErrorCode::invalid_argument, "no root CA given");
+  return guarded<std::unique_ptr<Client>>([&]() -> Result<std::unique_ptr<Client>> {
+    auto trust = TrustStore::load(options.root_ca, options.crl_dir);
+    if (!trust) return std::move(trust).take_error();
+    auto state = ClientState::open(options.state_db.string());
+    if (!state) return std::move(state).take_error();
+    auto impl = std::make_unique<Impl>(std::move(identity), options, std::move(trust).value(), std::move(state).value());
+    if (auto opened = impl->open_session(); !opened) return std::move(opened).take_error();
+    impl->resend_outbox();
+    return std::unique_ptr<Client>(new Client(std::move(impl)));
+  });
+}
+
+Result<Receipt> Client::submit(ByteView envelope) {
+  return guarded<Receipt>([&]() -> Result<Receipt> {
+    Impl& impl = *impl_;
+    if (impl.closed_reason_) return impl.session_closed_error();
+    if (envelope.size() > kMaxEnvelopeBytes) {
+      return make_error(ErrorCode::too_large, "envelope of " + std::to_string(envelope.size()) +
+                                                  " bytes exceeds the limit of " + std::to_string(kMaxEnvelopeBytes));
+    }
+    auto message_id = message_id_of(envelope);
+    if (!message_id) return std::move(message_id).take_error();
+    // Written durably before it leaves: a crash from here on cannot lose it.
+    if (auto queued = impl.state_.add_to_outbox(*message_id, envelope); !queued) return std::move(queued).take_error();
+
+    const Impl::PendingSubmit pending{*message_id, sha256(envelope)};
+    const std::uint64_t request_id = impl.next_request_id_++;
+    capnp::MallocMessageBuilder builder;
+    auto frame = builder.initRoot<wire::ClientFrame>();
+    frame.setRequestId(request_id);
+    frame.setSubmit(kj::arrayPtr(envelope.data(), envelope.size()));
+    if (auto sent = impl.send(builder); !sent) return std::move(sent).take_error();
+
+    auto reply = impl.wait_for(request_id, Clock::now() + impl.options_.request_timeout);
+    if (!reply || !*reply) {
+      // The answer may still come: settle it then (receipt into the outbox).
+      impl.pending_submits_[request_id] = pending;
+      if (!reply) return std::move(reply).take_error();
+      return make_error(ErrorCode::unavailable, "no receipt within " + millis(impl.options_.request_timeout) +
+                                                    "; the message stays in the outbox and is resent on the next "
+                                                    "connect" + impl.undecodable_note());
+    }
+    return impl.settle_submit(pending, **reply);
+  });
+}
+
+Result<std::vector<Delivery>> Client::poll(std::chrono::milliseconds wait) {
+  return guarded<std::vector<Delivery>>([&]() -> Result<std::vector<Delivery>> {
+    Impl& impl = *impl_;
+    if (impl.closed_reason_) return impl.session_closed_error();
+    std::vector<Delivery> handed;
+    std::vector<std::uint64_t> confirms;
+    const auto deadline = Clock::now() + wait;
+    Status outcome;
+    for (;;) {
+      auto waited = impl.wait_until(deadline, [&impl] { return !impl.inbox_.empty(); });
+      outcome = impl.hand_over(handed, confirms);
+      if (!outcome || !handed.empty() || Clock::now() >= deadline) break;
+      if (!waited) {
+        outcome = std::move(waited);
+        break;
+      }
+    }
+    // Confirms go out even when this call fails, so the broker stops resending.
+    (void)impl.send_confirm(confirms);
+    if (!outcome && handed.empty()) return std::move(outcome).take_error();
+    if (handed.empty() && impl.closed_reason_) return impl.session_closed_error();
+    return handed;
+  });
+}
+
+Status Client::confirm(const Delivery& delivery) {
+  return guarded_status([&] { return impl_->send_confirm({delivery.delivery_id}); });
+}
+
+Result<std::vector<RecipientStatus>> Client::status(const MessageId& id) {
+  return guarded<std::vector<RecipientStatus>>([&]() -> Result<std::vector<RecipientStatus>> {
+    Impl& impl = *impl_;
+    if (impl.closed_reason_) return impl.session_closed_error();
+    const std::uint64_t request_id = impl.next_request_id_++;
+    capnp::MallocMessageBuilder builder;
+    auto frame = builder.initRoot<wire::ClientFrame>();
+    frame.setRequestId(request_id);
+    frame.initStatus().setMessageId(kj::arrayPtr(id.bytes.data(), id.bytes.size()));
+    if (auto sent = impl.send(builder); !sent) return std::move(sent).take_error();
+    auto reply = impl.wait_for(request_id, Clock::now() + impl.options_.request_timeout);
+    if (!reply) return std::move(reply).take_error();
+    if (!*reply) {
+      return make_error(ErrorCode::unavailable,
+                        "no status reply within " + millis(impl.options_.request_timeout) + impl.undecodable_note());
+    }
+    BrokerMessage& message = **reply;
+    if (message.kind == BrokerMessage::Kind::error) return std::move(message.error);
+    if (message.kind != BrokerMessage::Kind::status) {
+      return make_error(ErrorCode::malformed, "the broker answered a status query with neither a status nor an error");
+    }
+    return std::move(message.recipients);
+  });
+}
+
+std::vector<Error> Client::take_rejected_deliveries() { return std::exchange(impl_->rejected_, {}); }
+
+std::vector<Error> Client::take_outbox_refusals() { return std::exchange(impl_->outbox_refusals_, {}); }
+
+Result<std::size_t> Client::unreceipted_count() const { return impl_->state_.queued_count(); }
+
+const Identity& Client::identity() const { return impl_->identity_; }
+
+}  // namespace fpx::client

@@ -1,0 +1,152 @@
+#include "client_state.hpp"
+
+#include <sqlite3.h>
+
+#include "fpx/certificate.hpp"
+
+namespace fpx::client {
+
+namespace {
+
+struct StatementFinalizer {
+  void operator()(sqlite3_stmt* statement) const { sqlite3_finalize(statement); }
+};
+using Statement = std::unique_ptr<sqlite3_stmt, StatementFinalizer>;
+
+Error db_error(sqlite3* db, const std::string& doing) {
+  return make_error(ErrorCode::io_error, "client state: " + doing + ": " + sqlite3_errmsg(db));
+}
+
+Result<Statement> prepare(sqlite3* db, const char* sql) {
+  sqlite3_stmt* raw = nullptr;
+  if (sqlite3_prepare_v2(db, sql, -1, &raw, nullptr) != SQLITE_OK) return db_error(db, "preparing a statement");
+  return Statement(raw);
+}
+
+void bind_bytes(sqlite3_stmt* statement, int index, ByteView bytes) {
+  // SQLITE_TRANSIENT: SQLite copies, so the caller's buffer may go away.
+  sqlite3_bind_blob(statement, index, bytes.data(), static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
+}
+
+Status run(sqlite3* db, sqlite3_stmt* statement, const std::string& doing) {
+  if (sqlite3_step(statement) != SQLITE_DONE) return db_error(db, doing);
+  return {};
+}
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS outbox (
+  message_id BLOB PRIMARY KEY,
+  envelope   BLOB NOT NULL,
+  state      TEXT NOT NULL CHECK (state IN ('queued', 'receipted', 'refused')),
+  receipt    BLOB,
+  reason     TEXT,
+  queued_at  INTEGER NOT NULL
+);
+-- TODO(perf): grows by one row per message received; prune rows older than
+-- the broker's redelivery horizon once the broker states one.
+CREATE TABLE IF NOT EXISTS delivered (
+  message_id   BLOB PRIMARY KEY,
+  delivered_at INTEGER NOT NULL
+);
+)sql";
+
+}  // namespace
+
+void ClientState::DbCloser::operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+
+ClientState::ClientState(ClientState&&) noexcept = default;
+ClientState& ClientState::operator=(ClientState&&) noexcept = default;
+ClientState::~ClientState() = default;
+
+Result<ClientState> ClientState::open(const std::string& path) {
+  sqlite3* raw = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                           nullptr);
+  ClientState state(raw);  // owns the handle even when opening failed
+  if (rc != SQLITE_OK) {
+    return make_error(ErrorCode::io_error, "cannot open the client state file " + path + ": " +
+                                               (raw != nullptr ? sqlite3_errmsg(raw) : "out of memory"));
+  }
+  // WAL + synchronous=FULL: a row written before a send survives a power
+  // loss, which is the whole point of the outbox. busy_timeout: a second
+  // process on the same file waits instead of failing at once.
+  const char* pragmas =
+      "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000; PRAGMA foreign_keys=ON;";
+  char* message = nullptr;
+  for (const char* sql : {pragmas, kSchema}) {
+    if (sqlite3_exec(raw, sql, nullptr, nullptr, &message) != SQLITE_OK) {
+      std::string text = message != nullptr ? message : "unknown error";
+      sqlite3_free(message);
+      return make_error(ErrorCode::io_error, "cannot prepare the client state file " + path + ": " + text);
+    }
+  }
+  return state;
+}
+
+Status ClientState::add_to_outbox(const MessageId& id, ByteView envelope) {
+  auto statement = prepare(db_.get(),
+                           "INSERT INTO outbox (message_id, envelope, state, queued_at) VALUES (?1, ?2, 'queued', ?3) "
+                           "ON CONFLICT (message_id) DO UPDATE SET envelope = excluded.envelope "
+                           "WHERE outbox.state = 'queued'");
+  if (!statement) return std::move(statement).take_error();
+  bind_bytes(statement->get(), 1, id.bytes);
+  bind_bytes(statement->get(), 2, envelope);
+  sqlite3_bind_int64(statement->get(), 3, now_ms());
+  return run(db_.get(), statement->get(), "writing the outbox");
+}
+
+Status ClientState::mark_receipted(const MessageId& id, ByteView signed_receipt) {
+  auto statement =
+      prepare(db_.get(), "UPDATE outbox SET state = 'receipted', receipt = ?2, reason = NULL WHERE message_id = ?1");
+  if (!statement) return std::move(statement).take_error();
+  bind_bytes(statement->get(), 1, id.bytes);
+  bind_bytes(statement->get(), 2, signed_receipt);
+  return run(db_.get(), statement->get(), "recording a receipt");
+}
+
+Status ClientState::mark_refused(const MessageId& id, const std::string& reason) {
+  auto statement = prepare(db_.get(),
+                           "UPDATE outbox SET state = 'refused', reason = ?2 WHERE message_id = ?1 AND state = 'queued'");
+  if (!statement) return std::move(statement).take_error();
+  bind_bytes(statement->get(), 1, id.bytes);
+  sqlite3_bind_text(statement->get(), 2, reason.c_str(), static_cast<int>(reason.size()), SQLITE_TRANSIENT);
+  return run(db_.get(), statement->get(), "recording a refusal");
+}
+
+Result<std::vector<OutboxEntry>> ClientState::queued() const {
+  auto statement =
+      prepare(db_.get(), "SELECT message_id, envelope FROM outbox WHERE state = 'queued' ORDER BY queued_at, rowid");
+  if (!statement) return std::move(statement).take_error();
+  std::vector<OutboxEntry> entries;
+  for (;;) {
+    int rc = sqlite3_step(statement->get());
+    if (rc == SQLITE_DONE) break;
+    if (rc != SQLITE_ROW) return db_error(db_.get(), "reading the outbox");
+    auto id_data = static_cast<const std::uint8_t*>(sqlite3_column_blob(statement->get(), 0));
+    auto id = MessageId::from_bytes(ByteView(id_data, static_cast<std::size_t>(sqlite3_column_bytes(statement->get(), 0))));
+    if (!id) continue;  // not written by us; never resend what we cannot name
+    auto envelope = static_cast<const std::uint8_t*>(sqlite3_column_blob(statement->get(), 1));
+    auto size = static_cast<std::size_t>(sqlite3_column_bytes(statement->get(), 1));
+    entries.push_back(OutboxEntry{*id, Bytes(envelope, envelope + size)});
+  }
+  return entries;
+}
+
+Result<std::size_t> ClientState::queued_count() const {
+  auto statement = prepare(db_.get(), "SELECT count(*) FROM outbox WHERE state = 'queued'");
+  if (!statement) return std::move(statement).take_error();
+  if (sqlite3_step(statement->get()) != SQLITE_ROW) return db_error(db_.get(), "counting the outbox");
+  return static_cast<std::size_t>(sqlite3_column_int64(statement->get(), 0));
+}
+
+Result<bool> ClientState::record_delivered(const MessageId& id) {
+  auto statement =
+      prepare(db_.get(), "INSERT INTO delivered (message_id, delivered_at) VALUES (?1, ?2) ON CONFLICT DO NOTHING");
+  if (!statement) return std::move(statement).take_error();
+  bind_bytes(statement->get(), 1, id.bytes);
+  sqlite3_bind_int64(statement->get(), 2, now_ms());
+  if (auto done = run(db_.get(), statement->get(), "recording a delivery"); !done) return std::move(done).take_error();
+  return sqlite3_changes(db_.get()) == 1;
+}
+
+}  // namespace fpx::client

@@ -1,0 +1,92 @@
+// fpx_client: the C++ library agencies, focal points and tools use to talk
+// to an FPX broker. One Client is one participant's session.
+//
+//   auto client = fpx::client::Client::connect(std::move(identity), options);
+//   auto receipt = (*client)->submit(envelope_bytes);     // durable at the broker, or a typed refusal
+//   auto deliveries = (*client)->poll(std::chrono::seconds(1));
+//   for (auto& delivery : *deliveries) { use(delivery); (*client)->confirm(delivery); }
+//
+// Guarantees:
+//  - submit() returns only when the broker has stored the message durably
+//    (its signed receipt, verified here) or refused it (typed Error).
+//  - Every delivery is verified end to end (signature, chain, revocation)
+//    before the application sees it; one that fails is confirmed to the
+//    broker (so it is not resent forever) and reported, never handed over.
+//  - A local SQLite file keeps outgoing messages until receipted and the ids
+//    handed to the application: after a crash, connect() resends what has no
+//    receipt, and no message is handed to the application twice.
+//  - A refused CURVE handshake (unknown key, wrong broker key) is an error
+//    (ErrorCode::unauthorized, "handshake refused"), never a hang.
+//  - Not thread-safe: use a Client from one thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "fpx/envelope.hpp"
+#include "fpx/identity.hpp"
+#include "fpx/trust_store.hpp"
+#include "fpx/verify_receipt.hpp"
+
+namespace fpx::client {
+
+struct ClientOptions {
+  std::string endpoint;                 // e.g. "tcp://127.0.0.1:7400"
+  CurvePublicKey broker_curve_key{};    // from the broker's certificate (fpx-ca show)
+  std::filesystem::path state_db;       // local SQLite file: outbox and delivered ids
+  std::filesystem::path root_ca;        // verifies deliveries and receipts
+  std::filesystem::path crl_dir;        // empty: revocation of deliveries is not checked (and said so)
+  std::chrono::milliseconds handshake_timeout{5000};
+  std::chrono::milliseconds request_timeout{15000};
+};
+
+// struct Receipt (message id, envelope SHA-256, stored-at, log index, broker,
+// signed bytes) is declared in fpx/verify_receipt.hpp, with its verifier.
+
+struct Delivery {
+  std::uint64_t delivery_id = 0;
+  Bytes envelope;          // exactly as the sender signed it
+  OpenedEnvelope opened;   // verified
+};
+
+struct RecipientStatus {
+  ParticipantId recipient;
+  std::string state;       // stored, delivered, confirmed, dead_letter
+  std::int64_t updated_at_ms = 0;
+  std::string lifecycle;
+  std::string reason;
+};
+
+class Client {
+ public:
+  static Result<std::unique_ptr<Client>> connect(Identity identity, const ClientOptions& options);
+  ~Client();
+
+  Result<Receipt> submit(ByteView envelope);
+  // Waits up to `wait` for deliveries; returns each new one once.
+  Result<std::vector<Delivery>> poll(std::chrono::milliseconds wait);
+  Status confirm(const Delivery& delivery);
+  Result<std::vector<RecipientStatus>> status(const MessageId& id);
+
+  // Deliveries that failed end-to-end verification since the last call.
+  std::vector<Error> take_rejected_deliveries();
+  // Outcomes of submits nobody waits for any more (resent by connect(), or
+  // answered after submit() timed out) that the caller must hear about: a
+  // broker refusal (the message is no longer resent) or a receipt that did
+  // not verify (the message stays queued). Each error names the message id.
+  std::vector<Error> take_outbox_refusals();
+  // Messages written to the outbox that have no receipt yet.
+  Result<std::size_t> unreceipted_count() const;
+  const Identity& identity() const;
+
+ private:
+  struct Impl;
+  explicit Client(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace fpx::client

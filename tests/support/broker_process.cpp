@@ -1,0 +1,174 @@
+#include "support/broker_process.hpp"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+#include <catch2/catch.hpp>
+
+namespace fpx::test {
+
+namespace {
+
+// A free TCP port on loopback, so that a restarted broker keeps its address.
+int free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = 0;
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+  socklen_t length = sizeof address;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  ::close(fd);
+  return ntohs(address.sin_port);
+}
+
+std::string quoted(const std::filesystem::path& path) { return "\"" + path.string() + "\""; }
+
+}  // namespace
+
+BrokerProcess::BrokerProcess(TestPki& pki, const std::vector<std::string>& participants, BrokerOptions options)
+    : pki_(pki) {
+  dir_ = pki.dir() / ("broker-" + std::to_string(::getpid()) + "-" + std::to_string(free_port()));
+  std::filesystem::create_directories(dir_ / "enrolled");
+  pki.issue("exchange.broker", "AT", Role::broker, {.via_intermediate = false});
+  for (const auto& id : participants) enroll(id);
+  port_ = free_port();
+  endpoint_ = "tcp://127.0.0.1:" + std::to_string(port_);
+  database_ = dir_ / "broker.sqlite";
+  config_ = dir_ / "broker.toml";
+  log_ = dir_ / "broker.log";
+  std::ofstream config(config_);
+  config << "[participants]\nendpoint = \"" << endpoint_ << "\"\n"
+         << "[pki]\nroot_ca = " << quoted(pki.root_pem()) << "\ncrl_dir = " << quoted(pki.crl_dir())
+         << "\nenrolled_dir = " << quoted(dir_ / "enrolled") << "\n"
+         << "[identity]\ndir = " << quoted(pki.dir() / "participants" / "exchange.broker") << "\n"
+         << "[storage]\ndatabase = " << quoted(database_) << "\n"
+         << "[log]\nlevel = \"debug\"\n"
+         << "[regions]\nSahel = [\"BF\", \"ML\", \"NE\", \"SN\"]\n"
+         << "[limits]\nrate_per_second = " << options.rate_per_second << "\nburst = " << options.burst
+         << "\nmax_message_bytes = " << options.max_message_bytes << "\n"
+         << "[timing]\nhold_ms = " << options.hold_ms << "\nresend_after_ms = " << options.resend_after_ms
+         << "\nmax_message_age_ms = " << options.max_message_age_ms << "\n";
+  REQUIRE(config.good());
+  config.close();
+  start();
+}
+
+BrokerProcess::~BrokerProcess() {
+  if (pid_ > 0) kill_hard();
+}
+
+void BrokerProcess::enroll(const std::string& id) {
+  std::filesystem::copy_file(pki_.dir() / "participants" / id / kChainFile, dir_ / "enrolled" / (id + ".pem"),
+                             std::filesystem::copy_options::overwrite_existing);
+}
+
+void BrokerProcess::start() {
+  REQUIRE(pid_ < 0);
+  pid_ = ::fork();
+  REQUIRE(pid_ >= 0);
+  if (pid_ == 0) {
+    int log_fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    ::dup2(log_fd, STDOUT_FILENO);
+    ::dup2(log_fd, STDERR_FILENO);
+    std::string binary = std::string(FPX_BIN_DIR) + "/fpx-broker";
+    std::string config = config_.string();
+    ::execl(binary.c_str(), binary.c_str(), "--config", config.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  // Ready when the port accepts TCP connections (the broker binds last).
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  for (;;) {
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      FAIL("fpx-broker exited at start:\n" << read_file(log_));
+    }
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = htons(static_cast<std::uint16_t>(port_));
+    bool connected = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+    ::close(fd);
+    if (connected) return;
+    if (std::chrono::steady_clock::now() > deadline) FAIL("fpx-broker did not listen:\n" << read_file(log_));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+void BrokerProcess::kill_hard() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGKILL);
+  int status = 0;
+  ::waitpid(pid_, &status, 0);
+  pid_ = -1;
+}
+
+int BrokerProcess::stop() {
+  REQUIRE(pid_ > 0);
+  ::kill(pid_, SIGTERM);
+  int status = 0;
+  ::waitpid(pid_, &status, 0);
+  pid_ = -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+void BrokerProcess::reload() {
+  REQUIRE(pid_ > 0);
+  auto before = read_file(log_);
+  ::kill(pid_, SIGHUP);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (read_file(log_).find("reloaded CRLs", before.size()) == std::string::npos) {
+    if (std::chrono::steady_clock::now() > deadline) FAIL("fpx-broker did not reload:\n" << read_file(log_));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+CurvePublicKey BrokerProcess::curve_public_key() const {
+  auto chain = Certificate::load_pem_file(pki_.dir() / "participants" / "exchange.broker" / kChainFile);
+  REQUIRE(chain.ok());
+  auto info = chain->front().participant();
+  REQUIRE(info.ok());
+  return info->curve_public_key;
+}
+
+std::vector<AuditRecord> BrokerProcess::audit() const {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open_v2(database_.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  sqlite3_busy_timeout(db, 5000);
+  sqlite3_stmt* statement = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, "SELECT principal, hex(message_id), stage, outcome, detail FROM audit ORDER BY id",
+                             -1, &statement, nullptr) == SQLITE_OK);
+  std::vector<AuditRecord> rows;
+  auto text = [&](int column) {
+    const unsigned char* value = sqlite3_column_text(statement, column);
+    return value ? std::string(reinterpret_cast<const char*>(value)) : std::string();
+  };
+  while (sqlite3_step(statement) == SQLITE_ROW) {
+    std::string id = text(1);
+    for (auto& c : id) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    rows.push_back({text(0), id, text(2), text(3), text(4)});
+  }
+  sqlite3_finalize(statement);
+  sqlite3_close(db);
+  return rows;
+}
+
+int BrokerProcess::audit_count(const std::string& stage, const std::string& outcome) const {
+  int count = 0;
+  for (const auto& row : audit()) count += (row.stage == stage && row.outcome == outcome) ? 1 : 0;
+  return count;
+}
+
+}  // namespace fpx::test

@@ -1,0 +1,65 @@
+// A real fpx-broker process on 127.0.0.1 for integration tests: its own
+// config, enrolled directory and SQLite file in the test PKI's directory.
+#pragma once
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "support/test_pki.hpp"
+
+namespace fpx::test {
+
+struct BrokerOptions {
+  double rate_per_second = 1000;
+  double burst = 1000;
+  std::int64_t hold_ms = 30LL * 24 * 3600 * 1000;
+  std::int64_t resend_after_ms = 30'000;
+  std::int64_t max_message_age_ms = 24LL * 3600 * 1000;
+  std::size_t max_message_bytes = 1024 * 1024;
+};
+
+struct AuditRecord {
+  std::string principal;
+  std::string message_id_hex;
+  std::string stage;
+  std::string outcome;
+  std::string detail;
+};
+
+class BrokerProcess {
+ public:
+  // Issues the broker identity and enrolls `participants` (ids already issued in `pki`).
+  BrokerProcess(TestPki& pki, const std::vector<std::string>& participants, BrokerOptions options = {});
+  ~BrokerProcess();
+  BrokerProcess(const BrokerProcess&) = delete;
+  BrokerProcess& operator=(const BrokerProcess&) = delete;
+
+  void start();                 // waits until it listens
+  void kill_hard();             // SIGKILL, as a crash
+  int stop();                   // SIGTERM; returns the exit status
+  void reload();                // SIGHUP, then waits until the broker has read it
+  void enroll(const std::string& id);  // copies the chain into the enrolled directory
+
+  const std::string& endpoint() const { return endpoint_; }
+  CurvePublicKey curve_public_key() const;
+  const std::filesystem::path& database() const { return database_; }
+  std::vector<AuditRecord> audit() const;
+  // Count of audit rows of `stage` with `outcome` (an error code name or "accepted").
+  int audit_count(const std::string& stage, const std::string& outcome) const;
+
+ private:
+  TestPki& pki_;
+  std::filesystem::path dir_;
+  std::filesystem::path config_;
+  std::filesystem::path database_;
+  std::filesystem::path log_;
+  std::string endpoint_;
+  int port_ = 0;
+  pid_t pid_ = -1;
+};
+
+}  // namespace fpx::test

@@ -1,0 +1,620 @@
+// The SQLite store through its Store interface, on real files in a temp dir.
+// Pragmas that only the store's own connection can see (synchronous) are
+// checked by their effect: a counting VFS shows that every commit fsyncs the WAL.
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "fpx/broker/store.hpp"
+#include "fpx/crypto.hpp"
+#include "support/test_pki.hpp"
+
+namespace fs = std::filesystem;
+using namespace fpx;
+using namespace fpx::broker;
+
+namespace {
+
+constexpr std::int64_t kNowMs = 1'700'000'000'000;
+constexpr std::int64_t kHoldMs = 7 * fpx::test::kDayMs;
+
+void require_ok(const Status& status) {
+  if (!status) FAIL(status.error().describe());
+}
+
+template <typename T>
+T must(Result<T> result) {
+  if (!result) FAIL(result.error().describe());
+  return std::move(result).value();
+}
+
+std::unique_ptr<Store> open_store(const fs::path& path) { return must(open_sqlite_store(path)); }
+
+MessageId message_id(std::uint8_t n) {
+  MessageId id;
+  id.bytes.fill(n);
+  return id;
+}
+
+NewMessage make_message(std::uint8_t n, const std::vector<std::string>& recipients,
+                        std::int64_t hold_until_ms = kNowMs + kHoldMs) {
+  NewMessage message;
+  message.id = message_id(n);
+  message.signed_sha256 = sha256(as_bytes("signed " + std::to_string(n)));
+  message.envelope = Bytes(100 + n, n);
+  message.sender = ParticipantId("sn.focal-point");
+  message.sender_country = CountryCode("SN");
+  message.type = "tracingRequest";
+  message.created_at_ms = kNowMs - 1000;
+  for (const auto& recipient : recipients) message.recipients.emplace_back(recipient);
+  message.hold_until_ms = hold_until_ms;
+  message.log_leaf_data = Bytes(32, static_cast<std::uint8_t>(n + 1));
+  return message;
+}
+
+InsertedMessage insert_committed(Store& store, const NewMessage& message) {
+  require_ok(store.begin());
+  auto inserted = must(store.insert_message(message, kNowMs));
+  require_ok(store.commit());
+  return inserted;
+}
+
+std::vector<std::uint64_t> pending_ids(Store& store, const std::string& recipient, std::uint64_t after = 0,
+                                       std::size_t limit = 100) {
+  std::vector<std::uint64_t> ids;
+  for (const auto& row : must(store.pending_deliveries(ParticipantId(recipient), after, limit))) {
+    ids.push_back(row.delivery_id);
+  }
+  return ids;
+}
+
+// A second, independent connection for looking at the file from outside.
+class RawConnection {
+ public:
+  explicit RawConnection(const fs::path& path) {
+    sqlite3* raw = nullptr;
+    const int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+    db_.reset(raw);
+    REQUIRE(rc == SQLITE_OK);
+  }
+  void exec(const std::string& sql) {
+    char* message = nullptr;
+    const int rc = sqlite3_exec(db_.get(), sql.c_str(), nullptr, nullptr, &message);
+    const std::string text = message != nullptr ? message : "";
+    sqlite3_free(message);
+    INFO(sql << ": " << text);
+    REQUIRE(rc == SQLITE_OK);
+  }
+  std::string text(const std::string& sql) {
+    sqlite3_stmt* raw = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db_.get(), sql.c_str(), -1, &raw, nullptr) == SQLITE_OK);
+    std::unique_ptr<sqlite3_stmt, decltype(&sqlite3_finalize)> statement(raw, &sqlite3_finalize);
+    REQUIRE(sqlite3_step(statement.get()) == SQLITE_ROW);
+    const auto* value = sqlite3_column_text(statement.get(), 0);
+    return value != nullptr ? reinterpret_cast<const char*>(value) : "";
+  }
+  std::int64_t count(const std::string& table) { return std::stoll(text("SELECT COUNT(*) FROM " + table)); }
+
+ private:
+  struct Closer {
+    void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+  };
+  std::unique_ptr<sqlite3, Closer> db_;
+};
+
+// A VFS that forwards everything to the default one and counts fsyncs of
+// WAL files. Registered as the default while it lives, so the store's own
+// connection goes through it without the store exposing anything.
+class WalSyncCounter {
+ public:
+  WalSyncCounter() {
+    real_ = sqlite3_vfs_find(nullptr);
+    counter_ = this;
+    vfs_ = *real_;
+    vfs_.pNext = nullptr;
+    vfs_.zName = "fpx-test-count-wal-syncs";
+    vfs_.szOsFile = static_cast<int>(sizeof(File)) + real_->szOsFile;
+    vfs_.xOpen = &open;
+    methods_ = {};
+    methods_.iVersion = 3;
+    methods_.xClose = [](sqlite3_file* f) {
+      const int rc = inner(f)->pMethods->xClose(inner(f));
+      f->pMethods = nullptr;
+      return rc;
+    };
+    methods_.xRead = [](sqlite3_file* f, void* b, int n, sqlite3_int64 o) { return inner(f)->pMethods->xRead(inner(f), b, n, o); };
+    methods_.xWrite = [](sqlite3_file* f, const void* b, int n, sqlite3_int64 o) { return inner(f)->pMethods->xWrite(inner(f), b, n, o); };
+    methods_.xTruncate = [](sqlite3_file* f, sqlite3_int64 s) { return inner(f)->pMethods->xTruncate(inner(f), s); };
+    methods_.xSync = [](sqlite3_file* f, int flags) {
+      if (reinterpret_cast<File*>(f)->is_wal) ++counter_->wal_syncs_;
+      return inner(f)->pMethods->xSync(inner(f), flags);
+    };
+    methods_.xFileSize = [](sqlite3_file* f, sqlite3_int64* s) { return inner(f)->pMethods->xFileSize(inner(f), s); };
+    methods_.xLock = [](sqlite3_file* f, int l) { return inner(f)->pMethods->xLock(inner(f), l); };
+    methods_.xUnlock = [](sqlite3_file* f, int l) { return inner(f)->pMethods->xUnlock(inner(f), l); };
+    methods_.xCheckReservedLock = [](sqlite3_file* f, int* r) { return inner(f)->pMethods->xCheckReservedLock(inner(f), r); };
+    methods_.xFileControl = [](sqlite3_file* f, int op, void* a) { return inner(f)->pMethods->xFileControl(inner(f), op, a); };
+    methods_.xSectorSize = [](sqlite3_file* f) { return inner(f)->pMethods->xSectorSize(inner(f)); };
+    methods_.xDeviceCharacteristics = [](sqlite3_file* f) { return inner(f)->pMethods->xDeviceCharacteristics(inner(f)); };
+    methods_.xShmMap = [](sqlite3_file* f, int p, int s, int e, void volatile** m) { return inner(f)->pMethods->xShmMap(inner(f), p, s, e, m); };
+    methods_.xShmLock = [](sqlite3_file* f, int o, int n, int fl) { return inner(f)->pMethods->xShmLock(inner(f), o, n, fl); };
+    methods_.xShmBarrier = [](sqlite3_file* f) { inner(f)->pMethods->xShmBarrier(inner(f)); };
+    methods_.xShmUnmap = [](sqlite3_file* f, int d) { return inner(f)->pMethods->xShmUnmap(inner(f), d); };
+    methods_.xFetch = [](sqlite3_file* f, sqlite3_int64 o, int n, void** p) { return inner(f)->pMethods->xFetch(inner(f), o, n, p); };
+    methods_.xUnfetch = [](sqlite3_file* f, sqlite3_int64 o, void* p) { return inner(f)->pMethods->xUnfetch(inner(f), o, p); };
+    REQUIRE(sqlite3_vfs_register(&vfs_, 1) == SQLITE_OK);
+  }
+  ~WalSyncCounter() {
+    sqlite3_vfs_register(real_, 1);
+    sqlite3_vfs_unregister(&vfs_);
+    counter_ = nullptr;
+  }
+  WalSyncCounter(const WalSyncCounter&) = delete;
+  WalSyncCounter& operator=(const WalSyncCounter&) = delete;
+
+  int wal_syncs() const { return wal_syncs_; }
+
+ private:
+  struct File {
+    sqlite3_file base;
+    bool is_wal;
+  };
+  static sqlite3_file* inner(sqlite3_file* file) {
+    return reinterpret_cast<sqlite3_file*>(reinterpret_cast<char*>(file) + sizeof(File));
+  }
+  static int open(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* file, int flags, int* out_flags) {
+    auto* wrapper = reinterpret_cast<File*>(file);
+    wrapper->is_wal = (flags & SQLITE_OPEN_WAL) != 0;
+    const int rc = counter_->real_->xOpen(counter_->real_, name, inner(file), flags, out_flags);
+    file->pMethods = inner(file)->pMethods != nullptr ? &counter_->methods_ : nullptr;
+    return rc;
+  }
+
+  static inline WalSyncCounter* counter_ = nullptr;
+  sqlite3_vfs* real_ = nullptr;
+  sqlite3_vfs vfs_{};
+  sqlite3_io_methods methods_{};
+  int wal_syncs_ = 0;
+};
+
+}  // namespace
+
+TEST_CASE("A stored message is found again with every field and its receipt") {
+  test::TempDir dir;
+  auto store = open_store(dir.path() / "store.db");
+  auto message = make_message(1, {"gh.focal-point"});
+  message.in_reply_to = message_id(9);
+
+  require_ok(store->begin());
+  const auto inserted = must(store->insert_message(message, kNowMs));
+  const Bytes receipt(64, 0xAB);
+  require_ok(store->set_receipt(inserted.seq, receipt));
+  require_ok(store->commit());
+
+  const auto found = must(store->find_message(message.id));
+  REQUIRE(found.has_value());
+  CHECK(found->seq == inserted.seq);
+  CHECK(found->id == message.id);
+  CHECK(found->signed_sha256 == message.signed_sha256);
+  CHECK(found->sender == message.sender);
+  CHECK(found->sender_country == message.sender_country);
+  CHECK(found->type == message.type);
+  CHECK(found->created_at_ms == message.created_at_ms);
+  CHECK(found->stored_at_ms == kNowMs);
+  CHECK(found->log_index == inserted.log_index);
+  CHECK(found->receipt == receipt);
+
+  const auto pending = must(store->pending_deliveries(ParticipantId("gh.focal-point"), 0, 10));
+  REQUIRE(pending.size() == 1);
+  CHECK(pending[0].envelope == message.envelope);
+  CHECK(pending[0].message_id == message.id);
+  CHECK(pending[0].attempts == 0);
+
+  CHECK_FALSE(must(store->find_message(message_id(2))).has_value());
+}
+
+TEST_CASE("A receipt for an unknown seq is reported as not found") {
+  test::TempDir dir;
+  auto store = open_store(dir.path() / "store.db");
+  require_ok(store->begin());
+  const auto status = store->set_receipt(42, Bytes(8, 1));
+  REQUIRE_FALSE(status.ok());
+  CHECK(status.error().code == ErrorCode::not_found);
+  store->rollback();
+}
+
+TEST_CASE("A duplicate message id fails with id_reused and rolling back leaves nothing") {
+  test::TempDir dir;
+  const auto path = dir.path() / "store.db";
+  auto store = open_store(path);
+
+  require_ok(store->begin());
+  must(store->insert_message(make_message(1, {"gh.focal-point"}), kNowMs));
+  const auto duplicate = store->insert_message(make_message(1, {"ng.focal-point"}), kNowMs);
+  REQUIRE_FALSE(duplicate.ok());
+  CHECK(duplicate.error().code == ErrorCode::id_reused);
+  CHECK_THAT(duplicate.error().message, Catch::Contains(message_id(1).hex()));
+  store->rollback();
+
+  CHECK_FALSE(must(store->find_message(message_id(1))).has_value());
+  CHECK(must(store->log_size()) == 0);
+  RawConnection raw(path);
+  CHECK(raw.count("messages") == 0);
+  CHECK(raw.count("deliveries") == 0);
+  CHECK(raw.count("log_leaves") == 0);
+}
+
+TEST_CASE("A failed insert inside a batch undoes only that message and the rest commits") {
+  test::TempDir dir;
+  const auto path = dir.path() / "store.db";
+  auto store = open_store(path);
+  insert_committed(*store, make_message(1, {"gh.focal-point"}));
+
+  require_ok(store->begin());
+  const auto second = must(store->insert_message(make_message(2, {"gh.focal-point"}), kNowMs));
+  const auto duplicate = store->insert_message(make_message(1, {"ng.focal-point", "ci.focal-point"}), kNowMs);
+  CHECK(duplicate.error().code == ErrorCode::id_reused);
+  const auto repeated_recipient = store->insert_message(make_message(4, {"ng.focal-point", "ng.focal-point"}), kNowMs);
+  CHECK(repeated_recipient.error().code == ErrorCode::invalid_argument);
+  const auto third = must(store->insert_message(make_message(3, {"gh.focal-point"}), kNowMs));
+  require_ok(store->commit());
+
+  CHECK(second.log_index == 1);
+  CHECK(third.log_index == 2);  // no hole left by the failed ones
+  CHECK_FALSE(must(store->find_message(message_id(4))).has_value());
+  CHECK(pending_ids(*store, "ng.focal-point").empty());
+  CHECK(pending_ids(*store, "ci.focal-point").empty());
+  RawConnection raw(path);
+  CHECK(raw.count("messages") == 3);
+  CHECK(raw.count("deliveries") == 3);
+  CHECK(raw.count("log_leaves") == 3);
+}
+
+TEST_CASE("Rollback leaves no message, delivery, audit row or log leaf") {
+  test::TempDir dir;
+  const auto path = dir.path() / "store.db";
+  auto store = open_store(path);
+
+  require_ok(store->begin());
+  const auto inserted = must(store->insert_message(make_message(1, {"gh.focal-point", "ng.focal-point"}), kNowMs));
+  require_ok(store->set_receipt(inserted.seq, Bytes(64, 1)));
+  require_ok(store->append_audit({kNowMs, "sn.focal-point", message_id(1), "accept", ErrorCode::none, ""}));
+  store->rollback();
+
+  CHECK_FALSE(must(store->find_message(message_id(1))).has_value());
+  CHECK(pending_ids(*store, "gh.focal-point").empty());
+  CHECK(must(store->audit_rows(0, 10)).empty());
+  CHECK(must(store->log_size()) == 0);
+  RawConnection raw(path);
+  CHECK(raw.count("messages") == 0);
+  CHECK(raw.count("deliveries") == 0);
+  CHECK(raw.count("audit") == 0);
+  CHECK(raw.count("log_leaves") == 0);
+
+  // And the store is usable afterwards: the next message takes index 0.
+  CHECK(insert_committed(*store, make_message(2, {"gh.focal-point"})).log_index == 0);
+}
+
+TEST_CASE("Pending deliveries come back in arrival order and only the recipient's own") {
+  test::TempDir dir;
+  auto store = open_store(dir.path() / "store.db");
+  require_ok(store->begin());
+  must(store->insert_message(make_message(1, {"gh.focal-point", "ng.focal-point"}), kNowMs));
+  must(store->insert_message(make_message(2, {"ng.focal-point"}), kNowMs));
+  must(store->insert_message(make_message(3, {"gh.focal-point"}), kNowMs));
+  require_ok(store->commit());
+  insert_committed(*store, make_message(4, {"ng.focal-point", "gh.focal-point"}));
+
+  auto ids_of = [&](const std::string& recipient) {
+    std::vector<MessageId> ids;
+    for (const auto& row : must(store->pending_deliveries(ParticipantId(recipient), 0, 100))) ids.push_back(row.message_id);
+    return ids;
+  };
+  CHECK(ids_of("gh.focal-point") == std::vector{message_id(1), message_id(3), message_id(4)});
+  CHECK(ids_of("ng.focal-point") == std::vector{message_id(1), message_id(2), message_id(4)});
+  CHECK(ids_of("ci.focal-point").empty());
+
+  const auto gh = pending_ids(*store, "gh.focal-point");
+  REQUIRE(gh.size() == 3);
+  CHECK(gh[0] < gh[1]);
+  CHECK(gh[1] < gh[2]);
+  // Paging: after a delivery id, with a limit.
+  CHECK(pending_ids(*store, "gh.focal-point", gh[0], 1) == std::vector{gh[1]});
+  CHECK(pending_ids(*store, "gh.focal-point", gh[2]).empty());
+}
+
+TEST_CASE("A participant cannot confirm someone else's delivery") {
+  test::TempDir dir;
+  auto store = open_store(dir.path() / "store.db");
+  insert_committed(*store, make_message(1, {"gh.focal-point", "ng.focal-point"}));
+  const auto gh = pending_ids(*store, "gh.focal-point");
+  REQUIRE(gh.size() == 1);
+
+  require_ok(store->begin());
+  CHECK(must(store->confirm_deliveries(ParticipantId("ng.focal-point"), gh, kNowMs)) == 0);
+  CHECK(must(store->confirm_deliveries(ParticipantId("ci.focal-point"), gh, kNowMs)) == 0);
+  require_ok(store->commit());
+
+  CHECK(pending_ids(*store, "gh.focal-point") == gh);
+  for (const auto& row : must(store->delivery_status(message_id(1)))) {
+    CHECK(row.state == DeliveryState::stored);
+  }
+}
+
+TEST_CASE("Confirmed deliveries are no longer pending, delivered ones still are") {
+  test::TempDir dir;
+  auto store = open_store(dir.path() / "store.db");
+  insert_committed(*store, make_message(1, {"gh.focal-point"}));
+  insert_committed(*store, make_message(2, {"gh.focal-point"}));
+  const auto gh = pending_ids(*store, "gh.focal-point");
+  REQUIRE(gh.size() == 2);
+
+  require_ok(store->begin());
+  require_ok(store->mark_delivered(gh[0], kNowMs + 1));
+  require_ok(store->mark_delivered(gh[1], kNowMs + 1));
+  require_ok(store->mark_delivered(gh[1], kNowMs + 2));
+  require_ok(store->commit());
+  const auto pending = must(store->pending_deliveries(ParticipantId("gh.focal-point"), 0, 10));
+  REQUIRE(pending.size() == 2);
+  CHECK(pending[0].attempts == 1);
+  CHECK(pending[1].attempts == 2);
+
+  require_ok(store->begin());
+  const std::vector<std::uint64_t> first{gh[0]};
+  CHECK(must(store->confirm_deliveries(ParticipantId("gh.focal-point"), first, kNowMs + 3)) == 1);
+  CHECK(must(store->confirm_deliveries(ParticipantId("gh.focal-point"), first, kNowMs + 4)) == 0);  // already confirmed
+  require_ok(store->mark_delivered(gh[0], kNowMs + 5));  // late redelivery does not reopen it
+  require_ok(store->commit());
+
+  CHECK(pending_ids(*store, "gh.focal-point") == std::vector{gh[1]});
+  const auto status = must(store->delivery_status(message_id(1)));
+  REQUIRE(status.size() == 1);
+  CHECK(status[0].state == DeliveryState::confirmed);
+  CHECK(status[0].updated_at_ms == kNowMs + 3);
+}
+
+TEST_CASE("Expiry turns only overdue unconfirmed deliveries into dead letters with the reason") {
+  test::TempDir dir;
+  auto store = open_store(dir.path() / "store.db");
+  const std::int64_t soon = kNowMs + 1000;
+  const std::int64_t later = kNowMs + kHoldMs;
+  insert_committed(*store, make_message(1, {"gh.focal-point", "ng.focal-point"}, soon));  // overdue, one confirmed
+  insert_committed(*store, make_message(2, {"gh.focal-point"}, soon));                    // overdue, delivered
+  insert_committed(*store, make_message(3, {"gh.focal-point"}, later));                   // not yet due
+  insert_committed(*store, make_message(4, {"ci.focal-point"}, soon + 1000));             // hold ends exactly at expiry time: not overdue
+
+  const auto ng = pending_ids(*store, "ng.focal-point");
+  const auto gh = pending_ids(*store, "gh.focal-point");
+  require_ok(store->begin());
+  CHECK(must(store->confirm_deliveries(ParticipantId("ng.focal-point"), ng, kNowMs)) == 1);
+  require_ok(store->mark_delivered(gh[1], kNowMs));
+  require_ok(store->commit());
+
+  require_ok(store->begin());
+  const auto dead = must(store->expire_deliveries(soon + 1000, "hold time ended"));
+  require_ok(store->commit());
+
+  REQUIRE(dead.size() == 2);
+  CHECK(dead[0].message_id == message_id(1));
+  CHECK(dead[0].recipient == ParticipantId("gh.focal-point"));
+  CHECK(dead[0].sender == ParticipantId("sn.focal-point"));
+  CHECK(dead[1].message_id == message_id(2));
+  CHECK(dead[1].delivery_id == gh[1]);
+
+  const auto status = must(store->delivery_status(message_id(1)));
+  REQUIRE(status.size() == 2);
+  CHECK(status[0].recipient == ParticipantId("gh.focal-point"));
+  CHECK(status[0].state == DeliveryState::dead_letter);
+  CHECK(status[0].reason == "hold time ended");
+  CHECK(status[0].updated_at_ms == soon + 1000);
+  CHECK(status[1].recipient == ParticipantId("ng.focal-point"));
+  CHECK(status[1].state == DeliveryState::confirmed);
+  CHECK(status[1].reason.empty());
+  CHECK(must(store->delivery_status(message_id(3)))[0].state == DeliveryState::stored);
+  CHECK(must(store->delivery_status(message_id(4)))[0].state == DeliveryState::stored);
+  CHECK(pending_ids(*store, "gh.focal-point").size() == 1);
+
+  // Dead letters stay dead: a second pass finds nothing new and confirming does nothing.
+  require_ok(store->begin());
+  CHECK(must(store->expire_deliveries(soon + 1000, "again")).empty());
+  const std::vector<std::uint64_t> first{gh[0]};
+  CHECK(must(store->confirm_deliveries(ParticipantId("gh.focal-point"), first, kNowMs)) == 0);
+  require_ok(store->commit());
+  CHECK(must(store->delivery_status(message_id(2)))[0].reason == "hold time ended");
+  CHECK(must(store->delivery_status(message_id(9))).empty());
+}
+
+TEST_CASE("Log indexes are dense from 0 and continue after reopening") {
+  test::TempDir dir;
+  const auto path = dir.path() / "store.db";
+  {
+    auto store = open_store(path);
+    CHECK(must(store->log_size()) == 0);
+    CHECK(insert_committed(*store, make_message(1, {"gh.focal-point"})).log_index == 0);
+    require_ok(store->begin());
+    CHECK(must(store->insert_message(make_message(2, {"gh.focal-point"}), kNowMs)).log_index == 1);
+    CHECK(must(store->insert_message(make_message(3, {"gh.focal-point"}), kNowMs)).log_index == 2);
+    require_ok(store->commit());
+    CHECK(must(store->log_size()) == 3);
+  }
+  auto store = open_store(path);
+  CHECK(must(store->log_size()) == 3);
+  CHECK(insert_committed(*store, make_message(4, {"gh.focal-point"})).log_index == 3);
+  CHECK(must(store->find_message(message_id(4)))->log_index == 3);
+
+  RawConnection raw(path);
+  CHECK(raw.text("SELECT group_concat(leaf_index) FROM (SELECT leaf_index FROM log_leaves ORDER BY leaf_index)") ==
+        "0,1,2,3");
+  // RFC 9162 leaf hash: SHA-256(0x00 || data).
+  Bytes prefixed{0x00};
+  const auto data = make_message(1, {}).log_leaf_data;
+  prefixed.insert(prefixed.end(), data.begin(), data.end());
+  CHECK(raw.text("SELECT lower(hex(leaf_hash)) FROM log_leaves WHERE leaf_index = 0") == to_hex(sha256(prefixed)));
+}
+
+TEST_CASE("Committed data survives closing the store and opening a new one") {
+  test::TempDir dir;
+  const auto path = dir.path() / "store.db";
+  std::uint64_t delivery_id = 0;
+  {
+    auto store = open_store(path);
+    const auto inserted = insert_committed(*store, make_message(1, {"gh.focal-point", "ng.focal-point"}));
+    require_ok(store->begin());
+    require_ok(store->set_receipt(inserted.seq, Bytes(64, 7)));
+    require_ok(store->append_audit({kNowMs, "sn.focal-point", message_id(1), "accept", ErrorCode::none, "ok"}));
+    delivery_id = pending_ids(*store, "gh.focal-point").at(0);
+    CHECK(must(store->confirm_deliveries(ParticipantId("gh.focal-point"), std::vector{delivery_id}, kNowMs)) == 1);
+    require_ok(store->commit());
+    // Left open and uncommitted when the store goes away: must not survive.
+    require_ok(store->begin());
+    must(store->insert_message(make_message(2, {"gh.focal-point"}), kNowMs));
+  }
+  auto store = open_store(path);
+  const auto found = must(store->find_message(message_id(1)));
+  REQUIRE(found.has_value());
+  CHECK(found->receipt == Bytes(64, 7));
+  CHECK_FALSE(must(store->find_message(message_id(2))).has_value());
+  CHECK(pending_ids(*store, "gh.focal-point").empty());
+  CHECK(pending_ids(*store, "ng.focal-point").size() == 1);
+  CHECK(must(store->audit_rows(0, 10)).size() == 1);
+  CHECK(must(store->log_size()) == 1);
+}
+
+TEST_CASE("A store file with a newer schema version is refused") {
+  test::TempDir dir;
+  const auto path = dir.path() / "store.db";
+  { open_store(path); }
+  {
+    RawConnection raw(path);
+    CHECK(raw.text("PRAGMA user_version") == "1");
+    raw.exec("PRAGMA user_version = 2");
+  }
+  const auto opened = open_sqlite_store(path);
+  REQUIRE_FALSE(opened.ok());
+  CHECK(opened.error().code == ErrorCode::io_error);
+  CHECK_THAT(opened.error().message, Catch::Contains("schema version 2") && Catch::Contains("newer"));
+}
+
+TEST_CASE("An SQLite file that is not an FPX store is refused") {
+  test::TempDir dir;
+  const auto path = dir.path() / "other.db";
+  {
+    RawConnection raw(path);
+    raw.exec("CREATE TABLE something (x)");
+  }
+  const auto opened = open_sqlite_store(path);
+  REQUIRE_FALSE(opened.ok());
+  CHECK(opened.error().code == ErrorCode::io_error);
+  CHECK_THAT(opened.error().message, Catch::Contains("not an FPX store"));
+}
+
+TEST_CASE("A store in a missing directory fails with io_error") {
+  test::TempDir dir;
+  const auto opened = open_sqlite_store(dir.path() / "missing" / "store.db");
+  REQUIRE_FALSE(opened.ok());
+  CHECK(opened.error().code == ErrorCode::io_error);
+}
+
+TEST_CASE("Audit rows read back in order with their outcomes") {
+  test::TempDir dir;
+  auto store = open_store(dir.path() / "store.db");
+  require_ok(store->begin());
+  require_ok(store->append_audit({kNowMs, "", std::nullopt, "zap", ErrorCode::untrusted_chain, "unknown CA"}));
+  require_ok(store->append_audit({kNowMs + 1, "sn.focal-point", message_id(1), "accept", ErrorCode::none, ""}));
+  require_ok(store->append_audit({kNowMs + 2, "sn.focal-point", message_id(2), "authorize", ErrorCode::unauthorized,
+                                  "agencies cannot send to observers"}));
+  require_ok(store->commit());
+
+  const auto rows = must(store->audit_rows(0, 10));
+  REQUIRE(rows.size() == 3);
+  CHECK(rows[0].id < rows[1].id);
+  CHECK(rows[1].id < rows[2].id);
+  CHECK(rows[0].principal.empty());
+  CHECK_FALSE(rows[0].message_id.has_value());
+  CHECK(rows[0].stage == "zap");
+  CHECK(rows[0].outcome == ErrorCode::untrusted_chain);
+  CHECK(rows[0].detail == "unknown CA");
+  CHECK(rows[1].message_id == message_id(1));
+  CHECK(rows[1].outcome == ErrorCode::none);
+  CHECK(rows[2].outcome == ErrorCode::unauthorized);
+  CHECK(rows[2].at_ms == kNowMs + 2);
+
+  const auto after_first = must(store->audit_rows(rows[0].id, 1));
+  REQUIRE(after_first.size() == 1);
+  CHECK(after_first[0].id == rows[1].id);
+}
+
+TEST_CASE("Audit outcomes are stored as readable names") {
+  test::TempDir dir;
+  const auto path = dir.path() / "store.db";
+  auto store = open_store(path);
+  require_ok(store->begin());
+  require_ok(store->append_audit({kNowMs, "", std::nullopt, "accept", ErrorCode::none, ""}));
+  require_ok(store->append_audit({kNowMs, "", std::nullopt, "open", ErrorCode::bad_signature, ""}));
+  require_ok(store->commit());
+  RawConnection raw(path);
+  CHECK(raw.text("SELECT group_concat(outcome) FROM (SELECT outcome FROM audit ORDER BY id)") ==
+        "accepted,bad_signature");
+}
+
+TEST_CASE("The store runs in WAL mode and every commit syncs the WAL") {
+  test::TempDir dir;
+  const auto path = dir.path() / "store.db";
+  WalSyncCounter counter;
+  auto store = open_store(path);
+
+  RawConnection raw(path);
+  CHECK(raw.text("PRAGMA journal_mode") == "wal");
+
+  require_ok(store->begin());
+  must(store->insert_message(make_message(1, {"gh.focal-point"}), kNowMs));
+  const int before_commit = counter.wal_syncs();
+  require_ok(store->commit());
+  CHECK(counter.wal_syncs() > before_commit);  // synchronous=FULL: the commit is on disk
+
+  // The counter can tell: a synchronous=NORMAL connection commits without syncing the WAL.
+  raw.exec("PRAGMA synchronous = NORMAL");
+  const int before_normal = counter.wal_syncs();
+  raw.exec("INSERT INTO audit (at_ms, principal, stage, outcome, detail) VALUES (0, '', 'test', 'accepted', '')");
+  CHECK(counter.wal_syncs() == before_normal);
+}
+
+TEST_CASE("The WAL is checkpointed only by checkpoint(), which empties it") {
+  test::TempDir dir;
+  const auto path = dir.path() / "store.db";
+  const fs::path wal = path.string() + "-wal";
+  auto store = open_store(path);
+  const auto db_size_before = fs::file_size(path);
+
+  // Well past SQLite's default auto-checkpoint threshold (1000 pages, 4 MiB).
+  require_ok(store->begin());
+  for (std::uint8_t n = 1; n <= 60; ++n) {
+    auto message = make_message(n, {"gh.focal-point"});
+    message.envelope = Bytes(100 * 1024, n);
+    must(store->insert_message(message, kNowMs));
+  }
+  require_ok(store->commit());
+  insert_committed(*store, make_message(100, {"gh.focal-point"}));
+
+  CHECK(fs::file_size(wal) > 5 * 1024 * 1024);
+  CHECK(fs::file_size(path) == db_size_before);  // nothing copied back behind our back
+
+  require_ok(store->checkpoint());
+  CHECK(fs::file_size(wal) == 0);
+  CHECK(fs::file_size(path) > 5 * 1024 * 1024);
+  CHECK(must(store->find_message(message_id(60))).has_value());
+  CHECK(must(store->log_size()) == 61);
+}
+
+TEST_CASE("Delivery states have their stored names") {
+  CHECK(delivery_state_name(DeliveryState::stored) == "stored");
+  CHECK(delivery_state_name(DeliveryState::delivered) == "delivered");
+  CHECK(delivery_state_name(DeliveryState::confirmed) == "confirmed");
+  CHECK(delivery_state_name(DeliveryState::dead_letter) == "dead_letter");
+}

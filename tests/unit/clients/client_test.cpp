@@ -1,0 +1,574 @@
+// fpx_client against a fake broker in the test process: a CURVE ROUTER with a
+// ZAP handler that admits only enrolled keys, answering frames by the rules of
+// schemas/transport.capnp and signing real receipts with a test-PKI broker.
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <iterator>
+#include <mutex>
+#include <thread>
+
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+#include <catch2/catch.hpp>
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
+
+#include "fpx/client.hpp"
+#include "fpx/crypto.hpp"
+#include "fpx/wire/transport.capnp.h"
+#include "support/sample_messages.hpp"
+#include "support/test_pki.hpp"
+
+using namespace fpx;
+using namespace std::chrono_literals;
+using fpx::client::Client;
+using fpx::client::ClientOptions;
+using fpx::test::TempDir;
+using fpx::test::TestPki;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Polls `condition` until it holds or `limit` passes; for effects of the
+// fake broker's thread.
+template <typename Condition>
+bool eventually(Condition condition, std::chrono::milliseconds limit = 5s) {
+  const auto deadline = Clock::now() + limit;
+  while (Clock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return condition();
+}
+
+Bytes to_bytes(capnp::MessageBuilder& builder) {
+  auto flat = capnp::messageToFlatArray(builder);
+  auto bytes = flat.asBytes();
+  return Bytes(bytes.begin(), bytes.end());
+}
+
+Bytes signed_receipt(const Identity& signer, const MessageId& id, const Sha256Digest& envelope_sha256,
+                     std::uint64_t log_index) {
+  capnp::MallocMessageBuilder receipt_message;
+  auto receipt = receipt_message.initRoot<wire::Receipt>();
+  receipt.setMessageId(kj::arrayPtr(id.bytes.data(), id.bytes.size()));
+  receipt.setEnvelopeSha256(kj::arrayPtr(envelope_sha256.data(), envelope_sha256.size()));
+  receipt.setStoredAtMs(now_ms());
+  receipt.setLogIndex(log_index);
+  auto canonical = capnp::canonicalize(receipt.asReader());
+  auto receipt_bytes = canonical.asBytes();
+  auto signature = signer.signing_key().sign(client::receipt_signing_input(receipt_bytes));
+
+  capnp::MallocMessageBuilder message;
+  auto signed_message = message.initRoot<wire::SignedReceipt>();
+  signed_message.setReceipt(receipt_bytes);
+  signed_message.setSignature(kj::arrayPtr(signature.data(), signature.size()));
+  auto chain = signed_message.initBrokerChain(static_cast<unsigned>(signer.chain().size()));
+  for (unsigned i = 0; i < chain.size(); ++i) {
+    Bytes der = signer.chain()[i].der();
+    chain.set(i, kj::arrayPtr(der.data(), der.size()));
+  }
+  return to_bytes(message);
+}
+
+// The envelope with one byte of its signature flipped.
+Bytes tamper_signature(const Bytes& envelope_bytes) {
+  auto words = kj::heapArray<capnp::word>(envelope_bytes.size() / 8);
+  std::memcpy(words.begin(), envelope_bytes.data(), envelope_bytes.size());
+  capnp::FlatArrayMessageReader reader(words);
+  capnp::MallocMessageBuilder copy;
+  copy.setRoot(reader.getRoot<wire::Envelope>());
+  auto envelope = copy.getRoot<wire::Envelope>();
+  auto signature = envelope.getSignature();
+  signature[0] ^= 0x01;
+  return to_bytes(copy);
+}
+
+enum class ReceiptMode { valid, signed_by_non_broker, for_other_envelope, no_reply, refuse };
+
+class FakeBroker {
+ public:
+  FakeBroker(const Identity& broker, const Identity& impostor, TrustStore trust,
+             std::vector<CurvePublicKey> enrolled)
+      : broker_(broker), impostor_(impostor), trust_(std::move(trust)), enrolled_(std::move(enrolled)) {
+    // The ZAP handler is bound before the server socket: without it a CURVE
+    // server admits any key (TOOLCHAIN trap 8).
+    zap_.set(zmq::sockopt::linger, 0);
+    zap_.bind("inproc://zeromq.zap.01");
+    router_.set(zmq::sockopt::linger, 0);
+    router_.set(zmq::sockopt::curve_server, true);
+    router_.set(zmq::sockopt::curve_secretkey,
+                zmq::const_buffer(broker.curve().secret_key.data(), broker.curve().secret_key.size()));
+    router_.set(zmq::sockopt::zap_domain, "fpx");
+    router_.set(zmq::sockopt::router_mandatory, true);
+    router_.bind("tcp://127.0.0.1:*");
+    endpoint_ = router_.get(zmq::sockopt::last_endpoint);
+    thread_ = std::thread([this] { run(); });
+  }
+
+  ~FakeBroker() {
+    stop_ = true;
+    thread_.join();
+  }
+
+  const std::string& endpoint() const { return endpoint_; }
+
+  void set_receipt_mode(ReceiptMode mode) {
+    std::lock_guard lock(mutex_);
+    mode_ = mode;
+  }
+  // Sent after every pong, on every session, confirmed or not: a broker
+  // whose confirms were lost.
+  void add_delivery(std::uint64_t id, Bytes envelope) {
+    std::lock_guard lock(mutex_);
+    deliveries_.emplace_back(id, std::move(envelope));
+  }
+  // Deliveries go out just before each submit's answer instead of after pong.
+  void deliver_on_submit() { deliver_on_submit_ = true; }
+  // Sends sessionClosed to the newest session and returns once it is sent.
+  void close_session(const std::string& reason) {
+    {
+      std::lock_guard lock(mutex_);
+      close_reason_ = reason;
+    }
+    REQUIRE(eventually([this] { return session_closed_sent_.load(); }));
+  }
+  std::vector<Bytes> submitted() const {
+    std::lock_guard lock(mutex_);
+    return submitted_;
+  }
+  std::size_t confirm_count(std::uint64_t id) const {
+    std::lock_guard lock(mutex_);
+    return static_cast<std::size_t>(std::count(confirmed_.begin(), confirmed_.end(), id));
+  }
+
+ private:
+  void run() {
+    std::array<zmq_pollitem_t, 2> items{{{zap_.handle(), 0, ZMQ_POLLIN, 0}, {router_.handle(), 0, ZMQ_POLLIN, 0}}};
+    while (!stop_) {
+      zmq::poll(items.data(), items.size(), 20ms);
+      if ((items[0].revents & ZMQ_POLLIN) != 0) answer_zap();
+      if ((items[1].revents & ZMQ_POLLIN) != 0) answer_client();
+      send_close_if_asked();
+    }
+  }
+
+  void answer_zap() {
+    std::vector<zmq::message_t> request;
+    if (!zmq::recv_multipart(zap_, std::back_inserter(request))) return;
+    bool admitted = false;
+    if (request.size() >= 7 && request[5].to_string_view() == "CURVE" && request[6].size() == 32) {
+      CurvePublicKey key{};
+      std::memcpy(key.data(), request[6].data(), key.size());
+      admitted = std::find(enrolled_.begin(), enrolled_.end(), key) != enrolled_.end();
+    }
+    std::array<zmq::message_t, 6> reply{zmq::message_t(std::string_view("1.0")),
+                                        zmq::message_t(request.size() > 1 ? request[1].to_string_view() : ""),
+                                        zmq::message_t(std::string_view(admitted ? "200" : "400")),
+                                        zmq::message_t(std::string_view(admitted ? "OK" : "not enrolled")),
+                                        zmq::message_t(std::string_view(admitted ? "participant" : "")),
+                                        zmq::message_t()};
+    zmq::send_multipart(zap_, reply);
+  }
+
+  void send_frame(const zmq::message_t& peer, capnp::MessageBuilder& builder) {
+    Bytes bytes = to_bytes(builder);
+    std::array<zmq::message_t, 2> parts{zmq::message_t(peer.data(), peer.size()),
+                                        zmq::message_t(bytes.data(), bytes.size())};
+    try {
+      zmq::send_multipart(router_, parts);
+    } catch (const zmq::error_t&) {
+      // The peer left (router_mandatory): nothing to do in a test broker.
+    }
+  }
+
+  void send_deliveries(const zmq::message_t& peer) {
+    std::lock_guard lock(mutex_);
+    for (const auto& [id, envelope] : deliveries_) {
+      capnp::MallocMessageBuilder message;
+      auto delivery_frame = message.initRoot<wire::BrokerFrame>();
+      delivery_frame.setRequestId(0);
+      auto delivery = delivery_frame.initDelivery();
+      delivery.setDeliveryId(id);
+      delivery.setEnvelope(kj::arrayPtr(envelope.data(), envelope.size()));
+      send_frame(peer, message);
+    }
+  }
+
+  void answer_client() {
+    std::vector<zmq::message_t> parts;
+    if (!zmq::recv_multipart(router_, std::back_inserter(parts)) || parts.size() != 2) return;
+    const zmq::message_t& peer = parts[0];
+    last_peer_ = Bytes(static_cast<const std::uint8_t*>(peer.data()),
+                       static_cast<const std::uint8_t*>(peer.data()) + peer.size());
+    auto words = kj::heapArray<capnp::word>(parts[1].size() / 8);
+    std::memcpy(words.begin(), parts[1].data(), words.size() * 8);
+    capnp::FlatArrayMessageReader reader(words);
+    auto frame = reader.getRoot<wire::ClientFrame>();
+
+    capnp::MallocMessageBuilder reply;
+    auto out = reply.initRoot<wire::BrokerFrame>();
+    out.setRequestId(frame.getRequestId());
+    switch (frame.which()) {
+      case wire::ClientFrame::PING: {
+        out.setPong();
+        send_frame(peer, reply);
+        if (!deliver_on_submit_) send_deliveries(peer);
+        return;
+      }
+      case wire::ClientFrame::SUBMIT: {
+        auto data = frame.getSubmit();
+        Bytes envelope(data.begin(), data.end());
+        ReceiptMode mode;
+        {
+          std::lock_guard lock(mutex_);
+          submitted_.push_back(envelope);
+          mode = mode_;
+        }
+        EnvelopeOpener opener(trust_);
+        auto opened = opener.open(envelope);
+        REQUIRE(opened.ok());
+        // Deliveries interleaved with replies: the client must buffer them.
+        if (deliver_on_submit_) send_deliveries(peer);
+        switch (mode) {
+          case ReceiptMode::no_reply: return;
+          case ReceiptMode::refuse: {
+            auto error = out.initError();
+            error.setCode(wire::ErrorCode::SCHEMA_VIOLATION);
+            error.setMessage("the tracing request names no firearm");
+            auto fields = error.initFieldErrors(1);
+            fields[0].setPath("body.tracingRequest.firearms");
+            fields[0].setMessage("at least one firearm is required");
+            break;
+          }
+          case ReceiptMode::valid:
+          case ReceiptMode::signed_by_non_broker:
+          case ReceiptMode::for_other_envelope: {
+            const Identity& signer = mode == ReceiptMode::signed_by_non_broker ? impostor_ : broker_;
+            Sha256Digest digest = mode == ReceiptMode::for_other_envelope ? sha256(as_bytes("other")) : sha256(envelope);
+            Bytes receipt = signed_receipt(signer, opened->message_id, digest, ++log_index_);
+            auto words_in = kj::heapArray<capnp::word>(receipt.size() / 8);
+            std::memcpy(words_in.begin(), receipt.data(), receipt.size());
+            capnp::FlatArrayMessageReader receipt_reader(words_in);
+            out.setReceipt(receipt_reader.getRoot<wire::SignedReceipt>());
+            send_frame(peer, reply);
+            return;
+          }
+        }
+        send_frame(peer, reply);
+        return;
+      }
+      case wire::ClientFrame::CONFIRM: {
+        std::lock_guard lock(mutex_);
+        for (auto id : frame.getConfirm().getDeliveryIds()) confirmed_.push_back(id);
+        return;
+      }
+      case wire::ClientFrame::STATUS: {
+        auto status = out.initStatus();
+        status.setMessageId(frame.getStatus().getMessageId());
+        auto recipients = status.initRecipients(1);
+        recipients[0].setRecipient("sn.focal-point");
+        recipients[0].setState(wire::DeliveryState::DELIVERED);
+        recipients[0].setUpdatedAtMs(1234);
+        send_frame(peer, reply);
+        return;
+      }
+    }
+  }
+
+  void send_close_if_asked() {
+    std::string reason;
+    {
+      std::lock_guard lock(mutex_);
+      if (close_reason_.empty() || last_peer_.empty()) return;
+      reason = std::exchange(close_reason_, {});
+    }
+    capnp::MallocMessageBuilder message;
+    auto frame = message.initRoot<wire::BrokerFrame>();
+    frame.setSessionClosed(reason);
+    send_frame(zmq::message_t(last_peer_.data(), last_peer_.size()), message);
+    session_closed_sent_ = true;
+  }
+
+  const Identity& broker_;
+  const Identity& impostor_;
+  TrustStore trust_;
+  std::vector<CurvePublicKey> enrolled_;
+  zmq::context_t context_{1};
+  zmq::socket_t zap_{context_, zmq::socket_type::rep};
+  zmq::socket_t router_{context_, zmq::socket_type::router};
+  std::string endpoint_;
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> session_closed_sent_{false};
+  std::atomic<bool> deliver_on_submit_{false};
+
+  mutable std::mutex mutex_;
+  ReceiptMode mode_ = ReceiptMode::valid;
+  std::vector<std::pair<std::uint64_t, Bytes>> deliveries_;
+  std::vector<Bytes> submitted_;
+  std::vector<std::uint64_t> confirmed_;
+  std::string close_reason_;
+  Bytes last_peer_;  // broker thread only
+  std::uint64_t log_index_ = 0;  // broker thread only
+};
+
+// A PKI, a broker, an enrolled agency (the client under test) and a focal
+// point that sends it messages.
+struct World {
+  TestPki pki{{"SN"}};
+  TempDir state_dir;
+  Identity broker = pki.issue_identity("fpx.broker", "SN", Role::broker, {.via_intermediate = false});
+  Identity agency = pki.issue_identity("sn.police-judiciaire", "SN", Role::agency);
+  Identity focal_point = pki.issue_identity("sn.focal-point", "SN", Role::focal_point);
+  FakeBroker fake{broker, focal_point, pki.trust_store(),
+                  {agency.curve().public_key, focal_point.curve().public_key}};
+
+  ClientOptions options() const {
+    ClientOptions options;
+    options.endpoint = fake.endpoint();
+    options.broker_curve_key = broker.curve().public_key;
+    options.state_db = state_dir.path() / "client.sqlite";
+    options.root_ca = pki.root_pem();
+    options.crl_dir = pki.crl_dir();
+    options.handshake_timeout = 3000ms;
+    options.request_timeout = 3000ms;
+    return options;
+  }
+  std::unique_ptr<Client> connect_agency(const ClientOptions& client_options) {
+    auto client = Client::connect(pki.identity("sn.police-judiciaire"), client_options);
+    if (!client) FAIL("connect: " << client.error().describe());
+    return std::move(client).value();
+  }
+  std::unique_ptr<Client> connect_agency() { return connect_agency(options()); }
+  Bytes agency_message() const {
+    return test::seal_sample(agency, test::types_signable_by(Role::agency).front());
+  }
+  Bytes focal_point_message() const {
+    return test::seal_sample(focal_point, test::types_signable_by(Role::focal_point).front());
+  }
+};
+
+MessageId message_id_of(World& world, const Bytes& envelope) {
+  auto trust = world.pki.trust_store();
+  EnvelopeOpener opener(trust);
+  auto opened = opener.open(envelope);
+  REQUIRE(opened.ok());
+  return opened->message_id;
+}
+
+}  // namespace
+
+TEST_CASE("submit returns a receipt verified against the broker's certificate") {
+  World world;
+  auto client = world.connect_agency();
+  Bytes envelope = world.agency_message();
+  auto receipt = client->submit(envelope);
+  REQUIRE(receipt.ok());
+  CHECK(receipt->message_id == message_id_of(world, envelope));
+  CHECK(receipt->envelope_sha256 == sha256(envelope));
+  CHECK(receipt->broker.str() == "fpx.broker");
+  CHECK(receipt->log_index == 1);
+  CHECK(*client->unreceipted_count() == 0);
+
+  // The kept receipt bytes verify again later, standalone (as the CLI does).
+  auto trust = world.pki.trust_store();
+  auto again = client::verify_receipt(trust, receipt->signed_receipt, {.message_id = receipt->message_id});
+  REQUIRE(again.ok());
+  CHECK(again->log_index == 1);
+}
+
+TEST_CASE("a receipt signed by a participant that is not the broker is refused and the message stays queued") {
+  World world;
+  world.fake.set_receipt_mode(ReceiptMode::signed_by_non_broker);
+  auto client = world.connect_agency();
+  auto receipt = client->submit(world.agency_message());
+  REQUIRE_FALSE(receipt.ok());
+  CHECK(receipt.error().code == ErrorCode::wrong_role);
+  CHECK(*client->unreceipted_count() == 1);
+}
+
+TEST_CASE("a receipt for other envelope bytes is refused and the message stays queued") {
+  World world;
+  world.fake.set_receipt_mode(ReceiptMode::for_other_envelope);
+  auto client = world.connect_agency();
+  auto receipt = client->submit(world.agency_message());
+  REQUIRE_FALSE(receipt.ok());
+  CHECK(receipt.error().code == ErrorCode::body_hash_mismatch);
+  CHECK(*client->unreceipted_count() == 1);
+}
+
+TEST_CASE("a broker refusal comes back typed with its field errors and the message is not resent") {
+  World world;
+  world.fake.set_receipt_mode(ReceiptMode::refuse);
+  auto client = world.connect_agency();
+  auto receipt = client->submit(world.agency_message());
+  REQUIRE_FALSE(receipt.ok());
+  CHECK(receipt.error().code == ErrorCode::schema_violation);
+  REQUIRE(receipt.error().field_errors.size() == 1);
+  CHECK(receipt.error().field_errors[0].path == "body.tracingRequest.firearms");
+  CHECK(*client->unreceipted_count() == 0);
+}
+
+TEST_CASE("an unknown client key gets handshake refused quickly instead of a hang") {
+  World world;
+  world.pki.issue("sn.unenrolled-agency", "SN", Role::agency);
+  auto options = world.options();
+  options.handshake_timeout = 10s;
+  const auto started = Clock::now();
+  auto client = Client::connect(world.pki.identity("sn.unenrolled-agency"), options);
+  const auto elapsed = Clock::now() - started;
+  REQUIRE_FALSE(client.ok());
+  CHECK(client.error().code == ErrorCode::unauthorized);
+  CHECK_THAT(client.error().message, Catch::Contains("handshake refused"));
+  CHECK_THAT(client.error().message, Catch::Contains("not enrolled"));
+  CHECK(elapsed < 5s);
+}
+
+TEST_CASE("a wrong broker key gets handshake refused or unavailable within the handshake timeout") {
+  World world;
+  auto options = world.options();
+  auto other = CurveKeyPair::generate();
+  REQUIRE(other.ok());
+  options.broker_curve_key = other->public_key;
+  options.handshake_timeout = 2000ms;
+  const auto started = Clock::now();
+  auto client = Client::connect(world.pki.identity("sn.police-judiciaire"), options);
+  const auto elapsed = Clock::now() - started;
+  REQUIRE_FALSE(client.ok());
+  INFO(client.error().describe());
+  CHECK((client.error().code == ErrorCode::unauthorized || client.error().code == ErrorCode::unavailable));
+  if (client.error().code == ErrorCode::unauthorized) {
+    CHECK_THAT(client.error().message, Catch::Contains("handshake refused"));
+  }
+  CHECK(elapsed < 4s);
+}
+
+TEST_CASE("a broker that is not there gives unavailable within the handshake timeout") {
+  World world;
+  auto options = world.options();
+  options.endpoint = "tcp://127.0.0.1:1";
+  options.handshake_timeout = 500ms;
+  const auto started = Clock::now();
+  auto client = Client::connect(world.pki.identity("sn.police-judiciaire"), options);
+  REQUIRE_FALSE(client.ok());
+  CHECK(client.error().code == ErrorCode::unavailable);
+  CHECK_THAT(client.error().message, Catch::Contains("did not answer at tcp://127.0.0.1:1 within 500 ms"));
+  CHECK(Clock::now() - started < 3s);
+}
+
+TEST_CASE("a delivery is verified and handed over once, even when delivered again or after a restart") {
+  World world;
+  Bytes envelope = world.focal_point_message();
+  // The same message twice, as a broker resending after a lost confirm.
+  world.fake.add_delivery(7, envelope);
+  world.fake.add_delivery(7, envelope);
+  {
+    auto client = world.connect_agency();
+    auto first = client->poll(3s);
+    REQUIRE(first.ok());
+    REQUIRE(first->size() == 1);
+    const auto& delivery = first->front();
+    CHECK(delivery.delivery_id == 7);
+    CHECK(delivery.envelope == envelope);
+    CHECK(delivery.opened.signer.participant.id.str() == "sn.focal-point");
+    CHECK(delivery.opened.signer.revocation == RevocationStatus::checked);
+
+    auto second = client->poll(300ms);
+    REQUIRE(second.ok());
+    CHECK(second->empty());
+    // The repeat was confirmed without the application seeing it.
+    CHECK(eventually([&] { return world.fake.confirm_count(7) == 1; }));
+    // The application never confirms: the process "dies" here.
+  }
+  auto restarted = world.connect_agency();
+  auto after_restart = restarted->poll(500ms);
+  REQUIRE(after_restart.ok());
+  CHECK(after_restart->empty());
+  // Both copies sent to the new session are confirmed silently.
+  CHECK(eventually([&] { return world.fake.confirm_count(7) == 3; }));
+  CHECK(restarted->take_rejected_deliveries().empty());
+}
+
+TEST_CASE("a delivery that arrives while submit waits for its receipt is kept for the next poll") {
+  World world;
+  world.fake.deliver_on_submit();
+  world.fake.add_delivery(11, world.focal_point_message());
+  auto client = world.connect_agency();
+  auto receipt = client->submit(world.agency_message());
+  REQUIRE(receipt.ok());
+  auto deliveries = client->poll(0ms);
+  REQUIRE(deliveries.ok());
+  REQUIRE(deliveries->size() == 1);
+  CHECK(deliveries->front().delivery_id == 11);
+}
+
+TEST_CASE("a tampered delivery is not handed over, is reported and is confirmed") {
+  World world;
+  world.fake.add_delivery(9, tamper_signature(world.focal_point_message()));
+  world.fake.add_delivery(10, world.focal_point_message());
+  auto client = world.connect_agency();
+  auto deliveries = client->poll(3s);
+  REQUIRE(deliveries.ok());
+  REQUIRE(deliveries->size() == 1);
+  CHECK(deliveries->front().delivery_id == 10);
+  REQUIRE(client->confirm(deliveries->front()).ok());
+
+  auto rejected = client->take_rejected_deliveries();
+  REQUIRE(rejected.size() == 1);
+  CHECK(rejected[0].code == ErrorCode::bad_signature);
+  CHECK_THAT(rejected[0].message, Catch::Contains("delivery 9"));
+  CHECK(client->take_rejected_deliveries().empty());
+  CHECK(eventually([&] { return world.fake.confirm_count(9) == 1 && world.fake.confirm_count(10) == 1; }));
+}
+
+TEST_CASE("an unreceipted outbox message is resent on the next connect") {
+  World world;
+  Bytes envelope = world.agency_message();
+  world.fake.set_receipt_mode(ReceiptMode::no_reply);
+  {
+    auto options = world.options();
+    options.request_timeout = 300ms;
+    auto client = world.connect_agency(options);
+    auto receipt = client->submit(envelope);
+    REQUIRE_FALSE(receipt.ok());
+    CHECK(receipt.error().code == ErrorCode::unavailable);
+    CHECK_THAT(receipt.error().message, Catch::Contains("stays in the outbox"));
+    CHECK(*client->unreceipted_count() == 1);
+  }
+  world.fake.set_receipt_mode(ReceiptMode::valid);
+  auto client = world.connect_agency();
+  CHECK(*client->unreceipted_count() == 0);
+  auto submitted = world.fake.submitted();
+  REQUIRE(submitted.size() == 2);
+  CHECK(submitted[1] == envelope);
+  CHECK(client->take_outbox_refusals().empty());
+}
+
+TEST_CASE("status returns each recipient's delivery state") {
+  World world;
+  auto client = world.connect_agency();
+  auto status = client->status(MessageId::random());
+  REQUIRE(status.ok());
+  REQUIRE(status->size() == 1);
+  CHECK(status->front().recipient.str() == "sn.focal-point");
+  CHECK(status->front().state == "delivered");
+}
+
+TEST_CASE("sessionClosed makes the next call fail with unavailable") {
+  World world;
+  auto client = world.connect_agency();
+  world.fake.close_session("a newer session of sn.police-judiciaire connected");
+  auto status = client->status(MessageId::random());
+  REQUIRE_FALSE(status.ok());
+  CHECK(status.error().code == ErrorCode::unavailable);
+  CHECK_THAT(status.error().message, Catch::Contains("session taken over: a newer session"));
+  auto receipt = client->submit(world.agency_message());
+  REQUIRE_FALSE(receipt.ok());
+  CHECK(receipt.error().code == ErrorCode::unavailable);
+  auto deliveries = client->poll(0ms);
+  CHECK_FALSE(deliveries.ok());
+}
