@@ -16,8 +16,8 @@ Bytes sign_receipt(const Identity& broker, const MessageId& id, const Sha256Dige
   auto canonical = capnp::canonicalize(receipt.asReader());
   auto receipt_bytes = canonical.asBytes();
 
-  Ed25519Signature signature = broker.signing_key().sign(
-      concat({as_bytes(kReceiptSignatureContext), ByteView(receipt_bytes.begin(), receipt_bytes.size())}));
+  Ed25519Signature signature =
+      broker.signing_key().sign(receipt_signing_input(ByteView(receipt_bytes.begin(), receipt_bytes.size())));
 
   capnp::MallocMessageBuilder message;
   auto signed_receipt = message.initRoot<wire::SignedReceipt>();

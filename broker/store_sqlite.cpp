@@ -224,11 +224,8 @@ Sha256Digest digest_from(const Bytes& bytes) {
 
 // RFC 9162 section 2.1.1: leaf hashes are domain-separated from node hashes.
 Sha256Digest leaf_hash(ByteView leaf_data) {
-  Bytes prefixed;
-  prefixed.reserve(leaf_data.size() + 1);
-  prefixed.push_back(0x00);
-  prefixed.insert(prefixed.end(), leaf_data.begin(), leaf_data.end());
-  return sha256(prefixed);
+  const std::uint8_t leaf_prefix[1] = {0x00};
+  return sha256(concat({leaf_prefix, leaf_data}));
 }
 
 class SqliteStore final : public Store {

@@ -1,5 +1,7 @@
 #include "fpx/verify_receipt.hpp"
 
+#include "fpx/envelope.hpp"
+
 #include <cstring>
 
 #include <capnp/message.h>
@@ -56,14 +58,6 @@ Result<ReceiptFields> decode_receipt(ByteView bytes) {
 }
 
 }  // namespace
-
-Bytes receipt_signing_input(ByteView receipt_bytes) {
-  Bytes input;
-  input.reserve(kReceiptContext.size() + receipt_bytes.size());
-  input.insert(input.end(), kReceiptContext.begin(), kReceiptContext.end());
-  input.insert(input.end(), receipt_bytes.begin(), receipt_bytes.end());
-  return input;
-}
 
 Result<Receipt> verify_receipt(TrustStore& trust, ByteView signed_receipt, const ReceiptExpectation& expected) {
   if (signed_receipt.size() > kMaxSignedReceiptBytes) {

@@ -11,6 +11,10 @@ ByteView word_bytes(kj::ArrayPtr<const capnp::word> words) {
 }
 }  // namespace
 
+Bytes receipt_signing_input(ByteView receipt_bytes) {
+  return concat({as_bytes(kReceiptSignatureContext), receipt_bytes});
+}
+
 Result<Bytes> seal_envelope(const Identity& signer, wire::Header::Builder header, wire::Body::Reader body) {
   try {
     kj::Array<capnp::word> body_words = capnp::canonicalize(body);

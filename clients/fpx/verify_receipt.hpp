@@ -12,10 +12,10 @@
 
 namespace fpx::client {
 
-// The broker signs kReceiptContext || receipt bytes. The context (with its
+// The broker signs kReceiptSignatureContext || receipt bytes
+// (receipt_signing_input, protocol/fpx/envelope.hpp). The context (with its
 // NUL) keeps a receipt signature from ever being valid as an envelope
 // signature ("fpx/v1\0" || header) or the other way round.
-inline constexpr std::string_view kReceiptContext{"fpx/v1/receipt\0", 15};
 
 // Bounds on the decoder of a SignedReceipt; the broker's chain is a leaf and
 // at most an intermediate, a few KiB each.
@@ -37,9 +37,6 @@ struct ReceiptExpectation {
   RevocationCheck revocation = RevocationCheck::skip;
   std::int64_t now_ms = 0;  // 0: the current time
 };
-
-// The bytes the broker signs: kReceiptContext || receipt.
-Bytes receipt_signing_input(ByteView receipt_bytes);
 
 // Verifies `signed_receipt` (a wire::SignedReceipt message, flat array):
 // decode with reader limits -> broker chain to the root -> signature over

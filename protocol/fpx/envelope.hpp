@@ -29,6 +29,8 @@ inline constexpr std::uint16_t kSchemaVersion = 1;
 inline constexpr std::string_view kSignatureContext{"fpx/v1\0", 7};
 // The broker signs receipts over this context || canonical wire::Receipt.
 inline constexpr std::string_view kReceiptSignatureContext{"fpx/v1/receipt\0", 15};
+// The exact bytes a receipt signature covers.
+Bytes receipt_signing_input(ByteView receipt_bytes);
 
 // Limits on every reader of untrusted bytes: they stop amplification
 // (pointer loops, huge lists) and stack exhaustion (deep nesting).

@@ -60,7 +60,7 @@ Bytes signed_receipt(const Identity& signer, const MessageId& id, const Sha256Di
   receipt.setLogIndex(log_index);
   auto canonical = capnp::canonicalize(receipt.asReader());
   auto receipt_bytes = canonical.asBytes();
-  auto signature = signer.signing_key().sign(client::receipt_signing_input(receipt_bytes));
+  auto signature = signer.signing_key().sign(fpx::receipt_signing_input(receipt_bytes));
 
   capnp::MallocMessageBuilder message;
   auto signed_message = message.initRoot<wire::SignedReceipt>();
