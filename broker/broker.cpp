@@ -223,8 +223,9 @@ void Broker::Impl::run_timers() {
   resend_overdue();
 
   const bool scan_dead_letters = now_ms >= next_dead_letter_scan_ms;
+  const bool scan_clocks = now_ms >= next_clock_scan_ms;
   const bool flush = !deferred_audit.empty() || !delivered_marks.empty();
-  if (scan_dead_letters || flush) {
+  if (scan_dead_letters || scan_clocks || flush) {
     if (store->begin().ok()) {
       for (const auto& marked : delivered_marks) (void)store->mark_delivered(marked, now_ms);
       for (const auto& entry : deferred_audit) (void)store->append_audit(entry);
@@ -237,7 +238,23 @@ void Broker::Impl::run_timers() {
           (void)store->append_audit(audit_entry(now_ms, letter.sender.str(), letter.message_id, "route",
                                                 ErrorCode::not_found,
                                                 "dead letter: never confirmed by " + letter.recipient.str()));
+          // The sender hears of it, in a notice signed by the exchange.
+          if (letter.sender == identity.participant().id || enrollment.by_id(letter.sender) == nullptr) continue;
+          auto noticed = issue_notice(wire::MessageType::DEAD_LETTER_NOTICE, {letter.sender}, letter.message_id,
+                                      [&](auto body) {
+                                        auto notice = body.initDeadLetterNotice();
+                                        notice.setMessageId(kj::arrayPtr(letter.message_id.bytes.data(),
+                                                                         letter.message_id.bytes.size()));
+                                        notice.setRecipient(letter.recipient.str());
+                                        notice.setReason("not delivered before its hold time ended");
+                                        notice.setHeldUntilMs(now_ms);
+                                      });
+          if (!noticed) spdlog::error("dead-letter notice not issued: {}", noticed.error().describe());
         }
+      }
+      if (scan_clocks) {
+        next_clock_scan_ms = now_ms + config.clocks.scan_every_ms;
+        run_clock_scan();
       }
       if (store->commit().ok()) {
         delivered_marks.clear();
@@ -247,8 +264,12 @@ void Broker::Impl::run_timers() {
           spdlog::info("dead letter: message {} to {} was not delivered in time", letter.message_id.hex(),
                        letter.recipient.str());
         }
+        auto to_push = std::move(push_after_commit);
+        push_after_commit.clear();
+        for (const auto& participant : to_push) push_deliveries(participant);
       } else {
         store->rollback();
+        push_after_commit.clear();
       }
     }
   }

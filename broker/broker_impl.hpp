@@ -2,6 +2,7 @@
 // input (handle_*.cpp, zap_handler.cpp, deliver.cpp). Private to broker/.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -25,6 +26,9 @@ struct Session {
   std::uint64_t last_pushed = 0;                   // highest delivery id sent in this session
   std::map<std::uint64_t, std::int64_t> in_flight;  // delivery id -> sent at, unconfirmed
 };
+
+// "acknowledged (routine); response due 2026-12-27 10:00" for status replies.
+std::string describe_lifecycle(const LifecycleRow& row);
 
 // Something to send once the batch's transaction is durable.
 struct Outgoing {
@@ -68,6 +72,15 @@ struct Broker::Impl {
   void handle_zap_requests();
   void handle_monitor_events();
 
+  // --- tracing workflow (workflow.cpp) ---
+  Status apply_workflow(const OpenedEnvelope& opened, const EnrolledParticipant& principal);
+  Result<MessageId> issue_notice(wire::MessageType type, const std::vector<ParticipantId>& recipients,
+                                 const std::optional<MessageId>& in_reply_to,
+                                 const std::function<void(wire::Body::Builder)>& fill);
+  Status share_forwarded_request(const OpenedEnvelope& forward);
+  void run_clock_scan();
+  std::vector<ParticipantId> focal_points_of(const CountryCode& country) const;
+
   StageContext stage_context();
 
   BrokerConfig config;
@@ -100,6 +113,7 @@ struct Broker::Impl {
   std::int64_t next_timer_ms = 0;
   std::int64_t next_dead_letter_scan_ms = 0;
   std::int64_t next_checkpoint_ms = 0;
+  std::int64_t next_clock_scan_ms = 0;
   std::int64_t next_crl_warning_ms = 0;
   std::int64_t last_handshake_log_ms = 0;
   std::uint64_t handshake_failures_unlogged = 0;

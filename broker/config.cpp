@@ -141,6 +141,13 @@ Result<BrokerConfig> load_broker_config(const std::filesystem::path& path) {
   read.number("timing.heartbeat_timeout_ms", timing.heartbeat_timeout_ms, 100, 3600000);
   read.number("timing.checkpoint_every_ms", timing.checkpoint_every_ms, 1000, 3600000);
 
+  auto& clocks = config.clocks;
+  read.number("clocks.urgent_acknowledge_ms", clocks.urgent_acknowledge_ms, 60000, kYearMs);
+  read.number("clocks.urgent_respond_ms", clocks.urgent_respond_ms, 60000, kYearMs);
+  read.number("clocks.routine_acknowledge_ms", clocks.routine_acknowledge_ms, 60000, kYearMs);
+  read.number("clocks.routine_respond_ms", clocks.routine_respond_ms, 60000, kYearMs);
+  read.number("clocks.scan_every_ms", clocks.scan_every_ms, 100, 3600000);
+
   if (!config.participants_endpoint.starts_with("tcp://") && !config.participants_endpoint.starts_with("ipc://")) {
     read.problems().push_back({"participants.endpoint", "must be tcp://HOST:PORT or ipc://PATH"});
   }
@@ -159,7 +166,7 @@ Result<BrokerConfig> load_broker_config(const std::filesystem::path& path) {
 
   // Keys this version does not know are probably typos: say so.
   static const std::vector<std::string> kKnownTables = {"participants", "pki", "identity", "storage", "log",
-                                                        "regions", "limits", "timing"};
+                                                        "regions", "limits", "timing", "clocks"};
   for (const auto& [key, value] : table) {
     if (std::find(kKnownTables.begin(), kKnownTables.end(), std::string(key.str())) == kKnownTables.end()) {
       read.problems().push_back({std::string(key.str()), "is not an option of this broker (typo?)"});

@@ -12,6 +12,13 @@ void Broker::Impl::handle_confirm(const EnrolledParticipant& principal, const Cl
     return;
   }
   counters.deliveries_confirmed += static_cast<std::uint64_t>(*confirmed);
+  if (principal.role == Role::focal_point) {
+    for (auto id : request.delivery_ids) {
+      if (auto dated = store->mark_lifecycle_delivered(id, principal.id, principal.country, now_ms); !dated) {
+        spdlog::error("lifecycle delivery of {}: {}", principal.id.str(), dated.error().describe());
+      }
+    }
+  }
   auto session = sessions.find(principal.id);
   if (session != sessions.end()) {
     for (auto id : request.delivery_ids) session->second.in_flight.erase(id);

@@ -18,10 +18,20 @@ void Broker::Impl::handle_status(const EnrolledParticipant& principal, const Cli
   }
   auto rows = store->delivery_status(id);
   if (!rows) return refuse(routing_id, request.request_id, principal.id.str(), id, "status", rows.error());
+  auto lifecycle = store->lifecycle_of(id);
+  if (!lifecycle) return refuse(routing_id, request.request_id, principal.id.str(), id, "status", lifecycle.error());
   std::vector<RecipientStatusRow> out;
   for (const auto& row : *rows) {
-    out.push_back({row.recipient.str(), std::string(delivery_state_name(row.state)), row.updated_at_ms, "",
-                   row.reason});
+    // A requested state's focal point carries that state's lifecycle.
+    std::string lifecycle_text;
+    const EnrolledParticipant* recipient = enrollment.by_id(row.recipient);
+    for (const auto& step : *lifecycle) {
+      if (recipient != nullptr && recipient->role == Role::focal_point && recipient->country == step.requested_country) {
+        lifecycle_text = describe_lifecycle(step);
+      }
+    }
+    out.push_back({row.recipient.str(), std::string(delivery_state_name(row.state)), row.updated_at_ms,
+                   lifecycle_text, row.reason});
   }
   outgoing.push_back({routing_id, encode_status(request.request_id, id, out)});
 }

@@ -31,11 +31,22 @@ void Broker::Impl::handle_submit(const EnrolledParticipant& principal, std::uint
     return;
   }
 
+  if (opened->type == wire::MessageType::FORWARD) {
+    if (auto shared = share_forwarded_request(*opened); !shared) {
+      return refuse(routing_id, request_id, who, id, "persist", shared.error());
+    }
+  }
   auto inserted = persist(context, *opened, envelope, signed_sha256, *recipients);
   if (!inserted) return refuse(routing_id, request_id, who, id, "persist", inserted.error());
   Bytes receipt = sign_receipt(identity, id, opened->envelope_sha256, now_ms, inserted->log_index);
   if (auto stored = store->set_receipt(inserted->seq, receipt); !stored) {
     return refuse(routing_id, request_id, who, id, "receipt", stored.error());
+  }
+  if (auto applied = apply_workflow(*opened, principal); !applied) {
+    // The message itself is stored and receipted; only its bookkeeping
+    // failed. Loud, because the lifecycle now misses a step.
+    ++counters.internal_errors;
+    spdlog::error("workflow of {} not recorded: {}", id.hex(), applied.error().describe());
   }
   audit(who, id, "persist", ErrorCode::none,
         std::string(message_type_name(opened->type)) + " accepted for " + std::to_string(recipients->size()) +

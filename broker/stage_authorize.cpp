@@ -1,7 +1,10 @@
 // Default deny: a message goes only where DOMAIN.md's routing rules send it,
 // and only from a participant whose role may send it.
 #include <algorithm>
+#include <cstring>
 #include <set>
+
+#include <capnp/serialize.h>
 
 #include "fpx/broker/stages.hpp"
 
@@ -29,6 +32,25 @@ bool is_reply(MessageType type) {
 bool is_answer(MessageType type) {
   return type == MessageType::TRACING_ACKNOWLEDGEMENT || type == MessageType::TRACING_RESPONSE ||
          type == MessageType::FORWARD;
+}
+
+// The handling codes of a message we stored (and verified when it arrived).
+Result<std::vector<wire::HandlingCode>> stored_handling_codes(Store& store, const MessageId& id) {
+  auto envelope = store.message_envelope(id);
+  if (!envelope) return std::move(envelope).take_error();
+  if (!envelope->has_value()) return make_error(ErrorCode::not_found, "message " + id.hex() + " is not stored");
+  const Bytes& bytes = **envelope;
+  auto words = kj::heapArray<capnp::word>(bytes.size() / sizeof(capnp::word));
+  std::memcpy(words.begin(), bytes.data(), words.size() * sizeof(capnp::word));
+  capnp::FlatArrayMessageReader reader(words);
+  auto header_data = reader.getRoot<wire::Envelope>().getHeader();
+  auto header_words = kj::heapArray<capnp::word>(header_data.size() / sizeof(capnp::word));
+  std::memcpy(header_words.begin(), header_data.begin(), header_words.size() * sizeof(capnp::word));
+  kj::ArrayPtr<const capnp::word> segments[1] = {header_words};
+  capnp::SegmentArrayMessageReader header_reader(kj::arrayPtr(segments, 1));
+  std::vector<wire::HandlingCode> codes;
+  for (auto code : header_reader.getRoot<wire::Header>().getHandlingCodes()) codes.push_back(code);
+  return codes;
 }
 
 class RecipientList {
@@ -107,6 +129,16 @@ Result<std::vector<ParticipantId>> authorize(const StageContext& context, const 
     const StoredMessage& request = **original;
     bool was_recipient = std::any_of(addressed->begin(), addressed->end(),
                                      [&](const DeliveryStatusRow& row) { return row.recipient == principal.id; });
+    if (type == MessageType::FORWARD) {
+      auto codes = stored_handling_codes(context.store, *in_reply_to);
+      if (!codes) return std::move(codes).take_error();
+      if (std::find(codes->begin(), codes->end(), wire::HandlingCode::H2_NO_ONWARD_SHARING_WITHOUT_PERMISSION) !=
+          codes->end()) {
+        return make_error(ErrorCode::unauthorized, "message " + in_reply_to->hex() +
+                                                       " carries handling code H2: no onward sharing without the "
+                                                       "sender's permission; ask the requesting state first");
+      }
+    }
     if (is_answer(type)) {
       if (!was_recipient) {
         return make_error(ErrorCode::unauthorized, "message " + in_reply_to->hex() +

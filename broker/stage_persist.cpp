@@ -1,3 +1,6 @@
+#include <algorithm>
+#include <ctime>
+
 #include "fpx/broker/stages.hpp"
 
 namespace fpx::broker {
@@ -20,6 +23,15 @@ Result<InsertedMessage> persist(const StageContext& context, const OpenedEnvelop
   message.hold_until_ms = context.now_ms + (opened.type == wire::MessageType::TRACING_REQUEST
                                                 ? timing.tracing_request_hold_ms
                                                 : timing.hold_ms);
+  if (opened.type == wire::MessageType::ALERT && opened.message.body().getAlert().getValidUntil().getYear() != 0) {
+    // An alert lives until its validity ends.
+    auto until = opened.message.body().getAlert().getValidUntil();
+    std::tm parts{};
+    parts.tm_year = until.getYear() - 1900;
+    parts.tm_mon = until.getMonth() - 1;
+    parts.tm_mday = until.getDay() + 1;
+    message.hold_until_ms = std::max(context.now_ms, static_cast<std::int64_t>(timegm(&parts)) * 1000);
+  }
   message.log_leaf_data = log_leaf_data(opened, recipients, context.enrollment, context.now_ms);
   return context.store.insert_message(message, context.now_ms);
 }

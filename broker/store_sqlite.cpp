@@ -105,6 +105,39 @@ CREATE TABLE log_leaves (
   message_seq    INTEGER NOT NULL REFERENCES messages(seq),
   created_at_ms  INTEGER NOT NULL
 );
+
+-- One row per requested state of a tracing request: its lifecycle and clocks.
+CREATE TABLE lifecycle (
+  request_seq        INTEGER NOT NULL REFERENCES messages(seq),
+  requested_country  TEXT NOT NULL,
+  requester          TEXT NOT NULL,
+  requester_country  TEXT NOT NULL,
+  priority           TEXT NOT NULL,
+  state              TEXT NOT NULL,
+  submitted_at_ms    INTEGER NOT NULL,
+  delivered_at_ms    INTEGER NOT NULL DEFAULT 0,
+  acknowledged_at_ms INTEGER NOT NULL DEFAULT 0,
+  answered_at_ms     INTEGER NOT NULL DEFAULT 0,
+  closed_at_ms       INTEGER NOT NULL DEFAULT 0,
+  ack_due_ms         INTEGER NOT NULL,
+  response_due_ms    INTEGER NOT NULL,
+  ack_reminded       INTEGER NOT NULL DEFAULT 0,
+  response_reminded  INTEGER NOT NULL DEFAULT 0,
+  outcome            TEXT NOT NULL DEFAULT '',
+  refusal_grounds    TEXT NOT NULL DEFAULT '',
+  updated_at_ms      INTEGER NOT NULL,
+  PRIMARY KEY (request_seq, requested_country)
+);
+
+-- The stolen/lost registry: serial numbers of active alerts.
+CREATE TABLE watched_serials (
+  serial          TEXT NOT NULL,
+  alert_seq       INTEGER NOT NULL REFERENCES messages(seq),
+  alert_country   TEXT NOT NULL,
+  valid_until_ms  INTEGER NOT NULL
+);
+CREATE INDEX watched_serials_by_serial ON watched_serials (serial);
+CREATE INDEX watched_serials_by_alert ON watched_serials (alert_seq);
 )sql";
 
 constexpr std::string_view kAccepted = "accepted";
@@ -409,6 +442,120 @@ class SqliteStore final : public Store {
     }
   }
 
+  Status add_deliveries(const MessageId& id, const std::vector<ParticipantId>& recipients,
+                        std::int64_t at_ms) override {
+    assert(in_transaction());
+    for (const auto& recipient : recipients) {
+      Query query(add_delivery_.get());
+      query.bind(1, ByteView(id.bytes)).bind(2, std::string_view(recipient.str())).bind(3, at_ms);
+      if (auto status = done(query.step(), "adding a delivery"); !status) return status;
+    }
+    return {};
+  }
+
+  Result<std::optional<Bytes>> message_envelope(const MessageId& id) override {
+    Query query(message_envelope_.get());
+    query.bind(1, ByteView(id.bytes));
+    const int rc = query.step();
+    if (rc == SQLITE_DONE) return std::optional<Bytes>{};
+    if (rc != SQLITE_ROW) return fail(rc, "reading an envelope");
+    return std::optional<Bytes>{query.blob(0)};
+  }
+
+  Status insert_lifecycle(const LifecycleRow& row) override {
+    assert(in_transaction());
+    Query query(insert_lifecycle_.get());
+    query.bind(1, ByteView(row.request_id.bytes))
+        .bind(2, std::string_view(row.requested_country.str()))
+        .bind(3, std::string_view(row.requester.str()))
+        .bind(4, std::string_view(row.requester_country.str()))
+        .bind(5, std::string_view(row.priority))
+        .bind(6, std::string_view(row.state))
+        .bind(7, row.submitted_at_ms)
+        .bind(8, row.ack_due_ms)
+        .bind(9, row.response_due_ms)
+        .bind(10, row.updated_at_ms);
+    const int rc = query.step();
+    if ((rc & 0xff) == SQLITE_CONSTRAINT) return {};  // already tracked (a forward to a state already asked)
+    return done(rc, "storing a lifecycle row");
+  }
+
+  Status update_lifecycle(const LifecycleRow& row) override {
+    assert(in_transaction());
+    Query query(update_lifecycle_.get());
+    query.bind(1, std::string_view(row.state))
+        .bind(2, row.delivered_at_ms)
+        .bind(3, row.acknowledged_at_ms)
+        .bind(4, row.answered_at_ms)
+        .bind(5, row.closed_at_ms)
+        .bind(6, static_cast<std::int64_t>(row.ack_reminded))
+        .bind(7, static_cast<std::int64_t>(row.response_reminded))
+        .bind(8, std::string_view(row.outcome))
+        .bind(9, std::string_view(row.refusal_grounds))
+        .bind(10, row.updated_at_ms)
+        .bind(11, ByteView(row.request_id.bytes))
+        .bind(12, std::string_view(row.requested_country.str()));
+    return done(query.step(), "updating a lifecycle row");
+  }
+
+  Result<std::vector<LifecycleRow>> lifecycle_of(const MessageId& request_id) override {
+    Query query(lifecycle_of_.get());
+    query.bind(1, ByteView(request_id.bytes));
+    return read_lifecycle(query);
+  }
+
+  Status mark_lifecycle_delivered(std::uint64_t delivery_id, const ParticipantId& recipient,
+                                  const CountryCode& recipient_country, std::int64_t at_ms) override {
+    assert(in_transaction());
+    Query query(mark_lifecycle_delivered_.get());
+    query.bind(1, at_ms)
+        .bind(2, std::string_view(recipient_country.str()))
+        .bind(3, to_sql(delivery_id))
+        .bind(4, std::string_view(recipient.str()));
+    return done(query.step(), "dating a delivery in the lifecycle");
+  }
+
+  Result<std::vector<LifecycleRow>> lifecycle_due(std::int64_t now_ms) override {
+    Query query(lifecycle_due_.get());
+    query.bind(1, now_ms);
+    return read_lifecycle(query);
+  }
+
+  Status watch_serials(const MessageId& alert_id, const CountryCode& alert_country,
+                       const std::vector<std::string>& serials, std::int64_t valid_until_ms) override {
+    assert(in_transaction());
+    for (const auto& serial : serials) {
+      Query query(watch_serial_.get());
+      query.bind(1, std::string_view(serial))
+          .bind(2, ByteView(alert_id.bytes))
+          .bind(3, std::string_view(alert_country.str()))
+          .bind(4, valid_until_ms);
+      if (auto status = done(query.step(), "registering a watched serial"); !status) return status;
+    }
+    return {};
+  }
+
+  Status unwatch_serials(const MessageId& alert_id) override {
+    assert(in_transaction());
+    Query query(unwatch_serials_.get());
+    query.bind(1, ByteView(alert_id.bytes));
+    return done(query.step(), "withdrawing watched serials");
+  }
+
+  Result<std::vector<WatchedSerialHit>> match_serial(const std::string& serial, std::int64_t now_ms) override {
+    Query query(match_serial_.get());
+    query.bind(1, std::string_view(serial)).bind(2, now_ms);
+    std::vector<WatchedSerialHit> hits;
+    for (;;) {
+      const int rc = query.step();
+      if (rc == SQLITE_DONE) return hits;
+      if (rc != SQLITE_ROW) return fail(rc, "matching a serial");
+      auto id = message_id_from(query.blob(0));
+      if (!id) return damaged("alert id");
+      hits.push_back({*id, CountryCode(query.text(1)), serial});
+    }
+  }
+
   Result<std::vector<AuditRow>> audit_rows(std::int64_t after_id, std::size_t limit) override {
     Query query(audit_rows_.get());
     query.bind(1, after_id).bind(2, limit_to_sql(limit));
@@ -506,6 +653,37 @@ class SqliteStore final : public Store {
     return InsertedMessage{seq, log_index};
   }
 
+  Result<std::vector<LifecycleRow>> read_lifecycle(Query& query) {
+    std::vector<LifecycleRow> rows;
+    for (;;) {
+      const int rc = query.step();
+      if (rc == SQLITE_DONE) return rows;
+      if (rc != SQLITE_ROW) return fail(rc, "reading lifecycle rows");
+      LifecycleRow row;
+      auto id = message_id_from(query.blob(0));
+      if (!id) return damaged("request id");
+      row.request_id = *id;
+      row.requested_country = CountryCode(query.text(1));
+      row.requester = ParticipantId(query.text(2));
+      row.requester_country = CountryCode(query.text(3));
+      row.priority = query.text(4);
+      row.state = query.text(5);
+      row.submitted_at_ms = query.integer(6);
+      row.delivered_at_ms = query.integer(7);
+      row.acknowledged_at_ms = query.integer(8);
+      row.answered_at_ms = query.integer(9);
+      row.closed_at_ms = query.integer(10);
+      row.ack_due_ms = query.integer(11);
+      row.response_due_ms = query.integer(12);
+      row.ack_reminded = query.integer(13) != 0;
+      row.response_reminded = query.integer(14) != 0;
+      row.outcome = query.text(15);
+      row.refusal_grounds = query.text(16);
+      row.updated_at_ms = query.integer(17);
+      rows.push_back(std::move(row));
+    }
+  }
+
   Status done(int rc, std::string_view what) {
     if (rc == SQLITE_OK || rc == SQLITE_DONE || rc == SQLITE_ROW) return {};
     return fail(rc, what);
@@ -557,7 +735,24 @@ class SqliteStore final : public Store {
   StatementPtr dead_letter_;
   StatementPtr delivery_status_;
   StatementPtr audit_rows_;
+  StatementPtr add_delivery_;
+  StatementPtr message_envelope_;
+  StatementPtr insert_lifecycle_;
+  StatementPtr update_lifecycle_;
+  StatementPtr lifecycle_of_;
+  StatementPtr lifecycle_due_;
+  StatementPtr watch_serial_;
+  StatementPtr unwatch_serials_;
+  StatementPtr match_serial_;
+  StatementPtr mark_lifecycle_delivered_;
 };
+
+// The columns read_lifecycle() expects, in its order.
+#define FPX_LIFECYCLE_COLUMNS                                                                              \
+  "m.message_id, l.requested_country, l.requester, l.requester_country, l.priority, l.state, "            \
+  "l.submitted_at_ms, l.delivered_at_ms, l.acknowledged_at_ms, l.answered_at_ms, l.closed_at_ms, "        \
+  "l.ack_due_ms, l.response_due_ms, l.ack_reminded, l.response_reminded, l.outcome, l.refusal_grounds, " \
+  "l.updated_at_ms"
 
 Status SqliteStore::prepare_statements() {
   const std::pair<StatementPtr*, const char*> statements[] = {
@@ -611,6 +806,40 @@ Status SqliteStore::prepare_statements() {
       {&audit_rows_,
        "SELECT id, at_ms, principal, message_id, stage, outcome, detail FROM audit "
        "WHERE id > ?1 ORDER BY id LIMIT ?2"},
+      {&add_delivery_,
+       "INSERT OR IGNORE INTO deliveries (message_seq, recipient, state, attempts, updated_at_ms) "
+       "SELECT seq, ?2, 'stored', 0, ?3 FROM messages WHERE message_id = ?1"},
+      {&message_envelope_, "SELECT envelope FROM messages WHERE message_id = ?1"},
+      {&insert_lifecycle_,
+       "INSERT INTO lifecycle (request_seq, requested_country, requester, requester_country, priority, state, "
+       "submitted_at_ms, ack_due_ms, response_due_ms, updated_at_ms) "
+       "SELECT seq, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10 FROM messages WHERE message_id = ?1"},
+      {&update_lifecycle_,
+       "UPDATE lifecycle SET state = ?1, delivered_at_ms = ?2, acknowledged_at_ms = ?3, answered_at_ms = ?4, "
+       "closed_at_ms = ?5, ack_reminded = ?6, response_reminded = ?7, outcome = ?8, refusal_grounds = ?9, "
+       "updated_at_ms = ?10 "
+       "WHERE request_seq = (SELECT seq FROM messages WHERE message_id = ?11) AND requested_country = ?12"},
+      {&lifecycle_of_,
+       "SELECT " FPX_LIFECYCLE_COLUMNS " FROM lifecycle AS l JOIN messages AS m ON m.seq = l.request_seq "
+       "WHERE m.message_id = ?1 ORDER BY l.requested_country"},
+      // Clocks run only while the state still owes an answer.
+      {&lifecycle_due_,
+       "SELECT " FPX_LIFECYCLE_COLUMNS " FROM lifecycle AS l JOIN messages AS m ON m.seq = l.request_seq "
+       "WHERE l.state NOT IN ('final', 'restricted', 'refused', 'forwarded', 'withdrawn', 'closed') AND "
+       "((l.ack_reminded = 0 AND l.acknowledged_at_ms = 0 AND l.ack_due_ms <= ?1) OR "
+       "(l.response_reminded = 0 AND l.response_due_ms <= ?1)) ORDER BY l.request_seq"},
+      {&mark_lifecycle_delivered_,
+       "UPDATE lifecycle SET state = 'delivered', delivered_at_ms = ?1, updated_at_ms = ?1 "
+       "WHERE state = 'submitted' AND requested_country = ?2 AND request_seq = "
+       "(SELECT message_seq FROM deliveries WHERE delivery_id = ?3 AND recipient = ?4)"},
+      {&watch_serial_,
+       "INSERT INTO watched_serials (serial, alert_seq, alert_country, valid_until_ms) "
+       "SELECT ?1, seq, ?3, ?4 FROM messages WHERE message_id = ?2"},
+      {&unwatch_serials_,
+       "DELETE FROM watched_serials WHERE alert_seq = (SELECT seq FROM messages WHERE message_id = ?1)"},
+      {&match_serial_,
+       "SELECT m.message_id, w.alert_country FROM watched_serials AS w JOIN messages AS m ON m.seq = w.alert_seq "
+       "WHERE w.serial = ?1 AND w.valid_until_ms >= ?2"},
   };
   for (const auto& [slot, sql] : statements) {
     sqlite3_stmt* raw = nullptr;

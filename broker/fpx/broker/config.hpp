@@ -38,6 +38,16 @@ struct Timing {
   std::int64_t checkpoint_every_ms = 60'000;             // deliberate WAL checkpoint
 };
 
+// Tracing clocks per priority (DOMAIN.md): a missed one sends a reminder to
+// the requested focal point and an escalation to both focal points.
+struct Clocks {
+  std::int64_t urgent_acknowledge_ms = 8LL * 3600 * 1000;
+  std::int64_t urgent_respond_ms = 3LL * 24 * 3600 * 1000;
+  std::int64_t routine_acknowledge_ms = 3LL * 24 * 3600 * 1000;
+  std::int64_t routine_respond_ms = 30LL * 24 * 3600 * 1000;
+  std::int64_t scan_every_ms = 60'000;
+};
+
 struct BrokerConfig {
   std::filesystem::path source;  // the file it came from
   std::string participants_endpoint = "tcp://127.0.0.1:7400";
@@ -51,6 +61,7 @@ struct BrokerConfig {
   std::map<std::string, std::vector<CountryCode>> regions;  // "ECOWAS" -> states
   Limits limits;
   Timing timing;
+  Clocks clocks;
   std::string log_level = "info";
 };
 

@@ -91,6 +91,37 @@ struct DeadLetter {
   ParticipantId recipient;
 };
 
+// One requested state's lifecycle of a tracing request (DOMAIN.md
+// "Lifecycle and clocks"). Times are 0 until the step happens.
+struct LifecycleRow {
+  MessageId request_id;
+  CountryCode requested_country;
+  ParticipantId requester;
+  CountryCode requester_country;
+  std::string priority;  // "routine" or "urgent"
+  std::string state;     // submitted, delivered, acknowledged, needs_information, supplied, interim,
+                         // final, restricted, refused, forwarded, withdrawn, closed
+  std::int64_t submitted_at_ms = 0;
+  std::int64_t delivered_at_ms = 0;
+  std::int64_t acknowledged_at_ms = 0;
+  std::int64_t answered_at_ms = 0;  // final, restricted or refused
+  std::int64_t closed_at_ms = 0;
+  std::int64_t ack_due_ms = 0;
+  std::int64_t response_due_ms = 0;
+  bool ack_reminded = false;
+  bool response_reminded = false;
+  std::string outcome;          // the final response's outcome
+  std::string refusal_grounds;  // comma-separated grounds of a refusal or restriction
+  std::int64_t updated_at_ms = 0;
+};
+
+// An active stolen/lost alert that lists a serial number.
+struct WatchedSerialHit {
+  MessageId alert_id;
+  CountryCode alert_country;
+  std::string serial;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -117,6 +148,28 @@ class Store {
   // Turns every unconfirmed delivery whose hold time ended into a dead letter.
   virtual Result<std::vector<DeadLetter>> expire_deliveries(std::int64_t now_ms, const std::string& reason) = 0;
   virtual Result<std::vector<DeliveryStatusRow>> delivery_status(const MessageId& id) = 0;
+
+  // Adds recipients to a stored message (a forward shares the request).
+  virtual Status add_deliveries(const MessageId& id, const std::vector<ParticipantId>& recipients,
+                                std::int64_t at_ms) = 0;
+  // The envelope exactly as received, to re-read its signed header.
+  virtual Result<std::optional<Bytes>> message_envelope(const MessageId& id) = 0;
+
+  // --- tracing workflow ---
+  virtual Status insert_lifecycle(const LifecycleRow& row) = 0;
+  virtual Status update_lifecycle(const LifecycleRow& row) = 0;  // by request id and requested country
+  virtual Result<std::vector<LifecycleRow>> lifecycle_of(const MessageId& request_id) = 0;
+  // A confirmed delivery of a tracing request to a focal point of a
+  // requested state dates that state's "delivered" step.
+  virtual Status mark_lifecycle_delivered(std::uint64_t delivery_id, const ParticipantId& recipient,
+                                          const CountryCode& recipient_country, std::int64_t at_ms) = 0;
+  // Rows whose acknowledgement or response clock ran out without a reminder yet.
+  virtual Result<std::vector<LifecycleRow>> lifecycle_due(std::int64_t now_ms) = 0;
+  // The stolen/lost registry: serials (normalised) of active alerts.
+  virtual Status watch_serials(const MessageId& alert_id, const CountryCode& alert_country,
+                               const std::vector<std::string>& serials, std::int64_t valid_until_ms) = 0;
+  virtual Status unwatch_serials(const MessageId& alert_id) = 0;
+  virtual Result<std::vector<WatchedSerialHit>> match_serial(const std::string& serial, std::int64_t now_ms) = 0;
 
   // Reads for tests and operators.
   virtual Result<std::vector<AuditRow>> audit_rows(std::int64_t after_id, std::size_t limit) = 0;

@@ -1,0 +1,243 @@
+#include "bench_support.hpp"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdlib.h>  // mkdtemp
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+#include <thread>
+
+namespace fpx::bench {
+
+namespace fs = std::filesystem;
+
+void fail(const std::string& what) {
+  std::fprintf(stderr, "fpx-bench: %s\n", what.c_str());
+  std::exit(1);
+}
+
+namespace {
+
+void write_file(const fs::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+  out.close();
+  if (!out.good()) fail("cannot write " + path.string());
+  // Key files must not be readable by others: Identity::load checks that.
+  fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write);
+}
+
+std::string read_text(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// A free TCP port on loopback: the broker's config names a fixed endpoint.
+int free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) fail("cannot bind a loopback port");
+  socklen_t length = sizeof address;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  ::close(fd);
+  return ntohs(address.sin_port);
+}
+
+bool port_accepts(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = htons(static_cast<std::uint16_t>(port));
+  const bool connected = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+  ::close(fd);
+  return connected;
+}
+
+// Appended piecewise: g++ 12 -O2 gives a false -Wrestrict on "\"" + string&&.
+std::string quoted(const fs::path& path) {
+  std::string text(1, '"');
+  text += path.string();
+  text += '"';
+  return text;
+}
+
+constexpr int kValidityDays = 30;
+constexpr std::int64_t kCrlValidityMs = 7LL * 24 * 3600 * 1000;
+const char* const kBrokerId = "exchange.broker";
+
+}  // namespace
+
+TempDir::TempDir(KeepDir keep) : keep_(keep) {
+  std::string pattern = (fs::temp_directory_path() / "fpx-bench-XXXXXX").string();
+  if (::mkdtemp(pattern.data()) == nullptr) fail("mkdtemp failed");
+  path_ = pattern;
+}
+
+TempDir::~TempDir() {
+  if (keep_ == KeepDir::keep) {
+    std::fprintf(stderr, "# kept %s\n", path_.c_str());
+    return;
+  }
+  std::error_code ignored;
+  fs::remove_all(path_, ignored);
+}
+
+BenchPki::BenchPki(fs::path dir)
+    : dir_(std::move(dir)),
+      root_(must(pki::Authority::create_root("FPX Bench Root CA", must(SigningKey::generate(), "root key"),
+                                             pki::Validity::days_from_now(kValidityDays)),
+                 "root CA")) {
+  fs::create_directories(crl_dir());
+  fs::create_directories(dir_ / "participants");
+  write_file(root_pem(), root_.certificate().pem());
+  write_crls();
+}
+
+void BenchPki::write_crls() {
+  const std::int64_t now = now_ms();
+  std::uint64_t number = 1;
+  write_file(crl_dir() / "root.crl.pem",
+             must(root_.make_crl_pem({}, now - 60'000, now + kCrlValidityMs, number++), "root CRL"));
+  for (const auto& [country, authority] : intermediates_) {
+    write_file(crl_dir() / (country + ".crl.pem"),
+               must(authority.make_crl_pem({}, now - 60'000, now + kCrlValidityMs, number++), "national CRL"));
+  }
+}
+
+fs::path BenchPki::issue(const std::string& id, const std::string& country, Role role) {
+  // The broker's certificate comes from the root, as fpx-ca issues it.
+  const pki::Authority* issuer = &root_;
+  if (role != Role::broker) {
+    auto found = intermediates_.find(country);
+    if (found == intermediates_.end()) {
+      auto national = must(root_.create_intermediate(CountryCode(country), must(SigningKey::generate(), "CA key"),
+                                                     pki::Validity::days_from_now(kValidityDays)),
+                           "national CA");
+      found = intermediates_.emplace(country, std::move(national)).first;
+      write_crls();
+    }
+    issuer = &found->second;
+  }
+  auto key = must(SigningKey::generate(), "signing key");
+  auto curve = must(CurveKeyPair::generate(), "CURVE key");
+  pki::ParticipantRequest request;
+  request.id = ParticipantId(id);
+  request.country = CountryCode(country);
+  request.role = role;
+  request.signing_public_key = key.public_key();
+  request.curve_public_key = curve.public_key;
+  request.validity = pki::Validity::days_from_now(kValidityDays);
+  const Certificate certificate = must(issuer->issue(request), "participant certificate");
+
+  const fs::path dir = participant_dir(id);
+  fs::create_directories(dir);
+  std::string chain = certificate.pem();
+  if (issuer != &root_) chain += issuer->certificate().pem();
+  write_file(dir / kChainFile, chain);
+  write_file(dir / kSigningKeyFile, must(key.to_pem(""), "key PEM"));
+  write_file(dir / kCurveSecretFile, z85_encode(curve.secret_key) + "\n");
+  write_file(dir / kCurvePublicFile, z85_encode(curve.public_key) + "\n");
+  return dir;
+}
+
+Identity BenchPki::identity(const std::string& id) const {
+  return must(Identity::load(participant_dir(id), PassphraseSource{}), "identity");
+}
+
+BrokerProcess::BrokerProcess(BenchPki& pki, const std::vector<std::string>& participants, BrokerSettings settings)
+    : pki_(pki), settings_(std::move(settings)) {
+  dir_ = pki.dir() / "broker";
+  fs::create_directories(dir_ / "enrolled");
+  pki.issue(kBrokerId, "AT", Role::broker);
+  for (const auto& id : participants) {
+    fs::copy_file(pki.participant_dir(id) / kChainFile, dir_ / "enrolled" / (id + ".pem"),
+                  fs::copy_options::overwrite_existing);
+  }
+  port_ = free_port();
+  endpoint_ = "tcp://127.0.0.1:" + std::to_string(port_);
+  config_ = dir_ / "broker.toml";
+  log_ = dir_ / "broker.log";
+  std::ostringstream config;
+  config << "[participants]\nendpoint = \"" << endpoint_ << "\"\n"
+         << "[pki]\nroot_ca = " << quoted(pki.root_pem()) << "\ncrl_dir = " << quoted(pki.crl_dir())
+         << "\nenrolled_dir = " << quoted(dir_ / "enrolled") << "\n"
+         << "[identity]\ndir = " << quoted(pki.participant_dir(kBrokerId)) << "\n"
+         << "[storage]\ndatabase = " << quoted(dir_ / "broker.sqlite") << "\n"
+         << "[log]\nlevel = \"" << settings_.log_level << "\"\n"
+         << "[limits]\nrate_per_second = " << static_cast<std::int64_t>(settings_.rate_per_second)
+         << "\nburst = " << static_cast<std::int64_t>(settings_.burst) << "\n";
+  write_file(config_, config.str());
+  start();
+}
+
+BrokerProcess::~BrokerProcess() {
+  if (pid_ > 0) stop();
+}
+
+void BrokerProcess::start() {
+  if (!fs::exists(settings_.binary)) fail("no broker binary at " + settings_.binary.string() + " (--broker-bin)");
+  pid_ = ::fork();
+  if (pid_ < 0) fail("fork failed");
+  if (pid_ == 0) {
+    const int log_fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    ::dup2(log_fd, STDOUT_FILENO);
+    ::dup2(log_fd, STDERR_FILENO);
+    const std::string binary = settings_.binary.string();
+    const std::string config = config_.string();
+    ::execl(binary.c_str(), binary.c_str(), "--config", config.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  // Ready when the port accepts TCP connections (the broker binds last).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  for (;;) {
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      fail("fpx-broker exited at start:\n" + read_text(log_));
+    }
+    if (port_accepts(port_)) return;
+    if (std::chrono::steady_clock::now() > deadline) fail("fpx-broker did not listen:\n" + read_text(log_));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+int BrokerProcess::stop() {
+  if (pid_ <= 0) return -1;
+  ::kill(pid_, SIGTERM);
+  int status = 0;
+  ::waitpid(pid_, &status, 0);
+  pid_ = -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+CurvePublicKey BrokerProcess::curve_public_key() const {
+  auto chain = must(Certificate::load_pem_file(pki_.participant_dir(kBrokerId) / kChainFile), "broker chain");
+  return must(chain.front().participant(), "broker certificate").curve_public_key;
+}
+
+double BrokerProcess::cpu_seconds() const {
+  // Fields 14 and 15 of /proc/<pid>/stat (utime, stime) in clock ticks; the
+  // command name (field 2) may hold spaces, so count from its closing ')'.
+  const std::string stat = read_text("/proc/" + std::to_string(pid_) + "/stat");
+  const auto close = stat.rfind(')');
+  if (close == std::string::npos) fail("cannot read the broker's /proc stat");
+  std::istringstream fields(stat.substr(close + 2));
+  std::string skip;
+  for (int field = 3; field < 14; ++field) fields >> skip;
+  unsigned long long utime = 0;
+  unsigned long long stime = 0;
+  fields >> utime >> stime;
+  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+}  // namespace fpx::bench

@@ -1,0 +1,114 @@
+// What fpx-bench needs around the broker: a PKI written to disk as fpx-ca
+// writes it, and a real fpx-broker process with a generated config. This
+// mirrors tests/support (which asserts through Catch2 and so cannot be linked
+// into a bench program): failures here print and exit.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "fpx/identity.hpp"
+#include "fpx/pki.hpp"
+
+namespace fpx::bench {
+
+[[noreturn]] void fail(const std::string& what);
+
+template <typename T>
+T must(Result<T> result, const char* what) {
+  if (!result) fail(std::string(what) + ": " + result.error().describe());
+  return std::move(result).value();
+}
+
+enum class KeepDir { remove, keep };
+
+// A fresh directory under the system temp dir; removed at the end unless
+// kept (--keep-dir), so the broker's log and database can be inspected.
+class TempDir {
+ public:
+  explicit TempDir(KeepDir keep);
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+  KeepDir keep_;
+};
+
+// Root CA plus one national intermediate per participant country, so every
+// envelope carries a two-certificate chain as in a real deployment, and
+// current (empty) CRLs, so both ends check revocation.
+class BenchPki {
+ public:
+  explicit BenchPki(std::filesystem::path dir);
+
+  // Issues a participant and writes its identity directory; returns it.
+  std::filesystem::path issue(const std::string& id, const std::string& country, Role role);
+  Identity identity(const std::string& id) const;
+  // Rewrites the CRL directory: one current CRL per CA.
+  void write_crls();
+
+  const std::filesystem::path& dir() const { return dir_; }
+  std::filesystem::path root_pem() const { return dir_ / "root-ca.pem"; }
+  std::filesystem::path crl_dir() const { return dir_ / "crls"; }
+  std::filesystem::path participant_dir(const std::string& id) const { return dir_ / "participants" / id; }
+
+ private:
+  std::filesystem::path dir_;
+  pki::Authority root_;
+  std::map<std::string, pki::Authority> intermediates_;
+};
+
+struct BrokerSettings {
+  std::filesystem::path binary;
+  // The default (200/s per participant) would make the bench measure the
+  // rate limiter, not the broker.
+  double rate_per_second = 1'000'000;
+  double burst = 1'000'000;
+  // Per-message debug logging would be part of what is measured.
+  std::string log_level = "warn";
+};
+
+// A real fpx-broker on 127.0.0.1 with its own config, enrolled directory and
+// SQLite file. Stopped with SIGTERM when destroyed.
+class BrokerProcess {
+ public:
+  // Issues the broker identity and enrolls `participants` (already issued).
+  BrokerProcess(BenchPki& pki, const std::vector<std::string>& participants, BrokerSettings settings);
+  ~BrokerProcess();
+  BrokerProcess(const BrokerProcess&) = delete;
+  BrokerProcess& operator=(const BrokerProcess&) = delete;
+
+  const std::string& endpoint() const { return endpoint_; }
+  CurvePublicKey curve_public_key() const;
+  pid_t pid() const { return pid_; }
+  const std::filesystem::path& log_path() const { return log_; }
+  // User + system CPU time of the process (all threads) so far, from
+  // /proc/<pid>/stat; 10 ms resolution, so measure phases of seconds.
+  double cpu_seconds() const;
+  // SIGTERM and wait; returns the exit status.
+  int stop();
+
+ private:
+  void start();
+
+  BenchPki& pki_;
+  BrokerSettings settings_;
+  std::filesystem::path dir_;
+  std::filesystem::path config_;
+  std::filesystem::path log_;
+  std::string endpoint_;
+  int port_ = 0;
+  pid_t pid_ = -1;
+};
+
+}  // namespace fpx::bench

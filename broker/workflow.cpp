@@ -1,0 +1,359 @@
+// The tracing workflow (DOMAIN.md "Lifecycle and clocks"): each requested
+// state's lifecycle of a request, its clocks, reminders and escalations,
+// the stolen/lost registry and its hit notifications. Everything here runs
+// inside the transaction of the message that caused it, and the notices the
+// broker issues are real messages, signed by the broker and stored and
+// delivered like any other.
+#include <algorithm>
+#include <cctype>
+#include <set>
+
+#include <spdlog/spdlog.h>
+
+#include "broker_impl.hpp"
+
+namespace fpx::broker {
+
+namespace {
+
+using wire::MessageType;
+
+constexpr std::int64_t kDayMs = 24LL * 3600 * 1000;
+
+// Serials are compared as marked but without case, spaces and dashes:
+// "ak 4711-zg" and "AK4711ZG" are the same marking.
+std::string normalise_serial(std::string_view serial) {
+  std::string normal;
+  for (char c : serial) {
+    if (std::isalnum(static_cast<unsigned char>(c))) normal.push_back(static_cast<char>(std::toupper(c)));
+  }
+  return normal;
+}
+
+std::vector<std::string> serials_of(capnp::List<wire::Firearm>::Reader firearms) {
+  std::vector<std::string> serials;
+  for (auto firearm : firearms) {
+    std::string serial = normalise_serial(firearm.getSerialNumber().cStr());
+    if (serial.size() >= 3) serials.push_back(std::move(serial));  // shorter ones match too much
+  }
+  return serials;
+}
+
+std::int64_t end_of_day_ms(wire::Date::Reader date) {
+  std::tm parts{};
+  parts.tm_year = date.getYear() - 1900;
+  parts.tm_mon = date.getMonth() - 1;
+  parts.tm_mday = date.getDay();
+  return static_cast<std::int64_t>(timegm(&parts)) * 1000 + kDayMs - 1;
+}
+
+std::optional<MessageId> in_reply_to_of(const OpenedEnvelope& opened) {
+  auto data = opened.message.header().getInReplyTo();
+  return MessageId::from_bytes(ByteView(data.begin(), data.size()));
+}
+
+std::string outcome_name(wire::TracingOutcome outcome) {
+  switch (outcome) {
+    case wire::TracingOutcome::POINT_OF_DIVERSION_ESTABLISHED: return "point_of_diversion_established";
+    case wire::TracingOutcome::LAST_LEGAL_HOLDER_IDENTIFIED: return "last_legal_holder_identified";
+    case wire::TracingOutcome::PARTIAL_CHAIN: return "partial_chain";
+    case wire::TracingOutcome::NO_RECORD: return "no_record";
+    case wire::TracingOutcome::NOT_MADE_OR_IMPORTED_HERE: return "not_made_or_imported_here";
+    case wire::TracingOutcome::RECORDS_TOO_OLD: return "records_too_old";
+    case wire::TracingOutcome::INSUFFICIENT_IDENTIFIERS: return "insufficient_identifiers";
+    case wire::TracingOutcome::DELAYED: return "delayed";
+    case wire::TracingOutcome::RESTRICTED: return "restricted";
+    case wire::TracingOutcome::REFUSED: return "refused";
+  }
+  return "unknown";
+}
+
+std::string ground_name(wire::RefusalGround ground) {
+  switch (ground) {
+    case wire::RefusalGround::ONGOING_INVESTIGATION: return "ongoing_investigation";
+    case wire::RefusalGround::CONFIDENTIALITY_LAW: return "confidentiality_law";
+    case wire::RefusalGround::NATIONAL_SECURITY: return "national_security";
+  }
+  return "unknown";
+}
+
+bool is_closed_state(const std::string& state) {
+  return state == "final" || state == "restricted" || state == "refused" || state == "forwarded" ||
+         state == "withdrawn" || state == "closed";
+}
+
+}  // namespace
+
+std::vector<ParticipantId> Broker::Impl::focal_points_of(const CountryCode& country) const {
+  return enrollment.of_country(country, Role::focal_point);
+}
+
+Result<MessageId> Broker::Impl::issue_notice(MessageType type, const std::vector<ParticipantId>& recipients,
+                                             const std::optional<MessageId>& in_reply_to,
+                                             const std::function<void(wire::Body::Builder)>& fill) {
+  capnp::MallocMessageBuilder header_message;
+  capnp::MallocMessageBuilder body_message;
+  auto header = header_message.initRoot<wire::Header>();
+  auto body = body_message.initRoot<wire::Body>();
+  auto addressed = header.initRecipients(static_cast<unsigned>(recipients.size()));
+  for (unsigned i = 0; i < addressed.size(); ++i) addressed[i].setParticipant(recipients[i].str());
+  header.setClassification(wire::Classification::RESTRICTED);
+  header.initHandlingCodes(1).set(0, wire::HandlingCode::H0_CRIME_FIGHTING_ONLY);
+  header.setCreatedAtMs(now_ms);
+  if (in_reply_to) header.setInReplyTo(kj::arrayPtr(in_reply_to->bytes.data(), in_reply_to->bytes.size()));
+  fill(body);
+  if (message_type_of(body.asReader()) != type) {
+    return make_error(ErrorCode::internal, "a broker notice was built with the wrong body");
+  }
+  auto sealed = seal_envelope(identity, header, body.asReader());
+  if (!sealed) return std::move(sealed).take_error();
+  // Open our own notice like any other: it is stored as what it is, a
+  // signed message, and a broken broker identity shows up here, not at the recipient.
+  auto opened = opener.open(*sealed, OpenOptions{now_ms, RevocationCheck::required});
+  if (!opened) return std::move(opened).take_error();
+  auto context = stage_context();
+  auto inserted = persist(context, *opened, *sealed, signed_content_sha256(*opened), recipients);
+  if (!inserted) return std::move(inserted).take_error();
+  std::string to;
+  for (const auto& recipient : recipients) to += (to.empty() ? "" : ", ") + recipient.str();
+  audit(identity.participant().id.str(), opened->message_id, "account", ErrorCode::none,
+        std::string(message_type_name(type)) + " issued to " + to);
+  for (const auto& recipient : recipients) push_after_commit.insert(recipient);
+  return opened->message_id;
+}
+
+Status Broker::Impl::apply_workflow(const OpenedEnvelope& opened, const EnrolledParticipant& principal) {
+  auto body = opened.message.body();
+  auto header = opened.message.header();
+  switch (opened.type) {
+    case MessageType::TRACING_REQUEST: {
+      auto request = body.getTracingRequest();
+      const bool urgent = header.getPriority() == wire::Priority::URGENT;
+      const auto& clocks = config.clocks;
+      std::set<std::string> seen;
+      for (auto state : request.getRequestedStates()) {
+        std::string country = state.getCountry().cStr();
+        if (!seen.insert(country).second) continue;
+        LifecycleRow row;
+        row.request_id = opened.message_id;
+        row.requested_country = CountryCode(country);
+        row.requester = principal.id;
+        row.requester_country = principal.country;
+        row.priority = urgent ? "urgent" : "routine";
+        row.state = "submitted";
+        row.submitted_at_ms = now_ms;
+        row.ack_due_ms = now_ms + (urgent ? clocks.urgent_acknowledge_ms : clocks.routine_acknowledge_ms);
+        row.response_due_ms = now_ms + (urgent ? clocks.urgent_respond_ms : clocks.routine_respond_ms);
+        row.updated_at_ms = now_ms;
+        if (auto stored = store->insert_lifecycle(row); !stored) return stored;
+      }
+      // The stolen/lost registry: a match tells both focal points at once.
+      std::set<std::pair<MessageId, std::string>> notified;
+      for (const auto& serial : serials_of(request.getFirearms())) {
+        auto hits = store->match_serial(serial, now_ms);
+        if (!hits) return std::move(hits).take_error();
+        for (const auto& hit : *hits) {
+          if (!notified.insert({hit.alert_id, serial}).second) continue;
+          std::vector<ParticipantId> to = focal_points_of(principal.country);
+          for (const auto& id : focal_points_of(hit.alert_country)) {
+            if (std::find(to.begin(), to.end(), id) == to.end()) to.push_back(id);
+          }
+          if (to.empty()) continue;
+          auto issued = issue_notice(MessageType::HIT_NOTIFICATION, to, opened.message_id, [&](auto notice) {
+            auto hit_body = notice.initHitNotification();
+            hit_body.setAlertMessageId(kj::arrayPtr(hit.alert_id.bytes.data(), hit.alert_id.bytes.size()));
+            hit_body.setRequestMessageId(
+                kj::arrayPtr(opened.message_id.bytes.data(), opened.message_id.bytes.size()));
+            hit_body.setMatchedSerial(serial);
+          });
+          if (!issued) return std::move(issued).take_error();
+          spdlog::info("hit: request {} matches alert {} on serial {}", opened.message_id.hex(),
+                       hit.alert_id.hex(), serial);
+        }
+      }
+      return {};
+    }
+    case MessageType::ALERT: {
+      auto alert = body.getAlert();
+      if (alert.getKind() == wire::AlertKind::CANCEL) {
+        if (auto cancelled = in_reply_to_of(opened)) return store->unwatch_serials(*cancelled);
+        return {};
+      }
+      if (alert.getKind() != wire::AlertKind::STOLEN && alert.getKind() != wire::AlertKind::LOST) return {};
+      auto serials = serials_of(alert.getFirearms());
+      auto batch = serials_of(alert.getBatch().getFirearms());
+      serials.insert(serials.end(), batch.begin(), batch.end());
+      if (serials.empty()) return {};
+      return store->watch_serials(opened.message_id, principal.country, serials,
+                                  end_of_day_ms(alert.getValidUntil()));
+    }
+    default:
+      break;
+  }
+
+  // The replies and follow-ups move the lifecycle of the request they answer.
+  auto request_id = in_reply_to_of(opened);
+  if (!request_id) return {};
+  auto rows = store->lifecycle_of(*request_id);
+  if (!rows) return std::move(rows).take_error();
+  for (auto& row : *rows) {
+    const bool own_row = row.requested_country == principal.country;
+    std::string before = row.state;
+    switch (opened.type) {
+      case MessageType::TRACING_ACKNOWLEDGEMENT: {
+        if (!own_row) continue;
+        if (row.acknowledged_at_ms == 0) row.acknowledged_at_ms = now_ms;
+        switch (body.getTracingAcknowledgement().getStatus()) {
+          case wire::AcknowledgementStatus::ACCEPTED: row.state = "acknowledged"; break;
+          case wire::AcknowledgementStatus::NEEDS_INFORMATION: row.state = "needs_information"; break;
+          case wire::AcknowledgementStatus::REJECTED_AS_MALFORMED:
+            row.state = "refused";
+            row.outcome = "rejected_as_malformed";
+            row.answered_at_ms = now_ms;
+            break;
+          case wire::AcknowledgementStatus::FORWARDED: row.state = "forwarded"; break;
+        }
+        break;
+      }
+      case MessageType::TRACING_RESPONSE: {
+        if (!own_row) continue;
+        auto response = body.getTracingResponse();
+        if (row.acknowledged_at_ms == 0) row.acknowledged_at_ms = now_ms;  // an answer acknowledges too
+        if (response.getKind() == wire::ResponseKind::INTERIM) {
+          row.state = "interim";
+          break;
+        }
+        auto outcome = response.getOutcome();
+        row.state = outcome == wire::TracingOutcome::REFUSED      ? "refused"
+                    : outcome == wire::TracingOutcome::RESTRICTED ? "restricted"
+                                                                  : "final";
+        row.outcome = outcome_name(outcome);
+        row.refusal_grounds.clear();
+        for (auto ground : response.getRefusalGrounds()) {
+          row.refusal_grounds += (row.refusal_grounds.empty() ? "" : ",") + ground_name(ground);
+        }
+        row.answered_at_ms = now_ms;
+        break;
+      }
+      case MessageType::FORWARD: {
+        if (!own_row) continue;
+        row.state = "forwarded";
+        break;
+      }
+      case MessageType::INFORMATION_SUPPLIED:
+        if (row.state != "needs_information") continue;
+        row.state = "supplied";
+        break;
+      case MessageType::WITHDRAW:
+        if (is_closed_state(row.state)) continue;
+        row.state = "withdrawn";
+        row.closed_at_ms = now_ms;
+        break;
+      case MessageType::CLOSE:
+        if (row.state == "closed") continue;
+        row.state = "closed";
+        row.closed_at_ms = now_ms;
+        break;
+      default:
+        continue;
+    }
+    row.updated_at_ms = now_ms;
+    if (auto updated = store->update_lifecycle(row); !updated) return updated;
+    spdlog::debug("lifecycle of {} for {}: {} -> {}", request_id->hex(), row.requested_country.str(), before,
+                  row.state);
+  }
+
+  return {};
+}
+
+Status Broker::Impl::share_forwarded_request(const OpenedEnvelope& forward) {
+  // Called before the forward itself is stored, so that the new state
+  // receives the request first and the forward that explains it second.
+  auto request_id = in_reply_to_of(forward);
+  if (!request_id) return {};
+  auto rows = store->lifecycle_of(*request_id);
+  if (!rows) return std::move(rows).take_error();
+  if (rows->empty()) return {};
+  CountryCode to(forward.message.body().getForward().getToCountry());
+  auto focal_points = focal_points_of(to);
+  if (auto shared = store->add_deliveries(*request_id, focal_points, now_ms); !shared) return shared;
+  for (const auto& id : focal_points) push_after_commit.insert(id);
+  LifecycleRow row = rows->front();
+  row.requested_country = to;
+  row.state = "submitted";
+  row.submitted_at_ms = now_ms;
+  row.delivered_at_ms = row.acknowledged_at_ms = row.answered_at_ms = row.closed_at_ms = 0;
+  row.ack_reminded = row.response_reminded = false;
+  const bool urgent = row.priority == "urgent";
+  row.ack_due_ms = now_ms + (urgent ? config.clocks.urgent_acknowledge_ms : config.clocks.routine_acknowledge_ms);
+  row.response_due_ms = now_ms + (urgent ? config.clocks.urgent_respond_ms : config.clocks.routine_respond_ms);
+  row.outcome.clear();
+  row.refusal_grounds.clear();
+  row.updated_at_ms = now_ms;
+  return store->insert_lifecycle(row);
+}
+
+void Broker::Impl::run_clock_scan() {
+  auto due = store->lifecycle_due(now_ms);
+  if (!due) {
+    spdlog::error("clocks: {}", due.error().describe());
+    return;
+  }
+  for (auto& row : *due) {
+    const bool ack_clock = !row.ack_reminded && row.acknowledged_at_ms == 0 && row.ack_due_ms <= now_ms;
+    const wire::ClockKind clock_kind = ack_clock ? wire::ClockKind::ACKNOWLEDGEMENT : wire::ClockKind::RESPONSE;
+    const std::int64_t due_at = ack_clock ? row.ack_due_ms : row.response_due_ms;
+    auto requested = focal_points_of(row.requested_country);
+    std::vector<ParticipantId> both = requested;
+    for (const auto& id : focal_points_of(row.requester_country)) both.push_back(id);
+    if (std::find(both.begin(), both.end(), row.requester) == both.end()) both.push_back(row.requester);
+
+    if (!requested.empty()) {
+      auto reminded = issue_notice(MessageType::REMINDER, requested, row.request_id, [&](auto body) {
+        auto reminder = body.initReminder();
+        reminder.setRequestMessageId(kj::arrayPtr(row.request_id.bytes.data(), row.request_id.bytes.size()));
+        reminder.setRequestedCountry(row.requested_country.str());
+        reminder.setClock(clock_kind);
+        reminder.setDueAtMs(due_at);
+      });
+      if (!reminded) spdlog::error("reminder not issued: {}", reminded.error().describe());
+    }
+    auto escalated = issue_notice(MessageType::ESCALATION, both, row.request_id, [&](auto body) {
+      auto escalation = body.initEscalation();
+      escalation.setRequestMessageId(kj::arrayPtr(row.request_id.bytes.data(), row.request_id.bytes.size()));
+      escalation.setRequestedCountry(row.requested_country.str());
+      escalation.setClock(clock_kind);
+      escalation.setDueAtMs(due_at);
+      escalation.setOverdueMs(now_ms - due_at);
+    });
+    if (!escalated) spdlog::error("escalation not issued: {}", escalated.error().describe());
+    (ack_clock ? row.ack_reminded : row.response_reminded) = true;
+    row.updated_at_ms = now_ms;
+    if (auto updated = store->update_lifecycle(row); !updated) {
+      spdlog::error("clocks: {}", updated.error().describe());
+    }
+    spdlog::info("{} clock of request {} for {} ran out: reminder and escalation issued",
+                 ack_clock ? "acknowledgement" : "response", row.request_id.hex(), row.requested_country.str());
+  }
+}
+
+std::string describe_lifecycle(const LifecycleRow& row) {
+  auto day = [](std::int64_t ms) {
+    std::time_t seconds = ms / 1000;
+    std::tm parts{};
+    gmtime_r(&seconds, &parts);
+    char text[32];
+    std::strftime(text, sizeof text, "%Y-%m-%d %H:%M", &parts);
+    return std::string(text);
+  };
+  std::string text = row.state + " (" + row.priority + ")";
+  if (row.acknowledged_at_ms != 0) text += "; acknowledged " + day(row.acknowledged_at_ms);
+  else text += "; acknowledgement due " + day(row.ack_due_ms);
+  if (row.answered_at_ms != 0) text += "; answered " + day(row.answered_at_ms) + " (" + row.outcome + ")";
+  else if (!is_closed_state(row.state)) text += "; response due " + day(row.response_due_ms);
+  if (!row.refusal_grounds.empty()) text += "; grounds: " + row.refusal_grounds;
+  if (row.ack_reminded || row.response_reminded) text += "; escalated";
+  return text;
+}
+
+}  // namespace fpx::broker

@@ -1,0 +1,97 @@
+// Shared pieces of the fpx command line: exit codes, the global options every
+// command sees, and the command entry points main.cpp dispatches to.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "fpx/result.hpp"
+
+namespace fpx::cli {
+
+// Scripts branch on these: 2 means "fix what you typed or the file you gave",
+// 1 means "the exchange (or a signature) said no, or could not be reached".
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitRefused = 1;
+inline constexpr int kExitUsage = 2;
+
+struct GlobalOptions {
+  std::string profile;  // --profile, else $FPX_PROFILE
+  bool json = false;    // one JSON object (or JSON lines) on stdout instead of tables
+};
+
+// Prints `error` for people (stderr) and, with --json, as one JSON object on
+// stdout; then the next step, if any. Returns `exit_code`.
+int report_failure(const GlobalOptions& global, int exit_code, const Error& error, const std::string& next_step = {});
+
+// ---- commands ----------------------------------------------------------------
+
+struct SendOptions {
+  std::string file;
+  bool dry_run = false;
+};
+enum class SendKind { tracing_request, alert, campaign_report };
+int run_send(const GlobalOptions& global, SendKind kind, const SendOptions& options);
+
+struct AckOptions {
+  std::string id;
+  std::string status = "accepted";
+  std::string expected_response;  // YYYY-MM-DD
+  std::string contact;
+  std::vector<std::string> missing;
+  std::string file;
+  bool dry_run = false;
+};
+int run_ack(const GlobalOptions& global, const AckOptions& options);
+
+struct RespondOptions {
+  std::string id;
+  std::string outcome;
+  bool interim = false;
+  bool final_answer = false;
+  std::vector<std::string> grounds;
+  std::string explanation;
+  std::vector<std::string> hops;  // "role;entity;CC;YYYY-MM-DD;document"
+  std::string use_restrictions;
+  std::string next_update;  // YYYY-MM-DD
+  std::string file;
+  bool dry_run = false;
+};
+int run_respond(const GlobalOptions& global, const RespondOptions& options);
+
+struct StatusOptions {
+  std::string id;
+};
+int run_status(const GlobalOptions& global, const StatusOptions& options);
+
+struct InboxOptions {
+  double wait_seconds = 2.0;
+  bool all = false;
+};
+int run_inbox(const GlobalOptions& global, const InboxOptions& options);
+
+struct VerifyOptions {
+  std::string file;
+  std::string root_ca;
+  std::string crl_dir;
+};
+int run_verify(const GlobalOptions& global, const VerifyOptions& options);
+
+struct ProfileInitOptions {
+  std::string dir;
+  std::string identity;
+  std::string broker_endpoint;
+  std::string broker_cert;  // PEM chain of the broker: its CURVE key is read from it
+  std::string broker_key;   // or the Z85 key itself
+  std::string root_ca;
+  std::string crl_dir;
+  std::string passphrase_file;
+  std::string passphrase_env;
+  bool force = false;
+};
+int run_profile_init(const GlobalOptions& global, const ProfileInitOptions& options);
+int run_profile_show(const GlobalOptions& global);
+
+}  // namespace fpx::cli

@@ -1,0 +1,152 @@
+// fpx inbox: fetch what the broker holds for this participant, save each
+// delivery (exact envelope bytes and a JSON rendering) and only then confirm
+// it, so that nothing confirmed is ever lost by a crash in between.
+#include <algorithm>
+#include <chrono>
+#include <iostream>
+
+#include "local_store.hpp"
+#include "outgoing.hpp"
+#include "render.hpp"
+
+namespace fpx::cli {
+
+namespace {
+
+struct Row {
+  std::string id;
+  std::string type;
+  std::string from;
+  std::string from_country;
+  std::string case_reference;
+  std::int64_t created_at_ms = 0;
+  std::string in_reply_to;
+  std::string file;
+};
+
+Row row_of(const OpenedEnvelope& opened, const std::filesystem::path& file) {
+  const auto header = opened.message.header();
+  Row row;
+  row.id = opened.message_id.hex();
+  row.type = enum_name(opened.type);
+  row.from = opened.signer.participant.id.str();
+  row.from_country = opened.signer.participant.country.str();
+  row.case_reference = header.getCaseReference().cStr();
+  row.created_at_ms = opened.created_at_ms;
+  row.in_reply_to = to_hex(ByteView(header.getInReplyTo().begin(), header.getInReplyTo().size()));
+  row.file = file.string();
+  return row;
+}
+
+void print_rows(const GlobalOptions& global, const std::vector<Row>& rows, const std::string& empty_note) {
+  if (global.json) {
+    for (const auto& row : rows) {
+      std::cout << JsonObject()
+                       .text("messageId", row.id)
+                       .text("type", row.type)
+                       .text("from", row.from)
+                       .text("fromCountry", row.from_country)
+                       .text("caseReference", row.case_reference)
+                       .text("createdAt", format_utc(row.created_at_ms))
+                       .number("createdAtMs", row.created_at_ms)
+                       .text("inReplyTo", row.in_reply_to)
+                       .text("file", row.file)
+                       .str()
+                << "\n";
+    }
+    return;
+  }
+  if (rows.empty()) {
+    std::cout << empty_note << "\n";
+    return;
+  }
+  Table table({"id", "type", "from", "case reference", "created"});
+  for (const auto& row : rows) {
+    table.add({row.id, row.type, row.from, row.case_reference.empty() ? "-" : row.case_reference,
+               format_utc(row.created_at_ms)});
+  }
+  std::cout << table.str();
+}
+
+// Everything saved before, re-opened from disk (revocation was checked on delivery).
+int list_saved(const GlobalOptions& global, const Profile& profile) {
+  auto trust = TrustStore::load(profile.root_ca, {});
+  if (!trust) return report_failure(global, kExitUsage, trust.error(), "check pki.root_ca in fpx.toml");
+  EnvelopeOpener opener(*trust);
+  OpenOptions options;
+  options.revocation = RevocationCheck::skip;
+  std::vector<Row> rows;
+  std::error_code error;
+  for (std::filesystem::directory_iterator it(profile.inbox_dir(), error), end; !error && it != end; it.increment(error)) {
+    if (it->path().extension() != kEnvelopeExtension) continue;
+    auto bytes = read_whole_file(it->path());
+    if (!bytes) continue;
+    auto opened = opener.open(*bytes, options);
+    if (!opened) {
+      std::cerr << "fpx: " << it->path().string() << " no longer verifies: " << opened.error().describe() << "\n";
+      continue;
+    }
+    rows.push_back(row_of(*opened, it->path()));
+  }
+  std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) { return a.created_at_ms < b.created_at_ms; });
+  print_rows(global, rows, "the inbox is empty");
+  return kExitOk;
+}
+
+}  // namespace
+
+int run_inbox(const GlobalOptions& global, const InboxOptions& options) {
+  auto profile = load_profile(global.profile);
+  if (!profile) return report_failure(global, kExitUsage, profile.error());
+  if (options.wait_seconds < 0 || options.wait_seconds > 3600) {
+    return report_failure(global, kExitUsage,
+                          make_error(ErrorCode::invalid_argument, "--wait must be between 0 and 3600 seconds"));
+  }
+  auto identity = load_identity(*profile);
+  if (!identity) return report_failure(global, kExitUsage, identity.error(), "check identity.dir in fpx.toml");
+  auto client = connect_profile(*profile, std::move(identity).value());
+  if (!client) return report_failure(global, kExitRefused, client.error(), "nothing was fetched; try again later");
+
+  std::vector<Row> rows;
+  const auto wait = std::chrono::milliseconds(static_cast<std::int64_t>(options.wait_seconds * 1000));
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  int exit_code = kExitOk;
+  do {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto batch = (*client)->poll(std::max(left, std::chrono::milliseconds(0)));
+    if (!batch) {
+      exit_code = report_failure(global, kExitRefused, batch.error(), "run `fpx inbox` again; unconfirmed messages are resent");
+      break;
+    }
+    for (const auto& delivery : *batch) {
+      const auto id = delivery.opened.message_id.hex();
+      const auto path = envelope_path(profile->inbox_dir(), delivery.opened.message_id);
+      if (auto saved = write_file_atomically(path, delivery.envelope); !saved) {
+        // Not confirmed: the broker resends it, but this library hands each
+        // message over once, so say loudly where it went.
+        std::cerr << "fpx: message " << id << " could not be saved: " << saved.error().describe() << "\n";
+        exit_code = kExitRefused;
+        continue;
+      }
+      const auto json = render_message_json(delivery.opened.message.header(), delivery.opened.message.body());
+      if (auto saved = write_file_atomically(profile->inbox_dir() / (id + kJsonExtension), as_bytes(json)); !saved) {
+        std::cerr << "fpx: the JSON rendering of " << id << " was not written: " << saved.error().describe() << "\n";
+      }
+      if (auto confirmed = (*client)->confirm(delivery); !confirmed) {
+        std::cerr << "fpx: confirming " << id << " failed (it will be delivered again and skipped): "
+                  << confirmed.error().describe() << "\n";
+      }
+      rows.push_back(row_of(delivery.opened, path));
+    }
+  } while (std::chrono::steady_clock::now() < deadline);
+  report_background_events(**client);
+
+  if (options.all) return list_saved(global, *profile);
+  print_rows(global, rows, "no new messages (saved ones: fpx inbox --all)");
+  if (!global.json && !rows.empty()) {
+    std::cout << rows.size() << " new message(s) saved in " << profile->inbox_dir().string() << "\n";
+  }
+  return exit_code;
+}
+
+}  // namespace fpx::cli

@@ -1,0 +1,291 @@
+// fpx trace submit / alert send / campaign publish, and the seal-and-send path
+// the tracing replies share.
+#include <iostream>
+
+#include "fpx/validate.hpp"
+#include "local_store.hpp"
+#include "outgoing.hpp"
+#include "render.hpp"
+
+namespace fpx::cli {
+
+namespace {
+
+std::string type_label(wire::MessageType type) { return enum_name(type); }
+
+std::string recipients_text(wire::Header::Reader header) {
+  std::string out;
+  for (auto recipient : header.getRecipients()) {
+    if (!out.empty()) out += ", ";
+    switch (recipient.which()) {
+      case wire::Recipient::COUNTRY: out += recipient.getCountry().cStr(); break;
+      case wire::Recipient::PARTICIPANT: out += recipient.getParticipant().cStr(); break;
+      case wire::Recipient::REGION: out += "region " + std::string(recipient.getRegion().cStr()); break;
+      case wire::Recipient::ALL_STATES: out += "all states"; break;
+    }
+  }
+  return out.empty() ? "(the public feed)" : out;
+}
+
+struct FirearmReport {
+  std::string label;
+  CompletenessReport report;
+};
+
+void collect(std::vector<FirearmReport>& out, const std::string& path, capnp::List<wire::Firearm>::Reader firearms) {
+  for (unsigned i = 0; i < firearms.size(); ++i) {
+    std::string label = path + "[" + std::to_string(i) + "]";
+    const auto serial = firearms[i].getSerialNumber();
+    if (serial.size() != 0) label += " serial " + std::string(serial.cStr());
+    out.push_back({label, firearm_completeness(firearms[i])});
+  }
+}
+
+// Identifier completeness of every firearm the message describes: a trace
+// without manufacturer, calibre and serial rarely succeeds, so people see
+// what is missing before anything goes out.
+std::vector<FirearmReport> completeness_of(wire::Body::Reader body) {
+  std::vector<FirearmReport> reports;
+  switch (body.which()) {
+    case wire::Body::TRACING_REQUEST: collect(reports, "firearms", body.getTracingRequest().getFirearms()); break;
+    case wire::Body::ALERT:
+      collect(reports, "firearms", body.getAlert().getFirearms());
+      collect(reports, "batch.firearms", body.getAlert().getBatch().getFirearms());
+      break;
+    case wire::Body::INFORMATION_SUPPLIED:
+      collect(reports, "firearms", body.getInformationSupplied().getFirearms());
+      break;
+    default: break;
+  }
+  return reports;
+}
+
+std::string completeness_json(const std::vector<FirearmReport>& reports) {
+  std::vector<std::string> items;
+  for (const auto& item : reports) {
+    std::vector<std::string> missing;
+    for (const auto& field : item.report.missing) missing.push_back(json_quote(field));
+    items.push_back(JsonObject()
+                        .text("firearm", item.label)
+                        .number("score", item.report.score)
+                        .raw("missing", json_array(missing))
+                        .str());
+  }
+  return json_array(items);
+}
+
+void print_completeness(const std::vector<FirearmReport>& reports) {
+  if (reports.empty()) return;
+  std::cout << "identifier completeness:\n";
+  for (const auto& item : reports) {
+    std::cout << "  " << item.label << ": " << item.report.score << "/100";
+    if (item.report.missing.empty()) {
+      std::cout << ", nothing missing\n";
+    } else {
+      std::string missing;
+      for (const auto& field : item.report.missing) missing += (missing.empty() ? "" : ", ") + field;
+      std::cout << ", missing: " << missing << "\n";
+    }
+  }
+}
+
+std::string next_step_for_refusal(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::schema_violation:
+      return "fix the fields listed above and send again (--dry-run checks a file without sending)";
+    case ErrorCode::unauthorized:
+    case ErrorCode::wrong_role:
+      return "your role may not send this message to these recipients; ask your focal point to send it";
+    case ErrorCode::unknown_recipient:
+      return "check the recipients: the broker knows no participant for one of them";
+    case ErrorCode::rate_limited: return "wait a moment and send again";
+    case ErrorCode::unavailable:
+      return "the message stays in the local outbox and is resent by the next fpx command that connects";
+    case ErrorCode::id_reused:
+    case ErrorCode::replay: return "this message was sent before; check `fpx trace status`";
+    case ErrorCode::stale_timestamp: return "check this machine's clock, then send again";
+    default: return "if this persists, give the message id and this error to the exchange's operators";
+  }
+}
+
+}  // namespace
+
+Result<std::unique_ptr<client::Client>> connect_profile(const Profile& profile, Identity identity) {
+  auto connected = client::Client::connect(std::move(identity), profile.client_options());
+  if (!connected) {
+    Error error = std::move(connected).take_error();
+    if (error.code == ErrorCode::unauthorized) {
+      error.message += " (check broker.curve_public_key or broker.cert in " + (profile.dir / kProfileFile).string() +
+                       ", and that your certificate is enrolled at the broker)";
+    } else if (error.code == ErrorCode::unavailable) {
+      error.message += " (is the broker running at " + profile.broker_endpoint + "?)";
+    }
+    return error;
+  }
+  return std::move(connected).value();
+}
+
+void report_background_events(client::Client& client) {
+  for (const auto& error : client.take_outbox_refusals()) {
+    std::cerr << "fpx: an earlier message was not accepted: " << error.describe() << "\n";
+  }
+  for (const auto& error : client.take_rejected_deliveries()) {
+    std::cerr << "fpx: a delivery was refused by end-to-end verification and dropped: " << error.describe() << "\n";
+  }
+}
+
+int seal_and_send(const GlobalOptions& global, const Profile& profile, Identity identity, Draft& draft, bool dry_run,
+                  const std::string& source) {
+  const auto type = message_type_of(draft.body.asReader());
+  const auto& me = identity.participant();
+  if (!role_may_sign(me.role, type)) {
+    return report_failure(global, kExitUsage,
+                          make_error(ErrorCode::wrong_role, me.id.str() + " is of role " + std::string(role_name(me.role)) +
+                                                                " and may not send a message of type " + type_label(type)),
+                          "send it from a participant whose role allows it (see DOMAIN.md, Participants and roles)");
+  }
+  auto sealed = seal_envelope(identity, draft.header, draft.body.asReader());
+  if (!sealed) return report_failure(global, kExitRefused, sealed.error(), "check the identity in the profile");
+
+  const auto problems = validate_message(draft.header.asReader(), draft.body.asReader(), {now_ms()});
+  const auto reports = completeness_of(draft.body.asReader());
+  if (!problems.empty()) {
+    if (!global.json) print_completeness(reports);
+    Error error{ErrorCode::schema_violation, source + " breaks " + std::to_string(problems.size()) +
+                                                 " rule(s) of the exchange; nothing was sent",
+                problems};
+    return report_failure(global, kExitUsage, error,
+                          "fix the fields listed above (" + source + ") and run again; --dry-run checks without sending");
+  }
+
+  const auto id = MessageId::from_bytes(ByteView(draft.header.getMessageId().begin(), draft.header.getMessageId().size()));
+  const std::string id_hex = id ? id->hex() : "";
+  if (dry_run) {
+    if (global.json) {
+      std::cout << JsonObject()
+                       .boolean("ok", true)
+                       .boolean("dryRun", true)
+                       .text("type", type_label(type))
+                       .text("sender", me.id.str())
+                       .text("recipients", recipients_text(draft.header.asReader()))
+                       .raw("completeness", completeness_json(reports))
+                       .str()
+                << "\n";
+    } else {
+      std::cout << "dry run: " << source << " is a valid " << type_label(type) << " from " << me.id.str() << " to "
+                << recipients_text(draft.header.asReader()) << "\n";
+      print_completeness(reports);
+      std::cout << "nothing was sent\n";
+    }
+    return kExitOk;
+  }
+
+  auto client = connect_profile(profile, std::move(identity));
+  if (!client) return report_failure(global, kExitRefused, client.error(), "nothing was sent; try again when connected");
+  auto receipt = (*client)->submit(*sealed);
+  report_background_events(**client);
+  if (!receipt) {
+    Error error = receipt.error();
+    error.message = type_label(type) + " " + id_hex + " was not accepted: " + error.message;
+    return report_failure(global, kExitRefused, error, next_step_for_refusal(receipt.error().code));
+  }
+
+  // Kept so that `fpx trace status` finds it by prefix and `fpx verify` can
+  // check it later; the receipt is the broker's proof that it stored it.
+  const auto folder = profile.sent_dir();
+  std::string saved_note;
+  if (auto saved = write_file_atomically(envelope_path(folder, receipt->message_id), *sealed); !saved) {
+    saved_note = saved.error().message;
+  } else {
+    const std::string json = render_message_json(draft.header.asReader(), draft.body.asReader());
+    (void)write_file_atomically(folder / (id_hex + kJsonExtension), as_bytes(json));
+    (void)write_file_atomically(folder / (id_hex + kReceiptExtension), receipt->signed_receipt);
+  }
+  if (!saved_note.empty()) std::cerr << "fpx: sent, but not saved locally: " << saved_note << "\n";
+
+  if (global.json) {
+    std::cout << JsonObject()
+                     .boolean("ok", true)
+                     .text("messageId", receipt->message_id.hex())
+                     .text("type", type_label(type))
+                     .text("recipients", recipients_text(draft.header.asReader()))
+                     .text("storedAt", format_utc(receipt->stored_at_ms))
+                     .number("storedAtMs", receipt->stored_at_ms)
+                     .unsigned_number("logIndex", receipt->log_index)
+                     .text("broker", receipt->broker.str())
+                     .text("file", envelope_path(folder, receipt->message_id).string())
+                     .raw("completeness", completeness_json(reports))
+                     .str()
+              << "\n";
+  } else {
+    print_completeness(reports);
+    std::cout << "accepted: the broker stored it durably and signed a receipt\n"
+              << key_values({{"message id", receipt->message_id.hex()},
+                             {"type", type_label(type)},
+                             {"to", recipients_text(draft.header.asReader())},
+                             {"stored at", format_utc(receipt->stored_at_ms)},
+                             {"log index", std::to_string(receipt->log_index)},
+                             {"receipt by", receipt->broker.str()}});
+    std::cout << "next: follow it with `fpx trace status " << receipt->message_id.hex().substr(0, 12) << "`\n";
+  }
+  return kExitOk;
+}
+
+int run_send(const GlobalOptions& global, SendKind kind, const SendOptions& options) {
+  auto profile = load_profile(global.profile);
+  if (!profile) return report_failure(global, kExitUsage, profile.error());
+  auto identity = load_identity(*profile);
+  if (!identity) {
+    return report_failure(global, kExitUsage, identity.error(),
+                          "check identity.dir and the passphrase settings in " + (profile->dir / kProfileFile).string());
+  }
+  Draft draft;
+  if (auto read = read_message_json(options.file, draft); !read) {
+    return report_failure(global, kExitUsage, read.error(), "fix " + options.file + " (see deploy/examples/)");
+  }
+
+  const auto& me = identity->participant();
+  auto body = draft.body;
+  wire::Body::Which expected = wire::Body::TRACING_REQUEST;
+  const char* command = "fpx trace submit";
+  switch (kind) {
+    case SendKind::tracing_request: break;
+    case SendKind::alert:
+      expected = wire::Body::ALERT;
+      command = "fpx alert send";
+      break;
+    case SendKind::campaign_report:
+      expected = wire::Body::CAMPAIGN_REPORT;
+      command = "fpx campaign publish";
+      break;
+  }
+  if (body.which() != expected) {
+    const std::string wanted = expected == wire::Body::TRACING_REQUEST ? "tracingRequest"
+                               : expected == wire::Body::ALERT         ? "alert"
+                                                                       : "campaignReport";
+    return report_failure(global, kExitUsage,
+                          make_error(ErrorCode::invalid_argument, options.file + " holds a " +
+                                                                      type_label(message_type_of(body.asReader())) +
+                                                                      ", but " + command + " sends a body {\"" +
+                                                                      wanted + "\": {...}}"),
+                          "use the command for that message type (fpx --help lists them)");
+  }
+
+  // What the sender's certificate already says need not be typed again.
+  if (kind == SendKind::tracing_request) {
+    auto request = body.getTracingRequest();
+    if (request.getRequestingCountry().size() == 0) request.setRequestingCountry(me.country.str());
+    if (request.getRequestingAgency().size() == 0) request.setRequestingAgency(me.id.str());
+    if (draft.header.getRecipients().size() == 0) {
+      auto states = request.getRequestedStates();
+      auto recipients = draft.header.initRecipients(states.size());
+      for (unsigned i = 0; i < states.size(); ++i) recipients[i].setCountry(states[i].getCountry());
+    }
+  } else if (kind == SendKind::campaign_report) {
+    auto report = body.getCampaignReport();
+    if (report.getCountry().size() == 0) report.setCountry(me.country.str());
+  }
+  return seal_and_send(global, *profile, std::move(identity).value(), draft, options.dry_run, options.file);
+}
+
+}  // namespace fpx::cli

@@ -1,0 +1,273 @@
+// fpx trace ack / respond / status: replies are built from the saved request
+// (inbox/<id>.fpx), so inReplyTo, the recipient and the case reference are
+// never typed by hand and never wrong.
+#include <chrono>
+#include <iostream>
+#include <variant>
+
+#include "local_store.hpp"
+#include "outgoing.hpp"
+#include "render.hpp"
+
+namespace fpx::cli {
+
+namespace {
+
+// The request being answered, re-opened from the inbox. Revocation is not
+// re-checked: it was checked on delivery, and a signer revoked since must
+// still get its answer.
+struct SavedRequest {
+  MessageId id;
+  std::int64_t received_at_ms = 0;
+  std::unique_ptr<TrustStore> trust;  // the opened message's certificates live here
+  std::unique_ptr<OpenedEnvelope> opened;
+};
+
+std::int64_t file_time_ms(const std::filesystem::path& path) {
+  std::error_code error;
+  const auto written = std::filesystem::last_write_time(path, error);
+  if (error) return now_ms();
+  const auto system = std::chrono::file_clock::to_sys(written);
+  return std::chrono::duration_cast<std::chrono::milliseconds>(system.time_since_epoch()).count();
+}
+
+Result<SavedRequest> load_request(const Profile& profile, const std::string& id_or_prefix) {
+  auto id = resolve_message_id(id_or_prefix, {profile.inbox_dir()});
+  if (!id) return std::move(id).take_error();
+  const auto path = envelope_path(profile.inbox_dir(), *id);
+  auto bytes = read_whole_file(path);
+  if (!bytes) {
+    return make_error(ErrorCode::not_found, "message " + id->hex() + " is not in " + profile.inbox_dir().string() +
+                                                ": run `fpx inbox` first");
+  }
+  auto trust = TrustStore::load(profile.root_ca, {});
+  if (!trust) return std::move(trust).take_error();
+  SavedRequest saved;
+  saved.id = *id;
+  saved.received_at_ms = file_time_ms(path);
+  saved.trust = std::make_unique<TrustStore>(std::move(trust).value());
+  EnvelopeOpener opener(*saved.trust);
+  OpenOptions options;
+  options.revocation = RevocationCheck::skip;
+  auto opened = opener.open(*bytes, options);
+  if (!opened) return std::move(opened).take_error();
+  if (opened->type != wire::MessageType::TRACING_REQUEST) {
+    return make_error(ErrorCode::invalid_argument, "message " + id->hex() + " is a " + enum_name(opened->type) +
+                                                       ", not a tracing request: only requests are acknowledged "
+                                                       "and answered");
+  }
+  saved.opened = std::make_unique<OpenedEnvelope>(std::move(opened).value());
+  return saved;
+}
+
+// A reply keeps the request's case reference, priority and handling rules
+// unless the reply file says otherwise; then it is addressed back.
+void start_reply(Draft& draft, const SavedRequest& request) {
+  const auto header = request.opened->message.header();
+  draft.header.setCaseReference(header.getCaseReference());
+  draft.header.setPriority(header.getPriority());
+  draft.header.setUrgencyJustification(header.getUrgencyJustification());
+  draft.header.setClassification(header.getClassification());
+  draft.header.setHandlingCodes(header.getHandlingCodes());
+  draft.header.setHandlingConditions(header.getHandlingConditions());
+}
+
+void address_reply(Draft& draft, const SavedRequest& request) {
+  draft.header.setInReplyTo(kj::arrayPtr(request.id.bytes.data(), request.id.bytes.size()));
+  draft.header.initRecipients(1)[0].setCountry(request.opened->message.header().getSenderCountry());
+}
+
+struct Prepared {
+  Profile profile;
+  std::unique_ptr<Identity> identity;
+  SavedRequest request;
+};
+
+// Profile, identity and saved request, or the exit code of the failure.
+std::variant<Prepared, int> prepare(const GlobalOptions& global, const std::string& id) {
+  auto profile = load_profile(global.profile);
+  if (!profile) return report_failure(global, kExitUsage, profile.error());
+  auto identity = load_identity(*profile);
+  if (!identity) return report_failure(global, kExitUsage, identity.error(), "check identity.dir in fpx.toml");
+  auto request = load_request(*profile, id);
+  if (!request) {
+    const int code = request.error().code == ErrorCode::invalid_argument || request.error().code == ErrorCode::not_found
+                         ? kExitUsage
+                         : kExitRefused;
+    return report_failure(global, code, request.error());
+  }
+  return Prepared{std::move(profile).value(), std::make_unique<Identity>(std::move(identity).value()),
+                  std::move(request).value()};
+}
+
+Error bad_value(const std::string& option, const std::string& value, const std::string& choices) {
+  return make_error(ErrorCode::invalid_argument, option + " '" + value + "' is not known; use one of: " + choices);
+}
+
+}  // namespace
+
+int run_ack(const GlobalOptions& global, const AckOptions& options) {
+  auto prepared = prepare(global, options.id);
+  if (auto* code = std::get_if<int>(&prepared)) return *code;
+  auto& [profile, identity, request] = std::get<Prepared>(prepared);
+
+  Draft draft;
+  start_reply(draft, request);
+  std::string source = "the acknowledgement built from the options";
+  if (!options.file.empty()) {
+    source = options.file;
+    if (auto read = read_message_json(options.file, draft); !read) return report_failure(global, kExitUsage, read.error());
+    if (draft.body.which() != wire::Body::TRACING_ACKNOWLEDGEMENT) {
+      return report_failure(global, kExitUsage,
+                            make_error(ErrorCode::invalid_argument,
+                                       options.file + " must hold {\"body\": {\"tracingAcknowledgement\": {...}}}"));
+    }
+  } else {
+    auto ack = draft.body.initTracingAcknowledgement();
+    auto status = parse_enum<wire::AcknowledgementStatus>(options.status);
+    if (!status) {
+      return report_failure(global, kExitUsage,
+                            bad_value("--status", options.status, enum_choices<wire::AcknowledgementStatus>()));
+    }
+    ack.setStatus(*status);
+    if (!options.expected_response.empty() && !parse_date(options.expected_response, ack.initExpectedResponseDate())) {
+      return report_failure(global, kExitUsage,
+                            make_error(ErrorCode::invalid_argument, "--expected-response '" + options.expected_response +
+                                                                        "' is not a date: write YYYY-MM-DD"));
+    }
+    if (!options.contact.empty()) ack.setPointOfContact(options.contact);
+    auto missing = ack.initMissingFields(static_cast<unsigned>(options.missing.size()));
+    for (unsigned i = 0; i < missing.size(); ++i) missing.set(i, options.missing[i]);
+  }
+  // Received when `fpx inbox` saved it; the contact is the acknowledging participant.
+  auto ack = draft.body.getTracingAcknowledgement();
+  if (ack.getReceivedAtMs() == 0) ack.setReceivedAtMs(request.received_at_ms);
+  if (ack.getPointOfContact().size() == 0) ack.setPointOfContact(identity->participant().id.str());
+  address_reply(draft, request);
+  return seal_and_send(global, profile, std::move(*identity), draft, options.dry_run, source);
+}
+
+int run_respond(const GlobalOptions& global, const RespondOptions& options) {
+  auto prepared = prepare(global, options.id);
+  if (auto* code = std::get_if<int>(&prepared)) return *code;
+  auto& [profile, identity, request] = std::get<Prepared>(prepared);
+
+  Draft draft;
+  start_reply(draft, request);
+  std::string source = "the response built from the options";
+  if (!options.file.empty()) {
+    source = options.file;
+    if (auto read = read_message_json(options.file, draft); !read) return report_failure(global, kExitUsage, read.error());
+    if (draft.body.which() != wire::Body::TRACING_RESPONSE) {
+      return report_failure(global, kExitUsage,
+                            make_error(ErrorCode::invalid_argument,
+                                       options.file + " must hold {\"body\": {\"tracingResponse\": {...}}}"));
+    }
+  } else {
+    if (options.outcome.empty()) {
+      return report_failure(global, kExitUsage,
+                            make_error(ErrorCode::invalid_argument, "give --outcome (or --file response.json); one of: " +
+                                                                        enum_choices<wire::TracingOutcome>()));
+    }
+    auto response = draft.body.initTracingResponse();
+    auto outcome = parse_enum<wire::TracingOutcome>(options.outcome);
+    if (!outcome) {
+      return report_failure(global, kExitUsage, bad_value("--outcome", options.outcome, enum_choices<wire::TracingOutcome>()));
+    }
+    response.setOutcome(*outcome);
+    response.setKind(options.interim ? wire::ResponseKind::INTERIM : wire::ResponseKind::FINAL);
+    auto grounds = response.initRefusalGrounds(static_cast<unsigned>(options.grounds.size()));
+    for (unsigned i = 0; i < grounds.size(); ++i) {
+      auto ground = parse_enum<wire::RefusalGround>(options.grounds[i]);
+      if (!ground) {
+        return report_failure(global, kExitUsage, bad_value("--ground", options.grounds[i], enum_choices<wire::RefusalGround>()));
+      }
+      grounds.set(i, *ground);
+    }
+    response.setGroundsExplanation(options.explanation);
+    response.setUseRestrictions(options.use_restrictions);
+    if (!options.next_update.empty() && !parse_date(options.next_update, response.initNextUpdate())) {
+      return report_failure(global, kExitUsage,
+                            make_error(ErrorCode::invalid_argument,
+                                       "--next-update '" + options.next_update + "' is not a date: write YYYY-MM-DD"));
+    }
+    auto hops = response.initChainOfCustody(static_cast<unsigned>(options.hops.size()));
+    for (unsigned i = 0; i < hops.size(); ++i) {
+      // role;entity;country;date;document: entity names contain commas, never semicolons.
+      std::vector<std::string> parts;
+      std::string part;
+      for (const char c : options.hops[i] + ";") {
+        if (c == ';') {
+          parts.push_back(part);
+          part.clear();
+        } else {
+          part += c;
+        }
+      }
+      const auto role = parts.empty() ? std::nullopt : parse_enum<wire::CustodyRole>(parts[0]);
+      if (parts.size() < 3 || parts.size() > 5 || !role ||
+          (parts.size() > 3 && !parts[3].empty() && !parse_date(parts[3], hops[i].initDate()))) {
+        return report_failure(global, kExitUsage,
+                              make_error(ErrorCode::invalid_argument,
+                                         "--hop '" + options.hops[i] +
+                                             "' must be \"ROLE;ENTITY;COUNTRY[;YYYY-MM-DD[;DOCUMENT]]\" with ROLE one of: " +
+                                             enum_choices<wire::CustodyRole>()));
+      }
+      hops[i].setRole(*role);
+      hops[i].setEntity(parts[1]);
+      hops[i].setCountry(parts[2]);
+      if (parts.size() > 4) hops[i].setDocumentReference(parts[4]);
+    }
+  }
+  address_reply(draft, request);
+  return seal_and_send(global, profile, std::move(*identity), draft, options.dry_run, source);
+}
+
+int run_status(const GlobalOptions& global, const StatusOptions& options) {
+  auto profile = load_profile(global.profile);
+  if (!profile) return report_failure(global, kExitUsage, profile.error());
+  auto id = resolve_message_id(options.id, {profile->sent_dir(), profile->inbox_dir()});
+  if (!id) return report_failure(global, kExitUsage, id.error());
+  auto identity = load_identity(*profile);
+  if (!identity) return report_failure(global, kExitUsage, identity.error(), "check identity.dir in fpx.toml");
+  auto client = connect_profile(*profile, std::move(identity).value());
+  if (!client) return report_failure(global, kExitRefused, client.error());
+  auto rows = (*client)->status(*id);
+  report_background_events(**client);
+  if (!rows) {
+    return report_failure(global, kExitRefused, rows.error(),
+                          rows.error().code == ErrorCode::not_found
+                              ? "only the sender and its state's focal point may ask; check the id"
+                              : "try again later");
+  }
+  if (global.json) {
+    std::vector<std::string> items;
+    for (const auto& row : *rows) {
+      items.push_back(JsonObject()
+                          .text("recipient", row.recipient.str())
+                          .text("state", row.state)
+                          .text("updatedAt", format_utc(row.updated_at_ms))
+                          .number("updatedAtMs", row.updated_at_ms)
+                          .text("lifecycle", row.lifecycle)
+                          .text("reason", row.reason)
+                          .str());
+    }
+    std::cout << JsonObject().boolean("ok", true).text("messageId", id->hex()).raw("recipients", json_array(items)).str()
+              << "\n";
+    return kExitOk;
+  }
+  std::cout << "message " << id->hex() << "\n";
+  if (rows->empty()) {
+    std::cout << "no recipients recorded\n";
+    return kExitOk;
+  }
+  Table table({"recipient", "state", "updated", "lifecycle", "reason"});
+  for (const auto& row : *rows) {
+    table.add({row.recipient.str(), row.state, format_utc(row.updated_at_ms), row.lifecycle.empty() ? "-" : row.lifecycle,
+               row.reason.empty() ? "-" : row.reason});
+  }
+  std::cout << table.str();
+  return kExitOk;
+}
+
+}  // namespace fpx::cli

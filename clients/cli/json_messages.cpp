@@ -1,0 +1,262 @@
+#include "json_messages.hpp"
+
+#include <cctype>
+#include <cstdio>
+#include <fstream>
+#include <cstring>
+#include <sstream>
+
+#include <capnp/compat/json.h>
+#include <kj/exception.h>
+
+#include "fpx/ids.hpp"
+
+namespace fpx::cli {
+
+namespace {
+
+constexpr std::size_t kMaxMessageJsonBytes = 16 * 1024 * 1024;
+
+// Message ids and digests as hex strings: "3f0a..." is what people copy
+// between `fpx inbox` and `fpx trace ack`, where arrays of 16 numbers are not.
+class HexDataHandler final : public capnp::JsonCodec::Handler<capnp::Data> {
+ public:
+  void encode(const capnp::JsonCodec&, capnp::Data::Reader input, capnp::JsonValue::Builder output) const override {
+    output.setString(to_hex(ByteView(input.begin(), input.size())));
+  }
+
+  capnp::Orphan<capnp::Data> decode(const capnp::JsonCodec&, capnp::JsonValue::Reader input,
+                                    capnp::Orphanage orphanage) const override {
+    Bytes bytes;
+    if (input.isString()) {
+      auto decoded = from_hex(std::string_view(input.getString().cStr(), input.getString().size()));
+      KJ_REQUIRE(decoded != std::nullopt, "a bytes field must be a hex string such as \"3f0a...\"");
+      bytes = std::move(*decoded);
+    } else if (input.isArray()) {
+      for (auto element : input.getArray()) {
+        KJ_REQUIRE(element.isNumber() && element.getNumber() >= 0 && element.getNumber() <= 255,
+                   "a bytes field given as an array must hold numbers 0-255");
+        bytes.push_back(static_cast<std::uint8_t>(element.getNumber()));
+      }
+    } else {
+      KJ_FAIL_REQUIRE("a bytes field must be a hex string");
+    }
+    auto orphan = orphanage.newOrphan<capnp::Data>(static_cast<unsigned>(bytes.size()));
+    if (!bytes.empty()) std::memcpy(orphan.get().begin(), bytes.data(), bytes.size());
+    return orphan;
+  }
+};
+
+// One codec for the process; handlers must outlive it.
+struct Codec {
+  HexDataHandler hex;
+  capnp::JsonCodec codec;
+  Codec() {
+    codec.addTypeHandler(hex);
+    codec.setPrettyPrint(true);
+  }
+};
+
+const capnp::JsonCodec& codec() {
+  static Codec instance;
+  return instance.codec;
+}
+
+std::string to_kebab(std::string_view camel) {
+  std::string out;
+  for (const char c : camel) {
+    if (std::isupper(static_cast<unsigned char>(c)) != 0) {
+      out += '-';
+      out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string to_camel(std::string_view kebab) {
+  std::string out;
+  bool upper = false;
+  for (const char c : kebab) {
+    if (c == '-' || c == '_') {
+      upper = true;
+    } else {
+      out += upper ? static_cast<char>(std::toupper(static_cast<unsigned char>(c))) : c;
+      upper = false;
+    }
+  }
+  return out;
+}
+
+std::string field_names(capnp::StructSchema schema) {
+  std::string out;
+  for (auto field : schema.getFields()) {
+    if (!out.empty()) out += ", ";
+    out += field.getProto().getName().cStr();
+  }
+  return out;
+}
+
+std::string schema_name(capnp::Schema schema) {
+  auto name = schema.getShortDisplayName();
+  return {name.cStr(), name.size()};
+}
+
+// JsonCodec ignores fields it does not know and fails on an unknown enum
+// value with a bare "invalid enum value"; both deserve a located message.
+void check_known(capnp::JsonValue::Reader value, capnp::Type type, const std::string& path,
+                 std::vector<FieldError>& problems) {
+  if (type.isStruct() && value.isObject()) {
+    const auto schema = type.asStruct();
+    std::optional<std::string> union_member;  // the first member of the struct's union named
+    for (auto member : value.getObject()) {
+      const std::string name = member.getName().cStr();
+      const std::string here = path + "." + name;
+      KJ_IF_MAYBE(field, schema.findFieldByName(member.getName())) {
+        if (field->getProto().getDiscriminantValue() != capnp::schema::Field::NO_DISCRIMINANT) {
+          if (union_member) {
+            problems.push_back({here, "cannot be given together with " + *union_member +
+                                          ": they are alternatives, keep one"});
+          } else {
+            union_member = name;
+          }
+        }
+        check_known(member.getValue(), field->getType(), here, problems);
+      } else {
+        problems.push_back({here, "is not a field of " + schema_name(schema) + "; its fields are: " +
+                                      field_names(schema)});
+      }
+    }
+  } else if (type.isList() && value.isArray()) {
+    const auto element = type.asList().getElementType();
+    std::size_t index = 0;
+    for (auto item : value.getArray()) {
+      check_known(item, element, path + "[" + std::to_string(index++) + "]", problems);
+    }
+  } else if (type.isEnum() && value.isString()) {
+    const auto schema = type.asEnum();
+    if (schema.findEnumerantByName(value.getString()) == nullptr) {
+      problems.push_back({path, "has the unknown value \"" + std::string(value.getString().cStr()) +
+                                    "\"; use one of: " + enumerant_choices(schema) + " (camelCase in JSON)"});
+    }
+  }
+}
+
+}  // namespace
+
+Status read_message_json(const std::filesystem::path& path, Draft& draft) {
+  const std::string file = path.string();
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return make_error(ErrorCode::invalid_argument, "cannot read " + file + ": check the path");
+  }
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  const std::string text = buffer.str();
+  if (text.size() > kMaxMessageJsonBytes) {
+    return make_error(ErrorCode::too_large, file + " is larger than 16 MiB: a message is never that big");
+  }
+  try {
+    capnp::MallocMessageBuilder json_message;
+    auto root = json_message.initRoot<capnp::JsonValue>();
+    codec().decodeRaw(kj::arrayPtr(text.data(), text.size()), root);
+    auto value = root.asReader();
+    if (!value.isObject()) {
+      return make_error(ErrorCode::invalid_argument,
+                        file + ": expected a JSON object {\"header\": {...}, \"body\": {...}}");
+    }
+    Error problems{ErrorCode::invalid_argument, file + ": the message JSON has fields the schema does not know", {}};
+    bool has_body = false;
+    for (auto member : value.getObject()) {
+      const std::string name = member.getName().cStr();
+      if (name == "header") {
+        check_known(member.getValue(), capnp::Type(capnp::Schema::from<wire::Header>()), "header",
+                    problems.field_errors);
+      } else if (name == "body") {
+        has_body = true;
+        check_known(member.getValue(), capnp::Type(capnp::Schema::from<wire::Body>()), "body", problems.field_errors);
+      } else {
+        problems.field_errors.push_back({name, "is not expected here: the file holds only \"header\" and \"body\""});
+      }
+    }
+    if (!problems.field_errors.empty()) return problems;
+    if (!has_body) {
+      return make_error(ErrorCode::invalid_argument,
+                        file + ": no \"body\": give e.g. {\"body\": {\"tracingRequest\": {...}}}");
+    }
+    for (auto member : value.getObject()) {
+      const std::string name = member.getName().cStr();
+      if (!member.getValue().isObject()) {
+        return make_error(ErrorCode::invalid_argument, file + ": \"" + name + "\" must be a JSON object");
+      }
+      if (name == "header") codec().decode(member.getValue(), capnp::toDynamic(draft.header));
+      if (name == "body") codec().decode(member.getValue(), capnp::toDynamic(draft.body));
+    }
+  } catch (const kj::Exception& exception) {
+    // kj prefixes the failed condition ("expected !exhausted(); ..."): people need only the reason.
+    std::string reason = exception.getDescription().cStr();
+    if (reason.rfind("expected ", 0) == 0) {
+      if (const auto cut = reason.find("; "); cut != std::string::npos) reason = reason.substr(cut + 2);
+    }
+    return make_error(ErrorCode::invalid_argument, file + " is not a valid message JSON file: " + reason);
+  }
+  return {};
+}
+
+std::string render_message_json(wire::Header::Reader header, wire::Body::Reader body) {
+  try {
+    auto header_json = codec().encode(header);
+    auto body_json = codec().encode(body);
+    return "{\n\"header\": " + std::string(header_json.cStr()) + ",\n\"body\": " + std::string(body_json.cStr()) +
+           "\n}\n";
+  } catch (const kj::Exception& exception) {
+    // Only a message that was already verified reaches here; say so rather than abort.
+    return "{\"error\": \"cannot render: " + std::string(exception.getDescription().cStr()) + "\"}\n";
+  }
+}
+
+std::optional<std::uint16_t> parse_enumerant(capnp::EnumSchema schema, std::string_view name) {
+  const std::string camel = to_camel(name);
+  KJ_IF_MAYBE(enumerant, schema.findEnumerantByName(camel.c_str())) { return enumerant->getOrdinal(); }
+  return std::nullopt;
+}
+
+std::string enumerant_choices(capnp::EnumSchema schema) {
+  std::string out;
+  for (auto enumerant : schema.getEnumerants()) {
+    if (!out.empty()) out += ", ";
+    out += to_kebab(enumerant.getProto().getName().cStr());
+  }
+  return out;
+}
+
+std::string enumerant_name(capnp::EnumSchema schema, std::uint16_t value) {
+  auto enumerants = schema.getEnumerants();
+  if (value >= enumerants.size()) return "unknown(" + std::to_string(value) + ")";
+  return to_kebab(enumerants[value].getProto().getName().cStr());
+}
+
+bool parse_date(std::string_view text, wire::Date::Builder date) {
+  unsigned year = 0;
+  unsigned month = 0;
+  unsigned day = 0;
+  char tail = 0;
+  const std::string copy(text);
+  if (std::sscanf(copy.c_str(), "%4u-%2u-%2u%c", &year, &month, &day, &tail) != 3) return false;
+  if (year < 1900 || month < 1 || month > 12 || day < 1 || day > 31) return false;
+  date.setYear(static_cast<std::uint16_t>(year));
+  date.setMonth(static_cast<std::uint8_t>(month));
+  date.setDay(static_cast<std::uint8_t>(day));
+  return true;
+}
+
+std::string format_date(wire::Date::Reader date) {
+  if (date.getYear() == 0) return "-";
+  char buffer[16];
+  std::snprintf(buffer, sizeof buffer, "%04u-%02u-%02u", static_cast<unsigned>(date.getYear()),
+                static_cast<unsigned>(date.getMonth()), static_cast<unsigned>(date.getDay()));
+  return buffer;
+}
+
+}  // namespace fpx::cli

@@ -1,0 +1,171 @@
+// fpx: the command line of FPX participants. Parses arguments and dispatches
+// to the commands; owns the exit-code contract (0 ok, 1 refused or
+// unreachable, 2 usage or input error) and lets no exception escape.
+#include <exception>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <kj/exception.h>
+
+#include "cli.hpp"
+
+namespace {
+
+using namespace fpx::cli;
+
+int run(int argc, char** argv) {
+  CLI::App app{"fpx: send and receive firearm tracing messages through an FPX broker.\n"
+               "Every command but `verify` and `profile init` needs a profile: --profile DIR or FPX_PROFILE."};
+  app.require_subcommand(1);
+  // Global options may also follow the command ("fpx inbox --json"); subcommands inherit this.
+  app.fallthrough();
+  GlobalOptions global;
+  app.add_option("--profile", global.profile, "profile directory holding fpx.toml (default: $FPX_PROFILE)");
+  app.add_flag("--json", global.json, "JSON output for scripts (JSON lines for lists)");
+
+  // --- trace ---------------------------------------------------------------
+  auto* trace = app.add_subcommand("trace", "tracing requests: submit, acknowledge, respond, follow");
+  trace->require_subcommand(1);
+
+  SendOptions submit_options;
+  auto* submit = trace->add_subcommand("submit", "send a tracing request from a JSON file (deploy/examples/tracing-request.json)");
+  submit->add_option("FILE", submit_options.file, "message JSON: {\"header\": {...}, \"body\": {\"tracingRequest\": {...}}}")
+      ->required();
+  submit->add_flag("--dry-run", submit_options.dry_run,
+                   "validate locally and print the identifier-completeness report; send nothing");
+
+  AckOptions ack_options;
+  auto* ack = trace->add_subcommand("ack", "acknowledge a received tracing request (ITI: within a reasonable time)");
+  ack->add_option("ID", ack_options.id, "the request's message id, or a unique prefix (from `fpx inbox`)")->required();
+  auto* ack_status = ack->add_option("--status", ack_options.status,
+                                     "accepted, needs-information, rejected-as-malformed or forwarded")
+                         ->capture_default_str();
+  auto* ack_expected = ack->add_option("--expected-response", ack_options.expected_response, "expected answer date, YYYY-MM-DD");
+  auto* ack_contact = ack->add_option("--contact", ack_options.contact, "point of contact (default: your participant id)");
+  auto* ack_missing = ack->add_option("--missing", ack_options.missing, "a missing field (with needs-information); repeatable");
+  ack->add_option("--file", ack_options.file, "take the acknowledgement from a JSON file instead of the options")
+      ->excludes(ack_status)
+      ->excludes(ack_expected)
+      ->excludes(ack_contact)
+      ->excludes(ack_missing);
+  ack->add_flag("--dry-run", ack_options.dry_run, "validate and show, send nothing");
+
+  RespondOptions respond_options;
+  auto* respond = trace->add_subcommand("respond", "answer a received tracing request (interim or final)");
+  respond->add_option("ID", respond_options.id, "the request's message id, or a unique prefix")->required();
+  auto* outcome = respond->add_option("--outcome", respond_options.outcome,
+                                      "point-of-diversion-established, last-legal-holder-identified, partial-chain, "
+                                      "no-record, not-made-or-imported-here, records-too-old, "
+                                      "insufficient-identifiers, delayed, restricted, refused");
+  auto* final_flag = respond->add_flag("--final", respond_options.final_answer, "a final response (the default)");
+  auto* interim_flag = respond->add_flag("--interim", respond_options.interim, "an interim response");
+  final_flag->excludes(interim_flag);
+  auto* grounds = respond->add_option("--ground", respond_options.grounds,
+                                      "refusal ground: ongoing-investigation, confidentiality-law, national-security; "
+                                      "repeatable");
+  auto* explanation = respond->add_option("--explanation", respond_options.explanation, "why refused or restricted");
+  auto* hops = respond->add_option("--hop", respond_options.hops,
+                                   "chain-of-custody hop \"ROLE;ENTITY;COUNTRY[;YYYY-MM-DD[;DOCUMENT]]\", ROLE one of "
+                                   "manufacturer, exporter, importer, dealer, state-stock, holder; repeatable, in order");
+  auto* restrictions = respond->add_option("--use-restrictions", respond_options.use_restrictions, "conditions on use");
+  auto* next_update = respond->add_option("--next-update", respond_options.next_update, "date of the next update, YYYY-MM-DD");
+  respond->add_option("--file", respond_options.file, "take the response from a JSON file instead of the options")
+      ->excludes(outcome)
+      ->excludes(final_flag)
+      ->excludes(interim_flag)
+      ->excludes(grounds)
+      ->excludes(explanation)
+      ->excludes(hops)
+      ->excludes(restrictions)
+      ->excludes(next_update);
+  respond->add_flag("--dry-run", respond_options.dry_run, "validate and show, send nothing");
+
+  StatusOptions status_options;
+  auto* status = trace->add_subcommand("status", "where a message you sent stands, per recipient");
+  status->add_option("ID", status_options.id, "message id, or a unique prefix of one you sent or received")->required();
+
+  // --- inbox -----------------------------------------------------------------
+  InboxOptions inbox_options;
+  auto* inbox = app.add_subcommand("inbox", "fetch, save (profile inbox/) and confirm what the broker holds for you");
+  inbox->add_option("--wait", inbox_options.wait_seconds, "seconds to wait for messages")->capture_default_str();
+  inbox->add_flag("--all", inbox_options.all, "after fetching, list every saved message, not only new ones");
+
+  // --- alert, campaign ---------------------------------------------------------
+  auto* alert = app.add_subcommand("alert", "early-warning alerts");
+  alert->require_subcommand(1);
+  SendOptions alert_options;
+  auto* alert_send = alert->add_subcommand("send", "send an alert from a JSON file (deploy/examples/alert.json)");
+  alert_send->add_option("FILE", alert_options.file, "message JSON with body {\"alert\": {...}}")->required();
+  alert_send->add_flag("--dry-run", alert_options.dry_run, "validate and show, send nothing");
+
+  auto* campaign = app.add_subcommand("campaign", "voluntary collection campaign reports (public)");
+  campaign->require_subcommand(1);
+  SendOptions campaign_options;
+  auto* publish = campaign->add_subcommand("publish", "publish a campaign report (deploy/examples/campaign-report.json)");
+  publish->add_option("FILE", campaign_options.file, "message JSON with body {\"campaignReport\": {...}}")->required();
+  publish->add_flag("--dry-run", campaign_options.dry_run, "validate and show, send nothing");
+
+  // --- verify ------------------------------------------------------------------
+  VerifyOptions verify_options;
+  auto* verify = app.add_subcommand("verify", "check a saved message (.fpx) offline against the root CA");
+  verify->add_option("FILE", verify_options.file, "a saved envelope, e.g. from the profile's inbox/")->required();
+  verify->add_option("--root-ca", verify_options.root_ca, "the exchange's root CA (default: the profile's)");
+  verify->add_option("--crl-dir", verify_options.crl_dir, "CRLs to check revocation against (default: the profile's)");
+
+  // --- profile -------------------------------------------------------------------
+  auto* profile = app.add_subcommand("profile", "create or show a participant profile");
+  profile->require_subcommand(1);
+  ProfileInitOptions init_options;
+  auto* init = profile->add_subcommand("init", "write DIR/fpx.toml");
+  init->add_option("--dir", init_options.dir, "profile directory to create")->required();
+  init->add_option("--identity", init_options.identity, "fpx-ca identity directory (chain.pem, signing-key.pem, ...)")
+      ->required();
+  init->add_option("--broker-endpoint", init_options.broker_endpoint, "e.g. tcp://broker.example:7400")->required();
+  auto* broker_cert = init->add_option("--broker-cert", init_options.broker_cert, "the broker's chain.pem (its CURVE key is read from it)");
+  init->add_option("--broker-key", init_options.broker_key, "the broker's CURVE public key, Z85, as `fpx-ca show` prints it")
+      ->excludes(broker_cert);
+  init->add_option("--root-ca", init_options.root_ca, "the exchange's root CA certificate")->required();
+  init->add_option("--crl-dir", init_options.crl_dir, "directory of CRLs (optional; without it revocation is not checked)");
+  auto* passphrase_file = init->add_option("--passphrase-file", init_options.passphrase_file, "file holding the signing key's passphrase");
+  init->add_option("--passphrase-env", init_options.passphrase_env, "environment variable holding the passphrase")
+      ->excludes(passphrase_file);
+  init->add_flag("--force", init_options.force, "overwrite an existing fpx.toml");
+  auto* show = profile->add_subcommand("show", "print the profile in use");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    const int code = app.exit(error);
+    return code == 0 ? kExitOk : kExitUsage;
+  }
+
+  if (submit->parsed()) return run_send(global, SendKind::tracing_request, submit_options);
+  if (ack->parsed()) return run_ack(global, ack_options);
+  if (respond->parsed()) return run_respond(global, respond_options);
+  if (status->parsed()) return run_status(global, status_options);
+  if (inbox->parsed()) return run_inbox(global, inbox_options);
+  if (alert_send->parsed()) return run_send(global, SendKind::alert, alert_options);
+  if (publish->parsed()) return run_send(global, SendKind::campaign_report, campaign_options);
+  if (verify->parsed()) return run_verify(global, verify_options);
+  if (init->parsed()) return run_profile_init(global, init_options);
+  if (show->parsed()) return run_profile_show(global);
+  std::cerr << app.help();
+  return kExitUsage;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // The library returns Results; this is the last line of defence for what
+  // still throws (allocation, CLI11 construction, Cap'n Proto on a bug).
+  try {
+    return run(argc, argv);
+  } catch (const kj::Exception& exception) {
+    std::cerr << "fpx: internal error (Cap'n Proto): " << exception.getDescription().cStr() << "\n";
+  } catch (const std::exception& exception) {
+    std::cerr << "fpx: internal error: " << exception.what() << "\n";
+  } catch (...) {
+    std::cerr << "fpx: internal error\n";
+  }
+  return kExitRefused;
+}

@@ -1,0 +1,31 @@
+// What every command that talks to the broker or sends a message shares:
+// connecting with a profile, and the check -> seal -> submit -> save path.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "cli.hpp"
+#include "fpx/client.hpp"
+#include "json_messages.hpp"
+#include "profile.hpp"
+
+namespace fpx::cli {
+
+// Connects as the profile's participant. On failure the error already says
+// what to check (broker running, broker key, enrolment).
+Result<std::unique_ptr<client::Client>> connect_profile(const Profile& profile, Identity identity);
+
+// Reports, on stderr, what the library learned in the background: earlier
+// messages the broker refused after a resend, deliveries that failed
+// verification. People must hear about these; they are not this command's result.
+void report_background_events(client::Client& client);
+
+// Checks that the participant's role may send it, seals (filling sender, id,
+// time and body hash), validates with the exchange's rules, prints the
+// completeness of every firearm, then either stops (dry run) or submits and
+// saves the envelope and its receipt under sent/. Returns the exit code.
+int seal_and_send(const GlobalOptions& global, const Profile& profile, Identity identity, Draft& draft,
+                  bool dry_run, const std::string& source);
+
+}  // namespace fpx::cli

@@ -1,0 +1,119 @@
+#include "profile.hpp"
+
+#include <cstdlib>
+
+#include <toml++/toml.h>
+
+namespace fpx::cli {
+
+namespace {
+
+// Relative paths in fpx.toml are relative to the profile directory, so a
+// profile can be moved or checked into a deployment repository as a whole.
+std::filesystem::path resolve(const std::filesystem::path& base, const std::string& value) {
+  std::filesystem::path path(value);
+  return path.is_absolute() ? path : base / path;
+}
+
+std::string text_at(const toml::table& table, const char* key) {
+  if (auto value = table.at_path(key).value<std::string>()) return *value;
+  return {};
+}
+
+}  // namespace
+
+client::ClientOptions Profile::client_options() const {
+  client::ClientOptions options;
+  options.endpoint = broker_endpoint;
+  options.broker_curve_key = broker_curve_key;
+  options.state_db = state_db();
+  options.root_ca = root_ca;
+  options.crl_dir = crl_dir;
+  return options;
+}
+
+Result<CurvePublicKey> broker_key_from_cert(const std::filesystem::path& pem) {
+  auto certs = Certificate::load_pem_file(pem);
+  if (!certs) return std::move(certs).take_error();
+  if (certs->empty()) {
+    return make_error(ErrorCode::invalid_argument, pem.string() + " holds no certificate: give the broker's chain.pem");
+  }
+  auto info = certs->front().participant();
+  if (!info) return std::move(info).take_error();
+  if (info->role != Role::broker) {
+    return make_error(ErrorCode::wrong_role, pem.string() + " is the certificate of " + info->id.str() + " (" +
+                                                 std::string(role_name(info->role)) +
+                                                 "), not of a broker: give the broker's chain.pem");
+  }
+  return info->curve_public_key;
+}
+
+Result<Profile> load_profile(const std::string& flag) {
+  std::string dir = flag;
+  if (dir.empty()) {
+    if (const char* env = std::getenv(kProfileEnv); env != nullptr) dir = env;
+  }
+  if (dir.empty()) {
+    return make_error(ErrorCode::invalid_argument,
+                      "no profile given: pass --profile DIR or set FPX_PROFILE; create one with "
+                      "`fpx profile init --dir DIR --identity ... --broker-endpoint ... --broker-cert ... --root-ca ...`");
+  }
+  return load_profile_dir(dir);
+}
+
+Result<Profile> load_profile_dir(const std::filesystem::path& dir) {
+  const auto file = dir / kProfileFile;
+  std::error_code ignored;
+  if (!std::filesystem::exists(file, ignored)) {
+    return make_error(ErrorCode::invalid_argument, "no " + file.string() + ": create it with `fpx profile init --dir " +
+                                                       dir.string() + " ...`");
+  }
+  toml::table table;
+  try {
+    table = toml::parse_file(file.string());
+  } catch (const toml::parse_error& error) {
+    return make_error(ErrorCode::invalid_argument, file.string() + ": " + std::string(error.description()) +
+                                                       " (line " + std::to_string(error.source().begin.line) + ")");
+  }
+  Profile profile;
+  profile.dir = std::filesystem::absolute(dir, ignored);
+  Error problems{ErrorCode::invalid_argument, file.string() + " is incomplete: fix it or rewrite it with `fpx profile init`", {}};
+  auto required = [&](const char* key) {
+    std::string value = text_at(table, key);
+    if (value.empty()) problems.field_errors.push_back({key, "is required"});
+    return value;
+  };
+
+  if (auto identity = required("identity.dir"); !identity.empty()) profile.identity_dir = resolve(profile.dir, identity);
+  if (auto path = text_at(table, "identity.passphrase_file"); !path.empty()) {
+    profile.passphrase = PassphraseSource::from_file(resolve(profile.dir, path).string());
+  } else if (auto name = text_at(table, "identity.passphrase_env"); !name.empty()) {
+    profile.passphrase = PassphraseSource::from_environment(name);
+  }
+  profile.broker_endpoint = required("broker.endpoint");
+  if (auto key = text_at(table, "broker.curve_public_key"); !key.empty()) {
+    auto decoded = z85_decode_key(key);
+    if (!decoded) {
+      problems.field_errors.push_back({"broker.curve_public_key", "is not a 40-character Z85 key (as `fpx-ca show` prints it)"});
+    } else {
+      profile.broker_curve_key = *decoded;
+    }
+  } else if (auto cert = text_at(table, "broker.cert"); !cert.empty()) {
+    auto key_from_cert = broker_key_from_cert(resolve(profile.dir, cert));
+    if (!key_from_cert) {
+      problems.field_errors.push_back({"broker.cert", key_from_cert.error().describe()});
+    } else {
+      profile.broker_curve_key = *key_from_cert;
+    }
+  } else {
+    problems.field_errors.push_back({"broker", "needs curve_public_key (Z85) or cert (the broker's chain.pem)"});
+  }
+  if (auto root = required("pki.root_ca"); !root.empty()) profile.root_ca = resolve(profile.dir, root);
+  if (auto crls = text_at(table, "pki.crl_dir"); !crls.empty()) profile.crl_dir = resolve(profile.dir, crls);
+  if (!problems.field_errors.empty()) return problems;
+  return profile;
+}
+
+Result<Identity> load_identity(const Profile& profile) { return Identity::load(profile.identity_dir, profile.passphrase); }
+
+}  // namespace fpx::cli

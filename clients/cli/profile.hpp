@@ -1,0 +1,46 @@
+// A participant profile: a directory holding fpx.toml (who I am, which broker,
+// which trust anchors) and the state the command line keeps between runs:
+//   fpx.toml        written by `fpx profile init`
+//   client.sqlite   fpx_client's outbox and delivered ids
+//   inbox/          every delivered envelope, <message-id-hex>.fpx and .json
+//   sent/           every submitted envelope with its signed receipt
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include "fpx/certificate.hpp"
+#include "fpx/client.hpp"
+#include "fpx/crypto.hpp"
+#include "fpx/identity.hpp"
+
+namespace fpx::cli {
+
+inline constexpr const char* kProfileFile = "fpx.toml";
+inline constexpr const char* kProfileEnv = "FPX_PROFILE";
+
+struct Profile {
+  std::filesystem::path dir;
+  std::filesystem::path identity_dir;
+  PassphraseSource passphrase;
+  std::string broker_endpoint;
+  CurvePublicKey broker_curve_key{};
+  std::filesystem::path root_ca;
+  std::filesystem::path crl_dir;  // empty: revocation of deliveries is not checked
+
+  std::filesystem::path state_db() const { return dir / "client.sqlite"; }
+  std::filesystem::path inbox_dir() const { return dir / "inbox"; }
+  std::filesystem::path sent_dir() const { return dir / "sent"; }
+  client::ClientOptions client_options() const;
+};
+
+// The profile named by --profile, else $FPX_PROFILE; errors say how to make one.
+Result<Profile> load_profile(const std::string& flag);
+Result<Profile> load_profile_dir(const std::filesystem::path& dir);
+
+// The broker's CURVE key from its certificate (the first one in a PEM file).
+Result<CurvePublicKey> broker_key_from_cert(const std::filesystem::path& pem);
+
+Result<Identity> load_identity(const Profile& profile);
+
+}  // namespace fpx::cli

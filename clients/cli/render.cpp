@@ -1,0 +1,156 @@
+#include "render.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <cstdio>
+#include <ctime>
+#include <iostream>
+
+#include "cli.hpp"
+
+namespace fpx::cli {
+
+std::string format_utc(std::int64_t ms) {
+  if (ms == 0) return "-";
+  const std::time_t seconds = static_cast<std::time_t>(ms / 1000);
+  std::tm utc{};
+  if (gmtime_r(&seconds, &utc) == nullptr) return std::to_string(ms);
+  std::array<char, 32> buffer{};
+  std::strftime(buffer.data(), buffer.size(), "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return buffer.data();
+}
+
+std::string json_escape(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() + 2);
+  for (const char c : text) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          std::array<char, 8> escaped{};
+          std::snprintf(escaped.data(), escaped.size(), "\\u%04x", static_cast<unsigned>(c));
+          out += escaped.data();
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out;
+}
+
+std::string json_quote(std::string_view text) {
+  std::string out = "\"";
+  out += json_escape(text);
+  out += '"';
+  return out;
+}
+
+void JsonObject::key(std::string_view name) {
+  if (!body_.empty()) body_ += ",";
+  body_ += json_quote(name);
+  body_ += ':';
+}
+
+JsonObject& JsonObject::text(std::string_view name, std::string_view value) {
+  key(name);
+  body_ += json_quote(value);
+  return *this;
+}
+
+JsonObject& JsonObject::number(std::string_view name, std::int64_t value) {
+  key(name);
+  body_ += std::to_string(value);
+  return *this;
+}
+
+JsonObject& JsonObject::unsigned_number(std::string_view name, std::uint64_t value) {
+  key(name);
+  body_ += std::to_string(value);
+  return *this;
+}
+
+JsonObject& JsonObject::boolean(std::string_view name, bool value) {
+  key(name);
+  body_ += value ? "true" : "false";
+  return *this;
+}
+
+JsonObject& JsonObject::raw(std::string_view name, std::string_view json) {
+  key(name);
+  body_ += json;
+  return *this;
+}
+
+std::string json_array(const std::vector<std::string>& json_values) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < json_values.size(); ++i) {
+    if (i != 0) out += ",";
+    out += json_values[i];
+  }
+  return out + "]";
+}
+
+std::string json_error(const Error& error) {
+  std::vector<std::string> fields;
+  for (const auto& field : error.field_errors) {
+    fields.push_back(JsonObject().text("path", field.path).text("message", field.message).str());
+  }
+  return JsonObject()
+      .text("code", error_code_name(error.code))
+      .text("message", error.message)
+      .raw("fieldErrors", json_array(fields))
+      .str();
+}
+
+std::string Table::str() const {
+  std::vector<std::size_t> widths(headers_.size(), 0);
+  for (std::size_t i = 0; i < headers_.size(); ++i) widths[i] = headers_[i].size();
+  for (const auto& row : rows_) {
+    for (std::size_t i = 0; i < row.size() && i < widths.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+  }
+  auto line = [&](const std::vector<std::string>& cells, bool upper) {
+    std::string out;
+    for (std::size_t i = 0; i < widths.size(); ++i) {
+      std::string cell = i < cells.size() ? cells[i] : "";
+      if (upper) std::transform(cell.begin(), cell.end(), cell.begin(), [](unsigned char c) { return std::toupper(c); });
+      const bool last = i + 1 == widths.size();
+      out += last ? cell : cell + std::string(widths[i] - cell.size() + 2, ' ');
+    }
+    return out + "\n";
+  };
+  std::string out = line(headers_, true);
+  for (const auto& row : rows_) out += line(row, false);
+  return out;
+}
+
+std::string key_values(const std::vector<std::pair<std::string, std::string>>& pairs) {
+  std::size_t width = 0;
+  for (const auto& [label, value] : pairs) width = std::max(width, label.size() + 1);
+  std::string out;
+  for (const auto& [label, value] : pairs) out += "  " + label + ":" + std::string(width - label.size() + 1, ' ') + value + "\n";
+  return out;
+}
+
+int report_failure(const GlobalOptions& global, int exit_code, const Error& error, const std::string& next_step) {
+  // Not Error::describe(): one field error per line, with a "(message)" label for path-less ones.
+  std::cerr << "fpx: " << error_code_name(error.code) << ": " << error.message << "\n";
+  for (const auto& field : error.field_errors) {
+    std::cerr << "  " << (field.path.empty() ? "(message)" : field.path) << ": " << field.message << "\n";
+  }
+  if (!next_step.empty()) std::cerr << "next: " << next_step << "\n";
+  if (global.json) {
+    JsonObject out;
+    out.boolean("ok", false).raw("error", json_error(error));
+    if (!next_step.empty()) out.text("next", next_step);
+    std::cout << out.str() << "\n";
+  }
+  return exit_code;
+}
+
+}  // namespace fpx::cli

@@ -1,0 +1,332 @@
+// The tracing workflow with a fake clock: broker_core runs in this process
+// on 127.0.0.1 and the test moves time forward instead of sleeping.
+#include <atomic>
+#include <fstream>
+#include <thread>
+
+#include <catch2/catch.hpp>
+
+#include "fpx/broker/broker.hpp"
+#include "fpx/client.hpp"
+#include "support/sample_messages.hpp"
+#include "support/test_pki.hpp"
+
+using namespace fpx;
+using namespace std::chrono_literals;
+using client::Client;
+using test::kDayMs;
+using wire::MessageType;
+
+namespace {
+
+constexpr std::int64_t kHourMs = 3600 * 1000;
+
+class WorkflowExchange {
+ public:
+  WorkflowExchange() : pki_({"SN", "NE", "BF"}) {
+    const std::int64_t now = now_ms();
+    fake_now_ = now;
+    test::IssueOptions long_lived{.validity = {now - kDayMs, now + 90 * kDayMs}};
+    pki_.issue("sn.focal-point", "SN", Role::focal_point, long_lived);
+    pki_.issue("ne.focal-point", "NE", Role::focal_point, long_lived);
+    pki_.issue("bf.focal-point", "BF", Role::focal_point, long_lived);
+    pki_.issue("ml.focal-point", "ML", Role::focal_point, long_lived);
+    pki_.issue("sn.police-judiciaire", "SN", Role::agency, long_lived);
+    auto broker_options = long_lived;
+    broker_options.via_intermediate = false;
+    pki_.issue("exchange.broker", "AT", Role::broker, broker_options);
+    pki_.write_crls(now - kDayMs, now + 90 * kDayMs);  // time will move on by weeks
+
+    auto enrolled = pki_.dir() / "enrolled";
+    std::filesystem::create_directories(enrolled);
+    for (const char* id : {"sn.focal-point", "ne.focal-point", "bf.focal-point", "ml.focal-point",
+                           "sn.police-judiciaire"}) {
+      std::filesystem::copy_file(pki_.dir() / "participants" / id / kChainFile,
+                                 enrolled / (std::string(id) + ".pem"));
+    }
+    broker::BrokerConfig config;
+    config.participants_endpoint = "tcp://127.0.0.1:0";
+    config.root_ca = pki_.root_pem();
+    config.crl_dir = pki_.crl_dir();
+    config.enrolled_dir = enrolled;
+    config.identity_dir = pki_.dir() / "participants" / "exchange.broker";
+    config.database = pki_.dir() / "broker.sqlite";
+    config.timing.tracing_request_hold_ms = 10 * kDayMs;
+    config.timing.max_message_age_ms = 365 * kDayMs;
+    config.clocks.scan_every_ms = 1000;
+    config.limits.rate_per_second = 10000;
+    config.limits.burst = 10000;
+    auto created = broker::Broker::create(config, [this] { return fake_now_.load(); });
+    if (!created) FAIL("broker: " << created.error().describe());
+    broker_ = std::move(created).value();
+    loop_ = std::thread([this] {
+      while (!stop_) (void)broker_->poll_once(5ms);
+    });
+  }
+
+  ~WorkflowExchange() {
+    stop_ = true;
+    loop_.join();
+  }
+
+  std::unique_ptr<Client> connect(const std::string& id) {
+    client::ClientOptions options;
+    options.endpoint = broker_->endpoint();
+    auto chain = Certificate::load_pem_file(pki_.dir() / "participants" / "exchange.broker" / kChainFile);
+    options.broker_curve_key = chain->front().participant()->curve_public_key;
+    options.state_db = pki_.dir() / (id + ".client.sqlite");
+    options.root_ca = pki_.root_pem();
+    options.crl_dir = pki_.crl_dir();
+    auto connected = Client::connect(pki_.identity(id), options);
+    if (!connected) FAIL(id << ": " << connected.error().describe());
+    return std::move(connected).value();
+  }
+
+  Identity identity(const std::string& id) { return pki_.identity(id); }
+  std::int64_t now() const { return fake_now_.load(); }
+  void advance(std::int64_t ms) { fake_now_ += ms; }
+
+  // A message of `type`, created now on the fake clock.
+  Bytes seal(const Identity& signer, MessageType type, const test::SampleChange& change = {}) {
+    std::int64_t created = now();
+    return test::seal_changed(signer, type, [&](auto header, auto body) {
+      header.setCreatedAtMs(created);
+      if (change) change(header, body);
+    });
+  }
+
+ private:
+  test::TestPki pki_;
+  std::atomic<std::int64_t> fake_now_{0};
+  std::unique_ptr<broker::Broker> broker_;
+  std::atomic<bool> stop_{false};
+  std::thread loop_;
+};
+
+std::vector<client::Delivery> receive(Client& client, std::size_t count, std::chrono::milliseconds within = 10s) {
+  std::vector<client::Delivery> received;
+  auto deadline = std::chrono::steady_clock::now() + within;
+  while (received.size() < count && std::chrono::steady_clock::now() < deadline) {
+    auto batch = client.poll(100ms);
+    REQUIRE(batch.ok());
+    for (auto& delivery : *batch) {
+      REQUIRE(client.confirm(delivery).ok());
+      received.push_back(std::move(delivery));
+    }
+  }
+  return received;
+}
+
+std::vector<MessageType> types_of(const std::vector<client::Delivery>& deliveries) {
+  std::vector<MessageType> types;
+  for (const auto& delivery : deliveries) types.push_back(delivery.opened.type);
+  return types;
+}
+
+std::string lifecycle_of(Client& client, const MessageId& request, const std::string& focal_point) {
+  auto status = client.status(request);
+  REQUIRE(status.ok());
+  for (const auto& row : *status) {
+    if (row.recipient.str() == focal_point) return row.lifecycle;
+  }
+  return "";
+}
+
+auto reply_to(const MessageId& request) {
+  return [request](wire::Header::Builder header, wire::Body::Builder) {
+    header.setInReplyTo(kj::arrayPtr(request.bytes.data(), request.bytes.size()));
+    header.initRecipients(1)[0].setCountry("SN");
+  };
+}
+
+}  // namespace
+
+TEST_CASE("an urgent request not acknowledged in 8 hours brings a reminder and escalations from the broker") {
+  WorkflowExchange exchange;
+  auto agency = exchange.connect("sn.police-judiciaire");
+  auto niger = exchange.connect("ne.focal-point");
+  auto senegal = exchange.connect("sn.focal-point");
+  Bytes request = exchange.seal(exchange.identity("sn.police-judiciaire"), MessageType::TRACING_REQUEST,
+                                [](auto header, auto) {
+                                  header.setPriority(wire::Priority::URGENT);
+                                  header.setUrgencyJustification("armed group re-supplying");
+                                });
+  REQUIRE(agency->submit(request).ok());
+  MessageId id = test::message_id_of(request);
+  REQUIRE(receive(*niger, 1).size() == 1);
+  REQUIRE(receive(*senegal, 1).size() == 1);
+  CHECK_THAT(lifecycle_of(*agency, id, "ne.focal-point"), Catch::StartsWith("delivered (urgent)"));
+
+  exchange.advance(7 * kHourMs);
+  CHECK(receive(*niger, 1, 1500ms).empty());  // not yet due
+
+  exchange.advance(kHourMs + 60'000);
+  auto to_niger = receive(*niger, 2);
+  REQUIRE(to_niger.size() == 2);
+  CHECK(types_of(to_niger) == std::vector<MessageType>{MessageType::REMINDER, MessageType::ESCALATION});
+  for (const auto& notice : to_niger) {
+    CHECK(notice.opened.signer.participant.role == Role::broker);  // signed by the exchange
+  }
+  auto reminder = to_niger[0].opened.message.body().getReminder();
+  CHECK(reminder.getClock() == wire::ClockKind::ACKNOWLEDGEMENT);
+  CHECK(std::string(reminder.getRequestedCountry().cStr()) == "NE");
+
+  // The escalation reaches the requesting side too; BF (also asked) has its own.
+  auto to_senegal = receive(*senegal, 2);
+  CHECK(types_of(to_senegal) == std::vector<MessageType>{MessageType::ESCALATION, MessageType::ESCALATION});
+  CHECK_THAT(lifecycle_of(*agency, id, "ne.focal-point"), Catch::Contains("escalated"));
+
+  // One reminder per clock: later scans stay quiet.
+  exchange.advance(kHourMs);
+  CHECK(receive(*niger, 1, 1500ms).empty());
+}
+
+TEST_CASE("acknowledgement and answer stop the clocks and date each step of the lifecycle") {
+  WorkflowExchange exchange;
+  auto agency = exchange.connect("sn.police-judiciaire");
+  auto niger = exchange.connect("ne.focal-point");
+  auto burkina = exchange.connect("bf.focal-point");
+  auto niger_identity = exchange.identity("ne.focal-point");
+  auto burkina_identity = exchange.identity("bf.focal-point");
+  Bytes request = exchange.seal(exchange.identity("sn.police-judiciaire"), MessageType::TRACING_REQUEST);
+  REQUIRE(agency->submit(request).ok());
+  MessageId id = test::message_id_of(request);
+  REQUIRE(receive(*niger, 1).size() == 1);
+  REQUIRE(receive(*burkina, 1).size() == 1);
+
+  exchange.advance(kDayMs);
+  REQUIRE(niger->submit(exchange.seal(niger_identity, MessageType::TRACING_ACKNOWLEDGEMENT, reply_to(id))).ok());
+  REQUIRE(niger->submit(exchange.seal(niger_identity, MessageType::TRACING_RESPONSE, reply_to(id))).ok());
+  REQUIRE(burkina->submit(exchange.seal(burkina_identity, MessageType::TRACING_RESPONSE, [&](auto header, auto body) {
+                     reply_to(id)(header, body);
+                     auto response = body.getTracingResponse();
+                     response.setOutcome(wire::TracingOutcome::REFUSED);
+                     response.initChainOfCustody(0);
+                     response.initRefusalGrounds(1).set(0, wire::RefusalGround::ONGOING_INVESTIGATION);
+                     response.setGroundsExplanation("a national investigation is under way");
+                   }))
+              .ok());
+  auto answers = receive(*agency, 3);
+  CHECK(types_of(answers) == std::vector<MessageType>{MessageType::TRACING_ACKNOWLEDGEMENT,
+                                                      MessageType::TRACING_RESPONSE, MessageType::TRACING_RESPONSE});
+  CHECK_THAT(lifecycle_of(*agency, id, "ne.focal-point"), Catch::StartsWith("final (routine)") &&
+                                                              Catch::Contains("partial_chain"));
+  CHECK_THAT(lifecycle_of(*agency, id, "bf.focal-point"),
+             Catch::StartsWith("refused") && Catch::Contains("grounds: ongoing_investigation"));
+
+  // Past every clock: nothing is owed, so no reminder or escalation. (The
+  // replies to SN's focal point, never connected here, turn into dead
+  // letters by then: those notices are expected.)
+  exchange.advance(31 * kDayMs);
+  for (Client* answered : {niger.get(), burkina.get()}) {
+    for (auto type : types_of(receive(*answered, 3, 1500ms))) {
+      CHECK(type != MessageType::REMINDER);
+      CHECK(type != MessageType::ESCALATION);
+    }
+  }
+}
+
+TEST_CASE("a forward shares the request with another state unless it carries H2") {
+  WorkflowExchange exchange;
+  auto agency = exchange.connect("sn.police-judiciaire");
+  auto niger = exchange.connect("ne.focal-point");
+  auto mali = exchange.connect("ml.focal-point");
+  auto niger_identity = exchange.identity("ne.focal-point");
+  auto forward_to_mali = [&](const MessageId& id) {
+    return exchange.seal(niger_identity, MessageType::FORWARD, [&](auto header, auto body) {
+      reply_to(id)(header, body);
+      header.initRecipients(1)[0].setCountry("ML");
+    });
+  };
+
+  Bytes restricted = exchange.seal(exchange.identity("sn.police-judiciaire"), MessageType::TRACING_REQUEST,
+                                   [](auto header, auto) {
+                                     auto codes = header.initHandlingCodes(1);
+                                     codes.set(0, wire::HandlingCode::H2_NO_ONWARD_SHARING_WITHOUT_PERMISSION);
+                                   });
+  REQUIRE(agency->submit(restricted).ok());
+  REQUIRE(receive(*niger, 1).size() == 1);
+  auto refused = niger->submit(forward_to_mali(test::message_id_of(restricted)));
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == ErrorCode::unauthorized);
+  CHECK_THAT(refused.error().message, Catch::Contains("H2"));
+
+  Bytes open_request = exchange.seal(exchange.identity("sn.police-judiciaire"), MessageType::TRACING_REQUEST);
+  REQUIRE(agency->submit(open_request).ok());
+  REQUIRE(receive(*niger, 1).size() == 1);
+  REQUIRE(niger->submit(forward_to_mali(test::message_id_of(open_request))).ok());
+  auto to_mali = receive(*mali, 2);
+  REQUIRE(to_mali.size() == 2);
+  CHECK(to_mali[0].opened.message_id == test::message_id_of(open_request));  // the request itself, as signed
+  CHECK(to_mali[1].opened.type == MessageType::FORWARD);
+  CHECK_THAT(lifecycle_of(*agency, test::message_id_of(open_request), "ne.focal-point"),
+             Catch::StartsWith("forwarded"));
+}
+
+TEST_CASE("a request for a firearm of an active stolen alert sends a hit notification to both focal points") {
+  WorkflowExchange exchange;
+  auto agency = exchange.connect("sn.police-judiciaire");
+  auto senegal = exchange.connect("sn.focal-point");
+  auto burkina = exchange.connect("bf.focal-point");
+  auto niger = exchange.connect("ne.focal-point");
+
+  // A bulk alert: thousands of firearms in one message.
+  Bytes alert = exchange.seal(exchange.identity("bf.focal-point"), MessageType::ALERT, [](auto header, auto body) {
+    header.initRecipients(1)[0].setCountry("NE");
+    auto firearms = body.getAlert().initFirearms(3000);
+    for (unsigned i = 0; i < firearms.size(); ++i) {
+      firearms[i].setSerialNumber("BF-DEPOT-" + std::to_string(100000 + i));
+      firearms[i].setManufacturer("Izhmash");
+      firearms[i].setType(wire::FirearmType::ASSAULT_RIFLE);
+      firearms[i].setCalibre("7.62x39mm");
+    }
+    body.getAlert().getBatch().setQuantity(3000);
+  });
+  REQUIRE(burkina->submit(alert).ok());
+  REQUIRE(receive(*niger, 1).size() == 1);
+
+  Bytes request = exchange.seal(exchange.identity("sn.police-judiciaire"), MessageType::TRACING_REQUEST,
+                                [](auto, auto body) {
+                                  // As marked on the rifle: another spelling of a listed serial.
+                                  body.getTracingRequest().getFirearms()[0].setSerialNumber("bf depot 101234");
+                                });
+  REQUIRE(agency->submit(request).ok());
+  auto at_senegal = receive(*senegal, 2);
+  auto at_burkina = receive(*burkina, 2);
+  CHECK(types_of(at_senegal) == std::vector<MessageType>{MessageType::TRACING_REQUEST, MessageType::HIT_NOTIFICATION});
+  REQUIRE(types_of(at_burkina) ==
+          std::vector<MessageType>{MessageType::TRACING_REQUEST, MessageType::HIT_NOTIFICATION});
+  auto hit = at_burkina[1].opened.message.body().getHitNotification();
+  CHECK(std::string(hit.getMatchedSerial().cStr()) == "BFDEPOT101234");
+  CHECK(MessageId::from_bytes(ByteView(hit.getAlertMessageId().begin(), 16)) == test::message_id_of(alert));
+}
+
+TEST_CASE("a request never collected before its hold time becomes a dead letter its sender is told of") {
+  WorkflowExchange exchange;
+  auto agency = exchange.connect("sn.police-judiciaire");
+  auto niger = exchange.connect("ne.focal-point");
+  auto senegal = exchange.connect("sn.focal-point");
+  Bytes request = exchange.seal(exchange.identity("sn.police-judiciaire"), MessageType::TRACING_REQUEST);
+  REQUIRE(agency->submit(request).ok());
+  MessageId id = test::message_id_of(request);
+  REQUIRE(receive(*niger, 1).size() == 1);
+  REQUIRE(receive(*senegal, 1).size() == 1);
+  // BF never connects. Past the hold time (10 days here):
+  exchange.advance(11 * kDayMs);
+  std::vector<client::Delivery> notices;
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    for (auto& delivery : receive(*agency, 1, 500ms)) {
+      if (delivery.opened.type == MessageType::DEAD_LETTER_NOTICE) notices.push_back(std::move(delivery));
+    }
+    if (!notices.empty()) break;
+  }
+  REQUIRE(notices.size() == 1);
+  auto notice = notices[0].opened.message.body().getDeadLetterNotice();
+  CHECK(std::string(notice.getRecipient().cStr()) == "bf.focal-point");
+  auto status = agency->status(id);
+  REQUIRE(status.ok());
+  bool dead = false;
+  for (const auto& row : *status) dead |= (row.recipient.str() == "bf.focal-point" && row.state == "dead_letter");
+  CHECK(dead);
+}
