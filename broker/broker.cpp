@@ -179,6 +179,7 @@ void Broker::Impl::process_batch() {
     spdlog::error("store: cannot begin a transaction: {}", begun.error().describe());
     for (auto& frames : batch) {
       if (frames.size() >= 1) {
+        // Not decoded yet, so no request id: the client sees a transport-level refusal.
         send(frames[0].to_string(),
              encode_error(0, make_error(ErrorCode::unavailable, "the broker cannot store messages right now; "
                                                                 "nothing was stored: resend later"),
@@ -201,8 +202,9 @@ void Broker::Impl::process_batch() {
     spdlog::error("store: commit failed, batch of {} refused: {}", batch.size(), committed.error().describe());
     ++counters.internal_errors;
     for (auto& out : outgoing) {
-      out.frame = encode_error(0, make_error(ErrorCode::unavailable,
-                                             "the broker could not store this durably; nothing was stored: resend"),
+      out.frame = encode_error(out.request_id,
+                               make_error(ErrorCode::unavailable,
+                                          "the broker could not store this durably; nothing was stored: resend"),
                                std::nullopt);
     }
     push_after_commit.clear();

@@ -34,6 +34,7 @@ std::string describe_lifecycle(const LifecycleRow& row);
 struct Outgoing {
   std::string routing_id;
   Bytes frame;
+  std::uint64_t request_id = 0;  // the request it answers; 0 for deliveries and notices
 };
 
 struct Broker::Impl {
@@ -54,6 +55,7 @@ struct Broker::Impl {
   void handle_inbound(std::vector<zmq::message_t>& frames);
   void handle_submit(const EnrolledParticipant& principal, std::uint64_t request_id, const Bytes& envelope,
                      const std::string& routing_id);
+  Bytes duplicate_receipt(const StoredMessage& stored, const OpenedEnvelope& opened, std::uint64_t request_id);
   void handle_confirm(const EnrolledParticipant& principal, const ClientRequest& request);
   void handle_status(const EnrolledParticipant& principal, const ClientRequest& request,
                      const std::string& routing_id);
@@ -101,6 +103,8 @@ struct Broker::Impl {
 
   std::map<ParticipantId, Session> sessions;
   std::map<std::string, ParticipantId> session_by_routing_id;
+  // Connections whose session a newer one took over: they stay closed.
+  std::set<std::string> closed_routing_ids;
 
   // Filled while a batch runs, acted on after its commit.
   std::vector<Outgoing> outgoing;

@@ -18,6 +18,8 @@ Session& Broker::Impl::attach_session(const EnrolledParticipant& principal, cons
     const std::string previous = existing->second.routing_id;
     session_by_routing_id.erase(previous);
     sessions.erase(existing);
+    if (closed_routing_ids.size() > 100000) closed_routing_ids.clear();  // bounded; ids are never reused
+    closed_routing_ids.insert(previous);
     send(previous, encode_session_closed("a newer session of " + principal.id.str() +
                                          " connected; this one is closed"));
   }

@@ -22,7 +22,7 @@ void Broker::Impl::refuse(const std::string& routing_id, std::uint64_t request_i
   ++counters.refused;
   audit(principal, about, stage, error.code, error.message);
   spdlog::debug("refused at {} for {}: {}", stage, principal, error.describe());
-  outgoing.push_back({routing_id, encode_error(request_id, error, about, retry_after_ms)});
+  outgoing.push_back({routing_id, encode_error(request_id, error, about, retry_after_ms), request_id});
 }
 
 void Broker::Impl::handle_inbound(std::vector<zmq::message_t>& frames) {
@@ -48,6 +48,12 @@ void Broker::Impl::handle_inbound(std::vector<zmq::message_t>& frames) {
   auto request = decode_client_frame(ByteView(static_cast<const std::uint8_t*>(payload.data()), payload.size()));
   if (!request) {
     refuse(routing_id, 0, user_id, std::nullopt, "accept", request.error());
+    return;
+  }
+  if (closed_routing_ids.count(routing_id) != 0) {
+    // A newer session took this participant over: this connection may not take it back.
+    outgoing.push_back({routing_id, encode_session_closed("a newer session of " + user_id + " is connected"),
+                        request->request_id});
     return;
   }
   auto principal = identify(user_id, enrollment);
@@ -79,7 +85,7 @@ void Broker::Impl::handle_inbound(std::vector<zmq::message_t>& frames) {
         handle_confirm(**principal, *request);
         break;
       case ClientRequest::Kind::ping:
-        outgoing.push_back({routing_id, encode_pong(request->request_id)});
+        outgoing.push_back({routing_id, encode_pong(request->request_id), request->request_id});
         break;
     }
   } catch (const kj::Exception& exception) {

@@ -33,7 +33,7 @@ void Broker::Impl::handle_status(const EnrolledParticipant& principal, const Cli
     out.push_back({row.recipient.str(), std::string(delivery_state_name(row.state)), row.updated_at_ms,
                    lifecycle_text, row.reason});
   }
-  outgoing.push_back({routing_id, encode_status(request.request_id, id, out)});
+  outgoing.push_back({routing_id, encode_status(request.request_id, id, out), request.request_id});
 }
 
 }  // namespace fpx::broker

@@ -1,13 +1,51 @@
+#include <algorithm>
+#include <cstring>
+
+#include <capnp/serialize.h>
 #include <spdlog/spdlog.h>
+
+#include "fpx/wire/transport.capnp.h"
 
 #include "broker_impl.hpp"
 
 namespace fpx::broker {
 
+// A resend of an accepted message gets its stored receipt, byte for byte;
+// if the resend wraps the same signed content in other envelope bytes, a
+// receipt for those bytes (same id, time and log index) so that the sender
+// can check it against what it sent.
+Bytes Broker::Impl::duplicate_receipt(const StoredMessage& stored, const OpenedEnvelope& opened,
+                                      std::uint64_t request_id) {
+  auto words = kj::heapArray<capnp::word>(stored.receipt.size() / sizeof(capnp::word));
+  std::memcpy(words.begin(), stored.receipt.data(), words.size() * sizeof(capnp::word));
+  capnp::FlatArrayMessageReader signed_reader(words);
+  auto receipt_data = signed_reader.getRoot<wire::SignedReceipt>().getReceipt();
+  auto receipt_words = kj::heapArray<capnp::word>(receipt_data.size() / sizeof(capnp::word));
+  std::memcpy(receipt_words.begin(), receipt_data.begin(), receipt_words.size() * sizeof(capnp::word));
+  kj::ArrayPtr<const capnp::word> segments[1] = {receipt_words};
+  capnp::SegmentArrayMessageReader receipt_reader(kj::arrayPtr(segments, 1));
+  auto hash = receipt_reader.getRoot<wire::Receipt>().getEnvelopeSha256();
+  if (hash.size() == opened.envelope_sha256.size() &&
+      std::equal(hash.begin(), hash.end(), opened.envelope_sha256.begin())) {
+    return encode_receipt(request_id, stored.receipt);
+  }
+  return encode_receipt(request_id, sign_receipt(identity, stored.id, opened.envelope_sha256, stored.stored_at_ms,
+                                                 stored.log_index));
+}
+
 void Broker::Impl::handle_submit(const EnrolledParticipant& principal, std::uint64_t request_id, const Bytes& envelope,
                                  const std::string& routing_id) {
   const std::string& who = principal.id.str();
   StageContext context = stage_context();
+  // Only focal points and agencies submit: observers are read-only, and the
+  // exchange's own identity issues its notices itself, never over the wire.
+  if (principal.role != Role::focal_point && principal.role != Role::agency) {
+    return refuse(routing_id, request_id, who, std::nullopt, "authorize",
+                  make_error(ErrorCode::unauthorized,
+                             principal.role == Role::observer
+                                 ? "observers are read-only: they follow the public feed and may send nothing here"
+                                 : "a " + std::string(role_name(principal.role)) + " may not submit messages"));
+  }
 
   auto opened = open_submitted(context, envelope);
   if (!opened) return refuse(routing_id, request_id, who, std::nullopt, "open", opened.error());
@@ -27,7 +65,7 @@ void Broker::Impl::handle_submit(const EnrolledParticipant& principal, std::uint
     // Same message again (a resend after a lost receipt): same receipt, no second delivery.
     ++counters.duplicates;
     audit(who, id, "dedupe", ErrorCode::none, "duplicate of an accepted message: receipt repeated");
-    outgoing.push_back({routing_id, encode_receipt(request_id, verdict->duplicate_of->receipt)});
+    outgoing.push_back({routing_id, duplicate_receipt(*verdict->duplicate_of, *opened, request_id), request_id});
     return;
   }
 
@@ -53,7 +91,7 @@ void Broker::Impl::handle_submit(const EnrolledParticipant& principal, std::uint
             " recipient(s)");
   ++counters.accepted;
   // Sent only after the batch's commit: a receipt means "stored durably".
-  outgoing.push_back({routing_id, encode_receipt(request_id, receipt)});
+  outgoing.push_back({routing_id, encode_receipt(request_id, receipt), request_id});
   for (const auto& recipient : *recipients) push_after_commit.insert(recipient);
 }
 

@@ -15,10 +15,11 @@ Bytes log_leaf_data(const OpenedEnvelope& opened, const std::vector<ParticipantI
   for (const auto& id : recipients) {
     if (const auto* participant = enrollment.by_id(id)) countries.insert(participant->country.str());
   }
-  std::string metadata = std::string(message_type_name(opened.type)) + "|" +
-                         opened.signer.participant.country.str() + "|";
-  for (const auto& country : countries) metadata += country + ",";
-  metadata += "|" + std::to_string(stored_at_ms / (24LL * 3600 * 1000));  // the day, not the time
+  // Appended piece by piece: g++ 12 -O2 warns falsely (-Wrestrict) on "a" + b chains.
+  std::string metadata(message_type_name(opened.type));
+  metadata.append("|").append(opened.signer.participant.country.str()).append("|");
+  for (const auto& country : countries) metadata.append(country).append(",");
+  metadata.append("|").append(std::to_string(stored_at_ms / (24LL * 3600 * 1000)));  // the day, not the time
 
   std::array<std::uint8_t, 16> salt{};
   random_bytes(salt);

@@ -86,9 +86,8 @@ Status add_state(RecipientList& list, const Enrollment& enrollment, const Countr
 
 Result<std::vector<ParticipantId>> authorize(const StageContext& context, const EnrolledParticipant& principal,
                                              const OpenedEnvelope& opened) {
-  if (principal.role == Role::observer) {
-    return make_error(ErrorCode::unauthorized,
-                      "observers are read-only: they follow the public feed and may send nothing to this endpoint");
+  if (principal.role != Role::focal_point && principal.role != Role::agency) {
+    return make_error(ErrorCode::unauthorized, "only focal points and agencies submit messages");
   }
   const ParticipantInfo& signer = opened.signer.participant;
   if (signer.id != principal.id) {

@@ -535,10 +535,10 @@ class SqliteStore final : public Store {
     return {};
   }
 
-  Status unwatch_serials(const MessageId& alert_id) override {
+  Status unwatch_serials(const MessageId& alert_id, const CountryCode& alert_country) override {
     assert(in_transaction());
     Query query(unwatch_serials_.get());
-    query.bind(1, ByteView(alert_id.bytes));
+    query.bind(1, ByteView(alert_id.bytes)).bind(2, std::string_view(alert_country.str()));
     return done(query.step(), "withdrawing watched serials");
   }
 
@@ -836,7 +836,8 @@ Status SqliteStore::prepare_statements() {
        "INSERT INTO watched_serials (serial, alert_seq, alert_country, valid_until_ms) "
        "SELECT ?1, seq, ?3, ?4 FROM messages WHERE message_id = ?2"},
       {&unwatch_serials_,
-       "DELETE FROM watched_serials WHERE alert_seq = (SELECT seq FROM messages WHERE message_id = ?1)"},
+       "DELETE FROM watched_serials WHERE alert_seq = (SELECT seq FROM messages WHERE message_id = ?1) "
+       "AND alert_country = ?2"},
       {&match_serial_,
        "SELECT m.message_id, w.alert_country FROM watched_serials AS w JOIN messages AS m ON m.seq = w.alert_seq "
        "WHERE w.serial = ?1 AND w.valid_until_ms >= ?2"},

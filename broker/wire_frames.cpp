@@ -37,6 +37,7 @@ Result<ClientRequest> decode_client_frame(ByteView frame) {
     limits.traversalLimitInWords = words.size() * 4 + 64;  // no amplification through shared pointers
     limits.nestingLimit = 16;
     capnp::FlatArrayMessageReader reader(words, limits);
+    if (reader.getEnd() != words.end()) return make_error(ErrorCode::malformed, "trailing bytes after the ClientFrame");
     auto root = reader.getRoot<wire::ClientFrame>();
     ClientRequest request;
     request.request_id = root.getRequestId();

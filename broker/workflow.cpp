@@ -176,7 +176,8 @@ Status Broker::Impl::apply_workflow(const OpenedEnvelope& opened, const Enrolled
     case MessageType::ALERT: {
       auto alert = body.getAlert();
       if (alert.getKind() == wire::AlertKind::CANCEL) {
-        if (auto cancelled = in_reply_to_of(opened)) return store->unwatch_serials(*cancelled);
+        // Only the state that raised an alert can lift its watch list.
+        if (auto cancelled = in_reply_to_of(opened)) return store->unwatch_serials(*cancelled, principal.country);
         return {};
       }
       if (alert.getKind() != wire::AlertKind::STOLEN && alert.getKind() != wire::AlertKind::LOST) return {};

@@ -52,8 +52,9 @@ constexpr int kMonitorEvents = ZMQ_EVENT_CONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEED
 // Broker errors after which resending the same bytes may succeed; any other
 // refusal is final and the message leaves the resend queue.
 bool is_transient(ErrorCode code) {
+  // A missing or stale CRL is the operator's to fix; the same bytes pass then.
   return code == ErrorCode::unavailable || code == ErrorCode::rate_limited || code == ErrorCode::internal ||
-         code == ErrorCode::io_error;
+         code == ErrorCode::io_error || code == ErrorCode::crl_missing || code == ErrorCode::crl_stale;
 }
 
 std::string millis(std::chrono::milliseconds duration) { return std::to_string(duration.count()) + " ms"; }
@@ -242,6 +243,7 @@ struct Client::Impl {
   std::optional<std::string> closed_reason_;
   std::optional<Error> transport_refusal_;
   bool ever_handshaken_ = false;
+  bool reping_pending_ = false;
   bool tcp_connected_ = false;
   std::size_t undecodable_frames_ = 0;
   std::string last_undecodable_;
@@ -354,6 +356,10 @@ struct Client::Impl {
         tcp_connected_ = true;
         break;
       case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
+        // After a reconnect (a broker restart) the broker knows this
+        // connection only once it sends something: ping so that pending
+        // deliveries start flowing without waiting for our next request.
+        if (ever_handshaken_) reping_pending_ = true;
         ever_handshaken_ = true;
         transport_refusal_.reset();
         break;
@@ -389,6 +395,14 @@ struct Client::Impl {
   // (a newer session owns this participant's deliveries now).
   void drain() {
     read_monitor();
+    if (reping_pending_ && !closed_reason_) {
+      reping_pending_ = false;
+      capnp::MallocMessageBuilder builder;
+      auto frame = builder.initRoot<wire::ClientFrame>();
+      frame.setRequestId(next_request_id_++);  // its pong is not awaited
+      frame.setPing();
+      (void)send(builder);
+    }
     while (!reply_ && !closed_reason_) {
       zmq::message_t frame;
       if (!socket_.recv(frame, zmq::recv_flags::dontwait)) return;

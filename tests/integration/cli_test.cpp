@@ -33,18 +33,34 @@ struct Run {
 
 std::string shell_quote(const std::string& text) {
   std::string out = "'";
-  for (const char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
+  for (const char c : text) {
+    if (c == '\'') {
+      out += "'\\''";
+    } else {
+      out += c;
+    }
+  }
+  out += '\'';
+  return out;
 }
 
 // Runs fpx with `args`; FPX_PROFILE is removed so only --profile counts.
 Run fpx_run(const fs::path& scratch, const std::vector<std::string>& args) {
+  // Appends only: g++ 12 -O3 warns falsely (-Wrestrict) on "literal" + std::string.
   static int counter = 0;
-  const auto out_file = scratch / ("fpx-" + std::to_string(++counter) + ".out");
-  const auto err_file = scratch / ("fpx-" + std::to_string(counter) + ".err");
-  std::string command = "env -u FPX_PROFILE " + shell_quote(std::string(FPX_BIN_DIR) + "/fpx");
-  for (const auto& arg : args) command += " " + shell_quote(arg);
-  command += " >" + shell_quote(out_file.string()) + " 2>" + shell_quote(err_file.string());
+  const std::string stem = "fpx-" + std::to_string(++counter);
+  const auto out_file = scratch / (stem + ".out");
+  const auto err_file = scratch / (stem + ".err");
+  std::string command = "env -u FPX_PROFILE ";
+  command += shell_quote(std::string(FPX_BIN_DIR) + "/fpx");
+  for (const auto& arg : args) {
+    command += ' ';
+    command += shell_quote(arg);
+  }
+  command += " >";
+  command += shell_quote(out_file.string());
+  command += " 2>";
+  command += shell_quote(err_file.string());
   const int status = std::system(command.c_str());
   Run run;
   run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;

@@ -168,7 +168,8 @@ class Store {
   // The stolen/lost registry: serials (normalised) of active alerts.
   virtual Status watch_serials(const MessageId& alert_id, const CountryCode& alert_country,
                                const std::vector<std::string>& serials, std::int64_t valid_until_ms) = 0;
-  virtual Status unwatch_serials(const MessageId& alert_id) = 0;
+  // Lifts the watch of an alert, only if `alert_country` raised it.
+  virtual Status unwatch_serials(const MessageId& alert_id, const CountryCode& alert_country) = 0;
   virtual Result<std::vector<WatchedSerialHit>> match_serial(const std::string& serial, std::int64_t now_ms) = 0;
 
   // Reads for tests and operators.
