@@ -1,21 +1,25 @@
 #!/usr/bin/env bash
-# The demo scenario of DOMAIN.md, as far as this build goes. Today: the PKI
-# of the scenario made with fpx-ca and checked with openssl. The broker part
-# (tracing request, acknowledgement, responses, alert, campaign report,
-# observer) arrives with the broker and client issues, and this script says so.
-#   FPX_DEMO_DIR  where to put the demo PKI (default: a new temp directory)
+# The demo scenario of DOMAIN.md with the real binaries: the PKI made with
+# fpx-ca, fpx-broker on 127.0.0.1 with its SQLite file, and each participant's
+# `fpx` command line. Every step is confirmed by another binary (the
+# recipient's inbox shows what the sender submitted); exit 0 only if every
+# step happened. The observer's part (public feed, transparency log) comes
+# with the oversight issue, and the script says so.
+#   FPX_DEMO_DIR  where to put the demo files (default: a new temp directory)
+#   FPX_DEMO_PORT the broker's port on 127.0.0.1 (default 7400)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root_dir="$PWD"
 
 deploy/install-packages.sh
 build_dir="${FPX_BUILD_DIR:-build}"
-if [[ ! -x "$build_dir/bin/fpx-ca" ]]; then
-  echo "== building fpx-ca into $build_dir/"
-  cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-  cmake --build "$build_dir" -j "$(nproc)" --target fpx-ca
-fi
+echo "== building fpx-ca, fpx-broker and fpx into $build_dir/ (if needed)"
+cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$build_dir" -j "$(nproc)" --target fpx-ca fpx-broker fpx >/dev/null
 ca="$root_dir/$build_dir/bin/fpx-ca"
+broker_bin="$root_dir/$build_dir/bin/fpx-broker"
+fpx_bin="$root_dir/$build_dir/bin/fpx"
+examples="$root_dir/deploy/examples"
 
 demo_dir="${FPX_DEMO_DIR:-$(mktemp -d)/fpx-demo}"
 pki="$demo_dir/pki"
@@ -64,12 +68,117 @@ for crl in "$pki"/crls/*.pem; do crl_args+=(-CRLfile "$crl"); done
 if verify sn.douanes 2>/dev/null; then fail "a revoked certificate still verifies"; fi
 echo "sn.douanes: refused as revoked, as it should be"
 
+step "The broker starts on 127.0.0.1 with its SQLite file; the participants are enrolled"
+mkdir -p "$demo_dir/enrolled"
+for id in sn.focal-point ne.focal-point bf.focal-point sn.police-judiciaire cso.sahel-watch; do
+  cp "$pki/participants/$id/chain.pem" "$demo_dir/enrolled/$id.pem"
+done
+port="${FPX_DEMO_PORT:-7400}"
+cat > "$demo_dir/broker.toml" <<TOML
+[participants]
+endpoint = "tcp://127.0.0.1:$port"
+[pki]
+root_ca = "pki/root-ca.pem"
+crl_dir = "pki/crls"
+enrolled_dir = "enrolled"
+[identity]
+dir = "pki/participants/exchange.broker"
+[storage]
+database = "fpx-broker.sqlite"
+[log]
+level = "warn"
+[regions]
+Sahel = ["BF", "ML", "MR", "NE", "TD", "SN"]
+TOML
+"$broker_bin" --config "$demo_dir/broker.toml" --check-config
+"$broker_bin" --config "$demo_dir/broker.toml" > "$demo_dir/broker.log" 2>&1 &
+broker_pid=$!
+trap 'kill "$broker_pid" 2>/dev/null || true' EXIT
+for _ in $(seq 100); do
+  grep -q "listening on" "$demo_dir/broker.log" 2>/dev/null && break
+  kill -0 "$broker_pid" 2>/dev/null || { cat "$demo_dir/broker.log"; fail "the broker did not start"; }
+  sleep 0.1
+done
+grep "listening on" "$demo_dir/broker.log"
+
+# One fpx profile per participant: identity, broker endpoint and key, root CA, CRLs.
+profile() { echo "$demo_dir/profiles/$1"; }
+for id in sn.focal-point ne.focal-point bf.focal-point sn.police-judiciaire; do
+  "$fpx_bin" profile init --dir "$(profile "$id")" --identity "$pki/participants/$id" \
+    --broker-endpoint "tcp://127.0.0.1:$port" --broker-cert "$pki/participants/exchange.broker/chain.pem" \
+    --root-ca "$pki/root-ca.pem" --crl-dir "$pki/crls" >/dev/null
+done
+as() { local id=$1; shift; "$fpx_bin" --profile "$(profile "$id")" "$@"; }
+field() { grep -o "\"$1\":\"[^\"]*\"" | head -1 | cut -d'"' -f4; }
+inbox_until() {  # participant, expected count, type: waits until that many messages of the type arrived
+  local id=$1 want=$2 type=$3 got=0 out
+  for _ in $(seq 15); do
+    out=$(as "$id" --json inbox --wait 1)
+    [[ -n "$out" ]] && printf '%s\n' "$out" >> "$demo_dir/$id.inbox.jsonl"
+    got=$(grep -c "\"type\":\"$type\"" "$demo_dir/$id.inbox.jsonl" 2>/dev/null || true)
+    [[ "$got" -ge "$want" ]] && return 0
+  done
+  fail "$id did not receive $want $type message(s)"
+}
+
+step "Senegal's police judiciaire checks its tracing request first (dry run: nothing is sent)"
+as sn.police-judiciaire trace submit "$examples/tracing-request.json" --dry-run
+
+step "... and sends it to Niger (country of last import) and Burkina Faso (country of manufacture)"
+echo "(Burkina Faso's focal point is offline: the broker stores the request for it.)"
+submitted=$(as sn.police-judiciaire --json trace submit "$examples/tracing-request.json")
+request_id=$(printf '%s' "$submitted" | field messageId)
+[[ ${#request_id} -eq 32 ]] || fail "no receipt for the tracing request: $submitted"
+echo "receipt: message $request_id stored durably by the broker (log index $(printf '%s' "$submitted" | grep -o '"logIndex":"\?[0-9]*' | grep -o '[0-9]*$'))"
+
+step "Niger's focal point opens its inbox: the request is there, its signature verified end to end"
+inbox_until ne.focal-point 1 tracing-request
+as ne.focal-point inbox --all | head -5
+
+step "Niger acknowledges, then answers with a partial chain of custody"
+as ne.focal-point trace ack "$request_id" --expected-response 2026-12-20 --contact "NE tracing desk"
+as ne.focal-point trace respond "$request_id" --outcome partial-chain --final \
+  --hop "importer;Societe Nigerienne d'Armement;NE;2009-03-14;IMP-2009-0031" \
+  --hop "dealer;Armurerie du Fleuve;NE;2011-06-02;DLR-2011-118"
+
+step "The Senegalese agency receives Niger's acknowledgement and answer"
+inbox_until sn.police-judiciaire 1 tracing-response
+grep -q '"type":"tracing-acknowledgement"' "$demo_dir/sn.police-judiciaire.inbox.jsonl" || fail "no acknowledgement"
+
+step "Burkina Faso's focal point connects: the stored request is delivered now (store-and-forward)"
+inbox_until bf.focal-point 1 tracing-request
+echo "Burkina Faso refuses: an investigation of its own is under way (an ITI ground)."
+as bf.focal-point trace respond "$request_id" --outcome refused --ground ongoing-investigation \
+  --explanation "the rifle belongs to a batch under national investigation"
+inbox_until sn.police-judiciaire 2 tracing-response
+
+step "The agency follows its request: each requested state's lifecycle, dated by the broker"
+as sn.police-judiciaire trace status "$request_id"
+status=$(as sn.police-judiciaire --json trace status "$request_id")
+printf '%s' "$status" | grep -q 'final' || fail "Niger's final answer is not in the lifecycle"
+printf '%s' "$status" | grep -q 'refused' || fail "Burkina Faso's refusal is not in the lifecycle"
+
+step "Burkina Faso issues a regional alert (Sahel) about a stolen batch"
+as bf.focal-point alert send "$examples/alert.json"
+inbox_until ne.focal-point 1 alert
+echo "Niger's focal point received the alert."
+
+step "Senegal publishes its Fatick/Thies/Ziguinchor collection campaign report"
+as sn.focal-point campaign publish "$examples/campaign-report.json"
+
+step "Anyone holding a message can verify it offline with the root CA and the CRLs"
+saved="$(profile ne.focal-point)/inbox/$request_id.fpx"
+"$fpx_bin" verify "$saved" --root-ca "$pki/root-ca.pem" --crl-dir "$pki/crls"
+
 step "Not in this build yet"
 cat <<'TEXT'
-The broker, the client library and the fpx command line are the next issues.
-When they land, this script goes on to play the whole scenario: the SN agency's
-tracing request to NE and BF, NE's acknowledgement and partial answer, BF's
-store-and-forward delivery and refusal, BF's regional alert, SN's campaign
-report, and the CSO observer following and verifying the public record.
+The CSO observer's part of the scenario (following the public oversight feed,
+seeing the statistics and verifying the transparency log) comes with the
+oversight issue: the observer is enrolled but has no feed to read yet.
 TEXT
-printf '\nDemo PKI ready in %s\n' "$pki"
+
+step "The broker stops cleanly on SIGTERM"
+kill -TERM "$broker_pid"
+wait "$broker_pid" || fail "the broker did not stop cleanly"
+trap - EXIT
+printf '\nDemo complete: every step happened. Files in %s\n' "$demo_dir"
