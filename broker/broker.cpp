@@ -175,7 +175,18 @@ void Broker::Impl::process_batch() {
   }
   if (batch.empty()) return;
 
-  if (auto begun = store->begin(); !begun) {
+  std::vector<Inbound> inbound;
+  inbound.reserve(batch.size());
+  bool holds_submit = false;
+  for (auto& frames : batch) {
+    inbound.push_back(take_inbound(frames));
+    const auto& request = inbound.back().request;
+    holds_submit |= request && request->ok() && (*request)->kind == ClientRequest::Kind::submit;
+  }
+  // Receipts wait on this commit only if the batch submits something.
+  const Durability durability = holds_submit ? Durability::required : Durability::deferred;
+
+  if (auto begun = store->begin(durability); !begun) {
     spdlog::error("store: cannot begin a transaction: {}", begun.error().describe());
     for (auto& frames : batch) {
       if (frames.size() >= 1) {
@@ -193,7 +204,7 @@ void Broker::Impl::process_batch() {
   for (const auto& entry : deferred_audit) (void)store->append_audit(entry);
   deferred_audit.clear();
 
-  for (auto& frames : batch) handle_inbound(frames);
+  for (auto& message : inbound) handle_inbound(message);
 
   if (auto committed = store->commit(); !committed) {
     // Nothing of this batch is durable: no receipt may go out. Every sender
@@ -228,7 +239,9 @@ void Broker::Impl::run_timers() {
   const bool scan_clocks = now_ms >= next_clock_scan_ms;
   const bool flush = !deferred_audit.empty() || !delivered_marks.empty();
   if (scan_dead_letters || scan_clocks || flush) {
-    if (store->begin().ok()) {
+    // Marks, audit of refused handshakes, notices: nothing here waits on an
+    // fsync (a notice lost to a power cut is issued again by the next scan).
+    if (store->begin(Durability::deferred).ok()) {
       for (const auto& marked : delivered_marks) (void)store->mark_delivered(marked, now_ms);
       for (const auto& entry : deferred_audit) (void)store->append_audit(entry);
       std::vector<DeadLetter> dead;

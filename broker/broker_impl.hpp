@@ -52,7 +52,17 @@ struct Broker::Impl {
   void send(const std::string& routing_id, const Bytes& frame);
 
   // --- one inbound message (handle_*.cpp) ---
-  void handle_inbound(std::vector<zmq::message_t>& frames);
+  // One message taken from the socket, decoded before the batch's transaction
+  // begins (decoding needs no store, and tells whether the batch must be durable).
+  struct Inbound {
+    std::string routing_id;
+    std::string user_id;
+    std::size_t frame_count = 0;
+    std::size_t payload_bytes = 0;
+    std::optional<Result<ClientRequest>> request;  // nullopt: not decoded (refused at accept)
+  };
+  Inbound take_inbound(std::vector<zmq::message_t>& frames);
+  void handle_inbound(Inbound& inbound);
   void handle_submit(const EnrolledParticipant& principal, std::uint64_t request_id, const Bytes& envelope,
                      const std::string& routing_id);
   Bytes duplicate_receipt(const StoredMessage& stored, const OpenedEnvelope& opened, std::uint64_t request_id);

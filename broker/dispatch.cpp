@@ -25,27 +25,41 @@ void Broker::Impl::refuse(const std::string& routing_id, std::uint64_t request_i
   outgoing.push_back({routing_id, encode_error(request_id, error, about, retry_after_ms), request_id});
 }
 
-void Broker::Impl::handle_inbound(std::vector<zmq::message_t>& frames) {
-  if (frames.empty()) return;
-  const std::string routing_id = frames.front().to_string();
-  std::string user_id;
+Broker::Impl::Inbound Broker::Impl::take_inbound(std::vector<zmq::message_t>& frames) {
+  Inbound inbound;
+  inbound.frame_count = frames.size();
+  if (frames.empty()) return inbound;
+  inbound.routing_id = frames.front().to_string();
+  auto& payload = frames.back();  // gets() is not const
+  inbound.payload_bytes = payload.size();
   try {
     // Set by our ZAP handler for this connection: the only source of identity.
-    user_id = frames.back().gets("User-Id");
+    inbound.user_id = payload.gets("User-Id");
   } catch (const zmq::error_t&) {
+    return inbound;  // cannot happen with zap_domain set; refused in handle_inbound
+  }
+  // Decoding is signature-free and bounded; it comes first so that every
+  // later refusal can name the request it answers.
+  if (accept_frame(inbound.frame_count, inbound.payload_bytes, config.limits).ok()) {
+    inbound.request = decode_client_frame(ByteView(static_cast<const std::uint8_t*>(payload.data()), payload.size()));
+  }
+  return inbound;
+}
+
+void Broker::Impl::handle_inbound(Inbound& inbound) {
+  if (inbound.routing_id.empty()) return;
+  const std::string& routing_id = inbound.routing_id;
+  const std::string& user_id = inbound.user_id;
+  if (user_id.empty()) {
     ++counters.internal_errors;
     spdlog::error("a message without a ZAP User-Id: refusing it");
     return;
   }
-
-  if (auto accepted = accept_frame(frames.size(), frames.back().size(), config.limits); !accepted) {
+  if (auto accepted = accept_frame(inbound.frame_count, inbound.payload_bytes, config.limits); !accepted) {
     refuse(routing_id, 0, user_id, std::nullopt, "accept", accepted.error());
     return;
   }
-  // Decoding is signature-free and bounded; it comes first so that every
-  // later refusal can name the request it answers.
-  const auto& payload = frames.back();
-  auto request = decode_client_frame(ByteView(static_cast<const std::uint8_t*>(payload.data()), payload.size()));
+  auto& request = *inbound.request;
   if (!request) {
     refuse(routing_id, 0, user_id, std::nullopt, "accept", request.error());
     return;

@@ -267,8 +267,18 @@ class SqliteStore final : public Store {
 
   Status prepare_statements();
 
-  Status begin() override {
+  Status begin(Durability durability) override {
     assert(!in_transaction());
+    if (durability != durability_) {
+      // WAL with synchronous=NORMAL commits without an fsync and stays
+      // consistent; FULL fsyncs every commit. SQLite allows the switch only
+      // between transactions.
+      const char* pragma = durability == Durability::required ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL";
+      if (int rc = sqlite3_exec(db_.get(), pragma, nullptr, nullptr, nullptr); rc != SQLITE_OK) {
+        return fail(rc, "setting the commit durability");
+      }
+      durability_ = durability;
+    }
     Query query(begin_.get());
     return done(query.step(), "starting a transaction");
   }
@@ -714,6 +724,7 @@ class SqliteStore final : public Store {
   // Declared first, so it is destroyed after every statement below.
   DatabasePtr db_;
   std::string path_;
+  Durability durability_ = Durability::required;  // open_sqlite_store sets synchronous=FULL
 
   StatementPtr begin_;
   StatementPtr commit_;

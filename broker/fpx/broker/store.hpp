@@ -122,11 +122,18 @@ struct WatchedSerialHit {
   std::string serial;
 };
 
+// How durable a transaction's commit must be. A transaction that holds an
+// accepted message (whose receipt waits on it) is `required`: fsynced before
+// commit() returns. Bookkeeping alone (confirmations, delivered marks) is
+// `deferred`: it survives a crash of the process, and a power cut loses at
+// most those last marks, which only means a delivery is sent again.
+enum class Durability { required, deferred };
+
 class Store {
  public:
   virtual ~Store() = default;
 
-  virtual Status begin() = 0;
+  virtual Status begin(Durability durability = Durability::required) = 0;
   virtual Status commit() = 0;  // durable when it returns ok
   virtual void rollback() = 0;
 

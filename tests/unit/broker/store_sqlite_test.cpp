@@ -585,6 +585,25 @@ TEST_CASE("The store runs in WAL mode and every commit syncs the WAL") {
   CHECK(counter.wal_syncs() == before_normal);
 }
 
+TEST_CASE("A deferred transaction commits without syncing the WAL, and the next required one syncs again") {
+  test::TempDir dir;
+  const auto path = dir.path() / "store.db";
+  WalSyncCounter counter;
+  auto store = open_store(path);
+
+  require_ok(store->begin(Durability::deferred));
+  require_ok(store->append_audit(AuditEntry{kNowMs, "gh.focal-point", std::nullopt, "confirm", ErrorCode::none, ""}));
+  const int before_deferred = counter.wal_syncs();
+  require_ok(store->commit());
+  CHECK(counter.wal_syncs() == before_deferred);
+
+  require_ok(store->begin(Durability::required));
+  must(store->insert_message(make_message(1, {"gh.focal-point"}), kNowMs));
+  const int before_required = counter.wal_syncs();
+  require_ok(store->commit());
+  CHECK(counter.wal_syncs() > before_required);
+}
+
 TEST_CASE("The WAL is checkpointed only by checkpoint(), which empties it") {
   test::TempDir dir;
   const auto path = dir.path() / "store.db";
