@@ -1,6 +1,10 @@
 // The real fpx-broker on 127.0.0.1 with certificates and CURVE keys made at
 // test time, driven through the fpx_client library.
+#include <sys/wait.h>
+
 #include <chrono>
+#include <cstdlib>
+#include <fstream>
 #include <thread>
 
 #include <catch2/catch.hpp>
@@ -376,4 +380,25 @@ TEST_CASE("a second session of a participant takes over the first, which is told
 TEST_CASE("SIGTERM stops the broker cleanly") {
   Exchange exchange;
   CHECK(exchange.broker->stop() == 0);
+}
+
+TEST_CASE("--check-config reports every problem of a configuration file and exits 2") {
+  test::TempDir dir;
+  auto config = dir.path() / "broker.toml";
+  std::ofstream(config) << "[participants]\nendpoint = \"udp://nowhere\"\n"
+                        << "[pki]\nroot_ca = \"missing.pem\"\n"
+                        << "[limits]\nrate_per_second = -5\n"
+                        << "[regions]\nSahel = [\"XX\"]\n"
+                        << "[colour]\nfavourite = \"blue\"\n";
+  auto output = dir.path() / "out.txt";
+  std::string command = std::string(FPX_BIN_DIR) + "/fpx-broker --config " + config.string() + " --check-config > " +
+                        output.string() + " 2>&1";
+  int status = std::system(command.c_str());
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 2);
+  std::string text = test::read_file(output);
+  for (const char* expected : {"participants.endpoint", "pki.root_ca", "pki.crl_dir", "identity.dir",
+                               "storage.database", "limits.rate_per_second", "regions.Sahel", "colour"}) {
+    CHECK_THAT(text, Catch::Contains(expected));
+  }
 }

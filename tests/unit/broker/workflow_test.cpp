@@ -337,3 +337,50 @@ TEST_CASE("a request never collected before its hold time becomes a dead letter 
   for (const auto& row : *status) dead |= (row.recipient.str() == "bf.focal-point" && row.state == "dead_letter");
   CHECK(dead);
 }
+
+TEST_CASE("information supplied, withdraw and close move every requested state's lifecycle") {
+  WorkflowExchange exchange;
+  auto agency = exchange.connect("sn.police-judiciaire");
+  auto niger = exchange.connect("ne.focal-point");
+  auto burkina = exchange.connect("bf.focal-point");
+  auto agency_identity = exchange.identity("sn.police-judiciaire");
+  Bytes request = exchange.seal(agency_identity, MessageType::TRACING_REQUEST);
+  REQUIRE(agency->submit(request).ok());
+  MessageId id = test::message_id_of(request);
+  REQUIRE(receive(*niger, 1).size() == 1);
+  REQUIRE(receive(*burkina, 1).size() == 1);
+
+  REQUIRE(niger->submit(exchange.seal(exchange.identity("ne.focal-point"), MessageType::TRACING_ACKNOWLEDGEMENT,
+                                      [&](auto header, auto body) {
+                                        reply_to(id)(header, body);
+                                        auto ack = body.getTracingAcknowledgement();
+                                        ack.setStatus(wire::AcknowledgementStatus::NEEDS_INFORMATION);
+                                        ack.initMissingFields(1).set(0, "firearms[0].importMarking");
+                                      }))
+              .ok());
+  CHECK_THAT(lifecycle_of(*agency, id, "ne.focal-point"), Catch::StartsWith("needs_information"));
+
+  auto follow_up = [&](MessageType type) {
+    return exchange.seal(agency_identity, type, [&](auto header, auto) {
+      header.setInReplyTo(kj::arrayPtr(id.bytes.data(), id.bytes.size()));
+      auto to = header.initRecipients(2);
+      to[0].setCountry("NE");
+      to[1].setCountry("BF");
+    });
+  };
+  REQUIRE(agency->submit(follow_up(MessageType::INFORMATION_SUPPLIED)).ok());
+  CHECK_THAT(lifecycle_of(*agency, id, "ne.focal-point"), Catch::StartsWith("supplied"));
+  REQUIRE(agency->submit(follow_up(MessageType::WITHDRAW)).ok());
+  CHECK_THAT(lifecycle_of(*agency, id, "ne.focal-point"), Catch::StartsWith("withdrawn"));
+  CHECK_THAT(lifecycle_of(*agency, id, "bf.focal-point"), Catch::StartsWith("withdrawn"));
+  REQUIRE(agency->submit(follow_up(MessageType::CLOSE)).ok());
+  CHECK_THAT(lifecycle_of(*agency, id, "bf.focal-point"), Catch::StartsWith("closed"));
+  // The requested states hear of each follow-up.
+  CHECK(types_of(receive(*burkina, 3)) ==
+        std::vector<MessageType>{MessageType::INFORMATION_SUPPLIED, MessageType::WITHDRAW, MessageType::CLOSE});
+
+  // Someone else's state may not follow up on the request.
+  auto refused = niger->submit(exchange.seal(exchange.identity("ne.focal-point"), MessageType::CLOSE, reply_to(id)));
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == ErrorCode::unauthorized);
+}
