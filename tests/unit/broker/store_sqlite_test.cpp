@@ -3,6 +3,7 @@
 // checked by their effect: a counting VFS shows that every commit fsyncs the WAL.
 #include <sqlite3.h>
 
+#include <bit>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -13,6 +14,7 @@
 
 #include "fpx/broker/store.hpp"
 #include "fpx/crypto.hpp"
+#include "fpx/transparency_log.hpp"
 #include "support/test_pki.hpp"
 
 namespace fs = std::filesystem;
@@ -492,13 +494,130 @@ TEST_CASE("A store file with a newer schema version is refused") {
   { open_store(path); }
   {
     RawConnection raw(path);
-    CHECK(raw.text("PRAGMA user_version") == "1");
-    raw.exec("PRAGMA user_version = 2");
+    CHECK(raw.text("PRAGMA user_version") == "2");
+    raw.exec("PRAGMA user_version = 3");
   }
   const auto opened = open_sqlite_store(path);
   REQUIRE_FALSE(opened.ok());
   CHECK(opened.error().code == ErrorCode::io_error);
-  CHECK_THAT(opened.error().message, Catch::Contains("schema version 2") && Catch::Contains("newer"));
+  CHECK_THAT(opened.error().message, Catch::Contains("schema version 3") && Catch::Contains("newer"));
+}
+
+namespace {
+
+// The store's log against MemoryLog: every node, every root and every proof
+// of every size up to the log's size.
+void check_log_matches(Store& store, MemoryLog& reference) {
+  const auto size = must(store.log_size());
+  REQUIRE(size == reference.size());
+  StoreNodeSource nodes(store);
+  for (std::uint32_t level = 0; (std::uint64_t{1} << level) <= size; ++level) {
+    for (std::uint64_t index = 0; index < (size >> level); ++index) {
+      if (must(store.log_node(level, index)) != must(reference.node(level, index))) {
+        FAIL("log node " << level << "/" << index << " differs");
+      }
+    }
+    // The incomplete subtree at the right edge is never stored.
+    CHECK(store.log_node(level, size >> level).error().code == ErrorCode::not_found);
+  }
+  for (std::uint64_t n = 1; n <= size; ++n) {
+    const auto root_n = must(root(nodes, n));
+    if (root_n != must(root(reference, n))) FAIL("root of size " << n << " differs");
+    for (std::uint64_t i = 0; i < n; ++i) {
+      const auto proof = must(inclusion_proof(nodes, i, n));
+      if (proof != must(inclusion_proof(reference, i, n)) ||
+          !verify_inclusion(must(reference.node(0, i)), i, n, proof, root_n)) {
+        FAIL("inclusion proof " << i << "/" << n << " differs or does not verify");
+      }
+    }
+    for (std::uint64_t m = 1; m <= n; ++m) {
+      const auto proof = must(consistency_proof(nodes, m, n));
+      if (proof != must(consistency_proof(reference, m, n)) ||
+          !verify_consistency(m, n, must(root(reference, m)), root_n, proof)) {
+        FAIL("consistency proof " << m << " -> " << n << " differs or does not verify");
+      }
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("The store's log nodes give MemoryLog's roots and proofs, also after reopening") {
+  test::TempDir dir;
+  const auto path = dir.path() / "store.db";
+  constexpr std::uint8_t kFirstBatch = 45;
+  constexpr std::uint8_t kTotal = 70;
+  MemoryLog reference;
+  {
+    auto store = open_store(path);
+    StoreNodeSource empty(*store);
+    CHECK(must(root(empty, 0)) == empty_tree_root());
+    // One message per commit, then a group commit of many.
+    for (std::uint8_t n = 1; n <= 10; ++n) {
+      const auto message = make_message(n, {"gh.focal-point"});
+      insert_committed(*store, message);
+      reference.append(leaf_hash(message.log_leaf_data));
+    }
+    require_ok(store->begin());
+    for (std::uint8_t n = 11; n <= kFirstBatch; ++n) {
+      const auto message = make_message(n, {"gh.focal-point"});
+      must(store->insert_message(message, kNowMs));
+      reference.append(leaf_hash(message.log_leaf_data));
+    }
+    require_ok(store->commit());
+    check_log_matches(*store, reference);
+
+    // A message that fails (a duplicate id) leaves no node behind, nor does a rollback.
+    require_ok(store->begin());
+    CHECK(store->insert_message(make_message(3, {"gh.focal-point"}), kNowMs).error().code == ErrorCode::id_reused);
+    must(store->insert_message(make_message(200, {"gh.focal-point"}), kNowMs));
+    must(store->insert_message(make_message(201, {"gh.focal-point"}), kNowMs));
+    store->rollback();
+    check_log_matches(*store, reference);
+  }
+  auto store = open_store(path);
+  check_log_matches(*store, reference);
+  for (std::uint8_t n = kFirstBatch + 1; n <= kTotal; ++n) {
+    const auto message = make_message(n, {"gh.focal-point"});
+    insert_committed(*store, message);
+    reference.append(leaf_hash(message.log_leaf_data));
+  }
+  check_log_matches(*store, reference);
+  RawConnection raw(path);
+  // n - popcount(n) interior nodes for n leaves: exactly the complete subtrees.
+  CHECK(raw.count("log_nodes") == kTotal - std::popcount(unsigned{kTotal}));
+}
+
+TEST_CASE("A version 1 store gets its log nodes on opening") {
+  test::TempDir dir;
+  const auto path = dir.path() / "store.db";
+  MemoryLog reference;
+  {
+    auto store = open_store(path);
+    require_ok(store->begin());
+    for (std::uint8_t n = 1; n <= 37; ++n) {
+      const auto message = make_message(n, {"gh.focal-point"});
+      must(store->insert_message(message, kNowMs));
+      reference.append(leaf_hash(message.log_leaf_data));
+    }
+    require_ok(store->commit());
+  }
+  {
+    // What a version 1 file looks like: no log_nodes table.
+    RawConnection raw(path);
+    raw.exec("DROP TABLE log_nodes");
+    raw.exec("PRAGMA user_version = 1");
+  }
+  {
+    auto store = open_store(path);
+    check_log_matches(*store, reference);
+    const auto message = make_message(38, {"gh.focal-point"});
+    insert_committed(*store, message);
+    reference.append(leaf_hash(message.log_leaf_data));
+    check_log_matches(*store, reference);
+  }
+  RawConnection raw(path);
+  CHECK(raw.text("PRAGMA user_version") == "2");
 }
 
 TEST_CASE("An SQLite file that is not an FPX store is refused") {

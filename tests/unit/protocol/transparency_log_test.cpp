@@ -246,6 +246,9 @@ TEST_CASE("Inclusion proofs for every leaf of every size up to 1100 verify, and 
   auto& f = fixture();
   std::uint64_t checked = 0;
   for (std::uint64_t n = 1; n <= kMaxSize; ++n) {
+    // Every alteration below for sizes up to 300 and every 50th size; the
+    // flipped byte, a wrong index and a wrong size for every leaf of every size.
+    const bool every_alteration = n <= kAllPairsMaxSize || n % 50 == 0;
     for (std::uint64_t i = 0; i < n; ++i) {
       f.log.reset_nodes_read();
       auto proof = must(inclusion_proof(f.log, i, n));
@@ -254,20 +257,28 @@ TEST_CASE("Inclusion proofs for every leaf of every size up to 1100 verify, and 
       const auto& r = f.roots[n];
       if (reads > read_bound(n)) FAIL("leaf " << i << " of " << n << " read " << reads << " nodes");
       if (!verify_inclusion(leaf, i, n, proof, r)) FAIL("leaf " << i << " of " << n << " does not verify");
-      // The leaf, index or size changed: each must fail.
-      if (verify_inclusion(f.leaves[(i + 1) % n], i, n, proof, r) && n > 1) FAIL("wrong leaf verified");
+      if (!proof.empty()) {
+        auto flipped = proof;
+        flipped[i % flipped.size()][i % 32] ^= 0x01;  // each element and byte position in turn
+        if (verify_inclusion(leaf, i, n, flipped, r)) FAIL("a flipped byte verified " << i << "/" << n);
+      }
+      const std::uint64_t wrong_index = (i % 2 == 0 && i + 1 < n) || i == 0 ? i + 1 : i - 1;
+      if (n > 1 && verify_inclusion(leaf, wrong_index, n, proof, r)) FAIL("index " << wrong_index << " verified " << i << "/" << n);
+      // A proof binds the size only through its shape, and sizes 3 and 4
+      // give leaf 0 the same shape (the checkpoint binds size to root), so
+      // a wrong size is tried with that size's true root.
+      if (verify_inclusion(leaf, i, n + 1, proof, f.roots[n + 1])) FAIL("size + 1 verified " << i << "/" << n);
+      ++checked;
+      if (!every_alteration) continue;
+
+      if (n > 1 && verify_inclusion(f.leaves[(i + 1) % n], i, n, proof, r)) FAIL("wrong leaf verified");
       if (i + 1 < n && verify_inclusion(leaf, i + 1, n, proof, r)) FAIL("index + 1 verified " << i << "/" << n);
       if (i > 0 && verify_inclusion(leaf, i - 1, n, proof, r)) FAIL("index - 1 verified " << i << "/" << n);
       if (verify_inclusion(leaf, n, n, proof, r)) FAIL("index == size verified");
-      // A proof binds the size only through its shape, and sizes 3 and 4
-      // give leaf 0 the same shape: the checkpoint binds size to root. So a
-      // wrong size is tried with that size's true root.
-      if (verify_inclusion(leaf, i, n + 1, proof, f.roots[n + 1])) FAIL("size + 1 verified " << i << "/" << n);
       if (i + 1 < n && verify_inclusion(leaf, i, n - 1, proof, f.roots[n - 1])) {
         FAIL("size - 1 verified " << i << "/" << n);
       }
       if (verify_inclusion(leaf, i, n, proof, f.roots[n - 1])) FAIL("another root verified " << i << "/" << n);
-      // One element too many, one too few.
       auto longer = proof;
       longer.push_back(leaf);
       if (verify_inclusion(leaf, i, n, longer, r)) FAIL("an extra element verified " << i << "/" << n);
@@ -275,12 +286,12 @@ TEST_CASE("Inclusion proofs for every leaf of every size up to 1100 verify, and 
         auto shorter = proof;
         shorter.pop_back();
         if (verify_inclusion(leaf, i, n, shorter, r)) FAIL("a missing element verified " << i << "/" << n);
-        // One flipped bit in each position in turn (position by leaf index).
-        auto flipped = proof;
-        flipped[i % flipped.size()][i % 32] ^= 0x01;
-        if (verify_inclusion(leaf, i, n, flipped, r)) FAIL("a flipped byte verified " << i << "/" << n);
+        for (std::size_t k = 0; k < proof.size(); ++k) {
+          auto flipped = proof;
+          flipped[k][(i + k) % 32] ^= 0x80;
+          if (verify_inclusion(leaf, i, n, flipped, r)) FAIL("flipped element " << k << " verified " << i << "/" << n);
+        }
       }
-      ++checked;
     }
   }
   CHECK(checked == kMaxSize * (kMaxSize + 1) / 2);
