@@ -169,6 +169,7 @@ BrokerProcess::BrokerProcess(BenchPki& pki, const std::vector<std::string>& part
   log_ = dir_ / "broker.log";
   std::ostringstream config;
   config << "[participants]\nendpoint = \"" << endpoint_ << "\"\n"
+         << "[observers]\nendpoint = \"tcp://127.0.0.1:" << free_port() << "\"\n"
          << "[pki]\nroot_ca = " << quoted(pki.root_pem()) << "\ncrl_dir = " << quoted(pki.crl_dir())
          << "\nenrolled_dir = " << quoted(dir_ / "enrolled") << "\n"
          << "[identity]\ndir = " << quoted(pki.participant_dir(kBrokerId)) << "\n"

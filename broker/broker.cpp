@@ -66,6 +66,7 @@ Result<std::unique_ptr<Broker>> Broker::create(const BrokerConfig& config, Clock
 }
 
 std::string Broker::endpoint() const { return impl_->bound_endpoint; }
+std::string Broker::observers_endpoint() const { return impl_->observers_bound_endpoint; }
 Store& Broker::store() { return *impl_->store; }
 const BrokerCounters& Broker::counters() const { return impl_->counters; }
 Status Broker::poll_once(std::chrono::milliseconds timeout) { return impl_->poll_once(timeout, -1); }
@@ -108,9 +109,10 @@ Status Broker::Impl::poll_once(std::chrono::milliseconds timeout, int signal_fd)
       {router.handle(), 0, ZMQ_POLLIN, 0},
       {zap.handle(), 0, ZMQ_POLLIN, 0},
       {monitor.handle(), 0, ZMQ_POLLIN, 0},
+      {observers.handle(), 0, ZMQ_POLLIN, 0},
       {nullptr, signal_fd, ZMQ_POLLIN, 0},
   };
-  const int item_count = signal_fd >= 0 ? 4 : 3;
+  const int item_count = signal_fd >= 0 ? 5 : 4;
   try {
     zmq::poll(items, static_cast<std::size_t>(item_count), timeout);
   } catch (const zmq::error_t& error) {
@@ -121,7 +123,8 @@ Status Broker::Impl::poll_once(std::chrono::milliseconds timeout, int signal_fd)
   if (items[1].revents & ZMQ_POLLIN) handle_zap_requests();
   if (items[2].revents & ZMQ_POLLIN) handle_monitor_events();
   if (items[0].revents & ZMQ_POLLIN) process_batch();
-  if (item_count == 4 && (items[3].revents & ZMQ_POLLIN)) {
+  if (items[3].revents & ZMQ_POLLIN) process_observer_requests();
+  if (item_count == 5 && (items[4].revents & ZMQ_POLLIN)) {
     signalfd_siginfo info{};
     if (::read(signal_fd, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
       if (info.ssi_signo == SIGHUP) {
@@ -237,8 +240,9 @@ void Broker::Impl::run_timers() {
 
   const bool scan_dead_letters = now_ms >= next_dead_letter_scan_ms;
   const bool scan_clocks = now_ms >= next_clock_scan_ms;
+  const bool checkpoint_log = now_ms >= next_log_checkpoint_ms;
   const bool flush = !deferred_audit.empty() || !delivered_marks.empty();
-  if (scan_dead_letters || scan_clocks || flush) {
+  if (scan_dead_letters || scan_clocks || checkpoint_log || flush) {
     // Marks, audit of refused handshakes, notices: nothing here waits on an
     // fsync (a notice lost to a power cut is issued again by the next scan).
     if (store->begin(Durability::deferred).ok()) {
@@ -270,6 +274,11 @@ void Broker::Impl::run_timers() {
       if (scan_clocks) {
         next_clock_scan_ms = now_ms + config.clocks.scan_every_ms;
         run_clock_scan();
+      }
+      if (checkpoint_log) {
+        // After the clock scan: the notices it issued are in this checkpoint.
+        next_log_checkpoint_ms = now_ms + config.oversight.checkpoint_every_ms;
+        publish_checkpoint_if_grown();
       }
       if (store->commit().ok()) {
         delivered_marks.clear();

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
 #include <zmq.hpp>
 
 #include "fpx/broker/broker.hpp"
@@ -26,6 +27,8 @@ struct Session {
   std::uint64_t last_pushed = 0;                   // highest delivery id sent in this session
   std::map<std::uint64_t, std::int64_t> in_flight;  // delivery id -> sent at, unconfirmed
 };
+
+inline constexpr const char* kObserversZapDomain = "fpx-observers";
 
 // "acknowledged (routine); response due 2026-12-27 10:00" for status replies.
 std::string describe_lifecycle(const LifecycleRow& row);
@@ -93,6 +96,13 @@ struct Broker::Impl {
   void run_clock_scan();
   std::vector<ParticipantId> focal_points_of(const CountryCode& country) const;
 
+  // --- oversight (publish.cpp, observer_endpoint.cpp) ---
+  Status publish_record(const std::string& kind, nlohmann::json record);
+  Status publish_message(const OpenedEnvelope& opened, const InsertedMessage& inserted);
+  void publish_checkpoint_if_grown();
+  void process_observer_requests();
+  Bytes answer_observer(const EnrolledParticipant& observer, ByteView frame);
+
   StageContext stage_context();
 
   BrokerConfig config;
@@ -109,7 +119,9 @@ struct Broker::Impl {
   zmq::socket_t zap;      // REP on inproc://zeromq.zap.01
   zmq::socket_t router;   // participants endpoint
   zmq::socket_t monitor;  // PAIR: the router's handshake events
+  zmq::socket_t observers;  // observers endpoint: read requests only
   std::string bound_endpoint;
+  std::string observers_bound_endpoint;
 
   std::map<ParticipantId, Session> sessions;
   std::map<std::string, ParticipantId> session_by_routing_id;
@@ -128,6 +140,7 @@ struct Broker::Impl {
   std::int64_t next_dead_letter_scan_ms = 0;
   std::int64_t next_checkpoint_ms = 0;
   std::int64_t next_clock_scan_ms = 0;
+  std::int64_t next_log_checkpoint_ms = 0;
   std::int64_t next_crl_warning_ms = 0;
   std::int64_t last_handshake_log_ms = 0;
   std::uint64_t handshake_failures_unlogged = 0;

@@ -4,6 +4,7 @@
 
 #include <toml++/toml.h>
 
+#include "fpx/transparency_log.hpp"
 #include "fpx/validate.hpp"
 
 namespace fpx::broker {
@@ -113,6 +114,9 @@ Result<BrokerConfig> load_broker_config(const std::filesystem::path& path) {
   config.source = path;
   ConfigReader read(table, path.parent_path());
   read.text("participants.endpoint", config.participants_endpoint, false);
+  read.text("observers.endpoint", config.oversight.observers_endpoint, false);
+  read.text("oversight.origin", config.oversight.origin, false);
+  read.number("oversight.checkpoint_every_ms", config.oversight.checkpoint_every_ms, 100, 24.0 * 3600 * 1000);
   read.path("pki.root_ca", config.root_ca, true);
   read.path("pki.crl_dir", config.crl_dir, true);
   read.path("pki.enrolled_dir", config.enrolled_dir, true);
@@ -151,6 +155,13 @@ Result<BrokerConfig> load_broker_config(const std::filesystem::path& path) {
   if (!config.participants_endpoint.starts_with("tcp://") && !config.participants_endpoint.starts_with("ipc://")) {
     read.problems().push_back({"participants.endpoint", "must be tcp://HOST:PORT or ipc://PATH"});
   }
+  if (!config.oversight.observers_endpoint.starts_with("tcp://") &&
+      !config.oversight.observers_endpoint.starts_with("ipc://")) {
+    read.problems().push_back({"observers.endpoint", "must be tcp://HOST:PORT or ipc://PATH"});
+  }
+  if (!valid_note_key_name(config.oversight.origin)) {
+    read.problems().push_back({"oversight.origin", "must be a non-empty name without spaces or '+', e.g. fpx.exchange/log"});
+  }
   if (!config.passphrase_file.empty() && !config.passphrase_env.empty()) {
     read.problems().push_back({"identity", "give passphrase_file or passphrase_env, not both"});
   }
@@ -166,7 +177,7 @@ Result<BrokerConfig> load_broker_config(const std::filesystem::path& path) {
 
   // Keys this version does not know are probably typos: say so.
   static const std::vector<std::string> kKnownTables = {"participants", "pki", "identity", "storage", "log",
-                                                        "regions", "limits", "timing", "clocks"};
+                                                        "regions", "limits", "timing", "clocks", "observers", "oversight"};
   for (const auto& [key, value] : table) {
     if (std::find(kKnownTables.begin(), kKnownTables.end(), std::string(key.str())) == kKnownTables.end()) {
       read.problems().push_back({std::string(key.str()), "is not an option of this broker (typo?)"});

@@ -86,6 +86,10 @@ void Broker::Impl::handle_submit(const EnrolledParticipant& principal, std::uint
     ++counters.internal_errors;
     spdlog::error("workflow of {} not recorded: {}", id.hex(), applied.error().describe());
   }
+  if (auto published = publish_message(*opened, *inserted); !published) {
+    ++counters.internal_errors;
+    spdlog::error("public record of {} not written: {}", id.hex(), published.error().describe());
+  }
   audit(who, id, "persist", ErrorCode::none,
         std::string(message_type_name(opened->type)) + " accepted for " + std::to_string(recipients->size()) +
             " recipient(s)");

@@ -63,11 +63,21 @@ Status Broker::Impl::bind_sockets() {
 
     router.bind(config.participants_endpoint);
     bound_endpoint = router.get(zmq::sockopt::last_endpoint);
+
+    // Observers have an endpoint of their own, with its own ZAP domain that
+    // admits the observer role only.
+    observers = zmq::socket_t(context, zmq::socket_type::router);
+    configure_server_socket(observers, config, identity.curve());
+    observers.set(zmq::sockopt::zap_domain, kObserversZapDomain);
+    observers.bind(config.oversight.observers_endpoint);
+    observers_bound_endpoint = observers.get(zmq::sockopt::last_endpoint);
   } catch (const zmq::error_t& error) {
-    return make_error(ErrorCode::unavailable, "cannot bind " + config.participants_endpoint + ": " + error.what() +
+    return make_error(ErrorCode::unavailable, "cannot bind " + config.participants_endpoint + " or " +
+                                                  config.oversight.observers_endpoint + ": " + error.what() +
                                                   " (is another broker running on it?)");
   }
   spdlog::info("participants endpoint {} (CURVE, ZAP domain {})", bound_endpoint, kZapDomain);
+  spdlog::info("observers endpoint {} (CURVE, ZAP domain {})", observers_bound_endpoint, kObserversZapDomain);
   return {};
 }
 

@@ -49,7 +49,7 @@ namespace {
 
 // Bump when the schema changes, and teach open_sqlite_store to migrate from
 // the previous version. A file with a newer version is refused, never guessed at.
-constexpr int kSchemaVersion = 2;  // 2: log_nodes
+constexpr int kSchemaVersion = 3;  // 2: log_nodes; 3: feed, checkpoints
 
 // Short: the store thread must not stall the broker behind an outside
 // process (an operator's sqlite3 shell) holding a lock.
@@ -155,6 +155,27 @@ CREATE TABLE log_nodes (
   hash   BLOB NOT NULL,  -- RFC 9162: SHA-256(0x01 || left || right)
   PRIMARY KEY (level, idx)
 ) WITHOUT ROWID;
+)sql";
+
+// Schema version 3: the public oversight feed and the signed checkpoints.
+constexpr const char* kOversightSchema = R"sql(
+-- The public feed observers follow: sequenced from 1 without gaps (rowid
+-- max + 1 inside the writing transaction, never reused), each record the
+-- broker-signed JSON of allow-listed public fields.
+CREATE TABLE feed (
+  seq            INTEGER PRIMARY KEY,
+  kind           TEXT NOT NULL,
+  record         BLOB NOT NULL,
+  signature      BLOB NOT NULL,
+  created_at_ms  INTEGER NOT NULL
+);
+-- Every checkpoint the broker signed: tree size, root, the signed note.
+CREATE TABLE checkpoints (
+  tree_size      INTEGER PRIMARY KEY,
+  root_hash      BLOB NOT NULL,
+  note           TEXT NOT NULL,
+  created_at_ms  INTEGER NOT NULL
+);
 )sql";
 
 constexpr std::string_view kAccepted = "accepted";
@@ -577,6 +598,59 @@ class SqliteStore final : public Store {
     }
   }
 
+  Result<std::uint64_t> next_feed_sequence() override {
+    Query query(next_feed_sequence_.get());
+    const int rc = query.step();
+    if (rc != SQLITE_ROW) return fail(rc, "reading the feed's next sequence");
+    return static_cast<std::uint64_t>(query.integer(0));
+  }
+
+  Status append_feed(const FeedRow& row, std::int64_t at_ms) override {
+    assert(in_transaction());
+    Query query(append_feed_.get());
+    query.bind(1, to_sql(row.sequence))
+        .bind(2, std::string_view(row.kind))
+        .bind(3, ByteView(row.record))
+        .bind(4, ByteView(row.signature))
+        .bind(5, at_ms);
+    return done(query.step(), "appending a feed record");
+  }
+
+  Result<std::vector<FeedRow>> feed_page(std::uint64_t from_sequence, std::size_t limit) override {
+    Query query(feed_page_.get());
+    query.bind(1, to_sql(from_sequence)).bind(2, limit_to_sql(limit));
+    std::vector<FeedRow> rows;
+    for (;;) {
+      const int rc = query.step();
+      if (rc == SQLITE_DONE) return rows;
+      if (rc != SQLITE_ROW) return fail(rc, "reading the feed");
+      rows.push_back({static_cast<std::uint64_t>(query.integer(0)), query.text(1), query.blob(2), query.blob(3)});
+    }
+  }
+
+  Status append_checkpoint(const CheckpointRow& row) override {
+    assert(in_transaction());
+    Query query(append_checkpoint_.get());
+    query.bind(1, to_sql(row.tree_size))
+        .bind(2, ByteView(row.root))
+        .bind(3, std::string_view(row.note))
+        .bind(4, row.created_at_ms);
+    return done(query.step(), "storing a checkpoint");
+  }
+
+  Result<std::optional<CheckpointRow>> latest_checkpoint() override {
+    Query query(latest_checkpoint_.get());
+    const int rc = query.step();
+    if (rc == SQLITE_DONE) return std::optional<CheckpointRow>{};
+    if (rc != SQLITE_ROW) return fail(rc, "reading the latest checkpoint");
+    CheckpointRow row;
+    row.tree_size = static_cast<std::uint64_t>(query.integer(0));
+    row.root = digest_from(query.blob(1));
+    row.note = query.text(2);
+    row.created_at_ms = query.integer(3);
+    return std::optional<CheckpointRow>{std::move(row)};
+  }
+
   Result<std::vector<AuditRow>> audit_rows(std::int64_t after_id, std::size_t limit) override {
     Query query(audit_rows_.get());
     query.bind(1, after_id).bind(2, limit_to_sql(limit));
@@ -802,6 +876,11 @@ class SqliteStore final : public Store {
   StatementPtr unwatch_serials_;
   StatementPtr match_serial_;
   StatementPtr mark_lifecycle_delivered_;
+  StatementPtr next_feed_sequence_;
+  StatementPtr append_feed_;
+  StatementPtr feed_page_;
+  StatementPtr append_checkpoint_;
+  StatementPtr latest_checkpoint_;
 };
 
 // The columns read_lifecycle() expects, in its order.
@@ -888,6 +967,14 @@ Status SqliteStore::prepare_statements() {
        "WHERE l.state NOT IN ('final', 'restricted', 'refused', 'forwarded', 'withdrawn', 'closed') AND "
        "((l.ack_reminded = 0 AND l.acknowledged_at_ms = 0 AND l.ack_due_ms <= ?1) OR "
        "(l.response_reminded = 0 AND l.response_due_ms <= ?1)) ORDER BY l.request_seq"},
+      {&next_feed_sequence_, "SELECT COALESCE(MAX(seq), 0) + 1 FROM feed"},
+      {&append_feed_,
+       "INSERT INTO feed (seq, kind, record, signature, created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)"},
+      {&feed_page_, "SELECT seq, kind, record, signature FROM feed WHERE seq >= ?1 ORDER BY seq LIMIT ?2"},
+      {&append_checkpoint_,
+       "INSERT OR IGNORE INTO checkpoints (tree_size, root_hash, note, created_at_ms) VALUES (?1, ?2, ?3, ?4)"},
+      {&latest_checkpoint_,
+       "SELECT tree_size, root_hash, note, created_at_ms FROM checkpoints ORDER BY tree_size DESC LIMIT 1"},
       {&mark_lifecycle_delivered_,
        "UPDATE lifecycle SET state = 'delivered', delivered_at_ms = ?1, updated_at_ms = ?1 "
        "WHERE state = 'submitted' AND requested_country = ?2 AND request_seq = "
@@ -998,7 +1085,17 @@ Status migrate_from_version_1(sqlite3* db, const std::string& path) {
   }
   leaves.reset();
   insert.reset();
-  if (status) status = exec(db, ("PRAGMA user_version = " + std::to_string(kSchemaVersion)).c_str(), path);
+  if (status) status = exec(db, "PRAGMA user_version = 2", path);
+  if (status) status = exec(db, "COMMIT", path);
+  if (!status) sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+  return status;
+}
+
+// Version 2 had no oversight tables.
+Status migrate_from_version_2(sqlite3* db, const std::string& path) {
+  if (auto status = exec(db, "BEGIN IMMEDIATE", path); !status) return status;
+  auto status = exec(db, kOversightSchema, path);
+  if (status) status = exec(db, "PRAGMA user_version = 3", path);
   if (status) status = exec(db, "COMMIT", path);
   if (!status) sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
   return status;
@@ -1010,7 +1107,11 @@ Status check_schema(sqlite3* db, const std::string& path) {
   auto version = query_integer(db, "PRAGMA user_version", path);
   if (!version) return std::move(version).take_error();
   if (*version == kSchemaVersion) return {};
-  if (*version == 1) return migrate_from_version_1(db, path);
+  if (*version == 1) {
+    if (auto migrated = migrate_from_version_1(db, path); !migrated) return migrated;
+    return migrate_from_version_2(db, path);
+  }
+  if (*version == 2) return migrate_from_version_2(db, path);
   if (*version > kSchemaVersion) {
     return make_error(ErrorCode::io_error, "store " + path + " has schema version " + std::to_string(*version) +
                                                ", newer than this broker understands (" +
@@ -1032,6 +1133,7 @@ Status check_schema(sqlite3* db, const std::string& path) {
   if (auto status = exec(db, "BEGIN IMMEDIATE", path); !status) return status;
   auto status = exec(db, kSchema, path);
   if (status) status = exec(db, kLogNodesSchema, path);
+  if (status) status = exec(db, kOversightSchema, path);
   if (status) status = exec(db, ("PRAGMA user_version = " + std::to_string(kSchemaVersion)).c_str(), path);
   if (status) status = exec(db, "COMMIT", path);
   if (!status) sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);

@@ -34,7 +34,13 @@ void Broker::Impl::handle_zap_requests() {
         request[6].size() == 32) {
       CurvePublicKey key{};
       std::memcpy(key.data(), request[6].data(), key.size());
-      if (const EnrolledParticipant* participant = enrollment.by_curve_key(key)) {
+      const EnrolledParticipant* participant = enrollment.by_curve_key(key);
+      // The observers endpoint admits observers only.
+      if (participant != nullptr && request[2].to_string() == kObserversZapDomain &&
+          participant->role != Role::observer) {
+        participant = nullptr;
+      }
+      if (participant != nullptr) {
         status = "200";
         status_text = "OK";
         user_id = participant->id.str();

@@ -6,7 +6,8 @@
 # step happened. The observer's part (public feed, transparency log) comes
 # with the oversight issue, and the script says so.
 #   FPX_DEMO_DIR  where to put the demo files (default: a new temp directory)
-#   FPX_DEMO_PORT the broker's port on 127.0.0.1 (default 7400)
+#   FPX_DEMO_PORT the broker's participants port on 127.0.0.1 (default 7400;
+#                 observers use the next one)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root_dir="$PWD"
@@ -77,6 +78,8 @@ port="${FPX_DEMO_PORT:-7400}"
 cat > "$demo_dir/broker.toml" <<TOML
 [participants]
 endpoint = "tcp://127.0.0.1:$port"
+[observers]
+endpoint = "tcp://127.0.0.1:$((port + 1))"
 [pki]
 root_ca = "pki/root-ca.pem"
 crl_dir = "pki/crls"

@@ -11,7 +11,7 @@ packages=(
   catch2
   libsqlite3-dev sqlite3
   libspdlog-dev libcli11-dev libtomlplusplus-dev
-  nlohmann-json3-dev                # test-only: reads the Wycheproof JSON vectors
+  nlohmann-json3-dev                # the broker's public feed records; the Wycheproof JSON vectors
   python3-cryptography-vectors      # test-only: reference Ed25519 vectors
 )
 if [[ "${FPX_WITH_CLANG:-0}" == 1 ]]; then

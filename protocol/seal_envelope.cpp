@@ -15,6 +15,8 @@ Bytes receipt_signing_input(ByteView receipt_bytes) {
   return concat({as_bytes(kReceiptSignatureContext), receipt_bytes});
 }
 
+Bytes feed_signing_input(ByteView record) { return concat({as_bytes(kFeedSignatureContext), record}); }
+
 Result<Bytes> seal_envelope(const Identity& signer, wire::Header::Builder header, wire::Body::Reader body) {
   try {
     kj::Array<capnp::word> body_words = capnp::canonicalize(body);

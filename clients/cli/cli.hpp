@@ -82,7 +82,9 @@ int run_verify(const GlobalOptions& global, const VerifyOptions& options);
 struct ProfileInitOptions {
   std::string dir;
   std::string identity;
-  std::string broker_endpoint;
+  std::string broker_endpoint;   // participants; may be empty for an observer-only profile
+  std::string observer_endpoint;  // observers: the broker's observer endpoint
+  std::string log_origin = "fpx.exchange/log";
   std::string broker_cert;  // PEM chain of the broker: its CURVE key is read from it
   std::string broker_key;   // or the Z85 key itself
   std::string root_ca;
@@ -91,6 +93,15 @@ struct ProfileInitOptions {
   std::string passphrase_env;
   bool force = false;
 };
+struct ObserveOptions {
+  std::optional<std::uint64_t> from;  // else the profile's saved position
+  bool follow = false;
+  std::optional<double> wait_seconds;  // bounds --follow (scripts, tests)
+};
+int run_observe(const GlobalOptions& global, const ObserveOptions& options);
+
+int run_log_verify(const GlobalOptions& global);
+
 int run_profile_init(const GlobalOptions& global, const ProfileInitOptions& options);
 int run_profile_show(const GlobalOptions& global);
 

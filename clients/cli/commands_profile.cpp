@@ -5,6 +5,7 @@
 #include "local_store.hpp"
 #include "outgoing.hpp"
 #include "render.hpp"
+#include "fpx/transparency_log.hpp"
 
 namespace fpx::cli {
 
@@ -34,6 +35,23 @@ int run_profile_init(const GlobalOptions& global, const ProfileInitOptions& opti
                           make_error(ErrorCode::invalid_argument,
                                      "give exactly one of --broker-cert (the broker's chain.pem) and --broker-key (Z85)"));
   }
+  if (options.broker_endpoint.empty() && options.observer_endpoint.empty()) {
+    return report_failure(global, kExitUsage,
+                          make_error(ErrorCode::invalid_argument,
+                                     "give --broker-endpoint (participants), --observer-endpoint (observers), or both"));
+  }
+  if (!options.observer_endpoint.empty() && options.broker_cert.empty()) {
+    // Feed records and checkpoints are checked with the broker's signing
+    // key, which only its certificate holds.
+    return report_failure(global, kExitUsage,
+                          make_error(ErrorCode::invalid_argument,
+                                     "an observer profile needs --broker-cert (the broker's chain.pem), not --broker-key"));
+  }
+  if (!valid_note_key_name(options.log_origin)) {
+    return report_failure(global, kExitUsage,
+                          make_error(ErrorCode::invalid_argument,
+                                     "--log-origin must be non-empty, without spaces or '+' (e.g. fpx.exchange/log)"));
+  }
   // Checked now, so that a wrong path shows up here and not at the first send.
   PassphraseSource passphrase;
   if (!options.passphrase_file.empty()) passphrase = PassphraseSource::from_file(absolute(options.passphrase_file));
@@ -55,7 +73,8 @@ int run_profile_init(const GlobalOptions& global, const ProfileInitOptions& opti
                      toml_string(absolute(options.identity)) + "\n";
   if (!options.passphrase_file.empty()) text += "passphrase_file = " + toml_string(absolute(options.passphrase_file)) + "\n";
   if (!options.passphrase_env.empty()) text += "passphrase_env = " + toml_string(options.passphrase_env) + "\n";
-  text += "\n[broker]\nendpoint = " + toml_string(options.broker_endpoint) + "\n";
+  text += "\n[broker]\n";
+  if (!options.broker_endpoint.empty()) text += "endpoint = " + toml_string(options.broker_endpoint) + "\n";
   if (!options.broker_cert.empty()) {
     text += "cert = " + toml_string(absolute(options.broker_cert)) + "\n";
   } else {
@@ -63,11 +82,16 @@ int run_profile_init(const GlobalOptions& global, const ProfileInitOptions& opti
   }
   text += "\n[pki]\nroot_ca = " + toml_string(absolute(options.root_ca)) + "\n";
   if (!options.crl_dir.empty()) text += "crl_dir = " + toml_string(absolute(options.crl_dir)) + "\n";
+  if (!options.observer_endpoint.empty()) {
+    text += "\n[observer]\nendpoint = " + toml_string(options.observer_endpoint) + "\n";
+    text += "log_origin = " + toml_string(options.log_origin) + "\n";
+  }
   if (auto written = write_file_atomically(file, as_bytes(text)); !written) {
     return report_failure(global, kExitRefused, written.error());
   }
   std::filesystem::create_directories(dir / "inbox", error);
   std::filesystem::create_directories(dir / "sent", error);
+  if (!options.observer_endpoint.empty()) std::filesystem::create_directories(dir / "feed", error);
 
   const auto& me = identity->participant();
   if (global.json) {
@@ -82,7 +106,8 @@ int run_profile_init(const GlobalOptions& global, const ProfileInitOptions& opti
   } else {
     std::cout << "wrote " << file.string() << " for " << me.id.str() << " (" << role_name(me.role) << ", "
               << me.country.str() << ")\n"
-              << "next: export FPX_PROFILE=" << absolute(dir.string()) << " and run `fpx inbox`\n";
+              << "next: export FPX_PROFILE=" << absolute(dir.string()) << " and run "
+              << (options.broker_endpoint.empty() ? "`fpx observe`" : "`fpx inbox`") << "\n";
   }
   return kExitOk;
 }
@@ -101,6 +126,8 @@ int run_profile_show(const GlobalOptions& global) {
                      .text("identityDir", profile->identity_dir.string())
                      .text("brokerEndpoint", profile->broker_endpoint)
                      .text("brokerCurveKey", z85_encode(profile->broker_curve_key))
+                     .text("observerEndpoint", profile->observer_endpoint)
+                     .text("logOrigin", profile->log_origin)
                      .text("rootCa", profile->root_ca.string())
                      .text("crlDir", profile->crl_dir.string())
                      .str()
@@ -111,6 +138,8 @@ int run_profile_show(const GlobalOptions& global) {
                              {"identity", profile->identity_dir.string()},
                              {"broker", profile->broker_endpoint},
                              {"broker key", z85_encode(profile->broker_curve_key)},
+                             {"observer endpoint", profile->observer_endpoint.empty() ? "-" : profile->observer_endpoint},
+                             {"log origin", profile->log_origin},
                              {"root CA", profile->root_ca.string()},
                              {"CRLs", crls},
                              {"inbox", profile->inbox_dir().string()}});

@@ -112,6 +112,19 @@ int run(int argc, char** argv) {
   verify->add_option("--root-ca", verify_options.root_ca, "the exchange's root CA (default: the profile's)");
   verify->add_option("--crl-dir", verify_options.crl_dir, "CRLs to check revocation against (default: the profile's)");
 
+  // --- observe, log verify (observers) ------------------------------------------
+  ObserveOptions observe_options;
+  auto* observe = app.add_subcommand("observe", "observers: fetch, verify and save the public oversight feed (profile feed/)");
+  observe->add_option("--from", observe_options.from, "start at this sequence number (default: after the last one seen)");
+  observe->add_flag("--follow", observe_options.follow, "keep polling for new records until interrupted");
+  observe->add_option("--wait", observe_options.wait_seconds, "with or without --follow: follow for at most SECONDS");
+
+  auto* log = app.add_subcommand("log", "observers: the transparency log");
+  log->require_subcommand(1);
+  auto* log_verify = log->add_subcommand(
+      "verify", "check the latest signed checkpoint, its consistency with the one saved, and the inclusion of every "
+                "saved record");
+
   // --- profile -------------------------------------------------------------------
   auto* profile = app.add_subcommand("profile", "create or show a participant profile");
   profile->require_subcommand(1);
@@ -120,7 +133,13 @@ int run(int argc, char** argv) {
   init->add_option("--dir", init_options.dir, "profile directory to create")->required();
   init->add_option("--identity", init_options.identity, "fpx-ca identity directory (chain.pem, signing-key.pem, ...)")
       ->required();
-  init->add_option("--broker-endpoint", init_options.broker_endpoint, "e.g. tcp://broker.example:7400")->required();
+  init->add_option("--broker-endpoint", init_options.broker_endpoint,
+                   "participants endpoint, e.g. tcp://broker.example:7400 (optional with --observer-endpoint)");
+  init->add_option("--observer-endpoint", init_options.observer_endpoint,
+                   "observers: the broker's observer endpoint, e.g. tcp://broker.example:7401 (needs --broker-cert)");
+  init->add_option("--log-origin", init_options.log_origin,
+                   "observers: the transparency log's origin line that checkpoints must carry")
+      ->capture_default_str();
   auto* broker_cert = init->add_option("--broker-cert", init_options.broker_cert, "the broker's chain.pem (its CURVE key is read from it)");
   init->add_option("--broker-key", init_options.broker_key, "the broker's CURVE public key, Z85, as `fpx-ca show` prints it")
       ->excludes(broker_cert);
@@ -147,6 +166,8 @@ int run(int argc, char** argv) {
   if (alert_send->parsed()) return run_send(global, SendKind::alert, alert_options);
   if (publish->parsed()) return run_send(global, SendKind::campaign_report, campaign_options);
   if (verify->parsed()) return run_verify(global, verify_options);
+  if (observe->parsed()) return run_observe(global, observe_options);
+  if (log_verify->parsed()) return run_log_verify(global);
   if (init->parsed()) return run_profile_init(global, init_options);
   if (show->parsed()) return run_profile_show(global);
   std::cerr << app.help();

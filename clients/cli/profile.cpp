@@ -32,6 +32,30 @@ client::ClientOptions Profile::client_options() const {
   return options;
 }
 
+Result<client::ObserverOptions> Profile::observer_options() const {
+  if (observer_endpoint.empty()) {
+    return make_error(ErrorCode::invalid_argument,
+                      "this profile has no observer endpoint: rewrite it with `fpx profile init ... --observer-endpoint "
+                      "tcp://broker.example:7401`");
+  }
+  // The CURVE key alone is not enough: feed records and checkpoints are
+  // checked with the broker's signing key, which only its certificate holds.
+  if (broker_cert.empty()) {
+    return make_error(ErrorCode::invalid_argument,
+                      "an observer profile needs the broker's certificate (broker.cert), not only its CURVE key: "
+                      "rewrite it with `fpx profile init ... --broker-cert chain.pem`");
+  }
+  auto chain = Certificate::load_pem_file(broker_cert);
+  if (!chain) return std::move(chain).take_error();
+  client::ObserverOptions options;
+  options.endpoint = observer_endpoint;
+  options.broker_chain = std::move(chain).value();
+  options.root_ca = root_ca;
+  options.broker_curve_key = broker_curve_key;
+  options.log_origin = log_origin;
+  return options;
+}
+
 Result<CurvePublicKey> broker_key_from_cert(const std::filesystem::path& pem) {
   auto certs = Certificate::load_pem_file(pem);
   if (!certs) return std::move(certs).take_error();
@@ -90,16 +114,22 @@ Result<Profile> load_profile_dir(const std::filesystem::path& dir) {
   } else if (auto name = text_at(table, "identity.passphrase_env"); !name.empty()) {
     profile.passphrase = PassphraseSource::from_environment(name);
   }
-  profile.broker_endpoint = required("broker.endpoint");
+  profile.observer_endpoint = text_at(table, "observer.endpoint");
+  if (auto origin = text_at(table, "observer.log_origin"); !origin.empty()) profile.log_origin = origin;
+  // An observer-only profile talks to the observer endpoint alone.
+  profile.broker_endpoint =
+      profile.observer_endpoint.empty() ? required("broker.endpoint") : text_at(table, "broker.endpoint");
+  if (auto cert = text_at(table, "broker.cert"); !cert.empty()) profile.broker_cert = resolve(profile.dir, cert);
   if (auto key = text_at(table, "broker.curve_public_key"); !key.empty()) {
+    // Pinned as written; an observer also checks it against broker.cert.
     auto decoded = z85_decode_key(key);
     if (!decoded) {
       problems.field_errors.push_back({"broker.curve_public_key", "is not a 40-character Z85 key (as `fpx-ca show` prints it)"});
     } else {
       profile.broker_curve_key = *decoded;
     }
-  } else if (auto cert = text_at(table, "broker.cert"); !cert.empty()) {
-    auto key_from_cert = broker_key_from_cert(resolve(profile.dir, cert));
+  } else if (!profile.broker_cert.empty()) {
+    auto key_from_cert = broker_key_from_cert(profile.broker_cert);
     if (!key_from_cert) {
       problems.field_errors.push_back({"broker.cert", key_from_cert.error().describe()});
     } else {

@@ -4,6 +4,7 @@
 //   client.sqlite   fpx_client's outbox and delivered ids
 //   inbox/          every delivered envelope, <message-id-hex>.fpx and .json
 //   sent/           every submitted envelope with its signed receipt
+//   feed/           an observer's verified public feed (feed_store.hpp)
 #pragma once
 
 #include <filesystem>
@@ -13,6 +14,7 @@
 #include "fpx/client.hpp"
 #include "fpx/crypto.hpp"
 #include "fpx/identity.hpp"
+#include "fpx/observer_client.hpp"
 
 namespace fpx::cli {
 
@@ -23,15 +25,21 @@ struct Profile {
   std::filesystem::path dir;
   std::filesystem::path identity_dir;
   PassphraseSource passphrase;
-  std::string broker_endpoint;
+  std::string broker_endpoint;  // empty for an observer-only profile
   CurvePublicKey broker_curve_key{};
+  std::filesystem::path broker_cert;  // empty when only the Z85 key was given
+  std::string observer_endpoint;      // empty: not an observer profile
+  std::string log_origin = client::kDefaultLogOrigin;
   std::filesystem::path root_ca;
   std::filesystem::path crl_dir;  // empty: revocation of deliveries is not checked
 
   std::filesystem::path state_db() const { return dir / "client.sqlite"; }
   std::filesystem::path inbox_dir() const { return dir / "inbox"; }
   std::filesystem::path sent_dir() const { return dir / "sent"; }
+  std::filesystem::path feed_dir() const { return dir / "feed"; }
   client::ClientOptions client_options() const;
+  // Reads the broker's chain (its signing key checks the feed and checkpoints).
+  Result<client::ObserverOptions> observer_options() const;
 };
 
 // The profile named by --profile, else $FPX_PROFILE; errors say how to make one.

@@ -31,6 +31,9 @@ inline constexpr std::string_view kSignatureContext{"fpx/v1\0", 7};
 inline constexpr std::string_view kReceiptSignatureContext{"fpx/v1/receipt\0", 15};
 // The exact bytes a receipt signature covers.
 Bytes receipt_signing_input(ByteView receipt_bytes);
+// The broker signs each public feed record over this context || the record's JSON.
+inline constexpr std::string_view kFeedSignatureContext{"fpx/v1/feed\0", 12};
+Bytes feed_signing_input(ByteView record);
 
 // Limits on every reader of untrusted bytes: they stop amplification
 // (pointer loops, huge lists) and stack exhaustion (deep nesting).

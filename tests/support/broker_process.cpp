@@ -51,7 +51,10 @@ BrokerProcess::BrokerProcess(TestPki& pki, const std::vector<std::string>& parti
   config_ = dir_ / "broker.toml";
   log_ = dir_ / "broker.log";
   std::ofstream config(config_);
+  observers_endpoint_ = "tcp://127.0.0.1:" + std::to_string(free_port());
   config << "[participants]\nendpoint = \"" << endpoint_ << "\"\n"
+         << "[observers]\nendpoint = \"" << observers_endpoint_ << "\"\n"
+         << "[oversight]\ncheckpoint_every_ms = " << options.checkpoint_every_ms << "\n"
          << "[pki]\nroot_ca = " << quoted(pki.root_pem()) << "\ncrl_dir = " << quoted(pki.crl_dir())
          << "\nenrolled_dir = " << quoted(dir_ / "enrolled") << "\n"
          << "[identity]\ndir = " << quoted(pki.dir() / "participants" / "exchange.broker") << "\n"

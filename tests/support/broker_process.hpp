@@ -20,6 +20,7 @@ struct BrokerOptions {
   std::int64_t resend_after_ms = 30'000;
   std::int64_t max_message_age_ms = 24LL * 3600 * 1000;
   std::size_t max_message_bytes = 1024 * 1024;
+  std::int64_t checkpoint_every_ms = 500;
 };
 
 struct AuditRecord {
@@ -45,6 +46,7 @@ class BrokerProcess {
   void enroll(const std::string& id);  // copies the chain into the enrolled directory
 
   const std::string& endpoint() const { return endpoint_; }
+  const std::string& observers_endpoint() const { return observers_endpoint_; }
   CurvePublicKey curve_public_key() const;
   const std::filesystem::path& database() const { return database_; }
   std::vector<AuditRecord> audit() const;
@@ -58,6 +60,7 @@ class BrokerProcess {
   std::filesystem::path database_;
   std::filesystem::path log_;
   std::string endpoint_;
+  std::string observers_endpoint_;
   int port_ = 0;
   pid_t pid_ = -1;
 };

@@ -42,6 +42,7 @@ class Broker {
 
   // The endpoint actually bound (a tcp port of 0 is resolved).
   std::string endpoint() const;
+  std::string observers_endpoint() const;
 
   // One turn of the loop: waits up to `timeout` for input and handles it,
   // then runs what is due (resends, dead letters, checkpoints).

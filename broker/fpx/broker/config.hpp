@@ -48,6 +48,14 @@ struct Clocks {
   std::int64_t scan_every_ms = 60'000;
 };
 
+// The public oversight side (DOMAIN.md "Public oversight feed").
+struct Oversight {
+  std::string observers_endpoint = "tcp://127.0.0.1:7401";
+  // The checkpoint's origin line and the name of its signing key.
+  std::string origin = "fpx.exchange/log";
+  std::int64_t checkpoint_every_ms = 60'000;
+};
+
 struct BrokerConfig {
   std::filesystem::path source;  // the file it came from
   std::string participants_endpoint = "tcp://127.0.0.1:7400";
@@ -62,6 +70,7 @@ struct BrokerConfig {
   Limits limits;
   Timing timing;
   Clocks clocks;
+  Oversight oversight;
   std::string log_level = "info";
 };
 

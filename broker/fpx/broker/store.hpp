@@ -130,6 +130,21 @@ struct WatchedSerialHit {
 // most those last marks, which only means a delivery is sent again.
 enum class Durability { required, deferred };
 
+// One record of the public oversight feed.
+struct FeedRow {
+  std::uint64_t sequence = 0;
+  std::string kind;
+  Bytes record;     // JSON text of allow-listed public fields
+  Bytes signature;  // broker's Ed25519 over kFeedSignatureContext || record
+};
+
+struct CheckpointRow {
+  std::uint64_t tree_size = 0;
+  Sha256Digest root{};
+  std::string note;  // C2SP signed note
+  std::int64_t created_at_ms = 0;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -179,6 +194,13 @@ class Store {
   // Lifts the watch of an alert, only if `alert_country` raised it.
   virtual Status unwatch_serials(const MessageId& alert_id, const CountryCode& alert_country) = 0;
   virtual Result<std::vector<WatchedSerialHit>> match_serial(const std::string& serial, std::int64_t now_ms) = 0;
+
+  // --- public oversight feed ---
+  virtual Result<std::uint64_t> next_feed_sequence() = 0;  // inside the writing transaction
+  virtual Status append_feed(const FeedRow& row, std::int64_t at_ms) = 0;
+  virtual Result<std::vector<FeedRow>> feed_page(std::uint64_t from_sequence, std::size_t limit) = 0;
+  virtual Status append_checkpoint(const CheckpointRow& row) = 0;
+  virtual Result<std::optional<CheckpointRow>> latest_checkpoint() = 0;
 
   // Reads for tests and operators.
   virtual Result<std::vector<AuditRow>> audit_rows(std::int64_t after_id, std::size_t limit) = 0;

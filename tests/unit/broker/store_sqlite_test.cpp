@@ -494,13 +494,13 @@ TEST_CASE("A store file with a newer schema version is refused") {
   { open_store(path); }
   {
     RawConnection raw(path);
-    CHECK(raw.text("PRAGMA user_version") == "2");
-    raw.exec("PRAGMA user_version = 3");
+    CHECK(raw.text("PRAGMA user_version") == "3");
+    raw.exec("PRAGMA user_version = 4");
   }
   const auto opened = open_sqlite_store(path);
   REQUIRE_FALSE(opened.ok());
   CHECK(opened.error().code == ErrorCode::io_error);
-  CHECK_THAT(opened.error().message, Catch::Contains("schema version 3") && Catch::Contains("newer"));
+  CHECK_THAT(opened.error().message, Catch::Contains("schema version 4") && Catch::Contains("newer"));
 }
 
 namespace {
@@ -606,6 +606,8 @@ TEST_CASE("A version 1 store gets its log nodes on opening") {
     // What a version 1 file looks like: no log_nodes table.
     RawConnection raw(path);
     raw.exec("DROP TABLE log_nodes");
+    raw.exec("DROP TABLE feed");
+    raw.exec("DROP TABLE checkpoints");
     raw.exec("PRAGMA user_version = 1");
   }
   {
@@ -617,7 +619,7 @@ TEST_CASE("A version 1 store gets its log nodes on opening") {
     check_log_matches(*store, reference);
   }
   RawConnection raw(path);
-  CHECK(raw.text("PRAGMA user_version") == "2");
+  CHECK(raw.text("PRAGMA user_version") == "3");
 }
 
 TEST_CASE("An SQLite file that is not an FPX store is refused") {

@@ -46,6 +46,7 @@ class WorkflowExchange {
     }
     broker::BrokerConfig config;
     config.participants_endpoint = "tcp://127.0.0.1:0";
+    config.oversight.observers_endpoint = "tcp://127.0.0.1:0";
     config.root_ca = pki_.root_pem();
     config.crl_dir = pki_.crl_dir();
     config.enrolled_dir = enrolled;

@@ -1,0 +1,177 @@
+// The observer endpoint: read requests only (schemas/observer.capnp has no
+// other kind), answered from the store without a transaction. Observers can
+// make the broker store or route nothing.
+#include <cstring>
+
+#include <capnp/serialize.h>
+#include <kj/exception.h>
+#include <spdlog/spdlog.h>
+#include <zmq_addon.hpp>
+
+#include "broker_impl.hpp"
+#include "fpx/transparency_log.hpp"
+#include "fpx/wire/observer.capnp.h"
+
+namespace fpx::broker {
+
+namespace {
+
+constexpr std::uint32_t kMaxFeedPage = 1000;
+constexpr std::size_t kMaxObserverRequestBytes = 4096;  // requests are a few words; anything bigger is hostile
+
+Bytes flatten(capnp::MessageBuilder& message) {
+  auto words = capnp::messageToFlatArray(message);
+  return Bytes(words.asBytes().begin(), words.asBytes().end());
+}
+
+Bytes observer_error(std::uint64_t request_id, const Error& error) {
+  capnp::MallocMessageBuilder message;
+  auto reply = message.initRoot<wire::ObserverReply>();
+  reply.setRequestId(request_id);
+  auto out = reply.initError();
+  out.setCode(static_cast<wire::ErrorCode>(static_cast<std::uint16_t>(error.code)));
+  out.setMessage(error.message);
+  return flatten(message);
+}
+
+Bytes proof_reply(std::uint64_t request_id, const std::vector<Sha256Digest>& hashes) {
+  capnp::MallocMessageBuilder message;
+  auto reply = message.initRoot<wire::ObserverReply>();
+  reply.setRequestId(request_id);
+  auto list = reply.initProof().initHashes(static_cast<unsigned>(hashes.size()));
+  for (unsigned i = 0; i < list.size(); ++i) list.set(i, kj::arrayPtr(hashes[i].data(), hashes[i].size()));
+  return flatten(message);
+}
+
+}  // namespace
+
+Bytes Broker::Impl::answer_observer(const EnrolledParticipant& observer, ByteView frame) {
+  auto words = kj::heapArray<capnp::word>(frame.size() / sizeof(capnp::word));
+  std::memcpy(words.begin(), frame.data(), words.size() * sizeof(capnp::word));
+  capnp::ReaderOptions limits;
+  limits.traversalLimitInWords = words.size() * 4 + 64;
+  limits.nestingLimit = 8;
+  capnp::FlatArrayMessageReader reader(words, limits);
+  auto request = reader.getRoot<wire::ObserverRequest>();
+  const std::uint64_t request_id = request.getRequestId();
+
+  std::uint32_t retry_after_ms = 0;
+  if (auto admitted = rate_limiter.admit(observer.id, clock(), retry_after_ms); !admitted) {
+    ++counters.rate_limited;
+    return observer_error(request_id, admitted.error());
+  }
+  auto size = store->log_size();
+  if (!size) return observer_error(request_id, size.error());
+  StoreNodeSource nodes(*store);
+
+  switch (request.which()) {
+    case wire::ObserverRequest::FOLLOW: {
+      auto follow = request.getFollow();
+      std::uint32_t limit = follow.getMaxRecords() == 0 ? kMaxFeedPage : std::min(follow.getMaxRecords(), kMaxFeedPage);
+      auto rows = store->feed_page(std::max<std::uint64_t>(follow.getFromSequence(), 1), limit);
+      if (!rows) return observer_error(request_id, rows.error());
+      capnp::MallocMessageBuilder message;
+      auto reply = message.initRoot<wire::ObserverReply>();
+      reply.setRequestId(request_id);
+      auto page = reply.initPage();
+      auto records = page.initRecords(static_cast<unsigned>(rows->size()));
+      std::uint64_t next = std::max<std::uint64_t>(follow.getFromSequence(), 1);
+      for (unsigned i = 0; i < records.size(); ++i) {
+        const FeedRow& row = (*rows)[i];
+        records[i].setSequence(row.sequence);
+        records[i].setKind(row.kind);
+        records[i].setSignedRecord(kj::arrayPtr(row.record.data(), row.record.size()));
+        records[i].setSignature(kj::arrayPtr(row.signature.data(), row.signature.size()));
+        next = row.sequence + 1;
+      }
+      page.setNextSequence(next);
+      return flatten(message);
+    }
+    case wire::ObserverRequest::LATEST_CHECKPOINT: {
+      auto latest = store->latest_checkpoint();
+      if (!latest) return observer_error(request_id, latest.error());
+      if (!latest->has_value()) {
+        return observer_error(request_id, make_error(ErrorCode::not_found, "no checkpoint yet: the log is empty"));
+      }
+      capnp::MallocMessageBuilder message;
+      auto reply = message.initRoot<wire::ObserverReply>();
+      reply.setRequestId(request_id);
+      reply.initCheckpoint().setNote((*latest)->note);
+      return flatten(message);
+    }
+    case wire::ObserverRequest::INCLUSION_PROOF: {
+      auto asked = request.getInclusionProof();
+      if (asked.getTreeSize() > *size || asked.getLeafIndex() >= asked.getTreeSize()) {
+        return observer_error(request_id, make_error(ErrorCode::invalid_argument,
+                                                     "leaf " + std::to_string(asked.getLeafIndex()) +
+                                                         " of tree size " + std::to_string(asked.getTreeSize()) +
+                                                         " does not exist; the log has " + std::to_string(*size) +
+                                                         " leaves"));
+      }
+      auto proof = inclusion_proof(nodes, asked.getLeafIndex(), asked.getTreeSize());
+      if (!proof) return observer_error(request_id, proof.error());
+      return proof_reply(request_id, *proof);
+    }
+    case wire::ObserverRequest::CONSISTENCY_PROOF: {
+      auto asked = request.getConsistencyProof();
+      if (asked.getSecondTreeSize() > *size || asked.getFirstTreeSize() > asked.getSecondTreeSize()) {
+        return observer_error(request_id, make_error(ErrorCode::invalid_argument,
+                                                     "no consistency proof from tree size " +
+                                                         std::to_string(asked.getFirstTreeSize()) + " to " +
+                                                         std::to_string(asked.getSecondTreeSize()) +
+                                                         "; the log has " + std::to_string(*size) + " leaves"));
+      }
+      auto proof = consistency_proof(nodes, asked.getFirstTreeSize(), asked.getSecondTreeSize());
+      if (!proof) return observer_error(request_id, proof.error());
+      return proof_reply(request_id, *proof);
+    }
+    default:
+      return observer_error(request_id, make_error(ErrorCode::unsupported_version,
+                                                   "unknown observer request: this broker speaks observer protocol v1"));
+  }
+}
+
+void Broker::Impl::process_observer_requests() {
+  for (int handled = 0; handled < 256; ++handled) {
+    std::vector<zmq::message_t> frames;
+    try {
+      if (!zmq::recv_multipart(observers, std::back_inserter(frames), zmq::recv_flags::dontwait)) return;
+    } catch (const zmq::error_t& error) {
+      spdlog::error("observer receive: {}", error.what());
+      return;
+    }
+    if (frames.size() < 2) continue;
+    const std::string routing_id = frames.front().to_string();
+    auto& payload = frames.back();
+    Bytes reply;
+    try {
+      const std::string user_id = payload.gets("User-Id");
+      const EnrolledParticipant* observer = enrollment.by_id(ParticipantId(user_id));
+      if (frames.size() != 2 || payload.size() > kMaxObserverRequestBytes || payload.size() % 8 != 0 ||
+          payload.size() == 0) {
+        reply = observer_error(0, make_error(ErrorCode::malformed, "send one ObserverRequest per frame"));
+      } else if (observer == nullptr || observer->role != Role::observer) {
+        // ZAP admits only observers here; a reload may have withdrawn one since.
+        reply = observer_error(0, make_error(ErrorCode::revoked, user_id + " is no longer an enrolled observer"));
+      } else {
+        reply = answer_observer(*observer, ByteView(static_cast<const std::uint8_t*>(payload.data()), payload.size()));
+      }
+    } catch (const kj::Exception& exception) {
+      reply = observer_error(0, make_error(ErrorCode::malformed, std::string("undecodable ObserverRequest: ") +
+                                                                     exception.getDescription().cStr()));
+    } catch (const zmq::error_t&) {
+      continue;  // no ZAP User-Id: cannot happen with zap_domain set
+    }
+    try {
+      zmq::message_t id(routing_id.data(), routing_id.size());
+      zmq::message_t body(reply.data(), reply.size());
+      if (observers.send(id, zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
+        (void)observers.send(body, zmq::send_flags::dontwait);
+      }
+    } catch (const zmq::error_t&) {
+      // The observer left; it catches up from its last sequence next time.
+    }
+  }
+}
+
+}  // namespace fpx::broker

@@ -1,0 +1,130 @@
+// The public side of "account": records of the oversight feed and the
+// transparency log's signed checkpoints. Public records are built from an
+// allow-list of fields, never by removing fields from a private record:
+// nothing reaches the feed unless a line below names it.
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "broker_impl.hpp"
+#include "fpx/transparency_log.hpp"
+
+namespace fpx::broker {
+
+namespace {
+
+std::string month_of(wire::Date::Reader date) {
+  char text[16];
+  std::snprintf(text, sizeof text, "%04u-%02u", static_cast<unsigned>(date.getYear()),
+                static_cast<unsigned>(date.getMonth()));
+  return text;
+}
+
+std::string day_of(wire::Date::Reader date) {
+  char text[16];
+  std::snprintf(text, sizeof text, "%04u-%02u-%02u", static_cast<unsigned>(date.getYear()),
+                static_cast<unsigned>(date.getMonth()), static_cast<unsigned>(date.getDay()));
+  return text;
+}
+
+const char* alert_kind_name(wire::AlertKind kind) {
+  switch (kind) {
+    case wire::AlertKind::LOST: return "lost";
+    case wire::AlertKind::STOLEN: return "stolen";
+    case wire::AlertKind::DIVERTED: return "diverted";
+    case wire::AlertKind::TRAFFICKING_ROUTE_OR_METHOD: return "trafficking-route-or-method";
+    case wire::AlertKind::SUSPECTED_EMBARGO_BREACH: return "suspected-embargo-breach";
+    case wire::AlertKind::EMERGING_THREAT: return "emerging-threat";
+    case wire::AlertKind::UPDATE: return "update";
+    case wire::AlertKind::CANCEL: return "cancel";
+  }
+  return "unknown";
+}
+
+}  // namespace
+
+Status Broker::Impl::publish_record(const std::string& kind, nlohmann::json record) {
+  auto sequence = store->next_feed_sequence();
+  if (!sequence) return std::move(sequence).take_error();
+  // The sequence is inside the signed bytes: records cannot be reordered or replayed.
+  record["sequence"] = *sequence;
+  record["kind"] = kind;
+  std::string text = record.dump();
+  FeedRow row;
+  row.sequence = *sequence;
+  row.kind = kind;
+  row.record.assign(text.begin(), text.end());
+  Ed25519Signature signature = identity.signing_key().sign(feed_signing_input(row.record));
+  row.signature.assign(signature.begin(), signature.end());
+  return store->append_feed(row, now_ms);
+}
+
+Status Broker::Impl::publish_message(const OpenedEnvelope& opened, const InsertedMessage& inserted) {
+  auto leaf = store->log_node(0, inserted.log_index);
+  if (!leaf) return std::move(leaf).take_error();
+  nlohmann::json record;
+  record["logIndex"] = inserted.log_index;
+  record["leafHash"] = to_hex(*leaf);
+  auto body = opened.message.body();
+  if (opened.type == wire::MessageType::CAMPAIGN_REPORT) {
+    // A campaign report is public as its focal point published it.
+    auto report = body.getCampaignReport();
+    record["country"] = report.getCountry().cStr();
+    record["commission"] = report.getCommission().cStr();
+    record["regions"] = nlohmann::json::array();
+    for (auto region : report.getRegions()) record["regions"].push_back(region.cStr());
+    record["periodStart"] = day_of(report.getPeriodStart());
+    record["periodEnd"] = day_of(report.getPeriodEnd());
+    record["weaponsCollected"] = report.getWeaponsCollected();
+    record["weaponsDestroyed"] = report.getWeaponsDestroyed();
+    record["communityPartners"] = nlohmann::json::array();
+    for (auto partner : report.getCommunityPartners()) record["communityPartners"].push_back(partner.cStr());
+    return publish_record("campaign-report", std::move(record));
+  }
+  if (opened.type == wire::MessageType::ALERT && body.getAlert().getPublishable()) {
+    // The redacted alert: kind, issuing state, a configured region (or the
+    // issuing state) and the month. Never serials, places or free text.
+    auto alert = body.getAlert();
+    std::string region = opened.signer.participant.country.str();
+    if (config.regions.count(alert.getRegion().cStr()) != 0) region = alert.getRegion().cStr();
+    record["alertKind"] = alert_kind_name(alert.getKind());
+    record["issuingCountry"] = opened.signer.participant.country.str();
+    record["region"] = region;
+    record["month"] = month_of(alert.getOccurredOn());
+    return publish_record("public-alert", std::move(record));
+  }
+  return {};
+}
+
+void Broker::Impl::publish_checkpoint_if_grown() {
+  auto size = store->log_size();
+  auto latest = store->latest_checkpoint();
+  if (!size || !latest) {
+    spdlog::error("checkpoint: cannot read the log's state");
+    return;
+  }
+  if (*size == 0 || (latest->has_value() && (*latest)->tree_size >= *size)) return;
+  StoreNodeSource nodes(*store);
+  auto root = fpx::root(nodes, *size);
+  if (!root) {
+    spdlog::error("checkpoint: {}", root.error().describe());
+    return;
+  }
+  CheckpointRow row;
+  row.tree_size = *size;
+  row.root = *root;
+  row.note = sign_checkpoint(config.oversight.origin, *size, *root, config.oversight.origin, identity.signing_key());
+  row.created_at_ms = now_ms;
+  if (auto stored = store->append_checkpoint(row); !stored) {
+    spdlog::error("checkpoint: {}", stored.error().describe());
+    return;
+  }
+  nlohmann::json record;
+  record["treeSize"] = *size;
+  record["rootHash"] = to_hex(*root);
+  record["note"] = row.note;
+  if (auto published = publish_record("checkpoint", std::move(record)); !published) {
+    spdlog::error("checkpoint: {}", published.error().describe());
+  }
+}
+
+}  // namespace fpx::broker

@@ -1,0 +1,335 @@
+// fpx observe / fpx log verify: the observer's side of public oversight.
+// observe fetches the broker-signed feed, keeps every verified record in the
+// profile (feed/) and remembers where it stopped; log verify checks that the
+// log behind the feed was never rewritten and that every kept record of an
+// accepted message is in it, naming exactly what broke if not.
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <iostream>
+#include <thread>
+
+#include "feed_store.hpp"
+#include "outgoing.hpp"
+#include "render.hpp"
+
+namespace fpx::cli {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// How often --follow asks for new records once caught up: the feed changes
+// at the pace of human messages and checkpoint cadence, not faster.
+constexpr auto kFollowPollInterval = std::chrono::milliseconds(1000);
+constexpr std::size_t kMaxSummaryChars = 100;
+// Fields every record has, or that are shown otherwise: not repeated in a summary.
+constexpr std::string_view kUnsummarized[] = {"sequence", "kind", "logIndex", "leafHash", "note"};
+
+// Set by SIGINT/SIGTERM while following; read between requests.
+volatile std::sig_atomic_t g_interrupted = 0;
+extern "C" void on_interrupt(int) { g_interrupted = 1; }
+
+std::string shorten(std::string text, std::size_t limit) {
+  if (text.size() <= limit) return text;
+  text.resize(limit - 3);
+  text.append("...");
+  return text;
+}
+
+// One line for people: what the record says, by kind.
+std::string summary_of(const client::FeedRecord& record) {
+  auto fields = json_object_fields(record.signed_record);
+  if (!fields) return "(unreadable: " + fields.error().message + ")";
+  std::string summary;
+  if (record.kind == "checkpoint") {
+    const auto* size = find_field(*fields, "treeSize");
+    const auto* root = find_field(*fields, "rootHash");
+    summary = "tree size " + (size != nullptr ? size->display : std::string("?"));
+    if (root != nullptr) summary.append(", root ").append(root->display.substr(0, 16)).append("...");
+    return summary;
+  }
+  for (const auto& field : *fields) {
+    if (std::find(std::begin(kUnsummarized), std::end(kUnsummarized), field.name) != std::end(kUnsummarized)) continue;
+    if (!summary.empty()) summary.append(", ");
+    summary.append(field.name).append("=").append(field.display);
+  }
+  summary = shorten(summary.empty() ? std::string("-") : summary, kMaxSummaryChars);
+  if (record.log_index) summary.append(" [log index ").append(std::to_string(*record.log_index)).append("]");
+  return summary;
+}
+
+// JSON lines must be one line each: a newline outside a JSON string is mere
+// whitespace (and inside one it is not valid JSON), so it becomes a space.
+std::string one_line(std::string json) {
+  std::replace(json.begin(), json.end(), '\n', ' ');
+  std::replace(json.begin(), json.end(), '\r', ' ');
+  return json;
+}
+
+void print_records(const GlobalOptions& global, const std::vector<client::FeedRecord>& records) {
+  if (records.empty()) return;
+  if (global.json) {
+    for (const auto& record : records) std::cout << one_line(record.signed_record) << "\n";
+    std::cout.flush();
+    return;
+  }
+  Table table({"seq", "kind", "summary"});
+  for (const auto& record : records) table.add({std::to_string(record.sequence), record.kind, summary_of(record)});
+  std::cout << table.str() << std::flush;
+}
+
+Result<std::unique_ptr<client::ObserverClient>> connect_observer(const Profile& profile) {
+  auto options = profile.observer_options();
+  if (!options) return std::move(options).take_error();
+  auto identity = load_identity(profile);
+  if (!identity) return std::move(identity).take_error();
+  return client::ObserverClient::connect(std::move(identity).value(), *options);
+}
+
+// A checkpoint the feed published earlier: its note must verify and say what
+// the record says, and the log must have grown from it to the head now.
+void check_checkpoint_record(client::ObserverClient& observer, const Profile& profile,
+                             const client::FeedRecord& record, const Checkpoint& now,
+                             std::vector<std::string>& failures) {
+  const std::string name = "checkpoint record " + std::to_string(record.sequence);
+  auto fields = json_object_fields(record.signed_record);
+  if (!fields) return;  // verify_feed_record read it already
+  const auto* note = find_field(*fields, "note");
+  const auto* size = find_field(*fields, "treeSize");
+  const auto* root = find_field(*fields, "rootHash");
+  if (note == nullptr || !note->is_string || size == nullptr || !size->is_number || root == nullptr) {
+    failures.push_back(name + " lacks its note, treeSize or rootHash");
+    return;
+  }
+  auto published = client::verify_checkpoint_note(note->text, profile.log_origin, observer.broker_key());
+  if (!published) {
+    failures.push_back(name + ": its note does not verify: " + published.error().message);
+    return;
+  }
+  const Checkpoint& old = published->checkpoint;
+  if (static_cast<double>(old.size) != size->number || to_hex(old.root) != root->text) {
+    failures.push_back(name + " says tree size " + size->display + " and root " + root->display +
+                       " but its signed note says " + std::to_string(old.size) + " and " + to_hex(old.root));
+    return;
+  }
+  if (old.size > now.size) {
+    failures.push_back(name + " has tree size " + std::to_string(old.size) + ", more than the latest checkpoint's " +
+                       std::to_string(now.size) + ": the log was rewritten");
+    return;
+  }
+  Result<std::vector<Sha256Digest>> proof = std::vector<Sha256Digest>{};
+  if (old.size != 0 && old.size != now.size) proof = observer.consistency_proof(old.size, now.size);
+  const std::string span = "from tree size " + std::to_string(old.size) + " to " + std::to_string(now.size);
+  if (!proof) {
+    failures.push_back("no consistency proof " + span + " (" + name + "): " + proof.error().describe());
+  } else if (!verify_consistency(old.size, now.size, old.root, now.root, *proof)) {
+    failures.push_back("consistency proof " + span + " (" + name + ") does not verify: the log was rewritten");
+  }
+}
+
+}  // namespace
+
+int run_observe(const GlobalOptions& global, const ObserveOptions& options) {
+  auto profile = load_profile(global.profile);
+  if (!profile) return report_failure(global, kExitUsage, profile.error());
+  if (options.wait_seconds && (*options.wait_seconds < 0 || *options.wait_seconds > 86400)) {
+    return report_failure(global, kExitUsage,
+                          make_error(ErrorCode::invalid_argument, "--wait must be between 0 and 86400 seconds"));
+  }
+  if (options.from && *options.from == 0) {
+    return report_failure(global, kExitUsage, make_error(ErrorCode::invalid_argument, "--from counts from 1"));
+  }
+  FeedStore store(profile->feed_dir());
+  auto saved_next = store.next_sequence();
+  if (!saved_next) return report_failure(global, kExitUsage, saved_next.error());
+  auto observer = connect_observer(*profile);
+  if (!observer) {
+    const int code = observer.error().code == ErrorCode::invalid_argument ? kExitUsage : kExitRefused;
+    return report_failure(global, code, observer.error(), "nothing was fetched");
+  }
+
+  const bool following = options.follow || options.wait_seconds.has_value();
+  std::optional<Clock::time_point> deadline;
+  if (options.wait_seconds) {
+    deadline = Clock::now() + std::chrono::milliseconds(static_cast<std::int64_t>(*options.wait_seconds * 1000));
+  }
+  if (following) {
+    g_interrupted = 0;
+    std::signal(SIGINT, on_interrupt);
+    std::signal(SIGTERM, on_interrupt);
+  }
+
+  std::uint64_t next = options.from.value_or(*saved_next);
+  std::uint64_t kept_until = *saved_next;  // records below this are already in feed/
+  std::size_t fetched = 0;
+  for (;;) {
+    auto page = (*observer)->follow(next, client::kMaxFeedRecordsPerPage);
+    if (!page) {
+      return report_failure(global, kExitRefused, page.error(),
+                            "nothing from record " + std::to_string(next) + " on was kept; records before it are in " +
+                                store.records_file().string());
+    }
+    std::vector<client::FeedRecord> fresh;
+    for (const auto& record : page->records) {
+      if (record.sequence >= kept_until) fresh.push_back(record);
+    }
+    if (auto kept = store.append(fresh); !kept) return report_failure(global, kExitRefused, kept.error());
+    if (page->next_sequence > kept_until) {
+      kept_until = page->next_sequence;
+      if (auto saved = store.set_next_sequence(kept_until); !saved) {
+        return report_failure(global, kExitRefused, saved.error());
+      }
+    }
+    print_records(global, page->records);
+    fetched += page->records.size();
+    next = page->next_sequence;
+
+    if (page->records.size() == client::kMaxFeedRecordsPerPage) continue;  // more is waiting
+    if (!following) break;
+    // Caught up: wait for news in short slices, so that an interrupt or the
+    // --wait bound ends the run promptly.
+    const auto wake = Clock::now() + kFollowPollInterval;
+    while (g_interrupted == 0 && Clock::now() < wake && (!deadline || Clock::now() < *deadline)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    if (g_interrupted != 0 || (deadline && Clock::now() >= *deadline)) break;
+  }
+  if (following) {
+    std::signal(SIGINT, SIG_DFL);
+    std::signal(SIGTERM, SIG_DFL);
+  }
+  if (!global.json) {
+    std::cout << (fetched == 0 ? "no new records" : std::to_string(fetched) + " record(s) verified") << "; next is "
+              << next << ", kept in " << store.records_file().string() << "\n";
+  }
+  return kExitOk;
+}
+
+int run_log_verify(const GlobalOptions& global) {
+  auto profile = load_profile(global.profile);
+  if (!profile) return report_failure(global, kExitUsage, profile.error());
+  FeedStore store(profile->feed_dir());
+  auto saved_note = store.saved_checkpoint();
+  if (!saved_note) return report_failure(global, kExitUsage, saved_note.error());
+  auto saved_records = store.saved_records();
+  if (!saved_records) {
+    return report_failure(global, kExitRefused, saved_records.error(), "the local copy of the feed is damaged");
+  }
+  auto observer = connect_observer(*profile);
+  if (!observer) {
+    const int code = observer.error().code == ErrorCode::invalid_argument ? kExitUsage : kExitRefused;
+    return report_failure(global, code, observer.error(), "nothing was verified");
+  }
+  const auto& broker_key = (*observer)->broker_key();
+
+  // 1. The latest head, signed by the broker's key under our origin.
+  auto head = (*observer)->latest_checkpoint();
+  if (!head) {
+    Error error = std::move(head).take_error();
+    // not_found: the broker has signed no checkpoint yet (an empty log), which breaks nothing.
+    const std::string what = error.code == ErrorCode::not_found ? "no checkpoint to verify yet: "
+                                                                : "the latest checkpoint does not verify: ";
+    error.message.insert(0, what);
+    return report_failure(global, kExitRefused, error);
+  }
+  const Checkpoint& now = head->checkpoint;
+  std::vector<std::string> failures;
+
+  // 2. Consistency with the head accepted last time: the log only grew.
+  std::optional<std::uint64_t> previous_size;
+  if (*saved_note) {
+    auto previous = client::verify_checkpoint_note(**saved_note, profile->log_origin, broker_key);
+    if (!previous) {
+      failures.push_back("the saved checkpoint " + store.checkpoint_file().string() +
+                         " does not verify: " + previous.error().message);
+    } else {
+      const Checkpoint& old = previous->checkpoint;
+      previous_size = old.size;
+      const std::string span = "from tree size " + std::to_string(old.size) + " to " + std::to_string(now.size);
+      if (old.size > now.size) {
+        failures.push_back("the log shrank " + span + ": the log was rewritten");
+      } else {
+        // Sizes 0 and equal need no proof (verify_consistency then compares roots).
+        Result<std::vector<Sha256Digest>> proof = std::vector<Sha256Digest>{};
+        if (old.size != 0 && old.size != now.size) proof = (*observer)->consistency_proof(old.size, now.size);
+        if (!proof) {
+          failures.push_back("no consistency proof " + span + ": " + proof.error().describe());
+        } else if (!verify_consistency(old.size, now.size, old.root, now.root, *proof)) {
+          failures.push_back("consistency proof " + span + " does not verify: the log was rewritten");
+        }
+      }
+    }
+  }
+
+  // 3. Every kept record: its signature again (the local copy may have been
+  // altered), then, for accepted messages, its inclusion in the new head.
+  std::size_t included = 0;
+  std::size_t pending = 0;
+  for (const auto& saved : *saved_records) {
+    auto record = client::verify_feed_record(broker_key, saved.sequence, saved.kind, saved.signed_record, saved.signature);
+    if (!record) {
+      failures.push_back("saved record " + std::to_string(saved.sequence) + " (" + store.records_file().string() +
+                         " line " + std::to_string(saved.line) + ") does not verify: " + record.error().message);
+      continue;
+    }
+    if (record->kind == "checkpoint") {
+      check_checkpoint_record(**observer, *profile, *record, now, failures);
+      continue;
+    }
+    if (!record->log_index) continue;
+    const std::string name = "record " + std::to_string(record->sequence) + " (" + record->kind + ", log index " +
+                             std::to_string(*record->log_index) + ")";
+    if (*record->log_index >= now.size) {
+      ++pending;  // published before the next checkpoint covers it
+      continue;
+    }
+    auto proof = (*observer)->inclusion_proof(*record->log_index, now.size);
+    if (!proof) {
+      failures.push_back("no inclusion proof for " + name + " in tree size " + std::to_string(now.size) + ": " +
+                         proof.error().describe());
+      continue;
+    }
+    if (!verify_inclusion(*record->leaf_hash, *record->log_index, now.size, *proof, now.root)) {
+      failures.push_back(name + " is not included in tree size " + std::to_string(now.size));
+      continue;
+    }
+    ++included;
+  }
+
+  const bool ok = failures.empty();
+  if (ok) {
+    if (auto saved = store.save_checkpoint(head->note); !saved) return report_failure(global, kExitRefused, saved.error());
+  }
+  if (global.json) {
+    std::vector<std::string> failure_json;
+    for (const auto& failure : failures) failure_json.push_back(json_quote(failure));
+    JsonObject out;
+    out.boolean("ok", ok).text("origin", now.origin).unsigned_number("treeSize", now.size).text("rootHash", to_hex(now.root));
+    if (previous_size) out.unsigned_number("previousTreeSize", *previous_size);
+    out.unsigned_number("recordsIncluded", included).unsigned_number("recordsPending", pending);
+    out.raw("failures", json_array(failure_json));
+    std::cout << out.str() << "\n";
+  } else {
+    std::cout << "checkpoint: " << now.origin << ", tree size " << now.size << ", root " << to_hex(now.root)
+              << " (signature verified)\n";
+    if (previous_size && ok) {
+      std::cout << "consistency: tree size " << *previous_size << " -> " << now.size << " verified (the log only grew)\n";
+    } else if (!previous_size && ok) {
+      std::cout << "consistency: no saved checkpoint yet; this one is kept for the next run\n";
+    }
+    std::cout << "inclusion: " << included << " record(s) verified in tree size " << now.size;
+    if (pending > 0) std::cout << ", " << pending << " not yet covered by a checkpoint (run again later)";
+    std::cout << "\n";
+  }
+  for (const auto& failure : failures) std::cerr << "fpx: FAILED: " << failure << "\n";
+  if (!ok) {
+    std::cerr << "fpx: the transparency log did not verify; the saved checkpoint was left as it was\n";
+    return kExitRefused;
+  }
+  if (!global.json) std::cout << "log verified; checkpoint at tree size " << now.size << " saved\n";
+  return kExitOk;
+}
+
+}  // namespace fpx::cli

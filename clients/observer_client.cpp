@@ -1,0 +1,510 @@
+// fpx_client for observers: the read-only observer protocol
+// (schemas/observer.capnp) over CURVE, with every record and checkpoint
+// verified before it is handed over. Guarantees: top of fpx/observer_client.hpp.
+#include "fpx/observer_client.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <set>
+#include <utility>
+
+#include <capnp/compat/json.h>
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+#include <kj/exception.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "curve_dealer.hpp"
+#include "fpx/envelope.hpp"
+#include "fpx/trust_store.hpp"
+#include "fpx/wire/observer.capnp.h"
+#include "fpx/wire/transport.capnp.h"
+
+namespace fpx::client {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Reader limits for observer replies: authenticated, but still bytes from the
+// network. Traversal stops amplification; nesting stops deep recursion.
+constexpr int kReplyNestingLimit = 16;
+// A signed record is a small JSON object; nesting deeper than this is not a
+// record the broker writes, and the parser must not recurse without bound.
+constexpr std::size_t kRecordJsonNesting = 16;
+// An RFC 9162 proof has at most 2 * 64 hashes for any 64-bit tree size; more
+// is a broken or hostile broker trying to make us hash without end.
+constexpr std::size_t kMaxProofHashes = 128;
+// Doubles hold every integer up to 2^53 exactly: a record sequence or log
+// index above that cannot be compared reliably, so it is refused.
+constexpr double kMaxExactInteger = 9007199254740992.0;
+
+std::string text_of(capnp::Text::Reader text) { return std::string(text.cStr(), text.size()); }
+ByteView data_view(capnp::Data::Reader data) { return {data.begin(), data.size()}; }
+
+std::string millis(std::chrono::milliseconds duration) { return std::to_string(duration.count()) + " ms"; }
+
+Error from_wire(wire::Error::Reader wire_error) {
+  Error error;
+  const auto raw = static_cast<std::uint16_t>(wire_error.getCode());
+  // A code newer than this library (the enum is append-only) reads as internal.
+  error.code = raw <= static_cast<std::uint16_t>(ErrorCode::invalid_argument) && raw != 0 ? static_cast<ErrorCode>(raw)
+                                                                                          : ErrorCode::internal;
+  error.message = text_of(wire_error.getMessage());
+  for (auto field : wire_error.getFieldErrors()) {
+    error.field_errors.push_back(FieldError{text_of(field.getPath()), text_of(field.getMessage())});
+  }
+  return error;
+}
+
+// An ObserverReply turned into plain values inside the decoder: no Cap'n
+// Proto reader outlives the buffer it reads.
+struct RawRecord {
+  std::uint64_t sequence = 0;
+  std::string kind;
+  std::string signed_record;
+  Bytes signature;
+};
+
+struct Reply {
+  enum class Kind { page, checkpoint, proof, error, unknown };
+  std::uint64_t request_id = 0;
+  Kind kind = Kind::unknown;
+  std::vector<RawRecord> records;
+  std::uint64_t next_sequence = 0;
+  std::string note;
+  std::vector<Bytes> hashes;
+  Error error;
+};
+
+Result<Reply> decode_reply(const zmq::message_t& frame) {
+  if (frame.size() == 0 || frame.size() % sizeof(capnp::word) != 0) {
+    return make_error(ErrorCode::malformed, "observer reply is not a whole number of Cap'n Proto words");
+  }
+  // ZeroMQ frames carry no alignment promise; Cap'n Proto readers need it.
+  auto words = kj::heapArray<capnp::word>(frame.size() / sizeof(capnp::word));
+  std::memcpy(words.begin(), frame.data(), frame.size());
+  capnp::ReaderOptions limits;
+  limits.traversalLimitInWords = words.size() * 8 + 64;
+  limits.nestingLimit = kReplyNestingLimit;
+  capnp::FlatArrayMessageReader reader(words, limits);
+  if (reader.getEnd() != words.end()) return make_error(ErrorCode::malformed, "trailing bytes after an observer reply");
+  auto root = reader.getRoot<wire::ObserverReply>();
+
+  Reply reply;
+  reply.request_id = root.getRequestId();
+  switch (root.which()) {
+    case wire::ObserverReply::PAGE: {
+      reply.kind = Reply::Kind::page;
+      auto page = root.getPage();
+      reply.next_sequence = page.getNextSequence();
+      for (auto record : page.getRecords()) {
+        auto signed_record = data_view(record.getSignedRecord());
+        auto signature = data_view(record.getSignature());
+        reply.records.push_back(RawRecord{record.getSequence(), text_of(record.getKind()),
+                                          std::string(signed_record.begin(), signed_record.end()),
+                                          Bytes(signature.begin(), signature.end())});
+      }
+      break;
+    }
+    case wire::ObserverReply::CHECKPOINT:
+      reply.kind = Reply::Kind::checkpoint;
+      reply.note = text_of(root.getCheckpoint().getNote());
+      break;
+    case wire::ObserverReply::PROOF: {
+      reply.kind = Reply::Kind::proof;
+      auto hashes = root.getProof().getHashes();
+      if (hashes.size() > kMaxProofHashes) {
+        return make_error(ErrorCode::malformed, "the broker sent a proof of " + std::to_string(hashes.size()) +
+                                                    " hashes; no RFC 9162 proof has more than " +
+                                                    std::to_string(kMaxProofHashes));
+      }
+      for (auto hash : hashes) {
+        auto bytes = data_view(hash);
+        reply.hashes.emplace_back(bytes.begin(), bytes.end());
+      }
+      break;
+    }
+    case wire::ObserverReply::ERROR:
+      reply.kind = Reply::Kind::error;
+      reply.error = from_wire(root.getError());
+      break;
+    default:
+      reply.kind = Reply::Kind::unknown;  // a newer broker; not an answer we can use
+      break;
+  }
+  return reply;
+}
+
+Bytes to_bytes(capnp::MessageBuilder& builder) {
+  auto flat = capnp::messageToFlatArray(builder);
+  auto bytes = flat.asBytes();
+  return Bytes(bytes.begin(), bytes.end());
+}
+
+// A JSON number that is a whole number in [0, 2^53]: the only numbers a
+// record's sequence or log index can be.
+std::optional<std::uint64_t> whole_number(capnp::JsonValue::Reader value) {
+  if (!value.isNumber()) return std::nullopt;
+  const double number = value.getNumber();
+  if (!std::isfinite(number) || number < 0 || number > kMaxExactInteger || std::floor(number) != number) {
+    return std::nullopt;
+  }
+  return static_cast<std::uint64_t>(number);
+}
+
+Error record_error(ErrorCode code, std::uint64_t sequence, const std::string& what) {
+  return make_error(code, "feed record " + std::to_string(sequence) + " refused: " + what);
+}
+
+}  // namespace
+
+Result<Ed25519PublicKey> ed25519_key_of(const Certificate& certificate) {
+  Ed25519PublicKey key{};
+  std::size_t length = key.size();
+  EVP_PKEY* public_key = X509_get0_pubkey(certificate.get());
+  if (public_key == nullptr || EVP_PKEY_get_raw_public_key(public_key, key.data(), &length) != 1 ||
+      length != key.size()) {
+    return make_error(ErrorCode::bad_key, "the certificate " + certificate.subject_text() + " has no Ed25519 key");
+  }
+  return key;
+}
+
+Result<FeedRecord> verify_feed_record(const Ed25519PublicKey& broker_key, std::uint64_t sequence, std::string kind,
+                                      std::string signed_record, Bytes signature) {
+  // The signature first: nothing the record says is worth reading before.
+  // The context ("fpx/v1/feed\0") keeps a feed signature from ever passing
+  // for an envelope or receipt signature.
+  if (!ed25519_verify(broker_key, feed_signing_input(as_bytes(signed_record)), signature)) {
+    return record_error(ErrorCode::bad_signature, sequence,
+                        "its signature does not verify with the broker's key (altered, or not from this broker)");
+  }
+  capnp::MallocMessageBuilder json_message;
+  auto root = json_message.initRoot<capnp::JsonValue>();
+  try {
+    capnp::JsonCodec codec;
+    codec.setMaxNestingDepth(kRecordJsonNesting);
+    codec.decodeRaw(kj::arrayPtr(signed_record.data(), signed_record.size()), root);
+  } catch (const kj::Exception& exception) {
+    return record_error(ErrorCode::malformed, sequence,
+                        std::string("its signed text is not JSON: ") + exception.getDescription().cStr());
+  }
+  if (!root.isObject()) return record_error(ErrorCode::malformed, sequence, "its signed JSON is not an object");
+
+  FeedRecord record;
+  record.sequence = sequence;
+  record.kind = std::move(kind);
+  std::optional<std::uint64_t> signed_sequence;
+  std::optional<std::string> signed_kind;
+  std::set<std::string> names;
+  for (auto field : root.asReader().getObject()) {
+    const std::string name = text_of(field.getName());
+    // Parsers disagree on which of two equal keys wins; a signed record must
+    // mean one thing to every reader.
+    if (!names.insert(name).second) {
+      return record_error(ErrorCode::malformed, sequence, "its signed JSON has the key \"" + name + "\" twice");
+    }
+    auto value = field.getValue();
+    if (name == "sequence") {
+      signed_sequence = whole_number(value);
+      if (!signed_sequence) return record_error(ErrorCode::malformed, sequence, "its \"sequence\" is not a whole number");
+    } else if (name == "kind") {
+      if (!value.isString()) return record_error(ErrorCode::malformed, sequence, "its \"kind\" is not a string");
+      signed_kind = text_of(value.getString());
+    } else if (name == "logIndex") {
+      record.log_index = whole_number(value);
+      if (!record.log_index) return record_error(ErrorCode::malformed, sequence, "its \"logIndex\" is not a whole number");
+    } else if (name == "leafHash") {
+      std::optional<Bytes> hash;
+      if (value.isString()) hash = from_hex(text_of(value.getString()));
+      if (!hash || hash->size() != Sha256Digest{}.size()) {
+        return record_error(ErrorCode::malformed, sequence, "its \"leafHash\" is not 64 hex digits");
+      }
+      record.leaf_hash.emplace();
+      std::copy(hash->begin(), hash->end(), record.leaf_hash->begin());
+    }
+  }
+  // The frame's sequence and kind are not signed; only the JSON's are. They
+  // must agree, or a valid record could be replayed under another number.
+  if (!signed_sequence || *signed_sequence != sequence) {
+    return record_error(ErrorCode::malformed, sequence,
+                        signed_sequence ? "its signed JSON says sequence " + std::to_string(*signed_sequence)
+                                        : std::string("its signed JSON has no \"sequence\""));
+  }
+  if (!signed_kind || *signed_kind != record.kind) {
+    return record_error(ErrorCode::malformed, sequence,
+                        signed_kind ? "it is framed as \"" + record.kind + "\" but its signed JSON says \"" +
+                                          *signed_kind + "\""
+                                    : std::string("its signed JSON has no \"kind\""));
+  }
+  if (record.log_index.has_value() != record.leaf_hash.has_value()) {
+    return record_error(ErrorCode::malformed, sequence, "it has one of \"logIndex\" and \"leafHash\" without the other");
+  }
+  record.signed_record = std::move(signed_record);
+  record.signature = std::move(signature);
+  return record;
+}
+
+Result<SignedCheckpoint> verify_checkpoint_note(std::string note, std::string_view origin,
+                                                const Ed25519PublicKey& broker_key) {
+  // The key name is the origin line: read it from the note only to compare
+  // it with the one expected, never to choose which name to trust.
+  const std::string_view first_line = std::string_view(note).substr(0, note.find('\n'));
+  if (first_line != origin) {
+    std::string message = "the checkpoint is for the log \"";
+    message.append(first_line).append("\", not the expected \"").append(origin);
+    message.append("\" (check the profile's log origin, or you are talking to another log)");
+    return make_error(ErrorCode::malformed, message);
+  }
+  auto checkpoint = parse_and_verify_checkpoint(note, origin, broker_key);
+  if (!checkpoint) return std::move(checkpoint).take_error();
+  return SignedCheckpoint{std::move(checkpoint).value(), std::move(note)};
+}
+
+// --- the session ------------------------------------------------------------
+
+struct ObserverClient::Impl {
+  Impl(Identity identity, const ObserverOptions& options, Ed25519PublicKey broker_key)
+      : identity_(std::move(identity)), options_(options), broker_key_(broker_key) {}
+
+  Identity identity_;
+  ObserverOptions options_;
+  Ed25519PublicKey broker_key_{};
+  CurveDealer dealer_;
+  std::uint64_t next_request_id_ = 1;  // 0 is the broker's "could not tie it to a request"
+  std::size_t undecodable_ = 0;
+  std::string last_undecodable_;
+
+  std::string undecodable_note() const {
+    if (undecodable_ == 0 && dealer_.dropped_frames() == 0) return "";
+    return "; " + std::to_string(undecodable_ + dealer_.dropped_frames()) +
+           " undecodable frame(s) from the broker were dropped" +
+           (last_undecodable_.empty() ? std::string() : ", last: " + last_undecodable_);
+  }
+
+  // Sends one request and waits for the reply with its id. Replies to
+  // earlier requests that timed out are skipped. A requestId-0 error is the
+  // broker refusing a frame it could not read the id of: with one request in
+  // flight, it is this one's answer.
+  Result<Reply> round_trip(capnp::MallocMessageBuilder& builder, std::uint64_t request_id, const char* what) {
+    Bytes bytes = to_bytes(builder);
+    if (auto sent = dealer_.send(bytes.data(), bytes.size()); !sent) return std::move(sent).take_error();
+    const auto deadline = Clock::now() + options_.request_timeout;
+    for (;;) {
+      auto frame = dealer_.receive(deadline);
+      if (!frame) return std::move(frame).take_error();
+      if (!*frame) {
+        return make_error(ErrorCode::unavailable, std::string("no answer to ") + what + " within " +
+                                                      millis(options_.request_timeout) + " from " + options_.endpoint +
+                                                      undecodable_note());
+      }
+      Result<Reply> reply = make_error(ErrorCode::internal, "");
+      try {
+        reply = decode_reply(**frame);
+      } catch (const kj::Exception& exception) {
+        reply = make_error(ErrorCode::malformed, exception.getDescription().cStr());
+      }
+      if (!reply) {
+        ++undecodable_;
+        last_undecodable_ = reply.error().message;
+        continue;
+      }
+      if (reply->request_id == request_id) return reply;
+      if (reply->request_id == 0 && reply->kind == Reply::Kind::error) return reply;
+    }
+  }
+
+  template <typename Fill>
+  Result<Reply> request(const char* what, Reply::Kind expected, Fill fill) {
+    const std::uint64_t request_id = next_request_id_++;
+    capnp::MallocMessageBuilder builder;
+    auto request = builder.initRoot<wire::ObserverRequest>();
+    request.setRequestId(request_id);
+    fill(request);
+    auto reply = round_trip(builder, request_id, what);
+    if (!reply) return reply;
+    if (reply->kind == Reply::Kind::error) return std::move(reply->error);
+    if (reply->kind != expected) {
+      return make_error(ErrorCode::malformed, std::string("the broker answered ") + what + " with another kind of reply");
+    }
+    return reply;
+  }
+
+  Result<std::vector<Sha256Digest>> proof_of(Reply& reply) {
+    std::vector<Sha256Digest> hashes;
+    hashes.reserve(reply.hashes.size());
+    for (const auto& hash : reply.hashes) {
+      if (hash.size() != Sha256Digest{}.size()) {
+        return make_error(ErrorCode::malformed, "a proof hash is " + std::to_string(hash.size()) + " bytes, not 32");
+      }
+      Sha256Digest digest{};
+      std::copy(hash.begin(), hash.end(), digest.begin());
+      hashes.push_back(digest);
+    }
+    return hashes;
+  }
+};
+
+// --- public API: no exception crosses it ------------------------------------
+
+namespace {
+
+template <typename T, typename Function>
+Result<T> guarded(Function&& function) {
+  try {
+    return function();
+  } catch (const zmq::error_t& error) {
+    return make_error(ErrorCode::unavailable, std::string("ZeroMQ: ") + error.what());
+  } catch (const kj::Exception& exception) {
+    return make_error(ErrorCode::malformed, std::string("Cap'n Proto: ") + exception.getDescription().cStr());
+  } catch (const std::exception& exception) {
+    return make_error(ErrorCode::internal, exception.what());
+  }
+}
+
+// The broker's chain against the root (signatures, validity now, broker
+// role); returns its signing key and checks or supplies the CURVE key.
+Result<Ed25519PublicKey> verify_broker(const ObserverOptions& options, CurvePublicKey& curve_key) {
+  if (options.broker_chain.empty()) {
+    return make_error(ErrorCode::invalid_argument, "no broker certificate given: give the broker's chain.pem");
+  }
+  auto trust = TrustStore::load(options.root_ca, {});
+  if (!trust) return std::move(trust).take_error();
+  std::vector<Bytes> ders;
+  for (const auto& certificate : options.broker_chain) ders.push_back(certificate.der());
+  std::vector<ByteView> views(ders.begin(), ders.end());
+  auto chain = trust->resolve_chain(views);
+  if (!chain) return std::move(chain).take_error();
+  const std::int64_t now = now_ms();
+  // Revocation is the broker's own certificate's: the operator publishes no
+  // CRL to observers. A revoked broker key is rotated, and observers are
+  // given the new chain out of band.
+  auto signer = trust->check_chain_at(**chain, now, now, RevocationCheck::skip);
+  if (!signer) return std::move(signer).take_error();
+  if (signer->participant.role != Role::broker) {
+    return make_error(ErrorCode::wrong_role, "the broker certificate given is " + signer->participant.id.str() + "'s, a " +
+                                                 std::string(role_name(signer->participant.role)) +
+                                                 ": give the broker's chain.pem");
+  }
+  const bool pinned = std::any_of(curve_key.begin(), curve_key.end(), [](auto byte) { return byte != 0; });
+  if (pinned && curve_key != signer->participant.curve_public_key) {
+    return make_error(ErrorCode::bad_key, "the broker CURVE key given (" + z85_encode(curve_key) +
+                                              ") is not the one in the broker's certificate (" +
+                                              z85_encode(signer->participant.curve_public_key) + ")");
+  }
+  curve_key = signer->participant.curve_public_key;
+  return ed25519_key_of(TrustStore::leaf_of(**chain));
+}
+
+}  // namespace
+
+ObserverClient::ObserverClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+ObserverClient::~ObserverClient() = default;
+
+Result<std::unique_ptr<ObserverClient>> ObserverClient::connect(Identity identity, const ObserverOptions& options) {
+  if (options.endpoint.empty()) return make_error(ErrorCode::invalid_argument, "no observer endpoint given");
+  if (options.root_ca.empty()) return make_error(ErrorCode::invalid_argument, "no root CA given");
+  if (!valid_note_key_name(options.log_origin)) {
+    return make_error(ErrorCode::invalid_argument, "the log origin \"" + options.log_origin +
+                                                       "\" is not a valid note key name (no spaces or '+')");
+  }
+  return guarded<std::unique_ptr<ObserverClient>>([&]() -> Result<std::unique_ptr<ObserverClient>> {
+    CurvePublicKey curve_key = options.broker_curve_key;
+    auto broker_key = verify_broker(options, curve_key);
+    if (!broker_key) return std::move(broker_key).take_error();
+    auto impl = std::make_unique<Impl>(std::move(identity), options, *broker_key);
+    CurveDealerOptions dealer;
+    dealer.endpoint = options.endpoint;
+    dealer.server_key = curve_key;
+    dealer.own_keys = impl->identity_.curve();
+    dealer.handshake_timeout = options.handshake_timeout;
+    dealer.principal = "this observer (" + impl->identity_.participant().id.str() + ")";
+    impl->dealer_.open(dealer);
+    // The observer protocol has no ping: the handshake event (after ZAP
+    // admitted the key) is what proves the session is up.
+    if (auto up = impl->dealer_.wait_for_handshake(Clock::now() + options.handshake_timeout); !up) {
+      return std::move(up).take_error();
+    }
+    return std::unique_ptr<ObserverClient>(new ObserverClient(std::move(impl)));
+  });
+}
+
+Result<FeedPage> ObserverClient::follow(std::uint64_t from_sequence, std::uint32_t max_records) {
+  return guarded<FeedPage>([&]() -> Result<FeedPage> {
+    const std::uint64_t from = std::max<std::uint64_t>(from_sequence, 1);
+    const std::uint32_t max = std::clamp<std::uint32_t>(max_records, 1, kMaxFeedRecordsPerPage);
+    auto reply = impl_->request("follow", Reply::Kind::page, [&](wire::ObserverRequest::Builder request) {
+      auto follow = request.initFollow();
+      follow.setFromSequence(from);
+      follow.setMaxRecords(max);
+    });
+    if (!reply) return std::move(reply).take_error();
+    if (reply->records.size() > max) {
+      return make_error(ErrorCode::malformed, "the broker sent " + std::to_string(reply->records.size()) +
+                                                  " records where at most " + std::to_string(max) + " were asked for");
+    }
+    FeedPage page;
+    page.next_sequence = from;
+    for (auto& raw : reply->records) {
+      // In order and without gaps: a missing number is a record withheld.
+      if (raw.sequence != page.next_sequence) {
+        return make_error(ErrorCode::malformed, "the broker sent feed record " + std::to_string(raw.sequence) +
+                                                    " where " + std::to_string(page.next_sequence) +
+                                                    " was due: the feed has a gap or is out of order");
+      }
+      auto record = verify_feed_record(impl_->broker_key_, raw.sequence, std::move(raw.kind),
+                                       std::move(raw.signed_record), std::move(raw.signature));
+      if (!record) return std::move(record).take_error();
+      page.records.push_back(std::move(record).value());
+      ++page.next_sequence;
+    }
+    if (!page.records.empty() && reply->next_sequence != page.next_sequence) {
+      return make_error(ErrorCode::malformed, "the broker says the feed continues at " +
+                                                  std::to_string(reply->next_sequence) + " after record " +
+                                                  std::to_string(page.next_sequence - 1));
+    }
+    return page;
+  });
+}
+
+Result<SignedCheckpoint> ObserverClient::latest_checkpoint() {
+  return guarded<SignedCheckpoint>([&]() -> Result<SignedCheckpoint> {
+    auto reply = impl_->request("latestCheckpoint", Reply::Kind::checkpoint,
+                                [](wire::ObserverRequest::Builder request) { request.setLatestCheckpoint(); });
+    if (!reply) return std::move(reply).take_error();
+    return verify_checkpoint_note(std::move(reply->note), impl_->options_.log_origin, impl_->broker_key_);
+  });
+}
+
+Result<std::vector<Sha256Digest>> ObserverClient::inclusion_proof(std::uint64_t leaf_index, std::uint64_t tree_size) {
+  return guarded<std::vector<Sha256Digest>>([&]() -> Result<std::vector<Sha256Digest>> {
+    auto reply = impl_->request("inclusionProof", Reply::Kind::proof, [&](wire::ObserverRequest::Builder request) {
+      auto proof = request.initInclusionProof();
+      proof.setLeafIndex(leaf_index);
+      proof.setTreeSize(tree_size);
+    });
+    if (!reply) return std::move(reply).take_error();
+    return impl_->proof_of(*reply);
+  });
+}
+
+Result<std::vector<Sha256Digest>> ObserverClient::consistency_proof(std::uint64_t first_tree_size,
+                                                                    std::uint64_t second_tree_size) {
+  return guarded<std::vector<Sha256Digest>>([&]() -> Result<std::vector<Sha256Digest>> {
+    auto reply = impl_->request("consistencyProof", Reply::Kind::proof, [&](wire::ObserverRequest::Builder request) {
+      auto proof = request.initConsistencyProof();
+      proof.setFirstTreeSize(first_tree_size);
+      proof.setSecondTreeSize(second_tree_size);
+    });
+    if (!reply) return std::move(reply).take_error();
+    return impl_->proof_of(*reply);
+  });
+}
+
+const Ed25519PublicKey& ObserverClient::broker_key() const { return impl_->broker_key_; }
+
+const Identity& ObserverClient::identity() const { return impl_->identity_; }
+
+}  // namespace fpx::client
