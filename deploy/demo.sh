@@ -90,6 +90,8 @@ dir = "pki/participants/exchange.broker"
 database = "fpx-broker.sqlite"
 [log]
 level = "warn"
+[oversight]
+checkpoint_every_ms = 1000
 [regions]
 Sahel = ["BF", "ML", "MR", "NE", "TD", "SN"]
 TOML
@@ -173,11 +175,31 @@ step "Anyone holding a message can verify it offline with the root CA and the CR
 saved="$(profile ne.focal-point)/inbox/$request_id.fpx"
 "$fpx_bin" verify "$saved" --root-ca "$pki/root-ca.pem" --crl-dir "$pki/crls"
 
+step "The CSO observer follows the public feed on its own read-only endpoint"
+"$fpx_bin" profile init --dir "$(profile cso.sahel-watch)" --identity "$pki/participants/cso.sahel-watch" \
+  --observer-endpoint "tcp://127.0.0.1:$((port + 1))" --broker-cert "$pki/participants/exchange.broker/chain.pem" \
+  --root-ca "$pki/root-ca.pem" >/dev/null
+echo "(waiting for the broker's next signed checkpoint)"
+for _ in $(seq 30); do
+  as cso.sahel-watch observe --wait 2 > "$demo_dir/observer.txt" || fail "the observer could not read the feed"
+  grep -q "checkpoint" "$demo_dir/observer.txt" && grep -q "campaign-report" "$demo_dir/observer.txt" && break
+done
+cat "$demo_dir/observer.txt"
+grep -q "public-alert" "$demo_dir/observer.txt" || fail "the redacted alert is not on the public feed"
+grep -q "campaign-report" "$demo_dir/observer.txt" || fail "the campaign report is not on the public feed"
+for secret in "$request_id" MAO-0711-1523 AK-4711-ZG SN-ZIG-2026-0142 BF-OUA-2026-0077; do
+  if grep -q -- "$secret" "$demo_dir/observer.txt"; then fail "a private detail ($secret) reached the public feed"; fi
+done
+echo "Nothing of the tracing request itself is public: only the alert (redacted) and the campaign report."
+
+step "The observer verifies the transparency log: signed checkpoint, consistency, inclusion of what it saw"
+as cso.sahel-watch log verify || fail "the transparency log does not verify"
+
 step "Not in this build yet"
 cat <<'TEXT'
-The CSO observer's part of the scenario (following the public oversight feed,
-seeing the statistics and verifying the transparency log) comes with the
-oversight issue: the observer is enrolled but has no feed to read yet.
+Public statistics per pair of states (with small cells suppressed), the reveal
+of leaf metadata after the embargo, and `fpx report --html` come with the rest
+of the oversight issue.
 TEXT
 
 step "The broker stops cleanly on SIGTERM"
