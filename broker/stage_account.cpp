@@ -4,13 +4,12 @@
 
 namespace fpx::broker {
 
-Bytes log_leaf_data(const OpenedEnvelope& opened, const std::vector<ParticipantId>& recipients,
-                    const Enrollment& enrollment, std::int64_t stored_at_ms) {
+LeafCommitment log_leaf_commitment(const OpenedEnvelope& opened, const std::vector<ParticipantId>& recipients,
+                                   const Enrollment& enrollment, std::int64_t stored_at_ms) {
   // A salted commitment to the event's metadata, never its content: the
   // leaf data is SHA-256(salt || metadata). The random salt stops anyone
-  // from confirming a guessed metadata line against the public log.
-  // TODO(security): keep salt and metadata (sealed) so that the oversight
-  // feed can reveal them after the embargo; today they are discarded.
+  // from confirming a guessed metadata line against the public log; salt
+  // and metadata are kept sealed in the store for a reveal after the embargo.
   std::set<std::string> countries;
   for (const auto& id : recipients) {
     if (const auto* participant = enrollment.by_id(id)) countries.insert(participant->country.str());
@@ -24,7 +23,8 @@ Bytes log_leaf_data(const OpenedEnvelope& opened, const std::vector<ParticipantI
   std::array<std::uint8_t, 16> salt{};
   random_bytes(salt);
   Sha256Digest commitment = sha256(concat({salt, as_bytes(metadata)}));
-  return Bytes(commitment.begin(), commitment.end());
+  return LeafCommitment{Bytes(salt.begin(), salt.end()), std::move(metadata),
+                        Bytes(commitment.begin(), commitment.end())};
 }
 
 AuditEntry audit_entry(std::int64_t now_ms, const std::string& principal, const std::optional<MessageId>& id,

@@ -32,7 +32,10 @@ Result<InsertedMessage> persist(const StageContext& context, const OpenedEnvelop
     parts.tm_mday = until.getDay() + 1;
     message.hold_until_ms = std::max(context.now_ms, static_cast<std::int64_t>(timegm(&parts)) * 1000);
   }
-  message.log_leaf_data = log_leaf_data(opened, recipients, context.enrollment, context.now_ms);
+  LeafCommitment commitment = log_leaf_commitment(opened, recipients, context.enrollment, context.now_ms);
+  message.log_leaf_data = std::move(commitment.leaf_data);
+  message.log_salt = std::move(commitment.salt);
+  message.log_metadata = std::move(commitment.metadata);
   return context.store.insert_message(message, context.now_ms);
 }
 

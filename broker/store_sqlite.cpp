@@ -169,6 +169,13 @@ CREATE TABLE feed (
   signature      BLOB NOT NULL,
   created_at_ms  INTEGER NOT NULL
 );
+-- What each leaf commits to, kept sealed (never served) until an embargo
+-- reveals the events of published statistics cells.
+CREATE TABLE log_commitments (
+  leaf_index  INTEGER PRIMARY KEY,
+  salt        BLOB NOT NULL,
+  metadata    TEXT NOT NULL
+);
 -- Every checkpoint the broker signed: tree size, root, the signed note.
 CREATE TABLE checkpoints (
   tree_size      INTEGER PRIMARY KEY,
@@ -761,6 +768,11 @@ class SqliteStore final : public Store {
       if (auto status = done(query.step(), "appending a log leaf"); !status) return std::move(status).take_error();
       if (auto status = append_log_nodes(log_index, hash); !status) return std::move(status).take_error();
     }
+    if (!message.log_salt.empty()) {
+      Query query(insert_commitment_.get());
+      query.bind(1, to_sql(log_index)).bind(2, ByteView(message.log_salt)).bind(3, std::string_view(message.log_metadata));
+      if (auto status = done(query.step(), "keeping a leaf's commitment"); !status) return std::move(status).take_error();
+    }
     return InsertedMessage{seq, log_index};
   }
 
@@ -854,6 +866,7 @@ class SqliteStore final : public Store {
   StatementPtr insert_message_;
   StatementPtr insert_delivery_;
   StatementPtr insert_leaf_;
+  StatementPtr insert_commitment_;
   StatementPtr log_leaf_hash_;
   StatementPtr log_node_;
   StatementPtr insert_log_node_;
@@ -911,6 +924,7 @@ Status SqliteStore::prepare_statements() {
       {&insert_leaf_,
        "INSERT INTO log_leaves (leaf_index, leaf_data, leaf_hash, message_seq, created_at_ms) "
        "VALUES (?1, ?2, ?3, ?4, ?5)"},
+      {&insert_commitment_, "INSERT INTO log_commitments (leaf_index, salt, metadata) VALUES (?1, ?2, ?3)"},
       {&log_leaf_hash_, "SELECT leaf_hash FROM log_leaves WHERE leaf_index = ?1"},
       {&log_node_, "SELECT hash FROM log_nodes WHERE level = ?2 AND idx = ?1"},
       {&insert_log_node_, "INSERT INTO log_nodes (level, idx, hash) VALUES (?1, ?2, ?3)"},

@@ -88,8 +88,13 @@ Bytes sign_receipt(const Identity& broker, const MessageId& id, const Sha256Dige
 
 // account: the transparency-log leaf of an accepted message, a salted
 // commitment to its metadata (not its content), and audit entries.
-Bytes log_leaf_data(const OpenedEnvelope& opened, const std::vector<ParticipantId>& recipients,
-                    const Enrollment& enrollment, std::int64_t stored_at_ms);
+struct LeafCommitment {
+  Bytes salt;            // 16 random bytes
+  std::string metadata;  // "type|sender country|recipient countries|day"
+  Bytes leaf_data;       // SHA-256(salt || metadata)
+};
+LeafCommitment log_leaf_commitment(const OpenedEnvelope& opened, const std::vector<ParticipantId>& recipients,
+                                   const Enrollment& enrollment, std::int64_t stored_at_ms);
 AuditEntry audit_entry(std::int64_t now_ms, const std::string& principal, const std::optional<MessageId>& id,
                        std::string stage, ErrorCode outcome, std::string detail);
 

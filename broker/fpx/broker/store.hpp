@@ -37,7 +37,9 @@ struct NewMessage {
   std::optional<MessageId> in_reply_to;
   std::vector<ParticipantId> recipients;  // resolved participants, in routing order
   std::int64_t hold_until_ms = 0;         // undelivered past this: dead letter
-  Bytes log_leaf_data;                    // transparency-log leaf (salted commitment)
+  Bytes log_leaf_data;                    // transparency-log leaf: SHA-256(salt || metadata)
+  Bytes log_salt;                         // kept sealed, for a reveal after the embargo
+  std::string log_metadata;
 };
 
 struct StoredMessage {

@@ -608,6 +608,7 @@ TEST_CASE("A version 1 store gets its log nodes on opening") {
     raw.exec("DROP TABLE log_nodes");
     raw.exec("DROP TABLE feed");
     raw.exec("DROP TABLE checkpoints");
+    raw.exec("DROP TABLE log_commitments");
     raw.exec("PRAGMA user_version = 1");
   }
   {
@@ -723,6 +724,29 @@ TEST_CASE("A deferred transaction commits without syncing the WAL, and the next 
   const int before_required = counter.wal_syncs();
   require_ok(store->commit());
   CHECK(counter.wal_syncs() > before_required);
+}
+
+TEST_CASE("A leaf's salt and metadata are kept sealed beside it, for a later reveal") {
+  test::TempDir dir;
+  const auto path = dir.path() / "store.db";
+  auto store = open_store(path);
+  NewMessage message = make_message(1, {"gh.focal-point"});
+  message.log_salt = Bytes(16, 0x5a);
+  message.log_metadata = "tracing-request|SN|GH,|20419";
+  auto commitment = sha256(concat({message.log_salt, as_bytes(message.log_metadata)}));
+  message.log_leaf_data.assign(commitment.begin(), commitment.end());
+  auto inserted = insert_committed(*store, message);
+  RawConnection raw(path);
+  const std::string index = std::to_string(inserted.log_index);
+  CHECK(raw.text("SELECT metadata FROM log_commitments WHERE leaf_index = " + index) == message.log_metadata);
+  CHECK(raw.text("SELECT hex(salt) FROM log_commitments WHERE leaf_index = " + index) == "5A5A5A5A5A5A5A5A5A5A5A5A5A5A5A5A");
+  // The public leaf is the commitment, not the metadata.
+  CHECK(raw.text("SELECT hex(leaf_data) FROM log_leaves WHERE leaf_index = " + index) ==
+        [&] {
+          std::string hex = to_hex(commitment);
+          for (auto& c : hex) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+          return hex;
+        }());
 }
 
 TEST_CASE("The WAL is checkpointed only by checkpoint(), which empties it") {
