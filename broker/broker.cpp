@@ -202,10 +202,13 @@ void Broker::Impl::process_batch() {
     }
     return;
   }
-  for (const auto& marked : delivered_marks) (void)store->mark_delivered(marked, now_ms);
+  // Kept until the commit succeeds: a rolled-back batch must not lose them.
+  std::vector<std::uint64_t> marks = std::move(delivered_marks);
+  std::vector<AuditEntry> audits = std::move(deferred_audit);
   delivered_marks.clear();
-  for (const auto& entry : deferred_audit) (void)store->append_audit(entry);
   deferred_audit.clear();
+  for (const auto& marked : marks) (void)store->mark_delivered(marked, now_ms);
+  for (const auto& entry : audits) (void)store->append_audit(entry);
 
   for (auto& message : inbound) handle_inbound(message);
 
@@ -222,6 +225,8 @@ void Broker::Impl::process_batch() {
                                std::nullopt);
     }
     push_after_commit.clear();
+    delivered_marks.insert(delivered_marks.begin(), marks.begin(), marks.end());
+    deferred_audit.insert(deferred_audit.begin(), audits.begin(), audits.end());
   } else {
     ++counters.commits;
   }
@@ -243,9 +248,13 @@ void Broker::Impl::run_timers() {
   const bool checkpoint_log = now_ms >= next_log_checkpoint_ms;
   const bool flush = !deferred_audit.empty() || !delivered_marks.empty();
   if (scan_dead_letters || scan_clocks || checkpoint_log || flush) {
-    // Marks, audit of refused handshakes, notices: nothing here waits on an
-    // fsync (a notice lost to a power cut is issued again by the next scan).
-    if (store->begin(Durability::deferred).ok()) {
+    // Marks and audit of refused handshakes wait on no fsync. Notices and
+    // checkpoints append to the log, which observers may see at once: those
+    // transactions are durable, or a power cut could make the broker sign
+    // a different root for a size it already published.
+    const Durability durability =
+        (scan_dead_letters || scan_clocks || checkpoint_log) ? Durability::required : Durability::deferred;
+    if (store->begin(durability).ok()) {
       for (const auto& marked : delivered_marks) (void)store->mark_delivered(marked, now_ms);
       for (const auto& entry : deferred_audit) (void)store->append_audit(entry);
       std::vector<DeadLetter> dead;

@@ -143,6 +143,7 @@ struct Broker::Impl {
   std::int64_t next_log_checkpoint_ms = 0;
   std::int64_t next_crl_warning_ms = 0;
   std::int64_t last_handshake_log_ms = 0;
+  std::int64_t last_zap_audit_ms = 0;
   std::uint64_t handshake_failures_unlogged = 0;
   bool stopping = false;
 };

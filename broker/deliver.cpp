@@ -10,6 +10,14 @@ namespace fpx::broker {
 Session& Broker::Impl::attach_session(const EnrolledParticipant& principal, const std::string& routing_id) {
   auto existing = sessions.find(principal.id);
   if (existing != sessions.end() && existing->second.routing_id == routing_id) return existing->second;
+  // A routing id another participant's (stale) session still holds: that
+  // session is over; it must never receive this connection's traffic, nor
+  // this connection its deliveries.
+  if (auto owner = session_by_routing_id.find(routing_id);
+      owner != session_by_routing_id.end() && owner->second != principal.id) {
+    sessions.erase(owner->second);
+    session_by_routing_id.erase(owner);
+  }
   if (existing != sessions.end()) {
     // One session per participant: the newer connection takes over, and the
     // older one is told why instead of silently losing its deliveries.
@@ -44,6 +52,8 @@ void Broker::Impl::push_deliveries(const ParticipantId& participant) {
     return;
   }
   for (const auto& delivery : *pending) {
+    auto owner = session_by_routing_id.find(routing_id);
+    if (owner == session_by_routing_id.end() || owner->second != participant) return;  // never to someone else
     send(routing_id, encode_delivery(delivery.delivery_id, delivery.envelope));
     auto session = sessions.find(participant);
     if (session == sessions.end() || session->second.routing_id != routing_id) return;  // gone meanwhile

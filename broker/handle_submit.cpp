@@ -16,6 +16,11 @@ namespace fpx::broker {
 // can check it against what it sent.
 Bytes Broker::Impl::duplicate_receipt(const StoredMessage& stored, const OpenedEnvelope& opened,
                                       std::uint64_t request_id) {
+  if (stored.receipt.empty()) {
+    // Stored, but its receipt was never recorded: receipt it now.
+    return encode_receipt(request_id, sign_receipt(identity, stored.id, opened.envelope_sha256, stored.stored_at_ms,
+                                                   stored.log_index));
+  }
   auto words = kj::heapArray<capnp::word>(stored.receipt.size() / sizeof(capnp::word));
   std::memcpy(words.begin(), stored.receipt.data(), words.size() * sizeof(capnp::word));
   capnp::FlatArrayMessageReader signed_reader(words);

@@ -103,6 +103,12 @@ Result<std::vector<ParticipantId>> authorize(const StageContext& context, const 
 
   auto header = opened.message.header();
   const MessageType type = opened.type;
+  // Before any routing work: a long list would cost the loop time per entry
+  // (validation caps it too, but runs after authorize).
+  constexpr unsigned kMaxRecipients = 256;
+  if (header.getRecipients().size() > kMaxRecipients) {
+    return make_error(ErrorCode::schema_violation, "at most " + std::to_string(kMaxRecipients) + " recipients");
+  }
   const bool is_alert = type == MessageType::ALERT;
   RecipientList recipients(principal.id);
 
@@ -126,6 +132,12 @@ Result<std::vector<ParticipantId>> authorize(const StageContext& context, const 
     auto addressed = context.store.delivery_status(*in_reply_to);
     if (!addressed) return std::move(addressed).take_error();
     const StoredMessage& request = **original;
+    // Replies and follow-ups concern tracing requests only: never the
+    // exchange's own notices (whose sender is the broker, not a state).
+    if (request.type != message_type_name(MessageType::TRACING_REQUEST)) {
+      return make_error(ErrorCode::unauthorized, "message " + in_reply_to->hex() + " is a " + request.type +
+                                                     ", not a tracing request: only requests are answered");
+    }
     bool was_recipient = std::any_of(addressed->begin(), addressed->end(),
                                      [&](const DeliveryStatusRow& row) { return row.recipient == principal.id; });
     if (type == MessageType::FORWARD) {
@@ -159,6 +171,7 @@ Result<std::vector<ParticipantId>> authorize(const StageContext& context, const 
     }
   }
 
+  bool all_states_added = false;
   for (auto recipient : header.getRecipients()) {
     switch (recipient.which()) {
       case wire::Recipient::COUNTRY: {
@@ -199,6 +212,8 @@ Result<std::vector<ParticipantId>> authorize(const StageContext& context, const 
       }
       case wire::Recipient::ALL_STATES: {
         if (!is_alert) return make_error(ErrorCode::unauthorized, "only alerts may be addressed to all states");
+        if (all_states_added) break;  // once is enough, however often it is listed
+        all_states_added = true;
         for (const auto& country : context.enrollment.countries()) {
           recipients.add_all(context.enrollment.of_country(country, Role::focal_point));
           recipients.add_all(context.enrollment.of_country(country, Role::agency));
@@ -210,7 +225,15 @@ Result<std::vector<ParticipantId>> authorize(const StageContext& context, const 
     }
   }
 
-  // An agency's request also goes to its own focal point.
+  // A request reaches every state it asks (their lifecycles and clocks
+  // start from this list), and an agency's also its own focal point.
+  if (type == MessageType::TRACING_REQUEST) {
+    for (auto state : opened.message.body().getTracingRequest().getRequestedStates()) {
+      if (auto added = add_state(recipients, context.enrollment, CountryCode(state.getCountry()), false); !added) {
+        return std::move(added).take_error();
+      }
+    }
+  }
   if (type == MessageType::TRACING_REQUEST && principal.role == Role::agency) {
     recipients.add_all(context.enrollment.of_country(principal.country, Role::focal_point));
   }
