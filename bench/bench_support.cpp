@@ -77,21 +77,6 @@ const char* const kBrokerId = "exchange.broker";
 
 }  // namespace
 
-TempDir::TempDir(KeepDir keep) : keep_(keep) {
-  std::string pattern = (fs::temp_directory_path() / "fpx-bench-XXXXXX").string();
-  if (::mkdtemp(pattern.data()) == nullptr) fail("mkdtemp failed");
-  path_ = pattern;
-}
-
-TempDir::~TempDir() {
-  if (keep_ == KeepDir::keep) {
-    std::fprintf(stderr, "# kept %s\n", path_.c_str());
-    return;
-  }
-  std::error_code ignored;
-  fs::remove_all(path_, ignored);
-}
-
 BenchPki::BenchPki(fs::path dir)
     : dir_(std::move(dir)),
       root_(must(pki::Authority::create_root("FPX Bench Root CA", must(SigningKey::generate(), "root key"),

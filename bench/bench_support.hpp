@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/temp_dir.hpp"
 #include "fpx/identity.hpp"
 #include "fpx/pki.hpp"
 
@@ -26,23 +27,6 @@ T must(Result<T> result, const char* what) {
   if (!result) fail(std::string(what) + ": " + result.error().describe());
   return std::move(result).value();
 }
-
-enum class KeepDir { remove, keep };
-
-// A fresh directory under the system temp dir; removed at the end unless
-// kept (--keep-dir), so the broker's log and database can be inspected.
-class TempDir {
- public:
-  explicit TempDir(KeepDir keep);
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-  KeepDir keep_;
-};
 
 // Root CA plus one national intermediate per participant country, so every
 // envelope carries a two-certificate chain as in a real deployment, and

@@ -22,6 +22,7 @@
 #include <capnp/message.h>
 #include <openssl/x509.h>
 
+#include "bench/temp_dir.hpp"
 #include "fpx/envelope.hpp"
 #include "fpx/identity.hpp"
 #include "fpx/pki.hpp"
@@ -45,28 +46,6 @@ T must(fpx::Result<T> result, const char* what) {
   return std::move(result).value();
 }
 
-// The PKI's files live only as long as the run.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "fpx-bench-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) {
-      std::perror("fpx-bench-envelope: mkdtemp");
-      std::exit(1);
-    }
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 void write_file(const fs::path& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
@@ -196,7 +175,7 @@ int parse_iterations(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   const int iterations = parse_iterations(argc, argv);
-  TempDir dir;
+  fpx::bench::TempDir dir;
   BenchPki pki = make_pki(dir.path());
 
   // Seal: a fresh request, header and signature each time.

@@ -29,6 +29,7 @@
 
 #include <stdlib.h>  // mkdtemp
 
+#include "bench/temp_dir.hpp"
 #include "fpx/broker/store.hpp"
 #include "fpx/transparency_log.hpp"
 
@@ -133,31 +134,9 @@ void grow(fpx::MemoryLog& log, std::uint64_t to) {
   for (std::uint64_t i = log.size(); i < to; ++i) log.append(synthetic_leaf(i));
 }
 
-// The store file lives only as long as the run.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "fpx-bench-log-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) {
-      std::fprintf(stderr, "fpx-bench-log: cannot create a temp dir\n");
-      std::exit(1);
-    }
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 ProofFigures measure_store(std::uint64_t leaves, int proofs, std::mt19937_64& random) {
-  TempDir dir;
+  fpx::bench::TempDir dir;
   auto store = must(fpx::broker::open_sqlite_store(dir.path() / "store.db"), "opening the store");
   const auto start = Clock::now();
   for (std::uint64_t i = 0; i < leaves;) {

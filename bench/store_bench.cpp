@@ -23,6 +23,7 @@
 
 #include <stdlib.h>  // mkdtemp
 
+#include "bench/temp_dir.hpp"
 #include "fpx/broker/store.hpp"
 
 namespace {
@@ -54,28 +55,6 @@ void must(const fpx::Status& status, const char* what) {
   }
 }
 
-// The store file lives only as long as the run.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "fpx-bench-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) {
-      std::perror("fpx-bench-store: mkdtemp");
-      std::exit(1);
-    }
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 // Distinct ids from a counter; the content does not matter to SQLite's cost.
 class MessageFactory {
@@ -145,7 +124,7 @@ int main(int argc, char** argv) {
     }
   }
 
-  TempDir dir;
+  fpx::bench::TempDir dir;
   auto store = must(fpx::broker::open_sqlite_store(dir.path() / "store.db"), "open store");
   MessageFactory factory;
 
