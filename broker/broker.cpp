@@ -242,6 +242,7 @@ void Broker::Impl::run_timers() {
   if (now_ms < next_timer_ms) return;
   next_timer_ms = now_ms + kTimerTickMs;
   resend_overdue();
+  report_handshake_failures();
 
   const bool scan_dead_letters = now_ms >= next_dead_letter_scan_ms;
   const bool scan_clocks = now_ms >= next_clock_scan_ms;

@@ -86,6 +86,7 @@ struct Broker::Impl {
   // --- ZAP and transport events (zap_handler.cpp) ---
   void handle_zap_requests();
   void handle_monitor_events();
+  void report_handshake_failures();  // from the timers: a log line and an audit row, rate-limited
 
   // --- tracing workflow (workflow.cpp) ---
   Status apply_workflow(const OpenedEnvelope& opened, const EnrolledParticipant& principal);
@@ -102,6 +103,7 @@ struct Broker::Impl {
   void publish_checkpoint_if_grown();
   void process_observer_requests();
   Bytes answer_observer(const EnrolledParticipant& observer, ByteView frame);
+  Bytes refuse_observer(const std::string& principal, std::uint64_t request_id, const Error& error);
 
   StageContext stage_context();
 
@@ -142,9 +144,9 @@ struct Broker::Impl {
   std::int64_t next_clock_scan_ms = 0;
   std::int64_t next_log_checkpoint_ms = 0;
   std::int64_t next_crl_warning_ms = 0;
-  std::int64_t last_handshake_log_ms = 0;
+  std::int64_t last_handshake_report_ms = 0;
   std::int64_t last_zap_audit_ms = 0;
-  std::uint64_t handshake_failures_unlogged = 0;
+  std::uint64_t handshake_failures_unreported = 0;
   bool stopping = false;
 };
 

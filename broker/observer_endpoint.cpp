@@ -45,6 +45,14 @@ Bytes proof_reply(std::uint64_t request_id, const std::vector<Sha256Digest>& has
 
 }  // namespace
 
+Bytes Broker::Impl::refuse_observer(const std::string& principal, std::uint64_t request_id, const Error& error) {
+  // Audited like the participants endpoint's refusals. There is no batch
+  // transaction here: the row is written with the timers' next one.
+  ++counters.refused;
+  deferred_audit.push_back(audit_entry(clock(), principal, std::nullopt, "observer", error.code, error.message));
+  return observer_error(request_id, error);
+}
+
 Bytes Broker::Impl::answer_observer(const EnrolledParticipant& observer, ByteView frame) {
   auto words = kj::heapArray<capnp::word>(frame.size() / sizeof(capnp::word));
   std::memcpy(words.begin(), frame.data(), words.size() * sizeof(capnp::word));
@@ -58,10 +66,10 @@ Bytes Broker::Impl::answer_observer(const EnrolledParticipant& observer, ByteVie
   std::uint32_t retry_after_ms = 0;
   if (auto admitted = rate_limiter.admit(observer.id, clock(), retry_after_ms); !admitted) {
     ++counters.rate_limited;
-    return observer_error(request_id, admitted.error());
+    return refuse_observer(observer.id.str(), request_id, admitted.error());
   }
   auto size = store->log_size();
-  if (!size) return observer_error(request_id, size.error());
+  if (!size) return refuse_observer(observer.id.str(), request_id, size.error());
   StoreNodeSource nodes(*store);
 
   switch (request.which()) {
@@ -69,7 +77,7 @@ Bytes Broker::Impl::answer_observer(const EnrolledParticipant& observer, ByteVie
       auto follow = request.getFollow();
       std::uint32_t limit = follow.getMaxRecords() == 0 ? kMaxFeedPage : std::min(follow.getMaxRecords(), kMaxFeedPage);
       auto rows = store->feed_page(std::max<std::uint64_t>(follow.getFromSequence(), 1), limit);
-      if (!rows) return observer_error(request_id, rows.error());
+      if (!rows) return refuse_observer(observer.id.str(), request_id, rows.error());
       capnp::MallocMessageBuilder message;
       auto reply = message.initRoot<wire::ObserverReply>();
       reply.setRequestId(request_id);
@@ -89,8 +97,9 @@ Bytes Broker::Impl::answer_observer(const EnrolledParticipant& observer, ByteVie
     }
     case wire::ObserverRequest::LATEST_CHECKPOINT: {
       auto latest = store->latest_checkpoint();
-      if (!latest) return observer_error(request_id, latest.error());
+      if (!latest) return refuse_observer(observer.id.str(), request_id, latest.error());
       if (!latest->has_value()) {
+        // An answer, not a refusal: nothing to audit.
         return observer_error(request_id, make_error(ErrorCode::not_found, "no checkpoint yet: the log is empty"));
       }
       capnp::MallocMessageBuilder message;
@@ -102,31 +111,31 @@ Bytes Broker::Impl::answer_observer(const EnrolledParticipant& observer, ByteVie
     case wire::ObserverRequest::INCLUSION_PROOF: {
       auto asked = request.getInclusionProof();
       if (asked.getTreeSize() > *size || asked.getLeafIndex() >= asked.getTreeSize()) {
-        return observer_error(request_id, make_error(ErrorCode::invalid_argument,
+        return refuse_observer(observer.id.str(), request_id, make_error(ErrorCode::invalid_argument,
                                                      "leaf " + std::to_string(asked.getLeafIndex()) +
                                                          " of tree size " + std::to_string(asked.getTreeSize()) +
                                                          " does not exist; the log has " + std::to_string(*size) +
                                                          " leaves"));
       }
       auto proof = inclusion_proof(nodes, asked.getLeafIndex(), asked.getTreeSize());
-      if (!proof) return observer_error(request_id, proof.error());
+      if (!proof) return refuse_observer(observer.id.str(), request_id, proof.error());
       return proof_reply(request_id, *proof);
     }
     case wire::ObserverRequest::CONSISTENCY_PROOF: {
       auto asked = request.getConsistencyProof();
       if (asked.getSecondTreeSize() > *size || asked.getFirstTreeSize() > asked.getSecondTreeSize()) {
-        return observer_error(request_id, make_error(ErrorCode::invalid_argument,
+        return refuse_observer(observer.id.str(), request_id, make_error(ErrorCode::invalid_argument,
                                                      "no consistency proof from tree size " +
                                                          std::to_string(asked.getFirstTreeSize()) + " to " +
                                                          std::to_string(asked.getSecondTreeSize()) +
                                                          "; the log has " + std::to_string(*size) + " leaves"));
       }
       auto proof = consistency_proof(nodes, asked.getFirstTreeSize(), asked.getSecondTreeSize());
-      if (!proof) return observer_error(request_id, proof.error());
+      if (!proof) return refuse_observer(observer.id.str(), request_id, proof.error());
       return proof_reply(request_id, *proof);
     }
     default:
-      return observer_error(request_id, make_error(ErrorCode::unsupported_version,
+      return refuse_observer(observer.id.str(), request_id, make_error(ErrorCode::unsupported_version,
                                                    "unknown observer request: this broker speaks observer protocol v1"));
   }
 }
@@ -144,21 +153,29 @@ void Broker::Impl::process_observer_requests() {
     const std::string routing_id = frames.front().to_string();
     auto& payload = frames.back();
     Bytes reply;
+    std::string user_id;
     try {
-      const std::string user_id = payload.gets("User-Id");
+      user_id = payload.gets("User-Id");
       const EnrolledParticipant* observer = enrollment.by_id(ParticipantId(user_id));
       if (frames.size() != 2 || payload.size() > kMaxObserverRequestBytes || payload.size() % 8 != 0 ||
           payload.size() == 0) {
-        reply = observer_error(0, make_error(ErrorCode::malformed, "send one ObserverRequest per frame"));
+        reply = refuse_observer(user_id, 0,
+                                make_error(ErrorCode::malformed,
+                                           std::string("send one ObserverRequest (read requests only) per frame, "
+                                                       "at most ")
+                                               .append(std::to_string(kMaxObserverRequestBytes))
+                                               .append(" bytes")));
       } else if (observer == nullptr || observer->role != Role::observer) {
         // ZAP admits only observers here; a reload may have withdrawn one since.
-        reply = observer_error(0, make_error(ErrorCode::revoked, user_id + " is no longer an enrolled observer"));
+        reply = refuse_observer(user_id, 0, make_error(ErrorCode::revoked, user_id + " is no longer an enrolled observer"));
       } else {
         reply = answer_observer(*observer, ByteView(static_cast<const std::uint8_t*>(payload.data()), payload.size()));
       }
     } catch (const kj::Exception& exception) {
-      reply = observer_error(0, make_error(ErrorCode::malformed, std::string("undecodable ObserverRequest: ") +
-                                                                     exception.getDescription().cStr()));
+      reply = refuse_observer(user_id, 0,
+                              make_error(ErrorCode::malformed,
+                                         std::string("undecodable ObserverRequest (this endpoint answers read "
+                                                     "requests only): ") + exception.getDescription().cStr()));
     } catch (const zmq::error_t&) {
       continue;  // no ZAP User-Id: cannot happen with zap_domain set
     }

@@ -4,7 +4,10 @@
 namespace fpx::broker {
 
 Status validate_submitted(const StageContext& context, const OpenedEnvelope& opened) {
-  auto problems = validate_message(opened.message.header(), opened.message.body(), ValidationContext{context.now_ms});
+  // A created-at too far ahead is the dedupe stage's to refuse, as
+  // stale_timestamp with this broker's configured skew.
+  auto problems = validate_message(opened.message.header(), opened.message.body(),
+                                   ValidationContext{context.now_ms, FutureTimestamps::judged_by_caller});
   if (problems.empty()) return {};
   Error error = make_error(ErrorCode::schema_violation,
                            std::to_string(problems.size()) + " rule(s) broken: fix the fields listed and resend");

@@ -13,7 +13,7 @@ namespace fpx::broker {
 namespace {
 constexpr std::int64_t kRefusalAuditEveryMs = 60'000;  // per key: a handshake flood cannot flood the audit table
 constexpr std::size_t kRefusalMemory = 4096;
-constexpr std::int64_t kHandshakeLogEveryMs = 10'000;
+constexpr std::int64_t kHandshakeReportEveryMs = 1'000;
 }  // namespace
 
 void Broker::Impl::handle_zap_requests() {
@@ -84,16 +84,24 @@ void Broker::Impl::handle_monitor_events() {
       break;
     }
     ++counters.handshake_failures;
-    ++handshake_failures_unlogged;
+    ++handshake_failures_unreported;
   }
-  // Rate-limited: a handshake flood must not become a log flood.
+}
+
+void Broker::Impl::report_handshake_failures() {
+  // Every failure is counted, but reported at most once a second as one log
+  // line and one audit row: a handshake flood must not become a log or
+  // audit flood. The audit row is what an operator (or a test) can count.
   std::int64_t now = clock();
-  if (handshake_failures_unlogged > 0 && now - last_handshake_log_ms >= kHandshakeLogEveryMs) {
-    spdlog::warn("{} CURVE handshake(s) failed (unknown client key, or a client holding a wrong broker key)",
-                 handshake_failures_unlogged);
-    handshake_failures_unlogged = 0;
-    last_handshake_log_ms = now;
-  }
+  if (handshake_failures_unreported == 0 || now - last_handshake_report_ms < kHandshakeReportEveryMs) return;
+  std::string detail = std::to_string(handshake_failures_unreported);
+  detail.append(" CURVE handshake(s) failed (unknown client key, wrong broker key, or not finished in time); ")
+      .append(std::to_string(counters.handshake_failures))
+      .append(" since start");
+  spdlog::warn("{}", detail);
+  deferred_audit.push_back(audit_entry(now, "", std::nullopt, "handshake", ErrorCode::unauthorized, detail));
+  handshake_failures_unreported = 0;
+  last_handshake_report_ms = now;
 }
 
 }  // namespace fpx::broker

@@ -87,6 +87,7 @@ class Checker {
 struct Facts {
   wire::Header::Reader header;
   std::int64_t now_ms;
+  FutureTimestamps future_timestamps;
   chrono::year_month_day today;
   // Body fields are compared with the sender's country only when it is valid:
   // a broken header country is reported once, not again for every comparison.
@@ -257,11 +258,12 @@ std::optional<chrono::year_month_day> check_date(
   return value;
 }
 
-void check_timestamp(const Checker& at, std::int64_t ms, std::int64_t now_ms) {
+void check_timestamp(const Checker& at, std::int64_t ms, std::int64_t now_ms,
+                     FutureTimestamps future = FutureTimestamps::refused_here) {
   if (ms < kEarliestTimestampMs) {
     at.fail("must be UTC milliseconds since the Unix epoch after 2020-01-01; got " +
             std::to_string(ms));
-  } else if (ms - kClockSkewMs > now_ms) {
+  } else if (future == FutureTimestamps::refused_here && ms - kClockSkewMs > now_ms) {
     at.fail("is more than 5 minutes ahead of the broker's clock: check the sender's clock");
   }
 }
@@ -472,7 +474,7 @@ void check_header(const Checker& at, wire::Header::Reader header, wire::Body::Wh
     at.at("type").fail("is " + type_name(header.getType()) + " but the body is a " + kind->name +
                        ": set it to " + kind->name);
   }
-  check_timestamp(at.at("createdAtMs"), header.getCreatedAtMs(), facts.now_ms);
+  check_timestamp(at.at("createdAtMs"), header.getCreatedAtMs(), facts.now_ms, facts.future_timestamps);
   check_participant_id(at.at("senderParticipant"), header.getSenderParticipant());
   check_country(at.at("senderCountry"), header.getSenderCountry());
   check_recipients(at, header, body);
@@ -844,7 +846,7 @@ void check_body(const Checker& at, wire::Body::Reader body, const Facts& facts) 
 std::vector<FieldError> validate_message(wire::Header::Reader header, wire::Body::Reader body,
                                          const ValidationContext& context) {
   ErrorSink sink;
-  const Facts facts{header, context.now_ms, date_of(context.now_ms),
+  const Facts facts{header, context.now_ms, context.future_timestamps, date_of(context.now_ms),
                     is_iso3166_alpha2(view(header.getSenderCountry()))};
   check_header(Checker(sink, "header"), header, body.which(), facts);
   check_body(Checker(sink, "body"), body, facts);

@@ -23,8 +23,15 @@ bool is_iso3166_alpha2(std::string_view code);
 inline constexpr std::size_t kMaxParticipantIdLength = 64;
 bool is_valid_participant_id(std::string_view id);
 
+// Who refuses a header createdAtMs too far ahead of now. The broker judges
+// the time window itself (its configured skew, and the precise
+// stale_timestamp error that tells the sender to fix its clock); a sender's
+// own dry run has no broker, so the validator applies a 5-minute skew.
+enum class FutureTimestamps { refused_here, judged_by_caller };
+
 struct ValidationContext {
   std::int64_t now_ms = 0;
+  FutureTimestamps future_timestamps = FutureTimestamps::refused_here;
 };
 
 // Empty when the message follows every rule.

@@ -64,7 +64,8 @@ BrokerProcess::BrokerProcess(TestPki& pki, const std::vector<std::string>& parti
          << "[limits]\nrate_per_second = " << options.rate_per_second << "\nburst = " << options.burst
          << "\nmax_message_bytes = " << options.max_message_bytes << "\n"
          << "[timing]\nhold_ms = " << options.hold_ms << "\nresend_after_ms = " << options.resend_after_ms
-         << "\nmax_message_age_ms = " << options.max_message_age_ms << "\n";
+         << "\nmax_message_age_ms = " << options.max_message_age_ms
+         << "\nhandshake_ivl_ms = " << options.handshake_ivl_ms << "\n";
   REQUIRE(config.good());
   config.close();
   start();

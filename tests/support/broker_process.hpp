@@ -21,6 +21,7 @@ struct BrokerOptions {
   std::int64_t max_message_age_ms = 24LL * 3600 * 1000;
   std::size_t max_message_bytes = 1024 * 1024;
   std::int64_t checkpoint_every_ms = 500;
+  std::int64_t handshake_ivl_ms = 5'000;  // half-open and slow handshakes are dropped after this
 };
 
 struct AuditRecord {
