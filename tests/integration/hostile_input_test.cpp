@@ -854,6 +854,13 @@ std::vector<Row> catalogue(Stored& stored) {
          return submit(s, sample(x, "sn.police-judiciaire", MessageType::TRACING_REQUEST,
                                  [](auto header, auto) { header.initRecipients(1)[0].setParticipant("ml.focal-point"); }));
        }},
+      {"a tracing request to 300 recipients", agency, ErrorCode::schema_violation, "authorize",
+       [sample](Exchange& x, RawSession& s) {
+         return submit(s, sample(x, "sn.police-judiciaire", MessageType::TRACING_REQUEST, [](auto header, auto) {
+           auto recipients = header.initRecipients(300);
+           for (auto recipient : recipients) recipient.setCountry("NE");
+         }));
+       }},
       {"an alert to a region not configured", "sn.focal-point", ErrorCode::unknown_recipient, "authorize",
        [sample](Exchange& x, RawSession& s) {
          return submit(s, sample(x, "sn.focal-point", MessageType::ALERT,
@@ -934,6 +941,13 @@ std::vector<Row> catalogue(Stored& stored) {
        [](Exchange&, RawSession& s) {
          s.wait_for_deliveries(1);
          return submit(s, s.delivered().back());
+       }},
+
+      {"asking the status of another state's message", agency, ErrorCode::not_found, "status",
+       [&stored](Exchange&, RawSession& s) {
+         auto id = s.next_id();
+         const auto& asked = stored.niger_request.bytes;
+         return Sent{{status_frame(id, ByteView(asked.data(), asked.size()))}, id};
        }},
 
       // --- sessions -------------------------------------------------------------------------

@@ -351,6 +351,20 @@ TEST_CASE("The creation time must be after 2020 and at most five minutes ahead o
   CHECK(message.paths() == only("header.createdAtMs"));
 }
 
+TEST_CASE("A caller that judges future creation times itself (the broker) is not also told by the validator") {
+  Message message;
+  message.header().setCreatedAtMs(kNowMs + 3'600'000);
+  auto judged_by_caller = [&] {
+    return fpx::validate_message(message.header().asReader(), message.body().asReader(),
+                                 fpx::ValidationContext{kNowMs, fpx::FutureTimestamps::judged_by_caller});
+  };
+  CHECK(judged_by_caller().empty());
+  CHECK(message.paths() == only("header.createdAtMs"));  // the default context still refuses it
+  message.header().setCreatedAtMs(1'577'836'799'999);   // before 2020: refused either way
+  REQUIRE(judged_by_caller().size() == 1);
+  CHECK(judged_by_caller()[0].path == "header.createdAtMs");
+}
+
 TEST_CASE("The sender participant must look like a participant id") {
   Message message;
   message.header().setSenderParticipant(text(std::string("sn.") + std::string(61, 'a')));
