@@ -111,11 +111,11 @@ Bytes Broker::Impl::answer_observer(const EnrolledParticipant& observer, ByteVie
     case wire::ObserverRequest::INCLUSION_PROOF: {
       auto asked = request.getInclusionProof();
       if (asked.getTreeSize() > *size || asked.getLeafIndex() >= asked.getTreeSize()) {
-        return refuse_observer(observer.id.str(), request_id, make_error(ErrorCode::invalid_argument,
-                                                     "leaf " + std::to_string(asked.getLeafIndex()) +
-                                                         " of tree size " + std::to_string(asked.getTreeSize()) +
-                                                         " does not exist; the log has " + std::to_string(*size) +
-                                                         " leaves"));
+        return refuse_observer(observer.id.str(), request_id,
+                               make_error(ErrorCode::invalid_argument,
+                                          "leaf " + std::to_string(asked.getLeafIndex()) + " of tree size " +
+                                              std::to_string(asked.getTreeSize()) + " does not exist; the log has " +
+                                              std::to_string(*size) + " leaves"));
       }
       auto proof = inclusion_proof(nodes, asked.getLeafIndex(), asked.getTreeSize());
       if (!proof) return refuse_observer(observer.id.str(), request_id, proof.error());
@@ -124,19 +124,21 @@ Bytes Broker::Impl::answer_observer(const EnrolledParticipant& observer, ByteVie
     case wire::ObserverRequest::CONSISTENCY_PROOF: {
       auto asked = request.getConsistencyProof();
       if (asked.getSecondTreeSize() > *size || asked.getFirstTreeSize() > asked.getSecondTreeSize()) {
-        return refuse_observer(observer.id.str(), request_id, make_error(ErrorCode::invalid_argument,
-                                                     "no consistency proof from tree size " +
-                                                         std::to_string(asked.getFirstTreeSize()) + " to " +
-                                                         std::to_string(asked.getSecondTreeSize()) +
-                                                         "; the log has " + std::to_string(*size) + " leaves"));
+        return refuse_observer(
+            observer.id.str(), request_id,
+            make_error(ErrorCode::invalid_argument, "no consistency proof from tree size " +
+                                                        std::to_string(asked.getFirstTreeSize()) + " to " +
+                                                        std::to_string(asked.getSecondTreeSize()) + "; the log has " +
+                                                        std::to_string(*size) + " leaves"));
       }
       auto proof = consistency_proof(nodes, asked.getFirstTreeSize(), asked.getSecondTreeSize());
       if (!proof) return refuse_observer(observer.id.str(), request_id, proof.error());
       return proof_reply(request_id, *proof);
     }
     default:
-      return refuse_observer(observer.id.str(), request_id, make_error(ErrorCode::unsupported_version,
-                                                   "unknown observer request: this broker speaks observer protocol v1"));
+      return refuse_observer(observer.id.str(), request_id,
+                             make_error(ErrorCode::unsupported_version,
+                                        "unknown observer request: this broker speaks observer protocol v1"));
   }
 }
 
@@ -159,23 +161,25 @@ void Broker::Impl::process_observer_requests() {
       const EnrolledParticipant* observer = enrollment.by_id(ParticipantId(user_id));
       if (frames.size() != 2 || payload.size() > kMaxObserverRequestBytes || payload.size() % 8 != 0 ||
           payload.size() == 0) {
-        reply = refuse_observer(user_id, 0,
-                                make_error(ErrorCode::malformed,
-                                           std::string("send one ObserverRequest (read requests only) per frame, "
-                                                       "at most ")
-                                               .append(std::to_string(kMaxObserverRequestBytes))
-                                               .append(" bytes")));
+        reply = refuse_observer(
+            user_id, 0,
+            make_error(ErrorCode::malformed, std::string("send one ObserverRequest (read requests only) per frame, "
+                                                         "at most ")
+                                                 .append(std::to_string(kMaxObserverRequestBytes))
+                                                 .append(" bytes")));
       } else if (observer == nullptr || observer->role != Role::observer) {
         // ZAP admits only observers here; a reload may have withdrawn one since.
-        reply = refuse_observer(user_id, 0, make_error(ErrorCode::revoked, user_id + " is no longer an enrolled observer"));
+        reply =
+            refuse_observer(user_id, 0, make_error(ErrorCode::revoked, user_id + " is no longer an enrolled observer"));
       } else {
         reply = answer_observer(*observer, ByteView(static_cast<const std::uint8_t*>(payload.data()), payload.size()));
       }
     } catch (const kj::Exception& exception) {
-      reply = refuse_observer(user_id, 0,
-                              make_error(ErrorCode::malformed,
-                                         std::string("undecodable ObserverRequest (this endpoint answers read "
-                                                     "requests only): ") + exception.getDescription().cStr()));
+      reply = refuse_observer(
+          user_id, 0,
+          make_error(ErrorCode::malformed, std::string("undecodable ObserverRequest (this endpoint answers read "
+                                                       "requests only): ") +
+                                               exception.getDescription().cStr()));
     } catch (const zmq::error_t&) {
       continue;  // no ZAP User-Id: cannot happen with zap_domain set
     }

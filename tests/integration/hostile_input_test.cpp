@@ -9,20 +9,19 @@
 //
 // README.md's "What the broker refuses" lists the same rows for users.
 #include <arpa/inet.h>
+#include <capnp/message.h>
+#include <capnp/serialize.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <cstring>
 #include <functional>
 #include <map>
 #include <thread>
-
-#include <capnp/message.h>
-#include <capnp/serialize.h>
-#include <catch2/catch.hpp>
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
@@ -251,7 +250,9 @@ Bytes hand_seal(const Signer& signer, MessageType type, const HandSeal& how = {}
   return envelope_of(hand_sealed(signer, type, how));
 }
 
-void append_zero_word(Bytes& bytes) { bytes.resize(bytes.size() + 8, 0); }
+void append_zero_word(Bytes& bytes) {
+  bytes.resize(bytes.size() + 8, 0);
+}
 
 // ---- A participant speaking the wire protocol by hand -------------------------
 
@@ -279,8 +280,7 @@ std::string describe(const Answer& answer) {
 // kept and confirmed at once, as a careful client would.
 class RawSession {
  public:
-  RawSession(const std::string& endpoint, const CurvePublicKey& broker_key, const CurveKeyPair& keys,
-             Endpoint protocol)
+  RawSession(const std::string& endpoint, const CurvePublicKey& broker_key, const CurveKeyPair& keys, Endpoint protocol)
       : protocol_(protocol) {
     socket_ = zmq::socket_t(context_, zmq::socket_type::dealer);
     socket_.set(zmq::sockopt::linger, 0);
@@ -304,18 +304,8 @@ class RawSession {
 
   // The broker's answer to `request_id`, or its request-id-0 refusal.
   Answer answer(std::uint64_t request_id) {
-    auto deadline = Clock::now() + kPatience;
-    while (Clock::now() < deadline) {
-      zmq_pollitem_t items[] = {{socket_.handle(), 0, ZMQ_POLLIN, 0}};
-      zmq::poll(items, 1, 100ms);
-      zmq::message_t frame;
-      while (socket_.recv(frame, zmq::recv_flags::dontwait)) {
-        Answer answer = decode(frame);
-        if (answer.kind == Answer::Kind::none) continue;  // a delivery, kept
-        if (answer.request_id == request_id || answer.request_id == 0) return answer;
-      }
-    }
-    return {};
+    return read(
+        [request_id](const Answer& answer) { return answer.request_id == request_id || answer.request_id == 0; });
   }
 
   Answer submit(const Bytes& envelope) {
@@ -327,12 +317,29 @@ class RawSession {
   // Envelopes delivered to this participant so far.
   const std::vector<Bytes>& delivered() const { return delivered_; }
   void wait_for_deliveries(std::size_t count) {
-    auto deadline = Clock::now() + kPatience;
-    while (delivered_.size() < count && Clock::now() < deadline) (void)answer(~0ULL);
+    (void)read([](const Answer&) { return false; }, [&] { return delivered_.size() >= count; });
     REQUIRE(delivered_.size() >= count);
   }
 
  private:
+  // Reads frames until one is `wanted` (returned) or `enough` holds, for at
+  // most kPatience. Deliveries are kept and confirmed on the way.
+  Answer read(
+      const std::function<bool(const Answer&)>& wanted, const std::function<bool()>& enough = [] { return false; }) {
+    auto deadline = Clock::now() + kPatience;
+    while (!enough() && Clock::now() < deadline) {
+      zmq::message_t frame;
+      if (!socket_.recv(frame, zmq::recv_flags::dontwait)) {
+        zmq_pollitem_t items[] = {{socket_.handle(), 0, ZMQ_POLLIN, 0}};
+        zmq::poll(items, 1, 100ms);
+        continue;
+      }
+      Answer answer = decode(frame);
+      if (answer.kind != Answer::Kind::none && wanted(answer)) return answer;
+    }
+    return {};
+  }
+
   Answer decode(const zmq::message_t& frame) {
     auto words = aligned(ByteView(static_cast<const std::uint8_t*>(frame.data()), frame.size()));
     capnp::FlatArrayMessageReader reader(words);
@@ -347,12 +354,8 @@ class RawSession {
     auto reply = reader.getRoot<wire::BrokerFrame>();
     answer.request_id = reply.getRequestId();
     switch (reply.which()) {
-      case wire::BrokerFrame::RECEIPT:
-        answer.kind = Answer::Kind::receipt;
-        break;
-      case wire::BrokerFrame::ERROR:
-        read_error(reply.getError(), answer);
-        break;
+      case wire::BrokerFrame::RECEIPT: answer.kind = Answer::Kind::receipt; break;
+      case wire::BrokerFrame::ERROR: read_error(reply.getError(), answer); break;
       case wire::BrokerFrame::DELIVERY: {
         auto envelope = reply.getDelivery().getEnvelope();
         delivered_.emplace_back(envelope.begin(), envelope.end());
@@ -362,15 +365,9 @@ class RawSession {
         send({flat(message)});
         return Answer{};
       }
-      case wire::BrokerFrame::STATUS:
-        answer.kind = Answer::Kind::status;
-        break;
-      case wire::BrokerFrame::PONG:
-        answer.kind = Answer::Kind::pong;
-        break;
-      case wire::BrokerFrame::SESSION_CLOSED:
-        answer.kind = Answer::Kind::session_closed;
-        break;
+      case wire::BrokerFrame::STATUS: answer.kind = Answer::Kind::status; break;
+      case wire::BrokerFrame::PONG: answer.kind = Answer::Kind::pong; break;
+      case wire::BrokerFrame::SESSION_CLOSED: answer.kind = Answer::Kind::session_closed; break;
     }
     return answer;
   }
@@ -392,9 +389,9 @@ class RawSession {
 
 // ---- The exchange under attack -------------------------------------------------
 
-const std::vector<std::string> kEnrolled = {"sn.focal-point", "ne.focal-point",  "bf.focal-point",
-                                            "sn.police-judiciaire", "sn.douanes", "sn.gendarmerie",
-                                            "ne.douanes", "cso.sahel-watch"};
+const std::vector<std::string> kEnrolled = {"sn.focal-point",       "ne.focal-point", "bf.focal-point",
+                                            "sn.police-judiciaire", "sn.douanes",     "sn.gendarmerie",
+                                            "ne.douanes",           "cso.sahel-watch"};
 
 struct Exchange {
   explicit Exchange(test::BrokerOptions options) : pki({"SN", "NE", "BF"}), foreign(std::vector<std::string>{}) {
@@ -403,7 +400,8 @@ struct Exchange {
     pki.issue("ne.focal-point", "NE", Role::focal_point);
     pki.issue("bf.focal-point", "BF", Role::focal_point);
     // Valid since ten days, so that it can sign a message two days old.
-    pki.issue("sn.police-judiciaire", "SN", Role::agency, {.validity = {now - 10 * test::kDayMs, now + 30 * test::kDayMs}});
+    pki.issue("sn.police-judiciaire", "SN", Role::agency,
+              {.validity = {now - 10 * test::kDayMs, now + 30 * test::kDayMs}});
     pki.issue("sn.douanes", "SN", Role::agency);
     pki.issue("sn.gendarmerie", "SN", Role::agency);
     pki.issue("ne.douanes", "NE", Role::agency);
@@ -557,7 +555,7 @@ struct Row {
   const char* name;
   const char* attacker;  // whose session sends it
   ErrorCode expected;
-  const char* stage;     // the audit row's stage
+  const char* stage;  // the audit row's stage
   std::function<Sent(Exchange&, RawSession&)> send;
   Endpoint endpoint = Endpoint::participants;
 };
@@ -570,9 +568,9 @@ Sent submit(RawSession& session, const Bytes& envelope) {
 
 // Messages the reply rows answer, stored before the table runs.
 struct Stored {
-  MessageId niger_request;      // NE's request to BF, handling code H2
-  MessageId campaign_report;    // SN's campaign report: not a tracing request
-  Bytes agency_request;         // the SN agency's last accepted request
+  MessageId niger_request;    // NE's request to BF, handling code H2
+  MessageId campaign_report;  // SN's campaign report: not a tracing request
+  Bytes agency_request;       // the SN agency's last accepted request
 };
 
 std::vector<Row> catalogue(Stored& stored) {
@@ -591,9 +589,13 @@ std::vector<Row> catalogue(Stored& stored) {
   return {
       // --- frames -----------------------------------------------------------------
       {"garbage bytes instead of a frame", agency, ErrorCode::malformed, "accept",
-       [](Exchange&, RawSession&) { return Sent{{random_bytes_of(512)}, 0}; }},
+       [](Exchange&, RawSession&) {
+         return Sent{{random_bytes_of(512)}, 0};
+       }},
       {"an empty frame", agency, ErrorCode::malformed, "accept",
-       [](Exchange&, RawSession&) { return Sent{{Bytes{}}, 0}; }},
+       [](Exchange&, RawSession&) {
+         return Sent{{Bytes{}}, 0};
+       }},
       {"a frame that is not a whole number of words", agency, ErrorCode::malformed, "accept",
        [](Exchange&, RawSession& s) {
          Bytes frame = submit_frame(s.next_id(), {});
@@ -607,9 +609,13 @@ std::vector<Row> catalogue(Stored& stored) {
          return Sent{sent.frames, 0};
        }},
       {"an empty delimiter frame first (a REQ socket)", agency, ErrorCode::malformed, "accept",
-       [](Exchange&, RawSession& s) { return Sent{{Bytes{}, frame_of_kind(s.next_id(), 3)}, 0}; }},
+       [](Exchange&, RawSession& s) {
+         return Sent{{Bytes{}, frame_of_kind(s.next_id(), 3)}, 0};
+       }},
       {"a frame over the size limit", agency, ErrorCode::too_large, "accept",
-       [](Exchange&, RawSession& s) { return Sent{{submit_frame(s.next_id(), Bytes(1'200'000, 0))}, 0}; }},
+       [](Exchange&, RawSession& s) {
+         return Sent{{submit_frame(s.next_id(), Bytes(1'200'000, 0))}, 0};
+       }},
       {"trailing bytes after the ClientFrame", agency, ErrorCode::malformed, "accept",
        [](Exchange&, RawSession& s) {
          Bytes frame = frame_of_kind(s.next_id(), 3);
@@ -617,15 +623,25 @@ std::vector<Row> catalogue(Stored& stored) {
          return Sent{{frame}, 0};
        }},
       {"a segment table claiming 4 GiB", agency, ErrorCode::malformed, "accept",
-       [](Exchange&, RawSession&) { return Sent{{to_bytes({0xFFFFFFFF00000000ULL, struct_pointer(0, 0, 0)})}, 0}; }},
+       [](Exchange&, RawSession&) {
+         return Sent{{to_bytes({0xFFFFFFFF00000000ULL, struct_pointer(0, 0, 0)})}, 0};
+       }},
       {"a ClientFrame whose root pointer points at itself", agency, ErrorCode::malformed, "accept",
-       [](Exchange&, RawSession&) { return Sent{{framed({struct_pointer(-1, 0, 1)})}, 0}; }},
+       [](Exchange&, RawSession&) {
+         return Sent{{framed({struct_pointer(-1, 0, 1)})}, 0};
+       }},
       {"a request kind this broker does not know", agency, ErrorCode::unsupported_version, "accept",
-       [](Exchange&, RawSession& s) { return Sent{{frame_of_kind(s.next_id(), 7)}, 0}; }},
+       [](Exchange&, RawSession& s) {
+         return Sent{{frame_of_kind(s.next_id(), 7)}, 0};
+       }},
       {"a status query with a 3-byte message id", agency, ErrorCode::malformed, "accept",
-       [](Exchange&, RawSession& s) { return Sent{{status_frame(s.next_id(), Bytes{1, 2, 3})}, 0}; }},
+       [](Exchange&, RawSession& s) {
+         return Sent{{status_frame(s.next_id(), Bytes{1, 2, 3})}, 0};
+       }},
       {"a confirm list of 5000 ids", agency, ErrorCode::too_large, "accept",
-       [](Exchange&, RawSession& s) { return Sent{{confirm_frame(s.next_id(), 5000)}, 0}; }},
+       [](Exchange&, RawSession& s) {
+         return Sent{{confirm_frame(s.next_id(), 5000)}, 0};
+       }},
 
       // --- envelope encoding ----------------------------------------------------------
       {"garbage bytes instead of an envelope", agency, ErrorCode::malformed, "open",
@@ -673,7 +689,8 @@ std::vector<Row> catalogue(Stored& stored) {
        }},
       {"a non-canonical header (signed as sent)", agency, ErrorCode::not_canonical, "open",
        [agency_signer](Exchange& x, RawSession& s) {
-         return submit(s, hand_seal(agency_signer(x), MessageType::TRACING_REQUEST, {.header_bytes = append_zero_word}));
+         return submit(s,
+                       hand_seal(agency_signer(x), MessageType::TRACING_REQUEST, {.header_bytes = append_zero_word}));
        }},
       {"a non-canonical body (hashed as sent)", agency, ErrorCode::not_canonical, "open",
        [agency_signer](Exchange& x, RawSession& s) {
@@ -722,8 +739,7 @@ std::vector<Row> catalogue(Stored& stored) {
          parts.header[16] ^= 0x01;  // createdAtMs, in the root struct's data section
          return submit(s, envelope_of(parts));
        }},
-      {"its own signature presented with another participant's certificate", agency, ErrorCode::bad_signature,
-       "open",
+      {"its own signature presented with another participant's certificate", agency, ErrorCode::bad_signature, "open",
        [sample](Exchange& x, RawSession& s) {
          Parts parts = parts_of(sample(x, "sn.police-judiciaire", MessageType::TRACING_REQUEST));
          parts.chain = x.signer("sn.douanes", "SN").chain;
@@ -734,9 +750,10 @@ std::vector<Row> catalogue(Stored& stored) {
          return submit(s, hand_seal(agency_signer(x), MessageType::TRACING_REQUEST,
                                     {.forge = [](auto header, auto) { header.setSenderParticipant("sn.douanes"); }}));
        }},
-      {"another participant's valid message submitted as one's own", agency, ErrorCode::signer_mismatch,
-       "authorize",
-       [sample](Exchange& x, RawSession& s) { return submit(s, sample(x, "sn.douanes", MessageType::TRACING_REQUEST)); }},
+      {"another participant's valid message submitted as one's own", agency, ErrorCode::signer_mismatch, "authorize",
+       [sample](Exchange& x, RawSession& s) {
+         return submit(s, sample(x, "sn.douanes", MessageType::TRACING_REQUEST));
+       }},
 
       // --- certificates -------------------------------------------------------------
       {"no signer chain", agency, ErrorCode::malformed, "open",
@@ -766,7 +783,8 @@ std::vector<Row> catalogue(Stored& stored) {
        }},
       {"a certificate from another exchange's root", agency, ErrorCode::untrusted_chain, "open",
        [](Exchange& x, RawSession& s) {
-         return submit(s, hand_seal(signer_from(x.foreign, "sn.police-judiciaire", "SN"), MessageType::TRACING_REQUEST));
+         return submit(s,
+                       hand_seal(signer_from(x.foreign, "sn.police-judiciaire", "SN"), MessageType::TRACING_REQUEST));
        }},
       {"a national CA issuing for another state (name constraint)", agency, ErrorCode::untrusted_chain, "open",
        [](Exchange& x, RawSession& s) {
@@ -791,9 +809,13 @@ std::vector<Row> catalogue(Stored& stored) {
 
       // --- roles and permissions ----------------------------------------------------
       {"an agency signing a tracing response (focal points only)", agency, ErrorCode::wrong_role, "open",
-       [agency_signer](Exchange& x, RawSession& s) { return submit(s, hand_seal(agency_signer(x), MessageType::TRACING_RESPONSE)); }},
+       [agency_signer](Exchange& x, RawSession& s) {
+         return submit(s, hand_seal(agency_signer(x), MessageType::TRACING_RESPONSE));
+       }},
       {"an agency signing a reminder (the broker's own)", agency, ErrorCode::wrong_role, "open",
-       [agency_signer](Exchange& x, RawSession& s) { return submit(s, hand_seal(agency_signer(x), MessageType::REMINDER)); }},
+       [agency_signer](Exchange& x, RawSession& s) {
+         return submit(s, hand_seal(agency_signer(x), MessageType::REMINDER));
+       }},
       {"a message signed with an observer's certificate", agency, ErrorCode::wrong_role, "open",
        [](Exchange& x, RawSession& s) {
          return submit(s, hand_seal(x.signer("cso.sahel-watch", "SN"), MessageType::TRACING_REQUEST));
@@ -810,17 +832,19 @@ std::vector<Row> catalogue(Stored& stored) {
        }},
       {"a message addressed to an observer", agency, ErrorCode::unauthorized, "authorize",
        [sample](Exchange& x, RawSession& s) {
-         return submit(s, sample(x, "sn.police-judiciaire", MessageType::TRACING_REQUEST,
-                                 [](auto header, auto) { header.initRecipients(1)[0].setParticipant("cso.sahel-watch"); }));
+         return submit(s, sample(x, "sn.police-judiciaire", MessageType::TRACING_REQUEST, [](auto header, auto) {
+                         header.initRecipients(1)[0].setParticipant("cso.sahel-watch");
+                       }));
        }},
       {"a tracing request addressed to a region (alerts only)", agency, ErrorCode::unauthorized, "authorize",
        [sample](Exchange& x, RawSession& s) {
          return submit(s, sample(x, "sn.police-judiciaire", MessageType::TRACING_REQUEST,
                                  [](auto header, auto) { header.initRecipients(1)[0].setRegion("Sahel"); }));
        }},
-      {"an observer submitting on the participants endpoint", "cso.sahel-watch", ErrorCode::unauthorized,
-       "authorize",
-       [sample](Exchange& x, RawSession& s) { return submit(s, sample(x, "sn.police-judiciaire", MessageType::TRACING_REQUEST)); }},
+      {"an observer submitting on the participants endpoint", "cso.sahel-watch", ErrorCode::unauthorized, "authorize",
+       [sample](Exchange& x, RawSession& s) {
+         return submit(s, sample(x, "sn.police-judiciaire", MessageType::TRACING_REQUEST));
+       }},
       {"an observer sending a submit frame to the observers endpoint", "cso.sahel-watch", ErrorCode::malformed,
        "observer",
        [](Exchange&, RawSession& s) {
@@ -851,15 +875,16 @@ std::vector<Row> catalogue(Stored& stored) {
        }},
       {"a participant not enrolled here", agency, ErrorCode::unknown_recipient, "authorize",
        [sample](Exchange& x, RawSession& s) {
-         return submit(s, sample(x, "sn.police-judiciaire", MessageType::TRACING_REQUEST,
-                                 [](auto header, auto) { header.initRecipients(1)[0].setParticipant("ml.focal-point"); }));
+         return submit(s, sample(x, "sn.police-judiciaire", MessageType::TRACING_REQUEST, [](auto header, auto) {
+                         header.initRecipients(1)[0].setParticipant("ml.focal-point");
+                       }));
        }},
       {"a tracing request to 300 recipients", agency, ErrorCode::schema_violation, "authorize",
        [sample](Exchange& x, RawSession& s) {
          return submit(s, sample(x, "sn.police-judiciaire", MessageType::TRACING_REQUEST, [](auto header, auto) {
-           auto recipients = header.initRecipients(300);
-           for (auto recipient : recipients) recipient.setCountry("NE");
-         }));
+                         auto recipients = header.initRecipients(300);
+                         for (auto recipient : recipients) recipient.setCountry("NE");
+                       }));
        }},
       {"an alert to a region not configured", "sn.focal-point", ErrorCode::unknown_recipient, "authorize",
        [sample](Exchange& x, RawSession& s) {
@@ -869,12 +894,14 @@ std::vector<Row> catalogue(Stored& stored) {
 
       // --- replies and workflow ---------------------------------------------------------
       {"a response to a request that does not exist", "bf.focal-point", ErrorCode::not_found, "authorize",
-       [sample](Exchange& x, RawSession& s) { return submit(s, sample(x, "bf.focal-point", MessageType::TRACING_RESPONSE)); }},
+       [sample](Exchange& x, RawSession& s) {
+         return submit(s, sample(x, "bf.focal-point", MessageType::TRACING_RESPONSE));
+       }},
       {"an acknowledgement of a request addressed to another state", "sn.focal-point", ErrorCode::unauthorized,
        "authorize",
        [sample, reply_to, &stored](Exchange& x, RawSession& s) {
-         return submit(s, sample(x, "sn.focal-point", MessageType::TRACING_ACKNOWLEDGEMENT,
-                                 reply_to(stored.niger_request)));
+         return submit(
+             s, sample(x, "sn.focal-point", MessageType::TRACING_ACKNOWLEDGEMENT, reply_to(stored.niger_request)));
        }},
       {"forwarding a request marked H2 (no onward sharing)", "bf.focal-point", ErrorCode::unauthorized, "authorize",
        [sample, reply_to, &stored](Exchange& x, RawSession& s) {
@@ -884,11 +911,10 @@ std::vector<Row> catalogue(Stored& stored) {
        [sample, reply_to, &stored](Exchange& x, RawSession& s) {
          return submit(s, sample(x, "sn.police-judiciaire", MessageType::CLOSE, reply_to(stored.niger_request)));
        }},
-      {"answering a campaign report as if it were a request", "bf.focal-point", ErrorCode::unauthorized,
-       "authorize",
+      {"answering a campaign report as if it were a request", "bf.focal-point", ErrorCode::unauthorized, "authorize",
        [sample, reply_to, &stored](Exchange& x, RawSession& s) {
-         return submit(s, sample(x, "bf.focal-point", MessageType::TRACING_ACKNOWLEDGEMENT,
-                                 reply_to(stored.campaign_report)));
+         return submit(
+             s, sample(x, "bf.focal-point", MessageType::TRACING_ACKNOWLEDGEMENT, reply_to(stored.campaign_report)));
        }},
       {"a reply without inReplyTo", "bf.focal-point", ErrorCode::schema_violation, "authorize",
        [sample](Exchange& x, RawSession& s) {
@@ -900,21 +926,21 @@ std::vector<Row> catalogue(Stored& stored) {
       {"required fields left empty", agency, ErrorCode::schema_violation, "validate",
        [sample](Exchange& x, RawSession& s) {
          return submit(s, sample(x, "sn.police-judiciaire", MessageType::TRACING_REQUEST, [](auto, auto body) {
-           body.getTracingRequest().setLegalJustification("");
-           body.getTracingRequest().setIntendedUse("");
-         }));
+                         body.getTracingRequest().setLegalJustification("");
+                         body.getTracingRequest().setIntendedUse("");
+                       }));
        }},
       {"a 100 000-character free-text field", agency, ErrorCode::schema_violation, "validate",
        [sample](Exchange& x, RawSession& s) {
          return submit(s, sample(x, "sn.police-judiciaire", MessageType::TRACING_REQUEST, [](auto, auto body) {
-           body.getTracingRequest().setLegalJustification(std::string(100'000, 'x'));
-         }));
+                         body.getTracingRequest().setLegalJustification(std::string(100'000, 'x'));
+                       }));
        }},
       {"invalid UTF-8 in a text field", agency, ErrorCode::schema_violation, "validate",
        [sample](Exchange& x, RawSession& s) {
          return submit(s, sample(x, "sn.police-judiciaire", MessageType::TRACING_REQUEST, [](auto, auto body) {
-           body.getTracingRequest().getRecovery().setAdministrativeArea("Ziguinchor \xC3\x28");
-         }));
+                         body.getTracingRequest().getRecovery().setAdministrativeArea("Ziguinchor \xC3\x28");
+                       }));
        }},
 
       // --- time and repetition ---------------------------------------------------------
@@ -974,18 +1000,17 @@ TEST_CASE("every hostile input gets its typed error and audit row, and the next 
   // H2, and Senegal's campaign report (not a tracing request).
   Stored stored;
   {
-    Bytes request = test::seal_changed(exchange.identity("ne.focal-point"), MessageType::TRACING_REQUEST,
-                                       [](auto header, auto body) {
-                                         header.initRecipients(1)[0].setCountry("BF");
-                                         header.initHandlingCodes(1).set(
-                                             0, wire::HandlingCode::H2_NO_ONWARD_SHARING_WITHOUT_PERMISSION);
-                                         auto request = body.getTracingRequest();
-                                         request.setRequestingCountry("NE");
-                                         request.setRequestingAgency("ne.focal-point");
-                                         auto states = request.initRequestedStates(1);
-                                         states[0].setCountry("BF");
-                                         states[0].setRole(wire::RequestedStateRole::COUNTRY_OF_MANUFACTURE);
-                                       });
+    Bytes request = test::seal_changed(
+        exchange.identity("ne.focal-point"), MessageType::TRACING_REQUEST, [](auto header, auto body) {
+          header.initRecipients(1)[0].setCountry("BF");
+          header.initHandlingCodes(1).set(0, wire::HandlingCode::H2_NO_ONWARD_SHARING_WITHOUT_PERMISSION);
+          auto request = body.getTracingRequest();
+          request.setRequestingCountry("NE");
+          request.setRequestingAgency("ne.focal-point");
+          auto states = request.initRequestedStates(1);
+          states[0].setCountry("BF");
+          states[0].setRole(wire::RequestedStateRole::COUNTRY_OF_MANUFACTURE);
+        });
     auto receipt = niger->submit(request);
     if (!receipt) FAIL("Niger's request: " << receipt.error().describe());
     stored.niger_request = test::message_id_of(request);
@@ -1011,8 +1036,8 @@ TEST_CASE("every hostile input gets its typed error and audit row, and the next 
     Sent sent = row.send(exchange, attacker);
     attacker.send(sent.frames);
     Answer answer = attacker.answer(sent.request_id);
+    INFO("answer: " << describe(answer));
     REQUIRE(answer.kind == Answer::Kind::error);
-    CHECK(describe(answer).substr(0, error_code_name(row.expected).size()) == error_code_name(row.expected));
     CHECK(answer.code == row.expected);
     CHECK((answer.request_id == sent.request_id || answer.request_id == 0));
     CHECK_FALSE(answer.message.empty());  // says what to do next
@@ -1033,14 +1058,14 @@ TEST_CASE("a flood beyond the rate limit is answered frame by frame with rate_li
   RawSession& flooder = exchange.raw("sn.douanes");
   // One request to Burkina Faso only, sent again and again: accepted once,
   // then repeated receipts, until the bucket is empty.
-  Bytes request = test::seal_changed(exchange.identity("sn.douanes"), MessageType::TRACING_REQUEST,
-                                     [](auto header, auto body) {
-                                       header.initRecipients(1)[0].setCountry("BF");
-                                       auto states = body.getTracingRequest().initRequestedStates(1);
-                                       states[0].setCountry("BF");
-                                       states[0].setRole(wire::RequestedStateRole::COUNTRY_OF_MANUFACTURE);
-                                       body.getTracingRequest().setRequestingAgency("sn.douanes");
-                                     });
+  Bytes request =
+      test::seal_changed(exchange.identity("sn.douanes"), MessageType::TRACING_REQUEST, [](auto header, auto body) {
+        header.initRecipients(1)[0].setCountry("BF");
+        auto states = body.getTracingRequest().initRequestedStates(1);
+        states[0].setCountry("BF");
+        states[0].setRole(wire::RequestedStateRole::COUNTRY_OF_MANUFACTURE);
+        body.getTracingRequest().setRequestingAgency("sn.douanes");
+      });
   constexpr int kFlood = 400;
   std::vector<std::uint64_t> ids;
   for (int i = 0; i < kFlood; ++i) {
