@@ -17,6 +17,7 @@
 #include "fpx/broker/stages.hpp"
 #include "fpx/broker/wire_frames.hpp"
 #include "fpx/envelope.hpp"
+#include "fpx/process_statistics.hpp"
 
 namespace fpx::broker {
 
@@ -100,6 +101,18 @@ struct Broker::Impl {
   Status publish_record(const std::string& kind, nlohmann::json record);
   Status publish_message(const OpenedEnvelope& opened, const InsertedMessage& inserted);
   void publish_checkpoint_if_grown();
+  // Statistics of one period (publish_statistics.cpp): the lifecycle rows
+  // behind them, what was published, and the record's feed sequence (0:
+  // the period had no tracing and nothing was published).
+  struct PeriodStatistics {
+    std::int64_t start_ms = 0;
+    std::vector<LifecycleRow> rows;
+    std::vector<stats::PublishedPair> pairs;
+    std::uint64_t feed_sequence = 0;
+  };
+  Status publish_due_statistics();
+  Result<PeriodStatistics> publish_statistics(const StatisticsPeriod& period, std::int64_t start_ms, bool final);
+  Status reveal_statistics(const StatisticsPeriod& period, const PeriodStatistics& statistics);
   void process_observer_requests();
   Bytes answer_observer(const EnrolledParticipant& observer, ByteView frame);
 
@@ -141,6 +154,7 @@ struct Broker::Impl {
   std::int64_t next_checkpoint_ms = 0;
   std::int64_t next_clock_scan_ms = 0;
   std::int64_t next_log_checkpoint_ms = 0;
+  std::int64_t next_statistics_ms = 0;
   std::int64_t next_crl_warning_ms = 0;
   std::int64_t last_handshake_log_ms = 0;
   std::int64_t last_zap_audit_ms = 0;

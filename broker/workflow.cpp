@@ -52,7 +52,14 @@ std::optional<MessageId> in_reply_to_of(const OpenedEnvelope& opened) {
   return MessageId::from_bytes(ByteView(data.begin(), data.size()));
 }
 
-std::string outcome_name(wire::TracingOutcome outcome) {
+bool is_closed_state(const std::string& state) {
+  return state == "final" || state == "restricted" || state == "refused" || state == "forwarded" ||
+         state == "withdrawn" || state == "closed";
+}
+
+}  // namespace
+
+std::string tracing_outcome_name(wire::TracingOutcome outcome) {
   switch (outcome) {
     case wire::TracingOutcome::POINT_OF_DIVERSION_ESTABLISHED: return "point_of_diversion_established";
     case wire::TracingOutcome::LAST_LEGAL_HOLDER_IDENTIFIED: return "last_legal_holder_identified";
@@ -68,7 +75,7 @@ std::string outcome_name(wire::TracingOutcome outcome) {
   return "unknown";
 }
 
-std::string ground_name(wire::RefusalGround ground) {
+std::string refusal_ground_name(wire::RefusalGround ground) {
   switch (ground) {
     case wire::RefusalGround::ONGOING_INVESTIGATION: return "ongoing_investigation";
     case wire::RefusalGround::CONFIDENTIALITY_LAW: return "confidentiality_law";
@@ -76,13 +83,6 @@ std::string ground_name(wire::RefusalGround ground) {
   }
   return "unknown";
 }
-
-bool is_closed_state(const std::string& state) {
-  return state == "final" || state == "restricted" || state == "refused" || state == "forwarded" ||
-         state == "withdrawn" || state == "closed";
-}
-
-}  // namespace
 
 std::vector<ParticipantId> Broker::Impl::focal_points_of(const CountryCode& country) const {
   return enrollment.of_country(country, Role::focal_point);
@@ -210,6 +210,7 @@ Status Broker::Impl::apply_workflow(const OpenedEnvelope& opened, const Enrolled
           case wire::AcknowledgementStatus::REJECTED_AS_MALFORMED:
             row.state = "refused";
             row.outcome = "rejected_as_malformed";
+            row.refusal_grounds.clear();
             row.answered_at_ms = now_ms;
             break;
           case wire::AcknowledgementStatus::FORWARDED: row.state = "forwarded"; break;
@@ -228,10 +229,10 @@ Status Broker::Impl::apply_workflow(const OpenedEnvelope& opened, const Enrolled
         row.state = outcome == wire::TracingOutcome::REFUSED      ? "refused"
                     : outcome == wire::TracingOutcome::RESTRICTED ? "restricted"
                                                                   : "final";
-        row.outcome = outcome_name(outcome);
+        row.outcome = tracing_outcome_name(outcome);
         row.refusal_grounds.clear();
         for (auto ground : response.getRefusalGrounds()) {
-          row.refusal_grounds += (row.refusal_grounds.empty() ? "" : ",") + ground_name(ground);
+          row.refusal_grounds += (row.refusal_grounds.empty() ? "" : ",") + refusal_ground_name(ground);
         }
         row.answered_at_ms = now_ms;
         break;
