@@ -5,6 +5,8 @@
 #include <fstream>
 #include <thread>
 
+#include <sys/wait.h>
+
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
@@ -103,6 +105,9 @@ class WorkflowExchange {
   }
 
   Identity identity(const std::string& id) { return pki_.identity(id); }
+  const std::filesystem::path& dir() const { return pki_.dir(); }
+  std::filesystem::path root_pem() const { return pki_.root_pem(); }
+  std::string observers_endpoint() const { return broker_->observers_endpoint(); }
   std::int64_t now() const { return fake_now_.load(); }
   void advance(std::int64_t ms) { fake_now_ += ms; }
   void set_now(std::int64_t ms) { fake_now_ = ms; }
@@ -604,6 +609,26 @@ TEST_CASE("statistics per pair of states are published with suppression, and the
       CHECK(record.signed_record.find(secret) == std::string::npos);
     }
   }
+
+  // The observer's command line does the same: fpx log verify recounts the
+  // kept final statistics from their reveal and proves every fact's leaf.
+  const auto profile = exchange.dir() / "observer-profile";
+  const std::string fpx = std::string(FPX_BIN_DIR) + "/fpx --profile " + profile.string();
+  const auto out = exchange.dir() / "fpx.out";
+  auto run = [&](const std::string& command) {
+    const int status = std::system((command + " > " + out.string() + " 2>&1").c_str());
+    INFO(command << "\n" << test::read_file(out));
+    CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+    return test::read_file(out);
+  };
+  run(std::string(FPX_BIN_DIR) + "/fpx profile init --dir " + profile.string() + " --identity " +
+      (exchange.dir() / "participants" / "cso.sahel-watch").string() + " --observer-endpoint " +
+      exchange.observers_endpoint() + " --broker-cert " +
+      (exchange.dir() / "participants" / "exchange.broker" / kChainFile).string() + " --root-ca " +
+      exchange.root_pem().string());
+  CHECK_THAT(run(fpx + " observe"), Catch::Contains("(final, facts revealed)"));
+  CHECK_THAT(run(fpx + " log verify"), Catch::Contains("statistics: 18 published figure(s) of 1 final record(s) "
+                                                        "recounted from 43 revealed fact(s)"));
 
   // A changed count no longer recounts, and the check names the cell.
   auto tampered = final_statistics;
