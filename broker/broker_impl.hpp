@@ -89,7 +89,8 @@ struct Broker::Impl {
   void handle_monitor_events();
 
   // --- tracing workflow (workflow.cpp) ---
-  Status apply_workflow(const OpenedEnvelope& opened, const EnrolledParticipant& principal);
+  Status apply_workflow(const OpenedEnvelope& opened, const EnrolledParticipant& principal,
+                        const std::vector<ParticipantId>& recipients);
   Result<MessageId> issue_notice(wire::MessageType type, const std::vector<ParticipantId>& recipients,
                                  const std::optional<MessageId>& in_reply_to,
                                  const std::function<void(wire::Body::Builder)>& fill);

@@ -206,6 +206,10 @@ INSERT INTO log_commitment_parts (leaf_index, part, salt, metadata)
   SELECT leaf_index, 0, salt, metadata FROM log_commitments;
 DROP TABLE log_commitments;
 CREATE INDEX lifecycle_by_submission ON lifecycle (submitted_at_ms);
+-- The states a stolen/lost alert reached (",SN,NE,"): a request matches only
+-- alerts that reached its state, so no state can watch serials to learn of
+-- others' requests. Rows from version 3 reach no one until re-issued.
+ALTER TABLE watched_serials ADD COLUMN reached_countries TEXT NOT NULL DEFAULT '';
 -- Each period's statistics: when published (feed_sequence 0: the period
 -- had no tracing) and when its facts were revealed after the embargo.
 CREATE TABLE statistics_runs (
@@ -388,6 +392,26 @@ class SqliteStore final : public Store {
     message.log_index = static_cast<std::uint64_t>(query.integer(7));
     message.receipt = query.blob(8);
     return std::optional<StoredMessage>{std::move(message)};
+  }
+
+  Status open_savepoint() override {
+    assert(in_transaction());
+    Query query(unit_savepoint_.get());
+    return done(query.step(), "starting a submission savepoint");
+  }
+
+  Status release_savepoint() override {
+    Query query(unit_release_.get());
+    return done(query.step(), "releasing a submission savepoint");
+  }
+
+  void rollback_savepoint() override {
+    {
+      Query undo(unit_rollback_.get());
+      (void)undo.step();
+    }
+    Query release(unit_release_.get());
+    (void)release.step();
   }
 
   Result<InsertedMessage> insert_message(const NewMessage& message, std::int64_t stored_at_ms) override {
@@ -603,14 +627,18 @@ class SqliteStore final : public Store {
   }
 
   Status watch_serials(const MessageId& alert_id, const CountryCode& alert_country,
-                       const std::vector<std::string>& serials, std::int64_t valid_until_ms) override {
+                       const std::vector<CountryCode>& reached_countries, const std::vector<std::string>& serials,
+                       std::int64_t valid_until_ms) override {
     assert(in_transaction());
+    std::string reached = ",";
+    for (const auto& country : reached_countries) reached.append(country.str()).append(",");
     for (const auto& serial : serials) {
       Query query(watch_serial_.get());
       query.bind(1, std::string_view(serial))
           .bind(2, ByteView(alert_id.bytes))
           .bind(3, std::string_view(alert_country.str()))
-          .bind(4, valid_until_ms);
+          .bind(4, valid_until_ms)
+          .bind(5, std::string_view(reached));
       if (auto status = done(query.step(), "registering a watched serial"); !status) return status;
     }
     return {};
@@ -623,9 +651,12 @@ class SqliteStore final : public Store {
     return done(query.step(), "withdrawing watched serials");
   }
 
-  Result<std::vector<WatchedSerialHit>> match_serial(const std::string& serial, std::int64_t now_ms) override {
+  Result<std::vector<WatchedSerialHit>> match_serial(const std::string& serial, const CountryCode& requester_country,
+                                                     std::int64_t now_ms) override {
     Query query(match_serial_.get());
-    query.bind(1, std::string_view(serial)).bind(2, now_ms);
+    std::string country = ",";
+    country.append(requester_country.str()).append(",");
+    query.bind(1, std::string_view(serial)).bind(2, now_ms).bind(3, std::string_view(country));
     std::vector<WatchedSerialHit> hits;
     for (;;) {
       const int rc = query.step();
@@ -980,6 +1011,9 @@ class SqliteStore final : public Store {
   StatementPtr begin_;
   StatementPtr commit_;
   StatementPtr rollback_;
+  StatementPtr unit_savepoint_;
+  StatementPtr unit_release_;
+  StatementPtr unit_rollback_;
   StatementPtr savepoint_;
   StatementPtr release_savepoint_;
   StatementPtr rollback_to_savepoint_;
@@ -1037,6 +1071,9 @@ Status SqliteStore::prepare_statements() {
       {&begin_, "BEGIN IMMEDIATE"},
       {&commit_, "COMMIT"},
       {&rollback_, "ROLLBACK"},
+      {&unit_savepoint_, "SAVEPOINT submission"},
+      {&unit_release_, "RELEASE submission"},
+      {&unit_rollback_, "ROLLBACK TO submission"},
       {&savepoint_, "SAVEPOINT insert_message"},
       {&release_savepoint_, "RELEASE insert_message"},
       {&rollback_to_savepoint_, "ROLLBACK TO insert_message"},
@@ -1141,14 +1178,14 @@ Status SqliteStore::prepare_statements() {
        "WHERE state = 'submitted' AND requested_country = ?2 AND request_seq = "
        "(SELECT message_seq FROM deliveries WHERE delivery_id = ?3 AND recipient = ?4)"},
       {&watch_serial_,
-       "INSERT INTO watched_serials (serial, alert_seq, alert_country, valid_until_ms) "
-       "SELECT ?1, seq, ?3, ?4 FROM messages WHERE message_id = ?2"},
+       "INSERT INTO watched_serials (serial, alert_seq, alert_country, valid_until_ms, reached_countries) "
+       "SELECT ?1, seq, ?3, ?4, ?5 FROM messages WHERE message_id = ?2"},
       {&unwatch_serials_,
        "DELETE FROM watched_serials WHERE alert_seq = (SELECT seq FROM messages WHERE message_id = ?1) "
        "AND alert_country = ?2"},
       {&match_serial_,
        "SELECT m.message_id, w.alert_country FROM watched_serials AS w JOIN messages AS m ON m.seq = w.alert_seq "
-       "WHERE w.serial = ?1 AND w.valid_until_ms >= ?2"},
+       "WHERE w.serial = ?1 AND w.valid_until_ms >= ?2 AND instr(w.reached_countries, ?3) > 0"},
   };
   for (const auto& [slot, sql] : statements) {
     sqlite3_stmt* raw = nullptr;

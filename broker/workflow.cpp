@@ -122,7 +122,8 @@ Result<MessageId> Broker::Impl::issue_notice(MessageType type, const std::vector
   return opened->message_id;
 }
 
-Status Broker::Impl::apply_workflow(const OpenedEnvelope& opened, const EnrolledParticipant& principal) {
+Status Broker::Impl::apply_workflow(const OpenedEnvelope& opened, const EnrolledParticipant& principal,
+                                    const std::vector<ParticipantId>& recipients) {
   auto body = opened.message.body();
   auto header = opened.message.header();
   switch (opened.type) {
@@ -150,7 +151,7 @@ Status Broker::Impl::apply_workflow(const OpenedEnvelope& opened, const Enrolled
       // The stolen/lost registry: a match tells both focal points at once.
       std::set<std::pair<MessageId, std::string>> notified;
       for (const auto& serial : serials_of(request.getFirearms())) {
-        auto hits = store->match_serial(serial, now_ms);
+        auto hits = store->match_serial(serial, principal.country, now_ms);
         if (!hits) return std::move(hits).take_error();
         for (const auto& hit : *hits) {
           if (!notified.insert({hit.alert_id, serial}).second) continue;
@@ -185,7 +186,22 @@ Status Broker::Impl::apply_workflow(const OpenedEnvelope& opened, const Enrolled
       auto batch = serials_of(alert.getBatch().getFirearms());
       serials.insert(serials.end(), batch.begin(), batch.end());
       if (serials.empty()) return {};
-      return store->watch_serials(opened.message_id, principal.country, serials,
+      // A watch list is a standing question about other states' requests:
+      // bounded, and answered only for the states the alert reached.
+      if (serials.size() > config.limits.max_watched_serials_per_alert) {
+        return make_error(ErrorCode::invalid_argument,
+                          "a stolen/lost alert may list at most " +
+                              std::to_string(config.limits.max_watched_serials_per_alert) + " serial numbers (this one has " +
+                              std::to_string(serials.size()) + "); split the batch into several alerts");
+      }
+      std::vector<CountryCode> reached{principal.country};
+      for (const auto& id : recipients) {
+        const auto* participant = enrollment.by_id(id);
+        if (participant != nullptr && std::find(reached.begin(), reached.end(), participant->country) == reached.end()) {
+          reached.push_back(participant->country);
+        }
+      }
+      return store->watch_serials(opened.message_id, principal.country, reached, serials,
                                   end_of_day_ms(alert.getValidUntil()));
     }
     default:

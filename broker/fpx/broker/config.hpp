@@ -24,6 +24,8 @@ struct Limits {
   std::size_t batch_max = 256;
   // Unconfirmed deliveries in flight per session.
   std::size_t max_in_flight = 64;
+  // Serial numbers one stolen/lost alert may put on the watch list.
+  std::size_t max_watched_serials_per_alert = 10'000;
 };
 
 struct Timing {

@@ -182,6 +182,13 @@ class Store {
   virtual Status commit() = 0;  // durable when it returns ok
   virtual void rollback() = 0;
 
+  // A savepoint inside the current transaction: everything one submitted
+  // message writes (a forward's sharing, its rows, receipt, workflow and
+  // public record) is kept or undone as one, inside the batch's group commit.
+  virtual Status open_savepoint() = 0;
+  virtual Status release_savepoint() = 0;
+  virtual void rollback_savepoint() = 0;  // undoes its writes and closes it
+
   virtual Result<std::optional<StoredMessage>> find_message(const MessageId& id) = 0;
   // Message, one delivery row per recipient (state stored) and its
   // transparency-log leaf, all in the current transaction.
@@ -218,11 +225,16 @@ class Store {
   // Rows whose acknowledgement or response clock ran out without a reminder yet.
   virtual Result<std::vector<LifecycleRow>> lifecycle_due(std::int64_t now_ms) = 0;
   // The stolen/lost registry: serials (normalised) of active alerts.
+  // `reached_countries`: the states the alert was routed to (and its own).
   virtual Status watch_serials(const MessageId& alert_id, const CountryCode& alert_country,
+                               const std::vector<CountryCode>& reached_countries,
                                const std::vector<std::string>& serials, std::int64_t valid_until_ms) = 0;
   // Lifts the watch of an alert, only if `alert_country` raised it.
   virtual Status unwatch_serials(const MessageId& alert_id, const CountryCode& alert_country) = 0;
-  virtual Result<std::vector<WatchedSerialHit>> match_serial(const std::string& serial, std::int64_t now_ms) = 0;
+  // Active alerts listing `serial` that reached `requester_country`.
+  virtual Result<std::vector<WatchedSerialHit>> match_serial(const std::string& serial,
+                                                             const CountryCode& requester_country,
+                                                             std::int64_t now_ms) = 0;
 
   // --- public oversight feed ---
   virtual Result<std::uint64_t> next_feed_sequence() = 0;  // inside the writing transaction

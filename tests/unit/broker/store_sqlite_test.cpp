@@ -612,6 +612,7 @@ TEST_CASE("A version 1 store gets its log nodes on opening") {
     raw.exec("DROP TABLE log_commitment_parts");
     raw.exec("DROP TABLE statistics_runs");
     raw.exec("DROP INDEX lifecycle_by_submission");
+    raw.exec("ALTER TABLE watched_serials DROP COLUMN reached_countries");
     raw.exec("PRAGMA user_version = 1");
   }
   {
@@ -812,6 +813,7 @@ TEST_CASE("A version 3 store keeps its single commitments as part 0 of each leaf
     raw.exec("DROP TABLE log_commitment_parts");
     raw.exec("DROP TABLE statistics_runs");
     raw.exec("DROP INDEX lifecycle_by_submission");
+    raw.exec("ALTER TABLE watched_serials DROP COLUMN reached_countries");
     raw.exec("PRAGMA user_version = 3");
   }
   auto store = open_store(path);

@@ -301,9 +301,29 @@ TEST_CASE("a request for a firearm of an active stolen alert sends a hit notific
   auto burkina = exchange.connect("bf.focal-point");
   auto niger = exchange.connect("ne.focal-point");
 
-  // A bulk alert: thousands of firearms in one message.
-  Bytes alert = exchange.seal(exchange.identity("bf.focal-point"), MessageType::ALERT, [](auto header, auto body) {
+  // An alert that reached NE only never answers SN's requests: no state
+  // can watch serials to learn of requests from states it did not warn.
+  Bytes unseen = exchange.seal(exchange.identity("bf.focal-point"), MessageType::ALERT, [](auto header, auto body) {
     header.initRecipients(1)[0].setCountry("NE");
+    body.getAlert().getFirearms()[0].setSerialNumber("BF-DEPOT-999999");
+  });
+  REQUIRE(burkina->submit(unseen).ok());
+  REQUIRE(receive(*niger, 1).size() == 1);
+  Bytes unseen_request = exchange.seal(exchange.identity("sn.police-judiciaire"), MessageType::TRACING_REQUEST,
+                                       [](auto, auto body) {
+                                         body.getTracingRequest().getFirearms()[0].setSerialNumber("BF-DEPOT-999999");
+                                       });
+  REQUIRE(agency->submit(unseen_request).ok());
+  CHECK(types_of(receive(*senegal, 2, 1500ms)) == std::vector<MessageType>{MessageType::TRACING_REQUEST});
+  REQUIRE(receive(*burkina, 1).size() == 1);  // the request itself, no hit
+  CHECK(receive(*burkina, 1, 500ms).empty());
+  REQUIRE(receive(*niger, 1).size() == 1);
+
+  // A bulk alert to NE and SN: thousands of firearms in one message.
+  Bytes alert = exchange.seal(exchange.identity("bf.focal-point"), MessageType::ALERT, [](auto header, auto body) {
+    auto scope = header.initRecipients(2);
+    scope[0].setCountry("NE");
+    scope[1].setCountry("SN");
     auto firearms = body.getAlert().initFirearms(3000);
     for (unsigned i = 0; i < firearms.size(); ++i) {
       firearms[i].setSerialNumber("BF-DEPOT-" + std::to_string(100000 + i));
@@ -315,6 +335,7 @@ TEST_CASE("a request for a firearm of an active stolen alert sends a hit notific
   });
   REQUIRE(burkina->submit(alert).ok());
   REQUIRE(receive(*niger, 1).size() == 1);
+  REQUIRE(receive(*senegal, 1).size() == 1);
 
   Bytes request = exchange.seal(exchange.identity("sn.police-judiciaire"), MessageType::TRACING_REQUEST,
                                 [](auto, auto body) {
@@ -330,6 +351,34 @@ TEST_CASE("a request for a firearm of an active stolen alert sends a hit notific
   auto hit = at_burkina[1].opened.message.body().getHitNotification();
   CHECK(std::string(hit.getMatchedSerial().cStr()) == "BFDEPOT101234");
   CHECK(MessageId::from_bytes(ByteView(hit.getAlertMessageId().begin(), 16)) == test::message_id_of(alert));
+}
+
+TEST_CASE("a stolen alert listing more serials than the watch-list cap is refused, and nothing of it is kept") {
+  WorkflowExchange exchange([](broker::BrokerConfig& config) { config.limits.max_watched_serials_per_alert = 100; });
+  auto burkina = exchange.connect("bf.focal-point");
+  auto niger = exchange.connect("ne.focal-point");
+  auto alert_of = [&](unsigned count) {
+    return exchange.seal(exchange.identity("bf.focal-point"), MessageType::ALERT, [count](auto header, auto body) {
+      header.initRecipients(1)[0].setCountry("NE");
+      auto firearms = body.getAlert().initFirearms(count);
+      for (unsigned i = 0; i < count; ++i) {
+        firearms[i].setSerialNumber("BF-DEPOT-" + std::to_string(100000 + i));
+        firearms[i].setManufacturer("Izhmash");
+        firearms[i].setType(wire::FirearmType::ASSAULT_RIFLE);
+        firearms[i].setCalibre("7.62x39mm");
+      }
+    });
+  };
+  auto refused = burkina->submit(alert_of(101));
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == ErrorCode::invalid_argument);
+  CHECK_THAT(refused.error().message, Catch::Contains("at most 100") && Catch::Contains("split the batch"));
+  // The refused alert left no delivery behind; the next one is the very next.
+  Bytes accepted = alert_of(100);
+  REQUIRE(burkina->submit(accepted).ok());
+  auto delivered = receive(*niger, 1);
+  REQUIRE(delivered.size() == 1);
+  CHECK(delivered[0].opened.message_id == test::message_id_of(accepted));
 }
 
 TEST_CASE("a request never collected before its hold time becomes a dead letter its sender is told of") {
