@@ -231,7 +231,13 @@ void Broker::Impl::process_batch() {
     deferred_audit.insert(deferred_audit.begin(), audits.begin(), audits.end());
   } else {
     ++counters.commits;
+    for (const auto& [participant, ids] : confirmed_after_commit) {
+      auto session = sessions.find(participant);
+      if (session == sessions.end()) continue;
+      for (auto id : ids) session->second.in_flight.erase(id);
+    }
   }
+  confirmed_after_commit.clear();
   for (const auto& out : outgoing) send(out.routing_id, out.frame);
   outgoing.clear();
   auto to_push = std::move(push_after_commit);

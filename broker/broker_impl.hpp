@@ -145,6 +145,7 @@ struct Broker::Impl {
   // Filled while a batch runs, acted on after its commit.
   std::vector<Outgoing> outgoing;
   std::set<ParticipantId> push_after_commit;
+  std::map<ParticipantId, std::vector<std::uint64_t>> confirmed_after_commit;  // leave the in-flight window
   std::vector<AuditEntry> deferred_audit;         // e.g. ZAP refusals, written with the next transaction
   std::vector<std::uint64_t> delivered_marks;     // deliveries sent, recorded with the next transaction
   std::map<std::string, std::int64_t> zap_refusal_logged;  // key -> last audited, bounds audit growth
