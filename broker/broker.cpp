@@ -112,9 +112,10 @@ Status Broker::Impl::poll_once(std::chrono::milliseconds timeout, int signal_fd)
       {zap.handle(), 0, ZMQ_POLLIN, 0},
       {monitor.handle(), 0, ZMQ_POLLIN, 0},
       {observers.handle(), 0, ZMQ_POLLIN, 0},
+      {observers_monitor.handle(), 0, ZMQ_POLLIN, 0},
       {nullptr, signal_fd, ZMQ_POLLIN, 0},
   };
-  const int item_count = signal_fd >= 0 ? 5 : 4;
+  const int item_count = signal_fd >= 0 ? 6 : 5;
   try {
     zmq::poll(items, static_cast<std::size_t>(item_count), timeout);
   } catch (const zmq::error_t& error) {
@@ -123,10 +124,11 @@ Status Broker::Impl::poll_once(std::chrono::milliseconds timeout, int signal_fd)
   }
   // ZAP first: clients waiting for their handshake are not made to wait for a batch.
   if (items[1].revents & ZMQ_POLLIN) handle_zap_requests();
-  if (items[2].revents & ZMQ_POLLIN) handle_monitor_events();
+  if (items[2].revents & ZMQ_POLLIN) handle_monitor_events(monitor);
+  if (items[4].revents & ZMQ_POLLIN) handle_monitor_events(observers_monitor);
   if (items[0].revents & ZMQ_POLLIN) process_batch();
   if (items[3].revents & ZMQ_POLLIN) process_observer_requests();
-  if (item_count == 5 && (items[4].revents & ZMQ_POLLIN)) {
+  if (item_count == 6 && (items[5].revents & ZMQ_POLLIN)) {
     signalfd_siginfo info{};
     if (::read(signal_fd, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
       if (info.ssi_signo == SIGHUP) {

@@ -86,7 +86,7 @@ struct Broker::Impl {
 
   // --- ZAP and transport events (zap_handler.cpp) ---
   void handle_zap_requests();
-  void handle_monitor_events();
+  void handle_monitor_events(zmq::socket_t& events);  // either endpoint's handshake failures
   void report_handshake_failures();  // from the timers: a log line and an audit row, rate-limited
 
   // --- tracing workflow (workflow.cpp) ---
@@ -136,6 +136,7 @@ struct Broker::Impl {
   zmq::socket_t router;   // participants endpoint
   zmq::socket_t monitor;  // PAIR: the router's handshake events
   zmq::socket_t observers;  // observers endpoint: read requests only
+  zmq::socket_t observers_monitor;  // PAIR: the observers endpoint's handshake events
   std::string bound_endpoint;
   std::string observers_bound_endpoint;
 

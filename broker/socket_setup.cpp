@@ -10,6 +10,9 @@ namespace {
 
 constexpr const char* kZapEndpoint = "inproc://zeromq.zap.01";
 constexpr const char* kMonitorEndpoint = "inproc://fpx-participants-monitor";
+constexpr const char* kObserversMonitorEndpoint = "inproc://fpx-observers-monitor";
+constexpr int kHandshakeFailureEvents =
+    ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
 constexpr const char* kZapDomain = "fpx-participants";
 
 void set_int(zmq::socket_t& socket, int option, int value) {
@@ -54,9 +57,7 @@ Status Broker::Impl::bind_sockets() {
     configure_server_socket(router, config, identity.curve());
     // Handshake failures (unknown keys, clients holding a wrong broker key)
     // never reach the application otherwise: count them.
-    zmq_socket_monitor(router.handle(), kMonitorEndpoint,
-                       ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-                           ZMQ_EVENT_HANDSHAKE_FAILED_AUTH);
+    zmq_socket_monitor(router.handle(), kMonitorEndpoint, kHandshakeFailureEvents);
     monitor = zmq::socket_t(context, zmq::socket_type::pair);
     set_int(monitor, ZMQ_LINGER, 0);
     monitor.connect(kMonitorEndpoint);
@@ -69,6 +70,11 @@ Status Broker::Impl::bind_sockets() {
     observers = zmq::socket_t(context, zmq::socket_type::router);
     configure_server_socket(observers, config, identity.curve());
     observers.set(zmq::sockopt::zap_domain, kObserversZapDomain);
+    // Its handshake failures are counted with the participants endpoint's.
+    zmq_socket_monitor(observers.handle(), kObserversMonitorEndpoint, kHandshakeFailureEvents);
+    observers_monitor = zmq::socket_t(context, zmq::socket_type::pair);
+    set_int(observers_monitor, ZMQ_LINGER, 0);
+    observers_monitor.connect(kObserversMonitorEndpoint);
     observers.bind(config.oversight.observers_endpoint);
     observers_bound_endpoint = observers.get(zmq::sockopt::last_endpoint);
   } catch (const zmq::error_t& error) {

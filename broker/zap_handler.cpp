@@ -75,11 +75,11 @@ void Broker::Impl::handle_zap_requests() {
   }
 }
 
-void Broker::Impl::handle_monitor_events() {
+void Broker::Impl::handle_monitor_events(zmq::socket_t& events) {
   for (;;) {
     std::vector<zmq::message_t> event;
     try {
-      if (!zmq::recv_multipart(monitor, std::back_inserter(event), zmq::recv_flags::dontwait)) break;
+      if (!zmq::recv_multipart(events, std::back_inserter(event), zmq::recv_flags::dontwait)) break;
     } catch (const zmq::error_t&) {
       break;
     }
