@@ -43,14 +43,21 @@ std::string count_text(const Count& count) {
   return count ? std::to_string(*count) : std::string("suppressed");
 }
 
-// 1, 2 or 5 times a power of ten, at least `value`: an axis people can read.
-double nice_max(double value) {
-  if (!(value > 0)) return 1;
-  const double power = std::pow(10.0, std::floor(std::log10(value)));
-  for (double step : {1.0, 2.0, 5.0, 10.0}) {
-    if (step * power >= value) return step * power;
+struct Axis {
+  double max = 1;
+  double step = 1;
+};
+
+// An axis people can read: at most 5 steps of 1, 2 or 5 times a power of
+// ten, never less than 1 (counts and whole hours need no fractions).
+Axis axis_for(double value) {
+  if (!(value > 1)) return {};
+  for (double power = 1;; power *= 10) {
+    for (double step : {1.0, 2.0, 5.0}) {
+      const double steps = std::ceil(value / (step * power));
+      if (steps <= 5) return {steps * step * power, step * power};
+    }
   }
-  return 10 * power;
 }
 
 // "ongoing_investigation" -> "ongoing investigation"
@@ -214,7 +221,7 @@ BarChart refusal_grounds_chart(const StatisticsRecord& statistics) {
 BarChart campaign_chart(const std::vector<CampaignReport>& campaigns) {
   BarChart chart;
   chart.id = "chart-campaigns";
-  chart.title = "Voluntary collection campaigns";
+  chart.title = "Weapons collected and destroyed per campaign";
   chart.description = "Weapons collected and destroyed in each campaign report published by a national commission.";
   chart.unit = "weapons";
   chart.series = {{"collected", "collected"}, {"destroyed", "destroyed"}};
@@ -259,6 +266,7 @@ BarChart alert_chart(const std::vector<PublicAlert>& alerts) {
 // ---- page sections -------------------------------------------------------------
 
 void figure(Markup& page, const BarChart& chart) {
+  page.element("h3", chart.title);
   page.open("figure", {{"class", "chart"}});
   page.raw(svg_bar_chart(chart));
   page.element("figcaption", chart.description);
@@ -463,6 +471,7 @@ header, main, footer { max-width: 980px; margin: 0 auto; padding: 0 20px; }
 header { padding-top: 28px; }
 h1 { font-size: 26px; margin: 0 0 4px; }
 h2 { font-size: 19px; margin: 0 0 10px; }
+h3 { font-size: 15px; margin: 18px 0 0; }
 .lead { color: var(--muted); margin: 0 0 18px; }
 section { background: var(--paper); border: 1px solid var(--line); border-radius: 8px; padding: 18px 20px;
   margin: 0 0 18px; }
@@ -519,13 +528,15 @@ std::string html_escape(std::string_view text) {
 }
 
 std::string svg_bar_chart(const BarChart& chart) {
-  double max = chart.max;
-  if (max <= 0) {
+  Axis axis{chart.max, chart.max / 4};
+  if (chart.max <= 0) {
+    double largest = 0;
     for (const auto& row : chart.rows) {
-      for (const auto& bar : row.bars) max = std::max(max, bar.value);
+      for (const auto& bar : row.bars) largest = std::max(largest, bar.value);
     }
-    max = nice_max(max);
+    axis = axis_for(largest);
   }
+  const double max = axis.max;
   // Row heights first: a row has one bar per value, or one line for its note.
   double height = kLegendHeight;
   for (const auto& row : chart.rows) {
@@ -568,25 +579,24 @@ std::string svg_bar_chart(const BarChart& chart) {
     legend_x += 30 + 7 * static_cast<double>(series.name.size());
   }
 
-  // Grid lines and their values (0, a quarter, ... the end of the axis).
+  // Grid lines and their values, one per step of the axis.
   const double plot_top = kLegendHeight;
   const double plot_bottom = height - kAxisHeight + 4;
-  for (int tick = 0; tick <= 4; ++tick) {
-    const double x = kPlotX + kPlotWidth * tick / 4;
+  const int ticks = static_cast<int>(std::lround(max / axis.step));
+  for (int tick = 0; tick <= ticks; ++tick) {
+    const double x = kPlotX + kPlotWidth * tick / ticks;
     svg.open("line", {{"class", "grid"},
                       {"x1", number(x)},
                       {"x2", number(x)},
                       {"y1", number(plot_top)},
                       {"y2", number(plot_bottom)}})
         .close("line");
-    svg.element("text", number(max * tick / 4),
+    svg.element("text", number(axis.step * tick),
                 {{"x", number(x)}, {"y", number(plot_bottom + 14)}, {"text-anchor", "middle"}, {"class", "value"}});
   }
+  // The unit after the axis's last value, on the same line.
   svg.element("text", chart.unit,
-              {{"x", number(kPlotX + kPlotWidth)},
-               {"y", number(plot_bottom + 26)},
-               {"text-anchor", "end"},
-               {"class", "value"}});
+              {{"x", number(kPlotX + kPlotWidth + 14)}, {"y", number(plot_bottom + 14)}, {"class", "value"}});
 
   double y = plot_top;
   for (const auto& row : chart.rows) {
