@@ -346,7 +346,14 @@ void statistics_section(Markup& page, const ReportData& data) {
   figure(page, acknowledgement_rate_chart(statistics));
   auto grounds = refusal_grounds_chart(statistics);
   if (grounds.rows.empty()) {
-    page.element("p", "No answer in this period gave a refusal ground.", {{"class", "empty"}});
+    // Suppressed pairs publish no grounds: "none" would not be true of them.
+    const bool any_suppressed = std::any_of(statistics.pairs.begin(), statistics.pairs.end(),
+                                            [](const PairStatistics& pair) { return pair.suppressed; });
+    page.element("p",
+                 any_suppressed ? "No refusal ground is published for this period (suppressed pairs of states publish "
+                                  "none)."
+                                : "No answer in this period gave a refusal ground.",
+                 {{"class", "empty"}});
   } else {
     figure(page, grounds);
   }
@@ -438,8 +445,8 @@ void checkpoint_section(Markup& page, const ReportData& data, const PageContext&
   if (verified.checked && verified.tree_size == checkpoint.tree_size && verified.root_hash == checkpoint.root_hash) {
     css = "verified";
     status =
-        "\u2713 accepted this checkpoint: signature, consistency with the one before and inclusion of the saved "
-        "records verified.";
+        "\u2713 accepted this checkpoint: its signature, its consistency with the checkpoint accepted before (if "
+        "any) and the inclusion of the saved records verified.";
   } else if (verified.checked && verified.tree_size > checkpoint.tree_size) {
     css = "verified";
     status = "\u2713 last accepted a later checkpoint (tree size " + std::to_string(verified.tree_size) +
