@@ -3,6 +3,7 @@
 // signature again with the broker's key (the local copy may have been
 // altered since), and says whether `fpx log verify` accepted the checkpoint
 // the page was built from.
+#include <filesystem>
 #include <iostream>
 
 #include "feed_store.hpp"
@@ -112,8 +113,15 @@ int run_report(const GlobalOptions& global, const ReportOptions& options) {
   context.observer = observer_id(*profile);
   context.log_verify = log_verify_state(store, *profile, *broker_key);
   const std::string page = report::render_page(*data, context);
-  if (auto written = write_file_atomically(options.html, as_bytes(page)); !written) {
-    return report_failure(global, kExitUsage, written.error(), "check that the folder of " + options.html + " exists");
+  // Absolute: a bare "out.html" has no parent folder for the atomic write to create.
+  std::error_code path_error;
+  const auto html = std::filesystem::absolute(options.html, path_error);
+  if (path_error) {
+    return report_failure(global, kExitUsage,
+                          make_error(ErrorCode::invalid_argument, options.html + ": " + path_error.message()));
+  }
+  if (auto written = write_file_atomically(html, as_bytes(page)); !written) {
+    return report_failure(global, kExitUsage, written.error(), "nothing was written");
   }
 
   const std::size_t charts = report::chart_count(*data);
