@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,10 @@ struct BrokerOptions {
   std::int64_t max_message_age_ms = 24LL * 3600 * 1000;
   std::size_t max_message_bytes = 1024 * 1024;
   std::int64_t checkpoint_every_ms = 500;
+  // Public statistics: empty keeps the broker's default ("month", "day");
+  // tests use a short fixed period such as "2s" so that one ends while they run.
+  std::vector<std::string> statistics_periods;
+  std::optional<std::int64_t> reveal_after_ms;  // the embargo; unset keeps the broker's default
 };
 
 struct AuditRecord {
