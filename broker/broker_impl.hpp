@@ -100,7 +100,8 @@ struct Broker::Impl {
   std::vector<ParticipantId> focal_points_of(const CountryCode& country) const;
 
   // --- oversight (publish.cpp, observer_endpoint.cpp) ---
-  Status publish_record(const std::string& kind, nlohmann::json record);
+  // as_leaf: the record is also the log's next leaf (statistics, reveals).
+  Status publish_record(const std::string& kind, nlohmann::json record, bool as_leaf = false);
   Status publish_message(const OpenedEnvelope& opened, const InsertedMessage& inserted);
   void publish_checkpoint_if_grown();
   // Statistics of one period (publish_statistics.cpp): the lifecycle rows

@@ -129,7 +129,7 @@ Result<Broker::Impl::PeriodStatistics> Broker::Impl::publish_statistics(const St
   };
   auto sequence = store->next_feed_sequence();
   if (!sequence) return std::move(sequence).take_error();
-  if (auto published = publish_record("statistics", std::move(record)); !published) {
+  if (auto published = publish_record("statistics", std::move(record), true); !published) {
     return std::move(published).take_error();
   }
   statistics.feed_sequence = *sequence;
@@ -182,7 +182,7 @@ Status Broker::Impl::reveal_statistics(const StatisticsPeriod& period, const Per
                             {"chunk", chunk + 1},
                             {"chunks", chunks},
                             {"facts", std::move(facts)}};
-      if (auto published = publish_record("reveal", std::move(record)); !published) return published;
+      if (auto published = publish_record("reveal", std::move(record), true); !published) return published;
     }
   }
   return {};

@@ -206,6 +206,21 @@ INSERT INTO log_commitment_parts (leaf_index, part, salt, metadata)
   SELECT leaf_index, 0, salt, metadata FROM log_commitments;
 DROP TABLE log_commitments;
 CREATE INDEX lifecycle_by_submission ON lifecycle (submitted_at_ms);
+-- Public records the broker writes (statistics, reveals) are leaves too:
+-- a leaf belongs to a message or to a feed record, never both.
+CREATE TABLE log_leaves_v4 (
+  leaf_index     INTEGER PRIMARY KEY,
+  leaf_data      BLOB NOT NULL,
+  leaf_hash      BLOB NOT NULL,
+  message_seq    INTEGER REFERENCES messages(seq),
+  feed_seq       INTEGER,
+  created_at_ms  INTEGER NOT NULL,
+  CHECK ((message_seq IS NULL) != (feed_seq IS NULL))
+);
+INSERT INTO log_leaves_v4 (leaf_index, leaf_data, leaf_hash, message_seq, created_at_ms)
+  SELECT leaf_index, leaf_data, leaf_hash, message_seq, created_at_ms FROM log_leaves;
+DROP TABLE log_leaves;
+ALTER TABLE log_leaves_v4 RENAME TO log_leaves;
 -- The states a stolen/lost alert reached (",SN,NE,"): a request matches only
 -- alerts that reached its state, so no state can watch serials to learn of
 -- others' requests. Rows from version 3 reach no one until re-issued.
@@ -392,6 +407,19 @@ class SqliteStore final : public Store {
     message.log_index = static_cast<std::uint64_t>(query.integer(7));
     message.receipt = query.blob(8);
     return std::optional<StoredMessage>{std::move(message)};
+  }
+
+  Result<std::uint64_t> append_record_leaf(ByteView leaf_data, std::uint64_t feed_sequence,
+                                           std::int64_t at_ms) override {
+    assert(in_transaction());
+    auto index = log_size();
+    if (!index) return index;
+    const auto hash = leaf_hash(leaf_data);
+    Query query(insert_record_leaf_.get());
+    query.bind(1, to_sql(*index)).bind(2, leaf_data).bind(3, ByteView(hash)).bind(4, to_sql(feed_sequence)).bind(5, at_ms);
+    if (auto status = done(query.step(), "appending a public record's leaf"); !status) return std::move(status).take_error();
+    if (auto status = append_log_nodes(*index, hash); !status) return std::move(status).take_error();
+    return *index;
   }
 
   Status open_savepoint() override {
@@ -1011,6 +1039,7 @@ class SqliteStore final : public Store {
   StatementPtr begin_;
   StatementPtr commit_;
   StatementPtr rollback_;
+  StatementPtr insert_record_leaf_;
   StatementPtr unit_savepoint_;
   StatementPtr unit_release_;
   StatementPtr unit_rollback_;
@@ -1071,6 +1100,8 @@ Status SqliteStore::prepare_statements() {
       {&begin_, "BEGIN IMMEDIATE"},
       {&commit_, "COMMIT"},
       {&rollback_, "ROLLBACK"},
+      {&insert_record_leaf_,
+       "INSERT INTO log_leaves (leaf_index, leaf_data, leaf_hash, feed_seq, created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)"},
       {&unit_savepoint_, "SAVEPOINT submission"},
       {&unit_release_, "RELEASE submission"},
       {&unit_rollback_, "ROLLBACK TO submission"},

@@ -3,8 +3,8 @@
 # fpx-ca, fpx-broker on 127.0.0.1 with its SQLite file, and each participant's
 # `fpx` command line. Every step is confirmed by another binary (the
 # recipient's inbox shows what the sender submitted); exit 0 only if every
-# step happened. The observer's part (public feed, transparency log) comes
-# with the oversight issue, and the script says so.
+# step happened. The observer follows the public feed, verifies the
+# transparency log and writes its HTML report.
 #   FPX_DEMO_DIR  where to put the demo files (default: a new temp directory)
 #   FPX_DEMO_PORT the broker's participants port on 127.0.0.1 (default 7400;
 #                 observers use the next one)
@@ -92,6 +92,8 @@ database = "fpx-broker.sqlite"
 level = "warn"
 [oversight]
 checkpoint_every_ms = 1000
+# Short statistics periods, so that the demo sees one end (a deployment uses "month" and "day").
+statistics_periods = ["10s"]
 [regions]
 Sahel = ["BF", "ML", "MR", "NE", "TD", "SN"]
 TOML
@@ -195,12 +197,28 @@ echo "Nothing of the tracing request itself is public: only the alert (redacted)
 step "The observer verifies the transparency log: signed checkpoint, consistency, inclusion of what it saw"
 as cso.sahel-watch log verify || fail "the transparency log does not verify"
 
-step "Not in this build yet"
-cat <<'TEXT'
-Public statistics per pair of states (with small cells suppressed), the reveal
-of leaf metadata after the embargo, and `fpx report --html` come with the rest
-of the oversight issue.
-TEXT
+step "The observer's report: statistics, campaigns, alerts and the checkpoint, as one HTML page"
+echo "(statistics of a period are published once it ends; this demo's periods last 10 seconds)"
+records="$(profile cso.sahel-watch)/feed/records.jsonl"
+for _ in $(seq 15); do
+  grep -q '"kind":"statistics"' "$records" && break
+  as cso.sahel-watch observe --wait 2 >/dev/null || fail "the observer could not read the feed"
+done
+grep -q '"kind":"statistics"' "$records" || fail "no statistics record reached the public feed"
+as cso.sahel-watch log verify >/dev/null || fail "the transparency log does not verify"
+report="$demo_dir/report.html"
+as cso.sahel-watch report --html "$report" || fail "fpx report failed"
+# Response and acknowledgement times, acknowledgement rates, campaigns, alerts
+# (no refusal-ground chart: the scenario's one refusal is under the threshold).
+charts=$(grep -o '<svg' "$report" | wc -l)
+[[ "$charts" -eq 5 ]] || fail "the report has $charts charts, not 5"
+echo "One request per pair of states is under the threshold of 3: the page shows those cells as suppressed."
+grep -q 'suppressed: fewer than 3 requests' "$report" || fail "the report does not show the suppressed cells"
+grep -q 'accepted this checkpoint' "$report" || fail "the report does not show the verified checkpoint"
+for secret in "$request_id" AK-4711-ZG SN-ZIG-2026-0142 BF-OUA-2026-0077 Ouagadougou "Gendarmerie depot"; do
+  if grep -q -- "$secret" "$report"; then fail "a private detail ($secret) reached the report"; fi
+done
+echo "Open it in a browser: file://$report"
 
 step "The broker stops cleanly on SIGTERM"
 kill -TERM "$broker_pid"

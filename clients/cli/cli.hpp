@@ -102,6 +102,12 @@ int run_observe(const GlobalOptions& global, const ObserveOptions& options);
 
 int run_log_verify(const GlobalOptions& global);
 
+struct ReportOptions {
+  std::string html;    // where the page goes
+  std::string period;  // the kind of period shown ("month", "day", "10s"); empty: the longest saved
+};
+int run_report(const GlobalOptions& global, const ReportOptions& options);
+
 int run_profile_init(const GlobalOptions& global, const ProfileInitOptions& options);
 int run_profile_show(const GlobalOptions& global);
 

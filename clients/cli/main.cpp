@@ -125,6 +125,15 @@ int run(int argc, char** argv) {
       "verify", "check the latest signed checkpoint, its consistency with the one saved, and the inclusion of every "
                 "saved record");
 
+  ReportOptions report_options;
+  auto* report = app.add_subcommand(
+      "report", "observers: write a self-contained HTML page of the saved feed (run `fpx observe` first): response "
+                "times, acknowledgement rates, refusal grounds, campaigns and alerts as charts, and the checkpoint");
+  report->add_option("--html", report_options.html, "the HTML file to write")->required();
+  report->add_option("--period", report_options.period,
+                     "statistics period to show, e.g. month, day or 10s (default: the longest saved; its latest "
+                     "period)");
+
   // --- profile -------------------------------------------------------------------
   auto* profile = app.add_subcommand("profile", "create or show a participant profile");
   profile->require_subcommand(1);
@@ -168,6 +177,7 @@ int run(int argc, char** argv) {
   if (verify->parsed()) return run_verify(global, verify_options);
   if (observe->parsed()) return run_observe(global, observe_options);
   if (log_verify->parsed()) return run_log_verify(global);
+  if (report->parsed()) return run_report(global, report_options);
   if (init->parsed()) return run_profile_init(global, init_options);
   if (show->parsed()) return run_profile_show(global);
   std::cerr << app.help();

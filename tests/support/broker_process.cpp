@@ -54,8 +54,16 @@ BrokerProcess::BrokerProcess(TestPki& pki, const std::vector<std::string>& parti
   observers_endpoint_ = "tcp://127.0.0.1:" + std::to_string(free_port());
   config << "[participants]\nendpoint = \"" << endpoint_ << "\"\n"
          << "[observers]\nendpoint = \"" << observers_endpoint_ << "\"\n"
-         << "[oversight]\ncheckpoint_every_ms = " << options.checkpoint_every_ms << "\n"
-         << "[pki]\nroot_ca = " << quoted(pki.root_pem()) << "\ncrl_dir = " << quoted(pki.crl_dir())
+         << "[oversight]\ncheckpoint_every_ms = " << options.checkpoint_every_ms << "\n";
+  if (!options.statistics_periods.empty()) {
+    config << "statistics_periods = [";
+    for (std::size_t i = 0; i < options.statistics_periods.size(); ++i) {
+      config << (i == 0 ? "" : ", ") << "\"" << options.statistics_periods[i] << "\"";
+    }
+    config << "]\n";
+  }
+  if (options.reveal_after_ms) config << "reveal_after_ms = " << *options.reveal_after_ms << "\n";
+  config << "[pki]\nroot_ca = " << quoted(pki.root_pem()) << "\ncrl_dir = " << quoted(pki.crl_dir())
          << "\nenrolled_dir = " << quoted(dir_ / "enrolled") << "\n"
          << "[identity]\ndir = " << quoted(pki.dir() / "participants" / "exchange.broker") << "\n"
          << "[storage]\ndatabase = " << quoted(database_) << "\n"

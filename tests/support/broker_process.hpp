@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,10 @@ struct BrokerOptions {
   std::size_t max_message_bytes = 1024 * 1024;
   std::int64_t checkpoint_every_ms = 500;
   std::int64_t handshake_ivl_ms = 5'000;  // half-open and slow handshakes are dropped after this
+  // Public statistics: empty keeps the broker's default ("month", "day");
+  // tests use a short fixed period such as "2s" so that one ends while they run.
+  std::vector<std::string> statistics_periods;
+  std::optional<std::int64_t> reveal_after_ms;  // the embargo; unset keeps the broker's default
 };
 
 struct AuditRecord {

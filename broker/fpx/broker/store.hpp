@@ -241,6 +241,9 @@ class Store {
   virtual Status append_feed(const FeedRow& row, std::int64_t at_ms) = 0;
   virtual Result<std::vector<FeedRow>> feed_page(std::uint64_t from_sequence, std::size_t limit) = 0;
   virtual Status append_checkpoint(const CheckpointRow& row) = 0;
+  // A public record the broker writes, as the log's next leaf; returns its index.
+  virtual Result<std::uint64_t> append_record_leaf(ByteView leaf_data, std::uint64_t feed_sequence,
+                                                   std::int64_t at_ms) = 0;
   virtual Result<std::optional<CheckpointRow>> latest_checkpoint() = 0;
 
   // --- public statistics and their reveal ---

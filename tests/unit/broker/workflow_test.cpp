@@ -652,6 +652,19 @@ TEST_CASE("statistics per pair of states are published with suppression, and the
     REQUIRE(proof.ok());
     CHECK(verify_inclusion(leaf.leaf_hash, leaf.leaf_index, head->checkpoint.size, *proof, head->checkpoint.root));
   }
+  // The statistics and reveal records are leaves of the log themselves, so
+  // the broker cannot show other observers other figures unnoticed.
+  int public_leaves = 0;
+  for (const auto& record : feed.records) {
+    if (record.kind != "statistics" && record.kind != "reveal") continue;
+    REQUIRE(record.log_index.has_value());
+    REQUIRE(*record.log_index < head->checkpoint.size);
+    auto proof = observer->inclusion_proof(*record.log_index, head->checkpoint.size);
+    REQUIRE(proof.ok());
+    CHECK(verify_inclusion(*record.leaf_hash, *record.log_index, head->checkpoint.size, *proof, head->checkpoint.root));
+    ++public_leaves;
+  }
+  CHECK(public_leaves == 4);  // two statistics records, two reveals
   // Nothing of the content reaches the public records.
   for (const auto& record : feed.records) {
     for (const char* secret : {"SN-ZIG-2026-0142", "Ziguinchor", "police-judiciaire", "investigation is under way"}) {

@@ -1,0 +1,313 @@
+#include "report_data.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <ctime>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <tuple>
+
+namespace fpx::cli::report {
+
+namespace {
+
+using nlohmann::json;
+
+// Reads typed fields of one record; the first field that is missing or of
+// the wrong type is remembered, so a record is either read whole or refused.
+class FieldReader {
+ public:
+  FieldReader(const json& object, std::string& problem) : object_(object), problem_(problem) {}
+
+  std::string text(const char* key) {
+    const json* value = field(key);
+    if (value == nullptr) return {};
+    if (!value->is_string()) {
+      wrong(key, "a string");
+      return std::string();
+    }
+    return value->get<std::string>();
+  }
+
+  std::int64_t integer(const char* key) {
+    const json* value = field(key);
+    if (value == nullptr) return 0;
+    if (!value->is_number_integer()) {
+      wrong(key, "a whole number");
+      return 0;
+    }
+    return value->get<std::int64_t>();
+  }
+
+  double number(const char* key) {
+    const json* value = field(key);
+    if (value == nullptr) return 0;
+    if (!value->is_number()) {
+      wrong(key, "a number");
+      return 0.0;
+    }
+    return value->get<double>();
+  }
+
+  bool boolean(const char* key) {
+    const json* value = field(key);
+    if (value == nullptr) return false;
+    if (!value->is_boolean()) {
+      wrong(key, "true or false");
+      return false;
+    }
+    return value->get<bool>();
+  }
+
+  // null is "suppressed"; a count is a whole number of at least 0.
+  Count count(const char* key) {
+    const json* value = field(key);
+    if (value == nullptr || value->is_null()) return std::nullopt;
+    if (!value->is_number_integer() || value->get<std::int64_t>() < 0) {
+      wrong(key, "a count or null");
+      return Count();
+    }
+    return value->get<std::int64_t>();
+  }
+
+  Hours hours(const char* key) {
+    const json* value = field(key);
+    if (value == nullptr || value->is_null()) return std::nullopt;
+    if (!value->is_number() || value->get<double>() < 0) {
+      wrong(key, "hours or null");
+      return Hours();
+    }
+    return value->get<double>();
+  }
+
+  std::vector<std::string> texts(const char* key) {
+    std::vector<std::string> out;
+    const json* value = field(key);
+    if (value == nullptr) return out;
+    if (!value->is_array()) {
+      wrong(key, "a list of strings");
+      return out;
+    }
+    for (const auto& item : *value) {
+      if (!item.is_string()) {
+        wrong(key, "a list of strings");
+        return out;
+      }
+      out.push_back(item.get<std::string>());
+    }
+    return out;
+  }
+
+  // {"name": count-or-null, ...} in the record's order (nlohmann's
+  // ordered_json is not used: the broker writes sorted keys anyway).
+  std::vector<std::pair<std::string, Count>> counts(const char* key) {
+    std::vector<std::pair<std::string, Count>> out;
+    const json* value = field(key);
+    if (value == nullptr) return out;
+    if (!value->is_object()) {
+      wrong(key, "an object of counts");
+      return out;
+    }
+    for (const auto& [name, item] : value->items()) {
+      if (item.is_null()) {
+        out.emplace_back(name, std::nullopt);
+      } else if (item.is_number_integer() && item.get<std::int64_t>() >= 0) {
+        out.emplace_back(name, item.get<std::int64_t>());
+      } else {
+        wrong(key, "an object of counts");
+        return out;
+      }
+    }
+    return out;
+  }
+
+  Percentiles percentiles(const char* key) {
+    const json* value = field(key);
+    if (value == nullptr) return {};
+    if (!value->is_object()) {
+      wrong(key, "{\"median\", \"p90\"}");
+      return Percentiles();
+    }
+    FieldReader inner(*value, problem_);
+    return {inner.hours("median"), inner.hours("p90")};
+  }
+
+  const json* field(const char* key) {
+    auto found = object_.find(key);
+    if (found == object_.end()) {
+      if (problem_.empty()) problem_ = std::string("has no \"").append(key).append("\"");
+      return nullptr;
+    }
+    return &*found;
+  }
+
+ private:
+  void wrong(const char* key, const char* expected) {
+    if (problem_.empty()) problem_ = std::string("\"").append(key).append("\" is not ").append(expected);
+  }
+
+  const json& object_;
+  std::string& problem_;
+};
+
+PairStatistics read_pair(const json& object, std::string& problem) {
+  FieldReader read(object, problem);
+  PairStatistics pair;
+  pair.requester = read.text("requester");
+  pair.requested = read.text("requested");
+  pair.suppressed = read.boolean("suppressed");
+  if (pair.suppressed) return pair;  // a suppressed pair has only its names
+  pair.requests = read.count("requests");
+  pair.acknowledged = read.count("acknowledged");
+  pair.acknowledged_within_clock = read.count("acknowledgedWithinClock");
+  pair.answered = read.count("answered");
+  pair.acknowledgement_hours = read.percentiles("acknowledgementHours");
+  pair.response_hours = read.percentiles("responseHours");
+  pair.outcomes = read.counts("outcomes");
+  pair.refusal_grounds = read.counts("refusalGrounds");
+  return pair;
+}
+
+StatisticsRecord read_statistics(std::uint64_t sequence, const json& object, std::string& problem) {
+  FieldReader read(object, problem);
+  StatisticsRecord record;
+  record.sequence = sequence;
+  record.period = read.text("period");
+  record.period_start = read.text("periodStart");
+  record.period_end = read.text("periodEnd");
+  record.final = read.boolean("final");
+  record.as_of = read.text("asOf");
+  record.threshold = read.integer("threshold");
+  record.reveal_after = read.text("revealAfter");
+  if (const json* clocks = read.field("clocksHours"); clocks != nullptr && clocks->is_object()) {
+    FieldReader clock(*clocks, problem);
+    record.clocks = {clock.number("urgentAcknowledge"), clock.number("urgentRespond"),
+                     clock.number("routineAcknowledge"), clock.number("routineRespond")};
+  }
+  const json* pairs = read.field("pairs");
+  if (pairs != nullptr && !pairs->is_array() && problem.empty()) problem = "\"pairs\" is not a list";
+  if (pairs != nullptr && pairs->is_array()) {
+    for (const auto& pair : *pairs) {
+      if (!pair.is_object()) {
+        if (problem.empty()) problem = "a pair of states is not an object";
+        break;
+      }
+      record.pairs.push_back(read_pair(pair, problem));
+    }
+  }
+  return record;
+}
+
+// Seconds since the epoch of "YYYY-MM-DDTHH:MM:SSZ"; 0 if it is not that.
+std::int64_t epoch_seconds(const std::string& iso) {
+  std::tm parts{};
+  char zone = 0;
+  if (std::sscanf(iso.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%c", &parts.tm_year, &parts.tm_mon, &parts.tm_mday,
+                  &parts.tm_hour, &parts.tm_min, &parts.tm_sec, &zone) != 7 ||
+      zone != 'Z') {
+    return 0;
+  }
+  parts.tm_year -= 1900;
+  parts.tm_mon -= 1;
+  return static_cast<std::int64_t>(timegm(&parts));
+}
+
+// Per period (kind and start): the record shown. The final one replaces the
+// first publication; among equals the later record wins.
+bool replaces(const StatisticsRecord& candidate, const StatisticsRecord& current) {
+  if (candidate.final != current.final) return candidate.final;
+  return candidate.sequence > current.sequence;
+}
+
+}  // namespace
+
+Result<ReportData> read_report_data(const std::vector<FeedStore::SavedRecord>& records, const std::string& period) {
+  ReportData data;
+  data.records = records.size();
+  std::map<std::pair<std::string, std::string>, StatisticsRecord> by_period;  // (kind, start) -> shown record
+  for (const auto& saved : records) {
+    if (data.first_sequence == 0 || saved.sequence < data.first_sequence) data.first_sequence = saved.sequence;
+    data.last_sequence = std::max(data.last_sequence, saved.sequence);
+    const json object = json::parse(saved.signed_record, nullptr, false);
+    const std::string name = "feed record " + std::to_string(saved.sequence) + " (" + saved.kind + ")";
+    if (object.is_discarded() || !object.is_object()) {
+      return make_error(ErrorCode::malformed, name + " is not a JSON object");
+    }
+    std::string problem;
+    FieldReader read(object, problem);
+    if (saved.kind == "statistics") {
+      auto record = read_statistics(saved.sequence, object, problem);
+      if (problem.empty()) {
+        auto key = std::make_pair(record.period, record.period_start);
+        auto shown = by_period.find(key);
+        if (shown == by_period.end()) {
+          by_period.emplace(key, std::move(record));
+        } else if (replaces(record, shown->second)) {
+          shown->second = std::move(record);
+        }
+      }
+    } else if (saved.kind == "reveal") {
+      ++data.reveal_records;
+    } else if (saved.kind == "campaign-report") {
+      CampaignReport report;
+      report.sequence = saved.sequence;
+      report.country = read.text("country");
+      report.commission = read.text("commission");
+      report.regions = read.texts("regions");
+      report.period_start = read.text("periodStart");
+      report.period_end = read.text("periodEnd");
+      report.weapons_collected = read.integer("weaponsCollected");
+      report.weapons_destroyed = read.integer("weaponsDestroyed");
+      report.community_partners = read.texts("communityPartners");
+      data.campaigns.push_back(std::move(report));
+    } else if (saved.kind == "public-alert") {
+      data.alerts.push_back({saved.sequence, read.text("alertKind"), read.text("issuingCountry"), read.text("region"),
+                             read.text("month")});
+    } else if (saved.kind == "checkpoint") {
+      CheckpointRecord checkpoint{saved.sequence, 0, read.text("rootHash"), read.text("note")};
+      const std::int64_t size = read.integer("treeSize");
+      if (size < 0 && problem.empty()) problem = "\"treeSize\" is negative";
+      checkpoint.tree_size = static_cast<std::uint64_t>(size);
+      if (!data.checkpoint || checkpoint.sequence > data.checkpoint->sequence) data.checkpoint = std::move(checkpoint);
+    }
+    // Other kinds are newer than this client: the page shows what it knows.
+    if (!problem.empty()) {
+      return make_error(ErrorCode::malformed, name + " " + problem +
+                                                  ": run `fpx log verify`, and report it to the "
+                                                  "exchange if it passes");
+    }
+  }
+
+  // The kind of period shown: the one asked for, else the longest.
+  std::string shown_kind = period;
+  std::int64_t longest = -1;
+  for (const auto& [key, record] : by_period) {
+    data.periods.push_back({record.period, record.period_start, record.final});
+    const std::int64_t span = epoch_seconds(record.period_end) - epoch_seconds(record.period_start);
+    if (period.empty() && span > longest) {
+      longest = span;
+      shown_kind = record.period;
+    }
+  }
+  std::sort(data.periods.begin(), data.periods.end(), [](const PeriodSeen& a, const PeriodSeen& b) {
+    return std::tie(a.period_start, a.period) < std::tie(b.period_start, b.period);
+  });
+  // Keys sort by start within a kind (ISO 8601 sorts as text): the last match is the latest period.
+  for (const auto& [key, record] : by_period) {
+    if (key.first == shown_kind) data.statistics = record;
+  }
+  if (!period.empty() && !data.statistics) {
+    std::string kinds;
+    for (const auto& [key, record] : by_period) {
+      if (kinds.find("\"" + key.first + "\"") != std::string::npos) continue;
+      kinds.append(kinds.empty() ? "" : ", ").append("\"").append(key.first).append("\"");
+    }
+    return make_error(ErrorCode::invalid_argument,
+                      "no statistics of period \"" + period + "\" were saved; " +
+                          (kinds.empty() ? std::string("none at all yet: run `fpx observe` after a period has ended")
+                                         : "the feed has " + kinds));
+  }
+  return data;
+}
+
+}  // namespace fpx::cli::report

@@ -1,0 +1,414 @@
+// `fpx report --html` end to end: a real broker with a 2-second statistics
+// period, a scenario played through fpx_client, the observer's `fpx observe`,
+// `fpx log verify` and `fpx report`, then the page rendered by headless
+// Chromium, whose DOM must hold the charts the scenario calls for. Expected
+// figures are written by hand from the scenario below.
+#include <sys/wait.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <thread>
+
+#include "fpx/client.hpp"
+#include "fpx/observer_client.hpp"
+#include "support/broker_process.hpp"
+#include "support/sample_messages.hpp"
+#include "support/test_pki.hpp"
+
+using namespace fpx;
+using namespace std::chrono_literals;
+using wire::MessageType;
+namespace fs = std::filesystem;
+
+namespace {
+
+// Short enough that the test sees a period end and its embargo pass.
+constexpr std::int64_t kPeriodMs = 2000;
+// The answers must be in before the final figures: they follow the requests
+// at once, so about 4 s (the rest of the period and the embargo) is ample.
+constexpr std::int64_t kEmbargoMs = 2000;
+
+struct Run {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string shell_quote(const std::string& text) {
+  std::string out = "'";
+  for (const char c : text) {
+    if (c == '\'') {
+      out.append("'\\''");
+    } else {
+      out.push_back(c);
+    }
+  }
+  out.push_back('\'');
+  return out;
+}
+
+// Runs a command line (words quoted for the shell) in `scratch`, capturing stdout and stderr.
+Run run(const std::vector<std::string>& words, const fs::path& scratch) {
+  static int counter = 0;
+  const std::string stem = "run-" + std::to_string(++counter);
+  const fs::path out = scratch / (stem + ".out");
+  const fs::path err = scratch / (stem + ".err");
+  std::string command = "cd ";
+  command.append(shell_quote(scratch.string())).append(" && env -u FPX_PROFILE");
+  for (const auto& word : words) command.append(" ").append(shell_quote(word));
+  command.append(" >").append(shell_quote(out.string())).append(" 2>").append(shell_quote(err.string()));
+  const int status = std::system(command.c_str());
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, test::read_file(out), test::read_file(err)};
+}
+
+std::size_t count(const std::string& text, const std::string& needle) {
+  std::size_t found = 0;
+  for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + needle.size())) ++found;
+  return found;
+}
+
+// The markup of one chart (<svg id=...> to its </svg>), empty if absent.
+std::string chart(const std::string& dom, const std::string& id) {
+  const auto start = dom.find("id=\"" + id + "\"");
+  if (start == std::string::npos) return {};
+  const auto end = dom.find("</svg>", start);
+  return dom.substr(start, end == std::string::npos ? std::string::npos : end - start);
+}
+
+// The markup of one row of a chart (<g ... data-row="LABEL"> to its </g>).
+std::string row(const std::string& chart_markup, const std::string& label) {
+  const auto attribute = chart_markup.find("data-row=\"" + label + "\"");
+  if (attribute == std::string::npos) return {};
+  const auto start = chart_markup.rfind("<g ", attribute);
+  const auto end = chart_markup.find("</g>", attribute);
+  return chart_markup.substr(start, end - start);
+}
+
+// The value of the bar of `series` in a row ("" if there is none).
+std::string bar_value(const std::string& row_markup, const std::string& series) {
+  const auto bar = row_markup.find("data-series=\"" + series + "\"");
+  if (bar == std::string::npos) return {};
+  const std::string marker = "data-value=\"";
+  const auto value = row_markup.find(marker, bar);
+  if (value == std::string::npos) return {};
+  const auto end = row_markup.find('"', value + marker.size());
+  return row_markup.substr(value + marker.size(), end - value - marker.size());
+}
+
+auto reply_to(const MessageId& request) {
+  return [request](wire::Header::Builder header, wire::Body::Builder) {
+    header.setInReplyTo(kj::arrayPtr(request.bytes.data(), request.bytes.size()));
+    header.initRecipients(1)[0].setCountry("SN");
+  };
+}
+
+// The scenario's states, a broker whose statistics periods last 2 seconds,
+// and an observer.
+struct ReportExchange {
+  ReportExchange() : pki({"SN", "NE", "BF"}) {
+    pki.issue("sn.focal-point", "SN", Role::focal_point);
+    pki.issue("ne.focal-point", "NE", Role::focal_point);
+    pki.issue("bf.focal-point", "BF", Role::focal_point);
+    pki.issue("ml.focal-point", "ML", Role::focal_point);
+    pki.issue("sn.police-judiciaire", "SN", Role::agency);
+    pki.issue("cso.sahel-watch", "SN", Role::observer, {.via_intermediate = false});
+    test::BrokerOptions options;
+    options.statistics_periods = {"2s"};
+    options.reveal_after_ms = kEmbargoMs;
+    broker = std::make_unique<test::BrokerProcess>(
+        pki,
+        std::vector<std::string>{"sn.focal-point", "ne.focal-point", "bf.focal-point", "ml.focal-point",
+                                 "sn.police-judiciaire", "cso.sahel-watch"},
+        options);
+  }
+
+  std::unique_ptr<client::Client> participant(const std::string& id) {
+    client::ClientOptions options;
+    options.endpoint = broker->endpoint();
+    options.broker_curve_key = broker->curve_public_key();
+    options.state_db = pki.dir() / (id + ".client.sqlite");
+    options.root_ca = pki.root_pem();
+    options.crl_dir = pki.crl_dir();
+    auto connected = client::Client::connect(pki.identity(id), options);
+    if (!connected) FAIL(connected.error().describe());
+    return std::move(connected).value();
+  }
+
+  std::unique_ptr<client::ObserverClient> observer() {
+    client::ObserverOptions options;
+    options.endpoint = broker->observers_endpoint();
+    options.broker_chain = *Certificate::load_pem_file(broker_chain());
+    options.root_ca = pki.root_pem();
+    auto connected = client::ObserverClient::connect(pki.identity("cso.sahel-watch"), options);
+    if (!connected) FAIL(connected.error().describe());
+    return std::move(connected).value();
+  }
+
+  fs::path broker_chain() const { return pki.dir() / "participants" / "exchange.broker" / kChainFile; }
+
+  // SN publishes a campaign report (one partner's name is markup: it must
+  // reach the page as text) and BF a publishable alert for the Sahel. Then
+  // four requests to NE and BF and one to ML, all in one statistics period;
+  // NE acknowledges the four and answers two with a partial chain; BF
+  // refuses the four (an ongoing investigation).
+  void play() {
+    auto agency = participant("sn.police-judiciaire");
+    auto niger = participant("ne.focal-point");
+    auto burkina = participant("bf.focal-point");
+    auto senegal = participant("sn.focal-point");
+    const auto agency_identity = pki.identity("sn.police-judiciaire");
+    const auto niger_identity = pki.identity("ne.focal-point");
+    const auto burkina_identity = pki.identity("bf.focal-point");
+    // Public records first: only the requests and their answers need to be quick.
+    REQUIRE(senegal
+                ->submit(test::seal_changed(pki.identity("sn.focal-point"), MessageType::CAMPAIGN_REPORT,
+                                            [](auto, auto body) {
+                                              auto report = body.getCampaignReport();
+                                              auto regions = report.initRegions(3);
+                                              regions.set(0, "Fatick");
+                                              regions.set(1, "Thies");
+                                              regions.set(2, "Kolda");
+                                              report.initCommunityPartners(1).set(
+                                                  0, "<script>document.title='injected'</script> radio & partners");
+                                            }))
+                .ok());
+    REQUIRE(burkina
+                ->submit(test::seal_changed(burkina_identity, MessageType::ALERT,
+                                            [](auto header, auto) { header.initRecipients(1)[0].setRegion("Sahel"); }))
+                .ok());
+    // Periods are aligned on the epoch: start just after one begins, so the
+    // five requests (milliseconds apart) fall in the same period.
+    while (now_ms() % kPeriodMs > 100) std::this_thread::sleep_for(10ms);
+    std::vector<MessageId> requests;
+    for (int i = 0; i < 4; ++i) {
+      Bytes request = test::seal_sample(agency_identity, MessageType::TRACING_REQUEST);
+      REQUIRE(agency->submit(request).ok());
+      requests.push_back(test::message_id_of(request));
+    }
+    REQUIRE(agency
+                ->submit(test::seal_changed(agency_identity, MessageType::TRACING_REQUEST,
+                                            [](auto header, auto body) {
+                                              header.initRecipients(1)[0].setCountry("ML");
+                                              auto states = body.getTracingRequest().initRequestedStates(1);
+                                              states[0].setCountry("ML");
+                                              states[0].setRole(wire::RequestedStateRole::OTHER_ON_TRAIL);
+                                            }))
+                .ok());
+    for (const auto& request : requests) {
+      REQUIRE(niger->submit(test::seal_changed(niger_identity, MessageType::TRACING_ACKNOWLEDGEMENT, reply_to(request)))
+                  .ok());
+    }
+    for (int i = 0; i < 2; ++i) {
+      REQUIRE(
+          niger->submit(test::seal_changed(niger_identity, MessageType::TRACING_RESPONSE, reply_to(requests[i]))).ok());
+    }
+    for (const auto& request : requests) {
+      REQUIRE(burkina
+                  ->submit(test::seal_changed(burkina_identity, MessageType::TRACING_RESPONSE,
+                                              [&](auto header, auto body) {
+                                                reply_to(request)(header, body);
+                                                auto response = body.getTracingResponse();
+                                                response.setOutcome(wire::TracingOutcome::REFUSED);
+                                                response.initChainOfCustody(0);
+                                                response.initRefusalGrounds(1).set(
+                                                    0, wire::RefusalGround::ONGOING_INVESTIGATION);
+                                                response.setGroundsExplanation("a national investigation");
+                                              }))
+                  .ok());
+    }
+  }
+
+  // Until the final statistics and a checkpoint of the whole log are on the feed.
+  void wait_for_feed() {
+    auto watcher = observer();
+    auto deadline = std::chrono::steady_clock::now() + 30s;
+    std::uint64_t next = 1;
+    bool final_statistics = false;
+    std::uint64_t checkpoint_size = 0;
+    for (;;) {
+      auto page = watcher->follow(next, 1000);
+      REQUIRE(page.ok());
+      for (const auto& record : page->records) {
+        if (record.kind == "statistics" && record.signed_record.find("\"final\":true") != std::string::npos) {
+          final_statistics = true;
+        }
+        if (record.kind == "checkpoint") {
+          const auto at = record.signed_record.find("\"treeSize\":");
+          checkpoint_size = std::stoull(record.signed_record.substr(at + 11));
+        }
+      }
+      next = page->next_sequence;
+      auto head = watcher->latest_checkpoint();
+      if (final_statistics && head.ok() && head->checkpoint.size == checkpoint_size) return;
+      if (std::chrono::steady_clock::now() > deadline) {
+        FAIL("no final statistics and checkpoint on the feed after 30 s; broker log in " << pki.dir());
+      }
+      std::this_thread::sleep_for(100ms);
+    }
+  }
+
+  test::TestPki pki;
+  std::unique_ptr<test::BrokerProcess> broker;
+};
+
+// Debian's chromium; the test fails (never skips) without it: CI installs it.
+std::string chromium_binary(const fs::path& scratch) {
+  auto found = run({"sh", "-c", "command -v chromium || command -v chromium-browser"}, scratch);
+  std::string path = found.out.substr(0, found.out.find('\n'));
+  if (found.exit_code != 0 || path.empty()) {
+    FAIL(
+        "chromium is not installed: run deploy/install-packages.sh as root (it installs Debian's chromium), "
+        "then run this test again");
+  }
+  return path;
+}
+
+// The page as headless Chromium parsed it (its DOM, serialized).
+std::string rendered_dom(const fs::path& html, const fs::path& scratch) {
+  const std::string chromium = chromium_binary(scratch);
+  const fs::path user_data = scratch / "chromium-profile";
+  fs::remove_all(user_data);
+  fs::create_directories(user_data);
+  auto dumped =
+      run({"timeout", "120", chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+           "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+           "--user-data-dir=" + user_data.string(), "--dump-dom", "file://" + html.string()},
+          scratch);
+  INFO("chromium stderr:\n" << dumped.err);
+  REQUIRE(dumped.exit_code == 0);
+  REQUIRE(dumped.out.find("</html>") != std::string::npos);
+  return dumped.out;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "fpx report --html draws the scenario's statistics, campaigns, alerts and checkpoint, as Chromium renders them") {
+  ReportExchange exchange;
+  const fs::path scratch = exchange.pki.dir();
+  const fs::path profile = scratch / "observer-profile";
+  const std::string fpx = std::string(FPX_BIN_DIR) + "/fpx";
+  auto init = run({fpx, "profile", "init", "--dir", profile.string(), "--identity",
+                   (scratch / "participants" / "cso.sahel-watch").string(), "--observer-endpoint",
+                   exchange.broker->observers_endpoint(), "--broker-cert", exchange.broker_chain().string(),
+                   "--root-ca", exchange.pki.root_pem().string()},
+                  scratch);
+  INFO(init.err);
+  REQUIRE(init.exit_code == 0);
+  const fs::path html = scratch / "report.html";
+
+  // Before anything was observed there is nothing to draw: a usage error that says what to do.
+  auto empty = run({fpx, "--profile", profile.string(), "report", "--html", html.string()}, scratch);
+  CHECK(empty.exit_code == 2);
+  CHECK_THAT(empty.err, Catch::Contains("fpx observe"));
+  CHECK_FALSE(fs::exists(html));
+  CHECK(run({fpx, "--profile", profile.string(), "report"}, scratch).exit_code == 2);  // --html is required
+
+  exchange.play();
+  exchange.wait_for_feed();
+  auto observed = run({fpx, "--profile", profile.string(), "observe"}, scratch);
+  INFO(observed.out << observed.err);
+  REQUIRE(observed.exit_code == 0);
+  auto verified = run({fpx, "--profile", profile.string(), "--json", "log", "verify"}, scratch);
+  INFO(verified.out << verified.err);
+  REQUIRE(verified.exit_code == 0);
+  const auto size_at = verified.out.find("\"treeSize\":");
+  REQUIRE(size_at != std::string::npos);
+  const std::string tree_size = std::to_string(std::stoull(verified.out.substr(size_at + 11)));
+
+  // As the README shows it: a file name in the current folder.
+  auto made = run({fpx, "--profile", profile.string(), "--json", "report", "--html", "report.html"}, scratch);
+  INFO(made.out << made.err);
+  REQUIRE(made.exit_code == 0);
+  CHECK_THAT(made.out, Catch::Contains("\"ok\":true") && Catch::Contains("\"charts\":6") &&
+                           Catch::Contains("\"final\":true") && Catch::Contains("\"logVerified\":true") &&
+                           Catch::Contains("\"treeSize\":" + tree_size));
+
+  // Nothing private reaches the page: the request's case reference, place,
+  // serial, manufacturer, importer and crime, the alert's place.
+  const std::string page = test::read_file(html);
+  for (const char* secret :
+       {"SN-ZIG-2026-0142", "Ziguinchor", "AK-4711-ZG", "Izhmash", "Societe Nigerienne", "IMP-2009-0031",
+        "armed robbery", "Ouagadougou", "police-judiciaire", "a national investigation"}) {
+    CHECK(page.find(secret) == std::string::npos);
+  }
+  // Self-contained: nothing to fetch, nothing to run.
+  CHECK(count(page, "http://") == count(page, "http://www.w3.org/2000/svg"));  // only the SVG namespace
+  CHECK(page.find("https://") == std::string::npos);
+  CHECK(page.find("<script") == std::string::npos);
+
+  const std::string dom = rendered_dom(html, scratch);
+  INFO("rendered DOM in " << (scratch / "report.html"));
+  // Ack times, response times, ack rates, refusal grounds, campaigns, alerts.
+  CHECK(count(dom, "<svg") == 6);
+  CHECK(count(dom, "<desc id=\"chart-") == 6);  // each chart says what it shows, for screen readers
+  // The campaign partner's markup is text, not an element.
+  CHECK(dom.find("<script") == std::string::npos);
+  CHECK(dom.find("&lt;script&gt;document.title=") != std::string::npos);
+  CHECK(dom.find("<title>FPX public oversight report</title>") != std::string::npos);
+
+  // By hand: SN→BF 4 requests, 4 acknowledged (by their refusals) at once,
+  // 4 answered: 0 hours. SN→NE 4 acknowledged at once, 2 answered: under
+  // the threshold of 3. SN→ML 1 request: the whole pair is suppressed.
+  const auto ack_times = chart(dom, "chart-acknowledgement-times");
+  REQUIRE_FALSE(ack_times.empty());
+  for (const char* pair : {"SN \u2192 BF", "SN \u2192 NE"}) {
+    INFO(pair);
+    CHECK(count(row(ack_times, pair), "class=\"bar ") == 2);
+    CHECK(bar_value(row(ack_times, pair), "median") == "0");
+    CHECK(bar_value(row(ack_times, pair), "p90") == "0");
+  }
+  const auto ml_row = row(ack_times, "SN \u2192 ML");
+  CHECK_THAT(ml_row,
+             Catch::StartsWith("<g class=\"row suppressed\"") && Catch::Contains("suppressed: fewer than 3 requests"));
+  CHECK(count(ml_row, "class=\"bar ") == 0);
+
+  const auto response_times = chart(dom, "chart-response-times");
+  CHECK(count(row(response_times, "SN \u2192 BF"), "class=\"bar ") == 2);
+  const auto ne_responses = row(response_times, "SN \u2192 NE");
+  CHECK_THAT(ne_responses,
+             Catch::StartsWith("<g class=\"row suppressed\"") && Catch::Contains("suppressed: fewer than 3 answers"));
+  CHECK(count(ne_responses, "class=\"bar ") == 0);
+  CHECK(count(row(response_times, "SN \u2192 ML"), "class=\"bar ") == 0);
+
+  const auto rates = chart(dom, "chart-acknowledgement-rates");
+  for (const char* pair : {"SN \u2192 BF", "SN \u2192 NE"}) {
+    INFO(pair);
+    CHECK(bar_value(row(rates, pair), "within") == "100");
+    CHECK(bar_value(row(rates, pair), "acknowledged") == "100");
+    CHECK_THAT(row(rates, pair), Catch::Contains("4 of 4 (100 %)"));
+  }
+  CHECK_THAT(row(rates, "SN \u2192 ML"), Catch::Contains("suppressed: fewer than 3 requests"));
+
+  const auto grounds = chart(dom, "chart-refusal-grounds");
+  CHECK(count(grounds, "<g class=\"row") == 1);
+  CHECK(bar_value(row(grounds, "SN \u2192 BF: ongoing investigation"), "count") == "4");
+
+  const auto campaigns = chart(dom, "chart-campaigns");
+  CHECK(count(campaigns, "<g class=\"row") == 1);
+  CHECK(bar_value(row(campaigns, "SN 2018-02-01 \u2013 2018-12-31"), "collected") == "412");
+  CHECK(bar_value(row(campaigns, "SN 2018-02-01 \u2013 2018-12-31"), "destroyed") == "380");
+
+  const auto alerts = chart(dom, "chart-alerts");
+  CHECK(bar_value(row(alerts, "stolen \u00b7 Sahel"), "count") == "1");
+
+  // The checkpoint the page was built from: the one `fpx log verify` accepted.
+  CHECK_THAT(dom, Catch::Contains("<dd class=\"tree-size\">" + tree_size + "</dd>") &&
+                      Catch::Contains("accepted this checkpoint"));
+
+  // A saved record altered after it was fetched: no page from it.
+  const fs::path records = profile / "feed" / "records.jsonl";
+  std::string saved = test::read_file(records);
+  const std::string figure = "weaponsCollected\\\":412";  // inside the JSON string signedRecord
+  const auto collected = saved.find(figure);
+  REQUIRE(collected != std::string::npos);
+  saved.replace(collected, figure.size(), "weaponsCollected\\\":999");
+  std::ofstream(records, std::ios::trunc) << saved;
+  const fs::path altered = scratch / "altered.html";
+  auto refused = run({fpx, "--profile", profile.string(), "report", "--html", altered.string()}, scratch);
+  CHECK(refused.exit_code == 1);
+  CHECK_THAT(refused.err, Catch::Contains("does not verify"));
+  CHECK_FALSE(fs::exists(altered));
+}
