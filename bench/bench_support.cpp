@@ -177,6 +177,7 @@ BrokerProcess::BrokerProcess(BenchPki& pki, const std::vector<std::string>& part
          << "[log]\nlevel = \"" << settings_.log_level << "\"\n"
          << "[limits]\nrate_per_second = " << static_cast<std::int64_t>(settings_.rate_per_second)
          << "\nburst = " << static_cast<std::int64_t>(settings_.burst) << "\n";
+  if (settings_.batch_share > 0) config << "batch_share = " << settings_.batch_share << "\n";
   write_file(config_, config.str());
   start();
 }

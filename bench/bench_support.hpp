@@ -68,6 +68,8 @@ struct BrokerSettings {
   // rate limiter, not the broker.
   double rate_per_second = 1'000'000;
   double burst = 1'000'000;
+  // 0: the broker's default.
+  std::size_t batch_share = 0;
   // Per-message debug logging would be part of what is measured.
   std::string log_level = "warn";
 };

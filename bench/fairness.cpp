@@ -194,6 +194,7 @@ int run_fairness(const BenchOptions& options) {
   settings.binary = options.broker_bin;
   settings.rate_per_second = kRateLimit;
   settings.burst = kBurst;
+  settings.batch_share = static_cast<std::size_t>(options.batch_share);
   BrokerProcess broker(pki, {victim, flooder, victim_recipient, flood_recipient}, settings);
 
   auto connect = [&](const std::string& id) {
@@ -285,9 +286,9 @@ int run_fairness(const BenchOptions& options) {
   receivers.join();
 
   std::fprintf(stderr, "# victim %s at %.0f msg/s for %.0f s per phase; flooder %s with %d submits unanswered at most; "
-                       "broker limit %.0f/s, burst %.0f per participant\n",
+                       "broker limit %.0f/s, burst %.0f per participant, batch_share %s\n",
                victim.c_str(), options.victim_rate, options.fairness_seconds, flooder.c_str(), options.flood_window,
-               kRateLimit, kBurst);
+               kRateLimit, kBurst, options.batch_share > 0 ? std::to_string(options.batch_share).c_str() : "default");
   std::fprintf(stderr, "# victim p50 unloaded %.2f ms, flooded %.2f ms; max %.2f / %.2f ms\n", alone.p50_ms,
                under_flood.p50_ms, alone.max_ms, under_flood.max_ms);
   std::fprintf(stderr, "# victim receipt p99 unloaded %.2f ms, flooded %.2f ms; late sends %lld; victim refused %lld\n",

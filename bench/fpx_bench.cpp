@@ -4,7 +4,7 @@
 //
 //   fpx-bench [--messages N] [--rate R] [--latency-seconds S] [--senders N]
 //             [--recipients N] [--broker-bin PATH] [--keep-dir]
-//   fpx-bench --fairness [--victim-rate R] [--fairness-seconds S] [--flood-window N]
+//   fpx-bench --fairness [--victim-rate R] [--fairness-seconds S] [--flood-window N] [--batch-share N]
 //   fpx-bench --peer mosquitto|nats [--peer ...] [--peer-window N]
 //
 // Prints one "name value" line per figure:
@@ -258,6 +258,9 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   app.add_option("--flood-window", options.flood_window, "fairness: the flooder's unanswered submits at most")
       ->check(CLI::Range(1, 100000));
+  app.add_option("--batch-share", options.batch_share,
+                 "fairness: the broker's limits.batch_share (default: the broker's; 256 turns fair draining off)")
+      ->check(CLI::Range(0, 100000));
   fairness_flag->excludes(app.get_option("--peer"));
   CLI11_PARSE(app, argc, argv);
 

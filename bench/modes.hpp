@@ -25,6 +25,9 @@ struct BenchOptions {
   double victim_rate = 100;
   double fairness_seconds = 10;
   int flood_window = 256;
+  // The broker's limits.batch_share (0: its default); 256 (= batch_max)
+  // measures the broker without fair draining.
+  int batch_share = 0;
 };
 
 // What every system prints, measured the same way.

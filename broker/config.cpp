@@ -132,6 +132,7 @@ Result<BrokerConfig> load_broker_config(const std::filesystem::path& path) {
   read.number("limits.rate_per_second", limits.rate_per_second, 0.1, 1e6);
   read.number("limits.burst", limits.burst, 1, 1e6);
   read.number("limits.batch_max", limits.batch_max, 1, 100000);
+  read.number("limits.batch_share", limits.batch_share, 1, 100000);
   read.number("limits.max_in_flight", limits.max_in_flight, 1, 100000);
   auto& timing = config.timing;
   constexpr double kYearMs = 366.0 * 24 * 3600 * 1000;
