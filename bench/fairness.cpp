@@ -241,6 +241,7 @@ int run_fairness(const BenchOptions& options) {
   Flooder flood_source(flooder_identity, broker.endpoint(), broker.curve_public_key(), flood_envelopes,
                        options.flood_window);
   const double cpu_flooded_start = broker.cpu_seconds();
+  const double bench_cpu_start = process_cpu_seconds();
   const auto flooded_start = Clock::now();
   std::thread flood_thread([&] { flood = flood_source.run(stop_flood); });
   std::this_thread::sleep_for(kFloodLead);
@@ -273,6 +274,7 @@ int run_fairness(const BenchOptions& options) {
   }
   const double flooded_seconds = std::chrono::duration<double>(Clock::now() - flooded_start).count();
   const double cpu_flooded = broker.cpu_seconds() - cpu_flooded_start;
+  const double bench_cpu_flooded = process_cpu_seconds() - bench_cpu_start;
   const std::int64_t victim_refused = tally.refused.load() - victim_refused_before;
 
   // Every flood message that got a receipt must reach its recipient.
@@ -298,8 +300,10 @@ int run_fairness(const BenchOptions& options) {
                static_cast<double>(flood.submitted) / flood.seconds,
                static_cast<double>(flood.receipted) / flood.seconds, static_cast<long long>(flood.retry_after_missing));
   if (!flood.first_other_error.empty()) std::fprintf(stderr, "# flood: first other error: %s\n", flood.first_other_error.c_str());
-  std::fprintf(stderr, "# broker CPU share of wall: unloaded %.2f, flooded %.2f\n",
-               cpu_unloaded / (options.fairness_seconds + 0.1), cpu_flooded / flooded_seconds);
+  std::fprintf(stderr, "# broker CPU share of wall: unloaded %.2f, flooded %.2f; this process (flooder, victim, "
+                       "recipients) while flooding %.2f, on %u cores\n",
+               cpu_unloaded / (options.fairness_seconds + 0.1), cpu_flooded / flooded_seconds,
+               bench_cpu_flooded / flooded_seconds, std::thread::hardware_concurrency());
 
   std::printf("victim_p99_ms_unloaded %.2f\n", alone.p99_ms);
   std::printf("victim_p99_ms_flooded %.2f\n", under_flood.p99_ms);
