@@ -3,6 +3,9 @@
 #include <cstdio>
 
 #include "bench_support.hpp"
+#if defined(FPX_BENCH_MOSQUITTO) || defined(FPX_BENCH_NATS)
+#include "peer_support.hpp"
+#endif
 
 namespace fpx::bench {
 
@@ -36,7 +39,13 @@ std::string peer_names() {
 }
 
 void require_peer(const std::string& name) {
-  if (built(name)) return;
+  if (built(name)) {
+#if defined(FPX_BENCH_MOSQUITTO) || defined(FPX_BENCH_NATS)
+    // The broker binary too, before the long FPX run rather than after it.
+    (void)find_binary(name == "nats" ? "nats-server" : name, name == "nats" ? "nats-server" : name);
+#endif
+    return;
+  }
   fail("this fpx-bench was built without the " + name + " peer: install the peer packages " +
        "(FPX_WITH_PEERS=1 deploy/install-packages.sh) and configure the build again");
 }

@@ -186,7 +186,7 @@ SystemFigures run_mosquitto(const BenchOptions& options, const std::vector<Bytes
   const fs::path config_path = dir.path() / "mosquitto.conf";
   write_file(config_path, config.str());
 
-  PeerProcess broker({"mosquitto", "-c", config_path.string()}, dir.path() / "mosquitto.log", port);
+  PeerProcess broker({find_binary("mosquitto", "mosquitto"), "-c", config_path.string()}, dir.path() / "mosquitto.log", port);
   PeerLoad load(options, envelopes);
   SystemFigures figures;
   {

@@ -176,7 +176,7 @@ SystemFigures run_nats(const BenchOptions& options, const std::vector<Bytes>& en
   const fs::path config_path = dir.path() / "nats-server.conf";
   write_file(config_path, config.str());
 
-  PeerProcess broker({"nats-server", "-c", config_path.string()}, dir.path() / "nats-server.log", port);
+  PeerProcess broker({find_binary("nats-server", "nats-server"), "-c", config_path.string()}, dir.path() / "nats-server.log", port);
   PeerLoad load(options, envelopes);
   SystemFigures figures;
   {

@@ -78,6 +78,24 @@ PeerTls make_peer_tls(const fs::path& dir) {
   return tls;
 }
 
+std::string find_binary(const std::string& name, const std::string& package) {
+  std::vector<fs::path> dirs;
+  if (const char* path = std::getenv("PATH"); path != nullptr) {
+    std::string rest = path;
+    for (std::size_t colon; (colon = rest.find(':')) != std::string::npos; rest.erase(0, colon + 1)) {
+      dirs.emplace_back(rest.substr(0, colon));
+    }
+    dirs.emplace_back(rest);
+  }
+  for (const char* dir : {"/usr/sbin", "/usr/local/sbin", "/sbin"}) dirs.emplace_back(dir);
+  for (const auto& dir : dirs) {
+    const fs::path candidate = dir / name;
+    if (!dir.empty() && ::access(candidate.c_str(), X_OK) == 0) return candidate.string();
+  }
+  fail(name + " not found: install the Debian package " + package +
+       " (FPX_WITH_PEERS=1 deploy/install-packages.sh installs every peer)");
+}
+
 PeerProcess::PeerProcess(std::vector<std::string> argv, fs::path log, int port) : log_(std::move(log)) {
   pid_ = ::fork();
   if (pid_ < 0) fail("fork failed");

@@ -31,6 +31,11 @@ struct PeerTls {
 };
 PeerTls make_peer_tls(const std::filesystem::path& dir);
 
+// The path of a broker binary, from PATH or the sbin directories (Debian
+// installs mosquitto in /usr/sbin, outside a normal user's PATH); fails
+// (exits) with the package to install when it is nowhere.
+std::string find_binary(const std::string& name, const std::string& package);
+
 // A peer broker started with its own config on a loopback port; stopped
 // with SIGTERM when destroyed.
 class PeerProcess {
