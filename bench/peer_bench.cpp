@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include <openssl/crypto.h>
+
 #include "bench_support.hpp"
 #if defined(FPX_BENCH_MOSQUITTO) || defined(FPX_BENCH_NATS)
 #include "peer_support.hpp"
@@ -40,6 +42,13 @@ std::string peer_names() {
 
 void require_peer(const std::string& name) {
   if (built(name)) {
+    if (name == "nats") {
+      // libnats 3.4 frees OpenSSL's list of compression methods in its own
+      // exit handler, and OpenSSL 3 frees it again in its own: a double free
+      // at exit. Without OpenSSL's handler the process exits cleanly (the
+      // operating system reclaims the memory either way).
+      OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, nullptr);
+    }
 #if defined(FPX_BENCH_MOSQUITTO) || defined(FPX_BENCH_NATS)
     // The broker binary too, before the long FPX run rather than after it.
     (void)find_binary(name == "nats" ? "nats-server" : name, name == "nats" ? "nats-server" : name);

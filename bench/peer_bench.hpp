@@ -13,7 +13,8 @@ namespace fpx::bench {
 // Every peer fpx-bench knows, and a note of which this build has.
 std::vector<std::string> all_peer_names();
 std::string peer_names();
-// Fails (exits) with a clear message if this build lacks the peer.
+// Fails (exits) with a clear message if this build lacks the peer. Call
+// it for every peer before anything else uses OpenSSL.
 void require_peer(const std::string& name);
 SystemFigures run_peer(const std::string& name, const BenchOptions& options, const std::vector<Bytes>& envelopes);
 // The comparison, "name value" lines on stdout and a table on stderr.
