@@ -23,8 +23,6 @@ void fail(const std::string& what) {
   std::exit(1);
 }
 
-namespace {
-
 void write_file(const fs::path& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << text;
@@ -62,6 +60,23 @@ bool port_accepts(int port) {
   ::close(fd);
   return connected;
 }
+
+double cpu_seconds_of(pid_t pid) {
+  // Fields 14 and 15 of /proc/<pid>/stat (utime, stime) in clock ticks; the
+  // command name (field 2) may hold spaces, so count from its closing ')'.
+  const std::string stat = read_text("/proc/" + std::to_string(pid) + "/stat");
+  const auto close = stat.rfind(')');
+  if (close == std::string::npos) fail("cannot read /proc/" + std::to_string(pid) + "/stat");
+  std::istringstream fields(stat.substr(close + 2));
+  std::string skip;
+  for (int field = 3; field < 14; ++field) fields >> skip;
+  unsigned long long utime = 0;
+  unsigned long long stime = 0;
+  fields >> utime >> stime;
+  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+namespace {
 
 // Appended piecewise: g++ 12 -O2 gives a false -Wrestrict on "\"" + string&&.
 std::string quoted(const fs::path& path) {
@@ -162,6 +177,7 @@ BrokerProcess::BrokerProcess(BenchPki& pki, const std::vector<std::string>& part
          << "[log]\nlevel = \"" << settings_.log_level << "\"\n"
          << "[limits]\nrate_per_second = " << static_cast<std::int64_t>(settings_.rate_per_second)
          << "\nburst = " << static_cast<std::int64_t>(settings_.burst) << "\n";
+  if (settings_.batch_share > 0) config << "batch_share = " << settings_.batch_share << "\n";
   write_file(config_, config.str());
   start();
 }
@@ -211,19 +227,6 @@ CurvePublicKey BrokerProcess::curve_public_key() const {
   return must(chain.front().participant(), "broker certificate").curve_public_key;
 }
 
-double BrokerProcess::cpu_seconds() const {
-  // Fields 14 and 15 of /proc/<pid>/stat (utime, stime) in clock ticks; the
-  // command name (field 2) may hold spaces, so count from its closing ')'.
-  const std::string stat = read_text("/proc/" + std::to_string(pid_) + "/stat");
-  const auto close = stat.rfind(')');
-  if (close == std::string::npos) fail("cannot read the broker's /proc stat");
-  std::istringstream fields(stat.substr(close + 2));
-  std::string skip;
-  for (int field = 3; field < 14; ++field) fields >> skip;
-  unsigned long long utime = 0;
-  unsigned long long stime = 0;
-  fields >> utime >> stime;
-  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
-}
+double BrokerProcess::cpu_seconds() const { return cpu_seconds_of(pid_); }
 
 }  // namespace fpx::bench

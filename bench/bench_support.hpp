@@ -22,6 +22,16 @@ namespace fpx::bench {
 
 [[noreturn]] void fail(const std::string& what);
 
+// Owner-only permissions: key files must not be readable by others.
+void write_file(const std::filesystem::path& path, const std::string& text);
+std::string read_text(const std::filesystem::path& path);
+// A free TCP port on loopback (for servers whose config names a fixed port).
+int free_port();
+bool port_accepts(int port);
+// User + system CPU time of a process (all threads) so far, from
+// /proc/<pid>/stat; 10 ms resolution, so measure phases of seconds.
+double cpu_seconds_of(pid_t pid);
+
 template <typename T>
 T must(Result<T> result, const char* what) {
   if (!result) fail(std::string(what) + ": " + result.error().describe());
@@ -58,6 +68,8 @@ struct BrokerSettings {
   // rate limiter, not the broker.
   double rate_per_second = 1'000'000;
   double burst = 1'000'000;
+  // 0: the broker's default.
+  std::size_t batch_share = 0;
   // Per-message debug logging would be part of what is measured.
   std::string log_level = "warn";
 };

@@ -116,6 +116,8 @@ Status Broker::Impl::poll_once(std::chrono::milliseconds timeout, int signal_fd)
       {nullptr, signal_fd, ZMQ_POLLIN, 0},
   };
   const int item_count = signal_fd >= 0 ? 6 : 5;
+  // Messages held back from the last batch are ready now: do not sleep.
+  if (!backlog.empty()) timeout = std::chrono::milliseconds(0);
   try {
     zmq::poll(items, static_cast<std::size_t>(item_count), timeout);
   } catch (const zmq::error_t& error) {
@@ -126,7 +128,7 @@ Status Broker::Impl::poll_once(std::chrono::milliseconds timeout, int signal_fd)
   if (items[1].revents & ZMQ_POLLIN) handle_zap_requests();
   if (items[2].revents & ZMQ_POLLIN) handle_monitor_events(monitor);
   if (items[4].revents & ZMQ_POLLIN) handle_monitor_events(observers_monitor);
-  if (items[0].revents & ZMQ_POLLIN) process_batch();
+  if ((items[0].revents & ZMQ_POLLIN) || !backlog.empty()) process_batch();
   if (items[3].revents & ZMQ_POLLIN) process_observer_requests();
   if (item_count == 6 && (items[5].revents & ZMQ_POLLIN)) {
     signalfd_siginfo info{};
@@ -170,27 +172,54 @@ void Broker::Impl::send(const std::string& routing_id, const Bytes& frame) {
 void Broker::Impl::process_batch() {
   now_ms = clock();
   std::vector<std::vector<zmq::message_t>> batch;
+  std::deque<std::vector<zmq::message_t>> held_back;
+  std::map<std::string, std::size_t> share;  // routing id -> messages in this batch
+  // Fair draining (limits.batch_share): ZeroMQ's router takes connections in
+  // turn; this bounds what one connection may cost everyone else per batch.
+  // A connection over its share waits for the next batch, behind its own
+  // earlier messages, so each connection's order is kept.
+  auto take = [&](std::vector<zmq::message_t> frames) {
+    const std::string routing_id = frames.empty() ? std::string() : frames.front().to_string();
+    if (batch.size() < config.limits.batch_max && share[routing_id]++ < config.limits.batch_share) {
+      batch.push_back(std::move(frames));
+    } else {
+      held_back.push_back(std::move(frames));
+    }
+  };
+  for (auto& frames : backlog) take(std::move(frames));
+  backlog.clear();
   try {
-    while (batch.size() < config.limits.batch_max) {
+    // Read on only while little is held back: a flooder then meets ZeroMQ's
+    // high-water mark and TCP back-pressure, not this broker's memory.
+    while (batch.size() < config.limits.batch_max && held_back.size() < config.limits.batch_max) {
       std::vector<zmq::message_t> frames;
       if (!zmq::recv_multipart(router, std::back_inserter(frames), zmq::recv_flags::dontwait)) break;
-      batch.push_back(std::move(frames));
+      take(std::move(frames));
     }
   } catch (const zmq::error_t& error) {
     spdlog::error("receive failed: {}", error.what());
     ++counters.internal_errors;
   }
+  backlog = std::move(held_back);
   if (batch.empty()) return;
 
+  // Receipts wait on this commit only if the batch may store a submit: one
+  // from a participant the rate limiter would still admit. A batch of
+  // refused flood messages then costs no fsync (their audit rows are
+  // written, and reach the disk with the next durable commit).
+  auto may_store = [&](const Inbound& message) {
+    const auto& request = message.request;
+    if (!request || !request->ok() || (*request)->kind != ClientRequest::Kind::submit) return false;
+    auto principal = identify(message.user_id, enrollment);
+    return principal.ok() && rate_limiter.would_admit((*principal)->id, now_ms);
+  };
   std::vector<Inbound> inbound;
   inbound.reserve(batch.size());
   bool holds_submit = false;
   for (auto& frames : batch) {
     inbound.push_back(take_inbound(frames));
-    const auto& request = inbound.back().request;
-    holds_submit |= request && request->ok() && (*request)->kind == ClientRequest::Kind::submit;
+    holds_submit |= may_store(inbound.back());
   }
-  // Receipts wait on this commit only if the batch submits something.
   const Durability durability = holds_submit ? Durability::required : Durability::deferred;
 
   if (auto begun = store->begin(durability); !begun) {

@@ -2,6 +2,7 @@
 // input (handle_*.cpp, zap_handler.cpp, deliver.cpp). Private to broker/.
 #pragma once
 
+#include <deque>
 #include <functional>
 #include <map>
 #include <optional>
@@ -145,6 +146,12 @@ struct Broker::Impl {
   std::map<std::string, ParticipantId> session_by_routing_id;
   // Connections whose session a newer one took over: they stay closed.
   std::set<std::string> closed_routing_ids;
+
+  // Messages read from the router that did not fit their connection's share
+  // of a batch (limits.batch_share): they lead the next batch. Like
+  // messages still in ZeroMQ's queues, nothing of them is stored yet: if the
+  // broker stops first they go unanswered, and their clients resend.
+  std::deque<std::vector<zmq::message_t>> backlog;
 
   // Filled while a batch runs, acted on after its commit.
   std::vector<Outgoing> outgoing;

@@ -203,6 +203,7 @@ Result<BrokerConfig> load_broker_config(const std::filesystem::path& path) {
   read.number("limits.rate_per_second", limits.rate_per_second, 0.1, 1e6);
   read.number("limits.burst", limits.burst, 1, 1e6);
   read.number("limits.batch_max", limits.batch_max, 1, 100000);
+  read.number("limits.batch_share", limits.batch_share, 1, 100000);
   read.number("limits.max_in_flight", limits.max_in_flight, 1, 100000);
   read.number("limits.max_watched_serials_per_alert", limits.max_watched_serials_per_alert, 1, 1000000);
   auto& timing = config.timing;

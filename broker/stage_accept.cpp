@@ -38,4 +38,11 @@ Status RateLimiter::admit(const ParticipantId& participant, std::int64_t now_ms,
                                                  "; retry after " + std::to_string(retry_after_ms) + " ms");
 }
 
+bool RateLimiter::would_admit(const ParticipantId& participant, std::int64_t now_ms) const {
+  auto found = buckets_.find(participant);
+  if (found == buckets_.end()) return true;  // a new bucket starts full
+  const auto elapsed = static_cast<double>(std::max<std::int64_t>(0, now_ms - found->second.updated_ms));
+  return std::min(burst_, found->second.tokens + elapsed * rate_per_ms_) >= 1.0;
+}
+
 }  // namespace fpx::broker

@@ -22,6 +22,10 @@ struct Limits {
   double burst = 400;
   // Messages taken from the socket into one transaction (group commit).
   std::size_t batch_max = 256;
+  // One connection's messages in one batch, at most (fair draining): a
+  // flooding or bursty participant cannot fill whole batches and make
+  // everyone else wait behind hundreds of its signature checks.
+  std::size_t batch_share = 16;
   // Unconfirmed deliveries in flight per session.
   std::size_t max_in_flight = 64;
   // Serial numbers one stolen/lost alert may put on the watch list.

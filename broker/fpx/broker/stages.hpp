@@ -37,6 +37,8 @@ class RateLimiter {
   RateLimiter(double rate_per_second, double burst) : rate_per_ms_(rate_per_second / 1000.0), burst_(burst) {}
   // ok, or rate_limited with the wait in retry_after_ms.
   Status admit(const ParticipantId& participant, std::int64_t now_ms, std::uint32_t& retry_after_ms);
+  // Whether admit() would let a message through now, without taking a token.
+  bool would_admit(const ParticipantId& participant, std::int64_t now_ms) const;
 
  private:
   struct Bucket {

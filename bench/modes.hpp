@@ -1,0 +1,55 @@
+// fpx-bench's modes: FPX alone (the default), FPX with a participant
+// flooding (--fairness), and FPX beside a peer broker (--peer NAME).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "fpx/ids.hpp"
+
+namespace fpx::bench {
+
+struct BenchOptions {
+  int messages = 20000;
+  double rate = 1000;
+  double latency_seconds = 10;
+  int senders = 4;
+  int recipients = 4;
+  std::string broker_bin;
+  bool keep_dir = false;
+  // Peers: messages a sender may have published and not yet seen received.
+  int peer_window = 100;
+  // Fairness: the victim's paced rate (under the default limit), the length
+  // of each of its two phases, and the flooder's unanswered submits at most.
+  double victim_rate = 100;
+  double fairness_seconds = 10;
+  int flood_window = 256;
+  // The broker's limits.batch_share (0: its default); 256 (= batch_max)
+  // measures the broker without fair draining.
+  int batch_share = 0;
+};
+
+// What every system prints, measured the same way.
+struct SystemFigures {
+  std::string system;
+  double acked_per_s = 0;     // acknowledgements (FPX: durable receipts) per second, senders flat out
+  double received_per_s = 0;  // messages received by the receivers per second, same phase
+  double broker_cpu_us_per_msg = 0;  // broker process user+system CPU per acknowledged message
+  double p50_ms = 0;          // send slot -> received, at a fixed total rate
+  double p99_ms = 0;
+  std::int64_t lost = 0;      // acknowledged but never received (should be 0)
+};
+
+struct FpxRun {
+  SystemFigures figures;
+  double raw_verify_us = 0;
+  std::vector<Bytes> envelopes;  // what was sent, so peers carry the same bytes
+};
+
+// fpx_bench.cpp: the default measurement.
+FpxRun run_fpx(const BenchOptions& options);
+// fairness.cpp: prints its own figures; returns the process exit code.
+int run_fairness(const BenchOptions& options);
+
+}  // namespace fpx::bench
