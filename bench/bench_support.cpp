@@ -165,11 +165,13 @@ BrokerProcess::BrokerProcess(BenchPki& pki, const std::vector<std::string>& part
   }
   port_ = free_port();
   endpoint_ = "tcp://127.0.0.1:" + std::to_string(port_);
+  observers_endpoint_ = "tcp://127.0.0.1:" + std::to_string(free_port());
   config_ = dir_ / "broker.toml";
   log_ = dir_ / "broker.log";
   std::ostringstream config;
   config << "[participants]\nendpoint = \"" << endpoint_ << "\"\n"
-         << "[observers]\nendpoint = \"tcp://127.0.0.1:" << free_port() << "\"\n"
+         << "[observers]\nendpoint = \"" << observers_endpoint_ << "\"\n"
+         << "[oversight]\ncheckpoint_every_ms = " << settings_.checkpoint_every_ms << "\n"
          << "[pki]\nroot_ca = " << quoted(pki.root_pem()) << "\ncrl_dir = " << quoted(pki.crl_dir())
          << "\nenrolled_dir = " << quoted(dir_ / "enrolled") << "\n"
          << "[identity]\ndir = " << quoted(pki.participant_dir(kBrokerId)) << "\n"
@@ -181,6 +183,8 @@ BrokerProcess::BrokerProcess(BenchPki& pki, const std::vector<std::string>& part
   write_file(config_, config.str());
   start();
 }
+
+fs::path BrokerProcess::chain_pem() const { return pki_.participant_dir(kBrokerId) / kChainFile; }
 
 BrokerProcess::~BrokerProcess() {
   if (pid_ > 0) stop();

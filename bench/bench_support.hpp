@@ -72,6 +72,8 @@ struct BrokerSettings {
   std::size_t batch_share = 0;
   // Per-message debug logging would be part of what is measured.
   std::string log_level = "warn";
+  // Observers following the feed see the log grow at this cadence.
+  std::int64_t checkpoint_every_ms = 1000;
 };
 
 // A real fpx-broker on 127.0.0.1 with its own config, enrolled directory and
@@ -85,6 +87,9 @@ class BrokerProcess {
   BrokerProcess& operator=(const BrokerProcess&) = delete;
 
   const std::string& endpoint() const { return endpoint_; }
+  const std::string& observers_endpoint() const { return observers_endpoint_; }
+  // The broker's chain.pem (observers verify the feed's signatures with it).
+  std::filesystem::path chain_pem() const;
   CurvePublicKey curve_public_key() const;
   pid_t pid() const { return pid_; }
   const std::filesystem::path& log_path() const { return log_; }
@@ -103,6 +108,7 @@ class BrokerProcess {
   std::filesystem::path config_;
   std::filesystem::path log_;
   std::string endpoint_;
+  std::string observers_endpoint_;
   int port_ = 0;
   pid_t pid_ = -1;
 };
