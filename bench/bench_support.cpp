@@ -176,6 +176,7 @@ BrokerProcess::~BrokerProcess() {
 }
 
 void BrokerProcess::start() {
+  if (pid_ > 0) fail("fpx-broker is already running");
   if (!fs::exists(settings_.binary)) fail("no broker binary at " + settings_.binary.string() + " (--broker-bin)");
   pid_ = ::fork();
   if (pid_ < 0) fail("fork failed");
