@@ -168,6 +168,9 @@ int PowerCutVfs::truncate(sqlite3_file* file, sqlite3_int64 size) {
 int PowerCutVfs::sync(sqlite3_file* file, int flags) {
   File& wrapper = file_of(file);
   std::lock_guard lock(wrapper.shim->mutex_);
+  if (wrapper.shim->cut_at_next_sync_ && wrapper.tracked && wrapper.shim->files_[wrapper.path].unsynced_bytes > 0) {
+    wrapper.shim->powered_ = false;
+  }
   if (!wrapper.shim->powered_) return SQLITE_IOERR_FSYNC;
   sqlite3_file* real = wrapper.real();
   int rc = real->pMethods->xSync(real, flags);
@@ -192,6 +195,16 @@ void PowerCutVfs::power_cut() {
   powered_ = false;
 }
 
+void PowerCutVfs::cut_at_next_sync() {
+  std::lock_guard lock(mutex_);
+  cut_at_next_sync_ = true;
+}
+
+bool PowerCutVfs::powered() const {
+  std::lock_guard lock(mutex_);
+  return powered_;
+}
+
 std::uint64_t PowerCutVfs::restore_disk() {
   std::lock_guard lock(mutex_);
   if (open_files_ != 0) throw std::logic_error("restore_disk() with files still open through the power-cut VFS");
@@ -209,6 +222,7 @@ std::uint64_t PowerCutVfs::restore_disk() {
     if (tracked.main_db) std::filesystem::remove(path + "-shm");
   }
   powered_ = true;
+  cut_at_next_sync_ = false;
   return lost;
 }
 

@@ -38,6 +38,11 @@ class PowerCutVfs {
 
   // From now on every write, sync, truncate and delete fails with an I/O error.
   void power_cut();
+  // Cuts the power at the next xSync of a file holding unsynced writes,
+  // instead of syncing it: the worst moment, a transaction written but not
+  // yet durable.
+  void cut_at_next_sync();
+  bool powered() const;
   // Once every file opened through the shim is closed: rewrites each file
   // as it was at its last sync and turns the power back on. Returns how
   // many bytes had been written since their file's last sync (the data the
@@ -72,6 +77,7 @@ class PowerCutVfs {
   // The broker's store thread does the I/O while a test thread cuts the power.
   mutable std::mutex mutex_;
   bool powered_ = true;
+  bool cut_at_next_sync_ = false;
   int open_files_ = 0;
   std::uint64_t syncs_ = 0;
   std::map<std::string, TrackedFile> files_;  // by full path
