@@ -94,7 +94,6 @@ class BrokerProcess {
   void start();
 
  private:
-
   BenchPki& pki_;
   BrokerSettings settings_;
   std::filesystem::path dir_;

@@ -234,7 +234,7 @@ TEST_CASE("after a power cut every receipted message is kept and delivered once,
   // The cut came between a commit's writes and its fsync: those are gone.
   CHECK(vfs.restore_disk() > 0);
 
-  // Power back: the same file, a new broker process; clients reconnect, and
+  // Power back: a new broker on the same file; clients reconnect, and
   // the agency's outbox resends what never got a receipt.
   exchange.start_broker();
   agency = exchange.connect(kAgency);
