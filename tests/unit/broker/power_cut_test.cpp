@@ -4,6 +4,11 @@
 //
 // broker_core runs in this process (as in the workflow tests), clients and
 // the observer talk to it over 127.0.0.1; only the broker's disk loses power.
+//
+// The first case fails when it should: a broker changed to commit submits
+// without fsync loses receipted messages here, and one that also signs
+// checkpoints in commits without fsync leaves a checkpoint bigger than the
+// log it restarts with.
 #include <atomic>
 #include <map>
 #include <mutex>
@@ -206,15 +211,17 @@ TEST_CASE("after a power cut every receipted message is kept and delivered once,
   });
 
   Handed handed;
-  std::vector<client::SignedCheckpoint> seen;  // every distinct checkpoint the observer saw before the cut
+  // Every distinct checkpoint the observer saw up to the cut: one signed
+  // in the commit that the cut breaks is never visible, so each one seen
+  // must be durable.
+  std::vector<client::SignedCheckpoint> seen;
   bool armed = false;
   while (!sender_done && vfs.powered()) {
     receive(recipients, handed);
-    if (armed) continue;  // the checkpoints seen must all come from before the cut
     auto head = observer->latest_checkpoint();
     if (head && (seen.empty() || head->checkpoint.size != seen.back().checkpoint.size)) seen.push_back(*head);
     std::lock_guard lock(mutex);
-    if (receipted.size() >= kReceiptsBeforeCut && !seen.empty()) {
+    if (!armed && receipted.size() >= kReceiptsBeforeCut && !seen.empty()) {
       vfs.cut_at_next_sync();
       armed = true;
     }
