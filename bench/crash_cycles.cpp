@@ -27,6 +27,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -331,12 +332,12 @@ void run_observer(const Exchange& exchange, CheckpointLog& checkpoints, const st
 
 struct StoredLeaf {
   fpx::Sha256Digest hash{};
-  fpx::MessageId message;
+  std::optional<fpx::MessageId> message;  // none for a leaf of a feed record
 };
 
 // The final store, read directly after the broker stopped: every leaf with
-// the message it logs. Exits if a leaf's hash is not the hash of its data
-// or the indices are not dense.
+// the message it logs, if any. Exits if a leaf's hash is not the hash of its
+// data or the indices are not dense.
 std::vector<StoredLeaf> read_leaves(const fs::path& database) {
   sqlite3* db = nullptr;
   if (sqlite3_open_v2(database.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
@@ -345,7 +346,7 @@ std::vector<StoredLeaf> read_leaves(const fs::path& database) {
   sqlite3_stmt* statement = nullptr;
   if (sqlite3_prepare_v2(db,
                          "SELECT l.leaf_index, l.leaf_data, l.leaf_hash, m.message_id FROM log_leaves AS l "
-                         "JOIN messages AS m ON m.seq = l.message_seq ORDER BY l.leaf_index",
+                         "LEFT JOIN messages AS m ON m.seq = l.message_seq ORDER BY l.leaf_index",
                          -1, &statement, nullptr) != SQLITE_OK) {
     fail(std::string("reading the log: ") + sqlite3_errmsg(db));
   }
@@ -359,9 +360,12 @@ std::vector<StoredLeaf> read_leaves(const fs::path& database) {
     const fpx::Bytes stored_hash = blob(2);
     const fpx::Sha256Digest hash = fpx::leaf_hash(blob(1));
     if (stored_hash != fpx::Bytes(hash.begin(), hash.end())) fail("a stored leaf hash is not the hash of its data");
-    auto id = fpx::MessageId::from_bytes(blob(3));
-    if (!id) fail("a malformed message id in the store");
-    leaves.push_back({hash, *id});
+    std::optional<fpx::MessageId> id;
+    if (sqlite3_column_type(statement, 3) != SQLITE_NULL) {
+      id = fpx::MessageId::from_bytes(blob(3));
+      if (!id) fail("a malformed message id in the store");
+    }
+    leaves.push_back({hash, id});
   }
   sqlite3_finalize(statement);
   sqlite3_close(db);
