@@ -17,6 +17,8 @@ namespace fpx::broker {
 namespace {
 constexpr std::int64_t kTimerTickMs = 250;
 constexpr std::int64_t kDeadLetterScanMs = 5'000;
+// Periods end on the second at the finest ("10s"): checking once a second is enough.
+constexpr std::int64_t kStatisticsCheckMs = 1'000;
 constexpr std::int64_t kCrlWarningEveryMs = 3600'000;
 constexpr std::int64_t kDayMs = 24LL * 3600 * 1000;
 }  // namespace
@@ -229,7 +231,13 @@ void Broker::Impl::process_batch() {
     deferred_audit.insert(deferred_audit.begin(), audits.begin(), audits.end());
   } else {
     ++counters.commits;
+    for (const auto& [participant, ids] : confirmed_after_commit) {
+      auto session = sessions.find(participant);
+      if (session == sessions.end()) continue;
+      for (auto id : ids) session->second.in_flight.erase(id);
+    }
   }
+  confirmed_after_commit.clear();
   for (const auto& out : outgoing) send(out.routing_id, out.frame);
   outgoing.clear();
   auto to_push = std::move(push_after_commit);
@@ -246,15 +254,18 @@ void Broker::Impl::run_timers() {
   const bool scan_dead_letters = now_ms >= next_dead_letter_scan_ms;
   const bool scan_clocks = now_ms >= next_clock_scan_ms;
   const bool checkpoint_log = now_ms >= next_log_checkpoint_ms;
+  const bool statistics = now_ms >= next_statistics_ms;
   const bool flush = !deferred_audit.empty() || !delivered_marks.empty();
-  if (scan_dead_letters || scan_clocks || checkpoint_log || flush) {
+  if (scan_dead_letters || scan_clocks || checkpoint_log || statistics || flush) {
     // Marks and audit of refused handshakes wait on no fsync. Notices and
     // checkpoints append to the log, which observers may see at once: those
     // transactions are durable, or a power cut could make the broker sign
     // a different root for a size it already published.
-    const Durability durability =
-        (scan_dead_letters || scan_clocks || checkpoint_log) ? Durability::required : Durability::deferred;
+    const Durability durability = (scan_dead_letters || scan_clocks || checkpoint_log || statistics)
+                                      ? Durability::required
+                                      : Durability::deferred;
     if (store->begin(durability).ok()) {
+      bool statistics_failed = false;
       for (const auto& marked : delivered_marks) (void)store->mark_delivered(marked, now_ms);
       for (const auto& entry : deferred_audit) (void)store->append_audit(entry);
       std::vector<DeadLetter> dead;
@@ -284,12 +295,20 @@ void Broker::Impl::run_timers() {
         next_clock_scan_ms = now_ms + config.clocks.scan_every_ms;
         run_clock_scan();
       }
+      if (statistics) {
+        next_statistics_ms = now_ms + kStatisticsCheckMs;
+        // All or nothing: half a period's records must never reach the feed.
+        if (auto published = publish_due_statistics(); !published) {
+          spdlog::error("statistics: {}; the whole timer transaction is retried", published.error().describe());
+          statistics_failed = true;
+        }
+      }
       if (checkpoint_log) {
         // After the clock scan: the notices it issued are in this checkpoint.
         next_log_checkpoint_ms = now_ms + config.oversight.checkpoint_every_ms;
         publish_checkpoint_if_grown();
       }
-      if (store->commit().ok()) {
+      if (!statistics_failed && store->commit().ok()) {
         delivered_marks.clear();
         deferred_audit.clear();
         counters.dead_letters += dead.size();

@@ -17,6 +17,7 @@
 #include "fpx/broker/stages.hpp"
 #include "fpx/broker/wire_frames.hpp"
 #include "fpx/envelope.hpp"
+#include "fpx/process_statistics.hpp"
 
 namespace fpx::broker {
 
@@ -88,7 +89,8 @@ struct Broker::Impl {
   void handle_monitor_events();
 
   // --- tracing workflow (workflow.cpp) ---
-  Status apply_workflow(const OpenedEnvelope& opened, const EnrolledParticipant& principal);
+  Status apply_workflow(const OpenedEnvelope& opened, const EnrolledParticipant& principal,
+                        const std::vector<ParticipantId>& recipients);
   Result<MessageId> issue_notice(wire::MessageType type, const std::vector<ParticipantId>& recipients,
                                  const std::optional<MessageId>& in_reply_to,
                                  const std::function<void(wire::Body::Builder)>& fill);
@@ -97,9 +99,22 @@ struct Broker::Impl {
   std::vector<ParticipantId> focal_points_of(const CountryCode& country) const;
 
   // --- oversight (publish.cpp, observer_endpoint.cpp) ---
-  Status publish_record(const std::string& kind, nlohmann::json record);
+  // as_leaf: the record is also the log's next leaf (statistics, reveals).
+  Status publish_record(const std::string& kind, nlohmann::json record, bool as_leaf = false);
   Status publish_message(const OpenedEnvelope& opened, const InsertedMessage& inserted);
   void publish_checkpoint_if_grown();
+  // Statistics of one period (publish_statistics.cpp): the lifecycle rows
+  // behind them, what was published, and the record's feed sequence (0:
+  // the period had no tracing and nothing was published).
+  struct PeriodStatistics {
+    std::int64_t start_ms = 0;
+    std::vector<LifecycleRow> rows;
+    std::vector<stats::PublishedPair> pairs;
+    std::uint64_t feed_sequence = 0;
+  };
+  Status publish_due_statistics();
+  Result<PeriodStatistics> publish_statistics(const StatisticsPeriod& period, std::int64_t start_ms, bool final);
+  Status reveal_statistics(const StatisticsPeriod& period, const PeriodStatistics& statistics);
   void process_observer_requests();
   Bytes answer_observer(const EnrolledParticipant& observer, ByteView frame);
 
@@ -131,6 +146,7 @@ struct Broker::Impl {
   // Filled while a batch runs, acted on after its commit.
   std::vector<Outgoing> outgoing;
   std::set<ParticipantId> push_after_commit;
+  std::map<ParticipantId, std::vector<std::uint64_t>> confirmed_after_commit;  // leave the in-flight window
   std::vector<AuditEntry> deferred_audit;         // e.g. ZAP refusals, written with the next transaction
   std::vector<std::uint64_t> delivered_marks;     // deliveries sent, recorded with the next transaction
   std::map<std::string, std::int64_t> zap_refusal_logged;  // key -> last audited, bounds audit growth
@@ -141,6 +157,7 @@ struct Broker::Impl {
   std::int64_t next_checkpoint_ms = 0;
   std::int64_t next_clock_scan_ms = 0;
   std::int64_t next_log_checkpoint_ms = 0;
+  std::int64_t next_statistics_ms = 0;
   std::int64_t next_crl_warning_ms = 0;
   std::int64_t last_handshake_log_ms = 0;
   std::int64_t last_zap_audit_ms = 0;

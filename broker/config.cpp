@@ -1,6 +1,7 @@
 #include "fpx/broker/config.hpp"
 
 #include <algorithm>
+#include <ctime>
 
 #include <toml++/toml.h>
 
@@ -83,6 +84,28 @@ class ConfigReader {
     }
   }
 
+  void statistics_periods(std::vector<StatisticsPeriod>& out) {
+    const char* key = "oversight.statistics_periods";
+    auto node = table_.at_path(key);
+    if (!node) return;
+    const toml::array* names = node.as_array();
+    if (names == nullptr) {
+      problems_.push_back({key, "must be a list such as [\"month\", \"day\"]"});
+      return;
+    }
+    std::vector<StatisticsPeriod> periods;
+    for (const auto& entry : *names) {
+      auto name = entry.value<std::string>();
+      auto period = parse_statistics_period(name.value_or(""));
+      if (!period) {
+        problems_.push_back({key, period.error().message});
+      } else if (std::none_of(periods.begin(), periods.end(), [&](const auto& p) { return p.name == period->name; })) {
+        periods.push_back(*period);
+      }
+    }
+    out = std::move(periods);
+  }
+
   void must_exist(const char* key, const std::filesystem::path& value, bool directory) {
     if (value.empty()) return;
     std::error_code error;
@@ -98,7 +121,52 @@ class ConfigReader {
   std::vector<FieldError> problems_;
 };
 
+constexpr std::int64_t kDayMs = 24LL * 3600 * 1000;
+
 }  // namespace
+
+Result<StatisticsPeriod> parse_statistics_period(std::string_view name) {
+  if (name == "month" || name == "day") return StatisticsPeriod{std::string(name), 0};
+  // A fixed length: digits and one unit letter.
+  std::int64_t count = 0;
+  std::size_t digits = 0;
+  while (digits < name.size() && digits < 9 && name[digits] >= '0' && name[digits] <= '9') {
+    count = count * 10 + (name[digits] - '0');
+    ++digits;
+  }
+  const std::string_view unit = name.substr(digits);
+  const std::int64_t unit_ms = unit == "s" ? 1000 : unit == "m" ? 60'000 : unit == "h" ? 3'600'000 : 0;
+  if (digits == 0 || count == 0 || unit_ms == 0) {
+    // Appended piece by piece: g++ 12 -O2 warns falsely (-Wrestrict) on "a" + b chains.
+    std::string message = "'";
+    message.append(name).append("' is not a period: use \"month\", \"day\", or a length such as \"6h\", "
+                                "\"15m\" or \"10s\"");
+    return make_error(ErrorCode::invalid_argument, std::move(message));
+  }
+  return StatisticsPeriod{std::string(name), count * unit_ms};
+}
+
+std::int64_t StatisticsPeriod::start_of(std::int64_t at_ms) const {
+  if (fixed_ms != 0) return at_ms - (at_ms % fixed_ms + fixed_ms) % fixed_ms;
+  const std::int64_t day_start = at_ms - (at_ms % kDayMs + kDayMs) % kDayMs;
+  if (name == "day") return day_start;
+  const std::time_t seconds = static_cast<std::time_t>(day_start / 1000);
+  std::tm parts{};
+  gmtime_r(&seconds, &parts);
+  parts.tm_mday = 1;
+  return static_cast<std::int64_t>(timegm(&parts)) * 1000;
+}
+
+std::int64_t StatisticsPeriod::end_of(std::int64_t start_ms) const {
+  if (fixed_ms != 0) return start_ms + fixed_ms;
+  if (name == "day") return start_ms + kDayMs;
+  const std::time_t seconds = static_cast<std::time_t>(start_ms / 1000);
+  std::tm parts{};
+  gmtime_r(&seconds, &parts);
+  parts.tm_mday = 1;
+  parts.tm_mon += 1;  // timegm normalises December + 1 into January
+  return static_cast<std::int64_t>(timegm(&parts)) * 1000;
+}
 
 Result<BrokerConfig> load_broker_config(const std::filesystem::path& path) {
   toml::table table;
@@ -117,6 +185,9 @@ Result<BrokerConfig> load_broker_config(const std::filesystem::path& path) {
   read.text("observers.endpoint", config.oversight.observers_endpoint, false);
   read.text("oversight.origin", config.oversight.origin, false);
   read.number("oversight.checkpoint_every_ms", config.oversight.checkpoint_every_ms, 100, 24.0 * 3600 * 1000);
+  read.statistics_periods(config.oversight.statistics_periods);
+  read.number("oversight.suppression_threshold", config.oversight.suppression_threshold, 1, 1000);
+  read.number("oversight.reveal_after_ms", config.oversight.reveal_after_ms, 0, 3650.0 * 24 * 3600 * 1000);
   read.path("pki.root_ca", config.root_ca, true);
   read.path("pki.crl_dir", config.crl_dir, true);
   read.path("pki.enrolled_dir", config.enrolled_dir, true);
@@ -133,6 +204,7 @@ Result<BrokerConfig> load_broker_config(const std::filesystem::path& path) {
   read.number("limits.burst", limits.burst, 1, 1e6);
   read.number("limits.batch_max", limits.batch_max, 1, 100000);
   read.number("limits.max_in_flight", limits.max_in_flight, 1, 100000);
+  read.number("limits.max_watched_serials_per_alert", limits.max_watched_serials_per_alert, 1, 1000000);
   auto& timing = config.timing;
   constexpr double kYearMs = 366.0 * 24 * 3600 * 1000;
   read.number("timing.max_message_age_ms", timing.max_message_age_ms, 1000, kYearMs);

@@ -19,10 +19,10 @@ void Broker::Impl::handle_confirm(const EnrolledParticipant& principal, const Cl
       }
     }
   }
-  auto session = sessions.find(principal.id);
-  if (session != sessions.end()) {
-    for (auto id : request.delivery_ids) session->second.in_flight.erase(id);
-  }
+  // Out of the in-flight window only once the batch commits: a rolled-back
+  // confirm leaves the delivery pending, and so due for a resend.
+  auto& confirmed_ids = confirmed_after_commit[principal.id];
+  confirmed_ids.insert(confirmed_ids.end(), request.delivery_ids.begin(), request.delivery_ids.end());
   push_after_commit.insert(principal.id);  // room in the window: send what waits
 }
 

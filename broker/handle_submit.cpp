@@ -74,27 +74,38 @@ void Broker::Impl::handle_submit(const EnrolledParticipant& principal, std::uint
     return;
   }
 
-  if (opened->type == wire::MessageType::FORWARD) {
-    if (auto shared = share_forwarded_request(*opened); !shared) {
-      return refuse(routing_id, request_id, who, id, "persist", shared.error());
+  // One savepoint for everything this message writes: a failure at any
+  // step undoes all of it (no shared forward without its forward, no
+  // message without its lifecycle step) and the sender hears why.
+  if (auto opened_savepoint = store->open_savepoint(); !opened_savepoint) {
+    return refuse(routing_id, request_id, who, id, "persist", opened_savepoint.error());
+  }
+  const char* failed_stage = "persist";
+  auto stored = [&]() -> Result<Bytes> {
+    if (opened->type == wire::MessageType::FORWARD) {
+      if (auto shared = share_forwarded_request(*opened); !shared) return std::move(shared).take_error();
     }
+    auto inserted = persist(context, *opened, envelope, signed_sha256, *recipients);
+    if (!inserted) return std::move(inserted).take_error();
+    failed_stage = "receipt";
+    Bytes signed_receipt = sign_receipt(identity, id, opened->envelope_sha256, now_ms, inserted->log_index);
+    if (auto kept = store->set_receipt(inserted->seq, signed_receipt); !kept) return std::move(kept).take_error();
+    failed_stage = "account";
+    if (auto applied = apply_workflow(*opened, principal, *recipients); !applied) return std::move(applied).take_error();
+    if (auto published = publish_message(*opened, *inserted); !published) return std::move(published).take_error();
+    if (auto released = store->release_savepoint(); !released) return std::move(released).take_error();
+    return signed_receipt;
+  }();
+  if (!stored) {
+    store->rollback_savepoint();
+    const ErrorCode code = stored.error().code;
+    if (code == ErrorCode::internal || code == ErrorCode::io_error) {
+      ++counters.internal_errors;
+      spdlog::error("{} not stored: {} failed: {}", id.hex(), failed_stage, stored.error().describe());
+    }
+    return refuse(routing_id, request_id, who, id, failed_stage, stored.error());
   }
-  auto inserted = persist(context, *opened, envelope, signed_sha256, *recipients);
-  if (!inserted) return refuse(routing_id, request_id, who, id, "persist", inserted.error());
-  Bytes receipt = sign_receipt(identity, id, opened->envelope_sha256, now_ms, inserted->log_index);
-  if (auto stored = store->set_receipt(inserted->seq, receipt); !stored) {
-    return refuse(routing_id, request_id, who, id, "receipt", stored.error());
-  }
-  if (auto applied = apply_workflow(*opened, principal); !applied) {
-    // The message itself is stored and receipted; only its bookkeeping
-    // failed. Loud, because the lifecycle now misses a step.
-    ++counters.internal_errors;
-    spdlog::error("workflow of {} not recorded: {}", id.hex(), applied.error().describe());
-  }
-  if (auto published = publish_message(*opened, *inserted); !published) {
-    ++counters.internal_errors;
-    spdlog::error("public record of {} not written: {}", id.hex(), published.error().describe());
-  }
+  const Bytes& receipt = *stored;
   audit(who, id, "persist", ErrorCode::none,
         std::string(message_type_name(opened->type)) + " accepted for " + std::to_string(recipients->size()) +
             " recipient(s)");

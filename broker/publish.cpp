@@ -42,13 +42,27 @@ const char* alert_kind_name(wire::AlertKind kind) {
 
 }  // namespace
 
-Status Broker::Impl::publish_record(const std::string& kind, nlohmann::json record) {
+Status Broker::Impl::publish_record(const std::string& kind, nlohmann::json record, bool as_leaf) {
   auto sequence = store->next_feed_sequence();
   if (!sequence) return std::move(sequence).take_error();
   // The sequence is inside the signed bytes: records cannot be reordered or replayed.
   record["sequence"] = *sequence;
   record["kind"] = kind;
+  std::optional<std::uint64_t> leaf_index;
+  if (as_leaf) {
+    // The record names its own leaf, so that every observer can prove the
+    // broker showed everyone the same figures.
+    auto size = store->log_size();
+    if (!size) return std::move(size).take_error();
+    leaf_index = *size;
+    record["logIndex"] = *leaf_index;
+  }
   std::string text = record.dump();
+  if (leaf_index) {
+    auto appended = store->append_record_leaf(public_record_leaf_data(text), *sequence, now_ms);
+    if (!appended) return std::move(appended).take_error();
+    if (*appended != *leaf_index) return make_error(ErrorCode::internal, "the log grew while a record was written");
+  }
   FeedRow row;
   row.sequence = *sequence;
   row.kind = kind;

@@ -32,10 +32,10 @@ Result<InsertedMessage> persist(const StageContext& context, const OpenedEnvelop
     parts.tm_mday = until.getDay() + 1;
     message.hold_until_ms = std::max(context.now_ms, static_cast<std::int64_t>(timegm(&parts)) * 1000);
   }
-  LeafCommitment commitment = log_leaf_commitment(opened, recipients, context.enrollment, context.now_ms);
-  message.log_leaf_data = std::move(commitment.leaf_data);
-  message.log_salt = std::move(commitment.salt);
-  message.log_metadata = std::move(commitment.metadata);
+  auto commitment = log_leaf_commitment(context, opened, recipients);
+  if (!commitment) return std::move(commitment).take_error();
+  message.log_leaf_data = std::move(commitment->leaf_data);
+  message.log_parts = std::move(commitment->parts);
   return context.store.insert_message(message, context.now_ms);
 }
 

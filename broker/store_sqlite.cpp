@@ -31,6 +31,7 @@
 
 #include "fpx/broker/store.hpp"
 #include "fpx/crypto.hpp"
+#include "fpx/process_statistics.hpp"
 #include "fpx/transparency_log.hpp"
 
 namespace fpx::broker {
@@ -49,7 +50,7 @@ namespace {
 
 // Bump when the schema changes, and teach open_sqlite_store to migrate from
 // the previous version. A file with a newer version is refused, never guessed at.
-constexpr int kSchemaVersion = 3;  // 2: log_nodes; 3: feed, checkpoints
+constexpr int kSchemaVersion = 4;  // 2: log_nodes; 3: feed, checkpoints; 4: leaf parts, statistics runs
 
 // Short: the store thread must not stall the broker behind an outside
 // process (an operator's sqlite3 shell) holding a lock.
@@ -182,6 +183,56 @@ CREATE TABLE checkpoints (
   root_hash      BLOB NOT NULL,
   note           TEXT NOT NULL,
   created_at_ms  INTEGER NOT NULL
+);
+)sql";
+
+// Schema version 4: leaves commit to parts, each with its own salt, so that
+// the facts of published statistics cells can be revealed one by one while
+// the rest stay sealed. Version 3's single commitments become part 0.
+constexpr const char* kStatisticsSchema = R"sql(
+CREATE TABLE log_commitment_parts (
+  leaf_index         INTEGER NOT NULL,
+  part               INTEGER NOT NULL,  -- 0: the event itself; then its facts
+  salt               BLOB NOT NULL,
+  metadata           TEXT NOT NULL,
+  request_seq        INTEGER,           -- the tracing a fact is about: its request
+  requested_country  TEXT,              -- and requested state (NULL for part 0)
+  fact               TEXT,
+  PRIMARY KEY (leaf_index, part)
+) WITHOUT ROWID;
+CREATE INDEX log_facts_by_tracing ON log_commitment_parts (request_seq, requested_country)
+  WHERE request_seq IS NOT NULL;
+INSERT INTO log_commitment_parts (leaf_index, part, salt, metadata)
+  SELECT leaf_index, 0, salt, metadata FROM log_commitments;
+DROP TABLE log_commitments;
+CREATE INDEX lifecycle_by_submission ON lifecycle (submitted_at_ms);
+-- Public records the broker writes (statistics, reveals) are leaves too:
+-- a leaf belongs to a message or to a feed record, never both.
+CREATE TABLE log_leaves_v4 (
+  leaf_index     INTEGER PRIMARY KEY,
+  leaf_data      BLOB NOT NULL,
+  leaf_hash      BLOB NOT NULL,
+  message_seq    INTEGER REFERENCES messages(seq),
+  feed_seq       INTEGER,
+  created_at_ms  INTEGER NOT NULL,
+  CHECK ((message_seq IS NULL) != (feed_seq IS NULL))
+);
+INSERT INTO log_leaves_v4 (leaf_index, leaf_data, leaf_hash, message_seq, created_at_ms)
+  SELECT leaf_index, leaf_data, leaf_hash, message_seq, created_at_ms FROM log_leaves;
+DROP TABLE log_leaves;
+ALTER TABLE log_leaves_v4 RENAME TO log_leaves;
+-- The states a stolen/lost alert reached (",SN,NE,"): a request matches only
+-- alerts that reached its state, so no state can watch serials to learn of
+-- others' requests. Rows from version 3 reach no one until re-issued.
+ALTER TABLE watched_serials ADD COLUMN reached_countries TEXT NOT NULL DEFAULT '';
+-- Each period's statistics: when published (feed_sequence 0: the period
+-- had no tracing) and when its facts were revealed after the embargo.
+CREATE TABLE statistics_runs (
+  period         TEXT NOT NULL,
+  start_ms       INTEGER NOT NULL,
+  revealed       INTEGER NOT NULL CHECK (revealed IN (0, 1)),
+  feed_sequence  INTEGER NOT NULL,
+  PRIMARY KEY (period, start_ms, revealed)
 );
 )sql";
 
@@ -356,6 +407,39 @@ class SqliteStore final : public Store {
     message.log_index = static_cast<std::uint64_t>(query.integer(7));
     message.receipt = query.blob(8);
     return std::optional<StoredMessage>{std::move(message)};
+  }
+
+  Result<std::uint64_t> append_record_leaf(ByteView leaf_data, std::uint64_t feed_sequence,
+                                           std::int64_t at_ms) override {
+    assert(in_transaction());
+    auto index = log_size();
+    if (!index) return index;
+    const auto hash = leaf_hash(leaf_data);
+    Query query(insert_record_leaf_.get());
+    query.bind(1, to_sql(*index)).bind(2, leaf_data).bind(3, ByteView(hash)).bind(4, to_sql(feed_sequence)).bind(5, at_ms);
+    if (auto status = done(query.step(), "appending a public record's leaf"); !status) return std::move(status).take_error();
+    if (auto status = append_log_nodes(*index, hash); !status) return std::move(status).take_error();
+    return *index;
+  }
+
+  Status open_savepoint() override {
+    assert(in_transaction());
+    Query query(unit_savepoint_.get());
+    return done(query.step(), "starting a submission savepoint");
+  }
+
+  Status release_savepoint() override {
+    Query query(unit_release_.get());
+    return done(query.step(), "releasing a submission savepoint");
+  }
+
+  void rollback_savepoint() override {
+    {
+      Query undo(unit_rollback_.get());
+      (void)undo.step();
+    }
+    Query release(unit_release_.get());
+    (void)release.step();
   }
 
   Result<InsertedMessage> insert_message(const NewMessage& message, std::int64_t stored_at_ms) override {
@@ -571,14 +655,18 @@ class SqliteStore final : public Store {
   }
 
   Status watch_serials(const MessageId& alert_id, const CountryCode& alert_country,
-                       const std::vector<std::string>& serials, std::int64_t valid_until_ms) override {
+                       const std::vector<CountryCode>& reached_countries, const std::vector<std::string>& serials,
+                       std::int64_t valid_until_ms) override {
     assert(in_transaction());
+    std::string reached = ",";
+    for (const auto& country : reached_countries) reached.append(country.str()).append(",");
     for (const auto& serial : serials) {
       Query query(watch_serial_.get());
       query.bind(1, std::string_view(serial))
           .bind(2, ByteView(alert_id.bytes))
           .bind(3, std::string_view(alert_country.str()))
-          .bind(4, valid_until_ms);
+          .bind(4, valid_until_ms)
+          .bind(5, std::string_view(reached));
       if (auto status = done(query.step(), "registering a watched serial"); !status) return status;
     }
     return {};
@@ -591,9 +679,12 @@ class SqliteStore final : public Store {
     return done(query.step(), "withdrawing watched serials");
   }
 
-  Result<std::vector<WatchedSerialHit>> match_serial(const std::string& serial, std::int64_t now_ms) override {
+  Result<std::vector<WatchedSerialHit>> match_serial(const std::string& serial, const CountryCode& requester_country,
+                                                     std::int64_t now_ms) override {
     Query query(match_serial_.get());
-    query.bind(1, std::string_view(serial)).bind(2, now_ms);
+    std::string country = ",";
+    country.append(requester_country.str()).append(",");
+    query.bind(1, std::string_view(serial)).bind(2, now_ms).bind(3, std::string_view(country));
     std::vector<WatchedSerialHit> hits;
     for (;;) {
       const int rc = query.step();
@@ -656,6 +747,87 @@ class SqliteStore final : public Store {
     row.note = query.text(2);
     row.created_at_ms = query.integer(3);
     return std::optional<CheckpointRow>{std::move(row)};
+  }
+
+  Result<std::vector<LifecycleRow>> lifecycle_submitted_between(std::int64_t from_ms, std::int64_t to_ms) override {
+    Query query(lifecycle_between_.get());
+    query.bind(1, from_ms).bind(2, to_ms);
+    return read_lifecycle(query);
+  }
+
+  Result<std::optional<std::int64_t>> first_submission_ms() override {
+    Query query(first_submission_.get());
+    const int rc = query.step();
+    if (rc != SQLITE_ROW) return fail(rc, "reading the first submission");
+    if (query.is_null(0)) return std::optional<std::int64_t>{};
+    return std::optional<std::int64_t>{query.integer(0)};
+  }
+
+  Result<std::vector<SealedFact>> facts_of_tracing(const MessageId& request_id,
+                                                   const CountryCode& requested_country) override {
+    Query query(facts_of_tracing_.get());
+    query.bind(1, ByteView(request_id.bytes)).bind(2, std::string_view(requested_country.str()));
+    std::vector<SealedFact> facts;
+    for (;;) {
+      const int rc = query.step();
+      if (rc == SQLITE_DONE) return facts;
+      if (rc != SQLITE_ROW) return fail(rc, "reading the facts of a tracing");
+      SealedFact fact;
+      fact.leaf_index = static_cast<std::uint64_t>(query.integer(0));
+      fact.part = static_cast<std::uint32_t>(query.integer(1));
+      fact.fact = query.text(2);
+      auto salt = query.blob(3);
+      fact.salt.assign(salt.begin(), salt.end());
+      fact.metadata = query.text(4);
+      facts.push_back(std::move(fact));
+    }
+  }
+
+  Result<std::vector<Sha256Digest>> commitment_part_hashes(std::uint64_t leaf_index) override {
+    Query query(commitment_parts_.get());
+    query.bind(1, to_sql(leaf_index));
+    std::vector<Sha256Digest> hashes;
+    for (;;) {
+      const int rc = query.step();
+      if (rc == SQLITE_DONE) break;
+      if (rc != SQLITE_ROW) return fail(rc, "reading a leaf's commitment");
+      hashes.push_back(stats::commitment_part_hash(query.blob(0), query.text(1)));
+    }
+    if (hashes.empty()) {
+      return make_error(ErrorCode::not_found, "leaf " + std::to_string(leaf_index) + " has no kept commitment");
+    }
+    return hashes;
+  }
+
+  Result<std::optional<std::int64_t>> last_statistics_period(const std::string& period) override {
+    Query query(last_statistics_period_.get());
+    query.bind(1, std::string_view(period));
+    const int rc = query.step();
+    if (rc != SQLITE_ROW) return fail(rc, "reading the statistics runs");
+    if (query.is_null(0)) return std::optional<std::int64_t>{};
+    return std::optional<std::int64_t>{query.integer(0)};
+  }
+
+  Result<std::vector<StatisticsRun>> statistics_awaiting_reveal(const std::string& period,
+                                                                std::int64_t started_before) override {
+    Query query(statistics_awaiting_reveal_.get());
+    query.bind(1, std::string_view(period)).bind(2, started_before);
+    std::vector<StatisticsRun> runs;
+    for (;;) {
+      const int rc = query.step();
+      if (rc == SQLITE_DONE) return runs;
+      if (rc != SQLITE_ROW) return fail(rc, "reading the statistics runs");
+      runs.push_back({period, query.integer(0), static_cast<std::uint64_t>(query.integer(1))});
+    }
+  }
+
+  Status record_statistics_run(const StatisticsRun& run, bool revealed) override {
+    Query query(record_statistics_run_.get());
+    query.bind(1, std::string_view(run.period))
+        .bind(2, run.start_ms)
+        .bind(3, std::int64_t{revealed ? 1 : 0})
+        .bind(4, to_sql(run.feed_sequence));
+    return done(query.step(), "recording a statistics run");
   }
 
   Result<std::vector<AuditRow>> audit_rows(std::int64_t after_id, std::size_t limit) override {
@@ -768,9 +940,18 @@ class SqliteStore final : public Store {
       if (auto status = done(query.step(), "appending a log leaf"); !status) return std::move(status).take_error();
       if (auto status = append_log_nodes(log_index, hash); !status) return std::move(status).take_error();
     }
-    if (!message.log_salt.empty()) {
+    for (std::size_t part = 0; part < message.log_parts.size(); ++part) {
+      const CommitmentPart& sealed = message.log_parts[part];
       Query query(insert_commitment_.get());
-      query.bind(1, to_sql(log_index)).bind(2, ByteView(message.log_salt)).bind(3, std::string_view(message.log_metadata));
+      query.bind(1, to_sql(log_index))
+          .bind(2, static_cast<std::int64_t>(part))
+          .bind(3, ByteView(sealed.salt))
+          .bind(4, std::string_view(sealed.metadata));
+      if (sealed.tracing_request) {
+        query.bind(5, ByteView(sealed.tracing_request->bytes))
+            .bind(6, std::string_view(sealed.requested_country.str()))
+            .bind(7, std::string_view(sealed.fact));
+      }
       if (auto status = done(query.step(), "keeping a leaf's commitment"); !status) return std::move(status).take_error();
     }
     return InsertedMessage{seq, log_index};
@@ -858,6 +1039,10 @@ class SqliteStore final : public Store {
   StatementPtr begin_;
   StatementPtr commit_;
   StatementPtr rollback_;
+  StatementPtr insert_record_leaf_;
+  StatementPtr unit_savepoint_;
+  StatementPtr unit_release_;
+  StatementPtr unit_rollback_;
   StatementPtr savepoint_;
   StatementPtr release_savepoint_;
   StatementPtr rollback_to_savepoint_;
@@ -867,6 +1052,13 @@ class SqliteStore final : public Store {
   StatementPtr insert_delivery_;
   StatementPtr insert_leaf_;
   StatementPtr insert_commitment_;
+  StatementPtr lifecycle_between_;
+  StatementPtr first_submission_;
+  StatementPtr facts_of_tracing_;
+  StatementPtr commitment_parts_;
+  StatementPtr last_statistics_period_;
+  StatementPtr statistics_awaiting_reveal_;
+  StatementPtr record_statistics_run_;
   StatementPtr log_leaf_hash_;
   StatementPtr log_node_;
   StatementPtr insert_log_node_;
@@ -908,6 +1100,11 @@ Status SqliteStore::prepare_statements() {
       {&begin_, "BEGIN IMMEDIATE"},
       {&commit_, "COMMIT"},
       {&rollback_, "ROLLBACK"},
+      {&insert_record_leaf_,
+       "INSERT INTO log_leaves (leaf_index, leaf_data, leaf_hash, feed_seq, created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)"},
+      {&unit_savepoint_, "SAVEPOINT submission"},
+      {&unit_release_, "RELEASE submission"},
+      {&unit_rollback_, "ROLLBACK TO submission"},
       {&savepoint_, "SAVEPOINT insert_message"},
       {&release_savepoint_, "RELEASE insert_message"},
       {&rollback_to_savepoint_, "ROLLBACK TO insert_message"},
@@ -924,7 +1121,25 @@ Status SqliteStore::prepare_statements() {
       {&insert_leaf_,
        "INSERT INTO log_leaves (leaf_index, leaf_data, leaf_hash, message_seq, created_at_ms) "
        "VALUES (?1, ?2, ?3, ?4, ?5)"},
-      {&insert_commitment_, "INSERT INTO log_commitments (leaf_index, salt, metadata) VALUES (?1, ?2, ?3)"},
+      {&insert_commitment_,
+       "INSERT INTO log_commitment_parts (leaf_index, part, salt, metadata, request_seq, requested_country, fact) "
+       "VALUES (?1, ?2, ?3, ?4, (SELECT seq FROM messages WHERE message_id = ?5), ?6, ?7)"},
+      {&lifecycle_between_,
+       "SELECT " FPX_LIFECYCLE_COLUMNS " FROM lifecycle AS l JOIN messages AS m ON m.seq = l.request_seq "
+       "WHERE l.submitted_at_ms >= ?1 AND l.submitted_at_ms < ?2 ORDER BY l.request_seq, l.requested_country"},
+      {&first_submission_, "SELECT MIN(submitted_at_ms) FROM lifecycle"},
+      {&facts_of_tracing_,
+       "SELECT p.leaf_index, p.part, p.fact, p.salt, p.metadata FROM log_commitment_parts AS p "
+       "WHERE p.request_seq = (SELECT seq FROM messages WHERE message_id = ?1) AND p.requested_country = ?2 "
+       "ORDER BY p.leaf_index, p.part"},
+      {&commitment_parts_, "SELECT salt, metadata FROM log_commitment_parts WHERE leaf_index = ?1 ORDER BY part"},
+      {&last_statistics_period_, "SELECT MAX(start_ms) FROM statistics_runs WHERE period = ?1 AND revealed = 0"},
+      {&statistics_awaiting_reveal_,
+       "SELECT start_ms, feed_sequence FROM statistics_runs AS r WHERE r.period = ?1 AND r.revealed = 0 "
+       "AND r.feed_sequence != 0 AND r.start_ms < ?2 AND NOT EXISTS (SELECT 1 FROM statistics_runs AS d "
+       "WHERE d.period = r.period AND d.start_ms = r.start_ms AND d.revealed = 1) ORDER BY r.start_ms"},
+      {&record_statistics_run_,
+       "INSERT INTO statistics_runs (period, start_ms, revealed, feed_sequence) VALUES (?1, ?2, ?3, ?4)"},
       {&log_leaf_hash_, "SELECT leaf_hash FROM log_leaves WHERE leaf_index = ?1"},
       {&log_node_, "SELECT hash FROM log_nodes WHERE level = ?2 AND idx = ?1"},
       {&insert_log_node_, "INSERT INTO log_nodes (level, idx, hash) VALUES (?1, ?2, ?3)"},
@@ -994,14 +1209,14 @@ Status SqliteStore::prepare_statements() {
        "WHERE state = 'submitted' AND requested_country = ?2 AND request_seq = "
        "(SELECT message_seq FROM deliveries WHERE delivery_id = ?3 AND recipient = ?4)"},
       {&watch_serial_,
-       "INSERT INTO watched_serials (serial, alert_seq, alert_country, valid_until_ms) "
-       "SELECT ?1, seq, ?3, ?4 FROM messages WHERE message_id = ?2"},
+       "INSERT INTO watched_serials (serial, alert_seq, alert_country, valid_until_ms, reached_countries) "
+       "SELECT ?1, seq, ?3, ?4, ?5 FROM messages WHERE message_id = ?2"},
       {&unwatch_serials_,
        "DELETE FROM watched_serials WHERE alert_seq = (SELECT seq FROM messages WHERE message_id = ?1) "
        "AND alert_country = ?2"},
       {&match_serial_,
        "SELECT m.message_id, w.alert_country FROM watched_serials AS w JOIN messages AS m ON m.seq = w.alert_seq "
-       "WHERE w.serial = ?1 AND w.valid_until_ms >= ?2"},
+       "WHERE w.serial = ?1 AND w.valid_until_ms >= ?2 AND instr(w.reached_countries, ?3) > 0"},
   };
   for (const auto& [slot, sql] : statements) {
     sqlite3_stmt* raw = nullptr;
@@ -1105,6 +1320,16 @@ Status migrate_from_version_1(sqlite3* db, const std::string& path) {
   return status;
 }
 
+// Version 3 kept one commitment per leaf and no statistics runs.
+Status migrate_from_version_3(sqlite3* db, const std::string& path) {
+  if (auto status = exec(db, "BEGIN IMMEDIATE", path); !status) return status;
+  auto status = exec(db, kStatisticsSchema, path);
+  if (status) status = exec(db, "PRAGMA user_version = 4", path);
+  if (status) status = exec(db, "COMMIT", path);
+  if (!status) sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+  return status;
+}
+
 // Version 2 had no oversight tables.
 Status migrate_from_version_2(sqlite3* db, const std::string& path) {
   if (auto status = exec(db, "BEGIN IMMEDIATE", path); !status) return status;
@@ -1123,9 +1348,11 @@ Status check_schema(sqlite3* db, const std::string& path) {
   if (*version == kSchemaVersion) return {};
   if (*version == 1) {
     if (auto migrated = migrate_from_version_1(db, path); !migrated) return migrated;
-    return migrate_from_version_2(db, path);
   }
-  if (*version == 2) return migrate_from_version_2(db, path);
+  if (*version <= 2 && *version >= 1) {
+    if (auto migrated = migrate_from_version_2(db, path); !migrated) return migrated;
+  }
+  if (*version <= 3 && *version >= 1) return migrate_from_version_3(db, path);
   if (*version > kSchemaVersion) {
     return make_error(ErrorCode::io_error, "store " + path + " has schema version " + std::to_string(*version) +
                                                ", newer than this broker understands (" +
@@ -1148,6 +1375,7 @@ Status check_schema(sqlite3* db, const std::string& path) {
   auto status = exec(db, kSchema, path);
   if (status) status = exec(db, kLogNodesSchema, path);
   if (status) status = exec(db, kOversightSchema, path);
+  if (status) status = exec(db, kStatisticsSchema, path);
   if (status) status = exec(db, ("PRAGMA user_version = " + std::to_string(kSchemaVersion)).c_str(), path);
   if (status) status = exec(db, "COMMIT", path);
   if (!status) sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);

@@ -52,7 +52,14 @@ std::optional<MessageId> in_reply_to_of(const OpenedEnvelope& opened) {
   return MessageId::from_bytes(ByteView(data.begin(), data.size()));
 }
 
-std::string outcome_name(wire::TracingOutcome outcome) {
+bool is_closed_state(const std::string& state) {
+  return state == "final" || state == "restricted" || state == "refused" || state == "forwarded" ||
+         state == "withdrawn" || state == "closed";
+}
+
+}  // namespace
+
+std::string tracing_outcome_name(wire::TracingOutcome outcome) {
   switch (outcome) {
     case wire::TracingOutcome::POINT_OF_DIVERSION_ESTABLISHED: return "point_of_diversion_established";
     case wire::TracingOutcome::LAST_LEGAL_HOLDER_IDENTIFIED: return "last_legal_holder_identified";
@@ -68,7 +75,7 @@ std::string outcome_name(wire::TracingOutcome outcome) {
   return "unknown";
 }
 
-std::string ground_name(wire::RefusalGround ground) {
+std::string refusal_ground_name(wire::RefusalGround ground) {
   switch (ground) {
     case wire::RefusalGround::ONGOING_INVESTIGATION: return "ongoing_investigation";
     case wire::RefusalGround::CONFIDENTIALITY_LAW: return "confidentiality_law";
@@ -76,13 +83,6 @@ std::string ground_name(wire::RefusalGround ground) {
   }
   return "unknown";
 }
-
-bool is_closed_state(const std::string& state) {
-  return state == "final" || state == "restricted" || state == "refused" || state == "forwarded" ||
-         state == "withdrawn" || state == "closed";
-}
-
-}  // namespace
 
 std::vector<ParticipantId> Broker::Impl::focal_points_of(const CountryCode& country) const {
   return enrollment.of_country(country, Role::focal_point);
@@ -122,7 +122,8 @@ Result<MessageId> Broker::Impl::issue_notice(MessageType type, const std::vector
   return opened->message_id;
 }
 
-Status Broker::Impl::apply_workflow(const OpenedEnvelope& opened, const EnrolledParticipant& principal) {
+Status Broker::Impl::apply_workflow(const OpenedEnvelope& opened, const EnrolledParticipant& principal,
+                                    const std::vector<ParticipantId>& recipients) {
   auto body = opened.message.body();
   auto header = opened.message.header();
   switch (opened.type) {
@@ -150,7 +151,7 @@ Status Broker::Impl::apply_workflow(const OpenedEnvelope& opened, const Enrolled
       // The stolen/lost registry: a match tells both focal points at once.
       std::set<std::pair<MessageId, std::string>> notified;
       for (const auto& serial : serials_of(request.getFirearms())) {
-        auto hits = store->match_serial(serial, now_ms);
+        auto hits = store->match_serial(serial, principal.country, now_ms);
         if (!hits) return std::move(hits).take_error();
         for (const auto& hit : *hits) {
           if (!notified.insert({hit.alert_id, serial}).second) continue;
@@ -185,7 +186,22 @@ Status Broker::Impl::apply_workflow(const OpenedEnvelope& opened, const Enrolled
       auto batch = serials_of(alert.getBatch().getFirearms());
       serials.insert(serials.end(), batch.begin(), batch.end());
       if (serials.empty()) return {};
-      return store->watch_serials(opened.message_id, principal.country, serials,
+      // A watch list is a standing question about other states' requests:
+      // bounded, and answered only for the states the alert reached.
+      if (serials.size() > config.limits.max_watched_serials_per_alert) {
+        return make_error(ErrorCode::invalid_argument,
+                          "a stolen/lost alert may list at most " +
+                              std::to_string(config.limits.max_watched_serials_per_alert) + " serial numbers (this one has " +
+                              std::to_string(serials.size()) + "); split the batch into several alerts");
+      }
+      std::vector<CountryCode> reached{principal.country};
+      for (const auto& id : recipients) {
+        const auto* participant = enrollment.by_id(id);
+        if (participant != nullptr && std::find(reached.begin(), reached.end(), participant->country) == reached.end()) {
+          reached.push_back(participant->country);
+        }
+      }
+      return store->watch_serials(opened.message_id, principal.country, reached, serials,
                                   end_of_day_ms(alert.getValidUntil()));
     }
     default:
@@ -210,6 +226,7 @@ Status Broker::Impl::apply_workflow(const OpenedEnvelope& opened, const Enrolled
           case wire::AcknowledgementStatus::REJECTED_AS_MALFORMED:
             row.state = "refused";
             row.outcome = "rejected_as_malformed";
+            row.refusal_grounds.clear();
             row.answered_at_ms = now_ms;
             break;
           case wire::AcknowledgementStatus::FORWARDED: row.state = "forwarded"; break;
@@ -228,10 +245,10 @@ Status Broker::Impl::apply_workflow(const OpenedEnvelope& opened, const Enrolled
         row.state = outcome == wire::TracingOutcome::REFUSED      ? "refused"
                     : outcome == wire::TracingOutcome::RESTRICTED ? "restricted"
                                                                   : "final";
-        row.outcome = outcome_name(outcome);
+        row.outcome = tracing_outcome_name(outcome);
         row.refusal_grounds.clear();
         for (auto ground : response.getRefusalGrounds()) {
-          row.refusal_grounds += (row.refusal_grounds.empty() ? "" : ",") + ground_name(ground);
+          row.refusal_grounds += (row.refusal_grounds.empty() ? "" : ",") + refusal_ground_name(ground);
         }
         row.answered_at_ms = now_ms;
         break;

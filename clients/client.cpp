@@ -162,6 +162,13 @@ Result<BrokerMessage> decode_broker_frame(const zmq::message_t& frame) {
   return message;
 }
 
+// Verification failures that say something about this machine (its CRL
+// copy, its disk), not about the message: worth trying again later.
+bool is_local_verification_failure(ErrorCode code) {
+  return code == ErrorCode::crl_missing || code == ErrorCode::crl_stale || code == ErrorCode::io_error ||
+         code == ErrorCode::internal || code == ErrorCode::unavailable;
+}
+
 // The message id from the signed header, read without verifying: the broker
 // verifies, and the outbox only needs a name for the bytes.
 Result<MessageId> message_id_of(ByteView envelope_bytes) {
@@ -555,8 +562,11 @@ struct Client::Impl {
   // --- deliveries ---------------------------------------------------------
 
   // Opens every buffered delivery: verified and new ones are handed over;
-  // failed ones are confirmed (so the broker stops resending) and reported;
-  // ones handed over before are confirmed silently.
+  // ones that fail for what they are (a bad signature, an untrusted chain)
+  // are confirmed, so the broker stops resending, and reported; ones that
+  // fail for a local, passing reason (our CRL copy missing or stale, a
+  // read error) are reported but not confirmed, so the broker sends them
+  // again; ones handed over before are confirmed silently.
   Status hand_over(std::vector<Delivery>& handed, std::vector<std::uint64_t>& confirms) {
     while (!inbox_.empty()) {
       RawDelivery& raw = inbox_.front();
@@ -565,10 +575,15 @@ struct Client::Impl {
       auto opened = opener_.open(raw.envelope, open_options);
       if (!opened) {
         Error error = std::move(opened).take_error();
-        error.message = "delivery " + std::to_string(raw.delivery_id) + " failed end-to-end verification and was "
-                        "not handed over: " + error.message;
+        const bool passing = is_local_verification_failure(error.code);
+        std::string what = "delivery " + std::to_string(raw.delivery_id) + " failed end-to-end verification and was "
+                           "not handed over: ";
+        what.append(error.message);
+        if (passing) what.append("; it stays unconfirmed and the broker will send it again (refresh the CRL copy "
+                                 "with the CA's latest CRLs if it is stale)");
+        error.message = std::move(what);
         rejected_.push_back(std::move(error));
-        confirms.push_back(raw.delivery_id);
+        if (!passing) confirms.push_back(raw.delivery_id);
         inbox_.pop_front();
         continue;
       }

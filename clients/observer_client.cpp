@@ -18,6 +18,7 @@
 
 #include "curve_dealer.hpp"
 #include "fpx/envelope.hpp"
+#include "fpx/transparency_log.hpp"
 #include "fpx/trust_store.hpp"
 #include "fpx/wire/observer.capnp.h"
 #include "fpx/wire/transport.capnp.h"
@@ -239,9 +240,12 @@ Result<FeedRecord> verify_feed_record(const Ed25519PublicKey& broker_key, std::u
                                           *signed_kind + "\""
                                     : std::string("its signed JSON has no \"kind\""));
   }
-  if (record.log_index.has_value() != record.leaf_hash.has_value()) {
-    return record_error(ErrorCode::malformed, sequence, "it has one of \"logIndex\" and \"leafHash\" without the other");
+  // A record of an accepted message names its leaf; a public record the
+  // broker wrote itself (logIndex alone) is its own leaf.
+  if (record.leaf_hash && !record.log_index) {
+    return record_error(ErrorCode::malformed, sequence, "it has a \"leafHash\" without a \"logIndex\"");
   }
+  if (record.log_index && !record.leaf_hash) record.leaf_hash = leaf_hash(public_record_leaf_data(signed_record));
   record.signed_record = std::move(signed_record);
   record.signature = std::move(signature);
   return record;

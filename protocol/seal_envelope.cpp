@@ -17,6 +17,11 @@ Bytes receipt_signing_input(ByteView receipt_bytes) {
 
 Bytes feed_signing_input(ByteView record) { return concat({as_bytes(kFeedSignatureContext), record}); }
 
+Bytes public_record_leaf_data(std::string_view signed_record) {
+  Sha256Digest digest = sha256(concat({as_bytes(kPublicRecordLeafLabel), as_bytes(signed_record)}));
+  return Bytes(digest.begin(), digest.end());
+}
+
 Result<Bytes> seal_envelope(const Identity& signer, wire::Header::Builder header, wire::Body::Reader body) {
   try {
     kj::Array<capnp::word> body_words = capnp::canonicalize(body);

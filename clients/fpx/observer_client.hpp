@@ -63,7 +63,8 @@ struct FeedRecord {
   std::string kind;           // "checkpoint", "campaign-report", "public-alert", ...
   std::string signed_record;  // the JSON text, exactly as signed
   Bytes signature;            // Ed25519 over fpx::feed_signing_input(signed_record)
-  // Present for records of accepted messages: where to prove their inclusion.
+  // Where to prove the record's inclusion: the leaf of the accepted message
+  // it shows, or (statistics, reveals) the record itself as a leaf.
   std::optional<std::uint64_t> log_index;
   std::optional<Sha256Digest> leaf_hash;
 };

@@ -34,6 +34,11 @@ Bytes receipt_signing_input(ByteView receipt_bytes);
 // The broker signs each public feed record over this context || the record's JSON.
 inline constexpr std::string_view kFeedSignatureContext{"fpx/v1/feed\0", 12};
 Bytes feed_signing_input(ByteView record);
+// A public record the broker itself writes (statistics, reveals) is a leaf
+// of the transparency log too: its leaf data is SHA-256 of this label ||
+// the record's signed JSON, which carries its own "logIndex".
+inline constexpr std::string_view kPublicRecordLeafLabel{"fpx/v1/public-record\0", 21};
+Bytes public_record_leaf_data(std::string_view signed_record);
 
 // Limits on every reader of untrusted bytes: they stop amplification
 // (pointer loops, huge lists) and stack exhaustion (deep nesting).

@@ -24,6 +24,8 @@ struct Limits {
   std::size_t batch_max = 256;
   // Unconfirmed deliveries in flight per session.
   std::size_t max_in_flight = 64;
+  // Serial numbers one stolen/lost alert may put on the watch list.
+  std::size_t max_watched_serials_per_alert = 10'000;
 };
 
 struct Timing {
@@ -48,12 +50,29 @@ struct Clocks {
   std::int64_t scan_every_ms = 60'000;
 };
 
+// A period of the public statistics, in UTC: a calendar "month" or "day", or
+// a fixed length aligned on the Unix epoch ("6h", "15m", "10s"), which
+// suits tests and demonstrations.
+struct StatisticsPeriod {
+  std::string name;
+  std::int64_t fixed_ms = 0;  // 0 for the calendar periods
+  std::int64_t start_of(std::int64_t at_ms) const;
+  std::int64_t end_of(std::int64_t start_ms) const;
+};
+Result<StatisticsPeriod> parse_statistics_period(std::string_view name);
+
 // The public oversight side (DOMAIN.md "Public oversight feed").
 struct Oversight {
   std::string observers_endpoint = "tcp://127.0.0.1:7401";
   // The checkpoint's origin line and the name of its signing key.
   std::string origin = "fpx.exchange/log";
   std::int64_t checkpoint_every_ms = 60'000;
+  // Statistics of each period are published once it ends; after the
+  // embargo they are published again, final, with the facts that let
+  // observers recompute every published cell.
+  std::vector<StatisticsPeriod> statistics_periods = {{"month", 0}, {"day", 0}};
+  std::int64_t suppression_threshold = 3;
+  std::int64_t reveal_after_ms = 30LL * 24 * 3600 * 1000;
 };
 
 struct BrokerConfig {

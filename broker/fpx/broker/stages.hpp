@@ -87,14 +87,23 @@ Bytes sign_receipt(const Identity& broker, const MessageId& id, const Sha256Dige
                    std::int64_t stored_at_ms, std::uint64_t log_index);
 
 // account: the transparency-log leaf of an accepted message, a salted
-// commitment to its metadata (not its content), and audit entries.
+// commitment to its metadata (not its content), and audit entries. The leaf
+// commits to parts (fpx/process_statistics.hpp): part 0 is the event
+// ("type|sender country|recipient countries|day"); a tracing message adds
+// one part per fact it establishes about a tracing (a request, its first
+// acknowledgement, an answer, its outcome and grounds), read from the
+// lifecycle as it stands before this message moves it.
 struct LeafCommitment {
-  Bytes salt;            // 16 random bytes
-  std::string metadata;  // "type|sender country|recipient countries|day"
-  Bytes leaf_data;       // SHA-256(salt || metadata)
+  std::vector<CommitmentPart> parts;
+  Bytes leaf_data;
 };
-LeafCommitment log_leaf_commitment(const OpenedEnvelope& opened, const std::vector<ParticipantId>& recipients,
-                                   const Enrollment& enrollment, std::int64_t stored_at_ms);
+Result<LeafCommitment> log_leaf_commitment(const StageContext& context, const OpenedEnvelope& opened,
+                                           const std::vector<ParticipantId>& recipients);
+
+// Public names of outcomes and refusal grounds: lifecycle rows, statistics
+// and revealed facts all use these.
+std::string tracing_outcome_name(wire::TracingOutcome outcome);
+std::string refusal_ground_name(wire::RefusalGround ground);
 AuditEntry audit_entry(std::int64_t now_ms, const std::string& principal, const std::optional<MessageId>& id,
                        std::string stage, ErrorCode outcome, std::string detail);
 

@@ -26,6 +26,17 @@ namespace fpx::broker {
 enum class DeliveryState { stored, delivered, confirmed, dead_letter };
 std::string_view delivery_state_name(DeliveryState state);
 
+// One part of a transparency-log leaf (fpx/process_statistics.hpp): part 0
+// is the event itself; the others each state one fact about one tracing (a
+// requested state's handling of a request), which the reveal finds by it.
+struct CommitmentPart {
+  Bytes salt;  // 16 random bytes
+  std::string metadata;
+  std::optional<MessageId> tracing_request;  // set for facts
+  CountryCode requested_country;
+  std::string fact;  // stats::kFact*
+};
+
 struct NewMessage {
   MessageId id;
   Sha256Digest signed_sha256{};  // SHA-256 of header bytes || body bytes: what the signature binds
@@ -37,9 +48,8 @@ struct NewMessage {
   std::optional<MessageId> in_reply_to;
   std::vector<ParticipantId> recipients;  // resolved participants, in routing order
   std::int64_t hold_until_ms = 0;         // undelivered past this: dead letter
-  Bytes log_leaf_data;                    // transparency-log leaf: SHA-256(salt || metadata)
-  Bytes log_salt;                         // kept sealed, for a reveal after the embargo
-  std::string log_metadata;
+  Bytes log_leaf_data;                    // transparency-log leaf over the parts (process_statistics.hpp)
+  std::vector<CommitmentPart> log_parts;  // kept sealed, for a reveal after the embargo
 };
 
 struct StoredMessage {
@@ -147,6 +157,23 @@ struct CheckpointRow {
   std::int64_t created_at_ms = 0;
 };
 
+// A sealed fact part, as the reveal reads it.
+struct SealedFact {
+  std::uint64_t leaf_index = 0;
+  std::uint32_t part = 0;
+  std::string fact;
+  Bytes salt;
+  std::string metadata;
+};
+
+// One period's statistics on the feed: the record's sequence (0 when the
+// period had no tracing and nothing was published).
+struct StatisticsRun {
+  std::string period;
+  std::int64_t start_ms = 0;
+  std::uint64_t feed_sequence = 0;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -154,6 +181,13 @@ class Store {
   virtual Status begin(Durability durability = Durability::required) = 0;
   virtual Status commit() = 0;  // durable when it returns ok
   virtual void rollback() = 0;
+
+  // A savepoint inside the current transaction: everything one submitted
+  // message writes (a forward's sharing, its rows, receipt, workflow and
+  // public record) is kept or undone as one, inside the batch's group commit.
+  virtual Status open_savepoint() = 0;
+  virtual Status release_savepoint() = 0;
+  virtual void rollback_savepoint() = 0;  // undoes its writes and closes it
 
   virtual Result<std::optional<StoredMessage>> find_message(const MessageId& id) = 0;
   // Message, one delivery row per recipient (state stored) and its
@@ -191,18 +225,42 @@ class Store {
   // Rows whose acknowledgement or response clock ran out without a reminder yet.
   virtual Result<std::vector<LifecycleRow>> lifecycle_due(std::int64_t now_ms) = 0;
   // The stolen/lost registry: serials (normalised) of active alerts.
+  // `reached_countries`: the states the alert was routed to (and its own).
   virtual Status watch_serials(const MessageId& alert_id, const CountryCode& alert_country,
+                               const std::vector<CountryCode>& reached_countries,
                                const std::vector<std::string>& serials, std::int64_t valid_until_ms) = 0;
   // Lifts the watch of an alert, only if `alert_country` raised it.
   virtual Status unwatch_serials(const MessageId& alert_id, const CountryCode& alert_country) = 0;
-  virtual Result<std::vector<WatchedSerialHit>> match_serial(const std::string& serial, std::int64_t now_ms) = 0;
+  // Active alerts listing `serial` that reached `requester_country`.
+  virtual Result<std::vector<WatchedSerialHit>> match_serial(const std::string& serial,
+                                                             const CountryCode& requester_country,
+                                                             std::int64_t now_ms) = 0;
 
   // --- public oversight feed ---
   virtual Result<std::uint64_t> next_feed_sequence() = 0;  // inside the writing transaction
   virtual Status append_feed(const FeedRow& row, std::int64_t at_ms) = 0;
   virtual Result<std::vector<FeedRow>> feed_page(std::uint64_t from_sequence, std::size_t limit) = 0;
   virtual Status append_checkpoint(const CheckpointRow& row) = 0;
+  // A public record the broker writes, as the log's next leaf; returns its index.
+  virtual Result<std::uint64_t> append_record_leaf(ByteView leaf_data, std::uint64_t feed_sequence,
+                                                   std::int64_t at_ms) = 0;
   virtual Result<std::optional<CheckpointRow>> latest_checkpoint() = 0;
+
+  // --- public statistics and their reveal ---
+  // Lifecycle rows whose request was submitted in [from_ms, to_ms).
+  virtual Result<std::vector<LifecycleRow>> lifecycle_submitted_between(std::int64_t from_ms, std::int64_t to_ms) = 0;
+  virtual Result<std::optional<std::int64_t>> first_submission_ms() = 0;
+  // The sealed fact parts about one tracing, in log order.
+  virtual Result<std::vector<SealedFact>> facts_of_tracing(const MessageId& request_id,
+                                                           const CountryCode& requested_country) = 0;
+  // SHA-256(salt || metadata) of every part of a leaf, in part order.
+  virtual Result<std::vector<Sha256Digest>> commitment_part_hashes(std::uint64_t leaf_index) = 0;
+  // The latest period start of `period` already handled (published or found empty).
+  virtual Result<std::optional<std::int64_t>> last_statistics_period(const std::string& period) = 0;
+  // Published periods starting before `started_before` whose facts are not revealed yet.
+  virtual Result<std::vector<StatisticsRun>> statistics_awaiting_reveal(const std::string& period,
+                                                                        std::int64_t started_before) = 0;
+  virtual Status record_statistics_run(const StatisticsRun& run, bool revealed) = 0;
 
   // Reads for tests and operators.
   virtual Result<std::vector<AuditRow>> audit_rows(std::int64_t after_id, std::size_t limit) = 0;

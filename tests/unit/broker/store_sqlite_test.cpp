@@ -13,6 +13,7 @@
 #include <catch2/catch.hpp>
 
 #include "fpx/broker/store.hpp"
+#include "fpx/process_statistics.hpp"
 #include "fpx/crypto.hpp"
 #include "fpx/transparency_log.hpp"
 #include "support/test_pki.hpp"
@@ -494,13 +495,13 @@ TEST_CASE("A store file with a newer schema version is refused") {
   { open_store(path); }
   {
     RawConnection raw(path);
-    CHECK(raw.text("PRAGMA user_version") == "3");
-    raw.exec("PRAGMA user_version = 4");
+    CHECK(raw.text("PRAGMA user_version") == "4");
+    raw.exec("PRAGMA user_version = 5");
   }
   const auto opened = open_sqlite_store(path);
   REQUIRE_FALSE(opened.ok());
   CHECK(opened.error().code == ErrorCode::io_error);
-  CHECK_THAT(opened.error().message, Catch::Contains("schema version 4") && Catch::Contains("newer"));
+  CHECK_THAT(opened.error().message, Catch::Contains("schema version 5") && Catch::Contains("newer"));
 }
 
 namespace {
@@ -608,7 +609,10 @@ TEST_CASE("A version 1 store gets its log nodes on opening") {
     raw.exec("DROP TABLE log_nodes");
     raw.exec("DROP TABLE feed");
     raw.exec("DROP TABLE checkpoints");
-    raw.exec("DROP TABLE log_commitments");
+    raw.exec("DROP TABLE log_commitment_parts");
+    raw.exec("DROP TABLE statistics_runs");
+    raw.exec("DROP INDEX lifecycle_by_submission");
+    raw.exec("ALTER TABLE watched_serials DROP COLUMN reached_countries");
     raw.exec("PRAGMA user_version = 1");
   }
   {
@@ -620,7 +624,7 @@ TEST_CASE("A version 1 store gets its log nodes on opening") {
     check_log_matches(*store, reference);
   }
   RawConnection raw(path);
-  CHECK(raw.text("PRAGMA user_version") == "3");
+  CHECK(raw.text("PRAGMA user_version") == "4");
 }
 
 TEST_CASE("An SQLite file that is not an FPX store is refused") {
@@ -726,27 +730,33 @@ TEST_CASE("A deferred transaction commits without syncing the WAL, and the next 
   CHECK(counter.wal_syncs() > before_required);
 }
 
-TEST_CASE("A leaf's salt and metadata are kept sealed beside it, for a later reveal") {
+TEST_CASE("A leaf's parts, salts and metadata are kept sealed beside it, for a later reveal") {
   test::TempDir dir;
   const auto path = dir.path() / "store.db";
   auto store = open_store(path);
   NewMessage message = make_message(1, {"gh.focal-point"});
-  message.log_salt = Bytes(16, 0x5a);
-  message.log_metadata = "tracing-request|SN|GH,|20419";
-  auto commitment = sha256(concat({message.log_salt, as_bytes(message.log_metadata)}));
-  message.log_leaf_data.assign(commitment.begin(), commitment.end());
+  message.log_parts.push_back({Bytes(16, 0x5a), "tracing_request|SN|GH,|20419", std::nullopt, CountryCode{}, ""});
+  message.log_parts.push_back({Bytes(16, 0x6b), R"({"fact":"request","requested":"GH"})", message.id,
+                               CountryCode("GH"), "request"});
+  std::vector<Sha256Digest> part_hashes;
+  for (const auto& part : message.log_parts) part_hashes.push_back(stats::commitment_part_hash(part.salt, part.metadata));
+  message.log_leaf_data = stats::leaf_data_of_parts(part_hashes);
   auto inserted = insert_committed(*store, message);
   RawConnection raw(path);
   const std::string index = std::to_string(inserted.log_index);
-  CHECK(raw.text("SELECT metadata FROM log_commitments WHERE leaf_index = " + index) == message.log_metadata);
-  CHECK(raw.text("SELECT hex(salt) FROM log_commitments WHERE leaf_index = " + index) == "5A5A5A5A5A5A5A5A5A5A5A5A5A5A5A5A");
-  // The public leaf is the commitment, not the metadata.
-  CHECK(raw.text("SELECT hex(leaf_data) FROM log_leaves WHERE leaf_index = " + index) ==
-        [&] {
-          std::string hex = to_hex(commitment);
-          for (auto& c : hex) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-          return hex;
-        }());
+  CHECK(raw.text("SELECT metadata FROM log_commitment_parts WHERE part = 0 AND leaf_index = " + index) ==
+        message.log_parts[0].metadata);
+  CHECK(raw.text("SELECT hex(salt) FROM log_commitment_parts WHERE part = 1 AND leaf_index = " + index) ==
+        "6B6B6B6B6B6B6B6B6B6B6B6B6B6B6B6B");
+  // The public leaf is the commitment to the parts, not the metadata.
+  CHECK(to_hex(must(store->log_node(0, inserted.log_index))) == to_hex(leaf_hash(message.log_leaf_data)));
+  CHECK(must(store->commitment_part_hashes(inserted.log_index)) == part_hashes);
+  // The fact part is found by its tracing; the event part is not a fact.
+  auto facts = must(store->facts_of_tracing(message.id, CountryCode("GH")));
+  REQUIRE(facts.size() == 1);
+  CHECK(facts[0].part == 1);
+  CHECK(facts[0].fact == "request");
+  CHECK(facts[0].metadata == message.log_parts[1].metadata);
 }
 
 TEST_CASE("The WAL is checkpointed only by checkpoint(), which empties it") {
@@ -781,4 +791,34 @@ TEST_CASE("Delivery states have their stored names") {
   CHECK(delivery_state_name(DeliveryState::delivered) == "delivered");
   CHECK(delivery_state_name(DeliveryState::confirmed) == "confirmed");
   CHECK(delivery_state_name(DeliveryState::dead_letter) == "dead_letter");
+}
+
+TEST_CASE("A version 3 store keeps its single commitments as part 0 of each leaf") {
+  test::TempDir dir;
+  const auto path = dir.path() / "store.db";
+  NewMessage message = make_message(1, {"gh.focal-point"});
+  message.log_parts.push_back({Bytes(16, 0x5a), "tracing_request|SN|GH,|20419", std::nullopt, CountryCode{}, ""});
+  const auto part_hash = stats::commitment_part_hash(message.log_parts[0].salt, message.log_parts[0].metadata);
+  message.log_leaf_data = stats::leaf_data_of_parts(std::vector<Sha256Digest>{part_hash});
+  std::uint64_t leaf_index = 0;
+  {
+    auto store = open_store(path);
+    leaf_index = insert_committed(*store, message).log_index;
+  }
+  {
+    // What a version 3 file looks like: one commitment per leaf, no statistics runs.
+    RawConnection raw(path);
+    raw.exec("CREATE TABLE log_commitments (leaf_index INTEGER PRIMARY KEY, salt BLOB NOT NULL, metadata TEXT NOT NULL)");
+    raw.exec("INSERT INTO log_commitments SELECT leaf_index, salt, metadata FROM log_commitment_parts");
+    raw.exec("DROP TABLE log_commitment_parts");
+    raw.exec("DROP TABLE statistics_runs");
+    raw.exec("DROP INDEX lifecycle_by_submission");
+    raw.exec("ALTER TABLE watched_serials DROP COLUMN reached_countries");
+    raw.exec("PRAGMA user_version = 3");
+  }
+  auto store = open_store(path);
+  CHECK(must(store->commitment_part_hashes(leaf_index)) == std::vector<Sha256Digest>{part_hash});
+  CHECK(must(store->last_statistics_period("day")) == std::nullopt);
+  RawConnection raw(path);
+  CHECK(raw.text("PRAGMA user_version") == "4");
 }

@@ -1,13 +1,19 @@
 // The tracing workflow with a fake clock: broker_core runs in this process
 // on 127.0.0.1 and the test moves time forward instead of sleeping.
 #include <atomic>
+#include <functional>
 #include <fstream>
 #include <thread>
 
+#include <sys/wait.h>
+
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 
 #include "fpx/broker/broker.hpp"
 #include "fpx/client.hpp"
+#include "fpx/observer_client.hpp"
+#include "fpx/public_statistics.hpp"
 #include "support/sample_messages.hpp"
 #include "support/test_pki.hpp"
 
@@ -23,7 +29,8 @@ constexpr std::int64_t kHourMs = 3600 * 1000;
 
 class WorkflowExchange {
  public:
-  WorkflowExchange() : pki_({"SN", "NE", "BF"}) {
+  explicit WorkflowExchange(const std::function<void(broker::BrokerConfig&)>& adjust = {})
+      : pki_({"SN", "NE", "BF"}) {
     const std::int64_t now = now_ms();
     fake_now_ = now;
     test::IssueOptions long_lived{.validity = {now - kDayMs, now + 90 * kDayMs}};
@@ -32,6 +39,9 @@ class WorkflowExchange {
     pki_.issue("bf.focal-point", "BF", Role::focal_point, long_lived);
     pki_.issue("ml.focal-point", "ML", Role::focal_point, long_lived);
     pki_.issue("sn.police-judiciaire", "SN", Role::agency, long_lived);
+    auto observer_options = long_lived;
+    observer_options.via_intermediate = false;
+    pki_.issue("cso.sahel-watch", "SN", Role::observer, observer_options);
     auto broker_options = long_lived;
     broker_options.via_intermediate = false;
     pki_.issue("exchange.broker", "AT", Role::broker, broker_options);
@@ -40,7 +50,7 @@ class WorkflowExchange {
     auto enrolled = pki_.dir() / "enrolled";
     std::filesystem::create_directories(enrolled);
     for (const char* id : {"sn.focal-point", "ne.focal-point", "bf.focal-point", "ml.focal-point",
-                           "sn.police-judiciaire"}) {
+                           "sn.police-judiciaire", "cso.sahel-watch"}) {
       std::filesystem::copy_file(pki_.dir() / "participants" / id / kChainFile,
                                  enrolled / (std::string(id) + ".pem"));
     }
@@ -57,6 +67,7 @@ class WorkflowExchange {
     config.clocks.scan_every_ms = 1000;
     config.limits.rate_per_second = 10000;
     config.limits.burst = 10000;
+    if (adjust) adjust(config);
     auto created = broker::Broker::create(config, [this] { return fake_now_.load(); });
     if (!created) FAIL("broker: " << created.error().describe());
     broker_ = std::move(created).value();
@@ -83,9 +94,23 @@ class WorkflowExchange {
     return std::move(connected).value();
   }
 
+  std::unique_ptr<client::ObserverClient> observer() {
+    client::ObserverOptions options;
+    options.endpoint = broker_->observers_endpoint();
+    options.broker_chain = *Certificate::load_pem_file(pki_.dir() / "participants" / "exchange.broker" / kChainFile);
+    options.root_ca = pki_.root_pem();
+    auto connected = client::ObserverClient::connect(pki_.identity("cso.sahel-watch"), options);
+    if (!connected) FAIL("observer: " << connected.error().describe());
+    return std::move(connected).value();
+  }
+
   Identity identity(const std::string& id) { return pki_.identity(id); }
+  const std::filesystem::path& dir() const { return pki_.dir(); }
+  std::filesystem::path root_pem() const { return pki_.root_pem(); }
+  std::string observers_endpoint() const { return broker_->observers_endpoint(); }
   std::int64_t now() const { return fake_now_.load(); }
   void advance(std::int64_t ms) { fake_now_ += ms; }
+  void set_now(std::int64_t ms) { fake_now_ = ms; }
 
   // A message of `type`, created now on the fake clock.
   Bytes seal(const Identity& signer, MessageType type, const test::SampleChange& change = {}) {
@@ -276,9 +301,29 @@ TEST_CASE("a request for a firearm of an active stolen alert sends a hit notific
   auto burkina = exchange.connect("bf.focal-point");
   auto niger = exchange.connect("ne.focal-point");
 
-  // A bulk alert: thousands of firearms in one message.
-  Bytes alert = exchange.seal(exchange.identity("bf.focal-point"), MessageType::ALERT, [](auto header, auto body) {
+  // An alert that reached NE only never answers SN's requests: no state
+  // can watch serials to learn of requests from states it did not warn.
+  Bytes unseen = exchange.seal(exchange.identity("bf.focal-point"), MessageType::ALERT, [](auto header, auto body) {
     header.initRecipients(1)[0].setCountry("NE");
+    body.getAlert().getFirearms()[0].setSerialNumber("BF-DEPOT-999999");
+  });
+  REQUIRE(burkina->submit(unseen).ok());
+  REQUIRE(receive(*niger, 1).size() == 1);
+  Bytes unseen_request = exchange.seal(exchange.identity("sn.police-judiciaire"), MessageType::TRACING_REQUEST,
+                                       [](auto, auto body) {
+                                         body.getTracingRequest().getFirearms()[0].setSerialNumber("BF-DEPOT-999999");
+                                       });
+  REQUIRE(agency->submit(unseen_request).ok());
+  CHECK(types_of(receive(*senegal, 2, 1500ms)) == std::vector<MessageType>{MessageType::TRACING_REQUEST});
+  REQUIRE(receive(*burkina, 1).size() == 1);  // the request itself, no hit
+  CHECK(receive(*burkina, 1, 500ms).empty());
+  REQUIRE(receive(*niger, 1).size() == 1);
+
+  // A bulk alert to NE and SN: thousands of firearms in one message.
+  Bytes alert = exchange.seal(exchange.identity("bf.focal-point"), MessageType::ALERT, [](auto header, auto body) {
+    auto scope = header.initRecipients(2);
+    scope[0].setCountry("NE");
+    scope[1].setCountry("SN");
     auto firearms = body.getAlert().initFirearms(3000);
     for (unsigned i = 0; i < firearms.size(); ++i) {
       firearms[i].setSerialNumber("BF-DEPOT-" + std::to_string(100000 + i));
@@ -290,6 +335,7 @@ TEST_CASE("a request for a firearm of an active stolen alert sends a hit notific
   });
   REQUIRE(burkina->submit(alert).ok());
   REQUIRE(receive(*niger, 1).size() == 1);
+  REQUIRE(receive(*senegal, 1).size() == 1);
 
   Bytes request = exchange.seal(exchange.identity("sn.police-judiciaire"), MessageType::TRACING_REQUEST,
                                 [](auto, auto body) {
@@ -305,6 +351,34 @@ TEST_CASE("a request for a firearm of an active stolen alert sends a hit notific
   auto hit = at_burkina[1].opened.message.body().getHitNotification();
   CHECK(std::string(hit.getMatchedSerial().cStr()) == "BFDEPOT101234");
   CHECK(MessageId::from_bytes(ByteView(hit.getAlertMessageId().begin(), 16)) == test::message_id_of(alert));
+}
+
+TEST_CASE("a stolen alert listing more serials than the watch-list cap is refused, and nothing of it is kept") {
+  WorkflowExchange exchange([](broker::BrokerConfig& config) { config.limits.max_watched_serials_per_alert = 100; });
+  auto burkina = exchange.connect("bf.focal-point");
+  auto niger = exchange.connect("ne.focal-point");
+  auto alert_of = [&](unsigned count) {
+    return exchange.seal(exchange.identity("bf.focal-point"), MessageType::ALERT, [count](auto header, auto body) {
+      header.initRecipients(1)[0].setCountry("NE");
+      auto firearms = body.getAlert().initFirearms(count);
+      for (unsigned i = 0; i < count; ++i) {
+        firearms[i].setSerialNumber("BF-DEPOT-" + std::to_string(100000 + i));
+        firearms[i].setManufacturer("Izhmash");
+        firearms[i].setType(wire::FirearmType::ASSAULT_RIFLE);
+        firearms[i].setCalibre("7.62x39mm");
+      }
+    });
+  };
+  auto refused = burkina->submit(alert_of(101));
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == ErrorCode::invalid_argument);
+  CHECK_THAT(refused.error().message, Catch::Contains("at most 100") && Catch::Contains("split the batch"));
+  // The refused alert left no delivery behind; the next one is the very next.
+  Bytes accepted = alert_of(100);
+  REQUIRE(burkina->submit(accepted).ok());
+  auto delivered = receive(*niger, 1);
+  REQUIRE(delivered.size() == 1);
+  CHECK(delivered[0].opened.message_id == test::message_id_of(accepted));
 }
 
 TEST_CASE("a request never collected before its hold time becomes a dead letter its sender is told of") {
@@ -384,4 +458,245 @@ TEST_CASE("information supplied, withdraw and close move every requested state's
   auto refused = niger->submit(exchange.seal(exchange.identity("ne.focal-point"), MessageType::CLOSE, reply_to(id)));
   REQUIRE_FALSE(refused.ok());
   CHECK(refused.error().code == ErrorCode::unauthorized);
+}
+
+namespace {
+
+// What an observer followed of the feed so far.
+struct FollowedFeed {
+  std::vector<client::FeedRecord> records;
+  std::uint64_t next = 1;
+
+  void follow(client::ObserverClient& observer) {
+    for (;;) {
+      auto page = observer.follow(next, 1000);
+      REQUIRE(page.ok());
+      if (page->records.empty()) return;
+      for (auto& record : page->records) records.push_back(std::move(record));
+      next = page->next_sequence;
+    }
+  }
+
+  const client::FeedRecord* statistics(bool final) const {
+    for (const auto& record : records) {
+      if (record.kind == "statistics" && nlohmann::json::parse(record.signed_record)["final"] == final) return &record;
+    }
+    return nullptr;
+  }
+
+  std::vector<std::string> reveals_of(std::uint64_t statistics_sequence) const {
+    std::vector<std::string> reveals;
+    for (const auto& record : records) {
+      if (record.kind != "reveal") continue;
+      if (nlohmann::json::parse(record.signed_record)["statisticsSequence"] == statistics_sequence) {
+        reveals.push_back(record.signed_record);
+      }
+    }
+    return reveals;
+  }
+};
+
+const client::FeedRecord& wait_for_statistics(client::ObserverClient& observer, FollowedFeed& feed, bool final) {
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (feed.statistics(final) == nullptr && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(50ms);
+    feed.follow(observer);
+  }
+  const auto* record = feed.statistics(final);
+  REQUIRE(record != nullptr);
+  return *record;
+}
+
+auto answer(const MessageId& request, wire::TracingOutcome outcome,
+            std::optional<wire::RefusalGround> ground = std::nullopt) {
+  return [=](wire::Header::Builder header, wire::Body::Builder body) {
+    reply_to(request)(header, body);
+    auto response = body.getTracingResponse();
+    response.setOutcome(outcome);
+    if (ground) {
+      response.initChainOfCustody(0);
+      response.initRefusalGrounds(1).set(0, *ground);
+      response.setGroundsExplanation("a national investigation is under way");
+    }
+  };
+}
+
+}  // namespace
+
+TEST_CASE("statistics per pair of states are published with suppression, and the reveal recounts them exactly") {
+  WorkflowExchange exchange([](broker::BrokerConfig& config) {
+    config.oversight.statistics_periods = {*broker::parse_statistics_period("day")};
+    config.oversight.reveal_after_ms = 7 * kDayMs;
+  });
+  // Every request of the scenario in one UTC day, from 01:00.
+  const std::int64_t day_start = (exchange.now() / kDayMs + 1) * kDayMs;
+  const std::int64_t t0 = day_start + kHourMs;
+  exchange.set_now(t0);
+  auto agency = exchange.connect("sn.police-judiciaire");
+  auto niger = exchange.connect("ne.focal-point");
+  auto burkina = exchange.connect("bf.focal-point");
+  auto observer = exchange.observer();
+  const auto agency_identity = exchange.identity("sn.police-judiciaire");
+  const auto niger_identity = exchange.identity("ne.focal-point");
+  const auto burkina_identity = exchange.identity("bf.focal-point");
+  auto niger_sends = [&](MessageType type, const test::SampleChange& change) {
+    REQUIRE(niger->submit(exchange.seal(niger_identity, type, change)).ok());
+  };
+
+  // Five requests to NE and BF; two to ML only (a pair under the threshold).
+  std::vector<MessageId> requests;
+  for (int i = 0; i < 5; ++i) {
+    Bytes request = exchange.seal(agency_identity, MessageType::TRACING_REQUEST);
+    REQUIRE(agency->submit(request).ok());
+    requests.push_back(test::message_id_of(request));
+  }
+  for (int i = 0; i < 2; ++i) {
+    REQUIRE(agency->submit(exchange.seal(agency_identity, MessageType::TRACING_REQUEST, [](auto header, auto body) {
+                     header.initRecipients(1)[0].setCountry("ML");
+                     auto states = body.getTracingRequest().initRequestedStates(1);
+                     states[0].setCountry("ML");
+                     states[0].setRole(wire::RequestedStateRole::OTHER_ON_TRAIL);
+                   }))
+                .ok());
+  }
+
+  // NE acknowledges three after 2 hours, a fourth after 5 hours, and answers the first then.
+  exchange.advance(2 * kHourMs);
+  for (int i = 0; i < 3; ++i) niger_sends(MessageType::TRACING_ACKNOWLEDGEMENT, reply_to(requests[i]));
+  exchange.advance(3 * kHourMs);
+  niger_sends(MessageType::TRACING_ACKNOWLEDGEMENT, reply_to(requests[3]));
+  niger_sends(MessageType::TRACING_RESPONSE, answer(requests[0], wire::TracingOutcome::PARTIAL_CHAIN));
+  sync(*niger);
+
+  // The day ends: its first statistics, as things stand.
+  exchange.set_now(day_start + kDayMs + 1000);
+  FollowedFeed feed;
+  const auto& first = wait_for_statistics(*observer, feed, false);
+  auto published = nlohmann::json::parse(first.signed_record);
+  CHECK(published["period"] == "day");
+  CHECK(published["threshold"] == 3);
+  // Written by hand from the scenario: NE acknowledged 4 (2, 2, 2 and 5 hours),
+  // answered 1 (suppressed, with its outcome); BF nothing yet; ML under the threshold.
+  const auto expected_first = nlohmann::json::parse(R"([
+    {"requester": "SN", "requested": "BF", "suppressed": false, "requests": 5, "acknowledged": 0,
+     "acknowledgedWithinClock": 0, "answered": 0,
+     "acknowledgementHours": {"median": null, "p90": null}, "responseHours": {"median": null, "p90": null},
+     "outcomes": {}, "refusalGrounds": {}},
+    {"requester": "SN", "requested": "ML", "suppressed": true},
+    {"requester": "SN", "requested": "NE", "suppressed": false, "requests": 5, "acknowledged": 4,
+     "acknowledgedWithinClock": 4, "answered": null,
+     "acknowledgementHours": {"median": 2, "p90": 5}, "responseHours": {"median": null, "p90": null},
+     "outcomes": {"partial_chain": null}, "refusalGrounds": {}}
+  ])");
+  CHECK(published["pairs"] == expected_first);
+
+  // Later answers count in the day of their request.
+  exchange.set_now(t0 + 30 * kHourMs);
+  niger_sends(MessageType::TRACING_RESPONSE, answer(requests[1], wire::TracingOutcome::PARTIAL_CHAIN));
+  niger_sends(MessageType::TRACING_RESPONSE, answer(requests[2], wire::TracingOutcome::PARTIAL_CHAIN));
+  for (int i = 0; i < 4; ++i) {
+    REQUIRE(burkina
+                ->submit(exchange.seal(burkina_identity, MessageType::TRACING_RESPONSE,
+                                       answer(requests[i], wire::TracingOutcome::REFUSED,
+                                              wire::RefusalGround::ONGOING_INVESTIGATION)))
+                .ok());
+  }
+  exchange.set_now(t0 + 80 * kHourMs);  // past the 72-hour acknowledgement clock
+  niger_sends(MessageType::TRACING_ACKNOWLEDGEMENT, reply_to(requests[4]));
+  niger_sends(MessageType::TRACING_RESPONSE,
+              answer(requests[3], wire::TracingOutcome::REFUSED, wire::RefusalGround::ONGOING_INVESTIGATION));
+  sync(*niger);
+  sync(*burkina);
+
+  // After the 7-day embargo: final figures and the reveal.
+  exchange.set_now(day_start + kDayMs + 7 * kDayMs + 1000);
+  const auto& final_record = wait_for_statistics(*observer, feed, true);
+  feed.follow(*observer);
+  auto final_statistics = nlohmann::json::parse(final_record.signed_record);
+  // By hand: NE acknowledged 5 (2, 2, 2, 5, 80 hours; 4 within the clock),
+  // answered 4 (5, 30, 30, 80 hours): 3 partial chains and 1 refusal, so
+  // the refusal is suppressed and, as "answered" would give it away, the
+  // partial chains too. BF answered 4 refusals at 30 hours, which
+  // acknowledged them too.
+  const auto expected_final = nlohmann::json::parse(R"([
+    {"requester": "SN", "requested": "BF", "suppressed": false, "requests": 5, "acknowledged": 4,
+     "acknowledgedWithinClock": 4, "answered": 4,
+     "acknowledgementHours": {"median": 30, "p90": 30}, "responseHours": {"median": 30, "p90": 30},
+     "outcomes": {"refused": 4}, "refusalGrounds": {"ongoing_investigation": 4}},
+    {"requester": "SN", "requested": "ML", "suppressed": true},
+    {"requester": "SN", "requested": "NE", "suppressed": false, "requests": 5, "acknowledged": 5,
+     "acknowledgedWithinClock": 4, "answered": 4,
+     "acknowledgementHours": {"median": 2, "p90": 80}, "responseHours": {"median": 30, "p90": 80},
+     "outcomes": {"partial_chain": null, "refused": null}, "refusalGrounds": {"ongoing_investigation": null}}
+  ])");
+  CHECK(final_statistics["pairs"] == expected_final);
+
+  // The observer recounts every published cell from the revealed facts.
+  auto reveals = feed.reveals_of(final_record.sequence);
+  REQUIRE(reveals.size() == 2);  // BF and NE; ML stays sealed
+  auto check = client::check_revealed_statistics(final_record.signed_record, final_record.sequence, reveals);
+  REQUIRE(check.ok());
+  CHECK(check->failures.empty());
+  for (const auto& failure : check->failures) UNSCOPED_INFO(failure);
+  // BF: 5 requests, 4 acknowledged, 4 within, 4 answered, 4 outcomes, 4 grounds;
+  // NE: 5 requests, 5 acknowledged, 4 within, 4 answered (outcomes and grounds sealed).
+  CHECK(check->facts == 5 + 4 + 4 + 4 + 4 + 4 + 5 + 5 + 4 + 4);
+  // Every number shown for BF and NE: 4 counts and 4 percentiles each, BF's outcome and ground.
+  CHECK(check->cells_checked == 8 + 8 + 2);
+  // Each revealed fact is in the log the broker signed.
+  auto head = observer->latest_checkpoint();
+  REQUIRE(head.ok());
+  REQUIRE_FALSE(check->leaves.empty());
+  for (const auto& leaf : check->leaves) {
+    auto proof = observer->inclusion_proof(leaf.leaf_index, head->checkpoint.size);
+    REQUIRE(proof.ok());
+    CHECK(verify_inclusion(leaf.leaf_hash, leaf.leaf_index, head->checkpoint.size, *proof, head->checkpoint.root));
+  }
+  // The statistics and reveal records are leaves of the log themselves, so
+  // the broker cannot show other observers other figures unnoticed.
+  int public_leaves = 0;
+  for (const auto& record : feed.records) {
+    if (record.kind != "statistics" && record.kind != "reveal") continue;
+    REQUIRE(record.log_index.has_value());
+    REQUIRE(*record.log_index < head->checkpoint.size);
+    auto proof = observer->inclusion_proof(*record.log_index, head->checkpoint.size);
+    REQUIRE(proof.ok());
+    CHECK(verify_inclusion(*record.leaf_hash, *record.log_index, head->checkpoint.size, *proof, head->checkpoint.root));
+    ++public_leaves;
+  }
+  CHECK(public_leaves == 4);  // two statistics records, two reveals
+  // Nothing of the content reaches the public records.
+  for (const auto& record : feed.records) {
+    for (const char* secret : {"SN-ZIG-2026-0142", "Ziguinchor", "police-judiciaire", "investigation is under way"}) {
+      CHECK(record.signed_record.find(secret) == std::string::npos);
+    }
+  }
+
+  // The observer's command line does the same: fpx log verify recounts the
+  // kept final statistics from their reveal and proves every fact's leaf.
+  const auto profile = exchange.dir() / "observer-profile";
+  const std::string fpx = std::string(FPX_BIN_DIR) + "/fpx --profile " + profile.string();
+  const auto out = exchange.dir() / "fpx.out";
+  auto run = [&](const std::string& command) {
+    const int status = std::system((command + " > " + out.string() + " 2>&1").c_str());
+    INFO(command << "\n" << test::read_file(out));
+    CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+    return test::read_file(out);
+  };
+  run(std::string(FPX_BIN_DIR) + "/fpx profile init --dir " + profile.string() + " --identity " +
+      (exchange.dir() / "participants" / "cso.sahel-watch").string() + " --observer-endpoint " +
+      exchange.observers_endpoint() + " --broker-cert " +
+      (exchange.dir() / "participants" / "exchange.broker" / kChainFile).string() + " --root-ca " +
+      exchange.root_pem().string());
+  CHECK_THAT(run(fpx + " observe"), Catch::Contains("(final, facts revealed)"));
+  CHECK_THAT(run(fpx + " log verify"), Catch::Contains("statistics: 18 published figure(s) of 1 final record(s) "
+                                                        "recounted from 43 revealed fact(s)"));
+
+  // A changed count no longer recounts, and the check names the cell.
+  auto tampered = final_statistics;
+  tampered["pairs"][0]["requests"] = 6;
+  auto caught = client::check_revealed_statistics(tampered.dump(), final_record.sequence, reveals);
+  REQUIRE(caught.ok());
+  REQUIRE(caught->failures.size() == 1);
+  CHECK_THAT(caught->failures[0], Catch::Contains("SN->BF requests") && Catch::Contains("published 6"));
 }

@@ -525,6 +525,25 @@ TEST_CASE("a tampered delivery is not handed over, is reported and is confirmed"
   CHECK(eventually([&] { return world.fake.confirm_count(9) == 1 && world.fake.confirm_count(10) == 1; }));
 }
 
+TEST_CASE("a delivery that fails verification for a local reason (a stale CRL copy) stays unconfirmed for a resend") {
+  World world;
+  world.fake.add_delivery(9, world.focal_point_message());
+  // The client's copy of the CRLs ran past its nextUpdate.
+  const std::int64_t now = now_ms();
+  world.pki.write_crls(now - 10 * 24 * 3600 * 1000LL, now - 24 * 3600 * 1000LL);
+  auto client = world.connect_agency();
+  auto deliveries = client->poll(2s);
+  REQUIRE(deliveries.ok());
+  CHECK(deliveries->empty());
+  auto rejected = client->take_rejected_deliveries();
+  REQUIRE_FALSE(rejected.empty());
+  CHECK(rejected[0].code == ErrorCode::crl_stale);
+  CHECK_THAT(rejected[0].message, Catch::Contains("delivery 9") && Catch::Contains("send it again"));
+  // A round trip after the poll: any confirm sent would have arrived by now.
+  (void)client->status(MessageId::random());
+  CHECK(world.fake.confirm_count(9) == 0);
+}
+
 TEST_CASE("an unreceipted outbox message is resent on the next connect") {
   World world;
   Bytes envelope = world.agency_message();
