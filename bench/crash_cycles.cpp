@@ -15,7 +15,8 @@
 // an fsync happened: tests/unit/broker/power_cut_test.cpp shows that part.
 //
 // Prints one "name value" line per figure (see bench/README.md); exits 1
-// when any of lost, duplicated or the log checks is not 0.
+// when any check misses its target of 0 (lost, duplicated, the log checks,
+// or a message the broker refused).
 #include <sqlite3.h>
 
 #include <algorithm>
