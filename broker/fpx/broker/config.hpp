@@ -89,6 +89,8 @@ struct BrokerConfig {
   std::string passphrase_env;
   std::filesystem::path enrolled_dir;     // chain.pem files of enrolled participants
   std::filesystem::path database;         // SQLite file
+  std::string database_vfs;               // SQLite VFS by name; empty: the default. Not read from the
+                                          // file: tests set it to open the store on a power-cut shim
   std::map<std::string, std::vector<CountryCode>> regions;  // "ECOWAS" -> states
   Limits limits;
   Timing timing;
