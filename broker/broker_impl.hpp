@@ -101,7 +101,7 @@ struct Broker::Impl {
   Status publish_message(const OpenedEnvelope& opened, const InsertedMessage& inserted);
   void publish_checkpoint_if_grown();
   void process_observer_requests();
-  Bytes answer_observer(const EnrolledParticipant& observer, ByteView frame);
+  Bytes answer_observer(const EnrolledParticipant& observer, const ObserverQuery& query);
 
   StageContext stage_context();
 

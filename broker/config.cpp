@@ -1,6 +1,8 @@
 #include "fpx/broker/config.hpp"
 
 #include <algorithm>
+#include <fstream>
+#include <iterator>
 
 #include <toml++/toml.h>
 
@@ -101,9 +103,16 @@ class ConfigReader {
 }  // namespace
 
 Result<BrokerConfig> load_broker_config(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return make_error(ErrorCode::invalid_argument, "cannot read the configuration file " + path.string());
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return parse_broker_config(text, path);
+}
+
+Result<BrokerConfig> parse_broker_config(std::string_view text, const std::filesystem::path& path) {
   toml::table table;
   try {
-    table = toml::parse_file(path.string());
+    table = toml::parse(text, path.string());
   } catch (const toml::parse_error& error) {
     const auto& where = error.source().begin;
     return make_error(ErrorCode::invalid_argument, path.string() + ":" + std::to_string(where.line) + ":" +

@@ -153,7 +153,10 @@ Status read_message_json(const std::filesystem::path& path, Draft& draft) {
   }
   std::ostringstream buffer;
   buffer << in.rdbuf();
-  const std::string text = buffer.str();
+  return parse_message_json(buffer.str(), file, draft);
+}
+
+Status parse_message_json(std::string_view text, const std::string& file, Draft& draft) {
   if (text.size() > kMaxMessageJsonBytes) {
     return make_error(ErrorCode::too_large, file + " is larger than 16 MiB: a message is never that big");
   }
