@@ -61,12 +61,14 @@ for target in "${targets[@]}"; do
   mkdir -p "$found" "$build/artifacts"
   echo "== fuzz_$target: up to ${seconds}s / ${runs} runs over $corpus"
   log="$build/fuzz_$target.log"
+  dictionary=()
+  [[ -f "$root/tests/fuzz/$target.dict" ]] && dictionary=(-dict="$root/tests/fuzz/$target.dict")
   started=$(date +%s)
   # -rss_limit_mb: the envelope limit is 4 MiB; more than 1 GiB is a leak
   # or an amplification bug worth a report. -max_len: every input format
   # here (frames, certificates, CRLs, JSON, TOML) is interesting well below it.
   "$build/bin/fuzz_$target" -max_total_time="$seconds" -runs="$runs" -rss_limit_mb=1024 -max_len=16384 \
-    -print_final_stats=1 -artifact_prefix="$build/artifacts/$target-" "$found" "$corpus" >"$log" 2>&1 || true
+    "${dictionary[@]}" -print_final_stats=1 -artifact_prefix="$build/artifacts/$target-" "$found" "$corpus" >"$log" 2>&1 || true
   elapsed=$(($(date +%s) - started))
   grep -E '^#[0-9]+[[:space:]]+(INITED|DONE)|^Done [0-9]+ runs|ERROR|SUMMARY' "$log" || true
   executions=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
