@@ -1,6 +1,7 @@
 #include "fpx/broker/config.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <iterator>
 
@@ -45,9 +46,13 @@ class ConfigReader {
     auto node = table_.at_path(key);
     if (!node) return;  // defaults stand
     std::optional<double> value;
-    if (auto integer = node.value<std::int64_t>()) value = static_cast<double>(*integer);
-    else if (auto real = node.value<double>()) value = *real;
-    if (!value) {
+    // Read the node as its own type: toml++'s value<std::int64_t>() of a
+    // float such as 1e300 is an out-of-range cast (undefined behaviour).
+    if (const auto* integer = node.as_integer()) value = static_cast<double>(integer->get());
+    else if (const auto* real = node.as_floating_point()) value = real->get();
+    // nan passes every range check below (comparisons with it are false):
+    // it would reach the limits as NaN, or as an undefined cast to an integer.
+    if (!value || std::isnan(*value)) {
       problems_.push_back({key, "must be a number"});
     } else if (*value < minimum || *value > maximum) {
       problems_.push_back({key, "must be between " + std::to_string(static_cast<long long>(minimum)) + " and " +
