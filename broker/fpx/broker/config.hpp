@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "fpx/ids.hpp"
@@ -102,5 +103,8 @@ struct BrokerConfig {
 // Reads and checks a TOML file; relative paths are relative to the file's
 // directory. On failure the Error lists every problem as a field error.
 Result<BrokerConfig> load_broker_config(const std::filesystem::path& path);
+// The same check over TOML text already read from `path` (what the fuzz
+// target drives: no file per input).
+Result<BrokerConfig> parse_broker_config(std::string_view text, const std::filesystem::path& path);
 
 }  // namespace fpx::broker
