@@ -165,19 +165,24 @@ BrokerProcess::BrokerProcess(BenchPki& pki, const std::vector<std::string>& part
   }
   port_ = free_port();
   endpoint_ = "tcp://127.0.0.1:" + std::to_string(port_);
+  observers_endpoint_ = "tcp://127.0.0.1:" + std::to_string(free_port());
+  database_ = dir_ / "broker.sqlite";
   config_ = dir_ / "broker.toml";
   log_ = dir_ / "broker.log";
   std::ostringstream config;
   config << "[participants]\nendpoint = \"" << endpoint_ << "\"\n"
-         << "[observers]\nendpoint = \"tcp://127.0.0.1:" << free_port() << "\"\n"
+         << "[observers]\nendpoint = \"" << observers_endpoint_ << "\"\n"
          << "[pki]\nroot_ca = " << quoted(pki.root_pem()) << "\ncrl_dir = " << quoted(pki.crl_dir())
          << "\nenrolled_dir = " << quoted(dir_ / "enrolled") << "\n"
          << "[identity]\ndir = " << quoted(pki.participant_dir(kBrokerId)) << "\n"
-         << "[storage]\ndatabase = " << quoted(dir_ / "broker.sqlite") << "\n"
+         << "[storage]\ndatabase = " << quoted(database_) << "\n"
          << "[log]\nlevel = \"" << settings_.log_level << "\"\n"
          << "[limits]\nrate_per_second = " << static_cast<std::int64_t>(settings_.rate_per_second)
          << "\nburst = " << static_cast<std::int64_t>(settings_.burst) << "\n";
   if (settings_.batch_share > 0) config << "batch_share = " << settings_.batch_share << "\n";
+  if (settings_.log_checkpoint_every_ms > 0) {
+    config << "[oversight]\ncheckpoint_every_ms = " << settings_.log_checkpoint_every_ms << "\n";
+  }
   write_file(config_, config.str());
   start();
 }
@@ -187,6 +192,7 @@ BrokerProcess::~BrokerProcess() {
 }
 
 void BrokerProcess::start() {
+  if (pid_ > 0) fail("fpx-broker is already running");
   if (!fs::exists(settings_.binary)) fail("no broker binary at " + settings_.binary.string() + " (--broker-bin)");
   pid_ = ::fork();
   if (pid_ < 0) fail("fork failed");
@@ -222,8 +228,18 @@ int BrokerProcess::stop() {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+void BrokerProcess::kill_hard() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGKILL);
+  int status = 0;
+  ::waitpid(pid_, &status, 0);
+  pid_ = -1;
+}
+
+fs::path BrokerProcess::chain_path() const { return pki_.participant_dir(kBrokerId) / kChainFile; }
+
 CurvePublicKey BrokerProcess::curve_public_key() const {
-  auto chain = must(Certificate::load_pem_file(pki_.participant_dir(kBrokerId) / kChainFile), "broker chain");
+  auto chain = must(Certificate::load_pem_file(chain_path()), "broker chain");
   return must(chain.front().participant(), "broker certificate").curve_public_key;
 }
 

@@ -72,6 +72,9 @@ struct BrokerSettings {
   std::size_t batch_share = 0;
   // Per-message debug logging would be part of what is measured.
   std::string log_level = "warn";
+  // How often the transparency log's signed checkpoint is renewed; 0 keeps
+  // the broker's default.
+  std::int64_t log_checkpoint_every_ms = 0;
 };
 
 // A real fpx-broker on 127.0.0.1 with its own config, enrolled directory and
@@ -85,6 +88,9 @@ class BrokerProcess {
   BrokerProcess& operator=(const BrokerProcess&) = delete;
 
   const std::string& endpoint() const { return endpoint_; }
+  const std::string& observers_endpoint() const { return observers_endpoint_; }
+  const std::filesystem::path& database() const { return database_; }
+  std::filesystem::path chain_path() const;  // the broker's chain.pem
   CurvePublicKey curve_public_key() const;
   pid_t pid() const { return pid_; }
   const std::filesystem::path& log_path() const { return log_; }
@@ -93,16 +99,21 @@ class BrokerProcess {
   double cpu_seconds() const;
   // SIGTERM and wait; returns the exit status.
   int stop();
-
- private:
+  // SIGKILL and wait: a crash, with no chance to drain or checkpoint.
+  void kill_hard();
+  // Starts it again (after stop or kill_hard): same config, same database,
+  // same ports; returns once it listens.
   void start();
 
+ private:
   BenchPki& pki_;
   BrokerSettings settings_;
   std::filesystem::path dir_;
   std::filesystem::path config_;
   std::filesystem::path log_;
+  std::filesystem::path database_;
   std::string endpoint_;
+  std::string observers_endpoint_;
   int port_ = 0;
   pid_t pid_ = -1;
 };

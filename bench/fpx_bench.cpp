@@ -6,6 +6,7 @@
 //             [--recipients N] [--broker-bin PATH] [--keep-dir]
 //   fpx-bench --fairness [--victim-rate R] [--fairness-seconds S] [--flood-window N] [--batch-share N]
 //   fpx-bench --peer mosquitto|nats [--peer ...] [--peer-window N]
+//   fpx-bench --observers N
 //
 // Prints one "name value" line per figure:
 //   throughput_msgs_per_s            messages receipted and delivered per second, senders flat out
@@ -13,6 +14,9 @@
 //   broker_cpu_per_msg_over_verify   broker process CPU (user+system, all threads) per receipted
 //                                    message in the throughput phase, over one raw verify
 //   p50_ms, p99_ms                   submit -> delivery at a fixed total rate (--rate)
+// --observers N runs the throughput phase a second time while N CSO
+// observers follow the public feed (observers.hpp) and adds
+//   throughput_with_observers_msgs_per_s, observer_throughput_drop_percent
 // --peer adds the same figures for each peer broker, measured the same way
 // in the same run (peer_bench.cpp); --fairness measures instead a victim's
 // latency while another participant floods (fairness.cpp).
@@ -34,6 +38,7 @@
 #include "bench_support.hpp"
 #include "fpx_load.hpp"
 #include "modes.hpp"
+#include "observers.hpp"
 #include "peer_bench.hpp"
 
 namespace fpx::bench {
@@ -51,6 +56,7 @@ constexpr auto kSettle = std::chrono::milliseconds(50);
 struct SenderWork {
   std::vector<std::size_t> warmup;
   std::vector<std::size_t> throughput;
+  std::vector<std::size_t> observed;  // the throughput phase again, observers following
   std::vector<std::size_t> latency;
 };
 
@@ -86,11 +92,18 @@ FpxRun run_fpx(const BenchOptions& options) {
     pki.issue(recipient_id(r), kRecipientCountries[r], Role::focal_point);
     participants.push_back(recipient_id(r));
   }
+  auto observer_id = [](int n) { return "cso-" + std::to_string(n) + ".observer"; };
+  for (int n = 0; n < options.observers; ++n) {
+    pki.issue(observer_id(n), "SN", Role::observer);
+    participants.push_back(observer_id(n));  // observers are enrolled like participants
+  }
 
   // Seal everything first: the senders' signing is not what is measured.
   const auto senders = static_cast<std::size_t>(options.senders);
   const auto latency_messages = static_cast<std::size_t>(options.rate * options.latency_seconds);
-  const std::size_t total = senders * kWarmupPerSender + static_cast<std::size_t>(options.messages) + latency_messages;
+  const std::size_t observed_messages = options.observers > 0 ? static_cast<std::size_t>(options.messages) : 0;
+  const std::size_t total = senders * kWarmupPerSender + static_cast<std::size_t>(options.messages) +
+                            observed_messages + latency_messages;
   FpxRun run;
   std::vector<Bytes>& envelopes = run.envelopes;
   envelopes.reserve(total);
@@ -116,6 +129,7 @@ FpxRun run_fpx(const BenchOptions& options) {
   const auto seal_start = Clock::now();
   seal_into(&SenderWork::warmup, senders * kWarmupPerSender);
   seal_into(&SenderWork::throughput, static_cast<std::size_t>(options.messages));
+  seal_into(&SenderWork::observed, observed_messages);
   seal_into(&SenderWork::latency, latency_messages);
   std::fprintf(stderr, "# sealed %zu envelopes of %zu bytes (body %zu bytes) in %.1f s\n", total,
                envelopes.front().size(), sealers.front().last_body_bytes(),
@@ -123,6 +137,8 @@ FpxRun run_fpx(const BenchOptions& options) {
 
   BrokerSettings settings;
   settings.binary = options.broker_bin;
+  // Followed feeds see the log grow each second (in both throughput phases, so they compare).
+  if (options.observers > 0) settings.log_checkpoint_every_ms = 1000;
   BrokerProcess broker(pki, participants, settings);
 
   auto connect = [&](const std::string& id) {
@@ -168,6 +184,34 @@ FpxRun run_fpx(const BenchOptions& options) {
   const double bench_cpu = process_cpu_seconds() - bench_cpu_start;
   if (tally.refused.load() > 0) fail("the broker refused messages: " + tally.first_error);
 
+  // The same throughput phase while observers follow the feed.
+  double observed_seconds = 0;
+  std::int64_t observer_requests = 0;
+  if (options.observers > 0) {
+    Observers observers;
+    const auto broker_chain = must(Certificate::load_pem_file(broker.chain_path()), "broker chain");
+    const auto connect_started = Clock::now();
+    observers.start(options.observers, [&](int n) {
+      client::ObserverOptions observer_options;
+      observer_options.endpoint = broker.observers_endpoint();
+      observer_options.broker_chain = broker_chain;
+      observer_options.root_ca = pki.root_pem();
+      return must(client::ObserverClient::connect(pki.identity(observer_id(n)), observer_options), "observer connect");
+    });
+    std::fprintf(stderr, "# %d observers connected and following in %.1f s\n", options.observers,
+                 std::chrono::duration<double>(Clock::now() - connect_started).count());
+    const std::int64_t requests_before = observers.requests();
+    const auto observed_start = Clock::now();
+    run_senders(sender_clients, envelopes, ledger, work, &SenderWork::observed, tally, nullptr);
+    expected += static_cast<std::int64_t>(observed_messages);
+    wait_for_deliveries(ledger, expected, tally);
+    observed_seconds = std::chrono::duration<double>(Clock::now() - observed_start).count();
+    observer_requests = observers.requests() - requests_before;
+    observers.stop();
+    if (observers.failures() > 0) fail("an observer failed: " + observers.first_error());
+    if (tally.refused.load() > 0) fail("the broker refused messages: " + tally.first_error);
+  }
+
   // Latency: a fixed total rate, the slots spread over the senders.
   tally.receipted = 0;
   const double broker_cpu_latency_start = broker.cpu_seconds();
@@ -210,6 +254,14 @@ FpxRun run_fpx(const BenchOptions& options) {
   std::printf("broker_cpu_per_msg_over_verify %.2f\n", broker_us_per_msg / verify_us);
   std::printf("p50_ms %.2f\n", percentile(latencies_ms, 0.50));
   std::printf("p99_ms %.2f\n", percentile(latencies_ms, 0.99));
+  if (options.observers > 0) {
+    const double alone = static_cast<double>(options.messages) / throughput_seconds;
+    const double observed = static_cast<double>(observed_messages) / observed_seconds;
+    std::fprintf(stderr, "# observer_requests_per_s %.0f\n", static_cast<double>(observer_requests) / observed_seconds);
+    std::printf("observers %d\n", options.observers);
+    std::printf("throughput_with_observers_msgs_per_s %.0f\n", observed);
+    std::printf("observer_throughput_drop_percent %.1f\n", 100.0 * (alone - observed) / alone);
+  }
   std::fflush(stdout);
 
   run.figures.system = "fpx";
@@ -244,6 +296,9 @@ int main(int argc, char** argv) {
   app.add_option("--senders", options.senders, "sending agencies, one thread each")->check(CLI::Range(1, kMaxParties));
   app.add_option("--recipients", options.recipients, "receiving focal points, one thread each")
       ->check(CLI::Range(1, kMaxParties));
+  app.add_option("--observers", options.observers,
+                 "run the throughput phase again while this many observers follow the feed (e.g. 200)")
+      ->check(CLI::Range(0, 1000));
   app.add_option("--broker-bin", options.broker_bin, "the fpx-broker binary (default: next to fpx-bench)");
   app.add_flag("--keep-dir", options.keep_dir, "keep the PKI, broker config, log and database");
   app.add_option("--peer", peers, "also run a peer broker the same way: " + peer_names())

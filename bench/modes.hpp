@@ -28,6 +28,8 @@ struct BenchOptions {
   // The broker's limits.batch_share (0: its default); 256 (= batch_max)
   // measures the broker without fair draining.
   int batch_share = 0;
+  // Observers: the throughput phase runs again while this many follow the feed.
+  int observers = 0;
 };
 
 // What every system prints, measured the same way.

@@ -56,7 +56,7 @@ Result<std::unique_ptr<Broker>> Broker::create(const BrokerConfig& config, Clock
   auto enrollment = Enrollment::load(config.enrolled_dir, *trust, now);
   if (!enrollment) return std::move(enrollment).take_error();
   for (const auto& warning : enrollment->warnings()) spdlog::warn("enrolment: {}", warning);
-  auto store = open_sqlite_store(config.database);
+  auto store = open_sqlite_store(config.database, config.database_vfs);
   if (!store) return std::move(store).take_error();
 
   auto impl = std::make_unique<Impl>(config, clock, std::move(identity).value(), std::move(trust).value(),

@@ -118,7 +118,7 @@ struct Broker::Impl {
   Result<PeriodStatistics> publish_statistics(const StatisticsPeriod& period, std::int64_t start_ms, bool final);
   Status reveal_statistics(const StatisticsPeriod& period, const PeriodStatistics& statistics);
   void process_observer_requests();
-  Bytes answer_observer(const EnrolledParticipant& observer, ByteView frame);
+  Bytes answer_observer(const EnrolledParticipant& observer, const ObserverQuery& query);
   Bytes refuse_observer(const std::string& principal, std::uint64_t request_id, const Error& error);
 
   StageContext stage_context();

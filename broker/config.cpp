@@ -1,7 +1,10 @@
 #include "fpx/broker/config.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <ctime>
+#include <fstream>
+#include <iterator>
 
 #include <toml++/toml.h>
 
@@ -44,9 +47,13 @@ class ConfigReader {
     auto node = table_.at_path(key);
     if (!node) return;  // defaults stand
     std::optional<double> value;
-    if (auto integer = node.value<std::int64_t>()) value = static_cast<double>(*integer);
-    else if (auto real = node.value<double>()) value = *real;
-    if (!value) {
+    // Read the node as its own type: toml++'s value<std::int64_t>() of a
+    // float such as 1e300 is an out-of-range cast (undefined behaviour).
+    if (const auto* integer = node.as_integer()) value = static_cast<double>(integer->get());
+    else if (const auto* real = node.as_floating_point()) value = real->get();
+    // nan passes every range check below (comparisons with it are false):
+    // it would reach the limits as NaN, or as an undefined cast to an integer.
+    if (!value || std::isnan(*value)) {
       problems_.push_back({key, "must be a number"});
     } else if (*value < minimum || *value > maximum) {
       problems_.push_back({key, "must be between " + std::to_string(static_cast<long long>(minimum)) + " and " +
@@ -169,9 +176,16 @@ std::int64_t StatisticsPeriod::end_of(std::int64_t start_ms) const {
 }
 
 Result<BrokerConfig> load_broker_config(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return make_error(ErrorCode::invalid_argument, "cannot read the configuration file " + path.string());
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return parse_broker_config(text, path);
+}
+
+Result<BrokerConfig> parse_broker_config(std::string_view text, const std::filesystem::path& path) {
   toml::table table;
   try {
-    table = toml::parse_file(path.string());
+    table = toml::parse(text, path.string());
   } catch (const toml::parse_error& error) {
     const auto& where = error.source().begin;
     return make_error(ErrorCode::invalid_argument, path.string() + ":" + std::to_string(where.line) + ":" +

@@ -17,7 +17,6 @@ namespace fpx::broker {
 namespace {
 
 constexpr std::uint32_t kMaxFeedPage = 1000;
-constexpr std::size_t kMaxObserverRequestBytes = 4096;  // requests are a few words; anything bigger is hostile
 
 Bytes flatten(capnp::MessageBuilder& message) {
   auto words = capnp::messageToFlatArray(message);
@@ -53,15 +52,8 @@ Bytes Broker::Impl::refuse_observer(const std::string& principal, std::uint64_t 
   return observer_error(request_id, error);
 }
 
-Bytes Broker::Impl::answer_observer(const EnrolledParticipant& observer, ByteView frame) {
-  auto words = kj::heapArray<capnp::word>(frame.size() / sizeof(capnp::word));
-  std::memcpy(words.begin(), frame.data(), words.size() * sizeof(capnp::word));
-  capnp::ReaderOptions limits;
-  limits.traversalLimitInWords = words.size() * 4 + 64;
-  limits.nestingLimit = 8;
-  capnp::FlatArrayMessageReader reader(words, limits);
-  auto request = reader.getRoot<wire::ObserverRequest>();
-  const std::uint64_t request_id = request.getRequestId();
+Bytes Broker::Impl::answer_observer(const EnrolledParticipant& observer, const ObserverQuery& query) {
+  const std::uint64_t request_id = query.request_id;
 
   std::uint32_t retry_after_ms = 0;
   if (auto admitted = rate_limiter.admit(observer.id, clock(), retry_after_ms); !admitted) {
@@ -72,18 +64,17 @@ Bytes Broker::Impl::answer_observer(const EnrolledParticipant& observer, ByteVie
   if (!size) return refuse_observer(observer.id.str(), request_id, size.error());
   StoreNodeSource nodes(*store);
 
-  switch (request.which()) {
-    case wire::ObserverRequest::FOLLOW: {
-      auto follow = request.getFollow();
-      std::uint32_t limit = follow.getMaxRecords() == 0 ? kMaxFeedPage : std::min(follow.getMaxRecords(), kMaxFeedPage);
-      auto rows = store->feed_page(std::max<std::uint64_t>(follow.getFromSequence(), 1), limit);
+  switch (query.kind) {
+    case ObserverQuery::Kind::follow: {
+      std::uint32_t limit = query.max_records == 0 ? kMaxFeedPage : std::min(query.max_records, kMaxFeedPage);
+      auto rows = store->feed_page(std::max<std::uint64_t>(query.from_sequence, 1), limit);
       if (!rows) return refuse_observer(observer.id.str(), request_id, rows.error());
       capnp::MallocMessageBuilder message;
       auto reply = message.initRoot<wire::ObserverReply>();
       reply.setRequestId(request_id);
       auto page = reply.initPage();
       auto records = page.initRecords(static_cast<unsigned>(rows->size()));
-      std::uint64_t next = std::max<std::uint64_t>(follow.getFromSequence(), 1);
+      std::uint64_t next = std::max<std::uint64_t>(query.from_sequence, 1);
       for (unsigned i = 0; i < records.size(); ++i) {
         const FeedRow& row = (*rows)[i];
         records[i].setSequence(row.sequence);
@@ -95,7 +86,7 @@ Bytes Broker::Impl::answer_observer(const EnrolledParticipant& observer, ByteVie
       page.setNextSequence(next);
       return flatten(message);
     }
-    case wire::ObserverRequest::LATEST_CHECKPOINT: {
+    case ObserverQuery::Kind::latest_checkpoint: {
       auto latest = store->latest_checkpoint();
       if (!latest) return refuse_observer(observer.id.str(), request_id, latest.error());
       if (!latest->has_value()) {
@@ -108,38 +99,36 @@ Bytes Broker::Impl::answer_observer(const EnrolledParticipant& observer, ByteVie
       reply.initCheckpoint().setNote((*latest)->note);
       return flatten(message);
     }
-    case wire::ObserverRequest::INCLUSION_PROOF: {
-      auto asked = request.getInclusionProof();
-      if (asked.getTreeSize() > *size || asked.getLeafIndex() >= asked.getTreeSize()) {
-        return refuse_observer(observer.id.str(), request_id,
-                               make_error(ErrorCode::invalid_argument,
-                                          "leaf " + std::to_string(asked.getLeafIndex()) + " of tree size " +
-                                              std::to_string(asked.getTreeSize()) + " does not exist; the log has " +
-                                              std::to_string(*size) + " leaves"));
+    case ObserverQuery::Kind::inclusion_proof: {
+      if (query.tree_size > *size || query.leaf_index >= query.tree_size) {
+        return refuse_observer(
+            observer.id.str(), request_id,
+            make_error(ErrorCode::invalid_argument,
+                       "leaf " + std::to_string(query.leaf_index) + " of tree size " + std::to_string(query.tree_size) +
+                           " does not exist; the log has " + std::to_string(*size) + " leaves"));
       }
-      auto proof = inclusion_proof(nodes, asked.getLeafIndex(), asked.getTreeSize());
+      auto proof = inclusion_proof(nodes, query.leaf_index, query.tree_size);
       if (!proof) return refuse_observer(observer.id.str(), request_id, proof.error());
       return proof_reply(request_id, *proof);
     }
-    case wire::ObserverRequest::CONSISTENCY_PROOF: {
-      auto asked = request.getConsistencyProof();
-      if (asked.getSecondTreeSize() > *size || asked.getFirstTreeSize() > asked.getSecondTreeSize()) {
+    case ObserverQuery::Kind::consistency_proof: {
+      if (query.second_tree_size > *size || query.first_tree_size > query.second_tree_size) {
         return refuse_observer(
             observer.id.str(), request_id,
             make_error(ErrorCode::invalid_argument, "no consistency proof from tree size " +
-                                                        std::to_string(asked.getFirstTreeSize()) + " to " +
-                                                        std::to_string(asked.getSecondTreeSize()) + "; the log has " +
+                                                        std::to_string(query.first_tree_size) + " to " +
+                                                        std::to_string(query.second_tree_size) + "; the log has " +
                                                         std::to_string(*size) + " leaves"));
       }
-      auto proof = consistency_proof(nodes, asked.getFirstTreeSize(), asked.getSecondTreeSize());
+      auto proof = consistency_proof(nodes, query.first_tree_size, query.second_tree_size);
       if (!proof) return refuse_observer(observer.id.str(), request_id, proof.error());
       return proof_reply(request_id, *proof);
     }
-    default:
-      return refuse_observer(observer.id.str(), request_id,
-                             make_error(ErrorCode::unsupported_version,
-                                        "unknown observer request: this broker speaks observer protocol v1"));
+    case ObserverQuery::Kind::unknown: break;
   }
+  return refuse_observer(
+      observer.id.str(), request_id,
+      make_error(ErrorCode::unsupported_version, "unknown observer request: this broker speaks observer protocol v1"));
 }
 
 void Broker::Impl::process_observer_requests() {
@@ -159,27 +148,23 @@ void Broker::Impl::process_observer_requests() {
     try {
       user_id = payload.gets("User-Id");
       const EnrolledParticipant* observer = enrollment.by_id(ParticipantId(user_id));
-      if (frames.size() != 2 || payload.size() > kMaxObserverRequestBytes || payload.size() % 8 != 0 ||
-          payload.size() == 0) {
-        reply = refuse_observer(
-            user_id, 0,
-            make_error(ErrorCode::malformed, std::string("send one ObserverRequest (read requests only) per frame, "
-                                                         "at most ")
-                                                 .append(std::to_string(kMaxObserverRequestBytes))
-                                                 .append(" bytes")));
+      auto query = decode_observer_request(ByteView(static_cast<const std::uint8_t*>(payload.data()), payload.size()));
+      if (frames.size() != 2) {
+        reply = refuse_observer(user_id, 0, make_error(ErrorCode::malformed, "send one ObserverRequest per frame"));
+      } else if (!query) {
+        reply = refuse_observer(user_id, 0, query.error());
       } else if (observer == nullptr || observer->role != Role::observer) {
         // ZAP admits only observers here; a reload may have withdrawn one since.
-        reply =
-            refuse_observer(user_id, 0, make_error(ErrorCode::revoked, user_id + " is no longer an enrolled observer"));
+        reply = refuse_observer(user_id, query->request_id,
+                                make_error(ErrorCode::revoked, user_id + " is no longer an enrolled observer"));
       } else {
-        reply = answer_observer(*observer, ByteView(static_cast<const std::uint8_t*>(payload.data()), payload.size()));
+        reply = answer_observer(*observer, *query);
       }
     } catch (const kj::Exception& exception) {
-      reply = refuse_observer(
-          user_id, 0,
-          make_error(ErrorCode::malformed, std::string("undecodable ObserverRequest (this endpoint answers read "
-                                                       "requests only): ") +
-                                               exception.getDescription().cStr()));
+      // Decoding does not throw; building a reply might, and must not stop the loop.
+      reply = refuse_observer(user_id, 0,
+                              make_error(ErrorCode::internal, std::string("cannot answer this ObserverRequest: ") +
+                                                                  exception.getDescription().cStr()));
     } catch (const zmq::error_t&) {
       continue;  // no ZAP User-Id: cannot happen with zap_domain set
     }

@@ -1384,12 +1384,12 @@ Status check_schema(sqlite3* db, const std::string& path) {
 
 }  // namespace
 
-Result<std::unique_ptr<Store>> open_sqlite_store(const std::filesystem::path& path) {
+Result<std::unique_ptr<Store>> open_sqlite_store(const std::filesystem::path& path, const std::string& vfs) {
   const std::string name = path.string();
   sqlite3* raw = nullptr;
   // NOMUTEX: the connection belongs to the store thread alone (no mutexes in broker/).
   const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
-  const int rc = sqlite3_open_v2(name.c_str(), &raw, flags, nullptr);
+  const int rc = sqlite3_open_v2(name.c_str(), &raw, flags, vfs.empty() ? nullptr : vfs.c_str());
   DatabasePtr db(raw);  // closed on every path, even when the open failed
   if (rc != SQLITE_OK) {
     return make_error(ErrorCode::io_error, "opening store " + name + ": " +

@@ -5,6 +5,7 @@
 #include <capnp/serialize.h>
 #include <kj/exception.h>
 
+#include "fpx/wire/observer.capnp.h"
 #include "fpx/wire/transport.capnp.h"
 
 namespace fpx::broker {
@@ -73,6 +74,57 @@ Result<ClientRequest> decode_client_frame(ByteView frame) {
     return request;
   } catch (const kj::Exception& exception) {
     return make_error(ErrorCode::malformed, std::string("undecodable ClientFrame: ") + exception.getDescription().cStr());
+  }
+}
+
+Result<ObserverQuery> decode_observer_request(ByteView frame) {
+  if (frame.empty() || frame.size() % sizeof(capnp::word) != 0) {
+    return make_error(ErrorCode::malformed, "send one ObserverRequest per frame");
+  }
+  if (frame.size() > kMaxObserverRequestBytes) {
+    return make_error(ErrorCode::too_large, "an ObserverRequest is a few words, not " + std::to_string(frame.size()) +
+                                                " bytes");
+  }
+  try {
+    auto words = kj::heapArray<capnp::word>(frame.size() / sizeof(capnp::word));
+    std::memcpy(words.begin(), frame.data(), frame.size());  // frames carry no alignment promise
+    capnp::ReaderOptions limits;
+    limits.traversalLimitInWords = words.size() * 4 + 64;  // no amplification through shared pointers
+    limits.nestingLimit = 8;
+    capnp::FlatArrayMessageReader reader(words, limits);
+    if (reader.getEnd() != words.end()) {
+      return make_error(ErrorCode::malformed, "trailing bytes after the ObserverRequest");
+    }
+    auto request = reader.getRoot<wire::ObserverRequest>();
+    ObserverQuery query;
+    query.request_id = request.getRequestId();
+    switch (request.which()) {
+      case wire::ObserverRequest::FOLLOW:
+        query.kind = ObserverQuery::Kind::follow;
+        query.from_sequence = request.getFollow().getFromSequence();
+        query.max_records = request.getFollow().getMaxRecords();
+        break;
+      case wire::ObserverRequest::LATEST_CHECKPOINT:
+        query.kind = ObserverQuery::Kind::latest_checkpoint;
+        break;
+      case wire::ObserverRequest::INCLUSION_PROOF:
+        query.kind = ObserverQuery::Kind::inclusion_proof;
+        query.leaf_index = request.getInclusionProof().getLeafIndex();
+        query.tree_size = request.getInclusionProof().getTreeSize();
+        break;
+      case wire::ObserverRequest::CONSISTENCY_PROOF:
+        query.kind = ObserverQuery::Kind::consistency_proof;
+        query.first_tree_size = request.getConsistencyProof().getFirstTreeSize();
+        query.second_tree_size = request.getConsistencyProof().getSecondTreeSize();
+        break;
+      default:
+        query.kind = ObserverQuery::Kind::unknown;
+        break;
+    }
+    return query;
+  } catch (const kj::Exception& exception) {
+    return make_error(ErrorCode::malformed,
+                      std::string("undecodable ObserverRequest: ") + exception.getDescription().cStr());
   }
 }
 

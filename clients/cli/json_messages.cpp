@@ -1,5 +1,6 @@
 #include "json_messages.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <fstream>
@@ -8,6 +9,7 @@
 
 #include <capnp/compat/json.h>
 #include <kj/exception.h>
+#include <nlohmann/json.hpp>
 
 #include "fpx/ids.hpp"
 
@@ -46,6 +48,52 @@ class HexDataHandler final : public capnp::JsonCodec::Handler<capnp::Data> {
     return orphan;
   }
 };
+
+// Cap'n Proto 0.9.2's JSON reader decodes \u escapes wrongly: hex letters
+// count as 0-5 ("\u00e9" becomes "I") and surrogate pairs are not joined.
+// So nlohmann_json reads the text first (strict JSON: valid UTF-8, valid
+// escapes) and writes it back with every escape resolved to UTF-8, which the
+// JsonCodec takes as is. Control characters would stay \u escapes there, and
+// some be misread, so they are refused: no field of a message needs them,
+// and they could rewrite the terminal of whoever reads it.
+constexpr int kMaxJsonDepth = 64;  // as deep as the JsonCodec itself reads
+struct TooDeep {};
+
+bool has_control_character(const std::string& text) {
+  return std::any_of(text.begin(), text.end(), [](char c) {
+    return static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n' && c != '\r';
+  });
+}
+
+bool has_control_character(const nlohmann::ordered_json& value) {
+  if (value.is_string()) return has_control_character(value.get_ref<const std::string&>());
+  if (!value.is_structured()) return false;  // items() of a number would be the number itself
+  for (const auto& member : value.items()) {  // elements of arrays, members of objects
+    if (value.is_object() && has_control_character(member.key())) return true;
+    if (has_control_character(member.value())) return true;
+  }
+  return false;
+}
+
+Result<std::string> resolve_escapes(std::string_view text, const std::string& file) {
+  nlohmann::ordered_json json;
+  try {
+    json = nlohmann::ordered_json::parse(
+        text, [](int depth, nlohmann::ordered_json::parse_event_t, nlohmann::ordered_json&) {
+          if (depth > kMaxJsonDepth) throw TooDeep{};  // before the depth costs memory
+          return true;
+        });
+  } catch (const TooDeep&) {
+    return make_error(ErrorCode::invalid_argument, file + " nests deeper than 64 levels: a message never does");
+  } catch (const nlohmann::json::exception& exception) {
+    return make_error(ErrorCode::invalid_argument, file + " is not valid JSON: " + exception.what());
+  }
+  if (has_control_character(json)) {
+    return make_error(ErrorCode::invalid_argument,
+                      file + " holds a control character in a string: only tab and line breaks are allowed");
+  }
+  return json.dump();
+}
 
 // One codec for the process; handlers must outlive it.
 struct Codec {
@@ -153,14 +201,19 @@ Status read_message_json(const std::filesystem::path& path, Draft& draft) {
   }
   std::ostringstream buffer;
   buffer << in.rdbuf();
-  const std::string text = buffer.str();
+  return parse_message_json(buffer.str(), file, draft);
+}
+
+Status parse_message_json(std::string_view text, const std::string& file, Draft& draft) {
   if (text.size() > kMaxMessageJsonBytes) {
     return make_error(ErrorCode::too_large, file + " is larger than 16 MiB: a message is never that big");
   }
+  auto resolved = resolve_escapes(text, file);
+  if (!resolved) return std::move(resolved).take_error();
   try {
     capnp::MallocMessageBuilder json_message;
     auto root = json_message.initRoot<capnp::JsonValue>();
-    codec().decodeRaw(kj::arrayPtr(text.data(), text.size()), root);
+    codec().decodeRaw(kj::arrayPtr(resolved->data(), resolved->size()), root);
     auto value = root.asReader();
     if (!value.isObject()) {
       return make_error(ErrorCode::invalid_argument,

@@ -32,6 +32,8 @@ struct Draft {
 // silently dropped: a typo in "serialNumbr" must not send a request without
 // a serial. Errors are invalid_argument and name the file.
 Status read_message_json(const std::filesystem::path& path, Draft& draft);
+// The same over JSON text already read; `source` names it in errors.
+Status parse_message_json(std::string_view text, const std::string& source, Draft& draft);
 
 // {"header": {...}, "body": {...}} with hex message ids, for people and jq.
 std::string render_message_json(wire::Header::Reader header, wire::Body::Reader body);

@@ -106,4 +106,45 @@ inline FuzzPki make_fuzz_pki() {
   return pki;
 }
 
+// The PKI of the certificate target and its seeds: the same fixed root, a
+// national intermediate for SN, a leaf issued through it and one issued by
+// the root directly. Fixed keys again, so seed CRLs and chains written once
+// stay signed by whatever root a later run builds.
+struct FuzzChainPki {
+  pki::Authority root;
+  pki::Authority intermediate;
+  Certificate leaf_via_intermediate;
+  Certificate direct_leaf;
+};
+
+inline Certificate issue_fixed_leaf(const pki::Authority& issuer, const char* id, const char* label,
+                                    const pki::Validity& validity) {
+  pki::ParticipantRequest request;
+  request.id = ParticipantId(id);
+  request.country = CountryCode(kFuzzCountry);
+  request.role = Role::agency;
+  request.signing_public_key = must(SigningKey::from_seed(fixed_secret(label)), "leaf key").public_key();
+  request.curve_public_key =
+      must(CurveKeyPair::from_secret(fixed_secret((std::string(label) + " CURVE").c_str())), "CURVE key").public_key;
+  request.validity = validity;
+  return must(issuer.issue(request), "leaf certificate");
+}
+
+inline FuzzChainPki make_fuzz_chain_pki() {
+  const auto validity = pki::Validity::days_from_now(365);
+  pki::Authority root =
+      must(pki::Authority::create_root("FPX Fuzz Root CA",
+                                       must(SigningKey::from_seed(fixed_secret("fpx fuzz root key")), "root key"),
+                                       validity),
+           "root CA");
+  pki::Authority intermediate = must(
+      root.create_intermediate(CountryCode(kFuzzCountry),
+                               must(SigningKey::from_seed(fixed_secret("fpx fuzz SN intermediate key")), "SN key"),
+                               validity),
+      "intermediate CA");
+  Certificate via = issue_fixed_leaf(intermediate, "sn.customs", "fpx fuzz customs key", validity);
+  Certificate direct = issue_fixed_leaf(root, kFuzzParticipant, "fpx fuzz participant key", validity);
+  return FuzzChainPki{std::move(root), std::move(intermediate), std::move(via), std::move(direct)};
+}
+
 }  // namespace fpx::fuzz

@@ -859,7 +859,7 @@ std::vector<Row> catalogue(Stored& stored) {
          return Sent{{observer_frame_of_kind(id, 9)}, id};
        },
        Endpoint::observers},
-      {"an observer request over the endpoint's 4 KiB limit", "cso.sahel-watch", ErrorCode::malformed, "observer",
+      {"an observer request over the endpoint's 4 KiB limit", "cso.sahel-watch", ErrorCode::too_large, "observer",
        [](Exchange&, RawSession& s) {
          Bytes frame = observer_follow_frame(s.next_id());
          frame.resize(8192, 0);

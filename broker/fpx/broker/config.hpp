@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "fpx/ids.hpp"
@@ -89,6 +90,8 @@ struct BrokerConfig {
   std::string passphrase_env;
   std::filesystem::path enrolled_dir;     // chain.pem files of enrolled participants
   std::filesystem::path database;         // SQLite file
+  std::string database_vfs;               // SQLite VFS by name; empty: the default. Not read from the
+                                          // file: tests set it to open the store on a power-cut shim
   std::map<std::string, std::vector<CountryCode>> regions;  // "ECOWAS" -> states
   Limits limits;
   Timing timing;
@@ -100,5 +103,8 @@ struct BrokerConfig {
 // Reads and checks a TOML file; relative paths are relative to the file's
 // directory. On failure the Error lists every problem as a field error.
 Result<BrokerConfig> load_broker_config(const std::filesystem::path& path);
+// The same check over TOML text already read from `path` (what the fuzz
+// target drives: no file per input).
+Result<BrokerConfig> parse_broker_config(std::string_view text, const std::filesystem::path& path);
 
 }  // namespace fpx::broker

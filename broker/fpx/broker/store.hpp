@@ -289,7 +289,9 @@ class StoreNodeSource final : public NodeSource {
 };
 
 // Opens (creating if needed) the SQLite store: WAL, synchronous=FULL,
-// auto-checkpoint off, schema created or checked.
-Result<std::unique_ptr<Store>> open_sqlite_store(const std::filesystem::path& path);
+// auto-checkpoint off, schema created or checked. `vfs` names a registered
+// SQLite VFS to open the file through; empty is SQLite's default. Tests pass
+// a shim that simulates a power cut (tests/support/power_cut_vfs.hpp).
+Result<std::unique_ptr<Store>> open_sqlite_store(const std::filesystem::path& path, const std::string& vfs = {});
 
 }  // namespace fpx::broker

@@ -3,6 +3,7 @@
 // The one place where fpx::ErrorCode becomes a wire code.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -24,6 +25,25 @@ struct ClientRequest {
 
 // Decodes one ClientFrame from untrusted bytes (reader limits; no throw).
 Result<ClientRequest> decode_client_frame(ByteView frame);
+
+// One observer request (schemas/observer.capnp) as plain values.
+struct ObserverQuery {
+  enum class Kind { follow, latest_checkpoint, inclusion_proof, consistency_proof, unknown };
+  std::uint64_t request_id = 0;
+  Kind kind = Kind::unknown;        // unknown: a newer protocol's request, answered unsupported_version
+  std::uint64_t from_sequence = 0;  // follow
+  std::uint32_t max_records = 0;    // follow; 0 means a full page
+  std::uint64_t leaf_index = 0;     // inclusion_proof
+  std::uint64_t tree_size = 0;      // inclusion_proof
+  std::uint64_t first_tree_size = 0;   // consistency_proof
+  std::uint64_t second_tree_size = 0;  // consistency_proof
+};
+
+// Requests are a few words; anything bigger is hostile.
+inline constexpr std::size_t kMaxObserverRequestBytes = 4096;
+
+// Decodes one ObserverRequest from untrusted bytes (reader limits; no throw).
+Result<ObserverQuery> decode_observer_request(ByteView frame);
 
 struct RecipientStatusRow {
   std::string recipient;
