@@ -297,7 +297,6 @@ void Broker::Impl::run_timers() {
                                       ? Durability::required
                                       : Durability::deferred;
     if (store->begin(durability).ok()) {
-      bool statistics_failed = false;
       for (const auto& marked : delivered_marks) (void)store->mark_delivered(marked, now_ms);
       for (const auto& entry : deferred_audit) (void)store->append_audit(entry);
       std::vector<DeadLetter> dead;
@@ -329,10 +328,16 @@ void Broker::Impl::run_timers() {
       }
       if (statistics) {
         next_statistics_ms = now_ms + kStatisticsCheckMs;
-        // All or nothing: half a period's records must never reach the feed.
-        if (auto published = publish_due_statistics(); !published) {
-          spdlog::error("statistics: {}; the whole timer transaction is retried", published.error().describe());
-          statistics_failed = true;
+        // All or nothing, in a savepoint: half a period's records must never
+        // reach the feed, and a failure here must not undo the other timers' work.
+        if (auto opened = store->open_savepoint(); !opened) {
+          spdlog::error("statistics: {}", opened.error().describe());
+        } else if (auto published = publish_due_statistics(); !published) {
+          store->rollback_savepoint();
+          spdlog::error("statistics: {}; tried again at the next check", published.error().describe());
+        } else if (auto released = store->release_savepoint(); !released) {
+          store->rollback_savepoint();
+          spdlog::error("statistics: {}", released.error().describe());
         }
       }
       if (checkpoint_log) {
@@ -340,7 +345,7 @@ void Broker::Impl::run_timers() {
         next_log_checkpoint_ms = now_ms + config.oversight.checkpoint_every_ms;
         publish_checkpoint_if_grown();
       }
-      if (!statistics_failed && store->commit().ok()) {
+      if (store->commit().ok()) {
         delivered_marks.clear();
         deferred_audit.clear();
         counters.dead_letters += dead.size();

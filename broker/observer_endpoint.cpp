@@ -17,6 +17,9 @@ namespace fpx::broker {
 namespace {
 
 constexpr std::uint32_t kMaxFeedPage = 1000;
+// A page stops before this many bytes of records (always holding at least
+// one), so it stays under the clients' 8 MiB message limit.
+constexpr std::size_t kMaxFeedPageBytes = 4 * 1024 * 1024;
 
 Bytes flatten(capnp::MessageBuilder& message) {
   auto words = capnp::messageToFlatArray(message);
@@ -69,6 +72,14 @@ Bytes Broker::Impl::answer_observer(const EnrolledParticipant& observer, const O
       std::uint32_t limit = query.max_records == 0 ? kMaxFeedPage : std::min(query.max_records, kMaxFeedPage);
       auto rows = store->feed_page(std::max<std::uint64_t>(query.from_sequence, 1), limit);
       if (!rows) return refuse_observer(observer.id.str(), request_id, rows.error());
+      std::size_t page_bytes = 0;
+      for (std::size_t i = 0; i < rows->size(); ++i) {
+        page_bytes += (*rows)[i].record.size() + (*rows)[i].signature.size();
+        if (i > 0 && page_bytes > kMaxFeedPageBytes) {
+          rows->resize(i);
+          break;
+        }
+      }
       capnp::MallocMessageBuilder message;
       auto reply = message.initRoot<wire::ObserverReply>();
       reply.setRequestId(request_id);

@@ -18,8 +18,8 @@ namespace {
 
 // Catching up after a long stop goes in steps, so one tick stays short.
 constexpr int kMaxPeriodsPerTick = 24;
-// A revealed cell with more facts than this spans several feed records.
-constexpr std::size_t kFactsPerRevealRecord = 400;
+// A revealed cell spans several feed records of at most about this size.
+constexpr std::size_t kRevealRecordBytes = 512 * 1024;
 
 std::string iso_time(std::int64_t at_ms) {
   const std::time_t seconds = static_cast<std::time_t>(at_ms / 1000);
@@ -166,13 +166,21 @@ Status Broker::Impl::reveal_statistics(const StatisticsPeriod& period, const Per
                             {"partHashes", std::move(hashes)}});
       }
     }
-    const std::size_t chunks = std::max<std::size_t>(1, (revealed.size() + kFactsPerRevealRecord - 1) /
-                                                            kFactsPerRevealRecord);
+    // Split by size (a fact of a request to many states carries many part hashes).
+    std::vector<nlohmann::json> pieces(1, nlohmann::json::array());
+    std::size_t piece_bytes = 0;
+    for (auto& fact : revealed) {
+      const std::size_t bytes = fact.dump().size();
+      if (!pieces.back().empty() && piece_bytes + bytes > kRevealRecordBytes) {
+        pieces.emplace_back(nlohmann::json::array());
+        piece_bytes = 0;
+      }
+      piece_bytes += bytes;
+      pieces.back().push_back(std::move(fact));
+    }
+    const std::size_t chunks = pieces.size();
     for (std::size_t chunk = 0; chunk < chunks; ++chunk) {
-      const std::size_t from = chunk * kFactsPerRevealRecord;
-      const std::size_t to = std::min(revealed.size(), from + kFactsPerRevealRecord);
-      nlohmann::json facts = nlohmann::json::array();
-      for (std::size_t i = from; i < to; ++i) facts.push_back(revealed[i]);
+      nlohmann::json facts = std::move(pieces[chunk]);
       nlohmann::json record{{"period", period.name},
                             {"periodStart", iso_time(statistics.start_ms)},
                             {"periodEnd", iso_time(period.end_of(statistics.start_ms))},
@@ -198,10 +206,12 @@ Status Broker::Impl::publish_due_statistics() {
     if (*last) {
       start = period.end_of(**last);
     } else {
-      auto first = store->first_submission_ms();
-      if (!first) return std::move(first).take_error();
-      if (!*first) continue;  // no tracing yet
-      start = period.start_of(**first);
+      auto begins = store->statistics_start();
+      if (!begins) return std::move(begins).take_error();
+      if (!*begins) continue;  // no tracing yet
+      const auto& [first_ms, since_ms] = **begins;
+      start = period.start_of(std::max(first_ms, since_ms));
+      if (since_ms > start) start = period.end_of(start);  // only whole periods with facts behind them
     }
     for (int step = 0; step < kMaxPeriodsPerTick && period.end_of(start) <= now_ms; ++step) {
       auto published = publish_statistics(period, start, false);

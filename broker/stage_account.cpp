@@ -129,6 +129,31 @@ Status add_tracing_facts(const StageContext& context, const OpenedEnvelope& open
   return {};
 }
 
+// Leaves of tracing messages have at least this many parts, and a multiple
+// of it: how many facts a leaf holds (a refusal's grounds, an answer on
+// time, the states a request went to) must not show in its size.
+constexpr std::size_t kTracingLeafParts = 8;
+
+bool states_facts(wire::MessageType type) {
+  return type == MessageType::TRACING_REQUEST || type == MessageType::TRACING_ACKNOWLEDGEMENT ||
+         type == MessageType::TRACING_RESPONSE || type == MessageType::FORWARD;
+}
+
+// Dummy parts (a random salt over nothing: indistinguishable from a real
+// part's hash) up to the padded size, then the parts after the event in a
+// random order, so that a revealed part's position says nothing of its kind.
+void pad_and_shuffle(std::vector<CommitmentPart>& parts) {
+  const std::size_t padded = (parts.size() + kTracingLeafParts - 1) / kTracingLeafParts * kTracingLeafParts;
+  parts.resize(std::max(padded, kTracingLeafParts));
+  for (std::size_t i = parts.size() - 1; i > 1; --i) {
+    std::array<std::uint8_t, 8> random{};
+    random_bytes(random);
+    std::uint64_t value = 0;
+    for (auto byte : random) value = (value << 8) | byte;
+    std::swap(parts[i], parts[1 + value % i]);  // Fisher-Yates over positions 1..i
+  }
+}
+
 }  // namespace
 
 Result<LeafCommitment> log_leaf_commitment(const StageContext& context, const OpenedEnvelope& opened,
@@ -151,6 +176,7 @@ Result<LeafCommitment> log_leaf_commitment(const StageContext& context, const Op
   LeafCommitment commitment;
   commitment.parts.push_back(std::move(event));
   if (auto facts = add_tracing_facts(context, opened, commitment.parts); !facts) return std::move(facts).take_error();
+  if (states_facts(opened.type)) pad_and_shuffle(commitment.parts);
 
   std::vector<Sha256Digest> part_hashes;
   for (auto& part : commitment.parts) {

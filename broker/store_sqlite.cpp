@@ -225,6 +225,10 @@ ALTER TABLE log_leaves_v4 RENAME TO log_leaves;
 -- alerts that reached its state, so no state can watch serials to learn of
 -- others' requests. Rows from version 3 reach no one until re-issued.
 ALTER TABLE watched_serials ADD COLUMN reached_countries TEXT NOT NULL DEFAULT '';
+-- Statistics cover periods from this time on: 0 for a store created with
+-- leaf parts; the upgrade time for one migrated from version 3, whose
+-- earlier leaves have no facts to reveal.
+CREATE TABLE statistics_since (since_ms INTEGER NOT NULL);
 -- Each period's statistics: when published (feed_sequence 0: the period
 -- had no tracing) and when its facts were revealed after the embargo.
 CREATE TABLE statistics_runs (
@@ -755,12 +759,12 @@ class SqliteStore final : public Store {
     return read_lifecycle(query);
   }
 
-  Result<std::optional<std::int64_t>> first_submission_ms() override {
+  Result<std::optional<StatisticsStart>> statistics_start() override {
     Query query(first_submission_.get());
     const int rc = query.step();
     if (rc != SQLITE_ROW) return fail(rc, "reading the first submission");
-    if (query.is_null(0)) return std::optional<std::int64_t>{};
-    return std::optional<std::int64_t>{query.integer(0)};
+    if (query.is_null(0)) return std::optional<StatisticsStart>{};
+    return std::optional<StatisticsStart>{StatisticsStart{query.integer(0), query.integer(1)}};
   }
 
   Result<std::vector<SealedFact>> facts_of_tracing(const MessageId& request_id,
@@ -1127,7 +1131,8 @@ Status SqliteStore::prepare_statements() {
       {&lifecycle_between_,
        "SELECT " FPX_LIFECYCLE_COLUMNS " FROM lifecycle AS l JOIN messages AS m ON m.seq = l.request_seq "
        "WHERE l.submitted_at_ms >= ?1 AND l.submitted_at_ms < ?2 ORDER BY l.request_seq, l.requested_country"},
-      {&first_submission_, "SELECT MIN(submitted_at_ms) FROM lifecycle"},
+      {&first_submission_,
+       "SELECT MIN(submitted_at_ms), (SELECT MAX(since_ms) FROM statistics_since) FROM lifecycle"},
       {&facts_of_tracing_,
        "SELECT p.leaf_index, p.part, p.fact, p.salt, p.metadata FROM log_commitment_parts AS p "
        "WHERE p.request_seq = (SELECT seq FROM messages WHERE message_id = ?1) AND p.requested_country = ?2 "
@@ -1324,6 +1329,9 @@ Status migrate_from_version_1(sqlite3* db, const std::string& path) {
 Status migrate_from_version_3(sqlite3* db, const std::string& path) {
   if (auto status = exec(db, "BEGIN IMMEDIATE", path); !status) return status;
   auto status = exec(db, kStatisticsSchema, path);
+  if (status) {
+    status = exec(db, "INSERT INTO statistics_since VALUES (CAST(strftime('%s', 'now') AS INTEGER) * 1000)", path);
+  }
   if (status) status = exec(db, "PRAGMA user_version = 4", path);
   if (status) status = exec(db, "COMMIT", path);
   if (!status) sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
@@ -1376,6 +1384,7 @@ Status check_schema(sqlite3* db, const std::string& path) {
   if (status) status = exec(db, kLogNodesSchema, path);
   if (status) status = exec(db, kOversightSchema, path);
   if (status) status = exec(db, kStatisticsSchema, path);
+  if (status) status = exec(db, "INSERT INTO statistics_since VALUES (0)", path);
   if (status) status = exec(db, ("PRAGMA user_version = " + std::to_string(kSchemaVersion)).c_str(), path);
   if (status) status = exec(db, "COMMIT", path);
   if (!status) sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);

@@ -128,10 +128,8 @@ Status take_fact(const json& fact, const stats::PairKey& pair, stats::PairTally&
   return {};
 }
 
-}  // namespace
-
-Result<RevealCheck> check_revealed_statistics(std::string_view statistics, std::uint64_t statistics_sequence,
-                                              std::span<const std::string> reveals) {
+Result<RevealCheck> check_unguarded(std::string_view statistics, std::uint64_t statistics_sequence,
+                                    std::span<const std::string> reveals) {
   auto published = json::parse(statistics, nullptr, false);
   if (published.is_discarded() || !published.is_object() || published.value("kind", "") != "statistics" ||
       !published.contains("pairs") || !published["pairs"].is_array()) {
@@ -206,6 +204,19 @@ Result<RevealCheck> check_revealed_statistics(std::string_view statistics, std::
     }
   }
   return check;
+}
+
+}  // namespace
+
+Result<RevealCheck> check_revealed_statistics(std::string_view statistics, std::uint64_t statistics_sequence,
+                                              std::span<const std::string> reveals) {
+  // A field of the wrong type in a signed record is the broker's fault, to
+  // be reported like any other, never an exception out of the library.
+  try {
+    return check_unguarded(statistics, statistics_sequence, reveals);
+  } catch (const nlohmann::json::exception& error) {
+    return malformed(std::string("a statistics or reveal record has a field of the wrong type: ") + error.what());
+  }
 }
 
 }  // namespace fpx::client

@@ -63,18 +63,28 @@ PublishedPair publishable(const PairKey& pair, const PairTally& counts, std::int
   for (const auto& [ground, count] : counts.refusal_grounds) {
     published.refusal_grounds[ground] = shown(count, threshold);
   }
-  // Outcomes partition "answered": one suppressed outcome alone would be
-  // "answered" minus the others, so the smallest shown one goes too.
-  const auto suppressed_outcomes = std::count_if(published.outcomes.begin(), published.outcomes.end(),
-                                                 [](const auto& entry) { return !entry.second.has_value(); });
-  if (suppressed_outcomes == 1 && published.answered) {
-    auto smallest = published.outcomes.end();
-    for (auto entry = published.outcomes.begin(); entry != published.outcomes.end(); ++entry) {
-      if (entry->second && (smallest == published.outcomes.end() || *entry->second < *smallest->second)) {
-        smallest = entry;
+  // Outcomes partition "answered", so the suppressed ones together are
+  // "answered" minus the shown ones: while that total is one cell alone or
+  // under the threshold, the smallest shown outcome is suppressed too.
+  if (published.answered) {
+    for (;;) {
+      std::int64_t hidden_total = counts.answered;
+      int hidden_cells = 0;
+      auto smallest = published.outcomes.end();
+      for (auto entry = published.outcomes.begin(); entry != published.outcomes.end(); ++entry) {
+        if (!entry->second) {
+          ++hidden_cells;
+        } else {
+          hidden_total -= *entry->second;
+          if (*entry->second > 0 && (smallest == published.outcomes.end() || *entry->second < *smallest->second)) {
+            smallest = entry;
+          }
+        }
       }
+      const bool recoverable = hidden_cells == 1 || (hidden_cells > 1 && hidden_total < threshold);
+      if (!recoverable || smallest == published.outcomes.end()) break;
+      smallest->second.reset();
     }
-    if (smallest != published.outcomes.end()) smallest->second.reset();
   }
   return published;
 }

@@ -12,8 +12,9 @@
 //   rank ceil(p * n / 100) of the sorted list), so always an observed value;
 // - a count from 1 to threshold - 1 is suppressed (shown as nothing); so are
 //   percentiles over fewer than threshold values, and a whole pair of states
-//   with fewer than threshold requests. When a single outcome is suppressed,
-//   the next smallest is too, or it could be recovered from "answered".
+//   with fewer than threshold requests. Outcomes add up to "answered": while
+//   the suppressed ones are a single cell or total under the threshold, the
+//   smallest shown outcome is suppressed too.
 #pragma once
 
 #include <cstdint>

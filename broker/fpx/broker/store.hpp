@@ -166,6 +166,13 @@ struct SealedFact {
   std::string metadata;
 };
 
+struct StatisticsStart {
+  std::int64_t first_submission_ms = 0;
+  // Statistics cover only periods that begin at or after this: a store
+  // upgraded from schema 3 has no facts to reveal before its upgrade.
+  std::int64_t since_ms = 0;
+};
+
 // One period's statistics on the feed: the record's sequence (0 when the
 // period had no tracing and nothing was published).
 struct StatisticsRun {
@@ -249,7 +256,8 @@ class Store {
   // --- public statistics and their reveal ---
   // Lifecycle rows whose request was submitted in [from_ms, to_ms).
   virtual Result<std::vector<LifecycleRow>> lifecycle_submitted_between(std::int64_t from_ms, std::int64_t to_ms) = 0;
-  virtual Result<std::optional<std::int64_t>> first_submission_ms() = 0;
+  // The first submission, and when statistics began (nullopt: no tracing yet).
+  virtual Result<std::optional<StatisticsStart>> statistics_start() = 0;
   // The sealed fact parts about one tracing, in log order.
   virtual Result<std::vector<SealedFact>> facts_of_tracing(const MessageId& request_id,
                                                            const CountryCode& requested_country) = 0;

@@ -611,6 +611,7 @@ TEST_CASE("A version 1 store gets its log nodes on opening") {
     raw.exec("DROP TABLE checkpoints");
     raw.exec("DROP TABLE log_commitment_parts");
     raw.exec("DROP TABLE statistics_runs");
+    raw.exec("DROP TABLE statistics_since");
     raw.exec("DROP INDEX lifecycle_by_submission");
     raw.exec("ALTER TABLE watched_serials DROP COLUMN reached_countries");
     raw.exec("PRAGMA user_version = 1");
@@ -812,6 +813,7 @@ TEST_CASE("A version 3 store keeps its single commitments as part 0 of each leaf
     raw.exec("INSERT INTO log_commitments SELECT leaf_index, salt, metadata FROM log_commitment_parts");
     raw.exec("DROP TABLE log_commitment_parts");
     raw.exec("DROP TABLE statistics_runs");
+    raw.exec("DROP TABLE statistics_since");
     raw.exec("DROP INDEX lifecycle_by_submission");
     raw.exec("ALTER TABLE watched_serials DROP COLUMN reached_countries");
     raw.exec("PRAGMA user_version = 3");
@@ -821,4 +823,6 @@ TEST_CASE("A version 3 store keeps its single commitments as part 0 of each leaf
   CHECK(must(store->last_statistics_period("day")) == std::nullopt);
   RawConnection raw(path);
   CHECK(raw.text("PRAGMA user_version") == "4");
+  // Statistics start at the upgrade: earlier leaves have no facts to reveal.
+  CHECK(std::stoll(raw.text("SELECT since_ms FROM statistics_since")) > 1'700'000'000'000LL);
 }
