@@ -9,6 +9,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <set>
 #include <optional>
 #include <utility>
 
@@ -246,6 +247,7 @@ struct Client::Impl {
   // them within a session, which the transport rules do not yet say.
   std::deque<RawDelivery> inbox_;
   std::vector<Error> rejected_;
+  std::set<std::uint64_t> retried_deliveries_;  // failed for a local reason, reported once, left for a resend
   std::vector<Error> outbox_refusals_;
   std::optional<std::string> closed_reason_;
   std::optional<Error> transport_refusal_;
@@ -582,7 +584,8 @@ struct Client::Impl {
         if (passing) what.append("; it stays unconfirmed and the broker will send it again (refresh the CRL copy "
                                  "with the CA's latest CRLs if it is stale)");
         error.message = std::move(what);
-        rejected_.push_back(std::move(error));
+        // A delivery kept for a resend comes back: it is reported once.
+        if (!passing || retried_deliveries_.insert(raw.delivery_id).second) rejected_.push_back(std::move(error));
         if (!passing) confirms.push_back(raw.delivery_id);
         inbox_.pop_front();
         continue;

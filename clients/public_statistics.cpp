@@ -28,7 +28,7 @@ std::string pair_name(const stats::PairKey& pair) { return pair.first + "->" + p
 
 class Recount {
  public:
-  explicit Recount(RevealCheck& check) : check_(check) {}
+  Recount(RevealCheck& check, std::int64_t threshold) : check_(check), threshold_(threshold) {}
 
   // One published number against its recount; nothing to compare when suppressed.
   void compare(const std::string& cell, const json& published, std::optional<std::int64_t> recounted) {
@@ -38,6 +38,10 @@ class Recount {
       return;
     }
     ++check_.cells_checked;
+    if (*shown > 0 && *shown < threshold_ && cell.find("Hours") == std::string::npos) {
+      check_.failures.push_back(cell + " shows " + std::to_string(*shown) + ", under the threshold of " +
+                                std::to_string(threshold_) + " it should have been suppressed");
+    }
     if (!recounted || *recounted != *shown) {
       check_.failures.push_back(cell + ": published " + std::to_string(*shown) + ", revealed facts give " +
                                 (recounted ? std::to_string(*recounted) : std::string("nothing")));
@@ -66,11 +70,27 @@ class Recount {
 
  private:
   RevealCheck& check_;
+  std::int64_t threshold_;
 };
 
 // One revealed fact: its commitment, its leaf, and its count in `tally`.
-Status take_fact(const json& fact, const stats::PairKey& pair, stats::PairTally& tally, RevealCheck& check,
-                 std::set<std::pair<std::uint64_t, std::uint64_t>>& seen,
+// The days a period's requests can fall on: from its start's day, up to its
+// end's day (excluded when the period ends at midnight).
+struct PeriodDays {
+  std::string first;
+  std::string end;
+  bool end_included = false;
+  bool holds(const std::string& day) const { return day >= first && (day < end || (end_included && day == end)); }
+};
+
+PeriodDays period_days(const json& record) {
+  const std::string start = record.value("periodStart", "");
+  const std::string end = record.value("periodEnd", "");
+  return {start.substr(0, 10), end.substr(0, 10), end.size() < 11 || end.substr(10) != "T00:00:00Z"};
+}
+
+Status take_fact(const json& fact, const stats::PairKey& pair, const PeriodDays& days, stats::PairTally& tally,
+                 RevealCheck& check, std::set<std::pair<std::uint64_t, std::uint64_t>>& seen,
                  std::map<std::uint64_t, Sha256Digest>& leaves) {
   if (!fact.is_object() || !fact.contains("leafIndex") || !fact["leafIndex"].is_number_unsigned() ||
       !fact.contains("part") || !fact["part"].is_number_unsigned() || !fact.contains("salt") ||
@@ -117,6 +137,11 @@ Status take_fact(const json& fact, const stats::PairKey& pair, stats::PairTally&
                              stated.value("requested", "?") + ", not the pair it is revealed for");
     return {};
   }
+  if (!days.holds(stated.value("requestDay", ""))) {
+    check.failures.push_back(where + " is about a request of " + stated.value("requestDay", "?") +
+                             ", outside the period");
+    return {};
+  }
   std::optional<std::int64_t> hours;
   if (stated.contains("hours") && stated["hours"].is_number_integer()) hours = stated["hours"].get<std::int64_t>();
   std::string value = stated.value("outcome", stated.value("ground", ""));
@@ -159,14 +184,14 @@ Result<RevealCheck> check_unguarded(std::string_view statistics, std::uint64_t s
     chunks_seen[pair].insert(reveal.value("chunk", std::uint64_t{0}));
     chunks_expected[pair] = reveal.value("chunks", std::uint64_t{0});
     for (const auto& fact : reveal["facts"]) {
-      if (auto taken = take_fact(fact, pair, tallies[pair], check, seen, leaves); !taken) {
+      if (auto taken = take_fact(fact, pair, period_days(published), tallies[pair], check, seen, leaves); !taken) {
         return std::move(taken).take_error();
       }
     }
   }
   for (const auto& [index, hash] : leaves) check.leaves.push_back({index, hash});
 
-  Recount recount(check);
+  Recount recount(check, published.value("threshold", std::int64_t{1}));
   std::set<stats::PairKey> published_pairs;
   for (const auto& entry : published["pairs"]) {
     stats::PairKey pair{entry.value("requester", ""), entry.value("requested", "")};

@@ -287,7 +287,8 @@ void statistics_table(Markup& page, const StatisticsRecord& statistics) {
   };
   page.open("details", {{"class", "table"}}).element("summary", "The figures as a table");
   page.open("table").element("caption", "Statistics per pair of states (\u201csuppressed\u201d: fewer than " +
-                                            std::to_string(statistics.threshold) + ")");
+                                            std::to_string(statistics.threshold) +
+                                            ", or an outcome that subtraction would reveal)");
   page.raw("<thead><tr>");
   for (const char* heading :
        {"requesting", "requested", "requests", "acknowledged", "within the clock", "answered", "ack. median h",
@@ -339,7 +340,8 @@ void statistics_section(Markup& page, const ReportData& data) {
   page.element("p",
                "Cells counting fewer than " + std::to_string(statistics.threshold) +
                    " events are suppressed by the exchange and shown hatched as \u201csuppressed\u201d, never as "
-                   "zero. Times are whole hours.",
+                   "zero; so are outcomes that could otherwise be worked out by subtraction from the answers, "
+                   "whatever their count. Times are whole hours.",
                {{"class", "note"}});
   figure(page, time_chart(statistics, false));
   figure(page, time_chart(statistics, true));
