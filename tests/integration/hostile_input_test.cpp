@@ -29,6 +29,7 @@
 #include "fpx/observer_client.hpp"
 #include "fpx/wire/observer.capnp.h"
 #include "fpx/wire/transport.capnp.h"
+#include "support/broker_clients.hpp"
 #include "support/broker_process.hpp"
 #include "support/sample_messages.hpp"
 #include "support/test_pki.hpp"
@@ -420,23 +421,8 @@ struct Exchange {
     broker = std::make_unique<BrokerProcess>(pki, kEnrolled, options);
   }
 
-  client::ClientOptions options_for(const std::string& id) {
-    client::ClientOptions options;
-    options.endpoint = broker->endpoint();
-    options.broker_curve_key = broker->curve_public_key();
-    options.state_db = pki.dir() / (id + ".client.sqlite");
-    options.root_ca = pki.root_pem();
-    options.crl_dir = pki.crl_dir();
-    options.handshake_timeout = 5000ms;
-    options.request_timeout = 15000ms;
-    return options;
-  }
-
-  std::unique_ptr<Client> connect(const std::string& id) {
-    auto connected = Client::connect(pki.identity(id), options_for(id));
-    if (!connected) FAIL(id << " could not connect: " << connected.error().describe());
-    return std::move(connected).value();
-  }
+  client::ClientOptions options_for(const std::string& id) { return test::client_options(*broker, pki, id); }
+  std::unique_ptr<Client> connect(const std::string& id) { return test::connect_client(*broker, pki, id); }
 
   const Identity& identity(const std::string& id) {
     auto found = identities.find(id);

@@ -13,6 +13,7 @@
 #include "fpx/client.hpp"
 #include "fpx/observer_client.hpp"
 #include "fpx/transparency_log.hpp"
+#include "support/broker_clients.hpp"
 #include "support/broker_process.hpp"
 #include "support/sample_messages.hpp"
 #include "support/test_pki.hpp"
@@ -37,15 +38,7 @@ struct Oversight {
   }
 
   std::unique_ptr<client::Client> participant(const std::string& id) {
-    client::ClientOptions options;
-    options.endpoint = broker->endpoint();
-    options.broker_curve_key = broker->curve_public_key();
-    options.state_db = pki.dir() / (id + ".client.sqlite");
-    options.root_ca = pki.root_pem();
-    options.crl_dir = pki.crl_dir();
-    auto connected = client::Client::connect(pki.identity(id), options);
-    if (!connected) FAIL(connected.error().describe());
-    return std::move(connected).value();
+    return test::connect_client(*broker, pki, id);
   }
 
   client::ObserverOptions observer_options() {
