@@ -14,6 +14,8 @@
 #include <sstream>
 #include <thread>
 
+#include "tests/support/loopback_port.hpp"
+
 namespace fpx::bench {
 
 namespace fs = std::filesystem;
@@ -37,17 +39,12 @@ std::string read_text(const fs::path& path) {
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
-// A free TCP port on loopback: the broker's config names a fixed endpoint.
+// A free loopback port below the ephemeral range (see loopback_port.hpp):
+// the broker's config names a fixed endpoint.
 int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) fail("cannot bind a loopback port");
-  socklen_t length = sizeof address;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  ::close(fd);
-  return ntohs(address.sin_port);
+  const int port = fpx::test::unused_loopback_port();
+  if (port == 0) fail("no free loopback port below the ephemeral range");
+  return port;
 }
 
 bool port_accepts(int port) {

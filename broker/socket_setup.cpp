@@ -47,6 +47,7 @@ void configure_server_socket(zmq::socket_t& socket, const BrokerConfig& config, 
 }  // namespace
 
 Status Broker::Impl::bind_sockets() {
+  std::string binding = kZapEndpoint;  // named in the error: which endpoint failed
   try {
     // ZAP first: a CURVE server with no ZAP handler accepts any client key.
     zap = zmq::socket_t(context, zmq::socket_type::rep);
@@ -62,6 +63,7 @@ Status Broker::Impl::bind_sockets() {
     set_int(monitor, ZMQ_LINGER, 0);
     monitor.connect(kMonitorEndpoint);
 
+    binding = config.participants_endpoint;
     router.bind(config.participants_endpoint);
     bound_endpoint = router.get(zmq::sockopt::last_endpoint);
 
@@ -75,12 +77,13 @@ Status Broker::Impl::bind_sockets() {
     observers_monitor = zmq::socket_t(context, zmq::socket_type::pair);
     set_int(observers_monitor, ZMQ_LINGER, 0);
     observers_monitor.connect(kObserversMonitorEndpoint);
+    binding = config.oversight.observers_endpoint;
     observers.bind(config.oversight.observers_endpoint);
     observers_bound_endpoint = observers.get(zmq::sockopt::last_endpoint);
   } catch (const zmq::error_t& error) {
-    return make_error(ErrorCode::unavailable, "cannot bind " + config.participants_endpoint + " or " +
-                                                  config.oversight.observers_endpoint + ": " + error.what() +
-                                                  " (is another broker running on it?)");
+    return make_error(ErrorCode::unavailable, "cannot bind " + binding + ": " + error.what() +
+                                                  " (is another broker or program using it? Stop it or change "
+                                                  "the endpoint in the config)");
   }
   spdlog::info("participants endpoint {} (CURVE, ZAP domain {})", bound_endpoint, kZapDomain);
   spdlog::info("observers endpoint {} (CURVE, ZAP domain {})", observers_bound_endpoint, kObserversZapDomain);

@@ -14,23 +14,11 @@
 
 #include <catch2/catch.hpp>
 
+#include "support/loopback_port.hpp"
+
 namespace fpx::test {
 
 namespace {
-
-// A free TCP port on loopback, so that a restarted broker keeps its address.
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = 0;
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-  socklen_t length = sizeof address;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  ::close(fd);
-  return ntohs(address.sin_port);
-}
 
 std::string quoted(const std::filesystem::path& path) {
   std::string text("\"");
@@ -40,18 +28,33 @@ std::string quoted(const std::filesystem::path& path) {
 }  // namespace
 
 BrokerProcess::BrokerProcess(TestPki& pki, const std::vector<std::string>& participants, BrokerOptions options)
-    : pki_(pki) {
-  dir_ = pki.dir() / ("broker-" + std::to_string(::getpid()) + "-" + std::to_string(free_port()));
+    : pki_(pki), options_(std::move(options)) {
+  static int brokers_in_this_process = 0;
+  dir_ = pki.dir() / ("broker-" + std::to_string(::getpid()) + "-" + std::to_string(++brokers_in_this_process));
   std::filesystem::create_directories(dir_ / "enrolled");
   pki.issue("exchange.broker", "AT", Role::broker, {.via_intermediate = false});
   for (const auto& id : participants) enroll(id);
-  port_ = free_port();
-  endpoint_ = "tcp://127.0.0.1:" + std::to_string(port_);
   database_ = dir_ / "broker.sqlite";
   config_ = dir_ / "broker.toml";
   log_ = dir_ / "broker.log";
-  std::ofstream config(config_);
-  observers_endpoint_ = "tcp://127.0.0.1:" + std::to_string(free_port());
+  // Another program may bind a chosen port before the broker does: then
+  // choose new ports. A restart later keeps the ports of the first start.
+  for (int attempt = 1;; ++attempt) {
+    choose_endpoints_and_write_config();
+    if (launch() == Launch::listening) break;
+    if (attempt == 5) FAIL("fpx-broker found its ports taken 5 times:\n" << read_file(log_));
+  }
+}
+
+void BrokerProcess::choose_endpoints_and_write_config() {
+  port_ = unused_loopback_port();
+  const int observers_port = unused_loopback_port();
+  REQUIRE(port_ > 0);
+  REQUIRE(observers_port > 0);
+  endpoint_ = "tcp://127.0.0.1:" + std::to_string(port_);
+  observers_endpoint_ = "tcp://127.0.0.1:" + std::to_string(observers_port);
+  const BrokerOptions& options = options_;
+  std::ofstream config(config_, std::ios::trunc);
   config << "[participants]\nendpoint = \"" << endpoint_ << "\"\n"
          << "[observers]\nendpoint = \"" << observers_endpoint_ << "\"\n"
          << "[oversight]\ncheckpoint_every_ms = " << options.checkpoint_every_ms << "\n";
@@ -63,9 +66,9 @@ BrokerProcess::BrokerProcess(TestPki& pki, const std::vector<std::string>& parti
     config << "]\n";
   }
   if (options.reveal_after_ms) config << "reveal_after_ms = " << *options.reveal_after_ms << "\n";
-  config << "[pki]\nroot_ca = " << quoted(pki.root_pem()) << "\ncrl_dir = " << quoted(pki.crl_dir())
+  config << "[pki]\nroot_ca = " << quoted(pki_.root_pem()) << "\ncrl_dir = " << quoted(pki_.crl_dir())
          << "\nenrolled_dir = " << quoted(dir_ / "enrolled") << "\n"
-         << "[identity]\ndir = " << quoted(pki.dir() / "participants" / "exchange.broker") << "\n"
+         << "[identity]\ndir = " << quoted(pki_.dir() / "participants" / "exchange.broker") << "\n"
          << "[storage]\ndatabase = " << quoted(database_) << "\n"
          << "[log]\nlevel = \"debug\"\n"
          << "[regions]\nSahel = [\"BF\", \"ML\", \"NE\", \"SN\"]\n"
@@ -76,7 +79,6 @@ BrokerProcess::BrokerProcess(TestPki& pki, const std::vector<std::string>& parti
          << "\nhandshake_ivl_ms = " << options.handshake_ivl_ms << "\n";
   REQUIRE(config.good());
   config.close();
-  start();
 }
 
 BrokerProcess::~BrokerProcess() {
@@ -89,7 +91,12 @@ void BrokerProcess::enroll(const std::string& id) {
 }
 
 void BrokerProcess::start() {
+  if (launch() == Launch::port_taken) FAIL("fpx-broker could not bind its ports again:\n" << read_file(log_));
+}
+
+BrokerProcess::Launch BrokerProcess::launch() {
   REQUIRE(pid_ < 0);
+  const std::size_t log_before = read_file(log_).size();
   pid_ = ::fork();
   REQUIRE(pid_ >= 0);
   if (pid_ == 0) {
@@ -107,7 +114,9 @@ void BrokerProcess::start() {
     int status = 0;
     if (::waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
-      FAIL("fpx-broker exited at start:\n" << read_file(log_));
+      const std::string log = read_file(log_);
+      if (log.find("Address already in use", log_before) != std::string::npos) return Launch::port_taken;
+      FAIL("fpx-broker exited at start:\n" << log);
     }
     int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in address{};
@@ -116,7 +125,7 @@ void BrokerProcess::start() {
     address.sin_port = htons(static_cast<std::uint16_t>(port_));
     bool connected = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
     ::close(fd);
-    if (connected) return;
+    if (connected) return Launch::listening;
     if (std::chrono::steady_clock::now() > deadline) FAIL("fpx-broker did not listen:\n" << read_file(log_));
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }

@@ -60,7 +60,12 @@ class BrokerProcess {
   int audit_count(const std::string& stage, const std::string& outcome) const;
 
  private:
+  enum class Launch { listening, port_taken };
+  void choose_endpoints_and_write_config();
+  Launch launch();
+
   TestPki& pki_;
+  BrokerOptions options_;
   std::filesystem::path dir_;
   std::filesystem::path config_;
   std::filesystem::path database_;
