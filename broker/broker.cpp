@@ -33,6 +33,7 @@ Broker::Impl::Impl(BrokerConfig config_in, Clock clock_in, Identity identity_in,
       enrollment(std::move(enrollment_in)),
       store(std::move(store_in)),
       rate_limiter(config.limits.rate_per_second, config.limits.burst),
+      rate_limit_audit(kRateLimitAuditWindowMs),
       context(1) {}
 
 Broker::Broker(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -282,6 +283,7 @@ void Broker::Impl::run_timers() {
   next_timer_ms = now_ms + kTimerTickMs;
   resend_overdue();
   report_handshake_failures();
+  report_rate_limit_summaries();
 
   const bool scan_dead_letters = now_ms >= next_dead_letter_scan_ms;
   const bool scan_clocks = now_ms >= next_clock_scan_ms;

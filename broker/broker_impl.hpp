@@ -31,6 +31,8 @@ struct Session {
 };
 
 inline constexpr const char* kObserversZapDomain = "fpx-observers";
+// rate_limited refusals of one principal in this window share one summary audit row.
+inline constexpr std::int64_t kRateLimitAuditWindowMs = 1'000;
 
 // "acknowledged (routine); response due 2026-12-27 10:00" for status replies.
 std::string describe_lifecycle(const LifecycleRow& row);
@@ -79,6 +81,10 @@ struct Broker::Impl {
               std::uint32_t retry_after_ms = 0);
   void audit(const std::string& principal, const std::optional<MessageId>& about, const char* stage,
              ErrorCode outcome, std::string detail);
+  // rate_limited: answered like any refusal, audited through rate_limit_audit.
+  void refuse_rate_limited(const std::string& routing_id, std::uint64_t request_id, const std::string& principal,
+                           const Error& error, std::uint32_t retry_after_ms);
+  void report_rate_limit_summaries();  // from the timers: one audit row per flooded window
 
   // --- sessions and deliveries (deliver.cpp) ---
   Session& attach_session(const EnrolledParticipant& principal, const std::string& routing_id);
@@ -131,6 +137,7 @@ struct Broker::Impl {
   Enrollment enrollment;
   std::unique_ptr<Store> store;
   RateLimiter rate_limiter;
+  RefusalTally rate_limit_audit;
   BrokerCounters counters;
 
   zmq::context_t context;

@@ -25,6 +25,33 @@ void Broker::Impl::refuse(const std::string& routing_id, std::uint64_t request_i
   outgoing.push_back({routing_id, encode_error(request_id, error, about, retry_after_ms), request_id});
 }
 
+void Broker::Impl::refuse_rate_limited(const std::string& routing_id, std::uint64_t request_id,
+                                       const std::string& principal, const Error& error,
+                                       std::uint32_t retry_after_ms) {
+  ++counters.rate_limited;
+  ++counters.refused;
+  if (rate_limit_audit.audit_in_full("accept", principal, now_ms)) {
+    audit(principal, std::nullopt, "accept", error.code,
+          error.message + "; more refusals of " + principal + " in the next " +
+              std::to_string(kRateLimitAuditWindowMs) + " ms are audited as one summary row");
+  }
+  outgoing.push_back({routing_id, encode_error(request_id, error, std::nullopt, retry_after_ms), request_id});
+}
+
+void Broker::Impl::report_rate_limit_summaries() {
+  for (const auto& summary : rate_limit_audit.take_ended(now_ms)) {
+    std::string detail = std::to_string(summary.refusals);
+    detail.append(" more rate_limited refusal(s) of ")
+        .append(summary.principal)
+        .append(" in the ")
+        .append(std::to_string(kRateLimitAuditWindowMs))
+        .append(" ms after the one audited in full; each was answered with its retry time");
+    spdlog::warn("{} at {}", detail, summary.stage);
+    deferred_audit.push_back(
+        audit_entry(now_ms, summary.principal, std::nullopt, summary.stage, ErrorCode::rate_limited, detail));
+  }
+}
+
 Broker::Impl::Inbound Broker::Impl::take_inbound(std::vector<zmq::message_t>& frames) {
   Inbound inbound;
   inbound.frame_count = frames.size();
@@ -84,8 +111,7 @@ void Broker::Impl::handle_inbound(Inbound& inbound) {
         // Before any signature work: a flood costs a counter, not a verify.
         std::uint32_t retry_after_ms = 0;
         if (auto admitted = rate_limiter.admit((*principal)->id, now_ms, retry_after_ms); !admitted) {
-          ++counters.rate_limited;
-          refuse(routing_id, request->request_id, user_id, std::nullopt, "accept", admitted.error(), retry_after_ms);
+          refuse_rate_limited(routing_id, request->request_id, user_id, admitted.error(), retry_after_ms);
           return;
         }
         if (request->kind == ClientRequest::Kind::submit) {

@@ -61,7 +61,11 @@ Bytes Broker::Impl::answer_observer(const EnrolledParticipant& observer, const O
   std::uint32_t retry_after_ms = 0;
   if (auto admitted = rate_limiter.admit(observer.id, clock(), retry_after_ms); !admitted) {
     ++counters.rate_limited;
-    return refuse_observer(observer.id.str(), request_id, admitted.error());
+    if (rate_limit_audit.audit_in_full("observer", observer.id.str(), clock())) {
+      return refuse_observer(observer.id.str(), request_id, admitted.error());
+    }
+    ++counters.refused;  // audited in its window's summary row
+    return observer_error(request_id, admitted.error());
   }
   auto size = store->log_size();
   if (!size) return refuse_observer(observer.id.str(), request_id, size.error());

@@ -45,4 +45,34 @@ bool RateLimiter::would_admit(const ParticipantId& participant, std::int64_t now
   return std::min(burst_, found->second.tokens + elapsed * rate_per_ms_) >= 1.0;
 }
 
+bool RefusalTally::audit_in_full(const std::string& stage, const std::string& principal, std::int64_t now_ms) {
+  auto [found, created] = open_.try_emplace({stage, principal}, Window{now_ms, 0});
+  Window& window = found->second;
+  if (created) return true;
+  if (now_ms - window.start_ms >= window_ms_) {
+    if (window.uncounted > 0) ended_.push_back({stage, principal, window.uncounted, window.start_ms});
+    window = Window{now_ms, 0};
+    return true;
+  }
+  ++window.uncounted;
+  return false;
+}
+
+std::vector<RefusalTally::Summary> RefusalTally::take_ended(std::int64_t now_ms) {
+  std::vector<Summary> summaries = std::move(ended_);
+  ended_.clear();
+  for (auto window = open_.begin(); window != open_.end();) {
+    if (now_ms - window->second.start_ms < window_ms_) {
+      ++window;
+      continue;
+    }
+    if (window->second.uncounted > 0) {
+      summaries.push_back({window->first.first, window->first.second, window->second.uncounted,
+                           window->second.start_ms});
+    }
+    window = open_.erase(window);  // the next refusal opens a new window, audited in full
+  }
+  return summaries;
+}
+
 }  // namespace fpx::broker

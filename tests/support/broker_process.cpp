@@ -195,4 +195,20 @@ int BrokerProcess::audit_count(const std::string& stage, const std::string& outc
   return count;
 }
 
+std::uint64_t BrokerProcess::rate_limited_audited(const std::string& stage, const std::string& principal,
+                                                  std::uint64_t expected) const {
+  const std::string summary_marker = " more rate_limited refusal(s)";
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  for (;;) {
+    std::uint64_t accounted = 0;
+    for (const auto& row : audit()) {
+      if (row.stage != stage || row.outcome != "rate_limited" || row.principal != principal) continue;
+      const auto marker = row.detail.find(summary_marker);
+      accounted += marker == std::string::npos ? 1 : std::stoull(row.detail.substr(0, marker));
+    }
+    if (accounted >= expected || std::chrono::steady_clock::now() > deadline) return accounted;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
 }  // namespace fpx::test

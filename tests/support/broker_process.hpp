@@ -58,6 +58,11 @@ class BrokerProcess {
   std::vector<AuditRecord> audit() const;
   // Count of audit rows of `stage` with `outcome` (an error code name or "accepted").
   int audit_count(const std::string& stage, const std::string& outcome) const;
+  // rate_limited refusals of `principal` at `stage` that the audit accounts
+  // for: one per row audited in full plus the count of each summary row.
+  // Waits (up to 10 s) for the summary rows until `expected` are accounted for.
+  std::uint64_t rate_limited_audited(const std::string& stage, const std::string& principal,
+                                     std::uint64_t expected) const;
 
  private:
   enum class Launch { listening, port_taken };

@@ -50,6 +50,37 @@ class RateLimiter {
   std::map<ParticipantId, Bucket> buckets_;
 };
 
+// accept: the audit of rate_limited refusals. Every refusal is answered,
+// but a flood must not become an audit flood (tens of thousands of rows a
+// second, filling the disk): the first refusal of a principal at a stage in
+// each window is audited in full, and the others of that window are counted
+// and audited as one summary row once the window has ended.
+class RefusalTally {
+ public:
+  explicit RefusalTally(std::int64_t window_ms) : window_ms_(window_ms) {}
+  // true: audit this refusal in full; false: it is counted for a summary.
+  bool audit_in_full(const std::string& stage, const std::string& principal, std::int64_t now_ms);
+
+  struct Summary {
+    std::string stage;
+    std::string principal;
+    std::uint64_t refusals = 0;  // not audited one by one
+    std::int64_t window_start_ms = 0;
+  };
+  // The summaries of windows ended by now_ms, each once; windows in which
+  // nothing was left uncounted give none.
+  std::vector<Summary> take_ended(std::int64_t now_ms);
+
+ private:
+  struct Window {
+    std::int64_t start_ms = 0;
+    std::uint64_t uncounted = 0;
+  };
+  std::int64_t window_ms_;
+  std::map<std::pair<std::string, std::string>, Window> open_;  // (stage, principal)
+  std::vector<Summary> ended_;  // ended before take_ended() came round
+};
+
 // accept: frame count and size, before decoding anything.
 Status accept_frame(std::size_t frame_count, std::size_t payload_bytes, const Limits& limits);
 

@@ -31,3 +31,38 @@ TEST_CASE("would_admit answers as admit would, without taking a token") {
   CHECK(limiter.would_admit(flooder, 1100));
   CHECK(limiter.would_admit(other, 1050));  // buckets are per participant
 }
+
+TEST_CASE("A flood of refusals is audited as the first in full and one summary per window") {
+  RefusalTally tally(/*window_ms=*/1000);
+  CHECK(tally.audit_in_full("accept", "ml.police", 10'000));
+  for (int i = 0; i < 500; ++i) CHECK_FALSE(tally.audit_in_full("accept", "ml.police", 10'000 + i));
+  CHECK(tally.audit_in_full("accept", "sn.police", 10'100));  // windows are per principal
+  CHECK(tally.audit_in_full("observer", "ml.police", 10'100));  // and per stage
+  CHECK(tally.take_ended(10'999).empty());  // not ended yet
+
+  auto ended = tally.take_ended(11'000);
+  REQUIRE(ended.size() == 1);  // sn.police and the observer had nothing uncounted
+  CHECK(ended[0].stage == "accept");
+  CHECK(ended[0].principal == "ml.police");
+  CHECK(ended[0].refusals == 500);
+  CHECK(ended[0].window_start_ms == 10'000);
+  CHECK(tally.take_ended(20'000).empty());  // each summary once
+
+  // A refusal after the window opens a new one, audited in full.
+  CHECK(tally.audit_in_full("accept", "ml.police", 20'001));
+}
+
+TEST_CASE("A window that ends before the timers come round keeps its count for the next summary") {
+  RefusalTally tally(/*window_ms=*/1000);
+  CHECK(tally.audit_in_full("accept", "ml.police", 0));
+  CHECK_FALSE(tally.audit_in_full("accept", "ml.police", 10));
+  CHECK_FALSE(tally.audit_in_full("accept", "ml.police", 20));
+  CHECK(tally.audit_in_full("accept", "ml.police", 1500));  // a new window; the old one's 2 are kept
+  CHECK_FALSE(tally.audit_in_full("accept", "ml.police", 1600));
+  auto ended = tally.take_ended(2500);
+  REQUIRE(ended.size() == 2);
+  CHECK(ended[0].refusals == 2);
+  CHECK(ended[0].window_start_ms == 0);
+  CHECK(ended[1].refusals == 1);
+  CHECK(ended[1].window_start_ms == 1500);
+}
