@@ -415,7 +415,7 @@ class SqliteStore final : public Store {
 
   Result<std::uint64_t> append_record_leaf(ByteView leaf_data, std::uint64_t feed_sequence,
                                            std::int64_t at_ms) override {
-    assert(in_transaction());
+    if (auto lost = transaction_lost()) return *std::move(lost);
     auto index = log_size();
     if (!index) return index;
     const auto hash = leaf_hash(leaf_data);
@@ -427,7 +427,7 @@ class SqliteStore final : public Store {
   }
 
   Status open_savepoint() override {
-    assert(in_transaction());
+    if (auto lost = transaction_lost()) return *std::move(lost);
     Query query(unit_savepoint_.get());
     return done(query.step(), "starting a submission savepoint");
   }
@@ -447,7 +447,7 @@ class SqliteStore final : public Store {
   }
 
   Result<InsertedMessage> insert_message(const NewMessage& message, std::int64_t stored_at_ms) override {
-    assert(in_transaction());
+    if (auto lost = transaction_lost()) return *std::move(lost);
     // A savepoint makes one message all-or-nothing inside a group commit: a
     // duplicate id (or any failure) in message 7 of a batch undoes only
     // message 7's rows and leaves the batch's other messages committable.
@@ -468,7 +468,7 @@ class SqliteStore final : public Store {
   }
 
   Status set_receipt(std::int64_t seq, ByteView receipt) override {
-    assert(in_transaction());
+    if (auto lost = transaction_lost()) return *std::move(lost);
     Query query(set_receipt_.get());
     query.bind(1, receipt).bind(2, seq);
     if (auto status = done(query.step(), "storing a receipt"); !status) return status;
@@ -479,7 +479,7 @@ class SqliteStore final : public Store {
   }
 
   Status append_audit(const AuditEntry& entry) override {
-    assert(in_transaction());
+    if (auto lost = transaction_lost()) return *std::move(lost);
     Query query(append_audit_.get());
     query.bind(1, entry.at_ms).bind(2, std::string_view(entry.principal));
     if (entry.message_id) {
@@ -512,7 +512,7 @@ class SqliteStore final : public Store {
   }
 
   Status mark_delivered(std::uint64_t delivery_id, std::int64_t at_ms) override {
-    assert(in_transaction());
+    if (auto lost = transaction_lost()) return *std::move(lost);
     Query query(mark_delivered_.get());
     query.bind(1, at_ms).bind(2, to_sql(delivery_id));
     // Zero rows changed is fine: the delivery was confirmed or expired meanwhile.
@@ -521,7 +521,7 @@ class SqliteStore final : public Store {
 
   Result<int> confirm_deliveries(const ParticipantId& recipient, std::span<const std::uint64_t> delivery_ids,
                                  std::int64_t at_ms) override {
-    assert(in_transaction());
+    if (auto lost = transaction_lost()) return *std::move(lost);
     int changed = 0;
     for (const auto delivery_id : delivery_ids) {
       Query query(confirm_delivery_.get());
@@ -533,7 +533,7 @@ class SqliteStore final : public Store {
   }
 
   Result<std::vector<DeadLetter>> expire_deliveries(std::int64_t now_ms, const std::string& reason) override {
-    assert(in_transaction());
+    if (auto lost = transaction_lost()) return *std::move(lost);
     std::vector<DeadLetter> expired;
     {
       Query query(overdue_deliveries_.get());
@@ -581,7 +581,7 @@ class SqliteStore final : public Store {
 
   Status add_deliveries(const MessageId& id, const std::vector<ParticipantId>& recipients,
                         std::int64_t at_ms) override {
-    assert(in_transaction());
+    if (auto lost = transaction_lost()) return *std::move(lost);
     for (const auto& recipient : recipients) {
       Query query(add_delivery_.get());
       query.bind(1, ByteView(id.bytes)).bind(2, std::string_view(recipient.str())).bind(3, at_ms);
@@ -600,7 +600,7 @@ class SqliteStore final : public Store {
   }
 
   Status insert_lifecycle(const LifecycleRow& row) override {
-    assert(in_transaction());
+    if (auto lost = transaction_lost()) return *std::move(lost);
     Query query(insert_lifecycle_.get());
     query.bind(1, ByteView(row.request_id.bytes))
         .bind(2, std::string_view(row.requested_country.str()))
@@ -618,7 +618,7 @@ class SqliteStore final : public Store {
   }
 
   Status update_lifecycle(const LifecycleRow& row) override {
-    assert(in_transaction());
+    if (auto lost = transaction_lost()) return *std::move(lost);
     Query query(update_lifecycle_.get());
     query.bind(1, std::string_view(row.state))
         .bind(2, row.delivered_at_ms)
@@ -643,7 +643,7 @@ class SqliteStore final : public Store {
 
   Status mark_lifecycle_delivered(std::uint64_t delivery_id, const ParticipantId& recipient,
                                   const CountryCode& recipient_country, std::int64_t at_ms) override {
-    assert(in_transaction());
+    if (auto lost = transaction_lost()) return *std::move(lost);
     Query query(mark_lifecycle_delivered_.get());
     query.bind(1, at_ms)
         .bind(2, std::string_view(recipient_country.str()))
@@ -661,7 +661,7 @@ class SqliteStore final : public Store {
   Status watch_serials(const MessageId& alert_id, const CountryCode& alert_country,
                        const std::vector<CountryCode>& reached_countries, const std::vector<std::string>& serials,
                        std::int64_t valid_until_ms) override {
-    assert(in_transaction());
+    if (auto lost = transaction_lost()) return *std::move(lost);
     std::string reached = ",";
     for (const auto& country : reached_countries) reached.append(country.str()).append(",");
     for (const auto& serial : serials) {
@@ -677,7 +677,7 @@ class SqliteStore final : public Store {
   }
 
   Status unwatch_serials(const MessageId& alert_id, const CountryCode& alert_country) override {
-    assert(in_transaction());
+    if (auto lost = transaction_lost()) return *std::move(lost);
     Query query(unwatch_serials_.get());
     query.bind(1, ByteView(alert_id.bytes)).bind(2, std::string_view(alert_country.str()));
     return done(query.step(), "withdrawing watched serials");
@@ -708,7 +708,7 @@ class SqliteStore final : public Store {
   }
 
   Status append_feed(const FeedRow& row, std::int64_t at_ms) override {
-    assert(in_transaction());
+    if (auto lost = transaction_lost()) return *std::move(lost);
     Query query(append_feed_.get());
     query.bind(1, to_sql(row.sequence))
         .bind(2, std::string_view(row.kind))
@@ -731,7 +731,7 @@ class SqliteStore final : public Store {
   }
 
   Status append_checkpoint(const CheckpointRow& row) override {
-    assert(in_transaction());
+    if (auto lost = transaction_lost()) return *std::move(lost);
     Query query(append_checkpoint_.get());
     query.bind(1, to_sql(row.tree_size))
         .bind(2, ByteView(row.root))
@@ -826,6 +826,7 @@ class SqliteStore final : public Store {
   }
 
   Status record_statistics_run(const StatisticsRun& run, bool revealed) override {
+    if (auto lost = transaction_lost()) return *std::move(lost);
     Query query(record_statistics_run_.get());
     query.bind(1, std::string_view(run.period))
         .bind(2, run.start_ms)
@@ -887,6 +888,18 @@ class SqliteStore final : public Store {
 
  private:
   bool in_transaction() const { return sqlite3_get_autocommit(db_.get()) == 0; }
+
+  // Every write belongs to the caller's transaction. SQLite rolls the whole
+  // transaction back on some failures (disk full, I/O error, out of memory),
+  // even inside a savepoint; a write after that would run on its own in
+  // autocommit, outside the batch and its receipts. It is refused instead,
+  // so the rest of the batch fails cleanly and is retried by its senders.
+  std::optional<Error> transaction_lost() const {
+    if (in_transaction()) return std::nullopt;
+    return make_error(ErrorCode::io_error,
+                      "the store's transaction was rolled back by an earlier failure in this batch (see the "
+                      "broker's log); nothing of this message was stored: retry it");
+  }
 
   Result<InsertedMessage> insert_message_rows(const NewMessage& message, std::int64_t stored_at_ms) {
     std::uint64_t log_index = 0;

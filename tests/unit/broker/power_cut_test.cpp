@@ -10,6 +10,7 @@
 // checkpoints in commits without fsync leaves a checkpoint bigger than the
 // log it restarts with.
 #include <atomic>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -303,4 +304,43 @@ TEST_CASE("the power-cut shim loses a commit that was never synced and keeps one
   CHECK(must(store->find_message(durable.id)).has_value());
   CHECK_FALSE(must(store->find_message(not_synced.id)).has_value());
   CHECK(must(store->log_size()) == 1);
+}
+
+// SQLite rolls a whole transaction back on some failures (an I/O error
+// while the page cache spills, disk full, out of memory), even inside a
+// savepoint. A later write in that batch must then fail too: run on its own
+// in autocommit, it would be stored outside the batch, without the receipt
+// the batch's failed commit withholds.
+TEST_CASE("after SQLite rolls back a whole transaction, the batch's later writes fail instead of running on their own") {
+  test::PowerCutVfs vfs;
+  test::TempDir dir;
+  const auto path = dir.path() / "store.db";
+  auto message_number = [](std::uint32_t n) {
+    auto message = stored_message(static_cast<std::uint8_t>(n));
+    std::memcpy(message.id.bytes.data(), &n, sizeof n);
+    message.envelope = Bytes(16 * 1024, static_cast<std::uint8_t>(n));  // fills the page cache fast
+    return message;
+  };
+  {
+    auto store = must(broker::open_sqlite_store(path, vfs.name()));
+    REQUIRE(store->begin(broker::Durability::required).ok());
+    vfs.power_cut();  // the disk fails: the next spill of the page cache is an I/O error
+    std::uint32_t n = 0;
+    std::optional<Error> failure;
+    for (; n < 5000 && !failure; ++n) {
+      if (auto inserted = store->insert_message(message_number(n), now_ms()); !inserted) failure = inserted.error();
+    }
+    REQUIRE(failure.has_value());
+    INFO("the first failure, at message " << n << ": " << failure->describe());
+    auto later = store->insert_message(message_number(n + 1), now_ms());
+    REQUIRE_FALSE(later.ok());
+    CHECK(later.error().code == ErrorCode::io_error);
+    CHECK_THAT(later.error().message, Catch::Contains("rolled back"));
+    CHECK_FALSE(store->open_savepoint().ok());
+    CHECK_FALSE(store->commit().ok());
+    store->rollback();
+  }
+  vfs.restore_disk();
+  auto store = must(broker::open_sqlite_store(path, vfs.name()));
+  CHECK(must(store->log_size()) == 0);  // nothing of the batch was stored
 }
