@@ -288,7 +288,13 @@ void Broker::Impl::run_timers() {
   const bool scan_dead_letters = now_ms >= next_dead_letter_scan_ms;
   const bool scan_clocks = now_ms >= next_clock_scan_ms;
   const bool checkpoint_log = now_ms >= next_log_checkpoint_ms;
-  const bool statistics = now_ms >= next_statistics_ms;
+  bool statistics = false;
+  if (now_ms >= next_statistics_ms) {
+    next_statistics_ms = now_ms + kStatisticsCheckMs;
+    auto due = statistics_due();
+    if (!due) spdlog::error("statistics: {}", due.error().describe());
+    statistics = !due || *due;  // on a read failure, try the publication itself: it reports why
+  }
   const bool flush = !deferred_audit.empty() || !delivered_marks.empty();
   if (scan_dead_letters || scan_clocks || checkpoint_log || statistics || flush) {
     // Marks and audit of refused handshakes wait on no fsync. Notices and
@@ -329,7 +335,6 @@ void Broker::Impl::run_timers() {
         run_clock_scan();
       }
       if (statistics) {
-        next_statistics_ms = now_ms + kStatisticsCheckMs;
         // All or nothing, in a savepoint: half a period's records must never
         // reach the feed, and a failure here must not undo the other timers' work.
         if (auto opened = store->open_savepoint(); !opened) {

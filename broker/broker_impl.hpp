@@ -121,6 +121,11 @@ struct Broker::Impl {
     std::uint64_t feed_sequence = 0;
   };
   Status publish_due_statistics();
+  // Whether a period has ended or an embargo is over: read without a
+  // transaction, so that an idle broker makes no durable commit for nothing.
+  Result<bool> statistics_due();
+  // The start of the oldest period of `period` not yet published; none before any tracing.
+  Result<std::optional<std::int64_t>> first_unpublished_period(const StatisticsPeriod& period);
   Result<PeriodStatistics> publish_statistics(const StatisticsPeriod& period, std::int64_t start_ms, bool final);
   Status reveal_statistics(const StatisticsPeriod& period, const PeriodStatistics& statistics);
   void process_observer_requests();

@@ -196,23 +196,40 @@ Status Broker::Impl::reveal_statistics(const StatisticsPeriod& period, const Per
   return {};
 }
 
+Result<std::optional<std::int64_t>> Broker::Impl::first_unpublished_period(const StatisticsPeriod& period) {
+  auto last = store->last_statistics_period(period.name);
+  if (!last) return std::move(last).take_error();
+  if (*last) return std::optional<std::int64_t>{period.end_of(**last)};
+  auto begins = store->statistics_start();
+  if (!begins) return std::move(begins).take_error();
+  if (!*begins) return std::optional<std::int64_t>{};  // no tracing yet
+  const auto& [first_ms, since_ms] = **begins;
+  std::int64_t start = period.start_of(std::max(first_ms, since_ms));
+  if (since_ms > start) start = period.end_of(start);  // only whole periods with facts behind them
+  return std::optional<std::int64_t>{start};
+}
+
+Result<bool> Broker::Impl::statistics_due() {
+  const std::int64_t embargo_ms = config.oversight.reveal_after_ms;
+  for (const auto& period : config.oversight.statistics_periods) {
+    auto start = first_unpublished_period(period);
+    if (!start) return std::move(start).take_error();
+    if (*start && period.end_of(**start) <= now_ms) return true;
+    auto awaiting = store->statistics_awaiting_reveal(period.name, now_ms - embargo_ms);
+    if (!awaiting) return std::move(awaiting).take_error();
+    if (!awaiting->empty() && period.end_of(awaiting->front().start_ms) + embargo_ms <= now_ms) return true;
+  }
+  return false;
+}
+
 Status Broker::Impl::publish_due_statistics() {
   const std::int64_t embargo_ms = config.oversight.reveal_after_ms;
   for (const auto& period : config.oversight.statistics_periods) {
     // Periods that ended since the last one handled, oldest first.
-    auto last = store->last_statistics_period(period.name);
-    if (!last) return std::move(last).take_error();
-    std::int64_t start = 0;
-    if (*last) {
-      start = period.end_of(**last);
-    } else {
-      auto begins = store->statistics_start();
-      if (!begins) return std::move(begins).take_error();
-      if (!*begins) continue;  // no tracing yet
-      const auto& [first_ms, since_ms] = **begins;
-      start = period.start_of(std::max(first_ms, since_ms));
-      if (since_ms > start) start = period.end_of(start);  // only whole periods with facts behind them
-    }
+    auto first = first_unpublished_period(period);
+    if (!first) return std::move(first).take_error();
+    if (!*first) continue;  // no tracing yet
+    std::int64_t start = **first;
     for (int step = 0; step < kMaxPeriodsPerTick && period.end_of(start) <= now_ms; ++step) {
       auto published = publish_statistics(period, start, false);
       if (!published) return std::move(published).take_error();
