@@ -4,7 +4,6 @@
 #include "fpx/client.hpp"
 
 #include <algorithm>
-#include <array>
 #include <cstring>
 #include <deque>
 #include <functional>
@@ -17,9 +16,9 @@
 #include <capnp/serialize.h>
 #include <kj/exception.h>
 #include <zmq.hpp>
-#include <zmq_addon.hpp>
 
 #include "client_state.hpp"
+#include "curve_dealer.hpp"
 #include "fpx/crypto.hpp"
 #include "fpx/wire/transport.capnp.h"
 
@@ -33,22 +32,9 @@ using Clock = std::chrono::steady_clock;
 // kMaxEnvelopeBytes) plus framing. Stops a broken or hostile peer from making
 // us buffer an arbitrarily large message (libzmq drops the connection).
 constexpr std::int64_t kMaxFrameBytes = 8 * 1024 * 1024;
-// Heartbeats find a dead broker (or a silently dropped NAT mapping) on an
-// idle connection within kHeartbeatTimeoutMs instead of never.
-constexpr int kHeartbeatIvlMs = 5'000;
-constexpr int kHeartbeatTimeoutMs = 15'000;
-// Reconnect quickly after a broker restart, backing off to 5 s so a client
-// facing a down broker does not hammer it.
-constexpr int kReconnectIvlMs = 100;
-constexpr int kReconnectIvlMaxMs = 5'000;
 // Reader limits for broker frames: authenticated, but still bytes from the
 // network. Traversal stops amplification; nesting stops deep recursion.
 constexpr int kFrameNestingLimit = 32;
-
-// inproc names are scoped to a context, and each Client has its own.
-constexpr const char* kMonitorAddress = "inproc://fpx-client-monitor";
-constexpr int kMonitorEvents = ZMQ_EVENT_CONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
-                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL;
 
 // Broker errors after which resending the same bytes may succeed; any other
 // refusal is final and the message leaves the resend queue.
@@ -222,20 +208,13 @@ struct Client::Impl {
     revocation_ = options_.crl_dir.empty() ? RevocationCheck::skip : RevocationCheck::required;
   }
 
-  ~Impl() {
-    if (socket_) zmq_socket_monitor(socket_.handle(), nullptr, 0);
-  }
-
   Identity identity_;
   ClientOptions options_;
   TrustStore trust_;
   EnvelopeOpener opener_{trust_};
   ClientState state_;
   RevocationCheck revocation_ = RevocationCheck::required;
-  // The context is declared before the sockets so it is destroyed after them.
-  zmq::context_t context_{1};
-  zmq::socket_t socket_;
-  zmq::socket_t monitor_;
+  CurveDealer dealer_;  // the CURVE transport, its handshake events and refusals
 
   std::uint64_t next_request_id_ = 1;  // 0 is the broker's "unsolicited" (deliveries)
   std::uint64_t awaited_ = 0;
@@ -250,45 +229,23 @@ struct Client::Impl {
   std::set<std::uint64_t> retried_deliveries_;  // failed for a local reason, reported once, left for a resend
   std::vector<Error> outbox_refusals_;
   std::optional<std::string> closed_reason_;
-  std::optional<Error> transport_refusal_;
-  bool ever_handshaken_ = false;
-  bool reping_pending_ = false;
-  bool tcp_connected_ = false;
+  std::uint64_t handshakes_seen_ = 0;  // of dealer_.handshakes(): a new one means a reconnect
   std::size_t undecodable_frames_ = 0;
   std::string last_undecodable_;
 
   // --- transport --------------------------------------------------------
 
   Status open_session() {
-    socket_ = zmq::socket_t(context_, zmq::socket_type::dealer);
-    // linger=0: closing never blocks on unsent frames; the outbox, not
-    // ZeroMQ's queue, is what keeps a message across restarts.
-    socket_.set(zmq::sockopt::linger, 0);
-    // CURVE: encrypts and authenticates the transport. The server key pins
-    // the broker (a man in the middle cannot complete the handshake); our
-    // key pair is what the broker's ZAP handler checks against enrollment.
-    socket_.set(zmq::sockopt::curve_serverkey,
-                zmq::const_buffer(options_.broker_curve_key.data(), options_.broker_curve_key.size()));
-    const auto& curve = identity_.curve();
-    socket_.set(zmq::sockopt::curve_publickey, zmq::const_buffer(curve.public_key.data(), curve.public_key.size()));
-    socket_.set(zmq::sockopt::curve_secretkey, zmq::const_buffer(curve.secret_key.data(), curve.secret_key.size()));
-    socket_.set(zmq::sockopt::maxmsgsize, kMaxFrameBytes);
-    socket_.set(zmq::sockopt::heartbeat_ivl, kHeartbeatIvlMs);
-    socket_.set(zmq::sockopt::heartbeat_timeout, kHeartbeatTimeoutMs);
-    socket_.set(zmq::sockopt::heartbeat_ttl, kHeartbeatTimeoutMs);
-    socket_.set(zmq::sockopt::reconnect_ivl, kReconnectIvlMs);
-    socket_.set(zmq::sockopt::reconnect_ivl_max, kReconnectIvlMaxMs);
-    // A peer that accepts TCP but never completes the handshake is dropped
-    // (and retried) after this long instead of holding the connection forever.
-    socket_.set(zmq::sockopt::handshake_ivl, static_cast<int>(std::max<std::int64_t>(options_.handshake_timeout.count(), 1)));
-
-    // A refused CURVE handshake gives no error on send (TOOLCHAIN traps 9
-    // and 17): only a monitor attached BEFORE connect() reports it.
-    if (zmq_socket_monitor(socket_.handle(), kMonitorAddress, kMonitorEvents) != 0) throw zmq::error_t();
-    monitor_ = zmq::socket_t(context_, zmq::socket_type::pair);
-    monitor_.set(zmq::sockopt::linger, 0);
-    monitor_.connect(kMonitorAddress);
-    socket_.connect(options_.endpoint);
+    CurveDealerOptions dealer;
+    dealer.endpoint = options_.endpoint;
+    dealer.server_key = options_.broker_curve_key;
+    dealer.own_keys = identity_.curve();
+    dealer.handshake_timeout = options_.handshake_timeout;
+    dealer.max_message_bytes = kMaxFrameBytes;
+    dealer.principal = "this participant (" + identity_.participant().id.str() + ")";
+    dealer.not_admitted = "is not enrolled at the broker";
+    dealer.refusal_note = " A suspended or revoked participant is refused the same way.";
+    dealer_.open(dealer);
 
     const std::uint64_t request_id = next_request_id_++;
     capnp::MallocMessageBuilder builder;
@@ -300,7 +257,7 @@ struct Client::Impl {
     auto reply = wait_for(request_id, Clock::now() + options_.handshake_timeout);
     if (!reply) return std::move(reply).take_error();
     if (!*reply) {
-      std::string hint = tcp_connected_
+      std::string hint = dealer_.tcp_connected()
                              ? " (a TCP connection was made but the CURVE handshake did not complete)"
                              : " (no TCP connection: is the broker running, and is the endpoint right?)";
       return make_error(ErrorCode::unavailable, "broker did not answer at " + options_.endpoint + " within " +
@@ -316,14 +273,7 @@ struct Client::Impl {
   Status send(capnp::MessageBuilder& builder) {
     if (closed_reason_) return session_closed_error();
     Bytes bytes = to_bytes(builder);
-    zmq::message_t message(bytes.data(), bytes.size());
-    // dontwait: a DEALER queues while (re)connecting; it would only block at
-    // the high-water mark, and a caller must never hang on a send.
-    if (!socket_.send(message, zmq::send_flags::dontwait)) {
-      return make_error(ErrorCode::unavailable, "the outgoing queue to " + options_.endpoint +
-                                                    " is full: the broker is not reading; try again later");
-    }
-    return {};
+    return dealer_.send(bytes.data(), bytes.size());
   }
 
   Error session_closed_error() const {
@@ -333,69 +283,10 @@ struct Client::Impl {
   }
 
   std::string undecodable_note() const {
-    if (undecodable_frames_ == 0) return "";
-    return "; " + std::to_string(undecodable_frames_) + " undecodable frame(s) from the broker were dropped, last: " +
-           last_undecodable_;
-  }
-
-  void read_monitor() {
-    for (;;) {
-      zmq::message_t event;
-      if (!monitor_.recv(event, zmq::recv_flags::dontwait)) return;
-      zmq::message_t address;
-      if (event.more()) {
-        (void)monitor_.recv(address, zmq::recv_flags::dontwait);
-      }
-      if (event.size() < 6) continue;
-      std::uint16_t id = 0;
-      std::uint32_t value = 0;
-      std::memcpy(&id, event.data(), sizeof id);
-      std::memcpy(&value, static_cast<const char*>(event.data()) + 2, sizeof value);
-      on_monitor_event(id, value);
-    }
-  }
-
-  void on_monitor_event(std::uint16_t event, std::uint32_t value) {
-    const std::string causes =
-        " Likely causes: this participant's CURVE key (" + z85_encode(identity_.curve().public_key) +
-        ") is not enrolled at the broker, or the broker key given (" + z85_encode(options_.broker_curve_key) +
-        ") is not the broker's CURVE public key (take it from the broker's certificate).";
-    switch (event) {
-      case ZMQ_EVENT_CONNECTED:
-        tcp_connected_ = true;
-        break;
-      case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
-        // After a reconnect (a broker restart) the broker knows this
-        // connection only once it sends something: ping so that pending
-        // deliveries start flowing without waiting for our next request.
-        if (ever_handshaken_) reping_pending_ = true;
-        ever_handshaken_ = true;
-        transport_refusal_.reset();
-        break;
-      case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
-        transport_refusal_ = make_error(
-            ErrorCode::unauthorized, "handshake refused: the broker at " + options_.endpoint +
-                                         " refused this participant's CURVE key (ZAP status " + std::to_string(value) +
-                                         ")." + causes + " A suspended or revoked participant is refused the same way.");
-        break;
-      case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
-        transport_refusal_ =
-            make_error(ErrorCode::unauthorized, "handshake refused: CURVE protocol error " + std::to_string(value) +
-                                                    " with " + options_.endpoint + "." + causes);
-        break;
-      case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
-        // Before any session this is what a wrong broker key looks like: the
-        // broker cannot decrypt our HELLO and drops the connection. Later it
-        // may just be a broker restarting mid-handshake, so only count it then.
-        if (!ever_handshaken_) {
-          transport_refusal_ = make_error(
-              ErrorCode::unauthorized, "handshake refused: the broker at " + options_.endpoint +
-                                           " closed the connection during the CURVE handshake." + causes);
-        }
-        break;
-      default:
-        break;
-    }
+    const std::size_t dropped = undecodable_frames_ + dealer_.dropped_frames();
+    if (dropped == 0) return "";
+    return "; " + std::to_string(dropped) + " undecodable frame(s) from the broker were dropped" +
+           (last_undecodable_.empty() ? std::string() : ", last: " + last_undecodable_);
   }
 
   // Receives every frame already queued without waiting. Deliveries go to
@@ -403,39 +294,40 @@ struct Client::Impl {
   // settled; a sessionClosed ends the session, and nothing after it counts
   // (a newer session owns this participant's deliveries now).
   void drain() {
-    read_monitor();
-    if (reping_pending_ && !closed_reason_) {
-      reping_pending_ = false;
-      capnp::MallocMessageBuilder builder;
-      auto frame = builder.initRoot<wire::ClientFrame>();
-      frame.setRequestId(next_request_id_++);  // its pong is not awaited
-      frame.setPing();
-      (void)send(builder);
+    dealer_.read_events();
+    if (dealer_.handshakes() > handshakes_seen_) {
+      // After a reconnect (a broker restart) the broker knows this
+      // connection only once it sends something: ping so that pending
+      // deliveries start flowing without waiting for our next request.
+      const bool reconnected = handshakes_seen_ > 0;
+      handshakes_seen_ = dealer_.handshakes();
+      if (reconnected && !closed_reason_) {
+        capnp::MallocMessageBuilder builder;
+        auto frame = builder.initRoot<wire::ClientFrame>();
+        frame.setRequestId(next_request_id_++);  // its pong is not awaited
+        frame.setPing();
+        (void)send(builder);
+      }
     }
     while (!reply_ && !closed_reason_) {
-      zmq::message_t frame;
-      if (!socket_.recv(frame, zmq::recv_flags::dontwait)) return;
-      if (frame.more()) {
-        // One frame per message is the rule; drop the rest of a multipart.
-        zmq::message_t rest;
-        do {
-          if (!socket_.recv(rest, zmq::recv_flags::dontwait)) break;
-        } while (rest.more());
-        note_undecodable("a multipart message");
-        continue;
-      }
-      Result<BrokerMessage> decoded = make_error(ErrorCode::internal, "");
-      try {
-        decoded = decode_broker_frame(frame);
-      } catch (const kj::Exception& exception) {
-        decoded = make_error(ErrorCode::malformed, exception.getDescription().cStr());
-      }
-      if (!decoded) {
-        note_undecodable(decoded.error().message);
-        continue;
-      }
-      dispatch(std::move(decoded).value());
+      auto frame = dealer_.receive(Clock::time_point::min());  // what is queued, without waiting
+      if (!frame || !*frame) return;  // a refusal is reported by wait_until
+      take_frame(**frame);
     }
+  }
+
+  void take_frame(const zmq::message_t& frame) {
+    Result<BrokerMessage> decoded = make_error(ErrorCode::internal, "");
+    try {
+      decoded = decode_broker_frame(frame);
+    } catch (const kj::Exception& exception) {
+      decoded = make_error(ErrorCode::malformed, exception.getDescription().cStr());
+    }
+    if (!decoded) {
+      note_undecodable(decoded.error().message);
+      return;
+    }
+    dispatch(std::move(decoded).value());
   }
 
   void note_undecodable(std::string what) {
@@ -517,16 +409,9 @@ struct Client::Impl {
       drain();
       if (ready()) return {};
       if (closed_reason_) return session_closed_error();
-      if (transport_refusal_) return *transport_refusal_;
-      auto now = Clock::now();
-      if (now >= deadline) return make_error(ErrorCode::unavailable, "timeout");
-      auto remaining = std::chrono::ceil<std::chrono::milliseconds>(deadline - now);
-      std::array<zmq_pollitem_t, 2> items{{{socket_.handle(), 0, ZMQ_POLLIN, 0}, {monitor_.handle(), 0, ZMQ_POLLIN, 0}}};
-      try {
-        zmq::poll(items.data(), items.size(), remaining);
-      } catch (const zmq::error_t& error) {
-        if (error.num() != EINTR) throw;
-      }
+      if (dealer_.refusal()) return *dealer_.refusal();
+      if (Clock::now() >= deadline) return make_error(ErrorCode::unavailable, "timeout");
+      dealer_.wait_for_activity(deadline);  // a frame or a handshake event: drain() takes it
     }
   }
 
@@ -539,7 +424,7 @@ struct Client::Impl {
     std::optional<BrokerMessage> reply = std::move(reply_);
     reply_.reset();
     if (reply) return reply;
-    if (!waited && (closed_reason_ || transport_refusal_)) return std::move(waited).take_error();
+    if (!waited && (closed_reason_ || dealer_.refusal())) return std::move(waited).take_error();
     return std::optional<BrokerMessage>{};
   }
 

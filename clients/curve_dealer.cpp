@@ -67,7 +67,7 @@ Status CurveDealer::wait_for_handshake(Clock::time_point deadline) {
   for (;;) {
     read_monitor();
     if (refusal_) return *refusal_;
-    if (ever_handshaken_) return {};
+    if (handshakes_ > 0) return {};
     const auto now = Clock::now();
     if (now >= deadline) {
       const std::string hint = tcp_connected_
@@ -111,14 +111,19 @@ Result<std::optional<zmq::message_t>> CurveDealer::receive(Clock::time_point dea
       ++dropped_frames_;
       continue;
     }
-    const auto now = Clock::now();
-    if (now >= deadline) return std::optional<zmq::message_t>{};
-    std::array<zmq_pollitem_t, 2> items{{{socket_.handle(), 0, ZMQ_POLLIN, 0}, {monitor_.handle(), 0, ZMQ_POLLIN, 0}}};
-    try {
-      zmq::poll(items.data(), items.size(), std::chrono::ceil<std::chrono::milliseconds>(deadline - now));
-    } catch (const zmq::error_t& error) {
-      if (error.num() != EINTR) throw;
-    }
+    if (Clock::now() >= deadline) return std::optional<zmq::message_t>{};
+    wait_for_activity(deadline);
+  }
+}
+
+void CurveDealer::wait_for_activity(Clock::time_point deadline) {
+  const auto now = Clock::now();
+  if (now >= deadline) return;
+  std::array<zmq_pollitem_t, 2> items{{{socket_.handle(), 0, ZMQ_POLLIN, 0}, {monitor_.handle(), 0, ZMQ_POLLIN, 0}}};
+  try {
+    zmq::poll(items.data(), items.size(), std::chrono::ceil<std::chrono::milliseconds>(deadline - now));
+  } catch (const zmq::error_t& error) {
+    if (error.num() != EINTR) throw;
   }
 }
 
@@ -138,9 +143,9 @@ void CurveDealer::read_monitor() {
 }
 
 void CurveDealer::on_monitor_event(std::uint16_t event, std::uint32_t value) {
-  const std::string causes = " Likely causes: " + options_.principal + "'s CURVE key (" +
-                             z85_encode(options_.own_keys.public_key) +
-                             ") is not admitted at this endpoint, or the broker key given (" +
+  const std::string causes = " Likely causes: the CURVE key of " + options_.principal + " (" +
+                             z85_encode(options_.own_keys.public_key) + ") " + options_.not_admitted +
+                             ", or the broker key given (" +
                              z85_encode(options_.server_key) +
                              ") is not the broker's CURVE public key (take it from the broker's certificate).";
   switch (event) {
@@ -150,13 +155,15 @@ void CurveDealer::on_monitor_event(std::uint16_t event, std::uint32_t value) {
     case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
       // On the client side this comes after the server's READY, that is
       // after ZAP admitted us: the transport is up.
-      ever_handshaken_ = true;
+      ++handshakes_;
       refusal_.reset();
       break;
     case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
-      refusal_ = make_error(ErrorCode::unauthorized, "handshake refused: the broker at " + options_.endpoint + " refused " +
-                                                         options_.principal + "'s CURVE key (ZAP status " +
-                                                         std::to_string(value) + ")." + causes);
+      refusal_ = make_error(ErrorCode::unauthorized, "handshake refused: the broker at " + options_.endpoint +
+                                                         " refused the CURVE key of " + options_.principal +
+                                                         " (ZAP status " +
+                                                         std::to_string(value) + ")." + causes +
+                                                         options_.refusal_note);
       break;
     case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
       refusal_ = make_error(ErrorCode::unauthorized, "handshake refused: CURVE protocol error " + std::to_string(value) +
@@ -166,7 +173,7 @@ void CurveDealer::on_monitor_event(std::uint16_t event, std::uint32_t value) {
       // Before any session this is what a wrong broker key looks like: the
       // broker cannot decrypt our HELLO and drops the connection. Later it
       // may just be a broker restarting mid-handshake, so only count it then.
-      if (!ever_handshaken_) {
+      if (handshakes_ == 0) {
         refusal_ = make_error(ErrorCode::unauthorized, "handshake refused: the broker at " + options_.endpoint +
                                                            " closed the connection during the CURVE handshake." + causes);
       }

@@ -25,8 +25,12 @@ struct CurveDealerOptions {
   // Largest message accepted from the peer: libzmq drops the connection on a
   // bigger one, so a broken or hostile peer cannot make us buffer without end.
   std::int64_t max_message_bytes = 8 * 1024 * 1024;
-  // Who is refused, for the error text ("this observer's CURVE key").
+  // Who is refused, for the error text ("the CURVE key of this observer (id)").
   std::string principal = "this participant";
+  // Why the broker may refuse that key, for the same text.
+  std::string not_admitted = "is not admitted at this endpoint";
+  // Appended to the text of a refusal by ZAP, e.g. what else is refused that way.
+  std::string refusal_note;
 };
 
 class CurveDealer {
@@ -54,6 +58,18 @@ class CurveDealer {
   // are dropped (counted in dropped_frames()).
   Result<std::optional<zmq::message_t>> receive(Clock::time_point deadline);
 
+  // Waits until a frame or a monitor event arrives, or the deadline passes,
+  // without taking either: for a caller that drains with receive() itself.
+  void wait_for_activity(Clock::time_point deadline);
+
+  // Reads the monitor's pending events; then refusal() and handshakes() are current.
+  void read_events() { read_monitor(); }
+  // The refusal of the latest handshake; cleared when a later one succeeds.
+  const std::optional<Error>& refusal() const { return refusal_; }
+  // CURVE handshakes that succeeded: more than one means the connection was
+  // made again (a broker restart), which a peer may need to act on.
+  std::uint64_t handshakes() const { return handshakes_; }
+
   bool tcp_connected() const { return tcp_connected_; }
   std::size_t dropped_frames() const { return dropped_frames_; }
   const std::string& endpoint() const { return options_.endpoint; }
@@ -68,7 +84,7 @@ class CurveDealer {
   zmq::socket_t socket_;
   zmq::socket_t monitor_;
   std::optional<Error> refusal_;
-  bool ever_handshaken_ = false;
+  std::uint64_t handshakes_ = 0;
   bool tcp_connected_ = false;
   std::size_t dropped_frames_ = 0;
 };

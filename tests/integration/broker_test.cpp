@@ -168,6 +168,23 @@ TEST_CASE("a broker killed with SIGKILL after a receipt delivers the message onc
   CHECK(receive(*niger, 1, 1500ms).empty());
 }
 
+TEST_CASE("a recipient connected through a broker restart gets new deliveries without sending anything first") {
+  // After the restart the broker knows the recipient's connection only once
+  // it sends something: the library pings as soon as the CURVE handshake
+  // succeeds again, so a recipient that only polls is not forgotten.
+  Exchange exchange;
+  auto niger = exchange.connect("ne.focal-point");
+  exchange.broker->kill_hard();
+  exchange.broker->start();
+  auto agency = exchange.connect("sn.police-judiciaire");
+  Bytes request = test::seal_sample(exchange.pki.identity("sn.police-judiciaire"), MessageType::TRACING_REQUEST);
+  REQUIRE(agency->submit(request).ok());
+  auto delivered = receive(*niger, 1);
+  REQUIRE(delivered.size() == 1);
+  CHECK(delivered[0].opened.message_id == test::message_id_of(request));
+  confirm_all(*niger, delivered);
+}
+
 TEST_CASE("a client killed before its confirmation gets the delivery again in the library, once in the application") {
   Exchange exchange;
   auto agency = exchange.connect("sn.police-judiciaire");
