@@ -220,11 +220,12 @@ struct Client::Impl {
   std::uint64_t awaited_ = 0;
   std::optional<BrokerMessage> reply_;
   std::map<std::uint64_t, PendingSubmit> pending_submits_;  // answers may come after we stopped waiting
-  // TODO(security): unbounded; a broker (authenticated, but possibly
-  // broken) streaming deliveries while we wait for a reply grows it. A bound
-  // that drops unconfirmed deliveries is safe only if the broker resends
-  // them within a session, which the transport rules do not yet say.
+  // Bounded by options_.max_buffered_deliveries and _bytes: a delivery
+  // beyond them is left unconfirmed, and the broker sends it again within
+  // the session (PROTOCOL.md §10.1).
   std::deque<RawDelivery> inbox_;
+  std::size_t inbox_bytes_ = 0;
+  std::size_t unbuffered_deliveries_ = 0;  // left for a resend since the last report
   std::vector<Error> rejected_;
   std::set<std::uint64_t> retried_deliveries_;  // failed for a local reason, reported once, left for a resend
   std::vector<Error> outbox_refusals_;
@@ -338,6 +339,12 @@ struct Client::Impl {
   void dispatch(BrokerMessage message) {
     switch (message.kind) {
       case BrokerMessage::Kind::delivery:
+        if (inbox_.size() >= options_.max_buffered_deliveries ||
+            inbox_bytes_ + message.envelope.size() > options_.max_buffered_bytes) {
+          ++unbuffered_deliveries_;
+          return;
+        }
+        inbox_bytes_ += message.envelope.size();
         inbox_.push_back(RawDelivery{message.delivery_id, std::move(message.envelope)});
         return;
       case BrokerMessage::Kind::session_closed:
@@ -455,8 +462,20 @@ struct Client::Impl {
   // read error) are reported but not confirmed, so the broker sends them
   // again; ones handed over before are confirmed silently.
   Status hand_over(std::vector<Delivery>& handed, std::vector<std::uint64_t>& confirms) {
+    if (unbuffered_deliveries_ > 0) {
+      rejected_.push_back(make_error(
+          ErrorCode::unavailable,
+          std::to_string(unbuffered_deliveries_) + " delivery(ies) arrived while " +
+              std::to_string(inbox_.size()) + " were waiting to be handed over, over this client's limit (" +
+              std::to_string(options_.max_buffered_deliveries) + " deliveries or " +
+              std::to_string(options_.max_buffered_bytes) +
+              " bytes): they were not kept nor confirmed, and the broker sends them again after its resend "
+              "time. Poll more often, or raise ClientOptions::max_buffered_deliveries"));
+      unbuffered_deliveries_ = 0;
+    }
     while (!inbox_.empty()) {
       RawDelivery& raw = inbox_.front();
+      const std::size_t raw_bytes = raw.envelope.size();  // the envelope may be moved out before the pop
       OpenOptions open_options;
       open_options.revocation = revocation_;
       auto opened = opener_.open(raw.envelope, open_options);
@@ -472,7 +491,7 @@ struct Client::Impl {
         // A delivery kept for a resend comes back: it is reported once.
         if (!passing || retried_deliveries_.insert(raw.delivery_id).second) rejected_.push_back(std::move(error));
         if (!passing) confirms.push_back(raw.delivery_id);
-        inbox_.pop_front();
+        pop_inbox(raw_bytes);
         continue;
       }
       // Recorded before it is handed over: at most once to the application,
@@ -484,9 +503,14 @@ struct Client::Impl {
       } else {
         confirms.push_back(raw.delivery_id);
       }
-      inbox_.pop_front();
+      pop_inbox(raw_bytes);
     }
     return {};
+  }
+
+  void pop_inbox(std::size_t bytes) {
+    inbox_bytes_ -= bytes;
+    inbox_.pop_front();
   }
 
   Status send_confirm(const std::vector<std::uint64_t>& ids) {

@@ -42,6 +42,13 @@ struct ClientOptions {
   std::filesystem::path crl_dir;        // empty: revocation of deliveries is not checked (and said so)
   std::chrono::milliseconds handshake_timeout{5000};
   std::chrono::milliseconds request_timeout{15000};
+  // Deliveries received but not yet handed over by poll(), at most. One
+  // more is left unconfirmed and not kept: the broker sends it again after
+  // its resend time (30 s by default), so a broker streaming deliveries
+  // cannot grow this process's memory without end. Reported through
+  // take_rejected_deliveries().
+  std::size_t max_buffered_deliveries = 4096;
+  std::size_t max_buffered_bytes = 256u * 1024 * 1024;
 };
 
 // struct Receipt (message id, envelope SHA-256, stored-at, log index, broker,

@@ -591,3 +591,25 @@ TEST_CASE("sessionClosed makes the next call fail with unavailable") {
   auto deliveries = client->poll(0ms);
   CHECK_FALSE(deliveries.ok());
 }
+
+TEST_CASE("deliveries beyond the client's buffer are left unconfirmed for the broker to resend, and reported") {
+  World world;
+  world.fake.deliver_on_submit();  // all arrive while submit waits, before any poll
+  for (std::uint64_t id = 1; id <= 12; ++id) world.fake.add_delivery(id, world.focal_point_message());
+  ClientOptions options = world.options();
+  options.max_buffered_deliveries = 5;
+  auto client = world.connect_agency(options);
+  REQUIRE(client->submit(world.agency_message()).ok());
+
+  auto deliveries = client->poll(0ms);
+  REQUIRE(deliveries.ok());
+  REQUIRE(deliveries->size() == 5);  // each is a new message: the five buffered ones are handed over
+  for (std::size_t i = 0; i < 5; ++i) CHECK((*deliveries)[i].delivery_id == i + 1);
+  auto rejected = client->take_rejected_deliveries();
+  REQUIRE(rejected.size() == 1);
+  CHECK(rejected[0].code == ErrorCode::unavailable);
+  CHECK_THAT(rejected[0].message, Catch::StartsWith("7 delivery(ies) arrived while 5 were waiting"));
+  for (const auto& delivery : *deliveries) REQUIRE(client->confirm(delivery).ok());
+  REQUIRE(eventually([&] { return world.fake.confirm_count(5) == 1; }));
+  for (std::uint64_t id = 6; id <= 12; ++id) CHECK(world.fake.confirm_count(id) == 0);  // the broker resends these
+}
