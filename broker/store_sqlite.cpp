@@ -882,7 +882,11 @@ class SqliteStore final : public Store {
 
   Status checkpoint() override {
     assert(!in_transaction());
-    const int rc = sqlite3_wal_checkpoint_v2(db_.get(), nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+    // RESTART, not TRUNCATE: the next commits overwrite the WAL file from its
+    // start instead of growing a fresh one, so an fsync need not also commit
+    // new blocks to the file system's journal. journal_size_limit (set at
+    // open) still shrinks a WAL that a burst made large.
+    const int rc = sqlite3_wal_checkpoint_v2(db_.get(), nullptr, SQLITE_CHECKPOINT_RESTART, nullptr, nullptr);
     return done(rc, "checkpointing the WAL");
   }
 
@@ -1430,7 +1434,8 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const std::filesystem::path& pa
     return make_error(ErrorCode::io_error, "store " + name + " cannot use WAL journaling (got '" + *mode +
                                                "'); put it on a local file system");
   }
-  for (const char* pragma : {"PRAGMA synchronous = FULL", "PRAGMA wal_autocheckpoint = 0", "PRAGMA foreign_keys = ON"}) {
+  for (const char* pragma : {"PRAGMA synchronous = FULL", "PRAGMA wal_autocheckpoint = 0", "PRAGMA foreign_keys = ON",
+                             "PRAGMA journal_size_limit = 67108864"}) {
     if (auto status = exec(db.get(), pragma, name); !status) return std::move(status).take_error();
   }
   if (auto status = check_schema(db.get(), name); !status) return std::move(status).take_error();
