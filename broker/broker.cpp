@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <limits>
 
 #include <spdlog/spdlog.h>
 #include <zmq_addon.hpp>
@@ -97,10 +98,32 @@ Status Broker::run(int signal_fd) {
     if (auto turned = impl_->poll_once(std::chrono::milliseconds(kTimerTickMs), signal_fd); !turned) return turned;
     if (impl_->stopping) break;
   }
+  impl_->flush_audit_at_stop();
   // Drained: everything accepted is committed; checkpoint so the next start is quick.
   (void)impl_->store->checkpoint();
   spdlog::info("broker stopped cleanly");
   return {};
+}
+
+void Broker::Impl::flush_audit_at_stop() {
+  // What the timers would have written next: summaries of windows still
+  // open, audit rows and delivery marks waiting for a transaction.
+  now_ms = clock();
+  report_rate_limit_summaries(std::numeric_limits<std::int64_t>::max());
+  if (deferred_audit.empty() && delivered_marks.empty()) return;
+  if (auto begun = store->begin(Durability::required); !begun) {
+    spdlog::error("at stop: {} audit row(s) not written: {}", deferred_audit.size(), begun.error().describe());
+    return;
+  }
+  for (const auto& marked : delivered_marks) (void)store->mark_delivered(marked, now_ms);
+  for (const auto& entry : deferred_audit) (void)store->append_audit(entry);
+  if (auto committed = store->commit(); !committed) {
+    store->rollback();
+    spdlog::error("at stop: {} audit row(s) not written: {}", deferred_audit.size(), committed.error().describe());
+    return;
+  }
+  deferred_audit.clear();
+  delivered_marks.clear();
 }
 
 StageContext Broker::Impl::stage_context() {
@@ -283,7 +306,7 @@ void Broker::Impl::run_timers() {
   next_timer_ms = now_ms + kTimerTickMs;
   resend_overdue();
   report_handshake_failures();
-  report_rate_limit_summaries();
+  report_rate_limit_summaries(now_ms);
 
   const bool scan_dead_letters = now_ms >= next_dead_letter_scan_ms;
   const bool scan_clocks = now_ms >= next_clock_scan_ms;

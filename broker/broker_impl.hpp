@@ -84,7 +84,9 @@ struct Broker::Impl {
   // rate_limited: answered like any refusal, audited through rate_limit_audit.
   void refuse_rate_limited(const std::string& routing_id, std::uint64_t request_id, const std::string& principal,
                            const Error& error, std::uint32_t retry_after_ms);
-  void report_rate_limit_summaries();  // from the timers: one audit row per flooded window
+  // From the timers: one audit row per flooded window ended by `ended_by_ms`.
+  void report_rate_limit_summaries(std::int64_t ended_by_ms);
+  void flush_audit_at_stop();  // a clean stop writes what the timers would have
 
   // --- sessions and deliveries (deliver.cpp) ---
   Session& attach_session(const EnrolledParticipant& principal, const std::string& routing_id);

@@ -38,14 +38,14 @@ void Broker::Impl::refuse_rate_limited(const std::string& routing_id, std::uint6
   outgoing.push_back({routing_id, encode_error(request_id, error, std::nullopt, retry_after_ms), request_id});
 }
 
-void Broker::Impl::report_rate_limit_summaries() {
-  for (const auto& summary : rate_limit_audit.take_ended(now_ms)) {
+void Broker::Impl::report_rate_limit_summaries(std::int64_t ended_by_ms) {
+  for (const auto& summary : rate_limit_audit.take_ended(ended_by_ms)) {
     std::string detail = std::to_string(summary.refusals);
     detail.append(" more rate_limited refusal(s) of ")
         .append(summary.principal)
         .append(" in the ")
         .append(std::to_string(kRateLimitAuditWindowMs))
-        .append(" ms after the one audited in full; each was answered with its retry time");
+        .append(" ms after the one audited in full; each was answered with rate_limited");
     spdlog::warn("{} at {}", detail, summary.stage);
     deferred_audit.push_back(
         audit_entry(now_ms, summary.principal, std::nullopt, summary.stage, ErrorCode::rate_limited, detail));

@@ -47,13 +47,14 @@ void configure_server_socket(zmq::socket_t& socket, const BrokerConfig& config, 
 }  // namespace
 
 Status Broker::Impl::bind_sockets() {
-  std::string binding = kZapEndpoint;  // named in the error: which endpoint failed
+  std::string binding = kZapEndpoint;  // named in the error: the endpoint being set up
   try {
     // ZAP first: a CURVE server with no ZAP handler accepts any client key.
     zap = zmq::socket_t(context, zmq::socket_type::rep);
     set_int(zap, ZMQ_LINGER, 0);
     zap.bind(kZapEndpoint);
 
+    binding = config.participants_endpoint;
     router = zmq::socket_t(context, zmq::socket_type::router);
     configure_server_socket(router, config, identity.curve());
     // Handshake failures (unknown keys, clients holding a wrong broker key)
@@ -63,12 +64,12 @@ Status Broker::Impl::bind_sockets() {
     set_int(monitor, ZMQ_LINGER, 0);
     monitor.connect(kMonitorEndpoint);
 
-    binding = config.participants_endpoint;
     router.bind(config.participants_endpoint);
     bound_endpoint = router.get(zmq::sockopt::last_endpoint);
 
     // Observers have an endpoint of their own, with its own ZAP domain that
     // admits the observer role only.
+    binding = config.oversight.observers_endpoint;
     observers = zmq::socket_t(context, zmq::socket_type::router);
     configure_server_socket(observers, config, identity.curve());
     observers.set(zmq::sockopt::zap_domain, kObserversZapDomain);
@@ -77,11 +78,10 @@ Status Broker::Impl::bind_sockets() {
     observers_monitor = zmq::socket_t(context, zmq::socket_type::pair);
     set_int(observers_monitor, ZMQ_LINGER, 0);
     observers_monitor.connect(kObserversMonitorEndpoint);
-    binding = config.oversight.observers_endpoint;
     observers.bind(config.oversight.observers_endpoint);
     observers_bound_endpoint = observers.get(zmq::sockopt::last_endpoint);
   } catch (const zmq::error_t& error) {
-    return make_error(ErrorCode::unavailable, "cannot bind " + binding + ": " + error.what() +
+    return make_error(ErrorCode::unavailable, "cannot set up " + binding + ": " + error.what() +
                                                   " (is another broker or program using it? Stop it or change "
                                                   "the endpoint in the config)");
   }

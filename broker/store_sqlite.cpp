@@ -902,7 +902,7 @@ class SqliteStore final : public Store {
     if (in_transaction()) return std::nullopt;
     return make_error(ErrorCode::io_error,
                       "the store's transaction was rolled back by an earlier failure in this batch (see the "
-                      "broker's log); nothing of this message was stored: retry it");
+                      "broker's log): this write was not made, and nothing of the batch will be committed");
   }
 
   Result<InsertedMessage> insert_message_rows(const NewMessage& message, std::int64_t stored_at_ms) {

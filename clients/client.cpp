@@ -296,25 +296,30 @@ struct Client::Impl {
   // (a newer session owns this participant's deliveries now).
   void drain() {
     dealer_.read_events();
-    if (dealer_.handshakes() > handshakes_seen_) {
-      // After a reconnect (a broker restart) the broker knows this
-      // connection only once it sends something: ping so that pending
-      // deliveries start flowing without waiting for our next request.
-      const bool reconnected = handshakes_seen_ > 0;
-      handshakes_seen_ = dealer_.handshakes();
-      if (reconnected && !closed_reason_) {
-        capnp::MallocMessageBuilder builder;
-        auto frame = builder.initRoot<wire::ClientFrame>();
-        frame.setRequestId(next_request_id_++);  // its pong is not awaited
-        frame.setPing();
-        (void)send(builder);
-      }
-    }
+    ping_if_reconnected();
     while (!reply_ && !closed_reason_) {
       auto frame = dealer_.receive(Clock::time_point::min());  // what is queued, without waiting
-      if (!frame || !*frame) return;  // a refusal is reported by wait_until
+      if (!frame || !*frame) break;  // a refusal is reported by wait_until
       take_frame(**frame);
     }
+    // receive() reads the monitor too: a reconnect it saw must not wait for
+    // the next frame or the end of the caller's wait.
+    ping_if_reconnected();
+  }
+
+  // After a reconnect (a broker restart) the broker knows this connection
+  // only once it sends something: ping so that pending deliveries start
+  // flowing without waiting for our next request.
+  void ping_if_reconnected() {
+    if (dealer_.handshakes() <= handshakes_seen_) return;
+    const bool reconnected = handshakes_seen_ > 0;
+    handshakes_seen_ = dealer_.handshakes();
+    if (!reconnected || closed_reason_) return;
+    capnp::MallocMessageBuilder builder;
+    auto frame = builder.initRoot<wire::ClientFrame>();
+    frame.setRequestId(next_request_id_++);  // its pong is not awaited
+    frame.setPing();
+    (void)send(builder);
   }
 
   void take_frame(const zmq::message_t& frame) {
@@ -339,8 +344,9 @@ struct Client::Impl {
   void dispatch(BrokerMessage message) {
     switch (message.kind) {
       case BrokerMessage::Kind::delivery:
-        if (inbox_.size() >= options_.max_buffered_deliveries ||
-            inbox_bytes_ + message.envelope.size() > options_.max_buffered_bytes) {
+        // One is always kept, however large: otherwise it could never be handed over.
+        if (!inbox_.empty() && (inbox_.size() >= options_.max_buffered_deliveries ||
+                                inbox_bytes_ + message.envelope.size() > options_.max_buffered_bytes)) {
           ++unbuffered_deliveries_;
           return;
         }
@@ -565,6 +571,9 @@ Result<std::unique_ptr<Client>> Client::connect(Identity identity, const ClientO
                       "no broker CURVE key given: take it from the broker's certificate (fpx-ca show)");
   }
   if (options.state_db.empty()) return make_error(ErrorCode::invalid_argument, "no client state file given");
+  if (options.max_buffered_deliveries == 0) {
+    return make_error(ErrorCode::invalid_argument, "max_buffered_deliveries is 0: at least one delivery must fit");
+  }
   if (options.root_ca.empty()) return make_error(ErrorCode::invalid_argument, "no root CA given");
   return guarded<std::unique_ptr<Client>>([&]() -> Result<std::unique_ptr<Client>> {
     auto trust = TrustStore::load(options.root_ca, options.crl_dir);

@@ -130,7 +130,7 @@ void report_background_events(client::Client& client) {
     std::cerr << "fpx: an earlier message was not accepted: " << error.describe() << "\n";
   }
   for (const auto& error : client.take_rejected_deliveries()) {
-    std::cerr << "fpx: a delivery was refused by end-to-end verification and dropped: " << error.describe() << "\n";
+    std::cerr << "fpx: not handed over: " << error.describe() << "\n";  // the message says why and what follows
   }
 }
 

@@ -42,11 +42,14 @@ struct ClientOptions {
   std::filesystem::path crl_dir;        // empty: revocation of deliveries is not checked (and said so)
   std::chrono::milliseconds handshake_timeout{5000};
   std::chrono::milliseconds request_timeout{15000};
-  // Deliveries received but not yet handed over by poll(), at most. One
-  // more is left unconfirmed and not kept: the broker sends it again after
-  // its resend time (30 s by default), so a broker streaming deliveries
-  // cannot grow this process's memory without end. Reported through
-  // take_rejected_deliveries().
+  // Deliveries received but not yet handed over by poll(), at most (one is
+  // always kept, whatever its size). One more is left unconfirmed and not
+  // kept: the broker sends it again after its resend time (30 s by
+  // default), so a broker streaming deliveries cannot grow this process's
+  // memory without end. Reported through take_rejected_deliveries(). The
+  // ones after it may then reach the application before it does. Keep it at
+  // or above the broker's limits.max_in_flight (64 by default) and this
+  // never happens with a broker that keeps the protocol.
   std::size_t max_buffered_deliveries = 4096;
   std::size_t max_buffered_bytes = 256u * 1024 * 1024;
 };
@@ -79,7 +82,11 @@ class Client {
   Status confirm(const Delivery& delivery);
   Result<std::vector<RecipientStatus>> status(const MessageId& id);
 
-  // Deliveries that failed end-to-end verification since the last call.
+  // Deliveries not handed over since the last call, each message saying why
+  // and what follows: failed end-to-end verification (confirmed, so never
+  // sent again; or, for a local cause such as a stale CRL copy, left for the
+  // broker to send again), or not kept because the buffer was full (left
+  // for the broker to send again; one report for all of them).
   std::vector<Error> take_rejected_deliveries();
   // Outcomes of submits nobody waits for any more (resent by connect(), or
   // answered after submit() timed out) that the caller must hear about: a

@@ -346,6 +346,20 @@ TEST_CASE("a participant revoked during its session is refused from its next mes
   good_message_is_next(exchange, *focal, *niger, exchange.pki.identity("sn.focal-point"));
 }
 
+TEST_CASE("rate_limited refusals not yet summarised are audited when the broker stops") {
+  Exchange exchange({.rate_per_second = 2, .burst = 3});
+  auto agency = exchange.connect("sn.police-judiciaire");
+  auto identity = exchange.pki.identity("sn.police-judiciaire");
+  std::uint64_t limited = 0;
+  for (int i = 0; i < 8; ++i) {
+    if (!agency->submit(test::seal_sample(identity, MessageType::TRACING_REQUEST))) ++limited;
+  }
+  REQUIRE(limited >= 2);  // one audited in full, the others counted for a summary
+  // Well within the second before the summary's window ends: only the stop can write it.
+  CHECK(exchange.broker->stop() == 0);
+  CHECK(exchange.broker->rate_limited_audited("accept", "sn.police-judiciaire", 0) == limited);
+}
+
 TEST_CASE("a participant over its rate limit is told to slow down, and the others are not") {
   Exchange exchange({.rate_per_second = 2, .burst = 3});
   auto agency = exchange.connect("sn.police-judiciaire");

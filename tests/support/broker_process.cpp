@@ -1,10 +1,8 @@
 #include "support/broker_process.hpp"
 
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <sqlite3.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -48,7 +46,8 @@ BrokerProcess::BrokerProcess(TestPki& pki, const std::vector<std::string>& parti
 
 void BrokerProcess::choose_endpoints_and_write_config() {
   port_ = unused_loopback_port();
-  const int observers_port = unused_loopback_port();
+  int observers_port = unused_loopback_port();
+  while (observers_port == port_) observers_port = unused_loopback_port();
   REQUIRE(port_ > 0);
   REQUIRE(observers_port > 0);
   endpoint_ = "tcp://127.0.0.1:" + std::to_string(port_);
@@ -108,7 +107,9 @@ BrokerProcess::Launch BrokerProcess::launch() {
     ::execl(binary.c_str(), binary.c_str(), "--config", config.c_str(), static_cast<char*>(nullptr));
     ::_exit(127);
   }
-  // Ready when the port accepts TCP connections (the broker binds last).
+  // Ready when the broker says so: it logs "ready" after binding both
+  // endpoints. A port that merely accepts could be another program's, or
+  // the participants endpoint of a broker about to fail on the observers one.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   for (;;) {
     int status = 0;
@@ -118,15 +119,8 @@ BrokerProcess::Launch BrokerProcess::launch() {
       if (log.find("Address already in use", log_before) != std::string::npos) return Launch::port_taken;
       FAIL("fpx-broker exited at start:\n" << log);
     }
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    address.sin_port = htons(static_cast<std::uint16_t>(port_));
-    bool connected = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
-    ::close(fd);
-    if (connected) return Launch::listening;
-    if (std::chrono::steady_clock::now() > deadline) FAIL("fpx-broker did not listen:\n" << read_file(log_));
+    if (read_file(log_).find(" ready: ", log_before) != std::string::npos) return Launch::listening;
+    if (std::chrono::steady_clock::now() > deadline) FAIL("fpx-broker did not get ready:\n" << read_file(log_));
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
 }

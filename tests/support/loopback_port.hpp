@@ -25,7 +25,8 @@ inline int unused_loopback_port() {
   int ephemeral_low = 32768;  // Linux's default, if /proc cannot be read
   std::ifstream("/proc/sys/net/ipv4/ip_local_port_range") >> ephemeral_low;
   const int high = ephemeral_low - 1;
-  const int low = high > 12000 ? high - 10000 : 2000;
+  if (high < 2000) return 0;  // no room below the ephemeral range
+  const int low = high > 12000 ? high - 10000 : 1024;
   std::mt19937 random(std::random_device{}());
   std::uniform_int_distribution<int> pick(low, high);
   for (int attempt = 0; attempt < 200; ++attempt) {

@@ -150,6 +150,10 @@ int PowerCutVfs::write(sqlite3_file* file, const void* data, int amount, sqlite3
   File& wrapper = file_of(file);
   std::lock_guard lock(wrapper.shim->mutex_);
   if (!wrapper.shim->powered_) return SQLITE_IOERR_WRITE;
+  if (wrapper.shim->fail_next_write_) {
+    wrapper.shim->fail_next_write_ = false;
+    return SQLITE_IOERR_WRITE;
+  }
   const int rc = wrapper.real()->pMethods->xWrite(wrapper.real(), data, amount, offset);
   if (rc == SQLITE_OK && wrapper.tracked) wrapper.shim->files_[wrapper.path].unsynced_bytes += static_cast<std::uint64_t>(amount);
   return rc;
@@ -193,6 +197,11 @@ int PowerCutVfs::sync(sqlite3_file* file, int flags) {
 void PowerCutVfs::power_cut() {
   std::lock_guard lock(mutex_);
   powered_ = false;
+}
+
+void PowerCutVfs::fail_next_write() {
+  std::lock_guard lock(mutex_);
+  fail_next_write_ = true;
 }
 
 void PowerCutVfs::cut_at_next_sync() {

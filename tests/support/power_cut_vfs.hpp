@@ -38,6 +38,9 @@ class PowerCutVfs {
 
   // From now on every write, sync, truncate and delete fails with an I/O error.
   void power_cut();
+  // The next write fails with an I/O error; the disk works again after it
+  // (a transient fault, not a power cut).
+  void fail_next_write();
   // Cuts the power at the next xSync of a file holding unsynced writes,
   // instead of syncing it: the worst moment, a transaction written but not
   // yet durable.
@@ -78,6 +81,7 @@ class PowerCutVfs {
   mutable std::mutex mutex_;
   bool powered_ = true;
   bool cut_at_next_sync_ = false;
+  bool fail_next_write_ = false;
   int open_files_ = 0;
   std::uint64_t syncs_ = 0;
   std::map<std::string, TrackedFile> files_;  // by full path

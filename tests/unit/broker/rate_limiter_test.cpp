@@ -41,7 +41,7 @@ TEST_CASE("A flood of refusals is audited as the first in full and one summary p
   CHECK(tally.take_ended(10'999).empty());  // not ended yet
 
   auto ended = tally.take_ended(11'000);
-  REQUIRE(ended.size() == 1);  // sn.police and the observer had nothing uncounted
+  REQUIRE(ended.size() == 1);  // the other two windows are still open, and have nothing uncounted
   CHECK(ended[0].stage == "accept");
   CHECK(ended[0].principal == "ml.police");
   CHECK(ended[0].refusals == 500);
