@@ -21,6 +21,7 @@ constexpr std::int64_t kDeadLetterScanMs = 5'000;
 // Periods end on the second at the finest ("10s"): checking once a second is enough.
 constexpr std::int64_t kStatisticsCheckMs = 1'000;
 constexpr std::int64_t kCrlWarningEveryMs = 3600'000;
+constexpr std::int64_t kCountersLogEveryMs = 60'000;  // operators see the counters without a metrics stack
 constexpr std::int64_t kDayMs = 24LL * 3600 * 1000;
 }  // namespace
 
@@ -99,6 +100,7 @@ Status Broker::run(int signal_fd) {
     if (impl_->stopping) break;
   }
   impl_->flush_audit_at_stop();
+  impl_->log_counters(true);
   // Drained: everything accepted is committed; checkpoint so the next start is quick.
   (void)impl_->store->checkpoint();
   spdlog::info("broker stopped cleanly");
@@ -402,6 +404,25 @@ void Broker::Impl::run_timers() {
     next_crl_warning_ms = now_ms + kCrlWarningEveryMs;
     for (const auto& warning : trust.crls_expiring_before(now_ms + kDayMs)) spdlog::warn("{}", warning);
   }
+  if (now_ms >= next_counters_log_ms) {
+    next_counters_log_ms = now_ms + kCountersLogEveryMs;
+    log_counters(false);
+  }
+}
+
+void Broker::Impl::log_counters(bool always) {
+  const std::string line = describe_counters(counters);
+  if (!always && line == last_counters_logged) return;  // an idle broker does not repeat itself
+  spdlog::info("counters since start: {}", line);
+  last_counters_logged = line;
+}
+
+std::string describe_counters(const BrokerCounters& c) {
+  return fmt::format(
+      "accepted {}, duplicates {}, refused {} (rate_limited {}), deliveries sent {}, confirmed {}, dead letters {}, "
+      "ZAP refusals {}, failed handshakes {}, sessions taken over {}, internal errors {}, commits {}",
+      c.accepted, c.duplicates, c.refused, c.rate_limited, c.deliveries_sent, c.deliveries_confirmed, c.dead_letters,
+      c.zap_refused, c.handshake_failures, c.sessions_taken_over, c.internal_errors, c.commits);
 }
 
 }  // namespace fpx::broker

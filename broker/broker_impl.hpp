@@ -34,6 +34,9 @@ inline constexpr const char* kObserversZapDomain = "fpx-observers";
 // rate_limited refusals of one principal in this window share one summary audit row.
 inline constexpr std::int64_t kRateLimitAuditWindowMs = 1'000;
 
+// "accepted 12, duplicates 0, refused 3 (rate_limited 1), ..." for the log.
+std::string describe_counters(const BrokerCounters& counters);
+
 // "acknowledged (routine); response due 2026-12-27 10:00" for status replies.
 std::string describe_lifecycle(const LifecycleRow& row);
 
@@ -87,6 +90,8 @@ struct Broker::Impl {
   // From the timers: one audit row per flooded window ended by `ended_by_ms`.
   void report_rate_limit_summaries(std::int64_t ended_by_ms);
   void flush_audit_at_stop();  // a clean stop writes what the timers would have
+  // One log line with every counter: each minute when they changed, and at stop.
+  void log_counters(bool always);
 
   // --- sessions and deliveries (deliver.cpp) ---
   Session& attach_session(const EnrolledParticipant& principal, const std::string& routing_id);
@@ -183,6 +188,8 @@ struct Broker::Impl {
   std::int64_t next_log_checkpoint_ms = 0;
   std::int64_t next_statistics_ms = 0;
   std::int64_t next_crl_warning_ms = 0;
+  std::int64_t next_counters_log_ms = 0;
+  std::string last_counters_logged;
   std::int64_t last_handshake_report_ms = 0;
   std::int64_t last_zap_audit_ms = 0;
   std::uint64_t handshake_failures_unreported = 0;

@@ -346,6 +346,41 @@ TEST_CASE("a participant revoked during its session is refused from its next mes
   good_message_is_next(exchange, *focal, *niger, exchange.pki.identity("sn.focal-point"));
 }
 
+TEST_CASE("the broker logs its counters for the operator, and again when it stops") {
+  Exchange exchange;
+  auto agency = exchange.connect("sn.police-judiciaire");
+  auto niger = exchange.connect("ne.focal-point");
+  auto identity = exchange.pki.identity("sn.police-judiciaire");
+  std::vector<MessageId> sent;
+  for (int i = 0; i < 2; ++i) {
+    Bytes request = test::seal_sample(identity, MessageType::TRACING_REQUEST);
+    REQUIRE(agency->submit(request).ok());
+    sent.push_back(test::message_id_of(request));
+  }
+  Bytes unknown = test::seal_changed(identity, MessageType::TRACING_REQUEST, [](auto header, auto) {
+    header.initRecipients(1)[0].setCountry("ML");
+  });
+  CHECK(submit_code(*agency, unknown) == ErrorCode::unknown_recipient);
+  confirm_all(*niger, receive(*niger, 2));
+  // confirm has no reply: wait until the sender's status shows both confirmed.
+  auto confirmed = [&] {
+    for (const auto& id : sent) {
+      auto status = agency->status(id);
+      if (!status || status->empty() || status->front().state != "confirmed") return false;
+    }
+    return true;
+  };
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (!confirmed() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(50ms);
+  REQUIRE(confirmed());
+
+  CHECK(exchange.broker->stop() == 0);
+  const std::string log = exchange.broker->log_text();
+  CHECK_THAT(log, Catch::Contains("counters since start: accepted 0, duplicates 0, refused 0"));  // the first minute
+  CHECK_THAT(log, Catch::Contains("counters since start: accepted 2, duplicates 0, refused 1 (rate_limited 0), "
+                                  "deliveries sent 2, confirmed 2, dead letters 0"));  // at the stop
+}
+
 TEST_CASE("rate_limited refusals not yet summarised are audited when the broker stops") {
   Exchange exchange({.rate_per_second = 2, .burst = 3});
   auto agency = exchange.connect("sn.police-judiciaire");

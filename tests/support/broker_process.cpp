@@ -153,6 +153,8 @@ void BrokerProcess::reload() {
   }
 }
 
+std::string BrokerProcess::log_text() const { return read_file(log_); }
+
 CurvePublicKey BrokerProcess::curve_public_key() const {
   auto chain = Certificate::load_pem_file(pki_.dir() / "participants" / "exchange.broker" / kChainFile);
   REQUIRE(chain.ok());

@@ -55,6 +55,7 @@ class BrokerProcess {
   const std::string& observers_endpoint() const { return observers_endpoint_; }
   CurvePublicKey curve_public_key() const;
   const std::filesystem::path& database() const { return database_; }
+  std::string log_text() const;  // what the broker logged so far, over all its starts
   std::vector<AuditRecord> audit() const;
   // Count of audit rows of `stage` with `outcome` (an error code name or "accepted").
   int audit_count(const std::string& stage, const std::string& outcome) const;
