@@ -65,6 +65,12 @@ Result<std::unique_ptr<Broker>> Broker::create(const BrokerConfig& config, Clock
   auto impl = std::make_unique<Impl>(config, clock, std::move(identity).value(), std::move(trust).value(),
                                      std::move(enrollment).value(), std::move(store).value());
   if (auto bound = impl->bind_sockets(); !bound) return std::move(bound).take_error();
+  // Off the loop thread: a checkpoint there stalled every client for the copy.
+  if (auto started = impl->store->start_background_checkpoints(
+          std::chrono::milliseconds(impl->config.timing.checkpoint_every_ms));
+      !started) {
+    return std::move(started).take_error();
+  }
   spdlog::info("broker {} ready: {} participants enrolled, store {}", impl->identity.participant().id.str(),
                impl->enrollment.size(), config.database.string());
   return std::unique_ptr<Broker>(new Broker(std::move(impl)));
@@ -394,12 +400,7 @@ void Broker::Impl::run_timers() {
       }
     }
   }
-  if (now_ms >= next_checkpoint_ms) {
-    next_checkpoint_ms = now_ms + config.timing.checkpoint_every_ms;
-    if (auto checkpointed = store->checkpoint(); !checkpointed) {
-      spdlog::warn("WAL checkpoint: {}", checkpointed.error().describe());
-    }
-  }
+  if (auto failed = store->take_background_checkpoint_error()) spdlog::warn("{}; retried", *failed);
   if (now_ms >= next_crl_warning_ms) {
     next_crl_warning_ms = now_ms + kCrlWarningEveryMs;
     for (const auto& warning : trust.crls_expiring_before(now_ms + kDayMs)) spdlog::warn("{}", warning);

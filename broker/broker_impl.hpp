@@ -183,7 +183,6 @@ struct Broker::Impl {
   std::int64_t now_ms = 0;  // the clock, read once per batch
   std::int64_t next_timer_ms = 0;
   std::int64_t next_dead_letter_scan_ms = 0;
-  std::int64_t next_checkpoint_ms = 0;
   std::int64_t next_clock_scan_ms = 0;
   std::int64_t next_log_checkpoint_ms = 0;
   std::int64_t next_statistics_ms = 0;

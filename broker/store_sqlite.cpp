@@ -7,25 +7,30 @@
 //
 // Checkpoints: SQLite's auto-checkpoint is off (wal_autocheckpoint=0) because
 // it runs inside whichever COMMIT crosses the threshold and showed 16 ms p99
-// spikes here (TOOLCHAIN trap 18). checkpoint() runs a TRUNCATE checkpoint
-// instead of a PASSIVE one: this connection is the only writer, so blocking
-// writers for the checkpoint's duration costs nothing, and TRUNCATE both
-// copies every frame back and resets the WAL file to zero bytes, so disk use
-// stays bounded even with auto-checkpoint off. A PASSIVE checkpoint would
-// leave the WAL at its high-water size and can silently stop short. If an
-// outside reader (an operator's sqlite3 shell) pins the WAL, TRUNCATE waits
-// busy_timeout and then reports `unavailable`; the caller retries later.
+// spikes here (TOOLCHAIN trap 18). While the broker runs, a thread with a
+// connection of its own makes a PASSIVE checkpoint every
+// timing.checkpoint_every_ms: it copies committed frames back without
+// blocking the writer, and once it has copied them all the writer's next
+// transaction restarts the WAL from its start (journal_size_limit shrinks a
+// WAL a burst made large). A checkpoint on the writer's own connection, as
+// before, stalled the broker's loop for about 2 s when it copied a minute of
+// traffic. checkpoint() (RESTART) remains for a clean stop. If an outside
+// reader (an operator's sqlite3 shell) pins the WAL, checkpoints stop short
+// and the WAL grows until it lets go.
 #include <sqlite3.h>
 
 #include <algorithm>
 #include <array>
 #include <cassert>
+#include <condition_variable>
 #include <cstdint>
 #include <limits>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -357,7 +362,11 @@ Sha256Digest digest_from(const Bytes& bytes) {
 
 class SqliteStore final : public Store {
  public:
-  SqliteStore(DatabasePtr db, std::string path) : db_(std::move(db)), path_(std::move(path)) {}
+  SqliteStore(DatabasePtr db, std::string path, std::string vfs)
+      : db_(std::move(db)), path_(std::move(path)), vfs_(std::move(vfs)) {}
+  ~SqliteStore() override { stop_background_checkpoints(); }
+  SqliteStore(const SqliteStore&) = delete;
+  SqliteStore& operator=(const SqliteStore&) = delete;
 
   Status prepare_statements();
 
@@ -880,6 +889,33 @@ class SqliteStore final : public Store {
     return digest_from(hash);
   }
 
+  Status start_background_checkpoints(std::chrono::milliseconds every) override {
+    if (checkpointer_.joinable()) return {};
+    sqlite3* raw = nullptr;
+    const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
+    const int rc = sqlite3_open_v2(path_.c_str(), &raw, flags, vfs_.empty() ? nullptr : vfs_.c_str());
+    DatabasePtr db(raw);
+    if (rc != SQLITE_OK) {
+      return make_error(ErrorCode::io_error, "opening a checkpoint connection to " + path_ + ": " +
+                                                 (db ? sqlite3_errmsg(db.get()) : sqlite3_errstr(rc)));
+    }
+    // A connection that has not read the database yet has not opened its
+    // WAL either, and its checkpoints quietly do nothing: read once.
+    if (const int read = sqlite3_exec(db.get(), "SELECT count(*) FROM sqlite_schema", nullptr, nullptr, nullptr);
+        read != SQLITE_OK) {
+      return make_error(ErrorCode::io_error, "reading " + path_ + " on the checkpoint connection: " +
+                                                 sqlite3_errmsg(db.get()));
+    }
+    checkpoint_db_ = std::move(db);
+    checkpointer_ = std::thread([this, every] { run_background_checkpoints(every); });
+    return {};
+  }
+
+  std::optional<std::string> take_background_checkpoint_error() override {
+    std::lock_guard lock(checkpoint_mutex_);
+    return std::exchange(checkpoint_error_, std::nullopt);
+  }
+
   Status checkpoint() override {
     assert(!in_transaction());
     // RESTART, not TRUNCATE: the next commits overwrite the WAL file from its
@@ -892,6 +928,34 @@ class SqliteStore final : public Store {
 
  private:
   bool in_transaction() const { return sqlite3_get_autocommit(db_.get()) == 0; }
+
+  void run_background_checkpoints(std::chrono::milliseconds every) {
+    std::unique_lock lock(checkpoint_mutex_);
+    for (;;) {
+      if (checkpoint_wake_.wait_for(lock, every, [this] { return checkpoint_stop_; })) return;
+      lock.unlock();
+      // PASSIVE takes no lock the writer waits on; BUSY only means another
+      // checkpoint (the stop's) is running.
+      const int rc = sqlite3_wal_checkpoint_v2(checkpoint_db_.get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr,
+                                               nullptr);
+      std::string failure;
+      if (rc != SQLITE_OK && (rc & 0xff) != SQLITE_BUSY) {
+        failure = std::string("WAL checkpoint of ") + path_ + " failed: " + sqlite3_errmsg(checkpoint_db_.get());
+      }
+      lock.lock();
+      if (!failure.empty()) checkpoint_error_ = std::move(failure);
+    }
+  }
+
+  void stop_background_checkpoints() {
+    {
+      std::lock_guard lock(checkpoint_mutex_);
+      checkpoint_stop_ = true;
+    }
+    checkpoint_wake_.notify_all();
+    if (checkpointer_.joinable()) checkpointer_.join();
+    checkpoint_db_.reset();
+  }
 
   // Every write belongs to the caller's transaction. SQLite rolls the whole
   // transaction back on some failures (disk full, I/O error, out of memory),
@@ -1055,7 +1119,16 @@ class SqliteStore final : public Store {
   // Declared first, so it is destroyed after every statement below.
   DatabasePtr db_;
   std::string path_;
+  std::string vfs_;  // empty: SQLite's default
   Durability durability_ = Durability::required;  // open_sqlite_store sets synchronous=FULL
+
+  // The background checkpoints: their own connection, used by their thread only.
+  DatabasePtr checkpoint_db_;
+  std::thread checkpointer_;
+  std::mutex checkpoint_mutex_;
+  std::condition_variable checkpoint_wake_;
+  bool checkpoint_stop_ = false;
+  std::optional<std::string> checkpoint_error_;
 
   StatementPtr begin_;
   StatementPtr commit_;
@@ -1440,7 +1513,7 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const std::filesystem::path& pa
   }
   if (auto status = check_schema(db.get(), name); !status) return std::move(status).take_error();
 
-  auto store = std::make_unique<SqliteStore>(std::move(db), name);
+  auto store = std::make_unique<SqliteStore>(std::move(db), name, vfs);
   if (auto status = store->prepare_statements(); !status) return std::move(status).take_error();
   return std::unique_ptr<Store>(std::move(store));
 }

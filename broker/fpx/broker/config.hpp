@@ -42,7 +42,7 @@ struct Timing {
   std::int64_t handshake_ivl_ms = 5'000;                 // a handshake must finish within
   std::int64_t heartbeat_ivl_ms = 10'000;
   std::int64_t heartbeat_timeout_ms = 30'000;
-  std::int64_t checkpoint_every_ms = 60'000;             // deliberate WAL checkpoint
+  std::int64_t checkpoint_every_ms = 1'000;  // background WAL checkpoint (PASSIVE, own thread)
 };
 
 // Tracing clocks per priority (DOMAIN.md): a missed one sends a reminder to

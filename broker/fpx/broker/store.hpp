@@ -9,6 +9,7 @@
 // (group commit).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -278,8 +279,18 @@ class Store {
   // written with the leaf that completes it; not_found until then.
   virtual Result<Sha256Digest> log_node(std::uint32_t level, std::uint64_t index) = 0;
 
-  // Deliberate WAL checkpoint, off the hot path (not SQLite's auto-checkpoint).
+  // A WAL checkpoint on this connection, waiting for readers (RESTART): at
+  // a clean stop, so the next start finds a short WAL.
   virtual Status checkpoint() = 0;
+
+  // While the broker runs: a PASSIVE checkpoint every `every` on a thread
+  // and connection of their own. It copies committed frames back to the
+  // database file without blocking this connection's transactions, so the
+  // loop thread never stalls on one (a checkpoint of a minute's WAL on the
+  // loop thread stalled it for about 2 s). Stops when the store is destroyed.
+  virtual Status start_background_checkpoints(std::chrono::milliseconds every) = 0;
+  // The last background checkpoint failure since the previous call, if any.
+  virtual std::optional<std::string> take_background_checkpoint_error() = 0;
 };
 
 // The store's log nodes as an fpx::NodeSource, for fpx::root and the proofs.

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include <thread>
+
 #include <catch2/catch.hpp>
 
 #include "fpx/broker/store.hpp"
@@ -789,6 +791,27 @@ TEST_CASE("The WAL is checkpointed only by checkpoint(), after which it is writt
   CHECK(fs::file_size(wal) == wal_after_checkpoint);
   CHECK(must(store->find_message(message_id(60))).has_value());
   CHECK(must(store->log_size()) == 62);
+}
+
+TEST_CASE("Background checkpoints copy committed transactions back while the writer goes on") {
+  test::TempDir dir;
+  const auto path = dir.path() / "store.db";
+  auto store = open_store(path);
+  const auto db_size_before = fs::file_size(path);
+  require_ok(store->start_background_checkpoints(std::chrono::milliseconds(20)));
+  // The writer keeps committing; it never waits for the checkpoints.
+  for (std::uint8_t n = 1; n <= 60; ++n) {
+    auto message = make_message(n, {"gh.focal-point"});
+    message.envelope = Bytes(100 * 1024, n);
+    insert_committed(*store, message);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (fs::file_size(path) < db_size_before + 5 * 1024 * 1024 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  CHECK(fs::file_size(path) > db_size_before + 5 * 1024 * 1024);  // copied back by the checkpoint thread
+  CHECK_FALSE(store->take_background_checkpoint_error().has_value());
+  CHECK(must(store->log_size()) == 60);
 }
 
 TEST_CASE("Delivery states have their stored names") {
