@@ -15,6 +15,7 @@
 #include <catch2/catch.hpp>
 
 #include "fpx/client.hpp"
+#include "support/command_run.hpp"
 #include "support/broker_process.hpp"
 #include "support/test_pki.hpp"
 
@@ -25,49 +26,10 @@ namespace {
 
 const fs::path kExamples = fs::path(__FILE__).parent_path().parent_path().parent_path() / "deploy" / "examples";
 
-struct Run {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string shell_quote(const std::string& text) {
-  std::string out = "'";
-  for (const char c : text) {
-    if (c == '\'') {
-      out += "'\\''";
-    } else {
-      out += c;
-    }
-  }
-  out += '\'';
-  return out;
-}
+using Run = test::CommandRun;
 
 // Runs fpx with `args`; FPX_PROFILE is removed so only --profile counts.
-Run fpx_run(const fs::path& scratch, const std::vector<std::string>& args) {
-  // Appends only: g++ 12 -O3 warns falsely (-Wrestrict) on "literal" + std::string.
-  static int counter = 0;
-  const std::string stem = "fpx-" + std::to_string(++counter);
-  const auto out_file = scratch / (stem + ".out");
-  const auto err_file = scratch / (stem + ".err");
-  std::string command = "env -u FPX_PROFILE ";
-  command += shell_quote(std::string(FPX_BIN_DIR) + "/fpx");
-  for (const auto& arg : args) {
-    command += ' ';
-    command += shell_quote(arg);
-  }
-  command += " >";
-  command += shell_quote(out_file.string());
-  command += " 2>";
-  command += shell_quote(err_file.string());
-  const int status = std::system(command.c_str());
-  Run run;
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  run.out = test::read_file(out_file);
-  run.err = test::read_file(err_file);
-  return run;
-}
+Run fpx_run(const fs::path& scratch, const std::vector<std::string>& args) { return test::run_fpx(scratch, args); }
 
 // The string value of "key" in one line of fpx's JSON output.
 std::string json_field(const std::string& json, const std::string& key) {

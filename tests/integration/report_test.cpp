@@ -13,6 +13,7 @@
 
 #include "fpx/client.hpp"
 #include "fpx/observer_client.hpp"
+#include "support/command_run.hpp"
 #include "support/broker_clients.hpp"
 #include "support/broker_process.hpp"
 #include "support/sample_messages.hpp"
@@ -31,37 +32,11 @@ constexpr std::int64_t kPeriodMs = 2000;
 // at once, so about 4 s (the rest of the period and the embargo) is ample.
 constexpr std::int64_t kEmbargoMs = 2000;
 
-struct Run {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string shell_quote(const std::string& text) {
-  std::string out = "'";
-  for (const char c : text) {
-    if (c == '\'') {
-      out.append("'\\''");
-    } else {
-      out.push_back(c);
-    }
-  }
-  out.push_back('\'');
-  return out;
-}
+using Run = test::CommandRun;
 
 // Runs a command line (words quoted for the shell) in `scratch`, capturing stdout and stderr.
 Run run(const std::vector<std::string>& words, const fs::path& scratch) {
-  static int counter = 0;
-  const std::string stem = "run-" + std::to_string(++counter);
-  const fs::path out = scratch / (stem + ".out");
-  const fs::path err = scratch / (stem + ".err");
-  std::string command = "cd ";
-  command.append(shell_quote(scratch.string())).append(" && env -u FPX_PROFILE");
-  for (const auto& word : words) command.append(" ").append(shell_quote(word));
-  command.append(" >").append(shell_quote(out.string())).append(" 2>").append(shell_quote(err.string()));
-  const int status = std::system(command.c_str());
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, test::read_file(out), test::read_file(err)};
+  return test::run_command(words, scratch, scratch);
 }
 
 std::size_t count(const std::string& text, const std::string& needle) {

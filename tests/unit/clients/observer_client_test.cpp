@@ -21,6 +21,7 @@
 #include "fpx/transparency_log.hpp"
 #include "fpx/wire/observer.capnp.h"
 #include "fpx/wire/transport.capnp.h"
+#include "support/command_run.hpp"
 #include "support/test_pki.hpp"
 
 using namespace fpx;
@@ -500,41 +501,10 @@ TEST_CASE("a broker chain that is not a broker's, or disagrees with the pinned k
 
 namespace {
 
-struct Run {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string shell_quote(const std::string& text) {
-  std::string out = "'";
-  for (const char c : text) {
-    if (c == '\'') {
-      out.append("'\\''");
-    } else {
-      out.push_back(c);
-    }
-  }
-  out.push_back('\'');
-  return out;
-}
+using Run = test::CommandRun;
 
 Run fpx_run(const std::filesystem::path& scratch, const std::vector<std::string>& args) {
-  static int counter = 0;
-  const std::string stem = "fpx-" + std::to_string(++counter);
-  const auto out_file = scratch / (stem + ".out");
-  const auto err_file = scratch / (stem + ".err");
-  std::string command = "env -u FPX_PROFILE ";
-  command.append(shell_quote(std::string(FPX_BIN_DIR) + "/fpx"));
-  for (const auto& arg : args) command.append(" ").append(shell_quote(arg));
-  command.append(" >").append(shell_quote(out_file.string()));
-  command.append(" 2>").append(shell_quote(err_file.string()));
-  const int status = std::system(command.c_str());
-  Run run;
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  run.out = test::read_file(out_file);
-  run.err = test::read_file(err_file);
-  return run;
+  return test::run_fpx(scratch, args);
 }
 
 std::size_t count_lines(const std::string& text) {
