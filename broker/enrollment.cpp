@@ -41,6 +41,10 @@ Result<Enrollment> Enrollment::load(const std::filesystem::path& dir, TrustStore
     }
     enrollment.by_id_[info.id] = EnrolledParticipant{info.id, info.country, info.role};
     enrollment.by_curve_key_[info.curve_public_key] = info.id;
+    EnrolledCertificate certificate{info.id,          info.country, info.role,        info.officer, {},
+                                    info.curve_public_key, info.serial_hex, info.not_after_ms};
+    if (auto key = verified->leaf->ed25519_public_key()) certificate.signing_key = *key;
+    enrollment.certificate_by_curve_key_[info.curve_public_key] = std::move(certificate);
   }
   return enrollment;
 }
@@ -48,6 +52,11 @@ Result<Enrollment> Enrollment::load(const std::filesystem::path& dir, TrustStore
 const EnrolledParticipant* Enrollment::by_curve_key(const CurvePublicKey& key) const {
   auto found = by_curve_key_.find(key);
   return found == by_curve_key_.end() ? nullptr : by_id(found->second);
+}
+
+const EnrolledCertificate* Enrollment::certificate_by_curve_key(const CurvePublicKey& key) const {
+  auto found = certificate_by_curve_key_.find(key);
+  return found == certificate_by_curve_key_.end() ? nullptr : &found->second;
 }
 
 const EnrolledParticipant* Enrollment::by_id(const ParticipantId& id) const {

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <array>
 #include <ctime>
+#include <initializer_list>
 #include <utility>
 
 #include "fpx/oids.hpp"
@@ -156,18 +157,44 @@ Status add_country_name_constraint(X509* cert, const std::string& country) {
 
 // extendedKeyUsage = the role's OID, so the role is signed by the CA and a
 // participant cannot claim another role in a message.
-Status add_role(X509* cert, Role role) {
+// On a national CA, the roles it may issue (oid.hpp), so that any verifier
+// holding only the root can refuse a broker or observer certificate from it.
+Status add_roles(X509* cert, std::initializer_list<Role> roles) {
   ossl::ExtKeyUsagePtr eku(sk_ASN1_OBJECT_new_null());
   if (!eku) return openssl_error("EKU stack");
-  // no_name=1: always parse as a dotted OID, never as a short name.
-  ossl::Asn1ObjectPtr oid(OBJ_txt2obj(oid::role_oid(role), 1));
-  if (!oid || sk_ASN1_OBJECT_push(eku.get(), oid.get()) <= 0) return openssl_error("role OID");
-  oid.release();  // owned by the stack
+  for (Role role : roles) {
+    // no_name=1: always parse as a dotted OID, never as a short name.
+    ossl::Asn1ObjectPtr oid(OBJ_txt2obj(oid::role_oid(role), 1));
+    if (!oid || sk_ASN1_OBJECT_push(eku.get(), oid.get()) <= 0) return openssl_error("role OID");
+    oid.release();  // owned by the stack
+  }
   // Non-critical: OpenSSL treats a critical EKU without a purpose it checks
   // the same way, and other verifiers (python cryptography) stay happy.
   if (X509_add1_ext_i2d(cert, NID_ext_key_usage, eku.get(), 0, X509V3_ADD_DEFAULT) != 1) {
     return openssl_error("extendedKeyUsage");
   }
+  return {};
+}
+
+Status add_role(X509* cert, Role role) { return add_roles(cert, {role}); }
+
+// The officer's name: extension value = DER UTF8String (oid::kOfficer).
+Status add_officer(X509* cert, const std::string& officer) {
+  ossl::Asn1Utf8StringPtr inner(ASN1_UTF8STRING_new());
+  if (!inner || ASN1_STRING_set(inner.get(), officer.data(), static_cast<int>(officer.size())) != 1) {
+    return openssl_error("officer name");
+  }
+  unsigned char* der = nullptr;
+  const int len = i2d_ASN1_UTF8STRING(inner.get(), &der);
+  if (len <= 0) return openssl_error("officer DER");
+  ossl::Asn1OctetStringPtr outer(ASN1_OCTET_STRING_new());
+  const int set_ok = outer ? ASN1_OCTET_STRING_set(outer.get(), der, len) : 0;
+  OPENSSL_free(der);
+  if (set_ok != 1) return openssl_error("officer extension value");
+  ossl::Asn1ObjectPtr oid(OBJ_txt2obj(oid::kOfficer, 1));
+  if (!oid) return openssl_error("officer OID");
+  ossl::X509ExtensionPtr ext(X509_EXTENSION_create_by_OBJ(nullptr, oid.get(), 0, outer.get()));
+  if (!ext || X509_add_ext(cert, ext.get(), -1) != 1) return openssl_error("officer extension");
   return {};
 }
 
@@ -253,6 +280,7 @@ Result<Authority> Authority::create_intermediate(const CountryCode& country, Sig
     if (auto st = add_conf_extension(x, issuer, nid, value); !st) return Error(st.error());
   }
   if (auto st = add_country_name_constraint(x, country.str()); !st) return Error(st.error());
+  if (auto st = add_roles(x, {Role::focal_point, Role::agency}); !st) return Error(st.error());
   auto signed_cert = sign_and_wrap(x, key_);
   if (!signed_cert) return Error(signed_cert.error());
   return Authority(std::move(signed_cert).value(), std::move(key));
@@ -269,6 +297,23 @@ Result<Certificate> Authority::issue(const ParticipantRequest& request, CountryC
     // signs what the PKI forbids is a bug to catch at the source.
     return make_error(ErrorCode::invalid_argument, "the " + limit->str() + " intermediate CA may only issue for " +
                                                        limit->str() + ", not " + request.country.str());
+  }
+  if (check == CountryCheck::enforce) {
+    if (const auto limit = country(); limit && !national_ca_may_issue(request.role)) {
+      return make_error(ErrorCode::invalid_argument, "the " + limit->str() + " national CA may not issue a " +
+                                                         std::string(role_name(request.role)) +
+                                                         " certificate: only the root issues broker and observer "
+                                                         "certificates");
+    }
+    if (auto mismatch = id_country_mismatch(request.id.str(), request.country.str(), request.role);
+        !mismatch.empty()) {
+      return make_error(ErrorCode::invalid_argument, mismatch);
+    }
+  }
+  if (request.officer && !valid_officer_name(*request.officer)) {
+    return make_error(ErrorCode::invalid_argument, "officer name '" + *request.officer +
+                                                       "' must be 1 to 64 of a-z, 0-9, '.' and '-', starting with a "
+                                                       "letter or digit");
   }
   ossl::PkeyPtr subject_key(EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr,
                                                         request.signing_public_key.data(),
@@ -296,6 +341,9 @@ Result<Certificate> Authority::issue(const ParticipantRequest& request, CountryC
   if (auto st = add_role(x, request.role); !st) return Error(st.error());
   if (request.curve_public_key) {
     if (auto st = add_curve_key(x, *request.curve_public_key); !st) return Error(st.error());
+  }
+  if (request.officer) {
+    if (auto st = add_officer(x, *request.officer); !st) return Error(st.error());
   }
   return sign_and_wrap(x, key_);
 }

@@ -166,6 +166,21 @@ std::optional<CountryCode> Certificate::permitted_country() const {
   return country;
 }
 
+std::optional<std::array<std::uint8_t, 32>> Certificate::ed25519_public_key() const {
+  EVP_PKEY* key = X509_get0_pubkey(cert_);
+  if (key == nullptr || EVP_PKEY_get_id(key) != EVP_PKEY_ED25519) {
+    ERR_clear_error();
+    return std::nullopt;
+  }
+  std::array<std::uint8_t, 32> raw{};
+  std::size_t length = raw.size();
+  if (EVP_PKEY_get_raw_public_key(key, raw.data(), &length) != 1 || length != raw.size()) {
+    ERR_clear_error();
+    return std::nullopt;
+  }
+  return raw;
+}
+
 Result<ParticipantInfo> Certificate::participant() const {
   ParticipantInfo info;
   const X509_NAME* subject = X509_get_subject_name(cert_);
@@ -213,6 +228,27 @@ Result<ParticipantInfo> Certificate::participant() const {
     return make_error(ErrorCode::missing_extension, "certificate of " + *id + " has a malformed CURVE public key");
   }
   std::copy_n(ASN1_STRING_get0_data(inner.get()), 32, info.curve_public_key.begin());
+
+  // Officer: an optional UTF8String naming the officer under this participant.
+  ossl::Asn1ObjectPtr officer_oid(OBJ_txt2obj(oid::kOfficer, 1));
+  const int officer_index = officer_oid ? X509_get_ext_by_OBJ(cert_, officer_oid.get(), -1) : -1;
+  if (officer_index >= 0) {
+    if (X509_get_ext_by_OBJ(cert_, officer_oid.get(), officer_index) >= 0) {
+      return make_error(ErrorCode::missing_extension, "certificate of " + *id + " names more than one officer");
+    }
+    const ASN1_OCTET_STRING* officer_value = X509_EXTENSION_get_data(X509_get_ext(cert_, officer_index));
+    const unsigned char* officer_cursor = ASN1_STRING_get0_data(officer_value);
+    ossl::Asn1Utf8StringPtr name(
+        d2i_ASN1_UTF8STRING(nullptr, &officer_cursor, ASN1_STRING_length(officer_value)));
+    std::string officer = name ? std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(name.get())),
+                                             static_cast<std::size_t>(ASN1_STRING_length(name.get())))
+                               : std::string();
+    if (!name || !valid_officer_name(officer)) {
+      ERR_clear_error();
+      return make_error(ErrorCode::missing_extension, "certificate of " + *id + " has a malformed officer name");
+    }
+    info.officer = std::move(officer);
+  }
 
   info.not_before_ms = not_before_ms();
   info.not_after_ms = not_after_ms();

@@ -81,4 +81,34 @@ std::optional<Role> parse_role(std::string_view name) {
   return std::nullopt;
 }
 
+bool national_ca_may_issue(Role role) { return role == Role::focal_point || role == Role::agency; }
+
+std::string id_country_mismatch(std::string_view id, std::string_view country, Role role) {
+  const auto dot = id.find('.');
+  const std::string_view first_label = dot == std::string_view::npos ? id : id.substr(0, dot);
+  if (national_ca_may_issue(role)) {
+    std::string expected;
+    for (char c : country) expected.push_back(static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c));
+    if (first_label != expected || dot == std::string_view::npos) {
+      return "the id of a " + std::string(role_name(role)) + " of " + std::string(country) + " must begin with \"" +
+             expected + ".\" (for example " + expected + ".focal-point); \"" + std::string(id) + "\" does not";
+    }
+    return {};
+  }
+  if (first_label.size() == 2) {
+    return "the id of a " + std::string(role_name(role)) + " must not begin with a two-letter label (\"" +
+           std::string(first_label) + ".\" reads as a state's participant): choose e.g. cso.<name> or exchange.<name>";
+  }
+  return {};
+}
+
+bool valid_officer_name(std::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  const auto allowed = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-'; };
+  for (char c : name) {
+    if (!allowed(c)) return false;
+  }
+  return name.front() != '.' && name.front() != '-';
+}
+
 }  // namespace fpx

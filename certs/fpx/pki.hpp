@@ -36,10 +36,13 @@ struct ParticipantRequest {
   Ed25519PublicKey signing_public_key{};
   // nullopt leaves the CURVE extension out: only tests want that.
   std::optional<CurvePublicKey> curve_public_key;
+  // An officer's certificate under the participant (oid::kOfficer); nullopt: the participant's own.
+  std::optional<std::string> officer;
   Validity validity;
 };
 
-// Tests must be able to mint what a well-behaved CA refuses, to prove the
+// Tests must be able to mint what a well-behaved CA refuses (another country,
+// a role a national CA may not issue, an id of another country), to prove the
 // verifier refuses it too.
 enum class CountryCheck { enforce, skip_for_testing };
 

@@ -26,6 +26,9 @@ struct ParticipantInfo {
   CountryCode country;
   Role role = Role::observer;
   CurvePublicKey curve_public_key{};
+  // The officer holding this certificate (oid::kOfficer); empty for the
+  // participant's own certificate.
+  std::string officer;
   std::int64_t not_before_ms = 0;
   std::int64_t not_after_ms = 0;
   std::string serial_hex;
@@ -59,6 +62,8 @@ class Certificate {
   std::optional<CountryCode> subject_country() const;
   // The C= of a CA's permitted name constraint ("SN" for a national intermediate).
   std::optional<CountryCode> permitted_country() const;
+  // The subject's Ed25519 public key; nullopt when the key is of another type.
+  std::optional<std::array<std::uint8_t, 32>> ed25519_public_key() const;
   // Reads id, country, role and CURVE key. Errors: missing_extension, wrong_role.
   Result<ParticipantInfo> participant() const;
 

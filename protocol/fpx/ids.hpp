@@ -63,4 +63,20 @@ enum class Role : std::uint8_t { focal_point, agency, observer, broker };
 std::string_view role_name(Role role);  // "focal-point", as on the command line
 std::optional<Role> parse_role(std::string_view name);
 
+// Roles a national CA may issue (focal-point, agency); every other role comes
+// from the root only. A national CA's certificate lists these as EKU purposes.
+bool national_ca_may_issue(Role role);
+
+// The rule tying a participant id to its country, checked at issue and at
+// enrolment: a focal point's or agency's id is "<cc>.<name>" with <cc> its
+// country in lower case ("sn.police-judiciaire" for C=SN); a broker's or
+// observer's id must not begin with a two-letter label, so it cannot pass for
+// a state's participant ("cso.sahel-watch", "exchange.broker").
+// Returns an empty string when the id fits, else what is wrong and what to do.
+std::string id_country_mismatch(std::string_view id, std::string_view country, Role role);
+
+// An officer's name inside its participant: 1 to 64 of [a-z0-9.-], starting
+// with a letter or a digit ("amadou.issoufou", "officer-2").
+bool valid_officer_name(std::string_view name);
+
 }  // namespace fpx

@@ -22,6 +22,15 @@ inline constexpr const char* kRoleBroker = FPX_OID_ARC ".1.4";
 // OpenSSL refuses a chain with a critical extension it does not know.
 inline constexpr const char* kCurvePublicKey = FPX_OID_ARC ".2.1";
 
+// The officer who holds this certificate, under its participant (CN): a
+// non-critical extension whose value is a UTF8String officer name (see
+// valid_officer_name). Absent: the participant's own (office) certificate.
+inline constexpr const char* kOfficer = FPX_OID_ARC ".2.2";
+
+// A national CA's certificate lists, as extended-key-usage purposes, the role
+// OIDs above that it may issue (focal-point and agency only), so a verifier
+// holding only the root can refuse a broker or observer certificate it signed.
+
 const char* role_oid(Role role);
 std::optional<Role> role_from_oid(std::string_view dotted);
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "fpx/certificate.hpp"
+#include "fpx/crypto.hpp"
 #include "fpx/trust_store.hpp"
 
 namespace fpx::broker {
@@ -21,6 +22,19 @@ struct EnrolledParticipant {
   Role role = Role::observer;
 };
 
+// One enrolled certificate: a participant's own, a renewal beside it, or one
+// of its officers'. A message's signer must be one of these (same signing key).
+struct EnrolledCertificate {
+  ParticipantId id;
+  CountryCode country;
+  Role role = Role::observer;
+  std::string officer;  // empty: the participant's own certificate
+  Ed25519PublicKey signing_key{};
+  CurvePublicKey curve_key{};
+  std::string serial_hex;
+  std::int64_t not_after_ms = 0;
+};
+
 class Enrollment {
  public:
   // Files that do not verify are skipped and reported in warnings(), so one
@@ -28,6 +42,8 @@ class Enrollment {
   static Result<Enrollment> load(const std::filesystem::path& dir, TrustStore& trust, std::int64_t now_ms);
 
   const EnrolledParticipant* by_curve_key(const CurvePublicKey& key) const;
+  // The certificate whose CURVE key this is: which officer holds a session.
+  const EnrolledCertificate* certificate_by_curve_key(const CurvePublicKey& key) const;
   const EnrolledParticipant* by_id(const ParticipantId& id) const;
   // Every enrolled participant of `role` in `country`.
   std::vector<ParticipantId> of_country(const CountryCode& country, Role role) const;
@@ -38,6 +54,7 @@ class Enrollment {
  private:
   std::map<ParticipantId, EnrolledParticipant> by_id_;
   std::map<CurvePublicKey, ParticipantId> by_curve_key_;
+  std::map<CurvePublicKey, EnrolledCertificate> certificate_by_curve_key_;
   std::vector<std::string> warnings_;
 };
 
