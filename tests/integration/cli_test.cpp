@@ -24,7 +24,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const fs::path kExamples = fs::path(__FILE__).parent_path().parent_path().parent_path() / "deploy" / "examples";
+// From the build, not __FILE__: a compiler cache may make __FILE__ relative.
+const fs::path kExamples = fs::path(FPX_SOURCE_DIR) / "deploy" / "examples";
 
 using Run = test::CommandRun;
 
