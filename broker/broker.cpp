@@ -36,6 +36,7 @@ Broker::Impl::Impl(BrokerConfig config_in, Clock clock_in, Identity identity_in,
       store(std::move(store_in)),
       rate_limiter(config.limits.rate_per_second, config.limits.burst),
       rate_limit_audit(kRateLimitAuditWindowMs),
+      observer_reply_budget(kObserverReplyBytesPerSecond, kObserverReplyBurstBytes),
       context(1) {}
 
 Broker::Broker(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -421,9 +422,11 @@ void Broker::Impl::log_counters(bool always) {
 std::string describe_counters(const BrokerCounters& c) {
   return fmt::format(
       "accepted {}, duplicates {}, refused {} (rate_limited {}), deliveries sent {}, confirmed {}, dead letters {}, "
-      "ZAP refusals {}, failed handshakes {}, sessions taken over {}, internal errors {}, commits {}",
+      "ZAP refusals {}, failed handshakes {}, sessions taken over {}, internal errors {}, commits {}, "
+      "observer replies dropped {}",
       c.accepted, c.duplicates, c.refused, c.rate_limited, c.deliveries_sent, c.deliveries_confirmed, c.dead_letters,
-      c.zap_refused, c.handshake_failures, c.sessions_taken_over, c.internal_errors, c.commits);
+      c.zap_refused, c.handshake_failures, c.sessions_taken_over, c.internal_errors, c.commits,
+      c.observer_replies_dropped);
 }
 
 }  // namespace fpx::broker

@@ -31,7 +31,20 @@ struct Session {
 };
 
 inline constexpr const char* kObserversZapDomain = "fpx-observers";
-// rate_limited refusals of one principal in this window share one summary audit row.
+// What one observer may make the broker send: a page of 1 MiB a second on
+// average, 8 MiB at once (feeds and proofs a real observer reads in seconds).
+inline constexpr double kObserverReplyBytesPerSecond = 1024.0 * 1024;
+inline constexpr double kObserverReplyBurstBytes = 8.0 * 1024 * 1024;
+// Replies queued per observer connection (ZeroMQ's send queue): a client may
+// have this many requests outstanding; a reply that finds the queue full is
+// dropped, counted and audited (docs/PROTOCOL.md §11). With the byte budget
+// above, a connection that never reads holds at most this many pages.
+inline constexpr int kObserverSendQueue = 64;
+// Requests queued per observer connection before the broker reads them.
+inline constexpr int kObserverReceiveQueue = 64;
+// Largest frame the observers endpoint takes off the wire (disconnects beyond).
+inline constexpr std::int64_t kObserverMaxFrameBytes = 64 * 1024;
+// Refusals of one principal, stage and kind in this window share one summary audit row.
 inline constexpr std::int64_t kRateLimitAuditWindowMs = 1'000;
 
 // "accepted 12, duplicates 0, refused 3 (rate_limited 1), ..." for the log.
@@ -137,6 +150,8 @@ struct Broker::Impl {
   Status reveal_statistics(const StatisticsPeriod& period, const PeriodStatistics& statistics);
   void process_observer_requests();
   Bytes answer_observer(const EnrolledParticipant& observer, const ObserverQuery& query);
+  Bytes build_observer_reply(const EnrolledParticipant& observer, const ObserverQuery& query);
+  void note_observer_reply_dropped(const std::string& principal);
   Bytes refuse_observer(const std::string& principal, std::uint64_t request_id, const Error& error);
 
   StageContext stage_context();
@@ -149,7 +164,8 @@ struct Broker::Impl {
   Enrollment enrollment;
   std::unique_ptr<Store> store;
   RateLimiter rate_limiter;
-  RefusalTally rate_limit_audit;
+  RefusalTally rate_limit_audit;  // every refusal kind, not only rate_limited
+  ByteBudget observer_reply_budget;
   BrokerCounters counters;
 
   zmq::context_t context;

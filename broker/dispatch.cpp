@@ -40,15 +40,18 @@ void Broker::Impl::refuse_rate_limited(const std::string& routing_id, std::uint6
 
 void Broker::Impl::report_rate_limit_summaries(std::int64_t ended_by_ms) {
   for (const auto& summary : rate_limit_audit.take_ended(ended_by_ms)) {
+    const std::string code(error_code_name(summary.code));
     std::string detail = std::to_string(summary.refusals);
-    detail.append(" more rate_limited refusal(s) of ")
+    detail.append(" more ")
+        .append(code)
+        .append(" refusal(s) of ")
         .append(summary.principal)
         .append(" in the ")
         .append(std::to_string(kRateLimitAuditWindowMs))
-        .append(" ms after the one audited in full; each was answered with rate_limited");
+        .append(" ms after the one audited in full; each was answered with ")
+        .append(code);
     spdlog::warn("{} at {}", detail, summary.stage);
-    deferred_audit.push_back(
-        audit_entry(now_ms, summary.principal, std::nullopt, summary.stage, ErrorCode::rate_limited, detail));
+    deferred_audit.push_back(audit_entry(now_ms, summary.principal, std::nullopt, summary.stage, summary.code, detail));
   }
 }
 

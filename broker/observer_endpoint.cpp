@@ -18,8 +18,9 @@ namespace {
 
 constexpr std::uint32_t kMaxFeedPage = 1000;
 // A page stops before this many bytes of records (always holding at least
-// one), so it stays under the clients' 8 MiB message limit.
-constexpr std::size_t kMaxFeedPageBytes = 4 * 1024 * 1024;
+// one): with the observers socket's send queue (socket_setup.cpp) it bounds
+// what one connection that never reads can make the broker hold.
+constexpr std::size_t kMaxFeedPageBytes = 1024 * 1024;
 
 Bytes flatten(capnp::MessageBuilder& message) {
   auto words = capnp::messageToFlatArray(message);
@@ -48,10 +49,14 @@ Bytes proof_reply(std::uint64_t request_id, const std::vector<Sha256Digest>& has
 }  // namespace
 
 Bytes Broker::Impl::refuse_observer(const std::string& principal, std::uint64_t request_id, const Error& error) {
-  // Audited like the participants endpoint's refusals. There is no batch
-  // transaction here: the row is written with the timers' next one.
+  // Audited like the participants endpoint's refusals: the first of each
+  // kind per observer and second in full, the rest of that second as one
+  // summary row (a flood of bad requests must not become an audit flood).
+  // There is no batch transaction here: rows go with the timers' next one.
   ++counters.refused;
-  deferred_audit.push_back(audit_entry(clock(), principal, std::nullopt, "observer", error.code, error.message));
+  if (rate_limit_audit.audit_in_full("observer", principal, error.code, clock())) {
+    deferred_audit.push_back(audit_entry(clock(), principal, std::nullopt, "observer", error.code, error.message));
+  }
   return observer_error(request_id, error);
 }
 
@@ -59,14 +64,19 @@ Bytes Broker::Impl::answer_observer(const EnrolledParticipant& observer, const O
   const std::uint64_t request_id = query.request_id;
 
   std::uint32_t retry_after_ms = 0;
-  if (auto admitted = rate_limiter.admit(observer.id, clock(), retry_after_ms); !admitted) {
+  auto admitted = rate_limiter.admit(observer.id, clock(), retry_after_ms);
+  if (admitted) admitted = observer_reply_budget.admit(observer.id, clock(), retry_after_ms);
+  if (!admitted) {
     ++counters.rate_limited;
-    if (rate_limit_audit.audit_in_full("observer", observer.id.str(), clock())) {
-      return refuse_observer(observer.id.str(), request_id, admitted.error());
-    }
-    ++counters.refused;  // audited in its window's summary row
-    return observer_error(request_id, admitted.error());
+    return refuse_observer(observer.id.str(), request_id, admitted.error());
   }
+  Bytes reply = build_observer_reply(observer, query);
+  observer_reply_budget.charge(observer.id, clock(), reply.size());
+  return reply;
+}
+
+Bytes Broker::Impl::build_observer_reply(const EnrolledParticipant& observer, const ObserverQuery& query) {
+  const std::uint64_t request_id = query.request_id;
   auto size = store->log_size();
   if (!size) return refuse_observer(observer.id.str(), request_id, size.error());
   StoreNodeSource nodes(*store);
@@ -146,6 +156,18 @@ Bytes Broker::Impl::answer_observer(const EnrolledParticipant& observer, const O
       make_error(ErrorCode::unsupported_version, "unknown observer request: this broker speaks observer protocol v1"));
 }
 
+void Broker::Impl::note_observer_reply_dropped(const std::string& principal) {
+  // Its send queue is full: the observer sent more requests than it reads
+  // replies. Nothing is lost that it cannot ask for again.
+  ++counters.observer_replies_dropped;
+  if (rate_limit_audit.audit_in_full("observer", principal, ErrorCode::unavailable, clock())) {
+    deferred_audit.push_back(audit_entry(clock(), principal, std::nullopt, "observer", ErrorCode::unavailable,
+                                         "a reply was dropped: " + principal + " has " +
+                                             std::to_string(kObserverSendQueue) +
+                                             " replies unread on one connection; read replies before asking more"));
+  }
+}
+
 void Broker::Impl::process_observer_requests() {
   for (int handled = 0; handled < 256; ++handled) {
     std::vector<zmq::message_t> frames;
@@ -186,9 +208,11 @@ void Broker::Impl::process_observer_requests() {
     try {
       zmq::message_t id(routing_id.data(), routing_id.size());
       zmq::message_t body(reply.data(), reply.size());
+      bool sent = false;
       if (observers.send(id, zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
-        (void)observers.send(body, zmq::send_flags::dontwait);
+        sent = observers.send(body, zmq::send_flags::dontwait).has_value();
       }
+      if (!sent) note_observer_reply_dropped(user_id);
     } catch (const zmq::error_t&) {
       // The observer left; it catches up from its last sequence next time.
     }

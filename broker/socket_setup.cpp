@@ -73,6 +73,11 @@ Status Broker::Impl::bind_sockets() {
     observers = zmq::socket_t(context, zmq::socket_type::router);
     configure_server_socket(observers, config, identity.curve());
     observers.set(zmq::sockopt::zap_domain, kObserversZapDomain);
+    // Observers only read: small queues and small frames, so an observer that
+    // sends without reading cannot make the broker hold its replies or requests.
+    set_int(observers, ZMQ_SNDHWM, kObserverSendQueue);
+    set_int(observers, ZMQ_RCVHWM, kObserverReceiveQueue);
+    zmq_setsockopt(observers.handle(), ZMQ_MAXMSGSIZE, &kObserverMaxFrameBytes, sizeof kObserverMaxFrameBytes);
     // Its handshake failures are counted with the participants endpoint's.
     zmq_socket_monitor(observers.handle(), kObserversMonitorEndpoint, kHandshakeFailureEvents);
     observers_monitor = zmq::socket_t(context, zmq::socket_type::pair);

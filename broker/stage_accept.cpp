@@ -45,12 +45,40 @@ bool RateLimiter::would_admit(const ParticipantId& participant, std::int64_t now
   return std::min(burst_, found->second.tokens + elapsed * rate_per_ms_) >= 1.0;
 }
 
-bool RefusalTally::audit_in_full(const std::string& stage, const std::string& principal, std::int64_t now_ms) {
-  auto [found, created] = open_.try_emplace({stage, principal}, Window{now_ms, 0});
+Status ByteBudget::admit(const ParticipantId& principal, std::int64_t now_ms, std::uint32_t& retry_after_ms) {
+  const Bucket& bucket = refill(principal, now_ms);
+  if (bucket.tokens > 0) return {};
+  retry_after_ms = static_cast<std::uint32_t>(std::ceil((1.0 - bucket.tokens) / rate_per_ms_));
+  return make_error(ErrorCode::rate_limited, "slow down: " + principal.str() +
+                                                 " asked for more reply bytes than this broker sends per second; "
+                                                 "read the replies you asked for, ask for smaller pages, and retry "
+                                                 "after " + std::to_string(retry_after_ms) + " ms");
+}
+
+void ByteBudget::charge(const ParticipantId& principal, std::int64_t now_ms, std::size_t bytes) {
+  refill(principal, now_ms).tokens -= static_cast<double>(bytes);
+}
+
+ByteBudget::Bucket& ByteBudget::refill(const ParticipantId& principal, std::int64_t now_ms) {
+  auto [found, created] = buckets_.try_emplace(principal);
+  Bucket& bucket = found->second;
+  if (created) {
+    bucket.tokens = burst_;
+    bucket.updated_ms = now_ms;
+  }
+  const std::int64_t elapsed = std::max<std::int64_t>(0, now_ms - bucket.updated_ms);
+  bucket.tokens = std::min(burst_, bucket.tokens + static_cast<double>(elapsed) * rate_per_ms_);
+  bucket.updated_ms = now_ms;
+  return bucket;
+}
+
+bool RefusalTally::audit_in_full(const std::string& stage, const std::string& principal, ErrorCode code,
+                                 std::int64_t now_ms) {
+  auto [found, created] = open_.try_emplace({stage, principal, code}, Window{now_ms, 0});
   Window& window = found->second;
   if (created) return true;
   if (now_ms - window.start_ms >= window_ms_) {
-    if (window.uncounted > 0) ended_.push_back({stage, principal, window.uncounted, window.start_ms});
+    if (window.uncounted > 0) ended_.push_back({stage, principal, code, window.uncounted, window.start_ms});
     window = Window{now_ms, 0};
     return true;
   }
@@ -67,8 +95,8 @@ std::vector<RefusalTally::Summary> RefusalTally::take_ended(std::int64_t now_ms)
       continue;
     }
     if (window->second.uncounted > 0) {
-      summaries.push_back({window->first.first, window->first.second, window->second.uncounted,
-                           window->second.start_ms});
+      const auto& [stage, principal, code] = window->first;
+      summaries.push_back({stage, principal, code, window->second.uncounted, window->second.start_ms});
     }
     window = open_.erase(window);  // the next refusal opens a new window, audited in full
   }

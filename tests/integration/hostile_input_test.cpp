@@ -1089,6 +1089,40 @@ TEST_CASE("a flood beyond the rate limit is answered frame by frame with rate_li
   good_message_is_next(exchange, *niger);
 }
 
+TEST_CASE("a flood of bad observer requests is answered one by one but audited once a second, not row by row") {
+  Exchange exchange({.rate_per_second = 2000, .burst = 4000});
+  RawSession& observer = exchange.raw("cso.sahel-watch", Endpoint::observers);
+  constexpr int kFlood = 300;
+  // In rounds of 50: a client has at most 64 requests outstanding per
+  // connection (the broker's send queue for it, docs/PROTOCOL.md §11).
+  constexpr int kRound = 50;
+  int refused = 0;
+  for (int round = 0; round < kFlood / kRound; ++round) {
+    std::vector<std::uint64_t> ids;
+    for (int i = 0; i < kRound; ++i) {
+      ids.push_back(observer.next_id());
+      observer.send({observer_frame_of_kind(ids.back(), 9)});  // a kind the read-only schema lacks
+    }
+    for (auto id : ids) {
+      Answer answer = observer.answer(id);
+      REQUIRE(answer.kind == Answer::Kind::error);  // every request is answered: no silent loss
+      CHECK(answer.code == ErrorCode::unsupported_version);
+      ++refused;
+    }
+  }
+  CHECK(refused == kFlood);
+  // Every refusal is accounted for, the first of each second in full and the
+  // rest of that second in one summary row: 300 bad requests are not 300 rows.
+  CHECK(exchange.broker->refusals_audited("observer", "cso.sahel-watch", "unsupported_version", kFlood) ==
+        static_cast<std::uint64_t>(kFlood));
+  CHECK(exchange.audit_since(0, "observer", ErrorCode::unsupported_version, "cso.sahel-watch").size() <
+        static_cast<std::size_t>(kFlood) / 4);
+  // The observer is still served.
+  auto follow = observer.next_id();
+  observer.send({observer_follow_frame(follow)});
+  CHECK(observer.answer(follow).kind == Answer::Kind::observer_page);
+}
+
 namespace {
 
 // A TCP connection to the broker's port that speaks no (or not enough) ZMTP.

@@ -193,12 +193,17 @@ int BrokerProcess::audit_count(const std::string& stage, const std::string& outc
 
 std::uint64_t BrokerProcess::rate_limited_audited(const std::string& stage, const std::string& principal,
                                                   std::uint64_t expected) const {
-  const std::string summary_marker = " more rate_limited refusal(s)";
+  return refusals_audited(stage, principal, "rate_limited", expected);
+}
+
+std::uint64_t BrokerProcess::refusals_audited(const std::string& stage, const std::string& principal,
+                                              const std::string& outcome, std::uint64_t expected) const {
+  const std::string summary_marker = " more " + outcome + " refusal(s)";
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   for (;;) {
     std::uint64_t accounted = 0;
     for (const auto& row : audit()) {
-      if (row.stage != stage || row.outcome != "rate_limited" || row.principal != principal) continue;
+      if (row.stage != stage || row.outcome != outcome || row.principal != principal) continue;
       const auto marker = row.detail.find(summary_marker);
       accounted += marker == std::string::npos ? 1 : std::stoull(row.detail.substr(0, marker));
     }

@@ -64,6 +64,9 @@ class BrokerProcess {
   // Waits (up to 10 s) for the summary rows until `expected` are accounted for.
   std::uint64_t rate_limited_audited(const std::string& stage, const std::string& principal,
                                      std::uint64_t expected) const;
+  // The same for refusals of any kind (`outcome` as audited: "malformed", ...).
+  std::uint64_t refusals_audited(const std::string& stage, const std::string& principal, const std::string& outcome,
+                                 std::uint64_t expected) const;
 
  private:
   enum class Launch { listening, port_taken };

@@ -31,6 +31,7 @@ struct BrokerCounters {
   std::uint64_t sessions_taken_over = 0;
   std::uint64_t internal_errors = 0;
   std::uint64_t commits = 0;
+  std::uint64_t observer_replies_dropped = 0;  // an observer's send queue was full
 };
 
 class Broker {

@@ -13,6 +13,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "fpx/broker/config.hpp"
@@ -50,6 +51,30 @@ class RateLimiter {
   std::map<ParticipantId, Bucket> buckets_;
 };
 
+// Bytes a principal may make the broker send, as a token bucket that may go
+// into debt: a reply's size is known only once it is built, so it is charged
+// afterwards, and the principal's next request waits until the debt is paid.
+// Stops an observer that asks for large pages faster than it reads them from
+// making the broker build (and queue) replies without end.
+class ByteBudget {
+ public:
+  ByteBudget(double bytes_per_second, double burst_bytes)
+      : rate_per_ms_(bytes_per_second / 1000.0), burst_(burst_bytes) {}
+  // ok while the principal is not in debt, else rate_limited with the wait.
+  Status admit(const ParticipantId& principal, std::int64_t now_ms, std::uint32_t& retry_after_ms);
+  void charge(const ParticipantId& principal, std::int64_t now_ms, std::size_t bytes);
+
+ private:
+  struct Bucket {
+    double tokens = 0;
+    std::int64_t updated_ms = 0;
+  };
+  Bucket& refill(const ParticipantId& principal, std::int64_t now_ms);
+  double rate_per_ms_;
+  double burst_;
+  std::map<ParticipantId, Bucket> buckets_;
+};
+
 // accept: the audit of rate_limited refusals. Every refusal is answered,
 // but a flood must not become an audit flood (tens of thousands of rows a
 // second, filling the disk): the first refusal of a principal at a stage in
@@ -59,11 +84,16 @@ class RefusalTally {
  public:
   explicit RefusalTally(std::int64_t window_ms) : window_ms_(window_ms) {}
   // true: audit this refusal in full; false: it is counted for a summary.
-  bool audit_in_full(const std::string& stage, const std::string& principal, std::int64_t now_ms);
+  // Windows are per stage, principal and error code.
+  bool audit_in_full(const std::string& stage, const std::string& principal, ErrorCode code, std::int64_t now_ms);
+  bool audit_in_full(const std::string& stage, const std::string& principal, std::int64_t now_ms) {
+    return audit_in_full(stage, principal, ErrorCode::rate_limited, now_ms);
+  }
 
   struct Summary {
     std::string stage;
     std::string principal;
+    ErrorCode code = ErrorCode::rate_limited;
     std::uint64_t refusals = 0;  // not audited one by one
     std::int64_t window_start_ms = 0;
   };
@@ -77,7 +107,7 @@ class RefusalTally {
     std::uint64_t uncounted = 0;
   };
   std::int64_t window_ms_;
-  std::map<std::pair<std::string, std::string>, Window> open_;  // (stage, principal)
+  std::map<std::tuple<std::string, std::string, ErrorCode>, Window> open_;  // (stage, principal, code)
   std::vector<Summary> ended_;  // ended before take_ended() came round
 };
 

@@ -66,3 +66,30 @@ TEST_CASE("A window that ends before the timers come round keeps its count for t
   CHECK(ended[1].refusals == 1);
   CHECK(ended[1].window_start_ms == 1500);
 }
+
+TEST_CASE("Refusals of different kinds have windows of their own, and summaries keep their kind") {
+  RefusalTally tally(/*window_ms=*/1000);
+  CHECK(tally.audit_in_full("accept", "ml.police", ErrorCode::malformed, 0));
+  CHECK(tally.audit_in_full("accept", "ml.police", ErrorCode::too_large, 0));  // another kind: in full too
+  CHECK_FALSE(tally.audit_in_full("accept", "ml.police", ErrorCode::malformed, 10));
+  CHECK_FALSE(tally.audit_in_full("accept", "ml.police", ErrorCode::malformed, 20));
+  auto ended = tally.take_ended(1000);
+  REQUIRE(ended.size() == 1);
+  CHECK(ended[0].code == ErrorCode::malformed);
+  CHECK(ended[0].refusals == 2);
+}
+
+TEST_CASE("A reply byte budget lets a burst through, then refuses until the debt is paid back") {
+  ByteBudget budget(/*bytes_per_second=*/1000, /*burst_bytes=*/4000);
+  const ParticipantId observer("cso.watch");
+  std::uint32_t retry_after_ms = 0;
+  REQUIRE(budget.admit(observer, 0, retry_after_ms).ok());
+  budget.charge(observer, 0, 10'000);  // one large reply: 6000 bytes in debt
+  auto refused = budget.admit(observer, 0, retry_after_ms);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == ErrorCode::rate_limited);
+  CHECK(retry_after_ms >= 6000);  // 6000 bytes at 1 byte a millisecond
+  CHECK_FALSE(budget.admit(observer, 5000, retry_after_ms).ok());
+  CHECK(budget.admit(observer, 6100, retry_after_ms).ok());
+  CHECK(budget.admit(ParticipantId("cso.other"), 0, retry_after_ms).ok());  // budgets are per observer
+}
