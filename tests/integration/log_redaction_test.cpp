@@ -46,11 +46,12 @@ bool is_debug_line(const std::string& line) { return line.find("] [debug] ") != 
 }  // namespace
 
 TEST_CASE("The broker logs a hit without the serial number above debug level") {
-  test::TestPki pki({"SN", "BF"});
+  test::TestPki pki({"SN", "NE", "BF"});
   pki.issue("sn.focal-point", "SN", Role::focal_point);
+  pki.issue("ne.focal-point", "NE", Role::focal_point);  // the sample request also asks Niger
   pki.issue("bf.focal-point", "BF", Role::focal_point);
   pki.issue("sn.police-judiciaire", "SN", Role::agency);
-  test::BrokerProcess broker(pki, {"sn.focal-point", "bf.focal-point", "sn.police-judiciaire"});
+  test::BrokerProcess broker(pki, {"sn.focal-point", "ne.focal-point", "bf.focal-point", "sn.police-judiciaire"});
   auto burkina = test::connect_client(broker, pki, "bf.focal-point");
   auto senegal = test::connect_client(broker, pki, "sn.focal-point");
   auto agency = test::connect_client(broker, pki, "sn.police-judiciaire");
@@ -60,14 +61,16 @@ TEST_CASE("The broker logs a hit without the serial number above debug level") {
     REQUIRE(body.getAlert().getKind() == wire::AlertKind::STOLEN);
     body.getAlert().getFirearms()[0].setSerialNumber(kAlertedSerial);
   });
-  REQUIRE(burkina->submit(alert).ok());
+  const auto alerted = burkina->submit(alert);
+  if (!alerted) FAIL("the alert was refused: " << alerted.error().describe());
   REQUIRE(receive(*senegal, 1).size() == 1);
 
   const Bytes request =
       test::seal_changed(pki.identity("sn.police-judiciaire"), MessageType::TRACING_REQUEST, [](auto, auto body) {
         body.getTracingRequest().getFirearms()[0].setSerialNumber(kRequestedSerial);
       });
-  REQUIRE(agency->submit(request).ok());
+  const auto requested = agency->submit(request);
+  if (!requested) FAIL("the tracing request was refused: " << requested.error().describe());
   // Burkina Faso gets the request (it was sent there) and the hit on its alert.
   const auto at_burkina = receive(*burkina, 2);
   REQUIRE(at_burkina.size() == 2);
