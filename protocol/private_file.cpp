@@ -33,7 +33,8 @@ Error shared_file(const std::string& file, std::string_view what, const std::str
   return make_error(ErrorCode::io_error,
                     std::string(what) + " " + file + " may be read or written by other users (mode " + octal(mode) +
                         "): it holds tracing requests and serial numbers. Check who could have read it, then run "
-                        "chmod 600 " + database + "*" + " and start again");
+                        "chmod 600 " +
+                        database + "*" + " and start again");
 }
 
 class FileDescriptor {
@@ -64,8 +65,8 @@ Status prepare_private_database_file(const std::filesystem::path& database, std:
   }
   struct stat status {};
   if (::fstat(fd.get(), &status) != 0) {
-    return make_error(ErrorCode::io_error, "cannot read the mode of " + std::string(what) + " " + name + ": " +
-                                               std::strerror(errno));
+    return make_error(ErrorCode::io_error,
+                      "cannot read the mode of " + std::string(what) + " " + name + ": " + std::strerror(errno));
   }
   if (!S_ISREG(status.st_mode)) {
     return make_error(ErrorCode::io_error,

@@ -2,12 +2,11 @@
 // travel where the store does not (journald, log shippers, support tickets).
 // The real broker runs a stolen alert, a tracing request for the same rifle
 // and the hit notification they cause, then its whole log is read.
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <catch2/catch.hpp>
 
 #include "fpx/client.hpp"
 #include "support/broker_clients.hpp"
@@ -41,7 +40,9 @@ std::vector<client::Delivery> receive(client::Client& client, std::size_t count)
   return received;
 }
 
-bool is_debug_line(const std::string& line) { return line.find("] [debug] ") != std::string::npos; }
+bool is_debug_line(const std::string& line) {
+  return line.find("] [debug] ") != std::string::npos;
+}
 
 }  // namespace
 
@@ -56,19 +57,19 @@ TEST_CASE("The broker logs a hit without the serial number above debug level") {
   auto senegal = test::connect_client(broker, pki, "sn.focal-point");
   auto agency = test::connect_client(broker, pki, "sn.police-judiciaire");
 
-  const Bytes alert = test::seal_changed(pki.identity("bf.focal-point"), MessageType::ALERT, [](auto header, auto body) {
-    header.initRecipients(1)[0].setCountry("SN");
-    REQUIRE(body.getAlert().getKind() == wire::AlertKind::STOLEN);
-    body.getAlert().getFirearms()[0].setSerialNumber(kAlertedSerial);
-  });
+  const Bytes alert =
+      test::seal_changed(pki.identity("bf.focal-point"), MessageType::ALERT, [](auto header, auto body) {
+        header.initRecipients(1)[0].setCountry("SN");
+        REQUIRE(body.getAlert().getKind() == wire::AlertKind::STOLEN);
+        body.getAlert().getFirearms()[0].setSerialNumber(kAlertedSerial);
+      });
   const auto alerted = burkina->submit(alert);
   if (!alerted) FAIL("the alert was refused: " << alerted.error().describe());
   REQUIRE(receive(*senegal, 1).size() == 1);
 
-  const Bytes request =
-      test::seal_changed(pki.identity("sn.police-judiciaire"), MessageType::TRACING_REQUEST, [](auto, auto body) {
-        body.getTracingRequest().getFirearms()[0].setSerialNumber(kRequestedSerial);
-      });
+  const Bytes request = test::seal_changed(
+      pki.identity("sn.police-judiciaire"), MessageType::TRACING_REQUEST,
+      [](auto, auto body) { body.getTracingRequest().getFirearms()[0].setSerialNumber(kRequestedSerial); });
   const auto requested = agency->submit(request);
   if (!requested) FAIL("the tracing request was refused: " << requested.error().describe());
   // Burkina Faso gets the request (it was sent there) and the hit on its alert.

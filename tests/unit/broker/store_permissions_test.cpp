@@ -3,11 +3,10 @@
 // and an existing one that others may read is refused, not opened.
 #include <sys/stat.h>
 
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 #include <string>
-
-#include <catch2/catch.hpp>
 
 #include "client_state.hpp"
 #include "fpx/broker/store.hpp"
@@ -54,7 +53,9 @@ std::string octal(mode_t mode) {
   return text;
 }
 
-fs::path with_suffix(const fs::path& path, const char* suffix) { return fs::path(path.string() + suffix); }
+fs::path with_suffix(const fs::path& path, const char* suffix) {
+  return fs::path(path.string() + suffix);
+}
 
 // Writes a row, so that the WAL and its shared-memory index exist.
 void write_an_audit_row(broker::Store& store) {
@@ -63,7 +64,9 @@ void write_an_audit_row(broker::Store& store) {
   require_ok(store.commit());
 }
 
-void chmod_to(const fs::path& path, mode_t mode) { REQUIRE(::chmod(path.c_str(), mode) == 0); }
+void chmod_to(const fs::path& path, mode_t mode) {
+  REQUIRE(::chmod(path.c_str(), mode) == 0);
+}
 
 std::string read_all(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
