@@ -36,6 +36,7 @@
 
 #include "fpx/broker/store.hpp"
 #include "fpx/crypto.hpp"
+#include "fpx/private_file.hpp"
 #include "fpx/process_statistics.hpp"
 #include "fpx/transparency_log.hpp"
 
@@ -1485,6 +1486,11 @@ Status check_schema(sqlite3* db, const std::string& path) {
 
 Result<std::unique_ptr<Store>> open_sqlite_store(const std::filesystem::path& path, const std::string& vfs) {
   const std::string name = path.string();
+  // Created 0600 before SQLite sees it, whatever the umask: the WAL and its
+  // index take the database's mode, and a store others could read is refused.
+  if (auto kept_private = prepare_private_database_file(path, "store"); !kept_private) {
+    return std::move(kept_private).take_error();
+  }
   sqlite3* raw = nullptr;
   // NOMUTEX: the connection belongs to the store thread alone (no mutexes in broker/).
   const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;

@@ -168,8 +168,11 @@ Status Broker::Impl::apply_workflow(const OpenedEnvelope& opened, const Enrolled
             hit_body.setMatchedSerial(serial);
           });
           if (!issued) return std::move(issued).take_error();
-          spdlog::info("hit: request {} matches alert {} on serial {}", opened.message_id.hex(),
-                       hit.alert_id.hex(), serial);
+          // Never the serial itself: logs travel to places the store does
+          // not (journald, log shippers, support tickets). The notice and
+          // the store hold it for those entitled to it.
+          spdlog::info("hit: request {} matches alert {} on a watched serial", opened.message_id.hex(),
+                       hit.alert_id.hex());
         }
       }
       return {};

@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include "fpx/certificate.hpp"
+#include "fpx/private_file.hpp"
 
 namespace fpx::client {
 
@@ -59,6 +60,11 @@ ClientState& ClientState::operator=(ClientState&&) noexcept = default;
 ClientState::~ClientState() = default;
 
 Result<ClientState> ClientState::open(const std::string& path) {
+  // Created 0600 whatever the umask (its WAL follows): the outbox holds the
+  // participant's own requests, serial numbers included.
+  if (auto kept_private = prepare_private_database_file(path, "client state file"); !kept_private) {
+    return std::move(kept_private).take_error();
+  }
   sqlite3* raw = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                            nullptr);

@@ -637,6 +637,8 @@ TEST_CASE("An SQLite file that is not an FPX store is refused") {
     RawConnection raw(path);
     raw.exec("CREATE TABLE something (x)");
   }
+  // Private to its owner, as a store must be: what is refused is its content.
+  fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::replace);
   const auto opened = open_sqlite_store(path);
   REQUIRE_FALSE(opened.ok());
   CHECK(opened.error().code == ErrorCode::io_error);
