@@ -256,7 +256,8 @@ namespace fpx::cli {
 // compares it out of band and pins it beside the old one (--add); once the
 // exchange signs with the new key, the old pin is removed (--remove).
 int run_profile_pin(const GlobalOptions& global, const ProfilePinOptions& options) {
-  auto profile = load_profile(global.profile);
+  // A profile without pins (made before pinning existed) is mended here.
+  auto profile = load_profile(global.profile, PinsNeeded::no);
   if (!profile) return report_failure(global, kExitUsage, profile.error());
   const auto file = profile->dir / kProfileFile;
   client::BrokerPins pins = profile->broker_pins;

@@ -77,7 +77,7 @@ Result<CurvePublicKey> broker_key_from_cert(const std::filesystem::path& pem) {
   return info->curve_public_key;
 }
 
-Result<Profile> load_profile(const std::string& flag) {
+Result<Profile> load_profile(const std::string& flag, PinsNeeded pins) {
   std::string dir = flag;
   if (dir.empty()) {
     if (const char* env = std::getenv(kProfileEnv); env != nullptr) dir = env;
@@ -87,7 +87,7 @@ Result<Profile> load_profile(const std::string& flag) {
                       "no profile given: pass --profile DIR or set FPX_PROFILE; create one with "
                       "`fpx profile init --dir DIR --identity ... --broker-endpoint ... --broker-cert ... --root-ca ...`");
   }
-  auto profile = load_profile_dir(dir);
+  auto profile = load_profile_dir(dir, pins);
   // Every command that verifies loads its profile here: the choice made at
   // `fpx profile init` stays visible, on stderr so that --json stays clean.
   if (profile) {
@@ -102,7 +102,7 @@ std::string revocation_warning(const Profile& profile) {
          "signer are accepted. Rewrite it with `fpx profile init --force ... --crl-dir DIR` to check";
 }
 
-Result<Profile> load_profile_dir(const std::filesystem::path& dir) {
+Result<Profile> load_profile_dir(const std::filesystem::path& dir, PinsNeeded pins_needed) {
   const auto file = dir / kProfileFile;
   std::error_code ignored;
   if (!std::filesystem::exists(file, ignored)) {
@@ -179,11 +179,12 @@ Result<Profile> load_profile_dir(const std::filesystem::path& dir) {
       }
     }
   }
-  if (profile.broker_pins.empty()) {
+  if (profile.broker_pins.empty() && pins_needed == PinsNeeded::yes) {
     problems.field_errors.push_back(
         {"broker.pins", "pins no broker signing key: add the exchange's with `fpx profile pin --add broker-chain.pem` "
                         "after comparing its fingerprint with the operator's"});
-  } else if (auto bounded = client::require_broker_pins(profile.broker_pins, "broker.pins"); !bounded) {
+  } else if (auto bounded = client::require_broker_pins(profile.broker_pins, "broker.pins");
+             !profile.broker_pins.empty() && !bounded) {
     problems.field_errors.push_back({"broker.pins", bounded.error().message});
   }
   if (!problems.field_errors.empty()) return problems;

@@ -48,9 +48,13 @@ struct Profile {
   Result<client::ObserverOptions> observer_options() const;
 };
 
+// Whether a profile that pins no broker key loads: only `fpx profile pin`,
+// which is how such a profile is mended, takes one.
+enum class PinsNeeded { yes, no };
+
 // The profile named by --profile, else $FPX_PROFILE; errors say how to make one.
-Result<Profile> load_profile(const std::string& flag);
-Result<Profile> load_profile_dir(const std::filesystem::path& dir);
+Result<Profile> load_profile(const std::string& flag, PinsNeeded pins = PinsNeeded::yes);
+Result<Profile> load_profile_dir(const std::filesystem::path& dir, PinsNeeded pins = PinsNeeded::yes);
 
 // The broker's CURVE key from its certificate (the first one in a PEM file).
 Result<CurvePublicKey> broker_key_from_cert(const std::filesystem::path& pem);
