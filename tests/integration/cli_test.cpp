@@ -525,3 +525,47 @@ TEST_CASE("fpx verify judges revocation at the broker's receipt time: a backdate
   CHECK(other.exit_code == 1);
   CHECK_THAT(other.err, Catch::Contains("signer_mismatch"));
 }
+
+TEST_CASE("fpx verify accepts a broker notice only under a pinned broker key") {
+  Exchange exchange;
+  exchange.pki.issue("exchange.rogue", "AT", Role::broker, {.via_intermediate = false});
+  const std::string pin = test::broker_pins(exchange.pki).front().text();
+  auto write = [&](const std::string& name, const Bytes& envelope) {
+    const auto file = exchange.pki.dir() / name;
+    std::ofstream(file, std::ios::binary).write(reinterpret_cast<const char*>(envelope.data()),
+                                                static_cast<std::streamsize>(envelope.size()));
+    return file.string();
+  };
+  const auto genuine = write("reminder.fpx", test::seal_sample(exchange.pki.identity("exchange.broker"),
+                                                               wire::MessageType::REMINDER));
+  const auto forged = write("forged-reminder.fpx", test::seal_sample(exchange.pki.identity("exchange.rogue"),
+                                                                     wire::MessageType::REMINDER));
+  const std::vector<std::string> trust{"--root-ca", exchange.pki.root_pem().string(), "--crl-dir",
+                                       exchange.pki.crl_dir().string()};
+  auto verify = [&](const std::string& file, std::vector<std::string> extra) {
+    std::vector<std::string> args{"verify", file};
+    args.insert(args.end(), trust.begin(), trust.end());
+    args.insert(args.end(), extra.begin(), extra.end());
+    return exchange.fpx(args);
+  };
+
+  auto accepted = verify(genuine, {"--broker-pin", pin});
+  INFO(accepted.out << accepted.err);
+  CHECK(accepted.exit_code == 0);
+  CHECK_THAT(accepted.out, Catch::Contains("exchange.broker"));
+
+  auto refused = verify(forged, {"--broker-pin", pin});
+  INFO(refused.out << refused.err);
+  CHECK(refused.exit_code == 1);
+  CHECK_THAT(refused.err, Catch::Contains("signer_mismatch"));
+  CHECK_THAT(refused.err, Catch::Contains("is not signed by the pinned exchange"));
+
+  auto unpinned = verify(genuine, {});
+  CHECK(unpinned.exit_code == 2);
+  CHECK_THAT(unpinned.err, Catch::Contains("no broker key is pinned"));
+
+  // With a profile, its pins are used.
+  auto with_profile = exchange.as("sn.focal-point", {"verify", forged});
+  CHECK(with_profile.exit_code == 1);
+  CHECK_THAT(with_profile.err, Catch::Contains("signer_mismatch"));
+}
