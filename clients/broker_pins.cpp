@@ -51,9 +51,13 @@ Result<BrokerKeyPin> BrokerKeyPin::of_certificate(const Certificate& certificate
   return of_key(*key);
 }
 
-std::string BrokerKeyPin::text() const { return std::string(kBrokerPinPrefix) + to_hex(digest_); }
+std::string BrokerKeyPin::text() const {
+  return std::string(kBrokerPinPrefix) + to_hex(digest_);
+}
 
-bool BrokerKeyPin::matches(const Ed25519PublicKey& key) const { return sha256(key) == digest_; }
+bool BrokerKeyPin::matches(const Ed25519PublicKey& key) const {
+  return sha256(key) == digest_;
+}
 
 Status require_broker_pins(const BrokerPins& pins, std::string_view where) {
   if (pins.empty()) {
@@ -65,10 +69,9 @@ Status require_broker_pins(const BrokerPins& pins, std::string_view where) {
                           "the operator's");
   }
   if (pins.size() > kMaxBrokerPins) {
-    return make_error(ErrorCode::invalid_argument, std::to_string(pins.size()) + " broker keys are pinned (" +
-                                                       std::string(where) + "), more than " +
-                                                       std::to_string(kMaxBrokerPins) +
-                                                       ": remove the keys the exchange no longer uses");
+    return make_error(ErrorCode::invalid_argument,
+                      std::to_string(pins.size()) + " broker keys are pinned (" + std::string(where) + "), more than " +
+                          std::to_string(kMaxBrokerPins) + ": remove the keys the exchange no longer uses");
   }
   return {};
 }
@@ -95,8 +98,10 @@ Status check_pinned_broker(const BrokerPins& pins, const Certificate& signer, st
 
 Result<VerifiedBroker> verify_broker_chain(const std::vector<Certificate>& chain, const std::filesystem::path& root_ca,
                                            const BrokerPins& pins) {
-  if (chain.empty()) return make_error(ErrorCode::invalid_argument, "no broker certificate given: give the broker's chain.pem");
-  if (auto required = require_broker_pins(pins, "broker chain check"); !required) return std::move(required).take_error();
+  if (chain.empty())
+    return make_error(ErrorCode::invalid_argument, "no broker certificate given: give the broker's chain.pem");
+  if (auto required = require_broker_pins(pins, "broker chain check"); !required)
+    return std::move(required).take_error();
   auto trust = TrustStore::load(root_ca, {});
   if (!trust) return std::move(trust).take_error();
   std::vector<Bytes> ders;
@@ -110,8 +115,8 @@ Result<VerifiedBroker> verify_broker_chain(const std::vector<Certificate>& chain
   auto signer = trust->check_chain_at(**resolved, now, now, RevocationCheck::skip);
   if (!signer) return std::move(signer).take_error();
   if (signer->participant.role != Role::broker) {
-    return make_error(ErrorCode::wrong_role, "the broker certificate given is " + signer->participant.id.str() + "'s, a " +
-                                                 std::string(role_name(signer->participant.role)) +
+    return make_error(ErrorCode::wrong_role, "the broker certificate given is " + signer->participant.id.str() +
+                                                 "'s, a " + std::string(role_name(signer->participant.role)) +
                                                  ": give the broker's chain.pem");
   }
   const Certificate& leaf = TrustStore::leaf_of(**resolved);

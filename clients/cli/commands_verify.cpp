@@ -9,14 +9,14 @@
 // could backdate created-at to before its revocation. A broker-signed file
 // (a reminder, an escalation, a notice) and a receipt must carry a pinned
 // exchange key.
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+#include <kj/exception.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
-
-#include <capnp/message.h>
-#include <capnp/serialize.h>
-#include <kj/exception.h>
 
 #include "fpx/crypto.hpp"
 #include "fpx/verify_receipt.hpp"
@@ -104,11 +104,12 @@ int run_verify(const GlobalOptions& global, const VerifyOptions& options) {
   // A broker-made message is the exchange's word only under its pinned key.
   if (signer.role == Role::broker) {
     if (pins.empty()) {
-      return report_failure(global, kExitUsage,
-                            make_error(ErrorCode::invalid_argument,
-                                       options.file + " is signed by a broker, and no broker key is pinned to judge it"),
-                            "give --broker-pin sha256:<hex> (the exchange's key, as the operator publishes it) or a "
-                            "profile");
+      return report_failure(
+          global, kExitUsage,
+          make_error(ErrorCode::invalid_argument,
+                     options.file + " is signed by a broker, and no broker key is pinned to judge it"),
+          "give --broker-pin sha256:<hex> (the exchange's key, as the operator publishes it) or a "
+          "profile");
     }
     if (auto pinned = client::check_pinned_broker(pins, *opened->signer.leaf, "this broker notice"); !pinned) {
       return refuse(std::move(pinned).take_error(), "");
@@ -122,12 +123,12 @@ int run_verify(const GlobalOptions& global, const VerifyOptions& options) {
   std::error_code exists_error;
   if (std::filesystem::exists(receipt_file, exists_error)) {
     if (pins.empty()) {
-      return report_failure(global, kExitUsage,
-                            make_error(ErrorCode::invalid_argument, receipt_file.string() +
-                                                                        " is a broker receipt, and no broker key is "
-                                                                        "pinned to judge it"),
-                            "give --broker-pin sha256:<hex> or a profile; or move the receipt away to verify the "
-                            "message alone");
+      return report_failure(
+          global, kExitUsage,
+          make_error(ErrorCode::invalid_argument, receipt_file.string() + " is a broker receipt, and no broker key is "
+                                                                          "pinned to judge it"),
+          "give --broker-pin sha256:<hex> or a profile; or move the receipt away to verify the "
+          "message alone");
     }
     auto receipt_bytes = read_whole_file(receipt_file);
     if (!receipt_bytes) return report_failure(global, kExitUsage, receipt_bytes.error());
@@ -154,11 +155,11 @@ int run_verify(const GlobalOptions& global, const VerifyOptions& options) {
   }
 
   const bool checked = opened->signer.revocation == RevocationStatus::checked;
-  std::string revocation_text =
-      checked ? "checked against CRLs in " + crl_dir
-              : "NOT checked (no CRLs given): a revoked signer would pass; give --crl-dir";
+  std::string revocation_text = checked ? "checked against CRLs in " + crl_dir
+                                        : "NOT checked (no CRLs given): a revoked signer would pass; give --crl-dir";
   if (checked) {
-    revocation_text += receipt ? ", at the broker's receipt time" : ", at the sender's created-at (no broker receipt beside the file)";
+    revocation_text +=
+        receipt ? ", at the broker's receipt time" : ", at the sender's created-at (no broker receipt beside the file)";
   }
   const auto header = opened->message.header();
   if (global.json) {
