@@ -240,6 +240,11 @@ CurvePublicKey BrokerProcess::curve_public_key() const {
   return must(chain.front().participant(), "broker certificate").curve_public_key;
 }
 
+client::BrokerPins BrokerProcess::broker_pins() const {
+  auto chain = must(Certificate::load_pem_file(chain_path()), "broker chain");
+  return {must(client::BrokerKeyPin::of_certificate(chain.front()), "broker key pin")};
+}
+
 double BrokerProcess::cpu_seconds() const { return cpu_seconds_of(pid_); }
 
 }  // namespace fpx::bench

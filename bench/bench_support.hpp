@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "bench/temp_dir.hpp"
+#include "fpx/broker_pins.hpp"
 #include "fpx/identity.hpp"
 #include "fpx/pki.hpp"
 
@@ -92,6 +93,9 @@ class BrokerProcess {
   const std::filesystem::path& database() const { return database_; }
   std::filesystem::path chain_path() const;  // the broker's chain.pem
   CurvePublicKey curve_public_key() const;
+  // The pin of its signing key: clients and observers accept broker-signed
+  // artefacts only from pinned keys.
+  client::BrokerPins broker_pins() const;
   pid_t pid() const { return pid_; }
   const std::filesystem::path& log_path() const { return log_; }
   // User + system CPU time of the process (all threads) so far, from

@@ -207,6 +207,7 @@ struct Exchange {
     options.state_db = state_db(id);
     options.root_ca = pki.root_pem();
     options.crl_dir = pki.crl_dir();
+    options.broker_pins = broker.broker_pins();
     options.handshake_timeout = kClientTimeout;
     options.request_timeout = kClientTimeout;
     return options;
@@ -234,6 +235,7 @@ struct Exchange {
     options.endpoint = broker.observers_endpoint();
     options.broker_chain = must(fpx::Certificate::load_pem_file(broker.chain_path()), "broker chain");
     options.root_ca = pki.root_pem();
+    options.broker_pins = broker.broker_pins();
     options.handshake_timeout = kClientTimeout;
     options.request_timeout = kClientTimeout;
     for (int refused = 0; !stop.load();) {
@@ -499,6 +501,7 @@ int main(int argc, char** argv) {
     for (auto& held : read_receipts(exchange.state_db(sender_id(s)))) {
       fpx::client::ReceiptExpectation expected;
       expected.message_id = held.id;
+      expected.broker_pins = broker.broker_pins();
       if (fpx::client::verify_receipt(trust, held.signed_receipt, expected)) {
         receipts.emplace(held.id, std::move(held.signed_receipt));
       } else {
@@ -570,6 +573,7 @@ int main(int argc, char** argv) {
   for (const auto& [id, signed_receipt] : receipts) {
     fpx::client::ReceiptExpectation expected;
     expected.message_id = id;
+    expected.broker_pins = broker.broker_pins();
     auto receipt = fpx::client::verify_receipt(trust, signed_receipt, expected);
     if (!receipt || receipt->log_index >= leaves.size() || leaves[receipt->log_index].message != id) {
       ++receipts_not_in_log;

@@ -204,6 +204,7 @@ int run_fairness(const BenchOptions& options) {
     client_options.state_db = dir.path() / (id + ".client.sqlite");
     client_options.root_ca = pki.root_pem();
     client_options.crl_dir = pki.crl_dir();
+    client_options.broker_pins = broker.broker_pins();
     return must(client::Client::connect(pki.identity(id), client_options), "connect");
   };
   auto victim_client = connect(victim);

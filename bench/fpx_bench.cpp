@@ -148,6 +148,7 @@ FpxRun run_fpx(const BenchOptions& options) {
     client_options.state_db = dir.path() / (id + ".client.sqlite");
     client_options.root_ca = pki.root_pem();
     client_options.crl_dir = pki.crl_dir();
+    client_options.broker_pins = broker.broker_pins();
     return must(client::Client::connect(pki.identity(id), client_options), "connect");
   };
   std::vector<std::unique_ptr<client::Client>> sender_clients;
@@ -196,6 +197,7 @@ FpxRun run_fpx(const BenchOptions& options) {
       observer_options.endpoint = broker.observers_endpoint();
       observer_options.broker_chain = broker_chain;
       observer_options.root_ca = pki.root_pem();
+      observer_options.broker_pins = broker.broker_pins();
       return must(client::ObserverClient::connect(pki.identity(observer_id(n)), observer_options), "observer connect");
     });
     std::fprintf(stderr, "# %d observers connected and following in %.1f s\n", options.observers,

@@ -203,9 +203,9 @@ struct Client::Impl {
 
   Impl(Identity identity, const ClientOptions& options, TrustStore trust, ClientState state)
       : identity_(std::move(identity)), options_(options), trust_(std::move(trust)), state_(std::move(state)) {
-    // Without CRLs the caller chose not to check revocation; every opened
+    // connect() admits no crl_dir only with an explicit skip; every opened
     // envelope then says so (RevocationStatus::not_checked).
-    revocation_ = options_.crl_dir.empty() ? RevocationCheck::skip : RevocationCheck::required;
+    revocation_ = options_.revocation;
   }
 
   Identity identity_;
@@ -401,6 +401,7 @@ struct Client::Impl {
     expected.message_id = submit.message_id;
     expected.envelope_sha256 = submit.envelope_sha256;
     expected.revocation = revocation_;
+    expected.broker_pins = options_.broker_pins;
     auto receipt = verify_receipt(trust_, message.signed_receipt, expected);
     if (!receipt) {
       Error error = std::move(receipt).take_error();
@@ -482,9 +483,7 @@ struct Client::Impl {
     while (!inbox_.empty()) {
       RawDelivery& raw = inbox_.front();
       const std::size_t raw_bytes = raw.envelope.size();  // the envelope may be moved out before the pop
-      OpenOptions open_options;
-      open_options.revocation = revocation_;
-      auto opened = opener_.open(raw.envelope, open_options);
+      auto opened = open_delivery(raw.envelope);
       if (!opened) {
         Error error = std::move(opened).take_error();
         const bool passing = is_local_verification_failure(error.code);
@@ -512,6 +511,24 @@ struct Client::Impl {
       pop_inbox(raw_bytes);
     }
     return {};
+  }
+
+  // End-to-end verification of one delivery. A broker-made one (reminder,
+  // escalation, hit or dead-letter notice: the sender's role is broker)
+  // must also be signed by a pinned exchange key: a chain to the root with
+  // the broker role proves only that some CA key holder made it.
+  Result<OpenedEnvelope> open_delivery(ByteView envelope) {
+    OpenOptions open_options;
+    open_options.revocation = revocation_;
+    auto opened = opener_.open(envelope, open_options);
+    if (!opened || opened->signer.participant.role != Role::broker) return opened;
+    if (auto pinned = check_pinned_broker(options_.broker_pins, *opened->signer.leaf,
+                                          "the broker notice " + opened->message_id.hex() + " (" +
+                                              std::string(message_type_name(opened->type)) + ")");
+        !pinned) {
+      return std::move(pinned).take_error();
+    }
+    return opened;
   }
 
   void pop_inbox(std::size_t bytes) {
@@ -575,6 +592,14 @@ Result<std::unique_ptr<Client>> Client::connect(Identity identity, const ClientO
     return make_error(ErrorCode::invalid_argument, "max_buffered_deliveries is 0: at least one delivery must fit");
   }
   if (options.root_ca.empty()) return make_error(ErrorCode::invalid_argument, "no root CA given");
+  if (options.crl_dir.empty() && options.revocation == RevocationCheck::required) {
+    return make_error(ErrorCode::invalid_argument,
+                      "no CRL directory given: revocation is checked by default, so give ClientOptions::crl_dir (the "
+                      "CAs' CRLs), or set ClientOptions::revocation = RevocationCheck::skip to run without, knowingly");
+  }
+  if (auto pinned = require_broker_pins(options.broker_pins, "ClientOptions::broker_pins"); !pinned) {
+    return std::move(pinned).take_error();
+  }
   return guarded<std::unique_ptr<Client>>([&]() -> Result<std::unique_ptr<Client>> {
     auto trust = TrustStore::load(options.root_ca, options.crl_dir);
     if (!trust) return std::move(trust).take_error();

@@ -369,37 +369,19 @@ Result<T> guarded(Function&& function) {
 }
 
 // The broker's chain against the root (signatures, validity now, broker
-// role); returns its signing key and checks or supplies the CURVE key.
+// role, pinned key); returns its signing key and checks or supplies the CURVE key.
 Result<Ed25519PublicKey> verify_broker(const ObserverOptions& options, CurvePublicKey& curve_key) {
-  if (options.broker_chain.empty()) {
-    return make_error(ErrorCode::invalid_argument, "no broker certificate given: give the broker's chain.pem");
-  }
-  auto trust = TrustStore::load(options.root_ca, {});
-  if (!trust) return std::move(trust).take_error();
-  std::vector<Bytes> ders;
-  for (const auto& certificate : options.broker_chain) ders.push_back(certificate.der());
-  std::vector<ByteView> views(ders.begin(), ders.end());
-  auto chain = trust->resolve_chain(views);
-  if (!chain) return std::move(chain).take_error();
-  const std::int64_t now = now_ms();
-  // Revocation is the broker's own certificate's: the operator publishes no
-  // CRL to observers. A revoked broker key is rotated, and observers are
-  // given the new chain out of band.
-  auto signer = trust->check_chain_at(**chain, now, now, RevocationCheck::skip);
-  if (!signer) return std::move(signer).take_error();
-  if (signer->participant.role != Role::broker) {
-    return make_error(ErrorCode::wrong_role, "the broker certificate given is " + signer->participant.id.str() + "'s, a " +
-                                                 std::string(role_name(signer->participant.role)) +
-                                                 ": give the broker's chain.pem");
-  }
+  auto broker = verify_broker_chain(options.broker_chain, options.root_ca, options.broker_pins);
+  if (!broker) return std::move(broker).take_error();
+  const ParticipantInfo* signer = &broker->participant;
   const bool pinned = std::any_of(curve_key.begin(), curve_key.end(), [](auto byte) { return byte != 0; });
-  if (pinned && curve_key != signer->participant.curve_public_key) {
+  if (pinned && curve_key != signer->curve_public_key) {
     return make_error(ErrorCode::bad_key, "the broker CURVE key given (" + z85_encode(curve_key) +
                                               ") is not the one in the broker's certificate (" +
-                                              z85_encode(signer->participant.curve_public_key) + ")");
+                                              z85_encode(signer->curve_public_key) + ")");
   }
-  curve_key = signer->participant.curve_public_key;
-  return ed25519_key_of(TrustStore::leaf_of(**chain));
+  curve_key = signer->curve_public_key;
+  return broker->signing_key;
 }
 
 }  // namespace

@@ -67,6 +67,9 @@ Result<Receipt> verify_receipt(TrustStore& trust, ByteView signed_receipt, const
   if (signed_receipt.empty() || signed_receipt.size() % sizeof(capnp::word) != 0) {
     return make_error(ErrorCode::malformed, "signed receipt is not a whole number of Cap'n Proto words");
   }
+  if (auto pinned = require_broker_pins(expected.broker_pins, "ReceiptExpectation::broker_pins"); !pinned) {
+    return std::move(pinned).take_error();
+  }
   try {
     auto words = kj::heapArray<capnp::word>(signed_receipt.size() / sizeof(capnp::word));
     std::memcpy(words.begin(), signed_receipt.data(), signed_receipt.size());
@@ -100,6 +103,14 @@ Result<Receipt> verify_receipt(TrustStore& trust, ByteView signed_receipt, const
       return make_error(ErrorCode::wrong_role, "the receipt is signed by " + signer->participant.id.str() + ", a " +
                                                    std::string(role_name(signer->participant.role)) +
                                                    ", not by a broker: it proves nothing");
+    }
+    // Any CA key holder can make a broker-role certificate; only the
+    // exchange's pinned key makes the receipt the exchange's.
+    if (auto pinned = check_pinned_broker(expected.broker_pins, leaf, "the receipt of message " +
+                                                                           (fields->message_id ? fields->message_id->hex()
+                                                                                               : std::string("(no id)")));
+        !pinned) {
+      return std::move(pinned).take_error();
     }
 
     if (!fields->message_id) return make_error(ErrorCode::malformed, "the receipt's message id is not 16 bytes");

@@ -76,6 +76,9 @@ struct VerifyOptions {
   std::string file;
   std::string root_ca;
   std::string crl_dir;
+  // The exchange's broker signing keys, sha256:<hex>; default: the
+  // profile's. Needed for a broker-signed file and for a receipt.
+  std::vector<std::string> broker_pins;
 };
 int run_verify(const GlobalOptions& global, const VerifyOptions& options);
 
@@ -89,9 +92,22 @@ struct ProfileInitOptions {
   std::string broker_key;   // or the Z85 key itself
   std::string root_ca;
   std::string crl_dir;
+  // Without --crl-dir the profile is refused unless this says so: recorded
+  // in fpx.toml (pki.revocation_check = false) and warned about on every command.
+  bool no_revocation_check = false;
+  // More broker signing keys to pin ("sha256:<hex>"), beside the one of
+  // --broker-cert; the only pins of a --broker-key profile.
+  std::vector<std::string> broker_pins;
   std::string passphrase_file;
   std::string passphrase_env;
   bool force = false;
+};
+
+// fpx profile pin: lists, adds or removes the pinned broker signing keys.
+struct ProfilePinOptions {
+  std::vector<std::string> add;     // a broker chain.pem (checked against the root CA) or "sha256:<hex>"
+  std::vector<std::string> remove;  // "sha256:<hex>"
+  std::string broker_cert;          // also make this the profile's broker certificate (and pin its key)
 };
 struct ObserveOptions {
   std::optional<std::uint64_t> from;  // else the profile's saved position
@@ -110,5 +126,6 @@ int run_report(const GlobalOptions& global, const ReportOptions& options);
 
 int run_profile_init(const GlobalOptions& global, const ProfileInitOptions& options);
 int run_profile_show(const GlobalOptions& global);
+int run_profile_pin(const GlobalOptions& global, const ProfilePinOptions& options);
 
 }  // namespace fpx::cli

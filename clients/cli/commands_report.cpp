@@ -18,23 +18,15 @@ namespace fpx::cli {
 namespace {
 
 // The broker's signing key from the profile's copy of its chain, checked
-// against the root CA without connecting (as ObserverClient::connect does).
+// against the root CA and the profile's pins without connecting (as
+// ObserverClient::connect does): a chain file swapped on disk for another
+// broker-role certificate's is refused (signer_mismatch).
 Result<Ed25519PublicKey> broker_signing_key(const Profile& profile) {
   auto options = profile.observer_options();
   if (!options) return std::move(options).take_error();
-  auto trust = TrustStore::load(options->root_ca, {});
-  if (!trust) return std::move(trust).take_error();
-  std::vector<Bytes> ders;
-  for (const auto& certificate : options->broker_chain) ders.push_back(certificate.der());
-  std::vector<ByteView> views(ders.begin(), ders.end());
-  const std::int64_t now = now_ms();
-  auto signer = trust->verify_chain(views, now, now, RevocationCheck::skip);
-  if (!signer) return std::move(signer).take_error();
-  if (signer->participant.role != Role::broker) {
-    return make_error(ErrorCode::wrong_role, "the profile's broker certificate is " + signer->participant.id.str() +
-                                                 "'s, not a broker's: rewrite the profile with the broker's chain.pem");
-  }
-  return client::ed25519_key_of(options->broker_chain.front());
+  auto broker = client::verify_broker_chain(options->broker_chain, options->root_ca, options->broker_pins);
+  if (!broker) return std::move(broker).take_error();
+  return broker->signing_key;
 }
 
 // What `fpx log verify` accepted last, if anything.
@@ -86,7 +78,11 @@ int run_report(const GlobalOptions& global, const ReportOptions& options) {
         "run `fpx observe` first (statistics of a period are published once it ends)");
   }
   auto broker_key = broker_signing_key(*profile);
-  if (!broker_key) return report_failure(global, kExitUsage, broker_key.error(), "nothing was written");
+  if (!broker_key) {
+    // A key that is not the pinned exchange's is a refusal, not a typo.
+    const int code = broker_key.error().code == ErrorCode::signer_mismatch ? kExitRefused : kExitUsage;
+    return report_failure(global, code, broker_key.error(), "nothing was written");
+  }
 
   // Every record again: a page must not show what the broker did not sign.
   for (const auto& record : *saved) {

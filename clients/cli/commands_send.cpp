@@ -104,6 +104,9 @@ std::string next_step_for_refusal(ErrorCode code) {
     case ErrorCode::id_reused:
     case ErrorCode::replay: return "this message was sent before; check `fpx trace status`";
     case ErrorCode::stale_timestamp: return "check this machine's clock, then send again";
+    case ErrorCode::signer_mismatch:
+      return "the message stays in the local outbox; if the exchange announced a new broker key, compare its "
+             "fingerprint with the operator out of band and pin it with `fpx profile pin --add broker-chain.pem`";
     default: return "if this persists, give the message id and this error to the exchange's operators";
   }
 }

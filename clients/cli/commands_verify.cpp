@@ -1,73 +1,201 @@
 // fpx verify FILE: checks a saved envelope offline, with nothing but the root
 // CA (and, if given, the CRLs). Says plainly whether revocation was checked:
 // without CRLs a revoked signer's message still verifies.
+//
+// Revocation is judged at the broker's time when the file has one: a sent
+// message kept with its receipt (sent/<id>.fpx beside sent/<id>.receipt) was
+// stored by the exchange at the receipt's storedAtMs, which the sender cannot
+// choose. Judged at the sender's own created-at alone, a revoked signer
+// could backdate created-at to before its revocation. A broker-signed file
+// (a reminder, an escalation, a notice) and a receipt must carry a pinned
+// exchange key.
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+#include <kj/exception.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
 #include <iostream>
 
+#include "fpx/crypto.hpp"
+#include "fpx/verify_receipt.hpp"
 #include "local_store.hpp"
 #include "outgoing.hpp"
 #include "render.hpp"
 
 namespace fpx::cli {
 
+namespace {
+
+// The signer chain of an envelope that EnvelopeOpener accepted already
+// (decoded with the same limits), to judge it again at the receipt's time.
+Result<std::vector<Bytes>> signer_chain_of(const Bytes& envelope_bytes) {
+  try {
+    auto words = kj::heapArray<capnp::word>(envelope_bytes.size() / sizeof(capnp::word));
+    std::memcpy(words.begin(), envelope_bytes.data(), words.size() * sizeof(capnp::word));
+    capnp::ReaderOptions limits;
+    limits.traversalLimitInWords = words.size() * 8 + 64;
+    limits.nestingLimit = kMaxNestingDepth;
+    capnp::FlatArrayMessageReader reader(words, limits);
+    std::vector<Bytes> chain;
+    for (auto certificate : reader.getRoot<wire::Envelope>().getSignerChain()) {
+      chain.emplace_back(certificate.begin(), certificate.end());
+    }
+    return chain;
+  } catch (const kj::Exception& exception) {
+    return make_error(ErrorCode::malformed, exception.getDescription().cStr());
+  }
+}
+
+// The receipt kept beside a sent message: sent/<id>.fpx -> sent/<id>.receipt.
+std::filesystem::path receipt_path_of(const std::filesystem::path& envelope_file) {
+  auto path = envelope_file;
+  path.replace_extension(kReceiptExtension);
+  return path;
+}
+
+}  // namespace
+
 int run_verify(const GlobalOptions& global, const VerifyOptions& options) {
   std::string root_ca = options.root_ca;
   std::string crl_dir = options.crl_dir;
-  if (root_ca.empty()) {
-    // A profile is a convenience here, never a requirement.
+  client::BrokerPins pins;
+  for (const auto& text : options.broker_pins) {
+    auto pin = client::BrokerKeyPin::parse(text);
+    if (!pin) return report_failure(global, kExitUsage, pin.error());
+    pins.push_back(*pin);
+  }
+  // A profile is a convenience here, never a requirement: it fills what the
+  // options leave out (root CA, CRLs, pins).
+  const bool profile_named = !global.profile.empty() || std::getenv(kProfileEnv) != nullptr;
+  if (root_ca.empty() || (pins.empty() && profile_named)) {
     auto profile = load_profile(global.profile);
-    if (!profile) {
+    if (!profile && root_ca.empty()) {
       return report_failure(global, kExitUsage,
                             make_error(ErrorCode::invalid_argument, "no root CA: give --root-ca PATH (or a profile)"));
     }
-    root_ca = profile->root_ca.string();
-    if (crl_dir.empty()) crl_dir = profile->crl_dir.string();
+    if (profile) {
+      if (root_ca.empty()) {
+        root_ca = profile->root_ca.string();
+        if (crl_dir.empty()) crl_dir = profile->crl_dir.string();
+      }
+      if (pins.empty()) pins = profile->broker_pins;
+    }
   }
   auto bytes = read_whole_file(options.file);
   if (!bytes) return report_failure(global, kExitUsage, bytes.error());
   auto trust = TrustStore::load(root_ca, crl_dir);
   if (!trust) return report_failure(global, kExitUsage, trust.error(), "check --root-ca and --crl-dir");
+  const RevocationCheck revocation = crl_dir.empty() ? RevocationCheck::skip : RevocationCheck::required;
+
+  auto refuse = [&](Error error, const std::string& what) {
+    error.message = options.file + " does not verify: " + what + error.message;
+    return report_failure(global, kExitRefused, error, "do not rely on this file; ask its sender for the original");
+  };
 
   EnvelopeOpener opener(*trust);
   OpenOptions open_options;
-  open_options.revocation = crl_dir.empty() ? RevocationCheck::skip : RevocationCheck::required;
+  open_options.revocation = revocation;
   auto opened = opener.open(*bytes, open_options);
-  if (!opened) {
-    Error error = opened.error();
-    error.message = options.file + " does not verify: " + error.message;
-    return report_failure(global, kExitRefused, error, "do not rely on this file; ask its sender for the original");
-  }
+  if (!opened) return refuse(opened.error(), "");
 
   const auto& signer = opened->signer.participant;
+  // A broker-made message is the exchange's word only under its pinned key.
+  if (signer.role == Role::broker) {
+    if (pins.empty()) {
+      return report_failure(
+          global, kExitUsage,
+          make_error(ErrorCode::invalid_argument,
+                     options.file + " is signed by a broker, and no broker key is pinned to judge it"),
+          "give --broker-pin sha256:<hex> (the exchange's key, as the operator publishes it) or a "
+          "profile");
+    }
+    if (auto pinned = client::check_pinned_broker(pins, *opened->signer.leaf, "this broker notice"); !pinned) {
+      return refuse(std::move(pinned).take_error(), "");
+    }
+  }
+
+  // The broker's receipt, if one is kept beside the file: when the exchange
+  // stored the message, which is when revocation is judged.
+  std::optional<client::Receipt> receipt;
+  const auto receipt_file = receipt_path_of(options.file);
+  std::error_code exists_error;
+  if (std::filesystem::exists(receipt_file, exists_error)) {
+    if (pins.empty()) {
+      return report_failure(
+          global, kExitUsage,
+          make_error(ErrorCode::invalid_argument, receipt_file.string() + " is a broker receipt, and no broker key is "
+                                                                          "pinned to judge it"),
+          "give --broker-pin sha256:<hex> or a profile; or move the receipt away to verify the "
+          "message alone");
+    }
+    auto receipt_bytes = read_whole_file(receipt_file);
+    if (!receipt_bytes) return report_failure(global, kExitUsage, receipt_bytes.error());
+    client::ReceiptExpectation expected;
+    expected.message_id = opened->message_id;
+    expected.envelope_sha256 = sha256(*bytes);
+    expected.revocation = revocation;
+    expected.broker_pins = pins;
+    auto verified = client::verify_receipt(*trust, *receipt_bytes, expected);
+    if (!verified) return refuse(verified.error(), "its receipt " + receipt_file.string() + " is refused: ");
+    receipt = std::move(verified).value();
+    if (revocation == RevocationCheck::required) {
+      auto chain = signer_chain_of(*bytes);
+      if (!chain) return refuse(chain.error(), "");
+      std::vector<ByteView> views(chain->begin(), chain->end());
+      // Never earlier than created-at: a receipt cannot make a message older.
+      const std::int64_t judged_at = std::max(receipt->stored_at_ms, opened->created_at_ms);
+      auto at_receipt = trust->verify_chain(views, judged_at, now_ms(), RevocationCheck::required);
+      if (!at_receipt) {
+        return refuse(at_receipt.error(), "at the broker's receipt time (" + format_utc(receipt->stored_at_ms) +
+                                              ", created-at says " + format_utc(opened->created_at_ms) + "): ");
+      }
+    }
+  }
+
   const bool checked = opened->signer.revocation == RevocationStatus::checked;
-  const std::string revocation = checked ? "checked against CRLs in " + crl_dir
-                                         : "NOT checked (no CRLs given): a revoked signer would pass; give --crl-dir";
+  std::string revocation_text = checked ? "checked against CRLs in " + crl_dir
+                                        : "NOT checked (no CRLs given): a revoked signer would pass; give --crl-dir";
+  if (checked) {
+    revocation_text +=
+        receipt ? ", at the broker's receipt time" : ", at the sender's created-at (no broker receipt beside the file)";
+  }
   const auto header = opened->message.header();
   if (global.json) {
-    std::cout << JsonObject()
-                     .boolean("ok", true)
-                     .text("file", options.file)
-                     .text("messageId", opened->message_id.hex())
-                     .text("type", enum_name(opened->type))
-                     .text("signer", signer.id.str())
-                     .text("country", signer.country.str())
-                     .text("role", role_name(signer.role))
-                     .text("createdAt", format_utc(opened->created_at_ms))
-                     .number("createdAtMs", opened->created_at_ms)
-                     .text("caseReference", header.getCaseReference().cStr())
-                     .boolean("revocationChecked", checked)
-                     .text("revocation", revocation)
-                     .str()
-              << "\n";
+    JsonObject out;
+    out.boolean("ok", true)
+        .text("file", options.file)
+        .text("messageId", opened->message_id.hex())
+        .text("type", enum_name(opened->type))
+        .text("signer", signer.id.str())
+        .text("country", signer.country.str())
+        .text("role", role_name(signer.role))
+        .text("createdAt", format_utc(opened->created_at_ms))
+        .number("createdAtMs", opened->created_at_ms)
+        .text("caseReference", header.getCaseReference().cStr())
+        .boolean("revocationChecked", checked)
+        .text("revocation", revocation_text);
+    if (receipt) {
+      out.text("storedAt", format_utc(receipt->stored_at_ms))
+          .number("storedAtMs", receipt->stored_at_ms)
+          .unsigned_number("logIndex", receipt->log_index);
+    }
+    std::cout << out.str() << "\n";
     return kExitOk;
   }
   std::cout << options.file << ": valid signature\n";
-  std::cout << key_values({{"signer", signer.id.str()},
-                           {"country", signer.country.str()},
-                           {"role", std::string(role_name(signer.role))},
-                           {"type", enum_name(opened->type)},
-                           {"created at", format_utc(opened->created_at_ms)},
-                           {"message id", opened->message_id.hex()}})
-            << "revocation: " << revocation << "\n";
+  std::vector<std::pair<std::string, std::string>> rows{{"signer", signer.id.str()},
+                                                        {"country", signer.country.str()},
+                                                        {"role", std::string(role_name(signer.role))},
+                                                        {"type", enum_name(opened->type)},
+                                                        {"created at", format_utc(opened->created_at_ms)},
+                                                        {"message id", opened->message_id.hex()}};
+  if (receipt) {
+    rows.emplace_back("stored at", format_utc(receipt->stored_at_ms) + " (broker receipt verified, log index " +
+                                       std::to_string(receipt->log_index) + ")");
+  }
+  std::cout << key_values(rows) << "revocation: " << revocation_text << "\n";
   return kExitOk;
 }
 

@@ -111,6 +111,9 @@ int run(int argc, char** argv) {
   verify->add_option("FILE", verify_options.file, "a saved envelope, e.g. from the profile's inbox/")->required();
   verify->add_option("--root-ca", verify_options.root_ca, "the exchange's root CA (default: the profile's)");
   verify->add_option("--crl-dir", verify_options.crl_dir, "CRLs to check revocation against (default: the profile's)");
+  verify->add_option("--broker-pin", verify_options.broker_pins,
+                     "the exchange's broker signing key, sha256:<hex> (repeatable; default: the profile's pins): "
+                     "checks a broker notice and the receipt kept beside a sent message");
 
   // --- observe, log verify (observers) ------------------------------------------
   ObserveOptions observe_options;
@@ -153,12 +156,29 @@ int run(int argc, char** argv) {
   init->add_option("--broker-key", init_options.broker_key, "the broker's CURVE public key, Z85, as `fpx-ca show` prints it")
       ->excludes(broker_cert);
   init->add_option("--root-ca", init_options.root_ca, "the exchange's root CA certificate")->required();
-  init->add_option("--crl-dir", init_options.crl_dir, "directory of CRLs (optional; without it revocation is not checked)");
+  auto* crl_dir = init->add_option("--crl-dir", init_options.crl_dir,
+                                   "directory of the CAs' CRLs (required unless --no-revocation-check)");
+  init->add_flag("--no-revocation-check", init_options.no_revocation_check,
+                 "run without CRLs, knowingly: recorded in fpx.toml, and every command then warns that a revoked "
+                 "signer's messages are accepted")
+      ->excludes(crl_dir);
+  init->add_option("--broker-pin", init_options.broker_pins,
+                   "pin this broker signing key too, sha256:<hex> (repeatable; required with --broker-key)");
   auto* passphrase_file = init->add_option("--passphrase-file", init_options.passphrase_file, "file holding the signing key's passphrase");
   init->add_option("--passphrase-env", init_options.passphrase_env, "environment variable holding the passphrase")
       ->excludes(passphrase_file);
   init->add_flag("--force", init_options.force, "overwrite an existing fpx.toml");
   auto* show = profile->add_subcommand("show", "print the profile in use");
+  ProfilePinOptions pin_options;
+  auto* pin = profile->add_subcommand(
+      "pin", "list, add or remove the pinned broker signing keys (the exchange's key rotation); without options, list");
+  pin->add_option("--add", pin_options.add,
+                  "a broker chain.pem (checked against the root CA) or sha256:<hex> to pin; repeatable. Compare the "
+                  "printed fingerprint with the operator's first");
+  pin->add_option("--remove", pin_options.remove, "sha256:<hex> to unpin; repeatable (one pin must remain)");
+  pin->add_option("--broker-cert", pin_options.broker_cert,
+                  "make this chain.pem the profile's broker certificate (transport key; observers: feed key) and pin "
+                  "its key");
 
   try {
     app.parse(argc, argv);
@@ -180,6 +200,7 @@ int run(int argc, char** argv) {
   if (report->parsed()) return run_report(global, report_options);
   if (init->parsed()) return run_profile_init(global, init_options);
   if (show->parsed()) return run_profile_show(global);
+  if (pin->parsed()) return run_profile_pin(global, pin_options);
   std::cerr << app.help();
   return kExitUsage;
 }

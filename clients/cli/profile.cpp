@@ -1,6 +1,8 @@
 #include "profile.hpp"
 
+#include <algorithm>
 #include <cstdlib>
+#include <iostream>
 
 #include <toml++/toml.h>
 
@@ -29,6 +31,8 @@ client::ClientOptions Profile::client_options() const {
   options.state_db = state_db();
   options.root_ca = root_ca;
   options.crl_dir = crl_dir;
+  options.revocation = revocation;
+  options.broker_pins = broker_pins;
   return options;
 }
 
@@ -53,6 +57,7 @@ Result<client::ObserverOptions> Profile::observer_options() const {
   options.root_ca = root_ca;
   options.broker_curve_key = broker_curve_key;
   options.log_origin = log_origin;
+  options.broker_pins = broker_pins;
   return options;
 }
 
@@ -72,7 +77,7 @@ Result<CurvePublicKey> broker_key_from_cert(const std::filesystem::path& pem) {
   return info->curve_public_key;
 }
 
-Result<Profile> load_profile(const std::string& flag) {
+Result<Profile> load_profile(const std::string& flag, PinsNeeded pins) {
   std::string dir = flag;
   if (dir.empty()) {
     if (const char* env = std::getenv(kProfileEnv); env != nullptr) dir = env;
@@ -82,10 +87,22 @@ Result<Profile> load_profile(const std::string& flag) {
                       "no profile given: pass --profile DIR or set FPX_PROFILE; create one with "
                       "`fpx profile init --dir DIR --identity ... --broker-endpoint ... --broker-cert ... --root-ca ...`");
   }
-  return load_profile_dir(dir);
+  auto profile = load_profile_dir(dir, pins);
+  // Every command that verifies loads its profile here: the choice made at
+  // `fpx profile init` stays visible, on stderr so that --json stays clean.
+  if (profile) {
+    if (auto warning = revocation_warning(*profile); !warning.empty()) std::cerr << warning << "\n";
+  }
+  return profile;
 }
 
-Result<Profile> load_profile_dir(const std::filesystem::path& dir) {
+std::string revocation_warning(const Profile& profile) {
+  if (profile.revocation == RevocationCheck::required) return {};
+  return "warning: this profile does not check revocation (made with --no-revocation-check): messages of a revoked "
+         "signer are accepted. Rewrite it with `fpx profile init --force ... --crl-dir DIR` to check";
+}
+
+Result<Profile> load_profile_dir(const std::filesystem::path& dir, PinsNeeded pins_needed) {
   const auto file = dir / kProfileFile;
   std::error_code ignored;
   if (!std::filesystem::exists(file, ignored)) {
@@ -140,6 +157,36 @@ Result<Profile> load_profile_dir(const std::filesystem::path& dir) {
   }
   if (auto root = required("pki.root_ca"); !root.empty()) profile.root_ca = resolve(profile.dir, root);
   if (auto crls = text_at(table, "pki.crl_dir"); !crls.empty()) profile.crl_dir = resolve(profile.dir, crls);
+  // Revocation is checked unless the profile says, in so many words, that it is not.
+  const auto revocation_check = table.at_path("pki.revocation_check").value<bool>();
+  if (revocation_check.has_value() && !*revocation_check) {
+    profile.revocation = RevocationCheck::skip;
+  } else if (profile.crl_dir.empty() && !profile.broker_endpoint.empty()) {
+    // A participant verifies deliveries of every participant; an
+    // observer-only profile checks the pinned broker's records alone.
+    problems.field_errors.push_back(
+        {"pki.crl_dir", "is required: clients check revocation by default. Rewrite the profile with `fpx profile init "
+                        "--force ... --crl-dir DIR`, or, knowingly, with --no-revocation-check"});
+  }
+  if (const auto* pins = table.at_path("broker.pins").as_array(); pins != nullptr) {
+    for (const auto& element : *pins) {
+      auto text = element.value<std::string>();
+      auto pin = client::BrokerKeyPin::parse(text ? *text : std::string());
+      if (!pin) {
+        problems.field_errors.push_back({"broker.pins", pin.error().message});
+      } else if (std::find(profile.broker_pins.begin(), profile.broker_pins.end(), *pin) == profile.broker_pins.end()) {
+        profile.broker_pins.push_back(*pin);
+      }
+    }
+  }
+  if (profile.broker_pins.empty() && pins_needed == PinsNeeded::yes) {
+    problems.field_errors.push_back(
+        {"broker.pins", "pins no broker signing key: add the exchange's with `fpx profile pin --add broker-chain.pem` "
+                        "after comparing its fingerprint with the operator's"});
+  } else if (auto bounded = client::require_broker_pins(profile.broker_pins, "broker.pins");
+             !profile.broker_pins.empty() && !bounded) {
+    problems.field_errors.push_back({"broker.pins", bounded.error().message});
+  }
   if (!problems.field_errors.empty()) return problems;
   return profile;
 }

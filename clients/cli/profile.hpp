@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <string>
 
+#include "fpx/broker_pins.hpp"
 #include "fpx/certificate.hpp"
 #include "fpx/client.hpp"
 #include "fpx/crypto.hpp"
@@ -31,7 +32,12 @@ struct Profile {
   std::string observer_endpoint;      // empty: not an observer profile
   std::string log_origin = client::kDefaultLogOrigin;
   std::filesystem::path root_ca;
-  std::filesystem::path crl_dir;  // empty: revocation of deliveries is not checked
+  std::filesystem::path crl_dir;  // empty only with revocation skip
+  // skip only when the profile was made with --no-revocation-check
+  // (pki.revocation_check = false): then every command warns.
+  RevocationCheck revocation = RevocationCheck::required;
+  // [broker] pins: the exchange's signing keys, at least one.
+  client::BrokerPins broker_pins;
 
   std::filesystem::path state_db() const { return dir / "client.sqlite"; }
   std::filesystem::path inbox_dir() const { return dir / "inbox"; }
@@ -42,13 +48,21 @@ struct Profile {
   Result<client::ObserverOptions> observer_options() const;
 };
 
+// Whether a profile that pins no broker key loads: only `fpx profile pin`,
+// which is how such a profile is mended, takes one.
+enum class PinsNeeded { yes, no };
+
 // The profile named by --profile, else $FPX_PROFILE; errors say how to make one.
-Result<Profile> load_profile(const std::string& flag);
-Result<Profile> load_profile_dir(const std::filesystem::path& dir);
+Result<Profile> load_profile(const std::string& flag, PinsNeeded pins = PinsNeeded::yes);
+Result<Profile> load_profile_dir(const std::filesystem::path& dir, PinsNeeded pins = PinsNeeded::yes);
 
 // The broker's CURVE key from its certificate (the first one in a PEM file).
 Result<CurvePublicKey> broker_key_from_cert(const std::filesystem::path& pem);
 
 Result<Identity> load_identity(const Profile& profile);
+
+// The warning every command that verifies prints (stderr) when the profile
+// does not check revocation; empty when it does.
+std::string revocation_warning(const Profile& profile);
 
 }  // namespace fpx::cli

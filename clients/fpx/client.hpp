@@ -8,9 +8,11 @@
 //
 // Guarantees:
 //  - submit() returns only when the broker has stored the message durably
-//    (its signed receipt, verified here) or refused it (typed Error).
-//  - Every delivery is verified end to end (signature, chain, revocation)
-//    before the application sees it; one that fails is confirmed to the
+//    (its signed receipt, verified here against the pinned broker keys) or
+//    refused it (typed Error).
+//  - Every delivery is verified end to end (signature, chain, revocation,
+//    and for a broker-made one the pinned exchange key) before the
+//    application sees it; one that fails is confirmed to the
 //    broker (so it is not resent forever) and reported, never handed over.
 //  - A local SQLite file keeps outgoing messages until receipted and the ids
 //    handed to the application: after a crash, connect() resends what has no
@@ -39,7 +41,16 @@ struct ClientOptions {
   CurvePublicKey broker_curve_key{};    // from the broker's certificate (fpx-ca show)
   std::filesystem::path state_db;       // local SQLite file: outbox and delivered ids
   std::filesystem::path root_ca;        // verifies deliveries and receipts
-  std::filesystem::path crl_dir;        // empty: revocation of deliveries is not checked (and said so)
+  std::filesystem::path crl_dir;        // the CAs' CRLs: revocation of every signer is checked against them
+  // Checking revocation is the default; without a crl_dir connect() refuses
+  // unless this says skip, an explicit choice (every opened delivery then
+  // says RevocationStatus::not_checked).
+  RevocationCheck revocation = RevocationCheck::required;
+  // The exchange's broker signing keys (fpx/broker_pins.hpp), at least one:
+  // receipts and broker-made deliveries (reminders, escalations, hit and
+  // dead-letter notices) signed by any other broker-role certificate are
+  // refused with signer_mismatch. Two during a key rotation.
+  BrokerPins broker_pins;
   std::chrono::milliseconds handshake_timeout{5000};
   std::chrono::milliseconds request_timeout{15000};
   // Deliveries received but not yet handed over by poll(), at most (one is

@@ -8,8 +8,11 @@
 //
 // Guarantees:
 //  - The broker's chain is verified against the root CA and must have the
-//    broker role; its Ed25519 key is the one every record and checkpoint is
-//    checked with, and its CURVE key must be the one pinned for transport.
+//    broker role and a pinned key (ObserverOptions::broker_pins: otherwise
+//    signer_mismatch, before connecting); that Ed25519 key is the one every
+//    record and checkpoint is checked with, so a record or checkpoint signed
+//    by any other key is refused. Its CURVE key must be the one pinned for
+//    transport.
 //  - follow() returns only records whose signature (over
 //    fpx::feed_signing_input, fpx/envelope.hpp) verifies and whose signed
 //    JSON says the same sequence and kind as the frame, in order and without
@@ -32,6 +35,7 @@
 #include <string_view>
 #include <vector>
 
+#include "fpx/broker_pins.hpp"
 #include "fpx/certificate.hpp"
 #include "fpx/crypto.hpp"
 #include "fpx/identity.hpp"
@@ -47,6 +51,9 @@ struct ObserverOptions {
   std::string endpoint;                  // e.g. "tcp://127.0.0.1:7401"
   std::vector<Certificate> broker_chain;  // the broker's chain.pem, leaf first
   std::filesystem::path root_ca;         // broker_chain must lead to it
+  // The exchange's broker signing keys (fpx/broker_pins.hpp), at least one;
+  // broker_chain's key must be one of them.
+  BrokerPins broker_pins;
   // Zero: taken from the broker certificate's CURVE extension. Otherwise it
   // must equal that key (a pinned key that disagrees with the certificate is
   // a misconfiguration, not something to pick a side on silently).

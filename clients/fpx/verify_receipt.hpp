@@ -7,6 +7,7 @@
 #include <optional>
 #include <string_view>
 
+#include "fpx/broker_pins.hpp"
 #include "fpx/identity.hpp"
 #include "fpx/trust_store.hpp"
 
@@ -36,6 +37,9 @@ struct ReceiptExpectation {
   std::optional<Sha256Digest> envelope_sha256;
   RevocationCheck revocation = RevocationCheck::skip;
   std::int64_t now_ms = 0;  // 0: the current time
+  // The exchange's signing keys (fpx/broker_pins.hpp). Required: a receipt
+  // from any other broker-role certificate is refused (signer_mismatch).
+  BrokerPins broker_pins;
 };
 
 // Verifies `signed_receipt` (a wire::SignedReceipt message, flat array):
@@ -44,7 +48,8 @@ struct ReceiptExpectation {
 // authenticated storedAtMs (and revocation, if asked) -> the leaf's role is
 // broker -> the canonical Receipt matches the expectation.
 // Errors: malformed, not_canonical, untrusted_chain, bad_signature,
-// wrong_role, certificate_*, revoked, crl_*; body_hash_mismatch when the
+// wrong_role, certificate_*, revoked, crl_*; signer_mismatch when the key is
+// not pinned (invalid_argument when no key is); body_hash_mismatch when the
 // receipt is for other envelope bytes, malformed when for another message id.
 Result<Receipt> verify_receipt(TrustStore& trust, ByteView signed_receipt, const ReceiptExpectation& expected);
 

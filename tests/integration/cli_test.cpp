@@ -14,8 +14,11 @@
 #include <capnp/serialize.h>
 #include <catch2/catch.hpp>
 
+#include "fpx/broker_pins.hpp"
 #include "fpx/client.hpp"
+#include "support/broker_clients.hpp"
 #include "support/command_run.hpp"
+#include "support/sample_messages.hpp"
 #include "support/broker_process.hpp"
 #include "support/test_pki.hpp"
 
@@ -311,4 +314,259 @@ TEST_CASE("every example in deploy/examples passes --dry-run validation") {
   auto niger = exchange.inbox("ne.focal-point", 1);
   REQUIRE(niger.size() == 1);
   CHECK(json_field(niger[0], "type") == "alert");
+}
+
+// ---- the exchange's identity pinned, CRLs by default --------------------------
+
+namespace {
+
+std::string pin_of_chain(const fs::path& chain_pem) {
+  auto chain = Certificate::load_pem_file(chain_pem);
+  REQUIRE(chain.ok());
+  auto pin = client::BrokerKeyPin::of_certificate(chain->front());
+  REQUIRE(pin.ok());
+  return pin->text();
+}
+
+}  // namespace
+
+TEST_CASE("fpx profile init pins the broker's signing key, prints it to compare, and wants CRLs unless told otherwise") {
+  Exchange exchange;
+  const auto broker_chain = test::broker_chain_path(exchange.pki);
+  const std::string pin = pin_of_chain(broker_chain);
+  const auto identity = (exchange.pki.dir() / "participants" / "sn.focal-point").string();
+  const auto dir = exchange.pki.dir() / "profiles" / "new";
+  std::vector<std::string> base{"profile", "init", "--dir", dir.string(), "--identity", identity,
+                                "--broker-endpoint", exchange.broker->endpoint(), "--broker-cert",
+                                broker_chain.string(), "--root-ca", exchange.pki.root_pem().string()};
+
+  SECTION("the pin is written, printed with how to compare it, and shown") {
+    auto args = base;
+    args.insert(args.end(), {"--crl-dir", exchange.pki.crl_dir().string()});
+    auto init = exchange.fpx(args);
+    INFO(init.out << init.err);
+    REQUIRE(init.exit_code == 0);
+    CHECK_THAT(init.out, Catch::Contains("pinned broker signing key: " + pin + " (exchange.broker, from "));
+    CHECK_THAT(init.out, Catch::Contains("out of band"));
+    CHECK_THAT(init.out, Catch::Contains("openssl pkey -pubin -outform DER | tail -c 32 | sha256sum"));
+    CHECK_THAT(test::read_file(dir / "fpx.toml"), Catch::Contains("pins = [\"" + pin + "\"]"));
+    auto show = exchange.fpx({"--json", "profile", "show", "--profile", dir.string()});
+    REQUIRE(show.exit_code == 0);
+    CHECK_THAT(show.out, Catch::Contains("\"brokerPins\":[\"" + pin + "\"]"));
+    CHECK_THAT(show.out, Catch::Contains("\"revocationChecked\":true"));
+  }
+  SECTION("without --crl-dir a participant profile is refused") {
+    auto init = exchange.fpx(base);
+    CHECK(init.exit_code == 2);
+    CHECK_THAT(init.err, Catch::Contains("--no-revocation-check"));
+    CHECK_FALSE(fs::exists(dir / "fpx.toml"));
+  }
+  SECTION("--no-revocation-check is recorded and every command warns") {
+    auto args = base;
+    args.push_back("--no-revocation-check");
+    auto init = exchange.fpx(args);
+    INFO(init.out << init.err);
+    REQUIRE(init.exit_code == 0);
+    CHECK_THAT(init.err, Catch::Contains("does not check revocation"));
+    CHECK_THAT(test::read_file(dir / "fpx.toml"), Catch::Contains("revocation_check = false"));
+    auto inbox = exchange.fpx({"inbox", "--profile", dir.string(), "--wait", "0"});
+    INFO(inbox.out << inbox.err);
+    CHECK(inbox.exit_code == 0);
+    CHECK_THAT(inbox.err, Catch::Contains("warning: this profile does not check revocation"));
+  }
+  SECTION("a profile pinning no key is refused: with --broker-key, a --broker-pin is required") {
+    std::vector<std::string> args{"profile", "init", "--dir", dir.string(), "--identity", identity,
+                                  "--broker-endpoint", exchange.broker->endpoint(), "--broker-key",
+                                  z85_encode(exchange.broker->curve_public_key()), "--root-ca",
+                                  exchange.pki.root_pem().string(), "--crl-dir", exchange.pki.crl_dir().string()};
+    auto unpinned = exchange.fpx(args);
+    CHECK(unpinned.exit_code == 2);
+    CHECK_THAT(unpinned.err, Catch::Contains("no broker signing key to pin"));
+    args.insert(args.end(), {"--broker-pin", "sha256:1234"});
+    auto malformed = exchange.fpx(args);
+    CHECK(malformed.exit_code == 2);
+    CHECK_THAT(malformed.err, Catch::Contains("is not a broker key pin"));
+    args.back() = pin;
+    auto pinned = exchange.fpx(args);
+    INFO(pinned.out << pinned.err);
+    CHECK(pinned.exit_code == 0);
+    CHECK_THAT(pinned.out, Catch::Contains(pin + " (given with --broker-pin)"));
+  }
+  SECTION("a fpx.toml without pins (an older profile) is refused with what to do") {
+    auto args = base;
+    args.insert(args.end(), {"--crl-dir", exchange.pki.crl_dir().string()});
+    REQUIRE(exchange.fpx(args).exit_code == 0);
+    auto text = test::read_file(dir / "fpx.toml");
+    const auto at = text.find("pins = ");
+    REQUIRE(at != std::string::npos);
+    text.erase(at, text.find('\n', at) - at);
+    std::ofstream(dir / "fpx.toml") << text;
+    auto inbox = exchange.fpx({"inbox", "--profile", dir.string(), "--wait", "0"});
+    CHECK(inbox.exit_code == 2);
+    CHECK_THAT(inbox.err, Catch::Contains("broker.pins"));
+    CHECK_THAT(inbox.err, Catch::Contains("fpx profile pin --add"));
+    // Mended by the command the error names.
+    auto mended = exchange.fpx({"profile", "pin", "--profile", dir.string(), "--add", broker_chain.string()});
+    INFO(mended.out << mended.err);
+    REQUIRE(mended.exit_code == 0);
+    auto again = exchange.fpx({"inbox", "--profile", dir.string(), "--wait", "0"});
+    INFO(again.out << again.err);
+    CHECK(again.exit_code == 0);
+  }
+}
+
+TEST_CASE("fpx profile pin rotates the exchange's key: receipts are refused while the broker's key is unpinned and "
+          "accepted once it is pinned again") {
+  Exchange exchange;
+  const std::string current = pin_of_chain(test::broker_chain_path(exchange.pki));
+  // The exchange's next broker certificate, from the root, announced ahead.
+  exchange.pki.issue("exchange.broker-next", "AT", Role::broker, {.via_intermediate = false});
+  const auto next_chain = exchange.pki.dir() / "participants" / "exchange.broker-next" / kChainFile;
+  const std::string next = pin_of_chain(next_chain);
+  const std::string id = "sn.police-judiciaire";
+  const auto request = (kExamples / "tracing-request.json").string();
+
+  auto added = exchange.as(id, {"profile", "pin", "--add", next_chain.string()});
+  INFO(added.out << added.err);
+  REQUIRE(added.exit_code == 0);
+  CHECK_THAT(added.out, Catch::Contains("pinned broker signing key: " + next + " (exchange.broker-next, from "));
+  CHECK_THAT(added.out, Catch::Contains("out of band"));
+  auto listed = exchange.as(id, {"--json", "profile", "pin"});
+  CHECK_THAT(listed.out, Catch::Contains("\"brokerPins\":[\"" + current + "\",\"" + next + "\"]"));
+
+  // The running broker still signs with the current key: both pinned, accepted.
+  auto both = exchange.as(id, {"trace", "submit", request});
+  INFO(both.out << both.err);
+  CHECK(both.exit_code == 0);
+
+  // Only the next key pinned (as after a rotation the broker has not made yet).
+  auto removed = exchange.as(id, {"profile", "pin", "--remove", current});
+  REQUIRE(removed.exit_code == 0);
+  auto refused = exchange.as(id, {"trace", "submit", request});
+  INFO(refused.out << refused.err);
+  CHECK(refused.exit_code == 1);
+  CHECK_THAT(refused.err, Catch::Contains("signer_mismatch"));
+  CHECK_THAT(refused.err, Catch::Contains("is not signed by the pinned exchange"));
+
+  auto last = exchange.as(id, {"profile", "pin", "--remove", next});
+  CHECK(last.exit_code == 2);
+  CHECK_THAT(last.err, Catch::Contains("no broker key pinned"));
+  auto unknown = exchange.as(id, {"profile", "pin", "--remove", current});
+  CHECK(unknown.exit_code == 2);
+  auto not_a_broker = exchange.as(id, {"profile", "pin", "--add",
+                                       (exchange.pki.dir() / "participants" / "sn.focal-point" / kChainFile).string()});
+  CHECK(not_a_broker.exit_code == 2);
+  CHECK_THAT(not_a_broker.err, Catch::Contains("wrong_role"));
+
+  // Pinned again: the queued message's receipt now verifies on the next connect.
+  auto again = exchange.as(id, {"profile", "pin", "--add", current});
+  REQUIRE(again.exit_code == 0);
+  auto accepted = exchange.as(id, {"trace", "submit", request});
+  INFO(accepted.out << accepted.err);
+  CHECK(accepted.exit_code == 0);
+  CHECK(accepted.err.find("not accepted") == std::string::npos);
+}
+
+TEST_CASE("fpx verify judges revocation at the broker's receipt time: a backdated created-at does not save a revoked "
+          "signer") {
+  Exchange exchange;
+  // An agency whose certificate was valid a day ago, so that it can backdate.
+  const std::string id = "sn.douanes";
+  const std::int64_t now = now_ms();
+  exchange.pki.issue(id, "SN", Role::agency, {.validity = {now - test::kDayMs, now + 30 * test::kDayMs}});
+  exchange.broker->enroll(id);
+  exchange.broker->reload();
+  auto client = test::connect_client(*exchange.broker, exchange.pki, id);
+  const std::int64_t backdated = now - 10 * 60 * 1000;
+  Bytes envelope = test::seal_sample(exchange.pki.identity(id), wire::MessageType::TRACING_REQUEST, backdated);
+  auto receipt = client->submit(envelope);
+  INFO((receipt ? std::string() : receipt.error().describe()));
+  REQUIRE(receipt.ok());
+  const auto folder = exchange.pki.dir() / "kept";
+  fs::create_directories(folder);
+  const auto file = folder / (receipt->message_id.hex() + ".fpx");
+  std::ofstream(file, std::ios::binary).write(reinterpret_cast<const char*>(envelope.data()),
+                                              static_cast<std::streamsize>(envelope.size()));
+  std::ofstream(folder / (receipt->message_id.hex() + ".receipt"), std::ios::binary)
+      .write(reinterpret_cast<const char*>(receipt->signed_receipt.data()),
+             static_cast<std::streamsize>(receipt->signed_receipt.size()));
+  const std::string pin = test::broker_pins(exchange.pki).front().text();
+  std::vector<std::string> verify{"verify", file.string(), "--root-ca", exchange.pki.root_pem().string(),
+                                  "--crl-dir", exchange.pki.crl_dir().string(), "--broker-pin", pin};
+
+  auto before = exchange.fpx(verify);
+  INFO(before.out << before.err);
+  REQUIRE(before.exit_code == 0);
+  CHECK_THAT(before.out, Catch::Contains("broker receipt verified"));
+  CHECK_THAT(before.out, Catch::Contains("at the broker's receipt time"));
+
+  // Revoked after the created-at it wrote, before the broker stored it.
+  exchange.pki.revoke(id, receipt->stored_at_ms - 60 * 1000);
+  auto after = exchange.fpx(verify);
+  INFO(after.out << after.err);
+  CHECK(after.exit_code == 1);
+  CHECK_THAT(after.err, Catch::Contains("revoked"));
+  CHECK_THAT(after.err, Catch::Contains("at the broker's receipt time"));
+
+  // Without the receipt only created-at is known, and the output says so.
+  fs::rename(folder / (receipt->message_id.hex() + ".receipt"), folder / "moved-away.bin");
+  auto alone = exchange.fpx(verify);
+  INFO(alone.out << alone.err);
+  CHECK(alone.exit_code == 0);
+  CHECK_THAT(alone.out, Catch::Contains("at the sender's created-at (no broker receipt beside the file)"));
+  fs::rename(folder / "moved-away.bin", folder / (receipt->message_id.hex() + ".receipt"));
+
+  // A receipt needs a pinned key to be judged; under another key it is refused.
+  verify.resize(6);
+  auto no_pin = exchange.fpx(verify);
+  CHECK(no_pin.exit_code == 2);
+  CHECK_THAT(no_pin.err, Catch::Contains("no broker key is pinned"));
+  verify.insert(verify.end(), {"--broker-pin", "sha256:" + std::string(64, 'a')});
+  auto other = exchange.fpx(verify);
+  CHECK(other.exit_code == 1);
+  CHECK_THAT(other.err, Catch::Contains("signer_mismatch"));
+}
+
+TEST_CASE("fpx verify accepts a broker notice only under a pinned broker key") {
+  Exchange exchange;
+  exchange.pki.issue("exchange.rogue", "AT", Role::broker, {.via_intermediate = false});
+  const std::string pin = test::broker_pins(exchange.pki).front().text();
+  auto write = [&](const std::string& name, const Bytes& envelope) {
+    const auto file = exchange.pki.dir() / name;
+    std::ofstream(file, std::ios::binary).write(reinterpret_cast<const char*>(envelope.data()),
+                                                static_cast<std::streamsize>(envelope.size()));
+    return file.string();
+  };
+  const auto genuine = write("reminder.fpx", test::seal_sample(exchange.pki.identity("exchange.broker"),
+                                                               wire::MessageType::REMINDER));
+  const auto forged = write("forged-reminder.fpx", test::seal_sample(exchange.pki.identity("exchange.rogue"),
+                                                                     wire::MessageType::REMINDER));
+  const std::vector<std::string> trust{"--root-ca", exchange.pki.root_pem().string(), "--crl-dir",
+                                       exchange.pki.crl_dir().string()};
+  auto verify = [&](const std::string& file, std::vector<std::string> extra) {
+    std::vector<std::string> args{"verify", file};
+    args.insert(args.end(), trust.begin(), trust.end());
+    args.insert(args.end(), extra.begin(), extra.end());
+    return exchange.fpx(args);
+  };
+
+  auto accepted = verify(genuine, {"--broker-pin", pin});
+  INFO(accepted.out << accepted.err);
+  CHECK(accepted.exit_code == 0);
+  CHECK_THAT(accepted.out, Catch::Contains("exchange.broker"));
+
+  auto refused = verify(forged, {"--broker-pin", pin});
+  INFO(refused.out << refused.err);
+  CHECK(refused.exit_code == 1);
+  CHECK_THAT(refused.err, Catch::Contains("signer_mismatch"));
+  CHECK_THAT(refused.err, Catch::Contains("is not signed by the pinned exchange"));
+
+  auto unpinned = verify(genuine, {});
+  CHECK(unpinned.exit_code == 2);
+  CHECK_THAT(unpinned.err, Catch::Contains("no broker key is pinned"));
+
+  // With a profile, its pins are used.
+  auto with_profile = exchange.as("sn.focal-point", {"verify", forged});
+  CHECK(with_profile.exit_code == 1);
+  CHECK_THAT(with_profile.err, Catch::Contains("signer_mismatch"));
 }

@@ -1213,6 +1213,7 @@ TEST_CASE("transport attacks are refused or dropped, counted, and the broker kee
       REQUIRE(chain.ok());
       options.broker_chain = *chain;
       options.root_ca = exchange.pki.root_pem();
+      options.broker_pins = test::broker_pins(exchange.pki);
       options.handshake_timeout = 3000ms;
       auto refused = client::ObserverClient::connect(exchange.pki.identity("sn.focal-point"), options);
       REQUIRE_FALSE(refused.ok());

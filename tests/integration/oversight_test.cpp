@@ -46,6 +46,7 @@ struct Oversight {
     options.endpoint = broker->observers_endpoint();
     options.broker_chain = *Certificate::load_pem_file(broker_chain());
     options.root_ca = pki.root_pem();
+    options.broker_pins = test::broker_pins(pki);
     return options;
   }
 

@@ -109,6 +109,7 @@ struct ReportExchange {
     options.endpoint = broker->observers_endpoint();
     options.broker_chain = *Certificate::load_pem_file(broker_chain());
     options.root_ca = pki.root_pem();
+    options.broker_pins = test::broker_pins(pki);
     auto connected = client::ObserverClient::connect(pki.identity("cso.sahel-watch"), options);
     if (!connected) FAIL(connected.error().describe());
     return std::move(connected).value();

@@ -102,6 +102,7 @@ class PowerCutExchange {
     options.state_db = pki_.dir() / (id + ".client.sqlite");  // on the default VFS: other machines
     options.root_ca = pki_.root_pem();
     options.crl_dir = pki_.crl_dir();
+    options.broker_pins = {*client::BrokerKeyPin::of_certificate(broker_chain().front())};
     options.request_timeout = 5s;
     return must(Client::connect(pki_.identity(id), options));
   }
@@ -111,6 +112,7 @@ class PowerCutExchange {
     options.endpoint = broker_->observers_endpoint();
     options.broker_chain = broker_chain();
     options.root_ca = pki_.root_pem();
+    options.broker_pins = {*client::BrokerKeyPin::of_certificate(options.broker_chain.front())};
     return must(ObserverClient::connect(pki_.identity(kObserver), options));
   }
 

@@ -89,6 +89,7 @@ class WorkflowExchange {
     options.state_db = pki_.dir() / (id + ".client.sqlite");
     options.root_ca = pki_.root_pem();
     options.crl_dir = pki_.crl_dir();
+    options.broker_pins = {*client::BrokerKeyPin::of_certificate(chain->front())};
     auto connected = Client::connect(pki_.identity(id), options);
     if (!connected) FAIL(id << ": " << connected.error().describe());
     return std::move(connected).value();
@@ -99,6 +100,7 @@ class WorkflowExchange {
     options.endpoint = broker_->observers_endpoint();
     options.broker_chain = *Certificate::load_pem_file(pki_.dir() / "participants" / "exchange.broker" / kChainFile);
     options.root_ca = pki_.root_pem();
+    options.broker_pins = {*client::BrokerKeyPin::of_certificate(options.broker_chain.front())};
     auto connected = client::ObserverClient::connect(pki_.identity("cso.sahel-watch"), options);
     if (!connected) FAIL("observer: " << connected.error().describe());
     return std::move(connected).value();

@@ -15,6 +15,7 @@
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
+#include "fpx/broker_pins.hpp"
 #include "fpx/client.hpp"
 #include "fpx/crypto.hpp"
 #include "fpx/wire/transport.capnp.h"
@@ -120,6 +121,12 @@ class FakeBroker {
     std::lock_guard lock(mutex_);
     mode_ = mode;
   }
+  // Valid receipts are signed by `signer` from now on (another broker-role
+  // certificate: a rotated key, or one made by whoever holds a CA key).
+  void sign_receipts_with(const Identity& signer) {
+    std::lock_guard lock(mutex_);
+    receipt_signer_ = &signer;
+  }
   // Sent after every pong, on every session, confirmed or not: a broker
   // whose confirms were lost.
   void add_delivery(std::uint64_t id, Bytes envelope) {
@@ -223,10 +230,12 @@ class FakeBroker {
         auto data = frame.getSubmit();
         Bytes envelope(data.begin(), data.end());
         ReceiptMode mode;
+        const Identity* receipt_signer = nullptr;
         {
           std::lock_guard lock(mutex_);
           submitted_.push_back(envelope);
           mode = mode_;
+          receipt_signer = receipt_signer_;
         }
         EnvelopeOpener opener(trust_);
         auto opened = opener.open(envelope);
@@ -247,7 +256,9 @@ class FakeBroker {
           case ReceiptMode::valid:
           case ReceiptMode::signed_by_non_broker:
           case ReceiptMode::for_other_envelope: {
-            const Identity& signer = mode == ReceiptMode::signed_by_non_broker ? impostor_ : broker_;
+            const Identity& signer = mode == ReceiptMode::signed_by_non_broker ? impostor_
+                                     : receipt_signer != nullptr                 ? *receipt_signer
+                                                                                 : broker_;
             Sha256Digest digest = mode == ReceiptMode::for_other_envelope ? sha256(as_bytes("other")) : sha256(envelope);
             Bytes receipt = signed_receipt(signer, opened->message_id, digest, ++log_index_);
             auto words_in = kj::heapArray<capnp::word>(receipt.size() / 8);
@@ -308,6 +319,7 @@ class FakeBroker {
 
   mutable std::mutex mutex_;
   ReceiptMode mode_ = ReceiptMode::valid;
+  const Identity* receipt_signer_ = nullptr;
   std::vector<std::pair<std::uint64_t, Bytes>> deliveries_;
   std::vector<Bytes> submitted_;
   std::vector<std::uint64_t> confirmed_;
@@ -324,6 +336,9 @@ struct World {
   Identity broker = pki.issue_identity("fpx.broker", "SN", Role::broker, {.via_intermediate = false});
   Identity agency = pki.issue_identity("sn.police-judiciaire", "SN", Role::agency);
   Identity focal_point = pki.issue_identity("sn.focal-point", "SN", Role::focal_point);
+  // A broker-role certificate from the root that is not the exchange's
+  // pinned one: what an operator or a stolen root key could make.
+  Identity rogue_broker = pki.issue_identity("fpx.rogue-broker", "SN", Role::broker, {.via_intermediate = false});
   FakeBroker fake{broker, focal_point, pki.trust_store(),
                   {agency.curve().public_key, focal_point.curve().public_key}};
 
@@ -334,9 +349,13 @@ struct World {
     options.state_db = state_dir.path() / "client.sqlite";
     options.root_ca = pki.root_pem();
     options.crl_dir = pki.crl_dir();
+    options.broker_pins = {pin_of(broker)};
     options.handshake_timeout = 3000ms;
     options.request_timeout = 3000ms;
     return options;
+  }
+  static client::BrokerKeyPin pin_of(const Identity& identity) {
+    return client::BrokerKeyPin::of_key(identity.signing_key().public_key());
   }
   std::unique_ptr<Client> connect_agency(const ClientOptions& client_options) {
     auto client = Client::connect(pki.identity("sn.police-judiciaire"), client_options);
@@ -376,9 +395,19 @@ TEST_CASE("submit returns a receipt verified against the broker's certificate") 
 
   // The kept receipt bytes verify again later, standalone (as the CLI does).
   auto trust = world.pki.trust_store();
-  auto again = client::verify_receipt(trust, receipt->signed_receipt, {.message_id = receipt->message_id});
+  auto again = client::verify_receipt(trust, receipt->signed_receipt,
+                                      {.message_id = receipt->message_id, .broker_pins = {World::pin_of(world.broker)}});
   REQUIRE(again.ok());
   CHECK(again->log_index == 1);
+  // Not without a pinned key, and not under another broker's.
+  auto unpinned = client::verify_receipt(trust, receipt->signed_receipt, {.message_id = receipt->message_id});
+  REQUIRE_FALSE(unpinned.ok());
+  CHECK(unpinned.error().code == ErrorCode::invalid_argument);
+  auto other = client::verify_receipt(
+      trust, receipt->signed_receipt,
+      {.message_id = receipt->message_id, .broker_pins = {World::pin_of(world.rogue_broker)}});
+  REQUIRE_FALSE(other.ok());
+  CHECK(other.error().code == ErrorCode::signer_mismatch);
 }
 
 TEST_CASE("a receipt signed by a participant that is not the broker is refused and the message stays queued") {
@@ -612,4 +641,120 @@ TEST_CASE("deliveries beyond the client's buffer are left unconfirmed for the br
   for (const auto& delivery : *deliveries) REQUIRE(client->confirm(delivery).ok());
   REQUIRE(eventually([&] { return world.fake.confirm_count(5) == 1; }));
   for (std::uint64_t id = 6; id <= 12; ++id) CHECK(world.fake.confirm_count(id) == 0);  // the broker resends these
+}
+
+// ---- the exchange's identity, pinned (hostile-input catalogue rows) ---------
+
+TEST_CASE("a forged receipt signed by a root-issued broker certificate that is not pinned is refused and the message "
+          "stays queued") {
+  World world;
+  world.fake.sign_receipts_with(world.rogue_broker);
+  auto client = world.connect_agency();
+  auto receipt = client->submit(world.agency_message());
+  REQUIRE_FALSE(receipt.ok());
+  CHECK(receipt.error().code == ErrorCode::signer_mismatch);
+  CHECK_THAT(receipt.error().message, Catch::Contains("is not signed by the pinned exchange"));
+  CHECK_THAT(receipt.error().message, Catch::Contains(World::pin_of(world.rogue_broker).text()));
+  CHECK_THAT(receipt.error().message, Catch::Contains("fpx profile pin --add"));
+  CHECK(*client->unreceipted_count() == 1);
+}
+
+TEST_CASE("a forged reminder signed by a root-issued broker certificate that is not pinned is refused, reported and "
+          "confirmed, while the pinned broker's reminder is handed over") {
+  World world;
+  world.fake.add_delivery(21, test::seal_sample(world.rogue_broker, wire::MessageType::REMINDER));
+  world.fake.add_delivery(22, test::seal_sample(world.broker, wire::MessageType::REMINDER));
+  auto client = world.connect_agency();
+  auto deliveries = client->poll(3s);
+  REQUIRE(deliveries.ok());
+  REQUIRE(deliveries->size() == 1);
+  CHECK(deliveries->front().delivery_id == 22);
+  CHECK(deliveries->front().opened.signer.participant.role == Role::broker);
+
+  auto rejected = client->take_rejected_deliveries();
+  REQUIRE(rejected.size() == 1);
+  CHECK(rejected[0].code == ErrorCode::signer_mismatch);
+  CHECK_THAT(rejected[0].message, Catch::Contains("delivery 21"));
+  CHECK_THAT(rejected[0].message, Catch::Contains("is not signed by the pinned exchange"));
+  // Refused for what it is, not for a local reason: never sent again.
+  CHECK(eventually([&] { return world.fake.confirm_count(21) == 1; }));
+}
+
+TEST_CASE("a forged escalation, hit or dead-letter notice from a non-pinned broker is refused like a reminder") {
+  for (auto type : {wire::MessageType::ESCALATION, wire::MessageType::HIT_NOTIFICATION,
+                    wire::MessageType::DEAD_LETTER_NOTICE}) {
+    INFO(message_type_name(type));
+    World world;
+    world.fake.add_delivery(31, test::seal_sample(world.rogue_broker, type));
+    auto client = world.connect_agency();
+    auto deliveries = client->poll(1500ms);
+    REQUIRE(deliveries.ok());
+    CHECK(deliveries->empty());
+    auto rejected = client->take_rejected_deliveries();
+    REQUIRE(rejected.size() == 1);
+    CHECK(rejected[0].code == ErrorCode::signer_mismatch);
+  }
+}
+
+TEST_CASE("connect refuses options that pin no broker key, or give no CRLs without skipping revocation explicitly") {
+  World world;
+  SECTION("no pinned broker key") {
+    auto options = world.options();
+    options.broker_pins.clear();
+    auto client = Client::connect(world.pki.identity("sn.police-judiciaire"), options);
+    REQUIRE_FALSE(client.ok());
+    CHECK(client.error().code == ErrorCode::invalid_argument);
+    CHECK_THAT(client.error().message, Catch::Contains("no broker signing key is pinned"));
+  }
+  SECTION("no CRL directory, revocation left at its default") {
+    auto options = world.options();
+    options.crl_dir.clear();
+    auto client = Client::connect(world.pki.identity("sn.police-judiciaire"), options);
+    REQUIRE_FALSE(client.ok());
+    CHECK(client.error().code == ErrorCode::invalid_argument);
+    CHECK_THAT(client.error().message, Catch::Contains("RevocationCheck::skip"));
+  }
+  SECTION("no CRL directory with revocation skipped explicitly: deliveries say it was not checked") {
+    world.fake.add_delivery(41, world.focal_point_message());
+    auto options = world.options();
+    options.crl_dir.clear();
+    options.revocation = RevocationCheck::skip;
+    auto client = world.connect_agency(options);
+    auto deliveries = client->poll(3s);
+    REQUIRE(deliveries.ok());
+    REQUIRE(deliveries->size() == 1);
+    CHECK(deliveries->front().opened.signer.revocation == RevocationStatus::not_checked);
+  }
+}
+
+TEST_CASE("after the broker rotates to a new certificate, its receipts are accepted only once its key is pinned") {
+  World world;
+  // The exchange's next broker certificate, from the root, with a new key.
+  Identity next_broker = world.pki.issue_identity("fpx.broker-2027", "SN", Role::broker, {.via_intermediate = false});
+  world.fake.sign_receipts_with(next_broker);
+  {
+    auto client = world.connect_agency();
+    auto refused = client->submit(world.agency_message());
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().code == ErrorCode::signer_mismatch);
+    CHECK(*client->unreceipted_count() == 1);
+  }
+  // The new key pinned beside the old one (fpx profile pin --add): the
+  // queued message is resent on connect and its receipt now verifies.
+  auto options = world.options();
+  options.broker_pins.push_back(World::pin_of(next_broker));
+  auto client = world.connect_agency(options);
+  CHECK(*client->unreceipted_count() == 0);
+  CHECK(client->take_outbox_refusals().empty());
+  auto receipt = client->submit(world.agency_message());
+  REQUIRE(receipt.ok());
+  CHECK(receipt->broker.str() == "fpx.broker-2027");
+
+  // Once the old key is unpinned, the old broker's receipts are refused.
+  world.fake.sign_receipts_with(world.broker);
+  options.broker_pins = {World::pin_of(next_broker)};
+  auto after = world.connect_agency(options);
+  auto old_signed = after->submit(world.agency_message());
+  REQUIRE_FALSE(old_signed.ok());
+  CHECK(old_signed.error().code == ErrorCode::signer_mismatch);
 }

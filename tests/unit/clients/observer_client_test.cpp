@@ -278,6 +278,8 @@ struct World {
   Identity broker = pki.issue_identity("fpx.broker", "SN", Role::broker, {.via_intermediate = false});
   Identity observer = pki.issue_identity("cso.sahel-watch", "SN", Role::observer, {.via_intermediate = false});
   Identity agency = pki.issue_identity("sn.police-judiciaire", "SN", Role::agency);
+  // A broker-role certificate from the root that is not the exchange's pinned one.
+  Identity rogue_broker = pki.issue_identity("fpx.rogue-broker", "SN", Role::broker, {.via_intermediate = false});
   FakeObserverEndpoint fake{broker, {observer.curve().public_key}};
 
   ObserverOptions options() const {
@@ -285,6 +287,7 @@ struct World {
     options.endpoint = fake.endpoint();
     options.broker_chain = broker.chain();
     options.root_ca = pki.root_pem();
+    options.broker_pins = {client::BrokerKeyPin::of_key(broker.signing_key().public_key())};
     options.handshake_timeout = 3000ms;
     options.request_timeout = 3000ms;
     return options;
@@ -497,6 +500,57 @@ TEST_CASE("a broker chain that is not a broker's, or disagrees with the pinned k
   }
 }
 
+TEST_CASE("a feed record and a checkpoint signed by a broker key that is not pinned are refused by the observer") {
+  World world;
+  world.fake.publish_messages(3);  // records 1-3, checkpoint record 4
+  SECTION("a feed record signed by a root-issued broker certificate that is not pinned") {
+    auto observer = world.connect_observer();
+    world.fake.replace_record(2, sign_record(world.rogue_broker, 2, "campaign-report",
+                                             "{\"sequence\":2,\"kind\":\"campaign-report\",\"country\":\"SN\","
+                                             "\"collected\":9999}"));
+    auto page = observer->follow(1);
+    REQUIRE_FALSE(page.ok());
+    CHECK(page.error().code == ErrorCode::bad_signature);
+    CHECK_THAT(page.error().message, Catch::Contains("feed record 2 refused"));
+  }
+  SECTION("a checkpoint signed by a root-issued broker certificate that is not pinned") {
+    auto observer = world.connect_observer();
+    world.fake.sign_checkpoints_with(&world.rogue_broker.signing_key());
+    auto checkpoint = observer->latest_checkpoint();
+    REQUIRE_FALSE(checkpoint.ok());
+    CHECK(checkpoint.error().code == ErrorCode::bad_signature);
+  }
+  SECTION("the non-pinned broker's own chain given as the broker's: refused before connecting") {
+    // What a swapped broker.cert file, or a national CA's broker-role
+    // certificate, would try: every record and checkpoint it signs would verify.
+    auto options = world.options();
+    options.broker_chain = world.rogue_broker.chain();
+    auto client = ObserverClient::connect(world.pki.identity("cso.sahel-watch"), options);
+    REQUIRE_FALSE(client.ok());
+    CHECK(client.error().code == ErrorCode::signer_mismatch);
+    CHECK_THAT(client.error().message, Catch::Contains("is not signed by the pinned exchange"));
+  }
+  SECTION("no pinned key at all: refused, never \"trust any broker\"") {
+    auto options = world.options();
+    options.broker_pins.clear();
+    auto client = ObserverClient::connect(world.pki.identity("cso.sahel-watch"), options);
+    REQUIRE_FALSE(client.ok());
+    CHECK(client.error().code == ErrorCode::invalid_argument);
+  }
+  SECTION("both keys pinned during a rotation: the rotated-to chain is accepted") {
+    auto options = world.options();
+    options.broker_chain = world.rogue_broker.chain();
+    options.broker_pins.push_back(client::BrokerKeyPin::of_key(world.rogue_broker.signing_key().public_key()));
+    options.broker_curve_key = {};  // taken from the chain
+    auto client = ObserverClient::connect(world.pki.identity("cso.sahel-watch"), options);
+    // The fake endpoint runs with the first broker's CURVE key: the pin check
+    // passed, and what fails now is the transport, not the pin.
+    REQUIRE_FALSE(client.ok());
+    CHECK(client.error().code != ErrorCode::signer_mismatch);
+    CHECK(client.error().code != ErrorCode::invalid_argument);
+  }
+}
+
 // ---- the fpx command line (the real binary) against the fake endpoint -------
 
 namespace {
@@ -588,4 +642,40 @@ TEST_CASE("fpx observe with a key that is not an observer's says handshake refus
   auto refused = fpx_run(scratch.path(), {"observe", "--profile", profile});
   CHECK(refused.exit_code == 1);
   CHECK_THAT(refused.err, Catch::Contains("handshake refused"));
+}
+
+TEST_CASE("fpx observe, log verify and report refuse a broker certificate swapped for one whose key is not pinned") {
+  World world;
+  test::TempDir scratch;
+  const auto profile = (scratch.path() / "observer").string();
+  world.fake.publish_messages(2);
+  // A copy of the broker's chain, as an observer keeps it; swapped later.
+  const auto kept_chain = scratch.path() / "broker-chain.pem";
+  std::filesystem::copy_file(world.pki.dir() / "participants" / "fpx.broker" / "chain.pem", kept_chain);
+  auto init = fpx_run(scratch.path(), {"profile", "init", "--dir", profile, "--identity",
+                                       (world.pki.dir() / "participants" / "cso.sahel-watch").string(),
+                                       "--observer-endpoint", world.fake.endpoint(), "--broker-cert",
+                                       kept_chain.string(), "--root-ca", world.pki.root_pem().string()});
+  INFO(init.out << init.err);
+  REQUIRE(init.exit_code == 0);
+  CHECK_THAT(init.out,
+             Catch::Contains("pinned broker signing key: " +
+                             client::BrokerKeyPin::of_key(world.broker.signing_key().public_key()).text()));
+  auto first = fpx_run(scratch.path(), {"observe", "--profile", profile});
+  INFO(first.out << first.err);
+  REQUIRE(first.exit_code == 0);
+
+  // Another root-issued broker certificate in the file: its records would verify.
+  std::filesystem::copy_file(world.pki.dir() / "participants" / "fpx.rogue-broker" / "chain.pem", kept_chain,
+                             std::filesystem::copy_options::overwrite_existing);
+  for (const std::vector<std::string>& command :
+       {std::vector<std::string>{"observe", "--profile", profile}, {"log", "verify", "--profile", profile},
+        {"report", "--profile", profile, "--html", (scratch.path() / "report.html").string()}}) {
+    auto refused = fpx_run(scratch.path(), command);
+    INFO(command.front() << ": " << refused.out << refused.err);
+    CHECK(refused.exit_code == 1);
+    CHECK_THAT(refused.err, Catch::Contains("signer_mismatch"));
+    CHECK_THAT(refused.err, Catch::Contains("is not signed by the pinned exchange"));
+  }
+  CHECK_FALSE(std::filesystem::exists(scratch.path() / "report.html"));
 }
