@@ -293,10 +293,6 @@ Result<ResolvedChain> TrustStore::State::verify_uncached(const std::vector<ByteV
   if (leaf.is_ca()) {
     return make_error(ErrorCode::wrong_role, "a CA certificate (" + leaf.subject_text() + ") cannot sign messages");
   }
-  // Before any signature work: the key types cost nothing to read.
-  for (const auto& certificate : certificates) {
-    if (auto ed25519 = require_ed25519(certificate); !ed25519) return ed25519.error();
-  }
 
   ossl::X509StackPtr untrusted(sk_X509_new_null());
   for (std::size_t i = 1; i < certificates.size(); ++i) sk_X509_push(untrusted.get(), certificates[i].get());
@@ -315,13 +311,20 @@ Result<ResolvedChain> TrustStore::State::verify_uncached(const std::vector<ByteV
     return chain_error(code, subject);
   }
 
-  auto participant = leaf.participant();
-  if (!participant) return std::move(participant).take_error();
   ossl::X509OwningStackPtr path(X509_STORE_CTX_get1_chain(context.get()));
   // OpenSSL built leaf .. root; the leaf's issuer is the next one.
   if (!path || sk_X509_num(path.get()) < 2) {
     return make_error(ErrorCode::untrusted_chain, "certificate " + leaf.subject_text() + " has no issuer in its chain");
   }
+  // After the chain verified, so that a tampered certificate stays
+  // untrusted_chain and bad_key means "signed by the PKI, but not Ed25519".
+  for (int i = 0; i < sk_X509_num(path.get()); ++i) {
+    if (auto ed25519 = require_ed25519(Certificate::share(sk_X509_value(path.get(), i))); !ed25519) {
+      return ed25519.error();
+    }
+  }
+  auto participant = leaf.participant();
+  if (!participant) return std::move(participant).take_error();
   const Certificate issuer = Certificate::share(sk_X509_value(path.get(), 1));
   if (auto may_issue = check_issuer_may_issue(leaf, participant->role, issuer, root); !may_issue) {
     return may_issue.error();

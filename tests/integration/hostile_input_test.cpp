@@ -1468,7 +1468,7 @@ TEST_CASE("trust rows: a certificate the exchange did not enrol cannot sign, and
     exchange.broker->start();
     refused_at_enrolment(exchange, audit_before, "sn.impostor", ErrorCode::unauthorized, "sn.impostor");
     refused_at_enrolment(exchange, audit_before, "sn.douanes", ErrorCode::unauthorized, "sn.douanes");
-    auto douanes = Client::connect(exchange.identity("sn.douanes"), exchange.options_for("sn.douanes"));
+    auto douanes = Client::connect(exchange.pki.identity("sn.douanes"), exchange.options_for("sn.douanes"));
     REQUIRE_FALSE(douanes.ok());
     CHECK_THAT(douanes.error().message, Catch::Contains("handshake refused"));
     auto niger = exchange.connect("ne.focal-point");
@@ -1501,7 +1501,7 @@ TEST_CASE("trust rows: a certificate the exchange did not enrol cannot sign, and
     exchange.broker->start();
     refused_at_enrolment(exchange, audit_before, "sn.police-judiciaire", ErrorCode::wrong_role,
                          "sn.police-judiciaire-promoted");
-    auto agency = Client::connect(exchange.identity("sn.police-judiciaire"),
+    auto agency = Client::connect(exchange.pki.identity("sn.police-judiciaire"),
                                   exchange.options_for("sn.police-judiciaire"));
     REQUIRE_FALSE(agency.ok());
     CHECK_THAT(agency.error().message, Catch::Contains("handshake refused"));
