@@ -18,10 +18,13 @@ struct Candidate {
 // one holder may share keys (a renewal that keeps them); of two holders never.
 using Holder = std::pair<ParticipantId, std::string>;
 
-Holder holder_of(const EnrolledCertificate& certificate) { return {certificate.id, certificate.officer}; }
+Holder holder_of(const EnrolledCertificate& certificate) {
+  return {certificate.id, certificate.officer};
+}
 
 std::string holder_text(const EnrolledCertificate& certificate) {
-  return certificate.officer.empty() ? certificate.id.str() : certificate.id.str() + " (officer " + certificate.officer + ")";
+  return certificate.officer.empty() ? certificate.id.str()
+                                     : certificate.id.str() + " (officer " + certificate.officer + ")";
 }
 
 std::string claim_text(Role role, const CountryCode& country) {
@@ -82,9 +85,11 @@ Result<Enrollment> Enrollment::read(const std::filesystem::path& dir, TrustStore
   for (const auto& file : files) {
     auto chain = Certificate::load_pem_file(file);
     if (!chain || chain->empty()) {
-      enrollment.refuse({file, {}, chain ? ErrorCode::malformed : chain.error().code,
-                         chain ? "the file holds no certificate: put the participant's chain.pem here"
-                               : chain.error().message});
+      enrollment.refuse(
+          {file,
+           {},
+           chain ? ErrorCode::malformed : chain.error().code,
+           chain ? "the file holds no certificate: put the participant's chain.pem here" : chain.error().message});
       continue;
     }
     std::vector<Bytes> der;
@@ -156,7 +161,8 @@ Result<Enrollment> Enrollment::read(const std::filesystem::path& dir, TrustStore
   std::vector<std::pair<Candidate*, EnrollmentRefusal>> ambiguous;
   for (auto& [id, group] : by_id) {
     std::set<std::pair<Role, CountryCode>> claims;
-    for (const Candidate* candidate : group) claims.emplace(candidate->certificate.role, candidate->certificate.country);
+    for (const Candidate* candidate : group)
+      claims.emplace(candidate->certificate.role, candidate->certificate.country);
     if (claims.size() < 2) continue;
     std::string claimed;
     for (const Candidate* candidate : group) {
@@ -166,10 +172,11 @@ Result<Enrollment> Enrollment::read(const std::filesystem::path& dir, TrustStore
           .append(candidate->file.filename().string());
     }
     for (Candidate* candidate : group) {
-      ambiguous.push_back({candidate, {candidate->file, id.str(), ErrorCode::wrong_role,
-                                       id.str() + " is claimed with different roles or countries (" + claimed +
-                                           "): none of them is enrolled; remove the certificates that are wrong "
-                                           "and reload"}});
+      ambiguous.push_back({candidate,
+                           {candidate->file, id.str(), ErrorCode::wrong_role,
+                            id.str() + " is claimed with different roles or countries (" + claimed +
+                                "): none of them is enrolled; remove the certificates that are wrong "
+                                "and reload"}});
     }
   }
   auto key_conflicts = [&ambiguous](auto& groups, const char* what) {
@@ -178,11 +185,12 @@ Result<Enrollment> Enrollment::read(const std::filesystem::path& dir, TrustStore
       for (const Candidate* candidate : group) holders.insert(holder_of(candidate->certificate));
       if (holders.size() < 2) continue;
       for (Candidate* candidate : group) {
-        ambiguous.push_back({candidate, {candidate->file, candidate->certificate.id.str(), ErrorCode::unauthorized,
-                                         std::string("one ") + what + " in the certificates of " +
-                                             std::to_string(holders.size()) + " holders (" + files_text(group) +
-                                             "): a key belongs to one holder, so none of them is enrolled; remove "
-                                             "the certificate that borrows another's key and reload"}});
+        ambiguous.push_back({candidate,
+                             {candidate->file, candidate->certificate.id.str(), ErrorCode::unauthorized,
+                              std::string("one ") + what + " in the certificates of " + std::to_string(holders.size()) +
+                                  " holders (" + files_text(group) +
+                                  "): a key belongs to one holder, so none of them is enrolled; remove "
+                                  "the certificate that borrows another's key and reload"}});
       }
     }
   };
@@ -239,11 +247,10 @@ Status Enrollment::check_signer(const ParticipantId& principal, const Participan
                           "this one");
   }
   if (enrolled->role != signer.role || enrolled->country != signer.country) {
-    return make_error(ErrorCode::wrong_role, "the signing key of " + principal.str() + " is enrolled with " +
-                                                 claim_text(*enrolled) + ", but the signing certificate (serial " +
-                                                 signer.serial_hex + ") claims " +
-                                                 claim_text(signer.role, signer.country) +
-                                                 ": sign with the certificate enrolled for you");
+    return make_error(ErrorCode::wrong_role,
+                      "the signing key of " + principal.str() + " is enrolled with " + claim_text(*enrolled) +
+                          ", but the signing certificate (serial " + signer.serial_hex + ") claims " +
+                          claim_text(signer.role, signer.country) + ": sign with the certificate enrolled for you");
   }
   if (enrolled->officer != signer.officer) {
     return make_error(ErrorCode::signer_mismatch,

@@ -21,8 +21,9 @@ Status identify_signer(const Enrollment& enrollment, const EnrolledParticipant& 
   // (issue 11). Only a certificate enrolled for the principal may sign.
   auto signing_key = signer.leaf ? signer.leaf->ed25519_public_key() : std::nullopt;
   if (!signing_key) {
-    return make_error(ErrorCode::bad_key, "the signing certificate holds no Ed25519 key: sign with the certificate "
-                                          "enrolled for you");
+    return make_error(ErrorCode::bad_key,
+                      "the signing certificate holds no Ed25519 key: sign with the certificate "
+                      "enrolled for you");
   }
   return enrollment.check_signer(principal.id, signer.participant, *signing_key);
 }

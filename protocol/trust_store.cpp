@@ -168,9 +168,9 @@ Status check_issuer_may_issue(const Certificate& leaf, Role role, const Certific
   }
   const std::vector<Role> listed = roles_listed_by(issuer);
   if (std::find(listed.begin(), listed.end(), role) == listed.end()) {
-    return make_error(ErrorCode::wrong_role, what + ", whose certificate lists the roles it may issue as: " +
-                                                 role_list_text(listed) + "; ask a CA that may issue a " +
-                                                 std::string(role_name(role)) + " certificate");
+    return make_error(ErrorCode::wrong_role,
+                      what + ", whose certificate lists the roles it may issue as: " + role_list_text(listed) +
+                          "; ask a CA that may issue a " + std::string(role_name(role)) + " certificate");
   }
   return {};
 }
@@ -333,8 +333,10 @@ Result<ResolvedChain> TrustStore::State::verify_uncached(const std::vector<ByteV
   // a participant that reads as another state's ("ne.police" with C=SN).
   if (auto mismatch = id_country_mismatch(participant->id.str(), participant->country.str(), participant->role);
       !mismatch.empty()) {
-    return make_error(ErrorCode::untrusted_chain, "certificate " + leaf.subject_text() + " breaks the exchange's id "
-                                                      "rule: " + mismatch + "; no FPX CA issues such a certificate");
+    return make_error(ErrorCode::untrusted_chain, "certificate " + leaf.subject_text() +
+                                                      " breaks the exchange's id "
+                                                      "rule: " +
+                                                      mismatch + "; no FPX CA issues such a certificate");
   }
 
   ResolvedChain verified;

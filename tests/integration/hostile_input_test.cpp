@@ -1346,8 +1346,8 @@ void refused_at_open(Exchange& exchange, Client& niger, const Bytes& envelope, E
 
 // The enrolment refusal of `claimed_id`'s certificate: its audit row (stage
 // "enrol") and the broker's warning naming the file.
-void refused_at_enrolment(Exchange& exchange, std::size_t audit_before, const std::string& claimed_id,
-                          ErrorCode code, const std::string& file_label) {
+void refused_at_enrolment(Exchange& exchange, std::size_t audit_before, const std::string& claimed_id, ErrorCode code,
+                          const std::string& file_label) {
   auto rows = exchange.audit_since(audit_before, "enrol", code, claimed_id);
   REQUIRE(rows.size() >= 1);
   CHECK_THAT(rows.front().detail, Catch::Contains(file_label + ".pem"));
@@ -1363,9 +1363,9 @@ TEST_CASE("trust rows: a certificate the exchange did not enrol cannot sign, and
   SECTION("a role-escalated certificate from a national CA (agency id as focal point, the agency's CURVE key)") {
     auto niger = exchange.connect("ne.focal-point");
     SigningKey key = fresh_key();
-    const Certificate escalated = must_issue(
-        senegal_ca, request_for("sn.police-judiciaire", "SN", Role::focal_point, key.public_key(),
-                                enrolled_curve_key(exchange, "sn.police-judiciaire")));
+    const Certificate escalated =
+        must_issue(senegal_ca, request_for("sn.police-judiciaire", "SN", Role::focal_point, key.public_key(),
+                                           enrolled_curve_key(exchange, "sn.police-judiciaire")));
     Signer signer = signer_of(std::move(key), escalated, senegal_ca, "sn.police-judiciaire", "SN");
     refused_at_open(exchange, *niger, hand_seal(signer, MessageType::ALERT, {.forge = to_all_states}),
                     ErrorCode::signer_mismatch, "not enrolled for sn.police-judiciaire");
@@ -1374,9 +1374,9 @@ TEST_CASE("trust rows: a certificate the exchange did not enrol cannot sign, and
   SECTION("a role-escalated certificate carrying the agency's own enrolled signing key (agency and CA colluding)") {
     auto niger = exchange.connect("ne.focal-point");
     const Signer& agency = exchange.signer("sn.police-judiciaire", "SN");
-    const Certificate escalated = must_issue(
-        senegal_ca, request_for("sn.police-judiciaire", "SN", Role::focal_point, agency.key.public_key(),
-                                enrolled_curve_key(exchange, "sn.police-judiciaire")));
+    const Certificate escalated =
+        must_issue(senegal_ca, request_for("sn.police-judiciaire", "SN", Role::focal_point, agency.key.public_key(),
+                                           enrolled_curve_key(exchange, "sn.police-judiciaire")));
     auto key = SigningKey::load_pem(exchange.pki.dir() / "participants" / "sn.police-judiciaire" / kSigningKeyFile, {});
     REQUIRE(key.ok());
     Signer signer = signer_of(std::move(key).value(), escalated, senegal_ca, "sn.police-judiciaire", "SN");
@@ -1387,9 +1387,9 @@ TEST_CASE("trust rows: a certificate the exchange did not enrol cannot sign, and
   SECTION("a broker-role certificate made by a national CA") {
     auto niger = exchange.connect("ne.focal-point");
     SigningKey key = fresh_key();
-    const Certificate rogue = must_issue(
-        senegal_ca, request_for("exchange.rogue", "SN", Role::broker, key.public_key(), fresh_curve_key()),
-        pki::CountryCheck::skip_for_testing);
+    const Certificate rogue =
+        must_issue(senegal_ca, request_for("exchange.rogue", "SN", Role::broker, key.public_key(), fresh_curve_key()),
+                   pki::CountryCheck::skip_for_testing);
     Signer signer = signer_of(std::move(key), rogue, senegal_ca, "exchange.rogue", "SN");
     refused_at_open(exchange, *niger, hand_seal(signer, MessageType::REMINDER), ErrorCode::wrong_role,
                     "comes only from the exchange's root CA");
@@ -1426,9 +1426,9 @@ TEST_CASE("trust rows: a certificate the exchange did not enrol cannot sign, and
   SECTION("an id of another country (ne.* with C=SN from Senegal's CA): refused to sign and to enrol") {
     auto niger = exchange.connect("ne.focal-point");
     SigningKey key = fresh_key();
-    const Certificate foreign_id = must_issue(
-        senegal_ca, request_for("ne.police", "SN", Role::agency, key.public_key(), fresh_curve_key()),
-        pki::CountryCheck::skip_for_testing);
+    const Certificate foreign_id =
+        must_issue(senegal_ca, request_for("ne.police", "SN", Role::agency, key.public_key(), fresh_curve_key()),
+                   pki::CountryCheck::skip_for_testing);
     Signer signer = signer_of(std::move(key), foreign_id, senegal_ca, "ne.police", "SN");
     refused_at_open(exchange, *niger, hand_seal(signer, MessageType::TRACING_REQUEST), ErrorCode::untrusted_chain,
                     "must begin with \"sn.\"");
@@ -1441,17 +1441,18 @@ TEST_CASE("trust rows: a certificate the exchange did not enrol cannot sign, and
 
   SECTION("a CURVE key enrolled twice, at reload: the enrolled owner keeps it") {
     auto niger = exchange.connect("ne.focal-point");
-    const Certificate borrower = must_issue(
-        senegal_ca, request_for("sn.impostor", "SN", Role::agency, fresh_key().public_key(),
-                                enrolled_curve_key(exchange, "sn.douanes")));
+    const Certificate borrower =
+        must_issue(senegal_ca, request_for("sn.impostor", "SN", Role::agency, fresh_key().public_key(),
+                                           enrolled_curve_key(exchange, "sn.douanes")));
     const std::size_t audit_before = exchange.broker->audit().size();
     enrol_file(exchange, "sn.impostor", borrower, senegal_ca);
     exchange.broker->reload();
     refused_at_enrolment(exchange, audit_before, "sn.impostor", ErrorCode::unauthorized, "sn.impostor");
     // The key still means sn.douanes: its own message is its own, not the impostor's.
-    Answer answer = exchange.raw("sn.douanes").submit(test::seal_changed(
-        exchange.identity("sn.douanes"), MessageType::TRACING_REQUEST,
-        [](auto, auto body) { body.getTracingRequest().setRequestingAgency("sn.douanes"); }));
+    Answer answer = exchange.raw("sn.douanes")
+                        .submit(test::seal_changed(
+                            exchange.identity("sn.douanes"), MessageType::TRACING_REQUEST,
+                            [](auto, auto body) { body.getTracingRequest().setRequestingAgency("sn.douanes"); }));
     INFO("answer: " << describe(answer));
     CHECK(answer.kind == Answer::Kind::receipt);
     REQUIRE(receive(*niger, 1).size() == 1);
@@ -1459,9 +1460,9 @@ TEST_CASE("trust rows: a certificate the exchange did not enrol cannot sign, and
   }
 
   SECTION("a CURVE key enrolled twice, at first load: neither side is enrolled") {
-    const Certificate borrower = must_issue(
-        senegal_ca, request_for("sn.impostor", "SN", Role::agency, fresh_key().public_key(),
-                                enrolled_curve_key(exchange, "sn.douanes")));
+    const Certificate borrower =
+        must_issue(senegal_ca, request_for("sn.impostor", "SN", Role::agency, fresh_key().public_key(),
+                                           enrolled_curve_key(exchange, "sn.douanes")));
     REQUIRE(exchange.broker->stop() == 0);
     const std::size_t audit_before = exchange.broker->audit().size();
     enrol_file(exchange, "sn.impostor", borrower, senegal_ca);
@@ -1478,8 +1479,8 @@ TEST_CASE("trust rows: a certificate the exchange did not enrol cannot sign, and
   SECTION("an id enrolled twice with different roles, at reload: the enrolment is kept") {
     auto niger = exchange.connect("ne.focal-point");
     const Certificate as_focal_point = must_issue(
-        senegal_ca, request_for("sn.police-judiciaire", "SN", Role::focal_point, fresh_key().public_key(),
-                                fresh_curve_key()));
+        senegal_ca,
+        request_for("sn.police-judiciaire", "SN", Role::focal_point, fresh_key().public_key(), fresh_curve_key()));
     const std::size_t audit_before = exchange.broker->audit().size();
     enrol_file(exchange, "sn.police-judiciaire-promoted", as_focal_point, senegal_ca);
     exchange.broker->reload();
@@ -1493,16 +1494,16 @@ TEST_CASE("trust rows: a certificate the exchange did not enrol cannot sign, and
 
   SECTION("an id enrolled twice with different roles, at first load: neither is enrolled") {
     const Certificate as_focal_point = must_issue(
-        senegal_ca, request_for("sn.police-judiciaire", "SN", Role::focal_point, fresh_key().public_key(),
-                                fresh_curve_key()));
+        senegal_ca,
+        request_for("sn.police-judiciaire", "SN", Role::focal_point, fresh_key().public_key(), fresh_curve_key()));
     REQUIRE(exchange.broker->stop() == 0);
     const std::size_t audit_before = exchange.broker->audit().size();
     enrol_file(exchange, "sn.police-judiciaire-promoted", as_focal_point, senegal_ca);
     exchange.broker->start();
     refused_at_enrolment(exchange, audit_before, "sn.police-judiciaire", ErrorCode::wrong_role,
                          "sn.police-judiciaire-promoted");
-    auto agency = Client::connect(exchange.pki.identity("sn.police-judiciaire"),
-                                  exchange.options_for("sn.police-judiciaire"));
+    auto agency =
+        Client::connect(exchange.pki.identity("sn.police-judiciaire"), exchange.options_for("sn.police-judiciaire"));
     REQUIRE_FALSE(agency.ok());
     CHECK_THAT(agency.error().message, Catch::Contains("handshake refused"));
     // Everyone else is served: a focal point's request reaches Niger.
@@ -1516,9 +1517,9 @@ TEST_CASE("trust rows: a certificate the exchange did not enrol cannot sign, and
 
   SECTION("an id enrolled twice with different countries (an observer re-issued for NE by the root)") {
     auto niger = exchange.connect("ne.focal-point");
-    const Certificate elsewhere = must_issue(
-        exchange.pki.root(),
-        request_for("cso.sahel-watch", "NE", Role::observer, fresh_key().public_key(), fresh_curve_key()));
+    const Certificate elsewhere =
+        must_issue(exchange.pki.root(),
+                   request_for("cso.sahel-watch", "NE", Role::observer, fresh_key().public_key(), fresh_curve_key()));
     const std::size_t audit_before = exchange.broker->audit().size();
     enrol_file(exchange, "cso.sahel-watch-ne", elsewhere, exchange.pki.root());
     exchange.broker->reload();

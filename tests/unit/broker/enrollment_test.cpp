@@ -1,11 +1,11 @@
 // Enrolment (enrollment.cpp) on a real PKI made at test time: several
 // certificates per participant (renewals, officers), one holder per key,
 // one role and country per id, and reload keeping what was enrolled.
-#include <fstream>
+#include "fpx/broker/enrollment.hpp"
 
 #include <catch2/catch.hpp>
+#include <fstream>
 
-#include "fpx/broker/enrollment.hpp"
 #include "support/test_pki.hpp"
 
 using namespace fpx;
@@ -66,7 +66,9 @@ class EnrolledDir {
   std::filesystem::path dir_;
 };
 
-ParticipantInfo info_of(const Certificate& certificate) { return must(certificate.participant()); }
+ParticipantInfo info_of(const Certificate& certificate) {
+  return must(certificate.participant());
+}
 
 bool refused(const Enrollment& enrollment, const std::string& file, ErrorCode code) {
   for (const auto& refusal : enrollment.refusals()) {
@@ -82,8 +84,7 @@ TEST_CASE("officers and a renewal are enrolled beside the participant's own cert
   const auto& sn = pki.national_ca("SN");
   Holder own, renewed, amadou;
   const Certificate own_cert = issue(sn, "sn.douanes", "SN", Role::agency, own.key.public_key(), own.curve);
-  const Certificate renewed_cert =
-      issue(sn, "sn.douanes", "SN", Role::agency, renewed.key.public_key(), renewed.curve);
+  const Certificate renewed_cert = issue(sn, "sn.douanes", "SN", Role::agency, renewed.key.public_key(), renewed.curve);
   const Certificate officer_cert =
       issue(sn, "sn.douanes", "SN", Role::agency, amadou.key.public_key(), amadou.curve, "amadou.sow");
   EnrolledDir dir(pki);
@@ -109,14 +110,12 @@ TEST_CASE("officers and a renewal are enrolled beside the participant's own cert
 
   // A certificate of the participant that is not enrolled: its key is unknown.
   Holder stranger;
-  const Certificate unenrolled =
-      issue(sn, "sn.douanes", "SN", Role::agency, stranger.key.public_key(), stranger.curve);
+  const Certificate unenrolled = issue(sn, "sn.douanes", "SN", Role::agency, stranger.key.public_key(), stranger.curve);
   auto not_enrolled = enrollment.check_signer(douanes, info_of(unenrolled), stranger.key.public_key());
   REQUIRE_FALSE(not_enrolled.ok());
   CHECK(not_enrolled.error().code == ErrorCode::signer_mismatch);
   // The enrolled key in a certificate claiming another role.
-  const Certificate promoted =
-      issue(sn, "sn.douanes", "SN", Role::focal_point, own.key.public_key(), own.curve);
+  const Certificate promoted = issue(sn, "sn.douanes", "SN", Role::focal_point, own.key.public_key(), own.curve);
   auto escalated = enrollment.check_signer(douanes, info_of(promoted), own.key.public_key());
   REQUIRE_FALSE(escalated.ok());
   CHECK(escalated.error().code == ErrorCode::wrong_role);
@@ -127,7 +126,8 @@ TEST_CASE("officers and a renewal are enrolled beside the participant's own cert
   REQUIRE_FALSE(other_officer.ok());
   CHECK(other_officer.error().code == ErrorCode::signer_mismatch);
   // Another participant's enrolled key is never this one's.
-  auto borrowed = enrollment.check_signer(ParticipantId("sn.police-judiciaire"), info_of(own_cert), own.key.public_key());
+  auto borrowed =
+      enrollment.check_signer(ParticipantId("sn.police-judiciaire"), info_of(own_cert), own.key.public_key());
   REQUIRE_FALSE(borrowed.ok());
   CHECK(borrowed.error().code == ErrorCode::signer_mismatch);
 }
@@ -159,17 +159,14 @@ TEST_CASE("a key borrowed from another holder: refused at reload, both sides ref
   const Enrollment before = dir.load();
 
   SECTION("another participant's CURVE key") {
-    dir.put("sn.impostor",
-            issue(sn, "sn.impostor", "SN", Role::agency, borrower.key.public_key(), owner.curve), sn);
+    dir.put("sn.impostor", issue(sn, "sn.impostor", "SN", Role::agency, borrower.key.public_key(), owner.curve), sn);
   }
   SECTION("another participant's signing key") {
-    dir.put("sn.impostor",
-            issue(sn, "sn.impostor", "SN", Role::agency, owner.key.public_key(), borrower.curve), sn);
+    dir.put("sn.impostor", issue(sn, "sn.impostor", "SN", Role::agency, owner.key.public_key(), borrower.curve), sn);
   }
   SECTION("another officer's CURVE key under the same participant") {
-    dir.put("sn.impostor", issue(sn, "sn.douanes", "SN", Role::agency, borrower.key.public_key(), owner.curve,
-                                 "officer-2"),
-            sn);
+    dir.put("sn.impostor",
+            issue(sn, "sn.douanes", "SN", Role::agency, borrower.key.public_key(), owner.curve, "officer-2"), sn);
   }
 
   const Enrollment reloaded = dir.reload(before);
@@ -193,8 +190,7 @@ TEST_CASE("an id with another role or country: refused at reload, both sides ref
   EnrolledDir dir(pki);
   dir.put("agency", issue(sn, "sn.douanes", "SN", Role::agency, agency.key.public_key(), agency.curve), sn);
   const Enrollment before = dir.load();
-  dir.put("promoted", issue(sn, "sn.douanes", "SN", Role::focal_point, promoted.key.public_key(), promoted.curve),
-          sn);
+  dir.put("promoted", issue(sn, "sn.douanes", "SN", Role::focal_point, promoted.key.public_key(), promoted.curve), sn);
 
   const Enrollment reloaded = dir.reload(before);
   CHECK(refused(reloaded, "promoted", ErrorCode::wrong_role));

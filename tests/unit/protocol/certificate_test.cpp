@@ -1,10 +1,10 @@
 // Certificates and revocation as open() sees them: each problem its own error.
-#include <cstdlib>
-#include <fstream>
-
-#include <catch2/catch.hpp>
 #include <openssl/ec.h>
 #include <openssl/err.h>
+
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <fstream>
 
 #include "fpx/envelope.hpp"
 #include "fpx/oids.hpp"
@@ -256,7 +256,7 @@ T must(Result<T> result) {
 
 ossl::PkeyPtr new_key(const char* type) {
   ossl::PkeyPtr key(std::string_view(type) == "EC" ? EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256")
-                                                  : EVP_PKEY_Q_keygen(nullptr, nullptr, type));
+                                                   : EVP_PKEY_Q_keygen(nullptr, nullptr, type));
   REQUIRE(key);
   return key;
 }
@@ -339,15 +339,15 @@ Certificate hand_made(const HandMade& spec) {
 // test makes under it, with a trust store that skips revocation.
 struct OwnPki {
   test::TempDir dir;
-  pki::Authority root = must(pki::Authority::create_root("Test Root", must(SigningKey::generate()),
-                                                          pki::Validity::days_from_now(30)));
+  pki::Authority root =
+      must(pki::Authority::create_root("Test Root", must(SigningKey::generate()), pki::Validity::days_from_now(30)));
   TrustStore trust() const {
     std::ofstream(dir.path() / "root.pem", std::ios::trunc) << root.certificate().pem();
     return must(TrustStore::load(dir.path() / "root.pem", {}));
   }
   pki::Authority national_ca(const std::string& country) const {
-    return must(root.create_intermediate(CountryCode(country), must(SigningKey::generate()),
-                                         pki::Validity::days_from_now(30)));
+    return must(
+        root.create_intermediate(CountryCode(country), must(SigningKey::generate()), pki::Validity::days_from_now(30)));
   }
 };
 
@@ -382,7 +382,7 @@ TEST_CASE("a broker or observer certificate from a national CA is refused as wro
     CHECK(verified.error().code == ErrorCode::wrong_role);
     CHECK_THAT(verified.error().message, Catch::Contains("SN national CA"));
     CHECK_THAT(verified.error().message, Catch::Contains(std::string("a ") + std::string(role_name(role)) +
-                                                          " certificate comes only from the exchange's root CA"));
+                                                         " certificate comes only from the exchange's root CA"));
   }
   // The same roles straight from the root, and the national CA's own roles, stand.
   CHECK(verify(trust, {issued(own.root, "exchange.broker", "AT", Role::broker)}).ok());
@@ -396,8 +396,8 @@ TEST_CASE("a broker certificate from a national CA cannot sign what only the exc
   // the checks pki::Authority makes: what an attacker with that key would do.
   TestPki pki({"SN"});
   auto trust = pki.trust_store();
-  auto rogue_broker = pki.issue_identity("sn.exchange", "SN", Role::broker,
-                                         {.country_check = pki::CountryCheck::skip_for_testing});
+  auto rogue_broker =
+      pki.issue_identity("sn.exchange", "SN", Role::broker, {.country_check = pki::CountryCheck::skip_for_testing});
   REQUIRE(rogue_broker.chain().size() == 2);
   // A reminder is the broker's own message: refused on the issuer, before any role rule.
   EnvelopeOpener opener(trust);
@@ -405,8 +405,8 @@ TEST_CASE("a broker certificate from a national CA cannot sign what only the exc
   REQUIRE_FALSE(opened.ok());
   CHECK(opened.error().code == ErrorCode::wrong_role);
   CHECK_THAT(opened.error().message, Catch::Contains("SN national CA"));
-  auto rogue_observer = pki.issue_identity("sn.watch", "SN", Role::observer,
-                                           {.country_check = pki::CountryCheck::skip_for_testing});
+  auto rogue_observer =
+      pki.issue_identity("sn.watch", "SN", Role::observer, {.country_check = pki::CountryCheck::skip_for_testing});
   std::vector<Bytes> der;
   for (const auto& certificate : rogue_observer.chain()) der.push_back(certificate.der());
   std::vector<ByteView> views(der.begin(), der.end());
