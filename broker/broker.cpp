@@ -65,6 +65,7 @@ Result<std::unique_ptr<Broker>> Broker::create(const BrokerConfig& config, Clock
 
   auto impl = std::make_unique<Impl>(config, clock, std::move(identity).value(), std::move(trust).value(),
                                      std::move(enrollment).value(), std::move(store).value());
+  impl->audit_enrollment_refusals();
   if (auto bound = impl->bind_sockets(); !bound) return std::move(bound).take_error();
   // Off the loop thread: a checkpoint there stalled every client for the copy.
   if (auto started = impl->store->start_background_checkpoints(
@@ -90,15 +91,26 @@ Status Broker::Impl::reload() {
     spdlog::error("reload: CRLs kept as they were: {}", crls.error().describe());
     return crls;
   }
-  auto reloaded = Enrollment::load(config.enrolled_dir, trust, clock());
+  // What is enrolled now keeps its claims against newcomers (enrollment.hpp).
+  auto reloaded = enrollment.reload(config.enrolled_dir, trust, clock());
   if (!reloaded) {
     spdlog::error("reload: enrolment kept as it was: {}", reloaded.error().describe());
     return std::move(reloaded).take_error();
   }
   for (const auto& warning : reloaded->warnings()) spdlog::warn("enrolment: {}", warning);
   enrollment = std::move(reloaded).value();
+  audit_enrollment_refusals();
   spdlog::info("reloaded CRLs and enrolment: {} participants enrolled", enrollment.size());
   return {};
+}
+
+void Broker::Impl::audit_enrollment_refusals() {
+  // Written with the next timer transaction, like the ZAP handler's rows:
+  // the operator finds every refused certificate in the audit table.
+  for (const auto& refusal : enrollment.refusals()) {
+    deferred_audit.push_back(audit_entry(clock(), refusal.claimed_id, std::nullopt, "enrol", refusal.code,
+                                         refusal.file.filename().string() + ": " + refusal.message));
+  }
 }
 
 Status Broker::run(int signal_fd) {

@@ -123,6 +123,8 @@ struct Broker::Impl {
                                  const std::optional<MessageId>& in_reply_to,
                                  const std::function<void(wire::Body::Builder)>& fill);
   Status share_forwarded_request(const OpenedEnvelope& forward);
+  // One audit row (stage "enrol") per certificate the enrolment refused.
+  void audit_enrollment_refusals();
   void run_clock_scan();
   std::vector<ParticipantId> focal_points_of(const CountryCode& country) const;
 

@@ -52,7 +52,7 @@ void Broker::Impl::handle_submit(const EnrolledParticipant& principal, std::uint
                                  : "a " + std::string(role_name(principal.role)) + " may not submit messages"));
   }
 
-  auto opened = open_submitted(context, envelope);
+  auto opened = open_submitted(context, principal, envelope);
   if (!opened) return refuse(routing_id, request_id, who, std::nullopt, "open", opened.error());
   const MessageId id = opened->message_id;
 

@@ -9,6 +9,7 @@
 #include <openssl/pem.h>
 
 #include "fpx/crypto.hpp"
+#include "fpx/oids.hpp"
 #include "fpx/openssl_handles.hpp"
 
 namespace fpx {
@@ -110,6 +111,70 @@ Result<std::vector<LoadedCrl>> read_crl_file(const std::filesystem::path& path) 
   return loaded;
 }
 
+// Only Ed25519 anywhere in a chain: every FPX CA and participant key is
+// Ed25519 (DESIGN.md), so a chain holding another key type was not made by
+// the exchange's tools, and refusing it keeps weaker or exotic signature
+// algorithms (and their parsers) out of every verifier.
+Status require_ed25519(const Certificate& certificate) {
+  if (certificate.ed25519_public_key()) return {};
+  EVP_PKEY* key = X509_get0_pubkey(certificate.get());
+  const char* type = key != nullptr ? EVP_PKEY_get0_type_name(key) : nullptr;
+  ERR_clear_error();
+  return make_error(ErrorCode::bad_key, "certificate " + certificate.subject_text() + " carries a key of type " +
+                                            (type != nullptr ? std::string(type) : std::string("unknown")) +
+                                            ": FPX certificates hold Ed25519 keys only; ask its CA to issue an "
+                                            "Ed25519 certificate");
+}
+
+// The roles a CA's certificate lists as extended-key-usage purposes: those
+// it may issue (oids.hpp). A CA certificate without the extension lists none.
+std::vector<Role> roles_listed_by(const Certificate& ca) {
+  std::vector<Role> roles;
+  ossl::ExtKeyUsagePtr usages(
+      static_cast<EXTENDED_KEY_USAGE*>(X509_get_ext_d2i(ca.get(), NID_ext_key_usage, nullptr, nullptr)));
+  ERR_clear_error();
+  for (int i = 0; usages && i < sk_ASN1_OBJECT_num(usages.get()); ++i) {
+    char dotted[128];
+    // no_name = 1: always the dotted form, which is what role_from_oid reads.
+    const int length = OBJ_obj2txt(dotted, sizeof dotted, sk_ASN1_OBJECT_value(usages.get(), i), 1);
+    if (length <= 0 || static_cast<std::size_t>(length) >= sizeof dotted) continue;
+    if (auto role = oid::role_from_oid(std::string_view(dotted, static_cast<std::size_t>(length)))) {
+      roles.push_back(*role);
+    }
+  }
+  return roles;
+}
+
+std::string role_list_text(const std::vector<Role>& roles) {
+  if (roles.empty()) return "none";
+  std::string text;
+  for (Role role : roles) text.append(text.empty() ? "" : ", ").append(role_name(role));
+  return text;
+}
+
+// Roles limited by issuer (issue 11): a national CA issues only what its own
+// certificate lists and what a national CA may issue at all (focal-point and
+// agency). An attacker holding a national CA's key could otherwise mint a
+// broker certificate (forging receipts and notices) or an observer one.
+// Certificates straight from the root may carry any role.
+Status check_issuer_may_issue(const Certificate& leaf, Role role, const Certificate& issuer, const Certificate& root) {
+  if (X509_cmp(issuer.get(), root.get()) == 0) return {};
+  const std::string what = "certificate " + leaf.subject_text() + " (" + std::string(role_name(role)) +
+                           ") was issued by " + issuer.subject_text();
+  if (!national_ca_may_issue(role)) {
+    return make_error(ErrorCode::wrong_role, what + ", a national CA: a " + std::string(role_name(role)) +
+                                                 " certificate comes only from the exchange's root CA; ask the "
+                                                 "root's operator to issue it");
+  }
+  const std::vector<Role> listed = roles_listed_by(issuer);
+  if (std::find(listed.begin(), listed.end(), role) == listed.end()) {
+    return make_error(ErrorCode::wrong_role,
+                      what + ", whose certificate lists the roles it may issue as: " + role_list_text(listed) +
+                          "; ask a CA that may issue a " + std::string(role_name(role)) + " certificate");
+  }
+  return {};
+}
+
 Error chain_error(int code, const std::string& subject) {
   switch (code) {
     case X509_V_ERR_PERMITTED_VIOLATION:
@@ -157,6 +222,9 @@ Result<TrustStore> TrustStore::load(const std::filesystem::path& root_ca_pem, co
   Certificate root = certificates->front();
   if (!root.is_ca() || X509_check_issued(root.get(), root.get()) != X509_V_OK) {
     return make_error(ErrorCode::invalid_argument, root_ca_pem.string() + " is not a self-signed CA certificate");
+  }
+  if (auto ed25519 = require_ed25519(root); !ed25519) {
+    return make_error(ErrorCode::bad_key, root_ca_pem.string() + ": " + ed25519.error().message);
   }
   auto state = std::make_unique<State>(root);
   state->crl_dir = crl_dir;
@@ -243,13 +311,37 @@ Result<ResolvedChain> TrustStore::State::verify_uncached(const std::vector<ByteV
     return chain_error(code, subject);
   }
 
+  ossl::X509OwningStackPtr path(X509_STORE_CTX_get1_chain(context.get()));
+  // OpenSSL built leaf .. root; the leaf's issuer is the next one.
+  if (!path || sk_X509_num(path.get()) < 2) {
+    return make_error(ErrorCode::untrusted_chain, "certificate " + leaf.subject_text() + " has no issuer in its chain");
+  }
+  // After the chain verified, so that a tampered certificate stays
+  // untrusted_chain and bad_key means "signed by the PKI, but not Ed25519".
+  for (int i = 0; i < sk_X509_num(path.get()); ++i) {
+    if (auto ed25519 = require_ed25519(Certificate::share(sk_X509_value(path.get(), i))); !ed25519) {
+      return ed25519.error();
+    }
+  }
   auto participant = leaf.participant();
   if (!participant) return std::move(participant).take_error();
+  const Certificate issuer = Certificate::share(sk_X509_value(path.get(), 1));
+  if (auto may_issue = check_issuer_may_issue(leaf, participant->role, issuer, root); !may_issue) {
+    return may_issue.error();
+  }
+  // The id tied to its country (ids.hpp), so that a state's CA cannot make
+  // a participant that reads as another state's ("ne.police" with C=SN).
+  if (auto mismatch = id_country_mismatch(participant->id.str(), participant->country.str(), participant->role);
+      !mismatch.empty()) {
+    return make_error(ErrorCode::untrusted_chain, "certificate " + leaf.subject_text() +
+                                                      " breaks the exchange's id "
+                                                      "rule: " +
+                                                      mismatch + "; no FPX CA issues such a certificate");
+  }
 
   ResolvedChain verified;
   verified.leaf = std::make_shared<const Certificate>(leaf);
   verified.participant = std::move(participant).value();
-  ossl::X509OwningStackPtr path(X509_STORE_CTX_get1_chain(context.get()));
   verified.valid_from_ms = INT64_MIN;
   verified.valid_until_ms = INT64_MAX;
   for (int i = 0; i < sk_X509_num(path.get()); ++i) {

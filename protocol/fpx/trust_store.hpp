@@ -29,7 +29,7 @@ struct ResolvedChain;
 
 class TrustStore {
  public:
-  // crl_dir may be empty: then only RevocationCheck::skip can succeed.
+  // crl_dir may be empty: then only RevocationCheck::skip can succeed. The root's key must be Ed25519.
   static Result<TrustStore> load(const std::filesystem::path& root_ca_pem, const std::filesystem::path& crl_dir);
 
   TrustStore(TrustStore&&) noexcept;
@@ -39,11 +39,11 @@ class TrustStore {
   // Re-reads the CRL directory (SIGHUP). The cache keeps chains, recomputes revocation.
   Status reload_crls();
 
-  // Verifies a signer chain (DER, leaf first, no root) for a message created
-  // at created_at_ms: chain signatures and constraints, validity at
-  // created_at_ms, and, unless skipped, revocation by the current CRLs:
-  // revoked only if the revocation date is at or before created_at_ms; a CRL
-  // past its nextUpdate (at now_ms) is refused, fail-closed.
+  // Verifies a signer chain (DER, leaf first, no root; Ed25519 keys only, else bad_key) for a message created at
+  // created_at_ms: chain signatures and constraints; a national CA's leaf has a role its CA lists (EKU) and
+  // national_ca_may_issue allows (else wrong_role); the id fits its country (id_country_mismatch, else
+  // untrusted_chain); validity at created_at_ms, and, unless skipped, revocation by the current CRLs: revoked
+  // only if the revocation date is at or before created_at_ms; a CRL past its nextUpdate is refused, fail-closed.
   Result<VerifiedSigner> verify_chain(const std::vector<ByteView>& chain_der, std::int64_t created_at_ms,
                                       std::int64_t now_ms, RevocationCheck check);
 

@@ -19,6 +19,7 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstring>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <thread>
@@ -1290,5 +1291,274 @@ TEST_CASE("transport attacks are refused or dropped, counted, and the broker kee
       CHECK(zap_rows.size() < 100);
       good_message_is_next(exchange, *niger);
     }
+  }
+}
+
+// ---- Trust rows (issue 11): who may sign, and what may be enrolled -------------
+//
+// An attacker holding Senegal's national CA key, an enrolled participant, or
+// an operator's slip. One SECTION per row: the typed error and audit row
+// (stage "open" for a message, "enrol" for a certificate file the broker
+// refused), nothing stored or delivered (Niger's next delivery is the next
+// good message), the broker still serving.
+
+namespace {
+
+// A participant request as its holder would make it: its own keys, or the
+// ones a row borrows (another's CURVE key, another's signing key).
+pki::ParticipantRequest request_for(const std::string& id, const std::string& country, Role role,
+                                    const Ed25519PublicKey& signing_key, const CurvePublicKey& curve_key) {
+  pki::ParticipantRequest request;
+  request.id = ParticipantId(id);
+  request.country = CountryCode(country);
+  request.role = role;
+  request.signing_public_key = signing_key;
+  request.curve_public_key = curve_key;
+  request.validity = pki::Validity::days_from_now(30);
+  return request;
+}
+
+// A certificate issued by `ca` with its chain, as a Signer holding `key`.
+Signer signer_of(SigningKey key, const Certificate& leaf, const pki::Authority& ca, const std::string& id,
+                 const std::string& country) {
+  Signer signer{std::move(key), {leaf.der()}, id, country};
+  if (ca.country()) signer.chain.push_back(ca.certificate().der());
+  return signer;
+}
+
+SigningKey fresh_key() {
+  auto key = SigningKey::generate();
+  REQUIRE(key.ok());
+  return std::move(key).value();
+}
+
+CurvePublicKey fresh_curve_key() {
+  auto keys = CurveKeyPair::generate();
+  REQUIRE(keys.ok());
+  return keys->public_key;
+}
+
+// Drops `leaf` (and its national CA's certificate) into the broker's enrolled
+// directory as <label>.pem, as an operator would copy a chain.pem there.
+void enrol_file(Exchange& exchange, const std::string& label, const Certificate& leaf, const pki::Authority& ca) {
+  auto dir = exchange.pki.dir() / "participants" / label;
+  std::filesystem::create_directories(dir);
+  std::string chain = leaf.pem();
+  if (ca.country()) chain += ca.certificate().pem();
+  std::ofstream(dir / kChainFile, std::ios::trunc) << chain;
+  exchange.broker->enroll(label);
+}
+
+Certificate must_issue(const pki::Authority& ca, const pki::ParticipantRequest& request,
+                       pki::CountryCheck check = pki::CountryCheck::enforce) {
+  auto issued = ca.issue(request, check);
+  if (!issued) FAIL("issue " << request.id.str() << ": " << issued.error().describe());
+  return std::move(issued).value();
+}
+
+CurvePublicKey enrolled_curve_key(Exchange& exchange, const std::string& id) {
+  return exchange.identity(id).curve().public_key;
+}
+
+auto to_all_states = [](wire::Header::Builder header, wire::Body::Builder) {
+  header.initRecipients(1)[0].setAllStates();
+};
+
+// The row's submission over the agency's own session: refused with `code`
+// at stage "open", audited once, and nothing of it reaches Niger.
+void refused_at_open(Exchange& exchange, Client& niger, const Bytes& envelope, ErrorCode code,
+                     const std::string& says) {
+  RawSession& agency = exchange.raw("sn.police-judiciaire");
+  const std::size_t audit_before = exchange.broker->audit().size();
+  Answer answer = agency.submit(envelope);
+  INFO("answer: " << describe(answer));
+  REQUIRE(answer.kind == Answer::Kind::error);
+  CHECK(answer.code == code);
+  CHECK_THAT(answer.message, Catch::Contains(says));
+  CHECK(exchange.audit_since(audit_before, "open", code, "sn.police-judiciaire").size() == 1);
+  good_message_is_next(exchange, niger);
+}
+
+// The enrolment refusal of `claimed_id`'s certificate: its audit row (stage
+// "enrol") and the broker's warning naming the file.
+void refused_at_enrolment(Exchange& exchange, std::size_t audit_before, const std::string& claimed_id, ErrorCode code,
+                          const std::string& file_label) {
+  auto rows = exchange.audit_since(audit_before, "enrol", code, claimed_id);
+  REQUIRE(rows.size() >= 1);
+  CHECK_THAT(rows.front().detail, Catch::Contains(file_label + ".pem"));
+  CHECK_THAT(exchange.broker->log_text(), Catch::Contains(file_label + ".pem: not enrolled: "));
+}
+
+}  // namespace
+
+TEST_CASE("trust rows: a certificate the exchange did not enrol cannot sign, and enrolment refuses borrowed claims") {
+  Exchange exchange({});
+  const pki::Authority& senegal_ca = exchange.pki.national_ca("SN");
+
+  SECTION("a role-escalated certificate from a national CA (agency id as focal point, the agency's CURVE key)") {
+    auto niger = exchange.connect("ne.focal-point");
+    SigningKey key = fresh_key();
+    const Certificate escalated =
+        must_issue(senegal_ca, request_for("sn.police-judiciaire", "SN", Role::focal_point, key.public_key(),
+                                           enrolled_curve_key(exchange, "sn.police-judiciaire")));
+    Signer signer = signer_of(std::move(key), escalated, senegal_ca, "sn.police-judiciaire", "SN");
+    refused_at_open(exchange, *niger, hand_seal(signer, MessageType::ALERT, {.forge = to_all_states}),
+                    ErrorCode::signer_mismatch, "not enrolled for sn.police-judiciaire");
+  }
+
+  SECTION("a role-escalated certificate carrying the agency's own enrolled signing key (agency and CA colluding)") {
+    auto niger = exchange.connect("ne.focal-point");
+    const Signer& agency = exchange.signer("sn.police-judiciaire", "SN");
+    const Certificate escalated =
+        must_issue(senegal_ca, request_for("sn.police-judiciaire", "SN", Role::focal_point, agency.key.public_key(),
+                                           enrolled_curve_key(exchange, "sn.police-judiciaire")));
+    auto key = SigningKey::load_pem(exchange.pki.dir() / "participants" / "sn.police-judiciaire" / kSigningKeyFile, {});
+    REQUIRE(key.ok());
+    Signer signer = signer_of(std::move(key).value(), escalated, senegal_ca, "sn.police-judiciaire", "SN");
+    refused_at_open(exchange, *niger, hand_seal(signer, MessageType::ALERT, {.forge = to_all_states}),
+                    ErrorCode::wrong_role, "is enrolled with role agency, country SN");
+  }
+
+  SECTION("a broker-role certificate made by a national CA") {
+    auto niger = exchange.connect("ne.focal-point");
+    SigningKey key = fresh_key();
+    const Certificate rogue =
+        must_issue(senegal_ca, request_for("exchange.rogue", "SN", Role::broker, key.public_key(), fresh_curve_key()),
+                   pki::CountryCheck::skip_for_testing);
+    Signer signer = signer_of(std::move(key), rogue, senegal_ca, "exchange.rogue", "SN");
+    refused_at_open(exchange, *niger, hand_seal(signer, MessageType::REMINDER), ErrorCode::wrong_role,
+                    "comes only from the exchange's root CA");
+    // Enrolled by mistake, it is refused there too.
+    const std::size_t audit_before = exchange.broker->audit().size();
+    enrol_file(exchange, "rogue-broker", rogue, senegal_ca);
+    exchange.broker->reload();
+    refused_at_enrolment(exchange, audit_before, "exchange.rogue", ErrorCode::wrong_role, "rogue-broker");
+    good_message_is_next(exchange, *niger);
+  }
+
+  SECTION("an observer-role certificate made by a national CA") {
+    auto niger = exchange.connect("ne.focal-point");
+    SigningKey key = fresh_key();
+    const Certificate rogue = must_issue(
+        senegal_ca, request_for("cso.rogue-watch", "SN", Role::observer, key.public_key(), fresh_curve_key()),
+        pki::CountryCheck::skip_for_testing);
+    Signer signer = signer_of(std::move(key), rogue, senegal_ca, "cso.rogue-watch", "SN");
+    refused_at_open(exchange, *niger, hand_seal(signer, MessageType::TRACING_REQUEST), ErrorCode::wrong_role,
+                    "comes only from the exchange's root CA");
+  }
+
+  SECTION("a valid signing certificate of the participant that is not the enrolled one") {
+    auto niger = exchange.connect("ne.focal-point");
+    SigningKey key = fresh_key();
+    // Issued by the right CA with the right role and country: only enrolment is missing.
+    const Certificate unenrolled = must_issue(
+        senegal_ca, request_for("sn.police-judiciaire", "SN", Role::agency, key.public_key(), fresh_curve_key()));
+    Signer signer = signer_of(std::move(key), unenrolled, senegal_ca, "sn.police-judiciaire", "SN");
+    refused_at_open(exchange, *niger, hand_seal(signer, MessageType::TRACING_REQUEST), ErrorCode::signer_mismatch,
+                    "ask the operator to enrol");
+  }
+
+  SECTION("an id of another country (ne.* with C=SN from Senegal's CA): refused to sign and to enrol") {
+    auto niger = exchange.connect("ne.focal-point");
+    SigningKey key = fresh_key();
+    const Certificate foreign_id =
+        must_issue(senegal_ca, request_for("ne.police", "SN", Role::agency, key.public_key(), fresh_curve_key()),
+                   pki::CountryCheck::skip_for_testing);
+    Signer signer = signer_of(std::move(key), foreign_id, senegal_ca, "ne.police", "SN");
+    refused_at_open(exchange, *niger, hand_seal(signer, MessageType::TRACING_REQUEST), ErrorCode::untrusted_chain,
+                    "must begin with \"sn.\"");
+    const std::size_t audit_before = exchange.broker->audit().size();
+    enrol_file(exchange, "ne.police", foreign_id, senegal_ca);
+    exchange.broker->reload();
+    refused_at_enrolment(exchange, audit_before, "ne.police", ErrorCode::untrusted_chain, "ne.police");
+    good_message_is_next(exchange, *niger);
+  }
+
+  SECTION("a CURVE key enrolled twice, at reload: the enrolled owner keeps it") {
+    auto niger = exchange.connect("ne.focal-point");
+    const Certificate borrower =
+        must_issue(senegal_ca, request_for("sn.impostor", "SN", Role::agency, fresh_key().public_key(),
+                                           enrolled_curve_key(exchange, "sn.douanes")));
+    const std::size_t audit_before = exchange.broker->audit().size();
+    enrol_file(exchange, "sn.impostor", borrower, senegal_ca);
+    exchange.broker->reload();
+    refused_at_enrolment(exchange, audit_before, "sn.impostor", ErrorCode::unauthorized, "sn.impostor");
+    // The key still means sn.douanes: its own message is its own, not the impostor's.
+    Answer answer = exchange.raw("sn.douanes")
+                        .submit(test::seal_changed(
+                            exchange.identity("sn.douanes"), MessageType::TRACING_REQUEST,
+                            [](auto, auto body) { body.getTracingRequest().setRequestingAgency("sn.douanes"); }));
+    INFO("answer: " << describe(answer));
+    CHECK(answer.kind == Answer::Kind::receipt);
+    REQUIRE(receive(*niger, 1).size() == 1);
+    good_message_is_next(exchange, *niger);
+  }
+
+  SECTION("a CURVE key enrolled twice, at first load: neither side is enrolled") {
+    const Certificate borrower =
+        must_issue(senegal_ca, request_for("sn.impostor", "SN", Role::agency, fresh_key().public_key(),
+                                           enrolled_curve_key(exchange, "sn.douanes")));
+    REQUIRE(exchange.broker->stop() == 0);
+    const std::size_t audit_before = exchange.broker->audit().size();
+    enrol_file(exchange, "sn.impostor", borrower, senegal_ca);
+    exchange.broker->start();
+    refused_at_enrolment(exchange, audit_before, "sn.impostor", ErrorCode::unauthorized, "sn.impostor");
+    refused_at_enrolment(exchange, audit_before, "sn.douanes", ErrorCode::unauthorized, "sn.douanes");
+    auto douanes = Client::connect(exchange.pki.identity("sn.douanes"), exchange.options_for("sn.douanes"));
+    REQUIRE_FALSE(douanes.ok());
+    CHECK_THAT(douanes.error().message, Catch::Contains("handshake refused"));
+    auto niger = exchange.connect("ne.focal-point");
+    good_message_is_next(exchange, *niger);
+  }
+
+  SECTION("an id enrolled twice with different roles, at reload: the enrolment is kept") {
+    auto niger = exchange.connect("ne.focal-point");
+    const Certificate as_focal_point = must_issue(
+        senegal_ca,
+        request_for("sn.police-judiciaire", "SN", Role::focal_point, fresh_key().public_key(), fresh_curve_key()));
+    const std::size_t audit_before = exchange.broker->audit().size();
+    enrol_file(exchange, "sn.police-judiciaire-promoted", as_focal_point, senegal_ca);
+    exchange.broker->reload();
+    refused_at_enrolment(exchange, audit_before, "sn.police-judiciaire", ErrorCode::wrong_role,
+                         "sn.police-judiciaire-promoted");
+    // Still an agency: an alert to all states is still not its to send.
+    refused_at_open(exchange, *niger,
+                    test::seal_changed(exchange.identity("sn.police-judiciaire"), MessageType::ALERT, to_all_states),
+                    ErrorCode::wrong_role, "agency");
+  }
+
+  SECTION("an id enrolled twice with different roles, at first load: neither is enrolled") {
+    const Certificate as_focal_point = must_issue(
+        senegal_ca,
+        request_for("sn.police-judiciaire", "SN", Role::focal_point, fresh_key().public_key(), fresh_curve_key()));
+    REQUIRE(exchange.broker->stop() == 0);
+    const std::size_t audit_before = exchange.broker->audit().size();
+    enrol_file(exchange, "sn.police-judiciaire-promoted", as_focal_point, senegal_ca);
+    exchange.broker->start();
+    refused_at_enrolment(exchange, audit_before, "sn.police-judiciaire", ErrorCode::wrong_role,
+                         "sn.police-judiciaire-promoted");
+    auto agency =
+        Client::connect(exchange.pki.identity("sn.police-judiciaire"), exchange.options_for("sn.police-judiciaire"));
+    REQUIRE_FALSE(agency.ok());
+    CHECK_THAT(agency.error().message, Catch::Contains("handshake refused"));
+    // Everyone else is served: a focal point's request reaches Niger.
+    auto niger = exchange.connect("ne.focal-point");
+    Bytes request = test::seal_sample(exchange.identity("sn.focal-point"), MessageType::TRACING_REQUEST);
+    REQUIRE(exchange.raw("sn.focal-point").submit(request).kind == Answer::Kind::receipt);
+    auto next = receive(*niger, 1);
+    REQUIRE(next.size() == 1);
+    CHECK(next[0].opened.message_id == test::message_id_of(request));
+  }
+
+  SECTION("an id enrolled twice with different countries (an observer re-issued for NE by the root)") {
+    auto niger = exchange.connect("ne.focal-point");
+    const Certificate elsewhere =
+        must_issue(exchange.pki.root(),
+                   request_for("cso.sahel-watch", "NE", Role::observer, fresh_key().public_key(), fresh_curve_key()));
+    const std::size_t audit_before = exchange.broker->audit().size();
+    enrol_file(exchange, "cso.sahel-watch-ne", elsewhere, exchange.pki.root());
+    exchange.broker->reload();
+    refused_at_enrolment(exchange, audit_before, "cso.sahel-watch", ErrorCode::wrong_role, "cso.sahel-watch-ne");
+    good_message_is_next(exchange, *niger);
   }
 }

@@ -46,6 +46,8 @@ class TestPki {
   const std::filesystem::path& crl_dir() const { return crl_dir_; }
   const std::filesystem::path& dir() const { return dir_.path(); }
   pki::Authority& root() { return root_; }
+  // A national CA made in the constructor: tests mint with it what fpx-ca would refuse.
+  const pki::Authority& national_ca(const std::string& country) const { return intermediates_.at(country); }
 
   // Issues a participant certificate and writes its identity directory.
   std::filesystem::path issue(const std::string& id, const std::string& country, Role role,

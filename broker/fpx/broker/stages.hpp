@@ -118,8 +118,16 @@ Status accept_frame(std::size_t frame_count, std::size_t payload_bytes, const Li
 // User-Id), never a name taken from the payload.
 Result<const EnrolledParticipant*> identify(const std::string& user_id, const Enrollment& enrollment);
 
-// open: protocol's open() with revocation required, at the broker's clock.
-Result<OpenedEnvelope> open_submitted(const StageContext& context, ByteView envelope);
+// identify (of the signer): ok when the message's signing certificate is one
+// enrolled for `principal` (same Ed25519 key, id, role, country, officer);
+// signer_mismatch or wrong_role otherwise.
+Status identify_signer(const Enrollment& enrollment, const EnrolledParticipant& principal,
+                       const VerifiedSigner& signer);
+
+// open: protocol's open() with revocation required, at the broker's clock;
+// a message signed in the principal's name must pass identify_signer.
+Result<OpenedEnvelope> open_submitted(const StageContext& context, const EnrolledParticipant& principal,
+                                      ByteView envelope);
 
 // authorize: default deny; the routing rules of DOMAIN.md. Returns the
 // participants the message goes to, in routing order.
