@@ -311,3 +311,59 @@ TEST_CASE("every example in deploy/examples passes --dry-run validation") {
   REQUIRE(niger.size() == 1);
   CHECK(json_field(niger[0], "type") == "alert");
 }
+
+namespace {
+
+// The broker's state of the delivery to `recipient`, from `fpx --json trace status`.
+std::string recipient_state(Exchange& exchange, const std::string& sender, const std::string& id,
+                            const std::string& recipient) {
+  auto status = exchange.as(sender, {"--json", "trace", "status", id});
+  const std::string marker = "\"recipient\":\"" + recipient + "\",\"state\":\"";
+  const auto start = status.out.find(marker);
+  if (start == std::string::npos) return "not found in: " + status.out + status.err;
+  const auto end = status.out.find('"', start + marker.size());
+  return status.out.substr(start + marker.size(), end - start - marker.size());
+}
+
+}  // namespace
+
+TEST_CASE("a message fpx inbox could not save is not confirmed, and the next fpx inbox saves it") {
+  Exchange exchange;
+  const auto request_id = exchange.submit_request();
+  const auto inbox_dir = exchange.profiles["ne.focal-point"] / "inbox";
+  const auto saved = inbox_dir / (request_id + ".fpx");
+
+  // A file where the inbox folder should be: every write into it fails
+  // (tests run as root, so a read-only folder would not stop the write).
+  fs::remove_all(inbox_dir);
+  std::ofstream(inbox_dir) << "not a folder";
+  Run failed;
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    failed = exchange.as("ne.focal-point", {"inbox", "--wait", "1"});
+    if (failed.err.find("could not be saved") != std::string::npos) break;
+  }
+  INFO(failed.out << failed.err);
+  CHECK(failed.exit_code == 1);
+  CHECK(failed.err.find("message " + request_id + " could not be saved") != std::string::npos);
+  CHECK(failed.err.find("not confirmed") != std::string::npos);
+  CHECK(failed.out.find(request_id) == std::string::npos);  // not listed as received
+  CHECK(recipient_state(exchange, "sn.police-judiciaire", request_id, "ne.focal-point") != "confirmed");
+
+  // The disk is fixed: the broker sends the message again (to this new
+  // session at once) and the library hands it over again.
+  fs::remove(inbox_dir);
+  auto niger = exchange.inbox("ne.focal-point", 1);
+  REQUIRE(niger.size() == 1);
+  CHECK(json_field(niger[0], "messageId") == request_id);
+  CHECK(fs::exists(saved));
+  CHECK(fs::exists(inbox_dir / (request_id + ".json")));
+  CHECK_FALSE(fs::exists(inbox_dir / (request_id + ".fpx.tmp")));
+  auto verified = exchange.fpx({"verify", saved.string(), "--root-ca", exchange.pki.root_pem().string()});
+  INFO(verified.out << verified.err);
+  CHECK(verified.exit_code == 0);
+
+  // Saved and confirmed: listed once only (a confirm still in flight when
+  // the process ended is made again, silently, by the next run's library).
+  CHECK(exchange.inbox("ne.focal-point", 1, 2).empty());
+  CHECK(recipient_state(exchange, "sn.police-judiciaire", request_id, "ne.focal-point") == "confirmed");
+}
