@@ -185,8 +185,8 @@ TEST_CASE("a recipient connected through a broker restart gets new deliveries wi
   confirm_all(*niger, delivered);
 }
 
-TEST_CASE("a client killed before its confirmation is handed the delivery again; once confirmed, the library "
-          "confirms a resend without a hand-over") {
+TEST_CASE("a client killed before its confirmation is handed the delivery again, and once it confirmed, the "
+          "library confirms a resend without a hand-over") {
   Exchange exchange;
   auto agency = exchange.connect("sn.police-judiciaire");
   auto identity = exchange.pki.identity("sn.police-judiciaire");
