@@ -14,6 +14,7 @@
 #include <capnp/message.h>
 #include <capnp/serialize.h>
 #include <catch2/catch.hpp>
+#include <sqlite3.h>
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
@@ -804,4 +805,31 @@ TEST_CASE("a delivery handed over to an application that dies before storing it 
   CHECK(application.holds(id));
   CHECK(application.times_handed(id) == 2);
   CHECK(eventually([&] { return delivery_state(*agency, id, "ne.focal-point") == "confirmed"; }));
+}
+
+TEST_CASE("a state file written before this rule is upgraded so that ids recorded at hand-over are handed over again") {
+  World world;
+  Bytes envelope = world.focal_point_message();
+  const MessageId id = message_id_of(world, envelope);
+  {
+    // The earlier library's file: the id recorded when it was handed over,
+    // whether or not the application ever stored it.
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(world.options().state_db.c_str(), &db) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(db,
+                         "CREATE TABLE delivered (message_id BLOB PRIMARY KEY, delivered_at INTEGER NOT NULL);",
+                         nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_stmt* insert = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db, "INSERT INTO delivered VALUES (?1, 1)", -1, &insert, nullptr) == SQLITE_OK);
+    sqlite3_bind_blob(insert, 1, id.bytes.data(), static_cast<int>(id.bytes.size()), SQLITE_TRANSIENT);
+    CHECK(sqlite3_step(insert) == SQLITE_DONE);
+    sqlite3_finalize(insert);
+    sqlite3_close(db);
+  }
+  world.fake.add_delivery(7, envelope);
+  auto client = world.connect_agency();
+  auto deliveries = client->poll(3s);
+  REQUIRE(deliveries.ok());
+  REQUIRE(deliveries->size() == 1);
+  CHECK(deliveries->front().opened.message_id == id);
 }
