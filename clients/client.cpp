@@ -556,6 +556,25 @@ struct Client::Impl {
     return {};
   }
 
+  // A ping round trip: frames on one connection arrive in order, so once
+  // its pong is here the broker has every confirm sent before it.
+  Status flush_confirms() {
+    const std::uint64_t request_id = next_request_id_++;
+    capnp::MallocMessageBuilder builder;
+    auto frame = builder.initRoot<wire::ClientFrame>();
+    frame.setRequestId(request_id);
+    frame.setPing();
+    if (auto sent = send(builder); !sent) return sent;
+    auto reply = wait_for(request_id, Clock::now() + options_.request_timeout);
+    if (!reply) return std::move(reply).take_error();
+    if (!*reply) {
+      return make_error(ErrorCode::unavailable, "the broker did not answer within " + millis(options_.request_timeout) +
+                                                    ": confirms sent may not have reached it; what was recorded is "
+                                                    "confirmed again, without a hand-over, when the broker resends it");
+    }
+    return {};
+  }
+
   Status send_confirm(const std::vector<std::uint64_t>& ids) {
     if (ids.empty()) return {};
     capnp::MallocMessageBuilder builder;
@@ -694,6 +713,10 @@ Status Client::confirm_all(const std::vector<Delivery>& deliveries) {
     for (const auto& delivery : deliveries) all.push_back(&delivery);
     return impl_->confirm_stored(all);
   });
+}
+
+Status Client::flush_confirms() {
+  return guarded_status([&] { return impl_->flush_confirms(); });
 }
 
 Result<std::vector<RecipientStatus>> Client::status(const MessageId& id) {

@@ -113,10 +113,12 @@ int run_inbox(const GlobalOptions& global, const InboxOptions& options) {
   const auto wait = std::chrono::milliseconds(static_cast<std::int64_t>(options.wait_seconds * 1000));
   const auto deadline = std::chrono::steady_clock::now() + wait;
   int exit_code = kExitOk;
+  bool session_failed = false;
   do {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     auto batch = (*client)->poll(std::max(left, std::chrono::milliseconds(0)));
     if (!batch) {
+      session_failed = true;
       exit_code = report_failure(global, kExitRefused, batch.error(), "run `fpx inbox` again; unconfirmed messages are resent");
       break;
     }
@@ -146,6 +148,14 @@ int run_inbox(const GlobalOptions& global, const InboxOptions& options) {
                 << "; the next `fpx inbox` may list them again)\n";
     }
   } while (std::chrono::steady_clock::now() < deadline);
+  // The last confirms must leave before the process ends and its socket
+  // with them; otherwise the sender's `trace status` says "delivered" until
+  // the next `fpx inbox`.
+  if (!rows.empty() && !session_failed) {
+    if (auto flushed = (*client)->flush_confirms(); !flushed) {
+      std::cerr << "fpx: " << flushed.error().describe() << "\n";
+    }
+  }
   report_background_events(**client);
 
   if (options.all) return list_saved(global, *profile);

@@ -109,6 +109,12 @@ class Client {
   Status confirm(const Delivery& delivery);
   // confirm() for many deliveries at once: one fsync, one confirm frame.
   Status confirm_all(const std::vector<Delivery>& deliveries);
+  // Waits (up to request_timeout) until the broker has received every
+  // confirm sent so far: a process about to exit calls it, since closing the
+  // session drops frames not yet sent. Without it nothing is lost (the
+  // broker resends, and the library confirms what was recorded), but the
+  // broker sees the confirm only on the next session.
+  Status flush_confirms();
   Result<std::vector<RecipientStatus>> status(const MessageId& id);
 
   // Deliveries not handed over since the last call, each message saying why

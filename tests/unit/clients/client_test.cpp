@@ -833,3 +833,15 @@ TEST_CASE("a state file written before this rule is upgraded so that ids recorde
   REQUIRE(deliveries->size() == 1);
   CHECK(deliveries->front().opened.message_id == id);
 }
+
+TEST_CASE("flush_confirms returns once the broker has every confirm sent before it") {
+  World world;
+  world.fake.add_delivery(5, world.focal_point_message());
+  auto client = world.connect_agency();
+  auto deliveries = client->poll(3s);
+  REQUIRE(deliveries.ok());
+  REQUIRE(deliveries->size() == 1);
+  REQUIRE(client->confirm(deliveries->front()).ok());
+  REQUIRE(client->flush_confirms().ok());
+  CHECK(world.fake.confirm_count(5) == 1);  // no waiting: the pong came after it
+}
