@@ -462,12 +462,14 @@ struct Client::Impl {
 
   // --- deliveries ---------------------------------------------------------
 
-  // Opens every buffered delivery: verified and new ones are handed over;
-  // ones that fail for what they are (a bad signature, an untrusted chain)
-  // are confirmed, so the broker stops resending, and reported; ones that
-  // fail for a local, passing reason (our CRL copy missing or stale, a
-  // read error) are reported but not confirmed, so the broker sends them
-  // again; ones handed over before are confirmed silently.
+  // Opens every buffered delivery: verified ones the application has not
+  // confirmed are handed over (again, if it was handed over before and never
+  // confirmed: the application failed to store it, or died first); ones that
+  // fail for what they are (a bad signature, an untrusted chain) are
+  // confirmed, so the broker stops resending, and reported; ones that fail
+  // for a local, passing reason (our CRL copy missing or stale, a read
+  // error) are reported but not confirmed, so the broker sends them again;
+  // ones the application confirmed before are confirmed silently.
   Status hand_over(std::vector<Delivery>& handed, std::vector<std::uint64_t>& confirms) {
     if (unbuffered_deliveries_ > 0) {
       rejected_.push_back(make_error(
@@ -499,15 +501,21 @@ struct Client::Impl {
         pop_inbox(raw_bytes);
         continue;
       }
-      // Recorded before it is handed over: at most once to the application,
-      // even if the confirm is lost or this process dies before confirming.
-      auto fresh = state_.record_delivered(opened->message_id);
-      if (!fresh) return std::move(fresh).take_error();  // stays in the inbox for the next poll
-      if (*fresh) {
+      // Nothing is recorded at hand-over: only confirm() (the application's
+      // word that it stored the message) records the id, so a message handed
+      // over but never stored is handed over again on the broker's resend.
+      auto stored = state_.was_stored(opened->message_id);
+      if (!stored) return std::move(stored).take_error();  // stays in the inbox for the next poll
+      if (*stored) {
+        confirms.push_back(raw.delivery_id);  // a resend of what the application has: exactly once
+      } else if (std::none_of(handed.begin(), handed.end(),
+                              [&](const Delivery& earlier) { return earlier.opened.message_id == opened->message_id; })) {
         handed.push_back(Delivery{raw.delivery_id, std::move(raw.envelope), std::move(opened).value()});
-      } else {
-        confirms.push_back(raw.delivery_id);
       }
+      // else: a second copy in this very batch (a resend that overtook the
+      // poll) is dropped unconfirmed: the copy handed over is the one the
+      // application confirms, and a copy under another delivery id comes
+      // back from the broker and is confirmed then.
       pop_inbox(raw_bytes);
     }
     return {};
@@ -534,6 +542,54 @@ struct Client::Impl {
   void pop_inbox(std::size_t bytes) {
     inbox_bytes_ -= bytes;
     inbox_.pop_front();
+  }
+
+  // The application stored these: record their ids durably, and only then
+  // confirm them to the broker. In that order, a crash or power cut at any
+  // point leaves either an unrecorded id (the broker resends, the message is
+  // handed over again) or a recorded one (the broker's resend is confirmed
+  // silently): never a confirmed delivery the application does not have.
+  Status confirm_stored(const std::vector<const Delivery*>& deliveries) {
+    if (deliveries.empty()) return {};
+    std::vector<MessageId> message_ids;
+    std::vector<std::uint64_t> delivery_ids;
+    for (const Delivery* delivery : deliveries) {
+      message_ids.push_back(delivery->opened.message_id);
+      delivery_ids.push_back(delivery->delivery_id);
+    }
+    if (auto recorded = state_.record_stored(message_ids); !recorded) {
+      Error error = std::move(recorded).take_error();
+      error.message = "not confirmed: the client state file did not record it (" + error.message +
+                      "); the broker sends it again and it is handed over again. Check the disk holding " +
+                      options_.state_db.string();
+      return error;
+    }
+    if (auto sent = send_confirm(delivery_ids); !sent) {
+      Error error = std::move(sent).take_error();
+      error.message = "recorded as stored, but the confirm did not reach the broker (" + error.message +
+                      "); its resend will be confirmed without a second hand-over";
+      return error;
+    }
+    return {};
+  }
+
+  // A ping round trip: frames on one connection arrive in order, so once
+  // its pong is here the broker has every confirm sent before it.
+  Status flush_confirms() {
+    const std::uint64_t request_id = next_request_id_++;
+    capnp::MallocMessageBuilder builder;
+    auto frame = builder.initRoot<wire::ClientFrame>();
+    frame.setRequestId(request_id);
+    frame.setPing();
+    if (auto sent = send(builder); !sent) return sent;
+    auto reply = wait_for(request_id, Clock::now() + options_.request_timeout);
+    if (!reply) return std::move(reply).take_error();
+    if (!*reply) {
+      return make_error(ErrorCode::unavailable, "the broker did not answer within " + millis(options_.request_timeout) +
+                                                    ": confirms sent may not have reached it; what was recorded is "
+                                                    "confirmed again, without a hand-over, when the broker resends it");
+    }
+    return {};
   }
 
   Status send_confirm(const std::vector<std::uint64_t>& ids) {
@@ -603,7 +659,7 @@ Result<std::unique_ptr<Client>> Client::connect(Identity identity, const ClientO
   return guarded<std::unique_ptr<Client>>([&]() -> Result<std::unique_ptr<Client>> {
     auto trust = TrustStore::load(options.root_ca, options.crl_dir);
     if (!trust) return std::move(trust).take_error();
-    auto state = ClientState::open(options.state_db.string());
+    auto state = ClientState::open(options.state_db.string(), options.state_db_vfs);
     if (!state) return std::move(state).take_error();
     auto impl = std::make_unique<Impl>(std::move(identity), options, std::move(trust).value(), std::move(state).value());
     if (auto opened = impl->open_session(); !opened) return std::move(opened).take_error();
@@ -672,7 +728,20 @@ Result<std::vector<Delivery>> Client::poll(std::chrono::milliseconds wait) {
 }
 
 Status Client::confirm(const Delivery& delivery) {
-  return guarded_status([&] { return impl_->send_confirm({delivery.delivery_id}); });
+  return guarded_status([&] { return impl_->confirm_stored({&delivery}); });
+}
+
+Status Client::confirm_all(const std::vector<Delivery>& deliveries) {
+  return guarded_status([&] {
+    std::vector<const Delivery*> all;
+    all.reserve(deliveries.size());
+    for (const auto& delivery : deliveries) all.push_back(&delivery);
+    return impl_->confirm_stored(all);
+  });
+}
+
+Status Client::flush_confirms() {
+  return guarded_status([&] { return impl_->flush_confirms(); });
 }
 
 Result<std::vector<RecipientStatus>> Client::status(const MessageId& id) {

@@ -1,6 +1,7 @@
 // The client's local state in one SQLite file: the outbox (messages kept until
-// the broker's receipt) and the ids of messages handed to the application
-// (so each is handed over once, across crashes). Internal to fpx_client.
+// the broker's receipt) and the ids of messages the application confirmed it
+// had stored (so a resend of one is confirmed without a second hand-over,
+// across crashes). Internal to fpx_client.
 #pragma once
 
 #include <memory>
@@ -22,7 +23,9 @@ struct OutboxEntry {
 
 class ClientState {
  public:
-  static Result<ClientState> open(const std::string& path);
+  // `vfs`: the SQLite VFS to open the file through; empty for the default
+  // one (tests pass a power-cut shim, tests/support/power_cut_vfs.hpp).
+  static Result<ClientState> open(const std::string& path, const std::string& vfs = {});
 
   ClientState(ClientState&&) noexcept;
   ClientState& operator=(ClientState&&) noexcept;
@@ -39,9 +42,15 @@ class ClientState {
   Result<std::vector<OutboxEntry>> queued() const;
   Result<std::size_t> queued_count() const;
 
-  // True when newly recorded: the message may be handed to the application.
-  // False when it was handed over before (a re-delivery).
-  Result<bool> record_delivered(const MessageId& id);
+  // Records, in one durable transaction (fsync'd before it returns), that
+  // the application has stored these messages. Called only when the
+  // application says so (Client::confirm), never at hand-over: an id
+  // recorded here is never handed over again, so recording it any earlier
+  // would lose the message if the application failed to store it.
+  Status record_stored(const std::vector<MessageId>& ids);
+  // True when the application confirmed it stored this message: a resend
+  // is confirmed to the broker without a second hand-over.
+  Result<bool> was_stored(const MessageId& id) const;
 
  private:
   struct DbCloser {

@@ -43,12 +43,19 @@ CREATE TABLE IF NOT EXISTS outbox (
   reason     TEXT,
   queued_at  INTEGER NOT NULL
 );
+-- Ids of messages the application confirmed it had stored (Client::confirm).
 -- TODO(perf): grows by one row per message received; prune rows older than
 -- the broker's redelivery horizon once the broker states one.
-CREATE TABLE IF NOT EXISTS delivered (
-  message_id   BLOB PRIMARY KEY,
-  delivered_at INTEGER NOT NULL
+CREATE TABLE IF NOT EXISTS stored (
+  message_id BLOB PRIMARY KEY,
+  stored_at  INTEGER NOT NULL
 );
+-- Before this table, ids were recorded in `delivered` when handed over, not
+-- when stored: some name messages the application never stored, whose
+-- resend would be confirmed unseen. Dropped, so that every message the broker
+-- still holds for us is handed over again once (the application is
+-- idempotent by message id) instead of being lost.
+DROP TABLE IF EXISTS delivered;
 )sql";
 
 }  // namespace
@@ -59,7 +66,7 @@ ClientState::ClientState(ClientState&&) noexcept = default;
 ClientState& ClientState::operator=(ClientState&&) noexcept = default;
 ClientState::~ClientState() = default;
 
-Result<ClientState> ClientState::open(const std::string& path) {
+Result<ClientState> ClientState::open(const std::string& path, const std::string& vfs) {
   // Created 0600 whatever the umask (its WAL follows): the outbox holds the
   // participant's own requests, serial numbers included.
   if (auto kept_private = prepare_private_database_file(path, "client state file"); !kept_private) {
@@ -67,7 +74,7 @@ Result<ClientState> ClientState::open(const std::string& path) {
   }
   sqlite3* raw = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                           nullptr);
+                           vfs.empty() ? nullptr : vfs.c_str());
   ClientState state(raw);  // owns the handle even when opening failed
   if (rc != SQLITE_OK) {
     return make_error(ErrorCode::io_error, "cannot open the client state file " + path + ": " +
@@ -150,14 +157,45 @@ Result<std::size_t> ClientState::queued_count() const {
   return static_cast<std::size_t>(sqlite3_column_int64(statement->get(), 0));
 }
 
-Result<bool> ClientState::record_delivered(const MessageId& id) {
-  auto statement =
-      prepare(db_.get(), "INSERT INTO delivered (message_id, delivered_at) VALUES (?1, ?2) ON CONFLICT DO NOTHING");
+Status ClientState::record_stored(const std::vector<MessageId>& ids) {
+  if (ids.empty()) return {};
+  // One transaction for the batch: one fsync (synchronous=FULL) however
+  // many the application confirms at once.
+  if (sqlite3_exec(db_.get(), "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) {
+    return db_error(db_.get(), "starting to record stored messages");
+  }
+  auto written = [&]() -> Status {
+    auto statement =
+        prepare(db_.get(), "INSERT INTO stored (message_id, stored_at) VALUES (?1, ?2) ON CONFLICT DO NOTHING");
+    if (!statement) return std::move(statement).take_error();
+    const std::int64_t at = now_ms();
+    for (const auto& id : ids) {
+      sqlite3_reset(statement->get());
+      bind_bytes(statement->get(), 1, id.bytes);
+      sqlite3_bind_int64(statement->get(), 2, at);
+      if (auto done = run(db_.get(), statement->get(), "recording a stored message"); !done) return done;
+    }
+    if (sqlite3_exec(db_.get(), "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
+      return db_error(db_.get(), "committing the stored messages");
+    }
+    return {};
+  }();
+  // A failed COMMIT may leave the transaction open (or SQLite may have
+  // rolled it back already): either way nothing of it counts.
+  if (!written && sqlite3_get_autocommit(db_.get()) == 0) {
+    sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+  return written;
+}
+
+Result<bool> ClientState::was_stored(const MessageId& id) const {
+  auto statement = prepare(db_.get(), "SELECT 1 FROM stored WHERE message_id = ?1");
   if (!statement) return std::move(statement).take_error();
   bind_bytes(statement->get(), 1, id.bytes);
-  sqlite3_bind_int64(statement->get(), 2, now_ms());
-  if (auto done = run(db_.get(), statement->get(), "recording a delivery"); !done) return std::move(done).take_error();
-  return sqlite3_changes(db_.get()) == 1;
+  const int rc = sqlite3_step(statement->get());
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  return db_error(db_.get(), "looking up a stored message");
 }
 
 }  // namespace fpx::client

@@ -1,6 +1,8 @@
 // fpx inbox: fetch what the broker holds for this participant, save each
-// delivery (exact envelope bytes and a JSON rendering) and only then confirm
-// it, so that nothing confirmed is ever lost by a crash in between.
+// delivery (exact envelope bytes and a JSON rendering; the file and its
+// folder fsynced) and only then confirm it, so that nothing confirmed is ever
+// lost by a crash or a power cut in between. One not saved is not confirmed:
+// the library hands it over again when the broker resends it.
 #include <algorithm>
 #include <chrono>
 #include <iostream>
@@ -111,34 +113,49 @@ int run_inbox(const GlobalOptions& global, const InboxOptions& options) {
   const auto wait = std::chrono::milliseconds(static_cast<std::int64_t>(options.wait_seconds * 1000));
   const auto deadline = std::chrono::steady_clock::now() + wait;
   int exit_code = kExitOk;
+  bool session_failed = false;
   do {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     auto batch = (*client)->poll(std::max(left, std::chrono::milliseconds(0)));
     if (!batch) {
+      session_failed = true;
       exit_code = report_failure(global, kExitRefused, batch.error(), "run `fpx inbox` again; unconfirmed messages are resent");
       break;
     }
-    for (const auto& delivery : *batch) {
+    std::vector<client::Delivery> saved;
+    for (auto& delivery : *batch) {
       const auto id = delivery.opened.message_id.hex();
       const auto path = envelope_path(profile->inbox_dir(), delivery.opened.message_id);
-      if (auto saved = write_file_atomically(path, delivery.envelope); !saved) {
-        // Not confirmed: the broker resends it, but this library hands each
-        // message over once, so say loudly where it went.
-        std::cerr << "fpx: message " << id << " could not be saved: " << saved.error().describe() << "\n";
+      if (auto written = write_file_atomically(path, delivery.envelope); !written) {
+        // Not confirmed: the broker sends it again, and the library hands
+        // it over again, until a run saves it.
+        std::cerr << "fpx: message " << id << " could not be saved: " << written.error().describe()
+                  << "; it was not confirmed, so the broker sends it again: fix the cause and run `fpx inbox` again\n";
         exit_code = kExitRefused;
         continue;
       }
       const auto json = render_message_json(delivery.opened.message.header(), delivery.opened.message.body());
-      if (auto saved = write_file_atomically(profile->inbox_dir() / (id + kJsonExtension), as_bytes(json)); !saved) {
-        std::cerr << "fpx: the JSON rendering of " << id << " was not written: " << saved.error().describe() << "\n";
-      }
-      if (auto confirmed = (*client)->confirm(delivery); !confirmed) {
-        std::cerr << "fpx: confirming " << id << " failed (it will be delivered again and skipped): "
-                  << confirmed.error().describe() << "\n";
+      if (auto written = write_file_atomically(profile->inbox_dir() / (id + kJsonExtension), as_bytes(json)); !written) {
+        std::cerr << "fpx: the JSON rendering of " << id << " was not written: " << written.error().describe() << "\n";
       }
       rows.push_back(row_of(delivery.opened, path));
+      saved.push_back(std::move(delivery));
+    }
+    // Every file above is durable: one durable record and one confirm for the batch.
+    if (auto confirmed = (*client)->confirm_all(saved); !confirmed) {
+      std::cerr << "fpx: confirming " << saved.size() << " saved message(s) failed: " << confirmed.error().describe()
+                << " (they are saved in " << profile->inbox_dir().string()
+                << "; the next `fpx inbox` may list them again)\n";
     }
   } while (std::chrono::steady_clock::now() < deadline);
+  // The last confirms must leave before the process ends and its socket
+  // with them; otherwise the sender's `trace status` says "delivered" until
+  // the next `fpx inbox`.
+  if (!rows.empty() && !session_failed) {
+    if (auto flushed = (*client)->flush_confirms(); !flushed) {
+      std::cerr << "fpx: " << flushed.error().describe() << "\n";
+    }
+  }
   report_background_events(**client);
 
   if (options.all) return list_saved(global, *profile);

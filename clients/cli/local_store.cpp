@@ -5,34 +5,78 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <set>
 
 namespace fpx::cli {
 
-Status write_file_atomically(const std::filesystem::path& path, ByteView bytes) {
+namespace {
+
+// fsync of a directory: makes a rename or a new entry in it survive a power
+// cut. Without it the file's bytes are on disk but its name may not be, and
+// a message confirmed to the broker would be gone after the cut.
+Status sync_directory(const std::filesystem::path& directory) {
+  const int fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return make_error(ErrorCode::io_error, "cannot open " + directory.string() + " to flush it to disk");
+  const bool synced = ::fsync(fd) == 0;
+  ::close(fd);
+  if (!synced) return make_error(ErrorCode::io_error, "cannot flush " + directory.string() + " to disk: is the disk failing?");
+  return {};
+}
+
+// Creates `directory` and any missing parents, each made durable in its own
+// parent (a new inbox/ must survive a power cut as much as the file in it).
+Status create_directories_durably(const std::filesystem::path& directory) {
+  if (directory.empty()) return {};
   std::error_code error;
-  std::filesystem::create_directories(path.parent_path(), error);
-  if (error) return make_error(ErrorCode::io_error, "cannot create " + path.parent_path().string() + ": " + error.message());
+  if (std::filesystem::is_directory(directory, error)) return {};
+  if (auto parent = create_directories_durably(directory.parent_path()); !parent) return parent;
+  std::filesystem::create_directory(directory, error);
+  if (error) {
+    return make_error(ErrorCode::io_error, "cannot create the folder " + directory.string() + ": " + error.message() +
+                                               " (is there a file of that name, or is the disk read-only?)");
+  }
+  return sync_directory(directory.parent_path().empty() ? std::filesystem::path(".") : directory.parent_path());
+}
+
+}  // namespace
+
+Status write_file_atomically(const std::filesystem::path& path, ByteView bytes) {
+  if (auto created = create_directories_durably(path.parent_path()); !created) return created;
   const auto temporary = path.string() + ".tmp";
   const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return make_error(ErrorCode::io_error, "cannot write " + temporary + ": check the folder's permissions");
+  if (fd < 0) {
+    return make_error(ErrorCode::io_error, "cannot write " + temporary + ": " + std::strerror(errno) +
+                                               " (check the folder's permissions and free space)");
+  }
   std::size_t written = 0;
   while (written < bytes.size()) {
     const auto n = ::write(fd, bytes.data() + written, bytes.size() - written);
     if (n <= 0) {
       ::close(fd);
+      ::unlink(temporary.c_str());
       return make_error(ErrorCode::io_error, "writing " + temporary + " failed: is the disk full?");
     }
     written += static_cast<std::size_t>(n);
   }
   const bool synced = ::fsync(fd) == 0;
   ::close(fd);
-  if (!synced) return make_error(ErrorCode::io_error, "cannot flush " + temporary + " to disk");
+  if (!synced) {
+    ::unlink(temporary.c_str());
+    return make_error(ErrorCode::io_error, "cannot flush " + temporary + " to disk: is the disk failing?");
+  }
+  std::error_code error;
   std::filesystem::rename(temporary, path, error);
-  if (error) return make_error(ErrorCode::io_error, "cannot rename " + temporary + ": " + error.message());
-  return {};
+  if (error) {
+    ::unlink(temporary.c_str());
+    return make_error(ErrorCode::io_error, "cannot rename " + temporary + " to " + path.filename().string() + ": " +
+                                               error.message());
+  }
+  // The rename is durable only once the directory holding it is synced.
+  return sync_directory(path.parent_path().empty() ? std::filesystem::path(".") : path.parent_path());
 }
 
 Result<Bytes> read_whole_file(const std::filesystem::path& path) {

@@ -17,8 +17,10 @@ inline constexpr const char* kEnvelopeExtension = ".fpx";
 inline constexpr const char* kJsonExtension = ".json";
 inline constexpr const char* kReceiptExtension = ".receipt";
 
-// Written to a temporary name, flushed and renamed: a crash never leaves a
-// half-written envelope that `fpx verify` would call forged.
+// Written to a temporary name, fsynced, renamed, and the folder fsynced
+// (folders it had to create too): a crash never leaves a half-written
+// envelope that `fpx verify` would call forged, and once this returns the
+// file survives a power cut, so the delivery may be confirmed.
 Status write_file_atomically(const std::filesystem::path& path, ByteView bytes);
 Result<Bytes> read_whole_file(const std::filesystem::path& path);
 

@@ -4,7 +4,9 @@
 //   auto client = fpx::client::Client::connect(std::move(identity), options);
 //   auto receipt = (*client)->submit(envelope_bytes);     // durable at the broker, or a typed refusal
 //   auto deliveries = (*client)->poll(std::chrono::seconds(1));
-//   for (auto& delivery : *deliveries) { use(delivery); (*client)->confirm(delivery); }
+//   for (auto& delivery : *deliveries) {
+//     if (store_durably(delivery)) (*client)->confirm(delivery);   // only once it is stored
+//   }
 //
 // Guarantees:
 //  - submit() returns only when the broker has stored the message durably
@@ -14,9 +16,16 @@
 //    and for a broker-made one the pinned exchange key) before the
 //    application sees it; one that fails is confirmed to the
 //    broker (so it is not resent forever) and reported, never handed over.
-//  - A local SQLite file keeps outgoing messages until receipted and the ids
-//    handed to the application: after a crash, connect() resends what has no
-//    receipt, and no message is handed to the application twice.
+//  - Deliveries reach the application at least once, and exactly once when
+//    it confirms each only after storing it (clients/README.md, "Delivered
+//    means stored"): a message is handed over until the application calls
+//    confirm() for it. confirm() first records the message id durably in
+//    the local state file and only then tells the broker, so a message the
+//    application never confirmed (a failed write, a crash, a power cut) is
+//    handed over again when the broker resends it, and a resend of one it
+//    confirmed is confirmed to the broker without a second hand-over.
+//  - A local SQLite file keeps outgoing messages until receipted: after a
+//    crash, connect() resends what has no receipt.
 //  - A refused CURVE handshake (unknown key, wrong broker key) is an error
 //    (ErrorCode::unauthorized, "handshake refused"), never a hang.
 //  - Not thread-safe: use a Client from one thread.
@@ -39,7 +48,11 @@ namespace fpx::client {
 struct ClientOptions {
   std::string endpoint;                 // e.g. "tcp://127.0.0.1:7400"
   CurvePublicKey broker_curve_key{};    // from the broker's certificate (fpx-ca show)
-  std::filesystem::path state_db;       // local SQLite file: outbox and delivered ids
+  std::filesystem::path state_db;       // local SQLite file: outbox and ids the application stored
+  // The SQLite VFS the state file is opened through; empty: SQLite's
+  // default. For durability tests (a power-cut shim), as the broker's
+  // database_vfs.
+  std::string state_db_vfs;
   std::filesystem::path root_ca;        // verifies deliveries and receipts
   std::filesystem::path crl_dir;        // the CAs' CRLs: revocation of every signer is checked against them
   // Checking revocation is the default; without a crl_dir connect() refuses
@@ -88,9 +101,31 @@ class Client {
   ~Client();
 
   Result<Receipt> submit(ByteView envelope);
-  // Waits up to `wait` for deliveries; returns each new one once.
+  // Waits up to `wait` for deliveries and returns the verified ones the
+  // application has not confirmed yet. One handed over and not confirmed
+  // is handed over again when the broker resends it (after its resend time,
+  // 30 s by default, or at once to a new session): store it, then confirm.
+  // A message arriving twice within one call is returned once.
   Result<std::vector<Delivery>> poll(std::chrono::milliseconds wait);
+  // The application's word that it has stored `delivery` durably: call it
+  // only then. Records the message id durably (one fsync) and only then
+  // confirms the delivery to the broker, which stops resending it; from then
+  // on a resend of the message is confirmed without a hand-over. An error
+  // means nothing was recorded nor confirmed (the broker resends the message
+  // and it is handed over again: the application must accept it again,
+  // idempotent by message id), or, when its message says so, that it was
+  // recorded but the confirm could not be sent (the broker's resend is then
+  // confirmed without a hand-over). Never call it for a delivery that was
+  // not stored: the message would be lost to the application.
   Status confirm(const Delivery& delivery);
+  // confirm() for many deliveries at once: one fsync, one confirm frame.
+  Status confirm_all(const std::vector<Delivery>& deliveries);
+  // Waits (up to request_timeout) until the broker has received every
+  // confirm sent so far: a process about to exit calls it, since closing the
+  // session drops frames not yet sent. Without it nothing is lost (the
+  // broker resends, and the library confirms what was recorded), but the
+  // broker sees the confirm only on the next session.
+  Status flush_confirms();
   Result<std::vector<RecipientStatus>> status(const MessageId& id);
 
   // Deliveries not handed over since the last call, each message saying why

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <capnp/serialize.h>
@@ -326,6 +327,17 @@ std::string pin_of_chain(const fs::path& chain_pem) {
   auto pin = client::BrokerKeyPin::of_certificate(chain->front());
   REQUIRE(pin.ok());
   return pin->text();
+namespace {
+
+// The broker's state of the delivery to `recipient`, from `fpx --json trace status`.
+std::string recipient_state(Exchange& exchange, const std::string& sender, const std::string& id,
+                            const std::string& recipient) {
+  auto status = exchange.as(sender, {"--json", "trace", "status", id});
+  const std::string marker = "\"recipient\":\"" + recipient + "\",\"state\":\"";
+  const auto start = status.out.find(marker);
+  if (start == std::string::npos) return "not found in: " + status.out + status.err;
+  const auto end = status.out.find('"', start + marker.size());
+  return status.out.substr(start + marker.size(), end - start - marker.size());
 }
 
 }  // namespace
@@ -569,4 +581,48 @@ TEST_CASE("fpx verify accepts a broker notice only under a pinned broker key") {
   auto with_profile = exchange.as("sn.focal-point", {"verify", forged});
   CHECK(with_profile.exit_code == 1);
   CHECK_THAT(with_profile.err, Catch::Contains("signer_mismatch"));
+TEST_CASE("a message fpx inbox could not save is not confirmed, and the next fpx inbox saves it") {
+  Exchange exchange;
+  const auto request_id = exchange.submit_request();
+  const auto inbox_dir = exchange.profiles["ne.focal-point"] / "inbox";
+  const auto saved = inbox_dir / (request_id + ".fpx");
+
+  // A file where the inbox folder should be: every write into it fails
+  // (tests run as root, so a read-only folder would not stop the write).
+  fs::remove_all(inbox_dir);
+  std::ofstream(inbox_dir) << "not a folder";
+  Run failed;
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    failed = exchange.as("ne.focal-point", {"inbox", "--wait", "1"});
+    if (failed.err.find("could not be saved") != std::string::npos) break;
+  }
+  INFO(failed.out << failed.err);
+  CHECK(failed.exit_code == 1);
+  CHECK(failed.err.find("message " + request_id + " could not be saved") != std::string::npos);
+  CHECK(failed.err.find("not confirmed") != std::string::npos);
+  CHECK(failed.out.find(request_id) == std::string::npos);  // not listed as received
+  CHECK(recipient_state(exchange, "sn.police-judiciaire", request_id, "ne.focal-point") != "confirmed");
+
+  // The disk is fixed: the broker sends the message again (to this new
+  // session at once) and the library hands it over again.
+  fs::remove(inbox_dir);
+  auto niger = exchange.inbox("ne.focal-point", 1);
+  REQUIRE(niger.size() == 1);
+  CHECK(json_field(niger[0], "messageId") == request_id);
+  CHECK(fs::exists(saved));
+  CHECK(fs::exists(inbox_dir / (request_id + ".json")));
+  CHECK_FALSE(fs::exists(inbox_dir / (request_id + ".fpx.tmp")));
+  auto verified = exchange.fpx({"verify", saved.string(), "--root-ca", exchange.pki.root_pem().string()});
+  INFO(verified.out << verified.err);
+  CHECK(verified.exit_code == 0);
+
+  // Saved, then confirmed (fpx inbox waits for the broker to have its
+  // confirms before it exits), and listed once only.
+  std::string state;
+  for (int attempt = 0; attempt < 20 && state != "confirmed"; ++attempt) {
+    state = recipient_state(exchange, "sn.police-judiciaire", request_id, "ne.focal-point");
+    if (state != "confirmed") std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  CHECK(state == "confirmed");
+  CHECK(exchange.inbox("ne.focal-point", 1, 2).empty());
 }

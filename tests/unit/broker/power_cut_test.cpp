@@ -13,6 +13,7 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include <catch2/catch.hpp>
@@ -47,7 +48,9 @@ T must(Result<T> result) {
 // An exchange whose broker runs in this process with its store on the shim.
 class PowerCutExchange {
  public:
-  explicit PowerCutExchange(test::PowerCutVfs& vfs) : vfs_(vfs), pki_({"SN", "NE", "BF"}) {
+  // `resend_after_ms`: the broker's resend of unconfirmed deliveries within a session.
+  explicit PowerCutExchange(test::PowerCutVfs& vfs, std::int64_t resend_after_ms = 30'000)
+      : vfs_(vfs), pki_({"SN", "NE", "BF"}) {
     pki_.issue(kAgency, "SN", Role::agency);
     pki_.issue("ne.focal-point", "NE", Role::focal_point);
     pki_.issue("bf.focal-point", "BF", Role::focal_point);
@@ -72,6 +75,7 @@ class PowerCutExchange {
     // among both.
     config_.oversight.checkpoint_every_ms = 20;
     config_.timing.checkpoint_every_ms = 100;
+    config_.timing.resend_after_ms = resend_after_ms;
     start_broker();
   }
 
@@ -95,11 +99,14 @@ class PowerCutExchange {
     broker_.reset();
   }
 
-  std::unique_ptr<Client> connect(const std::string& id) {
+  // `state_vfs`: the SQLite VFS of the client's state file; empty: the
+  // default one (another machine, whose disk keeps power).
+  std::unique_ptr<Client> connect(const std::string& id, const std::string& state_vfs = {}) {
     client::ClientOptions options;
     options.endpoint = broker_->endpoint();
     options.broker_curve_key = broker_chain().front().participant()->curve_public_key;
-    options.state_db = pki_.dir() / (id + ".client.sqlite");  // on the default VFS: other machines
+    options.state_db = pki_.dir() / (id + ".client.sqlite");
+    options.state_db_vfs = state_vfs;
     options.root_ca = pki_.root_pem();
     options.crl_dir = pki_.crl_dir();
     options.broker_pins = {*client::BrokerKeyPin::of_certificate(broker_chain().front())};
@@ -351,4 +358,174 @@ TEST_CASE("after SQLite rolls back a whole transaction, the batch's later writes
   auto store = must(broker::open_sqlite_store(path, vfs.name()));
   CHECK_FALSE(must(store->find_message(message_number(failed_at + 1).id)).has_value());
   CHECK(must(store->log_size()) == 0);  // nothing of the batch was stored
+}
+
+// --- The client's machine loses power (issue 14, item 1) -------------------
+//
+// The recipient's state file on the shim; the broker's store on a shim of
+// its own that keeps power. "Delivered" must mean "stored by the
+// application": a cut anywhere between the hand-over and the confirm must
+// leave the message either unconfirmed at the broker (so it is handed over
+// again) or recorded by the library (so its resend is confirmed silently),
+// never confirmed and missing. A library that records the id at hand-over
+// fails the first cut point below.
+
+namespace {
+
+constexpr const char* kRecipient = "ne.focal-point";
+
+enum class CutAt {
+  after_hand_over,           // the application has not stored the message yet
+  after_application_stored,  // stored, confirm() not called yet
+  in_confirm_record,         // confirm()'s commit written to the WAL, its fsync cut
+  after_confirm,             // recorded and confirmed; the confirm frame may still be in flight
+};
+
+const char* name_of(CutAt cut) {
+  switch (cut) {
+    case CutAt::after_hand_over: return "after the hand-over";
+    case CutAt::after_application_stored: return "after the application stored it";
+    case CutAt::in_confirm_record: return "at the fsync of confirm()'s record";
+    case CutAt::after_confirm: return "after confirm() returned";
+  }
+  return "?";
+}
+
+// The receiving application: what it stored durably and how often each
+// message was handed to it.
+struct Application {
+  std::set<MessageId> stored;
+  std::map<MessageId, int> handed;
+};
+
+// One poll; every delivery is stored (idempotent by id), then confirmed.
+void store_and_confirm(Client& client, Application& application) {
+  auto deliveries = client.poll(50ms);
+  REQUIRE(deliveries.ok());
+  for (const auto& delivery : *deliveries) {
+    ++application.handed[delivery.opened.message_id];
+    application.stored.insert(delivery.opened.message_id);
+    REQUIRE(client.confirm(delivery).ok());
+  }
+}
+
+std::string broker_state(Client& sender, const MessageId& message) {
+  auto status = sender.status(message);
+  if (!status) return "status failed: " + status.error().describe();
+  for (const auto& row : *status) {
+    if (row.recipient.str() == kRecipient) return row.state;
+  }
+  return "no row";
+}
+
+}  // namespace
+
+TEST_CASE("a power cut of the recipient's machine at any point between hand-over and confirm never loses a "
+          "delivery, and one confirmed is not handed over again") {
+  test::PowerCutVfs broker_disk("fpx-test-broker-disk");
+  test::PowerCutVfs client_disk("fpx-test-client-disk");
+  PowerCutExchange exchange(broker_disk, 500);
+  auto agency = exchange.connect(kAgency);
+  const Identity signer = exchange.identity(kAgency);
+  Application application;
+
+  for (const CutAt cut : {CutAt::after_hand_over, CutAt::after_application_stored, CutAt::in_confirm_record,
+                          CutAt::after_confirm}) {
+    INFO("power cut " << name_of(cut));
+    const Bytes request = test::seal_sample(signer, MessageType::TRACING_REQUEST);
+    REQUIRE(agency->submit(request).ok());
+    const MessageId id = test::message_id_of(request);
+    {
+      auto recipient = exchange.connect(kRecipient, client_disk.name());
+      std::optional<client::Delivery> handed_over;
+      const auto deadline = std::chrono::steady_clock::now() + 15s;
+      while (!handed_over && std::chrono::steady_clock::now() < deadline) {
+        auto deliveries = recipient->poll(50ms);
+        REQUIRE(deliveries.ok());
+        for (auto& delivery : *deliveries) {
+          if (delivery.opened.message_id == id) handed_over = std::move(delivery);
+        }
+      }
+      REQUIRE(handed_over.has_value());
+      ++application.handed[id];
+      switch (cut) {
+        case CutAt::after_hand_over:
+          client_disk.power_cut();
+          break;
+        case CutAt::after_application_stored:
+          application.stored.insert(id);
+          client_disk.power_cut();
+          break;
+        case CutAt::in_confirm_record: {
+          application.stored.insert(id);
+          client_disk.cut_at_next_sync();
+          auto confirmed = recipient->confirm(*handed_over);
+          REQUIRE_FALSE(confirmed.ok());  // nothing recorded: nothing confirmed to the broker either
+          CHECK_THAT(confirmed.error().message, Catch::StartsWith("not confirmed"));
+          REQUIRE_FALSE(client_disk.powered());  // the record did reach an fsync
+          break;
+        }
+        case CutAt::after_confirm:
+          application.stored.insert(id);
+          REQUIRE(recipient->confirm(*handed_over).ok());
+          client_disk.power_cut();
+          break;
+      }
+    }  // the machine is off: the client process is gone with it
+    client_disk.restore_disk();
+
+    auto recipient = exchange.connect(kRecipient, client_disk.name());
+    const auto deadline = std::chrono::steady_clock::now() + 15s;
+    while ((application.stored.count(id) == 0 || broker_state(*agency, id) != "confirmed") &&
+           std::chrono::steady_clock::now() < deadline) {
+      store_and_confirm(*recipient, application);
+    }
+    // A little longer than a resend time, so that another copy would show.
+    for (int round = 0; round < 15; ++round) store_and_confirm(*recipient, application);
+
+    CHECK(application.stored.count(id) == 1);
+    CHECK(broker_state(*agency, id) == "confirmed");
+    // Confirmed before the cut: exactly once. Otherwise at least once, and
+    // once more only, by the new session's resend.
+    CHECK(application.handed[id] == (cut == CutAt::after_confirm ? 1 : 2));
+  }
+}
+
+TEST_CASE("a write fault in the client's state file at confirm leaves the delivery unconfirmed, and the broker's "
+          "resend hands it over again") {
+  test::PowerCutVfs broker_disk("fpx-test-broker-disk");
+  test::PowerCutVfs client_disk("fpx-test-client-disk");
+  PowerCutExchange exchange(broker_disk, 500);
+  auto agency = exchange.connect(kAgency);
+  auto recipient = exchange.connect(kRecipient, client_disk.name());
+  const Bytes request = test::seal_sample(exchange.identity(kAgency), MessageType::TRACING_REQUEST);
+  REQUIRE(agency->submit(request).ok());
+  const MessageId id = test::message_id_of(request);
+
+  Application application;
+  std::optional<client::Delivery> handed_over;
+  auto deadline = std::chrono::steady_clock::now() + 15s;
+  while (!handed_over && std::chrono::steady_clock::now() < deadline) {
+    auto deliveries = recipient->poll(50ms);
+    REQUIRE(deliveries.ok());
+    for (auto& delivery : *deliveries) handed_over = std::move(delivery);
+  }
+  REQUIRE(handed_over.has_value());
+  ++application.handed[id];
+  application.stored.insert(id);
+  client_disk.fail_next_write();  // the disk fails once, then works again
+  auto confirmed = recipient->confirm(*handed_over);
+  REQUIRE_FALSE(confirmed.ok());
+  CHECK(confirmed.error().code == ErrorCode::io_error);
+  CHECK_THAT(confirmed.error().message, Catch::Contains("handed over again"));
+  CHECK(broker_state(*agency, id) != "confirmed");
+
+  // Same session: the broker's resend (500 ms) is handed over again.
+  deadline = std::chrono::steady_clock::now() + 15s;
+  while ((application.handed[id] < 2 || broker_state(*agency, id) != "confirmed") &&
+         std::chrono::steady_clock::now() < deadline) {
+    store_and_confirm(*recipient, application);
+  }
+  CHECK(application.handed[id] == 2);
+  CHECK(broker_state(*agency, id) == "confirmed");
 }

@@ -6,12 +6,15 @@
 #include <chrono>
 #include <cstring>
 #include <iterator>
+#include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include <capnp/message.h>
 #include <capnp/serialize.h>
 #include <catch2/catch.hpp>
+#include <sqlite3.h>
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
@@ -19,6 +22,8 @@
 #include "fpx/client.hpp"
 #include "fpx/crypto.hpp"
 #include "fpx/wire/transport.capnp.h"
+#include "support/broker_clients.hpp"
+#include "support/broker_process.hpp"
 #include "support/sample_messages.hpp"
 #include "support/test_pki.hpp"
 
@@ -489,11 +494,12 @@ TEST_CASE("a broker that is not there gives unavailable within the handshake tim
   CHECK(Clock::now() - started < 3s);
 }
 
-TEST_CASE("a delivery is verified and handed over once, even when delivered again or after a restart") {
+TEST_CASE("a delivery is verified and handed over until the application confirms it, then confirmed silently when "
+          "resent") {
   World world;
   Bytes envelope = world.focal_point_message();
-  // The same message twice, as a broker resending after a lost confirm.
-  world.fake.add_delivery(7, envelope);
+  // The fake broker sends it again to every new session, as a broker whose
+  // delivery was not confirmed, or whose confirm was lost.
   world.fake.add_delivery(7, envelope);
   {
     auto client = world.connect_agency();
@@ -505,21 +511,28 @@ TEST_CASE("a delivery is verified and handed over once, even when delivered agai
     CHECK(delivery.envelope == envelope);
     CHECK(delivery.opened.signer.participant.id.str() == "sn.focal-point");
     CHECK(delivery.opened.signer.revocation == RevocationStatus::checked);
-
-    auto second = client->poll(300ms);
-    REQUIRE(second.ok());
-    CHECK(second->empty());
-    // The repeat was confirmed without the application seeing it.
-    CHECK(eventually([&] { return world.fake.confirm_count(7) == 1; }));
-    // The application never confirms: the process "dies" here.
+    // The application dies before it has stored the message: nothing is
+    // confirmed (a round trip after the poll: a confirm would be there by now).
+    (void)client->status(MessageId::random());
+    CHECK(world.fake.confirm_count(7) == 0);
   }
-  auto restarted = world.connect_agency();
-  auto after_restart = restarted->poll(500ms);
-  REQUIRE(after_restart.ok());
-  CHECK(after_restart->empty());
-  // Both copies sent to the new session are confirmed silently.
-  CHECK(eventually([&] { return world.fake.confirm_count(7) == 3; }));
-  CHECK(restarted->take_rejected_deliveries().empty());
+  {
+    // The resend is handed over again: the application never said it had it.
+    auto restarted = world.connect_agency();
+    auto again = restarted->poll(3s);
+    REQUIRE(again.ok());
+    REQUIRE(again->size() == 1);
+    CHECK(again->front().opened.message_id == message_id_of(world, envelope));
+    REQUIRE(restarted->confirm(again->front()).ok());
+    CHECK(eventually([&] { return world.fake.confirm_count(7) == 1; }));
+  }
+  // Stored and confirmed: a resend is confirmed without the application seeing it.
+  auto third = world.connect_agency();
+  auto after_confirm = third->poll(500ms);
+  REQUIRE(after_confirm.ok());
+  CHECK(after_confirm->empty());
+  CHECK(eventually([&] { return world.fake.confirm_count(7) == 2; }));
+  CHECK(third->take_rejected_deliveries().empty());
 }
 
 TEST_CASE("a delivery that arrives while submit waits for its receipt is kept for the next poll") {
@@ -757,4 +770,221 @@ TEST_CASE("after the broker rotates to a new certificate, its receipts are accep
   auto old_signed = after->submit(world.agency_message());
   REQUIRE_FALSE(old_signed.ok());
   CHECK(old_signed.error().code == ErrorCode::signer_mismatch);
+// --- Delivered means stored by the application (issue 14, item 1) ---------
+
+TEST_CASE("two copies of one message in one poll are handed over once") {
+  World world;
+  world.fake.deliver_on_submit();  // both copies arrive while submit waits, before the poll
+  Bytes envelope = world.focal_point_message();
+  world.fake.add_delivery(7, envelope);
+  world.fake.add_delivery(7, envelope);
+  auto client = world.connect_agency();
+  REQUIRE(client->submit(world.agency_message()).ok());
+  auto deliveries = client->poll(0ms);
+  REQUIRE(deliveries.ok());
+  REQUIRE(deliveries->size() == 1);
+  REQUIRE(client->confirm(deliveries->front()).ok());
+  CHECK(eventually([&] { return world.fake.confirm_count(7) == 1; }));
+}
+
+TEST_CASE("confirm_all records a batch of stored deliveries and confirms each to the broker") {
+  World world;
+  std::vector<Bytes> envelopes;
+  for (std::uint64_t id = 1; id <= 3; ++id) {
+    envelopes.push_back(world.focal_point_message());
+    world.fake.add_delivery(id, envelopes.back());
+  }
+  {
+    auto client = world.connect_agency();
+    std::vector<client::Delivery> received;
+    for (int attempt = 0; attempt < 20 && received.size() < 3; ++attempt) {
+      auto batch = client->poll(200ms);
+      REQUIRE(batch.ok());
+      for (auto& delivery : *batch) received.push_back(std::move(delivery));
+    }
+    REQUIRE(received.size() == 3);
+    REQUIRE(client->confirm_all(received).ok());
+    CHECK(eventually([&] {
+      return world.fake.confirm_count(1) == 1 && world.fake.confirm_count(2) == 1 && world.fake.confirm_count(3) == 1;
+    }));
+  }
+  // All three were recorded: resent to a new session, none is handed over again.
+  auto restarted = world.connect_agency();
+  auto again = restarted->poll(500ms);
+  REQUIRE(again.ok());
+  CHECK(again->empty());
+  CHECK(eventually([&] {
+    return world.fake.confirm_count(1) == 2 && world.fake.confirm_count(2) == 2 && world.fake.confirm_count(3) == 2;
+  }));
+}
+
+namespace {
+
+// The receiving application: its own durable store, with a write fault that
+// can be injected between the hand-over and the confirm.
+class ApplicationStore {
+ public:
+  void fail_next_writes(int count) { failures_left_ = count; }
+  void note_handed_over(const client::Delivery& delivery) { ++handed_[delivery.opened.message_id]; }
+  // Stores the delivery (idempotent by message id); false: the write failed.
+  bool store(const client::Delivery& delivery) {
+    note_handed_over(delivery);
+    if (failures_left_ > 0) {
+      --failures_left_;
+      return false;
+    }
+    stored_.insert(delivery.opened.message_id);
+    return true;
+  }
+  bool holds(const MessageId& id) const { return stored_.count(id) == 1; }
+  int times_handed(const MessageId& id) const {
+    auto found = handed_.find(id);
+    return found == handed_.end() ? 0 : found->second;
+  }
+
+ private:
+  int failures_left_ = 0;
+  std::set<MessageId> stored_;
+  std::map<MessageId, int> handed_;
+};
+
+// One poll: stores every delivery and confirms those that were stored.
+void receive_into(Client& client, ApplicationStore& application, std::chrono::milliseconds wait) {
+  auto deliveries = client.poll(wait);
+  if (!deliveries) FAIL("poll: " << deliveries.error().describe());
+  for (const auto& delivery : *deliveries) {
+    if (application.store(delivery)) REQUIRE(client.confirm(delivery).ok());
+  }
+}
+
+// The broker's delivery state of `message` for `recipient`, as its sender sees it.
+std::string delivery_state(Client& sender, const MessageId& message, const std::string& recipient) {
+  auto status = sender.status(message);
+  if (!status) return "status failed: " + status.error().describe();
+  for (const auto& row : *status) {
+    if (row.recipient.str() == recipient) return row.state;
+  }
+  return "no row for " + recipient;
+}
+
+}  // namespace
+
+TEST_CASE("a delivery whose write failed in the application reaches it on the real broker's resend, and is "
+          "confirmed once") {
+  TestPki pki({"SN", "NE", "BF"});
+  const std::vector<std::string> participants = {"sn.focal-point", "ne.focal-point", "bf.focal-point",
+                                                 "sn.police-judiciaire"};
+  pki.issue("sn.focal-point", "SN", Role::focal_point);
+  pki.issue("ne.focal-point", "NE", Role::focal_point);
+  pki.issue("bf.focal-point", "BF", Role::focal_point);
+  pki.issue("sn.police-judiciaire", "SN", Role::agency);
+  test::BrokerOptions broker_options;
+  broker_options.resend_after_ms = 500;  // the broker's in-session resend, short for the test
+  test::BrokerProcess broker(pki, participants, broker_options);
+  auto agency = test::connect_client(broker, pki, "sn.police-judiciaire");
+  auto niger = test::connect_client(broker, pki, "ne.focal-point");
+
+  Bytes request = test::seal_sample(pki.identity("sn.police-judiciaire"), wire::MessageType::TRACING_REQUEST);
+  REQUIRE(agency->submit(request).ok());
+  const MessageId id = test::message_id_of(request);
+
+  ApplicationStore application;
+  application.fail_next_writes(1);  // the first write after the hand-over fails: nothing is confirmed
+  const auto deadline = Clock::now() + 15s;
+  while (application.times_handed(id) == 0 && Clock::now() < deadline) receive_into(*niger, application, 200ms);
+  REQUIRE(application.times_handed(id) == 1);
+  CHECK_FALSE(application.holds(id));
+  CHECK(delivery_state(*agency, id, "ne.focal-point") != "confirmed");
+
+  // Same session: the broker resends after resend_after_ms, and the library
+  // hands the message over again because the application never confirmed it.
+  while (!application.holds(id) && Clock::now() < deadline) receive_into(*niger, application, 200ms);
+  CHECK(application.holds(id));
+  CHECK(application.times_handed(id) == 2);
+  CHECK(eventually([&] { return delivery_state(*agency, id, "ne.focal-point") == "confirmed"; }));
+
+  // Confirmed: no more resends, no more hand-overs (several resend times).
+  for (int round = 0; round < 8; ++round) receive_into(*niger, application, 200ms);
+  CHECK(application.times_handed(id) == 2);
+
+  // A new session is handed nothing: the broker holds the delivery as confirmed.
+  niger.reset();
+  niger = test::connect_client(broker, pki, "ne.focal-point");
+  for (int round = 0; round < 4; ++round) receive_into(*niger, application, 200ms);
+  CHECK(application.times_handed(id) == 2);
+}
+
+TEST_CASE("a delivery handed over to an application that dies before storing it is handed over again after a "
+          "restart against the real broker") {
+  TestPki pki({"SN", "NE", "BF"});
+  const std::vector<std::string> participants = {"sn.focal-point", "ne.focal-point", "bf.focal-point",
+                                                 "sn.police-judiciaire"};
+  pki.issue("sn.focal-point", "SN", Role::focal_point);
+  pki.issue("ne.focal-point", "NE", Role::focal_point);
+  pki.issue("bf.focal-point", "BF", Role::focal_point);
+  pki.issue("sn.police-judiciaire", "SN", Role::agency);
+  test::BrokerProcess broker(pki, participants);  // the default 30 s resend: only the new session resends
+  auto agency = test::connect_client(broker, pki, "sn.police-judiciaire");
+  Bytes request = test::seal_sample(pki.identity("sn.police-judiciaire"), wire::MessageType::TRACING_REQUEST);
+  REQUIRE(agency->submit(request).ok());
+  const MessageId id = test::message_id_of(request);
+
+  ApplicationStore application;
+  {
+    auto niger = test::connect_client(broker, pki, "ne.focal-point");
+    const auto deadline = Clock::now() + 15s;
+    while (application.times_handed(id) == 0 && Clock::now() < deadline) {
+      auto deliveries = niger->poll(200ms);
+      REQUIRE(deliveries.ok());
+      // The application process dies after the hand-over, before its write.
+      for (const auto& delivery : *deliveries) application.note_handed_over(delivery);
+    }
+    REQUIRE(application.times_handed(id) == 1);
+  }
+  CHECK_FALSE(application.holds(id));
+  auto niger = test::connect_client(broker, pki, "ne.focal-point");
+  const auto deadline = Clock::now() + 15s;
+  while (!application.holds(id) && Clock::now() < deadline) receive_into(*niger, application, 200ms);
+  CHECK(application.holds(id));
+  CHECK(application.times_handed(id) == 2);
+  CHECK(eventually([&] { return delivery_state(*agency, id, "ne.focal-point") == "confirmed"; }));
+}
+
+TEST_CASE("a state file written before this rule is upgraded so that ids recorded at hand-over are handed over again") {
+  World world;
+  Bytes envelope = world.focal_point_message();
+  const MessageId id = message_id_of(world, envelope);
+  {
+    // The earlier library's file: the id recorded when it was handed over,
+    // whether or not the application ever stored it.
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(world.options().state_db.c_str(), &db) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(db,
+                         "CREATE TABLE delivered (message_id BLOB PRIMARY KEY, delivered_at INTEGER NOT NULL);",
+                         nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_stmt* insert = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db, "INSERT INTO delivered VALUES (?1, 1)", -1, &insert, nullptr) == SQLITE_OK);
+    sqlite3_bind_blob(insert, 1, id.bytes.data(), static_cast<int>(id.bytes.size()), SQLITE_TRANSIENT);
+    CHECK(sqlite3_step(insert) == SQLITE_DONE);
+    sqlite3_finalize(insert);
+    sqlite3_close(db);
+  }
+  world.fake.add_delivery(7, envelope);
+  auto client = world.connect_agency();
+  auto deliveries = client->poll(3s);
+  REQUIRE(deliveries.ok());
+  REQUIRE(deliveries->size() == 1);
+  CHECK(deliveries->front().opened.message_id == id);
+}
+
+TEST_CASE("flush_confirms returns once the broker has every confirm sent before it") {
+  World world;
+  world.fake.add_delivery(5, world.focal_point_message());
+  auto client = world.connect_agency();
+  auto deliveries = client->poll(3s);
+  REQUIRE(deliveries.ok());
+  REQUIRE(deliveries->size() == 1);
+  REQUIRE(client->confirm(deliveries->front()).ok());
+  REQUIRE(client->flush_confirms().ok());
+  CHECK(world.fake.confirm_count(5) == 1);  // no waiting: the pong came after it
 }
