@@ -409,7 +409,7 @@ int run(int argc, char** argv) {
   }
 
   if ((issue->parsed() || renew->parsed()) && !generate_for_testing) {
-    return usage("fpx-ca does not make participants' keys: the participant runs 'fpx keys new ...' and hands over "
+    return usage("participants make their own keys: the participant runs 'fpx keys new ...' and hands over "
                  "request.csr, which you sign with 'fpx-ca sign --request FILE --out chain.pem' (add "
                  "--generate-keys-for-testing only in tests)");
   }

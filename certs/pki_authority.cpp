@@ -325,12 +325,8 @@ Result<Certificate> Authority::issue(const ParticipantRequest& request, CountryC
                                                        "' must be two upper-case letters (ISO 3166-1 alpha-2)");
   }
   if (request.id.empty()) return make_error(ErrorCode::invalid_argument, "participant id is empty");
-  if (const auto limit = country(); limit && *limit != request.country && check == CountryCheck::enforce) {
-    // Refuse here too (verifiers would refuse the chain anyway): a CA that
-    // signs what the PKI forbids is a bug to catch at the source.
-    return make_error(ErrorCode::invalid_argument, "the " + limit->str() + " intermediate CA may only issue for " +
-                                                       limit->str() + ", not " + request.country.str());
-  }
+  // The role first: a broker or observer request to a national CA is refused
+  // for what it asks, whatever country it names.
   if (check == CountryCheck::enforce) {
     if (const auto limit = country(); limit && !national_ca_may_issue(request.role)) {
       return make_error(ErrorCode::invalid_argument, "the " + limit->str() + " national CA may not issue a " +
@@ -338,6 +334,14 @@ Result<Certificate> Authority::issue(const ParticipantRequest& request, CountryC
                                                          " certificate: only the root issues broker and observer "
                                                          "certificates");
     }
+  }
+  if (const auto limit = country(); limit && *limit != request.country && check == CountryCheck::enforce) {
+    // Refuse here too (verifiers would refuse the chain anyway): a CA that
+    // signs what the PKI forbids is a bug to catch at the source.
+    return make_error(ErrorCode::invalid_argument, "the " + limit->str() + " intermediate CA may only issue for " +
+                                                       limit->str() + ", not " + request.country.str());
+  }
+  if (check == CountryCheck::enforce) {
     if (auto mismatch = id_country_mismatch(request.id.str(), request.country.str(), request.role);
         !mismatch.empty()) {
       return make_error(ErrorCode::invalid_argument, mismatch);
