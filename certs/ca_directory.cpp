@@ -794,6 +794,29 @@ Result<SignedCertificate> CaDirectory::sign(const SignRequest& sign_request) {
     }
   }
 
+  // The CURVE public key is public: anyone can put another participant's
+  // into a request (no proof of possession exists for it). A certificate
+  // binding it to a second identity would let that identity take over the
+  // transport key at enrolment, so a key this CA already bound elsewhere is
+  // refused here; the broker's enrolment refuses it across CAs.
+  for (const auto& record : issued_) {
+    if (record.kind != RecordKind::participant) continue;
+    if (record.id == request->id && record.officer == officer) continue;  // a renewal may keep its keys
+    auto certs = Certificate::load_pem_file(dir_ / "issued" / (record.serial_hex + ".pem"));
+    if (!certs || certs->empty()) continue;
+    auto info = certs->front().participant();
+    const bool same_curve = info && request->curve_public_key && info->curve_public_key == *request->curve_public_key;
+    const bool same_signing = certs->front().ed25519_public_key() == request->signing_public_key;
+    if (same_curve || same_signing) {
+      return make_error(ErrorCode::id_reused,
+                        std::string("this request's ") + (same_curve ? "CURVE" : "signing") +
+                            " public key is already in the certificate of '" + record.id.str() + "'" +
+                            (record.officer.empty() ? "" : " officer " + record.officer) + " (serial " +
+                            record.serial_hex + "): every participant and officer makes keys of its own "
+                            "(`fpx keys new`)");
+    }
+  }
+
   ParticipantRequest cert_request;
   cert_request.id = request->id;
   cert_request.country = request->country;

@@ -855,3 +855,94 @@ TEST_CASE("crl --renew-before re-issues only the CRLs that expire within the win
   // The national CA renews its own CRL in its own directory.
   CHECK(fpx_ca_exact(flow.sn_dir, "crl --renew-before 8d").output.find("sn.crl.pem") != std::string::npos);
 }
+
+TEST_CASE("hand-made requests asking for more than an FPX request may carry are refused by fpx-ca sign") {
+  RequestFlow flow;
+  const fs::path dir = flow.keys / "hand";
+  fs::create_directories(dir);
+  const fs::path key = dir / "key.pem";
+  REQUIRE(run("openssl genpkey -algorithm ed25519 -out " + quote(key.string())).exit_code == 0);
+  const std::string curve_hex = "DER:04:20:" + [] {
+    std::string hex;
+    for (int i = 0; i < 32; ++i) hex += (i ? ":" : "") + std::string("11");
+    return hex;
+  }();
+  const std::string role = std::string("extendedKeyUsage=") + fpx::oid::kRoleAgency;
+  const std::string curve = std::string(fpx::oid::kCurvePublicKey) + "=" + curve_hex;
+  // Each request is made by openssl from an Ed25519 key, self-signed and
+  // valid as PKCS#10: only FPX's own rules can refuse it.
+  const auto attempt = [&](const std::string& subject, const std::vector<std::string>& extensions) {
+    std::string command = "openssl req -new -key " + quote(key.string()) + " -subj " + quote(subject) + " -out " +
+                          quote((dir / "request.csr").string());
+    for (const auto& ext : extensions) command += " -addext " + quote(ext);
+    fs::remove(dir / "request.csr");
+    const Run made = run(command);
+    INFO(made.output);
+    REQUIRE(made.exit_code == 0);
+    return flow.sign(flow.sn_dir, "hand");
+  };
+  SECTION("the baseline request made this way is signed") {
+    const Run ok = attempt("/C=SN/CN=sn.hand", {role, curve});
+    INFO(ok.output);
+    CHECK(ok.exit_code == 0);
+  }
+  SECTION("a requested basicConstraints CA:TRUE is refused, not silently dropped") {
+    const Run r = attempt("/C=SN/CN=sn.hand", {role, curve, "basicConstraints=critical,CA:TRUE"});
+    CHECK(r.exit_code == 2);
+    CHECK(r.output.find("unexpected extension") != std::string::npos);
+  }
+  SECTION("two roles in one request are refused") {
+    const Run r = attempt("/C=SN/CN=sn.hand",
+                          {role + "," + fpx::oid::kRoleFocalPoint, curve});
+    CHECK(r.exit_code == 2);
+    CHECK(r.output.find("exactly one FPX role") != std::string::npos);
+  }
+  SECTION("a subject with CN before C is refused (the name constraint needs C first)") {
+    const Run r = attempt("/CN=sn.hand/C=SN", {role, curve});
+    CHECK(r.exit_code == 2);
+    CHECK(r.output.find("in that order") != std::string::npos);
+  }
+  SECTION("a subject with a second CN is refused") {
+    const Run r = attempt("/C=SN/CN=sn.hand/CN=sn.focal-point", {role, curve});
+    CHECK(r.exit_code == 2);
+    CHECK(r.output.find("exactly C=<cc>, CN=<name>") != std::string::npos);
+  }
+  SECTION("a request without a CURVE key is refused") {
+    const Run r = attempt("/C=SN/CN=sn.hand", {role});
+    CHECK(r.exit_code == 2);
+    CHECK(r.output.find("no CURVE public key") != std::string::npos);
+  }
+  SECTION("a national CA's request with extensions is refused") {
+    const Run national = attempt("/C=NE/CN=NE national CA", {"basicConstraints=critical,CA:TRUE"});
+    CHECK(national.exit_code == 2);
+    CHECK(national.output.find("carries no extension") != std::string::npos);
+  }
+}
+
+TEST_CASE("a request carrying another participant's CURVE or signing key is refused by the CA that signed the other") {
+  RequestFlow flow;
+  const auto victim = must(fpx::Identity::load(flow.focal, fpx::PassphraseSource{}));
+  auto own_key = must(fpx::SigningKey::generate());
+  auto own_curve = must(fpx::CurveKeyPair::generate());
+  fs::create_directories(flow.keys / "thief");
+  SECTION("the focal point's CURVE key under an agency's id") {
+    write_text(flow.request_of("thief"),
+               must(fpx::make_participant_request(own_key, fpx::ParticipantId("sn.thief"), fpx::CountryCode("SN"),
+                                                  fpx::Role::agency, victim.curve().public_key, std::nullopt)));
+    const Run r = flow.sign(flow.sn_dir, "thief");
+    INFO(r.output);
+    CHECK(r.exit_code == 2);
+    CHECK(r.output.find("CURVE public key is already in the certificate of 'sn.focal-point'") != std::string::npos);
+  }
+  SECTION("the focal point's signing key under an agency's id") {
+    write_text(flow.request_of("thief"),
+               must(fpx::make_participant_request(victim.signing_key(), fpx::ParticipantId("sn.thief"),
+                                                  fpx::CountryCode("SN"), fpx::Role::agency, own_curve.public_key,
+                                                  std::nullopt)));
+    const Run r = flow.sign(flow.sn_dir, "thief");
+    INFO(r.output);
+    CHECK(r.exit_code == 2);
+    CHECK(r.output.find("signing public key is already in the certificate of 'sn.focal-point'") != std::string::npos);
+  }
+  CHECK(!fs::exists(flow.keys / "thief.chain.pem"));
+}
