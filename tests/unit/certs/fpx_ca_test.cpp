@@ -636,7 +636,7 @@ TEST_CASE("the root signs a national CA's request: the chain verifies, the EKU l
   CHECK(records.find("id=national-ca.sn country=SN role=national-ca issuer=root") != std::string::npos);
 }
 
-TEST_CASE("a national CA refuses to sign a broker's or an observer's request; the root signs them") {
+TEST_CASE("a national CA refuses to sign a broker's or an observer's request, which the root signs") {
   RequestFlow flow;
   flow.make_keys("exchange.broker", "SN", "broker");
   flow.make_keys("cso.watch", "SN", "observer");
