@@ -946,3 +946,29 @@ TEST_CASE("a request carrying another participant's CURVE or signing key is refu
   }
   CHECK(!fs::exists(flow.keys / "thief.chain.pem"));
 }
+
+TEST_CASE("fpx keys new encrypts the signing key with a passphrase, and keys install needs the same passphrase") {
+  RequestFlow flow;
+  ::setenv("FPX_KEYS_TEST_PASSPHRASE", "correct horse battery staple", 1);
+  const fs::path dir = flow.keys / "sn.guarded";
+  const Run made = fpx_cli("keys new --id sn.guarded --country SN --role agency --passphrase-env "
+                           "FPX_KEYS_TEST_PASSPHRASE --out " + quote(dir.string()));
+  INFO(made.output);
+  REQUIRE(made.exit_code == 0);
+  std::ifstream in(dir / fpx::kSigningKeyFile);
+  const std::string key_pem((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(key_pem.find("ENCRYPTED PRIVATE KEY") != std::string::npos);
+  REQUIRE(flow.sign(flow.sn_dir, "sn.guarded").exit_code == 0);
+  const std::string chain = quote((flow.keys / "sn.guarded.chain.pem").string());
+  const Run without = fpx_cli("keys install --dir " + quote(dir.string()) + " --chain " + chain);
+  CHECK(without.exit_code == 2);
+  CHECK(!fs::exists(dir / fpx::kChainFile));
+  const Run with = fpx_cli("keys install --dir " + quote(dir.string()) + " --chain " + chain +
+                           " --passphrase-env FPX_KEYS_TEST_PASSPHRASE");
+  INFO(with.output);
+  CHECK(with.exit_code == 0);
+  CHECK(must(fpx::Identity::load(dir, fpx::PassphraseSource::from_environment("FPX_KEYS_TEST_PASSPHRASE")))
+            .participant()
+            .id == fpx::ParticipantId("sn.guarded"));
+  ::unsetenv("FPX_KEYS_TEST_PASSPHRASE");
+}
