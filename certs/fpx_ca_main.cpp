@@ -9,8 +9,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <optional>
 #include <string>
 
@@ -355,6 +355,15 @@ int run(int argc, char** argv) {
                 "%s sign --request FILE --out chain.pem'\n",
                 cert->subject_text().c_str(), cert->serial_hex().c_str(), dir.c_str(), dir.c_str());
     return kExitOk;
+  }
+
+  // Checked before signing: a certificate is recorded as issued the moment
+  // it is signed, so a refused --out must not come after that.
+  if ((sign->parsed() || intermediate->parsed()) && !out_file.empty()) {
+    std::error_code ec;
+    if (std::filesystem::exists(std::filesystem::symlink_status(out_file, ec))) {
+      return usage(out_file + " exists already; choose another --out (existing files are never overwritten)");
+    }
   }
 
   if (intermediate->parsed()) {
