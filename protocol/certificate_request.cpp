@@ -134,7 +134,8 @@ std::string object_text(const ASN1_OBJECT* object) {
 // The subject must be exactly C then CN, each once: anything else would let
 // a request smuggle a second CN or an OU that some verifier reads instead.
 Result<std::pair<std::string, std::string>> read_subject(const X509_NAME* name) {
-  if (name == nullptr || X509_NAME_entry_count(name) != 2) return malformed("the subject must be exactly C=<cc>, CN=<name>");
+  if (name == nullptr || X509_NAME_entry_count(name) != 2)
+    return malformed("the subject must be exactly C=<cc>, CN=<name>");
   std::string values[2];
   const int nids[2] = {NID_countryName, NID_commonName};
   for (int i = 0; i < 2; ++i) {
@@ -168,7 +169,9 @@ Result<std::string> inner_der_value(X509_EXTENSION* ext, int expected_type) {
 
 }  // namespace
 
-std::string national_ca_common_name(const CountryCode& country) { return country.str() + " national CA"; }
+std::string national_ca_common_name(const CountryCode& country) {
+  return country.str() + " national CA";
+}
 
 Result<std::string> make_participant_request(const SigningKey& signing_key, const ParticipantId& id,
                                              const CountryCode& country, Role role, const CurvePublicKey& curve,
@@ -183,9 +186,9 @@ Result<std::string> make_participant_request(const SigningKey& signing_key, cons
                       "'" + country.str() + "' is not an ISO 3166-1 alpha-2 country code; use e.g. SN");
   }
   if (officer && !valid_officer_name(*officer)) {
-    return make_error(ErrorCode::invalid_argument,
-                      "officer name '" + *officer +
-                          "' must be 1 to 64 of a-z, 0-9, '.' and '-', starting with a letter or digit");
+    return make_error(
+        ErrorCode::invalid_argument,
+        "officer name '" + *officer + "' must be 1 to 64 of a-z, 0-9, '.' and '-', starting with a letter or digit");
   }
   ExtensionStackPtr extensions(sk_X509_EXTENSION_new_null());
   if (!extensions) return openssl_error("extension stack");

@@ -15,9 +15,9 @@
 #include <sstream>
 
 #include "cli.hpp"
-#include "render.hpp"
 #include "fpx/certificate_request.hpp"
 #include "fpx/identity.hpp"
+#include "render.hpp"
 
 namespace fpx::cli {
 
@@ -99,8 +99,8 @@ int run_keys_new(const GlobalOptions& global, const KeysNewOptions& options) {
   if (!curve) return report_failure(global, kExitRefused, curve.error());
   // The request is made (and its fields checked) before anything is written,
   // so a refused id leaves no half-made key directory behind.
-  auto request = make_participant_request(*signing_key, ParticipantId(options.id), CountryCode(options.country),
-                                          *role, curve->public_key, officer);
+  auto request = make_participant_request(*signing_key, ParticipantId(options.id), CountryCode(options.country), *role,
+                                          curve->public_key, officer);
   if (!request) return report_failure(global, kExitUsage, request.error());
   auto key_pem = signing_key->to_pem(*passphrase);
   if (!key_pem) return report_failure(global, kExitRefused, key_pem.error());
@@ -182,8 +182,9 @@ int run_keys_install(const GlobalOptions& global, const KeysInstallOptions& opti
   if (!identity) {
     fs::remove(target, ec);
     return report_failure(global, kExitUsage, identity.error(),
-                          "this chain is not for the keys in " + dir.string() + ": ask the CA for the chain it "
-                                                                               "signed from this directory's request");
+                          "this chain is not for the keys in " + dir.string() +
+                              ": ask the CA for the chain it "
+                              "signed from this directory's request");
   }
   const auto& me = identity->participant();
   if (global.json) {

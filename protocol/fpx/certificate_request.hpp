@@ -34,8 +34,8 @@ enum class RequestKind { participant, national_ca };
 // What a request asks for, read from a request whose self-signature verified.
 struct CertificateRequestInfo {
   RequestKind kind = RequestKind::participant;
-  ParticipantId id;       // participant: CN; national CA: empty
-  CountryCode country;    // C
+  ParticipantId id;          // participant: CN; national CA: empty
+  CountryCode country;       // C
   Role role = Role::agency;  // participant only
   Ed25519PublicKey signing_public_key{};
   std::optional<CurvePublicKey> curve_public_key;  // participant: always present
