@@ -237,8 +237,8 @@ Result<CaDirectory> CaDirectory::init(const fs::path& dir, const std::string& ro
 Result<CaDirectory> CaDirectory::open(const fs::path& dir) {
   std::error_code ec;
   if (!fs::exists(dir / "ca", ec) || !fs::exists(dir / kIssuedFile, ec)) {
-    return make_error(ErrorCode::not_found, "no CA in " + dir.string() + ": run 'fpx-ca init --dir " +
-                                                dir.string() + "' (the root) or 'fpx-ca --dir " + dir.string() +
+    return make_error(ErrorCode::not_found, "no CA in " + dir.string() + ": run 'fpx-ca init --dir " + dir.string() +
+                                                "' (the root) or 'fpx-ca --dir " + dir.string() +
                                                 " national init --country XX' (a national CA) first, or pass the "
                                                 "right --dir");
   }
@@ -267,9 +267,15 @@ Status CaDirectory::load_records() {
       return make_error(ErrorCode::malformed,
                         (dir_ / kIssuedFile).string() + " line " + std::to_string(number) + " is not a record");
     }
-    IssuedRecord record{f["serial"], ParticipantId(f["id"]), CountryCode(f["country"]), *role,
-                        national_ca ? RecordKind::national_ca : RecordKind::participant, f["officer"],
-                        f["issuer"], *issued_at, *not_after};
+    IssuedRecord record{f["serial"],
+                        ParticipantId(f["id"]),
+                        CountryCode(f["country"]),
+                        *role,
+                        national_ca ? RecordKind::national_ca : RecordKind::participant,
+                        f["officer"],
+                        f["issuer"],
+                        *issued_at,
+                        *not_after};
     issued_.push_back(std::move(record));
   }
   auto revoked_text = read_text(dir_ / kRevokedFile);
@@ -478,8 +484,8 @@ Result<IssuedIdentity> CaDirectory::issue_with(const Authority& authority, const
   // Record first: the CA must know every certificate that may exist, or it
   // could never revoke it.
   const std::string serial = cert->serial_hex();
-  IssuedRecord record{serial,   request.id, request.country,       request.role, RecordKind::participant, "",
-                      issuer_name, now_ms(),  cert->not_after_ms()};
+  IssuedRecord record{serial, request.id,  request.country, request.role,        RecordKind::participant,
+                      "",     issuer_name, now_ms(),        cert->not_after_ms()};
   if (auto st = record_issued(*cert, record); !st) return st.error();
 
   // chain.pem: leaf, then the intermediate (never the root: verifiers must
@@ -602,9 +608,9 @@ Status CaDirectory::record_issued(const Certificate& certificate, const IssuedRe
   if (auto st = write_new_file(dir_ / "issued" / (serial + ".pem"), certificate.pem(), kPublicFileMode); !st) {
     return st;
   }
-  std::string line = "serial=" + serial + " id=" + record.id.str() + " country=" + record.country.str() + " role=" +
-                     (record.kind == RecordKind::national_ca ? std::string(kNationalCaRole)
-                                                             : std::string(role_name(record.role)));
+  std::string line =
+      "serial=" + serial + " id=" + record.id.str() + " country=" + record.country.str() + " role=" +
+      (record.kind == RecordKind::national_ca ? std::string(kNationalCaRole) : std::string(role_name(record.role)));
   if (!record.officer.empty()) line += " officer=" + record.officer;
   line += " issuer=" + record.issuer + " issued=" + format_utc(record.issued_at_ms) +
           " not_after=" + format_utc(record.not_after_ms);
@@ -680,15 +686,24 @@ Result<Certificate> CaDirectory::sign_intermediate_request(const std::string& re
     if (record.id.str() == national_id && !is_revoked(record.serial_hex) && record.not_after_ms > now_ms()) {
       // One live national CA per state: a second one would double the keys
       // that can speak for that state; revoke the first to replace it.
-      return make_error(ErrorCode::id_reused, "the " + request->country.str() + " national CA already has a live "
-                                                  "certificate (serial " + record.serial_hex +
-                                                  "); revoke it first: fpx-ca revoke --id " + national_id);
+      return make_error(ErrorCode::id_reused, "the " + request->country.str() +
+                                                  " national CA already has a live "
+                                                  "certificate (serial " +
+                                                  record.serial_hex + "); revoke it first: fpx-ca revoke --id " +
+                                                  national_id);
     }
   }
   auto cert = root->sign_intermediate(request->country, request->signing_public_key, Validity::days_from_now(days));
   if (!cert) return std::move(cert).take_error();
-  IssuedRecord record{"", ParticipantId(national_id), request->country, Role::focal_point, RecordKind::national_ca,
-                      "", kRootCaName, now_ms(), cert->not_after_ms()};
+  IssuedRecord record{"",
+                      ParticipantId(national_id),
+                      request->country,
+                      Role::focal_point,
+                      RecordKind::national_ca,
+                      "",
+                      kRootCaName,
+                      now_ms(),
+                      cert->not_after_ms()};
   if (auto st = record_issued(*cert, record); !st) return st.error();
   return cert;
 }
@@ -702,9 +717,10 @@ Result<Certificate> CaDirectory::install_national(const fs::path& certificate_fi
     }
   }
   if (pending.size() != 1) {
-    return make_error(ErrorCode::invalid_argument, dir_.string() + " holds no national CA key waiting for its "
-                                                                   "certificate; make one with 'fpx-ca --dir DIR "
-                                                                   "national init --country XX'");
+    return make_error(ErrorCode::invalid_argument, dir_.string() +
+                                                       " holds no national CA key waiting for its "
+                                                       "certificate; make one with 'fpx-ca --dir DIR "
+                                                       "national init --country XX'");
   }
   const std::string name = pending.front();
   auto certs = Certificate::load_pem_file(certificate_file);
@@ -712,8 +728,9 @@ Result<Certificate> CaDirectory::install_national(const fs::path& certificate_fi
   auto roots = Certificate::load_pem_file(root_ca_file);
   if (!roots) return std::move(roots).take_error();
   if (certs->empty() || roots->size() != 1) {
-    return make_error(ErrorCode::invalid_argument, "give the national CA's certificate (--cert) and the one root "
-                                                   "certificate (--root-ca) the root's operator sent");
+    return make_error(ErrorCode::invalid_argument,
+                      "give the national CA's certificate (--cert) and the one root "
+                      "certificate (--root-ca) the root's operator sent");
   }
   const Certificate& cert = certs->front();
   const Certificate& root = roots->front();
@@ -726,13 +743,13 @@ Result<Certificate> CaDirectory::install_national(const fs::path& certificate_fi
                                                       (dir_ / kRequestFile).string());
   }
   if (!cert.is_ca() || !cert.permitted_country() || ca_name_for(*cert.permitted_country()) != name) {
-    return make_error(ErrorCode::wrong_role, certificate_file.string() + " is not a national CA certificate for " +
-                                                 name);
+    return make_error(ErrorCode::wrong_role,
+                      certificate_file.string() + " is not a national CA certificate for " + name);
   }
   if (!root.is_ca() || !is_issued_by(root, cert)) {
-    return make_error(ErrorCode::untrusted_chain,
-                      certificate_file.string() + " is not signed by " + root_ca_file.string() +
-                          ": check that both come from the exchange's root operator");
+    return make_error(ErrorCode::untrusted_chain, certificate_file.string() + " is not signed by " +
+                                                      root_ca_file.string() +
+                                                      ": check that both come from the exchange's root operator");
   }
   if (auto st = write_new_file(dir_ / kRootCaFile, root.pem(), kPublicFileMode); !st) return st.error();
   if (auto st = write_new_file(dir_ / "ca" / name / "cert.pem", cert.pem(), kPublicFileMode); !st) return st.error();
@@ -764,8 +781,8 @@ Result<SignedCertificate> CaDirectory::sign(const SignRequest& sign_request) {
     issuer = national_ca_may_issue(request->role) && have(cc) ? cc : std::string(kRootCaName);
     if (!have(issuer)) issuer = names.front();
   } else if (!have(issuer)) {
-    return make_error(ErrorCode::invalid_argument, "no CA named '" + sign_request.issuer + "' with its key in " +
-                                                       dir_.string());
+    return make_error(ErrorCode::invalid_argument,
+                      "no CA named '" + sign_request.issuer + "' with its key in " + dir_.string());
   }
   auto authority = load_authority(issuer);
   if (!authority) return std::move(authority).take_error();
@@ -781,16 +798,16 @@ Result<SignedCertificate> CaDirectory::sign(const SignRequest& sign_request) {
       // inherit everything addressed to that id: a new role is a new id.
       return make_error(ErrorCode::invalid_argument,
                         "'" + request->id.str() + "' was issued as " + std::string(role_name(record.role)) + " of " +
-                            record.country.str() + "; this request asks for " +
-                            std::string(role_name(request->role)) + " of " + request->country.str() +
+                            record.country.str() + "; this request asks for " + std::string(role_name(request->role)) +
+                            " of " + request->country.str() +
                             ": a participant keeps its role and country (use a new id)");
     }
     if (record.officer == officer && sign_request.existing == ExistingId::refuse && !is_revoked(record.serial_hex) &&
         record.not_after_ms > now_ms()) {
-      return make_error(ErrorCode::id_reused,
-                        "'" + request->id.str() + "'" + (officer.empty() ? "" : " officer " + officer) +
-                            " already has a live certificate (serial " + record.serial_hex +
-                            "); pass --renew to issue a new one beside it");
+      return make_error(ErrorCode::id_reused, "'" + request->id.str() + "'" +
+                                                  (officer.empty() ? "" : " officer " + officer) +
+                                                  " already has a live certificate (serial " + record.serial_hex +
+                                                  "); pass --renew to issue a new one beside it");
     }
   }
 
@@ -808,12 +825,12 @@ Result<SignedCertificate> CaDirectory::sign(const SignRequest& sign_request) {
     const bool same_curve = info && request->curve_public_key && info->curve_public_key == *request->curve_public_key;
     const bool same_signing = certs->front().ed25519_public_key() == request->signing_public_key;
     if (same_curve || same_signing) {
-      return make_error(ErrorCode::id_reused,
-                        std::string("this request's ") + (same_curve ? "CURVE" : "signing") +
-                            " public key is already in the certificate of '" + record.id.str() + "'" +
-                            (record.officer.empty() ? "" : " officer " + record.officer) + " (serial " +
-                            record.serial_hex + "): every participant and officer makes keys of its own "
-                            "(`fpx keys new`)");
+      return make_error(ErrorCode::id_reused, std::string("this request's ") + (same_curve ? "CURVE" : "signing") +
+                                                  " public key is already in the certificate of '" + record.id.str() +
+                                                  "'" + (record.officer.empty() ? "" : " officer " + record.officer) +
+                                                  " (serial " + record.serial_hex +
+                                                  "): every participant and officer makes keys of its own "
+                                                  "(`fpx keys new`)");
     }
   }
 
@@ -827,8 +844,8 @@ Result<SignedCertificate> CaDirectory::sign(const SignRequest& sign_request) {
   cert_request.validity = Validity::days_from_now(sign_request.days);
   auto cert = authority->issue(cert_request, CountryCheck::enforce);
   if (!cert) return std::move(cert).take_error();
-  IssuedRecord record{"",     request->id, request->country, request->role, RecordKind::participant, officer,
-                      issuer, now_ms(),    cert->not_after_ms()};
+  IssuedRecord record{"",      request->id, request->country, request->role,       RecordKind::participant,
+                      officer, issuer,      now_ms(),         cert->not_after_ms()};
   if (auto st = record_issued(*cert, record); !st) return st.error();
   std::string chain = cert->pem();
   // Leaf then the national CA, never the root: verifiers bring their own.
@@ -849,8 +866,8 @@ Result<std::string> CaDirectory::revoke_certificate(const Certificate& certifica
   if (!issuer) {
     return make_error(ErrorCode::not_found, "the certificate " + certificate.subject_text() + " (serial " +
                                                 certificate.serial_hex() + ") was issued by '" +
-                                                certificate.issuer_text() + "', whose key is not in " +
-                                                dir_.string() + ": revoke it with that CA's own fpx-ca --dir");
+                                                certificate.issuer_text() + "', whose key is not in " + dir_.string() +
+                                                ": revoke it with that CA's own fpx-ca --dir");
   }
   const std::string serial = certificate.serial_hex();
   if (is_revoked(serial)) return make_error(ErrorCode::invalid_argument, "serial " + serial + " is already revoked");

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <cctype>
 #include <cerrno>
 #include <cstdio>
@@ -13,8 +14,6 @@
 #include <fstream>
 #include <optional>
 #include <string>
-
-#include <CLI/CLI.hpp>
 
 #include "fpx/ca_directory.hpp"
 #include "fpx/certificate_request.hpp"
@@ -40,8 +39,7 @@ int fail(const fpx::Error& error) {
     case fpx::ErrorCode::too_large:
     case fpx::ErrorCode::wrong_role:
     case fpx::ErrorCode::signer_mismatch:
-    case fpx::ErrorCode::untrusted_chain:
-      return kExitUsage;
+    case fpx::ErrorCode::untrusted_chain: return kExitUsage;
     default:
       return kExitFailure;
   }
@@ -227,8 +225,7 @@ int run(int argc, char** argv) {
   int intermediate_days = fpx::pki::kDefaultIntermediateDays;
   auto* intermediate = app.add_subcommand(
       "intermediate", "the root signs a national CA's request (made by that state with 'fpx-ca national init')");
-  auto* intermediate_request =
-      intermediate->add_option("--request", request_path, "the national CA's request.csr");
+  auto* intermediate_request = intermediate->add_option("--request", request_path, "the national CA's request.csr");
   intermediate->add_option("--out", out_file, "where to write its certificate (default: printed path under issued/)");
   auto* intermediate_country =
       intermediate->add_option("--country", country, "testing only, with --generate-key-for-testing");
@@ -320,8 +317,9 @@ int run(int argc, char** argv) {
   } catch (const CLI::ParseError& error) {
     if (error.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(error);  // --help
     if (std::string(error.what()).find("subcommand") != std::string::npos) {
-      return usage("missing or unknown command; use one of init, national, intermediate, sign, revoke, crl, show, issue, renew "
-                   "(see 'fpx-ca --help')");
+      return usage(
+          "missing or unknown command; use one of init, national, intermediate, sign, revoke, crl, show, issue, renew "
+          "(see 'fpx-ca --help')");
     }
     return usage(std::string(error.what()) + " (see 'fpx-ca --help')");
   }
@@ -339,9 +337,10 @@ int run(int argc, char** argv) {
   if (national_init->parsed()) {
     auto request = fpx::pki::CaDirectory::init_national(dir, fpx::CountryCode(country));
     if (!request) return fail(request.error());
-    std::printf("national CA key made in %s/ca/ (it stays here); hand %s/request.csr to the exchange's root operator, "
-                "then run 'fpx-ca --dir %s national install --cert <certificate> --root-ca <root-ca.pem>'\n",
-                dir.c_str(), dir.c_str(), dir.c_str());
+    std::printf(
+        "national CA key made in %s/ca/ (it stays here); hand %s/request.csr to the exchange's root operator, "
+        "then run 'fpx-ca --dir %s national install --cert <certificate> --root-ca <root-ca.pem>'\n",
+        dir.c_str(), dir.c_str(), dir.c_str());
     return kExitOk;
   }
 
@@ -351,9 +350,10 @@ int run(int argc, char** argv) {
   if (national_install->parsed()) {
     auto cert = ca->install_national(cert_path, root_ca_path);
     if (!cert) return fail(cert.error());
-    std::printf("installed %s (serial %s); its CRL is %s/crls/; sign your participants' requests with 'fpx-ca --dir "
-                "%s sign --request FILE --out chain.pem'\n",
-                cert->subject_text().c_str(), cert->serial_hex().c_str(), dir.c_str(), dir.c_str());
+    std::printf(
+        "installed %s (serial %s); its CRL is %s/crls/; sign your participants' requests with 'fpx-ca --dir "
+        "%s sign --request FILE --out chain.pem'\n",
+        cert->subject_text().c_str(), cert->serial_hex().c_str(), dir.c_str(), dir.c_str());
     return kExitOk;
   }
 
@@ -376,8 +376,9 @@ int run(int argc, char** argv) {
       return kExitOk;
     }
     if (request_path.empty()) {
-      return usage("give --request FILE: the national CA's request.csr, made by that state with 'fpx-ca --dir DIR "
-                   "national init --country XX'");
+      return usage(
+          "give --request FILE: the national CA's request.csr, made by that state with 'fpx-ca --dir DIR "
+          "national init --country XX'");
     }
     auto text = read_request(request_path);
     if (!text) return fail(text.error());
@@ -409,18 +410,19 @@ int run(int argc, char** argv) {
       for (auto& c : issuer_label) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
       issuer_label += " national";
     }
-    std::printf("signed %s (serial %s, by the %s CA, valid until %s); chain written to %s: copy it into the "
-                "requester's key directory as chain.pem\n",
-                signed_cert->certificate.subject_text().c_str(), signed_cert->certificate.serial_hex().c_str(),
-                issuer_label.c_str(), fpx::pki::format_utc(signed_cert->certificate.not_after_ms()).c_str(),
-                out_file.c_str());
+    std::printf(
+        "signed %s (serial %s, by the %s CA, valid until %s); chain written to %s: copy it into the "
+        "requester's key directory as chain.pem\n",
+        signed_cert->certificate.subject_text().c_str(), signed_cert->certificate.serial_hex().c_str(),
+        issuer_label.c_str(), fpx::pki::format_utc(signed_cert->certificate.not_after_ms()).c_str(), out_file.c_str());
     return kExitOk;
   }
 
   if ((issue->parsed() || renew->parsed()) && !generate_for_testing) {
-    return usage("participants make their own keys: the participant runs 'fpx keys new ...' and hands over "
-                 "request.csr, which you sign with 'fpx-ca sign --request FILE --out chain.pem' (add "
-                 "--generate-keys-for-testing only in tests)");
+    return usage(
+        "participants make their own keys: the participant runs 'fpx keys new ...' and hands over "
+        "request.csr, which you sign with 'fpx-ca sign --request FILE --out chain.pem' (add "
+        "--generate-keys-for-testing only in tests)");
   }
 
   if (issue->parsed()) {

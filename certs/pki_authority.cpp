@@ -1,8 +1,6 @@
 // Issuing side of the exchange's PKI with the OpenSSL 3 C API. Every
 // certificate is Ed25519, so X509_sign/X509_CRL_sign take a NULL digest
 // (Ed25519 is one-shot and hashes internally; TOOLCHAIN.md trap 20).
-#include "fpx/pki.hpp"
-
 #include <openssl/asn1.h>
 #include <openssl/bn.h>
 #include <openssl/err.h>
@@ -19,6 +17,7 @@
 
 #include "fpx/oids.hpp"
 #include "fpx/openssl_handles.hpp"
+#include "fpx/pki.hpp"
 
 namespace fpx::pki {
 namespace {
@@ -295,7 +294,9 @@ Result<Certificate> Authority::sign_intermediate(const CountryCode& country, con
   return sign_and_wrap(x, key_);
 }
 
-bool Authority::issued(const Certificate& certificate) const { return is_issued_by(certificate_, certificate); }
+bool Authority::issued(const Certificate& certificate) const {
+  return is_issued_by(certificate_, certificate);
+}
 
 bool is_issued_by(const Certificate& issuer, const Certificate& certificate) {
   // The issuer name must match and the signature must verify with the

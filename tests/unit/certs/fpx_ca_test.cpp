@@ -4,14 +4,13 @@
 #include <sys/wait.h>
 
 #include <array>
+#include <catch2/catch.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
-
-#include <catch2/catch.hpp>
 
 #include "fpx/certificate_request.hpp"
 #include "fpx/identity.hpp"
@@ -68,7 +67,9 @@ Run fpx_ca(const fs::path& dir, const std::string& args) {
   return fpx_ca_exact(dir, args + extra);
 }
 
-Run fpx_cli(const std::string& args) { return run(quote(FPX_BIN_DIR "/fpx") + " " + args); }
+Run fpx_cli(const std::string& args) {
+  return run(quote(FPX_BIN_DIR "/fpx") + " " + args);
+}
 
 template <typename T>
 T must(fpx::Result<T> result) {
@@ -505,8 +506,8 @@ struct RequestFlow {
     step(fpx_ca_exact(sn_dir, "national init --country SN"));
     step(fpx_ca_exact(root_dir, "intermediate --request " + quote((sn_dir / "request.csr").string()) + " --out " +
                                     quote(sn_cert.string())));
-    step(fpx_ca_exact(sn_dir, "national install --cert " + quote(sn_cert.string()) + " --root-ca " +
-                                  quote(root.string())));
+    step(fpx_ca_exact(sn_dir,
+                      "national install --cert " + quote(sn_cert.string()) + " --root-ca " + quote(root.string())));
     make_keys("sn.focal-point", "SN", "focal-point");
     sign_and_install(sn_dir, "sn.focal-point");
   }
@@ -522,7 +523,7 @@ struct RequestFlow {
                  const std::string& officer = "", const std::string& name = "") {
     const fs::path out = keys / (name.empty() ? id : name);
     step(fpx_cli("keys new --id " + id + " --country " + country + " --role " + role +
-             (officer.empty() ? std::string() : " --officer " + officer) + " --out " + quote(out.string())));
+                 (officer.empty() ? std::string() : " --officer " + officer) + " --out " + quote(out.string())));
   }
 
   Run sign(const fs::path& ca_dir, const std::string& name, const std::string& extra = "") const {
@@ -533,7 +534,7 @@ struct RequestFlow {
   void sign_and_install(const fs::path& ca_dir, const std::string& name, const std::string& extra = "") const {
     step(sign(ca_dir, name, extra));
     step(fpx_cli("keys install --dir " + quote((keys / name).string()) + " --chain " +
-             quote((keys / (name + ".chain.pem")).string())));
+                 quote((keys / (name + ".chain.pem")).string())));
   }
 
   std::string crl_args() const {
@@ -597,18 +598,20 @@ TEST_CASE("fpx keys new writes 0600 keys in a 0700 directory, and with the signe
   // A chain signed for someone else's request is refused and not left in place.
   flow.make_keys("sn.police", "SN", "agency");
   const Run wrong = fpx_cli("keys install --dir " + quote((flow.keys / "sn.police").string()) + " --chain " +
-                        quote((flow.keys / "sn.focal-point.chain.pem").string()));
+                            quote((flow.keys / "sn.focal-point.chain.pem").string()));
   INFO(wrong.output);
   CHECK(wrong.exit_code == 2);
   CHECK(!fs::exists(flow.keys / "sn.police" / fpx::kChainFile));
   // The id must fit its country already on the owner's machine.
-  const Run other_country = fpx_cli("keys new --id ne.police --country SN --role agency --out " +
-                                quote((flow.keys / "x").string()));
+  const Run other_country =
+      fpx_cli("keys new --id ne.police --country SN --role agency --out " + quote((flow.keys / "x").string()));
   CHECK(other_country.exit_code == 2);
   CHECK(!fs::exists(flow.keys / "x"));
 }
 
-TEST_CASE("the root signs a national CA's request: the chain verifies, the EKU lists its roles, its key is not in the root's directory") {
+TEST_CASE(
+    "the root signs a national CA's request: the chain verifies, the EKU lists its roles, its key is not in the root's "
+    "directory") {
   RequestFlow flow;
   const Run intermediate = run("openssl x509 -noout -text -in " + quote(flow.sn_cert.string()));
   INFO(intermediate.output);
@@ -649,8 +652,7 @@ TEST_CASE("a national CA refuses to sign a broker's or an observer's request, wh
     CHECK(refused.output.find('\n') == refused.output.size() - 1);
     CHECK(!fs::exists(flow.keys / (std::string(name) + ".chain.pem")));
     flow.sign_and_install(flow.root_dir, name);
-    CHECK(run("openssl verify -CAfile " + quote(flow.root.string()) + " " +
-              quote(leaf_of(flow.keys / name).string()))
+    CHECK(run("openssl verify -CAfile " + quote(flow.root.string()) + " " + quote(leaf_of(flow.keys / name).string()))
               .exit_code == 0);
   }
 }
@@ -667,8 +669,8 @@ TEST_CASE("a request for an id of another country, or for another country, is re
     const char* expected;
   };
   for (const Case c : {Case{"ne.police", "SN", "ne."}, Case{"ne.police", "NE", "may only issue for SN"}}) {
-    const std::string pem = must(fpx::make_participant_request(key, fpx::ParticipantId(c.id), fpx::CountryCode(c.country),
-                                                               fpx::Role::agency, curve.public_key, std::nullopt));
+    const std::string pem = must(fpx::make_participant_request(
+        key, fpx::ParticipantId(c.id), fpx::CountryCode(c.country), fpx::Role::agency, curve.public_key, std::nullopt));
     fs::create_directories(flow.keys / "hand");
     fs::remove(flow.keys / "hand" / "request.csr");
     write_text(flow.keys / "hand" / "request.csr", pem);
@@ -695,9 +697,9 @@ TEST_CASE("a tampered request fails openssl req -verify and fpx-ca refuses it") 
   bytes[cn + 3] = 'q';  // the CN now reads sn.qolice: changed after the owner signed
   write_text(der, bytes);
   fs::create_directories(flow.keys / "tampered");
-  REQUIRE(run("openssl req -inform DER -in " + quote(der.string()) + " -out " +
-              quote(flow.request_of("tampered").string()))
-              .exit_code == 0);
+  REQUIRE(
+      run("openssl req -inform DER -in " + quote(der.string()) + " -out " + quote(flow.request_of("tampered").string()))
+          .exit_code == 0);
   const Run verify = run("openssl req -verify -noout -in " + quote(flow.request_of("tampered").string()));
   INFO(verify.output);
   // OpenSSL 3.0's `req -verify` reports the failure but exits 0.
@@ -713,10 +715,11 @@ TEST_CASE("a request with a P-256 key made by openssl is refused: FPX keys are E
   RequestFlow flow;
   const fs::path dir = flow.keys / "ec";
   fs::create_directories(dir);
-  REQUIRE(run("openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out " + quote((dir / "key.pem").string()))
-              .exit_code == 0);
-  const Run req = run("openssl req -new -key " + quote((dir / "key.pem").string()) +
-                      " -subj /C=SN/CN=sn.police -out " + quote((dir / "request.csr").string()));
+  REQUIRE(
+      run("openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out " + quote((dir / "key.pem").string()))
+          .exit_code == 0);
+  const Run req = run("openssl req -new -key " + quote((dir / "key.pem").string()) + " -subj /C=SN/CN=sn.police -out " +
+                      quote((dir / "request.csr").string()));
   INFO(req.output);
   REQUIRE(req.exit_code == 0);
   const Run refused = flow.sign(flow.sn_dir, "ec");
@@ -732,12 +735,13 @@ TEST_CASE("a national CA's request is signed only by intermediate, a participant
                                                         " --out " + quote((flow.keys / "x.pem").string()));
   CHECK(wrong_way.exit_code == 2);
   CHECK(wrong_way.output.find("fpx-ca intermediate --request") != std::string::npos);
-  const Run participant = fpx_ca_exact(flow.root_dir, "intermediate --request " +
-                                                          quote(flow.request_of("sn.focal-point").string()));
+  const Run participant =
+      fpx_ca_exact(flow.root_dir, "intermediate --request " + quote(flow.request_of("sn.focal-point").string()));
   CHECK(participant.exit_code == 2);
   CHECK(participant.output.find("fpx-ca sign --request") != std::string::npos);
   // A second live national CA for SN is refused: revoke the first to replace it.
-  const Run second = fpx_ca_exact(flow.root_dir, "intermediate --request " + quote((flow.sn_dir / "request.csr").string()));
+  const Run second =
+      fpx_ca_exact(flow.root_dir, "intermediate --request " + quote((flow.sn_dir / "request.csr").string()));
   CHECK(second.exit_code == 2);
   CHECK(second.output.find("already has a live certificate") != std::string::npos);
   // The root's directory holds no key of SN: it cannot sign as the SN national CA.
@@ -783,7 +787,8 @@ TEST_CASE("an officer's request gives a certificate of its own under the partici
   CHECK(flow.verify(leaf_of(flow.keys / "awa.diop")).exit_code == 0);
 }
 
-TEST_CASE("revoke --cert revokes a certificate signed elsewhere with this directory's CA key, and refuses another CA's") {
+TEST_CASE(
+    "revoke --cert revokes a certificate signed elsewhere with this directory's CA key, and refuses another CA's") {
   RequestFlow flow;
   // A certificate the SN national CA's key signed without its directory
   // recording it (what a copy of that key elsewhere would make).
@@ -892,8 +897,7 @@ TEST_CASE("hand-made requests asking for more than an FPX request may carry are 
     CHECK(r.output.find("unexpected extension") != std::string::npos);
   }
   SECTION("two roles in one request are refused") {
-    const Run r = attempt("/C=SN/CN=sn.hand",
-                          {role + "," + fpx::oid::kRoleFocalPoint, curve});
+    const Run r = attempt("/C=SN/CN=sn.hand", {role + "," + fpx::oid::kRoleFocalPoint, curve});
     CHECK(r.exit_code == 2);
     CHECK(r.output.find("exactly one FPX role") != std::string::npos);
   }
@@ -935,10 +939,10 @@ TEST_CASE("a request carrying another participant's CURVE or signing key is refu
     CHECK(r.output.find("CURVE public key is already in the certificate of 'sn.focal-point'") != std::string::npos);
   }
   SECTION("the focal point's signing key under an agency's id") {
-    write_text(flow.request_of("thief"),
-               must(fpx::make_participant_request(victim.signing_key(), fpx::ParticipantId("sn.thief"),
-                                                  fpx::CountryCode("SN"), fpx::Role::agency, own_curve.public_key,
-                                                  std::nullopt)));
+    write_text(
+        flow.request_of("thief"),
+        must(fpx::make_participant_request(victim.signing_key(), fpx::ParticipantId("sn.thief"), fpx::CountryCode("SN"),
+                                           fpx::Role::agency, own_curve.public_key, std::nullopt)));
     const Run r = flow.sign(flow.sn_dir, "thief");
     INFO(r.output);
     CHECK(r.exit_code == 2);
@@ -951,8 +955,10 @@ TEST_CASE("fpx keys new encrypts the signing key with a passphrase, and keys ins
   RequestFlow flow;
   ::setenv("FPX_KEYS_TEST_PASSPHRASE", "correct horse battery staple", 1);
   const fs::path dir = flow.keys / "sn.guarded";
-  const Run made = fpx_cli("keys new --id sn.guarded --country SN --role agency --passphrase-env "
-                           "FPX_KEYS_TEST_PASSPHRASE --out " + quote(dir.string()));
+  const Run made = fpx_cli(
+      "keys new --id sn.guarded --country SN --role agency --passphrase-env "
+      "FPX_KEYS_TEST_PASSPHRASE --out " +
+      quote(dir.string()));
   INFO(made.output);
   REQUIRE(made.exit_code == 0);
   std::ifstream in(dir / fpx::kSigningKeyFile);
