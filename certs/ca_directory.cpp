@@ -18,6 +18,7 @@
 #include <sstream>
 #include <utility>
 
+#include "fpx/certificate_request.hpp"
 #include "fpx/identity.hpp"
 #include "fpx/validate.hpp"
 
@@ -36,6 +37,11 @@ constexpr std::int64_t kCrlSkewMs = 60 * 1000;
 const char* kIssuedFile = "issued.txt";
 const char* kRevokedFile = "revoked.txt";
 const char* kRootCaFile = "root-ca.pem";
+// The role field of a national CA's record in issued.txt, and its id prefix.
+const char* kNationalCaRole = "national-ca";
+const char* kNationalCaIdPrefix = "national-ca.";
+// What a national CA's directory hands to the root.
+const char* kRequestFile = "request.csr";
 
 Error io_error(const std::string& what, const fs::path& path) {
   return make_error(ErrorCode::io_error, what + " " + path.string() + ": " + std::strerror(errno));
@@ -230,9 +236,11 @@ Result<CaDirectory> CaDirectory::init(const fs::path& dir, const std::string& ro
 
 Result<CaDirectory> CaDirectory::open(const fs::path& dir) {
   std::error_code ec;
-  if (!fs::exists(dir / "ca" / kRootCaName / "cert.pem", ec)) {
-    return make_error(ErrorCode::not_found, "no CA in " + dir.string() + ": run 'fpx-ca init --dir " +
-                                                dir.string() + "' first, or pass the right --dir");
+  if (!fs::exists(dir / "ca", ec) || !fs::exists(dir / kIssuedFile, ec)) {
+    return make_error(ErrorCode::not_found, "no CA in " + dir.string() + ": run 'fpx-ca init --dir " + dir.string() +
+                                                "' (the root) or 'fpx-ca --dir " + dir.string() +
+                                                " national init --country XX' (a national CA) first, or pass the "
+                                                "right --dir");
   }
   auto lock = take_lock(dir);
   if (!lock) return std::move(lock).take_error();
@@ -251,15 +259,24 @@ Status CaDirectory::load_records() {
     ++number;
     if (line.empty() || line[0] == '#') continue;
     auto f = parse_fields(line);
-    auto role = parse_role(f["role"]);
+    const bool national_ca = f["role"] == kNationalCaRole;
+    auto role = national_ca ? std::optional<Role>(Role::focal_point) : parse_role(f["role"]);
     auto issued_at = parse_utc(f["issued"]);
     auto not_after = parse_utc(f["not_after"]);
     if (f["serial"].empty() || f["id"].empty() || !role || !issued_at || !not_after || f["issuer"].empty()) {
       return make_error(ErrorCode::malformed,
                         (dir_ / kIssuedFile).string() + " line " + std::to_string(number) + " is not a record");
     }
-    issued_.push_back(IssuedRecord{f["serial"], ParticipantId(f["id"]), CountryCode(f["country"]), *role,
-                                   f["issuer"], *issued_at, *not_after});
+    IssuedRecord record{f["serial"],
+                        ParticipantId(f["id"]),
+                        CountryCode(f["country"]),
+                        *role,
+                        national_ca ? RecordKind::national_ca : RecordKind::participant,
+                        f["officer"],
+                        f["issuer"],
+                        *issued_at,
+                        *not_after};
+    issued_.push_back(std::move(record));
   }
   auto revoked_text = read_text(dir_ / kRevokedFile);
   if (!revoked_text) return std::move(revoked_text).take_error();
@@ -282,13 +299,22 @@ Status CaDirectory::load_records() {
 std::vector<std::string> CaDirectory::authority_names() const {
   std::vector<std::string> names;
   std::error_code ec;
+  bool root = false;
   for (const auto& entry : fs::directory_iterator(dir_ / "ca", ec)) {
-    if (entry.is_directory(ec) && entry.path().filename() != kRootCaName) {
+    // A CA counts once its certificate is installed beside its key (a
+    // national CA's directory holds only the key until the root signs).
+    if (!entry.is_directory(ec) || !fs::exists(entry.path() / "cert.pem", ec) ||
+        !fs::exists(entry.path() / "key.pem", ec)) {
+      continue;
+    }
+    if (entry.path().filename() == kRootCaName) {
+      root = true;
+    } else {
       names.push_back(entry.path().filename().string());
     }
   }
   std::sort(names.begin(), names.end());
-  names.insert(names.begin(), kRootCaName);
+  if (root) names.insert(names.begin(), kRootCaName);
   return names;
 }
 
@@ -350,9 +376,20 @@ Result<fs::path> CaDirectory::publish_crl(const std::string& name, int crl_days)
   return out;
 }
 
-Result<std::vector<fs::path>> CaDirectory::publish_crls(int crl_days) {
+Result<std::vector<fs::path>> CaDirectory::publish_crls(int crl_days, const CrlRenewal& renewal) {
   std::vector<fs::path> written;
+  const std::int64_t now = now_ms();
   for (const auto& name : authority_names()) {
+    if (renewal.renew_before_ms) {
+      // Only a CRL that expires within the window (or is missing or
+      // unreadable) is re-issued: a timer running every hour then bumps each
+      // CRL number once per renewal, not once per run.
+      auto text = read_text(dir_ / "crls" / (name + ".crl.pem"));
+      if (text) {
+        auto next = crl_next_update_ms(*text);
+        if (next && *next - now > *renewal.renew_before_ms) continue;
+      }
+    }
     auto path = publish_crl(name, crl_days);
     if (!path) return std::move(path).take_error();
     written.push_back(*path);
@@ -403,8 +440,8 @@ Result<IssuedIdentity> CaDirectory::issue(const IssueRequest& request) {
     // state's: only the root vouches for them.
     const bool national = request.role == Role::focal_point || request.role == Role::agency;
     const std::string cc = ca_name_for(request.country);
-    issuer = national && fs::exists(dir_ / "ca" / cc, ec) ? cc : std::string(kRootCaName);
-  } else if (!fs::exists(dir_ / "ca" / issuer, ec)) {
+    issuer = national && fs::exists(dir_ / "ca" / cc / "key.pem", ec) ? cc : std::string(kRootCaName);
+  } else if (!fs::exists(dir_ / "ca" / issuer / "key.pem", ec)) {
     return make_error(ErrorCode::invalid_argument, "no CA named '" + request.issuer + "' in " + dir_.string() +
                                                        "; create it with 'fpx-ca intermediate --country XX'");
   }
@@ -447,16 +484,9 @@ Result<IssuedIdentity> CaDirectory::issue_with(const Authority& authority, const
   // Record first: the CA must know every certificate that may exist, or it
   // could never revoke it.
   const std::string serial = cert->serial_hex();
-  if (auto st = write_new_file(dir_ / "issued" / (serial + ".pem"), cert->pem(), kPublicFileMode); !st) {
-    return st.error();
-  }
-  IssuedRecord record{serial,          request.id, request.country, request.role, issuer_name,
-                      now_ms(),        cert->not_after_ms()};
-  const std::string line = "serial=" + serial + " id=" + record.id.str() + " country=" + record.country.str() +
-                           " role=" + std::string(role_name(record.role)) + " issuer=" + issuer_name +
-                           " issued=" + format_utc(record.issued_at_ms) + " not_after=" + format_utc(record.not_after_ms);
-  if (auto st = append_line(dir_ / kIssuedFile, line); !st) return st.error();
-  issued_.push_back(record);
+  IssuedRecord record{serial, request.id,  request.country, request.role,        RecordKind::participant,
+                      "",     issuer_name, now_ms(),        cert->not_after_ms()};
+  if (auto st = record_issued(*cert, record); !st) return st.error();
 
   // chain.pem: leaf, then the intermediate (never the root: verifiers must
   // bring their own trusted root, or a forged root would verify itself).
@@ -561,10 +591,7 @@ Result<std::vector<std::string>> CaDirectory::revoke(const ParticipantId& id, co
   std::vector<std::string> serials;
   std::vector<std::string> issuers;
   for (const auto* record : targets) {
-    const std::string line = "serial=" + record->serial_hex + " id=" + id.str() + " issuer=" + record->issuer +
-                             " revoked=" + format_utc(now);
-    if (auto st = append_line(dir_ / kRevokedFile, line); !st) return st.error();
-    revoked_.push_back(RevocationRecord{record->serial_hex, record->issuer, now / 1000 * 1000});
+    if (auto st = record_revocation(record->serial_hex, id.str(), record->issuer, now); !st) return st.error();
     serials.push_back(record->serial_hex);
     if (std::find(issuers.begin(), issuers.end(), record->issuer) == issuers.end()) issuers.push_back(record->issuer);
   }
@@ -572,6 +599,326 @@ Result<std::vector<std::string>> CaDirectory::revoke(const ParticipantId& id, co
     if (auto crl = publish_crl(issuer, crl_days); !crl) return std::move(crl).take_error();
   }
   return serials;
+}
+
+Status CaDirectory::record_issued(const Certificate& certificate, const IssuedRecord& record) {
+  // Record first, before anyone sees the certificate: the CA must know every
+  // certificate that may exist, or it could never revoke it.
+  const std::string serial = certificate.serial_hex();
+  if (auto st = write_new_file(dir_ / "issued" / (serial + ".pem"), certificate.pem(), kPublicFileMode); !st) {
+    return st;
+  }
+  std::string line =
+      "serial=" + serial + " id=" + record.id.str() + " country=" + record.country.str() + " role=" +
+      (record.kind == RecordKind::national_ca ? std::string(kNationalCaRole) : std::string(role_name(record.role)));
+  if (!record.officer.empty()) line += " officer=" + record.officer;
+  line += " issuer=" + record.issuer + " issued=" + format_utc(record.issued_at_ms) +
+          " not_after=" + format_utc(record.not_after_ms);
+  if (auto st = append_line(dir_ / kIssuedFile, line); !st) return st;
+  issued_.push_back(record);
+  issued_.back().serial_hex = serial;
+  return {};
+}
+
+Status CaDirectory::record_revocation(const std::string& serial_hex, const std::string& id, const std::string& issuer,
+                                      std::int64_t now) {
+  const std::string line = "serial=" + serial_hex + " id=" + (id.empty() ? std::string("-") : id) +
+                           " issuer=" + issuer + " revoked=" + format_utc(now);
+  if (auto st = append_line(dir_ / kRevokedFile, line); !st) return st;
+  revoked_.push_back(RevocationRecord{serial_hex, issuer, now / 1000 * 1000});
+  return {};
+}
+
+Result<std::string> CaDirectory::init_national(const fs::path& dir, const CountryCode& country) {
+  if (!is_iso3166_alpha2(country.str())) return bad_country(country.str());
+  std::error_code ec;
+  if (fs::exists(dir / "ca", ec)) {
+    return make_error(ErrorCode::invalid_argument,
+                      dir.string() + " already holds a CA; choose another --dir or remove it first");
+  }
+  fs::create_directories(dir, ec);
+  if (ec) return make_error(ErrorCode::io_error, "cannot create " + dir.string() + ": " + ec.message());
+  auto lock = take_lock(dir);
+  if (!lock) return std::move(lock).take_error();
+  CaDirectory ca(dir, *lock);
+  if (auto st = make_dir(dir / "ca", kPrivateDirMode); !st) return st.error();
+  for (const char* sub : {"crls", "issued"}) {
+    if (auto st = make_dir(dir / sub, 0755); !st) return st.error();
+  }
+  const fs::path ca_dir = dir / "ca" / ca_name_for(country);
+  if (auto st = make_dir(ca_dir, kPrivateDirMode); !st) return st.error();
+  // The national CA's key is made here, on the state's own machine, and
+  // never leaves it: the root receives only the request below.
+  auto key = SigningKey::generate();
+  if (!key) return std::move(key).take_error();
+  auto key_pem = key->to_pem("");
+  if (!key_pem) return std::move(key_pem).take_error();
+  if (auto st = write_new_file(ca_dir / "key.pem", *key_pem, kPrivateFileMode); !st) return st.error();
+  if (auto st = write_new_file(ca_dir / "crl-number", "0\n", kPublicFileMode); !st) return st.error();
+  auto request = make_national_ca_request(*key, country);
+  if (!request) return std::move(request).take_error();
+  if (auto st = write_new_file(dir / kRequestFile, *request, kPublicFileMode); !st) return st.error();
+  for (const auto& [file, header] :
+       {std::pair{kIssuedFile, "# certificates issued by this CA, one per line (appended, never rewritten)\n"},
+        std::pair{kRevokedFile, "# revocations, one per line (appended, never rewritten)\n"}}) {
+    if (auto st = write_new_file(dir / file, header, kPublicFileMode); !st) return st.error();
+  }
+  return *request;
+}
+
+Result<Certificate> CaDirectory::sign_intermediate_request(const std::string& request_pem, int days) {
+  if (days <= 0) return make_error(ErrorCode::invalid_argument, "--days must be positive");
+  auto request = parse_certificate_request(request_pem);
+  if (!request) return std::move(request).take_error();
+  if (request->kind != RequestKind::national_ca) {
+    return make_error(ErrorCode::invalid_argument,
+                      "this is a participant's request (CN=" + request->id.str() +
+                          "), not a national CA's; sign it with 'fpx-ca sign --request FILE'");
+  }
+  if (!is_iso3166_alpha2(request->country.str())) return bad_country(request->country.str());
+  auto root = load_authority(kRootCaName);
+  if (!root) {
+    return make_error(ErrorCode::invalid_argument,
+                      "only the root signs national CAs, and " + dir_.string() + " holds no root key");
+  }
+  const std::string national_id = kNationalCaIdPrefix + ca_name_for(request->country);
+  for (const auto& record : issued_) {
+    if (record.id.str() == national_id && !is_revoked(record.serial_hex) && record.not_after_ms > now_ms()) {
+      // One live national CA per state: a second one would double the keys
+      // that can speak for that state; revoke the first to replace it.
+      return make_error(ErrorCode::id_reused, "the " + request->country.str() +
+                                                  " national CA already has a live "
+                                                  "certificate (serial " +
+                                                  record.serial_hex + "); revoke it first: fpx-ca revoke --id " +
+                                                  national_id);
+    }
+  }
+  auto cert = root->sign_intermediate(request->country, request->signing_public_key, Validity::days_from_now(days));
+  if (!cert) return std::move(cert).take_error();
+  IssuedRecord record{"",
+                      ParticipantId(national_id),
+                      request->country,
+                      Role::focal_point,
+                      RecordKind::national_ca,
+                      "",
+                      kRootCaName,
+                      now_ms(),
+                      cert->not_after_ms()};
+  if (auto st = record_issued(*cert, record); !st) return st.error();
+  return cert;
+}
+
+Result<Certificate> CaDirectory::install_national(const fs::path& certificate_file, const fs::path& root_ca_file) {
+  std::vector<std::string> pending;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir_ / "ca", ec)) {
+    if (fs::exists(entry.path() / "key.pem", ec) && !fs::exists(entry.path() / "cert.pem", ec)) {
+      pending.push_back(entry.path().filename().string());
+    }
+  }
+  if (pending.size() != 1) {
+    return make_error(ErrorCode::invalid_argument, dir_.string() +
+                                                       " holds no national CA key waiting for its "
+                                                       "certificate; make one with 'fpx-ca --dir DIR "
+                                                       "national init --country XX'");
+  }
+  const std::string name = pending.front();
+  auto certs = Certificate::load_pem_file(certificate_file);
+  if (!certs) return std::move(certs).take_error();
+  auto roots = Certificate::load_pem_file(root_ca_file);
+  if (!roots) return std::move(roots).take_error();
+  if (certs->empty() || roots->size() != 1) {
+    return make_error(ErrorCode::invalid_argument,
+                      "give the national CA's certificate (--cert) and the one root "
+                      "certificate (--root-ca) the root's operator sent");
+  }
+  const Certificate& cert = certs->front();
+  const Certificate& root = roots->front();
+  auto key = SigningKey::load_pem(dir_ / "ca" / name / "key.pem", PassphraseSource{});
+  if (!key) return std::move(key).take_error();
+  if (cert.ed25519_public_key() != key->public_key()) {
+    return make_error(ErrorCode::signer_mismatch, certificate_file.string() +
+                                                      " is not for this directory's national CA key: ask the root's "
+                                                      "operator for the certificate signed from " +
+                                                      (dir_ / kRequestFile).string());
+  }
+  if (!cert.is_ca() || !cert.permitted_country() || ca_name_for(*cert.permitted_country()) != name) {
+    return make_error(ErrorCode::wrong_role,
+                      certificate_file.string() + " is not a national CA certificate for " + name);
+  }
+  if (!root.is_ca() || !is_issued_by(root, cert)) {
+    return make_error(ErrorCode::untrusted_chain, certificate_file.string() + " is not signed by " +
+                                                      root_ca_file.string() +
+                                                      ": check that both come from the exchange's root operator");
+  }
+  if (auto st = write_new_file(dir_ / kRootCaFile, root.pem(), kPublicFileMode); !st) return st.error();
+  if (auto st = write_new_file(dir_ / "ca" / name / "cert.pem", cert.pem(), kPublicFileMode); !st) return st.error();
+  if (auto crl = publish_crl(name, kDefaultCrlDays); !crl) return std::move(crl).take_error();
+  return cert;
+}
+
+Result<SignedCertificate> CaDirectory::sign(const SignRequest& sign_request) {
+  if (sign_request.days <= 0) return make_error(ErrorCode::invalid_argument, "--days must be positive");
+  auto request = parse_certificate_request(sign_request.request_pem);
+  if (!request) return std::move(request).take_error();
+  if (request->kind == RequestKind::national_ca) {
+    return make_error(ErrorCode::invalid_argument,
+                      "this is a national CA's request; the root signs it with 'fpx-ca intermediate --request FILE'");
+  }
+  if (!is_iso3166_alpha2(request->country.str())) return bad_country(request->country.str());
+  const auto names = authority_names();
+  if (names.empty()) {
+    return make_error(ErrorCode::invalid_argument,
+                      dir_.string() + " holds no installed CA: run 'fpx-ca national install' first");
+  }
+  std::string issuer = to_lower(sign_request.issuer);
+  const std::string cc = ca_name_for(request->country);
+  const auto have = [&](const std::string& name) { return std::find(names.begin(), names.end(), name) != names.end(); };
+  if (issuer.empty()) {
+    // Brokers and observers are the exchange's own participants: only the
+    // root vouches for them. A state's participants go to its national CA
+    // when this directory holds it.
+    issuer = national_ca_may_issue(request->role) && have(cc) ? cc : std::string(kRootCaName);
+    if (!have(issuer)) issuer = names.front();
+  } else if (!have(issuer)) {
+    return make_error(ErrorCode::invalid_argument,
+                      "no CA named '" + sign_request.issuer + "' with its key in " + dir_.string());
+  }
+  auto authority = load_authority(issuer);
+  if (!authority) return std::move(authority).take_error();
+
+  // An officer's certificate is its own (same id, its own keys); the
+  // participant's own certificate has no officer. Either way one live
+  // certificate per (id, officer) unless the operator says this is a renewal.
+  const std::string officer = request->officer.value_or("");
+  for (const auto& record : issued_) {
+    if (record.kind != RecordKind::participant || record.id != request->id) continue;
+    if (record.role != request->role || record.country != request->country) {
+      // An agency asking to become a focal point under the same id would
+      // inherit everything addressed to that id: a new role is a new id.
+      return make_error(ErrorCode::invalid_argument,
+                        "'" + request->id.str() + "' was issued as " + std::string(role_name(record.role)) + " of " +
+                            record.country.str() + "; this request asks for " + std::string(role_name(request->role)) +
+                            " of " + request->country.str() +
+                            ": a participant keeps its role and country (use a new id)");
+    }
+    if (record.officer == officer && sign_request.existing == ExistingId::refuse && !is_revoked(record.serial_hex) &&
+        record.not_after_ms > now_ms()) {
+      return make_error(ErrorCode::id_reused, "'" + request->id.str() + "'" +
+                                                  (officer.empty() ? "" : " officer " + officer) +
+                                                  " already has a live certificate (serial " + record.serial_hex +
+                                                  "); pass --renew to issue a new one beside it");
+    }
+  }
+
+  // The CURVE public key is public: anyone can put another participant's
+  // into a request (no proof of possession exists for it). A certificate
+  // binding it to a second identity would let that identity take over the
+  // transport key at enrolment, so a key this CA already bound elsewhere is
+  // refused here; the broker's enrolment refuses it across CAs.
+  for (const auto& record : issued_) {
+    if (record.kind != RecordKind::participant) continue;
+    if (record.id == request->id && record.officer == officer) continue;  // a renewal may keep its keys
+    auto certs = Certificate::load_pem_file(dir_ / "issued" / (record.serial_hex + ".pem"));
+    if (!certs || certs->empty()) continue;
+    auto info = certs->front().participant();
+    const bool same_curve = info && request->curve_public_key && info->curve_public_key == *request->curve_public_key;
+    const bool same_signing = certs->front().ed25519_public_key() == request->signing_public_key;
+    if (same_curve || same_signing) {
+      return make_error(ErrorCode::id_reused, std::string("this request's ") + (same_curve ? "CURVE" : "signing") +
+                                                  " public key is already in the certificate of '" + record.id.str() +
+                                                  "'" + (record.officer.empty() ? "" : " officer " + record.officer) +
+                                                  " (serial " + record.serial_hex +
+                                                  "): every participant and officer makes keys of its own "
+                                                  "(`fpx keys new`)");
+    }
+  }
+
+  ParticipantRequest cert_request;
+  cert_request.id = request->id;
+  cert_request.country = request->country;
+  cert_request.role = request->role;
+  cert_request.signing_public_key = request->signing_public_key;
+  cert_request.curve_public_key = request->curve_public_key;
+  cert_request.officer = request->officer;
+  cert_request.validity = Validity::days_from_now(sign_request.days);
+  auto cert = authority->issue(cert_request, CountryCheck::enforce);
+  if (!cert) return std::move(cert).take_error();
+  IssuedRecord record{"",      request->id, request->country, request->role,       RecordKind::participant,
+                      officer, issuer,      now_ms(),         cert->not_after_ms()};
+  if (auto st = record_issued(*cert, record); !st) return st.error();
+  std::string chain = cert->pem();
+  // Leaf then the national CA, never the root: verifiers bring their own.
+  if (issuer != kRootCaName) chain += authority->certificate().pem();
+  return SignedCertificate{*cert, issuer, chain};
+}
+
+Result<std::string> CaDirectory::revoke_certificate(const Certificate& certificate, int crl_days) {
+  if (crl_days <= 0) return make_error(ErrorCode::invalid_argument, "--days must be positive");
+  std::optional<std::string> issuer;
+  for (const auto& name : authority_names()) {
+    auto authority = load_authority(name);
+    if (authority && authority->issued(certificate)) {
+      issuer = name;
+      break;
+    }
+  }
+  if (!issuer) {
+    return make_error(ErrorCode::not_found, "the certificate " + certificate.subject_text() + " (serial " +
+                                                certificate.serial_hex() + ") was issued by '" +
+                                                certificate.issuer_text() + "', whose key is not in " + dir_.string() +
+                                                ": revoke it with that CA's own fpx-ca --dir");
+  }
+  const std::string serial = certificate.serial_hex();
+  if (is_revoked(serial)) return make_error(ErrorCode::invalid_argument, "serial " + serial + " is already revoked");
+  std::string id;
+  if (auto info = certificate.participant()) {
+    id = info->id.str();
+  } else if (auto country = certificate.permitted_country()) {
+    id = kNationalCaIdPrefix + ca_name_for(*country);
+  }
+  if (auto st = record_revocation(serial, id, *issuer, now_ms()); !st) return st.error();
+  if (auto crl = publish_crl(*issuer, crl_days); !crl) return std::move(crl).take_error();
+  return serial;
+}
+
+Result<std::string> CaDirectory::revoke_serial(const std::string& serial, const std::string& ca, int crl_days) {
+  if (crl_days <= 0) return make_error(ErrorCode::invalid_argument, "--days must be positive");
+  const std::string wanted = normalize_serial(serial);
+  const bool all_hex = !wanted.empty() && std::all_of(wanted.begin(), wanted.end(), [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+  });
+  if (!all_hex) return make_error(ErrorCode::invalid_argument, "serial '" + serial + "' is not hexadecimal");
+  if (is_revoked(serial)) return make_error(ErrorCode::invalid_argument, "serial " + serial + " is already revoked");
+  const IssuedRecord* found = nullptr;
+  for (const auto& record : issued_) {
+    if (normalize_serial(record.serial_hex) == wanted) found = &record;
+  }
+  std::string issuer = to_lower(ca);
+  std::string id;
+  if (found != nullptr) {
+    if (!issuer.empty() && issuer != found->issuer) {
+      return make_error(ErrorCode::invalid_argument,
+                        "serial " + serial + " was issued by '" + found->issuer + "', not '" + ca + "'");
+    }
+    issuer = found->issuer;
+    id = found->id.str();
+  } else if (issuer.empty()) {
+    return make_error(ErrorCode::not_found,
+                      "serial " + serial + " is not in " + (dir_ / kIssuedFile).string() +
+                          ": give the certificate itself (--cert FILE), or --ca NAME to revoke a serial that CA "
+                          "issued elsewhere");
+  }
+  const auto names = authority_names();
+  if (std::find(names.begin(), names.end(), issuer) == names.end()) {
+    return make_error(ErrorCode::not_found, "the key of CA '" + issuer + "' is not in " + dir_.string() +
+                                                ": revoke it with that CA's own fpx-ca --dir");
+  }
+  if (auto st = record_revocation(found != nullptr ? found->serial_hex : wanted, id, issuer, now_ms()); !st) {
+    return st.error();
+  }
+  if (auto crl = publish_crl(issuer, crl_days); !crl) return std::move(crl).take_error();
+  return found != nullptr ? found->serial_hex : wanted;
 }
 
 }  // namespace fpx::pki

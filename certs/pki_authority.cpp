@@ -1,10 +1,9 @@
 // Issuing side of the exchange's PKI with the OpenSSL 3 C API. Every
 // certificate is Ed25519, so X509_sign/X509_CRL_sign take a NULL digest
 // (Ed25519 is one-shot and hashes internally; TOOLCHAIN.md trap 20).
-#include "fpx/pki.hpp"
-
 #include <openssl/asn1.h>
 #include <openssl/bn.h>
+#include <openssl/err.h>
 #include <openssl/objects.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -18,6 +17,7 @@
 
 #include "fpx/oids.hpp"
 #include "fpx/openssl_handles.hpp"
+#include "fpx/pki.hpp"
 
 namespace fpx::pki {
 namespace {
@@ -253,6 +253,13 @@ Result<Authority> Authority::create_root(const std::string& common_name, Signing
 
 Result<Authority> Authority::create_intermediate(const CountryCode& country, SigningKey key,
                                                  const Validity& validity) const {
+  auto cert = sign_intermediate(country, key.public_key(), validity);
+  if (!cert) return std::move(cert).take_error();
+  return Authority(std::move(cert).value(), std::move(key));
+}
+
+Result<Certificate> Authority::sign_intermediate(const CountryCode& country, const Ed25519PublicKey& public_key,
+                                                 const Validity& validity) const {
   if (!is_country_code(country.str())) {
     return make_error(ErrorCode::invalid_argument,
                       "country code '" + country.str() + "' must be two upper-case letters (ISO 3166-1 alpha-2)");
@@ -266,8 +273,11 @@ Result<Authority> Authority::create_intermediate(const CountryCode& country, Sig
   if (auto st = add_name_entry(name.get(), "C", country.str()); !st) return Error(st.error());
   if (auto st = add_name_entry(name.get(), "CN", country.str() + " national CA"); !st) return Error(st.error());
 
+  ossl::PkeyPtr subject_key(
+      EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, public_key.data(), public_key.size()));
+  if (!subject_key) return make_error(ErrorCode::bad_key, "national CA public key: " + ossl::last_error_text());
   X509* issuer = certificate_.get();
-  auto cert = new_certificate(name.get(), X509_get_subject_name(issuer), key.get(), validity);
+  auto cert = new_certificate(name.get(), X509_get_subject_name(issuer), subject_key.get(), validity);
   if (!cert) return Error(cert.error());
   X509* x = cert->get();
   // pathlen:0 stops a national CA from creating sub-CAs that would escape
@@ -281,9 +291,33 @@ Result<Authority> Authority::create_intermediate(const CountryCode& country, Sig
   }
   if (auto st = add_country_name_constraint(x, country.str()); !st) return Error(st.error());
   if (auto st = add_roles(x, {Role::focal_point, Role::agency}); !st) return Error(st.error());
-  auto signed_cert = sign_and_wrap(x, key_);
-  if (!signed_cert) return Error(signed_cert.error());
-  return Authority(std::move(signed_cert).value(), std::move(key));
+  return sign_and_wrap(x, key_);
+}
+
+bool Authority::issued(const Certificate& certificate) const {
+  return is_issued_by(certificate_, certificate);
+}
+
+bool is_issued_by(const Certificate& issuer, const Certificate& certificate) {
+  // The issuer name must match and the signature must verify with the
+  // issuer's key: a name alone is what an attacker would copy.
+  X509* mine = issuer.get();
+  const bool ok = X509_check_issued(mine, certificate.get()) == X509_V_OK &&
+                  X509_verify(certificate.get(), X509_get0_pubkey(mine)) == 1;
+  ERR_clear_error();
+  return ok;
+}
+
+Result<std::int64_t> crl_next_update_ms(const std::string& pem) {
+  ossl::BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  if (!bio) return openssl_error("BIO_new_mem_buf");
+  ossl::X509CrlPtr crl(PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr));
+  if (!crl) return make_error(ErrorCode::malformed, "not a PEM CRL: " + ossl::last_error_text());
+  const ASN1_TIME* next = X509_CRL_get0_nextUpdate(crl.get());
+  if (next == nullptr) return make_error(ErrorCode::malformed, "the CRL has no nextUpdate");
+  std::tm tm{};
+  if (ASN1_TIME_to_tm(next, &tm) != 1) return make_error(ErrorCode::malformed, "the CRL's nextUpdate is not a time");
+  return static_cast<std::int64_t>(::timegm(&tm)) * 1000;
 }
 
 Result<Certificate> Authority::issue(const ParticipantRequest& request, CountryCheck check) const {
@@ -292,12 +326,8 @@ Result<Certificate> Authority::issue(const ParticipantRequest& request, CountryC
                                                        "' must be two upper-case letters (ISO 3166-1 alpha-2)");
   }
   if (request.id.empty()) return make_error(ErrorCode::invalid_argument, "participant id is empty");
-  if (const auto limit = country(); limit && *limit != request.country && check == CountryCheck::enforce) {
-    // Refuse here too (verifiers would refuse the chain anyway): a CA that
-    // signs what the PKI forbids is a bug to catch at the source.
-    return make_error(ErrorCode::invalid_argument, "the " + limit->str() + " intermediate CA may only issue for " +
-                                                       limit->str() + ", not " + request.country.str());
-  }
+  // The role first: a broker or observer request to a national CA is refused
+  // for what it asks, whatever country it names.
   if (check == CountryCheck::enforce) {
     if (const auto limit = country(); limit && !national_ca_may_issue(request.role)) {
       return make_error(ErrorCode::invalid_argument, "the " + limit->str() + " national CA may not issue a " +
@@ -305,6 +335,14 @@ Result<Certificate> Authority::issue(const ParticipantRequest& request, CountryC
                                                          " certificate: only the root issues broker and observer "
                                                          "certificates");
     }
+  }
+  if (const auto limit = country(); limit && *limit != request.country && check == CountryCheck::enforce) {
+    // Refuse here too (verifiers would refuse the chain anyway): a CA that
+    // signs what the PKI forbids is a bug to catch at the source.
+    return make_error(ErrorCode::invalid_argument, "the " + limit->str() + " intermediate CA may only issue for " +
+                                                       limit->str() + ", not " + request.country.str());
+  }
+  if (check == CountryCheck::enforce) {
     if (auto mismatch = id_country_mismatch(request.id.str(), request.country.str(), request.role);
         !mismatch.empty()) {
       return make_error(ErrorCode::invalid_argument, mismatch);

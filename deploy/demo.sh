@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The demo scenario of DOMAIN.md with the real binaries: the PKI made with
-# fpx-ca, fpx-broker on 127.0.0.1 with its SQLite file, and each participant's
+# The demo scenario of DOMAIN.md with the real binaries: every participant and
+# every national CA makes its own keys and hands over only a certificate
+# request, the root and the national CAs sign with fpx-ca, fpx-broker on 127.0.0.1 with its SQLite file, and each participant's
 # `fpx` command line. Every step is confirmed by another binary (the
 # recipient's inbox shows what the sender submitted); exit 0 only if every
 # step happened. The observer follows the public feed, verifies the
@@ -23,30 +24,69 @@ fpx_bin="$root_dir/$build_dir/bin/fpx"
 examples="$root_dir/deploy/examples"
 
 demo_dir="${FPX_DEMO_DIR:-$(mktemp -d)/fpx-demo}"
-pki="$demo_dir/pki"
-mkdir -p "$demo_dir"
+# Each party has its own directory, as each would have its own machine:
+#   root-ca/        the exchange's root CA (the operator): only the root's key
+#   national/xx-ca/ each state's national CA, held by its focal point: only that CA's key
+#   keys/<id>/      each participant's own keys, made by itself: only its keys
+#   crls/           what brokers read: the root's CRL and each national CA's
+pki="$demo_dir/root-ca"
+keys="$demo_dir/keys"
+crls="$demo_dir/crls"
+mkdir -p "$demo_dir" "$keys" "$crls"
 step() { printf '\n== %s\n' "$*"; }
 fail() { printf 'DEMO FAILED: %s\n' "$*" >&2; exit 1; }
+national() { echo "$demo_dir/national/$(tr 'A-Z' 'a-z' <<<"$1")-ca"; }
+# Every CA publishes its own CRL; the brokers' CRL directory gathers them.
+gather_crls() {
+  cp "$pki"/crls/*.crl.pem "$crls"/
+  for country in SN NE BF; do cp "$(national "$country")"/crls/*.crl.pem "$crls"/; done
+}
 
 step "The exchange's root CA ($pki)"
 "$ca" --dir "$pki" init --name "FPX Root CA"
 
-step "National CAs of Senegal, Niger and Burkina Faso (each may only issue for its own country)"
-for country in SN NE BF; do "$ca" --dir "$pki" intermediate --country "$country"; done
+step "National CAs of Senegal, Niger and Burkina Faso: each state makes its CA key, the root signs its request"
+for country in SN NE BF; do
+  dir=$(national "$country")
+  "$ca" --dir "$dir" national init --country "$country"
+  # Only request.csr travels to the root's operator; the certificate and root-ca.pem travel back.
+  "$ca" --dir "$pki" intermediate --request "$dir/request.csr" --out "$dir/national-ca.pem"
+  "$ca" --dir "$dir" national install --cert "$dir/national-ca.pem" --root-ca "$pki/root-ca.pem"
+done
 
-step "Participants: focal points, a Senegalese agency, a CSO observer and the broker"
-"$ca" --dir "$pki" issue --role focal-point --country SN --id sn.focal-point
-"$ca" --dir "$pki" issue --role focal-point --country NE --id ne.focal-point
-"$ca" --dir "$pki" issue --role focal-point --country BF --id bf.focal-point
-"$ca" --dir "$pki" issue --role agency --country SN --id sn.police-judiciaire
-"$ca" --dir "$pki" issue --role observer --country SN --id cso.sahel-watch
-"$ca" --dir "$pki" issue --role broker --country AT --id exchange.broker
+step "Participants make their own keys and hand over only a certificate request"
+new_keys() {  # id country role
+  "$fpx_bin" keys new --id "$1" --country "$2" --role "$3" --out "$keys/$1"
+}
+new_keys sn.focal-point SN focal-point
+new_keys ne.focal-point NE focal-point
+new_keys bf.focal-point BF focal-point
+new_keys sn.police-judiciaire SN agency
+new_keys cso.sahel-watch SN observer
+new_keys exchange.broker AT broker
+
+step "The national CAs sign their focal points and agency; the root signs the observer and the broker"
+sign() {  # id, CA directory: sign the request, then the owner installs the chain beside its keys
+  "$ca" --dir "$2" sign --request "$keys/$1/request.csr" --out "$keys/$1.chain.pem"
+  "$fpx_bin" keys install --dir "$keys/$1" --chain "$keys/$1.chain.pem"
+}
+sign sn.focal-point "$(national SN)"
+sign ne.focal-point "$(national NE)"
+sign bf.focal-point "$(national BF)"
+sign sn.police-judiciaire "$(national SN)"
+sign cso.sahel-watch "$pki"
+sign exchange.broker "$pki"
+echo "A national CA cannot sign a broker: Senegal's CA refuses exchange.broker's request:"
+if "$ca" --dir "$(national SN)" sign --request "$keys/exchange.broker/request.csr" --out "$demo_dir/forged.pem"; then
+  fail "a national CA signed a broker certificate"
+fi
+gather_crls
 
 step "Every chain verifies with openssl against the root and the CRLs"
 crl_args=()
-for crl in "$pki"/crls/*.pem; do crl_args+=(-CRLfile "$crl"); done
-verify() {  # participant id, its country's CA or "root"
-  local chain="$pki/participants/$1/chain.pem" leaf="$demo_dir/$1.leaf.pem" rest="$demo_dir/$1.rest.pem"
+for crl in "$crls"/*.pem; do crl_args+=(-CRLfile "$crl"); done
+verify() {  # participant id
+  local chain="$keys/$1/chain.pem" leaf="$demo_dir/$1.leaf.pem" rest="$demo_dir/$1.rest.pem"
   # chain.pem is leaf then intermediate: split it for openssl verify.
   rm -f "$leaf" "$rest"
   awk -v leaf="$leaf" -v rest="$rest" '/BEGIN CERT/{n++} {print > (n==1 ? leaf : rest)}' "$chain"
@@ -59,20 +99,36 @@ for id in sn.focal-point ne.focal-point bf.focal-point sn.police-judiciaire cso.
 done
 
 step "What the agency's certificate says (id, country, role, CURVE transport key)"
-"$ca" --dir "$pki" show "$pki/participants/sn.police-judiciaire/chain.pem"
+"$ca" --dir "$(national SN)" show "$keys/sn.police-judiciaire/chain.pem"
 
-step "Revocation: a second agency certificate is revoked and openssl now refuses it"
-"$ca" --dir "$pki" issue --role agency --country SN --id sn.douanes
-"$ca" --dir "$pki" revoke --id sn.douanes
+step "Revocation: a second agency certificate is revoked by Senegal's CA and openssl now refuses it"
+new_keys sn.douanes SN agency
+sign sn.douanes "$(national SN)"
+"$ca" --dir "$(national SN)" revoke --cert "$keys/sn.douanes/chain.pem"
+gather_crls
 crl_args=()
-for crl in "$pki"/crls/*.pem; do crl_args+=(-CRLfile "$crl"); done
+for crl in "$crls"/*.pem; do crl_args+=(-CRLfile "$crl"); done
 if verify sn.douanes 2>/dev/null; then fail "a revoked certificate still verifies"; fi
 echo "sn.douanes: refused as revoked, as it should be"
+
+step "No private key of a participant or a national CA was ever written in the root CA's directory"
+mapfile -t root_keys < <(grep -rl -- "PRIVATE KEY-----" "$pki" | sort)
+[[ "${root_keys[*]}" == "$pki/ca/root/key.pem" ]] || fail "private keys in the root CA's directory: ${root_keys[*]}"
+others=$(find "$pki" -name '*key*' ! -path "$pki/ca/root/key.pem")
+[[ -z "$others" ]] || fail "key files in the root CA's directory: $others"
+for country in SN NE BF; do
+  dir=$(national "$country")
+  mapfile -t held < <(grep -rl -- "PRIVATE KEY-----" "$dir")
+  [[ "${held[*]}" == "$dir/ca/$(tr 'A-Z' 'a-z' <<<"$country")/key.pem" ]] ||
+    fail "$country's national CA directory holds other keys: ${held[*]}"
+done
+echo "root-ca/ holds one private key, the root's own; each national CA's directory only its own;"
+echo "every participant's keys exist only in its own keys/<id>/ directory: the operator cannot sign as a state."
 
 step "The broker starts on 127.0.0.1 with its SQLite file; the participants are enrolled"
 mkdir -p "$demo_dir/enrolled"
 for id in sn.focal-point ne.focal-point bf.focal-point sn.police-judiciaire cso.sahel-watch; do
-  cp "$pki/participants/$id/chain.pem" "$demo_dir/enrolled/$id.pem"
+  cp "$keys/$id/chain.pem" "$demo_dir/enrolled/$id.pem"
 done
 port="${FPX_DEMO_PORT:-7400}"
 cat > "$demo_dir/broker.toml" <<TOML
@@ -81,11 +137,11 @@ endpoint = "tcp://127.0.0.1:$port"
 [observers]
 endpoint = "tcp://127.0.0.1:$((port + 1))"
 [pki]
-root_ca = "pki/root-ca.pem"
-crl_dir = "pki/crls"
+root_ca = "root-ca/root-ca.pem"
+crl_dir = "crls"
 enrolled_dir = "enrolled"
 [identity]
-dir = "pki/participants/exchange.broker"
+dir = "keys/exchange.broker"
 [storage]
 database = "fpx-broker.sqlite"
 [log]
@@ -111,9 +167,9 @@ grep "listening on" "$demo_dir/broker.log"
 # One fpx profile per participant: identity, broker endpoint and key, root CA, CRLs.
 profile() { echo "$demo_dir/profiles/$1"; }
 for id in sn.focal-point ne.focal-point bf.focal-point sn.police-judiciaire; do
-  "$fpx_bin" profile init --dir "$(profile "$id")" --identity "$pki/participants/$id" \
-    --broker-endpoint "tcp://127.0.0.1:$port" --broker-cert "$pki/participants/exchange.broker/chain.pem" \
-    --root-ca "$pki/root-ca.pem" --crl-dir "$pki/crls" >/dev/null
+  "$fpx_bin" profile init --dir "$(profile "$id")" --identity "$keys/$id" \
+    --broker-endpoint "tcp://127.0.0.1:$port" --broker-cert "$keys/exchange.broker/chain.pem" \
+    --root-ca "$pki/root-ca.pem" --crl-dir "$crls" >/dev/null
 done
 as() { local id=$1; shift; "$fpx_bin" --profile "$(profile "$id")" "$@"; }
 field() { grep -o "\"$1\":\"[^\"]*\"" | head -1 | cut -d'"' -f4; }
@@ -175,11 +231,11 @@ as sn.focal-point campaign publish "$examples/campaign-report.json"
 
 step "Anyone holding a message can verify it offline with the root CA and the CRLs"
 saved="$(profile ne.focal-point)/inbox/$request_id.fpx"
-"$fpx_bin" verify "$saved" --root-ca "$pki/root-ca.pem" --crl-dir "$pki/crls"
+"$fpx_bin" verify "$saved" --root-ca "$pki/root-ca.pem" --crl-dir "$crls"
 
 step "The CSO observer follows the public feed on its own read-only endpoint"
-"$fpx_bin" profile init --dir "$(profile cso.sahel-watch)" --identity "$pki/participants/cso.sahel-watch" \
-  --observer-endpoint "tcp://127.0.0.1:$((port + 1))" --broker-cert "$pki/participants/exchange.broker/chain.pem" \
+"$fpx_bin" profile init --dir "$(profile cso.sahel-watch)" --identity "$keys/cso.sahel-watch" \
+  --observer-endpoint "tcp://127.0.0.1:$((port + 1))" --broker-cert "$keys/exchange.broker/chain.pem" \
   --root-ca "$pki/root-ca.pem" >/dev/null
 echo "(waiting for the broker's next signed checkpoint)"
 for _ in $(seq 30); do

@@ -59,6 +59,14 @@ class Authority {
   // A national intermediate for `country`, signed by this authority.
   Result<Authority> create_intermediate(const CountryCode& country, SigningKey key, const Validity& validity) const;
 
+  // A national CA's certificate for a public key whose private half stays
+  // with that state (its request, fpx::parse_certificate_request).
+  Result<Certificate> sign_intermediate(const CountryCode& country, const Ed25519PublicKey& public_key,
+                                        const Validity& validity) const;
+
+  // True when this CA signed `certificate` (issuer name and signature).
+  bool issued(const Certificate& certificate) const;
+
   // Refuses (invalid_argument) a country this CA may not issue for, unless told to skip.
   Result<Certificate> issue(const ParticipantRequest& request, CountryCheck check = CountryCheck::enforce) const;
 
@@ -77,5 +85,11 @@ class Authority {
   Certificate certificate_;
   SigningKey key_;
 };
+
+// True when `issuer`'s key signed `certificate` and the names chain.
+bool is_issued_by(const Certificate& issuer, const Certificate& certificate);
+
+// A CRL's nextUpdate (PEM), so renewal can re-issue only CRLs about to expire.
+Result<std::int64_t> crl_next_update_ms(const std::string& pem);
 
 }  // namespace fpx::pki

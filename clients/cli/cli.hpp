@@ -124,6 +124,25 @@ struct ReportOptions {
 };
 int run_report(const GlobalOptions& global, const ReportOptions& options);
 
+struct KeysNewOptions {
+  std::string id;
+  std::string country;
+  std::string role;
+  std::string officer;  // empty: the participant's own keys
+  std::string out;
+  std::string passphrase_file;
+  std::string passphrase_env;
+};
+int run_keys_new(const GlobalOptions& global, const KeysNewOptions& options);
+
+struct KeysInstallOptions {
+  std::string dir;
+  std::string chain;
+  std::string passphrase_file;
+  std::string passphrase_env;
+};
+int run_keys_install(const GlobalOptions& global, const KeysInstallOptions& options);
+
 int run_profile_init(const GlobalOptions& global, const ProfileInitOptions& options);
 int run_profile_show(const GlobalOptions& global);
 int run_profile_pin(const GlobalOptions& global, const ProfilePinOptions& options);

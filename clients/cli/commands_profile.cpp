@@ -100,7 +100,7 @@ int run_profile_init(const GlobalOptions& global, const ProfileInitOptions& opti
   if (!options.passphrase_file.empty()) passphrase = PassphraseSource::from_file(absolute(options.passphrase_file));
   if (!options.passphrase_env.empty()) passphrase = PassphraseSource::from_environment(options.passphrase_env);
   auto identity = Identity::load(options.identity, passphrase);
-  if (!identity) return report_failure(global, kExitUsage, identity.error(), "--identity must be an fpx-ca identity directory");
+  if (!identity) return report_failure(global, kExitUsage, identity.error(), "--identity must be a key directory made with `fpx keys new` and completed with `fpx keys install`");
   if (!options.broker_cert.empty()) {
     if (auto key = broker_key_from_cert(options.broker_cert); !key) return report_failure(global, kExitUsage, key.error());
   } else if (!z85_decode_key(options.broker_key)) {

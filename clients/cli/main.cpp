@@ -15,7 +15,7 @@ using namespace fpx::cli;
 
 int run(int argc, char** argv) {
   CLI::App app{"fpx: send and receive firearm tracing messages through an FPX broker.\n"
-               "Every command but `verify` and `profile init` needs a profile: --profile DIR or FPX_PROFILE."};
+               "Every command but `verify`, `keys` and `profile init` needs a profile: --profile DIR or FPX_PROFILE."};
   app.require_subcommand(1);
   // Global options may also follow the command ("fpx inbox --json"); subcommands inherit this.
   app.fallthrough();
@@ -137,6 +137,34 @@ int run(int argc, char** argv) {
                      "statistics period to show, e.g. month, day or 10s (default: the longest saved; its latest "
                      "period)");
 
+  // --- keys ----------------------------------------------------------------------
+  auto* keys = app.add_subcommand("keys", "make your own keys and certificate request; install the signed chain");
+  keys->require_subcommand(1);
+  KeysNewOptions keys_new_options;
+  auto* keys_new = keys->add_subcommand(
+      "new", "make a signing key, a CURVE key pair and request.csr (hand over only request.csr) in a new directory");
+  keys_new->add_option("--id", keys_new_options.id, "participant id, e.g. sn.focal-point")->required();
+  keys_new->add_option("--country", keys_new_options.country, "ISO 3166-1 alpha-2 code, e.g. SN")->required();
+  keys_new->add_option("--role", keys_new_options.role, "focal-point, agency, observer or broker")->required();
+  keys_new->add_option("--officer", keys_new_options.officer,
+                       "an officer's own keys under the participant, e.g. awa.diop");
+  keys_new->add_option("--out", keys_new_options.out, "the new key directory (0700)")->required();
+  auto* keys_pass_file = keys_new->add_option("--passphrase-file", keys_new_options.passphrase_file,
+                                              "encrypt signing-key.pem with the passphrase in this file");
+  keys_new->add_option("--passphrase-env", keys_new_options.passphrase_env,
+                       "encrypt signing-key.pem with the passphrase in this environment variable")
+      ->excludes(keys_pass_file);
+  KeysInstallOptions keys_install_options;
+  auto* keys_install = keys->add_subcommand(
+      "install", "copy the chain your CA signed into the key directory as chain.pem, checking it holds your keys");
+  keys_install->add_option("--dir", keys_install_options.dir, "the directory `fpx keys new` made")->required();
+  keys_install->add_option("--chain", keys_install_options.chain, "the chain.pem the CA sent back")->required();
+  auto* install_pass_file = keys_install->add_option("--passphrase-file", keys_install_options.passphrase_file,
+                                                     "file holding the signing key's passphrase");
+  keys_install->add_option("--passphrase-env", keys_install_options.passphrase_env,
+                           "environment variable holding the passphrase")
+      ->excludes(install_pass_file);
+
   // --- profile -------------------------------------------------------------------
   auto* profile = app.add_subcommand("profile", "create or show a participant profile");
   profile->require_subcommand(1);
@@ -198,6 +226,8 @@ int run(int argc, char** argv) {
   if (observe->parsed()) return run_observe(global, observe_options);
   if (log_verify->parsed()) return run_log_verify(global);
   if (report->parsed()) return run_report(global, report_options);
+  if (keys_new->parsed()) return run_keys_new(global, keys_new_options);
+  if (keys_install->parsed()) return run_keys_install(global, keys_install_options);
   if (init->parsed()) return run_profile_init(global, init_options);
   if (show->parsed()) return run_profile_show(global);
   if (pin->parsed()) return run_profile_pin(global, pin_options);
