@@ -327,6 +327,10 @@ std::string pin_of_chain(const fs::path& chain_pem) {
   auto pin = client::BrokerKeyPin::of_certificate(chain->front());
   REQUIRE(pin.ok());
   return pin->text();
+}
+
+}  // namespace
+
 namespace {
 
 // The broker's state of the delivery to `recipient`, from `fpx --json trace status`.
@@ -581,6 +585,8 @@ TEST_CASE("fpx verify accepts a broker notice only under a pinned broker key") {
   auto with_profile = exchange.as("sn.focal-point", {"verify", forged});
   CHECK(with_profile.exit_code == 1);
   CHECK_THAT(with_profile.err, Catch::Contains("signer_mismatch"));
+}
+
 TEST_CASE("a message fpx inbox could not save is not confirmed, and the next fpx inbox saves it") {
   Exchange exchange;
   const auto request_id = exchange.submit_request();

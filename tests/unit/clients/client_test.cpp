@@ -770,6 +770,8 @@ TEST_CASE("after the broker rotates to a new certificate, its receipts are accep
   auto old_signed = after->submit(world.agency_message());
   REQUIRE_FALSE(old_signed.ok());
   CHECK(old_signed.error().code == ErrorCode::signer_mismatch);
+}
+
 // --- Delivered means stored by the application (issue 14, item 1) ---------
 
 TEST_CASE("two copies of one message in one poll are handed over once") {
