@@ -497,13 +497,13 @@ TEST_CASE("A store file with a newer schema version is refused") {
   { open_store(path); }
   {
     RawConnection raw(path);
-    CHECK(raw.text("PRAGMA user_version") == "4");
-    raw.exec("PRAGMA user_version = 5");
+    CHECK(raw.text("PRAGMA user_version") == "5");
+    raw.exec("PRAGMA user_version = 6");
   }
   const auto opened = open_sqlite_store(path);
   REQUIRE_FALSE(opened.ok());
   CHECK(opened.error().code == ErrorCode::io_error);
-  CHECK_THAT(opened.error().message, Catch::Contains("schema version 5") && Catch::Contains("newer"));
+  CHECK_THAT(opened.error().message, Catch::Contains("schema version 6") && Catch::Contains("newer"));
 }
 
 namespace {
@@ -615,6 +615,9 @@ TEST_CASE("A version 1 store gets its log nodes on opening") {
     raw.exec("DROP TABLE statistics_runs");
     raw.exec("DROP TABLE statistics_since");
     raw.exec("DROP INDEX lifecycle_by_submission");
+    raw.exec("ALTER TABLE lifecycle DROP COLUMN acknowledged_by");
+    raw.exec("ALTER TABLE lifecycle DROP COLUMN answered_by");
+    raw.exec("DROP INDEX deliveries_confirmed");
     raw.exec("ALTER TABLE watched_serials DROP COLUMN reached_countries");
     raw.exec("PRAGMA user_version = 1");
   }
@@ -627,7 +630,7 @@ TEST_CASE("A version 1 store gets its log nodes on opening") {
     check_log_matches(*store, reference);
   }
   RawConnection raw(path);
-  CHECK(raw.text("PRAGMA user_version") == "4");
+  CHECK(raw.text("PRAGMA user_version") == "5");
 }
 
 TEST_CASE("An SQLite file that is not an FPX store is refused") {
@@ -842,6 +845,9 @@ TEST_CASE("A version 3 store keeps its single commitments as part 0 of each leaf
     raw.exec("DROP TABLE statistics_runs");
     raw.exec("DROP TABLE statistics_since");
     raw.exec("DROP INDEX lifecycle_by_submission");
+    raw.exec("ALTER TABLE lifecycle DROP COLUMN acknowledged_by");
+    raw.exec("ALTER TABLE lifecycle DROP COLUMN answered_by");
+    raw.exec("DROP INDEX deliveries_confirmed");
     raw.exec("ALTER TABLE watched_serials DROP COLUMN reached_countries");
     raw.exec("PRAGMA user_version = 3");
   }
@@ -849,7 +855,7 @@ TEST_CASE("A version 3 store keeps its single commitments as part 0 of each leaf
   CHECK(must(store->commitment_part_hashes(leaf_index)) == std::vector<Sha256Digest>{part_hash});
   CHECK(must(store->last_statistics_period("day")) == std::nullopt);
   RawConnection raw(path);
-  CHECK(raw.text("PRAGMA user_version") == "4");
+  CHECK(raw.text("PRAGMA user_version") == "5");
   // Statistics start at the upgrade: earlier leaves have no facts to reveal.
   CHECK(std::stoll(raw.text("SELECT since_ms FROM statistics_since")) > 1'700'000'000'000LL);
 }
