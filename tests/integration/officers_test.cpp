@@ -263,7 +263,7 @@ TEST_CASE("revoking one officer ends that officer's session and leaves the other
   CHECK(got[0].opened.message_id == test::message_id_of(second));
   CHECK_THAT(lifecycle_for_niger(*agency, test::message_id_of(first)), Catch::Contains("by officer fatima"));
   // A new connection with the revoked certificate is refused at the handshake.
-  auto again = client::Client::connect(amadou_identity, test::client_options(*exchange.broker, exchange.pki,
-                                                                                 exchange.amadou));
+  auto again = client::Client::connect(exchange.pki.identity(exchange.amadou),
+                                       test::client_options(*exchange.broker, exchange.pki, exchange.amadou));
   CHECK_FALSE(again.ok());
 }

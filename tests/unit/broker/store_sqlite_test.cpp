@@ -352,6 +352,33 @@ TEST_CASE("A participant cannot confirm someone else's delivery") {
   }
 }
 
+TEST_CASE("An officer's catch-up reads the newest confirmed deliveries of its participant still within their hold") {
+  test::TempDir dir;
+  auto store = open_store(dir.path() / "store.db");
+  insert_committed(*store, make_message(1, {"gh.focal-point"}));
+  insert_committed(*store, make_message(2, {"gh.focal-point", "ng.focal-point"}));
+  insert_committed(*store, make_message(3, {"gh.focal-point"}, kNowMs + 10));  // its hold ends soon
+  insert_committed(*store, make_message(4, {"gh.focal-point"}));               // left unconfirmed
+  const auto gh = pending_ids(*store, "gh.focal-point");
+  REQUIRE(gh.size() == 4);
+  require_ok(store->begin());
+  const std::vector<std::uint64_t> confirmed{gh[0], gh[1], gh[2]};
+  CHECK(must(store->confirm_deliveries(ParticipantId("gh.focal-point"), confirmed, kNowMs)) == 3);
+  require_ok(store->commit());
+
+  auto ids = [&](std::int64_t now, std::size_t limit) {
+    std::vector<std::uint64_t> out;
+    for (const auto& row : must(store->confirmed_deliveries(ParticipantId("gh.focal-point"), 0, now, limit))) {
+      out.push_back(row.delivery_id);
+    }
+    return out;
+  };
+  CHECK(ids(kNowMs, 10) == confirmed);                           // oldest first, pending ones not among them
+  CHECK(ids(kNowMs, 2) == std::vector{gh[1], gh[2]});            // the newest ones when limited
+  CHECK(ids(kNowMs + 1000, 10) == std::vector{gh[0], gh[1]});    // past its hold: not sent again
+  CHECK(must(store->confirmed_deliveries(ParticipantId("ng.focal-point"), 0, kNowMs, 10)).empty());
+}
+
 TEST_CASE("Confirmed deliveries are no longer pending, delivered ones still are") {
   test::TempDir dir;
   auto store = open_store(dir.path() / "store.db");
