@@ -76,10 +76,7 @@ Session* Broker::Impl::attach_session(const EnrolledCertificate& certificate, co
     return &session;
   }
   auto& live = sessions_of[certificate.id];
-  if (live.size() >= kMaxSessionsPerParticipant) {
-    if (live.empty()) sessions_of.erase(certificate.id);
-    return nullptr;
-  }
+  if (live.size() >= kMaxSessionsPerParticipant) return nullptr;
   Session& session = sessions[certificate.curve_key];
   session.participant = certificate.id;
   session.officer = certificate.officer;
