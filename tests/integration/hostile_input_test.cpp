@@ -1343,4 +1343,33 @@ TEST_CASE("officers: a forged officer is refused, and only the same certificate'
     }
     CHECK(broker.log_text().find("takes over") != std::string::npos);
   }
+
+  SECTION("one session more than a participant may hold (32, kMaxSessionsPerParticipant) is refused with unavailable") {
+    constexpr int kLimit = 32;  // broker/broker_impl.hpp
+    std::vector<std::string> names{amadou, fatima};
+    for (int i = static_cast<int>(names.size()); i <= kLimit; ++i) {
+      const std::string officer = "officer-" + std::to_string(i);
+      pki.issue("ne.focal-point", "NE", Role::focal_point, {.officer = officer});
+      names.push_back(test::officer_name("ne.focal-point", officer));
+      broker.enroll(names.back());
+    }
+    broker.reload();
+    std::vector<std::unique_ptr<RawSession>> open;
+    for (int i = 0; i < kLimit; ++i) open.push_back(connect_raw(pki.identity(names[static_cast<std::size_t>(i)])));
+    const Identity one_more = pki.identity(names.back());
+    RawSession extra(broker.endpoint(), broker.curve_public_key(), one_more.curve(), Endpoint::participants);
+    auto ping = extra.next_id();
+    extra.send({frame_of_kind(ping, 3)});
+    Answer refused = extra.answer(ping);
+    INFO("answer: " << describe(refused));
+    REQUIRE(refused.kind == Answer::Kind::error);
+    CHECK(refused.code == ErrorCode::unavailable);
+    CHECK_THAT(refused.message, Catch::Contains("32 sessions"));
+    CHECK(broker.audit_count("identify", "unavailable") == 1);
+    // The sessions already open still serve; a reconnect of one of them is no extra session.
+    auto again = connect_raw(pki.identity(names.front()));
+    auto id = open.back()->next_id();
+    open.back()->send({frame_of_kind(id, 3)});
+    CHECK(open.back()->answer(id).kind == Answer::Kind::pong);
+  }
 }
