@@ -27,12 +27,12 @@ namespace fpx::broker {
 // same certificate (a reconnect) takes over the older one.
 struct Session {
   ParticipantId participant;
-  std::string officer;             // empty: the participant's own certificate
+  std::string officer;               // empty: the participant's own certificate
   CurvePublicKey certificate_key{};  // the certificate's CURVE key: one session per certificate
   std::string routing_id;
-  std::uint64_t last_pushed = 0;                   // highest pending delivery id sent in this session
+  std::uint64_t last_pushed = 0;                    // highest pending delivery id sent in this session
   std::map<std::uint64_t, std::int64_t> in_flight;  // delivery id -> sent at, unconfirmed
-  bool caught_up = false;  // has been sent what colleagues confirmed before it connected
+  bool caught_up = false;                           // has been sent what colleagues confirmed before it connected
 };
 
 // "ne.focal-point" for a participant's own certificate, "ne.focal-point/amadou"
@@ -194,7 +194,7 @@ struct Broker::Impl {
   std::string bound_endpoint;
   std::string observers_bound_endpoint;
 
-  std::map<CurvePublicKey, Session> sessions;              // by certificate (CURVE key)
+  std::map<CurvePublicKey, Session> sessions;  // by certificate (CURVE key)
   std::map<std::string, CurvePublicKey> session_by_routing_id;
   std::map<ParticipantId, std::set<CurvePublicKey>> sessions_of;  // a participant's live sessions
   // Connections whose session a newer one took over: they stay closed.

@@ -537,7 +537,10 @@ class SqliteStore final : public Store {
   Result<std::vector<PendingDelivery>> confirmed_deliveries(const ParticipantId& recipient, std::uint64_t after,
                                                             std::int64_t now_ms, std::size_t limit) override {
     Query query(confirmed_deliveries_.get());
-    query.bind(1, std::string_view(recipient.str())).bind(2, to_sql(after)).bind(3, now_ms).bind(4, limit_to_sql(limit));
+    query.bind(1, std::string_view(recipient.str()))
+        .bind(2, to_sql(after))
+        .bind(3, now_ms)
+        .bind(4, limit_to_sql(limit));
     std::vector<PendingDelivery> rows;
     for (;;) {
       const int rc = query.step();

@@ -377,12 +377,16 @@ std::string describe_lifecycle(const LifecycleRow& row) {
   // Who, when an officer's certificate signed it: the office's own certificate names no one.
   auto by = [](const std::string& officer) { return officer.empty() ? std::string() : " by officer " + officer; };
   std::string text = row.state + " (" + row.priority + ")";
-  if (row.acknowledged_at_ms != 0) text += "; acknowledged " + day(row.acknowledged_at_ms) + by(row.acknowledged_by);
-  else text += "; acknowledgement due " + day(row.ack_due_ms);
+  if (row.acknowledged_at_ms != 0) {
+    text += "; acknowledged " + day(row.acknowledged_at_ms) + by(row.acknowledged_by);
+  } else {
+    text += "; acknowledgement due " + day(row.ack_due_ms);
+  }
   if (row.answered_at_ms != 0) {
     text += "; answered " + day(row.answered_at_ms) + by(row.answered_by) + " (" + row.outcome + ")";
+  } else if (!is_closed_state(row.state)) {
+    text += "; response due " + day(row.response_due_ms);
   }
-  else if (!is_closed_state(row.state)) text += "; response due " + day(row.response_due_ms);
   if (!row.refusal_grounds.empty()) text += "; grounds: " + row.refusal_grounds;
   if (row.ack_reminded || row.response_reminded) text += "; escalated";
   return text;

@@ -82,8 +82,8 @@ void Broker::Impl::handle_zap_requests() {
       status = "500";
       status_text = "malformed ZAP request";
     }
-    std::array<zmq::const_buffer, 6> reply = {zmq::str_buffer("1.0"), zmq::buffer(request_id), zmq::buffer(status),
-                                              zmq::buffer(status_text), zmq::buffer(user_id), zmq::buffer(metadata)};
+    std::array<zmq::const_buffer, 6> reply = {zmq::str_buffer("1.0"),   zmq::buffer(request_id), zmq::buffer(status),
+                                              zmq::buffer(status_text), zmq::buffer(user_id),    zmq::buffer(metadata)};
     try {
       zmq::send_multipart(zap, reply);
     } catch (const zmq::error_t& error) {

@@ -4,12 +4,11 @@
 // CURVE keys). Their sessions coexist, each sees every delivery, the first
 // confirmation stops every resend, status names the officer who answered,
 // and revoking one officer leaves the other working.
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <map>
 #include <set>
 #include <thread>
-
-#include <catch2/catch.hpp>
 
 #include "fpx/client.hpp"
 #include "support/broker_clients.hpp"
@@ -79,7 +78,8 @@ struct Officer {
       received.insert(delivery.opened.message_id);
       auto number = order.find(delivery.opened.message_id);
       if (number == order.end() || number->second % 2 != parity) continue;
-      Bytes response = test::seal_changed(identity, MessageType::TRACING_RESPONSE, reply_to(delivery.opened.message_id));
+      Bytes response =
+          test::seal_changed(identity, MessageType::TRACING_RESPONSE, reply_to(delivery.opened.message_id));
       auto receipt = client->submit(response);
       if (!receipt) FAIL(name << ": response refused: " << receipt.error().describe());
       answered.push_back(delivery.opened.message_id);
@@ -98,15 +98,16 @@ std::string lifecycle_for_niger(Client& agency, const MessageId& request) {
 
 }  // namespace
 
-TEST_CASE("two officers of Niger's focal point work at once for 60 s: no takeover, each sees every delivery, "
-          "status names who answered") {
+TEST_CASE(
+    "two officers of Niger's focal point work at once for 60 s: no takeover, each sees every delivery, "
+    "status names who answered") {
   OfficersExchange exchange;
   auto agency_identity = exchange.pki.identity("sn.police-judiciaire");
   auto agency = exchange.connect("sn.police-judiciaire");
-  Officer amadou{exchange.amadou, "amadou", exchange.pki.identity(exchange.amadou), exchange.connect(exchange.amadou),
-                 {}, {}};
-  Officer fatima{exchange.fatima, "fatima", exchange.pki.identity(exchange.fatima), exchange.connect(exchange.fatima),
-                 {}, {}};
+  Officer amadou{
+      exchange.amadou, "amadou", exchange.pki.identity(exchange.amadou), exchange.connect(exchange.amadou), {}, {}};
+  Officer fatima{
+      exchange.fatima, "fatima", exchange.pki.identity(exchange.fatima), exchange.connect(exchange.fatima), {}, {}};
   REQUIRE(amadou.identity.participant().officer == "amadou");
   REQUIRE(fatima.identity.participant().id.str() == kNiger);
 
@@ -143,14 +144,13 @@ TEST_CASE("two officers of Niger's focal point work at once for 60 s: no takeove
 
   // Every request is answered once, and status names the officer who did.
   CHECK(amadou.answered.size() + fatima.answered.size() == order.size());
-  for (const auto& [officer, answered] :
-       std::vector<std::pair<std::string, std::vector<MessageId>*>>{{"amadou", &amadou.answered},
-                                                                   {"fatima", &fatima.answered}}) {
+  for (const auto& [officer, answered] : std::vector<std::pair<std::string, std::vector<MessageId>*>>{
+           {"amadou", &amadou.answered}, {"fatima", &fatima.answered}}) {
     for (const auto& request : *answered) {
       const std::string lifecycle = lifecycle_for_niger(*agency, request);
       INFO("lifecycle of " << request.hex() << ": " << lifecycle);
-      CHECK_THAT(lifecycle, Catch::Contains("final") && Catch::Contains("answered") &&
-                                Catch::Contains("by officer " + officer));
+      CHECK_THAT(lifecycle,
+                 Catch::Contains("final") && Catch::Contains("answered") && Catch::Contains("by officer " + officer));
     }
   }
   // The audit rows of the answers name the officer who signed.

@@ -66,7 +66,9 @@ const pki::Authority& TestPki::issuer_for(const std::string& country, bool via_i
   return root_;
 }
 
-std::string officer_name(const std::string& id, const std::string& officer) { return id + "~" + officer; }
+std::string officer_name(const std::string& id, const std::string& officer) {
+  return id + "~" + officer;
+}
 
 std::filesystem::path TestPki::issue(const std::string& id, const std::string& country, Role role,
                                      const IssueOptions& options) {

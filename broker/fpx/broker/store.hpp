@@ -217,9 +217,8 @@ class Store {
   // officers) whose message is still within its hold time at `now_ms`, with
   // delivery_id greater than `after`: the newest `limit` of them, oldest
   // first. An officer who connects later catches up on them.
-  virtual Result<std::vector<PendingDelivery>> confirmed_deliveries(const ParticipantId& recipient,
-                                                                    std::uint64_t after, std::int64_t now_ms,
-                                                                    std::size_t limit) = 0;
+  virtual Result<std::vector<PendingDelivery>> confirmed_deliveries(const ParticipantId& recipient, std::uint64_t after,
+                                                                    std::int64_t now_ms, std::size_t limit) = 0;
   virtual Status mark_delivered(std::uint64_t delivery_id, std::int64_t at_ms) = 0;
   // Confirms only deliveries addressed to `recipient`; returns how many changed.
   virtual Result<int> confirm_deliveries(const ParticipantId& recipient, std::span<const std::uint64_t> delivery_ids,

@@ -373,9 +373,9 @@ TEST_CASE("An officer's catch-up reads the newest confirmed deliveries of its pa
     }
     return out;
   };
-  CHECK(ids(kNowMs, 10) == confirmed);                           // oldest first, pending ones not among them
-  CHECK(ids(kNowMs, 2) == std::vector{gh[1], gh[2]});            // the newest ones when limited
-  CHECK(ids(kNowMs + 1000, 10) == std::vector{gh[0], gh[1]});    // past its hold: not sent again
+  CHECK(ids(kNowMs, 10) == confirmed);                         // oldest first, pending ones not among them
+  CHECK(ids(kNowMs, 2) == std::vector{gh[1], gh[2]});          // the newest ones when limited
+  CHECK(ids(kNowMs + 1000, 10) == std::vector{gh[0], gh[1]});  // past its hold: not sent again
   CHECK(must(store->confirmed_deliveries(ParticipantId("ng.focal-point"), 0, kNowMs, 10)).empty());
 }
 
