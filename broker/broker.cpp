@@ -198,19 +198,13 @@ void Broker::Impl::send(const std::string& routing_id, const Bytes& frame) {
     // dontwait: a peer over its high-water mark must not stall everyone.
     if (!router.send(id, zmq::send_flags::sndmore | zmq::send_flags::dontwait) ||
         !router.send(payload, zmq::send_flags::dontwait)) {
-      spdlog::warn("peer queue full; frame for {} not sent now (deliveries are resent)",
-                   session_by_routing_id.count(routing_id) ? session_by_routing_id[routing_id].str() : "?");
+      spdlog::warn("peer queue full; frame for {} not sent now (deliveries are resent)", session_label(routing_id));
     }
   } catch (const zmq::error_t& error) {
     // EHOSTUNREACH (router_mandatory): the peer is gone; its deliveries
     // stay pending in the store for its next session.
-    auto found = session_by_routing_id.find(routing_id);
-    if (found != session_by_routing_id.end()) {
-      spdlog::info("session of {} gone ({})", found->second.str(), error.what());
-      auto session = sessions.find(found->second);
-      if (session != sessions.end() && session->second.routing_id == routing_id) sessions.erase(session);
-      session_by_routing_id.erase(found);
-    }
+    spdlog::debug("send to {}: {}", session_label(routing_id), error.what());
+    drop_session(routing_id);
   }
 }
 
@@ -307,11 +301,7 @@ void Broker::Impl::process_batch() {
     deferred_audit.insert(deferred_audit.begin(), audits.begin(), audits.end());
   } else {
     ++counters.commits;
-    for (const auto& [participant, ids] : confirmed_after_commit) {
-      auto session = sessions.find(participant);
-      if (session == sessions.end()) continue;
-      for (auto id : ids) session->second.in_flight.erase(id);
-    }
+    for (const auto& [participant, ids] : confirmed_after_commit) leave_in_flight(participant, ids);
   }
   confirmed_after_commit.clear();
   for (const auto& out : outgoing) send(out.routing_id, out.frame);

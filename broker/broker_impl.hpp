@@ -22,13 +22,38 @@
 
 namespace fpx::broker {
 
-// One participant's live connection.
+// One certificate's live connection: a participant's own certificate or one
+// of its officers'. Officers' sessions coexist; a newer connection of the
+// same certificate (a reconnect) takes over the older one.
 struct Session {
   ParticipantId participant;
+  std::string officer;               // empty: the participant's own certificate
+  CurvePublicKey certificate_key{};  // the certificate's CURVE key: one session per certificate
   std::string routing_id;
-  std::uint64_t last_pushed = 0;                   // highest delivery id sent in this session
+  std::uint64_t last_pushed = 0;                    // highest pending delivery id sent in this session
   std::map<std::uint64_t, std::int64_t> in_flight;  // delivery id -> sent at, unconfirmed
+  bool caught_up = false;                           // has been sent what colleagues confirmed before it connected
 };
+
+// "ne.focal-point" for a participant's own certificate, "ne.focal-point/amadou"
+// for an officer's: the principal of audit rows and log lines.
+std::string principal_label(const ParticipantId& participant, const std::string& officer);
+
+// Sessions one participant may make the broker hold at once: each holds an
+// in-flight window, resend timers and a catch-up read, so a participant
+// enrolling (or an operator mistakenly enrolling) many officer certificates
+// cannot grow the broker's memory and work without end. A connection over
+// the limit is refused with `unavailable`; reconnects of a certificate that
+// holds a session never count twice.
+inline constexpr std::size_t kMaxSessionsPerParticipant = 32;
+// An officer's new session is sent at most this many of the deliveries its
+// colleagues already confirmed (the newest, still within their hold time),
+// so that each officer sees what came in while it was away without a
+// reconnect replaying a whole month of traffic.
+inline constexpr std::size_t kMaxCatchUpDeliveries = 256;
+// ZAP metadata property naming the connection's certificate (its CURVE key,
+// Z85): the User-Id names the participant, this names which certificate.
+inline constexpr const char* kCertificateProperty = "Fpx-Certificate";
 
 inline constexpr const char* kObserversZapDomain = "fpx-observers";
 // What one observer may make the broker send: a page of 1 MiB a second on
@@ -80,6 +105,7 @@ struct Broker::Impl {
   struct Inbound {
     std::string routing_id;
     std::string user_id;
+    std::optional<CurvePublicKey> certificate_key;  // from kCertificateProperty
     std::size_t frame_count = 0;
     std::size_t payload_bytes = 0;
     std::optional<Result<ClientRequest>> request;  // nullopt: not decoded (refused at accept)
@@ -107,9 +133,16 @@ struct Broker::Impl {
   void log_counters(bool always);
 
   // --- sessions and deliveries (deliver.cpp) ---
-  Session& attach_session(const EnrolledParticipant& principal, const std::string& routing_id);
+  // nullptr: the participant holds kMaxSessionsPerParticipant sessions already.
+  Session* attach_session(const EnrolledCertificate& certificate, const std::string& routing_id);
   void push_deliveries(const ParticipantId& participant);
+  void push_to_session(Session& session);
   void resend_overdue();
+  // A session whose peer is gone (EHOSTUNREACH): forgotten, its deliveries wait in the store.
+  void drop_session(const std::string& routing_id);
+  // After a committed confirmation: no session of the participant resends these.
+  void leave_in_flight(const ParticipantId& participant, const std::vector<std::uint64_t>& delivery_ids);
+  std::string session_label(const std::string& routing_id) const;
 
   // --- ZAP and transport events (zap_handler.cpp) ---
   void handle_zap_requests();
@@ -179,8 +212,9 @@ struct Broker::Impl {
   std::string bound_endpoint;
   std::string observers_bound_endpoint;
 
-  std::map<ParticipantId, Session> sessions;
-  std::map<std::string, ParticipantId> session_by_routing_id;
+  std::map<CurvePublicKey, Session> sessions;  // by certificate (CURVE key)
+  std::map<std::string, CurvePublicKey> session_by_routing_id;
+  std::map<ParticipantId, std::set<CurvePublicKey>> sessions_of;  // a participant's live sessions
   // Connections whose session a newer one took over: they stay closed.
   std::set<std::string> closed_routing_ids;
 

@@ -68,6 +68,13 @@ Broker::Impl::Inbound Broker::Impl::take_inbound(std::vector<zmq::message_t>& fr
   } catch (const zmq::error_t&) {
     return inbound;  // cannot happen with zap_domain set; refused in handle_inbound
   }
+  try {
+    // Which of the participant's certificates (its own, or an officer's)
+    // holds this connection: set by our ZAP handler beside the User-Id.
+    if (auto key = z85_decode_key(payload.gets(kCertificateProperty))) inbound.certificate_key = *key;
+  } catch (const zmq::error_t&) {
+    // absent: refused in handle_inbound
+  }
   // Decoding is signature-free and bounded; it comes first so that every
   // later refusal can name the request it answers.
   if (accept_frame(inbound.frame_count, inbound.payload_bytes, config.limits).ok()) {
@@ -105,7 +112,27 @@ void Broker::Impl::handle_inbound(Inbound& inbound) {
     refuse(routing_id, request->request_id, user_id, std::nullopt, "identify", principal.error());
     return;
   }
-  attach_session(**principal, routing_id);
+  // The connection's own certificate must still be enrolled: revoking one
+  // officer (a reload) ends that officer's live session, not its colleagues'.
+  const EnrolledCertificate* certificate =
+      inbound.certificate_key ? enrollment.certificate_by_curve_key(*inbound.certificate_key) : nullptr;
+  if (certificate == nullptr || certificate->id != (*principal)->id) {
+    refuse(routing_id, request->request_id, user_id, std::nullopt, "identify",
+           make_error(ErrorCode::revoked, "the certificate this session of " + user_id +
+                                              " connected with is no longer enrolled at this broker (revoked or "
+                                              "withdrawn); connect with a current certificate, or ask the "
+                                              "exchange's operator"));
+    return;
+  }
+  const std::string label = principal_label(certificate->id, certificate->officer);
+  if (attach_session(*certificate, routing_id) == nullptr) {
+    refuse(routing_id, request->request_id, label, std::nullopt, "identify",
+           make_error(ErrorCode::unavailable,
+                      user_id + " already has " + std::to_string(kMaxSessionsPerParticipant) +
+                          " sessions open (one per certificate), the most one participant may hold; close the "
+                          "session of an officer who is not working, then connect again"));
+    return;
+  }
 
   try {
     switch (request->kind) {
@@ -114,7 +141,7 @@ void Broker::Impl::handle_inbound(Inbound& inbound) {
         // Before any signature work: a flood costs a counter, not a verify.
         std::uint32_t retry_after_ms = 0;
         if (auto admitted = rate_limiter.admit((*principal)->id, now_ms, retry_after_ms); !admitted) {
-          refuse_rate_limited(routing_id, request->request_id, user_id, admitted.error(), retry_after_ms);
+          refuse_rate_limited(routing_id, request->request_id, label, admitted.error(), retry_after_ms);
           return;
         }
         if (request->kind == ClientRequest::Kind::submit) {
@@ -132,11 +159,11 @@ void Broker::Impl::handle_inbound(Inbound& inbound) {
         break;
     }
   } catch (const kj::Exception& exception) {
-    refuse(routing_id, request->request_id, user_id, std::nullopt, "open",
+    refuse(routing_id, request->request_id, label, std::nullopt, "open",
            make_error(ErrorCode::malformed, std::string("undecodable content: ") + exception.getDescription().cStr()));
   } catch (const std::exception& exception) {
     ++counters.internal_errors;
-    refuse(routing_id, request->request_id, user_id, std::nullopt, "internal",
+    refuse(routing_id, request->request_id, label, std::nullopt, "internal",
            make_error(ErrorCode::internal, std::string("the broker failed on this message (") + exception.what() +
                                                "); nothing was stored: report it to the operator"));
   }

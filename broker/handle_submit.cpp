@@ -106,9 +106,12 @@ void Broker::Impl::handle_submit(const EnrolledParticipant& principal, std::uint
     return refuse(routing_id, request_id, who, id, failed_stage, stored.error());
   }
   const Bytes& receipt = *stored;
-  audit(who, id, "persist", ErrorCode::none,
+  // The row names the officer who signed (the signer certificate's officer
+  // extension, which open() checked equals the signed header's).
+  const std::string& officer = opened->signer.participant.officer;
+  audit(principal_label(principal.id, officer), id, "persist", ErrorCode::none,
         std::string(message_type_name(opened->type)) + " accepted for " + std::to_string(recipients->size()) +
-            " recipient(s)");
+            " recipient(s)" + (officer.empty() ? std::string() : "; signed by officer " + officer));
   ++counters.accepted;
   // Sent only after the batch's commit: a receipt means "stored durably".
   outgoing.push_back({routing_id, encode_receipt(request_id, receipt), request_id});

@@ -56,7 +56,8 @@ namespace {
 
 // Bump when the schema changes, and teach open_sqlite_store to migrate from
 // the previous version. A file with a newer version is refused, never guessed at.
-constexpr int kSchemaVersion = 4;  // 2: log_nodes; 3: feed, checkpoints; 4: leaf parts, statistics runs
+constexpr int kSchemaVersion = 5;  // 2: log_nodes; 3: feed, checkpoints; 4: leaf parts, statistics runs;
+                                   // 5: officers (who acknowledged and answered; confirmed deliveries by recipient)
 
 // Short: the store thread must not stall the broker behind an outside
 // process (an operator's sqlite3 shell) holding a lock.
@@ -244,6 +245,19 @@ CREATE TABLE statistics_runs (
   feed_sequence  INTEGER NOT NULL,
   PRIMARY KEY (period, start_ms, revealed)
 );
+)sql";
+
+// Schema version 5: several officers per participant. Apart from kSchema
+// because the migration from version 4 runs it as it is.
+constexpr const char* kOfficersSchema = R"sql(
+-- The officer whose signed acknowledgement or answer moved a tracing ('':
+-- the focal point's own certificate): status names them.
+ALTER TABLE lifecycle ADD COLUMN acknowledged_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE lifecycle ADD COLUMN answered_by TEXT NOT NULL DEFAULT '';
+-- An officer who connects later is sent the newest deliveries its
+-- colleagues confirmed: read by recipient, newest first, without touching
+-- other recipients' history.
+CREATE INDEX deliveries_confirmed ON deliveries (recipient, delivery_id) WHERE state = 'confirmed';
 )sql";
 
 constexpr std::string_view kAccepted = "accepted";
@@ -521,6 +535,29 @@ class SqliteStore final : public Store {
     }
   }
 
+  Result<std::vector<PendingDelivery>> confirmed_deliveries(const ParticipantId& recipient, std::uint64_t after,
+                                                            std::int64_t now_ms, std::size_t limit) override {
+    Query query(confirmed_deliveries_.get());
+    query.bind(1, std::string_view(recipient.str()))
+        .bind(2, to_sql(after))
+        .bind(3, now_ms)
+        .bind(4, limit_to_sql(limit));
+    std::vector<PendingDelivery> rows;
+    for (;;) {
+      const int rc = query.step();
+      if (rc == SQLITE_DONE) return rows;
+      if (rc != SQLITE_ROW) return fail(rc, "reading confirmed deliveries");
+      PendingDelivery row;
+      row.delivery_id = static_cast<std::uint64_t>(query.integer(0));
+      auto id = message_id_from(query.blob(1));
+      if (!id) return damaged("a message id in deliveries");
+      row.message_id = *id;
+      row.envelope = query.blob(2);
+      row.attempts = static_cast<int>(query.integer(3));
+      rows.push_back(std::move(row));
+    }
+  }
+
   Status mark_delivered(std::uint64_t delivery_id, std::int64_t at_ms) override {
     if (auto lost = transaction_lost()) return *std::move(lost);
     Query query(mark_delivered_.get());
@@ -641,7 +678,9 @@ class SqliteStore final : public Store {
         .bind(9, std::string_view(row.refusal_grounds))
         .bind(10, row.updated_at_ms)
         .bind(11, ByteView(row.request_id.bytes))
-        .bind(12, std::string_view(row.requested_country.str()));
+        .bind(12, std::string_view(row.requested_country.str()))
+        .bind(13, std::string_view(row.acknowledged_by))
+        .bind(14, std::string_view(row.answered_by));
     return done(query.step(), "updating a lifecycle row");
   }
 
@@ -1086,6 +1125,8 @@ class SqliteStore final : public Store {
       row.outcome = query.text(15);
       row.refusal_grounds = query.text(16);
       row.updated_at_ms = query.integer(17);
+      row.acknowledged_by = query.text(18);
+      row.answered_by = query.text(19);
       rows.push_back(std::move(row));
     }
   }
@@ -1160,6 +1201,7 @@ class SqliteStore final : public Store {
   StatementPtr set_receipt_;
   StatementPtr append_audit_;
   StatementPtr pending_deliveries_;
+  StatementPtr confirmed_deliveries_;
   StatementPtr mark_delivered_;
   StatementPtr confirm_delivery_;
   StatementPtr overdue_deliveries_;
@@ -1188,7 +1230,7 @@ class SqliteStore final : public Store {
   "m.message_id, l.requested_country, l.requester, l.requester_country, l.priority, l.state, "            \
   "l.submitted_at_ms, l.delivered_at_ms, l.acknowledged_at_ms, l.answered_at_ms, l.closed_at_ms, "        \
   "l.ack_due_ms, l.response_due_ms, l.ack_reminded, l.response_reminded, l.outcome, l.refusal_grounds, " \
-  "l.updated_at_ms"
+  "l.updated_at_ms, l.acknowledged_by, l.answered_by"
 
 Status SqliteStore::prepare_statements() {
   const std::pair<StatementPtr*, const char*> statements[] = {
@@ -1247,6 +1289,14 @@ Status SqliteStore::prepare_statements() {
        "FROM deliveries AS d JOIN messages AS m ON m.seq = d.message_seq "
        "WHERE d.recipient = ?1 AND d.state IN ('stored', 'delivered') AND d.delivery_id > ?2 "
        "ORDER BY d.delivery_id LIMIT ?3"},
+      // The newest `limit` (through the partial index deliveries_confirmed),
+      // returned oldest first.
+      {&confirmed_deliveries_,
+       "SELECT delivery_id, message_id, envelope, attempts FROM ("
+       "SELECT d.delivery_id, m.message_id, m.envelope, d.attempts "
+       "FROM deliveries AS d INDEXED BY deliveries_confirmed JOIN messages AS m ON m.seq = d.message_seq "
+       "WHERE d.recipient = ?1 AND d.state = 'confirmed' AND d.delivery_id > ?2 AND m.hold_until_ms >= ?3 "
+       "ORDER BY d.delivery_id DESC LIMIT ?4) ORDER BY delivery_id"},
       {&mark_delivered_,
        "UPDATE deliveries SET state = 'delivered', attempts = attempts + 1, updated_at_ms = ?1 "
        "WHERE delivery_id = ?2 AND state IN ('stored', 'delivered')"},
@@ -1281,7 +1331,7 @@ Status SqliteStore::prepare_statements() {
       {&update_lifecycle_,
        "UPDATE lifecycle SET state = ?1, delivered_at_ms = ?2, acknowledged_at_ms = ?3, answered_at_ms = ?4, "
        "closed_at_ms = ?5, ack_reminded = ?6, response_reminded = ?7, outcome = ?8, refusal_grounds = ?9, "
-       "updated_at_ms = ?10 "
+       "updated_at_ms = ?10, acknowledged_by = ?13, answered_by = ?14 "
        "WHERE request_seq = (SELECT seq FROM messages WHERE message_id = ?11) AND requested_country = ?12"},
       {&lifecycle_of_,
        "SELECT " FPX_LIFECYCLE_COLUMNS " FROM lifecycle AS l JOIN messages AS m ON m.seq = l.request_seq "
@@ -1416,6 +1466,16 @@ Status migrate_from_version_1(sqlite3* db, const std::string& path) {
   return status;
 }
 
+// Version 4 knew one session per participant: no officers in the lifecycle.
+Status migrate_from_version_4(sqlite3* db, const std::string& path) {
+  if (auto status = exec(db, "BEGIN IMMEDIATE", path); !status) return status;
+  auto status = exec(db, kOfficersSchema, path);
+  if (status) status = exec(db, "PRAGMA user_version = 5", path);
+  if (status) status = exec(db, "COMMIT", path);
+  if (!status) sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+  return status;
+}
+
 // Version 3 kept one commitment per leaf and no statistics runs.
 Status migrate_from_version_3(sqlite3* db, const std::string& path) {
   if (auto status = exec(db, "BEGIN IMMEDIATE", path); !status) return status;
@@ -1451,7 +1511,10 @@ Status check_schema(sqlite3* db, const std::string& path) {
   if (*version <= 2 && *version >= 1) {
     if (auto migrated = migrate_from_version_2(db, path); !migrated) return migrated;
   }
-  if (*version <= 3 && *version >= 1) return migrate_from_version_3(db, path);
+  if (*version <= 3 && *version >= 1) {
+    if (auto migrated = migrate_from_version_3(db, path); !migrated) return migrated;
+  }
+  if (*version <= 4 && *version >= 1) return migrate_from_version_4(db, path);
   if (*version > kSchemaVersion) {
     return make_error(ErrorCode::io_error, "store " + path + " has schema version " + std::to_string(*version) +
                                                ", newer than this broker understands (" +
@@ -1475,6 +1538,7 @@ Status check_schema(sqlite3* db, const std::string& path) {
   if (status) status = exec(db, kLogNodesSchema, path);
   if (status) status = exec(db, kOversightSchema, path);
   if (status) status = exec(db, kStatisticsSchema, path);
+  if (status) status = exec(db, kOfficersSchema, path);
   if (status) status = exec(db, "INSERT INTO statistics_since VALUES (0)", path);
   if (status) status = exec(db, ("PRAGMA user_version = " + std::to_string(kSchemaVersion)).c_str(), path);
   if (status) status = exec(db, "COMMIT", path);

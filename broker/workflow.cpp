@@ -216,13 +216,18 @@ Status Broker::Impl::apply_workflow(const OpenedEnvelope& opened, const Enrolled
   if (!request_id) return {};
   auto rows = store->lifecycle_of(*request_id);
   if (!rows) return std::move(rows).take_error();
+  // The officer who signed the reply (open() checked the header names the same).
+  const std::string& officer = opened.signer.participant.officer;
   for (auto& row : *rows) {
     const bool own_row = row.requested_country == principal.country;
     std::string before = row.state;
     switch (opened.type) {
       case MessageType::TRACING_ACKNOWLEDGEMENT: {
         if (!own_row) continue;
-        if (row.acknowledged_at_ms == 0) row.acknowledged_at_ms = now_ms;
+        if (row.acknowledged_at_ms == 0) {
+          row.acknowledged_at_ms = now_ms;
+          row.acknowledged_by = officer;
+        }
         switch (body.getTracingAcknowledgement().getStatus()) {
           case wire::AcknowledgementStatus::ACCEPTED: row.state = "acknowledged"; break;
           case wire::AcknowledgementStatus::NEEDS_INFORMATION: row.state = "needs_information"; break;
@@ -231,6 +236,7 @@ Status Broker::Impl::apply_workflow(const OpenedEnvelope& opened, const Enrolled
             row.outcome = "rejected_as_malformed";
             row.refusal_grounds.clear();
             row.answered_at_ms = now_ms;
+            row.answered_by = officer;
             break;
           case wire::AcknowledgementStatus::FORWARDED: row.state = "forwarded"; break;
         }
@@ -239,7 +245,10 @@ Status Broker::Impl::apply_workflow(const OpenedEnvelope& opened, const Enrolled
       case MessageType::TRACING_RESPONSE: {
         if (!own_row) continue;
         auto response = body.getTracingResponse();
-        if (row.acknowledged_at_ms == 0) row.acknowledged_at_ms = now_ms;  // an answer acknowledges too
+        if (row.acknowledged_at_ms == 0) {  // an answer acknowledges too
+          row.acknowledged_at_ms = now_ms;
+          row.acknowledged_by = officer;
+        }
         if (response.getKind() == wire::ResponseKind::INTERIM) {
           row.state = "interim";
           break;
@@ -254,6 +263,7 @@ Status Broker::Impl::apply_workflow(const OpenedEnvelope& opened, const Enrolled
           row.refusal_grounds += (row.refusal_grounds.empty() ? "" : ",") + refusal_ground_name(ground);
         }
         row.answered_at_ms = now_ms;
+        row.answered_by = officer;
         break;
       }
       case MessageType::FORWARD: {
@@ -367,11 +377,19 @@ std::string describe_lifecycle(const LifecycleRow& row) {
     std::strftime(text, sizeof text, "%Y-%m-%d %H:%M", &parts);
     return std::string(text);
   };
+  // Who, when an officer's certificate signed it: the office's own certificate names no one.
+  auto by = [](const std::string& officer) { return officer.empty() ? std::string() : " by officer " + officer; };
   std::string text = row.state + " (" + row.priority + ")";
-  if (row.acknowledged_at_ms != 0) text += "; acknowledged " + day(row.acknowledged_at_ms);
-  else text += "; acknowledgement due " + day(row.ack_due_ms);
-  if (row.answered_at_ms != 0) text += "; answered " + day(row.answered_at_ms) + " (" + row.outcome + ")";
-  else if (!is_closed_state(row.state)) text += "; response due " + day(row.response_due_ms);
+  if (row.acknowledged_at_ms != 0) {
+    text += "; acknowledged " + day(row.acknowledged_at_ms) + by(row.acknowledged_by);
+  } else {
+    text += "; acknowledgement due " + day(row.ack_due_ms);
+  }
+  if (row.answered_at_ms != 0) {
+    text += "; answered " + day(row.answered_at_ms) + by(row.answered_by) + " (" + row.outcome + ")";
+  } else if (!is_closed_state(row.state)) {
+    text += "; response due " + day(row.response_due_ms);
+  }
   if (!row.refusal_grounds.empty()) text += "; grounds: " + row.refusal_grounds;
   if (row.ack_reminded || row.response_reminded) text += "; escalated";
   return text;

@@ -1,6 +1,9 @@
 // ZAP (ZeroMQ RFC 27): the CURVE handshake asks here whether a client key
 // belongs to an enrolled, unrevoked participant. The answer's User-Id is
-// the participant id every later message is attributed to.
+// the participant id every later message is attributed to; its metadata
+// property kCertificateProperty names which of the participant's
+// certificates (its own or an officer's, by CURVE key) holds the
+// connection, so that each officer has a session of its own.
 #include <cstring>
 
 #include <spdlog/spdlog.h>
@@ -14,6 +17,18 @@ namespace {
 constexpr std::int64_t kRefusalAuditEveryMs = 60'000;  // per key: a handshake flood cannot flood the audit table
 constexpr std::size_t kRefusalMemory = 4096;
 constexpr std::int64_t kHandshakeReportEveryMs = 1'000;
+
+// ZAP reply metadata (ZMTP 3 property list): name length (1 byte), name,
+// value length (4 bytes, network order), value.
+std::string zap_metadata(std::string_view name, std::string_view value) {
+  std::string out;
+  out.push_back(static_cast<char>(name.size()));
+  out.append(name);
+  const auto size = static_cast<std::uint32_t>(value.size());
+  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((size >> shift) & 0xff));
+  out.append(value);
+  return out;
+}
 }  // namespace
 
 void Broker::Impl::handle_zap_requests() {
@@ -30,6 +45,7 @@ void Broker::Impl::handle_zap_requests() {
     std::string status = "400";
     std::string status_text = "unknown CURVE key: this participant is not enrolled";
     std::string user_id;
+    std::string metadata;
     if (request.size() >= 7 && request[0].to_string() == "1.0" && request[5].to_string() == "CURVE" &&
         request[6].size() == 32) {
       CurvePublicKey key{};
@@ -44,6 +60,7 @@ void Broker::Impl::handle_zap_requests() {
         status = "200";
         status_text = "OK";
         user_id = participant->id.str();
+        metadata = zap_metadata(kCertificateProperty, z85_encode(key));
       } else {
         ++counters.zap_refused;
         const std::string key_text = z85_encode(key);
@@ -65,8 +82,8 @@ void Broker::Impl::handle_zap_requests() {
       status = "500";
       status_text = "malformed ZAP request";
     }
-    std::array<zmq::const_buffer, 6> reply = {zmq::str_buffer("1.0"), zmq::buffer(request_id), zmq::buffer(status),
-                                              zmq::buffer(status_text), zmq::buffer(user_id), zmq::str_buffer("")};
+    std::array<zmq::const_buffer, 6> reply = {zmq::str_buffer("1.0"),   zmq::buffer(request_id), zmq::buffer(status),
+                                              zmq::buffer(status_text), zmq::buffer(user_id),    zmq::buffer(metadata)};
     try {
       zmq::send_multipart(zap, reply);
     } catch (const zmq::error_t& error) {

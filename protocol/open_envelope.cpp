@@ -147,6 +147,17 @@ Result<OpenedEnvelope> EnvelopeOpener::open(ByteView envelope_bytes, const OpenO
                             header.getSenderCountry().cStr() + ") but is signed by " + signer->participant.id.str() +
                             " (" + signer->participant.country.str() + ")");
     }
+    // The signed officer must be the one the certificate names: an officer
+    // cannot sign in a colleague's name, nor the office's certificate in an
+    // officer's. Null and empty both mean the participant's own certificate.
+    if (header.getOfficer() != signer->participant.officer.c_str()) {
+      const std::string claimed = header.getOfficer().cStr();
+      return make_error(ErrorCode::signer_mismatch,
+                        "header names officer \"" + claimed + "\" but is signed by the certificate of " +
+                            (signer->participant.officer.empty() ? std::string("the participant itself")
+                                                                 : "officer \"" + signer->participant.officer + "\"") +
+                            " of " + signer->participant.id.str() + "; seal with the signer's own certificate");
+    }
     const wire::MessageType type = header.getType();
     if (!role_may_sign(signer->participant.role, type)) {
       return make_error(ErrorCode::wrong_role, "a " + std::string(role_name(signer->participant.role)) +

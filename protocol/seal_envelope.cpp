@@ -31,6 +31,10 @@ Result<Bytes> seal_envelope(const Identity& signer, wire::Header::Builder header
     header.setType(message_type_of(body));
     header.setSenderParticipant(signer.participant().id.str());
     header.setSenderCountry(signer.participant().country.str());
+    // Only an officer's certificate names an officer: the participant's own
+    // certificate leaves the field null, so its headers keep the canonical
+    // bytes they had before the field existed.
+    if (!signer.participant().officer.empty()) header.setOfficer(signer.participant().officer);
     if (header.getMessageId().size() == 0) {
       MessageId id = MessageId::random();
       header.setMessageId(kj::arrayPtr(id.bytes.data(), id.bytes.size()));

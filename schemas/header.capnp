@@ -106,4 +106,11 @@ struct Header {
   evaluation @14 :Evaluation;
   otherChannelReferences @15 :List(ChannelReference);
   bodySha256 @16 :Data;
+
+  officer @17 :Text;
+  # The officer who signed, under senderParticipant: the officer extension
+  # of the signer's certificate (certs/README.md). Absent (null) when the
+  # participant's own certificate signed; then the header's bytes are those
+  # of a header without this field. A verifier refuses a header whose officer
+  # differs from its certificate's (signer_mismatch).
 }

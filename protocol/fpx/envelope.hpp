@@ -6,9 +6,9 @@
 //        decode (reader limits) -> canonical header -> schema version ->
 //        body hash -> signer chain to the root -> signature over exactly the
 //        received header bytes -> chain validity at the (now authenticated)
-//        created-at -> revocation by the current CRLs -> sender fields match
-//        the certificate -> role may send this type -> parse the body, also
-//        canonical, from the verified bytes.
+//        created-at -> revocation by the current CRLs -> sender fields (and
+//        officer) match the certificate -> role may send this type -> parse
+//        the body, also canonical, from the verified bytes.
 #pragma once
 
 #include <cstdint>
@@ -50,9 +50,9 @@ bool role_may_sign(Role role, wire::MessageType type);
 wire::MessageType message_type_of(wire::Body::Reader body);
 std::string_view message_type_name(wire::MessageType type);
 
-// Fills schemaVersion, type (from the body), sender participant and country
-// (from the identity), messageId (random, if empty), createdAtMs (now, if 0)
-// and bodySha256, then signs. Returns the envelope bytes.
+// Fills schemaVersion, type (from the body), sender participant, country and
+// officer (from the identity; officer only for an officer's certificate),
+// messageId (random, if empty), createdAtMs (now, if 0) and bodySha256, then signs. Returns the envelope bytes.
 Result<Bytes> seal_envelope(const Identity& signer, wire::Header::Builder header, wire::Body::Reader body);
 
 // Decoded header and body, with the buffers that own them. Readers stay valid

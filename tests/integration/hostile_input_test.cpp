@@ -1042,6 +1042,122 @@ TEST_CASE("every hostile input gets its typed error and audit row, and the next 
   }
 }
 
+// ---- Officers (issue 11 item 6): one participant, several certificates --------
+// Niger's focal point is two officers, each with a certificate of its own
+// (same CN and C, the officer extension naming it). One SECTION per row.
+
+TEST_CASE("officers: a forged officer is refused, and only the same certificate's reconnect takes a session over") {
+  TestPki pki({"SN", "NE", "BF"});
+  pki.issue("sn.police-judiciaire", "SN", Role::agency);
+  pki.issue("bf.focal-point", "BF", Role::focal_point);
+  pki.issue("ne.focal-point", "NE", Role::focal_point, {.officer = std::string("amadou")});
+  pki.issue("ne.focal-point", "NE", Role::focal_point, {.officer = std::string("fatima")});
+  const std::string amadou = test::officer_name("ne.focal-point", "amadou");
+  const std::string fatima = test::officer_name("ne.focal-point", "fatima");
+  BrokerProcess broker(pki, {"sn.police-judiciaire", "bf.focal-point", amadou, fatima});
+  const Identity amadou_identity = pki.identity(amadou);
+  const Identity fatima_identity = pki.identity(fatima);
+  auto connect_raw = [&](const Identity& identity) {
+    auto session = std::make_unique<RawSession>(broker.endpoint(), broker.curve_public_key(), identity.curve(),
+                                                Endpoint::participants);
+    auto ping = session->next_id();
+    session->send({frame_of_kind(ping, 3)});
+    REQUIRE(session->answer(ping).kind == Answer::Kind::pong);
+    return session;
+  };
+  // Amadou's key and chain, signing as the participant (CN) he works for.
+  Signer amadou_signer = signer_from(pki, amadou, "NE");
+  amadou_signer.id = "ne.focal-point";
+  auto reply = [](test::SampleChange more) {
+    return [more](wire::Header::Builder header, wire::Body::Builder body) {
+      header.initRecipients(1)[0].setCountry("SN");
+      if (more) more(header, body);
+    };
+  };
+
+  SECTION("a header naming another officer than its certificate's is refused with signer_mismatch") {
+    auto session = connect_raw(amadou_identity);
+    const std::size_t audit_before = broker.audit().size();
+    Answer answer = session->submit(hand_seal(
+        amadou_signer, MessageType::CAMPAIGN_REPORT,
+        {.forge = reply([](wire::Header::Builder header, wire::Body::Builder) { header.setOfficer("fatima"); })}));
+    INFO("answer: " << describe(answer));
+    REQUIRE(answer.kind == Answer::Kind::error);
+    CHECK(answer.code == ErrorCode::signer_mismatch);
+    CHECK_THAT(answer.message, Catch::Contains("fatima") && Catch::Contains("amadou"));
+    CHECK(broker.audit_count("open", "signer_mismatch") == 1);
+    CHECK(broker.audit().size() == audit_before + 1);
+    // Nothing was stored: the broker still serves, and accepts Amadou's own report.
+    Answer good = session->submit(test::seal_changed(
+        amadou_identity, MessageType::TRACING_REQUEST, [](wire::Header::Builder header, wire::Body::Builder body) {
+          header.initRecipients(1)[0].setCountry("BF");
+          auto request = body.getTracingRequest();
+          request.setRequestingCountry("NE");
+          request.setRequestingAgency("ne.focal-point");
+          auto states = request.initRequestedStates(1);
+          states[0].setCountry("BF");
+          states[0].setRole(wire::RequestedStateRole::COUNTRY_OF_MANUFACTURE);
+        }));
+    INFO("good: " << describe(good));
+    CHECK(good.kind == Answer::Kind::receipt);
+  }
+
+  SECTION("an officer's certificate signing a header that names no officer (the office's own) is refused") {
+    auto session = connect_raw(amadou_identity);
+    Answer answer = session->submit(hand_seal(amadou_signer, MessageType::CAMPAIGN_REPORT, {.forge = reply({})}));
+    INFO("answer: " << describe(answer));
+    REQUIRE(answer.kind == Answer::Kind::error);
+    CHECK(answer.code == ErrorCode::signer_mismatch);
+    CHECK(broker.audit_count("open", "signer_mismatch") == 1);
+  }
+
+  SECTION("a second session of the same certificate takes the first over (a reconnect); a colleague's does not") {
+    auto first = connect_raw(amadou_identity);
+    auto colleague = connect_raw(fatima_identity);
+    auto second = connect_raw(amadou_identity);  // Amadou reconnects
+    auto ping = first->next_id();
+    first->send({frame_of_kind(ping, 3)});
+    Answer closed = first->answer(ping);
+    CHECK(closed.kind == Answer::Kind::session_closed);
+    // Fatima's session and Amadou's new one both still serve.
+    for (RawSession* live : {colleague.get(), second.get()}) {
+      auto id = live->next_id();
+      live->send({frame_of_kind(id, 3)});
+      CHECK(live->answer(id).kind == Answer::Kind::pong);
+    }
+    CHECK(broker.log_text().find("takes over") != std::string::npos);
+  }
+
+  SECTION("one session more than a participant may hold (32, kMaxSessionsPerParticipant) is refused with unavailable") {
+    constexpr int kLimit = 32;  // broker/broker_impl.hpp
+    std::vector<std::string> names{amadou, fatima};
+    for (int i = static_cast<int>(names.size()); i <= kLimit; ++i) {
+      const std::string officer = "officer-" + std::to_string(i);
+      pki.issue("ne.focal-point", "NE", Role::focal_point, {.officer = officer});
+      names.push_back(test::officer_name("ne.focal-point", officer));
+      broker.enroll(names.back());
+    }
+    broker.reload();
+    std::vector<std::unique_ptr<RawSession>> open;
+    for (int i = 0; i < kLimit; ++i) open.push_back(connect_raw(pki.identity(names[static_cast<std::size_t>(i)])));
+    const Identity one_more = pki.identity(names.back());
+    RawSession extra(broker.endpoint(), broker.curve_public_key(), one_more.curve(), Endpoint::participants);
+    auto ping = extra.next_id();
+    extra.send({frame_of_kind(ping, 3)});
+    Answer refused = extra.answer(ping);
+    INFO("answer: " << describe(refused));
+    REQUIRE(refused.kind == Answer::Kind::error);
+    CHECK(refused.code == ErrorCode::unavailable);
+    CHECK_THAT(refused.message, Catch::Contains("32 sessions"));
+    CHECK(broker.audit_count("identify", "unavailable") == 1);
+    // The sessions already open still serve; a reconnect of one of them is no extra session.
+    auto again = connect_raw(pki.identity(names.front()));
+    auto id = open.back()->next_id();
+    open.back()->send({frame_of_kind(id, 3)});
+    CHECK(open.back()->answer(id).kind == Answer::Kind::pong);
+  }
+}
+
 TEST_CASE("a flood beyond the rate limit is answered frame by frame with rate_limited, never dropped") {
   Exchange exchange({.rate_per_second = 20, .burst = 40});
   auto niger = exchange.connect("ne.focal-point");

@@ -66,6 +66,10 @@ const pki::Authority& TestPki::issuer_for(const std::string& country, bool via_i
   return root_;
 }
 
+std::string officer_name(const std::string& id, const std::string& officer) {
+  return id + "~" + officer;
+}
+
 std::filesystem::path TestPki::issue(const std::string& id, const std::string& country, Role role,
                                      const IssueOptions& options) {
   auto key = must(SigningKey::generate());
@@ -77,6 +81,7 @@ std::filesystem::path TestPki::issue(const std::string& id, const std::string& c
   request.signing_public_key = key.public_key();
   if (options.with_curve_key) request.curve_public_key = curve.public_key;
   request.validity = options.validity;
+  if (options.officer) request.officer = *options.officer;
 
   // An identity may be issued "by SN's intermediate" for another country to
   // test name constraints: the issuer is chosen by the first label of the id.
@@ -89,7 +94,8 @@ std::filesystem::path TestPki::issue(const std::string& id, const std::string& c
   const pki::Authority& issuer = issuer_for(issuer_country, options.via_intermediate);
   Certificate certificate = must(issuer.issue(request, options.country_check));
 
-  auto dir = dir_.path() / "participants" / id;
+  const std::string name = options.officer ? officer_name(id, *options.officer) : id;
+  auto dir = dir_.path() / "participants" / name;
   std::filesystem::create_directories(dir);
   std::string chain = certificate.pem();
   if (&issuer != &root_) chain += issuer.certificate().pem();
@@ -100,7 +106,7 @@ std::filesystem::path TestPki::issue(const std::string& id, const std::string& c
 
   std::optional<std::string> intermediate;
   if (&issuer != &root_) intermediate = issuer_country;
-  issued_[id] = Issued{certificate.serial_hex(), intermediate};
+  issued_[name] = Issued{certificate.serial_hex(), intermediate};
   return dir;
 }
 
@@ -117,7 +123,7 @@ Identity TestPki::identity(const std::string& id, const IssueOptions& options) {
 Identity TestPki::issue_identity(const std::string& id, const std::string& country, Role role,
                                  const IssueOptions& options) {
   issue(id, country, role, options);
-  return identity(id, options);
+  return identity(options.officer ? officer_name(id, *options.officer) : id, options);
 }
 
 void TestPki::revoke(const std::string& id, std::int64_t revoked_at_ms) {

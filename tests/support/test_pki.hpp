@@ -33,7 +33,15 @@ struct IssueOptions {
   bool with_curve_key = true;
   pki::CountryCheck country_check = pki::CountryCheck::enforce;
   std::string passphrase;  // encrypts the signing key when set
+  // Issues an officer's certificate under the participant (same CN and C,
+  // the officer extension naming it, keys of its own). Its identity lives
+  // under officer_name(id, officer): pass that to identity(), revoke(),
+  // BrokerProcess::enroll() and client_options().
+  std::optional<std::string> officer;
 };
+
+// The name an officer's identity is kept under in a TestPki: "ne.focal-point~amadou".
+std::string officer_name(const std::string& id, const std::string& officer);
 
 constexpr std::int64_t kDayMs = 24LL * 60 * 60 * 1000;
 
@@ -49,7 +57,9 @@ class TestPki {
   // A national CA made in the constructor: tests mint with it what fpx-ca would refuse.
   const pki::Authority& national_ca(const std::string& country) const { return intermediates_.at(country); }
 
-  // Issues a participant certificate and writes its identity directory.
+  // Issues a participant (or, with options.officer, an officer) certificate
+  // and writes its identity directory: participants/<id> or
+  // participants/<officer_name(id, officer)>.
   std::filesystem::path issue(const std::string& id, const std::string& country, Role role,
                               const IssueOptions& options = {});
   Identity identity(const std::string& id, const IssueOptions& options = {});

@@ -73,7 +73,8 @@ struct InsertedMessage {
 
 struct AuditEntry {
   std::int64_t at_ms = 0;
-  std::string principal;                 // authenticated participant id, or "" before identification
+  std::string principal;                 // authenticated participant id ("id/officer" for an officer), or ""
+                                         // before identification
   std::optional<MessageId> message_id;   // when known
   std::string stage;                     // "accept", "open", "authorize", ... or "zap"
   ErrorCode outcome = ErrorCode::none;   // none: accepted
@@ -127,6 +128,10 @@ struct LifecycleRow {
   std::string outcome;          // the final response's outcome
   std::string refusal_grounds;  // comma-separated grounds of a refusal or restriction
   std::int64_t updated_at_ms = 0;
+  // The officer whose signed message acknowledged or answered ("" : the
+  // requested focal point's own certificate, or not yet): status names them.
+  std::string acknowledged_by;
+  std::string answered_by;
 };
 
 // An active stolen/lost alert that lists a serial number.
@@ -208,6 +213,12 @@ class Store {
   // arrival order, with delivery_id greater than `after`.
   virtual Result<std::vector<PendingDelivery>> pending_deliveries(const ParticipantId& recipient,
                                                                   std::uint64_t after, std::size_t limit) = 0;
+  // Deliveries of `recipient` already confirmed (by any one of its
+  // officers) whose message is still within its hold time at `now_ms`, with
+  // delivery_id greater than `after`: the newest `limit` of them, oldest
+  // first. An officer who connects later catches up on them.
+  virtual Result<std::vector<PendingDelivery>> confirmed_deliveries(const ParticipantId& recipient, std::uint64_t after,
+                                                                    std::int64_t now_ms, std::size_t limit) = 0;
   virtual Status mark_delivered(std::uint64_t delivery_id, std::int64_t at_ms) = 0;
   // Confirms only deliveries addressed to `recipient`; returns how many changed.
   virtual Result<int> confirm_deliveries(const ParticipantId& recipient, std::span<const std::uint64_t> delivery_ids,

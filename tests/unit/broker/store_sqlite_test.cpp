@@ -352,6 +352,33 @@ TEST_CASE("A participant cannot confirm someone else's delivery") {
   }
 }
 
+TEST_CASE("An officer's catch-up reads the newest confirmed deliveries of its participant still within their hold") {
+  test::TempDir dir;
+  auto store = open_store(dir.path() / "store.db");
+  insert_committed(*store, make_message(1, {"gh.focal-point"}));
+  insert_committed(*store, make_message(2, {"gh.focal-point", "ng.focal-point"}));
+  insert_committed(*store, make_message(3, {"gh.focal-point"}, kNowMs + 10));  // its hold ends soon
+  insert_committed(*store, make_message(4, {"gh.focal-point"}));               // left unconfirmed
+  const auto gh = pending_ids(*store, "gh.focal-point");
+  REQUIRE(gh.size() == 4);
+  require_ok(store->begin());
+  const std::vector<std::uint64_t> confirmed{gh[0], gh[1], gh[2]};
+  CHECK(must(store->confirm_deliveries(ParticipantId("gh.focal-point"), confirmed, kNowMs)) == 3);
+  require_ok(store->commit());
+
+  auto ids = [&](std::int64_t now, std::size_t limit) {
+    std::vector<std::uint64_t> out;
+    for (const auto& row : must(store->confirmed_deliveries(ParticipantId("gh.focal-point"), 0, now, limit))) {
+      out.push_back(row.delivery_id);
+    }
+    return out;
+  };
+  CHECK(ids(kNowMs, 10) == confirmed);                         // oldest first, pending ones not among them
+  CHECK(ids(kNowMs, 2) == std::vector{gh[1], gh[2]});          // the newest ones when limited
+  CHECK(ids(kNowMs + 1000, 10) == std::vector{gh[0], gh[1]});  // past its hold: not sent again
+  CHECK(must(store->confirmed_deliveries(ParticipantId("ng.focal-point"), 0, kNowMs, 10)).empty());
+}
+
 TEST_CASE("Confirmed deliveries are no longer pending, delivered ones still are") {
   test::TempDir dir;
   auto store = open_store(dir.path() / "store.db");
@@ -497,13 +524,13 @@ TEST_CASE("A store file with a newer schema version is refused") {
   { open_store(path); }
   {
     RawConnection raw(path);
-    CHECK(raw.text("PRAGMA user_version") == "4");
-    raw.exec("PRAGMA user_version = 5");
+    CHECK(raw.text("PRAGMA user_version") == "5");
+    raw.exec("PRAGMA user_version = 6");
   }
   const auto opened = open_sqlite_store(path);
   REQUIRE_FALSE(opened.ok());
   CHECK(opened.error().code == ErrorCode::io_error);
-  CHECK_THAT(opened.error().message, Catch::Contains("schema version 5") && Catch::Contains("newer"));
+  CHECK_THAT(opened.error().message, Catch::Contains("schema version 6") && Catch::Contains("newer"));
 }
 
 namespace {
@@ -615,6 +642,9 @@ TEST_CASE("A version 1 store gets its log nodes on opening") {
     raw.exec("DROP TABLE statistics_runs");
     raw.exec("DROP TABLE statistics_since");
     raw.exec("DROP INDEX lifecycle_by_submission");
+    raw.exec("ALTER TABLE lifecycle DROP COLUMN acknowledged_by");
+    raw.exec("ALTER TABLE lifecycle DROP COLUMN answered_by");
+    raw.exec("DROP INDEX deliveries_confirmed");
     raw.exec("ALTER TABLE watched_serials DROP COLUMN reached_countries");
     raw.exec("PRAGMA user_version = 1");
   }
@@ -627,7 +657,7 @@ TEST_CASE("A version 1 store gets its log nodes on opening") {
     check_log_matches(*store, reference);
   }
   RawConnection raw(path);
-  CHECK(raw.text("PRAGMA user_version") == "4");
+  CHECK(raw.text("PRAGMA user_version") == "5");
 }
 
 TEST_CASE("An SQLite file that is not an FPX store is refused") {
@@ -844,6 +874,9 @@ TEST_CASE("A version 3 store keeps its single commitments as part 0 of each leaf
     raw.exec("DROP TABLE statistics_runs");
     raw.exec("DROP TABLE statistics_since");
     raw.exec("DROP INDEX lifecycle_by_submission");
+    raw.exec("ALTER TABLE lifecycle DROP COLUMN acknowledged_by");
+    raw.exec("ALTER TABLE lifecycle DROP COLUMN answered_by");
+    raw.exec("DROP INDEX deliveries_confirmed");
     raw.exec("ALTER TABLE watched_serials DROP COLUMN reached_countries");
     raw.exec("PRAGMA user_version = 3");
   }
@@ -851,7 +884,7 @@ TEST_CASE("A version 3 store keeps its single commitments as part 0 of each leaf
   CHECK(must(store->commitment_part_hashes(leaf_index)) == std::vector<Sha256Digest>{part_hash});
   CHECK(must(store->last_statistics_period("day")) == std::nullopt);
   RawConnection raw(path);
-  CHECK(raw.text("PRAGMA user_version") == "4");
+  CHECK(raw.text("PRAGMA user_version") == "5");
   // Statistics start at the upgrade: earlier leaves have no facts to reveal.
   CHECK(std::stoll(raw.text("SELECT since_ms FROM statistics_since")) > 1'700'000'000'000LL);
 }
