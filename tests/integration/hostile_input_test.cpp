@@ -1240,6 +1240,57 @@ TEST_CASE("a flood of bad observer requests is answered one by one but audited o
   CHECK(observer.answer(follow).kind == Answer::Kind::observer_page);
 }
 
+TEST_CASE("pinning rows: an impostor exchange holding a root-issued broker certificate is refused by the client "
+          "library and the observer") {
+  test::TestPki pki({"SN", "NE", "BF"});
+  for (const char* id : {"sn.focal-point", "ne.focal-point", "bf.focal-point"}) {
+    pki.issue(id, std::string(id).substr(0, 2) == "sn" ? "SN" : std::string(id).substr(0, 2) == "ne" ? "NE" : "BF",
+              Role::focal_point);
+  }
+  pki.issue("sn.police-judiciaire", "SN", Role::agency);
+  pki.issue("cso.sahel-watch", "SN", Role::observer, {.via_intermediate = false});
+  const std::vector<std::string> enrolled{"sn.focal-point", "ne.focal-point", "bf.focal-point", "sn.police-judiciaire",
+                                          "cso.sahel-watch"};
+  BrokerProcess exchange(pki, enrolled);
+  const client::BrokerPins pins = test::broker_pins(pki);  // the real exchange's key, as profiles pin it
+  const CurvePublicKey exchange_curve_key = exchange.curve_public_key();
+  // Whoever can get the root to sign (or steals a broker certificate) runs
+  // an impostor: a real broker with a valid, root-issued broker certificate.
+  BrokerProcess impostor(pki, enrolled);
+  REQUIRE(test::broker_pins(pki).front().text() != pins.front().text());
+  const Bytes request = test::seal_sample(pki.identity("sn.police-judiciaire"), MessageType::TRACING_REQUEST);
+
+  SECTION("a receipt signed by the impostor's broker certificate") {
+    auto options = test::client_options(impostor, pki, "sn.police-judiciaire");
+    options.broker_pins = pins;
+    auto client = Client::connect(pki.identity("sn.police-judiciaire"), options);
+    REQUIRE(client.ok());
+    auto receipt = (*client)->submit(request);
+    REQUIRE_FALSE(receipt.ok());
+    CHECK(receipt.error().code == ErrorCode::signer_mismatch);
+    CHECK_THAT(receipt.error().message, Catch::Contains("is not signed by the pinned exchange"));
+    CHECK(*(*client)->unreceipted_count() == 1);  // kept in the outbox: not taken as stored
+  }
+  SECTION("the impostor's broker chain given to an observer in place of the exchange's") {
+    auto options = test::observer_options(impostor, pki);
+    options.broker_pins = pins;
+    auto observer = client::ObserverClient::connect(pki.identity("cso.sahel-watch"), options);
+    REQUIRE_FALSE(observer.ok());
+    CHECK(observer.error().code == ErrorCode::signer_mismatch);
+  }
+  // The real exchange, under its pinned key, still receipts the same request.
+  auto options = test::client_options(exchange, pki, "sn.police-judiciaire");
+  options.state_db = pki.dir() / "real-exchange.client.sqlite";
+  options.broker_curve_key = exchange_curve_key;  // read before the impostor's identity replaced the files
+  options.broker_pins = pins;
+  auto client = Client::connect(pki.identity("sn.police-judiciaire"), options);
+  REQUIRE(client.ok());
+  auto receipt = (*client)->submit(request);
+  const std::string refusal = receipt.ok() ? std::string() : receipt.error().describe();
+  INFO(refusal);
+  CHECK(receipt.ok());
+}
+
 namespace {
 
 // A TCP connection to the broker's port that speaks no (or not enough) ZMTP.
