@@ -64,6 +64,11 @@ new_keys bf.focal-point BF focal-point
 new_keys sn.police-judiciaire SN agency
 new_keys cso.sahel-watch SN observer
 new_keys exchange.broker AT broker
+echo "Two officers of Niger's focal point make keys of their own, under ne.focal-point:"
+for officer in amadou fatima; do
+  "$fpx_bin" keys new --id ne.focal-point --country NE --role focal-point --officer "$officer" \
+    --out "$keys/ne.focal-point~$officer"
+done
 
 step "The national CAs sign their focal points and agency; the root signs the observer and the broker"
 sign() {  # id, CA directory: sign the request, then the owner installs the chain beside its keys
@@ -76,6 +81,8 @@ sign bf.focal-point "$(national BF)"
 sign sn.police-judiciaire "$(national SN)"
 sign cso.sahel-watch "$pki"
 sign exchange.broker "$pki"
+sign ne.focal-point~amadou "$(national NE)"
+sign ne.focal-point~fatima "$(national NE)"
 echo "A national CA cannot sign a broker: Senegal's CA refuses exchange.broker's request:"
 if "$ca" --dir "$(national SN)" sign --request "$keys/exchange.broker/request.csr" --out "$demo_dir/forged.pem"; then
   fail "a national CA signed a broker certificate"
@@ -127,7 +134,8 @@ echo "every participant's keys exist only in its own keys/<id>/ directory: the o
 
 step "The broker starts on 127.0.0.1 with its SQLite file; the participants are enrolled"
 mkdir -p "$demo_dir/enrolled"
-for id in sn.focal-point ne.focal-point bf.focal-point sn.police-judiciaire cso.sahel-watch; do
+for id in sn.focal-point ne.focal-point bf.focal-point sn.police-judiciaire cso.sahel-watch \
+  ne.focal-point~amadou ne.focal-point~fatima; do
   cp "$keys/$id/chain.pem" "$demo_dir/enrolled/$id.pem"
 done
 port="${FPX_DEMO_PORT:-7400}"
@@ -166,7 +174,8 @@ grep "listening on" "$demo_dir/broker.log"
 
 # One fpx profile per participant: identity, broker endpoint and key, root CA, CRLs.
 profile() { echo "$demo_dir/profiles/$1"; }
-for id in sn.focal-point ne.focal-point bf.focal-point sn.police-judiciaire; do
+for id in sn.focal-point ne.focal-point bf.focal-point sn.police-judiciaire ne.focal-point~amadou \
+  ne.focal-point~fatima; do
   "$fpx_bin" profile init --dir "$(profile "$id")" --identity "$keys/$id" \
     --broker-endpoint "tcp://127.0.0.1:$port" --broker-cert "$keys/exchange.broker/chain.pem" \
     --root-ca "$pki/root-ca.pem" --crl-dir "$crls" >/dev/null
@@ -198,9 +207,14 @@ step "Niger's focal point opens its inbox: the request is there, its signature v
 inbox_until ne.focal-point 1 tracing-request
 as ne.focal-point inbox --all | head -5
 
-step "Niger acknowledges, then answers with a partial chain of custody"
-as ne.focal-point trace ack "$request_id" --expected-response 2026-12-20 --contact "NE tracing desk"
-as ne.focal-point trace respond "$request_id" --outcome partial-chain --final \
+step "Niger's two officers work at once, each in a session of their own: both see the request"
+inbox_until ne.focal-point~amadou 1 tracing-request
+inbox_until ne.focal-point~fatima 1 tracing-request
+echo "Amadou and Fatima each received the request; neither session took the other's over."
+
+step "Officer Amadou acknowledges, then officer Fatima answers with a partial chain of custody"
+as ne.focal-point~amadou trace ack "$request_id" --expected-response 2026-12-20 --contact "NE tracing desk"
+as ne.focal-point~fatima trace respond "$request_id" --outcome partial-chain --final \
   --hop "importer;Societe Nigerienne d'Armement;NE;2009-03-14;IMP-2009-0031" \
   --hop "dealer;Armurerie du Fleuve;NE;2011-06-02;DLR-2011-118"
 
@@ -220,6 +234,7 @@ as sn.police-judiciaire trace status "$request_id"
 status=$(as sn.police-judiciaire --json trace status "$request_id")
 printf '%s' "$status" | grep -q 'final' || fail "Niger's final answer is not in the lifecycle"
 printf '%s' "$status" | grep -q 'refused' || fail "Burkina Faso's refusal is not in the lifecycle"
+printf '%s' "$status" | grep -q 'by officer fatima' || fail "the status does not name the officer who answered"
 
 step "Burkina Faso issues a regional alert (Sahel) about a stolen batch"
 as bf.focal-point alert send "$examples/alert.json"
@@ -275,6 +290,10 @@ for secret in "$request_id" AK-4711-ZG SN-ZIG-2026-0142 BF-OUA-2026-0077 Ouagado
   if grep -q -- "$secret" "$report"; then fail "a private detail ($secret) reached the report"; fi
 done
 echo "Open it in a browser: file://$report"
+
+if grep -q "takes over from the previous one" "$demo_dir/broker.log"; then
+  fail "a session was taken over while two officers worked"
+fi
 
 step "The broker stops cleanly on SIGTERM"
 kill -TERM "$broker_pid"
