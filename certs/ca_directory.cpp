@@ -192,8 +192,7 @@ Result<int> take_lock(const fs::path& dir) {
 }
 }  // namespace
 
-Result<CaDirectory> CaDirectory::init(const fs::path& dir, const std::string& root_name, int days) {
-  if (days <= 0) return make_error(ErrorCode::invalid_argument, "--days must be positive");
+Result<CaDirectory> CaDirectory::create_layout(const fs::path& dir) {
   std::error_code ec;
   if (fs::exists(dir / "ca", ec)) {
     return make_error(ErrorCode::invalid_argument,
@@ -204,11 +203,19 @@ Result<CaDirectory> CaDirectory::init(const fs::path& dir, const std::string& ro
   auto lock = take_lock(dir);
   if (!lock) return std::move(lock).take_error();
   CaDirectory ca(dir, *lock);
-  // ca/ is 0700: it holds every CA private key.
+  // ca/ is 0700: it holds the CA's private key.
   if (auto st = make_dir(dir / "ca", kPrivateDirMode); !st) return st.error();
   for (const char* sub : {"crls", "issued"}) {
     if (auto st = make_dir(dir / sub, 0755); !st) return st.error();
   }
+  return ca;
+}
+
+Result<CaDirectory> CaDirectory::init(const fs::path& dir, const std::string& root_name, int days) {
+  if (days <= 0) return make_error(ErrorCode::invalid_argument, "--days must be positive");
+  auto created = create_layout(dir);
+  if (!created) return std::move(created).take_error();
+  CaDirectory& ca = *created;
   if (auto st = make_dir(dir / "participants", kPrivateDirMode); !st) return st.error();
 
   auto key = SigningKey::generate();
@@ -231,7 +238,7 @@ Result<CaDirectory> CaDirectory::init(const fs::path& dir, const std::string& ro
     return st.error();
   }
   if (auto crl = ca.publish_crl(kRootCaName, kDefaultCrlDays); !crl) return std::move(crl).take_error();
-  return ca;
+  return std::move(ca);
 }
 
 Result<CaDirectory> CaDirectory::open(const fs::path& dir) {
@@ -631,20 +638,8 @@ Status CaDirectory::record_revocation(const std::string& serial_hex, const std::
 
 Result<std::string> CaDirectory::init_national(const fs::path& dir, const CountryCode& country) {
   if (!is_iso3166_alpha2(country.str())) return bad_country(country.str());
-  std::error_code ec;
-  if (fs::exists(dir / "ca", ec)) {
-    return make_error(ErrorCode::invalid_argument,
-                      dir.string() + " already holds a CA; choose another --dir or remove it first");
-  }
-  fs::create_directories(dir, ec);
-  if (ec) return make_error(ErrorCode::io_error, "cannot create " + dir.string() + ": " + ec.message());
-  auto lock = take_lock(dir);
-  if (!lock) return std::move(lock).take_error();
-  CaDirectory ca(dir, *lock);
-  if (auto st = make_dir(dir / "ca", kPrivateDirMode); !st) return st.error();
-  for (const char* sub : {"crls", "issued"}) {
-    if (auto st = make_dir(dir / sub, 0755); !st) return st.error();
-  }
+  auto created = create_layout(dir);  // holds the directory's lock while its files are written
+  if (!created) return std::move(created).take_error();
   const fs::path ca_dir = dir / "ca" / ca_name_for(country);
   if (auto st = make_dir(ca_dir, kPrivateDirMode); !st) return st.error();
   // The national CA's key is made here, on the state's own machine, and

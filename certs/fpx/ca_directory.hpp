@@ -168,6 +168,8 @@ class CaDirectory {
   std::vector<std::string> authority_names() const;
 
  private:
+  // A new CA directory, locked: ca/ (0700), crls/ and issued/; refuses one that holds a CA.
+  static Result<CaDirectory> create_layout(const std::filesystem::path& dir);
   CaDirectory(std::filesystem::path dir, int lock_fd) : dir_(std::move(dir)), lock_fd_(lock_fd) {}
   Status load_records();
   Result<Authority> load_authority(const std::string& name) const;
