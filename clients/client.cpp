@@ -248,14 +248,7 @@ struct Client::Impl {
     dealer.refusal_note = " A suspended or revoked participant is refused the same way.";
     dealer_.open(dealer);
 
-    const std::uint64_t request_id = next_request_id_++;
-    capnp::MallocMessageBuilder builder;
-    auto frame = builder.initRoot<wire::ClientFrame>();
-    frame.setRequestId(request_id);
-    frame.setPing();
-    if (auto sent = send(builder); !sent) return sent;
-
-    auto reply = wait_for(request_id, Clock::now() + options_.handshake_timeout);
+    auto reply = ping(Clock::now() + options_.handshake_timeout);
     if (!reply) return std::move(reply).take_error();
     if (!*reply) {
       std::string hint = dealer_.tcp_connected()
@@ -269,6 +262,17 @@ struct Client::Impl {
       return make_error(ErrorCode::malformed, "the broker answered ping with something other than pong");
     }
     return {};
+  }
+
+  // Sends a ping and waits for its answer until `deadline` (nullopt: none came).
+  Result<std::optional<BrokerMessage>> ping(Clock::time_point deadline) {
+    const std::uint64_t request_id = next_request_id_++;
+    capnp::MallocMessageBuilder builder;
+    auto frame = builder.initRoot<wire::ClientFrame>();
+    frame.setRequestId(request_id);
+    frame.setPing();
+    if (auto sent = send(builder); !sent) return std::move(sent).take_error();
+    return wait_for(request_id, deadline);
   }
 
   Status send(capnp::MessageBuilder& builder) {
@@ -576,13 +580,7 @@ struct Client::Impl {
   // A ping round trip: frames on one connection arrive in order, so once
   // its pong is here the broker has every confirm sent before it.
   Status flush_confirms() {
-    const std::uint64_t request_id = next_request_id_++;
-    capnp::MallocMessageBuilder builder;
-    auto frame = builder.initRoot<wire::ClientFrame>();
-    frame.setRequestId(request_id);
-    frame.setPing();
-    if (auto sent = send(builder); !sent) return sent;
-    auto reply = wait_for(request_id, Clock::now() + options_.request_timeout);
+    auto reply = ping(Clock::now() + options_.request_timeout);
     if (!reply) return std::move(reply).take_error();
     if (!*reply) {
       return make_error(ErrorCode::unavailable, "the broker did not answer within " + millis(options_.request_timeout) +
