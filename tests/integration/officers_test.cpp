@@ -267,3 +267,43 @@ TEST_CASE("revoking one officer ends that officer's session and leaves the other
                                        test::client_options(*exchange.broker, exchange.pki, exchange.amadou));
   CHECK_FALSE(again.ok());
 }
+
+// Review (issue 11, attacker: a revoked officer). The reload refuses the
+// revoked officer's frames, but its live session stays in the broker's
+// sessions, so every later delivery of Niger is still pushed to it.
+TEST_CASE("review: a revoked officer's live connection receives no delivery after the reload") {
+  OfficersExchange exchange;
+  auto agency_identity = exchange.pki.identity("sn.police-judiciaire");
+  auto agency = exchange.connect("sn.police-judiciaire");
+  auto amadou = exchange.connect(exchange.amadou);
+  auto fatima = exchange.connect(exchange.fatima);
+  auto drain = [](Client& client, std::chrono::milliseconds total) {
+    std::vector<client::Delivery> got;
+    const auto deadline = std::chrono::steady_clock::now() + total;
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto batch = client.poll(100ms);
+      if (!batch) break;
+      for (auto& delivery : *batch) got.push_back(std::move(delivery));
+    }
+    return got;
+  };
+  Bytes first = test::seal_sample(agency_identity, MessageType::TRACING_REQUEST);
+  REQUIRE(agency->submit(first).ok());
+  REQUIRE(drain(*amadou, 3s).size() == 1);
+  for (const auto& delivery : drain(*fatima, 3s)) REQUIRE(fatima->confirm(delivery).ok());
+
+  exchange.pki.revoke(exchange.amadou, now_ms() - 1000);
+  exchange.broker->reload();
+
+  Bytes second = test::seal_sample(agency_identity, MessageType::TRACING_REQUEST);
+  REQUIRE(agency->submit(second).ok());
+  auto fatima_got = drain(*fatima, 3s);
+  REQUIRE(fatima_got.size() == 1);
+  REQUIRE(fatima->confirm(fatima_got[0]).ok());
+  // Amadou sends nothing (a frame would be refused); he only listens.
+  auto leaked = drain(*amadou, 3s);
+  CHECK(leaked.empty());
+  for (const auto& delivery : leaked) {
+    CHECK_FALSE(delivery.opened.message_id == test::message_id_of(second));
+  }
+}

@@ -227,3 +227,59 @@ TEST_CASE("a revoked renewal drops out at reload and the participant's other cer
   CHECK(refused(after, "new", ErrorCode::revoked));
   CHECK(after.by_id(ParticipantId("sn.douanes")) != nullptr);
 }
+
+// Review (issue 11, attacker: the operator). The operator holds the root key.
+// Niger has a national CA, yet a root-issued certificate for Niger's focal
+// point, with keys the operator made, is enrolled at reload beside the real
+// one as a "renewal" (same holder: id and no officer), and the broker
+// accepts messages signed with it as Niger's. PROTOCOL.md §1.5 says the
+// operator cannot sign as a state and could issue for a state from the root
+// "only where that state has no national CA".
+TEST_CASE("review: the root cannot enrol a certificate of a state that has its own national CA") {
+  TestPki pki({"NE"});
+  const auto& ne = pki.national_ca("NE");
+  Holder real, operator_made;
+  const Certificate real_cert =
+      issue(ne, "ne.focal-point", "NE", Role::focal_point, real.key.public_key(), real.curve);
+  EnrolledDir dir(pki);
+  dir.put("ne", real_cert, ne);
+  Enrollment before = dir.load();
+  REQUIRE(before.refusals().empty());
+
+  const Certificate forged = issue(pki.root(), "ne.focal-point", "NE", Role::focal_point,
+                                   operator_made.key.public_key(), operator_made.curve);
+  dir.put("ne-renewed", forged, pki.root());
+  Enrollment after = dir.reload(before);
+  // Expected: refused (its issuer is not the CA that issued Niger's enrolled certificate).
+  CHECK(refused(after, "ne-renewed", ErrorCode::untrusted_chain));
+  CHECK(after.by_curve_key(operator_made.curve) == nullptr);
+  CHECK_FALSE(
+      after.check_signer(ParticipantId("ne.focal-point"), info_of(forged), operator_made.key.public_key()).ok());
+}
+
+// Review (issue 11, attacker: one state's CA key holder, or anyone whose CRL
+// file is copied into the broker's crl_dir as deploy/README says). The trust
+// store keeps one CRL per issuer *name*, the newest by thisUpdate, before
+// checking any signature. A CRL that names Niger's national CA, signed by
+// any other key, shadows Niger's real CRL: every Niger certificate is then
+// crl_missing, and a reload (or restart) un-enrols all of Niger.
+TEST_CASE("review: a CRL naming another CA, signed by a foreign key, does not un-enrol that CA's participants") {
+  TestPki pki({"NE", "SN"});
+  const auto& ne = pki.national_ca("NE");
+  Holder niger;
+  const Certificate niger_cert =
+      issue(ne, "ne.focal-point", "NE", Role::focal_point, niger.key.public_key(), niger.curve);
+  EnrolledDir dir(pki);
+  dir.put("ne", niger_cert, ne);
+  REQUIRE(dir.load().refusals().empty());
+
+  // Made by Senegal (or anyone): issuer name "C=NE, CN=NE national CA", its own key, a later thisUpdate.
+  const pki::Authority impostor(ne.certificate(), must(SigningKey::generate()));
+  const std::int64_t now = now_ms();
+  std::ofstream(pki.crl_dir() / "sn-published.crl.pem")
+      << must(impostor.make_crl_pem({}, now, now + 7 * 24 * 3600 * 1000LL, 1));
+
+  Enrollment after = dir.load();
+  CHECK_FALSE(refused(after, "ne", ErrorCode::crl_missing));
+  CHECK(after.by_curve_key(niger.curve) != nullptr);
+}
