@@ -99,9 +99,27 @@ Status Broker::Impl::reload() {
   }
   for (const auto& warning : reloaded->warnings()) spdlog::warn("enrolment: {}", warning);
   enrollment = std::move(reloaded).value();
+  close_sessions_no_longer_enrolled();
   audit_enrollment_refusals();
   spdlog::info("reloaded CRLs and enrolment: {} participants enrolled", enrollment.size());
   return {};
+}
+
+void Broker::Impl::close_sessions_no_longer_enrolled() {
+  // A reload that revokes a certificate ends its live session at once: its
+  // frames would be refused anyway, but a connection that only listens must
+  // not go on receiving the participant's deliveries.
+  std::vector<std::string> ended;
+  for (const auto& [key, session] : sessions) {
+    const EnrolledCertificate* certificate = enrollment.certificate_by_curve_key(key);
+    if (certificate == nullptr || certificate->id != session.participant) ended.push_back(session.routing_id);
+  }
+  for (const auto& routing_id : ended) {
+    // Its next frame is refused with `revoked` (dispatch.cpp), which tells
+    // the holder why; until then it is sent nothing.
+    spdlog::info("{}: its certificate is no longer enrolled; its session ends", session_label(routing_id));
+    drop_session(routing_id);
+  }
 }
 
 void Broker::Impl::audit_enrollment_refusals() {

@@ -61,9 +61,10 @@ inline constexpr const char* kObserversZapDomain = "fpx-observers";
 inline constexpr double kObserverReplyBytesPerSecond = 1024.0 * 1024;
 inline constexpr double kObserverReplyBurstBytes = 8.0 * 1024 * 1024;
 // Replies queued per observer connection (ZeroMQ's send queue): a client may
-// have this many requests outstanding; a reply that finds the queue full is
-// dropped, counted and audited (docs/PROTOCOL.md §11). With the byte budget
-// above, a connection that never reads holds at most this many pages.
+// have half this many requests outstanding (ZeroMQ learns what the peer read
+// in steps of half the queue); a reply that finds the queue full is dropped,
+// counted and audited (docs/PROTOCOL.md §11). With the byte budget above, a
+// connection that never reads holds at most this many pages.
 inline constexpr int kObserverSendQueue = 64;
 // Requests queued per observer connection before the broker reads them.
 inline constexpr int kObserverReceiveQueue = 64;
@@ -158,6 +159,7 @@ struct Broker::Impl {
   Status share_forwarded_request(const OpenedEnvelope& forward);
   // One audit row (stage "enrol") per certificate the enrolment refused.
   void audit_enrollment_refusals();
+  void close_sessions_no_longer_enrolled();  // after a reload
   void run_clock_scan();
   std::vector<ParticipantId> focal_points_of(const CountryCode& country) const;
 

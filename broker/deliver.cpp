@@ -68,9 +68,11 @@ Session* Broker::Impl::attach_session(const EnrolledCertificate& certificate, co
     Session& session = existing->second;
     session.routing_id = routing_id;
     // The new connection has seen nothing: everything unconfirmed goes again.
+    // Not the catch-up of colleagues' confirmed deliveries: this certificate's
+    // client had it already, and a holder reconnecting in a loop must not
+    // make the broker read and send it again each time.
     session.last_pushed = 0;
     session.in_flight.clear();
-    session.caught_up = false;
     session_by_routing_id[routing_id] = certificate.curve_key;
     push_after_commit.insert(certificate.id);
     return &session;

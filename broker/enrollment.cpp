@@ -12,6 +12,7 @@ struct Candidate {
   std::filesystem::path file;
   EnrolledCertificate certificate;
   bool refused = false;
+  bool issued_by_root = false;
 };
 
 // Who holds a key: a participant, or one officer of it. Two certificates of
@@ -117,13 +118,35 @@ Result<Enrollment> Enrollment::read(const std::filesystem::path& dir, TrustStore
     candidates.push_back({file,
                           EnrolledCertificate{info.id, info.country, info.role, info.officer, *signing_key,
                                               info.curve_public_key, info.serial_hex, info.not_after_ms},
-                          false});
+                          false, leaf.issuer_text() == trust.root().subject_text()});
+  }
+
+  // 1b. A state whose participants come from a national CA of its own is
+  // vouched for by that CA alone: a focal-point or agency certificate the
+  // root issued for it is what the operator (who holds the root key) would
+  // make to sign as that state, and is refused. Remembered across reloads.
+  if (previous != nullptr) enrollment.national_ca_countries_ = previous->national_ca_countries_;
+  for (const auto& candidate : candidates) {
+    if (!candidate.issued_by_root) enrollment.national_ca_countries_.insert(candidate.certificate.country);
+  }
+  for (auto& candidate : candidates) {
+    const EnrolledCertificate& mine = candidate.certificate;
+    if (candidate.issued_by_root && national_ca_may_issue(mine.role) &&
+        enrollment.national_ca_countries_.contains(mine.country)) {
+      candidate.refused = true;
+      enrollment.refuse({candidate.file, mine.id.str(), ErrorCode::untrusted_chain,
+                         mine.country.str() + " has a national CA of its own: a certificate of its " +
+                             std::string(role_name(mine.role)) +
+                             " issued by the root is not enrolled (the exchange's operator must not be able to "
+                             "sign as a state); have " + mine.country.str() + "'s national CA sign the request"});
+    }
   }
 
   // 2. At reload, what was enrolled before keeps its claims: an id its role
   // and country, a key its holder. The newcomer is refused, never the owner.
   if (previous != nullptr) {
     for (auto& candidate : candidates) {
+      if (candidate.refused) continue;  // one refusal per file
       const EnrolledCertificate& mine = candidate.certificate;
       if (const EnrolledParticipant* enrolled = previous->by_id(mine.id);
           enrolled != nullptr && (enrolled->role != mine.role || enrolled->country != mine.country)) {

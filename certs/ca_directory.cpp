@@ -779,6 +779,21 @@ Result<SignedCertificate> CaDirectory::sign(const SignRequest& sign_request) {
     return make_error(ErrorCode::invalid_argument,
                       "no CA named '" + sign_request.issuer + "' with its key in " + dir_.string());
   }
+  if (issuer == kRootCaName && national_ca_may_issue(request->role)) {
+    // A state with a national CA of its own is vouched for by it alone: the
+    // root signing for its focal point or agency would let the operator
+    // sign as that state. (Brokers refuse to enrol such a certificate too.)
+    for (const auto& record : issued_) {
+      if (record.kind == RecordKind::national_ca && record.country == request->country &&
+          !is_revoked(record.serial_hex)) {
+        return make_error(ErrorCode::wrong_role,
+                          request->country.str() + " has a national CA of its own (serial " + record.serial_hex +
+                              "): only it signs " + request->country.str() +
+                              "'s focal point and agencies; send the request to " + request->country.str() +
+                              "'s CA");
+      }
+    }
+  }
   auto authority = load_authority(issuer);
   if (!authority) return std::move(authority).take_error();
 

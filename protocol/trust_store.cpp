@@ -195,7 +195,10 @@ struct TrustStore::State {
   std::filesystem::path crl_dir;
   Certificate root;
   ossl::X509StorePtr store;
-  std::unordered_map<std::string, LoadedCrl> crls_by_issuer;  // issuer name DER -> newest CRL
+  // Issuer name DER -> every CRL naming that issuer, newest first. Not just
+  // the newest: a name is no proof, and a CRL that names a CA but is signed
+  // by another key (another state's, anyone's) must not shadow the CA's own.
+  std::unordered_map<std::string, std::vector<LoadedCrl>> crls_by_issuer;
   std::uint64_t crl_generation = 1;
   std::unordered_map<std::string, std::shared_ptr<ResolvedChain>> chains;  // SHA-256 of the chain bytes -> result
 
@@ -244,7 +247,7 @@ Status TrustStore::reload_crls() {
   if (!std::filesystem::is_directory(state_->crl_dir, io_error)) {
     return make_error(ErrorCode::crl_missing, "CRL directory " + state_->crl_dir.string() + " does not exist");
   }
-  std::unordered_map<std::string, LoadedCrl> by_issuer;
+  std::unordered_map<std::string, std::vector<LoadedCrl>> by_issuer;
   std::vector<std::filesystem::path> files;
   for (const auto& entry : std::filesystem::directory_iterator(state_->crl_dir, io_error)) {
     auto extension = entry.path().extension();
@@ -256,11 +259,12 @@ Status TrustStore::reload_crls() {
     if (!loaded) return std::move(loaded).take_error();  // keep the previous set: never half a reload
     for (auto& crl : *loaded) {
       std::string issuer = name_key(X509_CRL_get_issuer(crl.crl.get()));
-      auto existing = by_issuer.find(issuer);
-      if (existing == by_issuer.end() || existing->second.this_update_ms < crl.this_update_ms) {
-        by_issuer.insert_or_assign(issuer, std::move(crl));
-      }
+      by_issuer[issuer].push_back(std::move(crl));
     }
+  }
+  for (auto& [issuer, crls] : by_issuer) {
+    std::stable_sort(crls.begin(), crls.end(),
+                     [](const LoadedCrl& a, const LoadedCrl& b) { return a.this_update_ms > b.this_update_ms; });
   }
   state_->crls_by_issuer = std::move(by_issuer);
   ++state_->crl_generation;
@@ -269,7 +273,8 @@ Status TrustStore::reload_crls() {
 
 std::vector<std::string> TrustStore::crls_expiring_before(std::int64_t deadline_ms) const {
   std::vector<std::string> expiring;
-  for (const auto& [issuer, crl] : state_->crls_by_issuer) {
+  for (const auto& [issuer, crls] : state_->crls_by_issuer) {
+    const LoadedCrl& crl = crls.front();  // the newest of that name
     if (crl.next_update_ms == 0 || crl.next_update_ms <= deadline_ms) {
       expiring.push_back("CRL of " + crl.issuer_text + " (" + crl.file + ") has nextUpdate " +
                          (crl.next_update_ms == 0 ? std::string("missing") : format_time(crl.next_update_ms)) +
@@ -374,16 +379,25 @@ void TrustStore::State::check_revocation(ResolvedChain& chain) {
                                                              ": copy the CA's CRL there and reload (SIGHUP)");
       break;
     }
-    X509_CRL* crl = found->second.crl.get();
-    // A CRL is only evidence if its own issuer signed it.
-    if (X509_CRL_verify(crl, X509_get0_pubkey(issuer.get())) != 1) {
+    // A CRL is only evidence if its own issuer signed it: the newest that is.
+    const LoadedCrl* signed_by_issuer = nullptr;
+    for (const LoadedCrl& candidate : found->second) {
+      if (X509_CRL_verify(candidate.crl.get(), X509_get0_pubkey(issuer.get())) == 1) {
+        signed_by_issuer = &candidate;
+        break;
+      }
       ERR_clear_error();
-      finding.error = make_error(ErrorCode::crl_missing, "CRL " + found->second.file + " is not signed by " +
-                                                             issuer.subject_text() + ": replace it with the CA's own CRL");
+    }
+    if (signed_by_issuer == nullptr) {
+      finding.error = make_error(ErrorCode::crl_missing, "no CRL in " + crl_dir.string() + " is signed by " +
+                                                             issuer.subject_text() + " (" +
+                                                             std::to_string(found->second.size()) +
+                                                             " name it): copy the CA's own CRL there and reload");
       break;
     }
-    if (found->second.next_update_ms < finding.next_update_ms) {
-      finding.next_update_ms = found->second.next_update_ms;
+    X509_CRL* crl = signed_by_issuer->crl.get();
+    if (signed_by_issuer->next_update_ms < finding.next_update_ms) {
+      finding.next_update_ms = signed_by_issuer->next_update_ms;
       finding.next_update_issuer = issuer.subject_text();
     }
     X509_REVOKED* entry = nullptr;

@@ -1210,9 +1210,9 @@ TEST_CASE("a flood of bad observer requests is answered one by one but audited o
   Exchange exchange({.rate_per_second = 2000, .burst = 4000});
   RawSession& observer = exchange.raw("cso.sahel-watch", Endpoint::observers);
   constexpr int kFlood = 300;
-  // In rounds of 50: a client has at most 64 requests outstanding per
-  // connection (the broker's send queue for it, docs/PROTOCOL.md §11).
-  constexpr int kRound = 50;
+  // In rounds of 30: a client keeps at most 32 requests outstanding per
+  // connection (half the broker's send queue for it, docs/PROTOCOL.md §11).
+  constexpr int kRound = 30;
   int refused = 0;
   for (int round = 0; round < kFlood / kRound; ++round) {
     std::vector<std::uint64_t> ids;

@@ -268,10 +268,9 @@ TEST_CASE("revoking one officer ends that officer's session and leaves the other
   CHECK_FALSE(again.ok());
 }
 
-// Review (issue 11, attacker: a revoked officer). The reload refuses the
-// revoked officer's frames, but its live session stays in the broker's
-// sessions, so every later delivery of Niger is still pushed to it.
-TEST_CASE("review: a revoked officer's live connection receives no delivery after the reload") {
+// Attacker: a revoked officer who only listens. A reload must end his live
+// session, not only refuse his frames: no later delivery of Niger reaches him.
+TEST_CASE("a revoked officer's live connection receives no delivery after the reload") {
   OfficersExchange exchange;
   auto agency_identity = exchange.pki.identity("sn.police-judiciaire");
   auto agency = exchange.connect("sn.police-judiciaire");

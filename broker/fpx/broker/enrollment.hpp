@@ -18,6 +18,7 @@
 
 #include <filesystem>
 #include <map>
+#include <set>
 #include <optional>
 #include <string>
 #include <vector>
@@ -93,6 +94,9 @@ class Enrollment {
   std::size_t size() const { return by_id_.size(); }
 
  private:
+  // Countries with an enrolled certificate from a national CA of their own:
+  // the root's certificates for their focal points and agencies are refused.
+  std::set<CountryCode> national_ca_countries_;
   static Result<Enrollment> read(const std::filesystem::path& dir, TrustStore& trust, std::int64_t now_ms,
                                  const Enrollment* previous);
   void refuse(EnrollmentRefusal refusal);

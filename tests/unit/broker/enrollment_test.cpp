@@ -228,14 +228,11 @@ TEST_CASE("a revoked renewal drops out at reload and the participant's other cer
   CHECK(after.by_id(ParticipantId("sn.douanes")) != nullptr);
 }
 
-// Review (issue 11, attacker: the operator). The operator holds the root key.
-// Niger has a national CA, yet a root-issued certificate for Niger's focal
-// point, with keys the operator made, is enrolled at reload beside the real
-// one as a "renewal" (same holder: id and no officer), and the broker
-// accepts messages signed with it as Niger's. PROTOCOL.md §1.5 says the
-// operator cannot sign as a state and could issue for a state from the root
-// "only where that state has no national CA".
-TEST_CASE("review: the root cannot enrol a certificate of a state that has its own national CA") {
+// Attacker: the operator, who holds the root key. Niger has a national CA;
+// a root-issued certificate for Niger's focal point, with keys the operator
+// made, must not be enrolled beside the real one as a "renewal": the broker
+// would accept messages signed with it as Niger's.
+TEST_CASE("the root cannot enrol a certificate of a state that has its own national CA") {
   TestPki pki({"NE"});
   const auto& ne = pki.national_ca("NE");
   Holder real, operator_made;
@@ -257,13 +254,11 @@ TEST_CASE("review: the root cannot enrol a certificate of a state that has its o
       after.check_signer(ParticipantId("ne.focal-point"), info_of(forged), operator_made.key.public_key()).ok());
 }
 
-// Review (issue 11, attacker: one state's CA key holder, or anyone whose CRL
-// file is copied into the broker's crl_dir as deploy/README says). The trust
-// store keeps one CRL per issuer *name*, the newest by thisUpdate, before
-// checking any signature. A CRL that names Niger's national CA, signed by
-// any other key, shadows Niger's real CRL: every Niger certificate is then
-// crl_missing, and a reload (or restart) un-enrols all of Niger.
-TEST_CASE("review: a CRL naming another CA, signed by a foreign key, does not un-enrol that CA's participants") {
+// Attacker: one state's CA key holder, or anyone whose CRL file is copied
+// into the broker's crl_dir. A CRL that names Niger's national CA, signed by
+// any other key and dated later, must not shadow Niger's real CRL (which
+// would make every Niger certificate crl_missing and un-enrol all of Niger).
+TEST_CASE("a CRL naming another CA, signed by a foreign key, does not un-enrol that CA's participants") {
   TestPki pki({"NE", "SN"});
   const auto& ne = pki.national_ca("NE");
   Holder niger;
