@@ -34,8 +34,13 @@ bool is_answer(MessageType type) {
          type == MessageType::FORWARD;
 }
 
-// The handling codes of a message we stored (and verified when it arrived).
-Result<std::vector<wire::HandlingCode>> stored_handling_codes(Store& store, const MessageId& id) {
+struct StoredHandling {
+  std::vector<wire::HandlingCode> codes;
+  std::string conditions;
+};
+
+// The handling codes and conditions of a message we stored (and verified when it arrived).
+Result<StoredHandling> stored_handling(Store& store, const MessageId& id) {
   auto envelope = store.message_envelope(id);
   if (!envelope) return std::move(envelope).take_error();
   if (!envelope->has_value()) return make_error(ErrorCode::not_found, "message " + id.hex() + " is not stored");
@@ -48,9 +53,51 @@ Result<std::vector<wire::HandlingCode>> stored_handling_codes(Store& store, cons
   std::memcpy(header_words.begin(), header_data.begin(), header_words.size() * sizeof(capnp::word));
   kj::ArrayPtr<const capnp::word> segments[1] = {header_words};
   capnp::SegmentArrayMessageReader header_reader(kj::arrayPtr(segments, 1));
-  std::vector<wire::HandlingCode> codes;
-  for (auto code : header_reader.getRoot<wire::Header>().getHandlingCodes()) codes.push_back(code);
-  return codes;
+  auto stored_header = header_reader.getRoot<wire::Header>();
+  StoredHandling handling;
+  for (auto code : stored_header.getHandlingCodes()) handling.codes.push_back(code);
+  handling.conditions = stored_header.getHandlingConditions().cStr();
+  return handling;
+}
+
+bool has_code(const std::vector<wire::HandlingCode>& codes, wire::HandlingCode code) {
+  return std::find(codes.begin(), codes.end(), code) != codes.end();
+}
+
+// DOMAIN.md: a forward goes on only when the request's handling codes allow
+// it. H2 forbids it outright (the requested state asks the requesting state
+// instead). Every other code travels with the forward: the new state is
+// bound by the same rules, and H3's conditions are repeated word for word,
+// so a forwarding state cannot drop or soften them on the way.
+Status forward_allowed(Store& store, const MessageId& request, wire::Header::Reader forward) {
+  auto stored = stored_handling(store, request);
+  if (!stored) return std::move(stored).take_error();
+  const std::vector<wire::HandlingCode>& codes = stored->codes;
+  if (has_code(codes, wire::HandlingCode::H2_NO_ONWARD_SHARING_WITHOUT_PERMISSION)) {
+    return make_error(ErrorCode::unauthorized, "message " + request.hex() +
+                                                   " carries handling code H2: no onward sharing without the "
+                                                   "sender's permission; ask the requesting state first");
+  }
+  std::vector<wire::HandlingCode> carried;
+  for (auto code : forward.getHandlingCodes()) carried.push_back(code);
+  for (auto code : codes) {
+    if (!has_code(carried, code)) {
+      return make_error(ErrorCode::unauthorized,
+                        "message " + request.hex() + " carries handling code H" +
+                            std::to_string(static_cast<int>(code)) +
+                            " and a forward must carry every handling code of the request it forwards: copy the "
+                            "request's handling codes (and H3 conditions) into the forward's header");
+    }
+  }
+  if (has_code(codes, wire::HandlingCode::H3_OTHER_CONDITIONS)) {
+    if (stored->conditions != forward.getHandlingConditions().cStr()) {
+      return make_error(ErrorCode::unauthorized, "message " + request.hex() +
+                                                     " carries H3 conditions and a forward must repeat them word "
+                                                     "for word in header.handlingConditions: copy them from the "
+                                                     "request");
+    }
+  }
+  return {};
 }
 
 class RecipientList {
@@ -140,20 +187,15 @@ Result<std::vector<ParticipantId>> authorize(const StageContext& context, const 
     }
     bool was_recipient = std::any_of(addressed->begin(), addressed->end(),
                                      [&](const DeliveryStatusRow& row) { return row.recipient == principal.id; });
-    if (type == MessageType::FORWARD) {
-      auto codes = stored_handling_codes(context.store, *in_reply_to);
-      if (!codes) return std::move(codes).take_error();
-      if (std::find(codes->begin(), codes->end(), wire::HandlingCode::H2_NO_ONWARD_SHARING_WITHOUT_PERMISSION) !=
-          codes->end()) {
-        return make_error(ErrorCode::unauthorized, "message " + in_reply_to->hex() +
-                                                       " carries handling code H2: no onward sharing without the "
-                                                       "sender's permission; ask the requesting state first");
-      }
-    }
     if (is_answer(type)) {
       if (!was_recipient) {
         return make_error(ErrorCode::unauthorized, "message " + in_reply_to->hex() +
                                                        " was not addressed to you: only its recipients answer it");
+      }
+      // Only after the recipient check: a state the request never reached
+      // learns nothing of its handling codes from the refusal.
+      if (type == MessageType::FORWARD) {
+        if (auto allowed = forward_allowed(context.store, *in_reply_to, header); !allowed) return std::move(allowed).take_error();
       }
       // Replies go to the request's sender and that sender's focal point.
       recipients.add(request.sender);
