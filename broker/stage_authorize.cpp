@@ -2,6 +2,7 @@
 // and only from a participant whose role may send it.
 #include <algorithm>
 #include <cstring>
+#include <optional>
 #include <set>
 
 #include <capnp/serialize.h>
@@ -109,6 +110,7 @@ class RecipientList {
   void add_all(const std::vector<ParticipantId>& ids) {
     for (const auto& id : ids) add(id);
   }
+  const std::vector<ParticipantId>& ids() const { return ordered_; }
   std::vector<ParticipantId> take() { return std::move(ordered_); }
   bool empty() const { return ordered_.empty(); }
 
@@ -167,6 +169,10 @@ Result<std::vector<ParticipantId>> authorize(const StageContext& context, const 
     }
   }
 
+  // Set for an answer to an H2 request: everyone the request reached, the
+  // only participants the answer may go to.
+  std::optional<std::set<ParticipantId>> h2_reach;
+  MessageId h2_request;
   if (is_reply(type)) {
     auto in_reply_to = MessageId::from_bytes(ByteView(header.getInReplyTo().begin(), header.getInReplyTo().size()));
     if (!in_reply_to) return make_error(ErrorCode::schema_violation, "header.inReplyTo: a 16-byte message id is required");
@@ -196,6 +202,22 @@ Result<std::vector<ParticipantId>> authorize(const StageContext& context, const 
       // learns nothing of its handling codes from the refusal.
       if (type == MessageType::FORWARD) {
         if (auto allowed = forward_allowed(context.store, *in_reply_to, header); !allowed) return std::move(allowed).take_error();
+      }
+      // An acknowledgement or response of an H2 request goes nowhere the
+      // request did not: cc'ing a third state would share the request
+      // (its id, its case reference) as surely as a forward would.
+      if (type != MessageType::FORWARD) {
+        auto stored = stored_handling(context.store, *in_reply_to);
+        if (!stored) return std::move(stored).take_error();
+        if (has_code(stored->codes, wire::HandlingCode::H2_NO_ONWARD_SHARING_WITHOUT_PERMISSION)) {
+          h2_reach.emplace();
+          h2_reach->insert(request.sender);
+          for (const auto& id : context.enrollment.of_country(request.sender_country, Role::focal_point)) {
+            h2_reach->insert(id);
+          }
+          for (const auto& row : *addressed) h2_reach->insert(row.recipient);
+          h2_request = *in_reply_to;
+        }
       }
       // Replies go to the request's sender and that sender's focal point.
       recipients.add(request.sender);
@@ -278,6 +300,15 @@ Result<std::vector<ParticipantId>> authorize(const StageContext& context, const 
   }
   if (type == MessageType::TRACING_REQUEST && principal.role == Role::agency) {
     recipients.add_all(context.enrollment.of_country(principal.country, Role::focal_point));
+  }
+  if (h2_reach) {
+    for (const auto& id : recipients.ids()) {
+      if (h2_reach->count(id) == 0) {
+        return make_error(ErrorCode::unauthorized,
+                          "message " + h2_request.hex() + " carries handling code H2: an answer goes only to those "
+                          "the request reached, not to " + id.str() + "; remove that recipient");
+      }
+    }
   }
   if (recipients.empty() && type != MessageType::CAMPAIGN_REPORT) {
     return make_error(ErrorCode::unknown_recipient, "the message has no enrolled recipient besides its sender");

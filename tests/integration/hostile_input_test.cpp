@@ -1945,6 +1945,37 @@ TEST_CASE("handling-code rows: an H2 request reaches no state its sender did not
     CHECK(std::string(at_mali[1].opened.message.header().getHandlingConditions().cStr()) == conditions);
   }
 
+  SECTION("a response to an H2 request copied to a third state is refused; the requesting state still gets answers") {
+    Bytes secret = trace_of_watched(agency_identity, {"NE"}, {HandlingCode::H2_NO_ONWARD_SHARING_WITHOUT_PERMISSION});
+    REQUIRE(agency->submit(secret).ok());
+    REQUIRE(receive(*niger, 1).size() == 1);
+    const MessageId secret_id = test::message_id_of(secret);
+    auto response_to = [&](const std::vector<std::string>& countries) {
+      return test::seal_changed(pki.identity("ne.focal-point"), MessageType::TRACING_RESPONSE,
+                                [&](wire::Header::Builder header, wire::Body::Builder) {
+                                  header.setInReplyTo(kj::arrayPtr(secret_id.bytes.data(), secret_id.bytes.size()));
+                                  auto to = header.initRecipients(static_cast<unsigned>(countries.size()));
+                                  for (unsigned i = 0; i < countries.size(); ++i) to[i].setCountry(countries[i]);
+                                  header.initHandlingCodes(1).set(0, HandlingCode::H2_NO_ONWARD_SHARING_WITHOUT_PERMISSION);
+                                });
+    };
+    auto copied = niger->submit(response_to({"SN", "ML"}));
+    REQUIRE_FALSE(copied.ok());
+    CHECK(copied.error().code == ErrorCode::unauthorized);
+    CHECK_THAT(copied.error().message, Catch::Contains("H2") && Catch::Contains("ml.focal-point"));
+    Bytes answer = response_to({"SN"});
+    REQUIRE(niger->submit(answer).ok());
+    auto at_senegal = receive(*senegal, 3);  // its copy of the request, the hit, the answer
+    REQUIRE(at_senegal.size() == 3);
+    CHECK(at_senegal[2].opened.message_id == test::message_id_of(answer));
+    // Mali's next delivery is a later request addressed to it.
+    Bytes to_mali = trace_of_watched(agency_identity, {"ML"}, {HandlingCode::H0_CRIME_FIGHTING_ONLY});
+    REQUIRE(agency->submit(to_mali).ok());
+    auto at_mali = receive(*mali, 1);
+    REQUIRE(at_mali.size() == 1);
+    CHECK(at_mali[0].opened.message_id == test::message_id_of(to_mali));
+  }
+
   SECTION("status of an H2 request asked by a third state or the requested one: the refusal an unknown id gets") {
     Bytes secret = trace_of_watched(agency_identity, {"NE"}, {HandlingCode::H2_NO_ONWARD_SHARING_WITHOUT_PERMISSION});
     REQUIRE(agency->submit(secret).ok());
