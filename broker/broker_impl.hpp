@@ -86,6 +86,13 @@ struct Outgoing {
   std::uint64_t request_id = 0;  // the request it answers; 0 for deliveries and notices
 };
 
+// The handling rules a broker notice carries: those of the message whose
+// facts it repeats (a hit repeats a request's), so they travel with them.
+struct NoticeHandling {
+  std::vector<wire::HandlingCode> codes{wire::HandlingCode::H0_CRIME_FIGHTING_ONLY};
+  std::string conditions;  // the H3 conditions, verbatim
+};
+
 struct Broker::Impl {
   Impl(BrokerConfig config_in, Clock clock_in, Identity identity_in, TrustStore trust_in, Enrollment enrollment_in,
        std::unique_ptr<Store> store_in);
@@ -155,7 +162,8 @@ struct Broker::Impl {
                         const std::vector<ParticipantId>& recipients);
   Result<MessageId> issue_notice(wire::MessageType type, const std::vector<ParticipantId>& recipients,
                                  const std::optional<MessageId>& in_reply_to,
-                                 const std::function<void(wire::Body::Builder)>& fill);
+                                 const std::function<void(wire::Body::Builder)>& fill,
+                                 const NoticeHandling& handling = {});
   Status share_forwarded_request(const OpenedEnvelope& forward);
   // One audit row (stage "enrol") per certificate the enrolment refused.
   void audit_enrollment_refusals();

@@ -8,13 +8,18 @@ void Broker::Impl::handle_status(const EnrolledParticipant& principal, const Cli
   auto message = store->find_message(id);
   if (!message) return refuse(routing_id, request.request_id, principal.id.str(), id, "status", message.error());
   // The sender and its state's focal point may ask; to anyone else the
-  // message does not exist (no oracle for other states' traffic).
+  // message does not exist (no oracle for other states' traffic). A third
+  // state, or a requested one, gets the very refusal an unknown id gets, so
+  // asking about an H2 request's id tells it nothing it did not know: not
+  // that the request exists, nor who sent it, nor its handling codes.
   bool may_ask = message->has_value() &&
                  ((*message)->sender == principal.id ||
                   (principal.role == Role::focal_point && principal.country == (*message)->sender_country));
   if (!may_ask) {
     return refuse(routing_id, request.request_id, principal.id.str(), id, "status",
-                  make_error(ErrorCode::not_found, "no message " + id.hex() + " of yours or your state's"));
+                  make_error(ErrorCode::not_found, "no message " + id.hex() +
+                                                       " of yours or your state's: only a message's sender and its "
+                                                       "state's focal point may ask its status; check the id"));
   }
   auto rows = store->delivery_status(id);
   if (!rows) return refuse(routing_id, request.request_id, principal.id.str(), id, "status", rows.error());

@@ -2,6 +2,7 @@
 // and only from a participant whose role may send it.
 #include <algorithm>
 #include <cstring>
+#include <optional>
 #include <set>
 
 #include <capnp/serialize.h>
@@ -34,8 +35,13 @@ bool is_answer(MessageType type) {
          type == MessageType::FORWARD;
 }
 
-// The handling codes of a message we stored (and verified when it arrived).
-Result<std::vector<wire::HandlingCode>> stored_handling_codes(Store& store, const MessageId& id) {
+struct StoredHandling {
+  std::vector<wire::HandlingCode> codes;
+  std::string conditions;
+};
+
+// The handling codes and conditions of a message we stored (and verified when it arrived).
+Result<StoredHandling> stored_handling(Store& store, const MessageId& id) {
   auto envelope = store.message_envelope(id);
   if (!envelope) return std::move(envelope).take_error();
   if (!envelope->has_value()) return make_error(ErrorCode::not_found, "message " + id.hex() + " is not stored");
@@ -48,9 +54,51 @@ Result<std::vector<wire::HandlingCode>> stored_handling_codes(Store& store, cons
   std::memcpy(header_words.begin(), header_data.begin(), header_words.size() * sizeof(capnp::word));
   kj::ArrayPtr<const capnp::word> segments[1] = {header_words};
   capnp::SegmentArrayMessageReader header_reader(kj::arrayPtr(segments, 1));
-  std::vector<wire::HandlingCode> codes;
-  for (auto code : header_reader.getRoot<wire::Header>().getHandlingCodes()) codes.push_back(code);
-  return codes;
+  auto stored_header = header_reader.getRoot<wire::Header>();
+  StoredHandling handling;
+  for (auto code : stored_header.getHandlingCodes()) handling.codes.push_back(code);
+  handling.conditions = stored_header.getHandlingConditions().cStr();
+  return handling;
+}
+
+bool has_code(const std::vector<wire::HandlingCode>& codes, wire::HandlingCode code) {
+  return std::find(codes.begin(), codes.end(), code) != codes.end();
+}
+
+// DOMAIN.md: a forward goes on only when the request's handling codes allow
+// it. H2 forbids it outright (the requested state asks the requesting state
+// instead). Every other code travels with the forward: the new state is
+// bound by the same rules, and H3's conditions are repeated word for word,
+// so a forwarding state cannot drop or soften them on the way.
+Status forward_allowed(Store& store, const MessageId& request, wire::Header::Reader forward) {
+  auto stored = stored_handling(store, request);
+  if (!stored) return std::move(stored).take_error();
+  const std::vector<wire::HandlingCode>& codes = stored->codes;
+  if (has_code(codes, wire::HandlingCode::H2_NO_ONWARD_SHARING_WITHOUT_PERMISSION)) {
+    return make_error(ErrorCode::unauthorized, "message " + request.hex() +
+                                                   " carries handling code H2: no onward sharing without the "
+                                                   "sender's permission; ask the requesting state first");
+  }
+  std::vector<wire::HandlingCode> carried;
+  for (auto code : forward.getHandlingCodes()) carried.push_back(code);
+  for (auto code : codes) {
+    if (!has_code(carried, code)) {
+      return make_error(ErrorCode::unauthorized,
+                        "message " + request.hex() + " carries handling code H" +
+                            std::to_string(static_cast<int>(code)) +
+                            " and a forward must carry every handling code of the request it forwards: copy the "
+                            "request's handling codes (and H3 conditions) into the forward's header");
+    }
+  }
+  if (has_code(codes, wire::HandlingCode::H3_OTHER_CONDITIONS)) {
+    if (stored->conditions != forward.getHandlingConditions().cStr()) {
+      return make_error(ErrorCode::unauthorized, "message " + request.hex() +
+                                                     " carries H3 conditions and a forward must repeat them word "
+                                                     "for word in header.handlingConditions: copy them from the "
+                                                     "request");
+    }
+  }
+  return {};
 }
 
 class RecipientList {
@@ -62,6 +110,7 @@ class RecipientList {
   void add_all(const std::vector<ParticipantId>& ids) {
     for (const auto& id : ids) add(id);
   }
+  const std::vector<ParticipantId>& ids() const { return ordered_; }
   std::vector<ParticipantId> take() { return std::move(ordered_); }
   bool empty() const { return ordered_.empty(); }
 
@@ -120,6 +169,10 @@ Result<std::vector<ParticipantId>> authorize(const StageContext& context, const 
     }
   }
 
+  // Set for an answer to an H2 request: everyone the request reached, the
+  // only participants the answer may go to.
+  std::optional<std::set<ParticipantId>> h2_reach;
+  MessageId h2_request;
   if (is_reply(type)) {
     auto in_reply_to = MessageId::from_bytes(ByteView(header.getInReplyTo().begin(), header.getInReplyTo().size()));
     if (!in_reply_to) return make_error(ErrorCode::schema_violation, "header.inReplyTo: a 16-byte message id is required");
@@ -140,20 +193,31 @@ Result<std::vector<ParticipantId>> authorize(const StageContext& context, const 
     }
     bool was_recipient = std::any_of(addressed->begin(), addressed->end(),
                                      [&](const DeliveryStatusRow& row) { return row.recipient == principal.id; });
-    if (type == MessageType::FORWARD) {
-      auto codes = stored_handling_codes(context.store, *in_reply_to);
-      if (!codes) return std::move(codes).take_error();
-      if (std::find(codes->begin(), codes->end(), wire::HandlingCode::H2_NO_ONWARD_SHARING_WITHOUT_PERMISSION) !=
-          codes->end()) {
-        return make_error(ErrorCode::unauthorized, "message " + in_reply_to->hex() +
-                                                       " carries handling code H2: no onward sharing without the "
-                                                       "sender's permission; ask the requesting state first");
-      }
-    }
     if (is_answer(type)) {
       if (!was_recipient) {
         return make_error(ErrorCode::unauthorized, "message " + in_reply_to->hex() +
                                                        " was not addressed to you: only its recipients answer it");
+      }
+      // Only after the recipient check: a state the request never reached
+      // learns nothing of its handling codes from the refusal.
+      if (type == MessageType::FORWARD) {
+        if (auto allowed = forward_allowed(context.store, *in_reply_to, header); !allowed) return std::move(allowed).take_error();
+      }
+      // An acknowledgement or response of an H2 request goes nowhere the
+      // request did not: cc'ing a third state would share the request
+      // (its id, its case reference) as surely as a forward would.
+      if (type != MessageType::FORWARD) {
+        auto stored = stored_handling(context.store, *in_reply_to);
+        if (!stored) return std::move(stored).take_error();
+        if (has_code(stored->codes, wire::HandlingCode::H2_NO_ONWARD_SHARING_WITHOUT_PERMISSION)) {
+          h2_reach.emplace();
+          h2_reach->insert(request.sender);
+          for (const auto& id : context.enrollment.of_country(request.sender_country, Role::focal_point)) {
+            h2_reach->insert(id);
+          }
+          for (const auto& row : *addressed) h2_reach->insert(row.recipient);
+          h2_request = *in_reply_to;
+        }
       }
       // Replies go to the request's sender and that sender's focal point.
       recipients.add(request.sender);
@@ -236,6 +300,15 @@ Result<std::vector<ParticipantId>> authorize(const StageContext& context, const 
   }
   if (type == MessageType::TRACING_REQUEST && principal.role == Role::agency) {
     recipients.add_all(context.enrollment.of_country(principal.country, Role::focal_point));
+  }
+  if (h2_reach) {
+    for (const auto& id : recipients.ids()) {
+      if (h2_reach->count(id) == 0) {
+        return make_error(ErrorCode::unauthorized,
+                          "message " + h2_request.hex() + " carries handling code H2: an answer goes only to those "
+                          "the request reached, not to " + id.str() + "; remove that recipient");
+      }
+    }
   }
   if (recipients.empty() && type != MessageType::CAMPAIGN_REPORT) {
     return make_error(ErrorCode::unknown_recipient, "the message has no enrolled recipient besides its sender");

@@ -52,6 +52,23 @@ std::optional<MessageId> in_reply_to_of(const OpenedEnvelope& opened) {
   return MessageId::from_bytes(ByteView(data.begin(), data.size()));
 }
 
+// The handling rules of a message, for a notice that repeats its facts.
+// A message without codes is H0 (crime-fighting use only), as the
+// broker's own notices always were.
+NoticeHandling handling_of(wire::Header::Reader header) {
+  NoticeHandling handling;
+  if (header.getHandlingCodes().size() != 0) {
+    handling.codes.clear();
+    for (auto code : header.getHandlingCodes()) {
+      if (std::find(handling.codes.begin(), handling.codes.end(), code) == handling.codes.end()) {
+        handling.codes.push_back(code);
+      }
+    }
+  }
+  handling.conditions = header.getHandlingConditions().cStr();
+  return handling;
+}
+
 bool is_closed_state(const std::string& state) {
   return state == "final" || state == "restricted" || state == "refused" || state == "forwarded" ||
          state == "withdrawn" || state == "closed";
@@ -90,7 +107,8 @@ std::vector<ParticipantId> Broker::Impl::focal_points_of(const CountryCode& coun
 
 Result<MessageId> Broker::Impl::issue_notice(MessageType type, const std::vector<ParticipantId>& recipients,
                                              const std::optional<MessageId>& in_reply_to,
-                                             const std::function<void(wire::Body::Builder)>& fill) {
+                                             const std::function<void(wire::Body::Builder)>& fill,
+                                             const NoticeHandling& handling) {
   capnp::MallocMessageBuilder header_message;
   capnp::MallocMessageBuilder body_message;
   auto header = header_message.initRoot<wire::Header>();
@@ -98,7 +116,9 @@ Result<MessageId> Broker::Impl::issue_notice(MessageType type, const std::vector
   auto addressed = header.initRecipients(static_cast<unsigned>(recipients.size()));
   for (unsigned i = 0; i < addressed.size(); ++i) addressed[i].setParticipant(recipients[i].str());
   header.setClassification(wire::Classification::RESTRICTED);
-  header.initHandlingCodes(1).set(0, wire::HandlingCode::H0_CRIME_FIGHTING_ONLY);
+  auto codes = header.initHandlingCodes(static_cast<unsigned>(handling.codes.size()));
+  for (unsigned i = 0; i < codes.size(); ++i) codes.set(i, handling.codes[i]);
+  if (!handling.conditions.empty()) header.setHandlingConditions(handling.conditions);
   header.setCreatedAtMs(now_ms);
   if (in_reply_to) header.setInReplyTo(kj::arrayPtr(in_reply_to->bytes.data(), in_reply_to->bytes.size()));
   fill(body);
@@ -148,7 +168,20 @@ Status Broker::Impl::apply_workflow(const OpenedEnvelope& opened, const Enrolled
         row.updated_at_ms = now_ms;
         if (auto stored = store->insert_lifecycle(row); !stored) return stored;
       }
-      // The stolen/lost registry: a match tells both focal points at once.
+      // The stolen/lost registry (PROTOCOL.md §8.4). The requesting state
+      // always hears of the alert its own request matched. The alerting
+      // state hears of the match only as far as the request's handling codes
+      // allow: under H2 (no onward sharing without permission) only if the
+      // request reached it anyway (a requested state, or the requesting
+      // state's own alert); otherwise it learns nothing at all, not even
+      // that a match happened, so a watch list is no standing view of other
+      // states' H2 tracing. The requesting state, which knows the alert,
+      // decides whether to tell it. Every hit notice carries the request's
+      // handling codes and H3 conditions, since it repeats the request's facts.
+      const NoticeHandling handling = handling_of(header);
+      const bool no_onward_sharing =
+          std::find(handling.codes.begin(), handling.codes.end(),
+                    wire::HandlingCode::H2_NO_ONWARD_SHARING_WITHOUT_PERMISSION) != handling.codes.end();
       std::set<std::pair<MessageId, std::string>> notified;
       for (const auto& serial : serials_of(request.getFirearms())) {
         auto hits = store->match_serial(serial, principal.country, now_ms);
@@ -156,23 +189,34 @@ Status Broker::Impl::apply_workflow(const OpenedEnvelope& opened, const Enrolled
         for (const auto& hit : *hits) {
           if (!notified.insert({hit.alert_id, serial}).second) continue;
           std::vector<ParticipantId> to = focal_points_of(principal.country);
+          bool withheld = false;
           for (const auto& id : focal_points_of(hit.alert_country)) {
-            if (std::find(to.begin(), to.end(), id) == to.end()) to.push_back(id);
+            if (std::find(to.begin(), to.end(), id) != to.end()) continue;
+            const bool reached_by_request = std::find(recipients.begin(), recipients.end(), id) != recipients.end();
+            if (no_onward_sharing && !reached_by_request) {
+              withheld = true;
+              continue;
+            }
+            to.push_back(id);
           }
           if (to.empty()) continue;
-          auto issued = issue_notice(MessageType::HIT_NOTIFICATION, to, opened.message_id, [&](auto notice) {
-            auto hit_body = notice.initHitNotification();
-            hit_body.setAlertMessageId(kj::arrayPtr(hit.alert_id.bytes.data(), hit.alert_id.bytes.size()));
-            hit_body.setRequestMessageId(
-                kj::arrayPtr(opened.message_id.bytes.data(), opened.message_id.bytes.size()));
-            hit_body.setMatchedSerial(serial);
-          });
+          auto issued = issue_notice(
+              MessageType::HIT_NOTIFICATION, to, opened.message_id,
+              [&](auto notice) {
+                auto hit_body = notice.initHitNotification();
+                hit_body.setAlertMessageId(kj::arrayPtr(hit.alert_id.bytes.data(), hit.alert_id.bytes.size()));
+                hit_body.setRequestMessageId(
+                    kj::arrayPtr(opened.message_id.bytes.data(), opened.message_id.bytes.size()));
+                hit_body.setMatchedSerial(serial);
+              },
+              handling);
           if (!issued) return std::move(issued).take_error();
           // Never the serial itself: logs travel to places the store does
           // not (journald, log shippers, support tickets). The notice and
           // the store hold it for those entitled to it.
-          spdlog::info("hit: request {} matches alert {} on a watched serial", opened.message_id.hex(),
-                       hit.alert_id.hex());
+          spdlog::info("hit: request {} matches alert {} on a watched serial{}", opened.message_id.hex(),
+                       hit.alert_id.hex(),
+                       withheld ? "; the alerting state was not told (the request carries H2)" : "");
         }
       }
       return {};

@@ -23,6 +23,8 @@ struct Row {
   std::string case_reference;
   std::int64_t created_at_ms = 0;
   std::string in_reply_to;
+  std::string handling_codes;  // "H0,H2"
+  std::string handling;        // "H0: crime-fighting use only; H2: no onward sharing without permission"
   std::string file;
 };
 
@@ -36,6 +38,8 @@ Row row_of(const OpenedEnvelope& opened, const std::filesystem::path& file) {
   row.case_reference = header.getCaseReference().cStr();
   row.created_at_ms = opened.created_at_ms;
   row.in_reply_to = to_hex(ByteView(header.getInReplyTo().begin(), header.getInReplyTo().size()));
+  row.handling_codes = handling_codes_short(header);
+  row.handling = handling_summary(header);
   row.file = file.string();
   return row;
 }
@@ -52,6 +56,8 @@ void print_rows(const GlobalOptions& global, const std::vector<Row>& rows, const
                        .text("createdAt", format_utc(row.created_at_ms))
                        .number("createdAtMs", row.created_at_ms)
                        .text("inReplyTo", row.in_reply_to)
+                       .text("handlingCodes", row.handling_codes)
+                       .text("handling", row.handling)
                        .text("file", row.file)
                        .str()
                 << "\n";
@@ -62,10 +68,12 @@ void print_rows(const GlobalOptions& global, const std::vector<Row>& rows, const
     std::cout << empty_note << "\n";
     return;
   }
-  Table table({"id", "type", "from", "case reference", "created"});
+  // The handling codes in words: what the recipient may do with each
+  // message (H2: not passed on; H3: the sender's conditions) is read here first.
+  Table table({"id", "type", "from", "case reference", "created", "handling"});
   for (const auto& row : rows) {
     table.add({row.id, row.type, row.from, row.case_reference.empty() ? "-" : row.case_reference,
-               format_utc(row.created_at_ms)});
+               format_utc(row.created_at_ms), row.handling});
   }
   std::cout << table.str();
 }

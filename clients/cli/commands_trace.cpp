@@ -104,6 +104,37 @@ Error bad_value(const std::string& option, const std::string& value, const std::
   return make_error(ErrorCode::invalid_argument, option + " '" + value + "' is not known; use one of: " + choices);
 }
 
+// The handling codes of the message asked about, read from this profile's
+// own copy (sent/ or inbox/): the broker's status reply does not repeat
+// them, and the copy is the signed original. Revocation is not re-checked,
+// as for replies.
+struct LocalHandling {
+  std::string codes = "-";
+  std::string summary = "unknown: no copy of the message in this profile's sent/ or inbox/";
+};
+
+LocalHandling local_handling(const Profile& profile, const MessageId& id) {
+  LocalHandling handling;
+  for (const auto& folder : {profile.sent_dir(), profile.inbox_dir()}) {
+    auto bytes = read_whole_file(envelope_path(folder, id));
+    if (!bytes) continue;
+    auto trust = TrustStore::load(profile.root_ca, {});
+    if (!trust) return handling;
+    EnvelopeOpener opener(*trust);
+    OpenOptions options;
+    options.revocation = RevocationCheck::skip;
+    auto opened = opener.open(*bytes, options);
+    if (!opened) {
+      handling.summary = "unknown: the saved copy no longer verifies (" + opened.error().describe() + ")";
+      return handling;
+    }
+    handling.codes = handling_codes_short(opened->message.header());
+    handling.summary = handling_summary(opened->message.header());
+    return handling;
+  }
+  return handling;
+}
+
 }  // namespace
 
 int run_ack(const GlobalOptions& global, const AckOptions& options) {
@@ -240,6 +271,7 @@ int run_status(const GlobalOptions& global, const StatusOptions& options) {
                               ? "only the sender and its state's focal point may ask; check the id"
                               : "try again later");
   }
+  const LocalHandling handling = local_handling(*profile, *id);
   if (global.json) {
     std::vector<std::string> items;
     for (const auto& row : *rows) {
@@ -252,11 +284,18 @@ int run_status(const GlobalOptions& global, const StatusOptions& options) {
                           .text("reason", row.reason)
                           .str());
     }
-    std::cout << JsonObject().boolean("ok", true).text("messageId", id->hex()).raw("recipients", json_array(items)).str()
+    std::cout << JsonObject()
+                     .boolean("ok", true)
+                     .text("messageId", id->hex())
+                     .text("handlingCodes", handling.codes)
+                     .text("handling", handling.summary)
+                     .raw("recipients", json_array(items))
+                     .str()
               << "\n";
     return kExitOk;
   }
   std::cout << "message " << id->hex() << "\n";
+  std::cout << "handling: " << handling.summary << "\n";
   if (rows->empty()) {
     std::cout << "no recipients recorded\n";
     return kExitOk;

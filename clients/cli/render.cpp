@@ -129,6 +129,42 @@ std::string Table::str() const {
   return out;
 }
 
+std::string handling_code_label(wire::HandlingCode code) {
+  // DOMAIN.md "Messages": the words a recipient must see before it shares or uses anything.
+  switch (code) {
+    case wire::HandlingCode::H0_CRIME_FIGHTING_ONLY: return "H0: crime-fighting use only";
+    case wire::HandlingCode::H1_NOT_FOR_COURT_WITHOUT_PERMISSION: return "H1: not for court without permission";
+    case wire::HandlingCode::H2_NO_ONWARD_SHARING_WITHOUT_PERMISSION: return "H2: no onward sharing without permission";
+    case wire::HandlingCode::H3_OTHER_CONDITIONS: return "H3: other conditions";
+  }
+  // A code of a newer schema: shown, never silently dropped.
+  return "H" + std::to_string(static_cast<unsigned>(code)) + ": a handling code this fpx does not know; ask the sender";
+}
+
+std::string handling_summary(wire::Header::Reader header) {
+  std::string out;
+  for (auto code : header.getHandlingCodes()) {
+    std::string label = handling_code_label(code);
+    if (code == wire::HandlingCode::H3_OTHER_CONDITIONS) {
+      label += ": " + (header.getHandlingConditions().size() == 0 ? std::string("(no conditions given)")
+                                                                   : std::string(header.getHandlingConditions().cStr()));
+    }
+    if (out.find(label) != std::string::npos) continue;
+    out += (out.empty() ? "" : "; ") + label;
+  }
+  return out.empty() ? "none" : out;
+}
+
+std::string handling_codes_short(wire::Header::Reader header) {
+  std::string out;
+  for (auto code : header.getHandlingCodes()) {
+    const std::string name = "H" + std::to_string(static_cast<unsigned>(code));
+    if (("," + out + ",").find("," + name + ",") != std::string::npos) continue;
+    out += (out.empty() ? "" : ",") + name;
+  }
+  return out.empty() ? "-" : out;
+}
+
 std::string key_values(const std::vector<std::pair<std::string, std::string>>& pairs) {
   std::size_t width = 0;
   for (const auto& [label, value] : pairs) width = std::max(width, label.size() + 1);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "fpx/result.hpp"
+#include "fpx/wire/header.capnp.h"
 
 namespace fpx::cli {
 
@@ -50,6 +51,14 @@ class Table {
   std::vector<std::string> headers_;
   std::vector<std::vector<std::string>> rows_;
 };
+
+// A handling code for people: "H2: no onward sharing without permission".
+std::string handling_code_label(wire::HandlingCode code);
+// Every handling code of a header, "; "-separated, H3 followed by its
+// conditions ("H3: other conditions: <text>"); "none" if it has none.
+std::string handling_summary(wire::Header::Reader header);
+// The same as short codes for tables and scripts: "H0,H2"; "-" if none.
+std::string handling_codes_short(wire::Header::Reader header);
 
 // "label:  value" lines, values aligned: one record for people.
 std::string key_values(const std::vector<std::pair<std::string, std::string>>& pairs);

@@ -148,6 +148,9 @@ TEST_CASE("a tracing request, its acknowledgement and its responses travel throu
   CHECK(json_field(niger[0], "type") == "tracing-request");
   CHECK(json_field(niger[0], "from") == "sn.police-judiciaire");
   CHECK(json_field(niger[0], "caseReference") == "SN-ZIG-2026-0142");
+  // The example request's handling codes, in words.
+  CHECK(json_field(niger[0], "handling") ==
+        "H0: crime-fighting use only; H2: no onward sharing without permission");
   CHECK(fs::exists(exchange.profiles["ne.focal-point"] / "inbox" / (request_id + ".fpx")));
   CHECK(fs::exists(exchange.profiles["ne.focal-point"] / "inbox" / (request_id + ".json")));
 
@@ -197,6 +200,10 @@ TEST_CASE("a tracing request, its acknowledgement and its responses travel throu
   REQUIRE(table.exit_code == 0);
   CHECK(table.out.find("RECIPIENT") != std::string::npos);
   CHECK(table.out.find("ne.focal-point") != std::string::npos);
+  // The request's handling codes, in words, from the sender's own signed copy.
+  CHECK(table.out.find("handling: H0: crime-fighting use only; H2: no onward sharing without permission\n") !=
+        std::string::npos);
+  CHECK(json_field(status.out, "handlingCodes") == "H0,H2");
 }
 
 TEST_CASE("fpx verify checks a saved message offline and says whether revocation was checked") {

@@ -17,12 +17,14 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <fstream>
 #include <functional>
 #include <map>
 #include <thread>
+#include <tuple>
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
@@ -1727,5 +1729,275 @@ TEST_CASE("trust rows: a certificate the exchange did not enrol cannot sign, and
     exchange.broker->reload();
     refused_at_enrolment(exchange, audit_before, "cso.sahel-watch", ErrorCode::wrong_role, "cso.sahel-watch-ne");
     good_message_is_next(exchange, *niger);
+  }
+}
+
+// ---- Handling codes (issue 14 item 3): what each party learns of an H2 request ----
+// Senegal's agency traces; Niger is the requested state; Burkina Faso raised
+// a stolen alert that reached Senegal and Niger; Mali is a third state the
+// request never reached. One SECTION per row. Absences are proven by order:
+// the party's next delivery is a later, allowed message, so nothing of the
+// H2 request came before it.
+
+namespace {
+
+constexpr const char* kWatchedSerial = "BF-DEPOT-700001";
+
+std::vector<wire::HandlingCode> codes_of(const OpenedEnvelope& opened) {
+  std::vector<wire::HandlingCode> codes;
+  for (auto code : opened.message.header().getHandlingCodes()) codes.push_back(code);
+  return codes;
+}
+
+std::vector<std::string> addressees_of(const OpenedEnvelope& opened) {
+  std::vector<std::string> to;
+  for (auto recipient : opened.message.header().getRecipients()) to.push_back(recipient.getParticipant().cStr());
+  return to;
+}
+
+MessageId id_from(capnp::Data::Reader data) {
+  auto id = MessageId::from_bytes(ByteView(data.begin(), data.size()));
+  REQUIRE(id.has_value());
+  return *id;
+}
+
+// A request of the SN agency for the watched serial to `requested` states,
+// with `codes` (and H3 `conditions`).
+Bytes trace_of_watched(const Identity& agency, const std::vector<std::string>& requested,
+                       const std::vector<wire::HandlingCode>& codes, const std::string& conditions = {}) {
+  return test::seal_changed(agency, MessageType::TRACING_REQUEST, [&](wire::Header::Builder header, wire::Body::Builder body) {
+    auto to = header.initRecipients(static_cast<unsigned>(requested.size()));
+    auto states = body.getTracingRequest().initRequestedStates(static_cast<unsigned>(requested.size()));
+    for (unsigned i = 0; i < requested.size(); ++i) {
+      to[i].setCountry(requested[i]);
+      states[i].setCountry(requested[i]);
+      states[i].setRole(wire::RequestedStateRole::COUNTRY_OF_LAST_IMPORT);
+    }
+    auto list = header.initHandlingCodes(static_cast<unsigned>(codes.size()));
+    for (unsigned i = 0; i < codes.size(); ++i) list.set(i, codes[i]);
+    if (!conditions.empty()) header.setHandlingConditions(conditions);
+    body.getTracingRequest().getFirearms()[0].setSerialNumber(kWatchedSerial);
+  });
+}
+
+Bytes forward_of(const Identity& from, const MessageId& request, const std::vector<wire::HandlingCode>& codes,
+                 const std::string& conditions = {}) {
+  return test::seal_changed(from, MessageType::FORWARD, [&](wire::Header::Builder header, wire::Body::Builder) {
+    header.setInReplyTo(kj::arrayPtr(request.bytes.data(), request.bytes.size()));
+    header.initRecipients(1)[0].setCountry("ML");  // the sample forward's toCountry
+    auto list = header.initHandlingCodes(static_cast<unsigned>(codes.size()));
+    for (unsigned i = 0; i < codes.size(); ++i) list.set(i, codes[i]);
+    if (!conditions.empty()) header.setHandlingConditions(conditions);
+  });
+}
+
+}  // namespace
+
+TEST_CASE("handling-code rows: an H2 request reaches no state its sender did not address, by forward, hit or status") {
+  using wire::HandlingCode;
+  TestPki pki({"SN", "NE", "BF", "ML"});
+  for (auto [id, country, role] : {std::tuple{"sn.police-judiciaire", "SN", Role::agency},
+                                   std::tuple{"sn.focal-point", "SN", Role::focal_point},
+                                   std::tuple{"ne.focal-point", "NE", Role::focal_point},
+                                   std::tuple{"bf.focal-point", "BF", Role::focal_point},
+                                   std::tuple{"ml.focal-point", "ML", Role::focal_point}}) {
+    pki.issue(id, country, role);
+  }
+  BrokerProcess broker(pki, {"sn.police-judiciaire", "sn.focal-point", "ne.focal-point", "bf.focal-point",
+                             "ml.focal-point"});
+  auto agency = test::connect_client(broker, pki, "sn.police-judiciaire");
+  auto senegal = test::connect_client(broker, pki, "sn.focal-point");
+  auto niger = test::connect_client(broker, pki, "ne.focal-point");
+  auto burkina = test::connect_client(broker, pki, "bf.focal-point");
+  auto mali = test::connect_client(broker, pki, "ml.focal-point");
+  const Identity agency_identity = pki.identity("sn.police-judiciaire");
+
+  // Burkina Faso's stolen alert, to Senegal and Niger: the watch list.
+  Bytes alert = test::seal_changed(pki.identity("bf.focal-point"), MessageType::ALERT, [](auto header, auto body) {
+    auto scope = header.initRecipients(2);
+    scope[0].setCountry("SN");
+    scope[1].setCountry("NE");
+    body.getAlert().getFirearms()[0].setSerialNumber(kWatchedSerial);
+  });
+  REQUIRE(burkina->submit(alert).ok());
+  REQUIRE(receive(*senegal, 1).size() == 1);
+  REQUIRE(receive(*niger, 1).size() == 1);
+  const MessageId alert_id = test::message_id_of(alert);
+
+  SECTION("a hit on an H2 request: the requesting state gets the alert, the alerting state learns nothing") {
+    Bytes secret = trace_of_watched(agency_identity, {"NE"}, {HandlingCode::H2_NO_ONWARD_SHARING_WITHOUT_PERMISSION});
+    REQUIRE(agency->submit(secret).ok());
+    const MessageId secret_id = test::message_id_of(secret);
+    // Senegal (requesting state): its copy of the request, then the hit naming the alert.
+    auto at_senegal = receive(*senegal, 2);
+    REQUIRE(at_senegal.size() == 2);
+    CHECK(at_senegal[0].opened.message_id == secret_id);
+    REQUIRE(at_senegal[1].opened.type == MessageType::HIT_NOTIFICATION);
+    auto hit = at_senegal[1].opened.message.body().getHitNotification();
+    CHECK(id_from(hit.getAlertMessageId()) == alert_id);
+    CHECK(id_from(hit.getRequestMessageId()) == secret_id);
+    CHECK(std::string(hit.getMatchedSerial().cStr()) == "BFDEPOT700001");
+    // Addressed to the requesting state alone, and bound by the request's H2.
+    CHECK(addressees_of(at_senegal[1].opened) == std::vector<std::string>{"sn.focal-point"});
+    CHECK(codes_of(at_senegal[1].opened) ==
+          std::vector<HandlingCode>{HandlingCode::H2_NO_ONWARD_SHARING_WITHOUT_PERMISSION});
+    CHECK(broker.log_text().find("the alerting state was not told") != std::string::npos);
+
+    // Burkina Faso (alerting state): its next delivery is the hit of a later
+    // H0 request for the same serial; nothing of the H2 one came before it.
+    Bytes open_request = trace_of_watched(agency_identity, {"NE"}, {HandlingCode::H0_CRIME_FIGHTING_ONLY});
+    REQUIRE(agency->submit(open_request).ok());
+    auto at_burkina = receive(*burkina, 1);
+    REQUIRE(at_burkina.size() == 1);
+    REQUIRE(at_burkina[0].opened.type == MessageType::HIT_NOTIFICATION);
+    CHECK(id_from(at_burkina[0].opened.message.body().getHitNotification().getRequestMessageId()) ==
+          test::message_id_of(open_request));
+    // The operator's audit trail says to whom each notice went.
+    std::vector<std::string> issued;
+    for (const auto& row : broker.audit()) {
+      if (row.message_id_hex == at_senegal[1].opened.message_id.hex()) issued.push_back(row.detail);
+    }
+    CHECK(std::count(issued.begin(), issued.end(), "hit-notification issued to sn.focal-point") == 1);
+    for (const auto& detail : issued) CHECK(detail.find("bf.focal-point") == std::string::npos);
+  }
+
+  SECTION("a hit on an H2 request that asked the alerting state itself: both states get it, bound by H2") {
+    Bytes asked = trace_of_watched(agency_identity, {"BF"}, {HandlingCode::H2_NO_ONWARD_SHARING_WITHOUT_PERMISSION});
+    REQUIRE(agency->submit(asked).ok());
+    auto at_burkina = receive(*burkina, 2);
+    REQUIRE(at_burkina.size() == 2);
+    CHECK(at_burkina[0].opened.message_id == test::message_id_of(asked));  // it was asked: it knows the request
+    REQUIRE(at_burkina[1].opened.type == MessageType::HIT_NOTIFICATION);
+    CHECK(codes_of(at_burkina[1].opened) ==
+          std::vector<HandlingCode>{HandlingCode::H2_NO_ONWARD_SHARING_WITHOUT_PERMISSION});
+    auto at_senegal = receive(*senegal, 2);
+    REQUIRE(at_senegal.size() == 2);
+    CHECK(at_senegal[1].opened.message_id == at_burkina[1].opened.message_id);  // one notice, to both
+  }
+
+  SECTION("a hit on an H3 request: the alerting state's notice carries the request's conditions") {
+    const std::string conditions = "use only for the Ziguinchor armed-robbery case; destroy after 2027";
+    Bytes conditioned =
+        trace_of_watched(agency_identity, {"NE"}, {HandlingCode::H3_OTHER_CONDITIONS}, conditions);
+    REQUIRE(agency->submit(conditioned).ok());
+    auto at_burkina = receive(*burkina, 1);
+    REQUIRE(at_burkina.size() == 1);
+    REQUIRE(at_burkina[0].opened.type == MessageType::HIT_NOTIFICATION);
+    CHECK(codes_of(at_burkina[0].opened) == std::vector<HandlingCode>{HandlingCode::H3_OTHER_CONDITIONS});
+    CHECK(std::string(at_burkina[0].opened.message.header().getHandlingConditions().cStr()) == conditions);
+    CHECK(id_from(at_burkina[0].opened.message.body().getHitNotification().getRequestMessageId()) ==
+          test::message_id_of(conditioned));
+  }
+
+  SECTION("a forward of an H2 request by the requested state is refused; the state it names receives nothing") {
+    Bytes secret = trace_of_watched(agency_identity, {"NE"}, {HandlingCode::H2_NO_ONWARD_SHARING_WITHOUT_PERMISSION});
+    REQUIRE(agency->submit(secret).ok());
+    REQUIRE(receive(*niger, 1).size() == 1);
+    const int refused_before = broker.audit_count("authorize", "unauthorized");
+    auto refused = niger->submit(forward_of(pki.identity("ne.focal-point"), test::message_id_of(secret),
+                                            {HandlingCode::H2_NO_ONWARD_SHARING_WITHOUT_PERMISSION}));
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().code == ErrorCode::unauthorized);
+    CHECK_THAT(refused.error().message, Catch::Contains("H2") && Catch::Contains("ask the requesting state"));
+    CHECK(broker.audit_count("authorize", "unauthorized") == refused_before + 1);
+    // Mali's next delivery is a later request addressed to it.
+    Bytes to_mali = trace_of_watched(agency_identity, {"ML"}, {HandlingCode::H0_CRIME_FIGHTING_ONLY});
+    REQUIRE(agency->submit(to_mali).ok());
+    auto at_mali = receive(*mali, 1);
+    REQUIRE(at_mali.size() == 1);
+    CHECK(at_mali[0].opened.message_id == test::message_id_of(to_mali));
+  }
+
+  SECTION("a forward of an H2 request by a state it never reached is refused without naming its codes") {
+    Bytes secret = trace_of_watched(agency_identity, {"NE"}, {HandlingCode::H2_NO_ONWARD_SHARING_WITHOUT_PERMISSION});
+    REQUIRE(agency->submit(secret).ok());
+    auto refused = mali->submit(forward_of(pki.identity("ml.focal-point"), test::message_id_of(secret),
+                                           {HandlingCode::H2_NO_ONWARD_SHARING_WITHOUT_PERMISSION}));
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().code == ErrorCode::unauthorized);
+    CHECK_THAT(refused.error().message, Catch::Contains("was not addressed to you"));
+    CHECK_THAT(refused.error().message, !Catch::Contains("H2") && !Catch::Contains("handling"));
+  }
+
+  SECTION("a forward of an H3 request that drops the conditions is refused; one repeating them goes on") {
+    const std::string conditions = "not to be shared with customs";
+    Bytes conditioned = trace_of_watched(agency_identity, {"NE"}, {HandlingCode::H3_OTHER_CONDITIONS}, conditions);
+    REQUIRE(agency->submit(conditioned).ok());
+    REQUIRE(receive(*niger, 1).size() == 1);
+    const MessageId request_id = test::message_id_of(conditioned);
+    const Identity niger_identity = pki.identity("ne.focal-point");
+    auto dropped = niger->submit(forward_of(niger_identity, request_id, {HandlingCode::H0_CRIME_FIGHTING_ONLY}));
+    REQUIRE_FALSE(dropped.ok());
+    CHECK(dropped.error().code == ErrorCode::unauthorized);
+    CHECK_THAT(dropped.error().message, Catch::Contains("every handling code"));
+    auto softened = niger->submit(
+        forward_of(niger_identity, request_id, {HandlingCode::H3_OTHER_CONDITIONS}, "may be shared with customs"));
+    REQUIRE_FALSE(softened.ok());
+    CHECK(softened.error().code == ErrorCode::unauthorized);
+    CHECK_THAT(softened.error().message, Catch::Contains("word for word"));
+    Bytes faithful = forward_of(niger_identity, request_id, {HandlingCode::H3_OTHER_CONDITIONS}, conditions);
+    REQUIRE(niger->submit(faithful).ok());
+    auto at_mali = receive(*mali, 2);
+    REQUIRE(at_mali.size() == 2);
+    CHECK(at_mali[0].opened.message_id == request_id);  // the request as signed, conditions and all
+    CHECK(std::string(at_mali[0].opened.message.header().getHandlingConditions().cStr()) == conditions);
+    CHECK(at_mali[1].opened.message_id == test::message_id_of(faithful));
+    CHECK(std::string(at_mali[1].opened.message.header().getHandlingConditions().cStr()) == conditions);
+  }
+
+  SECTION("a response to an H2 request copied to a third state is refused; the requesting state still gets answers") {
+    Bytes secret = trace_of_watched(agency_identity, {"NE"}, {HandlingCode::H2_NO_ONWARD_SHARING_WITHOUT_PERMISSION});
+    REQUIRE(agency->submit(secret).ok());
+    REQUIRE(receive(*niger, 1).size() == 1);
+    const MessageId secret_id = test::message_id_of(secret);
+    auto response_to = [&](const std::vector<std::string>& countries) {
+      return test::seal_changed(pki.identity("ne.focal-point"), MessageType::TRACING_RESPONSE,
+                                [&](wire::Header::Builder header, wire::Body::Builder) {
+                                  header.setInReplyTo(kj::arrayPtr(secret_id.bytes.data(), secret_id.bytes.size()));
+                                  auto to = header.initRecipients(static_cast<unsigned>(countries.size()));
+                                  for (unsigned i = 0; i < countries.size(); ++i) to[i].setCountry(countries[i]);
+                                  header.initHandlingCodes(1).set(0, HandlingCode::H2_NO_ONWARD_SHARING_WITHOUT_PERMISSION);
+                                });
+    };
+    auto copied = niger->submit(response_to({"SN", "ML"}));
+    REQUIRE_FALSE(copied.ok());
+    CHECK(copied.error().code == ErrorCode::unauthorized);
+    CHECK_THAT(copied.error().message, Catch::Contains("H2") && Catch::Contains("ml.focal-point"));
+    Bytes answer = response_to({"SN"});
+    REQUIRE(niger->submit(answer).ok());
+    auto at_senegal = receive(*senegal, 3);  // its copy of the request, the hit, the answer
+    REQUIRE(at_senegal.size() == 3);
+    CHECK(at_senegal[2].opened.message_id == test::message_id_of(answer));
+    // Mali's next delivery is a later request addressed to it.
+    Bytes to_mali = trace_of_watched(agency_identity, {"ML"}, {HandlingCode::H0_CRIME_FIGHTING_ONLY});
+    REQUIRE(agency->submit(to_mali).ok());
+    auto at_mali = receive(*mali, 1);
+    REQUIRE(at_mali.size() == 1);
+    CHECK(at_mali[0].opened.message_id == test::message_id_of(to_mali));
+  }
+
+  SECTION("status of an H2 request asked by a third state or the requested one: the refusal an unknown id gets") {
+    Bytes secret = trace_of_watched(agency_identity, {"NE"}, {HandlingCode::H2_NO_ONWARD_SHARING_WITHOUT_PERMISSION});
+    REQUIRE(agency->submit(secret).ok());
+    const MessageId secret_id = test::message_id_of(secret);
+    const MessageId unknown = MessageId::random();
+    auto without_id = [](std::string text, const MessageId& id) {
+      const auto at = text.find(id.hex());
+      if (at != std::string::npos) text.replace(at, id.hex().size(), "<id>");
+      return text;
+    };
+    for (Client* asker : {mali.get(), niger.get(), burkina.get()}) {
+      auto about_secret = asker->status(secret_id);
+      auto about_nothing = asker->status(unknown);
+      REQUIRE_FALSE(about_secret.ok());
+      REQUIRE_FALSE(about_nothing.ok());
+      CHECK(about_secret.error().code == ErrorCode::not_found);
+      CHECK(about_nothing.error().code == ErrorCode::not_found);
+      CHECK(without_id(about_secret.error().message, secret_id) == without_id(about_nothing.error().message, unknown));
+      CHECK_THAT(about_secret.error().message, !Catch::Contains("H2") && !Catch::Contains("sn."));
+    }
+    // The sender and its state's focal point do see it.
+    CHECK(agency->status(secret_id).ok());
+    CHECK(senegal->status(secret_id).ok());
   }
 }

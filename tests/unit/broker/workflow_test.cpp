@@ -355,6 +355,69 @@ TEST_CASE("a request for a firearm of an active stolen alert sends a hit notific
   CHECK(MessageId::from_bytes(ByteView(hit.getAlertMessageId().begin(), 16)) == test::message_id_of(alert));
 }
 
+TEST_CASE("an H2 request's hit and clocks reach only the states it addressed, however long they run") {
+  WorkflowExchange exchange;
+  auto agency = exchange.connect("sn.police-judiciaire");
+  auto senegal = exchange.connect("sn.focal-point");
+  auto burkina = exchange.connect("bf.focal-point");
+  auto niger = exchange.connect("ne.focal-point");
+  Bytes alert = exchange.seal(exchange.identity("bf.focal-point"), MessageType::ALERT, [](auto header, auto body) {
+    auto scope = header.initRecipients(2);
+    scope[0].setCountry("NE");
+    scope[1].setCountry("SN");
+    body.getAlert().getFirearms()[0].setSerialNumber("BF-DEPOT-424242");
+  });
+  REQUIRE(burkina->submit(alert).ok());
+  REQUIRE(receive(*niger, 1).size() == 1);
+  REQUIRE(receive(*senegal, 1).size() == 1);
+
+  // Urgent, H2, to Niger only, for a serial on Burkina Faso's watch list.
+  auto watched_request = [&](wire::HandlingCode code) {
+    return exchange.seal(exchange.identity("sn.police-judiciaire"), MessageType::TRACING_REQUEST,
+                         [code](auto header, auto body) {
+                           header.setPriority(wire::Priority::URGENT);
+                           header.setUrgencyJustification("armed group re-supplying");
+                           header.initHandlingCodes(1).set(0, code);
+                           header.initRecipients(1)[0].setCountry("NE");
+                           auto request = body.getTracingRequest();
+                           auto states = request.initRequestedStates(1);
+                           states[0].setCountry("NE");
+                           states[0].setRole(wire::RequestedStateRole::COUNTRY_OF_LAST_IMPORT);
+                           request.getFirearms()[0].setSerialNumber("bf-depot 424242");
+                         });
+  };
+  Bytes secret = watched_request(wire::HandlingCode::H2_NO_ONWARD_SHARING_WITHOUT_PERMISSION);
+  REQUIRE(agency->submit(secret).ok());
+  auto at_senegal = receive(*senegal, 2);
+  REQUIRE(types_of(at_senegal) == std::vector<MessageType>{MessageType::TRACING_REQUEST, MessageType::HIT_NOTIFICATION});
+  auto hit = at_senegal[1].opened.message.body().getHitNotification();
+  CHECK(MessageId::from_bytes(ByteView(hit.getAlertMessageId().begin(), 16)) == test::message_id_of(alert));
+  CHECK(MessageId::from_bytes(ByteView(hit.getRequestMessageId().begin(), 16)) == test::message_id_of(secret));
+  auto hit_header = at_senegal[1].opened.message.header();
+  REQUIRE(hit_header.getRecipients().size() == 1);  // the requesting state's focal point, no one else
+  CHECK(std::string(hit_header.getRecipients()[0].getParticipant().cStr()) == "sn.focal-point");
+  REQUIRE(hit_header.getHandlingCodes().size() == 1);
+  CHECK(hit_header.getHandlingCodes()[0] == wire::HandlingCode::H2_NO_ONWARD_SHARING_WITHOUT_PERMISSION);
+  REQUIRE(receive(*niger, 1).size() == 1);
+
+  // Both clocks run out: reminders and escalations go to Niger and Senegal.
+  exchange.advance(8 * kHourMs + 60'000);
+  CHECK(types_of(receive(*niger, 2)) == std::vector<MessageType>{MessageType::REMINDER, MessageType::ESCALATION});
+  exchange.advance(3 * kDayMs);
+  CHECK(types_of(receive(*niger, 2)) == std::vector<MessageType>{MessageType::REMINDER, MessageType::ESCALATION});
+  CHECK(types_of(receive(*senegal, 2)) == std::vector<MessageType>{MessageType::ESCALATION, MessageType::ESCALATION});
+
+  // Burkina Faso's first delivery since its alert is the hit of a later H0
+  // request: of the H2 one, days of clocks later, it learnt nothing.
+  Bytes open_request = watched_request(wire::HandlingCode::H0_CRIME_FIGHTING_ONLY);
+  REQUIRE(agency->submit(open_request).ok());
+  auto at_burkina = receive(*burkina, 1);
+  REQUIRE(types_of(at_burkina) == std::vector<MessageType>{MessageType::HIT_NOTIFICATION});
+  auto open_hit = at_burkina[0].opened.message.body().getHitNotification();
+  CHECK(MessageId::from_bytes(ByteView(open_hit.getRequestMessageId().begin(), 16)) ==
+        test::message_id_of(open_request));
+}
+
 TEST_CASE("a stolen alert listing more serials than the watch-list cap is refused, and nothing of it is kept") {
   WorkflowExchange exchange([](broker::BrokerConfig& config) { config.limits.max_watched_serials_per_alert = 100; });
   auto burkina = exchange.connect("bf.focal-point");
