@@ -7,6 +7,7 @@
 //   fpx-bench --fairness [--victim-rate R] [--fairness-seconds S] [--flood-window N] [--batch-share N]
 //   fpx-bench --peer mosquitto|nats [--peer ...] [--peer-window N]
 //   fpx-bench --observers N
+//   fpx-bench --abuse [--abuse-seconds S] [--abuse-kinds a,b] [--victim-rate R]
 //
 // Prints one "name value" line per figure:
 //   throughput_msgs_per_s            messages receipted and delivered per second, senders flat out
@@ -19,7 +20,8 @@
 //   throughput_with_observers_msgs_per_s, observer_throughput_drop_percent
 // --peer adds the same figures for each peer broker, measured the same way
 // in the same run (peer_bench.cpp); --fairness measures instead a victim's
-// latency while another participant floods (fairness.cpp).
+// latency while another participant floods (fairness.cpp); --abuse what
+// each single-participant flood costs the broker (abuse.cpp).
 // Extra figures go to stderr as "# name value" lines.
 //
 // Broker and clients share the machine (2 cores here), so throughput is the
