@@ -106,8 +106,9 @@ constexpr std::size_t kFramePool = 64;
 // answered with a page of about 90 KB). Larger would only fill this
 // machine's memory sooner if replies are queued without a byte bound.
 constexpr int kFeedAlerts = 250;
-// Follow requests at most: twice the 10,000 replies ZeroMQ queues per
-// connection by default, so an unbounded broker shows its worst (about
+// Follow requests at most, spread over the flood (667 a second in 30 s,
+// above the per-participant limit): twice the 10,000 replies ZeroMQ queues
+// per connection by default, so an unbounded broker shows its worst (about
 // 10,000 pages) without the bench asking for more than it can queue.
 constexpr std::int64_t kMaxFollowRequests = 20'000;
 constexpr auto kFeedFillTimeout = std::chrono::seconds(120);
@@ -285,12 +286,19 @@ bool over_bounds(const FloodStats& stats, std::int64_t max_frames = kMaxFloodFra
 
 // Sends frames from `next_frame` as fast as the socket takes them until
 // `stop`, reading (and counting) answers unless the flooder never reads.
+// With `frames_per_second` > 0 the frames are spread over the flood at that
+// rate (still far above any per-participant limit) instead of sent at once.
 FloodStats frame_flood(RawSocket& socket, Reading reading, const std::function<const Bytes&()>& next_frame,
-                       std::int64_t max_frames, const std::atomic<bool>& stop) {
+                       std::int64_t max_frames, double frames_per_second, const std::atomic<bool>& stop) {
   FloodStats stats;
   const auto start = Clock::now();
   auto count = [&](const RawSocket::Answer& answer) { ++stats.answers[answer.code]; };
   while (!stop.load() && !(stats.bounded = over_bounds(stats, max_frames))) {
+    if (frames_per_second > 0 &&
+        static_cast<double>(stats.frames) >= frames_per_second * std::chrono::duration<double>(Clock::now() - start).count()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      continue;
+    }
     const Bytes& frame = next_frame();
     if (socket.send(frame)) {
       ++stats.frames;
@@ -484,18 +492,24 @@ std::int64_t store_bytes(const fs::path& database) {
 }
 
 // Read-only, beside the running broker (WAL lets a reader in).
-class AuditReader {
+class StoreReader {
  public:
-  explicit AuditReader(const fs::path& database) {
+  explicit StoreReader(const fs::path& database) {
     if (sqlite3_open_v2(database.c_str(), &db_, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
       fail("cannot open " + database.string() + " read-only: " + sqlite3_errmsg(db_));
     }
     sqlite3_busy_timeout(db_, 5000);
   }
-  ~AuditReader() { sqlite3_close(db_); }
-  AuditReader(const AuditReader&) = delete;
-  AuditReader& operator=(const AuditReader&) = delete;
+  ~StoreReader() { sqlite3_close(db_); }
+  StoreReader(const StoreReader&) = delete;
+  StoreReader& operator=(const StoreReader&) = delete;
 
+  // The store's content as SQLite sees it (committed pages, those still in
+  // the WAL included): unlike the files' sizes, it does not jump when the
+  // WAL grows to its working size or restarts in place.
+  std::int64_t content_bytes() {
+    return single("PRAGMA page_count", nullptr, 0) * single("PRAGMA page_size", nullptr, 0);
+  }
   std::int64_t max_id() { return single("SELECT coalesce(max(id), 0) FROM audit", nullptr, 0); }
   std::int64_t rows_after(std::int64_t id) { return single("SELECT count(*) FROM audit WHERE id > ?1", nullptr, id); }
   std::int64_t rows_after_of(std::int64_t id, const std::string& principal) {
@@ -664,8 +678,15 @@ bool run_kind(const KindInfo& info, const BenchOptions& options) {
     Pace pace{Clock::now() + std::chrono::milliseconds(100), options.victim_rate, 1};
     run_sender(*victim_client, victim_envelopes, ledger, work, tally, &pace, 0);
   };
+  // The victim's own messages grow the store too: its rate alone is
+  // measured here and taken off the flood's growth.
+  StoreReader store(broker.database());
+  const std::int64_t store_unloaded_start = store.content_bytes();
+  const auto unloaded_start = Clock::now();
   victim_phase(unloaded);
   wait_for(ledger, unloaded, kVictimDrain);
+  const double victim_store_mb_per_s = static_cast<double>(store.content_bytes() - store_unloaded_start) / kMb /
+                                       std::chrono::duration<double>(Clock::now() - unloaded_start).count();
   std::int64_t unloaded_undelivered = 0;
   const auto unloaded_ms = victim_latencies_ms(ledger, unloaded, 1e3 * 30, unloaded_undelivered);
 
@@ -717,30 +738,38 @@ bool run_kind(const KindInfo& info, const BenchOptions& options) {
            std::to_string(stolen_alert(flooder_identity, serials, probe, Publish::no).size()) + " bytes)";
   }
 
-  AuditReader audit(broker.database());
+  StoreReader& audit = store;
   const std::int64_t audit_before = audit.max_id();
   const BrokerSample before = sample(broker);
+  const std::int64_t content_before = store.content_bytes();
   std::atomic<bool> stop_flood{false};
   FloodStats flood;
   std::thread flood_thread([&] {
-    const std::int64_t max_frames = kind == Kind::observer_follow ? kMaxFollowRequests : kMaxFloodFrames;
+    const bool follow = kind == Kind::observer_follow;
+    const std::int64_t max_frames = follow ? kMaxFollowRequests : kMaxFloodFrames;
+    const double per_second = follow ? static_cast<double>(kMaxFollowRequests) / options.abuse_seconds : 0;
     flood = next_envelope ? submit_flood(socket, next_envelope, stop_flood)
-                          : frame_flood(socket, reading, next_frame, max_frames, stop_flood);
+                          : frame_flood(socket, reading, next_frame, max_frames, per_second, stop_flood);
+  });
+  // The flood stops on time even when the victim, slowed down by it, is
+  // still sending; the broker is sampled the moment it stops.
+  const auto flood_end = Clock::now() + kFloodLead +
+                         std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(options.abuse_seconds));
+  BrokerSample at_end;
+  std::thread stopper([&] {
+    std::this_thread::sleep_until(flood_end);
+    stop_flood = true;
+    at_end = sample(broker);
   });
   std::this_thread::sleep_for(kFloodLead);
-  const auto victim_start = Clock::now();
   const std::int64_t refused_before = tally.refused.load();
   victim_phase(flooded);
-  // The victim paces itself: if it fell far behind, the flood still runs the time asked.
-  const auto flood_end = victim_start + std::chrono::duration_cast<Clock::duration>(
-                                            std::chrono::duration<double>(options.abuse_seconds));
-  std::this_thread::sleep_until(flood_end);
-  stop_flood = true;
+  stopper.join();
   flood_thread.join();
-  const BrokerSample at_end = sample(broker);
   wait_for(ledger, flooded, kVictimDrain);
   std::this_thread::sleep_for(kSettle);
   const std::int64_t store_after = store_bytes(broker.database());
+  const std::int64_t content_after = store.content_bytes();
   const std::int64_t flooder_rows = audit.rows_after_of(audit_before, flooder);
   const std::int64_t all_rows = audit.rows_after(audit_before);
   const std::string rows_breakdown = audit.breakdown(audit_before, flooder);
@@ -750,10 +779,14 @@ bool run_kind(const KindInfo& info, const BenchOptions& options) {
   const auto flooded_ms = victim_latencies_ms(ledger, flooded, flood_ms, flooded_undelivered);
   receivers.join();
 
-  const double flood_minutes = flood.seconds / 60;
+  // Per minute of the flood's planned length: a flood that met the bench's
+  // own bound early still left the broker the rest of the time.
+  const double flood_minutes = (options.abuse_seconds + std::chrono::duration<double>(kFloodLead).count()) / 60;
   const double rss_growth = static_cast<double>(at_end.rss_kb - before.rss_kb) * 1024 / kMb;
   const double hwm_growth = static_cast<double>(at_end.hwm_kb - before.hwm_kb) * 1024 / kMb;
-  const double store_growth = static_cast<double>(store_after - before.store) / kMb;
+  const double files_growth = static_cast<double>(store_after - before.store) / kMb;
+  const double store_growth = static_cast<double>(content_after - content_before) / kMb;
+  const double flood_store_growth = store_growth - victim_store_mb_per_s * flood_minutes * 60;
   const double p99_unloaded = percentile(unloaded_ms, 0.99);
   const double p99_flooded = percentile(flooded_ms, 0.99);
 
@@ -765,16 +798,22 @@ bool run_kind(const KindInfo& info, const BenchOptions& options) {
                answers.empty() ? " none read" : answers.c_str());
   std::fprintf(stderr, "# abuse_%s_rss_mb_before %.1f\n", name.c_str(), static_cast<double>(before.rss_kb) * 1024 / kMb);
   std::fprintf(stderr, "# abuse_%s_hwm_growth_mb %.1f\n", name.c_str(), hwm_growth);
-  std::fprintf(stderr, "# abuse_%s_store_growth_mb %.1f\n", name.c_str(), store_growth);
+  std::fprintf(stderr, "# abuse_%s_store_growth_mb %.1f (pages), of which the victim's own rate alone (%.2f MB/min "
+                       "unloaded) %.1f; the files (database + -wal) grew %.1f MB\n",
+               name.c_str(), store_growth, victim_store_mb_per_s * 60, victim_store_mb_per_s * flood_minutes * 60,
+               files_growth);
   std::fprintf(stderr, "# abuse_%s_audit_rows_all %lld (every principal, the victim's accepted messages included)\n",
                name.c_str(), static_cast<long long>(all_rows));
   std::fprintf(stderr, "# abuse_%s: the flooder's audit rows: %s\n", name.c_str(), rows_breakdown.c_str());
-  std::fprintf(stderr, "# abuse_%s_victim_p99_ms unloaded %.2f flooded %.2f; undelivered %lld/%lld; refused %lld\n",
-               name.c_str(), p99_unloaded, p99_flooded, static_cast<long long>(unloaded_undelivered),
-               static_cast<long long>(flooded_undelivered), static_cast<long long>(victim_refused));
+  std::fprintf(stderr,
+               "# abuse_%s_victim_p99_ms unloaded %.2f flooded %.2f; p50 %.2f / %.2f; undelivered unloaded %lld, "
+               "flooded %lld; refused while flooded %lld\n",
+               name.c_str(), p99_unloaded, p99_flooded, percentile(unloaded_ms, 0.5), percentile(flooded_ms, 0.5),
+               static_cast<long long>(unloaded_undelivered), static_cast<long long>(flooded_undelivered),
+               static_cast<long long>(victim_refused));
 
   std::printf("abuse_%s_rss_growth_mb %.1f\n", name.c_str(), rss_growth);
-  std::printf("abuse_%s_store_growth_mb_per_min %.2f\n", name.c_str(), store_growth / std::max(flood_minutes, 1e-6));
+  std::printf("abuse_%s_store_growth_mb_per_min %.2f\n", name.c_str(), flood_store_growth / flood_minutes);
   std::printf("abuse_%s_audit_rows %lld\n", name.c_str(), static_cast<long long>(flooder_rows));
   std::printf("abuse_%s_victim_p99_ratio %.2f\n", name.c_str(), p99_flooded / std::max(p99_unloaded, 1e-3));
   std::fflush(stdout);
