@@ -276,8 +276,7 @@ struct FloodStats {
   std::int64_t receipts = 0;
   std::map<std::string, std::int64_t> answers;  // by error code or reply kind
   double seconds = 0;
-  bool bounded = false;  // stopped by kMaxFloodFrames or kMaxFloodBytes, not by time
-  std::string note;      // what one frame was, for stderr
+  bool bounded = false;  // stopped by its frame or byte bound, not by time
 };
 
 bool over_bounds(const FloodStats& stats, std::int64_t max_frames = kMaxFloodFrames) {
@@ -668,8 +667,13 @@ bool run_kind(const KindInfo& info, const BenchOptions& options) {
     filled = true;
     timer.join();
     if (fill.receipts < kFeedAlerts) {
-      std::fprintf(stderr, "# abuse_%s: only %lld of %d public alerts accepted to fill the feed\n", name.c_str(),
-                   static_cast<long long>(fill.receipts), kFeedAlerts);
+      std::string answers;
+      for (const auto& [code, count] : fill.answers) answers += " " + code + "=" + std::to_string(count);
+      std::fprintf(stderr,
+                   "# abuse_%s: only %lld of %d public alerts were accepted to fill the feed (answers:%s); see the "
+                   "broker's log %s, or run this kind alone with --keep-dir\n",
+                   name.c_str(), static_cast<long long>(fill.receipts), kFeedAlerts, answers.c_str(),
+                   broker.log_path().c_str());
       return false;
     }
   }
@@ -794,7 +798,7 @@ bool run_kind(const KindInfo& info, const BenchOptions& options) {
   for (const auto& [code, count] : flood.answers) answers += " " + code + "=" + std::to_string(count);
   std::fprintf(stderr, "# abuse_%s: %s from %s; %lld frames, %.1f MB sent in %.1f s%s; answers:%s\n", name.c_str(),
                note.c_str(), flooder.c_str(), static_cast<long long>(flood.frames), static_cast<double>(flood.bytes) / kMb,
-               flood.seconds, flood.bounded ? " (stopped by the bench's frame/byte bound)" : "",
+               flood.seconds, flood.bounded ? " (all the bench allows this kind)" : "",
                answers.empty() ? " none read" : answers.c_str());
   std::fprintf(stderr, "# abuse_%s_rss_mb_before %.1f\n", name.c_str(), static_cast<double>(before.rss_kb) * 1024 / kMb);
   std::fprintf(stderr, "# abuse_%s_hwm_growth_mb %.1f\n", name.c_str(), hwm_growth);
