@@ -112,9 +112,10 @@ void BenchPki::write_crls() {
 }
 
 fs::path BenchPki::issue(const std::string& id, const std::string& country, Role role) {
-  // The broker's certificate comes from the root, as fpx-ca issues it.
+  // Broker and observer certificates come from the root, as fpx-ca issues
+  // them; a national CA issues only its own state's participants.
   const pki::Authority* issuer = &root_;
-  if (role != Role::broker) {
+  if (national_ca_may_issue(role)) {
     auto found = intermediates_.find(country);
     if (found == intermediates_.end()) {
       auto national = must(root_.create_intermediate(CountryCode(country), must(SigningKey::generate(), "CA key"),

@@ -7,6 +7,7 @@
 //   fpx-bench --fairness [--victim-rate R] [--fairness-seconds S] [--flood-window N] [--batch-share N]
 //   fpx-bench --peer mosquitto|nats [--peer ...] [--peer-window N]
 //   fpx-bench --observers N
+//   fpx-bench --abuse [--abuse-seconds S] [--abuse-kinds a,b] [--victim-rate R]
 //
 // Prints one "name value" line per figure:
 //   throughput_msgs_per_s            messages receipted and delivered per second, senders flat out
@@ -19,7 +20,8 @@
 //   throughput_with_observers_msgs_per_s, observer_throughput_drop_percent
 // --peer adds the same figures for each peer broker, measured the same way
 // in the same run (peer_bench.cpp); --fairness measures instead a victim's
-// latency while another participant floods (fairness.cpp).
+// latency while another participant floods (fairness.cpp); --abuse what
+// each single-participant flood costs the broker (abuse.cpp).
 // Extra figures go to stderr as "# name value" lines.
 //
 // Broker and clients share the machine (2 cores here), so throughput is the
@@ -35,6 +37,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "abuse.hpp"
 #include "bench_support.hpp"
 #include "fpx_load.hpp"
 #include "modes.hpp"
@@ -319,8 +322,20 @@ int main(int argc, char** argv) {
                  "fairness: the broker's limits.batch_share (default: the broker's; 256 turns fair draining off)")
       ->check(CLI::Range(0, 100000));
   fairness_flag->excludes(app.get_option("--peer"));
+  bool abuse = false;
+  auto* abuse_flag = app.add_flag("--abuse", abuse,
+                                  "what each single-participant flood costs the broker (RSS, store, audit rows) and "
+                                  "a victim's latency");
+  app.add_option("--abuse-seconds", options.abuse_seconds, "abuse: how long each flood runs")
+      ->check(CLI::Range(1.0, 600.0));
+  app.add_option("--abuse-kinds", options.abuse_kinds, "abuse: the floods to run (default: all)")
+      ->delimiter(',')
+      ->check(CLI::IsMember(abuse_kind_names()));
+  abuse_flag->excludes(app.get_option("--peer"));
+  abuse_flag->excludes(fairness_flag);
   CLI11_PARSE(app, argc, argv);
 
+  if (abuse) return run_abuse(options);
   if (fairness) return run_fairness(options);
   for (const auto& peer : peers) require_peer(peer);  // before the long FPX run, not after it
   FpxRun fpx_run = run_fpx(options);

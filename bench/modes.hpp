@@ -30,6 +30,10 @@ struct BenchOptions {
   int batch_share = 0;
   // Observers: the throughput phase runs again while this many follow the feed.
   int observers = 0;
+  // Abuse (abuse.hpp): how long each flood runs while the victim works, and
+  // which floods (empty: all of them).
+  double abuse_seconds = 30;
+  std::vector<std::string> abuse_kinds;
 };
 
 // What every system prints, measured the same way.
