@@ -1404,6 +1404,12 @@ TEST_CASE("bounds rows: confirms, inbound bytes, the daily storage quota and a s
     Answer other = exchange.raw("sn.focal-point")
                        .submit(test::seal_sample(exchange.identity("sn.focal-point"), MessageType::CAMPAIGN_REPORT));
     CHECK(other.kind == Answer::Kind::receipt);
+    // The client library reads the new code as itself, not as internal.
+    auto library = exchange.connect("sn.police-judiciaire");
+    auto through_library =
+        library->submit(test::seal_sample(exchange.identity("sn.police-judiciaire"), MessageType::TRACING_REQUEST));
+    REQUIRE_FALSE(through_library.ok());
+    CHECK(through_library.error().code == ErrorCode::quota_exceeded);
   }
 
   SECTION("a state's stolen alerts beyond its watch-list bound are refused with quota_exceeded") {
