@@ -37,6 +37,9 @@ Broker::Impl::Impl(BrokerConfig config_in, Clock clock_in, Identity identity_in,
       rate_limiter(config.limits.rate_per_second, config.limits.burst),
       rate_limit_audit(kRateLimitAuditWindowMs),
       observer_reply_budget(kObserverReplyBytesPerSecond, kObserverReplyBurstBytes),
+      inbound_bytes(config.limits.bytes_per_second, config.limits.burst_bytes,
+                    "sent more bytes than this broker takes per second; send less, and"),
+      daily_quota(config.limits.quota_bytes_per_day),
       context(1) {}
 
 Broker::Broker(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -315,6 +318,7 @@ void Broker::Impl::process_batch() {
                                std::nullopt);
     }
     push_after_commit.clear();
+    daily_quota.forget();  // it counted messages this rollback undid
     delivered_marks.insert(delivered_marks.begin(), marks.begin(), marks.end());
     deferred_audit.insert(deferred_audit.begin(), audits.begin(), audits.end());
   } else {

@@ -211,6 +211,8 @@ struct Broker::Impl {
   RateLimiter rate_limiter;
   RefusalTally rate_limit_audit;  // every refusal kind, not only rate_limited
   ByteBudget observer_reply_budget;
+  ByteBudget inbound_bytes;  // limits.bytes_per_second: bytes of every participant frame
+  DailyQuota daily_quota;    // limits.quota_bytes_per_day
   BrokerCounters counters;
 
   zmq::context_t context;

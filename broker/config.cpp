@@ -216,10 +216,14 @@ Result<BrokerConfig> parse_broker_config(std::string_view text, const std::files
   read.number("limits.max_message_bytes", limits.max_message_bytes, 4096, 64.0 * 1024 * 1024);
   read.number("limits.rate_per_second", limits.rate_per_second, 0.1, 1e6);
   read.number("limits.burst", limits.burst, 1, 1e6);
+  read.number("limits.bytes_per_second", limits.bytes_per_second, 4096, 1e10);
+  read.number("limits.burst_bytes", limits.burst_bytes, 4096, 1e11);
+  read.number("limits.quota_bytes_per_day", limits.quota_bytes_per_day, 4096, 1e13);
   read.number("limits.batch_max", limits.batch_max, 1, 100000);
   read.number("limits.batch_share", limits.batch_share, 1, 100000);
   read.number("limits.max_in_flight", limits.max_in_flight, 1, 100000);
   read.number("limits.max_watched_serials_per_alert", limits.max_watched_serials_per_alert, 1, 1000000);
+  read.number("limits.max_watched_serials_per_state", limits.max_watched_serials_per_state, 1, 100000000);
   auto& timing = config.timing;
   constexpr double kYearMs = 366.0 * 24 * 3600 * 1000;
   read.number("timing.max_message_age_ms", timing.max_message_age_ms, 1000, kYearMs);

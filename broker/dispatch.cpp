@@ -20,7 +20,13 @@ void Broker::Impl::refuse(const std::string& routing_id, std::uint64_t request_i
                           const std::optional<MessageId>& about, const char* stage, const Error& error,
                           std::uint32_t retry_after_ms) {
   ++counters.refused;
-  audit(principal, about, stage, error.code, error.message);
+  // Decided before anything is written for this frame: a flood of refused
+  // frames (malformed, too large, unknown, unauthorized...) costs one audit
+  // row per principal, stage and kind a second, and a summary row with the
+  // count of the rest, never a row each (tens of thousands a second).
+  if (rate_limit_audit.audit_in_full(stage, principal, error.code, now_ms)) {
+    audit(principal, about, stage, error.code, error.message);
+  }
   spdlog::debug("refused at {} for {}: {}", stage, principal, error.describe());
   outgoing.push_back({routing_id, encode_error(request_id, error, about, retry_after_ms), request_id});
 }
@@ -92,6 +98,18 @@ void Broker::Impl::handle_inbound(Inbound& inbound) {
     spdlog::error("a message without a ZAP User-Id: refusing it");
     return;
   }
+  {
+    // Bytes of every frame, before anything else is done with it: a flood
+    // of large frames is refused by its size, whatever it holds.
+    const ParticipantId sender(user_id);
+    std::uint32_t retry_after_ms = 0;
+    if (auto admitted = inbound_bytes.admit(sender, now_ms, retry_after_ms); !admitted) {
+      const std::uint64_t request_id = inbound.request && inbound.request->ok() ? (*inbound.request)->request_id : 0;
+      refuse_rate_limited(routing_id, request_id, user_id, admitted.error(), retry_after_ms);
+      return;
+    }
+    inbound_bytes.charge(sender, now_ms, inbound.payload_bytes);
+  }
   if (auto accepted = accept_frame(inbound.frame_count, inbound.payload_bytes, config.limits); !accepted) {
     refuse(routing_id, 0, user_id, std::nullopt, "accept", accepted.error());
     return;
@@ -151,9 +169,19 @@ void Broker::Impl::handle_inbound(Inbound& inbound) {
         }
         break;
       }
-      case ClientRequest::Kind::confirm:
+      case ClientRequest::Kind::confirm: {
+        // Each id is an UPDATE on the loop thread: a confirm pays by its ids.
+        std::uint32_t retry_after_ms = 0;
+        const double cost = 1.0 + static_cast<double>(request->delivery_ids.size()) / kConfirmIdsPerToken;
+        if (auto admitted = rate_limiter.admit((*principal)->id, now_ms, retry_after_ms, cost); !admitted) {
+          // Nothing confirmed: the deliveries stay in flight, are resent, and
+          // the client confirms the resends.
+          refuse_rate_limited(routing_id, request->request_id, label, admitted.error(), retry_after_ms);
+          return;
+        }
         handle_confirm(**principal, *request);
         break;
+      }
       case ClientRequest::Kind::ping:
         outgoing.push_back({routing_id, encode_pong(request->request_id), request->request_id});
         break;

@@ -19,7 +19,8 @@ Status accept_frame(std::size_t frame_count, std::size_t payload_bytes, const Li
   return {};
 }
 
-Status RateLimiter::admit(const ParticipantId& participant, std::int64_t now_ms, std::uint32_t& retry_after_ms) {
+Status RateLimiter::admit(const ParticipantId& participant, std::int64_t now_ms, std::uint32_t& retry_after_ms,
+                          double cost) {
   auto [bucket, created] = buckets_.try_emplace(participant);
   Bucket& state = bucket->second;
   if (created) {
@@ -29,11 +30,13 @@ Status RateLimiter::admit(const ParticipantId& participant, std::int64_t now_ms,
   std::int64_t elapsed = std::max<std::int64_t>(0, now_ms - state.updated_ms);
   state.tokens = std::min(burst_, state.tokens + static_cast<double>(elapsed) * rate_per_ms_);
   state.updated_ms = now_ms;
-  if (state.tokens >= 1.0) {
-    state.tokens -= 1.0;
+  // A cost over the burst could never be paid: it is taken from a full bucket.
+  const double due = std::min(cost, burst_);
+  if (state.tokens >= due) {
+    state.tokens -= cost;
     return {};
   }
-  retry_after_ms = static_cast<std::uint32_t>(std::ceil((1.0 - state.tokens) / rate_per_ms_));
+  retry_after_ms = static_cast<std::uint32_t>(std::ceil((due - state.tokens) / rate_per_ms_));
   return make_error(ErrorCode::rate_limited, "slow down: over this broker's rate limit for " + participant.str() +
                                                  "; retry after " + std::to_string(retry_after_ms) + " ms");
 }
@@ -49,10 +52,8 @@ Status ByteBudget::admit(const ParticipantId& principal, std::int64_t now_ms, st
   const Bucket& bucket = refill(principal, now_ms);
   if (bucket.tokens > 0) return {};
   retry_after_ms = static_cast<std::uint32_t>(std::ceil((1.0 - bucket.tokens) / rate_per_ms_));
-  return make_error(ErrorCode::rate_limited, "slow down: " + principal.str() +
-                                                 " asked for more reply bytes than this broker sends per second; "
-                                                 "read the replies you asked for, ask for smaller pages, and retry "
-                                                 "after " + std::to_string(retry_after_ms) + " ms");
+  return make_error(ErrorCode::rate_limited, "slow down: " + principal.str() + " " + advice_ + " retry after " +
+                                                 std::to_string(retry_after_ms) + " ms");
 }
 
 void ByteBudget::charge(const ParticipantId& principal, std::int64_t now_ms, std::size_t bytes) {
@@ -70,6 +71,42 @@ ByteBudget::Bucket& ByteBudget::refill(const ParticipantId& principal, std::int6
   bucket.tokens = std::min(burst_, bucket.tokens + static_cast<double>(elapsed) * rate_per_ms_);
   bucket.updated_ms = now_ms;
   return bucket;
+}
+
+std::int64_t DailyQuota::day_start_ms(std::int64_t at_ms) {
+  constexpr std::int64_t kDayMs = 24LL * 3600 * 1000;
+  return at_ms - ((at_ms % kDayMs) + kDayMs) % kDayMs;
+}
+
+Status DailyQuota::admit(const ParticipantId& participant, std::int64_t now_ms, std::uint64_t bytes,
+                         const StoredSince& stored_since, std::uint32_t& retry_after_ms) {
+  const std::int64_t day = day_start_ms(now_ms);
+  auto found = used_.find(participant);
+  if (found == used_.end() || found->second.start_ms != day) {
+    auto stored = stored_since(participant, day);
+    if (!stored) return std::move(stored).take_error();
+    found = used_.insert_or_assign(participant, Day{day, *stored}).first;
+  }
+  const std::uint64_t used = found->second.bytes;
+  if (used + bytes <= bytes_per_day_) return {};
+  const std::int64_t next_day = day + 24LL * 3600 * 1000;
+  retry_after_ms = static_cast<std::uint32_t>(std::max<std::int64_t>(1, next_day - now_ms));
+  return make_error(ErrorCode::quota_exceeded,
+                    participant.str() + " has stored " + std::to_string(used) + " bytes today (UTC) of its quota of " +
+                        std::to_string(bytes_per_day_) + " a day, and this message of " + std::to_string(bytes) +
+                        " bytes does not fit; nothing was stored: resend it after 00:00 UTC (in " +
+                        std::to_string(retry_after_ms) + " ms), or ask the exchange's operator for a larger "
+                        "limits.quota_bytes_per_day");
+}
+
+void DailyQuota::charge(const ParticipantId& participant, std::int64_t now_ms, std::uint64_t bytes) {
+  auto found = used_.find(participant);
+  // admit() loaded today's count; a day that turned in between starts at this message.
+  if (found == used_.end() || found->second.start_ms != day_start_ms(now_ms)) {
+    used_.insert_or_assign(participant, Day{day_start_ms(now_ms), bytes});
+    return;
+  }
+  found->second.bytes += bytes;
 }
 
 bool RefusalTally::audit_in_full(const std::string& stage, const std::string& principal, ErrorCode code,

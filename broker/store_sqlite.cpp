@@ -261,7 +261,6 @@ CREATE INDEX deliveries_confirmed ON deliveries (recipient, delivery_id) WHERE s
 )sql";
 
 constexpr std::string_view kAccepted = "accepted";
-constexpr ErrorCode kLastErrorCode = ErrorCode::invalid_argument;
 
 std::string_view outcome_name(ErrorCode code) {
   return code == ErrorCode::none ? kAccepted : error_code_name(code);
@@ -749,6 +748,25 @@ class SqliteStore final : public Store {
     }
   }
 
+  Result<std::uint64_t> active_watched_serials(const CountryCode& alert_country, std::int64_t now_ms) override {
+    Query query(active_watched_serials_.get());
+    query.bind(1, std::string_view(alert_country.str())).bind(2, now_ms);
+    const int rc = query.step();
+    if (rc != SQLITE_ROW) return fail(rc, "counting a state's watched serials");
+    return static_cast<std::uint64_t>(query.integer(0));
+  }
+
+  Result<std::uint64_t> bytes_stored_since(const ParticipantId& sender, std::int64_t since_ms) override {
+    // TODO(perf): a scan of the messages table, once per participant and
+    // UTC day (DailyQuota keeps the count in memory); an index on
+    // (sender, stored_at_ms) would make it a range read.
+    Query query(bytes_stored_since_.get());
+    query.bind(1, std::string_view(sender.str())).bind(2, since_ms);
+    const int rc = query.step();
+    if (rc != SQLITE_ROW) return fail(rc, "reading a participant's stored bytes of the day");
+    return static_cast<std::uint64_t>(query.integer(0));
+  }
+
   Result<std::uint64_t> next_feed_sequence() override {
     Query query(next_feed_sequence_.get());
     const int rc = query.step();
@@ -1217,6 +1235,8 @@ class SqliteStore final : public Store {
   StatementPtr watch_serial_;
   StatementPtr unwatch_serials_;
   StatementPtr match_serial_;
+  StatementPtr active_watched_serials_;
+  StatementPtr bytes_stored_since_;
   StatementPtr mark_lifecycle_delivered_;
   StatementPtr next_feed_sequence_;
   StatementPtr append_feed_;
@@ -1343,6 +1363,10 @@ Status SqliteStore::prepare_statements() {
        "((l.ack_reminded = 0 AND l.acknowledged_at_ms = 0 AND l.ack_due_ms <= ?1) OR "
        "(l.response_reminded = 0 AND l.response_due_ms <= ?1)) ORDER BY l.request_seq"},
       {&next_feed_sequence_, "SELECT COALESCE(MAX(seq), 0) + 1 FROM feed"},
+      {&active_watched_serials_,
+       "SELECT COUNT(*) FROM watched_serials WHERE alert_country = ?1 AND valid_until_ms >= ?2"},
+      {&bytes_stored_since_,
+       "SELECT COALESCE(SUM(length(envelope)), 0) FROM messages WHERE sender = ?1 AND stored_at_ms >= ?2"},
       {&append_feed_,
        "INSERT INTO feed (seq, kind, record, signature, created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)"},
       {&feed_page_, "SELECT seq, kind, record, signature FROM feed WHERE seq >= ?1 ORDER BY seq LIMIT ?2"},

@@ -241,6 +241,19 @@ Status Broker::Impl::apply_workflow(const OpenedEnvelope& opened, const Enrolled
                               std::to_string(config.limits.max_watched_serials_per_alert) + " serial numbers (this one has " +
                               std::to_string(serials.size()) + "); split the batch into several alerts");
       }
+      // All of the state's alerts together are bounded too, so that stacking
+      // alerts cannot build a watch list of any size (limits.max_watched_serials_per_state).
+      auto watched = store->active_watched_serials(principal.country, now_ms);
+      if (!watched) return std::move(watched).take_error();
+      if (*watched + serials.size() > config.limits.max_watched_serials_per_state) {
+        return make_error(ErrorCode::quota_exceeded,
+                          principal.country.str() + " already watches " + std::to_string(*watched) +
+                              " serial numbers in active stolen/lost alerts; with this alert's " +
+                              std::to_string(serials.size()) + " it would pass the limit of " +
+                              std::to_string(config.limits.max_watched_serials_per_state) +
+                              " a state may watch. Nothing was stored: cancel alerts no longer needed (an alert of "
+                              "kind cancel in reply to each), then send this one again");
+      }
       std::vector<CountryCode> reached{principal.country};
       for (const auto& id : recipients) {
         const auto* participant = enrollment.by_id(id);

@@ -67,7 +67,7 @@ Error from_wire(wire::Error::Reader wire_error) {
   Error error;
   const auto raw = static_cast<std::uint16_t>(wire_error.getCode());
   // A code newer than this library (the enum is append-only) reads as internal.
-  error.code = raw <= static_cast<std::uint16_t>(ErrorCode::invalid_argument) && raw != 0 ? static_cast<ErrorCode>(raw)
+  error.code = raw <= static_cast<std::uint16_t>(kLastErrorCode) && raw != 0 ? static_cast<ErrorCode>(raw)
                                                                                           : ErrorCode::internal;
   error.message = text_of(wire_error.getMessage());
   for (auto field : wire_error.getFieldErrors()) {

@@ -7,6 +7,7 @@ namespace fpx {
 // ErrorCode and wire::ErrorCode must stay ordinal for ordinal.
 static_assert(static_cast<int>(ErrorCode::invalid_argument) == static_cast<int>(wire::ErrorCode::INVALID_ARGUMENT));
 static_assert(static_cast<int>(ErrorCode::id_reused) == static_cast<int>(wire::ErrorCode::ID_REUSED));
+static_assert(static_cast<int>(ErrorCode::quota_exceeded) == static_cast<int>(wire::ErrorCode::QUOTA_EXCEEDED));
 static_assert(static_cast<int>(ErrorCode::revocation_not_checked) ==
               static_cast<int>(wire::ErrorCode::REVOCATION_NOT_CHECKED));
 
@@ -42,6 +43,7 @@ std::string_view error_code_name(ErrorCode code) {
     case ErrorCode::bad_key: return "bad_key";
     case ErrorCode::io_error: return "io_error";
     case ErrorCode::invalid_argument: return "invalid_argument";
+    case ErrorCode::quota_exceeded: return "quota_exceeded";
   }
   return "unknown";
 }

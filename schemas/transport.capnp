@@ -38,6 +38,7 @@ enum ErrorCode {
   badKey @27;
   ioError @28;
   invalidArgument @29;
+  quotaExceeded @30;
 }
 
 struct FieldError {

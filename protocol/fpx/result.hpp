@@ -47,7 +47,13 @@ enum class ErrorCode : std::uint16_t {
   bad_key,
   io_error,
   invalid_argument,
+  // A participant's stored bytes of the UTC day, or its state's active
+  // watch list, is at its configured bound (docs/PROTOCOL.md §9).
+  quota_exceeded,
 };
+
+// The newest code: a wire code above it (from a newer peer) reads as internal.
+inline constexpr ErrorCode kLastErrorCode = ErrorCode::quota_exceeded;
 
 // Stable snake_case name, as shown to people and scripts ("id_reused").
 std::string_view error_code_name(ErrorCode code);

@@ -23,6 +23,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <tuple>
 #include <thread>
 #include <tuple>
 #include <zmq.hpp>
@@ -1013,6 +1014,12 @@ TEST_CASE("every hostile input gets its typed error and audit row, and the next 
 
   auto rows = catalogue(stored);
   CHECK(rows.size() >= 40);
+  // Refusals of one attacker, stage and kind within a second share an audit
+  // row (the first in full, the rest counted in a summary row): a row whose
+  // kind was refused before in this test may be counted rather than audited
+  // in full, and every refusal must be accounted for once the windows end.
+  using AuditKey = std::tuple<std::string, std::string, std::string>;  // stage, attacker, outcome
+  std::map<AuditKey, std::uint64_t> refused_by_kind;
   for (const auto& row : rows) {
     INFO("row: " << row.name);
     // The id_reused row needs an accepted request of the agency's to collide with.
@@ -1033,7 +1040,24 @@ TEST_CASE("every hostile input gets its typed error and audit row, and the next 
       CHECK(answer.field_errors > 0);  // every broken rule, with its field path
     }
     CHECK_FALSE(answer.message.empty());  // says what to do next
-    CHECK(exchange.audit_since(audit_before, row.stage, row.expected, row.attacker).size() == 1);
+    const AuditKey key{row.stage, row.attacker, std::string(error_code_name(row.expected))};
+    if (refused_by_kind[key]++ == 0) {
+      // The first refusal of its kind: audited in full, one row.
+      CHECK(exchange.audit_since(audit_before, row.stage, row.expected, row.attacker).size() == 1);
+    } else {
+      // Audited in full (a new window) or counted for the window's summary; never two rows.
+      std::size_t full_rows = 0;
+      const auto audit_rows = exchange.broker->audit();
+      for (std::size_t i = audit_before; i < audit_rows.size(); ++i) {
+        const auto& written = audit_rows[i];
+        if (written.stage == row.stage && written.outcome == error_code_name(row.expected) &&
+            written.principal == row.attacker &&
+            written.detail.find(" more " + std::get<2>(key) + " refusal(s)") == std::string::npos) {
+          ++full_rows;
+        }
+      }
+      CHECK(full_rows <= 1);
+    }
     if (row.endpoint == Endpoint::observers) {
       // The observers endpoint still answers this observer's reads.
       auto id = attacker.next_id();
@@ -1041,6 +1065,12 @@ TEST_CASE("every hostile input gets its typed error and audit row, and the next 
       CHECK(attacker.answer(id).kind == Answer::Kind::observer_page);
     }
     good_message_is_next(exchange, *niger);
+  }
+  // Every refusal of the table is in the audit, in full or in a summary's count, and none twice.
+  for (const auto& [key, refused] : refused_by_kind) {
+    const auto& [stage, attacker, outcome] = key;
+    INFO("audited kind: " << stage << " " << attacker << " " << outcome);
+    CHECK(exchange.broker->refusals_audited(stage, attacker, outcome, refused) == refused);
   }
 }
 
@@ -1240,6 +1270,176 @@ TEST_CASE("a flood of bad observer requests is answered one by one but audited o
   auto follow = observer.next_id();
   observer.send({observer_follow_frame(follow)});
   CHECK(observer.answer(follow).kind == Answer::Kind::observer_page);
+}
+
+TEST_CASE("a flood of 20,000 three-byte frames is answered or counted, audited a few rows a second, and others "
+          "are still served") {
+  Exchange exchange({.rate_per_second = 200, .burst = 400});
+  auto niger = exchange.connect("ne.focal-point");
+  RawSession& flooder = exchange.raw("sn.douanes");
+  constexpr std::uint64_t kFlood = 20'000;
+  const auto started = Clock::now();
+  for (std::uint64_t i = 0; i < kFlood; ++i) flooder.send({Bytes{1, 2, 3}});
+  // Each is refused as malformed, with request id 0 (nothing in it can be read).
+  std::uint64_t answered = 0;
+  for (;;) {
+    Answer answer = flooder.answer(0);
+    if (answer.kind == Answer::Kind::none) break;  // nothing more within kPatience
+    CHECK(answer.kind == Answer::Kind::error);
+    CHECK(answer.code == ErrorCode::malformed);
+    if (++answered == kFlood) break;
+  }
+  // A reply that found the flooder's queue full is not sent (logged as such);
+  // every frame is counted in the audit, in full or in a summary row.
+  const std::string log = exchange.broker->log_text();
+  std::uint64_t not_sent = 0;
+  for (auto at = log.find("peer queue full"); at != std::string::npos; at = log.find("peer queue full", at + 1)) {
+    ++not_sent;
+  }
+  INFO("answered " << answered << ", not sent " << not_sent);
+  CHECK(answered + not_sent >= kFlood);
+  CHECK(exchange.broker->refusals_audited("accept", "sn.douanes", "malformed", kFlood) == kFlood);
+  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - started).count();
+  // At most one row in full and one summary row per second of flood.
+  const auto rows = exchange.audit_since(0, "accept", ErrorCode::malformed, "sn.douanes");
+  INFO("audit rows " << rows.size() << " over " << seconds << " s");
+  CHECK(rows.size() <= 2 * static_cast<std::size_t>(seconds + 2));
+  // The broker still serves everyone, the flooder included.
+  good_message_is_next(exchange, *niger);
+  auto ping = flooder.next_id();
+  flooder.send({frame_of_kind(ping, 3)});
+  CHECK(flooder.answer(ping).kind == Answer::Kind::pong);
+}
+
+// ---- Bounds per participant (issue 14 item 2): one SECTION per row ------------------
+
+TEST_CASE("bounds rows: confirms, inbound bytes, the daily storage quota and a state's watch list are bounded") {
+  SECTION("a flood of 4096-id confirms is refused with rate_limited: each confirm pays by its ids") {
+    Exchange exchange({.rate_per_second = 10, .burst = 20});
+    RawSession& agency = exchange.raw("sn.police-judiciaire");
+    constexpr int kConfirms = 20;
+    std::vector<std::uint64_t> ids;
+    for (int i = 0; i < kConfirms; ++i) {
+      ids.push_back(agency.next_id());
+      agency.send({confirm_frame(ids.back(), 4096)});
+    }
+    // 4096 ids cost 65 tokens against a burst of 20: the first is taken from a
+    // full bucket (an admitted confirm has no answer), leaving it 45 tokens in
+    // debt, 4.5 s at 10 a second; every later one is refused.
+    int limited = 0;
+    for (int i = 1; i < kConfirms; ++i) {
+      Answer answer = agency.answer(ids[static_cast<std::size_t>(i)]);
+      INFO("confirm " << i << ": " << describe(answer));
+      REQUIRE(answer.kind == Answer::Kind::error);
+      CHECK(answer.code == ErrorCode::rate_limited);
+      CHECK(answer.retry_after_ms > 0);
+      ++limited;
+    }
+    CHECK(limited == kConfirms - 1);
+    CHECK(exchange.broker->rate_limited_audited("accept", "sn.police-judiciaire", limited) ==
+          static_cast<std::uint64_t>(limited));
+  }
+
+  SECTION("frames beyond the participant's byte budget are refused with rate_limited before they are read") {
+    Exchange exchange({.bytes_per_second = 4096, .burst_bytes = 65536});
+    RawSession& agency = exchange.raw("sn.police-judiciaire");
+    // Garbage envelopes of 40,000 bytes: the budget, not the envelope, refuses the third.
+    Answer first = agency.submit(random_bytes_of(40'000));
+    Answer second = agency.submit(random_bytes_of(40'000));
+    CHECK(first.code == ErrorCode::malformed);
+    CHECK(second.code == ErrorCode::malformed);
+    Answer third = agency.submit(random_bytes_of(40'000));
+    INFO("answer: " << describe(third));
+    REQUIRE(third.kind == Answer::Kind::error);
+    CHECK(third.code == ErrorCode::rate_limited);
+    CHECK(third.retry_after_ms > 1000);  // 15 KB of debt at 4 KB a second
+    CHECK_THAT(third.message, Catch::Contains("bytes"));
+    CHECK(exchange.broker->rate_limited_audited("accept", "sn.police-judiciaire", 1) == 1);
+    // Others are not charged for it.
+    Answer other = exchange.raw("sn.focal-point")
+                       .submit(test::seal_sample(exchange.identity("sn.focal-point"), MessageType::CAMPAIGN_REPORT));
+    CHECK(other.kind == Answer::Kind::receipt);
+  }
+
+  SECTION("a participant over its daily storage quota is refused with quota_exceeded until 00:00 UTC, across a "
+          "restart") {
+    Exchange exchange({.quota_bytes_per_day = 20'000});
+    RawSession& agency = exchange.raw("sn.police-judiciaire");
+    std::vector<Bytes> accepted;
+    Answer refused;
+    for (int i = 0; i < 40 && refused.kind == Answer::Kind::none; ++i) {
+      Bytes request = test::seal_sample(exchange.identity("sn.police-judiciaire"), MessageType::TRACING_REQUEST);
+      Answer answer = agency.submit(request);
+      if (answer.kind == Answer::Kind::receipt) {
+        accepted.push_back(request);
+      } else {
+        refused = answer;
+      }
+    }
+    INFO("accepted " << accepted.size() << ", then: " << describe(refused));
+    REQUIRE_FALSE(accepted.empty());
+    REQUIRE(refused.kind == Answer::Kind::error);
+    CHECK(refused.code == ErrorCode::quota_exceeded);
+    const std::int64_t day = 24LL * 3600 * 1000;
+    const std::int64_t to_midnight = day - now_ms() % day;
+    CHECK(static_cast<std::int64_t>(refused.retry_after_ms) <= to_midnight + 5000);
+    CHECK(static_cast<std::int64_t>(refused.retry_after_ms) >= to_midnight - 60'000);
+    CHECK_THAT(refused.message, Catch::Contains("00:00 UTC") && Catch::Contains("quota"));
+    std::size_t bytes = 0;
+    for (const auto& envelope : accepted) bytes += envelope.size();
+    CHECK(bytes <= 20'000);
+    CHECK(exchange.broker->audit_count("persist", "quota_exceeded") == 1);
+    // A resend of an accepted message still gets its receipt (dedupe comes first).
+    CHECK(agency.submit(accepted.front()).kind == Answer::Kind::receipt);
+    // The count survives a restart: it is read from the store.
+    exchange.sessions.clear();
+    exchange.broker->stop();
+    exchange.broker->start();
+    Answer after_restart = exchange.raw("sn.police-judiciaire")
+                               .submit(test::seal_sample(exchange.identity("sn.police-judiciaire"),
+                                                         MessageType::TRACING_REQUEST));
+    INFO("after restart: " << describe(after_restart));
+    CHECK(after_restart.code == ErrorCode::quota_exceeded);
+    // The quota is per participant: another's message is accepted.
+    Answer other = exchange.raw("sn.focal-point")
+                       .submit(test::seal_sample(exchange.identity("sn.focal-point"), MessageType::CAMPAIGN_REPORT));
+    CHECK(other.kind == Answer::Kind::receipt);
+    // The client library reads the new code as itself, not as internal.
+    auto library = exchange.connect("sn.police-judiciaire");
+    auto through_library =
+        library->submit(test::seal_sample(exchange.identity("sn.police-judiciaire"), MessageType::TRACING_REQUEST));
+    REQUIRE_FALSE(through_library.ok());
+    CHECK(through_library.error().code == ErrorCode::quota_exceeded);
+  }
+
+  SECTION("a state's stolen alerts beyond its watch-list bound are refused with quota_exceeded") {
+    Exchange exchange({.max_watched_serials_per_state = 3});
+    RawSession& burkina = exchange.raw("bf.focal-point");
+    auto alert_of = [&](unsigned count, unsigned first) {
+      return test::seal_changed(exchange.identity("bf.focal-point"), MessageType::ALERT,
+                                [count, first](auto header, auto body) {
+                                  header.initRecipients(1)[0].setCountry("NE");
+                                  auto firearms = body.getAlert().initFirearms(count);
+                                  for (unsigned i = 0; i < count; ++i) {
+                                    firearms[i].setSerialNumber("BF-DEPOT-" + std::to_string(first + i));
+                                    firearms[i].setManufacturer("Izhmash");
+                                    firearms[i].setType(wire::FirearmType::ASSAULT_RIFLE);
+                                    firearms[i].setCalibre("7.62x39mm");
+                                  }
+                                });
+    };
+    Answer first = burkina.submit(alert_of(2, 100));
+    INFO("first: " << describe(first));
+    REQUIRE(first.kind == Answer::Kind::receipt);
+    Answer over = burkina.submit(alert_of(2, 200));
+    INFO("over: " << describe(over));
+    REQUIRE(over.kind == Answer::Kind::error);
+    CHECK(over.code == ErrorCode::quota_exceeded);
+    CHECK_THAT(over.message, Catch::Contains("cancel alerts"));
+    CHECK(exchange.broker->audit_count("account", "quota_exceeded") == 1);
+    // Within the bound, another alert is accepted.
+    CHECK(burkina.submit(alert_of(1, 300)).kind == Answer::Kind::receipt);
+  }
 }
 
 TEST_CASE("pinning rows: an impostor exchange holding a root-issued broker certificate is refused by the client "

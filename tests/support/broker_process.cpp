@@ -72,7 +72,14 @@ void BrokerProcess::choose_endpoints_and_write_config() {
          << "[log]\nlevel = \"debug\"\n"
          << "[regions]\nSahel = [\"BF\", \"ML\", \"NE\", \"SN\"]\n"
          << "[limits]\nrate_per_second = " << options.rate_per_second << "\nburst = " << options.burst
-         << "\nmax_message_bytes = " << options.max_message_bytes << "\n"
+         << "\nmax_message_bytes = " << options.max_message_bytes << "\n";
+  if (options.bytes_per_second) config << "bytes_per_second = " << *options.bytes_per_second << "\n";
+  if (options.burst_bytes) config << "burst_bytes = " << *options.burst_bytes << "\n";
+  if (options.quota_bytes_per_day) config << "quota_bytes_per_day = " << *options.quota_bytes_per_day << "\n";
+  if (options.max_watched_serials_per_state) {
+    config << "max_watched_serials_per_state = " << *options.max_watched_serials_per_state << "\n";
+  }
+  config
          << "[timing]\nhold_ms = " << options.hold_ms << "\nresend_after_ms = " << options.resend_after_ms
          << "\nmax_message_age_ms = " << options.max_message_age_ms
          << "\nhandshake_ivl_ms = " << options.handshake_ivl_ms << "\n";

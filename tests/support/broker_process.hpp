@@ -27,6 +27,11 @@ struct BrokerOptions {
   // tests use a short fixed period such as "2s" so that one ends while they run.
   std::vector<std::string> statistics_periods;
   std::optional<std::int64_t> reveal_after_ms;  // the embargo; unset keeps the broker's default
+  // Per-participant bounds ([limits]); unset keeps the broker's defaults.
+  std::optional<double> bytes_per_second;
+  std::optional<double> burst_bytes;
+  std::optional<std::uint64_t> quota_bytes_per_day;
+  std::optional<std::size_t> max_watched_serials_per_state;
 };
 
 struct AuditRecord {

@@ -21,6 +21,17 @@ struct Limits {
   // flood costs the broker a counter, not an Ed25519 verification.
   double rate_per_second = 200;
   double burst = 400;
+  // The same bucket counted in bytes of inbound frames (every frame, refused
+  // or not): stops a participant inside its message rate from sending 200
+  // frames of 1 MiB a second, each read, decoded and verified. A focal
+  // point's real traffic is a few hundred KiB a day.
+  double bytes_per_second = 8.0 * 1024 * 1024;
+  double burst_bytes = 32.0 * 1024 * 1024;
+  // Bytes of accepted envelopes one participant may store per UTC day:
+  // stops an enrolled participant (or a stolen key) from filling the
+  // broker's disk with valid messages inside its rate. Over it:
+  // quota_exceeded with the wait to the next UTC midnight.
+  std::uint64_t quota_bytes_per_day = 256ULL * 1024 * 1024;
   // Messages taken from the socket into one transaction (group commit).
   std::size_t batch_max = 256;
   // One connection's messages in one batch, at most (fair draining): a
@@ -31,6 +42,11 @@ struct Limits {
   std::size_t max_in_flight = 64;
   // Serial numbers one stolen/lost alert may put on the watch list.
   std::size_t max_watched_serials_per_alert = 10'000;
+  // Active watched serials of all of one state's stolen/lost alerts: each
+  // alert is bounded above, this bounds how many alerts a state may stack
+  // into a standing watch list over other states' tracing (and the table
+  // every request's serials are matched against).
+  std::size_t max_watched_serials_per_state = 100'000;
 };
 
 struct Timing {

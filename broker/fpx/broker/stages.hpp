@@ -10,6 +10,7 @@
 // send a message at all should hear "unauthorized", whatever the body says.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -36,8 +37,11 @@ struct StageContext {
 class RateLimiter {
  public:
   RateLimiter(double rate_per_second, double burst) : rate_per_ms_(rate_per_second / 1000.0), burst_(burst) {}
-  // ok, or rate_limited with the wait in retry_after_ms.
-  Status admit(const ParticipantId& participant, std::int64_t now_ms, std::uint32_t& retry_after_ms);
+  // ok, or rate_limited with the wait in retry_after_ms. `cost` tokens are
+  // taken (a confirm costs by its ids: kConfirmIdsPerToken); a cost over the
+  // burst is taken once the bucket is full, leaving it in debt.
+  Status admit(const ParticipantId& participant, std::int64_t now_ms, std::uint32_t& retry_after_ms,
+               double cost = 1.0);
   // Whether admit() would let a message through now, without taking a token.
   bool would_admit(const ParticipantId& participant, std::int64_t now_ms) const;
 
@@ -58,8 +62,11 @@ class RateLimiter {
 // making the broker build (and queue) replies without end.
 class ByteBudget {
  public:
-  ByteBudget(double bytes_per_second, double burst_bytes)
-      : rate_per_ms_(bytes_per_second / 1000.0), burst_(burst_bytes) {}
+  // `advice`: what the refused principal did and should do, after its name.
+  ByteBudget(double bytes_per_second, double burst_bytes,
+             std::string advice = "asked for more reply bytes than this broker sends per second; read the replies "
+                                  "you asked for, ask for smaller pages, and")
+      : rate_per_ms_(bytes_per_second / 1000.0), burst_(burst_bytes), advice_(std::move(advice)) {}
   // ok while the principal is not in debt, else rate_limited with the wait.
   Status admit(const ParticipantId& principal, std::int64_t now_ms, std::uint32_t& retry_after_ms);
   void charge(const ParticipantId& principal, std::int64_t now_ms, std::size_t bytes);
@@ -72,9 +79,43 @@ class ByteBudget {
   Bucket& refill(const ParticipantId& principal, std::int64_t now_ms);
   double rate_per_ms_;
   double burst_;
+  std::string advice_;
   std::map<ParticipantId, Bucket> buckets_;
 };
 
+// Confirmed delivery ids one token of the participant's bucket pays for: a
+// confirm frame costs 1 token plus 1 per this many ids, so a flood of
+// 4096-id confirms (each an UPDATE per id on the loop thread) meets the
+// rate limit, while a client confirming its in-flight window (64) pays 2.
+inline constexpr double kConfirmIdsPerToken = 64;
+
+// persist: bytes of accepted envelopes per participant and UTC day, so that
+// an enrolled participant cannot fill the broker's disk with valid messages.
+// The count of the day is read from the store once (a restart keeps it),
+// then kept in memory: a message costs a comparison, not a query.
+class DailyQuota {
+ public:
+  explicit DailyQuota(std::uint64_t bytes_per_day) : bytes_per_day_(bytes_per_day) {}
+  // The bytes `participant` stored since the start of a UTC day (ms).
+  using StoredSince = std::function<Result<std::uint64_t>(const ParticipantId&, std::int64_t day_start_ms)>;
+  // ok if `bytes` more fit in the participant's day; quota_exceeded with the
+  // wait to the next 00:00 UTC otherwise; the store's error if it cannot read.
+  Status admit(const ParticipantId& participant, std::int64_t now_ms, std::uint64_t bytes,
+               const StoredSince& stored_since, std::uint32_t& retry_after_ms);
+  // An accepted message's bytes (after admit() said ok).
+  void charge(const ParticipantId& participant, std::int64_t now_ms, std::uint64_t bytes);
+  // After a rolled-back transaction: counts are read from the store again.
+  void forget() { used_.clear(); }
+  static std::int64_t day_start_ms(std::int64_t at_ms);
+
+ private:
+  struct Day {
+    std::int64_t start_ms = 0;
+    std::uint64_t bytes = 0;
+  };
+  std::uint64_t bytes_per_day_;
+  std::map<ParticipantId, Day> used_;
+};
 // accept: the audit of rate_limited refusals. Every refusal is answered,
 // but a flood must not become an audit flood (tens of thousands of rows a
 // second, filling the disk): the first refusal of a principal at a stage in

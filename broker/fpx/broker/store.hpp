@@ -250,6 +250,10 @@ class Store {
                                const std::vector<std::string>& serials, std::int64_t valid_until_ms) = 0;
   // Lifts the watch of an alert, only if `alert_country` raised it.
   virtual Status unwatch_serials(const MessageId& alert_id, const CountryCode& alert_country) = 0;
+  // Active watched serials (valid at `now_ms`) of all alerts `alert_country` raised.
+  virtual Result<std::uint64_t> active_watched_serials(const CountryCode& alert_country, std::int64_t now_ms) = 0;
+  // Bytes of the envelopes `sender` stored at or after `since_ms` (its daily quota).
+  virtual Result<std::uint64_t> bytes_stored_since(const ParticipantId& sender, std::int64_t since_ms) = 0;
   // Active alerts listing `serial` that reached `requester_country`.
   virtual Result<std::vector<WatchedSerialHit>> match_serial(const std::string& serial,
                                                              const CountryCode& requester_country,

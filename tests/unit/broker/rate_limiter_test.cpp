@@ -93,3 +93,89 @@ TEST_CASE("A reply byte budget lets a burst through, then refuses until the debt
   CHECK(budget.admit(observer, 6100, retry_after_ms).ok());
   CHECK(budget.admit(ParticipantId("cso.other"), 0, retry_after_ms).ok());  // budgets are per observer
 }
+
+TEST_CASE("A confirm pays by its ids: a cost over the burst is taken from a full bucket and leaves it in debt") {
+  RateLimiter limiter(/*rate_per_second=*/10, /*burst=*/20);
+  const ParticipantId confirmer("sn.police");
+  std::uint32_t retry_after_ms = 0;
+  const double cost = 1.0 + 4096 / kConfirmIdsPerToken;  // 65 tokens
+  REQUIRE(limiter.admit(confirmer, 0, retry_after_ms, cost).ok());
+  // 45 tokens in debt: 4.5 s at 10 a second before even one message passes.
+  auto refused = limiter.admit(confirmer, 0, retry_after_ms);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == ErrorCode::rate_limited);
+  CHECK(retry_after_ms >= 4600);
+  CHECK(retry_after_ms <= 4601);
+  CHECK_FALSE(limiter.admit(confirmer, 4000, retry_after_ms).ok());
+  CHECK(limiter.admit(confirmer, 4600, retry_after_ms).ok());
+  // Not full again: a second large confirm waits for a full bucket.
+  CHECK_FALSE(limiter.admit(confirmer, 4600, retry_after_ms, cost).ok());
+  CHECK(retry_after_ms >= 2000);  // 20 tokens, a full bucket, at 10 a second
+  CHECK(retry_after_ms <= 2001);
+}
+
+TEST_CASE("An inbound byte budget names what the participant did in its refusal") {
+  ByteBudget budget(/*bytes_per_second=*/4096, /*burst_bytes=*/8192,
+                    "sent more bytes than this broker takes; send less, and");
+  const ParticipantId sender("sn.police");
+  std::uint32_t retry_after_ms = 0;
+  REQUIRE(budget.admit(sender, 0, retry_after_ms).ok());
+  budget.charge(sender, 0, 12'288);
+  auto refused = budget.admit(sender, 0, retry_after_ms);
+  REQUIRE_FALSE(refused.ok());
+  CHECK_THAT(refused.error().message, Catch::Contains("sent more bytes") && Catch::Contains("retry after"));
+}
+
+TEST_CASE("The daily quota reads the day's bytes from the store once, then counts in memory until 00:00 UTC") {
+  constexpr std::int64_t kDay = 24LL * 3600 * 1000;
+  const std::int64_t day = 20'000 * kDay;  // a midnight UTC
+  DailyQuota quota(/*bytes_per_day=*/10'000);
+  const ParticipantId sender("sn.police");
+  int reads = 0;
+  std::int64_t read_since = -1;
+  auto stored_since = [&](const ParticipantId&, std::int64_t since_ms) -> Result<std::uint64_t> {
+    ++reads;
+    read_since = since_ms;
+    return std::uint64_t{6'000};  // stored before a restart
+  };
+  std::uint32_t retry_after_ms = 0;
+  REQUIRE(quota.admit(sender, day + 1000, 3'000, stored_since, retry_after_ms).ok());
+  CHECK(reads == 1);
+  CHECK(read_since == day);
+  quota.charge(sender, day + 1000, 3'000);
+  CHECK(quota.admit(sender, day + 2000, 1'000, stored_since, retry_after_ms).ok());  // exactly full
+  auto refused = quota.admit(sender, day + 2000, 1'001, stored_since, retry_after_ms);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == ErrorCode::quota_exceeded);
+  CHECK(retry_after_ms == kDay - 2000);  // to the next 00:00 UTC
+  CHECK_THAT(refused.error().message, Catch::Contains("00:00 UTC") && Catch::Contains("9000"));
+  CHECK(reads == 1);  // counted in memory
+  // The next day is read again (and starts from what the store holds for it).
+  CHECK(quota.admit(sender, day + kDay, 3'000, stored_since, retry_after_ms).ok());
+  CHECK(reads == 2);
+  CHECK(read_since == day + kDay);
+  // After a rollback the count is read again; a store failure refuses with its error.
+  quota.forget();
+  auto failing = [](const ParticipantId&, std::int64_t) -> Result<std::uint64_t> {
+    return make_error(ErrorCode::io_error, "disk gone");
+  };
+  auto failed = quota.admit(sender, day + kDay, 1, failing, retry_after_ms);
+  REQUIRE_FALSE(failed.ok());
+  CHECK(failed.error().code == ErrorCode::io_error);
+  CHECK(DailyQuota::day_start_ms(day + kDay - 1) == day);
+}
+
+TEST_CASE("Refusals of every kind at every stage are tallied apart, each with its own summary") {
+  RefusalTally tally(/*window_ms=*/1000);
+  CHECK(tally.audit_in_full("open", "sn.police", ErrorCode::bad_signature, 0));
+  CHECK(tally.audit_in_full("authorize", "sn.police", ErrorCode::unauthorized, 0));
+  CHECK(tally.audit_in_full("persist", "sn.police", ErrorCode::quota_exceeded, 0));
+  for (int i = 1; i <= 3; ++i) CHECK_FALSE(tally.audit_in_full("open", "sn.police", ErrorCode::bad_signature, i));
+  CHECK_FALSE(tally.audit_in_full("persist", "sn.police", ErrorCode::quota_exceeded, 5));
+  auto ended = tally.take_ended(1000);
+  REQUIRE(ended.size() == 2);
+  std::map<std::string, std::uint64_t> counts;
+  for (const auto& summary : ended) counts[summary.stage] = summary.refusals;
+  CHECK(counts["open"] == 3);
+  CHECK(counts["persist"] == 1);
+}

@@ -418,6 +418,56 @@ TEST_CASE("an H2 request's hit and clocks reach only the states it addressed, ho
         test::message_id_of(open_request));
 }
 
+TEST_CASE("a state's watch list is bounded over all its alerts; cancelling an alert makes room again") {
+  WorkflowExchange exchange([](broker::BrokerConfig& config) { config.limits.max_watched_serials_per_state = 5; });
+  auto burkina = exchange.connect("bf.focal-point");
+  auto niger = exchange.connect("ne.focal-point");
+  auto alert_of = [&](unsigned count, unsigned first) {
+    return exchange.seal(exchange.identity("bf.focal-point"), MessageType::ALERT,
+                         [count, first](auto header, auto body) {
+                           header.initRecipients(1)[0].setCountry("NE");
+                           auto firearms = body.getAlert().initFirearms(count);
+                           for (unsigned i = 0; i < count; ++i) {
+                             firearms[i].setSerialNumber("BF-DEPOT-" + std::to_string(first + i));
+                             firearms[i].setManufacturer("Izhmash");
+                             firearms[i].setType(wire::FirearmType::ASSAULT_RIFLE);
+                             firearms[i].setCalibre("7.62x39mm");
+                           }
+                         });
+  };
+  Bytes first = alert_of(3, 100);
+  REQUIRE(burkina->submit(first).ok());
+  REQUIRE(receive(*niger, 1).size() == 1);
+  // 3 watched + 3 more is over 5: refused, with what to do.
+  auto refused = burkina->submit(alert_of(3, 200));
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == ErrorCode::quota_exceeded);
+  CHECK_THAT(refused.error().message, Catch::Contains("already watches 3") && Catch::Contains("cancel alerts"));
+  // Another state's watch list is its own.
+  auto niger_alert = exchange.seal(exchange.identity("ne.focal-point"), MessageType::ALERT, [](auto header, auto body) {
+    header.initRecipients(1)[0].setCountry("BF");
+    auto firearms = body.getAlert().initFirearms(4);
+    for (unsigned i = 0; i < 4; ++i) {
+      firearms[i].setSerialNumber("NE-STORE-" + std::to_string(500 + i));
+      firearms[i].setManufacturer("Izhmash");
+      firearms[i].setType(wire::FirearmType::ASSAULT_RIFLE);
+      firearms[i].setCalibre("7.62x39mm");
+    }
+  });
+  CHECK(niger->submit(niger_alert).ok());
+  // Burkina Faso cancels its first alert: the same alert then fits.
+  Bytes cancel = exchange.seal(exchange.identity("bf.focal-point"), MessageType::ALERT, [&first](auto header, auto body) {
+    header.initRecipients(1)[0].setCountry("NE");
+    const MessageId id = test::message_id_of(first);
+    header.setInReplyTo(kj::arrayPtr(id.bytes.data(), id.bytes.size()));
+    body.getAlert().setKind(wire::AlertKind::CANCEL);
+  });
+  auto cancelled = burkina->submit(cancel);
+  if (!cancelled) FAIL("cancel: " << cancelled.error().describe());
+  auto again = burkina->submit(alert_of(3, 200));
+  if (!again) FAIL("after the cancel: " << again.error().describe());
+}
+
 TEST_CASE("a stolen alert listing more serials than the watch-list cap is refused, and nothing of it is kept") {
   WorkflowExchange exchange([](broker::BrokerConfig& config) { config.limits.max_watched_serials_per_alert = 100; });
   auto burkina = exchange.connect("bf.focal-point");
