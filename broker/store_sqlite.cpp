@@ -518,20 +518,7 @@ class SqliteStore final : public Store {
                                                           std::size_t limit) override {
     Query query(pending_deliveries_.get());
     query.bind(1, std::string_view(recipient.str())).bind(2, to_sql(after)).bind(3, limit_to_sql(limit));
-    std::vector<PendingDelivery> rows;
-    for (;;) {
-      const int rc = query.step();
-      if (rc == SQLITE_DONE) return rows;
-      if (rc != SQLITE_ROW) return fail(rc, "reading pending deliveries");
-      PendingDelivery row;
-      row.delivery_id = static_cast<std::uint64_t>(query.integer(0));
-      auto id = message_id_from(query.blob(1));
-      if (!id) return damaged("a message id in deliveries");
-      row.message_id = *id;
-      row.envelope = query.blob(2);
-      row.attempts = static_cast<int>(query.integer(3));
-      rows.push_back(std::move(row));
-    }
+    return delivery_rows(query, "reading pending deliveries");
   }
 
   Result<std::vector<PendingDelivery>> confirmed_deliveries(const ParticipantId& recipient, std::uint64_t after,
@@ -541,11 +528,16 @@ class SqliteStore final : public Store {
         .bind(2, to_sql(after))
         .bind(3, now_ms)
         .bind(4, limit_to_sql(limit));
+    return delivery_rows(query, "reading confirmed deliveries");
+  }
+
+  // Rows of (delivery id, message id, envelope, attempts), as both delivery queries select them.
+  Result<std::vector<PendingDelivery>> delivery_rows(Query& query, const char* what) {
     std::vector<PendingDelivery> rows;
     for (;;) {
       const int rc = query.step();
       if (rc == SQLITE_DONE) return rows;
-      if (rc != SQLITE_ROW) return fail(rc, "reading confirmed deliveries");
+      if (rc != SQLITE_ROW) return fail(rc, what);
       PendingDelivery row;
       row.delivery_id = static_cast<std::uint64_t>(query.integer(0));
       auto id = message_id_from(query.blob(1));
