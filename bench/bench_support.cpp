@@ -1,6 +1,7 @@
 #include "bench_support.hpp"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>  // mkdtemp
@@ -71,6 +72,24 @@ double cpu_seconds_of(pid_t pid) {
   unsigned long long stime = 0;
   fields >> utime >> stime;
   return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+std::int64_t write_bytes_of(pid_t pid) {
+  std::istringstream lines(read_text("/proc/" + std::to_string(pid) + "/io"));
+  std::string name;
+  std::int64_t value = 0;
+  while (lines >> name >> value) {
+    if (name == "write_bytes:") return value;
+  }
+  fail("cannot read write_bytes from /proc/" + std::to_string(pid) + "/io (run as the broker's user or root)");
+}
+
+bool pin_to_core(int core) {
+  if (core < 0 || core >= CPU_SETSIZE) return false;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(core, &set);
+  return ::sched_setaffinity(0, sizeof set, &set) == 0;
 }
 
 namespace {
@@ -198,6 +217,8 @@ void BrokerProcess::start() {
     const int log_fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
     ::dup2(log_fd, STDOUT_FILENO);
     ::dup2(log_fd, STDERR_FILENO);
+    // Before exec, so every thread the broker starts inherits the core.
+    if (settings_.cpu_core >= 0 && !pin_to_core(settings_.cpu_core)) ::_exit(126);
     const std::string binary = settings_.binary.string();
     const std::string config = config_.string();
     ::execl(binary.c_str(), binary.c_str(), "--config", config.c_str(), static_cast<char*>(nullptr));

@@ -32,6 +32,13 @@ bool port_accepts(int port);
 // User + system CPU time of a process (all threads) so far, from
 // /proc/<pid>/stat; 10 ms resolution, so measure phases of seconds.
 double cpu_seconds_of(pid_t pid);
+// Bytes a process caused to be written to storage so far (write_bytes of
+// /proc/<pid>/io: counted when pages are dirtied, so page-cache writes
+// count before they reach the disk).
+std::int64_t write_bytes_of(pid_t pid);
+// Pins the calling thread (and the threads and programs it starts later)
+// to one core; returns false if the machine has no such core.
+bool pin_to_core(int core);
 
 template <typename T>
 T must(Result<T> result, const char* what) {
@@ -76,6 +83,9 @@ struct BrokerSettings {
   // How often the transparency log's signed checkpoint is renewed; 0 keeps
   // the broker's default.
   std::int64_t log_checkpoint_every_ms = 0;
+  // The core the broker (all its threads) runs on; -1: wherever the kernel
+  // puts it. fpx-bench --lean keeps the load off the broker's core.
+  int cpu_core = -1;
 };
 
 // A real fpx-broker on 127.0.0.1 with its own config, enrolled directory and

@@ -8,6 +8,8 @@
 //   fpx-bench --peer mosquitto|nats [--peer ...] [--peer-window N]
 //   fpx-bench --observers N
 //   fpx-bench --abuse [--abuse-seconds S] [--abuse-kinds a,b] [--victim-rate R]
+//   fpx-bench --lean [--messages N] [--lean-window N] [--latency-seconds S --rate R]
+//   fpx-bench --peer rabbitmq [--rabbitmq-windows 100,1]
 //
 // Prints one "name value" line per figure:
 //   throughput_msgs_per_s            messages receipted and delivered per second, senders flat out
@@ -21,7 +23,9 @@
 // --peer adds the same figures for each peer broker, measured the same way
 // in the same run (peer_bench.cpp); --fairness measures instead a victim's
 // latency while another participant floods (fairness.cpp); --abuse what
-// each single-participant flood costs the broker (abuse.cpp).
+// each single-participant flood costs the broker (abuse.cpp); --lean the
+// broker's own figures with raw sockets and pinned cores (lean.cpp), and
+// --peer rabbitmq RabbitMQ's quorum queues beside them (peer_rabbitmq.cpp).
 // Extra figures go to stderr as "# name value" lines.
 //
 // Broker and clients share the machine (2 cores here), so throughput is the
@@ -40,6 +44,7 @@
 #include "abuse.hpp"
 #include "bench_support.hpp"
 #include "fpx_load.hpp"
+#include "lean.hpp"
 #include "modes.hpp"
 #include "observers.hpp"
 #include "peer_bench.hpp"
@@ -333,11 +338,40 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember(abuse_kind_names()));
   abuse_flag->excludes(app.get_option("--peer"));
   abuse_flag->excludes(fairness_flag);
+  bool lean = false;
+  auto* lean_flag = app.add_flag("--lean",
+                                 lean,
+                                 "the broker's own figures: envelopes sealed before the run, raw CURVE DEALER "
+                                 "sockets with --lean-window submits in flight, broker on core 0 and load on core 1; "
+                                 "with --latency-seconds also paced receipt latency against the disk's fsync p99");
+  app.add_option("--lean-window", options.lean_window, "lean: submits in flight per sender at most")
+      ->check(CLI::Range(1, 10000));
+  app.add_option("--rabbitmq-windows", options.rabbitmq_windows,
+                 "rabbitmq: unconfirmed publishes per publisher, one run each (default 100,1)")
+      ->delimiter(',')
+      ->check(CLI::Range(1, 10000));
+  lean_flag->excludes(fairness_flag);
+  lean_flag->excludes(abuse_flag);
   CLI11_PARSE(app, argc, argv);
 
   if (abuse) return run_abuse(options);
   if (fairness) return run_fairness(options);
   for (const auto& peer : peers) require_peer(peer);  // before the long FPX run, not after it
+  // RabbitMQ is compared with the lean figures (both measure the broker
+  // alone, pinned to its core); the other peers with the fpx_client run.
+  const bool rabbitmq = std::find(peers.begin(), peers.end(), "rabbitmq") != peers.end();
+  peers.erase(std::remove(peers.begin(), peers.end(), "rabbitmq"), peers.end());
+  if (lean || rabbitmq) {
+    // The paced phase runs when asked for (--latency-seconds), not for a comparison.
+    options.lean_latency = lean && app.count("--latency-seconds") > 0;
+    const LeanRun lean_run = run_lean(options);
+#ifdef FPX_BENCH_RABBITMQ
+    if (rabbitmq) run_rabbitmq(options, lean_run);
+#else
+    (void)lean_run;
+#endif
+    if (peers.empty()) return 0;
+  }
   FpxRun fpx_run = run_fpx(options);
   if (peers.empty()) return 0;
   std::vector<SystemFigures> figures{fpx_run.figures};

@@ -34,6 +34,13 @@ struct BenchOptions {
   // which floods (empty: all of them).
   double abuse_seconds = 30;
   std::vector<std::string> abuse_kinds;
+  // Lean (lean.hpp): submits in flight per sender, and whether the paced
+  // latency phase runs (--latency-seconds given with --lean).
+  int lean_window = 64;
+  bool lean_latency = false;
+  // RabbitMQ peer (peer_rabbitmq.cpp): unconfirmed publishes per publisher
+  // in its two runs.
+  std::vector<int> rabbitmq_windows{100, 1};
 };
 
 // What every system prints, measured the same way.

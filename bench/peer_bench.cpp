@@ -5,6 +5,7 @@
 #include <openssl/crypto.h>
 
 #include "bench_support.hpp"
+#include "lean.hpp"
 #if defined(FPX_BENCH_MOSQUITTO) || defined(FPX_BENCH_NATS)
 #include "peer_support.hpp"
 #endif
@@ -20,16 +21,19 @@ bool built(const std::string& name) {
 #ifdef FPX_BENCH_NATS
   if (name == "nats") return true;
 #endif
+#ifdef FPX_BENCH_RABBITMQ
+  if (name == "rabbitmq") return true;
+#endif
   (void)name;
   return false;
 }
 
 }  // namespace
 
-std::vector<std::string> all_peer_names() { return {"mosquitto", "nats"}; }
+std::vector<std::string> all_peer_names() { return {"mosquitto", "nats", "rabbitmq"}; }
 
 std::string peer_names() {
-  std::string text = "mosquitto, nats (this build:";
+  std::string text = "mosquitto, nats, rabbitmq (this build:";
   bool any = false;
   for (const auto& name : all_peer_names()) {
     if (!built(name)) continue;
@@ -41,6 +45,14 @@ std::string peer_names() {
 }
 
 void require_peer(const std::string& name) {
+  if (built(name) && name == "rabbitmq") {
+#ifdef FPX_BENCH_RABBITMQ
+    if (!rabbitmq_server_installed()) {
+      fail("rabbitmq-server is not installed: FPX_WITH_PEERS=1 deploy/install-packages.sh installs it");
+    }
+#endif
+    return;
+  }
   if (built(name)) {
     if (name == "nats") {
       // libnats 3.4 frees OpenSSL's list of compression methods in its own

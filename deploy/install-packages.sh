@@ -19,13 +19,15 @@ if [[ "${FPX_WITH_CLANG:-0}" == 1 ]]; then
   packages+=(clang-14 libclang-rt-14-dev)  # libFuzzer targets and sanitizer runtimes
 fi
 if [[ "${FPX_WITH_PEERS:-0}" == 1 ]]; then
-  # fpx-bench --peer mosquitto|nats: the peer brokers and their C client
+  # fpx-bench --peer mosquitto|nats|rabbitmq: the peer brokers and their C client
   # libraries (CMake builds the peer code only when the libraries are found).
   # fpx-bench starts each broker itself, on its own loopback port with its
   # own config. On a host running systemd the mosquitto package enables and
   # starts a system mosquitto on port 1883; it does not disturb the bench,
   # and `systemctl disable --now mosquitto` stops it if it is not wanted.
-  packages+=(mosquitto libmosquitto-dev nats-server libnats-dev)
+  # rabbitmq-server runs as the bench's own user in a temp directory (its
+  # package's system node, if the host starts one, is not used).
+  packages+=(mosquitto libmosquitto-dev nats-server libnats-dev rabbitmq-server librabbitmq-dev)
 fi
 
 missing=()
