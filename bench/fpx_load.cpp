@@ -1,6 +1,7 @@
 #include "fpx_load.hpp"
 
 #include <sys/resource.h>
+#include <time.h>
 
 #include <algorithm>
 #include <cctype>
@@ -220,11 +221,19 @@ double raw_verify_us(const Identity& signer) {
     signatures[i] = signer.signing_key().sign(messages[i]);
   }
   EVP_PKEY* public_key = X509_get0_pubkey(signer.chain().front().get());
-  const auto start = Clock::now();
+  // This thread's CPU time, not the wall clock: the broker's cost it is
+  // divided into is CPU time too, and on a shared machine the wall clock
+  // also counts the time other programs held the core.
+  auto thread_cpu_us = [] {
+    timespec now{};
+    ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+    return static_cast<double>(now.tv_sec) * 1e6 + static_cast<double>(now.tv_nsec) / 1e3;
+  };
+  const double start = thread_cpu_us();
   for (std::size_t i = 0; i < messages.size(); ++i) {
     if (!ed25519_verify(public_key, messages[i], signatures[i])) fail("a raw signature did not verify");
   }
-  return std::chrono::duration<double, std::micro>(Clock::now() - start).count() / kRawVerifyCount;
+  return (thread_cpu_us() - start) / kRawVerifyCount;
 }
 
 }  // namespace fpx::bench
