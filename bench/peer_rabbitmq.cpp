@@ -13,6 +13,7 @@
 #include <amqp_tcp_socket.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -147,6 +148,8 @@ class RabbitNode {
       // itself, so its CPU is read from its own /proc entry, and SIGTERM
       // stops the node cleanly.
       ::setenv("RUNNING_UNDER_SYSTEMD", "1", 1);
+      // fail() exits without destructors: the node must not outlive the bench.
+      ::prctl(PR_SET_PDEATHSIG, SIGTERM);
       if (!pin_to_core(kBrokerCore)) ::_exit(126);
       ::execl(kServerScript, kServerScript, static_cast<char*>(nullptr));
       ::_exit(127);
