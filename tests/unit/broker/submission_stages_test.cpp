@@ -241,13 +241,13 @@ TEST_CASE("dedupe finds a resend of a stored message and does not store it twice
   CHECK(again.duplicate_of->log_index == inserted->log_index);
 }
 
-TEST_CASE("dedupe refuses a new message created before the exchange's window as stale") {
+TEST_CASE("dedupe refuses a new message created further ahead than the clock skew allows as stale") {
   Exchange exchange;
   StageTimes times;
-  const std::int64_t long_ago = exchange.now() - BrokerConfig{}.timing.max_message_age_ms - 60'000;
+  const std::int64_t ahead = exchange.now() + BrokerConfig{}.timing.max_clock_skew_ms + 60'000;
   REQUIRE(exchange.store().begin(Durability::deferred).ok());
   Submission submission =
-      exchange.through_dedupe(test::seal_sample(exchange.sender(), MessageType::TRACING_REQUEST, long_ago), times);
+      exchange.through_dedupe(test::seal_sample(exchange.sender(), MessageType::TRACING_REQUEST, ahead), times);
   exchange.store().rollback();
   REQUIRE(submission.refused());
   CHECK(std::string(submission.refusal->stage) == "dedupe");
