@@ -1,6 +1,6 @@
 // The submit path's stages called on their own (fpx/broker/submission.hpp):
 // verify with no store at all, then authorize, dedupe, quota and persist
-// against an in-memory SQLite store, with real keys, certificates and
+// against a real SQLite store in a temporary directory, with real keys, certificates and
 // signatures, and no broker process.
 #include <filesystem>
 #include <regex>
@@ -49,7 +49,9 @@ class Exchange {
     }
     enrollment_.emplace(must(Enrollment::load(enrolled, trust_, now_)));
     broker_identity_.emplace(pki_.identity("exchange.broker"));
-    store_ = must(open_sqlite_store(":memory:"));
+    // A file in the test's temporary directory: the store insists on WAL,
+    // which SQLite's ":memory:" databases cannot use.
+    store_ = must(open_sqlite_store(pki_.dir() / "stages.sqlite"));
   }
 
   const Identity& sender() const { return sender_; }
