@@ -145,11 +145,11 @@ TEST_CASE("verify refuses at open an envelope whose signed bytes were changed") 
 TEST_CASE("A schema violation found by verify is reported at validate once authorize let the message on") {
   Exchange exchange;
   StageTimes times;
-  auto wrong_country = [](wire::Header::Builder, wire::Body::Builder body) {
-    body.getTracingRequest().setRequestingCountry("NE");  // must be the sender's own country
+  auto long_name = [](wire::Header::Builder, wire::Body::Builder body) {
+    body.getTracingRequest().setRequestingAgency(std::string(1000, 'x'));  // longer than any name may be
   };
   Submission submission = exchange.submission(
-      "sn.police-judiciaire", test::seal_changed(exchange.sender(), MessageType::TRACING_REQUEST, wrong_country));
+      "sn.police-judiciaire", test::seal_changed(exchange.sender(), MessageType::TRACING_REQUEST, long_name));
   verify_submission(exchange.verify_context(), submission, times);
   REQUIRE_FALSE(submission.refused());  // verify found it, but does not speak before authorize
   REQUIRE_FALSE(submission.validated.ok());
@@ -189,7 +189,7 @@ TEST_CASE("authorize refuses a request to a state with no enrolled focal point b
   auto to_mali = [](wire::Header::Builder header, wire::Body::Builder body) {
     header.getRecipients()[1].setCountry("ML");
     body.getTracingRequest().getRequestedStates()[1].setCountry("ML");
-    body.getTracingRequest().setRequestingCountry("NE");  // also a schema violation
+    body.getTracingRequest().setRequestingAgency(std::string(1000, 'x'));  // also a schema violation
   };
   Submission submission = exchange.submission(
       "sn.police-judiciaire", test::seal_changed(exchange.sender(), MessageType::TRACING_REQUEST, to_mali));
