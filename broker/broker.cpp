@@ -16,31 +16,26 @@
 namespace fpx::broker {
 
 namespace {
-constexpr std::int64_t kTimerTickMs = 250;
-constexpr std::int64_t kDeadLetterScanMs = 5'000;
-// Periods end on the second at the finest ("10s"): checking once a second is enough.
-constexpr std::int64_t kStatisticsCheckMs = 1'000;
-constexpr std::int64_t kCrlWarningEveryMs = 3600'000;
-constexpr std::int64_t kCountersLogEveryMs = 60'000;  // operators see the counters without a metrics stack
 constexpr std::int64_t kDayMs = 24LL * 3600 * 1000;
 }  // namespace
 
 Broker::Impl::Impl(BrokerConfig config_in, Clock clock_in, Identity identity_in, TrustStore trust_in,
                    Enrollment enrollment_in, std::unique_ptr<Store> store_in)
     : config(std::move(config_in)),
-      clock(std::move(clock_in)),
+      loop_clock(std::move(clock_in)),
       identity(std::move(identity_in)),
       trust(std::move(trust_in)),
       opener(trust),
       enrollment(std::move(enrollment_in)),
       store(std::move(store_in)),
-      rate_limiter(config.limits.rate_per_second, config.limits.burst),
-      rate_limit_audit(kRateLimitAuditWindowMs),
-      observer_reply_budget(kObserverReplyBytesPerSecond, kObserverReplyBurstBytes),
-      inbound_bytes(config.limits.bytes_per_second, config.limits.burst_bytes,
-                    "sent more bytes than this broker takes per second; send less, and"),
-      daily_quota(config.limits.quota_bytes_per_day),
-      context(1) {}
+      context(1),
+      zap_gate(enrollment, counters, pending, loop_clock),
+      admission(config.limits, *store, counters, pending, after_commit, loop_clock),
+      sessions(router, *store, config, counters, pending, after_commit, loop_clock),
+      workflow(config, *store, identity, opener, enrollment, after_commit, loop_clock),
+      publisher(config, *store, identity, enrollment, admission, counters, pending, loop_clock),
+      receipts(identity),
+      timers(config) {}
 
 Broker::Broker(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Broker::~Broker() = default;
@@ -95,41 +90,24 @@ Status Broker::Impl::reload() {
     return crls;
   }
   // What is enrolled now keeps its claims against newcomers (enrollment.hpp).
-  auto reloaded = enrollment.reload(config.enrolled_dir, trust, clock());
+  auto reloaded = enrollment.reload(config.enrolled_dir, trust, loop_clock.read());
   if (!reloaded) {
     spdlog::error("reload: enrolment kept as it was: {}", reloaded.error().describe());
     return std::move(reloaded).take_error();
   }
   for (const auto& warning : reloaded->warnings()) spdlog::warn("enrolment: {}", warning);
   enrollment = std::move(reloaded).value();
-  close_sessions_no_longer_enrolled();
+  sessions.close_not_enrolled(enrollment);
   audit_enrollment_refusals();
   spdlog::info("reloaded CRLs and enrolment: {} participants enrolled", enrollment.size());
   return {};
-}
-
-void Broker::Impl::close_sessions_no_longer_enrolled() {
-  // A reload that revokes a certificate ends its live session at once: its
-  // frames would be refused anyway, but a connection that only listens must
-  // not go on receiving the participant's deliveries.
-  std::vector<std::string> ended;
-  for (const auto& [key, session] : sessions) {
-    const EnrolledCertificate* certificate = enrollment.certificate_by_curve_key(key);
-    if (certificate == nullptr || certificate->id != session.participant) ended.push_back(session.routing_id);
-  }
-  for (const auto& routing_id : ended) {
-    // Its next frame is refused with `revoked` (dispatch.cpp), which tells
-    // the holder why; until then it is sent nothing.
-    spdlog::info("{}: its certificate is no longer enrolled; its session ends", session_label(routing_id));
-    drop_session(routing_id);
-  }
 }
 
 void Broker::Impl::audit_enrollment_refusals() {
   // Written with the next timer transaction, like the ZAP handler's rows:
   // the operator finds every refused certificate in the audit table.
   for (const auto& refusal : enrollment.refusals()) {
-    deferred_audit.push_back(audit_entry(clock(), refusal.claimed_id, std::nullopt, "enrol", refusal.code,
+    pending.audit(audit_entry(loop_clock.read(), refusal.claimed_id, std::nullopt, "enrol", refusal.code,
                                          refusal.file.filename().string() + ": " + refusal.message));
   }
 }
@@ -140,7 +118,7 @@ Status Broker::run(int signal_fd) {
     if (impl_->stopping) break;
   }
   impl_->flush_audit_at_stop();
-  impl_->log_counters(true);
+  impl_->log_counters(Impl::Repeat::always);
   // Drained: everything accepted is committed; checkpoint so the next start is quick.
   (void)impl_->store->checkpoint();
   spdlog::info("broker stopped cleanly");
@@ -150,26 +128,25 @@ Status Broker::run(int signal_fd) {
 void Broker::Impl::flush_audit_at_stop() {
   // What the timers would have written next: summaries of windows still
   // open, audit rows and delivery marks waiting for a transaction.
-  now_ms = clock();
-  report_rate_limit_summaries(std::numeric_limits<std::int64_t>::max());
-  if (deferred_audit.empty() && delivered_marks.empty()) return;
+  loop_clock.tick();
+  admission.report_summaries(std::numeric_limits<std::int64_t>::max());
+  if (pending.empty()) return;
+  const std::size_t rows = pending.audit_rows();
   if (auto begun = store->begin(Durability::required); !begun) {
-    spdlog::error("at stop: {} audit row(s) not written: {}", deferred_audit.size(), begun.error().describe());
+    spdlog::error("at stop: {} audit row(s) not written: {}", rows, begun.error().describe());
     return;
   }
-  for (const auto& marked : delivered_marks) (void)store->mark_delivered(marked, now_ms);
-  for (const auto& entry : deferred_audit) (void)store->append_audit(entry);
+  auto taken = pending.take();
+  PendingWrites::write(*store, taken, loop_clock.now_ms());
   if (auto committed = store->commit(); !committed) {
     store->rollback();
-    spdlog::error("at stop: {} audit row(s) not written: {}", deferred_audit.size(), committed.error().describe());
-    return;
+    pending.give_back(std::move(taken));
+    spdlog::error("at stop: {} audit row(s) not written: {}", rows, committed.error().describe());
   }
-  deferred_audit.clear();
-  delivered_marks.clear();
 }
 
 StageContext Broker::Impl::stage_context() {
-  return StageContext{config, *store, opener, enrollment, identity, now_ms};
+  return StageContext{config, *store, opener, enrollment, identity, loop_clock.now_ms()};
 }
 
 Status Broker::Impl::poll_once(std::chrono::milliseconds timeout, int signal_fd) {
@@ -191,11 +168,11 @@ Status Broker::Impl::poll_once(std::chrono::milliseconds timeout, int signal_fd)
     return make_error(ErrorCode::internal, std::string("poll failed: ") + error.what());
   }
   // ZAP first: clients waiting for their handshake are not made to wait for a batch.
-  if (items[1].revents & ZMQ_POLLIN) handle_zap_requests();
-  if (items[2].revents & ZMQ_POLLIN) handle_monitor_events(monitor);
-  if (items[4].revents & ZMQ_POLLIN) handle_monitor_events(observers_monitor);
+  if (items[1].revents & ZMQ_POLLIN) zap_gate.answer_requests(zap);
+  if (items[2].revents & ZMQ_POLLIN) zap_gate.count_handshake_failures(monitor);
+  if (items[4].revents & ZMQ_POLLIN) zap_gate.count_handshake_failures(observers_monitor);
   if ((items[0].revents & ZMQ_POLLIN) || !backlog.empty()) process_batch();
-  if (items[3].revents & ZMQ_POLLIN) process_observer_requests();
+  if (items[3].revents & ZMQ_POLLIN) publisher.answer_observers(observers);
   if (item_count == 6 && (items[5].revents & ZMQ_POLLIN)) {
     signalfd_siginfo info{};
     if (::read(signal_fd, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
@@ -212,25 +189,8 @@ Status Broker::Impl::poll_once(std::chrono::milliseconds timeout, int signal_fd)
   return {};
 }
 
-void Broker::Impl::send(const std::string& routing_id, const Bytes& frame) {
-  try {
-    zmq::message_t id(routing_id.data(), routing_id.size());
-    zmq::message_t payload(frame.data(), frame.size());
-    // dontwait: a peer over its high-water mark must not stall everyone.
-    if (!router.send(id, zmq::send_flags::sndmore | zmq::send_flags::dontwait) ||
-        !router.send(payload, zmq::send_flags::dontwait)) {
-      spdlog::warn("peer queue full; frame for {} not sent now (deliveries are resent)", session_label(routing_id));
-    }
-  } catch (const zmq::error_t& error) {
-    // EHOSTUNREACH (router_mandatory): the peer is gone; its deliveries
-    // stay pending in the store for its next session.
-    spdlog::debug("send to {}: {}", session_label(routing_id), error.what());
-    drop_session(routing_id);
-  }
-}
-
 void Broker::Impl::process_batch() {
-  now_ms = clock();
+  loop_clock.tick();
   std::vector<std::vector<zmq::message_t>> batch;
   std::deque<std::vector<zmq::message_t>> held_back;
   std::map<std::string, std::size_t> share;  // routing id -> messages in this batch
@@ -271,7 +231,7 @@ void Broker::Impl::process_batch() {
     const auto& request = message.request;
     if (!request || !request->ok() || (*request)->kind != ClientRequest::Kind::submit) return false;
     auto principal = identify(message.user_id, enrollment);
-    return principal.ok() && rate_limiter.would_admit((*principal)->id, now_ms);
+    return principal.ok() && admission.would_admit((*principal)->id);
   };
   std::vector<Inbound> inbound;
   inbound.reserve(batch.size());
@@ -282,76 +242,89 @@ void Broker::Impl::process_batch() {
   }
   const Durability durability = holds_submit ? Durability::required : Durability::deferred;
 
+  // verify: the pure stages, before the transaction begins.
+  verify_ahead(inbound);
+
   if (auto begun = store->begin(durability); !begun) {
     spdlog::error("store: cannot begin a transaction: {}", begun.error().describe());
     for (auto& frames : batch) {
       if (frames.size() >= 1) {
         // Not decoded yet, so no request id: the client sees a transport-level refusal.
-        send(frames[0].to_string(),
-             encode_error(0, make_error(ErrorCode::unavailable, "the broker cannot store messages right now; "
-                                                                "nothing was stored: resend later"),
-                          std::nullopt));
+        sessions.send(frames[0].to_string(),
+                      encode_error(0, make_error(ErrorCode::unavailable, "the broker cannot store messages right now; "
+                                                                         "nothing was stored: resend later"),
+                                   std::nullopt));
       }
     }
     return;
   }
   // Kept until the commit succeeds: a rolled-back batch must not lose them.
-  std::vector<std::uint64_t> marks = std::move(delivered_marks);
-  std::vector<AuditEntry> audits = std::move(deferred_audit);
-  delivered_marks.clear();
-  deferred_audit.clear();
-  for (const auto& marked : marks) (void)store->mark_delivered(marked, now_ms);
-  for (const auto& entry : audits) (void)store->append_audit(entry);
+  auto rows = pending.take();
+  PendingWrites::write(*store, rows, loop_clock.now_ms());
 
+  // commit: the store stages, in arrival order, in the batch's transaction.
   for (auto& message : inbound) handle_inbound(message);
 
-  if (auto committed = store->commit(); !committed) {
+  Status committed;
+  {
+    ScopedStageTimer timer(stage_times, StageTimer::commit);
+    committed = store->commit();
+  }
+  if (!committed) {
     // Nothing of this batch is durable: no receipt may go out. Every sender
     // hears "unavailable" and resends; their client outboxes still hold them.
     store->rollback();
     spdlog::error("store: commit failed, batch of {} refused: {}", batch.size(), committed.error().describe());
     ++counters.internal_errors;
-    for (auto& out : outgoing) {
+    admission.daily_quota().forget();  // it counted messages this rollback undid
+    pending.give_back(std::move(rows));
+  } else {
+    ++counters.commits;
+  }
+  send_after_commit(committed);
+}
+
+void Broker::Impl::send_after_commit(Status committed) {
+  ScopedStageTimer timer(stage_times, StageTimer::route);
+  if (!committed) {
+    for (auto& out : after_commit.replies) {
       out.frame = encode_error(out.request_id,
                                make_error(ErrorCode::unavailable,
                                           "the broker could not store this durably; nothing was stored: resend"),
                                std::nullopt);
     }
-    push_after_commit.clear();
-    daily_quota.forget();  // it counted messages this rollback undid
-    delivered_marks.insert(delivered_marks.begin(), marks.begin(), marks.end());
-    deferred_audit.insert(deferred_audit.begin(), audits.begin(), audits.end());
+    after_commit.push_to.clear();
   } else {
-    ++counters.commits;
-    for (const auto& [participant, ids] : confirmed_after_commit) leave_in_flight(participant, ids);
+    for (const auto& [participant, ids] : after_commit.confirmed) sessions.leave_in_flight(participant, ids);
   }
-  confirmed_after_commit.clear();
-  for (const auto& out : outgoing) send(out.routing_id, out.frame);
-  outgoing.clear();
-  auto to_push = std::move(push_after_commit);
-  push_after_commit.clear();
-  for (const auto& participant : to_push) push_deliveries(participant);
+  after_commit.confirmed.clear();
+  auto replies = std::move(after_commit.replies);
+  after_commit.replies.clear();
+  for (const auto& out : replies) sessions.send(out.routing_id, out.frame);
+  auto to_push = std::move(after_commit.push_to);
+  after_commit.push_to.clear();
+  for (const auto& participant : to_push) sessions.push_deliveries(participant);
 }
 
 void Broker::Impl::run_timers() {
-  now_ms = clock();
-  if (now_ms < next_timer_ms) return;
-  next_timer_ms = now_ms + kTimerTickMs;
-  resend_overdue();
-  report_handshake_failures();
-  report_rate_limit_summaries(now_ms);
+  const std::int64_t now_ms = loop_clock.tick();
+  if (!timers.due(TimerJob::resend_and_report, now_ms)) return;
+  timers.ran(TimerJob::resend_and_report, now_ms);
+  sessions.resend_overdue();
+  zap_gate.report_handshake_failures();
+  admission.report_summaries(now_ms);
 
-  const bool scan_dead_letters = now_ms >= next_dead_letter_scan_ms;
-  const bool scan_clocks = now_ms >= next_clock_scan_ms;
-  const bool checkpoint_log = now_ms >= next_log_checkpoint_ms;
+  const bool scan_dead_letters = timers.due(TimerJob::dead_letter_scan, now_ms);
+  const bool scan_clocks = timers.due(TimerJob::clock_scan, now_ms);
+  const bool checkpoint_log = timers.due(TimerJob::log_checkpoint, now_ms);
   bool statistics = false;
-  if (now_ms >= next_statistics_ms) {
-    next_statistics_ms = now_ms + kStatisticsCheckMs;
-    auto due = statistics_due();
+  if (timers.due(TimerJob::statistics_check, now_ms)) {
+    timers.ran(TimerJob::statistics_check, now_ms);
+    auto due = publisher.statistics_due();
     if (!due) spdlog::error("statistics: {}", due.error().describe());
     statistics = !due || *due;  // on a read failure, try the publication itself: it reports why
   }
-  const bool flush = !deferred_audit.empty() || !delivered_marks.empty();
+  const bool flush = !pending.empty();
   if (scan_dead_letters || scan_clocks || checkpoint_log || statistics || flush) {
     // Marks and audit of refused handshakes wait on no fsync. Notices and
     // checkpoints append to the log, which observers may see at once: those
@@ -361,11 +334,11 @@ void Broker::Impl::run_timers() {
                                       ? Durability::required
                                       : Durability::deferred;
     if (store->begin(durability).ok()) {
-      for (const auto& marked : delivered_marks) (void)store->mark_delivered(marked, now_ms);
-      for (const auto& entry : deferred_audit) (void)store->append_audit(entry);
+      auto rows = pending.take();
+      PendingWrites::write(*store, rows, now_ms);
       std::vector<DeadLetter> dead;
       if (scan_dead_letters) {
-        next_dead_letter_scan_ms = now_ms + kDeadLetterScanMs;
+        timers.ran(TimerJob::dead_letter_scan, now_ms);
         auto expired = store->expire_deliveries(now_ms, "not delivered before its hold time ended");
         if (expired) dead = std::move(expired).value();
         for (const auto& letter : dead) {
@@ -374,28 +347,28 @@ void Broker::Impl::run_timers() {
                                                 "dead letter: never confirmed by " + letter.recipient.str()));
           // The sender hears of it, in a notice signed by the exchange.
           if (letter.sender == identity.participant().id || enrollment.by_id(letter.sender) == nullptr) continue;
-          auto noticed = issue_notice(wire::MessageType::DEAD_LETTER_NOTICE, {letter.sender}, letter.message_id,
-                                      [&](auto body) {
-                                        auto notice = body.initDeadLetterNotice();
-                                        notice.setMessageId(kj::arrayPtr(letter.message_id.bytes.data(),
-                                                                         letter.message_id.bytes.size()));
-                                        notice.setRecipient(letter.recipient.str());
-                                        notice.setReason("not delivered before its hold time ended");
-                                        notice.setHeldUntilMs(now_ms);
-                                      });
+          auto noticed = workflow.issue_notice(wire::MessageType::DEAD_LETTER_NOTICE, {letter.sender},
+                                               letter.message_id, [&](auto body) {
+                                                 auto notice = body.initDeadLetterNotice();
+                                                 notice.setMessageId(kj::arrayPtr(letter.message_id.bytes.data(),
+                                                                                  letter.message_id.bytes.size()));
+                                                 notice.setRecipient(letter.recipient.str());
+                                                 notice.setReason("not delivered before its hold time ended");
+                                                 notice.setHeldUntilMs(now_ms);
+                                               });
           if (!noticed) spdlog::error("dead-letter notice not issued: {}", noticed.error().describe());
         }
       }
       if (scan_clocks) {
-        next_clock_scan_ms = now_ms + config.clocks.scan_every_ms;
-        run_clock_scan();
+        timers.ran(TimerJob::clock_scan, now_ms);
+        workflow.run_clock_scan();
       }
       if (statistics) {
         // All or nothing, in a savepoint: half a period's records must never
         // reach the feed, and a failure here must not undo the other timers' work.
         if (auto opened = store->open_savepoint(); !opened) {
           spdlog::error("statistics: {}", opened.error().describe());
-        } else if (auto published = publish_due_statistics(); !published) {
+        } else if (auto published = publisher.publish_due_statistics(); !published) {
           store->rollback_savepoint();
           spdlog::error("statistics: {}; tried again at the next check", published.error().describe());
         } else if (auto released = store->release_savepoint(); !released) {
@@ -405,41 +378,42 @@ void Broker::Impl::run_timers() {
       }
       if (checkpoint_log) {
         // After the clock scan: the notices it issued are in this checkpoint.
-        next_log_checkpoint_ms = now_ms + config.oversight.checkpoint_every_ms;
-        publish_checkpoint_if_grown();
+        timers.ran(TimerJob::log_checkpoint, now_ms);
+        publisher.publish_checkpoint_if_grown();
       }
       if (store->commit().ok()) {
-        delivered_marks.clear();
-        deferred_audit.clear();
         counters.dead_letters += dead.size();
         for (const auto& letter : dead) {
           spdlog::info("dead letter: message {} to {} was not delivered in time", letter.message_id.hex(),
                        letter.recipient.str());
         }
-        auto to_push = std::move(push_after_commit);
-        push_after_commit.clear();
-        for (const auto& participant : to_push) push_deliveries(participant);
+        auto to_push = std::move(after_commit.push_to);
+        after_commit.push_to.clear();
+        for (const auto& participant : to_push) sessions.push_deliveries(participant);
       } else {
         store->rollback();
-        push_after_commit.clear();
+        pending.give_back(std::move(rows));
+        after_commit.push_to.clear();
       }
     }
   }
   if (auto failed = store->take_background_checkpoint_error()) spdlog::warn("{}; retried", *failed);
-  if (now_ms >= next_crl_warning_ms) {
-    next_crl_warning_ms = now_ms + kCrlWarningEveryMs;
+  if (timers.due(TimerJob::crl_warning, now_ms)) {
+    timers.ran(TimerJob::crl_warning, now_ms);
     for (const auto& warning : trust.crls_expiring_before(now_ms + kDayMs)) spdlog::warn("{}", warning);
   }
-  if (now_ms >= next_counters_log_ms) {
-    next_counters_log_ms = now_ms + kCountersLogEveryMs;
-    log_counters(false);
+  if (timers.due(TimerJob::counters_log, now_ms)) {
+    timers.ran(TimerJob::counters_log, now_ms);
+    log_counters(Repeat::when_changed);
   }
 }
 
-void Broker::Impl::log_counters(bool always) {
+void Broker::Impl::log_counters(Repeat repeat) {
   const std::string line = describe_counters(counters);
-  if (!always && line == last_counters_logged) return;  // an idle broker does not repeat itself
+  if (repeat == Repeat::when_changed && line == last_counters_logged) return;  // an idle broker does not repeat itself
   spdlog::info("counters since start: {}", line);
+  // Beside the counters, in the form the benchmark parses.
+  spdlog::info("{}", stage_times.describe());
   last_counters_logged = line;
 }
 

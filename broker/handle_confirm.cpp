@@ -6,7 +6,7 @@ namespace fpx::broker {
 
 void Broker::Impl::handle_confirm(const EnrolledParticipant& principal, const ClientRequest& request) {
   // Only the recipient's own deliveries change (the store checks it).
-  auto confirmed = store->confirm_deliveries(principal.id, request.delivery_ids, now_ms);
+  auto confirmed = store->confirm_deliveries(principal.id, request.delivery_ids, loop_clock.now_ms());
   if (!confirmed) {
     spdlog::error("confirm from {}: {}", principal.id.str(), confirmed.error().describe());
     return;
@@ -14,16 +14,16 @@ void Broker::Impl::handle_confirm(const EnrolledParticipant& principal, const Cl
   counters.deliveries_confirmed += static_cast<std::uint64_t>(*confirmed);
   if (principal.role == Role::focal_point) {
     for (auto id : request.delivery_ids) {
-      if (auto dated = store->mark_lifecycle_delivered(id, principal.id, principal.country, now_ms); !dated) {
+      if (auto dated = store->mark_lifecycle_delivered(id, principal.id, principal.country, loop_clock.now_ms()); !dated) {
         spdlog::error("lifecycle delivery of {}: {}", principal.id.str(), dated.error().describe());
       }
     }
   }
   // Out of the in-flight window only once the batch commits: a rolled-back
   // confirm leaves the delivery pending, and so due for a resend.
-  auto& confirmed_ids = confirmed_after_commit[principal.id];
+  auto& confirmed_ids = after_commit.confirmed[principal.id];
   confirmed_ids.insert(confirmed_ids.end(), request.delivery_ids.begin(), request.delivery_ids.end());
-  push_after_commit.insert(principal.id);  // room in the window: send what waits
+  after_commit.push_to.insert(principal.id);  // room in the window: send what waits
 }
 
 }  // namespace fpx::broker

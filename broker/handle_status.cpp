@@ -6,7 +6,7 @@ void Broker::Impl::handle_status(const EnrolledParticipant& principal, const Cli
                                  const std::string& routing_id) {
   const MessageId& id = *request.status_of;
   auto message = store->find_message(id);
-  if (!message) return refuse(routing_id, request.request_id, principal.id.str(), id, "status", message.error());
+  if (!message) return admission.refuse(routing_id, request.request_id, principal.id.str(), id, "status", message.error());
   // The sender and its state's focal point may ask; to anyone else the
   // message does not exist (no oracle for other states' traffic). A third
   // state, or a requested one, gets the very refusal an unknown id gets, so
@@ -16,15 +16,15 @@ void Broker::Impl::handle_status(const EnrolledParticipant& principal, const Cli
                  ((*message)->sender == principal.id ||
                   (principal.role == Role::focal_point && principal.country == (*message)->sender_country));
   if (!may_ask) {
-    return refuse(routing_id, request.request_id, principal.id.str(), id, "status",
+    return admission.refuse(routing_id, request.request_id, principal.id.str(), id, "status",
                   make_error(ErrorCode::not_found, "no message " + id.hex() +
                                                        " of yours or your state's: only a message's sender and its "
                                                        "state's focal point may ask its status; check the id"));
   }
   auto rows = store->delivery_status(id);
-  if (!rows) return refuse(routing_id, request.request_id, principal.id.str(), id, "status", rows.error());
+  if (!rows) return admission.refuse(routing_id, request.request_id, principal.id.str(), id, "status", rows.error());
   auto lifecycle = store->lifecycle_of(id);
-  if (!lifecycle) return refuse(routing_id, request.request_id, principal.id.str(), id, "status", lifecycle.error());
+  if (!lifecycle) return admission.refuse(routing_id, request.request_id, principal.id.str(), id, "status", lifecycle.error());
   std::vector<RecipientStatusRow> out;
   for (const auto& row : *rows) {
     // A requested state's focal point carries that state's lifecycle.
@@ -38,7 +38,7 @@ void Broker::Impl::handle_status(const EnrolledParticipant& principal, const Cli
     out.push_back({row.recipient.str(), std::string(delivery_state_name(row.state)), row.updated_at_ms,
                    lifecycle_text, row.reason});
   }
-  outgoing.push_back({routing_id, encode_status(request.request_id, id, out), request.request_id});
+  after_commit.reply(routing_id, encode_status(request.request_id, id, out), request.request_id);
 }
 
 }  // namespace fpx::broker

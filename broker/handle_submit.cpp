@@ -1,113 +1,86 @@
-#include <algorithm>
-#include <cstring>
-
-#include <capnp/serialize.h>
+// A submit: verify (pure; usually done ahead, before the batch's
+// transaction), then commit: authorize, dedupe, quota, then persist,
+// receipt and account in one savepoint. Replies wait for the batch's commit.
 #include <spdlog/spdlog.h>
-
-#include "fpx/wire/transport.capnp.h"
 
 #include "broker_impl.hpp"
 
 namespace fpx::broker {
 
-// A resend of an accepted message gets its stored receipt, byte for byte;
-// if the resend wraps the same signed content in other envelope bytes, a
-// receipt for those bytes (same id, time and log index) so that the sender
-// can check it against what it sent.
-Bytes Broker::Impl::duplicate_receipt(const StoredMessage& stored, const OpenedEnvelope& opened,
-                                      std::uint64_t request_id) {
-  if (stored.receipt.empty()) {
-    // Stored, but its receipt was never recorded: receipt it now.
-    return encode_receipt(request_id, sign_receipt(identity, stored.id, opened.envelope_sha256, stored.stored_at_ms,
-                                                   stored.log_index));
+void Broker::Impl::handle_submit(const EnrolledParticipant& principal, Inbound& inbound) {
+  if (!inbound.submission) {
+    // Not verified ahead (its sender's bucket looked empty): verify now,
+    // after its admission took a token.
+    Submission submission;
+    submission.routing_id = inbound.routing_id;
+    submission.principal = principal;
+    submission.request_id = (*inbound.request)->request_id;
+    submission.envelope = (*inbound.request)->envelope;
+    verify_submission(verify_context(), submission, stage_times);
+    inbound.submission = std::move(submission);
   }
-  auto words = kj::heapArray<capnp::word>(stored.receipt.size() / sizeof(capnp::word));
-  std::memcpy(words.begin(), stored.receipt.data(), words.size() * sizeof(capnp::word));
-  capnp::FlatArrayMessageReader signed_reader(words);
-  auto receipt_data = signed_reader.getRoot<wire::SignedReceipt>().getReceipt();
-  auto receipt_words = kj::heapArray<capnp::word>(receipt_data.size() / sizeof(capnp::word));
-  std::memcpy(receipt_words.begin(), receipt_data.begin(), receipt_words.size() * sizeof(capnp::word));
-  kj::ArrayPtr<const capnp::word> segments[1] = {receipt_words};
-  capnp::SegmentArrayMessageReader receipt_reader(kj::arrayPtr(segments, 1));
-  auto hash = receipt_reader.getRoot<wire::Receipt>().getEnvelopeSha256();
-  if (hash.size() == opened.envelope_sha256.size() &&
-      std::equal(hash.begin(), hash.end(), opened.envelope_sha256.begin())) {
-    return encode_receipt(request_id, stored.receipt);
-  }
-  return encode_receipt(request_id, sign_receipt(identity, stored.id, opened.envelope_sha256, stored.stored_at_ms,
-                                                 stored.log_index));
+  commit_submission(*inbound.submission);
 }
 
-void Broker::Impl::handle_submit(const EnrolledParticipant& principal, std::uint64_t request_id, const Bytes& envelope,
-                                 const std::string& routing_id) {
-  const std::string& who = principal.id.str();
+void Broker::Impl::commit_submission(Submission& submission) {
+  const std::string who = submission.principal.id.str();
   StageContext context = stage_context();
-  // Only focal points and agencies submit: observers are read-only, and the
-  // exchange's own identity issues its notices itself, never over the wire.
-  if (principal.role != Role::focal_point && principal.role != Role::agency) {
-    return refuse(routing_id, request_id, who, std::nullopt, "authorize",
-                  make_error(ErrorCode::unauthorized,
-                             principal.role == Role::observer
-                                 ? "observers are read-only: they follow the public feed and may send nothing here"
-                                 : "a " + std::string(role_name(principal.role)) + " may not submit messages"));
-  }
-
-  auto opened = open_submitted(context, principal, envelope);
-  if (!opened) return refuse(routing_id, request_id, who, std::nullopt, "open", opened.error());
-  const MessageId id = opened->message_id;
-
-  auto recipients = authorize(context, principal, *opened);
-  if (!recipients) return refuse(routing_id, request_id, who, id, "authorize", recipients.error());
-
-  if (auto valid = validate_submitted(context, *opened); !valid) {
-    return refuse(routing_id, request_id, who, id, "validate", valid.error());
-  }
-
-  const Sha256Digest signed_sha256 = signed_content_sha256(*opened);
-  auto verdict = dedupe(context, *opened, signed_sha256);
-  if (!verdict) return refuse(routing_id, request_id, who, id, "dedupe", verdict.error());
-  if (verdict->duplicate_of) {
+  authorize_submission(context, submission, stage_times);
+  dedupe_submission(context, submission, stage_times);
+  if (!submission.refused() && submission.duplicate_of) {
     // Same message again (a resend after a lost receipt): same receipt, no second delivery.
+    ScopedStageTimer timer(stage_times, StageTimer::receipt);
     ++counters.duplicates;
-    audit(who, id, "dedupe", ErrorCode::none, "duplicate of an accepted message: receipt repeated");
-    outgoing.push_back({routing_id, duplicate_receipt(*verdict->duplicate_of, *opened, request_id), request_id});
+    append_audit_row(*store, audit_entry(context.now_ms, who, submission.opened->message_id, "dedupe",
+                                         ErrorCode::none, "duplicate of an accepted message: receipt repeated"));
+    after_commit.reply(submission.routing_id,
+                       encode_receipt(submission.request_id,
+                                      receipts.repeat(*submission.duplicate_of, submission.opened->envelope_sha256)),
+                       submission.request_id);
     return;
   }
-
-  // The participant's bytes of the day (limits.quota_bytes_per_day): after
-  // dedupe, so a resend of an accepted message still gets its receipt.
   {
-    std::uint32_t retry_after_ms = 0;
-    auto stored_since = [this](const ParticipantId& sender, std::int64_t since_ms) {
-      return store->bytes_stored_since(sender, since_ms);
-    };
-    if (auto fits = daily_quota.admit(principal.id, now_ms, envelope.size(), stored_since, retry_after_ms); !fits) {
-      return refuse(routing_id, request_id, who, id, "persist", fits.error(),
-                    fits.error().code == ErrorCode::quota_exceeded ? retry_after_ms : 0);
-    }
+    ScopedStageTimer timer(stage_times, StageTimer::persist);
+    check_daily_quota(context, admission.daily_quota(), submission);
   }
+  if (submission.refused()) {
+    const Refusal& refusal = *submission.refusal;
+    return admission.refuse(submission.routing_id, submission.request_id, who, refusal.about, refusal.stage,
+                            refusal.error, refusal.retry_after_ms);
+  }
+  const OpenedEnvelope& opened = *submission.opened;
+  const MessageId id = opened.message_id;
 
   // One savepoint for everything this message writes: a failure at any
   // step undoes all of it (no shared forward without its forward, no
   // message without its lifecycle step) and the sender hears why.
   if (auto opened_savepoint = store->open_savepoint(); !opened_savepoint) {
-    return refuse(routing_id, request_id, who, id, "persist", opened_savepoint.error());
+    return admission.refuse(submission.routing_id, submission.request_id, who, id, "persist",
+                            opened_savepoint.error());
   }
   const char* failed_stage = "persist";
-  auto stored = [&]() -> Result<Bytes> {
-    if (opened->type == wire::MessageType::FORWARD) {
-      if (auto shared = share_forwarded_request(*opened); !shared) return std::move(shared).take_error();
+  auto stored = [&]() -> Status {
+    {
+      ScopedStageTimer timer(stage_times, StageTimer::persist);
+      if (opened.type == wire::MessageType::FORWARD) {
+        if (auto shared = workflow.share_forwarded_request(opened); !shared) return shared;
+      }
+      auto inserted = persist(context, opened, submission.envelope, submission.signed_sha256, submission.recipients);
+      if (!inserted) return std::move(inserted).take_error();
+      submission.inserted = std::move(inserted).value();
     }
-    auto inserted = persist(context, *opened, envelope, signed_sha256, *recipients);
-    if (!inserted) return std::move(inserted).take_error();
-    failed_stage = "receipt";
-    Bytes signed_receipt = sign_receipt(identity, id, opened->envelope_sha256, now_ms, inserted->log_index);
-    if (auto kept = store->set_receipt(inserted->seq, signed_receipt); !kept) return std::move(kept).take_error();
+    {
+      ScopedStageTimer timer(stage_times, StageTimer::receipt);
+      failed_stage = "receipt";
+      auto receipt = receipts.issue(*store, id, opened.envelope_sha256, *submission.inserted, context.now_ms);
+      if (!receipt) return std::move(receipt).take_error();
+      submission.receipt = std::move(receipt).value();
+    }
+    ScopedStageTimer timer(stage_times, StageTimer::account);
     failed_stage = "account";
-    if (auto applied = apply_workflow(*opened, principal, *recipients); !applied) return std::move(applied).take_error();
-    if (auto published = publish_message(*opened, *inserted); !published) return std::move(published).take_error();
-    if (auto released = store->release_savepoint(); !released) return std::move(released).take_error();
-    return signed_receipt;
+    if (auto applied = workflow.apply(opened, submission.principal, submission.recipients); !applied) return applied;
+    if (auto published = publisher.publish_message(opened, *submission.inserted); !published) return published;
+    return store->release_savepoint();
   }();
   if (!stored) {
     store->rollback_savepoint();
@@ -116,20 +89,23 @@ void Broker::Impl::handle_submit(const EnrolledParticipant& principal, std::uint
       ++counters.internal_errors;
       spdlog::error("{} not stored: {} failed: {}", id.hex(), failed_stage, stored.error().describe());
     }
-    return refuse(routing_id, request_id, who, id, failed_stage, stored.error());
+    return admission.refuse(submission.routing_id, submission.request_id, who, id, failed_stage, stored.error());
   }
-  const Bytes& receipt = *stored;
+  ScopedStageTimer timer(stage_times, StageTimer::account);
   // The row names the officer who signed (the signer certificate's officer
   // extension, which open() checked equals the signed header's).
-  const std::string& officer = opened->signer.participant.officer;
-  audit(principal_label(principal.id, officer), id, "persist", ErrorCode::none,
-        std::string(message_type_name(opened->type)) + " accepted for " + std::to_string(recipients->size()) +
-            " recipient(s)" + (officer.empty() ? std::string() : "; signed by officer " + officer));
+  const std::string& officer = opened.signer.participant.officer;
+  append_audit_row(*store, audit_entry(context.now_ms, principal_label(submission.principal.id, officer), id, "persist",
+                                       ErrorCode::none,
+                                       std::string(message_type_name(opened.type)) + " accepted for " +
+                                           std::to_string(submission.recipients.size()) + " recipient(s)" +
+                                           (officer.empty() ? std::string() : "; signed by officer " + officer)));
   ++counters.accepted;
-  daily_quota.charge(principal.id, now_ms, envelope.size());
+  admission.daily_quota().charge(submission.principal.id, context.now_ms, submission.envelope.size());
   // Sent only after the batch's commit: a receipt means "stored durably".
-  outgoing.push_back({routing_id, encode_receipt(request_id, receipt), request_id});
-  for (const auto& recipient : *recipients) push_after_commit.insert(recipient);
+  after_commit.reply(submission.routing_id, encode_receipt(submission.request_id, submission.receipt),
+                     submission.request_id);
+  for (const auto& recipient : submission.recipients) after_commit.push_to.insert(recipient);
 }
 
 }  // namespace fpx::broker

@@ -8,7 +8,7 @@
 #include <spdlog/spdlog.h>
 #include <zmq_addon.hpp>
 
-#include "broker_impl.hpp"
+#include "oversight_publisher.hpp"
 #include "fpx/transparency_log.hpp"
 #include "fpx/wire/observer.capnp.h"
 
@@ -48,43 +48,43 @@ Bytes proof_reply(std::uint64_t request_id, const std::vector<Sha256Digest>& has
 
 }  // namespace
 
-Bytes Broker::Impl::refuse_observer(const std::string& principal, std::uint64_t request_id, const Error& error) {
+Bytes OversightPublisher::refuse_observer(const std::string& principal, std::uint64_t request_id, const Error& error) {
   // Audited like the participants endpoint's refusals: the first of each
   // kind per observer and second in full, the rest of that second as one
   // summary row (a flood of bad requests must not become an audit flood).
   // There is no batch transaction here: rows go with the timers' next one.
-  ++counters.refused;
-  if (rate_limit_audit.audit_in_full("observer", principal, error.code, clock())) {
-    deferred_audit.push_back(audit_entry(clock(), principal, std::nullopt, "observer", error.code, error.message));
+  ++counters_.refused;
+  if (admission_.refusal_tally().audit_in_full("observer", principal, error.code, clock_.read())) {
+    pending_.audit(audit_entry(clock_.read(), principal, std::nullopt, "observer", error.code, error.message));
   }
   return observer_error(request_id, error);
 }
 
-Bytes Broker::Impl::answer_observer(const EnrolledParticipant& observer, const ObserverQuery& query) {
+Bytes OversightPublisher::answer_observer(const EnrolledParticipant& observer, const ObserverQuery& query) {
   const std::uint64_t request_id = query.request_id;
 
   std::uint32_t retry_after_ms = 0;
-  auto admitted = rate_limiter.admit(observer.id, clock(), retry_after_ms);
-  if (admitted) admitted = observer_reply_budget.admit(observer.id, clock(), retry_after_ms);
+  auto admitted = admission_.rate_limiter().admit(observer.id, clock_.read(), retry_after_ms);
+  if (admitted) admitted = observer_reply_budget_.admit(observer.id, clock_.read(), retry_after_ms);
   if (!admitted) {
-    ++counters.rate_limited;
+    ++counters_.rate_limited;
     return refuse_observer(observer.id.str(), request_id, admitted.error());
   }
   Bytes reply = build_observer_reply(observer, query);
-  observer_reply_budget.charge(observer.id, clock(), reply.size());
+  observer_reply_budget_.charge(observer.id, clock_.read(), reply.size());
   return reply;
 }
 
-Bytes Broker::Impl::build_observer_reply(const EnrolledParticipant& observer, const ObserverQuery& query) {
+Bytes OversightPublisher::build_observer_reply(const EnrolledParticipant& observer, const ObserverQuery& query) {
   const std::uint64_t request_id = query.request_id;
-  auto size = store->log_size();
+  auto size = store_.log_size();
   if (!size) return refuse_observer(observer.id.str(), request_id, size.error());
-  StoreNodeSource nodes(*store);
+  StoreNodeSource nodes(store_);
 
   switch (query.kind) {
     case ObserverQuery::Kind::follow: {
       std::uint32_t limit = query.max_records == 0 ? kMaxFeedPage : std::min(query.max_records, kMaxFeedPage);
-      auto rows = store->feed_page(std::max<std::uint64_t>(query.from_sequence, 1), limit);
+      auto rows = store_.feed_page(std::max<std::uint64_t>(query.from_sequence, 1), limit);
       if (!rows) return refuse_observer(observer.id.str(), request_id, rows.error());
       std::size_t page_bytes = 0;
       for (std::size_t i = 0; i < rows->size(); ++i) {
@@ -112,7 +112,7 @@ Bytes Broker::Impl::build_observer_reply(const EnrolledParticipant& observer, co
       return flatten(message);
     }
     case ObserverQuery::Kind::latest_checkpoint: {
-      auto latest = store->latest_checkpoint();
+      auto latest = store_.latest_checkpoint();
       if (!latest) return refuse_observer(observer.id.str(), request_id, latest.error());
       if (!latest->has_value()) {
         // An answer, not a refusal: nothing to audit.
@@ -156,19 +156,19 @@ Bytes Broker::Impl::build_observer_reply(const EnrolledParticipant& observer, co
       make_error(ErrorCode::unsupported_version, "unknown observer request: this broker speaks observer protocol v1"));
 }
 
-void Broker::Impl::note_observer_reply_dropped(const std::string& principal) {
+void OversightPublisher::note_observer_reply_dropped(const std::string& principal) {
   // Its send queue is full: the observer sent more requests than it reads
   // replies. Nothing is lost that it cannot ask for again.
-  ++counters.observer_replies_dropped;
-  if (rate_limit_audit.audit_in_full("observer", principal, ErrorCode::unavailable, clock())) {
-    deferred_audit.push_back(audit_entry(clock(), principal, std::nullopt, "observer", ErrorCode::unavailable,
+  ++counters_.observer_replies_dropped;
+  if (admission_.refusal_tally().audit_in_full("observer", principal, ErrorCode::unavailable, clock_.read())) {
+    pending_.audit(audit_entry(clock_.read(), principal, std::nullopt, "observer", ErrorCode::unavailable,
                                          "a reply was dropped: " + principal + " has " +
                                              std::to_string(kObserverSendQueue) +
                                              " replies unread on one connection; read replies before asking more"));
   }
 }
 
-void Broker::Impl::process_observer_requests() {
+void OversightPublisher::answer_observers(zmq::socket_t& observers) {
   for (int handled = 0; handled < 256; ++handled) {
     std::vector<zmq::message_t> frames;
     try {
@@ -184,7 +184,7 @@ void Broker::Impl::process_observer_requests() {
     std::string user_id;
     try {
       user_id = payload.gets("User-Id");
-      const EnrolledParticipant* observer = enrollment.by_id(ParticipantId(user_id));
+      const EnrolledParticipant* observer = enrollment_.by_id(ParticipantId(user_id));
       auto query = decode_observer_request(ByteView(static_cast<const std::uint8_t*>(payload.data()), payload.size()));
       if (frames.size() != 2) {
         reply = refuse_observer(user_id, 0, make_error(ErrorCode::malformed, "send one ObserverRequest per frame"));

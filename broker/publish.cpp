@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
-#include "broker_impl.hpp"
+#include "oversight_publisher.hpp"
 #include "fpx/transparency_log.hpp"
 
 namespace fpx::broker {
@@ -42,24 +42,24 @@ const char* alert_kind_name(wire::AlertKind kind) {
 
 }  // namespace
 
-Status Broker::Impl::publish_record(const std::string& kind, nlohmann::json record, bool as_leaf) {
-  auto sequence = store->next_feed_sequence();
+Status OversightPublisher::publish_record(const std::string& kind, nlohmann::json record, AsLeaf as_leaf) {
+  auto sequence = store_.next_feed_sequence();
   if (!sequence) return std::move(sequence).take_error();
   // The sequence is inside the signed bytes: records cannot be reordered or replayed.
   record["sequence"] = *sequence;
   record["kind"] = kind;
   std::optional<std::uint64_t> leaf_index;
-  if (as_leaf) {
+  if (as_leaf == AsLeaf::yes) {
     // The record names its own leaf, so that every observer can prove the
     // broker showed everyone the same figures.
-    auto size = store->log_size();
+    auto size = store_.log_size();
     if (!size) return std::move(size).take_error();
     leaf_index = *size;
     record["logIndex"] = *leaf_index;
   }
   std::string text = record.dump();
   if (leaf_index) {
-    auto appended = store->append_record_leaf(public_record_leaf_data(text), *sequence, now_ms);
+    auto appended = store_.append_record_leaf(public_record_leaf_data(text), *sequence, now_ms());
     if (!appended) return std::move(appended).take_error();
     if (*appended != *leaf_index) return make_error(ErrorCode::internal, "the log grew while a record was written");
   }
@@ -67,13 +67,13 @@ Status Broker::Impl::publish_record(const std::string& kind, nlohmann::json reco
   row.sequence = *sequence;
   row.kind = kind;
   row.record.assign(text.begin(), text.end());
-  Ed25519Signature signature = identity.signing_key().sign(feed_signing_input(row.record));
+  Ed25519Signature signature = identity_.signing_key().sign(feed_signing_input(row.record));
   row.signature.assign(signature.begin(), signature.end());
-  return store->append_feed(row, now_ms);
+  return store_.append_feed(row, now_ms());
 }
 
-Status Broker::Impl::publish_message(const OpenedEnvelope& opened, const InsertedMessage& inserted) {
-  auto leaf = store->log_node(0, inserted.log_index);
+Status OversightPublisher::publish_message(const OpenedEnvelope& opened, const InsertedMessage& inserted) {
+  auto leaf = store_.log_node(0, inserted.log_index);
   if (!leaf) return std::move(leaf).take_error();
   nlohmann::json record;
   record["logIndex"] = inserted.log_index;
@@ -99,7 +99,7 @@ Status Broker::Impl::publish_message(const OpenedEnvelope& opened, const Inserte
     // issuing state) and the month. Never serials, places or free text.
     auto alert = body.getAlert();
     std::string region = opened.signer.participant.country.str();
-    if (config.regions.count(alert.getRegion().cStr()) != 0) region = alert.getRegion().cStr();
+    if (config_.regions.count(alert.getRegion().cStr()) != 0) region = alert.getRegion().cStr();
     record["alertKind"] = alert_kind_name(alert.getKind());
     record["issuingCountry"] = opened.signer.participant.country.str();
     record["region"] = region;
@@ -109,15 +109,15 @@ Status Broker::Impl::publish_message(const OpenedEnvelope& opened, const Inserte
   return {};
 }
 
-void Broker::Impl::publish_checkpoint_if_grown() {
-  auto size = store->log_size();
-  auto latest = store->latest_checkpoint();
+void OversightPublisher::publish_checkpoint_if_grown() {
+  auto size = store_.log_size();
+  auto latest = store_.latest_checkpoint();
   if (!size || !latest) {
     spdlog::error("checkpoint: cannot read the log's state");
     return;
   }
   if (*size == 0 || (latest->has_value() && (*latest)->tree_size >= *size)) return;
-  StoreNodeSource nodes(*store);
+  StoreNodeSource nodes(store_);
   auto root = fpx::root(nodes, *size);
   if (!root) {
     spdlog::error("checkpoint: {}", root.error().describe());
@@ -126,9 +126,9 @@ void Broker::Impl::publish_checkpoint_if_grown() {
   CheckpointRow row;
   row.tree_size = *size;
   row.root = *root;
-  row.note = sign_checkpoint(config.oversight.origin, *size, *root, config.oversight.origin, identity.signing_key());
-  row.created_at_ms = now_ms;
-  if (auto stored = store->append_checkpoint(row); !stored) {
+  row.note = sign_checkpoint(config_.oversight.origin, *size, *root, config_.oversight.origin, identity_.signing_key());
+  row.created_at_ms = now_ms();
+  if (auto stored = store_.append_checkpoint(row); !stored) {
     spdlog::error("checkpoint: {}", stored.error().describe());
     return;
   }

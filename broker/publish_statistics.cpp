@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
-#include "broker_impl.hpp"
+#include "oversight_publisher.hpp"
 #include "fpx/process_statistics.hpp"
 
 namespace fpx::broker {
@@ -95,11 +95,11 @@ bool in_published_cell(const SealedFact& fact, const stats::PublishedPair& pair)
 
 }  // namespace
 
-Result<Broker::Impl::PeriodStatistics> Broker::Impl::publish_statistics(const StatisticsPeriod& period,
+Result<OversightPublisher::PeriodStatistics> OversightPublisher::publish_statistics(const StatisticsPeriod& period,
                                                                         std::int64_t start_ms, bool final) {
   PeriodStatistics statistics;
   statistics.start_ms = start_ms;
-  auto rows = store->lifecycle_submitted_between(start_ms, period.end_of(start_ms));
+  auto rows = store_.lifecycle_submitted_between(start_ms, period.end_of(start_ms));
   if (!rows) return std::move(rows).take_error();
   statistics.rows = std::move(rows).value();
   if (statistics.rows.empty()) return statistics;  // nothing happened: nothing to publish
@@ -108,18 +108,18 @@ Result<Broker::Impl::PeriodStatistics> Broker::Impl::publish_statistics(const St
   for (const auto& row : statistics.rows) facts.push_back(facts_of(row));
   nlohmann::json pairs = nlohmann::json::array();
   for (const auto& [key, counts] : stats::tally(facts)) {
-    statistics.pairs.push_back(stats::publishable(key, counts, config.oversight.suppression_threshold));
+    statistics.pairs.push_back(stats::publishable(key, counts, config_.oversight.suppression_threshold));
     pairs.push_back(pair_json(statistics.pairs.back()));
   }
-  const auto& clocks = config.clocks;
+  const auto& clocks = config_.clocks;
   nlohmann::json record{
       {"period", period.name},
       {"periodStart", iso_time(start_ms)},
       {"periodEnd", iso_time(period.end_of(start_ms))},
       {"final", final},
-      {"asOf", iso_time(now_ms)},
-      {"threshold", config.oversight.suppression_threshold},
-      {"revealAfter", iso_time(period.end_of(start_ms) + config.oversight.reveal_after_ms)},
+      {"asOf", iso_time(now_ms())},
+      {"threshold", config_.oversight.suppression_threshold},
+      {"revealAfter", iso_time(period.end_of(start_ms) + config_.oversight.reveal_after_ms)},
       {"clocksHours",
        {{"urgentAcknowledge", hours(clocks.urgent_acknowledge_ms)},
         {"urgentRespond", hours(clocks.urgent_respond_ms)},
@@ -127,22 +127,22 @@ Result<Broker::Impl::PeriodStatistics> Broker::Impl::publish_statistics(const St
         {"routineRespond", hours(clocks.routine_respond_ms)}}},
       {"pairs", std::move(pairs)},
   };
-  auto sequence = store->next_feed_sequence();
+  auto sequence = store_.next_feed_sequence();
   if (!sequence) return std::move(sequence).take_error();
-  if (auto published = publish_record("statistics", std::move(record), true); !published) {
+  if (auto published = publish_record("statistics", std::move(record), AsLeaf::yes); !published) {
     return std::move(published).take_error();
   }
   statistics.feed_sequence = *sequence;
   return statistics;
 }
 
-Status Broker::Impl::reveal_statistics(const StatisticsPeriod& period, const PeriodStatistics& statistics) {
+Status OversightPublisher::reveal_statistics(const StatisticsPeriod& period, const PeriodStatistics& statistics) {
   for (const auto& pair : statistics.pairs) {
     if (pair.suppressed) continue;  // suppressed cells stay sealed
     nlohmann::json revealed = nlohmann::json::array();
     for (const auto& row : statistics.rows) {
       if (row.requester_country.str() != pair.requester || row.requested_country.str() != pair.requested) continue;
-      auto sealed = store->facts_of_tracing(row.request_id, row.requested_country);
+      auto sealed = store_.facts_of_tracing(row.request_id, row.requested_country);
       if (!sealed) return std::move(sealed).take_error();
       // Only the answer in force counts (a later final answer replaces an
       // earlier one in the lifecycle); the replaced one stays sealed.
@@ -155,7 +155,7 @@ Status Broker::Impl::reveal_statistics(const StatisticsPeriod& period, const Per
                                  fact.fact == stats::kFactRefusalGround;
         if (answer_fact && fact.leaf_index != answer_leaf) continue;
         if (!in_published_cell(fact, pair)) continue;
-        auto part_hashes = store->commitment_part_hashes(fact.leaf_index);
+        auto part_hashes = store_.commitment_part_hashes(fact.leaf_index);
         if (!part_hashes) return std::move(part_hashes).take_error();
         nlohmann::json hashes = nlohmann::json::array();
         for (const auto& hash : *part_hashes) hashes.push_back(to_hex(hash));
@@ -190,17 +190,17 @@ Status Broker::Impl::reveal_statistics(const StatisticsPeriod& period, const Per
                             {"chunk", chunk + 1},
                             {"chunks", chunks},
                             {"facts", std::move(facts)}};
-      if (auto published = publish_record("reveal", std::move(record), true); !published) return published;
+      if (auto published = publish_record("reveal", std::move(record), AsLeaf::yes); !published) return published;
     }
   }
   return {};
 }
 
-Result<std::optional<std::int64_t>> Broker::Impl::first_unpublished_period(const StatisticsPeriod& period) {
-  auto last = store->last_statistics_period(period.name);
+Result<std::optional<std::int64_t>> OversightPublisher::first_unpublished_period(const StatisticsPeriod& period) {
+  auto last = store_.last_statistics_period(period.name);
   if (!last) return std::move(last).take_error();
   if (*last) return std::optional<std::int64_t>{period.end_of(**last)};
-  auto begins = store->statistics_start();
+  auto begins = store_.statistics_start();
   if (!begins) return std::move(begins).take_error();
   if (!*begins) return std::optional<std::int64_t>{};  // no tracing yet
   const auto& [first_ms, since_ms] = **begins;
@@ -209,31 +209,31 @@ Result<std::optional<std::int64_t>> Broker::Impl::first_unpublished_period(const
   return std::optional<std::int64_t>{start};
 }
 
-Result<bool> Broker::Impl::statistics_due() {
-  const std::int64_t embargo_ms = config.oversight.reveal_after_ms;
-  for (const auto& period : config.oversight.statistics_periods) {
+Result<bool> OversightPublisher::statistics_due() {
+  const std::int64_t embargo_ms = config_.oversight.reveal_after_ms;
+  for (const auto& period : config_.oversight.statistics_periods) {
     auto start = first_unpublished_period(period);
     if (!start) return std::move(start).take_error();
-    if (*start && period.end_of(**start) <= now_ms) return true;
-    auto awaiting = store->statistics_awaiting_reveal(period.name, now_ms - embargo_ms);
+    if (*start && period.end_of(**start) <= now_ms()) return true;
+    auto awaiting = store_.statistics_awaiting_reveal(period.name, now_ms() - embargo_ms);
     if (!awaiting) return std::move(awaiting).take_error();
-    if (!awaiting->empty() && period.end_of(awaiting->front().start_ms) + embargo_ms <= now_ms) return true;
+    if (!awaiting->empty() && period.end_of(awaiting->front().start_ms) + embargo_ms <= now_ms()) return true;
   }
   return false;
 }
 
-Status Broker::Impl::publish_due_statistics() {
-  const std::int64_t embargo_ms = config.oversight.reveal_after_ms;
-  for (const auto& period : config.oversight.statistics_periods) {
+Status OversightPublisher::publish_due_statistics() {
+  const std::int64_t embargo_ms = config_.oversight.reveal_after_ms;
+  for (const auto& period : config_.oversight.statistics_periods) {
     // Periods that ended since the last one handled, oldest first.
     auto first = first_unpublished_period(period);
     if (!first) return std::move(first).take_error();
     if (!*first) continue;  // no tracing yet
     std::int64_t start = **first;
-    for (int step = 0; step < kMaxPeriodsPerTick && period.end_of(start) <= now_ms; ++step) {
+    for (int step = 0; step < kMaxPeriodsPerTick && period.end_of(start) <= now_ms(); ++step) {
       auto published = publish_statistics(period, start, false);
       if (!published) return std::move(published).take_error();
-      if (auto recorded = store->record_statistics_run({period.name, start, published->feed_sequence}, false);
+      if (auto recorded = store_.record_statistics_run({period.name, start, published->feed_sequence}, false);
           !recorded) {
         return recorded;
       }
@@ -245,15 +245,15 @@ Status Broker::Impl::publish_due_statistics() {
     }
 
     // Published periods whose embargo is over: final figures and the reveal.
-    auto awaiting = store->statistics_awaiting_reveal(period.name, now_ms - embargo_ms);
+    auto awaiting = store_.statistics_awaiting_reveal(period.name, now_ms() - embargo_ms);
     if (!awaiting) return std::move(awaiting).take_error();
     int revealed = 0;
     for (const auto& run : *awaiting) {
-      if (period.end_of(run.start_ms) + embargo_ms > now_ms || revealed++ == kMaxPeriodsPerTick) break;
+      if (period.end_of(run.start_ms) + embargo_ms > now_ms() || revealed++ == kMaxPeriodsPerTick) break;
       auto final_statistics = publish_statistics(period, run.start_ms, true);
       if (!final_statistics) return std::move(final_statistics).take_error();
       if (auto shown = reveal_statistics(period, *final_statistics); !shown) return shown;
-      if (auto recorded = store->record_statistics_run({period.name, run.start_ms, final_statistics->feed_sequence},
+      if (auto recorded = store_.record_statistics_run({period.name, run.start_ms, final_statistics->feed_sequence},
                                                        true);
           !recorded) {
         return recorded;

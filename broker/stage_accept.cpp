@@ -48,6 +48,13 @@ bool RateLimiter::would_admit(const ParticipantId& participant, std::int64_t now
   return std::min(burst_, found->second.tokens + elapsed * rate_per_ms_) >= 1.0;
 }
 
+double RateLimiter::tokens(const ParticipantId& participant, std::int64_t now_ms) const {
+  auto found = buckets_.find(participant);
+  if (found == buckets_.end()) return burst_;  // a new bucket starts full
+  const auto elapsed = static_cast<double>(std::max<std::int64_t>(0, now_ms - found->second.updated_ms));
+  return std::min(burst_, found->second.tokens + elapsed * rate_per_ms_);
+}
+
 Status ByteBudget::admit(const ParticipantId& principal, std::int64_t now_ms, std::uint32_t& retry_after_ms) {
   const Bucket& bucket = refill(principal, now_ms);
   if (bucket.tokens > 0) return {};

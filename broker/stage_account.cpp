@@ -3,6 +3,7 @@
 #include <set>
 
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include "fpx/broker/stages.hpp"
 #include "fpx/process_statistics.hpp"
@@ -187,6 +188,12 @@ Result<LeafCommitment> log_leaf_commitment(const StageContext& context, const Op
   }
   commitment.leaf_data = stats::leaf_data_of_parts(part_hashes);
   return commitment;
+}
+
+void append_audit_row(Store& store, AuditEntry entry) {
+  if (auto written = store.append_audit(entry); !written) {
+    spdlog::error("audit row not written: {}", written.error().describe());
+  }
 }
 
 AuditEntry audit_entry(std::int64_t now_ms, const std::string& principal, const std::optional<MessageId>& id,

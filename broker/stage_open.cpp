@@ -2,7 +2,7 @@
 
 namespace fpx::broker {
 
-Result<OpenedEnvelope> open_submitted(const StageContext& context, const EnrolledParticipant& principal,
+Result<OpenedEnvelope> open_submitted(const VerifyContext& context, const EnrolledParticipant& principal,
                                       ByteView envelope) {
   // The broker always checks revocation: without CRLs it refuses (fail-closed).
   auto opened = context.opener.open(envelope, OpenOptions{context.now_ms, RevocationCheck::required});

@@ -3,7 +3,7 @@
 
 namespace fpx::broker {
 
-Status validate_submitted(const StageContext& context, const OpenedEnvelope& opened) {
+Status validate_submitted(const VerifyContext& context, const OpenedEnvelope& opened) {
   // A created-at too far ahead is the dedupe stage's to refuse, as
   // stale_timestamp with this broker's configured skew.
   auto problems = validate_message(opened.message.header(), opened.message.body(),

@@ -10,7 +10,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "broker_impl.hpp"
+#include "workflow.hpp"
 
 namespace fpx::broker {
 
@@ -101,11 +101,11 @@ std::string refusal_ground_name(wire::RefusalGround ground) {
   return "unknown";
 }
 
-std::vector<ParticipantId> Broker::Impl::focal_points_of(const CountryCode& country) const {
-  return enrollment.of_country(country, Role::focal_point);
+std::vector<ParticipantId> Workflow::focal_points_of(const CountryCode& country) const {
+  return enrollment_.of_country(country, Role::focal_point);
 }
 
-Result<MessageId> Broker::Impl::issue_notice(MessageType type, const std::vector<ParticipantId>& recipients,
+Result<MessageId> Workflow::issue_notice(MessageType type, const std::vector<ParticipantId>& recipients,
                                              const std::optional<MessageId>& in_reply_to,
                                              const std::function<void(wire::Body::Builder)>& fill,
                                              const NoticeHandling& handling) {
@@ -119,30 +119,30 @@ Result<MessageId> Broker::Impl::issue_notice(MessageType type, const std::vector
   auto codes = header.initHandlingCodes(static_cast<unsigned>(handling.codes.size()));
   for (unsigned i = 0; i < codes.size(); ++i) codes.set(i, handling.codes[i]);
   if (!handling.conditions.empty()) header.setHandlingConditions(handling.conditions);
-  header.setCreatedAtMs(now_ms);
+  header.setCreatedAtMs(now_ms());
   if (in_reply_to) header.setInReplyTo(kj::arrayPtr(in_reply_to->bytes.data(), in_reply_to->bytes.size()));
   fill(body);
   if (message_type_of(body.asReader()) != type) {
     return make_error(ErrorCode::internal, "a broker notice was built with the wrong body");
   }
-  auto sealed = seal_envelope(identity, header, body.asReader());
+  auto sealed = seal_envelope(identity_, header, body.asReader());
   if (!sealed) return std::move(sealed).take_error();
   // Open our own notice like any other: it is stored as what it is, a
   // signed message, and a broken broker identity shows up here, not at the recipient.
-  auto opened = opener.open(*sealed, OpenOptions{now_ms, RevocationCheck::required});
+  auto opened = opener_.open(*sealed, OpenOptions{now_ms(), RevocationCheck::required});
   if (!opened) return std::move(opened).take_error();
   auto context = stage_context();
   auto inserted = persist(context, *opened, *sealed, signed_content_sha256(*opened), recipients);
   if (!inserted) return std::move(inserted).take_error();
   std::string to;
   for (const auto& recipient : recipients) to += (to.empty() ? "" : ", ") + recipient.str();
-  audit(identity.participant().id.str(), opened->message_id, "account", ErrorCode::none,
-        std::string(message_type_name(type)) + " issued to " + to);
-  for (const auto& recipient : recipients) push_after_commit.insert(recipient);
+  append_audit_row(store_, audit_entry(now_ms(), identity_.participant().id.str(), opened->message_id, "account",
+                                       ErrorCode::none, std::string(message_type_name(type)) + " issued to " + to));
+  for (const auto& recipient : recipients) after_commit_.push_to.insert(recipient);
   return opened->message_id;
 }
 
-Status Broker::Impl::apply_workflow(const OpenedEnvelope& opened, const EnrolledParticipant& principal,
+Status Workflow::apply(const OpenedEnvelope& opened, const EnrolledParticipant& principal,
                                     const std::vector<ParticipantId>& recipients) {
   auto body = opened.message.body();
   auto header = opened.message.header();
@@ -150,7 +150,7 @@ Status Broker::Impl::apply_workflow(const OpenedEnvelope& opened, const Enrolled
     case MessageType::TRACING_REQUEST: {
       auto request = body.getTracingRequest();
       const bool urgent = header.getPriority() == wire::Priority::URGENT;
-      const auto& clocks = config.clocks;
+      const auto& clocks = config_.clocks;
       std::set<std::string> seen;
       for (auto state : request.getRequestedStates()) {
         std::string country = state.getCountry().cStr();
@@ -162,11 +162,11 @@ Status Broker::Impl::apply_workflow(const OpenedEnvelope& opened, const Enrolled
         row.requester_country = principal.country;
         row.priority = urgent ? "urgent" : "routine";
         row.state = "submitted";
-        row.submitted_at_ms = now_ms;
-        row.ack_due_ms = now_ms + (urgent ? clocks.urgent_acknowledge_ms : clocks.routine_acknowledge_ms);
-        row.response_due_ms = now_ms + (urgent ? clocks.urgent_respond_ms : clocks.routine_respond_ms);
-        row.updated_at_ms = now_ms;
-        if (auto stored = store->insert_lifecycle(row); !stored) return stored;
+        row.submitted_at_ms = now_ms();
+        row.ack_due_ms = now_ms() + (urgent ? clocks.urgent_acknowledge_ms : clocks.routine_acknowledge_ms);
+        row.response_due_ms = now_ms() + (urgent ? clocks.urgent_respond_ms : clocks.routine_respond_ms);
+        row.updated_at_ms = now_ms();
+        if (auto stored = store_.insert_lifecycle(row); !stored) return stored;
       }
       // The stolen/lost registry (PROTOCOL.md §8.4). The requesting state
       // always hears of the alert its own request matched. The alerting
@@ -184,7 +184,7 @@ Status Broker::Impl::apply_workflow(const OpenedEnvelope& opened, const Enrolled
                     wire::HandlingCode::H2_NO_ONWARD_SHARING_WITHOUT_PERMISSION) != handling.codes.end();
       std::set<std::pair<MessageId, std::string>> notified;
       for (const auto& serial : serials_of(request.getFirearms())) {
-        auto hits = store->match_serial(serial, principal.country, now_ms);
+        auto hits = store_.match_serial(serial, principal.country, now_ms());
         if (!hits) return std::move(hits).take_error();
         for (const auto& hit : *hits) {
           if (!notified.insert({hit.alert_id, serial}).second) continue;
@@ -225,7 +225,7 @@ Status Broker::Impl::apply_workflow(const OpenedEnvelope& opened, const Enrolled
       auto alert = body.getAlert();
       if (alert.getKind() == wire::AlertKind::CANCEL) {
         // Only the state that raised an alert can lift its watch list.
-        if (auto cancelled = in_reply_to_of(opened)) return store->unwatch_serials(*cancelled, principal.country);
+        if (auto cancelled = in_reply_to_of(opened)) return store_.unwatch_serials(*cancelled, principal.country);
         return {};
       }
       if (alert.getKind() != wire::AlertKind::STOLEN && alert.getKind() != wire::AlertKind::LOST) return {};
@@ -235,33 +235,33 @@ Status Broker::Impl::apply_workflow(const OpenedEnvelope& opened, const Enrolled
       if (serials.empty()) return {};
       // A watch list is a standing question about other states' requests:
       // bounded, and answered only for the states the alert reached.
-      if (serials.size() > config.limits.max_watched_serials_per_alert) {
+      if (serials.size() > config_.limits.max_watched_serials_per_alert) {
         return make_error(ErrorCode::invalid_argument,
                           "a stolen/lost alert may list at most " +
-                              std::to_string(config.limits.max_watched_serials_per_alert) + " serial numbers (this one has " +
+                              std::to_string(config_.limits.max_watched_serials_per_alert) + " serial numbers (this one has " +
                               std::to_string(serials.size()) + "); split the batch into several alerts");
       }
       // All of the state's alerts together are bounded too, so that stacking
       // alerts cannot build a watch list of any size (limits.max_watched_serials_per_state).
-      auto watched = store->active_watched_serials(principal.country, now_ms);
+      auto watched = store_.active_watched_serials(principal.country, now_ms());
       if (!watched) return std::move(watched).take_error();
-      if (*watched + serials.size() > config.limits.max_watched_serials_per_state) {
+      if (*watched + serials.size() > config_.limits.max_watched_serials_per_state) {
         return make_error(ErrorCode::quota_exceeded,
                           principal.country.str() + " already watches " + std::to_string(*watched) +
                               " serial numbers in active stolen/lost alerts; with this alert's " +
                               std::to_string(serials.size()) + " it would pass the limit of " +
-                              std::to_string(config.limits.max_watched_serials_per_state) +
+                              std::to_string(config_.limits.max_watched_serials_per_state) +
                               " a state may watch. Nothing was stored: cancel alerts no longer needed (an alert of "
                               "kind cancel in reply to each), then send this one again");
       }
       std::vector<CountryCode> reached{principal.country};
       for (const auto& id : recipients) {
-        const auto* participant = enrollment.by_id(id);
+        const auto* participant = enrollment_.by_id(id);
         if (participant != nullptr && std::find(reached.begin(), reached.end(), participant->country) == reached.end()) {
           reached.push_back(participant->country);
         }
       }
-      return store->watch_serials(opened.message_id, principal.country, reached, serials,
+      return store_.watch_serials(opened.message_id, principal.country, reached, serials,
                                   end_of_day_ms(alert.getValidUntil()));
     }
     default:
@@ -271,7 +271,7 @@ Status Broker::Impl::apply_workflow(const OpenedEnvelope& opened, const Enrolled
   // The replies and follow-ups move the lifecycle of the request they answer.
   auto request_id = in_reply_to_of(opened);
   if (!request_id) return {};
-  auto rows = store->lifecycle_of(*request_id);
+  auto rows = store_.lifecycle_of(*request_id);
   if (!rows) return std::move(rows).take_error();
   // The officer who signed the reply (open() checked the header names the same).
   const std::string& officer = opened.signer.participant.officer;
@@ -282,7 +282,7 @@ Status Broker::Impl::apply_workflow(const OpenedEnvelope& opened, const Enrolled
       case MessageType::TRACING_ACKNOWLEDGEMENT: {
         if (!own_row) continue;
         if (row.acknowledged_at_ms == 0) {
-          row.acknowledged_at_ms = now_ms;
+          row.acknowledged_at_ms = now_ms();
           row.acknowledged_by = officer;
         }
         switch (body.getTracingAcknowledgement().getStatus()) {
@@ -292,7 +292,7 @@ Status Broker::Impl::apply_workflow(const OpenedEnvelope& opened, const Enrolled
             row.state = "refused";
             row.outcome = "rejected_as_malformed";
             row.refusal_grounds.clear();
-            row.answered_at_ms = now_ms;
+            row.answered_at_ms = now_ms();
             row.answered_by = officer;
             break;
           case wire::AcknowledgementStatus::FORWARDED: row.state = "forwarded"; break;
@@ -303,7 +303,7 @@ Status Broker::Impl::apply_workflow(const OpenedEnvelope& opened, const Enrolled
         if (!own_row) continue;
         auto response = body.getTracingResponse();
         if (row.acknowledged_at_ms == 0) {  // an answer acknowledges too
-          row.acknowledged_at_ms = now_ms;
+          row.acknowledged_at_ms = now_ms();
           row.acknowledged_by = officer;
         }
         if (response.getKind() == wire::ResponseKind::INTERIM) {
@@ -319,7 +319,7 @@ Status Broker::Impl::apply_workflow(const OpenedEnvelope& opened, const Enrolled
         for (auto ground : response.getRefusalGrounds()) {
           row.refusal_grounds += (row.refusal_grounds.empty() ? "" : ",") + refusal_ground_name(ground);
         }
-        row.answered_at_ms = now_ms;
+        row.answered_at_ms = now_ms();
         row.answered_by = officer;
         break;
       }
@@ -335,18 +335,18 @@ Status Broker::Impl::apply_workflow(const OpenedEnvelope& opened, const Enrolled
       case MessageType::WITHDRAW:
         if (is_closed_state(row.state)) continue;
         row.state = "withdrawn";
-        row.closed_at_ms = now_ms;
+        row.closed_at_ms = now_ms();
         break;
       case MessageType::CLOSE:
         if (row.state == "closed") continue;
         row.state = "closed";
-        row.closed_at_ms = now_ms;
+        row.closed_at_ms = now_ms();
         break;
       default:
         continue;
     }
-    row.updated_at_ms = now_ms;
-    if (auto updated = store->update_lifecycle(row); !updated) return updated;
+    row.updated_at_ms = now_ms();
+    if (auto updated = store_.update_lifecycle(row); !updated) return updated;
     spdlog::debug("lifecycle of {} for {}: {} -> {}", request_id->hex(), row.requested_country.str(), before,
                   row.state);
   }
@@ -354,41 +354,41 @@ Status Broker::Impl::apply_workflow(const OpenedEnvelope& opened, const Enrolled
   return {};
 }
 
-Status Broker::Impl::share_forwarded_request(const OpenedEnvelope& forward) {
+Status Workflow::share_forwarded_request(const OpenedEnvelope& forward) {
   // Called before the forward itself is stored, so that the new state
   // receives the request first and the forward that explains it second.
   auto request_id = in_reply_to_of(forward);
   if (!request_id) return {};
-  auto rows = store->lifecycle_of(*request_id);
+  auto rows = store_.lifecycle_of(*request_id);
   if (!rows) return std::move(rows).take_error();
   if (rows->empty()) return {};
   CountryCode to(forward.message.body().getForward().getToCountry());
   auto focal_points = focal_points_of(to);
-  if (auto shared = store->add_deliveries(*request_id, focal_points, now_ms); !shared) return shared;
-  for (const auto& id : focal_points) push_after_commit.insert(id);
+  if (auto shared = store_.add_deliveries(*request_id, focal_points, now_ms()); !shared) return shared;
+  for (const auto& id : focal_points) after_commit_.push_to.insert(id);
   LifecycleRow row = rows->front();
   row.requested_country = to;
   row.state = "submitted";
-  row.submitted_at_ms = now_ms;
+  row.submitted_at_ms = now_ms();
   row.delivered_at_ms = row.acknowledged_at_ms = row.answered_at_ms = row.closed_at_ms = 0;
   row.ack_reminded = row.response_reminded = false;
   const bool urgent = row.priority == "urgent";
-  row.ack_due_ms = now_ms + (urgent ? config.clocks.urgent_acknowledge_ms : config.clocks.routine_acknowledge_ms);
-  row.response_due_ms = now_ms + (urgent ? config.clocks.urgent_respond_ms : config.clocks.routine_respond_ms);
+  row.ack_due_ms = now_ms() + (urgent ? config_.clocks.urgent_acknowledge_ms : config_.clocks.routine_acknowledge_ms);
+  row.response_due_ms = now_ms() + (urgent ? config_.clocks.urgent_respond_ms : config_.clocks.routine_respond_ms);
   row.outcome.clear();
   row.refusal_grounds.clear();
-  row.updated_at_ms = now_ms;
-  return store->insert_lifecycle(row);
+  row.updated_at_ms = now_ms();
+  return store_.insert_lifecycle(row);
 }
 
-void Broker::Impl::run_clock_scan() {
-  auto due = store->lifecycle_due(now_ms);
+void Workflow::run_clock_scan() {
+  auto due = store_.lifecycle_due(now_ms());
   if (!due) {
     spdlog::error("clocks: {}", due.error().describe());
     return;
   }
   for (auto& row : *due) {
-    const bool ack_clock = !row.ack_reminded && row.acknowledged_at_ms == 0 && row.ack_due_ms <= now_ms;
+    const bool ack_clock = !row.ack_reminded && row.acknowledged_at_ms == 0 && row.ack_due_ms <= now_ms();
     const wire::ClockKind clock_kind = ack_clock ? wire::ClockKind::ACKNOWLEDGEMENT : wire::ClockKind::RESPONSE;
     const std::int64_t due_at = ack_clock ? row.ack_due_ms : row.response_due_ms;
     auto requested = focal_points_of(row.requested_country);
@@ -412,12 +412,12 @@ void Broker::Impl::run_clock_scan() {
       escalation.setRequestedCountry(row.requested_country.str());
       escalation.setClock(clock_kind);
       escalation.setDueAtMs(due_at);
-      escalation.setOverdueMs(now_ms - due_at);
+      escalation.setOverdueMs(now_ms() - due_at);
     });
     if (!escalated) spdlog::error("escalation not issued: {}", escalated.error().describe());
     (ack_clock ? row.ack_reminded : row.response_reminded) = true;
-    row.updated_at_ms = now_ms;
-    if (auto updated = store->update_lifecycle(row); !updated) {
+    row.updated_at_ms = now_ms();
+    if (auto updated = store_.update_lifecycle(row); !updated) {
       spdlog::error("clocks: {}", updated.error().describe());
     }
     spdlog::info("{} clock of request {} for {} ran out: reminder and escalation issued",

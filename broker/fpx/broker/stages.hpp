@@ -24,6 +24,16 @@
 
 namespace fpx::broker {
 
+// What the pure stages (open, validate) read: no store, so that they can run
+// on any thread holding its own opener and a snapshot of enrolment and trust.
+struct VerifyContext {
+  const BrokerConfig& config;
+  EnvelopeOpener& opener;
+  const Enrollment& enrollment;
+  std::int64_t now_ms;
+};
+
+// What the store stages read and write: the batch's open transaction.
 struct StageContext {
   const BrokerConfig& config;
   Store& store;
@@ -31,6 +41,8 @@ struct StageContext {
   const Enrollment& enrollment;
   const Identity& identity;
   std::int64_t now_ms;
+
+  VerifyContext verify() const { return VerifyContext{config, opener, enrollment, now_ms}; }
 };
 
 // accept: per-participant token bucket, checked before any signature work.
@@ -44,6 +56,9 @@ class RateLimiter {
                double cost = 1.0);
   // Whether admit() would let a message through now, without taking a token.
   bool would_admit(const ParticipantId& participant, std::int64_t now_ms) const;
+  // Tokens the participant holds now (admit() takes them): how many of its
+  // messages may be verified ahead of admission without verifying a flood.
+  double tokens(const ParticipantId& participant, std::int64_t now_ms) const;
 
  private:
   struct Bucket {
@@ -167,7 +182,7 @@ Status identify_signer(const Enrollment& enrollment, const EnrolledParticipant& 
 
 // open: protocol's open() with revocation required, at the broker's clock;
 // a message signed in the principal's name must pass identify_signer.
-Result<OpenedEnvelope> open_submitted(const StageContext& context, const EnrolledParticipant& principal,
+Result<OpenedEnvelope> open_submitted(const VerifyContext& context, const EnrolledParticipant& principal,
                                       ByteView envelope);
 
 // authorize: default deny; the routing rules of DOMAIN.md. Returns the
@@ -176,7 +191,7 @@ Result<std::vector<ParticipantId>> authorize(const StageContext& context, const 
                                              const OpenedEnvelope& opened);
 
 // validate: the schema rules (protocol/validate.hpp).
-Status validate_submitted(const StageContext& context, const OpenedEnvelope& opened);
+Status validate_submitted(const VerifyContext& context, const OpenedEnvelope& opened);
 
 // dedupe: the same id with the same signed bytes is the same message (its
 // stored receipt is returned); with other bytes it is id_reused; a new
@@ -216,6 +231,9 @@ Result<LeafCommitment> log_leaf_commitment(const StageContext& context, const Op
 // and revealed facts all use these.
 std::string tracing_outcome_name(wire::TracingOutcome outcome);
 std::string refusal_ground_name(wire::RefusalGround ground);
+// One audit row into the open transaction; a failure is logged, never
+// thrown: the decision it records stands.
+void append_audit_row(Store& store, AuditEntry entry);
 AuditEntry audit_entry(std::int64_t now_ms, const std::string& principal, const std::optional<MessageId>& id,
                        std::string stage, ErrorCode outcome, std::string detail);
 

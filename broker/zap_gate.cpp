@@ -9,7 +9,9 @@
 #include <spdlog/spdlog.h>
 #include <zmq_addon.hpp>
 
-#include "broker_impl.hpp"
+#include "zap_gate.hpp"
+
+#include "fpx/broker/stages.hpp"
 
 namespace fpx::broker {
 
@@ -31,7 +33,7 @@ std::string zap_metadata(std::string_view name, std::string_view value) {
 }
 }  // namespace
 
-void Broker::Impl::handle_zap_requests() {
+void ZapGate::answer_requests(zmq::socket_t& zap) {
   for (;;) {
     std::vector<zmq::message_t> request;
     try {
@@ -50,7 +52,7 @@ void Broker::Impl::handle_zap_requests() {
         request[6].size() == 32) {
       CurvePublicKey key{};
       std::memcpy(key.data(), request[6].data(), key.size());
-      const EnrolledParticipant* participant = enrollment.by_curve_key(key);
+      const EnrolledParticipant* participant = enrollment_.by_curve_key(key);
       // The observers endpoint admits observers only.
       if (participant != nullptr && request[2].to_string() == kObserversZapDomain &&
           participant->role != Role::observer) {
@@ -62,21 +64,21 @@ void Broker::Impl::handle_zap_requests() {
         user_id = participant->id.str();
         metadata = zap_metadata(kCertificateProperty, z85_encode(key));
       } else {
-        ++counters.zap_refused;
+        ++counters_.zap_refused;
         const std::string key_text = z85_encode(key);
         const std::string address = request[3].to_string();
-        std::int64_t now = clock();
-        auto& last = zap_refusal_logged[key_text];
+        std::int64_t now = clock_.read();
+        auto& last = refusal_audited_[key_text];
         // Per key, and at most one row a second overall: keys are the
         // client's to choose, so a per-key limit alone bounds nothing.
-        if ((last == 0 || now - last >= kRefusalAuditEveryMs) && now - last_zap_audit_ms >= 1000) {
+        if ((last == 0 || now - last >= kRefusalAuditEveryMs) && now - last_refusal_audit_ms_ >= 1000) {
           last = now;
-          last_zap_audit_ms = now;
+          last_refusal_audit_ms_ = now;
           spdlog::warn("ZAP: refused unknown CURVE key {} from {}", key_text, address);
-          deferred_audit.push_back(audit_entry(now, "", std::nullopt, "zap", ErrorCode::unauthorized,
+          pending_.audit(audit_entry(now, "", std::nullopt, "zap", ErrorCode::unauthorized,
                                                "unknown CURVE key " + key_text + " from " + address));
         }
-        if (zap_refusal_logged.size() > kRefusalMemory) zap_refusal_logged.clear();
+        if (refusal_audited_.size() > kRefusalMemory) refusal_audited_.clear();
       }
     } else {
       status = "500";
@@ -92,7 +94,7 @@ void Broker::Impl::handle_zap_requests() {
   }
 }
 
-void Broker::Impl::handle_monitor_events(zmq::socket_t& events) {
+void ZapGate::count_handshake_failures(zmq::socket_t& events) {
   for (;;) {
     std::vector<zmq::message_t> event;
     try {
@@ -100,25 +102,25 @@ void Broker::Impl::handle_monitor_events(zmq::socket_t& events) {
     } catch (const zmq::error_t&) {
       break;
     }
-    ++counters.handshake_failures;
-    ++handshake_failures_unreported;
+    ++counters_.handshake_failures;
+    ++handshake_failures_unreported_;
   }
 }
 
-void Broker::Impl::report_handshake_failures() {
+void ZapGate::report_handshake_failures() {
   // Every failure is counted, but reported at most once a second as one log
   // line and one audit row: a handshake flood must not become a log or
   // audit flood. The audit row is what an operator (or a test) can count.
-  std::int64_t now = clock();
-  if (handshake_failures_unreported == 0 || now - last_handshake_report_ms < kHandshakeReportEveryMs) return;
-  std::string detail = std::to_string(handshake_failures_unreported);
+  std::int64_t now = clock_.read();
+  if (handshake_failures_unreported_ == 0 || now - last_handshake_report_ms_ < kHandshakeReportEveryMs) return;
+  std::string detail = std::to_string(handshake_failures_unreported_);
   detail.append(" CURVE handshake(s) failed (unknown client key, wrong broker key, or not finished in time); ")
-      .append(std::to_string(counters.handshake_failures))
+      .append(std::to_string(counters_.handshake_failures))
       .append(" since start");
   spdlog::warn("{}", detail);
-  deferred_audit.push_back(audit_entry(now, "", std::nullopt, "handshake", ErrorCode::unauthorized, detail));
-  handshake_failures_unreported = 0;
-  last_handshake_report_ms = now;
+  pending_.audit(audit_entry(now, "", std::nullopt, "handshake", ErrorCode::unauthorized, detail));
+  handshake_failures_unreported_ = 0;
+  last_handshake_report_ms_ = now;
 }
 
 }  // namespace fpx::broker

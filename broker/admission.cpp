@@ -1,0 +1,73 @@
+#include "admission.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "fpx/broker/wire_frames.hpp"
+
+namespace fpx::broker {
+
+Admission::Admission(const Limits& limits, Store& store, BrokerCounters& counters, PendingWrites& pending,
+                     AfterCommit& after_commit, const LoopClock& clock)
+    : store_(store),
+      counters_(counters),
+      pending_(pending),
+      after_commit_(after_commit),
+      clock_(clock),
+      rate_limiter_(limits.rate_per_second, limits.burst),
+      inbound_bytes_(limits.bytes_per_second, limits.burst_bytes,
+                     "sent more bytes than this broker takes per second; send less, and"),
+      daily_quota_(limits.quota_bytes_per_day),
+      refusal_tally_(kRateLimitAuditWindowMs) {}
+
+Status Admission::admit_bytes(const ParticipantId& sender, std::size_t bytes, std::uint32_t& retry_after_ms) {
+  if (auto admitted = inbound_bytes_.admit(sender, clock_.now_ms(), retry_after_ms); !admitted) return admitted;
+  inbound_bytes_.charge(sender, clock_.now_ms(), bytes);
+  return {};
+}
+
+void Admission::refuse(const std::string& routing_id, std::uint64_t request_id, const std::string& principal,
+                       const std::optional<MessageId>& about, const char* stage, const Error& error,
+                       std::uint32_t retry_after_ms) {
+  ++counters_.refused;
+  // Decided before anything is written for this frame: a flood of refused
+  // frames (malformed, too large, unknown, unauthorized...) costs one audit
+  // row per principal, stage and kind a second, and a summary row with the
+  // count of the rest, never a row each (tens of thousands a second).
+  if (refusal_tally_.audit_in_full(stage, principal, error.code, clock_.now_ms())) {
+    append_audit_row(store_, audit_entry(clock_.now_ms(), principal, about, stage, error.code, error.message));
+  }
+  spdlog::debug("refused at {} for {}: {}", stage, principal, error.describe());
+  after_commit_.reply(routing_id, encode_error(request_id, error, about, retry_after_ms), request_id);
+}
+
+void Admission::refuse_rate_limited(const std::string& routing_id, std::uint64_t request_id,
+                                    const std::string& principal, const Error& error, std::uint32_t retry_after_ms) {
+  ++counters_.rate_limited;
+  ++counters_.refused;
+  if (refusal_tally_.audit_in_full("accept", principal, clock_.now_ms())) {
+    append_audit_row(store_, audit_entry(clock_.now_ms(), principal, std::nullopt, "accept", error.code,
+                                         error.message + "; more refusals of " + principal + " in the next " +
+                                             std::to_string(kRateLimitAuditWindowMs) +
+                                             " ms are audited as one summary row"));
+  }
+  after_commit_.reply(routing_id, encode_error(request_id, error, std::nullopt, retry_after_ms), request_id);
+}
+
+void Admission::report_summaries(std::int64_t ended_by_ms) {
+  for (const auto& summary : refusal_tally_.take_ended(ended_by_ms)) {
+    const std::string code(error_code_name(summary.code));
+    std::string detail = std::to_string(summary.refusals);
+    detail.append(" more ")
+        .append(code)
+        .append(" refusal(s) of ")
+        .append(summary.principal)
+        .append(" in the ")
+        .append(std::to_string(kRateLimitAuditWindowMs))
+        .append(" ms after the one audited in full; each was answered with ")
+        .append(code);
+    spdlog::warn("{} at {}", detail, summary.stage);
+    pending_.audit(audit_entry(clock_.now_ms(), summary.principal, std::nullopt, summary.stage, summary.code, detail));
+  }
+}
+
+}  // namespace fpx::broker

@@ -1,0 +1,105 @@
+// The oversight publisher: the public side of "account". Allow-listed feed
+// records, signed checkpoints of the transparency log, process statistics
+// and their reveals, and the answers of the observers' read-only endpoint
+// (whose socket the loop owns and lends here). Writes into the loop's open
+// transaction. Private to broker/.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+#include <zmq.hpp>
+
+#include "admission.hpp"
+#include "fpx/broker/broker.hpp"
+#include "fpx/broker/config.hpp"
+#include "fpx/broker/enrollment.hpp"
+#include "fpx/broker/store.hpp"
+#include "fpx/broker/wire_frames.hpp"
+#include "fpx/envelope.hpp"
+#include "fpx/identity.hpp"
+#include "fpx/process_statistics.hpp"
+#include "loop_clock.hpp"
+#include "pending_writes.hpp"
+
+namespace fpx::broker {
+
+// What one observer may make the broker send: a page of 1 MiB a second on
+// average, 8 MiB at once (feeds and proofs a real observer reads in seconds).
+inline constexpr double kObserverReplyBytesPerSecond = 1024.0 * 1024;
+inline constexpr double kObserverReplyBurstBytes = 8.0 * 1024 * 1024;
+// Replies queued per observer connection (ZeroMQ's send queue): a client may
+// have half this many requests outstanding (ZeroMQ learns what the peer read
+// in steps of half the queue); a reply that finds the queue full is dropped,
+// counted and audited (docs/PROTOCOL.md §11). With the byte budget above, a
+// connection that never reads holds at most this many pages.
+inline constexpr int kObserverSendQueue = 64;
+// Requests queued per observer connection before the broker reads them.
+inline constexpr int kObserverReceiveQueue = 64;
+// Largest frame the observers endpoint takes off the wire (disconnects beyond).
+inline constexpr std::int64_t kObserverMaxFrameBytes = 64 * 1024;
+
+// Whether a feed record is also the transparency log's next leaf.
+enum class AsLeaf { no, yes };
+
+class OversightPublisher {
+ public:
+  OversightPublisher(const BrokerConfig& config, Store& store, const Identity& identity, const Enrollment& enrollment,
+                     Admission& admission, BrokerCounters& counters, PendingWrites& pending, const LoopClock& clock)
+      : config_(config),
+        store_(store),
+        identity_(identity),
+        enrollment_(enrollment),
+        admission_(admission),
+        counters_(counters),
+        pending_(pending),
+        clock_(clock),
+        observer_reply_budget_(kObserverReplyBytesPerSecond, kObserverReplyBurstBytes) {}
+
+  // account: the public record of an accepted message, if it has one.
+  Status publish_message(const OpenedEnvelope& opened, const InsertedMessage& inserted);
+  // From the timers: a signed checkpoint when the log grew.
+  void publish_checkpoint_if_grown();
+  // Whether a period has ended or an embargo is over: read without a
+  // transaction, so that an idle broker makes no durable commit for nothing.
+  Result<bool> statistics_due();
+  Status publish_due_statistics();
+  // Answers what waits on the observers socket (a bounded number per turn).
+  void answer_observers(zmq::socket_t& observers);
+
+ private:
+  // Statistics of one period (publish_statistics.cpp): the lifecycle rows
+  // behind them, what was published, and the record's feed sequence (0:
+  // the period had no tracing and nothing was published).
+  struct PeriodStatistics {
+    std::int64_t start_ms = 0;
+    std::vector<LifecycleRow> rows;
+    std::vector<stats::PublishedPair> pairs;
+    std::uint64_t feed_sequence = 0;
+  };
+  Status publish_record(const std::string& kind, nlohmann::json record, AsLeaf as_leaf = AsLeaf::no);
+  // The start of the oldest period of `period` not yet published; none before any tracing.
+  Result<std::optional<std::int64_t>> first_unpublished_period(const StatisticsPeriod& period);
+  Result<PeriodStatistics> publish_statistics(const StatisticsPeriod& period, std::int64_t start_ms, bool final);
+  Status reveal_statistics(const StatisticsPeriod& period, const PeriodStatistics& statistics);
+  Bytes answer_observer(const EnrolledParticipant& observer, const ObserverQuery& query);
+  Bytes build_observer_reply(const EnrolledParticipant& observer, const ObserverQuery& query);
+  void note_observer_reply_dropped(const std::string& principal);
+  Bytes refuse_observer(const std::string& principal, std::uint64_t request_id, const Error& error);
+  std::int64_t now_ms() const { return clock_.now_ms(); }
+
+  const BrokerConfig& config_;
+  Store& store_;
+  const Identity& identity_;
+  const Enrollment& enrollment_;
+  Admission& admission_;
+  BrokerCounters& counters_;
+  PendingWrites& pending_;
+  const LoopClock& clock_;
+  ByteBudget observer_reply_budget_;
+};
+
+}  // namespace fpx::broker
