@@ -16,7 +16,7 @@
 #include "fpx/broker/broker.hpp"
 #include "fpx/broker/enrollment.hpp"
 #include "fpx/broker/stages.hpp"
-#include "fpx/broker/wire_frames.hpp"
+#include "fpx/frames.hpp"
 #include "fpx/envelope.hpp"
 #include "fpx/process_statistics.hpp"
 

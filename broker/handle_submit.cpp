@@ -1,9 +1,9 @@
 #include <algorithm>
 #include <cstring>
 
-#include <capnp/serialize.h>
 #include <spdlog/spdlog.h>
 
+#include "fpx/aligned_reader.hpp"
 #include "fpx/wire/transport.capnp.h"
 
 #include "broker_impl.hpp"
@@ -21,17 +21,17 @@ Bytes Broker::Impl::duplicate_receipt(const StoredMessage& stored, const OpenedE
     return encode_receipt(request_id, sign_receipt(identity, stored.id, opened.envelope_sha256, stored.stored_at_ms,
                                                    stored.log_index));
   }
-  auto words = kj::heapArray<capnp::word>(stored.receipt.size() / sizeof(capnp::word));
-  std::memcpy(words.begin(), stored.receipt.data(), words.size() * sizeof(capnp::word));
-  capnp::FlatArrayMessageReader signed_reader(words);
-  auto receipt_data = signed_reader.getRoot<wire::SignedReceipt>().getReceipt();
-  auto receipt_words = kj::heapArray<capnp::word>(receipt_data.size() / sizeof(capnp::word));
-  std::memcpy(receipt_words.begin(), receipt_data.begin(), receipt_words.size() * sizeof(capnp::word));
-  kj::ArrayPtr<const capnp::word> segments[1] = {receipt_words};
-  capnp::SegmentArrayMessageReader receipt_reader(kj::arrayPtr(segments, 1));
-  auto hash = receipt_reader.getRoot<wire::Receipt>().getEnvelopeSha256();
-  if (hash.size() == opened.envelope_sha256.size() &&
-      std::equal(hash.begin(), hash.end(), opened.envelope_sha256.begin())) {
+  auto stored_hash = read_message<wire::SignedReceipt>(
+      stored.receipt, Framing::flat, "stored signed receipt", [](wire::SignedReceipt::Reader signed_receipt) {
+        auto receipt = signed_receipt.getReceipt();
+        return read_message<wire::Receipt>(ByteView(receipt.begin(), receipt.size()), Framing::single_segment,
+                                           "stored receipt", [](wire::Receipt::Reader fields) -> Result<Bytes> {
+                                             auto hash = fields.getEnvelopeSha256();
+                                             return Bytes(hash.begin(), hash.end());
+                                           });
+      });
+  if (stored_hash && stored_hash->size() == opened.envelope_sha256.size() &&
+      std::equal(stored_hash->begin(), stored_hash->end(), opened.envelope_sha256.begin())) {
     return encode_receipt(request_id, stored.receipt);
   }
   return encode_receipt(request_id, sign_receipt(identity, stored.id, opened.envelope_sha256, stored.stored_at_ms,
