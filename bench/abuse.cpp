@@ -40,8 +40,7 @@
 #include "fpx/crypto.hpp"
 #include "fpx/envelope.hpp"
 #include "fpx/result.hpp"
-#include "fpx/wire/observer.capnp.h"
-#include "fpx/wire/transport.capnp.h"
+#include "fpx/frames.hpp"
 #include "fpx_load.hpp"
 
 namespace fpx::bench {
@@ -130,58 +129,30 @@ const char* const kAgencyFlooder = "ml.police";
 const char* const kFocalFlooder = "fr.focal-point";
 const char* const kObserverFlooder = "cso.observer";
 
-Bytes flat(capnp::MessageBuilder& message) {
-  auto words = capnp::messageToFlatArray(message);
-  auto bytes = words.asBytes();
-  return Bytes(bytes.begin(), bytes.end());
-}
-
 Bytes random_frame(std::size_t size) {
   Bytes bytes(size);
   random_bytes(bytes);
   return bytes;
 }
 
-Bytes submit_frame(std::uint64_t request_id, ByteView envelope) {
-  capnp::MallocMessageBuilder message;
-  auto frame = message.initRoot<wire::ClientFrame>();
-  frame.setRequestId(request_id);
-  frame.setSubmit(kj::arrayPtr(envelope.data(), envelope.size()));
-  return flat(message);
-}
+Bytes submit_frame(std::uint64_t request_id, ByteView envelope) { return encode_submit(request_id, envelope); }
 
 // kConfirmIds random delivery ids: none is this participant's, so each is
 // a lookup (or an UPDATE) that finds nothing.
 Bytes confirm_frame(std::uint64_t request_id) {
   std::vector<std::uint64_t> ids(kConfirmIds);
   random_bytes(std::span(reinterpret_cast<std::uint8_t*>(ids.data()), ids.size() * sizeof(std::uint64_t)));
-  capnp::MallocMessageBuilder message;
-  auto frame = message.initRoot<wire::ClientFrame>();
-  frame.setRequestId(request_id);
-  auto list = frame.initConfirm().initDeliveryIds(kConfirmIds);
-  for (unsigned i = 0; i < kConfirmIds; ++i) list.set(i, ids[i]);
-  return flat(message);
+  return encode_confirm(request_id, ids);
 }
 
 // From sequence 1 with the broker's largest page: the most reply bytes one
 // small request can ask for.
 Bytes follow_frame(std::uint64_t request_id) {
-  capnp::MallocMessageBuilder message;
-  auto request = message.initRoot<wire::ObserverRequest>();
-  request.setRequestId(request_id);
-  request.initFollow().setFromSequence(1);
-  return flat(message);
-}
-
-kj::Array<capnp::word> aligned_words(const zmq::message_t& frame) {
-  auto words = kj::heapArray<capnp::word>((frame.size() + sizeof(capnp::word) - 1) / sizeof(capnp::word));
-  std::memset(words.begin(), 0, words.size() * sizeof(capnp::word));
-  std::memcpy(words.begin(), frame.data(), frame.size());
-  return words;
-}
-
-std::string code_name(wire::ErrorCode code) {
-  return std::string(error_code_name(static_cast<ErrorCode>(static_cast<std::uint16_t>(code))));
+  ObserverQuery query;
+  query.request_id = request_id;
+  query.kind = ObserverQuery::Kind::follow;
+  query.from_sequence = 1;
+  return encode_observer_request(query);
 }
 
 enum class Endpoint { participants, observers };
@@ -228,37 +199,38 @@ class RawSocket {
  private:
   Answer decode(const zmq::message_t& frame) const {
     Answer answer;
-    if (frame.size() < sizeof(capnp::word)) {
-      answer.code = "undecodable";
-      return answer;
-    }
-    auto words = aligned_words(frame);
-    capnp::ReaderOptions options;
-    options.traversalLimitInWords = words.size() * 2;
-    capnp::FlatArrayMessageReader reader(words, options);
+    const ByteView bytes(static_cast<const std::uint8_t*>(frame.data()), frame.size());
     if (protocol_ == Endpoint::observers) {
-      auto reply = reader.getRoot<wire::ObserverReply>();
-      answer.request_id = reply.getRequestId();
-      if (reply.isError()) {
+      auto reply = decode_observer_reply(bytes);
+      if (!reply) {
+        answer.code = "undecodable";
+        return answer;
+      }
+      answer.request_id = reply->request_id;
+      if (reply->kind == ObserverReply::Kind::error) {
         answer.error = true;
-        answer.code = code_name(reply.getError().getCode());
-        answer.retry_after_ms = reply.getError().getRetryAfterMs();
+        answer.code = std::string(error_code_name(reply->error.code));
+        answer.retry_after_ms = reply->retry_after_ms;
       } else {
-        answer.code = reply.isPage() ? "page" : "other reply";
+        answer.code = reply->kind == ObserverReply::Kind::page ? "page" : "other reply";
       }
       return answer;
     }
-    auto reply = reader.getRoot<wire::BrokerFrame>();
-    answer.request_id = reply.getRequestId();
-    switch (reply.which()) {
-      case wire::BrokerFrame::RECEIPT: answer.receipt = true; answer.code = "receipt"; break;
-      case wire::BrokerFrame::ERROR:
+    auto reply = decode_broker_frame(bytes);
+    if (!reply) {
+      answer.code = "undecodable";
+      return answer;
+    }
+    answer.request_id = reply->request_id;
+    switch (reply->kind) {
+      case BrokerReply::Kind::receipt: answer.receipt = true; answer.code = "receipt"; break;
+      case BrokerReply::Kind::error:
         answer.error = true;
-        answer.code = code_name(reply.getError().getCode());
-        answer.retry_after_ms = reply.getError().getRetryAfterMs();
+        answer.code = std::string(error_code_name(reply->error.code));
+        answer.retry_after_ms = reply->retry_after_ms;
         break;
-      case wire::BrokerFrame::DELIVERY: answer.code = "delivery"; break;
-      case wire::BrokerFrame::SESSION_CLOSED: answer.code = "session closed"; break;
+      case BrokerReply::Kind::delivery: answer.code = "delivery"; break;
+      case BrokerReply::Kind::session_closed: answer.code = "session closed"; break;
       default: answer.code = "other reply"; break;
     }
     return answer;

@@ -17,12 +17,10 @@
 #include <deque>
 #include <unordered_map>
 
-#include <capnp/message.h>
-#include <capnp/serialize.h>
 #include <zmq.hpp>
 
 #include "bench_support.hpp"
-#include "fpx/wire/transport.capnp.h"
+#include "fpx/frames.hpp"
 #include "fpx_load.hpp"
 #include "modes.hpp"
 
@@ -86,15 +84,9 @@ class Flooder {
 
  private:
   bool send(std::size_t index) {
-    capnp::MallocMessageBuilder builder;
-    auto frame = builder.initRoot<wire::ClientFrame>();
     const std::uint64_t request_id = next_request_id_++;
-    frame.setRequestId(request_id);
-    const Bytes& envelope = envelopes_[index];
-    frame.setSubmit(kj::arrayPtr(envelope.data(), envelope.size()));
-    auto flat = capnp::messageToFlatArray(builder);
-    auto bytes = flat.asBytes();
-    if (!socket_.send(zmq::buffer(bytes.begin(), bytes.size()), zmq::send_flags::dontwait)) return false;
+    const Bytes bytes = encode_submit(request_id, envelopes_[index]);
+    if (!socket_.send(zmq::buffer(bytes.data(), bytes.size()), zmq::send_flags::dontwait)) return false;
     pending_.emplace(request_id, index);
     ++counts_.submitted;
     return true;
@@ -108,25 +100,24 @@ class Flooder {
   }
 
   void settle(const zmq::message_t& frame) {
-    if (frame.size() == 0 || frame.size() % sizeof(capnp::word) != 0) fail("flood: an undecodable broker frame");
-    auto words = kj::heapArray<capnp::word>(frame.size() / sizeof(capnp::word));
-    std::memcpy(words.begin(), frame.data(), frame.size());
-    capnp::FlatArrayMessageReader reader(words);
-    auto root = reader.getRoot<wire::BrokerFrame>();
-    auto found = pending_.find(root.getRequestId());
+    auto decoded = decode_broker_frame(ByteView(static_cast<const std::uint8_t*>(frame.data()), frame.size()));
+    if (!decoded) fail("flood: an undecodable broker frame");
+    const BrokerReply& root = *decoded;
+    auto found = pending_.find(root.request_id);
     if (found == pending_.end()) return;  // a delivery or notice: not an answer
     const std::size_t index = found->second;
-    if (root.isReceipt()) {
+    if (root.kind == BrokerReply::Kind::receipt) {
       ++counts_.receipted;
       counts_.receipted_indices.push_back(index);
-    } else if (root.isError() && root.getError().getCode() == wire::ErrorCode::RATE_LIMITED) {
+    } else if (root.kind == BrokerReply::Kind::error && root.error.code == ErrorCode::rate_limited) {
       ++counts_.rate_limited;
-      if (root.getError().getRetryAfterMs() == 0) ++counts_.retry_after_missing;
+      if (root.retry_after_ms == 0) ++counts_.retry_after_missing;
       free_.push_back(index);
     } else {
       ++counts_.other_errors;
       if (counts_.first_other_error.empty()) {
-        counts_.first_other_error = root.isError() ? root.getError().getMessage().cStr() : "neither receipt nor error";
+        counts_.first_other_error =
+            root.kind == BrokerReply::Kind::error ? root.error.message : "neither receipt nor error";
       }
     }
     pending_.erase(found);

@@ -2,7 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "fpx/broker/wire_frames.hpp"
+#include "fpx/frames.hpp"
 
 namespace fpx::broker {
 

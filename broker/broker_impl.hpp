@@ -31,7 +31,7 @@
 #include "fpx/broker/stage_timers.hpp"
 #include "fpx/broker/stages.hpp"
 #include "fpx/broker/submission.hpp"
-#include "fpx/broker/wire_frames.hpp"
+#include "fpx/frames.hpp"
 #include "fpx/envelope.hpp"
 #include "loop_clock.hpp"
 #include "oversight_publisher.hpp"

@@ -3,14 +3,12 @@
 // make the broker store or route nothing.
 #include <cstring>
 
-#include <capnp/serialize.h>
 #include <kj/exception.h>
 #include <spdlog/spdlog.h>
 #include <zmq_addon.hpp>
 
 #include "oversight_publisher.hpp"
 #include "fpx/transparency_log.hpp"
-#include "fpx/wire/observer.capnp.h"
 
 namespace fpx::broker {
 
@@ -21,30 +19,6 @@ constexpr std::uint32_t kMaxFeedPage = 1000;
 // one): with the observers socket's send queue (socket_setup.cpp) it bounds
 // what one connection that never reads can make the broker hold.
 constexpr std::size_t kMaxFeedPageBytes = 1024 * 1024;
-
-Bytes flatten(capnp::MessageBuilder& message) {
-  auto words = capnp::messageToFlatArray(message);
-  return Bytes(words.asBytes().begin(), words.asBytes().end());
-}
-
-Bytes observer_error(std::uint64_t request_id, const Error& error) {
-  capnp::MallocMessageBuilder message;
-  auto reply = message.initRoot<wire::ObserverReply>();
-  reply.setRequestId(request_id);
-  auto out = reply.initError();
-  out.setCode(static_cast<wire::ErrorCode>(static_cast<std::uint16_t>(error.code)));
-  out.setMessage(error.message);
-  return flatten(message);
-}
-
-Bytes proof_reply(std::uint64_t request_id, const std::vector<Sha256Digest>& hashes) {
-  capnp::MallocMessageBuilder message;
-  auto reply = message.initRoot<wire::ObserverReply>();
-  reply.setRequestId(request_id);
-  auto list = reply.initProof().initHashes(static_cast<unsigned>(hashes.size()));
-  for (unsigned i = 0; i < list.size(); ++i) list.set(i, kj::arrayPtr(hashes[i].data(), hashes[i].size()));
-  return flatten(message);
-}
 
 }  // namespace
 
@@ -57,7 +31,7 @@ Bytes OversightPublisher::refuse_observer(const std::string& principal, std::uin
   if (admission_.refusal_tally().audit_in_full("observer", principal, error.code, clock_.read())) {
     pending_.audit(audit_entry(clock_.read(), principal, std::nullopt, "observer", error.code, error.message));
   }
-  return observer_error(request_id, error);
+  return encode_observer_error(request_id, error);
 }
 
 Bytes OversightPublisher::answer_observer(const EnrolledParticipant& observer, const ObserverQuery& query) {
@@ -94,35 +68,24 @@ Bytes OversightPublisher::build_observer_reply(const EnrolledParticipant& observ
           break;
         }
       }
-      capnp::MallocMessageBuilder message;
-      auto reply = message.initRoot<wire::ObserverReply>();
-      reply.setRequestId(request_id);
-      auto page = reply.initPage();
-      auto records = page.initRecords(static_cast<unsigned>(rows->size()));
+      std::vector<FeedRecordFrame> records;
+      records.reserve(rows->size());
       std::uint64_t next = std::max<std::uint64_t>(query.from_sequence, 1);
-      for (unsigned i = 0; i < records.size(); ++i) {
-        const FeedRow& row = (*rows)[i];
-        records[i].setSequence(row.sequence);
-        records[i].setKind(row.kind);
-        records[i].setSignedRecord(kj::arrayPtr(row.record.data(), row.record.size()));
-        records[i].setSignature(kj::arrayPtr(row.signature.data(), row.signature.size()));
+      for (FeedRow& row : *rows) {
+        records.push_back(FeedRecordFrame{row.sequence, std::move(row.kind),
+                                          std::string(row.record.begin(), row.record.end()), std::move(row.signature)});
         next = row.sequence + 1;
       }
-      page.setNextSequence(next);
-      return flatten(message);
+      return encode_feed_page(request_id, records, next);
     }
     case ObserverQuery::Kind::latest_checkpoint: {
       auto latest = store_.latest_checkpoint();
       if (!latest) return refuse_observer(observer.id.str(), request_id, latest.error());
       if (!latest->has_value()) {
         // An answer, not a refusal: nothing to audit.
-        return observer_error(request_id, make_error(ErrorCode::not_found, "no checkpoint yet: the log is empty"));
+        return encode_observer_error(request_id, make_error(ErrorCode::not_found, "no checkpoint yet: the log is empty"));
       }
-      capnp::MallocMessageBuilder message;
-      auto reply = message.initRoot<wire::ObserverReply>();
-      reply.setRequestId(request_id);
-      reply.initCheckpoint().setNote((*latest)->note);
-      return flatten(message);
+      return encode_checkpoint_reply(request_id, (*latest)->note);
     }
     case ObserverQuery::Kind::inclusion_proof: {
       if (query.tree_size > *size || query.leaf_index >= query.tree_size) {
@@ -134,7 +97,7 @@ Bytes OversightPublisher::build_observer_reply(const EnrolledParticipant& observ
       }
       auto proof = inclusion_proof(nodes, query.leaf_index, query.tree_size);
       if (!proof) return refuse_observer(observer.id.str(), request_id, proof.error());
-      return proof_reply(request_id, *proof);
+      return encode_proof_reply(request_id, *proof);
     }
     case ObserverQuery::Kind::consistency_proof: {
       if (query.second_tree_size > *size || query.first_tree_size > query.second_tree_size) {
@@ -147,7 +110,7 @@ Bytes OversightPublisher::build_observer_reply(const EnrolledParticipant& observ
       }
       auto proof = consistency_proof(nodes, query.first_tree_size, query.second_tree_size);
       if (!proof) return refuse_observer(observer.id.str(), request_id, proof.error());
-      return proof_reply(request_id, *proof);
+      return encode_proof_reply(request_id, *proof);
     }
     case ObserverQuery::Kind::unknown: break;
   }

@@ -18,7 +18,7 @@
 #include "fpx/broker/config.hpp"
 #include "fpx/broker/enrollment.hpp"
 #include "fpx/broker/store.hpp"
-#include "fpx/broker/wire_frames.hpp"
+#include "fpx/frames.hpp"
 #include "fpx/envelope.hpp"
 #include "fpx/identity.hpp"
 #include "fpx/process_statistics.hpp"

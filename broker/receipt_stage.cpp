@@ -1,10 +1,8 @@
 #include "receipt_stage.hpp"
 
 #include <algorithm>
-#include <cstring>
 
-#include <capnp/serialize.h>
-
+#include "fpx/aligned_reader.hpp"
 #include "fpx/wire/transport.capnp.h"
 
 namespace fpx::broker {
@@ -21,16 +19,17 @@ Bytes ReceiptStage::repeat(const StoredMessage& stored, const Sha256Digest& enve
     // Stored, but its receipt was never recorded: receipt it now.
     return sign_receipt(broker_, stored.id, envelope_sha256, stored.stored_at_ms, stored.log_index);
   }
-  auto words = kj::heapArray<capnp::word>(stored.receipt.size() / sizeof(capnp::word));
-  std::memcpy(words.begin(), stored.receipt.data(), words.size() * sizeof(capnp::word));
-  capnp::FlatArrayMessageReader signed_reader(words);
-  auto receipt_data = signed_reader.getRoot<wire::SignedReceipt>().getReceipt();
-  auto receipt_words = kj::heapArray<capnp::word>(receipt_data.size() / sizeof(capnp::word));
-  std::memcpy(receipt_words.begin(), receipt_data.begin(), receipt_words.size() * sizeof(capnp::word));
-  kj::ArrayPtr<const capnp::word> segments[1] = {receipt_words};
-  capnp::SegmentArrayMessageReader receipt_reader(kj::arrayPtr(segments, 1));
-  auto hash = receipt_reader.getRoot<wire::Receipt>().getEnvelopeSha256();
-  if (hash.size() == envelope_sha256.size() && std::equal(hash.begin(), hash.end(), envelope_sha256.begin())) {
+  auto stored_hash = read_message<wire::SignedReceipt>(
+      stored.receipt, Framing::flat, "stored signed receipt", [](wire::SignedReceipt::Reader signed_receipt) {
+        auto receipt = signed_receipt.getReceipt();
+        return read_message<wire::Receipt>(ByteView(receipt.begin(), receipt.size()), Framing::single_segment,
+                                           "stored receipt", [](wire::Receipt::Reader fields) -> Result<Bytes> {
+                                             auto hash = fields.getEnvelopeSha256();
+                                             return Bytes(hash.begin(), hash.end());
+                                           });
+      });
+  if (stored_hash && stored_hash->size() == envelope_sha256.size() &&
+      std::equal(stored_hash->begin(), stored_hash->end(), envelope_sha256.begin())) {
     return stored.receipt;
   }
   return sign_receipt(broker_, stored.id, envelope_sha256, stored.stored_at_ms, stored.log_index);

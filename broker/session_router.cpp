@@ -12,7 +12,7 @@
 
 #include "session_router.hpp"
 
-#include "fpx/broker/wire_frames.hpp"
+#include "fpx/frames.hpp"
 
 namespace fpx::broker {
 

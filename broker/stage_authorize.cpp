@@ -5,7 +5,7 @@
 #include <optional>
 #include <set>
 
-#include <capnp/serialize.h>
+#include "fpx/aligned_reader.hpp"
 
 #include "fpx/broker/stages.hpp"
 
@@ -45,20 +45,18 @@ Result<StoredHandling> stored_handling(Store& store, const MessageId& id) {
   auto envelope = store.message_envelope(id);
   if (!envelope) return std::move(envelope).take_error();
   if (!envelope->has_value()) return make_error(ErrorCode::not_found, "message " + id.hex() + " is not stored");
-  const Bytes& bytes = **envelope;
-  auto words = kj::heapArray<capnp::word>(bytes.size() / sizeof(capnp::word));
-  std::memcpy(words.begin(), bytes.data(), words.size() * sizeof(capnp::word));
-  capnp::FlatArrayMessageReader reader(words);
-  auto header_data = reader.getRoot<wire::Envelope>().getHeader();
-  auto header_words = kj::heapArray<capnp::word>(header_data.size() / sizeof(capnp::word));
-  std::memcpy(header_words.begin(), header_data.begin(), header_words.size() * sizeof(capnp::word));
-  kj::ArrayPtr<const capnp::word> segments[1] = {header_words};
-  capnp::SegmentArrayMessageReader header_reader(kj::arrayPtr(segments, 1));
-  auto stored_header = header_reader.getRoot<wire::Header>();
-  StoredHandling handling;
-  for (auto code : stored_header.getHandlingCodes()) handling.codes.push_back(code);
-  handling.conditions = stored_header.getHandlingConditions().cStr();
-  return handling;
+  return read_message<wire::Envelope>(
+      **envelope, Framing::flat, "stored envelope", [](wire::Envelope::Reader stored) -> Result<StoredHandling> {
+        auto header_data = stored.getHeader();
+        return read_message<wire::Header>(
+            ByteView(header_data.begin(), header_data.size()), Framing::single_segment, "stored header",
+            [](wire::Header::Reader stored_header) -> Result<StoredHandling> {
+              StoredHandling handling;
+              for (auto code : stored_header.getHandlingCodes()) handling.codes.push_back(code);
+              handling.conditions = stored_header.getHandlingConditions().cStr();
+              return handling;
+            });
+      });
 }
 
 bool has_code(const std::vector<wire::HandlingCode>& codes, wire::HandlingCode code) {

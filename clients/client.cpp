@@ -12,15 +12,16 @@
 #include <optional>
 #include <utility>
 
-#include <capnp/message.h>
-#include <capnp/serialize.h>
 #include <kj/exception.h>
 #include <zmq.hpp>
 
 #include "client_state.hpp"
 #include "curve_dealer.hpp"
+#include "fpx/aligned_reader.hpp"
 #include "fpx/crypto.hpp"
-#include "fpx/wire/transport.capnp.h"
+#include "fpx/frames.hpp"
+#include "fpx/wire/envelope.capnp.h"
+#include "fpx/wire/header.capnp.h"
 
 namespace fpx::client {
 
@@ -32,9 +33,6 @@ using Clock = std::chrono::steady_clock;
 // kMaxEnvelopeBytes) plus framing. Stops a broken or hostile peer from making
 // us buffer an arbitrarily large message (libzmq drops the connection).
 constexpr std::int64_t kMaxFrameBytes = 8 * 1024 * 1024;
-// Reader limits for broker frames: authenticated, but still bytes from the
-// network. Traversal stops amplification; nesting stops deep recursion.
-constexpr int kFrameNestingLimit = 32;
 
 // Broker errors after which resending the same bytes may succeed; any other
 // refusal is final and the message leaves the resend queue.
@@ -46,108 +44,9 @@ bool is_transient(ErrorCode code) {
 
 std::string millis(std::chrono::milliseconds duration) { return std::to_string(duration.count()) + " ms"; }
 
-ByteView data_view(capnp::Data::Reader data) { return {data.begin(), data.size()}; }
-std::string text_of(capnp::Text::Reader text) { return std::string(text.cStr(), text.size()); }
-
-// A broker frame turned into plain values inside the decoder: no Cap'n Proto
+// A broker frame as plain values (fpx/frames.hpp decodes it): no Cap'n Proto
 // reader outlives the buffer it reads.
-struct BrokerMessage {
-  enum class Kind { receipt, error, delivery, status, pong, session_closed, unknown };
-  std::uint64_t request_id = 0;
-  Kind kind = Kind::unknown;
-  Bytes signed_receipt;  // a wire::SignedReceipt message of its own
-  Error error;
-  std::uint64_t delivery_id = 0;
-  Bytes envelope;
-  std::vector<RecipientStatus> recipients;
-  std::string reason;
-};
-
-Error from_wire(wire::Error::Reader wire_error) {
-  Error error;
-  const auto raw = static_cast<std::uint16_t>(wire_error.getCode());
-  // A code newer than this library (the enum is append-only) reads as internal.
-  error.code = raw <= static_cast<std::uint16_t>(kLastErrorCode) && raw != 0 ? static_cast<ErrorCode>(raw)
-                                                                                          : ErrorCode::internal;
-  error.message = text_of(wire_error.getMessage());
-  for (auto field : wire_error.getFieldErrors()) {
-    error.field_errors.push_back(FieldError{text_of(field.getPath()), text_of(field.getMessage())});
-  }
-  return error;
-}
-
-std::string state_name(wire::DeliveryState state) {
-  switch (state) {
-    case wire::DeliveryState::STORED: return "stored";
-    case wire::DeliveryState::DELIVERED: return "delivered";
-    case wire::DeliveryState::CONFIRMED: return "confirmed";
-    case wire::DeliveryState::DEAD_LETTER: return "dead_letter";
-  }
-  return "unknown";
-}
-
-Result<BrokerMessage> decode_broker_frame(const zmq::message_t& frame) {
-  if (frame.size() == 0 || frame.size() % sizeof(capnp::word) != 0) {
-    return make_error(ErrorCode::malformed, "broker frame is not a whole number of Cap'n Proto words");
-  }
-  // ZeroMQ frames carry no alignment promise; Cap'n Proto readers need it.
-  auto words = kj::heapArray<capnp::word>(frame.size() / sizeof(capnp::word));
-  std::memcpy(words.begin(), frame.data(), frame.size());
-  capnp::ReaderOptions limits;
-  limits.traversalLimitInWords = words.size() * 8 + 64;
-  limits.nestingLimit = kFrameNestingLimit;
-  capnp::FlatArrayMessageReader reader(words, limits);
-  if (reader.getEnd() != words.end()) return make_error(ErrorCode::malformed, "trailing bytes after a broker frame");
-  auto root = reader.getRoot<wire::BrokerFrame>();
-
-  BrokerMessage message;
-  message.request_id = root.getRequestId();
-  switch (root.which()) {
-    case wire::BrokerFrame::RECEIPT: {
-      message.kind = BrokerMessage::Kind::receipt;
-      // Kept as a SignedReceipt message of its own: the bytes the caller
-      // stores and anyone can verify later (fpx/verify_receipt.hpp).
-      capnp::MallocMessageBuilder copy;
-      copy.setRoot(root.getReceipt());
-      auto flat = capnp::messageToFlatArray(copy);
-      auto bytes = flat.asBytes();
-      message.signed_receipt.assign(bytes.begin(), bytes.end());
-      break;
-    }
-    case wire::BrokerFrame::ERROR:
-      message.kind = BrokerMessage::Kind::error;
-      message.error = from_wire(root.getError());
-      break;
-    case wire::BrokerFrame::DELIVERY: {
-      message.kind = BrokerMessage::Kind::delivery;
-      auto delivery = root.getDelivery();
-      message.delivery_id = delivery.getDeliveryId();
-      auto envelope = data_view(delivery.getEnvelope());
-      message.envelope.assign(envelope.begin(), envelope.end());
-      break;
-    }
-    case wire::BrokerFrame::STATUS:
-      message.kind = BrokerMessage::Kind::status;
-      for (auto recipient : root.getStatus().getRecipients()) {
-        message.recipients.push_back(RecipientStatus{ParticipantId(text_of(recipient.getRecipient())),
-                                                     state_name(recipient.getState()), recipient.getUpdatedAtMs(),
-                                                     text_of(recipient.getLifecycle()),
-                                                     text_of(recipient.getReason())});
-      }
-      break;
-    case wire::BrokerFrame::PONG:
-      message.kind = BrokerMessage::Kind::pong;
-      break;
-    case wire::BrokerFrame::SESSION_CLOSED:
-      message.kind = BrokerMessage::Kind::session_closed;
-      message.reason = text_of(root.getSessionClosed());
-      break;
-    default:
-      message.kind = BrokerMessage::Kind::unknown;  // a newer broker; ignored
-      break;
-  }
-  return message;
-}
+using BrokerMessage = BrokerReply;
 
 // Verification failures that say something about this machine (its CRL
 // copy, its disk), not about the message: worth trying again later.
@@ -159,34 +58,21 @@ bool is_local_verification_failure(ErrorCode code) {
 // The message id from the signed header, read without verifying: the broker
 // verifies, and the outbox only needs a name for the bytes.
 Result<MessageId> message_id_of(ByteView envelope_bytes) {
-  if (envelope_bytes.empty() || envelope_bytes.size() % sizeof(capnp::word) != 0) {
-    return make_error(ErrorCode::malformed, "envelope is not a whole number of Cap'n Proto words");
-  }
-  auto words = kj::heapArray<capnp::word>(envelope_bytes.size() / sizeof(capnp::word));
-  std::memcpy(words.begin(), envelope_bytes.data(), envelope_bytes.size());
-  capnp::ReaderOptions limits;
-  limits.traversalLimitInWords = words.size() * 8 + 64;
-  limits.nestingLimit = kMaxNestingDepth;
-  capnp::FlatArrayMessageReader reader(words, limits);
-  auto header_bytes = data_view(reader.getRoot<wire::Envelope>().getHeader());
-  if (header_bytes.empty() || header_bytes.size() % sizeof(capnp::word) != 0) {
-    return make_error(ErrorCode::malformed, "envelope header is not a whole number of Cap'n Proto words");
-  }
-  auto header_words = kj::heapArray<capnp::word>(header_bytes.size() / sizeof(capnp::word));
-  std::memcpy(header_words.begin(), header_bytes.data(), header_bytes.size());
-  // The header is canonical: one segment without a segment table.
-  kj::ArrayPtr<const capnp::word> segments[1] = {header_words.asPtr()};
-  limits.traversalLimitInWords = header_words.size() * 8 + 64;
-  capnp::SegmentArrayMessageReader header_reader(kj::arrayPtr(segments, 1), limits);
-  auto id = MessageId::from_bytes(data_view(header_reader.getRoot<wire::Header>().getMessageId()));
-  if (!id) return make_error(ErrorCode::malformed, "the envelope's message id is not 16 bytes: seal it with seal_envelope()");
-  return *id;
-}
-
-Bytes to_bytes(capnp::MessageBuilder& builder) {
-  auto flat = capnp::messageToFlatArray(builder);
-  auto bytes = flat.asBytes();
-  return Bytes(bytes.begin(), bytes.end());
+  return read_message<wire::Envelope>(
+      envelope_bytes, Framing::flat, "envelope", [](wire::Envelope::Reader envelope) -> Result<MessageId> {
+        auto header = envelope.getHeader();
+        // The header is canonical: one segment without a segment table.
+        return read_message<wire::Header>(
+            ByteView(header.begin(), header.size()), Framing::single_segment, "envelope header",
+            [](wire::Header::Reader reader) -> Result<MessageId> {
+              auto id = MessageId::from_bytes(ByteView(reader.getMessageId().begin(), reader.getMessageId().size()));
+              if (!id) {
+                return make_error(ErrorCode::malformed,
+                                  "the envelope's message id is not 16 bytes: seal it with seal_envelope()");
+              }
+              return *id;
+            });
+      });
 }
 
 }  // namespace
@@ -267,18 +153,13 @@ struct Client::Impl {
   // Sends a ping and waits for its answer until `deadline` (nullopt: none came).
   Result<std::optional<BrokerMessage>> ping(Clock::time_point deadline) {
     const std::uint64_t request_id = next_request_id_++;
-    capnp::MallocMessageBuilder builder;
-    auto frame = builder.initRoot<wire::ClientFrame>();
-    frame.setRequestId(request_id);
-    frame.setPing();
-    if (auto sent = send(builder); !sent) return std::move(sent).take_error();
+    if (auto sent = send(encode_ping(request_id)); !sent) return std::move(sent).take_error();
     return wait_for(request_id, deadline);
   }
 
-  Status send(capnp::MessageBuilder& builder) {
+  Status send(const Bytes& frame) {
     if (closed_reason_) return session_closed_error();
-    Bytes bytes = to_bytes(builder);
-    return dealer_.send(bytes.data(), bytes.size());
+    return dealer_.send(frame.data(), frame.size());
   }
 
   Error session_closed_error() const {
@@ -319,18 +200,14 @@ struct Client::Impl {
     const bool reconnected = handshakes_seen_ > 0;
     handshakes_seen_ = dealer_.handshakes();
     if (!reconnected || closed_reason_) return;
-    capnp::MallocMessageBuilder builder;
-    auto frame = builder.initRoot<wire::ClientFrame>();
-    frame.setRequestId(next_request_id_++);  // its pong is not awaited
-    frame.setPing();
-    (void)send(builder);
+    (void)send(encode_ping(next_request_id_++));  // its pong is not awaited
   }
 
   void take_frame(const zmq::message_t& frame) {
     Result<BrokerMessage> decoded = make_error(ErrorCode::internal, "");
     try {
-      decoded = decode_broker_frame(frame);
-    } catch (const kj::Exception& exception) {
+      decoded = decode_broker_frame(ByteView(static_cast<const std::uint8_t*>(frame.data()), frame.size()));
+    } catch (const kj::Exception& exception) {  // decode_broker_frame catches; this is a second net
       decoded = make_error(ErrorCode::malformed, exception.getDescription().cStr());
     }
     if (!decoded) {
@@ -454,11 +331,7 @@ struct Client::Impl {
     if (!queued) return;
     for (auto& entry : *queued) {
       const std::uint64_t request_id = next_request_id_++;
-      capnp::MallocMessageBuilder builder;
-      auto frame = builder.initRoot<wire::ClientFrame>();
-      frame.setRequestId(request_id);
-      frame.setSubmit(kj::arrayPtr(entry.envelope.data(), entry.envelope.size()));
-      if (!send(builder)) break;
+      if (!send(encode_submit(request_id, entry.envelope))) break;
       pending_submits_[request_id] = PendingSubmit{entry.message_id, sha256(entry.envelope)};
     }
     (void)wait_until(Clock::now() + options_.request_timeout, [this] { return pending_submits_.empty(); });
@@ -592,12 +465,7 @@ struct Client::Impl {
 
   Status send_confirm(const std::vector<std::uint64_t>& ids) {
     if (ids.empty()) return {};
-    capnp::MallocMessageBuilder builder;
-    auto frame = builder.initRoot<wire::ClientFrame>();
-    frame.setRequestId(next_request_id_++);
-    auto list = frame.initConfirm().initDeliveryIds(static_cast<unsigned>(ids.size()));
-    for (unsigned i = 0; i < ids.size(); ++i) list.set(i, ids[i]);
-    return send(builder);
+    return send(encode_confirm(next_request_id_++, ids));
   }
 };
 
@@ -681,11 +549,7 @@ Result<Receipt> Client::submit(ByteView envelope) {
 
     const Impl::PendingSubmit pending{*message_id, sha256(envelope)};
     const std::uint64_t request_id = impl.next_request_id_++;
-    capnp::MallocMessageBuilder builder;
-    auto frame = builder.initRoot<wire::ClientFrame>();
-    frame.setRequestId(request_id);
-    frame.setSubmit(kj::arrayPtr(envelope.data(), envelope.size()));
-    if (auto sent = impl.send(builder); !sent) return std::move(sent).take_error();
+    if (auto sent = impl.send(encode_submit(request_id, envelope)); !sent) return std::move(sent).take_error();
 
     auto reply = impl.wait_for(request_id, Clock::now() + impl.options_.request_timeout);
     if (!reply || !*reply) {
@@ -747,11 +611,7 @@ Result<std::vector<RecipientStatus>> Client::status(const MessageId& id) {
     Impl& impl = *impl_;
     if (impl.closed_reason_) return impl.session_closed_error();
     const std::uint64_t request_id = impl.next_request_id_++;
-    capnp::MallocMessageBuilder builder;
-    auto frame = builder.initRoot<wire::ClientFrame>();
-    frame.setRequestId(request_id);
-    frame.initStatus().setMessageId(kj::arrayPtr(id.bytes.data(), id.bytes.size()));
-    if (auto sent = impl.send(builder); !sent) return std::move(sent).take_error();
+    if (auto sent = impl.send(encode_status_query(request_id, id)); !sent) return std::move(sent).take_error();
     auto reply = impl.wait_for(request_id, Clock::now() + impl.options_.request_timeout);
     if (!reply) return std::move(reply).take_error();
     if (!*reply) {
@@ -763,7 +623,13 @@ Result<std::vector<RecipientStatus>> Client::status(const MessageId& id) {
     if (message.kind != BrokerMessage::Kind::status) {
       return make_error(ErrorCode::malformed, "the broker answered a status query with neither a status nor an error");
     }
-    return std::move(message.recipients);
+    std::vector<RecipientStatus> recipients;
+    recipients.reserve(message.recipients.size());
+    for (auto& row : message.recipients) {
+      recipients.push_back(RecipientStatus{ParticipantId(std::move(row.recipient)), std::move(row.state),
+                                           row.updated_at_ms, std::move(row.lifecycle), std::move(row.reason)});
+    }
+    return recipients;
   });
 }
 

@@ -11,7 +11,6 @@
 
 #include <capnp/compat/json.h>
 #include <capnp/message.h>
-#include <capnp/serialize.h>
 #include <kj/exception.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -20,8 +19,7 @@
 #include "fpx/envelope.hpp"
 #include "fpx/transparency_log.hpp"
 #include "fpx/trust_store.hpp"
-#include "fpx/wire/observer.capnp.h"
-#include "fpx/wire/transport.capnp.h"
+#include "fpx/frames.hpp"
 
 namespace fpx::client {
 
@@ -29,121 +27,20 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Reader limits for observer replies: authenticated, but still bytes from the
-// network. Traversal stops amplification; nesting stops deep recursion.
-constexpr int kReplyNestingLimit = 16;
 // A signed record is a small JSON object; nesting deeper than this is not a
 // record the broker writes, and the parser must not recurse without bound.
 constexpr std::size_t kRecordJsonNesting = 16;
-// An RFC 9162 proof has at most 2 * 64 hashes for any 64-bit tree size; more
-// is a broken or hostile broker trying to make us hash without end.
-constexpr std::size_t kMaxProofHashes = 128;
 // Doubles hold every integer up to 2^53 exactly: a record sequence or log
 // index above that cannot be compared reliably, so it is refused.
 constexpr double kMaxExactInteger = 9007199254740992.0;
 
 std::string text_of(capnp::Text::Reader text) { return std::string(text.cStr(), text.size()); }
-ByteView data_view(capnp::Data::Reader data) { return {data.begin(), data.size()}; }
 
 std::string millis(std::chrono::milliseconds duration) { return std::to_string(duration.count()) + " ms"; }
 
-Error from_wire(wire::Error::Reader wire_error) {
-  Error error;
-  const auto raw = static_cast<std::uint16_t>(wire_error.getCode());
-  // A code newer than this library (the enum is append-only) reads as internal.
-  error.code = raw <= static_cast<std::uint16_t>(kLastErrorCode) && raw != 0 ? static_cast<ErrorCode>(raw)
-                                                                                          : ErrorCode::internal;
-  error.message = text_of(wire_error.getMessage());
-  for (auto field : wire_error.getFieldErrors()) {
-    error.field_errors.push_back(FieldError{text_of(field.getPath()), text_of(field.getMessage())});
-  }
-  return error;
-}
-
-// An ObserverReply turned into plain values inside the decoder: no Cap'n
+// An ObserverReply as plain values (fpx/frames.hpp decodes it): no Cap'n
 // Proto reader outlives the buffer it reads.
-struct RawRecord {
-  std::uint64_t sequence = 0;
-  std::string kind;
-  std::string signed_record;
-  Bytes signature;
-};
-
-struct Reply {
-  enum class Kind { page, checkpoint, proof, error, unknown };
-  std::uint64_t request_id = 0;
-  Kind kind = Kind::unknown;
-  std::vector<RawRecord> records;
-  std::uint64_t next_sequence = 0;
-  std::string note;
-  std::vector<Bytes> hashes;
-  Error error;
-};
-
-Result<Reply> decode_reply(const zmq::message_t& frame) {
-  if (frame.size() == 0 || frame.size() % sizeof(capnp::word) != 0) {
-    return make_error(ErrorCode::malformed, "observer reply is not a whole number of Cap'n Proto words");
-  }
-  // ZeroMQ frames carry no alignment promise; Cap'n Proto readers need it.
-  auto words = kj::heapArray<capnp::word>(frame.size() / sizeof(capnp::word));
-  std::memcpy(words.begin(), frame.data(), frame.size());
-  capnp::ReaderOptions limits;
-  limits.traversalLimitInWords = words.size() * 8 + 64;
-  limits.nestingLimit = kReplyNestingLimit;
-  capnp::FlatArrayMessageReader reader(words, limits);
-  if (reader.getEnd() != words.end()) return make_error(ErrorCode::malformed, "trailing bytes after an observer reply");
-  auto root = reader.getRoot<wire::ObserverReply>();
-
-  Reply reply;
-  reply.request_id = root.getRequestId();
-  switch (root.which()) {
-    case wire::ObserverReply::PAGE: {
-      reply.kind = Reply::Kind::page;
-      auto page = root.getPage();
-      reply.next_sequence = page.getNextSequence();
-      for (auto record : page.getRecords()) {
-        auto signed_record = data_view(record.getSignedRecord());
-        auto signature = data_view(record.getSignature());
-        reply.records.push_back(RawRecord{record.getSequence(), text_of(record.getKind()),
-                                          std::string(signed_record.begin(), signed_record.end()),
-                                          Bytes(signature.begin(), signature.end())});
-      }
-      break;
-    }
-    case wire::ObserverReply::CHECKPOINT:
-      reply.kind = Reply::Kind::checkpoint;
-      reply.note = text_of(root.getCheckpoint().getNote());
-      break;
-    case wire::ObserverReply::PROOF: {
-      reply.kind = Reply::Kind::proof;
-      auto hashes = root.getProof().getHashes();
-      if (hashes.size() > kMaxProofHashes) {
-        return make_error(ErrorCode::malformed, "the broker sent a proof of " + std::to_string(hashes.size()) +
-                                                    " hashes; no RFC 9162 proof has more than " +
-                                                    std::to_string(kMaxProofHashes));
-      }
-      for (auto hash : hashes) {
-        auto bytes = data_view(hash);
-        reply.hashes.emplace_back(bytes.begin(), bytes.end());
-      }
-      break;
-    }
-    case wire::ObserverReply::ERROR:
-      reply.kind = Reply::Kind::error;
-      reply.error = from_wire(root.getError());
-      break;
-    default:
-      reply.kind = Reply::Kind::unknown;  // a newer broker; not an answer we can use
-      break;
-  }
-  return reply;
-}
-
-Bytes to_bytes(capnp::MessageBuilder& builder) {
-  auto flat = capnp::messageToFlatArray(builder);
-  auto bytes = flat.asBytes();
-  return Bytes(bytes.begin(), bytes.end());
-}
+using Reply = ObserverReply;
 
 // A JSON number that is a whole number in [0, 2^53]: the only numbers a
 // record's sequence or log index can be.
@@ -292,8 +189,7 @@ struct ObserverClient::Impl {
   // earlier requests that timed out are skipped. A requestId-0 error is the
   // broker refusing a frame it could not read the id of: with one request in
   // flight, it is this one's answer.
-  Result<Reply> round_trip(capnp::MallocMessageBuilder& builder, std::uint64_t request_id, const char* what) {
-    Bytes bytes = to_bytes(builder);
+  Result<Reply> round_trip(const Bytes& bytes, std::uint64_t request_id, const char* what) {
     if (auto sent = dealer_.send(bytes.data(), bytes.size()); !sent) return std::move(sent).take_error();
     const auto deadline = Clock::now() + options_.request_timeout;
     for (;;) {
@@ -306,7 +202,7 @@ struct ObserverClient::Impl {
       }
       Result<Reply> reply = make_error(ErrorCode::internal, "");
       try {
-        reply = decode_reply(**frame);
+        reply = decode_observer_reply(ByteView(static_cast<const std::uint8_t*>((*frame)->data()), (*frame)->size()));
       } catch (const kj::Exception& exception) {
         reply = make_error(ErrorCode::malformed, exception.getDescription().cStr());
       }
@@ -323,11 +219,10 @@ struct ObserverClient::Impl {
   template <typename Fill>
   Result<Reply> request(const char* what, Reply::Kind expected, Fill fill) {
     const std::uint64_t request_id = next_request_id_++;
-    capnp::MallocMessageBuilder builder;
-    auto request = builder.initRoot<wire::ObserverRequest>();
-    request.setRequestId(request_id);
-    fill(request);
-    auto reply = round_trip(builder, request_id, what);
+    ObserverQuery query;
+    query.request_id = request_id;
+    fill(query);
+    auto reply = round_trip(encode_observer_request(query), request_id, what);
     if (!reply) return reply;
     if (reply->kind == Reply::Kind::error) return std::move(reply->error);
     if (reply->kind != expected) {
@@ -421,10 +316,10 @@ Result<FeedPage> ObserverClient::follow(std::uint64_t from_sequence, std::uint32
   return guarded<FeedPage>([&]() -> Result<FeedPage> {
     const std::uint64_t from = std::max<std::uint64_t>(from_sequence, 1);
     const std::uint32_t max = std::clamp<std::uint32_t>(max_records, 1, kMaxFeedRecordsPerPage);
-    auto reply = impl_->request("follow", Reply::Kind::page, [&](wire::ObserverRequest::Builder request) {
-      auto follow = request.initFollow();
-      follow.setFromSequence(from);
-      follow.setMaxRecords(max);
+    auto reply = impl_->request("follow", Reply::Kind::page, [&](ObserverQuery& query) {
+      query.kind = ObserverQuery::Kind::follow;
+      query.from_sequence = from;
+      query.max_records = max;
     });
     if (!reply) return std::move(reply).take_error();
     if (reply->records.size() > max) {
@@ -458,7 +353,7 @@ Result<FeedPage> ObserverClient::follow(std::uint64_t from_sequence, std::uint32
 Result<SignedCheckpoint> ObserverClient::latest_checkpoint() {
   return guarded<SignedCheckpoint>([&]() -> Result<SignedCheckpoint> {
     auto reply = impl_->request("latestCheckpoint", Reply::Kind::checkpoint,
-                                [](wire::ObserverRequest::Builder request) { request.setLatestCheckpoint(); });
+                                [](ObserverQuery& query) { query.kind = ObserverQuery::Kind::latest_checkpoint; });
     if (!reply) return std::move(reply).take_error();
     return verify_checkpoint_note(std::move(reply->note), impl_->options_.log_origin, impl_->broker_key_);
   });
@@ -466,10 +361,10 @@ Result<SignedCheckpoint> ObserverClient::latest_checkpoint() {
 
 Result<std::vector<Sha256Digest>> ObserverClient::inclusion_proof(std::uint64_t leaf_index, std::uint64_t tree_size) {
   return guarded<std::vector<Sha256Digest>>([&]() -> Result<std::vector<Sha256Digest>> {
-    auto reply = impl_->request("inclusionProof", Reply::Kind::proof, [&](wire::ObserverRequest::Builder request) {
-      auto proof = request.initInclusionProof();
-      proof.setLeafIndex(leaf_index);
-      proof.setTreeSize(tree_size);
+    auto reply = impl_->request("inclusionProof", Reply::Kind::proof, [&](ObserverQuery& query) {
+      query.kind = ObserverQuery::Kind::inclusion_proof;
+      query.leaf_index = leaf_index;
+      query.tree_size = tree_size;
     });
     if (!reply) return std::move(reply).take_error();
     return impl_->proof_of(*reply);
@@ -479,10 +374,10 @@ Result<std::vector<Sha256Digest>> ObserverClient::inclusion_proof(std::uint64_t 
 Result<std::vector<Sha256Digest>> ObserverClient::consistency_proof(std::uint64_t first_tree_size,
                                                                     std::uint64_t second_tree_size) {
   return guarded<std::vector<Sha256Digest>>([&]() -> Result<std::vector<Sha256Digest>> {
-    auto reply = impl_->request("consistencyProof", Reply::Kind::proof, [&](wire::ObserverRequest::Builder request) {
-      auto proof = request.initConsistencyProof();
-      proof.setFirstTreeSize(first_tree_size);
-      proof.setSecondTreeSize(second_tree_size);
+    auto reply = impl_->request("consistencyProof", Reply::Kind::proof, [&](ObserverQuery& query) {
+      query.kind = ObserverQuery::Kind::consistency_proof;
+      query.first_tree_size = first_tree_size;
+      query.second_tree_size = second_tree_size;
     });
     if (!reply) return std::move(reply).take_error();
     return impl_->proof_of(*reply);

@@ -5,10 +5,10 @@
 #include <cstring>
 
 #include <capnp/message.h>
-#include <capnp/serialize.h>
 #include <kj/exception.h>
 #include <openssl/x509.h>
 
+#include "fpx/aligned_reader.hpp"
 #include "fpx/crypto.hpp"
 #include "fpx/wire/transport.capnp.h"
 
@@ -17,15 +17,6 @@ namespace fpx::client {
 namespace {
 
 ByteView data_view(capnp::Data::Reader data) { return {data.begin(), data.size()}; }
-
-// Traversal limit: 8x the message stops amplification by shared subtrees or
-// pointer loops; nesting stops deep recursion. A receipt is a flat struct.
-capnp::ReaderOptions receipt_limits(std::size_t words) {
-  capnp::ReaderOptions options;
-  options.traversalLimitInWords = words * 8 + 64;
-  options.nestingLimit = 16;
-  return options;
-}
 
 struct ReceiptFields {
   std::optional<MessageId> message_id;
@@ -37,17 +28,9 @@ struct ReceiptFields {
 // The signed receipt bytes must be one canonical segment (no segment table),
 // like an envelope header: then the bytes signed and the values read agree.
 Result<ReceiptFields> decode_receipt(ByteView bytes) {
-  if (bytes.empty() || bytes.size() % sizeof(capnp::word) != 0) {
-    return make_error(ErrorCode::malformed, "receipt is not a whole number of Cap'n Proto words");
-  }
-  auto words = kj::heapArray<capnp::word>(bytes.size() / sizeof(capnp::word));
-  std::memcpy(words.begin(), bytes.data(), bytes.size());
-  kj::ArrayPtr<const capnp::word> segments[1] = {words.asPtr()};
-  capnp::SegmentArrayMessageReader reader(kj::arrayPtr(segments, 1), receipt_limits(words.size()));
-  if (!reader.isCanonical()) {
-    return make_error(ErrorCode::not_canonical, "receipt is not in canonical Cap'n Proto form");
-  }
-  auto receipt = reader.getRoot<wire::Receipt>();
+  auto message = AlignedMessage::open(bytes, Framing::canonical, "receipt");
+  if (!message) return std::move(message).take_error();
+  auto receipt = message->root<wire::Receipt>();
   ReceiptFields fields;
   fields.message_id = MessageId::from_bytes(data_view(receipt.getMessageId()));
   auto sha = data_view(receipt.getEnvelopeSha256());
@@ -64,18 +47,13 @@ Result<Receipt> verify_receipt(TrustStore& trust, ByteView signed_receipt, const
     return make_error(ErrorCode::too_large, "signed receipt of " + std::to_string(signed_receipt.size()) +
                                                 " bytes exceeds the limit of " + std::to_string(kMaxSignedReceiptBytes));
   }
-  if (signed_receipt.empty() || signed_receipt.size() % sizeof(capnp::word) != 0) {
-    return make_error(ErrorCode::malformed, "signed receipt is not a whole number of Cap'n Proto words");
-  }
+  auto message = AlignedMessage::open(signed_receipt, Framing::flat, "signed receipt");
+  if (!message) return std::move(message).take_error();
   if (auto pinned = require_broker_pins(expected.broker_pins, "ReceiptExpectation::broker_pins"); !pinned) {
     return std::move(pinned).take_error();
   }
   try {
-    auto words = kj::heapArray<capnp::word>(signed_receipt.size() / sizeof(capnp::word));
-    std::memcpy(words.begin(), signed_receipt.data(), signed_receipt.size());
-    capnp::FlatArrayMessageReader reader(words, receipt_limits(words.size()));
-    if (reader.getEnd() != words.end()) return make_error(ErrorCode::malformed, "trailing bytes after the signed receipt");
-    auto signed_reader = reader.getRoot<wire::SignedReceipt>();
+    auto signed_reader = message->root<wire::SignedReceipt>();
     ByteView receipt_bytes = data_view(signed_reader.getReceipt());
     ByteView signature = data_view(signed_reader.getSignature());
     std::vector<ByteView> chain_der;

@@ -1,74 +1,24 @@
 #include <cstring>
 
-#include <capnp/serialize.h>
 #include <openssl/x509.h>
 #include <kj/exception.h>
 
+#include "fpx/aligned_reader.hpp"
 #include "fpx/envelope.hpp"
 
 namespace fpx {
 
 namespace {
 
-// Copies untrusted bytes into word-aligned memory: ZeroMQ frames carry no
-// alignment promise and Cap'n Proto readers require it.
-kj::Array<capnp::word> aligned_copy(ByteView bytes) {
-  auto words = kj::heapArray<capnp::word>(bytes.size() / sizeof(capnp::word));
-  std::memcpy(words.begin(), bytes.data(), words.size() * sizeof(capnp::word));
-  return words;
-}
-
-// Limits for the first look at untrusted bytes: the traversal limit stops
-// amplification by pointer loops and shared subtrees; nesting stops deep
-// recursion. 8x the message size is far more than a canonical message needs.
-capnp::ReaderOptions checking_limits(std::size_t words) {
-  capnp::ReaderOptions options;
-  options.traversalLimitInWords = words * 8 + 64;
-  options.nestingLimit = kMaxNestingDepth;
-  return options;
-}
-
-// Once a message is known canonical it has no shared or looping pointers, so
-// reading it is bounded by its size however often fields are read; the
-// long-lived reader may read repeatedly without tripping a traversal limit.
-capnp::ReaderOptions canonical_limits() {
-  capnp::ReaderOptions options;
-  options.traversalLimitInWords = kMaxEnvelopeBytes * 64;
-  options.nestingLimit = kMaxNestingDepth;
-  return options;
-}
-
 ByteView data_view(capnp::Data::Reader data) { return {data.begin(), data.size()}; }
 
 }  // namespace
 
-// One canonical struct message held in its own aligned buffer.
-struct CanonicalSegment {
-  kj::Array<capnp::word> words;
-  kj::ArrayPtr<const capnp::word> segments[1];
-  kj::Own<capnp::SegmentArrayMessageReader> reader;
-
-  // Decodes `bytes` as a single canonical segment; on success `reader` is set.
-  Status load(ByteView bytes, const char* what) {
-    if (bytes.empty() || bytes.size() % sizeof(capnp::word) != 0) {
-      return make_error(ErrorCode::malformed,
-                        std::string(what) + " is not a whole number of Cap'n Proto words: re-encode it");
-    }
-    words = aligned_copy(bytes);
-    segments[0] = words.asPtr();
-    capnp::SegmentArrayMessageReader checker(kj::arrayPtr(segments, 1), checking_limits(words.size()));
-    if (!checker.isCanonical()) {
-      return make_error(ErrorCode::not_canonical,
-                        std::string(what) + " is not in canonical Cap'n Proto form: sign capnp::canonicalize() output");
-    }
-    reader = kj::heap<capnp::SegmentArrayMessageReader>(kj::arrayPtr(segments, 1), canonical_limits());
-    return {};
-  }
-};
-
+// The header and body, each one canonical segment in its own aligned copy
+// (the envelope they came from is gone once open() returns).
 struct DecodedMessage::Buffers {
-  CanonicalSegment header;
-  CanonicalSegment body;
+  std::optional<AlignedMessage> header;
+  std::optional<AlignedMessage> body;
 };
 
 DecodedMessage::DecodedMessage(std::unique_ptr<Buffers> buffers) : buffers_(std::move(buffers)) {}
@@ -76,8 +26,8 @@ DecodedMessage::DecodedMessage(DecodedMessage&&) noexcept = default;
 DecodedMessage& DecodedMessage::operator=(DecodedMessage&&) noexcept = default;
 DecodedMessage::~DecodedMessage() = default;
 
-wire::Header::Reader DecodedMessage::header() const { return buffers_->header.reader->getRoot<wire::Header>(); }
-wire::Body::Reader DecodedMessage::body() const { return buffers_->body.reader->getRoot<wire::Body>(); }
+wire::Header::Reader DecodedMessage::header() const { return buffers_->header->root<wire::Header>(); }
+wire::Body::Reader DecodedMessage::body() const { return buffers_->body->root<wire::Body>(); }
 
 Result<OpenedEnvelope> EnvelopeOpener::open(ByteView envelope_bytes, const OpenOptions& options) {
   const std::int64_t now = options.now_ms != 0 ? options.now_ms : now_ms();
@@ -85,17 +35,11 @@ Result<OpenedEnvelope> EnvelopeOpener::open(ByteView envelope_bytes, const OpenO
     return make_error(ErrorCode::too_large, "envelope of " + std::to_string(envelope_bytes.size()) +
                                                 " bytes exceeds the limit of " + std::to_string(kMaxEnvelopeBytes));
   }
-  if (envelope_bytes.empty() || envelope_bytes.size() % sizeof(capnp::word) != 0) {
-    return make_error(ErrorCode::malformed, "envelope is not a whole number of Cap'n Proto words");
-  }
   try {
     // 1. Decode the outer envelope (not signed; its fields are checked one by one).
-    kj::Array<capnp::word> envelope_words = aligned_copy(envelope_bytes);
-    capnp::FlatArrayMessageReader envelope_reader(envelope_words, checking_limits(envelope_words.size()));
-    if (envelope_reader.getEnd() != envelope_words.end()) {
-      return make_error(ErrorCode::malformed, "trailing bytes after the envelope");
-    }
-    auto envelope = envelope_reader.getRoot<wire::Envelope>();
+    auto envelope_message = AlignedMessage::open(envelope_bytes, Framing::flat, "envelope");
+    if (!envelope_message) return std::move(envelope_message).take_error();
+    auto envelope = envelope_message->root<wire::Envelope>();
     ByteView header_bytes = data_view(envelope.getHeader());
     ByteView body_bytes = data_view(envelope.getBody());
     ByteView signature = data_view(envelope.getSignature());
@@ -104,8 +48,10 @@ Result<OpenedEnvelope> EnvelopeOpener::open(ByteView envelope_bytes, const OpenO
 
     // 2. Header: canonical form, version, the fields everything else needs.
     auto buffers = std::make_unique<DecodedMessage::Buffers>();
-    if (auto loaded = buffers->header.load(header_bytes, "header"); !loaded) return std::move(loaded).take_error();
-    auto header = buffers->header.reader->getRoot<wire::Header>();
+    auto header_message = AlignedMessage::open(header_bytes, Framing::canonical, "header", Ownership::copy);
+    if (!header_message) return std::move(header_message).take_error();
+    buffers->header = std::move(header_message).value();
+    auto header = buffers->header->root<wire::Header>();
     if (header.getSchemaVersion() != kSchemaVersion) {
       return make_error(ErrorCode::unsupported_version,
                         "schema version " + std::to_string(header.getSchemaVersion()) + " is not supported; this "
@@ -165,8 +111,10 @@ Result<OpenedEnvelope> EnvelopeOpener::open(ByteView envelope_bytes, const OpenO
     }
 
     // 7. Body: parsed only now, from the bytes the signature covers.
-    if (auto loaded = buffers->body.load(body_bytes, "body"); !loaded) return std::move(loaded).take_error();
-    auto body = buffers->body.reader->getRoot<wire::Body>();
+    auto body_message = AlignedMessage::open(body_bytes, Framing::canonical, "body", Ownership::copy);
+    if (!body_message) return std::move(body_message).take_error();
+    buffers->body = std::move(body_message).value();
+    auto body = buffers->body->root<wire::Body>();
     if (message_type_of(body) != type) {
       return make_error(ErrorCode::malformed, "header says " + std::string(message_type_name(type)) +
                                                   " but the body holds " +

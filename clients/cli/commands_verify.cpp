@@ -18,6 +18,7 @@
 #include <cstring>
 #include <iostream>
 
+#include "fpx/aligned_reader.hpp"
 #include "fpx/crypto.hpp"
 #include "fpx/verify_receipt.hpp"
 #include "local_store.hpp"
@@ -31,21 +32,14 @@ namespace {
 // The signer chain of an envelope that EnvelopeOpener accepted already
 // (decoded with the same limits), to judge it again at the receipt's time.
 Result<std::vector<Bytes>> signer_chain_of(const Bytes& envelope_bytes) {
-  try {
-    auto words = kj::heapArray<capnp::word>(envelope_bytes.size() / sizeof(capnp::word));
-    std::memcpy(words.begin(), envelope_bytes.data(), words.size() * sizeof(capnp::word));
-    capnp::ReaderOptions limits;
-    limits.traversalLimitInWords = words.size() * 8 + 64;
-    limits.nestingLimit = kMaxNestingDepth;
-    capnp::FlatArrayMessageReader reader(words, limits);
-    std::vector<Bytes> chain;
-    for (auto certificate : reader.getRoot<wire::Envelope>().getSignerChain()) {
-      chain.emplace_back(certificate.begin(), certificate.end());
-    }
-    return chain;
-  } catch (const kj::Exception& exception) {
-    return make_error(ErrorCode::malformed, exception.getDescription().cStr());
-  }
+  return read_message<wire::Envelope>(envelope_bytes, Framing::flat, "envelope",
+                                     [](wire::Envelope::Reader envelope) -> Result<std::vector<Bytes>> {
+                                       std::vector<Bytes> chain;
+                                       for (auto certificate : envelope.getSignerChain()) {
+                                         chain.emplace_back(certificate.begin(), certificate.end());
+                                       }
+                                       return chain;
+                                     });
 }
 
 // The receipt kept beside a sent message: sent/<id>.fpx -> sent/<id>.receipt.

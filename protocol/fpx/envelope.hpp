@@ -17,6 +17,7 @@
 
 #include <capnp/message.h>
 
+#include "fpx/aligned_reader.hpp"
 #include "fpx/identity.hpp"
 #include "fpx/trust_store.hpp"
 #include "fpx/wire/envelope.capnp.h"
@@ -43,7 +44,7 @@ Bytes public_record_leaf_data(std::string_view signed_record);
 // Limits on every reader of untrusted bytes: they stop amplification
 // (pointer loops, huge lists) and stack exhaustion (deep nesting).
 inline constexpr std::size_t kMaxEnvelopeBytes = 4 * 1024 * 1024;
-inline constexpr int kMaxNestingDepth = 32;
+inline constexpr int kMaxNestingDepth = kReaderNestingLimit;  // fpx/aligned_reader.hpp
 
 // Which roles may sign which message type (DOMAIN.md "Participants and roles").
 bool role_may_sign(Role role, wire::MessageType type);

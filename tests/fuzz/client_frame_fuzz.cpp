@@ -4,7 +4,7 @@
 // Besides "no crash, no leak", it checks what the loop relies on: a refusal
 // has a wire-mappable code and a message (and encodes as an error reply);
 // an accepted frame obeys the decoder's own limits and survives a round trip
-// through a freshly built ClientFrame unchanged.
+// through the same codec's encoder unchanged (protocol/client_frames.cpp).
 //
 // The same function also runs under g++ as the ctest replay_client_frame_corpus.
 #include <cstdint>
@@ -12,43 +12,15 @@
 #include <cstdlib>
 #include <string>
 
-#include <capnp/message.h>
-#include <capnp/serialize.h>
-
-#include "fpx/broker/wire_frames.hpp"
-#include "fpx/wire/transport.capnp.h"
+#include "fpx/frames.hpp"
 
 namespace {
 
-using fpx::broker::ClientRequest;
+using fpx::ClientRequest;
 
 [[noreturn]] void fail(const char* what, const std::string& detail) {
   std::fprintf(stderr, "client_frame_fuzz: %s: %s\n", what, detail.c_str());
   std::abort();
-}
-
-fpx::Bytes encode(const ClientRequest& request) {
-  capnp::MallocMessageBuilder message;
-  auto frame = message.initRoot<fpx::wire::ClientFrame>();
-  frame.setRequestId(request.request_id);
-  switch (request.kind) {
-    case ClientRequest::Kind::submit:
-      frame.setSubmit(kj::arrayPtr(request.envelope.data(), request.envelope.size()));
-      break;
-    case ClientRequest::Kind::confirm: {
-      auto ids = frame.initConfirm().initDeliveryIds(static_cast<unsigned>(request.delivery_ids.size()));
-      for (unsigned i = 0; i < ids.size(); ++i) ids.set(i, request.delivery_ids[i]);
-      break;
-    }
-    case ClientRequest::Kind::status:
-      frame.initStatus().setMessageId(kj::arrayPtr(request.status_of->bytes.data(), request.status_of->bytes.size()));
-      break;
-    case ClientRequest::Kind::ping:
-      frame.setPing();
-      break;
-  }
-  auto words = capnp::messageToFlatArray(message);
-  return fpx::Bytes(words.asBytes().begin(), words.asBytes().end());
 }
 
 bool same(const ClientRequest& a, const ClientRequest& b) {
@@ -62,7 +34,7 @@ bool same(const ClientRequest& a, const ClientRequest& b) {
 extern "C" int LLVMFuzzerInitialize(int* /*argc*/, char*** /*argv*/) { return 0; }
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  auto request = fpx::broker::decode_client_frame(fpx::ByteView(data, size));
+  auto request = fpx::decode_client_frame(fpx::ByteView(data, size));
   if (!request) {
     const fpx::Error& error = request.error();
     if (error.message.empty()) fail("refusal without a message", error.describe());
@@ -71,14 +43,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       fail("refusal with an unexpected code", error.describe());
     }
     // The broker answers every refusal: the reply must be buildable from any message text.
-    if (fpx::broker::encode_error(0, error, std::nullopt).empty()) fail("empty error reply", error.describe());
+    if (fpx::encode_error(0, error, std::nullopt).empty()) fail("empty error reply", error.describe());
     return 0;
   }
-  if (request->delivery_ids.size() > 4096) fail("confirm list over the limit", std::to_string(request->delivery_ids.size()));
+  if (request->delivery_ids.size() > fpx::kMaxConfirmIds) fail("confirm list over the limit", std::to_string(request->delivery_ids.size()));
   if (request->kind == ClientRequest::Kind::status && !request->status_of) fail("status without a message id", "");
 
-  const fpx::Bytes again = encode(*request);
-  auto decoded = fpx::broker::decode_client_frame(again);
+  const fpx::Bytes again = fpx::encode_client_frame(*request);
+  auto decoded = fpx::decode_client_frame(again);
   if (!decoded) fail("a re-encoded frame is refused", decoded.error().describe());
   if (!same(*request, *decoded)) fail("a frame changed in a decode/encode round trip", "");
   return 0;

@@ -18,6 +18,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "fpx/frames.hpp"
 #include "fpx/wire/observer.capnp.h"
 #include "fpx/wire/transport.capnp.h"
 #include "fuzz_pki.hpp"
@@ -140,6 +141,48 @@ void observer_requests(const fs::path& dir) {
   write_seed(dir, "consistency_proof", flat(consistency_message));
 }
 
+// Broker frames as the client library reads them: one of each kind from the
+// codec the broker uses, and the damaged shapes a fuzzer should start from.
+void broker_frames(const fs::path& dir) {
+  const fpx::Bytes pong = fpx::encode_pong(1);
+  write_seed(dir, "pong", pong);
+  write_seed(dir, "unknown_kind", with_discriminant(pong, 9));
+  fpx::Bytes trailing = pong;
+  trailing.resize(trailing.size() + 8, 0);
+  write_seed(dir, "trailing_word", trailing);
+
+  capnp::MallocMessageBuilder receipt_message;
+  auto receipt = receipt_message.initRoot<fpx::wire::SignedReceipt>();
+  const fpx::Bytes inner(32, 0x5A);
+  receipt.setReceipt(kj::arrayPtr(inner.data(), inner.size()));
+  const fpx::Bytes signature(64, 0x11);
+  receipt.setSignature(kj::arrayPtr(signature.data(), signature.size()));
+  const fpx::Bytes der(48, 0x30);
+  receipt.initBrokerChain(1).set(0, kj::arrayPtr(der.data(), der.size()));
+  write_seed(dir, "receipt", fpx::encode_receipt(2, flat(receipt_message)));
+
+  fpx::Error error = fpx::make_error(fpx::ErrorCode::schema_violation, "the calibre is missing");
+  error.field_errors.push_back(fpx::FieldError{"body.tracingRequest.firearms[0].calibre", "required"});
+  fpx::MessageId about;
+  about.bytes.fill(0xA5);
+  write_seed(dir, "error", fpx::encode_error(3, error, about, 250));
+  const fpx::Bytes delivery = fpx::encode_delivery(4, fpx::Bytes(100, 0x42));
+  write_seed(dir, "delivery", delivery);
+  write_seed(dir, "delivery_truncated", fpx::Bytes(delivery.begin(), delivery.begin() + 32));
+  write_seed(dir, "status", fpx::encode_status(5, about, {{"sn.focal-point", "delivered", 1234, "acknowledged", ""}}));
+  write_seed(dir, "session_closed", fpx::encode_session_closed("a newer session is connected"));
+}
+
+void observer_replies(const fs::path& dir) {
+  const fpx::Bytes checkpoint = fpx::encode_checkpoint_reply(1, "fpx.exchange/log\n4\nroot\n");
+  write_seed(dir, "checkpoint", checkpoint);
+  write_seed(dir, "unknown_kind", with_discriminant(checkpoint, 9));
+  write_seed(dir, "page", fpx::encode_feed_page(2, {{1, "statistics", "{}", fpx::Bytes(64, 1)}}, 2));
+  write_seed(dir, "proof", fpx::encode_proof_reply(3, std::vector<fpx::Sha256Digest>(3)));
+  write_seed(dir, "proof_129_hashes", fpx::encode_proof_reply(4, std::vector<fpx::Sha256Digest>(129)));
+  write_seed(dir, "error", fpx::encode_observer_error(5, fpx::make_error(fpx::ErrorCode::rate_limited, "wait"), 500));
+}
+
 std::string der_of_pem_crl(const std::string& pem) {
   BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
   X509_CRL* crl = PEM_read_bio_X509_CRL(bio, nullptr, nullptr, nullptr);
@@ -190,6 +233,8 @@ int main(int argc, char** argv) {
   const fs::path root = argv[1];
   client_frames(root / "client_frame");
   observer_requests(root / "observer_request");
+  broker_frames(root / "broker_frame");
+  observer_replies(root / "observer_reply");
   certificates(root / "certificate");
   return 0;
 }

@@ -11,52 +11,21 @@
 #include <cstdlib>
 #include <string>
 
-#include <capnp/message.h>
-#include <capnp/serialize.h>
-
-#include "fpx/broker/wire_frames.hpp"
-#include "fpx/wire/observer.capnp.h"
+#include "fpx/frames.hpp"
 
 namespace {
 
-using fpx::broker::ObserverQuery;
+using fpx::ObserverQuery;
 
 [[noreturn]] void fail(const char* what, const std::string& detail) {
   std::fprintf(stderr, "observer_request_fuzz: %s: %s\n", what, detail.c_str());
   std::abort();
 }
 
+// A newer protocol's request has nothing of ours to rebuild it with.
 fpx::Bytes encode(const ObserverQuery& query) {
-  capnp::MallocMessageBuilder message;
-  auto request = message.initRoot<fpx::wire::ObserverRequest>();
-  request.setRequestId(query.request_id);
-  switch (query.kind) {
-    case ObserverQuery::Kind::follow: {
-      auto follow = request.initFollow();
-      follow.setFromSequence(query.from_sequence);
-      follow.setMaxRecords(query.max_records);
-      break;
-    }
-    case ObserverQuery::Kind::latest_checkpoint:
-      request.setLatestCheckpoint();
-      break;
-    case ObserverQuery::Kind::inclusion_proof: {
-      auto proof = request.initInclusionProof();
-      proof.setLeafIndex(query.leaf_index);
-      proof.setTreeSize(query.tree_size);
-      break;
-    }
-    case ObserverQuery::Kind::consistency_proof: {
-      auto proof = request.initConsistencyProof();
-      proof.setFirstTreeSize(query.first_tree_size);
-      proof.setSecondTreeSize(query.second_tree_size);
-      break;
-    }
-    case ObserverQuery::Kind::unknown:
-      return {};  // a newer protocol's request: nothing of ours to rebuild it with
-  }
-  auto words = capnp::messageToFlatArray(message);
-  return fpx::Bytes(words.asBytes().begin(), words.asBytes().end());
+  if (query.kind == ObserverQuery::Kind::unknown) return {};
+  return fpx::encode_observer_request(query);
 }
 
 bool same(const ObserverQuery& a, const ObserverQuery& b) {
@@ -70,7 +39,7 @@ bool same(const ObserverQuery& a, const ObserverQuery& b) {
 extern "C" int LLVMFuzzerInitialize(int* /*argc*/, char*** /*argv*/) { return 0; }
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  auto query = fpx::broker::decode_observer_request(fpx::ByteView(data, size));
+  auto query = fpx::decode_observer_request(fpx::ByteView(data, size));
   if (!query) {
     const fpx::Error& error = query.error();
     if (error.message.empty()) fail("refusal without a message", error.describe());
@@ -79,10 +48,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     return 0;
   }
-  if (size > fpx::broker::kMaxObserverRequestBytes) fail("an oversized request was accepted", std::to_string(size));
+  if (size > fpx::kMaxObserverRequestBytes) fail("an oversized request was accepted", std::to_string(size));
   const fpx::Bytes again = encode(*query);
   if (again.empty()) return 0;
-  auto decoded = fpx::broker::decode_observer_request(again);
+  auto decoded = fpx::decode_observer_request(again);
   if (!decoded) fail("a re-encoded request is refused", decoded.error().describe());
   if (!same(*query, *decoded)) fail("a request changed in a decode/encode round trip", "");
   return 0;

@@ -15,6 +15,7 @@
 #include <capnp/serialize.h>
 #include <catch2/catch.hpp>
 
+#include "fpx/aligned_reader.hpp"
 #include "fpx/broker_pins.hpp"
 #include "fpx/client.hpp"
 #include "support/broker_clients.hpp"
@@ -231,13 +232,15 @@ TEST_CASE("fpx verify checks a saved message offline and says whether revocation
 
   // One flipped bit in the signature.
   auto bytes = test::read_file(saved);
-  auto words = kj::heapArray<capnp::word>(bytes.size() / sizeof(capnp::word));
-  std::memcpy(words.begin(), bytes.data(), words.size() * sizeof(capnp::word));
-  capnp::FlatArrayMessageReader reader(words);
-  auto signature = reader.getRoot<wire::Envelope>().getSignature();
-  REQUIRE(signature.size() == 64);
-  const auto offset = static_cast<std::size_t>(reinterpret_cast<const char*>(signature.begin()) -
-                                               reinterpret_cast<const char*>(words.begin()));
+  auto signature = read_message<wire::Envelope>(as_bytes(bytes), Framing::flat, "envelope",
+                                                [](wire::Envelope::Reader envelope) -> Result<std::string> {
+                                                  auto data = envelope.getSignature();
+                                                  return std::string(data.begin(), data.end());
+                                                });
+  REQUIRE(signature.ok());
+  REQUIRE(signature->size() == 64);
+  const auto offset = bytes.find(*signature);  // 64 random bytes: found once, where the envelope keeps them
+  REQUIRE(offset != std::string::npos);
   bytes[offset + 10] = static_cast<char>(bytes[offset + 10] ^ 0x01);
   const auto tampered = exchange.pki.dir() / "tampered.fpx";
   std::ofstream(tampered, std::ios::binary) << bytes;

@@ -31,6 +31,8 @@
 
 #include "fpx/client.hpp"
 #include "fpx/observer_client.hpp"
+#include "fpx/aligned_reader.hpp"
+#include "fpx/frames.hpp"
 #include "fpx/wire/observer.capnp.h"
 #include "fpx/wire/transport.capnp.h"
 #include "support/broker_clients.hpp"
@@ -93,12 +95,6 @@ Bytes canonical(Reader reader) {
   return Bytes(words.asBytes().begin(), words.asBytes().end());
 }
 
-kj::Array<capnp::word> aligned(ByteView bytes) {
-  auto words = kj::heapArray<capnp::word>(bytes.size() / sizeof(capnp::word));
-  std::memcpy(words.begin(), bytes.data(), words.size() * sizeof(capnp::word));
-  return words;
-}
-
 Bytes random_bytes_of(std::size_t size) {
   Bytes bytes(size);
   random_bytes(bytes);
@@ -107,13 +103,9 @@ Bytes random_bytes_of(std::size_t size) {
 
 // ---- Client frames ------------------------------------------------------------
 
-Bytes submit_frame(std::uint64_t request_id, ByteView envelope) {
-  capnp::MallocMessageBuilder message;
-  auto frame = message.initRoot<wire::ClientFrame>();
-  frame.setRequestId(request_id);
-  frame.setSubmit(kj::arrayPtr(envelope.data(), envelope.size()));
-  return flat(message);
-}
+// Well-formed frames come from the codec both ends use (fpx/frames.hpp);
+// only the damaged ones are built by hand below.
+Bytes submit_frame(std::uint64_t request_id, ByteView envelope) { return encode_submit(request_id, envelope); }
 
 Bytes status_frame(std::uint64_t request_id, ByteView message_id) {
   capnp::MallocMessageBuilder message;
@@ -124,12 +116,9 @@ Bytes status_frame(std::uint64_t request_id, ByteView message_id) {
 }
 
 Bytes confirm_frame(std::uint64_t request_id, unsigned count) {
-  capnp::MallocMessageBuilder message;
-  auto frame = message.initRoot<wire::ClientFrame>();
-  frame.setRequestId(request_id);
-  auto ids = frame.initConfirm().initDeliveryIds(count);
-  for (unsigned i = 0; i < count; ++i) ids.set(i, i + 1'000'000);
-  return flat(message);
+  std::vector<std::uint64_t> ids(count);
+  for (unsigned i = 0; i < count; ++i) ids[i] = i + 1'000'000;
+  return encode_confirm(request_id, ids);
 }
 
 // A ping whose union discriminant is replaced: word 0 is the segment table,
@@ -145,11 +134,11 @@ Bytes frame_of_kind(std::uint64_t request_id, std::uint16_t discriminant) {
 }
 
 Bytes observer_follow_frame(std::uint64_t request_id) {
-  capnp::MallocMessageBuilder message;
-  auto request = message.initRoot<wire::ObserverRequest>();
-  request.setRequestId(request_id);
-  request.initFollow().setFromSequence(1);
-  return flat(message);
+  ObserverQuery query;
+  query.request_id = request_id;
+  query.kind = ObserverQuery::Kind::follow;
+  query.from_sequence = 1;
+  return encode_observer_request(query);
 }
 
 Bytes observer_frame_of_kind(std::uint64_t request_id, std::uint16_t discriminant) {
@@ -172,13 +161,14 @@ struct Parts {
 };
 
 Parts parts_of(const Bytes& envelope) {
-  auto words = aligned(envelope);
-  capnp::FlatArrayMessageReader reader(words);
-  auto root = reader.getRoot<wire::Envelope>();
-  auto bytes_of = [](capnp::Data::Reader data) { return Bytes(data.begin(), data.end()); };
-  Parts parts{bytes_of(root.getHeader()), bytes_of(root.getBody()), bytes_of(root.getSignature()), {}};
-  for (auto certificate : root.getSignerChain()) parts.chain.push_back(bytes_of(certificate));
-  return parts;
+  auto parts = read_message<wire::Envelope>(envelope, Framing::flat, "envelope", [](wire::Envelope::Reader root) {
+    auto bytes_of = [](capnp::Data::Reader data) { return Bytes(data.begin(), data.end()); };
+    Parts out{bytes_of(root.getHeader()), bytes_of(root.getBody()), bytes_of(root.getSignature()), {}};
+    for (auto certificate : root.getSignerChain()) out.chain.push_back(bytes_of(certificate));
+    return Result<Parts>(std::move(out));
+  });
+  if (!parts) FAIL("a sealed sample does not decode: " << parts.error().describe());
+  return std::move(parts).value();
 }
 
 Bytes envelope_of(const Parts& parts) {
@@ -346,43 +336,41 @@ class RawSession {
   }
 
   Answer decode(const zmq::message_t& frame) {
-    auto words = aligned(ByteView(static_cast<const std::uint8_t*>(frame.data()), frame.size()));
-    capnp::FlatArrayMessageReader reader(words);
+    const ByteView bytes(static_cast<const std::uint8_t*>(frame.data()), frame.size());
     Answer answer;
     if (protocol_ == Endpoint::observers) {
-      auto reply = reader.getRoot<wire::ObserverReply>();
-      answer.request_id = reply.getRequestId();
-      answer.kind = reply.isPage() ? Answer::Kind::observer_page : Answer::Kind::observer_other;
-      if (reply.isError()) read_error(reply.getError(), answer);
+      auto reply = decode_observer_reply(bytes);
+      if (!reply) FAIL("the broker sent an undecodable observer reply: " << reply.error().describe());
+      answer.request_id = reply->request_id;
+      answer.kind = reply->kind == ObserverReply::Kind::page ? Answer::Kind::observer_page : Answer::Kind::observer_other;
+      if (reply->kind == ObserverReply::Kind::error) read_error(reply->error, reply->retry_after_ms, answer);
       return answer;
     }
-    auto reply = reader.getRoot<wire::BrokerFrame>();
-    answer.request_id = reply.getRequestId();
-    switch (reply.which()) {
-      case wire::BrokerFrame::RECEIPT: answer.kind = Answer::Kind::receipt; break;
-      case wire::BrokerFrame::ERROR: read_error(reply.getError(), answer); break;
-      case wire::BrokerFrame::DELIVERY: {
-        auto envelope = reply.getDelivery().getEnvelope();
-        delivered_.emplace_back(envelope.begin(), envelope.end());
-        capnp::MallocMessageBuilder message;
-        auto out = message.initRoot<wire::ClientFrame>();
-        out.initConfirm().initDeliveryIds(1).set(0, reply.getDelivery().getDeliveryId());
-        send({flat(message)});
+    auto reply = decode_broker_frame(bytes);
+    if (!reply) FAIL("the broker sent an undecodable frame: " << reply.error().describe());
+    answer.request_id = reply->request_id;
+    switch (reply->kind) {
+      case BrokerReply::Kind::receipt: answer.kind = Answer::Kind::receipt; break;
+      case BrokerReply::Kind::error: read_error(reply->error, reply->retry_after_ms, answer); break;
+      case BrokerReply::Kind::delivery: {
+        delivered_.push_back(reply->envelope);
+        send({encode_confirm(0, {reply->delivery_id})});
         return Answer{};
       }
-      case wire::BrokerFrame::STATUS: answer.kind = Answer::Kind::status; break;
-      case wire::BrokerFrame::PONG: answer.kind = Answer::Kind::pong; break;
-      case wire::BrokerFrame::SESSION_CLOSED: answer.kind = Answer::Kind::session_closed; break;
+      case BrokerReply::Kind::status: answer.kind = Answer::Kind::status; break;
+      case BrokerReply::Kind::pong: answer.kind = Answer::Kind::pong; break;
+      case BrokerReply::Kind::session_closed: answer.kind = Answer::Kind::session_closed; break;
+      case BrokerReply::Kind::unknown: break;
     }
     return answer;
   }
 
-  static void read_error(wire::Error::Reader error, Answer& answer) {
+  static void read_error(const Error& error, std::uint32_t retry_after_ms, Answer& answer) {
     answer.kind = Answer::Kind::error;
-    answer.code = static_cast<ErrorCode>(static_cast<std::uint16_t>(error.getCode()));
-    answer.message = error.getMessage().cStr();
-    answer.retry_after_ms = error.getRetryAfterMs();
-    answer.field_errors = error.getFieldErrors().size();
+    answer.code = error.code;
+    answer.message = error.message;
+    answer.retry_after_ms = retry_after_ms;
+    answer.field_errors = error.field_errors.size();
   }
 
   Endpoint protocol_;

@@ -208,16 +208,18 @@ Bytes seal_changed(const Identity& signer, MessageType type, const SampleChange&
 }
 
 MessageId message_id_of(const Bytes& envelope) {
-  auto words = kj::heapArray<capnp::word>(envelope.size() / sizeof(capnp::word));
-  std::memcpy(words.begin(), envelope.data(), words.size() * sizeof(capnp::word));
-  capnp::FlatArrayMessageReader reader(words);
-  auto header_data = reader.getRoot<wire::Envelope>().getHeader();
-  auto header_words = kj::heapArray<capnp::word>(header_data.size() / sizeof(capnp::word));
-  std::memcpy(header_words.begin(), header_data.begin(), header_data.size());
-  kj::ArrayPtr<const capnp::word> segments[1] = {header_words};
-  capnp::SegmentArrayMessageReader header_reader(kj::arrayPtr(segments, 1));
-  auto id = header_reader.getRoot<wire::Header>().getMessageId();
-  return *MessageId::from_bytes(ByteView(id.begin(), id.size()));
+  auto id = read_message<wire::Envelope>(envelope, Framing::flat, "envelope", [](wire::Envelope::Reader root) {
+    auto header = root.getHeader();
+    return read_message<wire::Header>(ByteView(header.begin(), header.size()), Framing::canonical, "header",
+                                      [](wire::Header::Reader fields) -> Result<MessageId> {
+                                        auto bytes = fields.getMessageId();
+                                        auto parsed = MessageId::from_bytes(ByteView(bytes.begin(), bytes.size()));
+                                        if (!parsed) return make_error(ErrorCode::malformed, "no 16-byte message id");
+                                        return *parsed;
+                                      });
+  });
+  if (!id) FAIL("a sample envelope has no readable message id: " << id.error().describe());
+  return *id;
 }
 
 }  // namespace fpx::test

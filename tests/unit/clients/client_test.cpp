@@ -20,7 +20,9 @@
 
 #include "fpx/broker_pins.hpp"
 #include "fpx/client.hpp"
+#include "fpx/aligned_reader.hpp"
 #include "fpx/crypto.hpp"
+#include "fpx/frames.hpp"
 #include "fpx/wire/transport.capnp.h"
 #include "support/broker_clients.hpp"
 #include "support/broker_process.hpp"
@@ -82,11 +84,10 @@ Bytes signed_receipt(const Identity& signer, const MessageId& id, const Sha256Di
 
 // The envelope with one byte of its signature flipped.
 Bytes tamper_signature(const Bytes& envelope_bytes) {
-  auto words = kj::heapArray<capnp::word>(envelope_bytes.size() / 8);
-  std::memcpy(words.begin(), envelope_bytes.data(), envelope_bytes.size());
-  capnp::FlatArrayMessageReader reader(words);
+  auto original = AlignedMessage::open(envelope_bytes, Framing::flat, "envelope");
+  REQUIRE(original.ok());
   capnp::MallocMessageBuilder copy;
-  copy.setRoot(reader.getRoot<wire::Envelope>());
+  copy.setRoot(original->root<wire::Envelope>());
   auto envelope = copy.getRoot<wire::Envelope>();
   auto signature = envelope.getSignature();
   signature[0] ^= 0x01;
@@ -186,8 +187,7 @@ class FakeBroker {
     zmq::send_multipart(zap_, reply);
   }
 
-  void send_frame(const zmq::message_t& peer, capnp::MessageBuilder& builder) {
-    Bytes bytes = to_bytes(builder);
+  void send_frame(const zmq::message_t& peer, const Bytes& bytes) {
     std::array<zmq::message_t, 2> parts{zmq::message_t(peer.data(), peer.size()),
                                         zmq::message_t(bytes.data(), bytes.size())};
     try {
@@ -200,13 +200,7 @@ class FakeBroker {
   void send_deliveries(const zmq::message_t& peer) {
     std::lock_guard lock(mutex_);
     for (const auto& [id, envelope] : deliveries_) {
-      capnp::MallocMessageBuilder message;
-      auto delivery_frame = message.initRoot<wire::BrokerFrame>();
-      delivery_frame.setRequestId(0);
-      auto delivery = delivery_frame.initDelivery();
-      delivery.setDeliveryId(id);
-      delivery.setEnvelope(kj::arrayPtr(envelope.data(), envelope.size()));
-      send_frame(peer, message);
+      send_frame(peer, encode_delivery(id, envelope));
     }
   }
 
@@ -216,24 +210,17 @@ class FakeBroker {
     const zmq::message_t& peer = parts[0];
     last_peer_ = Bytes(static_cast<const std::uint8_t*>(peer.data()),
                        static_cast<const std::uint8_t*>(peer.data()) + peer.size());
-    auto words = kj::heapArray<capnp::word>(parts[1].size() / 8);
-    std::memcpy(words.begin(), parts[1].data(), words.size() * 8);
-    capnp::FlatArrayMessageReader reader(words);
-    auto frame = reader.getRoot<wire::ClientFrame>();
-
-    capnp::MallocMessageBuilder reply;
-    auto out = reply.initRoot<wire::BrokerFrame>();
-    out.setRequestId(frame.getRequestId());
-    switch (frame.which()) {
-      case wire::ClientFrame::PING: {
-        out.setPong();
-        send_frame(peer, reply);
+    auto frame = decode_client_frame(ByteView(static_cast<const std::uint8_t*>(parts[1].data()), parts[1].size()));
+    REQUIRE(frame.ok());
+    const std::uint64_t request_id = frame->request_id;
+    switch (frame->kind) {
+      case ClientRequest::Kind::ping: {
+        send_frame(peer, encode_pong(request_id));
         if (!deliver_on_submit_) send_deliveries(peer);
         return;
       }
-      case wire::ClientFrame::SUBMIT: {
-        auto data = frame.getSubmit();
-        Bytes envelope(data.begin(), data.end());
+      case ClientRequest::Kind::submit: {
+        const Bytes& envelope = frame->envelope;
         ReceiptMode mode;
         const Identity* receipt_signer = nullptr;
         {
@@ -250,13 +237,10 @@ class FakeBroker {
         switch (mode) {
           case ReceiptMode::no_reply: return;
           case ReceiptMode::refuse: {
-            auto error = out.initError();
-            error.setCode(wire::ErrorCode::SCHEMA_VIOLATION);
-            error.setMessage("the tracing request names no firearm");
-            auto fields = error.initFieldErrors(1);
-            fields[0].setPath("body.tracingRequest.firearms");
-            fields[0].setMessage("at least one firearm is required");
-            break;
+            Error error = make_error(ErrorCode::schema_violation, "the tracing request names no firearm");
+            error.field_errors.push_back(FieldError{"body.tracingRequest.firearms", "at least one firearm is required"});
+            send_frame(peer, encode_error(request_id, error, std::nullopt));
+            return;
           }
           case ReceiptMode::valid:
           case ReceiptMode::signed_by_non_broker:
@@ -266,30 +250,20 @@ class FakeBroker {
                                                                                  : broker_;
             Sha256Digest digest = mode == ReceiptMode::for_other_envelope ? sha256(as_bytes("other")) : sha256(envelope);
             Bytes receipt = signed_receipt(signer, opened->message_id, digest, ++log_index_);
-            auto words_in = kj::heapArray<capnp::word>(receipt.size() / 8);
-            std::memcpy(words_in.begin(), receipt.data(), receipt.size());
-            capnp::FlatArrayMessageReader receipt_reader(words_in);
-            out.setReceipt(receipt_reader.getRoot<wire::SignedReceipt>());
-            send_frame(peer, reply);
+            send_frame(peer, encode_receipt(request_id, receipt));
             return;
           }
         }
-        send_frame(peer, reply);
         return;
       }
-      case wire::ClientFrame::CONFIRM: {
+      case ClientRequest::Kind::confirm: {
         std::lock_guard lock(mutex_);
-        for (auto id : frame.getConfirm().getDeliveryIds()) confirmed_.push_back(id);
+        for (auto id : frame->delivery_ids) confirmed_.push_back(id);
         return;
       }
-      case wire::ClientFrame::STATUS: {
-        auto status = out.initStatus();
-        status.setMessageId(frame.getStatus().getMessageId());
-        auto recipients = status.initRecipients(1);
-        recipients[0].setRecipient("sn.focal-point");
-        recipients[0].setState(wire::DeliveryState::DELIVERED);
-        recipients[0].setUpdatedAtMs(1234);
-        send_frame(peer, reply);
+      case ClientRequest::Kind::status: {
+        send_frame(peer, encode_status(request_id, *frame->status_of,
+                                       {RecipientStatusRow{"sn.focal-point", "delivered", 1234, "", ""}}));
         return;
       }
     }
@@ -302,10 +276,7 @@ class FakeBroker {
       if (close_reason_.empty() || last_peer_.empty()) return;
       reason = std::exchange(close_reason_, {});
     }
-    capnp::MallocMessageBuilder message;
-    auto frame = message.initRoot<wire::BrokerFrame>();
-    frame.setSessionClosed(reason);
-    send_frame(zmq::message_t(last_peer_.data(), last_peer_.size()), message);
+    send_frame(zmq::message_t(last_peer_.data(), last_peer_.size()), encode_session_closed(reason));
     session_closed_sent_ = true;
   }
 

@@ -17,6 +17,7 @@
 #include <zmq_addon.hpp>
 
 #include "fpx/envelope.hpp"
+#include "fpx/frames.hpp"
 #include "fpx/observer_client.hpp"
 #include "fpx/transparency_log.hpp"
 #include "fpx/wire/observer.capnp.h"
@@ -34,12 +35,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr const char* kOrigin = "fpx.exchange/log";
-
-Bytes to_bytes(capnp::MessageBuilder& builder) {
-  auto flat = capnp::messageToFlatArray(builder);
-  auto bytes = flat.asBytes();
-  return Bytes(bytes.begin(), bytes.end());
-}
 
 struct ServedRecord {
   std::uint64_t sequence = 0;
@@ -189,54 +184,39 @@ class FakeObserverEndpoint {
   void answer_observer() {
     std::vector<zmq::message_t> parts;
     if (!zmq::recv_multipart(router_, std::back_inserter(parts)) || parts.size() != 2) return;
-    auto words = kj::heapArray<capnp::word>(parts[1].size() / 8);
-    std::memcpy(words.begin(), parts[1].data(), words.size() * 8);
-    capnp::FlatArrayMessageReader reader(words);
-    auto request = reader.getRoot<wire::ObserverRequest>();
-
-    capnp::MallocMessageBuilder message;
-    auto reply = message.initRoot<wire::ObserverReply>();
-    reply.setRequestId(request.getRequestId());
+    auto request = decode_observer_request(ByteView(static_cast<const std::uint8_t*>(parts[1].data()), parts[1].size()));
+    REQUIRE(request.ok());
+    const std::uint64_t request_id = request->request_id;
+    Bytes bytes;
     {
       std::lock_guard lock(mutex_);
-      switch (request.which()) {
-        case wire::ObserverRequest::FOLLOW: {
-          const auto from = std::max<std::uint64_t>(request.getFollow().getFromSequence(), 1);
-          const auto max = std::min<std::uint32_t>(request.getFollow().getMaxRecords(), 1000);
-          std::vector<const ServedRecord*> page;
-          for (std::uint64_t i = from - 1; i < records_.size() && page.size() < max; ++i) page.push_back(&records_[i]);
-          auto out = reply.initPage();
-          auto list = out.initRecords(static_cast<unsigned>(page.size()));
-          for (unsigned i = 0; i < page.size(); ++i) {
-            list[i].setSequence(page[i]->sequence);
-            list[i].setKind(page[i]->kind);
-            list[i].setSignedRecord(
-                kj::arrayPtr(reinterpret_cast<const capnp::byte*>(page[i]->json.data()), page[i]->json.size()));
-            list[i].setSignature(kj::arrayPtr(page[i]->signature.data(), page[i]->signature.size()));
+      switch (request->kind) {
+        case ObserverQuery::Kind::follow: {
+          const auto from = std::max<std::uint64_t>(request->from_sequence, 1);
+          const auto max = std::min<std::uint32_t>(request->max_records, 1000);
+          std::vector<FeedRecordFrame> page;
+          for (std::uint64_t i = from - 1; i < records_.size() && page.size() < max; ++i) {
+            page.push_back(FeedRecordFrame{records_[i].sequence, records_[i].kind, records_[i].json, records_[i].signature});
           }
-          out.setNextSequence(page.empty() ? from : page.back()->sequence + 1);
+          bytes = encode_feed_page(request_id, page, page.empty() ? from : page.back().sequence + 1);
           break;
         }
-        case wire::ObserverRequest::LATEST_CHECKPOINT: {
+        case ObserverQuery::Kind::latest_checkpoint: {
           const SigningKey& key = checkpoint_signer_ != nullptr ? *checkpoint_signer_ : broker_.signing_key();
-          reply.initCheckpoint().setNote(checkpoint_note_locked(key));
+          bytes = encode_checkpoint_reply(request_id, checkpoint_note_locked(key));
           break;
         }
-        case wire::ObserverRequest::INCLUSION_PROOF: {
-          auto proof = inclusion_proof(log_, request.getInclusionProof().getLeafIndex(),
-                                       request.getInclusionProof().getTreeSize());
-          set_proof(reply, proof);
+        case ObserverQuery::Kind::inclusion_proof:
+          bytes = proof_reply(request_id, inclusion_proof(log_, request->leaf_index, request->tree_size));
           break;
-        }
-        case wire::ObserverRequest::CONSISTENCY_PROOF: {
-          auto proof = consistency_proof(log_, request.getConsistencyProof().getFirstTreeSize(),
-                                         request.getConsistencyProof().getSecondTreeSize());
-          set_proof(reply, proof);
+        case ObserverQuery::Kind::consistency_proof:
+          bytes = proof_reply(request_id, consistency_proof(log_, request->first_tree_size, request->second_tree_size));
           break;
-        }
+        case ObserverQuery::Kind::unknown:
+          bytes = encode_observer_error(request_id, make_error(ErrorCode::unsupported_version, "unknown request"));
+          break;
       }
     }
-    Bytes bytes = to_bytes(message);
     std::array<zmq::message_t, 2> out{zmq::message_t(parts[0].data(), parts[0].size()),
                                       zmq::message_t(bytes.data(), bytes.size())};
     try {
@@ -246,15 +226,9 @@ class FakeObserverEndpoint {
     }
   }
 
-  static void set_proof(wire::ObserverReply::Builder reply, const Result<std::vector<Sha256Digest>>& proof) {
-    if (!proof) {
-      auto error = reply.initError();
-      error.setCode(wire::ErrorCode::INVALID_ARGUMENT);
-      error.setMessage(proof.error().message);
-      return;
-    }
-    auto hashes = reply.initProof().initHashes(static_cast<unsigned>(proof->size()));
-    for (unsigned i = 0; i < hashes.size(); ++i) hashes.set(i, kj::arrayPtr((*proof)[i].data(), (*proof)[i].size()));
+  static Bytes proof_reply(std::uint64_t request_id, const Result<std::vector<Sha256Digest>>& proof) {
+    if (!proof) return encode_observer_error(request_id, make_error(ErrorCode::invalid_argument, proof.error().message));
+    return encode_proof_reply(request_id, *proof);
   }
 
   const Identity& broker_;

@@ -21,10 +21,9 @@ struct EnvelopeParts {
 };
 
 EnvelopeParts split(const Bytes& envelope_bytes) {
-  auto words = kj::heapArray<capnp::word>(envelope_bytes.size() / 8);
-  std::memcpy(words.begin(), envelope_bytes.data(), envelope_bytes.size());
-  capnp::FlatArrayMessageReader reader(words);
-  auto envelope = reader.getRoot<wire::Envelope>();
+  auto message = AlignedMessage::open(envelope_bytes, Framing::flat, "envelope");
+  REQUIRE(message.ok());
+  auto envelope = message->root<wire::Envelope>();
   EnvelopeParts parts;
   auto copy = [](capnp::Data::Reader data) { return Bytes(data.begin(), data.end()); };
   parts.header = copy(envelope.getHeader());
@@ -152,12 +151,10 @@ TEST_CASE("the signed sender must be the certificate holder") {
   // Re-sign sn.douanes's header naming sn.police-judiciaire: the signature is
   // valid, the claim is not.
   EnvelopeParts parts = split(test::seal_sample(other, wire::MessageType::TRACING_REQUEST));
-  auto words = kj::heapArray<capnp::word>(parts.header.size() / 8);
-  std::memcpy(words.begin(), parts.header.data(), parts.header.size());
-  kj::ArrayPtr<const capnp::word> segments[1] = {words};
-  capnp::SegmentArrayMessageReader reader(kj::arrayPtr(segments, 1));
+  auto original = AlignedMessage::open(parts.header, Framing::canonical, "header");
+  REQUIRE(original.ok());
   capnp::MallocMessageBuilder builder;
-  builder.setRoot(reader.getRoot<wire::Header>());
+  builder.setRoot(original->root<wire::Header>());
   auto header = builder.getRoot<wire::Header>();
   header.setSenderParticipant("sn.police-judiciaire");
   auto canonical = capnp::canonicalize(header.asReader());
@@ -202,12 +199,10 @@ TEST_CASE("a header whose type disagrees with the body is malformed") {
   auto focal = pki.issue_identity("sn.focal-point", "SN", Role::focal_point);
   EnvelopeParts parts = split(test::seal_sample(focal, wire::MessageType::ALERT));
   // Re-seal a header claiming "tracing response" over the alert body.
-  auto words = kj::heapArray<capnp::word>(parts.header.size() / 8);
-  std::memcpy(words.begin(), parts.header.data(), parts.header.size());
-  kj::ArrayPtr<const capnp::word> segments[1] = {words};
-  capnp::SegmentArrayMessageReader reader(kj::arrayPtr(segments, 1));
+  auto original = AlignedMessage::open(parts.header, Framing::canonical, "header");
+  REQUIRE(original.ok());
   capnp::MallocMessageBuilder builder;
-  builder.setRoot(reader.getRoot<wire::Header>());
+  builder.setRoot(original->root<wire::Header>());
   auto header = builder.getRoot<wire::Header>();
   header.setType(wire::MessageType::TRACING_RESPONSE);
   auto canonical = capnp::canonicalize(header.asReader());
