@@ -1,7 +1,8 @@
 // Cost of durable commits in the SQLite store, one message per commit and
 // grouped, on a temp file (WAL, synchronous=FULL, as the broker runs it).
 //
-//   fpx-bench-store [--singles N] [--messages N] [--tracing N]   (defaults 500, 4096, 2048)
+//   fpx-bench-store [--singles N] [--messages N] [--tracing N] [--keep-dir]
+//   (defaults 500, 4096, 2048; --keep-dir keeps the stores for inspection)
 //
 // Prints one "name value" line per figure. First, the cost of one realistic
 // tracing request as the broker's submit path writes it (a 2.5 KB envelope,
@@ -242,13 +243,14 @@ void submit_tracing(Store& store, TracingFactory& factory) {
 void tracing_figures(const std::filesystem::path& dir, int messages) {
   auto store = must(fpx::broker::open_sqlite_store(dir / "tracing.db"), "open store");
   TracingFactory factory;
-  for (int i = 0; i < 64; ++i) {  // warm: the first pages of every table and index
+  const int warm = std::min(64, messages);
+  for (int i = 0; i < warm; ++i) {  // warm: the first pages of every table and index
     must(store->begin(), "begin");
     submit_tracing(*store, factory);
     must(store->commit(), "commit");
   }
   must(store->checkpoint(), "checkpoint");
-  std::uint64_t total = 64;
+  auto total = static_cast<std::uint64_t>(warm);
   for (const int group : kTracingGroups) {
     const int commits = std::max(1, messages / group);
     const auto statements = sql_counter.statements;
@@ -298,17 +300,20 @@ int main(int argc, char** argv) {
   int singles = kDefaultSingles;
   int messages = kDefaultMessages;
   int tracing = kDefaultTracing;
+  auto keep = fpx::bench::KeepDir::remove;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
-    if ((arg == "--singles" || arg == "--messages" || arg == "--tracing") && i + 1 < argc) {
+    if (arg == "--keep-dir") {
+      keep = fpx::bench::KeepDir::keep;
+    } else if ((arg == "--singles" || arg == "--messages" || arg == "--tracing") && i + 1 < argc) {
       (arg == "--singles" ? singles : arg == "--messages" ? messages : tracing) = parse_count(argv[++i], arg.c_str());
     } else {
-      std::fprintf(stderr, "usage: fpx-bench-store [--singles N] [--messages N] [--tracing N]\n");
+      std::fprintf(stderr, "usage: fpx-bench-store [--singles N] [--messages N] [--tracing N] [--keep-dir]\n");
       return 2;
     }
   }
 
-  fpx::bench::TempDir dir;
+  fpx::bench::TempDir dir(keep);
   sqlite3_auto_extension(reinterpret_cast<void (*)()>(install_statement_counter));
   tracing_figures(dir.path(), tracing);
   auto store = must(fpx::broker::open_sqlite_store(dir.path() / "store.db"), "open store");
