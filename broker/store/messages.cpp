@@ -46,9 +46,13 @@ Result<std::optional<StoredMessage>> SqliteStore::find_message(const MessageId& 
 
 Result<InsertedMessage> SqliteStore::insert_message(const NewMessage& message, std::int64_t stored_at_ms) {
   if (auto lost = transaction_lost()) return *std::move(lost);
-  // A savepoint makes one message all-or-nothing inside a group commit: a
-  // duplicate id (or any failure) in message 7 of a batch undoes only
-  // message 7's rows and leaves the batch's other messages committable.
+  // One message is all-or-nothing inside a group commit: a duplicate id (or
+  // any failure) in message 7 of a batch undoes only message 7's rows and
+  // leaves the batch's other messages committable. The broker already holds
+  // a savepoint per message (open_savepoint) and undoes it on failure; a
+  // second one nested inside it would only cost two more statements and a
+  // statement journal, so the store opens its own only when called outside.
+  if (unit_savepoint_open_) return insert_message_rows(message, stored_at_ms);
   {
     Query savepoint(savepoint_.get());
     if (auto status = done(savepoint.step(), "starting a message savepoint"); !status) return std::move(status).take_error();
@@ -66,15 +70,19 @@ Result<InsertedMessage> SqliteStore::insert_message(const NewMessage& message, s
 }
 
 Result<InsertedMessage> SqliteStore::insert_message_rows(const NewMessage& message, std::int64_t stored_at_ms) {
-  std::uint64_t log_index = 0;
-  {
-    Query query(next_leaf_index_.get());
-    const int rc = query.step();
-    if (rc != SQLITE_ROW) return fail(rc, "reading the next log index");
-    log_index = static_cast<std::uint64_t>(query.integer(0));
+  // Checked before any write, so that a refusal leaves nothing to undo.
+  for (std::size_t i = 0; i < message.recipients.size(); ++i) {
+    for (std::size_t j = 0; j < i; ++j) {
+      if (message.recipients[i] == message.recipients[j]) {
+        return make_error(ErrorCode::invalid_argument, "recipient " + message.recipients[i].str() +
+                                                           " is listed twice for message " + message.id.hex());
+      }
+    }
   }
 
+  // One statement: the row, its leaf index (the log's next) and its seq back.
   std::int64_t seq = 0;
+  std::uint64_t log_index = 0;
   {
     Query query(insert_message_.get());
     query.bind(1, ByteView(message.id.bytes))
@@ -90,50 +98,53 @@ Result<InsertedMessage> SqliteStore::insert_message_rows(const NewMessage& messa
     } else {
       query.bind_null(9);
     }
-    query.bind(10, message.hold_until_ms).bind(11, to_sql(log_index));
+    query.bind(10, message.hold_until_ms);
     const int rc = query.step();
     if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
       return make_error(ErrorCode::id_reused, "message id " + message.id.hex() + " is already stored");
     }
-    if (rc != SQLITE_DONE) return fail(rc, "storing a message");
-    seq = sqlite3_last_insert_rowid(db_.get());
+    if (rc != SQLITE_ROW) return fail(rc, "storing a message");
+    seq = query.integer(0);
+    log_index = static_cast<std::uint64_t>(query.integer(1));
   }
 
   for (const auto& recipient : message.recipients) {
     Query query(insert_delivery_.get());
     query.bind(1, seq).bind(2, std::string_view(recipient.str())).bind(3, stored_at_ms);
-    const int rc = query.step();
-    if (rc == SQLITE_CONSTRAINT_UNIQUE) {
-      return make_error(ErrorCode::invalid_argument,
-                        "recipient " + recipient.str() + " is listed twice for message " + message.id.hex());
-    }
-    if (rc != SQLITE_DONE) return fail(rc, "storing a delivery");
+    if (auto status = done(query.step(), "storing a delivery"); !status) return std::move(status).take_error();
   }
 
   {
     const auto hash = leaf_hash(message.log_leaf_data);
+    // The sealed parts as one value beside the leaf (schema 6), not a row each.
+    const Bytes parts = message.log_parts.empty() ? Bytes{} : encode_commitment_parts(message.log_parts);
     Query query(insert_leaf_.get());
     query.bind(1, to_sql(log_index))
         .bind(2, ByteView(message.log_leaf_data))
         .bind(3, ByteView(hash))
         .bind(4, seq)
         .bind(5, stored_at_ms);
+    if (parts.empty()) {
+      query.bind_null(6);
+    } else {
+      query.bind(6, ByteView(parts));
+    }
     if (auto status = done(query.step(), "appending a log leaf"); !status) return std::move(status).take_error();
     if (auto status = append_log_nodes(log_index, hash); !status) return std::move(status).take_error();
   }
-  for (std::size_t part = 0; part < message.log_parts.size(); ++part) {
-    const CommitmentPart& sealed = message.log_parts[part];
-    Query query(insert_commitment_.get());
-    query.bind(1, to_sql(log_index))
-        .bind(2, static_cast<std::int64_t>(part))
-        .bind(3, ByteView(sealed.salt))
-        .bind(4, std::string_view(sealed.metadata));
-    if (sealed.tracing_request) {
-      query.bind(5, ByteView(sealed.tracing_request->bytes))
-          .bind(6, std::string_view(sealed.requested_country.str()))
-          .bind(7, std::string_view(sealed.fact));
-    }
-    if (auto status = done(query.step(), "keeping a leaf's commitment"); !status) return std::move(status).take_error();
+  // The reveal finds a tracing's facts through log_facts: one row per
+  // tracing request the leaf states facts about (usually one), not per part.
+  std::vector<const MessageId*> tracings;
+  for (const auto& part : message.log_parts) {
+    if (!part.tracing_request) continue;
+    const bool seen = std::any_of(tracings.begin(), tracings.end(),
+                                  [&](const MessageId* id) { return id->bytes == part.tracing_request->bytes; });
+    if (!seen) tracings.push_back(&*part.tracing_request);
+  }
+  for (const MessageId* tracing : tracings) {
+    Query query(insert_leaf_fact_.get());
+    query.bind(1, ByteView(tracing->bytes)).bind(2, to_sql(log_index));
+    if (auto status = done(query.step(), "indexing a leaf's facts"); !status) return std::move(status).take_error();
   }
   return InsertedMessage{seq, log_index};
 }
@@ -273,9 +284,8 @@ Result<std::optional<Bytes>> SqliteStore::message_envelope(const MessageId& id) 
 }
 
 Result<std::uint64_t> SqliteStore::bytes_stored_since(const ParticipantId& sender, std::int64_t since_ms) {
-  // TODO(perf): a scan of the messages table, once per participant and
-  // UTC day (DailyQuota keeps the count in memory); an index on
-  // (sender, stored_at_ms) would make it a range read.
+  // Once per participant and UTC day (DailyQuota keeps the count in
+  // memory): a range read of messages_by_sender (schema 6), not a scan.
   Query query(bytes_stored_since_.get());
   query.bind(1, std::string_view(sender.str())).bind(2, since_ms);
   const int rc = query.step();

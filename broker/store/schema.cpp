@@ -7,8 +7,9 @@ namespace sqlite {
 
 // Bump when the schema changes, and teach open_sqlite_store to migrate from
 // the previous version. A file with a newer version is refused, never guessed at.
-constexpr int kSchemaVersion = 5;  // 2: log_nodes; 3: feed, checkpoints; 4: leaf parts, statistics runs;
+constexpr int kSchemaVersion = 6;  // 2: log_nodes; 3: feed, checkpoints; 4: leaf parts, statistics runs;
                                    // 5: officers (who acknowledged and answered; confirmed deliveries by recipient)
+                                   // 6: fewer writes per message (no AUTOINCREMENT, a leaf's parts as one value)
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE messages (
@@ -255,6 +256,203 @@ Status migrate_from_version_1(sqlite3* db, const std::string& path) {
   return status;
 }
 
+// Schema version 6: fewer writes per message. A new store is created as
+// version 5 and then migrated, so that one path builds every store.
+//
+// - messages, deliveries and audit lose AUTOINCREMENT (each insert also
+//   wrote sqlite_sequence): their ids are INTEGER PRIMARY KEY rowids, the
+//   largest + 1. Such an id could be reused only if the row holding the
+//   largest were deleted, and the *_keep_newest triggers refuse exactly that
+//   delete (the feed too, whose sequence is max + 1 as well), so delivery
+//   ids, message seqs, audit ids and feed sequences still only grow. A
+//   future retention job may delete any row but the newest of each table.
+// - A leaf's sealed parts are one value on its log_leaves row (see
+//   commitment_parts.cpp), not a row each in log_commitment_parts; log_facts
+//   keeps one row per (tracing request, leaf) for the reveal to find them.
+// - messages_by_sender: the daily quota's read is a range, not a scan.
+// Rebuilding messages copies every envelope once: the migration of a large
+// store takes a while and needs free space about the size of the file.
+constexpr const char* kCompactSchema = R"sql(
+CREATE TABLE messages_v6 (
+  seq            INTEGER PRIMARY KEY,  -- arrival order: max + 1, never reused (messages_keep_newest)
+  message_id     BLOB NOT NULL UNIQUE,
+  signed_sha256  BLOB NOT NULL,
+  envelope       BLOB NOT NULL,
+  sender         TEXT NOT NULL,
+  sender_country TEXT NOT NULL,
+  type           TEXT NOT NULL,
+  created_at_ms  INTEGER NOT NULL,
+  stored_at_ms   INTEGER NOT NULL,
+  in_reply_to    BLOB,
+  hold_until_ms  INTEGER NOT NULL,
+  log_index      INTEGER NOT NULL,  -- its leaf in log_leaves
+  receipt        BLOB
+);
+INSERT INTO messages_v6 (seq, message_id, signed_sha256, envelope, sender, sender_country, type, created_at_ms,
+                         stored_at_ms, in_reply_to, hold_until_ms, log_index, receipt)
+  SELECT seq, message_id, signed_sha256, envelope, sender, sender_country, type, created_at_ms,
+         stored_at_ms, in_reply_to, hold_until_ms, log_index, receipt FROM messages;
+DROP TABLE messages;
+ALTER TABLE messages_v6 RENAME TO messages;
+CREATE INDEX messages_by_sender ON messages (sender, stored_at_ms);
+
+CREATE TABLE deliveries_v6 (
+  delivery_id    INTEGER PRIMARY KEY,  -- arrival order per recipient: max + 1, never reused (deliveries_keep_newest)
+  message_seq    INTEGER NOT NULL REFERENCES messages(seq),
+  recipient      TEXT NOT NULL,
+  state          TEXT NOT NULL CHECK (state IN ('stored', 'delivered', 'confirmed', 'dead_letter')),
+  attempts       INTEGER NOT NULL DEFAULT 0,
+  updated_at_ms  INTEGER NOT NULL,
+  reason         TEXT NOT NULL DEFAULT '',
+  UNIQUE (message_seq, recipient)
+);
+INSERT INTO deliveries_v6 (delivery_id, message_seq, recipient, state, attempts, updated_at_ms, reason)
+  SELECT delivery_id, message_seq, recipient, state, attempts, updated_at_ms, reason FROM deliveries;
+DROP TABLE deliveries;
+ALTER TABLE deliveries_v6 RENAME TO deliveries;
+CREATE INDEX deliveries_pending ON deliveries (recipient, delivery_id) WHERE state IN ('stored', 'delivered');
+CREATE INDEX deliveries_confirmed ON deliveries (recipient, delivery_id) WHERE state = 'confirmed';
+
+CREATE TABLE audit_v6 (
+  id          INTEGER PRIMARY KEY,  -- max + 1, never reused (audit_keep_newest)
+  at_ms       INTEGER NOT NULL,
+  principal   TEXT NOT NULL,
+  message_id  BLOB,
+  stage       TEXT NOT NULL,
+  outcome     TEXT NOT NULL,  -- error_code_name(), or 'accepted'
+  detail      TEXT NOT NULL
+);
+INSERT INTO audit_v6 (id, at_ms, principal, message_id, stage, outcome, detail)
+  SELECT id, at_ms, principal, message_id, stage, outcome, detail FROM audit;
+DROP TABLE audit;
+ALTER TABLE audit_v6 RENAME TO audit;
+
+CREATE TRIGGER messages_keep_newest BEFORE DELETE ON messages
+  WHEN old.seq = (SELECT MAX(seq) FROM messages)
+  BEGIN SELECT RAISE(ABORT, 'the newest message keeps seq from being reused: it is never deleted'); END;
+CREATE TRIGGER deliveries_keep_newest BEFORE DELETE ON deliveries
+  WHEN old.delivery_id = (SELECT MAX(delivery_id) FROM deliveries)
+  BEGIN SELECT RAISE(ABORT, 'the newest delivery keeps delivery ids from being reused: it is never deleted'); END;
+CREATE TRIGGER audit_keep_newest BEFORE DELETE ON audit
+  WHEN old.id = (SELECT MAX(id) FROM audit)
+  BEGIN SELECT RAISE(ABORT, 'the newest audit row keeps audit ids from being reused: it is never deleted'); END;
+CREATE TRIGGER feed_keep_newest BEFORE DELETE ON feed
+  WHEN old.seq = (SELECT MAX(seq) FROM feed)
+  BEGIN SELECT RAISE(ABORT, 'the newest feed record keeps sequences from being reused: it is never deleted'); END;
+
+-- The sealed parts of a message's leaf, one value (commitment_parts.cpp);
+-- NULL for a public record's leaf, which has none.
+ALTER TABLE log_leaves ADD COLUMN parts BLOB;
+-- Which leaves state facts about a tracing request (the reveal's lookup).
+CREATE TABLE log_facts (
+  request_seq  INTEGER NOT NULL,
+  leaf_index   INTEGER NOT NULL,
+  PRIMARY KEY (request_seq, leaf_index)
+) WITHOUT ROWID;
+)sql";
+
+// Version 5 kept a row per sealed part: each leaf's parts become one value
+// on its log_leaves row, and log_facts indexes the tracings they are about.
+Status convert_commitment_parts(sqlite3* db, const std::string& path) {
+  auto failed = [&] {
+    return make_error(ErrorCode::io_error, "migrating store " + path + " to schema 6: " + sqlite3_errmsg(db) +
+                                               "; restore it from a backup, or run the previous broker on it");
+  };
+  sqlite3_stmt* raw = nullptr;
+  if (sqlite3_prepare_v2(db,
+                         "SELECT p.leaf_index, p.salt, p.metadata, m.message_id, p.requested_country, p.fact, "
+                         "p.request_seq FROM log_commitment_parts AS p LEFT JOIN messages AS m ON m.seq = p.request_seq "
+                         "ORDER BY p.leaf_index, p.part",
+                         -1, &raw, nullptr) != SQLITE_OK) {
+    return failed();
+  }
+  StatementPtr parts_of(raw);
+  if (sqlite3_prepare_v2(db, "UPDATE log_leaves SET parts = ?2 WHERE leaf_index = ?1", -1, &raw, nullptr) != SQLITE_OK) {
+    return failed();
+  }
+  StatementPtr set_parts(raw);
+  if (sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO log_facts (request_seq, leaf_index) VALUES (?1, ?2)", -1, &raw,
+                         nullptr) != SQLITE_OK) {
+    return failed();
+  }
+  StatementPtr add_fact(raw);
+
+  std::int64_t leaf = -1;
+  std::vector<CommitmentPart> parts;
+  auto flush = [&]() -> bool {
+    if (leaf < 0) return true;
+    const Bytes encoded = encode_commitment_parts(parts);
+    Query query(set_parts.get());
+    query.bind(1, leaf).bind(2, ByteView(encoded));
+    parts.clear();
+    return query.step() == SQLITE_DONE;
+  };
+  for (;;) {
+    const int rc = sqlite3_step(parts_of.get());
+    if (rc == SQLITE_DONE) break;
+    if (rc != SQLITE_ROW) return failed();
+    const std::int64_t index = sqlite3_column_int64(parts_of.get(), 0);
+    if (index != leaf) {
+      if (!flush()) return failed();
+      leaf = index;
+    }
+    auto blob = [&](int column) {
+      const auto* data = static_cast<const std::uint8_t*>(sqlite3_column_blob(parts_of.get(), column));
+      return data == nullptr ? Bytes{} : Bytes(data, data + sqlite3_column_bytes(parts_of.get(), column));
+    };
+    auto text = [&](int column) {
+      const auto* data = sqlite3_column_text(parts_of.get(), column);
+      return data == nullptr ? std::string{} : std::string(reinterpret_cast<const char*>(data));
+    };
+    CommitmentPart part;
+    part.salt = blob(1);
+    part.metadata = text(2);
+    if (sqlite3_column_type(parts_of.get(), 6) != SQLITE_NULL) {
+      part.tracing_request = message_id_from(blob(3));
+      if (!part.tracing_request) {
+        return make_error(ErrorCode::io_error, "migrating store " + path + " to schema 6: a fact of leaf " +
+                                                   std::to_string(index) +
+                                                   " names a tracing request that is not stored; restore it "
+                                                   "from a backup");
+      }
+      part.requested_country = CountryCode(text(4));
+      part.fact = text(5);
+      Query query(add_fact.get());
+      query.bind(1, sqlite3_column_int64(parts_of.get(), 6)).bind(2, index);
+      if (query.step() != SQLITE_DONE) return failed();
+    }
+    parts.push_back(std::move(part));
+  }
+  if (!flush()) return failed();
+  return {};
+}
+
+Status migrate_from_version_5(sqlite3* db, const std::string& path) {
+  // Rebuilding a table that others reference is done with foreign keys off
+  // (SQLite's documented procedure; the pragma is a no-op inside a
+  // transaction), checked with foreign_key_check before the commit.
+  if (auto status = exec(db, "PRAGMA foreign_keys = OFF", path); !status) return status;
+  auto status = exec(db, "BEGIN IMMEDIATE", path);
+  if (status) status = exec(db, kCompactSchema, path);
+  if (status) status = convert_commitment_parts(db, path);
+  if (status) status = exec(db, "DROP TABLE log_commitment_parts", path);
+  if (status) {
+    auto dangling = query_integer(db, "SELECT COUNT(*) FROM pragma_foreign_key_check", path);
+    if (!dangling) {
+      status = std::move(dangling).take_error();
+    } else if (*dangling != 0) {
+      status = make_error(ErrorCode::io_error, "migrating store " + path + " to schema 6: " +
+                                                   std::to_string(*dangling) +
+                                                   " rows refer to rows that do not exist; restore it from a backup");
+    }
+  }
+  if (status) status = exec(db, "PRAGMA user_version = 6", path);
+  if (status) status = exec(db, "COMMIT", path);
+  if (!status) sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+  if (auto restored = exec(db, "PRAGMA foreign_keys = ON", path); !restored && status) status = restored;
+  return status;
+}
+
 // Version 4 knew one session per participant: no officers in the lifecycle.
 Status migrate_from_version_4(sqlite3* db, const std::string& path) {
   if (auto status = exec(db, "BEGIN IMMEDIATE", path); !status) return status;
@@ -303,7 +501,10 @@ Status check_schema(sqlite3* db, const std::string& path) {
   if (*version <= 3 && *version >= 1) {
     if (auto migrated = migrate_from_version_3(db, path); !migrated) return migrated;
   }
-  if (*version <= 4 && *version >= 1) return migrate_from_version_4(db, path);
+  if (*version <= 4 && *version >= 1) {
+    if (auto migrated = migrate_from_version_4(db, path); !migrated) return migrated;
+  }
+  if (*version <= 5 && *version >= 1) return migrate_from_version_5(db, path);
   if (*version > kSchemaVersion) {
     return make_error(ErrorCode::io_error, "store " + path + " has schema version " + std::to_string(*version) +
                                                ", newer than this broker understands (" +
@@ -329,10 +530,13 @@ Status check_schema(sqlite3* db, const std::string& path) {
   if (status) status = exec(db, kStatisticsSchema, path);
   if (status) status = exec(db, kOfficersSchema, path);
   if (status) status = exec(db, "INSERT INTO statistics_since VALUES (0)", path);
-  if (status) status = exec(db, ("PRAGMA user_version = " + std::to_string(kSchemaVersion)).c_str(), path);
+  if (status) status = exec(db, "PRAGMA user_version = 5", path);
   if (status) status = exec(db, "COMMIT", path);
-  if (!status) sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
-  return status;
+  if (!status) {
+    sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+    return status;
+  }
+  return migrate_from_version_5(db, path);
 }
 
 }  // namespace sqlite

@@ -33,6 +33,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -259,6 +260,9 @@ class SqliteStore final : public Store {
   std::string path_;
   std::string vfs_;  // empty: SQLite's default
   Durability durability_ = Durability::required;  // open_sqlite_store sets synchronous=FULL
+  // The broker's per-message savepoint is open: insert_message then opens
+  // none of its own (one savepoint per message, not two nested).
+  bool unit_savepoint_open_ = false;
 
   // The background checkpoints: their own connection, used by their thread only.
   DatabasePtr checkpoint_db_;
@@ -282,11 +286,11 @@ class SqliteStore final : public Store {
   StatementPtr insert_message_;
   StatementPtr insert_delivery_;
   StatementPtr insert_leaf_;
-  StatementPtr insert_commitment_;
+  StatementPtr insert_leaf_fact_;
   StatementPtr lifecycle_between_;
   StatementPtr first_submission_;
   StatementPtr facts_of_tracing_;
-  StatementPtr commitment_parts_;
+  StatementPtr leaf_parts_;
   StatementPtr last_statistics_period_;
   StatementPtr statistics_awaiting_reveal_;
   StatementPtr record_statistics_run_;
@@ -321,6 +325,11 @@ class SqliteStore final : public Store {
   StatementPtr append_checkpoint_;
   StatementPtr latest_checkpoint_;
 };
+
+// A leaf's sealed parts as the one value schema 6 keeps (commitment_parts.cpp);
+// nullopt: not this store's encoding, a damaged file.
+Bytes encode_commitment_parts(std::span<const CommitmentPart> parts);
+std::optional<std::vector<CommitmentPart>> decode_commitment_parts(ByteView encoded);
 
 // Runs SQL with no result rows worth reading (connection.cpp).
 Status exec(sqlite3* db, const char* sql, const std::string& path);

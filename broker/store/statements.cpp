@@ -29,28 +29,30 @@ Status SqliteStore::prepare_statements() {
        "SELECT seq, signed_sha256, sender, sender_country, type, created_at_ms, stored_at_ms, log_index, receipt "
        "FROM messages WHERE message_id = ?1"},
       {&next_leaf_index_, "SELECT COALESCE(MAX(leaf_index) + 1, 0) FROM log_leaves"},
+      // The log's next index read in the same statement (a seek to the last
+      // leaf), and seq and log_index returned: one statement, not three.
       {&insert_message_,
        "INSERT INTO messages (message_id, signed_sha256, envelope, sender, sender_country, type, created_at_ms, "
-       "stored_at_ms, in_reply_to, hold_until_ms, log_index) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"},
+       "stored_at_ms, in_reply_to, hold_until_ms, log_index) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
+       "(SELECT COALESCE(MAX(leaf_index) + 1, 0) FROM log_leaves)) RETURNING seq, log_index"},
       {&insert_delivery_,
        "INSERT INTO deliveries (message_seq, recipient, state, attempts, updated_at_ms) "
        "VALUES (?1, ?2, 'stored', 0, ?3)"},
       {&insert_leaf_,
-       "INSERT INTO log_leaves (leaf_index, leaf_data, leaf_hash, message_seq, created_at_ms) "
-       "VALUES (?1, ?2, ?3, ?4, ?5)"},
-      {&insert_commitment_,
-       "INSERT INTO log_commitment_parts (leaf_index, part, salt, metadata, request_seq, requested_country, fact) "
-       "VALUES (?1, ?2, ?3, ?4, (SELECT seq FROM messages WHERE message_id = ?5), ?6, ?7)"},
+       "INSERT INTO log_leaves (leaf_index, leaf_data, leaf_hash, message_seq, created_at_ms, parts) "
+       "VALUES (?1, ?2, ?3, ?4, ?5, ?6)"},
+      // A tracing request that is not stored has no facts to reveal: no row.
+      {&insert_leaf_fact_,
+       "INSERT OR IGNORE INTO log_facts (request_seq, leaf_index) SELECT seq, ?2 FROM messages WHERE message_id = ?1"},
       {&lifecycle_between_,
        "SELECT " FPX_LIFECYCLE_COLUMNS " FROM lifecycle AS l JOIN messages AS m ON m.seq = l.request_seq "
        "WHERE l.submitted_at_ms >= ?1 AND l.submitted_at_ms < ?2 ORDER BY l.request_seq, l.requested_country"},
       {&first_submission_,
        "SELECT MIN(submitted_at_ms), (SELECT MAX(since_ms) FROM statistics_since) FROM lifecycle"},
       {&facts_of_tracing_,
-       "SELECT p.leaf_index, p.part, p.fact, p.salt, p.metadata FROM log_commitment_parts AS p "
-       "WHERE p.request_seq = (SELECT seq FROM messages WHERE message_id = ?1) AND p.requested_country = ?2 "
-       "ORDER BY p.leaf_index, p.part"},
-      {&commitment_parts_, "SELECT salt, metadata FROM log_commitment_parts WHERE leaf_index = ?1 ORDER BY part"},
+       "SELECT l.leaf_index, l.parts FROM log_facts AS f JOIN log_leaves AS l ON l.leaf_index = f.leaf_index "
+       "WHERE f.request_seq = (SELECT seq FROM messages WHERE message_id = ?1) ORDER BY f.leaf_index"},
+      {&leaf_parts_, "SELECT parts FROM log_leaves WHERE leaf_index = ?1"},
       {&last_statistics_period_, "SELECT MAX(start_ms) FROM statistics_runs WHERE period = ?1 AND revealed = 0"},
       {&statistics_awaiting_reveal_,
        "SELECT start_ms, feed_sequence FROM statistics_runs AS r WHERE r.period = ?1 AND r.revealed = 0 "

@@ -21,34 +21,47 @@ Result<std::optional<StatisticsStart>> SqliteStore::statistics_start() {
 
 Result<std::vector<SealedFact>> SqliteStore::facts_of_tracing(const MessageId& request_id,
                                                  const CountryCode& requested_country) {
+  // log_facts names the leaves that state facts about the request; their
+  // parts say which requested state each fact is about.
   Query query(facts_of_tracing_.get());
-  query.bind(1, ByteView(request_id.bytes)).bind(2, std::string_view(requested_country.str()));
+  query.bind(1, ByteView(request_id.bytes));
   std::vector<SealedFact> facts;
   for (;;) {
     const int rc = query.step();
     if (rc == SQLITE_DONE) return facts;
     if (rc != SQLITE_ROW) return fail(rc, "reading the facts of a tracing");
-    SealedFact fact;
-    fact.leaf_index = static_cast<std::uint64_t>(query.integer(0));
-    fact.part = static_cast<std::uint32_t>(query.integer(1));
-    fact.fact = query.text(2);
-    auto salt = query.blob(3);
-    fact.salt.assign(salt.begin(), salt.end());
-    fact.metadata = query.text(4);
-    facts.push_back(std::move(fact));
+    const auto leaf_index = static_cast<std::uint64_t>(query.integer(0));
+    auto parts = decode_commitment_parts(query.blob(1));
+    if (!parts) return damaged("leaf's sealed parts");
+    for (std::size_t part = 0; part < parts->size(); ++part) {
+      CommitmentPart& sealed = (*parts)[part];
+      if (!sealed.tracing_request || *sealed.tracing_request != request_id ||
+          sealed.requested_country != requested_country) {
+        continue;
+      }
+      SealedFact fact;
+      fact.leaf_index = leaf_index;
+      fact.part = static_cast<std::uint32_t>(part);
+      fact.fact = std::move(sealed.fact);
+      fact.salt = std::move(sealed.salt);
+      fact.metadata = std::move(sealed.metadata);
+      facts.push_back(std::move(fact));
+    }
   }
 }
 
 Result<std::vector<Sha256Digest>> SqliteStore::commitment_part_hashes(std::uint64_t leaf_index) {
-  Query query(commitment_parts_.get());
+  Query query(leaf_parts_.get());
   query.bind(1, to_sql(leaf_index));
-  std::vector<Sha256Digest> hashes;
-  for (;;) {
-    const int rc = query.step();
-    if (rc == SQLITE_DONE) break;
-    if (rc != SQLITE_ROW) return fail(rc, "reading a leaf's commitment");
-    hashes.push_back(stats::commitment_part_hash(query.blob(0), query.text(1)));
+  const int rc = query.step();
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return fail(rc, "reading a leaf's commitment");
+  if (rc == SQLITE_DONE || query.is_null(0)) {
+    return make_error(ErrorCode::not_found, "leaf " + std::to_string(leaf_index) + " has no kept commitment");
   }
+  auto parts = decode_commitment_parts(query.blob(0));
+  if (!parts) return damaged("leaf's sealed parts");
+  std::vector<Sha256Digest> hashes;
+  for (const auto& part : *parts) hashes.push_back(stats::commitment_part_hash(part.salt, part.metadata));
   if (hashes.empty()) {
     return make_error(ErrorCode::not_found, "leaf " + std::to_string(leaf_index) + " has no kept commitment");
   }
