@@ -54,7 +54,7 @@ using fpx::bench::must;
 constexpr const char* kSenderCountries[] = {"SN", "ML", "NE", "BF", "GH", "CI", "TG", "BJ"};
 constexpr const char* kRecipientCountries[] = {"BE", "NG", "FR", "DE", "IT", "ES", "RU", "CN"};
 constexpr int kMaxParties = 8;
-constexpr const char* kObserverId = "sn.observatory";
+constexpr const char* kObserverId = "cso.observatory";
 
 // Short, so that a client notices a dead broker quickly and reconnects
 // (the library does not report a lost connection; a timeout does). A submit
