@@ -1,9 +1,22 @@
 // Cost of durable commits in the SQLite store, one message per commit and
 // grouped, on a temp file (WAL, synchronous=FULL, as the broker runs it).
 //
-//   fpx-bench-store [--singles N] [--messages N]     (defaults 500, 4096)
+//   fpx-bench-store [--singles N] [--messages N] [--tracing N] [--keep-dir]
+//   (defaults 500, 4096, 2048; --keep-dir keeps the stores for inspection)
 //
-// Prints one "name value" line per figure:
+// Prints one "name value" line per figure. First, the cost of one realistic
+// tracing request as the broker's submit path writes it (a 2.5 KB envelope,
+// 2 recipients, a leaf of 8 sealed parts, its receipt, one lifecycle row,
+// the accepted audit row, a savepoint around the message), in commit groups
+// of 1 and of 16:
+//   sql_statements_per_msg_batch_G     statements SQLite ran (sqlite3_trace_v2), BEGIN/COMMIT included
+//   sql_statements_per_insert_message  statements run inside insert_message() alone
+//   rows_changed_per_msg_batch_G       rows inserted, updated or deleted (sqlite3_total_changes)
+//   bytes_written_per_msg_batch_G      /proc/self/io write_bytes: what reached the block layer's
+//                                      accounting (database, WAL, its fsyncs), per message
+//   write_syscalls_per_msg_batch_G     /proc/self/io syscw
+//   store_bytes_per_msg                database file size after a checkpoint, per message
+// Then the older figures:
 //   commit_single_ms_p50, commit_single_ms_p99   begin + insert + durable commit of one message
 //   messages_per_s_batch_N                       N messages per commit, N in 1, 16, 64, 256
 // Messages carry a 1 KiB envelope and 2 recipients. The WAL is checkpointed
@@ -21,10 +34,16 @@
 #include <system_error>
 #include <vector>
 
+#include <sqlite3.h>
 #include <stdlib.h>  // mkdtemp
+
+#include <array>
+#include <fstream>
 
 #include "bench/temp_dir.hpp"
 #include "fpx/broker/store.hpp"
+#include "fpx/crypto.hpp"
+#include "fpx/process_statistics.hpp"
 
 namespace {
 
@@ -38,6 +57,51 @@ constexpr int kDefaultMessages = 4096;
 constexpr std::size_t kEnvelopeBytes = 1024;
 constexpr std::size_t kLeafBytes = 64;
 constexpr int kBatchSizes[] = {1, 16, 64, 256};
+constexpr int kDefaultTracing = 2048;
+constexpr std::size_t kTracingEnvelopeBytes = 2500;
+constexpr std::size_t kTracingLeafParts = 8;  // stage_account.cpp pads a tracing leaf to 8 parts
+constexpr std::size_t kReceiptBytes = 420;    // a SignedReceipt with the broker's chain is about this size
+constexpr int kTracingGroups[] = {1, 16};
+
+// What SQLite ran, counted on every connection the store opens: the store
+// keeps its handle to itself, so an auto-extension installs the trace as
+// each connection opens. The callbacks carry no user data of their own,
+// hence one counter per process (this bench only).
+struct SqlCounter {
+  std::uint64_t statements = 0;
+  sqlite3* db = nullptr;  // the first connection: the store's writer
+};
+SqlCounter sql_counter;
+
+int count_statement(unsigned /*type*/, void* /*context*/, void* /*statement*/, void* sql) {
+  // Triggers report their sub-statements as "-- ..." comments: not counted.
+  const auto* text = static_cast<const char*>(sql);
+  if (text == nullptr || std::strncmp(text, "--", 2) != 0) ++sql_counter.statements;
+  return 0;
+}
+
+int install_statement_counter(sqlite3* db, char** /*error*/, const sqlite3_api_routines* /*api*/) {
+  if (sql_counter.db == nullptr) sql_counter.db = db;
+  sqlite3_trace_v2(db, SQLITE_TRACE_STMT, count_statement, nullptr);
+  return SQLITE_OK;
+}
+
+struct ProcessIo {
+  std::uint64_t write_bytes = 0;
+  std::uint64_t write_syscalls = 0;
+};
+
+ProcessIo read_process_io() {
+  ProcessIo io;
+  std::ifstream file("/proc/self/io");
+  std::string name;
+  std::uint64_t value = 0;
+  while (file >> name >> value) {
+    if (name == "write_bytes:") io.write_bytes = value;
+    if (name == "syscw:") io.write_syscalls = value;
+  }
+  return io;
+}
 
 template <typename T>
 T must(fpx::Result<T> result, const char* what) {
@@ -99,6 +163,127 @@ void commit_batch(Store& store, MessageFactory& factory, int count) {
   must(store.commit(), "commit");
 }
 
+// A tracing request as the broker stores it: the rows and statements of
+// handle_submit's path for one accepted message with two requested states'
+// focal points as recipients and one lifecycle row.
+class TracingFactory {
+ public:
+  NewMessage next() {
+    ++counter_;
+    NewMessage message;
+    fpx::random_bytes(message.id.bytes);
+    message.signed_sha256.fill(0x5a);
+    message.envelope.resize(kTracingEnvelopeBytes);
+    fpx::random_bytes(message.envelope);  // signatures and certificates do not compress
+    message.sender = fpx::ParticipantId("sn.focal-point");
+    message.sender_country = fpx::CountryCode("SN");
+    message.type = "tracingRequest";
+    message.created_at_ms = 1'700'000'000'000 + static_cast<std::int64_t>(counter_);
+    message.recipients = {fpx::ParticipantId("gh.focal-point"), fpx::ParticipantId("ne.focal-point")};
+    message.hold_until_ms = message.created_at_ms + 30LL * 24 * 60 * 60 * 1000;
+    std::vector<fpx::Sha256Digest> hashes;
+    for (std::size_t i = 0; i < kTracingLeafParts; ++i) {
+      fpx::broker::CommitmentPart part;
+      part.salt.resize(16);
+      fpx::random_bytes(part.salt);
+      if (i == 0) part.metadata = "tracingRequest|SN|GH,NE,|19675";
+      if (i == 1 || i == 2) {
+        part.tracing_request = message.id;
+        part.requested_country = fpx::CountryCode(i == 1 ? "GH" : "NE");
+        part.fact = "submitted";
+        part.metadata = "fact|submitted|routine|" + part.requested_country.str();
+      }
+      hashes.push_back(fpx::stats::commitment_part_hash(part.salt, part.metadata));
+      message.log_parts.push_back(std::move(part));
+    }
+    message.log_leaf_data = fpx::stats::leaf_data_of_parts(hashes);
+    return message;
+  }
+
+ private:
+  std::uint64_t counter_ = 0;
+};
+
+std::uint64_t statements_in_insert = 0;
+
+// handle_submit's store calls for one accepted tracing request.
+void submit_tracing(Store& store, TracingFactory& factory) {
+  const auto message = factory.next();
+  const std::int64_t now = message.created_at_ms;
+  must(store.find_message(message.id), "find_message (dedupe)");
+  must(store.open_savepoint(), "open_savepoint");
+  const auto before = sql_counter.statements;
+  const auto inserted = must(store.insert_message(message, now), "insert_message");
+  statements_in_insert += sql_counter.statements - before;
+  fpx::Bytes receipt(kReceiptBytes, 0x33);
+  must(store.set_receipt(inserted.seq, receipt), "set_receipt");
+  fpx::broker::LifecycleRow row;
+  row.request_id = message.id;
+  row.requested_country = fpx::CountryCode("GH");
+  row.requester = message.sender;
+  row.requester_country = message.sender_country;
+  row.priority = "routine";
+  row.state = "submitted";
+  row.submitted_at_ms = now;
+  row.ack_due_ms = now + 7LL * 24 * 3600 * 1000;
+  row.response_due_ms = now + 30LL * 24 * 3600 * 1000;
+  row.updated_at_ms = now;
+  must(store.insert_lifecycle(row), "insert_lifecycle");
+  must(store.log_node(0, inserted.log_index), "log_node (the public record's leaf hash)");
+  must(store.release_savepoint(), "release_savepoint");
+  fpx::broker::AuditEntry audit;
+  audit.at_ms = now;
+  audit.principal = message.sender.str();
+  audit.message_id = message.id;
+  audit.stage = "persist";
+  audit.detail = "tracingRequest accepted for 2 recipient(s)";
+  must(store.append_audit(audit), "append_audit");
+}
+
+void tracing_figures(const std::filesystem::path& dir, int messages) {
+  auto store = must(fpx::broker::open_sqlite_store(dir / "tracing.db"), "open store");
+  TracingFactory factory;
+  const int warm = std::min(64, messages);
+  for (int i = 0; i < warm; ++i) {  // warm: the first pages of every table and index
+    must(store->begin(), "begin");
+    submit_tracing(*store, factory);
+    must(store->commit(), "commit");
+  }
+  must(store->checkpoint(), "checkpoint");
+  auto total = static_cast<std::uint64_t>(warm);
+  for (const int group : kTracingGroups) {
+    const int commits = std::max(1, messages / group);
+    const auto statements = sql_counter.statements;
+    const auto changes = sqlite3_total_changes64(sql_counter.db);
+    statements_in_insert = 0;
+    const ProcessIo io = read_process_io();
+    for (int c = 0; c < commits; ++c) {
+      must(store->begin(), "begin");
+      for (int i = 0; i < group; ++i) submit_tracing(*store, factory);
+      must(store->commit(), "commit");
+    }
+    const ProcessIo after = read_process_io();
+    const double count = static_cast<double>(commits) * group;
+    total += static_cast<std::uint64_t>(commits) * static_cast<std::uint64_t>(group);
+    std::printf("sql_statements_per_msg_batch_%d %.2f\n", group,
+                static_cast<double>(sql_counter.statements - statements) / count);
+    std::printf("rows_changed_per_msg_batch_%d %.2f\n", group,
+                static_cast<double>(sqlite3_total_changes64(sql_counter.db) - changes) / count);
+    std::printf("bytes_written_per_msg_batch_%d %.0f\n", group,
+                static_cast<double>(after.write_bytes - io.write_bytes) / count);
+    std::printf("write_syscalls_per_msg_batch_%d %.2f\n", group,
+                static_cast<double>(after.write_syscalls - io.write_syscalls) / count);
+    if (group == kTracingGroups[0]) {
+      std::printf("sql_statements_per_insert_message %.2f\n", static_cast<double>(statements_in_insert) / count);
+    }
+    must(store->checkpoint(), "checkpoint");
+  }
+  std::error_code ignored;
+  const auto size = std::filesystem::file_size(dir / "tracing.db", ignored);
+  std::printf("store_bytes_per_msg %.0f\n", static_cast<double>(size) / static_cast<double>(total));
+  std::printf("envelope_bytes %zu\n", kTracingEnvelopeBytes);
+}
+
 int parse_count(const char* text, const char* flag) {
   char* end = nullptr;
   const long value = std::strtol(text, &end, 10);
@@ -114,17 +299,23 @@ int parse_count(const char* text, const char* flag) {
 int main(int argc, char** argv) {
   int singles = kDefaultSingles;
   int messages = kDefaultMessages;
+  int tracing = kDefaultTracing;
+  auto keep = fpx::bench::KeepDir::remove;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
-    if ((arg == "--singles" || arg == "--messages") && i + 1 < argc) {
-      (arg == "--singles" ? singles : messages) = parse_count(argv[++i], arg.c_str());
+    if (arg == "--keep-dir") {
+      keep = fpx::bench::KeepDir::keep;
+    } else if ((arg == "--singles" || arg == "--messages" || arg == "--tracing") && i + 1 < argc) {
+      (arg == "--singles" ? singles : arg == "--messages" ? messages : tracing) = parse_count(argv[++i], arg.c_str());
     } else {
-      std::fprintf(stderr, "usage: fpx-bench-store [--singles N] [--messages N]\n");
+      std::fprintf(stderr, "usage: fpx-bench-store [--singles N] [--messages N] [--tracing N] [--keep-dir]\n");
       return 2;
     }
   }
 
-  fpx::bench::TempDir dir;
+  fpx::bench::TempDir dir(keep);
+  sqlite3_auto_extension(reinterpret_cast<void (*)()>(install_statement_counter));
+  tracing_figures(dir.path(), tracing);
   auto store = must(fpx::broker::open_sqlite_store(dir.path() / "store.db"), "open store");
   MessageFactory factory;
 

@@ -1,6 +1,6 @@
 // The broker's durable state behind one small interface, so that a
 // PostgreSQL store can be added for replicated deployments without touching
-// the stages. The embedded default is SQLite (store_sqlite.cpp).
+// the stages. The embedded default is SQLite (broker/store/).
 //
 // One writer: the broker loop owns the store and calls it from one thread.
 // Every write happens inside begin()..commit(); commit() returns only when

@@ -3,8 +3,10 @@
 // checked by their effect: a counting VFS shows that every commit fsyncs the WAL.
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <bit>
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -96,13 +98,36 @@ class RawConnection {
     INFO(sql << ": " << text);
     REQUIRE(rc == SQLITE_OK);
   }
-  std::string text(const std::string& sql) {
+  // SQLite's error message, or "" when the statement ran.
+  std::string try_exec(const std::string& sql) {
+    char* message = nullptr;
+    const int rc = sqlite3_exec(db_.get(), sql.c_str(), nullptr, nullptr, &message);
+    std::string text = rc == SQLITE_OK ? "" : (message != nullptr ? message : "failed");
+    sqlite3_free(message);
+    return text;
+  }
+  std::string text(const std::string& sql, const std::string& parameter = {}) {
     sqlite3_stmt* raw = nullptr;
     REQUIRE(sqlite3_prepare_v2(db_.get(), sql.c_str(), -1, &raw, nullptr) == SQLITE_OK);
     std::unique_ptr<sqlite3_stmt, decltype(&sqlite3_finalize)> statement(raw, &sqlite3_finalize);
+    if (sqlite3_bind_parameter_count(statement.get()) > 0) {
+      sqlite3_bind_text(statement.get(), 1, parameter.c_str(), -1, SQLITE_TRANSIENT);
+    }
     REQUIRE(sqlite3_step(statement.get()) == SQLITE_ROW);
     const auto* value = sqlite3_column_text(statement.get(), 0);
     return value != nullptr ? reinterpret_cast<const char*>(value) : "";
+  }
+  // EXPLAIN QUERY PLAN's details, one after another.
+  std::string plan(const std::string& sql) {
+    sqlite3_stmt* raw = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db_.get(), ("EXPLAIN QUERY PLAN " + sql).c_str(), -1, &raw, nullptr) == SQLITE_OK);
+    std::unique_ptr<sqlite3_stmt, decltype(&sqlite3_finalize)> statement(raw, &sqlite3_finalize);
+    std::string details;
+    while (sqlite3_step(statement.get()) == SQLITE_ROW) {
+      const auto* detail = sqlite3_column_text(statement.get(), 3);
+      if (detail != nullptr) details.append(reinterpret_cast<const char*>(detail)).append("; ");
+    }
+    return details;
   }
   std::int64_t count(const std::string& table) { return std::stoll(text("SELECT COUNT(*) FROM " + table)); }
 
@@ -524,13 +549,13 @@ TEST_CASE("A store file with a newer schema version is refused") {
   { open_store(path); }
   {
     RawConnection raw(path);
-    CHECK(raw.text("PRAGMA user_version") == "5");
-    raw.exec("PRAGMA user_version = 6");
+    CHECK(raw.text("PRAGMA user_version") == "6");
+    raw.exec("PRAGMA user_version = 7");
   }
   const auto opened = open_sqlite_store(path);
   REQUIRE_FALSE(opened.ok());
   CHECK(opened.error().code == ErrorCode::io_error);
-  CHECK_THAT(opened.error().message, Catch::Contains("schema version 6") && Catch::Contains("newer"));
+  CHECK_THAT(opened.error().message, Catch::Contains("schema version 7") && Catch::Contains("newer"));
 }
 
 namespace {
@@ -638,7 +663,7 @@ TEST_CASE("A version 1 store gets its log nodes on opening") {
     raw.exec("DROP TABLE log_nodes");
     raw.exec("DROP TABLE feed");
     raw.exec("DROP TABLE checkpoints");
-    raw.exec("DROP TABLE log_commitment_parts");
+    raw.exec("DROP TABLE log_facts");
     raw.exec("DROP TABLE statistics_runs");
     raw.exec("DROP TABLE statistics_since");
     raw.exec("DROP INDEX lifecycle_by_submission");
@@ -657,7 +682,7 @@ TEST_CASE("A version 1 store gets its log nodes on opening") {
     check_log_matches(*store, reference);
   }
   RawConnection raw(path);
-  CHECK(raw.text("PRAGMA user_version") == "5");
+  CHECK(raw.text("PRAGMA user_version") == "6");
 }
 
 TEST_CASE("An SQLite file that is not an FPX store is refused") {
@@ -779,10 +804,13 @@ TEST_CASE("A leaf's parts, salts and metadata are kept sealed beside it, for a l
   auto inserted = insert_committed(*store, message);
   RawConnection raw(path);
   const std::string index = std::to_string(inserted.log_index);
-  CHECK(raw.text("SELECT metadata FROM log_commitment_parts WHERE part = 0 AND leaf_index = " + index) ==
-        message.log_parts[0].metadata);
-  CHECK(raw.text("SELECT hex(salt) FROM log_commitment_parts WHERE part = 1 AND leaf_index = " + index) ==
-        "6B6B6B6B6B6B6B6B6B6B6B6B6B6B6B6B");
+  // One value on the leaf's row (schema 6), not a row per part; one
+  // log_facts row for the one tracing its facts are about.
+  CHECK(raw.text("SELECT instr(parts, CAST(? AS BLOB)) > 0 FROM log_leaves WHERE leaf_index = " + index,
+                 message.log_parts[0].metadata) == "1");
+  CHECK(raw.text("SELECT instr(hex(parts), '6B6B6B6B6B6B6B6B6B6B6B6B6B6B6B6B') > 0 FROM log_leaves WHERE leaf_index = " +
+                 index) == "1");
+  CHECK(raw.count("log_facts") == 1);
   // The public leaf is the commitment to the parts, not the metadata.
   CHECK(to_hex(must(store->log_node(0, inserted.log_index))) == to_hex(leaf_hash(message.log_leaf_data)));
   CHECK(must(store->commitment_part_hashes(inserted.log_index)) == part_hashes);
@@ -869,8 +897,10 @@ TEST_CASE("A version 3 store keeps its single commitments as part 0 of each leaf
     // What a version 3 file looks like: one commitment per leaf, no statistics runs.
     RawConnection raw(path);
     raw.exec("CREATE TABLE log_commitments (leaf_index INTEGER PRIMARY KEY, salt BLOB NOT NULL, metadata TEXT NOT NULL)");
-    raw.exec("INSERT INTO log_commitments SELECT leaf_index, salt, metadata FROM log_commitment_parts");
-    raw.exec("DROP TABLE log_commitment_parts");
+    raw.exec("INSERT INTO log_commitments VALUES (" + std::to_string(leaf_index) + ", x'" +
+             to_hex(message.log_parts[0].salt) + "', '" + message.log_parts[0].metadata + "')");
+    raw.exec("DROP TABLE log_facts");
+    raw.exec("DROP TRIGGER feed_keep_newest");
     raw.exec("DROP TABLE statistics_runs");
     raw.exec("DROP TABLE statistics_since");
     raw.exec("DROP INDEX lifecycle_by_submission");
@@ -884,7 +914,200 @@ TEST_CASE("A version 3 store keeps its single commitments as part 0 of each leaf
   CHECK(must(store->commitment_part_hashes(leaf_index)) == std::vector<Sha256Digest>{part_hash});
   CHECK(must(store->last_statistics_period("day")) == std::nullopt);
   RawConnection raw(path);
-  CHECK(raw.text("PRAGMA user_version") == "5");
+  CHECK(raw.text("PRAGMA user_version") == "6");
   // Statistics start at the upgrade: earlier leaves have no facts to reveal.
   CHECK(std::stoll(raw.text("SELECT since_ms FROM statistics_since")) > 1'700'000'000'000LL);
+}
+
+namespace {
+
+// Every statement SQLite runs on connections opened while it lives: the
+// store keeps its handle private, so an auto-extension traces each
+// connection as it opens. SQLite's callbacks carry no state of their own.
+std::vector<std::string> traced_statements;
+
+int record_statement(unsigned /*type*/, void* /*context*/, void* /*statement*/, void* sql) {
+  const auto* text = static_cast<const char*>(sql);
+  if (text != nullptr && std::strncmp(text, "--", 2) != 0) traced_statements.emplace_back(text);
+  return 0;
+}
+
+int trace_connection(sqlite3* db, char** /*error*/, const sqlite3_api_routines* /*api*/) {
+  sqlite3_trace_v2(db, SQLITE_TRACE_STMT, record_statement, nullptr);
+  return SQLITE_OK;
+}
+
+class StatementTrace {
+ public:
+  StatementTrace() {
+    traced_statements.clear();
+    sqlite3_auto_extension(reinterpret_cast<void (*)()>(trace_connection));
+  }
+  ~StatementTrace() { sqlite3_cancel_auto_extension(reinterpret_cast<void (*)()>(trace_connection)); }
+  StatementTrace(const StatementTrace&) = delete;
+  StatementTrace& operator=(const StatementTrace&) = delete;
+
+  std::size_t count_containing(std::string_view text) const {
+    return static_cast<std::size_t>(std::count_if(traced_statements.begin(), traced_statements.end(),
+                                                  [&](const std::string& sql) { return sql.find(text) != std::string::npos; }));
+  }
+  void clear() { traced_statements.clear(); }
+};
+
+}  // namespace
+
+TEST_CASE("Inside the broker's savepoint a message opens no savepoint of its own and a failure is undone with it") {
+  test::TempDir dir;
+  StatementTrace trace;
+  auto store = open_store(dir.path() / "store.db");
+  require_ok(store->begin());
+
+  // Outside the broker's savepoint (tests, tools): the store keeps a message all-or-nothing itself.
+  trace.clear();
+  must(store->insert_message(make_message(1, {"gh.focal-point"}), kNowMs));
+  CHECK(trace.count_containing("SAVEPOINT insert_message") == 1);
+
+  // Inside it: one savepoint per message, the broker's.
+  trace.clear();
+  require_ok(store->open_savepoint());
+  must(store->insert_message(make_message(2, {"gh.focal-point"}), kNowMs));
+  require_ok(store->release_savepoint());
+  CHECK(trace.count_containing("SAVEPOINT") == 1);
+  CHECK(trace.count_containing("SAVEPOINT insert_message") == 0);
+
+  // A refused message inside it writes nothing, and rolling the savepoint back undoes the rest.
+  require_ok(store->open_savepoint());
+  auto listed_twice = store->insert_message(make_message(3, {"ng.focal-point", "ng.focal-point"}), kNowMs);
+  REQUIRE_FALSE(listed_twice.ok());
+  CHECK(listed_twice.error().code == ErrorCode::invalid_argument);
+  store->rollback_savepoint();
+  require_ok(store->commit());
+
+  CHECK(pending_ids(*store, "gh.focal-point").size() == 2);
+  CHECK(pending_ids(*store, "ng.focal-point").empty());
+  CHECK(must(store->find_message(message_id(3))) == std::nullopt);
+  CHECK(must(store->log_size()) == 2);
+}
+
+TEST_CASE("The newest message delivery audit row and feed record cannot be deleted so their ids are never reused") {
+  test::TempDir dir;
+  const auto path = dir.path() / "store.db";
+  auto store = open_store(path);
+  insert_committed(*store, make_message(1, {"gh.focal-point"}));
+  insert_committed(*store, make_message(2, {"gh.focal-point"}));
+  require_ok(store->begin());
+  for (std::uint64_t sequence = 1; sequence <= 2; ++sequence) {
+    require_ok(store->append_audit({kNowMs, "sn.focal-point", std::nullopt, "accept", ErrorCode::malformed, "x"}));
+    require_ok(store->append_feed({sequence, "statistics", Bytes{0x7b, 0x7d}, Bytes(64, 1)}, kNowMs));
+  }
+  require_ok(store->commit());
+  const auto before = pending_ids(*store, "gh.focal-point");
+  REQUIRE(before.size() == 2);
+
+  RawConnection raw(path);
+  CHECK_THAT(raw.try_exec("DELETE FROM deliveries WHERE delivery_id = " + std::to_string(before[1])),
+             Catch::Contains("never deleted"));
+  CHECK_THAT(raw.try_exec("DELETE FROM messages WHERE seq = (SELECT MAX(seq) FROM messages)"),
+             Catch::Contains("never deleted"));
+  CHECK_THAT(raw.try_exec("DELETE FROM audit WHERE id = (SELECT MAX(id) FROM audit)"), Catch::Contains("never deleted"));
+  CHECK_THAT(raw.try_exec("DELETE FROM feed WHERE seq = 2"), Catch::Contains("never deleted"));
+  // Older rows may go (a retention job), and ids still only grow.
+  CHECK(raw.try_exec("DELETE FROM deliveries WHERE delivery_id = " + std::to_string(before[0])).empty());
+  CHECK(raw.try_exec("DELETE FROM feed WHERE seq = 1").empty());
+  insert_committed(*store, make_message(3, {"gh.focal-point"}));
+  const auto after = pending_ids(*store, "gh.focal-point");
+  REQUIRE(after.size() == 2);
+  CHECK(after[1] > before[1]);
+  CHECK(must(store->next_feed_sequence()) == 3);
+}
+
+TEST_CASE("The daily quota's read of a sender's bytes is a range of an index and not a scan of the messages") {
+  test::TempDir dir;
+  const auto path = dir.path() / "store.db";
+  auto store = open_store(path);
+  insert_committed(*store, make_message(1, {"gh.focal-point"}));
+  NewMessage other = make_message(2, {"sn.focal-point"});
+  other.sender = ParticipantId("gh.focal-point");
+  insert_committed(*store, other);
+  insert_committed(*store, make_message(3, {"gh.focal-point"}));
+  // make_message(n) has an envelope of 100 + n bytes.
+  CHECK(must(store->bytes_stored_since(ParticipantId("sn.focal-point"), kNowMs)) == 101 + 103);
+  CHECK(must(store->bytes_stored_since(ParticipantId("sn.focal-point"), kNowMs + 1)) == 0);
+
+  RawConnection raw(path);
+  // The store's own statement (statements.cpp, bytes_stored_since_), planned from outside.
+  const std::string plan = raw.plan(
+      "SELECT COALESCE(SUM(length(envelope)), 0) FROM messages WHERE sender = 'sn.focal-point' AND stored_at_ms >= 0");
+  INFO(plan);
+  CHECK_THAT(plan, Catch::Contains("USING INDEX messages_by_sender"));
+  CHECK_THAT(plan, !Catch::Contains("SCAN"));
+}
+
+TEST_CASE("A version 5 store written by the previous broker migrates in place to version 6 and goes on") {
+  // Written by fpx-bench-store (--tracing 2 --keep-dir) built from the
+  // code of schema 5: 20 tracing requests of 2,500 bytes to gh and ne focal
+  // points, each with a leaf of 8 sealed parts (two facts about itself, GH
+  // and NE), its receipt, a GH lifecycle row and an audit row.
+  constexpr std::int64_t kFixtureMessages = 20;
+  test::TempDir dir;
+  const auto path = dir.path() / "store.db";
+  fs::copy_file(fs::path(FPX_SOURCE_DIR) / "tests/unit/broker/store_v5_fixture.db", path);
+  fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::replace);
+  {
+    RawConnection raw(path);
+    REQUIRE(raw.text("PRAGMA user_version") == "5");
+    REQUIRE(raw.count("messages") == kFixtureMessages);
+    REQUIRE(raw.count("log_commitment_parts") == 8 * kFixtureMessages);
+  }
+
+  auto store = open_store(path);
+  {
+    RawConnection raw(path);
+    CHECK(raw.text("PRAGMA user_version") == "6");
+    CHECK(raw.text("SELECT COUNT(*) FROM sqlite_schema WHERE sql LIKE '%AUTOINCREMENT%'") == "0");
+    CHECK(raw.text("SELECT COUNT(*) FROM sqlite_schema WHERE name = 'log_commitment_parts'") == "0");
+    CHECK(raw.count("messages") == kFixtureMessages);
+    CHECK(raw.count("deliveries") == 2 * kFixtureMessages);
+    CHECK(raw.count("log_facts") == kFixtureMessages);
+    CHECK(raw.count("audit") == kFixtureMessages);
+  }
+
+  const auto pending = must(store->pending_deliveries(ParticipantId("gh.focal-point"), 0, 100));
+  REQUIRE(static_cast<std::int64_t>(pending.size()) == kFixtureMessages);
+  std::int64_t last_seq = 0;
+  for (const auto& delivery : pending) {
+    const auto message = must(store->find_message(delivery.message_id));
+    REQUIRE(message.has_value());
+    CHECK(message->seq > last_seq);
+    last_seq = message->seq;
+    CHECK_FALSE(message->receipt.empty());
+    CHECK(delivery.envelope.size() == 2500);
+    // The parts came through bit for bit: they still hash to the public leaf.
+    const auto hashes = must(store->commitment_part_hashes(message->log_index));
+    REQUIRE(hashes.size() == 8);
+    CHECK(leaf_hash(stats::leaf_data_of_parts(hashes)) == must(store->log_node(0, message->log_index)));
+    for (const char* country : {"GH", "NE"}) {
+      const auto facts = must(store->facts_of_tracing(delivery.message_id, CountryCode(country)));
+      REQUIRE(facts.size() == 1);
+      CHECK(facts[0].leaf_index == message->log_index);
+      CHECK(facts[0].fact == "submitted");
+      CHECK(stats::commitment_part_hash(facts[0].salt, facts[0].metadata) == hashes[facts[0].part]);
+    }
+    CHECK(must(store->lifecycle_of(delivery.message_id)).size() == 1);
+  }
+  CHECK(must(store->bytes_stored_since(ParticipantId("sn.focal-point"), 0)) == 2500 * kFixtureMessages);
+
+  // It goes on: the log stays dense, seqs and delivery ids keep growing.
+  const auto inserted = insert_committed(*store, make_message(1, {"gh.focal-point", "ne.focal-point"}));
+  CHECK(inserted.seq == kFixtureMessages + 1);
+  CHECK(inserted.log_index == static_cast<std::uint64_t>(kFixtureMessages));
+  const auto now_pending = must(store->pending_deliveries(ParticipantId("gh.focal-point"), 0, 100));
+  REQUIRE(now_pending.size() == pending.size() + 1);
+  CHECK(now_pending.back().delivery_id > pending.back().delivery_id);
+  require_ok(store->begin());
+  require_ok(store->append_audit({kNowMs, "sn.focal-point", std::nullopt, "accept", ErrorCode::malformed, "x"}));
+  require_ok(store->commit());
+  const auto audit = must(store->audit_rows(0, 100));
+  REQUIRE(static_cast<std::int64_t>(audit.size()) == kFixtureMessages + 1);
+  CHECK(audit.back().id == kFixtureMessages + 1);
 }

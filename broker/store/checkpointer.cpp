@@ -1,0 +1,76 @@
+// WAL checkpoints: the background PASSIVE checkpointer thread on its own
+// connection, and the RESTART checkpoint of a clean stop.
+#include "sqlite_store.hpp"
+
+namespace fpx::broker {
+
+namespace sqlite {
+
+Status SqliteStore::start_background_checkpoints(std::chrono::milliseconds every) {
+  if (checkpointer_.joinable()) return {};
+  sqlite3* raw = nullptr;
+  const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
+  const int rc = sqlite3_open_v2(path_.c_str(), &raw, flags, vfs_.empty() ? nullptr : vfs_.c_str());
+  DatabasePtr db(raw);
+  if (rc != SQLITE_OK) {
+    return make_error(ErrorCode::io_error, "opening a checkpoint connection to " + path_ + ": " +
+                                               (db ? sqlite3_errmsg(db.get()) : sqlite3_errstr(rc)));
+  }
+  // A connection that has not read the database yet has not opened its
+  // WAL either, and its checkpoints quietly do nothing: read once.
+  if (const int read = sqlite3_exec(db.get(), "SELECT count(*) FROM sqlite_schema", nullptr, nullptr, nullptr);
+      read != SQLITE_OK) {
+    return make_error(ErrorCode::io_error, "reading " + path_ + " on the checkpoint connection: " +
+                                               sqlite3_errmsg(db.get()));
+  }
+  checkpoint_db_ = std::move(db);
+  checkpointer_ = std::thread([this, every] { run_background_checkpoints(every); });
+  return {};
+}
+
+std::optional<std::string> SqliteStore::take_background_checkpoint_error() {
+  std::lock_guard lock(checkpoint_mutex_);
+  return std::exchange(checkpoint_error_, std::nullopt);
+}
+
+Status SqliteStore::checkpoint() {
+  assert(!in_transaction());
+  // RESTART, not TRUNCATE: the next commits overwrite the WAL file from its
+  // start instead of growing a fresh one, so an fsync need not also commit
+  // new blocks to the file system's journal. journal_size_limit (set at
+  // open) still shrinks a WAL that a burst made large.
+  const int rc = sqlite3_wal_checkpoint_v2(db_.get(), nullptr, SQLITE_CHECKPOINT_RESTART, nullptr, nullptr);
+  return done(rc, "checkpointing the WAL");
+}
+
+void SqliteStore::run_background_checkpoints(std::chrono::milliseconds every) {
+  std::unique_lock lock(checkpoint_mutex_);
+  for (;;) {
+    if (checkpoint_wake_.wait_for(lock, every, [this] { return checkpoint_stop_; })) return;
+    lock.unlock();
+    // PASSIVE takes no lock the writer waits on; BUSY only means another
+    // checkpoint (the stop's) is running.
+    const int rc = sqlite3_wal_checkpoint_v2(checkpoint_db_.get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr,
+                                             nullptr);
+    std::string failure;
+    if (rc != SQLITE_OK && (rc & 0xff) != SQLITE_BUSY) {
+      failure = std::string("WAL checkpoint of ") + path_ + " failed: " + sqlite3_errmsg(checkpoint_db_.get());
+    }
+    lock.lock();
+    if (!failure.empty()) checkpoint_error_ = std::move(failure);
+  }
+}
+
+void SqliteStore::stop_background_checkpoints() {
+  {
+    std::lock_guard lock(checkpoint_mutex_);
+    checkpoint_stop_ = true;
+  }
+  checkpoint_wake_.notify_all();
+  if (checkpointer_.joinable()) checkpointer_.join();
+  checkpoint_db_.reset();
+}
+
+}  // namespace sqlite
+
+}  // namespace fpx::broker

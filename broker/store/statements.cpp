@@ -1,0 +1,164 @@
+// The SQL of every cached statement, prepared once at open.
+#include "sqlite_store.hpp"
+
+namespace fpx::broker {
+
+namespace sqlite {
+
+// The columns read_lifecycle() expects, in its order.
+#define FPX_LIFECYCLE_COLUMNS                                                                              \
+  "m.message_id, l.requested_country, l.requester, l.requester_country, l.priority, l.state, "            \
+  "l.submitted_at_ms, l.delivered_at_ms, l.acknowledged_at_ms, l.answered_at_ms, l.closed_at_ms, "        \
+  "l.ack_due_ms, l.response_due_ms, l.ack_reminded, l.response_reminded, l.outcome, l.refusal_grounds, " \
+  "l.updated_at_ms, l.acknowledged_by, l.answered_by"
+
+Status SqliteStore::prepare_statements() {
+  const std::pair<StatementPtr*, const char*> statements[] = {
+      {&begin_, "BEGIN IMMEDIATE"},
+      {&commit_, "COMMIT"},
+      {&rollback_, "ROLLBACK"},
+      {&insert_record_leaf_,
+       "INSERT INTO log_leaves (leaf_index, leaf_data, leaf_hash, feed_seq, created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)"},
+      {&unit_savepoint_, "SAVEPOINT submission"},
+      {&unit_release_, "RELEASE submission"},
+      {&unit_rollback_, "ROLLBACK TO submission"},
+      {&savepoint_, "SAVEPOINT insert_message"},
+      {&release_savepoint_, "RELEASE insert_message"},
+      {&rollback_to_savepoint_, "ROLLBACK TO insert_message"},
+      {&find_message_,
+       "SELECT seq, signed_sha256, sender, sender_country, type, created_at_ms, stored_at_ms, log_index, receipt "
+       "FROM messages WHERE message_id = ?1"},
+      {&next_leaf_index_, "SELECT COALESCE(MAX(leaf_index) + 1, 0) FROM log_leaves"},
+      // The log's next index read in the same statement (a seek to the last
+      // leaf), and seq and log_index returned: one statement, not three.
+      {&insert_message_,
+       "INSERT INTO messages (message_id, signed_sha256, envelope, sender, sender_country, type, created_at_ms, "
+       "stored_at_ms, in_reply_to, hold_until_ms, log_index) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
+       "(SELECT COALESCE(MAX(leaf_index) + 1, 0) FROM log_leaves)) RETURNING seq, log_index"},
+      {&insert_delivery_,
+       "INSERT INTO deliveries (message_seq, recipient, state, attempts, updated_at_ms) "
+       "VALUES (?1, ?2, 'stored', 0, ?3)"},
+      {&insert_leaf_,
+       "INSERT INTO log_leaves (leaf_index, leaf_data, leaf_hash, message_seq, created_at_ms, parts) "
+       "VALUES (?1, ?2, ?3, ?4, ?5, ?6)"},
+      // A tracing request that is not stored has no facts to reveal: no row.
+      {&insert_leaf_fact_,
+       "INSERT OR IGNORE INTO log_facts (request_seq, leaf_index) SELECT seq, ?2 FROM messages WHERE message_id = ?1"},
+      {&lifecycle_between_,
+       "SELECT " FPX_LIFECYCLE_COLUMNS " FROM lifecycle AS l JOIN messages AS m ON m.seq = l.request_seq "
+       "WHERE l.submitted_at_ms >= ?1 AND l.submitted_at_ms < ?2 ORDER BY l.request_seq, l.requested_country"},
+      {&first_submission_,
+       "SELECT MIN(submitted_at_ms), (SELECT MAX(since_ms) FROM statistics_since) FROM lifecycle"},
+      {&facts_of_tracing_,
+       "SELECT l.leaf_index, l.parts FROM log_facts AS f JOIN log_leaves AS l ON l.leaf_index = f.leaf_index "
+       "WHERE f.request_seq = (SELECT seq FROM messages WHERE message_id = ?1) ORDER BY f.leaf_index"},
+      {&leaf_parts_, "SELECT parts FROM log_leaves WHERE leaf_index = ?1"},
+      {&last_statistics_period_, "SELECT MAX(start_ms) FROM statistics_runs WHERE period = ?1 AND revealed = 0"},
+      {&statistics_awaiting_reveal_,
+       "SELECT start_ms, feed_sequence FROM statistics_runs AS r WHERE r.period = ?1 AND r.revealed = 0 "
+       "AND r.feed_sequence != 0 AND r.start_ms < ?2 AND NOT EXISTS (SELECT 1 FROM statistics_runs AS d "
+       "WHERE d.period = r.period AND d.start_ms = r.start_ms AND d.revealed = 1) ORDER BY r.start_ms"},
+      {&record_statistics_run_,
+       "INSERT INTO statistics_runs (period, start_ms, revealed, feed_sequence) VALUES (?1, ?2, ?3, ?4)"},
+      {&log_leaf_hash_, "SELECT leaf_hash FROM log_leaves WHERE leaf_index = ?1"},
+      {&log_node_, "SELECT hash FROM log_nodes WHERE level = ?2 AND idx = ?1"},
+      {&insert_log_node_, "INSERT INTO log_nodes (level, idx, hash) VALUES (?1, ?2, ?3)"},
+      {&set_receipt_, "UPDATE messages SET receipt = ?1 WHERE seq = ?2"},
+      {&append_audit_,
+       "INSERT INTO audit (at_ms, principal, message_id, stage, outcome, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"},
+      {&pending_deliveries_,
+       "SELECT d.delivery_id, m.message_id, m.envelope, d.attempts "
+       "FROM deliveries AS d JOIN messages AS m ON m.seq = d.message_seq "
+       "WHERE d.recipient = ?1 AND d.state IN ('stored', 'delivered') AND d.delivery_id > ?2 "
+       "ORDER BY d.delivery_id LIMIT ?3"},
+      // The newest `limit` (through the partial index deliveries_confirmed),
+      // returned oldest first.
+      {&confirmed_deliveries_,
+       "SELECT delivery_id, message_id, envelope, attempts FROM ("
+       "SELECT d.delivery_id, m.message_id, m.envelope, d.attempts "
+       "FROM deliveries AS d INDEXED BY deliveries_confirmed JOIN messages AS m ON m.seq = d.message_seq "
+       "WHERE d.recipient = ?1 AND d.state = 'confirmed' AND d.delivery_id > ?2 AND m.hold_until_ms >= ?3 "
+       "ORDER BY d.delivery_id DESC LIMIT ?4) ORDER BY delivery_id"},
+      {&mark_delivered_,
+       "UPDATE deliveries SET state = 'delivered', attempts = attempts + 1, updated_at_ms = ?1 "
+       "WHERE delivery_id = ?2 AND state IN ('stored', 'delivered')"},
+      // The recipient term is what stops one participant confirming another's delivery.
+      {&confirm_delivery_,
+       "UPDATE deliveries SET state = 'confirmed', updated_at_ms = ?1 "
+       "WHERE delivery_id = ?2 AND recipient = ?3 AND state IN ('stored', 'delivered')"},
+      // INDEXED BY: without statistics the planner scans every delivery ever
+      // made; the partial index holds only the unconfirmed backlog.
+      {&overdue_deliveries_,
+       "SELECT d.delivery_id, m.message_id, m.sender, d.recipient "
+       "FROM deliveries AS d INDEXED BY deliveries_pending JOIN messages AS m ON m.seq = d.message_seq "
+       "WHERE d.state IN ('stored', 'delivered') AND m.hold_until_ms < ?1 ORDER BY d.delivery_id"},
+      {&dead_letter_,
+       "UPDATE deliveries SET state = 'dead_letter', updated_at_ms = ?1, reason = ?2 "
+       "WHERE delivery_id = ?3 AND state IN ('stored', 'delivered')"},
+      {&delivery_status_,
+       "SELECT d.recipient, d.state, d.updated_at_ms, d.reason "
+       "FROM deliveries AS d JOIN messages AS m ON m.seq = d.message_seq "
+       "WHERE m.message_id = ?1 ORDER BY d.delivery_id"},
+      {&audit_rows_,
+       "SELECT id, at_ms, principal, message_id, stage, outcome, detail FROM audit "
+       "WHERE id > ?1 ORDER BY id LIMIT ?2"},
+      {&add_delivery_,
+       "INSERT OR IGNORE INTO deliveries (message_seq, recipient, state, attempts, updated_at_ms) "
+       "SELECT seq, ?2, 'stored', 0, ?3 FROM messages WHERE message_id = ?1"},
+      {&message_envelope_, "SELECT envelope FROM messages WHERE message_id = ?1"},
+      {&insert_lifecycle_,
+       "INSERT INTO lifecycle (request_seq, requested_country, requester, requester_country, priority, state, "
+       "submitted_at_ms, ack_due_ms, response_due_ms, updated_at_ms) "
+       "SELECT seq, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10 FROM messages WHERE message_id = ?1"},
+      {&update_lifecycle_,
+       "UPDATE lifecycle SET state = ?1, delivered_at_ms = ?2, acknowledged_at_ms = ?3, answered_at_ms = ?4, "
+       "closed_at_ms = ?5, ack_reminded = ?6, response_reminded = ?7, outcome = ?8, refusal_grounds = ?9, "
+       "updated_at_ms = ?10, acknowledged_by = ?13, answered_by = ?14 "
+       "WHERE request_seq = (SELECT seq FROM messages WHERE message_id = ?11) AND requested_country = ?12"},
+      {&lifecycle_of_,
+       "SELECT " FPX_LIFECYCLE_COLUMNS " FROM lifecycle AS l JOIN messages AS m ON m.seq = l.request_seq "
+       "WHERE m.message_id = ?1 ORDER BY l.requested_country"},
+      // Clocks run only while the state still owes an answer.
+      {&lifecycle_due_,
+       "SELECT " FPX_LIFECYCLE_COLUMNS " FROM lifecycle AS l JOIN messages AS m ON m.seq = l.request_seq "
+       "WHERE l.state NOT IN ('final', 'restricted', 'refused', 'forwarded', 'withdrawn', 'closed') AND "
+       "((l.ack_reminded = 0 AND l.acknowledged_at_ms = 0 AND l.ack_due_ms <= ?1) OR "
+       "(l.response_reminded = 0 AND l.response_due_ms <= ?1)) ORDER BY l.request_seq"},
+      {&next_feed_sequence_, "SELECT COALESCE(MAX(seq), 0) + 1 FROM feed"},
+      {&active_watched_serials_,
+       "SELECT COUNT(*) FROM watched_serials WHERE alert_country = ?1 AND valid_until_ms >= ?2"},
+      {&bytes_stored_since_,
+       "SELECT COALESCE(SUM(length(envelope)), 0) FROM messages WHERE sender = ?1 AND stored_at_ms >= ?2"},
+      {&append_feed_,
+       "INSERT INTO feed (seq, kind, record, signature, created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)"},
+      {&feed_page_, "SELECT seq, kind, record, signature FROM feed WHERE seq >= ?1 ORDER BY seq LIMIT ?2"},
+      {&append_checkpoint_,
+       "INSERT OR IGNORE INTO checkpoints (tree_size, root_hash, note, created_at_ms) VALUES (?1, ?2, ?3, ?4)"},
+      {&latest_checkpoint_,
+       "SELECT tree_size, root_hash, note, created_at_ms FROM checkpoints ORDER BY tree_size DESC LIMIT 1"},
+      {&mark_lifecycle_delivered_,
+       "UPDATE lifecycle SET state = 'delivered', delivered_at_ms = ?1, updated_at_ms = ?1 "
+       "WHERE state = 'submitted' AND requested_country = ?2 AND request_seq = "
+       "(SELECT message_seq FROM deliveries WHERE delivery_id = ?3 AND recipient = ?4)"},
+      {&watch_serial_,
+       "INSERT INTO watched_serials (serial, alert_seq, alert_country, valid_until_ms, reached_countries) "
+       "SELECT ?1, seq, ?3, ?4, ?5 FROM messages WHERE message_id = ?2"},
+      {&unwatch_serials_,
+       "DELETE FROM watched_serials WHERE alert_seq = (SELECT seq FROM messages WHERE message_id = ?1) "
+       "AND alert_country = ?2"},
+      {&match_serial_,
+       "SELECT m.message_id, w.alert_country FROM watched_serials AS w JOIN messages AS m ON m.seq = w.alert_seq "
+       "WHERE w.serial = ?1 AND w.valid_until_ms >= ?2 AND instr(w.reached_countries, ?3) > 0"},
+  };
+  for (const auto& [slot, sql] : statements) {
+    sqlite3_stmt* raw = nullptr;
+    const int rc = sqlite3_prepare_v3(db_.get(), sql, -1, SQLITE_PREPARE_PERSISTENT, &raw, nullptr);
+    slot->reset(raw);
+    if (rc != SQLITE_OK) return fail(rc, "preparing a statement");
+  }
+  return {};
+}
+
+}  // namespace sqlite
+
+}  // namespace fpx::broker
