@@ -305,7 +305,10 @@ void Broker::Impl::process_batch() {
 
   for (auto& message : inbound) handle_inbound(message);
 
-  if (auto committed = store->commit(); !committed) {
+  // One signature for the batch's receipts, written in its transaction.
+  Status committed = receipts.seal(*store, now_ms);
+  if (committed) committed = store->commit();
+  if (!committed) {
     // Nothing of this batch is durable: no receipt may go out. Every sender
     // hears "unavailable" and resends; their client outboxes still hold them.
     store->rollback();
@@ -324,7 +327,13 @@ void Broker::Impl::process_batch() {
   } else {
     ++counters.commits;
     for (const auto& [participant, ids] : confirmed_after_commit) leave_in_flight(participant, ids);
+    for (auto& out : outgoing) {
+      if (!out.receipt) continue;
+      auto receipt = receipts.receipt_for(*out.receipt);
+      out.frame = receipt ? encode_receipt(out.request_id, *receipt) : encode_error(out.request_id, receipt.error(), std::nullopt);
+    }
   }
+  receipts.clear();
   confirmed_after_commit.clear();
   for (const auto& out : outgoing) send(out.routing_id, out.frame);
   outgoing.clear();

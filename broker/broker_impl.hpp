@@ -15,6 +15,7 @@
 
 #include "fpx/broker/broker.hpp"
 #include "fpx/broker/enrollment.hpp"
+#include "fpx/broker/receipt_group.hpp"
 #include "fpx/broker/stages.hpp"
 #include "fpx/broker/wire_frames.hpp"
 #include "fpx/envelope.hpp"
@@ -84,6 +85,7 @@ struct Outgoing {
   std::string routing_id;
   Bytes frame;
   std::uint64_t request_id = 0;  // the request it answers; 0 for deliveries and notices
+  std::optional<GroupLeaf> receipt;  // set: `frame` is this leaf's receipt, encoded after the seal
 };
 
 // The handling rules a broker notice carries: those of the message whose
@@ -122,7 +124,6 @@ struct Broker::Impl {
   void handle_inbound(Inbound& inbound);
   void handle_submit(const EnrolledParticipant& principal, std::uint64_t request_id, const Bytes& envelope,
                      const std::string& routing_id);
-  Bytes duplicate_receipt(const StoredMessage& stored, const OpenedEnvelope& opened, std::uint64_t request_id);
   void handle_confirm(const EnrolledParticipant& principal, const ClientRequest& request);
   void handle_status(const EnrolledParticipant& principal, const ClientRequest& request,
                      const std::string& routing_id);
@@ -238,6 +239,7 @@ struct Broker::Impl {
 
   // Filled while a batch runs, acted on after its commit.
   std::vector<Outgoing> outgoing;
+  ReceiptGroup receipts{identity};  // this batch's receipted messages, signed once before the commit
   std::set<ParticipantId> push_after_commit;
   std::map<ParticipantId, std::vector<std::uint64_t>> confirmed_after_commit;  // leave the in-flight window
   std::vector<AuditEntry> deferred_audit;         // e.g. ZAP refusals, written with the next transaction

@@ -10,34 +10,6 @@
 
 namespace fpx::broker {
 
-// A resend of an accepted message gets its stored receipt, byte for byte;
-// if the resend wraps the same signed content in other envelope bytes, a
-// receipt for those bytes (same id, time and log index) so that the sender
-// can check it against what it sent.
-Bytes Broker::Impl::duplicate_receipt(const StoredMessage& stored, const OpenedEnvelope& opened,
-                                      std::uint64_t request_id) {
-  if (stored.receipt.empty()) {
-    // Stored, but its receipt was never recorded: receipt it now.
-    return encode_receipt(request_id, sign_receipt(identity, stored.id, opened.envelope_sha256, stored.stored_at_ms,
-                                                   stored.log_index));
-  }
-  auto words = kj::heapArray<capnp::word>(stored.receipt.size() / sizeof(capnp::word));
-  std::memcpy(words.begin(), stored.receipt.data(), words.size() * sizeof(capnp::word));
-  capnp::FlatArrayMessageReader signed_reader(words);
-  auto receipt_data = signed_reader.getRoot<wire::SignedReceipt>().getReceipt();
-  auto receipt_words = kj::heapArray<capnp::word>(receipt_data.size() / sizeof(capnp::word));
-  std::memcpy(receipt_words.begin(), receipt_data.begin(), receipt_words.size() * sizeof(capnp::word));
-  kj::ArrayPtr<const capnp::word> segments[1] = {receipt_words};
-  capnp::SegmentArrayMessageReader receipt_reader(kj::arrayPtr(segments, 1));
-  auto hash = receipt_reader.getRoot<wire::Receipt>().getEnvelopeSha256();
-  if (hash.size() == opened.envelope_sha256.size() &&
-      std::equal(hash.begin(), hash.end(), opened.envelope_sha256.begin())) {
-    return encode_receipt(request_id, stored.receipt);
-  }
-  return encode_receipt(request_id, sign_receipt(identity, stored.id, opened.envelope_sha256, stored.stored_at_ms,
-                                                 stored.log_index));
-}
-
 void Broker::Impl::handle_submit(const EnrolledParticipant& principal, std::uint64_t request_id, const Bytes& envelope,
                                  const std::string& routing_id) {
   const std::string& who = principal.id.str();
@@ -70,7 +42,13 @@ void Broker::Impl::handle_submit(const EnrolledParticipant& principal, std::uint
     // Same message again (a resend after a lost receipt): same receipt, no second delivery.
     ++counters.duplicates;
     audit(who, id, "dedupe", ErrorCode::none, "duplicate of an accepted message: receipt repeated");
-    outgoing.push_back({routing_id, duplicate_receipt(*verdict->duplicate_of, *opened, request_id), request_id});
+    auto source = receipts.resend(*store, *verdict->duplicate_of, opened->envelope_sha256);
+    if (!source) return refuse(routing_id, request_id, who, id, "receipt", source.error());
+    if (auto* ready = std::get_if<Bytes>(&*source)) {
+      outgoing.push_back({routing_id, encode_receipt(request_id, *ready), request_id});
+    } else {
+      outgoing.push_back({routing_id, {}, request_id, std::get<GroupLeaf>(*source)});
+    }
     return;
   }
 
@@ -94,20 +72,17 @@ void Broker::Impl::handle_submit(const EnrolledParticipant& principal, std::uint
     return refuse(routing_id, request_id, who, id, "persist", opened_savepoint.error());
   }
   const char* failed_stage = "persist";
-  auto stored = [&]() -> Result<Bytes> {
+  auto stored = [&]() -> Result<InsertedMessage> {
     if (opened->type == wire::MessageType::FORWARD) {
       if (auto shared = share_forwarded_request(*opened); !shared) return std::move(shared).take_error();
     }
     auto inserted = persist(context, *opened, envelope, signed_sha256, *recipients);
     if (!inserted) return std::move(inserted).take_error();
-    failed_stage = "receipt";
-    Bytes signed_receipt = sign_receipt(identity, id, opened->envelope_sha256, now_ms, inserted->log_index);
-    if (auto kept = store->set_receipt(inserted->seq, signed_receipt); !kept) return std::move(kept).take_error();
     failed_stage = "account";
     if (auto applied = apply_workflow(*opened, principal, *recipients); !applied) return std::move(applied).take_error();
     if (auto published = publish_message(*opened, *inserted); !published) return std::move(published).take_error();
     if (auto released = store->release_savepoint(); !released) return std::move(released).take_error();
-    return signed_receipt;
+    return inserted;
   }();
   if (!stored) {
     store->rollback_savepoint();
@@ -118,7 +93,9 @@ void Broker::Impl::handle_submit(const EnrolledParticipant& principal, std::uint
     }
     return refuse(routing_id, request_id, who, id, failed_stage, stored.error());
   }
-  const Bytes& receipt = *stored;
+  // Its leaf in the batch's receipt group, only now that nothing of it can
+  // be rolled back without the whole batch.
+  const GroupLeaf receipt = receipts.add(stored->seq, id, opened->envelope_sha256, now_ms, stored->log_index);
   // The row names the officer who signed (the signer certificate's officer
   // extension, which open() checked equals the signed header's).
   const std::string& officer = opened->signer.participant.officer;
@@ -128,7 +105,7 @@ void Broker::Impl::handle_submit(const EnrolledParticipant& principal, std::uint
   ++counters.accepted;
   daily_quota.charge(principal.id, now_ms, envelope.size());
   // Sent only after the batch's commit: a receipt means "stored durably".
-  outgoing.push_back({routing_id, encode_receipt(request_id, receipt), request_id});
+  outgoing.push_back({routing_id, {}, request_id, receipt});
   for (const auto& recipient : *recipients) push_after_commit.insert(recipient);
 }
 

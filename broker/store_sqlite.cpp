@@ -24,6 +24,7 @@
 #include <cassert>
 #include <condition_variable>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <memory>
 #include <mutex>
@@ -56,8 +57,13 @@ namespace {
 
 // Bump when the schema changes, and teach open_sqlite_store to migrate from
 // the previous version. A file with a newer version is refused, never guessed at.
-constexpr int kSchemaVersion = 5;  // 2: log_nodes; 3: feed, checkpoints; 4: leaf parts, statistics runs;
+constexpr int kSchemaVersion = 7;  // 2: log_nodes; 3: feed, checkpoints; 4: leaf parts, statistics runs;
                                    // 5: officers (who acknowledged and answered; confirmed deliveries by recipient)
+                                   // 6: (the store restructuring's); 7: receipt groups (block at the end)
+
+// Receipt groups (schema 7): defined in the block at the end of this file.
+Status apply_receipt_groups_schema(sqlite3* db, const std::string& path);
+Status migrate_to_version_7(sqlite3* db, const std::string& path);
 
 // Short: the store thread must not stall the broker behind an outside
 // process (an operator's sqlite3 shell) holding a lock.
@@ -432,7 +438,6 @@ class SqliteStore final : public Store {
     message.created_at_ms = query.integer(5);
     message.stored_at_ms = query.integer(6);
     message.log_index = static_cast<std::uint64_t>(query.integer(7));
-    message.receipt = query.blob(8);
     return std::optional<StoredMessage>{std::move(message)};
   }
 
@@ -490,16 +495,10 @@ class SqliteStore final : public Store {
     return inserted;
   }
 
-  Status set_receipt(std::int64_t seq, ByteView receipt) override {
-    if (auto lost = transaction_lost()) return *std::move(lost);
-    Query query(set_receipt_.get());
-    query.bind(1, receipt).bind(2, seq);
-    if (auto status = done(query.step(), "storing a receipt"); !status) return status;
-    if (sqlite3_changes(db_.get()) == 0) {
-      return make_error(ErrorCode::not_found, "no stored message has seq " + std::to_string(seq));
-    }
-    return {};
-  }
+  // ---- receipt groups: defined in the block at the end of this file ----
+  Status insert_receipt_group(const ReceiptGroupRow& group, std::span<const ReceiptMember> members) override;
+  Result<std::optional<StoredReceiptGroup>> receipt_group_of(std::int64_t message_seq) override;
+
 
   Status append_audit(const AuditEntry& entry) override {
     if (auto lost = transaction_lost()) return *std::move(lost);
@@ -1208,7 +1207,10 @@ class SqliteStore final : public Store {
   StatementPtr log_leaf_hash_;
   StatementPtr log_node_;
   StatementPtr insert_log_node_;
-  StatementPtr set_receipt_;
+  // receipt groups (block at the end), prepared on first use
+  StatementPtr insert_receipt_group_;
+  StatementPtr insert_receipt_member_;
+  StatementPtr receipt_group_of_;
   StatementPtr append_audit_;
   StatementPtr pending_deliveries_;
   StatementPtr confirmed_deliveries_;
@@ -1258,7 +1260,7 @@ Status SqliteStore::prepare_statements() {
       {&release_savepoint_, "RELEASE insert_message"},
       {&rollback_to_savepoint_, "ROLLBACK TO insert_message"},
       {&find_message_,
-       "SELECT seq, signed_sha256, sender, sender_country, type, created_at_ms, stored_at_ms, log_index, receipt "
+       "SELECT seq, signed_sha256, sender, sender_country, type, created_at_ms, stored_at_ms, log_index "
        "FROM messages WHERE message_id = ?1"},
       {&next_leaf_index_, "SELECT COALESCE(MAX(leaf_index) + 1, 0) FROM log_leaves"},
       {&insert_message_,
@@ -1293,7 +1295,6 @@ Status SqliteStore::prepare_statements() {
       {&log_leaf_hash_, "SELECT leaf_hash FROM log_leaves WHERE leaf_index = ?1"},
       {&log_node_, "SELECT hash FROM log_nodes WHERE level = ?2 AND idx = ?1"},
       {&insert_log_node_, "INSERT INTO log_nodes (level, idx, hash) VALUES (?1, ?2, ?3)"},
-      {&set_receipt_, "UPDATE messages SET receipt = ?1 WHERE seq = ?2"},
       {&append_audit_,
        "INSERT INTO audit (at_ms, principal, message_id, stage, outcome, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"},
       {&pending_deliveries_,
@@ -1530,7 +1531,11 @@ Status check_schema(sqlite3* db, const std::string& path) {
   if (*version <= 3 && *version >= 1) {
     if (auto migrated = migrate_from_version_3(db, path); !migrated) return migrated;
   }
-  if (*version <= 4 && *version >= 1) return migrate_from_version_4(db, path);
+  if (*version <= 4 && *version >= 1) {
+    if (auto migrated = migrate_from_version_4(db, path); !migrated) return migrated;
+  }
+  // Version 6 is the store restructuring's step (another branch): it runs here, before 7.
+  if (*version <= 6 && *version >= 1) return migrate_to_version_7(db, path);
   if (*version > kSchemaVersion) {
     return make_error(ErrorCode::io_error, "store " + path + " has schema version " + std::to_string(*version) +
                                                ", newer than this broker understands (" +
@@ -1555,6 +1560,7 @@ Status check_schema(sqlite3* db, const std::string& path) {
   if (status) status = exec(db, kOversightSchema, path);
   if (status) status = exec(db, kStatisticsSchema, path);
   if (status) status = exec(db, kOfficersSchema, path);
+  if (status) status = apply_receipt_groups_schema(db, path);
   if (status) status = exec(db, "INSERT INTO statistics_since VALUES (0)", path);
   if (status) status = exec(db, ("PRAGMA user_version = " + std::to_string(kSchemaVersion)).c_str(), path);
   if (status) status = exec(db, "COMMIT", path);
@@ -1602,6 +1608,118 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const std::filesystem::path& pa
   auto store = std::make_unique<SqliteStore>(std::move(db), name, vfs);
   if (auto status = store->prepare_statements(); !status) return std::move(status).take_error();
   return std::unique_ptr<Store>(std::move(store));
+}
+
+}  // namespace fpx::broker
+
+// ===========================================================================
+// Receipt groups (schema 7; broker/receipt_group.cpp, docs/PROTOCOL.md §6).
+// One block, so it can move into the split store as it is: the schema and its
+// migration step, and the two SqliteStore methods with their statements.
+// ===========================================================================
+namespace fpx::broker {
+namespace {
+
+// The messages' `receipt` column (one signed receipt each, written by an
+// UPDATE after the insert) gives way to one signed row per batch and one
+// small row per message, written once at the batch's end.
+constexpr const char* kReceiptGroupsSchema = R"sql(
+CREATE TABLE receipt_groups (
+  group_id       INTEGER PRIMARY KEY,  -- rowid order = signing order; never deleted
+  head           BLOB NOT NULL,        -- canonical ReceiptGroupHead, exactly as signed
+  head_signature BLOB NOT NULL,        -- Ed25519 over "fpx/receipt-group/v1\0" || head
+  leaf_hashes    BLOB NOT NULL         -- the group's leaf hashes, 32 bytes each, in leaf order
+);
+CREATE TABLE receipt_members (
+  message_seq INTEGER PRIMARY KEY REFERENCES messages (seq),  -- the rowid: about 10 bytes a message
+  group_id    INTEGER NOT NULL REFERENCES receipt_groups (group_id),
+  leaf_index  INTEGER NOT NULL
+);
+)sql";
+
+// Applies schema 7 to a store at version 6 or older (or a new one): the two
+// tables, and the messages' receipt column dropped where it still exists
+// (a version 6 that rebuilt the messages table may have left it out). Does
+// not depend on anything version 6 adds.
+Status apply_receipt_groups_schema(sqlite3* db, const std::string& path) {
+  if (auto status = exec(db, kReceiptGroupsSchema, path); !status) return status;
+  auto has_receipt = query_integer(db, "SELECT COUNT(*) FROM pragma_table_info('messages') WHERE name = 'receipt'", path);
+  if (!has_receipt) return std::move(has_receipt).take_error();
+  // Receipts signed one by one before the upgrade are not kept by the
+  // broker: their holders keep them (and they still verify, as version 1).
+  // A resend of such a message is receipted again, in the current group.
+  if (*has_receipt != 0) return exec(db, "ALTER TABLE messages DROP COLUMN receipt", path);
+  return {};
+}
+
+Status migrate_to_version_7(sqlite3* db, const std::string& path) {
+  if (auto status = exec(db, "BEGIN IMMEDIATE", path); !status) return status;
+  auto status = apply_receipt_groups_schema(db, path);
+  if (status) status = exec(db, "PRAGMA user_version = 7", path);
+  if (status) status = exec(db, "COMMIT", path);
+  if (!status) sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+  return status;
+}
+
+}  // namespace
+
+Status SqliteStore::insert_receipt_group(const ReceiptGroupRow& group, std::span<const ReceiptMember> members) {
+  if (auto lost = transaction_lost()) return *std::move(lost);
+  for (auto [statement, sql] : {std::pair{&insert_receipt_group_, "INSERT INTO receipt_groups (head, head_signature, "
+                                                                  "leaf_hashes) VALUES (?1, ?2, ?3)"},
+                                std::pair{&insert_receipt_member_, "INSERT INTO receipt_members (message_seq, "
+                                                                   "group_id, leaf_index) VALUES (?1, ?2, ?3)"}}) {
+    if (*statement) continue;
+    sqlite3_stmt* raw = nullptr;
+    const int rc = sqlite3_prepare_v3(db_.get(), sql, -1, SQLITE_PREPARE_PERSISTENT, &raw, nullptr);
+    statement->reset(raw);
+    if (rc != SQLITE_OK) return fail(rc, "preparing the receipt group statements");
+  }
+  Bytes leaf_hashes;
+  leaf_hashes.reserve(group.leaves.size() * sizeof(Sha256Digest));
+  for (const auto& leaf : group.leaves) leaf_hashes.insert(leaf_hashes.end(), leaf.begin(), leaf.end());
+  {
+    Query query(insert_receipt_group_.get());
+    query.bind(1, ByteView(group.head)).bind(2, ByteView(group.head_signature)).bind(3, ByteView(leaf_hashes));
+    if (auto status = done(query.step(), "storing a receipt group"); !status) return status;
+  }
+  const std::int64_t group_id = sqlite3_last_insert_rowid(db_.get());
+  for (const auto& member : members) {
+    Query query(insert_receipt_member_.get());
+    query.bind(1, member.message_seq).bind(2, group_id).bind(3, to_sql(member.leaf_index));
+    if (auto status = done(query.step(), "storing a message's receipt group"); !status) return status;
+  }
+  return {};
+}
+
+Result<std::optional<StoredReceiptGroup>> SqliteStore::receipt_group_of(std::int64_t message_seq) {
+  if (!receipt_group_of_) {
+    sqlite3_stmt* raw = nullptr;
+    const int rc = sqlite3_prepare_v3(db_.get(),
+                                      "SELECT g.head, g.head_signature, g.leaf_hashes, m.leaf_index "
+                                      "FROM receipt_members AS m JOIN receipt_groups AS g ON g.group_id = m.group_id "
+                                      "WHERE m.message_seq = ?1",
+                                      -1, SQLITE_PREPARE_PERSISTENT, &raw, nullptr);
+    receipt_group_of_.reset(raw);
+    if (rc != SQLITE_OK) return fail(rc, "preparing the receipt group read");
+  }
+  Query query(receipt_group_of_.get());
+  query.bind(1, message_seq);
+  const int rc = query.step();
+  if (rc == SQLITE_DONE) return std::optional<StoredReceiptGroup>{};
+  if (rc != SQLITE_ROW) return fail(rc, "reading a message's receipt group");
+  StoredReceiptGroup stored;
+  stored.group.head = query.blob(0);
+  stored.group.head_signature = query.blob(1);
+  const Bytes hashes = query.blob(2);
+  if (hashes.empty() || hashes.size() % sizeof(Sha256Digest) != 0 || query.integer(3) < 0) {
+    return damaged("receipt group");
+  }
+  stored.group.leaves.resize(hashes.size() / sizeof(Sha256Digest));
+  std::memcpy(stored.group.leaves.data(), hashes.data(), hashes.size());
+  stored.leaf_index = static_cast<std::uint64_t>(query.integer(3));
+  if (stored.leaf_index >= stored.group.leaves.size()) return damaged("receipt group member");
+  return std::optional<StoredReceiptGroup>{std::move(stored)};
 }
 
 }  // namespace fpx::broker
