@@ -85,7 +85,7 @@ struct Outgoing {
   std::string routing_id;
   Bytes frame;
   std::uint64_t request_id = 0;  // the request it answers; 0 for deliveries and notices
-  std::optional<GroupLeaf> receipt;  // set: `frame` is this leaf's receipt, encoded after the seal
+  std::optional<GroupLeaf> receipt = std::nullopt;  // set: `frame` is this leaf's receipt, encoded after the seal
 };
 
 // The handling rules a broker notice carries: those of the message whose
