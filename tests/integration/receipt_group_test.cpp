@@ -108,11 +108,13 @@ GroupFields group_fields(const Bytes& receipt) {
 }  // namespace
 
 TEST_CASE("submits handled in one batch get receipts under one group signature and each verifies on its own") {
-  test::TestPki pki({"SN", "NE"});
+  // The sample tracing request goes to the focal points of SN, NE and BF.
+  test::TestPki pki({"SN", "NE", "BF"});
   pki.issue("sn.police-judiciaire", "SN", Role::agency);
   pki.issue("sn.focal-point", "SN", Role::focal_point);
   pki.issue("ne.focal-point", "NE", Role::focal_point);
-  test::BrokerProcess broker(pki, {"sn.police-judiciaire", "sn.focal-point", "ne.focal-point"});
+  pki.issue("bf.focal-point", "BF", Role::focal_point);
+  test::BrokerProcess broker(pki, {"sn.police-judiciaire", "sn.focal-point", "ne.focal-point", "bf.focal-point"});
   const Identity agency = pki.identity("sn.police-judiciaire");
   PipelinedSender sender(broker, agency);
   TrustStore trust = pki.trust_store();

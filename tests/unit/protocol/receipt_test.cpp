@@ -3,6 +3,7 @@
 // receipt can be altered refused with its typed error.
 #include <cstring>
 #include <functional>
+#include <optional>
 #include <set>
 
 #include <capnp/message.h>
@@ -33,11 +34,11 @@ struct Broker {
   }
 };
 
-ReceiptBody body_of(std::size_t i, const ParticipantId& broker) {
+ReceiptBody body_of(std::size_t i, const ParticipantId& broker, std::int64_t stored_at_ms = now_ms()) {
   ReceiptBody body;
   body.message_id = MessageId::random();
   body.envelope_sha256 = sha256(as_bytes("envelope " + std::to_string(i)));
-  body.stored_at_ms = now_ms();
+  body.stored_at_ms = stored_at_ms;
   body.log_index = 100 + i;
   body.broker = broker;
   return body;
@@ -49,12 +50,14 @@ struct Group {
   std::vector<Bytes> receipts;
 };
 
-Group make_group(const Identity& signer, std::size_t size, std::int64_t sealed_at_ms = now_ms()) {
+// Stored when sealed, unless told otherwise.
+Group make_group(const Identity& signer, std::size_t size, std::int64_t sealed_at_ms = now_ms(),
+                 std::optional<std::int64_t> stored_at_ms = std::nullopt) {
   Group group;
   std::vector<Bytes> body_bytes;
   std::vector<Sha256Digest> leaves;
   for (std::size_t i = 0; i < size; ++i) {
-    group.bodies.push_back(body_of(i, signer.participant().id));
+    group.bodies.push_back(body_of(i, signer.participant().id, stored_at_ms.value_or(sealed_at_ms)));
     body_bytes.push_back(encode_receipt_body(group.bodies.back()));
     leaves.push_back(receipt_leaf_hash(body_bytes.back()));
   }
@@ -287,7 +290,8 @@ TEST_CASE("a group signed by a participant that is not a broker proves nothing")
 
 TEST_CASE("a receipt stored after its group was sealed is refused") {
   Broker broker;
-  Group group = make_group(broker.identity, 2, now_ms() - 60'000);
+  const std::int64_t sealed_at = now_ms() - 60'000;
+  Group group = make_group(broker.identity, 2, sealed_at, sealed_at + 1);
   CHECK(code_of(broker, group.receipts[0]) == ErrorCode::malformed);
 }
 
