@@ -330,7 +330,8 @@ void Broker::Impl::process_batch() {
     for (auto& out : outgoing) {
       if (!out.receipt) continue;
       auto receipt = receipts.receipt_for(*out.receipt);
-      out.frame = receipt ? encode_receipt(out.request_id, *receipt) : encode_error(out.request_id, receipt.error(), std::nullopt);
+      out.frame = receipt ? encode_receipt(out.request_id, *receipt)
+                          : encode_error(out.request_id, receipt.error(), std::nullopt);
     }
   }
   receipts.clear();

@@ -1,9 +1,9 @@
 #include "fpx/broker/receipt_group.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <cassert>
-
-#include <spdlog/spdlog.h>
 
 namespace fpx::broker {
 
@@ -64,11 +64,10 @@ Status ReceiptGroup::seal(Store& store, std::int64_t sealed_at_ms) {
   }
   // Never before a leaf's stored-at (a verifier refuses that), even if the clock stepped back.
   auto sealed = SealedReceiptGroup::seal(std::move(hashes), std::max(sealed_at_ms, latest_stored_at_ms_),
-                                         broker_.participant().id,
-                                         broker_.signing_key());
+                                         broker_.participant().id, broker_.signing_key());
   if (!sealed) return std::move(sealed).take_error();
-  ReceiptGroupRow row{sealed->head_bytes(),
-                      Bytes(sealed->head_signature().begin(), sealed->head_signature().end()), sealed->leaves()};
+  ReceiptGroupRow row{sealed->head_bytes(), Bytes(sealed->head_signature().begin(), sealed->head_signature().end()),
+                      sealed->leaves()};
   if (auto stored = store.insert_receipt_group(row, members); !stored) return stored;
   sealed_ = std::move(*sealed);
   return {};

@@ -28,9 +28,9 @@ Result<Receipt> verify_receipt(TrustStore& trust, ByteView signed_receipt, const
                                                 ", not for the submitted " + expected.message_id->hex());
   }
   if (expected.envelope_sha256 && *expected.envelope_sha256 != body.envelope_sha256) {
-    return make_error(ErrorCode::body_hash_mismatch,
-                      "the receipt is for other envelope bytes (SHA-256 " + to_hex(body.envelope_sha256) +
-                          ") than those submitted (" + to_hex(*expected.envelope_sha256) + ")");
+    return make_error(ErrorCode::body_hash_mismatch, "the receipt is for other envelope bytes (SHA-256 " +
+                                                         to_hex(body.envelope_sha256) + ") than those submitted (" +
+                                                         to_hex(*expected.envelope_sha256) + ")");
   }
   Receipt receipt;
   receipt.message_id = body.message_id;

@@ -1,12 +1,12 @@
 #include "fpx/receipt.hpp"
 
-#include <cstring>
-#include <string>
-
 #include <capnp/message.h>
 #include <capnp/serialize.h>
 #include <kj/exception.h>
 #include <openssl/x509.h>
+
+#include <cstring>
+#include <string>
 
 #include "fpx/envelope.hpp"
 #include "fpx/wire/transport.capnp.h"
@@ -15,7 +15,9 @@ namespace fpx {
 
 namespace {
 
-ByteView data_view(capnp::Data::Reader data) { return {data.begin(), data.size()}; }
+ByteView data_view(capnp::Data::Reader data) {
+  return {data.begin(), data.size()};
+}
 
 ByteView word_bytes(kj::ArrayPtr<const capnp::word> words) {
   return {reinterpret_cast<const std::uint8_t*>(words.begin()), words.size() * sizeof(capnp::word)};
@@ -181,7 +183,9 @@ Result<ReceiptBody> decode_receipt_body(ByteView canonical) {
   });
 }
 
-Sha256Digest receipt_leaf_hash(ByteView body_bytes) { return leaf_hash(body_bytes); }
+Sha256Digest receipt_leaf_hash(ByteView body_bytes) {
+  return leaf_hash(body_bytes);
+}
 
 Bytes encode_group_head(const ReceiptGroupHead& head) {
   capnp::MallocMessageBuilder message;
@@ -291,7 +295,8 @@ Result<OpenedReceipt> open_receipt(TrustStore& trust, ByteView signed_receipt, s
                                    RevocationCheck revocation) {
   if (signed_receipt.size() > kMaxSignedReceiptBytes) {
     return make_error(ErrorCode::too_large, "signed receipt of " + std::to_string(signed_receipt.size()) +
-                                                " bytes exceeds the limit of " + std::to_string(kMaxSignedReceiptBytes));
+                                                " bytes exceeds the limit of " +
+                                                std::to_string(kMaxSignedReceiptBytes));
   }
   if (signed_receipt.empty() || signed_receipt.size() % sizeof(capnp::word) != 0) {
     return make_error(ErrorCode::malformed, "signed receipt is not a whole number of Cap'n Proto words");
@@ -300,7 +305,8 @@ Result<OpenedReceipt> open_receipt(TrustStore& trust, ByteView signed_receipt, s
     auto words = kj::heapArray<capnp::word>(signed_receipt.size() / sizeof(capnp::word));
     std::memcpy(words.begin(), signed_receipt.data(), signed_receipt.size());
     capnp::FlatArrayMessageReader reader(words, receipt_limits(words.size()));
-    if (reader.getEnd() != words.end()) return make_error(ErrorCode::malformed, "trailing bytes after the signed receipt");
+    if (reader.getEnd() != words.end())
+      return make_error(ErrorCode::malformed, "trailing bytes after the signed receipt");
     auto receipt = reader.getRoot<wire::SignedReceipt>();
     const auto version = receipt.getVersion();
     if (version != static_cast<std::uint16_t>(ReceiptVersion::single) &&
@@ -319,8 +325,8 @@ Result<OpenedReceipt> open_receipt(TrustStore& trust, ByteView signed_receipt, s
     if (!chain) return std::move(chain).take_error();
     auto opened = version == static_cast<std::uint16_t>(ReceiptVersion::group)
                       ? open_group(trust, **chain, receipt, now_ms, revocation)
-                      : open_single(trust, **chain, data_view(receipt.getReceipt()),
-                                    data_view(receipt.getSignature()), now_ms, revocation);
+                      : open_single(trust, **chain, data_view(receipt.getReceipt()), data_view(receipt.getSignature()),
+                                    now_ms, revocation);
     if (!opened) return opened;
     // Any participant can sign bytes that look like a receipt; only the
     // broker's role makes it proof of storage.

@@ -56,8 +56,8 @@ struct ReceiptBody {
   MessageId message_id;
   Sha256Digest envelope_sha256{};  // SHA-256 of the envelope bytes the broker received
   std::int64_t stored_at_ms = 0;
-  std::uint64_t log_index = 0;     // the message's transparency-log leaf
-  ParticipantId broker;            // empty only in a version 1 receipt
+  std::uint64_t log_index = 0;  // the message's transparency-log leaf
+  ParticipantId broker;         // empty only in a version 1 receipt
   friend bool operator==(const ReceiptBody&, const ReceiptBody&) = default;
 };
 

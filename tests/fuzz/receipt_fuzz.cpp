@@ -34,8 +34,8 @@ FuzzState& state() {
 }
 
 void open_untrusted(const std::uint8_t* data, std::size_t size) {
-  auto opened = fpx::open_receipt(state().pki.trust, fpx::ByteView(data, size), fpx::now_ms(),
-                                  fpx::RevocationCheck::skip);
+  auto opened =
+      fpx::open_receipt(state().pki.trust, fpx::ByteView(data, size), fpx::now_ms(), fpx::RevocationCheck::skip);
   // The fuzz PKI holds no broker: nothing can pass the role check.
   if (opened) fail("accepted", "a receipt not signed by a broker was accepted");
 }

@@ -1,14 +1,14 @@
 // Receipts signed per commit group (docs/PROTOCOL.md section 6), against the
 // real fpx-broker: submits handled in one batch share one head signature,
 // each receipt verifies on its own, and a resend gets its receipt again.
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <cstring>
 #include <map>
 #include <set>
-
-#include <capnp/message.h>
-#include <capnp/serialize.h>
-#include <catch2/catch.hpp>
 #include <zmq.hpp>
 
 #include "fpx/client.hpp"
@@ -72,7 +72,8 @@ class PipelinedSender {
         auto root = reader.getRoot<wire::BrokerFrame>();
         auto found = position.find(root.getRequestId());
         if (found == position.end()) continue;  // a delivery or a pong: not ours to read here
-        if (!root.isReceipt()) FAIL("submit " << found->second << " was refused: " << root.getError().getMessage().cStr());
+        if (!root.isReceipt())
+          FAIL("submit " << found->second << " was refused: " << root.getError().getMessage().cStr());
         capnp::MallocMessageBuilder copy;
         copy.setRoot(root.getReceipt());
         receipts[found->second] = flat(copy);
@@ -163,18 +164,18 @@ TEST_CASE("submits handled in one batch get receipts under one group signature a
   std::vector<Bytes> again = sender.submit_all({kept_envelopes[3], kept_envelopes[5]});
   CHECK(again[0] == kept_receipts[3]);
   CHECK(again[1] == kept_receipts[5]);
-  auto verified = client::verify_receipt(
-      trust, again[0],
-      {.message_id = test::message_id_of(kept_envelopes[3]), .envelope_sha256 = sha256(kept_envelopes[3]),
-       .broker_pins = pins});
+  auto verified = client::verify_receipt(trust, again[0],
+                                         {.message_id = test::message_id_of(kept_envelopes[3]),
+                                          .envelope_sha256 = sha256(kept_envelopes[3]),
+                                          .broker_pins = pins});
   CHECK(verified.ok());
 
   // The same new message twice in one burst: one stored message, one receipt.
   Bytes twice = test::seal_sample(agency, wire::MessageType::TRACING_REQUEST);
   std::vector<Bytes> both = sender.submit_all({twice, twice});
   CHECK(both[0] == both[1]);
-  CHECK(client::verify_receipt(trust, both[1],
-                               {.message_id = test::message_id_of(twice), .envelope_sha256 = sha256(twice),
-                                .broker_pins = pins})
+  CHECK(client::verify_receipt(
+            trust, both[1],
+            {.message_id = test::message_id_of(twice), .envelope_sha256 = sha256(twice), .broker_pins = pins})
             .ok());
 }

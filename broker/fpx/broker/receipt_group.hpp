@@ -59,7 +59,7 @@ class ReceiptGroup {
 
  private:
   struct Leaf {
-    Bytes body;                         // canonical Receipt
+    Bytes body;                          // canonical Receipt
     std::optional<std::int64_t> member;  // the message's seq when this is its first receipt
   };
   GroupLeaf add_leaf(const ReceiptBody& body, std::optional<std::int64_t> member);

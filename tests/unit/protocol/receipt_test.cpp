@@ -1,17 +1,18 @@
 // The receipt contract (protocol/fpx/receipt.hpp): groups built, signed and
 // verified with a real broker certificate under a real root, and every way a
 // receipt can be altered refused with its typed error.
+#include "fpx/receipt.hpp"
+
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+
+#include <catch2/catch.hpp>
 #include <cstring>
 #include <functional>
 #include <optional>
 #include <set>
 
-#include <capnp/message.h>
-#include <capnp/serialize.h>
-#include <catch2/catch.hpp>
-
 #include "fpx/envelope.hpp"
-#include "fpx/receipt.hpp"
 #include "fpx/wire/transport.capnp.h"
 #include "support/test_pki.hpp"
 
@@ -88,7 +89,9 @@ Bytes altered(const Bytes& receipt, const std::function<void(wire::SignedReceipt
   return flat(copy);
 }
 
-Bytes data_of(capnp::Data::Reader data) { return Bytes(data.begin(), data.end()); }
+Bytes data_of(capnp::Data::Reader data) {
+  return Bytes(data.begin(), data.end());
+}
 
 Bytes field(const Bytes& receipt, const std::function<capnp::Data::Reader(wire::SignedReceipt::Reader)>& get) {
   auto words = kj::heapArray<capnp::word>(receipt.size() / sizeof(capnp::word));
@@ -142,9 +145,9 @@ TEST_CASE("a group restored from its stored head and leaves gives the same recei
     CHECK(*again == group.receipts[i]);
   }
   // A body that is not the leaf at that index is not given a receipt.
-  CHECK(restored->receipt_for(2, encode_receipt_body(group.bodies[3]), Broker::chain_of(broker.identity))
-            .error()
-            .code == ErrorCode::invalid_argument);
+  CHECK(
+      restored->receipt_for(2, encode_receipt_body(group.bodies[3]), Broker::chain_of(broker.identity)).error().code ==
+      ErrorCode::invalid_argument);
   // Leaves that do not give the signed root are a damaged store.
   leaves[4][0] ^= 0x01;
   CHECK(SealedReceiptGroup::restore(head, signature, leaves).error().code == ErrorCode::io_error);
@@ -210,9 +213,8 @@ TEST_CASE("a receipt body swapped for another message's of the same group is ref
   Broker broker;
   Group group = make_group(broker.identity, 7);
   const Bytes other_body = encode_receipt_body(group.bodies[5]);
-  Bytes receipt = altered(group.receipts[2], [&](auto r) {
-    r.setReceipt(kj::arrayPtr(other_body.data(), other_body.size()));
-  });
+  Bytes receipt =
+      altered(group.receipts[2], [&](auto r) { r.setReceipt(kj::arrayPtr(other_body.data(), other_body.size())); });
   CHECK(code_of(broker, receipt) == ErrorCode::bad_signature);
   // And a body altered in any of its bytes.
   const Bytes body = encode_receipt_body(group.bodies[2]);
@@ -319,8 +321,7 @@ TEST_CASE("a version 1 receipt signed alone still verifies and an unknown versio
   CHECK(code_of(broker, altered(v1, [](auto r) { r.setVersion(2); })) != ErrorCode::none);
   Group group = make_group(broker.identity, 1);
   CHECK(code_of(broker, altered(group.receipts[0], [](auto r) { r.setVersion(0); })) == ErrorCode::bad_signature);
-  CHECK(code_of(broker, altered(group.receipts[0], [](auto r) { r.setVersion(3); })) ==
-        ErrorCode::unsupported_version);
+  CHECK(code_of(broker, altered(group.receipts[0], [](auto r) { r.setVersion(3); })) == ErrorCode::unsupported_version);
 }
 
 TEST_CASE("truncated oversized and trailing receipt bytes are refused before any signature check") {
@@ -347,7 +348,9 @@ struct WorkedExample {
   std::vector<Sha256Digest> path_of_leaf_0;
 };
 
-MessageId id_from_hex(const char* hex) { return *MessageId::from_bytes(*from_hex(hex)); }
+MessageId id_from_hex(const char* hex) {
+  return *MessageId::from_bytes(*from_hex(hex));
+}
 
 WorkedExample worked_example() {
   auto seed = from_hex("4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb");
