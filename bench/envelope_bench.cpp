@@ -7,6 +7,7 @@
 // Opening is bound by one Ed25519 verification once the signer's chain is
 // cached, so open_over_verify is the figure to watch (target: <= 1.2).
 // These VMs are noisy: compare ratios from one run, not absolutes across runs.
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -26,6 +27,7 @@
 #include "fpx/envelope.hpp"
 #include "fpx/identity.hpp"
 #include "fpx/pki.hpp"
+#include "fpx/receipt.hpp"
 #include "fpx/trust_store.hpp"
 
 namespace {
@@ -61,7 +63,29 @@ void write_file(const fs::path& path, const std::string& text) {
 struct BenchPki {
   fpx::TrustStore trust;
   fpx::Identity agency;
+  fpx::Identity broker;  // signs receipt groups
 };
+
+// Writes an identity directory (chain, keys) for a certificate `issuer` makes.
+fpx::Identity issue_identity(const fpx::pki::Authority& issuer, const fs::path& dir, const char* id, const char* country,
+                             fpx::Role role, const fpx::pki::Validity& validity, const std::string& chain_tail) {
+  auto key = must(fpx::SigningKey::generate(), "key");
+  auto curve = must(fpx::CurveKeyPair::generate(), "CURVE key");
+  fpx::pki::ParticipantRequest request;
+  request.id = fpx::ParticipantId(id);
+  request.country = fpx::CountryCode(country);
+  request.role = role;
+  request.signing_public_key = key.public_key();
+  request.curve_public_key = curve.public_key;
+  request.validity = validity;
+  auto certificate = must(issuer.issue(request), "certificate");
+  fs::create_directories(dir);
+  write_file(dir / fpx::kChainFile, certificate.pem() + chain_tail);
+  write_file(dir / fpx::kSigningKeyFile, must(key.to_pem(""), "key PEM"));
+  write_file(dir / fpx::kCurveSecretFile, fpx::z85_encode(curve.secret_key) + "\n");
+  write_file(dir / fpx::kCurvePublicFile, fpx::z85_encode(curve.public_key) + "\n");
+  return must(fpx::Identity::load(dir, fpx::PassphraseSource{}), "identity");
+}
 
 // Root CA, the SN national intermediate and one agency under it, as fpx-ca
 // would lay them out, with current CRLs so that opening checks revocation
@@ -99,8 +123,9 @@ BenchPki make_pki(const fs::path& dir) {
   write_file(agency_dir / fpx::kCurveSecretFile, fpx::z85_encode(curve.secret_key) + "\n");
   write_file(agency_dir / fpx::kCurvePublicFile, fpx::z85_encode(curve.public_key) + "\n");
 
+  fpx::Identity broker = issue_identity(root, dir / "broker", "exchange.broker", "SN", fpx::Role::broker, validity, "");
   return BenchPki{must(fpx::TrustStore::load(dir / "root-ca.pem", crl_dir), "trust store"),
-                  must(fpx::Identity::load(agency_dir, fpx::PassphraseSource{}), "identity")};
+                  must(fpx::Identity::load(agency_dir, fpx::PassphraseSource{}), "identity"), std::move(broker)};
 }
 
 // A realistic tracing request of about 1 KiB of body. `serial` differs per
@@ -169,6 +194,47 @@ int parse_iterations(int argc, char** argv) {
     std::exit(2);
   }
   return iterations;
+}
+
+// The receipt per message (docs/PROTOCOL.md section 6) for commit groups of
+// 1, 8 and 64 messages: the broker's side (encode each Receipt, build the
+// tree, one signature, each message's SignedReceipt with its path and chain)
+// and a verifier's (fpx::open_receipt: chain from cache, one signature check
+// per receipt, the path), each over the same raw verify as the rest.
+void print_receipt_costs(BenchPki& pki, int iterations, double raw_verify_us) {
+  std::vector<fpx::Bytes> chain;
+  for (const auto& certificate : pki.broker.chain()) chain.push_back(certificate.der());
+  for (std::size_t group_size : {1U, 8U, 64U}) {
+    const std::size_t groups = std::max<std::size_t>(1, static_cast<std::size_t>(iterations) / group_size);
+    std::vector<fpx::Bytes> receipts;
+    receipts.reserve(groups * group_size);
+    auto start = Clock::now();
+    for (std::size_t g = 0; g < groups; ++g) {
+      std::vector<fpx::Bytes> bodies;
+      std::vector<fpx::Sha256Digest> leaves;
+      for (std::size_t i = 0; i < group_size; ++i) {
+        fpx::ReceiptBody body{fpx::MessageId::random(), fpx::Sha256Digest{}, fpx::now_ms(), g * group_size + i,
+                              pki.broker.participant().id};
+        body.envelope_sha256[0] = static_cast<std::uint8_t>(i);
+        bodies.push_back(fpx::encode_receipt_body(body));
+        leaves.push_back(fpx::receipt_leaf_hash(bodies.back()));
+      }
+      auto group = must(fpx::SealedReceiptGroup::seal(std::move(leaves), fpx::now_ms(), pki.broker.participant().id,
+                                                      pki.broker.signing_key()),
+                        "seal");
+      for (std::size_t i = 0; i < group_size; ++i) receipts.push_back(must(group.receipt_for(i, bodies[i], chain), "receipt"));
+    }
+    const double broker_us = micros_per_op(Clock::now() - start, static_cast<int>(receipts.size()));
+    start = Clock::now();
+    for (const auto& receipt : receipts) {
+      (void)must(fpx::open_receipt(pki.trust, receipt, fpx::now_ms(), fpx::RevocationCheck::required), "verify receipt");
+    }
+    const double verify_us = micros_per_op(Clock::now() - start, static_cast<int>(receipts.size()));
+    std::printf("receipt_group%zu_broker_us %.2f\n", group_size, broker_us);
+    std::printf("receipt_group%zu_broker_over_verify %.3f\n", group_size, broker_us / raw_verify_us);
+    std::printf("receipt_group%zu_verify_us %.2f\n", group_size, verify_us);
+    std::printf("receipt_group%zu_bytes %zu\n", group_size, receipts.front().size());
+  }
 }
 
 }  // namespace
@@ -240,5 +306,6 @@ int main(int argc, char** argv) {
   std::printf("raw_verify_us %.2f\n", raw_verify_us);
   std::printf("open_over_verify %.3f\n", open_us / raw_verify_us);
   std::printf("envelope_bytes %zu\n", envelopes.front().size());
+  print_receipt_costs(pki, iterations, raw_verify_us);
   return 0;
 }

@@ -8,10 +8,12 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "fpx/broker/receipt_group.hpp"
 #include "fpx/ids.hpp"
 
 namespace fpx::broker {
@@ -21,6 +23,8 @@ struct Outgoing {
   std::string routing_id;
   Bytes frame;
   std::uint64_t request_id = 0;  // the request it answers; 0 for deliveries and notices
+  // Set: `frame` is this leaf's receipt, drawn from the batch's group once it is sealed and committed.
+  std::optional<GroupLeaf> receipt = std::nullopt;
 };
 
 struct AfterCommit {
@@ -30,6 +34,9 @@ struct AfterCommit {
 
   void reply(const std::string& routing_id, Bytes frame, std::uint64_t request_id) {
     replies.push_back({routing_id, std::move(frame), request_id});
+  }
+  void reply_with_receipt(const std::string& routing_id, std::uint64_t request_id, GroupLeaf leaf) {
+    replies.push_back({routing_id, {}, request_id, leaf});
   }
 };
 

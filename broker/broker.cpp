@@ -267,6 +267,11 @@ void Broker::Impl::process_batch() {
 
   Status committed;
   {
+    // One signature for the batch's receipts, written in its transaction.
+    ScopedStageTimer timer(stage_times, StageTimer::receipt);
+    committed = receipts.seal(*store, loop_clock.now_ms());
+  }
+  if (committed) {
     ScopedStageTimer timer(stage_times, StageTimer::commit);
     committed = store->commit();
   }
@@ -296,7 +301,14 @@ void Broker::Impl::send_after_commit(Status committed) {
     after_commit.push_to.clear();
   } else {
     for (const auto& [participant, ids] : after_commit.confirmed) sessions.leave_in_flight(participant, ids);
+    for (auto& out : after_commit.replies) {
+      if (!out.receipt) continue;
+      auto receipt = receipts.receipt_for(*out.receipt);
+      out.frame = receipt ? encode_receipt(out.request_id, *receipt)
+                          : encode_error(out.request_id, receipt.error(), std::nullopt);
+    }
   }
+  receipts.clear();
   after_commit.confirmed.clear();
   auto replies = std::move(after_commit.replies);
   after_commit.replies.clear();

@@ -36,7 +36,6 @@
 #include "loop_clock.hpp"
 #include "oversight_publisher.hpp"
 #include "pending_writes.hpp"
-#include "receipt_stage.hpp"
 #include "session_router.hpp"
 #include "timers.hpp"
 #include "workflow.hpp"
@@ -122,7 +121,7 @@ struct Broker::Impl {
   SessionRouter sessions;
   Workflow workflow;
   OversightPublisher publisher;
-  ReceiptStage receipts;
+  ReceiptGroup receipts;  // this batch's receipted messages, signed once before its commit
   Timers timers;
 
   // Messages read from the router that did not fit their connection's share

@@ -33,10 +33,16 @@ void Broker::Impl::commit_submission(Submission& submission) {
     ++counters.duplicates;
     append_audit_row(*store, audit_entry(context.now_ms, who, submission.opened->message_id, "dedupe",
                                          ErrorCode::none, "duplicate of an accepted message: receipt repeated"));
-    after_commit.reply(submission.routing_id,
-                       encode_receipt(submission.request_id,
-                                      receipts.repeat(*submission.duplicate_of, submission.opened->envelope_sha256)),
-                       submission.request_id);
+    auto source = receipts.resend(*store, *submission.duplicate_of, submission.opened->envelope_sha256);
+    if (!source) {
+      return admission.refuse(submission.routing_id, submission.request_id, who, submission.opened->message_id,
+                              "receipt", source.error());
+    }
+    if (auto* ready = std::get_if<Bytes>(&*source)) {
+      after_commit.reply(submission.routing_id, encode_receipt(submission.request_id, *ready), submission.request_id);
+    } else {
+      after_commit.reply_with_receipt(submission.routing_id, submission.request_id, std::get<GroupLeaf>(*source));
+    }
     return;
   }
   {
@@ -69,13 +75,6 @@ void Broker::Impl::commit_submission(Submission& submission) {
       if (!inserted) return std::move(inserted).take_error();
       submission.inserted = std::move(inserted).value();
     }
-    {
-      ScopedStageTimer timer(stage_times, StageTimer::receipt);
-      failed_stage = "receipt";
-      auto receipt = receipts.issue(*store, id, opened.envelope_sha256, *submission.inserted, context.now_ms);
-      if (!receipt) return std::move(receipt).take_error();
-      submission.receipt = std::move(receipt).value();
-    }
     ScopedStageTimer timer(stage_times, StageTimer::account);
     failed_stage = "account";
     if (auto applied = workflow.apply(opened, submission.principal, submission.recipients); !applied) return applied;
@@ -91,6 +90,14 @@ void Broker::Impl::commit_submission(Submission& submission) {
     }
     return admission.refuse(submission.routing_id, submission.request_id, who, id, failed_stage, stored.error());
   }
+  GroupLeaf receipt;
+  {
+    // Its leaf in the batch's receipt group, only now that nothing of it can
+    // be rolled back without the whole batch.
+    ScopedStageTimer timer(stage_times, StageTimer::receipt);
+    receipt = receipts.add(submission.inserted->seq, id, opened.envelope_sha256, context.now_ms,
+                           submission.inserted->log_index);
+  }
   ScopedStageTimer timer(stage_times, StageTimer::account);
   // The row names the officer who signed (the signer certificate's officer
   // extension, which open() checked equals the signed header's).
@@ -103,8 +110,7 @@ void Broker::Impl::commit_submission(Submission& submission) {
   ++counters.accepted;
   admission.daily_quota().charge(submission.principal.id, context.now_ms, submission.envelope.size());
   // Sent only after the batch's commit: a receipt means "stored durably".
-  after_commit.reply(submission.routing_id, encode_receipt(submission.request_id, submission.receipt),
-                     submission.request_id);
+  after_commit.reply_with_receipt(submission.routing_id, submission.request_id, receipt);
   for (const auto& recipient : submission.recipients) after_commit.push_to.insert(recipient);
 }
 

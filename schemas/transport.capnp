@@ -59,20 +59,50 @@ struct Error {
 }
 
 struct Receipt {
-  # Signed by the broker over "fpx/v1/receipt\0" || receipt bytes: proof that
-  # the message was stored durably.
+  # What the broker attests of one stored message: proof that it was stored
+  # durably. Version 1 (SignedReceipt.version 0) signed it alone; version 2
+  # makes it a leaf of a receipt group (docs/PROTOCOL.md section 6).
   messageId @0 :Data;
   envelopeSha256 @1 :Data;
   storedAtMs @2 :Int64;
   logIndex @3 :UInt64;
   # Transparency-log leaf index of the accepted message.
+  brokerId @4 :Text;
+  # Version 2: the broker's participant id (its certificate's CN). Empty in version 1.
+}
+
+struct ReceiptGroupHead {
+  # Signed once per commit group by the broker over
+  # "fpx/receipt-group/v1\0" || canonical head bytes.
+  context @0 :Text;
+  # Always "fpx/receipt-group/v1": the head says what it is even without its signing prefix.
+  root @1 :Data;
+  # RFC 9162 Merkle tree hash (32 bytes) over the group's leaves, leaf i being
+  # SHA-256(0x00 || canonical Receipt of the group's i-th message).
+  size @2 :UInt64;
+  # Number of leaves (at least 1).
+  sealedAtMs @3 :Int64;
+  # The broker's time when it signed the group, just before the commit.
+  brokerId @4 :Text;
 }
 
 struct SignedReceipt {
   receipt @0 :Data;
   # Canonical encoding of Receipt.
   signature @1 :Data;
+  # Version 1 only: Ed25519 over "fpx/v1/receipt\0" || receipt. Empty in version 2.
   brokerChain @2 :List(Data);
+  version @3 :UInt16;
+  # 0: version 1 (one signature per receipt; brokers before receipt groups).
+  # 2: a group receipt: the fields below. Any other value: unsupported_version.
+  groupHead @4 :Data;
+  # Version 2: canonical encoding of ReceiptGroupHead.
+  headSignature @5 :Data;
+  # Version 2: Ed25519 over "fpx/receipt-group/v1\0" || groupHead.
+  leafIndex @6 :UInt64;
+  # Version 2: this receipt's leaf in the group (0 ..< head.size).
+  inclusionPath @7 :List(Data);
+  # Version 2: RFC 9162 PATH(leafIndex, group leaves), 32 bytes each, leaf end first.
 }
 
 struct Delivery {

@@ -40,7 +40,6 @@ Result<std::optional<StoredMessage>> SqliteStore::find_message(const MessageId& 
   message.created_at_ms = query.integer(5);
   message.stored_at_ms = query.integer(6);
   message.log_index = static_cast<std::uint64_t>(query.integer(7));
-  message.receipt = query.blob(8);
   return std::optional<StoredMessage>{std::move(message)};
 }
 
@@ -147,17 +146,6 @@ Result<InsertedMessage> SqliteStore::insert_message_rows(const NewMessage& messa
     if (auto status = done(query.step(), "indexing a leaf's facts"); !status) return std::move(status).take_error();
   }
   return InsertedMessage{seq, log_index};
-}
-
-Status SqliteStore::set_receipt(std::int64_t seq, ByteView receipt) {
-  if (auto lost = transaction_lost()) return *std::move(lost);
-  Query query(set_receipt_.get());
-  query.bind(1, receipt).bind(2, seq);
-  if (auto status = done(query.step(), "storing a receipt"); !status) return status;
-  if (sqlite3_changes(db_.get()) == 0) {
-    return make_error(ErrorCode::not_found, "no stored message has seq " + std::to_string(seq));
-  }
-  return {};
 }
 
 Result<std::vector<PendingDelivery>> SqliteStore::pending_deliveries(const ParticipantId& recipient, std::uint64_t after,

@@ -7,7 +7,7 @@ namespace sqlite {
 
 // Bump when the schema changes, and teach open_sqlite_store to migrate from
 // the previous version. A file with a newer version is refused, never guessed at.
-constexpr int kSchemaVersion = 6;  // 2: log_nodes; 3: feed, checkpoints; 4: leaf parts, statistics runs;
+constexpr int kSchemaVersion = 7;  // 2: log_nodes; 3: feed, checkpoints; 4: leaf parts, statistics runs;
                                    // 5: officers (who acknowledged and answered; confirmed deliveries by recipient)
                                    // 6: fewer writes per message (no AUTOINCREMENT, a leaf's parts as one value)
 
@@ -486,6 +486,37 @@ Status migrate_from_version_2(sqlite3* db, const std::string& path) {
   return status;
 }
 
+// Version 6 signed each message's receipt alone and kept it in the messages'
+// `receipt` column (an UPDATE after the insert). Version 7 keeps one signed
+// row per batch transaction and one small row per message, written once at
+// the batch's end (broker/receipt_group.cpp, docs/PROTOCOL.md section 6).
+constexpr const char* kReceiptGroupsSchema = R"sql(
+CREATE TABLE receipt_groups (
+  group_id       INTEGER PRIMARY KEY,  -- rowid order = signing order; never deleted
+  head           BLOB NOT NULL,        -- canonical ReceiptGroupHead, exactly as signed
+  head_signature BLOB NOT NULL,        -- Ed25519 over "fpx/receipt-group/v1\0" || head
+  leaf_hashes    BLOB NOT NULL         -- the group's leaf hashes, 32 bytes each, in leaf order
+);
+CREATE TABLE receipt_members (
+  message_seq INTEGER PRIMARY KEY REFERENCES messages (seq),  -- the rowid: about 10 bytes a message
+  group_id    INTEGER NOT NULL REFERENCES receipt_groups (group_id),
+  leaf_index  INTEGER NOT NULL
+);
+)sql";
+
+Status migrate_from_version_6(sqlite3* db, const std::string& path) {
+  if (auto status = exec(db, "BEGIN IMMEDIATE", path); !status) return status;
+  auto status = exec(db, kReceiptGroupsSchema, path);
+  // Receipts signed one by one before the upgrade are not kept by the
+  // broker: their holders keep them (and they still verify, as version 1).
+  // A resend of such a message is receipted again, in the current group.
+  if (status) status = exec(db, "ALTER TABLE messages DROP COLUMN receipt", path);
+  if (status) status = exec(db, "PRAGMA user_version = 7", path);
+  if (status) status = exec(db, "COMMIT", path);
+  if (!status) sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+  return status;
+}
+
 // Creates the tables on a new file, accepts the current version, refuses
 // anything else rather than guessing.
 Status check_schema(sqlite3* db, const std::string& path) {
@@ -504,7 +535,10 @@ Status check_schema(sqlite3* db, const std::string& path) {
   if (*version <= 4 && *version >= 1) {
     if (auto migrated = migrate_from_version_4(db, path); !migrated) return migrated;
   }
-  if (*version <= 5 && *version >= 1) return migrate_from_version_5(db, path);
+  if (*version <= 5 && *version >= 1) {
+    if (auto migrated = migrate_from_version_5(db, path); !migrated) return migrated;
+  }
+  if (*version <= 6 && *version >= 1) return migrate_from_version_6(db, path);
   if (*version > kSchemaVersion) {
     return make_error(ErrorCode::io_error, "store " + path + " has schema version " + std::to_string(*version) +
                                                ", newer than this broker understands (" +
@@ -536,7 +570,8 @@ Status check_schema(sqlite3* db, const std::string& path) {
     sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
     return status;
   }
-  return migrate_from_version_5(db, path);
+  if (auto migrated = migrate_from_version_5(db, path); !migrated) return migrated;
+  return migrate_from_version_6(db, path);
 }
 
 }  // namespace sqlite

@@ -160,7 +160,8 @@ class SqliteStore final : public Store {
   // messages.cpp
   Result<std::optional<StoredMessage>> find_message(const MessageId& id) override;
   Result<InsertedMessage> insert_message(const NewMessage& message, std::int64_t stored_at_ms) override;
-  Status set_receipt(std::int64_t seq, ByteView receipt) override;
+  Status insert_receipt_group(const ReceiptGroupRow& group, std::span<const ReceiptMember> members) override;
+  Result<std::optional<StoredReceiptGroup>> receipt_group_of(std::int64_t message_seq) override;
   Result<std::vector<PendingDelivery>> pending_deliveries(const ParticipantId& recipient, std::uint64_t after,
                                                           std::size_t limit) override;
   Result<std::vector<PendingDelivery>> confirmed_deliveries(const ParticipantId& recipient, std::uint64_t after,
@@ -297,7 +298,9 @@ class SqliteStore final : public Store {
   StatementPtr log_leaf_hash_;
   StatementPtr log_node_;
   StatementPtr insert_log_node_;
-  StatementPtr set_receipt_;
+  StatementPtr insert_receipt_group_;
+  StatementPtr insert_receipt_member_;
+  StatementPtr receipt_group_of_;
   StatementPtr append_audit_;
   StatementPtr pending_deliveries_;
   StatementPtr confirmed_deliveries_;

@@ -25,8 +25,13 @@ Status SqliteStore::prepare_statements() {
       {&savepoint_, "SAVEPOINT insert_message"},
       {&release_savepoint_, "RELEASE insert_message"},
       {&rollback_to_savepoint_, "ROLLBACK TO insert_message"},
+      {&insert_receipt_group_, "INSERT INTO receipt_groups (head, head_signature, leaf_hashes) VALUES (?1, ?2, ?3)"},
+      {&insert_receipt_member_, "INSERT INTO receipt_members (message_seq, group_id, leaf_index) VALUES (?1, ?2, ?3)"},
+      {&receipt_group_of_,
+       "SELECT g.head, g.head_signature, g.leaf_hashes, m.leaf_index "
+       "FROM receipt_members AS m JOIN receipt_groups AS g ON g.group_id = m.group_id WHERE m.message_seq = ?1"},
       {&find_message_,
-       "SELECT seq, signed_sha256, sender, sender_country, type, created_at_ms, stored_at_ms, log_index, receipt "
+       "SELECT seq, signed_sha256, sender, sender_country, type, created_at_ms, stored_at_ms, log_index "
        "FROM messages WHERE message_id = ?1"},
       {&next_leaf_index_, "SELECT COALESCE(MAX(leaf_index) + 1, 0) FROM log_leaves"},
       // The log's next index read in the same statement (a seek to the last
@@ -63,7 +68,6 @@ Status SqliteStore::prepare_statements() {
       {&log_leaf_hash_, "SELECT leaf_hash FROM log_leaves WHERE leaf_index = ?1"},
       {&log_node_, "SELECT hash FROM log_nodes WHERE level = ?2 AND idx = ?1"},
       {&insert_log_node_, "INSERT INTO log_nodes (level, idx, hash) VALUES (?1, ?2, ?3)"},
-      {&set_receipt_, "UPDATE messages SET receipt = ?1 WHERE seq = ?2"},
       {&append_audit_,
        "INSERT INTO audit (at_ms, principal, message_id, stage, outcome, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"},
       {&pending_deliveries_,

@@ -173,7 +173,12 @@ int run_verify(const GlobalOptions& global, const VerifyOptions& options) {
     if (receipt) {
       out.text("storedAt", format_utc(receipt->stored_at_ms))
           .number("storedAtMs", receipt->stored_at_ms)
-          .unsigned_number("logIndex", receipt->log_index);
+          .unsigned_number("logIndex", receipt->log_index)
+          .unsigned_number("receiptVersion", static_cast<std::uint16_t>(receipt->version));
+      if (receipt->version == ReceiptVersion::group) {
+        out.unsigned_number("receiptGroupSize", receipt->group_size)
+            .unsigned_number("receiptLeafIndex", receipt->leaf_index);
+      }
     }
     std::cout << out.str() << "\n";
     return kExitOk;
@@ -188,6 +193,12 @@ int run_verify(const GlobalOptions& global, const VerifyOptions& options) {
   if (receipt) {
     rows.emplace_back("stored at", format_utc(receipt->stored_at_ms) + " (broker receipt verified, log index " +
                                        std::to_string(receipt->log_index) + ")");
+    if (receipt->version == ReceiptVersion::group) {
+      rows.emplace_back("receipt group", "leaf " + std::to_string(receipt->leaf_index) + " of " +
+                                             std::to_string(receipt->group_size) + ", one broker signature");
+    } else {
+      rows.emplace_back("receipt group", "none (a version 1 receipt, signed alone)");
+    }
   }
   std::cout << key_values(rows) << "revocation: " << revocation_text << "\n";
   return kExitOk;

@@ -9,18 +9,15 @@
 
 #include "fpx/broker_pins.hpp"
 #include "fpx/identity.hpp"
+#include "fpx/receipt.hpp"
 #include "fpx/trust_store.hpp"
 
 namespace fpx::client {
 
-// The broker signs kReceiptSignatureContext || receipt bytes
-// (receipt_signing_input, protocol/fpx/envelope.hpp). The context (with its
-// NUL) keeps a receipt signature from ever being valid as an envelope
-// signature ("fpx/v1\0" || header) or the other way round.
-
-// Bounds on the decoder of a SignedReceipt; the broker's chain is a leaf and
-// at most an intermediate, a few KiB each.
-inline constexpr std::size_t kMaxSignedReceiptBytes = 64 * 1024;
+// The receipt contract itself (formats, signing contexts, the broker's
+// side, the checks that need no pins) is protocol/fpx/receipt.hpp; this adds
+// what only a client knows: the exchange's pinned keys and what it submitted.
+using fpx::kMaxSignedReceiptBytes;
 
 struct Receipt {
   MessageId message_id;
@@ -28,6 +25,9 @@ struct Receipt {
   std::int64_t stored_at_ms = 0;
   std::uint64_t log_index = 0;
   ParticipantId broker;   // who signed it
+  ReceiptVersion version = ReceiptVersion::group;
+  std::uint64_t group_size = 0;  // version 2: leaves in its commit group
+  std::uint64_t leaf_index = 0;  // version 2: its leaf in the group
   Bytes signed_receipt;   // wire::SignedReceipt bytes, verifiable later
 };
 
@@ -42,15 +42,17 @@ struct ReceiptExpectation {
   BrokerPins broker_pins;
 };
 
-// Verifies `signed_receipt` (a wire::SignedReceipt message, flat array):
-// decode with reader limits -> broker chain to the root -> signature over
-// exactly the receipt bytes with the leaf's key -> chain validity at the now
-// authenticated storedAtMs (and revocation, if asked) -> the leaf's role is
-// broker -> the canonical Receipt matches the expectation.
-// Errors: malformed, not_canonical, untrusted_chain, bad_signature,
+// Verifies `signed_receipt` (a wire::SignedReceipt message, flat array, of
+// version 2 or 1): fpx::open_receipt (decode, chain to the root, signature,
+// inclusion path, validity at the signing time, revocation if asked, role
+// broker, one broker named throughout) -> the signing key is pinned -> the
+// Receipt matches the expectation.
+// Errors: malformed, not_canonical, unsupported_version, untrusted_chain,
+// bad_signature (also: the inclusion path does not reach the signed root),
 // wrong_role, certificate_*, revoked, crl_*; signer_mismatch when the key is
-// not pinned (invalid_argument when no key is); body_hash_mismatch when the
-// receipt is for other envelope bytes, malformed when for another message id.
+// not pinned or the receipt names another broker (invalid_argument when no
+// key is pinned); body_hash_mismatch when the receipt is for other envelope
+// bytes, malformed when for another message id.
 Result<Receipt> verify_receipt(TrustStore& trust, ByteView signed_receipt, const ReceiptExpectation& expected);
 
 }  // namespace fpx::client

@@ -194,7 +194,7 @@ Result<std::vector<ParticipantId>> authorize(const StageContext& context, const 
 Status validate_submitted(const VerifyContext& context, const OpenedEnvelope& opened);
 
 // dedupe: the same id with the same signed bytes is the same message (its
-// stored receipt is returned); with other bytes it is id_reused; a new
+// receipt is given again); with other bytes it is id_reused; a new
 // message must have been created within the timestamp window.
 struct DedupeVerdict {
   std::optional<StoredMessage> duplicate_of;
@@ -209,9 +209,8 @@ Sha256Digest signed_content_sha256(const OpenedEnvelope& opened);
 Result<InsertedMessage> persist(const StageContext& context, const OpenedEnvelope& opened, ByteView envelope,
                                 const Sha256Digest& signed_sha256, const std::vector<ParticipantId>& recipients);
 
-// receipt: the broker-signed proof of durable storage (wire::SignedReceipt bytes).
-Bytes sign_receipt(const Identity& broker, const MessageId& id, const Sha256Digest& envelope_sha256,
-                   std::int64_t stored_at_ms, std::uint64_t log_index);
+// receipt: the broker-signed proof of durable storage, one signature per
+// commit group (fpx/broker/receipt_group.hpp).
 
 // account: the transparency-log leaf of an accepted message, a salted
 // commitment to its metadata (not its content), and audit entries. The leaf

@@ -63,7 +63,6 @@ struct StoredMessage {
   std::int64_t created_at_ms = 0;
   std::int64_t stored_at_ms = 0;
   std::uint64_t log_index = 0;
-  Bytes receipt;  // the broker-signed receipt given for it (SignedReceipt bytes)
 };
 
 struct InsertedMessage {
@@ -187,6 +186,21 @@ struct StatisticsRun {
   std::uint64_t feed_sequence = 0;
 };
 
+// ---- receipt groups ----
+struct ReceiptGroupRow {
+  Bytes head;            // canonical ReceiptGroupHead, exactly as signed
+  Bytes head_signature;  // Ed25519 over kReceiptGroupSignatureContext || head
+  std::vector<Sha256Digest> leaves;
+};
+struct ReceiptMember {
+  std::int64_t message_seq = 0;
+  std::uint64_t leaf_index = 0;
+};
+struct StoredReceiptGroup {
+  ReceiptGroupRow group;
+  std::uint64_t leaf_index = 0;  // the asked message's leaf
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -206,7 +220,13 @@ class Store {
   // Message, one delivery row per recipient (state stored) and its
   // transparency-log leaf, all in the current transaction.
   virtual Result<InsertedMessage> insert_message(const NewMessage& message, std::int64_t stored_at_ms) = 0;
-  virtual Status set_receipt(std::int64_t seq, ByteView receipt) = 0;
+  // ---- receipt groups (broker/receipt_group.cpp, docs/PROTOCOL.md section 6) ----
+  // One signed group per batch transaction, and per receipted message its
+  // group and leaf; written once, just before the batch commits.
+  virtual Status insert_receipt_group(const ReceiptGroupRow& group, std::span<const ReceiptMember> members) = 0;
+  // The group a stored message was receipted in, to give a resend the same
+  // receipt; nullopt for a message stored before receipt groups (schema 7).
+  virtual Result<std::optional<StoredReceiptGroup>> receipt_group_of(std::int64_t message_seq) = 0;
   virtual Status append_audit(const AuditEntry& entry) = 0;
 
   // Deliveries of `recipient` not yet confirmed (stored or delivered), in

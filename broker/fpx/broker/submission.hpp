@@ -51,7 +51,6 @@ struct Submission {
   Sha256Digest signed_sha256{};
   std::optional<StoredMessage> duplicate_of;  // dedupe: a resend of a stored message
   std::optional<InsertedMessage> inserted;    // persist
-  Bytes receipt;                              // the signed receipt (wire::SignedReceipt bytes)
 
   bool refused() const { return refusal.has_value(); }
   void refuse(const char* stage, Error error, std::uint32_t retry_after_ms = 0) {

@@ -138,6 +138,13 @@ class RawConnection {
   std::unique_ptr<sqlite3, Closer> db_;
 };
 
+// What a file before schema 7 looks like: no receipt groups, a receipt column.
+void undo_receipt_groups(RawConnection& raw) {
+  raw.exec("DROP TABLE receipt_members");
+  raw.exec("DROP TABLE receipt_groups");
+  raw.exec("ALTER TABLE messages ADD COLUMN receipt BLOB");
+}
+
 // A VFS that forwards everything to the default one and counts fsyncs of
 // WAL files. Registered as the default while it lives, so the store's own
 // connection goes through it without the store exposing anything.
@@ -215,7 +222,7 @@ class WalSyncCounter {
 
 }  // namespace
 
-TEST_CASE("A stored message is found again with every field and its receipt") {
+TEST_CASE("A stored message is found again with every field") {
   test::TempDir dir;
   auto store = open_store(dir.path() / "store.db");
   auto message = make_message(1, {"gh.focal-point"});
@@ -223,8 +230,6 @@ TEST_CASE("A stored message is found again with every field and its receipt") {
 
   require_ok(store->begin());
   const auto inserted = must(store->insert_message(message, kNowMs));
-  const Bytes receipt(64, 0xAB);
-  require_ok(store->set_receipt(inserted.seq, receipt));
   require_ok(store->commit());
 
   const auto found = must(store->find_message(message.id));
@@ -238,7 +243,6 @@ TEST_CASE("A stored message is found again with every field and its receipt") {
   CHECK(found->created_at_ms == message.created_at_ms);
   CHECK(found->stored_at_ms == kNowMs);
   CHECK(found->log_index == inserted.log_index);
-  CHECK(found->receipt == receipt);
 
   const auto pending = must(store->pending_deliveries(ParticipantId("gh.focal-point"), 0, 10));
   REQUIRE(pending.size() == 1);
@@ -249,14 +253,67 @@ TEST_CASE("A stored message is found again with every field and its receipt") {
   CHECK_FALSE(must(store->find_message(message_id(2))).has_value());
 }
 
-TEST_CASE("A receipt for an unknown seq is reported as not found") {
+namespace {
+// A receipt group row as the broker writes it (its bytes are opaque to the store).
+ReceiptGroupRow group_row(std::uint8_t tag, std::size_t leaves) {
+  ReceiptGroupRow row{Bytes(40, tag), Bytes(64, tag), {}};
+  for (std::size_t i = 0; i < leaves; ++i) row.leaves.push_back(sha256(Bytes{tag, static_cast<std::uint8_t>(i)}));
+  return row;
+}
+}  // namespace
+
+TEST_CASE("A receipt group is read back for each of its messages with the message's leaf") {
   test::TempDir dir;
   auto store = open_store(dir.path() / "store.db");
   require_ok(store->begin());
-  const auto status = store->set_receipt(42, Bytes(8, 1));
-  REQUIRE_FALSE(status.ok());
-  CHECK(status.error().code == ErrorCode::not_found);
+  const auto first = must(store->insert_message(make_message(1, {"gh.focal-point"}), kNowMs));
+  const auto second = must(store->insert_message(make_message(2, {"gh.focal-point"}), kNowMs));
+  const auto third = must(store->insert_message(make_message(3, {"gh.focal-point"}), kNowMs));
+  // Leaf 1 is a resend's: a leaf with no member row.
+  const ReceiptGroupRow row = group_row(0x11, 3);
+  require_ok(store->insert_receipt_group(row, std::vector<ReceiptMember>{{first.seq, 0}, {second.seq, 2}}));
+  require_ok(store->insert_receipt_group(group_row(0x22, 1), std::vector<ReceiptMember>{{third.seq, 0}}));
+  require_ok(store->commit());
+
+  const auto of_second = must(store->receipt_group_of(second.seq));
+  REQUIRE(of_second.has_value());
+  CHECK(of_second->leaf_index == 2);
+  CHECK(of_second->group.head == row.head);
+  CHECK(of_second->group.head_signature == row.head_signature);
+  CHECK(of_second->group.leaves == row.leaves);
+  CHECK(must(store->receipt_group_of(first.seq))->leaf_index == 0);
+  CHECK(must(store->receipt_group_of(third.seq))->group.head == Bytes(40, 0x22));
+  CHECK_FALSE(must(store->receipt_group_of(third.seq + 1)).has_value());
+}
+
+TEST_CASE("A message given a receipt group twice is refused and its first group kept") {
+  test::TempDir dir;
+  auto store = open_store(dir.path() / "store.db");
+  const auto inserted = insert_committed(*store, make_message(1, {"gh.focal-point"}));
+  require_ok(store->begin());
+  require_ok(store->insert_receipt_group(group_row(0x11, 1), std::vector<ReceiptMember>{{inserted.seq, 0}}));
+  require_ok(store->commit());
+  require_ok(store->begin());
+  CHECK_FALSE(store->insert_receipt_group(group_row(0x22, 1), std::vector<ReceiptMember>{{inserted.seq, 0}}).ok());
   store->rollback();
+  CHECK(must(store->receipt_group_of(inserted.seq))->group.head == Bytes(40, 0x11));
+}
+
+TEST_CASE("A stored receipt group whose leaves are damaged is reported and not read") {
+  test::TempDir dir;
+  const auto path = dir.path() / "store.db";
+  auto store = open_store(path);
+  const auto inserted = insert_committed(*store, make_message(1, {"gh.focal-point"}));
+  require_ok(store->begin());
+  require_ok(store->insert_receipt_group(group_row(0x11, 2), std::vector<ReceiptMember>{{inserted.seq, 1}}));
+  require_ok(store->commit());
+  {
+    RawConnection raw(path);
+    raw.exec("UPDATE receipt_groups SET leaf_hashes = zeroblob(33)");
+  }
+  const auto damaged = store->receipt_group_of(inserted.seq);
+  REQUIRE_FALSE(damaged.ok());
+  CHECK(damaged.error().code == ErrorCode::io_error);
 }
 
 TEST_CASE("A duplicate message id fails with id_reused and rolling back leaves nothing") {
@@ -313,7 +370,7 @@ TEST_CASE("Rollback leaves no message, delivery, audit row or log leaf") {
 
   require_ok(store->begin());
   const auto inserted = must(store->insert_message(make_message(1, {"gh.focal-point", "ng.focal-point"}), kNowMs));
-  require_ok(store->set_receipt(inserted.seq, Bytes(64, 1)));
+  require_ok(store->insert_receipt_group(group_row(0x11, 1), std::vector<ReceiptMember>{{inserted.seq, 0}}));
   require_ok(store->append_audit({kNowMs, "sn.focal-point", message_id(1), "accept", ErrorCode::none, ""}));
   store->rollback();
 
@@ -326,6 +383,8 @@ TEST_CASE("Rollback leaves no message, delivery, audit row or log leaf") {
   CHECK(raw.count("deliveries") == 0);
   CHECK(raw.count("audit") == 0);
   CHECK(raw.count("log_leaves") == 0);
+  CHECK(raw.count("receipt_groups") == 0);
+  CHECK(raw.count("receipt_members") == 0);
 
   // And the store is usable afterwards: the next message takes index 0.
   CHECK(insert_committed(*store, make_message(2, {"gh.focal-point"})).log_index == 0);
@@ -523,7 +582,7 @@ TEST_CASE("Committed data survives closing the store and opening a new one") {
     auto store = open_store(path);
     const auto inserted = insert_committed(*store, make_message(1, {"gh.focal-point", "ng.focal-point"}));
     require_ok(store->begin());
-    require_ok(store->set_receipt(inserted.seq, Bytes(64, 7)));
+    require_ok(store->insert_receipt_group(group_row(0x77, 1), std::vector<ReceiptMember>{{inserted.seq, 0}}));
     require_ok(store->append_audit({kNowMs, "sn.focal-point", message_id(1), "accept", ErrorCode::none, "ok"}));
     delivery_id = pending_ids(*store, "gh.focal-point").at(0);
     CHECK(must(store->confirm_deliveries(ParticipantId("gh.focal-point"), std::vector{delivery_id}, kNowMs)) == 1);
@@ -535,7 +594,7 @@ TEST_CASE("Committed data survives closing the store and opening a new one") {
   auto store = open_store(path);
   const auto found = must(store->find_message(message_id(1)));
   REQUIRE(found.has_value());
-  CHECK(found->receipt == Bytes(64, 7));
+  CHECK(must(store->receipt_group_of(found->seq))->group.head == Bytes(40, 0x77));
   CHECK_FALSE(must(store->find_message(message_id(2))).has_value());
   CHECK(pending_ids(*store, "gh.focal-point").empty());
   CHECK(pending_ids(*store, "ng.focal-point").size() == 1);
@@ -549,13 +608,13 @@ TEST_CASE("A store file with a newer schema version is refused") {
   { open_store(path); }
   {
     RawConnection raw(path);
-    CHECK(raw.text("PRAGMA user_version") == "6");
-    raw.exec("PRAGMA user_version = 7");
+    CHECK(raw.text("PRAGMA user_version") == "7");
+    raw.exec("PRAGMA user_version = 8");
   }
   const auto opened = open_sqlite_store(path);
   REQUIRE_FALSE(opened.ok());
   CHECK(opened.error().code == ErrorCode::io_error);
-  CHECK_THAT(opened.error().message, Catch::Contains("schema version 7") && Catch::Contains("newer"));
+  CHECK_THAT(opened.error().message, Catch::Contains("schema version 8") && Catch::Contains("newer"));
 }
 
 namespace {
@@ -671,6 +730,7 @@ TEST_CASE("A version 1 store gets its log nodes on opening") {
     raw.exec("ALTER TABLE lifecycle DROP COLUMN answered_by");
     raw.exec("DROP INDEX deliveries_confirmed");
     raw.exec("ALTER TABLE watched_serials DROP COLUMN reached_countries");
+    undo_receipt_groups(raw);
     raw.exec("PRAGMA user_version = 1");
   }
   {
@@ -682,7 +742,7 @@ TEST_CASE("A version 1 store gets its log nodes on opening") {
     check_log_matches(*store, reference);
   }
   RawConnection raw(path);
-  CHECK(raw.text("PRAGMA user_version") == "6");
+  CHECK(raw.text("PRAGMA user_version") == "7");
 }
 
 TEST_CASE("An SQLite file that is not an FPX store is refused") {
@@ -908,13 +968,14 @@ TEST_CASE("A version 3 store keeps its single commitments as part 0 of each leaf
     raw.exec("ALTER TABLE lifecycle DROP COLUMN answered_by");
     raw.exec("DROP INDEX deliveries_confirmed");
     raw.exec("ALTER TABLE watched_serials DROP COLUMN reached_countries");
+    undo_receipt_groups(raw);
     raw.exec("PRAGMA user_version = 3");
   }
   auto store = open_store(path);
   CHECK(must(store->commitment_part_hashes(leaf_index)) == std::vector<Sha256Digest>{part_hash});
   CHECK(must(store->last_statistics_period("day")) == std::nullopt);
   RawConnection raw(path);
-  CHECK(raw.text("PRAGMA user_version") == "6");
+  CHECK(raw.text("PRAGMA user_version") == "7");
   // Statistics start at the upgrade: earlier leaves have no facts to reveal.
   CHECK(std::stoll(raw.text("SELECT since_ms FROM statistics_since")) > 1'700'000'000'000LL);
 }
@@ -1063,7 +1124,7 @@ TEST_CASE("A version 5 store written by the previous broker migrates in place to
   auto store = open_store(path);
   {
     RawConnection raw(path);
-    CHECK(raw.text("PRAGMA user_version") == "6");
+    CHECK(raw.text("PRAGMA user_version") == "7");
     CHECK(raw.text("SELECT COUNT(*) FROM sqlite_schema WHERE sql LIKE '%AUTOINCREMENT%'") == "0");
     CHECK(raw.text("SELECT COUNT(*) FROM sqlite_schema WHERE name = 'log_commitment_parts'") == "0");
     CHECK(raw.count("messages") == kFixtureMessages);
@@ -1080,7 +1141,9 @@ TEST_CASE("A version 5 store written by the previous broker migrates in place to
     REQUIRE(message.has_value());
     CHECK(message->seq > last_seq);
     last_seq = message->seq;
-    CHECK_FALSE(message->receipt.empty());
+    // Its receipt, signed alone by the version 5 broker, is its holder's now:
+    // a resend would be receipted again, in a group.
+    CHECK_FALSE(must(store->receipt_group_of(message->seq)).has_value());
     CHECK(delivery.envelope.size() == 2500);
     // The parts came through bit for bit: they still hash to the public leaf.
     const auto hashes = must(store->commitment_part_hashes(message->log_index));
@@ -1110,4 +1173,33 @@ TEST_CASE("A version 5 store written by the previous broker migrates in place to
   const auto audit = must(store->audit_rows(0, 100));
   REQUIRE(static_cast<std::int64_t>(audit.size()) == kFixtureMessages + 1);
   CHECK(audit.back().id == kFixtureMessages + 1);
+}
+
+TEST_CASE("A version 6 store gains receipt groups and drops the receipt column of its messages") {
+  test::TempDir dir;
+  const auto path = dir.path() / "store.db";
+  std::int64_t seq = 0;
+  {
+    auto store = open_store(path);
+    seq = insert_committed(*store, make_message(1, {"gh.focal-point"})).seq;
+  }
+  {
+    RawConnection raw(path);
+    undo_receipt_groups(raw);
+    raw.exec("UPDATE messages SET receipt = x'00'");  // a version 1 receipt, signed alone
+    raw.exec("PRAGMA user_version = 6");
+  }
+  {
+    auto store = open_store(path);
+    // Its old receipt is gone: a resend is receipted again, in a new group.
+    CHECK_FALSE(must(store->receipt_group_of(seq)).has_value());
+    require_ok(store->begin());
+    require_ok(store->insert_receipt_group(group_row(0x11, 1), std::vector<ReceiptMember>{{seq, 0}}));
+    require_ok(store->commit());
+    CHECK(must(store->receipt_group_of(seq)).has_value());
+    CHECK(must(store->find_message(message_id(1))).has_value());
+  }
+  RawConnection raw(path);
+  CHECK(raw.text("PRAGMA user_version") == "7");
+  CHECK(raw.text("SELECT COUNT(*) FROM pragma_table_info('messages') WHERE name = 'receipt'") == "0");
 }

@@ -58,28 +58,19 @@ Bytes to_bytes(capnp::MessageBuilder& builder) {
   return Bytes(bytes.begin(), bytes.end());
 }
 
+// A group receipt (protocol/fpx/receipt.hpp) of a group of one, as the
+// broker signs it.
 Bytes signed_receipt(const Identity& signer, const MessageId& id, const Sha256Digest& envelope_sha256,
                      std::uint64_t log_index) {
-  capnp::MallocMessageBuilder receipt_message;
-  auto receipt = receipt_message.initRoot<wire::Receipt>();
-  receipt.setMessageId(kj::arrayPtr(id.bytes.data(), id.bytes.size()));
-  receipt.setEnvelopeSha256(kj::arrayPtr(envelope_sha256.data(), envelope_sha256.size()));
-  receipt.setStoredAtMs(now_ms());
-  receipt.setLogIndex(log_index);
-  auto canonical = capnp::canonicalize(receipt.asReader());
-  auto receipt_bytes = canonical.asBytes();
-  auto signature = signer.signing_key().sign(fpx::receipt_signing_input(receipt_bytes));
-
-  capnp::MallocMessageBuilder message;
-  auto signed_message = message.initRoot<wire::SignedReceipt>();
-  signed_message.setReceipt(receipt_bytes);
-  signed_message.setSignature(kj::arrayPtr(signature.data(), signature.size()));
-  auto chain = signed_message.initBrokerChain(static_cast<unsigned>(signer.chain().size()));
-  for (unsigned i = 0; i < chain.size(); ++i) {
-    Bytes der = signer.chain()[i].der();
-    chain.set(i, kj::arrayPtr(der.data(), der.size()));
-  }
-  return to_bytes(message);
+  const std::int64_t now = now_ms();
+  const Bytes body = encode_receipt_body({id, envelope_sha256, now, log_index, signer.participant().id});
+  auto group = SealedReceiptGroup::seal({receipt_leaf_hash(body)}, now, signer.participant().id, signer.signing_key());
+  if (!group) FAIL(group.error().describe());
+  std::vector<Bytes> chain;
+  for (const auto& certificate : signer.chain()) chain.push_back(certificate.der());
+  auto receipt = group->receipt_for(0, body, chain);
+  if (!receipt) FAIL(receipt.error().describe());
+  return std::move(receipt).value();
 }
 
 // The envelope with one byte of its signature flipped.
