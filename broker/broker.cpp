@@ -39,7 +39,8 @@ Broker::Impl::Impl(BrokerConfig config_in, Clock clock_in, Identity identity_in,
       observer_reply_budget(kObserverReplyBytesPerSecond, kObserverReplyBurstBytes),
       inbound_bytes(config.limits.bytes_per_second, config.limits.burst_bytes,
                     "sent more bytes than this broker takes per second; send less, and"),
-      daily_quota(config.limits.quota_bytes_per_day),
+      daily_quota(config.limits.quota_bytes_per_day, config.limits.stored_bytes_per_minute,
+                  config.limits.stored_burst_bytes),
       context(1) {}
 
 Broker::Broker(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

@@ -74,14 +74,17 @@ void Broker::Impl::handle_submit(const EnrolledParticipant& principal, std::uint
     return;
   }
 
-  // The participant's bytes of the day (limits.quota_bytes_per_day): after
-  // dedupe, so a resend of an accepted message still gets its receipt.
+  // The participant's stored bytes of the day (limits.quota_bytes_per_day)
+  // and of the minute (limits.stored_bytes_per_minute): after dedupe, so a
+  // resend of an accepted message still gets its receipt.
+  const std::uint64_t stored_bytes = DailyQuota::stored_bytes_of(*opened, envelope.size());
   {
     std::uint32_t retry_after_ms = 0;
     auto stored_since = [this](const ParticipantId& sender, std::int64_t since_ms) {
       return store->bytes_stored_since(sender, since_ms);
     };
-    if (auto fits = daily_quota.admit(principal.id, now_ms, envelope.size(), stored_since, retry_after_ms); !fits) {
+    if (auto fits = daily_quota.admit(principal.id, now_ms, envelope.size(), stored_bytes, stored_since, retry_after_ms);
+        !fits) {
       return refuse(routing_id, request_id, who, id, "persist", fits.error(),
                     fits.error().code == ErrorCode::quota_exceeded ? retry_after_ms : 0);
     }
@@ -126,7 +129,7 @@ void Broker::Impl::handle_submit(const EnrolledParticipant& principal, std::uint
         std::string(message_type_name(opened->type)) + " accepted for " + std::to_string(recipients->size()) +
             " recipient(s)" + (officer.empty() ? std::string() : "; signed by officer " + officer));
   ++counters.accepted;
-  daily_quota.charge(principal.id, now_ms, envelope.size());
+  daily_quota.charge(principal.id, now_ms, envelope.size(), stored_bytes);
   // Sent only after the batch's commit: a receipt means "stored durably".
   outgoing.push_back({routing_id, encode_receipt(request_id, receipt), request_id});
   for (const auto& recipient : *recipients) push_after_commit.insert(recipient);
