@@ -622,6 +622,7 @@ bool run_kind(const KindInfo& info, const BenchOptions& options) {
   settings.binary = options.broker_bin;
   settings.rate_per_second = kRateLimit;
   settings.burst = kBurst;
+  settings.stored_bytes_per_minute = 0;  // the broker's default bound, which the floods meet
   BrokerProcess broker(pki, {kVictim, kVictimRecipient, kSink, kAgencyFlooder, kFocalFlooder, kObserverFlooder},
                        settings);
   const fpx::broker::Limits limits;  // the bench's config leaves every limit at the broker's default
