@@ -77,7 +77,7 @@ std::string utc_text(std::int64_t unix_ms) {
   const auto day = floor<days>(at);
   const year_month_day date{day};
   const hh_mm_ss time{floor<seconds>(at - day)};
-  char buffer[32];
+  char buffer[64];
   std::snprintf(buffer, sizeof buffer, "%04d-%02u-%02uT%02ld:%02ld:%02lldZ", static_cast<int>(date.year()),
                 static_cast<unsigned>(date.month()), static_cast<unsigned>(date.day()),
                 static_cast<long>(time.hours().count()), static_cast<long>(time.minutes().count()),
@@ -793,7 +793,7 @@ Result<Receipt> Client::submit(ByteView envelope) {
     // Written durably before it leaves: a crash from here on cannot lose it.
     if (auto queued = impl.state_.add_to_outbox(*message_id, envelope); !queued) return std::move(queued).take_error();
 
-    const Impl::PendingSubmit pending{*message_id, sha256(envelope)};
+    const Impl::PendingSubmit pending{*message_id, sha256(envelope), std::nullopt};
     const std::uint64_t request_id = impl.next_request_id_++;
     capnp::MallocMessageBuilder builder;
     auto frame = builder.initRoot<wire::ClientFrame>();
