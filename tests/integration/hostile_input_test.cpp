@@ -1313,7 +1313,7 @@ TEST_CASE("a flood of 20,000 three-byte frames is answered or counted, audited a
 
 // ---- Bounds per participant (issue 14 item 2): one SECTION per row ------------------
 
-TEST_CASE("bounds rows: confirms, inbound bytes, the daily storage quota and a state's watch list are bounded") {
+TEST_CASE("bounds rows: confirms, inbound bytes, stored bytes a day and a minute and a state's watch list are bounded") {
   SECTION("a flood of 4096-id confirms is refused with rate_limited: each confirm pays by its ids") {
     Exchange exchange({.rate_per_second = 10, .burst = 20});
     RawSession& agency = exchange.raw("sn.police-judiciaire");
