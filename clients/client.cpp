@@ -575,6 +575,9 @@ struct Client::Impl {
   Clock::time_point resend_wakeup() const {
     const std::int64_t now = now_ms();
     if (next_resend_at_ms_ == std::numeric_limits<std::int64_t>::max()) return Clock::time_point::max();
+    // A full window is freed by answers, which wake the wait by themselves,
+    // or by request_timeout: no timer, so that a wait never spins on it.
+    if (resends_in_flight() >= kMaxResendsInFlight) return Clock::now() + options_.request_timeout;
     return Clock::now() + std::chrono::milliseconds(std::max<std::int64_t>(0, next_resend_at_ms_ - now));
   }
 
