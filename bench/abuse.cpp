@@ -576,10 +576,21 @@ bool run_kind(const KindInfo& info, const BenchOptions& options) {
   const std::string flooder = observer_kind ? kObserverFlooder : kind == Kind::watch_list ? kFocalFlooder : kAgencyFlooder;
 
   const double unloaded_seconds = std::min(options.abuse_seconds, kMaxUnloadedSeconds);
-  const auto unloaded_count = static_cast<std::size_t>(options.victim_rate * unloaded_seconds);
-  const auto flooded_count = static_cast<std::size_t>(options.victim_rate * options.abuse_seconds);
   const Identity victim_identity = pki.identity(kVictim);
   Sealer victim_sealer(victim_identity, "SN", kVictim);
+  // The victim is one participant too, under the broker's default bound on
+  // stored bytes per minute: it sends at most what half of that bound lets
+  // it store, so that what it measures is the flood, not its own refusals.
+  const fpx::broker::Limits default_limits;
+  const double victim_envelope = static_cast<double>(victim_sealer.seal("BE", -1).envelope.size());
+  const double victim_rate = std::min(options.victim_rate, default_limits.stored_bytes_per_minute / 60.0 / 2 / victim_envelope);
+  if (victim_rate < options.victim_rate) {
+    std::fprintf(stderr, "# abuse_%s: the victim sends %.2f msg/s (not %.0f): its %.0f-byte messages within half the "
+                         "broker's limits.stored_bytes_per_minute of %.0f\n",
+                 name.c_str(), victim_rate, options.victim_rate, victim_envelope, default_limits.stored_bytes_per_minute);
+  }
+  const auto unloaded_count = static_cast<std::size_t>(victim_rate * unloaded_seconds);
+  const auto flooded_count = static_cast<std::size_t>(victim_rate * options.abuse_seconds);
   Ledger ledger(kWarmup + unloaded_count + flooded_count);
   std::vector<Bytes> victim_envelopes;
   std::vector<std::size_t> warmup, unloaded, flooded;
@@ -594,6 +605,7 @@ bool run_kind(const KindInfo& info, const BenchOptions& options) {
   settings.binary = options.broker_bin;
   settings.rate_per_second = kRateLimit;
   settings.burst = kBurst;
+  settings.stored_bytes_per_minute = 0;  // the broker's default bound, which the floods meet
   BrokerProcess broker(pki, {kVictim, kVictimRecipient, kSink, kAgencyFlooder, kFocalFlooder, kObserverFlooder},
                        settings);
   const fpx::broker::Limits limits;  // the bench's config leaves every limit at the broker's default
@@ -651,7 +663,7 @@ bool run_kind(const KindInfo& info, const BenchOptions& options) {
   }
 
   auto victim_phase = [&](const std::vector<std::size_t>& work) {
-    Pace pace{Clock::now() + std::chrono::milliseconds(100), options.victim_rate, 1};
+    Pace pace{Clock::now() + std::chrono::milliseconds(100), victim_rate, 1};
     run_sender(*victim_client, victim_envelopes, ledger, work, tally, &pace, 0);
   };
   // The victim's own messages grow the store too: its rate alone is

@@ -76,6 +76,11 @@ struct BrokerSettings {
   // rate limiter, not the broker.
   double rate_per_second = 1'000'000;
   double burst = 1'000'000;
+  // Stored bytes per participant and minute: the bench's load is far above
+  // a focal point's real traffic, and would measure the bound, not the
+  // broker. 0: the broker's default (fpx-bench --abuse, which floods it).
+  double stored_bytes_per_minute = 1e12;
+  double stored_burst_bytes = 1e12;
   // 0: the broker's default.
   std::size_t batch_share = 0;
   // Per-message debug logging would be part of what is measured.

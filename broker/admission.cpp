@@ -16,7 +16,7 @@ Admission::Admission(const Limits& limits, Store& store, BrokerCounters& counter
       rate_limiter_(limits.rate_per_second, limits.burst),
       inbound_bytes_(limits.bytes_per_second, limits.burst_bytes,
                      "sent more bytes than this broker takes per second; send less, and"),
-      daily_quota_(limits.quota_bytes_per_day),
+      daily_quota_(limits.quota_bytes_per_day, limits.stored_bytes_per_minute, limits.stored_burst_bytes),
       refusal_tally_(kRateLimitAuditWindowMs) {}
 
 Status Admission::admit_bytes(const ParticipantId& sender, std::size_t bytes, std::uint32_t& retry_after_ms) {

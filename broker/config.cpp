@@ -219,6 +219,8 @@ Result<BrokerConfig> parse_broker_config(std::string_view text, const std::files
   read.number("limits.bytes_per_second", limits.bytes_per_second, 4096, 1e10);
   read.number("limits.burst_bytes", limits.burst_bytes, 4096, 1e11);
   read.number("limits.quota_bytes_per_day", limits.quota_bytes_per_day, 4096, 1e13);
+  read.number("limits.stored_bytes_per_minute", limits.stored_bytes_per_minute, 4096, 1e13);
+  read.number("limits.stored_burst_bytes", limits.stored_burst_bytes, 4096, 1e13);
   read.number("limits.batch_max", limits.batch_max, 1, 100000);
   read.number("limits.batch_share", limits.batch_share, 1, 100000);
   read.number("limits.max_in_flight", limits.max_in_flight, 1, 100000);

@@ -2,6 +2,7 @@
 #include <cmath>
 
 #include "fpx/broker/stages.hpp"
+#include "fpx/wire/messages.capnp.h"
 
 namespace fpx::broker {
 
@@ -85,8 +86,20 @@ std::int64_t DailyQuota::day_start_ms(std::int64_t at_ms) {
   return at_ms - ((at_ms % kDayMs) + kDayMs) % kDayMs;
 }
 
-Status DailyQuota::admit(const ParticipantId& participant, std::int64_t now_ms, std::uint64_t bytes,
-                         const StoredSince& stored_since, std::uint32_t& retry_after_ms) {
+DailyQuota::DailyQuota(std::uint64_t bytes_per_day, double stored_bytes_per_minute, double stored_burst_bytes)
+    : bytes_per_day_(bytes_per_day),
+      minute_rate_per_ms_(stored_bytes_per_minute / 60'000.0),
+      minute_burst_(stored_burst_bytes) {}
+
+Status DailyQuota::admit(const ParticipantId& participant, std::int64_t now_ms, std::uint64_t envelope_bytes,
+                         std::uint64_t stored_bytes, const StoredSince& stored_since, std::uint32_t& retry_after_ms) {
+  // The day first: its wait (to 00:00 UTC) is the longer one to tell.
+  if (auto day = admit_day(participant, now_ms, envelope_bytes, stored_since, retry_after_ms); !day) return day;
+  return admit_minute(participant, now_ms, stored_bytes, stored_since, retry_after_ms);
+}
+
+Status DailyQuota::admit_day(const ParticipantId& participant, std::int64_t now_ms, std::uint64_t bytes,
+                             const StoredSince& stored_since, std::uint32_t& retry_after_ms) {
   const std::int64_t day = day_start_ms(now_ms);
   auto found = used_.find(participant);
   if (found == used_.end() || found->second.start_ms != day) {
@@ -106,14 +119,66 @@ Status DailyQuota::admit(const ParticipantId& participant, std::int64_t now_ms, 
                         "limits.quota_bytes_per_day");
 }
 
-void DailyQuota::charge(const ParticipantId& participant, std::int64_t now_ms, std::uint64_t bytes) {
+Status DailyQuota::admit_minute(const ParticipantId& participant, std::int64_t now_ms, std::uint64_t bytes,
+                                const StoredSince& stored_since, std::uint32_t& retry_after_ms) {
+  auto found = minute_.find(participant);
+  if (found == minute_.end()) {
+    // First sight since a start (or a rollback): the bucket starts from what
+    // the store holds from the last refill period (the time a full burst
+    // takes to come back), never fuller than it really was.
+    const auto refill_ms = static_cast<std::int64_t>(std::ceil(minute_burst_ / minute_rate_per_ms_));
+    auto stored = stored_since(participant, now_ms - refill_ms);
+    if (!stored) return std::move(stored).take_error();
+    const double tokens = std::max(0.0, minute_burst_ - static_cast<double>(*stored));
+    found = minute_.emplace(participant, Bucket{tokens, now_ms}).first;
+  }
+  Bucket& bucket = found->second;
+  const std::int64_t elapsed = std::max<std::int64_t>(0, now_ms - bucket.updated_ms);
+  bucket.tokens = std::min(minute_burst_, bucket.tokens + static_cast<double>(elapsed) * minute_rate_per_ms_);
+  bucket.updated_ms = now_ms;
+  // A message larger than the burst could never fit: it is admitted from a
+  // full bucket and leaves it in debt, which the participant's next
+  // messages wait out (the rate holds on average).
+  const double due = std::min(static_cast<double>(bytes), minute_burst_);
+  if (bucket.tokens >= due) return {};
+  retry_after_ms = static_cast<std::uint32_t>(
+      std::clamp(std::ceil((due - bucket.tokens) / minute_rate_per_ms_), 1.0, 24.0 * 3600 * 1000));
+  const auto per_minute = static_cast<std::uint64_t>(minute_rate_per_ms_ * 60'000.0);
+  return make_error(ErrorCode::quota_exceeded,
+                    participant.str() + " stores more than this broker keeps per participant and minute (" +
+                        std::to_string(per_minute) + " bytes a minute, bursts of " +
+                        std::to_string(static_cast<std::uint64_t>(minute_burst_)) + "); this message needs " +
+                        std::to_string(bytes) + " and nothing was stored: resend it after " +
+                        std::to_string(retry_after_ms) +
+                        " ms (the fpx client library keeps it and does so by itself), or ask the exchange's "
+                        "operator for a larger limits.stored_bytes_per_minute");
+}
+
+void DailyQuota::charge(const ParticipantId& participant, std::int64_t now_ms, std::uint64_t envelope_bytes,
+                        std::uint64_t stored_bytes) {
   auto found = used_.find(participant);
   // admit() loaded today's count; a day that turned in between starts at this message.
   if (found == used_.end() || found->second.start_ms != day_start_ms(now_ms)) {
-    used_.insert_or_assign(participant, Day{day_start_ms(now_ms), bytes});
-    return;
+    used_.insert_or_assign(participant, Day{day_start_ms(now_ms), envelope_bytes});
+  } else {
+    found->second.bytes += envelope_bytes;
   }
-  found->second.bytes += bytes;
+  // admit() refilled the bucket at now_ms; without it (a forget() in
+  // between) the next admit() reads the store, which holds this message.
+  if (auto bucket = minute_.find(participant); bucket != minute_.end()) {
+    bucket->second.tokens -= static_cast<double>(stored_bytes);
+  }
+}
+
+std::uint64_t DailyQuota::stored_bytes_of(const OpenedEnvelope& opened, std::uint64_t envelope_bytes) {
+  auto body = opened.message.body();
+  if (!body.isAlert()) return envelope_bytes;
+  auto alert = body.getAlert();
+  if (alert.getKind() != wire::AlertKind::STOLEN && alert.getKind() != wire::AlertKind::LOST) return envelope_bytes;
+  // Every listed firearm counted, as an upper bound of what the workflow
+  // registers (it skips serials too short to match).
+  const std::uint64_t serials = alert.getFirearms().size() + alert.getBatch().getFirearms().size();
+  return envelope_bytes + serials * kStoredBytesPerWatchedSerial;
 }
 
 bool RefusalTally::audit_in_full(const std::string& stage, const std::string& principal, ErrorCode code,

@@ -61,8 +61,9 @@ void check_daily_quota(const StageContext& context, DailyQuota& quota, Submissio
   auto stored_since = [&context](const ParticipantId& sender, std::int64_t since_ms) {
     return context.store.bytes_stored_since(sender, since_ms);
   };
-  if (auto fits = quota.admit(submission.principal.id, context.now_ms, submission.envelope.size(), stored_since,
-                              retry_after_ms);
+  submission.stored_bytes = DailyQuota::stored_bytes_of(*submission.opened, submission.envelope.size());
+  if (auto fits = quota.admit(submission.principal.id, context.now_ms, submission.envelope.size(),
+                              submission.stored_bytes, stored_since, retry_after_ms);
       !fits) {
     const bool wait = fits.error().code == ErrorCode::quota_exceeded;
     submission.refuse("persist", std::move(fits).take_error(), wait ? retry_after_ms : 0);

@@ -4,6 +4,9 @@
 #include "fpx/client.hpp"
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <limits>
 #include <cstring>
 #include <deque>
 #include <functional>
@@ -18,6 +21,7 @@
 #include "client_state.hpp"
 #include "curve_dealer.hpp"
 #include "fpx/aligned_reader.hpp"
+#include "fpx/certificate.hpp"
 #include "fpx/crypto.hpp"
 #include "fpx/frames.hpp"
 #include "fpx/wire/envelope.capnp.h"
@@ -43,6 +47,41 @@ bool is_transient(ErrorCode code) {
 }
 
 std::string millis(std::chrono::milliseconds duration) { return std::to_string(duration.count()) + " ms"; }
+
+// A transient refusal that came without a retry time (unavailable after the
+// broker's failed commit, internal, a CRL the operator must renew): the
+// outbox waits this long before its resend, so a broker in trouble is not
+// asked again in a tight loop.
+constexpr std::int64_t kResendDelayWithoutHintMs = 10'000;
+
+// How long the outbox waits before resending a message the broker refused
+// with `code` and `retry_after_ms`; nullopt: the refusal is final (resending
+// the same bytes would be refused again). quota_exceeded with a retry time
+// is the broker's storage bound: the same bytes fit later. Without one (a
+// state's watch list is full) only the sender can change that: final.
+std::optional<std::int64_t> resend_wait_ms(ErrorCode code, std::uint32_t retry_after_ms) {
+  if (code == ErrorCode::quota_exceeded) {
+    if (retry_after_ms == 0) return std::nullopt;
+    return retry_after_ms;
+  }
+  if (!is_transient(code)) return std::nullopt;
+  return retry_after_ms > 0 ? std::int64_t{retry_after_ms} : kResendDelayWithoutHintMs;
+}
+
+// "2026-12-07T00:05:30Z" for messages about resends.
+std::string utc_text(std::int64_t unix_ms) {
+  using namespace std::chrono;
+  const sys_time<milliseconds> at{milliseconds(unix_ms)};
+  const auto day = floor<days>(at);
+  const year_month_day date{day};
+  const hh_mm_ss time{floor<seconds>(at - day)};
+  char buffer[64];
+  std::snprintf(buffer, sizeof buffer, "%04d-%02u-%02uT%02ld:%02ld:%02lldZ", static_cast<int>(date.year()),
+                static_cast<unsigned>(date.month()), static_cast<unsigned>(date.day()),
+                static_cast<long>(time.hours().count()), static_cast<long>(time.minutes().count()),
+                static_cast<long long>(time.seconds().count()));
+  return buffer;
+}
 
 // A broker frame as plain values (fpx/frames.hpp decodes it): no Cap'n Proto
 // reader outlives the buffer it reads.
@@ -81,6 +120,10 @@ struct Client::Impl {
   struct PendingSubmit {
     MessageId message_id;
     Sha256Digest envelope_sha256{};
+    // For a resend from the outbox: when it left. One unanswered after
+    // request_timeout no longer counts against kMaxResendsInFlight (its
+    // answer is still settled if it comes).
+    std::optional<Clock::time_point> resent_at;
   };
   struct RawDelivery {
     std::uint64_t delivery_id = 0;
@@ -115,6 +158,9 @@ struct Client::Impl {
   std::vector<Error> rejected_;
   std::set<std::uint64_t> retried_deliveries_;  // failed for a local reason, reported once, left for a resend
   std::vector<Error> outbox_refusals_;
+  // Unix ms of the earliest resend the outbox waits for (max: none): a
+  // drain() before then costs a comparison, not a query of the state file.
+  std::int64_t next_resend_at_ms_ = 0;
   std::optional<std::string> closed_reason_;
   std::uint64_t handshakes_seen_ = 0;  // of dealer_.handshakes(): a new one means a reconnect
   std::size_t undecodable_frames_ = 0;
@@ -182,6 +228,7 @@ struct Client::Impl {
   void drain() {
     dealer_.read_events();
     ping_if_reconnected();
+    pump_resends();
     while (!reply_ && !closed_reason_) {
       auto frame = dealer_.receive(Clock::time_point::min());  // what is queued, without waiting
       if (!frame || !*frame) break;  // a refusal is reported by wait_until
@@ -258,7 +305,9 @@ struct Client::Impl {
   // or for an outbox message resent by connect().
   void settle_late_submit(const PendingSubmit& submit, const BrokerMessage& message) {
     auto settled = settle_submit(submit, message);
-    if (!settled && !is_transient(settled.error().code)) {
+    const bool kept = message.kind == BrokerMessage::Kind::error &&
+                      resend_wait_ms(message.error.code, message.retry_after_ms).has_value();
+    if (!settled && !kept && !is_transient(settled.error().code)) {
       Error error = std::move(settled).take_error();
       error.message = "message " + submit.message_id.hex() + ": " + error.message;
       outbox_refusals_.push_back(std::move(error));
@@ -269,11 +318,23 @@ struct Client::Impl {
   // Error, and records the outcome in the outbox.
   Result<Receipt> settle_submit(const PendingSubmit& submit, const BrokerMessage& message) {
     if (message.kind == BrokerMessage::Kind::error) {
-      if (!is_transient(message.error.code)) {
+      const auto wait_ms = resend_wait_ms(message.error.code, message.retry_after_ms);
+      if (!wait_ms) {
         // Resending the same bytes would be refused again: stop resending.
         (void)state_.mark_refused(submit.message_id, message.error.describe());
+        return message.error;
       }
-      return message.error;
+      // Refused for now: kept, and resent by the library once the broker's
+      // wait has passed (never sooner, even from another process).
+      const std::int64_t next_try = now_ms() + *wait_ms;
+      Error error = message.error;
+      if (state_.mark_waiting(submit.message_id, error.describe(), next_try)) {
+        next_resend_at_ms_ = std::min(next_resend_at_ms_, next_try);
+        error.message += " [the message is kept in the outbox: the fpx client library resends it by itself after " +
+                         std::to_string(*wait_ms) + " ms (at " + utc_text(next_try) +
+                         ") while this program uses it, or at the first connect after then]";
+      }
+      return error;
     }
     if (message.kind != BrokerMessage::Kind::receipt) {
       return make_error(ErrorCode::malformed, "the broker answered a submit with neither a receipt nor an error");
@@ -306,7 +367,9 @@ struct Client::Impl {
       if (closed_reason_) return session_closed_error();
       if (dealer_.refusal()) return *dealer_.refusal();
       if (Clock::now() >= deadline) return make_error(ErrorCode::unavailable, "timeout");
-      dealer_.wait_for_activity(deadline);  // a frame or a handshake event: drain() takes it
+      // A frame or a handshake event (drain() takes it), or an outbox
+      // resend falling due (drain() sends it).
+      dealer_.wait_for_activity(std::min(deadline, resend_wakeup()));
     }
   }
 
@@ -323,18 +386,70 @@ struct Client::Impl {
     return std::optional<BrokerMessage>{};
   }
 
-  // connect(): every outbox message without a receipt goes out again, all at
-  // once; the answers are settled as they come, until request_timeout. What
-  // is not answered stays queued for the next connect.
+  // connect(): every outbox message due for a resend goes out again (at
+  // most kMaxResendsInFlight at a time, topped up as answers come); the
+  // answers are settled as they come, until request_timeout. What is not
+  // answered stays queued for the session's next resend or the next connect.
   void resend_outbox() {
+    next_resend_at_ms_ = 0;  // read the state file now
+    (void)wait_until(Clock::now() + options_.request_timeout,
+                     [this] { return resends_in_flight() == 0 && next_resend_at_ms_ > now_ms(); });
+  }
+
+  std::size_t resends_in_flight() const {
+    const auto now = Clock::now();
+    return static_cast<std::size_t>(std::count_if(pending_submits_.begin(), pending_submits_.end(), [&](const auto& entry) {
+      return entry.second.resent_at && now - *entry.second.resent_at < options_.request_timeout;
+    }));
+  }
+
+  // Sends the outbox messages whose time has come, up to
+  // kMaxResendsInFlight unanswered resends; called by every drain(), so a
+  // session that is used resends without the application doing anything.
+  void pump_resends() {
+    const std::int64_t now = now_ms();
+    if (now < next_resend_at_ms_ || closed_reason_) return;
+    std::size_t in_flight = resends_in_flight();
+    if (in_flight >= kMaxResendsInFlight) return;
     auto queued = state_.queued();
-    if (!queued) return;
-    for (auto& entry : *queued) {
-      const std::uint64_t request_id = next_request_id_++;
-      if (!send(encode_submit(request_id, entry.envelope))) break;
-      pending_submits_[request_id] = PendingSubmit{entry.message_id, sha256(entry.envelope)};
+    if (!queued) {
+      next_resend_at_ms_ = now + kResendDelayWithoutHintMs;  // the state file failed: try again later
+      return;
     }
-    (void)wait_until(Clock::now() + options_.request_timeout, [this] { return pending_submits_.empty(); });
+    std::set<MessageId> out_now;  // already out and awaited (a submit() or an earlier resend)
+    for (const auto& [request_id, pending] : pending_submits_) {
+      if (!pending.resent_at || Clock::now() - *pending.resent_at < options_.request_timeout) {
+        out_now.insert(pending.message_id);
+      }
+    }
+    std::int64_t next = std::numeric_limits<std::int64_t>::max();
+    for (auto& entry : *queued) {
+      if (out_now.count(entry.message_id) != 0) continue;
+      if (entry.next_try_at_ms > now || in_flight >= kMaxResendsInFlight) {
+        // Not yet due, or the window is full: looked at again when due, or
+        // (window) at the next drain, which answers free room.
+        next = std::min(next, entry.next_try_at_ms > now ? entry.next_try_at_ms : now);
+        continue;
+      }
+      const std::uint64_t request_id = next_request_id_++;
+      if (!send(encode_submit(request_id, entry.envelope))) {
+        next = std::min(next, now + kResendDelayWithoutHintMs);
+        break;
+      }
+      pending_submits_[request_id] = PendingSubmit{entry.message_id, sha256(entry.envelope), Clock::now()};
+      ++in_flight;
+    }
+    next_resend_at_ms_ = next;
+  }
+
+  // When wait_until() must wake up to send a resend falling due.
+  Clock::time_point resend_wakeup() const {
+    const std::int64_t now = now_ms();
+    if (next_resend_at_ms_ == std::numeric_limits<std::int64_t>::max()) return Clock::time_point::max();
+    // A full window is freed by answers, which wake the wait by themselves,
+    // or by request_timeout: no timer, so that a wait never spins on it.
+    if (resends_in_flight() >= kMaxResendsInFlight) return Clock::now() + options_.request_timeout;
+    return Clock::now() + std::chrono::milliseconds(std::max<std::int64_t>(0, next_resend_at_ms_ - now));
   }
 
   // --- deliveries ---------------------------------------------------------
@@ -547,19 +662,22 @@ Result<Receipt> Client::submit(ByteView envelope) {
     // Written durably before it leaves: a crash from here on cannot lose it.
     if (auto queued = impl.state_.add_to_outbox(*message_id, envelope); !queued) return std::move(queued).take_error();
 
-    const Impl::PendingSubmit pending{*message_id, sha256(envelope)};
+    const Impl::PendingSubmit pending{*message_id, sha256(envelope), std::nullopt};
     const std::uint64_t request_id = impl.next_request_id_++;
     if (auto sent = impl.send(encode_submit(request_id, envelope)); !sent) return std::move(sent).take_error();
 
+    // Pending while it is awaited too, so that the outbox's resends (sent
+    // while we wait) leave it alone; the answer itself comes to wait_for().
+    impl.pending_submits_[request_id] = pending;
     auto reply = impl.wait_for(request_id, Clock::now() + impl.options_.request_timeout);
     if (!reply || !*reply) {
       // The answer may still come: settle it then (receipt into the outbox).
-      impl.pending_submits_[request_id] = pending;
       if (!reply) return std::move(reply).take_error();
       return make_error(ErrorCode::unavailable, "no receipt within " + millis(impl.options_.request_timeout) +
                                                     "; the message stays in the outbox and is resent on the next "
                                                     "connect" + impl.undecodable_note());
     }
+    impl.pending_submits_.erase(request_id);
     return impl.settle_submit(pending, **reply);
   });
 }
@@ -638,6 +756,17 @@ std::vector<Error> Client::take_rejected_deliveries() { return std::exchange(imp
 std::vector<Error> Client::take_outbox_refusals() { return std::exchange(impl_->outbox_refusals_, {}); }
 
 Result<std::size_t> Client::unreceipted_count() const { return impl_->state_.queued_count(); }
+
+Result<std::vector<OutboxMessage>> Client::outbox() const {
+  auto queued = impl_->state_.queued();
+  if (!queued) return std::move(queued).take_error();
+  std::vector<OutboxMessage> messages;
+  messages.reserve(queued->size());
+  for (auto& entry : *queued) {
+    messages.push_back(OutboxMessage{entry.message_id, entry.queued_at_ms, entry.next_try_at_ms, std::move(entry.reason)});
+  }
+  return messages;
+}
 
 const Identity& Client::identity() const { return impl_->identity_; }
 

@@ -4,6 +4,7 @@
 // across crashes). Internal to fpx_client.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -19,6 +20,11 @@ namespace fpx::client {
 struct OutboxEntry {
   MessageId message_id;
   Bytes envelope;
+  std::int64_t queued_at_ms = 0;
+  // Not resent before this (Unix ms; 0: at once): the time the broker gave
+  // with its last transient refusal (retryAfterMs), which `reason` holds.
+  std::int64_t next_try_at_ms = 0;
+  std::string reason;
 };
 
 class ClientState {
@@ -39,6 +45,10 @@ class ClientState {
   // The broker refused the message for good (not a transient error): it is
   // not resent, and the reason stays beside it for whoever looks.
   Status mark_refused(const MessageId& id, const std::string& reason);
+  // The broker refused the message for now (quota_exceeded or rate_limited
+  // with retryAfterMs, unavailable, ...): it stays queued, and is not
+  // resent before `next_try_at_ms` (Unix ms), even by a later process.
+  Status mark_waiting(const MessageId& id, const std::string& reason, std::int64_t next_try_at_ms);
   Result<std::vector<OutboxEntry>> queued() const;
   Result<std::size_t> queued_count() const;
 

@@ -41,7 +41,10 @@ CREATE TABLE IF NOT EXISTS outbox (
   state      TEXT NOT NULL CHECK (state IN ('queued', 'receipted', 'refused')),
   receipt    BLOB,
   reason     TEXT,
-  queued_at  INTEGER NOT NULL
+  queued_at  INTEGER NOT NULL,
+  -- Not resent before this (Unix ms): the broker's retryAfterMs of its last
+  -- transient refusal, whose text is in `reason`.
+  next_try_at INTEGER NOT NULL DEFAULT 0
 );
 -- Ids of messages the application confirmed it had stored (Client::confirm).
 -- TODO(perf): grows by one row per message received; prune rows older than
@@ -93,6 +96,19 @@ Result<ClientState> ClientState::open(const std::string& path, const std::string
       return make_error(ErrorCode::io_error, "cannot prepare the client state file " + path + ": " + text);
     }
   }
+  // A state file from before resends waited for the broker's retryAfterMs
+  // has no next_try_at: its queued messages are due at once (0).
+  sqlite3_stmt* probe = nullptr;
+  const bool has_next_try = sqlite3_prepare_v2(raw, "SELECT next_try_at FROM outbox LIMIT 0", -1, &probe, nullptr) == SQLITE_OK;
+  sqlite3_finalize(probe);
+  if (!has_next_try &&
+      sqlite3_exec(raw, "ALTER TABLE outbox ADD COLUMN next_try_at INTEGER NOT NULL DEFAULT 0", nullptr, nullptr,
+                   &message) != SQLITE_OK) {
+    std::string text = message != nullptr ? message : "unknown error";
+    sqlite3_free(message);
+    return make_error(ErrorCode::io_error, "cannot upgrade the client state file " + path + ": " + text +
+                                               " (is it writable? the library needs it to keep the outbox)");
+  }
   return state;
 }
 
@@ -131,9 +147,20 @@ Status ClientState::mark_refused(const MessageId& id, const std::string& reason)
   return run(db_.get(), statement->get(), "recording a refusal");
 }
 
+Status ClientState::mark_waiting(const MessageId& id, const std::string& reason, std::int64_t next_try_at_ms) {
+  auto statement = prepare(db_.get(),
+                           "UPDATE outbox SET reason = ?2, next_try_at = ?3 WHERE message_id = ?1 AND state = 'queued'");
+  if (!statement) return std::move(statement).take_error();
+  bind_bytes(statement->get(), 1, id.bytes);
+  sqlite3_bind_text(statement->get(), 2, reason.c_str(), static_cast<int>(reason.size()), SQLITE_TRANSIENT);
+  sqlite3_bind_int64(statement->get(), 3, next_try_at_ms);
+  return run(db_.get(), statement->get(), "recording when to resend a message");
+}
+
 Result<std::vector<OutboxEntry>> ClientState::queued() const {
-  auto statement =
-      prepare(db_.get(), "SELECT message_id, envelope FROM outbox WHERE state = 'queued' ORDER BY queued_at, rowid");
+  auto statement = prepare(db_.get(),
+                           "SELECT message_id, envelope, queued_at, next_try_at, coalesce(reason, '') FROM outbox "
+                           "WHERE state = 'queued' ORDER BY queued_at, rowid");
   if (!statement) return std::move(statement).take_error();
   std::vector<OutboxEntry> entries;
   for (;;) {
@@ -145,7 +172,9 @@ Result<std::vector<OutboxEntry>> ClientState::queued() const {
     if (!id) continue;  // not written by us; never resend what we cannot name
     auto envelope = static_cast<const std::uint8_t*>(sqlite3_column_blob(statement->get(), 1));
     auto size = static_cast<std::size_t>(sqlite3_column_bytes(statement->get(), 1));
-    entries.push_back(OutboxEntry{*id, Bytes(envelope, envelope + size)});
+    const auto* reason = reinterpret_cast<const char*>(sqlite3_column_text(statement->get(), 4));
+    entries.push_back(OutboxEntry{*id, Bytes(envelope, envelope + size), sqlite3_column_int64(statement->get(), 2),
+                                  sqlite3_column_int64(statement->get(), 3), reason != nullptr ? reason : ""});
   }
   return entries;
 }

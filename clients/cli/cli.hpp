@@ -72,6 +72,10 @@ struct InboxOptions {
 };
 int run_inbox(const GlobalOptions& global, const InboxOptions& options);
 
+// fpx outbox: connects (which resends what is due), then lists the messages
+// without a receipt, each with why it waits and when it is resent.
+int run_outbox(const GlobalOptions& global);
+
 struct VerifyOptions {
   std::string file;
   std::string root_ca;

@@ -98,9 +98,13 @@ std::string next_step_for_refusal(ErrorCode code) {
       return "your role may not send this message to these recipients; ask your focal point to send it";
     case ErrorCode::unknown_recipient:
       return "check the recipients: the broker knows no participant for one of them";
-    case ErrorCode::rate_limited: return "wait a moment and send again";
+    case ErrorCode::rate_limited:
     case ErrorCode::unavailable:
-      return "the message stays in the local outbox and is resent by the next fpx command that connects";
+      return "the message stays in the local outbox and is resent by the next fpx command that connects (`fpx outbox` "
+             "lists it)";
+    case ErrorCode::quota_exceeded:
+      return "cancel alerts no longer needed (a stolen/lost alert over the state's watch list), or ask the exchange's "
+             "operator for a larger quota";
     case ErrorCode::id_reused:
     case ErrorCode::replay: return "this message was sent before; check `fpx trace status`";
     case ErrorCode::stale_timestamp: return "check this machine's clock, then send again";
@@ -111,7 +115,60 @@ std::string next_step_for_refusal(ErrorCode code) {
   }
 }
 
+// When the library resends `id` (Unix ms), if it kept it in the outbox with
+// a time to wait for; nullopt if it is not waiting for one.
+std::optional<std::int64_t> next_try_of(client::Client& client, const std::optional<MessageId>& id) {
+  if (!id) return std::nullopt;
+  auto waiting = client.outbox();
+  if (!waiting) return std::nullopt;
+  for (const auto& message : *waiting) {
+    if (message.message_id == *id && message.next_try_at_ms > 0) return message.next_try_at_ms;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
+
+int run_outbox(const GlobalOptions& global) {
+  auto profile = load_profile(global.profile);
+  if (!profile) return report_failure(global, kExitUsage, profile.error());
+  auto identity = load_identity(*profile);
+  if (!identity) return report_failure(global, kExitUsage, identity.error(), "check identity.dir in fpx.toml");
+  // Connecting resends what is due and settles the answers that come.
+  auto client = connect_profile(*profile, std::move(identity).value());
+  if (!client) return report_failure(global, kExitRefused, client.error(), "the outbox is kept; try again when connected");
+  report_background_events(**client);
+  auto waiting = (*client)->outbox();
+  if (!waiting) return report_failure(global, kExitRefused, waiting.error(), "check the profile's client.sqlite");
+  if (global.json) {
+    for (const auto& message : *waiting) {
+      std::cout << JsonObject()
+                       .text("messageId", message.message_id.hex())
+                       .text("queuedAt", format_utc(message.queued_at_ms))
+                       .number("queuedAtMs", message.queued_at_ms)
+                       .text("nextTryAt", format_utc(message.next_try_at_ms))
+                       .number("nextTryAtMs", message.next_try_at_ms)
+                       .text("reason", message.reason)
+                       .str()
+                << "\n";
+    }
+    return kExitOk;
+  }
+  if (waiting->empty()) {
+    std::cout << "outbox empty: every message you sent has a receipt, or was refused for good\n";
+    return kExitOk;
+  }
+  std::cout << waiting->size() << " message(s) without a receipt, resent by the fpx client library:\n";
+  for (const auto& message : *waiting) {
+    std::cout << key_values({{"message id", message.message_id.hex()},
+                             {"queued at", format_utc(message.queued_at_ms)},
+                             {"next try", message.next_try_at_ms > now_ms() ? format_utc(message.next_try_at_ms)
+                                                                           : std::string("at the next connect")},
+                             {"why", message.reason.empty() ? std::string("sent; no answer yet") : message.reason}})
+              << "\n";
+  }
+  return kExitOk;
+}
 
 Result<std::unique_ptr<client::Client>> connect_profile(const Profile& profile, Identity identity) {
   auto connected = client::Client::connect(std::move(identity), profile.client_options());
@@ -190,6 +247,14 @@ int seal_and_send(const GlobalOptions& global, const Profile& profile, Identity 
   if (!receipt) {
     Error error = receipt.error();
     error.message = type_label(type) + " " + id_hex + " was not accepted: " + error.message;
+    // Refused for now (the broker's storage or rate bound, or its trouble):
+    // the library kept it and said when it resends it.
+    if (auto waiting = next_try_of(**client, id)) {
+      return report_failure(global, kExitRefused, error,
+                            "nothing to do: the message is kept in the local outbox and resent at " +
+                                format_utc(*waiting) + " (or at once, if that is past) by the next fpx command "
+                                "that connects after then (`fpx inbox`, `fpx outbox`); `fpx outbox` lists it");
+    }
     return report_failure(global, kExitRefused, error, next_step_for_refusal(receipt.error().code));
   }
 

@@ -90,6 +90,9 @@ int run(int argc, char** argv) {
   inbox->add_option("--wait", inbox_options.wait_seconds, "seconds to wait for messages")->capture_default_str();
   inbox->add_flag("--all", inbox_options.all, "after fetching, list every saved message, not only new ones");
 
+  auto* outbox = app.add_subcommand(
+      "outbox", "resend what is due, then list your messages without a receipt: why each waits, when it is resent");
+
   // --- alert, campaign ---------------------------------------------------------
   auto* alert = app.add_subcommand("alert", "early-warning alerts");
   alert->require_subcommand(1);
@@ -220,6 +223,7 @@ int run(int argc, char** argv) {
   if (respond->parsed()) return run_respond(global, respond_options);
   if (status->parsed()) return run_status(global, status_options);
   if (inbox->parsed()) return run_inbox(global, inbox_options);
+  if (outbox->parsed()) return run_outbox(global);
   if (alert_send->parsed()) return run_send(global, SendKind::alert, alert_options);
   if (publish->parsed()) return run_send(global, SendKind::campaign_report, campaign_options);
   if (verify->parsed()) return run_verify(global, verify_options);

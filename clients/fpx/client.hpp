@@ -26,6 +26,13 @@
 //    confirmed is confirmed to the broker without a second hand-over.
 //  - A local SQLite file keeps outgoing messages until receipted: after a
 //    crash, connect() resends what has no receipt.
+//  - A message the broker refused for now (quota_exceeded or rate_limited
+//    with a retry time, unavailable, ...) stays in the outbox and the
+//    library resends it by itself once the broker's retryAfterMs has passed:
+//    while the application calls into the Client (poll, submit, status,
+//    flush_confirms), and at the next connect(). Never sooner than the broker
+//    asked, never more than kMaxResendsInFlight at once. outbox() lists what
+//    waits, with the reason and the time of the next try.
 //  - A refused CURVE handshake (unknown key, wrong broker key) is an error
 //    (ErrorCode::unauthorized, "handshake refused"), never a hang.
 //  - Not thread-safe: use a Client from one thread.
@@ -95,6 +102,24 @@ struct RecipientStatus {
   std::string reason;
 };
 
+// A message in the outbox without a receipt yet (Client::outbox()).
+struct OutboxMessage {
+  MessageId message_id;
+  std::int64_t queued_at_ms = 0;
+  // Unix ms of the library's next resend; 0: as soon as it can (now, or at
+  // the next connect).
+  std::int64_t next_try_at_ms = 0;
+  // The broker's last transient refusal ("quota_exceeded: ..."); empty if
+  // it was never refused (sent, answer not yet received).
+  std::string reason;
+};
+
+// Resends of outbox messages one Client has waiting for an answer, at most:
+// the broker takes about this many messages of one connection into a batch
+// (limits.batch_share, 16), so more would only queue there, and an outbox of
+// thousands does not leave as one flood after an outage.
+inline constexpr std::size_t kMaxResendsInFlight = 16;
+
 class Client {
  public:
   static Result<std::unique_ptr<Client>> connect(Identity identity, const ClientOptions& options);
@@ -141,6 +166,8 @@ class Client {
   std::vector<Error> take_outbox_refusals();
   // Messages written to the outbox that have no receipt yet.
   Result<std::size_t> unreceipted_count() const;
+  // The same messages, oldest first, each with when it is resent and why.
+  Result<std::vector<OutboxMessage>> outbox() const;
   const Identity& identity() const;
 
  private:

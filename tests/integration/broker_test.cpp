@@ -403,7 +403,8 @@ TEST_CASE("rate_limited refusals not yet summarised are audited when the broker 
   CHECK(exchange.broker->rate_limited_audited("accept", "sn.police-judiciaire", 0) == limited);
 }
 
-TEST_CASE("a participant over its rate limit is told to slow down, and the others are not") {
+TEST_CASE("a participant over its rate limit is told to slow down and its library resends what was refused while "
+          "the others are not held up") {
   Exchange exchange({.rate_per_second = 2, .burst = 3});
   auto agency = exchange.connect("sn.police-judiciaire");
   auto focal = exchange.connect("sn.focal-point");
@@ -414,17 +415,79 @@ TEST_CASE("a participant over its rate limit is told to slow down, and the other
     auto receipt = agency->submit(test::seal_sample(identity, MessageType::TRACING_REQUEST));
     if (!receipt) {
       CHECK(receipt.error().code == ErrorCode::rate_limited);
+      CHECK_THAT(receipt.error().message, Catch::Contains("kept in the outbox"));
       ++limited;
     }
   }
   CHECK(limited >= 4);
-  // The first refusal is audited in full, the others in one summary row.
-  CHECK(exchange.broker->audit_count("accept", "rate_limited") <= limited);
-  CHECK(exchange.broker->rate_limited_audited("accept", "sn.police-judiciaire", limited) ==
+  CHECK(exchange.broker->rate_limited_audited("accept", "sn.police-judiciaire", limited) >=
         static_cast<std::uint64_t>(limited));
-  auto drained = receive(*niger, static_cast<std::size_t>(8 - limited));
+  // The refused ones stayed in the outbox; the library resends them once
+  // the broker's wait has passed, while the application uses the session.
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (agency->unreceipted_count().value() > 0 && std::chrono::steady_clock::now() < deadline) {
+    REQUIRE(agency->poll(200ms).ok());
+  }
+  CHECK(agency->unreceipted_count().value() == 0);
+  auto drained = receive(*niger, 8);
+  CHECK(drained.size() == 8);
   confirm_all(*niger, drained);
   good_message_is_next(exchange, *focal, *niger, exchange.pki.identity("sn.focal-point"));
+}
+
+TEST_CASE("a message refused for the stored bytes of the minute stays in the outbox and the library resends it by "
+          "itself once the broker's wait has passed and at the next connect") {
+  // 10,000 bytes a second in bursts of 6,000: a few requests fit, the next
+  // waits for less than a second.
+  Exchange exchange({.stored_bytes_per_minute = 600'000, .stored_burst_bytes = 6'000});
+  auto agency = exchange.connect("sn.police-judiciaire");
+  auto identity = exchange.pki.identity("sn.police-judiciaire");
+  auto submit_until_kept = [&](Client& client) -> std::optional<MessageId> {
+    for (int i = 0; i < 20; ++i) {
+      Bytes request = test::seal_sample(identity, MessageType::TRACING_REQUEST);
+      auto receipt = client.submit(request);
+      if (receipt) continue;
+      INFO(receipt.error().describe());
+      CHECK(receipt.error().code == ErrorCode::quota_exceeded);
+      CHECK_THAT(receipt.error().message, Catch::Contains("kept in the outbox"));
+      return test::message_id_of(request);
+    }
+    return std::nullopt;
+  };
+  const auto kept = submit_until_kept(*agency);
+  REQUIRE(kept);
+  auto waiting = agency->outbox();
+  REQUIRE(waiting.ok());
+  REQUIRE(waiting->size() == 1);
+  CHECK(waiting->front().message_id == *kept);
+  CHECK_THAT(waiting->front().reason, Catch::Contains("quota_exceeded"));
+  const std::int64_t next_try = waiting->front().next_try_at_ms;
+  CHECK(next_try > 0);
+
+  // Resent by the library alone, while the application polls.
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (agency->unreceipted_count().value() > 0 && std::chrono::steady_clock::now() < deadline) {
+    REQUIRE(agency->poll(100ms).ok());
+  }
+  CHECK(agency->unreceipted_count().value() == 0);
+  CHECK(now_ms() >= next_try);  // never before the time the broker gave
+  CHECK(agency->take_outbox_refusals().empty());
+  auto status = agency->status(*kept);
+  REQUIRE(status.ok());  // stored at the broker
+  CHECK_FALSE(status->empty());
+
+  // Kept across the end of the process: the next connect after the wait resends it.
+  const auto kept_again = submit_until_kept(*agency);
+  REQUIRE(kept_again);
+  auto again = agency->outbox();
+  REQUIRE(again.ok());
+  REQUIRE(again->size() == 1);
+  const std::int64_t wait_ms = again->front().next_try_at_ms - now_ms();
+  agency.reset();
+  if (wait_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(wait_ms + 50));
+  auto reconnected = exchange.connect("sn.police-judiciaire");
+  CHECK(reconnected->unreceipted_count().value() == 0);
+  CHECK(reconnected->status(*kept_again).ok());
 }
 
 TEST_CASE("a second session of a participant takes over the first, which is told why") {

@@ -1301,7 +1301,7 @@ TEST_CASE("a flood of 20,000 three-byte frames is answered or counted, audited a
 
 // ---- Bounds per participant (issue 14 item 2): one SECTION per row ------------------
 
-TEST_CASE("bounds rows: confirms, inbound bytes, the daily storage quota and a state's watch list are bounded") {
+TEST_CASE("bounds rows: confirms, inbound bytes, stored bytes a day and a minute and a state's watch list are bounded") {
   SECTION("a flood of 4096-id confirms is refused with rate_limited: each confirm pays by its ids") {
     Exchange exchange({.rate_per_second = 10, .burst = 20});
     RawSession& agency = exchange.raw("sn.police-judiciaire");
@@ -1398,6 +1398,82 @@ TEST_CASE("bounds rows: confirms, inbound bytes, the daily storage quota and a s
         library->submit(test::seal_sample(exchange.identity("sn.police-judiciaire"), MessageType::TRACING_REQUEST));
     REQUIRE_FALSE(through_library.ok());
     CHECK(through_library.error().code == ErrorCode::quota_exceeded);
+  }
+
+  SECTION("a participant over its stored bytes of the minute is refused with quota_exceeded and a retry time, a "
+          "resend of an accepted message is still receipted, and a restart does not refill the bound") {
+    // 1,000 bytes a second with bursts of 12,000: the bucket takes 12 s to
+    // refill, longer than the restart below.
+    Exchange exchange({.stored_bytes_per_minute = 60'000, .stored_burst_bytes = 12'000});
+    RawSession& agency = exchange.raw("sn.police-judiciaire");
+    std::vector<Bytes> accepted;
+    Answer refused;
+    for (int i = 0; i < 40 && refused.kind == Answer::Kind::none; ++i) {
+      Bytes request = test::seal_sample(exchange.identity("sn.police-judiciaire"), MessageType::TRACING_REQUEST);
+      Answer answer = agency.submit(request);
+      if (answer.kind == Answer::Kind::receipt) {
+        accepted.push_back(request);
+      } else {
+        refused = answer;
+      }
+    }
+    INFO("accepted " << accepted.size() << ", then: " << describe(refused));
+    REQUIRE_FALSE(accepted.empty());
+    REQUIRE(refused.kind == Answer::Kind::error);
+    CHECK(refused.code == ErrorCode::quota_exceeded);
+    // The wait for the bucket to hold one more request: above 0, at most a full refill.
+    CHECK(refused.retry_after_ms > 0);
+    CHECK(refused.retry_after_ms <= 12'000);
+    CHECK_THAT(refused.message, Catch::Contains("stored_bytes_per_minute") && Catch::Contains("resend it after"));
+    CHECK(exchange.broker->audit_count("persist", "quota_exceeded") >= 1);
+    // A resend of an accepted message still gets its receipt (dedupe comes first).
+    CHECK(agency.submit(accepted.front()).kind == Answer::Kind::receipt);
+    CHECK(agency.submit(accepted.back()).kind == Answer::Kind::receipt);
+    // A restart starts the bucket from the bytes the store holds from the
+    // last refill period: no second burst.
+    exchange.sessions.clear();
+    exchange.broker->stop();
+    exchange.broker->start();
+    Answer after_restart = exchange.raw("sn.police-judiciaire")
+                               .submit(test::seal_sample(exchange.identity("sn.police-judiciaire"),
+                                                         MessageType::TRACING_REQUEST));
+    INFO("after restart: " << describe(after_restart));
+    CHECK(after_restart.code == ErrorCode::quota_exceeded);
+    // The bound is per participant: another's message is accepted.
+    Answer other = exchange.raw("sn.focal-point")
+                       .submit(test::seal_sample(exchange.identity("sn.focal-point"), MessageType::CAMPAIGN_REPORT));
+    CHECK(other.kind == Answer::Kind::receipt);
+  }
+
+  SECTION("a state's stolen alerts count their watched serials as stored bytes of the minute") {
+    // 128 bytes per watched serial: an alert of 100 serials costs its
+    // envelope and 12,800 bytes, more than the 10,000 burst.
+    Exchange exchange({.stored_bytes_per_minute = 60'000, .stored_burst_bytes = 10'000});
+    RawSession& burkina = exchange.raw("bf.focal-point");
+    auto alert_of = [&](unsigned count, unsigned first) {
+      return test::seal_changed(exchange.identity("bf.focal-point"), MessageType::ALERT,
+                                [count, first](auto header, auto body) {
+                                  header.initRecipients(1)[0].setCountry("NE");
+                                  auto firearms = body.getAlert().initFirearms(count);
+                                  for (unsigned i = 0; i < count; ++i) {
+                                    firearms[i].setSerialNumber("BF-DEPOT-" + std::to_string(first + i));
+                                    firearms[i].setManufacturer("Izhmash");
+                                    firearms[i].setType(wire::FirearmType::ASSAULT_RIFLE);
+                                    firearms[i].setCalibre("7.62x39mm");
+                                  }
+                                });
+    };
+    Bytes first = alert_of(100, 1000);
+    Answer accepted = burkina.submit(first);
+    INFO("first: " << describe(accepted));
+    REQUIRE(accepted.kind == Answer::Kind::receipt);  // from a full bucket, leaving it in debt
+    Answer over = burkina.submit(alert_of(1, 3000));
+    INFO("over: " << describe(over));
+    REQUIRE(over.kind == Answer::Kind::error);
+    CHECK(over.code == ErrorCode::quota_exceeded);
+    // Over 2.8 s of debt at 1,000 bytes a second, then the small alert.
+    CHECK(over.retry_after_ms > 2'800);
+    CHECK(burkina.submit(first).kind == Answer::Kind::receipt);  // its resend is receipted
   }
 
   SECTION("a state's stolen alerts beyond its watch-list bound are refused with quota_exceeded") {

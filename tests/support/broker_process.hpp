@@ -31,6 +31,12 @@ struct BrokerOptions {
   std::optional<double> bytes_per_second;
   std::optional<double> burst_bytes;
   std::optional<std::uint64_t> quota_bytes_per_day;
+  // Stored bytes per participant and minute (a token bucket refilled at
+  // this rate, holding at most stored_burst_bytes). Tests send many
+  // messages quickly, far above a focal point's real traffic: by default
+  // the bucket holds a gibibyte, and the tests of the bound set it small.
+  double stored_bytes_per_minute = 1024.0 * 1024 * 1024;
+  double stored_burst_bytes = 1024.0 * 1024 * 1024;
   std::optional<std::size_t> max_watched_serials_per_state;
 };
 

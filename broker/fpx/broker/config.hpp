@@ -32,6 +32,15 @@ struct Limits {
   // broker's disk with valid messages inside its rate. Over it:
   // quota_exceeded with the wait to the next UTC midnight.
   std::uint64_t quota_bytes_per_day = 256ULL * 1024 * 1024;
+  // The same bytes per minute, as a token bucket (a stolen/lost alert's
+  // watched serials count too): the day's quota alone let one participant
+  // add ~713 MB of store in a minute. Burst plus a minute's refill is what
+  // a flood can store in any minute: 1 MiB. A focal point's real traffic is
+  // a few hundred 3 KB requests a day; a bulk import of 300 (900 KB) has its
+  // first ~170 accepted at once and the rest within the minute, resent by
+  // the client library on its own. Over it: quota_exceeded with the wait.
+  double stored_bytes_per_minute = 512.0 * 1024;
+  double stored_burst_bytes = 512.0 * 1024;
   // Messages taken from the socket into one transaction (group commit).
   std::size_t batch_max = 256;
   // One connection's messages in one batch, at most (fair draining): a

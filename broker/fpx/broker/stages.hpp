@@ -104,33 +104,76 @@ class ByteBudget {
 // rate limit, while a client confirming its in-flight window (64) pays 2.
 inline constexpr double kConfirmIdsPerToken = 64;
 
-// persist: bytes of accepted envelopes per participant and UTC day, so that
-// an enrolled participant cannot fill the broker's disk with valid messages.
-// The count of the day is read from the store once (a restart keeps it),
-// then kept in memory: a message costs a comparison, not a query.
+// persist: bytes of accepted envelopes per participant, bounded twice, so
+// that an enrolled participant (or a stolen key) cannot fill the broker's
+// disk with valid messages:
+//  - per UTC day (limits.quota_bytes_per_day), counted from the store once
+//    a day (a restart keeps it), then in memory: a message costs a
+//    comparison, not a query;
+//  - per minute, as a token bucket of stored bytes
+//    (limits.stored_bytes_per_minute, limits.stored_burst_bytes): the day's
+//    quota alone let a participant add ~713 MB of store in its first minute.
+//    A stolen/lost alert's watched serials count here too (each a row and
+//    two index entries, kStoredBytesPerWatchedSerial), so that stacking
+//    alerts grows the store no faster than sending envelopes. A restart
+//    starts the bucket from the envelope bytes the store holds from the
+//    participant's last refill period (the bucket is never fuller than it
+//    was, so a restart cannot hand out a second burst).
+// Both are charged after dedupe: a resend of an accepted message still gets
+// its receipt, whatever the bounds say.
 class DailyQuota {
  public:
-  explicit DailyQuota(std::uint64_t bytes_per_day) : bytes_per_day_(bytes_per_day) {}
-  // The bytes `participant` stored since the start of a UTC day (ms).
-  using StoredSince = std::function<Result<std::uint64_t>(const ParticipantId&, std::int64_t day_start_ms)>;
-  // ok if `bytes` more fit in the participant's day; quota_exceeded with the
-  // wait to the next 00:00 UTC otherwise; the store's error if it cannot read.
-  Status admit(const ParticipantId& participant, std::int64_t now_ms, std::uint64_t bytes,
-               const StoredSince& stored_since, std::uint32_t& retry_after_ms);
+  DailyQuota(std::uint64_t bytes_per_day, double stored_bytes_per_minute, double stored_burst_bytes);
+  // The bytes `participant` stored since `since_ms` (from the store).
+  using StoredSince = std::function<Result<std::uint64_t>(const ParticipantId&, std::int64_t since_ms)>;
+  // ok if a message of `envelope_bytes`, storing `stored_bytes` in all
+  // (stored_bytes_of()), fits in the participant's day and minute;
+  // quota_exceeded with the wait in retry_after_ms otherwise (to the next
+  // 00:00 UTC, or until the minute's bucket holds enough); the store's error
+  // if it cannot read.
+  Status admit(const ParticipantId& participant, std::int64_t now_ms, std::uint64_t envelope_bytes,
+               std::uint64_t stored_bytes, const StoredSince& stored_since, std::uint32_t& retry_after_ms);
   // An accepted message's bytes (after admit() said ok).
-  void charge(const ParticipantId& participant, std::int64_t now_ms, std::uint64_t bytes);
+  void charge(const ParticipantId& participant, std::int64_t now_ms, std::uint64_t envelope_bytes,
+              std::uint64_t stored_bytes);
   // After a rolled-back transaction: counts are read from the store again.
-  void forget() { used_.clear(); }
+  void forget() {
+    used_.clear();
+    minute_.clear();
+  }
   static std::int64_t day_start_ms(std::int64_t at_ms);
+  // What accepting `opened` adds to the store, as counted by the minute's
+  // bucket: its envelope, and kStoredBytesPerWatchedSerial for each serial
+  // number a stolen/lost alert puts on the watch list.
+  static std::uint64_t stored_bytes_of(const OpenedEnvelope& opened, std::uint64_t envelope_bytes);
 
  private:
   struct Day {
     std::int64_t start_ms = 0;
     std::uint64_t bytes = 0;
   };
+  struct Bucket {
+    double tokens = 0;
+    std::int64_t updated_ms = 0;
+  };
+  Status admit_day(const ParticipantId& participant, std::int64_t now_ms, std::uint64_t bytes,
+                   const StoredSince& stored_since, std::uint32_t& retry_after_ms);
+  Status admit_minute(const ParticipantId& participant, std::int64_t now_ms, std::uint64_t bytes,
+                      const StoredSince& stored_since, std::uint32_t& retry_after_ms);
   std::uint64_t bytes_per_day_;
+  double minute_rate_per_ms_;
+  double minute_burst_;
   std::map<ParticipantId, Day> used_;
+  std::map<ParticipantId, Bucket> minute_;
 };
+
+// Store bytes one watched serial number adds beyond the alert's envelope: a
+// watched_serials row (serial, alert, country, validity, the states it
+// reached) and its entries in the two indexes, with SQLite's page slack.
+// Estimated from the schema and checked against fpx-bench --abuse's
+// watch_list flood (bench/README.md).
+inline constexpr std::uint64_t kStoredBytesPerWatchedSerial = 128;
+
 // accept: the audit of rate_limited refusals. Every refusal is answered,
 // but a flood must not become an audit flood (tens of thousands of rows a
 // second, filling the disk): the first refusal of a principal at a stage in

@@ -50,6 +50,7 @@ struct Submission {
   std::vector<ParticipantId> recipients;  // authorize's routing, in order
   Sha256Digest signed_sha256{};
   std::optional<StoredMessage> duplicate_of;  // dedupe: a resend of a stored message
+  std::uint64_t stored_bytes = 0;             // what the quota counts: the envelope, and watched serials
   std::optional<InsertedMessage> inserted;    // persist
 
   bool refused() const { return refusal.has_value(); }
@@ -71,7 +72,8 @@ void authorize_submission(const StageContext& context, Submission& submission, S
 // dedupe: the same message again (duplicate_of), or a new one in the window.
 void dedupe_submission(const StageContext& context, Submission& submission, StageTimes& times);
 
-// The participant's bytes of the day (limits.quota_bytes_per_day): after
+// The participant's stored bytes of the day (limits.quota_bytes_per_day) and
+// of the minute (limits.stored_bytes_per_minute, watched serials counted): after
 // dedupe, so that a resend of an accepted message still gets its receipt.
 void check_daily_quota(const StageContext& context, DailyQuota& quota, Submission& submission);
 

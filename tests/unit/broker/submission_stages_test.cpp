@@ -263,10 +263,12 @@ TEST_CASE("The daily quota refuses a submission over the sender's bytes of the d
   Submission submission =
       exchange.through_dedupe(test::seal_sample(exchange.sender(), MessageType::TRACING_REQUEST), times);
   REQUIRE_FALSE(submission.refused());
-  DailyQuota roomy(submission.envelope.size());
+  // The minute's bound is wide open here: only the day's is under test.
+  constexpr double kWideOpen = 1e12;
+  DailyQuota roomy(submission.envelope.size(), kWideOpen, kWideOpen);
   check_daily_quota(exchange.stage_context(), roomy, submission);
   CHECK_FALSE(submission.refused());
-  DailyQuota tight(submission.envelope.size() - 1);
+  DailyQuota tight(submission.envelope.size() - 1, kWideOpen, kWideOpen);
   check_daily_quota(exchange.stage_context(), tight, submission);
   exchange.store().rollback();
   REQUIRE(submission.refused());

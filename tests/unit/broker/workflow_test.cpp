@@ -67,6 +67,9 @@ class WorkflowExchange {
     config.clocks.scan_every_ms = 1000;
     config.limits.rate_per_second = 10000;
     config.limits.burst = 10000;
+    // Many messages a second from one participant: far above the stored-bytes bound's default.
+    config.limits.stored_bytes_per_minute = 1e12;
+    config.limits.stored_burst_bytes = 1e12;
     if (adjust) adjust(config);
     auto created = broker::Broker::create(config, [this] { return fake_now_.load(); });
     if (!created) FAIL("broker: " << created.error().describe());
