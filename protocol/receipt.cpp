@@ -8,6 +8,7 @@
 #include <cstring>
 #include <string>
 
+#include "fpx/aligned_reader.hpp"
 #include "fpx/envelope.hpp"
 #include "fpx/wire/transport.capnp.h"
 
@@ -23,37 +24,13 @@ ByteView word_bytes(kj::ArrayPtr<const capnp::word> words) {
   return {reinterpret_cast<const std::uint8_t*>(words.begin()), words.size() * sizeof(capnp::word)};
 }
 
-// Traversal limit: 8x the message stops amplification by shared subtrees or
-// pointer loops; nesting stops deep recursion. Receipts are flat structs.
-capnp::ReaderOptions receipt_limits(std::size_t words) {
-  capnp::ReaderOptions options;
-  options.traversalLimitInWords = words * 8 + 64;
-  options.nestingLimit = 16;
-  return options;
-}
-
 // Reads canonical bytes (one segment, no segment table: what was signed) as
 // the struct T and hands it to `read`, which converts it to plain values
 // before the words go away. not_canonical for any other encoding, so one
 // receipt has one encoding and one signature check.
 template <typename T, typename Read>
 auto read_canonical(ByteView bytes, std::string_view what, Read read) -> decltype(read(typename T::Reader())) {
-  if (bytes.empty() || bytes.size() % sizeof(capnp::word) != 0) {
-    return make_error(ErrorCode::malformed, std::string(what) + " is not a whole number of Cap'n Proto words");
-  }
-  try {
-    auto words = kj::heapArray<capnp::word>(bytes.size() / sizeof(capnp::word));
-    std::memcpy(words.begin(), bytes.data(), bytes.size());
-    kj::ArrayPtr<const capnp::word> segments[1] = {words.asPtr()};
-    capnp::SegmentArrayMessageReader reader(kj::arrayPtr(segments, 1), receipt_limits(words.size()));
-    if (!reader.isCanonical()) {
-      return make_error(ErrorCode::not_canonical, std::string(what) + " is not in canonical Cap'n Proto form");
-    }
-    return read(reader.getRoot<T>());
-  } catch (const kj::Exception& exception) {
-    return make_error(ErrorCode::malformed,
-                      "undecodable " + std::string(what) + ": " + exception.getDescription().cStr());
-  }
+  return read_message<T>(bytes, Framing::canonical, what, read);
 }
 
 std::optional<Sha256Digest> digest_of(ByteView bytes) {
@@ -298,16 +275,10 @@ Result<OpenedReceipt> open_receipt(TrustStore& trust, ByteView signed_receipt, s
                                                 " bytes exceeds the limit of " +
                                                 std::to_string(kMaxSignedReceiptBytes));
   }
-  if (signed_receipt.empty() || signed_receipt.size() % sizeof(capnp::word) != 0) {
-    return make_error(ErrorCode::malformed, "signed receipt is not a whole number of Cap'n Proto words");
-  }
+  auto message = AlignedMessage::open(signed_receipt, Framing::flat, "signed receipt");
+  if (!message) return std::move(message).take_error();
   try {
-    auto words = kj::heapArray<capnp::word>(signed_receipt.size() / sizeof(capnp::word));
-    std::memcpy(words.begin(), signed_receipt.data(), signed_receipt.size());
-    capnp::FlatArrayMessageReader reader(words, receipt_limits(words.size()));
-    if (reader.getEnd() != words.end())
-      return make_error(ErrorCode::malformed, "trailing bytes after the signed receipt");
-    auto receipt = reader.getRoot<wire::SignedReceipt>();
+    auto receipt = message->root<wire::SignedReceipt>();
     const auto version = receipt.getVersion();
     if (version != static_cast<std::uint16_t>(ReceiptVersion::single) &&
         version != static_cast<std::uint16_t>(ReceiptVersion::group)) {
