@@ -197,6 +197,7 @@ BrokerProcess::BrokerProcess(BenchPki& pki, const std::vector<std::string>& part
          << "[limits]\nrate_per_second = " << static_cast<std::int64_t>(settings_.rate_per_second)
          << "\nburst = " << static_cast<std::int64_t>(settings_.burst) << "\n";
   if (settings_.batch_share > 0) config << "batch_share = " << settings_.batch_share << "\n";
+  if (settings_.verify_workers >= 0) config << "verify_workers = " << settings_.verify_workers << "\n";
   if (settings_.log_checkpoint_every_ms > 0) {
     config << "[oversight]\ncheckpoint_every_ms = " << settings_.log_checkpoint_every_ms << "\n";
   }

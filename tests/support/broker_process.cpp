@@ -76,6 +76,7 @@ void BrokerProcess::choose_endpoints_and_write_config() {
   if (options.bytes_per_second) config << "bytes_per_second = " << *options.bytes_per_second << "\n";
   if (options.burst_bytes) config << "burst_bytes = " << *options.burst_bytes << "\n";
   if (options.quota_bytes_per_day) config << "quota_bytes_per_day = " << *options.quota_bytes_per_day << "\n";
+  if (options.verify_workers) config << "verify_workers = " << *options.verify_workers << "\n";
   if (options.max_watched_serials_per_state) {
     config << "max_watched_serials_per_state = " << *options.max_watched_serials_per_state << "\n";
   }

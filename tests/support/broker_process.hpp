@@ -32,6 +32,7 @@ struct BrokerOptions {
   std::optional<double> burst_bytes;
   std::optional<std::uint64_t> quota_bytes_per_day;
   std::optional<std::size_t> max_watched_serials_per_state;
+  std::optional<std::size_t> verify_workers;  // limits.verify_workers; unset keeps the broker's default
 };
 
 struct AuditRecord {
