@@ -138,6 +138,9 @@ Status Broker::run(int signal_fd) {
   }
   impl_->flush_audit_at_stop();
   impl_->log_counters(Impl::Repeat::always);
+  // Every job a batch sent was collected before its transaction: stopping
+  // the workers now loses none. Each is told to stop, then joined.
+  impl_->verify_pool.reset();
   // Drained: everything accepted is committed; checkpoint so the next start is quick.
   (void)impl_->store->checkpoint();
   spdlog::info("broker stopped cleanly");
