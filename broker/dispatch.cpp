@@ -48,12 +48,13 @@ void Broker::Impl::verify_ahead(std::vector<Inbound>& inbound) {
   // then dropped unused.
   //
   // With a verify pool the jobs go to the workers (one sender's to one
-  // worker, in order) and this thread waits for every one of them before
-  // the transaction begins. That wait is what makes the workers' lock-free
+  // worker, in order), this thread verifies its own shard meanwhile, then
+  // waits for every job before the transaction begins. That wait is what makes the workers' lock-free
   // reads safe: config and enrolment change only on this thread, and never
   // while a job is out.
   std::map<ParticipantId, double> tokens_left;
   const std::int64_t now_ms = loop_clock.now_ms();
+  std::vector<std::pair<std::size_t, Submission>> on_this_thread;
   for (std::size_t index = 0; index < inbound.size(); ++index) {
     auto& message = inbound[index];
     const auto& request = message.request;
@@ -69,7 +70,7 @@ void Broker::Impl::verify_ahead(std::vector<Inbound>& inbound) {
     submission.principal = **principal;
     submission.request_id = (*request)->request_id;
     submission.envelope = (*request)->envelope;
-    if (verify_pool) {
+    if (verify_pool && !verify_pool->verified_on_loop(submission.principal.id)) {
       auto job = std::make_unique<VerifyJob>();
       job->index = index;
       job->now_ms = now_ms;
@@ -77,6 +78,10 @@ void Broker::Impl::verify_ahead(std::vector<Inbound>& inbound) {
       verify_pool->send(std::move(job));
       continue;
     }
+    on_this_thread.emplace_back(index, std::move(submission));
+  }
+  // The loop's own shard (all of it without a pool), while the workers verify theirs.
+  for (auto& [index, submission] : on_this_thread) {
     try {
       verify_submission(verify_context(), submission, stage_times);
     } catch (const kj::Exception&) {
@@ -84,7 +89,7 @@ void Broker::Impl::verify_ahead(std::vector<Inbound>& inbound) {
     } catch (const std::exception&) {
       continue;
     }
-    message.submission = std::move(submission);
+    inbound[index].submission = std::move(submission);
   }
   if (!verify_pool) return;
   for (auto& job : verify_pool->collect()) {

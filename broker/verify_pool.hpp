@@ -64,7 +64,12 @@ class VerifyPool {
   VerifyPool& operator=(const VerifyPool&) = delete;
 
   std::size_t size() const { return workers_.size(); }
-  // The worker that verifies every submit of `sender`.
+  // Whether the loop thread verifies `sender`'s submits itself: one shard in
+  // size() + 1 is the loop's, so that it verifies, rather than only waits,
+  // while the workers verify theirs. The same sender always lands in the
+  // same shard, so its order holds wherever it is verified.
+  bool verified_on_loop(const ParticipantId& sender) const;
+  // The worker that verifies every submit of `sender` not verified on the loop.
   std::size_t worker_for(const ParticipantId& sender) const;
 
   // To the worker of the job's principal; answered by the next collect().

@@ -190,7 +190,7 @@ TEST_CASE("Zero one and two verify workers give the same replies to the same mix
   CHECK(two_workers == on_the_loop);
 }
 
-TEST_CASE("One sender's many submits verified by the pool are receipted in the order sent") {
+TEST_CASE("One sender's many submits are receipted in the order sent with two verify workers") {
   TestPki pki({"SN", "NE", "BF"});
   issue_participants(pki);
   test::BrokerOptions options;
