@@ -49,9 +49,9 @@ void Broker::Impl::verify_ahead(std::vector<Inbound>& inbound) {
   //
   // With a verify pool the jobs go to the workers (one sender's to one
   // worker, in order), this thread verifies its own shard meanwhile, then
-  // waits for every job before the transaction begins. That wait is what makes the workers' lock-free
-  // reads safe: config and enrolment change only on this thread, and never
-  // while a job is out.
+  // waits for every job before the transaction begins. That wait is what
+  // makes the workers' lock-free reads safe: config and enrolment change
+  // only on this thread, and never while a job is out.
   std::map<ParticipantId, double> tokens_left;
   const std::int64_t now_ms = loop_clock.now_ms();
   std::vector<std::pair<std::size_t, Submission>> on_this_thread;
