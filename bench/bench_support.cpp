@@ -201,6 +201,7 @@ BrokerProcess::BrokerProcess(BenchPki& pki, const std::vector<std::string>& part
     config << "stored_bytes_per_minute = " << static_cast<std::uint64_t>(settings_.stored_bytes_per_minute)
            << "\nstored_burst_bytes = " << static_cast<std::uint64_t>(settings_.stored_burst_bytes) << "\n";
   }
+  if (settings_.verify_workers >= 0) config << "verify_workers = " << settings_.verify_workers << "\n";
   if (settings_.log_checkpoint_every_ms > 0) {
     config << "[oversight]\ncheckpoint_every_ms = " << settings_.log_checkpoint_every_ms << "\n";
   }

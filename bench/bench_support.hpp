@@ -83,6 +83,8 @@ struct BrokerSettings {
   double stored_burst_bytes = 1e12;
   // 0: the broker's default.
   std::size_t batch_share = 0;
+  // The broker's limits.verify_workers; -1: the broker's default.
+  int verify_workers = -1;
   // Per-message debug logging would be part of what is measured.
   std::string log_level = "warn";
   // How often the transparency log's signed checkpoint is renewed; 0 keeps

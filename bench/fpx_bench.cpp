@@ -338,6 +338,12 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember(abuse_kind_names()));
   abuse_flag->excludes(app.get_option("--peer"));
   abuse_flag->excludes(fairness_flag);
+  app.add_option("--verify-workers", options.verify_workers,
+                 "lean: the broker's limits.verify_workers (default: the broker's; 0 verifies on its loop thread)")
+      ->check(CLI::Range(-1, 64));
+  app.add_option("--broker-core", options.broker_core,
+                 "lean: the core the broker is pinned to (default 0; -1 leaves it unpinned, sharing the load's core)")
+      ->check(CLI::Range(-1, 1));
   bool lean = false;
   auto* lean_flag = app.add_flag("--lean",
                                  lean,

@@ -29,7 +29,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr int kBrokerCore = 0;
 constexpr int kLoadCore = 1;
 constexpr int kWarmupPerSender = 25;  // sessions up, chains cached, SQLite pages warm
 // Long enough for the broker's once-a-second WAL checkpoint to copy the
@@ -371,9 +370,10 @@ std::int64_t store_logical_bytes(const fs::path& database) {
   return bytes;
 }
 
-std::string cores_note(bool pinned) {
-  return pinned ? "broker on core " + std::to_string(kBrokerCore) + ", load on core " + std::to_string(kLoadCore)
-                : "not pinned (fewer than 2 cores)";
+std::string cores_note(bool pinned, int broker_core) {
+  if (!pinned) return "not pinned (fewer than 2 cores)";
+  return (broker_core >= 0 ? "broker on core " + std::to_string(broker_core) : std::string("broker not pinned")) +
+         ", load on core " + std::to_string(kLoadCore);
 }
 
 }  // namespace
@@ -434,12 +434,17 @@ LeanRun run_lean(const BenchOptions& options) {
   BrokerSettings settings;
   settings.binary = options.broker_bin;
   settings.log_level = "info";  // the counters line at stop; nothing is logged per message at info
-  settings.cpu_core = pinned ? kBrokerCore : -1;
+  // --broker-core -1 leaves the broker unpinned: a verify worker then has
+  // a second core, shared with the load.
+  const int broker_core = pinned && options.broker_core >= 0 ? options.broker_core : -1;
+  settings.cpu_core = broker_core;
+  settings.verify_workers = options.verify_workers;
   BrokerProcess broker(pki, participants, settings);
   // The load (this thread, and the ZeroMQ threads started below) on the other core.
   if (pinned && !pin_to_core(kLoadCore)) fail("cannot pin the load to core " + std::to_string(kLoadCore));
-  std::fprintf(stderr, "# cores: %s\n", cores_note(pinned).c_str());
-  std::printf("broker_core %d\nload_core %d\n", pinned ? kBrokerCore : -1, pinned ? kLoadCore : -1);
+  std::fprintf(stderr, "# cores: %s\n", cores_note(pinned, broker_core).c_str());
+  std::printf("broker_core %d\nload_core %d\n", broker_core, pinned ? kLoadCore : -1);
+  if (options.verify_workers >= 0) std::printf("verify_workers %d\n", options.verify_workers);
 
   zmq::context_t context(1);
   std::vector<std::int64_t> slot_ns(frames.size(), 0);

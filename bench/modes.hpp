@@ -38,6 +38,11 @@ struct BenchOptions {
   // latency phase runs (--latency-seconds given with --lean).
   int lean_window = 64;
   bool lean_latency = false;
+  // Lean: the broker's limits.verify_workers (-1: its default), and the core
+  // the broker is pinned to (-1: not pinned, so a verify worker may use the
+  // load's core too).
+  int verify_workers = -1;
+  int broker_core = 0;
   // RabbitMQ peer (peer_rabbitmq.cpp): unconfirmed publishes per publisher
   // in its two runs.
   std::vector<int> rabbitmq_windows{100, 1};

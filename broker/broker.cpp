@@ -64,6 +64,11 @@ Result<std::unique_ptr<Broker>> Broker::create(const BrokerConfig& config, Clock
   auto impl = std::make_unique<Impl>(config, clock, std::move(identity).value(), std::move(trust).value(),
                                      std::move(enrollment).value(), std::move(store).value());
   impl->audit_enrollment_refusals();
+  if (impl->config.limits.verify_workers > 0) {
+    auto pool = VerifyPool::start(impl->context, impl->config, impl->enrollment, impl->config.limits.verify_workers);
+    if (!pool) return std::move(pool).take_error();
+    impl->verify_pool = std::move(pool).value();
+  }
   if (auto bound = impl->bind_sockets(); !bound) return std::move(bound).take_error();
   // Off the loop thread: a checkpoint there stalled every client for the copy.
   if (auto started = impl->store->start_background_checkpoints(
@@ -85,10 +90,24 @@ Status Broker::poll_once(std::chrono::milliseconds timeout) { return impl_->poll
 Status Broker::reload() { return impl_->reload(); }
 
 Status Broker::Impl::reload() {
+  // The workers' trust stores are loaded first and handed over only once
+  // this thread's CRLs reloaded too: a failure leaves every thread as it was.
+  std::vector<TrustStore> worker_trust;
+  if (verify_pool) {
+    auto loaded = verify_pool->load_trust_stores();
+    if (!loaded) {
+      spdlog::error("reload: CRLs kept as they were: {}", loaded.error().describe());
+      return std::move(loaded).take_error();
+    }
+    worker_trust = std::move(loaded).value();
+  }
   if (auto crls = trust.reload_crls(); !crls) {
     spdlog::error("reload: CRLs kept as they were: {}", crls.error().describe());
     return crls;
   }
+  // Each worker takes its own before its next job: no job is out during a
+  // reload (a batch collects all of its jobs before it ends).
+  if (verify_pool) verify_pool->replace_trust_stores(std::move(worker_trust));
   // What is enrolled now keeps its claims against newcomers (enrollment.hpp).
   auto reloaded = enrollment.reload(config.enrolled_dir, trust, loop_clock.read());
   if (!reloaded) {
@@ -119,6 +138,9 @@ Status Broker::run(int signal_fd) {
   }
   impl_->flush_audit_at_stop();
   impl_->log_counters(Impl::Repeat::always);
+  // Every job a batch sent was collected before its transaction: stopping
+  // the workers now loses none. Each is told to stop, then joined.
+  impl_->verify_pool.reset();
   // Drained: everything accepted is committed; checkpoint so the next start is quick.
   (void)impl_->store->checkpoint();
   spdlog::info("broker stopped cleanly");

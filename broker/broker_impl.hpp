@@ -13,7 +13,8 @@
 // A submitted message goes through the stages as a Submission value
 // (fpx/broker/submission.hpp) in two phases per batch: verify (pure,
 // before the transaction; the part a worker pool can take) and commit (in
-// the batch's transaction, in arrival order). Replies and deliveries leave
+// the batch's transaction, in arrival order). Verify runs on the
+// VerifyPool's threads (verify_pool.hpp) while this one waits. Replies and deliveries leave
 // after the commit, from this thread only.
 #pragma once
 
@@ -38,6 +39,7 @@
 #include "pending_writes.hpp"
 #include "session_router.hpp"
 #include "timers.hpp"
+#include "verify_pool.hpp"
 #include "workflow.hpp"
 #include "zap_gate.hpp"
 
@@ -114,6 +116,9 @@ struct Broker::Impl {
   zmq::socket_t observers_monitor;  // PAIR: the observers endpoint's handshake events
   std::string bound_endpoint;
   std::string observers_bound_endpoint;
+  // The verify workers (limits.verify_workers; null for 0: verify on this
+  // thread). After the context: stopped and joined before it ends.
+  std::unique_ptr<VerifyPool> verify_pool;
 
   // The components, after what they borrow.
   ZapGate zap_gate;

@@ -223,6 +223,7 @@ Result<BrokerConfig> parse_broker_config(std::string_view text, const std::files
   read.number("limits.stored_burst_bytes", limits.stored_burst_bytes, 4096, 1e13);
   read.number("limits.batch_max", limits.batch_max, 1, 100000);
   read.number("limits.batch_share", limits.batch_share, 1, 100000);
+  read.number("limits.verify_workers", limits.verify_workers, 0, static_cast<double>(kMaxVerifyWorkers));
   read.number("limits.max_in_flight", limits.max_in_flight, 1, 100000);
   read.number("limits.max_watched_serials_per_alert", limits.max_watched_serials_per_alert, 1, 1000000);
   read.number("limits.max_watched_serials_per_state", limits.max_watched_serials_per_state, 1, 100000000);

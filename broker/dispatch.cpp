@@ -46,8 +46,17 @@ void Broker::Impl::verify_ahead(std::vector<Inbound>& inbound) {
   // their admission, as before. The gates before the bucket (byte budget,
   // session) may still refuse a message verified here: its verdict is
   // then dropped unused.
+  //
+  // With a verify pool the jobs go to the workers (one sender's to one
+  // worker, in order), this thread verifies its own shard meanwhile, then
+  // waits for every job before the transaction begins. That wait is what
+  // makes the workers' lock-free reads safe: config and enrolment change
+  // only on this thread, and never while a job is out.
   std::map<ParticipantId, double> tokens_left;
-  for (auto& message : inbound) {
+  const std::int64_t now_ms = loop_clock.now_ms();
+  std::vector<std::pair<std::size_t, Submission>> on_this_thread;
+  for (std::size_t index = 0; index < inbound.size(); ++index) {
+    auto& message = inbound[index];
     const auto& request = message.request;
     if (!request || !request->ok() || (*request)->kind != ClientRequest::Kind::submit) continue;
     if (sessions.is_closed(message.routing_id)) continue;
@@ -61,6 +70,18 @@ void Broker::Impl::verify_ahead(std::vector<Inbound>& inbound) {
     submission.principal = **principal;
     submission.request_id = (*request)->request_id;
     submission.envelope = (*request)->envelope;
+    if (verify_pool && !verify_pool->verified_on_loop(submission.principal.id)) {
+      auto job = std::make_unique<VerifyJob>();
+      job->index = index;
+      job->now_ms = now_ms;
+      job->submission = std::move(submission);
+      verify_pool->send(std::move(job));
+      continue;
+    }
+    on_this_thread.emplace_back(index, std::move(submission));
+  }
+  // The loop's own shard (all of it without a pool), while the workers verify theirs.
+  for (auto& [index, submission] : on_this_thread) {
     try {
       verify_submission(verify_context(), submission, stage_times);
     } catch (const kj::Exception&) {
@@ -68,7 +89,15 @@ void Broker::Impl::verify_ahead(std::vector<Inbound>& inbound) {
     } catch (const std::exception&) {
       continue;
     }
-    message.submission = std::move(submission);
+    inbound[index].submission = std::move(submission);
+  }
+  if (!verify_pool) return;
+  for (auto& job : verify_pool->collect()) {
+    // The workers' CPU time joins this thread's, so that the "stage cpu us"
+    // line still shows where open and validate went.
+    stage_times.add(job->times);
+    // A job that threw is verified again after admission, where the failure is answered.
+    if (job->outcome == VerifyOutcome::verified) inbound[job->index].submission = std::move(job->submission);
   }
 }
 

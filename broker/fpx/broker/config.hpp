@@ -13,6 +13,10 @@
 
 namespace fpx::broker {
 
+// Verify workers at most: a typo in limits.verify_workers cannot start
+// thousands of threads, each holding a trust store and its chain cache.
+inline constexpr std::size_t kMaxVerifyWorkers = 64;
+
 struct Limits {
   // Largest submitted envelope answered with a typed too_large; the socket
   // refuses (disconnects) anything over twice this before reading it all.
@@ -47,6 +51,10 @@ struct Limits {
   // flooding or bursty participant cannot fill whole batches and make
   // everyone else wait behind hundreds of its signature checks.
   std::size_t batch_share = 16;
+  // Threads that verify submits (open: signature, chain, CRL; validate)
+  // beside the loop, each with its own trust store; 0 verifies on the loop
+  // thread. More than one helps only with a core to spare for each.
+  std::size_t verify_workers = 1;
   // Unconfirmed deliveries in flight per session.
   std::size_t max_in_flight = 64;
   // Serial numbers one stolen/lost alert may put on the watch list.

@@ -21,6 +21,10 @@ class StageTimes {
   static std::int64_t thread_cpu_ns();
 
   void add(StageTimer stage, std::int64_t cpu_ns) { ns_[static_cast<std::size_t>(stage)] += cpu_ns; }
+  // Another thread's times (a verify worker's) added into these.
+  void add(const StageTimes& other) {
+    for (std::size_t i = 0; i < kStageTimerCount; ++i) ns_[i] += other.ns_[i];
+  }
   // One more message taken off the participants endpoint.
   void count_message() { ++messages_; }
   std::uint64_t messages() const { return messages_; }
