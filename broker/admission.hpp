@@ -32,6 +32,10 @@ class Admission {
   Status admit_request(const ParticipantId& participant, double cost, std::uint32_t& retry_after_ms) {
     return rate_limiter_.admit(participant, clock_.now_ms(), retry_after_ms, cost);
   }
+  // Inbound bytes the sender may still send now (negative: in debt), none taken.
+  double inbound_bytes_available(const ParticipantId& sender) const {
+    return inbound_bytes_.available(sender, clock_.now_ms());
+  }
   // Tokens the participant holds now, none taken.
   double tokens(const ParticipantId& participant) const { return rate_limiter_.tokens(participant, clock_.now_ms()); }
   bool would_admit(const ParticipantId& participant) const {

@@ -246,14 +246,15 @@ void Broker::Impl::process_batch() {
   if (batch.empty()) return;
 
   // Receipts wait on this commit only if the batch may store a submit: one
-  // from a participant the rate limiter would still admit. A batch of
+  // from a participant the byte budget and the rate limiter would still admit. A batch of
   // refused flood messages then costs no fsync (their audit rows are
   // written, and reach the disk with the next durable commit).
   auto may_store = [&](const Inbound& message) {
     const auto& request = message.request;
     if (!request || !request->ok() || (*request)->kind != ClientRequest::Kind::submit) return false;
     auto principal = identify(message.user_id, enrollment);
-    return principal.ok() && admission.would_admit((*principal)->id);
+    return principal.ok() && admission.inbound_bytes_available((*principal)->id) > 0 &&
+           admission.would_admit((*principal)->id);
   };
   std::vector<Inbound> inbound;
   inbound.reserve(batch.size());

@@ -42,10 +42,10 @@ void Broker::Impl::verify_ahead(std::vector<Inbound>& inbound) {
   // Signature work before admission only for what admission will let
   // through: a sender's submits are verified ahead while its token bucket
   // holds tokens for them (counted here, none taken), so a flood costs a
-  // counter, not a verify. The rest are verified in handle_submit, after
-  // their admission, as before. The gates before the bucket (byte budget,
-  // session) may still refuse a message verified here: its verdict is
-  // then dropped unused.
+  // counter, not a verify; the byte budget before it is followed the same
+  // way. The rest are verified in handle_submit, after their admission, as
+  // before. A later gate (the session limit) may still refuse a message
+  // verified here: its verdict is then dropped unused.
   //
   // With a verify pool the jobs go to the workers (one sender's to one
   // worker, in order), this thread verifies its own shard meanwhile, then
@@ -53,18 +53,38 @@ void Broker::Impl::verify_ahead(std::vector<Inbound>& inbound) {
   // makes the workers' lock-free reads safe: config and enrolment change
   // only on this thread, and never while a job is out.
   std::map<ParticipantId, double> tokens_left;
+  std::map<ParticipantId, double> bytes_left;
   const std::int64_t now_ms = loop_clock.now_ms();
   std::vector<std::pair<std::size_t, Submission>> on_this_thread;
   for (std::size_t index = 0; index < inbound.size(); ++index) {
     auto& message = inbound[index];
+    if (message.user_id.empty()) continue;
+    // The byte budget comes first in handle_inbound and is charged for every
+    // frame, whatever it holds: follow it frame by frame, so that a sender
+    // over its bytes costs no verify either.
+    const ParticipantId sender(message.user_id);
+    auto bytes = bytes_left.try_emplace(sender, admission.inbound_bytes_available(sender)).first;
+    if (bytes->second <= 0) continue;  // refused by the byte budget, nothing charged
+    bytes->second -= static_cast<double>(message.payload_bytes);
     const auto& request = message.request;
-    if (!request || !request->ok() || (*request)->kind != ClientRequest::Kind::submit) continue;
+    if (!request || !request->ok()) continue;
+    // Every request kind that takes tokens, in order, as admission will.
+    auto tokens = tokens_left.try_emplace(sender, admission.tokens(sender)).first;
+    const auto kind = (*request)->kind;
+    if (kind == ClientRequest::Kind::confirm) {
+      tokens->second -= 1.0 + static_cast<double>((*request)->delivery_ids.size()) / kConfirmIdsPerToken;
+      continue;
+    }
+    if (kind == ClientRequest::Kind::status) {
+      tokens->second -= 1.0;
+      continue;
+    }
+    if (kind != ClientRequest::Kind::submit) continue;
     if (sessions.is_closed(message.routing_id)) continue;
     auto principal = identify(message.user_id, enrollment);
     if (!principal) continue;
-    auto left = tokens_left.try_emplace((*principal)->id, admission.tokens((*principal)->id)).first;
-    if (left->second < 1.0) continue;
-    left->second -= 1.0;
+    if (tokens->second < 1.0) continue;
+    tokens->second -= 1.0;
     Submission submission;
     submission.routing_id = message.routing_id;
     submission.principal = **principal;

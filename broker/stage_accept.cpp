@@ -64,6 +64,13 @@ Status ByteBudget::admit(const ParticipantId& principal, std::int64_t now_ms, st
                                                  std::to_string(retry_after_ms) + " ms");
 }
 
+double ByteBudget::available(const ParticipantId& principal, std::int64_t now_ms) const {
+  auto found = buckets_.find(principal);
+  if (found == buckets_.end()) return burst_;
+  const std::int64_t elapsed = std::max<std::int64_t>(0, now_ms - found->second.updated_ms);
+  return std::min(burst_, found->second.tokens + static_cast<double>(elapsed) * rate_per_ms_);
+}
+
 void ByteBudget::charge(const ParticipantId& principal, std::int64_t now_ms, std::size_t bytes) {
   refill(principal, now_ms).tokens -= static_cast<double>(bytes);
 }

@@ -53,6 +53,8 @@ std::string millis(std::chrono::milliseconds duration) { return std::to_string(d
 // outbox waits this long before its resend, so a broker in trouble is not
 // asked again in a tight loop.
 constexpr std::int64_t kResendDelayWithoutHintMs = 10'000;
+// The longest a refused message waits for its resend, whatever retryAfterMs says.
+constexpr std::int64_t kLongestResendWaitMs = 24LL * 3600 * 1000;
 
 // How long the outbox waits before resending a message the broker refused
 // with `code` and `retry_after_ms`; nullopt: the refusal is final (resending
@@ -60,12 +62,16 @@ constexpr std::int64_t kResendDelayWithoutHintMs = 10'000;
 // is the broker's storage bound: the same bytes fit later. Without one (a
 // state's watch list is full) only the sender can change that: final.
 std::optional<std::int64_t> resend_wait_ms(ErrorCode code, std::uint32_t retry_after_ms) {
+  // The broker's longest wait is to the next 00:00 UTC (its daily quota): a
+  // longer one, from a broken or hostile broker, would hide for weeks a
+  // message the officer believes is on its way.
+  const std::int64_t wait = std::min<std::int64_t>(retry_after_ms, kLongestResendWaitMs);
   if (code == ErrorCode::quota_exceeded) {
     if (retry_after_ms == 0) return std::nullopt;
-    return retry_after_ms;
+    return wait;
   }
   if (!is_transient(code)) return std::nullopt;
-  return retry_after_ms > 0 ? std::int64_t{retry_after_ms} : kResendDelayWithoutHintMs;
+  return retry_after_ms > 0 ? wait : kResendDelayWithoutHintMs;
 }
 
 // "2026-12-07T00:05:30Z" for messages about resends.

@@ -273,6 +273,15 @@ Status migrate_from_version_1(sqlite3* db, const std::string& path) {
 // Rebuilding messages copies every envelope once: the migration of a large
 // store takes a while and needs free space about the size of the file.
 constexpr const char* kCompactSchema = R"sql(
+-- The last id AUTOINCREMENT gave out: a version 5 store whose newest rows
+-- were deleted (an operator's clean-up) must not hand their ids out again,
+-- so new delivery and audit ids are above both the table's max and this.
+CREATE TABLE id_floors (
+  name    TEXT PRIMARY KEY,
+  last_id INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO id_floors (name, last_id)
+  SELECT name, seq FROM sqlite_sequence WHERE name IN ('deliveries', 'audit');
 CREATE TABLE messages_v6 (
   seq            INTEGER PRIMARY KEY,  -- arrival order: max + 1, never reused (messages_keep_newest)
   message_id     BLOB NOT NULL UNIQUE,

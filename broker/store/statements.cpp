@@ -41,8 +41,9 @@ Status SqliteStore::prepare_statements() {
        "stored_at_ms, in_reply_to, hold_until_ms, log_index) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
        "(SELECT COALESCE(MAX(leaf_index) + 1, 0) FROM log_leaves)) RETURNING seq, log_index"},
       {&insert_delivery_,
-       "INSERT INTO deliveries (message_seq, recipient, state, attempts, updated_at_ms) "
-       "VALUES (?1, ?2, 'stored', 0, ?3)"},
+       "INSERT INTO deliveries (delivery_id, message_seq, recipient, state, attempts, updated_at_ms) "
+       "VALUES (MAX((SELECT COALESCE(MAX(delivery_id), 0) FROM deliveries), "
+       "(SELECT COALESCE(MAX(last_id), 0) FROM id_floors WHERE name = 'deliveries')) + 1, ?1, ?2, 'stored', 0, ?3)"},
       {&insert_leaf_,
        "INSERT INTO log_leaves (leaf_index, leaf_data, leaf_hash, message_seq, created_at_ms, parts) "
        "VALUES (?1, ?2, ?3, ?4, ?5, ?6)"},
@@ -69,7 +70,9 @@ Status SqliteStore::prepare_statements() {
       {&log_node_, "SELECT hash FROM log_nodes WHERE level = ?2 AND idx = ?1"},
       {&insert_log_node_, "INSERT INTO log_nodes (level, idx, hash) VALUES (?1, ?2, ?3)"},
       {&append_audit_,
-       "INSERT INTO audit (at_ms, principal, message_id, stage, outcome, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"},
+       "INSERT INTO audit (id, at_ms, principal, message_id, stage, outcome, detail) VALUES ("
+       "MAX((SELECT COALESCE(MAX(id), 0) FROM audit), "
+       "(SELECT COALESCE(MAX(last_id), 0) FROM id_floors WHERE name = 'audit')) + 1, ?1, ?2, ?3, ?4, ?5, ?6)"},
       {&pending_deliveries_,
        "SELECT d.delivery_id, m.message_id, m.envelope, d.attempts "
        "FROM deliveries AS d JOIN messages AS m ON m.seq = d.message_seq "

@@ -1349,6 +1349,48 @@ TEST_CASE("bounds rows: confirms, inbound bytes, stored bytes a day and a minute
     CHECK(other.kind == Answer::Kind::receipt);
   }
 
+  SECTION("submits refused by the byte budget cost no signature check (verify-ahead skips what admission refuses)") {
+    // Review finding: verify_ahead() (broker/dispatch.cpp) verifies a
+    // sender's submits while its *token bucket* holds tokens, but the byte
+    // budget refuses frames before the token bucket is charged. A sender
+    // over its byte budget keeps a full bucket, so every turn verifies up to
+    // batch_share of its submits (Ed25519, chain, CRL) only to refuse them:
+    // the flood costs a verify each, not a counter, and may_store() makes
+    // each such turn an fsync too.
+    Exchange exchange({.bytes_per_second = 4096, .burst_bytes = 40'000});
+    RawSession& agency = exchange.raw("sn.police-judiciaire");
+    // Two confirms of 4096 ids (32 KiB each, no signature) spend the byte budget.
+    agency.send({confirm_frame(agency.next_id(), 4096)});
+    agency.send({confirm_frame(agency.next_id(), 4096)});
+    const std::uint64_t sync_id = agency.next_id();
+    agency.send({status_frame(sync_id, random_bytes_of(16))});
+    Answer sync = agency.answer(sync_id);
+    INFO("status after the confirms: " << describe(sync));
+    REQUIRE(sync.code == ErrorCode::rate_limited);
+    constexpr int kSubmits = 32;
+    std::vector<std::uint64_t> ids;
+    for (int i = 0; i < kSubmits; ++i) {
+      ids.push_back(agency.next_id());
+      agency.send({submit_frame(ids.back(), test::seal_sample(exchange.identity("sn.police-judiciaire"),
+                                                                MessageType::TRACING_REQUEST))});
+    }
+    for (auto id : ids) {
+      Answer answer = agency.answer(id);
+      INFO("submit " << id << ": " << describe(answer));
+      REQUIRE(answer.code == ErrorCode::rate_limited);
+    }
+    REQUIRE(exchange.broker->stop() == 0);
+    const std::string log = exchange.broker->log_text();
+    const auto line = log.rfind("stage cpu us: ");
+    REQUIRE(line != std::string::npos);
+    const auto open = log.find(" open=", line);
+    REQUIRE(open != std::string::npos);
+    const std::string open_us = log.substr(open + 6, log.find(' ', open + 6) - (open + 6));
+    INFO(log.substr(line, log.find('\n', line) - line));
+    // Nothing was admitted past the byte budget: nothing should have been opened.
+    CHECK(open_us == "0");
+  }
+
   SECTION("a participant over its daily storage quota is refused with quota_exceeded until 00:00 UTC, across a "
           "restart") {
     Exchange exchange({.quota_bytes_per_day = 20'000});

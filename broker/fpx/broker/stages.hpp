@@ -85,6 +85,8 @@ class ByteBudget {
   // ok while the principal is not in debt, else rate_limited with the wait.
   Status admit(const ParticipantId& principal, std::int64_t now_ms, std::uint32_t& retry_after_ms);
   void charge(const ParticipantId& principal, std::int64_t now_ms, std::size_t bytes);
+  // The principal's bytes now (negative: in debt), nothing taken.
+  double available(const ParticipantId& principal, std::int64_t now_ms) const;
 
  private:
   struct Bucket {

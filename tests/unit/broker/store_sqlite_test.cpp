@@ -723,6 +723,7 @@ TEST_CASE("A version 1 store gets its log nodes on opening") {
     raw.exec("DROP TABLE feed");
     raw.exec("DROP TABLE checkpoints");
     raw.exec("DROP TABLE log_facts");
+    raw.exec("DROP TABLE id_floors");
     raw.exec("DROP TABLE statistics_runs");
     raw.exec("DROP TABLE statistics_since");
     raw.exec("DROP INDEX lifecycle_by_submission");
@@ -960,6 +961,7 @@ TEST_CASE("A version 3 store keeps its single commitments as part 0 of each leaf
     raw.exec("INSERT INTO log_commitments VALUES (" + std::to_string(leaf_index) + ", x'" +
              to_hex(message.log_parts[0].salt) + "', '" + message.log_parts[0].metadata + "')");
     raw.exec("DROP TABLE log_facts");
+    raw.exec("DROP TABLE id_floors");
     raw.exec("DROP TRIGGER feed_keep_newest");
     raw.exec("DROP TABLE statistics_runs");
     raw.exec("DROP TABLE statistics_since");
@@ -1173,6 +1175,43 @@ TEST_CASE("A version 5 store written by the previous broker migrates in place to
   const auto audit = must(store->audit_rows(0, 100));
   REQUIRE(static_cast<std::int64_t>(audit.size()) == kFixtureMessages + 1);
   CHECK(audit.back().id == kFixtureMessages + 1);
+}
+
+TEST_CASE("A version 5 store whose newest delivery and audit row were deleted does not reuse their ids after "
+          "the migration") {
+  // Review finding: version 5 ids were AUTOINCREMENT, so deleting the newest
+  // row (a retention job or an operator's clean-up, which version 5 allowed)
+  // never made its id come back: sqlite_sequence remembered it. Schema 6
+  // drops AUTOINCREMENT and gives max + 1, without reading sqlite_sequence,
+  // so the id of a row deleted under version 5 is handed out again: a
+  // delivery id a recipient already saw (and may confirm) names another
+  // message, and an audit id names another decision.
+  test::TempDir dir;
+  const auto path = dir.path() / "store.db";
+  fs::copy_file(fs::path(FPX_SOURCE_DIR) / "tests/unit/broker/store_v5_fixture.db", path);
+  fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::replace);
+  std::int64_t deleted_delivery = 0;
+  std::int64_t deleted_audit = 0;
+  {
+    RawConnection raw(path);
+    REQUIRE(raw.text("PRAGMA user_version") == "5");
+    deleted_delivery = std::stoll(raw.text("SELECT MAX(delivery_id) FROM deliveries"));
+    deleted_audit = std::stoll(raw.text("SELECT MAX(id) FROM audit"));
+    REQUIRE(raw.try_exec("DELETE FROM deliveries WHERE delivery_id = " + std::to_string(deleted_delivery)).empty());
+    REQUIRE(raw.try_exec("DELETE FROM audit WHERE id = " + std::to_string(deleted_audit)).empty());
+    // Version 5 itself would not reuse them.
+    REQUIRE(std::stoll(raw.text("SELECT seq FROM sqlite_sequence WHERE name = 'deliveries'")) == deleted_delivery);
+  }
+
+  auto store = open_store(path);
+  insert_committed(*store, make_message(1, {"gh.focal-point"}));
+  require_ok(store->begin());
+  require_ok(store->append_audit({kNowMs, "sn.focal-point", std::nullopt, "accept", ErrorCode::malformed, "x"}));
+  require_ok(store->commit());
+
+  RawConnection raw(path);
+  CHECK(std::stoll(raw.text("SELECT MAX(delivery_id) FROM deliveries")) > deleted_delivery);
+  CHECK(std::stoll(raw.text("SELECT MAX(id) FROM audit")) > deleted_audit);
 }
 
 TEST_CASE("A version 6 store gains receipt groups and drops the receipt column of its messages") {

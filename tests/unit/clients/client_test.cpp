@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstring>
 #include <iterator>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <set>
@@ -85,7 +86,9 @@ Bytes tamper_signature(const Bytes& envelope_bytes) {
   return to_bytes(copy);
 }
 
-enum class ReceiptMode { valid, signed_by_non_broker, for_other_envelope, no_reply, refuse };
+// refuse_for_weeks: quota_exceeded with the largest retryAfterMs the wire
+// carries (UInt32, about 49.7 days), as a broken or hostile broker could.
+enum class ReceiptMode { valid, signed_by_non_broker, for_other_envelope, no_reply, refuse, refuse_for_weeks };
 
 class FakeBroker {
  public:
@@ -231,6 +234,11 @@ class FakeBroker {
             Error error = make_error(ErrorCode::schema_violation, "the tracing request names no firearm");
             error.field_errors.push_back(FieldError{"body.tracingRequest.firearms", "at least one firearm is required"});
             send_frame(peer, encode_error(request_id, error, std::nullopt));
+            return;
+          }
+          case ReceiptMode::refuse_for_weeks: {
+            Error error = make_error(ErrorCode::quota_exceeded, "stored more than this broker keeps");
+            send_frame(peer, encode_error(request_id, error, std::nullopt, std::numeric_limits<std::uint32_t>::max()));
             return;
           }
           case ReceiptMode::valid:
@@ -569,6 +577,26 @@ TEST_CASE("an unreceipted outbox message is resent on the next connect") {
   REQUIRE(submitted.size() == 2);
   CHECK(submitted[1] == envelope);
   CHECK(client->take_outbox_refusals().empty());
+}
+
+TEST_CASE("a retry time longer than any the broker gives does not hold a message in the outbox for weeks") {
+  // Review finding: resend_wait_ms() takes retryAfterMs as it comes, up to
+  // UInt32 max (49.7 days). The broker's longest wait is to the next 00:00
+  // UTC (its daily quota), a day at most, and a message older than
+  // timing.max_message_age_ms (a day) is refused as stale anyway: a longer
+  // wait only hides a message the officer believes is on its way.
+  World world;
+  world.fake.set_receipt_mode(ReceiptMode::refuse_for_weeks);
+  auto client = world.connect_agency();
+  auto submitted = client->submit(world.agency_message());
+  REQUIRE_FALSE(submitted.ok());
+  CHECK(submitted.error().code == ErrorCode::quota_exceeded);
+  auto outbox = client->outbox();
+  REQUIRE(outbox.ok());
+  REQUIRE(outbox->size() == 1);
+  constexpr std::int64_t kDayMs = 24LL * 3600 * 1000;
+  INFO("next try in " << ((*outbox)[0].next_try_at_ms - now_ms()) << " ms");
+  CHECK((*outbox)[0].next_try_at_ms <= now_ms() + kDayMs);
 }
 
 TEST_CASE("status returns each recipient's delivery state") {
