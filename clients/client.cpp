@@ -130,6 +130,10 @@ struct Client::Impl {
     // request_timeout no longer counts against kMaxResendsInFlight (its
     // answer is still settled if it comes).
     std::optional<Clock::time_point> resent_at;
+    Clock::time_point sent_at = Clock::now();
+    // The connection it left on is gone (a reconnect): the broker may never
+    // have stored it, and will not answer it on the new connection.
+    bool lost = false;
   };
   struct RawDelivery {
     std::uint64_t delivery_id = 0;
@@ -253,6 +257,11 @@ struct Client::Impl {
     const bool reconnected = handshakes_seen_ > 0;
     handshakes_seen_ = dealer_.handshakes();
     if (!reconnected || closed_reason_) return;
+    // What was sent on the old connection and not answered may be lost with
+    // it (a broker that stopped before its commit): resend it now, as
+    // connect() would. An answer still coming is settled all the same.
+    for (auto& [request_id, pending] : pending_submits_) pending.lost = true;
+    next_resend_at_ms_ = 0;
     (void)send(encode_ping(next_request_id_++));  // its pong is not awaited
   }
 
@@ -405,7 +414,7 @@ struct Client::Impl {
   std::size_t resends_in_flight() const {
     const auto now = Clock::now();
     return static_cast<std::size_t>(std::count_if(pending_submits_.begin(), pending_submits_.end(), [&](const auto& entry) {
-      return entry.second.resent_at && now - *entry.second.resent_at < options_.request_timeout;
+      return entry.second.resent_at && !entry.second.lost && now - *entry.second.resent_at < options_.request_timeout;
     }));
   }
 
@@ -422,9 +431,11 @@ struct Client::Impl {
       next_resend_at_ms_ = now + kResendDelayWithoutHintMs;  // the state file failed: try again later
       return;
     }
-    std::set<MessageId> out_now;  // already out and awaited (a submit() or an earlier resend)
+    // Already out and awaited (a submit() or an earlier resend): not once its
+    // connection is gone, nor after request_timeout without an answer.
+    std::set<MessageId> out_now;
     for (const auto& [request_id, pending] : pending_submits_) {
-      if (!pending.resent_at || Clock::now() - *pending.resent_at < options_.request_timeout) {
+      if (!pending.lost && Clock::now() - pending.sent_at < options_.request_timeout) {
         out_now.insert(pending.message_id);
       }
     }

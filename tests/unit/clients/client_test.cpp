@@ -99,13 +99,7 @@ class FakeBroker {
     // server admits any key (TOOLCHAIN trap 8).
     zap_.set(zmq::sockopt::linger, 0);
     zap_.bind("inproc://zeromq.zap.01");
-    router_.set(zmq::sockopt::linger, 0);
-    router_.set(zmq::sockopt::curve_server, true);
-    router_.set(zmq::sockopt::curve_secretkey,
-                zmq::const_buffer(broker.curve().secret_key.data(), broker.curve().secret_key.size()));
-    router_.set(zmq::sockopt::zap_domain, "fpx");
-    router_.set(zmq::sockopt::router_mandatory, true);
-    router_.bind("tcp://127.0.0.1:*");
+    open_router("tcp://127.0.0.1:*");
     endpoint_ = router_.get(zmq::sockopt::last_endpoint);
     thread_ = std::thread([this] { run(); });
   }
@@ -143,6 +137,13 @@ class FakeBroker {
     }
     REQUIRE(eventually([this] { return session_closed_sent_.load(); }));
   }
+  // Closes the broker's socket and binds its endpoint again (returns once
+  // done): the client's connection drops and its socket reconnects by itself.
+  void restart() {
+    restart_requested_ = true;
+    REQUIRE(eventually([this] { return !restart_requested_.load(); }));
+  }
+  std::size_t zap_requests() const { return zap_requests_.load(); }
   std::vector<Bytes> submitted() const {
     std::lock_guard lock(mutex_);
     return submitted_;
@@ -153,9 +154,36 @@ class FakeBroker {
   }
 
  private:
+  void open_router(const std::string& address) {
+    router_ = zmq::socket_t(context_, zmq::socket_type::router);
+    router_.set(zmq::sockopt::linger, 0);
+    router_.set(zmq::sockopt::curve_server, true);
+    router_.set(zmq::sockopt::curve_secretkey,
+                zmq::const_buffer(broker_.curve().secret_key.data(), broker_.curve().secret_key.size()));
+    router_.set(zmq::sockopt::zap_domain, "fpx");
+    router_.set(zmq::sockopt::router_mandatory, true);
+    router_.bind(address);
+  }
+
   void run() {
-    std::array<zmq_pollitem_t, 2> items{{{zap_.handle(), 0, ZMQ_POLLIN, 0}, {router_.handle(), 0, ZMQ_POLLIN, 0}}};
     while (!stop_) {
+      if (restart_requested_) {
+        // Every connection dropped and the endpoint bound again: what a
+        // client sees of a broker that was killed and started again.
+        router_.close();
+        // libzmq closes the old listener in its I/O thread: bind again until the port is free.
+        for (int attempt = 0;; ++attempt) {
+          try {
+            open_router(endpoint_);
+            break;
+          } catch (const zmq::error_t&) {
+            if (attempt == 200) throw;
+            std::this_thread::sleep_for(10ms);
+          }
+        }
+        restart_requested_ = false;
+      }
+      std::array<zmq_pollitem_t, 2> items{{{zap_.handle(), 0, ZMQ_POLLIN, 0}, {router_.handle(), 0, ZMQ_POLLIN, 0}}};
       zmq::poll(items.data(), items.size(), 20ms);
       if ((items[0].revents & ZMQ_POLLIN) != 0) answer_zap();
       if ((items[1].revents & ZMQ_POLLIN) != 0) answer_client();
@@ -166,6 +194,7 @@ class FakeBroker {
   void answer_zap() {
     std::vector<zmq::message_t> request;
     if (!zmq::recv_multipart(zap_, std::back_inserter(request))) return;
+    ++zap_requests_;
     bool admitted = false;
     if (request.size() >= 7 && request[5].to_string_view() == "CURVE" && request[6].size() == 32) {
       CurvePublicKey key{};
@@ -291,6 +320,8 @@ class FakeBroker {
   std::atomic<bool> stop_{false};
   std::atomic<bool> session_closed_sent_{false};
   std::atomic<bool> deliver_on_submit_{false};
+  std::atomic<bool> restart_requested_{false};
+  std::atomic<std::size_t> zap_requests_{0};  // one per CURVE handshake
 
   mutable std::mutex mutex_;
   ReceiptMode mode_ = ReceiptMode::valid;
@@ -597,6 +628,42 @@ TEST_CASE("a retry time longer than any the broker gives does not hold a message
   constexpr std::int64_t kDayMs = 24LL * 3600 * 1000;
   INFO("next try in " << ((*outbox)[0].next_try_at_ms - now_ms()) << " ms");
   CHECK((*outbox)[0].next_try_at_ms <= now_ms() + kDayMs);
+}
+
+TEST_CASE("a submit the broker lost in a restart is resent by the live session once it has reconnected") {
+  // Review finding: a submit whose answer never comes (the broker received
+  // it and was killed before its commit) stays in the outbox and is resent
+  // only by the next Client::connect(). The live session reconnects by
+  // itself after the broker's restart (ping_if_reconnected) but resends
+  // nothing, and pump_resends() never picks up a submit() that timed out
+  // (its PendingSubmit has no resent_at, so it counts as "out" for ever). A
+  // long-running application that keeps its Client and only polls never
+  // sends the message again.
+  World world;
+  world.fake.set_receipt_mode(ReceiptMode::no_reply);
+  auto options = world.options();
+  options.request_timeout = 500ms;
+  auto client = world.connect_agency(options);
+  const Bytes lost = world.agency_message();
+  REQUIRE_FALSE(client->submit(lost).ok());
+  REQUIRE(*client->unreceipted_count() == 1);
+  world.fake.set_receipt_mode(ReceiptMode::valid);
+  const std::size_t handshakes = world.fake.zap_requests();
+  world.fake.restart();
+  REQUIRE(eventually([&] {
+    (void)client->poll(10ms);
+    return world.fake.zap_requests() > handshakes;
+  }));  // the client's socket did reconnect
+  // Longer than kResendDelayWithoutHintMs (10 s), the library's own wait without a hint.
+  const auto deadline = Clock::now() + 15s;
+  while (Clock::now() < deadline && *client->unreceipted_count() != 0) (void)client->poll(100ms);
+  // The session is back: a new message gets its receipt.
+  auto next = client->submit(world.agency_message());
+  INFO("a submit after the restart: " << (next.ok() ? std::string("receipt") : next.error().describe()));
+  REQUIRE(next.ok());
+  CHECK(*client->unreceipted_count() == 0);
+  const auto submitted = world.fake.submitted();
+  CHECK(std::count(submitted.begin(), submitted.end(), lost) == 2);
 }
 
 TEST_CASE("status returns each recipient's delivery state") {
