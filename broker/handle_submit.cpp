@@ -108,8 +108,7 @@ void Broker::Impl::commit_submission(Submission& submission) {
                                            std::to_string(submission.recipients.size()) + " recipient(s)" +
                                            (officer.empty() ? std::string() : "; signed by officer " + officer)));
   ++counters.accepted;
-  admission.daily_quota().charge(submission.principal.id, context.now_ms, submission.envelope.size(),
-                                 submission.stored_bytes);
+  admission.daily_quota().charge(submission.principal.id, context.now_ms, submission.stored_bytes);
   // Sent only after the batch's commit: a receipt means "stored durably".
   after_commit.reply_with_receipt(submission.routing_id, submission.request_id, receipt);
   for (const auto& recipient : submission.recipients) after_commit.push_to.insert(recipient);

@@ -98,10 +98,10 @@ DailyQuota::DailyQuota(std::uint64_t bytes_per_day, double stored_bytes_per_minu
       minute_rate_per_ms_(stored_bytes_per_minute / 60'000.0),
       minute_burst_(stored_burst_bytes) {}
 
-Status DailyQuota::admit(const ParticipantId& participant, std::int64_t now_ms, std::uint64_t envelope_bytes,
-                         std::uint64_t stored_bytes, const StoredSince& stored_since, std::uint32_t& retry_after_ms) {
+Status DailyQuota::admit(const ParticipantId& participant, std::int64_t now_ms, std::uint64_t stored_bytes,
+                         const StoredSince& stored_since, std::uint32_t& retry_after_ms) {
   // The day first: its wait (to 00:00 UTC) is the longer one to tell.
-  if (auto day = admit_day(participant, now_ms, envelope_bytes, stored_since, retry_after_ms); !day) return day;
+  if (auto day = admit_day(participant, now_ms, stored_bytes, stored_since, retry_after_ms); !day) return day;
   return admit_minute(participant, now_ms, stored_bytes, stored_since, retry_after_ms);
 }
 
@@ -161,14 +161,13 @@ Status DailyQuota::admit_minute(const ParticipantId& participant, std::int64_t n
                         "operator for a larger limits.stored_bytes_per_minute");
 }
 
-void DailyQuota::charge(const ParticipantId& participant, std::int64_t now_ms, std::uint64_t envelope_bytes,
-                        std::uint64_t stored_bytes) {
+void DailyQuota::charge(const ParticipantId& participant, std::int64_t now_ms, std::uint64_t stored_bytes) {
   auto found = used_.find(participant);
   // admit() loaded today's count; a day that turned in between starts at this message.
   if (found == used_.end() || found->second.start_ms != day_start_ms(now_ms)) {
-    used_.insert_or_assign(participant, Day{day_start_ms(now_ms), envelope_bytes});
+    used_.insert_or_assign(participant, Day{day_start_ms(now_ms), stored_bytes});
   } else {
-    found->second.bytes += envelope_bytes;
+    found->second.bytes += stored_bytes;
   }
   // admit() refilled the bucket at now_ms; without it (a forget() in
   // between) the next admit() reads the store, which holds this message.

@@ -58,12 +58,18 @@ void dedupe_submission(const StageContext& context, Submission& submission, Stag
 void check_daily_quota(const StageContext& context, DailyQuota& quota, Submission& submission) {
   if (submission.refused() || submission.duplicate_of) return;
   std::uint32_t retry_after_ms = 0;
-  auto stored_since = [&context](const ParticipantId& sender, std::int64_t since_ms) {
-    return context.store.bytes_stored_since(sender, since_ms);
+  // What the quota counts, as charged: envelopes, and the weight of the
+  // serials their alerts put on watch (so a restart gives neither back).
+  auto stored_since = [&context](const ParticipantId& sender, std::int64_t since_ms) -> Result<std::uint64_t> {
+    auto envelopes = context.store.bytes_stored_since(sender, since_ms);
+    if (!envelopes) return envelopes;
+    auto serials = context.store.watched_serials_added_since(sender, since_ms);
+    if (!serials) return serials;
+    return *envelopes + *serials * kStoredBytesPerWatchedSerial;
   };
   submission.stored_bytes = DailyQuota::stored_bytes_of(*submission.opened, submission.envelope.size());
-  if (auto fits = quota.admit(submission.principal.id, context.now_ms, submission.envelope.size(),
-                              submission.stored_bytes, stored_since, retry_after_ms);
+  if (auto fits = quota.admit(submission.principal.id, context.now_ms, submission.stored_bytes, stored_since,
+                              retry_after_ms);
       !fits) {
     const bool wait = fits.error().code == ErrorCode::quota_exceeded;
     submission.refuse("persist", std::move(fits).take_error(), wait ? retry_after_ms : 0);

@@ -141,6 +141,14 @@ Result<std::vector<WatchedSerialHit>> SqliteStore::match_serial(const std::strin
   }
 }
 
+Result<std::uint64_t> SqliteStore::watched_serials_added_since(const ParticipantId& sender, std::int64_t since_ms) {
+  Query query(watched_serials_added_since_.get());
+  query.bind(1, std::string_view(sender.str())).bind(2, since_ms);
+  const int rc = query.step();
+  if (rc != SQLITE_ROW) return fail(rc, "reading the serials a participant put on watch");
+  return static_cast<std::uint64_t>(query.integer(0));
+}
+
 Result<std::uint64_t> SqliteStore::active_watched_serials(const CountryCode& alert_country, std::int64_t now_ms) {
   Query query(active_watched_serials_.get());
   query.bind(1, std::string_view(alert_country.str())).bind(2, now_ms);

@@ -177,6 +177,7 @@ class SqliteStore final : public Store {
                         std::int64_t at_ms) override;
   Result<std::optional<Bytes>> message_envelope(const MessageId& id) override;
   Result<std::uint64_t> bytes_stored_since(const ParticipantId& sender, std::int64_t since_ms) override;
+  Result<std::uint64_t> watched_serials_added_since(const ParticipantId& sender, std::int64_t since_ms) override;
 
   // lifecycle.cpp
   Status insert_lifecycle(const LifecycleRow& row) override;
@@ -321,6 +322,7 @@ class SqliteStore final : public Store {
   StatementPtr match_serial_;
   StatementPtr active_watched_serials_;
   StatementPtr bytes_stored_since_;
+  StatementPtr watched_serials_added_since_;
   StatementPtr mark_lifecycle_delivered_;
   StatementPtr next_feed_sequence_;
   StatementPtr append_feed_;

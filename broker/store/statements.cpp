@@ -134,6 +134,10 @@ Status SqliteStore::prepare_statements() {
       {&next_feed_sequence_, "SELECT COALESCE(MAX(seq), 0) + 1 FROM feed"},
       {&active_watched_serials_,
        "SELECT COUNT(*) FROM watched_serials WHERE alert_country = ?1 AND valid_until_ms >= ?2"},
+      // A range of messages_by_sender, then each alert's serials by watched_serials_by_alert.
+      {&watched_serials_added_since_,
+       "SELECT COUNT(*) FROM messages AS m JOIN watched_serials AS w ON w.alert_seq = m.seq "
+       "WHERE m.sender = ?1 AND m.stored_at_ms >= ?2"},
       {&bytes_stored_since_,
        "SELECT COALESCE(SUM(length(envelope)), 0) FROM messages WHERE sender = ?1 AND stored_at_ms >= ?2"},
       {&append_feed_,

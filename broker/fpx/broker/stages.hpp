@@ -115,12 +115,13 @@ inline constexpr double kConfirmIdsPerToken = 64;
 //  - per minute, as a token bucket of stored bytes
 //    (limits.stored_bytes_per_minute, limits.stored_burst_bytes): the day's
 //    quota alone let a participant add ~713 MB of store in its first minute.
-//    A stolen/lost alert's watched serials count here too (each a row and
-//    two index entries, kStoredBytesPerWatchedSerial), so that stacking
-//    alerts grows the store no faster than sending envelopes. A restart
-//    starts the bucket from the envelope bytes the store holds from the
+//    A restart starts the bucket from what the store holds from the
 //    participant's last refill period (the bucket is never fuller than it
 //    was, so a restart cannot hand out a second burst).
+// Both count a stolen/lost alert's watched serials as well as envelopes
+// (each serial a row and two index entries, kStoredBytesPerWatchedSerial),
+// so that stacking alerts grows the store no faster than sending envelopes,
+// and both read them back from the store after a restart.
 // Both are charged after dedupe: a resend of an accepted message still gets
 // its receipt, whatever the bounds say.
 class DailyQuota {
@@ -133,11 +134,11 @@ class DailyQuota {
   // quota_exceeded with the wait in retry_after_ms otherwise (to the next
   // 00:00 UTC, or until the minute's bucket holds enough); the store's error
   // if it cannot read.
-  Status admit(const ParticipantId& participant, std::int64_t now_ms, std::uint64_t envelope_bytes,
-               std::uint64_t stored_bytes, const StoredSince& stored_since, std::uint32_t& retry_after_ms);
+  // `stored_bytes`: stored_bytes_of() the message, what both bounds count.
+  Status admit(const ParticipantId& participant, std::int64_t now_ms, std::uint64_t stored_bytes,
+               const StoredSince& stored_since, std::uint32_t& retry_after_ms);
   // An accepted message's bytes (after admit() said ok).
-  void charge(const ParticipantId& participant, std::int64_t now_ms, std::uint64_t envelope_bytes,
-              std::uint64_t stored_bytes);
+  void charge(const ParticipantId& participant, std::int64_t now_ms, std::uint64_t stored_bytes);
   // After a rolled-back transaction: counts are read from the store again.
   void forget() {
     used_.clear();

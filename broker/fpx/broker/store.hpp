@@ -274,6 +274,9 @@ class Store {
   virtual Result<std::uint64_t> active_watched_serials(const CountryCode& alert_country, std::int64_t now_ms) = 0;
   // Bytes of the envelopes `sender` stored at or after `since_ms` (its daily quota).
   virtual Result<std::uint64_t> bytes_stored_since(const ParticipantId& sender, std::int64_t since_ms) = 0;
+  // Serials put on watch by the stolen/lost alerts `sender` stored at or
+  // after `since_ms`: their weight counts in its quota too (DailyQuota).
+  virtual Result<std::uint64_t> watched_serials_added_since(const ParticipantId& sender, std::int64_t since_ms) = 0;
   // Active alerts listing `serial` that reached `requester_country`.
   virtual Result<std::vector<WatchedSerialHit>> match_serial(const std::string& serial,
                                                              const CountryCode& requester_country,

@@ -141,19 +141,19 @@ TEST_CASE("The daily quota reads the day's bytes from the store once, then count
     return std::uint64_t{6'000};  // stored before a restart
   };
   std::uint32_t retry_after_ms = 0;
-  REQUIRE(quota.admit(sender, day + 1000, 3'000, 3'000, stored_since, retry_after_ms).ok());
+  REQUIRE(quota.admit(sender, day + 1000, 3'000, stored_since, retry_after_ms).ok());
   CHECK(reads == 1);
   CHECK(read_since == day);
-  quota.charge(sender, day + 1000, 3'000, 3'000);
-  CHECK(quota.admit(sender, day + 2000, 1'000, 1'000, stored_since, retry_after_ms).ok());  // exactly full
-  auto refused = quota.admit(sender, day + 2000, 1'001, 1'001, stored_since, retry_after_ms);
+  quota.charge(sender, day + 1000, 3'000);
+  CHECK(quota.admit(sender, day + 2000, 1'000, stored_since, retry_after_ms).ok());  // exactly full
+  auto refused = quota.admit(sender, day + 2000, 1'001, stored_since, retry_after_ms);
   REQUIRE_FALSE(refused.ok());
   CHECK(refused.error().code == ErrorCode::quota_exceeded);
   CHECK(retry_after_ms == kDay - 2000);  // to the next 00:00 UTC
   CHECK_THAT(refused.error().message, Catch::Contains("00:00 UTC") && Catch::Contains("9000"));
   CHECK(reads == 1);  // counted in memory
   // The next day is read again (and starts from what the store holds for it).
-  CHECK(quota.admit(sender, day + kDay, 3'000, 3'000, stored_since, retry_after_ms).ok());
+  CHECK(quota.admit(sender, day + kDay, 3'000, stored_since, retry_after_ms).ok());
   CHECK(reads == 2);
   CHECK(read_since == day + kDay);
   // After a rollback the count is read again; a store failure refuses with its error.
@@ -161,7 +161,7 @@ TEST_CASE("The daily quota reads the day's bytes from the store once, then count
   auto failing = [](const ParticipantId&, std::int64_t) -> Result<std::uint64_t> {
     return make_error(ErrorCode::io_error, "disk gone");
   };
-  auto failed = quota.admit(sender, day + kDay, 1, 1, failing, retry_after_ms);
+  auto failed = quota.admit(sender, day + kDay, 1, failing, retry_after_ms);
   REQUIRE_FALSE(failed.ok());
   CHECK(failed.error().code == ErrorCode::io_error);
   CHECK(DailyQuota::day_start_ms(day + kDay - 1) == day);
@@ -182,30 +182,30 @@ TEST_CASE("The stored bytes of a minute are a token bucket that a restart does n
   std::uint32_t retry_after_ms = 0;
   // The bucket starts at the burst less what the store holds from the last
   // 10 s (the time a full burst takes to come back): 6,000.
-  REQUIRE(quota.admit(sender, start, 6'000, 6'000, stored_since, retry_after_ms).ok());
+  REQUIRE(quota.admit(sender, start, 6'000, stored_since, retry_after_ms).ok());
   CHECK(minute_read_since == start - 10'000);
-  quota.charge(sender, start, 6'000, 6'000);
-  auto refused = quota.admit(sender, start, 3'000, 3'000, stored_since, retry_after_ms);
+  quota.charge(sender, start, 6'000);
+  auto refused = quota.admit(sender, start, 3'000, stored_since, retry_after_ms);
   REQUIRE_FALSE(refused.ok());
   CHECK(refused.error().code == ErrorCode::quota_exceeded);
   CHECK(retry_after_ms == 3'000);  // 3,000 bytes at one a millisecond
   CHECK_THAT(refused.error().message, Catch::Contains("stored_bytes_per_minute") && Catch::Contains("resend it after 3000 ms"));
   // Not charged for the refusal: after the wait it fits, not a millisecond before.
-  CHECK_FALSE(quota.admit(sender, start + 2'999, 3'000, 3'000, stored_since, retry_after_ms).ok());
-  REQUIRE(quota.admit(sender, start + 3'000, 3'000, 3'000, stored_since, retry_after_ms).ok());
-  quota.charge(sender, start + 3'000, 3'000, 3'000);
-  // Stored bytes beyond the envelope (an alert's watched serials) are what
-  // the minute counts; the day counts the envelope.
+  CHECK_FALSE(quota.admit(sender, start + 2'999, 3'000, stored_since, retry_after_ms).ok());
+  REQUIRE(quota.admit(sender, start + 3'000, 3'000, stored_since, retry_after_ms).ok());
+  quota.charge(sender, start + 3'000, 3'000);
+  // Stored bytes beyond the envelope (an alert's watched serials) count in
+  // the minute and the day alike: a message over the burst goes from a full bucket.
   const std::int64_t later = start + 60'000;  // the bucket is full again
-  REQUIRE(quota.admit(sender, later, 1'000, 25'000, stored_since, retry_after_ms).ok());  // over the burst: from a full bucket
-  quota.charge(sender, later, 1'000, 25'000);
-  auto in_debt = quota.admit(sender, later + 5'000, 100, 100, stored_since, retry_after_ms);
+  REQUIRE(quota.admit(sender, later, 25'000, stored_since, retry_after_ms).ok());
+  quota.charge(sender, later, 25'000);
+  auto in_debt = quota.admit(sender, later + 5'000, 100, stored_since, retry_after_ms);
   REQUIRE_FALSE(in_debt.ok());
   CHECK(retry_after_ms == 10'100);  // 15,000 of debt less 5 s of refill, then the 100
   // A rollback forgets the buckets: the next admit reads the store again.
   quota.forget();
   minute_read_since = -1;
-  CHECK(quota.admit(sender, later + 30'000, 100, 100, stored_since, retry_after_ms).ok());
+  CHECK(quota.admit(sender, later + 30'000, 100, stored_since, retry_after_ms).ok());
   CHECK(minute_read_since == later + 30'000 - 10'000);
 }
 
