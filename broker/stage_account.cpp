@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <ctime>
 #include <set>
+#include <span>
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -140,17 +141,24 @@ bool states_facts(wire::MessageType type) {
          type == MessageType::TRACING_RESPONSE || type == MessageType::FORWARD;
 }
 
+constexpr std::size_t kSaltBytes = 16;
+constexpr std::size_t kShuffleDrawBytes = 8;
+
 // Dummy parts (a random salt over nothing: indistinguishable from a real
-// part's hash) up to the padded size, then the parts after the event in a
-// random order, so that a revealed part's position says nothing of its kind.
-void pad_and_shuffle(std::vector<CommitmentPart>& parts) {
+// part's hash) up to the padded size.
+void pad(std::vector<CommitmentPart>& parts) {
   const std::size_t padded = (parts.size() + kTracingLeafParts - 1) / kTracingLeafParts * kTracingLeafParts;
   parts.resize(std::max(padded, kTracingLeafParts));
+}
+
+// The parts after the event in a random order, so that a revealed part's
+// position says nothing of its kind. `random` holds kShuffleDrawBytes for
+// each position from the last down to 2.
+void shuffle(std::vector<CommitmentPart>& parts, std::span<const std::uint8_t> random) {
   for (std::size_t i = parts.size() - 1; i > 1; --i) {
-    std::array<std::uint8_t, 8> random{};
-    random_bytes(random);
     std::uint64_t value = 0;
-    for (auto byte : random) value = (value << 8) | byte;
+    for (std::size_t k = 0; k < kShuffleDrawBytes; ++k) value = (value << 8) | random[k];
+    random = random.subspan(kShuffleDrawBytes);
     std::swap(parts[i], parts[1 + value % i]);  // Fisher-Yates over positions 1..i
   }
 }
@@ -177,12 +185,22 @@ Result<LeafCommitment> log_leaf_commitment(const StageContext& context, const Op
   LeafCommitment commitment;
   commitment.parts.push_back(std::move(event));
   if (auto facts = add_tracing_facts(context, opened, commitment.parts); !facts) return std::move(facts).take_error();
-  if (states_facts(opened.type)) pad_and_shuffle(commitment.parts);
+  const bool padded = states_facts(opened.type);
+  if (padded) pad(commitment.parts);
+
+  // One draw from the CSPRNG for the whole leaf (every salt, and the
+  // shuffle), not one per part: the same randomness at a fraction of the calls.
+  const std::size_t count = commitment.parts.size();
+  const std::size_t shuffle_bytes = padded && count > 2 ? (count - 2) * kShuffleDrawBytes : 0;
+  Bytes random(count * kSaltBytes + shuffle_bytes);
+  random_bytes(random);
+  const ByteView draw(random);
+  if (padded) shuffle(commitment.parts, draw.subspan(count * kSaltBytes));
 
   std::vector<Sha256Digest> part_hashes;
-  for (auto& part : commitment.parts) {
-    std::array<std::uint8_t, 16> salt{};
-    random_bytes(salt);
+  for (std::size_t i = 0; i < count; ++i) {
+    CommitmentPart& part = commitment.parts[i];
+    const auto salt = draw.subspan(i * kSaltBytes, kSaltBytes);
     part.salt.assign(salt.begin(), salt.end());
     part_hashes.push_back(stats::commitment_part_hash(part.salt, part.metadata));
   }
