@@ -91,15 +91,7 @@ std::string default_broker_bin() {
 FpxRun run_fpx(const BenchOptions& options) {
   TempDir dir(options.keep_dir ? KeepDir::keep : KeepDir::remove);
   BenchPki pki(dir.path());
-  std::vector<std::string> participants;
-  for (int s = 0; s < options.senders; ++s) {
-    pki.issue(sender_id(s), kSenderCountries[s], Role::agency);
-    participants.push_back(sender_id(s));
-  }
-  for (int r = 0; r < options.recipients; ++r) {
-    pki.issue(recipient_id(r), kRecipientCountries[r], Role::focal_point);
-    participants.push_back(recipient_id(r));
-  }
+  std::vector<std::string> participants = issue_senders_and_recipients(pki, options.senders, options.recipients);
   auto observer_id = [](int n) { return "cso-" + std::to_string(n) + ".observer"; };
   for (int n = 0; n < options.observers; ++n) {
     pki.issue(observer_id(n), "SN", Role::observer);

@@ -81,6 +81,19 @@ std::string id_key(const MessageId& id) { return std::string(id.bytes.begin(), i
 std::string sender_id(int index) { return lower(kSenderCountries[index]) + ".police"; }
 std::string recipient_id(int index) { return lower(kRecipientCountries[index]) + ".focal-point"; }
 
+std::vector<std::string> issue_senders_and_recipients(BenchPki& pki, int senders, int recipients) {
+  std::vector<std::string> participants;
+  for (int s = 0; s < senders; ++s) {
+    pki.issue(sender_id(s), kSenderCountries[s], Role::agency);
+    participants.push_back(sender_id(s));
+  }
+  for (int r = 0; r < recipients; ++r) {
+    pki.issue(recipient_id(r), kRecipientCountries[r], Role::focal_point);
+    participants.push_back(recipient_id(r));
+  }
+  return participants;
+}
+
 std::int64_t to_ns(Clock::time_point at) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(at.time_since_epoch()).count();
 }

@@ -30,6 +30,11 @@ inline constexpr int kMaxParties = 8;
 std::string sender_id(int index);     // "sn.police"
 std::string recipient_id(int index);  // "be.focal-point"
 
+class BenchPki;
+// Issues the first `senders` agencies and `recipients` focal points; returns
+// their ids, senders first (the participants a bench broker enrols).
+std::vector<std::string> issue_senders_and_recipients(BenchPki& pki, int senders, int recipients);
+
 std::int64_t now_ns();
 std::int64_t to_ns(Clock::time_point at);
 double process_cpu_seconds();

@@ -381,15 +381,7 @@ std::string cores_note(bool pinned, int broker_core) {
 LeanRun run_lean(const BenchOptions& options) {
   TempDir dir(options.keep_dir ? KeepDir::keep : KeepDir::remove);
   BenchPki pki(dir.path());
-  std::vector<std::string> participants;
-  for (int s = 0; s < options.senders; ++s) {
-    pki.issue(sender_id(s), kSenderCountries[s], Role::agency);
-    participants.push_back(sender_id(s));
-  }
-  for (int r = 0; r < options.recipients; ++r) {
-    pki.issue(recipient_id(r), kRecipientCountries[r], Role::focal_point);
-    participants.push_back(recipient_id(r));
-  }
+  std::vector<std::string> participants = issue_senders_and_recipients(pki, options.senders, options.recipients);
   std::vector<Identity> sender_identities;
   std::vector<Identity> recipient_identities;
   for (int s = 0; s < options.senders; ++s) sender_identities.push_back(pki.identity(sender_id(s)));
