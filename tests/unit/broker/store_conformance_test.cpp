@@ -487,7 +487,7 @@ TEST_CASE("Each store keeps an audit detail holding bytes that are not text with
   auto store = under_test.open();
   require_ok(store->begin());
   must(store->insert_message(make_message(1, {"gh.focal-point"}), kNowMs));
-  const std::string hostile("bad \xff\xfe nul \0 end", 17);
+  const std::string hostile("bad \xff\xfe nul \0 end", 16);
   require_ok(store->append_audit({kNowMs, hostile, std::nullopt, "open", ErrorCode::malformed, hostile}));
   require_ok(store->commit());
   const auto rows = must(store->audit_rows(0, 10));
