@@ -15,6 +15,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "fpx/broker/config.hpp"
 #include "fpx/broker/store.hpp"
 #include "fpx/crypto.hpp"
 #include "fpx/process_statistics.hpp"
@@ -738,4 +739,17 @@ TEST_CASE("The PostgreSQL store reconnects after the server restarts and keeps i
   insert_committed(*store, make_message(2, {"gh.focal-point"}));
   CHECK(pending_ids(*store, "gh.focal-point").size() == 2);
   CHECK(must(store->log_size()) == 2);
+}
+
+TEST_CASE("The broker's configuration chooses the store and wants a dsn for PostgreSQL") {
+  test::TempDir dir;
+  const auto path = dir.path() / "broker.toml";
+  auto problems = [&](const std::string& store) {
+    const auto config = parse_broker_config("[storage]\ndatabase = \"x.sqlite\"\n" + store, path);
+    return config.ok() ? std::string() : config.error().describe();
+  };
+  CHECK_THAT(problems("[store]\nbackend = \"postgres\"\n"), Catch::Contains("store.dsn"));
+  CHECK_THAT(problems("[store]\nbackend = \"mysql\"\n"), Catch::Contains("store.backend"));
+  CHECK_THAT(problems("[store]\nbackend = \"postgres\"\ndsn = \"dbname=fpx\"\n"), !Catch::Contains("store."));
+  CHECK_THAT(problems("[store]\nbackend = \"sqlite\"\n"), !Catch::Contains("store."));
 }
