@@ -82,6 +82,11 @@ Result<InsertedMessage> PostgresStore::insert_message(const NewMessage& message,
   return inserted;
 }
 
+// TODO(perf): each statement here is a round trip to the server (about 6 per
+// message); fpx-bench-store --postgres-dsn measured group commits 10-20x
+// slower than SQLite's on a loaded machine. libpq's pipeline mode (PostgreSQL
+// 14+), or one statement writing the message, its deliveries and its leaf
+// through data-modifying CTEs, would send a message's writes at once.
 Result<InsertedMessage> PostgresStore::insert_message_rows(const NewMessage& message, std::int64_t stored_at_ms) {
   // Checked before any write, so that a refusal leaves nothing to undo.
   for (std::size_t i = 0; i < message.recipients.size(); ++i) {
