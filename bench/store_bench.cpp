@@ -1,8 +1,10 @@
 // Cost of durable commits in the SQLite store, one message per commit and
 // grouped, on a temp file (WAL, synchronous=FULL, as the broker runs it).
 //
-//   fpx-bench-store [--singles N] [--messages N] [--tracing N] [--keep-dir]
-//   (defaults 500, 4096, 2048; --keep-dir keeps the stores for inspection)
+//   fpx-bench-store [--singles N] [--messages N] [--tracing N] [--keep-dir] [--postgres-dsn DSN]
+//   (defaults 500, 4096, 2048; --keep-dir keeps the stores for inspection;
+//   --postgres-dsn also prints the commit figures of the PostgreSQL store on
+//   that empty database, prefixed postgres_, in the same run)
 //
 // Prints one "name value" line per figure. First, the cost of one realistic
 // tracing request as the broker's submit path writes it (a 2.5 KB envelope,
@@ -307,6 +309,34 @@ int parse_count(const char* text, const char* flag) {
   return static_cast<int>(value);
 }
 
+// One message per durable commit, then groups: the figures named with `prefix`.
+void commit_figures(Store& store, int singles, int messages, const char* prefix) {
+  MessageFactory factory;
+  // Warm the file and the page cache so the first samples are not outliers.
+  for (int i = 0; i < 20; ++i) commit_batch(store, factory, 1);
+  must(store.checkpoint(), "checkpoint");
+
+  std::vector<double> single_ms;
+  single_ms.reserve(static_cast<std::size_t>(singles));
+  for (int i = 0; i < singles; ++i) {
+    const auto start = Clock::now();
+    commit_batch(store, factory, 1);
+    single_ms.push_back(ms_since(start));
+  }
+  must(store.checkpoint(), "checkpoint");
+  std::printf("%scommit_single_ms_p50 %.3f\n", prefix, percentile(single_ms, 0.50));
+  std::printf("%scommit_single_ms_p99 %.3f\n", prefix, percentile(single_ms, 0.99));
+
+  for (const int batch : kBatchSizes) {
+    const int batches = std::max(1, messages / batch);
+    const auto start = Clock::now();
+    for (int i = 0; i < batches; ++i) commit_batch(store, factory, batch);
+    const double seconds = ms_since(start) / 1000.0;
+    std::printf("%smessages_per_s_batch_%d %.0f\n", prefix, batch, static_cast<double>(batches * batch) / seconds);
+    must(store.checkpoint(), "checkpoint");
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -314,14 +344,17 @@ int main(int argc, char** argv) {
   int messages = kDefaultMessages;
   int tracing = kDefaultTracing;
   auto keep = fpx::bench::KeepDir::remove;
+  std::string postgres_dsn;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--keep-dir") {
       keep = fpx::bench::KeepDir::keep;
+    } else if (arg == "--postgres-dsn" && i + 1 < argc) {
+      postgres_dsn = argv[++i];
     } else if ((arg == "--singles" || arg == "--messages" || arg == "--tracing") && i + 1 < argc) {
       (arg == "--singles" ? singles : arg == "--messages" ? messages : tracing) = parse_count(argv[++i], arg.c_str());
     } else {
-      std::fprintf(stderr, "usage: fpx-bench-store [--singles N] [--messages N] [--tracing N] [--keep-dir]\n");
+      std::fprintf(stderr, "usage: fpx-bench-store [--singles N] [--messages N] [--tracing N] [--keep-dir] [--postgres-dsn DSN]\n");
       return 2;
     }
   }
@@ -330,30 +363,12 @@ int main(int argc, char** argv) {
   sqlite3_auto_extension(reinterpret_cast<void (*)()>(install_statement_counter));
   tracing_figures(dir.path(), tracing);
   auto store = must(fpx::broker::open_sqlite_store(dir.path() / "store.db"), "open store");
-  MessageFactory factory;
-
-  // Warm the file and the page cache so the first samples are not outliers.
-  for (int i = 0; i < 20; ++i) commit_batch(*store, factory, 1);
-  must(store->checkpoint(), "checkpoint");
-
-  std::vector<double> single_ms;
-  single_ms.reserve(static_cast<std::size_t>(singles));
-  for (int i = 0; i < singles; ++i) {
-    const auto start = Clock::now();
-    commit_batch(*store, factory, 1);
-    single_ms.push_back(ms_since(start));
-  }
-  must(store->checkpoint(), "checkpoint");
-  std::printf("commit_single_ms_p50 %.3f\n", percentile(single_ms, 0.50));
-  std::printf("commit_single_ms_p99 %.3f\n", percentile(single_ms, 0.99));
-
-  for (const int batch : kBatchSizes) {
-    const int batches = std::max(1, messages / batch);
-    const auto start = Clock::now();
-    for (int i = 0; i < batches; ++i) commit_batch(*store, factory, batch);
-    const double seconds = ms_since(start) / 1000.0;
-    std::printf("messages_per_s_batch_%d %.0f\n", batch, static_cast<double>(batches * batch) / seconds);
-    must(store->checkpoint(), "checkpoint");
+  commit_figures(*store, singles, messages, "");
+  // The same figures on the PostgreSQL store, in the same run (an empty
+  // database of a server with fsync on; the bench does not start one).
+  if (!postgres_dsn.empty()) {
+    auto postgres = must(fpx::broker::open_postgres_store(postgres_dsn), "open the PostgreSQL store");
+    commit_figures(*postgres, singles, messages, "postgres_");
   }
   return 0;
 }

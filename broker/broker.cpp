@@ -58,7 +58,8 @@ Result<std::unique_ptr<Broker>> Broker::create(const BrokerConfig& config, Clock
   auto enrollment = Enrollment::load(config.enrolled_dir, *trust, now);
   if (!enrollment) return std::move(enrollment).take_error();
   for (const auto& warning : enrollment->warnings()) spdlog::warn("enrolment: {}", warning);
-  auto store = open_sqlite_store(config.database, config.database_vfs);
+  auto store = config.store_backend == StoreBackend::postgres ? open_postgres_store(config.store_dsn)
+                                                              : open_sqlite_store(config.database, config.database_vfs);
   if (!store) return std::move(store).take_error();
 
   auto impl = std::make_unique<Impl>(config, clock, std::move(identity).value(), std::move(trust).value(),
@@ -77,7 +78,8 @@ Result<std::unique_ptr<Broker>> Broker::create(const BrokerConfig& config, Clock
     return std::move(started).take_error();
   }
   spdlog::info("broker {} ready: {} participants enrolled, store {}", impl->identity.participant().id.str(),
-               impl->enrollment.size(), config.database.string());
+               impl->enrollment.size(),
+               config.store_backend == StoreBackend::postgres ? std::string("postgres") : config.database.string());
   return std::unique_ptr<Broker>(new Broker(std::move(impl)));
 }
 

@@ -208,7 +208,19 @@ Result<BrokerConfig> parse_broker_config(std::string_view text, const std::files
   read.path("identity.dir", config.identity_dir, true);
   read.text("identity.passphrase_file", config.passphrase_file, false);
   read.text("identity.passphrase_env", config.passphrase_env, false);
-  read.path("storage.database", config.database, true);
+  std::string backend = "sqlite";
+  read.text("store.backend", backend, false);
+  read.text("store.dsn", config.store_dsn, false);
+  if (backend == "postgres") {
+    config.store_backend = StoreBackend::postgres;
+    if (config.store_dsn.empty()) {
+      read.problems().push_back({"store.dsn", "is required with backend = \"postgres\" (e.g. \"host=/run/postgresql "
+                                              "dbname=fpx user=fpx\"; a password goes in a passfile, never here)"});
+    }
+  } else if (backend != "sqlite") {
+    read.problems().push_back({"store.backend", "must be \"sqlite\" or \"postgres\""});
+  }
+  read.path("storage.database", config.database, config.store_backend == StoreBackend::sqlite);
   read.text("log.level", config.log_level, false);
   read.regions(config.regions);
 
@@ -270,7 +282,7 @@ Result<BrokerConfig> parse_broker_config(std::string_view text, const std::files
   if (!config.database.empty()) read.must_exist("storage.database (its directory)", config.database.parent_path(), true);
 
   // Keys this version does not know are probably typos: say so.
-  static const std::vector<std::string> kKnownTables = {"participants", "pki", "identity", "storage", "log",
+  static const std::vector<std::string> kKnownTables = {"participants", "pki", "identity", "storage", "store", "log",
                                                         "regions", "limits", "timing", "clocks", "observers", "oversight"};
   for (const auto& [key, value] : table) {
     if (std::find(kKnownTables.begin(), kKnownTables.end(), std::string(key.str())) == kKnownTables.end()) {

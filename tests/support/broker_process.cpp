@@ -68,7 +68,11 @@ void BrokerProcess::choose_endpoints_and_write_config() {
   config << "[pki]\nroot_ca = " << quoted(pki_.root_pem()) << "\ncrl_dir = " << quoted(pki_.crl_dir())
          << "\nenrolled_dir = " << quoted(dir_ / "enrolled") << "\n"
          << "[identity]\ndir = " << quoted(pki_.dir() / "participants" / "exchange.broker") << "\n"
-         << "[storage]\ndatabase = " << quoted(database_) << "\n"
+         << "[storage]\ndatabase = " << quoted(database_) << "\n";
+  if (!options.postgres_dsn.empty()) {
+    config << "[store]\nbackend = \"postgres\"\ndsn = \"" << options.postgres_dsn << "\"\n";
+  }
+  config
          << "[log]\nlevel = \"debug\"\n"
          << "[regions]\nSahel = [\"BF\", \"ML\", \"NE\", \"SN\"]\n"
          << "[limits]\nrate_per_second = " << options.rate_per_second << "\nburst = " << options.burst

@@ -39,6 +39,10 @@ struct BrokerOptions {
   double stored_burst_bytes = 1024.0 * 1024 * 1024;
   std::optional<std::size_t> max_watched_serials_per_state;
   std::optional<std::size_t> verify_workers;  // limits.verify_workers; unset keeps the broker's default
+  // Non-empty: the broker keeps its state in this PostgreSQL database
+  // ([store] backend = "postgres"; tests/support/postgres_cluster.hpp), not
+  // in the SQLite file, and audit() cannot read it.
+  std::string postgres_dsn;
 };
 
 struct AuditRecord {

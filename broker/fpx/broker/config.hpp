@@ -113,6 +113,10 @@ struct Oversight {
   std::int64_t reveal_after_ms = 30LL * 24 * 3600 * 1000;
 };
 
+// Where the broker keeps its state ([store] backend): SQLite, embedded, one
+// machine; PostgreSQL, for an exchange that replicates (broker/store_pg/).
+enum class StoreBackend { sqlite, postgres };
+
 struct BrokerConfig {
   std::filesystem::path source;  // the file it came from
   std::string participants_endpoint = "tcp://127.0.0.1:7400";
@@ -122,6 +126,8 @@ struct BrokerConfig {
   std::string passphrase_file;            // for an encrypted broker signing key
   std::string passphrase_env;
   std::filesystem::path enrolled_dir;     // chain.pem files of enrolled participants
+  StoreBackend store_backend = StoreBackend::sqlite;  // [store] backend
+  std::string store_dsn;                  // [store] dsn: libpq connection string, never a password
   std::filesystem::path database;         // SQLite file
   std::string database_vfs;               // SQLite VFS by name; empty: the default. Not read from the
                                           // file: tests set it to open the store on a power-cut shim

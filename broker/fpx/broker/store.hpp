@@ -351,4 +351,10 @@ class StoreNodeSource final : public NodeSource {
 // a shim that simulates a power cut (tests/support/power_cut_vfs.hpp).
 Result<std::unique_ptr<Store>> open_sqlite_store(const std::filesystem::path& path, const std::string& vfs = {});
 
+// Opens the PostgreSQL store (broker/store_pg/): connects with the libpq
+// connection string `dsn` (which must hold no password: a passfile does),
+// refuses a server with fsync off, takes the one-writer lock, creates or
+// checks the schema.
+Result<std::unique_ptr<Store>> open_postgres_store(const std::string& dsn);
+
 }  // namespace fpx::broker

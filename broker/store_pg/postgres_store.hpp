@@ -1,0 +1,228 @@
+// The PostgreSQL store's class, shared by the files of broker/store_pg/ and
+// by no one else: the broker and the tests see only fpx/broker/store.hpp.
+//
+// The same Store as broker/store/ (SQLite), on one libpq connection owned by
+// the broker's store thread, for exchanges that outgrow one machine.
+//
+// Durability: the connection runs with synchronous_commit = on (checked at
+// open) on a server with fsync on (checked too), so COMMIT returns only
+// after the commit record is flushed; with a synchronous standby configured
+// on the server (synchronous_standby_names) it also waits for the standby.
+// Durability::deferred sets synchronous_commit = off for that transaction
+// alone: it survives a crash of the broker, and a crash of the server loses
+// at most those last bookkeeping marks.
+//
+// One writer: ids (message seq, delivery and audit ids, feed sequences, log
+// indexes) are the largest + 1 inside the writing transaction, exactly as in
+// SQLite, so the log is dense and the feed has no gaps (a PostgreSQL
+// sequence would leave gaps on every rollback). open_postgres_store holds a
+// session advisory lock (kWriterLockKey) for the life of the connection: a
+// second broker pointed at the same database is refused at open instead of
+// racing the first for the same ids. Failover later replaces this lock by a
+// fenced lease (a term number checked inside every batch transaction).
+#pragma once
+
+#include <libpq-fe.h>
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fpx/broker/store.hpp"
+
+namespace fpx::broker {
+
+// The sealed parts of a leaf as one value: broker/store/commitment_parts.cpp,
+// shared so that both stores keep byte-identical parts.
+namespace sqlite {
+Bytes encode_commitment_parts(std::span<const CommitmentPart> parts);
+std::optional<std::vector<CommitmentPart>> decode_commitment_parts(ByteView encoded);
+}  // namespace sqlite
+
+namespace pg {
+
+// Any number: the key of the advisory lock that makes this connection the
+// database's only writer ("FPX" in ASCII, then 1).
+constexpr std::int64_t kWriterLockKey = 0x465058'01;
+// A server that does not answer a connection attempt within this is
+// reported instead of stalling the broker's start (libpq waits forever by default).
+constexpr int kConnectTimeoutSeconds = 10;
+// A statement that runs longer than this (a lock held by an operator's
+// session, a server stuck on a full disk) fails the batch, whose senders
+// retry, instead of stalling the broker's loop without bound.
+constexpr int kStatementTimeoutMs = 30'000;
+
+struct ResultClear {
+  void operator()(PGresult* result) const noexcept { PQclear(result); }
+};
+using ResultPtr = std::unique_ptr<PGresult, ResultClear>;
+
+struct ConnectionFinish {
+  void operator()(PGconn* conn) const noexcept { PQfinish(conn); }
+};
+using ConnectionPtr = std::unique_ptr<PGconn, ConnectionFinish>;
+
+// Parameters of one statement, every one sent in binary format: bytea and
+// text as their bytes (no escaping, no string-built SQL), integers as
+// big-endian int8. Each statement casts its parameters ($1::bigint), so the
+// server knows their types. Values are copied: a Params may outlive nothing.
+class Params {
+ public:
+  Params& add(std::int64_t value);
+  Params& add(std::uint64_t value) { return add(static_cast<std::int64_t>(value)); }
+  Params& add_text(std::string_view text);  // made valid UTF-8 without NUL (see postgres_connection.cpp)
+  Params& add(ByteView blob);
+  Params& add_null();
+
+  int count() const { return static_cast<int>(values_.size()); }
+  const char* const* values() const { return values_.data(); }
+  const int* lengths() const { return lengths_.data(); }
+  const int* formats() const { return formats_.data(); }
+
+ private:
+  Params& push(std::string bytes);
+  std::deque<std::string> storage_;  // a deque: pointers into it stay valid as it grows
+  std::vector<const char*> values_;
+  std::vector<int> lengths_;
+  std::vector<int> formats_;
+};
+
+// A statement's rows, read in binary format.
+class Rows {
+ public:
+  explicit Rows(ResultPtr result) : result_(std::move(result)) {}
+  int size() const { return PQntuples(result_.get()); }
+  bool is_null(int row, int column) const { return PQgetisnull(result_.get(), row, column) != 0; }
+  std::int64_t integer(int row, int column) const;
+  std::string text(int row, int column) const;
+  Bytes blob(int row, int column) const;
+  std::int64_t changed() const;  // rows an INSERT/UPDATE/DELETE touched
+
+ private:
+  ResultPtr result_;
+};
+
+// One prepared statement: its name on the connection and its SQL.
+struct Statement {
+  const char* name;
+  const char* sql;
+};
+
+class PostgresStore final : public Store {
+ public:
+  PostgresStore(ConnectionPtr conn, std::string where) : conn_(std::move(conn)), where_(std::move(where)) {}
+  PostgresStore(const PostgresStore&) = delete;
+  PostgresStore& operator=(const PostgresStore&) = delete;
+
+  // postgres_connection.cpp
+  Status prepare_statements();
+  Status begin(Durability durability) override;
+  Status commit() override;
+  void rollback() override;
+  Status open_savepoint() override;
+  Status release_savepoint() override;
+  void rollback_savepoint() override;
+  Status checkpoint() override;
+  Status start_background_checkpoints(std::chrono::milliseconds every) override;
+  std::optional<std::string> take_background_checkpoint_error() override;
+
+  // Runs a prepared statement; an SQLSTATE the caller maps itself (a unique
+  // violation) comes back through `sqlstate`.
+  Result<Rows> run(const Statement& statement, const Params& params, std::string_view what,
+                   std::string* sqlstate = nullptr);
+  Result<Rows> run(const Statement& statement, std::string_view what) { return run(statement, Params{}, what); }
+  // A one-off statement without parameters (the schema check), not prepared.
+  Result<Rows> run_once(const char* sql, std::string_view what);
+  Status exec(const char* sql, std::string_view what);
+
+  // postgres_messages.cpp
+  Result<std::optional<StoredMessage>> find_message(const MessageId& id) override;
+  Result<InsertedMessage> insert_message(const NewMessage& message, std::int64_t stored_at_ms) override;
+  Status insert_receipt_group(const ReceiptGroupRow& group, std::span<const ReceiptMember> members) override;
+  Result<std::optional<StoredReceiptGroup>> receipt_group_of(std::int64_t message_seq) override;
+  Status append_audit(const AuditEntry& entry) override;
+  Result<std::vector<PendingDelivery>> pending_deliveries(const ParticipantId& recipient, std::uint64_t after,
+                                                          std::size_t limit) override;
+  Result<std::vector<PendingDelivery>> confirmed_deliveries(const ParticipantId& recipient, std::uint64_t after,
+                                                            std::int64_t now_ms, std::size_t limit) override;
+  Status mark_delivered(std::uint64_t delivery_id, std::int64_t at_ms) override;
+  Result<int> confirm_deliveries(const ParticipantId& recipient, std::span<const std::uint64_t> delivery_ids,
+                                 std::int64_t at_ms) override;
+  Result<std::vector<DeadLetter>> expire_deliveries(std::int64_t now_ms, const std::string& reason) override;
+  Result<std::vector<DeliveryStatusRow>> delivery_status(const MessageId& id) override;
+  Status add_deliveries(const MessageId& id, const std::vector<ParticipantId>& recipients,
+                        std::int64_t at_ms) override;
+  Result<std::optional<Bytes>> message_envelope(const MessageId& id) override;
+  Result<std::uint64_t> bytes_stored_since(const ParticipantId& sender, std::int64_t since_ms) override;
+  Result<std::vector<AuditRow>> audit_rows(std::int64_t after_id, std::size_t limit) override;
+
+  // postgres_workflow.cpp
+  Status insert_lifecycle(const LifecycleRow& row) override;
+  Status update_lifecycle(const LifecycleRow& row) override;
+  Result<std::vector<LifecycleRow>> lifecycle_of(const MessageId& request_id) override;
+  Status mark_lifecycle_delivered(std::uint64_t delivery_id, const ParticipantId& recipient,
+                                  const CountryCode& recipient_country, std::int64_t at_ms) override;
+  Result<std::vector<LifecycleRow>> lifecycle_due(std::int64_t now_ms) override;
+  Status watch_serials(const MessageId& alert_id, const CountryCode& alert_country,
+                       const std::vector<CountryCode>& reached_countries, const std::vector<std::string>& serials,
+                       std::int64_t valid_until_ms) override;
+  Status unwatch_serials(const MessageId& alert_id, const CountryCode& alert_country) override;
+  Result<std::uint64_t> active_watched_serials(const CountryCode& alert_country, std::int64_t now_ms) override;
+  Result<std::uint64_t> watched_serials_added_since(const ParticipantId& sender, std::int64_t since_ms) override;
+  Result<std::vector<WatchedSerialHit>> match_serial(const std::string& serial, const CountryCode& requester_country,
+                                                     std::int64_t now_ms) override;
+  Result<std::vector<LifecycleRow>> lifecycle_submitted_between(std::int64_t from_ms, std::int64_t to_ms) override;
+  Result<std::optional<StatisticsStart>> statistics_start() override;
+  Result<std::vector<SealedFact>> facts_of_tracing(const MessageId& request_id,
+                                                   const CountryCode& requested_country) override;
+  Result<std::vector<Sha256Digest>> commitment_part_hashes(std::uint64_t leaf_index) override;
+  Result<std::optional<std::int64_t>> last_statistics_period(const std::string& period) override;
+  Result<std::vector<StatisticsRun>> statistics_awaiting_reveal(const std::string& period,
+                                                                std::int64_t started_before) override;
+  Status record_statistics_run(const StatisticsRun& run, bool revealed) override;
+
+  // postgres_feed_log.cpp
+  Result<std::uint64_t> next_feed_sequence() override;
+  Status append_feed(const FeedRow& row, std::int64_t at_ms) override;
+  Result<std::vector<FeedRow>> feed_page(std::uint64_t from_sequence, std::size_t limit) override;
+  Status append_checkpoint(const CheckpointRow& row) override;
+  Result<std::uint64_t> append_record_leaf(ByteView leaf_data, std::uint64_t feed_sequence,
+                                           std::int64_t at_ms) override;
+  Result<std::optional<CheckpointRow>> latest_checkpoint() override;
+  Result<std::uint64_t> log_size() override;
+  Result<Sha256Digest> log_node(std::uint32_t level, std::uint64_t index) override;
+
+  // Leaf `leaf_index` completes one subtree per trailing 1 bit of its index
+  // (the same rule and rows as the SQLite store's append_log_nodes).
+  Status append_log_nodes(std::uint64_t leaf_index, const Sha256Digest& leaf);
+  Error damaged(std::string_view what) const;
+  // A write outside a live transaction would autocommit on its own, outside
+  // the batch and its receipts; a transaction an error aborted outside any
+  // savepoint keeps nothing. Both are refused.
+  std::optional<Error> transaction_lost() const;
+
+ private:
+  Result<InsertedMessage> insert_message_rows(const NewMessage& message, std::int64_t stored_at_ms);
+  Result<std::vector<PendingDelivery>> delivery_rows(const Rows& rows);
+  Result<std::vector<LifecycleRow>> read_lifecycle(const Rows& rows);
+  Error fail(const PGresult* result, std::string_view what) const;
+  Result<Rows> checked(ResultPtr result, std::string_view what, std::string* sqlstate);
+  // After a lost connection (a server restart): reconnects once between
+  // transactions and prepares the statements again.
+  Status ensure_connected();
+
+  ConnectionPtr conn_;
+  std::string where_;  // host/port/dbname for messages, never the password
+  bool unit_savepoint_open_ = false;
+};
+
+Status check_schema(PostgresStore& store, const std::string& where);  // postgres_schema.cpp
+
+}  // namespace pg
+
+}  // namespace fpx::broker

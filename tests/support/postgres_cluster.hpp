@@ -1,0 +1,53 @@
+// A throwaway PostgreSQL 15 cluster for one test process: initdb in a fresh
+// temporary directory, the server on a free loopback port with its unix
+// socket in that directory and fsync on, stopped and removed at the end.
+//
+// initdb and postgres refuse to run as root, and CI runs as root: then the
+// cluster runs as the `postgres` system user that Debian's postgresql
+// package creates (runuser), its directory chowned to it. The test cluster
+// trusts connections on its own socket (and refuses TCP logins), so the
+// test and the brokers it starts connect as the cluster's superuser `fpx`
+// from any local user; that rule is for throwaway test clusters only.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+namespace fpx::test {
+
+class PostgresCluster {
+ public:
+  PostgresCluster();  // initdb and start; FAILs the test with the server's log if either fails
+  ~PostgresCluster();  // stop (immediate) and remove
+  PostgresCluster(const PostgresCluster&) = delete;
+  PostgresCluster& operator=(const PostgresCluster&) = delete;
+
+  // A new empty database; returns its libpq connection string (no password).
+  std::string create_database(const std::string& name);
+  // The connection string of an existing database of this cluster.
+  std::string dsn(const std::string& database) const;
+  // Runs SQL as the superuser on `database` (set-up and inspection in tests).
+  void exec(const std::string& database, const std::string& sql);
+  // Runs SQL as the superuser; the server's error message, or "" when it ran.
+  std::string try_exec(const std::string& database, const std::string& sql);
+  // The first column of the first row of `sql`'s result ("" for NULL).
+  std::string scalar(const std::string& database, const std::string& sql);
+
+  void stop();   // pg_ctl stop -m fast: a clean server shutdown
+  void start();  // again on the same port and directory
+  int port() const { return port_; }
+
+ private:
+  // `words` as the cluster's user (runuser when we are root).
+  int run_as_owner(const std::string& command_line) const;
+
+  std::filesystem::path root_;
+  std::filesystem::path data_;
+  std::filesystem::path socket_dir_;
+  std::filesystem::path log_;
+  int port_ = 0;
+  bool as_root_ = false;
+  bool running_ = false;
+};
+
+}  // namespace fpx::test
