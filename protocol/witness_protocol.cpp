@@ -129,6 +129,14 @@ WitnessDecision judge_add_checkpoint(const AddCheckpointRequest& request, std::s
                       std::to_string(checkpoint->size);
     return decision;
   }
+  // Another root at the size this witness cosigned is a split view whatever
+  // old size the request claims: both are 409, but this one is evidence.
+  if (recorded && checkpoint->size == recorded->size && checkpoint->root != recorded->root) {
+    decision.verdict = WitnessVerdict::root_conflict;
+    decision.reason = "the checkpoint has the size this witness cosigned (" + std::to_string(checkpoint->size) +
+                      ") with another root: the log shows two histories";
+    return decision;
+  }
   if (request.old_size != decision.recorded_size) {
     decision.verdict = WitnessVerdict::old_size_conflict;
     decision.reason = "the old size " + std::to_string(request.old_size) + " is not this witness's latest size " +
