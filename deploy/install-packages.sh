@@ -14,6 +14,8 @@ packages=(
   nlohmann-json3-dev                # the broker's public feed records; the Wycheproof JSON vectors
   python3-cryptography-vectors      # test-only: reference Ed25519 vectors
   chromium                          # test-only: renders the `fpx report --html` page headless
+  libcpp-httplib-dev                # issue 13: `fpx witness serve` and the log's side of tlog-witness (HTTP)
+  python3 python3-cryptography      # test-only (issue 13): the cosignature/v1 interop script
 )
 if [[ "${FPX_WITH_CLANG:-0}" == 1 ]]; then
   packages+=(clang-14 libclang-rt-14-dev)  # libFuzzer targets and sanitizer runtimes
