@@ -89,14 +89,11 @@ Result<CosignResult> request_cosignature(const WitnessEndpoint& witness, std::st
   // The size line of the checkpoint (second line of the text).
   const auto first_end = note->text.find('\n');
   const auto second_end = note->text.find('\n', first_end + 1);
-  std::uint64_t new_size = 0;
-  if (auto parsed = parse_size_body(note->text.substr(first_end + 1, second_end - first_end)); parsed) {
-    new_size = *parsed;
-  } else if (note->text.substr(first_end + 1, second_end - first_end) == "0\n") {
-    new_size = 0;
-  } else {
+  const auto parsed_size = parse_size_body(note->text.substr(first_end + 1, second_end - first_end));
+  if (first_end == std::string::npos || second_end == std::string::npos || !parsed_size) {
     return make_error(ErrorCode::malformed, "the checkpoint's second line is not a tree size");
   }
+  const std::uint64_t new_size = *parsed_size;
 
   std::uint64_t old_size = options.old_size;
   const std::string who = "witness " + witness.key.name;

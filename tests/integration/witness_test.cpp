@@ -77,7 +77,8 @@ class WitnessProcess {
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
   int port() const { return port_; }
   const std::filesystem::path& dir() const { return dir_; }
-  std::string log_text() const { return test::read_file(dir_ / "serve.err"); }
+  // spdlog writes to stdout, errors of the command to stderr: both.
+  std::string log_text() const { return test::read_file(dir_ / "serve.out") + test::read_file(dir_ / "serve.err"); }
 
  private:
   std::filesystem::path dir_;
