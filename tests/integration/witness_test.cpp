@@ -291,3 +291,75 @@ TEST_CASE("a witness refuses a forked checkpoint signed by the log's key and kee
     CHECK(evidence_files().empty());
   }
 }
+
+TEST_CASE("fpx log compare finds a shared checkpoint consistent through the broker's proof and a forged one a split view") {
+  WitnessFixture fixture;
+  const auto scratch = fixture.pki.dir() / "compare";
+  std::filesystem::create_directories(scratch);
+  const auto profile = scratch / "observer-profile";
+  auto init = test::run_fpx(scratch, {"profile", "init", "--dir", profile.string(), "--identity",
+                                      (fixture.pki.dir() / "participants" / "cso.sahel-watch").string(),
+                                      "--observer-endpoint", fixture.broker->observers_endpoint(), "--broker-cert",
+                                      test::broker_chain_path(fixture.pki).string(), "--root-ca",
+                                      fixture.pki.root_pem().string()});
+  INFO(init.err);
+  REQUIRE(init.exit_code == 0);
+  const auto fpx = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"--profile", profile.string()});
+    return test::run_fpx(scratch, args);
+  };
+  // Without a saved checkpoint there is nothing to compare with: a usage error saying what to run.
+  fixture.submit_one();
+  const auto first = fixture.checkpoint_above(0);
+  const auto shared_file = scratch / "shared.note";
+  std::ofstream(shared_file) << first.note;
+  auto early = fpx({"log", "compare", shared_file.string()});
+  CHECK(early.exit_code == 2);
+  CHECK_THAT(early.err, Catch::Contains("fpx log verify"));
+
+  REQUIRE(fpx({"observe"}).exit_code == 0);
+  auto verified = fpx({"log", "verify"});
+  INFO(verified.out << verified.err);
+  REQUIRE(verified.exit_code == 0);
+
+  SECTION("a smaller checkpoint another observer kept is consistent through the broker's proof") {
+    fixture.submit_one();
+    const auto later = fixture.checkpoint_above(first.checkpoint.size);
+    REQUIRE(fpx({"observe"}).exit_code == 0);
+    REQUIRE(fpx({"log", "verify"}).exit_code == 0);
+    auto compared = fpx({"log", "compare", shared_file.string()});
+    INFO(compared.err);
+    CHECK(compared.exit_code == 0);
+    CHECK_THAT(compared.out, Catch::Contains("CONSISTENT"));
+    (void)later;
+  }
+  SECTION("a checkpoint of the saved size with another root, signed by the log's key, is a proven split view") {
+    const auto head = fixture.observer->latest_checkpoint();
+    REQUIRE(head.ok());
+    auto saved = fpx({"log", "verify"});
+    REQUIRE(saved.exit_code == 0);
+    const auto saved_head = fixture.observer->latest_checkpoint();
+    REQUIRE(saved_head.ok());
+    Sha256Digest forged_root = saved_head->checkpoint.root;
+    forged_root[5] ^= 0x01;
+    const auto broker_identity = fixture.pki.identity("exchange.broker");
+    const auto fork =
+        sign_checkpoint(kOrigin, saved_head->checkpoint.size, forged_root, kOrigin, broker_identity.signing_key());
+    const auto fork_file = scratch / "fork.note";
+    std::ofstream(fork_file) << fork;
+    auto compared = fpx({"log", "compare", fork_file.string()});
+    CHECK(compared.exit_code == 1);
+    CHECK_THAT(compared.out, Catch::Contains("INCONSISTENT"));
+    const auto at = compared.out.find("evidence: ");
+    REQUIRE(at != std::string::npos);
+    const auto evidence = compared.out.substr(at + 10, compared.out.find(' ', at + 10) - at - 10);
+    auto check = test::run_fpx(scratch, {"log", "evidence", "check", evidence});
+    CHECK(check.exit_code == 0);
+    CHECK_THAT(check.out, Catch::Contains("SPLIT VIEW PROVEN"));
+    // A forged note not signed by the log's key proves nothing and is refused.
+    const auto other = fixture.pki.identity("sn.focal-point");
+    std::ofstream(fork_file) << sign_checkpoint(kOrigin, saved_head->checkpoint.size, forged_root, kOrigin,
+                                                other.signing_key());
+    CHECK(fpx({"log", "compare", fork_file.string()}).exit_code == 1);
+  }
+}
