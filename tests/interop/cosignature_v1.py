@@ -100,7 +100,7 @@ def vkey(name: str, sig_type: int, public_key: bytes) -> str:
 
 
 def parse_vkey(text: str):
-    name, id_hex, key_b64 = text.split("+")
+    name, id_hex, key_b64 = text.split("+", 2)  # base64 may hold "+"; the name may not
     blob = base64.b64decode(key_b64, validate=True)
     sig_type, public_key = blob[0], blob[1:]
     if len(public_key) != 32:
@@ -213,7 +213,15 @@ def main() -> int:
             status, _, _ = post(port, add_checkpoint_body(37, consistency_proof(37, more),
                                                           sign_checkpoint(Ed25519PrivateKey.generate(), 38, mth(more))))
             assert status == 403, status
-            print("409, 422 and 403 as tlog-witness specifies")
+            # Malformed: 400; unknown origin: 404; a body over the witness's bound: 413, not read.
+            status, _, _ = post(port, b"old 01\n\n" + note_38.encode())
+            assert status == 400, status
+            other = sign_checkpoint(log_key, 38, mth(more)).replace(ORIGIN, "other.example/log")
+            status, _, _ = post(port, add_checkpoint_body(0, [], other))
+            assert status == 404, status
+            status, _, _ = post(port, b"old 0\n\n" + b"a" * (1 << 20))
+            assert status == 413, status
+            print("409, 422, 403, 400, 404 and 413 as tlog-witness specifies")
         finally:
             serve.send_signal(signal.SIGTERM)
             serve.wait(timeout=20)
