@@ -60,12 +60,13 @@ def main():
             os.fsync(fd)
             fsyncs.append(time.perf_counter() - start)
         os.close(fd)
-    ms = lambda seconds: f"{seconds * 1e3:.2f} ms"
-    print(f"add-checkpoint round trip, {requests} sequential: p50 {ms(quantile(round_trips, .5))} "
-          f"p99 {ms(quantile(round_trips, .99))}")
-    print(f"fsync of 4 KiB on the same disk: p50 {ms(quantile(fsyncs, .5))} p99 {ms(quantile(fsyncs, .99))}")
-    print(f"ratio of the p50s: {quantile(round_trips, .5) / quantile(fsyncs, .5):.1f}")
-
+    # One `name value` line per figure (bench/README.md).
+    print(f"witness_add_checkpoint_p50_ms {quantile(round_trips, .5) * 1e3:.2f}")
+    print(f"witness_add_checkpoint_p99_ms {quantile(round_trips, .99) * 1e3:.2f}")
+    print(f"disk_fsync_4k_p50_ms {quantile(fsyncs, .5) * 1e3:.2f}")
+    print(f"disk_fsync_4k_p99_ms {quantile(fsyncs, .99) * 1e3:.2f}")
+    print(f"witness_add_checkpoint_p50_over_fsync_p50 {quantile(round_trips, .5) / quantile(fsyncs, .5):.2f}")
+    print(f"# requests {requests}", file=sys.stderr)
 
 if __name__ == "__main__":
     main()
