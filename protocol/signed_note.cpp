@@ -53,8 +53,8 @@ std::optional<char32_t> next_code_point(std::string_view text, std::size_t& pos)
 }
 
 std::array<std::uint8_t, kNoteKeyIdSize> key_id_bytes(std::uint32_t id) {
-  return {static_cast<std::uint8_t>(id >> 24), static_cast<std::uint8_t>(id >> 16),
-          static_cast<std::uint8_t>(id >> 8), static_cast<std::uint8_t>(id)};
+  return {static_cast<std::uint8_t>(id >> 24), static_cast<std::uint8_t>(id >> 16), static_cast<std::uint8_t>(id >> 8),
+          static_cast<std::uint8_t>(id)};
 }
 
 std::uint32_t key_id_of(ByteView four) {
@@ -64,7 +64,8 @@ std::uint32_t key_id_of(ByteView four) {
 
 // One line without its newline: "— <name> <base64>".
 Result<NoteSignature> parse_signature_line(std::string_view line) {
-  if (line.substr(0, kEmDashSpace.size()) != kEmDashSpace) return malformed("a signature line does not begin with \"— \"");
+  if (line.substr(0, kEmDashSpace.size()) != kEmDashSpace)
+    return malformed("a signature line does not begin with \"— \"");
   const auto rest = line.substr(kEmDashSpace.size());
   const auto space = rest.find(' ');
   if (space == std::string_view::npos) return malformed("a signature line has no signature after its key name");
@@ -72,11 +73,12 @@ Result<NoteSignature> parse_signature_line(std::string_view line) {
   if (!valid_note_key_name(name)) return malformed("a signature line has an invalid key name");
   const auto encoded = rest.substr(space + 1);
   if (encoded.size() > 4 * ((kNoteKeyIdSize + kMaxNoteSignatureBytes + 2) / 3)) {
-    return make_error(ErrorCode::too_large, "signed note: a signature is longer than " +
-                                                std::to_string(kMaxNoteSignatureBytes) + " bytes");
+    return make_error(ErrorCode::too_large,
+                      "signed note: a signature is longer than " + std::to_string(kMaxNoteSignatureBytes) + " bytes");
   }
   auto blob = note_base64_decode(encoded);
-  if (!blob || blob->size() <= kNoteKeyIdSize) return malformed("a signature is not base64 of a key ID and a signature");
+  if (!blob || blob->size() <= kNoteKeyIdSize)
+    return malformed("a signature is not base64 of a key ID and a signature");
   NoteSignature signature;
   signature.key_name = std::string(name);
   signature.key_id = key_id_of(ByteView(*blob).first(kNoteKeyIdSize));
@@ -96,8 +98,8 @@ std::uint32_t signed_note_key_id(std::string_view key_name, NoteSignatureType ty
 std::string note_base64_encode(ByteView bytes) {
   // EVP_EncodeBlock writes 4 characters per 3 bytes and a terminating NUL.
   std::string buffer(4 * ((bytes.size() + 2) / 3) + 1, '\0');
-  const int written = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(buffer.data()), bytes.data(),
-                                      static_cast<int>(bytes.size()));
+  const int written =
+      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(buffer.data()), bytes.data(), static_cast<int>(bytes.size()));
   buffer.resize(static_cast<std::size_t>(written));
   return buffer;
 }
@@ -105,8 +107,8 @@ std::string note_base64_encode(ByteView bytes) {
 std::optional<Bytes> note_base64_decode(std::string_view text) {
   if (text.empty() || text.size() % 4 != 0 || text.size() > kMaxSignedNoteBytes) return std::nullopt;
   Bytes out(text.size() / 4 * 3);
-  const int written = EVP_DecodeBlock(out.data(), reinterpret_cast<const unsigned char*>(text.data()),
-                                      static_cast<int>(text.size()));
+  const int written =
+      EVP_DecodeBlock(out.data(), reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
   if (written < 0 || static_cast<std::size_t>(written) != out.size()) return std::nullopt;
   // EVP_DecodeBlock counts the bytes that padding stands for as zeros.
   std::size_t padding = 0;

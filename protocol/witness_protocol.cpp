@@ -108,7 +108,7 @@ WitnessDecision judge_add_checkpoint(const AddCheckpointRequest& request, std::s
   auto checkpoint = parse_and_verify_checkpoint(request.checkpoint, log->key.name, log->key.public_key);
   if (!checkpoint) {
     const auto verdict = checkpoint.error().code == ErrorCode::bad_signature ? WitnessVerdict::bad_log_signature
-                                                                              : WitnessVerdict::malformed;
+                                                                             : WitnessVerdict::malformed;
     auto decision = decided(verdict, checkpoint.error().message);
     decision.log = &*log;
     return decision;
@@ -162,7 +162,8 @@ WitnessDecision judge_add_checkpoint(const AddCheckpointRequest& request, std::s
   if (!verify_consistency(request.old_size, checkpoint->size, old_root, checkpoint->root, request.proof)) {
     decision.verdict = WitnessVerdict::bad_proof;
     decision.reason = "the consistency proof from size " + std::to_string(request.old_size) + " to " +
-                      std::to_string(checkpoint->size) + " does not verify against the checkpoint this witness "
+                      std::to_string(checkpoint->size) +
+                      " does not verify against the checkpoint this witness "
                       "cosigned";
     return decision;
   }

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <toml++/toml.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -12,7 +13,6 @@
 #include <iostream>
 #include <sstream>
 #include <thread>
-#include <toml++/toml.h>
 
 #include "feed_store.hpp"
 #include "fpx/broker_pins.hpp"
@@ -63,8 +63,8 @@ Result<std::string> read_small_file(const std::filesystem::path& path, std::uint
   const auto size = std::filesystem::file_size(path, ec);
   if (ec) return make_error(ErrorCode::invalid_argument, "cannot read " + path.string() + ": " + ec.message());
   if (size > limit) {
-    return make_error(ErrorCode::too_large, path.string() + " is longer than " + std::to_string(limit) +
-                                                " bytes: not " + what);
+    return make_error(ErrorCode::too_large,
+                      path.string() + " is longer than " + std::to_string(limit) + " bytes: not " + what);
   }
   std::ifstream in(path, std::ios::binary);
   std::ostringstream text;
@@ -89,8 +89,9 @@ WitnessCommands::WitnessCommands(CLI::App& app, CLI::App& log, const GlobalOptio
   auto* witness = app.add_subcommand(
       "witness", "run a C2SP witness: cosign the exchange's checkpoints only when consistent with what it cosigned");
   witness->require_subcommand(1);
-  init_ = witness->add_subcommand("init", "make a witness directory: its Ed25519 key (0600) and witness.toml; "
-                                          "prints the witness's vkey to give the exchange and its clients");
+  init_ = witness->add_subcommand("init",
+                                  "make a witness directory: its Ed25519 key (0600) and witness.toml; "
+                                  "prints the witness's vkey to give the exchange and its clients");
   init_->add_option("DIR", init_options_.dir, "the new witness directory (0700)")->required();
   init_->add_option("--name", init_options_.name, "the witness's key name, e.g. witness.cso.example/w1")->required();
   init_->add_option("--listen", init_options_.listen, "HOST:PORT to serve add-checkpoint on")->capture_default_str();
@@ -98,27 +99,31 @@ WitnessCommands::WitnessCommands(CLI::App& app, CLI::App& log, const GlobalOptio
                     "a log to follow, ORIGIN=VKEY (the log's vkey: `fpx witness log-key`); repeatable");
   auto* pass_file = init_->add_option("--passphrase-file", init_options_.passphrase_file,
                                       "encrypt the key with the passphrase in this file");
-  init_->add_option("--passphrase-env", init_options_.passphrase_env,
-                    "encrypt the key with the passphrase in this environment variable")
+  init_
+      ->add_option("--passphrase-env", init_options_.passphrase_env,
+                   "encrypt the key with the passphrase in this environment variable")
       ->excludes(pass_file);
   serve_ = witness->add_subcommand("serve", "serve POST /add-checkpoint (C2SP tlog-witness) until SIGTERM");
   serve_->add_option("--config", serve_options_.config, "the witness.toml `fpx witness init` wrote")->required();
-  log_key_ = witness->add_subcommand("log-key", "print the vkey of the exchange's log, from the broker's certificate, "
-                                                "for a witness's [[log]] entry");
+  log_key_ = witness->add_subcommand("log-key",
+                                     "print the vkey of the exchange's log, from the broker's certificate, "
+                                     "for a witness's [[log]] entry");
   log_key_->add_option("--broker-cert", log_key_options_.broker_cert, "the broker's chain.pem")->required();
   log_key_->add_option("--origin", log_key_options_.origin, "the log's origin line (broker.toml oversight.origin)")
       ->capture_default_str();
 
-  compare_ = log.add_subcommand("compare", "observers: compare a checkpoint another observer shared with your saved "
-                                           "one; prints CONSISTENT, or writes split-view evidence and exits 1");
+  compare_ = log.add_subcommand("compare",
+                                "observers: compare a checkpoint another observer shared with your saved "
+                                "one; prints CONSISTENT, or writes split-view evidence and exits 1");
   compare_->add_option("FILE", compare_options_.file, "the shared checkpoint (a signed note)")->required();
   compare_->add_option("--evidence-dir", compare_options_.evidence_dir,
                        "where evidence goes (default: the profile's evidence/)");
   auto* evidence = log.add_subcommand("evidence", "split-view evidence files");
   evidence->require_subcommand(1);
   evidence_check_ = evidence->add_subcommand(
-      "check", "check an evidence file: both checkpoints signed by the log's key and provably inconsistent (exit 0), "
-               "or not a proof (exit 1)");
+      "check",
+      "check an evidence file: both checkpoints signed by the log's key and provably inconsistent (exit 0), "
+      "or not a proof (exit 1)");
   evidence_check_->add_option("FILE", evidence_options_.file, "the evidence file (JSON)")->required();
   evidence_check_->add_option("--log-key", evidence_options_.log_key,
                               "require this log vkey (default: the one the file names: compare it with the "
@@ -137,8 +142,8 @@ std::optional<int> WitnessCommands::run_parsed() const {
 int run_witness_init(const GlobalOptions& global, const WitnessInitOptions& options) {
   if (!valid_note_key_name(options.name)) {
     return report_failure(global, kExitUsage,
-                          make_error(ErrorCode::invalid_argument, "--name: \"" + options.name +
-                                                                      "\" is not a key name (no spaces, no '+')"));
+                          make_error(ErrorCode::invalid_argument,
+                                     "--name: \"" + options.name + "\" is not a key name (no spaces, no '+')"));
   }
   toml::array logs;
   for (const auto& entry : options.logs) {
@@ -204,8 +209,9 @@ int run_witness_init(const GlobalOptions& global, const WitnessInitOptions& opti
   const WitnessKey witness_key{options.name, key->public_key()};
   const auto vkey = format_verifier_key(witness_key.verifier_key());
   if (global.json) {
-    std::cout << JsonObject().boolean("ok", true).text("vkey", vkey).text("config", (dir / kConfigFileName).string()).str()
-              << "\n";
+    std::cout
+        << JsonObject().boolean("ok", true).text("vkey", vkey).text("config", (dir / kConfigFileName).string()).str()
+        << "\n";
   } else {
     std::cout << "witness " << options.name << " made in " << dir.string() << " (key 0600, stays there)\n"
               << "vkey: " << vkey << "\n"
@@ -231,9 +237,8 @@ int run_witness_serve(const GlobalOptions& global, const WitnessServeOptions& op
   if (!port) return report_failure(global, kExitRefused, port.error());
   const auto& bound = (*server)->config();
   const WitnessKey key{bound.name, (*server)->public_key()};
-  std::cout << "witness " << bound.name << " listening on http://" << bound.listen_host << ":" << *port
-            << " following " << bound.logs.size() << " log(s); vkey " << format_verifier_key(key.verifier_key())
-            << std::endl;
+  std::cout << "witness " << bound.name << " listening on http://" << bound.listen_host << ":" << *port << " following "
+            << bound.logs.size() << " log(s); vkey " << format_verifier_key(key.verifier_key()) << std::endl;
   std::thread stopper([&] {
     int signal = 0;
     sigwait(&signals, &signal);
@@ -290,8 +295,7 @@ int run_log_compare(const GlobalOptions& global, const LogCompareOptions& option
   auto saved_note = store.saved_checkpoint();
   if (!saved_note) return report_failure(global, kExitUsage, saved_note.error());
   if (!*saved_note) {
-    return report_failure(global, kExitUsage,
-                          make_error(ErrorCode::not_found, "no saved checkpoint to compare with"),
+    return report_failure(global, kExitUsage, make_error(ErrorCode::not_found, "no saved checkpoint to compare with"),
                           "run `fpx log verify` first");
   }
   auto saved = client::verify_checkpoint_note(**saved_note, profile->log_origin, log_key);
@@ -333,8 +337,8 @@ int run_log_compare(const GlobalOptions& global, const LogCompareOptions& option
     evidence.proof = hashes;
     how = consistent ? "the exchange's consistency proof from " + std::to_string(small.checkpoint.size) + " to " +
                            std::to_string(large.checkpoint.size) + " verifies"
-                     : "the exchange gave no consistency proof from " + std::to_string(small.checkpoint.size) +
-                           " to " + std::to_string(large.checkpoint.size) + " that verifies";
+                     : "the exchange gave no consistency proof from " + std::to_string(small.checkpoint.size) + " to " +
+                           std::to_string(large.checkpoint.size) + " that verifies";
   }
   if (consistent) {
     if (global.json) {
@@ -353,8 +357,12 @@ int run_log_compare(const GlobalOptions& global, const LogCompareOptions& option
   std::cerr << "fpx: SPLIT VIEW of " << profile->log_origin << ": " << how << "\n";
   if (!path) return report_failure(global, kExitRefused, path.error(), "the evidence could not be written");
   if (global.json) {
-    std::cout << JsonObject().boolean("ok", false).text("result", "INCONSISTENT").text("how", how).text(
-                     "evidence", path->string()).str()
+    std::cout << JsonObject()
+                     .boolean("ok", false)
+                     .text("result", "INCONSISTENT")
+                     .text("how", how)
+                     .text("evidence", path->string())
+                     .str()
               << "\n";
   } else {
     print_checkpoint("yours:  ", mine);

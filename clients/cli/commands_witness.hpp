@@ -3,11 +3,10 @@
 // carries two lines for all of them.
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <CLI/CLI.hpp>
 
 #include "cli.hpp"
 

@@ -80,7 +80,8 @@ Result<SplitViewEvidence> evidence_from_json(std::string_view text) {
     return it->get_ptr<const std::string*>();
   };
   const auto version = json.find("fpxSplitViewEvidence");
-  if (version == json.end() || !version->is_number_integer() || version->get<std::int64_t>() != kEvidenceFormatVersion) {
+  if (version == json.end() || !version->is_number_integer() ||
+      version->get<std::int64_t>() != kEvidenceFormatVersion) {
     return damaged("not an FPX split-view evidence file of version 1 (\"fpxSplitViewEvidence\": 1)");
   }
   SplitViewEvidence evidence;
@@ -174,7 +175,8 @@ Result<SplitViewEvidence> read_evidence_file(const std::filesystem::path& path) 
   if (ec) return make_error(ErrorCode::invalid_argument, "cannot read " + path.string() + ": " + ec.message());
   if (size > kMaxEvidenceFileBytes) {
     return make_error(ErrorCode::too_large, "evidence file " + path.string() + " is longer than " +
-                                                std::to_string(kMaxEvidenceFileBytes) + " bytes: not an FPX evidence file");
+                                                std::to_string(kMaxEvidenceFileBytes) +
+                                                " bytes: not an FPX evidence file");
   }
   std::ifstream in(path, std::ios::binary);
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -198,8 +200,8 @@ Result<EvidenceFinding> check_evidence(const SplitViewEvidence& evidence, const 
       return error;
     }
     if (checkpoint->origin != evidence.origin) {
-      return make_error(ErrorCode::malformed, std::string("the ") + which + " checkpoint is of another log (" +
-                                                  checkpoint->origin + ")");
+      return make_error(ErrorCode::malformed,
+                        std::string("the ") + which + " checkpoint is of another log (" + checkpoint->origin + ")");
     }
     return checkpoint;
   };
@@ -211,10 +213,10 @@ Result<EvidenceFinding> check_evidence(const SplitViewEvidence& evidence, const 
   finding.second = *second;
   if (first->size == second->size) {
     finding.proven = first->root != second->root;
-    finding.explanation =
-        finding.proven ? "both checkpoints are signed by the log's key and give tree size " +
-                             std::to_string(first->size) + " two different roots: the log showed two histories"
-                       : "the two checkpoints are the same tree (same size, same root): no split view";
+    finding.explanation = finding.proven
+                              ? "both checkpoints are signed by the log's key and give tree size " +
+                                    std::to_string(first->size) + " two different roots: the log showed two histories"
+                              : "the two checkpoints are the same tree (same size, same root): no split view";
     return finding;
   }
   const Checkpoint& small = first->size < second->size ? *first : *second;

@@ -78,7 +78,9 @@ std::optional<std::uint64_t> parse_size_body(const std::string& body) {
   return value;
 }
 
-std::string first_line(const std::string& body) { return body.substr(0, std::min<std::size_t>(body.find('\n'), 300)); }
+std::string first_line(const std::string& body) {
+  return body.substr(0, std::min<std::size_t>(body.find('\n'), 300));
+}
 
 }  // namespace
 
@@ -123,8 +125,9 @@ Result<CosignResult> request_cosignature(const WitnessEndpoint& witness, std::st
           if (verify_cosignature(note->text, line, witness.key)) result.cosignatures.push_back(line);
         }
         if (result.cosignatures.empty()) {
-          return make_error(ErrorCode::bad_signature, who + " answered without a valid cosignature by its key; "
-                                                            "check the witness key configured for it");
+          return make_error(ErrorCode::bad_signature, who +
+                                                          " answered without a valid cosignature by its key; "
+                                                          "check the witness key configured for it");
         }
         return result;
       }
@@ -140,8 +143,7 @@ Result<CosignResult> request_cosignature(const WitnessEndpoint& witness, std::st
         old_size = *size;
         continue;
       }
-      case 404:
-        return make_error(ErrorCode::not_found, who + " does not follow this log: " + first_line(answer->body));
+      case 404: return make_error(ErrorCode::not_found, who + " does not follow this log: " + first_line(answer->body));
       case 403:
         return make_error(ErrorCode::bad_signature,
                           who + " found no valid log signature (check the log key it is configured with): " +
@@ -150,8 +152,7 @@ Result<CosignResult> request_cosignature(const WitnessEndpoint& witness, std::st
         return make_error(ErrorCode::invalid_argument,
                           who + " refused the consistency proof: " + first_line(answer->body));
       case 400:
-      case 413:
-        return make_error(ErrorCode::malformed, who + " refused the request: " + first_line(answer->body));
+      case 413: return make_error(ErrorCode::malformed, who + " refused the request: " + first_line(answer->body));
       default:
         return make_error(ErrorCode::unavailable,
                           who + " answered HTTP " + std::to_string(answer->status) + ": " + first_line(answer->body));

@@ -3,13 +3,13 @@
 
 #include <httplib.h>
 #include <spdlog/spdlog.h>
+#include <toml++/toml.h>
 
 #include <condition_variable>
 #include <deque>
 #include <mutex>
 #include <set>
 #include <thread>
-#include <toml++/toml.h>
 
 #include "fpx/cosignature.hpp"
 #include "fpx/split_view_evidence.hpp"
@@ -217,18 +217,20 @@ struct WitnessServer::Impl {
     evidence.detail = decision.reason;
     auto path = write_evidence_file(config.evidence_dir, evidence);
     if (!path) {
-      spdlog::critical("witness: SPLIT VIEW of {} seen but the evidence could not be written: {}",
-                       decision.log->origin, path.error().message);
+      spdlog::critical("witness: SPLIT VIEW of {} seen but the evidence could not be written: {}", decision.log->origin,
+                       path.error().message);
       return;
     }
     if (kind == SplitViewKind::same_size_different_roots) {
-      spdlog::critical("witness: SPLIT VIEW: the log {} signed two roots for tree size {}; evidence in {} "
-                       "(check it with `fpx log evidence check {}`)",
-                       decision.log->origin, decision.checkpoint.size, path->string(), path->string());
+      spdlog::critical(
+          "witness: SPLIT VIEW: the log {} signed two roots for tree size {}; evidence in {} "
+          "(check it with `fpx log evidence check {}`)",
+          decision.log->origin, decision.checkpoint.size, path->string(), path->string());
     } else {
-      spdlog::critical("witness: the log {} sent a checkpoint of size {} whose consistency proof from the size "
-                       "this witness cosigned ({}) does not verify: a possible split view; request kept in {}",
-                       decision.log->origin, decision.checkpoint.size, recorded->size, path->string());
+      spdlog::critical(
+          "witness: the log {} sent a checkpoint of size {} whose consistency proof from the size "
+          "this witness cosigned ({}) does not verify: a possible split view; request kept in {}",
+          decision.log->origin, decision.checkpoint.size, recorded->size, path->string());
     }
   }
 };
@@ -249,8 +251,12 @@ Result<std::unique_ptr<WitnessServer>> WitnessServer::create(WitnessConfig confi
   return std::unique_ptr<WitnessServer>(new WitnessServer(std::move(impl)));
 }
 
-const WitnessConfig& WitnessServer::config() const { return impl_->config; }
-Ed25519PublicKey WitnessServer::public_key() const { return impl_->key.public_key(); }
+const WitnessConfig& WitnessServer::config() const {
+  return impl_->config;
+}
+Ed25519PublicKey WitnessServer::public_key() const {
+  return impl_->key.public_key();
+}
 
 WitnessAnswer WitnessServer::handle_add_checkpoint(std::string_view body) {
   auto request = parse_add_checkpoint(body);
@@ -264,8 +270,7 @@ WitnessAnswer WitnessServer::handle_add_checkpoint(std::string_view body) {
   const int status = http_status_of(decision->verdict);
   switch (decision->verdict) {
     case WitnessVerdict::cosign: {
-      const auto line =
-          cosign_checkpoint(decision->checkpoint_text, impl_->config.name, impl_->key, now_seconds());
+      const auto line = cosign_checkpoint(decision->checkpoint_text, impl_->config.name, impl_->key, now_seconds());
       spdlog::info("witness: cosigned {} at tree size {}", decision->checkpoint.origin, decision->checkpoint.size);
       WitnessAnswer answer;
       answer.status = status;
@@ -292,8 +297,7 @@ WitnessAnswer WitnessServer::handle_add_checkpoint(std::string_view body) {
       return plain(status, decision->reason);
     case WitnessVerdict::malformed:
     case WitnessVerdict::bad_log_signature:
-    case WitnessVerdict::unknown_origin:
-      return plain(status, decision->reason);
+    case WitnessVerdict::unknown_origin: return plain(status, decision->reason);
   }
   return plain(500, "internal error");
 }
@@ -334,6 +338,8 @@ Status WitnessServer::serve() {
   return {};
 }
 
-void WitnessServer::stop() { impl_->http.stop(); }
+void WitnessServer::stop() {
+  impl_->http.stop();
+}
 
 }  // namespace fpx::witness

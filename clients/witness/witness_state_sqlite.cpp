@@ -1,11 +1,10 @@
 // The witness's state file: one row per log origin, rewritten in place.
-#include "fpx/witness_state.hpp"
-
 #include <sqlite3.h>
 
 #include <algorithm>
 
 #include "fpx/private_file.hpp"
+#include "fpx/witness_state.hpp"
 
 namespace fpx::witness {
 
@@ -115,7 +114,8 @@ Result<WitnessDecision> WitnessState::judge_and_record(const AddCheckpointReques
   recorded.reset();
   const auto origin = witness_origin_of(request.checkpoint);
   if (!origin) return judge_add_checkpoint(request, logs, std::nullopt);
-  if (auto begun = impl_->exec("BEGIN IMMEDIATE", "starting a transaction"); !begun) return std::move(begun).take_error();
+  if (auto begun = impl_->exec("BEGIN IMMEDIATE", "starting a transaction"); !begun)
+    return std::move(begun).take_error();
   auto rollback = [&] { sqlite3_exec(impl_->db.get(), "ROLLBACK", nullptr, nullptr, nullptr); };
   auto state = impl_->read(*origin);
   if (!state) {

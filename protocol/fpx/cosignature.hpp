@@ -34,9 +34,7 @@ inline constexpr std::uint64_t kMaxCosignatureTimestamp = (std::uint64_t{1} << 6
 struct WitnessKey {
   std::string name;
   Ed25519PublicKey public_key{};
-  std::uint32_t key_id() const {
-    return signed_note_key_id(name, NoteSignatureType::cosignature_v1, public_key);
-  }
+  std::uint32_t key_id() const { return signed_note_key_id(name, NoteSignatureType::cosignature_v1, public_key); }
   VerifierKey verifier_key() const { return {name, NoteSignatureType::cosignature_v1, public_key}; }
   friend bool operator==(const WitnessKey&, const WitnessKey&) = default;
 };
@@ -67,10 +65,10 @@ struct CosignatureReport {
     std::string witness;
     std::uint64_t timestamp = 0;
   };
-  std::vector<Signed> valid;          // witnesses with a valid cosignature (each once)
-  std::vector<std::string> invalid;   // witnesses whose name and key ID appear on a line that does not verify
-  std::vector<std::string> missing;   // witnesses with no line at all
-  std::size_t required = 0;           // k
+  std::vector<Signed> valid;         // witnesses with a valid cosignature (each once)
+  std::vector<std::string> invalid;  // witnesses whose name and key ID appear on a line that does not verify
+  std::vector<std::string> missing;  // witnesses with no line at all
+  std::size_t required = 0;          // k
   bool quorum() const { return valid.size() >= required; }
   // "2 of 3 required witnesses signed (w1, w2); w3: no cosignature"
   std::string describe() const;

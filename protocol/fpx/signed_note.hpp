@@ -61,8 +61,7 @@ struct SignedNote {
 };
 
 // First 4 bytes of SHA-256(key_name || 0x0A || type || public_key), big-endian.
-std::uint32_t signed_note_key_id(std::string_view key_name, NoteSignatureType type,
-                                 const Ed25519PublicKey& public_key);
+std::uint32_t signed_note_key_id(std::string_view key_name, NoteSignatureType type, const Ed25519PublicKey& public_key);
 
 // Standard base64 (RFC 4648 section 4) with padding; decoding refuses any
 // text but the one canonical encoding of its bytes.

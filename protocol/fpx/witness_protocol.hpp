@@ -68,11 +68,11 @@ int http_status_of(WitnessVerdict verdict);
 
 struct WitnessDecision {
   WitnessVerdict verdict = WitnessVerdict::malformed;
-  std::string reason;                   // for the response body and the witness's log
-  const WitnessedLog* log = nullptr;    // set from bad_log_signature on
-  Checkpoint checkpoint;                // set from old_size_conflict on
-  std::string checkpoint_text;          // the note's text (what a cosignature signs), from old_size_conflict on
-  std::uint64_t recorded_size = 0;      // the witness's size for the log (409's body)
+  std::string reason;                 // for the response body and the witness's log
+  const WitnessedLog* log = nullptr;  // set from bad_log_signature on
+  Checkpoint checkpoint;              // set from old_size_conflict on
+  std::string checkpoint_text;        // the note's text (what a cosignature signs), from old_size_conflict on
+  std::uint64_t recorded_size = 0;    // the witness's size for the log (409's body)
 };
 
 // Finds the log by the checkpoint's origin, verifies the log's signature,

@@ -2,20 +2,19 @@
 // transparency log (issue 13): cosigning a consistent chain of checkpoints,
 // 409 on a stale old size, a forked checkpoint refused with evidence that
 // `fpx log evidence check` proves, and state that survives a restart.
+#include <httplib.h>
 #include <signal.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <catch2/catch.hpp>
-#include <httplib.h>
 
 #include "fpx/cosignature.hpp"
 #include "fpx/observer_client.hpp"
@@ -104,10 +103,11 @@ struct WitnessFixture {
   WitnessFixture() : pki({"SN"}) {
     pki.issue("sn.focal-point", "SN", Role::focal_point);
     pki.issue("cso.sahel-watch", "SN", Role::observer, {.via_intermediate = false});
-    broker = std::make_unique<test::BrokerProcess>(
-        pki, std::vector<std::string>{"sn.focal-point", "cso.sahel-watch"}, test::BrokerOptions{.checkpoint_every_ms = 200});
+    broker = std::make_unique<test::BrokerProcess>(pki, std::vector<std::string>{"sn.focal-point", "cso.sahel-watch"},
+                                                   test::BrokerOptions{.checkpoint_every_ms = 200});
     broker->start();
-    auto connected = client::ObserverClient::connect(pki.identity("cso.sahel-watch"), test::observer_options(*broker, pki));
+    auto connected =
+        client::ObserverClient::connect(pki.identity("cso.sahel-watch"), test::observer_options(*broker, pki));
     if (!connected) FAIL(connected.error().describe());
     observer = std::move(connected).value();
   }
@@ -153,7 +153,9 @@ struct WitnessFixture {
   }
 
   witness::ConsistencyProofSource proofs() {
-    return [this](std::uint64_t old_size, std::uint64_t new_size) { return observer->consistency_proof(old_size, new_size); };
+    return [this](std::uint64_t old_size, std::uint64_t new_size) {
+      return observer->consistency_proof(old_size, new_size);
+    };
   }
 
   std::string text_of(const std::string& note) { return note.substr(0, note.rfind("\n\n") + 1); }
@@ -185,7 +187,8 @@ TEST_CASE("a witness cosigns a real broker's checkpoints from one to the next an
   fixture.submit_one();
   fixture.submit_one();
   const auto second = fixture.checkpoint_above(first.checkpoint.size);
-  auto next = witness::request_cosignature(endpoint, second.note, fixture.proofs(), {.old_size = first.checkpoint.size});
+  auto next =
+      witness::request_cosignature(endpoint, second.note, fixture.proofs(), {.old_size = first.checkpoint.size});
   if (!next) FAIL(next.error().describe());
   CHECK(next->witness_size == second.checkpoint.size);
 
@@ -238,7 +241,8 @@ TEST_CASE("a witness refuses a forked checkpoint signed by the log's key and kee
   const auto evidence_files = [&] {
     std::vector<std::filesystem::path> files;
     if (!std::filesystem::exists(witness->dir() / "evidence")) return files;
-    for (const auto& entry : std::filesystem::directory_iterator(witness->dir() / "evidence")) files.push_back(entry.path());
+    for (const auto& entry : std::filesystem::directory_iterator(witness->dir() / "evidence"))
+      files.push_back(entry.path());
     return files;
   };
 
@@ -292,16 +296,17 @@ TEST_CASE("a witness refuses a forked checkpoint signed by the log's key and kee
   }
 }
 
-TEST_CASE("fpx log compare finds a shared checkpoint consistent through the broker's proof and a forged one a split view") {
+TEST_CASE(
+    "fpx log compare finds a shared checkpoint consistent through the broker's proof and a forged one a split view") {
   WitnessFixture fixture;
   const auto scratch = fixture.pki.dir() / "compare";
   std::filesystem::create_directories(scratch);
   const auto profile = scratch / "observer-profile";
-  auto init = test::run_fpx(scratch, {"profile", "init", "--dir", profile.string(), "--identity",
-                                      (fixture.pki.dir() / "participants" / "cso.sahel-watch").string(),
-                                      "--observer-endpoint", fixture.broker->observers_endpoint(), "--broker-cert",
-                                      test::broker_chain_path(fixture.pki).string(), "--root-ca",
-                                      fixture.pki.root_pem().string()});
+  auto init = test::run_fpx(
+      scratch, {"profile", "init", "--dir", profile.string(), "--identity",
+                (fixture.pki.dir() / "participants" / "cso.sahel-watch").string(), "--observer-endpoint",
+                fixture.broker->observers_endpoint(), "--broker-cert", test::broker_chain_path(fixture.pki).string(),
+                "--root-ca", fixture.pki.root_pem().string()});
   INFO(init.err);
   REQUIRE(init.exit_code == 0);
   const auto fpx = [&](std::vector<std::string> args) {

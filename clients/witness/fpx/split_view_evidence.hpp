@@ -40,7 +40,7 @@ struct SplitViewEvidence {
   SplitViewKind kind = SplitViewKind::same_size_different_roots;
   std::string origin;
   VerifierKey log_key;
-  std::string first;   // the smaller (or, at one size, the earlier seen) checkpoint note
+  std::string first;  // the smaller (or, at one size, the earlier seen) checkpoint note
   std::string second;
   std::vector<Sha256Digest> proof;
   std::string seen_by;  // the witness's name, or "observer <id>"
@@ -71,7 +71,8 @@ struct EvidenceFinding {
 // `expected_log_key` is given, that it is that key), then whether they are
 // inconsistent. bad_signature when a note is not signed by the log's key
 // (the file proves nothing), malformed for a damaged file.
-Result<EvidenceFinding> check_evidence(const SplitViewEvidence& evidence, const VerifierKey* expected_log_key = nullptr);
+Result<EvidenceFinding> check_evidence(const SplitViewEvidence& evidence,
+                                       const VerifierKey* expected_log_key = nullptr);
 
 // Now as RFC 3339 UTC, for seen_at.
 std::string utc_now_rfc3339();

@@ -26,7 +26,7 @@
 namespace fpx::witness {
 
 struct WitnessConfig {
-  std::string name;  // the witness's key name, e.g. "witness.cso.example/w1"
+  std::string name;                // the witness's key name, e.g. "witness.cso.example/w1"
   std::filesystem::path key_file;  // PKCS#8 PEM Ed25519 key (fpx witness init)
   PassphraseSource passphrase;
   std::string listen_host = "127.0.0.1";

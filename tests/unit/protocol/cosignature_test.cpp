@@ -1,13 +1,13 @@
 // Signed notes with many signatures, verifier keys, cosignature/v1 and the
 // add-checkpoint request of c2sp.org/tlog-witness, with the witness's
 // decision on it (protocol/signed_note.cpp, cosignature.cpp, witness_protocol.cpp).
+#include "fpx/cosignature.hpp"
+
 #include <array>
+#include <catch2/catch.hpp>
 #include <string>
 #include <vector>
 
-#include <catch2/catch.hpp>
-
-#include "fpx/cosignature.hpp"
 #include "fpx/crypto.hpp"
 #include "fpx/signed_note.hpp"
 #include "fpx/transparency_log.hpp"
@@ -52,7 +52,9 @@ std::string checkpoint_of(MemoryLog& log, std::uint64_t size, const SigningKey& 
   return sign_checkpoint(kOrigin, size, must(root(log, size)), kOrigin, key);
 }
 
-std::string text_of(const std::string& note) { return note.substr(0, note.rfind("\n\n") + 1); }
+std::string text_of(const std::string& note) {
+  return note.substr(0, note.rfind("\n\n") + 1);
+}
 
 }  // namespace
 
@@ -83,11 +85,21 @@ TEST_CASE("Malformed signed notes are refused with a typed error and say what is
   const auto signature_line = note.substr(note.rfind("\n\n") + 2);
   const std::string text = text_of(note);
 
-  SECTION("empty") { CHECK(code_of(parse_signed_note("")) == ErrorCode::malformed); }
-  SECTION("no final newline") { CHECK(code_of(parse_signed_note(note.substr(0, note.size() - 1))) == ErrorCode::malformed); }
-  SECTION("no blank line") { CHECK(code_of(parse_signed_note(text + signature_line)) == ErrorCode::malformed); }
-  SECTION("no signature line") { CHECK(code_of(parse_signed_note(text + "\n")) == ErrorCode::malformed); }
-  SECTION("empty text") { CHECK(code_of(parse_signed_note("\n" + signature_line)) == ErrorCode::malformed); }
+  SECTION("empty") {
+    CHECK(code_of(parse_signed_note("")) == ErrorCode::malformed);
+  }
+  SECTION("no final newline") {
+    CHECK(code_of(parse_signed_note(note.substr(0, note.size() - 1))) == ErrorCode::malformed);
+  }
+  SECTION("no blank line") {
+    CHECK(code_of(parse_signed_note(text + signature_line)) == ErrorCode::malformed);
+  }
+  SECTION("no signature line") {
+    CHECK(code_of(parse_signed_note(text + "\n")) == ErrorCode::malformed);
+  }
+  SECTION("empty text") {
+    CHECK(code_of(parse_signed_note("\n" + signature_line)) == ErrorCode::malformed);
+  }
   SECTION("a signature line without the em dash") {
     CHECK(code_of(parse_signed_note(text + "\n- x AAAAAAAA\n")) == ErrorCode::malformed);
   }
@@ -112,7 +124,9 @@ TEST_CASE("Malformed signed notes are refused with a typed error and say what is
   SECTION("invalid UTF-8") {
     CHECK(code_of(parse_signed_note("a\xC0\xAF\n\n" + signature_line)) == ErrorCode::malformed);
   }
-  SECTION("a carriage return") { CHECK(code_of(parse_signed_note("a\r\n\n" + signature_line)) == ErrorCode::malformed); }
+  SECTION("a carriage return") {
+    CHECK(code_of(parse_signed_note("a\r\n\n" + signature_line)) == ErrorCode::malformed);
+  }
   SECTION("longer than the bound") {
     CHECK(code_of(parse_signed_note(std::string(kMaxSignedNoteBytes, 'a') + "\n\n" + signature_line)) ==
           ErrorCode::too_large);
@@ -145,8 +159,12 @@ TEST_CASE("Verifier keys round trip and Go's documented vkey parses with its key
 
 TEST_CASE("Malformed verifier keys are refused as bad keys") {
   const std::string good = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW";
-  SECTION("no plus") { CHECK(code_of(parse_verifier_key("PeterNeumann")) == ErrorCode::bad_key); }
-  SECTION("one plus") { CHECK(code_of(parse_verifier_key("PeterNeumann+c74f20a3")) == ErrorCode::bad_key); }
+  SECTION("no plus") {
+    CHECK(code_of(parse_verifier_key("PeterNeumann")) == ErrorCode::bad_key);
+  }
+  SECTION("one plus") {
+    CHECK(code_of(parse_verifier_key("PeterNeumann+c74f20a3")) == ErrorCode::bad_key);
+  }
   SECTION("wrong key ID") {
     CHECK(code_of(parse_verifier_key("PeterNeumann+c74f20a4+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW")) ==
           ErrorCode::bad_key);
@@ -159,14 +177,18 @@ TEST_CASE("Malformed verifier keys are refused as bad keys") {
     CHECK(code_of(parse_verifier_key("PeterNeuman+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW")) ==
           ErrorCode::bad_key);
   }
-  SECTION("a short key") { CHECK(code_of(parse_verifier_key("PeterNeumann+c74f20a3+ARpc2Q==")) == ErrorCode::bad_key); }
+  SECTION("a short key") {
+    CHECK(code_of(parse_verifier_key("PeterNeumann+c74f20a3+ARpc2Q==")) == ErrorCode::bad_key);
+  }
   SECTION("an unknown type") {
     const auto key = key_from(4).public_key();
     const std::uint8_t type[1] = {0x02};
     const auto text = "n+00000000+" + note_base64_encode(concat({type, key}));
     CHECK(code_of(parse_verifier_key(text)) == ErrorCode::bad_key);
   }
-  SECTION("a log key where a witness key is expected") { CHECK(code_of(parse_witness_key(good)) == ErrorCode::bad_key); }
+  SECTION("a log key where a witness key is expected") {
+    CHECK(code_of(parse_witness_key(good)) == ErrorCode::bad_key);
+  }
 }
 
 // ---- cosignature/v1 ----
@@ -175,8 +197,9 @@ TEST_CASE("The spec's example cosignature line decodes to its key ID and its tim
   // c2sp.org/tlog-cosignature: the example checkpoint's witness line, whose
   // timestamp is the one of the spec's example signed message.
   const std::string line =
-      kEmDash + "witness.example.com/w1 "
-                "jWbPPwAAAABkGFDLEZMHwSRaJNiIDoe9DYn/zXcrtPHeolMI5OWXEhZCB9dlrDJsX3b2oyin1nPZqhf5nNo0xUe+mbIUBkBIfZ+qnA==\n";
+      kEmDash +
+      "witness.example.com/w1 "
+      "jWbPPwAAAABkGFDLEZMHwSRaJNiIDoe9DYn/zXcrtPHeolMI5OWXEhZCB9dlrDJsX3b2oyin1nPZqhf5nNo0xUe+mbIUBkBIfZ+qnA==\n";
   const auto lines = must(parse_note_signature_lines(line));
   REQUIRE(lines.size() == 1);
   CHECK(lines[0].key_name == "witness.example.com/w1");
@@ -285,19 +308,33 @@ TEST_CASE("Malformed add-checkpoint bodies are refused as malformed") {
   auto log = log_of(4);
   const auto note = checkpoint_of(log, 4, log_key);
   const auto hash = note_base64_encode(leaf(1));
-  SECTION("empty") { CHECK(code_of(parse_add_checkpoint("")) == ErrorCode::malformed); }
-  SECTION("no old line") { CHECK(code_of(parse_add_checkpoint("\n" + note)) == ErrorCode::malformed); }
-  SECTION("a leading zero") { CHECK(code_of(parse_add_checkpoint("old 01\n\n" + note)) == ErrorCode::malformed); }
-  SECTION("a negative size") { CHECK(code_of(parse_add_checkpoint("old -1\n\n" + note)) == ErrorCode::malformed); }
+  SECTION("empty") {
+    CHECK(code_of(parse_add_checkpoint("")) == ErrorCode::malformed);
+  }
+  SECTION("no old line") {
+    CHECK(code_of(parse_add_checkpoint("\n" + note)) == ErrorCode::malformed);
+  }
+  SECTION("a leading zero") {
+    CHECK(code_of(parse_add_checkpoint("old 01\n\n" + note)) == ErrorCode::malformed);
+  }
+  SECTION("a negative size") {
+    CHECK(code_of(parse_add_checkpoint("old -1\n\n" + note)) == ErrorCode::malformed);
+  }
   SECTION("a size beyond 64 bits") {
     CHECK(code_of(parse_add_checkpoint("old 18446744073709551616\n\n" + note)) == ErrorCode::malformed);
   }
-  SECTION("two spaces") { CHECK(code_of(parse_add_checkpoint("old  1\n\n" + note)) == ErrorCode::malformed); }
+  SECTION("two spaces") {
+    CHECK(code_of(parse_add_checkpoint("old  1\n\n" + note)) == ErrorCode::malformed);
+  }
   SECTION("a proof line that is not a hash") {
     CHECK(code_of(parse_add_checkpoint("old 1\nAAAA\n\n" + note)) == ErrorCode::malformed);
   }
-  SECTION("no empty line") { CHECK(code_of(parse_add_checkpoint("old 1\n" + hash + "\n")) == ErrorCode::malformed); }
-  SECTION("no checkpoint") { CHECK(code_of(parse_add_checkpoint("old 1\n\n")) == ErrorCode::malformed); }
+  SECTION("no empty line") {
+    CHECK(code_of(parse_add_checkpoint("old 1\n" + hash + "\n")) == ErrorCode::malformed);
+  }
+  SECTION("no checkpoint") {
+    CHECK(code_of(parse_add_checkpoint("old 1\n\n")) == ErrorCode::malformed);
+  }
   SECTION("64 proof lines") {
     std::string body = "old 1\n";
     for (int i = 0; i < 64; ++i) body += hash + "\n";
