@@ -100,12 +100,18 @@ Answer post(const WitnessProcess& witness, const std::string& body) {
 }
 
 struct WitnessFixture {
-  WitnessFixture() : pki({"SN"}) {
+  WitnessFixture() : pki({"SN", "NE", "BF"}) {
+    // A tracing request of the samples goes from a Senegalese agency to NE and BF.
     pki.issue("sn.focal-point", "SN", Role::focal_point);
+    pki.issue("ne.focal-point", "NE", Role::focal_point);
+    pki.issue("bf.focal-point", "BF", Role::focal_point);
+    pki.issue("sn.police-judiciaire", "SN", Role::agency);
     pki.issue("cso.sahel-watch", "SN", Role::observer, {.via_intermediate = false});
-    broker = std::make_unique<test::BrokerProcess>(pki, std::vector<std::string>{"sn.focal-point", "cso.sahel-watch"},
-                                                   test::BrokerOptions{.checkpoint_every_ms = 200});
-    broker->start();
+    broker = std::make_unique<test::BrokerProcess>(
+        pki,
+        std::vector<std::string>{"sn.focal-point", "ne.focal-point", "bf.focal-point", "sn.police-judiciaire",
+                                 "cso.sahel-watch"},
+        test::BrokerOptions{.checkpoint_every_ms = 200});
     auto connected =
         client::ObserverClient::connect(pki.identity("cso.sahel-watch"), test::observer_options(*broker, pki));
     if (!connected) FAIL(connected.error().describe());
@@ -136,8 +142,10 @@ struct WitnessFixture {
   }
 
   void submit_one() {
-    auto sender = test::connect_client(*broker, pki, "sn.focal-point");
-    REQUIRE(sender->submit(test::seal_sample(pki.identity("sn.focal-point"), wire::MessageType::TRACING_REQUEST)).ok());
+    auto sender = test::connect_client(*broker, pki, "sn.police-judiciaire");
+    auto submitted =
+        sender->submit(test::seal_sample(pki.identity("sn.police-judiciaire"), wire::MessageType::TRACING_REQUEST));
+    if (!submitted) FAIL(submitted.error().describe());
   }
 
   // The broker's latest checkpoint once its tree holds more than `above` leaves.
