@@ -16,6 +16,8 @@ packages=(
   chromium                          # test-only: renders the `fpx report --html` page headless
   libpq-dev                         # the PostgreSQL store (broker/store_pg/)
   postgresql                        # test-only: the tests' throwaway clusters (initdb, pg_ctl of PostgreSQL 15)
+  libcpp-httplib-dev                # HTTP: `fpx witness serve`, the metrics endpoint, `fpx desk`
+  python3 python3-cryptography      # test-only (issue 13): the cosignature/v1 interop script
 )
 if [[ "${FPX_WITH_CLANG:-0}" == 1 ]]; then
   packages+=(clang-14 libclang-rt-14-dev)  # libFuzzer targets and sanitizer runtimes

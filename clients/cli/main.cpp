@@ -8,6 +8,7 @@
 #include <kj/exception.h>
 
 #include "cli.hpp"
+#include "commands_witness.hpp"
 
 namespace {
 
@@ -130,6 +131,8 @@ int run(int argc, char** argv) {
   auto* log_verify = log->add_subcommand(
       "verify", "check the latest signed checkpoint, its consistency with the one saved, and the inclusion of every "
                 "saved record");
+  // Issue 13: fpx witness, fpx log compare, fpx log evidence check (commands_witness.cpp).
+  WitnessCommands witness_commands(app, *log, global);
 
   ReportOptions report_options;
   auto* report = app.add_subcommand(
@@ -235,6 +238,7 @@ int run(int argc, char** argv) {
   if (init->parsed()) return run_profile_init(global, init_options);
   if (show->parsed()) return run_profile_show(global);
   if (pin->parsed()) return run_profile_pin(global, pin_options);
+  if (auto code = witness_commands.run_parsed()) return *code;
   std::cerr << app.help();
   return kExitUsage;
 }
