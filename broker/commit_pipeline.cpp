@@ -31,7 +31,7 @@ void run_sync_thread(zmq::context_t& context, CommitSync& sync) {
       }
       // An empty answer: synced; otherwise what went wrong, for the log.
       const Status synced = sync.sync();
-      const std::string answer = synced ? std::string() : synced.error().describe();
+      const std::string answer = synced ? std::string() : synced.error().message;
       socket.send(zmq::buffer(answer), zmq::send_flags::none);
     }
   } catch (const zmq::error_t& error) {

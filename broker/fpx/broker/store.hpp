@@ -5,7 +5,9 @@
 // One writer: the broker loop owns the store and calls it from one thread.
 // Every write happens inside begin()..commit(); commit() returns only when
 // the transaction is durable (SQLite WAL, synchronous=FULL), and the loop
-// sends receipts only after it. A batch of many messages shares one commit
+// sends receipts only after it. With a CommitSync (below) the loop instead
+// commits with Durability::deferred and sends receipts once that sync,
+// run on another thread, has returned (the pipelined commit). A batch of many messages shares one commit
 // (group commit).
 #pragma once
 
