@@ -60,7 +60,11 @@ std::unique_ptr<CommitSync> SqliteStore::commit_sync() {
   // One sync here, on the store's own thread, first: the unix VFS syncs the
   // directory of a newly created WAL at that file's first sync and clears a
   // flag of the file as it does, which must not race with this thread's
-  // writes later. It also makes whatever an earlier run left in the WAL durable.
+  // writes later. It also makes whatever an earlier run left in the WAL
+  // durable. After it, the unix VFS's xSync only reads the file's
+  // descriptor and flags, which the writer's xWrite and xTruncate leave
+  // alone (it records errno on failure, and a failure stops the broker).
+  // The WAL file stays open, the same object, for the connection's life.
   if (wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL) != SQLITE_OK) return nullptr;
   return std::make_unique<WalSync>(wal, path_);
 }
