@@ -70,6 +70,11 @@ Result<std::unique_ptr<Broker>> Broker::create(const BrokerConfig& config, Clock
     if (!pool) return std::move(pool).take_error();
     impl->verify_pool = std::move(pool).value();
   }
+  {
+    auto pipeline = CommitPipeline::start(impl->context, *impl->store);
+    if (!pipeline) return std::move(pipeline).take_error();
+    impl->commit_pipeline = std::move(pipeline).value();
+  }
   if (auto bound = impl->bind_sockets(); !bound) return std::move(bound).take_error();
   // Off the loop thread: a checkpoint there stalled every client for the copy.
   if (auto started = impl->store->start_background_checkpoints(
@@ -138,6 +143,8 @@ Status Broker::run(int signal_fd) {
     if (auto turned = impl_->poll_once(std::chrono::milliseconds(kTimerTickMs), signal_fd); !turned) return turned;
     if (impl_->stopping) break;
   }
+  impl_->drain_pipeline();
+  if (impl_->sync_failure) return *impl_->sync_failure;
   impl_->flush_audit_at_stop();
   impl_->log_counters(Impl::Repeat::always);
   // Every job a batch sent was collected before its transaction: stopping
@@ -174,30 +181,55 @@ StageContext Broker::Impl::stage_context() {
 }
 
 Status Broker::Impl::poll_once(std::chrono::milliseconds timeout, int signal_fd) {
-  zmq_pollitem_t items[] = {
-      {router.handle(), 0, ZMQ_POLLIN, 0},
-      {zap.handle(), 0, ZMQ_POLLIN, 0},
-      {monitor.handle(), 0, ZMQ_POLLIN, 0},
-      {observers.handle(), 0, ZMQ_POLLIN, 0},
-      {observers_monitor.handle(), 0, ZMQ_POLLIN, 0},
-      {nullptr, signal_fd, ZMQ_POLLIN, 0},
+  if (sync_failure) return *sync_failure;
+  const bool pipelined = commit_pipeline != nullptr;
+  auto in_flight = [&] { return pipelined && commit_pipeline->sync_in_flight(); };
+  // While a sync runs, the router is read only until one batch is gathered,
+  // and observers wait: what they read must be durable (commit_pipeline.hpp).
+  // A socket left out of the poll cannot wake the loop over and over.
+  std::vector<zmq_pollitem_t> items;
+  auto add = [&](void* socket, int fd, bool wanted) -> std::optional<std::size_t> {
+    if (!wanted) return std::nullopt;
+    items.push_back({socket, fd, ZMQ_POLLIN, 0});
+    return items.size() - 1;
   };
-  const int item_count = signal_fd >= 0 ? 6 : 5;
+  const auto router_item = add(router.handle(), 0, !gathered);
+  const auto zap_item = add(zap.handle(), 0, true);
+  const auto monitor_item = add(monitor.handle(), 0, true);
+  const auto observers_item = add(observers.handle(), 0, !in_flight());
+  const auto observers_monitor_item = add(observers_monitor.handle(), 0, true);
+  const auto sync_item = add(pipelined ? commit_pipeline->socket_handle() : nullptr, 0, in_flight());
+  const auto signal_item = add(nullptr, signal_fd, signal_fd >= 0);
+  auto ready = [&](const std::optional<std::size_t>& item) {
+    return item && (items[*item].revents & ZMQ_POLLIN) != 0;
+  };
   // Messages held back from the last batch are ready now: do not sleep.
-  if (!backlog.empty()) timeout = std::chrono::milliseconds(0);
+  if (!backlog.empty() && !gathered) timeout = std::chrono::milliseconds(0);
   try {
-    zmq::poll(items, static_cast<std::size_t>(item_count), timeout);
+    zmq::poll(items.data(), items.size(), timeout);
   } catch (const zmq::error_t& error) {
     if (error.num() == EINTR) return {};
     return make_error(ErrorCode::internal, std::string("poll failed: ") + error.what());
   }
   // ZAP first: clients waiting for their handshake are not made to wait for a batch.
-  if (items[1].revents & ZMQ_POLLIN) zap_gate.answer_requests(zap);
-  if (items[2].revents & ZMQ_POLLIN) zap_gate.count_handshake_failures(monitor);
-  if (items[4].revents & ZMQ_POLLIN) zap_gate.count_handshake_failures(observers_monitor);
-  if ((items[0].revents & ZMQ_POLLIN) || !backlog.empty()) process_batch();
-  if (items[3].revents & ZMQ_POLLIN) publisher.answer_observers(observers);
-  if (item_count == 6 && (items[5].revents & ZMQ_POLLIN)) {
+  if (ready(zap_item)) zap_gate.answer_requests(zap);
+  if (ready(monitor_item)) zap_gate.count_handshake_failures(monitor);
+  if (ready(observers_monitor_item)) zap_gate.count_handshake_failures(observers_monitor);
+  if (ready(sync_item)) finish_sync();
+  if (sync_failure) return *sync_failure;
+  // The next batch is taken and verified while the last one's sync runs.
+  if (!gathered && (ready(router_item) || !backlog.empty())) gather_batch();
+  if (!in_flight()) {
+    // Nothing committed is waiting for the disk here: observers and the
+    // timers' transactions see only what is durable. Observers polled
+    // while a sync ran are looked at again now.
+    const bool observers_waiting =
+        ready(observers_item) || (!observers_item && (observers.get(zmq::sockopt::events) & ZMQ_POLLIN) != 0);
+    if (observers_waiting) publisher.answer_observers(observers);
+    run_timers();
+    if (gathered) commit_batch();
+  }
+  if (ready(signal_item)) {
     signalfd_siginfo info{};
     if (::read(signal_fd, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
       if (info.ssi_signo == SIGHUP) {
@@ -209,11 +241,10 @@ Status Broker::Impl::poll_once(std::chrono::milliseconds timeout, int signal_fd)
       }
     }
   }
-  run_timers();
   return {};
 }
 
-void Broker::Impl::process_batch() {
+void Broker::Impl::gather_batch() {
   loop_clock.tick();
   std::vector<std::vector<zmq::message_t>> batch;
   std::deque<std::vector<zmq::message_t>> held_back;
@@ -267,10 +298,29 @@ void Broker::Impl::process_batch() {
   }
   const Durability durability = holds_submit ? Durability::required : Durability::deferred;
 
-  // verify: the pure stages, before the transaction begins.
+  // verify: the pure stages, before the transaction begins (and, with the
+  // pipelined commit, while the previous batch's sync runs).
   verify_ahead(inbound);
+  gathered = GatheredBatch{std::move(batch), std::move(inbound), durability};
+}
 
-  if (auto begun = store->begin(durability); !begun) {
+void Broker::Impl::commit_batch() {
+  auto taken = std::move(*gathered);
+  gathered.reset();
+  auto& batch = taken.frames;
+  auto& inbound = taken.inbound;
+  const Durability durability = taken.durability;
+  // The commit stages judge the batch at the time its transaction begins,
+  // as the timers' do; verify ahead judged it when it was taken, at most
+  // one sync earlier.
+  loop_clock.tick();
+  // With the pipeline the commit writes the WAL without syncing it
+  // (Durability::deferred: SQLite's synchronous=NORMAL) and the sync
+  // thread makes it durable; receipts wait for that sync (finish_sync).
+  const bool pipelined = durability == Durability::required && commit_pipeline != nullptr;
+  const Durability commit_durability = pipelined ? Durability::deferred : durability;
+
+  if (auto begun = store->begin(commit_durability); !begun) {
     spdlog::error("store: cannot begin a transaction: {}", begun.error().describe());
     for (auto& frames : batch) {
       if (frames.size() >= 1) {
@@ -310,9 +360,34 @@ void Broker::Impl::process_batch() {
     pending.give_back(std::move(rows));
   } else {
     ++counters.commits;
+    if (pipelined) {
+      // after_commit and the sealed receipt group stay as they are until
+      // the sync returns: no other transaction begins meanwhile.
+      commit_pipeline->request_sync();
+      return;
+    }
   }
   send_after_commit(committed);
 }
+
+void Broker::Impl::finish_sync() {
+  Status synced = commit_pipeline->take_result();
+  if (!synced) {
+    // Final (commit_pipeline.hpp): the batch is refused, and the loop serves no one until a restart.
+    spdlog::critical("store: {}; the broker stops serving: restart it", synced.error().describe());
+    ++counters.internal_errors;
+    sync_failure = synced.error();
+  }
+  send_after_commit(synced);
+}
+
+void Broker::Impl::drain_pipeline() {
+  if (sync_failure) return;
+  if (commit_pipeline && commit_pipeline->sync_in_flight()) finish_sync();
+  if (gathered && !sync_failure) commit_batch();
+  if (commit_pipeline && commit_pipeline->sync_in_flight()) finish_sync();
+}
+
 
 void Broker::Impl::send_after_commit(Status committed) {
   ScopedStageTimer timer(stage_times, StageTimer::route);

@@ -15,7 +15,9 @@
 // before the transaction; the part a worker pool can take) and commit (in
 // the batch's transaction, in arrival order). Verify runs on the
 // VerifyPool's threads (verify_pool.hpp) while this one waits. Replies and deliveries leave
-// after the commit, from this thread only.
+// after the commit is durable, from this thread only: the commit's sync runs
+// on the CommitPipeline's thread (commit_pipeline.hpp) while this one takes
+// and verifies the next batch.
 #pragma once
 
 #include <deque>
@@ -26,6 +28,7 @@
 #include <zmq.hpp>
 
 #include "admission.hpp"
+#include "commit_pipeline.hpp"
 #include "after_commit.hpp"
 #include "fpx/broker/broker.hpp"
 #include "fpx/broker/enrollment.hpp"
@@ -58,7 +61,15 @@ struct Broker::Impl {
   // --- the loop (broker.cpp) ---
   Status poll_once(std::chrono::milliseconds timeout, int signal_fd);
   Status reload();
-  void process_batch();
+  // A batch in two steps, so that the next one is taken and verified while
+  // the last one's sync runs: gather (read, decode, verify ahead: no store)
+  // and commit (the transaction; its sync, pipelined when the store can).
+  void gather_batch();
+  void commit_batch();
+  // The pipelined sync came back: act on the batch it made durable.
+  void finish_sync();
+  // At stop: the batch waiting for its sync and the one gathered, answered.
+  void drain_pipeline();
   void run_timers();
   // One audit row (stage "enrol") per certificate the enrolment refused.
   void audit_enrollment_refusals();
@@ -119,6 +130,20 @@ struct Broker::Impl {
   // The verify workers (limits.verify_workers; null for 0: verify on this
   // thread). After the context: stopped and joined before it ends.
   std::unique_ptr<VerifyPool> verify_pool;
+  // The sync thread of the pipelined commit (null: the store has none, and
+  // each durable commit is waited for here). After the context and the
+  // store: stopped before either ends, never under a running sync.
+  std::unique_ptr<CommitPipeline> commit_pipeline;
+  // A batch taken and verified, waiting for the previous batch's sync.
+  struct GatheredBatch {
+    std::vector<std::vector<zmq::message_t>> frames;
+    std::vector<Inbound> inbound;
+    Durability durability = Durability::required;
+  };
+  std::optional<GatheredBatch> gathered;
+  // A failed sync: committed messages may not be on disk, and a later sync
+  // cannot say otherwise. The loop stops serving (commit_pipeline.hpp).
+  std::optional<Error> sync_failure;
 
   // The components, after what they borrow.
   ZapGate zap_gate;

@@ -156,6 +156,7 @@ class SqliteStore final : public Store {
   Status open_savepoint() override;
   Status release_savepoint() override;
   void rollback_savepoint() override;
+  std::unique_ptr<CommitSync> commit_sync() override;
 
   // messages.cpp
   Result<std::optional<StoredMessage>> find_message(const MessageId& id) override;

@@ -171,7 +171,12 @@ int PowerCutVfs::truncate(sqlite3_file* file, sqlite3_int64 size) {
 // broker's WAL checkpoints keep the WAL short.
 int PowerCutVfs::sync(sqlite3_file* file, int flags) {
   File& wrapper = file_of(file);
-  std::lock_guard lock(wrapper.shim->mutex_);
+  std::unique_lock lock(wrapper.shim->mutex_);
+  if (wrapper.shim->holding_syncs_) {
+    ++wrapper.shim->syncs_held_;
+    wrapper.shim->sync_released_.wait(lock, [&] { return !wrapper.shim->holding_syncs_; });
+    --wrapper.shim->syncs_held_;
+  }
   if (wrapper.shim->cut_at_next_sync_ && wrapper.tracked && wrapper.shim->files_[wrapper.path].unsynced_bytes > 0) {
     wrapper.shim->powered_ = false;
   }
@@ -192,6 +197,24 @@ int PowerCutVfs::sync(sqlite3_file* file, int flags) {
   tracked.unsynced_bytes = 0;
   ++wrapper.shim->syncs_;
   return SQLITE_OK;
+}
+
+void PowerCutVfs::hold_syncs() {
+  std::lock_guard lock(mutex_);
+  holding_syncs_ = true;
+}
+
+void PowerCutVfs::release_syncs() {
+  {
+    std::lock_guard lock(mutex_);
+    holding_syncs_ = false;
+  }
+  sync_released_.notify_all();
+}
+
+int PowerCutVfs::syncs_held() const {
+  std::lock_guard lock(mutex_);
+  return syncs_held_;
 }
 
 void PowerCutVfs::power_cut() {

@@ -17,6 +17,7 @@
 // that ask for it (open_sqlite_store(path, vfs.name())) go through it.
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -55,6 +56,14 @@ class PowerCutVfs {
   // xSync calls that reached the disk, over the shim's life.
   std::uint64_t syncs() const;
 
+  // Every later xSync waits, its writes not yet synced, until
+  // release_syncs(): a test sees what the broker does meanwhile (the
+  // pipelined commit's receipts wait for the sync). Writes go on.
+  void hold_syncs();
+  void release_syncs();
+  // xSync calls waiting now.
+  int syncs_held() const;
+
  private:
   struct File;
   struct TrackedFile {
@@ -82,6 +91,9 @@ class PowerCutVfs {
   bool powered_ = true;
   bool cut_at_next_sync_ = false;
   bool fail_next_write_ = false;
+  bool holding_syncs_ = false;
+  int syncs_held_ = 0;
+  std::condition_variable sync_released_;
   int open_files_ = 0;
   std::uint64_t syncs_ = 0;
   std::map<std::string, TrackedFile> files_;  // by full path

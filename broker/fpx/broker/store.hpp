@@ -5,7 +5,9 @@
 // One writer: the broker loop owns the store and calls it from one thread.
 // Every write happens inside begin()..commit(); commit() returns only when
 // the transaction is durable (SQLite WAL, synchronous=FULL), and the loop
-// sends receipts only after it. A batch of many messages shares one commit
+// sends receipts only after it. With a CommitSync (below) the loop instead
+// commits with Durability::deferred and sends receipts once that sync,
+// run on another thread, has returned (the pipelined commit). A batch of many messages shares one commit
 // (group commit).
 #pragma once
 
@@ -196,6 +198,17 @@ struct ReceiptMember {
   std::int64_t message_seq = 0;
   std::uint64_t leaf_index = 0;
 };
+// The pipelined group commit (broker/commit_pipeline.hpp): makes durable
+// every transaction this store committed with Durability::deferred before
+// sync() was called. Called from a thread other than the store's own, one
+// call at a time, while the store's thread goes on with its next
+// transaction; destroyed before the store.
+class CommitSync {
+ public:
+  virtual ~CommitSync() = default;
+  virtual Status sync() = 0;
+};
+
 struct StoredReceiptGroup {
   ReceiptGroupRow group;
   std::uint64_t leaf_index = 0;  // the asked message's leaf
@@ -329,6 +342,12 @@ class Store {
   virtual Status start_background_checkpoints(std::chrono::milliseconds every) = 0;
   // The last background checkpoint failure since the previous call, if any.
   virtual std::optional<std::string> take_background_checkpoint_error() = 0;
+
+  // A CommitSync for this store's writer, or null if the store cannot make
+  // a deferred commit durable apart from the commit itself; the broker
+  // then commits every receipted batch with Durability::required and waits
+  // for it on its loop, as before. A store without it needs no change.
+  virtual std::unique_ptr<CommitSync> commit_sync() { return nullptr; }
 };
 
 // The store's log nodes as an fpx::NodeSource, for fpx::root and the proofs.
