@@ -254,7 +254,7 @@ void append_zero_word(Bytes& bytes) {
 enum class Endpoint { participants, observers };
 
 struct Answer {
-  enum class Kind { none, receipt, error, status, pong, session_closed, observer_page, observer_other };
+  enum class Kind { none, receipt, error, status, pong, session_closed, observer_page, observer_other, log_proof };
   Kind kind = Kind::none;
   std::uint64_t request_id = 0;
   ErrorCode code = ErrorCode::none;
@@ -360,6 +360,7 @@ class RawSession {
       case BrokerReply::Kind::status: answer.kind = Answer::Kind::status; break;
       case BrokerReply::Kind::pong: answer.kind = Answer::Kind::pong; break;
       case BrokerReply::Kind::session_closed: answer.kind = Answer::Kind::session_closed; break;
+      case BrokerReply::Kind::log_proof: answer.kind = Answer::Kind::log_proof; break;
       case BrokerReply::Kind::unknown: break;
     }
     return answer;
