@@ -3,6 +3,7 @@
 // the broker for the message's leaf and its inclusion proof against the
 // latest signed checkpoint, and checks them with the pinned broker key
 // (docs/PROTOCOL.md §6.1, fpx/message_log_proof.hpp).
+#include <chrono>
 #include <filesystem>
 #include <iostream>
 
@@ -59,7 +60,9 @@ int run_log_prove(const GlobalOptions& global, const LogProveOptions& options) {
   expected.broker_pins = profile->broker_pins;
   auto receipt = client::verify_receipt(*trust, *receipt_bytes, expected);
   if (!receipt) return report_failure(global, kExitRefused, receipt.error(), "the receipt " + receipt_file.string() + " is refused");
-  auto signer = open_receipt(*trust, *receipt_bytes, 0, RevocationCheck::skip);
+  const std::int64_t now_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  auto signer = open_receipt(*trust, *receipt_bytes, now_ms, RevocationCheck::skip);
   if (!signer) return report_failure(global, kExitRefused, signer.error());
   auto broker_key = client::ed25519_key_of(*signer->signer.leaf);
   if (!broker_key) return report_failure(global, kExitRefused, broker_key.error());
