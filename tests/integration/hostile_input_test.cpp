@@ -2358,12 +2358,14 @@ TEST_CASE("handling-code rows: an H2 request reaches no state its sender did not
 // the observer library must refuse it with the evidence.
 
 TEST_CASE("feed rows: a record the log does not cover or hold is refused by the observer with its evidence") {
-  TestPki pki({"SN", "BF"});
+  TestPki pki({"SN", "NE", "BF"});
   pki.issue("sn.focal-point", "SN", Role::focal_point);
+  pki.issue("ne.focal-point", "NE", Role::focal_point);  // the sample tracing request asks NE
   pki.issue("bf.focal-point", "BF", Role::focal_point);
   pki.issue("sn.police-judiciaire", "SN", Role::agency);
   pki.issue("cso.sahel-watch", "SN", Role::observer, {.via_intermediate = false});
-  BrokerProcess broker(pki, {"sn.focal-point", "bf.focal-point", "sn.police-judiciaire", "cso.sahel-watch"});
+  BrokerProcess broker(pki, {"sn.focal-point", "ne.focal-point", "bf.focal-point", "sn.police-judiciaire",
+                             "cso.sahel-watch"});
   const Identity exchange_key = pki.identity("exchange.broker");
   auto observer = client::ObserverClient::connect(pki.identity("cso.sahel-watch"), test::observer_options(broker, pki));
   REQUIRE(observer.ok());
