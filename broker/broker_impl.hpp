@@ -101,6 +101,9 @@ struct Broker::Impl {
   void handle_confirm(const EnrolledParticipant& principal, const ClientRequest& request);
   void handle_status(const EnrolledParticipant& principal, const ClientRequest& request,
                      const std::string& routing_id);
+  // A message's sender asks for its leaf's inclusion proof (handle_log_proof.cpp).
+  void handle_log_proof(const EnrolledParticipant& principal, const ClientRequest& request,
+                        const std::string& routing_id);
   // Sends what the batch decided, after its commit (or its rollback).
   void send_after_commit(Status committed);
 

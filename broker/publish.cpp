@@ -75,9 +75,15 @@ Status OversightPublisher::publish_record(const std::string& kind, nlohmann::jso
 Status OversightPublisher::publish_message(const OpenedEnvelope& opened, const InsertedMessage& inserted) {
   auto leaf = store_.log_node(0, inserted.log_index);
   if (!leaf) return std::move(leaf).take_error();
+  // The record is a leaf of its own (publish_record, AsLeaf::yes), bound to
+  // its exact bytes, and names the message's salted leaf beside it: the
+  // figures an observer is shown are the ones logged, and the message is
+  // logged too. (Before this, the record carried only the message's leaf,
+  // whose salts are never published: its inclusion proved that some leaf
+  // existed, not what the record says.)
   nlohmann::json record;
-  record["logIndex"] = inserted.log_index;
-  record["leafHash"] = to_hex(*leaf);
+  record["messageLogIndex"] = inserted.log_index;
+  record["messageLeafHash"] = to_hex(*leaf);
   auto body = opened.message.body();
   if (opened.type == wire::MessageType::CAMPAIGN_REPORT) {
     // A campaign report is public as its focal point published it.
@@ -92,7 +98,7 @@ Status OversightPublisher::publish_message(const OpenedEnvelope& opened, const I
     record["weaponsDestroyed"] = report.getWeaponsDestroyed();
     record["communityPartners"] = nlohmann::json::array();
     for (auto partner : report.getCommunityPartners()) record["communityPartners"].push_back(partner.cStr());
-    return publish_record("campaign-report", std::move(record));
+    return publish_record("campaign-report", std::move(record), AsLeaf::yes);
   }
   if (opened.type == wire::MessageType::ALERT && body.getAlert().getPublishable()) {
     // The redacted alert: kind, issuing state, a configured region (or the
@@ -104,7 +110,7 @@ Status OversightPublisher::publish_message(const OpenedEnvelope& opened, const I
     record["issuingCountry"] = opened.signer.participant.country.str();
     record["region"] = region;
     record["month"] = month_of(alert.getOccurredOn());
-    return publish_record("public-alert", std::move(record));
+    return publish_record("public-alert", std::move(record), AsLeaf::yes);
   }
   return {};
 }
@@ -123,21 +129,32 @@ void OversightPublisher::publish_checkpoint_if_grown() {
     spdlog::error("checkpoint: {}", root.error().describe());
     return;
   }
-  CheckpointRow row;
-  row.tree_size = *size;
-  row.root = *root;
-  row.note = sign_checkpoint(config_.oversight.origin, *size, *root, config_.oversight.origin, identity_.signing_key());
-  row.created_at_ms = now_ms();
-  if (auto stored = store_.append_checkpoint(row); !stored) {
-    spdlog::error("checkpoint: {}", stored.error().describe());
+  // The checkpoint row and its feed record, all or nothing: a checkpoint
+  // stored without its feed record would make the next turn see the log as
+  // checkpointed, and the records before it would wait on the feed for one
+  // until the log grew again (docs/PROTOCOL.md §11, "covered by the next
+  // checkpoint").
+  if (auto opened = store_.open_savepoint(); !opened) {
+    spdlog::error("checkpoint: {}", opened.error().describe());
     return;
   }
-  nlohmann::json record;
-  record["treeSize"] = *size;
-  record["rootHash"] = to_hex(*root);
-  record["note"] = row.note;
-  if (auto published = publish_record("checkpoint", std::move(record)); !published) {
-    spdlog::error("checkpoint: {}", published.error().describe());
+  auto published = [&]() -> Status {
+    CheckpointRow row;
+    row.tree_size = *size;
+    row.root = *root;
+    row.note = sign_checkpoint(config_.oversight.origin, *size, *root, config_.oversight.origin, identity_.signing_key());
+    row.created_at_ms = now_ms();
+    if (auto stored = store_.append_checkpoint(row); !stored) return stored;
+    nlohmann::json record;
+    record["treeSize"] = *size;
+    record["rootHash"] = to_hex(*root);
+    record["note"] = row.note;
+    if (auto appended = publish_record("checkpoint", std::move(record)); !appended) return appended;
+    return store_.release_savepoint();
+  }();
+  if (!published) {
+    store_.rollback_savepoint();
+    spdlog::error("checkpoint: {}; tried again at the next turn", published.error().describe());
   }
 }
 

@@ -768,6 +768,27 @@ Result<std::vector<RecipientStatus>> Client::status(const MessageId& id) {
   });
 }
 
+Result<MessageLogProof> Client::log_proof(const MessageId& id) {
+  return guarded<MessageLogProof>([&]() -> Result<MessageLogProof> {
+    Impl& impl = *impl_;
+    if (impl.closed_reason_) return impl.session_closed_error();
+    const std::uint64_t request_id = impl.next_request_id_++;
+    if (auto sent = impl.send(encode_log_proof_query(request_id, id)); !sent) return std::move(sent).take_error();
+    auto reply = impl.wait_for(request_id, Clock::now() + impl.options_.request_timeout);
+    if (!reply) return std::move(reply).take_error();
+    if (!*reply) {
+      return make_error(ErrorCode::unavailable,
+                        "no log proof within " + millis(impl.options_.request_timeout) + impl.undecodable_note());
+    }
+    BrokerMessage& message = **reply;
+    if (message.kind == BrokerMessage::Kind::error) return std::move(message.error);
+    if (message.kind != BrokerMessage::Kind::log_proof) {
+      return make_error(ErrorCode::malformed, "the broker answered a log proof request with neither a proof nor an error");
+    }
+    return decode_log_proof(message.log_proof);
+  });
+}
+
 std::vector<Error> Client::take_rejected_deliveries() { return std::exchange(impl_->rejected_, {}); }
 
 std::vector<Error> Client::take_outbox_refusals() { return std::exchange(impl_->outbox_refusals_, {}); }

@@ -53,6 +53,16 @@ std::optional<std::uint64_t> whole_number(capnp::JsonValue::Reader value) {
   return static_cast<std::uint64_t>(number);
 }
 
+// A SHA-256 digest as 64 hex digits, as records carry leaf hashes.
+std::optional<Sha256Digest> digest_of(capnp::JsonValue::Reader value) {
+  if (!value.isString()) return std::nullopt;
+  auto bytes = from_hex(text_of(value.getString()));
+  if (!bytes || bytes->size() != Sha256Digest{}.size()) return std::nullopt;
+  Sha256Digest digest{};
+  std::copy(bytes->begin(), bytes->end(), digest.begin());
+  return digest;
+}
+
 Error record_error(ErrorCode code, std::uint64_t sequence, const std::string& what) {
   return make_error(code, "feed record " + std::to_string(sequence) + " refused: " + what);
 }
@@ -114,14 +124,21 @@ Result<FeedRecord> verify_feed_record(const Ed25519PublicKey& broker_key, std::u
     } else if (name == "logIndex") {
       record.log_index = whole_number(value);
       if (!record.log_index) return record_error(ErrorCode::malformed, sequence, "its \"logIndex\" is not a whole number");
-    } else if (name == "leafHash") {
-      std::optional<Bytes> hash;
-      if (value.isString()) hash = from_hex(text_of(value.getString()));
-      if (!hash || hash->size() != Sha256Digest{}.size()) {
-        return record_error(ErrorCode::malformed, sequence, "its \"leafHash\" is not 64 hex digits");
+    } else if (name == "leafHash" || name == "messageLeafHash") {
+      auto hash = digest_of(value);
+      if (!hash) return record_error(ErrorCode::malformed, sequence, "its \"" + name + "\" is not 64 hex digits");
+      (name == "leafHash" ? record.leaf_hash : record.message_leaf_hash) = *hash;
+    } else if (name == "messageLogIndex") {
+      record.message_log_index = whole_number(value);
+      if (!record.message_log_index) {
+        return record_error(ErrorCode::malformed, sequence, "its \"messageLogIndex\" is not a whole number");
       }
-      record.leaf_hash.emplace();
-      std::copy(hash->begin(), hash->end(), record.leaf_hash->begin());
+    } else if (name == "treeSize") {
+      record.tree_size = whole_number(value);
+      if (!record.tree_size) return record_error(ErrorCode::malformed, sequence, "its \"treeSize\" is not a whole number");
+    } else if (name == "note") {
+      if (!value.isString()) return record_error(ErrorCode::malformed, sequence, "its \"note\" is not a string");
+      record.note = text_of(value.getString());
     }
   }
   // The frame's sequence and kind are not signed; only the JSON's are. They
@@ -142,10 +159,124 @@ Result<FeedRecord> verify_feed_record(const Ed25519PublicKey& broker_key, std::u
   if (record.leaf_hash && !record.log_index) {
     return record_error(ErrorCode::malformed, sequence, "it has a \"leafHash\" without a \"logIndex\"");
   }
-  if (record.log_index && !record.leaf_hash) record.leaf_hash = leaf_hash(public_record_leaf_data(signed_record));
+  if (record.message_log_index.has_value() != record.message_leaf_hash.has_value()) {
+    return record_error(ErrorCode::malformed, sequence,
+                        "it names its message's leaf by only one of \"messageLogIndex\" and \"messageLeafHash\"");
+  }
+  if (record.message_log_index && (!record.log_index || record.leaf_hash)) {
+    return record_error(ErrorCode::malformed, sequence,
+                        "it names its message's leaf but is not a leaf itself (a \"logIndex\" without \"leafHash\")");
+  }
+  if (record.kind == "checkpoint" && (!record.tree_size || !record.note)) {
+    return record_error(ErrorCode::malformed, sequence, "a checkpoint record without its \"treeSize\" and \"note\"");
+  }
+  // A record that is its own leaf is bound to it: the leaf hash is computed
+  // here from the very bytes that were signed and shown.
+  if (record.log_index && !record.leaf_hash) {
+    record.leaf_hash = leaf_hash(public_record_leaf_data(signed_record));
+    record.bound = true;
+  }
   record.signed_record = std::move(signed_record);
   record.signature = std::move(signature);
   return record;
+}
+
+std::string_view cover_failure_name(CoverFailure failure) {
+  switch (failure) {
+    case CoverFailure::not_covered: return "not_covered";
+    case CoverFailure::pending_too_long: return "pending_too_long";
+    case CoverFailure::unbound_after_bound: return "unbound_after_bound";
+  }
+  return "unknown";
+}
+
+std::string CoverEvidence::describe() const {
+  std::string text = "feed record " + std::to_string(sequence) + " (" + kind + ") names log index " +
+                     std::to_string(log_index);
+  switch (failure) {
+    case CoverFailure::not_covered:
+      text += " but the next checkpoint after it (feed record " + std::to_string(checkpoint_sequence.value_or(0)) +
+              ") has tree size " + std::to_string(checkpoint_size.value_or(0)) +
+              ": the broker signed a record that is not in its log";
+      break;
+    case CoverFailure::pending_too_long:
+      text += " and no checkpoint covers it " + std::to_string(waited_ms / 1000) +
+              " s after it was fetched (the latest has tree size " + std::to_string(checkpoint_size.value_or(0)) +
+              "): the broker signed a record it has not logged; if the profile's checkpoint interval is shorter "
+              "than the exchange's, pass --checkpoint-interval";
+      break;
+    case CoverFailure::unbound_after_bound:
+      text += " but is not bound to its leaf (it names only its message's salted leaf), though an earlier "
+              "record of the feed was: its content is not proven to be what was logged";
+      break;
+  }
+  return text + "; the record: " + signed_record;
+}
+
+std::optional<std::uint64_t> highest_leaf_index(const FeedRecord& record) {
+  std::optional<std::uint64_t> highest = record.log_index;
+  if (record.message_log_index && (!highest || *record.message_log_index > *highest)) highest = record.message_log_index;
+  return highest;
+}
+
+Status FeedCover::add(const FeedRecord& record, std::int64_t fetched_at_ms) {
+  if (failure_) return make_error(ErrorCode::bad_signature, failure_->describe());
+  auto fail = [&](CoverEvidence evidence) -> Status {
+    failure_ = std::move(evidence);
+    return make_error(ErrorCode::bad_signature, failure_->describe());
+  };
+  if (record.kind == "checkpoint" && record.tree_size) {
+    if (highest_waiting_) {
+      const std::uint64_t index = *highest_leaf_index(*highest_waiting_);
+      if (index >= *record.tree_size) {
+        return fail({CoverFailure::not_covered, highest_waiting_->sequence, highest_waiting_->kind, index,
+                     highest_waiting_->signed_record, record.sequence, record.tree_size, 0});
+      }
+    }
+    covered_count_ += waiting_count_;
+    waiting_count_ = 0;
+    highest_waiting_.reset();
+    return {};
+  }
+  auto index = highest_leaf_index(record);
+  if (!index) return {};
+  if (record.kind == "public-alert" || record.kind == "campaign-report") {
+    if (record.bound) {
+      seen_bound_public_ = true;
+    } else {
+      ++unbound_count_;
+      // A broker that binds records may not drop back to unbound ones:
+      // that would be a way to show figures the log does not hold.
+      if (seen_bound_public_) {
+        return fail({CoverFailure::unbound_after_bound, record.sequence, record.kind, *index, record.signed_record,
+                     std::nullopt, std::nullopt, 0});
+      }
+    }
+  }
+  if (waiting_count_ == 0 || fetched_at_ms < oldest_waiting_at_ms_) oldest_waiting_at_ms_ = fetched_at_ms;
+  ++waiting_count_;
+  if (!highest_waiting_ || *index > *highest_leaf_index(*highest_waiting_)) highest_waiting_ = record;
+  return {};
+}
+
+std::optional<CoverEvidence> FeedCover::finish(std::uint64_t latest_size, std::int64_t now_ms, std::int64_t grace_ms) {
+  if (failure_) return failure_;
+  if (waiting_count_ == 0) return std::nullopt;
+  const std::uint64_t index = *highest_leaf_index(*highest_waiting_);
+  if (index < latest_size) {
+    // The latest checkpoint was signed after the tail's leaves were appended.
+    covered_count_ += waiting_count_;
+    waiting_count_ = 0;
+    highest_waiting_.reset();
+    return std::nullopt;
+  }
+  // Measured from the oldest record of the tail: an honest broker checkpoints
+  // within its interval of the first, so none may wait longer.
+  const std::int64_t waited = now_ms - oldest_waiting_at_ms_;
+  if (waited <= grace_ms) return std::nullopt;  // pending
+  failure_ = CoverEvidence{CoverFailure::pending_too_long, highest_waiting_->sequence, highest_waiting_->kind, index,
+                           highest_waiting_->signed_record, std::nullopt, latest_size, waited};
+  return failure_;
 }
 
 Result<SignedCheckpoint> verify_checkpoint_note(std::string note, std::string_view origin,
@@ -175,6 +306,10 @@ struct ObserverClient::Impl {
   Ed25519PublicKey broker_key_{};
   CurveDealer dealer_;
   std::uint64_t next_request_id_ = 1;  // 0 is the broker's "could not tie it to a request"
+  // The cover of the feed as followed from cover_next_ on: a follow() that
+  // continues where the last one stopped carries it on, any other starts over.
+  FeedCover cover_;
+  std::uint64_t cover_next_ = 0;
   std::size_t undecodable_ = 0;
   std::string last_undecodable_;
 
@@ -328,6 +463,13 @@ Result<FeedPage> ObserverClient::follow(std::uint64_t from_sequence, std::uint32
     }
     FeedPage page;
     page.next_sequence = from;
+    // Every record must be covered by the next checkpoint after it
+    // (FeedCover); a page that breaks it is refused whole, and the cover is
+    // kept only once the page is accepted.
+    FeedCover cover = from == impl_->cover_next_ ? impl_->cover_ : FeedCover{};
+    const std::int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    std::chrono::system_clock::now().time_since_epoch())
+                                    .count();
     for (auto& raw : reply->records) {
       // In order and without gaps: a missing number is a record withheld.
       if (raw.sequence != page.next_sequence) {
@@ -338,9 +480,23 @@ Result<FeedPage> ObserverClient::follow(std::uint64_t from_sequence, std::uint32
       auto record = verify_feed_record(impl_->broker_key_, raw.sequence, std::move(raw.kind),
                                        std::move(raw.signed_record), std::move(raw.signature));
       if (!record) return std::move(record).take_error();
+      if (record->kind == "checkpoint") {
+        // The size the cover is checked against is the signed note's, not
+        // merely the record's field.
+        auto note = verify_checkpoint_note(*record->note, impl_->options_.log_origin, impl_->broker_key_);
+        if (!note) return record_error(note.error().code, record->sequence, "its note: " + note.error().message);
+        if (note->checkpoint.size != *record->tree_size) {
+          return record_error(ErrorCode::malformed, record->sequence,
+                              "its \"treeSize\" " + std::to_string(*record->tree_size) + " is not its note's " +
+                                  std::to_string(note->checkpoint.size));
+        }
+      }
+      if (auto covered = cover.add(*record, now_ms); !covered) return std::move(covered).take_error();
       page.records.push_back(std::move(record).value());
       ++page.next_sequence;
     }
+    impl_->cover_ = std::move(cover);
+    impl_->cover_next_ = page.next_sequence;
     if (!page.records.empty() && reply->next_sequence != page.next_sequence) {
       return make_error(ErrorCode::malformed, "the broker says the feed continues at " +
                                                   std::to_string(reply->next_sequence) + " after record " +

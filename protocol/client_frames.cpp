@@ -78,6 +78,12 @@ Result<ClientRequest> decode_client_frame(ByteView frame) {
             if (!request.status_of) return make_error(ErrorCode::malformed, "status: message id must be 16 bytes");
             break;
           }
+          case wire::ClientFrame::LOG_PROOF: {
+            request.kind = ClientRequest::Kind::log_proof;
+            request.log_proof_of = MessageId::from_bytes(data_view(root.getLogProof().getMessageId()));
+            if (!request.log_proof_of) return make_error(ErrorCode::malformed, "logProof: message id must be 16 bytes");
+            break;
+          }
           case wire::ClientFrame::PING:
             request.kind = ClientRequest::Kind::ping;
             break;
@@ -101,6 +107,10 @@ Bytes encode_client_frame(const ClientRequest& request) {
       for (unsigned i = 0; i < ids.size(); ++i) ids.set(i, request.delivery_ids[i]);
       break;
     }
+    case ClientRequest::Kind::log_proof:
+      assert(request.log_proof_of);
+      frame.initLogProof().setMessageId(as_data(request.log_proof_of->bytes));
+      break;
     case ClientRequest::Kind::status:
       assert(request.status_of);
       frame.initStatus().setMessageId(as_data(request.status_of->bytes));
@@ -118,6 +128,14 @@ Bytes encode_submit(std::uint64_t request_id, ByteView envelope) {
   frame.setRequestId(request_id);
   frame.setSubmit(as_data(envelope));  // no intermediate copy: envelopes run to megabytes
   return flat_bytes(message);
+}
+
+Bytes encode_log_proof_query(std::uint64_t request_id, const MessageId& id) {
+  ClientRequest request;
+  request.request_id = request_id;
+  request.kind = ClientRequest::Kind::log_proof;
+  request.log_proof_of = id;
+  return encode_client_frame(request);
 }
 
 Bytes encode_confirm(std::uint64_t request_id, const std::vector<std::uint64_t>& delivery_ids) {
@@ -187,6 +205,15 @@ Result<BrokerReply> decode_broker_frame(ByteView frame) {
                                                             recipient.getUpdatedAtMs(), text_of(recipient.getLifecycle()),
                                                             text_of(recipient.getReason())});
             }
+            break;
+          }
+          case wire::BrokerFrame::LOG_PROOF: {
+            reply.kind = BrokerReply::Kind::log_proof;
+            // Kept as a LogProof message of its own (fpx/message_log_proof.hpp
+            // reads it), copied under the reader's limits.
+            capnp::MallocMessageBuilder copy;
+            copy.setRoot(root.getLogProof());
+            reply.log_proof = flat_bytes(copy);
             break;
           }
           case wire::BrokerFrame::PONG:

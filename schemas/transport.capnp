@@ -141,6 +141,31 @@ struct StatusReply {
   recipients @1 :List(RecipientStatus);
 }
 
+struct LogProofQuery {
+  messageId @0 :Data;
+  # One of the asker's own messages (16 bytes): its sender, or a focal point
+  # of the sender's state, may ask (docs/PROTOCOL.md section 6.1).
+}
+
+struct LogProof {
+  # "Your message is in the log everyone sees": the message's transparency-log
+  # leaf opened far enough for its sender to recognise it, and its inclusion
+  # proof against the latest checkpoint (docs/PROTOCOL.md section 6.1).
+  messageId @0 :Data;
+  leafIndex @1 :UInt64;
+  # The message's leaf: its receipt's logIndex.
+  checkpoint @2 :Text;
+  # The latest C2SP signed checkpoint note (section 11); its tree size is
+  # above leafIndex.
+  partHashes @3 :List(Data);
+  # SHA-256(salt || metadata) of every part of the leaf, in order (32 bytes each).
+  eventSalt @4 :Data;
+  eventMetadata @5 :Text;
+  # Part 0 opened: "type|sender country|recipient countries,|day number".
+  inclusionPath @6 :List(Data);
+  # RFC 9162 PATH(leafIndex, tree of the checkpoint's size).
+}
+
 struct ClientFrame {
   requestId @0 :UInt64;
   # Echoed in the reply so a client can match answers to requests.
@@ -150,6 +175,7 @@ struct ClientFrame {
     confirm @2 :DeliveryConfirmation;
     status @3 :StatusQuery;
     ping @4 :Void;
+    logProof @5 :LogProofQuery;
   }
 }
 
@@ -163,5 +189,6 @@ struct BrokerFrame {
     pong @5 :Void;
     sessionClosed @6 :Text;
     # Sent to a session taken over by a newer one, with the reason.
+    logProof @7 :LogProof;
   }
 }

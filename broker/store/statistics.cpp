@@ -68,6 +68,20 @@ Result<std::vector<Sha256Digest>> SqliteStore::commitment_part_hashes(std::uint6
   return hashes;
 }
 
+Result<std::vector<CommitmentPart>> SqliteStore::commitment_parts(std::uint64_t leaf_index) {
+  Query query(leaf_parts_.get());
+  query.bind(1, to_sql(leaf_index));
+  const int rc = query.step();
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return fail(rc, "reading a leaf's commitment");
+  if (rc == SQLITE_DONE || query.is_null(0)) {
+    return make_error(ErrorCode::not_found, "leaf " + std::to_string(leaf_index) + " has no kept commitment");
+  }
+  auto parts = decode_commitment_parts(query.blob(0));
+  if (!parts) return damaged("leaf's sealed parts");
+  if (parts->empty()) return make_error(ErrorCode::not_found, "leaf " + std::to_string(leaf_index) + " has no kept commitment");
+  return std::move(parts).value();
+}
+
 Result<std::optional<std::int64_t>> SqliteStore::last_statistics_period(const std::string& period) {
   Query query(last_statistics_period_.get());
   query.bind(1, std::string_view(period));

@@ -120,7 +120,18 @@ struct ObserveOptions {
 };
 int run_observe(const GlobalOptions& global, const ObserveOptions& options);
 
-int run_log_verify(const GlobalOptions& global);
+struct LogVerifyOptions {
+  // The exchange's oversight.checkpoint_every_ms in seconds: how long a
+  // record at the feed's end may wait for a checkpoint (plus a minute's slack).
+  double checkpoint_interval_seconds = 60;
+};
+int run_log_verify(const GlobalOptions& global, const LogVerifyOptions& options);
+
+// fpx log prove: a message this profile sent is in the log everyone sees.
+struct LogProveOptions {
+  std::string message;  // an id (or prefix) of sent/, or a saved .fpx file with its .receipt beside it
+};
+int run_log_prove(const GlobalOptions& global, const LogProveOptions& options);
 
 struct ReportOptions {
   std::string html;    // where the page goes

@@ -26,8 +26,15 @@ using Clock = std::chrono::steady_clock;
 // at the pace of human messages and checkpoint cadence, not faster.
 constexpr auto kFollowPollInterval = std::chrono::milliseconds(1000);
 constexpr std::size_t kMaxSummaryChars = 100;
+// A record may wait for its checkpoint the exchange's checkpoint interval
+// plus this: the broker's timer turn, a slow commit and the trip here. A
+// broker that signs records it never logs gets no more than that.
+constexpr std::int64_t kCheckpointSlackMs = 60'000;
+// The broker's oversight.checkpoint_every_ms is at most a day.
+constexpr double kMaxCheckpointIntervalSeconds = 86400;
 // Fields every record has, or that are shown otherwise: not repeated in a summary.
-constexpr std::string_view kUnsummarized[] = {"sequence", "kind", "logIndex", "leafHash", "note"};
+constexpr std::string_view kUnsummarized[] = {"sequence", "kind", "logIndex", "leafHash", "note", "messageLogIndex",
+                                             "messageLeafHash"};
 
 // Set by SIGINT/SIGTERM while following; read between requests.
 volatile std::sig_atomic_t g_interrupted = 0;
@@ -240,7 +247,10 @@ int run_observe(const GlobalOptions& global, const ObserveOptions& options) {
     for (const auto& record : page->records) {
       if (record.sequence >= kept_until) fresh.push_back(record);
     }
-    if (auto kept = store.append(fresh); !kept) return report_failure(global, kExitRefused, kept.error());
+    const std::int64_t fetched_at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                           std::chrono::system_clock::now().time_since_epoch())
+                                           .count();
+    if (auto kept = store.append(fresh, fetched_at_ms); !kept) return report_failure(global, kExitRefused, kept.error());
     if (page->next_sequence > kept_until) {
       kept_until = page->next_sequence;
       if (auto saved = store.set_next_sequence(kept_until); !saved) {
@@ -272,7 +282,13 @@ int run_observe(const GlobalOptions& global, const ObserveOptions& options) {
   return kExitOk;
 }
 
-int run_log_verify(const GlobalOptions& global) {
+int run_log_verify(const GlobalOptions& global, const LogVerifyOptions& options) {
+  if (options.checkpoint_interval_seconds <= 0 || options.checkpoint_interval_seconds > kMaxCheckpointIntervalSeconds) {
+    return report_failure(global, kExitUsage,
+                          make_error(ErrorCode::invalid_argument,
+                                     "--checkpoint-interval must be between 1 and 86400 seconds: the exchange's "
+                                     "oversight.checkpoint_every_ms, in seconds"));
+  }
   auto profile = load_profile(global.profile);
   if (!profile) return report_failure(global, kExitUsage, profile.error());
   FeedStore store(profile->feed_dir());
@@ -329,9 +345,28 @@ int run_log_verify(const GlobalOptions& global) {
   }
 
   // 3. Every kept record: its signature again (the local copy may have been
-  // altered), then, for accepted messages, its inclusion in the new head.
+  // altered), then its cover (each leaf it names is below the next
+  // checkpoint after it in the feed), then the inclusion of every leaf it
+  // names in the new head. A record that is its own leaf (bound) is proven
+  // by the leaf hash computed from its signed bytes.
+  client::FeedCover cover;
   std::size_t included = 0;
-  std::size_t pending = 0;
+  std::size_t bound = 0;
+  auto prove = [&](const std::string& name, std::uint64_t index, const Sha256Digest& hash) {
+    if (index >= now.size) return false;  // the cover says whether it may still wait
+    auto proof = (*observer)->inclusion_proof(index, now.size);
+    if (!proof) {
+      failures.push_back("no inclusion proof for " + name + " in tree size " + std::to_string(now.size) + ": " +
+                         proof.error().describe());
+      return false;
+    }
+    if (!verify_inclusion(hash, index, now.size, *proof, now.root)) {
+      failures.push_back(name + " is not included in tree size " + std::to_string(now.size) +
+                         ": the leaf computed from what the record shows is not the log's leaf " + std::to_string(index));
+      return false;
+    }
+    return true;
+  };
   for (const auto& saved : *saved_records) {
     auto record = client::verify_feed_record(broker_key, saved.sequence, saved.kind, saved.signed_record, saved.signature);
     if (!record) {
@@ -339,29 +374,32 @@ int run_log_verify(const GlobalOptions& global) {
                          " line " + std::to_string(saved.line) + ") does not verify: " + record.error().message);
       continue;
     }
-    if (record->kind == "checkpoint") {
-      check_checkpoint_record(**observer, *profile, *record, now, failures);
-      continue;
+    if (record->kind == "checkpoint") check_checkpoint_record(**observer, *profile, *record, now, failures);
+    // The first failure of the cover is the evidence; later records are still proven.
+    if (!cover.failure()) {
+      if (auto covered = cover.add(*record, saved.fetched_at_ms); !covered) failures.push_back(covered.error().message);
     }
     if (!record->log_index) continue;
     const std::string name = "record " + std::to_string(record->sequence) + " (" + record->kind + ", log index " +
                              std::to_string(*record->log_index) + ")";
-    if (*record->log_index >= now.size) {
-      ++pending;  // published before the next checkpoint covers it
-      continue;
+    bool proven = prove(name, *record->log_index, *record->leaf_hash);
+    if (record->message_log_index) {
+      proven = prove(name + ": its message's leaf " + std::to_string(*record->message_log_index),
+                     *record->message_log_index, *record->message_leaf_hash) && proven;
     }
-    auto proof = (*observer)->inclusion_proof(*record->log_index, now.size);
-    if (!proof) {
-      failures.push_back("no inclusion proof for " + name + " in tree size " + std::to_string(now.size) + ": " +
-                         proof.error().describe());
-      continue;
+    if (proven) {
+      ++included;
+      if (record->bound) ++bound;
     }
-    if (!verify_inclusion(*record->leaf_hash, *record->log_index, now.size, *proof, now.root)) {
-      failures.push_back(name + " is not included in tree size " + std::to_string(now.size));
-      continue;
-    }
-    ++included;
   }
+  if (!cover.failure()) {
+    const std::int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    std::chrono::system_clock::now().time_since_epoch())
+                                    .count();
+    const std::int64_t grace_ms = static_cast<std::int64_t>(options.checkpoint_interval_seconds * 1000) + kCheckpointSlackMs;
+    if (auto late = cover.finish(now.size, now_ms, grace_ms)) failures.push_back(late->describe());
+  }
+  const std::size_t pending = cover.failure() ? 0 : cover.pending();
 
   // 4. Every final statistics record with a reveal: each revealed fact
   // matches its commitment and is in the log, and recounts the published cells.
@@ -378,6 +416,8 @@ int run_log_verify(const GlobalOptions& global) {
     out.boolean("ok", ok).text("origin", now.origin).unsigned_number("treeSize", now.size).text("rootHash", to_hex(now.root));
     if (previous_size) out.unsigned_number("previousTreeSize", *previous_size);
     out.unsigned_number("recordsIncluded", included).unsigned_number("recordsPending", pending);
+    out.unsigned_number("recordsBound", bound).unsigned_number("recordsNotBound", cover.unbound());
+    if (cover.failure()) out.text("coverFailure", std::string(client::cover_failure_name(cover.failure()->failure)));
     out.unsigned_number("statisticsRecounted", reveals.statistics).unsigned_number("cellsRecounted", reveals.cells);
     out.raw("failures", json_array(failure_json));
     std::cout << out.str() << "\n";
@@ -391,6 +431,13 @@ int run_log_verify(const GlobalOptions& global) {
     }
     std::cout << "inclusion: " << included << " record(s) verified in tree size " << now.size;
     if (pending > 0) std::cout << ", " << pending << " not yet covered by a checkpoint (run again later)";
+    std::cout << "\n";
+    std::cout << "binding: " << bound << " record(s) are their own leaf (the content shown is the content logged)";
+    if (cover.unbound() > 0) {
+      std::cout << "; " << cover.unbound()
+                << " public record(s) published before content binding are not bound (only their message's salted "
+                   "leaf is proven, not the figures shown)";
+    }
     std::cout << "\n";
     if (reveals.statistics > 0) {
       std::cout << "statistics: " << reveals.cells << " published figure(s) of " << reveals.statistics

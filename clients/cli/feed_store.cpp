@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <fstream>
@@ -102,7 +103,7 @@ Status FeedStore::set_next_sequence(std::uint64_t next) {
   return write_file_atomically(cursor_file(), as_bytes(text));
 }
 
-Status FeedStore::append(const std::vector<client::FeedRecord>& records) {
+Status FeedStore::append(const std::vector<client::FeedRecord>& records, std::int64_t fetched_at_ms) {
   if (records.empty()) return {};
   std::string lines;
   for (const auto& record : records) {
@@ -111,6 +112,7 @@ Status FeedStore::append(const std::vector<client::FeedRecord>& records) {
                      .text("kind", record.kind)
                      .text("signedRecord", record.signed_record)
                      .text("signature", to_hex(record.signature))
+                     .unsigned_number("fetchedAtMs", static_cast<std::uint64_t>(std::max<std::int64_t>(fetched_at_ms, 0)))
                      .str());
     lines.push_back('\n');
   }
@@ -158,8 +160,12 @@ Result<std::vector<FeedStore::SavedRecord>> FeedStore::saved_records() const {
         signed_record == nullptr || !signed_record->is_string || !signature_bytes) {
       return make_error(ErrorCode::malformed, where + " is not a saved feed record (sequence, kind, signedRecord, signature)");
     }
+    // Lines saved before fetch times were kept have none: 0, fetched long ago.
+    const auto* fetched_at = find_field(*fields, "fetchedAtMs");
+    const std::int64_t fetched_at_ms =
+        fetched_at != nullptr && fetched_at->is_number && fetched_at->number >= 0 ? static_cast<std::int64_t>(fetched_at->number) : 0;
     SavedRecord record{number, static_cast<std::uint64_t>(sequence->number), kind->text, signed_record->text,
-                       std::move(*signature_bytes)};
+                       std::move(*signature_bytes), fetched_at_ms};
     if (auto seen = by_sequence.find(record.sequence); seen != by_sequence.end()) {
       const SavedRecord& first = records[seen->second];
       if (first.signed_record != record.signed_record || first.kind != record.kind) {

@@ -1,6 +1,8 @@
 // What an observer profile keeps of the public feed, under feed/:
 //   records.jsonl   every verified record, one JSON object a line:
-//                   {"sequence", "kind", "signedRecord" (the signed text), "signature" (hex)}
+//                   {"sequence", "kind", "signedRecord" (the signed text), "signature" (hex),
+//                    "fetchedAtMs" (Unix ms when this observer fetched it: how long a
+//                    record has waited for a checkpoint; absent in lines saved before)}
 //                   so that `fpx log verify` can check each one again, offline,
 //                   and prove its inclusion later.
 //   next-sequence   where the next `fpx observe` starts
@@ -47,7 +49,7 @@ class FeedStore {
 
   // Appends records and flushes them to disk before returning, so the
   // position saved afterwards never runs ahead of what is kept.
-  Status append(const std::vector<client::FeedRecord>& records);
+  Status append(const std::vector<client::FeedRecord>& records, std::int64_t fetched_at_ms);
 
   // A saved line, not yet verified again.
   struct SavedRecord {
@@ -56,6 +58,7 @@ class FeedStore {
     std::string kind;
     std::string signed_record;
     Bytes signature;
+    std::int64_t fetched_at_ms = 0;  // 0: saved before fetch times were kept
   };
   // Every saved record; a line that cannot be read is an error naming it.
   // Records saved twice (a run interrupted between append and position) appear once.

@@ -126,13 +126,23 @@ int run(int argc, char** argv) {
   observe->add_flag("--follow", observe_options.follow, "keep polling for new records until interrupted");
   observe->add_option("--wait", observe_options.wait_seconds, "with or without --follow: follow for at most SECONDS");
 
-  auto* log = app.add_subcommand("log", "observers: the transparency log");
+  auto* log = app.add_subcommand("log", "the transparency log (observers: verify; participants: prove)");
   log->require_subcommand(1);
   auto* log_verify = log->add_subcommand(
       "verify", "check the latest signed checkpoint, its consistency with the one saved, and the inclusion of every "
                 "saved record");
   // Issue 13: fpx witness, fpx log compare, fpx log evidence check (commands_witness.cpp).
   WitnessCommands witness_commands(app, *log, global);
+  LogVerifyOptions log_verify_options;
+  log_verify->add_option("--checkpoint-interval", log_verify_options.checkpoint_interval_seconds,
+                         "the exchange's checkpoint interval in seconds (oversight.checkpoint_every_ms; default 60): a "
+                         "record at the feed's end may wait this long plus a minute for a checkpoint that covers it");
+  LogProveOptions log_prove_options;
+  auto* log_prove = log->add_subcommand(
+      "prove", "participants: prove that a message you sent is in the log everyone sees (its leaf, opened, and its "
+               "inclusion in the latest signed checkpoint)");
+  log_prove->add_option("message", log_prove_options.message, "the message's id (or prefix) in sent/, or a saved .fpx file")
+      ->required();
 
   ReportOptions report_options;
   auto* report = app.add_subcommand(
@@ -231,7 +241,8 @@ int run(int argc, char** argv) {
   if (publish->parsed()) return run_send(global, SendKind::campaign_report, campaign_options);
   if (verify->parsed()) return run_verify(global, verify_options);
   if (observe->parsed()) return run_observe(global, observe_options);
-  if (log_verify->parsed()) return run_log_verify(global);
+  if (log_verify->parsed()) return run_log_verify(global, log_verify_options);
+  if (log_prove->parsed()) return run_log_prove(global, log_prove_options);
   if (report->parsed()) return run_report(global, report_options);
   if (keys_new->parsed()) return run_keys_new(global, keys_new_options);
   if (keys_install->parsed()) return run_keys_install(global, keys_install_options);

@@ -47,6 +47,7 @@
 
 #include "fpx/envelope.hpp"
 #include "fpx/identity.hpp"
+#include "fpx/message_log_proof.hpp"
 #include "fpx/trust_store.hpp"
 #include "fpx/verify_receipt.hpp"
 
@@ -152,6 +153,11 @@ class Client {
   // broker sees the confirm only on the next session.
   Status flush_confirms();
   Result<std::vector<RecipientStatus>> status(const MessageId& id);
+  // The proof that one of this participant's messages (or, for a focal
+  // point, its state's) is in the log everyone sees (docs/PROTOCOL.md §6.1),
+  // decoded but not yet checked: check it with fpx::verify_message_log_proof
+  // and the pinned broker key. not_found while no checkpoint covers it.
+  Result<MessageLogProof> log_proof(const MessageId& id);
 
   // Deliveries not handed over since the last call, each message saying why
   // and what follows: failed end-to-end verification (confirmed, so never

@@ -25,12 +25,13 @@ namespace fpx {
 inline constexpr std::size_t kMaxConfirmIds = 4096;
 
 struct ClientRequest {
-  enum class Kind { submit, confirm, status, ping };
+  enum class Kind { submit, confirm, status, ping, log_proof };
   std::uint64_t request_id = 0;             // echoed in the reply
   Kind kind = Kind::ping;
   Bytes envelope;                           // submit
   std::vector<std::uint64_t> delivery_ids;  // confirm
   std::optional<MessageId> status_of;       // status
+  std::optional<MessageId> log_proof_of;    // log_proof
 };
 
 // Refuses an unknown request kind as `unsupported_version`, a status query
@@ -42,6 +43,7 @@ Bytes encode_submit(std::uint64_t request_id, ByteView envelope);
 Bytes encode_confirm(std::uint64_t request_id, const std::vector<std::uint64_t>& delivery_ids);
 Bytes encode_status_query(std::uint64_t request_id, const MessageId& id);
 Bytes encode_ping(std::uint64_t request_id);
+Bytes encode_log_proof_query(std::uint64_t request_id, const MessageId& id);
 
 // --- broker -> participant ---------------------------------------------------
 
@@ -56,7 +58,7 @@ struct RecipientStatusRow {
 
 struct BrokerReply {
   // unknown: a kind from a newer broker, which a client ignores.
-  enum class Kind { receipt, error, delivery, status, pong, session_closed, unknown };
+  enum class Kind { receipt, error, delivery, status, pong, session_closed, log_proof, unknown };
   std::uint64_t request_id = 0;  // 0: unsolicited (deliveries, session closed)
   Kind kind = Kind::unknown;
   // receipt: a SignedReceipt message of its own (flat bytes), opaque here;
@@ -70,6 +72,9 @@ struct BrokerReply {
   std::optional<MessageId> status_of;   // status
   std::vector<RecipientStatusRow> recipients;  // status
   std::string reason;                   // session_closed
+  // log_proof: a LogProof message of its own (flat bytes), opaque here;
+  // fpx/message_log_proof.hpp reads and checks it.
+  Bytes log_proof;
 };
 
 Result<BrokerReply> decode_broker_frame(ByteView frame);

@@ -37,6 +37,7 @@
 #include "fpx/wire/transport.capnp.h"
 #include "support/broker_clients.hpp"
 #include "support/broker_process.hpp"
+#include "support/feed_forgery.hpp"
 #include "support/sample_messages.hpp"
 #include "support/test_pki.hpp"
 
@@ -254,7 +255,7 @@ void append_zero_word(Bytes& bytes) {
 enum class Endpoint { participants, observers };
 
 struct Answer {
-  enum class Kind { none, receipt, error, status, pong, session_closed, observer_page, observer_other };
+  enum class Kind { none, receipt, error, status, pong, session_closed, observer_page, observer_other, log_proof };
   Kind kind = Kind::none;
   std::uint64_t request_id = 0;
   ErrorCode code = ErrorCode::none;
@@ -360,6 +361,7 @@ class RawSession {
       case BrokerReply::Kind::status: answer.kind = Answer::Kind::status; break;
       case BrokerReply::Kind::pong: answer.kind = Answer::Kind::pong; break;
       case BrokerReply::Kind::session_closed: answer.kind = Answer::Kind::session_closed; break;
+      case BrokerReply::Kind::log_proof: answer.kind = Answer::Kind::log_proof; break;
       case BrokerReply::Kind::unknown: break;
     }
     return answer;
@@ -2347,5 +2349,129 @@ TEST_CASE("handling-code rows: an H2 request reaches no state its sender did not
     // The sender and its state's focal point do see it.
     CHECK(agency->status(secret_id).ok());
     CHECK(senegal->status(secret_id).ok());
+  }
+}
+
+// ---- Feed rows (issue 13 item 1): records a lying exchange signs with its real key --
+// One SECTION per row: the broker's store is written behind its back (as
+// an operator could), every record signed with the exchange's real key, and
+// the observer library must refuse it with the evidence.
+
+TEST_CASE("feed rows: a record the log does not cover or hold is refused by the observer with its evidence") {
+  TestPki pki({"SN", "NE", "BF"});
+  pki.issue("sn.focal-point", "SN", Role::focal_point);
+  pki.issue("ne.focal-point", "NE", Role::focal_point);  // the sample tracing request asks NE
+  pki.issue("bf.focal-point", "BF", Role::focal_point);
+  pki.issue("sn.police-judiciaire", "SN", Role::agency);
+  pki.issue("cso.sahel-watch", "SN", Role::observer, {.via_intermediate = false});
+  BrokerProcess broker(pki, {"sn.focal-point", "ne.focal-point", "bf.focal-point", "sn.police-judiciaire",
+                             "cso.sahel-watch"});
+  const Identity exchange_key = pki.identity("exchange.broker");
+  auto observer = client::ObserverClient::connect(pki.identity("cso.sahel-watch"), test::observer_options(broker, pki));
+  REQUIRE(observer.ok());
+  // Waits until the latest checkpoint covers the whole log; returns its size.
+  auto settle = [&] {
+    std::uint64_t size = 0;
+    int same = 0;
+    const auto deadline = Clock::now() + 20s;
+    while (same < 3 && Clock::now() < deadline) {
+      std::this_thread::sleep_for(400ms);  // the test broker checkpoints every 500 ms
+      auto head = (*observer)->latest_checkpoint();
+      if (head.ok() && head->checkpoint.size == size) {
+        ++same;
+      } else {
+        same = 0;
+        if (head.ok()) size = head->checkpoint.size;
+      }
+    }
+    REQUIRE(same >= 3);
+    return size;
+  };
+  auto grow_log = [&] {
+    auto agency = test::connect_client(broker, pki, "sn.police-judiciaire");
+    REQUIRE(agency->submit(test::seal_sample(pki.identity("sn.police-judiciaire"), MessageType::TRACING_REQUEST)).ok());
+  };
+  auto whole_feed = [&]() { return (*observer)->follow(1, 1000); };
+  // A real campaign report: a bound record.
+  auto senegal = test::connect_client(broker, pki, "sn.focal-point");
+  REQUIRE(senegal->submit(test::seal_sample(pki.identity("sn.focal-point"), MessageType::CAMPAIGN_REPORT)).ok());
+  settle();
+
+  SECTION("a public alert naming log index 2^53, followed by a checkpoint of the real log") {
+    const auto forged = test::forge_feed_record(broker.database(), exchange_key, "public-alert",
+                                                "\"alertKind\":\"stolen\",\"issuingCountry\":\"BF\",\"region\":"
+                                                "\"BF\",\"month\":\"2026-11\",\"logIndex\":9007199254740992");
+    grow_log();
+    const auto size = settle();
+    auto page = whole_feed();
+    REQUIRE_FALSE(page.ok());
+    CHECK(page.error().code == ErrorCode::bad_signature);
+    CHECK_THAT(page.error().message, Catch::Contains("feed record " + std::to_string(forged) + " (public-alert) names "
+                                                     "log index 9007199254740992") &&
+                                         Catch::Contains("has tree size " + std::to_string(size)));
+  }
+  SECTION("a campaign report naming a message leaf beyond the log, followed by a checkpoint of the real log") {
+    const auto forged = test::forge_feed_record(
+        broker.database(), exchange_key, "campaign-report",
+        "\"country\":\"SN\",\"weaponsCollected\":5000,\"messageLogIndex\":1000000,\"messageLeafHash\":\"" +
+            std::string(64, 'a') + "\",\"logIndex\":2");
+    grow_log();
+    settle();
+    auto page = whole_feed();
+    REQUIRE_FALSE(page.ok());
+    CHECK(page.error().code == ErrorCode::bad_signature);
+    CHECK_THAT(page.error().message, Catch::Contains("feed record " + std::to_string(forged)) &&
+                                         Catch::Contains("names log index 1000000"));
+  }
+  SECTION("a public alert in the old unbound form after a bound campaign report") {
+    const auto forged = test::forge_feed_record(
+        broker.database(), exchange_key, "public-alert",
+        "\"alertKind\":\"stolen\",\"issuingCountry\":\"BF\",\"region\":\"BF\",\"month\":\"2026-11\","
+        "\"logIndex\":0,\"leafHash\":\"" + std::string(64, 'b') + "\"");
+    auto page = whole_feed();
+    REQUIRE_FALSE(page.ok());
+    CHECK(page.error().code == ErrorCode::bad_signature);
+    CHECK_THAT(page.error().message, Catch::Contains("feed record " + std::to_string(forged)) &&
+                                         Catch::Contains("is not bound to its leaf"));
+  }
+  SECTION("a checkpoint record whose treeSize is not its signed note's") {
+    auto head = (*observer)->latest_checkpoint();
+    REQUIRE(head.ok());
+    std::string note = head->note;
+    std::string escaped;
+    for (char c : note) escaped += c == '\n' ? std::string("\\n") : std::string(1, c);
+    const auto forged = test::forge_feed_record(broker.database(), exchange_key, "checkpoint",
+                                                "\"treeSize\":" + std::to_string(head->checkpoint.size + 100) +
+                                                    ",\"rootHash\":\"" + to_hex(head->checkpoint.root) +
+                                                    "\",\"note\":\"" + escaped + "\"");
+    auto page = whole_feed();
+    REQUIRE_FALSE(page.ok());
+    CHECK(page.error().code == ErrorCode::malformed);
+    CHECK_THAT(page.error().message, Catch::Contains("feed record " + std::to_string(forged)) &&
+                                         Catch::Contains("is not its note's"));
+  }
+  SECTION("a campaign report whose figures were altered after logging: signed, covered, not in the log") {
+    auto before = whole_feed();
+    REQUIRE(before.ok());
+    auto report = std::find_if(before->records.begin(), before->records.end(),
+                               [](const auto& record) { return record.kind == "campaign-report"; });
+    REQUIRE(report != before->records.end());
+    std::string altered = report->signed_record;
+    const auto at = altered.find("\"weaponsCollected\":");
+    REQUIRE(at != std::string::npos);
+    altered.insert(at + 19, "1");  // one more digit in front of the figure
+    test::rewrite_feed_record(broker.database(), exchange_key, report->sequence, "campaign-report", altered);
+    auto after = whole_feed();
+    REQUIRE(after.ok());  // the cover holds: only the inclusion proof can tell
+    const auto& changed = after->records[report->sequence - 1];
+    REQUIRE(changed.signed_record == altered);
+    auto head = (*observer)->latest_checkpoint();
+    REQUIRE(head.ok());
+    auto proof = (*observer)->inclusion_proof(*changed.log_index, head->checkpoint.size);
+    REQUIRE(proof.ok());
+    CHECK_FALSE(verify_inclusion(*changed.leaf_hash, *changed.log_index, head->checkpoint.size, *proof,
+                                 head->checkpoint.root));
+    CHECK(verify_inclusion(*report->leaf_hash, *report->log_index, head->checkpoint.size, *proof,
+                           head->checkpoint.root));
   }
 }

@@ -315,6 +315,9 @@ class Store {
                                                            const CountryCode& requested_country) = 0;
   // SHA-256(salt || metadata) of every part of a leaf, in part order.
   virtual Result<std::vector<Sha256Digest>> commitment_part_hashes(std::uint64_t leaf_index) = 0;
+  // Every sealed part of a leaf, in part order (salts included: for a
+  // message's own sender only, docs/PROTOCOL.md §6.1); not_found if none kept.
+  virtual Result<std::vector<CommitmentPart>> commitment_parts(std::uint64_t leaf_index) = 0;
   // The latest period start of `period` already handled (published or found empty).
   virtual Result<std::optional<std::int64_t>> last_statistics_period(const std::string& period) = 0;
   // Published periods starting before `started_before` whose facts are not revealed yet.

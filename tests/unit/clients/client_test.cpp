@@ -294,6 +294,10 @@ class FakeBroker {
                                        {RecipientStatusRow{"sn.focal-point", "delivered", 1234, "", ""}}));
         return;
       }
+      case ClientRequest::Kind::log_proof:
+        // Not this fake's business: log proofs are tested on the real broker (log_cover_test.cpp).
+        send_frame(peer, encode_error(request_id, make_error(ErrorCode::not_found, "no log here"), std::nullopt));
+        return;
     }
   }
 
