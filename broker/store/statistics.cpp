@@ -51,20 +51,10 @@ Result<std::vector<SealedFact>> SqliteStore::facts_of_tracing(const MessageId& r
 }
 
 Result<std::vector<Sha256Digest>> SqliteStore::commitment_part_hashes(std::uint64_t leaf_index) {
-  Query query(leaf_parts_.get());
-  query.bind(1, to_sql(leaf_index));
-  const int rc = query.step();
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return fail(rc, "reading a leaf's commitment");
-  if (rc == SQLITE_DONE || query.is_null(0)) {
-    return make_error(ErrorCode::not_found, "leaf " + std::to_string(leaf_index) + " has no kept commitment");
-  }
-  auto parts = decode_commitment_parts(query.blob(0));
-  if (!parts) return damaged("leaf's sealed parts");
+  auto parts = commitment_parts(leaf_index);
+  if (!parts) return std::move(parts).take_error();
   std::vector<Sha256Digest> hashes;
   for (const auto& part : *parts) hashes.push_back(stats::commitment_part_hash(part.salt, part.metadata));
-  if (hashes.empty()) {
-    return make_error(ErrorCode::not_found, "leaf " + std::to_string(leaf_index) + " has no kept commitment");
-  }
   return hashes;
 }
 

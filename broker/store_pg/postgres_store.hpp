@@ -181,6 +181,7 @@ class PostgresStore final : public Store {
   Result<std::vector<SealedFact>> facts_of_tracing(const MessageId& request_id,
                                                    const CountryCode& requested_country) override;
   Result<std::vector<Sha256Digest>> commitment_part_hashes(std::uint64_t leaf_index) override;
+  Result<std::vector<CommitmentPart>> commitment_parts(std::uint64_t leaf_index) override;
   Result<std::optional<std::int64_t>> last_statistics_period(const std::string& period) override;
   Result<std::vector<StatisticsRun>> statistics_awaiting_reveal(const std::string& period,
                                                                 std::int64_t started_before) override;

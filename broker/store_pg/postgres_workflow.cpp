@@ -198,7 +198,7 @@ Result<std::vector<SealedFact>> PostgresStore::facts_of_tracing(const MessageId&
   return facts;
 }
 
-Result<std::vector<Sha256Digest>> PostgresStore::commitment_part_hashes(std::uint64_t leaf_index) {
+Result<std::vector<CommitmentPart>> PostgresStore::commitment_parts(std::uint64_t leaf_index) {
   auto rows = run(sql::kLeafParts, Params().add(leaf_index), "reading a leaf's commitment");
   if (!rows) return std::move(rows).take_error();
   auto none = [&] {
@@ -207,9 +207,15 @@ Result<std::vector<Sha256Digest>> PostgresStore::commitment_part_hashes(std::uin
   if (rows->size() == 0 || rows->is_null(0, 0)) return none();
   auto parts = sqlite::decode_commitment_parts(rows->blob(0, 0));
   if (!parts) return damaged("leaf's sealed parts");
+  if (parts->empty()) return none();
+  return std::move(parts).value();
+}
+
+Result<std::vector<Sha256Digest>> PostgresStore::commitment_part_hashes(std::uint64_t leaf_index) {
+  auto parts = commitment_parts(leaf_index);
+  if (!parts) return std::move(parts).take_error();
   std::vector<Sha256Digest> hashes;
   for (const auto& part : *parts) hashes.push_back(stats::commitment_part_hash(part.salt, part.metadata));
-  if (hashes.empty()) return none();
   return hashes;
 }
 
