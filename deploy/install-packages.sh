@@ -18,6 +18,9 @@ packages=(
   postgresql                        # test-only: the tests' throwaway clusters (initdb, pg_ctl of PostgreSQL 15)
   libcpp-httplib-dev                # HTTP: `fpx witness serve`, the metrics endpoint, `fpx desk`
   python3 python3-cryptography      # test-only (issue 13): the cosignature/v1 interop script
+  # fpx desk: the French catalogue built with msgfmt/msgcat, and its browser
+  # test (playwright-core from npm, run by node)
+  gettext nodejs npm
 )
 if [[ "${FPX_WITH_CLANG:-0}" == 1 ]]; then
   packages+=(clang-14 libclang-rt-14-dev)  # libFuzzer targets and sanitizer runtimes

@@ -8,6 +8,10 @@ cd "$(dirname "$0")/.."
 
 deploy/install-packages.sh
 
+# fpx desk's browser test: playwright-core from npm (package-lock.json),
+# driving Debian's chromium; no browser is downloaded.
+(cd tests/browser && npm ci --no-audit --no-fund)
+
 build_dir="${FPX_BUILD_DIR:-build}"
 jobs="$(nproc)"
 # shellcheck disable=SC2086  # FPX_CMAKE_ARGS is a list of arguments

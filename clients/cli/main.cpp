@@ -9,6 +9,7 @@
 
 #include "cli.hpp"
 #include "commands_witness.hpp"
+#include "commands_desk.hpp"
 
 namespace {
 
@@ -224,6 +225,13 @@ int run(int argc, char** argv) {
                   "make this chain.pem the profile's broker certificate (transport key; observers: feed key) and pin "
                   "its key");
 
+  // --- desk (clients/desk/README.md) --------------------------------------------
+  DeskCommandOptions desk_options;
+  auto* desk = app.add_subcommand(
+      "desk", "the officer's web console on 127.0.0.1: inbox, what we owe, cases, forms; prints the URL to open");
+  desk->add_option("--port", desk_options.port, "port on 127.0.0.1 (default 0: any free port)");
+  desk->add_option("--lang", desk_options.language, "fr or en (default: the profile's [user] language, else LANG)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -250,6 +258,7 @@ int run(int argc, char** argv) {
   if (show->parsed()) return run_profile_show(global);
   if (pin->parsed()) return run_profile_pin(global, pin_options);
   if (auto code = witness_commands.run_parsed()) return *code;
+  if (desk->parsed()) return run_desk(global, desk_options);
   std::cerr << app.help();
   return kExitUsage;
 }

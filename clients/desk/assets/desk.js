@@ -1,0 +1,56 @@
+// fpx desk: the little script the pages use (served from /static/desk.js,
+// the only script the Content-Security-Policy allows; no inline script).
+'use strict';
+
+// Live updates: the server sends an event when a delivery was saved (or a
+// message sent); pages that list messages reload to show it.
+function followDeliveries() {
+  if (!document.body.dataset.live || typeof EventSource === 'undefined') return;
+  const source = new EventSource('/events');
+  // A form on its way must not be overtaken by a reload (its own send wakes
+  // the stream too): once one is submitted, the page stops following.
+  document.addEventListener('submit', () => source.close());
+  source.addEventListener('delivery', () => {
+    const notice = document.getElementById('live-notice');
+    if (notice) notice.hidden = false;
+    // A form being filled in is never thrown away: only reload when none has focus.
+    const active = document.activeElement;
+    if (active && (active.tagName === 'INPUT' || active.tagName === 'TEXTAREA' || active.tagName === 'SELECT')) return;
+    window.location.reload();
+  });
+}
+
+// Identifier completeness while typing: the server scores the firearm with
+// the same rule the exchange applies and names what is missing.
+function followCompleteness() {
+  const form = document.getElementById('request-form');
+  const output = document.getElementById('completeness');
+  if (!form || !output) return;
+  let timer = null;
+  const update = () => {
+    const query = new URLSearchParams();
+    for (const field of form.querySelectorAll('[name^="firearms[0]."]')) query.append(field.name, field.value);
+    fetch('/completeness?' + query.toString(), { credentials: 'same-origin' })
+      .then((response) => (response.ok ? response.json() : null))
+      .then((report) => {
+        if (!report) return;
+        output.textContent = report.label + ': ' + report.score + '/100' +
+          (report.missing.length ? ' · ' + report.missingLabel + ': ' + report.missing.join(', ') : '');
+        output.dataset.score = String(report.score);
+      })
+      .catch(() => {});
+  };
+  form.addEventListener('input', (event) => {
+    if (!event.target.name || !event.target.name.startsWith('firearms[0].')) return;
+    clearTimeout(timer);
+    timer = setTimeout(update, 250);
+  });
+  form.addEventListener('change', (event) => {
+    if (event.target.name && event.target.name.startsWith('firearms[0].')) update();
+  });
+}
+
+document.addEventListener('DOMContentLoaded', () => {
+  followDeliveries();
+  followCompleteness();
+});

@@ -1,0 +1,49 @@
+// The desk's pages, rendered on the server as HTML (no inline script or
+// style: the Content-Security-Policy allows only /static/desk.css and
+// /static/desk.js). Every text from a message or a form is HTML-escaped.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "case_files.hpp"
+#include "compose.hpp"
+#include "desk_session.hpp"
+#include "text.hpp"
+
+namespace fpx::desk {
+
+std::string html_escape(std::string_view text);
+
+struct PageContext {
+  const text::Catalogue& text;
+  const ParticipantInfo& me;
+  std::string csrf;  // the session's token, in every form that changes state
+  bool connected = true;
+};
+
+// Inbox and what we owe: every open request with its clocks, overdue and
+// urgent first; our own requests; closed cases.
+std::string inbox_page(const PageContext& context, const CaseFiles& files);
+
+// What a case page shows after a form was sent.
+struct FormResult {
+  std::string form;  // "ack", "respond", "close": the form the result belongs to
+  const Form* values = nullptr;
+  const Error* error = nullptr;
+  std::string notice;  // a success line
+};
+std::string case_page(const PageContext& context, const Case& item, const FormResult& result);
+
+std::string new_request_page(const PageContext& context, const Form& values, const Error* error);
+std::string sent_page(const PageContext& context, const SendOutcome& outcome, const std::string& case_link);
+
+// A short page for errors (404, 403, ...): what happened, what to do next.
+std::string notice_page(const PageContext& context, std::string_view title, std::string_view message);
+
+// {"score": 70, "missing": ["Calibre or gauge", ...]} for the firearm in the
+// query's firearms[0].* fields: the identifier-completeness feedback shown while typing.
+std::string completeness_json(const text::Catalogue& text, const Form& firearm_fields);
+
+}  // namespace fpx::desk

@@ -1,0 +1,138 @@
+// The officer's desk in a real browser (Debian's headless Chromium, driven by
+// playwright-core; no browser is downloaded): a Senegalese agency officer
+// files a tracing request through the form in French; Niger's focal point
+// officer sees it appear live, acknowledges and answers in English; the
+// agency sees the answer and closes the case. Screenshots go to
+// $FPX_SCREENSHOT_DIR. Run by ctest through desk_browser_test.cpp, which
+// starts the broker and the two desks and passes their URLs.
+import { chromium } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+
+const snUrl = process.env.DESK_SN_URL;
+const neUrl = process.env.DESK_NE_URL;
+const shots = process.env.FPX_SCREENSHOT_DIR;
+const chromiumPath = process.env.FPX_CHROMIUM || '/usr/bin/chromium';
+if (!snUrl || !neUrl || !shots) {
+  console.error('set DESK_SN_URL, DESK_NE_URL and FPX_SCREENSHOT_DIR (desk_browser_test.cpp does)');
+  process.exit(2);
+}
+mkdirSync(shots, { recursive: true });
+
+// Waits for deliveries through the broker: well under a second here; the
+// bound only stops a hung run on a loaded machine.
+const LIVE_TIMEOUT_MS = 45000;
+
+const browser = await chromium.launch({
+  executablePath: chromiumPath,
+  headless: true,
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+         '--disable-component-update', '--no-first-run'],
+});
+const senegal = await (await browser.newContext({ locale: 'fr-SN' })).newPage();
+const niger = await (await browser.newContext({ locale: 'en-GB' })).newPage();
+const problems = [];
+for (const [name, page] of [['sn', senegal], ['ne', niger]]) {
+  page.on('console', (message) => { if (message.type() === 'error') problems.push(`${name}: ${message.text()}`); });
+  page.on('pageerror', (error) => problems.push(`${name}: ${error.message}`));
+}
+
+// Polls the text of `selector` until `wanted(text)` (the pages' strict CSP
+// forbids the eval that page.waitForFunction would need).
+async function waitForText(page, selector, wanted, timeout = LIVE_TIMEOUT_MS) {
+  const deadline = Date.now() + timeout;
+  let text = '';
+  while (Date.now() < deadline) {
+    text = (await page.textContent(selector).catch(() => '')) || '';
+    if (wanted(text)) return text;
+    await page.waitForTimeout(100);
+  }
+  throw new Error(`${selector} never showed what was awaited; last text: ${text}`);
+}
+
+function check(condition, message) {
+  if (!condition) throw new Error(message);
+}
+
+try {
+  // Niger's officer has the desk open on the inbox, following live deliveries.
+  await niger.goto(neUrl);
+  await niger.waitForSelector('#owed');
+  check((await niger.textContent('h1')).includes('Inbox'), 'the Niger desk is in English');
+  await niger.screenshot({ path: `${shots}/01-niger-inbox-empty.png`, fullPage: true });
+
+  // The Senegalese agency files a request in French.
+  await senegal.goto(snUrl);
+  await senegal.click('text=Nouvelle demande de traçage');
+  check((await senegal.textContent('h1')).includes('Nouvelle demande de traçage'), 'the form is in French');
+  await senegal.fill('[name="header.caseReference"]', 'SN-ZIG-2026-0142');
+  await senegal.selectOption('[name="header.priority"]', 'urgent');
+  await senegal.fill('[name="header.urgencyJustification"]', 'Arme utilisée lors d\'un vol à main armée, suspects en fuite');
+  await senegal.check('input[name="header.handlingCodes"][value="h0CrimeFightingOnly"]');
+  await senegal.fill('[name="requestedStates[0].country"]', 'NE');
+  await senegal.selectOption('[name="requestedStates[0].role"]', 'countryOfLastImport');
+  await senegal.type('[name="firearms[0].serialNumber"]', 'AK-4711-ZG');
+  const partial = await waitForText(senegal, '#completeness', (text) => text.includes('/100'));
+  check(partial.includes('manquant'), `completeness names what is missing, in French: ${partial}`);
+  await senegal.type('[name="firearms[0].manufacturer"]', 'Manufacture d\'armes de Ouagadougou');
+  await senegal.fill('[name="firearms[0].countryOfManufacture"]', 'BF');
+  await senegal.fill('[name="firearms[0].model"]', 'MAO-47');
+  await senegal.selectOption('[name="firearms[0].type"]', 'rifleCarbine');
+  await senegal.type('[name="firearms[0].calibre"]', '7.62x39mm');
+  const fuller = await waitForText(senegal, '#completeness', (text) => text.includes('/100') && text !== partial);
+  check(Number(fuller.match(/(\d+)\/100/)[1]) > Number(partial.match(/(\d+)\/100/)[1]), `the score grows: ${partial} -> ${fuller}`);
+  await senegal.check('input[name="illicitBasis"][value="illicitUnderNationalLaw"]');
+  await senegal.fill('[name="legalJustification"]', 'Code pénal du Sénégal, art. 92 : détention sans autorisation');
+  await senegal.fill('[name="recovery.date"]', '2026-11-02');
+  await senegal.fill('[name="recovery.administrativeArea"]', 'Ziguinchor');
+  await senegal.fill('[name="intendedUse"]', 'enquête judiciaire et poursuites');
+  await senegal.check('input[name="informationSought"][value="chainOfCustody"]');
+  await senegal.screenshot({ path: `${shots}/02-senegal-new-request-fr.png`, fullPage: true });
+  await Promise.all([senegal.waitForURL(/\/case\/[0-9a-f]{32}/), senegal.click('#request-form button[type="submit"]')]);
+  check((await senegal.textContent('#case-status')).includes('en attente'), 'the new case waits for an acknowledgement');
+  await senegal.screenshot({ path: `${shots}/03-senegal-case-sent-fr.png`, fullPage: true });
+
+  // Niger sees it appear live (server-sent events), overdue and urgent first.
+  await niger.waitForSelector('#owed >> text=SN-ZIG-2026-0142', { timeout: LIVE_TIMEOUT_MS });
+  await niger.screenshot({ path: `${shots}/04-niger-inbox-live.png`, fullPage: true });
+  await Promise.all([niger.waitForURL(/\/case\//), niger.click('#owed >> text=SN-ZIG-2026-0142')]);
+  check((await niger.textContent('.thread')).includes('Tracing request'), 'the case view shows the request in English');
+  await niger.selectOption('#ack-form [name="status"]', 'accepted');
+  await niger.fill('#ack-form [name="expectedResponseDate"]', '2026-12-20');
+  await Promise.all([niger.waitForURL(/done=ack/), niger.click('#ack-form button[type="submit"]')]);
+  await niger.selectOption('#respond-form [name="kind"]', 'final');
+  await niger.selectOption('#respond-form [name="outcome"]', 'partialChain');
+  await niger.selectOption('#respond-form [name="chainOfCustody[0].role"]', 'importer');
+  await niger.fill('#respond-form [name="chainOfCustody[0].entity"]', 'Société Sahel Import');
+  await niger.fill('#respond-form [name="chainOfCustody[0].country"]', 'NE');
+  await niger.fill('#respond-form [name="chainOfCustody[0].date"]', '2009-03-14');
+  await niger.fill('#respond-form [name="chainOfCustody[0].documentReference"]', 'IMP-2009-0031');
+  await Promise.all([niger.waitForURL(/done=respond/), niger.click('#respond-form button[type="submit"]')]);
+  check((await niger.textContent('.thread')).includes('Partial chain of custody'), 'Niger sees its own answer');
+  await niger.screenshot({ path: `${shots}/05-niger-answered-en.png`, fullPage: true });
+
+  // The agency's case page updates live with the answer, in French; it closes the case.
+  await senegal.waitForSelector('article[data-type="tracingResponse"]', { timeout: LIVE_TIMEOUT_MS });
+  const thread = await senegal.textContent('.thread');
+  check(thread.includes('Accusé de réception'), 'the acknowledgement is shown in French');
+  check(thread.includes('Chaîne de détention partielle'), 'the outcome is shown in French');
+  check(thread.includes('Société Sahel Import'), 'the chain of custody is shown');
+  await senegal.screenshot({ path: `${shots}/06-senegal-answer-fr.png`, fullPage: true });
+  await senegal.fill('#close-form [name="reason"]', 'Réponse reçue, enquête poursuivie');
+  await Promise.all([senegal.waitForURL(/done=close/), senegal.click('#close-form button[type="submit"]')]);
+  check((await senegal.textContent('#case-status')).trim() === 'clos', 'the case is closed');
+  await senegal.screenshot({ path: `${shots}/07-senegal-closed-fr.png`, fullPage: true });
+
+  // Niger sees the case closed.
+  await niger.waitForSelector('#case-status:text("closed")', { timeout: LIVE_TIMEOUT_MS });
+  await niger.screenshot({ path: `${shots}/08-niger-closed-en.png`, fullPage: true });
+  check(problems.length === 0, `no script error or CSP violation in the pages: ${problems.join('; ')}`);
+  console.log(`ok: screenshots in ${shots}`);
+  await browser.close();
+} catch (error) {
+  console.error(`FAILED: ${error.message}`);
+  if (problems.length) console.error(`page problems: ${problems.join('; ')}`);
+  await senegal.screenshot({ path: `${shots}/failure-senegal.png`, fullPage: true }).catch(() => {});
+  await niger.screenshot({ path: `${shots}/failure-niger.png`, fullPage: true }).catch(() => {});
+  await browser.close();
+  process.exit(1);
+}
