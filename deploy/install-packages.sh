@@ -19,8 +19,8 @@ packages=(
   libcpp-httplib-dev                # HTTP: `fpx witness serve`, the metrics endpoint, `fpx desk`
   python3 python3-cryptography      # test-only (issue 13): the cosignature/v1 interop script
   # fpx desk: the French catalogue built with msgfmt/msgcat, and its browser
-  # test (playwright-core from npm, run by node)
-  gettext nodejs npm
+  # test (playwright-core from npm, run by node; npm below)
+  gettext nodejs
 )
 if [[ "${FPX_WITH_CLANG:-0}" == 1 ]]; then
   packages+=(clang-14 libclang-rt-14-dev)  # libFuzzer targets and sanitizer runtimes
@@ -43,6 +43,11 @@ for package in "${packages[@]}"; do
     missing+=("$package")
   fi
 done
+# Debian's npm package needs Debian's nodejs: where node comes from elsewhere
+# (NodeSource's nodejs bundles npm), installing it would fight that node.
+if ! command -v npm >/dev/null 2>&1; then
+  missing+=(npm)
+fi
 [[ ${#missing[@]} -eq 0 ]] && exit 0
 
 if [[ $(id -u) -ne 0 ]]; then
