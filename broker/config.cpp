@@ -137,7 +137,7 @@ class ConfigReader {
         problems_.push_back({key, period.error().message});
         continue;
       }
-      out.keep_ms[type] = *period;
+      out.rules[type] = RetentionRule{*period, *text};
     }
   }
 

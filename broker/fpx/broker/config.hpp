@@ -125,8 +125,12 @@ struct MetricsSettings {
 // tracing_request). A type without a rule is kept. `fpx-admin retention
 // run` purges the bodies whose time is up; headers' hashes, log leaves and
 // nodes stay, so the transparency log stays verifiable.
+struct RetentionRule {
+  std::int64_t keep_ms = 0;
+  std::string text;  // as written ("5y"), for the audit rows
+};
 struct RetentionSettings {
-  std::map<std::string, std::int64_t> keep_ms;  // message type name -> retention
+  std::map<std::string, RetentionRule> rules;  // message type name -> retention
 };
 // "5y" (365 days a year), "90d", "12h", "30m", "10s" in milliseconds.
 Result<std::int64_t> parse_retention_period(std::string_view text);
