@@ -39,6 +39,8 @@ struct BrokerOptions {
   double stored_burst_bytes = 1024.0 * 1024 * 1024;
   std::optional<std::size_t> max_watched_serials_per_state;
   std::optional<std::size_t> verify_workers;  // limits.verify_workers; unset keeps the broker's default
+  std::string metrics_listen;  // [metrics] listen; empty: no metrics endpoint
+  std::string extra_toml;      // appended after every other table (e.g. "[retention]\nalert = \"1s\"\n")
 };
 
 struct AuditRecord {
@@ -67,6 +69,7 @@ class BrokerProcess {
   const std::string& observers_endpoint() const { return observers_endpoint_; }
   CurvePublicKey curve_public_key() const;
   const std::filesystem::path& database() const { return database_; }
+  const std::filesystem::path& config_path() const { return config_; }
   std::string log_text() const;  // what the broker logged so far, over all its starts
   std::vector<AuditRecord> audit() const;
   // Count of audit rows of `stage` with `outcome` (an error code name or "accepted").
