@@ -14,6 +14,7 @@ packages=(
   nlohmann-json3-dev                # the broker's public feed records; the Wycheproof JSON vectors
   python3-cryptography-vectors      # test-only: reference Ed25519 vectors
   chromium                          # test-only: renders the `fpx report --html` page headless
+  libcpp-httplib-dev                # the broker's /metrics endpoint (operations, issue 16)
 )
 if [[ "${FPX_WITH_CLANG:-0}" == 1 ]]; then
   packages+=(clang-14 libclang-rt-14-dev)  # libFuzzer targets and sanitizer runtimes
