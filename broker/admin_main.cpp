@@ -151,9 +151,11 @@ int main(int argc, char** argv) {
       filter.decision = decision;
     }
     const ExportFormat chosen = format == "json" ? ExportFormat::json : ExportFormat::csv;
-    fpx::Result<std::uint64_t> written = std::uint64_t{0};
+    auto export_to = [&](std::ostream& out) { return fpx::broker::admin::export_audit_sqlite(*store, filter, chosen, out); };
     if (out_path.empty()) {
-      written = fpx::broker::admin::export_audit_sqlite(*store, filter, chosen, std::cout);
+      auto written = export_to(std::cout);
+      if (!written) return fail(written.error());
+      std::cerr << "fpx-admin: " << *written << " audit rows exported\n";
     } else {
       // The audit trail names participants and message ids: private to its reader.
       std::filesystem::path path(out_path);
@@ -164,10 +166,10 @@ int main(int argc, char** argv) {
       ::close(fd);
       std::filesystem::permissions(path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
       std::ofstream file(path, std::ios::binary | std::ios::trunc);
-      written = fpx::broker::admin::export_audit_sqlite(*store, filter, chosen, file);
+      auto written = export_to(file);
+      if (!written) return fail(written.error());
+      std::cerr << "fpx-admin: " << *written << " audit rows exported to " << out_path << "\n";
     }
-    if (!written) return fail(written.error());
-    std::cerr << "fpx-admin: " << *written << " audit rows exported\n";
     return 0;
   }
   if (*dead_letters) {

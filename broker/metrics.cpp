@@ -1,6 +1,11 @@
 #include "fpx/broker/metrics.hpp"
 
+#include <algorithm>
 #include <charconv>
+#include <condition_variable>
+#include <deque>
+#include <iterator>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -9,6 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include "fpx/broker/broker.hpp"
+#include "fpx/certificate.hpp"
 
 namespace fpx::broker {
 
@@ -259,12 +265,16 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::start(const std::string& l
   if (!address) return std::move(address).take_error();
   auto state = std::make_unique<State>();
   auto& server = state->server;
+  // cpp-httplib owns (and deletes) the queue it asks for: its API, not ours.
   server.new_task_queue = [] { return new BoundedScrapeQueue(); };
   server.set_payload_max_length(kMaxMetricsRequestBodyBytes);
   server.set_read_timeout(kMetricsReadTimeout);
   server.set_write_timeout(kMetricsReadTimeout);
   // One request per connection: a scraper holding a connection open would
   // otherwise keep the one scrape thread for its keep-alive time.
+  // TODO(security): cpp-httplib 0.11 bounds each header line (8 KiB) and
+  // the request line but not the number of header lines; the port is
+  // loopback by default, put a proxy in front before exposing it further.
   server.set_keep_alive_max_count(1);
   server.Get("/metrics", [&metrics](const httplib::Request&, httplib::Response& response) {
     response.set_content(metrics.render(fpx::now_ms()), "text/plain; version=0.0.4; charset=utf-8");
@@ -291,6 +301,11 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::start(const std::string& l
   }
   State* raw = state.get();
   state->listener = std::thread([raw] { raw->server.listen_after_bind(); });
+  // stop() before the listener runs would be lost and the join would hang:
+  // hand the server out only once it accepts.
+  for (int waited_ms = 0; !state->server.is_running() && waited_ms < 5000; ++waited_ms) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   return std::unique_ptr<MetricsServer>(new MetricsServer(std::move(state)));
 }
 

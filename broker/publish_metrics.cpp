@@ -1,6 +1,8 @@
 // The loop's side of the metrics (fpx/broker/metrics.hpp): what it
 // publishes each timer tick, and the delivery latencies of a committed
 // batch's confirmations. Loop thread only; the scrape thread reads atomics.
+#include <algorithm>
+
 #include "broker_impl.hpp"
 
 namespace fpx::broker {

@@ -72,13 +72,13 @@ Result<std::vector<MessageId>> SqliteStore::purge_bodies(const RetentionPurge& p
     {
       Query query(update->get());
       query.bind(1, row.seq);
-      if (auto done_ = done(query.step(), "purging a body"); !done_) return std::move(done_).take_error();
+      if (auto step_done = done(query.step(), "purging a body"); !step_done) return std::move(step_done).take_error();
     }
     {
       Query query(mark->get());
       query.bind(1, row.seq).bind(2, std::string_view(reason));
-      if (auto done_ = done(query.step(), "marking a purged message's deliveries"); !done_) {
-        return std::move(done_).take_error();
+      if (auto step_done = done(query.step(), "marking a purged message's deliveries"); !step_done) {
+        return std::move(step_done).take_error();
       }
     }
     AuditEntry entry;

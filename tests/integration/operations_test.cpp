@@ -4,7 +4,10 @@
 // still passes.
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <atomic>
+#include <functional>
+#include <mutex>
 #include <chrono>
 #include <fstream>
 #include <set>
