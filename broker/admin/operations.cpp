@@ -243,7 +243,9 @@ Status backup_sqlite(const std::filesystem::path& store, const std::filesystem::
 }
 
 Result<StoreCheck> check_sqlite_store(const std::filesystem::path& file) {
-  auto opened = open_database(file, OpenMode::read_only);
+  // Read-write without create, though it only reads: a read-only connection
+  // to a WAL file may leave a -shm behind, and restore checks that none is.
+  auto opened = open_database(file, OpenMode::read_write);
   if (!opened) return std::move(opened).take_error();
   sqlite3* db = opened->get();
   StoreCheck check;
