@@ -96,6 +96,10 @@ void BrokerMetrics::publish(const BrokerCounters& c, const LoopGauges& gauges) {
   broker_not_after_ms_.store(gauges.broker_certificate_not_after_ms, std::memory_order_relaxed);
   root_not_after_ms_.store(gauges.root_certificate_not_after_ms, std::memory_order_relaxed);
   crl_next_update_ms_.store(gauges.crl_next_update_ms, std::memory_order_relaxed);
+  messages_decoded_.store(gauges.messages_decoded, std::memory_order_relaxed);
+  for (std::size_t i = 0; i < kStageTimerCount; ++i) {
+    stage_cpu_us_[i].store(gauges.stage_cpu_us[i], std::memory_order_relaxed);
+  }
   published_.store(true, std::memory_order_release);
 }
 
@@ -110,6 +114,19 @@ std::string BrokerMetrics::render(std::int64_t now_ms) const {
   for (std::size_t i = 0; i < kCounterCount; ++i) {
     fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} counter\n{} {}\n", kCounters[i].name,
                    escape_help(kCounters[i].help), kCounters[i].name, kCounters[i].name, load(counters_[i]));
+  }
+  fmt::format_to(std::back_inserter(out), "# HELP fpx_messages_decoded_total {}\n# TYPE fpx_messages_decoded_total "
+                 "counter\nfpx_messages_decoded_total {}\n",
+                 escape_help("Frames decoded from the participants endpoint (the stage cpu line's messages)."),
+                 load(messages_decoded_));
+  static constexpr std::array<const char*, kStageTimerCount> kStageNames = {
+      "decode", "open", "authorize", "validate", "dedupe", "persist", "receipt", "account", "commit", "route"};
+  out += "# HELP fpx_stage_cpu_seconds_total Thread CPU time per stage since start, verify workers' included.\n"
+         "# TYPE fpx_stage_cpu_seconds_total counter\n";
+  for (std::size_t i = 0; i < kStageTimerCount; ++i) {
+    fmt::format_to(std::back_inserter(out), "fpx_stage_cpu_seconds_total{{stage=\"{}\"}} {}\n",
+                   escape_label_value(kStageNames[i]),
+                   static_cast<double>(stage_cpu_us_[i].load(std::memory_order_relaxed)) / 1e6);
   }
   append_histogram(out, "fpx_receipt_latency_seconds",
                    "Submit frame read off the socket (its batch's turn) to its receipt sent after the durable commit.",

@@ -16,6 +16,10 @@ void Broker::Impl::publish_metrics() {
   if (!identity.chain().empty()) gauges.broker_certificate_not_after_ms = identity.chain().front().not_after_ms();
   gauges.root_certificate_not_after_ms = trust.root().not_after_ms();
   gauges.crl_next_update_ms = trust.earliest_crl_next_update_ms();
+  gauges.messages_decoded = stage_times.messages();
+  for (std::size_t i = 0; i < kStageTimerCount; ++i) {
+    gauges.stage_cpu_us[i] = stage_times.microseconds(static_cast<StageTimer>(i));
+  }
   metrics.publish(counters, gauges);
 }
 

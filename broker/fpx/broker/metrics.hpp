@@ -19,6 +19,7 @@
 #include <string>
 #include <string_view>
 
+#include "fpx/broker/stage_timers.hpp"
 #include "fpx/result.hpp"
 
 namespace fpx::broker {
@@ -70,6 +71,9 @@ struct LoopGauges {
   std::int64_t broker_certificate_not_after_ms = 0;
   std::int64_t root_certificate_not_after_ms = 0;
   std::int64_t crl_next_update_ms = 0;  // the earliest nextUpdate of the CRLs; 0: none loaded
+  // The "stage cpu us:" line: frames decoded, thread CPU per stage (StageTimer order).
+  std::uint64_t messages_decoded = 0;
+  std::array<std::int64_t, kStageTimerCount> stage_cpu_us{};
 };
 
 class BrokerMetrics {
@@ -94,6 +98,8 @@ class BrokerMetrics {
   std::array<std::atomic<std::uint64_t>, kCounterCount> counters_{};
   std::atomic<std::uint64_t> pending_writes_{0}, sessions_{0}, in_flight_{0}, backlog_{0};
   std::atomic<std::int64_t> broker_not_after_ms_{0}, root_not_after_ms_{0}, crl_next_update_ms_{0};
+  std::atomic<std::uint64_t> messages_decoded_{0};
+  std::array<std::atomic<std::int64_t>, kStageTimerCount> stage_cpu_us_{};
   std::atomic<bool> published_{false};
   std::chrono::steady_clock::time_point batch_received_{};  // loop thread only
 };
