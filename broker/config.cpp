@@ -17,6 +17,16 @@ namespace fpx::broker {
 
 namespace {
 
+// Every message type's name (message_type_name), for the retention keys.
+bool is_message_type_name(std::string_view name) {
+  for (int value = 1; value < 256; ++value) {
+    const auto type_name = message_type_name(static_cast<wire::MessageType>(value));
+    if (type_name == "unknown") break;
+    if (type_name == name) return true;
+  }
+  return false;
+}
+
 class ConfigReader {
  public:
   ConfigReader(const toml::table& table, std::filesystem::path base) : table_(table), base_(std::move(base)) {}
@@ -157,16 +167,6 @@ class ConfigReader {
 };
 
 constexpr std::int64_t kDayMs = 24LL * 3600 * 1000;
-
-// Every message type's name (message_type_name), for the retention keys.
-bool is_message_type_name(std::string_view name) {
-  for (int value = 1; value < 256; ++value) {
-    const auto type_name = message_type_name(static_cast<wire::MessageType>(value));
-    if (type_name == "unknown") break;
-    if (type_name == name) return true;
-  }
-  return false;
-}
 
 // A retention beyond a century is a typo (or "forever": leave the type out).
 constexpr std::int64_t kMaxRetentionMs = 100LL * 365 * kDayMs;
