@@ -353,13 +353,21 @@ TEST_CASE("the audit export filters by participant and decision and time in CSV 
 TEST_CASE("dead-letters lists a delivery never confirmed before its hold time ended") {
   Exchange exchange({.hold_ms = 1000});
   const auto dir = exchange.pki.dir();
-  auto burkina = exchange.connect("bf.focal-point");
-  // An alert to Niger's focal point, which never connects.
-  auto alert = test::seal_changed(exchange.pki.identity("bf.focal-point"), MessageType::ALERT, [](auto header, auto) {
-    header.initRecipients(1)[0].setCountry("NE");
-  });
-  REQUIRE(burkina->submit(alert).ok());
-  const std::string id = test::message_id_of(alert).hex();
+  // Niger acknowledges Senegal's request; Senegal's focal point never
+  // connects, so the acknowledgement (held timing.hold_ms) dies undelivered.
+  const auto request = test::seal_sample(exchange.pki.identity("sn.police-judiciaire"), MessageType::TRACING_REQUEST);
+  REQUIRE(exchange.connect("sn.police-judiciaire")->submit(request).ok());
+  auto niger = exchange.connect("ne.focal-point");
+  REQUIRE(receive(*niger, 1).size() == 1);
+  const MessageId request_id = test::message_id_of(request);
+  auto acknowledgement = test::seal_changed(exchange.pki.identity("ne.focal-point"),
+                                            MessageType::TRACING_ACKNOWLEDGEMENT, [&](auto header, auto) {
+                                              header.setInReplyTo(
+                                                  kj::arrayPtr(request_id.bytes.data(), request_id.bytes.size()));
+                                              header.initRecipients(1)[0].setCountry("SN");
+                                            });
+  REQUIRE(niger->submit(acknowledgement).ok());
+  const std::string id = test::message_id_of(acknowledgement).hex();
 
   test::CommandRun listed;
   auto deadline = std::chrono::steady_clock::now() + 30s;
@@ -371,16 +379,17 @@ TEST_CASE("dead-letters lists a delivery never confirmed before its hold time en
   INFO(listed.out << listed.err);
   std::istringstream lines(listed.out);
   std::string line;
-  bool found = false;
+  std::set<std::string> recipients;
   while (std::getline(lines, line)) {
     auto row = nlohmann::json::parse(line);
     if (row["message_id"] != id) continue;
-    found = true;
-    CHECK(row["recipient"] == "ne.focal-point");
-    CHECK(row["sender"] == "bf.focal-point");
-    CHECK(row["type"] == "alert");
+    recipients.insert(row["recipient"].get<std::string>());
+    CHECK(row["sender"] == "ne.focal-point");
+    CHECK(row["type"] == "tracing-acknowledgement");
+    CHECK(row["reason"] == "not delivered before its hold time ended");
   }
-  CHECK(found);
+  // Senegal's focal point, and the requesting agency (which disconnected).
+  CHECK(recipients.count("sn.focal-point") == 1);
   auto later = admin(dir, {"--store", exchange.broker->database().string(), "dead-letters", "--since",
                            std::to_string(now_ms() + 3'600'000)});
   CHECK(later.out.find(id) == std::string::npos);
