@@ -2397,6 +2397,28 @@ TEST_CASE("metrics rows: the metrics port answers only GET /metrics and bounds w
     CHECK(::recv(fd, &byte, 1, 0) == 0);
     ::close(fd);
   }
+  SECTION("a flood of idle connections beyond the queue is served in turn, and the next scrape is answered") {
+    // One scrape thread, kMaxQueuedScrapes (8) waiting, the listener serving
+    // one itself: 12 idle peers are dropped two at a time after the read
+    // timeout, the rest wait in the kernel's backlog, and a scrape after them
+    // is answered (by then: a client that waits long enough is served).
+    std::vector<int> idle;
+    for (int i = 0; i < 12; ++i) {
+      const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+      REQUIRE(fd >= 0);
+      sockaddr_in address{};
+      address.sin_family = AF_INET;
+      address.sin_port = htons(static_cast<std::uint16_t>(port));
+      address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+      idle.push_back(fd);
+    }
+    http.set_read_timeout(120, 0);
+    auto answered = http.Get("/metrics");
+    REQUIRE(answered);
+    CHECK(answered->status == 200);
+    for (int fd : idle) ::close(fd);
+  }
   // Whatever came before, the endpoint still serves the exposition.
   auto response = http.Get("/metrics");
   REQUIRE(response);
