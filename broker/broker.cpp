@@ -246,6 +246,7 @@ Status Broker::Impl::poll_once(std::chrono::milliseconds timeout, int signal_fd)
 
 void Broker::Impl::gather_batch() {
   loop_clock.tick();
+  metrics.batch_received();
   std::vector<std::vector<zmq::message_t>> batch;
   std::deque<std::vector<zmq::message_t>> held_back;
   std::map<std::string, std::size_t> share;  // routing id -> messages in this batch
@@ -348,6 +349,7 @@ void Broker::Impl::commit_batch() {
   }
   if (committed) {
     ScopedStageTimer timer(stage_times, StageTimer::commit);
+    ScopedLatency commit_latency(metrics.commit_time);
     committed = store->commit();
   }
   if (!committed) {
@@ -400,6 +402,7 @@ void Broker::Impl::send_after_commit(Status committed) {
     }
     after_commit.push_to.clear();
   } else {
+    observe_delivery_latency();
     for (const auto& [participant, ids] : after_commit.confirmed) sessions.leave_in_flight(participant, ids);
     for (auto& out : after_commit.replies) {
       if (!out.receipt) continue;
@@ -413,6 +416,7 @@ void Broker::Impl::send_after_commit(Status committed) {
   auto replies = std::move(after_commit.replies);
   after_commit.replies.clear();
   for (const auto& out : replies) sessions.send(out.routing_id, out.frame);
+  if (committed) metrics.receipts_sent(std::count_if(replies.begin(), replies.end(), [](const auto& out) { return out.receipt.has_value(); }));
   auto to_push = std::move(after_commit.push_to);
   after_commit.push_to.clear();
   for (const auto& participant : to_push) sessions.push_deliveries(participant);
@@ -422,6 +426,7 @@ void Broker::Impl::run_timers() {
   const std::int64_t now_ms = loop_clock.tick();
   if (!timers.due(TimerJob::resend_and_report, now_ms)) return;
   timers.ran(TimerJob::resend_and_report, now_ms);
+  publish_metrics();
   sessions.resend_overdue();
   zap_gate.report_handshake_failures();
   admission.report_summaries(now_ms);

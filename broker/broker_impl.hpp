@@ -78,6 +78,10 @@ struct Broker::Impl {
   // each minute when they changed, and at stop.
   enum class Repeat { when_changed, always };
   void log_counters(Repeat repeat);
+  // The metrics (publish_metrics.cpp): counters and gauges each tick; the
+  // delivery latencies of a committed batch's confirmations.
+  void publish_metrics();
+  void observe_delivery_latency();
 
   // --- one inbound message (dispatch.cpp, handle_*.cpp) ---
   // One message taken from the socket, decoded before the batch's transaction
@@ -118,6 +122,7 @@ struct Broker::Impl {
   Enrollment enrollment;
   std::unique_ptr<Store> store;
   BrokerCounters counters;
+  BrokerMetrics metrics;  // atomics the metrics thread reads
   StageTimes stage_times;
   PendingWrites pending;     // rows for the next transaction
   AfterCommit after_commit;  // filled while a batch runs, acted on after its commit

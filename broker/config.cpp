@@ -8,12 +8,24 @@
 
 #include <toml++/toml.h>
 
+#include "fpx/broker/metrics.hpp"
+#include "fpx/envelope.hpp"
 #include "fpx/transparency_log.hpp"
 #include "fpx/validate.hpp"
 
 namespace fpx::broker {
 
 namespace {
+
+// Every message type's name (message_type_name), for the retention keys.
+bool is_message_type_name(std::string_view name) {
+  for (int value = 1; value < 256; ++value) {
+    const auto type_name = message_type_name(static_cast<wire::MessageType>(value));
+    if (type_name == "unknown") break;
+    if (type_name == name) return true;
+  }
+  return false;
+}
 
 class ConfigReader {
  public:
@@ -113,6 +125,32 @@ class ConfigReader {
     out = std::move(periods);
   }
 
+  void retention(RetentionSettings& out) {
+    auto node = table_.at_path("retention");
+    if (!node) return;
+    const toml::table* rules = node.as_table();
+    if (rules == nullptr) {
+      problems_.push_back({"retention", "must be a table of message_type = \"5y\""});
+      return;
+    }
+    for (const auto& [name, value] : *rules) {
+      const std::string key = "retention." + std::string(name.str());
+      std::string type(name.str());
+      std::replace(type.begin(), type.end(), '_', '-');
+      if (!is_message_type_name(type)) {
+        problems_.push_back({key, "is not a message type (e.g. tracing_request, alert, campaign_report)"});
+        continue;
+      }
+      auto text = value.value<std::string>();
+      auto period = parse_retention_period(text.value_or(""));
+      if (!period) {
+        problems_.push_back({key, period.error().message});
+        continue;
+      }
+      out.rules[type] = RetentionRule{*period, *text};
+    }
+  }
+
   void must_exist(const char* key, const std::filesystem::path& value, bool directory) {
     if (value.empty()) return;
     std::error_code error;
@@ -130,7 +168,33 @@ class ConfigReader {
 
 constexpr std::int64_t kDayMs = 24LL * 3600 * 1000;
 
+// A retention beyond a century is a typo (or "forever": leave the type out).
+constexpr std::int64_t kMaxRetentionMs = 100LL * 365 * kDayMs;
+
 }  // namespace
+
+Result<std::int64_t> parse_retention_period(std::string_view text) {
+  std::int64_t count = 0;
+  std::size_t digits = 0;
+  while (digits < text.size() && digits < 9 && text[digits] >= '0' && text[digits] <= '9') {
+    count = count * 10 + (text[digits] - '0');
+    ++digits;
+  }
+  const std::string_view unit = text.substr(digits);
+  const std::int64_t unit_ms = unit == "s"   ? 1000
+                               : unit == "m" ? 60'000
+                               : unit == "h" ? 3'600'000
+                               : unit == "d" ? kDayMs
+                               : unit == "y" ? 365 * kDayMs
+                                             : 0;
+  if (digits == 0 || count == 0 || unit_ms == 0 || count * unit_ms > kMaxRetentionMs) {
+    std::string message = "'";
+    message.append(text).append("' is not a retention period: use a length such as \"5y\", \"90d\" or \"12h\" "
+                                "(at most 100y); leave the type out to keep its messages");
+    return make_error(ErrorCode::invalid_argument, std::move(message));
+  }
+  return count * unit_ms;
+}
 
 Result<StatisticsPeriod> parse_statistics_period(std::string_view name) {
   if (name == "month" || name == "day") return StatisticsPeriod{std::string(name), 0};
@@ -223,6 +287,8 @@ Result<BrokerConfig> parse_broker_config(std::string_view text, const std::files
   read.path("storage.database", config.database, config.store_backend == StoreBackend::sqlite);
   read.text("log.level", config.log_level, false);
   read.regions(config.regions);
+  read.text("metrics.listen", config.metrics.listen, false);
+  read.retention(config.retention);
 
   auto& limits = config.limits;
   read.number("limits.max_message_bytes", limits.max_message_bytes, 4096, 64.0 * 1024 * 1024);
@@ -268,6 +334,11 @@ Result<BrokerConfig> parse_broker_config(std::string_view text, const std::files
   if (!valid_note_key_name(config.oversight.origin)) {
     read.problems().push_back({"oversight.origin", "must be a non-empty name without spaces or '+', e.g. fpx.exchange/log"});
   }
+  if (!config.metrics.listen.empty()) {
+    if (auto address = parse_listen_address(config.metrics.listen); !address) {
+      read.problems().push_back({"metrics.listen", address.error().message});
+    }
+  }
   if (!config.passphrase_file.empty() && !config.passphrase_env.empty()) {
     read.problems().push_back({"identity", "give passphrase_file or passphrase_env, not both"});
   }
@@ -283,7 +354,8 @@ Result<BrokerConfig> parse_broker_config(std::string_view text, const std::files
 
   // Keys this version does not know are probably typos: say so.
   static const std::vector<std::string> kKnownTables = {"participants", "pki", "identity", "storage", "store", "log",
-                                                        "regions", "limits", "timing", "clocks", "observers", "oversight"};
+                                                        "regions", "limits", "timing", "clocks", "observers", "oversight",
+                                                        "metrics", "retention"};
   for (const auto& [key, value] : table) {
     if (std::find(kKnownTables.begin(), kKnownTables.end(), std::string(key.str())) == kKnownTables.end()) {
       read.problems().push_back({std::string(key.str()), "is not an option of this broker (typo?)"});

@@ -70,6 +70,18 @@ int main(int argc, char** argv) {
     std::cerr << "fpx-broker: " << broker.error().describe() << "\n";
     return 1;
   }
+  // After the broker, so it stops (and joins its thread) before the counters it reads go.
+  std::unique_ptr<fpx::broker::MetricsServer> metrics;
+  if (!config->metrics.listen.empty()) {
+    auto started = fpx::broker::MetricsServer::start(config->metrics.listen, (*broker)->metrics());
+    // Metrics observe; they must not stop tracing: the broker serves on without them.
+    if (!started) {
+      spdlog::error("metrics: {}", started.error().describe());
+    } else {
+      metrics = std::move(started).value();
+      spdlog::info("metrics on http://{}/metrics", config->metrics.listen);
+    }
+  }
   std::cout << "fpx-broker listening on " << (*broker)->endpoint() << std::endl;
   auto stopped = (*broker)->run(signal_fd);
   if (!stopped) {

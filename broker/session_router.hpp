@@ -85,6 +85,31 @@ class SessionRouter {
   void close_not_enrolled(const Enrollment& enrollment);
   std::string label(const std::string& routing_id) const;
   std::size_t size() const { return sessions_.size(); }
+  // For the metrics (broker/publish_metrics.cpp): deliveries sent and not
+  // confirmed over every session, and when each of `delivery_ids` was last
+  // sent to one of the participant's sessions (loop clock, ms).
+  std::size_t in_flight_count() const {
+    std::size_t count = 0;
+    for (const auto& [key, session] : sessions_) count += session.in_flight.size();
+    return count;
+  }
+  std::vector<std::int64_t> sent_at(const ParticipantId& participant,
+                                    const std::vector<std::uint64_t>& delivery_ids) const {
+    std::vector<std::int64_t> times;
+    auto found = sessions_of_.find(participant);
+    if (found == sessions_of_.end()) return times;
+    for (auto id : delivery_ids) {
+      for (const auto& key : found->second) {
+        auto session = sessions_.find(key);
+        if (session == sessions_.end()) continue;
+        if (auto sent = session->second.in_flight.find(id); sent != session->second.in_flight.end()) {
+          times.push_back(sent->second);
+          break;
+        }
+      }
+    }
+    return times;
+  }
 
  private:
   void push_to_session(Session& session);

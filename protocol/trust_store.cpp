@@ -284,6 +284,16 @@ std::vector<std::string> TrustStore::crls_expiring_before(std::int64_t deadline_
   return expiring;
 }
 
+std::int64_t TrustStore::earliest_crl_next_update_ms() const {
+  std::int64_t earliest = 0;
+  for (const auto& [issuer, crls] : state_->crls_by_issuer) {
+    const std::int64_t next = crls.front().next_update_ms;
+    if (next == 0) return 0;  // stale already: crls_expiring_before warns of it
+    if (earliest == 0 || next < earliest) earliest = next;
+  }
+  return earliest;
+}
+
 Result<ResolvedChain> TrustStore::State::verify_uncached(const std::vector<ByteView>& chain_der) {
   std::vector<Certificate> certificates;
   for (auto der : chain_der) {

@@ -268,6 +268,12 @@ Result<std::optional<Bytes>> SqliteStore::message_envelope(const MessageId& id) 
   const int rc = query.step();
   if (rc == SQLITE_DONE) return std::optional<Bytes>{};
   if (rc != SQLITE_ROW) return fail(rc, "reading an envelope");
+  // Emptied by retention (retention.cpp): no signed header left to read.
+  if (sqlite3_column_bytes(message_envelope_.get(), 0) == 0) {
+    return make_error(ErrorCode::not_found, "message " + id.hex() +
+                                                " is past its retention: its body was purged (its hash and log leaf "
+                                                "remain); refer to it no more, or send a new message");
+  }
   return std::optional<Bytes>{query.blob(0)};
 }
 

@@ -177,6 +177,7 @@ class SqliteStore final : public Store {
   Status add_deliveries(const MessageId& id, const std::vector<ParticipantId>& recipients,
                         std::int64_t at_ms) override;
   Result<std::optional<Bytes>> message_envelope(const MessageId& id) override;
+  Result<std::vector<MessageId>> purge_bodies(const RetentionPurge& purge) override;  // retention.cpp
   Result<std::uint64_t> bytes_stored_since(const ParticipantId& sender, std::int64_t since_ms) override;
   Result<std::uint64_t> watched_serials_added_since(const ParticipantId& sender, std::int64_t since_ms) override;
 

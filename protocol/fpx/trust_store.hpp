@@ -57,6 +57,9 @@ class TrustStore {
 
   // CRLs that expire within the next day (or already have): for warnings.
   std::vector<std::string> crls_expiring_before(std::int64_t deadline_ms) const;
+  // The earliest nextUpdate of the newest CRL of each issuer (ms), for the
+  // broker's metrics; 0 when no CRL is loaded or one has no nextUpdate.
+  std::int64_t earliest_crl_next_update_ms() const;
 
   const Certificate& root() const;
 

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <httplib.h>
 #include <algorithm>
 #include <chrono>
 #include <cstring>
@@ -38,6 +39,7 @@
 #include "support/broker_clients.hpp"
 #include "support/broker_process.hpp"
 #include "support/feed_forgery.hpp"
+#include "support/loopback_port.hpp"
 #include "support/sample_messages.hpp"
 #include "support/test_pki.hpp"
 
@@ -2474,4 +2476,76 @@ TEST_CASE("feed rows: a record the log does not cover or hold is refused by the 
     CHECK(verify_inclusion(*report->leaf_hash, *report->log_index, head->checkpoint.size, *proof,
                            head->checkpoint.root));
   }
+TEST_CASE("metrics rows: the metrics port answers only GET /metrics and bounds what a peer may send") {
+  test::TestPki pki({"SN", "NE"});
+  pki.issue("sn.focal-point", "SN", Role::focal_point);
+  const int port = test::unused_loopback_port();
+  test::BrokerProcess broker(pki, {"sn.focal-point"}, {.metrics_listen = "127.0.0.1:" + std::to_string(port)});
+  httplib::Client http("127.0.0.1", port);
+  http.set_connection_timeout(5, 0);
+  http.set_read_timeout(10, 0);
+
+  SECTION("POST to /metrics gets 405 with Allow: GET") {
+    auto response = http.Post("/metrics");
+    REQUIRE(response);
+    CHECK(response->status == 405);
+    CHECK(response->get_header_value("Allow") == "GET");
+  }
+  SECTION("another path gets 404") {
+    auto response = http.Get("/debug/vars");
+    REQUIRE(response);
+    CHECK(response->status == 404);
+  }
+  SECTION("a request body gets 413 and is not read") {
+    auto response = http.Post("/metrics", std::string(64 * 1024, 'x'), "text/plain");
+    REQUIRE(response);
+    CHECK(response->status == 413);
+  }
+  SECTION("a request line over 8 KiB gets 414") {
+    auto response = http.Get("/metrics?" + std::string(9000, 'a'));
+    REQUIRE(response);
+    CHECK(response->status == 414);
+  }
+  SECTION("a peer that connects and sends nothing is dropped, and the next scrape is answered") {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<std::uint16_t>(port));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+    // The broker closes it after its read timeout: recv sees the end.
+    timeval wait{15, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
+    char byte = 0;
+    CHECK(::recv(fd, &byte, 1, 0) == 0);
+    ::close(fd);
+  }
+  SECTION("a flood of idle connections beyond the queue is served in turn, and the next scrape is answered") {
+    // One scrape thread, kMaxQueuedScrapes (8) waiting, the listener serving
+    // one itself: 12 idle peers are dropped two at a time after the read
+    // timeout, the rest wait in the kernel's backlog, and a scrape after them
+    // is answered (by then: a client that waits long enough is served).
+    std::vector<int> idle;
+    for (int i = 0; i < 12; ++i) {
+      const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+      REQUIRE(fd >= 0);
+      sockaddr_in address{};
+      address.sin_family = AF_INET;
+      address.sin_port = htons(static_cast<std::uint16_t>(port));
+      address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+      idle.push_back(fd);
+    }
+    http.set_read_timeout(120, 0);
+    auto answered = http.Get("/metrics");
+    REQUIRE(answered);
+    CHECK(answered->status == 200);
+    for (int fd : idle) ::close(fd);
+  }
+  // Whatever came before, the endpoint still serves the exposition.
+  auto response = http.Get("/metrics");
+  REQUIRE(response);
+  CHECK(response->status == 200);
+  CHECK_THAT(response->body, Catch::Contains("# TYPE fpx_messages_accepted_total counter"));
 }

@@ -90,6 +90,8 @@ void BrokerProcess::choose_endpoints_and_write_config() {
          << "[timing]\nhold_ms = " << options.hold_ms << "\nresend_after_ms = " << options.resend_after_ms
          << "\nmax_message_age_ms = " << options.max_message_age_ms
          << "\nhandshake_ivl_ms = " << options.handshake_ivl_ms << "\n";
+  // Metrics off unless a test asks (parallel brokers would share one default port).
+  config << "[metrics]\nlisten = \"" << options.metrics_listen << "\"\n" << options.extra_toml;
   REQUIRE(config.good());
   config.close();
 }

@@ -43,6 +43,8 @@ struct BrokerOptions {
   // ([store] backend = "postgres"; tests/support/postgres_cluster.hpp), not
   // in the SQLite file, and audit() cannot read it.
   std::string postgres_dsn;
+  std::string metrics_listen;  // [metrics] listen; empty: no metrics endpoint
+  std::string extra_toml;      // appended after every other table (e.g. "[retention]\nalert = \"1s\"\n")
 };
 
 struct AuditRecord {
@@ -71,6 +73,7 @@ class BrokerProcess {
   const std::string& observers_endpoint() const { return observers_endpoint_; }
   CurvePublicKey curve_public_key() const;
   const std::filesystem::path& database() const { return database_; }
+  const std::filesystem::path& config_path() const { return config_; }
   std::string log_text() const;  // what the broker logged so far, over all its starts
   std::vector<AuditRecord> audit() const;
   // Count of audit rows of `stage` with `outcome` (an error code name or "accepted").

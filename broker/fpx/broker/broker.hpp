@@ -10,6 +10,7 @@
 #include <string>
 
 #include "fpx/broker/config.hpp"
+#include "fpx/broker/metrics.hpp"
 #include "fpx/broker/store.hpp"
 
 namespace fpx::broker {
@@ -58,6 +59,8 @@ class Broker {
 
   Store& store();
   const BrokerCounters& counters() const;
+  // What fpx-broker serves on [metrics] listen (MetricsServer, another thread).
+  const BrokerMetrics& metrics() const;
 
  private:
   struct Impl;

@@ -116,6 +116,27 @@ struct Oversight {
 // Where the broker keeps its state ([store] backend): SQLite, embedded, one
 // machine; PostgreSQL, for an exchange that replicates (broker/store_pg/).
 enum class StoreBackend { sqlite, postgres };
+// [metrics]: the Prometheus endpoint (broker/metrics.cpp).
+struct MetricsSettings {
+  // Loopback by default: the counters tell who is busy and when, which is
+  // for the exchange's operators, not the network. "" disables metrics.
+  std::string listen = "127.0.0.1:9464";
+};
+
+// [retention]: how long a message's body (its envelope) is kept after it
+// was stored, per message type ("tracing-request" from the key
+// tracing_request). A type without a rule is kept. `fpx-admin retention
+// run` purges the bodies whose time is up; headers' hashes, log leaves and
+// nodes stay, so the transparency log stays verifiable.
+struct RetentionRule {
+  std::int64_t keep_ms = 0;
+  std::string text;  // as written ("5y"), for the audit rows
+};
+struct RetentionSettings {
+  std::map<std::string, RetentionRule> rules;  // message type name -> retention
+};
+// "5y" (365 days a year), "90d", "12h", "30m", "10s" in milliseconds.
+Result<std::int64_t> parse_retention_period(std::string_view text);
 
 struct BrokerConfig {
   std::filesystem::path source;  // the file it came from
@@ -136,6 +157,8 @@ struct BrokerConfig {
   Timing timing;
   Clocks clocks;
   Oversight oversight;
+  MetricsSettings metrics;
+  RetentionSettings retention;
   std::string log_level = "info";
 };
 

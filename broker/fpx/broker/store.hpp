@@ -214,6 +214,16 @@ struct StoredReceiptGroup {
   std::uint64_t leaf_index = 0;  // the asked message's leaf
 };
 
+// One retention purge (fpx-admin retention run, broker/store/retention.cpp).
+struct RetentionPurge {
+  std::string type;                  // message_type_name(), e.g. "tracing-request"
+  std::string rule;                  // as configured ("5y"), for the audit row
+  std::int64_t stored_before_ms = 0;  // now - retention
+  std::int64_t now_ms = 0;
+  std::size_t limit = 500;           // messages per call (per transaction)
+  std::string principal;             // who ran it, for the audit rows
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -324,6 +334,15 @@ class Store {
   virtual Result<std::vector<StatisticsRun>> statistics_awaiting_reveal(const std::string& period,
                                                                         std::int64_t started_before) = 0;
   virtual Status record_statistics_run(const StatisticsRun& run, bool revealed) = 0;
+
+  // ---- retention (broker/store/retention.cpp) ----
+  // Inside a transaction: empties the envelope of up to `limit` messages of
+  // `type` stored before `stored_before_ms` that the broker will not send
+  // again (hold time over, no delivery pending), writes one audit row
+  // (stage "retention") each and notes it in their deliveries' reason. The
+  // messages row (signed_sha256), log leaves, nodes and receipts stay.
+  // Returns the purged ids. The default refuses (a store that cannot purge yet).
+  virtual Result<std::vector<MessageId>> purge_bodies(const RetentionPurge& purge);
 
   // Reads for tests and operators.
   virtual Result<std::vector<AuditRow>> audit_rows(std::int64_t after_id, std::size_t limit) = 0;
