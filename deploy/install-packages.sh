@@ -14,6 +14,8 @@ packages=(
   nlohmann-json3-dev                # the broker's public feed records; the Wycheproof JSON vectors
   python3-cryptography-vectors      # test-only: reference Ed25519 vectors
   chromium                          # test-only: renders the `fpx report --html` page headless
+  libglpk-dev                       # the broker's disclosure audit (secondary suppression, linear programs)
+  python3-scipy                     # test-only: tests/audit/differencing_audit.py, the observer's LP audit
 )
 if [[ "${FPX_WITH_CLANG:-0}" == 1 ]]; then
   packages+=(clang-14 libclang-rt-14-dev)  # libFuzzer targets and sanitizer runtimes
