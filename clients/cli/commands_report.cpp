@@ -132,7 +132,8 @@ int run_report(const GlobalOptions& global, const ReportOptions& options) {
                                 .text("period", data->statistics->period)
                                 .text("periodStart", data->statistics->period_start)
                                 .boolean("final", data->statistics->final)
-                                .unsigned_number("pairs", data->statistics->pairs.size())
+                                .unsigned_number("pairs", data->statistics->table("pairs").size())
+                                .unsigned_number("periods", data->history.size())
                                 .str());
     }
     out.unsigned_number("campaignReports", data->campaigns.size()).unsigned_number("publicAlerts", data->alerts.size());
@@ -145,8 +146,8 @@ int run_report(const GlobalOptions& global, const ReportOptions& options) {
             << " verified record(s)\n";
   if (data->statistics) {
     std::cout << "statistics: " << data->statistics->period << " from " << data->statistics->period_start << " ("
-              << (data->statistics->final ? "final" : "provisional") << "), " << data->statistics->pairs.size()
-              << " pair(s) of states\n";
+              << (data->statistics->final ? "final" : "provisional") << "), " << data->statistics->table("pairs").size()
+              << " pair(s) of states, a trend over " << data->history.size() << " period(s)\n";
   } else {
     std::cout << "statistics: none saved yet (a period's statistics are published once it ends)\n";
   }
