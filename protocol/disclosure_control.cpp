@@ -107,6 +107,7 @@ void add_constraints(PeriodTables& tables) {
     at_most("acknowledged", "requests");
     at_most("acknowledgedWithinClock", "acknowledged");
     at_most("answered", "requests");
+    at_most("answered", "acknowledged");  // an answer acknowledges too (workflow.cpp)
     at_most("answeredWithinClock", "answered");
     at_most("answeredWithin30Days", "answered");
     Constraint outcomes{{{cell("answered"), -1}}, Relation::equal};

@@ -317,6 +317,9 @@ Result<ReportData> read_report_data(const std::vector<FeedStore::SavedRecord>& r
   std::sort(data.periods.begin(), data.periods.end(), [](const PeriodSeen& a, const PeriodSeen& b) {
     return std::tie(a.period_start, a.period) < std::tie(b.period_start, b.period);
   });
+  for (const auto& [key, record] : by_period) data.all_statistics.push_back(record);
+  std::stable_sort(data.all_statistics.begin(), data.all_statistics.end(),
+                   [](const StatisticsRecord& a, const StatisticsRecord& b) { return a.period_start < b.period_start; });
   // Keys sort by start within a kind (ISO 8601 sorts as text): the last match is the latest period.
   for (const auto& [key, record] : by_period) {
     if (key.first != shown_kind) continue;

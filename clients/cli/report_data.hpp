@@ -101,6 +101,8 @@ struct ReportData {
   std::optional<StatisticsRecord> statistics;
   // Every period of the shown kind, oldest first (the trends).
   std::vector<StatisticsRecord> history;
+  // Every period of every kind, oldest first (`fpx report --csv`).
+  std::vector<StatisticsRecord> all_statistics;
   std::vector<PeriodSeen> periods;  // every period in the feed, oldest first, one entry each
   // Statistics records of the scheme before issue 12 (overlapping periods,
   // reveals): not drawn, their suppression did not hold.

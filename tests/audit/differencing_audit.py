@@ -113,7 +113,8 @@ def audit(records, protection_override=None):
         for pair in pairs:
             v = lambda m: index[(s, pair, m)]
             for part, whole in [("acknowledged", "requests"), ("acknowledgedWithinClock", "acknowledged"),
-                                ("answered", "requests"), ("answeredWithinClock", "answered"),
+                                ("answered", "requests"), ("answered", "acknowledged"),
+                                ("answeredWithinClock", "answered"),
                                 ("answeredWithin30Days", "answered")]:
                 ub_rows.append({v(part): 1, v(whole): -1}); ub_rhs.append(0)
             row = {v("answered"): -1}
