@@ -8,6 +8,7 @@
 // sealed in the log.
 #include <algorithm>
 #include <ctime>
+#include <map>
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>

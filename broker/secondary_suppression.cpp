@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <memory>
+#include <optional>
 #include <set>
 
 namespace fpx::broker {
@@ -97,24 +98,59 @@ std::vector<std::size_t> neighbours(const disclosure::PeriodTables& tables, std:
 }
 
 // The cell to give up to widen `cell`'s interval: the smallest non-zero
-// shown cell it shares a relation with (least information lost), else a
-// zero one, else the smallest shown cell anywhere.
+// shown cell it shares a relation with (least information lost), else the
+// smallest non-zero shown cell anywhere, and a zero only when nothing else
+// is left. A suppressed zero is itself a cell that may be small and needs
+// protecting in turn, so zeros make poor complements.
 std::optional<std::size_t> complement_for(const disclosure::PeriodTables& tables, std::size_t cell) {
-  auto candidates = neighbours(tables, cell);
-  if (candidates.empty()) {
-    for (std::size_t i = 0; i < tables.cells.size(); ++i) {
-      if (!tables.cells[i].suppressed) candidates.push_back(i);
+  auto smallest = [&](const std::vector<std::size_t>& candidates, bool zeros) {
+    std::optional<std::size_t> best;
+    for (auto candidate : candidates) {
+      const auto value = tables.cells[candidate].value;
+      if ((value == 0) != zeros) continue;
+      if (!best || value < tables.cells[*best].value) best = candidate;
     }
-  }
-  std::optional<std::size_t> best;
-  auto rank = [&](std::size_t i) {
-    const auto value = tables.cells[i].value;
-    return std::pair{value == 0 ? 1 : 0, value};  // non-zero first, then smallest
+    return best;
   };
-  for (auto candidate : candidates) {
-    if (!best || rank(candidate) < rank(*best)) best = candidate;
+  std::vector<std::size_t> near = neighbours(tables, cell);
+  std::vector<std::size_t> anywhere;
+  for (std::size_t i = 0; i < tables.cells.size(); ++i) {
+    if (!tables.cells[i].suppressed) anywhere.push_back(i);
   }
-  return best;
+  for (const auto* candidates : {&near, &anywhere}) {
+    if (auto found = smallest(*candidates, false)) return found;
+  }
+  for (const auto* candidates : {&near, &anywhere}) {
+    if (auto found = smallest(*candidates, true)) return found;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+namespace {
+
+Status check_size(const disclosure::PeriodTables& tables) {
+  if (tables.cells.size() > kMaxAuditedCells) {
+    return make_error(ErrorCode::too_large,
+                      "the period's tables have " + std::to_string(tables.cells.size()) +
+                          " cells, more than the disclosure audit takes (" + std::to_string(kMaxAuditedCells) +
+                          "): group states into fewer, or raise kMaxAuditedCells after measuring the audit");
+  }
+  return {};
+}
+
+Result<FeasibleInterval> interval_of(glp_prob* problem, std::size_t cell) {
+  const int column = static_cast<int>(cell) + 1;
+  auto low = optimise(problem, column, GLP_MIN);
+  if (!low) return std::move(low).take_error();
+  auto high = optimise(problem, column, GLP_MAX);
+  if (!high) return std::move(high).take_error();
+  FeasibleInterval interval;
+  interval.cell = cell;
+  interval.low = std::max(0.0, std::ceil(low->value_or(0.0) - kIntegerSlack));
+  if (*high) interval.high = std::floor(**high + kIntegerSlack);
+  return interval;
 }
 
 }  // namespace
@@ -124,48 +160,53 @@ Result<std::vector<FeasibleInterval>> audit_suppressed_cells(const disclosure::P
   if (std::none_of(tables.cells.begin(), tables.cells.end(), [](const auto& c) { return c.suppressed; })) {
     return intervals;
   }
-  if (tables.cells.size() > kMaxAuditedCells) {
-    return make_error(ErrorCode::too_large,
-                      "the period's tables have " + std::to_string(tables.cells.size()) +
-                          " cells, more than the disclosure audit takes (" + std::to_string(kMaxAuditedCells) +
-                          "): group states into fewer, or raise kMaxAuditedCells after measuring the audit");
-  }
+  if (auto sized = check_size(tables); !sized) return std::move(sized).take_error();
   auto problem = build_problem(tables);
-  glp_adv_basis(problem.get(), 0);
+  glp_std_basis(problem.get());
   for (std::size_t i = 0; i < tables.cells.size(); ++i) {
     if (!tables.cells[i].suppressed) continue;
-    const int column = static_cast<int>(i) + 1;
-    auto low = optimise(problem.get(), column, GLP_MIN);
-    if (!low) return std::move(low).take_error();
-    auto high = optimise(problem.get(), column, GLP_MAX);
-    if (!high) return std::move(high).take_error();
-    FeasibleInterval interval;
-    interval.cell = i;
-    interval.low = std::max(0.0, std::ceil(low->value_or(0.0) - kIntegerSlack));
-    if (*high) interval.high = std::floor(**high + kIntegerSlack);
-    intervals.push_back(interval);
+    auto interval = interval_of(problem.get(), i);
+    if (!interval) return std::move(interval).take_error();
+    intervals.push_back(*interval);
   }
   return intervals;
+}
+
+Result<std::optional<FeasibleInterval>> first_disclosed_cell(const disclosure::PeriodTables& tables,
+                                                             std::int64_t threshold, std::int64_t protection) {
+  std::vector<std::size_t> order;
+  for (std::size_t i = 0; i < tables.cells.size(); ++i) {
+    if (tables.cells[i].suppressed) order.push_back(i);
+  }
+  if (order.empty()) return std::optional<FeasibleInterval>{};
+  if (auto sized = check_size(tables); !sized) return std::move(sized).take_error();
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return tables.cells[a].value < tables.cells[b].value; });
+  auto problem = build_problem(tables);
+  glp_std_basis(problem.get());
+  for (auto cell : order) {
+    auto interval = interval_of(problem.get(), cell);
+    if (!interval) return std::move(interval).take_error();
+    if (interval->discloses(threshold, protection)) return std::optional<FeasibleInterval>{*interval};
+  }
+  return std::optional<FeasibleInterval>{};
 }
 
 Result<std::size_t> protect_tables(disclosure::PeriodTables& tables, std::int64_t threshold, std::int64_t protection) {
   disclosure::suppress_primary(tables, threshold);
   std::size_t secondary = 0;
+  // One complement at a time, then the audit again: suppressing for every
+  // narrow cell at once hides far more than needed (one complement often
+  // widens several cells).
   for (;;) {
-    auto intervals = audit_suppressed_cells(tables);
-    if (!intervals) return std::move(intervals).take_error();
-    std::set<std::size_t> complements;
-    for (const auto& interval : *intervals) {
-      if (interval.width() >= static_cast<double>(protection)) continue;
-      if (auto complement = complement_for(tables, interval.cell)) complements.insert(*complement);
-    }
-    if (complements.empty()) {
-      // Every interval is wide enough, or nothing is left to suppress
-      // (then every cell is suppressed, and every interval unbounded).
-      return secondary;
-    }
-    for (auto cell : complements) tables.cells[cell].suppressed = true;
-    secondary += complements.size();
+    auto disclosed = first_disclosed_cell(tables, threshold, protection);
+    if (!disclosed) return std::move(disclosed).take_error();
+    if (!*disclosed) return secondary;
+    auto complement = complement_for(tables, (*disclosed)->cell);
+    // None left: every cell is suppressed, and every interval unbounded.
+    if (!complement) return secondary;
+    tables.cells[*complement].suppressed = true;
+    ++secondary;
   }
 }
 

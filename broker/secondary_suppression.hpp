@@ -2,13 +2,18 @@
 // attacker would run (docs/PROTOCOL.md "Statistics: disclosure control"):
 // for every suppressed cell, the smallest and largest value it can take
 // given every shown cell and every relation between cells (a linear
-// program, GLPK), and more cells suppressed until each such interval is at
-// least the protection range wide. Periods of the grid share no cell and no
-// relation, so one period's audit is the audit of everything published.
+// program, GLPK). A cell is disclosed when that interval reaches below the
+// threshold yet is narrower than the protection range: a reader could
+// tell a small count (or where a small count lies) from the published
+// figures. More cells are suppressed until none is. (A wider-valued
+// complementary cell narrowed to, say, [4, 5] discloses no small count.)
+// Periods of the grid share no cell and no relation, so one period's audit
+// is the audit of everything published.
 #pragma once
 
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,14 +33,22 @@ struct FeasibleInterval {
   double low = 0;
   double high = std::numeric_limits<double>::infinity();  // unbounded above
   double width() const { return high - low; }
+  // Narrower than `protection` while reaching below `threshold`.
+  bool discloses(std::int64_t threshold, std::int64_t protection) const {
+    return low < static_cast<double>(threshold) && width() < static_cast<double>(protection);
+  }
 };
 
 // The interval of every suppressed cell given everything shown in `tables`.
 Result<std::vector<FeasibleInterval>> audit_suppressed_cells(const disclosure::PeriodTables& tables);
+// The first suppressed cell whose interval discloses, if any (primary
+// cells, the small ones, are audited first: they are the likeliest).
+Result<std::optional<FeasibleInterval>> first_disclosed_cell(const disclosure::PeriodTables& tables,
+                                                             std::int64_t threshold, std::int64_t protection);
 
 // Primary then secondary suppression until no suppressed cell's interval
-// is narrower than `protection`. Returns how many cells were suppressed
-// beyond the primary ones.
+// discloses (FeasibleInterval::discloses). Returns how many cells were
+// suppressed beyond the primary ones.
 Result<std::size_t> protect_tables(disclosure::PeriodTables& tables, std::int64_t threshold, std::int64_t protection);
 
 }  // namespace fpx::broker

@@ -144,7 +144,9 @@ PeriodTables shape(std::vector<std::string> states, const std::map<std::string, 
         present.push_back(member);
       }
     }
-    if (!present.empty()) tables.regions[region] = std::move(present);
+    // A region holding every state of the period is the total again: its
+    // row would only repeat it (and add a relation to protect).
+    if (!present.empty() && present.size() < tables.states.size()) tables.regions[region] = std::move(present);
   }
   for (const auto& requester : tables.states) {
     for (const auto& requested : tables.states) {

@@ -74,7 +74,8 @@ struct PeriodTables {
 };
 
 // The tables of one period's tracings. `regions`: region -> member states
-// (the broker's [regions]); only regions with a member in the period appear.
+// (the broker's [regions]); only regions with a member in the period, and
+// not every state of it (that row would be the total), appear.
 PeriodTables build_tables(std::span<const stats::TracingFacts> facts,
                           const std::map<std::string, std::vector<std::string>>& regions);
 

@@ -10,8 +10,11 @@ at the finest level they could be combined from (each slice of time between
 any two published period boundaries x each pair of states x each measure),
 write every published cell as a linear equation over those unknowns, add
 every relation that holds between measures, and then, for every suppressed
-cell, minimise and maximise it (scipy's HiGHS). A suppressed cell whose
-feasible interval is narrower than the protection range is disclosed.
+cell, minimise and maximise it (scipy's HiGHS). A suppressed cell is
+disclosed when its feasible interval reaches below the threshold yet is
+narrower than the protection range: the reader can then tell a small count,
+or narrow where it lies. (A complementary cell worked down to, say, [4, 5]
+with a threshold of 3 discloses no small count.)
 
 Usage: differencing_audit.py FEED.json [--protection N]
 FEED.json is a JSON array of statistics records (the signed record objects
@@ -156,6 +159,7 @@ def audit(records, protection_override=None):
     # Every published cell: an equation when shown, a target when suppressed.
     targets = []
     protection = {}
+    threshold = {}
     for number, (record, period) in enumerate(zip(records, periods)):
         p = protection_override or record.get("protectionRange") or record.get("threshold") or 3
         for name, from_set, to_set, measure, count in cells_of(record):
@@ -170,6 +174,7 @@ def audit(records, protection_override=None):
             if count is None:
                 targets.append((label, row))
                 protection[label] = p
+                threshold[label] = record.get("threshold") or 3
             else:
                 eq_rows.append(row); eq_rhs.append(count)
 
@@ -198,7 +203,7 @@ def audit(records, protection_override=None):
                 raise RuntimeError(f"the linear program for {label} failed: {result.message}")
         low = max(0, math.ceil(ends[0] - SLACK))
         high = ends[1] if math.isinf(ends[1]) else math.floor(ends[1] + SLACK)
-        if high - low < protection[label]:
+        if low < threshold[label] and high - low < protection[label]:
             disclosed.append((label, low, high, protection[label]))
     return len(targets), disclosed
 
@@ -217,11 +222,12 @@ def main():
         return 2
     print(f"{len(records)} statistics record(s), {suppressed} suppressed cell(s) audited")
     for label, low, high, p in disclosed:
-        print(f"DISCLOSED: {label} lies in [{low}, {high}], narrower than the protection range {p}")
+        print(f"DISCLOSED: {label} lies in [{low}, {high}], below the threshold and narrower than the protection "
+              f"range {p}")
     if disclosed:
         print(f"{len(disclosed)} suppressed cell(s) can be worked out from what was published")
         return 1
-    print("no suppressed cell can be narrowed below the protection range")
+    print("no suppressed cell that may be small can be narrowed below the protection range")
     return 0
 
 
