@@ -97,31 +97,58 @@ std::vector<std::size_t> neighbours(const disclosure::PeriodTables& tables, std:
   return {found.begin(), found.end()};
 }
 
-// The cell to give up to widen `cell`'s interval: the smallest non-zero
-// shown cell it shares a relation with (least information lost), else the
-// smallest non-zero shown cell anywhere, and a zero only when nothing else
-// is left. A suppressed zero is itself a cell that may be small and needs
-// protecting in turn, so zeros make poor complements.
-std::optional<std::size_t> complement_for(const disclosure::PeriodTables& tables, std::size_t cell) {
-  auto smallest = [&](const std::vector<std::size_t>& candidates, bool zeros) {
+// How complements are chosen; protect_tables tries both and keeps the one
+// that hides fewer cells (neither is optimal: that is a mixed-integer
+// program, TODO(perf) if tables grow).
+enum class Complements {
+  // The smallest non-zero shown cell sharing a relation with the disclosed
+  // cell: least information lost per cell, but in small tables one pair
+  // hidden often pins the next.
+  smallest_nearby,
+  // The largest non-zero shown cell in any relation holding a suppressed
+  // cell: a marginal or total, which frees many cells at once.
+  largest_linked,
+};
+
+// The cell to give up to widen `cell`'s interval, by `how`; a zero only
+// when no non-zero cell is left. A suppressed zero is itself a cell that
+// may be small and needs protecting in turn, so zeros make poor complements.
+std::optional<std::size_t> complement_for(const disclosure::PeriodTables& tables, std::size_t cell,
+                                          Complements how) {
+  auto pick = [&](const std::vector<std::size_t>& candidates, bool zeros, bool largest) {
     std::optional<std::size_t> best;
     for (auto candidate : candidates) {
       const auto value = tables.cells[candidate].value;
       if ((value == 0) != zeros) continue;
-      if (!best || value < tables.cells[*best].value) best = candidate;
+      if (!best || (largest ? value > tables.cells[*best].value : value < tables.cells[*best].value)) best = candidate;
     }
     return best;
   };
-  std::vector<std::size_t> near = neighbours(tables, cell);
+  std::vector<std::size_t> near;
+  if (how == Complements::smallest_nearby) {
+    near = neighbours(tables, cell);
+  } else {
+    std::set<std::size_t> linked;
+    for (const auto& constraint : tables.constraints) {
+      const bool holds_suppressed = std::any_of(constraint.terms.begin(), constraint.terms.end(),
+                                                [&](const auto& t) { return tables.cells[t.cell].suppressed; });
+      if (!holds_suppressed) continue;
+      for (const auto& term : constraint.terms) {
+        if (!tables.cells[term.cell].suppressed) linked.insert(term.cell);
+      }
+    }
+    near.assign(linked.begin(), linked.end());
+  }
   std::vector<std::size_t> anywhere;
   for (std::size_t i = 0; i < tables.cells.size(); ++i) {
     if (!tables.cells[i].suppressed) anywhere.push_back(i);
   }
+  const bool largest = how == Complements::largest_linked;
   for (const auto* candidates : {&near, &anywhere}) {
-    if (auto found = smallest(*candidates, false)) return found;
+    if (auto found = pick(*candidates, false, largest)) return found;
   }
   for (const auto* candidates : {&near, &anywhere}) {
-    if (auto found = smallest(*candidates, true)) return found;
+    if (auto found = pick(*candidates, true, largest)) return found;
   }
   return std::nullopt;
 }
@@ -192,8 +219,11 @@ Result<std::optional<FeasibleInterval>> first_disclosed_cell(const disclosure::P
   return std::optional<FeasibleInterval>{};
 }
 
-Result<std::size_t> protect_tables(disclosure::PeriodTables& tables, std::int64_t threshold, std::int64_t protection) {
-  disclosure::suppress_primary(tables, threshold);
+namespace {
+
+// Secondary suppression with one way of choosing complements, in place.
+Result<std::size_t> suppress_secondary(disclosure::PeriodTables& tables, std::int64_t threshold,
+                                       std::int64_t protection, Complements how) {
   std::size_t secondary = 0;
   // One complement at a time, then the audit again: suppressing for every
   // narrow cell at once hides far more than needed (one complement often
@@ -202,12 +232,28 @@ Result<std::size_t> protect_tables(disclosure::PeriodTables& tables, std::int64_
     auto disclosed = first_disclosed_cell(tables, threshold, protection);
     if (!disclosed) return std::move(disclosed).take_error();
     if (!*disclosed) return secondary;
-    auto complement = complement_for(tables, (*disclosed)->cell);
+    auto complement = complement_for(tables, (*disclosed)->cell, how);
     // None left: every cell is suppressed, and every interval unbounded.
     if (!complement) return secondary;
     tables.cells[*complement].suppressed = true;
     ++secondary;
   }
+}
+
+}  // namespace
+
+Result<std::size_t> protect_tables(disclosure::PeriodTables& tables, std::int64_t threshold, std::int64_t protection) {
+  disclosure::suppress_primary(tables, threshold);
+  disclosure::PeriodTables other = tables;
+  auto nearby = suppress_secondary(tables, threshold, protection, Complements::smallest_nearby);
+  if (!nearby) return nearby;
+  auto linked = suppress_secondary(other, threshold, protection, Complements::largest_linked);
+  if (!linked) return linked;
+  if (*linked < *nearby) {
+    tables = std::move(other);
+    return *linked;
+  }
+  return *nearby;
 }
 
 }  // namespace fpx::broker
