@@ -135,11 +135,12 @@ void share_bar(Row& row, const RowStatistics& of, const char* series, const Coun
 template <typename Bars>
 void share_rows(BarChart& chart, const StatisticsRecord& statistics, Bars bars) {
   for (const auto* of : chart_rows(statistics)) {
+    if (of->requests && *of->requests == 0) continue;  // no requests: nothing to draw
     Row row;
     row.label = of->label();
-    if (!of->requests || *of->requests == 0) {
-      row.suppressed = !of->requests;
-      row.note = row.suppressed ? suppressed_note(statistics.threshold, "requests") : "no requests";
+    if (!of->requests) {
+      row.suppressed = true;
+      row.note = suppressed_note(statistics.threshold, "requests");
       chart.rows.push_back(std::move(row));
       continue;
     }
