@@ -222,20 +222,40 @@ Result<std::optional<FeasibleInterval>> first_disclosed_cell(const disclosure::P
 namespace {
 
 // Secondary suppression with one way of choosing complements, in place.
+// Suppressing a cell only relaxes the program (its value is no longer
+// fixed), so intervals only widen: a cell found safe stays safe and is not
+// solved again, and the one program is kept, warm, across rounds.
 Result<std::size_t> suppress_secondary(disclosure::PeriodTables& tables, std::int64_t threshold,
                                        std::int64_t protection, Complements how) {
+  if (auto sized = check_size(tables); !sized) return std::move(sized).take_error();
+  auto problem = build_problem(tables);
+  glp_std_basis(problem.get());
+  std::vector<bool> safe(tables.cells.size(), false);
   std::size_t secondary = 0;
-  // One complement at a time, then the audit again: suppressing for every
-  // narrow cell at once hides far more than needed (one complement often
-  // widens several cells).
   for (;;) {
-    auto disclosed = first_disclosed_cell(tables, threshold, protection);
-    if (!disclosed) return std::move(disclosed).take_error();
-    if (!*disclosed) return secondary;
-    auto complement = complement_for(tables, (*disclosed)->cell, how);
+    // The small ones, the likeliest to be disclosed, first.
+    std::vector<std::size_t> order;
+    for (std::size_t i = 0; i < tables.cells.size(); ++i) {
+      if (tables.cells[i].suppressed && !safe[i]) order.push_back(i);
+    }
+    std::stable_sort(order.begin(), order.end(),
+                     [&](std::size_t a, std::size_t b) { return tables.cells[a].value < tables.cells[b].value; });
+    std::optional<std::size_t> disclosed;
+    for (auto cell : order) {
+      auto interval = interval_of(problem.get(), cell);
+      if (!interval) return std::move(interval).take_error();
+      if (interval->discloses(threshold, protection)) {
+        disclosed = cell;
+        break;
+      }
+      safe[cell] = true;
+    }
+    if (!disclosed) return secondary;
+    auto complement = complement_for(tables, *disclosed, how);
     // None left: every cell is suppressed, and every interval unbounded.
     if (!complement) return secondary;
     tables.cells[*complement].suppressed = true;
+    glp_set_col_bnds(problem.get(), static_cast<int>(*complement) + 1, GLP_LO, 0.0, 0.0);
     ++secondary;
   }
 }
