@@ -199,26 +199,6 @@ Result<std::vector<FeasibleInterval>> audit_suppressed_cells(const disclosure::P
   return intervals;
 }
 
-Result<std::optional<FeasibleInterval>> first_disclosed_cell(const disclosure::PeriodTables& tables,
-                                                             std::int64_t threshold, std::int64_t protection) {
-  std::vector<std::size_t> order;
-  for (std::size_t i = 0; i < tables.cells.size(); ++i) {
-    if (tables.cells[i].suppressed) order.push_back(i);
-  }
-  if (order.empty()) return std::optional<FeasibleInterval>{};
-  if (auto sized = check_size(tables); !sized) return std::move(sized).take_error();
-  std::stable_sort(order.begin(), order.end(),
-                   [&](std::size_t a, std::size_t b) { return tables.cells[a].value < tables.cells[b].value; });
-  auto problem = build_problem(tables);
-  glp_std_basis(problem.get());
-  for (auto cell : order) {
-    auto interval = interval_of(problem.get(), cell);
-    if (!interval) return std::move(interval).take_error();
-    if (interval->discloses(threshold, protection)) return std::optional<FeasibleInterval>{*interval};
-  }
-  return std::optional<FeasibleInterval>{};
-}
-
 namespace {
 
 // Secondary suppression with one way of choosing complements, in place.

@@ -44,10 +44,6 @@ struct FeasibleInterval {
 
 // The interval of every suppressed cell given everything shown in `tables`.
 Result<std::vector<FeasibleInterval>> audit_suppressed_cells(const disclosure::PeriodTables& tables);
-// The first suppressed cell whose interval discloses, if any (primary
-// cells, the small ones, are audited first: they are the likeliest).
-Result<std::optional<FeasibleInterval>> first_disclosed_cell(const disclosure::PeriodTables& tables,
-                                                             std::int64_t threshold, std::int64_t protection);
 
 // Primary then secondary suppression until no suppressed cell's interval
 // discloses (FeasibleInterval::discloses). Returns how many cells were
