@@ -27,8 +27,9 @@ constexpr std::string_view kOutcomePrefix = "outcome.";
 constexpr std::string_view kGroundPrefix = "refusalGround.";
 
 // A record names at most this many states and regions: a broker's record
-// (signed, but still parsed by observers) cannot make a reader build a
-// table of billions of cells. Far above the world's ~200 states.
+// (signed, but the operator is not trusted) cannot make a reader build a
+// table of billions of cells. Above the world's ~200 states; the pair rows
+// must be in the record too (parse_unguarded), which bounds the rest.
 constexpr std::size_t kMaxStatesInRecord = 512;
 constexpr std::size_t kMaxRegionsInRecord = 256;
 
@@ -350,6 +351,15 @@ Result<PeriodTables> parse_unguarded(std::string_view record_json) {
     for (const auto& [region, members] : record["regions"].items()) {
       for (const auto& member : members) regions[region].push_back(member.get<std::string>());
     }
+  }
+  // The tables are laid out before their rows are read: make the record
+  // carry every pair row first, so what is allocated is bounded by the
+  // record's own size (a short record naming 500 states must not make a
+  // reader build a quarter of a million rows).
+  const std::size_t pair_rows = record.contains("pairs") && record["pairs"].is_array() ? record["pairs"].size() : 0;
+  if (pair_rows != states.size() * (states.size() - (states.empty() ? 0 : 1))) {
+    return malformed("pairs holds " + std::to_string(pair_rows) + " rows, not one per ordered pair of its " +
+                     std::to_string(states.size()) + " states");
   }
   PeriodTables tables = shape(states, regions);
   if (tables.states.size() != states.size()) return malformed("a state is named twice");

@@ -112,6 +112,12 @@ TEST_CASE("an observer's check of a record passes on the broker's tables and fai
 
   CHECK_FALSE(disclosure::check_record(R"({"method":"cell-suppression/v1","states":"SN"})").ok());
   CHECK_FALSE(disclosure::check_record(R"({"method":"old"})").ok());
+  // A short record naming many states is refused before any table is laid out for them.
+  nlohmann::json many{{"method", disclosure::kMethod}, {"threshold", 3}, {"pairs", nlohmann::json::array()}};
+  for (int i = 0; i < 400; ++i) many["states"].push_back(std::string(1, char('A' + i % 26)) + std::to_string(i));
+  auto refused = disclosure::check_record(many.dump());
+  REQUIRE_FALSE(refused.ok());
+  CHECK_THAT(refused.error().message, Catch::Contains("not one per ordered pair"));
 }
 
 TEST_CASE("the broker refuses two statistics periods and reads quarters on the calendar") {
