@@ -5,6 +5,7 @@
 #include <ctime>
 #include <fstream>
 #include <iterator>
+#include <optional>
 
 #include <toml++/toml.h>
 
@@ -103,26 +104,31 @@ class ConfigReader {
     }
   }
 
-  void statistics_periods(std::vector<StatisticsPeriod>& out) {
-    const char* key = "oversight.statistics_periods";
-    auto node = table_.at_path(key);
-    if (!node) return;
-    const toml::array* names = node.as_array();
-    if (names == nullptr) {
-      problems_.push_back({key, "must be a list such as [\"month\", \"day\"]"});
+  // oversight.statistics_period = "quarter"; the older list spelling
+  // (statistics_periods) is taken when it names one period only.
+  void statistics_period(StatisticsPeriod& out) {
+    const char* key = "oversight.statistics_period";
+    const char* list_key = "oversight.statistics_periods";
+    std::optional<std::string> name;
+    if (auto node = table_.at_path(key)) {
+      name = node.value<std::string>();
+      if (!name) problems_.push_back({key, "must be a period such as \"quarter\", \"month\" or \"10s\""});
+    } else if (auto list = table_.at_path(list_key)) {
+      const toml::array* names = list.as_array();
+      if (names == nullptr || names->size() != 1 || !names->front().value<std::string>()) {
+        problems_.push_back({list_key, "must name one period: overlapping periods let a reader subtract one "
+                                       "from another and undo suppression; use statistics_period = \"quarter\""});
+        return;
+      }
+      name = names->front().value<std::string>();
+    }
+    if (!name) return;
+    auto period = parse_statistics_period(*name);
+    if (!period) {
+      problems_.push_back({key, period.error().message});
       return;
     }
-    std::vector<StatisticsPeriod> periods;
-    for (const auto& entry : *names) {
-      auto name = entry.value<std::string>();
-      auto period = parse_statistics_period(name.value_or(""));
-      if (!period) {
-        problems_.push_back({key, period.error().message});
-      } else if (std::none_of(periods.begin(), periods.end(), [&](const auto& p) { return p.name == period->name; })) {
-        periods.push_back(*period);
-      }
-    }
-    out = std::move(periods);
+    out = *period;
   }
 
   void retention(RetentionSettings& out) {
@@ -197,7 +203,7 @@ Result<std::int64_t> parse_retention_period(std::string_view text) {
 }
 
 Result<StatisticsPeriod> parse_statistics_period(std::string_view name) {
-  if (name == "month" || name == "day") return StatisticsPeriod{std::string(name), 0};
+  if (name == "quarter" || name == "month" || name == "day") return StatisticsPeriod{std::string(name), 0};
   // A fixed length: digits and one unit letter.
   std::int64_t count = 0;
   std::size_t digits = 0;
@@ -210,7 +216,7 @@ Result<StatisticsPeriod> parse_statistics_period(std::string_view name) {
   if (digits == 0 || count == 0 || unit_ms == 0) {
     // Appended piece by piece: g++ 12 -O2 warns falsely (-Wrestrict) on "a" + b chains.
     std::string message = "'";
-    message.append(name).append("' is not a period: use \"month\", \"day\", or a length such as \"6h\", "
+    message.append(name).append("' is not a period: use \"quarter\", \"month\", \"day\", or a length such as \"6h\", "
                                 "\"15m\" or \"10s\"");
     return make_error(ErrorCode::invalid_argument, std::move(message));
   }
@@ -225,6 +231,7 @@ std::int64_t StatisticsPeriod::start_of(std::int64_t at_ms) const {
   std::tm parts{};
   gmtime_r(&seconds, &parts);
   parts.tm_mday = 1;
+  if (name == "quarter") parts.tm_mon -= parts.tm_mon % 3;  // January, April, July, October
   return static_cast<std::int64_t>(timegm(&parts)) * 1000;
 }
 
@@ -235,7 +242,7 @@ std::int64_t StatisticsPeriod::end_of(std::int64_t start_ms) const {
   std::tm parts{};
   gmtime_r(&seconds, &parts);
   parts.tm_mday = 1;
-  parts.tm_mon += 1;  // timegm normalises December + 1 into January
+  parts.tm_mon += name == "quarter" ? 3 : 1;  // timegm normalises December + 1 into January
   return static_cast<std::int64_t>(timegm(&parts)) * 1000;
 }
 
@@ -263,9 +270,12 @@ Result<BrokerConfig> parse_broker_config(std::string_view text, const std::files
   read.text("observers.endpoint", config.oversight.observers_endpoint, false);
   read.text("oversight.origin", config.oversight.origin, false);
   read.number("oversight.checkpoint_every_ms", config.oversight.checkpoint_every_ms, 100, 24.0 * 3600 * 1000);
-  read.statistics_periods(config.oversight.statistics_periods);
+  read.statistics_period(config.oversight.statistics_period);
   read.number("oversight.suppression_threshold", config.oversight.suppression_threshold, 1, 1000);
-  read.number("oversight.reveal_after_ms", config.oversight.reveal_after_ms, 0, 3650.0 * 24 * 3600 * 1000);
+  read.number("oversight.protection_range", config.oversight.protection_range, 1, 1000);
+  // reveal_after_ms: the older name of the same wait (there is no reveal any more).
+  read.number("oversight.reveal_after_ms", config.oversight.publish_after_ms, 0, 3650.0 * 24 * 3600 * 1000);
+  read.number("oversight.publish_after_ms", config.oversight.publish_after_ms, 0, 3650.0 * 24 * 3600 * 1000);
   read.path("pki.root_ca", config.root_ca, true);
   read.path("pki.crl_dir", config.crl_dir, true);
   read.path("pki.enrolled_dir", config.enrolled_dir, true);

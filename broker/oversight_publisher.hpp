@@ -1,8 +1,8 @@
 // The oversight publisher: the public side of "account". Allow-listed feed
-// records, signed checkpoints of the transparency log, process statistics
-// and their reveals, and the answers of the observers' read-only endpoint
-// (whose socket the loop owns and lends here). Writes into the loop's open
-// transaction. Private to broker/.
+// records, signed checkpoints of the transparency log, process statistics,
+// and the answers of the observers' read-only endpoint (whose socket the
+// loop owns and lends here). Writes into the loop's open transaction.
+// Private to broker/.
 #pragma once
 
 #include <cstdint>
@@ -71,20 +71,12 @@ class OversightPublisher {
   void answer_observers(zmq::socket_t& observers);
 
  private:
-  // Statistics of one period (publish_statistics.cpp): the lifecycle rows
-  // behind them, what was published, and the record's feed sequence (0:
-  // the period had no tracing and nothing was published).
-  struct PeriodStatistics {
-    std::int64_t start_ms = 0;
-    std::vector<LifecycleRow> rows;
-    std::vector<stats::PublishedPair> pairs;
-    std::uint64_t feed_sequence = 0;
-  };
   Status publish_record(const std::string& kind, nlohmann::json record, AsLeaf as_leaf = AsLeaf::no);
   // The start of the oldest period of `period` not yet published; none before any tracing.
   Result<std::optional<std::int64_t>> first_unpublished_period(const StatisticsPeriod& period);
-  Result<PeriodStatistics> publish_statistics(const StatisticsPeriod& period, std::int64_t start_ms, bool final);
-  Status reveal_statistics(const StatisticsPeriod& period, const PeriodStatistics& statistics);
+  // Publishes one period's tables, final (publish_statistics.cpp); its feed
+  // sequence, or 0 when the period had no tracing and nothing was published.
+  Result<std::uint64_t> publish_statistics(const StatisticsPeriod& period, std::int64_t start_ms);
   Bytes answer_observer(const EnrolledParticipant& observer, const ObserverQuery& query);
   Bytes build_observer_reply(const EnrolledParticipant& observer, const ObserverQuery& query);
   void note_observer_reply_dropped(const std::string& principal);

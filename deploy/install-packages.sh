@@ -21,6 +21,8 @@ packages=(
   # fpx desk: the French catalogue built with msgfmt/msgcat, and its browser
   # test (playwright-core from npm, run by node; npm below)
   gettext nodejs
+  libglpk-dev                       # the broker's disclosure audit (secondary suppression, linear programs)
+  python3-scipy                     # test-only: tests/audit/differencing_audit.py, the observer's LP audit
 )
 if [[ "${FPX_WITH_CLANG:-0}" == 1 ]]; then
   packages+=(clang-14 libclang-rt-14-dev)  # libFuzzer targets and sanitizer runtimes

@@ -134,8 +134,9 @@ struct LogProveOptions {
 int run_log_prove(const GlobalOptions& global, const LogProveOptions& options);
 
 struct ReportOptions {
-  std::string html;    // where the page goes
-  std::string period;  // the kind of period shown ("month", "day", "10s"); empty: the longest saved
+  std::string html;    // where the page goes ("" : no page)
+  std::string csv;     // the folder every published table goes to as CSV ("" : none)
+  std::string period;  // a kind of period ("quarter", "10s") or one period's start; empty: the longest saved
 };
 int run_report(const GlobalOptions& global, const ReportOptions& options);
 

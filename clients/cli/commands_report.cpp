@@ -11,6 +11,7 @@
 #include "local_store.hpp"
 #include "outgoing.hpp"
 #include "render.hpp"
+#include "report_csv.hpp"
 #include "report_html.hpp"
 
 namespace fpx::cli {
@@ -62,6 +63,10 @@ std::string observer_id(const Profile& profile) {
 }  // namespace
 
 int run_report(const GlobalOptions& global, const ReportOptions& options) {
+  if (options.html.empty() && options.csv.empty()) {
+    return report_failure(global, kExitUsage,
+                          make_error(ErrorCode::invalid_argument, "nothing to write: give --html FILE, --csv DIR or both"));
+  }
   auto profile = load_profile(global.profile);
   if (!profile) return report_failure(global, kExitUsage, profile.error());
   FeedStore store(profile->feed_dir());
@@ -103,21 +108,29 @@ int run_report(const GlobalOptions& global, const ReportOptions& options) {
     const int code = data.error().code == ErrorCode::invalid_argument ? kExitUsage : kExitRefused;
     return report_failure(global, code, data.error(), "nothing was written");
   }
+  std::vector<std::filesystem::path> csv_files;
+  if (!options.csv.empty()) {
+    auto written = report::write_csv_tables(*data, options.csv);
+    if (!written) return report_failure(global, kExitUsage, written.error(), "no page was written");
+    csv_files = std::move(written).value();
+  }
   report::PageContext context;
   context.generated_at = format_utc(now_ms());
   context.records_file = store.records_file().string();
   context.observer = observer_id(*profile);
   context.log_verify = log_verify_state(store, *profile, *broker_key);
-  const std::string page = report::render_page(*data, context);
-  // Absolute: a bare "out.html" has no parent folder for the atomic write to create.
-  std::error_code path_error;
-  const auto html = std::filesystem::absolute(options.html, path_error);
-  if (path_error) {
-    return report_failure(global, kExitUsage,
-                          make_error(ErrorCode::invalid_argument, options.html + ": " + path_error.message()));
-  }
-  if (auto written = write_file_atomically(html, as_bytes(page)); !written) {
-    return report_failure(global, kExitUsage, written.error(), "nothing was written");
+  if (!options.html.empty()) {
+    const std::string page = report::render_page(*data, context);
+    // Absolute: a bare "out.html" has no parent folder for the atomic write to create.
+    std::error_code path_error;
+    const auto html = std::filesystem::absolute(options.html, path_error);
+    if (path_error) {
+      return report_failure(global, kExitUsage,
+                            make_error(ErrorCode::invalid_argument, options.html + ": " + path_error.message()));
+    }
+    if (auto written = write_file_atomically(html, as_bytes(page)); !written) {
+      return report_failure(global, kExitUsage, written.error(), "nothing was written");
+    }
   }
 
   const std::size_t charts = report::chart_count(*data);
@@ -126,13 +139,15 @@ int run_report(const GlobalOptions& global, const ReportOptions& options) {
   if (global.json) {
     JsonObject out;
     out.boolean("ok", true).text("file", options.html).unsigned_number("records", data->records);
+    out.unsigned_number("csvFiles", csv_files.size());
     out.unsigned_number("charts", charts);
     if (data->statistics) {
       out.raw("statistics", JsonObject()
                                 .text("period", data->statistics->period)
                                 .text("periodStart", data->statistics->period_start)
                                 .boolean("final", data->statistics->final)
-                                .unsigned_number("pairs", data->statistics->pairs.size())
+                                .unsigned_number("pairs", data->statistics->table("pairs").size())
+                                .unsigned_number("periods", data->history.size())
                                 .str());
     }
     out.unsigned_number("campaignReports", data->campaigns.size()).unsigned_number("publicAlerts", data->alerts.size());
@@ -141,12 +156,15 @@ int run_report(const GlobalOptions& global, const ReportOptions& options) {
     std::cout << out.str() << "\n";
     return kExitOk;
   }
-  std::cout << "report written to " << options.html << ": " << charts << " chart(s) from " << data->records
-            << " verified record(s)\n";
+  if (!options.html.empty()) {
+    std::cout << "report written to " << options.html << ": " << charts << " chart(s) from " << data->records
+              << " verified record(s)\n";
+  }
+  for (const auto& file : csv_files) std::cout << "table written to " << file.string() << "\n";
   if (data->statistics) {
     std::cout << "statistics: " << data->statistics->period << " from " << data->statistics->period_start << " ("
-              << (data->statistics->final ? "final" : "provisional") << "), " << data->statistics->pairs.size()
-              << " pair(s) of states\n";
+              << (data->statistics->final ? "final" : "provisional") << "), " << data->statistics->table("pairs").size()
+              << " pair(s) of states, a trend over " << data->history.size() << " period(s)\n";
   } else {
     std::cout << "statistics: none saved yet (a period's statistics are published once it ends)\n";
   }

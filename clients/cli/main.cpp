@@ -147,12 +147,16 @@ int run(int argc, char** argv) {
 
   ReportOptions report_options;
   auto* report = app.add_subcommand(
-      "report", "observers: write a self-contained HTML page of the saved feed (run `fpx observe` first): response "
-                "times, acknowledgement rates, refusal grounds, campaigns and alerts as charts, and the checkpoint");
-  report->add_option("--html", report_options.html, "the HTML file to write")->required();
+      "report", "observers: write a self-contained HTML page of the saved feed (run `fpx observe` first): trends, "
+                "answers in time, acknowledgement rates, refusal grounds, campaigns and alerts as charts, and the "
+                "checkpoint");
+  report->add_option("--html", report_options.html, "the HTML file to write (--html, --csv or both)");
+  report->add_option("--csv", report_options.csv,
+                     "a folder to write every published statistics table to as CSV (pairs.csv, by_requester.csv, "
+                     "by_requested.csv, by_region.csv, total.csv)");
   report->add_option("--period", report_options.period,
-                     "statistics period to show, e.g. month, day or 10s (default: the longest saved; its latest "
-                     "period)");
+                     "statistics period to show: a kind (quarter, month, 10s: its latest period) or one period's "
+                     "start, e.g. 2026-10-01T00:00:00Z (default: the longest kind saved, its latest period)");
 
   // --- keys ----------------------------------------------------------------------
   auto* keys = app.add_subcommand("keys", "make your own keys and certificate request; install the signed chain");

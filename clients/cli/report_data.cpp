@@ -70,16 +70,6 @@ class FieldReader {
     return value->get<std::int64_t>();
   }
 
-  Hours hours(const char* key) {
-    const json* value = field(key);
-    if (value == nullptr || value->is_null()) return std::nullopt;
-    if (!value->is_number() || value->get<double>() < 0) {
-      wrong(key, "hours or null");
-      return Hours();
-    }
-    return value->get<double>();
-  }
-
   std::vector<std::string> texts(const char* key) {
     std::vector<std::string> out;
     const json* value = field(key);
@@ -121,17 +111,6 @@ class FieldReader {
     return out;
   }
 
-  Percentiles percentiles(const char* key) {
-    const json* value = field(key);
-    if (value == nullptr) return {};
-    if (!value->is_object()) {
-      wrong(key, "{\"median\", \"p90\"}");
-      return Percentiles();
-    }
-    FieldReader inner(*value, problem_);
-    return {inner.hours("median"), inner.hours("p90")};
-  }
-
   const json* field(const char* key) {
     auto found = object_.find(key);
     if (found == object_.end()) {
@@ -150,22 +129,41 @@ class FieldReader {
   std::string& problem_;
 };
 
-PairStatistics read_pair(const json& object, std::string& problem) {
+// One row: its names, then its counts by measure (docs/PROTOCOL.md).
+RowStatistics read_row(const std::string& table, const json& object, std::string& problem) {
   FieldReader read(object, problem);
-  PairStatistics pair;
-  pair.requester = read.text("requester");
-  pair.requested = read.text("requested");
-  pair.suppressed = read.boolean("suppressed");
-  if (pair.suppressed) return pair;  // a suppressed pair has only its names
-  pair.requests = read.count("requests");
-  pair.acknowledged = read.count("acknowledged");
-  pair.acknowledged_within_clock = read.count("acknowledgedWithinClock");
-  pair.answered = read.count("answered");
-  pair.acknowledgement_hours = read.percentiles("acknowledgementHours");
-  pair.response_hours = read.percentiles("responseHours");
-  pair.outcomes = read.counts("outcomes");
-  pair.refusal_grounds = read.counts("refusalGrounds");
-  return pair;
+  RowStatistics row;
+  row.table = table;
+  if (table == "pairs" || table == "byRequester") row.requester = read.text("requester");
+  if (table == "pairs" || table == "byRequested") row.requested = read.text("requested");
+  if (table == "byRegion") row.region = read.text("region");
+  const json* counts = read.field("counts");
+  if (counts == nullptr || !counts->is_object()) {
+    if (problem.empty()) problem = "a row of " + table + " has no counts";
+    return row;
+  }
+  FieldReader count(*counts, problem);
+  row.requests = count.count("requests");
+  row.acknowledged = count.count("acknowledged");
+  row.acknowledged_within_clock = count.count("acknowledgedWithinClock");
+  row.answered = count.count("answered");
+  row.answered_within_clock = count.count("answeredWithinClock");
+  row.answered_within_30_days = count.count("answeredWithin30Days");
+  for (const auto& [name, value] : counts->items()) {
+    const bool outcome = name.rfind("outcome.", 0) == 0;
+    const bool ground = name.rfind("refusalGround.", 0) == 0;
+    if (!outcome && !ground) continue;
+    Count shown;
+    if (value.is_number_integer() && value.get<std::int64_t>() >= 0) {
+      shown = value.get<std::int64_t>();
+    } else if (!value.is_null()) {
+      if (problem.empty()) problem = "\"" + name + "\" is not a count or null";
+      return row;
+    }
+    auto& family = outcome ? row.outcomes : row.refusal_grounds;
+    family.emplace_back(name.substr(name.find('.') + 1), shown);
+  }
+  return row;
 }
 
 StatisticsRecord read_statistics(std::uint64_t sequence, const json& object, std::string& problem) {
@@ -178,23 +176,22 @@ StatisticsRecord read_statistics(std::uint64_t sequence, const json& object, std
   record.final = read.boolean("final");
   record.as_of = read.text("asOf");
   record.threshold = read.integer("threshold");
-  record.reveal_after = read.text("revealAfter");
+  record.protection_range = read.integer("protectionRange");
   if (const json* clocks = read.field("clocksHours"); clocks != nullptr && clocks->is_object()) {
     FieldReader clock(*clocks, problem);
     record.clocks = {clock.number("urgentAcknowledge"), clock.number("urgentRespond"),
                      clock.number("routineAcknowledge"), clock.number("routineRespond")};
   }
-  const json* pairs = read.field("pairs");
-  if (pairs != nullptr && !pairs->is_array() && problem.empty()) problem = "\"pairs\" is not a list";
-  if (pairs != nullptr && pairs->is_array()) {
-    for (const auto& pair : *pairs) {
-      if (!pair.is_object()) {
-        if (problem.empty()) problem = "a pair of states is not an object";
-        break;
-      }
-      record.pairs.push_back(read_pair(pair, problem));
+  for (const char* table : {"pairs", "byRequester", "byRequested", "byRegion"}) {
+    const json* rows = read.field(table);
+    if (rows == nullptr) break;
+    if (!rows->is_array()) {
+      if (problem.empty()) problem = std::string("\"") + table + "\" is not a list";
+      break;
     }
+    for (const auto& row : *rows) record.rows.push_back(read_row(table, row, problem));
   }
+  if (const json* total = read.field("total")) record.rows.push_back(read_row("total", *total, problem));
   return record;
 }
 
@@ -212,14 +209,30 @@ std::int64_t epoch_seconds(const std::string& iso) {
   return static_cast<std::int64_t>(timegm(&parts));
 }
 
-// Per period (kind and start): the record shown. The final one replaces the
-// first publication; among equals the later record wins.
+// Per period (kind and start): the record shown. Each period is published
+// once; should a feed hold two, the later record wins.
 bool replaces(const StatisticsRecord& candidate, const StatisticsRecord& current) {
   if (candidate.final != current.final) return candidate.final;
   return candidate.sequence > current.sequence;
 }
 
 }  // namespace
+
+std::string RowStatistics::label() const {
+  if (table == "pairs") return requester + " \u2192 " + requested;
+  if (table == "byRequester") return "from " + requester;
+  if (table == "byRequested") return "to " + requested;
+  if (table == "byRegion") return region;
+  return "all states";
+}
+
+std::vector<const RowStatistics*> StatisticsRecord::table(std::string_view name) const {
+  std::vector<const RowStatistics*> found;
+  for (const auto& row : rows) {
+    if (row.table == name) found.push_back(&row);
+  }
+  return found;
+}
 
 Result<ReportData> read_report_data(const std::vector<FeedStore::SavedRecord>& records, const std::string& period) {
   ReportData data;
@@ -235,7 +248,9 @@ Result<ReportData> read_report_data(const std::vector<FeedStore::SavedRecord>& r
     }
     std::string problem;
     FieldReader read(object, problem);
-    if (saved.kind == "statistics") {
+    if (saved.kind == "statistics" && object.value("method", "") != "cell-suppression/v1") {
+      ++data.older_format_records;
+    } else if (saved.kind == "statistics") {
       auto record = read_statistics(saved.sequence, object, problem);
       if (problem.empty()) {
         auto key = std::make_pair(record.period, record.period_start);
@@ -246,8 +261,6 @@ Result<ReportData> read_report_data(const std::vector<FeedStore::SavedRecord>& r
           shown->second = std::move(record);
         }
       }
-    } else if (saved.kind == "reveal") {
-      ++data.reveal_records;
     } else if (saved.kind == "campaign-report") {
       CampaignReport report;
       report.sequence = saved.sequence;
@@ -278,8 +291,20 @@ Result<ReportData> read_report_data(const std::vector<FeedStore::SavedRecord>& r
     }
   }
 
-  // The kind of period shown: the one asked for, else the longest.
+  // The kind of period shown: the one asked for (or the kind of the period
+  // whose start was asked for), else the longest.
   std::string shown_kind = period;
+  std::string shown_start;
+  if (epoch_seconds(period) != 0) {
+    shown_start = period;
+    shown_kind.clear();
+    for (const auto& [key, record] : by_period) {
+      if (key.second == period && (shown_kind.empty() || epoch_seconds(record.period_end) >
+                                                             epoch_seconds(by_period.at({shown_kind, period}).period_end))) {
+        shown_kind = key.first;
+      }
+    }
+  }
   std::int64_t longest = -1;
   for (const auto& [key, record] : by_period) {
     data.periods.push_back({record.period, record.period_start, record.final});
@@ -292,9 +317,14 @@ Result<ReportData> read_report_data(const std::vector<FeedStore::SavedRecord>& r
   std::sort(data.periods.begin(), data.periods.end(), [](const PeriodSeen& a, const PeriodSeen& b) {
     return std::tie(a.period_start, a.period) < std::tie(b.period_start, b.period);
   });
+  for (const auto& [key, record] : by_period) data.all_statistics.push_back(record);
+  std::stable_sort(data.all_statistics.begin(), data.all_statistics.end(),
+                   [](const StatisticsRecord& a, const StatisticsRecord& b) { return a.period_start < b.period_start; });
   // Keys sort by start within a kind (ISO 8601 sorts as text): the last match is the latest period.
   for (const auto& [key, record] : by_period) {
-    if (key.first == shown_kind) data.statistics = record;
+    if (key.first != shown_kind) continue;
+    data.history.push_back(record);
+    if (shown_start.empty() || key.second == shown_start) data.statistics = record;
   }
   if (!period.empty() && !data.statistics) {
     std::string kinds;
@@ -305,7 +335,8 @@ Result<ReportData> read_report_data(const std::vector<FeedStore::SavedRecord>& r
     return make_error(ErrorCode::invalid_argument,
                       "no statistics of period \"" + period + "\" were saved; " +
                           (kinds.empty() ? std::string("none at all yet: run `fpx observe` after a period has ended")
-                                         : "the feed has " + kinds));
+                                         : "the feed has " + kinds + " (give a kind, or a period's start such as " +
+                                               by_period.rbegin()->first.second + ")"));
   }
   return data;
 }

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -16,26 +17,24 @@ namespace fpx::cli::report {
 
 // A published count: nullopt when the broker suppressed it (under the threshold).
 using Count = std::optional<std::int64_t>;
-// A published number of hours: nullopt when suppressed or when there is nothing to measure.
-using Hours = std::optional<double>;
 
-struct Percentiles {
-  Hours median;
-  Hours p90;
-};
-
-struct PairStatistics {
+// One row of one published table: a pair of states, a requesting state
+// (all it asked), a requested state (all it was asked), a region of
+// requested states, or the total. Durations come as counts in bands.
+struct RowStatistics {
+  std::string table;  // "pairs", "byRequester", "byRequested", "byRegion", "total"
   std::string requester;
   std::string requested;
-  bool suppressed = false;  // the whole pair: only its names are published
+  std::string region;
   Count requests;
   Count acknowledged;
   Count acknowledged_within_clock;
   Count answered;
-  Percentiles acknowledgement_hours;
-  Percentiles response_hours;
+  Count answered_within_clock;
+  Count answered_within_30_days;
   std::vector<std::pair<std::string, Count>> outcomes;         // in the record's order
   std::vector<std::pair<std::string, Count>> refusal_grounds;  // in the record's order
+  std::string label() const;  // "SN → NE", "from SN", "to NE", "Sahel", "all states"
 };
 
 struct Clocks {
@@ -53,9 +52,11 @@ struct StatisticsRecord {
   bool final = false;
   std::string as_of;
   std::int64_t threshold = 0;
-  std::string reveal_after;
+  std::int64_t protection_range = 0;
   Clocks clocks;
-  std::vector<PairStatistics> pairs;
+  std::vector<RowStatistics> rows;  // every table, in the record's order
+  // The rows of one table.
+  std::vector<const RowStatistics*> table(std::string_view name) const;
 };
 
 struct CampaignReport {
@@ -96,18 +97,25 @@ struct ReportData {
   std::size_t records = 0;
   std::uint64_t first_sequence = 0;
   std::uint64_t last_sequence = 0;
-  // The period shown: per period, the final record if there is one, else the latest.
+  // The period shown: the one asked for, else the latest of its kind.
   std::optional<StatisticsRecord> statistics;
+  // Every period of the shown kind, oldest first (the trends).
+  std::vector<StatisticsRecord> history;
+  // Every period of every kind, oldest first (`fpx report --csv`).
+  std::vector<StatisticsRecord> all_statistics;
   std::vector<PeriodSeen> periods;  // every period in the feed, oldest first, one entry each
-  std::size_t reveal_records = 0;
+  // Statistics records of the scheme before issue 12 (overlapping periods,
+  // reveals): not drawn, their suppression did not hold.
+  std::size_t older_format_records = 0;
   std::vector<CampaignReport> campaigns;
   std::vector<PublicAlert> alerts;
   std::optional<CheckpointRecord> checkpoint;  // the latest saved checkpoint record
 };
 
 // Reads every saved record (already verified by the caller). `period`
-// chooses the kind of period shown ("month", "day", "10s"); empty: the
-// longest kind in the feed. Within it, the latest period is shown.
+// chooses what is shown: a kind of period ("quarter", "10s": its latest
+// period) or one period's start ("2026-10-01T00:00:00Z"); empty: the latest
+// period of the longest kind in the feed.
 // malformed (naming the record) when a record is not what its kind says.
 Result<ReportData> read_report_data(const std::vector<FeedStore::SavedRecord>& records, const std::string& period);
 

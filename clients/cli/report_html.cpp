@@ -67,9 +67,13 @@ std::string words(std::string name) {
   return name;
 }
 
-std::string pair_label(const PairStatistics& pair) {
-  std::string label = pair.requester;
-  return label.append(" \u2192 ").append(pair.requested);
+// The rows the charts draw: each requested state (all requesters
+// together), then each pair of states, then the total.
+std::vector<const RowStatistics*> chart_rows(const StatisticsRecord& statistics) {
+  std::vector<const RowStatistics*> rows = statistics.table("byRequested");
+  for (const auto* row : statistics.table("pairs")) rows.push_back(row);
+  for (const auto* row : statistics.table("total")) rows.push_back(row);
+  return rows;
 }
 
 std::string suppressed_note(std::int64_t threshold, const char* what) {
@@ -113,37 +117,57 @@ class Markup {
 
 // ---- the charts of the page -----------------------------------------------------
 
-// Median and 90th percentile of one kind of time, per pair of states.
-BarChart time_chart(const StatisticsRecord& statistics, bool response) {
-  BarChart chart;
-  chart.id = response ? "chart-response-times" : "chart-acknowledgement-times";
-  chart.title = response ? "Response times per pair of states" : "Acknowledgement times per pair of states";
-  chart.description = response ? "Hours from a tracing request to its answer in force: median and 90th percentile, "
-                                 "per requesting and requested state."
-                               : "Hours from a tracing request to its acknowledgement by the requested state: median "
-                                 "and 90th percentile, per requesting and requested state.";
-  chart.unit = "hours";
-  chart.series = {{"median", "median"}, {"p90", "90th percentile"}};
-  for (const auto& pair : statistics.pairs) {
+// A share of a row's requests, as a bar; a suppressed count is a note instead.
+void share_bar(Row& row, const RowStatistics& of, const char* series, const Count& count, const char* what,
+               std::int64_t threshold) {
+  if (!count) {
+    row.note.append(row.note.empty() ? "" : "; ").append(suppressed_note(threshold, what));
+    return;
+  }
+  const double percent = 100.0 * static_cast<double>(*count) / static_cast<double>(*of.requests);
+  std::string label = std::to_string(*count);
+  label.append(" of ").append(std::to_string(*of.requests)).append(" (").append(number(std::round(percent))).append(" %)");
+  row.bars.push_back({series, percent, std::move(label)});
+}
+
+// Rows of share bars over `chart_rows`: a row whose requests are suppressed
+// or zero has no bars, only its note.
+template <typename Bars>
+void share_rows(BarChart& chart, const StatisticsRecord& statistics, Bars bars) {
+  for (const auto* of : chart_rows(statistics)) {
+    if (of->requests && *of->requests == 0) continue;  // no requests: nothing to draw
     Row row;
-    row.label = pair_label(pair);
-    const Count& measured = response ? pair.answered : pair.acknowledged;
-    const Percentiles& hours = response ? pair.response_hours : pair.acknowledgement_hours;
-    const char* what = response ? "answers" : "acknowledgements";
-    if (pair.suppressed) {
+    row.label = of->label();
+    if (!of->requests) {
       row.suppressed = true;
       row.note = suppressed_note(statistics.threshold, "requests");
-    } else if (measured && *measured == 0) {
-      row.note = response ? "no answer yet" : "no acknowledgement yet";
-    } else if (!hours.median) {
-      row.suppressed = true;
-      row.note = suppressed_note(statistics.threshold, what);
-    } else {
-      row.bars.push_back({"median", *hours.median, "median " + number(*hours.median) + " h"});
-      if (hours.p90) row.bars.push_back({"p90", *hours.p90, "p90 " + number(*hours.p90) + " h"});
+      chart.rows.push_back(std::move(row));
+      continue;
     }
+    bars(row, *of);
+    row.suppressed = row.bars.empty();
     chart.rows.push_back(std::move(row));
   }
+}
+
+// Durations as counts in bands, never as means or percentiles of small groups.
+BarChart answer_bands_chart(const StatisticsRecord& statistics) {
+  BarChart chart;
+  chart.id = "chart-answer-bands";
+  chart.title = "Requests answered in time";
+  chart.description = "Share of tracing requests answered within the clock (routine " +
+                      number(statistics.clocks.routine_respond) + " h, urgent " +
+                      number(statistics.clocks.urgent_respond) +
+                      " h), within 30 days, and at all, per requested state, per pair of states and in total.";
+  chart.unit = "% of requests";
+  chart.max = 100;
+  chart.series = {{"within", "answered within the clock"}, {"days30", "answered within 30 days"},
+                  {"answered", "answered at all"}};
+  share_rows(chart, statistics, [&](Row& row, const RowStatistics& of) {
+    share_bar(row, of, "within", of.answered_within_clock, "answered within the clock", statistics.threshold);
+    share_bar(row, of, "days30", of.answered_within_30_days, "answered within 30 days", statistics.threshold);
+    share_bar(row, of, "answered", of.answered, "answered", statistics.threshold);
+  });
   return chart;
 }
 
@@ -154,39 +178,43 @@ BarChart acknowledgement_rate_chart(const StatisticsRecord& statistics) {
   chart.description = "Share of tracing requests the requested state acknowledged within the clock (routine " +
                       number(statistics.clocks.routine_acknowledge) + " h, urgent " +
                       number(statistics.clocks.urgent_acknowledge) +
-                      " h), and acknowledged at all, per pair of states.";
+                      " h), and acknowledged at all, per requested state, per pair of states and in total.";
   chart.unit = "% of requests";
   chart.max = 100;
   chart.series = {{"within", "acknowledged within the clock"}, {"acknowledged", "acknowledged at all"}};
-  for (const auto& pair : statistics.pairs) {
+  share_rows(chart, statistics, [&](Row& row, const RowStatistics& of) {
+    share_bar(row, of, "within", of.acknowledged_within_clock, "acknowledged within the clock", statistics.threshold);
+    share_bar(row, of, "acknowledged", of.acknowledged, "acknowledged", statistics.threshold);
+  });
+  return chart;
+}
+
+// Across every period of the kind shown: requests and answers in total.
+BarChart trend_chart(const std::vector<StatisticsRecord>& history, std::int64_t threshold) {
+  BarChart chart;
+  chart.id = "chart-trends";
+  chart.title = "Trend across periods";
+  chart.description = "Tracing requests, and those answered, in each period published, all states together.";
+  chart.unit = "requests";
+  chart.series = {{"requests", "requests"}, {"answered", "answered"}};
+  for (const auto& record : history) {
     Row row;
-    row.label = pair_label(pair);
-    if (pair.suppressed || !pair.requests || *pair.requests == 0) {
-      row.suppressed = pair.suppressed || !pair.requests;
-      row.note = row.suppressed ? suppressed_note(statistics.threshold, "requests") : "no requests";
-      chart.rows.push_back(std::move(row));
-      continue;
+    row.label = record.period_start.substr(0, 10) + " (" + record.period + ")";
+    if (record.period_start.size() > 10 && record.period_start.substr(10) != "T00:00:00Z") {
+      row.label = record.period_start + " (" + record.period + ")";
     }
-    const double requests = static_cast<double>(*pair.requests);
-    auto share = [&](const char* series, const Count& count, const char* what) {
-      if (!count) {
-        row.suppressed = true;
-        row.note.append(row.note.empty() ? "" : "; ").append(suppressed_note(statistics.threshold, what));
-        return;
+    const auto total = record.table("total");
+    for (const auto& [series, what] : {std::pair{"requests", "requests"}, std::pair{"answered", "answered"}}) {
+      const Count count = total.empty() ? Count()
+                          : std::string_view(series) == "requests" ? total.front()->requests
+                                                                    : total.front()->answered;
+      if (count) {
+        row.bars.push_back({series, static_cast<double>(*count), std::to_string(*count) + " " + what});
+      } else {
+        row.note.append(row.note.empty() ? "" : "; ").append(suppressed_note(threshold, what));
       }
-      const double percent = 100.0 * static_cast<double>(*count) / requests;
-      std::string label = std::to_string(*count);
-      label.append(" of ")
-          .append(std::to_string(*pair.requests))
-          .append(" (")
-          .append(number(std::round(percent)))
-          .append(" %)");
-      row.bars.push_back({series, percent, std::move(label)});
-    };
-    share("within", pair.acknowledged_within_clock, "acknowledged within the clock");
-    share("acknowledged", pair.acknowledged, "acknowledged");
-    // A row with a suppressed share keeps its other bar; the note says what is missing.
-    if (!row.bars.empty()) row.suppressed = false;
+    }
+    row.suppressed = row.bars.empty();
     chart.rows.push_back(std::move(row));
   }
   return chart;
@@ -198,13 +226,14 @@ BarChart refusal_grounds_chart(const StatisticsRecord& statistics) {
   chart.title = "Refusal grounds";
   chart.description =
       "Answers that refused or restricted a trace, counted by the ground given (the ITI's three), "
-      "per pair of states.";
+      "per requested state, per pair of states and in total; grounds no answer gave are left out.";
   chart.unit = "answers";
   chart.series = {{"count", "answers giving this ground"}};
-  for (const auto& pair : statistics.pairs) {
-    for (const auto& [ground, count] : pair.refusal_grounds) {
+  for (const auto* of : chart_rows(statistics)) {
+    for (const auto& [ground, count] : of->refusal_grounds) {
+      if (count && *count == 0) continue;
       Row row;
-      row.label = pair_label(pair);
+      row.label = of->label();
       row.label.append(": ").append(words(ground));
       if (count) {
         row.bars.push_back({"count", static_cast<double>(*count), std::to_string(*count)});
@@ -274,44 +303,33 @@ void figure(Markup& page, const BarChart& chart) {
 }
 
 void statistics_table(Markup& page, const StatisticsRecord& statistics) {
-  auto hours = [](const Hours& value, const Count& measured) {
-    if (value) return number(*value);
-    return measured && *measured == 0 ? std::string("\u2013") : std::string("suppressed");
-  };
   auto cells = [](const std::vector<std::pair<std::string, Count>>& counts) {
     std::string text;
     for (const auto& [name, count] : counts) {
+      if (count && *count == 0) continue;
       text.append(text.empty() ? "" : ", ").append(words(name)).append(": ").append(count_text(count));
     }
     return text.empty() ? std::string("\u2013") : text;
   };
   page.open("details", {{"class", "table"}}).element("summary", "The figures as a table");
-  page.open("table").element("caption", "Statistics per pair of states (\u201csuppressed\u201d: fewer than " +
+  page.open("table").element("caption", "Every published table of the period (\u201csuppressed\u201d: fewer than " +
                                             std::to_string(statistics.threshold) +
-                                            ", or an outcome that subtraction would reveal)");
+                                            ", or a cell hidden so that no combination of the published figures "
+                                            "reveals a small one)");
   page.raw("<thead><tr>");
-  for (const char* heading :
-       {"requesting", "requested", "requests", "acknowledged", "within the clock", "answered", "ack. median h",
-        "ack. p90 h", "resp. median h", "resp. p90 h", "outcomes", "refusal grounds"}) {
+  for (const char* heading : {"table", "row", "requests", "acknowledged", "ack. within the clock", "answered",
+                              "answered within the clock", "answered within 30 days", "outcomes",
+                              "refusal grounds"}) {
     page.element("th", heading, {{"scope", "col"}});
   }
   page.raw("</tr></thead><tbody>");
-  for (const auto& pair : statistics.pairs) {
-    page.raw("<tr>").element("th", pair.requester, {{"scope", "row"}}).element("td", pair.requested);
-    if (pair.suppressed) {
-      page.element("td", suppressed_note(statistics.threshold, "requests"),
-                   {{"colspan", "10"}, {"class", "suppressed"}});
-      page.raw("</tr>");
-      continue;
-    }
-    for (const Count* count : {&pair.requests, &pair.acknowledged, &pair.acknowledged_within_clock, &pair.answered}) {
+  for (const auto& row : statistics.rows) {
+    page.raw("<tr>").element("td", row.table).element("th", row.label(), {{"scope", "row"}});
+    for (const Count* count : {&row.requests, &row.acknowledged, &row.acknowledged_within_clock, &row.answered,
+                               &row.answered_within_clock, &row.answered_within_30_days}) {
       page.element("td", count_text(*count), {{"class", *count ? "number" : "suppressed"}});
     }
-    page.element("td", hours(pair.acknowledgement_hours.median, pair.acknowledged), {{"class", "number"}});
-    page.element("td", hours(pair.acknowledgement_hours.p90, pair.acknowledged), {{"class", "number"}});
-    page.element("td", hours(pair.response_hours.median, pair.answered), {{"class", "number"}});
-    page.element("td", hours(pair.response_hours.p90, pair.answered), {{"class", "number"}});
-    page.element("td", cells(pair.outcomes)).element("td", cells(pair.refusal_grounds));
+    page.element("td", cells(row.outcomes)).element("td", cells(row.refusal_grounds));
     page.raw("</tr>");
   }
   page.raw("</tbody></table></details>");
@@ -321,8 +339,8 @@ void statistics_section(Markup& page, const ReportData& data) {
   page.open("section", {{"id", "statistics"}}).element("h2", "How the exchange answers tracing requests");
   if (!data.statistics) {
     page.element("p",
-                 "No statistics record has been saved yet: statistics of a period are published once it ends. "
-                 "Run `fpx observe` again later.",
+                 "No statistics record has been saved yet: statistics of a period are published once, final, "
+                 "some time after it ends. Run `fpx observe` again later.",
                  {{"class", "empty"}});
     page.close("section");
     return;
@@ -331,30 +349,23 @@ void statistics_section(Markup& page, const ReportData& data) {
   page.open("p", {{"class", "period"}})
       .text("Period " + statistics.period + ": " + statistics.period_start + " to " + statistics.period_end + ". ")
       .open("strong")
-      .text(statistics.final ? "Final figures" : "Provisional figures")
+      .text("Final figures")
       .close("strong")
-      .text(statistics.final
-                ? " (published after the embargo, with the facts behind them revealed; as of " + statistics.as_of + ")."
-                : " as of " + statistics.as_of + "; final figures follow after " + statistics.reveal_after + ".")
+      .text(" (each period is published once, as of " + statistics.as_of + ").")
       .close("p");
   page.element("p",
                "Cells counting fewer than " + std::to_string(statistics.threshold) +
-                   " events are suppressed by the exchange and shown hatched as \u201csuppressed\u201d, never as "
-                   "zero; so are outcomes that could otherwise be worked out by subtraction from the answers, "
-                   "whatever their count. Times are whole hours.",
+                   " are suppressed and shown hatched as \u201csuppressed\u201d, never as zero; so are the further "
+                   "cells that would let anyone work a small one out from everything the exchange has published "
+                   "(sums, other tables, other periods): no suppressed cell can be narrowed to fewer than " +
+                   std::to_string(statistics.protection_range) + " values.",
                {{"class", "note"}});
-  figure(page, time_chart(statistics, false));
-  figure(page, time_chart(statistics, true));
+  figure(page, trend_chart(data.history, statistics.threshold));
+  figure(page, answer_bands_chart(statistics));
   figure(page, acknowledgement_rate_chart(statistics));
   auto grounds = refusal_grounds_chart(statistics);
   if (grounds.rows.empty()) {
-    // Suppressed pairs publish no grounds: "none" would not be true of them.
-    const bool any_suppressed = std::any_of(statistics.pairs.begin(), statistics.pairs.end(),
-                                            [](const PairStatistics& pair) { return pair.suppressed; });
-    page.element("p",
-                 any_suppressed ? "No refusal ground is published for this period (suppressed pairs of states publish "
-                                  "none)."
-                                : "No answer in this period gave a refusal ground.",
+    page.element("p", "No refusal ground is shown for this period (none given, or every count suppressed).",
                  {{"class", "empty"}});
   } else {
     figure(page, grounds);
@@ -367,9 +378,15 @@ void statistics_section(Markup& page, const ReportData& data) {
   if (skip > 0) page.text(std::to_string(skip) + " earlier periods, then ");
   for (std::size_t i = skip; i < data.periods.size(); ++i) {
     const auto& seen = data.periods[i];
-    page.text((i == skip ? "" : "; ") + seen.period + " from " + seen.period_start + (seen.final ? " (final)" : ""));
+    page.text((i == skip ? "" : "; ") + seen.period + " from " + seen.period_start);
   }
-  page.text(". Reveal records: " + std::to_string(data.reveal_records) + ".").close("p");
+  page.text(".");
+  if (data.older_format_records > 0) {
+    page.text(" " + std::to_string(data.older_format_records) +
+              " statistics record(s) of the earlier scheme are not drawn: their suppression did not hold across "
+              "overlapping periods.");
+  }
+  page.close("p");
   page.close("section");
 }
 
@@ -656,7 +673,7 @@ std::string svg_bar_chart(const BarChart& chart) {
 
 std::size_t chart_count(const ReportData& data) {
   std::size_t charts = 0;
-  if (data.statistics) charts += refusal_grounds_chart(*data.statistics).rows.empty() ? 3 : 4;
+  if (data.statistics) charts += refusal_grounds_chart(*data.statistics).rows.empty() ? 3 : 4;  // trend, bands, acks
   if (!data.campaigns.empty()) ++charts;
   if (!data.alerts.empty()) ++charts;
   return charts;

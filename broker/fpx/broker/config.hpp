@@ -88,9 +88,9 @@ struct Clocks {
   std::int64_t scan_every_ms = 60'000;
 };
 
-// A period of the public statistics, in UTC: a calendar "month" or "day", or
-// a fixed length aligned on the Unix epoch ("6h", "15m", "10s"), which
-// suits tests and demonstrations.
+// A period of the public statistics, in UTC: a calendar "quarter", "month"
+// or "day", or a fixed length aligned on the Unix epoch ("6h", "15m",
+// "10s"), which suits tests and demonstrations.
 struct StatisticsPeriod {
   std::string name;
   std::int64_t fixed_ms = 0;  // 0 for the calendar periods
@@ -105,12 +105,18 @@ struct Oversight {
   // The checkpoint's origin line and the name of its signing key.
   std::string origin = "fpx.exchange/log";
   std::int64_t checkpoint_every_ms = 60'000;
-  // Statistics of each period are published once it ends; after the
-  // embargo they are published again, final, with the facts that let
-  // observers recompute every published cell.
-  std::vector<StatisticsPeriod> statistics_periods = {{"month", 0}, {"day", 0}};
+  // The statistics are published on ONE grid of periods that never
+  // overlap: two overlapping periods let a reader subtract one from the
+  // other and undo suppression (issue 12). Each period is published once,
+  // final, `publish_after_ms` after it ends (a provisional figure revised
+  // later would be a difference over time). Years are the sums of quarters.
+  StatisticsPeriod statistics_period = {"quarter", 0};
+  // Counts from 1 to threshold - 1 are suppressed; then more cells, until
+  // no suppressed cell can be narrowed to fewer than `protection_range`
+  // values by any combination of the published cells (docs/PROTOCOL.md).
   std::int64_t suppression_threshold = 3;
-  std::int64_t reveal_after_ms = 30LL * 24 * 3600 * 1000;
+  std::int64_t protection_range = 3;
+  std::int64_t publish_after_ms = 30LL * 24 * 3600 * 1000;
 };
 
 // Where the broker keeps its state ([store] backend): SQLite, embedded, one

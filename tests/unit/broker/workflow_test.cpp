@@ -602,16 +602,6 @@ struct FollowedFeed {
     return nullptr;
   }
 
-  std::vector<std::string> reveals_of(std::uint64_t statistics_sequence) const {
-    std::vector<std::string> reveals;
-    for (const auto& record : records) {
-      if (record.kind != "reveal") continue;
-      if (nlohmann::json::parse(record.signed_record)["statisticsSequence"] == statistics_sequence) {
-        reveals.push_back(record.signed_record);
-      }
-    }
-    return reveals;
-  }
 };
 
 const client::FeedRecord& wait_for_statistics(client::ObserverClient& observer, FollowedFeed& feed, bool final) {
@@ -641,10 +631,10 @@ auto answer(const MessageId& request, wire::TracingOutcome outcome,
 
 }  // namespace
 
-TEST_CASE("statistics per pair of states are published with suppression, and the reveal recounts them exactly") {
+TEST_CASE("statistics of a period are published once and final as linked tables with no small cell shown") {
   WorkflowExchange exchange([](broker::BrokerConfig& config) {
-    config.oversight.statistics_periods = {*broker::parse_statistics_period("day")};
-    config.oversight.reveal_after_ms = 7 * kDayMs;
+    config.oversight.statistics_period = *broker::parse_statistics_period("day");
+    config.oversight.publish_after_ms = 7 * kDayMs;
   });
   // Every request of the scenario in one UTC day, from 01:00.
   const std::int64_t day_start = (exchange.now() / kDayMs + 1) * kDayMs;
@@ -686,28 +676,6 @@ TEST_CASE("statistics per pair of states are published with suppression, and the
   niger_sends(MessageType::TRACING_RESPONSE, answer(requests[0], wire::TracingOutcome::PARTIAL_CHAIN));
   sync(*niger);
 
-  // The day ends: its first statistics, as things stand.
-  exchange.set_now(day_start + kDayMs + 1000);
-  FollowedFeed feed;
-  const auto& first = wait_for_statistics(*observer, feed, false);
-  auto published = nlohmann::json::parse(first.signed_record);
-  CHECK(published["period"] == "day");
-  CHECK(published["threshold"] == 3);
-  // Written by hand from the scenario: NE acknowledged 4 (2, 2, 2 and 5 hours),
-  // answered 1 (suppressed, with its outcome); BF nothing yet; ML under the threshold.
-  const auto expected_first = nlohmann::json::parse(R"([
-    {"requester": "SN", "requested": "BF", "suppressed": false, "requests": 5, "acknowledged": 0,
-     "acknowledgedWithinClock": 0, "answered": 0,
-     "acknowledgementHours": {"median": null, "p90": null}, "responseHours": {"median": null, "p90": null},
-     "outcomes": {}, "refusalGrounds": {}},
-    {"requester": "SN", "requested": "ML", "suppressed": true},
-    {"requester": "SN", "requested": "NE", "suppressed": false, "requests": 5, "acknowledged": 4,
-     "acknowledgedWithinClock": 4, "answered": null,
-     "acknowledgementHours": {"median": 2, "p90": 5}, "responseHours": {"median": null, "p90": null},
-     "outcomes": {"partial_chain": null}, "refusalGrounds": {}}
-  ])");
-  CHECK(published["pairs"] == expected_first);
-
   // Later answers count in the day of their request.
   exchange.set_now(t0 + 30 * kHourMs);
   niger_sends(MessageType::TRACING_RESPONSE, answer(requests[1], wire::TracingOutcome::PARTIAL_CHAIN));
@@ -726,72 +694,98 @@ TEST_CASE("statistics per pair of states are published with suppression, and the
   sync(*niger);
   sync(*burkina);
 
-  // After the 7-day embargo: final figures and the reveal.
+  // Seven days after the day's end: its one statistics record, final.
   exchange.set_now(day_start + kDayMs + 7 * kDayMs + 1000);
-  const auto& final_record = wait_for_statistics(*observer, feed, true);
+  FollowedFeed feed;
+  const auto& record = wait_for_statistics(*observer, feed, true);
   feed.follow(*observer);
-  auto final_statistics = nlohmann::json::parse(final_record.signed_record);
-  // By hand: NE acknowledged 5 (2, 2, 2, 5, 80 hours; 4 within the clock),
-  // answered 4 (5, 30, 30, 80 hours): 3 partial chains and 1 refusal, so
-  // the refusal is suppressed and, as "answered" would give it away, the
-  // partial chains too. BF answered 4 refusals at 30 hours, which
-  // acknowledged them too.
-  const auto expected_final = nlohmann::json::parse(R"([
-    {"requester": "SN", "requested": "BF", "suppressed": false, "requests": 5, "acknowledged": 4,
-     "acknowledgedWithinClock": 4, "answered": 4,
-     "acknowledgementHours": {"median": 30, "p90": 30}, "responseHours": {"median": 30, "p90": 30},
-     "outcomes": {"refused": 4}, "refusalGrounds": {"ongoing_investigation": 4}},
-    {"requester": "SN", "requested": "ML", "suppressed": true},
-    {"requester": "SN", "requested": "NE", "suppressed": false, "requests": 5, "acknowledged": 5,
-     "acknowledgedWithinClock": 4, "answered": 4,
-     "acknowledgementHours": {"median": 2, "p90": 80}, "responseHours": {"median": 30, "p90": 80},
-     "outcomes": {"partial_chain": null, "refused": null}, "refusalGrounds": {"ongoing_investigation": null}}
-  ])");
-  CHECK(final_statistics["pairs"] == expected_final);
+  CHECK(std::count_if(feed.records.begin(), feed.records.end(), [](const auto& r) { return r.kind == "statistics"; }) ==
+        1);
+  CHECK(std::none_of(feed.records.begin(), feed.records.end(), [](const auto& r) { return r.kind == "reveal"; }));
+  auto published = nlohmann::json::parse(record.signed_record);
+  CHECK(published["period"] == "day");
+  CHECK(published["method"] == "cell-suppression/v1");
+  CHECK(published["threshold"] == 3);
+  CHECK(published["states"] == nlohmann::json::parse(R"(["BF", "ML", "NE", "SN"])"));
 
-  // The observer recounts every published cell from the revealed facts.
-  auto reveals = feed.reveals_of(final_record.sequence);
-  REQUIRE(reveals.size() == 2);  // BF and NE; ML stays sealed
-  auto check = client::check_revealed_statistics(final_record.signed_record, final_record.sequence, reveals);
+  // The true counts, by hand. NE: 5 requests, acknowledged 5 (2, 2, 2, 5 and
+  // 80 hours: 4 within the 72-hour clock), answered 4 within the clock and
+  // within 30 days: 3 partial chains and 1 refusal on one ground. BF: 5
+  // requests, 4 refusals at 30 hours (which acknowledged them too). ML: 2
+  // requests, nothing else. Every shown cell must equal its true count, and
+  // every count from 1 to 2 must be hidden.
+  const std::map<std::string, std::map<std::string, std::int64_t>> truth{
+      {"to NE", {{"requests", 5}, {"acknowledged", 5}, {"acknowledgedWithinClock", 4}, {"answered", 4},
+                 {"answeredWithinClock", 4}, {"answeredWithin30Days", 4}, {"outcome.partial_chain", 3},
+                 {"outcome.refused", 1}, {"refusalGround.ongoing_investigation", 1}}},
+      {"to BF", {{"requests", 5}, {"acknowledged", 4}, {"acknowledgedWithinClock", 4}, {"answered", 4},
+                 {"answeredWithinClock", 4}, {"answeredWithin30Days", 4}, {"outcome.refused", 4},
+                 {"refusalGround.ongoing_investigation", 4}}},
+      {"to ML", {{"requests", 2}}},
+  };
+  std::size_t shown = 0;
+  std::size_t hidden = 0;
+  for (const auto& row : published["byRequested"]) {
+    const std::string name = "to " + row["requested"].get<std::string>();
+    const auto known = truth.find(name);
+    for (const auto& [measure, count] : row["counts"].items()) {
+      std::int64_t expected = 0;
+      if (known != truth.end() && known->second.count(measure) != 0) expected = known->second.at(measure);
+      INFO(name << " " << measure);
+      if (count.is_null()) {
+        ++hidden;
+      } else {
+        ++shown;
+        CHECK(count == expected);
+      }
+      if (expected > 0 && expected < 3) CHECK(count.is_null());
+      // The pair SN->X carries the same counts (SN is the only requester).
+      for (const auto& pair : published["pairs"]) {
+        if (pair["requester"] == "SN" && pair["requested"] == row["requested"] && !pair["counts"][measure].is_null()) {
+          CHECK(pair["counts"][measure] == expected);
+        }
+      }
+    }
+  }
+  CHECK(shown > 0);
+  CHECK(hidden >= 3);  // at least the primary ones: ML's requests, NE's refusal and its ground
+  CHECK(std::count_if(published["byRequested"].begin(), published["byRequested"].end(), [](const auto& row) {
+          return row["requested"] == "ML" && row["counts"]["requests"].is_null();
+        }) == 1);
+
+  // An observer checks the record without any microdata: sums and bounds hold.
+  auto check = client::check_published_statistics(record.signed_record);
   REQUIRE(check.ok());
-  CHECK(check->failures.empty());
   for (const auto& failure : check->failures) UNSCOPED_INFO(failure);
-  // BF: 5 requests, 4 acknowledged, 4 within, 4 answered, 4 outcomes, 4 grounds;
-  // NE: 5 requests, 5 acknowledged, 4 within, 4 answered (outcomes and grounds sealed).
-  CHECK(check->facts == 5 + 4 + 4 + 4 + 4 + 4 + 5 + 5 + 4 + 4);
-  // Every number shown for BF and NE: 4 counts and 4 percentiles each, BF's outcome and ground.
-  CHECK(check->cells_checked == 8 + 8 + 2);
-  // Each revealed fact is in the log the broker signed.
+  CHECK(check->failures.empty());
+  CHECK(check->relations_checked > 0);
+  // A changed count breaks a sum, and the check says which.
+  auto tampered = published;
+  for (auto& row : tampered["byRequester"]) {
+    if (row["requester"] == "NE") row["counts"]["requests"] = 6;  // NE asked nothing: 6 against its pairs' 0
+  }
+  auto caught = client::check_published_statistics(tampered.dump());
+  REQUIRE(caught.ok());
+  REQUIRE_FALSE(caught->failures.empty());
+  CHECK_THAT(caught->failures[0], Catch::Contains("from NE requests=6"));
+
+  // The statistics record is a leaf of the log itself, so the broker cannot
+  // show other observers other figures unnoticed.
   auto head = observer->latest_checkpoint();
   REQUIRE(head.ok());
-  REQUIRE_FALSE(check->leaves.empty());
-  for (const auto& leaf : check->leaves) {
-    auto proof = observer->inclusion_proof(leaf.leaf_index, head->checkpoint.size);
-    REQUIRE(proof.ok());
-    CHECK(verify_inclusion(leaf.leaf_hash, leaf.leaf_index, head->checkpoint.size, *proof, head->checkpoint.root));
-  }
-  // The statistics and reveal records are leaves of the log themselves, so
-  // the broker cannot show other observers other figures unnoticed.
-  int public_leaves = 0;
-  for (const auto& record : feed.records) {
-    if (record.kind != "statistics" && record.kind != "reveal") continue;
-    REQUIRE(record.log_index.has_value());
-    REQUIRE(*record.log_index < head->checkpoint.size);
-    auto proof = observer->inclusion_proof(*record.log_index, head->checkpoint.size);
-    REQUIRE(proof.ok());
-    CHECK(verify_inclusion(*record.leaf_hash, *record.log_index, head->checkpoint.size, *proof, head->checkpoint.root));
-    ++public_leaves;
-  }
-  CHECK(public_leaves == 4);  // two statistics records, two reveals
+  REQUIRE(record.log_index.has_value());
+  REQUIRE(*record.log_index < head->checkpoint.size);
+  auto proof = observer->inclusion_proof(*record.log_index, head->checkpoint.size);
+  REQUIRE(proof.ok());
+  CHECK(verify_inclusion(*record.leaf_hash, *record.log_index, head->checkpoint.size, *proof, head->checkpoint.root));
   // Nothing of the content reaches the public records.
-  for (const auto& record : feed.records) {
+  for (const auto& public_record : feed.records) {
     for (const char* secret : {"SN-ZIG-2026-0142", "Ziguinchor", "police-judiciaire", "investigation is under way"}) {
-      CHECK(record.signed_record.find(secret) == std::string::npos);
+      CHECK(public_record.signed_record.find(secret) == std::string::npos);
     }
   }
 
-  // The observer's command line does the same: fpx log verify recounts the
-  // kept final statistics from their reveal and proves every fact's leaf.
+  // The observer's command line does the same check for every record kept.
   const auto profile = exchange.dir() / "observer-profile";
   const std::string fpx = std::string(FPX_BIN_DIR) + "/fpx --profile " + profile.string();
   const auto out = exchange.dir() / "fpx.out";
@@ -806,15 +800,7 @@ TEST_CASE("statistics per pair of states are published with suppression, and the
       exchange.observers_endpoint() + " --broker-cert " +
       (exchange.dir() / "participants" / "exchange.broker" / kChainFile).string() + " --root-ca " +
       exchange.root_pem().string());
-  CHECK_THAT(run(fpx + " observe"), Catch::Contains("(final, facts revealed)"));
-  CHECK_THAT(run(fpx + " log verify"), Catch::Contains("statistics: 18 published figure(s) of 1 final record(s) "
-                                                        "recounted from 43 revealed fact(s)"));
-
-  // A changed count no longer recounts, and the check names the cell.
-  auto tampered = final_statistics;
-  tampered["pairs"][0]["requests"] = 6;
-  auto caught = client::check_revealed_statistics(tampered.dump(), final_record.sequence, reveals);
-  REQUIRE(caught.ok());
-  REQUIRE(caught->failures.size() == 1);
-  CHECK_THAT(caught->failures[0], Catch::Contains("SN->BF requests") && Catch::Contains("published 6"));
+  CHECK_THAT(run(fpx + " observe"), Catch::Contains("(final)"));
+  CHECK_THAT(run(fpx + " log verify"),
+             Catch::Contains("statistics: 1 record(s)") && Catch::Contains("relation(s) between tables verified"));
 }

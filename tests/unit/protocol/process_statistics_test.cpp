@@ -1,55 +1,53 @@
-// Suppression of small cells in the public statistics (fpx/process_statistics.hpp).
+// The public statistics' tables and the relations between them
+// (fpx/disclosure_control.hpp); the broker's secondary suppression is tested
+// in tests/unit/broker/secondary_suppression_test.cpp.
 #include <catch2/catch.hpp>
 
-#include "fpx/process_statistics.hpp"
+#include <nlohmann/json.hpp>
+
+#include "fpx/disclosure_control.hpp"
 
 using namespace fpx;
 
 namespace {
 
-stats::PairTally answered_with(const std::map<std::string, std::int64_t>& outcomes) {
-  stats::PairTally tally;
-  for (const auto& [outcome, count] : outcomes) {
-    tally.outcomes[outcome] = count;
-    tally.answered += count;
-    tally.requests += count;
-    for (std::int64_t i = 0; i < count; ++i) tally.answered_hours.push_back(1);
-  }
-  return tally;
+stats::TracingFacts answered(const std::string& from, const std::string& to, const std::string& outcome,
+                             std::vector<std::string> grounds = {}) {
+  stats::TracingFacts facts;
+  facts.requester = from;
+  facts.requested = to;
+  facts.acknowledged_hours = 2;
+  facts.acknowledged_within_clock = true;
+  facts.answered_hours = 100;
+  facts.answered_within_clock = true;
+  facts.outcome = outcome;
+  facts.refusal_grounds = std::move(grounds);
+  return facts;
+}
+
+std::int64_t value(const disclosure::PeriodTables& tables, disclosure::Table table, std::string_view a,
+                   std::string_view b, std::string_view measure) {
+  auto at = tables.find(table, a, b, measure);
+  REQUIRE(at.has_value());
+  return tables.cells[*at].value;
 }
 
 }  // namespace
 
-TEST_CASE("two small outcomes that add up to less than the threshold take a shown one with them") {
-  // refused 1 + restricted 1 = answered 7 - 5: both would be exactly 1.
-  auto published = stats::publishable({"SN", "NE"}, answered_with({{"refused", 1}, {"restricted", 1}, {"partial_chain", 5}}), 3);
-  CHECK(published.answered == 7);
-  CHECK_FALSE(published.outcomes["refused"].has_value());
-  CHECK_FALSE(published.outcomes["restricted"].has_value());
-  CHECK_FALSE(published.outcomes["partial_chain"].has_value());
-}
-
-TEST_CASE("a single small outcome takes the smallest shown one with it; larger totals stand") {
-  auto one = stats::publishable({"SN", "NE"}, answered_with({{"refused", 1}, {"no_record", 4}, {"partial_chain", 6}}), 3);
-  CHECK_FALSE(one.outcomes["refused"].has_value());
-  CHECK_FALSE(one.outcomes["no_record"].has_value());
-  CHECK(one.outcomes["partial_chain"] == 6);
-
-  // Two suppressed cells totalling 4 (>= 3): "answered" minus the rest says only 4 = 2 + 2 or 1 + 3.
-  auto two = stats::publishable({"SN", "NE"}, answered_with({{"refused", 2}, {"restricted", 2}, {"partial_chain", 6}}), 3);
-  CHECK_FALSE(two.outcomes["refused"].has_value());
-  CHECK_FALSE(two.outcomes["restricted"].has_value());
-  CHECK(two.outcomes["partial_chain"] == 6);
-}
-
-TEST_CASE("a pair under the threshold shows nothing but its names; percentiles need threshold values") {
-  stats::PairTally few;
-  few.requests = 2;
-  CHECK(stats::publishable({"SN", "ML"}, few, 3).suppressed);
-  auto shown = stats::publishable({"SN", "NE"}, answered_with({{"partial_chain", 3}}), 3);
-  CHECK_FALSE(shown.suppressed);
-  CHECK(shown.answered_hours.median == 1);
-  CHECK(stats::nearest_rank({5, 1, 30, 30, 80}, 50) == 30);
-  CHECK(stats::nearest_rank({2, 2, 2, 5, 80}, 90) == 80);
-  CHECK(stats::nearest_rank({}, 50) == std::nullopt);
+TEST_CASE("the tables of a period count each tracing once in its pair and in every marginal") {
+  std::vector<stats::TracingFacts> facts{answered("SN", "NE", "partial_chain"), answered("SN", "NE", "no_record"),
+                                         answered("SN", "BF", "refused", {"ongoing_investigation"}),
+                                         answered("NE", "BF", "partial_chain")};
+  auto tables = disclosure::build_tables(facts, {{"Sahel", {"NE", "BF", "ML"}}, {"West", {"SN", "NE", "BF"}}});
+  CHECK(tables.states == std::vector<std::string>{"BF", "NE", "SN"});
+  CHECK(tables.regions.at("Sahel").size() == 2);  // ML had no tracing
+  CHECK(tables.regions.count("West") == 0);        // every state of the period: the total again
+  using disclosure::Table;
+  CHECK(value(tables, Table::pair, "SN", "NE", "requests") == 2);
+  CHECK(value(tables, Table::pair, "NE", "SN", "requests") == 0);
+  CHECK(value(tables, Table::requester, "SN", "", "requests") == 3);
+  CHECK(value(tables, Table::requested, "BF", "", "outcome.refused") == 1);
+  CHECK(value(tables, Table::requested, "BF", "", "refusalGround.ongoing_investigation") == 1);
+  CHECK(value(tables, Table::region, "Sahel", "", "requests") == 4);  // to NE 2, to BF 2
+  CHECK(value(tables, Table::total, "", "", "answeredWithin30Days") == 4);  // 100 hours each
 }
