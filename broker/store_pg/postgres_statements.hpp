@@ -26,7 +26,8 @@ inline constexpr Statement kLogSize{"log_size", "SELECT COALESCE(MAX(leaf_index)
 // order), its leaf, the interior nodes the leaf completes (computed by the
 // store from the log's edge) and one log_facts row per stored tracing
 // request the leaf states facts about (the message itself among them: the
-// sub-statements do not see each other's rows, hence the UNION with m).
+// sub-statements do not see each other's rows, hence the look in m first;
+// each id is one index lookup, never a scan of messages).
 // Every part selects FROM m, so when m writes nothing, nothing is written:
 // a message id already stored (ON CONFLICT DO NOTHING, no error that would
 // abort the batch) or a leaf index ($11) that is not the log's size (a
@@ -50,8 +51,10 @@ inline constexpr Statement kInsertMessage{
     "n AS (INSERT INTO log_nodes (level, idx, hash) SELECT w.level, w.idx, w.hash FROM m "
     "CROSS JOIN unnest($16::bigint[], $17::bigint[], $18::bytea[]) AS w(level, idx, hash)), "
     "f AS (INSERT INTO log_facts (request_seq, leaf_index) SELECT DISTINCT s.seq, $11::bigint FROM m "
-    "CROSS JOIN unnest($19::bytea[]) AS t(id) JOIN (SELECT seq, message_id FROM messages UNION ALL "
-    "SELECT seq, message_id FROM m) AS s ON s.message_id = t.id ON CONFLICT DO NOTHING) "
+    "CROSS JOIN unnest($19::bytea[]) AS t(id) CROSS JOIN LATERAL (SELECT COALESCE("
+    "(SELECT own.seq FROM m AS own WHERE own.message_id = t.id), "
+    "(SELECT seq FROM messages WHERE message_id = t.id)) AS seq) AS s WHERE s.seq IS NOT NULL "
+    "ON CONFLICT DO NOTHING) "
     "SELECT (SELECT seq FROM m), (SELECT COALESCE(MAX(leaf_index) + 1, 0) FROM log_leaves)"};
 // A public record's leaf and the nodes it completes, on the same terms:
 // nothing is written unless $1 is the log's size. Returns the leaf index
