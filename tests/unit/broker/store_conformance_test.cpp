@@ -759,6 +759,34 @@ TEST_CASE("A PostgreSQL database with a newer schema version or foreign tables i
   CHECK_THAT(foreign.error().message, Catch::Contains("not an FPX store"));
 }
 
+TEST_CASE("A PostgreSQL statement that fails mid-batch undoes only its own message with or without the broker's savepoint") {
+  // A failure the server reports (here a rule an operator added) aborts a
+  // PostgreSQL transaction unless a savepoint catches it: the store's own,
+  // sent in the same pipeline as the message, or the broker's.
+  const std::string dsn = cluster().create_database("failing_statement");
+  auto store = must(open_postgres_store(dsn));
+  cluster().exec("failing_statement",
+                 "ALTER TABLE deliveries ADD CONSTRAINT no_blocked CHECK (recipient <> 'blocked.focal-point')");
+  require_ok(store->begin());
+  must(store->insert_message(make_message(1, {"gh.focal-point"}), kNowMs));
+  const auto refused = store->insert_message(make_message(2, {"ng.focal-point", "blocked.focal-point"}), kNowMs);
+  REQUIRE_FALSE(refused.ok());
+  CHECK_THAT(refused.error().message, Catch::Contains("no_blocked"));
+  CHECK(must(store->insert_message(make_message(3, {"gh.focal-point"}), kNowMs)).log_index == 1);
+  require_ok(store->open_savepoint());
+  CHECK_FALSE(store->insert_message(make_message(4, {"blocked.focal-point"}), kNowMs).ok());
+  store->rollback_savepoint();
+  require_ok(store->open_savepoint());
+  CHECK(must(store->insert_message(make_message(5, {"gh.focal-point"}), kNowMs)).log_index == 2);
+  require_ok(store->release_savepoint());
+  require_ok(store->commit());
+  CHECK(cluster().scalar("failing_statement", "SELECT COUNT(*) FROM messages") == "3");
+  CHECK(cluster().scalar("failing_statement", "SELECT COUNT(*) FROM deliveries") == "3");
+  CHECK(cluster().scalar("failing_statement", "SELECT COUNT(*) FROM log_leaves") == "3");
+  CHECK(cluster().scalar("failing_statement", "SELECT COUNT(*) FROM log_nodes") == "1");
+  CHECK(pending_ids(*store, "ng.focal-point").empty());
+}
+
 TEST_CASE("The PostgreSQL store writes nothing when the log grew behind its back") {
   // The store computes a leaf's nodes from the log's edge it read; each
   // append checks the log's size on the server, so a leaf written by anyone
