@@ -21,6 +21,7 @@
 // Then the older figures:
 //   commit_single_ms_p50, commit_single_ms_p99   begin + insert + durable commit of one message
 //   messages_per_s_batch_N                       N messages per commit, N in 1, 16, 64, 256
+//   tracing_messages_per_s_batch_G               the tracing requests above, timed, G in 1, 16
 // Messages carry a 1 KiB envelope and 2 recipients. The WAL is checkpointed
 // between phases, outside the timings, as the broker does off its hot path.
 // These VMs are noisy: compare ratios from one run, not absolutes across runs.
@@ -299,6 +300,33 @@ void tracing_figures(const std::filesystem::path& dir, int messages) {
   std::printf("envelope_bytes %zu\n", kTracingEnvelopeBytes);
 }
 
+// The same tracing requests timed rather than counted, on any store: what a
+// group of G of handle_submit's writes costs, receipt group and commit
+// included (the figures both stores print, the PostgreSQL one prefixed).
+void tracing_throughput(Store& store, int messages, const char* prefix) {
+  TracingFactory factory;
+  for (int i = 0; i < 16; ++i) {  // warm
+    must(store.begin(), "begin");
+    submit_tracing(store, factory);
+    seal_receipt_group(store);
+    must(store.commit(), "commit");
+  }
+  for (const int group : kTracingGroups) {
+    const int commits = std::max(1, messages / group);
+    const auto start = Clock::now();
+    for (int c = 0; c < commits; ++c) {
+      must(store.begin(), "begin");
+      for (int i = 0; i < group; ++i) submit_tracing(store, factory);
+      seal_receipt_group(store);
+      must(store.commit(), "commit");
+    }
+    const double seconds = ms_since(start) / 1000.0;
+    std::printf("%stracing_messages_per_s_batch_%d %.0f\n", prefix, group,
+                static_cast<double>(commits) * group / seconds);
+    must(store.checkpoint(), "checkpoint");
+  }
+}
+
 int parse_count(const char* text, const char* flag) {
   char* end = nullptr;
   const long value = std::strtol(text, &end, 10);
@@ -362,6 +390,10 @@ int main(int argc, char** argv) {
   fpx::bench::TempDir dir(keep);
   sqlite3_auto_extension(reinterpret_cast<void (*)()>(install_statement_counter));
   tracing_figures(dir.path(), tracing);
+  {
+    auto timed = must(fpx::broker::open_sqlite_store(dir.path() / "tracing-timed.db"), "open store");
+    tracing_throughput(*timed, tracing, "");
+  }
   auto store = must(fpx::broker::open_sqlite_store(dir.path() / "store.db"), "open store");
   commit_figures(*store, singles, messages, "");
   // The same figures on the PostgreSQL store, in the same run (an empty
@@ -369,6 +401,7 @@ int main(int argc, char** argv) {
   if (!postgres_dsn.empty()) {
     auto postgres = must(fpx::broker::open_postgres_store(postgres_dsn), "open the PostgreSQL store");
     commit_figures(*postgres, singles, messages, "postgres_");
+    tracing_throughput(*postgres, tracing, "postgres_");
   }
   return 0;
 }

@@ -18,6 +18,9 @@ constexpr Oid kInt8Oid = 20;
 constexpr Oid kInt2Oid = 21;
 constexpr Oid kInt4Oid = 23;
 constexpr Oid kBoolOid = 16;
+// ... and the element types of the arrays sent (add_array).
+constexpr Oid kByteaOid = 17;
+constexpr Oid kTextOid = 25;
 
 // The length of the valid UTF-8 sequence at `text[i]` (no NUL, no overlong
 // form, no surrogate), or 0.
@@ -67,11 +70,13 @@ Params& Params::add(std::int64_t value) {
   return push(std::move(bytes));
 }
 
+namespace {
+
 // PostgreSQL refuses text that is not valid UTF-8 or holds a NUL, and the
 // error would abort the whole batch's transaction. Text here is mostly ours,
 // but an audit detail or a principal can carry a peer's bytes: each invalid
 // byte becomes U+FFFD instead, so no sender can fail a batch with them.
-Params& Params::add_text(std::string_view text) {
+std::string clean_text(std::string_view text) {
   std::string clean;
   clean.reserve(text.size());
   for (std::size_t i = 0; i < text.size();) {
@@ -83,7 +88,55 @@ Params& Params::add_text(std::string_view text) {
       ++i;
     }
   }
-  return push(std::move(clean));
+  return clean;
+}
+
+void append_int32(std::string& out, std::uint32_t value) {
+  const std::uint32_t big = htobe32(value);
+  out.append(reinterpret_cast<const char*>(&big), sizeof big);
+}
+
+// PostgreSQL's binary array format (array_recv in its arrayfuncs.c): the
+// number of dimensions, a has-nulls flag, the element type, then for the one
+// dimension its length and lower bound (1), then each element as its length
+// and its bytes. An empty array has no dimension.
+template <typename Elements, typename Encode>
+std::string encode_array(Oid element_type, const Elements& elements, Encode encode) {
+  std::string out;
+  append_int32(out, elements.empty() ? 0 : 1);
+  append_int32(out, 0);  // no NULL elements
+  append_int32(out, element_type);
+  if (!elements.empty()) {
+    append_int32(out, static_cast<std::uint32_t>(elements.size()));
+    append_int32(out, 1);
+  }
+  for (const auto& element : elements) {
+    const std::string bytes = encode(element);
+    append_int32(out, static_cast<std::uint32_t>(bytes.size()));
+    out.append(bytes);
+  }
+  return out;
+}
+
+}  // namespace
+
+Params& Params::add_text(std::string_view text) { return push(clean_text(text)); }
+
+Params& Params::add_array(std::span<const std::int64_t> values) {
+  return push(encode_array(kInt8Oid, values, [](std::int64_t value) {
+    const std::uint64_t big = htobe64(static_cast<std::uint64_t>(value));
+    return std::string(reinterpret_cast<const char*>(&big), sizeof big);
+  }));
+}
+
+Params& Params::add_text_array(std::span<const std::string> values) {
+  return push(encode_array(kTextOid, values, [](const std::string& text) { return clean_text(text); }));
+}
+
+Params& Params::add_array(std::span<const ByteView> values) {
+  return push(encode_array(kByteaOid, values, [](ByteView blob) {
+    return std::string(reinterpret_cast<const char*>(blob.data()), blob.size());
+  }));
 }
 
 Params& Params::add(ByteView blob) {
@@ -199,6 +252,7 @@ Status PostgresStore::prepare_statements() {
 
 Status PostgresStore::ensure_connected() {
   if (PQstatus(conn_.get()) == CONNECTION_OK) return {};
+  forget_log_edge();
   PQreset(conn_.get());
   if (PQstatus(conn_.get()) != CONNECTION_OK) {
     return make_error(ErrorCode::unavailable, "the PostgreSQL server at " + where_ + " cannot be reached (" +
@@ -227,6 +281,57 @@ Result<Rows> PostgresStore::run(const Statement& statement, const Params& params
   ResultPtr result(PQexecPrepared(conn_.get(), statement.name, params.count(), params.values(), params.lengths(),
                                   params.formats(), 1));
   return checked(std::move(result), what, sqlstate);
+}
+
+Result<std::vector<Rows>> PostgresStore::run_pipelined(std::span<const PipelineStep> steps, std::string* sqlstate) {
+  if (PQtransactionStatus(conn_.get()) == PQTRANS_IDLE || PQstatus(conn_.get()) != CONNECTION_OK) {
+    if (auto status = ensure_connected(); !status) return std::move(status).take_error();
+  }
+  PGconn* conn = conn_.get();
+  if (PQenterPipelineMode(conn) != 1) return fail(nullptr, steps.empty() ? "" : steps.front().what);
+  // Sent in blocking mode: safe here because every step's result is a few
+  // bytes (the server never waits on us to read while we still write).
+  std::size_t sent = 0;
+  for (const auto& step : steps) {
+    const Params empty;
+    const Params& params = step.params != nullptr ? *step.params : empty;
+    const int ok = step.statement != nullptr
+                       ? PQsendQueryPrepared(conn, step.statement->name, params.count(), params.values(),
+                                             params.lengths(), params.formats(), 1)
+                       : PQsendQueryParams(conn, step.command, 0, nullptr, nullptr, nullptr, nullptr, 1);
+    if (ok != 1) break;
+    ++sent;
+  }
+  const bool synced = PQpipelineSync(conn) == 1;
+  std::vector<Rows> rows;
+  std::optional<Error> first_error;
+  for (std::size_t i = 0; i < sent; ++i) {
+    // Each step's results, then a null pointer; a step after a failure
+    // answers PGRES_PIPELINE_ABORTED.
+    ResultPtr kept;
+    while (ResultPtr result{PQgetResult(conn)}) kept = std::move(result);
+    if (first_error) continue;
+    const auto status = kept ? PQresultStatus(kept.get()) : PGRES_FATAL_ERROR;
+    if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) {
+      rows.emplace_back(std::move(kept));
+      continue;
+    }
+    if (sqlstate != nullptr && kept) {
+      const char* state = PQresultErrorField(kept.get(), PG_DIAG_SQLSTATE);
+      *sqlstate = state != nullptr ? state : "";
+    }
+    first_error = fail(kept.get(), steps[i].what);
+  }
+  if (synced) {
+    // The sync's own result; the connection is idle after it.
+    while (ResultPtr result{PQgetResult(conn)}) {
+      if (PQresultStatus(result.get()) == PGRES_PIPELINE_SYNC) break;
+    }
+  }
+  if (PQexitPipelineMode(conn) != 1 && !first_error) first_error = fail(nullptr, steps.front().what);
+  if (!first_error && sent != steps.size()) first_error = fail(nullptr, steps[sent].what);
+  if (first_error) return *std::move(first_error);
+  return rows;
 }
 
 Result<Rows> PostgresStore::run_once(const char* sql, std::string_view what) {
@@ -282,14 +387,14 @@ std::optional<Error> PostgresStore::transaction_lost() const {
 Status PostgresStore::begin(Durability durability) {
   assert(PQtransactionStatus(conn_.get()) == PQTRANS_IDLE || PQstatus(conn_.get()) != CONNECTION_OK);
   unit_savepoint_open_ = false;
+  forget_log_edge();
   if (auto status = ensure_connected(); !status) return status;
-  if (auto status = exec("BEGIN", "starting a transaction"); !status) return status;
-  // Bookkeeping alone need not wait for the flush: SET LOCAL ends with the transaction.
-  if (durability == Durability::deferred) {
-    if (auto status = exec("SET LOCAL synchronous_commit = off", "setting the commit durability"); !status) {
-      rollback();
-      return status;
-    }
+  // Bookkeeping alone need not wait for the flush: SET LOCAL ends with the
+  // transaction. Both commands in one message, one round trip.
+  const char* begin = durability == Durability::deferred ? "BEGIN; SET LOCAL synchronous_commit = off" : "BEGIN";
+  if (auto status = exec(begin, "starting a transaction"); !status) {
+    rollback();
+    return status;
   }
   return {};
 }
@@ -313,6 +418,7 @@ Status PostgresStore::commit() {
 
 void PostgresStore::rollback() {
   unit_savepoint_open_ = false;
+  forget_log_edge();
   if (PQtransactionStatus(conn_.get()) == PQTRANS_INTRANS || PQtransactionStatus(conn_.get()) == PQTRANS_INERROR) {
     ResultPtr result(PQexec(conn_.get(), "ROLLBACK"));
   }
@@ -333,6 +439,7 @@ Status PostgresStore::release_savepoint() {
 
 void PostgresStore::rollback_savepoint() {
   unit_savepoint_open_ = false;
+  forget_log_edge();
   ResultPtr undo(PQexec(conn_.get(), "ROLLBACK TO submission"));
   ResultPtr release(PQexec(conn_.get(), "RELEASE submission"));
 }

@@ -23,14 +23,71 @@ std::int64_t limit_to_sql(std::size_t limit) {
 Result<std::uint64_t> PostgresStore::append_record_leaf(ByteView leaf_data, std::uint64_t feed_sequence,
                                                         std::int64_t at_ms) {
   if (auto lost = transaction_lost()) return *std::move(lost);
-  auto index = log_size();
-  if (!index) return index;
+  auto edge = log_edge();
+  if (!edge) return std::move(edge).take_error();
   const auto hash = leaf_hash(leaf_data);
-  auto row = run(sql::kInsertRecordLeaf, Params().add(*index).add(leaf_data).add(ByteView(hash)).add(feed_sequence).add(at_ms),
-                 "appending a public record's leaf");
-  if (!row) return std::move(row).take_error();
-  if (auto status = append_log_nodes(*index, hash); !status) return std::move(status).take_error();
-  return *index;
+  const LeafAppend append = plan_leaf(*edge, hash);
+  std::vector<ByteView> node_hashes(append.node_hashes.begin(), append.node_hashes.end());
+  Params params;
+  params.add(append.index).add(leaf_data).add(ByteView(hash)).add(feed_sequence).add(at_ms);
+  params.add_array(std::span<const std::int64_t>(append.node_levels))
+      .add_array(std::span<const std::int64_t>(append.node_indexes))
+      .add_array(std::span<const ByteView>(node_hashes));
+  auto row = run(sql::kInsertRecordLeaf, params, "appending a public record's leaf");
+  if (!row) {
+    forget_log_edge();
+    return std::move(row).take_error();
+  }
+  if (row->is_null(0, 0)) {
+    forget_log_edge();
+    return make_error(ErrorCode::internal, "appending a public record's leaf on " + where_ +
+                                               ": the store expected the log to hold " + std::to_string(append.index) +
+                                               " leaves and it holds " + std::to_string(row->integer(0, 1)) +
+                                               "; nothing was written. Report this bug with the broker's log");
+  }
+  remember_log_edge(append.after);
+  return append.index;
+}
+
+Result<LogEdge> PostgresStore::log_edge() {
+  if (log_edge_) return *log_edge_;
+  auto rows = run(sql::kLogEdge, "reading the log's edge");
+  if (!rows) return std::move(rows).take_error();
+  LogEdge edge;
+  if (rows->size() == 0) return damaged("log size");
+  edge.size = static_cast<std::uint64_t>(rows->integer(0, 0));
+  std::uint64_t found = 0;
+  for (int i = 0; i < rows->size(); ++i) {
+    const std::int64_t level = rows->integer(i, 1);
+    if (level < 0) continue;
+    const Bytes hash = rows->blob(i, 2);
+    if (level >= 64 || hash.size() != Sha256Digest{}.size()) return damaged("log hash");
+    edge.subtree[static_cast<std::size_t>(level)] = digest_from(hash);
+    found |= std::uint64_t{1} << level;
+  }
+  // One subtree per set bit of the size, no more and no fewer.
+  if (found != edge.size) return damaged("log node");
+  log_edge_ = edge;
+  return edge;
+}
+
+LeafAppend PostgresStore::plan_leaf(const LogEdge& edge, const Sha256Digest& leaf) {
+  LeafAppend append;
+  append.index = edge.size;
+  append.after = edge;
+  Sha256Digest hash = leaf;
+  std::uint32_t level = 0;
+  for (; ((edge.size >> level) & 1) != 0; ++level) {
+    hash = node_hash(edge.subtree[level], hash);
+    append.node_levels.push_back(std::int64_t{level + 1});
+    append.node_indexes.push_back(static_cast<std::int64_t>(edge.size >> (level + 1)));
+    append.node_hashes.push_back(hash);
+  }
+  // size + 1 clears the trailing ones up to `level` and sets that bit: the
+  // subtree just completed is the edge's entry there.
+  append.after.size = edge.size + 1;
+  append.after.subtree[level] = hash;
+  return append;
 }
 
 Result<std::uint64_t> PostgresStore::next_feed_sequence() {
@@ -96,20 +153,6 @@ Result<Sha256Digest> PostgresStore::log_node(std::uint32_t level, std::uint64_t 
   const Bytes hash = rows->blob(0, 0);
   if (hash.size() != Sha256Digest{}.size()) return damaged("log hash");
   return digest_from(hash);
-}
-
-Status PostgresStore::append_log_nodes(std::uint64_t leaf_index, const Sha256Digest& leaf) {
-  Sha256Digest hash = leaf;
-  for (std::uint32_t level = 0; ((leaf_index >> level) & 1) != 0; ++level) {
-    auto left = log_node(level, (leaf_index >> level) - 1);
-    if (!left) return std::move(left).take_error();
-    hash = node_hash(*left, hash);
-    auto row = run(sql::kInsertLogNode,
-                   Params().add(std::int64_t{level + 1}).add(leaf_index >> (level + 1)).add(ByteView(hash)),
-                   "appending a log node");
-    if (!row) return std::move(row).take_error();
-  }
-  return {};
 }
 
 }  // namespace fpx::broker::pg

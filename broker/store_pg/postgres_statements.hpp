@@ -20,48 +20,78 @@ inline constexpr Statement kFindMessage{
     "SELECT seq, signed_sha256, sender, sender_country, type, created_at_ms, stored_at_ms, log_index "
     "FROM messages WHERE message_id = $1::bytea"};
 inline constexpr Statement kLogSize{"log_size", "SELECT COALESCE(MAX(leaf_index) + 1, 0) FROM log_leaves"};
-// The row, its seq (max + 1: messages_keep_newest keeps the max) and its
-// leaf index (the log's next) in one statement.
+// A message with everything it writes, in one statement (one round trip):
+// the row (seq: max + 1, messages_keep_newest keeps the max), its
+// deliveries (ids max + 1 onwards, above id_floors, in the recipients'
+// order), its leaf, the interior nodes the leaf completes (computed by the
+// store from the log's edge) and one log_facts row per stored tracing
+// request the leaf states facts about (the message itself among them: the
+// sub-statements do not see each other's rows, hence the look in m first;
+// each id is one index lookup, never a scan of messages).
+// Every part selects FROM m, so when m writes nothing, nothing is written:
+// a message id already stored (ON CONFLICT DO NOTHING, no error that would
+// abort the batch) or a leaf index ($11) that is not the log's size (a
+// stale edge: a bug, refused rather than forking the log). The result says
+// which: the new seq (NULL when nothing was written) and the log's size as
+// the statement found it.
 inline constexpr Statement kInsertMessage{
     "insert_message",
-    "INSERT INTO messages (seq, message_id, signed_sha256, envelope, sender, sender_country, type, created_at_ms, "
-    "stored_at_ms, in_reply_to, hold_until_ms, log_index) VALUES ("
-    "(SELECT COALESCE(MAX(seq), 0) + 1 FROM messages), $1::bytea, $2::bytea, $3::bytea, $4::text, $5::text, "
-    "$6::text, $7::bigint, $8::bigint, $9::bytea, $10::bigint, "
-    "(SELECT COALESCE(MAX(leaf_index) + 1, 0) FROM log_leaves)) RETURNING seq, log_index"};
-inline constexpr Statement kInsertDelivery{
-    "insert_delivery",
-    "INSERT INTO deliveries (delivery_id, message_seq, recipient, state, attempts, updated_at_ms) "
-    "VALUES (GREATEST((SELECT COALESCE(MAX(delivery_id), 0) FROM deliveries), "
-    "(SELECT COALESCE(MAX(last_id), 0) FROM id_floors WHERE name = 'deliveries')) + 1, $1::bigint, $2::text, "
-    "'stored', 0, $3::bigint)"};
-inline constexpr Statement kInsertLeaf{
-    "insert_leaf",
-    "INSERT INTO log_leaves (leaf_index, leaf_data, leaf_hash, message_seq, created_at_ms, parts) "
-    "VALUES ($1::bigint, $2::bytea, $3::bytea, $4::bigint, $5::bigint, $6::bytea)"};
+    "WITH m AS (INSERT INTO messages (seq, message_id, signed_sha256, envelope, sender, sender_country, type, "
+    "created_at_ms, stored_at_ms, in_reply_to, hold_until_ms, log_index) "
+    "SELECT (SELECT COALESCE(MAX(seq), 0) + 1 FROM messages), $1::bytea, $2::bytea, $3::bytea, $4::text, $5::text, "
+    "$6::text, $7::bigint, $8::bigint, $9::bytea, $10::bigint, $11::bigint "
+    "WHERE (SELECT COALESCE(MAX(leaf_index) + 1, 0) FROM log_leaves) = $11::bigint "
+    "ON CONFLICT (message_id) DO NOTHING RETURNING seq, message_id), "
+    "d AS (INSERT INTO deliveries (delivery_id, message_seq, recipient, state, attempts, updated_at_ms) "
+    "SELECT GREATEST((SELECT COALESCE(MAX(delivery_id), 0) FROM deliveries), "
+    "(SELECT COALESCE(MAX(last_id), 0) FROM id_floors WHERE name = 'deliveries')) + r.n, m.seq, r.recipient, "
+    "'stored', 0, $8::bigint FROM m CROSS JOIN unnest($12::text[]) WITH ORDINALITY AS r(recipient, n)), "
+    "l AS (INSERT INTO log_leaves (leaf_index, leaf_data, leaf_hash, message_seq, created_at_ms, parts) "
+    "SELECT $11::bigint, $13::bytea, $14::bytea, m.seq, $8::bigint, $15::bytea FROM m), "
+    "n AS (INSERT INTO log_nodes (level, idx, hash) SELECT w.level, w.idx, w.hash FROM m "
+    "CROSS JOIN unnest($16::bigint[], $17::bigint[], $18::bytea[]) AS w(level, idx, hash)), "
+    "f AS (INSERT INTO log_facts (request_seq, leaf_index) SELECT DISTINCT s.seq, $11::bigint FROM m "
+    "CROSS JOIN unnest($19::bytea[]) AS t(id) CROSS JOIN LATERAL (SELECT COALESCE("
+    "(SELECT own.seq FROM m AS own WHERE own.message_id = t.id), "
+    "(SELECT seq FROM messages WHERE message_id = t.id)) AS seq) AS s WHERE s.seq IS NOT NULL "
+    "ON CONFLICT DO NOTHING) "
+    "SELECT (SELECT seq FROM m), (SELECT COALESCE(MAX(leaf_index) + 1, 0) FROM log_leaves)"};
+// A public record's leaf and the nodes it completes, on the same terms:
+// nothing is written unless $1 is the log's size. Returns the leaf index
+// written (NULL when none) and the log's size as the statement found it.
 inline constexpr Statement kInsertRecordLeaf{
     "insert_record_leaf",
-    "INSERT INTO log_leaves (leaf_index, leaf_data, leaf_hash, feed_seq, created_at_ms) "
-    "VALUES ($1::bigint, $2::bytea, $3::bytea, $4::bigint, $5::bigint)"};
-// A tracing request that is not stored has no facts to reveal: no row.
-inline constexpr Statement kInsertLeafFact{
-    "insert_leaf_fact",
-    "INSERT INTO log_facts (request_seq, leaf_index) SELECT seq, $2::bigint FROM messages "
-    "WHERE message_id = $1::bytea ON CONFLICT DO NOTHING"};
+    "WITH l AS (INSERT INTO log_leaves (leaf_index, leaf_data, leaf_hash, feed_seq, created_at_ms) "
+    "SELECT $1::bigint, $2::bytea, $3::bytea, $4::bigint, $5::bigint "
+    "WHERE (SELECT COALESCE(MAX(leaf_index) + 1, 0) FROM log_leaves) = $1::bigint RETURNING leaf_index), "
+    "n AS (INSERT INTO log_nodes (level, idx, hash) SELECT w.level, w.idx, w.hash FROM l "
+    "CROSS JOIN unnest($6::bigint[], $7::bigint[], $8::bytea[]) AS w(level, idx, hash)) "
+    "SELECT (SELECT leaf_index FROM l), (SELECT COALESCE(MAX(leaf_index) + 1, 0) FROM log_leaves)"};
+// The log's edge (LogEdge) in one statement: a row (size, -1, NULL) with
+// the size, then (size, level, hash) for each set bit `level` of the size:
+// the leaf just before it for level 0, log_nodes above.
+inline constexpr Statement kLogEdge{
+    "log_edge",
+    "WITH s AS (SELECT COALESCE(MAX(leaf_index) + 1, 0) AS n FROM log_leaves) "
+    "SELECT s.n, -1::bigint, NULL::bytea FROM s "
+    "UNION ALL SELECT s.n, 0::bigint, l.leaf_hash FROM s JOIN log_leaves AS l ON l.leaf_index = s.n - 1 "
+    "WHERE s.n % 2 = 1 "
+    "UNION ALL SELECT s.n, d.level, d.hash FROM s CROSS JOIN generate_series(1, 62) AS g(level) "
+    "JOIN log_nodes AS d ON d.level = g.level AND d.idx = (s.n >> g.level) - 1 WHERE ((s.n >> g.level) & 1) = 1"};
 inline constexpr Statement kLogLeafHash{"log_leaf_hash",
                                         "SELECT leaf_hash FROM log_leaves WHERE leaf_index = $1::bigint"};
 inline constexpr Statement kLogNode{"log_node",
                                     "SELECT hash FROM log_nodes WHERE idx = $1::bigint AND level = $2::bigint"};
-inline constexpr Statement kInsertLogNode{
-    "insert_log_node", "INSERT INTO log_nodes (level, idx, hash) VALUES ($1::bigint, $2::bigint, $3::bytea)"};
+// The group and its members (message seqs $4 with their leaf positions $5)
+// in one statement.
 inline constexpr Statement kInsertReceiptGroup{
     "insert_receipt_group",
-    "INSERT INTO receipt_groups (group_id, head, head_signature, leaf_hashes) VALUES ("
+    "WITH g AS (INSERT INTO receipt_groups (group_id, head, head_signature, leaf_hashes) VALUES ("
     "(SELECT COALESCE(MAX(group_id), 0) + 1 FROM receipt_groups), $1::bytea, $2::bytea, $3::bytea) "
-    "RETURNING group_id"};
-inline constexpr Statement kInsertReceiptMember{
-    "insert_receipt_member",
-    "INSERT INTO receipt_members (message_seq, group_id, leaf_index) VALUES ($1::bigint, $2::bigint, $3::bigint)"};
+    "RETURNING group_id), "
+    "m AS (INSERT INTO receipt_members (message_seq, group_id, leaf_index) SELECT w.seq, g.group_id, w.leaf FROM g "
+    "CROSS JOIN unnest($4::bigint[], $5::bigint[]) AS w(seq, leaf)) "
+    "SELECT group_id FROM g"};
 inline constexpr Statement kReceiptGroupOf{
     "receipt_group_of",
     "SELECT g.head, g.head_signature, g.leaf_hashes, m.leaf_index "
@@ -94,11 +124,12 @@ inline constexpr Statement kMarkDelivered{
     "mark_delivered",
     "UPDATE deliveries SET state = 'delivered', attempts = attempts + 1, updated_at_ms = $1::bigint "
     "WHERE delivery_id = $2::bigint AND state IN ('stored', 'delivered')"};
-// The recipient term is what stops one participant confirming another's delivery.
-inline constexpr Statement kConfirmDelivery{
-    "confirm_delivery",
+// The recipient term is what stops one participant confirming another's
+// delivery. All of a confirmation frame's ids ($2) in one statement.
+inline constexpr Statement kConfirmDeliveries{
+    "confirm_deliveries",
     "UPDATE deliveries SET state = 'confirmed', updated_at_ms = $1::bigint "
-    "WHERE delivery_id = $2::bigint AND recipient = $3::text AND state IN ('stored', 'delivered')"};
+    "WHERE delivery_id = ANY($2::bigint[]) AND recipient = $3::text AND state IN ('stored', 'delivered')"};
 inline constexpr Statement kOverdueDeliveries{
     "overdue_deliveries",
     "SELECT d.delivery_id, m.message_id, m.sender, d.recipient "
@@ -216,10 +247,9 @@ inline constexpr Statement kLatestCheckpoint{
     "SELECT tree_size, root_hash, note, created_at_ms FROM checkpoints ORDER BY tree_size DESC LIMIT 1"};
 
 inline constexpr const Statement* kAll[] = {
-    &kFindMessage, &kLogSize, &kInsertMessage, &kInsertDelivery, &kInsertLeaf, &kInsertRecordLeaf,
-    &kInsertLeafFact, &kLogLeafHash, &kLogNode, &kInsertLogNode, &kInsertReceiptGroup, &kInsertReceiptMember,
-    &kReceiptGroupOf, &kAppendAudit, &kAuditRows, &kPendingDeliveries, &kConfirmedDeliveries, &kMarkDelivered,
-    &kConfirmDelivery, &kOverdueDeliveries, &kDeadLetter, &kDeliveryStatus, &kAddDelivery, &kMessageEnvelope,
+    &kFindMessage, &kLogSize, &kInsertMessage, &kInsertRecordLeaf, &kLogEdge, &kLogLeafHash, &kLogNode,
+    &kInsertReceiptGroup, &kReceiptGroupOf, &kAppendAudit, &kAuditRows, &kPendingDeliveries,
+    &kConfirmedDeliveries, &kMarkDelivered, &kConfirmDeliveries, &kOverdueDeliveries, &kDeadLetter, &kDeliveryStatus, &kAddDelivery, &kMessageEnvelope,
     &kBytesStoredSince, &kInsertLifecycle, &kUpdateLifecycle, &kLifecycleOf, &kLifecycleDue,
     &kMarkLifecycleDelivered, &kWatchSerial, &kUnwatchSerials, &kMatchSerial, &kActiveWatchedSerials,
     &kWatchedSerialsAddedSince, &kLifecycleBetween, &kFirstSubmission, &kFactsOfTracing, &kLeafParts,

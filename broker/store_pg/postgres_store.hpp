@@ -24,6 +24,7 @@
 
 #include <libpq-fe.h>
 
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -78,6 +79,13 @@ class Params {
   Params& add_text(std::string_view text);  // made valid UTF-8 without NUL (see postgres_connection.cpp)
   Params& add(ByteView blob);
   Params& add_null();
+  // One-dimensional arrays (bigint[], text[], bytea[]) in PostgreSQL's
+  // binary array format, so that one statement writes a variable number of
+  // rows (a message's deliveries, a leaf's interior nodes) through unnest()
+  // instead of one round trip per row.
+  Params& add_array(std::span<const std::int64_t> values);
+  Params& add_text_array(std::span<const std::string> values);  // each made valid UTF-8 as add_text
+  Params& add_array(std::span<const ByteView> values);
 
   int count() const { return static_cast<int>(values_.size()); }
   const char* const* values() const { return values_.data(); }
@@ -113,6 +121,37 @@ struct Statement {
   const char* sql;
 };
 
+// One step of a pipeline (PostgresStore::run_pipelined): a prepared
+// statement with its parameters, or (statement == nullptr) a fixed command
+// of ours without parameters such as SAVEPOINT.
+struct PipelineStep {
+  const Statement* statement;
+  const Params* params;
+  const char* command;
+  std::string_view what;
+};
+
+// The right edge of the transparency log as this writer last read or wrote
+// it: the log's size and, for each set bit `level` of the size, the root of
+// the complete subtree of 2^level leaves that ends just before it. That is
+// every left sibling the next leaf can need, so appending a leaf computes
+// its interior nodes without reading any (see plan_leaf).
+struct LogEdge {
+  std::uint64_t size = 0;
+  std::array<Sha256Digest, 64> subtree{};
+};
+
+// What appending one leaf writes: its index and the interior nodes it
+// completes (levels, indexes and hashes, as unnest() takes them), and the
+// edge once it is written.
+struct LeafAppend {
+  std::uint64_t index = 0;
+  std::vector<std::int64_t> node_levels;
+  std::vector<std::int64_t> node_indexes;
+  std::vector<Sha256Digest> node_hashes;
+  LogEdge after;
+};
+
 class PostgresStore final : public Store {
  public:
   PostgresStore(ConnectionPtr conn, std::string where) : conn_(std::move(conn)), where_(std::move(where)) {}
@@ -136,6 +175,11 @@ class PostgresStore final : public Store {
   Result<Rows> run(const Statement& statement, const Params& params, std::string_view what,
                    std::string* sqlstate = nullptr);
   Result<Rows> run(const Statement& statement, std::string_view what) { return run(statement, Params{}, what); }
+  // Sends every step at once in libpq's pipeline mode and waits once: one
+  // round trip instead of one per step. The results come back in order; the
+  // first failure is returned, and the steps after it were not run (the
+  // server skips them), so the caller undoes what it must itself.
+  Result<std::vector<Rows>> run_pipelined(std::span<const PipelineStep> steps, std::string* sqlstate = nullptr);
   // A one-off statement without parameters (the schema check), not prepared.
   Result<Rows> run_once(const char* sql, std::string_view what);
   Status exec(const char* sql, std::string_view what);
@@ -198,9 +242,18 @@ class PostgresStore final : public Store {
   Result<std::uint64_t> log_size() override;
   Result<Sha256Digest> log_node(std::uint32_t level, std::uint64_t index) override;
 
-  // Leaf `leaf_index` completes one subtree per trailing 1 bit of its index
-  // (the same rule and rows as the SQLite store's append_log_nodes).
-  Status append_log_nodes(std::uint64_t leaf_index, const Sha256Digest& leaf);
+  // The log's edge, read once per transaction (one statement) and kept up to
+  // date by this store's own appends; forgotten at every begin, rollback,
+  // savepoint rollback and failure, so it is never older than the database.
+  // The statements that append check the server's log size against it and
+  // write nothing on a mismatch (a bug, never a silent fork of the log).
+  Result<LogEdge> log_edge();
+  // Leaf `edge.size` completes one subtree per trailing 1 bit of its index
+  // (the same rule and rows as the SQLite store's append_log_nodes): the
+  // nodes to write, computed from the edge alone.
+  static LeafAppend plan_leaf(const LogEdge& edge, const Sha256Digest& leaf);
+  void forget_log_edge() { log_edge_.reset(); }
+  void remember_log_edge(const LogEdge& edge) { log_edge_ = edge; }
   Error damaged(std::string_view what) const;
   // A write outside a live transaction would autocommit on its own, outside
   // the batch and its receipts; a transaction an error aborted outside any
@@ -220,6 +273,7 @@ class PostgresStore final : public Store {
   ConnectionPtr conn_;
   std::string where_;  // host/port/dbname for messages, never the password
   bool unit_savepoint_open_ = false;
+  std::optional<LogEdge> log_edge_;
 };
 
 Status check_schema(PostgresStore& store, const std::string& where);  // postgres_schema.cpp

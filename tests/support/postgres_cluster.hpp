@@ -1,4 +1,6 @@
-// A throwaway PostgreSQL 15 cluster for one test process: initdb in a fresh
+// A throwaway PostgreSQL 15 cluster for one test process (tests share one
+// per process and give each case its own database: create_database is
+// cheap, initdb and the server's start are not): initdb in a fresh
 // temporary directory, the server on a free loopback port with its unix
 // socket in that directory and fsync on, stopped and removed at the end.
 //

@@ -42,8 +42,11 @@ T must(Result<T> result) {
   return std::move(result).value();
 }
 
-// One cluster per test process, started on first use: initdb costs about
-// a second, a database per case almost nothing.
+// One cluster per test process, started on first use and stopped at exit
+// (ctest runs this binary as one test for that reason): initdb and the
+// server's start cost seconds on a loaded machine, a database per case
+// (CREATE DATABASE, copied from template1) a fraction of one, and keeps each
+// case apart from the others.
 test::PostgresCluster& cluster() {
   static test::PostgresCluster instance;
   return instance;
@@ -435,6 +438,33 @@ TEST_CASE("Each store's log nodes give MemoryLog's roots and proofs also after r
   CHECK(under_test.count("log_nodes") == kTotal - std::popcount(unsigned{kTotal}));
 }
 
+TEST_CASE("Each store's log stays MemoryLog's through savepoint rollbacks and record leaves in one batch") {
+  FPX_EACH_STORE;
+  auto store = under_test.open();
+  MemoryLog reference;
+  require_ok(store->begin());
+  for (std::uint8_t n = 1; n <= 45; ++n) {
+    require_ok(store->open_savepoint());
+    const auto message = make_message(n, {"gh.focal-point", "ng.focal-point"});
+    const auto inserted = must(store->insert_message(message, kNowMs));
+    CHECK(inserted.log_index == reference.size());
+    const Bytes record_leaf(24, static_cast<std::uint8_t>(0x80 + n));
+    if (n % 4 == 0) must(store->append_record_leaf(record_leaf, n, kNowMs));
+    if (n % 3 == 0) {
+      store->rollback_savepoint();  // the message and its record leaf leave no node behind
+      continue;
+    }
+    require_ok(store->release_savepoint());
+    reference.append(leaf_hash(message.log_leaf_data));
+    if (n % 4 == 0) reference.append(leaf_hash(record_leaf));
+  }
+  require_ok(store->commit());
+  check_log_matches(*store, reference);
+  const auto size = must(store->log_size());
+  CHECK(under_test.count("log_nodes") == static_cast<std::int64_t>(size - std::popcount(size)));
+  CHECK(under_test.count("deliveries") == 2 * 30);
+}
+
 TEST_CASE("Both stores give the same leaves and roots for the same inputs") {
   StoreUnderTest sqlite_side("sqlite");
   StoreUnderTest postgres_side("postgres");
@@ -729,13 +759,72 @@ TEST_CASE("A PostgreSQL database with a newer schema version or foreign tables i
   CHECK_THAT(foreign.error().message, Catch::Contains("not an FPX store"));
 }
 
+TEST_CASE("A PostgreSQL statement that fails mid-batch undoes only its own message with or without the broker's savepoint") {
+  // A failure the server reports (here a rule an operator added) aborts a
+  // PostgreSQL transaction unless a savepoint catches it: the store's own,
+  // sent in the same pipeline as the message, or the broker's.
+  const std::string dsn = cluster().create_database("failing_statement");
+  auto store = must(open_postgres_store(dsn));
+  cluster().exec("failing_statement",
+                 "ALTER TABLE deliveries ADD CONSTRAINT no_blocked CHECK (recipient <> 'blocked.focal-point')");
+  require_ok(store->begin());
+  must(store->insert_message(make_message(1, {"gh.focal-point"}), kNowMs));
+  const auto refused = store->insert_message(make_message(2, {"ng.focal-point", "blocked.focal-point"}), kNowMs);
+  REQUIRE_FALSE(refused.ok());
+  CHECK_THAT(refused.error().message, Catch::Contains("no_blocked"));
+  CHECK(must(store->insert_message(make_message(3, {"gh.focal-point"}), kNowMs)).log_index == 1);
+  require_ok(store->open_savepoint());
+  CHECK_FALSE(store->insert_message(make_message(4, {"blocked.focal-point"}), kNowMs).ok());
+  store->rollback_savepoint();
+  require_ok(store->open_savepoint());
+  CHECK(must(store->insert_message(make_message(5, {"gh.focal-point"}), kNowMs)).log_index == 2);
+  require_ok(store->release_savepoint());
+  require_ok(store->commit());
+  CHECK(cluster().scalar("failing_statement", "SELECT COUNT(*) FROM messages") == "3");
+  CHECK(cluster().scalar("failing_statement", "SELECT COUNT(*) FROM deliveries") == "3");
+  CHECK(cluster().scalar("failing_statement", "SELECT COUNT(*) FROM log_leaves") == "3");
+  CHECK(cluster().scalar("failing_statement", "SELECT COUNT(*) FROM log_nodes") == "1");
+  CHECK(pending_ids(*store, "ng.focal-point").empty());
+}
+
+TEST_CASE("The PostgreSQL store writes nothing when the log grew behind its back") {
+  // The store computes a leaf's nodes from the log's edge it read; each
+  // append checks the log's size on the server, so a leaf written by anyone
+  // else (a second writer the lock failed to stop, an operator) is refused
+  // rather than forked.
+  const std::string dsn = cluster().create_database("moved_log");
+  auto store = must(open_postgres_store(dsn));
+  require_ok(store->begin());
+  must(store->insert_message(make_message(1, {"gh.focal-point"}), kNowMs));
+  cluster().exec("moved_log",
+                 "INSERT INTO log_leaves (leaf_index, leaf_data, leaf_hash, feed_seq, created_at_ms) "
+                 "VALUES (1, '\\x00', '\\x00', 1, 0)");
+  const auto refused = store->insert_message(make_message(2, {"gh.focal-point"}), kNowMs);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == ErrorCode::internal);
+  CHECK_THAT(refused.error().message, Catch::Contains("holds 2"));
+  // Read again, the edge lacks the subtree the foreign leaf should have
+  // completed: refused as a damaged log, and nothing written either.
+  const auto record = store->append_record_leaf(Bytes(20, 1), 1, kNowMs);
+  REQUIRE_FALSE(record.ok());
+  CHECK_THAT(record.error().message, Catch::Contains("log node"));
+  require_ok(store->commit());
+  CHECK(cluster().scalar("moved_log", "SELECT COUNT(*) FROM messages") == "1");
+  CHECK(cluster().scalar("moved_log", "SELECT COUNT(*) FROM log_leaves") == "2");
+  CHECK(cluster().scalar("moved_log", "SELECT COUNT(*) FROM log_nodes") == "0");
+}
+
 TEST_CASE("The PostgreSQL store reconnects after the server restarts and keeps its data") {
-  const std::string dsn = cluster().create_database("restart");
+  // A cluster of its own: stopping the shared one would flush every other
+  // case's database in its shutdown checkpoint (over 30 s on a loaded
+  // disk), and a server restart is no business of the other cases.
+  test::PostgresCluster own;
+  const std::string dsn = own.create_database("restart");
   auto store = must(open_postgres_store(dsn));
   insert_committed(*store, make_message(1, {"gh.focal-point"}));
-  cluster().stop();
+  own.stop();
   CHECK(store->begin().error().code == ErrorCode::unavailable);
-  cluster().start();
+  own.start();
   insert_committed(*store, make_message(2, {"gh.focal-point"}));
   CHECK(pending_ids(*store, "gh.focal-point").size() == 2);
   CHECK(must(store->log_size()) == 2);
