@@ -2476,6 +2476,8 @@ TEST_CASE("feed rows: a record the log does not cover or hold is refused by the 
     CHECK(verify_inclusion(*report->leaf_hash, *report->log_index, head->checkpoint.size, *proof,
                            head->checkpoint.root));
   }
+}
+
 TEST_CASE("metrics rows: the metrics port answers only GET /metrics and bounds what a peer may send") {
   test::TestPki pki({"SN", "NE"});
   pki.issue("sn.focal-point", "SN", Role::focal_point);
