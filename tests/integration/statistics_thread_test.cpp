@@ -37,11 +37,6 @@ std::string focal_point(const std::string& country) {
   return id;
 }
 
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 struct TenStateExchange {
   TenStateExchange() : pki(kStates) {
     std::vector<std::string> enrolled;
@@ -57,11 +52,12 @@ struct TenStateExchange {
     broker = std::make_unique<test::BrokerProcess>(pki, enrolled, options);
   }
 
-  Receipt request(client::Client& from, const std::string& from_state, const std::string& to_state,
+  client::Receipt request(client::Client& from, const std::string& from_state, const std::string& to_state,
                   MessageId* id = nullptr) {
     Bytes sealed = test::seal_changed(pki.identity(focal_point(from_state)), MessageType::TRACING_REQUEST,
                                       [&](wire::Header::Builder header, wire::Body::Builder body) {
                                         header.initRecipients(1)[0].setCountry(to_state);
+                                        body.getTracingRequest().setRequestingCountry(from_state);
                                         auto states = body.getTracingRequest().initRequestedStates(1);
                                         states[0].setCountry(to_state);
                                         states[0].setRole(wire::RequestedStateRole::OTHER_ON_TRAIL);
@@ -181,7 +177,7 @@ TEST_CASE("receipts keep flowing while a large period is suppressed on the stati
   // loop, the period's record would have been written in the same turn that
   // found it due, before this message was read.)
   auto sender = test::connect_client(*exchange.broker, exchange.pki, focal_point("SN"));
-  const Receipt during = exchange.request(*sender, "SN", "NE");
+  const client::Receipt during = exchange.request(*sender, "SN", "NE");
   auto records = exchange.statistics_records(1);
   REQUIRE(records.size() == 1);
   REQUIRE(records[0].log_index);
