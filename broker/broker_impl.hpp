@@ -108,6 +108,9 @@ struct Broker::Impl {
   // A message's sender asks for its leaf's inclusion proof (handle_log_proof.cpp).
   void handle_log_proof(const EnrolledParticipant& principal, const ClientRequest& request,
                         const std::string& routing_id);
+  // A focal point asks for its state's opened statistics facts of a period (handle_statistics_facts.cpp).
+  void handle_statistics_facts(const EnrolledParticipant& principal, const ClientRequest& request,
+                               const std::string& routing_id);
   // Sends what the batch decided, after its commit (or its rollback).
   void send_after_commit(Status committed);
 

@@ -75,7 +75,8 @@ void Broker::Impl::verify_ahead(std::vector<Inbound>& inbound) {
       tokens->second -= 1.0 + static_cast<double>((*request)->delivery_ids.size()) / kConfirmIdsPerToken;
       continue;
     }
-    if (kind == ClientRequest::Kind::status || kind == ClientRequest::Kind::log_proof) {
+    if (kind == ClientRequest::Kind::status || kind == ClientRequest::Kind::log_proof ||
+        kind == ClientRequest::Kind::statistics_facts) {
       tokens->second -= 1.0;
       continue;
     }
@@ -187,7 +188,8 @@ void Broker::Impl::handle_inbound(Inbound& inbound) {
     switch (request->kind) {
       case ClientRequest::Kind::submit:
       case ClientRequest::Kind::status:
-      case ClientRequest::Kind::log_proof: {
+      case ClientRequest::Kind::log_proof:
+      case ClientRequest::Kind::statistics_facts: {
         // Before any signature work: a flood costs a counter, not a verify.
         std::uint32_t retry_after_ms = 0;
         if (auto admitted = admission.admit_request((*principal)->id, 1.0, retry_after_ms); !admitted) {
@@ -198,6 +200,8 @@ void Broker::Impl::handle_inbound(Inbound& inbound) {
           handle_submit(**principal, inbound);
         } else if (request->kind == ClientRequest::Kind::log_proof) {
           handle_log_proof(**principal, *request, routing_id);
+        } else if (request->kind == ClientRequest::Kind::statistics_facts) {
+          handle_statistics_facts(**principal, *request, routing_id);
         } else {
           handle_status(**principal, *request, routing_id);
         }

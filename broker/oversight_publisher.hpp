@@ -24,6 +24,7 @@
 #include "fpx/process_statistics.hpp"
 #include "loop_clock.hpp"
 #include "pending_writes.hpp"
+#include "statistics_worker.hpp"
 
 namespace fpx::broker {
 
@@ -63,9 +64,13 @@ class OversightPublisher {
   Status publish_message(const OpenedEnvelope& opened, const InsertedMessage& inserted);
   // From the timers: a signed checkpoint when the log grew.
   void publish_checkpoint_if_grown();
-  // Whether a period has ended or an embargo is over: read without a
-  // transaction, so that an idle broker makes no durable commit for nothing.
+  // Whether a period has ended or an embargo is over, or the statistics
+  // thread has a period's result: read without a transaction, so that an
+  // idle broker makes no durable commit for nothing.
   Result<bool> statistics_due();
+  // In the loop's transaction: writes the record of a period the statistics
+  // thread has finished, records empty periods, and hands the next period
+  // with tracings to the statistics thread (never solves on the loop).
   Status publish_due_statistics();
   // Answers what waits on the observers socket (a bounded number per turn).
   void answer_observers(zmq::socket_t& observers);
@@ -74,9 +79,13 @@ class OversightPublisher {
   Status publish_record(const std::string& kind, nlohmann::json record, AsLeaf as_leaf = AsLeaf::no);
   // The start of the oldest period of `period` not yet published; none before any tracing.
   Result<std::optional<std::int64_t>> first_unpublished_period(const StatisticsPeriod& period);
-  // Publishes one period's tables, final (publish_statistics.cpp); its feed
-  // sequence, or 0 when the period had no tracing and nothing was published.
-  Result<std::uint64_t> publish_statistics(const StatisticsPeriod& period, std::int64_t start_ms);
+  // One period's tables from the store, for the statistics thread; none when
+  // the period had no tracing (publish_statistics.cpp).
+  Result<std::optional<SuppressionJob>> prepare_statistics(const StatisticsPeriod& period, std::int64_t start_ms);
+  // The record of a suppressed period, final; its feed sequence.
+  Result<std::uint64_t> write_statistics(const StatisticsPeriod& period, const SuppressionResult& done);
+  // The period's run, in the transaction that wrote its record (0: none).
+  Status record_statistics_run(const StatisticsPeriod& period, std::int64_t start_ms, std::uint64_t sequence);
   Bytes answer_observer(const EnrolledParticipant& observer, const ObserverQuery& query);
   Bytes build_observer_reply(const EnrolledParticipant& observer, const ObserverQuery& query);
   void note_observer_reply_dropped(const std::string& principal);
@@ -92,6 +101,7 @@ class OversightPublisher {
   PendingWrites& pending_;
   const LoopClock& clock_;
   ByteBudget observer_reply_budget_;
+  StatisticsWorker statistics_worker_;  // last: its thread stops before the rest goes
 };
 
 }  // namespace fpx::broker

@@ -17,6 +17,7 @@
 #include "fpx/process_statistics.hpp"
 #include "oversight_publisher.hpp"
 #include "secondary_suppression.hpp"
+#include "statistics_worker.hpp"
 
 namespace fpx::broker {
 
@@ -60,10 +61,11 @@ double hours(std::int64_t ms) { return static_cast<double>(ms) / static_cast<dou
 
 }  // namespace
 
-Result<std::uint64_t> OversightPublisher::publish_statistics(const StatisticsPeriod& period, std::int64_t start_ms) {
+Result<std::optional<SuppressionJob>> OversightPublisher::prepare_statistics(const StatisticsPeriod& period,
+                                                                             std::int64_t start_ms) {
   auto rows = store_.lifecycle_submitted_between(start_ms, period.end_of(start_ms));
   if (!rows) return std::move(rows).take_error();
-  if (rows->empty()) return std::uint64_t{0};  // nothing happened: nothing to publish
+  if (rows->empty()) return std::optional<SuppressionJob>{};  // nothing happened: nothing to publish
 
   std::vector<stats::TracingFacts> facts;
   for (const auto& row : *rows) facts.push_back(facts_of(row));
@@ -71,11 +73,19 @@ Result<std::uint64_t> OversightPublisher::publish_statistics(const StatisticsPer
   for (const auto& [region, members] : config_.regions) {
     for (const auto& member : members) regions[region].push_back(member.str());
   }
-  auto tables = disclosure::build_tables(facts, regions);
-  const auto& oversight = config_.oversight;
-  auto secondary = protect_tables(tables, oversight.suppression_threshold, oversight.protection_range);
-  if (!secondary) return std::move(secondary).take_error();
+  SuppressionJob job;
+  job.period = period.name;
+  job.start_ms = start_ms;
+  job.tables = disclosure::build_tables(facts, regions);
+  job.threshold = config_.oversight.suppression_threshold;
+  job.protection = config_.oversight.protection_range;
+  return std::optional<SuppressionJob>{std::move(job)};
+}
 
+Result<std::uint64_t> OversightPublisher::write_statistics(const StatisticsPeriod& period,
+                                                           const SuppressionResult& done) {
+  const std::int64_t start_ms = done.job.start_ms;
+  const auto& tables = done.job.tables;
   const auto& clocks = config_.clocks;
   nlohmann::json record{
       {"period", period.name},
@@ -84,8 +94,8 @@ Result<std::uint64_t> OversightPublisher::publish_statistics(const StatisticsPer
       {"final", true},
       {"asOf", iso_time(now_ms())},
       {"method", disclosure::kMethod},
-      {"threshold", oversight.suppression_threshold},
-      {"protectionRange", oversight.protection_range},
+      {"threshold", done.job.threshold},
+      {"protectionRange", done.job.protection},
       {"bandHours", {{"answeredWithin30Days", disclosure::kAnsweredBandHours}}},
       {"clocksHours",
        {{"urgentAcknowledge", hours(clocks.urgent_acknowledge_ms)},
@@ -100,7 +110,7 @@ Result<std::uint64_t> OversightPublisher::publish_statistics(const StatisticsPer
     return std::move(published).take_error();
   }
   spdlog::info("statistics: {} from {}: {} cells, {} suppressed beyond the primary ones to stop differencing",
-               period.name, iso_time(start_ms), tables.cells.size(), *secondary);
+               period.name, iso_time(start_ms), tables.cells.size(), *done.secondary);
   return *sequence;
 }
 
@@ -118,10 +128,31 @@ Result<std::optional<std::int64_t>> OversightPublisher::first_unpublished_period
 }
 
 Result<bool> OversightPublisher::statistics_due() {
+  // While a period is on the statistics thread, only its result is due:
+  // polled at every check, written in the turn after it is ready.
+  if (statistics_worker_.busy()) return statistics_worker_.result_ready();
   const auto& period = config_.oversight.statistics_period;
   auto start = first_unpublished_period(period);
   if (!start) return std::move(start).take_error();
   return *start && period.end_of(**start) + config_.oversight.publish_after_ms <= now_ms();
+}
+
+Status OversightPublisher::record_statistics_run(const StatisticsPeriod& period, std::int64_t start_ms,
+                                                 std::uint64_t sequence) {
+  // Recorded as a run of the period (the store's "revealed" flag stays 0:
+  // nothing is ever revealed now, and its last-period lookup reads those
+  // rows). Only here, in the transaction that writes the record: a broker
+  // stopped while the period was on the statistics thread recorded nothing
+  // and does the period again at its next start, so nothing is lost and
+  // nothing is published twice.
+  if (auto recorded = store_.record_statistics_run({period.name, start_ms, sequence}, false); !recorded) {
+    return recorded;
+  }
+  if (sequence != 0) {
+    spdlog::info("statistics: {} from {} published, final (feed record {})", period.name, iso_time(start_ms),
+                 sequence);
+  }
+  return {};
 }
 
 Status OversightPublisher::publish_due_statistics() {
@@ -129,22 +160,49 @@ Status OversightPublisher::publish_due_statistics() {
   auto first = first_unpublished_period(period);
   if (!first) return std::move(first).take_error();
   if (!*first) return {};  // no tracing yet
-  // Periods whose wait is over, oldest first, each once: final when published.
   std::int64_t start = **first;
+
+  // A period the statistics thread has finished: its record, in this transaction.
+  if (auto done = statistics_worker_.take_result()) {
+    if (!done->secondary) {
+      // Taken, so the next check reads the period again and hands it over anew.
+      return make_error(done->secondary.error().code,
+                        "statistics: " + done->job.period + " from " + iso_time(done->job.start_ms) + ": " +
+                            done->secondary.error().describe());
+    }
+    // Only this function records runs, one period at a time, so the result is
+    // the oldest unpublished period; anything else (a changed grid) is done again.
+    if (done->job.period != period.name || done->job.start_ms != start) {
+      spdlog::warn("statistics: suppressed {} from {} is no longer the next period to publish; done again",
+                   done->job.period, iso_time(done->job.start_ms));
+    } else {
+      spdlog::info("statistics: {} from {} suppressed on the statistics thread in {:.2f} s", period.name,
+                   iso_time(start), done->seconds);
+      auto sequence = write_statistics(period, *done);
+      if (!sequence) return std::move(sequence).take_error();
+      if (auto recorded = record_statistics_run(period, start, *sequence); !recorded) return recorded;
+      start = period.end_of(start);
+    }
+  }
+  if (statistics_worker_.busy()) return {};  // a period is being suppressed: later ones wait
+
+  // Periods whose wait is over, oldest first, each once: those without a
+  // tracing are recorded at once, the first with tracings goes to the
+  // statistics thread and the rest wait for it.
   for (int step = 0; step < kMaxPeriodsPerTick &&
                      period.end_of(start) + config_.oversight.publish_after_ms <= now_ms();
        ++step) {
-    auto sequence = publish_statistics(period, start);
-    if (!sequence) return std::move(sequence).take_error();
-    // Recorded as a run of the period (the store's "revealed" flag stays 0:
-    // nothing is ever revealed now, and its last-period lookup reads those rows).
-    if (auto recorded = store_.record_statistics_run({period.name, start, *sequence}, false); !recorded) {
-      return recorded;
+    auto job = prepare_statistics(period, start);
+    if (!job) return std::move(job).take_error();
+    if (*job) {
+      if (auto sized = check_audit_size((*job)->tables); !sized) return sized;
+      const auto cells = (*job)->tables.cells.size();
+      statistics_worker_.submit(std::move(**job));
+      spdlog::info("statistics: {} from {}: {} cells handed to the statistics thread for suppression", period.name,
+                   iso_time(start), cells);
+      return {};
     }
-    if (*sequence != 0) {
-      spdlog::info("statistics: {} from {} published, final (feed record {})", period.name, iso_time(start),
-                   *sequence);
-    }
+    if (auto recorded = record_statistics_run(period, start, 0); !recorded) return recorded;
     start = period.end_of(start);
   }
   return {};

@@ -155,9 +155,7 @@ std::optional<std::size_t> complement_for(const disclosure::PeriodTables& tables
 
 }  // namespace
 
-namespace {
-
-Status check_size(const disclosure::PeriodTables& tables) {
+Status check_audit_size(const disclosure::PeriodTables& tables) {
   if (tables.cells.size() > kMaxAuditedCells) {
     return make_error(ErrorCode::too_large,
                       "the period's tables have " + std::to_string(tables.cells.size()) +
@@ -166,6 +164,8 @@ Status check_size(const disclosure::PeriodTables& tables) {
   }
   return {};
 }
+
+namespace {
 
 Result<FeasibleInterval> interval_of(glp_prob* problem, std::size_t cell) {
   const int column = static_cast<int>(cell) + 1;
@@ -187,7 +187,7 @@ Result<std::vector<FeasibleInterval>> audit_suppressed_cells(const disclosure::P
   if (std::none_of(tables.cells.begin(), tables.cells.end(), [](const auto& c) { return c.suppressed; })) {
     return intervals;
   }
-  if (auto sized = check_size(tables); !sized) return std::move(sized).take_error();
+  if (auto sized = check_audit_size(tables); !sized) return std::move(sized).take_error();
   auto problem = build_problem(tables);
   glp_std_basis(problem.get());
   for (std::size_t i = 0; i < tables.cells.size(); ++i) {
@@ -206,8 +206,8 @@ namespace {
 // fixed), so intervals only widen: a cell found safe stays safe and is not
 // solved again, and the one program is kept, warm, across rounds.
 Result<std::size_t> suppress_secondary(disclosure::PeriodTables& tables, std::int64_t threshold,
-                                       std::int64_t protection, Complements how) {
-  if (auto sized = check_size(tables); !sized) return std::move(sized).take_error();
+                                       std::int64_t protection, Complements how, const std::stop_token& stop) {
+  if (auto sized = check_audit_size(tables); !sized) return std::move(sized).take_error();
   auto problem = build_problem(tables);
   glp_std_basis(problem.get());
   std::vector<bool> safe(tables.cells.size(), false);
@@ -222,6 +222,10 @@ Result<std::size_t> suppress_secondary(disclosure::PeriodTables& tables, std::in
                      [&](std::size_t a, std::size_t b) { return tables.cells[a].value < tables.cells[b].value; });
     std::optional<std::size_t> disclosed;
     for (auto cell : order) {
+      if (stop.stop_requested()) {
+        return make_error(ErrorCode::unavailable,
+                          "secondary suppression stopped with the broker: the period is published at the next start");
+      }
       auto interval = interval_of(problem.get(), cell);
       if (!interval) return std::move(interval).take_error();
       if (interval->discloses(threshold, protection)) {
@@ -242,12 +246,13 @@ Result<std::size_t> suppress_secondary(disclosure::PeriodTables& tables, std::in
 
 }  // namespace
 
-Result<std::size_t> protect_tables(disclosure::PeriodTables& tables, std::int64_t threshold, std::int64_t protection) {
+Result<std::size_t> protect_tables(disclosure::PeriodTables& tables, std::int64_t threshold, std::int64_t protection,
+                                   std::stop_token stop) {
   disclosure::suppress_primary(tables, threshold);
   disclosure::PeriodTables other = tables;
-  auto nearby = suppress_secondary(tables, threshold, protection, Complements::smallest_nearby);
+  auto nearby = suppress_secondary(tables, threshold, protection, Complements::smallest_nearby, stop);
   if (!nearby) return nearby;
-  auto linked = suppress_secondary(other, threshold, protection, Complements::largest_linked);
+  auto linked = suppress_secondary(other, threshold, protection, Complements::largest_linked, stop);
   if (!linked) return linked;
   if (*linked < *nearby) {
     tables = std::move(other);

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <limits>
 #include <optional>
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -22,13 +23,12 @@
 
 namespace fpx::broker {
 
-// Audited cells per period. The audit runs on the loop thread, once per
-// period: measured (December 2026, loaded 2-vCPU machine) at 0.04 s of CPU
+// Audited cells per period. The audit runs on the statistics thread
+// (statistics_worker.hpp), never on the loop, once per period: measured (December 2026, loaded 2-vCPU machine) at 0.04 s of CPU
 // for 3 states and 53 complements, 0.7 s for 6 states, 6.7 s for 10 states
 // (2,109 cells, 120 tracings). Beyond this (about 15 states) the publisher
-// refuses the period (and logs what to do) rather than hold the loop thread
-// for minutes: a flood of statistics work is not allowed to stop receipts.
-// TODO(perf): solve on a worker thread for a larger exchange.
+// refuses the period (and logs what to do) rather than hold the statistics
+// thread for hours while later periods wait behind it.
 inline constexpr std::size_t kMaxAuditedCells = 5'000;
 
 struct FeasibleInterval {
@@ -42,12 +42,20 @@ struct FeasibleInterval {
   }
 };
 
+// Refuses (`too_large`, saying what to do) tables beyond kMaxAuditedCells:
+// checked on the loop before a period is handed to the statistics thread.
+Status check_audit_size(const disclosure::PeriodTables& tables);
+
 // The interval of every suppressed cell given everything shown in `tables`.
 Result<std::vector<FeasibleInterval>> audit_suppressed_cells(const disclosure::PeriodTables& tables);
 
 // Primary then secondary suppression until no suppressed cell's interval
 // discloses (FeasibleInterval::discloses). Returns how many cells were
-// suppressed beyond the primary ones.
-Result<std::size_t> protect_tables(disclosure::PeriodTables& tables, std::int64_t threshold, std::int64_t protection);
+// suppressed beyond the primary ones. A stop requested through `stop` ends
+// the work between two linear programs with `unavailable` (a broker that
+// stops does not wait for minutes of solving; the period is done again at
+// the next start).
+Result<std::size_t> protect_tables(disclosure::PeriodTables& tables, std::int64_t threshold, std::int64_t protection,
+                                   std::stop_token stop = {});
 
 }  // namespace fpx::broker

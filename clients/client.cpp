@@ -789,6 +789,46 @@ Result<MessageLogProof> Client::log_proof(const MessageId& id) {
   });
 }
 
+Result<std::vector<StatisticsFactsPage>> Client::statistics_facts(StatisticsFactsQuery query) {
+  return guarded<std::vector<StatisticsFactsPage>>([&]() -> Result<std::vector<StatisticsFactsPage>> {
+    Impl& impl = *impl_;
+    std::vector<StatisticsFactsPage> pages;
+    // A broker that keeps answering "more" cannot make us page forever: a
+    // state's facts of one period are a few per tracing.
+    constexpr std::size_t kMaxPages = 4096;
+    for (;;) {
+      if (impl.closed_reason_) return impl.session_closed_error();
+      if (pages.size() == kMaxPages) {
+        return make_error(ErrorCode::too_large, "the broker answered more than " + std::to_string(kMaxPages) +
+                                                    " pages of statistics facts: it is not behaving");
+      }
+      const std::uint64_t request_id = impl.next_request_id_++;
+      if (auto sent = impl.send(encode_statistics_facts_query(request_id, query)); !sent) {
+        return std::move(sent).take_error();
+      }
+      auto reply = impl.wait_for(request_id, Clock::now() + impl.options_.request_timeout);
+      if (!reply) return std::move(reply).take_error();
+      if (!*reply) {
+        return make_error(ErrorCode::unavailable, "no statistics facts within " +
+                                                      millis(impl.options_.request_timeout) + impl.undecodable_note());
+      }
+      BrokerMessage& message = **reply;
+      if (message.kind == BrokerMessage::Kind::error) return std::move(message.error);
+      if (message.kind != BrokerMessage::Kind::statistics_facts) {
+        return make_error(ErrorCode::malformed,
+                          "the broker answered a statistics facts request with neither facts nor an error");
+      }
+      auto page = decode_statistics_facts(message.statistics_facts);
+      if (!page) return std::move(page).take_error();
+      const std::uint32_t next = page->next_offset;
+      pages.push_back(std::move(page).value());
+      if (next == 0) return pages;
+      if (next <= query.offset) return make_error(ErrorCode::malformed, "the broker's next page goes backwards");
+      query.offset = next;
+    }
+  });
+}
+
 std::vector<Error> Client::take_rejected_deliveries() { return std::exchange(impl_->rejected_, {}); }
 
 std::vector<Error> Client::take_outbox_refusals() { return std::exchange(impl_->outbox_refusals_, {}); }

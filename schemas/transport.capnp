@@ -166,6 +166,52 @@ struct LogProof {
   # RFC 9162 PATH(leafIndex, tree of the checkpoint's size).
 }
 
+struct StatisticsFactsQuery {
+  # A focal point asks for the opened facts of its own state's tracings in a
+  # published statistics period (docs/PROTOCOL.md section 11, "Each party's
+  # own facts"): the salts and metadata of every fact part of every tracing
+  # its state requested or was asked, counted in that period.
+  periodStart @0 :Int64;
+  # The period's start, milliseconds since the Unix epoch (the record's
+  # periodStart); the broker's one grid of periods.
+  requestId @1 :Data;
+  # Empty: every tracing of the asker's state in the period. Otherwise one
+  # tracing request (16 bytes): not_found unless the asker's state is party.
+  offset @2 :UInt32;
+  # Facts to skip (paging: the reply's nextOffset).
+}
+
+struct OpenedFact {
+  requestId @0 :Data;
+  # The tracing request the fact is about (16 bytes).
+  requestedCountry @1 :Text;
+  # The requested state whose handling of the request the fact is about.
+  leafIndex @2 :UInt64;
+  salt @3 :Data;
+  # 16 bytes; SHA-256(salt || metadata) is one of partHashes.
+  metadata @4 :Text;
+  # The fact as compact JSON (section 11, "Leaves and their parts").
+  partHashes @5 :List(Data);
+  # Every part of the leaf, in order: the leaf data is rebuilt from them.
+  inclusionPath @6 :List(Data);
+  # RFC 9162 PATH(leafIndex, tree of the checkpoint's size).
+}
+
+struct StatisticsFacts {
+  checkpoint @0 :Text;
+  # The latest C2SP signed checkpoint note; every leaf below is in its tree.
+  record @1 :Text;
+  # The period's statistics record, its signed JSON exactly as on the feed.
+  recordSignature @2 :Data;
+  # The broker's Ed25519 signature over the feed signing input of record.
+  recordInclusionPath @3 :List(Data);
+  # The record is a leaf itself at its logIndex (section 11): its path in
+  # the checkpoint's tree.
+  facts @4 :List(OpenedFact);
+  nextOffset @5 :UInt32;
+  # 0: the last page; otherwise ask again with this offset.
+}
+
 struct ClientFrame {
   requestId @0 :UInt64;
   # Echoed in the reply so a client can match answers to requests.
@@ -176,6 +222,7 @@ struct ClientFrame {
     status @3 :StatusQuery;
     ping @4 :Void;
     logProof @5 :LogProofQuery;
+    statisticsFacts @6 :StatisticsFactsQuery;
   }
 }
 
@@ -190,5 +237,6 @@ struct BrokerFrame {
     sessionClosed @6 :Text;
     # Sent to a session taken over by a newer one, with the reason.
     logProof @7 :LogProof;
+    statisticsFacts @8 :StatisticsFacts;
   }
 }

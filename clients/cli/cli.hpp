@@ -133,6 +133,12 @@ struct LogProveOptions {
 };
 int run_log_prove(const GlobalOptions& global, const LogProveOptions& options);
 
+// fpx statistics check: a focal point recounts its state's cells of a published period (commands_facts.cpp).
+struct StatisticsCheckOptions {
+  std::string period;  // the period's start: its record's periodStart, or ms since the epoch
+};
+int run_statistics_check(const GlobalOptions& global, const StatisticsCheckOptions& options);
+
 struct ReportOptions {
   std::string html;    // where the page goes ("" : no page)
   std::string csv;     // the folder every published table goes to as CSV ("" : none)

@@ -145,6 +145,18 @@ int run(int argc, char** argv) {
   log_prove->add_option("message", log_prove_options.message, "the message's id (or prefix) in sent/, or a saved .fpx file")
       ->required();
 
+  // Issue 12: fpx statistics check, a focal point recounts its state's published cells (commands_facts.cpp).
+  StatisticsCheckOptions statistics_check_options;
+  auto* statistics = app.add_subcommand("statistics", "focal points: check your state's published process statistics");
+  statistics->require_subcommand(1);
+  auto* statistics_check = statistics->add_subcommand(
+      "check", "open your state's facts of a published period (each in its leaf, in the latest signed checkpoint) "
+               "and recount the cells your state appears in: your pairs and your rows");
+  statistics_check
+      ->add_option("--period", statistics_check_options.period,
+                   "the period's start, as its record's periodStart (2026-10-01T00:00:00Z) or in ms since the epoch")
+      ->required();
+
   ReportOptions report_options;
   auto* report = app.add_subcommand(
       "report", "observers: write a self-contained HTML page of the saved feed (run `fpx observe` first): trends, "
@@ -256,6 +268,7 @@ int run(int argc, char** argv) {
   if (log_verify->parsed()) return run_log_verify(global, log_verify_options);
   if (log_prove->parsed()) return run_log_prove(global, log_prove_options);
   if (report->parsed()) return run_report(global, report_options);
+  if (statistics_check->parsed()) return run_statistics_check(global, statistics_check_options);
   if (keys_new->parsed()) return run_keys_new(global, keys_new_options);
   if (keys_install->parsed()) return run_keys_install(global, keys_install_options);
   if (init->parsed()) return run_profile_init(global, init_options);

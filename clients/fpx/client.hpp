@@ -48,6 +48,7 @@
 #include "fpx/envelope.hpp"
 #include "fpx/identity.hpp"
 #include "fpx/message_log_proof.hpp"
+#include "fpx/statistics_facts.hpp"
 #include "fpx/trust_store.hpp"
 #include "fpx/verify_receipt.hpp"
 
@@ -158,6 +159,11 @@ class Client {
   // decoded but not yet checked: check it with fpx::verify_message_log_proof
   // and the pinned broker key. not_found while no checkpoint covers it.
   Result<MessageLogProof> log_proof(const MessageId& id);
+  // Every page of the opened facts of this focal point's state in the
+  // published statistics period starting at `query.period_start_ms`
+  // (docs/PROTOCOL.md §11), decoded but not yet checked: check them with
+  // fpx::verify_statistics_facts and recount with fpx::recount_own_cells.
+  Result<std::vector<StatisticsFactsPage>> statistics_facts(StatisticsFactsQuery query);
 
   // Deliveries not handed over since the last call, each message saying why
   // and what follows: failed end-to-end verification (confirmed, so never

@@ -15,6 +15,7 @@
 
 #include "fpx/ids.hpp"
 #include "fpx/result.hpp"
+#include "fpx/statistics_facts.hpp"
 
 namespace fpx {
 
@@ -25,13 +26,14 @@ namespace fpx {
 inline constexpr std::size_t kMaxConfirmIds = 4096;
 
 struct ClientRequest {
-  enum class Kind { submit, confirm, status, ping, log_proof };
+  enum class Kind { submit, confirm, status, ping, log_proof, statistics_facts };
   std::uint64_t request_id = 0;             // echoed in the reply
   Kind kind = Kind::ping;
   Bytes envelope;                           // submit
   std::vector<std::uint64_t> delivery_ids;  // confirm
   std::optional<MessageId> status_of;       // status
   std::optional<MessageId> log_proof_of;    // log_proof
+  StatisticsFactsQuery statistics_facts;    // statistics_facts (fpx/statistics_facts.hpp)
 };
 
 // Refuses an unknown request kind as `unsupported_version`, a status query
@@ -44,6 +46,7 @@ Bytes encode_confirm(std::uint64_t request_id, const std::vector<std::uint64_t>&
 Bytes encode_status_query(std::uint64_t request_id, const MessageId& id);
 Bytes encode_ping(std::uint64_t request_id);
 Bytes encode_log_proof_query(std::uint64_t request_id, const MessageId& id);
+Bytes encode_statistics_facts_query(std::uint64_t request_id, const StatisticsFactsQuery& query);
 
 // --- broker -> participant ---------------------------------------------------
 
@@ -58,7 +61,7 @@ struct RecipientStatusRow {
 
 struct BrokerReply {
   // unknown: a kind from a newer broker, which a client ignores.
-  enum class Kind { receipt, error, delivery, status, pong, session_closed, log_proof, unknown };
+  enum class Kind { receipt, error, delivery, status, pong, session_closed, log_proof, statistics_facts, unknown };
   std::uint64_t request_id = 0;  // 0: unsolicited (deliveries, session closed)
   Kind kind = Kind::unknown;
   // receipt: a SignedReceipt message of its own (flat bytes), opaque here;
@@ -75,6 +78,9 @@ struct BrokerReply {
   // log_proof: a LogProof message of its own (flat bytes), opaque here;
   // fpx/message_log_proof.hpp reads and checks it.
   Bytes log_proof;
+  // statistics_facts: a StatisticsFacts message of its own (flat bytes);
+  // fpx/statistics_facts.hpp reads and checks it.
+  Bytes statistics_facts;
 };
 
 Result<BrokerReply> decode_broker_frame(ByteView frame);

@@ -295,6 +295,7 @@ class FakeBroker {
         return;
       }
       case ClientRequest::Kind::log_proof:
+      case ClientRequest::Kind::statistics_facts:
         // Not this fake's business: log proofs are tested on the real broker (log_cover_test.cpp).
         send_frame(peer, encode_error(request_id, make_error(ErrorCode::not_found, "no log here"), std::nullopt));
         return;
