@@ -5,6 +5,7 @@
 #include "fpx/validate.hpp"
 #include "local_store.hpp"
 #include "outgoing.hpp"
+#include "commands_case.hpp"
 #include "render.hpp"
 
 namespace fpx::cli {
@@ -352,6 +353,13 @@ int run_send(const GlobalOptions& global, SendKind kind, const SendOptions& opti
   } else if (kind == SendKind::campaign_report) {
     auto report = body.getCampaignReport();
     if (report.getCountry().size() == 0) report.setCountry(me.country.str());
+  }
+  // Issue 17: a request that repeats an open one of our state is not sent without --force.
+  if (kind == SendKind::tracing_request) {
+    const auto policy = options.force     ? DuplicatePolicy::send_anyway
+                       : options.dry_run ? DuplicatePolicy::warn_only
+                                         : DuplicatePolicy::refuse;
+    if (auto code = check_duplicates(global, *profile, me, draft, policy)) return *code;
   }
   return seal_and_send(global, *profile, std::move(identity).value(), draft, options.dry_run, options.file);
 }

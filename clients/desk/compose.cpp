@@ -88,9 +88,10 @@ std::vector<std::string> form_values(const Form& form, const std::string& name) 
 }
 
 std::string form_field_of(const std::string& path) {
-  for (const std::string prefix : {"body.tracingRequest.", "body.tracingAcknowledgement.", "body.tracingResponse.",
-                                   "body.close.", "tracingRequest.", "tracingAcknowledgement.", "tracingResponse.",
-                                   "close."}) {
+  for (const std::string prefix :
+       {"body.tracingRequest.", "body.tracingAcknowledgement.", "body.tracingResponse.", "body.close.",
+        "body.forward.", "body.informationSupplied.", "body.withdraw.", "tracingRequest.", "tracingAcknowledgement.",
+        "tracingResponse.", "close.", "forward.", "informationSupplied.", "withdraw."}) {
     if (path.rfind(prefix, 0) == 0) return path.substr(prefix.size());
   }
   return path;
@@ -238,14 +239,70 @@ Status compose_response(const Form& form, const OpenedEnvelope& request, cli::Dr
   return {};
 }
 
-Status compose_close(const Form& form, const OpenedEnvelope& request, cli::Draft& draft) {
-  Json close = Json::object();
-  set_text(close, "reason", form_value(form, "reason"));
-  start_reply(draft, request);
-  if (auto decoded = decode({{"body", {{"close", close}}}}, draft); !decoded) return decoded;
+namespace {
+
+// A follow-up of the requesting side goes to every state the request asked.
+void address_requested_states(cli::Draft& draft, const OpenedEnvelope& request) {
   const auto states = request.message.body().getTracingRequest().getRequestedStates();
   auto recipients = draft.header.initRecipients(states.size());
   for (unsigned i = 0; i < states.size(); ++i) recipients[i].setCountry(states[i].getCountry());
+}
+
+// A follow-up whose body is one {"reason": ...} object: close and withdraw.
+Status compose_reason(const Form& form, const OpenedEnvelope& request, const char* body_name, cli::Draft& draft) {
+  Json body = Json::object();
+  set_text(body, "reason", form_value(form, "reason"));
+  start_reply(draft, request);
+  if (auto decoded = decode({{"body", {{body_name, body}}}}, draft); !decoded) return decoded;
+  address_requested_states(draft, request);
+  return {};
+}
+
+}  // namespace
+
+Status compose_close(const Form& form, const OpenedEnvelope& request, cli::Draft& draft) {
+  return compose_reason(form, request, "close", draft);
+}
+
+Status compose_withdraw(const Form& form, const OpenedEnvelope& request, cli::Draft& draft) {
+  return compose_reason(form, request, "withdraw", draft);
+}
+
+Status compose_forward(const Form& form, const OpenedEnvelope& request, cli::Draft& draft) {
+  Json forward = Json::object();
+  const auto to_country = form_value(form, "toCountry");
+  set_text(forward, "toCountry", to_country);
+  set_text(forward, "reason", form_value(form, "reason"));
+  start_reply(draft, request);  // the handling codes and H3 conditions travel with it
+  if (auto decoded = decode({{"body", {{"forward", forward}}}}, draft); !decoded) return decoded;
+  // To the new state (the broker shares the request with it first) and,
+  // added by the broker, back to the requesting side.
+  draft.header.initRecipients(1)[0].setCountry(to_country);
+  return {};
+}
+
+Status compose_information_supplied(const Form& form, const OpenedEnvelope& request, cli::Draft& draft) {
+  Json supplied = Json::object();
+  Json fields = Json::array();
+  std::string line;
+  for (const char c : form_value(form, "fields") + "\n") {
+    if (c != '\n' && c != '\r') {
+      line += c;
+      continue;
+    }
+    if (line.empty()) continue;
+    const auto equals = line.find('=');
+    if (equals == std::string::npos || equals == 0) {
+      return field_error("fields", "write one field per line as path=value, e.g. firearms[0].calibre=7.62x39mm");
+    }
+    fields.push_back({{"path", line.substr(0, equals)}, {"value", line.substr(equals + 1)}});
+    line.clear();
+  }
+  if (!fields.empty()) supplied["fields"] = fields;
+  set_text(supplied, "note", form_value(form, "note"));
+  start_reply(draft, request);
+  if (auto decoded = decode({{"body", {{"informationSupplied", supplied}}}}, draft); !decoded) return decoded;
+  address_requested_states(draft, request);
   return {};
 }
 

@@ -7,6 +7,7 @@
 #include <capnp/schema.h>
 #include <nlohmann/json.hpp>
 
+#include "case_search.hpp"
 #include "fpx/validate.hpp"
 #include "render.hpp"
 
@@ -143,21 +144,27 @@ constexpr std::pair<const char*, const char*> kFirearmFields[] = {
     {"componentSerials", N_("Component serial numbers")},
 };
 
+// One renderer for the case page and the command line (fpx trace show): in
+// text mode, markup is dropped and every definition is collected as a
+// translated (term, value) line, so both show the same fields in the same words.
+
 class Html {
  public:
-  explicit Html(const text::Catalogue& text) : text_(text) {}
+  explicit Html(const text::Catalogue& text, Lines* lines = nullptr) : text_(text), lines_(lines) {}
+  Lines* lines() const { return lines_; }
   std::string tr(std::string_view english) const { return std::string(text_.tr(english)); }
   std::string e(std::string_view raw) const { return html_escape(raw); }
   // A translated text, escaped.
   std::string t(std::string_view english) const { return html_escape(text_.tr(english)); }
   Html& operator<<(std::string_view html) {
-    out_ += html;
+    if (lines_ == nullptr) out_ += html;
     return *this;
   }
   std::string str() const { return out_; }
 
  private:
   const text::Catalogue& text_;
+  Lines* lines_;
   std::string out_;
 };
 
@@ -240,7 +247,7 @@ void page_start(Html& h, const PageContext& context, std::string_view title, boo
     << h.e(context.me.country.str()) << " · "
     << h.t(context.me.role == Role::focal_point ? N_("national focal point") : N_("agency")) << "</span>"
     << "<nav><a href=\"/\">" << h.t(N_("Inbox and what we owe")) << "</a> <a href=\"/new\">"
-    << h.t(N_("New tracing request")) << "</a></nav></header>";
+    << h.t(N_("New tracing request")) << "</a> <a href=\"/search\">" << h.t(N_("Search")) << "</a></nav></header>";
   if (!context.connected) {
     h << "<p class=\"banner warn\" role=\"status\">"
       << h.t(N_("Not connected to the exchange: the desk keeps trying. Messages are received and sent once it is back."))
@@ -353,6 +360,10 @@ void csrf_field(Html& h, const PageContext& context) {
 
 void definition(Html& h, std::string_view term, const std::string& value) {
   if (value.empty()) return;
+  if (h.lines() != nullptr) {
+    h.lines()->emplace_back(h.tr(term), value);
+    return;
+  }
   h << "<dt>" << h.t(term) << "</dt><dd>" << h.e(value) << "</dd>";
 }
 
@@ -439,6 +450,14 @@ void render_body(Html& h, const text::Catalogue& text, const CaseMessage& messag
           << h.t(N_("Date")) << "</th><th>" << h.t(N_("Document")) << "</th></tr></thead><tbody>";
         for (auto hop : response.getChainOfCustody()) {
           const auto hop_date = date_text(hop.getDate());
+          if (h.lines() != nullptr) {
+            std::string line = label(text, hop.getRole()) + ": " + hop.getEntity().cStr();
+            for (const std::string part : {std::string(hop.getCountry().cStr()), hop_date,
+                                           std::string(hop.getDocumentReference().cStr())}) {
+              if (!part.empty()) line += ", " + part;
+            }
+            h.lines()->emplace_back(h.tr(N_("Chain of custody")), line);
+          }
           h << "<tr><td>" << h.e(label(text, hop.getRole())) << "</td><td>" << h.e(hop.getEntity().cStr()) << "</td><td>"
             << h.e(hop.getCountry().cStr()) << "</td><td>" << h.e(hop_date.empty() ? "-" : hop_date) << "</td><td>"
             << h.e(hop.getDocumentReference().cStr()) << "</td></tr>";
@@ -453,7 +472,12 @@ void render_body(Html& h, const text::Catalogue& text, const CaseMessage& messag
       definition(h, N_("Forwarded to"), body.getForward().getToCountry().cStr());
       definition(h, N_("Reason"), body.getForward().getReason().cStr());
       break;
-    case wire::Body::INFORMATION_SUPPLIED: definition(h, N_("Note"), body.getInformationSupplied().getNote().cStr()); break;
+    case wire::Body::INFORMATION_SUPPLIED:
+      for (auto field : body.getInformationSupplied().getFields()) {
+        definition(h, N_("Information supplied"), std::string(field.getPath().cStr()) + " = " + field.getValue().cStr());
+      }
+      definition(h, N_("Note"), body.getInformationSupplied().getNote().cStr());
+      break;
     case wire::Body::REMINDER: {
       auto reminder = body.getReminder();
       definition(h, N_("Clock"), label(text, reminder.getClock()));
@@ -476,6 +500,7 @@ void render_body(Html& h, const text::Catalogue& text, const CaseMessage& messag
       break;
     }
     default:
+      if (h.lines() != nullptr) h.lines()->emplace_back("JSON", cli::render_message_json(message.opened.message.header(), body));
       h << "</dl><pre>" << h.e(cli::render_message_json(message.opened.message.header(), body)) << "</pre>";
       return;
   }
@@ -511,6 +536,26 @@ void render_header(Html& h, const text::Catalogue& text, wire::Header::Reader he
 }
 
 }  // namespace
+
+Lines header_lines(const text::Catalogue& text, wire::Header::Reader header) {
+  Lines lines;
+  Html h(text, &lines);
+  render_header(h, text, header);
+  return lines;
+}
+
+Lines message_lines(const text::Catalogue& text, const CaseMessage& message) {
+  Lines lines;
+  Html h(text, &lines);
+  render_body(h, text, message);
+  return lines;
+}
+
+std::string message_type_text(const text::Catalogue& text, wire::MessageType type) { return label(text, type); }
+
+std::string case_state_text(const text::Catalogue& text, const Case& item) { return state_label(Html(text), item); }
+
+std::string date_time_text(std::int64_t ms) { return date_time(ms); }
 
 std::string html_escape(std::string_view text) {
   std::string out;
@@ -688,8 +733,42 @@ std::string case_page(const PageContext& context, const Case& item, const FormRe
       input(h, values, error, {"nextUpdate", N_("Next update"), N_("With an interim response: when more follows.")}, "date");
       h << "<button type=\"submit\">" << h.t(N_("Send the response")) << "</button></form></section>";
     }
+    // Where the request's handling codes allow it (the broker refuses any forward of an H2 request).
+    const Form& values = values_for("forward");
+    const Error* error = error_for("forward");
+    h << "<section class=\"action\"><h2>" << h.t(N_("Forward to another state")) << "</h2>";
+    field_errors(h, error);
+    h << "<form method=\"post\" action=\"" << base << "/forward\" id=\"forward-form\">";
+    csrf_field(h, context);
+    input(h, values, error, {"toCountry", N_("State (ISO code)"), N_("Two letters, e.g. NE for Niger.")}, "text",
+          " maxlength=\"2\" size=\"3\"");
+    textarea(h, values, error, {"reason", N_("Reason"), N_("Why that state: e.g. the importer it named.")});
+    h << "<button type=\"submit\">" << h.t(N_("Forward")) << "</button></form></section>";
   }
   if (!finished && request.signer.participant.id == context.me.id) {
+    {
+      const Form& values = values_for("supply");
+      const Error* error = error_for("supply");
+      h << "<section class=\"action\"><h2>" << h.t(N_("Information supplied")) << "</h2>";
+      field_errors(h, error);
+      h << "<form method=\"post\" action=\"" << base << "/supply\" id=\"supply-form\">";
+      csrf_field(h, context);
+      textarea(h, values, error,
+               {"fields", N_("Fields supplied"),
+                N_("One per line as path=value, the path as the acknowledgement listed it: firearms[0].calibre=7.62x39mm")});
+      textarea(h, values, error, {"note", N_("Note"), nullptr});
+      h << "<button type=\"submit\">" << h.t(N_("Send the information")) << "</button></form></section>";
+    }
+    {
+      const Form& values = values_for("withdraw");
+      const Error* error = error_for("withdraw");
+      h << "<section class=\"action\"><h2>" << h.t(N_("Withdraw the request")) << "</h2>";
+      field_errors(h, error);
+      h << "<form method=\"post\" action=\"" << base << "/withdraw\" id=\"withdraw-form\">";
+      csrf_field(h, context);
+      textarea(h, values, error, {"reason", N_("Reason"), N_("For example: the firearm was traced through another channel.")});
+      h << "<button type=\"submit\">" << h.t(N_("Withdraw the request")) << "</button></form></section>";
+    }
     const Form& values = values_for("close");
     const Error* error = error_for("close");
     h << "<section class=\"action\"><h2>" << h.t(N_("Close the case")) << "</h2>";
@@ -778,7 +857,55 @@ std::string new_request_page(const PageContext& context, const Form& values, con
   h << "<fieldset><legend>" << h.t(N_("Information sought")) << "</legend>"
     << checkboxes<wire::InformationSought>(h, "informationSought", form_values(values, "informationSought"))
     << "</fieldset>";
+  if (field_has_error(error, "duplicate")) {
+    // Shown only once the duplicate warning named the open request.
+    h << "<div class=\"field\"><label><input type=\"checkbox\" id=\"f-duplicate\" name=\"force\" value=\"1\"> "
+      << h.t(N_("Send anyway: this is not the same matter as the open request.")) << "</label></div>";
+  }
   h << "<button type=\"submit\">" << h.t(N_("Send the tracing request")) << "</button></form>";
+  page_end(h);
+  return h.str();
+}
+
+std::string search_page(const PageContext& context, const Form& values, const std::vector<const Case*>* found) {
+  Html h(context.text);
+  page_start(h, context, h.tr(N_("Search")), false);
+  h << "<form method=\"get\" action=\"/search\" id=\"search-form\"><div class=\"row\">";
+  input(h, values, nullptr, {"serial", N_("Serial number"), nullptr});
+  input(h, values, nullptr, {"manufacturer", N_("Manufacturer"), nullptr});
+  input(h, values, nullptr, {"caseReference", N_("Case reference"), nullptr});
+  input(h, values, nullptr, {"state", N_("State (ISO code)"), nullptr}, "text", " maxlength=\"2\" size=\"3\"");
+  h << "</div><div class=\"row\"><div class=\"field\"><label for=\"f-status\">" << h.t(N_("Status"))
+    << "</label><select id=\"f-status\" name=\"status\"><option value=\"\">" << h.t(N_("(choose)")) << "</option>";
+  const std::string status = form_value(values, "status");
+  for (const auto state : {CaseState::awaiting_acknowledgement, CaseState::acknowledged, CaseState::interim,
+                           CaseState::answered, CaseState::withdrawn, CaseState::closed}) {
+    Case probe;
+    probe.state = state;
+    const std::string name(case_state_name(state));
+    h << "<option value=\"" << name << "\"" << (status == name ? " selected" : "") << ">"
+      << h.e(state_label(h, probe)) << "</option>";
+  }
+  h << "</select></div>";
+  input(h, values, nullptr, {"from", N_("From"), nullptr}, "date");
+  input(h, values, nullptr, {"until", N_("Until"), nullptr}, "date");
+  h << "</div><button type=\"submit\">" << h.t(N_("Search")) << "</button></form>";
+  if (found != nullptr) {
+    if (found->empty()) {
+      h << "<p id=\"search-none\">" << h.t(N_("No case matches the search.")) << "</p>";
+    } else {
+      h << "<table class=\"cases\" id=\"search-results\"><thead><tr><th>" << h.t(N_("Case reference")) << "</th><th>"
+        << h.t(N_("From")) << "</th><th>" << h.t(N_("Received")) << "</th><th>" << h.t(N_("Requested states"))
+        << "</th><th>" << h.t(N_("Status")) << "</th></tr></thead><tbody>";
+      for (const Case* item : *found) {
+        h << "<tr><td><a href=\"" << case_link(*item) << "\">" << h.e(case_title(*item)) << "</a></td><td>"
+          << h.e(item->request->opened.signer.participant.id.str()) << "</td><td>"
+          << date_time(item->request->opened.created_at_ms) << "</td><td>" << h.e(requested_states(item->request->opened))
+          << "</td><td>" << h.e(state_label(h, *item)) << "</td></tr>";
+      }
+      h << "</tbody></table>";
+    }
+  }
   page_end(h);
   return h.str();
 }
