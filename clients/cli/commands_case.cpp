@@ -1,7 +1,9 @@
 #include "commands_case.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <iostream>
+#include <tuple>
 
 #include "case_files.hpp"
 #include "case_search.hpp"
@@ -215,14 +217,14 @@ int run_search(const GlobalOptions& global, const std::string& language, const C
                                            "interim, answered, withdrawn, closed"));
     }
   }
-  for (const auto& [flag, text, days, out] :
+  for (const auto& [flag, value, days, out] :
        {std::tuple{"--from", &options.from, 0, &query.from_ms}, std::tuple{"--until", &options.until, 1, &query.until_ms}}) {
-    if (text->empty()) continue;
-    auto ms = day_start_ms(*text, days);
+    if (value->empty()) continue;
+    auto ms = day_start_ms(*value, days);
     if (!ms) {
       return report_failure(global, kExitUsage,
                             make_error(ErrorCode::invalid_argument,
-                                       std::string(flag) + " '" + *text + "' is not a date: write YYYY-MM-DD"));
+                                       std::string(flag) + " '" + *value + "' is not a date: write YYYY-MM-DD"));
     }
     *out = *ms;
   }

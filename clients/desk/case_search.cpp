@@ -17,15 +17,15 @@ std::string lower(std::string_view text) {
 
 bool finished(CaseState state) { return state == CaseState::closed || state == CaseState::withdrawn; }
 
-struct Identity {
+struct FirearmKey {
   std::string serial;
   std::string manufacturer;
 };
 
-std::vector<Identity> identities(wire::TracingRequest::Reader request) {
-  std::vector<Identity> out;
+std::vector<FirearmKey> identities(wire::TracingRequest::Reader request) {
+  std::vector<FirearmKey> out;
   for (auto firearm : request.getFirearms()) {
-    Identity identity{normalise_identifier(text_of(firearm.getSerialNumber())),
+    FirearmKey identity{normalise_identifier(text_of(firearm.getSerialNumber())),
                       normalise_identifier(text_of(firearm.getManufacturer()))};
     // Without a serial number two firearms of one make cannot be told apart.
     if (!identity.serial.empty()) out.push_back(std::move(identity));

@@ -2,9 +2,11 @@
 // forward, supply, withdraw, close, search, and the duplicate warning of
 // trace submit, in English and in French. The real `fpx` binary against a
 // real fpx-broker on 127.0.0.1, with a PKI made at test time.
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <regex>
 #include <string>
 #include <vector>
