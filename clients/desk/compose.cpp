@@ -90,8 +90,8 @@ std::vector<std::string> form_values(const Form& form, const std::string& name) 
 std::string form_field_of(const std::string& path) {
   for (const std::string prefix :
        {"body.tracingRequest.", "body.tracingAcknowledgement.", "body.tracingResponse.", "body.close.",
-        "body.forward.", "body.informationSupplied.", "body.withdraw.", "tracingRequest.", "tracingAcknowledgement.",
-        "tracingResponse.", "close.", "forward.", "informationSupplied.", "withdraw."}) {
+        "body.forward.", "body.informationSupplied.", "body.withdraw.", "body.alert.", "tracingRequest.", "tracingAcknowledgement.",
+        "tracingResponse.", "close.", "forward.", "informationSupplied.", "withdraw.", "alert."}) {
     if (path.rfind(prefix, 0) == 0) return path.substr(prefix.size());
   }
   return path;
@@ -304,6 +304,69 @@ Status compose_information_supplied(const Form& form, const OpenedEnvelope& requ
   if (auto decoded = decode({{"body", {{"informationSupplied", supplied}}}}, draft); !decoded) return decoded;
   address_requested_states(draft, request);
   return {};
+}
+
+Status compose_alert(const Form& form, cli::Draft& draft) {
+  Json header = Json::object();
+  set_text(header, "caseReference", form_value(form, "header.caseReference"));
+  set_text(header, "priority", form_value(form, "header.priority"));
+  set_text(header, "urgencyJustification", form_value(form, "header.urgencyJustification"));
+  set_text(header, "classification", form_value(form, "header.classification"));
+  set_list(header, "handlingCodes", form_values(form, "header.handlingCodes"));
+  const auto region = form_value(form, "recipientRegion");
+  const auto country = form_value(form, "recipientCountry");
+  Json recipients = Json::array();
+  if (!region.empty()) recipients.push_back({{"region", region}});
+  if (!country.empty()) recipients.push_back({{"country", country}});
+  header["recipients"] = recipients;
+
+  Json alert = Json::object();
+  set_text(alert, "kind", form_value(form, "kind"));
+  Json firearm = Json::object();
+  const std::string f = "firearms[0].";
+  for (const std::string key : {"serialNumber", "manufacturer", "countryOfManufacture", "model", "type", "calibre",
+                                "stateStockMarking"}) {
+    set_text(firearm, key, form_value(form, f + key));
+  }
+  if (firearm.contains("serialNumber") || firearm.contains("manufacturer")) alert["firearms"] = Json::array({firearm});
+  const auto quantity = form_value(form, "batch.quantity");
+  const auto description = form_value(form, "batch.description");
+  if (!quantity.empty() || !description.empty()) {
+    Json batch = Json::object();
+    set_text(batch, "description", description);
+    if (!quantity.empty()) {
+      auto number = number_of("batch.quantity", quantity);
+      if (!number) return std::move(number).take_error();
+      batch["quantity"] = *number;
+    }
+    alert["batch"] = batch;
+  }
+  set_text(alert, "place", form_value(form, "place"));
+  set_text(alert, "region", form_value(form, "region"));
+  for (const std::string key : {"occurredOn", "validUntil"}) {
+    if (const auto date = form_value(form, key); !date.empty()) {
+      auto parsed = date_json(key, date);
+      if (!parsed) return std::move(parsed).take_error();
+      alert[key] = *parsed;
+    }
+  }
+  alert["publishable"] = form_value(form, "publishable") == "1";
+  set_text(alert, "summary", form_value(form, "summary"));
+  return decode({{"header", header}, {"body", {{"alert", alert}}}}, draft);
+}
+
+Status compose_alert_cancel(const Form& form, const OpenedEnvelope& alert, cli::Draft& draft) {
+  Json cancel = Json::object();
+  cancel["kind"] = "cancel";
+  set_text(cancel, "summary", form_value(form, "summary"));
+  const auto header = alert.message.header();
+  draft.header.setCaseReference(header.getCaseReference());
+  draft.header.setClassification(header.getClassification());
+  draft.header.setHandlingCodes(header.getHandlingCodes());
+  draft.header.setHandlingConditions(header.getHandlingConditions());
+  draft.header.setRecipients(header.getRecipients());
+  draft.header.setInReplyTo(kj::arrayPtr(alert.message_id.bytes.data(), alert.message_id.bytes.size()));
+  return decode({{"body", {{"alert", cancel}}}}, draft);
 }
 
 }  // namespace fpx::desk

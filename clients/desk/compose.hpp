@@ -56,4 +56,11 @@ Status compose_information_supplied(const Form& form, const OpenedEnvelope& requ
 // The requesting side withdraws its request ("reason"): addressed to the requested states.
 Status compose_withdraw(const Form& form, const OpenedEnvelope& request, cli::Draft& draft);
 
+// An early-warning alert from the desk's form: kind, where it goes ("region"
+// or "recipientCountry"), one firearm and/or a batch, place, dates, summary.
+Status compose_alert(const Form& form, cli::Draft& draft);
+// Lifts an alert we raised (the broker drops its watch list): an alert of
+// kind cancel in reply to it, to the same recipients, with its case reference.
+Status compose_alert_cancel(const Form& form, const OpenedEnvelope& alert, cli::Draft& draft);
+
 }  // namespace fpx::desk

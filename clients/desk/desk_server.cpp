@@ -323,6 +323,63 @@ struct DeskServer::Impl {
     return error;
   }
 
+  enum class AlertAction { view, cancel };
+
+  // An alert's page; its cancel form posts here too.
+  void show_alert(const httplib::Request& request, httplib::Response& response, AlertAction action) {
+    const bool cancel = action == AlertAction::cancel;
+    if (cancel && csrf_refused(request, response)) return;
+    const auto csrf = csrf_of(request).value_or("");
+    const auto id = parse_id(request.matches[1]);
+    auto files = cases();
+    const CaseMessage* alert = files && id ? files->find_message(*id) : nullptr;
+    if (alert == nullptr || alert->opened.type != wire::MessageType::ALERT) {
+      html(response, 404,
+           notice_page(context(csrf), text.tr("Not found"),
+                       text.tr("No alert with this id in this profile: open it from the inbox.")));
+      return;
+    }
+    if (!cancel) {
+      FormResult shown;
+      if (request.has_param("done")) shown.notice = text.tr("Sent: the exchange stored it and signed a receipt.");
+      html(response, 200, alert_page(context(csrf), *files, *alert, shown));
+      return;
+    }
+    const Form form = form_of(request);
+    cli::Draft draft;
+    Error error;
+    if (auto composed = compose_alert_cancel(form, alert->opened, draft); !composed) {
+      error = composed.error();
+    } else {
+      auto outcome = session.send(draft);
+      if (outcome.accepted) {
+        response.set_redirect("/alert/" + id->hex() + "?done=cancel", 303);
+        return;
+      }
+      error = outcome.error;
+    }
+    html(response, 422, alert_page(context(csrf), *files, *alert, FormResult{"cancel", &form, &error, {}}));
+  }
+
+  void new_alert(const httplib::Request& request, httplib::Response& response) {
+    if (csrf_refused(request, response)) return;
+    const auto csrf = csrf_of(request).value_or("");
+    const Form form = form_of(request);
+    cli::Draft draft;
+    Error error;
+    if (auto composed = compose_alert(form, draft); !composed) {
+      error = composed.error();
+    } else {
+      auto outcome = session.send(draft);
+      if (outcome.accepted && outcome.message_id) {
+        response.set_redirect("/alert/" + outcome.message_id->hex() + "?done=alert", 303);
+        return;
+      }
+      error = outcome.error;
+    }
+    html(response, 422, new_alert_page(context(csrf), form, &error));
+  }
+
   void search(const httplib::Request& request, httplib::Response& response) {
     const auto csrf = csrf_of(request).value_or("");
     const Form form = form_of(request);
@@ -406,6 +463,14 @@ struct DeskServer::Impl {
     server.Post(R"(/case/([0-9a-f]{32})/withdraw)",
                 [this](const auto& request, auto& response) { reply(request, response, Reply::withdraw); });
     server.Get("/search", [this](const auto& request, auto& response) { search(request, response); });
+    server.Get("/alerts/new", [this](const auto& request, auto& response) {
+      html(response, 200, new_alert_page(context(csrf_of(request).value_or("")), Form{}, nullptr));
+    });
+    server.Post("/alerts/new", [this](const auto& request, auto& response) { new_alert(request, response); });
+    server.Get(R"(/alert/([0-9a-f]{32}))",
+               [this](const auto& request, auto& response) { show_alert(request, response, AlertAction::view); });
+    server.Post(R"(/alert/([0-9a-f]{32})/cancel)",
+                [this](const auto& request, auto& response) { show_alert(request, response, AlertAction::cancel); });
     server.Post(R"(/case/([0-9a-f]{32})/close)",
                 [this](const auto& request, auto& response) { reply(request, response, Reply::close); });
     server.Get("/completeness", [this](const auto& request, auto& response) {

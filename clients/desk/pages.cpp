@@ -115,6 +115,14 @@ constexpr Label kLabels[] = {
     {"FirearmType", "grenadeLauncher", N_("Grenade launcher")},
     {"FirearmType", "mortarUnder100mm", N_("Mortar under 100 mm")},
     {"FirearmType", "other", N_("Other")},
+    {"AlertKind", "lost", N_("Lost")},
+    {"AlertKind", "stolen", N_("Stolen")},
+    {"AlertKind", "diverted", N_("Diverted")},
+    {"AlertKind", "traffickingRouteOrMethod", N_("Trafficking route or method")},
+    {"AlertKind", "suspectedEmbargoBreach", N_("Suspected embargo breach")},
+    {"AlertKind", "emergingThreat", N_("Emerging threat")},
+    {"AlertKind", "update", N_("Update")},
+    {"AlertKind", "cancel", N_("Cancelled")},
     {"ClockKind", "acknowledgement", N_("acknowledgement")},
     {"ClockKind", "response", N_("response")},
 };
@@ -247,7 +255,8 @@ void page_start(Html& h, const PageContext& context, std::string_view title, boo
     << h.e(context.me.country.str()) << " · "
     << h.t(context.me.role == Role::focal_point ? N_("national focal point") : N_("agency")) << "</span>"
     << "<nav><a href=\"/\">" << h.t(N_("Inbox and what we owe")) << "</a> <a href=\"/new\">"
-    << h.t(N_("New tracing request")) << "</a> <a href=\"/search\">" << h.t(N_("Search")) << "</a></nav></header>";
+    << h.t(N_("New tracing request")) << "</a> <a href=\"/alerts/new\">" << h.t(N_("New alert")) << "</a> <a href=\"/search\">"
+    << h.t(N_("Search")) << "</a></nav></header>";
   if (!context.connected) {
     h << "<p class=\"banner warn\" role=\"status\">"
       << h.t(N_("Not connected to the exchange: the desk keeps trying. Messages are received and sent once it is back."))
@@ -478,6 +487,23 @@ void render_body(Html& h, const text::Catalogue& text, const CaseMessage& messag
       }
       definition(h, N_("Note"), body.getInformationSupplied().getNote().cStr());
       break;
+    case wire::Body::ALERT: {
+      auto alert = body.getAlert();
+      definition(h, N_("Kind"), label(text, alert.getKind()));
+      definition(h, N_("Summary"), alert.getSummary().cStr());
+      definition(h, N_("Where"), alert.getPlace().cStr());
+      definition(h, N_("Region"), alert.getRegion().cStr());
+      definition(h, N_("Occurred on"), date_text(alert.getOccurredOn()));
+      definition(h, N_("Valid until"), date_text(alert.getValidUntil()));
+      definition(h, N_("Batch"), alert.getBatch().getDescription().cStr());
+      if (alert.getBatch().getQuantity() != 0) {
+        definition(h, N_("Quantity"), std::to_string(alert.getBatch().getQuantity()));
+      }
+      definition(h, N_("Public"), alert.getPublishable() ? h.tr(N_("yes")) : h.tr(N_("no")));
+      h << "</dl>";
+      for (auto firearm : alert.getFirearms()) render_firearm(h, text, firearm);
+      return;
+    }
     case wire::Body::REMINDER: {
       auto reminder = body.getReminder();
       definition(h, N_("Clock"), label(text, reminder.getClock()));
@@ -643,9 +669,15 @@ std::string inbox_page(const PageContext& context, const CaseFiles& files) {
   if (!loose.empty()) {
     h << "<section id=\"other\"><h2>" << h.t(N_("Other messages")) << "</h2><ul>";
     for (const auto* message : loose) {
-      h << "<li>" << h.e(label(context.text, message->opened.type)) << " · "
-        << h.e(message->opened.signer.participant.id.str()) << " · " << date_time(message->opened.created_at_ms)
-        << "</li>";
+      h << "<li>";
+      const bool alert = message->opened.type == wire::MessageType::ALERT;
+      if (alert) h << "<a href=\"/alert/" << message->opened.message_id.hex() << "\">";
+      h << h.e(label(context.text, message->opened.type));
+      if (alert) {
+        h << ": " << h.e(label(context.text, message->opened.message.body().getAlert().getKind())) << "</a>";
+      }
+      h << " · " << h.e(message->opened.signer.participant.id.str()) << " · "
+        << date_time(message->opened.created_at_ms) << "</li>";
     }
     h << "</ul></section>";
   }
@@ -863,6 +895,92 @@ std::string new_request_page(const PageContext& context, const Form& values, con
       << h.t(N_("Send anyway: this is not the same matter as the open request.")) << "</label></div>";
   }
   h << "<button type=\"submit\">" << h.t(N_("Send the tracing request")) << "</button></form>";
+  page_end(h);
+  return h.str();
+}
+
+std::string alert_page(const PageContext& context, const CaseFiles& files, const CaseMessage& alert,
+                       const FormResult& result) {
+  Html h(context.text);
+  const auto& opened = alert.opened;
+  page_start(h, context, h.tr(N_("Alert")) + ": " + label(context.text, opened.message.body().getAlert().getKind()), true);
+  if (!result.notice.empty()) h << "<p class=\"banner ok\" role=\"status\">" << h.e(result.notice) << "</p>";
+  h << "<p class=\"meta\">" << h.t(N_("From")) << " " << h.e(opened.signer.participant.id.str()) << " ("
+    << h.e(opened.signer.participant.country.str()) << ") · " << date_time(opened.created_at_ms) << "</p>";
+  render_header(h, context.text, opened.message.header());
+  h << "<article class=\"message\" id=\"alert\" data-type=\"alert\">";
+  render_body(h, context.text, alert);
+  h << "</article>";
+  // Cancellations of it, from the profile's files.
+  const CaseMessage* cancelled_by = nullptr;
+  for (const auto* other : files.loose_messages()) {
+    if (other->in_reply_to == opened.message_id && other->opened.type == wire::MessageType::ALERT &&
+        other->opened.message.body().getAlert().getKind() == wire::AlertKind::CANCEL) {
+      cancelled_by = other;
+    }
+  }
+  if (cancelled_by != nullptr) {
+    h << "<p class=\"status\" id=\"alert-cancelled\">" << h.t(N_("Cancelled")) << " · "
+      << date_time(cancelled_by->opened.created_at_ms) << ": "
+      << h.e(cancelled_by->opened.message.body().getAlert().getSummary().cStr()) << "</p>";
+  } else if (opened.signer.participant.country == context.me.country &&
+             opened.message.body().getAlert().getKind() != wire::AlertKind::CANCEL) {
+    const Form empty;
+    const Form& values = result.form == "cancel" && result.values != nullptr ? *result.values : empty;
+    const Error* error = result.form == "cancel" ? result.error : nullptr;
+    h << "<section class=\"action\"><h2>" << h.t(N_("Cancel the alert")) << "</h2>";
+    field_errors(h, error);
+    h << "<form method=\"post\" action=\"/alert/" << opened.message_id.hex() << "/cancel\" id=\"cancel-form\">";
+    csrf_field(h, context);
+    textarea(h, values, error, {"summary", N_("Reason"), N_("What is cancelled and why, e.g. the rifles were recovered.")});
+    h << "<button type=\"submit\">" << h.t(N_("Cancel the alert")) << "</button></form></section>";
+  }
+  page_end(h);
+  return h.str();
+}
+
+std::string new_alert_page(const PageContext& context, const Form& values, const Error* error) {
+  Html h(context.text);
+  page_start(h, context, h.tr(N_("New alert")), false);
+  field_errors(h, error);
+  h << "<form method=\"post\" action=\"/alerts/new\" id=\"alert-form\">";
+  csrf_field(h, context);
+  h << "<fieldset><legend>" << h.t(N_("The alert")) << "</legend>";
+  select<wire::AlertKind>(h, values, error, {"kind", N_("Kind"), nullptr}, "stolen");
+  input(h, values, error, {"header.caseReference", N_("Case reference"), nullptr});
+  select<wire::Priority>(h, values, error, {"header.priority", N_("Priority"), nullptr}, "routine");
+  input(h, values, error, {"header.urgencyJustification", N_("Why urgent"), nullptr});
+  select<wire::Classification>(h, values, error, {"header.classification", N_("Classification"), nullptr}, "restricted");
+  h << "<fieldset><legend>" << h.t(N_("Handling codes")) << "</legend>"
+    << checkboxes<wire::HandlingCode>(h, "header.handlingCodes", form_values(values, "header.handlingCodes"))
+    << "</fieldset><div class=\"row\">";
+  input(h, values, error, {"recipientRegion", N_("To the region"), N_("A region the exchange knows, e.g. Sahel.")});
+  input(h, values, error, {"recipientCountry", N_("Or to the state (ISO code)"), nullptr}, "text",
+        " maxlength=\"2\" size=\"3\"");
+  h << "</div></fieldset><fieldset><legend>" << h.t(N_("The firearm")) << "</legend>";
+  const std::string f = "firearms[0].";
+  input(h, values, error, {f + "serialNumber", N_("Serial number"), nullptr});
+  input(h, values, error, {f + "manufacturer", N_("Manufacturer (as marked)"), nullptr});
+  input(h, values, error, {f + "countryOfManufacture", N_("Country of manufacture"), nullptr}, "text",
+        " maxlength=\"2\" size=\"3\"");
+  input(h, values, error, {f + "model", N_("Model"), nullptr});
+  select<wire::FirearmType>(h, values, error, {f + "type", N_("Type"), nullptr}, "unspecified");
+  input(h, values, error, {f + "calibre", N_("Calibre or gauge"), nullptr});
+  input(h, values, error, {f + "stateStockMarking", N_("State-stock marking"), nullptr});
+  h << "</fieldset><fieldset><legend>" << h.t(N_("Batch")) << "</legend><div class=\"row\">";
+  input(h, values, error, {"batch.description", N_("Batch"), nullptr});
+  input(h, values, error, {"batch.quantity", N_("Quantity"), nullptr}, "text", " inputmode=\"numeric\" size=\"5\"");
+  h << "</div></fieldset><div class=\"row\">";
+  input(h, values, error, {"place", N_("Where"), nullptr});
+  input(h, values, error, {"region", N_("Region"), nullptr});
+  input(h, values, error, {"occurredOn", N_("Occurred on"), nullptr}, "date");
+  input(h, values, error, {"validUntil", N_("Valid until"), nullptr}, "date");
+  h << "</div>";
+  textarea(h, values, error, {"summary", N_("Summary"), N_("What happened, for the states the alert reaches.")});
+  h << "<div class=\"field\"><label><input type=\"checkbox\" name=\"publishable\" value=\"1\""
+    << (form_value(values, "publishable") == "1" ? " checked" : "") << "> "
+    << h.t(N_("Publish a redacted version on the public oversight feed")) << "</label></div>";
+  h << "<button type=\"submit\">" << h.t(N_("Send the alert")) << "</button></form>";
   page_end(h);
   return h.str();
 }

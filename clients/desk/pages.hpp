@@ -49,6 +49,11 @@ struct FormResult {
 std::string case_page(const PageContext& context, const Case& item, const FormResult& result);
 
 std::string new_request_page(const PageContext& context, const Form& values, const Error* error);
+// An alert, readable, with its cancellation or (for an alert of our own
+// state not yet cancelled) the form that cancels it.
+std::string alert_page(const PageContext& context, const CaseFiles& files, const CaseMessage& alert,
+                       const FormResult& result);
+std::string new_alert_page(const PageContext& context, const Form& values, const Error* error);
 // The search form and, once searched, the cases found (nullptr: not searched yet).
 std::string search_page(const PageContext& context, const Form& values, const std::vector<const Case*>* found);
 std::string sent_page(const PageContext& context, const SendOutcome& outcome, const std::string& case_link);

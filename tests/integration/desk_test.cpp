@@ -407,3 +407,57 @@ TEST_CASE("the desk forwards a request supplies information withdraws a request 
   CHECK(none->body.find("id=\"search-none\"") != std::string::npos);
   CHECK(sn.get("/search")->body.find("id=\"search-form\"") != std::string::npos);
 }
+
+TEST_CASE("a focal point issues an alert on the desk another state views it and the issuer cancels it") {
+  DeskExchange exchange;
+  DeskProcess burkina(exchange.profiles.at("bf.focal-point"), exchange.pki.dir(), {"--lang", "en"});
+  DeskProcess niger(exchange.profiles.at("ne.focal-point"), exchange.pki.dir(), {"--lang", "fr"});
+  Browser bf(burkina);
+  Browser ne(niger);
+  bf.log_in(burkina);
+  ne.log_in(niger);
+
+  CHECK(bf.get("/alerts/new")->body.find("id=\"alert-form\"") != std::string::npos);
+  httplib::Params alert = {{"kind", "stolen"},
+                           {"header.caseReference", "BF-OUA-2026-0077"},
+                           {"header.priority", "routine"},
+                           {"header.classification", "restricted"},
+                           {"header.handlingCodes", "h0CrimeFightingOnly"},
+                           {"recipientCountry", "NE"},
+                           {"firearms[0].serialNumber", "MAO-0711-1523"},
+                           {"firearms[0].manufacturer", "Manufacture d'armes de Ouagadougou"},
+                           {"firearms[0].type", "rifleCarbine"},
+                           {"batch.description", "40 rifles stolen from a depot"},
+                           {"batch.quantity", "40"},
+                           {"place", "Dori"},
+                           {"occurredOn", "2026-11-10"},
+                           {"summary", "state-stock rifles stolen"}};
+  auto bad = alert;
+  bad.erase("batch.quantity");
+  bad.emplace("batch.quantity", "forty");
+  auto refused = bf.post("/alerts/new", bad);
+  CHECK(refused->status == 422);
+  CHECK(refused->body.find("batch.quantity") != std::string::npos);
+
+  auto sent = bf.post("/alerts/new", alert);
+  INFO(sent->body);
+  REQUIRE(sent->status == 303);
+  const auto location = sent->get_header_value("Location");
+  const auto alert_path = location.substr(0, location.find('?'));
+  REQUIRE(alert_path.size() == std::string("/alert/").size() + 32);
+
+  // Niger sees it in its inbox, linked, and reads it in French.
+  REQUIRE(eventually_shows(ne, "/", alert_path));
+  auto seen = ne.get(alert_path);
+  CHECK(seen->body.find("Volée") != std::string::npos);
+  CHECK(seen->body.find("MAO-0711-1523") != std::string::npos);
+  // Only the state that raised it may cancel it: no form on Niger's page.
+  CHECK(seen->body.find("id=\"cancel-form\"") == std::string::npos);
+
+  auto cancelled = bf.post(alert_path + "/cancel", {{"summary", "the rifles were recovered"}});
+  INFO(cancelled->body);
+  REQUIRE(cancelled->status == 303);
+  REQUIRE(eventually_shows(ne, alert_path, "id=\"alert-cancelled\""));
+  CHECK(ne.get(alert_path)->body.find("the rifles were recovered") != std::string::npos);
+  CHECK(ne.get("/alert/" + std::string(32, '0'))->status == 404);
+}
