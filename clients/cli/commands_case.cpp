@@ -297,7 +297,7 @@ int run_step(const GlobalOptions& global, const std::string& language, CaseStep 
 
 std::string duplicate_text(const desk::DuplicateMatch& match) {
   const std::string reference = match.case_reference.empty() ? "" : " (" + match.case_reference + ")";
-  if (match.reason == desk::DuplicateReason::same_firearm) {
+  if (match.reason == DuplicateReason::same_firearm) {
     return "a request for the same firearm (" + match.detail + ") to " + match.state +
            " is already open from your state: " + match.open_request.hex() + reference;
   }

@@ -17,22 +17,6 @@ std::string lower(std::string_view text) {
 
 bool finished(CaseState state) { return state == CaseState::closed || state == CaseState::withdrawn; }
 
-struct FirearmKey {
-  std::string serial;
-  std::string manufacturer;
-};
-
-std::vector<FirearmKey> identities(wire::TracingRequest::Reader request) {
-  std::vector<FirearmKey> out;
-  for (auto firearm : request.getFirearms()) {
-    FirearmKey identity{normalise_identifier(text_of(firearm.getSerialNumber())),
-                      normalise_identifier(text_of(firearm.getManufacturer()))};
-    // Without a serial number two firearms of one make cannot be told apart.
-    if (!identity.serial.empty()) out.push_back(std::move(identity));
-  }
-  return out;
-}
-
 std::vector<std::string> requested(wire::TracingRequest::Reader request) {
   std::vector<std::string> out;
   for (auto state : request.getRequestedStates()) out.push_back(text_of(state.getCountry()));
@@ -41,25 +25,9 @@ std::vector<std::string> requested(wire::TracingRequest::Reader request) {
 
 }  // namespace
 
-std::string normalise_identifier(std::string_view text) {
-  std::string out;
-  for (const char c : text) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (std::isalnum(byte)) out += static_cast<char>(std::toupper(byte));
-  }
-  return out;
-}
-
 std::vector<DuplicateMatch> find_duplicates(const CaseFiles& files, std::string_view requesting_country,
                                             wire::Header::Reader header, wire::TracingRequest::Reader request) {
   std::vector<DuplicateMatch> out;
-  const auto new_firearms = identities(request);
-  const auto new_states = requested(request);
-  std::vector<std::pair<wire::OtherChannel, std::string>> new_references;
-  for (auto reference : header.getOtherChannelReferences()) {
-    const auto normalised = normalise_identifier(text_of(reference.getReference()));
-    if (!normalised.empty()) new_references.emplace_back(reference.getChannel(), normalised);
-  }
   for (const auto& item : files.cases()) {
     if (finished(item.state)) continue;
     const auto& opened = item.request->opened;
@@ -67,36 +35,10 @@ std::vector<DuplicateMatch> find_duplicates(const CaseFiles& files, std::string_
     // Only our own state's requests: what another state asks is its business.
     if (text_of(open_request.getRequestingCountry()) != requesting_country) continue;
     const auto open_header = opened.message.header();
-    const std::string case_reference = text_of(open_header.getCaseReference());
-    bool matched = false;
-    for (const auto& state : requested(open_request)) {
-      if (std::find(new_states.begin(), new_states.end(), state) == new_states.end()) continue;
-      for (auto firearm : open_request.getFirearms()) {
-        const auto serial = normalise_identifier(text_of(firearm.getSerialNumber()));
-        const auto manufacturer = normalise_identifier(text_of(firearm.getManufacturer()));
-        if (serial.empty()) continue;
-        for (const auto& identity : new_firearms) {
-          if (identity.serial != serial || identity.manufacturer != manufacturer) continue;
-          out.push_back({opened.message_id, case_reference, DuplicateReason::same_firearm,
-                         text_of(firearm.getSerialNumber()) + " / " + text_of(firearm.getManufacturer()), state});
-          matched = true;
-          break;
-        }
-        if (matched) break;
-      }
-      if (matched) break;
-    }
-    if (matched) continue;
-    for (auto reference : open_header.getOtherChannelReferences()) {
-      const auto normalised = normalise_identifier(text_of(reference.getReference()));
-      const bool same = std::any_of(new_references.begin(), new_references.end(), [&](const auto& candidate) {
-        return candidate.first == reference.getChannel() && candidate.second == normalised;
-      });
-      if (!same || normalised.empty()) continue;
-      out.push_back({opened.message_id, case_reference, DuplicateReason::same_channel_reference,
-                     text_of(reference.getReference()), {}});
-      break;
-    }
+    auto finding = repeats_request(header, request, open_header, open_request);
+    if (!finding) continue;
+    out.push_back({opened.message_id, text_of(open_header.getCaseReference()), finding->reason,
+                   std::move(finding->detail), std::move(finding->state)});
   }
   return out;
 }

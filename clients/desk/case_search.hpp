@@ -12,15 +12,9 @@
 #include <vector>
 
 #include "case_files.hpp"
+#include "fpx/duplicate_request.hpp"  // normalise_identifier, DuplicateReason: the rule the broker applies too
 
 namespace fpx::desk {
-
-// Serial numbers and manufacturers as people type them differ in case,
-// spaces, dashes and dots ("AB-12 345", "ab12345"): compared after keeping
-// only letters and digits, upper-cased.
-std::string normalise_identifier(std::string_view text);
-
-enum class DuplicateReason { same_firearm, same_channel_reference };
 
 // An open request of our own state that a new request repeats.
 struct DuplicateMatch {
