@@ -22,8 +22,11 @@ GroupLeaf ReceiptGroup::add_leaf(const ReceiptBody& body, std::optional<std::int
 }
 
 GroupLeaf ReceiptGroup::add(std::int64_t message_seq, const MessageId& id, const Sha256Digest& envelope_sha256,
-                            std::int64_t stored_at_ms, std::uint64_t log_index) {
-  return add_leaf(ReceiptBody{id, envelope_sha256, stored_at_ms, log_index, broker_.participant().id}, message_seq);
+                            std::int64_t stored_at_ms, std::uint64_t log_index,
+                            std::optional<MessageId> open_request) {
+  return add_leaf(
+      ReceiptBody{id, envelope_sha256, stored_at_ms, log_index, broker_.participant().id, std::move(open_request)},
+      message_seq);
 }
 
 Result<ReceiptSource> ReceiptGroup::resend(Store& store, const StoredMessage& stored,

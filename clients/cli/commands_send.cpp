@@ -282,6 +282,7 @@ int seal_and_send(const GlobalOptions& global, const Profile& profile, Identity 
                      .number("storedAtMs", receipt->stored_at_ms)
                      .unsigned_number("logIndex", receipt->log_index)
                      .text("broker", receipt->broker.str())
+                     .text("openRequest", receipt->open_request ? receipt->open_request->hex() : "")
                      .text("file", envelope_path(folder, receipt->message_id).string())
                      .raw("completeness", completeness_json(reports))
                      .str()
@@ -296,6 +297,11 @@ int seal_and_send(const GlobalOptions& global, const Profile& profile, Identity 
                              {"log index", std::to_string(receipt->log_index)},
                              {"receipt by", receipt->broker.str()}});
     std::cout << "next: follow it with `fpx trace status " << receipt->message_id.hex().substr(0, 12) << "`\n";
+  }
+  if (receipt->open_request) {
+    std::cerr << "warning: the exchange found an open request of your state that this one repeats: "
+              << receipt->open_request->hex() << " (follow it with `fpx trace show " << receipt->open_request->hex()
+              << "`)\n";
   }
   return kExitOk;
 }

@@ -35,8 +35,11 @@ class ReceiptGroup {
 
   // A message stored in this batch's transaction: its leaf. `message_seq`
   // is its row, so a later resend finds its group.
+  // `open_request`: the open request of the same state a tracing request
+  // repeats (stage_duplicate.hpp), named in the receipt.
   GroupLeaf add(std::int64_t message_seq, const MessageId& id, const Sha256Digest& envelope_sha256,
-                std::int64_t stored_at_ms, std::uint64_t log_index);
+                std::int64_t stored_at_ms, std::uint64_t log_index,
+                std::optional<MessageId> open_request = std::nullopt);
 
   // A resend of a stored message, in these envelope bytes. The same bytes:
   // the receipt of its own group, rebuilt from the store (or its leaf, if it
