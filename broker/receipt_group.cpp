@@ -31,7 +31,9 @@ GroupLeaf ReceiptGroup::add(std::int64_t message_seq, const MessageId& id, const
 
 Result<ReceiptSource> ReceiptGroup::resend(Store& store, const StoredMessage& stored,
                                            const Sha256Digest& envelope_sha256) {
-  const ReceiptBody body{stored.id, envelope_sha256, stored.stored_at_ms, stored.log_index, broker_.participant().id};
+  // The stored message does not keep the open request its first receipt named (PROTOCOL §6.2).
+  const ReceiptBody body{stored.id, envelope_sha256, stored.stored_at_ms, stored.log_index, broker_.participant().id,
+                         std::nullopt};
   const Bytes body_bytes = encode_receipt_body(body);
   if (auto pending = leaf_of_seq_.find(stored.seq); pending != leaf_of_seq_.end()) {
     // Stored earlier in this very batch: the same leaf, if the same bytes.

@@ -19,6 +19,12 @@ namespace fpx::cli {
 
 namespace {
 
+using desk::case_state_text;
+using desk::date_time_text;
+using desk::header_lines;
+using desk::message_lines;
+using desk::message_type_text;
+
 // Marks an English text for the catalogue (xgettext --keyword=N_); translated where shown.
 constexpr const char* N_(const char* english) { return english; }
 

@@ -461,7 +461,7 @@ void render_body(Html& h, const text::Catalogue& text, const CaseMessage& messag
           const auto hop_date = date_text(hop.getDate());
           if (h.lines() != nullptr) {
             std::string line = label(text, hop.getRole()) + ": " + hop.getEntity().cStr();
-            for (const std::string part : {std::string(hop.getCountry().cStr()), hop_date,
+            for (const std::string& part : {std::string(hop.getCountry().cStr()), hop_date,
                                            std::string(hop.getDocumentReference().cStr())}) {
               if (!part.empty()) line += ", " + part;
             }
