@@ -84,13 +84,50 @@ std::string due_of(const desk::Case& item) {
   return date_time_text(item.acknowledged_by_us ? item.respond_due_ms : item.acknowledge_due_ms);
 }
 
+// Characters, not bytes: French texts are UTF-8 ("Priorité"), and columns
+// must line up on the screen.
+std::size_t display_width(const std::string& text) {
+  std::size_t width = 0;
+  for (const char c : text) width += (static_cast<unsigned char>(c) & 0xC0) != 0x80 ? 1 : 0;
+  return width;
+}
+
 void print_lines(const desk::Lines& lines, const std::string& indent) {
   std::size_t width = 0;
-  for (const auto& [term, value] : lines) width = std::max(width, term.size());
+  for (const auto& [term, value] : lines) width = std::max(width, display_width(term));
   for (const auto& [term, value] : lines) {
-    std::cout << indent << term << ":" << std::string(width - term.size() + 1, ' ') << value << "\n";
+    std::cout << indent << term << ":" << std::string(width - display_width(term) + 1, ' ') << value << "\n";
   }
 }
+
+// Columns aligned by characters, headers as translated (render.hpp's Table
+// upper-cases byte by byte, which would leave "PRIORITé").
+class CaseTable {
+ public:
+  explicit CaseTable(std::vector<std::string> headers) : rows_{std::move(headers)} {}
+  void add(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
+  std::string str() const {
+    std::vector<std::size_t> widths(rows_.front().size(), 0);
+    for (const auto& row : rows_) {
+      for (std::size_t i = 0; i < row.size() && i < widths.size(); ++i) {
+        widths[i] = std::max(widths[i], display_width(row[i]));
+      }
+    }
+    std::string out;
+    for (const auto& row : rows_) {
+      for (std::size_t i = 0; i < widths.size(); ++i) {
+        const std::string cell = i < row.size() ? row[i] : "";
+        out += cell;
+        if (i + 1 < widths.size()) out += std::string(widths[i] - display_width(cell) + 2, ' ');
+      }
+      out += "\n";
+    }
+    return out;
+  }
+
+ private:
+  std::vector<std::vector<std::string>> rows_;  // the headers first
+};
 
 std::string lines_json(const desk::Lines& lines) {
   std::vector<std::string> items;
@@ -177,7 +214,7 @@ int run_owed(const GlobalOptions& global, const std::string& language) {
     std::cout << context->tr(N_("Nothing owed: no open request waits for us.")) << "\n";
     return kExitOk;
   }
-  Table table({context->tr(N_("Case")), context->tr(N_("From")), context->tr(N_("Priority")),
+  CaseTable table({context->tr(N_("Case")), context->tr(N_("From")), context->tr(N_("Priority")),
                context->tr(N_("Status")), context->tr(N_("Due at")), context->tr(N_("message id"))});
   for (const auto* item : owed) {
     std::string due = due_of(*item);
@@ -244,7 +281,7 @@ int run_search(const GlobalOptions& global, const std::string& language, const C
     std::cout << context->tr(N_("No case matches the search.")) << "\n";
     return kExitOk;
   }
-  Table table({context->tr(N_("Case")), context->tr(N_("Received")), context->tr(N_("From")),
+  CaseTable table({context->tr(N_("Case")), context->tr(N_("Received")), context->tr(N_("From")),
                context->tr(N_("Requested states")), context->tr(N_("Serial number")), context->tr(N_("Status")),
                context->tr(N_("message id"))});
   for (const auto* item : found) {
