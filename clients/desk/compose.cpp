@@ -366,7 +366,12 @@ Status compose_alert_cancel(const Form& form, const OpenedEnvelope& alert, cli::
   draft.header.setHandlingConditions(header.getHandlingConditions());
   draft.header.setRecipients(header.getRecipients());
   draft.header.setInReplyTo(kj::arrayPtr(alert.message_id.bytes.data(), alert.message_id.bytes.size()));
-  return decode({{"body", {{"alert", cancel}}}}, draft);
+  if (auto decoded = decode({{"body", {{"alert", cancel}}}}, draft); !decoded) return decoded;
+  // Every alert says until when it holds: the cancellation, as long as what it lifts.
+  const auto original = alert.message.body().getAlert();
+  draft.body.getAlert().setValidUntil(original.getValidUntil());
+  draft.body.getAlert().setRegion(original.getRegion());
+  return {};
 }
 
 }  // namespace fpx::desk

@@ -431,6 +431,7 @@ TEST_CASE("a focal point issues an alert on the desk another state views it and 
                            {"batch.quantity", "40"},
                            {"place", "Dori"},
                            {"occurredOn", "2026-11-10"},
+                           {"validUntil", "2027-11-10"},
                            {"summary", "state-stock rifles stolen"}};
   auto bad = alert;
   bad.erase("batch.quantity");
