@@ -34,7 +34,15 @@ void Broker::Impl::commit_submission(Submission& submission) {
     ++counters.duplicates;
     append_audit_row(*store, audit_entry(context.now_ms, who, submission.opened->message_id, "dedupe",
                                          ErrorCode::none, "duplicate of an accepted message: receipt repeated"));
-    auto source = receipts.resend(*store, *submission.duplicate_of, submission.opened->envelope_sha256);
+    // A tracing request's first receipt may have named an open request (PROTOCOL §6.2).
+    std::vector<MessageId> open_requests;
+    if (auto found = open_duplicates(*store, *submission.opened, submission.principal.country,
+                                     submission.duplicate_of->stored_at_ms);
+        found) {
+      open_requests = std::move(found).value();
+    }
+    auto source =
+        receipts.resend(*store, *submission.duplicate_of, submission.opened->envelope_sha256, open_requests);
     if (!source) {
       return admission.refuse(submission.routing_id, submission.request_id, who, submission.opened->message_id,
                               "receipt", source.error());

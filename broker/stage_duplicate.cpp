@@ -41,8 +41,17 @@ Result<bool> repeats_stored(Store& store, const MessageId& id, const OpenedEnvel
 
 Result<std::optional<MessageId>> find_open_duplicate(Store& store, const OpenedEnvelope& opened,
                                                      const CountryCode& requesting, std::int64_t now_ms) {
-  if (opened.type != wire::MessageType::TRACING_REQUEST) return std::optional<MessageId>();
-  auto rows = store.lifecycle_submitted_between(now_ms - kDuplicateLookbackMs, now_ms + 1);
+  auto found = open_duplicates(store, opened, requesting, now_ms);
+  if (!found) return std::move(found).take_error();
+  if (found->empty()) return std::optional<MessageId>();
+  return std::optional<MessageId>(found->front());
+}
+
+Result<std::vector<MessageId>> open_duplicates(Store& store, const OpenedEnvelope& opened,
+                                               const CountryCode& requesting, std::int64_t submitted_by_ms) {
+  std::vector<MessageId> found;
+  if (opened.type != wire::MessageType::TRACING_REQUEST) return found;
+  auto rows = store.lifecycle_submitted_between(submitted_by_ms - kDuplicateLookbackMs, submitted_by_ms + 1);
   if (!rows) return std::move(rows).take_error();
   // One row per requested state: a request is open while any of them is.
   std::vector<const LifecycleRow*> open;
@@ -58,9 +67,9 @@ Result<std::optional<MessageId>> find_open_duplicate(Store& store, const OpenedE
   for (const LifecycleRow* row : open) {
     auto repeated = repeats_stored(store, row->request_id, opened);
     if (!repeated) return std::move(repeated).take_error();
-    if (*repeated) return std::optional<MessageId>(row->request_id);
+    if (*repeated) found.push_back(row->request_id);
   }
-  return std::optional<MessageId>();
+  return found;
 }
 
 }  // namespace fpx::broker

@@ -46,7 +46,11 @@ class ReceiptGroup {
   // was stored in this batch). Other bytes, or a message stored before
   // receipt groups: a new leaf of this group, with the original stored-at
   // and log index and the SHA-256 of these bytes.
-  Result<ReceiptSource> resend(Store& store, const StoredMessage& stored, const Sha256Digest& envelope_sha256);
+  // `open_requests`: what the first receipt of a tracing request may have
+  // named (stage_duplicate.hpp open_duplicates), tried in turn so that the
+  // receipt comes back byte for byte.
+  Result<ReceiptSource> resend(Store& store, const StoredMessage& stored, const Sha256Digest& envelope_sha256,
+                               const std::vector<MessageId>& open_requests = {});
 
   // Signs the group and writes it (with each message's membership) into the
   // store's open transaction. Nothing to do for a batch without receipts.

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <vector>
 
 #include "fpx/broker/store.hpp"
 #include "fpx/envelope.hpp"
@@ -30,5 +31,12 @@ inline constexpr std::size_t kMaxDuplicateCandidates = 256;
 // repeats; nullopt if none. Reads only: lifecycle rows and stored envelopes.
 Result<std::optional<MessageId>> find_open_duplicate(Store& store, const OpenedEnvelope& opened,
                                                      const CountryCode& requesting, std::int64_t now_ms);
+
+// Every open request of `requesting` submitted at or before `submitted_by_ms`
+// that `opened` repeats, newest first (at most kMaxDuplicateCandidates
+// examined): what a resend of `opened` may have named in its first receipt,
+// so that the receipt is given again byte for byte (receipt_group.cpp).
+Result<std::vector<MessageId>> open_duplicates(Store& store, const OpenedEnvelope& opened,
+                                               const CountryCode& requesting, std::int64_t submitted_by_ms);
 
 }  // namespace fpx::broker
