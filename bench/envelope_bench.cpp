@@ -214,7 +214,7 @@ void print_receipt_costs(BenchPki& pki, int iterations, double raw_verify_us) {
       std::vector<fpx::Sha256Digest> leaves;
       for (std::size_t i = 0; i < group_size; ++i) {
         fpx::ReceiptBody body{fpx::MessageId::random(), fpx::Sha256Digest{}, fpx::now_ms(), g * group_size + i,
-                              pki.broker.participant().id};
+                              pki.broker.participant().id, std::nullopt};
         body.envelope_sha256[0] = static_cast<std::uint8_t>(i);
         bodies.push_back(fpx::encode_receipt_body(body));
         leaves.push_back(fpx::receipt_leaf_hash(bodies.back()));

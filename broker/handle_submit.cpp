@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "broker_impl.hpp"
+#include "fpx/broker/stage_duplicate.hpp"
 
 namespace fpx::broker {
 
@@ -33,7 +34,15 @@ void Broker::Impl::commit_submission(Submission& submission) {
     ++counters.duplicates;
     append_audit_row(*store, audit_entry(context.now_ms, who, submission.opened->message_id, "dedupe",
                                          ErrorCode::none, "duplicate of an accepted message: receipt repeated"));
-    auto source = receipts.resend(*store, *submission.duplicate_of, submission.opened->envelope_sha256);
+    // A tracing request's first receipt may have named an open request (PROTOCOL §6.2).
+    std::vector<MessageId> open_requests;
+    if (auto found = open_duplicates(*store, *submission.opened, submission.principal.country,
+                                     submission.duplicate_of->stored_at_ms);
+        found) {
+      open_requests = std::move(found).value();
+    }
+    auto source =
+        receipts.resend(*store, *submission.duplicate_of, submission.opened->envelope_sha256, open_requests);
     if (!source) {
       return admission.refuse(submission.routing_id, submission.request_id, who, submission.opened->message_id,
                               "receipt", source.error());
@@ -56,6 +65,18 @@ void Broker::Impl::commit_submission(Submission& submission) {
   }
   const OpenedEnvelope& opened = *submission.opened;
   const MessageId id = opened.message_id;
+  // Issue 17: an open request of the same state that this one repeats is
+  // named in the receipt (it is still stored: the state may mean it). Read
+  // before this message's own rows exist; a failure to look costs only the note.
+  std::optional<MessageId> open_request;
+  if (opened.type == wire::MessageType::TRACING_REQUEST) {
+    auto found = find_open_duplicate(*store, opened, submission.principal.country, context.now_ms);
+    if (found) {
+      open_request = *found;
+    } else {
+      spdlog::warn("{}: the duplicate check could not read the store: {}", id.hex(), found.error().describe());
+    }
+  }
 
   // One savepoint for everything this message writes: a failure at any
   // step undoes all of it (no shared forward without its forward, no
@@ -96,7 +117,7 @@ void Broker::Impl::commit_submission(Submission& submission) {
     // be rolled back without the whole batch.
     ScopedStageTimer timer(stage_times, StageTimer::receipt);
     receipt = receipts.add(submission.inserted->seq, id, opened.envelope_sha256, context.now_ms,
-                           submission.inserted->log_index);
+                           submission.inserted->log_index, open_request);
   }
   ScopedStageTimer timer(stage_times, StageTimer::account);
   // The row names the officer who signed (the signer certificate's officer

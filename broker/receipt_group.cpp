@@ -22,17 +22,33 @@ GroupLeaf ReceiptGroup::add_leaf(const ReceiptBody& body, std::optional<std::int
 }
 
 GroupLeaf ReceiptGroup::add(std::int64_t message_seq, const MessageId& id, const Sha256Digest& envelope_sha256,
-                            std::int64_t stored_at_ms, std::uint64_t log_index) {
-  return add_leaf(ReceiptBody{id, envelope_sha256, stored_at_ms, log_index, broker_.participant().id}, message_seq);
+                            std::int64_t stored_at_ms, std::uint64_t log_index,
+                            std::optional<MessageId> open_request) {
+  return add_leaf(
+      ReceiptBody{id, envelope_sha256, stored_at_ms, log_index, broker_.participant().id, std::move(open_request)},
+      message_seq);
 }
 
 Result<ReceiptSource> ReceiptGroup::resend(Store& store, const StoredMessage& stored,
-                                           const Sha256Digest& envelope_sha256) {
-  const ReceiptBody body{stored.id, envelope_sha256, stored.stored_at_ms, stored.log_index, broker_.participant().id};
-  const Bytes body_bytes = encode_receipt_body(body);
+                                           const Sha256Digest& envelope_sha256,
+                                           const std::vector<MessageId>& open_requests) {
+  // The stored message does not keep the open request its first receipt
+  // named (PROTOCOL §6.2): each candidate is tried against the first leaf.
+  ReceiptBody body{stored.id, envelope_sha256, stored.stored_at_ms, stored.log_index, broker_.participant().id,
+                   std::nullopt};
+  std::vector<ReceiptBody> bodies{body};
+  for (const auto& open_request : open_requests) {
+    body.open_request = open_request;
+    bodies.push_back(body);
+  }
+  body.open_request.reset();
   if (auto pending = leaf_of_seq_.find(stored.seq); pending != leaf_of_seq_.end()) {
     // Stored earlier in this very batch: the same leaf, if the same bytes.
-    if (leaves_[pending->second].body == body_bytes) return ReceiptSource{GroupLeaf{pending->second}};
+    for (const auto& candidate : bodies) {
+      if (leaves_[pending->second].body == encode_receipt_body(candidate)) {
+        return ReceiptSource{GroupLeaf{pending->second}};
+      }
+    }
     return ReceiptSource{add_leaf(body, std::nullopt)};
   }
   auto group = store.receipt_group_of(stored.seq);
@@ -43,11 +59,14 @@ Result<ReceiptSource> ReceiptGroup::resend(Store& store, const StoredMessage& st
     if (!restored) {
       // The message is stored: its sender still gets a receipt, from this batch's group.
       spdlog::error("receipt of {} given from a new group: {}", stored.id.hex(), restored.error().describe());
-    } else if (restored->head().broker == body.broker &&
-               receipt_leaf_hash(body_bytes) == restored->leaves()[(*group)->leaf_index]) {
-      auto receipt = restored->receipt_for((*group)->leaf_index, body_bytes, chain_der_);
-      if (!receipt) return std::move(receipt).take_error();
-      return ReceiptSource{std::move(*receipt)};
+    } else if (restored->head().broker == body.broker) {
+      for (const auto& candidate : bodies) {
+        Bytes candidate_bytes = encode_receipt_body(candidate);
+        if (receipt_leaf_hash(candidate_bytes) != restored->leaves()[(*group)->leaf_index]) continue;
+        auto receipt = restored->receipt_for((*group)->leaf_index, candidate_bytes, chain_der_);
+        if (!receipt) return std::move(receipt).take_error();
+        return ReceiptSource{std::move(*receipt)};
+      }
     }
   }
   return ReceiptSource{add_leaf(body, std::nullopt)};

@@ -38,6 +38,7 @@ Result<Receipt> verify_receipt(TrustStore& trust, ByteView signed_receipt, const
   receipt.stored_at_ms = body.stored_at_ms;
   receipt.log_index = body.log_index;
   receipt.broker = opened->signer.participant.id;
+  receipt.open_request = body.open_request;
   receipt.version = opened->version;
   if (opened->head) {
     receipt.group_size = opened->head->size;

@@ -302,3 +302,9 @@ kill -TERM "$broker_pid"
 wait "$broker_pid" || fail "the broker did not stop cleanly"
 trap - EXIT
 printf '\nDemo complete: every step happened. Files in %s\n' "$demo_dir"
+
+# Issue 17: the demo's files are kept; one command opens the desk of Senegal's
+# police judiciaire on them (the broker restarts from its own database first).
+printf '\nOpen the officer'"'"'s desk (Senegal'"'"'s police judiciaire, in French) on these files with:\n'
+printf '  %q --config %q >>%q 2>&1 & sleep 1; %q --profile %q desk --lang fr; kill %%1\n' \
+  "$broker_bin" "$demo_dir/broker.toml" "$demo_dir/broker.log" "$fpx_bin" "$(profile sn.police-judiciaire)"

@@ -141,6 +141,9 @@ Bytes encode_receipt_body(const ReceiptBody& body) {
   receipt.setStoredAtMs(body.stored_at_ms);
   receipt.setLogIndex(body.log_index);
   if (!body.broker.empty()) receipt.setBrokerId(body.broker.str());
+  if (body.open_request) {
+    receipt.setOpenRequest(kj::arrayPtr(body.open_request->bytes.data(), body.open_request->bytes.size()));
+  }
   return canonical_bytes(receipt);
 }
 
@@ -156,6 +159,11 @@ Result<ReceiptBody> decode_receipt_body(ByteView canonical) {
     body.stored_at_ms = receipt.getStoredAtMs();
     body.log_index = receipt.getLogIndex();
     body.broker = ParticipantId(receipt.getBrokerId().cStr());
+    if (receipt.hasOpenRequest()) {
+      auto open_request = MessageId::from_bytes(data_view(receipt.getOpenRequest()));
+      if (!open_request) return make_error(ErrorCode::malformed, "the receipt's open request id is not 16 bytes");
+      body.open_request = *open_request;
+    }
     return body;
   });
 }

@@ -69,6 +69,11 @@ struct Receipt {
   # Transparency-log leaf index of the accepted message.
   brokerId @4 :Text;
   # Version 2: the broker's participant id (its certificate's CN). Empty in version 1.
+  openRequest @5 :Data;
+  # A tracing request only: the id (16 bytes) of an open tracing request of
+  # the same requesting state that this one repeats (the same firearm to one
+  # of the same states, or the same reference to another channel; issue 17).
+  # Absent otherwise. Never names another state's request.
 }
 
 struct ReceiptGroupHead {

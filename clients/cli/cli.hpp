@@ -31,6 +31,8 @@ int report_failure(const GlobalOptions& global, int exit_code, const Error& erro
 struct SendOptions {
   std::string file;
   bool dry_run = false;
+  // fpx trace submit: send even if it repeats an open request of our state (commands_case.hpp).
+  bool force = false;
 };
 enum class SendKind { tracing_request, alert, campaign_report };
 int run_send(const GlobalOptions& global, SendKind kind, const SendOptions& options);

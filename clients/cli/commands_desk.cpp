@@ -9,38 +9,13 @@
 #include <iostream>
 #include <thread>
 
-#include <toml++/toml.h>
-
 #include "desk_server.hpp"
 #include "desk_session.hpp"
+#include "language.hpp"
 #include "profile.hpp"
 #include "text.hpp"
 
 namespace fpx::cli {
-
-namespace {
-
-// --lang, else the profile's `[user] language = "fr"`, else the environment.
-Result<text::Language> desk_language(const Profile& profile, const std::string& flag) {
-  if (!flag.empty()) {
-    if (auto language = text::parse_language(flag)) return *language;
-    return make_error(ErrorCode::invalid_argument, "--lang '" + flag + "' is not available: use fr or en");
-  }
-  try {
-    const auto table = toml::parse_file((profile.dir / kProfileFile).string());
-    if (auto configured = table["user"]["language"].value<std::string>()) {
-      if (auto language = text::parse_language(*configured)) return *language;
-      return make_error(ErrorCode::invalid_argument,
-                        "[user] language = \"" + *configured + "\" in " + (profile.dir / kProfileFile).string() +
-                            " is not available: write fr or en");
-    }
-  } catch (const toml::parse_error&) {
-    // load_profile already read this file; a failure here leaves the environment to decide.
-  }
-  return text::language_from_environment();
-}
-
-}  // namespace
 
 int run_desk(const GlobalOptions& global, const DeskCommandOptions& options) {
   if (options.port < 0 || options.port > 65535) {
@@ -48,7 +23,7 @@ int run_desk(const GlobalOptions& global, const DeskCommandOptions& options) {
   }
   auto profile = load_profile(global.profile);
   if (!profile) return report_failure(global, kExitUsage, profile.error());
-  auto language = desk_language(*profile, options.language);
+  auto language = resolve_language(*profile, options.language);
   if (!language) return report_failure(global, kExitUsage, language.error());
   if (const auto warning = revocation_warning(*profile); !warning.empty()) std::cerr << warning << "\n";
 

@@ -5,6 +5,7 @@
 #include "fpx/validate.hpp"
 #include "local_store.hpp"
 #include "outgoing.hpp"
+#include "commands_case.hpp"
 #include "render.hpp"
 
 namespace fpx::cli {
@@ -281,6 +282,7 @@ int seal_and_send(const GlobalOptions& global, const Profile& profile, Identity 
                      .number("storedAtMs", receipt->stored_at_ms)
                      .unsigned_number("logIndex", receipt->log_index)
                      .text("broker", receipt->broker.str())
+                     .text("openRequest", receipt->open_request ? receipt->open_request->hex() : "")
                      .text("file", envelope_path(folder, receipt->message_id).string())
                      .raw("completeness", completeness_json(reports))
                      .str()
@@ -295,6 +297,11 @@ int seal_and_send(const GlobalOptions& global, const Profile& profile, Identity 
                              {"log index", std::to_string(receipt->log_index)},
                              {"receipt by", receipt->broker.str()}});
     std::cout << "next: follow it with `fpx trace status " << receipt->message_id.hex().substr(0, 12) << "`\n";
+  }
+  if (receipt->open_request) {
+    std::cerr << "warning: the exchange found an open request of your state that this one repeats: "
+              << receipt->open_request->hex() << " (follow it with `fpx trace show " << receipt->open_request->hex()
+              << "`)\n";
   }
   return kExitOk;
 }
@@ -352,6 +359,13 @@ int run_send(const GlobalOptions& global, SendKind kind, const SendOptions& opti
   } else if (kind == SendKind::campaign_report) {
     auto report = body.getCampaignReport();
     if (report.getCountry().size() == 0) report.setCountry(me.country.str());
+  }
+  // Issue 17: a request that repeats an open one of our state is not sent without --force.
+  if (kind == SendKind::tracing_request) {
+    const auto policy = options.force     ? DuplicatePolicy::send_anyway
+                       : options.dry_run ? DuplicatePolicy::warn_only
+                                         : DuplicatePolicy::refuse;
+    if (auto code = check_duplicates(global, *profile, me, draft, policy)) return *code;
   }
   return seal_and_send(global, *profile, std::move(identity).value(), draft, options.dry_run, options.file);
 }

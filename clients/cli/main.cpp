@@ -10,6 +10,7 @@
 #include "cli.hpp"
 #include "commands_witness.hpp"
 #include "commands_desk.hpp"
+#include "commands_case.hpp"
 
 namespace {
 
@@ -35,6 +36,9 @@ int run(int argc, char** argv) {
       ->required();
   submit->add_flag("--dry-run", submit_options.dry_run,
                    "validate locally and print the identifier-completeness report; send nothing");
+  submit->add_flag("--force", submit_options.force,
+                   "send even when a request for the same firearm to the same state (or with the same reference "
+                   "to another channel) is already open from your state");
 
   AckOptions ack_options;
   auto* ack = trace->add_subcommand("ack", "acknowledge a received tracing request (ITI: within a reasonable time)");
@@ -81,6 +85,9 @@ int run(int argc, char** argv) {
       ->excludes(restrictions)
       ->excludes(next_update);
   respond->add_flag("--dry-run", respond_options.dry_run, "validate and show, send nothing");
+
+  // Issue 17: fpx trace show, owed, forward, supply, withdraw, close, search (commands_case.cpp).
+  CaseCommands case_commands(*trace, global);
 
   StatusOptions status_options;
   auto* status = trace->add_subcommand("status", "where a message you sent stands, per recipient");
@@ -276,6 +283,7 @@ int run(int argc, char** argv) {
   if (pin->parsed()) return run_profile_pin(global, pin_options);
   if (auto code = witness_commands.run_parsed()) return *code;
   if (desk->parsed()) return run_desk(global, desk_options);
+  if (auto code = case_commands.run_parsed()) return *code;
   std::cerr << app.help();
   return kExitUsage;
 }

@@ -170,6 +170,13 @@ const Case* CaseFiles::find(const MessageId& request_id) const {
   return nullptr;
 }
 
+const CaseMessage* CaseFiles::find_message(const MessageId& id) const {
+  for (const auto& message : messages_) {
+    if (message->opened.message_id == id) return message.get();
+  }
+  return nullptr;
+}
+
 std::vector<const CaseMessage*> CaseFiles::loose_messages() const {
   std::vector<const CaseMessage*> out;
   for (const auto& message : messages_) {

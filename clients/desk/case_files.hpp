@@ -72,6 +72,8 @@ class CaseFiles {
   // clock), then the ones we wait for; closed ones last, newest first.
   const std::vector<Case>& cases() const { return cases_; }
   const Case* find(const MessageId& request_id) const;
+  // Any saved message by id (an alert, for its page); nullptr if not here.
+  const CaseMessage* find_message(const MessageId& id) const;
   // Messages that belong to no request in this profile (alerts, campaign reports, ...).
   std::vector<const CaseMessage*> loose_messages() const;
 

@@ -88,9 +88,10 @@ std::vector<std::string> form_values(const Form& form, const std::string& name) 
 }
 
 std::string form_field_of(const std::string& path) {
-  for (const std::string prefix : {"body.tracingRequest.", "body.tracingAcknowledgement.", "body.tracingResponse.",
-                                   "body.close.", "tracingRequest.", "tracingAcknowledgement.", "tracingResponse.",
-                                   "close."}) {
+  for (const std::string prefix :
+       {"body.tracingRequest.", "body.tracingAcknowledgement.", "body.tracingResponse.", "body.close.",
+        "body.forward.", "body.informationSupplied.", "body.withdraw.", "body.alert.", "tracingRequest.", "tracingAcknowledgement.",
+        "tracingResponse.", "close.", "forward.", "informationSupplied.", "withdraw.", "alert."}) {
     if (path.rfind(prefix, 0) == 0) return path.substr(prefix.size());
   }
   return path;
@@ -238,14 +239,138 @@ Status compose_response(const Form& form, const OpenedEnvelope& request, cli::Dr
   return {};
 }
 
-Status compose_close(const Form& form, const OpenedEnvelope& request, cli::Draft& draft) {
-  Json close = Json::object();
-  set_text(close, "reason", form_value(form, "reason"));
-  start_reply(draft, request);
-  if (auto decoded = decode({{"body", {{"close", close}}}}, draft); !decoded) return decoded;
+namespace {
+
+// A follow-up of the requesting side goes to every state the request asked.
+void address_requested_states(cli::Draft& draft, const OpenedEnvelope& request) {
   const auto states = request.message.body().getTracingRequest().getRequestedStates();
   auto recipients = draft.header.initRecipients(states.size());
   for (unsigned i = 0; i < states.size(); ++i) recipients[i].setCountry(states[i].getCountry());
+}
+
+// A follow-up whose body is one {"reason": ...} object: close and withdraw.
+Status compose_reason(const Form& form, const OpenedEnvelope& request, const char* body_name, cli::Draft& draft) {
+  Json body = Json::object();
+  set_text(body, "reason", form_value(form, "reason"));
+  start_reply(draft, request);
+  if (auto decoded = decode({{"body", {{body_name, body}}}}, draft); !decoded) return decoded;
+  address_requested_states(draft, request);
+  return {};
+}
+
+}  // namespace
+
+Status compose_close(const Form& form, const OpenedEnvelope& request, cli::Draft& draft) {
+  return compose_reason(form, request, "close", draft);
+}
+
+Status compose_withdraw(const Form& form, const OpenedEnvelope& request, cli::Draft& draft) {
+  return compose_reason(form, request, "withdraw", draft);
+}
+
+Status compose_forward(const Form& form, const OpenedEnvelope& request, cli::Draft& draft) {
+  Json forward = Json::object();
+  const auto to_country = form_value(form, "toCountry");
+  set_text(forward, "toCountry", to_country);
+  set_text(forward, "reason", form_value(form, "reason"));
+  start_reply(draft, request);  // the handling codes and H3 conditions travel with it
+  if (auto decoded = decode({{"body", {{"forward", forward}}}}, draft); !decoded) return decoded;
+  // To the new state (the broker shares the request with it first) and,
+  // added by the broker, back to the requesting side.
+  draft.header.initRecipients(1)[0].setCountry(to_country);
+  return {};
+}
+
+Status compose_information_supplied(const Form& form, const OpenedEnvelope& request, cli::Draft& draft) {
+  Json supplied = Json::object();
+  Json fields = Json::array();
+  std::string line;
+  for (const char c : form_value(form, "fields") + "\n") {
+    if (c != '\n' && c != '\r') {
+      line += c;
+      continue;
+    }
+    if (line.empty()) continue;
+    const auto equals = line.find('=');
+    if (equals == std::string::npos || equals == 0) {
+      return field_error("fields", "write one field per line as path=value, e.g. firearms[0].calibre=7.62x39mm");
+    }
+    fields.push_back({{"path", line.substr(0, equals)}, {"value", line.substr(equals + 1)}});
+    line.clear();
+  }
+  if (!fields.empty()) supplied["fields"] = fields;
+  set_text(supplied, "note", form_value(form, "note"));
+  start_reply(draft, request);
+  if (auto decoded = decode({{"body", {{"informationSupplied", supplied}}}}, draft); !decoded) return decoded;
+  address_requested_states(draft, request);
+  return {};
+}
+
+Status compose_alert(const Form& form, cli::Draft& draft) {
+  Json header = Json::object();
+  set_text(header, "caseReference", form_value(form, "header.caseReference"));
+  set_text(header, "priority", form_value(form, "header.priority"));
+  set_text(header, "urgencyJustification", form_value(form, "header.urgencyJustification"));
+  set_text(header, "classification", form_value(form, "header.classification"));
+  set_list(header, "handlingCodes", form_values(form, "header.handlingCodes"));
+  const auto region = form_value(form, "recipientRegion");
+  const auto country = form_value(form, "recipientCountry");
+  Json recipients = Json::array();
+  if (!region.empty()) recipients.push_back({{"region", region}});
+  if (!country.empty()) recipients.push_back({{"country", country}});
+  header["recipients"] = recipients;
+
+  Json alert = Json::object();
+  set_text(alert, "kind", form_value(form, "kind"));
+  Json firearm = Json::object();
+  const std::string f = "firearms[0].";
+  for (const std::string key : {"serialNumber", "manufacturer", "countryOfManufacture", "model", "type", "calibre",
+                                "stateStockMarking"}) {
+    set_text(firearm, key, form_value(form, f + key));
+  }
+  if (firearm.contains("serialNumber") || firearm.contains("manufacturer")) alert["firearms"] = Json::array({firearm});
+  const auto quantity = form_value(form, "batch.quantity");
+  const auto description = form_value(form, "batch.description");
+  if (!quantity.empty() || !description.empty()) {
+    Json batch = Json::object();
+    set_text(batch, "description", description);
+    if (!quantity.empty()) {
+      auto number = number_of("batch.quantity", quantity);
+      if (!number) return std::move(number).take_error();
+      batch["quantity"] = *number;
+    }
+    alert["batch"] = batch;
+  }
+  set_text(alert, "place", form_value(form, "place"));
+  set_text(alert, "region", form_value(form, "region"));
+  for (const std::string key : {"occurredOn", "validUntil"}) {
+    if (const auto date = form_value(form, key); !date.empty()) {
+      auto parsed = date_json(key, date);
+      if (!parsed) return std::move(parsed).take_error();
+      alert[key] = *parsed;
+    }
+  }
+  alert["publishable"] = form_value(form, "publishable") == "1";
+  set_text(alert, "summary", form_value(form, "summary"));
+  return decode({{"header", header}, {"body", {{"alert", alert}}}}, draft);
+}
+
+Status compose_alert_cancel(const Form& form, const OpenedEnvelope& alert, cli::Draft& draft) {
+  Json cancel = Json::object();
+  cancel["kind"] = "cancel";
+  set_text(cancel, "summary", form_value(form, "summary"));
+  const auto header = alert.message.header();
+  draft.header.setCaseReference(header.getCaseReference());
+  draft.header.setClassification(header.getClassification());
+  draft.header.setHandlingCodes(header.getHandlingCodes());
+  draft.header.setHandlingConditions(header.getHandlingConditions());
+  draft.header.setRecipients(header.getRecipients());
+  draft.header.setInReplyTo(kj::arrayPtr(alert.message_id.bytes.data(), alert.message_id.bytes.size()));
+  if (auto decoded = decode({{"body", {{"alert", cancel}}}}, draft); !decoded) return decoded;
+  // Every alert says until when it holds: the cancellation, as long as what it lifts.
+  const auto original = alert.message.body().getAlert();
+  draft.body.getAlert().setValidUntil(original.getValidUntil());
+  draft.body.getAlert().setRegion(original.getRegion());
   return {};
 }
 

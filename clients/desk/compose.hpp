@@ -41,4 +41,26 @@ Status compose_response(const Form& form, const OpenedEnvelope& request, cli::Dr
 // The requesting side closes its own request: addressed to the requested states.
 Status compose_close(const Form& form, const OpenedEnvelope& request, cli::Draft& draft);
 
+// The other steps of a case, shared by the desk's forms and `fpx trace
+// forward / supply / withdraw / close` (the command line fills a Form from
+// its options): one place turns a step into a message.
+//
+// A requested state passes the request on ("toCountry", "reason"): the
+// request's handling codes and H3 conditions travel with it (the broker
+// refuses a forward that drops one, and any forward of an H2 request).
+Status compose_forward(const Form& form, const OpenedEnvelope& request, cli::Draft& draft);
+// The requesting side answers "more information needed": "note", and
+// "fields" lines "path=value" (a path as the acknowledgement's missingFields
+// named it). Addressed to the requested states.
+Status compose_information_supplied(const Form& form, const OpenedEnvelope& request, cli::Draft& draft);
+// The requesting side withdraws its request ("reason"): addressed to the requested states.
+Status compose_withdraw(const Form& form, const OpenedEnvelope& request, cli::Draft& draft);
+
+// An early-warning alert from the desk's form: kind, where it goes ("region"
+// or "recipientCountry"), one firearm and/or a batch, place, dates, summary.
+Status compose_alert(const Form& form, cli::Draft& draft);
+// Lifts an alert we raised (the broker drops its watch list): an alert of
+// kind cancel in reply to it, to the same recipients, with its case reference.
+Status compose_alert_cancel(const Form& form, const OpenedEnvelope& alert, cli::Draft& draft);
+
 }  // namespace fpx::desk

@@ -3,10 +3,15 @@
 #include <httplib.h>
 
 #include <atomic>
+#include <chrono>
 #include <deque>
 #include <mutex>
+#include <optional>
+
+#include <capnp/message.h>
 
 #include "case_files.hpp"
+#include "case_search.hpp"
 #include "compose.hpp"
 #include "fpx/crypto.hpp"
 #include "pages.hpp"
@@ -218,7 +223,7 @@ struct DeskServer::Impl {
     html(response, status, case_page(context(csrf), *item, shown));
   }
 
-  enum class Reply { acknowledge, respond, close };
+  enum class Reply { acknowledge, respond, forward, supply, withdraw, close };
 
   void reply(const httplib::Request& request, httplib::Response& response, Reply kind) {
     if (csrf_refused(request, response)) return;
@@ -246,6 +251,18 @@ struct DeskServer::Impl {
         name = "respond";
         composed = compose_response(form, item->request->opened, draft);
         break;
+      case Reply::forward:
+        name = "forward";
+        composed = compose_forward(form, item->request->opened, draft);
+        break;
+      case Reply::supply:
+        name = "supply";
+        composed = compose_information_supplied(form, item->request->opened, draft);
+        break;
+      case Reply::withdraw:
+        name = "withdraw";
+        composed = compose_withdraw(form, item->request->opened, draft);
+        break;
       case Reply::close: composed = compose_close(form, item->request->opened, draft); break;
     }
     Error error;
@@ -271,6 +288,8 @@ struct DeskServer::Impl {
     Error error;
     if (auto composed = compose_request(form, session.participant(), draft); !composed) {
       error = composed.error();
+    } else if (auto duplicate = duplicate_warning(draft); duplicate && form_value(form, "force") != "1") {
+      error = std::move(*duplicate);
     } else {
       auto outcome = session.send(draft);
       if (outcome.accepted && outcome.message_id) {
@@ -280,6 +299,121 @@ struct DeskServer::Impl {
       error = outcome.error;
     }
     html(response, 422, new_request_page(context(csrf), form, &error));
+  }
+
+  // The same check as `fpx trace submit` (case_search.hpp): a request that
+  // repeats an open one of our own state is not sent until the officer ticks
+  // "send anyway". The warning names the open request and links to it.
+  std::optional<Error> duplicate_warning(const cli::Draft& draft) {
+    auto files = cases();
+    if (!files) return std::nullopt;  // the broker checks again at the door
+    const auto request = draft.body.asReader().getTracingRequest();
+    const auto matches =
+        find_duplicates(*files, request.getRequestingCountry().cStr(), draft.header.asReader(), request);
+    if (matches.empty()) return std::nullopt;
+    Error error{ErrorCode::invalid_argument, std::string(text.tr("A request for the same firearm or the same reference is already open from our state: follow it up, or tick \"Send anyway\".")), {}};
+    for (const auto& match : matches) {
+      std::string line = std::string(match.reason == DuplicateReason::same_firearm ? text.tr("Same firearm")
+                                                                                   : text.tr("Same reference in another channel")) +
+                         " (" + match.detail + (match.state.empty() ? "" : ", " + match.state) + "): " +
+                         (match.case_reference.empty() ? "" : match.case_reference + " ") +
+                         match.open_request.hex();
+      error.field_errors.push_back({"duplicate", line});
+    }
+    return error;
+  }
+
+  enum class AlertAction { view, cancel };
+
+  // An alert's page; its cancel form posts here too.
+  void show_alert(const httplib::Request& request, httplib::Response& response, AlertAction action) {
+    const bool cancel = action == AlertAction::cancel;
+    if (cancel && csrf_refused(request, response)) return;
+    const auto csrf = csrf_of(request).value_or("");
+    const auto id = parse_id(request.matches[1]);
+    auto files = cases();
+    const CaseMessage* alert = files && id ? files->find_message(*id) : nullptr;
+    if (alert == nullptr || alert->opened.type != wire::MessageType::ALERT) {
+      html(response, 404,
+           notice_page(context(csrf), text.tr("Not found"),
+                       text.tr("No alert with this id in this profile: open it from the inbox.")));
+      return;
+    }
+    if (!cancel) {
+      FormResult shown;
+      if (request.has_param("done")) shown.notice = text.tr("Sent: the exchange stored it and signed a receipt.");
+      html(response, 200, alert_page(context(csrf), *files, *alert, shown));
+      return;
+    }
+    const Form form = form_of(request);
+    cli::Draft draft;
+    Error error;
+    if (auto composed = compose_alert_cancel(form, alert->opened, draft); !composed) {
+      error = composed.error();
+    } else {
+      auto outcome = session.send(draft);
+      if (outcome.accepted) {
+        response.set_redirect("/alert/" + id->hex() + "?done=cancel", 303);
+        return;
+      }
+      error = outcome.error;
+    }
+    html(response, 422, alert_page(context(csrf), *files, *alert, FormResult{"cancel", &form, &error, {}}));
+  }
+
+  void new_alert(const httplib::Request& request, httplib::Response& response) {
+    if (csrf_refused(request, response)) return;
+    const auto csrf = csrf_of(request).value_or("");
+    const Form form = form_of(request);
+    cli::Draft draft;
+    Error error;
+    if (auto composed = compose_alert(form, draft); !composed) {
+      error = composed.error();
+    } else {
+      auto outcome = session.send(draft);
+      if (outcome.accepted && outcome.message_id) {
+        response.set_redirect("/alert/" + outcome.message_id->hex() + "?done=alert", 303);
+        return;
+      }
+      error = outcome.error;
+    }
+    html(response, 422, new_alert_page(context(csrf), form, &error));
+  }
+
+  void search(const httplib::Request& request, httplib::Response& response) {
+    const auto csrf = csrf_of(request).value_or("");
+    const Form form = form_of(request);
+    if (form.empty()) {
+      html(response, 200, search_page(context(csrf), form, nullptr));
+      return;
+    }
+    auto files = cases();
+    if (!files) {
+      html(response, 500, notice_page(context(csrf), text.tr("Error"), files.error().describe()));
+      return;
+    }
+    CaseQuery query;
+    query.serial = form_value(form, "serial");
+    query.manufacturer = form_value(form, "manufacturer");
+    query.case_reference = form_value(form, "caseReference");
+    query.state = form_value(form, "state");
+    query.status = parse_case_state(form_value(form, "status"));
+    query.from_ms = day_ms(form_value(form, "from"), 0);
+    query.until_ms = day_ms(form_value(form, "until"), 1);
+    const auto found = search_cases(*files, query);
+    html(response, 200, search_page(context(csrf), form, &found));
+  }
+
+  // "2026-12-07" -> that day's 00:00 UTC (plus `days`) in Unix ms; 0 (no bound) for anything else.
+  static std::int64_t day_ms(const std::string& text, int days) {
+    capnp::MallocMessageBuilder scratch;
+    auto date = scratch.initRoot<wire::Date>();
+    if (!cli::parse_date(text, date)) return 0;
+    const std::chrono::year_month_day day{std::chrono::year(date.getYear()), std::chrono::month(date.getMonth()),
+                                          std::chrono::day(date.getDay())};
+    if (!day.ok()) return 0;
+    const auto start = std::chrono::sys_days(day) + std::chrono::days(days);
+    return std::chrono::duration_cast<std::chrono::milliseconds>(start.time_since_epoch()).count();
   }
 
   void events(httplib::Response& response) {
@@ -322,6 +456,21 @@ struct DeskServer::Impl {
                 [this](const auto& request, auto& response) { reply(request, response, Reply::acknowledge); });
     server.Post(R"(/case/([0-9a-f]{32})/respond)",
                 [this](const auto& request, auto& response) { reply(request, response, Reply::respond); });
+    server.Post(R"(/case/([0-9a-f]{32})/forward)",
+                [this](const auto& request, auto& response) { reply(request, response, Reply::forward); });
+    server.Post(R"(/case/([0-9a-f]{32})/supply)",
+                [this](const auto& request, auto& response) { reply(request, response, Reply::supply); });
+    server.Post(R"(/case/([0-9a-f]{32})/withdraw)",
+                [this](const auto& request, auto& response) { reply(request, response, Reply::withdraw); });
+    server.Get("/search", [this](const auto& request, auto& response) { search(request, response); });
+    server.Get("/alerts/new", [this](const auto& request, auto& response) {
+      html(response, 200, new_alert_page(context(csrf_of(request).value_or("")), Form{}, nullptr));
+    });
+    server.Post("/alerts/new", [this](const auto& request, auto& response) { new_alert(request, response); });
+    server.Get(R"(/alert/([0-9a-f]{32}))",
+               [this](const auto& request, auto& response) { show_alert(request, response, AlertAction::view); });
+    server.Post(R"(/alert/([0-9a-f]{32})/cancel)",
+                [this](const auto& request, auto& response) { show_alert(request, response, AlertAction::cancel); });
     server.Post(R"(/case/([0-9a-f]{32})/close)",
                 [this](const auto& request, auto& response) { reply(request, response, Reply::close); });
     server.Get("/completeness", [this](const auto& request, auto& response) {

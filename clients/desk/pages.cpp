@@ -7,6 +7,7 @@
 #include <capnp/schema.h>
 #include <nlohmann/json.hpp>
 
+#include "case_search.hpp"
 #include "fpx/validate.hpp"
 #include "render.hpp"
 
@@ -114,6 +115,14 @@ constexpr Label kLabels[] = {
     {"FirearmType", "grenadeLauncher", N_("Grenade launcher")},
     {"FirearmType", "mortarUnder100mm", N_("Mortar under 100 mm")},
     {"FirearmType", "other", N_("Other")},
+    {"AlertKind", "lost", N_("Lost")},
+    {"AlertKind", "stolen", N_("Stolen")},
+    {"AlertKind", "diverted", N_("Diverted")},
+    {"AlertKind", "traffickingRouteOrMethod", N_("Trafficking route or method")},
+    {"AlertKind", "suspectedEmbargoBreach", N_("Suspected embargo breach")},
+    {"AlertKind", "emergingThreat", N_("Emerging threat")},
+    {"AlertKind", "update", N_("Update")},
+    {"AlertKind", "cancel", N_("Cancelled")},
     {"ClockKind", "acknowledgement", N_("acknowledgement")},
     {"ClockKind", "response", N_("response")},
 };
@@ -143,21 +152,27 @@ constexpr std::pair<const char*, const char*> kFirearmFields[] = {
     {"componentSerials", N_("Component serial numbers")},
 };
 
+// One renderer for the case page and the command line (fpx trace show): in
+// text mode, markup is dropped and every definition is collected as a
+// translated (term, value) line, so both show the same fields in the same words.
+
 class Html {
  public:
-  explicit Html(const text::Catalogue& text) : text_(text) {}
+  explicit Html(const text::Catalogue& text, Lines* lines = nullptr) : text_(text), lines_(lines) {}
+  Lines* lines() const { return lines_; }
   std::string tr(std::string_view english) const { return std::string(text_.tr(english)); }
   std::string e(std::string_view raw) const { return html_escape(raw); }
   // A translated text, escaped.
   std::string t(std::string_view english) const { return html_escape(text_.tr(english)); }
   Html& operator<<(std::string_view html) {
-    out_ += html;
+    if (lines_ == nullptr) out_ += html;
     return *this;
   }
   std::string str() const { return out_; }
 
  private:
   const text::Catalogue& text_;
+  Lines* lines_;
   std::string out_;
 };
 
@@ -240,7 +255,8 @@ void page_start(Html& h, const PageContext& context, std::string_view title, boo
     << h.e(context.me.country.str()) << " · "
     << h.t(context.me.role == Role::focal_point ? N_("national focal point") : N_("agency")) << "</span>"
     << "<nav><a href=\"/\">" << h.t(N_("Inbox and what we owe")) << "</a> <a href=\"/new\">"
-    << h.t(N_("New tracing request")) << "</a></nav></header>";
+    << h.t(N_("New tracing request")) << "</a> <a href=\"/alerts/new\">" << h.t(N_("New alert")) << "</a> <a href=\"/search\">"
+    << h.t(N_("Search")) << "</a></nav></header>";
   if (!context.connected) {
     h << "<p class=\"banner warn\" role=\"status\">"
       << h.t(N_("Not connected to the exchange: the desk keeps trying. Messages are received and sent once it is back."))
@@ -353,6 +369,10 @@ void csrf_field(Html& h, const PageContext& context) {
 
 void definition(Html& h, std::string_view term, const std::string& value) {
   if (value.empty()) return;
+  if (h.lines() != nullptr) {
+    h.lines()->emplace_back(h.tr(term), value);
+    return;
+  }
   h << "<dt>" << h.t(term) << "</dt><dd>" << h.e(value) << "</dd>";
 }
 
@@ -439,6 +459,14 @@ void render_body(Html& h, const text::Catalogue& text, const CaseMessage& messag
           << h.t(N_("Date")) << "</th><th>" << h.t(N_("Document")) << "</th></tr></thead><tbody>";
         for (auto hop : response.getChainOfCustody()) {
           const auto hop_date = date_text(hop.getDate());
+          if (h.lines() != nullptr) {
+            std::string line = label(text, hop.getRole()) + ": " + hop.getEntity().cStr();
+            for (const std::string& part : {std::string(hop.getCountry().cStr()), hop_date,
+                                           std::string(hop.getDocumentReference().cStr())}) {
+              if (!part.empty()) line += ", " + part;
+            }
+            h.lines()->emplace_back(h.tr(N_("Chain of custody")), line);
+          }
           h << "<tr><td>" << h.e(label(text, hop.getRole())) << "</td><td>" << h.e(hop.getEntity().cStr()) << "</td><td>"
             << h.e(hop.getCountry().cStr()) << "</td><td>" << h.e(hop_date.empty() ? "-" : hop_date) << "</td><td>"
             << h.e(hop.getDocumentReference().cStr()) << "</td></tr>";
@@ -453,7 +481,29 @@ void render_body(Html& h, const text::Catalogue& text, const CaseMessage& messag
       definition(h, N_("Forwarded to"), body.getForward().getToCountry().cStr());
       definition(h, N_("Reason"), body.getForward().getReason().cStr());
       break;
-    case wire::Body::INFORMATION_SUPPLIED: definition(h, N_("Note"), body.getInformationSupplied().getNote().cStr()); break;
+    case wire::Body::INFORMATION_SUPPLIED:
+      for (auto field : body.getInformationSupplied().getFields()) {
+        definition(h, N_("Information supplied"), std::string(field.getPath().cStr()) + " = " + field.getValue().cStr());
+      }
+      definition(h, N_("Note"), body.getInformationSupplied().getNote().cStr());
+      break;
+    case wire::Body::ALERT: {
+      auto alert = body.getAlert();
+      definition(h, N_("Kind"), label(text, alert.getKind()));
+      definition(h, N_("Summary"), alert.getSummary().cStr());
+      definition(h, N_("Where"), alert.getPlace().cStr());
+      definition(h, N_("Region"), alert.getRegion().cStr());
+      definition(h, N_("Occurred on"), date_text(alert.getOccurredOn()));
+      definition(h, N_("Valid until"), date_text(alert.getValidUntil()));
+      definition(h, N_("Batch"), alert.getBatch().getDescription().cStr());
+      if (alert.getBatch().getQuantity() != 0) {
+        definition(h, N_("Quantity"), std::to_string(alert.getBatch().getQuantity()));
+      }
+      definition(h, N_("Public"), alert.getPublishable() ? h.tr(N_("yes")) : h.tr(N_("no")));
+      h << "</dl>";
+      for (auto firearm : alert.getFirearms()) render_firearm(h, text, firearm);
+      return;
+    }
     case wire::Body::REMINDER: {
       auto reminder = body.getReminder();
       definition(h, N_("Clock"), label(text, reminder.getClock()));
@@ -476,6 +526,7 @@ void render_body(Html& h, const text::Catalogue& text, const CaseMessage& messag
       break;
     }
     default:
+      if (h.lines() != nullptr) h.lines()->emplace_back("JSON", cli::render_message_json(message.opened.message.header(), body));
       h << "</dl><pre>" << h.e(cli::render_message_json(message.opened.message.header(), body)) << "</pre>";
       return;
   }
@@ -511,6 +562,26 @@ void render_header(Html& h, const text::Catalogue& text, wire::Header::Reader he
 }
 
 }  // namespace
+
+Lines header_lines(const text::Catalogue& text, wire::Header::Reader header) {
+  Lines lines;
+  Html h(text, &lines);
+  render_header(h, text, header);
+  return lines;
+}
+
+Lines message_lines(const text::Catalogue& text, const CaseMessage& message) {
+  Lines lines;
+  Html h(text, &lines);
+  render_body(h, text, message);
+  return lines;
+}
+
+std::string message_type_text(const text::Catalogue& text, wire::MessageType type) { return label(text, type); }
+
+std::string case_state_text(const text::Catalogue& text, const Case& item) { return state_label(Html(text), item); }
+
+std::string date_time_text(std::int64_t ms) { return date_time(ms); }
 
 std::string html_escape(std::string_view text) {
   std::string out;
@@ -598,9 +669,15 @@ std::string inbox_page(const PageContext& context, const CaseFiles& files) {
   if (!loose.empty()) {
     h << "<section id=\"other\"><h2>" << h.t(N_("Other messages")) << "</h2><ul>";
     for (const auto* message : loose) {
-      h << "<li>" << h.e(label(context.text, message->opened.type)) << " · "
-        << h.e(message->opened.signer.participant.id.str()) << " · " << date_time(message->opened.created_at_ms)
-        << "</li>";
+      h << "<li>";
+      const bool alert = message->opened.type == wire::MessageType::ALERT;
+      if (alert) h << "<a href=\"/alert/" << message->opened.message_id.hex() << "\">";
+      h << h.e(label(context.text, message->opened.type));
+      if (alert) {
+        h << ": " << h.e(label(context.text, message->opened.message.body().getAlert().getKind())) << "</a>";
+      }
+      h << " · " << h.e(message->opened.signer.participant.id.str()) << " · "
+        << date_time(message->opened.created_at_ms) << "</li>";
     }
     h << "</ul></section>";
   }
@@ -688,8 +765,42 @@ std::string case_page(const PageContext& context, const Case& item, const FormRe
       input(h, values, error, {"nextUpdate", N_("Next update"), N_("With an interim response: when more follows.")}, "date");
       h << "<button type=\"submit\">" << h.t(N_("Send the response")) << "</button></form></section>";
     }
+    // Where the request's handling codes allow it (the broker refuses any forward of an H2 request).
+    const Form& values = values_for("forward");
+    const Error* error = error_for("forward");
+    h << "<section class=\"action\"><h2>" << h.t(N_("Forward to another state")) << "</h2>";
+    field_errors(h, error);
+    h << "<form method=\"post\" action=\"" << base << "/forward\" id=\"forward-form\">";
+    csrf_field(h, context);
+    input(h, values, error, {"toCountry", N_("State (ISO code)"), N_("Two letters, e.g. NE for Niger.")}, "text",
+          " maxlength=\"2\" size=\"3\"");
+    textarea(h, values, error, {"reason", N_("Reason"), N_("Why that state: e.g. the importer it named.")});
+    h << "<button type=\"submit\">" << h.t(N_("Forward")) << "</button></form></section>";
   }
   if (!finished && request.signer.participant.id == context.me.id) {
+    {
+      const Form& values = values_for("supply");
+      const Error* error = error_for("supply");
+      h << "<section class=\"action\"><h2>" << h.t(N_("Information supplied")) << "</h2>";
+      field_errors(h, error);
+      h << "<form method=\"post\" action=\"" << base << "/supply\" id=\"supply-form\">";
+      csrf_field(h, context);
+      textarea(h, values, error,
+               {"fields", N_("Fields supplied"),
+                N_("One per line as path=value, the path as the acknowledgement listed it: firearms[0].calibre=7.62x39mm")});
+      textarea(h, values, error, {"note", N_("Note"), nullptr});
+      h << "<button type=\"submit\">" << h.t(N_("Send the information")) << "</button></form></section>";
+    }
+    {
+      const Form& values = values_for("withdraw");
+      const Error* error = error_for("withdraw");
+      h << "<section class=\"action\"><h2>" << h.t(N_("Withdraw the request")) << "</h2>";
+      field_errors(h, error);
+      h << "<form method=\"post\" action=\"" << base << "/withdraw\" id=\"withdraw-form\">";
+      csrf_field(h, context);
+      textarea(h, values, error, {"reason", N_("Reason"), N_("For example: the firearm was traced through another channel.")});
+      h << "<button type=\"submit\">" << h.t(N_("Withdraw the request")) << "</button></form></section>";
+    }
     const Form& values = values_for("close");
     const Error* error = error_for("close");
     h << "<section class=\"action\"><h2>" << h.t(N_("Close the case")) << "</h2>";
@@ -778,7 +889,141 @@ std::string new_request_page(const PageContext& context, const Form& values, con
   h << "<fieldset><legend>" << h.t(N_("Information sought")) << "</legend>"
     << checkboxes<wire::InformationSought>(h, "informationSought", form_values(values, "informationSought"))
     << "</fieldset>";
+  if (field_has_error(error, "duplicate")) {
+    // Shown only once the duplicate warning named the open request.
+    h << "<div class=\"field\"><label><input type=\"checkbox\" id=\"f-duplicate\" name=\"force\" value=\"1\"> "
+      << h.t(N_("Send anyway: this is not the same matter as the open request.")) << "</label></div>";
+  }
   h << "<button type=\"submit\">" << h.t(N_("Send the tracing request")) << "</button></form>";
+  page_end(h);
+  return h.str();
+}
+
+std::string alert_page(const PageContext& context, const CaseFiles& files, const CaseMessage& alert,
+                       const FormResult& result) {
+  Html h(context.text);
+  const auto& opened = alert.opened;
+  page_start(h, context, h.tr(N_("Alert")) + ": " + label(context.text, opened.message.body().getAlert().getKind()), true);
+  if (!result.notice.empty()) h << "<p class=\"banner ok\" role=\"status\">" << h.e(result.notice) << "</p>";
+  h << "<p class=\"meta\">" << h.t(N_("From")) << " " << h.e(opened.signer.participant.id.str()) << " ("
+    << h.e(opened.signer.participant.country.str()) << ") · " << date_time(opened.created_at_ms) << "</p>";
+  render_header(h, context.text, opened.message.header());
+  h << "<article class=\"message\" id=\"alert\" data-type=\"alert\">";
+  render_body(h, context.text, alert);
+  h << "</article>";
+  // Cancellations of it, from the profile's files.
+  const CaseMessage* cancelled_by = nullptr;
+  for (const auto* other : files.loose_messages()) {
+    if (other->in_reply_to == opened.message_id && other->opened.type == wire::MessageType::ALERT &&
+        other->opened.message.body().getAlert().getKind() == wire::AlertKind::CANCEL) {
+      cancelled_by = other;
+    }
+  }
+  if (cancelled_by != nullptr) {
+    h << "<p class=\"status\" id=\"alert-cancelled\">" << h.t(N_("Cancelled")) << " · "
+      << date_time(cancelled_by->opened.created_at_ms) << ": "
+      << h.e(cancelled_by->opened.message.body().getAlert().getSummary().cStr()) << "</p>";
+  } else if (opened.signer.participant.country == context.me.country &&
+             opened.message.body().getAlert().getKind() != wire::AlertKind::CANCEL) {
+    const Form empty;
+    const Form& values = result.form == "cancel" && result.values != nullptr ? *result.values : empty;
+    const Error* error = result.form == "cancel" ? result.error : nullptr;
+    h << "<section class=\"action\"><h2>" << h.t(N_("Cancel the alert")) << "</h2>";
+    field_errors(h, error);
+    h << "<form method=\"post\" action=\"/alert/" << opened.message_id.hex() << "/cancel\" id=\"cancel-form\">";
+    csrf_field(h, context);
+    textarea(h, values, error, {"summary", N_("Reason"), N_("What is cancelled and why, e.g. the rifles were recovered.")});
+    h << "<button type=\"submit\">" << h.t(N_("Cancel the alert")) << "</button></form></section>";
+  }
+  page_end(h);
+  return h.str();
+}
+
+std::string new_alert_page(const PageContext& context, const Form& values, const Error* error) {
+  Html h(context.text);
+  page_start(h, context, h.tr(N_("New alert")), false);
+  field_errors(h, error);
+  h << "<form method=\"post\" action=\"/alerts/new\" id=\"alert-form\">";
+  csrf_field(h, context);
+  h << "<fieldset><legend>" << h.t(N_("The alert")) << "</legend>";
+  select<wire::AlertKind>(h, values, error, {"kind", N_("Kind"), nullptr}, "stolen");
+  input(h, values, error, {"header.caseReference", N_("Case reference"), nullptr});
+  select<wire::Priority>(h, values, error, {"header.priority", N_("Priority"), nullptr}, "routine");
+  input(h, values, error, {"header.urgencyJustification", N_("Why urgent"), nullptr});
+  select<wire::Classification>(h, values, error, {"header.classification", N_("Classification"), nullptr}, "restricted");
+  h << "<fieldset><legend>" << h.t(N_("Handling codes")) << "</legend>"
+    << checkboxes<wire::HandlingCode>(h, "header.handlingCodes", form_values(values, "header.handlingCodes"))
+    << "</fieldset><div class=\"row\">";
+  input(h, values, error, {"recipientRegion", N_("To the region"), N_("A region the exchange knows, e.g. Sahel.")});
+  input(h, values, error, {"recipientCountry", N_("Or to the state (ISO code)"), nullptr}, "text",
+        " maxlength=\"2\" size=\"3\"");
+  h << "</div></fieldset><fieldset><legend>" << h.t(N_("The firearm")) << "</legend>";
+  const std::string f = "firearms[0].";
+  input(h, values, error, {f + "serialNumber", N_("Serial number"), nullptr});
+  input(h, values, error, {f + "manufacturer", N_("Manufacturer (as marked)"), nullptr});
+  input(h, values, error, {f + "countryOfManufacture", N_("Country of manufacture"), nullptr}, "text",
+        " maxlength=\"2\" size=\"3\"");
+  input(h, values, error, {f + "model", N_("Model"), nullptr});
+  select<wire::FirearmType>(h, values, error, {f + "type", N_("Type"), nullptr}, "unspecified");
+  input(h, values, error, {f + "calibre", N_("Calibre or gauge"), nullptr});
+  input(h, values, error, {f + "stateStockMarking", N_("State-stock marking"), nullptr});
+  h << "</fieldset><fieldset><legend>" << h.t(N_("Batch")) << "</legend><div class=\"row\">";
+  input(h, values, error, {"batch.description", N_("Batch"), nullptr});
+  input(h, values, error, {"batch.quantity", N_("Quantity"), nullptr}, "text", " inputmode=\"numeric\" size=\"5\"");
+  h << "</div></fieldset><div class=\"row\">";
+  input(h, values, error, {"place", N_("Where"), nullptr});
+  input(h, values, error, {"region", N_("Region"), nullptr});
+  input(h, values, error, {"occurredOn", N_("Occurred on"), nullptr}, "date");
+  input(h, values, error, {"validUntil", N_("Valid until"), nullptr}, "date");
+  h << "</div>";
+  textarea(h, values, error, {"summary", N_("Summary"), N_("What happened, for the states the alert reaches.")});
+  h << "<div class=\"field\"><label><input type=\"checkbox\" name=\"publishable\" value=\"1\""
+    << (form_value(values, "publishable") == "1" ? " checked" : "") << "> "
+    << h.t(N_("Publish a redacted version on the public oversight feed")) << "</label></div>";
+  h << "<button type=\"submit\">" << h.t(N_("Send the alert")) << "</button></form>";
+  page_end(h);
+  return h.str();
+}
+
+std::string search_page(const PageContext& context, const Form& values, const std::vector<const Case*>* found) {
+  Html h(context.text);
+  page_start(h, context, h.tr(N_("Search")), false);
+  h << "<form method=\"get\" action=\"/search\" id=\"search-form\"><div class=\"row\">";
+  input(h, values, nullptr, {"serial", N_("Serial number"), nullptr});
+  input(h, values, nullptr, {"manufacturer", N_("Manufacturer"), nullptr});
+  input(h, values, nullptr, {"caseReference", N_("Case reference"), nullptr});
+  input(h, values, nullptr, {"state", N_("State (ISO code)"), nullptr}, "text", " maxlength=\"2\" size=\"3\"");
+  h << "</div><div class=\"row\"><div class=\"field\"><label for=\"f-status\">" << h.t(N_("Status"))
+    << "</label><select id=\"f-status\" name=\"status\"><option value=\"\">" << h.t(N_("(choose)")) << "</option>";
+  const std::string status = form_value(values, "status");
+  for (const auto state : {CaseState::awaiting_acknowledgement, CaseState::acknowledged, CaseState::interim,
+                           CaseState::answered, CaseState::withdrawn, CaseState::closed}) {
+    Case probe;
+    probe.state = state;
+    const std::string name(case_state_name(state));
+    h << "<option value=\"" << name << "\"" << (status == name ? " selected" : "") << ">"
+      << h.e(state_label(h, probe)) << "</option>";
+  }
+  h << "</select></div>";
+  input(h, values, nullptr, {"from", N_("From"), nullptr}, "date");
+  input(h, values, nullptr, {"until", N_("Until"), nullptr}, "date");
+  h << "</div><button type=\"submit\">" << h.t(N_("Search")) << "</button></form>";
+  if (found != nullptr) {
+    if (found->empty()) {
+      h << "<p id=\"search-none\">" << h.t(N_("No case matches the search.")) << "</p>";
+    } else {
+      h << "<table class=\"cases\" id=\"search-results\"><thead><tr><th>" << h.t(N_("Case reference")) << "</th><th>"
+        << h.t(N_("From")) << "</th><th>" << h.t(N_("Received")) << "</th><th>" << h.t(N_("Requested states"))
+        << "</th><th>" << h.t(N_("Status")) << "</th></tr></thead><tbody>";
+      for (const Case* item : *found) {
+        h << "<tr><td><a href=\"" << case_link(*item) << "\">" << h.e(case_title(*item)) << "</a></td><td>"
+          << h.e(item->request->opened.signer.participant.id.str()) << "</td><td>"
+          << date_time(item->request->opened.created_at_ms) << "</td><td>" << h.e(requested_states(item->request->opened))
+          << "</td><td>" << h.e(state_label(h, *item)) << "</td></tr>";
+      }
+      h << "</tbody></table>";
+    }
+  }
   page_end(h);
   return h.str();
 }

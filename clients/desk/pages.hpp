@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "case_files.hpp"
 #include "compose.hpp"
@@ -15,6 +17,16 @@
 namespace fpx::desk {
 
 std::string html_escape(std::string_view text);
+
+// What the case page shows, for the command line (fpx trace show): the same
+// fields in the same translated words, as (term, value) lines without markup.
+using Lines = std::vector<std::pair<std::string, std::string>>;
+Lines header_lines(const text::Catalogue& text, wire::Header::Reader header);
+Lines message_lines(const text::Catalogue& text, const CaseMessage& message);
+std::string message_type_text(const text::Catalogue& text, wire::MessageType type);
+std::string case_state_text(const text::Catalogue& text, const Case& item);
+// "2026-12-07 14:05 UTC"; "-" for 0.
+std::string date_time_text(std::int64_t ms);
 
 struct PageContext {
   const text::Catalogue& text;
@@ -37,6 +49,13 @@ struct FormResult {
 std::string case_page(const PageContext& context, const Case& item, const FormResult& result);
 
 std::string new_request_page(const PageContext& context, const Form& values, const Error* error);
+// An alert, readable, with its cancellation or (for an alert of our own
+// state not yet cancelled) the form that cancels it.
+std::string alert_page(const PageContext& context, const CaseFiles& files, const CaseMessage& alert,
+                       const FormResult& result);
+std::string new_alert_page(const PageContext& context, const Form& values, const Error* error);
+// The search form and, once searched, the cases found (nullptr: not searched yet).
+std::string search_page(const PageContext& context, const Form& values, const std::vector<const Case*>* found);
 std::string sent_page(const PageContext& context, const SendOutcome& outcome, const std::string& case_link);
 
 // A short page for errors (404, 403, ...): what happened, what to do next.

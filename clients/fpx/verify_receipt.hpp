@@ -25,6 +25,9 @@ struct Receipt {
   std::int64_t stored_at_ms = 0;
   std::uint64_t log_index = 0;
   ParticipantId broker;   // who signed it
+  // A tracing request that repeats an open one of the sender's own state:
+  // that request's id, as the broker found it at the door (issue 17).
+  std::optional<MessageId> open_request;
   ReceiptVersion version = ReceiptVersion::group;
   std::uint64_t group_size = 0;  // version 2: leaves in its commit group
   std::uint64_t leaf_index = 0;  // version 2: its leaf in the group

@@ -58,6 +58,9 @@ struct ReceiptBody {
   std::int64_t stored_at_ms = 0;
   std::uint64_t log_index = 0;  // the message's transparency-log leaf
   ParticipantId broker;         // empty only in a version 1 receipt
+  // A tracing request that repeats an open one of the same requesting state:
+  // that request's id (Receipt.openRequest). Absent in every other receipt.
+  std::optional<MessageId> open_request;
   friend bool operator==(const ReceiptBody&, const ReceiptBody&) = default;
 };
 

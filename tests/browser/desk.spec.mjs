@@ -117,6 +117,37 @@ try {
   check(thread.includes('Chaîne de détention partielle'), 'the outcome is shown in French');
   check(thread.includes('Société Sahel Import'), 'the chain of custody is shown');
   await senegal.screenshot({ path: `${shots}/06-senegal-answer-fr.png`, fullPage: true });
+
+  // A second, identical request (the serial typed differently) shows the
+  // duplicate warning naming the open request; nothing is sent (issue 17).
+  const openCase = senegal.url().split('?')[0];
+  const openId = openCase.match(/\/case\/([0-9a-f]{32})/)[1];
+  await senegal.click('text=Nouvelle demande de traçage');
+  await senegal.fill('[name="header.caseReference"]', 'SN-ZIG-2026-0150');
+  await senegal.fill('[name="requestedStates[0].country"]', 'NE');
+  await senegal.selectOption('[name="requestedStates[0].role"]', 'countryOfLastImport');
+  await senegal.fill('[name="firearms[0].serialNumber"]', 'ak 4711 zg');
+  await senegal.fill('[name="firearms[0].manufacturer"]', 'Manufacture d\'armes de Ouagadougou');
+  await senegal.fill('[name="firearms[0].countryOfManufacture"]', 'BF');
+  await senegal.selectOption('[name="firearms[0].type"]', 'rifleCarbine');
+  await senegal.fill('[name="firearms[0].calibre"]', '7.62x39mm');
+  await senegal.check('input[name="illicitBasis"][value="illicitUnderNationalLaw"]');
+  await senegal.fill('[name="legalJustification"]', 'Code pénal du Sénégal, art. 92');
+  await senegal.fill('[name="recovery.date"]', '2026-11-03');
+  await senegal.fill('[name="intendedUse"]', 'enquête judiciaire');
+  await senegal.check('input[name="informationSought"][value="chainOfCustody"]');
+  await Promise.all([senegal.waitForNavigation(), senegal.click('#request-form button[type="submit"]')]);
+  const warning = await senegal.textContent('.errors');
+  check(warning.includes(openId), `the duplicate warning names the open request: ${warning}`);
+  check(warning.includes('Même arme'), `the duplicate warning says why, in French: ${warning}`);
+  check(await senegal.isVisible('#f-duplicate'), 'the officer may tick "send anyway"');
+  await senegal.screenshot({ path: `${shots}/06b-senegal-duplicate-warning-fr.png`, fullPage: true });
+  // The warning page is answered 422 (nothing was sent), which Chromium logs
+  // as a failed resource: expected here, and the only such line allowed.
+  const expected = problems.filter((problem) => problem.includes('status of 422'));
+  check(expected.length === 1, `one 422 for the duplicate warning: ${problems.join('; ')}`);
+  problems.splice(problems.indexOf(expected[0]), 1);
+  await senegal.goto(openCase);
   await senegal.fill('#close-form [name="reason"]', 'Réponse reçue, enquête poursuivie');
   await Promise.all([senegal.waitForURL(/done=close/), senegal.click('#close-form button[type="submit"]')]);
   check((await senegal.textContent('#case-status')).trim() === 'clos', 'the case is closed');

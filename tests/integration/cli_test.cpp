@@ -468,7 +468,8 @@ TEST_CASE("fpx profile pin rotates the exchange's key: receipts are refused whil
   // Only the next key pinned (as after a rotation the broker has not made yet).
   auto removed = exchange.as(id, {"profile", "pin", "--remove", current});
   REQUIRE(removed.exit_code == 0);
-  auto refused = exchange.as(id, {"trace", "submit", request});
+  // The same request again: --force passes the duplicate warning (issue 17), not the subject here.
+  auto refused = exchange.as(id, {"trace", "submit", request, "--force"});
   INFO(refused.out << refused.err);
   CHECK(refused.exit_code == 1);
   CHECK_THAT(refused.err, Catch::Contains("signer_mismatch"));
@@ -487,7 +488,7 @@ TEST_CASE("fpx profile pin rotates the exchange's key: receipts are refused whil
   // Pinned again: the queued message's receipt now verifies on the next connect.
   auto again = exchange.as(id, {"profile", "pin", "--add", current});
   REQUIRE(again.exit_code == 0);
-  auto accepted = exchange.as(id, {"trace", "submit", request});
+  auto accepted = exchange.as(id, {"trace", "submit", request, "--force"});
   INFO(accepted.out << accepted.err);
   CHECK(accepted.exit_code == 0);
   CHECK(accepted.err.find("not accepted") == std::string::npos);

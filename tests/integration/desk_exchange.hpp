@@ -16,11 +16,13 @@
 namespace fpx::test {
 
 struct DeskExchange {
-  DeskExchange() : pki({"SN", "NE"}) {
+  // Burkina Faso: the state a request is forwarded to.
+  DeskExchange() : pki({"SN", "NE", "BF"}) {
     pki.issue("sn.focal-point", "SN", Role::focal_point);
     pki.issue("ne.focal-point", "NE", Role::focal_point);
+    pki.issue("bf.focal-point", "BF", Role::focal_point);
     pki.issue("sn.police-judiciaire", "SN", Role::agency);
-    const std::vector<std::string> ids{"sn.focal-point", "ne.focal-point", "sn.police-judiciaire"};
+    const std::vector<std::string> ids{"sn.focal-point", "ne.focal-point", "bf.focal-point", "sn.police-judiciaire"};
     broker = std::make_unique<BrokerProcess>(pki, ids);
     for (const auto& id : ids) {
       const auto dir = pki.dir() / "profiles" / id;

@@ -310,3 +310,155 @@ TEST_CASE("a case is filed acknowledged answered and closed through two desks") 
   CHECK(sn.get(case_path)->body.find("id=\"case-status\">clos<") != std::string::npos);
   REQUIRE(eventually_shows(ne, case_path, "id=\"case-status\">closed<"));
 }
+
+TEST_CASE("a second identical request on the desk shows the duplicate warning naming the open request and is sent "
+          "only when the officer ticks send anyway") {
+  DeskExchange exchange;
+  DeskProcess agency(exchange.profiles.at("sn.police-judiciaire"), exchange.pki.dir(), {"--lang", "fr"});
+  Browser sn(agency);
+  sn.log_in(agency);
+  auto first = sn.post("/new", request_form("SN-DUP-0001"));
+  REQUIRE(first);
+  REQUIRE(first->status == 303);
+  const auto open_id = case_path_of(first).substr(6);
+
+  // The same firearm, typed differently, to the same state.
+  auto params = request_form("SN-DUP-0002");
+  params.erase("firearms[0].serialNumber");
+  params.emplace("firearms[0].serialNumber", "ak 4711 zg");
+  auto second = sn.post("/new", params);
+  REQUIRE(second);
+  INFO(second->body);
+  CHECK(second->status == 422);
+  CHECK(second->body.find(open_id) != std::string::npos);
+  CHECK(second->body.find("Même arme") != std::string::npos);
+  CHECK(second->body.find("id=\"f-duplicate\" name=\"force\"") != std::string::npos);
+  // Nothing was sent: only the first request is in sent/.
+  std::size_t sent = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(exchange.profiles.at("sn.police-judiciaire") / "sent")) {
+    sent += entry.path().extension() == ".fpx" ? 1 : 0;
+  }
+  CHECK(sent == 1);
+
+  params.emplace("force", "1");
+  auto forced = sn.post("/new", params);
+  REQUIRE(forced);
+  INFO(forced->body);
+  CHECK(forced->status == 303);
+  CHECK(case_path_of(forced).substr(6) != open_id);
+}
+
+TEST_CASE("the desk forwards a request supplies information withdraws a request and finds cases by search") {
+  DeskExchange exchange;
+  DeskProcess agency(exchange.profiles.at("sn.police-judiciaire"), exchange.pki.dir(), {"--lang", "en"});
+  DeskProcess niger(exchange.profiles.at("ne.focal-point"), exchange.pki.dir(), {"--lang", "en"});
+  DeskProcess burkina(exchange.profiles.at("bf.focal-point"), exchange.pki.dir(), {"--lang", "fr"});
+  Browser sn(agency);
+  Browser ne(niger);
+  Browser bf(burkina);
+  sn.log_in(agency);
+  ne.log_in(niger);
+  bf.log_in(burkina);
+
+  auto filed = sn.post("/new", request_form("SN-STEP-0001"));
+  REQUIRE(filed->status == 303);
+  const auto case_path = case_path_of(filed);
+  auto other_form = request_form("SN-STEP-0002");
+  other_form.erase("firearms[0].serialNumber");
+  other_form.emplace("firearms[0].serialNumber", "FN-123");
+  auto other = sn.post("/new", other_form);
+  REQUIRE(other->status == 303);
+  const auto other_path = case_path_of(other);
+
+  // Niger forwards the first to Burkina Faso (H0 only: forwarding is allowed).
+  REQUIRE(eventually_shows(ne, case_path, "id=\"forward-form\""));
+  auto own_state = ne.post(case_path + "/forward", {{"toCountry", "NE"}, {"reason", "x"}});
+  CHECK(own_state->status == 422);
+  CHECK(own_state->body.find("toCountry") != std::string::npos);
+  auto forwarded = ne.post(case_path + "/forward", {{"toCountry", "BF"}, {"reason", "made in Ouagadougou"}});
+  INFO(forwarded->body);
+  REQUIRE(forwarded->status == 303);
+  REQUIRE(eventually_shows(bf, case_path, "made in Ouagadougou"));
+  CHECK(bf.get(case_path)->body.find("Transmise") != std::string::npos);
+
+  // The agency supplies information on the first and withdraws the second.
+  REQUIRE(eventually_shows(sn, case_path, "id=\"supply-form\""));
+  auto bad = sn.post(case_path + "/supply", {{"fields", "no equals sign"}});
+  CHECK(bad->status == 422);
+  CHECK(bad->body.find("path=value") != std::string::npos);
+  auto supplied = sn.post(case_path + "/supply", {{"fields", "firearms[0].calibre=7.62x39mm"}, {"note", "lab report"}});
+  INFO(supplied->body);
+  REQUIRE(supplied->status == 303);
+  auto withdrawn = sn.post(other_path + "/withdraw", {{"reason", "traced through iARMS"}});
+  INFO(withdrawn->body);
+  REQUIRE(withdrawn->status == 303);
+  REQUIRE(eventually_shows(ne, case_path, "firearms[0].calibre = 7.62x39mm"));
+  REQUIRE(eventually_shows(ne, other_path, "id=\"case-status\">withdrawn<"));
+
+  // Search: serial (spelling ignored), status, nothing found.
+  auto by_serial = sn.get("/search?serial=fn123");
+  CHECK(by_serial->body.find(other_path) != std::string::npos);
+  CHECK(by_serial->body.find(case_path + "\"") == std::string::npos);
+  auto by_status = sn.get("/search?status=withdrawn");
+  CHECK(by_status->body.find(other_path) != std::string::npos);
+  auto by_reference = sn.get("/search?caseReference=step-0001&state=NE");
+  CHECK(by_reference->body.find(case_path) != std::string::npos);
+  auto none = sn.get("/search?serial=nothing-like-it");
+  CHECK(none->body.find("id=\"search-none\"") != std::string::npos);
+  CHECK(sn.get("/search")->body.find("id=\"search-form\"") != std::string::npos);
+}
+
+TEST_CASE("a focal point issues an alert on the desk another state views it and the issuer cancels it") {
+  DeskExchange exchange;
+  DeskProcess burkina(exchange.profiles.at("bf.focal-point"), exchange.pki.dir(), {"--lang", "en"});
+  DeskProcess niger(exchange.profiles.at("ne.focal-point"), exchange.pki.dir(), {"--lang", "fr"});
+  Browser bf(burkina);
+  Browser ne(niger);
+  bf.log_in(burkina);
+  ne.log_in(niger);
+
+  CHECK(bf.get("/alerts/new")->body.find("id=\"alert-form\"") != std::string::npos);
+  httplib::Params alert = {{"kind", "stolen"},
+                           {"header.caseReference", "BF-OUA-2026-0077"},
+                           {"header.priority", "routine"},
+                           {"header.classification", "restricted"},
+                           {"header.handlingCodes", "h0CrimeFightingOnly"},
+                           {"recipientCountry", "NE"},
+                           {"firearms[0].serialNumber", "MAO-0711-1523"},
+                           {"firearms[0].manufacturer", "Manufacture d'armes de Ouagadougou"},
+                           {"firearms[0].type", "rifleCarbine"},
+                           {"batch.description", "40 rifles stolen from a depot"},
+                           {"batch.quantity", "40"},
+                           {"place", "Dori"},
+                           {"occurredOn", "2026-11-10"},
+                           {"validUntil", "2027-11-10"},
+                           {"summary", "state-stock rifles stolen"}};
+  auto bad = alert;
+  bad.erase("batch.quantity");
+  bad.emplace("batch.quantity", "forty");
+  auto refused = bf.post("/alerts/new", bad);
+  CHECK(refused->status == 422);
+  CHECK(refused->body.find("batch.quantity") != std::string::npos);
+
+  auto sent = bf.post("/alerts/new", alert);
+  INFO(sent->body);
+  REQUIRE(sent->status == 303);
+  const auto location = sent->get_header_value("Location");
+  const auto alert_path = location.substr(0, location.find('?'));
+  REQUIRE(alert_path.size() == std::string("/alert/").size() + 32);
+
+  // Niger sees it in its inbox, linked, and reads it in French.
+  REQUIRE(eventually_shows(ne, "/", alert_path));
+  auto seen = ne.get(alert_path);
+  CHECK(seen->body.find("Volée") != std::string::npos);
+  CHECK(seen->body.find("MAO-0711-1523") != std::string::npos);
+  // Only the state that raised it may cancel it: no form on Niger's page.
+  CHECK(seen->body.find("id=\"cancel-form\"") == std::string::npos);
+
+  auto cancelled = bf.post(alert_path + "/cancel", {{"summary", "the rifles were recovered"}});
+  INFO(cancelled->body);
+  REQUIRE(cancelled->status == 303);
+  REQUIRE(eventually_shows(ne, alert_path, "id=\"alert-cancelled\""));
+  CHECK(ne.get(alert_path)->body.find("the rifles were recovered") != std::string::npos);
+  CHECK(ne.get("/alert/" + std::string(32, '0'))->status == 404);
+}

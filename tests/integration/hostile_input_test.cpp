@@ -2552,3 +2552,75 @@ TEST_CASE("metrics rows: the metrics port answers only GET /metrics and bounds w
   CHECK(response->status == 200);
   CHECK_THAT(response->body, Catch::Contains("# TYPE fpx_messages_accepted_total counter"));
 }
+
+// ---- Duplicate requests (issue 17): one SECTION per row ------------------------------
+// The broker names, in a tracing request's receipt, an open request of the
+// sender's own state that it repeats (same firearm to one of the same states,
+// or the same channel reference). Another state's requests are never named:
+// a receipt must not tell one state what another asked.
+TEST_CASE("duplicate rows: a receipt names an open request of the sender's own state and never another state's") {
+  test::TestPki pki({"SN", "NE", "BF", "ML"});
+  pki.issue("sn.police-judiciaire", "SN", Role::agency);
+  pki.issue("sn.focal-point", "SN", Role::focal_point);
+  pki.issue("ne.focal-point", "NE", Role::focal_point);
+  pki.issue("bf.focal-point", "BF", Role::focal_point);
+  pki.issue("ml.focal-point", "ML", Role::focal_point);
+  BrokerProcess exchange(pki, {"sn.police-judiciaire", "sn.focal-point", "ne.focal-point", "bf.focal-point",
+                               "ml.focal-point"});
+  auto agency = test::connect_client(exchange, pki, "sn.police-judiciaire");
+  const Bytes open = test::seal_sample(pki.identity("sn.police-judiciaire"), MessageType::TRACING_REQUEST);
+  auto first = agency->submit(open);
+  REQUIRE(first.ok());
+  CHECK_FALSE(first->open_request.has_value());
+  const MessageId open_id = test::message_id_of(open);
+
+  // Burkina Faso's own request about the same firearm, to Niger as Senegal's is.
+  const auto burkina_request = [](wire::Header::Builder header, wire::Body::Builder body) {
+    auto request = body.getTracingRequest();
+    request.setRequestingCountry("BF");
+    request.setRequestingAgency("bf.focal-point");
+    header.initRecipients(1)[0].setCountry("NE");
+    auto states = request.initRequestedStates(1);
+    states[0].setCountry("NE");
+    states[0].setRole(wire::RequestedStateRole::COUNTRY_OF_LAST_IMPORT);
+  };
+
+  SECTION("another state's identical open request is not named in the receipt") {
+    auto burkina = test::connect_client(exchange, pki, "bf.focal-point");
+    auto receipt =
+        burkina->submit(test::seal_changed(pki.identity("bf.focal-point"), MessageType::TRACING_REQUEST, burkina_request));
+    INFO((receipt.ok() ? std::string() : receipt.error().describe()));
+    REQUIRE(receipt.ok());
+    CHECK_FALSE(receipt->open_request.has_value());
+    // Its own second identical request names its own first, not Senegal's.
+    auto again =
+        burkina->submit(test::seal_changed(pki.identity("bf.focal-point"), MessageType::TRACING_REQUEST, burkina_request));
+    REQUIRE(again.ok());
+    REQUIRE(again->open_request.has_value());
+    CHECK(*again->open_request == receipt->message_id);
+    CHECK(*again->open_request != open_id);
+  }
+  SECTION("the same firearm written differently to the same state, from the same state's focal point, is named") {
+    auto focal_point = test::connect_client(exchange, pki, "sn.focal-point");
+    auto receipt = focal_point->submit(test::seal_changed(
+        pki.identity("sn.focal-point"), MessageType::TRACING_REQUEST, [](wire::Header::Builder, wire::Body::Builder body) {
+          body.getTracingRequest().setRequestingAgency("sn.focal-point");
+          body.getTracingRequest().getFirearms()[0].setSerialNumber("ak 4711 zg");
+        }));
+    REQUIRE(receipt.ok());
+    REQUIRE(receipt->open_request.has_value());
+    CHECK(*receipt->open_request == open_id);
+  }
+  SECTION("the same firearm asked of another state only is not named") {
+    auto receipt = agency->submit(test::seal_changed(
+        pki.identity("sn.police-judiciaire"), MessageType::TRACING_REQUEST,
+        [](wire::Header::Builder header, wire::Body::Builder body) {
+          header.initRecipients(1)[0].setCountry("ML");
+          auto states = body.getTracingRequest().initRequestedStates(1);
+          states[0].setCountry("ML");
+          states[0].setRole(wire::RequestedStateRole::COUNTRY_OF_LAST_IMPORT);
+        }));
+    REQUIRE(receipt.ok());
+    CHECK_FALSE(receipt->open_request.has_value());
+  }
+}

@@ -35,15 +35,22 @@ class ReceiptGroup {
 
   // A message stored in this batch's transaction: its leaf. `message_seq`
   // is its row, so a later resend finds its group.
+  // `open_request`: the open request of the same state a tracing request
+  // repeats (stage_duplicate.hpp), named in the receipt.
   GroupLeaf add(std::int64_t message_seq, const MessageId& id, const Sha256Digest& envelope_sha256,
-                std::int64_t stored_at_ms, std::uint64_t log_index);
+                std::int64_t stored_at_ms, std::uint64_t log_index,
+                std::optional<MessageId> open_request = std::nullopt);
 
   // A resend of a stored message, in these envelope bytes. The same bytes:
   // the receipt of its own group, rebuilt from the store (or its leaf, if it
   // was stored in this batch). Other bytes, or a message stored before
   // receipt groups: a new leaf of this group, with the original stored-at
   // and log index and the SHA-256 of these bytes.
-  Result<ReceiptSource> resend(Store& store, const StoredMessage& stored, const Sha256Digest& envelope_sha256);
+  // `open_requests`: what the first receipt of a tracing request may have
+  // named (stage_duplicate.hpp open_duplicates), tried in turn so that the
+  // receipt comes back byte for byte.
+  Result<ReceiptSource> resend(Store& store, const StoredMessage& stored, const Sha256Digest& envelope_sha256,
+                               const std::vector<MessageId>& open_requests = {});
 
   // Signs the group and writes it (with each message's membership) into the
   // store's open transaction. Nothing to do for a batch without receipts.
