@@ -120,9 +120,9 @@ class OversightPublisher {
     std::uint64_t tree_size = 0;
     Sha256Digest root{};
     std::string note;                  // the log's note, then with each cosignature added
-    std::vector<bool> pending;         // per witness: asked, not answered yet
-    std::vector<bool> asked_again;     // per witness: one more request from the size of its 409
-    std::vector<std::string> signed_by;
+    std::vector<bool> pending = {};    // per witness: asked, not answered yet
+    std::vector<bool> asked_again = {};  // per witness: one more request from the size of its 409
+    std::vector<std::string> signed_by = {};
     bool published = false;
   };
   void start_witness_round(std::uint64_t tree_size, const Sha256Digest& root, std::string note);

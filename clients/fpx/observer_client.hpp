@@ -110,7 +110,7 @@ struct SignedCheckpoint {
   Checkpoint checkpoint;  // origin, tree size, root
   std::string note;       // the signed note text (with any cosignatures), to keep and re-verify later
   // Set when witnesses are trusted: who cosigned it, who did not.
-  std::optional<CosignatureReport> cosignatures;
+  std::optional<CosignatureReport> cosignatures = {};
 };
 
 // A checkpoint note against the witnesses a client trusts: nullopt when it
