@@ -124,6 +124,8 @@ class OversightPublisher {
     std::vector<bool> asked_again = {};  // per witness: one more request from the size of its 409
     std::vector<std::string> signed_by = {};
     bool published = false;
+    std::int64_t asked_at_ms = 0;  // when the loop handed it to the witnesses
+    bool logged = false;           // its outcome logged (once)
   };
   void start_witness_round(std::uint64_t tree_size, const Sha256Digest& root, std::string note);
   void ask_witness(std::size_t index, const WitnessRound& round);
