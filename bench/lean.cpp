@@ -438,8 +438,8 @@ LeanRun run_lean(const BenchOptions& options) {
   // The witnesses need the log's key, the broker's: it is started again with them.
   std::unique_ptr<BenchWitnesses> witnesses;
   if (options.witnesses > 0) {
-    witnesses = std::make_unique<BenchWitnesses>(options.broker_bin.parent_path() / "fpx", dir.path(),
-                                                 broker.chain_path(), options.witnesses);
+    const auto fpx_bin = std::filesystem::path(options.broker_bin).parent_path() / "fpx";
+    witnesses = std::make_unique<BenchWitnesses>(fpx_bin, dir.path(), broker.chain_path(), options.witnesses);
     broker.stop();
     broker.append_config(witnesses->broker_toml());
     broker.start();
