@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <string>
 #include <thread>
@@ -147,6 +148,26 @@ struct WitnessedExchange {
     auto connected = client::ObserverClient::connect(pki.identity("cso.sahel-watch"), options);
     if (!connected) FAIL(connected.error().describe());
     return std::move(connected).value();
+  }
+
+  // `fpx log verify` as cso.sahel-watch, with a profile that requires 2 of the 3 witnesses.
+  test::CommandRun log_verify() {
+    const auto dir = pki.dir() / "observer-profile";
+    if (!std::filesystem::exists(dir / "fpx.toml")) {
+      auto init = test::run_fpx(pki.dir(), {"profile", "init", "--dir", dir.string(), "--identity",
+                                            (pki.dir() / "participants" / "cso.sahel-watch").string(),
+                                            "--observer-endpoint", broker->observers_endpoint(), "--broker-cert",
+                                            test::broker_chain_path(pki).string(), "--root-ca", pki.root_pem().string()});
+      INFO(init.out << init.err);
+      REQUIRE(init.exit_code == 0);
+      // witness_quorum is a top-level key: before the file's first table.
+      std::string toml = "witness_quorum = 2\n" + test::read_file(dir / "fpx.toml");
+      for (std::size_t i = 0; i < witness_keys.size(); ++i) {
+        toml += "[[witnesses]]\nname = \"" + witness_keys[i].name + "\"\nvkey = \"" + witness_vkeys[i] + "\"\n";
+      }
+      std::ofstream(dir / "fpx.toml", std::ios::trunc) << toml;
+    }
+    return test::run_fpx(pki.dir(), {"--profile", dir.string(), "log", "verify"});
   }
 
   client::Receipt submit_one() {
@@ -311,6 +332,12 @@ TEST_CASE("a broker with three witnesses serves checkpoints cosigned by all thre
     REQUIRE_FALSE(refused.ok());
     CHECK(refused.error().code == ErrorCode::bad_signature);
     CHECK(refused.error().message.find(exchange.witness_keys[2].name) != std::string::npos);
+    // fpx log verify says who signed and who did not, and accepts 2 of 3.
+    auto verified = exchange.log_verify();
+    INFO(verified.out << verified.err);
+    CHECK(verified.exit_code == 0);
+    CHECK(verified.out.find("witnesses: 2 of 2 required witnesses signed") != std::string::npos);
+    CHECK(verified.out.find("no cosignature: " + exchange.witness_keys[2].name) != std::string::npos);
     // The stopped witness is a warning, not a conflict.
     CHECK(exchange.broker->log_text().find("WITNESS CONFLICT") == std::string::npos);
   }
@@ -322,6 +349,10 @@ TEST_CASE("a broker with three witnesses serves checkpoints cosigned by all thre
     REQUIRE(proof.ok());
     CHECK(verify_consistency(first.checkpoint.size, second.checkpoint.size, first.checkpoint.root,
                              second.checkpoint.root, *proof));
+    auto verified = exchange.log_verify();
+    INFO(verified.out << verified.err);
+    CHECK(verified.exit_code == 0);
+    CHECK(verified.out.find("witnesses: 3 of 2 required witnesses signed") != std::string::npos);
   }
 }
 
@@ -356,6 +387,10 @@ TEST_CASE("a broker restarted on a store rewritten behind its witnesses' back ge
   REQUIRE_FALSE(refused.ok());
   CHECK(refused.error().code == ErrorCode::bad_signature);
   CHECK(refused.error().message.find("w1.example/w") != std::string::npos);
+  auto verified = exchange.log_verify();
+  INFO(verified.out << verified.err);
+  CHECK(verified.exit_code != 0);
+  CHECK((verified.out + verified.err).find("0 of 2 required witnesses signed") != std::string::npos);
   // What the broker serves is another root for the size the witnesses hold.
   auto unwitnessed = test::observer_options(*exchange.broker, exchange.pki);
   auto plain = client::ObserverClient::connect(exchange.pki.identity("cso.sahel-watch"), unwitnessed);
