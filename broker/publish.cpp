@@ -218,6 +218,10 @@ bool OversightPublisher::collect_cosignatures() {
     if (!current) continue;  // an answer about an older checkpoint: its size is all it tells
     switch (answer.outcome) {
       case WitnessOutcome::cosigned: {
+        // One line per witness: a witness answering many valid lines (other
+        // timestamps) could otherwise push the note past kMaxNoteSignatures
+        // and make every client refuse the checkpoint.
+        answer.cosignatures.resize(std::min<std::size_t>(answer.cosignatures.size(), 1));
         auto added = add_note_signatures(round_->note, answer.cosignatures);
         if (added) {
           round_->note = std::move(added).value();
