@@ -1,5 +1,7 @@
 // [[witnesses]] and oversight.witness_timeout_ms in broker.toml (issue 13):
 // a witness the broker cannot ask correctly is refused at start, naming the field.
+#include <filesystem>
+#include <fstream>
 #include <string>
 
 #include <catch2/catch.hpp>
@@ -29,7 +31,12 @@ std::string witness(const std::string& name, const std::string& vkey, const std:
 TEST_CASE("The broker reads its witnesses and refuses a witness it could not ask correctly") {
   test::TempDir dir;
   const auto path = dir.path() / "broker.toml";
-  const std::string base = "[storage]\ndatabase = \"x.sqlite\"\n[oversight]\nwitness_timeout_ms = 1500\n";
+  // What a broker.toml needs besides: paths that exist (their contents are read at start, not here).
+  for (const char* sub : {"crl", "enrolled", "identity"}) std::filesystem::create_directories(dir.path() / sub);
+  std::ofstream(dir.path() / "root.pem") << "";
+  const std::string base =
+      "[pki]\nroot_ca = \"root.pem\"\ncrl_dir = \"crl\"\nenrolled_dir = \"enrolled\"\n[identity]\ndir = "
+      "\"identity\"\n[storage]\ndatabase = \"x.sqlite\"\n[oversight]\nwitness_timeout_ms = 1500\n";
   auto parse = [&](const std::string& witnesses) { return parse_broker_config(base + witnesses, path); };
   auto problems = [&](const std::string& witnesses) {
     const auto config = parse(witnesses);
@@ -41,6 +48,7 @@ TEST_CASE("The broker reads its witnesses and refuses a witness it could not ask
   SECTION("two witnesses and a timeout are read as written") {
     auto config = parse(witness("w1.example/w", w1, "http://127.0.0.1:7480") +
                         witness("w2.example/w", w2, "http://127.0.0.1:7481/prefix"));
+    INFO((config.ok() ? std::string() : config.error().describe()));
     REQUIRE(config.ok());
     REQUIRE(config->witnesses.size() == 2);
     CHECK(config->witnesses[0].key == parse_witness_key(w1).value());
