@@ -43,7 +43,7 @@ struct Profile {
   // [broker] pins: the exchange's signing keys, at least one.
   client::BrokerPins broker_pins;
   // [[witnesses]] (name, vkey) and witness_quorum: a checkpoint this profile
-  // anchors on (fpx log verify, fpx observe, fpx log prove) needs that many
+  // anchors on (fpx log verify, fpx log prove) needs that many
   // valid cosignatures of them. Empty: the broker's signature alone.
   std::vector<WitnessKey> witnesses;
   std::size_t witness_quorum = 0;
