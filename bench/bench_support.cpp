@@ -243,6 +243,8 @@ void BrokerProcess::start() {
   }
 }
 
+void BrokerProcess::append_config(const std::string& toml) { write_file(config_, read_text(config_) + toml); }
+
 int BrokerProcess::stop() {
   if (pid_ <= 0) return -1;
   ::kill(pid_, SIGTERM);

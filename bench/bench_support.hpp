@@ -125,6 +125,8 @@ class BrokerProcess {
   // Starts it again (after stop or kill_hard): same config, same database,
   // same ports; returns once it listens.
   void start();
+  // Appends TOML tables (such as [[witnesses]]) to its config, read at the next start().
+  void append_config(const std::string& toml);
 
  private:
   BenchPki& pki_;

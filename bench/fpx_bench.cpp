@@ -348,6 +348,12 @@ int main(int argc, char** argv) {
                  "rabbitmq: unconfirmed publishes per publisher, one run each (default 100,1)")
       ->delimiter(',')
       ->check(CLI::Range(1, 10000));
+  app.add_option("--witnesses", options.witnesses,
+                 "lean: run twice, without witnesses and then with N `fpx witness serve` processes on loopback "
+                 "(checkpoints every second in both): receipt latency with and without, and checkpoint -> "
+                 "served with N cosignatures")
+      ->check(CLI::Range(1, 16))
+      ->needs(lean_flag);
   lean_flag->excludes(fairness_flag);
   lean_flag->excludes(abuse_flag);
   CLI11_PARSE(app, argc, argv);
@@ -362,6 +368,14 @@ int main(int argc, char** argv) {
   if (lean || rabbitmq) {
     // The paced phase runs when asked for (--latency-seconds), not for a comparison.
     options.lean_latency = lean && app.count("--latency-seconds") > 0;
+    if (options.witnesses > 0) {
+      // One invocation, two runs on the same machine state: witnesses off, then on.
+      BenchOptions off = options;
+      off.witnesses = 0;
+      off.checkpoint_every_second = true;
+      options.checkpoint_every_second = true;
+      (void)run_lean(off);
+    }
     const LeanRun lean_run = run_lean(options);
 #ifdef FPX_BENCH_RABBITMQ
     if (rabbitmq) run_rabbitmq(options, lean_run);

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <memory>
 #include <thread>
 #include <unordered_set>
 
@@ -21,6 +22,7 @@
 #include "bench_support.hpp"
 #include "fpx/wire/transport.capnp.h"
 #include "fpx_load.hpp"
+#include "witnesses.hpp"
 #include "lean_figures.hpp"
 
 namespace fpx::bench {
@@ -431,7 +433,18 @@ LeanRun run_lean(const BenchOptions& options) {
   const int broker_core = pinned && options.broker_core >= 0 ? options.broker_core : -1;
   settings.cpu_core = broker_core;
   settings.verify_workers = options.verify_workers;
+  if (options.checkpoint_every_second) settings.log_checkpoint_every_ms = 1000;
   BrokerProcess broker(pki, participants, settings);
+  // The witnesses need the log's key, the broker's: it is started again with them.
+  std::unique_ptr<BenchWitnesses> witnesses;
+  if (options.witnesses > 0) {
+    const auto fpx_bin = std::filesystem::path(options.broker_bin).parent_path() / "fpx";
+    witnesses = std::make_unique<BenchWitnesses>(fpx_bin, dir.path(), broker.chain_path(), options.witnesses);
+    broker.stop();
+    broker.append_config(witnesses->broker_toml());
+    broker.start();
+  }
+  std::printf("witnesses %d\n", options.witnesses);
   // The load (this thread, and the ZeroMQ threads started below) on the other core.
   if (pinned && !pin_to_core(kLoadCore)) fail("cannot pin the load to core " + std::to_string(kLoadCore));
   std::fprintf(stderr, "# cores: %s\n", cores_note(pinned, broker_core).c_str());
@@ -551,6 +564,18 @@ LeanRun run_lean(const BenchOptions& options) {
     std::printf("p99_over_fsync_p99 %.2f\n", receipt_p99 / fsync_p99);
     std::printf("receipt_max_ms %.2f\n", receipt_max);
     std::printf("receipt_max_over_fsync_p99 %.2f\n", receipt_max / fsync_p99);
+  }
+  if (options.witnesses > 0) {
+    // Handed to the witnesses -> served with all their cosignatures, read at
+    // the loop's timer tick (250 ms): a figure of the witnesses' round trip
+    // and the tick, not of the broker's hot path.
+    const WitnessRounds rounds = parse_witness_rounds(log, static_cast<std::size_t>(options.witnesses));
+    std::printf("witness_checkpoints_cosigned_by_all %zu\n", rounds.complete_ms.size());
+    std::printf("witness_checkpoints_missing_some %zu\n", rounds.incomplete);
+    if (!rounds.complete_ms.empty()) {
+      std::printf("witness_checkpoint_p50_ms %.0f\n", percentile(rounds.complete_ms, 0.5));
+      std::printf("witness_checkpoint_max_ms %.0f\n", percentile(rounds.complete_ms, 1.0));
+    }
   }
   std::fflush(stdout);
   return run;

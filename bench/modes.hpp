@@ -43,6 +43,11 @@ struct BenchOptions {
   // load's core too).
   int verify_workers = -1;
   int broker_core = 0;
+  // Lean: real `fpx witness serve` processes the broker asks to cosign each
+  // checkpoint (witnesses.hpp); 0: none. With --witnesses N, fpx-bench runs
+  // the lean figures with 0 and then N, checkpoints every second in both.
+  int witnesses = 0;
+  bool checkpoint_every_second = false;
   // RabbitMQ peer (peer_rabbitmq.cpp): unconfirmed publishes per publisher
   // in its two runs.
   std::vector<int> rabbitmq_windows{100, 1};

@@ -442,12 +442,14 @@ void Broker::Impl::run_timers() {
     statistics = !due || *due;  // on a read failure, try the publication itself: it reports why
   }
   const bool flush = !pending.empty();
-  if (scan_dead_letters || scan_clocks || checkpoint_log || statistics || flush) {
+  // The witnesses' answers, taken without waiting (witness_requests.hpp).
+  const bool cosignatures = publisher.collect_cosignatures();
+  if (scan_dead_letters || scan_clocks || checkpoint_log || statistics || flush || cosignatures) {
     // Marks and audit of refused handshakes wait on no fsync. Notices and
     // checkpoints append to the log, which observers may see at once: those
     // transactions are durable, or a power cut could make the broker sign
     // a different root for a size it already published.
-    const Durability durability = (scan_dead_letters || scan_clocks || checkpoint_log || statistics)
+    const Durability durability = (scan_dead_letters || scan_clocks || checkpoint_log || statistics || cosignatures)
                                       ? Durability::required
                                       : Durability::deferred;
     if (store->begin(durability).ok()) {
@@ -498,7 +500,13 @@ void Broker::Impl::run_timers() {
         timers.ran(TimerJob::log_checkpoint, now_ms);
         publisher.publish_checkpoint_if_grown();
       }
+      if (cosignatures) {
+        if (auto published = publisher.publish_cosignatures(); !published) {
+          spdlog::error("cosigned checkpoint: {}", published.error().describe());
+        }
+      }
       if (store->commit().ok()) {
+        publisher.checkpoint_committed(CommitOutcome::committed);
         counters.dead_letters += dead.size();
         for (const auto& letter : dead) {
           spdlog::info("dead letter: message {} to {} was not delivered in time", letter.message_id.hex(),
@@ -509,6 +517,7 @@ void Broker::Impl::run_timers() {
         for (const auto& participant : to_push) sessions.push_deliveries(participant);
       } else {
         store->rollback();
+        publisher.checkpoint_committed(CommitOutcome::rolled_back);
         pending.give_back(std::move(rows));
         after_commit.push_to.clear();
       }
@@ -538,10 +547,10 @@ std::string describe_counters(const BrokerCounters& c) {
   return fmt::format(
       "accepted {}, duplicates {}, refused {} (rate_limited {}), deliveries sent {}, confirmed {}, dead letters {}, "
       "ZAP refusals {}, failed handshakes {}, sessions taken over {}, internal errors {}, commits {}, "
-      "observer replies dropped {}",
+      "observer replies dropped {}, witness conflicts {}",
       c.accepted, c.duplicates, c.refused, c.rate_limited, c.deliveries_sent, c.deliveries_confirmed, c.dead_letters,
       c.zap_refused, c.handshake_failures, c.sessions_taken_over, c.internal_errors, c.commits,
-      c.observer_replies_dropped);
+      c.observer_replies_dropped, c.witness_conflicts);
 }
 
 }  // namespace fpx::broker

@@ -157,6 +157,54 @@ class ConfigReader {
     }
   }
 
+  // [[witnesses]]: name, vkey, url. The name must be the vkey's (a typo
+  // there would make every cosignature look like someone else's).
+  void witnesses(std::vector<WitnessConfig>& out) {
+    const char* key = "witnesses";
+    auto node = table_.at_path(key);
+    if (!node) return;
+    const toml::array* entries = node.as_array();
+    if (entries == nullptr) {
+      problems_.push_back({key, "must be [[witnesses]] tables with name, vkey and url"});
+      return;
+    }
+    if (entries->size() > kMaxWitnesses) {
+      problems_.push_back({key, "lists more than " + std::to_string(kMaxWitnesses) + " witnesses"});
+      return;
+    }
+    for (std::size_t i = 0; i < entries->size(); ++i) {
+      const std::string where = "witnesses[" + std::to_string(i) + "]";
+      const toml::table* entry = entries->get(i)->as_table();
+      auto name = entry ? entry->get_as<std::string>("name") : nullptr;
+      auto vkey = entry ? entry->get_as<std::string>("vkey") : nullptr;
+      auto url = entry ? entry->get_as<std::string>("url") : nullptr;
+      if (name == nullptr || vkey == nullptr || url == nullptr) {
+        problems_.push_back({where, "needs name, vkey and url (strings); the vkey is printed by `fpx witness init`"});
+        continue;
+      }
+      auto parsed = parse_witness_key(vkey->get());
+      if (!parsed) {
+        problems_.push_back({where + ".vkey", parsed.error().message});
+        continue;
+      }
+      if (parsed->name != name->get()) {
+        problems_.push_back({where + ".name", "is not the vkey's name (" + parsed->name + ")"});
+        continue;
+      }
+      // Plain HTTP, as tlog-witness allows: a cosignature is signed, so the
+      // transport needs no secrecy (the witness client has no TLS).
+      if (!url->get().starts_with("http://")) {
+        problems_.push_back({where + ".url", "must be http://HOST:PORT[/PREFIX]"});
+        continue;
+      }
+      if (std::any_of(out.begin(), out.end(), [&](const auto& w) { return w.key.name == parsed->name; })) {
+        problems_.push_back({where + ".name", "names a witness listed twice"});
+        continue;
+      }
+      out.push_back(WitnessConfig{*parsed, url->get()});
+    }
+  }
+
   void must_exist(const char* key, const std::filesystem::path& value, bool directory) {
     if (value.empty()) return;
     std::error_code error;
@@ -276,6 +324,8 @@ Result<BrokerConfig> parse_broker_config(std::string_view text, const std::files
   // reveal_after_ms: the older name of the same wait (there is no reveal any more).
   read.number("oversight.reveal_after_ms", config.oversight.publish_after_ms, 0, 3650.0 * 24 * 3600 * 1000);
   read.number("oversight.publish_after_ms", config.oversight.publish_after_ms, 0, 3650.0 * 24 * 3600 * 1000);
+  read.number("oversight.witness_timeout_ms", config.oversight.witness_timeout_ms, 100, 120'000);
+  read.witnesses(config.witnesses);
   read.path("pki.root_ca", config.root_ca, true);
   read.path("pki.crl_dir", config.crl_dir, true);
   read.path("pki.enrolled_dir", config.enrolled_dir, true);
@@ -365,7 +415,7 @@ Result<BrokerConfig> parse_broker_config(std::string_view text, const std::files
   // Keys this version does not know are probably typos: say so.
   static const std::vector<std::string> kKnownTables = {"participants", "pki", "identity", "storage", "store", "log",
                                                         "regions", "limits", "timing", "clocks", "observers", "oversight",
-                                                        "metrics", "retention"};
+                                                        "metrics", "retention", "witnesses"};
   for (const auto& [key, value] : table) {
     if (std::find(kKnownTables.begin(), kKnownTables.end(), std::string(key.str())) == kKnownTables.end()) {
       read.problems().push_back({std::string(key.str()), "is not an option of this broker (typo?)"});

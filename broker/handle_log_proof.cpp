@@ -46,7 +46,7 @@ void Broker::Impl::handle_log_proof(const EnrolledParticipant& principal, const 
   MessageLogProof proof;
   proof.message_id = id;
   proof.leaf_index = leaf_index;
-  proof.checkpoint_note = (*latest)->note;
+  proof.checkpoint_note = publisher.served_checkpoint_note(**latest);  // with its cosignatures, once they came
   for (const auto& part : *parts) proof.part_hashes.push_back(stats::commitment_part_hash(part.salt, part.metadata));
   proof.event_salt = parts->front().salt;
   proof.event_metadata = parts->front().metadata;

@@ -85,7 +85,7 @@ Bytes OversightPublisher::build_observer_reply(const EnrolledParticipant& observ
         // An answer, not a refusal: nothing to audit.
         return encode_observer_error(request_id, make_error(ErrorCode::not_found, "no checkpoint yet: the log is empty"));
       }
-      return encode_checkpoint_reply(request_id, (*latest)->note);
+      return encode_checkpoint_reply(request_id, served_checkpoint_note(**latest));
     }
     case ObserverQuery::Kind::inclusion_proof: {
       if (query.tree_size > *size || query.leaf_index >= query.tree_size) {

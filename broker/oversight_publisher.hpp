@@ -6,8 +6,10 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
@@ -25,6 +27,7 @@
 #include "loop_clock.hpp"
 #include "pending_writes.hpp"
 #include "statistics_worker.hpp"
+#include "witness_requests.hpp"
 
 namespace fpx::broker {
 
@@ -45,6 +48,8 @@ inline constexpr std::int64_t kObserverMaxFrameBytes = 64 * 1024;
 
 // Whether a feed record is also the transparency log's next leaf.
 enum class AsLeaf { no, yes };
+// Whether the timer transaction that signed a checkpoint was committed.
+enum class CommitOutcome { committed, rolled_back };
 
 class OversightPublisher {
  public:
@@ -58,12 +63,31 @@ class OversightPublisher {
         counters_(counters),
         pending_(pending),
         clock_(clock),
-        observer_reply_budget_(kObserverReplyBytesPerSecond, kObserverReplyBurstBytes) {}
+        observer_reply_budget_(kObserverReplyBytesPerSecond, kObserverReplyBurstBytes) {
+    if (!config_.witnesses.empty()) {
+      witnesses_ = std::make_unique<WitnessRequests>(config_.witnesses,
+                                                     std::chrono::milliseconds(config_.oversight.witness_timeout_ms));
+      witness_sizes_.assign(config_.witnesses.size(), 0);
+    }
+  }
 
   // account: the public record of an accepted message, if it has one.
   Status publish_message(const OpenedEnvelope& opened, const InsertedMessage& inserted);
   // From the timers: a signed checkpoint when the log grew.
   void publish_checkpoint_if_grown();
+  // After the transaction that held publish_checkpoint_if_grown: a
+  // checkpoint that is now durable goes to the witnesses (never one that may
+  // still be rolled back: its size could be signed again with another root).
+  void checkpoint_committed(CommitOutcome outcome);
+  // Each timer turn, before its transaction, on the loop thread: takes the
+  // witnesses' answers (never waits), asks again where a witness needs a
+  // proof from another size, and says whether cosignatures wait to be
+  // published (publish_cosignatures, in the turn's transaction).
+  bool collect_cosignatures();
+  Status publish_cosignatures();
+  // The note served for `latest` (latestCheckpoint, logProof): with the
+  // cosignatures its witnesses returned, once they came.
+  std::string served_checkpoint_note(const CheckpointRow& latest) const;
   // Whether a period has ended or an embargo is over, or the statistics
   // thread has a period's result: read without a transaction, so that an
   // idle broker makes no durable commit for nothing.
@@ -92,6 +116,21 @@ class OversightPublisher {
   Bytes refuse_observer(const std::string& principal, std::uint64_t request_id, const Error& error);
   std::int64_t now_ms() const { return clock_.now_ms(); }
 
+  // One checkpoint being cosigned: who has yet to answer, what came back.
+  struct WitnessRound {
+    std::uint64_t tree_size = 0;
+    Sha256Digest root{};
+    std::string note;                  // the log's note, then with each cosignature added
+    std::vector<bool> pending = {};    // per witness: asked, not answered yet
+    std::vector<bool> asked_again = {};  // per witness: one more request from the size of its 409
+    std::vector<std::string> signed_by = {};
+    bool published = false;
+    std::int64_t asked_at_ms = 0;  // when the loop handed it to the witnesses
+    bool logged = false;           // its outcome logged (once)
+  };
+  void start_witness_round(std::uint64_t tree_size, const Sha256Digest& root, std::string note);
+  void ask_witness(std::size_t index, const WitnessRound& round);
+
   const BrokerConfig& config_;
   Store& store_;
   const Identity& identity_;
@@ -102,6 +141,14 @@ class OversightPublisher {
   const LoopClock& clock_;
   ByteBudget observer_reply_budget_;
   StatisticsWorker statistics_worker_;  // last: its thread stops before the rest goes
+  // Null without [[witnesses]].
+  std::unique_ptr<WitnessRequests> witnesses_;
+  std::vector<std::uint64_t> witness_sizes_;  // the size each witness last cosigned (as far as we know)
+  bool witnesses_started_ = false;            // the checkpoint held at start was handed to them
+  std::optional<WitnessRound> checkpoint_to_witness_;  // signed in the open transaction
+  std::optional<WitnessRound> round_;                  // the checkpoint the witnesses are asked about
+  std::optional<WitnessRound> unpublished_;            // an older round's cosignatures, to publish
+  std::optional<std::pair<std::uint64_t, std::string>> served_;  // tree size, cosigned note
 };
 
 }  // namespace fpx::broker

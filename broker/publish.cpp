@@ -2,10 +2,13 @@
 // transparency log's signed checkpoints. Public records are built from an
 // allow-list of fields, never by removing fields from a private record:
 // nothing reaches the feed unless a line below names it.
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "oversight_publisher.hpp"
+#include "fpx/cosignature.hpp"
 #include "fpx/transparency_log.hpp"
 
 namespace fpx::broker {
@@ -150,12 +153,159 @@ void OversightPublisher::publish_checkpoint_if_grown() {
     record["rootHash"] = to_hex(*root);
     record["note"] = row.note;
     if (auto appended = publish_record("checkpoint", std::move(record)); !appended) return appended;
+    if (witnesses_) checkpoint_to_witness_ = WitnessRound{.tree_size = *size, .root = *root, .note = row.note};
     return store_.release_savepoint();
   }();
   if (!published) {
+    checkpoint_to_witness_.reset();
     store_.rollback_savepoint();
     spdlog::error("checkpoint: {}; tried again at the next turn", published.error().describe());
   }
+}
+
+void OversightPublisher::checkpoint_committed(CommitOutcome outcome) {
+  auto round = std::move(checkpoint_to_witness_);
+  checkpoint_to_witness_.reset();
+  if (!round || outcome != CommitOutcome::committed) return;
+  start_witness_round(round->tree_size, round->root, std::move(round->note));
+}
+
+void OversightPublisher::start_witness_round(std::uint64_t tree_size, const Sha256Digest& root, std::string note) {
+  // A newer checkpoint replaces the one still being cosigned; what came
+  // back for the older one is still published (one older round at most).
+  if (round_ && !round_->published && !round_->signed_by.empty()) unpublished_ = std::move(round_);
+  round_ = WitnessRound{.tree_size = tree_size, .root = root, .note = std::move(note)};
+  round_->asked_at_ms = now_ms();
+  round_->pending.assign(witnesses_->size(), true);
+  round_->asked_again.assign(witnesses_->size(), false);
+  for (std::size_t i = 0; i < witnesses_->size(); ++i) ask_witness(i, *round_);
+}
+
+void OversightPublisher::ask_witness(std::size_t index, const WitnessRound& round) {
+  WitnessJob job{.tree_size = round.tree_size, .note = round.note, .old_size = witness_sizes_[index], .proof = {}};
+  if (job.old_size > 0 && job.old_size < job.tree_size) {
+    // On the loop thread, outside any transaction: the store is the loop's.
+    StoreNodeSource nodes(store_);
+    auto proof = consistency_proof(nodes, job.old_size, job.tree_size);
+    if (!proof) {
+      spdlog::error("witness {}: no consistency proof from size {}: {}", witnesses_->witness(index).key.name,
+                    job.old_size, proof.error().describe());
+      return;
+    }
+    job.proof = std::move(proof).value();
+  }
+  witnesses_->ask(index, std::move(job));
+}
+
+bool OversightPublisher::collect_cosignatures() {
+  if (!witnesses_) return false;
+  if (!witnesses_started_) {
+    // After a start the broker does not know what its witnesses hold: it
+    // asks them about the checkpoint it holds, from that checkpoint's size
+    // (what an honest past of this broker asked them last); a witness
+    // holding less answers 409 with its size and is asked again from it.
+    witnesses_started_ = true;
+    auto latest = store_.latest_checkpoint();
+    if (latest && latest->has_value()) {
+      witness_sizes_.assign(witnesses_->size(), (*latest)->tree_size);
+      start_witness_round((*latest)->tree_size, (*latest)->root, (*latest)->note);
+    }
+  }
+  for (auto& answer : witnesses_->take_answers()) {
+    const auto& name = witnesses_->witness(answer.witness).key.name;
+    if (answer.outcome == WitnessOutcome::cosigned) witness_sizes_[answer.witness] = answer.witness_size;
+    const bool current = round_ && round_->tree_size == answer.tree_size && round_->pending[answer.witness];
+    if (!current) continue;  // an answer about an older checkpoint: its size is all it tells
+    switch (answer.outcome) {
+      case WitnessOutcome::cosigned: {
+        // One line per witness: a witness answering many valid lines (other
+        // timestamps) could otherwise push the note past kMaxNoteSignatures
+        // and make every client refuse the checkpoint.
+        answer.cosignatures.resize(std::min<std::size_t>(answer.cosignatures.size(), 1));
+        auto added = add_note_signatures(round_->note, answer.cosignatures);
+        if (added) {
+          round_->note = std::move(added).value();
+          round_->signed_by.push_back(name);
+        }
+        round_->pending[answer.witness] = false;
+        break;
+      }
+      case WitnessOutcome::needs_proof_from:
+        witness_sizes_[answer.witness] = answer.witness_size;
+        if (!round_->asked_again[answer.witness]) {
+          round_->asked_again[answer.witness] = true;
+          ask_witness(answer.witness, *round_);
+        } else {
+          round_->pending[answer.witness] = false;
+          spdlog::warn("witness {} changed its tree size twice for checkpoint {}: asked again at the next one", name,
+                       answer.tree_size);
+        }
+        break;
+      case WitnessOutcome::refused:
+        round_->pending[answer.witness] = false;
+        if (answer.error && answer.error->code == ErrorCode::replay) {
+          // The witness holds a history of this log that this checkpoint
+          // does not extend: this log was rewritten, or someone showed the
+          // witness a fork signed by this broker's key. Either is an incident.
+          ++counters_.witness_conflicts;
+          spdlog::critical("WITNESS CONFLICT: {} refused checkpoint {} (tree size {}): {}. The log this broker "
+                           "serves is not the one that witness cosigned: investigate before anything else",
+                           name, answer.tree_size, answer.tree_size, answer.error->describe());
+        } else if (answer.error && answer.error->code == ErrorCode::invalid_argument) {
+          ++counters_.witness_conflicts;
+          spdlog::critical("WITNESS CONFLICT: {} refused the consistency proof of checkpoint {}: {}. This log does "
+                           "not extend what that witness cosigned: investigate before anything else",
+                           name, answer.tree_size, answer.error->describe());
+        } else {
+          spdlog::warn("witness {}: no cosignature for checkpoint {}: {}", name, answer.tree_size,
+                       answer.error ? answer.error->describe() : std::string("no answer"));
+        }
+        break;
+    }
+  }
+  if (round_ && !round_->published && !round_->signed_by.empty()) {
+    served_ = {round_->tree_size, round_->note};
+  }
+  const bool round_done = round_ && !round_->published &&
+                          std::none_of(round_->pending.begin(), round_->pending.end(), [](bool p) { return p; });
+  if (round_done && !round_->logged) {
+    // The figure fpx-bench --witnesses reads: checkpoint signed -> served
+    // with every cosignature that came (to the loop's timer tick).
+    round_->logged = true;
+    spdlog::info("witnesses: checkpoint {} served with {} of {} cosignatures {} ms after they were asked",
+                 round_->tree_size, round_->signed_by.size(), witnesses_->size(), now_ms() - round_->asked_at_ms);
+  }
+  if (round_done && round_->signed_by.empty()) round_->published = true;  // nothing came: nothing to publish
+  return unpublished_.has_value() || (round_ && round_done && !round_->published);
+}
+
+Status OversightPublisher::publish_cosignatures() {
+  auto publish = [&](WitnessRound& round) -> Status {
+    // A record of its own after the checkpoint's: the checkpoint record is
+    // signed and never rewritten, and the cosignatures come seconds later.
+    nlohmann::json record;
+    record["treeSize"] = round.tree_size;
+    record["rootHash"] = to_hex(round.root);
+    record["note"] = round.note;
+    record["witnesses"] = round.signed_by;
+    if (auto appended = publish_record("cosigned-checkpoint", std::move(record)); !appended) return appended;
+    round.published = true;
+    return {};
+  };
+  if (unpublished_) {
+    if (auto done = publish(*unpublished_); !done) return done;
+    unpublished_.reset();
+  }
+  if (round_ && !round_->published &&
+      std::none_of(round_->pending.begin(), round_->pending.end(), [](bool p) { return p; })) {
+    return publish(*round_);
+  }
+  return {};
+}
+
+std::string OversightPublisher::served_checkpoint_note(const CheckpointRow& latest) const {
+  if (served_ && served_->first == latest.tree_size) return served_->second;
+  return latest.note;
 }
 
 }  // namespace fpx::broker

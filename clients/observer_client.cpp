@@ -491,6 +491,22 @@ Result<FeedPage> ObserverClient::follow(std::uint64_t from_sequence, std::uint32
                                   std::to_string(note->checkpoint.size));
         }
       }
+      if (record->kind == "cosigned-checkpoint") {
+        // A checkpoint's cosignatures, published once its witnesses answered
+        // (docs/PROTOCOL.md §11): the same note, signed by the log, with
+        // cosignature lines added. Who signed is checked where it matters,
+        // on the head an observer anchors on (latest_checkpoint).
+        if (!record->note || !record->tree_size) {
+          return record_error(ErrorCode::malformed, record->sequence, "a cosigned checkpoint without \"treeSize\" and \"note\"");
+        }
+        auto note = verify_checkpoint_note(*record->note, impl_->options_.log_origin, impl_->broker_key_);
+        if (!note) return record_error(note.error().code, record->sequence, "its note: " + note.error().message);
+        if (note->checkpoint.size != *record->tree_size) {
+          return record_error(ErrorCode::malformed, record->sequence,
+                              "its \"treeSize\" " + std::to_string(*record->tree_size) + " is not its note's " +
+                                  std::to_string(note->checkpoint.size));
+        }
+      }
       if (auto covered = cover.add(*record, now_ms); !covered) return std::move(covered).take_error();
       page.records.push_back(std::move(record).value());
       ++page.next_sequence;
@@ -506,12 +522,28 @@ Result<FeedPage> ObserverClient::follow(std::uint64_t from_sequence, std::uint32
   });
 }
 
+Result<std::optional<CosignatureReport>> require_witnessed(std::string_view note, std::span<const WitnessKey> witnesses,
+                                                           std::size_t quorum) {
+  if (witnesses.empty()) return std::optional<CosignatureReport>{};
+  auto report = require_cosignatures(note, witnesses, quorum);
+  if (!report) return std::move(report).take_error();
+  return std::optional<CosignatureReport>(std::move(report).value());
+}
+
 Result<SignedCheckpoint> ObserverClient::latest_checkpoint() {
   return guarded<SignedCheckpoint>([&]() -> Result<SignedCheckpoint> {
     auto reply = impl_->request("latestCheckpoint", Reply::Kind::checkpoint,
                                 [](ObserverQuery& query) { query.kind = ObserverQuery::Kind::latest_checkpoint; });
     if (!reply) return std::move(reply).take_error();
-    return verify_checkpoint_note(std::move(reply->note), impl_->options_.log_origin, impl_->broker_key_);
+    auto checkpoint = verify_checkpoint_note(std::move(reply->note), impl_->options_.log_origin, impl_->broker_key_);
+    if (!checkpoint) return checkpoint;
+    // The head an observer anchors on must be witnessed when it requires it:
+    // a broker showing this observer a fork cannot get it cosigned by k
+    // witnesses that each saw the other history.
+    auto witnessed = require_witnessed(checkpoint->note, impl_->options_.witnesses, impl_->options_.witness_quorum);
+    if (!witnessed) return std::move(witnessed).take_error();
+    checkpoint->cosignatures = std::move(witnessed).value();
+    return checkpoint;
   });
 }
 

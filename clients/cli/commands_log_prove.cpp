@@ -85,6 +85,14 @@ int run_log_prove(const GlobalOptions& global, const LogProveOptions& options) {
     return report_failure(global, kExitRefused, included.error(),
                           "keep " + envelope_file.string() + " and its receipt: with this answer they are evidence");
   }
+  // The checkpoint proved against must be the one everyone sees: with the
+  // profile's witness_quorum, that many of its [[witnesses]] cosigned it.
+  auto witnessed = client::require_witnessed(proof->checkpoint_note, profile->witnesses, profile->witness_quorum);
+  if (!witnessed) {
+    return report_failure(global, kExitRefused, witnessed.error(),
+                          "the message is in the log this broker showed you, but that checkpoint is not witnessed: "
+                          "run fpx log prove again after the next checkpoint");
+  }
   const Checkpoint& checkpoint = included->checkpoint;
   if (global.json) {
     JsonObject out;
@@ -96,6 +104,7 @@ int run_log_prove(const GlobalOptions& global, const LogProveOptions& options) {
         .unsigned_number("treeSize", checkpoint.size)
         .text("rootHash", to_hex(checkpoint.root))
         .text("checkpoint", proof->checkpoint_note)
+        .text("witnesses", *witnessed ? (*witnessed)->describe() : std::string("none required"))
         .text("event", proof->event_metadata);
     std::cout << out.str() << "\n";
     return kExitOk;
@@ -107,6 +116,7 @@ int run_log_prove(const GlobalOptions& global, const LogProveOptions& options) {
             << proof->checkpoint_note << "leaf: " << to_hex(included->leaf_hash) << ", its event part \""
             << proof->event_metadata << "\" names this message\n"
             << "included at index " << proof->leaf_index << "\n";
+  if (*witnessed) std::cout << "witnesses: " << (*witnessed)->describe() << "\n";
   return kExitOk;
 }
 

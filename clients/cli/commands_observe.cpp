@@ -52,11 +52,15 @@ std::string summary_of(const client::FeedRecord& record) {
   auto fields = json_object_fields(record.signed_record);
   if (!fields) return "(unreadable: " + fields.error().message + ")";
   std::string summary;
-  if (record.kind == "checkpoint") {
+  if (record.kind == "checkpoint" || record.kind == "cosigned-checkpoint") {
     const auto* size = find_field(*fields, "treeSize");
     const auto* root = find_field(*fields, "rootHash");
     summary = "tree size " + (size != nullptr ? size->display : std::string("?"));
     if (root != nullptr) summary.append(", root ").append(root->display.substr(0, 16)).append("...");
+    // As the broker lists them; a profile's witnesses are checked on the head (fpx log verify).
+    if (const auto* witnesses = find_field(*fields, "witnesses"); witnesses != nullptr) {
+      summary.append(", cosigned by ").append(witnesses->display);
+    }
     return summary;
   }
   auto text_of = [&](std::string_view name) {
@@ -386,6 +390,11 @@ int run_log_verify(const GlobalOptions& global, const LogVerifyOptions& options)
     JsonObject out;
     out.boolean("ok", ok).text("origin", now.origin).unsigned_number("treeSize", now.size).text("rootHash", to_hex(now.root));
     if (previous_size) out.unsigned_number("previousTreeSize", *previous_size);
+    if (head->cosignatures) {
+      std::vector<std::string> signed_by;
+      for (const auto& valid : head->cosignatures->valid) signed_by.push_back(json_quote(valid.witness));
+      out.raw("witnessesSigned", json_array(signed_by)).text("witnesses", head->cosignatures->describe());
+    }
     out.unsigned_number("recordsIncluded", included).unsigned_number("recordsPending", pending);
     out.unsigned_number("recordsBound", bound).unsigned_number("recordsNotBound", cover.unbound());
     if (cover.failure()) out.text("coverFailure", std::string(client::cover_failure_name(cover.failure()->failure)));
@@ -397,6 +406,7 @@ int run_log_verify(const GlobalOptions& global, const LogVerifyOptions& options)
   } else {
     std::cout << "checkpoint: " << now.origin << ", tree size " << now.size << ", root " << to_hex(now.root)
               << " (signature verified)\n";
+    if (head->cosignatures) std::cout << "witnesses: " << head->cosignatures->describe() << "\n";
     if (previous_size && ok) {
       std::cout << "consistency: tree size " << *previous_size << " -> " << now.size << " verified (the log only grew)\n";
     } else if (!previous_size && ok) {

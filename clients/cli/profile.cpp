@@ -22,6 +22,48 @@ std::string text_at(const toml::table& table, const char* key) {
   return {};
 }
 
+// [[witnesses]] (name, vkey) and witness_quorum: the checkpoints this
+// profile believes must be cosigned by that many of them (issue 13).
+void read_witnesses(const toml::table& table, Profile& profile, std::vector<FieldError>& problems) {
+  const auto node = table.at_path("witnesses");
+  if (node) {
+    const toml::array* entries = node.as_array();
+    if (entries == nullptr || entries->size() > kMaxProfileWitnesses) {
+      problems.push_back({"witnesses", "must be at most " + std::to_string(kMaxProfileWitnesses) +
+                                           " [[witnesses]] tables with name and vkey"});
+      return;
+    }
+    for (std::size_t i = 0; i < entries->size(); ++i) {
+      const std::string where = "witnesses[" + std::to_string(i) + "]";
+      const toml::table* entry = entries->get(i)->as_table();
+      auto name = entry ? entry->get_as<std::string>("name") : nullptr;
+      auto vkey = entry ? entry->get_as<std::string>("vkey") : nullptr;
+      if (name == nullptr || vkey == nullptr) {
+        problems.push_back({where, "needs name and vkey (the vkey its operator printed with `fpx witness init`)"});
+        continue;
+      }
+      auto key = parse_witness_key(vkey->get());
+      if (!key) {
+        problems.push_back({where + ".vkey", key.error().message});
+      } else if (key->name != name->get()) {
+        problems.push_back({where + ".name", "is not the vkey's name (" + key->name + ")"});
+      } else {
+        profile.witnesses.push_back(*key);
+      }
+    }
+  }
+  const auto quorum = table.at_path("witness_quorum");
+  if (!quorum && profile.witnesses.empty()) return;
+  const auto value = quorum.value<std::int64_t>();
+  if (!value || *value < 1 || static_cast<std::size_t>(*value) > profile.witnesses.size()) {
+    problems.push_back({"witness_quorum", "must be a number from 1 to the number of [[witnesses]] (" +
+                                             std::to_string(profile.witnesses.size()) +
+                                             "): how many of them must cosign a checkpoint"});
+    return;
+  }
+  profile.witness_quorum = static_cast<std::size_t>(*value);
+}
+
 }  // namespace
 
 client::ClientOptions Profile::client_options() const {
@@ -58,6 +100,8 @@ Result<client::ObserverOptions> Profile::observer_options() const {
   options.broker_curve_key = broker_curve_key;
   options.log_origin = log_origin;
   options.broker_pins = broker_pins;
+  options.witnesses = witnesses;
+  options.witness_quorum = witness_quorum;
   return options;
 }
 
@@ -187,6 +231,7 @@ Result<Profile> load_profile_dir(const std::filesystem::path& dir, PinsNeeded pi
              !profile.broker_pins.empty() && !bounded) {
     problems.field_errors.push_back({"broker.pins", bounded.error().message});
   }
+  read_witnesses(table, profile, problems.field_errors);
   if (!problems.field_errors.empty()) return problems;
   return profile;
 }

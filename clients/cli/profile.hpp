@@ -22,6 +22,10 @@ namespace fpx::cli {
 inline constexpr const char* kProfileFile = "fpx.toml";
 inline constexpr const char* kProfileEnv = "FPX_PROFILE";
 
+// Witnesses a profile may list: a client checks a cosignature per witness
+// per checkpoint; more than this is a typo'd file, not a policy.
+inline constexpr std::size_t kMaxProfileWitnesses = 32;
+
 struct Profile {
   std::filesystem::path dir;
   std::filesystem::path identity_dir;
@@ -38,6 +42,11 @@ struct Profile {
   RevocationCheck revocation = RevocationCheck::required;
   // [broker] pins: the exchange's signing keys, at least one.
   client::BrokerPins broker_pins;
+  // [[witnesses]] (name, vkey) and witness_quorum: a checkpoint this profile
+  // anchors on (fpx log verify, fpx log prove) needs that many
+  // valid cosignatures of them. Empty: the broker's signature alone.
+  std::vector<WitnessKey> witnesses;
+  std::size_t witness_quorum = 0;
 
   std::filesystem::path state_db() const { return dir / "client.sqlite"; }
   std::filesystem::path inbox_dir() const { return dir / "inbox"; }

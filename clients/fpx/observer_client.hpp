@@ -34,12 +34,14 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "fpx/broker_pins.hpp"
 #include "fpx/certificate.hpp"
+#include "fpx/cosignature.hpp"
 #include "fpx/crypto.hpp"
 #include "fpx/identity.hpp"
 #include "fpx/transparency_log.hpp"
@@ -63,6 +65,12 @@ struct ObserverOptions {
   CurvePublicKey broker_curve_key{};
   // The origin line (and note key name) the checkpoints must carry.
   std::string log_origin = kDefaultLogOrigin;
+  // Witnesses this observer trusts ([[witnesses]] of its profile) and how
+  // many of them must have cosigned a checkpoint before it is believed
+  // (witness_quorum, 1..n; docs/PROTOCOL.md §13.4). Empty: checkpoints
+  // are taken on the broker's signature alone.
+  std::vector<WitnessKey> witnesses;
+  std::size_t witness_quorum = 0;
   std::chrono::milliseconds handshake_timeout{5000};
   std::chrono::milliseconds request_timeout{15000};
 };
@@ -100,8 +108,16 @@ struct FeedPage {
 
 struct SignedCheckpoint {
   Checkpoint checkpoint;  // origin, tree size, root
-  std::string note;       // the signed note text, to keep and re-verify later
+  std::string note;       // the signed note text (with any cosignatures), to keep and re-verify later
+  // Set when witnesses are trusted: who cosigned it, who did not.
+  std::optional<CosignatureReport> cosignatures = {};
 };
+
+// A checkpoint note against the witnesses a client trusts: nullopt when it
+// trusts none; bad_signature naming who signed and who did not when fewer
+// than `quorum` cosigned it validly (require_cosignatures).
+Result<std::optional<CosignatureReport>> require_witnessed(std::string_view note, std::span<const WitnessKey> witnesses,
+                                                           std::size_t quorum);
 
 // Checks one record on its own (also used on records saved earlier): the
 // signature with the broker's key, then that the signed JSON is an object

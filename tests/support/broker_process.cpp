@@ -65,6 +65,7 @@ void BrokerProcess::choose_endpoints_and_write_config() {
     config << "]\n";
   }
   if (options.reveal_after_ms) config << "reveal_after_ms = " << *options.reveal_after_ms << "\n";
+  if (options.witness_timeout_ms) config << "witness_timeout_ms = " << *options.witness_timeout_ms << "\n";
   config << "[pki]\nroot_ca = " << quoted(pki_.root_pem()) << "\ncrl_dir = " << quoted(pki_.crl_dir())
          << "\nenrolled_dir = " << quoted(dir_ / "enrolled") << "\n"
          << "[identity]\ndir = " << quoted(pki_.dir() / "participants" / "exchange.broker") << "\n"
@@ -98,6 +99,12 @@ void BrokerProcess::choose_endpoints_and_write_config() {
 
 BrokerProcess::~BrokerProcess() {
   if (pid_ > 0) kill_hard();
+}
+
+void BrokerProcess::append_config(const std::string& toml) {
+  std::ofstream config(config_, std::ios::app);
+  config << toml;
+  REQUIRE(config.good());
 }
 
 void BrokerProcess::enroll(const std::string& id) {

@@ -45,6 +45,8 @@ struct BrokerOptions {
   std::string postgres_dsn;
   std::string metrics_listen;  // [metrics] listen; empty: no metrics endpoint
   std::string extra_toml;      // appended after every other table (e.g. "[retention]\nalert = \"1s\"\n")
+  // oversight.witness_timeout_ms; unset keeps the broker's default.
+  std::optional<std::int64_t> witness_timeout_ms;
 };
 
 struct AuditRecord {
@@ -68,6 +70,8 @@ class BrokerProcess {
   int stop();                   // SIGTERM; returns the exit status
   void reload();                // SIGHUP, then waits until the broker has read it
   void enroll(const std::string& id);  // copies the chain into the enrolled directory
+  // Appends TOML (tables such as [[witnesses]]) to the config, read at the next start().
+  void append_config(const std::string& toml);
 
   const std::string& endpoint() const { return endpoint_; }
   const std::string& observers_endpoint() const { return observers_endpoint_; }

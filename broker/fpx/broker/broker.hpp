@@ -33,6 +33,7 @@ struct BrokerCounters {
   std::uint64_t internal_errors = 0;
   std::uint64_t commits = 0;
   std::uint64_t observer_replies_dropped = 0;  // an observer's send queue was full
+  std::uint64_t witness_conflicts = 0;  // a witness holds another history of the log (issue 13)
 };
 
 class Broker {

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "fpx/cosignature.hpp"
 #include "fpx/ids.hpp"
 #include "fpx/result.hpp"
 
@@ -117,7 +118,22 @@ struct Oversight {
   std::int64_t suppression_threshold = 3;
   std::int64_t protection_range = 3;
   std::int64_t publish_after_ms = 30LL * 24 * 3600 * 1000;
+  // How long one add-checkpoint request to a witness may take (connecting,
+  // sending, reading: each). A witness down or slow costs its own thread
+  // this much per checkpoint and never delays the loop (witness_requests.hpp).
+  std::int64_t witness_timeout_ms = 5'000;
 };
+
+// A witness the broker asks to cosign each new checkpoint ([[witnesses]],
+// docs/PROTOCOL.md §13): its vkey (name and Ed25519 key, type 0x04) and
+// where it serves add-checkpoint ("http://HOST:PORT[/PREFIX]").
+struct WitnessConfig {
+  WitnessKey key;
+  std::string url;
+};
+// Witnesses one broker asks: each costs a thread and a request per
+// checkpoint; C2SP clients need a handful. More is a misconfiguration.
+inline constexpr std::size_t kMaxWitnesses = 16;
 
 // Where the broker keeps its state ([store] backend): SQLite, embedded, one
 // machine; PostgreSQL, for an exchange that replicates (broker/store_pg/).
@@ -165,6 +181,7 @@ struct BrokerConfig {
   Oversight oversight;
   MetricsSettings metrics;
   RetentionSettings retention;
+  std::vector<WitnessConfig> witnesses;  // [[witnesses]]: asked to cosign each checkpoint
   std::string log_level = "info";
 };
 
