@@ -1,6 +1,7 @@
 #include "fpx/broker/config.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <ctime>
 #include <fstream>
@@ -299,6 +300,26 @@ Result<BrokerConfig> load_broker_config(const std::filesystem::path& path) {
   if (!in) return make_error(ErrorCode::invalid_argument, "cannot read the configuration file " + path.string());
   const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   return parse_broker_config(text, path);
+}
+
+Result<ListenAddress> parse_listen_address(std::string_view listen) {
+  auto invalid = [&] {
+    std::string message = "metrics listen address '";
+    message.append(listen).append("' is not HOST:PORT (e.g. 127.0.0.1:9464); use \"\" to disable metrics");
+    return make_error(ErrorCode::invalid_argument, std::move(message));
+  };
+  const auto colon = listen.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) return invalid();
+  std::string_view host = listen.substr(0, colon);
+  const std::string_view port_text = listen.substr(colon + 1);
+  if (host.front() == '[') {
+    if (host.size() < 3 || host.back() != ']') return invalid();
+    host = host.substr(1, host.size() - 2);
+  }
+  int port = -1;
+  const auto [end, error] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (error != std::errc() || end != port_text.data() + port_text.size() || port < 0 || port > 65535) return invalid();
+  return ListenAddress{std::string(host), port};
 }
 
 Result<BrokerConfig> parse_broker_config(std::string_view text, const std::filesystem::path& path) {

@@ -1,5 +1,7 @@
 #include "fpx/broker/metrics.hpp"
 
+#include "fpx/broker/config.hpp"
+
 #include <algorithm>
 #include <charconv>
 #include <condition_variable>
@@ -183,26 +185,6 @@ std::string escape_label_value(std::string_view text) {
     else out += c;
   }
   return out;
-}
-
-Result<ListenAddress> parse_listen_address(std::string_view listen) {
-  auto invalid = [&] {
-    std::string message = "metrics listen address '";
-    message.append(listen).append("' is not HOST:PORT (e.g. 127.0.0.1:9464); use \"\" to disable metrics");
-    return make_error(ErrorCode::invalid_argument, std::move(message));
-  };
-  const auto colon = listen.rfind(':');
-  if (colon == std::string_view::npos || colon == 0) return invalid();
-  std::string_view host = listen.substr(0, colon);
-  const std::string_view port_text = listen.substr(colon + 1);
-  if (host.front() == '[') {
-    if (host.size() < 3 || host.back() != ']') return invalid();
-    host = host.substr(1, host.size() - 2);
-  }
-  int port = -1;
-  const auto [end, error] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (error != std::errc() || end != port_text.data() + port_text.size() || port < 0 || port > 65535) return invalid();
-  return ListenAddress{std::string(host), port};
 }
 
 namespace {

@@ -38,8 +38,10 @@ fpx::Bytes encode(const BrokerReply& reply) {
       return fpx::encode_status(reply.request_id, *reply.status_of, reply.recipients);
     case BrokerReply::Kind::pong: return fpx::encode_pong(reply.request_id);
     case BrokerReply::Kind::session_closed: return fpx::encode_session_closed(reply.reason);
-    // Not round-tripped here yet (its decoder, decode_log_proof, has its own checks): skipped, not failed.
+    // Not round-tripped here yet (their decoders, decode_log_proof and
+    // decode_statistics_facts, have their own checks): skipped, not failed.
     case BrokerReply::Kind::log_proof: return {};
+    case BrokerReply::Kind::statistics_facts: return {};
     case BrokerReply::Kind::unknown: return {};
   }
   return {};

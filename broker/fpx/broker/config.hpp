@@ -192,4 +192,12 @@ Result<BrokerConfig> load_broker_config(const std::filesystem::path& path);
 // target drives: no file per input).
 Result<BrokerConfig> parse_broker_config(std::string_view text, const std::filesystem::path& path);
 
+// Splits "HOST:PORT" (an IPv6 host in brackets), as [metrics] listen is
+// written; invalid_argument otherwise.
+struct ListenAddress {
+  std::string host;
+  int port = 0;
+};
+Result<ListenAddress> parse_listen_address(std::string_view listen);
+
 }  // namespace fpx::broker

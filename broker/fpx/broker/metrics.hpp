@@ -137,11 +137,4 @@ class MetricsServer {
   std::unique_ptr<State> state_;
 };
 
-// Splits "HOST:PORT" (an IPv6 host in brackets); invalid_argument otherwise.
-struct ListenAddress {
-  std::string host;
-  int port = 0;
-};
-Result<ListenAddress> parse_listen_address(std::string_view listen);
-
 }  // namespace fpx::broker
