@@ -604,10 +604,16 @@ struct FollowedFeed {
 
 };
 
-const client::FeedRecord& wait_for_statistics(client::ObserverClient& observer, FollowedFeed& feed, bool final) {
-  auto deadline = std::chrono::steady_clock::now() + 10s;
+// The broker suppresses a period on its statistics thread and writes the
+// record at a later statistics check (once a second of its clock): the
+// fake clock moves a second each round so that check comes.
+template <typename Exchange>
+const client::FeedRecord& wait_for_statistics(Exchange& exchange, client::ObserverClient& observer, FollowedFeed& feed,
+                                              bool final) {
+  auto deadline = std::chrono::steady_clock::now() + 30s;
   while (feed.statistics(final) == nullptr && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(50ms);
+    exchange.advance(1000);
     feed.follow(observer);
   }
   const auto* record = feed.statistics(final);
@@ -697,7 +703,7 @@ TEST_CASE("statistics of a period are published once and final as linked tables 
   // Seven days after the day's end: its one statistics record, final.
   exchange.set_now(day_start + kDayMs + 7 * kDayMs + 1000);
   FollowedFeed feed;
-  const auto& record = wait_for_statistics(*observer, feed, true);
+  const auto& record = wait_for_statistics(exchange, *observer, feed, true);
   feed.follow(*observer);
   CHECK(std::count_if(feed.records.begin(), feed.records.end(), [](const auto& r) { return r.kind == "statistics"; }) ==
         1);
@@ -771,9 +777,18 @@ TEST_CASE("statistics of a period are published once and final as linked tables 
 
   // The statistics record is a leaf of the log itself, so the broker cannot
   // show other observers other figures unnoticed.
-  auto head = observer->latest_checkpoint();
-  REQUIRE(head.ok());
+  // The record is written in a later turn than the period's check, so the
+  // checkpoint that covers it comes at a later checkpoint tick.
   REQUIRE(record.log_index.has_value());
+  auto head = observer->latest_checkpoint();
+  const auto checkpoint_deadline = std::chrono::steady_clock::now() + 30s;
+  while (head.ok() && head->checkpoint.size <= *record.log_index &&
+         std::chrono::steady_clock::now() < checkpoint_deadline) {
+    std::this_thread::sleep_for(50ms);
+    exchange.advance(5000);
+    head = observer->latest_checkpoint();
+  }
+  REQUIRE(head.ok());
   REQUIRE(*record.log_index < head->checkpoint.size);
   auto proof = observer->inclusion_proof(*record.log_index, head->checkpoint.size);
   REQUIRE(proof.ok());
