@@ -261,4 +261,6 @@ Result<std::size_t> protect_tables(disclosure::PeriodTables& tables, std::int64_
   return *nearby;
 }
 
+void release_solver_thread_state() { glp_free_env(); }
+
 }  // namespace fpx::broker

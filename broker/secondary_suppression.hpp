@@ -58,4 +58,9 @@ Result<std::vector<FeasibleInterval>> audit_suppressed_cells(const disclosure::P
 Result<std::size_t> protect_tables(disclosure::PeriodTables& tables, std::int64_t threshold, std::int64_t protection,
                                    std::stop_token stop = {});
 
+// GLPK keeps an environment per thread that only glp_free_env releases: a
+// thread that ran protect_tables calls this once its problems are gone, or
+// that memory outlives the thread (LeakSanitizer reports it).
+void release_solver_thread_state();
+
 }  // namespace fpx::broker

@@ -54,6 +54,7 @@ void StatisticsWorker::run(std::stop_token stop) {
     }
     const auto began = std::chrono::steady_clock::now();
     auto secondary = protect_tables(job.tables, job.threshold, job.protection, stop);
+    release_solver_thread_state();  // every problem of this run is gone; GLPK's memory goes too
     const std::chrono::duration<double> took = std::chrono::steady_clock::now() - began;
     {
       std::lock_guard lock(mutex_);

@@ -99,7 +99,9 @@ void add_constraints(PeriodTables& tables) {
       const std::string_view a = row.table == Table::pair || row.table == Table::requester ? row.requester
                                  : row.table == Table::region                              ? row.region
                                                                                            : row.requested;
-      const std::string_view b = row.table == Table::pair ? row.requested : "";
+      // Both arms string_view: `? row.requested : ""` would make a temporary
+      // std::string that dies before the view is read.
+      const std::string_view b = row.table == Table::pair ? std::string_view(row.requested) : std::string_view();
       return index_of(tables, row.table, a, b, measure);
     };
     auto at_most = [&](std::string_view part, std::string_view whole) {
