@@ -58,6 +58,7 @@ PostgresCluster::PostgresCluster() {
     FAIL("PostgreSQL 15's server is not installed (" << kPostgresBin.string()
                                                       << "/initdb): run deploy/install-packages.sh");
   }
+  // mkdtemp(3) replaces the six X with a unique suffix and creates the directory 0700.
   std::string pattern = (fs::temp_directory_path() / "fpx-pg-XXXXXX").string();
   REQUIRE(::mkdtemp(pattern.data()) != nullptr);
   root_ = pattern;
