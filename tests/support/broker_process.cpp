@@ -130,9 +130,11 @@ BrokerProcess::Launch BrokerProcess::launch() {
     ::execl(binary.c_str(), binary.c_str(), "--config", config.c_str(), static_cast<char*>(nullptr));
     ::_exit(127);
   }
-  // Ready when the broker says so: it logs "ready" after binding both
-  // endpoints. A port that merely accepts could be another program's, or
-  // the participants endpoint of a broker about to fail on the observers one.
+  // Ready when the broker says so: it prints "listening" after binding both
+  // endpoints and starting its metrics server (the " ready: " log line comes
+  // before the metrics port is bound). A port that merely accepts could be
+  // another program's, or the participants endpoint of a broker about to fail
+  // on the observers one.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   for (;;) {
     int status = 0;
@@ -142,7 +144,13 @@ BrokerProcess::Launch BrokerProcess::launch() {
       if (log.find("Address already in use", log_before) != std::string::npos) return Launch::port_taken;
       FAIL("fpx-broker exited at start:\n" << log);
     }
-    if (read_file(log_).find(" ready: ", log_before) != std::string::npos) return Launch::listening;
+    const std::string log = read_file(log_);
+    if (log.find("fpx-broker listening on ", log_before) != std::string::npos) {
+      if (!options_.metrics_listen.empty() && log.find("metrics on http://", log_before) == std::string::npos) {
+        FAIL("fpx-broker serves without its metrics endpoint:\n" << log);
+      }
+      return Launch::listening;
+    }
     if (std::chrono::steady_clock::now() > deadline) FAIL("fpx-broker did not get ready:\n" << read_file(log_));
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
