@@ -62,6 +62,9 @@ new_keys sn.focal-point SN focal-point
 new_keys ne.focal-point NE focal-point
 new_keys bf.focal-point BF focal-point
 new_keys sn.police-judiciaire SN agency
+# Niger's and Burkina Faso's agencies send the demo's tracing traffic (issue 12).
+new_keys ne.police-nationale NE agency
+new_keys bf.gendarmerie BF agency
 new_keys cso.sahel-watch SN observer
 new_keys exchange.broker AT broker
 echo "Two officers of Niger's focal point make keys of their own, under ne.focal-point:"
@@ -79,6 +82,8 @@ sign sn.focal-point "$(national SN)"
 sign ne.focal-point "$(national NE)"
 sign bf.focal-point "$(national BF)"
 sign sn.police-judiciaire "$(national SN)"
+sign ne.police-nationale "$(national NE)"
+sign bf.gendarmerie "$(national BF)"
 sign cso.sahel-watch "$pki"
 sign exchange.broker "$pki"
 sign ne.focal-point~amadou "$(national NE)"
@@ -135,10 +140,12 @@ echo "every participant's keys exist only in its own keys/<id>/ directory: the o
 step "The broker starts on 127.0.0.1 with its SQLite file; the participants are enrolled"
 mkdir -p "$demo_dir/enrolled"
 for id in sn.focal-point ne.focal-point bf.focal-point sn.police-judiciaire cso.sahel-watch \
-  ne.focal-point~amadou ne.focal-point~fatima; do
+  ne.focal-point~amadou ne.focal-point~fatima ne.police-nationale bf.gendarmerie; do
   cp "$keys/$id/chain.pem" "$demo_dir/enrolled/$id.pem"
 done
 port="${FPX_DEMO_PORT:-7400}"
+period_s=10        # the demo's statistics period
+publish_after_s=12 # how long after its end a period is published
 cat > "$demo_dir/broker.toml" <<TOML
 [participants]
 endpoint = "tcp://127.0.0.1:$port"
@@ -156,10 +163,11 @@ database = "fpx-broker.sqlite"
 level = "warn"
 [oversight]
 checkpoint_every_ms = 1000
-# Short statistics periods, published 2 s after they end, so that the demo
-# sees one (a deployment uses "quarter", published 30 days after).
-statistics_period = "10s"
-publish_after_ms = 2000
+# Short statistics periods, published $publish_after_s s after they end (time
+# for the demo traffic's answers to come in), so that the demo sees several
+# (a deployment uses "quarter", published 30 days after).
+statistics_period = "${period_s}s"
+publish_after_ms = $((publish_after_s * 1000))
 [regions]
 Sahel = ["BF", "ML", "MR", "NE", "TD", "SN"]
 TOML
@@ -177,7 +185,7 @@ grep "listening on" "$demo_dir/broker.log"
 # One fpx profile per participant: identity, broker endpoint and key, root CA, CRLs.
 profile() { echo "$demo_dir/profiles/$1"; }
 for id in sn.focal-point ne.focal-point bf.focal-point sn.police-judiciaire ne.focal-point~amadou \
-  ne.focal-point~fatima; do
+  ne.focal-point~fatima ne.police-nationale bf.gendarmerie; do
   "$fpx_bin" profile init --dir "$(profile "$id")" --identity "$keys/$id" \
     --broker-endpoint "tcp://127.0.0.1:$port" --broker-cert "$keys/exchange.broker/chain.pem" \
     --root-ca "$pki/root-ca.pem" --crl-dir "$crls" >/dev/null
@@ -250,6 +258,16 @@ step "Anyone holding a message can verify it offline with the root CA and the CR
 saved="$(profile ne.focal-point)/inbox/$request_id.fpx"
 "$fpx_bin" verify "$saved" --root-ca "$pki/root-ca.pem" --crl-dir "$crls"
 
+step "Tracing traffic for the statistics: 40 requests over 4 periods, acknowledged and answered (deploy/demo_traffic.py)"
+echo "Each round is one ${period_s}-second statistics period: the agencies of Senegal, Niger and Burkina Faso"
+echo "each send requests to both other states; each focal point acknowledges and answers with varied outcomes."
+# Debian's python3 (with python3-scipy from install-packages.sh), not another one first in PATH.
+python=/usr/bin/python3
+"$python" "$root_dir/deploy/demo_traffic.py" --fpx "$fpx_bin" --profiles "$demo_dir/profiles" \
+  --template "$examples/tracing-request.json" --period-seconds "$period_s" \
+  --publish-after-seconds "$publish_after_s" --out "$demo_dir/traffic.json" || fail "the demo traffic did not go through"
+last_period=$("$python" -c 'import json,sys; print(json.load(open(sys.argv[1]))["periodStarts"][-1])' "$demo_dir/traffic.json")
+
 step "The CSO observer follows the public feed on its own read-only endpoint"
 "$fpx_bin" profile init --dir "$(profile cso.sahel-watch)" --identity "$keys/cso.sahel-watch" \
   --observer-endpoint "tcp://127.0.0.1:$((port + 1))" --broker-cert "$keys/exchange.broker/chain.pem" \
@@ -271,22 +289,37 @@ step "The observer verifies the transparency log: signed checkpoint, consistency
 as cso.sahel-watch log verify || fail "the transparency log does not verify"
 
 step "The observer's report: statistics, campaigns, alerts and the checkpoint, as one HTML page"
-echo "(statistics of a period are published once it ends; this demo's periods last 10 seconds)"
+echo "(statistics of a period are published ${publish_after_s} s after it ends; this demo's periods last ${period_s} seconds)"
 records="$(profile cso.sahel-watch)/feed/records.jsonl"
-for _ in $(seq 15); do
-  grep -q '"kind":"statistics"' "$records" && break
+# The last traffic period's record is in the signed record's text, its quotes escaped.
+last_record="periodStart\\\":\\\"$last_period"
+for _ in $(seq 30); do
+  grep -qF -- "$last_record" "$records" && break
   as cso.sahel-watch observe --wait 2 >/dev/null || fail "the observer could not read the feed"
 done
 grep -q '"kind":"statistics"' "$records" || fail "no statistics record reached the public feed"
+grep -qF -- "$last_record" "$records" || fail "the statistics of the last traffic period ($last_period) were not published"
 as cso.sahel-watch log verify >/dev/null || fail "the transparency log does not verify"
 report="$demo_dir/report.html"
-as cso.sahel-watch report --html "$report" || fail "fpx report failed"
+as cso.sahel-watch report --html "$report" --csv "$demo_dir/report-csv" || fail "fpx report failed"
 # Trend, answers in time, acknowledgement rates, campaigns, alerts, and refusal
 # grounds when one is shown or suppressed.
 charts=$(grep -o '<svg' "$report" | wc -l)
 [[ "$charts" -ge 5 ]] || fail "the report has $charts charts, not 5 or more"
-echo "One request per pair of states is under the threshold of 3: the page shows those cells as suppressed."
+echo "The first period's one request per pair of states is under the threshold of 3: the page shows it as suppressed."
 grep -q 'suppressed: fewer than 3 requests' "$report" || fail "the report does not show the suppressed cells"
+echo "The traffic's periods show real figures per requested state, period after period (by_requested.csv):"
+"$python" "$root_dir/deploy/demo_figures.py" "$demo_dir/report-csv" "$demo_dir/traffic.json" ||
+  fail "the report does not show unsuppressed figures per state and a trend"
+grep -q 'Trend across periods' "$report" || fail "the report has no trend"
+
+step "The differencing audit of everything the feed published finds no suppressed cell it can narrow"
+"$python" -c 'import json,sys
+records = [json.loads(line) for line in open(sys.argv[1])]
+print(json.dumps([json.loads(r["signedRecord"]) for r in records if r["kind"] == "statistics"]))' \
+  "$records" > "$demo_dir/statistics-feed.json"
+"$python" "$root_dir/tests/audit/differencing_audit.py" "$demo_dir/statistics-feed.json" ||
+  fail "the differencing audit did not pass on the demo's feed (exit 1: a suppressed cell narrowed; 2: unusable input)"
 grep -q 'accepted this checkpoint' "$report" || fail "the report does not show the verified checkpoint"
 for secret in "$request_id" AK-4711-ZG SN-ZIG-2026-0142 BF-OUA-2026-0077 Ouagadougou "Gendarmerie depot"; do
   if grep -q -- "$secret" "$report"; then fail "a private detail ($secret) reached the report"; fi

@@ -1,0 +1,56 @@
+#!/usr/bin/python3
+"""Checks, for the demo, that `fpx report --csv DIR` shows real figures: in
+every period of the demo's traffic (deploy/demo_traffic.py), each requested
+state's requests and answers are published (not suppressed), and the
+figures change from period to period (a trend). Prints them as a table.
+
+Usage: demo_figures.py CSV_DIR TRAFFIC.json
+Exit 0 when they do; 1, naming what is missing, when they do not.
+"""
+
+import csv
+import json
+import os
+import sys
+
+STATES = ["BF", "NE", "SN"]
+MEASURES = ["requests", "acknowledged", "answered"]
+
+
+def main():
+    csv_dir, traffic_file = sys.argv[1], sys.argv[2]
+    with open(traffic_file) as source:
+        periods = json.load(source)["periodStarts"]
+    with open(os.path.join(csv_dir, "by_requested.csv"), newline="") as source:
+        rows = list(csv.DictReader(source))
+    shown = {(row["periodStart"], row["requested"]): row for row in rows}
+    problems = []
+    print("period start           " + "  ".join(f"{state}: requests/ack/answered" for state in STATES))
+    answered_series = []
+    for period in periods:
+        cells = []
+        for state in STATES:
+            row = shown.get((period, state))
+            if row is None:
+                problems.append(f"no row for {state} in the period from {period}")
+                cells.append("   (no row)               ")
+                continue
+            values = [row[measure] for measure in MEASURES]
+            for measure, value in zip(MEASURES, values):
+                if value == "":
+                    problems.append(f"{state}'s {measure} in the period from {period} is suppressed")
+            answered_series.append((state, row["answered"]))
+            cells.append(f"    {'/'.join(value or 'suppressed' for value in values):22}")
+        print(f"{period}  " + "".join(cells))
+    distinct = {value for _, value in answered_series if value != ""}
+    if len(periods) < 3:
+        problems.append(f"only {len(periods)} traffic period(s): a trend needs three or more")
+    elif len(distinct) < 2:
+        problems.append("the answered counts are the same in every period: no trend to show")
+    for problem in problems:
+        print("missing:", problem, file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
