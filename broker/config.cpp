@@ -342,6 +342,7 @@ Result<BrokerConfig> parse_broker_config(std::string_view text, const std::files
   read.statistics_period(config.oversight.statistics_period);
   read.number("oversight.suppression_threshold", config.oversight.suppression_threshold, 1, 1000);
   read.number("oversight.protection_range", config.oversight.protection_range, 1, 1000);
+  read.number("oversight.periods_per_year", config.oversight.periods_per_year, 0, 1000);
   // reveal_after_ms: the older name of the same wait (there is no reveal any more).
   read.number("oversight.reveal_after_ms", config.oversight.publish_after_ms, 0, 3650.0 * 24 * 3600 * 1000);
   read.number("oversight.publish_after_ms", config.oversight.publish_after_ms, 0, 3650.0 * 24 * 3600 * 1000);

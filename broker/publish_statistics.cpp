@@ -8,6 +8,7 @@
 // sealed in the log.
 #include <algorithm>
 #include <ctime>
+#include <limits>
 #include <map>
 
 #include <nlohmann/json.hpp>
@@ -35,15 +36,18 @@ std::string iso_time(std::int64_t at_ms) {
   return text;
 }
 
-stats::TracingFacts facts_of(const LifecycleRow& row) {
+// What one tracing had come to by `as_of_ms`: a period counts what had
+// happened when its tracings were read (its record's countedAtMs), and its
+// year counts each period as that period's record did.
+stats::TracingFacts facts_of(const LifecycleRow& row, std::int64_t as_of_ms) {
   stats::TracingFacts facts;
   facts.requester = row.requester_country.str();
   facts.requested = row.requested_country.str();
-  if (row.acknowledged_at_ms != 0) {
+  if (row.acknowledged_at_ms != 0 && row.acknowledged_at_ms <= as_of_ms) {
     facts.acknowledged_hours = (row.acknowledged_at_ms - row.submitted_at_ms) / stats::kHourMs;
     facts.acknowledged_within_clock = row.acknowledged_at_ms <= row.ack_due_ms;
   }
-  if (row.answered_at_ms != 0) {
+  if (row.answered_at_ms != 0 && row.answered_at_ms <= as_of_ms) {
     facts.answered_hours = (row.answered_at_ms - row.submitted_at_ms) / stats::kHourMs;
     facts.answered_within_clock = row.answered_at_ms <= row.response_due_ms;
     facts.outcome = row.outcome;
@@ -59,6 +63,172 @@ stats::TracingFacts facts_of(const LifecycleRow& row) {
 
 double hours(std::int64_t ms) { return static_cast<double>(ms) / static_cast<double>(stats::kHourMs); }
 
+// --- year tables (docs/PROTOCOL.md "Year tables") ---------------------------
+
+// The year a period of the grid belongs to: the calendar year (UTC) for the
+// calendar grids; `oversight.periods_per_year` periods, aligned on the Unix
+// epoch, for a fixed length (only called when that is set).
+struct YearSpan {
+  std::int64_t start_ms = 0;
+  std::int64_t end_ms = 0;
+};
+YearSpan year_of(const StatisticsPeriod& period, std::int64_t periods_per_year, std::int64_t at_ms) {
+  if (period.fixed_ms != 0) {
+    const std::int64_t length = period.fixed_ms * periods_per_year;
+    const std::int64_t start = at_ms - (at_ms % length + length) % length;
+    return {start, start + length};
+  }
+  const std::time_t seconds = static_cast<std::time_t>(at_ms / 1000);
+  std::tm parts{};
+  gmtime_r(&seconds, &parts);
+  parts.tm_mon = 0;
+  parts.tm_mday = 1;
+  parts.tm_hour = parts.tm_min = parts.tm_sec = 0;
+  const std::int64_t start = static_cast<std::int64_t>(timegm(&parts)) * 1000;
+  parts.tm_year += 1;
+  return {start, static_cast<std::int64_t>(timegm(&parts)) * 1000};
+}
+
+// The store's name of the year runs of a grid: a grid changed later starts its own years.
+std::string year_runs_name(const StatisticsPeriod& period) { return "year/" + period.name; }
+
+std::map<std::string, std::vector<std::string>> region_members(const BrokerConfig& config) {
+  std::map<std::string, std::vector<std::string>> regions;
+  for (const auto& [region, members] : config.regions) {
+    for (const auto& member : members) regions[region].push_back(member.str());
+  }
+  return regions;
+}
+
+// The instant a published period's tracings were read: countedAtMs, or, in
+// a record written before it was, the last millisecond of its asOf second.
+Result<std::int64_t> counted_at_of(const nlohmann::json& record) {
+  if (auto at = record.find("countedAtMs"); at != record.end() && at->is_number_integer()) {
+    return at->get<std::int64_t>();
+  }
+  std::tm parts{};
+  const std::string as_of = record.value("asOf", "");
+  if (strptime(as_of.c_str(), "%Y-%m-%dT%H:%M:%SZ", &parts) == nullptr) {
+    return make_error(ErrorCode::internal, "a published statistics record has no asOf time");
+  }
+  return static_cast<std::int64_t>(timegm(&parts)) * 1000 + 999;
+}
+
+// One published period as its record counted it: the true counts, read
+// again from the store as of the record's countedAtMs, with the record's
+// suppression. The counts shown must be the record's, or the year would not
+// be the sum of what was published: then the year is not published (an
+// answer replaced after the period's record, which the lifecycle no longer
+// dates, is the one way to get here).
+struct PublishedPeriod {
+  disclosure::PeriodTables tables;
+  std::vector<stats::TracingFacts> facts;
+  std::string mismatch;  // not empty: the store no longer gives what the record counted
+};
+Result<PublishedPeriod> published_period(Store& store, const BrokerConfig& config, const StatisticsPeriod& period,
+                                         const LinkedPeriod& linked) {
+  auto page = store.feed_page(linked.feed_sequence, 1);
+  if (!page) return std::move(page).take_error();
+  if (page->empty() || page->front().sequence != linked.feed_sequence || page->front().kind != "statistics") {
+    return make_error(ErrorCode::internal, "the statistics record " + std::to_string(linked.feed_sequence) +
+                                               " of a published period is not on the feed");
+  }
+  const std::string text(page->front().record.begin(), page->front().record.end());
+  auto published = disclosure::tables_of_record(text);
+  if (!published) return std::move(published).take_error();
+  const auto record = nlohmann::json::parse(text, nullptr, false);
+  auto counted_at = counted_at_of(record);
+  if (!counted_at) return std::move(counted_at).take_error();
+  auto rows = store.lifecycle_submitted_between(linked.start_ms, period.end_of(linked.start_ms));
+  if (!rows) return std::move(rows).take_error();
+  PublishedPeriod out;
+  for (const auto& row : *rows) out.facts.push_back(facts_of(row, *counted_at));
+  out.tables = disclosure::build_tables(out.facts, region_members(config));
+  auto& counted = out.tables;
+  if (counted.states != published->states || counted.cells.size() != published->cells.size()) {
+    out.mismatch = "the tracings of the period from " + iso_time(linked.start_ms) +
+                   " are no longer those its record counted";
+    return out;
+  }
+  for (std::size_t i = 0; i < counted.cells.size(); ++i) {
+    const auto& shown = published->cells[i];
+    if (!shown.suppressed && shown.value != counted.cells[i].value) {
+      out.mismatch = "the period from " + iso_time(linked.start_ms) + " counts " +
+                     disclosure::describe(counted.cells[i]) + " = " + std::to_string(counted.cells[i].value) +
+                     " now but published " + std::to_string(shown.value);
+      return out;
+    }
+    counted.cells[i].suppressed = shown.suppressed;
+  }
+  return out;
+}
+
+// The start of the oldest year not yet handled whose wait is over and whose
+// every period is handled; none when nothing is due.
+Result<std::optional<std::int64_t>> due_year(Store& store, const BrokerConfig& config, std::int64_t now_ms) {
+  const auto& period = config.oversight.statistics_period;
+  const std::int64_t per_year = config.oversight.periods_per_year;
+  if (period.fixed_ms != 0 && per_year == 0) return std::optional<std::int64_t>{};  // no year tables
+  auto last_year = store.last_statistics_period(year_runs_name(period));
+  if (!last_year) return std::move(last_year).take_error();
+  std::int64_t start = 0;
+  if (*last_year) {
+    start = year_of(period, per_year, **last_year).end_ms;
+  } else {
+    auto runs = store.statistics_awaiting_reveal(period.name, std::numeric_limits<std::int64_t>::max());
+    if (!runs) return std::move(runs).take_error();
+    if (runs->empty()) return std::optional<std::int64_t>{};  // no period published yet
+    start = year_of(period, per_year, runs->front().start_ms).start_ms;
+  }
+  const YearSpan span = year_of(period, per_year, start);
+  if (span.end_ms + config.oversight.publish_after_ms > now_ms) return std::optional<std::int64_t>{};
+  auto last_period = store.last_statistics_period(period.name);
+  if (!last_period) return std::move(last_period).take_error();
+  if (!*last_period || period.end_of(**last_period) < span.end_ms) return std::optional<std::int64_t>{};
+  return std::optional<std::int64_t>{span.start_ms};
+}
+
+// A due year's tables linked to its published periods, for the statistics
+// thread; none when it has no published period, or when it cannot be
+// published (`skipped` says why: the year is passed over, logged).
+Result<std::optional<SuppressionJob>> prepare_year(Store& store, const BrokerConfig& config,
+                                                   const StatisticsPeriod& period, std::int64_t start_ms,
+                                                   std::string& skipped) {
+  const YearSpan span = year_of(period, config.oversight.periods_per_year, start_ms);
+  auto runs = store.statistics_awaiting_reveal(period.name, span.end_ms);
+  if (!runs) return std::move(runs).take_error();
+  SuppressionJob job;
+  job.kind = JobKind::year;
+  job.period = period.name;
+  job.start_ms = span.start_ms;
+  job.end_ms = span.end_ms;
+  job.threshold = config.oversight.suppression_threshold;
+  job.protection = config.oversight.protection_range;
+  std::vector<disclosure::PeriodTables> periods;
+  std::vector<stats::TracingFacts> facts;
+  for (const auto& run : *runs) {
+    if (run.start_ms < span.start_ms) continue;
+    const LinkedPeriod linked{run.start_ms, run.feed_sequence};
+    auto published = published_period(store, config, period, linked);
+    if (!published) return std::move(published).take_error();
+    if (!published->mismatch.empty()) {
+      skipped = published->mismatch;
+      return std::optional<SuppressionJob>{};
+    }
+    job.linked.push_back(linked);
+    periods.push_back(std::move(published->tables));
+    facts.insert(facts.end(), published->facts.begin(), published->facts.end());
+  }
+  if (periods.empty()) return std::optional<SuppressionJob>{};
+  job.year_tables = disclosure::build_tables(facts, region_members(config));
+  job.tables = disclosure::link_year(job.year_tables, periods);
+  if (auto sized = check_audit_size(job.tables); !sized) {
+    skipped = sized.error().describe();
+    return std::optional<SuppressionJob>{};
+  }
+  return std::optional<SuppressionJob>{std::move(job)};
+}
+
 }  // namespace
 
 Result<std::optional<SuppressionJob>> OversightPublisher::prepare_statistics(const StatisticsPeriod& period,
@@ -67,16 +237,14 @@ Result<std::optional<SuppressionJob>> OversightPublisher::prepare_statistics(con
   if (!rows) return std::move(rows).take_error();
   if (rows->empty()) return std::optional<SuppressionJob>{};  // nothing happened: nothing to publish
 
+  const std::int64_t counted_at = now_ms();
   std::vector<stats::TracingFacts> facts;
-  for (const auto& row : *rows) facts.push_back(facts_of(row));
-  std::map<std::string, std::vector<std::string>> regions;
-  for (const auto& [region, members] : config_.regions) {
-    for (const auto& member : members) regions[region].push_back(member.str());
-  }
+  for (const auto& row : *rows) facts.push_back(facts_of(row, counted_at));
   SuppressionJob job;
   job.period = period.name;
   job.start_ms = start_ms;
-  job.tables = disclosure::build_tables(facts, regions);
+  job.counted_at_ms = counted_at;
+  job.tables = disclosure::build_tables(facts, region_members(config_));
   job.threshold = config_.oversight.suppression_threshold;
   job.protection = config_.oversight.protection_range;
   return std::optional<SuppressionJob>{std::move(job)};
@@ -85,12 +253,17 @@ Result<std::optional<SuppressionJob>> OversightPublisher::prepare_statistics(con
 Result<std::uint64_t> OversightPublisher::write_statistics(const StatisticsPeriod& period,
                                                            const SuppressionResult& done) {
   const std::int64_t start_ms = done.job.start_ms;
-  const auto& tables = done.job.tables;
+  const bool year = done.job.kind == JobKind::year;
+  // A year's record holds its own cells only: the linked periods' are on the feed already.
+  disclosure::PeriodTables tables = year ? done.job.year_tables : done.job.tables;
+  if (year) {
+    for (std::size_t i = 0; i < tables.cells.size(); ++i) tables.cells[i].suppressed = done.job.tables.cells[i].suppressed;
+  }
   const auto& clocks = config_.clocks;
   nlohmann::json record{
-      {"period", period.name},
+      {"period", year ? std::string("year") : period.name},
       {"periodStart", iso_time(start_ms)},
-      {"periodEnd", iso_time(period.end_of(start_ms))},
+      {"periodEnd", iso_time(year ? done.job.end_ms : period.end_of(start_ms))},
       {"final", true},
       {"asOf", iso_time(now_ms())},
       {"method", disclosure::kMethod},
@@ -103,6 +276,16 @@ Result<std::uint64_t> OversightPublisher::write_statistics(const StatisticsPerio
         {"routineAcknowledge", hours(clocks.routine_acknowledge_ms)},
         {"routineRespond", hours(clocks.routine_respond_ms)}}},
   };
+  if (year) {
+    // The period records the year sums, so a reader can check the sums and audit them together.
+    record["grid"] = period.name;
+    record["periods"] = nlohmann::json::array();
+    for (const auto& linked : done.job.linked) {
+      record["periods"].push_back({{"periodStart", iso_time(linked.start_ms)}, {"sequence", linked.feed_sequence}});
+    }
+  } else {
+    record["countedAtMs"] = done.job.counted_at_ms;
+  }
   disclosure::write_tables(record, tables);
   auto sequence = store_.next_feed_sequence();
   if (!sequence) return std::move(sequence).take_error();
@@ -110,7 +293,7 @@ Result<std::uint64_t> OversightPublisher::write_statistics(const StatisticsPerio
     return std::move(published).take_error();
   }
   spdlog::info("statistics: {} from {}: {} cells, {} suppressed beyond the primary ones to stop differencing",
-               period.name, iso_time(start_ms), tables.cells.size(), *done.secondary);
+               year ? "year" : period.name, iso_time(start_ms), tables.cells.size(), *done.secondary);
   return *sequence;
 }
 
@@ -134,7 +317,10 @@ Result<bool> OversightPublisher::statistics_due() {
   const auto& period = config_.oversight.statistics_period;
   auto start = first_unpublished_period(period);
   if (!start) return std::move(start).take_error();
-  return *start && period.end_of(**start) + config_.oversight.publish_after_ms <= now_ms();
+  if (*start && period.end_of(**start) + config_.oversight.publish_after_ms <= now_ms()) return true;
+  auto year = due_year(store_, config_, now_ms());
+  if (!year) return std::move(year).take_error();
+  return year->has_value();
 }
 
 Status OversightPublisher::record_statistics_run(const StatisticsPeriod& period, std::int64_t start_ms,
@@ -163,7 +349,29 @@ Status OversightPublisher::publish_due_statistics() {
   std::int64_t start = **first;
 
   // A period the statistics thread has finished: its record, in this transaction.
-  if (auto done = statistics_worker_.take_result()) {
+  if (auto done = statistics_worker_.take_result(); done && done->job.kind == JobKind::year) {
+    if (!done->secondary) {
+      return make_error(done->secondary.error().code, "statistics: the year from " + iso_time(done->job.start_ms) +
+                                                          ": " + done->secondary.error().describe());
+    }
+    // Only this function records years, one at a time: anything but the
+    // next due year (a changed grid) is done again.
+    auto due = due_year(store_, config_, now_ms());
+    if (!due) return std::move(due).take_error();
+    if (done->job.period != period.name || !*due || **due != done->job.start_ms) {
+      spdlog::warn("statistics: the suppressed year from {} is no longer the next to publish; done again",
+                   iso_time(done->job.start_ms));
+    } else {
+      auto sequence = write_statistics(period, *done);
+      if (!sequence) return std::move(sequence).take_error();
+      if (auto recorded = store_.record_statistics_run({year_runs_name(period), done->job.start_ms, *sequence}, false);
+          !recorded) {
+        return recorded;
+      }
+      spdlog::info("statistics: the year from {} published, final (feed record {}), linked to {} period(s)",
+                   iso_time(done->job.start_ms), *sequence, done->job.linked.size());
+    }
+  } else if (done) {
     if (!done->secondary) {
       // Taken, so the next check reads the period again and hands it over anew.
       return make_error(done->secondary.error().code,
@@ -204,6 +412,31 @@ Status OversightPublisher::publish_due_statistics() {
     }
     if (auto recorded = record_statistics_run(period, start, 0); !recorded) return recorded;
     start = period.end_of(start);
+  }
+
+  // Years whose every period is published and whose wait is over, oldest
+  // first: linked to their periods on the statistics thread; a year with no
+  // published period (or one that cannot be published) is recorded at once.
+  for (int step = 0; step < kMaxPeriodsPerTick; ++step) {
+    auto year = due_year(store_, config_, now_ms());
+    if (!year) return std::move(year).take_error();
+    if (!*year) break;
+    std::string skipped;
+    auto job = prepare_year(store_, config_, period, **year, skipped);
+    if (!job) return std::move(job).take_error();
+    if (*job) {
+      const auto cells = (*job)->tables.cells.size();
+      statistics_worker_.submit(std::move(**job));
+      spdlog::info("statistics: the year from {}: {} cells (its own and its periods') handed to the statistics "
+                   "thread for suppression", iso_time(**year), cells);
+      return {};
+    }
+    if (!skipped.empty()) {
+      spdlog::warn("statistics: the year from {} is not published: {}", iso_time(**year), skipped);
+    }
+    if (auto recorded = store_.record_statistics_run({year_runs_name(period), **year, 0}, false); !recorded) {
+      return recorded;
+    }
   }
   return {};
 }

@@ -118,6 +118,7 @@ std::optional<std::size_t> complement_for(const disclosure::PeriodTables& tables
   auto pick = [&](const std::vector<std::size_t>& candidates, bool zeros, bool largest) {
     std::optional<std::size_t> best;
     for (auto candidate : candidates) {
+      if (tables.cells[candidate].fixed) continue;  // published already: only the new cells can give way
       const auto value = tables.cells[candidate].value;
       if ((value == 0) != zeros) continue;
       if (!best || (largest ? value > tables.cells[*best].value : value < tables.cells[*best].value)) best = candidate;
@@ -236,8 +237,18 @@ Result<std::size_t> suppress_secondary(disclosure::PeriodTables& tables, std::in
     }
     if (!disclosed) return secondary;
     auto complement = complement_for(tables, *disclosed, how);
-    // None left: every cell is suppressed, and every interval unbounded.
-    if (!complement) return secondary;
+    if (!complement) {
+      // None left: every cell that may still be hidden is. Without fixed
+      // cells every interval is then unbounded. With them (a year linked
+      // to its published periods) every new cell is hidden, which leaves
+      // the periods as safe as their own audits found them: a disclosure
+      // here is a bug, and nothing is published.
+      const bool any_fixed =
+          std::any_of(tables.cells.begin(), tables.cells.end(), [](const auto& c) { return c.fixed; });
+      if (!any_fixed) return secondary;
+      return make_error(ErrorCode::internal, "the disclosure audit found " + disclosure::describe(tables.cells[*disclosed]) +
+                                                 " narrowed with every new cell suppressed: statistics not published");
+    }
     tables.cells[*complement].suppressed = true;
     glp_set_col_bnds(problem.get(), static_cast<int>(*complement) + 1, GLP_LO, 0.0, 0.0);
     ++secondary;

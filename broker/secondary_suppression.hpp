@@ -8,7 +8,10 @@
 // figures. More cells are suppressed until none is. (A wider-valued
 // complementary cell narrowed to, say, [4, 5] discloses no small count.)
 // Periods of the grid share no cell and no relation, so one period's audit
-// is the audit of everything published.
+// is the audit of everything published about it until its year's tables:
+// those are audited linked to the year's published periods
+// (disclosure::link_year), whose cells are fixed (Cell::fixed): only the
+// year's own cells are suppressed to protect them.
 #pragma once
 
 #include <cstdint>

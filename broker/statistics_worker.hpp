@@ -15,19 +15,38 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "fpx/disclosure_control.hpp"
 #include "fpx/result.hpp"
 
 namespace fpx::broker {
 
-// One period's tables on their way to suppression.
+// A published period of the grid that a year's tables sum.
+struct LinkedPeriod {
+  std::int64_t start_ms = 0;
+  std::uint64_t feed_sequence = 0;
+};
+
+enum class JobKind { period, year };
+
+// One period's tables on their way to suppression, or a year's tables linked
+// to its published periods (disclosure::link_year).
 struct SuppressionJob {
   std::string period;  // the grid's name (config `oversight.statistics_period`)
   std::int64_t start_ms = 0;
   disclosure::PeriodTables tables;
   std::int64_t threshold = 0;
   std::int64_t protection = 0;
+  // The instant the tracings were read: what had happened by then is counted.
+  std::int64_t counted_at_ms = 0;
+  JobKind kind = JobKind::period;
+  // A year's: where it ends, its own tables (`tables` holds them linked: its
+  // first year_tables.cells.size() cells are the year's), and the period
+  // records they sum.
+  std::int64_t end_ms = 0;
+  disclosure::PeriodTables year_tables;
+  std::vector<LinkedPeriod> linked;
 };
 
 // The same job with its tables suppressed, or why they could not be.

@@ -244,8 +244,37 @@ PeriodTables build_tables(std::span<const stats::TracingFacts> facts,
 
 void suppress_primary(PeriodTables& tables, std::int64_t threshold) {
   for (auto& cell : tables.cells) {
-    if (cell.value > 0 && cell.value < threshold) cell.suppressed = true;
+    if (!cell.fixed && cell.value > 0 && cell.value < threshold) cell.suppressed = true;
   }
+}
+
+PeriodTables link_year(const PeriodTables& year, const std::vector<PeriodTables>& periods) {
+  PeriodTables linked = year;
+  std::vector<std::size_t> offsets;
+  for (const auto& period : periods) {
+    const std::size_t offset = linked.cells.size();
+    offsets.push_back(offset);
+    for (Cell cell : period.cells) {
+      cell.fixed = true;
+      linked.cells.push_back(std::move(cell));
+    }
+    for (Constraint constraint : period.constraints) {
+      for (auto& term : constraint.terms) term.cell += offset;
+      linked.constraints.push_back(std::move(constraint));
+    }
+  }
+  for (std::size_t i = 0; i < year.cells.size(); ++i) {
+    const Cell& cell = year.cells[i];
+    if (cell.table != Table::pair) continue;
+    Constraint sum{{{i, -1}}, Relation::equal};
+    for (std::size_t p = 0; p < periods.size(); ++p) {
+      if (auto at = periods[p].find(Table::pair, cell.requester, cell.requested, cell.measure)) {
+        sum.terms.push_back({offsets[p] + *at, 1});
+      }
+    }
+    linked.constraints.push_back(std::move(sum));
+  }
+  return linked;
 }
 
 std::string describe(const Cell& cell) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <ctime>
+#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <tuple>
@@ -209,6 +210,11 @@ std::int64_t epoch_seconds(const std::string& iso) {
   return static_cast<std::int64_t>(timegm(&parts));
 }
 
+// Subtracted from a year record's span when the report picks the kind it
+// shows by default, so any kind of the grid comes first (a span is at most
+// about a year in seconds).
+constexpr std::int64_t kYearDemotion = 1'000'000'000;
+
 // Per period (kind and start): the record shown. Each period is published
 // once; should a feed hold two, the later record wins.
 bool replaces(const StatisticsRecord& candidate, const StatisticsRecord& current) {
@@ -292,7 +298,9 @@ Result<ReportData> read_report_data(const std::vector<FeedStore::SavedRecord>& r
   }
 
   // The kind of period shown: the one asked for (or the kind of the period
-  // whose start was asked for), else the longest.
+  // whose start was asked for), else the longest of the grid: year tables
+  // (period "year") only when they are all there is, since a trend across
+  // the grid's periods says more than one or two years (`--period year`).
   std::string shown_kind = period;
   std::string shown_start;
   if (epoch_seconds(period) != 0) {
@@ -305,10 +313,11 @@ Result<ReportData> read_report_data(const std::vector<FeedStore::SavedRecord>& r
       }
     }
   }
-  std::int64_t longest = -1;
+  std::int64_t longest = std::numeric_limits<std::int64_t>::min();
   for (const auto& [key, record] : by_period) {
     data.periods.push_back({record.period, record.period_start, record.final});
-    const std::int64_t span = epoch_seconds(record.period_end) - epoch_seconds(record.period_start);
+    const std::int64_t span = epoch_seconds(record.period_end) - epoch_seconds(record.period_start) -
+                              (record.period == "year" ? kYearDemotion : 0);
     if (period.empty() && span > longest) {
       longest = span;
       shown_kind = record.period;

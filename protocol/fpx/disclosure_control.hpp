@@ -46,6 +46,10 @@ struct Cell {
   std::string measure;
   std::int64_t value = 0;
   bool suppressed = false;
+  // Already published (a period's cell linked into its year's audit): its
+  // suppression stands as published; only the other cells may be hidden
+  // to protect it.
+  bool fixed = false;
 };
 
 // sum(coefficient * cell) == 0 (equal) or <= 0 (at_most).
@@ -79,8 +83,20 @@ struct PeriodTables {
 PeriodTables build_tables(std::span<const stats::TracingFacts> facts,
                           const std::map<std::string, std::vector<std::string>>& regions);
 
-// Primary suppression: every count from 1 to threshold - 1. Zeros stand.
+// Primary suppression: every count from 1 to threshold - 1. Zeros stand,
+// and so do fixed cells (already published).
 void suppress_primary(PeriodTables& tables, std::int64_t threshold);
+
+// The year's tables linked to the period tables they sum (docs/PROTOCOL.md
+// "Year tables"), for one audit of everything a reader can combine: the
+// year's cells first (in `year`'s layout, so the first year.cells.size()
+// cells of the result are the year's), then each period's cells, fixed as
+// published (values: the true counts; suppressed: as published), with each
+// table's own relations, and one relation per pair cell of the year: the
+// sum of that pair's cells over the periods (a period without one of the
+// states has none: zero). Every other cell of the year follows from its
+// pairs by the year's own relations, and so for the periods.
+PeriodTables link_year(const PeriodTables& year, const std::vector<PeriodTables>& periods);
 
 // Writes the tables into a statistics record as docs/PROTOCOL.md gives
 // them: "states", "regions", "measures", then one row object per row of

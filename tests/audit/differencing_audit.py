@@ -16,6 +16,10 @@ narrower than the protection range: the reader can then tell a small count,
 or narrow where it lies. (A complementary cell worked down to, say, [4, 5]
 with a threshold of 3 discloses no small count.)
 
+Year tables (period "year") are cells like any other, over the slices of their year: the audit covers
+them linked to their periods, and first checks that everything published fits together (exit 1,
+INCONSISTENT, when no counts can).
+
 Usage: differencing_audit.py FEED.json [--protection N]
 FEED.json is a JSON array of statistics records (the signed record objects
 as the feed carries them). Exit status 0: nothing disclosed; 1: at least one
@@ -94,6 +98,15 @@ def states_of(record):
     return found
 
 
+def is_year(record):
+    """A year's tables (docs/PROTOCOL.md "Year tables"): the sums of the grid's periods of one year."""
+    return record.get("period") == "year"
+
+
+class Inconsistent(Exception):
+    pass
+
+
 def audit(records, protection_override=None):
     periods = [(instant(r["periodStart"]), instant(r["periodEnd"])) for r in records]
     bounds = sorted({t for period in periods for t in period})
@@ -134,15 +147,17 @@ def audit(records, protection_override=None):
             ub_rows.append(at_least); ub_rhs.append(0)
             ub_rows.append(at_most); ub_rhs.append(0)
 
-    # What silence says: a slice no record covers, between the first and the last published period, had no
-    # tracing (the broker publishes every period that had one); a state or pair missing from a record had none
-    # in its period.
+    # What silence says: a slice no period of the grid covers, between the first and the last published period,
+    # had no tracing (the broker publishes every period that had one; a year's tables, which sum its periods,
+    # do not make a period without a record any less empty); a state or pair missing from a record had none in
+    # its period.
     covered = set()
     for record, period in zip(records, periods):
         present = states_of(record)
         listed_pairs = None if "states" in record else {(p["requester"], p["requested"]) for p in record["pairs"]}
         for s in slices_in(period):
-            covered.add(s)
+            if not is_year(record):
+                covered.add(s)
             for pair in pairs:
                 absent = pair[0] not in present or pair[1] not in present
                 if listed_pairs is not None:
@@ -187,6 +202,12 @@ def audit(records, protection_override=None):
 
     a_eq, a_ub = matrix(eq_rows), matrix(ub_rows)
     b_eq, b_ub = np.array(eq_rhs, dtype=float), np.array(ub_rhs, dtype=float)
+    # The shown cells must fit together at all: a year's shown cells are the sums of its periods' (shown or
+    # not), every record's sums hold. A feed where they do not has counted something twice or lost it.
+    feasible = linprog(np.zeros(n), A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq, bounds=(0, None), method="highs")
+    if feasible.status == 2:
+        raise Inconsistent("no counts fit every published cell and relation at once (a year that is not the sum "
+                           "of its periods, or a record that breaks its own sums)")
     disclosed = []
     for label, row in targets:
         c = np.zeros(n)
@@ -220,7 +241,12 @@ def main():
     except (OSError, ValueError, KeyError, TypeError) as error:
         print(f"differencing_audit: cannot read {args.feed}: {error}", file=sys.stderr)
         return 2
-    print(f"{len(records)} statistics record(s), {suppressed} suppressed cell(s) audited")
+    except Inconsistent as error:
+        print(f"INCONSISTENT: {error}")
+        return 1
+    years = sum(1 for r in records if is_year(r))
+    print(f"{len(records)} statistics record(s) ({years} of them year tables), {suppressed} suppressed cell(s) "
+          "audited")
     for label, low, high, p in disclosed:
         print(f"DISCLOSED: {label} lies in [{low}, {high}], below the threshold and narrower than the protection "
               f"range {p}")

@@ -9,6 +9,7 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <fstream>
+#include <optional>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -51,7 +52,8 @@ auto to_state(const char* country) {
 }
 
 struct DisclosureExchange {
-  DisclosureExchange() : pki({"SN", "NE", "BF"}) {
+  // `periods_per_year`: the grid's year tables (oversight.periods_per_year); none by default.
+  explicit DisclosureExchange(std::optional<std::int64_t> periods_per_year = std::nullopt) : pki({"SN", "NE", "BF"}) {
     pki.issue("sn.focal-point", "SN", Role::focal_point);
     pki.issue("ne.focal-point", "NE", Role::focal_point);
     pki.issue("bf.focal-point", "BF", Role::focal_point);
@@ -61,6 +63,7 @@ struct DisclosureExchange {
     test::BrokerOptions options;
     options.statistics_periods = {"3s"};
     options.reveal_after_ms = kPublishAfterMs;  // written as the older key name, still read
+    options.periods_per_year = periods_per_year;
     broker = std::make_unique<test::BrokerProcess>(
         pki,
         std::vector<std::string>{"sn.focal-point", "ne.focal-point", "bf.focal-point", "ml.focal-point",
@@ -213,5 +216,86 @@ TEST_CASE("no combination of the statistics a real broker publishes narrows a su
   INFO(audit.out << audit.err);
   CHECK(audit.exit_code == 0);
   CHECK_THAT(audit.out, Catch::Contains("2 statistics record(s)") &&
+                            Catch::Contains("no suppressed cell that may be small can be narrowed below the protection range"));
+}
+
+TEST_CASE("a year's tables published beside its periods hide whatever would undo a period's suppression") {
+  DisclosureExchange exchange(4);
+  // The 3 s grid's year is four periods (12 s) aligned on the epoch: begin at
+  // one, so that both periods of the scenario fall in the same year.
+  constexpr std::int64_t kYearMs = 4 * kPeriodMs;
+  const std::int64_t year_start = (now_ms() / kYearMs + 1) * kYearMs;
+  while (now_ms() < year_start) std::this_thread::sleep_for(5ms);
+  exchange.play();
+  auto records = exchange.feed_with(3);
+
+  std::vector<nlohmann::json> statistics;
+  for (const auto& record : records) {
+    if (record.kind == "statistics") statistics.push_back(nlohmann::json::parse(record.signed_record));
+  }
+  REQUIRE(statistics.size() == 3);
+  const auto& first = statistics[0];
+  const auto& second = statistics[1];
+  const auto& year = statistics[2];
+  REQUIRE(year["period"] == "year");
+  CHECK(year["grid"] == "3s");
+  // ISO 8601 UTC times order as text.
+  CHECK(year["periodStart"].get<std::string>() < first["periodStart"].get<std::string>());
+  CHECK(year["periodEnd"].get<std::string>() > second["periodEnd"].get<std::string>());
+  REQUIRE(year["periods"].size() == 2);
+  CHECK(year["periods"][0]["sequence"] == first["sequence"]);
+  CHECK(year["periods"][1]["sequence"] == second["sequence"]);
+
+  // The first period hides its one SN->NE request, the second shows 3: a
+  // year showing 4 would give the hidden 1 away, so it is hidden too.
+  CHECK(count_of(first, "pairs", "requested", "NE", "requests").is_null());
+  CHECK(count_of(second, "pairs", "requested", "NE", "requests") == 3);
+  CHECK(count_of(year, "pairs", "requested", "NE", "requests").is_null());
+  // The year still says something: some count above zero is shown.
+  bool shows_a_count = false;
+  for (const auto& row : year["byRequested"]) {
+    for (const auto& [measure, count] : row["counts"].items()) shows_a_count = shows_a_count || (!count.is_null() && count > 0);
+  }
+  CHECK(shows_a_count);
+
+  // Every shown pair cell of the year is the sum of its periods' cells.
+  std::size_t sums_checked = 0;
+  for (const auto& row : year["pairs"]) {
+    for (const auto& [measure, count] : row["counts"].items()) {
+      if (count.is_null()) continue;
+      std::int64_t sum = 0;
+      bool all_shown = true;
+      for (const auto* period : {&first, &second}) {
+        for (const auto& cell : (*period)["pairs"]) {
+          if (cell["requester"] != row["requester"] || cell["requested"] != row["requested"]) continue;
+          all_shown = all_shown && !cell["counts"][measure].is_null();
+          if (!cell["counts"][measure].is_null()) sum += cell["counts"][measure].get<std::int64_t>();
+        }
+      }
+      if (!all_shown) continue;
+      INFO(row["requester"] << "->" << row["requested"] << " " << measure);
+      CHECK(count.get<std::int64_t>() == sum);
+      ++sums_checked;
+    }
+  }
+  CHECK(sums_checked > 0);
+
+  // The year record is consistent in itself, as an observer checks it.
+  for (const auto& record : records) {
+    if (record.kind != "statistics") continue;
+    auto check = client::check_published_statistics(record.signed_record);
+    REQUIRE(check.ok());
+    CHECK(check->failures.empty());
+  }
+
+  // The differencing audit over the periods and the year together.
+  const fs::path scratch = exchange.pki.dir();
+  const fs::path feed = scratch / "statistics-feed-with-year.json";
+  std::ofstream(feed) << nlohmann::json(statistics).dump();
+  auto audit = test::run_command({FPX_AUDIT_PYTHON, FPX_SOURCE_DIR "/tests/audit/differencing_audit.py", feed.string()},
+                                 scratch, scratch);
+  INFO(audit.out << audit.err);
+  CHECK(audit.exit_code == 0);
+  CHECK_THAT(audit.out, Catch::Contains("3 statistics record(s) (1 of them year tables)") &&
                             Catch::Contains("no suppressed cell that may be small can be narrowed below the protection range"));
 }

@@ -57,6 +57,7 @@ void BrokerProcess::choose_endpoints_and_write_config() {
   config << "[participants]\nendpoint = \"" << endpoint_ << "\"\n"
          << "[observers]\nendpoint = \"" << observers_endpoint_ << "\"\n"
          << "[oversight]\ncheckpoint_every_ms = " << options.checkpoint_every_ms << "\n";
+  if (options.periods_per_year) config << "periods_per_year = " << *options.periods_per_year << "\n";
   if (!options.statistics_periods.empty()) {
     config << "statistics_periods = [";
     for (std::size_t i = 0; i < options.statistics_periods.size(); ++i) {

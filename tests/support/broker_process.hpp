@@ -27,6 +27,7 @@ struct BrokerOptions {
   // tests use a short fixed period such as "2s" so that one ends while they run.
   std::vector<std::string> statistics_periods;
   std::optional<std::int64_t> reveal_after_ms;  // the embargo; unset keeps the broker's default
+  std::optional<std::int64_t> periods_per_year;  // oversight.periods_per_year: a fixed grid's year tables
   // Per-participant bounds ([limits]); unset keeps the broker's defaults.
   std::optional<double> bytes_per_second;
   std::optional<double> burst_bytes;

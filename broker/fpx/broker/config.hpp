@@ -118,6 +118,11 @@ struct Oversight {
   std::int64_t suppression_threshold = 3;
   std::int64_t protection_range = 3;
   std::int64_t publish_after_ms = 30LL * 24 * 3600 * 1000;
+  // Year tables (issue 12): a calendar grid's calendar years are published
+  // as tables of their own, linked to their periods in one audit. A
+  // fixed-length grid (tests, demonstrations) has years only when this says
+  // how many of its periods make one (0: none).
+  std::int64_t periods_per_year = 0;
   // How long one add-checkpoint request to a witness may take (connecting,
   // sending, reading: each). A witness down or slow costs its own thread
   // this much per checkpoint and never delays the loop (witness_requests.hpp).
