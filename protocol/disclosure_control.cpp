@@ -39,7 +39,8 @@ std::vector<std::string> make_measures() {
                                  "acknowledgedWithinClock",
                                  "answered",
                                  "answeredWithinClock",
-                                 "answeredWithin30Days"};
+                                 "answeredWithin30Days",
+                                 std::string(kOriginEstablished)};
   for (auto outcome : kOutcomes) names.push_back(std::string(kOutcomePrefix).append(outcome));
   for (auto ground : kGrounds) names.push_back(std::string(kGroundPrefix).append(ground));
   return names;
@@ -116,6 +117,12 @@ void add_constraints(PeriodTables& tables) {
     Constraint outcomes{{{cell("answered"), -1}}, Relation::equal};
     for (auto outcome : kOutcomes) outcomes.terms.push_back({cell(std::string(kOutcomePrefix).append(outcome)), 1});
     out.push_back(std::move(outcomes));
+    // The indicator's numerator is the sum of the outcomes that establish an origin.
+    Constraint established{{{cell(kOriginEstablished), -1}}, Relation::equal};
+    for (auto outcome : kOutcomes) {
+      if (establishes_origin(outcome)) established.terms.push_back({cell(std::string(kOutcomePrefix).append(outcome)), 1});
+    }
+    out.push_back(std::move(established));
     // A refused or restricted answer names one to three distinct grounds:
     // refusing <= sum(grounds) <= 3 * refusing, and each ground <= refusing.
     const std::size_t refused = cell("outcome.refused");
@@ -165,6 +172,10 @@ PeriodTables shape(std::vector<std::string> states, const std::map<std::string, 
 }
 
 }  // namespace
+
+bool establishes_origin(std::string_view outcome) {
+  return outcome == "point_of_diversion_established" || outcome == "last_legal_holder_identified";
+}
 
 const std::vector<std::string>& measures() {
   static const std::vector<std::string> names = make_measures();  // immutable once built
@@ -221,6 +232,7 @@ PeriodTables build_tables(std::span<const stats::TracingFacts> facts,
       if (tracing.answered_within_clock) counted.emplace_back("answeredWithinClock");
       if (*tracing.answered_hours < kAnsweredBandHours) counted.emplace_back("answeredWithin30Days");
       counted.push_back(std::string(kOutcomePrefix).append(tracing.outcome));
+      if (establishes_origin(tracing.outcome)) counted.emplace_back(kOriginEstablished);
       std::set<std::string> grounds(tracing.refusal_grounds.begin(), tracing.refusal_grounds.end());
       for (const auto& ground : grounds) counted.push_back(std::string(kGroundPrefix).append(ground));
     }
@@ -350,7 +362,14 @@ Status read_counts(PeriodTables& tables, Table table, std::string_view a, std::s
   for (const auto& measure : measures()) {
     auto at = tables.find(table, a, b, measure);
     if (!at) return malformed(std::string(table_name(table)) + " row of an unknown state or region");
-    if (!counts.contains(measure)) return malformed(describe(tables.cells[*at]) + " is missing");
+    if (!counts.contains(measure)) {
+      // Older than the measure: unknown to the reader, as a suppressed cell is.
+      if (measure == kOriginEstablished) {
+        tables.cells[*at].suppressed = true;
+        continue;
+      }
+      return malformed(describe(tables.cells[*at]) + " is missing");
+    }
     const json& value = counts[measure];
     if (value.is_null()) {
       tables.cells[*at].suppressed = true;

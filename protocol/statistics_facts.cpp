@@ -235,6 +235,7 @@ struct TracingCount {
       counted.emplace_back("answered");
       if (*answered_hours < disclosure::kAnsweredBandHours) counted.emplace_back("answeredWithin30Days");
       counted.push_back("outcome." + outcome);
+      if (disclosure::establishes_origin(outcome)) counted.emplace_back(disclosure::kOriginEstablished);
       for (const auto& ground : grounds) counted.push_back("refusalGround." + ground);
     }
     return counted;

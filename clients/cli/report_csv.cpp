@@ -59,7 +59,8 @@ Result<std::vector<std::filesystem::path>> write_csv_tables(const ReportData& da
     }
     std::string text = "period,periodStart,periodEnd";
     for (const char* key : table.keys) text.append(",").append(key);
-    text.append(",requests,acknowledged,acknowledgedWithinClock,answered,answeredWithinClock,answeredWithin30Days");
+    text.append(",requests,acknowledged,acknowledgedWithinClock,answered,answeredWithinClock,answeredWithin30Days,"
+                "originEstablished");
     for (const auto& name : outcomes) text.append(",outcome.").append(name);
     for (const auto& name : grounds) text.append(",refusalGround.").append(name);
     text.append("\r\n");
@@ -73,7 +74,8 @@ Result<std::vector<std::filesystem::path>> write_csv_tables(const ReportData& da
                                                              : row->region));
         }
         for (const Count* value : {&row->requests, &row->acknowledged, &row->acknowledged_within_clock, &row->answered,
-                                   &row->answered_within_clock, &row->answered_within_30_days}) {
+                                   &row->answered_within_clock, &row->answered_within_30_days,
+                                   &row->origin_established}) {
           text.append(",").append(count(*value));
         }
         auto family = [&](const std::vector<std::string>& names, const std::vector<std::pair<std::string, Count>>& of) {

@@ -150,6 +150,7 @@ RowStatistics read_row(const std::string& table, const json& object, std::string
   row.answered = count.count("answered");
   row.answered_within_clock = count.count("answeredWithinClock");
   row.answered_within_30_days = count.count("answeredWithin30Days");
+  row.origin_established = count.count("originEstablished");
   for (const auto& [name, value] : counts->items()) {
     const bool outcome = name.rfind("outcome.", 0) == 0;
     const bool ground = name.rfind("refusalGround.", 0) == 0;

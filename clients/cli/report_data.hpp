@@ -32,6 +32,9 @@ struct RowStatistics {
   Count answered;
   Count answered_within_clock;
   Count answered_within_30_days;
+  // The indicator's numerator (docs/PROTOCOL.md "The indicator"); its
+  // denominator is `requests`. Absent from records older than the measure.
+  Count origin_established;
   std::vector<std::pair<std::string, Count>> outcomes;         // in the record's order
   std::vector<std::pair<std::string, Count>> refusal_grounds;  // in the record's order
   std::string label() const;  // "SN → NE", "from SN", "to NE", "Sahel", "all states"

@@ -171,6 +171,28 @@ BarChart answer_bands_chart(const StatisticsRecord& statistics) {
   return chart;
 }
 
+// The indicator in the spirit of SDG 16.4.2: of the tracings of seized,
+// found or surrendered firearms (every request's recovery is one of the
+// three), the share whose final answer established the illicit origin or
+// context (point of diversion, or last legal holder). Numerator and
+// denominator are published counts, suppressed like any other.
+BarChart origin_established_chart(const StatisticsRecord& statistics) {
+  BarChart chart;
+  chart.id = "chart-origin-established";
+  chart.title = "Illicit origin established by tracing (in the spirit of SDG 16.4.2)";
+  chart.description =
+      "Share of tracing requests for seized, found or surrendered firearms whose answer established the illicit "
+      "origin or context (point of diversion established, or last legal holder identified), per requested state, "
+      "per pair of states and in total.";
+  chart.unit = "% of requests";
+  chart.max = 100;
+  chart.series = {{"established", "origin or context established"}};
+  share_rows(chart, statistics, [&](Row& row, const RowStatistics& of) {
+    share_bar(row, of, "established", of.origin_established, "with an origin established", statistics.threshold);
+  });
+  return chart;
+}
+
 BarChart acknowledgement_rate_chart(const StatisticsRecord& statistics) {
   BarChart chart;
   chart.id = "chart-acknowledgement-rates";
@@ -318,15 +340,16 @@ void statistics_table(Markup& page, const StatisticsRecord& statistics) {
                                             "reveals a small one)");
   page.raw("<thead><tr>");
   for (const char* heading : {"table", "row", "requests", "acknowledged", "ack. within the clock", "answered",
-                              "answered within the clock", "answered within 30 days", "outcomes",
-                              "refusal grounds"}) {
+                              "answered within the clock", "answered within 30 days", "origin established",
+                              "outcomes", "refusal grounds"}) {
     page.element("th", heading, {{"scope", "col"}});
   }
   page.raw("</tr></thead><tbody>");
   for (const auto& row : statistics.rows) {
     page.raw("<tr>").element("td", row.table).element("th", row.label(), {{"scope", "row"}});
     for (const Count* count : {&row.requests, &row.acknowledged, &row.acknowledged_within_clock, &row.answered,
-                               &row.answered_within_clock, &row.answered_within_30_days}) {
+                               &row.answered_within_clock, &row.answered_within_30_days,
+                               &row.origin_established}) {
       page.element("td", count_text(*count), {{"class", *count ? "number" : "suppressed"}});
     }
     page.element("td", cells(row.outcomes)).element("td", cells(row.refusal_grounds));
@@ -363,6 +386,7 @@ void statistics_section(Markup& page, const ReportData& data) {
   figure(page, trend_chart(data.history, statistics.threshold));
   figure(page, answer_bands_chart(statistics));
   figure(page, acknowledgement_rate_chart(statistics));
+  figure(page, origin_established_chart(statistics));
   auto grounds = refusal_grounds_chart(statistics);
   if (grounds.rows.empty()) {
     page.element("p", "No refusal ground is shown for this period (none given, or every count suppressed).",
@@ -673,7 +697,8 @@ std::string svg_bar_chart(const BarChart& chart) {
 
 std::size_t chart_count(const ReportData& data) {
   std::size_t charts = 0;
-  if (data.statistics) charts += refusal_grounds_chart(*data.statistics).rows.empty() ? 3 : 4;  // trend, bands, acks
+  // trend, bands, acks, origin established (and grounds)
+  if (data.statistics) charts += refusal_grounds_chart(*data.statistics).rows.empty() ? 4 : 5;
   if (!data.campaigns.empty()) ++charts;
   if (!data.alerts.empty()) ++charts;
   return charts;

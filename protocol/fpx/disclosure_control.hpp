@@ -29,6 +29,16 @@ inline constexpr std::string_view kMethod = "cell-suppression/v1";
 // "answeredWithin30Days": durations are published as counts in a band,
 // never as a mean or percentile of a small group (one outlier is one request).
 inline constexpr std::int64_t kAnsweredBandHours = 30 * 24;
+// The indicator in the spirit of SDG 16.4.2 (docs/PROTOCOL.md "The
+// indicator"): tracings whose final answer established the firearm's
+// illicit origin or context, the numerator; `requests` is its denominator
+// (every request names its firearm's recovery as seized, found or
+// surrendered). A record written before the measure existed lacks it: read
+// as unknown (suppressed), never as an error.
+inline constexpr std::string_view kOriginEstablished = "originEstablished";
+// The final outcomes that establish it: where the firearm left legal
+// control, or who last held it legally. (A partial chain does not.)
+bool establishes_origin(std::string_view outcome);
 
 // The measures of every table, in publication order. Outcomes and grounds
 // are the full closed lists, zeros included, so that a category's presence

@@ -42,7 +42,9 @@ OUTCOMES = ["point_of_diversion_established", "last_legal_holder_identified", "p
             "rejected_as_malformed"]
 GROUNDS = ["ongoing_investigation", "confidentiality_law", "national_security"]
 BASE_MEASURES = ["requests", "acknowledged", "acknowledgedWithinClock", "answered", "answeredWithinClock",
-                 "answeredWithin30Days"]
+                 "answeredWithin30Days", "originEstablished"]
+# The indicator's numerator (docs/PROTOCOL.md "The indicator"): the sum of these outcomes.
+ESTABLISHING = ["point_of_diversion_established", "last_legal_holder_identified"]
 MEASURES = BASE_MEASURES + ["outcome." + o for o in OUTCOMES] + ["refusalGround." + g for g in GROUNDS]
 # Float slack of the solver before rounding bounds to the integers they stand for.
 SLACK = 1e-6
@@ -135,6 +137,10 @@ def audit(records, protection_override=None):
                 ub_rows.append({v(part): 1, v(whole): -1}); ub_rhs.append(0)
             row = {v("answered"): -1}
             for o in OUTCOMES:
+                row[v("outcome." + o)] = 1
+            eq_rows.append(row); eq_rhs.append(0)
+            row = {v("originEstablished"): -1}
+            for o in ESTABLISHING:
                 row[v("outcome." + o)] = 1
             eq_rows.append(row); eq_rhs.append(0)
             refusing = {v("outcome.refused"): 1, v("outcome.restricted"): 1}

@@ -9,7 +9,12 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <map>
+#include <sstream>
 #include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "fpx/client.hpp"
 #include "fpx/observer_client.hpp"
@@ -37,6 +42,66 @@ using Run = test::CommandRun;
 // Runs a command line (words quoted for the shell) in `scratch`, capturing stdout and stderr.
 Run run(const std::vector<std::string>& words, const fs::path& scratch) {
   return test::run_command(words, scratch, scratch);
+}
+
+// One CSV line's fields (the scenario's names hold no comma or quote).
+std::vector<std::string> csv_fields(const std::string& line) {
+  std::vector<std::string> fields;
+  std::string field;
+  std::istringstream in(line);
+  while (std::getline(in, field, ',')) fields.push_back(field);
+  if (!line.empty() && line.back() == ',') fields.emplace_back();
+  return fields;
+}
+
+// Checks every data line of one `fpx report --csv` file against the
+// statistics records the observer saved: each cell equals the record's
+// count, empty where it is null (suppressed) or absent. Returns how many
+// cells were compared.
+std::size_t check_csv_against_feed(const fs::path& file, const std::string& table,
+                                   const std::map<std::string, nlohmann::json>& records) {
+  std::istringstream lines(test::read_file(file));
+  std::string line;
+  std::getline(lines, line, '\n');
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  const auto header = csv_fields(line);
+  std::size_t compared = 0;
+  while (std::getline(lines, line, '\n')) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty()) continue;
+    const auto fields = csv_fields(line);
+    REQUIRE(fields.size() == header.size());
+    const auto record = records.find(fields[0] + " " + fields[1]);
+    INFO(file.filename().string() << ": " << line);
+    REQUIRE(record != records.end());
+    // period, periodStart, periodEnd, then the row's keys, then the counts.
+    std::size_t first_count = 3;
+    while (first_count < header.size() &&
+           (header[first_count] == "requester" || header[first_count] == "requested" || header[first_count] == "region")) {
+      ++first_count;
+    }
+    const nlohmann::json* row = nullptr;
+    if (table == "total") {
+      row = &record->second["total"];
+    } else {
+      for (const auto& candidate : record->second[table]) {
+        bool match = true;
+        for (std::size_t c = 3; c < first_count; ++c) match = match && candidate.value(header[c], "") == fields[c];
+        if (match) row = &candidate;
+      }
+    }
+    REQUIRE(row != nullptr);
+    const auto& counts = (*row)["counts"];
+    for (std::size_t c = first_count; c < header.size(); ++c) {
+      INFO(header[c]);
+      const std::string expected = counts.contains(header[c]) && !counts[header[c]].is_null()
+                                       ? std::to_string(counts[header[c]].get<std::int64_t>())
+                                       : std::string();
+      CHECK(fields[c] == expected);
+      if (counts.contains(header[c])) ++compared;
+    }
+  }
+  return compared;
 }
 
 std::size_t count(const std::string& text, const std::string& needle) {
@@ -291,7 +356,7 @@ TEST_CASE(
   auto made = run({fpx, "--profile", profile.string(), "--json", "report", "--html", "report.html"}, scratch);
   INFO(made.out << made.err);
   REQUIRE(made.exit_code == 0);
-  CHECK_THAT(made.out, Catch::Contains("\"ok\":true") && Catch::Contains("\"charts\":6") &&
+  CHECK_THAT(made.out, Catch::Contains("\"ok\":true") && Catch::Contains("\"charts\":7") &&
                            Catch::Contains("\"final\":true") && Catch::Contains("\"logVerified\":true") &&
                            Catch::Contains("\"treeSize\":" + tree_size));
 
@@ -310,9 +375,9 @@ TEST_CASE(
 
   const std::string dom = rendered_dom(html, scratch);
   INFO("rendered DOM in " << (scratch / "report.html"));
-  // Trend, answers in time, ack rates, refusal grounds, campaigns, alerts.
-  CHECK(count(dom, "<svg") == 6);
-  CHECK(count(dom, "<desc id=\"chart-") == 6);  // each chart says what it shows, for screen readers
+  // Trend, answers in time, ack rates, origin established, refusal grounds, campaigns, alerts.
+  CHECK(count(dom, "<svg") == 7);
+  CHECK(count(dom, "<desc id=\"chart-") == 7);  // each chart says what it shows, for screen readers
   // The campaign partner's markup is text, not an element.
   CHECK(dom.find("<script") == std::string::npos);
   CHECK(dom.find("&lt;script&gt;document.title=") != std::string::npos);
@@ -352,6 +417,14 @@ TEST_CASE(
   const auto trend = chart(dom, "chart-trends");
   CHECK(count(trend, "<g class=\"row") == 1);  // one period so far
 
+  // The indicator in the spirit of SDG 16.4.2: BF refused all four, so no
+  // origin was established there; NE's two partial chains establish none
+  // either, and are under the threshold.
+  const auto origin = chart(dom, "chart-origin-established");
+  CHECK(bar_value(row(origin, "to BF"), "established") == "0");
+  CHECK_THAT(row(origin, "to BF"), Catch::Contains("0 of 4 (0 %)"));
+  CHECK_THAT(row(origin, "to ML"), Catch::Contains("suppressed: fewer than 3 requests"));
+
   const auto grounds = chart(dom, "chart-refusal-grounds");
   CHECK(count(grounds, "<g class=\"row") == 3);
   for (const char* label : {"to BF: ongoing investigation", "SN \u2192 BF: ongoing investigation",
@@ -372,6 +445,34 @@ TEST_CASE(
   CHECK_THAT(by_requested, Catch::StartsWith("period,periodStart,periodEnd,requested,requests,acknowledged,"));
   CHECK_THAT(by_requested, Catch::Contains(",BF,4,4,4,4,4,4,") && Catch::Contains(",ML,,0,0,0,0,0,"));
   CHECK_THAT(test::read_file(tables / "total.csv"), Catch::Contains("2s,"));
+  // Every published cell of every statistics record the observer saved is in the CSV files, equal to the feed's.
+  std::map<std::string, nlohmann::json> statistics;  // "period periodStart" -> record
+  std::size_t published_cells = 0;
+  {
+    std::istringstream saved_lines(test::read_file(profile / "feed" / "records.jsonl"));
+    std::string line;
+    while (std::getline(saved_lines, line)) {
+      const auto saved = nlohmann::json::parse(line);
+      if (saved["kind"] != "statistics") continue;
+      auto record = nlohmann::json::parse(saved["signedRecord"].get<std::string>());
+      for (const char* table : {"pairs", "byRequester", "byRequested", "byRegion"}) {
+        for (const auto& table_row : record[table]) published_cells += table_row["counts"].size();
+      }
+      published_cells += record["total"]["counts"].size();
+      statistics[record["period"].get<std::string>() + " " + record["periodStart"].get<std::string>()] =
+          std::move(record);
+    }
+  }
+  REQUIRE_FALSE(statistics.empty());
+  std::size_t compared = 0;
+  for (const auto& [file, table] : std::vector<std::pair<const char*, const char*>>{{"pairs.csv", "pairs"},
+                                                                                     {"by_requester.csv", "byRequester"},
+                                                                                     {"by_requested.csv", "byRequested"},
+                                                                                     {"by_region.csv", "byRegion"},
+                                                                                     {"total.csv", "total"}}) {
+    compared += check_csv_against_feed(tables / file, table, statistics);
+  }
+  CHECK(compared == published_cells);
 
   const auto campaigns = chart(dom, "chart-campaigns");
   CHECK(count(campaigns, "<g class=\"row") == 1);

@@ -133,3 +133,91 @@ TEST_CASE("the broker refuses two statistics periods and reads quarters on the c
   CHECK(quarter->start_of(k2026_05_17) == k2026_04_01);
   CHECK(quarter->end_of(k2026_04_01) == k2026_07_01);
 }
+
+// --- year tables linked to their periods (issue 12, item 3) ----------------
+
+namespace {
+
+// A hidden 1 in the first period, a shown 3 in the second: a year of 4 alone
+// would give the 1 away (4 - 3).
+struct YearScenario {
+  std::vector<stats::TracingFacts> first{tracing("SN", "NE", "partial_chain"), tracing("SN", "BF", "no_record"),
+                                         tracing("SN", "BF", "no_record"), tracing("SN", "BF", "no_record")};
+  std::vector<stats::TracingFacts> second{tracing("SN", "NE", "partial_chain"), tracing("SN", "NE", "partial_chain"),
+                                          tracing("SN", "NE", "partial_chain"), tracing("SN", "BF", "no_record"),
+                                          tracing("SN", "BF", "no_record"), tracing("SN", "BF", "no_record")};
+  disclosure::PeriodTables first_tables = disclosure::build_tables(first, {});
+  disclosure::PeriodTables second_tables = disclosure::build_tables(second, {});
+  disclosure::PeriodTables year() const {
+    auto all = first;
+    all.insert(all.end(), second.begin(), second.end());
+    return disclosure::build_tables(all, {});
+  }
+};
+
+bool any_disclosed(const disclosure::PeriodTables& tables) {
+  auto intervals = broker::audit_suppressed_cells(tables);
+  REQUIRE(intervals.ok());
+  for (const auto& interval : *intervals) {
+    if (interval.discloses(kThreshold, kThreshold)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("a year linked to its published periods is suppressed so that no difference reveals a period's cell") {
+  YearScenario scenario;
+  REQUIRE(broker::protect_tables(scenario.first_tables, kThreshold, kThreshold).ok());
+  REQUIRE(broker::protect_tables(scenario.second_tables, kThreshold, kThreshold).ok());
+  REQUIRE(cell(scenario.first_tables, Table::pair, "SN", "NE", "requests").suppressed);
+  REQUIRE_FALSE(cell(scenario.second_tables, Table::pair, "SN", "NE", "requests").suppressed);
+  const auto year = scenario.year();
+  CHECK(cell(year, Table::pair, "SN", "NE", "requests").value == 4);
+
+  // Without linking (primary suppression of the year alone), the year's 4
+  // and the second period's 3 pin the first period's hidden 1.
+  auto unprotected = disclosure::link_year(year, {scenario.first_tables, scenario.second_tables});
+  disclosure::suppress_primary(unprotected, kThreshold);
+  CHECK(any_disclosed(unprotected));
+
+  auto linked = disclosure::link_year(year, {scenario.first_tables, scenario.second_tables});
+  auto secondary = broker::protect_tables(linked, kThreshold, kThreshold);
+  REQUIRE(secondary.ok());
+  CHECK(*secondary > 0);
+  CHECK_FALSE(any_disclosed(linked));
+  // The year's SN->NE requests are hidden; the periods stay as published.
+  CHECK(linked.cells[*year.find(Table::pair, "SN", "NE", "requests")].suppressed);
+  for (std::size_t i = 0; i < scenario.first_tables.cells.size(); ++i) {
+    CHECK(linked.cells[year.cells.size() + i].suppressed == scenario.first_tables.cells[i].suppressed);
+  }
+  const std::size_t second_at = year.cells.size() + scenario.first_tables.cells.size();
+  for (std::size_t i = 0; i < scenario.second_tables.cells.size(); ++i) {
+    CHECK(linked.cells[second_at + i].suppressed == scenario.second_tables.cells[i].suppressed);
+  }
+}
+
+TEST_CASE("the indicator counts answers that established an origin and sums the outcomes that do") {
+  std::vector<stats::TracingFacts> facts{tracing("SN", "NE", "point_of_diversion_established"),
+                                         tracing("SN", "NE", "last_legal_holder_identified"),
+                                         tracing("SN", "NE", "partial_chain"), tracing("SN", "NE")};
+  auto tables = disclosure::build_tables(facts, {});
+  CHECK(cell(tables, Table::pair, "SN", "NE", std::string(disclosure::kOriginEstablished)).value == 2);
+  CHECK(cell(tables, Table::pair, "SN", "NE", "requests").value == 4);
+  CHECK(disclosure::establishes_origin("point_of_diversion_established"));
+  CHECK_FALSE(disclosure::establishes_origin("partial_chain"));
+  // A record saying 3 established where the establishing outcomes add up to 2 breaks a relation.
+  nlohmann::json record{{"kind", "statistics"}, {"method", disclosure::kMethod}, {"threshold", 1}};
+  disclosure::write_tables(record, tables);
+  CHECK(disclosure::check_record(record.dump())->failures.empty());
+  record["total"]["counts"]["originEstablished"] = 3;
+  CHECK_FALSE(disclosure::check_record(record.dump())->failures.empty());
+  // A record older than the measure is read, the measure unknown.
+  for (auto* table : {&record["pairs"], &record["byRequester"], &record["byRequested"]}) {
+    for (auto& row : *table) row["counts"].erase("originEstablished");
+  }
+  record["total"]["counts"].erase("originEstablished");
+  auto older = disclosure::tables_of_record(record.dump());
+  REQUIRE(older.ok());
+  CHECK(cell(*older, Table::total, "", "", std::string(disclosure::kOriginEstablished)).suppressed);
+}
