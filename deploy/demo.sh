@@ -146,6 +146,7 @@ done
 port="${FPX_DEMO_PORT:-7400}"
 period_s=10        # the demo's statistics period
 publish_after_s=12 # how long after its end a period is published
+periods_per_year=4 # the demo's "year": four periods, as four quarters make a year
 cat > "$demo_dir/broker.toml" <<TOML
 [participants]
 endpoint = "tcp://127.0.0.1:$port"
@@ -168,6 +169,8 @@ checkpoint_every_ms = 1000
 # (a deployment uses "quarter", published 30 days after).
 statistics_period = "${period_s}s"
 publish_after_ms = $((publish_after_s * 1000))
+# Year tables: a "year" of $periods_per_year periods, published once its last period is.
+periods_per_year = $periods_per_year
 [regions]
 Sahel = ["BF", "ML", "MR", "NE", "TD", "SN"]
 TOML
@@ -261,11 +264,13 @@ saved="$(profile ne.focal-point)/inbox/$request_id.fpx"
 step "Tracing traffic for the statistics: 40 requests over 4 periods, acknowledged and answered (deploy/demo_traffic.py)"
 echo "Each round is one ${period_s}-second statistics period: the agencies of Senegal, Niger and Burkina Faso"
 echo "each send requests to both other states; each focal point acknowledges and answers with varied outcomes."
+echo "The four rounds fill one of the demo's $((period_s * periods_per_year))-second years (waiting for the next to begin)."
 # Debian's python3 (with python3-scipy from install-packages.sh), not another one first in PATH.
 python=/usr/bin/python3
 "$python" "$root_dir/deploy/demo_traffic.py" --fpx "$fpx_bin" --profiles "$demo_dir/profiles" \
   --template "$examples/tracing-request.json" --period-seconds "$period_s" \
-  --publish-after-seconds "$publish_after_s" --out "$demo_dir/traffic.json" || fail "the demo traffic did not go through"
+  --publish-after-seconds "$publish_after_s" --align-seconds "$((period_s * periods_per_year))" \
+  --out "$demo_dir/traffic.json" || fail "the demo traffic did not go through"
 last_period=$("$python" -c 'import json,sys; print(json.load(open(sys.argv[1]))["periodStarts"][-1])' "$demo_dir/traffic.json")
 
 step "The CSO observer follows the public feed on its own read-only endpoint"
@@ -291,14 +296,16 @@ as cso.sahel-watch log verify || fail "the transparency log does not verify"
 step "The observer's report: statistics, campaigns, alerts and the checkpoint, as one HTML page"
 echo "(statistics of a period are published ${publish_after_s} s after it ends; this demo's periods last ${period_s} seconds)"
 records="$(profile cso.sahel-watch)/feed/records.jsonl"
-# The last traffic period's record is in the signed record's text, its quotes escaped.
+# The last traffic period's record, then the year's, are in the signed records' text, their quotes escaped.
 last_record="periodStart\\\":\\\"$last_period"
+year_record="\\\"period\\\":\\\"year\\\""
 for _ in $(seq 30); do
-  grep -qF -- "$last_record" "$records" && break
+  grep -qF -- "$last_record" "$records" && grep -qF -- "$year_record" "$records" && break
   as cso.sahel-watch observe --wait 2 >/dev/null || fail "the observer could not read the feed"
 done
 grep -q '"kind":"statistics"' "$records" || fail "no statistics record reached the public feed"
 grep -qF -- "$last_record" "$records" || fail "the statistics of the last traffic period ($last_period) were not published"
+grep -qF -- "$year_record" "$records" || fail "the year tables of the traffic's year were not published"
 as cso.sahel-watch log verify >/dev/null || fail "the transparency log does not verify"
 report="$demo_dir/report.html"
 as cso.sahel-watch report --html "$report" --csv "$demo_dir/report-csv" || fail "fpx report failed"

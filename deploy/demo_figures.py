@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """Checks, for the demo, that `fpx report --csv DIR` shows real figures: in
 every period of the demo's traffic (deploy/demo_traffic.py), each requested
-state's requests and answers are published (not suppressed), and the
-figures change from period to period (a trend). Prints them as a table.
+state's requests and answers are published (not suppressed), the figures
+change from period to period (a trend), and the year the traffic fills has
+its tables too. Prints them as a table.
 
 Usage: demo_figures.py CSV_DIR TRAFFIC.json
 Exit 0 when they do; 1, naming what is missing, when they do not.
@@ -23,7 +24,9 @@ def main():
         periods = json.load(source)["periodStarts"]
     with open(os.path.join(csv_dir, "by_requested.csv"), newline="") as source:
         rows = list(csv.DictReader(source))
-    shown = {(row["periodStart"], row["requested"]): row for row in rows}
+    # The grid's periods by start; the year's row (period "year") apart.
+    shown = {(row["periodStart"], row["requested"]): row for row in rows if row["period"] != "year"}
+    years = {(row["periodStart"], row["requested"]): row for row in rows if row["period"] == "year"}
     problems = []
     print("period start           " + "  ".join(f"{state}: requests/ack/answered" for state in STATES))
     answered_series = []
@@ -42,6 +45,21 @@ def main():
             answered_series.append((state, row["answered"]))
             cells.append(f"    {'/'.join(value or 'suppressed' for value in values):22}")
         print(f"{period}  " + "".join(cells))
+    # The year the rounds fill: its tables sum the four periods.
+    cells = []
+    for state in STATES:
+        row = years.get((periods[0], state)) if periods else None
+        if row is None:
+            problems.append(f"no year row for {state} from {periods[0] if periods else '?'}")
+            continue
+        values = [row[measure] for measure in MEASURES]
+        if row["requests"] == "":
+            problems.append(f"{state}'s requests in the year are suppressed")
+        established = row.get("originEstablished", "")
+        share = (f" ({int(established) * 100 // int(row['requests'])} % origin established)"
+                 if established and row["requests"] else "")
+        cells.append(f"    {'/'.join(value or 'suppressed' for value in values) + share:22}")
+    print(f"{'year':20}  " + "".join(cells))
     distinct = {value for _, value in answered_series if value != ""}
     if len(periods) < 3:
         problems.append(f"only {len(periods)} traffic period(s): a trend needs three or more")

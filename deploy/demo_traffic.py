@@ -19,7 +19,8 @@ session at a time: two at once would take each other's session over); the
 senders and the three focal points run side by side.
 
 Usage: demo_traffic.py --fpx BIN --profiles DIR --template REQUEST.json
-                       --period-seconds N [--rounds N] [--out FILE]
+                       --period-seconds N --publish-after-seconds N [--rounds N]
+                       [--align-seconds N] [--out FILE]
 Exit 0 only if every request got its receipt and every planned
 acknowledgement and answer was accepted by the broker. --out receives one
 JSON object: the rounds' period starts (ISO 8601) and the counts sent.
@@ -164,6 +165,9 @@ def main():
     parser.add_argument("--publish-after-seconds", type=float, required=True,
                         help="the broker's publish_after: a round's answers must be in before its period is published")
     parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--align-seconds", type=float,
+                        help="begin the first round at a multiple of this (the broker's year: periods_per_year "
+                             "periods), so that the rounds fill one year; default: the period")
     parser.add_argument("--out", help="a JSON summary for the caller")
     args = parser.parse_args()
     with open(args.template) as source:
@@ -186,9 +190,11 @@ def main():
     tracings = 0
     try:
         for round_index in range(args.rounds):
-            # Begin with a period: the previous round's requests are in the one before.
+            # Begin with a period (the first round with a year): the previous round's requests are in the one
+            # before.
             now = time.time()
-            start = (int(now // args.period_seconds) + 1) * args.period_seconds
+            align = args.align_seconds if round_index == 0 and args.align_seconds else args.period_seconds
+            start = (int(now // align) + 1) * align
             time.sleep(start - now + 0.2)
             plan = plan_round(round_index)
             senders = []
