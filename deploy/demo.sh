@@ -271,6 +271,7 @@ python=/usr/bin/python3
   --template "$examples/tracing-request.json" --period-seconds "$period_s" \
   --publish-after-seconds "$publish_after_s" --align-seconds "$((period_s * periods_per_year))" \
   --out "$demo_dir/traffic.json" || fail "the demo traffic did not go through"
+first_period=$("$python" -c 'import json,sys; print(json.load(open(sys.argv[1]))["periodStarts"][0])' "$demo_dir/traffic.json")
 last_period=$("$python" -c 'import json,sys; print(json.load(open(sys.argv[1]))["periodStarts"][-1])' "$demo_dir/traffic.json")
 
 step "The CSO observer follows the public feed on its own read-only endpoint"
@@ -296,9 +297,10 @@ as cso.sahel-watch log verify || fail "the transparency log does not verify"
 step "The observer's report: statistics, campaigns, alerts and the checkpoint, as one HTML page"
 echo "(statistics of a period are published ${publish_after_s} s after it ends; this demo's periods last ${period_s} seconds)"
 records="$(profile cso.sahel-watch)/feed/records.jsonl"
-# The last traffic period's record, then the year's, are in the signed records' text, their quotes escaped.
+# The last traffic period's record, then the year's, are in the signed records' text, their quotes escaped
+# (keys in sorted order: only a year's record has "periods" after its "periodStart").
 last_record="periodStart\\\":\\\"$last_period"
-year_record="\\\"period\\\":\\\"year\\\""
+year_record="periodStart\\\":\\\"$first_period\\\",\\\"periods\\\""
 for _ in $(seq 30); do
   grep -qF -- "$last_record" "$records" && grep -qF -- "$year_record" "$records" && break
   as cso.sahel-watch observe --wait 2 >/dev/null || fail "the observer could not read the feed"
