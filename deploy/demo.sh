@@ -145,7 +145,7 @@ for id in sn.focal-point ne.focal-point bf.focal-point sn.police-judiciaire cso.
 done
 port="${FPX_DEMO_PORT:-7400}"
 period_s=10        # the demo's statistics period
-publish_after_s=12 # how long after its end a period is published
+publish_after_s=20 # how long after its end a period is published (the traffic's answers must be in by then)
 periods_per_year=4 # the demo's "year": four periods, as four quarters make a year
 cat > "$demo_dir/broker.toml" <<TOML
 [participants]
