@@ -79,7 +79,7 @@ std::set<Sha256Digest> receive_all(const test::BrokerProcess& broker, test::Test
   return seen;
 }
 
-SignedCheckpoint checkpoint_at_least(const test::BrokerProcess& broker, test::TestPki& pki, std::uint64_t size) {
+client::SignedCheckpoint checkpoint_at_least(const test::BrokerProcess& broker, test::TestPki& pki, std::uint64_t size) {
   auto observer = client::ObserverClient::connect(pki.identity("cso.sahel-watch"), test::observer_options(broker, pki));
   REQUIRE(observer.ok());
   const auto deadline = std::chrono::steady_clock::now() + 15s;
@@ -95,7 +95,7 @@ SignedCheckpoint checkpoint_at_least(const test::BrokerProcess& broker, test::Te
 
 // The new leader's log extends the old one's: a consistency proof between
 // a checkpoint the old leader signed and one the new leader signed.
-void check_log_continues(const test::BrokerProcess& new_leader, test::TestPki& pki, const SignedCheckpoint& before) {
+void check_log_continues(const test::BrokerProcess& new_leader, test::TestPki& pki, const client::SignedCheckpoint& before) {
   const auto after = checkpoint_at_least(new_leader, pki, before.checkpoint.size + 1);
   auto observer =
       client::ObserverClient::connect(pki.identity("cso.sahel-watch"), test::observer_options(new_leader, pki));
