@@ -29,11 +29,14 @@ using wire::MessageType;
 
 namespace {
 
-const std::vector<std::string> kParticipants = {"sn.police-judiciaire", "ne.focal-point", "cso.sahel-watch"};
+// The sample tracing request is addressed to NE's and BF's focal points.
+const std::vector<std::string> kParticipants = {"sn.police-judiciaire", "ne.focal-point", "bf.focal-point",
+                                                "cso.sahel-watch"};
 
 void issue_participants(test::TestPki& pki) {
   pki.issue("sn.police-judiciaire", "SN", Role::agency);
   pki.issue("ne.focal-point", "NE", Role::focal_point);
+  pki.issue("bf.focal-point", "BF", Role::focal_point);
   pki.issue("cso.sahel-watch", "SN", Role::observer, {.via_intermediate = false});
 }
 
@@ -82,13 +85,13 @@ std::set<Sha256Digest> receive_all(const test::BrokerProcess& broker, test::Test
 client::SignedCheckpoint checkpoint_at_least(const test::BrokerProcess& broker, test::TestPki& pki, std::uint64_t size) {
   auto observer = client::ObserverClient::connect(pki.identity("cso.sahel-watch"), test::observer_options(broker, pki));
   REQUIRE(observer.ok());
-  const auto deadline = std::chrono::steady_clock::now() + 15s;
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
   auto latest = (*observer)->latest_checkpoint();
   while ((!latest.ok() || latest->checkpoint.size < size) && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(100ms);
     latest = (*observer)->latest_checkpoint();
   }
-  REQUIRE(latest.ok());
+  if (!latest) FAIL("no checkpoint: " << latest.error().describe());
   REQUIRE(latest->checkpoint.size >= size);
   return *latest;
 }
@@ -111,19 +114,24 @@ void check_log_continues(const test::BrokerProcess& new_leader, test::TestPki& p
 TEST_CASE("A standby broker takes over when the leader is killed mid-load and serves every receipted message") {
   test::PostgresCluster cluster;
   const std::string dsn = cluster.create_database("exchange");
-  test::TestPki pki({"SN", "NE"});
+  test::TestPki pki({"SN", "NE", "BF"});
   issue_participants(pki);
   test::BrokerProcess leader(pki, kParticipants, failover_options(dsn, "broker-a", Starts::leading, 20000));
   test::BrokerProcess standby(pki, kParticipants, failover_options(dsn, "broker-b", Starts::standing_by, 20000));
   CHECK_FALSE(standby.wait_listening(500ms));  // it stands by, its endpoints unbound
 
-  // Load: an agency submits until the leader dies; every receipt is kept.
-  std::vector<Sha256Digest> receipted;
+  // A first message and a checkpoint the old leader signs.
+  auto agency = connect_with_timeout(leader, pki, "sn.police-judiciaire", 10s);
+  const Bytes first = test::seal_sample(pki.identity("sn.police-judiciaire"), MessageType::TRACING_REQUEST);
+  const auto first_receipt = agency->submit(first);
+  if (!first_receipt) FAIL(first_receipt.error().describe() << "\n" << leader.log_text());
+  std::vector<Sha256Digest> receipted{sha256(first)};
+  const auto before = checkpoint_at_least(leader, pki, 1);
+
+  // Load: the agency submits until the leader dies; every receipt is kept.
   std::atomic<std::size_t> receipts{0};
-  std::atomic<bool> stop{false};
-  std::thread load([&] {
-    auto agency = connect_with_timeout(leader, pki, "sn.police-judiciaire", 3s);
-    while (!stop) {
+  std::jthread load([&](std::stop_token stop) {
+    while (!stop.stop_requested()) {
       const Bytes request = test::seal_sample(pki.identity("sn.police-judiciaire"), MessageType::TRACING_REQUEST);
       auto receipt = agency->submit(request);
       if (!receipt) break;  // the leader is gone: what it did not receipt is not owed
@@ -131,13 +139,12 @@ TEST_CASE("A standby broker takes over when the leader is killed mid-load and se
       ++receipts;
     }
   });
-  const auto before = checkpoint_at_least(leader, pki, 1);
   const auto deadline = std::chrono::steady_clock::now() + 30s;
   while (receipts < 20 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
   leader.kill_hard();
-  stop = true;
+  load.request_stop();
   load.join();
-  REQUIRE(receipted.size() >= 20);
+  REQUIRE(receipted.size() >= 21);
 
   REQUIRE(standby.wait_listening(20s));
   CHECK(cluster.scalar("exchange", "SELECT term FROM leader_term") == "2");
@@ -147,15 +154,15 @@ TEST_CASE("A standby broker takes over when the leader is killed mid-load and se
   for (const auto& digest : receipted) CHECK(served.count(digest) == 1);
 
   // New traffic, and the log continues the one the old leader signed.
-  auto agency = test::connect_client(standby, pki, "sn.police-judiciaire");
-  REQUIRE(agency->submit(test::seal_sample(pki.identity("sn.police-judiciaire"), MessageType::TRACING_REQUEST)).ok());
+  auto agency_b = test::connect_client(standby, pki, "sn.police-judiciaire");
+  REQUIRE(agency_b->submit(test::seal_sample(pki.identity("sn.police-judiciaire"), MessageType::TRACING_REQUEST)).ok());
   check_log_continues(standby, pki, before);
 }
 
 TEST_CASE("A paused leader that wakes after a standby took over commits nothing and steps down") {
   test::PostgresCluster cluster;
   const std::string dsn = cluster.create_database("exchange");
-  test::TestPki pki({"SN", "NE"});
+  test::TestPki pki({"SN", "NE", "BF"});
   issue_participants(pki);
   test::BrokerProcess leader(pki, kParticipants, failover_options(dsn, "broker-a", Starts::leading, 3000));
   test::BrokerProcess standby(pki, kParticipants, failover_options(dsn, "broker-b", Starts::standing_by, 3000));
@@ -177,7 +184,7 @@ TEST_CASE("A paused leader that wakes after a standby took over commits nothing 
   // must not store it: it answers with a refusal or not at all, then exits.
   const Bytes late = test::seal_sample(pki.identity("sn.police-judiciaire"), MessageType::TRACING_REQUEST);
   std::atomic<bool> late_receipted{false};
-  std::thread sender([&] { late_receipted = agency->submit(late).ok(); });
+  std::jthread sender([&] { late_receipted = agency->submit(late).ok(); });
   std::this_thread::sleep_for(300ms);
   leader.send_signal(SIGCONT);
   sender.join();
@@ -199,7 +206,7 @@ TEST_CASE("A paused leader that wakes after a standby took over commits nothing 
 TEST_CASE("A client with both endpoints keeps submitting across a takeover and nothing is lost or handed over twice") {
   test::PostgresCluster cluster;
   const std::string dsn = cluster.create_database("exchange");
-  test::TestPki pki({"SN", "NE"});
+  test::TestPki pki({"SN", "NE", "BF"});
   issue_participants(pki);
   test::BrokerProcess leader(pki, kParticipants, failover_options(dsn, "broker-a", Starts::leading, 5000));
   test::BrokerProcess standby(pki, kParticipants, failover_options(dsn, "broker-b", Starts::standing_by, 5000));
@@ -220,12 +227,11 @@ TEST_CASE("A client with both endpoints keeps submitting across a takeover and n
   }
 
   // The recipient, on its own thread, counts every hand-over.
-  std::atomic<bool> done{false};
   std::map<Sha256Digest, int> handed;
-  std::thread recipient([&] {
+  std::jthread recipient([&](std::stop_token stop) {
     auto niger = both("ne.focal-point");
     const auto deadline = std::chrono::steady_clock::now() + 120s;
-    while (!done && std::chrono::steady_clock::now() < deadline) {
+    while (!stop.stop_requested() && std::chrono::steady_clock::now() < deadline) {
       auto batch = niger->poll(200ms);
       if (!batch) continue;  // a switch in progress: the next poll goes on
       for (const auto& delivery : *batch) {
@@ -254,7 +260,6 @@ TEST_CASE("A client with both endpoints keeps submitting across a takeover and n
   }
   CHECK(standby.wait_listening(1s));
   recipient.join();
-  done = true;
   UNSCOPED_INFO("submits the application had to repeat: " << application_retries);
   CHECK(cluster.scalar("exchange", "SELECT COUNT(*) FROM messages") == std::to_string(kMessages));
   REQUIRE(handed.size() == kMessages);
@@ -266,7 +271,7 @@ TEST_CASE("A receipt given on a primary with a synchronous standby survives the 
   primary.create_database("exchange");
   auto standby_server = primary.start_synchronous_standby();
   const std::string dsn = test::PostgresCluster::failover_dsn(primary, *standby_server, "exchange");
-  test::TestPki pki({"SN", "NE"});
+  test::TestPki pki({"SN", "NE", "BF"});
   issue_participants(pki);
   test::BrokerProcess broker(pki, kParticipants, failover_options(dsn, "broker-a", Starts::leading, 20000));
 
