@@ -58,7 +58,10 @@ Result<std::unique_ptr<Broker>> Broker::create(const BrokerConfig& config, Clock
   auto enrollment = Enrollment::load(config.enrolled_dir, *trust, now);
   if (!enrollment) return std::move(enrollment).take_error();
   for (const auto& warning : enrollment->warnings()) spdlog::warn("enrolment: {}", warning);
-  auto store = config.store_backend == StoreBackend::postgres ? open_postgres_store(config.store_dsn)
+  // A standby waits here, its endpoints unbound, until it takes the lead.
+  const PostgresStoreOptions leadership{StandbyWait::wait, config.store_lease_ms, config.store_holder,
+                                        config.standby_stop_waiting, config.on_deposed};
+  auto store = config.store_backend == StoreBackend::postgres ? open_postgres_store(config.store_dsn, leadership)
                                                               : open_sqlite_store(config.database, config.database_vfs);
   if (!store) return std::move(store).take_error();
 

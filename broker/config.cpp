@@ -357,6 +357,10 @@ Result<BrokerConfig> parse_broker_config(std::string_view text, const std::files
   std::string backend = "sqlite";
   read.text("store.backend", backend, false);
   read.text("store.dsn", config.store_dsn, false);
+  // Below 500 ms a loaded machine's scheduling alone would hand the lead
+  // back and forth; above a minute a paused leader stops the exchange that long.
+  read.number("store.lease_ms", config.store_lease_ms, 500, 60'000);
+  read.text("store.holder", config.store_holder, false);
   if (backend == "postgres") {
     config.store_backend = StoreBackend::postgres;
     if (config.store_dsn.empty()) {

@@ -1,9 +1,12 @@
 // fpx-broker: argument parsing, logging and signals; everything else is
 // broker_core (fpx/broker/broker.hpp), which the tests drive directly.
 #include <malloc.h>
+#include <poll.h>
 #include <sys/signalfd.h>
+#include <unistd.h>
 
 #include <csignal>
+#include <cstdlib>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
@@ -23,6 +26,9 @@ constexpr int kMallocTrimThresholdBytes = 64 << 20;
 // threshold turns off): blocks below this come from the heap, not from an
 // mmap and munmap each; a batch's buffers stay well below it.
 constexpr int kMallocMmapThresholdBytes = 4 << 20;
+// The exit status of a leader another broker replaced (sysexits' EX_TEMPFAIL):
+// restart it, and it stands by.
+constexpr int kExitDeposed = 75;
 
 }  // namespace
 
@@ -65,7 +71,29 @@ int main(int argc, char** argv) {
     return 1;
   }
 
+  // A standby (PostgreSQL store, another broker leads) waits inside
+  // create(): SIGTERM and SIGINT, read from the signalfd, end that wait.
+  bool stopped_standing_by = false;
+  config->standby_stop_waiting = [signal_fd, &stopped_standing_by] {
+    pollfd ready{signal_fd, POLLIN, 0};
+    while (::poll(&ready, 1, 0) == 1) {
+      signalfd_siginfo info{};
+      if (::read(signal_fd, &info, sizeof info) != sizeof info) break;
+      if (info.ssi_signo == SIGTERM || info.ssi_signo == SIGINT) stopped_standing_by = true;
+    }
+    return stopped_standing_by;
+  };
+  // Deposed (another broker took the lead): every receipt this broker gave
+  // followed a commit, and its store refuses every later transaction, so
+  // nothing is lost by ending at once; its clients move to the new leader.
+  // kExitDeposed lets a service manager restart it as the standby.
+  config->on_deposed = [](const std::string& why) {
+    spdlog::error("stepping down: {}", why);
+    spdlog::default_logger()->flush();  // not shutdown(): the loop thread may still be logging
+    std::_Exit(kExitDeposed);
+  };
   auto broker = fpx::broker::Broker::create(*config);
+  if (stopped_standing_by) return 0;
   if (!broker) {
     std::cerr << "fpx-broker: " << broker.error().describe() << "\n";
     return 1;

@@ -145,6 +145,10 @@ struct Client::Impl {
     // connect() admits no crl_dir only with an explicit skip; every opened
     // envelope then says so (RevocationStatus::not_checked).
     revocation_ = options_.revocation;
+    endpoints_.push_back(options_.endpoint);
+    for (const auto& endpoint : options_.endpoints) {
+      if (std::find(endpoints_.begin(), endpoints_.end(), endpoint) == endpoints_.end()) endpoints_.push_back(endpoint);
+    }
   }
 
   Identity identity_;
@@ -153,7 +157,14 @@ struct Client::Impl {
   EnvelopeOpener opener_{trust_};
   ClientState state_;
   RevocationCheck revocation_ = RevocationCheck::required;
-  CurveDealer dealer_;  // the CURVE transport, its handshake events and refusals
+  // The CURVE transport, its handshake events and refusals; made anew for
+  // each broker tried (failover: a fresh socket and monitor per endpoint).
+  std::optional<CurveDealer> dealer_;
+  // Every broker endpoint of the exchange (ClientOptions::endpoint, then
+  // ::endpoints), and the one in use.
+  std::vector<std::string> endpoints_;
+  std::size_t current_ = 0;
+  bool switching_ = false;  // open_session() runs: drain() must not switch again
 
   std::uint64_t next_request_id_ = 1;  // 0 is the broker's "unsolicited" (deliveries)
   std::uint64_t awaited_ = 0;
@@ -172,15 +183,61 @@ struct Client::Impl {
   // drain() before then costs a comparison, not a query of the state file.
   std::int64_t next_resend_at_ms_ = 0;
   std::optional<std::string> closed_reason_;
-  std::uint64_t handshakes_seen_ = 0;  // of dealer_.handshakes(): a new one means a reconnect
+  std::uint64_t handshakes_seen_ = 0;  // of dealer_->handshakes(): a new one means a reconnect
   std::size_t undecodable_frames_ = 0;
   std::string last_undecodable_;
 
   // --- transport --------------------------------------------------------
 
+  // Opens a session on the endpoint in use, else on the next ones in turn
+  // (failover: only the leading broker binds its endpoint, PROTOCOL §2.1):
+  // the first that answers our ping is used. A refused handshake is final
+  // (every broker of the exchange has the same key and enrolment).
   Status open_session() {
+    switching_ = true;
+    std::optional<Error> last;
+    for (std::size_t tried = 0; tried < endpoints_.size(); ++tried) {
+      const std::size_t index = (current_ + tried) % endpoints_.size();
+      auto opened = open_session_at(endpoints_[index]);
+      if (opened || opened.error().code == ErrorCode::unauthorized) {
+        current_ = index;
+        switching_ = false;
+        return opened;
+      }
+      last = std::move(opened).take_error();
+    }
+    switching_ = false;
+    // The socket left open is the last one tried: the next move starts after it.
+    current_ = (current_ + endpoints_.size() - 1) % endpoints_.size();
+    if (endpoints_.size() > 1) {
+      last->message = "no broker of the exchange answered (tried " + std::to_string(endpoints_.size()) +
+                      " endpoints; the last: " + last->message + ")";
+    }
+    return *std::move(last);
+  }
+
+  // The broker in use went away (its process ended, its machine or the
+  // network is gone) for longer than a handshake may take: with other
+  // endpoints listed, move to the next one that answers. What was sent and
+  // not answered is resent there (idempotent by message id, PROTOCOL §10.3).
+  void move_if_broker_gone() {
+    if (endpoints_.size() < 2 || switching_ || closed_reason_) return;
+    const auto down = dealer_->down_since();
+    if (!down || Clock::now() - *down < options_.handshake_timeout) return;
+    (void)move_to_next_broker();  // none answered: tried again once this one is down as long
+  }
+
+  Status move_to_next_broker() {
+    for (auto& [request_id, pending] : pending_submits_) pending.lost = true;
+    next_resend_at_ms_ = 0;
+    handshakes_seen_ = 0;
+    current_ = (current_ + 1) % endpoints_.size();
+    return open_session();
+  }
+
+  Status open_session_at(const std::string& endpoint) {
     CurveDealerOptions dealer;
-    dealer.endpoint = options_.endpoint;
+    dealer.endpoint = endpoint;
     dealer.server_key = options_.broker_curve_key;
     dealer.own_keys = identity_.curve();
     dealer.handshake_timeout = options_.handshake_timeout;
@@ -188,15 +245,17 @@ struct Client::Impl {
     dealer.principal = "this participant (" + identity_.participant().id.str() + ")";
     dealer.not_admitted = "is not enrolled at the broker";
     dealer.refusal_note = " A suspended or revoked participant is refused the same way.";
-    dealer_.open(dealer);
+    dealer_.reset();  // closes the previous socket and its monitor first
+    dealer_.emplace();
+    dealer_->open(dealer);
 
     auto reply = ping(Clock::now() + options_.handshake_timeout);
     if (!reply) return std::move(reply).take_error();
     if (!*reply) {
-      std::string hint = dealer_.tcp_connected()
+      std::string hint = dealer_->tcp_connected()
                              ? " (a TCP connection was made but the CURVE handshake did not complete)"
                              : " (no TCP connection: is the broker running, and is the endpoint right?)";
-      return make_error(ErrorCode::unavailable, "broker did not answer at " + options_.endpoint + " within " +
+      return make_error(ErrorCode::unavailable, "broker did not answer at " + endpoint + " within " +
                                                     millis(options_.handshake_timeout) + hint + undecodable_note());
     }
     if ((*reply)->kind == BrokerMessage::Kind::error) return std::move((*reply)->error);
@@ -215,7 +274,7 @@ struct Client::Impl {
 
   Status send(const Bytes& frame) {
     if (closed_reason_) return session_closed_error();
-    return dealer_.send(frame.data(), frame.size());
+    return dealer_->send(frame.data(), frame.size());
   }
 
   Error session_closed_error() const {
@@ -225,7 +284,7 @@ struct Client::Impl {
   }
 
   std::string undecodable_note() const {
-    const std::size_t dropped = undecodable_frames_ + dealer_.dropped_frames();
+    const std::size_t dropped = undecodable_frames_ + dealer_->dropped_frames();
     if (dropped == 0) return "";
     return "; " + std::to_string(dropped) + " undecodable frame(s) from the broker were dropped" +
            (last_undecodable_.empty() ? std::string() : ", last: " + last_undecodable_);
@@ -236,11 +295,12 @@ struct Client::Impl {
   // settled; a sessionClosed ends the session, and nothing after it counts
   // (a newer session owns this participant's deliveries now).
   void drain() {
-    dealer_.read_events();
+    dealer_->read_events();
+    move_if_broker_gone();
     ping_if_reconnected();
     pump_resends();
     while (!reply_ && !closed_reason_) {
-      auto frame = dealer_.receive(Clock::time_point::min());  // what is queued, without waiting
+      auto frame = dealer_->receive(Clock::time_point::min());  // what is queued, without waiting
       if (!frame || !*frame) break;  // a refusal is reported by wait_until
       take_frame(**frame);
     }
@@ -253,9 +313,9 @@ struct Client::Impl {
   // only once it sends something: ping so that pending deliveries start
   // flowing without waiting for our next request.
   void ping_if_reconnected() {
-    if (dealer_.handshakes() <= handshakes_seen_) return;
+    if (dealer_->handshakes() <= handshakes_seen_) return;
     const bool reconnected = handshakes_seen_ > 0;
-    handshakes_seen_ = dealer_.handshakes();
+    handshakes_seen_ = dealer_->handshakes();
     if (!reconnected || closed_reason_) return;
     // What was sent on the old connection and not answered may be lost with
     // it (a broker that stopped before its commit): resend it now, as
@@ -380,11 +440,11 @@ struct Client::Impl {
       drain();
       if (ready()) return {};
       if (closed_reason_) return session_closed_error();
-      if (dealer_.refusal()) return *dealer_.refusal();
+      if (dealer_->refusal()) return *dealer_->refusal();
       if (Clock::now() >= deadline) return make_error(ErrorCode::unavailable, "timeout");
       // A frame or a handshake event (drain() takes it), or an outbox
       // resend falling due (drain() sends it).
-      dealer_.wait_for_activity(std::min(deadline, resend_wakeup()));
+      dealer_->wait_for_activity(std::min(deadline, resend_wakeup()));
     }
   }
 
@@ -397,7 +457,7 @@ struct Client::Impl {
     std::optional<BrokerMessage> reply = std::move(reply_);
     reply_.reset();
     if (reply) return reply;
-    if (!waited && (closed_reason_ || dealer_.refusal())) return std::move(waited).take_error();
+    if (!waited && (closed_reason_ || dealer_->refusal())) return std::move(waited).take_error();
     return std::optional<BrokerMessage>{};
   }
 
@@ -680,13 +740,24 @@ Result<Receipt> Client::submit(ByteView envelope) {
     if (auto queued = impl.state_.add_to_outbox(*message_id, envelope); !queued) return std::move(queued).take_error();
 
     const Impl::PendingSubmit pending{*message_id, sha256(envelope), std::nullopt};
-    const std::uint64_t request_id = impl.next_request_id_++;
-    if (auto sent = impl.send(encode_submit(request_id, envelope)); !sent) return std::move(sent).take_error();
-
-    // Pending while it is awaited too, so that the outbox's resends (sent
-    // while we wait) leave it alone; the answer itself comes to wait_for().
-    impl.pending_submits_[request_id] = pending;
-    auto reply = impl.wait_for(request_id, Clock::now() + impl.options_.request_timeout);
+    // With several brokers (failover), a submit that gets no answer is sent
+    // again to the next broker that answers, once per endpoint listed: the
+    // same bytes, so a broker that stored it already answers with its
+    // receipt (PROTOCOL §10.3).
+    std::uint64_t request_id = 0;
+    Result<std::optional<BrokerMessage>> reply = std::optional<BrokerMessage>{};
+    for (std::size_t attempt = 0; attempt < impl.endpoints_.size(); ++attempt) {
+      if (attempt > 0) {
+        if (auto moved = impl.move_to_next_broker(); !moved) return std::move(moved).take_error();
+      }
+      request_id = impl.next_request_id_++;
+      if (auto sent = impl.send(encode_submit(request_id, envelope)); !sent) return std::move(sent).take_error();
+      // Pending while it is awaited too, so that the outbox's resends (sent
+      // while we wait) leave it alone; the answer itself comes to wait_for().
+      impl.pending_submits_[request_id] = pending;
+      reply = impl.wait_for(request_id, Clock::now() + impl.options_.request_timeout);
+      if (!reply || *reply) break;
+    }
     if (!reply || !*reply) {
       // The answer may still come: settle it then (receipt into the outbox).
       if (!reply) return std::move(reply).take_error();

@@ -20,7 +20,8 @@ constexpr int kReconnectIvlMaxMs = 5'000;
 // inproc names are scoped to a context, and each CurveDealer has its own.
 constexpr const char* kMonitorAddress = "inproc://fpx-curve-dealer-monitor";
 constexpr int kMonitorEvents = ZMQ_EVENT_CONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
-                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL;
+                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                               ZMQ_EVENT_DISCONNECTED;
 
 std::string millis(std::chrono::milliseconds duration) { return std::to_string(duration.count()) + " ms"; }
 
@@ -32,6 +33,8 @@ CurveDealer::~CurveDealer() {
 
 void CurveDealer::open(const CurveDealerOptions& options) {
   options_ = options;
+  up_ = false;
+  down_since_ = Clock::now();
   socket_ = zmq::socket_t(context_, zmq::socket_type::dealer);
   // linger=0: closing never blocks on unsent frames; nothing we send is
   // worth more than a retry by the caller.
@@ -157,6 +160,11 @@ void CurveDealer::on_monitor_event(std::uint16_t event, std::uint32_t value) {
       // after ZAP admitted us: the transport is up.
       ++handshakes_;
       refusal_.reset();
+      up_ = true;
+      break;
+    case ZMQ_EVENT_DISCONNECTED:
+      if (up_) down_since_ = Clock::now();
+      up_ = false;
       break;
     case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
       refusal_ = make_error(ErrorCode::unauthorized, "handshake refused: the broker at " + options_.endpoint +

@@ -71,6 +71,12 @@ class CurveDealer {
   std::uint64_t handshakes() const { return handshakes_; }
 
   bool tcp_connected() const { return tcp_connected_; }
+  // Since when no handshake is up (since open(), or since the last
+  // disconnect); nothing while one is. A client with several brokers
+  // (failover) moves on when this lasts.
+  std::optional<Clock::time_point> down_since() const {
+    return up_ ? std::nullopt : std::optional<Clock::time_point>(down_since_);
+  }
   std::size_t dropped_frames() const { return dropped_frames_; }
   const std::string& endpoint() const { return options_.endpoint; }
 
@@ -86,6 +92,8 @@ class CurveDealer {
   std::optional<Error> refusal_;
   std::uint64_t handshakes_ = 0;
   bool tcp_connected_ = false;
+  bool up_ = false;
+  Clock::time_point down_since_ = Clock::now();
   std::size_t dropped_frames_ = 0;
 };
 

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <optional>
 #include <set>
 #include <utility>
 
@@ -304,7 +305,13 @@ struct ObserverClient::Impl {
   Identity identity_;
   ObserverOptions options_;
   Ed25519PublicKey broker_key_{};
-  CurveDealer dealer_;
+  // Made anew for each broker tried (failover: a fresh socket and monitor).
+  std::optional<CurveDealer> dealer_;
+  // Every observer endpoint of the exchange (options.endpoint, then
+  // options.endpoints) and the one in use.
+  std::vector<std::string> endpoints_;
+  std::size_t current_ = 0;
+  CurvePublicKey curve_key_{};
   std::uint64_t next_request_id_ = 1;  // 0 is the broker's "could not tie it to a request"
   // The cover of the feed as followed from cover_next_ on: a follow() that
   // continues where the last one stopped carries it on, any other starts over.
@@ -314,8 +321,8 @@ struct ObserverClient::Impl {
   std::string last_undecodable_;
 
   std::string undecodable_note() const {
-    if (undecodable_ == 0 && dealer_.dropped_frames() == 0) return "";
-    return "; " + std::to_string(undecodable_ + dealer_.dropped_frames()) +
+    if (undecodable_ == 0 && dealer_->dropped_frames() == 0) return "";
+    return "; " + std::to_string(undecodable_ + dealer_->dropped_frames()) +
            " undecodable frame(s) from the broker were dropped" +
            (last_undecodable_.empty() ? std::string() : ", last: " + last_undecodable_);
   }
@@ -324,16 +331,66 @@ struct ObserverClient::Impl {
   // earlier requests that timed out are skipped. A requestId-0 error is the
   // broker refusing a frame it could not read the id of: with one request in
   // flight, it is this one's answer.
+  // Connects to the endpoint in use, else to the next ones in turn: the
+  // first whose handshake succeeds (only the leading broker binds its
+  // endpoints, PROTOCOL §2.1). A refused handshake is final: every broker of
+  // the exchange has the same key and enrolment.
+  Status open_any() {
+    std::optional<Error> last;
+    for (std::size_t tried = 0; tried < endpoints_.size(); ++tried) {
+      const std::size_t index = (current_ + tried) % endpoints_.size();
+      CurveDealerOptions dealer;
+      dealer.endpoint = endpoints_[index];
+      dealer.server_key = curve_key_;
+      dealer.own_keys = identity_.curve();
+      dealer.handshake_timeout = options_.handshake_timeout;
+      dealer.principal = "this observer (" + identity_.participant().id.str() + ")";
+      dealer_.reset();  // closes the previous socket and its monitor first
+      dealer_.emplace();
+      dealer_->open(dealer);
+      // The observer protocol has no ping: the handshake event (after ZAP
+      // admitted the key) is what proves the session is up.
+      auto up = dealer_->wait_for_handshake(Clock::now() + options_.handshake_timeout);
+      if (up || up.error().code == ErrorCode::unauthorized) {
+        current_ = index;
+        return up;
+      }
+      last = std::move(up).take_error();
+    }
+    current_ = (current_ + endpoints_.size() - 1) % endpoints_.size();  // the socket left open
+    if (endpoints_.size() > 1) {
+      last->message = "no broker of the exchange answered (tried " + std::to_string(endpoints_.size()) +
+                      " endpoints; the last: " + last->message + ")";
+    }
+    return *std::move(last);
+  }
+
+  // One request, and with several brokers (failover) the same request to
+  // the next broker that answers when the one in use is gone or silent:
+  // every observer request is a read, so asking again is harmless.
   Result<Reply> round_trip(const Bytes& bytes, std::uint64_t request_id, const char* what) {
-    if (auto sent = dealer_.send(bytes.data(), bytes.size()); !sent) return std::move(sent).take_error();
+    for (std::size_t attempt = 0;; ++attempt) {
+      const auto down = dealer_->down_since();
+      const bool gone = down && Clock::now() - *down >= options_.handshake_timeout;
+      if (endpoints_.size() > 1 && (attempt > 0 || gone)) {
+        current_ = (current_ + 1) % endpoints_.size();
+        if (auto opened = open_any(); !opened) return std::move(opened).take_error();
+      }
+      auto reply = round_trip_once(bytes, request_id, what);
+      if (reply || reply.error().code != ErrorCode::unavailable || attempt + 1 >= endpoints_.size()) return reply;
+    }
+  }
+
+  Result<Reply> round_trip_once(const Bytes& bytes, std::uint64_t request_id, const char* what) {
+    if (auto sent = dealer_->send(bytes.data(), bytes.size()); !sent) return std::move(sent).take_error();
     const auto deadline = Clock::now() + options_.request_timeout;
     for (;;) {
-      auto frame = dealer_.receive(deadline);
+      auto frame = dealer_->receive(deadline);
       if (!frame) return std::move(frame).take_error();
       if (!*frame) {
         return make_error(ErrorCode::unavailable, std::string("no answer to ") + what + " within " +
-                                                      millis(options_.request_timeout) + " from " + options_.endpoint +
-                                                      undecodable_note());
+                                                      millis(options_.request_timeout) + " from " +
+                                                      dealer_->endpoint() + undecodable_note());
       }
       Result<Reply> reply = make_error(ErrorCode::internal, "");
       try {
@@ -431,18 +488,14 @@ Result<std::unique_ptr<ObserverClient>> ObserverClient::connect(Identity identit
     auto broker_key = verify_broker(options, curve_key);
     if (!broker_key) return std::move(broker_key).take_error();
     auto impl = std::make_unique<Impl>(std::move(identity), options, *broker_key);
-    CurveDealerOptions dealer;
-    dealer.endpoint = options.endpoint;
-    dealer.server_key = curve_key;
-    dealer.own_keys = impl->identity_.curve();
-    dealer.handshake_timeout = options.handshake_timeout;
-    dealer.principal = "this observer (" + impl->identity_.participant().id.str() + ")";
-    impl->dealer_.open(dealer);
-    // The observer protocol has no ping: the handshake event (after ZAP
-    // admitted the key) is what proves the session is up.
-    if (auto up = impl->dealer_.wait_for_handshake(Clock::now() + options.handshake_timeout); !up) {
-      return std::move(up).take_error();
+    impl->curve_key_ = curve_key;
+    impl->endpoints_.push_back(options.endpoint);
+    for (const auto& endpoint : options.endpoints) {
+      if (std::find(impl->endpoints_.begin(), impl->endpoints_.end(), endpoint) == impl->endpoints_.end()) {
+        impl->endpoints_.push_back(endpoint);
+      }
     }
+    if (auto up = impl->open_any(); !up) return std::move(up).take_error();
     return std::unique_ptr<ObserverClient>(new ObserverClient(std::move(impl)));
   });
 }

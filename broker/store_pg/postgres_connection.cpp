@@ -220,17 +220,6 @@ Status configure_session(PGconn* conn, const std::string& where) {
                           " runs with fsync = off: a receipt would not survive a power cut. Set fsync = on in "
                           "its postgresql.conf and restart it");
   }
-  // The writer lock: one broker writes to one database (see postgres_store.hpp).
-  const std::string take_lock = "SELECT pg_try_advisory_lock(" + std::to_string(kWriterLockKey) + ")::int";
-  ResultPtr lock(PQexec(conn, take_lock.c_str()));
-  if (PQresultStatus(lock.get()) != PGRES_TUPLES_OK || PQntuples(lock.get()) != 1) {
-    return make_error(ErrorCode::io_error, "taking the writer lock on " + where + ": " + PQerrorMessage(conn));
-  }
-  if (std::string_view(PQgetvalue(lock.get(), 0, 0)) != "1") {
-    return make_error(ErrorCode::unavailable,
-                      "another broker is writing to the database at " + where +
-                          " (it holds FPX's writer lock): stop it first, or point this broker at another database");
-  }
   return {};
 }
 
@@ -260,7 +249,34 @@ Status PostgresStore::ensure_connected() {
                                                   "); check that it runs, then the broker retries");
   }
   if (auto status = configure_session(conn_.get(), where_); !status) return status;
-  return prepare_statements();
+  if (auto status = prepare_statements(); !status) return status;
+  // A new backend: the lease names it, so that a takeover can end it.
+  return leadership_ ? register_writer() : Status{};
+}
+
+Error PostgresStore::deposed_error() const {
+  return make_error(ErrorCode::unavailable,
+                    "this broker is no longer the leader of " + where_ +
+                        " (another broker took over its term): nothing more is stored here, so it stops; its "
+                        "clients move to the new leader and resend what has no receipt");
+}
+
+Status PostgresStore::register_writer() {
+  const std::string sql = "UPDATE leader_lease SET writer_pid = pg_backend_pid() WHERE term = " +
+                          std::to_string(leadership_->term());
+  ResultPtr result(PQexec(conn_.get(), sql.c_str()));
+  auto rows = checked(std::move(result), "naming the writer in the lease", nullptr);
+  if (!rows) return std::move(rows).take_error();
+  if (rows->changed() != 1) {
+    leadership_->depose("the term changed while the store reconnected");
+    return deposed_error();
+  }
+  return {};
+}
+
+Status PostgresStore::lead(std::unique_ptr<Leadership> leadership) {
+  leadership_ = std::move(leadership);
+  return register_writer();
 }
 
 Result<Rows> PostgresStore::checked(ResultPtr result, std::string_view what, std::string* sqlstate) {
@@ -388,13 +404,28 @@ Status PostgresStore::begin(Durability durability) {
   assert(PQtransactionStatus(conn_.get()) == PQTRANS_IDLE || PQstatus(conn_.get()) != CONNECTION_OK);
   unit_savepoint_open_ = false;
   forget_log_edge();
+  if (leadership_ && leadership_->deposed()) return deposed_error();
   if (auto status = ensure_connected(); !status) return status;
   // Bookkeeping alone need not wait for the flush: SET LOCAL ends with the
-  // transaction. Both commands in one message, one round trip.
-  const char* begin = durability == Durability::deferred ? "BEGIN; SET LOCAL synchronous_commit = off" : "BEGIN";
-  if (auto status = exec(begin, "starting a transaction"); !status) {
+  // transaction. The fence: the term's row read FOR SHARE holds off any
+  // takeover (its UPDATE of the term waits) until this transaction ends,
+  // and a term already taken reads no row, so nothing of a deposed
+  // leader's batch commits. All in one message, one round trip; the term
+  // is our own number, never a peer's.
+  std::string begin = durability == Durability::deferred ? "BEGIN; SET LOCAL synchronous_commit = off" : "BEGIN";
+  if (leadership_) {
+    begin += "; SELECT term FROM leader_term WHERE term = " + std::to_string(leadership_->term()) + " FOR SHARE";
+  }
+  ResultPtr result(PQexec(conn_.get(), begin.c_str()));
+  auto rows = checked(std::move(result), "starting a transaction", nullptr);
+  if (!rows) {
     rollback();
-    return status;
+    return std::move(rows).take_error();
+  }
+  if (leadership_ && rows->size() != 1) {
+    rollback();
+    leadership_->depose("a transaction found the term taken by another broker");
+    return deposed_error();
   }
   return {};
 }
@@ -453,15 +484,15 @@ std::optional<std::string> PostgresStore::take_background_checkpoint_error() { r
 
 }  // namespace pg
 
-Result<std::unique_ptr<Store>> open_postgres_store(const std::string& dsn) {
-  using pg::ConnectionPtr, pg::PostgresStore;
+Result<std::unique_ptr<Store>> open_postgres_store(const std::string& dsn, const PostgresStoreOptions& options) {
+  using pg::PostgresStore;
   // A password written in broker.toml would sit in a file many can read and
   // in its backups: the DSN names a password file instead (passfile=, mode
   // 0600, which libpq itself insists on), or the server trusts the peer.
   char* parse_error = nullptr;
-  std::unique_ptr<PQconninfoOption, decltype(&PQconninfoFree)> options(PQconninfoParse(dsn.c_str(), &parse_error),
+  std::unique_ptr<PQconninfoOption, decltype(&PQconninfoFree)> parsed(PQconninfoParse(dsn.c_str(), &parse_error),
                                                                          &PQconninfoFree);
-  if (!options) {
+  if (!parsed) {
     std::string reason = parse_error != nullptr ? parse_error : "out of memory";
     PQfreemem(parse_error);
     while (!reason.empty() && reason.back() == '\n') reason.pop_back();
@@ -469,15 +500,34 @@ Result<std::unique_ptr<Store>> open_postgres_store(const std::string& dsn) {
                       "store.dsn is not a PostgreSQL connection string (" + reason +
                           "); write it as \"host=/run/postgresql dbname=fpx user=fpx\" or postgresql://...");
   }
-  for (const PQconninfoOption* option = options.get(); option->keyword != nullptr; ++option) {
+  for (const PQconninfoOption* option = parsed.get(); option->keyword != nullptr; ++option) {
     if (std::string_view(option->keyword) == "password" && option->val != nullptr && option->val[0] != '\0') {
       return make_error(ErrorCode::invalid_argument,
                         "store.dsn holds a password: remove it and put it in a password file (passfile=PATH in "
                         "the DSN, mode 0600, one line host:port:dbname:user:password)");
     }
   }
+  std::string where;
+  auto conn = pg::connect_configured(dsn, &where);
+  if (!conn) return std::move(conn).take_error();
+  auto store = std::make_unique<PostgresStore>(std::move(conn).value(), where);
+  if (auto status = pg::check_schema(*store, where); !status) return std::move(status).take_error();
+  if (auto status = store->prepare_statements(); !status) return std::move(status).take_error();
+  // The lease on a connection of its own: its thread renews while the
+  // store's thread writes.
+  auto lease_conn = pg::connect_configured(dsn, &where);
+  if (!lease_conn) return std::move(lease_conn).take_error();
+  auto leadership = pg::Leadership::take(std::move(lease_conn).value(), where, options);
+  if (!leadership) return std::move(leadership).take_error();
+  if (auto status = store->lead(std::move(leadership).value()); !status) return std::move(status).take_error();
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+namespace pg {
+
+Result<ConnectionPtr> connect_configured(const std::string& dsn, std::string* where) {
   // Defaults first, the DSN last: what the operator wrote wins.
-  const std::string timeout = std::to_string(pg::kConnectTimeoutSeconds);
+  const std::string timeout = std::to_string(kConnectTimeoutSeconds);
   const char* keywords[] = {"connect_timeout", "application_name", "dbname", nullptr};
   const char* values[] = {timeout.c_str(), "fpx-broker", dsn.c_str(), nullptr};
   ConnectionPtr conn(PQconnectdbParams(keywords, values, 1));
@@ -488,13 +538,12 @@ Result<std::unique_ptr<Store>> open_postgres_store(const std::string& dsn) {
                                                   "; check that the server runs and that the DSN's host, port, "
                                                   "dbname and user are right");
   }
-  PQsetNoticeProcessor(conn.get(), &pg::drop_notice, nullptr);
-  std::string where = std::string(PQhost(conn.get())) + ":" + PQport(conn.get()) + "/" + PQdb(conn.get());
-  if (auto status = pg::configure_session(conn.get(), where); !status) return std::move(status).take_error();
-  auto store = std::make_unique<PostgresStore>(std::move(conn), where);
-  if (auto status = pg::check_schema(*store, where); !status) return std::move(status).take_error();
-  if (auto status = store->prepare_statements(); !status) return std::move(status).take_error();
-  return std::unique_ptr<Store>(std::move(store));
+  PQsetNoticeProcessor(conn.get(), &drop_notice, nullptr);
+  *where = std::string(PQhost(conn.get())) + ":" + PQport(conn.get()) + "/" + PQdb(conn.get());
+  if (auto status = configure_session(conn.get(), *where); !status) return std::move(status).take_error();
+  return conn;
 }
+
+}  // namespace pg
 
 }  // namespace fpx::broker

@@ -10,7 +10,7 @@ namespace {
 
 // Bump when the schema changes, and add the migration from the previous
 // version. A database with a newer version is refused, never guessed at.
-constexpr std::int64_t kSchemaVersion = 1;
+constexpr std::int64_t kSchemaVersion = 2;
 
 constexpr const char* kSchemaV1 = R"sql(
 CREATE TABLE schema_version (version BIGINT NOT NULL);
@@ -180,6 +180,33 @@ CREATE TRIGGER feed_keep_newest BEFORE DELETE ON feed FOR EACH ROW EXECUTE FUNCT
 INSERT INTO schema_version VALUES (1);
 )sql";
 
+// Version 2: leadership (postgres_leadership.cpp). Two rows, one each:
+// leader_term is read FOR SHARE at the start of every writing transaction
+// and changed only by a takeover, so a takeover waits for (or ends) the old
+// leader's open transaction and its batch can never commit after; the
+// lease is renewed by the leader's own connection without touching the
+// term's row, so renewals never wait on a batch. Times are the server's
+// clock (clock_timestamp()): brokers on different machines never compare
+// their own clocks.
+constexpr const char* kMigrationV2 = R"sql(
+CREATE TABLE leader_term (
+  one    BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (one),
+  term   BIGINT NOT NULL,  -- +1 at every takeover; 0: no broker led yet
+  holder TEXT NOT NULL
+);
+CREATE TABLE leader_lease (
+  one        BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (one),
+  term       BIGINT NOT NULL,
+  holder     TEXT NOT NULL,
+  lease_pid  INTEGER NOT NULL,  -- the backend of the leader's lease connection
+  writer_pid INTEGER NOT NULL,  -- the backend of its store connection
+  expires_at TIMESTAMPTZ NOT NULL
+);
+INSERT INTO leader_term VALUES (TRUE, 0, '');
+INSERT INTO leader_lease VALUES (TRUE, 0, '', 0, 0, '-infinity');
+UPDATE schema_version SET version = 2;
+)sql";
+
 }  // namespace
 
 // Creates the tables in an empty database, accepts the current version,
@@ -202,12 +229,14 @@ Status check_schema(PostgresStore& store, const std::string& where) {
                                                         " has tables but no FPX schema_version; it is not an FPX "
                                                         "store: point the broker at an empty database"));
     }
-    return finish(store.exec(kSchemaV1, "creating the schema"));
+    if (auto created = store.exec(kSchemaV1, "creating the schema"); !created) return finish(std::move(created));
+    return finish(store.exec(kMigrationV2, "adding the leadership tables (schema version 2)"));
   }
   auto version = store.run_once("SELECT MAX(version) FROM schema_version", "reading the schema version");
   if (!version) return finish(std::move(version).take_error());
   const std::int64_t value = version->is_null(0, 0) ? 0 : version->integer(0, 0);
   if (value == kSchemaVersion) return finish({});
+  if (value == 1) return finish(store.exec(kMigrationV2, "migrating to schema version 2 (leadership tables)"));
   if (value > kSchemaVersion) {
     return finish(make_error(ErrorCode::io_error,
                              "database " + where + " has schema version " + std::to_string(value) +

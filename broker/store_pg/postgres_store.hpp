@@ -15,23 +15,27 @@
 // One writer: ids (message seq, delivery and audit ids, feed sequences, log
 // indexes) are the largest + 1 inside the writing transaction, exactly as in
 // SQLite, so the log is dense and the feed has no gaps (a PostgreSQL
-// sequence would leave gaps on every rollback). open_postgres_store holds a
-// session advisory lock (kWriterLockKey) for the life of the connection: a
-// second broker pointed at the same database is refused at open instead of
-// racing the first for the same ids. Failover later replaces this lock by a
-// fenced lease (a term number checked inside every batch transaction).
+// sequence would leave gaps on every rollback). The writer is the leader
+// (Leadership below): open_postgres_store takes a fenced lease, and every
+// transaction begins by reading its term FOR SHARE, so a second broker
+// waits (or is refused) instead of racing the first for the same ids, and
+// a deposed leader's batch fails instead of committing.
 #pragma once
 
 #include <libpq-fe.h>
 
 #include <array>
+#include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "fpx/broker/store.hpp"
@@ -47,9 +51,22 @@ std::optional<std::vector<CommitmentPart>> decode_commitment_parts(ByteView enco
 
 namespace pg {
 
-// Any number: the key of the advisory lock that makes this connection the
-// database's only writer ("FPX" in ASCII, then 1).
-constexpr std::int64_t kWriterLockKey = 0x465058'01;
+// How often a standby asks whether the lease lapsed, as a share of the
+// lease (and never more often than kMinStandbyPollMs: a standby's polls
+// are a load the leader's server carries).
+constexpr std::int64_t kStandbyPollsPerLease = 10;
+constexpr std::int64_t kMinStandbyPollMs = 50;
+// The leader renews this many times per lease: two renewals can fail (a
+// slow server, a reconnect) before the lease lapses.
+constexpr std::int64_t kRenewalsPerLease = 3;
+// A takeover waits this long for the old leader's backends to end and for
+// its open transaction's lock on the term; longer, and it retries at the
+// next poll instead of stalling.
+constexpr int kTakeoverWaitMs = 5'000;
+// A broker that just closed its store keeps its backend listed for a moment
+// after: a store that refuses to wait looks again for this long before it
+// says another broker leads.
+constexpr std::int64_t kRefuseGraceMs = 1'000;
 // A server that does not answer a connection attempt within this is
 // reported instead of stalling the broker's start (libpq waits forever by default).
 constexpr int kConnectTimeoutSeconds = 10;
@@ -152,9 +169,51 @@ struct LeafAppend {
   LogEdge after;
 };
 
+// postgres_leadership.cpp: who writes. Holds its own connection (never the
+// store's, which belongs to the store thread) and a thread that renews the
+// lease every lease_ms / kRenewalsPerLease until it stops or is deposed.
+class Leadership {
+ public:
+  // Takes the lead on `conn` (configured), or waits for it, or refuses,
+  // as options.standby says.
+  static Result<std::unique_ptr<Leadership>> take(ConnectionPtr conn, std::string where,
+                                                  const PostgresStoreOptions& options);
+  Leadership(ConnectionPtr conn, std::string where, PostgresStoreOptions options, std::int64_t term);
+  ~Leadership();
+  Leadership(const Leadership&) = delete;
+  Leadership& operator=(const Leadership&) = delete;
+
+  std::int64_t term() const { return term_; }
+  bool deposed() const { return deposed_.load(); }
+  // Another broker holds the term now: every later transaction fails, and
+  // options.on_deposed is told (once).
+  void depose(const std::string& why);
+
+ private:
+  void renew_until_stopped(std::stop_token stop);
+
+  ConnectionPtr conn_;  // used by the renewing thread only, once started
+  std::string where_;
+  PostgresStoreOptions options_;
+  std::int64_t term_;
+  std::atomic<bool> deposed_{false};
+  std::atomic<bool> told_{false};
+  std::mutex wait_mutex_;
+  std::condition_variable_any wait_;
+  std::jthread renewer_;  // last: stopped and joined first
+};
+
+// Connects with the store's defaults under the operator's DSN and
+// configures the session (postgres_connection.cpp).
+Result<ConnectionPtr> connect_configured(const std::string& dsn, std::string* where);
+
 class PostgresStore final : public Store {
  public:
   PostgresStore(ConnectionPtr conn, std::string where) : conn_(std::move(conn)), where_(std::move(where)) {}
+  // The leader's term fences every transaction from then on (begin()), and
+  // this connection's backend is named in leader_lease so that a takeover
+  // can end it.
+  Status lead(std::unique_ptr<Leadership> leadership);
   PostgresStore(const PostgresStore&) = delete;
   PostgresStore& operator=(const PostgresStore&) = delete;
 
@@ -270,8 +329,14 @@ class PostgresStore final : public Store {
   // transactions and prepares the statements again.
   Status ensure_connected();
 
+  // Names this connection's backend in leader_lease (writer_pid), after
+  // open and after every reconnect; a term no longer ours deposes us.
+  Status register_writer();
+  Error deposed_error() const;
+
   ConnectionPtr conn_;
   std::string where_;  // host/port/dbname for messages, never the password
+  std::unique_ptr<Leadership> leadership_;  // null only before lead()
   bool unit_savepoint_open_ = false;
   std::optional<LogEdge> log_edge_;
 };

@@ -69,6 +69,7 @@ void read_witnesses(const toml::table& table, Profile& profile, std::vector<Fiel
 client::ClientOptions Profile::client_options() const {
   client::ClientOptions options;
   options.endpoint = broker_endpoint;
+  options.endpoints = broker_endpoints;
   options.broker_curve_key = broker_curve_key;
   options.state_db = state_db();
   options.root_ca = root_ca;
@@ -95,6 +96,7 @@ Result<client::ObserverOptions> Profile::observer_options() const {
   if (!chain) return std::move(chain).take_error();
   client::ObserverOptions options;
   options.endpoint = observer_endpoint;
+  options.endpoints = observer_endpoints;
   options.broker_chain = std::move(chain).value();
   options.root_ca = root_ca;
   options.broker_curve_key = broker_curve_key;
@@ -177,9 +179,36 @@ Result<Profile> load_profile_dir(const std::filesystem::path& dir, PinsNeeded pi
   }
   profile.observer_endpoint = text_at(table, "observer.endpoint");
   if (auto origin = text_at(table, "observer.log_origin"); !origin.empty()) profile.log_origin = origin;
+  // Failover: [broker] endpoints = ["tcp://a:7400", "tcp://b:7400"] (and
+  // [observer] endpoints), beside or instead of the single endpoint.
+  auto endpoint_list = [&](const char* key, std::vector<std::string>& out) {
+    const auto* list = table.at_path(key).as_array();
+    if (list == nullptr) return;
+    for (const auto& item : *list) {
+      if (auto text = item.value<std::string>(); text && !text->empty()) {
+        out.push_back(*text);
+      } else {
+        problems.field_errors.push_back({key, "must list endpoints as strings (\"tcp://host:7400\")"});
+        return;
+      }
+    }
+    if (out.size() > kMaxProfileBrokerEndpoints) {
+      problems.field_errors.push_back({key, "lists more than " + std::to_string(kMaxProfileBrokerEndpoints) +
+                                                " brokers: keep those of the exchange (its active broker and its "
+                                                "standby)"});
+    }
+  };
+  endpoint_list("broker.endpoints", profile.broker_endpoints);
+  endpoint_list("observer.endpoints", profile.observer_endpoints);
+  if (profile.observer_endpoint.empty() && !profile.observer_endpoints.empty()) {
+    profile.observer_endpoint = profile.observer_endpoints.front();
+  }
+  profile.broker_endpoint = text_at(table, "broker.endpoint");
+  if (profile.broker_endpoint.empty() && !profile.broker_endpoints.empty()) {
+    profile.broker_endpoint = profile.broker_endpoints.front();
+  }
   // An observer-only profile talks to the observer endpoint alone.
-  profile.broker_endpoint =
-      profile.observer_endpoint.empty() ? required("broker.endpoint") : text_at(table, "broker.endpoint");
+  if (profile.broker_endpoint.empty() && profile.observer_endpoint.empty()) required("broker.endpoint");
   if (auto cert = text_at(table, "broker.cert"); !cert.empty()) profile.broker_cert = resolve(profile.dir, cert);
   if (auto key = text_at(table, "broker.curve_public_key"); !key.empty()) {
     // Pinned as written; an observer also checks it against broker.cert.

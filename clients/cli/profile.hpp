@@ -9,6 +9,7 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "fpx/broker_pins.hpp"
 #include "fpx/certificate.hpp"
@@ -25,15 +26,23 @@ inline constexpr const char* kProfileEnv = "FPX_PROFILE";
 // Witnesses a profile may list: a client checks a cosignature per witness
 // per checkpoint; more than this is a typo'd file, not a policy.
 inline constexpr std::size_t kMaxProfileWitnesses = 32;
+// Broker endpoints a profile may list: a client tries each in turn when the
+// broker in use is gone; an exchange runs two or three, more is a typo'd file.
+inline constexpr std::size_t kMaxProfileBrokerEndpoints = 8;
 
 struct Profile {
   std::filesystem::path dir;
   std::filesystem::path identity_dir;
   PassphraseSource passphrase;
   std::string broker_endpoint;  // empty for an observer-only profile
+  // [broker] endpoints = [...]: every broker of an exchange with failover
+  // (an active and a standby; PROTOCOL §2.1). The first is broker_endpoint
+  // when endpoint is not given; the client moves between them by itself.
+  std::vector<std::string> broker_endpoints;
   CurvePublicKey broker_curve_key{};
   std::filesystem::path broker_cert;  // empty when only the Z85 key was given
   std::string observer_endpoint;      // empty: not an observer profile
+  std::vector<std::string> observer_endpoints;  // [observer] endpoints = [...]: failover, as broker_endpoints
   std::string log_origin = client::kDefaultLogOrigin;
   std::filesystem::path root_ca;
   std::filesystem::path crl_dir;  // empty only with revocation skip

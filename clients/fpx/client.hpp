@@ -56,6 +56,13 @@ namespace fpx::client {
 
 struct ClientOptions {
   std::string endpoint;                 // e.g. "tcp://127.0.0.1:7400"
+  // The exchange's other brokers (failover: an active and a standby on one
+  // database, PROTOCOL §2.1), tried in turn after `endpoint`. With any, the
+  // client moves on by itself: at connect to the first that answers, and
+  // later when the broker in use has been gone for handshake_timeout or a
+  // submit got no answer within request_timeout; what has no receipt is
+  // resent there (idempotent by message id).
+  std::vector<std::string> endpoints;
   CurvePublicKey broker_curve_key{};    // from the broker's certificate (fpx-ca show)
   std::filesystem::path state_db;       // local SQLite file: outbox and ids the application stored
   // The SQLite VFS the state file is opened through; empty: SQLite's

@@ -54,6 +54,10 @@ inline constexpr std::uint32_t kMaxFeedRecordsPerPage = 1000;
 
 struct ObserverOptions {
   std::string endpoint;                  // e.g. "tcp://127.0.0.1:7401"
+  // The observer endpoints of the exchange's other brokers (failover,
+  // PROTOCOL §2.1), tried in turn after `endpoint`: at connect, and when the
+  // broker in use is gone for handshake_timeout or a request got no answer.
+  std::vector<std::string> endpoints;
   std::vector<Certificate> broker_chain;  // the broker's chain.pem, leaf first
   std::filesystem::path root_ca;         // broker_chain must lead to it
   // The exchange's broker signing keys (fpx/broker_pins.hpp), at least one;

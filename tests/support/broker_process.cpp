@@ -30,7 +30,7 @@ BrokerProcess::BrokerProcess(TestPki& pki, const std::vector<std::string>& parti
   static int brokers_in_this_process = 0;
   dir_ = pki.dir() / ("broker-" + std::to_string(::getpid()) + "-" + std::to_string(++brokers_in_this_process));
   std::filesystem::create_directories(dir_ / "enrolled");
-  pki.issue("exchange.broker", "AT", Role::broker, {.via_intermediate = false});
+  if (!options_.reuse_broker_identity) pki.issue("exchange.broker", "AT", Role::broker, {.via_intermediate = false});
   for (const auto& id : participants) enroll(id);
   database_ = dir_ / "broker.sqlite";
   config_ = dir_ / "broker.toml";
@@ -73,6 +73,8 @@ void BrokerProcess::choose_endpoints_and_write_config() {
          << "[storage]\ndatabase = " << quoted(database_) << "\n";
   if (!options.postgres_dsn.empty()) {
     config << "[store]\nbackend = \"postgres\"\ndsn = \"" << options.postgres_dsn << "\"\n";
+    if (options.lease_ms) config << "lease_ms = " << *options.lease_ms << "\n";
+    if (!options.holder.empty()) config << "holder = \"" << options.holder << "\"\n";
   }
   config
          << "[log]\nlevel = \"debug\"\n"
@@ -146,6 +148,9 @@ BrokerProcess::Launch BrokerProcess::launch() {
       FAIL("fpx-broker exited at start:\n" << log);
     }
     const std::string log = read_file(log_);
+    if (options_.standby && log.find("standby: waiting", log_before) != std::string::npos) {
+      return Launch::listening;
+    }
     if (log.find("fpx-broker listening on ", log_before) != std::string::npos) {
       if (!options_.metrics_listen.empty() && log.find("metrics on http://", log_before) == std::string::npos) {
         FAIL("fpx-broker serves without its metrics endpoint:\n" << log);
@@ -153,6 +158,34 @@ BrokerProcess::Launch BrokerProcess::launch() {
       return Launch::listening;
     }
     if (std::chrono::steady_clock::now() > deadline) FAIL("fpx-broker did not get ready:\n" << read_file(log_));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+bool BrokerProcess::wait_listening(std::chrono::milliseconds within) {
+  const auto deadline = std::chrono::steady_clock::now() + within;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (read_file(log_).find("fpx-broker listening on ") != std::string::npos) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+void BrokerProcess::send_signal(int signal) {
+  REQUIRE(pid_ > 0);
+  REQUIRE(::kill(pid_, signal) == 0);
+}
+
+std::optional<int> BrokerProcess::wait_exit(std::chrono::milliseconds within) {
+  REQUIRE(pid_ > 0);
+  const auto deadline = std::chrono::steady_clock::now() + within;
+  for (;;) {
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+    if (std::chrono::steady_clock::now() > deadline) return std::nullopt;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
 }

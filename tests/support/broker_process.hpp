@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -48,6 +49,15 @@ struct BrokerOptions {
   std::string extra_toml;      // appended after every other table (e.g. "[retention]\nalert = \"1s\"\n")
   // oversight.witness_timeout_ms; unset keeps the broker's default.
   std::optional<std::int64_t> witness_timeout_ms;
+  // Failover (postgres_dsn set): [store] lease_ms and holder; a standby
+  // starts while another broker leads, and start() returns once it stands
+  // by (wait_listening() then waits for its takeover). A second broker of
+  // the same exchange reuses the first one's identity instead of issuing
+  // a new one (both sign as the exchange: broker/README.md).
+  std::optional<std::int64_t> lease_ms;
+  std::string holder;
+  bool standby = false;
+  bool reuse_broker_identity = false;
 };
 
 struct AuditRecord {
@@ -66,7 +76,12 @@ class BrokerProcess {
   BrokerProcess(const BrokerProcess&) = delete;
   BrokerProcess& operator=(const BrokerProcess&) = delete;
 
-  void start();                 // waits until it listens
+  void start();                 // waits until it listens (a standby: until it stands by)
+  // A standby's takeover: true once it listens, false if it did not within `within`.
+  bool wait_listening(std::chrono::milliseconds within);
+  void send_signal(int signal);  // SIGSTOP, SIGCONT: a paused process, as a stalled machine
+  // The exit status once the process ended by itself within `within`, else nothing.
+  std::optional<int> wait_exit(std::chrono::milliseconds within);
   void kill_hard();             // SIGKILL, as a crash
   int stop();                   // SIGTERM; returns the exit status
   void reload();                // SIGHUP, then waits until the broker has read it

@@ -7,10 +7,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <memory>
 #include <sstream>
+#include <thread>
 
 #include <catch2/catch.hpp>
 
@@ -58,6 +60,22 @@ PostgresCluster::PostgresCluster() {
     FAIL("PostgreSQL 15's server is not installed (" << kPostgresBin.string()
                                                       << "/initdb): run deploy/install-packages.sh");
   }
+  make_directories();
+  // Trust on the cluster's own socket only; TCP logins are refused.
+  // --no-sync: initdb's closing fsync of every file it wrote costs seconds
+  // on a loaded disk and protects a cluster that is thrown away anyway; the
+  // server itself still runs with fsync on, so the tests' commits are durable
+  // as a deployment's are.
+  const std::string initdb = shell_quote((kPostgresBin / "initdb").string()) + " -D " + shell_quote(data_.string()) +
+                             " -U fpx --auth-local=trust --auth-host=reject -E UTF8 --locale=C.UTF-8 --no-instructions"
+                             " --no-sync";
+  if (run_as_owner(initdb + " > " + shell_quote((root_ / "initdb.log").string()) + " 2>&1") != 0) {
+    FAIL("initdb failed:\n" << read_file(root_ / "initdb.log"));
+  }
+  start();
+}
+
+void PostgresCluster::make_directories() {
   // mkdtemp(3) replaces the six X with a unique suffix and creates the directory 0700.
   std::string pattern = (fs::temp_directory_path() / "fpx-pg-XXXXXX").string();
   REQUIRE(::mkdtemp(pattern.data()) != nullptr);
@@ -73,18 +91,57 @@ PostgresCluster::PostgresCluster() {
     for (const auto& path : {root_, socket_dir_}) REQUIRE(::chown(path.c_str(), owner->pw_uid, owner->pw_gid) == 0);
   }
   port_ = free_loopback_port();
-  // Trust on the cluster's own socket only; TCP logins are refused.
-  // --no-sync: initdb's closing fsync of every file it wrote costs seconds
-  // on a loaded disk and protects a cluster that is thrown away anyway; the
-  // server itself still runs with fsync on, so the tests' commits are durable
-  // as a deployment's are.
-  const std::string initdb = shell_quote((kPostgresBin / "initdb").string()) + " -D " + shell_quote(data_.string()) +
-                             " -U fpx --auth-local=trust --auth-host=reject -E UTF8 --locale=C.UTF-8 --no-instructions"
-                             " --no-sync";
-  if (run_as_owner(initdb + " > " + shell_quote((root_ / "initdb.log").string()) + " 2>&1") != 0) {
-    FAIL("initdb failed:\n" << read_file(root_ / "initdb.log"));
+}
+
+PostgresCluster::PostgresCluster(const PostgresCluster& primary, StandbyOf) {
+  make_directories();
+  // -R writes standby.signal and primary_conninfo; the application name is
+  // what the primary's synchronous_standby_names waits for. Over the
+  // primary's socket, which the test cluster trusts for replication too
+  // (initdb's local rules).
+  const std::string conninfo = "host=" + primary.socket_dir_.string() + " port=" + std::to_string(primary.port_) +
+                               " user=fpx application_name=fpx_standby";
+  const std::string basebackup = shell_quote((kPostgresBin / "pg_basebackup").string()) + " -D " +
+                                 shell_quote(data_.string()) + " -d " + shell_quote(conninfo) +
+                                 " -R -X stream --no-sync -c fast";
+  if (run_as_owner(basebackup + " > " + shell_quote((root_ / "basebackup.log").string()) + " 2>&1") != 0) {
+    FAIL("pg_basebackup failed:\n" << read_file(root_ / "basebackup.log"));
   }
   start();
+}
+
+std::unique_ptr<PostgresCluster> PostgresCluster::start_synchronous_standby() {
+  std::unique_ptr<PostgresCluster> standby(new PostgresCluster(*this, StandbyOf{}));
+  exec("postgres", "ALTER SYSTEM SET synchronous_standby_names = 'fpx_standby'");
+  exec("postgres", "SELECT pg_reload_conf()");
+  // Synchronous once the standby streams and the primary says so.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (scalar("postgres", "SELECT COUNT(*) FROM pg_stat_replication WHERE application_name = 'fpx_standby' "
+                            "AND sync_state = 'sync'") != "1") {
+    if (std::chrono::steady_clock::now() > deadline) FAIL("the standby did not become synchronous:\n" << read_file(standby->log_));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return standby;
+}
+
+void PostgresCluster::promote() {
+  const std::string command = shell_quote((kPostgresBin / "pg_ctl").string()) + " -D " + shell_quote(data_.string()) +
+                              " -w -t 60 promote > /dev/null 2>&1";
+  REQUIRE(run_as_owner(command) == 0);
+}
+
+void PostgresCluster::crash() {
+  const std::string command = shell_quote((kPostgresBin / "pg_ctl").string()) + " -D " + shell_quote(data_.string()) +
+                              " -m immediate -w stop > /dev/null 2>&1";
+  REQUIRE(run_as_owner(command) == 0);
+  running_ = false;
+}
+
+std::string PostgresCluster::failover_dsn(const PostgresCluster& primary, const PostgresCluster& standby,
+                                          const std::string& database) {
+  return "host=" + primary.socket_dir_.string() + "," + standby.socket_dir_.string() +
+         " port=" + std::to_string(primary.port_) + "," + std::to_string(standby.port_) + " dbname=" + database +
+         " user=fpx target_session_attrs=read-write";
 }
 
 PostgresCluster::~PostgresCluster() {

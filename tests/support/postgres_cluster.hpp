@@ -13,6 +13,7 @@
 #pragma once
 
 #include <filesystem>
+#include <memory>
 #include <string>
 
 namespace fpx::test {
@@ -37,9 +38,27 @@ class PostgresCluster {
 
   void stop();   // pg_ctl stop -m fast: a clean server shutdown
   void start();  // again on the same port and directory
+  void crash();  // pg_ctl stop -m immediate: the server's machine lost, no shutdown checkpoint
   int port() const { return port_; }
+  const std::filesystem::path& socket_dir() const { return socket_dir_; }
+
+  // Failover of the server itself (issue 16): a streaming standby of this
+  // cluster in a directory of its own (pg_basebackup -R over the primary's
+  // socket, application_name fpx_standby), started, then made synchronous
+  // on the primary (synchronous_standby_names, reloaded): from then on a
+  // COMMIT on the primary, so every receipt, returns only once the standby
+  // has flushed it. Both are stopped and removed with their objects.
+  std::unique_ptr<PostgresCluster> start_synchronous_standby();
+  void promote();  // pg_ctl promote on a standby: it becomes a primary and accepts writes
+  // A libpq DSN naming both servers, for the one that accepts writes
+  // (target_session_attrs=read-write): what a broker uses with a standby.
+  static std::string failover_dsn(const PostgresCluster& primary, const PostgresCluster& standby,
+                                  const std::string& database);
 
  private:
+  struct StandbyOf {};
+  PostgresCluster(const PostgresCluster& primary, StandbyOf);
+  void make_directories();
   // `words` as the cluster's user (runuser when we are root).
   int run_as_owner(const std::string& command_line) const;
 

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -176,6 +177,12 @@ struct BrokerConfig {
   std::filesystem::path enrolled_dir;     // chain.pem files of enrolled participants
   StoreBackend store_backend = StoreBackend::sqlite;  // [store] backend
   std::string store_dsn;                  // [store] dsn: libpq connection string, never a password
+  // [store] lease_ms, holder (PostgreSQL leadership: broker/store_pg/README.md);
+  // main() sets the hooks (stop standing by on SIGTERM, exit when deposed).
+  std::int64_t store_lease_ms = 5000;
+  std::string store_holder;
+  std::function<bool()> standby_stop_waiting;
+  std::function<void(const std::string&)> on_deposed;
   std::filesystem::path database;         // SQLite file
   std::string database_vfs;               // SQLite VFS by name; empty: the default. Not read from the
                                           // file: tests set it to open the store on a power-cut shim

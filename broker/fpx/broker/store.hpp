@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -392,10 +393,31 @@ class StoreNodeSource final : public NodeSource {
 // a shim that simulates a power cut (tests/support/power_cut_vfs.hpp).
 Result<std::unique_ptr<Store>> open_sqlite_store(const std::filesystem::path& path, const std::string& vfs = {});
 
+// What a PostgreSQL store does when another broker leads (issue 16).
+enum class StandbyWait {
+  refuse,  // open fails with `unavailable` at once (tools, tests)
+  wait,    // open returns only once this broker took the lead (fpx-broker's standby)
+};
+// Leadership of a PostgreSQL store (broker/store_pg/postgres_leadership.cpp):
+// a lease row renewed by the leader and a term every writing transaction
+// checks, so one broker writes and a deposed one can never commit again.
+struct PostgresStoreOptions {
+  StandbyWait standby = StandbyWait::refuse;
+  // A leader that has not renewed its lease for this long (paused, cut off)
+  // is replaced; one whose connection ended is replaced at once.
+  std::int64_t lease_ms = 5000;
+  std::string holder;  // names this broker in leader_lease; empty: host name and pid
+  // Asked between polls while standing by: true ends the wait (open fails).
+  std::function<bool()> stop_waiting;
+  // Called once, from any thread, when another broker took over: every
+  // later transaction of this store fails; fpx-broker exits on it.
+  std::function<void(const std::string& why)> on_deposed;
+};
+
 // Opens the PostgreSQL store (broker/store_pg/): connects with the libpq
 // connection string `dsn` (which must hold no password: a passfile does),
-// refuses a server with fsync off, takes the one-writer lock, creates or
-// checks the schema.
-Result<std::unique_ptr<Store>> open_postgres_store(const std::string& dsn);
+// refuses a server with fsync off, creates or checks the schema, and takes
+// the lead (or waits for it, or refuses: `options.standby`).
+Result<std::unique_ptr<Store>> open_postgres_store(const std::string& dsn, const PostgresStoreOptions& options = {});
 
 }  // namespace fpx::broker
