@@ -130,7 +130,9 @@ Result<OpenedEnvelope> EnvelopeOpener::open(ByteView envelope_bytes, const OpenO
                                                   std::string(message_type_name(message_type_of(body))));
     }
 
-    for (auto part : attachment_bytes) buffers->attachments.emplace_back(part.begin(), part.end());
+    if (options.attachment_bytes == AttachmentBytes::keep) {
+      for (auto part : attachment_bytes) buffers->attachments.emplace_back(part.begin(), part.end());
+    }
 
     OpenedEnvelope opened{std::move(signer).value(), *message_id, type, created_at,
                           sha256(envelope_bytes), DecodedMessage(std::move(buffers))};

@@ -212,18 +212,19 @@ int run_attachment(const GlobalOptions& global, const std::string& language, con
                                                                       "or give the id `fpx trace show` prints"));
   }
   const auto entries = attachments_of(message->opened.message.header());
-  const auto& parts = message->opened.message.attachments();
-  if (options.number < 1 || options.number > entries.size() || entries.size() != parts.size()) {
+  if (options.number < 1 || options.number > entries.size()) {
     return usage_failure(global, make_error(ErrorCode::invalid_argument,
                                             "message " + id->hex() + " has " + std::to_string(entries.size()) +
                                                 " attachment(s); give a number from 1 to " +
                                                 std::to_string(entries.size()) + " (`fpx trace show` lists them)"));
   }
   const auto& entry = entries[options.number - 1];
-  const Bytes& bytes = parts[options.number - 1];
-  if (auto checked = verify_attachment_bytes(entry, bytes); !checked) {
-    return report_failure(global, kExitRefused, checked.error(), "the saved message is damaged: fetch it again");
+  // Read again from the saved envelope and checked against the signed hash.
+  auto read = context->files->attachment(*message, options.number);
+  if (!read) {
+    return report_failure(global, kExitRefused, read.error(), "the saved message is damaged: run `fpx inbox` to fetch it again");
   }
+  const Bytes& bytes = *read;
   const std::filesystem::path out = options.out.empty() ? std::filesystem::path(entry.file_name) : options.out;
   if (!options.overwrite && std::filesystem::exists(out)) {
     return usage_failure(global, make_error(ErrorCode::invalid_argument,

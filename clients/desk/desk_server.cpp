@@ -414,30 +414,23 @@ struct DeskServer::Impl {
     const auto number = static_cast<std::size_t>(std::stoul(std::string(request.matches[2])));
     auto files = cases();
     const CaseMessage* message = files && id ? files->find_message(*id) : nullptr;
-    const auto entries = message != nullptr ? attachments_of(message->opened.message.header())
-                                            : std::vector<AttachmentInfo>{};
-    if (message == nullptr || number < 1 || number > entries.size() ||
-        entries.size() != message->opened.message.attachments().size()) {
+    // Read again from the saved envelope and checked against the signed
+    // size and SHA-256 (CaseFiles::attachment); anything else is a 404.
+    auto bytes = message != nullptr ? files->attachment(*message, number) : Result<Bytes>(make_error(ErrorCode::not_found, ""));
+    if (!bytes) {
       html(response, 404,
            notice_page(context(csrf), text.tr("Not found"),
                        text.tr("No such attachment in this profile: open the case from the inbox.")));
       return;
     }
-    const auto& entry = entries[number - 1];
-    const Bytes& bytes = message->opened.message.attachments()[number - 1];
-    if (!verify_attachment_bytes(entry, bytes)) {
-      html(response, 404,
-           notice_page(context(csrf), text.tr("Not found"),
-                       text.tr("No such attachment in this profile: open the case from the inbox.")));
-      return;
-    }
+    const auto entry = attachments_of(message->opened.message.header())[number - 1];
     const bool image = entry.media_type == wire::MediaType::IMAGE_JPEG || entry.media_type == wire::MediaType::IMAGE_PNG;
     // The name was sanitised before it was signed (A-Z a-z 0-9 . _ - ( )
     // and space), and open() refused any other: it cannot break the header.
     response.set_header("Content-Disposition",
                         std::string(image ? "inline" : "attachment") + "; filename=\"" + entry.file_name + "\"");
     response.set_header("Content-Security-Policy", kAttachmentSecurityPolicy);
-    response.set_content(reinterpret_cast<const char*>(bytes.data()), bytes.size(),
+    response.set_content(reinterpret_cast<const char*>(bytes->data()), bytes->size(),
                          std::string(media_type_name(entry.media_type)).c_str());
   }
 

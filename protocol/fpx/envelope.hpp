@@ -74,7 +74,8 @@ class DecodedMessage {
   wire::Header::Reader header() const;
   wire::Body::Reader body() const;
   // The attachments' bytes, in the order of header().getAttachments(), each
-  // already checked against its signed size, SHA-256 and type.
+  // already checked against its signed size, SHA-256 and type. Empty when
+  // opened with AttachmentBytes::check_only.
   const std::vector<Bytes>& attachments() const;
 
  private:
@@ -93,9 +94,15 @@ struct OpenedEnvelope {
   DecodedMessage message;
 };
 
+// Whether open() keeps a copy of the attachments' bytes (DecodedMessage::
+// attachments()) or only checks them: a reader of many saved messages (the
+// desk's case list) must not hold up to 768 KiB more per message.
+enum class AttachmentBytes { keep, check_only };
+
 struct OpenOptions {
   std::int64_t now_ms = 0;  // 0: the current time
   RevocationCheck revocation = RevocationCheck::required;
+  AttachmentBytes attachment_bytes = AttachmentBytes::keep;
 };
 
 // Opens envelopes against one trust store. Not thread-safe: one per thread.
