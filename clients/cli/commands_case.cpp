@@ -225,7 +225,8 @@ int run_attachment(const GlobalOptions& global, const std::string& language, con
     return report_failure(global, kExitRefused, read.error(), "the saved message is damaged: run `fpx inbox` to fetch it again");
   }
   const Bytes& bytes = *read;
-  const std::filesystem::path out = options.out.empty() ? std::filesystem::path(entry.file_name) : options.out;
+  const std::filesystem::path out = options.out.empty() ? std::filesystem::path(entry.file_name)
+                                                       : std::filesystem::path(options.out);
   if (!options.overwrite && std::filesystem::exists(out)) {
     return usage_failure(global, make_error(ErrorCode::invalid_argument,
                                             out.string() + " exists; choose another --out, or add --overwrite"));

@@ -320,32 +320,30 @@ struct DeskServer::Impl {
   // the browser's Content-Type or the name; the size and count limits of
   // the exchange. The browser checked the same; a script need not have.
   Result<std::vector<AttachmentFile>> attachments_of_form(const httplib::Request& request) {
+    const std::string over_limit(
+        text.tr("An attachment may hold at most 512 KiB, and all of them together 768 KiB, in at most 8 files."));
+    const std::string wrong_type(text.tr("Only JPEG, PNG and PDF files may be attached."));
     std::vector<AttachmentFile> files;
     std::size_t total = 0;
     const auto range = request.files.equal_range("attachments");
     for (auto part = range.first; part != range.second; ++part) {
       if (part->second.filename.empty() && part->second.content.empty()) continue;  // no file chosen
       if (files.size() == kMaxAttachments) {
-        return make_error(ErrorCode::too_large, text.tr("An attachment may hold at most 512 KiB, and all of them "
-                                                        "together 768 KiB, in at most 8 files."));
+        return make_error(ErrorCode::too_large, over_limit);
       }
       const auto& content = part->second.content;
       total += content.size();
       auto file = make_attachment(part->second.filename, Bytes(content.begin(), content.end()));
       if (!file) {
         Error error = std::move(file).take_error();
-        error.message = error.code == ErrorCode::too_large
-                            ? text.tr("An attachment may hold at most 512 KiB, and all of them together 768 KiB, in "
-                                      "at most 8 files.")
-                            : text.tr("Only JPEG, PNG and PDF files may be attached.");
+        error.message = error.code == ErrorCode::too_large ? over_limit : wrong_type;
         error.field_errors.push_back({"attachments", part->second.filename});
         return error;
       }
       files.push_back(std::move(file).value());
     }
     if (total > kMaxAttachmentBytesPerMessage) {
-      return make_error(ErrorCode::too_large, text.tr("An attachment may hold at most 512 KiB, and all of them "
-                                                      "together 768 KiB, in at most 8 files."));
+      return make_error(ErrorCode::too_large, over_limit);
     }
     return files;
   }

@@ -231,8 +231,8 @@ TEST_CASE("desk attachment rows: a tampered saved attachment and paths outside t
     CHECK(answer->body.find(as_string(other)) == std::string::npos);
   }
   SECTION("paths outside the profile and attachments that do not exist") {
-    for (const std::string path :
-         {"/attachment/" + id + "/0", "/attachment/" + id + "/2", "/attachment/" + id + "/99",
+    for (const std::string& path : std::vector<std::string>{
+             "/attachment/" + id + "/0", "/attachment/" + id + "/2", "/attachment/" + id + "/99",
           "/attachment/" + id + "/../../fpx.toml", "/attachment/../../../etc/passwd",
           "/attachment/%2e%2e/%2e%2e/fpx.toml", "/attachment/" + std::string(32, '0') + "/1"}) {
       INFO(path);
