@@ -19,6 +19,7 @@ ByteView data_view(capnp::Data::Reader data) { return {data.begin(), data.size()
 struct DecodedMessage::Buffers {
   std::optional<AlignedMessage> header;
   std::optional<AlignedMessage> body;
+  std::vector<Bytes> attachments;
 };
 
 DecodedMessage::DecodedMessage(std::unique_ptr<Buffers> buffers) : buffers_(std::move(buffers)) {}
@@ -28,6 +29,7 @@ DecodedMessage::~DecodedMessage() = default;
 
 wire::Header::Reader DecodedMessage::header() const { return buffers_->header->root<wire::Header>(); }
 wire::Body::Reader DecodedMessage::body() const { return buffers_->body->root<wire::Body>(); }
+const std::vector<Bytes>& DecodedMessage::attachments() const { return buffers_->attachments; }
 
 Result<OpenedEnvelope> EnvelopeOpener::open(ByteView envelope_bytes, const OpenOptions& options) {
   const std::int64_t now = options.now_ms != 0 ? options.now_ms : now_ms();
@@ -67,6 +69,13 @@ Result<OpenedEnvelope> EnvelopeOpener::open(ByteView envelope_bytes, const OpenO
         std::memcmp(claimed_hash.data(), body_hash.data(), body_hash.size()) != 0) {
       return make_error(ErrorCode::body_hash_mismatch, "the body does not match the SHA-256 in the signed header");
     }
+
+    // 3b. Attachments (issue 17): limits, names and types as signed, and
+    // every byte string against its signed size, SHA-256 and magic, so the
+    // broker stores nothing that is not what the signer listed.
+    std::vector<ByteView> attachment_bytes;
+    for (auto part : envelope.getAttachments()) attachment_bytes.push_back(data_view(part));
+    if (auto checked = check_attachments(header, attachment_bytes); !checked) return std::move(checked).take_error();
 
     // 4. Signer chain to the root (cached per distinct chain), then the
     // signature over exactly the bytes received, with the leaf's key.
@@ -119,6 +128,10 @@ Result<OpenedEnvelope> EnvelopeOpener::open(ByteView envelope_bytes, const OpenO
       return make_error(ErrorCode::malformed, "header says " + std::string(message_type_name(type)) +
                                                   " but the body holds " +
                                                   std::string(message_type_name(message_type_of(body))));
+    }
+
+    if (options.attachment_bytes == AttachmentBytes::keep) {
+      for (auto part : attachment_bytes) buffers->attachments.emplace_back(part.begin(), part.end());
     }
 
     OpenedEnvelope opened{std::move(signer).value(), *message_id, type, created_at,

@@ -23,7 +23,20 @@ Bytes public_record_leaf_data(std::string_view signed_record) {
 }
 
 Result<Bytes> seal_envelope(const Identity& signer, wire::Header::Builder header, wire::Body::Reader body) {
+  return seal_envelope(signer, header, body, {});
+}
+
+Result<Bytes> seal_envelope(const Identity& signer, wire::Header::Builder header, wire::Body::Reader body,
+                            std::span<const AttachmentFile> attachments) {
   try {
+    // Before anything is signed: a file a verifier would refuse is never sealed.
+    if (attachments.empty()) {
+      // A header without attachments keeps its earlier canonical bytes, and
+      // a reply drafted from a request does not inherit the request's list.
+      if (header.hasAttachments()) (void)header.disownAttachments();
+    } else if (auto listed = set_attachments(header, attachments); !listed) {
+      return std::move(listed).take_error();
+    }
     kj::Array<capnp::word> body_words = capnp::canonicalize(body);
     ByteView body_bytes = word_bytes(body_words);
 
@@ -58,6 +71,12 @@ Result<Bytes> seal_envelope(const Identity& signer, wire::Header::Builder header
     for (unsigned i = 0; i < chain.size(); ++i) {
       Bytes der = signer.chain()[i].der();
       chain.set(i, kj::arrayPtr(der.data(), der.size()));
+    }
+    if (!attachments.empty()) {
+      auto parts = envelope.initAttachments(static_cast<unsigned>(attachments.size()));
+      for (unsigned i = 0; i < parts.size(); ++i) {
+        parts.set(i, kj::arrayPtr(attachments[i].bytes.data(), attachments[i].bytes.size()));
+      }
     }
     kj::Array<capnp::word> flat = capnp::messageToFlatArray(message);
     ByteView flat_bytes = word_bytes(flat);

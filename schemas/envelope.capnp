@@ -21,4 +21,9 @@ struct Envelope {
 
   signerChain @3 :List(Data);
   # DER certificates, leaf first, then any intermediate; never the root.
+
+  attachments @4 :List(Data);
+  # The bytes of Header.attachments, in the same order; each is covered by
+  # the size and SHA-256 the signed header gives for it. Absent when the
+  # header lists none.
 }

@@ -78,6 +78,30 @@ struct ChannelReference {
   reference @1 :Text;
 }
 
+enum MediaType {
+  unspecified @0;
+  imageJpeg @1;
+  # image/jpeg: a photo of markings.
+  imagePng @2;
+  # image/png
+  applicationPdf @3;
+  # application/pdf: a document (shown as a download, never rendered inline).
+}
+
+struct Attachment {
+  # One attached file, bound to the signature by its hash
+  # (docs/PROTOCOL.md §5.7). Its bytes travel in Envelope.attachments at the
+  # same index, outside the signed header.
+  fileName @0 :Text;
+  # Sanitised: 1-128 of A-Z a-z 0-9 . _ - ( ) and space, not starting with
+  # '.', ending in an extension of its media type (.jpg/.jpeg, .png, .pdf).
+  mediaType @1 :MediaType;
+  # Must be what the bytes' magic says, not only what the name says.
+  size @2 :UInt64;
+  sha256 @3 :Data;
+  # 32 bytes: SHA-256 of the attachment's bytes.
+}
+
 struct Header {
   schemaVersion @0 :UInt16;
   # 1 for this version of the schemas.
@@ -113,4 +137,8 @@ struct Header {
   # participant's own certificate signed; then the header's bytes are those
   # of a header without this field. A verifier refuses a header whose officer
   # differs from its certificate's (signer_mismatch).
+
+  attachments @18 :List(Attachment);
+  # Issue 17: photos of markings and documents, by hash. Absent (null) when
+  # the message has none, so such headers keep their canonical bytes.
 }

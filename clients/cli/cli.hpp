@@ -33,6 +33,8 @@ struct SendOptions {
   bool dry_run = false;
   // fpx trace submit: send even if it repeats an open request of our state (commands_case.hpp).
   bool force = false;
+  // fpx trace submit --attach FILE (repeatable, issue 17): photos and documents.
+  std::vector<std::string> attachments;
 };
 enum class SendKind { tracing_request, alert, campaign_report };
 int run_send(const GlobalOptions& global, SendKind kind, const SendOptions& options);

@@ -8,6 +8,7 @@
 #include "case_files.hpp"
 #include "case_search.hpp"
 #include "compose.hpp"
+#include "fpx/attachments.hpp"
 #include "language.hpp"
 #include "local_store.hpp"
 #include "outgoing.hpp"
@@ -193,6 +194,65 @@ int run_show(const GlobalOptions& global, const std::string& language, const std
               << from_of(*message) << "\n";
     print_lines(message_lines(context->text, *message), "  ");
   }
+  return kExitOk;
+}
+
+// Saves one attachment of a saved message, after checking its bytes against
+// the size and SHA-256 its sender signed (open() checked them when the
+// message was loaded; checked again here, right before the bytes are used).
+int run_attachment(const GlobalOptions& global, const std::string& language, const AttachmentSaveOptions& options) {
+  auto context = load_context(global, language);
+  if (!context) return usage_failure(global, context.error());
+  auto id = resolve_message_id(options.id, {context->profile.inbox_dir(), context->profile.sent_dir()});
+  if (!id) return usage_failure(global, id.error());
+  const desk::CaseMessage* message = context->files->find_message(*id);
+  if (message == nullptr) {
+    return usage_failure(global, make_error(ErrorCode::not_found, "message " + id->hex() +
+                                                                      " is not saved in this profile: run `fpx inbox`, "
+                                                                      "or give the id `fpx trace show` prints"));
+  }
+  const auto entries = attachments_of(message->opened.message.header());
+  if (options.number < 1 || options.number > entries.size()) {
+    return usage_failure(global, make_error(ErrorCode::invalid_argument,
+                                            "message " + id->hex() + " has " + std::to_string(entries.size()) +
+                                                " attachment(s); give a number from 1 to " +
+                                                std::to_string(entries.size()) + " (`fpx trace show` lists them)"));
+  }
+  const auto& entry = entries[options.number - 1];
+  // Read again from the saved envelope and checked against the signed hash.
+  auto read = context->files->attachment(*message, options.number);
+  if (!read) {
+    return report_failure(global, kExitRefused, read.error(), "the saved message is damaged: run `fpx inbox` to fetch it again");
+  }
+  const Bytes& bytes = *read;
+  const std::filesystem::path out = options.out.empty() ? std::filesystem::path(entry.file_name)
+                                                       : std::filesystem::path(options.out);
+  if (!options.overwrite && std::filesystem::exists(out)) {
+    return usage_failure(global, make_error(ErrorCode::invalid_argument,
+                                            out.string() + " exists; choose another --out, or add --overwrite"));
+  }
+  if (auto written = write_file_atomically(out, bytes); !written) {
+    return report_failure(global, kExitRefused, written.error(), "check that the folder of --out exists and is writable");
+  }
+  const std::string type(media_type_name(entry.media_type));
+  const std::string hash = to_hex(entry.sha256);
+  if (global.json) {
+    std::cout << JsonObject()
+                     .boolean("ok", true)
+                     .text("messageId", id->hex())
+                     .unsigned_number("number", options.number)
+                     .text("fileName", entry.file_name)
+                     .text("mediaType", type)
+                     .unsigned_number("size", entry.size)
+                     .text("sha256", hash)
+                     .text("file", out.string())
+                     .str()
+              << "\n";
+    return kExitOk;
+  }
+  std::cout << context->tr(N_("Saved")) << " " << entry.file_name << " (" << type << ", " << entry.size << " "
+            << context->tr(N_("bytes")) << ", SHA-256 " << hash << ") " << context->tr(N_("to")) << " " << out.string()
+            << "\n";
   return kExitOk;
 }
 
@@ -431,6 +491,17 @@ CaseCommands::CaseCommands(CLI::App& trace, const GlobalOptions& global) : globa
   search_command_->add_option("--from", search_.from, "requests made on or after this day, YYYY-MM-DD (UTC)");
   search_command_->add_option("--until", search_.until, "requests made on or before this day, YYYY-MM-DD (UTC)");
   add_lang(search_command_);
+
+  // Issue 17: one attachment of a saved message, checked against its signed hash.
+  attachment_command_ = trace.add_subcommand(
+      "attachment", "save an attachment of a saved message, after checking it against the SHA-256 its sender signed");
+  attachment_command_->add_option("ID", attachment_.id, "the message's id, or a unique prefix")->required();
+  attachment_command_->add_option("N", attachment_.number, "which attachment, from 1, as `fpx trace show` lists them")
+      ->required();
+  attachment_command_->add_option("--out", attachment_.out,
+                                  "where to save it (default: its file name, in the current folder)");
+  attachment_command_->add_flag("--overwrite", attachment_.overwrite, "replace --out if it exists");
+  add_lang(attachment_command_);
 }
 
 std::optional<int> CaseCommands::run_parsed() const {
@@ -441,6 +512,7 @@ std::optional<int> CaseCommands::run_parsed() const {
   if (withdraw_command_->parsed()) return run_step(global_, language_, CaseStep::withdraw, withdraw_);
   if (close_command_->parsed()) return run_step(global_, language_, CaseStep::close, close_);
   if (search_command_->parsed()) return run_search(global_, language_, search_);
+  if (attachment_command_->parsed()) return run_attachment(global_, language_, attachment_);
   return std::nullopt;
 }
 

@@ -36,6 +36,14 @@ struct CaseSearchOptions {
   std::string until;  // YYYY-MM-DD, inclusive
 };
 
+// fpx trace attachment ID N [--out FILE] (issue 17).
+struct AttachmentSaveOptions {
+  std::string id;
+  std::size_t number = 0;  // 1-based, as `fpx trace show` lists them
+  std::string out;         // default: the signed file name, in the current directory
+  bool overwrite = false;
+};
+
 enum class CaseStep { forward, supply, withdraw, close };
 
 class CaseCommands {
@@ -49,6 +57,8 @@ class CaseCommands {
   std::string show_id_;
   CaseStepOptions forward_, supply_, withdraw_, close_;
   CaseSearchOptions search_;
+  AttachmentSaveOptions attachment_;
+  CLI::App* attachment_command_ = nullptr;
   CLI::App* show_ = nullptr;
   CLI::App* owed_ = nullptr;
   CLI::App* forward_command_ = nullptr;

@@ -1,5 +1,6 @@
 // fpx trace submit / alert send / campaign publish, and the seal-and-send path
 // the tracing replies share.
+#include <fstream>
 #include <iostream>
 
 #include "fpx/validate.hpp"
@@ -195,8 +196,57 @@ void report_background_events(client::Client& client) {
   }
 }
 
+Result<AttachmentFile> read_attachment(const std::filesystem::path& path) {
+  std::error_code error;
+  const auto size = std::filesystem::file_size(path, error);
+  if (error) {
+    return make_error(ErrorCode::io_error, "cannot read " + path.string() + ": " + error.message() +
+                                               "; give the path of a photo or PDF to attach");
+  }
+  // Refused before it is read: a 4 GB file must not be loaded to learn it is too big.
+  if (size > kMaxAttachmentBytes) {
+    return make_error(ErrorCode::too_large, path.string() + " has " + std::to_string(size) + " bytes, over the limit of " +
+                                                std::to_string(kMaxAttachmentBytes) +
+                                                " per attachment; reduce the photo's resolution or split the document");
+  }
+  std::ifstream in(path, std::ios::binary);
+  Bytes bytes(static_cast<std::size_t>(size));
+  if (!in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()))) {
+    return make_error(ErrorCode::io_error, "cannot read " + path.string() + "; check that it is a readable file");
+  }
+  return make_attachment(path.filename().string(), std::move(bytes));
+}
+
+namespace {
+
+std::string attachment_line(const AttachmentFile& file) {
+  return file.file_name + " (" + std::string(media_type_name(file.media_type)) + ", " +
+         std::to_string(file.bytes.size()) + " bytes, SHA-256 " + to_hex(sha256(file.bytes)) + ")";
+}
+
+std::string attachments_json(std::span<const AttachmentFile> attachments) {
+  std::vector<std::string> items;
+  for (const auto& file : attachments) {
+    items.push_back(JsonObject()
+                        .text("fileName", file.file_name)
+                        .text("mediaType", std::string(media_type_name(file.media_type)))
+                        .unsigned_number("size", file.bytes.size())
+                        .text("sha256", to_hex(sha256(file.bytes)))
+                        .str());
+  }
+  return json_array(items);
+}
+
+void print_attachments(std::span<const AttachmentFile> attachments) {
+  for (std::size_t i = 0; i < attachments.size(); ++i) {
+    std::cout << "attachment " << (i + 1) << ": " << attachment_line(attachments[i]) << "\n";
+  }
+}
+
+}  // namespace
+
 int seal_and_send(const GlobalOptions& global, const Profile& profile, Identity identity, Draft& draft, bool dry_run,
-                  const std::string& source) {
+                  const std::string& source, std::span<const AttachmentFile> attachments) {
   const auto type = message_type_of(draft.body.asReader());
   const auto& me = identity.participant();
   if (!role_may_sign(me.role, type)) {
@@ -205,8 +255,13 @@ int seal_and_send(const GlobalOptions& global, const Profile& profile, Identity 
                                                                 " and may not send a message of type " + type_label(type)),
                           "send it from a participant whose role allows it (see DOMAIN.md, Participants and roles)");
   }
-  auto sealed = seal_envelope(identity, draft.header, draft.body.asReader());
-  if (!sealed) return report_failure(global, kExitRefused, sealed.error(), "check the identity in the profile");
+  auto sealed = seal_envelope(identity, draft.header, draft.body.asReader(), attachments);
+  if (!sealed) {
+    if (sealed.error().code == ErrorCode::too_large) {
+      return report_failure(global, kExitUsage, sealed.error(), "attach fewer or smaller files; nothing was sent");
+    }
+    return report_failure(global, kExitRefused, sealed.error(), "check the identity in the profile");
+  }
 
   const auto problems = validate_message(draft.header.asReader(), draft.body.asReader(), {now_ms()});
   const auto reports = completeness_of(draft.body.asReader());
@@ -230,12 +285,14 @@ int seal_and_send(const GlobalOptions& global, const Profile& profile, Identity 
                        .text("sender", me.id.str())
                        .text("recipients", recipients_text(draft.header.asReader()))
                        .raw("completeness", completeness_json(reports))
+                       .raw("attachments", attachments_json(attachments))
                        .str()
                 << "\n";
     } else {
       std::cout << "dry run: " << source << " is a valid " << type_label(type) << " from " << me.id.str() << " to "
                 << recipients_text(draft.header.asReader()) << "\n";
       print_completeness(reports);
+      print_attachments(attachments);
       std::cout << "nothing was sent\n";
     }
     return kExitOk;
@@ -285,10 +342,12 @@ int seal_and_send(const GlobalOptions& global, const Profile& profile, Identity 
                      .text("openRequest", receipt->open_request ? receipt->open_request->hex() : "")
                      .text("file", envelope_path(folder, receipt->message_id).string())
                      .raw("completeness", completeness_json(reports))
+                     .raw("attachments", attachments_json(attachments))
                      .str()
               << "\n";
   } else {
     print_completeness(reports);
+    print_attachments(attachments);
     std::cout << "accepted: the broker stored it durably and signed a receipt\n"
               << key_values({{"message id", receipt->message_id.hex()},
                              {"type", type_label(type)},
@@ -367,7 +426,14 @@ int run_send(const GlobalOptions& global, SendKind kind, const SendOptions& opti
                                          : DuplicatePolicy::refuse;
     if (auto code = check_duplicates(global, *profile, me, draft, policy)) return *code;
   }
-  return seal_and_send(global, *profile, std::move(identity).value(), draft, options.dry_run, options.file);
+  std::vector<AttachmentFile> attachments;
+  for (const auto& path : options.attachments) {
+    auto file = read_attachment(path);
+    if (!file) return report_failure(global, kExitUsage, file.error(), "nothing was sent");
+    attachments.push_back(std::move(file).value());
+  }
+  return seal_and_send(global, *profile, std::move(identity).value(), draft, options.dry_run, options.file,
+                       attachments);
 }
 
 }  // namespace fpx::cli

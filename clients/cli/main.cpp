@@ -39,6 +39,11 @@ int run(int argc, char** argv) {
   submit->add_flag("--force", submit_options.force,
                    "send even when a request for the same firearm to the same state (or with the same reference "
                    "to another channel) is already open from your state");
+  // Issue 17: attachments, carried by hash in the signed header.
+  submit->add_option("--attach", submit_options.attachments,
+                     "attach a photo (JPEG, PNG) or a PDF document, at most 512 KiB each, 768 KiB together, 8 "
+                     "files; repeatable")
+      ->check(CLI::ExistingFile);
 
   AckOptions ack_options;
   auto* ack = trace->add_subcommand("ack", "acknowledge a received tracing request (ITI: within a reasonable time)");

@@ -3,9 +3,11 @@
 #pragma once
 
 #include <memory>
+#include <span>
 #include <string>
 
 #include "cli.hpp"
+#include "fpx/attachments.hpp"
 #include "fpx/client.hpp"
 #include "json_messages.hpp"
 #include "profile.hpp"
@@ -25,7 +27,13 @@ void report_background_events(client::Client& client);
 // time and body hash), validates with the exchange's rules, prints the
 // completeness of every firearm, then either stops (dry run) or submits and
 // saves the envelope and its receipt under sent/. Returns the exit code.
+// `attachments` (issue 17) go by hash into the signed header, their bytes
+// into the envelope.
 int seal_and_send(const GlobalOptions& global, const Profile& profile, Identity identity, Draft& draft,
-                  bool dry_run, const std::string& source);
+                  bool dry_run, const std::string& source, std::span<const AttachmentFile> attachments = {});
+
+// Reads FILE for --attach: refused before reading when larger than
+// kMaxAttachmentBytes, then checked and named by make_attachment.
+Result<AttachmentFile> read_attachment(const std::filesystem::path& path);
 
 }  // namespace fpx::cli

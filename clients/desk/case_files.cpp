@@ -5,6 +5,7 @@
 #include <map>
 #include <system_error>
 
+#include "fpx/attachments.hpp"
 #include "local_store.hpp"
 
 namespace fpx::desk {
@@ -63,6 +64,7 @@ Result<CaseFiles> CaseFiles::load(const cli::Profile& profile, const Participant
   EnvelopeOpener opener(*files.trust_);
   OpenOptions options;
   options.revocation = RevocationCheck::skip;  // checked on delivery; a signer revoked since stays readable
+  options.attachment_bytes = AttachmentBytes::check_only;  // read again when one is shown (attachment())
   std::map<MessageId, const CaseMessage*> by_id;
   for (const auto& file : found) {
     auto bytes = cli::read_whole_file(file.path);
@@ -71,6 +73,7 @@ Result<CaseFiles> CaseFiles::load(const cli::Profile& profile, const Participant
     if (!opened) continue;  // a file that no longer verifies is not shown as evidence
     if (by_id.count(opened->message_id)) continue;  // the same message in sent/ and inbox/ (a copy to us)
     auto message = std::make_unique<CaseMessage>(CaseMessage{file.folder, file.time_ms, std::move(opened).value(), {}, {}});
+    message->file = file.path;
     const auto header = message->opened.message.header();
     const auto body = message->opened.message.body();
     message->in_reply_to = id_of(header.getInReplyTo());
@@ -194,6 +197,41 @@ std::vector<const CaseMessage*> CaseFiles::loose_messages() const {
     return a->opened.created_at_ms > b->opened.created_at_ms;
   });
   return out;
+}
+
+Result<Bytes> CaseFiles::attachment(const CaseMessage& message, std::size_t number) const {
+  const auto entries = attachments_of(message.opened.message.header());
+  if (number < 1 || number > entries.size()) {
+    return make_error(ErrorCode::not_found, "message " + message.opened.message_id.hex() + " has " +
+                                                std::to_string(entries.size()) + " attachment(s); give a number from 1 to " +
+                                                std::to_string(entries.size()));
+  }
+  std::error_code size_error;
+  const auto size = std::filesystem::file_size(message.file, size_error);
+  if (size_error || size > kMaxEnvelopeFileBytes) {
+    return make_error(ErrorCode::not_found, "the saved message " + message.file.string() + " is gone; reload the case");
+  }
+  auto bytes = cli::read_whole_file(message.file);
+  if (!bytes) return std::move(bytes).take_error();
+  EnvelopeOpener opener(*trust_);
+  OpenOptions options;
+  options.revocation = RevocationCheck::skip;  // as load(): checked on delivery
+  auto opened = opener.open(*bytes, options);
+  if (!opened) return std::move(opened).take_error();
+  if (opened->message_id != message.opened.message_id) {
+    return make_error(ErrorCode::body_hash_mismatch, "the saved message " + message.file.string() +
+                                                         " was replaced by another; reload the case");
+  }
+  const auto& parts = opened->message.attachments();
+  if (parts.size() != entries.size()) {
+    return make_error(ErrorCode::body_hash_mismatch, "the saved message changed since the case was read; reload it");
+  }
+  // open() checked the bytes against its own header; this checks them
+  // against the header the case was shown from.
+  if (auto checked = verify_attachment_bytes(entries[number - 1], parts[number - 1]); !checked) {
+    return std::move(checked).take_error();
+  }
+  return parts[number - 1];
 }
 
 }  // namespace fpx::desk

@@ -44,6 +44,9 @@ struct CaseMessage {
   std::optional<MessageId> in_reply_to;
   // The request a broker notice (reminder, escalation, hit) is about.
   std::optional<MessageId> about_request;
+  // The saved envelope (issue 17: its attachments are read again from it,
+  // only when one is shown or saved).
+  std::filesystem::path file;
 };
 
 enum class CaseState { awaiting_acknowledgement, acknowledged, interim, answered, withdrawn, closed };
@@ -76,6 +79,11 @@ class CaseFiles {
   const CaseMessage* find_message(const MessageId& id) const;
   // Messages that belong to no request in this profile (alerts, campaign reports, ...).
   std::vector<const CaseMessage*> loose_messages() const;
+  // Attachment `number` (from 1) of `message`, read again from its saved
+  // envelope and checked against its signed size and SHA-256 (the case list
+  // checks them but keeps no copy). not_found if there is no such attachment,
+  // body_hash_mismatch if the file changed since.
+  Result<Bytes> attachment(const CaseMessage& message, std::size_t number) const;
 
  private:
   std::unique_ptr<TrustStore> trust_;  // the opened messages' certificates live here

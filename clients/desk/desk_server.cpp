@@ -75,11 +75,33 @@ std::optional<MessageId> parse_id(const std::string& hex) {
   return MessageId::from_bytes(ByteView(bytes->data(), bytes->size()));
 }
 
+// The form's text fields, url-encoded or multipart (the new-request form,
+// which carries attachments: cpp-httplib gives its text fields as "files"
+// without a file name).
 Form form_of(const httplib::Request& request) {
   Form form;
   for (const auto& [key, value] : request.params) form.emplace(key, value);
+  for (const auto& [key, part] : request.files) {
+    if (part.filename.empty()) form.emplace(key, part.content);
+  }
   return form;
 }
+
+// The text fields of a multipart form, in bytes: held to the url-encoded
+// limit, so the larger body of the new-request form is for files only.
+std::size_t multipart_text_bytes(const httplib::Request& request) {
+  std::size_t bytes = 0;
+  for (const auto& [key, part] : request.files) {
+    if (part.filename.empty()) bytes += key.size() + part.content.size();
+  }
+  return bytes;
+}
+
+// The attachment at `/attachment/<id>/<n>`: the Content-Type its sender
+// signed (checked against its bytes by open()), and a policy that forbids
+// everything a document could run: a file opened on its own can neither
+// execute script nor be read as HTML.
+constexpr const char* kAttachmentSecurityPolicy = "default-src 'none'; sandbox";
 
 }  // namespace
 
@@ -148,6 +170,17 @@ struct DeskServer::Impl {
              N_("This desk answers only at 127.0.0.1 or localhost with its port: open the URL fpx desk printed."));
       return Handled::Handled;
     }
+    // Only the new-request form may carry more than kMaxRequestBodyBytes
+    // (its attachments); any other body over it is refused before it is read.
+    const bool new_request_form = request.method == "POST" && request.path == "/new";
+    if (!new_request_form && (request.get_header_value<std::uint64_t>("Content-Length") > kMaxRequestBodyBytes ||
+                              request.has_header("Transfer-Encoding"))) {
+      response.set_header("Connection", "close");
+      response.status = 413;
+      response.set_content("the request is larger than the desk accepts (8 KiB): shorten the longest texts and send again",
+                           "text/plain; charset=utf-8");
+      return Handled::Handled;
+    }
     if (request.path == "/login") return Handled::Unhandled;
     if (!csrf_of(request)) {
       refuse(response, 401, N_("Not signed in"),
@@ -168,7 +201,9 @@ struct DeskServer::Impl {
   // A POST without the session's CSRF token is refused: true if refused.
   bool csrf_refused(const httplib::Request& request, httplib::Response& response) {
     const auto expected = csrf_of(request);
-    const auto given = request.has_param("csrf") ? request.get_param_value("csrf") : std::string();
+    const auto given = request.has_param("csrf")  ? request.get_param_value("csrf")
+                       : request.has_file("csrf") ? request.get_file_value("csrf").content
+                                                  : std::string();
     if (expected && !given.empty() && same_secret(*expected, given)) return false;
     refuse(response, 403, N_("Refused"),
            N_("The form's security token is missing or out of date: reload the page and send the form again."));
@@ -280,18 +315,61 @@ struct DeskServer::Impl {
     show_case(request, response, FormResult{name, &form, &error, {}}, 422);
   }
 
+  // The files of the new-request form (issue 17), checked as `fpx trace
+  // submit --attach` checks them: the type from the bytes' magic, never from
+  // the browser's Content-Type or the name; the size and count limits of
+  // the exchange. The browser checked the same; a script need not have.
+  Result<std::vector<AttachmentFile>> attachments_of_form(const httplib::Request& request) {
+    const std::string over_limit(
+        text.tr("An attachment may hold at most 512 KiB, and all of them together 768 KiB, in at most 8 files."));
+    const std::string wrong_type(text.tr("Only JPEG, PNG and PDF files may be attached."));
+    std::vector<AttachmentFile> files;
+    std::size_t total = 0;
+    const auto range = request.files.equal_range("attachments");
+    for (auto part = range.first; part != range.second; ++part) {
+      if (part->second.filename.empty() && part->second.content.empty()) continue;  // no file chosen
+      if (files.size() == kMaxAttachments) {
+        return make_error(ErrorCode::too_large, over_limit);
+      }
+      const auto& content = part->second.content;
+      total += content.size();
+      auto file = make_attachment(part->second.filename, Bytes(content.begin(), content.end()));
+      if (!file) {
+        Error error = std::move(file).take_error();
+        error.message = error.code == ErrorCode::too_large ? over_limit : wrong_type;
+        error.field_errors.push_back({"attachments", part->second.filename});
+        return error;
+      }
+      files.push_back(std::move(file).value());
+    }
+    if (total > kMaxAttachmentBytesPerMessage) {
+      return make_error(ErrorCode::too_large, over_limit);
+    }
+    return files;
+  }
+
   void new_request(const httplib::Request& request, httplib::Response& response) {
+    if (multipart_text_bytes(request) > kMaxRequestBodyBytes) {
+      response.set_header("Connection", "close");
+      response.status = 413;
+      response.set_content("the request is larger than the desk accepts (8 KiB): shorten the longest texts and send again",
+                           "text/plain; charset=utf-8");
+      return;
+    }
     if (csrf_refused(request, response)) return;
     const auto csrf = csrf_of(request).value_or("");
     const Form form = form_of(request);
     cli::Draft draft;
     Error error;
-    if (auto composed = compose_request(form, session.participant(), draft); !composed) {
+    auto attachments = attachments_of_form(request);
+    if (!attachments) {
+      error = attachments.error();
+    } else if (auto composed = compose_request(form, session.participant(), draft); !composed) {
       error = composed.error();
     } else if (auto duplicate = duplicate_warning(draft); duplicate && form_value(form, "force") != "1") {
       error = std::move(*duplicate);
     } else {
-      auto outcome = session.send(draft);
+      auto outcome = session.send(draft, *attachments);
       if (outcome.accepted && outcome.message_id) {
         response.set_redirect("/case/" + outcome.message_id->hex() + "?done=new", 303);
         return;
@@ -321,6 +399,37 @@ struct DeskServer::Impl {
       error.field_errors.push_back({"duplicate", line});
     }
     return error;
+  }
+
+  // GET /attachment/<message id>/<n>: one attachment of a saved message,
+  // after checking its bytes against the signed size and SHA-256 once more.
+  // Served with its signed type and nosniff (never guessed as HTML), a
+  // sandboxing CSP, and as a download unless it is an image, so a PDF is
+  // never rendered inside the desk's origin.
+  void attachment(const httplib::Request& request, httplib::Response& response) {
+    const auto csrf = csrf_of(request).value_or("");
+    const auto id = parse_id(request.matches[1]);
+    const auto number = static_cast<std::size_t>(std::stoul(std::string(request.matches[2])));
+    auto files = cases();
+    const CaseMessage* message = files && id ? files->find_message(*id) : nullptr;
+    // Read again from the saved envelope and checked against the signed
+    // size and SHA-256 (CaseFiles::attachment); anything else is a 404.
+    auto bytes = message != nullptr ? files->attachment(*message, number) : Result<Bytes>(make_error(ErrorCode::not_found, ""));
+    if (!bytes) {
+      html(response, 404,
+           notice_page(context(csrf), text.tr("Not found"),
+                       text.tr("No such attachment in this profile: open the case from the inbox.")));
+      return;
+    }
+    const auto entry = attachments_of(message->opened.message.header())[number - 1];
+    const bool image = entry.media_type == wire::MediaType::IMAGE_JPEG || entry.media_type == wire::MediaType::IMAGE_PNG;
+    // The name was sanitised before it was signed (A-Z a-z 0-9 . _ - ( )
+    // and space), and open() refused any other: it cannot break the header.
+    response.set_header("Content-Disposition",
+                        std::string(image ? "inline" : "attachment") + "; filename=\"" + entry.file_name + "\"");
+    response.set_header("Content-Security-Policy", kAttachmentSecurityPolicy);
+    response.set_content(reinterpret_cast<const char*>(bytes->data()), bytes->size(),
+                         std::string(media_type_name(entry.media_type)).c_str());
   }
 
   enum class AlertAction { view, cancel };
@@ -463,6 +572,9 @@ struct DeskServer::Impl {
     server.Post(R"(/case/([0-9a-f]{32})/withdraw)",
                 [this](const auto& request, auto& response) { reply(request, response, Reply::withdraw); });
     server.Get("/search", [this](const auto& request, auto& response) { search(request, response); });
+    // Issue 17: at most two digits: kMaxAttachments is 8.
+    server.Get(R"(/attachment/([0-9a-f]{32})/([1-9][0-9]?))",
+               [this](const auto& request, auto& response) { attachment(request, response); });
     server.Get("/alerts/new", [this](const auto& request, auto& response) {
       html(response, 200, new_alert_page(context(csrf_of(request).value_or("")), Form{}, nullptr));
     });
@@ -505,7 +617,9 @@ struct DeskServer::Impl {
                                 {"Cache-Control", "no-store"},
                                 {"Cross-Origin-Opener-Policy", "same-origin"},
                                 {"Cross-Origin-Resource-Policy", "same-origin"}});
-    server.set_payload_max_length(kMaxRequestBodyBytes);
+    // The new-request form's attachments (issue 17); every other request is
+    // held to kMaxRequestBodyBytes by guard() before its body is read.
+    server.set_payload_max_length(kMaxNewRequestBodyBytes);
     // cpp-httplib's API takes the pool as a raw pointer it owns and deletes.
     server.new_task_queue = [] { return new httplib::ThreadPool(kServerThreads); };
     server.set_read_timeout(kReadTimeoutSeconds, 0);

@@ -17,6 +17,7 @@
 #include <string>
 
 #include "desk_session.hpp"
+#include "fpx/attachments.hpp"
 #include "text.hpp"
 
 namespace fpx::desk {
@@ -25,6 +26,11 @@ namespace fpx::desk {
 // the desk hold for one request (413 above it). It is also the form limit
 // compiled into Debian's cpp-httplib library (8 KiB).
 inline constexpr std::size_t kMaxRequestBodyBytes = 8 * 1024;
+// The one larger body: the new-request form with its attachments (issue 17),
+// multipart. All the files the exchange accepts in one message plus room for
+// the form's text and the multipart framing; every other request keeps the
+// 8 KiB limit, refused from its Content-Length before its body is read.
+inline constexpr std::size_t kMaxNewRequestBodyBytes = kMaxAttachmentBytesPerMessage + 64 * 1024;
 // Threads serving requests (pages, forms, event streams).
 inline constexpr std::size_t kServerThreads = 12;
 // Browser sessions (logins with the token) kept at once; the oldest is

@@ -161,7 +161,7 @@ std::vector<std::pair<std::string, CompletenessReport>> completeness_of(wire::Bo
 
 }  // namespace
 
-SendOutcome DeskSession::send(cli::Draft& draft) {
+SendOutcome DeskSession::send(cli::Draft& draft, std::span<const AttachmentFile> attachments) {
   SendOutcome outcome;
   const auto type = message_type_of(draft.body.asReader());
   outcome.completeness = completeness_of(draft.body.asReader());
@@ -183,7 +183,7 @@ SendOutcome DeskSession::send(cli::Draft& draft) {
       return;
     }
     client::Client& client = *connected;
-    auto sealed = seal_envelope(client.identity(), draft.header, draft.body.asReader());
+    auto sealed = seal_envelope(client.identity(), draft.header, draft.body.asReader(), attachments);
     if (!sealed) {
       result.error = sealed.error();
       promise->set_value(std::move(result));

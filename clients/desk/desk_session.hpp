@@ -13,10 +13,12 @@
 #include <future>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "fpx/attachments.hpp"
 #include "fpx/client.hpp"
 #include "fpx/validate.hpp"
 #include "json_messages.hpp"
@@ -57,7 +59,8 @@ class DeskSession {
   // Checks the role, seals, validates with the exchange's rules (the same
   // path and rules as `fpx trace submit`), submits and saves the envelope
   // and its receipt in sent/. Runs on the session thread; blocks the caller.
-  SendOutcome send(cli::Draft& draft);
+  // `attachments` (issue 17) are sealed by hash into the signed header.
+  SendOutcome send(cli::Draft& draft, std::span<const AttachmentFile> attachments = {});
 
   // Incremented after every delivery saved and every message sent: the
   // server-sent events stream wakes on it.

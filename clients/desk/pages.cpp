@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "case_search.hpp"
+#include "fpx/attachments.hpp"
 #include "fpx/validate.hpp"
 #include "render.hpp"
 
@@ -561,6 +562,39 @@ void render_header(Html& h, const text::Catalogue& text, wire::Header::Reader he
   h << "</dl>";
 }
 
+// Issue 17: a message's attachments, as signed (name, type, size, SHA-256).
+// Images are shown inline from the desk's attachment URL, which serves them
+// with their signed type, nosniff and a sandboxing CSP; a PDF is only ever a
+// download (Content-Disposition: attachment), never rendered in the page.
+void render_attachments(Html& h, const CaseMessage& message) {
+  const auto entries = attachments_of(message.opened.message.header());
+  if (entries.empty()) return;
+  const std::string id = message.opened.message_id.hex();
+  if (h.lines() == nullptr) h << "<section class=\"attachments\"><h4>" << h.t(N_("Attachments")) << "</h4><ul>";
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    const auto& entry = entries[i];
+    const std::string type(media_type_name(entry.media_type));
+    const std::string facts = type + ", " + std::to_string(entry.size) + " " + h.tr(N_("bytes")) + ", SHA-256 " +
+                              to_hex(entry.sha256);
+    if (h.lines() != nullptr) {
+      h.lines()->emplace_back(h.tr(N_("Attachment")) + " " + std::to_string(i + 1), entry.file_name + " (" + facts + ")");
+      continue;
+    }
+    const std::string url = "/attachment/" + id + "/" + std::to_string(i + 1);
+    h << "<li class=\"attachment\" data-type=\"" << h.e(type) << "\">";
+    if (entry.media_type == wire::MediaType::IMAGE_JPEG || entry.media_type == wire::MediaType::IMAGE_PNG) {
+      h << "<figure><img src=\"" << url << "\" alt=\"" << h.e(entry.file_name) << "\" loading=\"lazy\"><figcaption>"
+        << "<a href=\"" << url << "\" download=\"" << h.e(entry.file_name) << "\">" << h.e(entry.file_name) << "</a> · "
+        << h.e(facts) << "</figcaption></figure>";
+    } else {
+      h << "<a href=\"" << url << "\" download=\"" << h.e(entry.file_name) << "\">" << h.e(entry.file_name) << "</a> · "
+        << h.e(facts);
+    }
+    h << "</li>";
+  }
+  if (h.lines() == nullptr) h << "</ul></section>";
+}
+
 }  // namespace
 
 Lines header_lines(const text::Catalogue& text, wire::Header::Reader header) {
@@ -574,6 +608,7 @@ Lines message_lines(const text::Catalogue& text, const CaseMessage& message) {
   Lines lines;
   Html h(text, &lines);
   render_body(h, text, message);
+  render_attachments(h, message);
   return lines;
 }
 
@@ -705,6 +740,7 @@ std::string case_page(const PageContext& context, const Case& item, const FormRe
     h << " · " << date_time(opened.created_at_ms) << " · <code title=\"" << h.t(N_("message id")) << "\">"
       << opened.message_id.hex().substr(0, 12) << "</code></p>";
     render_body(h, context.text, *message);
+    render_attachments(h, *message);
     h << "</article>";
   }
   h << "</section>";
@@ -818,7 +854,9 @@ std::string new_request_page(const PageContext& context, const Form& values, con
   Html h(context.text);
   page_start(h, context, h.tr(N_("New tracing request")), false);
   field_errors(h, error);
-  h << "<form method=\"post\" action=\"/new\" id=\"request-form\">";
+  // multipart: the form carries attachments (issue 17); its text fields
+  // are read as the url-encoded ones are.
+  h << "<form method=\"post\" action=\"/new\" id=\"request-form\" enctype=\"multipart/form-data\">";
   csrf_field(h, context);
   h << "<fieldset><legend>" << h.t(N_("The case")) << "</legend>";
   input(h, values, error,
@@ -889,6 +927,19 @@ std::string new_request_page(const PageContext& context, const Form& values, con
   h << "<fieldset><legend>" << h.t(N_("Information sought")) << "</legend>"
     << checkboxes<wire::InformationSought>(h, "informationSought", form_values(values, "informationSought"))
     << "</fieldset>";
+  // Issue 17: photos of markings and documents. desk.js checks type, size
+  // and count in the browser from these data- limits; the server checks
+  // again (make_attachment: magic bytes, not the name) and so does the broker.
+  h << "<fieldset id=\"attachments\"><legend>" << h.t(N_("Attachments")) << "</legend><div class=\"field\">"
+    << "<label for=\"f-attachments\">" << h.t(N_("Photos of markings and documents")) << "</label>"
+    << "<input type=\"file\" id=\"f-attachments\" name=\"attachments\" multiple "
+    << "accept=\"image/jpeg,image/png,application/pdf,.jpg,.jpeg,.png,.pdf\" data-max-files=\""
+    << std::to_string(kMaxAttachments) << "\" data-max-bytes=\"" << std::to_string(kMaxAttachmentBytes)
+    << "\" data-max-total-bytes=\"" << std::to_string(kMaxAttachmentBytesPerMessage) << "\" data-message-type=\""
+    << h.t(N_("Only JPEG, PNG and PDF files may be attached.")) << "\" data-message-size=\""
+    << h.t(N_("An attachment may hold at most 512 KiB, and all of them together 768 KiB, in at most 8 files."))
+    << "\"><small>" << h.t(N_("JPEG, PNG or PDF; at most 512 KiB each, 768 KiB together, 8 files. Sent again if the form has to be corrected."))
+    << "</small></div></fieldset>";
   if (field_has_error(error, "duplicate")) {
     // Shown only once the duplicate warning named the open request.
     h << "<div class=\"field\"><label><input type=\"checkbox\" id=\"f-duplicate\" name=\"force\" value=\"1\"> "

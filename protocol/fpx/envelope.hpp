@@ -4,7 +4,8 @@
 //        "fpx/v1\0" || header, plus the signer's chain.
 // open:  from untrusted bytes, in this order, each failure its own error:
 //        decode (reader limits) -> canonical header -> schema version ->
-//        body hash -> signer chain to the root -> signature over exactly the
+//        body hash -> attachments (limits, names, types by magic, bytes
+//        against their signed size and SHA-256) -> signer chain to the root -> signature over exactly the
 //        received header bytes -> chain validity at the (now authenticated)
 //        created-at -> revocation by the current CRLs -> sender fields (and
 //        officer) match the certificate -> role may send this type -> parse
@@ -18,6 +19,7 @@
 #include <capnp/message.h>
 
 #include "fpx/aligned_reader.hpp"
+#include "fpx/attachments.hpp"
 #include "fpx/identity.hpp"
 #include "fpx/trust_store.hpp"
 #include "fpx/wire/envelope.capnp.h"
@@ -55,6 +57,11 @@ std::string_view message_type_name(wire::MessageType type);
 // officer (from the identity; officer only for an officer's certificate),
 // messageId (random, if empty), createdAtMs (now, if 0) and bodySha256, then signs. Returns the envelope bytes.
 Result<Bytes> seal_envelope(const Identity& signer, wire::Header::Builder header, wire::Body::Reader body);
+// The same with attachments (issue 17): their names, types, sizes and
+// SHA-256 go into the signed header (set_attachments, which refuses what a
+// verifier would refuse), their bytes into Envelope.attachments.
+Result<Bytes> seal_envelope(const Identity& signer, wire::Header::Builder header, wire::Body::Reader body,
+                            std::span<const AttachmentFile> attachments);
 
 // Decoded header and body, with the buffers that own them. Readers stay valid
 // as long as this object lives; it is movable but not copyable.
@@ -66,6 +73,10 @@ class DecodedMessage {
 
   wire::Header::Reader header() const;
   wire::Body::Reader body() const;
+  // The attachments' bytes, in the order of header().getAttachments(), each
+  // already checked against its signed size, SHA-256 and type. Empty when
+  // opened with AttachmentBytes::check_only.
+  const std::vector<Bytes>& attachments() const;
 
  private:
   friend class EnvelopeOpener;
@@ -83,9 +94,15 @@ struct OpenedEnvelope {
   DecodedMessage message;
 };
 
+// Whether open() keeps a copy of the attachments' bytes (DecodedMessage::
+// attachments()) or only checks them: a reader of many saved messages (the
+// desk's case list) must not hold up to 768 KiB more per message.
+enum class AttachmentBytes { keep, check_only };
+
 struct OpenOptions {
   std::int64_t now_ms = 0;  // 0: the current time
   RevocationCheck revocation = RevocationCheck::required;
+  AttachmentBytes attachment_bytes = AttachmentBytes::keep;
 };
 
 // Opens envelopes against one trust store. Not thread-safe: one per thread.

@@ -2,11 +2,14 @@
 // playwright-core; no browser is downloaded): a Senegalese agency officer
 // files a tracing request through the form in French; Niger's focal point
 // officer sees it appear live, acknowledges and answers in English; the
-// agency sees the answer and closes the case. Screenshots go to
+// agency sees the answer and closes the case. Issue 17: the request carries
+// a photo of the markings (a real PNG made by this script), which Niger's
+// officer sees in the case view. Screenshots go to
 // $FPX_SCREENSHOT_DIR. Run by ctest through desk_browser_test.cpp, which
 // starts the broker and the two desks and passes their URLs.
 import { chromium } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
+import { deflateSync } from 'node:zlib';
 
 const snUrl = process.env.DESK_SN_URL;
 const neUrl = process.env.DESK_NE_URL;
@@ -53,6 +56,50 @@ function check(condition, message) {
   if (!condition) throw new Error(message);
 }
 
+// A real PNG "photo" of width x height pixels (a gradient with a dark band,
+// like an engraved marking): IHDR, one zlib-deflated IDAT, IEND, each with
+// its CRC-32 (Node 18 has no zlib.crc32, so it is computed here).
+function crc32(bytes) {
+  let crc = 0xffffffff;
+  for (const byte of bytes) {
+    crc ^= byte;
+    for (let k = 0; k < 8; k++) crc = (crc >>> 1) ^ (0xedb88320 & -(crc & 1));
+  }
+  return (crc ^ 0xffffffff) >>> 0;
+}
+function pngChunk(type, data) {
+  const length = Buffer.alloc(4);
+  length.writeUInt32BE(data.length);
+  const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(crc32(body));
+  return Buffer.concat([length, body, crc]);
+}
+function makePng(width, height) {
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
+  header[8] = 8;  // bit depth
+  header[9] = 2;  // RGB
+  const rows = [];
+  for (let y = 0; y < height; y++) {
+    const row = Buffer.alloc(1 + width * 3);  // filter byte 0, then pixels
+    for (let x = 0; x < width; x++) {
+      const band = y > height / 3 && y < (2 * height) / 3 && x % 8 < 5;
+      const shade = band ? 40 : 120 + Math.round((x / width) * 100);
+      row[1 + x * 3] = shade;
+      row[2 + x * 3] = shade;
+      row[3 + x * 3] = band ? 40 : shade - 20;
+    }
+    rows.push(row);
+  }
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), pngChunk('IHDR', header),
+                        pngChunk('IDAT', deflateSync(Buffer.concat(rows))), pngChunk('IEND', Buffer.alloc(0))]);
+}
+const PHOTO_WIDTH = 160;
+const PHOTO_HEIGHT = 96;
+const photo = makePng(PHOTO_WIDTH, PHOTO_HEIGHT);
+
 try {
   // Niger's officer has the desk open on the inbox, following live deliveries.
   await niger.goto(neUrl);
@@ -86,6 +133,8 @@ try {
   await senegal.fill('[name="recovery.administrativeArea"]', 'Ziguinchor');
   await senegal.fill('[name="intendedUse"]', 'enquête judiciaire et poursuites');
   await senegal.check('input[name="informationSought"][value="chainOfCustody"]');
+  // Issue 17: a photo of the markings, chosen in the file input.
+  await senegal.setInputFiles('#f-attachments', { name: 'marquage-culasse.png', mimeType: 'image/png', buffer: photo });
   await senegal.screenshot({ path: `${shots}/02-senegal-new-request-fr.png`, fullPage: true });
   await Promise.all([senegal.waitForURL(/\/case\/[0-9a-f]{32}/), senegal.click('#request-form button[type="submit"]')]);
   check((await senegal.textContent('#case-status')).includes('en attente'), 'the new case waits for an acknowledgement');
@@ -96,6 +145,25 @@ try {
   await niger.screenshot({ path: `${shots}/04-niger-inbox-live.png`, fullPage: true });
   await Promise.all([niger.waitForURL(/\/case\//), niger.click('#owed >> text=SN-ZIG-2026-0142')]);
   check((await niger.textContent('.thread')).includes('Tracing request'), 'the case view shows the request in English');
+  // The photo is shown inline, decoded at its own size, and served by the
+  // desk as exactly the signed bytes, typed image/png, nosniff, sandboxed.
+  const image = niger.locator('.attachments img');
+  await image.waitFor({ timeout: LIVE_TIMEOUT_MS });
+  check((await niger.textContent('.attachments')).includes('marquage-culasse.png'), 'the photo is named');
+  const deadline = Date.now() + LIVE_TIMEOUT_MS;
+  let box = await image.boundingBox();
+  while ((!box || box.height < PHOTO_HEIGHT) && Date.now() < deadline) {
+    await niger.waitForTimeout(100);
+    box = await image.boundingBox();
+  }
+  check(box && box.width >= PHOTO_WIDTH && box.height >= PHOTO_HEIGHT, `the photo is decoded and shown: ${JSON.stringify(box)}`);
+  const served = await niger.context().request.get(new URL(await image.getAttribute('src'), niger.url()).toString());
+  check(served.status() === 200, `the photo is served: ${served.status()}`);
+  check(served.headers()['content-type'] === 'image/png', `typed image/png: ${served.headers()['content-type']}`);
+  check(served.headers()['x-content-type-options'] === 'nosniff', 'served with nosniff');
+  check((served.headers()['content-security-policy'] || '').includes('sandbox'), 'served with a sandboxing policy');
+  check(Buffer.compare(await served.body(), photo) === 0, 'served as exactly the bytes attached');
+  await niger.screenshot({ path: `${shots}/04b-niger-case-photo-en.png`, fullPage: true });
   await niger.selectOption('#ack-form [name="status"]', 'accepted');
   await niger.fill('#ack-form [name="expectedResponseDate"]', '2026-12-20');
   await Promise.all([niger.waitForURL(/done=ack/), niger.click('#ack-form button[type="submit"]')]);

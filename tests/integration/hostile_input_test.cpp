@@ -37,6 +37,7 @@
 #include "fpx/wire/observer.capnp.h"
 #include "fpx/wire/transport.capnp.h"
 #include "support/broker_clients.hpp"
+#include "support/attachment_envelopes.hpp"
 #include "support/broker_process.hpp"
 #include "support/feed_forgery.hpp"
 #include "support/loopback_port.hpp"
@@ -2623,4 +2624,89 @@ TEST_CASE("duplicate rows: a receipt names an open request of the sender's own s
     REQUIRE(receipt.ok());
     CHECK_FALSE(receipt->open_request.has_value());
   }
+}
+
+// ---- Attachments (issue 17): one SECTION per row ------------------------------------
+// A photo or document travels by hash in the signed header, its bytes beside
+// it in the envelope. The broker refuses, at stage open and with a typed
+// error and one audit row, bytes that are not the signed ones, a file over a
+// limit and a type outside the allow-list (by its bytes, not its name), and
+// stores nothing of it: Niger's next delivery is the next good message.
+
+TEST_CASE("attachment rows: swapped bytes or an oversized or forbidden file is refused at the door and nothing stored") {
+  Exchange exchange({});
+  auto niger = exchange.connect("ne.focal-point");
+  const char* agency = "sn.police-judiciaire";
+  const Identity& signer = exchange.identity(agency);
+  auto refused_at_open = [&](const Bytes& envelope, ErrorCode expected) {
+    const std::size_t audit_before = exchange.broker->audit().size();
+    Answer answer = exchange.raw(agency).submit(envelope);
+    INFO("answer: " << describe(answer));
+    REQUIRE(answer.kind == Answer::Kind::error);
+    CHECK(answer.code == expected);
+    CHECK_FALSE(answer.message.empty());
+    CHECK(exchange.audit_since(audit_before, "open", expected, agency).size() == 1);
+    good_message_is_next(exchange, *niger);
+  };
+  auto png_file = [](std::size_t size) { return make_attachment("marquage.png", test::make_png(size)).value(); };
+  const auto text_of = [](std::string_view text) { return Bytes(text.begin(), text.end()); };
+
+  SECTION("an attachment whose bytes were swapped after sealing (the envelope is not signed)") {
+    Bytes sealed = test::seal_request_with(signer, {png_file(4000)});
+    Bytes other = test::make_png(4000);
+    other.back() = 0x55;
+    refused_at_open(test::replace_attachment_bytes(sealed, {other}), ErrorCode::body_hash_mismatch);
+  }
+  SECTION("an attachment listed in the signed header but missing from the envelope") {
+    refused_at_open(test::replace_attachment_bytes(test::seal_request_with(signer, {png_file(4000)}), {}),
+                    ErrorCode::body_hash_mismatch);
+  }
+  SECTION("an attachment over the per-file limit (kMaxAttachmentBytes) signed by a hostile client") {
+    const Bytes big = test::make_png(kMaxAttachmentBytes + 1);
+    refused_at_open(test::seal_raw_attachments(signer, {{"big.png", wire::MediaType::IMAGE_PNG, big, big}}),
+                    ErrorCode::too_large);
+  }
+  SECTION("more attachments than kMaxAttachments") {
+    std::vector<test::RawAttachment> many(kMaxAttachments + 1,
+                                          {"a.png", wire::MediaType::IMAGE_PNG, test::make_png(), test::make_png()});
+    refused_at_open(test::seal_raw_attachments(signer, many), ErrorCode::too_large);
+  }
+  SECTION("an HTML page renamed .png and declared image/png") {
+    const Bytes html = text_of("<html><body><script>fetch('/')</script></body></html>");
+    refused_at_open(test::seal_raw_attachments(signer, {{"photo.png", wire::MediaType::IMAGE_PNG, html, html}}),
+                    ErrorCode::schema_violation);
+  }
+  SECTION("an SVG with a script renamed .png") {
+    const Bytes svg = text_of("<svg xmlns=\"http://www.w3.org/2000/svg\"><script>alert(1)</script></svg>");
+    refused_at_open(test::seal_raw_attachments(signer, {{"mark.png", wire::MediaType::IMAGE_PNG, svg, svg}}),
+                    ErrorCode::schema_violation);
+  }
+  SECTION("an attachment whose signed file name is a path") {
+    const Bytes png = test::make_png();
+    refused_at_open(test::seal_raw_attachments(signer, {{"../../etc/x.png", wire::MediaType::IMAGE_PNG, png, png}}),
+                    ErrorCode::schema_violation);
+  }
+}
+
+TEST_CASE("attachment rows: attachment bytes count against the participant's stored bytes of the day") {
+  // A 600 KB budget: one request with a 400 KB photo fits, a second does not,
+  // though its header and body alone would.
+  Exchange exchange({.quota_bytes_per_day = 600'000});
+  auto niger = exchange.connect("ne.focal-point");
+  const char* agency = "sn.police-judiciaire";
+  const Identity& signer = exchange.identity(agency);
+  auto photo = [] { return make_attachment("marquage.png", test::make_png(400'000)).value(); };
+  Answer accepted = exchange.raw(agency).submit(test::seal_request_with(signer, {photo()}));
+  INFO("first: " << describe(accepted));
+  REQUIRE(accepted.kind == Answer::Kind::receipt);
+  auto delivered = receive(*niger, 1);
+  REQUIRE(delivered.size() == 1);
+  REQUIRE(delivered[0].opened.message.attachments().size() == 1);
+  CHECK(delivered[0].opened.message.attachments()[0] == test::make_png(400'000));
+  Answer second = exchange.raw(agency).submit(test::seal_request_with(signer, {photo()}));
+  INFO("second: " << describe(second));
+  REQUIRE(second.kind == Answer::Kind::error);
+  CHECK(second.code == ErrorCode::quota_exceeded);
+  // Without a photo, the same request still fits the day's remaining bytes.
+  CHECK(exchange.raw(agency).submit(test::seal_request_with(signer, {})).kind == Answer::Kind::receipt);
 }

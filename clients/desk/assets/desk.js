@@ -50,7 +50,34 @@ function followCompleteness() {
   });
 }
 
+// Attachments (issue 17): type, size and count checked before the form is
+// sent, from the limits the server writes into the input's data- attributes.
+// The server checks again (the type by the file's first bytes), and so does
+// the exchange: this only spares the officer a round trip.
+function checkAttachments() {
+  const input = document.getElementById('f-attachments');
+  if (!input) return;
+  const allowed = ['image/jpeg', 'image/png', 'application/pdf'];
+  const check = () => {
+    const files = Array.from(input.files || []);
+    const maxFiles = Number(input.dataset.maxFiles);
+    const maxBytes = Number(input.dataset.maxBytes);
+    const maxTotal = Number(input.dataset.maxTotalBytes);
+    let message = '';
+    if (files.some((file) => !allowed.includes(file.type))) {
+      message = input.dataset.messageType;
+    } else if (files.length > maxFiles || files.some((file) => file.size > maxBytes) ||
+               files.reduce((sum, file) => sum + file.size, 0) > maxTotal) {
+      message = input.dataset.messageSize;
+    }
+    input.setCustomValidity(message);
+    if (message) input.reportValidity();
+  };
+  input.addEventListener('change', check);
+}
+
 document.addEventListener('DOMContentLoaded', () => {
   followDeliveries();
   followCompleteness();
+  checkAttachments();
 });
