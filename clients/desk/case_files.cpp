@@ -72,8 +72,7 @@ Result<CaseFiles> CaseFiles::load(const cli::Profile& profile, const Participant
     auto opened = opener.open(*bytes, options);
     if (!opened) continue;  // a file that no longer verifies is not shown as evidence
     if (by_id.count(opened->message_id)) continue;  // the same message in sent/ and inbox/ (a copy to us)
-    auto message = std::make_unique<CaseMessage>(CaseMessage{file.folder, file.time_ms, std::move(opened).value(), {}, {}});
-    message->file = file.path;
+    auto message = std::make_unique<CaseMessage>(CaseMessage{file.folder, file.time_ms, std::move(opened).value(), {}, {}, file.path});
     const auto header = message->opened.message.header();
     const auto body = message->opened.message.body();
     message->in_reply_to = id_of(header.getInReplyTo());

@@ -151,7 +151,7 @@ TEST_CASE("fpx trace submit --attach sends a photo and a document that trace sho
   SECTION("a saved message whose attachment was altered on disk is not saved from") {
     const fs::path file = exchange.profiles.at("ne.focal-point") / "inbox" / (id + ".fpx");
     Bytes other = photo;
-    other.back() = 0x77;
+    other[0] ^= 0xFF;  // one byte of the photo changed (back() trips GCC 12's -Warray-bounds)
     write_bytes(file, test::replace_attachment_bytes(read_bytes(file), {other, document}));
     auto altered = exchange.as("ne.focal-point", {"trace", "attachment", id, "1", "--out", (dir / "y.png").string()});
     CHECK(altered.exit_code != 0);
