@@ -65,6 +65,7 @@ int run_respond(const GlobalOptions& global, const RespondOptions& options);
 
 struct StatusOptions {
   std::string id;
+  std::string language;  // --lang fr|en (issue 17)
 };
 int run_status(const GlobalOptions& global, const StatusOptions& options);
 

@@ -11,6 +11,7 @@
 #include "commands_witness.hpp"
 #include "commands_desk.hpp"
 #include "commands_case.hpp"
+#include "commands_import.hpp"
 
 namespace {
 
@@ -88,10 +89,13 @@ int run(int argc, char** argv) {
 
   // Issue 17: fpx trace show, owed, forward, supply, withdraw, close, search (commands_case.cpp).
   CaseCommands case_commands(*trace, global);
+  // Issue 17: fpx trace import, a CSV of seized firearms (commands_import.cpp).
+  ImportCommand import_command(*trace, global);
 
   StatusOptions status_options;
   auto* status = trace->add_subcommand("status", "where a message you sent stands, per recipient");
   status->add_option("ID", status_options.id, "message id, or a unique prefix of one you sent or received")->required();
+  status->add_option("--lang", status_options.language, "fr or en (default: the profile's [user] language, else LANG)");
 
   // --- inbox -----------------------------------------------------------------
   InboxOptions inbox_options;
@@ -284,6 +288,7 @@ int run(int argc, char** argv) {
   if (auto code = witness_commands.run_parsed()) return *code;
   if (desk->parsed()) return run_desk(global, desk_options);
   if (auto code = case_commands.run_parsed()) return *code;
+  if (auto code = import_command.run_parsed()) return *code;
   std::cerr << app.help();
   return kExitUsage;
 }
