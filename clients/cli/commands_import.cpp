@@ -121,7 +121,8 @@ int run_import(const GlobalOptions& global, const ImportOptions& options) {
   const std::size_t to_fix = checks->size() - ready;
 
   // Without --send: the lines that passed become drafts, nothing is sent.
-  const std::filesystem::path drafts = options.drafts.empty() ? profile->dir / "drafts" : options.drafts;
+  const std::filesystem::path drafts =
+      options.drafts.empty() ? profile->dir / "drafts" : std::filesystem::path(options.drafts);
   std::vector<std::string> written(checks->size());
   if (!options.send) {
     for (std::size_t i = 0; i < checks->size(); ++i) {

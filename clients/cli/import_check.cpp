@@ -11,8 +11,6 @@ namespace {
 // seized_csv.cpp fills at most this many requested states, the rows the form reads.
 static_assert(desk::kRequestedStateRows == 3);
 
-std::string text_of(capnp::Text::Reader text) { return std::string(text.cStr(), text.size()); }
-
 void add_field_errors(ImportCheck& check, const Error& error) {
   if (error.field_errors.empty()) {
     check.problems.push_back({"", error.message});
