@@ -26,7 +26,7 @@ void add_field_errors(ImportCheck& check, const Error& error) {
 // What is kept of a line that passed, to compare the next lines with.
 struct Passed {
   std::size_t line = 0;
-  std::unique_ptr<Draft> draft;
+  std::shared_ptr<Draft> draft;
 };
 
 }  // namespace
@@ -68,7 +68,7 @@ Result<std::vector<ImportCheck>> check_import(std::string_view csv, const Identi
       checks.push_back(std::move(check));
       continue;
     }
-    auto draft = std::make_unique<Draft>();
+    auto draft = std::make_shared<Draft>();
     if (auto composed = desk::compose_request(row.form, me, *draft); !composed) {
       add_field_errors(check, composed.error());
       checks.push_back(std::move(check));
@@ -117,6 +117,7 @@ Result<std::vector<ImportCheck>> check_import(std::string_view csv, const Identi
       const auto id = draft->header.getMessageId();
       check.message_id = MessageId::from_bytes(ByteView(id.begin(), id.size())).value_or(MessageId{}).hex();
       check.sealed = std::move(sealed).value();
+      check.draft = draft;
       passed.push_back({row.line, std::move(draft)});
     }
     checks.push_back(std::move(check));

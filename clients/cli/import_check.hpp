@@ -35,6 +35,9 @@ struct ImportCheck {
   std::string draft_json;  // {"header", "body"} as `fpx trace submit` reads it (no id, sender or time yet)
   std::string message_id;  // hex, of the sealed envelope
   Bytes sealed;            // the signed envelope, sent as it is with --send
+  // The composed request of a line that passed: the desk sends it through
+  // its session (which seals it again, with the time it is sent).
+  std::shared_ptr<Draft> draft;
   bool ok() const { return problems.empty(); }
 };
 
