@@ -76,7 +76,7 @@ namespace {
 int run_import(const GlobalOptions& global, const ImportOptions& options) {
   auto profile = load_profile(global.profile);
   if (!profile) return report_failure(global, kExitUsage, profile.error());
-  auto language = resolve_language(*profile, options.language);
+  auto language = resolve_language(*profile, global.language);
   if (!language) return report_failure(global, kExitUsage, language.error());
   const text::Catalogue text(*language);
   const auto tr = [&](const char* english) { return std::string(text.tr(english)); };
@@ -240,7 +240,7 @@ int run_import(const GlobalOptions& global, const ImportOptions& options) {
 
 }  // namespace
 
-ImportCommand::ImportCommand(CLI::App& trace, const GlobalOptions& global) : global_(global) {
+ImportCommand::ImportCommand(CLI::App& trace, GlobalOptions& global) : global_(global) {
   command_ = trace.add_subcommand(
       "import", "a CSV of seized firearms, one per line, checked line by line (schema, identifier completeness, "
                 "duplicates); the lines that pass become drafts, or are sent with --send (clients/README.md lists "
@@ -252,7 +252,7 @@ ImportCommand::ImportCommand(CLI::App& trace, const GlobalOptions& global) : glo
                      "be read as CSV");
   command_->add_flag("--force", options_.force,
                      "send a line even when it repeats an open request of your state or an earlier line");
-  command_->add_option("--lang", options_.language, "fr or en (default: the profile's [user] language, else LANG)");
+  command_->add_option("--lang", global.language, "fr or en (default: the profile's [user] language, else LANG)");
 }
 
 std::optional<int> ImportCommand::run_parsed() const {

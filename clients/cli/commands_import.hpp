@@ -19,12 +19,13 @@ struct ImportOptions {
   std::string drafts;  // default: the profile's drafts/
   bool send = false;
   bool force = false;
-  std::string language;
 };
 
 class ImportCommand {
  public:
-  ImportCommand(CLI::App& trace, const GlobalOptions& global);
+  // `--lang` after the command writes global.language, so that errors
+  // (report_failure) are printed in the same language as the rest.
+  ImportCommand(CLI::App& trace, GlobalOptions& global);
   std::optional<int> run_parsed() const;
 
  private:

@@ -291,7 +291,7 @@ int run_respond(const GlobalOptions& global, const RespondOptions& options) {
 int run_status(const GlobalOptions& global, const StatusOptions& options) {
   auto profile = load_profile(global.profile);
   if (!profile) return report_failure(global, kExitUsage, profile.error());
-  auto language = resolve_language(*profile, options.language);
+  auto language = resolve_language(*profile, global.language);
   if (!language) return report_failure(global, kExitUsage, language.error());
   const text::Catalogue text(*language);
   const auto tr = [&](const char* english) { return std::string(text.tr(english)); };

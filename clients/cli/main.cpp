@@ -26,6 +26,8 @@ int run(int argc, char** argv) {
   GlobalOptions global;
   app.add_option("--profile", global.profile, "profile directory holding fpx.toml (default: $FPX_PROFILE)");
   app.add_flag("--json", global.json, "JSON output for scripts (JSON lines for lists)");
+  // Issue 17: French or English for everything fpx prints, errors included (language.hpp).
+  app.add_option("--lang", global.language, "fr or en (default: the profile's [user] language, else LANG)");
 
   // --- trace ---------------------------------------------------------------
   auto* trace = app.add_subcommand("trace", "tracing requests: submit, acknowledge, respond, follow");
@@ -95,7 +97,7 @@ int run(int argc, char** argv) {
   StatusOptions status_options;
   auto* status = trace->add_subcommand("status", "where a message you sent stands, per recipient");
   status->add_option("ID", status_options.id, "message id, or a unique prefix of one you sent or received")->required();
-  status->add_option("--lang", status_options.language, "fr or en (default: the profile's [user] language, else LANG)");
+  status->add_option("--lang", global.language, "fr or en (default: the profile's [user] language, else LANG)");
 
   // --- inbox -----------------------------------------------------------------
   InboxOptions inbox_options;

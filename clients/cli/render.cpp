@@ -8,6 +8,8 @@
 #include <iostream>
 
 #include "cli.hpp"
+#include "language.hpp"
+#include "text.hpp"
 
 namespace fpx::cli {
 
@@ -109,6 +111,9 @@ std::string json_error(const Error& error) {
 }
 
 namespace {
+
+// Marks an English text for the catalogue (xgettext --keyword=N_); translated where shown.
+constexpr const char* N_(const char* english) { return english; }
 
 // Characters, not bytes: French headers and cells are UTF-8 ("Priorité"),
 // and columns must line up on the screen.
@@ -218,16 +223,23 @@ std::string key_values(const std::vector<std::pair<std::string, std::string>>& p
 }
 
 int report_failure(const GlobalOptions& global, int exit_code, const Error& error, const std::string& next_step) {
+  // Issue 17: the next step in the reader's language. A hint that is in the
+  // catalogue is translated here (a command may also pass it translated);
+  // the error code stays as it is (scripts and documentation quote it), and
+  // the message, built with values where the error arose, stays English.
+  const text::Catalogue text(language_for_errors(global));
+  const std::string next = next_step.empty() ? std::string() : std::string(text.tr(next_step));
   // Not Error::describe(): one field error per line, with a "(message)" label for path-less ones.
   std::cerr << "fpx: " << error_code_name(error.code) << ": " << error.message << "\n";
   for (const auto& field : error.field_errors) {
     std::cerr << "  " << (field.path.empty() ? "(message)" : field.path) << ": " << field.message << "\n";
   }
-  if (!next_step.empty()) std::cerr << "next: " << next_step << "\n";
+  // In English the label stays "next:" (scripts match it); in French it is "à faire :".
+  if (!next.empty()) std::cerr << text.tr(N_("next:")) << " " << next << "\n";
   if (global.json) {
     JsonObject out;
     out.boolean("ok", false).raw("error", json_error(error));
-    if (!next_step.empty()) out.text("next", next_step);
+    if (!next.empty()) out.text("next", next);
     std::cout << out.str() << "\n";
   }
   return exit_code;
