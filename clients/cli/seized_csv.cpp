@@ -165,45 +165,53 @@ void fill(ImportRow& row, const ImportColumn& column, const std::string& cell) {
 
 }  // namespace
 
+namespace {
+
+// Marks a column's help for the catalogue (xgettext --keyword=N_): the desk's
+// import page shows it translated.
+constexpr const char* N_(const char* english) { return english; }
+
+}  // namespace
+
 const std::vector<ImportColumn>& import_columns() {
   static const std::vector<ImportColumn> columns = {
-      {"serial_number", "firearms[0].serialNumber", ColumnKind::text, "the serial number as marked"},
-      {"serial_state", "firearms[0].serialState", ColumnKind::enumerant, "intact, obliterated or partly-restored"},
-      {"manufacturer", "firearms[0].manufacturer", ColumnKind::text, "the manufacturer as marked"},
-      {"model", "firearms[0].model", ColumnKind::text, "the model as marked"},
+      {"serial_number", "firearms[0].serialNumber", ColumnKind::text, N_("the serial number as marked")},
+      {"serial_state", "firearms[0].serialState", ColumnKind::enumerant, N_("intact, obliterated or partly-restored")},
+      {"manufacturer", "firearms[0].manufacturer", ColumnKind::text, N_("the manufacturer as marked")},
+      {"model", "firearms[0].model", ColumnKind::text, N_("the model as marked")},
       {"type", "firearms[0].type", ColumnKind::enumerant,
-       "revolver, self-loading-pistol, rifle-carbine, shotgun, sub-machine-gun, assault-rifle, ..."},
-      {"calibre", "firearms[0].calibre", ColumnKind::text, "e.g. 7.62x39mm"},
-      {"country_of_manufacture", "firearms[0].countryOfManufacture", ColumnKind::text, "ISO code, e.g. BF"},
-      {"year_of_manufacture", "firearms[0].yearOfManufacture", ColumnKind::text, "e.g. 2007"},
-      {"import_country", "firearms[0].importMarking.country", ColumnKind::text, "the import marking's country, ISO code"},
-      {"import_year", "firearms[0].importMarking.year", ColumnKind::text, "the import marking's year"},
-      {"other_markings", "firearms[0].otherMarkings", ColumnKind::text, "other marks, free text"},
-      {"state_stock_marking", "firearms[0].stateStockMarking", ColumnKind::text, "a state-stock mark, if any"},
-      {"recovery_date", "recovery.date", ColumnKind::text, "YYYY-MM-DD"},
-      {"administrative_area", "recovery.administrativeArea", ColumnKind::text, "where it was recovered"},
-      {"circumstance", "recovery.circumstance", ColumnKind::enumerant, "seized, found or surrendered"},
-      {"crime_category", "recovery.crimeCategory", ColumnKind::text, "e.g. armed robbery"},
+       N_("revolver, self-loading-pistol, rifle-carbine, shotgun, sub-machine-gun, assault-rifle, ...")},
+      {"calibre", "firearms[0].calibre", ColumnKind::text, N_("e.g. 7.62x39mm")},
+      {"country_of_manufacture", "firearms[0].countryOfManufacture", ColumnKind::text, N_("ISO code, e.g. BF")},
+      {"year_of_manufacture", "firearms[0].yearOfManufacture", ColumnKind::text, N_("e.g. 2007")},
+      {"import_country", "firearms[0].importMarking.country", ColumnKind::text, N_("the import marking's country, ISO code")},
+      {"import_year", "firearms[0].importMarking.year", ColumnKind::text, N_("the import marking's year")},
+      {"other_markings", "firearms[0].otherMarkings", ColumnKind::text, N_("other marks, free text")},
+      {"state_stock_marking", "firearms[0].stateStockMarking", ColumnKind::text, N_("a state-stock mark, if any")},
+      {"recovery_date", "recovery.date", ColumnKind::text, N_("YYYY-MM-DD")},
+      {"administrative_area", "recovery.administrativeArea", ColumnKind::text, N_("where it was recovered")},
+      {"circumstance", "recovery.circumstance", ColumnKind::enumerant, N_("seized, found or surrendered")},
+      {"crime_category", "recovery.crimeCategory", ColumnKind::text, N_("e.g. armed robbery")},
       {"requested_states", "requestedStates", ColumnKind::requested_states,
-       "COUNTRY:ROLE;... with ROLE country-of-manufacture, country-of-last-import or other-on-trail"},
-      {"case_reference", "header.caseReference", ColumnKind::text, "the national case reference"},
-      {"priority", "header.priority", ColumnKind::enumerant, "routine or urgent"},
-      {"urgency_justification", "header.urgencyJustification", ColumnKind::text, "why urgent (required if urgent)"},
-      {"classification", "header.classification", ColumnKind::enumerant, "public, restricted or confidential"},
+       N_("COUNTRY:ROLE;... with ROLE country-of-manufacture, country-of-last-import or other-on-trail")},
+      {"case_reference", "header.caseReference", ColumnKind::text, N_("the national case reference")},
+      {"priority", "header.priority", ColumnKind::enumerant, N_("routine or urgent")},
+      {"urgency_justification", "header.urgencyJustification", ColumnKind::text, N_("why urgent (required if urgent)")},
+      {"classification", "header.classification", ColumnKind::enumerant, N_("public, restricted or confidential")},
       {"handling_codes", "header.handlingCodes", ColumnKind::enumerant_list,
-       "h0-crime-fighting-only;h1-not-for-court-without-permission;h2-no-onward-sharing-without-permission;"
-       "h3-other-conditions"},
-      {"handling_conditions", "header.handlingConditions", ColumnKind::text, "the conditions of H3"},
+       N_("h0-crime-fighting-only;h1-not-for-court-without-permission;h2-no-onward-sharing-without-permission;"
+       "h3-other-conditions")},
+      {"handling_conditions", "header.handlingConditions", ColumnKind::text, N_("the conditions of H3")},
       {"channel", "header.otherChannelReferences[0].channel", ColumnKind::enumerant,
-       "another channel the case is known in, e.g. national-case-system, iarms"},
+       N_("another channel the case is known in, e.g. national-case-system, iarms")},
       {"channel_reference", "header.otherChannelReferences[0].reference", ColumnKind::text,
-       "the case's reference in that channel"},
+       N_("the case's reference in that channel")},
       {"illicit_basis", "illicitBasis", ColumnKind::enumerant_list,
-       "illicit-under-national-law;embargo-violation;not-marked;unlicensed-manufacture;unlicensed-transfer"},
-      {"legal_justification", "legalJustification", ColumnKind::text, "the legal basis of the request"},
-      {"intended_use", "intendedUse", ColumnKind::text, "what the answer will be used for"},
+       N_("illicit-under-national-law;embargo-violation;not-marked;unlicensed-manufacture;unlicensed-transfer")},
+      {"legal_justification", "legalJustification", ColumnKind::text, N_("the legal basis of the request")},
+      {"intended_use", "intendedUse", ColumnKind::text, N_("what the answer will be used for")},
       {"information_sought", "informationSought", ColumnKind::enumerant_list,
-       "chain-of-custody;export-licence;last-legal-holder;point-of-diversion"},
+       N_("chain-of-custody;export-licence;last-legal-holder;point-of-diversion")},
   };
   return columns;
 }

@@ -203,3 +203,34 @@ TEST_CASE("fpx trace status prints its table in French with accented headers upp
   CHECK(contains(english.out, "RECIPIENT"));
   CHECK(contains(english.out, "handling:"));
 }
+
+TEST_CASE("fpx --lang fr before the command prints the next step of an error in French and reaches the case commands") {
+  Exchange exchange;
+  const std::string missing = (exchange.pki.dir() / "absent.csv").string();
+  auto french = exchange.as("sn.police-judiciaire", {"--lang", "fr", "trace", "import", missing});
+  INFO(french.err);
+  CHECK(french.exit_code == 2);
+  CHECK(contains(french.err, "not_found"));  // the code stays, scripts match it
+  CHECK(contains(french.err, "à faire : indiquez le chemin d'un fichier CSV d'armes à feu saisies"));
+  auto english = exchange.as("sn.police-judiciaire", {"--lang", "en", "trace", "import", missing});
+  CHECK(contains(english.err, "next: give the path of a CSV file of seized firearms"));
+
+  // A command's own --lang reaches its error report too: a file over the bound, refused before it is read.
+  std::string big = kHeader;
+  while (big.size() <= 1024 * 1024) big += line("AK-9001-ZG");
+  const auto over = exchange.csv("over.csv", big);
+  auto refused = exchange.as("sn.police-judiciaire", {"trace", "import", over.string(), "--lang", "fr"});
+  INFO(refused.err);
+  CHECK(refused.exit_code == 2);
+  CHECK(contains(refused.err, "too_large"));
+  CHECK(contains(refused.err, "à faire : divisez le fichier en fichiers plus petits ; rien n'a été importé"));
+  CHECK_FALSE(fs::exists(exchange.profiles.at("sn.police-judiciaire") / "drafts"));
+
+  // The case commands take fpx's --lang when they are given none of their own.
+  auto owed = exchange.as("ne.focal-point", {"--lang", "fr", "trace", "owed"});
+  INFO(owed.out << owed.err);
+  CHECK(owed.exit_code == 0);
+  CHECK(contains(owed.out, "Rien en attente : aucune demande ouverte n'attend notre réponse."));
+  auto owed_english = exchange.as("ne.focal-point", {"--lang", "en", "trace", "owed"});
+  CHECK(contains(owed_english.out, "Nothing owed: no open request waits for us."));
+}
