@@ -288,7 +288,11 @@ int run(int argc, char** argv) {
   if (show->parsed()) return run_profile_show(global);
   if (pin->parsed()) return run_profile_pin(global, pin_options);
   if (auto code = witness_commands.run_parsed()) return *code;
-  if (desk->parsed()) return run_desk(global, desk_options);
+  if (desk->parsed()) {
+    // Issue 17: `fpx --lang fr desk` as `fpx desk --lang fr`.
+    if (desk_options.language.empty()) desk_options.language = global.language;
+    return run_desk(global, desk_options);
+  }
   if (auto code = case_commands.run_parsed()) return *code;
   if (auto code = import_command.run_parsed()) return *code;
   std::cerr << app.help();
