@@ -234,3 +234,23 @@ TEST_CASE("fpx --lang fr before the command prints the next step of an error in 
   auto owed_english = exchange.as("ne.focal-point", {"--lang", "en", "trace", "owed"});
   CHECK(contains(owed_english.out, "Nothing owed: no open request waits for us."));
 }
+
+TEST_CASE("fpx trace import reads a spreadsheet's CSV with a byte-order mark CRLF line ends and column names in words") {
+  Exchange exchange;
+  auto crlf = [](std::string text) {
+    std::string out;
+    for (const char c : text) out += c == '\n' ? std::string("\r\n") : std::string(1, c);
+    return out;
+  };
+  std::string header = kHeader;
+  header.replace(0, std::string("serial_number").size(), "Serial Number");
+  const auto file = exchange.csv("spreadsheet.csv", "\xEF\xBB\xBF" + crlf(header + line("AK-9101-ZG") + line("AK-9102-ZG")));
+  auto run = exchange.as("sn.police-judiciaire", {"--json", "trace", "import", file.string()});
+  INFO(run.out << run.err);
+  CHECK(run.exit_code == 0);
+  CHECK(count_lines(run.out) == 2);
+  CHECK(contains(run.out, "\"line\":2,\"ok\":true"));
+  CHECK(contains(run.out, "\"line\":3,\"ok\":true"));
+  CHECK(contains(run.out, "\"serialNumber\":\"AK-9102-ZG\""));
+  CHECK(files_in(exchange.profiles.at("sn.police-judiciaire") / "drafts", ".json") == 2);
+}
