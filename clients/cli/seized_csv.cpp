@@ -226,6 +226,14 @@ Result<ImportFile> parse_seized_csv(std::string_view bytes) {
 
   CsvParser parser;
   if (!parser.initialised) return make_error(ErrorCode::internal, "the CSV parser could not start (out of memory)");
+  // Spreadsheets set to French (and most of Europe) save "CSV" with ';'
+  // between fields, since ',' is their decimal mark. The first line names the
+  // columns and holds neither in a name: ';' there and no ',' means that
+  // file. A ';'-list inside a cell is then quoted, as the spreadsheet does.
+  const std::string_view header_line = bytes.substr(0, bytes.find('\n'));
+  if (header_line.find(',') == std::string_view::npos && header_line.find(';') != std::string_view::npos) {
+    csv_set_delim(&parser.parser, ';');
+  }
   Collector collector;
   // Fed byte by byte so that every record knows the line it began on, even
   // when a quoted field holds a line break.

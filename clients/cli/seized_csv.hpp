@@ -30,7 +30,9 @@ inline constexpr std::size_t kMaxImportLines = 500;
 // a longer field is refused before it is copied into a message.
 inline constexpr std::size_t kMaxImportFieldBytes = 4096;
 // Several values in one cell (requested states, handling codes, ...) are
-// separated by ';' (a comma would need quoting in every spreadsheet).
+// separated by ';' (a comma would need quoting in every spreadsheet). A file
+// whose first line separates its columns by ';' (a spreadsheet set to
+// French) is read with ';' between fields; its lists are then quoted.
 inline constexpr char kImportListSeparator = ';';
 
 // One documented column: its name in the CSV's first line, the form field it

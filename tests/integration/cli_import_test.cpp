@@ -5,6 +5,7 @@
 #include <cctype>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <string>
@@ -253,4 +254,31 @@ TEST_CASE("fpx trace import reads a spreadsheet's CSV with a byte-order mark CRL
   CHECK(contains(run.out, "\"line\":3,\"ok\":true"));
   CHECK(contains(run.out, "\"serialNumber\":\"AK-9102-ZG\""));
   CHECK(files_in(exchange.profiles.at("sn.police-judiciaire") / "drafts", ".json") == 2);
+}
+
+TEST_CASE("fpx trace import reads a CSV saved by a spreadsheet set to French with semicolons between fields") {
+  Exchange exchange;
+  const std::string header =
+      "serial_number;manufacturer;model;type;calibre;country_of_manufacture;recovery_date;administrative_area;"
+      "circumstance;requested_states;case_reference;illicit_basis;legal_justification;intended_use;information_sought\n";
+  const std::string row =
+      "AK-9201-ZG;Manufacture d'armes de Ouagadougou;MAO-47;rifle-carbine;7.62x39mm;BF;2026-11-02;Ziguinchor;seized;"
+      "\"NE:country-of-last-import;BF:country-of-manufacture\";SN-ZIG-2026-0400;illicit-under-national-law;"
+      "Code penal du Senegal, art. 92;criminal investigation;\"chain-of-custody;point-of-diversion\"\n";
+  const auto file = exchange.csv("excel-fr.csv", header + row);
+  auto run = exchange.as("sn.police-judiciaire", {"--json", "trace", "import", file.string()});
+  INFO(run.out << run.err);
+  CHECK(run.exit_code == 0);
+  CHECK(contains(run.out, "\"line\":2,\"ok\":true"));
+  const auto draft = exchange.profiles.at("sn.police-judiciaire") / "drafts" / "excel-fr-line-2.json";
+  REQUIRE(fs::exists(draft));
+  std::ifstream in(draft);
+  const std::string json((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // Both requested states, from the quoted list: BF is named by the second
+  // as well as by the firearm's country of manufacture.
+  CHECK(contains(json, "countryOfLastImport"));
+  std::size_t burkina = 0;
+  for (auto at = json.find("\"BF\""); at != std::string::npos; at = json.find("\"BF\"", at + 1)) ++burkina;
+  CHECK(burkina >= 2);
+  CHECK(contains(json, "Code penal du Senegal, art. 92"));  // a comma inside a field stays in it
 }
