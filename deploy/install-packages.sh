@@ -23,6 +23,7 @@ packages=(
   gettext nodejs
   libglpk-dev                       # the broker's disclosure audit (secondary suppression, linear programs)
   python3-scipy                     # test-only: tests/audit/differencing_audit.py, the observer's LP audit
+  libcsv-dev                        # `fpx trace import`: the CSV of seized firearms (issue 17)
 )
 if [[ "${FPX_WITH_CLANG:-0}" == 1 ]]; then
   packages+=(clang-14 libclang-rt-14-dev)  # libFuzzer targets and sanitizer runtimes

@@ -20,6 +20,10 @@ inline constexpr int kExitUsage = 2;
 struct GlobalOptions {
   std::string profile;  // --profile, else $FPX_PROFILE
   bool json = false;    // one JSON object (or JSON lines) on stdout instead of tables
+  // `fpx --lang fr|en COMMAND` (issue 17): the language of what fpx prints,
+  // errors included; a command's own --lang writes here too (import, status)
+  // or wins over it (the case commands). Empty: the profile, else the environment.
+  std::string language;
 };
 
 // Prints `error` for people (stderr) and, with --json, as one JSON object on

@@ -41,7 +41,8 @@ struct CaseContext {
 Result<CaseContext> load_context(const GlobalOptions& global, const std::string& language_flag) {
   auto profile = load_profile(global.profile);
   if (!profile) return std::move(profile).take_error();
-  auto language = resolve_language(*profile, language_flag);
+  // The command's own --lang, else fpx's (issue 17: `fpx --lang fr trace show`).
+  auto language = resolve_language(*profile, language_flag.empty() ? global.language : language_flag);
   if (!language) return std::move(language).take_error();
   auto identity = load_identity(*profile);
   if (!identity) return std::move(identity).take_error();

@@ -5,9 +5,11 @@
 #include <iostream>
 #include <variant>
 
+#include "language.hpp"
 #include "local_store.hpp"
 #include "outgoing.hpp"
 #include "render.hpp"
+#include "text.hpp"
 
 namespace fpx::cli {
 
@@ -104,17 +106,51 @@ Error bad_value(const std::string& option, const std::string& value, const std::
   return make_error(ErrorCode::invalid_argument, option + " '" + value + "' is not known; use one of: " + choices);
 }
 
+// Marks an English text for the catalogue (xgettext --keyword=N_); translated where shown.
+constexpr const char* N_(const char* english) { return english; }
+
+// The handling codes for people, in the catalogue's words (the desk's and
+// `fpx trace show`'s), H3 followed by its conditions; "none" if none.
+std::string handling_text(const text::Catalogue& text, wire::Header::Reader header) {
+  // In English, DOMAIN.md's words as `fpx trace status` always printed them
+  // (render.cpp handling_summary): scripts and tests read them.
+  if (text.language() == text::Language::en) return handling_summary(header);
+  std::string out;
+  for (auto code : header.getHandlingCodes()) {
+    std::string label;
+    switch (code) {
+      case wire::HandlingCode::H0_CRIME_FIGHTING_ONLY: label = text.tr(N_("H0: for crime-fighting use only")); break;
+      case wire::HandlingCode::H1_NOT_FOR_COURT_WITHOUT_PERMISSION:
+        label = text.tr(N_("H1: not for use in court without permission"));
+        break;
+      case wire::HandlingCode::H2_NO_ONWARD_SHARING_WITHOUT_PERMISSION:
+        label = text.tr(N_("H2: no onward sharing without permission"));
+        break;
+      case wire::HandlingCode::H3_OTHER_CONDITIONS:
+        label = std::string(text.tr(N_("H3: other conditions (see the text)"))) + ": " +
+                (header.getHandlingConditions().size() == 0 ? std::string(text.tr(N_("(no conditions given)")))
+                                                            : std::string(header.getHandlingConditions().cStr()));
+        break;
+      default: label = handling_code_label(code); break;  // a newer schema's code: shown, never dropped
+    }
+    if (out.find(label) != std::string::npos) continue;
+    out += (out.empty() ? "" : "; ") + label;
+  }
+  return out.empty() ? std::string(text.tr(N_("none"))) : out;
+}
+
 // The handling codes of the message asked about, read from this profile's
 // own copy (sent/ or inbox/): the broker's status reply does not repeat
 // them, and the copy is the signed original. Revocation is not re-checked,
 // as for replies.
 struct LocalHandling {
   std::string codes = "-";
-  std::string summary = "unknown: no copy of the message in this profile's sent/ or inbox/";
+  std::string summary;
 };
 
-LocalHandling local_handling(const Profile& profile, const MessageId& id) {
+LocalHandling local_handling(const Profile& profile, const MessageId& id, const text::Catalogue& text) {
   LocalHandling handling;
+  handling.summary = text.tr(N_("unknown: no copy of the message in this profile's sent/ or inbox/"));
   for (const auto& folder : {profile.sent_dir(), profile.inbox_dir()}) {
     auto bytes = read_whole_file(envelope_path(folder, id));
     if (!bytes) continue;
@@ -125,11 +161,12 @@ LocalHandling local_handling(const Profile& profile, const MessageId& id) {
     options.revocation = RevocationCheck::skip;
     auto opened = opener.open(*bytes, options);
     if (!opened) {
-      handling.summary = "unknown: the saved copy no longer verifies (" + opened.error().describe() + ")";
+      handling.summary = std::string(text.tr(N_("unknown: the saved copy no longer verifies"))) + " (" +
+                         opened.error().describe() + ")";
       return handling;
     }
     handling.codes = handling_codes_short(opened->message.header());
-    handling.summary = handling_summary(opened->message.header());
+    handling.summary = handling_text(text, opened->message.header());
     return handling;
   }
   return handling;
@@ -257,10 +294,14 @@ int run_respond(const GlobalOptions& global, const RespondOptions& options) {
 int run_status(const GlobalOptions& global, const StatusOptions& options) {
   auto profile = load_profile(global.profile);
   if (!profile) return report_failure(global, kExitUsage, profile.error());
+  auto language = resolve_language(*profile, global.language);
+  if (!language) return report_failure(global, kExitUsage, language.error());
+  const text::Catalogue text(*language);
+  const auto tr = [&](const char* english) { return std::string(text.tr(english)); };
   auto id = resolve_message_id(options.id, {profile->sent_dir(), profile->inbox_dir()});
   if (!id) return report_failure(global, kExitUsage, id.error());
   auto identity = load_identity(*profile);
-  if (!identity) return report_failure(global, kExitUsage, identity.error(), "check identity.dir in fpx.toml");
+  if (!identity) return report_failure(global, kExitUsage, identity.error(), tr(N_("check identity.dir in fpx.toml")));
   auto client = connect_profile(*profile, std::move(identity).value());
   if (!client) return report_failure(global, kExitRefused, client.error());
   auto rows = (*client)->status(*id);
@@ -268,10 +309,10 @@ int run_status(const GlobalOptions& global, const StatusOptions& options) {
   if (!rows) {
     return report_failure(global, kExitRefused, rows.error(),
                           rows.error().code == ErrorCode::not_found
-                              ? "only the sender and its state's focal point may ask; check the id"
-                              : "try again later");
+                              ? tr(N_("only the sender and its state's focal point may ask; check the id"))
+                              : tr(N_("try again later")));
   }
-  const LocalHandling handling = local_handling(*profile, *id);
+  const LocalHandling handling = local_handling(*profile, *id, text);
   if (global.json) {
     std::vector<std::string> items;
     for (const auto& row : *rows) {
@@ -294,13 +335,13 @@ int run_status(const GlobalOptions& global, const StatusOptions& options) {
               << "\n";
     return kExitOk;
   }
-  std::cout << "message " << id->hex() << "\n";
-  std::cout << "handling: " << handling.summary << "\n";
+  std::cout << tr(N_("message")) << " " << id->hex() << "\n";
+  std::cout << tr(N_("handling:")) << " " << handling.summary << "\n";
   if (rows->empty()) {
-    std::cout << "no recipients recorded\n";
+    std::cout << tr(N_("no recipients recorded")) << "\n";
     return kExitOk;
   }
-  Table table({"recipient", "state", "updated", "lifecycle", "reason"});
+  Table table({tr(N_("recipient")), tr(N_("state")), tr(N_("updated")), tr(N_("lifecycle")), tr(N_("reason"))});
   for (const auto& row : *rows) {
     table.add({row.recipient.str(), row.state, format_utc(row.updated_at_ms), row.lifecycle.empty() ? "-" : row.lifecycle,
                row.reason.empty() ? "-" : row.reason});

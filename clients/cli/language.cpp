@@ -23,4 +23,12 @@ Result<text::Language> resolve_language(const Profile& profile, const std::strin
   return text::language_from_environment();
 }
 
+text::Language language_for_errors(const GlobalOptions& global) {
+  if (auto language = text::parse_language(global.language)) return *language;
+  if (auto profile = load_profile(global.profile)) {
+    if (auto language = resolve_language(*profile, {})) return *language;
+  }
+  return text::language_from_environment();
+}
+
 }  // namespace fpx::cli

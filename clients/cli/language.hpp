@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "cli.hpp"
 #include "fpx/result.hpp"
 #include "profile.hpp"
 #include "text.hpp"
@@ -13,5 +14,10 @@
 namespace fpx::cli {
 
 Result<text::Language> resolve_language(const Profile& profile, const std::string& flag);
+
+// The language of an error report (report_failure), which must print even
+// when the profile or the flag is what failed: `--lang` if it names a
+// language, else the profile's if it loads, else the environment.
+text::Language language_for_errors(const GlobalOptions& global);
 
 }  // namespace fpx::cli

@@ -11,6 +11,7 @@
 #include "commands_witness.hpp"
 #include "commands_desk.hpp"
 #include "commands_case.hpp"
+#include "commands_import.hpp"
 
 namespace {
 
@@ -25,6 +26,8 @@ int run(int argc, char** argv) {
   GlobalOptions global;
   app.add_option("--profile", global.profile, "profile directory holding fpx.toml (default: $FPX_PROFILE)");
   app.add_flag("--json", global.json, "JSON output for scripts (JSON lines for lists)");
+  // Issue 17: French or English for everything fpx prints, errors included (language.hpp).
+  app.add_option("--lang", global.language, "fr or en (default: the profile's [user] language, else LANG)");
 
   // --- trace ---------------------------------------------------------------
   auto* trace = app.add_subcommand("trace", "tracing requests: submit, acknowledge, respond, follow");
@@ -93,10 +96,13 @@ int run(int argc, char** argv) {
 
   // Issue 17: fpx trace show, owed, forward, supply, withdraw, close, search (commands_case.cpp).
   CaseCommands case_commands(*trace, global);
+  // Issue 17: fpx trace import, a CSV of seized firearms (commands_import.cpp).
+  ImportCommand import_command(*trace, global);
 
   StatusOptions status_options;
   auto* status = trace->add_subcommand("status", "where a message you sent stands, per recipient");
   status->add_option("ID", status_options.id, "message id, or a unique prefix of one you sent or received")->required();
+  status->add_option("--lang", global.language, "fr or en (default: the profile's [user] language, else LANG)");
 
   // --- inbox -----------------------------------------------------------------
   InboxOptions inbox_options;
@@ -287,8 +293,13 @@ int run(int argc, char** argv) {
   if (show->parsed()) return run_profile_show(global);
   if (pin->parsed()) return run_profile_pin(global, pin_options);
   if (auto code = witness_commands.run_parsed()) return *code;
-  if (desk->parsed()) return run_desk(global, desk_options);
+  if (desk->parsed()) {
+    // Issue 17: `fpx --lang fr desk` as `fpx desk --lang fr`.
+    if (desk_options.language.empty()) desk_options.language = global.language;
+    return run_desk(global, desk_options);
+  }
   if (auto code = case_commands.run_parsed()) return *code;
+  if (auto code = import_command.run_parsed()) return *code;
   std::cerr << app.help();
   return kExitUsage;
 }

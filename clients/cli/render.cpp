@@ -8,6 +8,8 @@
 #include <iostream>
 
 #include "cli.hpp"
+#include "language.hpp"
+#include "text.hpp"
 
 namespace fpx::cli {
 
@@ -108,24 +110,69 @@ std::string json_error(const Error& error) {
       .str();
 }
 
-std::string Table::str() const {
-  std::vector<std::size_t> widths(headers_.size(), 0);
-  for (std::size_t i = 0; i < headers_.size(); ++i) widths[i] = headers_[i].size();
-  for (const auto& row : rows_) {
-    for (std::size_t i = 0; i < row.size() && i < widths.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+namespace {
+
+// Marks an English text for the catalogue (xgettext --keyword=N_); translated where shown.
+constexpr const char* N_(const char* english) { return english; }
+
+// Characters, not bytes: French headers and cells are UTF-8 ("Priorité"),
+// and columns must line up on the screen.
+std::size_t display_width(std::string_view text) {
+  std::size_t width = 0;
+  for (const char c : text) width += (static_cast<unsigned char>(c) & 0xC0) != 0x80 ? 1 : 0;
+  return width;
+}
+
+// Upper case without a locale (fpx must work with none generated): ASCII,
+// and the Latin-1 letters French writes (é -> É, à -> À, ç -> Ç, ÿ -> Ÿ,
+// œ -> Œ). Any other character is kept as written, never cut in two, as
+// toupper() byte by byte did ("PRIORITé", or a broken sequence).
+std::string upper_case(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto byte = static_cast<unsigned char>(text[i]);
+    const auto next = i + 1 < text.size() ? static_cast<unsigned char>(text[i + 1]) : 0;
+    if (byte < 0x80) {
+      out += static_cast<char>(std::toupper(byte));
+    } else if (byte == 0xC3 && next >= 0xA0 && next <= 0xBE && next != 0xB7) {  // U+00E0-U+00FE but ÷
+      out += static_cast<char>(byte);
+      out += static_cast<char>(next - 0x20);
+      ++i;
+    } else if (byte == 0xC3 && next == 0xBF) {  // ÿ -> Ÿ (U+0178)
+      out += "\xC5\xB8";
+      ++i;
+    } else if (byte == 0xC5 && next == 0x93) {  // œ -> Œ
+      out += "\xC5\x92";
+      ++i;
+    } else {
+      out += static_cast<char>(byte);
+    }
   }
-  auto line = [&](const std::vector<std::string>& cells, bool upper) {
+  return out;
+}
+
+}  // namespace
+
+std::string Table::str() const {
+  std::vector<std::string> headers;
+  for (const auto& header : headers_) headers.push_back(upper_case(header));
+  std::vector<std::size_t> widths(headers.size(), 0);
+  for (std::size_t i = 0; i < headers.size(); ++i) widths[i] = display_width(headers[i]);
+  for (const auto& row : rows_) {
+    for (std::size_t i = 0; i < row.size() && i < widths.size(); ++i) widths[i] = std::max(widths[i], display_width(row[i]));
+  }
+  auto line = [&](const std::vector<std::string>& cells) {
     std::string out;
     for (std::size_t i = 0; i < widths.size(); ++i) {
-      std::string cell = i < cells.size() ? cells[i] : "";
-      if (upper) std::transform(cell.begin(), cell.end(), cell.begin(), [](unsigned char c) { return std::toupper(c); });
+      const std::string cell = i < cells.size() ? cells[i] : "";
       const bool last = i + 1 == widths.size();
-      out += last ? cell : cell + std::string(widths[i] - cell.size() + 2, ' ');
+      out += last ? cell : cell + std::string(widths[i] - display_width(cell) + 2, ' ');
     }
     return out + "\n";
   };
-  std::string out = line(headers_, true);
-  for (const auto& row : rows_) out += line(row, false);
+  std::string out = line(headers);
+  for (const auto& row : rows_) out += line(row);
   return out;
 }
 
@@ -167,23 +214,32 @@ std::string handling_codes_short(wire::Header::Reader header) {
 
 std::string key_values(const std::vector<std::pair<std::string, std::string>>& pairs) {
   std::size_t width = 0;
-  for (const auto& [label, value] : pairs) width = std::max(width, label.size() + 1);
+  for (const auto& [label, value] : pairs) width = std::max(width, display_width(label) + 1);
   std::string out;
-  for (const auto& [label, value] : pairs) out += "  " + label + ":" + std::string(width - label.size() + 1, ' ') + value + "\n";
+  for (const auto& [label, value] : pairs) {
+    out += "  " + label + ":" + std::string(width - display_width(label) + 1, ' ') + value + "\n";
+  }
   return out;
 }
 
 int report_failure(const GlobalOptions& global, int exit_code, const Error& error, const std::string& next_step) {
+  // Issue 17: the next step in the reader's language. A hint that is in the
+  // catalogue is translated here (a command may also pass it translated);
+  // the error code stays as it is (scripts and documentation quote it), and
+  // the message, built with values where the error arose, stays English.
+  const text::Catalogue text(language_for_errors(global));
+  const std::string next = next_step.empty() ? std::string() : std::string(text.tr(next_step));
   // Not Error::describe(): one field error per line, with a "(message)" label for path-less ones.
   std::cerr << "fpx: " << error_code_name(error.code) << ": " << error.message << "\n";
   for (const auto& field : error.field_errors) {
     std::cerr << "  " << (field.path.empty() ? "(message)" : field.path) << ": " << field.message << "\n";
   }
-  if (!next_step.empty()) std::cerr << "next: " << next_step << "\n";
+  // In English the label stays "next:" (scripts match it); in French it is "à faire :".
+  if (!next.empty()) std::cerr << text.tr(N_("next:")) << " " << next << "\n";
   if (global.json) {
     JsonObject out;
     out.boolean("ok", false).raw("error", json_error(error));
-    if (!next_step.empty()) out.text("next", next_step);
+    if (!next.empty()) out.text("next", next);
     std::cout << out.str() << "\n";
   }
   return exit_code;

@@ -39,7 +39,8 @@ class JsonObject {
 std::string json_array(const std::vector<std::string>& json_values);
 std::string json_error(const Error& error);
 
-// Columns sized to their widest cell; the header row is upper-cased.
+// Columns sized to their widest cell in characters (UTF-8); the header row
+// is upper-cased, French accents included ("état" -> "ÉTAT").
 class Table {
  public:
   explicit Table(std::vector<std::string> headers) : headers_(std::move(headers)) {}

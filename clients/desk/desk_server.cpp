@@ -13,6 +13,7 @@
 #include "case_files.hpp"
 #include "case_search.hpp"
 #include "compose.hpp"
+#include "desk_import.hpp"
 #include "fpx/crypto.hpp"
 #include "pages.hpp"
 
@@ -379,6 +380,27 @@ struct DeskServer::Impl {
     html(response, 422, new_request_page(context(csrf), form, &error));
   }
 
+  // Issue 17, bulk import (desk_import.hpp): a multipart form, whose fields
+  // cpp-httplib gives as files, so the CSRF token is read there. The body
+  // limit stays the desk's (kMaxRequestBodyBytes); larger files go through
+  // `fpx trace import`.
+  void import_file(const httplib::Request& request, httplib::Response& response) {
+    const auto expected = csrf_of(request);
+    const auto part = [&](const char* name) {
+      return request.has_file(name) ? request.get_file_value(name).content : std::string();
+    };
+    const auto given = part("csrf");
+    if (!expected || given.empty() || !same_secret(*expected, given)) {
+      refuse(response, 403, N_("Refused"),
+             N_("The form's security token is missing or out of date: reload the page and send the form again."));
+      return;
+    }
+    const auto reply = import_csv(context(*expected), session, part("csv"),
+                                  part("action") == "send" ? ImportAction::send : ImportAction::check,
+                                  part("force") == "1" ? cli::ImportDuplicates::send_anyway : cli::ImportDuplicates::refuse);
+    html(response, reply.status, reply.page);
+  }
+
   // The same check as `fpx trace submit` (case_search.hpp): a request that
   // repeats an open one of our own state is not sent until the officer ticks
   // "send anyway". The warning names the open request and links to it.
@@ -575,6 +597,11 @@ struct DeskServer::Impl {
     // Issue 17: at most two digits: kMaxAttachments is 8.
     server.Get(R"(/attachment/([0-9a-f]{32})/([1-9][0-9]?))",
                [this](const auto& request, auto& response) { attachment(request, response); });
+    // Issue 17: bulk import of a CSV of seized firearms (desk_import.hpp).
+    server.Get("/import", [this](const auto& request, auto& response) {
+      html(response, 200, import_page(context(csrf_of(request).value_or("")), ImportView{}));
+    });
+    server.Post("/import", [this](const auto& request, auto& response) { import_file(request, response); });
     server.Get("/alerts/new", [this](const auto& request, auto& response) {
       html(response, 200, new_alert_page(context(csrf_of(request).value_or("")), Form{}, nullptr));
     });

@@ -9,8 +9,11 @@
 
 #include "case_search.hpp"
 #include "fpx/attachments.hpp"
+#include "desk_server.hpp"
 #include "fpx/validate.hpp"
+#include "import_check.hpp"
 #include "render.hpp"
+#include "seized_csv.hpp"
 
 namespace fpx::desk {
 
@@ -256,7 +259,8 @@ void page_start(Html& h, const PageContext& context, std::string_view title, boo
     << h.e(context.me.country.str()) << " · "
     << h.t(context.me.role == Role::focal_point ? N_("national focal point") : N_("agency")) << "</span>"
     << "<nav><a href=\"/\">" << h.t(N_("Inbox and what we owe")) << "</a> <a href=\"/new\">"
-    << h.t(N_("New tracing request")) << "</a> <a href=\"/alerts/new\">" << h.t(N_("New alert")) << "</a> <a href=\"/search\">"
+    << h.t(N_("New tracing request")) << "</a> <a href=\"/import\">" << h.t(N_("Import a CSV"))
+    << "</a> <a href=\"/alerts/new\">" << h.t(N_("New alert")) << "</a> <a href=\"/search\">"
     << h.t(N_("Search")) << "</a></nav></header>";
   if (!context.connected) {
     h << "<p class=\"banner warn\" role=\"status\">"
@@ -632,6 +636,106 @@ std::string html_escape(std::string_view text) {
     }
   }
   return out;
+}
+
+// ---- bulk import (issue 17) ---------------------------------------------------
+
+namespace {
+
+// "{1}", "{2}" in a translated text replaced by the values: the word order is the translation's.
+std::string fill_in(std::string text, const std::vector<std::string>& values) {
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    const std::string marker = "{" + std::to_string(i + 1) + "}";
+    for (auto at = text.find(marker); at != std::string::npos; at = text.find(marker, at + values[i].size())) {
+      text.replace(at, marker.size(), values[i]);
+    }
+  }
+  return text;
+}
+
+void import_results(Html& h, const std::vector<cli::ImportCheck>& checks, const std::vector<ImportLineSent>& sent) {
+  std::size_t ready = 0;
+  for (const auto& check : checks) ready += check.ok() ? 1 : 0;
+  std::size_t sent_count = 0;
+  for (const auto& line : sent) sent_count += line.message_id.empty() ? 0 : 1;
+  h << "<p class=\"banner\" role=\"status\" id=\"import-summary\">"
+    << h.e(fill_in(h.tr(N_("{1} line(s) checked: {2} ready, {3} to fix.")),
+                   {std::to_string(checks.size()), std::to_string(ready), std::to_string(checks.size() - ready)}));
+  if (!sent.empty()) {
+    h << " " << h.e(fill_in(h.tr(N_("{1} request(s) sent.")), {std::to_string(sent_count)}));
+  } else if (ready > 0) {
+    h << " " << h.t(N_("Nothing was sent: send the file again with \"Check and send\" to send the lines that are ready."));
+  }
+  h << "</p><table class=\"cases\" id=\"import-lines\"><thead><tr><th>" << h.t(N_("Line")) << "</th><th>"
+    << h.t(N_("Case reference")) << "</th><th>" << h.t(N_("Serial number")) << "</th><th>" << h.t(N_("Check"))
+    << "</th></tr></thead><tbody>";
+  for (std::size_t i = 0; i < checks.size(); ++i) {
+    const auto& check = checks[i];
+    h << "<tr class=\"" << (check.ok() ? "ok" : "invalid") << "\" data-line=\"" << std::to_string(check.line)
+      << "\"><td>" << std::to_string(check.line) << "</td><td>" << h.e(check.case_reference) << "</td><td>"
+      << h.e(check.serial_number) << "</td><td>";
+    if (check.ok()) {
+      h << h.e(fill_in(h.tr(N_("ready: identifier completeness {1}/100")), {std::to_string(check.completeness.score)}));
+      if (!check.completeness.missing.empty()) {
+        std::string missing;
+        for (const auto& field : check.completeness.missing) missing += (missing.empty() ? "" : ", ") + field;
+        h << h.e(fill_in(h.tr(N_(", missing: {1}")), {missing}));
+      }
+    } else {
+      h << h.t(N_("to fix, not sent:")) << "<ul>";
+      for (const auto& problem : check.problems) {
+        h << "<li>";
+        if (!problem.column.empty()) h << h.e(fill_in(h.tr(N_("column {1}: {2}")), {problem.column, problem.message}));
+        else h << h.e(problem.message);
+        h << "</li>";
+      }
+      h << "</ul>";
+    }
+    for (const auto& warning : check.warnings) h << "<p class=\"warn\">" << h.e(warning) << "</p>";
+    if (i < sent.size() && !sent[i].message_id.empty()) {
+      h << "<p>" << h.t(N_("Sent:")) << " <a href=\"/case/" << h.e(sent[i].message_id) << "\">"
+        << h.e(sent[i].message_id) << "</a></p>";
+    } else if (i < sent.size() && !sent[i].refusal.empty()) {
+      h << "<p class=\"warn\">" << h.t(N_("Not accepted by the exchange:")) << " " << h.e(sent[i].refusal) << "</p>";
+    }
+    h << "</td></tr>";
+  }
+  h << "</tbody></table>";
+}
+
+}  // namespace
+
+std::string import_page(const PageContext& context, const ImportView& view) {
+  Html h(context.text);
+  page_start(h, context, h.tr(N_("Import seized firearms (CSV)")), false);
+  field_errors(h, view.error);
+  if (view.checks != nullptr) import_results(h, *view.checks, view.sent);
+  // multipart: the file is sent as it is, never decoded as a form field.
+  h << "<form method=\"post\" action=\"/import\" enctype=\"multipart/form-data\" id=\"import-form\">";
+  csrf_field(h, context);
+  h << "<div class=\"field\"><label for=\"f-csv\">" << h.t(N_("CSV file of seized firearms")) << "</label>"
+    << "<input id=\"f-csv\" name=\"csv\" type=\"file\" accept=\".csv,text/csv\" required aria-describedby=\"f-csv-help\">"
+    << "<small id=\"f-csv-help\">"
+    << h.e(fill_in(h.tr(N_("One firearm per line; the first line names the columns (below). The desk takes files of up to "
+                            "{1} KiB; `fpx trace import` takes larger ones (up to {2} lines).")),
+                   {std::to_string(kMaxRequestBodyBytes / 1024), std::to_string(cli::kMaxImportLines)}))
+    << "</small></div>";
+  h << "<div class=\"field\"><label><input type=\"checkbox\" name=\"force\" value=\"1\"> "
+    << h.t(N_("Send a line even when it repeats an open request of our state")) << "</label></div>";
+  h << "<p><button type=\"submit\" name=\"action\" value=\"check\">" << h.t(N_("Check the file")) << "</button> "
+    << "<button type=\"submit\" name=\"action\" value=\"send\">" << h.t(N_("Check and send the lines that pass"))
+    << "</button></p></form>";
+  h << "<h2>" << h.t(N_("Columns")) << "</h2><p>"
+    << h.t(N_("Any order, any subset; several values in one cell are separated by ';'. Enum values are written "
+              "kebab-case (rifle-carbine). Requested states: NE:country-of-last-import;BF:country-of-manufacture."))
+    << "</p><table class=\"cases\" id=\"import-columns\"><thead><tr><th>" << h.t(N_("Column")) << "</th><th>"
+    << h.t(N_("What it holds")) << "</th></tr></thead><tbody>";
+  for (const auto& column : cli::import_columns()) {
+    h << "<tr><td><code>" << h.e(column.name) << "</code></td><td>" << h.t(column.help) << "</td></tr>";
+  }
+  h << "</tbody></table>";
+  page_end(h);
+  return h.str();
 }
 
 std::string notice_page(const PageContext& context, std::string_view title, std::string_view message) {

@@ -14,6 +14,10 @@
 #include "desk_session.hpp"
 #include "text.hpp"
 
+namespace fpx::cli {
+struct ImportCheck;  // import_check.hpp
+}
+
 namespace fpx::desk {
 
 std::string html_escape(std::string_view text);
@@ -57,6 +61,21 @@ std::string new_alert_page(const PageContext& context, const Form& values, const
 // The search form and, once searched, the cases found (nullptr: not searched yet).
 std::string search_page(const PageContext& context, const Form& values, const std::vector<const Case*>* found);
 std::string sent_page(const PageContext& context, const SendOutcome& outcome, const std::string& case_link);
+
+// The bulk import page (issue 17): the upload form and the documented
+// columns; once a CSV was checked, each line's check (ready, or what is
+// wrong with the column named) and, when sent, each line's message id or the
+// exchange's refusal. `error` refuses the file as a whole.
+struct ImportLineSent {
+  std::string message_id;  // hex; empty: not sent
+  std::string refusal;     // why the exchange refused the line
+};
+struct ImportView {
+  const Error* error = nullptr;
+  const std::vector<cli::ImportCheck>* checks = nullptr;
+  std::vector<ImportLineSent> sent;  // per check when the lines were sent; empty when only checked
+};
+std::string import_page(const PageContext& context, const ImportView& view);
 
 // A short page for errors (404, 403, ...): what happened, what to do next.
 std::string notice_page(const PageContext& context, std::string_view title, std::string_view message);

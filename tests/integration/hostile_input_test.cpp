@@ -31,6 +31,7 @@
 #include <zmq_addon.hpp>
 
 #include "fpx/client.hpp"
+#include "seized_csv.hpp"  // issue 17: the import rows
 #include "fpx/observer_client.hpp"
 #include "fpx/aligned_reader.hpp"
 #include "fpx/frames.hpp"
@@ -2709,4 +2710,77 @@ TEST_CASE("attachment rows: attachment bytes count against the participant's sto
   CHECK(second.code == ErrorCode::quota_exceeded);
   // Without a photo, the same request still fits the day's remaining bytes.
   CHECK(exchange.raw(agency).submit(test::seal_request_with(signer, {})).kind == Answer::Kind::receipt);
+}
+// Issue 17: a CSV of seized firearms handed to `fpx trace import` or the
+// desk comes from outside (another office, a spreadsheet someone sent): the
+// parser bounds it and refuses it with a typed error naming the line.
+// test_cli_import shows that such a file sends nothing.
+TEST_CASE("import rows: a CSV of seized firearms over a bound or malformed is refused with a typed error naming the line") {
+  const std::string header = "serial_number,manufacturer,calibre,requested_states\n";
+  const std::string good = "AK-1,MAO,7.62x39mm,NE:country-of-last-import\n";
+
+  SECTION("a file over kMaxImportBytes is refused as a whole before it is parsed") {
+    std::string file = header;
+    while (file.size() <= cli::kMaxImportBytes) file += good;
+    auto parsed = cli::parse_seized_csv(file);
+    REQUIRE_FALSE(parsed.ok());
+    CHECK(parsed.error().code == ErrorCode::too_large);
+    CHECK(parsed.error().message.find("split it") != std::string::npos);
+  }
+  SECTION("a file of more than kMaxImportLines lines is refused as a whole") {
+    std::string file = header;
+    for (std::size_t i = 0; i <= cli::kMaxImportLines; ++i) file += good;
+    REQUIRE(file.size() < cli::kMaxImportBytes);
+    auto parsed = cli::parse_seized_csv(file);
+    REQUIRE_FALSE(parsed.ok());
+    CHECK(parsed.error().code == ErrorCode::too_large);
+    std::string at_bound = header;
+    for (std::size_t i = 0; i < cli::kMaxImportLines; ++i) at_bound += good;
+    auto bounded = cli::parse_seized_csv(at_bound);
+    REQUIRE(bounded.ok());
+    CHECK(bounded->rows.size() == cli::kMaxImportLines);
+  }
+  SECTION("a line with a quote inside an unquoted field is malformed and names its line") {
+    auto parsed = cli::parse_seized_csv(header + good + "AK-2,Manufacture \"MAO\",7.62,NE:other-on-trail\n" + good);
+    REQUIRE_FALSE(parsed.ok());
+    CHECK(parsed.error().code == ErrorCode::malformed);
+    CHECK(parsed.error().message.find("line 3") == 0);
+  }
+  SECTION("a quote that is never closed is malformed and names the line it opened on") {
+    auto parsed = cli::parse_seized_csv(header + good + good + "AK-3,\"MAO,7.62\nAK-4,MAO,7.62,NE:other-on-trail\n");
+    REQUIRE_FALSE(parsed.ok());
+    CHECK(parsed.error().code == ErrorCode::malformed);
+    CHECK(parsed.error().message.find("line 4") == 0);
+    CHECK(parsed.error().message.find("never closed") != std::string::npos);
+  }
+  SECTION("a line with a control character is refused on its column and the other lines stay") {
+    auto parsed = cli::parse_seized_csv(header + good + "AK-\x1b[2J5,MAO,7.62,NE:other-on-trail\n" +
+                                        "\"AK-6\nhidden\",MAO,7.62,NE:other-on-trail\n" + good);
+    REQUIRE(parsed.ok());
+    REQUIRE(parsed->rows.size() == 4);
+    CHECK(parsed->rows[0].problems.empty());
+    REQUIRE(parsed->rows[1].problems.size() == 1);
+    CHECK(parsed->rows[1].line == 3);
+    CHECK(parsed->rows[1].problems[0].column == "serial_number");
+    CHECK(parsed->rows[1].problems[0].message.find("U+001B") != std::string::npos);
+    REQUIRE(parsed->rows[2].problems.size() == 1);  // a line break inside quotes
+    CHECK(parsed->rows[2].problems[0].message.find("U+000A") != std::string::npos);
+    CHECK(parsed->rows[3].line == 6);  // physical lines, counting the quoted line break
+    CHECK(parsed->rows[3].problems.empty());
+  }
+  SECTION("a field over kMaxImportFieldBytes is refused on its column") {
+    auto parsed = cli::parse_seized_csv(header + "AK-7," + std::string(cli::kMaxImportFieldBytes + 1, 'M') +
+                                        ",7.62,NE:other-on-trail\n");
+    REQUIRE(parsed.ok());
+    REQUIRE(parsed->rows.size() == 1);
+    REQUIRE(parsed->rows[0].problems.size() == 1);
+    CHECK(parsed->rows[0].problems[0].column == "manufacturer");
+    CHECK(parsed->rows[0].form.count("firearms[0].manufacturer") == 0);
+  }
+  SECTION("an unknown column is refused as a whole so that no serial number is silently dropped") {
+    auto parsed = cli::parse_seized_csv("serial_numbr,manufacturer\nAK-8,MAO\n");
+    REQUIRE_FALSE(parsed.ok());
+    CHECK(parsed.error().code == ErrorCode::invalid_argument);
+    CHECK(parsed.error().message.find("'serial_numbr' is not a column") != std::string::npos);
+  }
 }
