@@ -26,6 +26,7 @@
 #include "support/broker_process.hpp"
 #include "support/command_run.hpp"
 #include "support/loopback_port.hpp"
+#include "support/postgres_cluster.hpp"
 #include "support/sample_messages.hpp"
 #include "support/test_pki.hpp"
 
@@ -231,6 +232,106 @@ TEST_CASE("a backup taken while a client submits restores to a broker that serve
   }
   CHECK(std::includes(delivered.begin(), delivered.end(), expected.begin(), expected.end()));
   auto checked = admin(dir, {"check", "--file", exchange.broker->database().string()});
+  CHECK(checked.exit_code == 0);
+}
+
+TEST_CASE("on PostgreSQL a backup taken while a client submits restores into an empty database and the broker "
+          "serves every receipted message with the same log root") {
+  test::PostgresCluster cluster;
+  const std::string dsn = cluster.create_database("exchange");
+  Exchange exchange({.postgres_dsn = dsn});
+  const auto dir = exchange.pki.dir();
+  const auto backup = dir / "backup.pgdump";
+
+  std::vector<MessageId> receipted_before;
+  std::atomic<bool> backing_up{false};
+  std::atomic<bool> stop{false};
+  std::atomic<int> receipted_total{0};
+  std::mutex guard;  // the test's own: receipted_before between the two threads
+  std::thread load([&] {
+    auto agency = exchange.connect("sn.police-judiciaire");
+    auto identity = exchange.pki.identity("sn.police-judiciaire");
+    while (!stop) {
+      auto request = test::seal_sample(identity, MessageType::TRACING_REQUEST);
+      const bool before = !backing_up;
+      auto receipt = agency->submit(request);
+      if (!receipt) continue;
+      ++receipted_total;
+      if (before) {
+        std::lock_guard<std::mutex> lock(guard);
+        receipted_before.push_back(receipt->message_id);
+      }
+    }
+  });
+  while (receipted_total < 20) std::this_thread::sleep_for(20ms);
+  backing_up = true;
+  auto taken = admin(dir, {"--dsn", dsn, "backup", "--to", backup.string()});
+  const int during = receipted_total;
+  while (receipted_total < during + 10) std::this_thread::sleep_for(20ms);  // load went on after it
+  stop = true;
+  load.join();
+  INFO(taken.out << taken.err);
+  REQUIRE(taken.exit_code == 0);
+  CHECK((std::filesystem::status(backup).permissions() & std::filesystem::perms::all) ==
+        (std::filesystem::perms::owner_read | std::filesystem::perms::owner_write));
+
+  // The live store passes the checks; a restore over it is refused (not empty).
+  auto live = admin(dir, {"--dsn", dsn, "check"});
+  INFO(live.out << live.err);
+  CHECK(live.exit_code == 0);
+  auto refused = admin(dir, {"--dsn", dsn, "restore", "--from", backup.string()});
+  CHECK(refused.exit_code == 1);
+  CHECK_THAT(refused.err, Catch::Contains("not empty"));
+
+  // The audit trail and the dead letters read from PostgreSQL.
+  auto exported = admin(dir, {"--dsn", dsn, "audit", "export", "--format", "json", "--participant",
+                              "sn.police-judiciaire", "--decision", "accepted"});
+  REQUIRE(exported.exit_code == 0);
+  const auto rows = nlohmann::json::parse(exported.out);
+  CHECK(rows.size() >= receipted_before.size());
+  CHECK(std::all_of(rows.begin(), rows.end(), [](const auto& row) {
+    return row["principal"] == "sn.police-judiciaire" && row["outcome"] == "accepted";
+  }));
+  auto dead = admin(dir, {"--dsn", dsn, "dead-letters"});
+  CHECK(dead.exit_code == 0);
+  CHECK(dead.out.empty());
+
+  REQUIRE(exchange.broker->stop() == 0);
+  // Lose the store: an empty database of the same name, as after losing the server.
+  cluster.exec("postgres", "DROP DATABASE exchange");
+  REQUIRE(cluster.create_database("exchange") == dsn);
+  auto restored = admin(dir, {"--dsn", dsn, "restore", "--from", backup.string()});
+  INFO(restored.out << restored.err);
+  REQUIRE(restored.exit_code == 0);
+  const std::string backup_root = field_after(restored.out, "root ");
+  const std::uint64_t backup_size = std::stoull(field_after(restored.out, "log size "));
+  REQUIRE(backup_root.size() == 64);
+  CHECK(backup_size >= receipted_before.size());
+
+  exchange.broker->start();
+  auto niger = exchange.connect("ne.focal-point");
+  std::set<MessageId> expected(receipted_before.begin(), receipted_before.end());
+  REQUIRE(expected.size() >= 20);
+  std::set<MessageId> delivered;
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (!std::includes(delivered.begin(), delivered.end(), expected.begin(), expected.end()) &&
+         std::chrono::steady_clock::now() < deadline) {
+    for (const auto& delivery : receive(*niger, 1, 1s)) delivered.insert(delivery.opened.message_id);
+  }
+  CHECK(std::includes(delivered.begin(), delivered.end(), expected.begin(), expected.end()));
+  REQUIRE(exchange.broker->stop() == 0);
+  // The restored broker continued the same log: its first backup_size leaves
+  // give the backup's root.
+  {
+    auto store = broker::open_postgres_store(dsn);
+    REQUIRE(store.ok());
+    broker::StoreNodeSource nodes(**store);
+    auto root = fpx::root(nodes, backup_size);
+    REQUIRE(root.ok());
+    CHECK(to_hex(*root) == backup_root);
+  }
+  auto checked = admin(dir, {"--dsn", dsn, "check"});
+  INFO(checked.out << checked.err);
   CHECK(checked.exit_code == 0);
 }
 
