@@ -239,9 +239,8 @@ int main(int argc, char** argv) {
     }
     if (!store_override.empty()) config->database = store_override;
     if (postgres) {
-      return fail(fpx::make_error(fpx::ErrorCode::unavailable,
-                                  "retention run on a PostgreSQL store is not built yet (its store has no purge); "
-                                  "run it on a SQLite store, or purge by hand"));
+      config->store_backend = fpx::broker::StoreBackend::postgres;
+      config->store_dsn = dsn;
     }
     auto purged = fpx::broker::admin::run_retention(*config, fpx::now_ms());
     if (!purged) return fail(purged.error());

@@ -477,8 +477,19 @@ Result<std::vector<std::pair<std::string, std::uint64_t>>> run_retention(const B
                                                                          std::int64_t now_ms) {
   std::vector<std::pair<std::string, std::uint64_t>> purged;
   if (config.retention.rules.empty()) return purged;
-  auto store = open_sqlite_store(config.database);
-  if (!store) return std::move(store).take_error();
+  // On PostgreSQL the store's one-writer lock refuses this while a broker
+  // runs (ids are the largest + 1 in the writing transaction).
+  auto store = config.store_backend == StoreBackend::postgres ? open_postgres_store(config.store_dsn)
+                                                               : open_sqlite_store(config.database);
+  if (!store) {
+    if (config.store_backend == StoreBackend::postgres && store.error().code == ErrorCode::unavailable) {
+      return make_error(ErrorCode::unavailable,
+                        store.error().message +
+                            " (retention on PostgreSQL runs while the broker is stopped: stop it, run the purge, "
+                            "start it again)");
+    }
+    return std::move(store).take_error();
+  }
   for (const auto& [type, rule] : config.retention.rules) {
     RetentionPurge purge;
     purge.type = type;

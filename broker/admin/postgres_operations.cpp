@@ -4,8 +4,9 @@
 // checks as SQLite's, audit export and dead letters. Reads run in one
 // REPEATABLE READ, READ ONLY transaction of their own connection, so the
 // broker keeps committing meanwhile and the reader sees one snapshot.
-// Retention on PostgreSQL is not here yet (the PostgreSQL store has no
-// purge_bodies: broker/store_pg/README.md).
+// Retention is run_retention (operations.cpp) through the store's own
+// purge_bodies, as on SQLite, but only while the broker is stopped: the
+// PostgreSQL store's one-writer lock refuses a second writer.
 #include <fcntl.h>
 #include <libpq-fe.h>
 #include <spawn.h>

@@ -399,6 +399,61 @@ TEST_CASE("a retention run purges bodies while the broker runs and fpx log verif
   CHECK(checked.exit_code == 0);
 }
 
+TEST_CASE("on PostgreSQL a retention run with the broker stopped purges bodies and fpx log verify still passes") {
+  test::PostgresCluster cluster;
+  const std::string dsn = cluster.create_database("exchange");
+  Exchange exchange({.hold_ms = 1000, .postgres_dsn = dsn, .extra_toml = "[retention]\ncampaign_report = \"1s\"\n"});
+  const auto dir = exchange.pki.dir();
+  auto senegal = exchange.connect("sn.focal-point");
+  auto report = test::seal_sample(exchange.pki.identity("sn.focal-point"), MessageType::CAMPAIGN_REPORT);
+  auto receipt = senegal->submit(report);
+  REQUIRE(receipt.ok());
+  auto agency = exchange.connect("sn.police-judiciaire");
+  REQUIRE(agency->submit(test::seal_sample(exchange.pki.identity("sn.police-judiciaire"),
+                                           MessageType::TRACING_REQUEST))
+              .ok());
+  std::this_thread::sleep_for(2500ms);  // past its retention (1 s) and its hold time (1 s)
+
+  // The broker holds the store's one-writer lock: the run says to stop it.
+  auto refused = admin(dir, {"--config", exchange.broker->config_path().string(), "retention", "run"});
+  CHECK(refused.exit_code == 1);
+  CHECK_THAT(refused.err, Catch::Contains("stop it"));
+  senegal.reset();
+  agency.reset();
+  REQUIRE(exchange.broker->stop() == 0);
+
+  auto run = admin(dir, {"--config", exchange.broker->config_path().string(), "retention", "run"});
+  INFO(run.out << run.err);
+  REQUIRE(run.exit_code == 0);
+  CHECK_THAT(run.out, Catch::Contains("campaign-report: 1 bodies purged"));
+  auto again = admin(dir, {"--config", exchange.broker->config_path().string(), "retention", "run"});
+  CHECK_THAT(again.out, Catch::Contains("campaign-report: 0 bodies purged"));
+  CHECK(cluster.scalar("exchange", "SELECT COUNT(*) FROM messages WHERE type = 'campaign-report' AND "
+                                   "length(envelope) = 0 AND length(signed_sha256) = 32") == "1");
+  CHECK(cluster.scalar("exchange", "SELECT COUNT(*) FROM messages WHERE type <> 'campaign-report' AND "
+                                   "length(envelope) > 0") == "1");
+  CHECK(cluster.scalar("exchange", "SELECT COUNT(*) FROM audit WHERE stage = 'retention' AND principal = "
+                                   "'fpx-admin' AND message_id = '\\x" + receipt->message_id.hex() + "'::bytea") == "1");
+
+  exchange.broker->start();
+  const auto profile = dir / "observer-profile";
+  auto init = test::run_fpx(dir, {"profile", "init", "--dir", profile.string(), "--identity",
+                                  (dir / "participants" / "cso.sahel-watch").string(), "--observer-endpoint",
+                                  exchange.broker->observers_endpoint(), "--broker-cert",
+                                  test::broker_chain_path(exchange.pki).string(), "--root-ca",
+                                  exchange.pki.root_pem().string()});
+  REQUIRE(init.exit_code == 0);
+  auto observed = test::run_fpx(dir, {"--profile", profile.string(), "observe", "--wait", "2"});
+  INFO(observed.out << observed.err);
+  REQUIRE(observed.exit_code == 0);
+  auto verified = test::run_fpx(dir, {"--profile", profile.string(), "log", "verify"});
+  INFO(verified.out << verified.err);
+  CHECK(verified.exit_code == 0);
+  auto checked = admin(dir, {"--dsn", dsn, "check"});
+  INFO(checked.out << checked.err);
+  CHECK(checked.exit_code == 0);
+}
+
 TEST_CASE("the audit export filters by participant and decision and time in CSV and JSON") {
   Exchange exchange;
   const auto dir = exchange.pki.dir();
