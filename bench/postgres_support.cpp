@@ -9,8 +9,6 @@
 #include <unistd.h>
 
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 
 #include "bench_support.hpp"
 
@@ -29,13 +27,6 @@ std::string quote(const std::string& text) {
     else quoted += c;
   }
   return quoted + "'";
-}
-
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
 }
 
 int free_loopback_port() {

@@ -299,7 +299,7 @@ class BudgetedSocketStream final : public httplib::Stream {
 
   void get_remote_ip_and_port(std::string& ip, int& port) const override { address_of(::getpeername, ip, port); }
   void get_local_ip_and_port(std::string& ip, int& port) const override { address_of(::getsockname, ip, port); }
-  httplib::socket_t socket() const override { return socket_; }
+  ::socket_t socket() const override { return socket_; }
 
  private:
   // The read timeout, cut short by what is left of the request's deadline.
@@ -350,7 +350,7 @@ class BudgetedSocketStream final : public httplib::Stream {
 // set_keep_alive_max_count(1) asked), then the socket is closed.
 class BoundedRequestServer final : public httplib::Server {
  private:
-  bool process_and_close_socket(httplib::socket_t socket) override {
+  bool process_and_close_socket(::socket_t socket) override {
     BudgetedSocketStream stream(socket, kMetricsReadTimeout, kMetricsReadTimeout);
     bool connection_closed = false;
     const bool served = process_request(stream, /*close_connection=*/true, connection_closed, nullptr);
