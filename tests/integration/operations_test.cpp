@@ -506,11 +506,17 @@ TEST_CASE("the audit export filters by participant and decision and time in CSV 
   CHECK_THAT(bad.err, Catch::Contains("use accepted, refused, or an error code name"));
 }
 
-TEST_CASE("dead-letters lists a delivery never confirmed before its hold time ended") {
-  Exchange exchange({.hold_ms = 1000});
+namespace {
+
+// Niger acknowledges Senegal's request; Senegal's focal point never
+// connects, so the acknowledgement (held timing.hold_ms) dies undelivered and
+// `fpx-admin <store_args> dead-letters` lists it, on either store.
+void check_dead_letters(Exchange& exchange, const std::vector<std::string>& store_args) {
   const auto dir = exchange.pki.dir();
-  // Niger acknowledges Senegal's request; Senegal's focal point never
-  // connects, so the acknowledgement (held timing.hold_ms) dies undelivered.
+  auto admin_on_store = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), store_args.begin(), store_args.end());
+    return admin(dir, args);
+  };
   const auto request = test::seal_sample(exchange.pki.identity("sn.police-judiciaire"), MessageType::TRACING_REQUEST);
   REQUIRE(exchange.connect("sn.police-judiciaire")->submit(request).ok());
   auto niger = exchange.connect("ne.focal-point");
@@ -529,7 +535,7 @@ TEST_CASE("dead-letters lists a delivery never confirmed before its hold time en
   auto deadline = std::chrono::steady_clock::now() + 30s;
   do {
     std::this_thread::sleep_for(250ms);
-    listed = admin(dir, {"--store", exchange.broker->database().string(), "dead-letters"});
+    listed = admin_on_store({"dead-letters"});
     REQUIRE(listed.exit_code == 0);
   } while (listed.out.find(id) == std::string::npos && std::chrono::steady_clock::now() < deadline);
   INFO(listed.out << listed.err);
@@ -546,7 +552,21 @@ TEST_CASE("dead-letters lists a delivery never confirmed before its hold time en
   }
   // Senegal's focal point, and the requesting agency (which disconnected).
   CHECK(recipients.count("sn.focal-point") == 1);
-  auto later = admin(dir, {"--store", exchange.broker->database().string(), "dead-letters", "--since",
-                           std::to_string(now_ms() + 3'600'000)});
+  auto later = admin_on_store({"dead-letters", "--since", std::to_string(now_ms() + 3'600'000)});
+  CHECK(later.exit_code == 0);
   CHECK(later.out.find(id) == std::string::npos);
+}
+
+}  // namespace
+
+TEST_CASE("dead-letters lists a delivery never confirmed before its hold time ended") {
+  Exchange exchange({.hold_ms = 1000});
+  check_dead_letters(exchange, {"--store", exchange.broker->database().string()});
+}
+
+TEST_CASE("on PostgreSQL dead-letters lists a delivery never confirmed before its hold time ended") {
+  test::PostgresCluster cluster;
+  const std::string dsn = cluster.create_database("exchange");
+  Exchange exchange({.hold_ms = 1000, .postgres_dsn = dsn});
+  check_dead_letters(exchange, {"--dsn", dsn});
 }
