@@ -2584,6 +2584,40 @@ TEST_CASE("metrics rows: the metrics port answers only GET /metrics and bounds w
     CHECK(sent < 256 * 1024);
     ::close(fd);
   }
+  SECTION("a peer dripping a header one byte a second is cut off when the request's 10 s are up") {
+    // Each byte comes well inside the 2 s read timeout, so only the whole
+    // request's deadline (kMaxMetricsRequestTime, broker/metrics.cpp) ends
+    // it: without it the peer would hold the one scrape thread for all 25.
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<std::uint16_t>(port));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+    const std::string request_line = "GET /metrics HTTP/1.1\r\nX-Drip: ";
+    REQUIRE(::send(fd, request_line.data(), request_line.size(), MSG_NOSIGNAL) ==
+            static_cast<ssize_t>(request_line.size()));
+    constexpr int kGiveUpDrips = 25;
+    int drips = 0;
+    bool answered = false;
+    while (drips < kGiveUpDrips) {
+      pollfd readable{fd, POLLIN, 0};
+      if (::poll(&readable, 1, 1000) > 0) {  // the wait between drips
+        answered = true;
+        break;
+      }
+      if (::send(fd, "a", 1, MSG_NOSIGNAL) != 1) {
+        answered = true;  // reset by the broker: cut off
+        break;
+      }
+      ++drips;
+    }
+    INFO("header bytes dripped before the broker answered: " << drips);
+    CHECK(answered);
+    CHECK(drips < kGiveUpDrips);
+    ::close(fd);
+  }
   // Whatever came before, the endpoint still serves the exposition.
   auto response = http.Get("/metrics");
   REQUIRE(response);
