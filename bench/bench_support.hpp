@@ -93,6 +93,9 @@ struct BrokerSettings {
   // The core the broker (all its threads) runs on; -1: wherever the kernel
   // puts it. fpx-bench --lean keeps the load off the broker's core.
   int cpu_core = -1;
+  // Non-empty: the broker keeps its state in this PostgreSQL database
+  // ([store] backend = "postgres", fpx-bench --store postgres), not in SQLite.
+  std::string store_dsn;
 };
 
 // A real fpx-broker on 127.0.0.1 with its own config, enrolled directory and

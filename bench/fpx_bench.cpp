@@ -10,6 +10,7 @@
 //   fpx-bench --abuse [--abuse-seconds S] [--abuse-kinds a,b] [--victim-rate R]
 //   fpx-bench --lean [--messages N] [--lean-window N] [--latency-seconds S --rate R]
 //   fpx-bench --peer rabbitmq [--rabbitmq-windows 100,1]
+//   fpx-bench --store postgres [the default options]   (SQLite, then the broker on PostgreSQL)
 //
 // Prints one "name value" line per figure:
 //   throughput_msgs_per_s            messages receipted and delivered per second, senders flat out
@@ -48,6 +49,7 @@
 #include "modes.hpp"
 #include "observers.hpp"
 #include "peer_bench.hpp"
+#include "postgres_support.hpp"
 
 namespace fpx::bench {
 
@@ -88,7 +90,9 @@ std::string default_broker_bin() {
 
 }  // namespace
 
-FpxRun run_fpx(const BenchOptions& options) {
+// `store_dsn` non-empty: the broker on that PostgreSQL database; every
+// figure line then begins with `prefix` (fpx-bench --store postgres).
+FpxRun run_fpx_on(const BenchOptions& options, const std::string& store_dsn, const std::string& prefix) {
   TempDir dir(options.keep_dir ? KeepDir::keep : KeepDir::remove);
   BenchPki pki(dir.path());
   std::vector<std::string> participants = issue_senders_and_recipients(pki, options.senders, options.recipients);
@@ -137,6 +141,7 @@ FpxRun run_fpx(const BenchOptions& options) {
 
   BrokerSettings settings;
   settings.binary = options.broker_bin;
+  settings.store_dsn = store_dsn;
   // Followed feeds see the log grow each second (in both throughput phases, so they compare).
   if (options.observers > 0) settings.log_checkpoint_every_ms = 1000;
   BrokerProcess broker(pki, participants, settings);
@@ -235,6 +240,7 @@ FpxRun run_fpx(const BenchOptions& options) {
   }
 
   const double broker_us_per_msg = broker_cpu * 1e6 / static_cast<double>(std::max<std::int64_t>(receipted, 1));
+  std::fprintf(stderr, "# store %s\n", store_dsn.empty() ? "sqlite" : "postgres");
   std::fprintf(stderr, "# %d senders, %d recipients, %d messages, %zu paced at %.0f/s\n", options.senders,
                options.recipients, options.messages, latency_messages, options.rate);
   std::fprintf(stderr, "# raw_verify_us %.2f\n", verify_us);
@@ -251,22 +257,22 @@ FpxRun run_fpx(const BenchOptions& options) {
   std::fprintf(stderr, "# unexpected_deliveries %lld, rejected_deliveries %lld\n",
                static_cast<long long>(receivers.unknown.load()), static_cast<long long>(receivers.rejected.load()));
 
-  std::printf("throughput_msgs_per_s %.0f\n", static_cast<double>(options.messages) / throughput_seconds);
-  std::printf("verify_per_s_one_core %.0f\n", 1e6 / verify_us);
-  std::printf("broker_cpu_per_msg_over_verify %.2f\n", broker_us_per_msg / verify_us);
-  std::printf("p50_ms %.2f\n", percentile(latencies_ms, 0.50));
-  std::printf("p99_ms %.2f\n", percentile(latencies_ms, 0.99));
+  std::printf("%sthroughput_msgs_per_s %.0f\n", prefix.c_str(), static_cast<double>(options.messages) / throughput_seconds);
+  std::printf("%sverify_per_s_one_core %.0f\n", prefix.c_str(), 1e6 / verify_us);
+  std::printf("%sbroker_cpu_per_msg_over_verify %.2f\n", prefix.c_str(), broker_us_per_msg / verify_us);
+  std::printf("%sp50_ms %.2f\n", prefix.c_str(), percentile(latencies_ms, 0.50));
+  std::printf("%sp99_ms %.2f\n", prefix.c_str(), percentile(latencies_ms, 0.99));
   if (options.observers > 0) {
     const double alone = static_cast<double>(options.messages) / throughput_seconds;
     const double observed = static_cast<double>(observed_messages) / observed_seconds;
     std::fprintf(stderr, "# observer_requests_per_s %.0f\n", static_cast<double>(observer_requests) / observed_seconds);
-    std::printf("observers %d\n", options.observers);
-    std::printf("throughput_with_observers_msgs_per_s %.0f\n", observed);
-    std::printf("observer_throughput_drop_percent %.1f\n", 100.0 * (alone - observed) / alone);
+    std::printf("%sobservers %d\n", prefix.c_str(), options.observers);
+    std::printf("%sthroughput_with_observers_msgs_per_s %.0f\n", prefix.c_str(), observed);
+    std::printf("%sobserver_throughput_drop_percent %.1f\n", prefix.c_str(), 100.0 * (alone - observed) / alone);
   }
   std::fflush(stdout);
 
-  run.figures.system = "fpx";
+  run.figures.system = store_dsn.empty() ? "fpx" : "fpx-postgres";
   run.figures.acked_per_s = static_cast<double>(receipted) / submit_seconds;
   run.figures.received_per_s = static_cast<double>(options.messages) / throughput_seconds;
   run.figures.broker_cpu_us_per_msg = broker_us_per_msg;
@@ -281,6 +287,8 @@ FpxRun run_fpx(const BenchOptions& options) {
   }
   return run;
 }
+
+FpxRun run_fpx(const BenchOptions& options) { return run_fpx_on(options, {}, {}); }
 
 }  // namespace fpx::bench
 
@@ -356,7 +364,35 @@ int main(int argc, char** argv) {
       ->needs(lean_flag);
   lean_flag->excludes(fairness_flag);
   lean_flag->excludes(abuse_flag);
+  std::string store = "sqlite";
+  app.add_option("--store", store,
+                 "postgres: the default figures on SQLite, then again with the broker on PostgreSQL (a cluster "
+                 "started for the run on loopback), prefixed postgres_, and their ratios")
+      ->check(CLI::IsMember({"sqlite", "postgres"}));
   CLI11_PARSE(app, argc, argv);
+
+  if (store == "postgres") {
+    if (abuse || fairness || lean || !peers.empty() || options.observers > 0) {
+      std::fprintf(stderr, "fpx-bench: --store postgres runs the default figures only: drop --lean, --fairness, "
+                           "--abuse, --peer and --observers\n");
+      return 2;
+    }
+    // Both stores in one invocation, one after the other on the same
+    // machine state, so their ratios mean something on a loaded machine.
+    const FpxRun sqlite_run = run_fpx(options);
+    FpxRun postgres_run;
+    {
+      BenchPostgres cluster;
+      postgres_run = run_fpx_on(options, cluster.dsn(), "postgres_");
+    }
+    const SystemFigures& a = sqlite_run.figures;
+    const SystemFigures& b = postgres_run.figures;
+    std::printf("postgres_over_sqlite_throughput %.2f\n", b.received_per_s / a.received_per_s);
+    std::printf("postgres_over_sqlite_p50 %.2f\n", b.p50_ms / a.p50_ms);
+    std::printf("postgres_over_sqlite_p99 %.2f\n", b.p99_ms / a.p99_ms);
+    std::printf("postgres_over_sqlite_broker_cpu_per_msg %.2f\n", b.broker_cpu_us_per_msg / a.broker_cpu_us_per_msg);
+    return 0;
+  }
 
   if (abuse) return run_abuse(options);
   if (fairness) return run_fairness(options);

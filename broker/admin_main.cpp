@@ -44,6 +44,9 @@ int main(int argc, char** argv) {
   std::string store_override;
   app.add_option("--config", config_path, "the broker's TOML configuration (its [storage] database, [retention])");
   app.add_option("--store", store_override, "the store file, instead of the configuration's [storage] database");
+  std::string dsn_override;
+  app.add_option("--dsn", dsn_override,
+                 "a PostgreSQL store's libpq connection string, instead of the configuration's [store] dsn");
 
   std::string backup_to;
   auto* backup = app.add_subcommand("backup", "a consistent online backup of the store (0600), while the broker runs");
@@ -53,11 +56,13 @@ int main(int argc, char** argv) {
   std::string restore_to;
   auto* restore = app.add_subcommand("restore", "check a backup and make it the store (the broker must be stopped)");
   restore->add_option("--from", restore_from, "the backup file")->required();
-  restore->add_option("--to", restore_to, "the store file to replace or create")->required();
+  restore->add_option("--to", restore_to, "the SQLite store file to replace or create (PostgreSQL: --dsn, an empty "
+                                          "database)");
 
   std::string check_file;
   auto* check = app.add_subcommand("check", "check a store or backup: integrity, schema, leaves, nodes, checkpoint");
-  check->add_option("--file", check_file, "the store or backup file")->required();
+  check->add_option("--file", check_file, "the SQLite store or backup file (PostgreSQL: the store at --dsn or the "
+                                          "configuration's [store] dsn)");
 
   auto* audit = app.add_subcommand("audit", "the audit trail");
   audit->require_subcommand(1);
@@ -95,6 +100,12 @@ int main(int argc, char** argv) {
     if (!loaded) return fail(loaded.error());
     config = std::move(loaded).value();
   }
+  // PostgreSQL when --dsn is given or the configuration's [store] backend says so.
+  const std::string dsn = !dsn_override.empty() ? dsn_override
+                          : (config && config->store_backend == fpx::broker::StoreBackend::postgres && store_override.empty())
+                              ? config->store_dsn
+                              : std::string();
+  const bool postgres = !dsn.empty();
   auto store_path = [&]() -> fpx::Result<std::filesystem::path> {
     if (!store_override.empty()) return std::filesystem::path(store_override);
     if (config) return config->database;
@@ -102,6 +113,12 @@ int main(int argc, char** argv) {
                            "give --config /etc/fpx/broker.toml (or --store FILE) to say which store");
   };
 
+  if (*backup && postgres) {
+    if (auto done = fpx::broker::admin::backup_postgres(dsn, backup_to); !done) return fail(done.error());
+    std::cout << "backup " << backup_to << " (pg_dump custom format): restore it with fpx-admin restore --from "
+              << backup_to << " --dsn <an empty database>\n";
+    return 0;
+  }
   if (*backup) {
     auto store = store_path();
     if (!store) return fail(store.error());
@@ -112,14 +129,37 @@ int main(int argc, char** argv) {
               << ", root " << checked->root_hex << "\n";
     return 0;
   }
+  if (*restore && postgres) {
+    auto restored = fpx::broker::admin::restore_postgres(restore_from, dsn);
+    if (!restored) return fail(restored.error());
+    std::cout << "restored the PostgreSQL store from " << restore_from << ": " << restored->messages
+              << " messages, log size " << restored->log_size << ", root " << restored->root_hex << "\n";
+    return 0;
+  }
   if (*restore) {
+    if (restore_to.empty()) {
+      return fail(fpx::make_error(fpx::ErrorCode::invalid_argument,
+                                  "restore needs --to FILE (SQLite) or --dsn (PostgreSQL, an empty database)"));
+    }
     auto restored = fpx::broker::admin::restore_sqlite(restore_from, restore_to);
     if (!restored) return fail(restored.error());
     std::cout << "restored " << restore_to << " from " << restore_from << ": " << restored->messages
               << " messages, log size " << restored->log_size << ", root " << restored->root_hex << "\n";
     return 0;
   }
+  if (*check && postgres && check_file.empty()) {
+    auto checked = fpx::broker::admin::check_postgres_store(dsn);
+    if (!checked) return fail(checked.error());
+    std::cout << "PostgreSQL store: OK, schema " << checked->schema_version << ", " << checked->messages
+              << " messages, log size " << checked->log_size << " (latest checkpoint " << checked->checkpoint_size
+              << "), root " << checked->root_hex << "\n";
+    return 0;
+  }
   if (*check) {
+    if (check_file.empty()) {
+      return fail(fpx::make_error(fpx::ErrorCode::invalid_argument,
+                                  "check needs --file FILE (SQLite) or --dsn (PostgreSQL)"));
+    }
     auto checked = fpx::broker::admin::check_sqlite_store(check_file);
     if (!checked) return fail(checked.error());
     std::cout << check_file << ": OK, schema " << checked->schema_version << ", " << checked->messages
@@ -128,7 +168,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (*audit_export) {
-    auto store = store_path();
+    fpx::Result<std::filesystem::path> store = std::filesystem::path();
+    if (!postgres) store = store_path();
     if (!store) return fail(store.error());
     fpx::broker::admin::AuditFilter filter;
     if (!participant.empty()) filter.participant = participant;
@@ -151,7 +192,10 @@ int main(int argc, char** argv) {
       filter.decision = decision;
     }
     const ExportFormat chosen = format == "json" ? ExportFormat::json : ExportFormat::csv;
-    auto export_to = [&](std::ostream& out) { return fpx::broker::admin::export_audit_sqlite(*store, filter, chosen, out); };
+    auto export_to = [&](std::ostream& out) {
+      return postgres ? fpx::broker::admin::export_audit_postgres(dsn, filter, chosen, out)
+                      : fpx::broker::admin::export_audit_sqlite(*store, filter, chosen, out);
+    };
     if (out_path.empty()) {
       auto written = export_to(std::cout);
       if (!written) return fail(written.error());
@@ -173,7 +217,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (*dead_letters) {
-    auto store = store_path();
+    fpx::Result<std::filesystem::path> store = std::filesystem::path();
+    if (!postgres) store = store_path();
     if (!store) return fail(store.error());
     std::int64_t since_ms = 0;
     if (!dead_since.empty()) {
@@ -181,7 +226,8 @@ int main(int argc, char** argv) {
       if (!at) return fail(at.error());
       since_ms = *at;
     }
-    auto listed = fpx::broker::admin::list_dead_letters_sqlite(*store, since_ms, std::cout);
+    auto listed = postgres ? fpx::broker::admin::list_dead_letters_postgres(dsn, since_ms, std::cout)
+                           : fpx::broker::admin::list_dead_letters_sqlite(*store, since_ms, std::cout);
     if (!listed) return fail(listed.error());
     std::cerr << "fpx-admin: " << *listed << " dead letters\n";
     return 0;
@@ -192,6 +238,10 @@ int main(int argc, char** argv) {
                                   "retention run needs --config: the periods are its [retention] table"));
     }
     if (!store_override.empty()) config->database = store_override;
+    if (postgres) {
+      config->store_backend = fpx::broker::StoreBackend::postgres;
+      config->store_dsn = dsn;
+    }
     auto purged = fpx::broker::admin::run_retention(*config, fpx::now_ms());
     if (!purged) return fail(purged.error());
     if (purged->empty()) std::cout << "no [retention] rules in " << config_path << ": nothing purged\n";

@@ -2,7 +2,14 @@
 
 #include "fpx/broker/config.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <condition_variable>
 #include <deque>
@@ -242,10 +249,121 @@ class BoundedScrapeQueue final : public httplib::TaskQueue {
   std::thread worker_;
 };
 
+// cpp-httplib 0.11 bounds each header line (8 KiB) and the request line,
+// but not how many header lines a request has: a peer sending header lines
+// without end makes the scrape thread read (and keep, in Request::headers)
+// all of them. These bound the whole request instead.
+//
+// Every byte read from one connection: the request line (at most 8 KiB, a
+// longer one gets 414) and a scraper's handful of headers fit with room to
+// spare; past it the read fails, cpp-httplib answers 400 and the connection
+// is closed. There is no body to read (kMaxMetricsRequestBodyBytes = 0).
+constexpr std::size_t kMaxMetricsRequestBytes = 16 * 1024;
+// The whole request must arrive within this: kMetricsReadTimeout bounds
+// each wait, not their sum, so a peer dripping one byte per 1.9 s would
+// otherwise hold the one scrape thread for hours within the byte budget.
+constexpr std::chrono::seconds kMaxMetricsRequestTime{10};
+
+// A connection's socket as cpp-httplib's Stream, reading at most
+// kMaxMetricsRequestBytes before kMaxMetricsRequestTime has passed.
+class BudgetedSocketStream final : public httplib::Stream {
+ public:
+  BudgetedSocketStream(int socket, std::chrono::milliseconds read_timeout, std::chrono::milliseconds write_timeout)
+      : socket_(socket),
+        read_timeout_(read_timeout),
+        write_timeout_(write_timeout),
+        deadline_(std::chrono::steady_clock::now() + kMaxMetricsRequestTime) {}
+
+  bool is_readable() const override { return remaining_ > 0 && wait_for(POLLIN, read_wait()); }
+  bool is_writable() const override { return wait_for(POLLOUT, write_timeout_); }
+
+  ssize_t read(char* ptr, std::size_t size) override {
+    if (remaining_ == 0 || !wait_for(POLLIN, read_wait())) return -1;
+    const std::size_t wanted = std::min(size, remaining_);
+    ssize_t got = -1;
+    do {
+      got = ::recv(socket_, ptr, wanted, 0);
+    } while (got < 0 && errno == EINTR);
+    if (got > 0) remaining_ -= static_cast<std::size_t>(got);
+    return got;
+  }
+
+  ssize_t write(const char* ptr, std::size_t size) override {
+    if (!wait_for(POLLOUT, write_timeout_)) return -1;
+    ssize_t sent = -1;
+    do {
+      sent = ::send(socket_, ptr, size, MSG_NOSIGNAL);
+    } while (sent < 0 && errno == EINTR);
+    return sent;
+  }
+
+  void get_remote_ip_and_port(std::string& ip, int& port) const override { address_of(::getpeername, ip, port); }
+  void get_local_ip_and_port(std::string& ip, int& port) const override { address_of(::getsockname, ip, port); }
+  ::socket_t socket() const override { return socket_; }
+
+ private:
+  // The read timeout, cut short by what is left of the request's deadline.
+  std::chrono::milliseconds read_wait() const {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ -
+                                                                            std::chrono::steady_clock::now());
+    return std::max(std::chrono::milliseconds(0), std::min(read_timeout_, left));
+  }
+
+  bool wait_for(short events, std::chrono::milliseconds timeout) const {
+    pollfd watched{socket_, events, 0};
+    int ready = 0;
+    do {
+      ready = ::poll(&watched, 1, static_cast<int>(timeout.count()));
+    } while (ready < 0 && errno == EINTR);
+    return ready > 0 && (watched.revents & (events | POLLHUP | POLLERR)) != 0;
+  }
+
+  template <typename Lookup>
+  void address_of(Lookup lookup, std::string& ip, int& port) const {
+    sockaddr_storage address{};
+    socklen_t length = sizeof address;
+    ip.clear();
+    port = 0;
+    if (lookup(socket_, reinterpret_cast<sockaddr*>(&address), &length) != 0) return;
+    char text[INET6_ADDRSTRLEN] = {};
+    if (address.ss_family == AF_INET) {
+      const auto* v4 = reinterpret_cast<const sockaddr_in*>(&address);
+      ::inet_ntop(AF_INET, &v4->sin_addr, text, sizeof text);
+      port = ntohs(v4->sin_port);
+    } else if (address.ss_family == AF_INET6) {
+      const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&address);
+      ::inet_ntop(AF_INET6, &v6->sin6_addr, text, sizeof text);
+      port = ntohs(v6->sin6_port);
+    }
+    ip = text;
+  }
+
+  int socket_;
+  std::chrono::milliseconds read_timeout_;
+  std::chrono::milliseconds write_timeout_;
+  std::chrono::steady_clock::time_point deadline_;
+  std::size_t remaining_ = kMaxMetricsRequestBytes;
+};
+
+// cpp-httplib's server with each connection read through a
+// BudgetedSocketStream: one request per connection (as
+// set_keep_alive_max_count(1) asked), then the socket is closed.
+class BoundedRequestServer final : public httplib::Server {
+ private:
+  bool process_and_close_socket(::socket_t socket) override {
+    BudgetedSocketStream stream(socket, kMetricsReadTimeout, kMetricsReadTimeout);
+    bool connection_closed = false;
+    const bool served = process_request(stream, /*close_connection=*/true, connection_closed, nullptr);
+    ::shutdown(socket, SHUT_RDWR);
+    ::close(socket);
+    return served;
+  }
+};
+
 }  // namespace
 
 struct MetricsServer::State {
-  httplib::Server server;
+  BoundedRequestServer server;
   std::thread listener;
   int port = 0;
 };
@@ -271,9 +389,8 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::start(const std::string& l
   server.set_write_timeout(kMetricsReadTimeout);
   // One request per connection: a scraper holding a connection open would
   // otherwise keep the one scrape thread for its keep-alive time.
-  // TODO(security): cpp-httplib 0.11 bounds each header line (8 KiB) and
-  // the request line but not the number of header lines; the port is
-  // loopback by default, put a proxy in front before exposing it further.
+  // The number of header lines is bounded by BoundedRequestServer (the
+  // bytes and time of the whole request), which cpp-httplib 0.11 does not do.
   server.set_keep_alive_max_count(1);
   server.Get("/metrics", [&metrics](const httplib::Request&, httplib::Response& response) {
     response.set_content(metrics.render(fpx::now_ms()), "text/plain; version=0.0.4; charset=utf-8");

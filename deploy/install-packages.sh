@@ -16,6 +16,7 @@ packages=(
   chromium                          # test-only: renders the `fpx report --html` page headless
   libpq-dev                         # the PostgreSQL store (broker/store_pg/)
   postgresql                        # test-only: the tests' throwaway clusters (initdb, pg_ctl of PostgreSQL 15)
+  postgresql-client                 # fpx-admin backup/restore on PostgreSQL (pg_dump, pg_restore)
   libcpp-httplib-dev                # HTTP: `fpx witness serve`, the metrics endpoint, `fpx desk`
   python3 python3-cryptography      # test-only (issue 13): the cosignature/v1 interop script
   # fpx desk: the French catalogue built with msgfmt/msgcat, and its browser

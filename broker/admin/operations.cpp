@@ -2,6 +2,7 @@
 // own (WAL: the broker keeps committing meanwhile); the retention purge
 // writes through the Store interface, in short transactions.
 #include "admin/operations.hpp"
+#include "admin/operations_text.hpp"
 
 #include <fcntl.h>
 #include <sqlite3.h>
@@ -436,22 +437,10 @@ Result<std::uint64_t> export_audit_sqlite(const std::filesystem::path& store, co
   while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
     const std::int64_t id = sqlite3_column_int64(s, 0);
     const std::int64_t at_ms = sqlite3_column_int64(s, 1);
-    if (format == ExportFormat::csv) {
-      out << id << ',' << format_utc(at_ms) << ',' << at_ms << ',' << csv_field(column_text(s, 2)) << ','
-          << column_hex(s, 3) << ',' << csv_field(column_text(s, 4)) << ',' << csv_field(column_text(s, 5)) << ','
-          << csv_field(column_text(s, 6)) << "\r\n";
-    } else {
-      nlohmann::json row = {{"id", id},
-                            {"at", format_utc(at_ms)},
-                            {"at_ms", at_ms},
-                            {"principal", column_text(s, 2)},
-                            {"message_id", column_hex(s, 3)},
-                            {"stage", column_text(s, 4)},
-                            {"outcome", column_text(s, 5)},
-                            {"detail", column_text(s, 6)}};
-      // replace: a damaged byte in a detail must not stop the export.
-      out << (rows == 0 ? "\n" : ",\n") << row.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    }
+    write_audit_row(out, format,
+                    {id, at_ms, column_text(s, 2), column_hex(s, 3), column_text(s, 4), column_text(s, 5),
+                     column_text(s, 6)},
+                    rows == 0);
     ++rows;
   }
   if (format == ExportFormat::json) out << "\n]\n";
@@ -475,16 +464,9 @@ Result<std::uint64_t> list_dead_letters_sqlite(const std::filesystem::path& stor
   std::uint64_t rows = 0;
   int rc = SQLITE_ROW;
   while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-    nlohmann::json row = {{"delivery_id", sqlite3_column_int64(s, 0)},
-                          {"message_id", column_hex(s, 1)},
-                          {"sender", column_text(s, 2)},
-                          {"recipient", column_text(s, 3)},
-                          {"type", column_text(s, 4)},
-                          {"stored_at", format_utc(sqlite3_column_int64(s, 5))},
-                          {"dead_at", format_utc(sqlite3_column_int64(s, 6))},
-                          {"reason", column_text(s, 7)},
-                          {"attempts", sqlite3_column_int64(s, 8)}};
-    out << row.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    write_dead_letter(out, {sqlite3_column_int64(s, 0), column_hex(s, 1), column_text(s, 2), column_text(s, 3),
+                            column_text(s, 4), sqlite3_column_int64(s, 5), sqlite3_column_int64(s, 6),
+                            column_text(s, 7), sqlite3_column_int64(s, 8)});
     ++rows;
   }
   if (rc != SQLITE_DONE) return sqlite_error(db, rc, "reading dead letters");
@@ -495,8 +477,19 @@ Result<std::vector<std::pair<std::string, std::uint64_t>>> run_retention(const B
                                                                          std::int64_t now_ms) {
   std::vector<std::pair<std::string, std::uint64_t>> purged;
   if (config.retention.rules.empty()) return purged;
-  auto store = open_sqlite_store(config.database);
-  if (!store) return std::move(store).take_error();
+  // On PostgreSQL the store's one-writer lock refuses this while a broker
+  // runs (ids are the largest + 1 in the writing transaction).
+  auto store = config.store_backend == StoreBackend::postgres ? open_postgres_store(config.store_dsn)
+                                                               : open_sqlite_store(config.database);
+  if (!store) {
+    if (config.store_backend == StoreBackend::postgres && store.error().code == ErrorCode::unavailable) {
+      return make_error(ErrorCode::unavailable,
+                        store.error().message +
+                            " (retention on PostgreSQL runs while the broker is stopped: stop it, run the purge, "
+                            "start it again)");
+    }
+    return std::move(store).take_error();
+  }
   for (const auto& [type, rule] : config.retention.rules) {
     RetentionPurge purge;
     purge.type = type;
@@ -524,6 +517,40 @@ Result<std::vector<std::pair<std::string, std::uint64_t>>> run_retention(const B
   }
   return purged;
 }
+
+void write_audit_row(std::ostream& out, ExportFormat format, const AuditExportRow& row, bool first) {
+  if (format == ExportFormat::csv) {
+    out << row.id << ',' << format_utc(row.at_ms) << ',' << row.at_ms << ',' << csv_field(row.principal) << ','
+        << row.message_id_hex << ',' << csv_field(row.stage) << ',' << csv_field(row.outcome) << ','
+        << csv_field(row.detail) << "\r\n";
+    return;
+  }
+  nlohmann::json value = {{"id", row.id},
+                          {"at", format_utc(row.at_ms)},
+                          {"at_ms", row.at_ms},
+                          {"principal", row.principal},
+                          {"message_id", row.message_id_hex},
+                          {"stage", row.stage},
+                          {"outcome", row.outcome},
+                          {"detail", row.detail}};
+  // replace: a damaged byte in a detail must not stop the export.
+  out << (first ? "\n" : ",\n") << value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+void write_dead_letter(std::ostream& out, const DeadLetterRow& row) {
+  nlohmann::json value = {{"delivery_id", row.delivery_id},
+                          {"message_id", row.message_id_hex},
+                          {"sender", row.sender},
+                          {"recipient", row.recipient},
+                          {"type", row.type},
+                          {"stored_at", format_utc(row.stored_at_ms)},
+                          {"dead_at", format_utc(row.dead_at_ms)},
+                          {"reason", row.reason},
+                          {"attempts", row.attempts}};
+  out << value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+}
+
+Status fsync_file(const std::filesystem::path& path, int flags) { return fsync_path(path, flags); }
 
 Result<std::int64_t> parse_time_argument(const std::string& text) {
   if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos && text.size() <= 15) {

@@ -70,6 +70,24 @@ Result<std::uint64_t> list_dead_letters_sqlite(const std::filesystem::path& stor
 Result<std::vector<std::pair<std::string, std::uint64_t>>> run_retention(const BrokerConfig& config,
                                                                          std::int64_t now_ms);
 
+// ---- PostgreSQL ([store] backend = "postgres"; postgres_operations.cpp) ----
+// `dsn` is the libpq connection string of [store] dsn. pg_dump and
+// pg_restore (Debian's postgresql-client) run as child processes, no shell.
+
+// pg_dump --format=custom --serializable-deferrable into `to` (0600,
+// written as `to`.partial, fsynced, renamed): one consistent snapshot while
+// the broker goes on committing. Checks the live store first.
+Status backup_postgres(const std::string& dsn, const std::filesystem::path& to);
+// The checks of check_sqlite_store on a PostgreSQL store, in one
+// REPEATABLE READ snapshot (no integrity_check: the server has none to give).
+Result<StoreCheck> check_postgres_store(const std::string& dsn);
+// pg_restore of a backup into the EMPTY database at `dsn` (refused
+// otherwise), in one transaction, then checked.
+Result<StoreCheck> restore_postgres(const std::filesystem::path& from, const std::string& dsn);
+Result<std::uint64_t> export_audit_postgres(const std::string& dsn, const AuditFilter& filter, ExportFormat format,
+                                            std::ostream& out);
+Result<std::uint64_t> list_dead_letters_postgres(const std::string& dsn, std::int64_t since_ms, std::ostream& out);
+
 // "1733540000000" (Unix ms), "2026-12-07" or "2026-12-07T03:00:00Z" (UTC).
 Result<std::int64_t> parse_time_argument(const std::string& text);
 

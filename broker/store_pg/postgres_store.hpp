@@ -227,6 +227,8 @@ class PostgresStore final : public Store {
   void rollback_savepoint() override;
   Status checkpoint() override;
   Status start_background_checkpoints(std::chrono::milliseconds every) override;
+  // postgres_retention.cpp
+  Result<std::vector<MessageId>> purge_bodies(const RetentionPurge& purge) override;
   std::optional<std::string> take_background_checkpoint_error() override;
 
   // Runs a prepared statement; an SQLSTATE the caller maps itself (a unique

@@ -13,6 +13,7 @@
 #include <capnp/serialize.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <poll.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -2547,6 +2548,77 @@ TEST_CASE("metrics rows: the metrics port answers only GET /metrics and bounds w
     REQUIRE(answered);
     CHECK(answered->status == 200);
     for (int fd : idle) ::close(fd);
+  }
+  SECTION("a peer sending header lines without end is cut off after 16 KiB and the next scrape is answered") {
+    // cpp-httplib bounds each line, not their number: the broker bounds the
+    // bytes of the whole request (kMaxMetricsRequestBytes, broker/metrics.cpp).
+    // Lines go out steadily, well inside the read timeout, so only that byte
+    // bound can end the request: without it the peer would send all 1 MiB.
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<std::uint16_t>(port));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+    const std::string request_line = "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+    REQUIRE(::send(fd, request_line.data(), request_line.size(), MSG_NOSIGNAL) ==
+            static_cast<ssize_t>(request_line.size()));
+    const std::string header_line = "X-Padding: " + std::string(100, 'a') + "\r\n";
+    constexpr std::size_t kGiveUpBytes = 1024 * 1024;
+    std::size_t sent = 0;
+    bool answered = false;
+    while (sent < kGiveUpBytes) {
+      pollfd readable{fd, POLLIN, 0};
+      if (::poll(&readable, 1, 1) > 0) {
+        answered = true;
+        break;
+      }
+      const ssize_t n = ::send(fd, header_line.data(), header_line.size(), MSG_NOSIGNAL);
+      if (n <= 0) {
+        answered = true;  // reset by the broker: cut off
+        break;
+      }
+      sent += static_cast<std::size_t>(n);
+    }
+    INFO("header bytes sent before the broker answered: " << sent);
+    CHECK(answered);
+    CHECK(sent < 256 * 1024);
+    ::close(fd);
+  }
+  SECTION("a peer dripping a header one byte a second is cut off when the request's 10 s are up") {
+    // Each byte comes well inside the 2 s read timeout, so only the whole
+    // request's deadline (kMaxMetricsRequestTime, broker/metrics.cpp) ends
+    // it: without it the peer would hold the one scrape thread for all 25.
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<std::uint16_t>(port));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+    const std::string request_line = "GET /metrics HTTP/1.1\r\nX-Drip: ";
+    REQUIRE(::send(fd, request_line.data(), request_line.size(), MSG_NOSIGNAL) ==
+            static_cast<ssize_t>(request_line.size()));
+    constexpr int kGiveUpDrips = 25;
+    int drips = 0;
+    bool answered = false;
+    while (drips < kGiveUpDrips) {
+      pollfd readable{fd, POLLIN, 0};
+      if (::poll(&readable, 1, 1000) > 0) {  // the wait between drips
+        answered = true;
+        break;
+      }
+      if (::send(fd, "a", 1, MSG_NOSIGNAL) != 1) {
+        answered = true;  // reset by the broker: cut off
+        break;
+      }
+      ++drips;
+    }
+    INFO("header bytes dripped before the broker answered: " << drips);
+    CHECK(answered);
+    CHECK(drips < kGiveUpDrips);
+    ::close(fd);
   }
   // Whatever came before, the endpoint still serves the exposition.
   auto response = http.Get("/metrics");

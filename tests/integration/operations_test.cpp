@@ -26,6 +26,7 @@
 #include "support/broker_process.hpp"
 #include "support/command_run.hpp"
 #include "support/loopback_port.hpp"
+#include "support/postgres_cluster.hpp"
 #include "support/sample_messages.hpp"
 #include "support/test_pki.hpp"
 
@@ -234,6 +235,106 @@ TEST_CASE("a backup taken while a client submits restores to a broker that serve
   CHECK(checked.exit_code == 0);
 }
 
+TEST_CASE("on PostgreSQL a backup taken while a client submits restores into an empty database and the broker "
+          "serves every receipted message with the same log root") {
+  test::PostgresCluster cluster;
+  const std::string dsn = cluster.create_database("exchange");
+  Exchange exchange({.postgres_dsn = dsn});
+  const auto dir = exchange.pki.dir();
+  const auto backup = dir / "backup.pgdump";
+
+  std::vector<MessageId> receipted_before;
+  std::atomic<bool> backing_up{false};
+  std::atomic<bool> stop{false};
+  std::atomic<int> receipted_total{0};
+  std::mutex guard;  // the test's own: receipted_before between the two threads
+  std::thread load([&] {
+    auto agency = exchange.connect("sn.police-judiciaire");
+    auto identity = exchange.pki.identity("sn.police-judiciaire");
+    while (!stop) {
+      auto request = test::seal_sample(identity, MessageType::TRACING_REQUEST);
+      const bool before = !backing_up;
+      auto receipt = agency->submit(request);
+      if (!receipt) continue;
+      ++receipted_total;
+      if (before) {
+        std::lock_guard<std::mutex> lock(guard);
+        receipted_before.push_back(receipt->message_id);
+      }
+    }
+  });
+  while (receipted_total < 20) std::this_thread::sleep_for(20ms);
+  backing_up = true;
+  auto taken = admin(dir, {"--dsn", dsn, "backup", "--to", backup.string()});
+  const int during = receipted_total;
+  while (receipted_total < during + 10) std::this_thread::sleep_for(20ms);  // load went on after it
+  stop = true;
+  load.join();
+  INFO(taken.out << taken.err);
+  REQUIRE(taken.exit_code == 0);
+  CHECK((std::filesystem::status(backup).permissions() & std::filesystem::perms::all) ==
+        (std::filesystem::perms::owner_read | std::filesystem::perms::owner_write));
+
+  // The live store passes the checks; a restore over it is refused (not empty).
+  auto live = admin(dir, {"--dsn", dsn, "check"});
+  INFO(live.out << live.err);
+  CHECK(live.exit_code == 0);
+  auto refused = admin(dir, {"--dsn", dsn, "restore", "--from", backup.string()});
+  CHECK(refused.exit_code == 1);
+  CHECK_THAT(refused.err, Catch::Contains("not empty"));
+
+  // The audit trail and the dead letters read from PostgreSQL.
+  auto exported = admin(dir, {"--dsn", dsn, "audit", "export", "--format", "json", "--participant",
+                              "sn.police-judiciaire", "--decision", "accepted"});
+  REQUIRE(exported.exit_code == 0);
+  const auto rows = nlohmann::json::parse(exported.out);
+  CHECK(rows.size() >= receipted_before.size());
+  CHECK(std::all_of(rows.begin(), rows.end(), [](const auto& row) {
+    return row["principal"] == "sn.police-judiciaire" && row["outcome"] == "accepted";
+  }));
+  auto dead = admin(dir, {"--dsn", dsn, "dead-letters"});
+  CHECK(dead.exit_code == 0);
+  CHECK(dead.out.empty());
+
+  REQUIRE(exchange.broker->stop() == 0);
+  // Lose the store: an empty database of the same name, as after losing the server.
+  cluster.exec("postgres", "DROP DATABASE exchange");
+  REQUIRE(cluster.create_database("exchange") == dsn);
+  auto restored = admin(dir, {"--dsn", dsn, "restore", "--from", backup.string()});
+  INFO(restored.out << restored.err);
+  REQUIRE(restored.exit_code == 0);
+  const std::string backup_root = field_after(restored.out, "root ");
+  const std::uint64_t backup_size = std::stoull(field_after(restored.out, "log size "));
+  REQUIRE(backup_root.size() == 64);
+  CHECK(backup_size >= receipted_before.size());
+
+  exchange.broker->start();
+  auto niger = exchange.connect("ne.focal-point");
+  std::set<MessageId> expected(receipted_before.begin(), receipted_before.end());
+  REQUIRE(expected.size() >= 20);
+  std::set<MessageId> delivered;
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (!std::includes(delivered.begin(), delivered.end(), expected.begin(), expected.end()) &&
+         std::chrono::steady_clock::now() < deadline) {
+    for (const auto& delivery : receive(*niger, 1, 1s)) delivered.insert(delivery.opened.message_id);
+  }
+  CHECK(std::includes(delivered.begin(), delivered.end(), expected.begin(), expected.end()));
+  REQUIRE(exchange.broker->stop() == 0);
+  // The restored broker continued the same log: its first backup_size leaves
+  // give the backup's root.
+  {
+    auto store = broker::open_postgres_store(dsn);
+    REQUIRE(store.ok());
+    broker::StoreNodeSource nodes(**store);
+    auto root = fpx::root(nodes, backup_size);
+    REQUIRE(root.ok());
+    CHECK(to_hex(*root) == backup_root);
+  }
+  auto checked = admin(dir, {"--dsn", dsn, "check"});
+  INFO(checked.out << checked.err);
+  CHECK(checked.exit_code == 0);
+}
+
 TEST_CASE("a retention run purges bodies while the broker runs and fpx log verify still passes") {
   Exchange exchange({.hold_ms = 1000, .extra_toml = "[retention]\ncampaign_report = \"1s\"\n"});
   const auto dir = exchange.pki.dir();
@@ -298,6 +399,61 @@ TEST_CASE("a retention run purges bodies while the broker runs and fpx log verif
   CHECK(checked.exit_code == 0);
 }
 
+TEST_CASE("on PostgreSQL a retention run with the broker stopped purges bodies and fpx log verify still passes") {
+  test::PostgresCluster cluster;
+  const std::string dsn = cluster.create_database("exchange");
+  Exchange exchange({.hold_ms = 1000, .postgres_dsn = dsn, .extra_toml = "[retention]\ncampaign_report = \"1s\"\n"});
+  const auto dir = exchange.pki.dir();
+  auto senegal = exchange.connect("sn.focal-point");
+  auto report = test::seal_sample(exchange.pki.identity("sn.focal-point"), MessageType::CAMPAIGN_REPORT);
+  auto receipt = senegal->submit(report);
+  REQUIRE(receipt.ok());
+  auto agency = exchange.connect("sn.police-judiciaire");
+  REQUIRE(agency->submit(test::seal_sample(exchange.pki.identity("sn.police-judiciaire"),
+                                           MessageType::TRACING_REQUEST))
+              .ok());
+  std::this_thread::sleep_for(2500ms);  // past its retention (1 s) and its hold time (1 s)
+
+  // The broker holds the store's one-writer lock: the run says to stop it.
+  auto refused = admin(dir, {"--config", exchange.broker->config_path().string(), "retention", "run"});
+  CHECK(refused.exit_code == 1);
+  CHECK_THAT(refused.err, Catch::Contains("stop it"));
+  senegal.reset();
+  agency.reset();
+  REQUIRE(exchange.broker->stop() == 0);
+
+  auto run = admin(dir, {"--config", exchange.broker->config_path().string(), "retention", "run"});
+  INFO(run.out << run.err);
+  REQUIRE(run.exit_code == 0);
+  CHECK_THAT(run.out, Catch::Contains("campaign-report: 1 bodies purged"));
+  auto again = admin(dir, {"--config", exchange.broker->config_path().string(), "retention", "run"});
+  CHECK_THAT(again.out, Catch::Contains("campaign-report: 0 bodies purged"));
+  CHECK(cluster.scalar("exchange", "SELECT COUNT(*) FROM messages WHERE type = 'campaign-report' AND "
+                                   "length(envelope) = 0 AND length(signed_sha256) = 32") == "1");
+  CHECK(cluster.scalar("exchange", "SELECT COUNT(*) FROM messages WHERE type <> 'campaign-report' AND "
+                                   "length(envelope) > 0") == "1");
+  CHECK(cluster.scalar("exchange", "SELECT COUNT(*) FROM audit WHERE stage = 'retention' AND principal = "
+                                   "'fpx-admin' AND message_id = '\\x" + receipt->message_id.hex() + "'::bytea") == "1");
+
+  exchange.broker->start();
+  const auto profile = dir / "observer-profile";
+  auto init = test::run_fpx(dir, {"profile", "init", "--dir", profile.string(), "--identity",
+                                  (dir / "participants" / "cso.sahel-watch").string(), "--observer-endpoint",
+                                  exchange.broker->observers_endpoint(), "--broker-cert",
+                                  test::broker_chain_path(exchange.pki).string(), "--root-ca",
+                                  exchange.pki.root_pem().string()});
+  REQUIRE(init.exit_code == 0);
+  auto observed = test::run_fpx(dir, {"--profile", profile.string(), "observe", "--wait", "2"});
+  INFO(observed.out << observed.err);
+  REQUIRE(observed.exit_code == 0);
+  auto verified = test::run_fpx(dir, {"--profile", profile.string(), "log", "verify"});
+  INFO(verified.out << verified.err);
+  CHECK(verified.exit_code == 0);
+  auto checked = admin(dir, {"--dsn", dsn, "check"});
+  INFO(checked.out << checked.err);
+  CHECK(checked.exit_code == 0);
+}
+
 TEST_CASE("the audit export filters by participant and decision and time in CSV and JSON") {
   Exchange exchange;
   const auto dir = exchange.pki.dir();
@@ -350,11 +506,17 @@ TEST_CASE("the audit export filters by participant and decision and time in CSV 
   CHECK_THAT(bad.err, Catch::Contains("use accepted, refused, or an error code name"));
 }
 
-TEST_CASE("dead-letters lists a delivery never confirmed before its hold time ended") {
-  Exchange exchange({.hold_ms = 1000});
+namespace {
+
+// Niger acknowledges Senegal's request; Senegal's focal point never
+// connects, so the acknowledgement (held timing.hold_ms) dies undelivered and
+// `fpx-admin <store_args> dead-letters` lists it, on either store.
+void check_dead_letters(Exchange& exchange, const std::vector<std::string>& store_args) {
   const auto dir = exchange.pki.dir();
-  // Niger acknowledges Senegal's request; Senegal's focal point never
-  // connects, so the acknowledgement (held timing.hold_ms) dies undelivered.
+  auto admin_on_store = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), store_args.begin(), store_args.end());
+    return admin(dir, args);
+  };
   const auto request = test::seal_sample(exchange.pki.identity("sn.police-judiciaire"), MessageType::TRACING_REQUEST);
   REQUIRE(exchange.connect("sn.police-judiciaire")->submit(request).ok());
   auto niger = exchange.connect("ne.focal-point");
@@ -373,7 +535,7 @@ TEST_CASE("dead-letters lists a delivery never confirmed before its hold time en
   auto deadline = std::chrono::steady_clock::now() + 30s;
   do {
     std::this_thread::sleep_for(250ms);
-    listed = admin(dir, {"--store", exchange.broker->database().string(), "dead-letters"});
+    listed = admin_on_store({"dead-letters"});
     REQUIRE(listed.exit_code == 0);
   } while (listed.out.find(id) == std::string::npos && std::chrono::steady_clock::now() < deadline);
   INFO(listed.out << listed.err);
@@ -390,7 +552,21 @@ TEST_CASE("dead-letters lists a delivery never confirmed before its hold time en
   }
   // Senegal's focal point, and the requesting agency (which disconnected).
   CHECK(recipients.count("sn.focal-point") == 1);
-  auto later = admin(dir, {"--store", exchange.broker->database().string(), "dead-letters", "--since",
-                           std::to_string(now_ms() + 3'600'000)});
+  auto later = admin_on_store({"dead-letters", "--since", std::to_string(now_ms() + 3'600'000)});
+  CHECK(later.exit_code == 0);
   CHECK(later.out.find(id) == std::string::npos);
+}
+
+}  // namespace
+
+TEST_CASE("dead-letters lists a delivery never confirmed before its hold time ended") {
+  Exchange exchange({.hold_ms = 1000});
+  check_dead_letters(exchange, {"--store", exchange.broker->database().string()});
+}
+
+TEST_CASE("on PostgreSQL dead-letters lists a delivery never confirmed before its hold time ended") {
+  test::PostgresCluster cluster;
+  const std::string dsn = cluster.create_database("exchange");
+  Exchange exchange({.hold_ms = 1000, .postgres_dsn = dsn});
+  check_dead_letters(exchange, {"--dsn", dsn});
 }
