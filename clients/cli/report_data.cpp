@@ -296,8 +296,12 @@ Result<ReportData> read_report_data(const std::vector<FeedStore::SavedRecord>& r
       report.community_partners = read.texts("communityPartners");
       data.campaigns.push_back(std::move(report));
     } else if (saved.kind == "public-alert") {
-      PublicAlert alert{saved.sequence, read.text("alertKind"), read.text("issuingCountry"), read.text("region"),
-                        read.text("month")};
+      PublicAlert alert;
+      alert.sequence = saved.sequence;
+      alert.alert_kind = read.text("alertKind");
+      alert.issuing_country = read.text("issuingCountry");
+      alert.region = read.text("region");
+      alert.month = read.text("month");
       // Issue 12's fields: absent from records of brokers before it.
       if (object.contains("validUntil")) alert.valid_until = read.text("validUntil");
       if (object.contains("publicSummary")) alert.public_summary = read.text("publicSummary");

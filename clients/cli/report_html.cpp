@@ -335,6 +335,23 @@ void statistics_table(Markup& page, const StatisticsRecord& statistics) {
   page.raw("</tbody></table></details>");
 }
 
+// Issue 12: the states' statements on the period shown, beside its figures.
+void statements_block(Markup& page, const ReportData& data, const StatisticsRecord& statistics) {
+  const auto statements = data.statements_on(statistics);
+  page.open("div", {{"id", "statements"}}).element("h3", "What the states say about their figures");
+  if (statements.empty()) {
+    page.element("p", "No state has published a statement on its figures for this period.", {{"class", "empty"}});
+  }
+  for (const auto* statement : statements) {
+    page.open("figure", {{"class", "statement"}, {"data-country", statement->country}});
+    page.element("blockquote", statement->text);
+    page.element("figcaption", "Statement of " + statement->country + " on its figures for this period, signed by its "
+                                   "focal point (feed record " + std::to_string(statement->sequence) + ")");
+    page.close("figure");
+  }
+  page.close("div");
+}
+
 void statistics_section(Markup& page, const ReportData& data) {
   page.open("section", {{"id", "statistics"}}).element("h2", "How the exchange answers tracing requests");
   if (!data.statistics) {
@@ -476,22 +493,6 @@ void alert_section(Markup& page, const ReportData& data, const PageContext& cont
   page.raw("</tbody></table></details></section>");
 }
 
-// Issue 12: the states' statements on the period shown, beside its figures.
-void statements_block(Markup& page, const ReportData& data, const StatisticsRecord& statistics) {
-  const auto statements = data.statements_on(statistics);
-  page.open("div", {{"id", "statements"}}).element("h3", "What the states say about their figures");
-  if (statements.empty()) {
-    page.element("p", "No state has published a statement on its figures for this period.", {{"class", "empty"}});
-  }
-  for (const auto* statement : statements) {
-    page.open("figure", {{"class", "statement"}, {"data-country", statement->country}});
-    page.element("blockquote", statement->text);
-    page.element("figcaption", "Statement of " + statement->country + " on its figures for this period, signed by its "
-                                   "focal point (feed record " + std::to_string(statement->sequence) + ")");
-    page.close("figure");
-  }
-  page.close("div");
-}
 
 void checkpoint_section(Markup& page, const ReportData& data, const PageContext& context) {
   page.open("section", {{"id", "checkpoint"}}).element("h2", "The transparency log this page was built from");
