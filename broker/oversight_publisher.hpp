@@ -101,6 +101,8 @@ class OversightPublisher {
 
  private:
   Status publish_record(const std::string& kind, nlohmann::json record, AsLeaf as_leaf = AsLeaf::no);
+  // Issue 12: the public-alert-status record of a cancel whose alert is on the feed.
+  Status publish_alert_cancelled(const OpenedEnvelope& opened, nlohmann::json record);
   // The start of the oldest period of `period` not yet published; none before any tracing.
   Result<std::optional<std::int64_t>> first_unpublished_period(const StatisticsPeriod& period);
   // One period's tables from the store, for the statistics thread; none when

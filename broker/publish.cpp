@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "oversight_publisher.hpp"
+#include "public_effects.hpp"
 #include "fpx/cosignature.hpp"
 #include "fpx/transparency_log.hpp"
 
@@ -103,9 +104,29 @@ Status OversightPublisher::publish_message(const OpenedEnvelope& opened, const I
     for (auto partner : report.getCommunityPartners()) record["communityPartners"].push_back(partner.cStr());
     return publish_record("campaign-report", std::move(record), AsLeaf::yes);
   }
+  if (opened.type == wire::MessageType::ALERT && body.getAlert().getKind() == wire::AlertKind::CANCEL) {
+    return publish_alert_cancelled(opened, std::move(record));
+  }
+  if (opened.type == wire::MessageType::FIGURES_STATEMENT) {
+    // Issue 12: a state's right of reply, published whole (authorize checked
+    // that the period is published and the state is the sender's own). It
+    // names the statistics record it answers by its feed sequence.
+    auto statement = body.getFiguresStatement();
+    auto period = store_.published_statistics_period(statement.getPeriodStartMs());
+    if (!period) return std::move(period).take_error();
+    if (!period->has_value()) return make_error(ErrorCode::internal, "the statement's period is no longer published");
+    record["country"] = statement.getCountry().cStr();
+    record["period"] = (*period)->period;
+    record["periodStart"] = utc_time_text(statement.getPeriodStartMs());
+    record["statisticsSequence"] = (*period)->feed_sequence;
+    record["text"] = statement.getText().cStr();
+    return publish_record("figures-statement", std::move(record), AsLeaf::yes);
+  }
   if (opened.type == wire::MessageType::ALERT && body.getAlert().getPublishable()) {
     // The redacted alert: kind, issuing state, a configured region (or the
-    // issuing state) and the month. Never serials, places or free text.
+    // issuing state), the month, the day it ends and the public summary its
+    // state wrote for the feed (issue 12). Never serials, places or the
+    // private summary.
     auto alert = body.getAlert();
     std::string region = opened.signer.participant.country.str();
     if (config_.regions.count(alert.getRegion().cStr()) != 0) region = alert.getRegion().cStr();
@@ -113,9 +134,32 @@ Status OversightPublisher::publish_message(const OpenedEnvelope& opened, const I
     record["issuingCountry"] = opened.signer.participant.country.str();
     record["region"] = region;
     record["month"] = month_of(alert.getOccurredOn());
+    record["validUntil"] = day_of(alert.getValidUntil());
+    record["publicSummary"] = alert.getPublicSummary().cStr();
     return publish_record("public-alert", std::move(record), AsLeaf::yes);
   }
   return {};
+}
+
+Status OversightPublisher::publish_alert_cancelled(const OpenedEnvelope& opened, nlohmann::json record) {
+  // A cancel shows on the feed only as the status of an alert the feed
+  // already carries: a cancel of an alert that was never public publishes
+  // nothing, so the feed never tells that a private alert existed.
+  // Authorize made sure the cancelled alert is one of the sender's state.
+  auto data = opened.message.header().getInReplyTo();
+  auto cancelled_id = MessageId::from_bytes(ByteView(data.begin(), data.size()));
+  if (!cancelled_id) return {};
+  auto cancelled = stored_alert(store_, *cancelled_id);
+  if (!cancelled) return std::move(cancelled).take_error();
+  if (!cancelled->has_value() || !(*cancelled)->body_kept || !(*cancelled)->publishable) return {};
+  auto cancel = opened.message.body().getAlert();
+  record["status"] = "cancelled";
+  record["alertMessageLogIndex"] = (*cancelled)->message_log_index;
+  record["issuingCountry"] = opened.signer.participant.country.str();
+  record["day"] = utc_time_text(now_ms()).substr(0, 10);
+  // The cancel's own public text, only if its state marked it publishable.
+  record["publicSummary"] = cancel.getPublishable() ? cancel.getPublicSummary().cStr() : "";
+  return publish_record("public-alert-status", std::move(record), AsLeaf::yes);
 }
 
 void OversightPublisher::publish_checkpoint_if_grown() {

@@ -8,6 +8,7 @@
 #include "fpx/aligned_reader.hpp"
 
 #include "fpx/broker/stages.hpp"
+#include "public_effects.hpp"
 
 namespace fpx::broker {
 
@@ -158,6 +159,11 @@ Result<std::vector<ParticipantId>> authorize(const StageContext& context, const 
   }
   const bool is_alert = type == MessageType::ALERT;
   RecipientList recipients(principal.id);
+  // Issue 12: a cancel and a figures statement change what the public feed
+  // shows about a state: only that state's own (public_effects.cpp).
+  if (auto allowed = authorize_public_effects(context, principal, opened); !allowed) {
+    return std::move(allowed).take_error();
+  }
 
   if (type == MessageType::TRACING_REQUEST && principal.role == Role::agency) {
     auto requesting = opened.message.body().getTracingRequest().getRequestingCountry();
@@ -308,7 +314,7 @@ Result<std::vector<ParticipantId>> authorize(const StageContext& context, const 
       }
     }
   }
-  if (recipients.empty() && type != MessageType::CAMPAIGN_REPORT) {
+  if (recipients.empty() && type != MessageType::CAMPAIGN_REPORT && type != MessageType::FIGURES_STATEMENT) {
     return make_error(ErrorCode::unknown_recipient, "the message has no enrolled recipient besides its sender");
   }
   return recipients.take();

@@ -241,14 +241,17 @@ Status FeedCover::add(const FeedRecord& record, std::int64_t fetched_at_ms) {
   }
   auto index = highest_leaf_index(record);
   if (!index) return {};
-  if (record.kind == "public-alert" || record.kind == "campaign-report") {
+  // Issue 12's kinds (an alert's status, a state's statement on its
+  // figures) came after content binding: never unbound.
+  const bool always_bound = record.kind == "public-alert-status" || record.kind == "figures-statement";
+  if (record.kind == "public-alert" || record.kind == "campaign-report" || always_bound) {
     if (record.bound) {
       seen_bound_public_ = true;
     } else {
       ++unbound_count_;
       // A broker that binds records may not drop back to unbound ones:
       // that would be a way to show figures the log does not hold.
-      if (seen_bound_public_) {
+      if (seen_bound_public_ || always_bound) {
         return fail({CoverFailure::unbound_after_bound, record.sequence, record.kind, *index, record.signed_record,
                      std::nullopt, std::nullopt, 0});
       }

@@ -19,6 +19,10 @@ bool role_may_sign(Role role, MessageType type) {
     case MessageType::CAMPAIGN_REPORT:
     case MessageType::FORWARD:
       return role == Role::focal_point;
+    case MessageType::FIGURES_STATEMENT:
+      // A state's right of reply to its own published figures: its focal
+      // point speaks for it, never an agency (issue 12).
+      return role == Role::focal_point;
     case MessageType::HIT_NOTIFICATION:
     case MessageType::REMINDER:
     case MessageType::ESCALATION:
@@ -46,6 +50,7 @@ MessageType message_type_of(wire::Body::Reader body) {
     case wire::Body::REMINDER: return MessageType::REMINDER;
     case wire::Body::ESCALATION: return MessageType::ESCALATION;
     case wire::Body::DEAD_LETTER_NOTICE: return MessageType::DEAD_LETTER_NOTICE;
+    case wire::Body::FIGURES_STATEMENT: return MessageType::FIGURES_STATEMENT;
   }
   return MessageType::UNSPECIFIED;  // a union member from a newer schema
 }
@@ -66,6 +71,7 @@ std::string_view message_type_name(MessageType type) {
     case MessageType::REMINDER: return "reminder";
     case MessageType::ESCALATION: return "escalation";
     case MessageType::DEAD_LETTER_NOTICE: return "dead-letter-notice";
+    case MessageType::FIGURES_STATEMENT: return "figures-statement";
   }
   return "unknown";
 }

@@ -39,6 +39,11 @@ constexpr int kEarliestManufactureYear = 1800;
 constexpr std::size_t kMaxFreeText = 4096;   // justifications, explanations, notes
 constexpr std::size_t kMaxName = 256;        // names of makers, entities, places
 constexpr std::size_t kMaxReference = 128;   // serial numbers, calibres, case references
+// Issue 12: texts a state writes for the public feed. Short, so that the
+// signed feed (every observer keeps all of it) cannot be made a file store,
+// and a report shows them whole.
+constexpr std::size_t kMaxPublicSummary = 280;   // an alert's public summary
+constexpr std::size_t kMaxStatementText = 2000;  // a state's statement on its figures
 
 // List bounds: a request traces a seizure, not an arsenal; a bulk alert may
 // cover a whole stolen depot.
@@ -169,6 +174,37 @@ void check_text(const Checker& at, capnp::Text::Reader text, std::size_t max_cha
     return;
   }
   if (required_hint != nullptr && blank(value)) at.fail(std::string("is required: ") + required_hint);
+}
+
+// A text shown to the public (feed, report page, CSV): check_text, and no
+// control characters (C0 including line breaks, DEL, C1, U+2028/U+2029) or
+// bidirectional embeddings, overrides and isolates (U+202A-U+202E,
+// U+2066-U+2069), which could make the report show other words than the
+// ones signed, or break a reader's lines and fields.
+void check_public_text(const Checker& at, capnp::Text::Reader text, std::size_t max_chars,
+                       const char* required_hint = nullptr) {
+  const auto value = view(text);
+  const auto length = utf8_length(value);
+  if (!length || *length > max_chars) return check_text(at, text, max_chars, required_hint);
+  for (std::size_t i = 0; i < value.size();) {
+    const auto lead = static_cast<unsigned char>(value[i]);
+    const std::size_t units = lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4;
+    std::uint32_t code = units == 1 ? lead : lead & (0x7Fu >> units);
+    for (std::size_t k = 1; k < units && i + k < value.size(); ++k) {
+      code = (code << 6) | (static_cast<unsigned char>(value[i + k]) & 0x3Fu);
+    }
+    const bool control = code < 0x20 || (code >= 0x7F && code <= 0x9F) || code == 0x2028 || code == 0x2029;
+    const bool bidi = (code >= 0x202A && code <= 0x202E) || (code >= 0x2066 && code <= 0x2069);
+    if (control || bidi) {
+      char hex[16];
+      std::snprintf(hex, sizeof hex, "U+%04X", static_cast<unsigned>(code));
+      at.fail(std::string("holds the ") + (control ? "control" : "bidirectional formatting") + " character " + hex +
+              " at byte " + std::to_string(i) + ": public text is one plain line; remove it");
+      return;
+    }
+    i += units;
+  }
+  check_text(at, text, max_chars, required_hint);
 }
 
 // ---- Codes and ids --------------------------------------------------------------
@@ -367,7 +403,7 @@ struct BodyKind {
   bool needs_reply_to;
 };
 
-constexpr std::array<BodyKind, 13> kBodyKinds = {{
+constexpr std::array<BodyKind, 14> kBodyKinds = {{
     {wire::Body::TRACING_REQUEST, wire::MessageType::TRACING_REQUEST, "tracingRequest", false},
     {wire::Body::TRACING_ACKNOWLEDGEMENT, wire::MessageType::TRACING_ACKNOWLEDGEMENT,
      "tracingAcknowledgement", true},
@@ -384,6 +420,7 @@ constexpr std::array<BodyKind, 13> kBodyKinds = {{
     {wire::Body::ESCALATION, wire::MessageType::ESCALATION, "escalation", true},
     {wire::Body::DEAD_LETTER_NOTICE, wire::MessageType::DEAD_LETTER_NOTICE, "deadLetterNotice",
      false},
+    {wire::Body::FIGURES_STATEMENT, wire::MessageType::FIGURES_STATEMENT, "figuresStatement", false},
 }};
 
 const BodyKind* kind_of(wire::Body::Which which) {
@@ -406,6 +443,15 @@ std::string type_name(wire::MessageType type) {
 void check_recipients(const Checker& at, wire::Header::Reader header, wire::Body::Which body) {
   const auto recipients = header.getRecipients();
   const bool is_alert = body == wire::Body::ALERT;
+  // Issue 12: a figures statement is addressed to the exchange itself,
+  // which publishes it; it has no recipient to route to.
+  if (body == wire::Body::FIGURES_STATEMENT) {
+    if (recipients.size() != 0) {
+      at.at("recipients").fail("must be empty: a figures statement is addressed to the exchange, which "
+                               "publishes it on the oversight feed");
+    }
+    return;
+  }
   if (recipients.size() == 0 && body != wire::Body::CAMPAIGN_REPORT) {
     at.at("recipients")
         .fail("needs at least one recipient: a country code such as NE or a participant id "
@@ -499,6 +545,9 @@ void check_header(const Checker& at, wire::Header::Reader header, wire::Body::Wh
       body == wire::Body::CAMPAIGN_REPORT &&
       header.getClassification() != wire::Classification::PUBLIC) {
     at.at("classification").fail("must be public: campaign reports go on the oversight feed");
+  }
+  if (body == wire::Body::FIGURES_STATEMENT && header.getClassification() != wire::Classification::PUBLIC) {
+    at.at("classification").fail("must be public: a figures statement goes on the oversight feed");
   }
   check_handling(at, header);
   check_evaluation(at.at("evaluation"), header.getEvaluation());
@@ -711,6 +760,30 @@ void check_alert(const Checker& at, wire::Alert::Reader alert, const Facts& fact
     at.at("validUntil").fail("must not be before occurredOn (" + format_date(*occurred) + ")");
   }
   check_evaluation(at.at("evaluation"), alert.getEvaluation());
+  // Issue 12: the public summary is written for the feed, so it exists only
+  // on an alert marked publishable (a state must not believe it wrote a
+  // public text that nobody will see, nor publish one by mistake).
+  check_public_text(at.at("publicSummary"), alert.getPublicSummary(), kMaxPublicSummary);
+  if (!alert.getPublishable() && alert.getPublicSummary().size() != 0) {
+    at.at("publicSummary").fail("is set but the alert is not publishable: set publishable to put it on the "
+                                "public feed, or leave publicSummary empty");
+  }
+}
+
+void check_figures_statement(const Checker& at, wire::FiguresStatement::Reader statement,
+                             const Facts& facts) {
+  if (check_country(at.at("country"), statement.getCountry()) && facts.sender_country_valid &&
+      view(statement.getCountry()) != view(facts.header.getSenderCountry())) {
+    at.at("country").fail("must be the sender's country " +
+                          quote(view(facts.header.getSenderCountry())) +
+                          ": a state replies about its own figures only");
+  }
+  if (statement.getPeriodStartMs() <= 0) {
+    at.at("periodStartMs").fail("must be the start (Unix ms) of a published statistics period: the "
+                                "periodStart of its statistics record on the feed");
+  }
+  check_public_text(at.at("text"), statement.getText(), kMaxStatementText,
+                    "write what the state says about its figures for that period");
 }
 
 void check_campaign_report(const Checker& at, wire::CampaignReport::Reader report,
@@ -837,6 +910,8 @@ void check_body(const Checker& at, wire::Body::Reader body, const Facts& facts) 
       return check_escalation(at.at("escalation"), body.getEscalation());
     case wire::Body::DEAD_LETTER_NOTICE:
       return check_dead_letter(at.at("deadLetterNotice"), body.getDeadLetterNotice());
+    case wire::Body::FIGURES_STATEMENT:
+      return check_figures_statement(at.at("figuresStatement"), body.getFiguresStatement(), facts);
   }
   at.fail("is of a message type unknown to schema version 1");
 }

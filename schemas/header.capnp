@@ -18,6 +18,7 @@ enum MessageType {
   reminder @11;
   escalation @12;
   deadLetterNotice @13;
+  figuresStatement @14;
 }
 
 enum Priority {

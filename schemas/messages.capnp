@@ -172,6 +172,11 @@ struct Alert {
   publishable @8 :Bool;
   # May a redacted version appear on the public oversight feed?
   summary @9 :Text;
+  # Private: for the recipients only (never on the public feed).
+  publicSummary @10 :Text;
+  # Issue 12: a short text the issuing state writes for the public, shown on
+  # the oversight feed only when `publishable` is set (docs/PROTOCOL.md
+  # §5.3.1); at most 280 characters, no control or bidi-override characters.
 }
 
 # ---- Campaign report (public) -------------------------------------------------
@@ -185,6 +190,18 @@ struct CampaignReport {
   weaponsCollected @5 :UInt32;
   weaponsDestroyed @6 :UInt32;
   communityPartners @7 :List(Text);
+}
+
+# ---- Figures statement (public; issue 12: a state's right of reply) -----------
+
+struct FiguresStatement {
+  country @0 :Text;
+  # The sender's own state: a state speaks only about its own figures.
+  periodStartMs @1 :Int64;
+  # The start (Unix ms) of a statistics period already published on the
+  # feed: the `periodStart` of its `statistics` record.
+  text @2 :Text;
+  # The statement, at most 2000 characters, no control characters.
 }
 
 # ---- Workflow messages ------------------------------------------------------
@@ -262,5 +279,6 @@ struct Body {
     reminder @10 :Reminder;
     escalation @11 :Escalation;
     deadLetterNotice @12 :DeadLetterNotice;
+    figuresStatement @13 :FiguresStatement;
   }
 }

@@ -218,6 +218,7 @@ class SqliteStore final : public Store {
   Result<std::vector<StatisticsRun>> statistics_awaiting_reveal(const std::string& period,
                                                                 std::int64_t started_before) override;
   Status record_statistics_run(const StatisticsRun& run, bool revealed) override;
+  Result<std::optional<StatisticsRun>> published_statistics_period(std::int64_t start_ms) override;
 
   // audit.cpp
   Status append_audit(const AuditEntry& entry) override;
@@ -299,6 +300,7 @@ class SqliteStore final : public Store {
   StatementPtr last_statistics_period_;
   StatementPtr statistics_awaiting_reveal_;
   StatementPtr record_statistics_run_;
+  StatementPtr published_statistics_period_;
   StatementPtr log_leaf_hash_;
   StatementPtr log_node_;
   StatementPtr insert_log_node_;

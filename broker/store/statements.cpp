@@ -66,6 +66,9 @@ Status SqliteStore::prepare_statements() {
        "WHERE d.period = r.period AND d.start_ms = r.start_ms AND d.revealed = 1) ORDER BY r.start_ms"},
       {&record_statistics_run_,
        "INSERT INTO statistics_runs (period, start_ms, revealed, feed_sequence) VALUES (?1, ?2, ?3, ?4)"},
+      {&published_statistics_period_,
+       "SELECT period, feed_sequence FROM statistics_runs WHERE start_ms = ?1 AND revealed = 0 "
+       "AND feed_sequence != 0 ORDER BY feed_sequence DESC LIMIT 1"},
       {&log_leaf_hash_, "SELECT leaf_hash FROM log_leaves WHERE leaf_index = ?1"},
       {&log_node_, "SELECT hash FROM log_nodes WHERE level = ?2 AND idx = ?1"},
       {&insert_log_node_, "INSERT INTO log_nodes (level, idx, hash) VALUES (?1, ?2, ?3)"},

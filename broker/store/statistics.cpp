@@ -104,6 +104,16 @@ Status SqliteStore::record_statistics_run(const StatisticsRun& run, bool reveale
   return done(query.step(), "recording a statistics run");
 }
 
+Result<std::optional<StatisticsRun>> SqliteStore::published_statistics_period(std::int64_t start_ms) {
+  Query query(published_statistics_period_.get());
+  query.bind(1, start_ms);
+  const int rc = query.step();
+  if (rc == SQLITE_DONE) return std::optional<StatisticsRun>{};
+  if (rc != SQLITE_ROW) return fail(rc, "reading the statistics runs");
+  return std::optional<StatisticsRun>{
+      StatisticsRun{query.text(0), start_ms, static_cast<std::uint64_t>(query.integer(1))}};
+}
+
 }  // namespace sqlite
 
 }  // namespace fpx::broker

@@ -230,6 +230,10 @@ inline constexpr Statement kRecordStatisticsRun{
     "record_statistics_run",
     "INSERT INTO statistics_runs (period, start_ms, revealed, feed_sequence) "
     "VALUES ($1::text, $2::bigint, $3::bigint, $4::bigint)"};
+inline constexpr Statement kPublishedStatisticsPeriod{
+    "published_statistics_period",
+    "SELECT period, feed_sequence FROM statistics_runs WHERE start_ms = $1::bigint AND revealed = 0 "
+    "AND feed_sequence != 0 ORDER BY feed_sequence DESC LIMIT 1"};
 inline constexpr Statement kNextFeedSequence{"next_feed_sequence", "SELECT COALESCE(MAX(seq), 0) + 1 FROM feed"};
 inline constexpr Statement kAppendFeed{
     "append_feed",
@@ -253,7 +257,7 @@ inline constexpr const Statement* kAll[] = {
     &kBytesStoredSince, &kInsertLifecycle, &kUpdateLifecycle, &kLifecycleOf, &kLifecycleDue,
     &kMarkLifecycleDelivered, &kWatchSerial, &kUnwatchSerials, &kMatchSerial, &kActiveWatchedSerials,
     &kWatchedSerialsAddedSince, &kLifecycleBetween, &kFirstSubmission, &kFactsOfTracing, &kLeafParts,
-    &kLastStatisticsPeriod, &kStatisticsAwaitingReveal, &kRecordStatisticsRun, &kNextFeedSequence, &kAppendFeed,
+    &kLastStatisticsPeriod, &kStatisticsAwaitingReveal, &kRecordStatisticsRun, &kPublishedStatisticsPeriod, &kNextFeedSequence, &kAppendFeed,
     &kFeedPage, &kAppendCheckpoint, &kLatestCheckpoint,
 };
 

@@ -291,6 +291,7 @@ class PostgresStore final : public Store {
   Result<std::vector<StatisticsRun>> statistics_awaiting_reveal(const std::string& period,
                                                                 std::int64_t started_before) override;
   Status record_statistics_run(const StatisticsRun& run, bool revealed) override;
+  Result<std::optional<StatisticsRun>> published_statistics_period(std::int64_t start_ms) override;
 
   // postgres_feed_log.cpp
   Result<std::uint64_t> next_feed_sequence() override;

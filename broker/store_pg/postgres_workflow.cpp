@@ -249,4 +249,12 @@ Status PostgresStore::record_statistics_run(const StatisticsRun& run_row, bool r
                        "recording a statistics run"));
 }
 
+Result<std::optional<StatisticsRun>> PostgresStore::published_statistics_period(std::int64_t start_ms) {
+  auto rows = run(sql::kPublishedStatisticsPeriod, Params().add(start_ms), "reading the statistics runs");
+  if (!rows) return std::move(rows).take_error();
+  if (rows->size() == 0) return std::optional<StatisticsRun>{};
+  return std::optional<StatisticsRun>{
+      StatisticsRun{rows->text(0, 0), start_ms, static_cast<std::uint64_t>(rows->integer(0, 1))}};
+}
+
 }  // namespace fpx::broker::pg

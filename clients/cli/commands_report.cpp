@@ -151,6 +151,19 @@ int run_report(const GlobalOptions& global, const ReportOptions& options) {
                                 .str());
     }
     out.unsigned_number("campaignReports", data->campaigns.size()).unsigned_number("publicAlerts", data->alerts.size());
+    // Issue 12: alerts by status as of today, and the states' statements.
+    {
+      const std::string today = context.generated_at.substr(0, 10);
+      std::size_t cancelled = 0;
+      std::size_t expired = 0;
+      for (const auto& alert : data->alerts) {
+        const auto status = report::alert_status(alert, today);
+        cancelled += status == "cancelled" ? 1 : 0;
+        expired += status == "expired" ? 1 : 0;
+      }
+      out.unsigned_number("cancelledAlerts", cancelled).unsigned_number("expiredAlerts", expired);
+      out.unsigned_number("statements", data->statements.size());
+    }
     if (data->checkpoint) out.unsigned_number("treeSize", data->checkpoint->tree_size);
     out.boolean("logVerified", log_verified);
     std::cout << out.str() << "\n";
@@ -169,6 +182,22 @@ int run_report(const GlobalOptions& global, const ReportOptions& options) {
     std::cout << "statistics: none saved yet (a period's statistics are published once it ends)\n";
   }
   std::cout << "campaign reports: " << data->campaigns.size() << ", public alerts: " << data->alerts.size() << "\n";
+  // Issue 12: each alert with its status and public text; the statements
+  // beside the figures they answer.
+  for (const auto& alert : data->alerts) {
+    const auto status = report::alert_status(alert, context.generated_at.substr(0, 10));
+    std::cout << "  alert " << alert.month << " " << alert.alert_kind << " from " << alert.issuing_country << " ("
+              << alert.region << "): " << status
+              << (status == "cancelled" ? " on " + *alert.cancelled_on
+                                        : (alert.valid_until.empty() ? std::string() : ", valid until " + alert.valid_until))
+              << (alert.public_summary.empty() ? std::string() : ": " + alert.public_summary) << "\n";
+  }
+  for (const auto& statement : data->statements) {
+    const bool shown = data->statistics && data->statistics->period == statement.period &&
+                       data->statistics->period_start == statement.period_start;
+    std::cout << "statement of " << statement.country << " on its figures for " << statement.period << " from "
+              << statement.period_start << (shown ? " (the period shown)" : "") << ": " << statement.text << "\n";
+  }
   if (data->checkpoint) {
     std::cout << "checkpoint: tree size " << data->checkpoint->tree_size << ", "
               << (log_verified ? "accepted by `fpx log verify`" : "not yet accepted: run `fpx log verify`") << "\n";

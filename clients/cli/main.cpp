@@ -12,6 +12,7 @@
 #include "commands_desk.hpp"
 #include "commands_case.hpp"
 #include "commands_import.hpp"
+#include "commands_statement.hpp"
 
 namespace {
 
@@ -127,6 +128,9 @@ int run(int argc, char** argv) {
   auto* publish = campaign->add_subcommand("publish", "publish a campaign report (deploy/examples/campaign-report.json)");
   publish->add_option("FILE", campaign_options.file, "message JSON with body {\"campaignReport\": {...}}")->required();
   publish->add_flag("--dry-run", campaign_options.dry_run, "validate and show, send nothing");
+
+  // --- statement (issue 12: a state's right of reply, commands_statement.cpp) ----
+  StatementCommands statement_commands(app, global);
 
   // --- verify ------------------------------------------------------------------
   VerifyOptions verify_options;
@@ -300,6 +304,7 @@ int run(int argc, char** argv) {
   }
   if (auto code = case_commands.run_parsed()) return *code;
   if (auto code = import_command.run_parsed()) return *code;
+  if (auto code = statement_commands.run_parsed()) return *code;
   std::cerr << app.help();
   return kExitUsage;
 }

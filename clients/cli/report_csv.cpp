@@ -1,6 +1,8 @@
 #include "report_csv.hpp"
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
 
 #include "local_store.hpp"
 
@@ -18,6 +20,15 @@ std::string field(const std::string& text) {
     quoted += c;
   }
   return quoted + "\"";
+}
+
+// A text a state wrote (an alert's public summary, a statement): a cell
+// starting with = + - @ would be run as a formula by a spreadsheet (CSV
+// injection), so it is written after an apostrophe, which spreadsheets show
+// as text (OWASP's advice); every other text is written as signed.
+std::string text_field(const std::string& text) {
+  if (!text.empty() && std::string_view("=+-@").find(text.front()) != std::string_view::npos) return field("'" + text);
+  return field(text);
 }
 
 std::string count(const Count& value) { return value ? std::to_string(*value) : std::string(); }
@@ -97,6 +108,40 @@ Result<std::vector<std::filesystem::path>> write_csv_tables(const ReportData& da
     }
     written.push_back(path);
   }
+  // Issue 12: the public alerts with their status, and the states' statements.
+  auto save = [&](const char* file, const std::string& text) -> Status {
+    const auto path = dir / file;
+    if (auto saved = write_file_atomically(path, ByteView(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
+        !saved) {
+      return saved;
+    }
+    written.push_back(path);
+    return {};
+  };
+  // "expired" is as of the day the file is written (UTC), like the page's.
+  const auto today_days = std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now());
+  const std::chrono::year_month_day today_date(today_days);
+  char today[16];
+  std::snprintf(today, sizeof today, "%04d-%02u-%02u", static_cast<int>(today_date.year()),
+                static_cast<unsigned>(today_date.month()), static_cast<unsigned>(today_date.day()));
+  std::string alerts = "feedRecord,month,alertKind,issuingCountry,region,validUntil,status,cancelledOn,publicSummary,"
+                       "cancelSummary\r\n";
+  for (const auto& alert : data.alerts) {
+    alerts.append(std::to_string(alert.sequence)).append(",").append(field(alert.month)).append(",");
+    alerts.append(field(alert.alert_kind)).append(",").append(field(alert.issuing_country)).append(",");
+    alerts.append(field(alert.region)).append(",").append(field(alert.valid_until)).append(",");
+    alerts.append(alert_status(alert, today)).append(",").append(field(alert.cancelled_on.value_or(""))).append(",");
+    alerts.append(text_field(alert.public_summary)).append(",").append(text_field(alert.cancel_summary)).append("\r\n");
+  }
+  if (auto saved = save("alerts.csv", alerts); !saved) return std::move(saved).take_error();
+  std::string statements = "feedRecord,country,period,periodStart,statisticsRecord,text\r\n";
+  for (const auto& statement : data.statements) {
+    statements.append(std::to_string(statement.sequence)).append(",").append(field(statement.country)).append(",");
+    statements.append(field(statement.period)).append(",").append(field(statement.period_start)).append(",");
+    statements.append(std::to_string(statement.statistics_sequence)).append(",").append(text_field(statement.text));
+    statements.append("\r\n");
+  }
+  if (auto saved = save("statements.csv", statements); !saved) return std::move(saved).take_error();
   return written;
 }
 

@@ -2,6 +2,10 @@
 // period as CSV, one file per table (pairs.csv, by_requester.csv,
 // by_requested.csv, by_region.csv, total.csv), one line per row and period,
 // oldest period first. A suppressed count is an empty field, never 0.
+// Issue 12: alerts.csv (every public alert with its validUntil, its status
+// as of the day the file is written: active, expired or cancelled, and its
+// public text) and statements.csv (every state's statement on its figures,
+// naming the statistics record it answers).
 #pragma once
 
 #include <filesystem>

@@ -233,6 +233,21 @@ std::string RowStatistics::label() const {
   return "all states";
 }
 
+std::string alert_status(const PublicAlert& alert, const std::string& today) {
+  if (alert.cancelled_on) return "cancelled";
+  // YYYY-MM-DD compares as text; valid through its last day.
+  if (!alert.valid_until.empty() && alert.valid_until < today) return "expired";
+  return "active";
+}
+
+std::vector<const FiguresStatement*> ReportData::statements_on(const StatisticsRecord& record) const {
+  std::vector<const FiguresStatement*> found;
+  for (const auto& statement : statements) {
+    if (statement.period == record.period && statement.period_start == record.period_start) found.push_back(&statement);
+  }
+  return found;
+}
+
 std::vector<const RowStatistics*> StatisticsRecord::table(std::string_view name) const {
   std::vector<const RowStatistics*> found;
   for (const auto& row : rows) {
@@ -245,6 +260,13 @@ Result<ReportData> read_report_data(const std::vector<FeedStore::SavedRecord>& r
   ReportData data;
   data.records = records.size();
   std::map<std::pair<std::string, std::string>, StatisticsRecord> by_period;  // (kind, start) -> shown record
+  struct AlertStatus {
+    std::int64_t alert_message_log_index;
+    std::string status;
+    std::string day;
+    std::string public_summary;
+  };
+  std::vector<AlertStatus> statuses;  // issue 12: applied to the alerts once all are read
   for (const auto& saved : records) {
     if (data.first_sequence == 0 || saved.sequence < data.first_sequence) data.first_sequence = saved.sequence;
     data.last_sequence = std::max(data.last_sequence, saved.sequence);
@@ -281,8 +303,29 @@ Result<ReportData> read_report_data(const std::vector<FeedStore::SavedRecord>& r
       report.community_partners = read.texts("communityPartners");
       data.campaigns.push_back(std::move(report));
     } else if (saved.kind == "public-alert") {
-      data.alerts.push_back({saved.sequence, read.text("alertKind"), read.text("issuingCountry"), read.text("region"),
-                             read.text("month")});
+      PublicAlert alert;
+      alert.sequence = saved.sequence;
+      alert.alert_kind = read.text("alertKind");
+      alert.issuing_country = read.text("issuingCountry");
+      alert.region = read.text("region");
+      alert.month = read.text("month");
+      // Issue 12's fields: absent from records of brokers before it.
+      if (object.contains("validUntil")) alert.valid_until = read.text("validUntil");
+      if (object.contains("publicSummary")) alert.public_summary = read.text("publicSummary");
+      if (object.contains("messageLogIndex")) alert.message_log_index = read.integer("messageLogIndex");
+      data.alerts.push_back(std::move(alert));
+    } else if (saved.kind == "public-alert-status") {
+      statuses.push_back({read.integer("alertMessageLogIndex"), read.text("status"), read.text("day"),
+                          read.text("publicSummary")});
+    } else if (saved.kind == "figures-statement") {
+      FiguresStatement statement;
+      statement.sequence = saved.sequence;
+      statement.country = read.text("country");
+      statement.period = read.text("period");
+      statement.period_start = read.text("periodStart");
+      statement.statistics_sequence = static_cast<std::uint64_t>(read.integer("statisticsSequence"));
+      statement.text = read.text("text");
+      data.statements.push_back(std::move(statement));
     } else if (saved.kind == "checkpoint") {
       CheckpointRecord checkpoint{saved.sequence, 0, read.text("rootHash"), read.text("note")};
       const std::int64_t size = read.integer("treeSize");
@@ -295,6 +338,18 @@ Result<ReportData> read_report_data(const std::vector<FeedStore::SavedRecord>& r
       return make_error(ErrorCode::malformed, name + " " + problem +
                                                   ": run `fpx log verify`, and report it to the "
                                                   "exchange if it passes");
+    }
+  }
+
+  // A cancel's status names its alert by the alert message's leaf; the
+  // first cancel of an alert counts (a later one changes nothing).
+  for (const auto& status : statuses) {
+    if (status.status != "cancelled" || status.alert_message_log_index < 0) continue;
+    for (auto& alert : data.alerts) {
+      if (alert.message_log_index == status.alert_message_log_index && !alert.cancelled_on) {
+        alert.cancelled_on = status.day;
+        alert.cancel_summary = status.public_summary;
+      }
     }
   }
 

@@ -80,6 +80,28 @@ struct PublicAlert {
   std::string issuing_country;
   std::string region;
   std::string month;  // YYYY-MM
+  // Issue 12 (empty in records of brokers before it):
+  std::string valid_until;     // YYYY-MM-DD: past it, the reader shows the alert as expired
+  std::string public_summary;  // the text its issuing state wrote for the public
+  std::optional<std::int64_t> message_log_index;  // its message's leaf, which a public-alert-status names
+  // From the alert's public-alert-status record, once its state cancelled it.
+  std::optional<std::string> cancelled_on;  // YYYY-MM-DD
+  std::string cancel_summary;               // the cancel's public text, if any
+};
+
+// What a reader shows for an alert on `today` (YYYY-MM-DD, UTC): "cancelled"
+// (a public-alert-status record says so), "expired" (past its validUntil,
+// computed by the reader: the feed never publishes it), else "active".
+std::string alert_status(const PublicAlert& alert, const std::string& today);
+
+// Issue 12: a state's signed statement on its own figures for one period.
+struct FiguresStatement {
+  std::uint64_t sequence = 0;
+  std::string country;
+  std::string period;        // the statistics record's kind of period
+  std::string period_start;  // its periodStart (ISO 8601 UTC)
+  std::uint64_t statistics_sequence = 0;  // the statistics record it answers
+  std::string text;
 };
 
 struct CheckpointRecord {
@@ -112,6 +134,9 @@ struct ReportData {
   std::size_t older_format_records = 0;
   std::vector<CampaignReport> campaigns;
   std::vector<PublicAlert> alerts;
+  std::vector<FiguresStatement> statements;  // issue 12, in feed order
+  // The statements on one period's figures (kind and start), in feed order.
+  std::vector<const FiguresStatement*> statements_on(const StatisticsRecord& record) const;
   std::optional<CheckpointRecord> checkpoint;  // the latest saved checkpoint record
 };
 

@@ -358,6 +358,23 @@ void statistics_table(Markup& page, const StatisticsRecord& statistics) {
   page.raw("</tbody></table></details>");
 }
 
+// Issue 12: the states' statements on the period shown, beside its figures.
+void statements_block(Markup& page, const ReportData& data, const StatisticsRecord& statistics) {
+  const auto statements = data.statements_on(statistics);
+  page.open("div", {{"id", "statements"}}).element("h3", "What the states say about their figures");
+  if (statements.empty()) {
+    page.element("p", "No state has published a statement on its figures for this period.", {{"class", "empty"}});
+  }
+  for (const auto* statement : statements) {
+    page.open("figure", {{"class", "statement"}, {"data-country", statement->country}});
+    page.element("blockquote", statement->text);
+    page.element("figcaption", "Statement of " + statement->country + " on its figures for this period, signed by its "
+                                   "focal point (feed record " + std::to_string(statement->sequence) + ")");
+    page.close("figure");
+  }
+  page.close("div");
+}
+
 void statistics_section(Markup& page, const ReportData& data) {
   page.open("section", {{"id", "statistics"}}).element("h2", "How the exchange answers tracing requests");
   if (!data.statistics) {
@@ -395,6 +412,7 @@ void statistics_section(Markup& page, const ReportData& data) {
     figure(page, grounds);
   }
   statistics_table(page, statistics);
+  statements_block(page, data, statistics);
 
   // Which periods the feed holds, so a reader knows what else there is (`--period`).
   page.open("p", {{"class", "note"}}).text("Statistics saved in the feed: ");
@@ -445,26 +463,60 @@ void campaign_section(Markup& page, const ReportData& data) {
   page.raw("</tbody></table></details></section>");
 }
 
-void alert_section(Markup& page, const ReportData& data) {
+// Issue 12: an alert's status in words, for the list and the table.
+std::string alert_status_text(const PublicAlert& alert, const std::string& status) {
+  if (status == "cancelled") return "Cancelled by " + alert.issuing_country + " on " + *alert.cancelled_on;
+  if (status == "expired") return "Expired: valid until " + alert.valid_until;
+  return alert.valid_until.empty() ? std::string("Active") : "Active until " + alert.valid_until;
+}
+
+void alert_section(Markup& page, const ReportData& data, const PageContext& context) {
   page.open("section", {{"id", "alerts"}}).element("h2", "Public alerts");
   if (data.alerts.empty()) {
     page.element("p", "No publishable alert has been issued yet.", {{"class", "empty"}}).close("section");
     return;
   }
   figure(page, alert_chart(data.alerts));
+  // Issue 12: each alert with the text its state wrote for the public, and
+  // whether it still holds: cancelled (a record of the feed says so) or
+  // expired (past its validUntil on the day this page was made).
+  const std::string today = context.generated_at.substr(0, 10);
+  page.element("p",
+               "Whether an alert holds is as of " + today +
+                   ": \u201cexpired\u201d is worked out by this page from the alert's published end date, "
+                   "\u201ccancelled\u201d is the issuing state's cancellation, published on the feed.",
+               {{"class", "note"}});
+  page.open("ul", {{"class", "alert-list"}});
+  for (const auto& alert : data.alerts) {
+    const std::string status = alert_status(alert, today);
+    page.open("li", {{"class", "alert " + status}, {"data-status", status}, {"data-sequence", std::to_string(alert.sequence)}});
+    page.element("strong", words(alert.alert_kind) + " \u00b7 " + alert.issuing_country + " \u00b7 " + alert.region +
+                               " \u00b7 " + alert.month);
+    page.text(" ").element("span", alert_status_text(alert, status), {{"class", "alert-status"}});
+    if (!alert.public_summary.empty()) {
+      page.element("p", alert.public_summary, {{"class", "alert-summary"}});
+    }
+    if (status == "cancelled" && !alert.cancel_summary.empty()) {
+      page.element("p", alert.cancel_summary, {{"class", "cancel-summary"}});
+    }
+    page.close("li");
+  }
+  page.close("ul");
   page.open("details", {{"class", "table"}}).element("summary", "The alerts as a table");
   page.raw("<table><thead><tr>");
-  for (const char* heading : {"month", "kind", "issuing state", "region", "feed record"}) {
+  for (const char* heading : {"month", "kind", "issuing state", "region", "status", "public summary", "feed record"}) {
     page.element("th", heading, {{"scope", "col"}});
   }
   page.raw("</tr></thead><tbody>");
   for (const auto& alert : data.alerts) {
     page.raw("<tr>").element("th", alert.month, {{"scope", "row"}}).element("td", words(alert.alert_kind));
     page.element("td", alert.issuing_country).element("td", alert.region);
+    page.element("td", alert_status_text(alert, alert_status(alert, today))).element("td", alert.public_summary);
     page.element("td", std::to_string(alert.sequence), {{"class", "number"}}).raw("</tr>");
   }
   page.raw("</tbody></table></details></section>");
 }
+
 
 void checkpoint_section(Markup& page, const ReportData& data, const PageContext& context) {
   page.open("section", {{"id", "checkpoint"}}).element("h2", "The transparency log this page was built from");
@@ -550,6 +602,14 @@ svg .grid { stroke: var(--line); }
 svg .bar.median { fill: var(--median); } svg .bar.p90 { fill: var(--p90); }
 svg .bar.within { fill: var(--within); } svg .bar.acknowledged { fill: var(--acknowledged); }
 svg .bar.count { fill: var(--count); }
+ul.alert-list { list-style: none; padding: 0; margin: 10px 0; }
+ul.alert-list li { border-left: 4px solid var(--count); padding: 4px 10px; margin: 0 0 8px; }
+ul.alert-list li.cancelled, ul.alert-list li.expired { border-left-color: var(--line); color: var(--muted); }
+.alert-status { font-size: 13px; font-weight: 600; }
+li.cancelled .alert-status { color: #a4400b; }
+.alert-summary, .cancel-summary { margin: 2px 0 0; }
+figure.statement { border-left: 4px solid var(--median); padding: 4px 12px; margin: 10px 0; }
+figure.statement blockquote { margin: 0; font-style: italic; }
 svg .bar.collected { fill: var(--collected); } svg .bar.destroyed { fill: var(--destroyed); }
 svg .swatch.median { fill: var(--median); } svg .swatch.p90 { fill: var(--p90); }
 svg .swatch.within { fill: var(--within); } svg .swatch.acknowledged { fill: var(--acknowledged); }
@@ -723,7 +783,7 @@ std::string render_page(const ReportData& data, const PageContext& context) {
   page.raw("</header><main>");
   statistics_section(page, data);
   campaign_section(page, data);
-  alert_section(page, data);
+  alert_section(page, data, context);
   checkpoint_section(page, data, context);
   page.raw("</main><footer>");
   page.element("p", "Made by `fpx report` for observer " + context.observer + " from " + context.records_file +

@@ -2856,3 +2856,147 @@ TEST_CASE("import rows: a CSV of seized firearms over a bound or malformed is re
     CHECK(parsed.error().message.find("'serial_numbr' is not a column") != std::string::npos);
   }
 }
+
+// ---- Public effects (issue 12 items 4 and 6): one SECTION per row ---------------------
+// A cancel changes how an alert shows on the public feed, and a figures
+// statement is published beside a state's figures: only the state concerned
+// may send either. Each refusal is typed and audited, and nothing is stored:
+// `status` does not know the id, and the feed carries no record of it (a
+// record is written in the message's own transaction, before its answer).
+namespace {
+
+void nothing_stored(Exchange& exchange, Client& sender, const Bytes& envelope, const std::string& principal,
+                    const std::string& stage, ErrorCode code, std::size_t audit_before) {
+  auto status = sender.status(test::message_id_of(envelope));
+  CHECK_FALSE(status.ok());
+  if (!status.ok()) CHECK(status.error().code == ErrorCode::not_found);
+  CHECK(exchange.audit_since(audit_before, stage, code, principal).size() == 1);
+  auto observer = client::ObserverClient::connect(exchange.pki.identity("cso.sahel-watch"),
+                                                  test::observer_options(*exchange.broker, exchange.pki));
+  REQUIRE(observer.ok());
+  auto page = (*observer)->follow(1, 1000);
+  REQUIRE(page.ok());
+  for (const auto& record : page->records) {
+    INFO("feed record " << record.sequence << ": " << record.signed_record);
+    CHECK(record.kind != "public-alert-status");
+    CHECK(record.kind != "figures-statement");
+  }
+}
+
+}  // namespace
+
+TEST_CASE("public-effect rows: only the issuing state cancels its alert and only a focal point speaks of its own "
+          "published figures") {
+  Exchange exchange({});
+  auto burkina = exchange.connect("bf.focal-point");
+  auto niger = exchange.connect("ne.focal-point");
+  // Burkina Faso's public alert, to Niger.
+  Bytes alert = test::seal_changed(exchange.identity("bf.focal-point"), MessageType::ALERT, [](auto header, auto body) {
+    header.initRecipients(1)[0].setCountry("NE");
+    body.getAlert().setPublicSummary("Rifles stolen from a depot");
+  });
+  REQUIRE(burkina->submit(alert).ok());
+  const MessageId alert_id = test::message_id_of(alert);
+  auto cancel = [&](const std::string& signer, std::optional<MessageId> cancelled) {
+    return test::seal_changed(exchange.identity(signer), MessageType::ALERT, [&](auto header, auto body) {
+      header.initRecipients(1)[0].setCountry(signer == "bf.focal-point" ? "NE" : "BF");
+      if (cancelled) header.setInReplyTo(kj::arrayPtr(cancelled->bytes.data(), cancelled->bytes.size()));
+      body.getAlert().setKind(wire::AlertKind::CANCEL);
+      body.getAlert().setSummary("recovered");
+    });
+  };
+  auto statement = [&](const std::string& signer, const char* country, auto&& change) {
+    return test::seal_changed(exchange.identity(signer), MessageType::FIGURES_STATEMENT, [&](auto header, auto body) {
+      body.getFiguresStatement().setCountry(country);
+      change(header, body.getFiguresStatement());
+    });
+  };
+  const auto unchanged = [](auto, auto) {};
+  std::size_t audit_before = exchange.broker->audit().size();
+
+  SECTION("another state's cancel of an alert is refused with unauthorized") {
+    Bytes hostile = cancel("ne.focal-point", alert_id);
+    auto refused = niger->submit(hostile);
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().code == ErrorCode::unauthorized);
+    CHECK_THAT(refused.error().message, Catch::Contains("issued by BF") && Catch::Contains("only the issuing state"));
+    nothing_stored(exchange, *niger, hostile, "ne.focal-point", "authorize", ErrorCode::unauthorized, audit_before);
+  }
+  SECTION("a cancel that names no alert in inReplyTo is refused with schema_violation") {
+    Bytes hostile = cancel("bf.focal-point", std::nullopt);
+    auto refused = burkina->submit(hostile);
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().code == ErrorCode::schema_violation);
+    CHECK_THAT(refused.error().message, Catch::Contains("inReplyTo"));
+    nothing_stored(exchange, *burkina, hostile, "bf.focal-point", "authorize", ErrorCode::schema_violation,
+                   audit_before);
+  }
+  SECTION("a cancel naming no stored alert is refused with not_found") {
+    Bytes hostile = cancel("bf.focal-point", MessageId::random());
+    auto refused = burkina->submit(hostile);
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().code == ErrorCode::not_found);
+    nothing_stored(exchange, *burkina, hostile, "bf.focal-point", "authorize", ErrorCode::not_found, audit_before);
+  }
+  SECTION("an alert's public summary holding a bidirectional override is refused with schema_violation") {
+    Bytes hostile = test::seal_changed(exchange.identity("bf.focal-point"), MessageType::ALERT, [](auto header, auto body) {
+      header.initRecipients(1)[0].setCountry("NE");
+      body.getAlert().setPublicSummary("Rifles \u202Edenots\u202C from a depot");
+    });
+    auto refused = burkina->submit(hostile);
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().code == ErrorCode::schema_violation);
+    CHECK_THAT(refused.error().describe(), Catch::Contains("publicSummary") && Catch::Contains("U+202E"));
+    nothing_stored(exchange, *burkina, hostile, "bf.focal-point", "validate", ErrorCode::schema_violation,
+                   audit_before);
+  }
+  SECTION("a public summary on an alert not marked publishable is refused with schema_violation") {
+    Bytes hostile = test::seal_changed(exchange.identity("bf.focal-point"), MessageType::ALERT, [](auto header, auto body) {
+      header.initRecipients(1)[0].setCountry("NE");
+      body.getAlert().setPublishable(false);
+      body.getAlert().setPublicSummary("Rifles stolen from a depot");
+    });
+    auto refused = burkina->submit(hostile);
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().code == ErrorCode::schema_violation);
+    CHECK_THAT(refused.error().describe(), Catch::Contains("not publishable"));
+    nothing_stored(exchange, *burkina, hostile, "bf.focal-point", "validate", ErrorCode::schema_violation,
+                   audit_before);
+  }
+  SECTION("a statement attached to another state's figures is refused with unauthorized") {
+    auto senegal = exchange.connect("sn.focal-point");
+    Bytes hostile = statement("sn.focal-point", "NE", unchanged);
+    auto refused = senegal->submit(hostile);
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().code == ErrorCode::unauthorized);
+    CHECK_THAT(refused.error().message, Catch::Contains("only to its own state's figures"));
+    nothing_stored(exchange, *senegal, hostile, "sn.focal-point", "authorize", ErrorCode::unauthorized, audit_before);
+  }
+  SECTION("a statement on a period whose statistics were never published is refused with not_found") {
+    auto senegal = exchange.connect("sn.focal-point");
+    Bytes hostile = statement("sn.focal-point", "SN", unchanged);
+    auto refused = senegal->submit(hostile);
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().code == ErrorCode::not_found);
+    CHECK_THAT(refused.error().message, Catch::Contains("2026-10-01T00:00:00Z") && Catch::Contains("published"));
+    nothing_stored(exchange, *senegal, hostile, "sn.focal-point", "authorize", ErrorCode::not_found, audit_before);
+  }
+  SECTION("a statement from an agency is refused with wrong_role") {
+    auto agency = exchange.connect("sn.police-judiciaire");
+    Bytes hostile = statement("sn.police-judiciaire", "SN", unchanged);
+    auto refused = agency->submit(hostile);
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().code == ErrorCode::wrong_role);
+    nothing_stored(exchange, *agency, hostile, "sn.police-judiciaire", "open", ErrorCode::wrong_role, audit_before);
+  }
+  SECTION("a statement addressed to a state rather than the exchange is refused with schema_violation") {
+    auto senegal = exchange.connect("sn.focal-point");
+    Bytes hostile = statement("sn.focal-point", "SN",
+                              [](auto header, auto) { header.initRecipients(1)[0].setCountry("NE"); });
+    auto refused = senegal->submit(hostile);
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().code == ErrorCode::schema_violation);
+    nothing_stored(exchange, *senegal, hostile, "sn.focal-point", "authorize", ErrorCode::schema_violation,
+                   audit_before);
+  }
+}

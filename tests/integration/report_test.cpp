@@ -5,8 +5,10 @@
 // figures are written by hand from the scenario below.
 #include <sys/wait.h>
 
+#include <array>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <optional>
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -499,4 +501,188 @@ TEST_CASE(
   CHECK(refused.exit_code == 1);
   CHECK_THAT(refused.err, Catch::Contains("does not verify"));
   CHECK_FALSE(fs::exists(altered));
+}
+
+namespace {
+
+// Issue 12: BF's alert for the Sahel with a public summary, set by the test.
+auto public_alert(std::string summary, std::array<int, 3> occurred, std::array<int, 3> valid_until) {
+  return [summary = std::move(summary), occurred, valid_until](wire::Header::Builder header, wire::Body::Builder body) {
+    header.initRecipients(1)[0].setRegion("Sahel");
+    auto alert = body.getAlert();
+    alert.setPublicSummary(summary);
+    auto set = [](wire::Date::Builder date, std::array<int, 3> ymd) {
+      date.setYear(static_cast<std::uint16_t>(ymd[0]));
+      date.setMonth(static_cast<std::uint8_t>(ymd[1]));
+      date.setDay(static_cast<std::uint8_t>(ymd[2]));
+    };
+    set(alert.initOccurredOn(), occurred);
+    set(alert.initValidUntil(), valid_until);
+  };
+}
+
+// Follows the feed until a record of `kind` and a checkpoint covering it
+// have come; returns that record.
+client::FeedRecord wait_for_covered(client::ObserverClient& watcher, const std::string& kind) {
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  std::uint64_t next = 1;
+  std::optional<client::FeedRecord> found;
+  for (;;) {
+    auto page = watcher.follow(next, 1000);
+    REQUIRE(page.ok());
+    for (const auto& record : page->records) {
+      if (record.kind == kind && !found) found = record;
+      if (found && record.kind == "checkpoint" && record.sequence > found->sequence) return *found;
+    }
+    next = page->next_sequence;
+    if (std::chrono::steady_clock::now() > deadline) FAIL("no covered " << kind << " record on the feed after 30 s");
+    std::this_thread::sleep_for(100ms);
+  }
+}
+
+}  // namespace
+
+TEST_CASE(
+    "fpx report shows each alert's public text and whether it is cancelled or expired and a state's statement beside "
+    "its figures as Chromium renders them") {
+  ReportExchange exchange;
+  const fs::path scratch = exchange.pki.dir();
+  const std::string fpx = std::string(FPX_BIN_DIR) + "/fpx";
+  const fs::path observer_profile = scratch / "observer-profile";
+  const fs::path senegal_profile = scratch / "senegal-profile";
+  auto init = run({fpx, "profile", "init", "--dir", observer_profile.string(), "--identity",
+                   (scratch / "participants" / "cso.sahel-watch").string(), "--observer-endpoint",
+                   exchange.broker->observers_endpoint(), "--broker-cert", exchange.broker_chain().string(),
+                   "--root-ca", exchange.pki.root_pem().string()},
+                  scratch);
+  INFO(init.err);
+  REQUIRE(init.exit_code == 0);
+  auto init_senegal = run({fpx, "profile", "init", "--dir", senegal_profile.string(), "--identity",
+                           (scratch / "participants" / "sn.focal-point").string(), "--broker-endpoint",
+                           exchange.broker->endpoint(), "--broker-cert", exchange.broker_chain().string(),
+                           "--root-ca", exchange.pki.root_pem().string(), "--crl-dir",
+                           exchange.pki.crl_dir().string()},
+                          scratch);
+  INFO(init_senegal.err);
+  REQUIRE(init_senegal.exit_code == 0);
+
+  auto burkina = exchange.participant("bf.focal-point");
+  auto niger = exchange.participant("ne.focal-point");
+  auto agency = exchange.participant("sn.police-judiciaire");
+  const auto burkina_identity = exchange.pki.identity("bf.focal-point");
+  // Active, cancelled, expired: three public alerts of Burkina Faso.
+  REQUIRE(burkina
+              ->submit(test::seal_changed(burkina_identity, MessageType::ALERT,
+                                          public_alert("Twelve rifles stolen from a police armoury", {2026, 11, 10},
+                                                       {2099, 12, 31})))
+              .ok());
+  Bytes to_cancel = test::seal_changed(burkina_identity, MessageType::ALERT,
+                                       public_alert("Ammunition diverted near a border post", {2026, 11, 12},
+                                                    {2099, 12, 31}));
+  REQUIRE(burkina->submit(to_cancel).ok());
+  REQUIRE(burkina
+              ->submit(test::seal_changed(burkina_identity, MessageType::ALERT,
+                                          public_alert("Pistols lost in transit", {2025, 1, 10}, {2025, 2, 10})))
+              .ok());
+  const MessageId cancelled_id = test::message_id_of(to_cancel);
+  auto cancel_of = [&](const Identity& signer) {
+    return test::seal_changed(signer, MessageType::ALERT, [&](auto header, auto body) {
+      header.setInReplyTo(kj::arrayPtr(cancelled_id.bytes.data(), cancelled_id.bytes.size()));
+      header.initRecipients(1)[0].setRegion("Sahel");
+      auto alert = body.getAlert();
+      alert.setKind(wire::AlertKind::CANCEL);
+      alert.setSummary("inventory error at the border post");
+      alert.setPublicSummary("Found: an inventory error");
+    });
+  };
+  // Niger may not cancel Burkina Faso's alert: refused, and the feed says nothing.
+  auto refused = niger->submit(cancel_of(exchange.pki.identity("ne.focal-point")));
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == ErrorCode::unauthorized);
+  CHECK_THAT(refused.error().message, Catch::Contains("only the issuing state cancels it"));
+  REQUIRE(burkina->submit(cancel_of(burkina_identity)).ok());
+
+  // One request, so that a statistics period is published.
+  while (now_ms() % kPeriodMs > 100) std::this_thread::sleep_for(10ms);
+  REQUIRE(agency->submit(test::seal_sample(exchange.pki.identity("sn.police-judiciaire"), MessageType::TRACING_REQUEST))
+              .ok());
+  auto watcher = exchange.observer();
+  const auto statistics = wait_for_covered(*watcher, "statistics");
+  const auto start_at = statistics.signed_record.find("\"periodStart\":\"");
+  REQUIRE(start_at != std::string::npos);
+  const std::string period_start = statistics.signed_record.substr(start_at + 15, 20);
+
+  // A statement on a period never published is refused, nothing sent.
+  auto unpublished = run({fpx, "--profile", senegal_profile.string(), "statement", "--period", "2001-01-01T00:00:00Z",
+                          "Our figures"},
+                         scratch);
+  CHECK(unpublished.exit_code == 1);
+  CHECK_THAT(unpublished.err, Catch::Contains("has been published"));
+  const std::string statement_text =
+      "Senegal sent one request this period; <b>we answer</b> every request we receive & publish our own log.";
+  auto stated = run({fpx, "--profile", senegal_profile.string(), "statement", "--period", period_start, statement_text},
+                    scratch);
+  INFO(stated.out << stated.err);
+  REQUIRE(stated.exit_code == 0);
+  const auto statement_record = wait_for_covered(*watcher, "figures-statement");
+  CHECK_THAT(statement_record.signed_record,
+             Catch::Contains("\"country\":\"SN\"") && Catch::Contains("\"periodStart\":\"" + period_start + "\"") &&
+                 Catch::Contains("\"statisticsSequence\":" + std::to_string(statistics.sequence)));
+  CHECK(statement_record.bound);
+
+  auto observed = run({fpx, "--profile", observer_profile.string(), "observe"}, scratch);
+  INFO(observed.out << observed.err);
+  REQUIRE(observed.exit_code == 0);
+  auto verified = run({fpx, "--profile", observer_profile.string(), "log", "verify"}, scratch);
+  INFO(verified.out << verified.err);
+  REQUIRE(verified.exit_code == 0);
+
+  const fs::path html = scratch / "alerts.html";
+  const fs::path tables = scratch / "tables";
+  auto made = run({fpx, "--profile", observer_profile.string(), "report", "--html", html.string(), "--csv",
+                   tables.string()},
+                  scratch);
+  INFO(made.out << made.err);
+  REQUIRE(made.exit_code == 0);
+  // The text output: each alert's status and text, the statement.
+  CHECK_THAT(made.out, Catch::Contains("cancelled on ") && Catch::Contains(": expired") &&
+                           Catch::Contains("Twelve rifles stolen from a police armoury") &&
+                           Catch::Contains("statement of SN on its figures for 2s from " + period_start +
+                                           " (the period shown): " + statement_text));
+
+  const std::string dom = rendered_dom(html, scratch);
+  INFO("rendered DOM in " << html);
+  CHECK(count(dom, "data-status=\"active\"") == 1);
+  CHECK(count(dom, "data-status=\"cancelled\"") == 1);
+  CHECK(count(dom, "data-status=\"expired\"") == 1);
+  CHECK_THAT(dom, Catch::Contains("<p class=\"alert-summary\">Twelve rifles stolen from a police armoury</p>") &&
+                      Catch::Contains("Cancelled by BF on ") &&
+                      Catch::Contains("<p class=\"cancel-summary\">Found: an inventory error</p>") &&
+                      Catch::Contains("Expired: valid until 2025-02-10") &&
+                      Catch::Contains("<p class=\"alert-summary\">Pistols lost in transit</p>"));
+  // The statement beside the period's figures, its markup shown as text.
+  const auto statements = dom.find("id=\"statements\"");
+  REQUIRE(statements != std::string::npos);
+  CHECK(dom.find("id=\"statistics\"") < statements);
+  CHECK(statements < dom.find("id=\"campaigns\""));
+  CHECK_THAT(dom.substr(statements),
+             Catch::Contains("<figure class=\"statement\" data-country=\"SN\"><blockquote>Senegal sent one request "
+                             "this period; &lt;b&gt;we answer&lt;/b&gt; every request we receive &amp; publish our "
+                             "own log.</blockquote>"));
+  CHECK(dom.find("<b>we answer") == std::string::npos);
+  // Never the private summaries.
+  CHECK(dom.find("inventory error at the border post") == std::string::npos);
+  CHECK(dom.find("stolen batch of rifles") == std::string::npos);
+
+  // The same in CSV, checked against the records.
+  const std::string alerts_csv = test::read_file(tables / "alerts.csv");
+  CHECK_THAT(alerts_csv, Catch::StartsWith("feedRecord,month,alertKind,issuingCountry,region,validUntil,status,"));
+  CHECK_THAT(alerts_csv, Catch::Contains(",2026-11,stolen,BF,Sahel,2099-12-31,active,,Twelve rifles stolen from a "
+                                         "police armoury,") &&
+                             Catch::Contains(",2099-12-31,cancelled,") &&
+                             Catch::Contains(",Ammunition diverted near a border post,Found: an inventory error") &&
+                             Catch::Contains(",2025-01,stolen,BF,Sahel,2025-02-10,expired,,Pistols lost in transit,"));
+  const std::string statements_csv = test::read_file(tables / "statements.csv");
+  CHECK_THAT(statements_csv, Catch::Contains(std::to_string(statement_record.sequence) + ",SN,2s," + period_start + "," +
+                                             std::to_string(statistics.sequence) + ",Senegal sent one request"));
 }

@@ -184,6 +184,16 @@ void fill_sample(MessageType type, wire::Header::Builder header, wire::Body::Bui
       notice.setHeldUntilMs(now_ms() - 1000);
       break;
     }
+    case MessageType::FIGURES_STATEMENT: {
+      // Issue 12: public, addressed to the exchange itself (no recipients).
+      header.setClassification(wire::Classification::PUBLIC);
+      header.initRecipients(0);
+      auto statement = body.initFiguresStatement();
+      statement.setCountry("SN");
+      statement.setPeriodStartMs(1'790'812'800'000);  // 2026-10-01T00:00:00Z
+      statement.setText("Senegal answered every request it received; two were delayed by a records migration.");
+      break;
+    }
     case MessageType::UNSPECIFIED:
       FAIL("no sample for an unspecified message type");
   }

@@ -335,6 +335,11 @@ class Store {
   virtual Result<std::vector<StatisticsRun>> statistics_awaiting_reveal(const std::string& period,
                                                                         std::int64_t started_before) = 0;
   virtual Status record_statistics_run(const StatisticsRun& run, bool revealed) = 0;
+  // Issue 12 (a state's statement on its figures): the published statistics
+  // record of the period starting at `start_ms`, of any period kind (the
+  // latest record if two kinds start then); nullopt when no period starting
+  // then was published (none, not yet ended, or found empty).
+  virtual Result<std::optional<StatisticsRun>> published_statistics_period(std::int64_t start_ms) = 0;
 
   // ---- retention (broker/store/retention.cpp) ----
   // Inside a transaction: empties the envelope of up to `limit` messages of

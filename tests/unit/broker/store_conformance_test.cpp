@@ -842,3 +842,25 @@ TEST_CASE("The broker's configuration chooses the store and wants a dsn for Post
   CHECK_THAT(problems("[store]\nbackend = \"postgres\"\ndsn = \"dbname=fpx\"\n"), !Catch::Contains("store."));
   CHECK_THAT(problems("[store]\nbackend = \"sqlite\"\n"), !Catch::Contains("store."));
 }
+
+// Issue 12: a figures statement is accepted only for a period whose
+// statistics record is on the feed.
+TEST_CASE("Each store finds the published statistics period starting at a time and never an empty or revealed one") {
+  FPX_EACH_STORE;
+  auto store = under_test.open();
+  CHECK_FALSE(must(store->published_statistics_period(kNowMs)).has_value());
+  require_ok(store->begin());
+  require_ok(store->record_statistics_run({"day", kNowMs, 3}, false));
+  require_ok(store->record_statistics_run({"month", kNowMs, 7}, false));   // a longer period starting then too
+  require_ok(store->record_statistics_run({"day", kNowMs + 10, 0}, false));  // ended empty: nothing published
+  require_ok(store->record_statistics_run({"day", kNowMs + 20, 9}, true));  // a reveal row only
+  require_ok(store->commit());
+  const auto found = must(store->published_statistics_period(kNowMs));
+  REQUIRE(found.has_value());
+  CHECK(found->period == "month");  // the latest record when two kinds start then
+  CHECK(found->start_ms == kNowMs);
+  CHECK(found->feed_sequence == 7);
+  CHECK_FALSE(must(store->published_statistics_period(kNowMs + 10)).has_value());
+  CHECK_FALSE(must(store->published_statistics_period(kNowMs + 20)).has_value());
+  CHECK_FALSE(must(store->published_statistics_period(kNowMs + 1)).has_value());
+}

@@ -95,3 +95,15 @@ TEST_CASE("unbound public records pass before the first bound one and fail after
   CHECK(cover.failure()->failure == CoverFailure::unbound_after_bound);
   CHECK_THAT(failed.error().message, Catch::Contains("is not bound to its leaf"));
 }
+
+TEST_CASE("an alert status or figures statement record is refused unbound even as the feed's first public record") {
+  for (const char* kind : {"public-alert-status", "figures-statement"}) {
+    INFO(kind);
+    FeedCover cover;
+    auto failed = cover.add(record(1, kind, 0, false), 0);
+    REQUIRE_FALSE(failed.ok());
+    CHECK(cover.failure()->failure == CoverFailure::unbound_after_bound);
+    FeedCover bound;
+    CHECK(bound.add(record(1, kind, 0, true), 0).ok());
+  }
+}

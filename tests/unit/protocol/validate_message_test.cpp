@@ -1157,3 +1157,91 @@ TEST_CASE("Unassigned, lower-case and wrongly sized codes are refused") {
     CHECK_FALSE(fpx::is_iso3166_alpha2(code));
   }
 }
+
+// ---- Public texts (issue 12: alert public summaries and figures statements) -----------
+
+namespace {
+
+// SN's focal point's statement on SN's figures for the period starting
+// 2023-10-01T00:00:00Z, as `fpx statement` builds it.
+wire::FiguresStatement::Builder make_figures_statement(Message& message) {
+  auto header = message.header();
+  header.setSenderParticipant("sn.focal-point");
+  header.setSenderCountry("SN");
+  header.setType(wire::MessageType::FIGURES_STATEMENT);
+  header.initRecipients(0);
+  header.setClassification(wire::Classification::PUBLIC);
+  auto statement = message.body().initFiguresStatement();
+  statement.setCountry("SN");
+  statement.setPeriodStartMs(1'696'118'400'000);
+  statement.setText("Senegal answered every request; two were delayed by a records migration.");
+  return statement;
+}
+
+}  // namespace
+
+TEST_CASE("An alert's public summary is a plain line of at most 280 characters on a publishable alert") {
+  Message message;
+  auto alert = message.make_alert();
+  alert.setPublishable(true);
+  alert.setPublicSummary("Fusils volés à Ouahigouya: signalez tout fusil M70 proposé à la vente");
+  CHECK(message.paths() == kNoErrors);
+  const std::string at_bound(280, 'a');
+  alert.setPublicSummary(text(at_bound));
+  CHECK(message.paths() == kNoErrors);
+  // 280 characters of two bytes each: the bound counts characters.
+  std::string accented;
+  for (int i = 0; i < 280; ++i) accented += "\xC3\xA9";
+  alert.setPublicSummary(text(accented));
+  CHECK(message.paths() == kNoErrors);
+  const std::string over(281, 'a');
+  alert.setPublicSummary(text(over));
+  CHECK(message.paths() == only("body.alert.publicSummary"));
+  for (const std::string& hostile : {std::string("two\nlines"), std::string("a\ttab"), std::string("bell\x07"),
+                                    std::string("C1 \xC2\x85 next line"), std::string("line \xE2\x80\xA8 separator"),
+                                    std::string("Rifles \xE2\x80\xAE" "denots"),
+                                    std::string("isolate \xE2\x81\xA6x\xE2\x81\xA9")}) {
+    INFO(hostile);
+    alert.setPublicSummary(text(hostile));
+    CHECK(message.paths() == only("body.alert.publicSummary"));
+  }
+  alert.setPublicSummary("Rifles stolen");
+  alert.setPublishable(false);
+  CHECK(message.paths() == only("body.alert.publicSummary"));
+  alert.setPublicSummary("");
+  CHECK(message.paths() == kNoErrors);
+}
+
+TEST_CASE("A figures statement speaks for the sender's own state about a period and says something") {
+  Message message;
+  auto statement = make_figures_statement(message);
+  CHECK(message.paths() == kNoErrors);
+  statement.setText(text(std::string(2000, 'a')));
+  CHECK(message.paths() == kNoErrors);
+  statement.setText(text(std::string(2001, 'a')));
+  CHECK(message.paths() == only("body.figuresStatement.text"));
+  statement.setText(" ");
+  CHECK(message.paths() == only("body.figuresStatement.text"));
+  statement.setText("first line\r\nsecond line");
+  CHECK(message.paths() == only("body.figuresStatement.text"));
+  statement.setText("Our figures are right");
+  statement.setCountry("NE");
+  CHECK(message.paths() == only("body.figuresStatement.country"));
+  statement.setCountry("SN");
+  statement.setPeriodStartMs(0);
+  CHECK(message.paths() == only("body.figuresStatement.periodStartMs"));
+  statement.setPeriodStartMs(-1);
+  CHECK(message.paths() == only("body.figuresStatement.periodStartMs"));
+  statement.setPeriodStartMs(1'696'118'400'000);
+  CHECK(message.paths() == kNoErrors);
+}
+
+TEST_CASE("A figures statement is public and addressed to the exchange alone") {
+  Message message;
+  make_figures_statement(message);
+  message.header().initRecipients(1)[0].setCountry("NE");
+  CHECK(message.paths() == only("header.recipients"));
+  message.header().initRecipients(0);
+  message.header().setClassification(wire::Classification::RESTRICTED);
+  CHECK(message.paths() == only("header.classification"));
+}
