@@ -18,6 +18,14 @@ enum MessageType {
   reminder @11;
   escalation @12;
   deadLetterNotice @13;
+  reservedFiguresStatement @14;
+  # Placeholder so the ordinals stay contiguous: the figures statement of
+  # issue 12 item 6 takes @14 (replace this line with it at merge).
+  earlyWarning @15;
+  earlyWarningAcknowledgement @16;
+  campaignContribution @17;
+  # Civil society's voice (PROTOCOL.md §7.9): sent by a cso certificate to
+  # its own state's focal point, the acknowledgement by that focal point.
 }
 
 enum Priority {

@@ -10,7 +10,7 @@ namespace {
 
 // Bump when the schema changes, and add the migration from the previous
 // version. A database with a newer version is refused, never guessed at.
-constexpr std::int64_t kSchemaVersion = 1;
+constexpr std::int64_t kSchemaVersion = 2;  // 2: civil society's early warnings (SQLite's schema 8)
 
 constexpr const char* kSchemaV1 = R"sql(
 CREATE TABLE schema_version (version BIGINT NOT NULL);
@@ -180,6 +180,24 @@ CREATE TRIGGER feed_keep_newest BEFORE DELETE ON feed FOR EACH ROW EXECUTE FUNCT
 INSERT INTO schema_version VALUES (1);
 )sql";
 
+// Version 2: civil society's early warnings and their clock, as SQLite's
+// schema 8 (broker/store/schema.cpp kWarningsSchema).
+constexpr const char* kMigrateToV2 = R"sql(
+CREATE TABLE warnings (
+  warning_seq        BIGINT PRIMARY KEY REFERENCES messages (seq),
+  country            TEXT NOT NULL,
+  sender             TEXT NOT NULL,
+  submitted_at_ms    BIGINT NOT NULL,
+  ack_due_ms         BIGINT NOT NULL,
+  acknowledged_at_ms BIGINT NOT NULL DEFAULT 0,
+  acknowledged_by    TEXT NOT NULL DEFAULT '',
+  reminded           BIGINT NOT NULL DEFAULT 0
+);
+CREATE INDEX warnings_by_submission ON warnings (submitted_at_ms);
+CREATE INDEX warnings_open ON warnings (ack_due_ms) WHERE acknowledged_at_ms = 0 AND reminded = 0;
+UPDATE schema_version SET version = 2;
+)sql";
+
 }  // namespace
 
 // Creates the tables in an empty database, accepts the current version,
@@ -202,12 +220,15 @@ Status check_schema(PostgresStore& store, const std::string& where) {
                                                         " has tables but no FPX schema_version; it is not an FPX "
                                                         "store: point the broker at an empty database"));
     }
-    return finish(store.exec(kSchemaV1, "creating the schema"));
+    auto created = store.exec(kSchemaV1, "creating the schema");
+    if (created) created = store.exec(kMigrateToV2, "adding the early warnings (schema 2)");
+    return finish(std::move(created));
   }
   auto version = store.run_once("SELECT MAX(version) FROM schema_version", "reading the schema version");
   if (!version) return finish(std::move(version).take_error());
   const std::int64_t value = version->is_null(0, 0) ? 0 : version->integer(0, 0);
   if (value == kSchemaVersion) return finish({});
+  if (value == 1) return finish(store.exec(kMigrateToV2, "adding the early warnings (schema 2)"));
   if (value > kSchemaVersion) {
     return finish(make_error(ErrorCode::io_error,
                              "database " + where + " has schema version " + std::to_string(value) +
