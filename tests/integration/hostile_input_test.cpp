@@ -2768,11 +2768,17 @@ TEST_CASE("cso rows: a cso speaks only to its own state's focal point and only i
                         exchange.pki.identity("cso.sahel-watch").curve(), Endpoint::observers);
     Signer signer = signer_from(exchange.pki, "cso.sahel-watch", "SN");
     auto id = observer.next_id();
-    observer.send({submit_frame(id, hand_seal(signer, MessageType::EARLY_WARNING))});
+    // A long tip, as a CSO might write: beyond what an ObserverRequest may be.
+    observer.send({submit_frame(id, hand_seal(signer, MessageType::EARLY_WARNING,
+                                              {.forge = [](auto, auto body) {
+                                                body.getEarlyWarning().setThreat(std::string(4000, 'x'));
+                                              }}))});
+    // The endpoint reads only ObserverRequests (a few words): an envelope is
+    // refused as too large, and the warning reaches no one (nothing_delivered below).
     Answer answer = observer.answer(id);
     INFO("answer: " << describe(answer));
     REQUIRE(answer.kind == Answer::Kind::error);
-    CHECK(answer.code != ErrorCode::none);
+    CHECK(answer.code == ErrorCode::too_large);
   }
   SECTION("a cso early warning that answers a message (inReplyTo set) is refused") {
     exchange.refused("cso.sahel-watch.sn", test::seal_changed(cso, MessageType::EARLY_WARNING, [](auto header, auto) {
