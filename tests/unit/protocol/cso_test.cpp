@@ -3,6 +3,8 @@
 // early-warning table of the public statistics.
 #include <catch2/catch.hpp>
 
+#include <array>
+
 #include <capnp/message.h>
 #include <nlohmann/json.hpp>
 
