@@ -51,6 +51,8 @@ struct CliExchange {
   CliExchange() : pki({"SN", "NE"}) {
     pki.issue("sn.focal-point", "SN", Role::focal_point);
     pki.issue("ne.focal-point", "NE", Role::focal_point);
+    // The sample tracing request asks Niger and Burkina Faso.
+    pki.issue("bf.focal-point", "BF", Role::focal_point, {.via_intermediate = false});
     pki.issue("sn.police-judiciaire", "SN", Role::agency);
     pki.issue("cso.sahel-watch", "SN", Role::observer, {.via_intermediate = false});
     pki.issue("cso.sahel-watch.sn", "SN", Role::cso, {.via_intermediate = false});
@@ -59,7 +61,7 @@ struct CliExchange {
     options.reveal_after_ms = 1500;
     broker = std::make_unique<test::BrokerProcess>(
         pki,
-        std::vector<std::string>{"sn.focal-point", "ne.focal-point", "sn.police-judiciaire", "cso.sahel-watch",
+        std::vector<std::string>{"sn.focal-point", "ne.focal-point", "bf.focal-point", "sn.police-judiciaire", "cso.sahel-watch",
                                  "cso.sahel-watch.sn"},
         options);
     const auto broker_chain = (pki.dir() / "participants" / "exchange.broker" / kChainFile).string();

@@ -45,6 +45,8 @@ struct CsoExchange {
   CsoExchange() : pki({"SN", "NE"}) {
     pki.issue("sn.focal-point", "SN", Role::focal_point);
     pki.issue("ne.focal-point", "NE", Role::focal_point);
+    // The sample tracing request asks Niger and Burkina Faso.
+    pki.issue("bf.focal-point", "BF", Role::focal_point, {.via_intermediate = false});
     pki.issue("sn.police-judiciaire", "SN", Role::agency);
     pki.issue("cso.sahel-watch", "SN", Role::observer, {.via_intermediate = false});
     pki.issue("cso.sahel-watch.sn", "SN", Role::cso, {.via_intermediate = false});
@@ -54,7 +56,7 @@ struct CsoExchange {
     options.reveal_after_ms = kPublishAfterMs;
     broker = std::make_unique<test::BrokerProcess>(
         pki,
-        std::vector<std::string>{"sn.focal-point", "ne.focal-point", "sn.police-judiciaire", "cso.sahel-watch",
+        std::vector<std::string>{"sn.focal-point", "ne.focal-point", "bf.focal-point", "sn.police-judiciaire", "cso.sahel-watch",
                                  "cso.sahel-watch.sn", "cso.niger-watch.ne"},
         options);
   }
