@@ -332,8 +332,9 @@ Result<Certificate> Authority::issue(const ParticipantRequest& request, CountryC
     if (const auto limit = country(); limit && !national_ca_may_issue(request.role)) {
       return make_error(ErrorCode::invalid_argument, "the " + limit->str() + " national CA may not issue a " +
                                                          std::string(role_name(request.role)) +
-                                                         " certificate: only the root issues broker, observer and cso "
-                                                         "certificates");
+                                                         " certificate: only the root issues broker and observer "
+                                                         "certificates, and a civil-society organisation's cso "
+                                                         "certificate");
     }
   }
   if (const auto limit = country(); limit && *limit != request.country && check == CountryCheck::enforce) {

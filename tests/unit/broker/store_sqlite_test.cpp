@@ -138,8 +138,10 @@ class RawConnection {
   std::unique_ptr<sqlite3, Closer> db_;
 };
 
-// What a file before schema 7 looks like: no receipt groups, a receipt column.
+// What a file before schema 7 looks like: no receipt groups, a receipt column
+// (and no early warnings, schema 8).
 void undo_receipt_groups(RawConnection& raw) {
+  raw.exec("DROP TABLE warnings");
   raw.exec("DROP TABLE receipt_members");
   raw.exec("DROP TABLE receipt_groups");
   raw.exec("ALTER TABLE messages ADD COLUMN receipt BLOB");
@@ -1241,4 +1243,6 @@ TEST_CASE("A version 6 store gains receipt groups and drops the receipt column o
   RawConnection raw(path);
   CHECK(raw.text("PRAGMA user_version") == "8");
   CHECK(raw.text("SELECT COUNT(*) FROM pragma_table_info('messages') WHERE name = 'receipt'") == "0");
+  // Schema 8 (issue 12 item 5): the early warnings' table, empty.
+  CHECK(raw.count("warnings") == 0);
 }
