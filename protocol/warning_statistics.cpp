@@ -2,9 +2,8 @@
 #include "fpx/warning_statistics.hpp"
 
 #include <algorithm>
-#include <set>
-
 #include <nlohmann/json.hpp>
+#include <set>
 
 namespace fpx::disclosure {
 
@@ -160,8 +159,8 @@ Result<ConsistencyCheck> check_warning_record(std::string_view record_json) {
     ++check.cells_shown;
     if (cell.value > 0 && cell.value < threshold) {
       check.failures.push_back("early warnings " + (cell.requested.empty() ? std::string("total") : cell.requested) +
-                               " " + cell.measure + " shows " + std::to_string(cell.value) +
-                               ", below the threshold " + std::to_string(threshold));
+                               " " + cell.measure + " shows " + std::to_string(cell.value) + ", below the threshold " +
+                               std::to_string(threshold));
     }
   }
   for (const auto& constraint : tables->constraints) {
@@ -175,8 +174,8 @@ Result<ConsistencyCheck> check_warning_record(std::string_view record_json) {
     if (!all_shown) continue;
     ++check.relations_checked;
     const bool holds = constraint.relation == Relation::equal ? sum == 0 : sum <= 0;
-    if (!holds) check.failures.push_back("early warnings: a published relation does not hold (sum " +
-                                         std::to_string(sum) + ")");
+    if (!holds)
+      check.failures.push_back("early warnings: a published relation does not hold (sum " + std::to_string(sum) + ")");
   }
   return check;
 }

@@ -9,8 +9,8 @@ namespace sqlite {
 
 namespace {
 
-#define FPX_WARNING_COLUMNS                                                                             \
-  "m.message_id, w.country, w.sender, w.submitted_at_ms, w.ack_due_ms, w.acknowledged_at_ms, "          \
+#define FPX_WARNING_COLUMNS                                                                    \
+  "m.message_id, w.country, w.sender, w.submitted_at_ms, w.ack_due_ms, w.acknowledged_at_ms, " \
   "w.acknowledged_by, w.reminded"
 
 }  // namespace

@@ -44,12 +44,12 @@ Status set_date(const std::string& option, const std::string& text, wire::Date::
 std::optional<int> refuse_unless_cso(const GlobalOptions& global, const Identity& identity, const char* command) {
   const auto& me = identity.participant();
   if (me.role == Role::cso) return std::nullopt;
-  return report_failure(global, kExitUsage,
-                        make_error(ErrorCode::wrong_role, me.id.str() + " is of role " +
-                                                              std::string(role_name(me.role)) + "; `fpx " + command +
-                                                              "` needs a cso certificate"),
-                        "ask the exchange's root CA for a cso certificate (fpx keys new --role cso) and a profile "
-                        "for it; an observer certificate only reads the feed");
+  return report_failure(
+      global, kExitUsage,
+      make_error(ErrorCode::wrong_role, me.id.str() + " is of role " + std::string(role_name(me.role)) + "; `fpx " +
+                                            command + "` needs a cso certificate"),
+      "ask the exchange's root CA for a cso certificate (fpx keys new --role cso) and a profile "
+      "for it; an observer certificate only reads the feed");
 }
 
 int run_warn(const GlobalOptions& global, const WarnOptions& options) {
@@ -149,8 +149,8 @@ int run_warning_ack(const GlobalOptions& global, const WarningAckOptions& option
 }  // namespace
 
 CsoCommands::CsoCommands(CLI::App& app, const GlobalOptions& global) : global_(global) {
-  warn_command_ = app.add_subcommand(
-      "warn", "civil society (cso certificate): send an early warning to your state's focal point");
+  warn_command_ =
+      app.add_subcommand("warn", "civil society (cso certificate): send an early warning to your state's focal point");
   warn_command_->add_option("--threat", warn_.threat, "the emerging threat the community reports (required)")
       ->required();
   warn_command_->add_option("--location", warn_.location, "where: a place, district or area");
@@ -158,9 +158,10 @@ CsoCommands::CsoCommands(CLI::App& app, const GlobalOptions& global) : global_(g
   warn_command_->add_option("--observed-on", warn_.observed_on, "the day it was seen, YYYY-MM-DD");
   warn_command_->add_flag("--dry-run", warn_.dry_run, "validate and show, send nothing");
 
-  contribute_command_ = app.add_subcommand(
-      "contribute", "civil society (cso certificate): send a contribution to a collection campaign report to your "
-                    "state's focal point");
+  contribute_command_ =
+      app.add_subcommand("contribute",
+                         "civil society (cso certificate): send a contribution to a collection campaign report to your "
+                         "state's focal point");
   contribute_command_->add_option("--campaign", contribute_.campaign, "the campaign's name (required)")->required();
   contribute_command_->add_option("--from", contribute_.period_start, "first day covered, YYYY-MM-DD")->required();
   contribute_command_->add_option("--until", contribute_.period_end, "last day covered, YYYY-MM-DD")->required();

@@ -61,25 +61,25 @@ struct CliExchange {
     options.reveal_after_ms = 1500;
     broker = std::make_unique<test::BrokerProcess>(
         pki,
-        std::vector<std::string>{"sn.focal-point", "ne.focal-point", "bf.focal-point", "sn.police-judiciaire", "cso.sahel-watch",
-                                 "cso.sahel-watch.sn"},
+        std::vector<std::string>{"sn.focal-point", "ne.focal-point", "bf.focal-point", "sn.police-judiciaire",
+                                 "cso.sahel-watch", "cso.sahel-watch.sn"},
         options);
     const auto broker_chain = (pki.dir() / "participants" / "exchange.broker" / kChainFile).string();
     for (const std::string id : {"sn.focal-point", "cso.sahel-watch.sn"}) {
       const auto dir = pki.dir() / "profiles" / id;
-      auto init = fpx({"profile", "init", "--dir", dir.string(), "--identity",
-                       (pki.dir() / "participants" / id).string(), "--broker-endpoint", broker->endpoint(),
-                       "--broker-cert", broker_chain, "--root-ca", pki.root_pem().string(), "--crl-dir",
-                       pki.crl_dir().string()});
+      auto init =
+          fpx({"profile", "init", "--dir", dir.string(), "--identity", (pki.dir() / "participants" / id).string(),
+               "--broker-endpoint", broker->endpoint(), "--broker-cert", broker_chain, "--root-ca",
+               pki.root_pem().string(), "--crl-dir", pki.crl_dir().string()});
       INFO(init.err);
       REQUIRE(init.exit_code == 0);
       profiles[id] = dir;
     }
     const auto observer = pki.dir() / "profiles" / "cso.sahel-watch";
-    auto init = fpx({"profile", "init", "--dir", observer.string(), "--identity",
-                     (pki.dir() / "participants" / "cso.sahel-watch").string(), "--observer-endpoint",
-                     broker->observers_endpoint(), "--broker-cert", broker_chain, "--root-ca",
-                     pki.root_pem().string()});
+    auto init =
+        fpx({"profile", "init", "--dir", observer.string(), "--identity",
+             (pki.dir() / "participants" / "cso.sahel-watch").string(), "--observer-endpoint",
+             broker->observers_endpoint(), "--broker-cert", broker_chain, "--root-ca", pki.root_pem().string()});
     INFO(init.err);
     REQUIRE(init.exit_code == 0);
     profiles["cso.sahel-watch"] = observer;
@@ -133,10 +133,9 @@ TEST_CASE("fpx warn sends a warning to the cso's own focal point and fpx warning
   CHECK(json_field(answer[0], "type") == "early-warning-acknowledgement");
   CHECK(json_field(answer[0], "inReplyTo") == warning_id);
 
-  auto contributed = exchange.as("cso.sahel-watch.sn",
-                                 {"--json", "contribute", "--campaign", "Tambacounda surrender 2026", "--from",
-                                  "2026-01-01", "--until", "2026-02-28", "--weapons", "37", "--text",
-                                  "four village meetings"});
+  auto contributed = exchange.as(
+      "cso.sahel-watch.sn", {"--json", "contribute", "--campaign", "Tambacounda surrender 2026", "--from", "2026-01-01",
+                             "--until", "2026-02-28", "--weapons", "37", "--text", "four village meetings"});
   INFO(contributed.out << contributed.err);
   REQUIRE(contributed.exit_code == 0);
   auto contribution = exchange.inbox("sn.focal-point", 1);
@@ -165,21 +164,21 @@ TEST_CASE("fpx report shows per state the early warnings and those acknowledged 
   const std::int64_t next = (now_ms() / kPeriodMs + 1) * kPeriodMs;
   while (now_ms() < next) std::this_thread::sleep_for(5ms);
   auto agency = test::connect_client(*exchange.broker, exchange.pki, "sn.police-judiciaire");
-  REQUIRE(agency->submit(test::seal_sample(exchange.pki.identity("sn.police-judiciaire"),
-                                           wire::MessageType::TRACING_REQUEST))
-              .ok());
+  REQUIRE(
+      agency
+          ->submit(test::seal_sample(exchange.pki.identity("sn.police-judiciaire"), wire::MessageType::TRACING_REQUEST))
+          .ok());
   auto cso = test::connect_client(*exchange.broker, exchange.pki, "cso.sahel-watch.sn");
   auto senegal = test::connect_client(*exchange.broker, exchange.pki, "sn.focal-point");
   for (int i = 0; i < 3; ++i) {
-    const Bytes warning = test::seal_sample(exchange.pki.identity("cso.sahel-watch.sn"), wire::MessageType::EARLY_WARNING);
+    const Bytes warning =
+        test::seal_sample(exchange.pki.identity("cso.sahel-watch.sn"), wire::MessageType::EARLY_WARNING);
     REQUIRE(cso->submit(warning).ok());
     const MessageId id = test::message_id_of(warning);
     REQUIRE(senegal
-                ->submit(test::seal_changed(exchange.pki.identity("sn.focal-point"),
-                                            wire::MessageType::EARLY_WARNING_ACKNOWLEDGEMENT,
-                                            [&](auto header, auto) {
-                                              header.setInReplyTo(kj::arrayPtr(id.bytes.data(), id.bytes.size()));
-                                            }))
+                ->submit(test::seal_changed(
+                    exchange.pki.identity("sn.focal-point"), wire::MessageType::EARLY_WARNING_ACKNOWLEDGEMENT,
+                    [&](auto header, auto) { header.setInReplyTo(kj::arrayPtr(id.bytes.data(), id.bytes.size())); }))
                 .ok());
   }
   REQUIRE(now_ms() < next + kPeriodMs);

@@ -7,9 +7,8 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <fstream>
-#include <thread>
-
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "fpx/client.hpp"
 #include "fpx/observer_client.hpp"
@@ -58,8 +57,8 @@ struct CsoExchange {
     options.reveal_after_ms = kPublishAfterMs;
     broker = std::make_unique<test::BrokerProcess>(
         pki,
-        std::vector<std::string>{"sn.focal-point", "ne.focal-point", "bf.focal-point", "sn.police-judiciaire", "cso.sahel-watch",
-                                 "cso.sahel-watch.sn", "cso.niger-watch.ne"},
+        std::vector<std::string>{"sn.focal-point", "ne.focal-point", "bf.focal-point", "sn.police-judiciaire",
+                                 "cso.sahel-watch", "cso.sahel-watch.sn", "cso.niger-watch.ne"},
         options);
   }
 
@@ -142,8 +141,7 @@ TEST_CASE("a cso's early warning reaches its own focal point and the acknowledge
   CHECK(contributed[0].opened.type == MessageType::CAMPAIGN_CONTRIBUTION);
 
   const MessageId warning_id = test::message_id_of(warning);
-  REQUIRE(senegal->submit(acknowledgement_of(exchange.pki.identity("sn.focal-point"), warning_id,
-                                             "cso.sahel-watch.sn"))
+  REQUIRE(senegal->submit(acknowledgement_of(exchange.pki.identity("sn.focal-point"), warning_id, "cso.sahel-watch.sn"))
               .ok());
   auto acknowledged = receive(*cso, 1);
   REQUIRE(acknowledged.size() == 1);
@@ -172,13 +170,13 @@ TEST_CASE("the feed counts early warnings per state and acknowledged within the 
   while (now_ms() < next) std::this_thread::sleep_for(5ms);
   std::vector<MessageId> to_senegal;
   for (int i = 0; i < 4; ++i) {
-    const Bytes sealed = warning_to(sahel_identity, "SN", "armed group recruiting at the border, report " +
-                                                              std::to_string(i));
+    const Bytes sealed =
+        warning_to(sahel_identity, "SN", "armed group recruiting at the border, report " + std::to_string(i));
     REQUIRE(sahel->submit(sealed).ok());
     to_senegal.push_back(test::message_id_of(sealed));
   }
-  REQUIRE(niger_cso->submit(warning_to(exchange.pki.identity("cso.niger-watch.ne"), "NE", "weapons cache rumour"))
-              .ok());
+  REQUIRE(
+      niger_cso->submit(warning_to(exchange.pki.identity("cso.niger-watch.ne"), "NE", "weapons cache rumour")).ok());
   REQUIRE(agency->submit(test::seal_sample(exchange.pki.identity("sn.police-judiciaire"), MessageType::TRACING_REQUEST))
               .ok());
   // Senegal's focal point also gets its agency's request (a copy to its own
@@ -192,14 +190,15 @@ TEST_CASE("the feed counts early warnings per state and acknowledged within the 
   }
   REQUIRE(warnings_received == 4);
   for (int i = 0; i < 3; ++i) {
-    REQUIRE(senegal->submit(acknowledgement_of(exchange.pki.identity("sn.focal-point"), to_senegal[i],
-                                               "cso.sahel-watch.sn"))
-                .ok());
+    REQUIRE(
+        senegal
+            ->submit(acknowledgement_of(exchange.pki.identity("sn.focal-point"), to_senegal[i], "cso.sahel-watch.sn"))
+            .ok());
   }
   // A second acknowledgement of the same warning changes nothing.
-  REQUIRE(senegal->submit(acknowledgement_of(exchange.pki.identity("sn.focal-point"), to_senegal[0],
-                                             "cso.sahel-watch.sn"))
-              .ok());
+  REQUIRE(
+      senegal->submit(acknowledgement_of(exchange.pki.identity("sn.focal-point"), to_senegal[0], "cso.sahel-watch.sn"))
+          .ok());
   REQUIRE(now_ms() < next + kPeriodMs);  // all in the one period
 
   std::string signed_record;
@@ -233,8 +232,8 @@ TEST_CASE("the feed counts early warnings per state and acknowledged within the 
   const auto scratch = exchange.pki.dir();
   const auto feed = scratch / "warnings-feed.json";
   std::ofstream(feed) << nlohmann::json::array({record}).dump();
-  auto audit = test::run_command(
-      {FPX_AUDIT_PYTHON, FPX_SOURCE_DIR "/tests/audit/warning_audit.py", feed.string()}, scratch, scratch);
+  auto audit = test::run_command({FPX_AUDIT_PYTHON, FPX_SOURCE_DIR "/tests/audit/warning_audit.py", feed.string()},
+                                 scratch, scratch);
   INFO(audit.out << audit.err);
   CHECK(audit.exit_code == 0);
   CHECK_THAT(audit.out, Catch::Contains("no suppressed early-warning cell that may be small can be narrowed"));

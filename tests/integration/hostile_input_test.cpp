@@ -2644,8 +2644,8 @@ struct CivilSociety {
     pki.issue("cso.sahel-watch.sn", "SN", Role::cso, {.via_intermediate = false});
     pki.issue("cso.niger-watch.ne", "NE", Role::cso, {.via_intermediate = false});
     broker = std::make_unique<BrokerProcess>(
-        pki, std::vector<std::string>{"sn.focal-point", "ne.focal-point", "bf.focal-point", "sn.police-judiciaire", "cso.sahel-watch",
-                                      "cso.sahel-watch.sn", "cso.niger-watch.ne"});
+        pki, std::vector<std::string>{"sn.focal-point", "ne.focal-point", "bf.focal-point", "sn.police-judiciaire",
+                                      "cso.sahel-watch", "cso.sahel-watch.sn", "cso.niger-watch.ne"});
     senegal = test::connect_client(*broker, pki, "sn.focal-point");
     niger = test::connect_client(*broker, pki, "ne.focal-point");
   }
@@ -2759,7 +2759,8 @@ TEST_CASE("cso rows: a cso speaks only to its own state's focal point and only i
       CHECK(answer.code == ErrorCode::wrong_role);
     }
     // The acknowledgement is the focal point's to sign, not the cso's.
-    Answer ack = exchange.raw("cso.sahel-watch.sn").submit(hand_seal(signer, MessageType::EARLY_WARNING_ACKNOWLEDGEMENT));
+    Answer ack =
+        exchange.raw("cso.sahel-watch.sn").submit(hand_seal(signer, MessageType::EARLY_WARNING_ACKNOWLEDGEMENT));
     INFO("answer: " << describe(ack));
     REQUIRE(ack.kind == Answer::Kind::error);
     CHECK(ack.code == ErrorCode::wrong_role);

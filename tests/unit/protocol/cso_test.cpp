@@ -1,11 +1,10 @@
 // Civil society's voice (issue 12 item 5) in protocol/: the cso role and its
 // id rule, who may sign the three message types, their field rules, and the
 // early-warning table of the public statistics.
-#include <catch2/catch.hpp>
+#include <capnp/message.h>
 
 #include <array>
-
-#include <capnp/message.h>
+#include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
 #include "fpx/envelope.hpp"
