@@ -2729,6 +2729,12 @@ TEST_CASE("cso rows: a cso speaks only to its own state's focal point and only i
                            [](auto header, auto) { header.initRecipients(1)[0].setParticipant("ne.focal-point"); }),
         ErrorCode::unauthorized, "writes to the focal point of SN only");
   }
+  SECTION("a cso campaign contribution to another country's focal point is refused with unauthorized") {
+    exchange.refused("cso.sahel-watch.sn",
+                     test::seal_changed(cso, MessageType::CAMPAIGN_CONTRIBUTION,
+                                        [](auto header, auto) { header.initRecipients(1)[0].setCountry("NE"); }),
+                     ErrorCode::unauthorized, "writes to the focal point of SN only");
+  }
   SECTION("a cso early warning to both its own and another state is refused whole") {
     exchange.refused("cso.sahel-watch.sn",
                      test::seal_changed(cso, MessageType::EARLY_WARNING,
