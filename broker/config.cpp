@@ -408,6 +408,7 @@ Result<BrokerConfig> parse_broker_config(std::string_view text, const std::files
   read.number("clocks.urgent_respond_ms", clocks.urgent_respond_ms, 60000, kYearMs);
   read.number("clocks.routine_acknowledge_ms", clocks.routine_acknowledge_ms, 60000, kYearMs);
   read.number("clocks.routine_respond_ms", clocks.routine_respond_ms, 60000, kYearMs);
+  read.number("clocks.warning_acknowledge_ms", clocks.warning_acknowledge_ms, 60000, kYearMs);
   read.number("clocks.scan_every_ms", clocks.scan_every_ms, 100, 3600000);
 
   if (!config.participants_endpoint.starts_with("tcp://") && !config.participants_endpoint.starts_with("ipc://")) {

@@ -16,6 +16,7 @@
 
 #include "fpx/disclosure_control.hpp"
 #include "fpx/process_statistics.hpp"
+#include "fpx/warning_statistics.hpp"
 #include "oversight_publisher.hpp"
 #include "secondary_suppression.hpp"
 #include "statistics_worker.hpp"
@@ -235,7 +236,12 @@ Result<std::optional<SuppressionJob>> OversightPublisher::prepare_statistics(con
                                                                              std::int64_t start_ms) {
   auto rows = store_.lifecycle_submitted_between(start_ms, period.end_of(start_ms));
   if (!rows) return std::move(rows).take_error();
-  if (rows->empty()) return std::optional<SuppressionJob>{};  // nothing happened: nothing to publish
+  // Civil society's early warnings: counted per warned state in a table of
+  // their own (never their content), acknowledged within the clock when the
+  // first acknowledgement came by the warning's due time.
+  auto warnings = store_.warnings_submitted_between(start_ms, period.end_of(start_ms));
+  if (!warnings) return std::move(warnings).take_error();
+  if (rows->empty() && warnings->empty()) return std::optional<SuppressionJob>{};  // nothing happened
 
   const std::int64_t counted_at = now_ms();
   std::vector<stats::TracingFacts> facts;
@@ -245,6 +251,12 @@ Result<std::optional<SuppressionJob>> OversightPublisher::prepare_statistics(con
   job.start_ms = start_ms;
   job.counted_at_ms = counted_at;
   job.tables = disclosure::build_tables(facts, region_members(config_));
+  std::vector<stats::WarningFacts> warning_facts;
+  for (const auto& warning : *warnings) {
+    warning_facts.push_back({warning.country.str(),
+                             warning.acknowledged_at_ms != 0 && warning.acknowledged_at_ms <= warning.ack_due_ms});
+  }
+  job.warnings = disclosure::build_warning_tables(warning_facts);
   job.threshold = config_.oversight.suppression_threshold;
   job.protection = config_.oversight.protection_range;
   return std::optional<SuppressionJob>{std::move(job)};
@@ -274,7 +286,8 @@ Result<std::uint64_t> OversightPublisher::write_statistics(const StatisticsPerio
        {{"urgentAcknowledge", hours(clocks.urgent_acknowledge_ms)},
         {"urgentRespond", hours(clocks.urgent_respond_ms)},
         {"routineAcknowledge", hours(clocks.routine_acknowledge_ms)},
-        {"routineRespond", hours(clocks.routine_respond_ms)}}},
+        {"routineRespond", hours(clocks.routine_respond_ms)},
+        {"warningAcknowledge", hours(clocks.warning_acknowledge_ms)}}},
   };
   if (year) {
     // The period records the year sums, so a reader can check the sums and audit them together.
@@ -287,6 +300,7 @@ Result<std::uint64_t> OversightPublisher::write_statistics(const StatisticsPerio
     record["countedAtMs"] = done.job.counted_at_ms;
   }
   disclosure::write_tables(record, tables);
+  disclosure::write_warning_tables(record, done.job.warnings);
   auto sequence = store_.next_feed_sequence();
   if (!sequence) return std::move(sequence).take_error();
   if (auto published = publish_record("statistics", std::move(record), AsLeaf::yes); !published) {

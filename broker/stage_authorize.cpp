@@ -130,12 +130,81 @@ Status add_state(RecipientList& list, const Enrollment& enrollment, const Countr
   return {};
 }
 
+// ---- Civil society's voice -----------------------------------------------------
+// A cso sends early warnings and campaign contributions to the focal points
+// of its own country (its certificate's C) and nothing else: no state's
+// agencies, no other state, no reply to anything. A focal point
+// acknowledges a warning of its own state's csos, to that cso only.
+Result<std::vector<ParticipantId>> authorize_civil_society(const StageContext& context,
+                                                           const EnrolledParticipant& principal,
+                                                           const OpenedEnvelope& opened) {
+  auto header = opened.message.header();
+  const MessageType type = opened.type;
+  const bool cso_type = type == MessageType::EARLY_WARNING || type == MessageType::CAMPAIGN_CONTRIBUTION;
+  if (principal.role == Role::cso && !cso_type) {
+    return make_error(ErrorCode::unauthorized,
+                      "a cso certificate sends early warnings and campaign contributions only, not a " +
+                          std::string(message_type_name(type)));
+  }
+  if (cso_type && principal.role != Role::cso) {
+    return make_error(ErrorCode::unauthorized,
+                      std::string(message_type_name(type)) + " is sent with a cso certificate only: ask the root CA "
+                      "for one (role cso); an observer certificate only reads the public feed");
+  }
+  if (cso_type) {
+    if (header.getInReplyTo().size() != 0) {
+      return make_error(ErrorCode::unauthorized, "a cso's message answers nothing: leave header.inReplyTo empty");
+    }
+    auto focal_points = context.enrollment.of_country(principal.country, Role::focal_point);
+    for (auto recipient : header.getRecipients()) {
+      bool own_state = false;
+      if (recipient.which() == wire::Recipient::COUNTRY) {
+        own_state = principal.country.str() == recipient.getCountry().cStr();
+      } else if (recipient.which() == wire::Recipient::PARTICIPANT) {
+        ParticipantId id(recipient.getParticipant());
+        own_state = std::find(focal_points.begin(), focal_points.end(), id) != focal_points.end();
+      }
+      if (!own_state) {
+        return make_error(ErrorCode::unauthorized,
+                          "a cso of " + principal.country.str() + " writes to the focal point of " +
+                              principal.country.str() + " only: address it as country " + principal.country.str());
+      }
+    }
+    if (focal_points.empty()) {
+      return make_error(ErrorCode::unknown_recipient, "no focal point of " + principal.country.str() +
+                                                          " is enrolled at this exchange: try again once it is");
+    }
+    return focal_points;
+  }
+  // The acknowledgement of a warning, by a focal point of the warned state.
+  auto warning_id = MessageId::from_bytes(ByteView(header.getInReplyTo().begin(), header.getInReplyTo().size()));
+  if (!warning_id) return make_error(ErrorCode::schema_violation, "header.inReplyTo: a 16-byte message id is required");
+  auto warning = context.store.find_message(*warning_id);
+  if (!warning) return std::move(warning).take_error();
+  if (!warning->has_value() || (**warning).type != message_type_name(MessageType::EARLY_WARNING) ||
+      (**warning).sender_country != principal.country) {
+    // One answer for "absent", "not a warning" and "another state's": a
+    // focal point learns nothing of other states' warnings from it.
+    return make_error(ErrorCode::not_found, "no early warning " + warning_id->hex() + " to " +
+                                                principal.country.str() + " at this exchange: check inReplyTo");
+  }
+  const ParticipantId sender = (**warning).sender;
+  for (auto recipient : header.getRecipients()) {
+    if (recipient.which() != wire::Recipient::PARTICIPANT || ParticipantId(recipient.getParticipant()) != sender) {
+      return make_error(ErrorCode::unauthorized, "an early-warning acknowledgement goes to the warning's sender " +
+                                                     sender.str() + " only: address it as participant " +
+                                                     sender.str());
+    }
+  }
+  return std::vector<ParticipantId>{sender};
+}
+
 }  // namespace
 
 Result<std::vector<ParticipantId>> authorize(const StageContext& context, const EnrolledParticipant& principal,
                                              const OpenedEnvelope& opened) {
-  if (principal.role != Role::focal_point && principal.role != Role::agency) {
-    return make_error(ErrorCode::unauthorized, "only focal points and agencies submit messages");
+  if (principal.role != Role::focal_point && principal.role != Role::agency && principal.role != Role::cso) {
+    return make_error(ErrorCode::unauthorized, "only focal points, agencies and csos submit messages");
   }
   const ParticipantInfo& signer = opened.signer.participant;
   if (signer.id != principal.id) {
@@ -157,6 +226,13 @@ Result<std::vector<ParticipantId>> authorize(const StageContext& context, const 
   if (header.getRecipients().size() > kMaxRecipients) {
     return make_error(ErrorCode::schema_violation, "at most " + std::to_string(kMaxRecipients) + " recipients");
   }
+  // Civil society's voice (PROTOCOL.md §7.9): its own rule block, before
+  // any other routing, so a cso never reaches the tracing rules below.
+  if (principal.role == Role::cso || type == MessageType::EARLY_WARNING ||
+      type == MessageType::EARLY_WARNING_ACKNOWLEDGEMENT || type == MessageType::CAMPAIGN_CONTRIBUTION) {
+    return authorize_civil_society(context, principal, opened);
+  }
+
   const bool is_alert = type == MessageType::ALERT;
   RecipientList recipients(principal.id);
   // Issue 12: a cancel and a figures statement change what the public feed
@@ -255,7 +331,8 @@ Result<std::vector<ParticipantId>> authorize(const StageContext& context, const 
         if (target == nullptr) {
           return make_error(ErrorCode::unknown_recipient, "participant " + id.str() + " is not enrolled here");
         }
-        if (target->role == Role::observer || target->role == Role::broker) {
+        // A cso hears only the acknowledgement of its warning (the cso block above).
+        if (target->role == Role::observer || target->role == Role::broker || target->role == Role::cso) {
           return make_error(ErrorCode::unauthorized, id.str() + " receives no messages from participants");
         }
         if (principal.role == Role::agency && target->role != Role::focal_point) {

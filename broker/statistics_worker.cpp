@@ -54,6 +54,10 @@ void StatisticsWorker::run(std::stop_token stop) {
     }
     const auto began = std::chrono::steady_clock::now();
     auto secondary = protect_tables(job.tables, job.threshold, job.protection, stop);
+    if (secondary && !job.warnings.cells.empty()) {
+      auto warnings = protect_tables(job.warnings, job.threshold, job.protection, stop);
+      secondary = warnings ? Result<std::size_t>(*secondary + *warnings) : std::move(warnings);
+    }
     release_solver_thread_state();  // every problem of this run is gone; GLPK's memory goes too
     const std::chrono::duration<double> took = std::chrono::steady_clock::now() - began;
     {

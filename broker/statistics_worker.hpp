@@ -36,6 +36,9 @@ struct SuppressionJob {
   std::string period;  // the grid's name (config `oversight.statistics_period`)
   std::int64_t start_ms = 0;
   disclosure::PeriodTables tables;
+  // Civil society's early warnings of the period (fpx/warning_statistics.hpp):
+  // a table of its own, protected with the same threshold and audit.
+  disclosure::PeriodTables warnings;
   std::int64_t threshold = 0;
   std::int64_t protection = 0;
   // The instant the tracings were read: what had happened by then is counted.

@@ -8,7 +8,8 @@ void verify_submission(const VerifyContext& context, Submission& submission, Sta
   const EnrolledParticipant& principal = submission.principal;
   // Only focal points and agencies submit: observers are read-only, and the
   // exchange's own identity issues its notices itself, never over the wire.
-  if (principal.role != Role::focal_point && principal.role != Role::agency) {
+  // A cso submits too: its two message types only (authorize's cso block).
+  if (principal.role != Role::focal_point && principal.role != Role::agency && principal.role != Role::cso) {
     submission.refuse("authorize",
                       make_error(ErrorCode::unauthorized,
                                  principal.role == Role::observer

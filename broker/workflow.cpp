@@ -147,6 +147,26 @@ Status Workflow::apply(const OpenedEnvelope& opened, const EnrolledParticipant& 
   auto body = opened.message.body();
   auto header = opened.message.header();
   switch (opened.type) {
+    // Civil society's voice (PROTOCOL.md §8.5): a warning starts its
+    // acknowledgement clock; the first acknowledgement stops it. Authorize
+    // routed both (the warning to the cso's own state, the acknowledgement
+    // from that state's focal point, in reply to a warning).
+    case MessageType::EARLY_WARNING: {
+      WarningRow row;
+      row.warning_id = opened.message_id;
+      row.country = principal.country;
+      row.sender = principal.id;
+      row.submitted_at_ms = now_ms();
+      row.ack_due_ms = now_ms() + config_.clocks.warning_acknowledge_ms;
+      return store_.insert_warning(row);
+    }
+    case MessageType::EARLY_WARNING_ACKNOWLEDGEMENT: {
+      auto warning = in_reply_to_of(opened);
+      if (!warning) return {};
+      return store_.acknowledge_warning(*warning, now_ms(), opened.signer.participant.officer);
+    }
+    case MessageType::CAMPAIGN_CONTRIBUTION:
+      return {};  // delivered to the focal point; no clock
     case MessageType::TRACING_REQUEST: {
       auto request = body.getTracingRequest();
       const bool urgent = header.getPriority() == wire::Priority::URGENT;
@@ -381,7 +401,36 @@ Status Workflow::share_forwarded_request(const OpenedEnvelope& forward) {
   return store_.insert_lifecycle(row);
 }
 
+void Workflow::remind_warnings() {
+  auto due = store_.warnings_due(now_ms());
+  if (!due) {
+    spdlog::error("clocks: {}", due.error().describe());
+    return;
+  }
+  for (const auto& row : *due) {
+    auto focal_points = focal_points_of(row.country);
+    if (!focal_points.empty()) {
+      // The Reminder names the warning where a tracing reminder names the
+      // request: same body, same clock kind, so every client reads it.
+      auto reminded = issue_notice(MessageType::REMINDER, focal_points, row.warning_id, [&](auto body) {
+        auto reminder = body.initReminder();
+        reminder.setRequestMessageId(kj::arrayPtr(row.warning_id.bytes.data(), row.warning_id.bytes.size()));
+        reminder.setRequestedCountry(row.country.str());
+        reminder.setClock(wire::ClockKind::ACKNOWLEDGEMENT);
+        reminder.setDueAtMs(row.ack_due_ms);
+      });
+      if (!reminded) spdlog::error("early warning reminder not issued: {}", reminded.error().describe());
+    }
+    if (auto marked = store_.mark_warning_reminded(row.warning_id); !marked) {
+      spdlog::error("clocks: {}", marked.error().describe());
+    }
+    spdlog::info("acknowledgement clock of early warning {} to {} ran out: reminder issued", row.warning_id.hex(),
+                 row.country.str());
+  }
+}
+
 void Workflow::run_clock_scan() {
+  remind_warnings();
   auto due = store_.lifecycle_due(now_ms());
   if (!due) {
     spdlog::error("clocks: {}", due.error().describe());

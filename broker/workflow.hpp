@@ -57,6 +57,8 @@ class Workflow {
 
  private:
   std::vector<ParticipantId> focal_points_of(const CountryCode& country) const;
+  // Early warnings whose acknowledgement clock ran out: one reminder each.
+  void remind_warnings();
   std::int64_t now_ms() const { return clock_.now_ms(); }
   StageContext stage_context() const {
     return StageContext{config_, store_, opener_, enrollment_, identity_, clock_.now_ms()};

@@ -333,7 +333,8 @@ Result<Certificate> Authority::issue(const ParticipantRequest& request, CountryC
       return make_error(ErrorCode::invalid_argument, "the " + limit->str() + " national CA may not issue a " +
                                                          std::string(role_name(request.role)) +
                                                          " certificate: only the root issues broker and observer "
-                                                         "certificates");
+                                                         "certificates, and a civil-society organisation's cso "
+                                                         "certificate");
     }
   }
   if (const auto limit = country(); limit && *limit != request.country && check == CountryCheck::enforce) {

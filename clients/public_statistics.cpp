@@ -1,6 +1,7 @@
 #include "fpx/public_statistics.hpp"
 
 #include "fpx/disclosure_control.hpp"
+#include "fpx/warning_statistics.hpp"
 
 namespace fpx::client {
 
@@ -12,6 +13,13 @@ Result<StatisticsCheck> check_published_statistics(std::string_view statistics) 
   check.cells_shown = checked->cells_shown;
   check.cells_suppressed = checked->cells_suppressed;
   check.relations_checked = checked->relations_checked;
+  // Civil society's early warnings: a table of their own, the same promise.
+  auto warnings = disclosure::check_warning_record(statistics);
+  if (!warnings) return std::move(warnings).take_error();
+  for (auto& failure : warnings->failures) check.failures.push_back(std::move(failure));
+  check.cells_shown += warnings->cells_shown;
+  check.cells_suppressed += warnings->cells_suppressed;
+  check.relations_checked += warnings->relations_checked;
   return check;
 }
 

@@ -70,12 +70,13 @@ std::string_view role_name(Role role) {
     case Role::agency: return "agency";
     case Role::observer: return "observer";
     case Role::broker: return "broker";
+    case Role::cso: return "cso";
   }
   return "unknown";
 }
 
 std::optional<Role> parse_role(std::string_view name) {
-  for (Role role : {Role::focal_point, Role::agency, Role::observer, Role::broker}) {
+  for (Role role : {Role::focal_point, Role::agency, Role::observer, Role::broker, Role::cso}) {
     if (role_name(role) == name) return role;
   }
   return std::nullopt;
@@ -98,6 +99,16 @@ std::string id_country_mismatch(std::string_view id, std::string_view country, R
   if (first_label.size() == 2) {
     return "the id of a " + std::string(role_name(role)) + " must not begin with a two-letter label (\"" +
            std::string(first_label) + ".\" reads as a state's participant): choose e.g. cso.<name> or exchange.<name>";
+  }
+  if (role == Role::cso) {
+    std::string suffix = ".";
+    for (char c : country) suffix.push_back(static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c));
+    if (id.size() <= suffix.size() || id.substr(id.size() - suffix.size()) != suffix ||
+        id.find('.') == id.size() - suffix.size()) {
+      return "the id of a cso of " + std::string(country) + " must end with \"" + suffix +
+             "\", the state it speaks to, and differ from its observer id (for example cso.sahel-watch" + suffix +
+             "); \"" + std::string(id) + "\" does not";
+    }
   }
   return {};
 }

@@ -29,6 +29,13 @@ bool role_may_sign(Role role, MessageType type) {
     case MessageType::DEAD_LETTER_NOTICE:
       // Issued by the exchange itself.
       return role == Role::broker;
+    // Civil society's voice: a cso certificate sends these two and nothing
+    // else; the focal point acknowledges a warning.
+    case MessageType::EARLY_WARNING:
+    case MessageType::CAMPAIGN_CONTRIBUTION:
+      return role == Role::cso;
+    case MessageType::EARLY_WARNING_ACKNOWLEDGEMENT:
+      return role == Role::focal_point;
     case MessageType::UNSPECIFIED:
       return false;
   }
@@ -51,6 +58,9 @@ MessageType message_type_of(wire::Body::Reader body) {
     case wire::Body::ESCALATION: return MessageType::ESCALATION;
     case wire::Body::DEAD_LETTER_NOTICE: return MessageType::DEAD_LETTER_NOTICE;
     case wire::Body::FIGURES_STATEMENT: return MessageType::FIGURES_STATEMENT;
+    case wire::Body::EARLY_WARNING: return MessageType::EARLY_WARNING;
+    case wire::Body::EARLY_WARNING_ACKNOWLEDGEMENT: return MessageType::EARLY_WARNING_ACKNOWLEDGEMENT;
+    case wire::Body::CAMPAIGN_CONTRIBUTION: return MessageType::CAMPAIGN_CONTRIBUTION;
   }
   return MessageType::UNSPECIFIED;  // a union member from a newer schema
 }
@@ -72,6 +82,9 @@ std::string_view message_type_name(MessageType type) {
     case MessageType::ESCALATION: return "escalation";
     case MessageType::DEAD_LETTER_NOTICE: return "dead-letter-notice";
     case MessageType::FIGURES_STATEMENT: return "figures-statement";
+    case MessageType::EARLY_WARNING: return "early-warning";
+    case MessageType::EARLY_WARNING_ACKNOWLEDGEMENT: return "early-warning-acknowledgement";
+    case MessageType::CAMPAIGN_CONTRIBUTION: return "campaign-contribution";
   }
   return "unknown";
 }

@@ -403,7 +403,7 @@ struct BodyKind {
   bool needs_reply_to;
 };
 
-constexpr std::array<BodyKind, 14> kBodyKinds = {{
+constexpr std::array<BodyKind, 17> kBodyKinds = {{
     {wire::Body::TRACING_REQUEST, wire::MessageType::TRACING_REQUEST, "tracingRequest", false},
     {wire::Body::TRACING_ACKNOWLEDGEMENT, wire::MessageType::TRACING_ACKNOWLEDGEMENT,
      "tracingAcknowledgement", true},
@@ -421,6 +421,11 @@ constexpr std::array<BodyKind, 14> kBodyKinds = {{
     {wire::Body::DEAD_LETTER_NOTICE, wire::MessageType::DEAD_LETTER_NOTICE, "deadLetterNotice",
      false},
     {wire::Body::FIGURES_STATEMENT, wire::MessageType::FIGURES_STATEMENT, "figuresStatement", false},
+    {wire::Body::EARLY_WARNING, wire::MessageType::EARLY_WARNING, "earlyWarning", false},
+    {wire::Body::EARLY_WARNING_ACKNOWLEDGEMENT, wire::MessageType::EARLY_WARNING_ACKNOWLEDGEMENT,
+     "earlyWarningAcknowledgement", true},
+    {wire::Body::CAMPAIGN_CONTRIBUTION, wire::MessageType::CAMPAIGN_CONTRIBUTION,
+     "campaignContribution", false},
 }};
 
 const BodyKind* kind_of(wire::Body::Which which) {
@@ -814,6 +819,56 @@ void check_campaign_report(const Checker& at, wire::CampaignReport::Reader repor
                   "the name of a partner");
 }
 
+// ---- Civil society's voice --------------------------------------------------------
+
+// A community tip is a paragraph, not a dossier: a bounded text keeps a cso
+// (or a stolen cso key) from filling a focal point's inbox and the store
+// with megabytes per message; the daily quota bounds how many.
+constexpr std::size_t kMaxWarningText = 2000;
+
+void check_early_warning(const Checker& at, wire::EarlyWarning::Reader warning, const Facts& facts) {
+  check_text(at.at("threat"), warning.getThreat(), kMaxWarningText,
+             "describe the emerging threat the community reports");
+  check_text(at.at("location"), warning.getLocation(), kMaxName);
+  check_text(at.at("firearmDescription"), warning.getFirearmDescription(), kMaxWarningText);
+  check_date(at.at("observedOn"), warning.getObservedOn(), DateRule::optional, facts.today);
+}
+
+void check_early_warning_acknowledgement(const Checker& at,
+                                         wire::EarlyWarningAcknowledgement::Reader ack,
+                                         const Facts& facts) {
+  if (ack.getReceivedAtMs() <= 0) {
+    at.at("receivedAtMs").fail("must be when the warning was taken in (ms since the epoch)");
+  } else if (ack.getReceivedAtMs() > facts.now_ms + kClockSkewMs) {
+    at.at("receivedAtMs").fail("is in the future: give the time the warning was taken in");
+  }
+  check_text(at.at("note"), ack.getNote(), kMaxFreeText);
+}
+
+// What no honest community collection reaches in one period: bounds the
+// figures a cso can put before a focal point (not a security limit on memory:
+// they are fixed-width integers) so a typo of a few zeros is caught here.
+constexpr std::uint32_t kMaxContributedWeapons = 1'000'000;
+
+void check_campaign_contribution(const Checker& at, wire::CampaignContribution::Reader contribution,
+                                 const Facts& facts) {
+  check_text(at.at("campaign"), contribution.getCampaign(), kMaxName,
+             "name the collection campaign the contribution is for");
+  const auto start = check_date(at.at("periodStart"), contribution.getPeriodStart(),
+                                DateRule::required, facts.today);
+  const auto end = check_date(at.at("periodEnd"), contribution.getPeriodEnd(), DateRule::required,
+                              facts.today);
+  if (start && end && *end < *start) {
+    at.at("periodEnd").fail("must not be before periodStart (" + format_date(*start) + ")");
+  }
+  if (contribution.getWeaponsCollected() > kMaxContributedWeapons) {
+    at.at("weaponsCollected")
+        .fail("must be at most " + std::to_string(kMaxContributedWeapons) + ": check the figure");
+  }
+  check_text(at.at("text"), contribution.getText(), kMaxFreeText,
+             "say what the organisation did and saw for the campaign");
+}
+
 void check_information_supplied(const Checker& at, wire::InformationSupplied::Reader supplied,
                                 const Facts& facts) {
   const auto fields = supplied.getFields();
@@ -912,6 +967,14 @@ void check_body(const Checker& at, wire::Body::Reader body, const Facts& facts) 
       return check_dead_letter(at.at("deadLetterNotice"), body.getDeadLetterNotice());
     case wire::Body::FIGURES_STATEMENT:
       return check_figures_statement(at.at("figuresStatement"), body.getFiguresStatement(), facts);
+    case wire::Body::EARLY_WARNING:
+      return check_early_warning(at.at("earlyWarning"), body.getEarlyWarning(), facts);
+    case wire::Body::EARLY_WARNING_ACKNOWLEDGEMENT:
+      return check_early_warning_acknowledgement(at.at("earlyWarningAcknowledgement"),
+                                                 body.getEarlyWarningAcknowledgement(), facts);
+    case wire::Body::CAMPAIGN_CONTRIBUTION:
+      return check_campaign_contribution(at.at("campaignContribution"),
+                                         body.getCampaignContribution(), facts);
   }
   at.fail("is of a message type unknown to schema version 1");
 }

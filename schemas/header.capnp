@@ -19,6 +19,11 @@ enum MessageType {
   escalation @12;
   deadLetterNotice @13;
   figuresStatement @14;
+  earlyWarning @15;
+  earlyWarningAcknowledgement @16;
+  campaignContribution @17;
+  # Civil society's voice (PROTOCOL.md §7.9): sent by a cso certificate to
+  # its own state's focal point, the acknowledgement by that focal point.
 }
 
 enum Priority {

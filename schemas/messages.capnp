@@ -204,6 +204,41 @@ struct FiguresStatement {
   # The statement, at most 2000 characters, no control characters.
 }
 
+# ---- Civil society's voice (PROTOCOL.md §7.9) --------------------------------
+# Sent only by a cso certificate, only to the focal point(s) of the cso's own
+# country (its certificate's C). Never published: the feed counts warnings
+# per state, never their content.
+
+struct EarlyWarning {
+  threat @0 :Text;
+  # Required: the community's tip about an emerging threat, in its own words.
+  location @1 :Text;
+  # Optional: a place, district or area.
+  firearmDescription @2 :Text;
+  # Optional: what was seen (kind, number, markings), in words.
+  observedOn @3 :Date;
+  # Optional: the day it was seen (year 0: not given).
+}
+
+struct EarlyWarningAcknowledgement {
+  receivedAtMs @0 :Int64;
+  # When the focal point took the warning in (ms since the epoch).
+  note @1 :Text;
+  # Optional: a word back to the organisation.
+}
+
+struct CampaignContribution {
+  campaign @0 :Text;
+  # Required: the collection campaign the contribution is for.
+  periodStart @1 :Date;
+  periodEnd @2 :Date;
+  weaponsCollected @3 :UInt32;
+  ammunitionCollected @4 :UInt32;
+  # Rounds of ammunition.
+  text @5 :Text;
+  # Required: what the organisation did and saw, for the campaign report.
+}
+
 # ---- Workflow messages ------------------------------------------------------
 
 struct InformationSupplied {
@@ -280,5 +315,8 @@ struct Body {
     escalation @11 :Escalation;
     deadLetterNotice @12 :DeadLetterNotice;
     figuresStatement @13 :FiguresStatement;
+    earlyWarning @14 :EarlyWarning;
+    earlyWarningAcknowledgement @15 :EarlyWarningAcknowledgement;
+    campaignContribution @16 :CampaignContribution;
   }
 }

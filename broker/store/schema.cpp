@@ -7,9 +7,10 @@ namespace sqlite {
 
 // Bump when the schema changes, and teach open_sqlite_store to migrate from
 // the previous version. A file with a newer version is refused, never guessed at.
-constexpr int kSchemaVersion = 7;  // 2: log_nodes; 3: feed, checkpoints; 4: leaf parts, statistics runs;
+constexpr int kSchemaVersion = 8;  // 2: log_nodes; 3: feed, checkpoints; 4: leaf parts, statistics runs;
                                    // 5: officers (who acknowledged and answered; confirmed deliveries by recipient)
                                    // 6: fewer writes per message (no AUTOINCREMENT, a leaf's parts as one value)
+                                   // 7: receipt groups; 8: civil society's early warnings and their clock
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE messages (
@@ -526,6 +527,34 @@ Status migrate_from_version_6(sqlite3* db, const std::string& path) {
   return status;
 }
 
+// Version 8: civil society's early warnings (docs/PROTOCOL.md §8.5), one
+// row per warning with its acknowledgement clock, counted per warned state
+// in the public statistics. A table of its own, so the tracing lifecycle
+// and its statistics stay exactly what they were.
+constexpr const char* kWarningsSchema = R"sql(
+CREATE TABLE warnings (
+  warning_seq        INTEGER PRIMARY KEY REFERENCES messages (seq),
+  country            TEXT NOT NULL,  -- the warned state: the cso's own
+  sender             TEXT NOT NULL,
+  submitted_at_ms    INTEGER NOT NULL,
+  ack_due_ms         INTEGER NOT NULL,
+  acknowledged_at_ms INTEGER NOT NULL DEFAULT 0,
+  acknowledged_by    TEXT NOT NULL DEFAULT '',
+  reminded           INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX warnings_by_submission ON warnings (submitted_at_ms);
+CREATE INDEX warnings_open ON warnings (ack_due_ms) WHERE acknowledged_at_ms = 0 AND reminded = 0;
+)sql";
+
+Status migrate_from_version_7(sqlite3* db, const std::string& path) {
+  if (auto status = exec(db, "BEGIN IMMEDIATE", path); !status) return status;
+  auto status = exec(db, kWarningsSchema, path);
+  if (status) status = exec(db, "PRAGMA user_version = 8", path);
+  if (status) status = exec(db, "COMMIT", path);
+  if (!status) sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+  return status;
+}
+
 // Creates the tables on a new file, accepts the current version, refuses
 // anything else rather than guessing.
 Status check_schema(sqlite3* db, const std::string& path) {
@@ -547,7 +576,10 @@ Status check_schema(sqlite3* db, const std::string& path) {
   if (*version <= 5 && *version >= 1) {
     if (auto migrated = migrate_from_version_5(db, path); !migrated) return migrated;
   }
-  if (*version <= 6 && *version >= 1) return migrate_from_version_6(db, path);
+  if (*version <= 6 && *version >= 1) {
+    if (auto migrated = migrate_from_version_6(db, path); !migrated) return migrated;
+  }
+  if (*version <= 7 && *version >= 1) return migrate_from_version_7(db, path);
   if (*version > kSchemaVersion) {
     return make_error(ErrorCode::io_error, "store " + path + " has schema version " + std::to_string(*version) +
                                                ", newer than this broker understands (" +
@@ -580,7 +612,8 @@ Status check_schema(sqlite3* db, const std::string& path) {
     return status;
   }
   if (auto migrated = migrate_from_version_5(db, path); !migrated) return migrated;
-  return migrate_from_version_6(db, path);
+  if (auto migrated = migrate_from_version_6(db, path); !migrated) return migrated;
+  return migrate_from_version_7(db, path);
 }
 
 }  // namespace sqlite

@@ -181,6 +181,13 @@ class SqliteStore final : public Store {
   Result<std::uint64_t> bytes_stored_since(const ParticipantId& sender, std::int64_t since_ms) override;
   Result<std::uint64_t> watched_serials_added_since(const ParticipantId& sender, std::int64_t since_ms) override;
 
+  // warnings.cpp
+  Status insert_warning(const WarningRow& row) override;
+  Status acknowledge_warning(const MessageId& warning_id, std::int64_t at_ms, const std::string& by) override;
+  Result<std::vector<WarningRow>> warnings_due(std::int64_t now_ms) override;
+  Status mark_warning_reminded(const MessageId& warning_id) override;
+  Result<std::vector<WarningRow>> warnings_submitted_between(std::int64_t from_ms, std::int64_t to_ms) override;
+
   // lifecycle.cpp
   Status insert_lifecycle(const LifecycleRow& row) override;
   Status update_lifecycle(const LifecycleRow& row) override;
@@ -248,6 +255,11 @@ class SqliteStore final : public Store {
 
   // lifecycle.cpp
   Result<std::vector<LifecycleRow>> read_lifecycle(Query& query);
+
+  // warnings.cpp: warnings come at the pace of people, so their
+  // statements are prepared per call rather than cached with the hot path's.
+  Result<StatementPtr> prepare_once(const char* sql, std::string_view what);
+  Result<std::vector<WarningRow>> read_warnings(Query& query);
 
   // feed_log.cpp
   // Leaf `leaf_index` completes one subtree per trailing 1 bit of its index:

@@ -10,7 +10,7 @@ namespace {
 
 // Bump when the schema changes, and add the migration from the previous
 // version. A database with a newer version is refused, never guessed at.
-constexpr std::int64_t kSchemaVersion = 2;
+constexpr std::int64_t kSchemaVersion = 3;  // 2: leadership; 3: civil society's early warnings (SQLite's schema 8)
 
 constexpr const char* kSchemaV1 = R"sql(
 CREATE TABLE schema_version (version BIGINT NOT NULL);
@@ -207,6 +207,24 @@ INSERT INTO leader_lease VALUES (TRUE, 0, '', 0, 0, '-infinity');
 UPDATE schema_version SET version = 2;
 )sql";
 
+// Version 3: civil society's early warnings and their clock, as SQLite's
+// schema 8 (broker/store/schema.cpp kWarningsSchema).
+constexpr const char* kMigrationV3 = R"sql(
+CREATE TABLE warnings (
+  warning_seq        BIGINT PRIMARY KEY REFERENCES messages (seq),
+  country            TEXT NOT NULL,
+  sender             TEXT NOT NULL,
+  submitted_at_ms    BIGINT NOT NULL,
+  ack_due_ms         BIGINT NOT NULL,
+  acknowledged_at_ms BIGINT NOT NULL DEFAULT 0,
+  acknowledged_by    TEXT NOT NULL DEFAULT '',
+  reminded           BIGINT NOT NULL DEFAULT 0
+);
+CREATE INDEX warnings_by_submission ON warnings (submitted_at_ms);
+CREATE INDEX warnings_open ON warnings (ack_due_ms) WHERE acknowledged_at_ms = 0 AND reminded = 0;
+UPDATE schema_version SET version = 3;
+)sql";
+
 }  // namespace
 
 // Creates the tables in an empty database, accepts the current version,
@@ -229,14 +247,20 @@ Status check_schema(PostgresStore& store, const std::string& where) {
                                                         " has tables but no FPX schema_version; it is not an FPX "
                                                         "store: point the broker at an empty database"));
     }
-    if (auto created = store.exec(kSchemaV1, "creating the schema"); !created) return finish(std::move(created));
-    return finish(store.exec(kMigrationV2, "adding the leadership tables (schema version 2)"));
+    auto created = store.exec(kSchemaV1, "creating the schema");
+    if (created) created = store.exec(kMigrationV2, "adding the leadership tables (schema version 2)");
+    if (created) created = store.exec(kMigrationV3, "adding the early warnings (schema version 3)");
+    return finish(std::move(created));
   }
   auto version = store.run_once("SELECT MAX(version) FROM schema_version", "reading the schema version");
   if (!version) return finish(std::move(version).take_error());
   const std::int64_t value = version->is_null(0, 0) ? 0 : version->integer(0, 0);
   if (value == kSchemaVersion) return finish({});
-  if (value == 1) return finish(store.exec(kMigrationV2, "migrating to schema version 2 (leadership tables)"));
+  if (value == 1 || value == 2) {
+    Status migrated = value == 1 ? store.exec(kMigrationV2, "migrating to schema version 2 (leadership tables)") : Status{};
+    if (migrated) migrated = store.exec(kMigrationV3, "migrating to schema version 3 (early warnings)");
+    return finish(std::move(migrated));
+  }
   if (value > kSchemaVersion) {
     return finish(make_error(ErrorCode::io_error,
                              "database " + where + " has schema version " + std::to_string(value) +

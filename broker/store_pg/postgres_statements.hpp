@@ -250,6 +250,31 @@ inline constexpr Statement kLatestCheckpoint{
     "latest_checkpoint",
     "SELECT tree_size, root_hash, note, created_at_ms FROM checkpoints ORDER BY tree_size DESC LIMIT 1"};
 
+// Civil society's early warnings (postgres_warnings.cpp, as broker/store/warnings.cpp).
+#define FPX_PG_WARNING_COLUMNS                                                                           \
+  "m.message_id, w.country, w.sender, w.submitted_at_ms, w.ack_due_ms, w.acknowledged_at_ms, "          \
+  "w.acknowledged_by, w.reminded"
+inline constexpr Statement kInsertWarning{
+    "insert_warning",
+    "INSERT INTO warnings (warning_seq, country, sender, submitted_at_ms, ack_due_ms) "
+    "SELECT seq, $2::text, $3::text, $4::bigint, $5::bigint FROM messages WHERE message_id = $1::bytea "
+    "ON CONFLICT DO NOTHING"};
+inline constexpr Statement kAcknowledgeWarning{
+    "acknowledge_warning",
+    "UPDATE warnings SET acknowledged_at_ms = $2::bigint, acknowledged_by = $3::text "
+    "WHERE acknowledged_at_ms = 0 AND warning_seq = (SELECT seq FROM messages WHERE message_id = $1::bytea)"};
+inline constexpr Statement kWarningsDue{
+    "warnings_due",
+    "SELECT " FPX_PG_WARNING_COLUMNS " FROM warnings AS w JOIN messages AS m ON m.seq = w.warning_seq "
+    "WHERE w.acknowledged_at_ms = 0 AND w.reminded = 0 AND w.ack_due_ms <= $1::bigint ORDER BY w.warning_seq"};
+inline constexpr Statement kMarkWarningReminded{
+    "mark_warning_reminded",
+    "UPDATE warnings SET reminded = 1 WHERE warning_seq = (SELECT seq FROM messages WHERE message_id = $1::bytea)"};
+inline constexpr Statement kWarningsBetween{
+    "warnings_between",
+    "SELECT " FPX_PG_WARNING_COLUMNS " FROM warnings AS w JOIN messages AS m ON m.seq = w.warning_seq "
+    "WHERE w.submitted_at_ms >= $1::bigint AND w.submitted_at_ms < $2::bigint ORDER BY w.warning_seq"};
+
 inline constexpr const Statement* kAll[] = {
     &kFindMessage, &kLogSize, &kInsertMessage, &kInsertRecordLeaf, &kLogEdge, &kLogLeafHash, &kLogNode,
     &kInsertReceiptGroup, &kReceiptGroupOf, &kAppendAudit, &kAuditRows, &kPendingDeliveries,
@@ -259,6 +284,7 @@ inline constexpr const Statement* kAll[] = {
     &kWatchedSerialsAddedSince, &kLifecycleBetween, &kFirstSubmission, &kFactsOfTracing, &kLeafParts,
     &kLastStatisticsPeriod, &kStatisticsAwaitingReveal, &kRecordStatisticsRun, &kPublishedStatisticsPeriod, &kNextFeedSequence, &kAppendFeed,
     &kFeedPage, &kAppendCheckpoint, &kLatestCheckpoint,
+    &kInsertWarning, &kAcknowledgeWarning, &kWarningsDue, &kMarkWarningReminded, &kWarningsBetween,
 };
 
 }  // namespace fpx::broker::pg::sql

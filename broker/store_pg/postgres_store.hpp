@@ -266,6 +266,13 @@ class PostgresStore final : public Store {
   Result<std::uint64_t> bytes_stored_since(const ParticipantId& sender, std::int64_t since_ms) override;
   Result<std::vector<AuditRow>> audit_rows(std::int64_t after_id, std::size_t limit) override;
 
+  // postgres_warnings.cpp
+  Status insert_warning(const WarningRow& row) override;
+  Status acknowledge_warning(const MessageId& warning_id, std::int64_t at_ms, const std::string& by) override;
+  Result<std::vector<WarningRow>> warnings_due(std::int64_t now_ms) override;
+  Status mark_warning_reminded(const MessageId& warning_id) override;
+  Result<std::vector<WarningRow>> warnings_submitted_between(std::int64_t from_ms, std::int64_t to_ms) override;
+
   // postgres_workflow.cpp
   Status insert_lifecycle(const LifecycleRow& row) override;
   Status update_lifecycle(const LifecycleRow& row) override;
@@ -326,6 +333,7 @@ class PostgresStore final : public Store {
   Result<InsertedMessage> insert_message_rows(const NewMessage& message, std::int64_t stored_at_ms);
   Result<std::vector<PendingDelivery>> delivery_rows(const Rows& rows);
   Result<std::vector<LifecycleRow>> read_lifecycle(const Rows& rows);
+  Result<std::vector<WarningRow>> read_warnings(const Rows& rows);
   Error fail(const PGresult* result, std::string_view what) const;
   Result<Rows> checked(ResultPtr result, std::string_view what, std::string* sqlstate);
   // After a lost connection (a server restart): reconnects once between

@@ -13,6 +13,7 @@
 #include "commands_case.hpp"
 #include "commands_import.hpp"
 #include "commands_statement.hpp"
+#include "commands_cso.hpp"
 
 namespace {
 
@@ -192,6 +193,9 @@ int run(int argc, char** argv) {
                      "statistics period to show: a kind (quarter, month, 10s: its latest period) or one period's "
                      "start, e.g. 2026-10-01T00:00:00Z (default: the longest kind saved, its latest period)");
 
+  // Issue 12 item 5: fpx warn, fpx contribute, fpx warning ack (commands_cso.cpp).
+  CsoCommands cso_commands(app, global);
+
   // --- keys ----------------------------------------------------------------------
   auto* keys = app.add_subcommand("keys", "make your own keys and certificate request; install the signed chain");
   keys->require_subcommand(1);
@@ -200,7 +204,7 @@ int run(int argc, char** argv) {
       "new", "make a signing key, a CURVE key pair and request.csr (hand over only request.csr) in a new directory");
   keys_new->add_option("--id", keys_new_options.id, "participant id, e.g. sn.focal-point")->required();
   keys_new->add_option("--country", keys_new_options.country, "ISO 3166-1 alpha-2 code, e.g. SN")->required();
-  keys_new->add_option("--role", keys_new_options.role, "focal-point, agency, observer or broker")->required();
+  keys_new->add_option("--role", keys_new_options.role, "focal-point, agency, observer, broker or cso")->required();
   keys_new->add_option("--officer", keys_new_options.officer,
                        "an officer's own keys under the participant, e.g. awa.diop");
   keys_new->add_option("--out", keys_new_options.out, "the new key directory (0700)")->required();
@@ -305,6 +309,7 @@ int run(int argc, char** argv) {
   if (auto code = case_commands.run_parsed()) return *code;
   if (auto code = import_command.run_parsed()) return *code;
   if (auto code = statement_commands.run_parsed()) return *code;
+  if (auto code = cso_commands.run_parsed()) return *code;
   std::cerr << app.help();
   return kExitUsage;
 }

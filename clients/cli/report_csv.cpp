@@ -142,6 +142,22 @@ Result<std::vector<std::filesystem::path>> write_csv_tables(const ReportData& da
     statements.append("\r\n");
   }
   if (auto saved = save("statements.csv", statements); !saved) return std::move(saved).take_error();
+  // Civil society's early warnings, a table of their own: one row per
+  // warned state and period, and the period's total (state empty).
+  std::string text = "period,periodStart,periodEnd,state,warnings,acknowledgedWithinClock\r\n";
+  for (const auto& record : data.all_statistics) {
+    for (const auto& row : record.warnings) {
+      text.append(field(record.period)).append(",").append(field(record.period_start)).append(",");
+      text.append(field(record.period_end)).append(",").append(field(row.state)).append(",");
+      text.append(count(row.warnings)).append(",").append(count(row.acknowledged_within_clock)).append("\r\n");
+    }
+  }
+  const auto path = dir / "early_warnings.csv";
+  if (auto saved = write_file_atomically(path, ByteView(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
+      !saved) {
+    return std::move(saved).take_error();
+  }
+  written.push_back(path);
   return written;
 }
 

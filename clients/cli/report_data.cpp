@@ -1,4 +1,5 @@
 #include "report_data.hpp"
+#include "fpx/warning_statistics.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -194,6 +195,24 @@ StatisticsRecord read_statistics(std::uint64_t sequence, const json& object, std
     for (const auto& row : *rows) record.rows.push_back(read_row(table, row, problem));
   }
   if (const json* total = read.field("total")) record.rows.push_back(read_row("total", *total, problem));
+  // Civil society's early warnings: a table of their own (fpx/warning_statistics.hpp).
+  if (const json* clocks = read.field("clocksHours"); clocks != nullptr && clocks->is_object() &&
+                                                      clocks->contains("warningAcknowledge") &&
+                                                      (*clocks)["warningAcknowledge"].is_number()) {
+    record.warning_acknowledge_hours = (*clocks)["warningAcknowledge"].get<double>();
+  }
+  auto warnings = disclosure::warning_tables_of_record(object.dump());
+  if (!warnings) {
+    if (problem.empty()) problem = warnings.error().message;
+  } else {
+    auto shown = [](const disclosure::Cell& cell) -> Count {
+      return cell.suppressed ? Count{} : Count{cell.value};
+    };
+    for (std::size_t first = 0; first + 1 < warnings->cells.size(); first += 2) {
+      record.warnings.push_back(
+          {warnings->cells[first].requested, shown(warnings->cells[first]), shown(warnings->cells[first + 1])});
+    }
+  }
   return record;
 }
 

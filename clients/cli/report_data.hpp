@@ -47,6 +47,14 @@ struct Clocks {
   double routine_respond = 0;
 };
 
+// Civil society's early warnings to one state in a period (PROTOCOL.md §11
+// "Early warnings"); state "" is the total.
+struct WarningCounts {
+  std::string state;
+  Count warnings;
+  Count acknowledged_within_clock;
+};
+
 struct StatisticsRecord {
   std::uint64_t sequence = 0;
   std::string period;        // "month", "day", "10s", ...
@@ -58,6 +66,9 @@ struct StatisticsRecord {
   std::int64_t protection_range = 0;
   Clocks clocks;
   std::vector<RowStatistics> rows;  // every table, in the record's order
+  // Early warnings per warned state, then the total; empty: none that period.
+  std::vector<WarningCounts> warnings;
+  double warning_acknowledge_hours = 0;  // the warning clock the counts were measured against
   // The rows of one table.
   std::vector<const RowStatistics*> table(std::string_view name) const;
 };

@@ -432,6 +432,36 @@ void statistics_section(Markup& page, const ReportData& data) {
   page.close("section");
 }
 
+// Civil society's early warnings (PROTOCOL.md §11 "Early warnings"): how
+// many reached each state and how many its focal point acknowledged within
+// the clock; never what they said.
+void warning_section(Markup& page, const ReportData& data) {
+  page.open("section", {{"id", "warnings"}}).element("h2", "Early warnings from civil society");
+  const StatisticsRecord* shown = data.statistics ? &*data.statistics : nullptr;
+  if (shown == nullptr || shown->warnings.empty()) {
+    page.element("p", "No early warning from a civil-society organisation in the period shown.", {{"class", "empty"}})
+        .close("section");
+    return;
+  }
+  auto count = [](const Count& value) { return value ? std::to_string(*value) : std::string("suppressed"); };
+  page.element("p", "Warnings sent by civil-society organisations to their own state's focal point from " +
+                        shown->period_start + " to " + shown->period_end + ", and how many the focal point "
+                        "acknowledged within " + std::to_string(static_cast<long long>(shown->warning_acknowledge_hours)) +
+                        " hours. Counts under " + std::to_string(shown->threshold) +
+                        " are suppressed, as every count of the feed.");
+  page.raw("<table id=\"warnings-table\"><thead><tr>");
+  for (const char* heading : {"state", "warnings", "acknowledged within the clock"}) {
+    page.element("th", heading, {{"scope", "col"}});
+  }
+  page.raw("</tr></thead><tbody>");
+  for (const auto& row : shown->warnings) {
+    page.raw("<tr>").element("th", row.state.empty() ? std::string("all states") : row.state, {{"scope", "row"}});
+    page.element("td", count(row.warnings), {{"class", "number"}});
+    page.element("td", count(row.acknowledged_within_clock), {{"class", "number"}}).raw("</tr>");
+  }
+  page.raw("</tbody></table></section>");
+}
+
 void campaign_section(Markup& page, const ReportData& data) {
   page.open("section", {{"id", "campaigns"}}).element("h2", "Voluntary collection campaigns");
   if (data.campaigns.empty()) {
@@ -782,6 +812,7 @@ std::string render_page(const ReportData& data, const PageContext& context) {
       .close("p");
   page.raw("</header><main>");
   statistics_section(page, data);
+  warning_section(page, data);
   campaign_section(page, data);
   alert_section(page, data, context);
   checkpoint_section(page, data, context);

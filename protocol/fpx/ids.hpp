@@ -58,7 +58,11 @@ struct MessageId {
 
 using Sha256Digest = std::array<std::uint8_t, 32>;
 
-enum class Role : std::uint8_t { focal_point, agency, observer, broker };
+// cso: a civil-society organisation's voice (PROTOCOL.md §1.1): early
+// warnings and campaign contributions to its own state's focal point, nothing
+// else. Distinct from the same organisation's observer certificate, which
+// only reads the public feed.
+enum class Role : std::uint8_t { focal_point, agency, observer, broker, cso };
 
 std::string_view role_name(Role role);  // "focal-point", as on the command line
 std::optional<Role> parse_role(std::string_view name);
@@ -71,7 +75,11 @@ bool national_ca_may_issue(Role role);
 // enrolment: a focal point's or agency's id is "<cc>.<name>" with <cc> its
 // country in lower case ("sn.police-judiciaire" for C=SN); a broker's or
 // observer's id must not begin with a two-letter label, so it cannot pass for
-// a state's participant ("cso.sahel-watch", "exchange.broker").
+// a state's participant ("cso.sahel-watch", "exchange.broker"); a cso's id
+// follows the observer rule and ends with ".<cc>", its country (the
+// certificate's C, the state it speaks to) in lower case
+// ("cso.sahel-watch.sn"), so it never equals its observer id and every
+// reader of an id sees which state it warns.
 // Returns an empty string when the id fits, else what is wrong and what to do.
 std::string id_country_mismatch(std::string_view id, std::string_view country, Role role);
 

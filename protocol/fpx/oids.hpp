@@ -16,6 +16,9 @@ inline constexpr const char* kRoleFocalPoint = FPX_OID_ARC ".1.1";
 inline constexpr const char* kRoleAgency = FPX_OID_ARC ".1.2";
 inline constexpr const char* kRoleObserver = FPX_OID_ARC ".1.3";
 inline constexpr const char* kRoleBroker = FPX_OID_ARC ".1.4";
+// A civil-society organisation's voice: root-issued only (never in a national
+// CA's EKU list), so no state chooses which CSOs may warn it.
+inline constexpr const char* kRoleCso = FPX_OID_ARC ".1.5";
 
 // The participant's CURVE (X25519) public key: a non-critical extension whose
 // value is an OCTET STRING of the 32 raw key bytes. Non-critical because

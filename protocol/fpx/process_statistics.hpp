@@ -39,6 +39,14 @@ struct TracingFacts {
   std::vector<std::string> refusal_grounds;
 };
 
+// One early warning of a cso (PROTOCOL.md §8.5), as the statistics see it:
+// the warned state and whether its focal point acknowledged the warning by
+// the clock's due time; never the content, never the cso.
+struct WarningFacts {
+  std::string country;
+  bool acknowledged_within_clock = false;
+};
+
 // --- commitments -----------------------------------------------------------
 // A transparency-log leaf commits to one or more parts, each SHA-256(salt ||
 // metadata) with its own random salt, so that one part can be opened to

@@ -3000,3 +3000,227 @@ TEST_CASE("public-effect rows: only the issuing state cancels its alert and only
                    audit_before);
   }
 }
+
+// ---- Civil society's voice (issue 12 item 5): the cso role ------------------------
+// A cso (cso.sahel-watch.sn, root-issued, C=SN) sends early warnings and
+// campaign contributions to Senegal's focal point and nothing else. Each
+// refusal is typed, audited, and nothing of it reaches anyone: the focal
+// point's next delivery is the cso's next good warning. One SECTION per row.
+
+namespace {
+
+struct CivilSociety {
+  CivilSociety() : pki({"SN", "NE"}) {
+    pki.issue("sn.focal-point", "SN", Role::focal_point);
+    pki.issue("ne.focal-point", "NE", Role::focal_point);
+    // The sample tracing request asks Niger and Burkina Faso.
+    pki.issue("bf.focal-point", "BF", Role::focal_point, {.via_intermediate = false});
+    pki.issue("sn.police-judiciaire", "SN", Role::agency);
+    pki.issue("cso.sahel-watch", "SN", Role::observer, {.via_intermediate = false});
+    pki.issue("cso.sahel-watch.sn", "SN", Role::cso, {.via_intermediate = false});
+    pki.issue("cso.niger-watch.ne", "NE", Role::cso, {.via_intermediate = false});
+    broker = std::make_unique<BrokerProcess>(
+        pki, std::vector<std::string>{"sn.focal-point", "ne.focal-point", "bf.focal-point", "sn.police-judiciaire",
+                                      "cso.sahel-watch", "cso.sahel-watch.sn", "cso.niger-watch.ne"});
+    senegal = test::connect_client(*broker, pki, "sn.focal-point");
+    niger = test::connect_client(*broker, pki, "ne.focal-point");
+  }
+
+  RawSession& raw(const std::string& id) {
+    auto found = sessions.find(id);
+    if (found == sessions.end()) {
+      auto session = std::make_unique<RawSession>(broker->endpoint(), broker->curve_public_key(),
+                                                  pki.identity(id).curve(), Endpoint::participants);
+      auto ping = session->next_id();
+      session->send({frame_of_kind(ping, 3)});
+      REQUIRE(session->answer(ping).kind == Answer::Kind::pong);
+      found = sessions.emplace(id, std::move(session)).first;
+    }
+    return *found->second;
+  }
+
+  // `envelope` from `sender`'s own session: refused with `code`, saying
+  // `says`, audited once under `sender`.
+  void refused(const std::string& sender, const Bytes& envelope, ErrorCode code, const std::string& says) {
+    const std::size_t audit_before = broker->audit().size();
+    Answer answer = raw(sender).submit(envelope);
+    INFO("answer: " << describe(answer));
+    REQUIRE(answer.kind == Answer::Kind::error);
+    CHECK(answer.code == code);
+    CHECK_THAT(answer.message, Catch::Contains(says));
+    // Audited once under the sender (written with the loop's next transaction).
+    std::size_t audited = 0;
+    for (auto deadline = Clock::now() + kPatience; audited == 0 && Clock::now() < deadline;) {
+      const auto rows = broker->audit();
+      for (std::size_t i = audit_before; i < rows.size(); ++i) {
+        if (rows[i].principal == sender && rows[i].outcome == error_code_name(code)) ++audited;
+      }
+      if (audited == 0) std::this_thread::sleep_for(50ms);
+    }
+    CHECK(audited == 1);
+  }
+
+  // Nothing refused reached either focal point: the next delivery of each is
+  // the next good message (a warning to Senegal, a request to Niger).
+  void nothing_delivered() {
+    // A row that submitted from a focal point's raw session took over its
+    // client's session (one session per participant): connect the client
+    // again, which takes it back with every delivery still owed.
+    if (sessions.erase("sn.focal-point") != 0) senegal = test::connect_client(*broker, pki, "sn.focal-point");
+    Bytes warning = test::seal_sample(pki.identity("cso.sahel-watch.sn"), MessageType::EARLY_WARNING);
+    REQUIRE(raw("cso.sahel-watch.sn").submit(warning).kind == Answer::Kind::receipt);
+    auto to_senegal = receive(*senegal, 1);
+    REQUIRE(to_senegal.size() == 1);
+    CHECK(to_senegal[0].opened.message_id == test::message_id_of(warning));
+    Bytes request = test::seal_sample(pki.identity("sn.police-judiciaire"), MessageType::TRACING_REQUEST);
+    REQUIRE(raw("sn.police-judiciaire").submit(request).kind == Answer::Kind::receipt);
+    auto to_niger = receive(*niger, 1);
+    REQUIRE(to_niger.size() == 1);
+    CHECK(to_niger[0].opened.message_id == test::message_id_of(request));
+  }
+
+  TestPki pki;
+  std::unique_ptr<BrokerProcess> broker;
+  std::unique_ptr<Client> senegal;
+  std::unique_ptr<Client> niger;
+  std::map<std::string, std::unique_ptr<RawSession>> sessions;
+};
+
+}  // namespace
+
+TEST_CASE("cso rows: a cso speaks only to its own state's focal point and only in its two message types") {
+  CivilSociety exchange;
+  const Identity cso = exchange.pki.identity("cso.sahel-watch.sn");
+
+  SECTION("a cso early warning to another country's focal point (country NE) is refused with unauthorized") {
+    exchange.refused("cso.sahel-watch.sn",
+                     test::seal_changed(cso, MessageType::EARLY_WARNING,
+                                        [](auto header, auto) { header.initRecipients(1)[0].setCountry("NE"); }),
+                     ErrorCode::unauthorized, "writes to the focal point of SN only");
+  }
+  SECTION("a cso early warning to another country's focal point named as a participant is refused") {
+    exchange.refused(
+        "cso.sahel-watch.sn",
+        test::seal_changed(cso, MessageType::EARLY_WARNING,
+                           [](auto header, auto) { header.initRecipients(1)[0].setParticipant("ne.focal-point"); }),
+        ErrorCode::unauthorized, "writes to the focal point of SN only");
+  }
+  SECTION("a cso campaign contribution to another country's focal point is refused with unauthorized") {
+    exchange.refused("cso.sahel-watch.sn",
+                     test::seal_changed(cso, MessageType::CAMPAIGN_CONTRIBUTION,
+                                        [](auto header, auto) { header.initRecipients(1)[0].setCountry("NE"); }),
+                     ErrorCode::unauthorized, "writes to the focal point of SN only");
+  }
+  SECTION("a cso early warning to both its own and another state is refused whole") {
+    exchange.refused("cso.sahel-watch.sn",
+                     test::seal_changed(cso, MessageType::EARLY_WARNING,
+                                        [](auto header, auto) {
+                                          auto both = header.initRecipients(2);
+                                          both[0].setCountry("SN");
+                                          both[1].setCountry("NE");
+                                        }),
+                     ErrorCode::unauthorized, "writes to the focal point of SN only");
+  }
+  SECTION("a cso early warning to an agency of its own state is refused") {
+    exchange.refused("cso.sahel-watch.sn",
+                     test::seal_changed(cso, MessageType::EARLY_WARNING,
+                                        [](auto header, auto) {
+                                          header.initRecipients(1)[0].setParticipant("sn.police-judiciaire");
+                                        }),
+                     ErrorCode::unauthorized, "writes to the focal point of SN only");
+  }
+  SECTION("a cso certificate sending any other message type is refused with wrong_role") {
+    // Signed by the cso's own key and chain, every type a cso may not sign.
+    Signer signer = signer_from(exchange.pki, "cso.sahel-watch.sn", "SN");
+    for (int value = 1; value <= static_cast<int>(MessageType::DEAD_LETTER_NOTICE); ++value) {
+      const auto type = static_cast<MessageType>(value);
+      INFO("type " << message_type_name(type));
+      Answer answer = exchange.raw("cso.sahel-watch.sn").submit(hand_seal(signer, type));
+      INFO("answer: " << describe(answer));
+      REQUIRE(answer.kind == Answer::Kind::error);
+      CHECK(answer.code == ErrorCode::wrong_role);
+    }
+    // The acknowledgement is the focal point's to sign, not the cso's.
+    Answer ack =
+        exchange.raw("cso.sahel-watch.sn").submit(hand_seal(signer, MessageType::EARLY_WARNING_ACKNOWLEDGEMENT));
+    INFO("answer: " << describe(ack));
+    REQUIRE(ack.kind == Answer::Kind::error);
+    CHECK(ack.code == ErrorCode::wrong_role);
+  }
+  SECTION("an observer certificate sending an early warning on the participants endpoint is refused") {
+    Signer signer = signer_from(exchange.pki, "cso.sahel-watch", "SN");
+    exchange.refused("cso.sahel-watch", hand_seal(signer, MessageType::EARLY_WARNING), ErrorCode::unauthorized,
+                     "observers are read-only");
+  }
+  SECTION("an observer certificate sending an early warning on the observers endpoint gets no submit path") {
+    RawSession observer(exchange.broker->observers_endpoint(), exchange.broker->curve_public_key(),
+                        exchange.pki.identity("cso.sahel-watch").curve(), Endpoint::observers);
+    Signer signer = signer_from(exchange.pki, "cso.sahel-watch", "SN");
+    auto id = observer.next_id();
+    // A long tip, as a CSO might write: beyond what an ObserverRequest may be.
+    observer.send({submit_frame(id, hand_seal(signer, MessageType::EARLY_WARNING,
+                                              {.forge = [](auto, auto body) {
+                                                body.getEarlyWarning().setThreat(std::string(4000, 'x'));
+                                              }}))});
+    // The endpoint reads only ObserverRequests (a few words): an envelope is
+    // refused as too large, and the warning reaches no one (nothing_delivered below).
+    Answer answer = observer.answer(id);
+    INFO("answer: " << describe(answer));
+    REQUIRE(answer.kind == Answer::Kind::error);
+    CHECK(answer.code == ErrorCode::too_large);
+  }
+  SECTION("a cso early warning that answers a message (inReplyTo set) is refused") {
+    exchange.refused("cso.sahel-watch.sn", test::seal_changed(cso, MessageType::EARLY_WARNING, [](auto header, auto) {
+                       MessageId other = MessageId::random();
+                       header.setInReplyTo(kj::arrayPtr(other.bytes.data(), other.bytes.size()));
+                     }),
+                     ErrorCode::unauthorized, "answers nothing");
+  }
+  SECTION("an early warning whose text passes the bound is refused with schema_violation") {
+    exchange.refused("cso.sahel-watch.sn", test::seal_changed(cso, MessageType::EARLY_WARNING, [](auto, auto body) {
+                       body.getEarlyWarning().setThreat(std::string(2001, 'x'));
+                     }),
+                     ErrorCode::schema_violation, "");
+  }
+  SECTION("a focal point acknowledging another state's early warning is refused with not_found") {
+    // Niger's cso to Niger: accepted, and delivered to Niger only.
+    Bytes warning = test::seal_changed(exchange.pki.identity("cso.niger-watch.ne"), MessageType::EARLY_WARNING,
+                                       [](auto header, auto) { header.initRecipients(1)[0].setCountry("NE"); });
+    REQUIRE(exchange.raw("cso.niger-watch.ne").submit(warning).kind == Answer::Kind::receipt);
+    REQUIRE(receive(*exchange.niger, 1).size() == 1);
+    const MessageId niger_warning = test::message_id_of(warning);
+    exchange.refused("sn.focal-point",
+                     test::seal_changed(exchange.pki.identity("sn.focal-point"),
+                                        MessageType::EARLY_WARNING_ACKNOWLEDGEMENT,
+                                        [&](auto header, auto) {
+                                          header.initRecipients(1)[0].setParticipant("cso.niger-watch.ne");
+                                          header.setInReplyTo(kj::arrayPtr(niger_warning.bytes.data(),
+                                                                           niger_warning.bytes.size()));
+                                        }),
+                     ErrorCode::not_found, "no early warning");
+  }
+  SECTION("a focal point sending a tracing request to a cso participant is refused") {
+    exchange.refused("sn.focal-point",
+                     test::seal_changed(exchange.pki.identity("sn.focal-point"), MessageType::TRACING_REQUEST,
+                                        [](auto header, auto body) {
+                                          header.initRecipients(1)[0].setParticipant("cso.sahel-watch.sn");
+                                          body.getTracingRequest().setRequestingAgency("sn.focal-point");
+                                        }),
+                     ErrorCode::unauthorized, "receives no messages from participants");
+  }
+  SECTION("a cso-role certificate from a national CA is refused at issue and at signing") {
+    const pki::Authority& senegal_ca = exchange.pki.national_ca("SN");
+    SigningKey key = fresh_key();
+    auto at_issue = senegal_ca.issue(
+        request_for("cso.rogue-watch.sn", "SN", Role::cso, key.public_key(), fresh_curve_key()));
+    REQUIRE_FALSE(at_issue.ok());
+    CHECK_THAT(at_issue.error().message, Catch::Contains("only the root issues"));
+    const Certificate rogue =
+        must_issue(senegal_ca, request_for("cso.rogue-watch.sn", "SN", Role::cso, key.public_key(), fresh_curve_key()),
+                   pki::CountryCheck::skip_for_testing);
+    Signer signer = signer_of(std::move(key), rogue, senegal_ca, "cso.rogue-watch.sn", "SN");
+    exchange.refused("cso.sahel-watch.sn", hand_seal(signer, MessageType::EARLY_WARNING), ErrorCode::wrong_role,
+                     "comes only from the exchange's root CA");
+  }
+  exchange.nothing_delivered();
+}

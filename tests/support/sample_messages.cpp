@@ -194,6 +194,35 @@ void fill_sample(MessageType type, wire::Header::Builder header, wire::Body::Bui
       statement.setText("Senegal answered every request it received; two were delayed by a records migration.");
       break;
     }
+    // Civil society's voice: a cso of Senegal (cso.sahel-watch.sn) to its focal point.
+    case MessageType::EARLY_WARNING: {
+      recipients[0].setCountry("SN");
+      auto warning = body.initEarlyWarning();
+      warning.setThreat("Young men from outside the village offer pistols for sale at the weekly market");
+      warning.setLocation("Tambacounda, weekly market");
+      warning.setFirearmDescription("two or three handguns, no visible markings");
+      set_date(warning.getObservedOn(), 2026, 3, 2);
+      break;
+    }
+    case MessageType::EARLY_WARNING_ACKNOWLEDGEMENT: {
+      recipients[0].setParticipant("cso.sahel-watch.sn");
+      reply_to();
+      auto ack = body.initEarlyWarningAcknowledgement();
+      ack.setReceivedAtMs(now_ms() - 1000);
+      ack.setNote("Received; the gendarmerie of Tambacounda is informed.");
+      break;
+    }
+    case MessageType::CAMPAIGN_CONTRIBUTION: {
+      recipients[0].setCountry("SN");
+      auto contribution = body.initCampaignContribution();
+      contribution.setCampaign("Tambacounda voluntary surrender 2026");
+      set_date(contribution.getPeriodStart(), 2026, 1, 1);
+      set_date(contribution.getPeriodEnd(), 2026, 2, 28);
+      contribution.setWeaponsCollected(37);
+      contribution.setAmmunitionCollected(1200);
+      contribution.setText("Four village meetings; weapons handed in at the gendarmerie with our volunteers present.");
+      break;
+    }
     case MessageType::UNSPECIFIED:
       FAIL("no sample for an unspecified message type");
   }

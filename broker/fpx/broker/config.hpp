@@ -87,6 +87,11 @@ struct Clocks {
   std::int64_t urgent_respond_ms = 3LL * 24 * 3600 * 1000;
   std::int64_t routine_acknowledge_ms = 3LL * 24 * 3600 * 1000;
   std::int64_t routine_respond_ms = 30LL * 24 * 3600 * 1000;
+  // A cso's early warning: its state's focal point acknowledges it within
+  // this time (PROTOCOL.md §8.5), as a routine request's acknowledgement.
+  // Missed: one reminder to the focal point; the public statistics count
+  // the warnings acknowledged within it.
+  std::int64_t warning_acknowledge_ms = 3LL * 24 * 3600 * 1000;
   std::int64_t scan_every_ms = 60'000;
 };
 

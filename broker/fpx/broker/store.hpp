@@ -136,6 +136,20 @@ struct LifecycleRow {
   std::string answered_by;
 };
 
+// One early warning of a cso and its acknowledgement clock (PROTOCOL.md
+// §8.5). Times are 0 until the step happens. Never its content: the
+// public statistics count these rows per warned state.
+struct WarningRow {
+  MessageId warning_id;
+  CountryCode country;  // the warned state: the cso's own
+  ParticipantId sender;
+  std::int64_t submitted_at_ms = 0;
+  std::int64_t ack_due_ms = 0;
+  std::int64_t acknowledged_at_ms = 0;  // the first acknowledgement's arrival
+  std::string acknowledged_by;          // its officer, "" for the office's own certificate
+  bool reminded = false;
+};
+
 // An active stolen/lost alert that lists a serial number.
 struct WatchedSerialHit {
   MessageId alert_id;
@@ -287,6 +301,14 @@ class Store {
                                           const CountryCode& recipient_country, std::int64_t at_ms) = 0;
   // Rows whose acknowledgement or response clock ran out without a reminder yet.
   virtual Result<std::vector<LifecycleRow>> lifecycle_due(std::int64_t now_ms) = 0;
+  // Civil society's early warnings (broker/store/warnings.cpp): one row
+  // per warning, the first acknowledgement dates it (later ones change
+  // nothing), the clock scan reminds once.
+  virtual Status insert_warning(const WarningRow& row) = 0;
+  virtual Status acknowledge_warning(const MessageId& warning_id, std::int64_t at_ms, const std::string& by) = 0;
+  virtual Result<std::vector<WarningRow>> warnings_due(std::int64_t now_ms) = 0;  // unacknowledged, not reminded
+  virtual Status mark_warning_reminded(const MessageId& warning_id) = 0;
+  virtual Result<std::vector<WarningRow>> warnings_submitted_between(std::int64_t from_ms, std::int64_t to_ms) = 0;
   // The stolen/lost registry: serials (normalised) of active alerts.
   // `reached_countries`: the states the alert was routed to (and its own).
   virtual Status watch_serials(const MessageId& alert_id, const CountryCode& alert_country,

@@ -278,3 +278,34 @@ TEST_CASE("a CRL naming another CA, signed by a foreign key, does not un-enrol t
   CHECK_FALSE(refused(after, "ne", ErrorCode::crl_missing));
   CHECK(after.by_curve_key(niger.curve) != nullptr);
 }
+
+// Issue 12 item 5. Attacker: a state's national CA that wants to choose which
+// civil-society organisations may warn it (or to speak as one). Its cso
+// certificate, made by going around fpx-ca's own refusal, is not enrolled;
+// the root's is.
+TEST_CASE("a cso certificate from a national CA is not enrolled and the root's is") {
+  TestPki pki({"SN"});
+  const auto& senegal = pki.national_ca("SN");
+  Holder rogue, real;
+  pki::ParticipantRequest request;
+  request.id = ParticipantId("cso.rogue-watch.sn");
+  request.country = CountryCode("SN");
+  request.role = Role::cso;
+  request.signing_public_key = rogue.key.public_key();
+  request.curve_public_key = rogue.curve;
+  request.validity = pki::Validity::days_from_now(30);
+  REQUIRE_FALSE(senegal.issue(request).ok());  // fpx-ca refuses at issue
+  const Certificate forged = must(senegal.issue(request, pki::CountryCheck::skip_for_testing));
+  const Certificate rooted =
+      issue(pki.root(), "cso.sahel-watch.sn", "SN", Role::cso, real.key.public_key(), real.curve);
+  EnrolledDir dir(pki);
+  dir.put("rogue", forged, senegal);
+  dir.put("sahel", rooted, pki.root());
+  Enrollment enrolled = dir.load();
+  CHECK(refused(enrolled, "rogue", ErrorCode::wrong_role));
+  CHECK(enrolled.by_curve_key(rogue.curve) == nullptr);
+  const EnrolledParticipant* sahel = enrolled.by_id(ParticipantId("cso.sahel-watch.sn"));
+  REQUIRE(sahel != nullptr);
+  CHECK(sahel->role == Role::cso);
+  CHECK(sahel->country == CountryCode("SN"));
+}

@@ -609,6 +609,56 @@ TEST_CASE("Each store keeps the tracing lifecycle and its clocks") {
   CHECK(start->since_ms == 0);
 }
 
+// Issue 12 item 5: civil society's early warnings and their clock.
+TEST_CASE("Each store keeps an early warning's clock dates its first acknowledgement and reminds once") {
+  FPX_EACH_STORE;
+  auto store = under_test.open();
+  insert_committed(*store, make_message(1, {"sn.focal-point"}));
+  insert_committed(*store, make_message(2, {"sn.focal-point"}));
+  WarningRow row;
+  row.warning_id = message_id(1);
+  row.country = CountryCode("SN");
+  row.sender = ParticipantId("cso.sahel-watch.sn");
+  row.submitted_at_ms = kNowMs;
+  row.ack_due_ms = kNowMs + 1000;
+  require_ok(store->begin());
+  require_ok(store->insert_warning(row));
+  require_ok(store->insert_warning(row));  // the same warning again: kept as it is
+  row.warning_id = message_id(2);
+  row.submitted_at_ms = kNowMs + 1;
+  row.ack_due_ms = kNowMs + 1001;
+  require_ok(store->insert_warning(row));
+  require_ok(store->commit());
+  CHECK(must(store->warnings_due(kNowMs + 999)).empty());
+  CHECK(must(store->warnings_due(kNowMs + 1001)).size() == 2);
+
+  require_ok(store->begin());
+  require_ok(store->acknowledge_warning(message_id(1), kNowMs + 500, "sn.focal-point/awa.diop"));
+  require_ok(store->acknowledge_warning(message_id(1), kNowMs + 700, "sn.focal-point"));  // later: changes nothing
+  require_ok(store->commit());
+  auto due = must(store->warnings_due(kNowMs + 2000));
+  REQUIRE(due.size() == 1);
+  CHECK(due[0].warning_id == message_id(2));
+  require_ok(store->begin());
+  require_ok(store->mark_warning_reminded(message_id(2)));
+  require_ok(store->commit());
+  CHECK(must(store->warnings_due(kNowMs + 2000)).empty());
+
+  auto period = must(store->warnings_submitted_between(kNowMs, kNowMs + 2));
+  REQUIRE(period.size() == 2);
+  CHECK(period[0].warning_id == message_id(1));
+  CHECK(period[0].country == CountryCode("SN"));
+  CHECK(period[0].sender == ParticipantId("cso.sahel-watch.sn"));
+  CHECK(period[0].ack_due_ms == kNowMs + 1000);
+  CHECK(period[0].acknowledged_at_ms == kNowMs + 500);
+  CHECK(period[0].acknowledged_by == "sn.focal-point/awa.diop");
+  CHECK_FALSE(period[0].reminded);
+  CHECK(period[1].acknowledged_at_ms == 0);
+  CHECK(period[1].reminded);
+  CHECK(must(store->warnings_submitted_between(kNowMs + 1, kNowMs + 2)).size() == 1);
+  CHECK(must(store->warnings_submitted_between(kNowMs + 2, kNowMs + 3)).empty());
+}
+
 TEST_CASE("Each store matches watched serials only for the states an alert reached") {
   FPX_EACH_STORE;
   auto store = under_test.open();

@@ -42,6 +42,7 @@ class WorkflowExchange {
     auto observer_options = long_lived;
     observer_options.via_intermediate = false;
     pki_.issue("cso.sahel-watch", "SN", Role::observer, observer_options);
+    pki_.issue("cso.sahel-watch.sn", "SN", Role::cso, observer_options);  // its voice (issue 12 item 5)
     auto broker_options = long_lived;
     broker_options.via_intermediate = false;
     pki_.issue("exchange.broker", "AT", Role::broker, broker_options);
@@ -50,7 +51,7 @@ class WorkflowExchange {
     auto enrolled = pki_.dir() / "enrolled";
     std::filesystem::create_directories(enrolled);
     for (const char* id : {"sn.focal-point", "ne.focal-point", "bf.focal-point", "ml.focal-point",
-                           "sn.police-judiciaire", "cso.sahel-watch"}) {
+                           "sn.police-judiciaire", "cso.sahel-watch", "cso.sahel-watch.sn"}) {
       std::filesystem::copy_file(pki_.dir() / "participants" / id / kChainFile,
                                  enrolled / (std::string(id) + ".pem"));
     }
@@ -820,4 +821,45 @@ TEST_CASE("statistics of a period are published once and final as linked tables 
   CHECK_THAT(run(fpx + " observe"), Catch::Contains("(final)"));
   CHECK_THAT(run(fpx + " log verify"),
              Catch::Contains("statistics: 1 record(s)") && Catch::Contains("relation(s) between tables verified"));
+}
+
+TEST_CASE("an early warning not acknowledged within its clock brings one reminder to its focal point only") {
+  WorkflowExchange exchange;
+  auto cso = exchange.connect("cso.sahel-watch.sn");
+  auto senegal = exchange.connect("sn.focal-point");
+  auto niger = exchange.connect("ne.focal-point");
+  Bytes unanswered = exchange.seal(exchange.identity("cso.sahel-watch.sn"), MessageType::EARLY_WARNING);
+  Bytes answered = exchange.seal(exchange.identity("cso.sahel-watch.sn"), MessageType::EARLY_WARNING);
+  REQUIRE(cso->submit(unanswered).ok());
+  REQUIRE(cso->submit(answered).ok());
+  REQUIRE(receive(*senegal, 2).size() == 2);
+  const MessageId answered_id = test::message_id_of(answered);
+  REQUIRE(senegal
+              ->submit(exchange.seal(exchange.identity("sn.focal-point"), MessageType::EARLY_WARNING_ACKNOWLEDGEMENT,
+                                     [&](auto header, auto) {
+                                       header.setInReplyTo(
+                                           kj::arrayPtr(answered_id.bytes.data(), answered_id.bytes.size()));
+                                     }))
+              .ok());
+  REQUIRE(receive(*cso, 1).size() == 1);
+
+  // The default clock: three days, as a routine request's acknowledgement.
+  exchange.advance(3 * kDayMs - 60'000);
+  CHECK(receive(*senegal, 1, 1500ms).empty());  // not yet due
+  exchange.advance(2 * 60'000);
+  auto reminders = receive(*senegal, 1);
+  REQUIRE(reminders.size() == 1);
+  CHECK(reminders[0].opened.type == MessageType::REMINDER);
+  CHECK(reminders[0].opened.signer.participant.role == Role::broker);
+  auto reminder = reminders[0].opened.message.body().getReminder();
+  auto about = reminder.getRequestMessageId();
+  CHECK(MessageId::from_bytes(ByteView(about.begin(), about.size())) == test::message_id_of(unanswered));
+  CHECK(reminder.getClock() == wire::ClockKind::ACKNOWLEDGEMENT);
+  CHECK(std::string(reminder.getRequestedCountry().cStr()) == "SN");
+
+  // One reminder per warning, none for the acknowledged one, nothing to another state or to the cso.
+  exchange.advance(kDayMs);
+  CHECK(receive(*senegal, 1, 1500ms).empty());
+  CHECK(receive(*niger, 1, 500ms).empty());
+  CHECK(receive(*cso, 1, 500ms).empty());
 }
