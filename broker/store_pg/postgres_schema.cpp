@@ -10,7 +10,7 @@ namespace {
 
 // Bump when the schema changes, and add the migration from the previous
 // version. A database with a newer version is refused, never guessed at.
-constexpr std::int64_t kSchemaVersion = 1;
+constexpr std::int64_t kSchemaVersion = 2;  // 2: serial ranges on the watch list (issue 14)
 
 constexpr const char* kSchemaV1 = R"sql(
 CREATE TABLE schema_version (version BIGINT NOT NULL);
@@ -180,6 +180,16 @@ CREATE TRIGGER feed_keep_newest BEFORE DELETE ON feed FOR EACH ROW EXECUTE FUNCT
 INSERT INTO schema_version VALUES (1);
 )sql";
 
+// Version 2 (issue 14), as SQLite's schema 8: a batch alert's serial
+// ranges are watched as one row each, under the range's key ("AK#4") with
+// both ends; a single serial's row has NULL ends. Run on a version 1
+// database and, after kSchemaV1, on a new one, so one path builds both.
+constexpr const char* kSchemaV2 = R"sql(
+ALTER TABLE watched_serials ADD COLUMN range_low BIGINT;
+ALTER TABLE watched_serials ADD COLUMN range_high BIGINT;
+UPDATE schema_version SET version = 2;
+)sql";
+
 }  // namespace
 
 // Creates the tables in an empty database, accepts the current version,
@@ -202,12 +212,15 @@ Status check_schema(PostgresStore& store, const std::string& where) {
                                                         " has tables but no FPX schema_version; it is not an FPX "
                                                         "store: point the broker at an empty database"));
     }
-    return finish(store.exec(kSchemaV1, "creating the schema"));
+    auto created = store.exec(kSchemaV1, "creating the schema");
+    if (created) created = store.exec(kSchemaV2, "creating the schema (version 2)");
+    return finish(std::move(created));
   }
   auto version = store.run_once("SELECT MAX(version) FROM schema_version", "reading the schema version");
   if (!version) return finish(std::move(version).take_error());
   const std::int64_t value = version->is_null(0, 0) ? 0 : version->integer(0, 0);
   if (value == kSchemaVersion) return finish({});
+  if (value == 1) return finish(store.exec(kSchemaV2, "migrating the schema from version 1 to 2"));
   if (value > kSchemaVersion) {
     return finish(make_error(ErrorCode::io_error,
                              "database " + where + " has schema version " + std::to_string(value) +

@@ -608,13 +608,13 @@ TEST_CASE("A store file with a newer schema version is refused") {
   { open_store(path); }
   {
     RawConnection raw(path);
-    CHECK(raw.text("PRAGMA user_version") == "7");
-    raw.exec("PRAGMA user_version = 8");
+    CHECK(raw.text("PRAGMA user_version") == "8");
+    raw.exec("PRAGMA user_version = 9");
   }
   const auto opened = open_sqlite_store(path);
   REQUIRE_FALSE(opened.ok());
   CHECK(opened.error().code == ErrorCode::io_error);
-  CHECK_THAT(opened.error().message, Catch::Contains("schema version 8") && Catch::Contains("newer"));
+  CHECK_THAT(opened.error().message, Catch::Contains("schema version 9") && Catch::Contains("newer"));
 }
 
 namespace {
@@ -743,7 +743,7 @@ TEST_CASE("A version 1 store gets its log nodes on opening") {
     check_log_matches(*store, reference);
   }
   RawConnection raw(path);
-  CHECK(raw.text("PRAGMA user_version") == "7");
+  CHECK(raw.text("PRAGMA user_version") == "8");
 }
 
 TEST_CASE("An SQLite file that is not an FPX store is refused") {
@@ -977,7 +977,7 @@ TEST_CASE("A version 3 store keeps its single commitments as part 0 of each leaf
   CHECK(must(store->commitment_part_hashes(leaf_index)) == std::vector<Sha256Digest>{part_hash});
   CHECK(must(store->last_statistics_period("day")) == std::nullopt);
   RawConnection raw(path);
-  CHECK(raw.text("PRAGMA user_version") == "7");
+  CHECK(raw.text("PRAGMA user_version") == "8");
   // Statistics start at the upgrade: earlier leaves have no facts to reveal.
   CHECK(std::stoll(raw.text("SELECT since_ms FROM statistics_since")) > 1'700'000'000'000LL);
 }
@@ -1126,7 +1126,7 @@ TEST_CASE("A version 5 store written by the previous broker migrates in place to
   auto store = open_store(path);
   {
     RawConnection raw(path);
-    CHECK(raw.text("PRAGMA user_version") == "7");
+    CHECK(raw.text("PRAGMA user_version") == "8");
     CHECK(raw.text("SELECT COUNT(*) FROM sqlite_schema WHERE sql LIKE '%AUTOINCREMENT%'") == "0");
     CHECK(raw.text("SELECT COUNT(*) FROM sqlite_schema WHERE name = 'log_commitment_parts'") == "0");
     CHECK(raw.count("messages") == kFixtureMessages);
@@ -1239,6 +1239,6 @@ TEST_CASE("A version 6 store gains receipt groups and drops the receipt column o
     CHECK(must(store->find_message(message_id(1))).has_value());
   }
   RawConnection raw(path);
-  CHECK(raw.text("PRAGMA user_version") == "7");
+  CHECK(raw.text("PRAGMA user_version") == "8");
   CHECK(raw.text("SELECT COUNT(*) FROM pragma_table_info('messages') WHERE name = 'receipt'") == "0");
 }
