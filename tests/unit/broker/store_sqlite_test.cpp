@@ -145,6 +145,13 @@ void undo_receipt_groups(RawConnection& raw) {
   raw.exec("ALTER TABLE messages ADD COLUMN receipt BLOB");
 }
 
+// What schema 8 (serial ranges on the watch list, issue 14) added, taken
+// away again so that a file looks as a broker before it wrote it.
+void undo_serial_ranges(RawConnection& raw) {
+  raw.exec("ALTER TABLE watched_serials DROP COLUMN range_low");
+  raw.exec("ALTER TABLE watched_serials DROP COLUMN range_high");
+}
+
 // A VFS that forwards everything to the default one and counts fsyncs of
 // WAL files. Registered as the default while it lives, so the store's own
 // connection goes through it without the store exposing anything.
@@ -732,6 +739,7 @@ TEST_CASE("A version 1 store gets its log nodes on opening") {
     raw.exec("DROP INDEX deliveries_confirmed");
     raw.exec("ALTER TABLE watched_serials DROP COLUMN reached_countries");
     undo_receipt_groups(raw);
+    undo_serial_ranges(raw);
     raw.exec("PRAGMA user_version = 1");
   }
   {
@@ -971,6 +979,7 @@ TEST_CASE("A version 3 store keeps its single commitments as part 0 of each leaf
     raw.exec("DROP INDEX deliveries_confirmed");
     raw.exec("ALTER TABLE watched_serials DROP COLUMN reached_countries");
     undo_receipt_groups(raw);
+    undo_serial_ranges(raw);
     raw.exec("PRAGMA user_version = 3");
   }
   auto store = open_store(path);
@@ -1225,6 +1234,7 @@ TEST_CASE("A version 6 store gains receipt groups and drops the receipt column o
   {
     RawConnection raw(path);
     undo_receipt_groups(raw);
+    undo_serial_ranges(raw);
     raw.exec("UPDATE messages SET receipt = x'00'");  // a version 1 receipt, signed alone
     raw.exec("PRAGMA user_version = 6");
   }
@@ -1241,4 +1251,7 @@ TEST_CASE("A version 6 store gains receipt groups and drops the receipt column o
   RawConnection raw(path);
   CHECK(raw.text("PRAGMA user_version") == "8");
   CHECK(raw.text("SELECT COUNT(*) FROM pragma_table_info('messages') WHERE name = 'receipt'") == "0");
+  // and, through version 7, the watch list's serial ranges (schema 8).
+  CHECK(raw.text("SELECT COUNT(*) FROM pragma_table_info('watched_serials') WHERE name IN ('range_low', "
+                 "'range_high')") == "2");
 }
