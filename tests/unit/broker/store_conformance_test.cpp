@@ -794,6 +794,25 @@ TEST_CASE("A PostgreSQL database with a newer schema version or foreign tables i
   CHECK_THAT(foreign.error().message, Catch::Contains("not an FPX store"));
 }
 
+TEST_CASE("A version 1 PostgreSQL database gains the watch list's serial ranges on opening") {
+  const std::string dsn = cluster().create_database("version_one");
+  { must(open_postgres_store(dsn)); }
+  // What a version 1 database looks like: no range columns (issue 14 added them).
+  cluster().exec("version_one",
+                 "ALTER TABLE watched_serials DROP COLUMN range_low, DROP COLUMN range_high; "
+                 "UPDATE schema_version SET version = 1");
+  auto store = must(open_postgres_store(dsn));
+  CHECK(cluster().scalar("version_one", "SELECT MAX(version) FROM schema_version") == "2");
+  CHECK(cluster().scalar("version_one", "SELECT COUNT(*) FROM information_schema.columns WHERE table_name = "
+                                        "'watched_serials' AND column_name IN ('range_low', 'range_high')") == "2");
+  insert_committed(*store, make_message(1, {"gh.focal-point"}));
+  require_ok(store->begin());
+  require_ok(store->watch_serial_ranges(message_id(1), CountryCode("SN"), {CountryCode("GH")},
+                                        {must(parse_serial_range("AK-1000", "AK-1999"))}, kNowMs + 1000));
+  require_ok(store->commit());
+  CHECK(must(store->match_serial("AK1500", CountryCode("GH"), kNowMs)).size() == 1);
+}
+
 TEST_CASE("A PostgreSQL statement that fails mid-batch undoes only its own message with or without the broker's savepoint") {
   // A failure the server reports (here a rule an operator added) aborts a
   // PostgreSQL transaction unless a savepoint catches it: the store's own,
