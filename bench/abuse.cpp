@@ -581,13 +581,18 @@ bool run_kind(const KindInfo& info, const BenchOptions& options) {
   // The victim is one participant too, under the broker's default bound on
   // stored bytes per minute: it sends at most what half of that bound lets
   // it store, so that what it measures is the flood, not its own refusals.
+  // The bound counts store bytes: each envelope byte costs
+  // kStoredBytesPerEnvelopeByte of them.
   const fpx::broker::Limits default_limits;
   const double victim_envelope = static_cast<double>(victim_sealer.seal("BE", -1).envelope.size());
-  const double victim_rate = std::min(options.victim_rate, default_limits.stored_bytes_per_minute / 60.0 / 2 / victim_envelope);
+  const double victim_cost = victim_envelope * static_cast<double>(fpx::broker::kStoredBytesPerEnvelopeByte);
+  const double victim_rate = std::min(options.victim_rate, default_limits.stored_bytes_per_minute / 60.0 / 2 / victim_cost);
   if (victim_rate < options.victim_rate) {
-    std::fprintf(stderr, "# abuse_%s: the victim sends %.2f msg/s (not %.0f): its %.0f-byte messages within half the "
-                         "broker's limits.stored_bytes_per_minute of %.0f\n",
-                 name.c_str(), victim_rate, options.victim_rate, victim_envelope, default_limits.stored_bytes_per_minute);
+    std::fprintf(stderr, "# abuse_%s: the victim sends %.2f msg/s (not %.0f): its %.0f-byte messages (%.0f store "
+                         "bytes each as the broker counts them) within half the broker's "
+                         "limits.stored_bytes_per_minute of %.0f\n",
+                 name.c_str(), victim_rate, options.victim_rate, victim_envelope, victim_cost,
+                 default_limits.stored_bytes_per_minute);
   }
   const auto unloaded_count = static_cast<std::size_t>(victim_rate * unloaded_seconds);
   const auto flooded_count = static_cast<std::size_t>(victim_rate * options.abuse_seconds);

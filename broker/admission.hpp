@@ -32,6 +32,13 @@ class Admission {
   Status admit_request(const ParticipantId& participant, double cost, std::uint32_t& retry_after_ms) {
     return rate_limiter_.admit(participant, clock_.now_ms(), retry_after_ms, cost);
   }
+  // Before open (issue 14): whether the sender's stored bytes of the day and
+  // minute, as counted in memory, can hold a message of `envelope_bytes`
+  // (DailyQuota::precheck), none taken.
+  Status precheck_stored_bytes(const ParticipantId& participant, std::size_t envelope_bytes,
+                               std::uint32_t& retry_after_ms) const {
+    return daily_quota_.precheck(participant, clock_.now_ms(), envelope_bytes, retry_after_ms);
+  }
   // Inbound bytes the sender may still send now (negative: in debt), none taken.
   double inbound_bytes_available(const ParticipantId& sender) const {
     return inbound_bytes_.available(sender, clock_.now_ms());

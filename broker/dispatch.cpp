@@ -86,6 +86,9 @@ void Broker::Impl::verify_ahead(std::vector<Inbound>& inbound) {
     if (!principal) continue;
     if (tokens->second < 1.0) continue;
     tokens->second -= 1.0;
+    // Issue 14: nor for a submit its sender's stored bytes cannot hold
+    // (handle_submit refuses it before open, unless it is a resend).
+    if (std::uint32_t wait = 0; !admission.precheck_stored_bytes(sender, (*request)->envelope.size(), wait)) continue;
     Submission submission;
     submission.routing_id = message.routing_id;
     submission.principal = **principal;

@@ -10,6 +10,28 @@ namespace fpx::broker {
 
 void Broker::Impl::handle_submit(const EnrolledParticipant& principal, Inbound& inbound) {
   if (!inbound.submission) {
+    // Issue 14: a submit its sender's stored bytes cannot hold is refused
+    // before open, verify and validate cost anything (a flood of large
+    // alerts was opened and validated only to be refused by the quota),
+    // unless it claims the id of a message this sender stored: a resend
+    // must still get its original receipt, so it goes the whole way (open,
+    // then dedupe answers it). The claim only buys the verify a sender's
+    // token already paid for; dedupe still compares the signed bytes.
+    std::uint32_t retry_after_ms = 0;
+    const Bytes& envelope = (*inbound.request)->envelope;
+    if (auto fits = admission.precheck_stored_bytes(principal.id, envelope.size(), retry_after_ms); !fits) {
+      const auto claimed = claimed_message_id(envelope);
+      bool stored_resend = false;
+      if (claimed) {
+        auto found = store->find_message(*claimed);
+        stored_resend = found && found->has_value() && (*found)->sender == principal.id;
+      }
+      if (!stored_resend) {
+        // Not about the claimed id: nothing verified it.
+        return admission.refuse(inbound.routing_id, (*inbound.request)->request_id, principal.id.str(), std::nullopt,
+                                "persist", fits.error(), retry_after_ms);
+      }
+    }
     // Not verified ahead (its sender's bucket looked empty): verify now,
     // after its admission took a token.
     Submission submission;

@@ -116,7 +116,12 @@ Status DailyQuota::admit_day(const ParticipantId& participant, std::int64_t now_
   }
   const std::uint64_t used = found->second.bytes;
   if (used + bytes <= bytes_per_day_) return {};
-  const std::int64_t next_day = day + 24LL * 3600 * 1000;
+  return day_refusal(participant, used, bytes, now_ms, retry_after_ms);
+}
+
+Status DailyQuota::day_refusal(const ParticipantId& participant, std::uint64_t used, std::uint64_t bytes,
+                               std::int64_t now_ms, std::uint32_t& retry_after_ms) const {
+  const std::int64_t next_day = day_start_ms(now_ms) + 24LL * 3600 * 1000;
   retry_after_ms = static_cast<std::uint32_t>(std::max<std::int64_t>(1, next_day - now_ms));
   return make_error(ErrorCode::quota_exceeded,
                     participant.str() + " has stored " + std::to_string(used) + " bytes today (UTC) of its quota of " +
@@ -148,8 +153,13 @@ Status DailyQuota::admit_minute(const ParticipantId& participant, std::int64_t n
   // messages wait out (the rate holds on average).
   const double due = std::min(static_cast<double>(bytes), minute_burst_);
   if (bucket.tokens >= due) return {};
+  return minute_refusal(participant, bucket.tokens, due, bytes, retry_after_ms);
+}
+
+Status DailyQuota::minute_refusal(const ParticipantId& participant, double tokens, double due, std::uint64_t bytes,
+                                  std::uint32_t& retry_after_ms) const {
   retry_after_ms = static_cast<std::uint32_t>(
-      std::clamp(std::ceil((due - bucket.tokens) / minute_rate_per_ms_), 1.0, 24.0 * 3600 * 1000));
+      std::clamp(std::ceil((due - tokens) / minute_rate_per_ms_), 1.0, 24.0 * 3600 * 1000));
   const auto per_minute = static_cast<std::uint64_t>(minute_rate_per_ms_ * 60'000.0);
   return make_error(ErrorCode::quota_exceeded,
                     participant.str() + " stores more than this broker keeps per participant and minute (" +
@@ -159,6 +169,26 @@ Status DailyQuota::admit_minute(const ParticipantId& participant, std::int64_t n
                         std::to_string(retry_after_ms) +
                         " ms (the fpx client library keeps it and does so by itself), or ask the exchange's "
                         "operator for a larger limits.stored_bytes_per_minute");
+}
+
+Status DailyQuota::precheck(const ParticipantId& participant, std::int64_t now_ms, std::uint64_t envelope_bytes,
+                            std::uint32_t& retry_after_ms) const {
+  // The least this message can cost: its envelope (an alert's watched
+  // serials only add to it). Counts not yet read from the store are
+  // admit()'s to read: this check never queries.
+  const std::uint64_t least = envelope_bytes * kStoredBytesPerEnvelopeByte;
+  if (auto day = used_.find(participant); day != used_.end() && day->second.start_ms == day_start_ms(now_ms) &&
+                                          day->second.bytes + least > bytes_per_day_) {
+    return day_refusal(participant, day->second.bytes, least, now_ms, retry_after_ms);
+  }
+  auto found = minute_.find(participant);
+  if (found == minute_.end()) return {};
+  const Bucket& bucket = found->second;
+  const std::int64_t elapsed = std::max<std::int64_t>(0, now_ms - bucket.updated_ms);
+  const double tokens = std::min(minute_burst_, bucket.tokens + static_cast<double>(elapsed) * minute_rate_per_ms_);
+  const double due = std::min(static_cast<double>(least), minute_burst_);
+  if (tokens >= due) return {};
+  return minute_refusal(participant, tokens, due, least, retry_after_ms);
 }
 
 void DailyQuota::charge(const ParticipantId& participant, std::int64_t now_ms, std::uint64_t stored_bytes) {
@@ -177,14 +207,17 @@ void DailyQuota::charge(const ParticipantId& participant, std::int64_t now_ms, s
 }
 
 std::uint64_t DailyQuota::stored_bytes_of(const OpenedEnvelope& opened, std::uint64_t envelope_bytes) {
+  const std::uint64_t envelope = envelope_bytes * kStoredBytesPerEnvelopeByte;
   auto body = opened.message.body();
-  if (!body.isAlert()) return envelope_bytes;
+  if (!body.isAlert()) return envelope;
   auto alert = body.getAlert();
-  if (alert.getKind() != wire::AlertKind::STOLEN && alert.getKind() != wire::AlertKind::LOST) return envelope_bytes;
+  if (alert.getKind() != wire::AlertKind::STOLEN && alert.getKind() != wire::AlertKind::LOST) return envelope;
   // Every listed firearm counted, as an upper bound of what the workflow
-  // registers (it skips serials too short to match).
-  const std::uint64_t serials = alert.getFirearms().size() + alert.getBatch().getFirearms().size();
-  return envelope_bytes + serials * kStoredBytesPerWatchedSerial;
+  // registers (it skips serials too short to match); a range is one row.
+  const auto batch = alert.getBatch();
+  const std::uint64_t rows =
+      alert.getFirearms().size() + batch.getFirearms().size() + batch.getSerialRanges().size();
+  return envelope + rows * kStoredBytesPerWatchedSerial;
 }
 
 bool RefusalTally::audit_in_full(const std::string& stage, const std::string& principal, ErrorCode code,

@@ -1,6 +1,25 @@
+#include <kj/exception.h>
+
 #include "fpx/broker/stages.hpp"
 
 namespace fpx::broker {
+
+std::optional<MessageId> claimed_message_id(ByteView envelope) {
+  // The frame's own reader limits apply (AlignedMessage): a hostile
+  // envelope costs a bounded decode, never a signature check.
+  try {
+    auto outer = AlignedMessage::open(envelope, Framing::flat, "envelope");
+    if (!outer) return std::nullopt;
+    auto header_bytes = outer->root<wire::Envelope>().getHeader();
+    auto header = AlignedMessage::open(ByteView(header_bytes.begin(), header_bytes.size()), Framing::single_segment,
+                                       "envelope header");
+    if (!header) return std::nullopt;
+    auto id = header->root<wire::Header>().getMessageId();
+    return MessageId::from_bytes(ByteView(id.begin(), id.size()));
+  } catch (const kj::Exception&) {
+    return std::nullopt;
+  }
+}
 
 Result<OpenedEnvelope> open_submitted(const VerifyContext& context, const EnrolledParticipant& principal,
                                       ByteView envelope) {

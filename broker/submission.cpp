@@ -66,7 +66,7 @@ void check_daily_quota(const StageContext& context, DailyQuota& quota, Submissio
     if (!envelopes) return envelopes;
     auto serials = context.store.watched_serials_added_since(sender, since_ms);
     if (!serials) return serials;
-    return *envelopes + *serials * kStoredBytesPerWatchedSerial;
+    return *envelopes * kStoredBytesPerEnvelopeByte + *serials * kStoredBytesPerWatchedSerial;
   };
   submission.stored_bytes = DailyQuota::stored_bytes_of(*submission.opened, submission.envelope.size());
   if (auto fits = quota.admit(submission.principal.id, context.now_ms, submission.stored_bytes, stored_since,

@@ -10,6 +10,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "fpx/serial_range.hpp"
 #include "workflow.hpp"
 
 namespace fpx::broker {
@@ -20,23 +21,28 @@ using wire::MessageType;
 
 constexpr std::int64_t kDayMs = 24LL * 3600 * 1000;
 
-// Serials are compared as marked but without case, spaces and dashes:
-// "ak 4711-zg" and "AK4711ZG" are the same marking.
-std::string normalise_serial(std::string_view serial) {
-  std::string normal;
-  for (char c : serial) {
-    if (std::isalnum(static_cast<unsigned char>(c))) normal.push_back(static_cast<char>(std::toupper(c)));
-  }
-  return normal;
-}
-
+// Serials as the registry compares them (fpx/serial_range.hpp: without
+// case, spaces and dashes); shorter ones than kMinWatchedSerialLength match too much.
 std::vector<std::string> serials_of(capnp::List<wire::Firearm>::Reader firearms) {
   std::vector<std::string> serials;
   for (auto firearm : firearms) {
     std::string serial = normalise_serial(firearm.getSerialNumber().cStr());
-    if (serial.size() >= 3) serials.push_back(std::move(serial));  // shorter ones match too much
+    if (serial.size() >= kMinWatchedSerialLength) serials.push_back(std::move(serial));
   }
   return serials;
+}
+
+// A batch's serial ranges, parsed. validate() already refused a message
+// with a malformed, inverted or too wide range; parsing again here is the
+// registry's own guard, never the sender's first answer.
+Result<std::vector<SerialSpan>> ranges_of(capnp::List<wire::SerialRange>::Reader ranges) {
+  std::vector<SerialSpan> spans;
+  for (auto range : ranges) {
+    auto span = parse_serial_range(range.getFrom().cStr(), range.getTo().cStr());
+    if (!span) return std::move(span).take_error();
+    spans.push_back(std::move(span).value());
+  }
+  return spans;
 }
 
 std::int64_t end_of_day_ms(wire::Date::Reader date) {
@@ -209,6 +215,12 @@ Status Workflow::apply(const OpenedEnvelope& opened, const EnrolledParticipant& 
         for (const auto& hit : *hits) {
           if (!notified.insert({hit.alert_id, serial}).second) continue;
           std::vector<ParticipantId> to = focal_points_of(principal.country);
+          // The participant that filed the request (an agency, issue 17
+          // item 4) is told too: it is the request's own sender, so its
+          // handling codes, which bind those the request is shared with,
+          // withhold nothing from it, and the alert it learns of reached its
+          // state (match_serial matches only alerts that did).
+          if (std::find(to.begin(), to.end(), principal.id) == to.end()) to.push_back(principal.id);
           bool withheld = false;
           for (const auto& id : focal_points_of(hit.alert_country)) {
             if (std::find(to.begin(), to.end(), id) != to.end()) continue;
@@ -252,24 +264,35 @@ Status Workflow::apply(const OpenedEnvelope& opened, const EnrolledParticipant& 
       auto serials = serials_of(alert.getFirearms());
       auto batch = serials_of(alert.getBatch().getFirearms());
       serials.insert(serials.end(), batch.begin(), batch.end());
-      if (serials.empty()) return {};
+      auto ranges = ranges_of(alert.getBatch().getSerialRanges());
+      if (!ranges) return std::move(ranges).take_error();
+      if (serials.empty() && ranges->empty()) return {};
       // A watch list is a standing question about other states' requests:
-      // bounded, and answered only for the states the alert reached.
-      if (serials.size() > config_.limits.max_watched_serials_per_alert) {
+      // bounded, and answered only for the states the alert reached. A
+      // range counts as many serials as it holds (its width), not as one
+      // row: it asks the same question of every request naming one of
+      // them, so a fixed weight would let a state watch millions of serials
+      // for the price of a few rows. (What a range costs the store, one
+      // row, is the quota's to count: DailyQuota::stored_bytes_of.)
+      std::uint64_t watching = serials.size();
+      for (const auto& range : *ranges) watching += range.width();
+      if (watching > config_.limits.max_watched_serials_per_alert) {
         return make_error(ErrorCode::invalid_argument,
-                          "a stolen/lost alert may list at most " +
-                              std::to_string(config_.limits.max_watched_serials_per_alert) + " serial numbers (this one has " +
-                              std::to_string(serials.size()) + "); split the batch into several alerts");
+                          "a stolen/lost alert may watch at most " +
+                              std::to_string(config_.limits.max_watched_serials_per_alert) +
+                              " serial numbers, listed or in ranges (this one has " + std::to_string(watching) +
+                              "); split the batch into several alerts");
       }
       // All of the state's alerts together are bounded too, so that stacking
       // alerts cannot build a watch list of any size (limits.max_watched_serials_per_state).
       auto watched = store_.active_watched_serials(principal.country, now_ms());
       if (!watched) return std::move(watched).take_error();
-      if (*watched + serials.size() > config_.limits.max_watched_serials_per_state) {
+      if (*watched + watching > config_.limits.max_watched_serials_per_state) {
         return make_error(ErrorCode::quota_exceeded,
                           principal.country.str() + " already watches " + std::to_string(*watched) +
-                              " serial numbers in active stolen/lost alerts; with this alert's " +
-                              std::to_string(serials.size()) + " it would pass the limit of " +
+                              " serial numbers in active stolen/lost alerts (a range counts by its width); with "
+                              "this alert's " +
+                              std::to_string(watching) + " it would pass the limit of " +
                               std::to_string(config_.limits.max_watched_serials_per_state) +
                               " a state may watch. Nothing was stored: cancel alerts no longer needed (an alert of "
                               "kind cancel in reply to each), then send this one again");
@@ -281,8 +304,13 @@ Status Workflow::apply(const OpenedEnvelope& opened, const EnrolledParticipant& 
           reached.push_back(participant->country);
         }
       }
-      return store_.watch_serials(opened.message_id, principal.country, reached, serials,
-                                  end_of_day_ms(alert.getValidUntil()));
+      const std::int64_t valid_until_ms = end_of_day_ms(alert.getValidUntil());
+      if (auto watched_serials = store_.watch_serials(opened.message_id, principal.country, reached, serials,
+                                                      valid_until_ms);
+          !watched_serials) {
+        return watched_serials;
+      }
+      return store_.watch_serial_ranges(opened.message_id, principal.country, reached, *ranges, valid_until_ms);
     }
     default:
       break;

@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "fpx/serial_range.hpp"
 #include "fpx/validate.hpp"
 
 namespace fpx {
@@ -52,6 +53,9 @@ constexpr std::size_t kMaxRequestFirearms = 1000;
 constexpr std::size_t kMaxAlertFirearms = 100'000;
 constexpr std::size_t kMaxListEntries = 1000;
 constexpr std::size_t kMaxChannelReferences = 16;
+// Serial ranges of one batch (issue 14): each is one row of the watch list,
+// so their count is bounded like a list, their widths by kMaxSerialRangeWidth.
+constexpr std::size_t kMaxSerialRanges = 1000;
 
 // A message with 100 000 broken firearms must not produce a megabyte reply.
 constexpr std::size_t kMaxReportedErrors = 1000;
@@ -731,7 +735,7 @@ void check_alert(const Checker& at, wire::Alert::Reader alert, const Facts& fact
                                  kind == wire::AlertKind::CANCEL;
   const auto batch = alert.getBatch();
   const std::size_t described = alert.getFirearms().size() + batch.getFirearms().size();
-  const bool has_firearms = described > 0 || batch.getQuantity() > 0;
+  const bool has_firearms = described > 0 || batch.getQuantity() > 0 || batch.getSerialRanges().size() > 0;
   if (kind_known && !may_omit_firearms && !has_firearms) {
     at.at("firearms").fail("needs at least one firearm or a batch (batch.quantity > 0) for this "
                            "kind of alert");
@@ -754,6 +758,20 @@ void check_alert(const Checker& at, wire::Alert::Reader alert, const Facts& fact
         " firearms the batch describes: give the whole batch size");
   }
   check_text(at.at("batch").at("description"), batch.getDescription(), kMaxFreeText);
+  // Serial ranges (PROTOCOL.md §8.4): the form fpx/serial_range.hpp defines.
+  const auto ranges = batch.getSerialRanges();
+  if (check_size(at.at("batch").at("serialRanges"), ranges, kMaxSerialRanges)) {
+    for (std::size_t i = 0; i < ranges.size(); ++i) {
+      const Checker here = at.at("batch").at("serialRanges", i);
+      const auto range = ranges[static_cast<unsigned>(i)];
+      check_text(here.at("from"), range.getFrom(), kMaxReference, "give the first serial");
+      check_text(here.at("to"), range.getTo(), kMaxReference, "give the last serial");
+      if (blank(view(range.getFrom())) || blank(view(range.getTo()))) continue;
+      if (auto parsed = parse_serial_range(view(range.getFrom()), view(range.getTo())); !parsed) {
+        here.fail(parsed.error().message);
+      }
+    }
+  }
   check_text(at.at("place"), alert.getPlace(), kMaxName);
   check_text(at.at("region"), alert.getRegion(), kMaxName);
 

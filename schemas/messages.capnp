@@ -157,6 +157,19 @@ struct FirearmBatch {
   quantity @1 :UInt32;
   firearms @2 :List(Firearm);
   # Individually described firearms of the batch, if known.
+  serialRanges @3 :List(SerialRange);
+  # Consecutive serial numbers of the batch, e.g. "AK-1000" to "AK-1999"
+  # (PROTOCOL.md §8.4): a stolen/lost alert watches every serial of each
+  # range as it watches a listed firearm's.
+}
+
+struct SerialRange {
+  # Both ends included. Normalised (letters and digits only, upper case),
+  # both ends are the same prefix followed by the same number of digits
+  # (1 to 18), and `from` is not above `to`; the broker bounds the width
+  # (PROTOCOL.md §8.4).
+  from @0 :Text;
+  to @1 :Text;
 }
 
 struct Alert {

@@ -117,6 +117,26 @@ Status SqliteStore::watch_serials(const MessageId& alert_id, const CountryCode& 
   return {};
 }
 
+Status SqliteStore::watch_serial_ranges(const MessageId& alert_id, const CountryCode& alert_country,
+                                        const std::vector<CountryCode>& reached_countries,
+                                        const std::vector<SerialSpan>& ranges, std::int64_t valid_until_ms) {
+  if (auto lost = transaction_lost()) return *std::move(lost);
+  std::string reached = ",";
+  for (const auto& country : reached_countries) reached.append(country.str()).append(",");
+  for (const auto& range : ranges) {
+    Query query(watch_serial_range_.get());
+    query.bind(1, std::string_view(range.key))
+        .bind(2, ByteView(alert_id.bytes))
+        .bind(3, std::string_view(alert_country.str()))
+        .bind(4, valid_until_ms)
+        .bind(5, std::string_view(reached))
+        .bind(6, static_cast<std::int64_t>(range.low))
+        .bind(7, static_cast<std::int64_t>(range.high));
+    if (auto status = done(query.step(), "registering a watched serial range"); !status) return status;
+  }
+  return {};
+}
+
 Status SqliteStore::unwatch_serials(const MessageId& alert_id, const CountryCode& alert_country) {
   if (auto lost = transaction_lost()) return *std::move(lost);
   Query query(unwatch_serials_.get());
@@ -129,7 +149,14 @@ Result<std::vector<WatchedSerialHit>> SqliteStore::match_serial(const std::strin
   Query query(match_serial_.get());
   std::string country = ",";
   country.append(requester_country.str()).append(",");
-  query.bind(1, std::string_view(serial)).bind(2, now_ms).bind(3, std::string_view(country));
+  // A serial with no trailing digits is in no range: its key '#' matches no row.
+  const auto place = serial_place_of(serial);
+  const std::string key = place ? place->key : std::string("#");
+  query.bind(1, std::string_view(serial))
+      .bind(2, now_ms)
+      .bind(3, std::string_view(country))
+      .bind(4, std::string_view(key))
+      .bind(5, static_cast<std::int64_t>(place ? place->number : 0));
   std::vector<WatchedSerialHit> hits;
   for (;;) {
     const int rc = query.step();

@@ -7,10 +7,11 @@ namespace sqlite {
 
 // Bump when the schema changes, and teach open_sqlite_store to migrate from
 // the previous version. A file with a newer version is refused, never guessed at.
-constexpr int kSchemaVersion = 8;  // 2: log_nodes; 3: feed, checkpoints; 4: leaf parts, statistics runs;
+constexpr int kSchemaVersion = 9;  // 2: log_nodes; 3: feed, checkpoints; 4: leaf parts, statistics runs;
                                    // 5: officers (who acknowledged and answered; confirmed deliveries by recipient)
                                    // 6: fewer writes per message (no AUTOINCREMENT, a leaf's parts as one value)
                                    // 7: receipt groups; 8: civil society's early warnings and their clock
+                                   // 9: serial ranges on the watch list (issue 14)
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE messages (
@@ -546,10 +547,29 @@ CREATE INDEX warnings_by_submission ON warnings (submitted_at_ms);
 CREATE INDEX warnings_open ON warnings (ack_due_ms) WHERE acknowledged_at_ms = 0 AND reminded = 0;
 )sql";
 
+// Schema version 9 (issue 14): a batch alert's serial ranges are watched as
+// one row each. A range row's serial is its key (prefix, '#', digit count:
+// "AK#4", which no normalised serial can equal) and it holds both ends;
+// a single serial's row has NULL ends. The watch-list bound counts a range
+// by its width (range_high - range_low + 1).
+constexpr const char* kSerialRangesSchema = R"sql(
+ALTER TABLE watched_serials ADD COLUMN range_low INTEGER;
+ALTER TABLE watched_serials ADD COLUMN range_high INTEGER;
+)sql";
+
 Status migrate_from_version_7(sqlite3* db, const std::string& path) {
   if (auto status = exec(db, "BEGIN IMMEDIATE", path); !status) return status;
   auto status = exec(db, kWarningsSchema, path);
   if (status) status = exec(db, "PRAGMA user_version = 8", path);
+  if (status) status = exec(db, "COMMIT", path);
+  if (!status) sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+  return status;
+}
+
+Status migrate_from_version_8(sqlite3* db, const std::string& path) {
+  if (auto status = exec(db, "BEGIN IMMEDIATE", path); !status) return status;
+  auto status = exec(db, kSerialRangesSchema, path);
+  if (status) status = exec(db, "PRAGMA user_version = 9", path);
   if (status) status = exec(db, "COMMIT", path);
   if (!status) sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
   return status;
@@ -579,7 +599,10 @@ Status check_schema(sqlite3* db, const std::string& path) {
   if (*version <= 6 && *version >= 1) {
     if (auto migrated = migrate_from_version_6(db, path); !migrated) return migrated;
   }
-  if (*version <= 7 && *version >= 1) return migrate_from_version_7(db, path);
+  if (*version <= 7 && *version >= 1) {
+    if (auto migrated = migrate_from_version_7(db, path); !migrated) return migrated;
+  }
+  if (*version <= 8 && *version >= 1) return migrate_from_version_8(db, path);
   if (*version > kSchemaVersion) {
     return make_error(ErrorCode::io_error, "store " + path + " has schema version " + std::to_string(*version) +
                                                ", newer than this broker understands (" +
@@ -613,7 +636,8 @@ Status check_schema(sqlite3* db, const std::string& path) {
   }
   if (auto migrated = migrate_from_version_5(db, path); !migrated) return migrated;
   if (auto migrated = migrate_from_version_6(db, path); !migrated) return migrated;
-  return migrate_from_version_7(db, path);
+  if (auto migrated = migrate_from_version_7(db, path); !migrated) return migrated;
+  return migrate_from_version_8(db, path);
 }
 
 }  // namespace sqlite

@@ -198,6 +198,9 @@ class SqliteStore final : public Store {
   Status watch_serials(const MessageId& alert_id, const CountryCode& alert_country,
                        const std::vector<CountryCode>& reached_countries, const std::vector<std::string>& serials,
                        std::int64_t valid_until_ms) override;
+  Status watch_serial_ranges(const MessageId& alert_id, const CountryCode& alert_country,
+                             const std::vector<CountryCode>& reached_countries, const std::vector<SerialSpan>& ranges,
+                             std::int64_t valid_until_ms) override;
   Status unwatch_serials(const MessageId& alert_id, const CountryCode& alert_country) override;
   Result<std::vector<WatchedSerialHit>> match_serial(const std::string& serial, const CountryCode& requester_country,
                                                      std::int64_t now_ms) override;
@@ -335,6 +338,7 @@ class SqliteStore final : public Store {
   StatementPtr lifecycle_of_;
   StatementPtr lifecycle_due_;
   StatementPtr watch_serial_;
+  StatementPtr watch_serial_range_;
   StatementPtr unwatch_serials_;
   StatementPtr match_serial_;
   StatementPtr active_watched_serials_;

@@ -136,7 +136,8 @@ Status SqliteStore::prepare_statements() {
        "(l.response_reminded = 0 AND l.response_due_ms <= ?1)) ORDER BY l.request_seq"},
       {&next_feed_sequence_, "SELECT COALESCE(MAX(seq), 0) + 1 FROM feed"},
       {&active_watched_serials_,
-       "SELECT COUNT(*) FROM watched_serials WHERE alert_country = ?1 AND valid_until_ms >= ?2"},
+       "SELECT COALESCE(SUM(COALESCE(range_high - range_low + 1, 1)), 0) FROM watched_serials "
+       "WHERE alert_country = ?1 AND valid_until_ms >= ?2"},
       // A range of messages_by_sender, then each alert's serials by watched_serials_by_alert.
       {&watched_serials_added_since_,
        "SELECT COUNT(*) FROM messages AS m JOIN watched_serials AS w ON w.alert_seq = m.seq "
@@ -157,12 +158,18 @@ Status SqliteStore::prepare_statements() {
       {&watch_serial_,
        "INSERT INTO watched_serials (serial, alert_seq, alert_country, valid_until_ms, reached_countries) "
        "SELECT ?1, seq, ?3, ?4, ?5 FROM messages WHERE message_id = ?2"},
+      {&watch_serial_range_,
+       "INSERT INTO watched_serials (serial, alert_seq, alert_country, valid_until_ms, reached_countries, "
+       "range_low, range_high) SELECT ?1, seq, ?3, ?4, ?5, ?6, ?7 FROM messages WHERE message_id = ?2"},
       {&unwatch_serials_,
        "DELETE FROM watched_serials WHERE alert_seq = (SELECT seq FROM messages WHERE message_id = ?1) "
        "AND alert_country = ?2"},
       {&match_serial_,
        "SELECT m.message_id, w.alert_country FROM watched_serials AS w JOIN messages AS m ON m.seq = w.alert_seq "
-       "WHERE w.serial = ?1 AND w.valid_until_ms >= ?2 AND instr(w.reached_countries, ?3) > 0"},
+       // The serial itself (a single serial's row has no ends), or a range
+       // under the serial's key (?4, fpx/serial_range.hpp) holding its number (?5).
+       "WHERE w.serial IN (?1, ?4) AND w.valid_until_ms >= ?2 AND instr(w.reached_countries, ?3) > 0 "
+       "AND ((w.range_low IS NULL AND w.serial = ?1) OR (w.serial = ?4 AND w.range_low <= ?5 AND w.range_high >= ?5))"},
   };
   for (const auto& [slot, sql] : statements) {
     sqlite3_stmt* raw = nullptr;

@@ -10,7 +10,7 @@ namespace {
 
 // Bump when the schema changes, and add the migration from the previous
 // version. A database with a newer version is refused, never guessed at.
-constexpr std::int64_t kSchemaVersion = 3;  // 2: leadership; 3: civil society's early warnings (SQLite's schema 8)
+constexpr std::int64_t kSchemaVersion = 4;  // 2: leadership; 3: civil society's early warnings (SQLite's 8); 4: serial ranges (SQLite's 9)
 
 constexpr const char* kSchemaV1 = R"sql(
 CREATE TABLE schema_version (version BIGINT NOT NULL);
@@ -225,6 +225,16 @@ CREATE INDEX warnings_open ON warnings (ack_due_ms) WHERE acknowledged_at_ms = 0
 UPDATE schema_version SET version = 3;
 )sql";
 
+// Version 4 (issue 14), as SQLite's schema 9: a batch alert's serial
+// ranges are watched as one row each, under the range's key ("AK#4") with
+// both ends; a single serial's row has NULL ends. Run on a version 3
+// database and, after the others, on a new one, so one path builds both.
+constexpr const char* kMigrationV4 = R"sql(
+ALTER TABLE watched_serials ADD COLUMN range_low BIGINT;
+ALTER TABLE watched_serials ADD COLUMN range_high BIGINT;
+UPDATE schema_version SET version = 4;
+)sql";
+
 }  // namespace
 
 // Creates the tables in an empty database, accepts the current version,
@@ -250,15 +260,18 @@ Status check_schema(PostgresStore& store, const std::string& where) {
     auto created = store.exec(kSchemaV1, "creating the schema");
     if (created) created = store.exec(kMigrationV2, "adding the leadership tables (schema version 2)");
     if (created) created = store.exec(kMigrationV3, "adding the early warnings (schema version 3)");
+    if (created) created = store.exec(kMigrationV4, "adding the serial ranges (schema version 4)");
     return finish(std::move(created));
   }
   auto version = store.run_once("SELECT MAX(version) FROM schema_version", "reading the schema version");
   if (!version) return finish(std::move(version).take_error());
   const std::int64_t value = version->is_null(0, 0) ? 0 : version->integer(0, 0);
   if (value == kSchemaVersion) return finish({});
-  if (value == 1 || value == 2) {
-    Status migrated = value == 1 ? store.exec(kMigrationV2, "migrating to schema version 2 (leadership tables)") : Status{};
-    if (migrated) migrated = store.exec(kMigrationV3, "migrating to schema version 3 (early warnings)");
+  if (value >= 1 && value < kSchemaVersion) {
+    Status migrated;
+    if (value < 2) migrated = store.exec(kMigrationV2, "migrating to schema version 2 (leadership tables)");
+    if (migrated && value < 3) migrated = store.exec(kMigrationV3, "migrating to schema version 3 (early warnings)");
+    if (migrated) migrated = store.exec(kMigrationV4, "migrating to schema version 4 (serial ranges)");
     return finish(std::move(migrated));
   }
   if (value > kSchemaVersion) {

@@ -190,6 +190,11 @@ inline constexpr Statement kWatchSerial{
     "watch_serial",
     "INSERT INTO watched_serials (serial, alert_seq, alert_country, valid_until_ms, reached_countries) "
     "SELECT $1::text, seq, $3::text, $4::bigint, $5::text FROM messages WHERE message_id = $2::bytea"};
+inline constexpr Statement kWatchSerialRange{
+    "watch_serial_range",
+    "INSERT INTO watched_serials (serial, alert_seq, alert_country, valid_until_ms, reached_countries, range_low, "
+    "range_high) SELECT $1::text, seq, $3::text, $4::bigint, $5::text, $6::bigint, $7::bigint FROM messages "
+    "WHERE message_id = $2::bytea"};
 inline constexpr Statement kUnwatchSerials{
     "unwatch_serials",
     "DELETE FROM watched_serials WHERE alert_seq = (SELECT seq FROM messages WHERE message_id = $1::bytea) "
@@ -197,10 +202,13 @@ inline constexpr Statement kUnwatchSerials{
 inline constexpr Statement kMatchSerial{
     "match_serial",
     "SELECT m.message_id, w.alert_country FROM watched_serials AS w JOIN messages AS m ON m.seq = w.alert_seq "
-    "WHERE w.serial = $1::text AND w.valid_until_ms >= $2::bigint AND strpos(w.reached_countries, $3::text) > 0"};
+    "WHERE w.serial IN ($1::text, $4::text) AND w.valid_until_ms >= $2::bigint "
+    "AND strpos(w.reached_countries, $3::text) > 0 AND ((w.range_low IS NULL AND w.serial = $1::text) OR "
+    "(w.serial = $4::text AND w.range_low <= $5::bigint AND w.range_high >= $5::bigint))"};
 inline constexpr Statement kActiveWatchedSerials{
     "active_watched_serials",
-    "SELECT COUNT(*) FROM watched_serials WHERE alert_country = $1::text AND valid_until_ms >= $2::bigint"};
+    "SELECT COALESCE(SUM(COALESCE(range_high - range_low + 1, 1)), 0)::bigint FROM watched_serials "
+    "WHERE alert_country = $1::text AND valid_until_ms >= $2::bigint"};
 inline constexpr Statement kWatchedSerialsAddedSince{
     "watched_serials_added_since",
     "SELECT COUNT(*) FROM messages AS m JOIN watched_serials AS w ON w.alert_seq = m.seq "
@@ -280,7 +288,7 @@ inline constexpr const Statement* kAll[] = {
     &kInsertReceiptGroup, &kReceiptGroupOf, &kAppendAudit, &kAuditRows, &kPendingDeliveries,
     &kConfirmedDeliveries, &kMarkDelivered, &kConfirmDeliveries, &kOverdueDeliveries, &kDeadLetter, &kDeliveryStatus, &kAddDelivery, &kMessageEnvelope,
     &kBytesStoredSince, &kInsertLifecycle, &kUpdateLifecycle, &kLifecycleOf, &kLifecycleDue,
-    &kMarkLifecycleDelivered, &kWatchSerial, &kUnwatchSerials, &kMatchSerial, &kActiveWatchedSerials,
+    &kMarkLifecycleDelivered, &kWatchSerial, &kWatchSerialRange, &kUnwatchSerials, &kMatchSerial, &kActiveWatchedSerials,
     &kWatchedSerialsAddedSince, &kLifecycleBetween, &kFirstSubmission, &kFactsOfTracing, &kLeafParts,
     &kLastStatisticsPeriod, &kStatisticsAwaitingReveal, &kRecordStatisticsRun, &kPublishedStatisticsPeriod, &kNextFeedSequence, &kAppendFeed,
     &kFeedPage, &kAppendCheckpoint, &kLatestCheckpoint,

@@ -283,6 +283,9 @@ class PostgresStore final : public Store {
   Status watch_serials(const MessageId& alert_id, const CountryCode& alert_country,
                        const std::vector<CountryCode>& reached_countries, const std::vector<std::string>& serials,
                        std::int64_t valid_until_ms) override;
+  Status watch_serial_ranges(const MessageId& alert_id, const CountryCode& alert_country,
+                             const std::vector<CountryCode>& reached_countries, const std::vector<SerialSpan>& ranges,
+                             std::int64_t valid_until_ms) override;
   Status unwatch_serials(const MessageId& alert_id, const CountryCode& alert_country) override;
   Result<std::uint64_t> active_watched_serials(const CountryCode& alert_country, std::int64_t now_ms) override;
   Result<std::uint64_t> watched_serials_added_since(const ParticipantId& sender, std::int64_t since_ms) override;

@@ -122,6 +122,28 @@ Status PostgresStore::watch_serials(const MessageId& alert_id, const CountryCode
   return {};
 }
 
+Status PostgresStore::watch_serial_ranges(const MessageId& alert_id, const CountryCode& alert_country,
+                                          const std::vector<CountryCode>& reached_countries,
+                                          const std::vector<SerialSpan>& ranges, std::int64_t valid_until_ms) {
+  if (auto lost = transaction_lost()) return *std::move(lost);
+  std::string reached = ",";
+  for (const auto& country : reached_countries) reached.append(country.str()).append(",");
+  for (const auto& range : ranges) {
+    Params params;
+    params.add_text(range.key)
+        .add(ByteView(alert_id.bytes))
+        .add_text(alert_country.str())
+        .add(valid_until_ms)
+        .add_text(reached)
+        .add(static_cast<std::int64_t>(range.low))
+        .add(static_cast<std::int64_t>(range.high));
+    if (auto status = as_status(run(sql::kWatchSerialRange, params, "registering a watched serial range")); !status) {
+      return status;
+    }
+  }
+  return {};
+}
+
 Status PostgresStore::unwatch_serials(const MessageId& alert_id, const CountryCode& alert_country) {
   if (auto lost = transaction_lost()) return *std::move(lost);
   return as_status(run(sql::kUnwatchSerials, Params().add(ByteView(alert_id.bytes)).add_text(alert_country.str()),
@@ -132,7 +154,16 @@ Result<std::vector<WatchedSerialHit>> PostgresStore::match_serial(const std::str
                                                                   const CountryCode& requester_country,
                                                                   std::int64_t now_ms) {
   const std::string country = "," + requester_country.str() + ",";
-  auto rows = run(sql::kMatchSerial, Params().add_text(serial).add(now_ms).add_text(country), "matching a serial");
+  // A serial with no trailing digits is in no range: its key '#' matches no row.
+  const auto place = serial_place_of(serial);
+  auto rows = run(sql::kMatchSerial,
+                  Params()
+                      .add_text(serial)
+                      .add(now_ms)
+                      .add_text(country)
+                      .add_text(place ? place->key : std::string("#"))
+                      .add(static_cast<std::int64_t>(place ? place->number : 0)),
+                  "matching a serial");
   if (!rows) return std::move(rows).take_error();
   std::vector<WatchedSerialHit> hits;
   for (int i = 0; i < rows->size(); ++i) {

@@ -267,6 +267,8 @@ struct Answer {
   std::string message;
   std::uint32_t retry_after_ms = 0;
   std::size_t field_errors = 0;
+  // Each broken rule as "path: message", one a line (rows that name the field).
+  std::string fields;
 };
 
 std::string describe(const Answer& answer) {
@@ -379,6 +381,7 @@ class RawSession {
     answer.message = error.message;
     answer.retry_after_ms = retry_after_ms;
     answer.field_errors = error.field_errors.size();
+    for (const auto& field : error.field_errors) answer.fields.append(field.path).append(": ").append(field.message).append("\n");
   }
 
   Endpoint protocol_;
@@ -1568,6 +1571,48 @@ TEST_CASE("bounds rows: confirms, inbound bytes, stored bytes a day and a minute
     CHECK(after_restart.code == ErrorCode::quota_exceeded);
   }
 
+  SECTION("a submit over the stored bytes of the minute is refused before its signature is checked and a resend "
+          "of a stored message still gets its receipt") {
+    // Issue 14: refused work costs no verify. A badly signed request from a
+    // participant whose bucket cannot hold it hears quota_exceeded, not
+    // bad_signature: the broker never opened it.
+    // The least bounds the broker takes (4096 bytes, and 4096 a minute): the
+    // second request fits only after about 50 s, long after this row's last submit.
+    Exchange exchange({.stored_bytes_per_minute = 4'096, .stored_burst_bytes = 4'096});
+    RawSession& agency = exchange.raw("sn.police-judiciaire");
+    const Bytes first = test::seal_sample(exchange.identity("sn.police-judiciaire"), MessageType::TRACING_REQUEST);
+    // PROTOCOL.md §2.6: 2 store bytes per envelope byte.
+    INFO("a request of " << first.size() << " bytes costs " << 2 * first.size() << " store bytes");
+    REQUIRE(2 * first.size() <= 4'096);     // one fits in the burst
+    REQUIRE(2 * 2 * first.size() > 4'096);  // two do not
+    Answer accepted = agency.submit(first);
+    INFO("first: " << describe(accepted));
+    REQUIRE(accepted.kind == Answer::Kind::receipt);
+    Answer second = agency.submit(test::seal_sample(exchange.identity("sn.police-judiciaire"),
+                                                    MessageType::TRACING_REQUEST));
+    INFO("second: " << describe(second));
+    REQUIRE(second.code == ErrorCode::quota_exceeded);
+    Parts forged = parts_of(test::seal_sample(exchange.identity("sn.police-judiciaire"), MessageType::TRACING_REQUEST));
+    forged.signature[5] ^= 0x80;
+    Answer refused = agency.submit(envelope_of(forged));
+    INFO("badly signed, over the bound: " << describe(refused));
+    CHECK(refused.code == ErrorCode::quota_exceeded);
+    CHECK(refused.retry_after_ms > 0);
+    CHECK_THAT(refused.message, Catch::Contains("stored_bytes_per_minute"));
+    CHECK(exchange.broker->audit_count("open", "bad_signature") == 0);
+    // The stored message's resend is opened and answered with its receipt.
+    Answer resend = agency.submit(first);
+    INFO("resend: " << describe(resend));
+    CHECK(resend.kind == Answer::Kind::receipt);
+    // A forgery claiming the stored message's id is opened (it might be a
+    // resend) and refused for what it is.
+    Parts claiming = parts_of(first);
+    claiming.signature[5] ^= 0x80;
+    Answer impostor = agency.submit(envelope_of(claiming));
+    INFO("a forgery claiming the stored id: " << describe(impostor));
+    CHECK(impostor.code == ErrorCode::bad_signature);
+  }
+
   SECTION("a state's stolen alerts beyond its watch-list bound are refused with quota_exceeded") {
     Exchange exchange({.max_watched_serials_per_state = 3});
     RawSession& burkina = exchange.raw("bf.focal-point");
@@ -2193,8 +2238,14 @@ TEST_CASE("handling-code rows: an H2 request reaches no state its sender did not
     CHECK(id_from(hit.getAlertMessageId()) == alert_id);
     CHECK(id_from(hit.getRequestMessageId()) == secret_id);
     CHECK(std::string(hit.getMatchedSerial().cStr()) == "BFDEPOT700001");
-    // Addressed to the requesting state alone, and bound by the request's H2.
-    CHECK(addressees_of(at_senegal[1].opened) == std::vector<std::string>{"sn.focal-point"});
+    // Addressed to the requesting state alone (its focal point and the agency
+    // that filed the request), and bound by the request's H2.
+    CHECK(addressees_of(at_senegal[1].opened) == std::vector<std::string>{"sn.focal-point", "sn.police-judiciaire"});
+    // The agency: the alert (it reached Senegal's agencies), then the hit.
+    auto at_agency = receive(*agency, 2);
+    REQUIRE(at_agency.size() == 2);
+    CHECK(at_agency[0].opened.message_id == alert_id);
+    CHECK(at_agency[1].opened.message_id == at_senegal[1].opened.message_id);
     CHECK(codes_of(at_senegal[1].opened) ==
           std::vector<HandlingCode>{HandlingCode::H2_NO_ONWARD_SHARING_WITHOUT_PERMISSION});
     CHECK(broker.log_text().find("the alerting state was not told") != std::string::npos);
@@ -2213,7 +2264,8 @@ TEST_CASE("handling-code rows: an H2 request reaches no state its sender did not
     for (const auto& row : broker.audit()) {
       if (row.message_id_hex == at_senegal[1].opened.message_id.hex()) issued.push_back(row.detail);
     }
-    CHECK(std::count(issued.begin(), issued.end(), "hit-notification issued to sn.focal-point") == 1);
+    CHECK(std::count(issued.begin(), issued.end(), "hit-notification issued to sn.focal-point, sn.police-judiciaire") ==
+          1);
     for (const auto& detail : issued) CHECK(detail.find("bf.focal-point") == std::string::npos);
   }
 
@@ -2762,9 +2814,10 @@ TEST_CASE("attachment rows: swapped bytes or an oversized or forbidden file is r
 }
 
 TEST_CASE("attachment rows: attachment bytes count against the participant's stored bytes of the day") {
-  // A 600 KB budget: one request with a 400 KB photo fits, a second does not,
-  // though its header and body alone would.
-  Exchange exchange({.quota_bytes_per_day = 600'000});
+  // A 1.2 MB budget, at 2 store bytes per envelope byte: one request with a
+  // 400 KB photo (about 800 KB) fits, a second does not, though its header
+  // and body alone would.
+  Exchange exchange({.quota_bytes_per_day = 1'200'000});
   auto niger = exchange.connect("ne.focal-point");
   const char* agency = "sn.police-judiciaire";
   const Identity& signer = exchange.identity(agency);
@@ -3223,4 +3276,165 @@ TEST_CASE("cso rows: a cso speaks only to its own state's focal point and only i
                      "comes only from the exchange's root CA");
   }
   exchange.nothing_delivered();
+}
+
+// ---- Serial ranges and the filing agency (issue 14, issue 17 item 4) ----
+// Burkina Faso's stolen batch alert watches the range BF-ARM-1000 to
+// BF-ARM-1999 for Senegal and Niger; Senegal's agency files requests.
+
+namespace {
+
+Bytes range_alert(const Identity& signer, const std::vector<std::pair<std::string, std::string>>& ranges) {
+  return test::seal_changed(signer, MessageType::ALERT, [&](wire::Header::Builder header, wire::Body::Builder body) {
+    auto scope = header.initRecipients(2);
+    scope[0].setCountry("SN");
+    scope[1].setCountry("NE");
+    auto alert = body.getAlert();
+    alert.initFirearms(0);
+    auto batch = alert.getBatch();
+    batch.initFirearms(0);
+    auto list = batch.initSerialRanges(static_cast<unsigned>(ranges.size()));
+    for (unsigned i = 0; i < ranges.size(); ++i) {
+      list[i].setFrom(ranges[i].first);
+      list[i].setTo(ranges[i].second);
+    }
+  });
+}
+
+Bytes trace_of_serial(const Identity& agency, const std::string& serial) {
+  return test::seal_changed(agency, MessageType::TRACING_REQUEST, [&](wire::Header::Builder header, wire::Body::Builder body) {
+    header.initRecipients(1)[0].setCountry("NE");
+    auto states = body.getTracingRequest().initRequestedStates(1);
+    states[0].setCountry("NE");
+    states[0].setRole(wire::RequestedStateRole::COUNTRY_OF_LAST_IMPORT);
+    body.getTracingRequest().getFirearms()[0].setSerialNumber(serial);
+  });
+}
+
+}  // namespace
+
+TEST_CASE("range rows: a serial inside a batch alert's range is a hit told to both states and the filing agency") {
+  TestPki pki({"SN", "NE", "BF"});
+  for (auto [id, country, role] : {std::tuple{"sn.police-judiciaire", "SN", Role::agency},
+                                   std::tuple{"sn.focal-point", "SN", Role::focal_point},
+                                   std::tuple{"ne.focal-point", "NE", Role::focal_point},
+                                   std::tuple{"bf.focal-point", "BF", Role::focal_point}}) {
+    pki.issue(id, country, role);
+  }
+  BrokerProcess broker(pki, {"sn.police-judiciaire", "sn.focal-point", "ne.focal-point", "bf.focal-point"});
+  auto agency = test::connect_client(broker, pki, "sn.police-judiciaire");
+  auto senegal = test::connect_client(broker, pki, "sn.focal-point");
+  auto burkina = test::connect_client(broker, pki, "bf.focal-point");
+  const Identity agency_identity = pki.identity("sn.police-judiciaire");
+
+  Bytes alert = range_alert(pki.identity("bf.focal-point"), {{"BF-ARM-1000", "BF-ARM-1999"}});
+  auto alerted = burkina->submit(alert);
+  INFO("alert: " << (alerted.ok() ? std::string("receipted") : alerted.error().describe()));
+  REQUIRE(alerted.ok());
+  REQUIRE(receive(*senegal, 1).size() == 1);
+  const MessageId alert_id = test::message_id_of(alert);
+
+  // Outside the range (one past its end, and another prefix): no hit.
+  Bytes outside = trace_of_serial(agency_identity, "BF-ARM-2000");
+  REQUIRE(agency->submit(outside).ok());
+  Bytes other_prefix = trace_of_serial(agency_identity, "BF-ARN-1500");
+  REQUIRE(agency->submit(other_prefix).ok());
+  // Inside, written another way ("bf arm 1500" is BFARM1500).
+  Bytes inside = trace_of_serial(agency_identity, "bf arm 1500");
+  REQUIRE(agency->submit(inside).ok());
+  const MessageId inside_id = test::message_id_of(inside);
+
+  // Senegal: its three requests' copies, then the one hit, on the third.
+  auto at_senegal = receive(*senegal, 4);
+  REQUIRE(at_senegal.size() == 4);
+  CHECK(at_senegal[0].opened.message_id == test::message_id_of(outside));
+  CHECK(at_senegal[1].opened.message_id == test::message_id_of(other_prefix));
+  CHECK(at_senegal[2].opened.message_id == inside_id);
+  REQUIRE(at_senegal[3].opened.type == MessageType::HIT_NOTIFICATION);
+  auto hit = at_senegal[3].opened.message.body().getHitNotification();
+  CHECK(id_from(hit.getAlertMessageId()) == alert_id);
+  CHECK(id_from(hit.getRequestMessageId()) == inside_id);
+  CHECK(std::string(hit.getMatchedSerial().cStr()) == "BFARM1500");
+  // The agency that filed it is told: after the alert itself (alerts to a
+  // state reach its agencies too), the hit and nothing for the misses.
+  auto at_agency = receive(*agency, 2);
+  REQUIRE(at_agency.size() == 2);
+  CHECK(at_agency[0].opened.message_id == alert_id);
+  CHECK(at_agency[1].opened.message_id == at_senegal[3].opened.message_id);
+  // The alerting state (H0 request): the same notice.
+  auto at_burkina = receive(*burkina, 1);
+  REQUIRE(at_burkina.size() == 1);
+  CHECK(at_burkina[0].opened.message_id == at_senegal[3].opened.message_id);
+  CHECK(addressees_of(at_burkina[0].opened) ==
+        std::vector<std::string>{"sn.focal-point", "sn.police-judiciaire", "bf.focal-point"});
+
+  // Both ends are in the range; a cancel lifts it.
+  Bytes low_end = trace_of_serial(agency_identity, "BF-ARM-1000");
+  REQUIRE(agency->submit(low_end).ok());
+  auto at_agency_low = receive(*agency, 1);
+  REQUIRE(at_agency_low.size() == 1);
+  CHECK(id_from(at_agency_low[0].opened.message.body().getHitNotification().getRequestMessageId()) ==
+        test::message_id_of(low_end));
+}
+
+TEST_CASE("range rows: a malformed or too wide serial range is refused and a range counts by its width in the "
+          "state's watch list") {
+  SECTION("an inverted range (from above to) is refused with schema_violation naming the field") {
+    Exchange exchange({});
+    Answer refused = exchange.raw("bf.focal-point")
+                         .submit(range_alert(exchange.identity("bf.focal-point"), {{"BF-ARM-1999", "BF-ARM-1000"}}));
+    INFO(describe(refused) << "\n" << refused.fields);
+    REQUIRE(refused.kind == Answer::Kind::error);
+    CHECK(refused.code == ErrorCode::schema_violation);
+    CHECK_THAT(refused.fields, Catch::Contains("body.alert.batch.serialRanges[0]: ") && Catch::Contains("inverted"));
+    CHECK(exchange.broker->audit_count("validate", "schema_violation") == 1);
+  }
+
+  SECTION("a range wider than one range may hold (100,000 serials) is refused with schema_violation") {
+    Exchange exchange({});
+    Answer refused = exchange.raw("bf.focal-point")
+                         .submit(range_alert(exchange.identity("bf.focal-point"), {{"BF-000000", "BF-100000"}}));
+    INFO(describe(refused) << "\n" << refused.fields);
+    REQUIRE(refused.kind == Answer::Kind::error);
+    CHECK(refused.code == ErrorCode::schema_violation);
+    CHECK_THAT(refused.fields, Catch::Contains("body.alert.batch.serialRanges[0]: ") && Catch::Contains("100001") &&
+                                   Catch::Contains("split it"));
+  }
+
+  SECTION("ends of another prefix or another number of digits are refused with schema_violation") {
+    Exchange exchange({});
+    for (auto [from, to] : {std::pair{"BF-ARM-100", "BF-ARM-1999"}, std::pair{"BF-ARM-100", "ML-ARM-199"},
+                            std::pair{"BF-ARM-X", "BF-ARM-Y"}}) {
+      Answer refused =
+          exchange.raw("bf.focal-point").submit(range_alert(exchange.identity("bf.focal-point"), {{from, to}}));
+      INFO(from << " to " << to << ": " << describe(refused));
+      CHECK(refused.code == ErrorCode::schema_violation);
+    }
+  }
+
+  SECTION("a range within one range's bound but wider than the alert's watch list is refused with invalid_argument") {
+    Exchange exchange({.max_watched_serials_per_alert = 500});
+    Answer refused = exchange.raw("bf.focal-point")
+                         .submit(range_alert(exchange.identity("bf.focal-point"), {{"BF-ARM-1000", "BF-ARM-1500"}}));
+    INFO(describe(refused));
+    REQUIRE(refused.kind == Answer::Kind::error);
+    CHECK(refused.code == ErrorCode::invalid_argument);
+    CHECK_THAT(refused.message, Catch::Contains("501"));
+  }
+
+  SECTION("ranges count by their width in a state's watch-list bound") {
+    Exchange exchange({.max_watched_serials_per_state = 1500});
+    RawSession& burkina = exchange.raw("bf.focal-point");
+    Answer first = burkina.submit(range_alert(exchange.identity("bf.focal-point"), {{"BF-ARM-1000", "BF-ARM-1999"}}));
+    INFO("first: " << describe(first));
+    REQUIRE(first.kind == Answer::Kind::receipt);
+    Answer over = burkina.submit(range_alert(exchange.identity("bf.focal-point"), {{"BF-ARM-3000", "BF-ARM-3500"}}));
+    INFO("over: " << describe(over));
+    REQUIRE(over.kind == Answer::Kind::error);
+    CHECK(over.code == ErrorCode::quota_exceeded);
+    CHECK_THAT(over.message, Catch::Contains("1000") && Catch::Contains("501") && Catch::Contains("width"));
+    Answer within = burkina.submit(range_alert(exchange.identity("bf.focal-point"), {{"BF-ARM-3000", "BF-ARM-3499"}}));
+    INFO("within: " << describe(within));
+    CHECK(within.kind == Answer::Kind::receipt);
+  }
 }

@@ -87,6 +87,9 @@ void BrokerProcess::choose_endpoints_and_write_config() {
   config << "stored_bytes_per_minute = " << static_cast<std::uint64_t>(options.stored_bytes_per_minute)
          << "\nstored_burst_bytes = " << static_cast<std::uint64_t>(options.stored_burst_bytes) << "\n";
   if (options.verify_workers) config << "verify_workers = " << *options.verify_workers << "\n";
+  if (options.max_watched_serials_per_alert) {
+    config << "max_watched_serials_per_alert = " << *options.max_watched_serials_per_alert << "\n";
+  }
   if (options.max_watched_serials_per_state) {
     config << "max_watched_serials_per_state = " << *options.max_watched_serials_per_state << "\n";
   }

@@ -40,6 +40,7 @@ struct BrokerOptions {
   double stored_bytes_per_minute = 1024.0 * 1024 * 1024;
   double stored_burst_bytes = 1024.0 * 1024 * 1024;
   std::optional<std::size_t> max_watched_serials_per_state;
+  std::optional<std::size_t> max_watched_serials_per_alert;  // issue 14: ranges count by their width
   std::optional<std::size_t> verify_workers;  // limits.verify_workers; unset keeps the broker's default
   // Non-empty: the broker keeps its state in this PostgreSQL database
   // ([store] backend = "postgres"; tests/support/postgres_cluster.hpp), not

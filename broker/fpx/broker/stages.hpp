@@ -137,6 +137,14 @@ class DailyQuota {
   // `stored_bytes`: stored_bytes_of() the message, what both bounds count.
   Status admit(const ParticipantId& participant, std::int64_t now_ms, std::uint64_t stored_bytes,
                const StoredSince& stored_since, std::uint32_t& retry_after_ms);
+  // Before any signature work (issue 14): quota_exceeded, with the wait,
+  // when the participant's day or minute, as last counted in memory, cannot
+  // hold even the least a message of `envelope_bytes` costs
+  // (stored_bytes_of() of it without watched serials); ok otherwise, and
+  // when nothing is counted yet (admit() reads the store then). Changes
+  // nothing: admit() and charge() still decide and count after dedupe.
+  Status precheck(const ParticipantId& participant, std::int64_t now_ms, std::uint64_t envelope_bytes,
+                  std::uint32_t& retry_after_ms) const;
   // An accepted message's bytes (after admit() said ok).
   void charge(const ParticipantId& participant, std::int64_t now_ms, std::uint64_t stored_bytes);
   // After a rolled-back transaction: counts are read from the store again.
@@ -145,9 +153,10 @@ class DailyQuota {
     minute_.clear();
   }
   static std::int64_t day_start_ms(std::int64_t at_ms);
-  // What accepting `opened` adds to the store, as counted by the minute's
-  // bucket: its envelope, and kStoredBytesPerWatchedSerial for each serial
-  // number a stolen/lost alert puts on the watch list.
+  // What accepting `opened` adds to the store, as counted by both bounds:
+  // kStoredBytesPerEnvelopeByte for each byte of its envelope, and
+  // kStoredBytesPerWatchedSerial for each watch-list row a stolen/lost
+  // alert adds (a listed serial, or a serial range: one row whatever its width).
   static std::uint64_t stored_bytes_of(const OpenedEnvelope& opened, std::uint64_t envelope_bytes);
 
  private:
@@ -161,6 +170,10 @@ class DailyQuota {
   };
   Status admit_day(const ParticipantId& participant, std::int64_t now_ms, std::uint64_t bytes,
                    const StoredSince& stored_since, std::uint32_t& retry_after_ms);
+  Status day_refusal(const ParticipantId& participant, std::uint64_t used, std::uint64_t bytes, std::int64_t now_ms,
+                     std::uint32_t& retry_after_ms) const;
+  Status minute_refusal(const ParticipantId& participant, double tokens, double due, std::uint64_t bytes,
+                        std::uint32_t& retry_after_ms) const;
   Status admit_minute(const ParticipantId& participant, std::int64_t now_ms, std::uint64_t bytes,
                       const StoredSince& stored_since, std::uint32_t& retry_after_ms);
   std::uint64_t bytes_per_day_;
@@ -176,6 +189,7 @@ class DailyQuota {
 // Estimated from the schema and checked against fpx-bench --abuse's
 // watch_list flood (bench/README.md).
 inline constexpr std::uint64_t kStoredBytesPerWatchedSerial = 128;
+
 
 // accept: the audit of rate_limited refusals. Every refusal is answered,
 // but a flood must not become an audit flood (tens of thousands of rows a
@@ -228,6 +242,13 @@ Status identify_signer(const Enrollment& enrollment, const EnrolledParticipant& 
 
 // open: protocol's open() with revocation required, at the broker's clock;
 // a message signed in the principal's name must pass identify_signer.
+// The message id an envelope claims, read without any signature check, or
+// nullopt when it cannot be decoded. Only for deciding whether a submit the
+// quota would refuse before open (DailyQuota::precheck) may be a resend of
+// a message this sender stored, which must still get its receipt: such a
+// submit is then opened and deduped as any other, never trusted on its claim.
+std::optional<MessageId> claimed_message_id(ByteView envelope);
+
 Result<OpenedEnvelope> open_submitted(const VerifyContext& context, const EnrolledParticipant& principal,
                                       ByteView envelope);
 

@@ -24,6 +24,7 @@
 #include "fpx/ids.hpp"
 #include "fpx/result.hpp"
 #include "fpx/transparency_log.hpp"
+#include "fpx/serial_range.hpp"
 
 namespace fpx::broker {
 
@@ -314,16 +315,24 @@ class Store {
   virtual Status watch_serials(const MessageId& alert_id, const CountryCode& alert_country,
                                const std::vector<CountryCode>& reached_countries,
                                const std::vector<std::string>& serials, std::int64_t valid_until_ms) = 0;
+  // A batch alert's serial ranges (FirearmBatch.serialRanges, parsed by
+  // fpx/serial_range.hpp): one row each, under the range's key, both ends
+  // kept; matched by match_serial, counted by their width in
+  // active_watched_serials and as one row each in watched_serials_added_since.
+  virtual Status watch_serial_ranges(const MessageId& alert_id, const CountryCode& alert_country,
+                                     const std::vector<CountryCode>& reached_countries,
+                                     const std::vector<SerialSpan>& ranges, std::int64_t valid_until_ms) = 0;
   // Lifts the watch of an alert, only if `alert_country` raised it.
   virtual Status unwatch_serials(const MessageId& alert_id, const CountryCode& alert_country) = 0;
-  // Active watched serials (valid at `now_ms`) of all alerts `alert_country` raised.
+  // Active watched serials (valid at `now_ms`) of all alerts `alert_country`
+  // raised; a range counts as many as its width.
   virtual Result<std::uint64_t> active_watched_serials(const CountryCode& alert_country, std::int64_t now_ms) = 0;
   // Bytes of the envelopes `sender` stored at or after `since_ms` (its daily quota).
   virtual Result<std::uint64_t> bytes_stored_since(const ParticipantId& sender, std::int64_t since_ms) = 0;
   // Serials put on watch by the stolen/lost alerts `sender` stored at or
   // after `since_ms`: their weight counts in its quota too (DailyQuota).
   virtual Result<std::uint64_t> watched_serials_added_since(const ParticipantId& sender, std::int64_t since_ms) = 0;
-  // Active alerts listing `serial` that reached `requester_country`.
+  // Active alerts listing `serial` (normalised), or a range holding it, that reached `requester_country`.
   virtual Result<std::vector<WatchedSerialHit>> match_serial(const std::string& serial,
                                                              const CountryCode& requester_country,
                                                              std::int64_t now_ms) = 0;

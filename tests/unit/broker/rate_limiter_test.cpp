@@ -223,3 +223,43 @@ TEST_CASE("Refusals of every kind at every stage are tallied apart, each with it
   CHECK(counts["open"] == 3);
   CHECK(counts["persist"] == 1);
 }
+
+TEST_CASE("The quota's precheck refuses before open what the counts in memory cannot hold and changes nothing") {
+  constexpr std::int64_t kDay = 24LL * 3600 * 1000;
+  const std::int64_t start = 20'000 * kDay + 3'600'000;
+  // One byte a millisecond, bursts of 10,000, 20,000 a day.
+  DailyQuota quota(/*bytes_per_day=*/20'000, /*stored_bytes_per_minute=*/60'000, /*stored_burst_bytes=*/10'000);
+  const ParticipantId sender("sn.police");
+  auto nothing_stored = [](const ParticipantId&, std::int64_t) -> Result<std::uint64_t> { return std::uint64_t{0}; };
+  std::uint32_t retry_after_ms = 0;
+  // Nothing counted yet: the precheck never reads the store, admit() does.
+  CHECK(quota.precheck(sender, start, 1'000'000, retry_after_ms).ok());
+  REQUIRE(quota.admit(sender, start, 6'000, nothing_stored, retry_after_ms).ok());
+  quota.charge(sender, start, 6'000);
+  // 4,000 left in the bucket: an envelope of 2,000 bytes (4,000 of store) fits,
+  // one of 2,001 does not, and the wait is the bucket's.
+  CHECK(kStoredBytesPerEnvelopeByte == 2);
+  CHECK(quota.precheck(sender, start, 2'000, retry_after_ms).ok());
+  auto refused = quota.precheck(sender, start, 2'001, retry_after_ms);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == ErrorCode::quota_exceeded);
+  CHECK(retry_after_ms == 2);
+  CHECK_THAT(refused.error().message, Catch::Contains("stored_bytes_per_minute"));
+  // An envelope costing more than the burst (6,000 bytes: 12,000 of store)
+  // asks only for a full bucket.
+  CHECK_FALSE(quota.precheck(sender, start + 5'999, 6'000, retry_after_ms).ok());
+  CHECK(quota.precheck(sender, start + 6'000, 6'000, retry_after_ms).ok());
+  // Nothing was taken: admit() still finds the 4,000.
+  REQUIRE(quota.admit(sender, start, 4'000, nothing_stored, retry_after_ms).ok());
+  quota.charge(sender, start, 4'000);
+  // The day: 10,000 of 20,000 used; a minute later the bucket is full again
+  // but the day holds 10,000 more only.
+  const std::int64_t later = start + 60'000;
+  REQUIRE(quota.admit(sender, later, 10'000, nothing_stored, retry_after_ms).ok());
+  quota.charge(sender, later, 9'000);
+  auto day_refused = quota.precheck(sender, later + 60'000, 501, retry_after_ms);
+  REQUIRE_FALSE(day_refused.ok());
+  CHECK(day_refused.error().code == ErrorCode::quota_exceeded);
+  CHECK_THAT(day_refused.error().message, Catch::Contains("00:00 UTC"));
+  CHECK(quota.precheck(sender, later + 60'000, 500, retry_after_ms).ok());
+}

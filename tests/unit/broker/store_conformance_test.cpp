@@ -687,6 +687,41 @@ TEST_CASE("Each store matches watched serials only for the states an alert reach
   CHECK(must(store->active_watched_serials(CountryCode("SN"), kNowMs)) == 0);
 }
 
+TEST_CASE("Each store matches a serial inside a watched range of the same prefix and digit count") {
+  FPX_EACH_STORE;
+  auto store = under_test.open();
+  insert_committed(*store, make_message(1, {"gh.focal-point"}));
+  const auto range = must(parse_serial_range("AK-1000", "AK-1999"));
+  const auto other = must(parse_serial_range("AK-00100", "AK-00199"));  // five digits: another key
+  require_ok(store->begin());
+  require_ok(store->watch_serials(message_id(1), CountryCode("SN"), {CountryCode("SN"), CountryCode("GH")},
+                                  {"ZZ777"}, kNowMs + 1000));
+  require_ok(store->watch_serial_ranges(message_id(1), CountryCode("SN"), {CountryCode("SN"), CountryCode("GH")},
+                                        {range, other}, kNowMs + 1000));
+  require_ok(store->commit());
+  for (const char* serial : {"AK1000", "AK1500", "AK1999", "AK00150"}) {
+    INFO(serial);
+    const auto hits = must(store->match_serial(serial, CountryCode("GH"), kNowMs));
+    REQUIRE(hits.size() == 1);
+    CHECK(hits[0].alert_id == message_id(1));
+  }
+  for (const char* serial : {"AK999", "AK0999", "AK2000", "AK01500", "AKX1500", "AK", "AK#4"}) {
+    INFO(serial);
+    CHECK(must(store->match_serial(serial, CountryCode("GH"), kNowMs)).empty());
+  }
+  CHECK(must(store->match_serial("AK1500", CountryCode("NE"), kNowMs)).empty());  // not reached
+  CHECK(must(store->match_serial("AK1500", CountryCode("GH"), kNowMs + 1001)).empty());  // expired
+  CHECK(must(store->match_serial("ZZ777", CountryCode("GH"), kNowMs)).size() == 1);
+  // The bound counts a range by its width; the quota by its rows.
+  CHECK(must(store->active_watched_serials(CountryCode("SN"), kNowMs)) == 1 + 1000 + 100);
+  CHECK(must(store->watched_serials_added_since(ParticipantId("sn.focal-point"), kNowMs)) == 3);
+  require_ok(store->begin());
+  require_ok(store->unwatch_serials(message_id(1), CountryCode("SN")));
+  require_ok(store->commit());
+  CHECK(must(store->match_serial("AK1500", CountryCode("GH"), kNowMs)).empty());
+  CHECK(must(store->active_watched_serials(CountryCode("SN"), kNowMs)) == 0);
+}
+
 TEST_CASE("Each store keeps the feed checkpoints and statistics runs in order") {
   FPX_EACH_STORE;
   auto store = under_test.open();
@@ -807,6 +842,25 @@ TEST_CASE("A PostgreSQL database with a newer schema version or foreign tables i
   const auto foreign = open_postgres_store(other);
   REQUIRE_FALSE(foreign.ok());
   CHECK_THAT(foreign.error().message, Catch::Contains("not an FPX store"));
+}
+
+TEST_CASE("A version 3 PostgreSQL database gains the watch list's serial ranges on opening") {
+  const std::string dsn = cluster().create_database("version_one");
+  { must(open_postgres_store(dsn)); }
+  // What a version 3 database looks like: no range columns (version 4, issue 14, added them).
+  cluster().exec("version_one",
+                 "ALTER TABLE watched_serials DROP COLUMN range_low, DROP COLUMN range_high; "
+                 "UPDATE schema_version SET version = 3");
+  auto store = must(open_postgres_store(dsn));
+  CHECK(cluster().scalar("version_one", "SELECT MAX(version) FROM schema_version") == "4");
+  CHECK(cluster().scalar("version_one", "SELECT COUNT(*) FROM information_schema.columns WHERE table_name = "
+                                        "'watched_serials' AND column_name IN ('range_low', 'range_high')") == "2");
+  insert_committed(*store, make_message(1, {"gh.focal-point"}));
+  require_ok(store->begin());
+  require_ok(store->watch_serial_ranges(message_id(1), CountryCode("SN"), {CountryCode("GH")},
+                                        {must(parse_serial_range("AK-1000", "AK-1999"))}, kNowMs + 1000));
+  require_ok(store->commit());
+  CHECK(must(store->match_serial("AK1500", CountryCode("GH"), kNowMs)).size() == 1);
 }
 
 TEST_CASE("A PostgreSQL statement that fails mid-batch undoes only its own message with or without the broker's savepoint") {

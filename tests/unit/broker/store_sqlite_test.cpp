@@ -147,6 +147,13 @@ void undo_receipt_groups(RawConnection& raw) {
   raw.exec("ALTER TABLE messages ADD COLUMN receipt BLOB");
 }
 
+// What schema 8 (serial ranges on the watch list, issue 14) added, taken
+// away again so that a file looks as a broker before it wrote it.
+void undo_serial_ranges(RawConnection& raw) {
+  raw.exec("ALTER TABLE watched_serials DROP COLUMN range_low");
+  raw.exec("ALTER TABLE watched_serials DROP COLUMN range_high");
+}
+
 // A VFS that forwards everything to the default one and counts fsyncs of
 // WAL files. Registered as the default while it lives, so the store's own
 // connection goes through it without the store exposing anything.
@@ -610,8 +617,8 @@ TEST_CASE("A store file with a newer schema version is refused") {
   { open_store(path); }
   {
     RawConnection raw(path);
-    CHECK(raw.text("PRAGMA user_version") == "8");
-    raw.exec("PRAGMA user_version = 9");
+    CHECK(raw.text("PRAGMA user_version") == "9");
+    raw.exec("PRAGMA user_version = 10");
   }
   const auto opened = open_sqlite_store(path);
   REQUIRE_FALSE(opened.ok());
@@ -734,6 +741,7 @@ TEST_CASE("A version 1 store gets its log nodes on opening") {
     raw.exec("DROP INDEX deliveries_confirmed");
     raw.exec("ALTER TABLE watched_serials DROP COLUMN reached_countries");
     undo_receipt_groups(raw);
+    undo_serial_ranges(raw);
     raw.exec("PRAGMA user_version = 1");
   }
   {
@@ -745,7 +753,7 @@ TEST_CASE("A version 1 store gets its log nodes on opening") {
     check_log_matches(*store, reference);
   }
   RawConnection raw(path);
-  CHECK(raw.text("PRAGMA user_version") == "8");
+  CHECK(raw.text("PRAGMA user_version") == "9");
 }
 
 TEST_CASE("An SQLite file that is not an FPX store is refused") {
@@ -973,13 +981,14 @@ TEST_CASE("A version 3 store keeps its single commitments as part 0 of each leaf
     raw.exec("DROP INDEX deliveries_confirmed");
     raw.exec("ALTER TABLE watched_serials DROP COLUMN reached_countries");
     undo_receipt_groups(raw);
+    undo_serial_ranges(raw);
     raw.exec("PRAGMA user_version = 3");
   }
   auto store = open_store(path);
   CHECK(must(store->commitment_part_hashes(leaf_index)) == std::vector<Sha256Digest>{part_hash});
   CHECK(must(store->last_statistics_period("day")) == std::nullopt);
   RawConnection raw(path);
-  CHECK(raw.text("PRAGMA user_version") == "8");
+  CHECK(raw.text("PRAGMA user_version") == "9");
   // Statistics start at the upgrade: earlier leaves have no facts to reveal.
   CHECK(std::stoll(raw.text("SELECT since_ms FROM statistics_since")) > 1'700'000'000'000LL);
 }
@@ -1128,7 +1137,7 @@ TEST_CASE("A version 5 store written by the previous broker migrates in place to
   auto store = open_store(path);
   {
     RawConnection raw(path);
-    CHECK(raw.text("PRAGMA user_version") == "8");
+    CHECK(raw.text("PRAGMA user_version") == "9");
     CHECK(raw.text("SELECT COUNT(*) FROM sqlite_schema WHERE sql LIKE '%AUTOINCREMENT%'") == "0");
     CHECK(raw.text("SELECT COUNT(*) FROM sqlite_schema WHERE name = 'log_commitment_parts'") == "0");
     CHECK(raw.count("messages") == kFixtureMessages);
@@ -1227,6 +1236,7 @@ TEST_CASE("A version 6 store gains receipt groups and drops the receipt column o
   {
     RawConnection raw(path);
     undo_receipt_groups(raw);
+    undo_serial_ranges(raw);
     raw.exec("UPDATE messages SET receipt = x'00'");  // a version 1 receipt, signed alone
     raw.exec("PRAGMA user_version = 6");
   }
@@ -1241,8 +1251,11 @@ TEST_CASE("A version 6 store gains receipt groups and drops the receipt column o
     CHECK(must(store->find_message(message_id(1))).has_value());
   }
   RawConnection raw(path);
-  CHECK(raw.text("PRAGMA user_version") == "8");
+  CHECK(raw.text("PRAGMA user_version") == "9");
   CHECK(raw.text("SELECT COUNT(*) FROM pragma_table_info('messages') WHERE name = 'receipt'") == "0");
   // Schema 8 (issue 12 item 5): the early warnings' table, empty.
   CHECK(raw.count("warnings") == 0);
+  // Schema 9 (issue 14): the watch list's serial ranges.
+  CHECK(raw.text("SELECT COUNT(*) FROM pragma_table_info('watched_serials') WHERE name IN ('range_low', "
+                 "'range_high')") == "2");
 }

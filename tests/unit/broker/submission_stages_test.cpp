@@ -265,10 +265,14 @@ TEST_CASE("The daily quota refuses a submission over the sender's bytes of the d
   REQUIRE_FALSE(submission.refused());
   // The minute's bound is wide open here: only the day's is under test.
   constexpr double kWideOpen = 1e12;
-  DailyQuota roomy(submission.envelope.size(), kWideOpen, kWideOpen);
+  // A tracing request costs what the store keeps for it: its envelope
+  // bytes, each counted kStoredBytesPerEnvelopeByte times (issue 14).
+  const std::uint64_t cost = DailyQuota::stored_bytes_of(*submission.opened, submission.envelope.size());
+  CHECK(cost == kStoredBytesPerEnvelopeByte * submission.envelope.size());
+  DailyQuota roomy(cost, kWideOpen, kWideOpen);
   check_daily_quota(exchange.stage_context(), roomy, submission);
   CHECK_FALSE(submission.refused());
-  DailyQuota tight(submission.envelope.size() - 1, kWideOpen, kWideOpen);
+  DailyQuota tight(cost - 1, kWideOpen, kWideOpen);
   check_daily_quota(exchange.stage_context(), tight, submission);
   exchange.store().rollback();
   REQUIRE(submission.refused());

@@ -398,8 +398,10 @@ TEST_CASE("an H2 request's hit and clocks reach only the states it addressed, ho
   CHECK(MessageId::from_bytes(ByteView(hit.getAlertMessageId().begin(), 16)) == test::message_id_of(alert));
   CHECK(MessageId::from_bytes(ByteView(hit.getRequestMessageId().begin(), 16)) == test::message_id_of(secret));
   auto hit_header = at_senegal[1].opened.message.header();
-  REQUIRE(hit_header.getRecipients().size() == 1);  // the requesting state's focal point, no one else
+  // The requesting state's focal point and the agency that filed the request, no one else.
+  REQUIRE(hit_header.getRecipients().size() == 2);
   CHECK(std::string(hit_header.getRecipients()[0].getParticipant().cStr()) == "sn.focal-point");
+  CHECK(std::string(hit_header.getRecipients()[1].getParticipant().cStr()) == "sn.police-judiciaire");
   REQUIRE(hit_header.getHandlingCodes().size() == 1);
   CHECK(hit_header.getHandlingCodes()[0] == wire::HandlingCode::H2_NO_ONWARD_SHARING_WITHOUT_PERMISSION);
   REQUIRE(receive(*niger, 1).size() == 1);

@@ -10,6 +10,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "fpx/serial_range.hpp"
 #include "fpx/validate.hpp"
 
 namespace wire = fpx::wire;
@@ -901,6 +902,52 @@ TEST_CASE("A bulk alert may describe up to 100000 firearms") {
   CHECK(message.paths() == kNoErrors);
   describe_minimal_firearm(alert.getBatch().initFirearms(1)[0]);
   CHECK(message.paths() == only("body.alert.firearms"));
+}
+
+TEST_CASE("A batch alert may watch serial ranges of one prefix and digit count in order") {
+  Message message;
+  auto alert = message.make_alert();
+  alert.getBatch().setQuantity(0);
+  auto ranges = alert.getBatch().initSerialRanges(1);
+  ranges[0].setFrom("AK-1000");
+  ranges[0].setTo("ak 1999");
+  CHECK(message.paths() == kNoErrors);  // a range alone describes the batch
+  ranges[0].setFrom("AK-2000");
+  CHECK(message.paths() == only("body.alert.batch.serialRanges[0]"));  // inverted
+  ranges[0].setFrom("AK-100");
+  CHECK(message.paths() == only("body.alert.batch.serialRanges[0]"));  // 3 digits against 4
+  ranges[0].setFrom("");
+  CHECK(message.paths() == only("body.alert.batch.serialRanges[0].from"));
+}
+
+TEST_CASE("A serial range is parsed into its key and ends and bounded in width") {
+  auto span = fpx::parse_serial_range("AK-1000", "ak 1999");
+  REQUIRE(span.ok());
+  CHECK(span->key == "AK#4");
+  CHECK(span->low == 1000);
+  CHECK(span->high == 1999);
+  CHECK(span->width() == 1000);
+  auto single = fpx::parse_serial_range("X-0042", "X0042");
+  REQUIRE(single.ok());
+  CHECK(single->width() == 1);
+  CHECK(fpx::parse_serial_range("AK-000000", "AK-099999").ok());  // kMaxSerialRangeWidth exactly
+  for (auto [from, to] : {std::pair{"AK-000000", "AK-100000"},  // one wider than the bound
+                          std::pair{"AK-1999", "AK-1000"},      // inverted
+                          std::pair{"AK-100", "AK-1999"},       // digit counts differ
+                          std::pair{"AK-1000", "AM-1999"},      // prefixes differ
+                          std::pair{"AK-X", "AK-Y"},            // no digits
+                          std::pair{"12", "99"},                // too short to watch
+                          std::pair{"A1234567890123456789", "A1234567890123456799"}}) {  // 19 digits
+    INFO(from << " to " << to);
+    auto refused = fpx::parse_serial_range(from, to);
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().code == fpx::ErrorCode::schema_violation);
+  }
+  auto place = fpx::serial_place_of("AK1500");
+  REQUIRE(place.has_value());
+  CHECK(place->key == "AK#4");
+  CHECK(place->number == 1500);
+  CHECK_FALSE(fpx::serial_place_of("AKX").has_value());
 }
 
 TEST_CASE("A batch is at least as large as the firearms it describes") {
