@@ -449,6 +449,8 @@ struct DeskServer::Impl {
     // and space), and open() refused any other: it cannot break the header.
     response.set_header("Content-Disposition",
                         std::string(image ? "inline" : "attachment") + "; filename=\"" + entry.file_name + "\"");
+    // Replaces the pages' policy the server set by default (set_header would add a second one).
+    response.headers.erase("Content-Security-Policy");
     response.set_header("Content-Security-Policy", kAttachmentSecurityPolicy);
     response.set_content(reinterpret_cast<const char*>(bytes->data()), bytes->size(),
                          std::string(media_type_name(entry.media_type)).c_str());

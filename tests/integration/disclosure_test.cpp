@@ -170,6 +170,16 @@ nlohmann::json count_of(const nlohmann::json& record, const std::string& table, 
   return {};
 }
 
+// The cell of one pair of states (requester -> requested) in the pairs table.
+nlohmann::json pair_count(const nlohmann::json& record, const std::string& requester, const std::string& requested,
+                          const std::string& measure) {
+  for (const auto& row : record["pairs"]) {
+    if (row.value("requester", "") == requester && row.value("requested", "") == requested) return row["counts"][measure];
+  }
+  FAIL("no pair " << requester << "->" << requested);
+  return {};
+}
+
 }  // namespace
 
 TEST_CASE("no combination of the statistics a real broker publishes narrows a suppressed cell below the protection range") {
@@ -190,7 +200,7 @@ TEST_CASE("no combination of the statistics a real broker publishes narrows a su
   CHECK(first["method"] == "cell-suppression/v1");
 
   // The one SN->NE request of the first period is hidden in every table it is in.
-  CHECK(count_of(first, "pairs", "requested", "NE", "requests").is_null());
+  CHECK(pair_count(first, "SN", "NE", "requests").is_null());
   CHECK(first["total"]["counts"]["requests"].is_null());
   // The second period shows its larger cells and hides the single refusal.
   CHECK(count_of(second, "byRequested", "requested", "BF", "requests") == 4);
@@ -248,9 +258,9 @@ TEST_CASE("a year's tables published beside its periods hide whatever would undo
 
   // The first period hides its one SN->NE request, the second shows 3: a
   // year showing 4 would give the hidden 1 away, so it is hidden too.
-  CHECK(count_of(first, "pairs", "requested", "NE", "requests").is_null());
-  CHECK(count_of(second, "pairs", "requested", "NE", "requests") == 3);
-  CHECK(count_of(year, "pairs", "requested", "NE", "requests").is_null());
+  CHECK(pair_count(first, "SN", "NE", "requests").is_null());
+  CHECK(pair_count(second, "SN", "NE", "requests") == 3);
+  CHECK(pair_count(year, "SN", "NE", "requests").is_null());
   // The year still says something: some count above zero is shown.
   bool shows_a_count = false;
   for (const auto& row : year["byRequested"]) {

@@ -461,8 +461,9 @@ TEST_CASE(
         for (const auto& table_row : record[table]) published_cells += table_row["counts"].size();
       }
       published_cells += record["total"]["counts"].size();
-      statistics[record["period"].get<std::string>() + " " + record["periodStart"].get<std::string>()] =
-          std::move(record);
+      // The key first: in `a[k] = std::move(r)` the right side is evaluated before the key (C++17).
+      const std::string key = record["period"].get<std::string>() + " " + record["periodStart"].get<std::string>();
+      statistics[key] = std::move(record);
     }
   }
   REQUIRE_FALSE(statistics.empty());
