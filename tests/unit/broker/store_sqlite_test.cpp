@@ -623,7 +623,7 @@ TEST_CASE("A store file with a newer schema version is refused") {
   const auto opened = open_sqlite_store(path);
   REQUIRE_FALSE(opened.ok());
   CHECK(opened.error().code == ErrorCode::io_error);
-  CHECK_THAT(opened.error().message, Catch::Contains("schema version 9") && Catch::Contains("newer"));
+  CHECK_THAT(opened.error().message, Catch::Contains("schema version 10") && Catch::Contains("newer"));
 }
 
 namespace {
