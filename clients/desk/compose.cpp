@@ -352,6 +352,7 @@ Status compose_alert(const Form& form, cli::Draft& draft) {
   }
   alert["publishable"] = form_value(form, "publishable") == "1";
   set_text(alert, "summary", form_value(form, "summary"));
+  set_text(alert, "publicSummary", form_value(form, "publicSummary"));
   return decode({{"header", header}, {"body", {{"alert", alert}}}}, draft);
 }
 

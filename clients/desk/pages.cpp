@@ -505,6 +505,7 @@ void render_body(Html& h, const text::Catalogue& text, const CaseMessage& messag
         definition(h, N_("Quantity"), std::to_string(alert.getBatch().getQuantity()));
       }
       definition(h, N_("Public"), alert.getPublishable() ? h.tr(N_("yes")) : h.tr(N_("no")));
+      definition(h, N_("Public summary"), alert.getPublicSummary().cStr());
       h << "</dl>";
       for (auto firearm : alert.getFirearms()) render_firearm(h, text, firearm);
       return;
@@ -1135,6 +1136,11 @@ std::string new_alert_page(const PageContext& context, const Form& values, const
   h << "<div class=\"field\"><label><input type=\"checkbox\" name=\"publishable\" value=\"1\""
     << (form_value(values, "publishable") == "1" ? " checked" : "") << "> "
     << h.t(N_("Publish a redacted version on the public oversight feed")) << "</label></div>";
+  // Issue 12: the only free text the public feed carries (docs/PROTOCOL.md §5.3.1).
+  textarea(h, values, error,
+           {"publicSummary", N_("Public summary"),
+            N_("Only with the box above: at most 280 characters, one line, shown to the public. Name no person, "
+               "case or investigation.")});
   h << "<button type=\"submit\">" << h.t(N_("Send the alert")) << "</button></form>";
   page_end(h);
   return h.str();

@@ -432,7 +432,9 @@ TEST_CASE("a focal point issues an alert on the desk another state views it and 
                            {"place", "Dori"},
                            {"occurredOn", "2026-11-10"},
                            {"validUntil", "2027-11-10"},
-                           {"summary", "state-stock rifles stolen"}};
+                           {"summary", "state-stock rifles stolen"},
+                           {"publishable", "1"},
+                           {"publicSummary", "Forty state-stock rifles stolen from a depot in the Sahel"}};
   auto bad = alert;
   bad.erase("batch.quantity");
   bad.emplace("batch.quantity", "forty");
@@ -452,6 +454,8 @@ TEST_CASE("a focal point issues an alert on the desk another state views it and 
   auto seen = ne.get(alert_path);
   CHECK(seen->body.find("Volée") != std::string::npos);
   CHECK(seen->body.find("MAO-0711-1523") != std::string::npos);
+  CHECK(seen->body.find("Résumé public") != std::string::npos);
+  CHECK(seen->body.find("Forty state-stock rifles stolen from a depot in the Sahel") != std::string::npos);
   // Only the state that raised it may cancel it: no form on Niger's page.
   CHECK(seen->body.find("id=\"cancel-form\"") == std::string::npos);
 
