@@ -500,10 +500,9 @@ int main(int argc, char** argv) {
   app.add_option("--seed", options.seed, "random seed for the kill moments (0: from the clock)");
   app.add_option("--broker-bin", options.broker_bin, "the fpx-broker binary (default: next to this program)");
   app.add_flag("--keep-dir", options.keep_dir, "keep the PKI, broker config, log, database and client files");
-  app.add_option("--store", options.store, "the broker's store: sqlite (one broker on one file) or postgres")
-      ->transform(CLI::CheckedTransformer(std::map<std::string, StoreKind>{{"sqlite", StoreKind::sqlite},
-                                                                            {"postgres", StoreKind::postgres}},
-                                          CLI::ignore_case));
+  std::string store_name = "sqlite";
+  app.add_option("--store", store_name, "the broker's store: sqlite (one broker on one file) or postgres")
+      ->check(CLI::IsMember({"sqlite", "postgres"}));
   app.add_flag("--failover", options.failover,
                "with --store postgres: two brokers (one leads, one stands by) on a primary PostgreSQL with a "
                "synchronous standby; each cycle kills the leading broker");
@@ -513,6 +512,7 @@ int main(int argc, char** argv) {
   app.add_option("--lease-ms", options.lease_ms, "with --failover: the brokers' [store] lease_ms")
       ->check(CLI::Range(500, 60'000));
   CLI11_PARSE(app, argc, argv);
+  options.store = store_name == "postgres" ? StoreKind::postgres : StoreKind::sqlite;
   if (options.max_up_ms < options.min_up_ms) fail("--max-up-ms is below --min-up-ms");
   if (options.failover && options.store != StoreKind::postgres) {
     fail("--failover needs --store postgres: failover is two brokers on one PostgreSQL store");
