@@ -8,6 +8,15 @@
 //   fpx-crash-cycles [--cycles 100] [--senders 4] [--recipients 4]
 //                    [--min-up-ms 200] [--max-up-ms 1500] [--seed N]
 //                    [--broker-bin PATH] [--keep-dir]
+//                    [--store postgres --failover [--promote-every 10] [--lease-ms 5000]]
+//
+// With --store postgres --failover (issue 16): a primary PostgreSQL with a
+// synchronous standby (postgres_pair.hpp) and two brokers on it, one
+// leading and one standing by (broker_pair.hpp), every participant holding
+// both brokers' endpoints. Each cycle SIGKILLs the leading broker; every
+// --promote-every'th cycle also loses the primary PostgreSQL and promotes
+// its standby. The same checks, plus the time from the old leader's last
+// receipt to the new leader's first (failover_ms_p50, failover_ms_max).
 //
 // SIGKILL keeps the operating system's page cache, so this shows that the
 // broker recovers from a crash at any moment (no receipt without a stored
