@@ -8,6 +8,15 @@
 //   fpx-crash-cycles [--cycles 100] [--senders 4] [--recipients 4]
 //                    [--min-up-ms 200] [--max-up-ms 1500] [--seed N]
 //                    [--broker-bin PATH] [--keep-dir]
+//                    [--store postgres --failover [--promote-every 10] [--lease-ms 5000]]
+//
+// With --store postgres --failover (issue 16): a primary PostgreSQL with a
+// synchronous standby (postgres_pair.hpp) and two brokers on it, one
+// leading and one standing by (broker_pair.hpp), every participant holding
+// both brokers' endpoints. Each cycle SIGKILLs the leading broker; every
+// --promote-every'th cycle also loses the primary PostgreSQL and promotes
+// its standby. The same checks, plus the time from the old leader's last
+// receipt to the new leader's first (failover_ms_p50, failover_ms_max).
 //
 // SIGKILL keeps the operating system's page cache, so this shows that the
 // broker recovers from a crash at any moment (no receipt without a stored
@@ -38,6 +47,8 @@
 #include <capnp/message.h>
 
 #include "bench_support.hpp"
+#include "broker_pair.hpp"
+#include "postgres_pair.hpp"
 #include "fpx/client.hpp"
 #include "fpx/envelope.hpp"
 #include "fpx/observer_client.hpp"
@@ -68,6 +79,16 @@ constexpr std::int64_t kLogCheckpointEveryMs = 100;  // the broker's minimum
 // The end: how long to wait for the last deliveries and checkpoint once
 // nothing is being sent any more.
 constexpr auto kDrainTimeout = std::chrono::seconds(120);
+// --failover: how long a cycle may wait for the standby broker to take the
+// lead and give its first receipt (a promotion cycle includes rebuilding
+// the standby PostgreSQL server, which commits wait for).
+constexpr auto kTakeoverTimeout = std::chrono::seconds(180);
+// After the SIGKILL, before the old leader's last receipt time is read: a
+// client thread may still be recording a receipt it read just before the
+// kill, which must count as the old leader's.
+constexpr auto kReceiptSettle = std::chrono::milliseconds(20);
+
+enum class StoreKind { sqlite, postgres };
 
 struct Options {
   int cycles = 100;
@@ -78,6 +99,10 @@ struct Options {
   std::uint64_t seed = 0;  // 0: from the clock (printed, to replay a run)
   std::string broker_bin;
   bool keep_dir = false;
+  StoreKind store = StoreKind::sqlite;
+  bool failover = false;        // --store postgres only: two brokers, primary + synchronous standby server
+  int promote_every = 10;       // every Nth cycle also loses the primary PostgreSQL and promotes the standby
+  std::int64_t lease_ms = 5000;  // the brokers' [store] lease_ms
 };
 
 std::string lower(std::string text) {
@@ -149,7 +174,27 @@ class Ledger {
     std::lock_guard lock(mutex_);
     recipient_of_[id] = recipient;
   }
-  void receipted_live() { receipted_live_.fetch_add(1); }
+  void receipted_live() {
+    receipted_live_.fetch_add(1);
+    std::lock_guard lock(mutex_);
+    last_receipt_ = Clock::now();
+    if (armed_) {
+      first_after_arm_ = last_receipt_;
+      armed_ = false;
+    }
+  }
+  // --failover: the time of the last receipt so far; the time of the next
+  // receipt will be kept for first_receipt_since_arm().
+  Clock::time_point arm() {
+    std::lock_guard lock(mutex_);
+    armed_ = true;
+    return last_receipt_;
+  }
+  std::optional<Clock::time_point> first_receipt_since_arm() const {
+    std::lock_guard lock(mutex_);
+    if (armed_) return std::nullopt;
+    return first_after_arm_;
+  }
   void handed(const fpx::MessageId& id, int recipient) {
     std::lock_guard lock(mutex_);
     ++handed_[id][recipient];
@@ -169,6 +214,9 @@ class Ledger {
   std::map<fpx::MessageId, int> recipient_of_;
   std::map<fpx::MessageId, std::map<int, int>> handed_;  // id -> recipient -> times
   std::atomic<std::int64_t> receipted_live_{0};
+  Clock::time_point last_receipt_ = Clock::now();
+  Clock::time_point first_after_arm_{};
+  bool armed_ = false;
 };
 
 // Every distinct signed checkpoint the observer saw, by tree size. Two
@@ -195,19 +243,27 @@ class CheckpointLog {
   int forks_ = 0;
 };
 
+// What a participant knows of the exchange: its endpoints (one broker, or
+// the leader's and the standby's with --failover, tried in turn by the
+// client library), the broker's keys and pins.
 struct Exchange {
   fpx::bench::BenchPki& pki;
-  fpx::bench::BrokerProcess& broker;
+  std::vector<std::string> endpoints;
+  std::vector<std::string> observers_endpoints;
+  fpx::CurvePublicKey curve_public_key;
+  fpx::client::BrokerPins broker_pins;
+  fs::path chain_path;
   fs::path dir;
 
   fpx::client::ClientOptions client_options(const std::string& id) const {
     fpx::client::ClientOptions options;
-    options.endpoint = broker.endpoint();
-    options.broker_curve_key = broker.curve_public_key();
+    options.endpoint = endpoints.front();
+    options.endpoints.assign(endpoints.begin() + 1, endpoints.end());
+    options.broker_curve_key = curve_public_key;
     options.state_db = state_db(id);
     options.root_ca = pki.root_pem();
     options.crl_dir = pki.crl_dir();
-    options.broker_pins = broker.broker_pins();
+    options.broker_pins = broker_pins;
     options.handshake_timeout = kClientTimeout;
     options.request_timeout = kClientTimeout;
     return options;
@@ -232,10 +288,11 @@ struct Exchange {
 
   std::unique_ptr<fpx::client::ObserverClient> observe(const std::atomic<bool>& stop) const {
     fpx::client::ObserverOptions options;
-    options.endpoint = broker.observers_endpoint();
-    options.broker_chain = must(fpx::Certificate::load_pem_file(broker.chain_path()), "broker chain");
+    options.endpoint = observers_endpoints.front();
+    options.endpoints.assign(observers_endpoints.begin() + 1, observers_endpoints.end());
+    options.broker_chain = must(fpx::Certificate::load_pem_file(chain_path), "broker chain");
     options.root_ca = pki.root_pem();
-    options.broker_pins = broker.broker_pins();
+    options.broker_pins = broker_pins;
     options.handshake_timeout = kClientTimeout;
     options.request_timeout = kClientTimeout;
     for (int refused = 0; !stop.load();) {
@@ -375,6 +432,32 @@ std::vector<StoredLeaf> read_leaves(const fs::path& database) {
   return leaves;
 }
 
+// The same from the PostgreSQL store (--store postgres), on the primary
+// that served last, after the brokers stopped.
+std::vector<StoredLeaf> read_leaves(const fpx::bench::PostgresPair& servers) {
+  const auto rows = servers.query(
+      "SELECT l.leaf_index, encode(l.leaf_data, 'hex'), encode(l.leaf_hash, 'hex'), "
+      "COALESCE(encode(m.message_id, 'hex'), '') FROM log_leaves AS l "
+      "LEFT JOIN messages AS m ON m.seq = l.message_seq ORDER BY l.leaf_index");
+  std::vector<StoredLeaf> leaves;
+  for (const auto& row : rows) {
+    if (row[0] != std::to_string(leaves.size())) fail("log leaves are not dense");
+    const auto data = fpx::from_hex(row[1]);
+    const auto stored_hash = fpx::from_hex(row[2]);
+    if (!data || !stored_hash) fail("a malformed leaf in the store");
+    const fpx::Sha256Digest hash = fpx::leaf_hash(*data);
+    if (*stored_hash != fpx::Bytes(hash.begin(), hash.end())) fail("a stored leaf hash is not the hash of its data");
+    std::optional<fpx::MessageId> id;
+    if (!row[3].empty()) {
+      const auto bytes = fpx::from_hex(row[3]);
+      if (bytes) id = fpx::MessageId::from_bytes(*bytes);
+      if (!id) fail("a malformed message id in the store");
+    }
+    leaves.push_back({hash, id});
+  }
+  return leaves;
+}
+
 struct OutboxReceipt {
   fpx::MessageId id;
   fpx::Bytes signed_receipt;
@@ -426,8 +509,26 @@ int main(int argc, char** argv) {
   app.add_option("--seed", options.seed, "random seed for the kill moments (0: from the clock)");
   app.add_option("--broker-bin", options.broker_bin, "the fpx-broker binary (default: next to this program)");
   app.add_flag("--keep-dir", options.keep_dir, "keep the PKI, broker config, log, database and client files");
+  std::string store_name = "sqlite";
+  app.add_option("--store", store_name, "the broker's store: sqlite (one broker on one file) or postgres")
+      ->check(CLI::IsMember({"sqlite", "postgres"}));
+  app.add_flag("--failover", options.failover,
+               "with --store postgres: two brokers (one leads, one stands by) on a primary PostgreSQL with a "
+               "synchronous standby; each cycle kills the leading broker");
+  app.add_option("--promote-every", options.promote_every,
+                 "with --failover: every Nth cycle also loses the primary PostgreSQL and promotes its standby")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--lease-ms", options.lease_ms, "with --failover: the brokers' [store] lease_ms")
+      ->check(CLI::Range(500, 60'000));
   CLI11_PARSE(app, argc, argv);
+  options.store = store_name == "postgres" ? StoreKind::postgres : StoreKind::sqlite;
   if (options.max_up_ms < options.min_up_ms) fail("--max-up-ms is below --min-up-ms");
+  if (options.failover && options.store != StoreKind::postgres) {
+    fail("--failover needs --store postgres: failover is two brokers on one PostgreSQL store");
+  }
+  if (options.store == StoreKind::postgres && !options.failover) {
+    fail("--store postgres runs only with --failover so far; without it, use the SQLite mode");
+  }
   if (options.seed == 0) options.seed = static_cast<std::uint64_t>(Clock::now().time_since_epoch().count());
   std::fprintf(stderr, "# seed %llu\n", static_cast<unsigned long long>(options.seed));
 
@@ -445,12 +546,42 @@ int main(int argc, char** argv) {
   pki.issue(kObserverId, "SN", fpx::Role::observer);
   participants.push_back(kObserverId);
 
-  fpx::bench::BrokerSettings settings;
-  settings.binary = options.broker_bin;
-  settings.log_level = "info";  // the log shows each start's recovery, for --keep-dir
-  settings.log_checkpoint_every_ms = kLogCheckpointEveryMs;
-  fpx::bench::BrokerProcess broker(pki, participants, settings);
-  const Exchange exchange{pki, broker, dir.path()};
+  // SQLite: one broker on one file. --failover: two PostgreSQL servers and
+  // two brokers, the participants holding both brokers' endpoints.
+  std::unique_ptr<fpx::bench::BrokerProcess> broker;
+  std::unique_ptr<fpx::bench::PostgresPair> servers;
+  std::unique_ptr<fpx::bench::BrokerPair> pair;
+  std::optional<Exchange> exchange_storage;
+  if (options.failover) {
+    servers = std::make_unique<fpx::bench::PostgresPair>();
+    fpx::bench::BrokerPairSettings settings;
+    settings.binary = options.broker_bin;
+    settings.store_dsn = servers->dsn();
+    settings.lease_ms = options.lease_ms;
+    settings.log_checkpoint_every_ms = kLogCheckpointEveryMs;
+    pair = std::make_unique<fpx::bench::BrokerPair>(pki, participants, settings);
+    exchange_storage.emplace(Exchange{pki,
+                                      {pair->endpoint(0), pair->endpoint(1)},
+                                      {pair->observers_endpoint(0), pair->observers_endpoint(1)},
+                                      pair->curve_public_key(),
+                                      pair->broker_pins(),
+                                      pair->chain_path(),
+                                      dir.path()});
+  } else {
+    fpx::bench::BrokerSettings settings;
+    settings.binary = options.broker_bin;
+    settings.log_level = "info";  // the log shows each start's recovery, for --keep-dir
+    settings.log_checkpoint_every_ms = kLogCheckpointEveryMs;
+    broker = std::make_unique<fpx::bench::BrokerProcess>(pki, participants, settings);
+    exchange_storage.emplace(Exchange{pki,
+                                      {broker->endpoint()},
+                                      {broker->observers_endpoint()},
+                                      broker->curve_public_key(),
+                                      broker->broker_pins(),
+                                      broker->chain_path(),
+                                      dir.path()});
+  }
+  const Exchange& exchange = *exchange_storage;
 
   Ledger ledger;
   CheckpointLog checkpoints;
@@ -467,17 +598,58 @@ int main(int argc, char** argv) {
     senders.emplace_back([&, s] { run_sender(exchange, s, options.recipients, ledger, refusals, stop_sending); });
   }
 
-  // The cycles: run for a random while, SIGKILL, start again on the same file.
   std::mt19937_64 random(options.seed);
   std::uniform_int_distribution<int> up_ms(options.min_up_ms, options.max_up_ms);
   int kills_under_load = 0;  // cycles in which receipts were given before the kill
+  std::vector<double> failover_ms;  // per cycle: old leader's last receipt -> new leader's first
   const auto run_start = Clock::now();
-  for (int cycle = 0; cycle < options.cycles; ++cycle) {
-    const std::int64_t receipts_before = ledger.live_receipts();
-    std::this_thread::sleep_for(std::chrono::milliseconds(up_ms(random)));
-    broker.kill_hard();
-    if (ledger.live_receipts() > receipts_before) ++kills_under_load;
-    broker.start();
+  if (!options.failover) {
+    // The cycles: run for a random while, SIGKILL, start again on the same file.
+    for (int cycle = 0; cycle < options.cycles; ++cycle) {
+      const std::int64_t receipts_before = ledger.live_receipts();
+      std::this_thread::sleep_for(std::chrono::milliseconds(up_ms(random)));
+      broker->kill_hard();
+      if (ledger.live_receipts() > receipts_before) ++kills_under_load;
+      broker->start();
+    }
+  } else {
+    // The cycles: the leader serves for a random while after its first
+    // receipt; then it is SIGKILLed (and, every --promote-every cycles, the
+    // primary PostgreSQL is lost first and its standby promoted, then a new
+    // standby server is built from it); the other broker takes the lead and
+    // the killed one comes back as the standby.
+    for (int cycle = 0; cycle < options.cycles; ++cycle) {
+      const std::int64_t receipts_before = ledger.live_receipts();
+      std::this_thread::sleep_for(std::chrono::milliseconds(up_ms(random)));
+      pair->restart_exited();
+      const int old_leader = pair->leader();
+      if (old_leader < 0) fail("no broker leads at the start of cycle " + std::to_string(cycle));
+      const bool promote = (cycle + 1) % options.promote_every == 0;
+      if (promote) servers->lose_primary_and_promote();
+      pair->kill_hard(old_leader);
+      if (ledger.live_receipts() > receipts_before) ++kills_under_load;
+      std::this_thread::sleep_for(kReceiptSettle);
+      const Clock::time_point last_before = ledger.arm();
+      if (promote) servers->attach_new_standby();
+      const int new_leader = pair->wait_leader(
+          std::chrono::duration_cast<std::chrono::milliseconds>(kTakeoverTimeout));
+      if (new_leader < 0) {
+        fail("no broker took the lead within " + std::to_string(kTakeoverTimeout.count()) + " s in cycle " +
+             std::to_string(cycle) + " (logs: " + pair->log_path(0).string() + ", " + pair->log_path(1).string() +
+             "; run with --keep-dir)");
+      }
+      pair->start(old_leader);  // the new standby
+      const auto deadline = Clock::now() + kTakeoverTimeout;
+      std::optional<Clock::time_point> first_after;
+      while (!(first_after = ledger.first_receipt_since_arm()) && Clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+      if (!first_after) fail("no receipt from the new leader within " + std::to_string(kTakeoverTimeout.count()) +
+                             " s in cycle " + std::to_string(cycle));
+      failover_ms.push_back(std::chrono::duration<double, std::milli>(*first_after - last_before).count());
+      std::fprintf(stderr, "# cycle %d: broker %d -> %d%s, %.0f ms\n", cycle, old_leader, new_leader,
+                   promote ? " (primary PostgreSQL lost, standby promoted)" : "", failover_ms.back());
+    }
   }
 
   // The end: stop sending, let every sender's outbox drain (a connect resends
@@ -501,7 +673,7 @@ int main(int argc, char** argv) {
     for (auto& held : read_receipts(exchange.state_db(sender_id(s)))) {
       fpx::client::ReceiptExpectation expected;
       expected.message_id = held.id;
-      expected.broker_pins = broker.broker_pins();
+      expected.broker_pins = exchange.broker_pins;
       if (fpx::client::verify_receipt(trust, held.signed_receipt, expected)) {
         receipts.emplace(held.id, std::move(held.signed_receipt));
       } else {
@@ -550,14 +722,20 @@ int main(int argc, char** argv) {
     }
   }
   observer.reset();
-  if (const int status = broker.stop(); status != 0) {
-    std::fprintf(stderr, "# fpx-broker exited with status %d (log: %s)\n", status, broker.log_path().c_str());
+  int broker_exits_on_their_own = 0;
+  if (broker) {
+    if (const int status = broker->stop(); status != 0) {
+      std::fprintf(stderr, "# fpx-broker exited with status %d (log: %s)\n", status, broker->log_path().c_str());
+    }
+  } else {
+    broker_exits_on_their_own = pair->exits_on_their_own();
+    pair.reset();  // both killed: the store is read as the last leader left it
   }
   const double seconds = std::chrono::duration<double>(Clock::now() - run_start).count();
 
   // The same, without trusting the broker's proofs: every root recomputed
   // from the final store's leaves; every receipt's log index holds its message.
-  const std::vector<StoredLeaf> leaves = read_leaves(broker.database());
+  const std::vector<StoredLeaf> leaves = servers ? read_leaves(*servers) : read_leaves(broker->database());
   fpx::MemoryLog log;
   for (const auto& leaf : leaves) log.append(leaf.hash);
   int root_mismatches = 0;
@@ -573,7 +751,7 @@ int main(int argc, char** argv) {
   for (const auto& [id, signed_receipt] : receipts) {
     fpx::client::ReceiptExpectation expected;
     expected.message_id = id;
-    expected.broker_pins = broker.broker_pins();
+    expected.broker_pins = exchange.broker_pins;
     auto receipt = fpx::client::verify_receipt(trust, signed_receipt, expected);
     if (!receipt || receipt->log_index >= leaves.size() || leaves[receipt->log_index].message != id) {
       ++receipts_not_in_log;
@@ -626,6 +804,15 @@ int main(int argc, char** argv) {
   std::printf("log_consistency_failures %d\n", proof_failures);
   std::printf("log_root_mismatches %d\n", root_mismatches);
   std::printf("receipts_not_in_log %d\n", receipts_not_in_log);
+  if (options.failover) {
+    std::sort(failover_ms.begin(), failover_ms.end());
+    const double p50 = failover_ms.empty() ? 0.0 : failover_ms[failover_ms.size() / 2];
+    const double max = failover_ms.empty() ? 0.0 : failover_ms.back();
+    std::printf("postgres_promotions %d\n", servers->promotions());
+    std::printf("broker_exits_on_their_own %d\n", broker_exits_on_their_own);
+    std::printf("failover_ms_p50 %.0f\n", p50);
+    std::printf("failover_ms_max %.0f\n", max);
+  }
   std::fflush(stdout);
 
   const bool clean = lost == 0 && duplicated == 0 && misrouted == 0 && handed_without_receipt == 0 &&
