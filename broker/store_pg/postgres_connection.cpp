@@ -241,6 +241,10 @@ Status PostgresStore::prepare_statements() {
 
 Status PostgresStore::ensure_connected() {
   if (PQstatus(conn_.get()) == CONNECTION_OK) return {};
+  return reconnect();
+}
+
+Status PostgresStore::reconnect() {
   forget_log_edge();
   PQreset(conn_.get());
   if (PQstatus(conn_.get()) != CONNECTION_OK) {
@@ -276,7 +280,13 @@ Status PostgresStore::register_writer() {
 
 Status PostgresStore::lead(std::unique_ptr<Leadership> leadership) {
   leadership_ = std::move(leadership);
-  return register_writer();
+  // The store's connection was opened when this broker started to stand by,
+  // perhaps to a server lost since (the standby server was promoted): a
+  // connection found closed is opened again, to the server that now takes
+  // writes, and named there, rather than ending the takeover it waited for.
+  auto registered = register_writer();
+  if (registered || registered.error().code != ErrorCode::io_error) return registered;  // ok, or deposed
+  return reconnect();  // names the writer on the new connection
 }
 
 Result<Rows> PostgresStore::checked(ResultPtr result, std::string_view what, std::string* sqlstate) {

@@ -342,6 +342,8 @@ class PostgresStore final : public Store {
   // After a lost connection (a server restart): reconnects once between
   // transactions and prepares the statements again.
   Status ensure_connected();
+  // Opens the connection again (PQreset), whatever libpq thinks of it.
+  Status reconnect();
 
   // Names this connection's backend in leader_lease (writer_pid), after
   // open and after every reconnect; a term no longer ours deposes us.
