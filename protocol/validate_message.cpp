@@ -534,6 +534,16 @@ void check_header(const Checker& at, wire::Header::Reader header, wire::Body::Wh
   check_country(at.at("senderCountry"), header.getSenderCountry());
   check_recipients(at, header, body);
   check_text(at.at("caseReference"), header.getCaseReference(), kMaxReference);
+  // Photos and documents belong to a firearm's case: no other message may
+  // carry files (a cso's warning, a public statement, a broker notice), so
+  // no one gets a channel for files the exchange never meant to pass on.
+  if (header.getAttachments().size() != 0 && body != wire::Body::TRACING_REQUEST &&
+      body != wire::Body::TRACING_RESPONSE && body != wire::Body::INFORMATION_SUPPLIED &&
+      body != wire::Body::FORWARD && body != wire::Body::ALERT) {
+    at.at("attachments").fail(
+        "are carried only by a tracing request, a tracing response, information supplied, a forward or an "
+        "alert: send the files with one of those");
+  }
 
   const auto reply_to = header.getInReplyTo();
   if (reply_to.size() != 0) {

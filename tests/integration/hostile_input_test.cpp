@@ -3145,6 +3145,11 @@ TEST_CASE("cso rows: a cso speaks only to its own state's focal point and only i
   CivilSociety exchange;
   const Identity cso = exchange.pki.identity("cso.sahel-watch.sn");
 
+  SECTION("a cso early warning carrying a photo is refused with schema_violation (files travel only with a case)") {
+    const auto photo = make_attachment("marche.png", test::make_png(2000)).value();
+    exchange.refused("cso.sahel-watch.sn", test::seal_request_with(cso, {photo}, MessageType::EARLY_WARNING),
+                     ErrorCode::schema_violation, "rule(s) broken");
+  }
   SECTION("a cso early warning to another country's focal point (country NE) is refused with unauthorized") {
     exchange.refused("cso.sahel-watch.sn",
                      test::seal_changed(cso, MessageType::EARLY_WARNING,

@@ -37,12 +37,12 @@ Bytes make_jpeg_like(std::size_t size) {
   return jpeg;
 }
 
-Bytes seal_request_with(const Identity& signer, const std::vector<AttachmentFile>& files) {
+Bytes seal_request_with(const Identity& signer, const std::vector<AttachmentFile>& files, wire::MessageType type) {
   capnp::MallocMessageBuilder header_message;
   capnp::MallocMessageBuilder body_message;
   auto header = header_message.initRoot<wire::Header>();
   auto body = body_message.initRoot<wire::Body>();
-  fill_sample(wire::MessageType::TRACING_REQUEST, header, body);
+  fill_sample(type, header, body);
   auto sealed = seal_envelope(signer, header, body.asReader(), files);
   REQUIRE(sealed.ok());
   return std::move(sealed).value();

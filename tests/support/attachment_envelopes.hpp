@@ -18,8 +18,10 @@ Bytes make_png(std::size_t size = 0);
 // checks the magic, not the decoding).
 Bytes make_jpeg_like(std::size_t size);
 
-// A tracing request from `signer` carrying `files`, sealed honestly.
-Bytes seal_request_with(const Identity& signer, const std::vector<AttachmentFile>& files);
+// A tracing request (or the sample of `type`) from `signer` carrying
+// `files`, sealed honestly.
+Bytes seal_request_with(const Identity& signer, const std::vector<AttachmentFile>& files,
+                        wire::MessageType type = wire::MessageType::TRACING_REQUEST);
 
 // One signed header entry, as a hostile sealer may write it.
 struct RawAttachment {
