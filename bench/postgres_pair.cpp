@@ -115,6 +115,7 @@ std::vector<std::vector<std::string>> PostgresPair::query(const std::string& sql
 
 void PostgresPair::make_slot(Slot& slot) {
   // Its own directory, not the bench's TempDir: the `postgres` user must own it.
+  // mkdtemp replaces the trailing XXXXXX with a unique name.
   std::string pattern = (fs::temp_directory_path() / "fpx-crash-pg-XXXXXX").string();
   if (::mkdtemp(pattern.data()) == nullptr) fail("cannot create a directory for PostgreSQL");
   slot.root = pattern;

@@ -53,6 +53,7 @@ BenchPostgres::BenchPostgres() {
          "): run deploy/install-packages.sh");
   }
   // Its own directory, not the bench's TempDir: the `postgres` user must own it.
+  // mkdtemp replaces the trailing XXXXXX with a unique name.
   std::string pattern = (fs::temp_directory_path() / "fpx-bench-pg-XXXXXX").string();
   if (::mkdtemp(pattern.data()) == nullptr) fail("cannot create a directory for PostgreSQL");
   root_ = pattern;
