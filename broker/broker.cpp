@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 #include <zmq_addon.hpp>
 
+#include "fpx/broker/stage_duplicate.hpp"
 #include "broker_impl.hpp"
 
 namespace fpx::broker {
@@ -68,6 +69,11 @@ Result<std::unique_ptr<Broker>> Broker::create(const BrokerConfig& config, Clock
   auto impl = std::make_unique<Impl>(config, clock, std::move(identity).value(), std::move(trust).value(),
                                      std::move(enrollment).value(), std::move(store).value());
   impl->audit_enrollment_refusals();
+  // Before serving: a store migrated to the duplicate-request keys gets the
+  // keys of its open requests, so none of them goes unnoticed.
+  if (auto backfilled = backfill_request_keys(*impl->store, now); !backfilled) {
+    return std::move(backfilled).take_error();
+  }
   if (impl->config.limits.verify_workers > 0) {
     auto pool = VerifyPool::start(impl->context, impl->config, impl->enrollment, impl->config.limits.verify_workers);
     if (!pool) return std::move(pool).take_error();

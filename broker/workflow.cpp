@@ -10,6 +10,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "fpx/broker/stage_duplicate.hpp"
 #include "fpx/serial_range.hpp"
 #include "workflow.hpp"
 
@@ -194,6 +195,8 @@ Status Workflow::apply(const OpenedEnvelope& opened, const EnrolledParticipant& 
         row.updated_at_ms = now_ms();
         if (auto stored = store_.insert_lifecycle(row); !stored) return stored;
       }
+      // Its keys, so a later request of the same state that repeats it is found (stage_duplicate.hpp).
+      if (auto keyed = record_request_keys(store_, opened, principal.country, now_ms()); !keyed) return keyed;
       // The stolen/lost registry (PROTOCOL.md §8.4). The requesting state
       // always hears of the alert its own request matched. The alerting
       // state hears of the match only as far as the request's handling codes

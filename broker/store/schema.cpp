@@ -7,7 +7,7 @@ namespace sqlite {
 
 // Bump when the schema changes, and teach open_sqlite_store to migrate from
 // the previous version. A file with a newer version is refused, never guessed at.
-constexpr int kSchemaVersion = 9;  // 2: log_nodes; 3: feed, checkpoints; 4: leaf parts, statistics runs;
+constexpr int kSchemaVersion = 10;  // 2: log_nodes; 3: feed, checkpoints; 4: leaf parts, statistics runs;
                                    // 5: officers (who acknowledged and answered; confirmed deliveries by recipient)
                                    // 6: fewer writes per message (no AUTOINCREMENT, a leaf's parts as one value)
                                    // 7: receipt groups; 8: civil society's early warnings and their clock
@@ -557,6 +557,23 @@ ALTER TABLE watched_serials ADD COLUMN range_low INTEGER;
 ALTER TABLE watched_serials ADD COLUMN range_high INTEGER;
 )sql";
 
+// Schema version 10: duplicate-request keys (broker/stage_duplicate.hpp).
+// A new request looks up the few requests of its state that share a key
+// with it, instead of reading every open request's envelope (which made
+// each tracing request cost a scan of 90 days of lifecycle rows). A store
+// migrated with requests in it is marked for the broker's backfill at start.
+constexpr const char* kRequestKeysSchema = R"sql(
+CREATE TABLE request_keys (
+  requester_country TEXT NOT NULL,
+  key               BLOB NOT NULL,
+  submitted_at_ms   INTEGER NOT NULL,
+  request_seq       INTEGER NOT NULL REFERENCES messages(seq),
+  PRIMARY KEY (requester_country, key, submitted_at_ms, request_seq)
+) WITHOUT ROWID;
+CREATE TABLE request_keys_backfill (pending INTEGER NOT NULL);
+INSERT INTO request_keys_backfill SELECT EXISTS (SELECT 1 FROM lifecycle);
+)sql";
+
 Status migrate_from_version_7(sqlite3* db, const std::string& path) {
   if (auto status = exec(db, "BEGIN IMMEDIATE", path); !status) return status;
   auto status = exec(db, kWarningsSchema, path);
@@ -570,6 +587,15 @@ Status migrate_from_version_8(sqlite3* db, const std::string& path) {
   if (auto status = exec(db, "BEGIN IMMEDIATE", path); !status) return status;
   auto status = exec(db, kSerialRangesSchema, path);
   if (status) status = exec(db, "PRAGMA user_version = 9", path);
+  if (status) status = exec(db, "COMMIT", path);
+  if (!status) sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+  return status;
+}
+
+Status migrate_from_version_9(sqlite3* db, const std::string& path) {
+  if (auto status = exec(db, "BEGIN IMMEDIATE", path); !status) return status;
+  auto status = exec(db, kRequestKeysSchema, path);
+  if (status) status = exec(db, "PRAGMA user_version = 10", path);
   if (status) status = exec(db, "COMMIT", path);
   if (!status) sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
   return status;
@@ -602,7 +628,10 @@ Status check_schema(sqlite3* db, const std::string& path) {
   if (*version <= 7 && *version >= 1) {
     if (auto migrated = migrate_from_version_7(db, path); !migrated) return migrated;
   }
-  if (*version <= 8 && *version >= 1) return migrate_from_version_8(db, path);
+  if (*version <= 8 && *version >= 1) {
+    if (auto migrated = migrate_from_version_8(db, path); !migrated) return migrated;
+  }
+  if (*version <= 9 && *version >= 1) return migrate_from_version_9(db, path);
   if (*version > kSchemaVersion) {
     return make_error(ErrorCode::io_error, "store " + path + " has schema version " + std::to_string(*version) +
                                                ", newer than this broker understands (" +
@@ -637,7 +666,8 @@ Status check_schema(sqlite3* db, const std::string& path) {
   if (auto migrated = migrate_from_version_5(db, path); !migrated) return migrated;
   if (auto migrated = migrate_from_version_6(db, path); !migrated) return migrated;
   if (auto migrated = migrate_from_version_7(db, path); !migrated) return migrated;
-  return migrate_from_version_8(db, path);
+  if (auto migrated = migrate_from_version_8(db, path); !migrated) return migrated;
+  return migrate_from_version_9(db, path);
 }
 
 }  // namespace sqlite

@@ -206,6 +206,15 @@ class SqliteStore final : public Store {
                                                      std::int64_t now_ms) override;
   Result<std::uint64_t> active_watched_serials(const CountryCode& alert_country, std::int64_t now_ms) override;
 
+  // request_keys.cpp
+  Status insert_request_keys(const MessageId& request_id, const CountryCode& requester_country,
+                             std::int64_t submitted_at_ms, std::span<const RequestKey> keys) override;
+  Result<std::vector<KeyedRequest>> open_requests_with_keys(const CountryCode& requester_country, std::span<const RequestKey> keys,
+                                                           std::int64_t from_ms, std::int64_t to_ms,
+                                                           const MessageId& except, std::size_t limit) override;
+  Result<bool> request_keys_backfill_pending() override;
+  Status finish_request_keys_backfill() override;
+
   // feed_log.cpp
   Result<std::uint64_t> append_record_leaf(ByteView leaf_data, std::uint64_t feed_sequence,
                                            std::int64_t at_ms) override;
@@ -341,6 +350,8 @@ class SqliteStore final : public Store {
   StatementPtr watch_serial_range_;
   StatementPtr unwatch_serials_;
   StatementPtr match_serial_;
+  StatementPtr insert_request_key_;
+  StatementPtr open_requests_with_key_;
   StatementPtr active_watched_serials_;
   StatementPtr bytes_stored_since_;
   StatementPtr watched_serials_added_since_;

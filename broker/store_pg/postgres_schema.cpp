@@ -10,7 +10,7 @@ namespace {
 
 // Bump when the schema changes, and add the migration from the previous
 // version. A database with a newer version is refused, never guessed at.
-constexpr std::int64_t kSchemaVersion = 4;  // 2: leadership; 3: civil society's early warnings (SQLite's 8); 4: serial ranges (SQLite's 9)
+constexpr std::int64_t kSchemaVersion = 5;  // 2: leadership; 3: civil society's early warnings (SQLite's 8); 4: serial ranges (SQLite's 9); 5: duplicate-request keys (SQLite's 10)
 
 constexpr const char* kSchemaV1 = R"sql(
 CREATE TABLE schema_version (version BIGINT NOT NULL);
@@ -235,6 +235,23 @@ ALTER TABLE watched_serials ADD COLUMN range_high BIGINT;
 UPDATE schema_version SET version = 4;
 )sql";
 
+
+// Version 5, as SQLite's schema 10 (broker/store/schema.cpp
+// kRequestKeysSchema): duplicate-request keys, and a mark for the broker's
+// backfill of the requests stored before them.
+constexpr const char* kMigrationV5 = R"sql(
+CREATE TABLE request_keys (
+  requester_country TEXT NOT NULL,
+  key               BYTEA NOT NULL,
+  submitted_at_ms   BIGINT NOT NULL,
+  request_seq       BIGINT NOT NULL REFERENCES messages (seq),
+  PRIMARY KEY (requester_country, key, submitted_at_ms, request_seq)
+);
+CREATE TABLE request_keys_backfill (pending BIGINT NOT NULL);
+INSERT INTO request_keys_backfill SELECT CASE WHEN EXISTS (SELECT 1 FROM lifecycle) THEN 1 ELSE 0 END;
+UPDATE schema_version SET version = 5;
+)sql";
+
 }  // namespace
 
 // Creates the tables in an empty database, accepts the current version,
@@ -261,6 +278,7 @@ Status check_schema(PostgresStore& store, const std::string& where) {
     if (created) created = store.exec(kMigrationV2, "adding the leadership tables (schema version 2)");
     if (created) created = store.exec(kMigrationV3, "adding the early warnings (schema version 3)");
     if (created) created = store.exec(kMigrationV4, "adding the serial ranges (schema version 4)");
+    if (created) created = store.exec(kMigrationV5, "adding the duplicate-request keys (schema version 5)");
     return finish(std::move(created));
   }
   auto version = store.run_once("SELECT MAX(version) FROM schema_version", "reading the schema version");
@@ -271,7 +289,8 @@ Status check_schema(PostgresStore& store, const std::string& where) {
     Status migrated;
     if (value < 2) migrated = store.exec(kMigrationV2, "migrating to schema version 2 (leadership tables)");
     if (migrated && value < 3) migrated = store.exec(kMigrationV3, "migrating to schema version 3 (early warnings)");
-    if (migrated) migrated = store.exec(kMigrationV4, "migrating to schema version 4 (serial ranges)");
+    if (migrated && value < 4) migrated = store.exec(kMigrationV4, "migrating to schema version 4 (serial ranges)");
+    if (migrated) migrated = store.exec(kMigrationV5, "migrating to schema version 5 (duplicate-request keys)");
     return finish(std::move(migrated));
   }
   if (value > kSchemaVersion) {

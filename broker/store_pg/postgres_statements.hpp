@@ -283,6 +283,23 @@ inline constexpr Statement kWarningsBetween{
     "SELECT " FPX_PG_WARNING_COLUMNS " FROM warnings AS w JOIN messages AS m ON m.seq = w.warning_seq "
     "WHERE w.submitted_at_ms >= $1::bigint AND w.submitted_at_ms < $2::bigint ORDER BY w.warning_seq"};
 
+// Duplicate-request keys (schema 5): the keys come as one bytea of 16-byte
+// keys, inserted in one round trip.
+inline constexpr Statement kInsertRequestKeys{
+    "insert_request_keys",
+    "INSERT INTO request_keys (requester_country, key, submitted_at_ms, request_seq) "
+    "SELECT $1::text, substring($2::bytea FROM i * 16 + 1 FOR 16), $3::bigint, m.seq FROM messages AS m, "
+    "generate_series(0, length($2::bytea) / 16 - 1) AS i WHERE m.message_id = $4::bytea ON CONFLICT DO NOTHING"};
+inline constexpr Statement kOpenRequestsWithKeys{
+    "open_requests_with_keys",
+    "SELECT m.message_id, k.submitted_at_ms FROM request_keys AS k JOIN messages AS m ON m.seq = k.request_seq "
+    "WHERE k.requester_country = $1::text AND k.key IN (SELECT substring($2::bytea FROM i * 16 + 1 FOR 16) "
+    "FROM generate_series(0, length($2::bytea) / 16 - 1) AS i) AND k.submitted_at_ms BETWEEN $3::bigint AND "
+    "$4::bigint AND m.message_id <> $5::bytea AND EXISTS (SELECT 1 FROM lifecycle AS l WHERE l.request_seq = "
+    "k.request_seq AND l.state NOT IN ('closed', 'withdrawn')) "
+    "GROUP BY m.message_id, k.submitted_at_ms, k.request_seq "
+    "ORDER BY k.submitted_at_ms DESC, k.request_seq DESC LIMIT $6::bigint"};
+
 inline constexpr const Statement* kAll[] = {
     &kFindMessage, &kLogSize, &kInsertMessage, &kInsertRecordLeaf, &kLogEdge, &kLogLeafHash, &kLogNode,
     &kInsertReceiptGroup, &kReceiptGroupOf, &kAppendAudit, &kAuditRows, &kPendingDeliveries,
@@ -293,6 +310,7 @@ inline constexpr const Statement* kAll[] = {
     &kLastStatisticsPeriod, &kStatisticsAwaitingReveal, &kRecordStatisticsRun, &kPublishedStatisticsPeriod, &kNextFeedSequence, &kAppendFeed,
     &kFeedPage, &kAppendCheckpoint, &kLatestCheckpoint,
     &kInsertWarning, &kAcknowledgeWarning, &kWarningsDue, &kMarkWarningReminded, &kWarningsBetween,
+    &kInsertRequestKeys, &kOpenRequestsWithKeys,
 };
 
 }  // namespace fpx::broker::pg::sql

@@ -291,6 +291,14 @@ class PostgresStore final : public Store {
   Result<std::uint64_t> watched_serials_added_since(const ParticipantId& sender, std::int64_t since_ms) override;
   Result<std::vector<WatchedSerialHit>> match_serial(const std::string& serial, const CountryCode& requester_country,
                                                      std::int64_t now_ms) override;
+  // postgres_request_keys.cpp
+  Status insert_request_keys(const MessageId& request_id, const CountryCode& requester_country,
+                             std::int64_t submitted_at_ms, std::span<const RequestKey> keys) override;
+  Result<std::vector<KeyedRequest>> open_requests_with_keys(const CountryCode& requester_country, std::span<const RequestKey> keys,
+                                                           std::int64_t from_ms, std::int64_t to_ms,
+                                                           const MessageId& except, std::size_t limit) override;
+  Result<bool> request_keys_backfill_pending() override;
+  Status finish_request_keys_backfill() override;
   Result<std::vector<LifecycleRow>> lifecycle_submitted_between(std::int64_t from_ms, std::int64_t to_ms) override;
   Result<std::optional<StatisticsStart>> statistics_start() override;
   Result<std::vector<SealedFact>> facts_of_tracing(const MessageId& request_id,

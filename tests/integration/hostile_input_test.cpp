@@ -2751,6 +2751,46 @@ TEST_CASE("duplicate rows: a receipt names an open request of the sender's own s
   }
 }
 
+// A store written before the duplicate-request keys (SQLite schema 9)
+// holds open requests with no keys: the upgraded broker fills them in at
+// start, so a request filed before the upgrade is still named.
+TEST_CASE("a broker upgraded from a store without duplicate keys still names an open request filed before the upgrade") {
+  test::TestPki pki({"SN", "NE", "BF"});
+  pki.issue("sn.police-judiciaire", "SN", Role::agency);
+  pki.issue("ne.focal-point", "NE", Role::focal_point);
+  pki.issue("bf.focal-point", "BF", Role::focal_point);
+  BrokerProcess exchange(pki, {"sn.police-judiciaire", "ne.focal-point", "bf.focal-point"});
+  const Bytes open = test::seal_sample(pki.identity("sn.police-judiciaire"), MessageType::TRACING_REQUEST);
+  {
+    auto agency = test::connect_client(exchange, pki, "sn.police-judiciaire");
+    auto first = agency->submit(open);
+    INFO((first.ok() ? std::string() : first.error().describe()));
+    REQUIRE(first.ok());
+  }
+  REQUIRE(exchange.stop() == 0);
+  {
+    // What a version 9 store looks like: the same rows, no keys' tables.
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(exchange.database().c_str(), &db) == SQLITE_OK);
+    const int rc = sqlite3_exec(db,
+                                "DROP TABLE request_keys; DROP TABLE request_keys_backfill; "
+                                "PRAGMA user_version = 9",
+                                nullptr, nullptr, nullptr);
+    INFO(sqlite3_errmsg(db));
+    sqlite3_close(db);
+    REQUIRE(rc == SQLITE_OK);
+  }
+  exchange.start();
+  auto agency = test::connect_client(exchange, pki, "sn.police-judiciaire");
+  auto again = agency->submit(test::seal_changed(pki.identity("sn.police-judiciaire"), MessageType::TRACING_REQUEST,
+                                                 [](wire::Header::Builder, wire::Body::Builder body) {
+                                                   body.getTracingRequest().getFirearms()[0].setSerialNumber("ak4711zg");
+                                                 }));
+  REQUIRE(again.ok());
+  REQUIRE(again->open_request.has_value());
+  CHECK(*again->open_request == test::message_id_of(open));
+}
+
 // ---- Attachments (issue 17): one SECTION per row ------------------------------------
 // A photo or document travels by hash in the signed header, its bytes beside
 // it in the envelope. The broker refuses, at stage open and with a typed

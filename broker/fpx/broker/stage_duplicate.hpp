@@ -18,14 +18,34 @@
 namespace fpx::broker {
 
 // How far back open requests are compared: a routine answer is due in 30
-// days (clocks), so 90 days covers what is open in practice, and bounds the
-// lifecycle rows read per request.
-// TODO(perf): a store query of one state's open requests instead of a window.
+// days (clocks), so 90 days covers what is open in practice.
 inline constexpr std::int64_t kDuplicateLookbackMs = 90LL * 24 * 3'600'000;
-// Open requests of the state whose envelope is read and compared, at most
-// (newest first): a state that keeps thousands of requests open cannot make
-// each of its new requests cost thousands of envelope decodes on the loop.
-inline constexpr std::size_t kMaxDuplicateCandidates = 256;
+// Requests sharing a key whose envelope is read and compared, at most
+// (newest first): a state that files the same firearm again and again
+// cannot make each new request cost thousands of envelope decodes.
+inline constexpr std::size_t kMaxDuplicateCandidates = 64;
+// Keys kept per request, at most: one per (requested state, serial-numbered
+// firearm) and one per channel reference. A request may name 256 states and
+// 1000 firearms; the first pairs in message order are keyed, so a request
+// of that size costs bounded rows and lookups (duplicates beyond them are
+// not looked for: documented in docs/PROTOCOL.md section 6.2).
+inline constexpr std::size_t kMaxDuplicateKeys = 1024;
+
+// The keys of a tracing request (wire order, deduplicated, at most
+// kMaxDuplicateKeys): SHA-256 over a domain-separated, normalised identity
+// (fpx/duplicate_request.hpp normalise_identifier), first 16 bytes. Two
+// requests that repeats_request() matches share a key; a shared key is only
+// a candidate, confirmed by repeats_request() on the stored envelope.
+std::vector<RequestKey> request_keys(wire::Header::Reader header, wire::TracingRequest::Reader request);
+
+// Registers a just-stored tracing request's keys under its requesting state.
+Status record_request_keys(Store& store, const OpenedEnvelope& opened, const CountryCode& requesting,
+                           std::int64_t submitted_at_ms);
+
+// A store migrated to the keys' schema holds requests without keys: gives
+// every request still open and within kDuplicateLookbackMs its keys, once,
+// in one transaction, before the broker serves (then marks it done).
+Status backfill_request_keys(Store& store, std::int64_t now_ms);
 
 // The newest open request of `requesting` that `opened` (a tracing request)
 // repeats; nullopt if none. Reads only: lifecycle rows and stored envelopes.
@@ -34,7 +54,7 @@ Result<std::optional<MessageId>> find_open_duplicate(Store& store, const OpenedE
 
 // Every open request of `requesting` submitted at or before `submitted_by_ms`
 // that `opened` repeats, newest first (at most kMaxDuplicateCandidates
-// examined): what a resend of `opened` may have named in its first receipt,
+// sharing a key examined): what a resend of `opened` may have named in its first receipt,
 // so that the receipt is given again byte for byte (receipt_group.cpp).
 Result<std::vector<MessageId>> open_duplicates(Store& store, const OpenedEnvelope& opened,
                                                const CountryCode& requesting, std::int64_t submitted_by_ms);

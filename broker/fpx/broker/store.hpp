@@ -11,6 +11,7 @@
 // (group commit).
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -107,6 +108,15 @@ struct DeadLetter {
   MessageId message_id;
   ParticipantId sender;
   ParticipantId recipient;
+};
+
+// A duplicate-request key: the first 16 bytes of SHA-256 over a
+// domain-separated, normalised identity (stage_duplicate.cpp request_keys).
+using RequestKey = std::array<std::uint8_t, 16>;
+
+struct KeyedRequest {
+  MessageId request_id;
+  std::int64_t submitted_at_ms = 0;
 };
 
 // One requested state's lifecycle of a tracing request (DOMAIN.md
@@ -302,6 +312,24 @@ class Store {
                                           const CountryCode& recipient_country, std::int64_t at_ms) = 0;
   // Rows whose acknowledgement or response clock ran out without a reminder yet.
   virtual Result<std::vector<LifecycleRow>> lifecycle_due(std::int64_t now_ms) = 0;
+  // Duplicate requests (broker/stage_duplicate.hpp): each tracing request's
+  // keys (one per requested state and serial-numbered firearm, one per
+  // reference to another channel) under its requesting state, so a new
+  // request looks up only the requests that share a key with it.
+  virtual Status insert_request_keys(const MessageId& request_id, const CountryCode& requester_country,
+                                     std::int64_t submitted_at_ms, std::span<const RequestKey> keys) = 0;
+  // Requests of `requester_country` stored under any of `keys`, submitted
+  // in [from_ms, to_ms], other than `except`, with a lifecycle row not yet
+  // closed or withdrawn: each once, newest first, at most `limit`.
+  virtual Result<std::vector<KeyedRequest>> open_requests_with_keys(const CountryCode& requester_country,
+                                                                    std::span<const RequestKey> keys, std::int64_t from_ms,
+                                                                   std::int64_t to_ms, const MessageId& except,
+                                                                   std::size_t limit) = 0;
+  // Whether the requests stored before the keys existed (a store migrated
+  // to SQLite schema 10 / PostgreSQL 5) still need their keys; the broker
+  // fills them in at start (backfill_request_keys) and marks it done.
+  virtual Result<bool> request_keys_backfill_pending() = 0;
+  virtual Status finish_request_keys_backfill() = 0;
   // Civil society's early warnings (broker/store/warnings.cpp): one row
   // per warning, the first acknowledgement dates it (later ones change
   // nothing), the clock scan reminds once.

@@ -850,9 +850,10 @@ TEST_CASE("A version 3 PostgreSQL database gains the watch list's serial ranges 
   // What a version 3 database looks like: no range columns (version 4, issue 14, added them).
   cluster().exec("version_one",
                  "ALTER TABLE watched_serials DROP COLUMN range_low, DROP COLUMN range_high; "
+                 "DROP TABLE request_keys; DROP TABLE request_keys_backfill; "
                  "UPDATE schema_version SET version = 3");
   auto store = must(open_postgres_store(dsn));
-  CHECK(cluster().scalar("version_one", "SELECT MAX(version) FROM schema_version") == "4");
+  CHECK(cluster().scalar("version_one", "SELECT MAX(version) FROM schema_version") == "5");
   CHECK(cluster().scalar("version_one", "SELECT COUNT(*) FROM information_schema.columns WHERE table_name = "
                                         "'watched_serials' AND column_name IN ('range_low', 'range_high')") == "2");
   insert_committed(*store, make_message(1, {"gh.focal-point"}));

@@ -152,6 +152,9 @@ void undo_receipt_groups(RawConnection& raw) {
 void undo_serial_ranges(RawConnection& raw) {
   raw.exec("ALTER TABLE watched_serials DROP COLUMN range_low");
   raw.exec("ALTER TABLE watched_serials DROP COLUMN range_high");
+  // Schema 10 came after 9: a store older than 9 has no duplicate-request keys either.
+  raw.exec("DROP TABLE request_keys");
+  raw.exec("DROP TABLE request_keys_backfill");
 }
 
 // A VFS that forwards everything to the default one and counts fsyncs of
@@ -617,13 +620,13 @@ TEST_CASE("A store file with a newer schema version is refused") {
   { open_store(path); }
   {
     RawConnection raw(path);
-    CHECK(raw.text("PRAGMA user_version") == "9");
-    raw.exec("PRAGMA user_version = 10");
+    CHECK(raw.text("PRAGMA user_version") == "10");
+    raw.exec("PRAGMA user_version = 11");
   }
   const auto opened = open_sqlite_store(path);
   REQUIRE_FALSE(opened.ok());
   CHECK(opened.error().code == ErrorCode::io_error);
-  CHECK_THAT(opened.error().message, Catch::Contains("schema version 10") && Catch::Contains("newer"));
+  CHECK_THAT(opened.error().message, Catch::Contains("schema version 11") && Catch::Contains("newer"));
 }
 
 namespace {
@@ -753,7 +756,7 @@ TEST_CASE("A version 1 store gets its log nodes on opening") {
     check_log_matches(*store, reference);
   }
   RawConnection raw(path);
-  CHECK(raw.text("PRAGMA user_version") == "9");
+  CHECK(raw.text("PRAGMA user_version") == "10");
 }
 
 TEST_CASE("An SQLite file that is not an FPX store is refused") {
@@ -988,7 +991,7 @@ TEST_CASE("A version 3 store keeps its single commitments as part 0 of each leaf
   CHECK(must(store->commitment_part_hashes(leaf_index)) == std::vector<Sha256Digest>{part_hash});
   CHECK(must(store->last_statistics_period("day")) == std::nullopt);
   RawConnection raw(path);
-  CHECK(raw.text("PRAGMA user_version") == "9");
+  CHECK(raw.text("PRAGMA user_version") == "10");
   // Statistics start at the upgrade: earlier leaves have no facts to reveal.
   CHECK(std::stoll(raw.text("SELECT since_ms FROM statistics_since")) > 1'700'000'000'000LL);
 }
@@ -1137,7 +1140,7 @@ TEST_CASE("A version 5 store written by the previous broker migrates in place to
   auto store = open_store(path);
   {
     RawConnection raw(path);
-    CHECK(raw.text("PRAGMA user_version") == "9");
+    CHECK(raw.text("PRAGMA user_version") == "10");
     CHECK(raw.text("SELECT COUNT(*) FROM sqlite_schema WHERE sql LIKE '%AUTOINCREMENT%'") == "0");
     CHECK(raw.text("SELECT COUNT(*) FROM sqlite_schema WHERE name = 'log_commitment_parts'") == "0");
     CHECK(raw.count("messages") == kFixtureMessages);
@@ -1251,11 +1254,14 @@ TEST_CASE("A version 6 store gains receipt groups and drops the receipt column o
     CHECK(must(store->find_message(message_id(1))).has_value());
   }
   RawConnection raw(path);
-  CHECK(raw.text("PRAGMA user_version") == "9");
+  CHECK(raw.text("PRAGMA user_version") == "10");
   CHECK(raw.text("SELECT COUNT(*) FROM pragma_table_info('messages') WHERE name = 'receipt'") == "0");
   // Schema 8 (issue 12 item 5): the early warnings' table, empty.
   CHECK(raw.count("warnings") == 0);
   // Schema 9 (issue 14): the watch list's serial ranges.
   CHECK(raw.text("SELECT COUNT(*) FROM pragma_table_info('watched_serials') WHERE name IN ('range_low', "
                  "'range_high')") == "2");
+  // Schema 10: duplicate-request keys; a migrated store with no tracing request needs no backfill.
+  CHECK(raw.count("request_keys") == 0);
+  CHECK(raw.text("SELECT pending FROM request_keys_backfill") == "0");
 }
