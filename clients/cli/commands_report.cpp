@@ -227,7 +227,7 @@ int run_report(const GlobalOptions& global, const ReportOptions& options) {
     } else if (!alert.valid_until.empty()) {
       line += w.fill(N_(", valid until {1}"), {w.date(alert.valid_until)});
     }
-    if (!alert.public_summary.empty()) line += ": " + alert.public_summary;
+    if (!alert.public_summary.empty()) line.append(w.colon()).append(alert.public_summary);
     std::cout << "  " << line << "\n";
   }
   for (const auto& statement : data->statements) {

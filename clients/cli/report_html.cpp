@@ -167,7 +167,7 @@ class Markup {
 void share_bar(const Wording& w, Row& row, const RowStatistics& of, const char* series, const Count& count,
                Counted what, std::int64_t threshold) {
   if (!count) {
-    row.note.append(row.note.empty() ? "" : "; ").append(suppressed_note(w, threshold, what));
+    row.note.append(row.note.empty() ? std::string_view() : w.semicolon()).append(suppressed_note(w, threshold, what));
     return;
   }
   const double percent = 100.0 * static_cast<double>(*count) / static_cast<double>(*of.requests);
@@ -283,7 +283,7 @@ BarChart trend_chart(const Wording& w, const std::vector<StatisticsRecord>& hist
                             requests ? w.fill(N_("{1} requests"), {w.count(*count)})
                                      : w.fill(N_("{1} answered"), {w.count(*count)})});
       } else {
-        row.note.append(row.note.empty() ? "" : "; ")
+        row.note.append(row.note.empty() ? std::string_view() : w.semicolon())
             .append(suppressed_note(w, threshold, requests ? Counted::requests : Counted::answered));
       }
     }
@@ -307,7 +307,7 @@ BarChart refusal_grounds_chart(const Wording& w, const StatisticsRecord& statist
       if (count && *count == 0) continue;
       Row row;
       row.label = row_label(w, *of);
-      row.label.append(": ").append(code_words(w, ground));
+      row.label.append(w.colon()).append(code_words(w, ground));
       if (count) {
         row.bars.push_back({"count", static_cast<double>(*count), w.count(*count)});
       } else {
@@ -367,10 +367,10 @@ BarChart alert_chart(const Wording& w, const std::vector<PublicAlert>& alerts) {
 
 // ---- page sections -------------------------------------------------------------
 
-void figure(Markup& page, const BarChart& chart) {
+void figure(const Wording& w, Markup& page, const BarChart& chart) {
   page.element("h3", chart.title);
   page.open("figure", {{"class", "chart"}});
-  page.raw(svg_bar_chart(chart));
+  page.raw(svg_bar_chart(chart, w.colon()));
   page.element("figcaption", chart.description);
   page.close("figure");
 }
@@ -380,7 +380,7 @@ void statistics_table(const Wording& w, Markup& page, const StatisticsRecord& st
     std::string text;
     for (const auto& [name, count] : counts) {
       if (count && *count == 0) continue;
-      text.append(text.empty() ? "" : ", ").append(code_words(w, name)).append(": ").append(count_text(w, count));
+      text.append(text.empty() ? "" : ", ").append(code_words(w, name)).append(w.colon()).append(count_text(w, count));
     }
     return text.empty() ? std::string("\u2013") : text;
   };
@@ -456,16 +456,16 @@ void statistics_section(const Wording& w, Markup& page, const ReportData& data) 
                          "cell can be narrowed to fewer than {2} values."),
                       {w.count(statistics.threshold), w.count(statistics.protection_range)}),
                {{"class", "note"}});
-  figure(page, trend_chart(w, data.history, statistics.threshold));
-  figure(page, answer_bands_chart(w, statistics));
-  figure(page, acknowledgement_rate_chart(w, statistics));
-  figure(page, origin_established_chart(w, statistics));
+  figure(w, page, trend_chart(w, data.history, statistics.threshold));
+  figure(w, page, answer_bands_chart(w, statistics));
+  figure(w, page, acknowledgement_rate_chart(w, statistics));
+  figure(w, page, origin_established_chart(w, statistics));
   auto grounds = refusal_grounds_chart(w, statistics);
   if (grounds.rows.empty()) {
     page.element("p", w.tr(N_("No refusal ground is shown for this period (none given, or every count suppressed).")),
                  {{"class", "empty"}});
   } else {
-    figure(page, grounds);
+    figure(w, page, grounds);
   }
   statistics_table(w, page, statistics);
   statements_block(w, page, data, statistics);
@@ -476,7 +476,7 @@ void statistics_section(const Wording& w, Markup& page, const ReportData& data) 
   if (skip > 0) page.text(w.fill(N_("{1} earlier periods, then "), {w.count(static_cast<long long>(skip))}));
   for (std::size_t i = skip; i < data.periods.size(); ++i) {
     const auto& seen = data.periods[i];
-    page.text((i == skip ? "" : "; ") +
+    page.text((i == skip ? std::string() : std::string(w.semicolon())) +
               w.fill(N_("{1} from {2}"), {period_name(w, seen.period), w.date(seen.period_start)}));
   }
   page.text(".");
@@ -526,7 +526,7 @@ void campaign_section(const Wording& w, Markup& page, const ReportData& data) {
     page.element("p", w.tr(N_("No campaign report has been published yet.")), {{"class", "empty"}}).close("section");
     return;
   }
-  figure(page, campaign_chart(w, data.campaigns));
+  figure(w, page, campaign_chart(w, data.campaigns));
   page.open("details", {{"class", "table"}}).element("summary", w.tr(N_("The campaign reports as a table")));
   page.raw("<table><thead><tr>");
   for (const char* heading : {N_("country"), N_("commission"), N_("regions"), N_("period"), N_("collected"),
@@ -557,7 +557,7 @@ void alert_section(const Wording& w, Markup& page, const ReportData& data, const
     page.element("p", w.tr(N_("No publishable alert has been issued yet.")), {{"class", "empty"}}).close("section");
     return;
   }
-  figure(page, alert_chart(w, data.alerts));
+  figure(w, page, alert_chart(w, data.alerts));
   // Issue 12: each alert with the text its state wrote for the public, and
   // whether it still holds: cancelled (a record of the feed says so) or
   // expired (past its validUntil on the day this page was made).
@@ -726,7 +726,8 @@ std::string html_escape(std::string_view text) {
   return out;
 }
 
-std::string svg_bar_chart(const BarChart& chart) {
+std::string svg_bar_chart(const BarChart& chart, std::string_view colon_text) {
+  const std::string colon(colon_text);
   Axis axis{chart.max, chart.max / 4};
   if (chart.max <= 0) {
     double largest = 0;
@@ -811,7 +812,7 @@ std::string svg_bar_chart(const BarChart& chart) {
                           {"width", number(kPlotWidth)},
                           {"height", number(kBarHeight)},
                           {"fill", "url(#" + hatch_id + ")"}})
-            .element("title", row.label + ": " + row.note)
+            .element("title", row.label + colon + row.note)
             .close("rect");
       }
       svg.element("text", row.note, {{"x", number(kPlotX + 6)}, {"y", number(y + kBarHeight - 3)}, {"class", "note"}});
@@ -826,7 +827,7 @@ std::string svg_bar_chart(const BarChart& chart) {
                         {"y", number(bar_y)},
                         {"width", number(width)},
                         {"height", number(kBarHeight)}})
-          .element("title", row.label + ": " + bar.label)
+          .element("title", row.label + colon + bar.label)
           .close("rect");
       svg.element("text", bar.label,
                   {{"x", number(kPlotX + width + 5)}, {"y", number(bar_y + kBarHeight - 3)}, {"class", "value"}});

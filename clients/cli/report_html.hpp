@@ -48,7 +48,9 @@ struct BarChart {
   std::vector<Row> rows;
 };
 
-std::string svg_bar_chart(const BarChart& chart);
+// `colon` joins a row's label and its value in the bars' tooltips (": ", or
+// French " : ").
+std::string svg_bar_chart(const BarChart& chart, std::string_view colon = ": ");
 
 // ---- the page ----------------------------------------------------------------
 

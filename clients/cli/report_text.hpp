@@ -42,6 +42,11 @@ class Wording {
   // A figure with one decimal where it has one: "2.5" / "2,5".
   std::string decimal(double value) const;
 
+  // Punctuation between a label and its value, and between items: French
+  // puts a space before the colon and the semicolon (": " / " : ", "; " / " ; ").
+  std::string_view colon() const { return language() == text::Language::fr ? " : " : ": "; }
+  std::string_view semicolon() const { return language() == text::Language::fr ? " ; " : "; "; }
+
  private:
   text::Catalogue catalogue_;
 };

@@ -537,7 +537,7 @@ TEST_CASE(
   CHECK_THAT(row(rates_fr, "vers BF"), Catch::Contains("4 sur 4 (100 %)"));
   CHECK_THAT(row(chart(french, "chart-answer-bands"), "SN \u2192 NE"),
              Catch::Contains("masquée : moins de 3 réponses"));
-  CHECK(bar_value(row(chart(french, "chart-refusal-grounds"), "vers BF: enquête en cours"), "count") == "4");
+  CHECK(bar_value(row(chart(french, "chart-refusal-grounds"), "vers BF : enquête en cours"), "count") == "4");
   // Dates as French writes them.
   const auto campaigns_fr = chart(french, "chart-campaigns");
   CHECK(bar_value(row(campaigns_fr, "SN 1er février 2018 \u2013 31 décembre 2018"), "collected") == "412");

@@ -25,7 +25,7 @@ TEST_CASE("French report dates read as French writes them and English keeps ISO 
   CHECK(english.date("2026-08-15T14:03:20Z") == "2026-08-15T14:03:20Z");
 }
 
-TEST_CASE("French report numbers group thousands and use a decimal comma") {
+TEST_CASE("French report numbers group thousands and use a decimal comma and a space before colons") {
   const Wording french(Language::fr);
   CHECK(french.count(412) == "412");
   CHECK(french.count(1234) == "1234");  // four digits stay together, as French typography allows
@@ -33,9 +33,12 @@ TEST_CASE("French report numbers group thousands and use a decimal comma") {
   CHECK(french.count(1234567) == "1\u202f234\u202f567");
   CHECK(french.decimal(2.5) == "2,5");
   CHECK(french.decimal(72) == "72");
+  CHECK(french.colon() == " : ");
+  CHECK(french.semicolon() == " ; ");
   const Wording english(Language::en);
   CHECK(english.count(12345) == "12345");
   CHECK(english.decimal(2.5) == "2.5");
+  CHECK(english.colon() == ": ");
 }
 
 TEST_CASE("A report text is filled in one pass so a value from the feed holding a placeholder stays as it is") {
