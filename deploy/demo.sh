@@ -9,13 +9,37 @@
 #   FPX_DEMO_DIR  where to put the demo files (default: a new temp directory)
 #   FPX_DEMO_PORT the broker's participants port on 127.0.0.1 (default 7400;
 #                 observers use the next one)
+#   FPX_LANG      en (default) or fr: the language the demo narrates in and
+#                 passes to every fpx command (`--lang`); same as --lang fr|en
+# Usage: deploy/demo.sh [--lang fr|en]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root_dir="$PWD"
 
+# Issue 17: the demo in French or English. The narration's French is the
+# table below, not a gettext catalogue: gettext(1) and eval_gettext translate
+# only under a generated locale (glibc ignores LANGUAGE in the C locale), and
+# the demo must narrate in French on a machine with none (CI's fresh Debian).
+demo_lang="${FPX_LANG:-en}"
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --lang) [[ $# -ge 2 ]] || { echo "--lang needs a value: fr or en" >&2; exit 2; }; demo_lang=$2; shift 2 ;;
+    --lang=*) demo_lang=${1#--lang=}; shift ;;
+    -h | --help) sed -n '2,14p' "$0"; exit 0 ;;
+    *) echo "unknown argument '$1': the demo takes only --lang fr|en" >&2; exit 2 ;;
+  esac
+done
+case "$demo_lang" in
+  en | en[_-]* | C | POSIX) demo_lang=en ;;
+  fr | fr[_-]*) demo_lang=fr ;;
+  *) echo "language '$demo_lang' is not available: use --lang fr or --lang en" >&2; exit 2 ;;
+esac
+export FPX_LANG="$demo_lang"  # demo_traffic.py and demo_figures.py narrate in it too
+source "$root_dir/deploy/demo_text.sh"
+
 deploy/install-packages.sh
 build_dir="${FPX_BUILD_DIR:-build}"
-echo "== building fpx-ca, fpx-broker and fpx into $build_dir/ (if needed)"
+say "== building fpx-ca, fpx-broker and fpx into %s/ (if needed)" "$build_dir"
 cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build_dir" -j "$(nproc)" --target fpx-ca fpx-broker fpx >/dev/null
 ca="$root_dir/$build_dir/bin/fpx-ca"
@@ -33,8 +57,8 @@ pki="$demo_dir/root-ca"
 keys="$demo_dir/keys"
 crls="$demo_dir/crls"
 mkdir -p "$demo_dir" "$keys" "$crls"
-step() { printf '\n== %s\n' "$*"; }
-fail() { printf 'DEMO FAILED: %s\n' "$*" >&2; exit 1; }
+# The fpx command line in the demo's language.
+fpx() { "$fpx_bin" --lang "$demo_lang" "$@"; }
 national() { echo "$demo_dir/national/$(tr 'A-Z' 'a-z' <<<"$1")-ca"; }
 # Every CA publishes its own CRL; the brokers' CRL directory gathers them.
 gather_crls() {
@@ -42,7 +66,7 @@ gather_crls() {
   for country in SN NE BF; do cp "$(national "$country")"/crls/*.crl.pem "$crls"/; done
 }
 
-step "The exchange's root CA ($pki)"
+step "The exchange's root CA (%s)" "$pki"
 "$ca" --dir "$pki" init --name "FPX Root CA"
 
 step "National CAs of Senegal, Niger and Burkina Faso: each state makes its CA key, the root signs its request"
@@ -56,7 +80,7 @@ done
 
 step "Participants make their own keys and hand over only a certificate request"
 new_keys() {  # id country role
-  "$fpx_bin" keys new --id "$1" --country "$2" --role "$3" --out "$keys/$1"
+  fpx keys new --id "$1" --country "$2" --role "$3" --out "$keys/$1"
 }
 new_keys sn.focal-point SN focal-point
 new_keys ne.focal-point NE focal-point
@@ -67,16 +91,16 @@ new_keys ne.police-nationale NE agency
 new_keys bf.gendarmerie BF agency
 new_keys cso.sahel-watch SN observer
 new_keys exchange.broker AT broker
-echo "Two officers of Niger's focal point make keys of their own, under ne.focal-point:"
+say "Two officers of Niger's focal point make keys of their own, under ne.focal-point:"
 for officer in amadou fatima; do
-  "$fpx_bin" keys new --id ne.focal-point --country NE --role focal-point --officer "$officer" \
+  fpx keys new --id ne.focal-point --country NE --role focal-point --officer "$officer" \
     --out "$keys/ne.focal-point~$officer"
 done
 
 step "The national CAs sign their focal points and agency; the root signs the observer and the broker"
 sign() {  # id, CA directory: sign the request, then the owner installs the chain beside its keys
   "$ca" --dir "$2" sign --request "$keys/$1/request.csr" --out "$keys/$1.chain.pem"
-  "$fpx_bin" keys install --dir "$keys/$1" --chain "$keys/$1.chain.pem"
+  fpx keys install --dir "$keys/$1" --chain "$keys/$1.chain.pem"
 }
 sign sn.focal-point "$(national SN)"
 sign ne.focal-point "$(national NE)"
@@ -88,7 +112,7 @@ sign cso.sahel-watch "$pki"
 sign exchange.broker "$pki"
 sign ne.focal-point~amadou "$(national NE)"
 sign ne.focal-point~fatima "$(national NE)"
-echo "A national CA cannot sign a broker: Senegal's CA refuses exchange.broker's request:"
+say "A national CA cannot sign a broker: Senegal's CA refuses exchange.broker's request:"
 if "$ca" --dir "$(national SN)" sign --request "$keys/exchange.broker/request.csr" --out "$demo_dir/forged.pem"; then
   fail "a national CA signed a broker certificate"
 fi
@@ -107,7 +131,7 @@ verify() {  # participant id
   openssl verify -CAfile "$pki/root-ca.pem" "${untrusted[@]}" -crl_check_all "${crl_args[@]}" "$leaf"
 }
 for id in sn.focal-point ne.focal-point bf.focal-point sn.police-judiciaire cso.sahel-watch exchange.broker; do
-  verify "$id" || fail "the chain of $id does not verify"
+  verify "$id" || fail "the chain of %s does not verify" "$id"
 done
 
 step "What the agency's certificate says (id, country, role, CURVE transport key)"
@@ -121,21 +145,21 @@ gather_crls
 crl_args=()
 for crl in "$crls"/*.pem; do crl_args+=(-CRLfile "$crl"); done
 if verify sn.douanes 2>/dev/null; then fail "a revoked certificate still verifies"; fi
-echo "sn.douanes: refused as revoked, as it should be"
+say "sn.douanes: refused as revoked, as it should be"
 
 step "No private key of a participant or a national CA was ever written in the root CA's directory"
 mapfile -t root_keys < <(grep -rl -- "PRIVATE KEY-----" "$pki" | sort)
-[[ "${root_keys[*]}" == "$pki/ca/root/key.pem" ]] || fail "private keys in the root CA's directory: ${root_keys[*]}"
+[[ "${root_keys[*]}" == "$pki/ca/root/key.pem" ]] || fail "private keys in the root CA's directory: %s" "${root_keys[*]}"
 others=$(find "$pki" -name '*key*' ! -path "$pki/ca/root/key.pem")
-[[ -z "$others" ]] || fail "key files in the root CA's directory: $others"
+[[ -z "$others" ]] || fail "key files in the root CA's directory: %s" "$others"
 for country in SN NE BF; do
   dir=$(national "$country")
   mapfile -t held < <(grep -rl -- "PRIVATE KEY-----" "$dir")
   [[ "${held[*]}" == "$dir/ca/$(tr 'A-Z' 'a-z' <<<"$country")/key.pem" ]] ||
-    fail "$country's national CA directory holds other keys: ${held[*]}"
+    fail "%s's national CA directory holds other keys: %s" "$country" "${held[*]}"
 done
-echo "root-ca/ holds one private key, the root's own; each national CA's directory only its own;"
-echo "every participant's keys exist only in its own keys/<id>/ directory: the operator cannot sign as a state."
+say "root-ca/ holds one private key, the root's own; each national CA's directory only its own;"
+say "every participant's keys exist only in its own keys/<id>/ directory: the operator cannot sign as a state."
 
 step "The broker starts on 127.0.0.1 with its SQLite file; the participants are enrolled"
 mkdir -p "$demo_dir/enrolled"
@@ -189,11 +213,11 @@ grep "listening on" "$demo_dir/broker.log"
 profile() { echo "$demo_dir/profiles/$1"; }
 for id in sn.focal-point ne.focal-point bf.focal-point sn.police-judiciaire ne.focal-point~amadou \
   ne.focal-point~fatima ne.police-nationale bf.gendarmerie; do
-  "$fpx_bin" profile init --dir "$(profile "$id")" --identity "$keys/$id" \
+  fpx profile init --dir "$(profile "$id")" --identity "$keys/$id" \
     --broker-endpoint "tcp://127.0.0.1:$port" --broker-cert "$keys/exchange.broker/chain.pem" \
     --root-ca "$pki/root-ca.pem" --crl-dir "$crls" >/dev/null
 done
-as() { local id=$1; shift; "$fpx_bin" --profile "$(profile "$id")" "$@"; }
+as() { local id=$1; shift; fpx --profile "$(profile "$id")" "$@"; }
 field() { grep -o "\"$1\":\"[^\"]*\"" | head -1 | cut -d'"' -f4; }
 inbox_until() {  # participant, expected count, type: waits until that many messages of the type arrived
   local id=$1 want=$2 type=$3 got=0 out
@@ -203,18 +227,19 @@ inbox_until() {  # participant, expected count, type: waits until that many mess
     got=$(grep -c "\"type\":\"$type\"" "$demo_dir/$id.inbox.jsonl" 2>/dev/null || true)
     [[ "$got" -ge "$want" ]] && return 0
   done
-  fail "$id did not receive $want $type message(s)"
+  fail "%s did not receive %s %s message(s)" "$id" "$want" "$type"
 }
 
 step "Senegal's police judiciaire checks its tracing request first (dry run: nothing is sent)"
 as sn.police-judiciaire trace submit "$examples/tracing-request.json" --dry-run
 
 step "... and sends it to Niger (country of last import) and Burkina Faso (country of manufacture)"
-echo "(Burkina Faso's focal point is offline: the broker stores the request for it.)"
+say "(Burkina Faso's focal point is offline: the broker stores the request for it.)"
 submitted=$(as sn.police-judiciaire --json trace submit "$examples/tracing-request.json")
 request_id=$(printf '%s' "$submitted" | field messageId)
-[[ ${#request_id} -eq 32 ]] || fail "no receipt for the tracing request: $submitted"
-echo "receipt: message $request_id stored durably by the broker (log index $(printf '%s' "$submitted" | grep -o '"logIndex":"\?[0-9]*' | grep -o '[0-9]*$'))"
+[[ ${#request_id} -eq 32 ]] || fail "no receipt for the tracing request: %s" "$submitted"
+say "receipt: message %s stored durably by the broker (log index %s)" "$request_id" \
+  "$(printf '%s' "$submitted" | grep -o '"logIndex":"\?[0-9]*' | grep -o '[0-9]*$')"
 
 step "Niger's focal point opens its inbox: the request is there, its signature verified end to end"
 inbox_until ne.focal-point 1 tracing-request
@@ -223,7 +248,7 @@ as ne.focal-point inbox --all | head -5
 step "Niger's two officers work at once, each in a session of their own: both see the request"
 inbox_until ne.focal-point~amadou 1 tracing-request
 inbox_until ne.focal-point~fatima 1 tracing-request
-echo "Amadou and Fatima each received the request; neither session took the other's over."
+say "Amadou and Fatima each received the request; neither session took the other's over."
 
 step "Officer Amadou acknowledges, then officer Fatima answers with a partial chain of custody"
 as ne.focal-point~amadou trace ack "$request_id" --expected-response 2026-12-20 --contact "NE tracing desk"
@@ -237,7 +262,7 @@ grep -q '"type":"tracing-acknowledgement"' "$demo_dir/sn.police-judiciaire.inbox
 
 step "Burkina Faso's focal point connects: the stored request is delivered now (store-and-forward)"
 inbox_until bf.focal-point 1 tracing-request
-echo "Burkina Faso refuses: an investigation of its own is under way (an ITI ground)."
+say "Burkina Faso refuses: an investigation of its own is under way (an ITI ground)."
 as bf.focal-point trace respond "$request_id" --outcome refused --ground ongoing-investigation \
   --explanation "the rifle belongs to a batch under national investigation"
 inbox_until sn.police-judiciaire 2 tracing-response
@@ -252,19 +277,20 @@ printf '%s' "$status" | grep -q 'by officer fatima' || fail "the status does not
 step "Burkina Faso issues a regional alert (Sahel) about a stolen batch"
 as bf.focal-point alert send "$examples/alert.json"
 inbox_until ne.focal-point 1 alert
-echo "Niger's focal point received the alert."
+say "Niger's focal point received the alert."
 
 step "Senegal publishes its Fatick/Thies/Ziguinchor collection campaign report"
 as sn.focal-point campaign publish "$examples/campaign-report.json"
 
 step "Anyone holding a message can verify it offline with the root CA and the CRLs"
 saved="$(profile ne.focal-point)/inbox/$request_id.fpx"
-"$fpx_bin" verify "$saved" --root-ca "$pki/root-ca.pem" --crl-dir "$crls"
+fpx verify "$saved" --root-ca "$pki/root-ca.pem" --crl-dir "$crls"
 
 step "Tracing traffic for the statistics: 40 requests over 4 periods, acknowledged and answered (deploy/demo_traffic.py)"
-echo "Each round is one ${period_s}-second statistics period: the agencies of Senegal, Niger and Burkina Faso"
-echo "each send requests to both other states; each focal point acknowledges and answers with varied outcomes."
-echo "The four rounds fill one of the demo's $((period_s * periods_per_year))-second years (waiting for the next to begin)."
+say "Each round is one %s-second statistics period: the agencies of Senegal, Niger and Burkina Faso" "$period_s"
+say "each send requests to both other states; each focal point acknowledges and answers with varied outcomes."
+say "The four rounds fill one of the demo's %s-second years (waiting for the next to begin)." \
+  "$((period_s * periods_per_year))"
 # Debian's python3 (with python3-scipy from install-packages.sh), not another one first in PATH.
 python=/usr/bin/python3
 "$python" "$root_dir/deploy/demo_traffic.py" --fpx "$fpx_bin" --profiles "$demo_dir/profiles" \
@@ -275,10 +301,10 @@ first_period=$("$python" -c 'import json,sys; print(json.load(open(sys.argv[1]))
 last_period=$("$python" -c 'import json,sys; print(json.load(open(sys.argv[1]))["periodStarts"][-1])' "$demo_dir/traffic.json")
 
 step "The CSO observer follows the public feed on its own read-only endpoint"
-"$fpx_bin" profile init --dir "$(profile cso.sahel-watch)" --identity "$keys/cso.sahel-watch" \
+fpx profile init --dir "$(profile cso.sahel-watch)" --identity "$keys/cso.sahel-watch" \
   --observer-endpoint "tcp://127.0.0.1:$((port + 1))" --broker-cert "$keys/exchange.broker/chain.pem" \
   --root-ca "$pki/root-ca.pem" >/dev/null
-echo "(waiting for the broker's next signed checkpoint)"
+say "(waiting for the broker's next signed checkpoint)"
 for _ in $(seq 30); do
   as cso.sahel-watch observe --wait 2 > "$demo_dir/observer.txt" || fail "the observer could not read the feed"
   grep -q "checkpoint" "$demo_dir/observer.txt" && grep -q "campaign-report" "$demo_dir/observer.txt" && break
@@ -287,15 +313,16 @@ cat "$demo_dir/observer.txt"
 grep -q "public-alert" "$demo_dir/observer.txt" || fail "the redacted alert is not on the public feed"
 grep -q "campaign-report" "$demo_dir/observer.txt" || fail "the campaign report is not on the public feed"
 for secret in "$request_id" MAO-0711-1523 AK-4711-ZG SN-ZIG-2026-0142 BF-OUA-2026-0077; do
-  if grep -q -- "$secret" "$demo_dir/observer.txt"; then fail "a private detail ($secret) reached the public feed"; fi
+  if grep -q -- "$secret" "$demo_dir/observer.txt"; then fail "a private detail (%s) reached the public feed" "$secret"; fi
 done
-echo "Nothing of the tracing request itself is public: only the alert (redacted) and the campaign report."
+say "Nothing of the tracing request itself is public: only the alert (redacted) and the campaign report."
 
 step "The observer verifies the transparency log: signed checkpoint, consistency, inclusion of what it saw"
 as cso.sahel-watch log verify || fail "the transparency log does not verify"
 
 step "The observer's report: statistics, campaigns, alerts and the checkpoint, as one HTML page"
-echo "(statistics of a period are published ${publish_after_s} s after it ends; this demo's periods last ${period_s} seconds)"
+say "(statistics of a period are published %s s after it ends; this demo's periods last %s seconds)" \
+  "$publish_after_s" "$period_s"
 records="$(profile cso.sahel-watch)/feed/records.jsonl"
 # The last traffic period's record, then the year's, are in the signed records' text, their quotes escaped
 # (keys in sorted order: only a year's record has "periods" after its "periodStart").
@@ -306,7 +333,7 @@ for _ in $(seq 30); do
   as cso.sahel-watch observe --wait 2 >/dev/null || fail "the observer could not read the feed"
 done
 grep -q '"kind":"statistics"' "$records" || fail "no statistics record reached the public feed"
-grep -qF -- "$last_record" "$records" || fail "the statistics of the last traffic period ($last_period) were not published"
+grep -qF -- "$last_record" "$records" || fail "the statistics of the last traffic period (%s) were not published" "$last_period"
 grep -qF -- "$year_record" "$records" || fail "the year tables of the traffic's year were not published"
 as cso.sahel-watch log verify >/dev/null || fail "the transparency log does not verify"
 report="$demo_dir/report.html"
@@ -314,13 +341,19 @@ as cso.sahel-watch report --html "$report" --csv "$demo_dir/report-csv" || fail 
 # Trend, answers in time, acknowledgement rates, campaigns, alerts, and refusal
 # grounds when one is shown or suppressed.
 charts=$(grep -o '<svg' "$report" | wc -l)
-[[ "$charts" -ge 5 ]] || fail "the report has $charts charts, not 5 or more"
-echo "The first period's one request per pair of states is under the threshold of 3: the page shows it as suppressed."
-grep -q 'suppressed: fewer than 3 requests' "$report" || fail "the report does not show the suppressed cells"
-echo "The traffic's periods show real figures per requested state, period after period (by_requested.csv):"
+[[ "$charts" -ge 5 ]] || fail "the report has %s charts, not 5 or more" "$charts"
+# The page's language and its checks: markup classes are the same in both
+# languages, the texts are the language's own (as the page escapes them).
+in_report() { grep -qF -- "$(t "$1" | sed "s/'/\&#39;/g")" "$report"; }
+grep -q "<html lang=\"$demo_lang\">" "$report" || fail "the report is not in the demo's language (%s)" "$demo_lang"
+say "The first period's one request per pair of states is under the threshold of 3: the page shows it as suppressed."
+grep -q 'class="row suppressed"' "$report" && in_report 'suppressed: fewer than 3 requests' ||
+  fail "the report does not show the suppressed cells"
+say "The traffic's periods show real figures per requested state, period after period (by_requested.csv):"
 "$python" "$root_dir/deploy/demo_figures.py" "$demo_dir/report-csv" "$demo_dir/traffic.json" ||
   fail "the report does not show unsuppressed figures per state and a trend"
-grep -q 'Trend across periods' "$report" || fail "the report has no trend"
+grep -q 'id="chart-trends"' "$report" && in_report 'Trend across periods' ||
+  fail "the report has no trend"
 
 step "The differencing audit of everything the feed published finds no suppressed cell it can narrow"
 "$python" -c 'import json,sys
@@ -329,11 +362,12 @@ print(json.dumps([json.loads(r["signedRecord"]) for r in records if r["kind"] ==
   "$records" > "$demo_dir/statistics-feed.json"
 "$python" "$root_dir/tests/audit/differencing_audit.py" "$demo_dir/statistics-feed.json" ||
   fail "the differencing audit did not pass on the demo's feed (exit 1: a suppressed cell narrowed; 2: unusable input)"
-grep -q 'accepted this checkpoint' "$report" || fail "the report does not show the verified checkpoint"
+grep -q 'class="log-verify verified"' "$report" && in_report 'accepted this checkpoint' ||
+  fail "the report does not show the verified checkpoint"
 for secret in "$request_id" AK-4711-ZG SN-ZIG-2026-0142 BF-OUA-2026-0077 Ouagadougou "Gendarmerie depot"; do
-  if grep -q -- "$secret" "$report"; then fail "a private detail ($secret) reached the report"; fi
+  if grep -q -- "$secret" "$report"; then fail "a private detail (%s) reached the report" "$secret"; fi
 done
-echo "Open it in a browser: file://$report"
+say "Open it in a browser: file://%s" "$report"
 
 if grep -q "takes over from the previous one" "$demo_dir/broker.log"; then
   fail "a session was taken over while two officers worked"
@@ -343,10 +377,10 @@ step "The broker stops cleanly on SIGTERM"
 kill -TERM "$broker_pid"
 wait "$broker_pid" || fail "the broker did not stop cleanly"
 trap - EXIT
-printf '\nDemo complete: every step happened. Files in %s\n' "$demo_dir"
+printf '\n%s\n' "$(t 'Demo complete: every step happened. Files in %s' "$demo_dir")"
 
 # Issue 17: the demo's files are kept; one command opens the desk of Senegal's
 # police judiciaire on them (the broker restarts from its own database first).
-printf '\nOpen the officer'"'"'s desk (Senegal'"'"'s police judiciaire, in French) on these files with:\n'
+printf '\n%s\n' "$(t "Open the officer's desk (Senegal's police judiciaire, in French) on these files with:")"
 printf '  %q --config %q >>%q 2>&1 & sleep 1; %q --profile %q desk --lang fr; kill %%1\n' \
   "$broker_bin" "$demo_dir/broker.toml" "$demo_dir/broker.log" "$fpx_bin" "$(profile sn.police-judiciaire)"

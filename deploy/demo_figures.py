@@ -15,6 +15,17 @@ import os
 import sys
 
 STATES = ["BF", "NE", "SN"]
+# Issue 17: the header and notes in the demo's language (FPX_LANG=fr|en); the
+# CSV's column names and the problems for the developer stay as they are.
+LANG_FR = os.environ.get("FPX_LANG", "en").lower().startswith("fr")
+HEADINGS = {
+    "period start": "début de période" if LANG_FR else "period start",
+    "columns": "demandes/accusés/réponses" if LANG_FR else "requests/ack/answered",
+    "no row": "(aucune ligne)" if LANG_FR else "(no row)",
+    "suppressed": "masquée" if LANG_FR else "suppressed",
+    "year": "année" if LANG_FR else "year",
+    "origin": "% origine établie" if LANG_FR else "% origin established",
+}
 MEASURES = ["requests", "acknowledged", "answered"]
 
 
@@ -28,7 +39,7 @@ def main():
     shown = {(row["periodStart"], row["requested"]): row for row in rows if row["period"] != "year"}
     years = {(row["periodStart"], row["requested"]): row for row in rows if row["period"] == "year"}
     problems = []
-    print("period start           " + "  ".join(f"{state}: requests/ack/answered" for state in STATES))
+    print(f"{HEADINGS['period start']:23}" + "  ".join(f"{state}: {HEADINGS['columns']}" for state in STATES))
     answered_series = []
     for period in periods:
         cells = []
@@ -36,14 +47,14 @@ def main():
             row = shown.get((period, state))
             if row is None:
                 problems.append(f"no row for {state} in the period from {period}")
-                cells.append("   (no row)               ")
+                cells.append(f"   {HEADINGS['no row']:23}")
                 continue
             values = [row[measure] for measure in MEASURES]
             for measure, value in zip(MEASURES, values):
                 if value == "":
                     problems.append(f"{state}'s {measure} in the period from {period} is suppressed")
             answered_series.append((state, row["answered"]))
-            cells.append(f"    {'/'.join(value or 'suppressed' for value in values):22}")
+            cells.append(f"    {'/'.join(value or HEADINGS['suppressed'] for value in values):22}")
         print(f"{period}  " + "".join(cells))
     # The year the rounds fill: its tables sum the four periods.
     cells = []
@@ -56,10 +67,10 @@ def main():
         if row["requests"] == "":
             problems.append(f"{state}'s requests in the year are suppressed")
         established = row.get("originEstablished", "")
-        share = (f" ({int(established) * 100 // int(row['requests'])} % origin established)"
+        share = (f" ({int(established) * 100 // int(row['requests'])} {HEADINGS['origin']})"
                  if established and row["requests"] else "")
-        cells.append(f"    {'/'.join(value or 'suppressed' for value in values) + share:22}")
-    print(f"{'year':20}  " + "".join(cells))
+        cells.append(f"    {'/'.join(value or HEADINGS['suppressed'] for value in values) + share:22}")
+    print(f"{HEADINGS['year']:20}  " + "".join(cells))
     distinct = {value for _, value in answered_series if value != ""}
     if len(periods) < 3:
         problems.append(f"only {len(periods)} traffic period(s): a trend needs three or more")

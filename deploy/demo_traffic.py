@@ -37,6 +37,23 @@ import sys
 import threading
 import time
 
+# Issue 17: the language deploy/demo.sh narrates in (FPX_LANG=fr|en), passed
+# to every fpx command as --lang; this script's own lines are below.
+LANG = "fr" if os.environ.get("FPX_LANG", "en").lower().startswith("fr") else "en"
+FRENCH = {
+    "round {round}: {count} tracing requests sent in the period from {start}":
+        "tour {round} : {count} demandes de traçage envoyées dans la période commençant le {start}",
+    "{sent} requests ({tracings} tracings) sent; acknowledged and answered by {by}":
+        "{sent} demandes ({tracings} traçages) envoyées ; accusé de réception et réponse par {by}",
+    "demo traffic failed: {failure}": "échec du trafic de la démo : {failure}",
+}
+
+
+def say(text, **values):
+    """`text` in the demo's language, with its {names} filled in."""
+    return (FRENCH.get(text, text) if LANG == "fr" else text).format(**values)
+
+
 # Who sends for each state, and who answers for it.
 SENDERS = {"SN": "sn.police-judiciaire", "NE": "ne.police-nationale", "BF": "bf.gendarmerie"}
 FOCAL_POINTS = {"SN": "sn.focal-point", "NE": "ne.focal-point", "BF": "bf.focal-point"}
@@ -64,7 +81,7 @@ class Failure(Exception):
 
 
 def run_fpx(args, profiles, participant, *command):
-    argv = [args.fpx, "--profile", os.path.join(profiles, participant), *command]
+    argv = [args.fpx, "--lang", LANG, "--profile", os.path.join(profiles, participant), *command]
     done = subprocess.run(argv, capture_output=True, text=True)
     if done.returncode != 0:
         raise Failure(f"{participant}: `fpx {' '.join(command)}` failed ({done.returncode}): "
@@ -216,8 +233,8 @@ def main():
                                  .strftime("%Y-%m-%dT%H:%M:%SZ"))
             sent += len(plan)
             tracings += sum(len(recipients) for _, recipients in plan)
-            print(f"round {round_index + 1}: {len(plan)} tracing requests sent in the period from "
-                  f"{period_starts[-1]}", flush=True)
+            print(say("round {round}: {count} tracing requests sent in the period from {start}",
+                      round=round_index + 1, count=len(plan), start=period_starts[-1]), flush=True)
     finally:
         for state in STATES:
             answers[state].put(None)
@@ -230,8 +247,9 @@ def main():
         if at > published:
             raise Failure(f"round {round_index + 1}'s answers came {at - published:.1f} s after its period was "
                           "published: the machine is too loaded; lengthen the demo's publish_after_ms")
-    print(f"{sent} requests ({tracings} tracings) sent; acknowledged and answered by "
-          + ", ".join(f"{FOCAL_POINTS[state]} ({done_count[state]})" for state in STATES), flush=True)
+    print(say("{sent} requests ({tracings} tracings) sent; acknowledged and answered by {by}", sent=sent,
+              tracings=tracings, by=", ".join(f"{FOCAL_POINTS[state]} ({done_count[state]})" for state in STATES)),
+          flush=True)
     if args.out:
         with open(args.out, "w") as out:
             json.dump({"periodStarts": period_starts, "requests": sent, "tracings": tracings}, out)
@@ -241,5 +259,5 @@ if __name__ == "__main__":
     try:
         main()
     except Failure as failure:
-        print(f"demo traffic failed: {failure}", file=sys.stderr)
+        print(say("demo traffic failed: {failure}", failure=failure), file=sys.stderr)
         sys.exit(1)

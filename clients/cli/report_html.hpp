@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "report_data.hpp"
+#include "report_text.hpp"
 
 namespace fpx::cli::report {
 
@@ -47,7 +48,9 @@ struct BarChart {
   std::vector<Row> rows;
 };
 
-std::string svg_bar_chart(const BarChart& chart);
+// `colon` joins a row's label and its value in the bars' tooltips (": ", or
+// French " : ").
+std::string svg_bar_chart(const BarChart& chart, std::string_view colon = ": ");
 
 // ---- the page ----------------------------------------------------------------
 
@@ -65,9 +68,16 @@ struct PageContext {
   std::string records_file;  // where the records were read
   std::string observer;      // the profile's participant id
   LogVerifyState log_verify;
+  // Issue 17: the language of every text a person reads (resolve_language);
+  // ids, classes, data-* attributes and figures' values are the same in both.
+  text::Language language = text::Language::en;
 };
 
 std::string render_page(const ReportData& data, const PageContext& context);
+
+// Issue 12: an alert's status in words ("Cancelled by BF on ...",
+// "Expired: valid until ...", "Active until ..."), for the page and the terminal.
+std::string alert_status_text(const Wording& w, const PublicAlert& alert, const std::string& status);
 
 // The number of <svg> charts render_page draws for `data` (for --json).
 std::size_t chart_count(const ReportData& data);

@@ -321,7 +321,8 @@ std::string rendered_dom(const fs::path& html, const fs::path& scratch) {
 }  // namespace
 
 TEST_CASE(
-    "fpx report --html draws the scenario's statistics, campaigns, alerts and checkpoint, as Chromium renders them") {
+    "fpx report --html draws the scenario's statistics, campaigns, alerts and checkpoint in English and in French, "
+    "as Chromium renders them") {
   ReportExchange exchange;
   const fs::path scratch = exchange.pki.dir();
   const fs::path profile = scratch / "observer-profile";
@@ -488,6 +489,81 @@ TEST_CASE(
   // The checkpoint the page was built from: the one `fpx log verify` accepted.
   CHECK_THAT(dom, Catch::Contains("<dd class=\"tree-size\">" + tree_size + "</dd>") &&
                       Catch::Contains("accepted this checkpoint"));
+
+  // Issue 17: the same page in French for the observers of Dakar, Niamey
+  // and Ouagadougou, from the environment as on a machine with no locale
+  // generated (LANG alone), then from --lang. Headings, notes and dates are
+  // French; every figure is the English page's.
+  const fs::path french_html = scratch / "rapport.html";
+  auto french_made = run({"env", "LANGUAGE=", "LC_ALL=", "LC_MESSAGES=", "LANG=fr_SN.UTF-8", fpx, "--profile",
+                          profile.string(), "report", "--html", french_html.string()},
+                         scratch);
+  INFO(french_made.out << french_made.err);
+  REQUIRE(french_made.exit_code == 0);
+  CHECK_THAT(french_made.out, Catch::Contains("rapport écrit dans ") && Catch::Contains("7 graphique(s)") &&
+                                  Catch::Contains("point de contrôle : taille de l'arbre " + tree_size +
+                                                  ", accepté par `fpx log verify`"));
+  auto english_flag = run({"env", "LANG=fr_SN.UTF-8", fpx, "--lang", "en", "--profile", profile.string(), "report",
+                           "--html", (scratch / "english.html").string()},
+                          scratch);
+  CHECK_THAT(english_flag.out, Catch::StartsWith("report written to "));  // --lang before the environment
+  auto unknown = run({fpx, "--lang", "wo", "--profile", profile.string(), "report", "--html",
+                      (scratch / "wolof.html").string()},
+                     scratch);
+  CHECK(unknown.exit_code == 2);
+  CHECK_THAT(unknown.err, Catch::Contains("use fr or en"));
+  CHECK_FALSE(fs::exists(scratch / "wolof.html"));
+
+  const std::string french = rendered_dom(french_html, scratch);
+  INFO("rendered French DOM in " << french_html);
+  CHECK_THAT(french, Catch::Contains("<html lang=\"fr\">") &&
+                         Catch::Contains("<title>Rapport public de suivi FPX</title>") &&
+                         Catch::Contains("<h2>Comment les demandes de traçage reçoivent une réponse</h2>") &&
+                         Catch::Contains("<h3>Évolution d'une période à l'autre</h3>") &&
+                         Catch::Contains("<h3>Réponses dans les délais</h3>") &&
+                         Catch::Contains("<h2>Campagnes de collecte volontaire</h2>") &&
+                         Catch::Contains("<th scope=\"col\">demandes de traçage reçues</th>") &&
+                         Catch::Contains("<th scope=\"col\">pays</th>") &&
+                         Catch::Contains("a accepté ce point de contrôle"));
+  CHECK(french.find("suppressed: fewer than") == std::string::npos);  // no English note left
+  CHECK(french.find("Trend across periods") == std::string::npos);
+  // The suppressed cells, in French, where the English page has them.
+  const auto rates_fr = chart(french, "chart-acknowledgement-rates");
+  for (const char* label : {"vers ML", "SN \u2192 ML", "tous les États"}) {
+    INFO(label);
+    CHECK_THAT(row(rates_fr, label), Catch::StartsWith("<g class=\"row suppressed\"") &&
+                                         Catch::Contains("masquée : moins de 3 demandes"));
+  }
+  CHECK_THAT(row(rates_fr, "vers BF"), Catch::Contains("4 sur 4 (100 %)"));
+  CHECK_THAT(row(chart(french, "chart-answer-bands"), "SN \u2192 NE"),
+             Catch::Contains("masquée : moins de 3 réponses"));
+  CHECK(bar_value(row(chart(french, "chart-refusal-grounds"), "vers BF : enquête en cours"), "count") == "4");
+  // Dates as French writes them.
+  const auto campaigns_fr = chart(french, "chart-campaigns");
+  CHECK(bar_value(row(campaigns_fr, "SN 1er février 2018 \u2013 31 décembre 2018"), "collected") == "412");
+  // The same figures: every bar's series and value, chart by chart, and every
+  // hatched row, as in the English page; the same checkpoint.
+  auto figures = [](const std::string& markup) {
+    std::vector<std::string> found;
+    const std::string marker = "data-series=\"";
+    for (auto at = markup.find(marker); at != std::string::npos; at = markup.find(marker, at + 1)) {
+      const auto value = markup.find("data-value=\"", at);
+      found.push_back(markup.substr(at, markup.find('"', value + 12) - at));
+    }
+    return found;
+  };
+  std::size_t bars_compared = 0;
+  for (const char* id : {"chart-trends", "chart-answer-bands", "chart-acknowledgement-rates",
+                         "chart-origin-established", "chart-refusal-grounds", "chart-campaigns", "chart-alerts"}) {
+    INFO(id);
+    const auto english_figures = figures(chart(dom, id));
+    bars_compared += english_figures.size();
+    CHECK(figures(chart(french, id)) == english_figures);
+    CHECK(count(chart(french, id), "<g class=\"row suppressed\"") == count(chart(dom, id), "<g class=\"row suppressed\""));
+  }
+  CHECK(bars_compared >= 20);  // BF's and NE's rows alone draw more (the trend's total is suppressed here)
+  CHECK(count(french, "<td class=\"suppressed\">") == count(dom, "<td class=\"suppressed\">"));
+  CHECK_THAT(french, Catch::Contains("<dd class=\"tree-size\">" + tree_size + "</dd>"));
 
   // A saved record altered after it was fetched: no page from it.
   const fs::path records = profile / "feed" / "records.jsonl";
