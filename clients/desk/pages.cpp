@@ -708,22 +708,48 @@ void import_results(Html& h, const std::vector<cli::ImportCheck>& checks, const 
   h << "</tbody></table>";
 }
 
+// The confirmation of a checked file: the same bytes sent back with
+// action=send, checked again by the server before anything is sent (the
+// file's lines may have become duplicates since), and only its ready lines sent.
+void import_confirmation(Html& h, const PageContext& context, const ImportView& view, std::size_t ready) {
+  h << "<form method=\"post\" action=\"/import\" enctype=\"multipart/form-data\" id=\"import-confirm\">";
+  csrf_field(h, context);
+  // The first line break after <textarea> is dropped by the HTML parser: one is added so the file's own survives.
+  h << "<textarea name=\"csv\" hidden readonly>\n" << h.e(view.checked_csv) << "</textarea>";
+  if (view.send_anyway) h << "<input type=\"hidden\" name=\"force\" value=\"1\">";
+  h << "<p>" << h.t(N_("The lines to fix are never sent: correct them in the file and import it again.")) << "</p>"
+    << "<p><button type=\"submit\" name=\"action\" value=\"send\">"
+    << h.e(fill_in(h.tr(N_("Send the {1} line(s) that are ready")), {std::to_string(ready)})) << "</button></p></form>";
+}
+
 }  // namespace
 
 std::string import_page(const PageContext& context, const ImportView& view) {
   Html h(context.text);
   page_start(h, context, h.tr(N_("Import seized firearms (CSV)")), false);
   field_errors(h, view.error);
-  if (view.checks != nullptr) import_results(h, *view.checks, view.sent);
+  if (view.checks != nullptr) {
+    import_results(h, *view.checks, view.sent);
+    std::size_t ready = 0;
+    for (const auto& check : *view.checks) ready += check.ok() ? 1 : 0;
+    if (view.sent.empty() && ready > 0 && !view.checked_csv.empty()) import_confirmation(h, context, view, ready);
+  }
   // multipart: the file is sent as it is, never decoded as a form field.
   h << "<form method=\"post\" action=\"/import\" enctype=\"multipart/form-data\" id=\"import-form\">";
   csrf_field(h, context);
   h << "<div class=\"field\"><label for=\"f-csv\">" << h.t(N_("CSV file of seized firearms")) << "</label>"
-    << "<input id=\"f-csv\" name=\"csv\" type=\"file\" accept=\".csv,text/csv\" required aria-describedby=\"f-csv-help\">"
-    << "<small id=\"f-csv-help\">"
-    << h.e(fill_in(h.tr(N_("One firearm per line; the first line names the columns (below). The desk takes files of up to "
-                            "{1} KiB; `fpx trace import` takes larger ones (up to {2} lines).")),
-                   {std::to_string(kMaxRequestBodyBytes / 1024), std::to_string(cli::kMaxImportLines)}))
+    // The limit is written into the input for desk.js, which refuses a
+    // larger file before it is sent (the server refuses it again, 413).
+    << "<input id=\"f-csv\" name=\"csv\" type=\"file\" accept=\".csv,text/csv\" required aria-describedby=\"f-csv-help\""
+    << " data-max-bytes=\"" << std::to_string(cli::kMaxImportBytes) << "\" data-message-size=\""
+    << h.e(fill_in(h.tr(N_("The file is larger than the desk imports at once ({1} KiB, {2} lines of firearms): "
+                            "split it into files of at most {2} lines and import each one.")),
+                   {std::to_string(cli::kMaxImportBytes / 1024), std::to_string(cli::kMaxImportLines)}))
+    << "\"><small id=\"f-csv-help\">"
+    << h.e(fill_in(h.tr(N_("One firearm per line; the first line names the columns (below). The desk and `fpx trace "
+                            "import` take files of up to {1} KiB and {2} lines: split a larger seizure into several "
+                            "files.")),
+                   {std::to_string(cli::kMaxImportBytes / 1024), std::to_string(cli::kMaxImportLines)}))
     << "</small></div>";
   h << "<div class=\"field\"><label><input type=\"checkbox\" name=\"force\" value=\"1\"> "
     << h.t(N_("Send a line even when it repeats an open request of our state")) << "</label></div>";
