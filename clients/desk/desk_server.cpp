@@ -446,8 +446,8 @@ struct DeskServer::Impl {
       imports_running.fetch_sub(1);
       refuse_import(request, response, 503,
                     make_error(ErrorCode::unavailable,
-                               text.tr(N_("Another import is being checked or sent on this desk: wait until it ends, "
-                                          "then send the file again."))));
+                               std::string(text.tr(N_("Another import is being checked or sent on this desk: wait "
+                                                      "until it ends, then send the file again.")))));
       return;
     }
     struct Release {
@@ -692,7 +692,7 @@ struct DeskServer::Impl {
         html(response, 404,
              notice_page(context(csrf_of(request).value_or("")), text.tr("Not found"),
                          text.tr("The desk has no such page: start from the inbox.")));
-      } else if (response.status == 413) {
+      } else if (response.status == 413 && response.body.empty()) {  // keeps the import page's own 413
         response.set_content("the request is larger than the desk accepts (8 KiB): shorten the longest texts and send again", "text/plain; charset=utf-8");
       }
     });

@@ -671,13 +671,24 @@ void import_results(Html& h, const std::vector<cli::ImportCheck>& checks, const 
   } else if (ready > 0) {
     h << " " << h.t(N_("Nothing was sent: send the file again with \"Check and send\" to send the lines that are ready."));
   }
-  h << "</p><table class=\"cases\" id=\"import-lines\"><thead><tr><th>" << h.t(N_("Line")) << "</th><th>"
+  h << "</p>";
+  // In a file of hundreds of lines, the few to fix are linked from the top.
+  if (ready < checks.size()) {
+    h << "<p id=\"import-to-fix\">" << h.t(N_("Lines to fix:"));
+    for (const auto& check : checks) {
+      if (check.ok()) continue;
+      const auto number = std::to_string(check.line);
+      h << " <a href=\"#line-" << number << "\">" << number << "</a>";
+    }
+    h << "</p>";
+  }
+  h << "<table class=\"cases\" id=\"import-lines\"><thead><tr><th>" << h.t(N_("Line")) << "</th><th>"
     << h.t(N_("Case reference")) << "</th><th>" << h.t(N_("Serial number")) << "</th><th>" << h.t(N_("Check"))
     << "</th></tr></thead><tbody>";
   for (std::size_t i = 0; i < checks.size(); ++i) {
     const auto& check = checks[i];
-    h << "<tr class=\"" << (check.ok() ? "ok" : "invalid") << "\" data-line=\"" << std::to_string(check.line)
-      << "\"><td>" << std::to_string(check.line) << "</td><td>" << h.e(check.case_reference) << "</td><td>"
+    h << "<tr class=\"" << (check.ok() ? "ok" : "invalid") << "\" id=\"line-" << std::to_string(check.line)
+      << "\" data-line=\"" << std::to_string(check.line) << "\"><td>" << std::to_string(check.line) << "</td><td>" << h.e(check.case_reference) << "</td><td>"
       << h.e(check.serial_number) << "</td><td>";
     if (check.ok()) {
       h << h.e(fill_in(h.tr(N_("ready: identifier completeness {1}/100")), {std::to_string(check.completeness.score)}));

@@ -91,7 +91,13 @@ try {
   // The formula cell is shown back as text, never run; no markup came from the file.
   const formula = await page.textContent('#import-lines tr[data-line="101"]');
   check(formula.includes("'='"), `the formula cell is named: ${formula}`);
+  const toFix = await page.textContent('#import-to-fix');
+  check(toFix.includes('Lignes à corriger') && [...BAD.keys()].every((n) => toFix.includes(String(n))),
+        `the lines to fix are listed at the top: ${toFix}`);
   await page.screenshot({ path: `${shots}/12-import-checked-problems-fr.png`, fullPage: true });
+  // The officer follows the link to a line to fix: what the screen shows there.
+  await page.click('#import-to-fix a[href="#line-101"]');
+  await page.screenshot({ path: `${shots}/12b-import-line-to-fix-fr.png` });
   // The check is answered 422 (lines are left to fix), which Chromium logs
   // as a failed resource: expected here.
   const expected = problems.filter((problem) => problem.includes('status of 422'));

@@ -17,14 +17,23 @@
 #include <catch2/catch.hpp>
 
 #include "desk_exchange.hpp"
-#include "desk_import.hpp"
 #include "desk_process.hpp"
+#include "fpx/attachments.hpp"
 
 using namespace fpx;
 using fpx::test::DeskExchange;
 using fpx::test::DeskProcess;
 
 namespace {
+
+// The desk's limits (clients/desk/desk_import.hpp, desk_server.hpp; the
+// desk's headers are the fpx program's, not a library this test links):
+// a CSV of 1 MiB and 500 lines (1024 * 1024, kMaxImportLines) with
+// 8 KiB for the form's other fields; the new-request form's files; any form.
+constexpr std::size_t kImportBodyLimit = 1024 * 1024 + 8 * 1024;
+constexpr std::size_t kImportLineLimit = 500;
+constexpr std::size_t kNewRequestBodyLimit = kMaxAttachmentBytesPerMessage + 64 * 1024;
+constexpr std::size_t kFormBodyLimit = 8 * 1024;
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
@@ -138,8 +147,9 @@ TEST_CASE("the desk's import page lists the columns in French with --lang fr") {
 namespace {
 
 // Sends `head` (and no more) on a new connection to the desk and returns
-// everything it answers until it closes: a request whose Content-Length
-// announces more than the route takes, refused before its body is read.
+// everything it answers until it closes (the request says Connection:
+// close): a request whose Content-Length announces more than the route
+// takes, refused before its body is read.
 std::string raw_exchange(int port, const std::string& head) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   REQUIRE(fd >= 0);
@@ -163,7 +173,7 @@ std::string raw_exchange(int port, const std::string& head) {
 }
 
 std::string import_head(const DeskProcess& desk, const Browser& browser, const std::string& length_header) {
-  return "POST /import HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(desk.port()) + "\r\nCookie: " +
+  return "POST /import HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(desk.port()) + "\r\nConnection: close\r\nCookie: " +
          browser.cookie + "\r\nContent-Type: multipart/form-data; boundary=fpxboundary\r\n" + length_header +
          "\r\n\r\n--fpxboundary\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n" + browser.csrf + "\r\n";
 }
@@ -176,12 +186,12 @@ TEST_CASE("desk import rows: an import over the size limit is refused before it 
   Browser browser(desk);
   SECTION("a Content-Length over the import's limit") {
     const auto answer = raw_exchange(
-        desk.port(), import_head(desk, browser, "Content-Length: " + std::to_string(desk::kMaxImportBodyBytes + 1)));
+        desk.port(), import_head(desk, browser, "Content-Length: " + std::to_string(kImportBodyLimit + 1)));
     INFO(answer);
     CHECK(answer.rfind("HTTP/1.1 413", 0) == 0);
     CHECK(contains(answer, "Content-Type: text/html"));
     CHECK(contains(answer, "Le fichier dépasse ce que le bureau importe en une fois (1024 Kio, 500 lignes"));
-    CHECK(contains(answer, "répartissez-le en fichiers d'au plus 500 lignes"));
+    CHECK(contains(answer, "répartissez-le en fichiers d&#39;au plus 500 lignes"));
   }
   SECTION("a chunked body whose size is known only once read") {
     const auto answer = raw_exchange(desk.port(), import_head(desk, browser, "Transfer-Encoding: chunked"));
@@ -189,18 +199,18 @@ TEST_CASE("desk import rows: an import over the size limit is refused before it 
     CHECK(answer.rfind("HTTP/1.1 413", 0) == 0);
   }
   SECTION("the new-request form keeps its own smaller limit") {
-    const auto head = "POST /new HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(desk.port()) + "\r\nCookie: " +
+    const auto head = "POST /new HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(desk.port()) + "\r\nConnection: close\r\nCookie: " +
                       browser.cookie + "\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: " +
-                      std::to_string(desk::kMaxNewRequestBodyBytes + 1) + "\r\n\r\n";
+                      std::to_string(kNewRequestBodyLimit + 1) + "\r\n\r\n";
     const auto answer = raw_exchange(desk.port(), head);
     INFO(answer);
     CHECK(answer.rfind("HTTP/1.1 413", 0) == 0);
   }
   SECTION("any other form keeps the 8 KiB limit") {
     const auto head = "POST /alerts/new HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(desk.port()) +
-                      "\r\nCookie: " + browser.cookie +
+                      "\r\nConnection: close\r\nCookie: " + browser.cookie +
                       "\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: " +
-                      std::to_string(desk::kMaxRequestBodyBytes + 1) + "\r\n\r\n";
+                      std::to_string(kFormBodyLimit + 1) + "\r\n\r\n";
     const auto answer = raw_exchange(desk.port(), head);
     INFO(answer);
     CHECK(answer.rfind("HTTP/1.1 413", 0) == 0);
@@ -217,8 +227,8 @@ TEST_CASE("desk import rows: an import over the line limit sends nothing and say
   DeskProcess desk(exchange.profiles.at("sn.police-judiciaire"), exchange.pki.dir(), {"--lang", "en"});
   Browser browser(desk);
   std::string csv = kHeader;
-  for (std::size_t i = 0; i <= cli::kMaxImportLines; ++i) csv += line("AK-9" + std::to_string(1000 + i) + "-ZG");
-  REQUIRE(csv.size() < cli::kMaxImportBytes);  // refused by its lines, not its bytes
+  for (std::size_t i = 0; i <= kImportLineLimit; ++i) csv += line("AK-9" + std::to_string(1000 + i) + "-ZG");
+  REQUIRE(csv.size() < 1024 * 1024);  // refused by its lines, not its bytes
   auto refused = browser.upload(csv, "send", browser.csrf);
   REQUIRE(refused);
   INFO(refused->body.substr(0, 4000));
