@@ -339,18 +339,17 @@ Result<ImportFile> parse_seized_csv(std::string_view bytes) {
                                                               "): remove it (a line break inside quotes counts too)"});
         continue;
       }
-      if (auto bidi = bidi_control_in(cell)) {
-        std::array<char, 8> code{};
-        std::snprintf(code.data(), code.size(), "U+%04X", *bidi);
-        row.problems.push_back({std::string(column.name), std::string("holds a bidirectional control character (") +
-                                                              code.data() +
-                                                              ") that changes the order the text is read in: remove it"});
+      // Texts without values, so the desk shows them translated (its catalogue holds them).
+      if (bidi_control_in(cell)) {
+        row.problems.push_back({std::string(column.name),
+                                N_("holds a bidirectional control character (U+202A-U+202E, U+2066-U+2069, U+200E, "
+                                   "U+200F or U+061C), which changes the order its text is read in: remove it")});
         continue;
       }
-      if (auto formula = formula_start_in(cell)) {
-        row.problems.push_back({std::string(column.name), std::string("begins with '") + *formula +
-                                                              "', which a spreadsheet runs as a formula: write the "
-                                                              "value without it"});
+      if (formula_start_in(cell)) {
+        row.problems.push_back({std::string(column.name),
+                                N_("begins with =, +, - or @, which a spreadsheet runs as a formula: write the value "
+                                   "without it")});
         continue;
       }
       if (cell.empty()) continue;

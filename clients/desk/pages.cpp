@@ -701,8 +701,11 @@ void import_results(Html& h, const std::vector<cli::ImportCheck>& checks, const 
       h << h.t(N_("to fix, not sent:")) << "<ul>";
       for (const auto& problem : check.problems) {
         h << "<li>";
-        if (!problem.column.empty()) h << h.e(fill_in(h.tr(N_("column {1}: {2}")), {problem.column, problem.message}));
-        else h << h.e(problem.message);
+        // A problem's text is translated when the catalogue holds it (the
+        // import's own texts without values); the others are shown as written.
+        const std::string message = h.tr(problem.message);
+        if (!problem.column.empty()) h << h.e(fill_in(h.tr(N_("column {1}: {2}")), {problem.column, message}));
+        else h << h.e(message);
         h << "</li>";
       }
       h << "</ul>";

@@ -90,7 +90,10 @@ try {
   }
   // The formula cell is shown back as text, never run; no markup came from the file.
   const formula = await page.textContent('#import-lines tr[data-line="101"]');
-  check(formula.includes("'='"), `the formula cell is named: ${formula}`);
+  check(formula.includes('colonne serial_number : commence par =, +, - ou @, qu\'un tableur exécute comme une formule'),
+        `the formula cell is named, in French: ${formula}`);
+  const bidi = await page.textContent('#import-lines tr[data-line="188"]');
+  check(bidi.includes('caractère de contrôle bidirectionnel'), `the right-to-left override is named, in French: ${bidi}`);
   const toFix = await page.textContent('#import-to-fix');
   check(toFix.includes('Lignes à corriger') && [...BAD.keys()].every((n) => toFix.includes(String(n))),
         `the lines to fix are listed at the top: ${toFix}`);
