@@ -669,7 +669,7 @@ void import_results(Html& h, const std::vector<cli::ImportCheck>& checks, const 
   if (!sent.empty()) {
     h << " " << h.e(fill_in(h.tr(N_("{1} request(s) sent.")), {std::to_string(sent_count)}));
   } else if (ready > 0) {
-    h << " " << h.t(N_("Nothing was sent: send the file again with \"Check and send\" to send the lines that are ready."));
+    h << " " << h.t(N_("Nothing was sent yet: review the lines, then send the ready ones with the button after the list."));
   }
   h << "</p>";
   // In a file of hundreds of lines, the few to fix are linked from the top.
