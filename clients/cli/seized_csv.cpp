@@ -131,6 +131,33 @@ std::optional<unsigned> control_character_in(const std::string& cell) {
   return std::nullopt;
 }
 
+// Bidirectional controls (U+202A-U+202E, U+2066-U+2069) and marks (U+200E,
+// U+200F, U+061C), as UTF-8: they make a text read on screen in another
+// order than its bytes (the "Trojan Source" trick), so the officer reviewing
+// a line and the state answering it would read different serial numbers.
+std::optional<unsigned> bidi_control_in(const std::string& cell) {
+  for (std::size_t i = 0; i + 1 < cell.size(); ++i) {
+    const auto a = static_cast<unsigned char>(cell[i]);
+    const auto b = static_cast<unsigned char>(cell[i + 1]);
+    if (a == 0xD8 && b == 0x9C) return 0x061C;
+    if (a != 0xE2 || i + 2 >= cell.size()) continue;
+    const auto c = static_cast<unsigned char>(cell[i + 2]);
+    if (b == 0x80 && (c == 0x8E || c == 0x8F || (c >= 0xAA && c <= 0xAE))) return 0x2000u + (c - 0x80u);
+    if (b == 0x81 && c >= 0xA6 && c <= 0xA9) return 0x2040u + (c - 0x80u);
+  }
+  return std::nullopt;
+}
+
+// A cell beginning with '=', '+', '-' or '@' is what a spreadsheet runs as a
+// formula (=CMD|' /C calc'!A0, the "CSV injection"): copied into a request,
+// it would run on the machine of whoever opens an export of that request
+// in a spreadsheet, in any state it is sent to. A lone '-' ("none") is text.
+std::optional<char> formula_start_in(const std::string& cell) {
+  if (cell.size() < 2) return std::nullopt;
+  if (cell[0] == '=' || cell[0] == '+' || cell[0] == '-' || cell[0] == '@') return cell[0];
+  return std::nullopt;
+}
+
 void fill(ImportRow& row, const ImportColumn& column, const std::string& cell) {
   const std::string field(column.form_field);
   switch (column.kind) {
@@ -310,6 +337,19 @@ Result<ImportFile> parse_seized_csv(std::string_view bytes) {
         std::snprintf(code.data(), code.size(), "U+%04X", *control);
         row.problems.push_back({std::string(column.name), std::string("holds a control character (") + code.data() +
                                                               "): remove it (a line break inside quotes counts too)"});
+        continue;
+      }
+      // Texts without values, so the desk shows them translated (its catalogue holds them).
+      if (bidi_control_in(cell)) {
+        row.problems.push_back({std::string(column.name),
+                                N_("holds a bidirectional control character (U+202A-U+202E, U+2066-U+2069, U+200E, "
+                                   "U+200F or U+061C), which changes the order its text is read in: remove it")});
+        continue;
+      }
+      if (formula_start_in(cell)) {
+        row.problems.push_back({std::string(column.name),
+                                N_("begins with =, +, - or @, which a spreadsheet runs as a formula: write the value "
+                                   "without it")});
         continue;
       }
       if (cell.empty()) continue;

@@ -22,6 +22,10 @@ ImportReply import_csv(const PageContext& context, DeskSession& session, std::st
   } else {
     ImportView view;
     view.checks = &*checks;
+    if (action == ImportAction::check) {
+      view.checked_csv = csv;
+      view.send_anyway = duplicates == cli::ImportDuplicates::send_anyway;
+    }
     bool all_ok = true;
     for (const auto& check : *checks) all_ok = all_ok && check.ok();
     if (action == ImportAction::send) {

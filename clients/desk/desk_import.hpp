@@ -6,14 +6,30 @@
 // whole file was checked. A file that cannot be parsed sends nothing.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
+#include "desk_server.hpp"
 #include "desk_session.hpp"
 #include "import_check.hpp"
 #include "pages.hpp"
 
 namespace fpx::desk {
+
+// The body of POST /import, the one route besides /new with a larger limit:
+// the CSV itself up to cli::kMaxImportBytes (1 MiB, the bound of `fpx trace
+// import`: a seizure of 500 firearms at about 300 bytes a line is 150 KiB,
+// so a real file fits seven times over), plus the form's own fields and the
+// multipart framing (kMaxRequestBodyBytes). Every other route keeps its own
+// limit, so a page or a local process cannot make each request hold 1 MiB;
+// above it, 413 from the Content-Length, before the body is read.
+inline constexpr std::size_t kMaxImportBodyBytes = cli::kMaxImportBytes + kMaxRequestBodyBytes;
+// One import checked or sent at a time: two tabs sending the same file at
+// once would each check it against the open requests before either sent,
+// and send every line twice; and each import holds a server thread and up
+// to a megabyte for seconds. A second one is answered 503 at once.
+inline constexpr std::size_t kMaxConcurrentImports = 1;
 
 enum class ImportAction { check, send };
 

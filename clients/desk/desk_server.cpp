@@ -122,6 +122,7 @@ struct DeskServer::Impl {
   };
   std::deque<BrowserSession> sessions;
   std::atomic<int> event_streams{0};
+  std::atomic<std::size_t> imports_running{0};  // kMaxConcurrentImports
 
   Impl(DeskSession& s, const DeskOptions& o) : session(s), options(o), text(o.language) {}
 
@@ -171,12 +172,18 @@ struct DeskServer::Impl {
              N_("This desk answers only at 127.0.0.1 or localhost with its port: open the URL fpx desk printed."));
       return Handled::Handled;
     }
-    // Only the new-request form may carry more than kMaxRequestBodyBytes
-    // (its attachments); any other body over it is refused before it is read.
-    const bool new_request_form = request.method == "POST" && request.path == "/new";
-    if (!new_request_form && (request.get_header_value<std::uint64_t>("Content-Length") > kMaxRequestBodyBytes ||
-                              request.has_header("Transfer-Encoding"))) {
+    // Each route's body limit (body_limit_of), refused from its
+    // Content-Length before the body is read. A browser sends every form
+    // with a Content-Length, so a chunked body (whose size is known only
+    // once read) is refused on every route.
+    if (request.get_header_value<std::uint64_t>("Content-Length") > body_limit_of(request) ||
+        request.has_header("Transfer-Encoding")) {
       response.set_header("Connection", "close");
+      if (import_form(request) && csrf_of(request)) {
+        // The officer's own page, in the officer's language (issue 17).
+        refuse_import(request, response, 413, make_error(ErrorCode::too_large, import_too_large_message()));
+        return Handled::Handled;
+      }
       response.status = 413;
       response.set_content("the request is larger than the desk accepts (8 KiB): shorten the longest texts and send again",
                            "text/plain; charset=utf-8");
@@ -197,6 +204,35 @@ struct DeskServer::Impl {
       return Handled::Handled;
     }
     return Handled::Unhandled;
+  }
+
+  static bool import_form(const httplib::Request& request) {
+    return request.method == "POST" && request.path == "/import";
+  }
+
+  // Only the new-request form (its attachments) and the import page (its
+  // CSV, desk_import.hpp) may carry more than kMaxRequestBodyBytes.
+  static std::uint64_t body_limit_of(const httplib::Request& request) {
+    if (request.method == "POST" && request.path == "/new") return kMaxNewRequestBodyBytes;
+    if (import_form(request)) return kMaxImportBodyBytes;
+    return kMaxRequestBodyBytes;
+  }
+
+  std::string import_too_large_message() const {
+    std::string message(text.tr(N_("The file is larger than the desk imports at once ({1} KiB, {2} lines of firearms): "
+                                    "split it into files of at most {2} lines and import each one.")));
+    const std::string kib = std::to_string(cli::kMaxImportBytes / 1024);
+    const std::string lines = std::to_string(cli::kMaxImportLines);
+    for (auto at = message.find("{1}"); at != std::string::npos; at = message.find("{1}")) message.replace(at, 3, kib);
+    for (auto at = message.find("{2}"); at != std::string::npos; at = message.find("{2}")) message.replace(at, 3, lines);
+    return message;
+  }
+
+  // The import page again, with the reason the file as a whole was refused.
+  void refuse_import(const httplib::Request& request, httplib::Response& response, int status, const Error& error) {
+    ImportView view;
+    view.error = &error;
+    html(response, status, import_page(context(csrf_of(request).value_or("")), view));
   }
 
   // A POST without the session's CSRF token is refused: true if refused.
@@ -381,10 +417,21 @@ struct DeskServer::Impl {
   }
 
   // Issue 17, bulk import (desk_import.hpp): a multipart form, whose fields
-  // cpp-httplib gives as files, so the CSRF token is read there. The body
-  // limit stays the desk's (kMaxRequestBodyBytes); larger files go through
-  // `fpx trace import`.
+  // cpp-httplib gives as files, so the CSRF token is read there. Its body
+  // may reach kMaxImportBodyBytes (guard()); its text fields other than the
+  // CSV keep the limit of any form.
   void import_file(const httplib::Request& request, httplib::Response& response) {
+    std::size_t text_bytes = 0;
+    for (const auto& [key, part] : request.files) {
+      if (key != "csv") text_bytes += key.size() + part.content.size();
+    }
+    if (text_bytes > kMaxRequestBodyBytes) {
+      response.set_header("Connection", "close");
+      response.status = 413;
+      response.set_content("the request is larger than the desk accepts (8 KiB): shorten the longest texts and send again",
+                           "text/plain; charset=utf-8");
+      return;
+    }
     const auto expected = csrf_of(request);
     const auto part = [&](const char* name) {
       return request.has_file(name) ? request.get_file_value(name).content : std::string();
@@ -395,6 +442,18 @@ struct DeskServer::Impl {
              N_("The form's security token is missing or out of date: reload the page and send the form again."));
       return;
     }
+    if (imports_running.fetch_add(1) >= kMaxConcurrentImports) {
+      imports_running.fetch_sub(1);
+      refuse_import(request, response, 503,
+                    make_error(ErrorCode::unavailable,
+                               std::string(text.tr(N_("Another import is being checked or sent on this desk: wait "
+                                                      "until it ends, then send the file again.")))));
+      return;
+    }
+    struct Release {
+      std::atomic<std::size_t>& running;
+      ~Release() { running.fetch_sub(1); }
+    } release{imports_running};
     const auto reply = import_csv(context(*expected), session, part("csv"),
                                   part("action") == "send" ? ImportAction::send : ImportAction::check,
                                   part("force") == "1" ? cli::ImportDuplicates::send_anyway : cli::ImportDuplicates::refuse);
@@ -633,7 +692,7 @@ struct DeskServer::Impl {
         html(response, 404,
              notice_page(context(csrf_of(request).value_or("")), text.tr("Not found"),
                          text.tr("The desk has no such page: start from the inbox.")));
-      } else if (response.status == 413) {
+      } else if (response.status == 413 && response.body.empty()) {  // keeps the import page's own 413
         response.set_content("the request is larger than the desk accepts (8 KiB): shorten the longest texts and send again", "text/plain; charset=utf-8");
       }
     });
@@ -646,9 +705,11 @@ struct DeskServer::Impl {
                                 {"Cache-Control", "no-store"},
                                 {"Cross-Origin-Opener-Policy", "same-origin"},
                                 {"Cross-Origin-Resource-Policy", "same-origin"}});
-    // The new-request form's attachments (issue 17); every other request is
-    // held to kMaxRequestBodyBytes by guard() before its body is read.
-    server.set_payload_max_length(kMaxNewRequestBodyBytes);
+    // The largest body of any route (issue 17: the import page's CSV, and
+    // the new-request form's attachments below it); guard() holds each
+    // route to its own limit (body_limit_of) before its body is read.
+    static_assert(kMaxImportBodyBytes >= kMaxNewRequestBodyBytes);
+    server.set_payload_max_length(kMaxImportBodyBytes);
     // cpp-httplib's API takes the pool as a raw pointer it owns and deletes.
     server.new_task_queue = [] { return new httplib::ThreadPool(kServerThreads); };
     server.set_read_timeout(kReadTimeoutSeconds, 0);

@@ -669,15 +669,26 @@ void import_results(Html& h, const std::vector<cli::ImportCheck>& checks, const 
   if (!sent.empty()) {
     h << " " << h.e(fill_in(h.tr(N_("{1} request(s) sent.")), {std::to_string(sent_count)}));
   } else if (ready > 0) {
-    h << " " << h.t(N_("Nothing was sent: send the file again with \"Check and send\" to send the lines that are ready."));
+    h << " " << h.t(N_("Nothing was sent yet: review the lines, then send the ready ones with the button after the list."));
   }
-  h << "</p><table class=\"cases\" id=\"import-lines\"><thead><tr><th>" << h.t(N_("Line")) << "</th><th>"
+  h << "</p>";
+  // In a file of hundreds of lines, the few to fix are linked from the top.
+  if (ready < checks.size()) {
+    h << "<p id=\"import-to-fix\">" << h.t(N_("Lines to fix:"));
+    for (const auto& check : checks) {
+      if (check.ok()) continue;
+      const auto number = std::to_string(check.line);
+      h << " <a href=\"#line-" << number << "\">" << number << "</a>";
+    }
+    h << "</p>";
+  }
+  h << "<table class=\"cases\" id=\"import-lines\"><thead><tr><th>" << h.t(N_("Line")) << "</th><th>"
     << h.t(N_("Case reference")) << "</th><th>" << h.t(N_("Serial number")) << "</th><th>" << h.t(N_("Check"))
     << "</th></tr></thead><tbody>";
   for (std::size_t i = 0; i < checks.size(); ++i) {
     const auto& check = checks[i];
-    h << "<tr class=\"" << (check.ok() ? "ok" : "invalid") << "\" data-line=\"" << std::to_string(check.line)
-      << "\"><td>" << std::to_string(check.line) << "</td><td>" << h.e(check.case_reference) << "</td><td>"
+    h << "<tr class=\"" << (check.ok() ? "ok" : "invalid") << "\" id=\"line-" << std::to_string(check.line)
+      << "\" data-line=\"" << std::to_string(check.line) << "\"><td>" << std::to_string(check.line) << "</td><td>" << h.e(check.case_reference) << "</td><td>"
       << h.e(check.serial_number) << "</td><td>";
     if (check.ok()) {
       h << h.e(fill_in(h.tr(N_("ready: identifier completeness {1}/100")), {std::to_string(check.completeness.score)}));
@@ -690,8 +701,11 @@ void import_results(Html& h, const std::vector<cli::ImportCheck>& checks, const 
       h << h.t(N_("to fix, not sent:")) << "<ul>";
       for (const auto& problem : check.problems) {
         h << "<li>";
-        if (!problem.column.empty()) h << h.e(fill_in(h.tr(N_("column {1}: {2}")), {problem.column, problem.message}));
-        else h << h.e(problem.message);
+        // A problem's text is translated when the catalogue holds it (the
+        // import's own texts without values); the others are shown as written.
+        const std::string message = h.tr(problem.message);
+        if (!problem.column.empty()) h << h.e(fill_in(h.tr(N_("column {1}: {2}")), {problem.column, message}));
+        else h << h.e(message);
         h << "</li>";
       }
       h << "</ul>";
@@ -708,22 +722,48 @@ void import_results(Html& h, const std::vector<cli::ImportCheck>& checks, const 
   h << "</tbody></table>";
 }
 
+// The confirmation of a checked file: the same bytes sent back with
+// action=send, checked again by the server before anything is sent (the
+// file's lines may have become duplicates since), and only its ready lines sent.
+void import_confirmation(Html& h, const PageContext& context, const ImportView& view, std::size_t ready) {
+  h << "<form method=\"post\" action=\"/import\" enctype=\"multipart/form-data\" id=\"import-confirm\">";
+  csrf_field(h, context);
+  // The first line break after <textarea> is dropped by the HTML parser: one is added so the file's own survives.
+  h << "<textarea name=\"csv\" hidden readonly>\n" << h.e(view.checked_csv) << "</textarea>";
+  if (view.send_anyway) h << "<input type=\"hidden\" name=\"force\" value=\"1\">";
+  h << "<p>" << h.t(N_("The lines to fix are never sent: correct them in the file and import it again.")) << "</p>"
+    << "<p><button type=\"submit\" name=\"action\" value=\"send\">"
+    << h.e(fill_in(h.tr(N_("Send the {1} line(s) that are ready")), {std::to_string(ready)})) << "</button></p></form>";
+}
+
 }  // namespace
 
 std::string import_page(const PageContext& context, const ImportView& view) {
   Html h(context.text);
   page_start(h, context, h.tr(N_("Import seized firearms (CSV)")), false);
   field_errors(h, view.error);
-  if (view.checks != nullptr) import_results(h, *view.checks, view.sent);
+  if (view.checks != nullptr) {
+    import_results(h, *view.checks, view.sent);
+    std::size_t ready = 0;
+    for (const auto& check : *view.checks) ready += check.ok() ? 1 : 0;
+    if (view.sent.empty() && ready > 0 && !view.checked_csv.empty()) import_confirmation(h, context, view, ready);
+  }
   // multipart: the file is sent as it is, never decoded as a form field.
   h << "<form method=\"post\" action=\"/import\" enctype=\"multipart/form-data\" id=\"import-form\">";
   csrf_field(h, context);
   h << "<div class=\"field\"><label for=\"f-csv\">" << h.t(N_("CSV file of seized firearms")) << "</label>"
-    << "<input id=\"f-csv\" name=\"csv\" type=\"file\" accept=\".csv,text/csv\" required aria-describedby=\"f-csv-help\">"
-    << "<small id=\"f-csv-help\">"
-    << h.e(fill_in(h.tr(N_("One firearm per line; the first line names the columns (below). The desk takes files of up to "
-                            "{1} KiB; `fpx trace import` takes larger ones (up to {2} lines).")),
-                   {std::to_string(kMaxRequestBodyBytes / 1024), std::to_string(cli::kMaxImportLines)}))
+    // The limit is written into the input for desk.js, which refuses a
+    // larger file before it is sent (the server refuses it again, 413).
+    << "<input id=\"f-csv\" name=\"csv\" type=\"file\" accept=\".csv,text/csv\" required aria-describedby=\"f-csv-help\""
+    << " data-max-bytes=\"" << std::to_string(cli::kMaxImportBytes) << "\" data-message-size=\""
+    << h.e(fill_in(h.tr(N_("The file is larger than the desk imports at once ({1} KiB, {2} lines of firearms): "
+                            "split it into files of at most {2} lines and import each one.")),
+                   {std::to_string(cli::kMaxImportBytes / 1024), std::to_string(cli::kMaxImportLines)}))
+    << "\"><small id=\"f-csv-help\">"
+    << h.e(fill_in(h.tr(N_("One firearm per line; the first line names the columns (below). The desk and `fpx trace "
+                            "import` take files of up to {1} KiB and {2} lines: split a larger seizure into several "
+                            "files.")),
+                   {std::to_string(cli::kMaxImportBytes / 1024), std::to_string(cli::kMaxImportLines)}))
     << "</small></div>";
   h << "<div class=\"field\"><label><input type=\"checkbox\" name=\"force\" value=\"1\"> "
     << h.t(N_("Send a line even when it repeats an open request of our state")) << "</label></div>";

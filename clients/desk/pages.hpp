@@ -74,6 +74,11 @@ struct ImportView {
   const Error* error = nullptr;
   const std::vector<cli::ImportCheck>* checks = nullptr;
   std::vector<ImportLineSent> sent;  // per check when the lines were sent; empty when only checked
+  // The file just checked, offered back (escaped, in a hidden field) with a
+  // button that sends its ready lines: the officer confirms exactly the
+  // drafts shown, without choosing the file again. Empty: no such button.
+  std::string_view checked_csv;
+  bool send_anyway = false;  // the checked file's "send even when it repeats" box, carried to the confirmation
 };
 std::string import_page(const PageContext& context, const ImportView& view);
 

@@ -76,8 +76,25 @@ function checkAttachments() {
   input.addEventListener('change', check);
 }
 
+// The import page's CSV (issue 17): a file over the desk's limit is refused
+// here, with the page's own translated message, before it is sent: the
+// server answers 413 without reading it, which a browser may show as a
+// broken connection instead of the page.
+function checkImportFile() {
+  const input = document.getElementById('f-csv');
+  if (!input) return;
+  const check = () => {
+    const file = (input.files || [])[0];
+    const message = file && file.size > Number(input.dataset.maxBytes) ? input.dataset.messageSize : '';
+    input.setCustomValidity(message);
+    if (message) input.reportValidity();
+  };
+  input.addEventListener('change', check);
+}
+
 document.addEventListener('DOMContentLoaded', () => {
   followDeliveries();
   followCompleteness();
   checkAttachments();
+  checkImportFile();
 });
