@@ -55,7 +55,7 @@ Result<bool> repeats_stored(Store& store, const MessageId& id, const OpenedEnvel
 
 Result<std::optional<MessageId>> find_open_duplicate(Store& store, const OpenedEnvelope& opened,
                                                      const CountryCode& requesting, std::int64_t now_ms) {
-  auto found = open_duplicates(store, opened, requesting, now_ms);
+  auto found = open_duplicates(store, opened, requesting, now_ms, 1);
   if (!found) return std::move(found).take_error();
   if (found->empty()) return std::optional<MessageId>();
   return std::optional<MessageId>(found->front());
@@ -95,7 +95,8 @@ Status record_request_keys(Store& store, const OpenedEnvelope& opened, const Cou
 }
 
 Result<std::vector<MessageId>> open_duplicates(Store& store, const OpenedEnvelope& opened,
-                                               const CountryCode& requesting, std::int64_t submitted_by_ms) {
+                                               const CountryCode& requesting, std::int64_t submitted_by_ms,
+                                               std::size_t max_found) {
   std::vector<MessageId> found;
   if (opened.type != wire::MessageType::TRACING_REQUEST) return found;
   const auto keys = request_keys(opened.message.header(), opened.message.body().getTracingRequest());
@@ -107,6 +108,7 @@ Result<std::vector<MessageId>> open_duplicates(Store& store, const OpenedEnvelop
     auto repeated = repeats_stored(store, candidate.request_id, opened);
     if (!repeated) return std::move(repeated).take_error();
     if (*repeated) found.push_back(candidate.request_id);
+    if (found.size() == max_found) break;
   }
   return found;
 }

@@ -56,7 +56,9 @@ Result<std::optional<MessageId>> find_open_duplicate(Store& store, const OpenedE
 // that `opened` repeats, newest first (at most kMaxDuplicateCandidates
 // sharing a key examined): what a resend of `opened` may have named in its first receipt,
 // so that the receipt is given again byte for byte (receipt_group.cpp).
+// `max_found` stops the envelope reads early when fewer are wanted.
 Result<std::vector<MessageId>> open_duplicates(Store& store, const OpenedEnvelope& opened,
-                                               const CountryCode& requesting, std::int64_t submitted_by_ms);
+                                               const CountryCode& requesting, std::int64_t submitted_by_ms,
+                                               std::size_t max_found = kMaxDuplicateCandidates);
 
 }  // namespace fpx::broker
