@@ -29,6 +29,7 @@ cell disclosed (each printed); 2: unusable input.
 import argparse
 import json
 import math
+import os
 import sys
 from datetime import datetime, timezone
 
@@ -235,6 +236,25 @@ def audit(records, protection_override=None):
     return len(targets), disclosed
 
 
+# The summary in the reader's language (FPX_LANG=fr|en, as deploy/demo.sh
+# sets it); the DISCLOSED/INCONSISTENT markers stay as they are for scripts.
+ENGLISH = {
+    "audited": "{records} statistics record(s) ({years} of them year tables), {suppressed} suppressed cell(s) audited",
+    "disclosed": "DISCLOSED: {label} lies in [{low}, {high}], below the threshold and narrower than the protection "
+                 "range {p}",
+    "narrowed": "{count} suppressed cell(s) can be worked out from what was published",
+    "safe": "no suppressed cell that may be small can be narrowed below the protection range",
+}
+FRENCH = {
+    "audited": "{records} enregistrement(s) statistique(s) (dont {years} tableau(x) annuel(s)), "
+               "{suppressed} cellule(s) masquée(s) auditée(s)",
+    "disclosed": "DISCLOSED : {label} se situe dans [{low}, {high}], sous le seuil et dans un intervalle plus étroit "
+                 "que la marge de protection {p}",
+    "narrowed": "{count} cellule(s) masquée(s) peuvent être déduites de ce qui a été publié",
+    "safe": "aucune cellule masquée pouvant être petite ne peut être resserrée sous la marge de protection",
+}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("feed", help="JSON array of statistics records")
@@ -251,17 +271,15 @@ def main():
         print(f"INCONSISTENT: {error}")
         return 1
     years = sum(1 for r in records if is_year(r))
-    print(f"{len(records)} statistics record(s) ({years} of them year tables), {suppressed} suppressed cell(s) "
-          "audited")
+    say = FRENCH if os.environ.get("FPX_LANG", "en").lower().startswith("fr") else ENGLISH
+    print(say["audited"].format(records=len(records), years=years, suppressed=suppressed))
     for label, low, high, p in disclosed:
-        print(f"DISCLOSED: {label} lies in [{low}, {high}], below the threshold and narrower than the protection "
-              f"range {p}")
+        print(say["disclosed"].format(label=label, low=low, high=high, p=p))
     if disclosed:
-        print(f"{len(disclosed)} suppressed cell(s) can be worked out from what was published")
+        print(say["narrowed"].format(count=len(disclosed)))
         return 1
-    print("no suppressed cell that may be small can be narrowed below the protection range")
+    print(say["safe"])
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())
