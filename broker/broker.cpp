@@ -71,7 +71,8 @@ Result<std::unique_ptr<Broker>> Broker::create(const BrokerConfig& config, Clock
   impl->audit_enrollment_refusals();
   // Before serving: a store migrated to the duplicate-request keys gets the
   // keys of its open requests, so none of them goes unnoticed.
-  if (auto backfilled = backfill_request_keys(*impl->store, now); !backfilled) {
+  // The clock read again: a standby may have waited in open_*_store for hours.
+  if (auto backfilled = backfill_request_keys(*impl->store, impl->loop_clock.read()); !backfilled) {
     return std::move(backfilled).take_error();
   }
   if (impl->config.limits.verify_workers > 0) {

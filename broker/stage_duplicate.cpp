@@ -4,6 +4,8 @@
 #include <cstring>
 #include <set>
 
+#include <spdlog/spdlog.h>
+
 #include "fpx/aligned_reader.hpp"
 #include "fpx/crypto.hpp"
 #include "fpx/duplicate_request.hpp"
@@ -68,21 +70,17 @@ std::vector<RequestKey> request_keys(wire::Header::Reader header, wire::TracingR
   const auto add = [&](const RequestKey& key) {
     if (keys.size() < kMaxDuplicateKeys && seen.insert(key).second) keys.push_back(key);
   };
-  // Channel references first: there are at most 16, and they must not be
-  // crowded out by a request's many firearms.
   for (auto reference : header.getOtherChannelReferences()) {
     const auto normalised = normalise_identifier(text(reference.getReference()));
     if (normalised.empty()) continue;
     add(key_of("fpx duplicate channel", {std::to_string(static_cast<unsigned>(reference.getChannel())), normalised}));
   }
-  for (auto state : request.getRequestedStates()) {
-    const auto country = text(state.getCountry());
-    for (auto firearm : request.getFirearms()) {
-      const auto serial = normalise_identifier(text(firearm.getSerialNumber()));
-      if (serial.empty()) continue;  // two of one make cannot be told apart
-      add(key_of("fpx duplicate firearm", {country, serial, normalise_identifier(text(firearm.getManufacturer()))}));
-      if (keys.size() == kMaxDuplicateKeys) return keys;
-    }
+  // The firearm alone, not (state, firearm): a valid request's keys then
+  // all fit, and the state in common is checked on the candidate.
+  for (auto firearm : request.getFirearms()) {
+    const auto serial = normalise_identifier(text(firearm.getSerialNumber()));
+    if (serial.empty()) continue;  // two of one make cannot be told apart
+    add(key_of("fpx duplicate firearm", {serial, normalise_identifier(text(firearm.getManufacturer()))}));
   }
   return keys;
 }
@@ -120,18 +118,27 @@ Status backfill_request_keys(Store& store, std::int64_t now_ms) {
   auto rows = store.lifecycle_submitted_between(now_ms - kDuplicateLookbackMs, now_ms + 1);
   if (!rows) return std::move(rows).take_error();
   if (auto begun = store.begin(Durability::required); !begun) return begun;
+  std::size_t keyed = 0;
+  std::size_t unreadable = 0;
   auto filled = [&]() -> Status {
     std::set<MessageId> done;
     for (const auto& row : *rows) {
-      if (finished(row.state) || !done.insert(row.request_id).second) continue;
+      if (!done.insert(row.request_id).second) continue;
+      auto rows_of = store.lifecycle_of(row.request_id);
+      if (!rows_of) return std::move(rows_of).take_error();
+      if (std::all_of(rows_of->begin(), rows_of->end(), [](const LifecycleRow& r) { return finished(r.state); })) {
+        continue;
+      }
+      auto stored = store.find_message(row.request_id);
+      if (!stored) return std::move(stored).take_error();
       auto envelope = store.message_envelope(row.request_id);
       if (!envelope) return std::move(envelope).take_error();
-      if (!envelope->has_value() || (*envelope)->empty()) continue;
+      if (!stored->has_value() || !envelope->has_value() || (*envelope)->empty()) continue;
       auto keys = read_message<wire::Envelope>(
           **envelope, Framing::flat, "stored envelope",
-          [&](wire::Envelope::Reader stored) -> Result<std::vector<RequestKey>> {
-            auto header_data = stored.getHeader();
-            auto body_data = stored.getBody();
+          [&](wire::Envelope::Reader envelope_reader) -> Result<std::vector<RequestKey>> {
+            auto header_data = envelope_reader.getHeader();
+            auto body_data = envelope_reader.getBody();
             return read_message<wire::Header>(
                 ByteView(header_data.begin(), header_data.size()), Framing::single_segment, "stored header",
                 [&](wire::Header::Reader header) -> Result<std::vector<RequestKey>> {
@@ -143,17 +150,32 @@ Status backfill_request_keys(Store& store, std::int64_t now_ms) {
                       });
                 });
           });
-      if (!keys) return std::move(keys).take_error();
-      if (auto stored = store.insert_request_keys(row.request_id, row.requester_country, row.submitted_at_ms, *keys);
-          !stored) {
-        return stored;
+      if (!keys) {
+        // One damaged row costs its own duplicate notes, never the broker's start.
+        ++unreadable;
+        spdlog::warn("duplicate-request keys: request {} could not be read ({}); it will not be named as an "
+                     "open duplicate: check the store with fpx-admin check",
+                     row.request_id.hex(), keys.error().describe());
+        continue;
       }
+      // Keyed at the request's own arrival, as a new request is (a forward's later row is not its age).
+      if (auto inserted =
+              store.insert_request_keys(row.request_id, row.requester_country, (*stored)->stored_at_ms, *keys);
+          !inserted) {
+        return inserted;
+      }
+      ++keyed;
     }
     if (auto marked = store.finish_request_keys_backfill(); !marked) return marked;
     return store.commit();
   }();
-  if (!filled) store.rollback();
-  return filled;
+  if (!filled) {
+    store.rollback();
+    return filled;
+  }
+  spdlog::info("duplicate-request keys: {} open request(s) keyed after the store's migration, {} unreadable", keyed,
+               unreadable);
+  return {};
 }
 
 }  // namespace fpx::broker

@@ -401,6 +401,13 @@ Status Workflow::apply(const OpenedEnvelope& opened, const EnrolledParticipant& 
     spdlog::debug("lifecycle of {} for {}: {} -> {}", request_id->hex(), row.requested_country.str(), before,
                   row.state);
   }
+  // Closed or withdrawn for every state: no later request repeats it, so
+  // its duplicate-request keys go (a state's closed cases cost no lookups).
+  if (!rows->empty() && std::all_of(rows->begin(), rows->end(), [](const LifecycleRow& row) {
+        return row.state == "closed" || row.state == "withdrawn";
+      })) {
+    if (auto deleted = store_.delete_request_keys(*request_id); !deleted) return deleted;
+  }
 
   return {};
 }

@@ -1,6 +1,7 @@
 // Schema 10: duplicate-request keys (broker/stage_duplicate.hpp), so that a
 // new tracing request reads only the requests that share a key with it.
 #include <algorithm>
+#include <tuple>
 
 #include "sqlite_store.hpp"
 
@@ -10,12 +11,17 @@ namespace sqlite {
 Status SqliteStore::insert_request_keys(const MessageId& request_id, const CountryCode& requester_country,
                                         std::int64_t submitted_at_ms, std::span<const RequestKey> keys) {
   if (auto lost = transaction_lost()) return *std::move(lost);
+  if (keys.empty()) return {};
+  auto stored = find_message(request_id);
+  if (!stored) return std::move(stored).take_error();
+  if (!stored->has_value()) return make_error(ErrorCode::internal, "duplicate-request keys for a message not stored");
+  const std::int64_t seq = (*stored)->seq;
   for (const auto& key : keys) {
     Query query(insert_request_key_.get());
     query.bind(1, std::string_view(requester_country.str()))
         .bind(2, ByteView(key.data(), key.size()))
         .bind(3, submitted_at_ms)
-        .bind(4, ByteView(request_id.bytes));
+        .bind(4, seq);
     if (auto status = done(query.step(), "registering a duplicate-request key"); !status) return status;
   }
   return {};
@@ -41,20 +47,17 @@ Result<std::vector<KeyedRequest>> SqliteStore::open_requests_with_keys(const Cou
       if (rc != SQLITE_ROW) return fail(rc, "looking up requests with a duplicate-request key");
       auto id = message_id_from(query.blob(0));
       if (!id) return damaged("request id");
-      found.push_back({*id, query.integer(1)});
+      found.push_back({*id, query.integer(1), query.integer(2)});
     }
   }
-  std::stable_sort(found.begin(), found.end(), [](const KeyedRequest& a, const KeyedRequest& b) {
-    return a.submitted_at_ms > b.submitted_at_ms;
+  std::sort(found.begin(), found.end(), [](const KeyedRequest& a, const KeyedRequest& b) {
+    return std::tie(a.submitted_at_ms, a.seq) > std::tie(b.submitted_at_ms, b.seq);
   });
-  std::vector<KeyedRequest> distinct;
-  for (const auto& request : found) {
-    if (distinct.size() == limit) break;
-    const bool seen = std::any_of(distinct.begin(), distinct.end(),
-                                  [&](const KeyedRequest& other) { return other.request_id == request.request_id; });
-    if (!seen) distinct.push_back(request);
-  }
-  return distinct;
+  found.erase(std::unique(found.begin(), found.end(),
+                          [](const KeyedRequest& a, const KeyedRequest& b) { return a.seq == b.seq; }),
+              found.end());
+  if (found.size() > limit) found.resize(limit);
+  return found;
 }
 
 Result<bool> SqliteStore::request_keys_backfill_pending() {
@@ -66,6 +69,13 @@ Result<bool> SqliteStore::request_keys_backfill_pending() {
 Status SqliteStore::finish_request_keys_backfill() {
   if (auto lost = transaction_lost()) return *std::move(lost);
   return exec(db_.get(), "UPDATE request_keys_backfill SET pending = 0", path_);
+}
+
+Status SqliteStore::delete_request_keys(const MessageId& request_id) {
+  if (auto lost = transaction_lost()) return *std::move(lost);
+  Query query(delete_request_keys_.get());
+  query.bind(1, ByteView(request_id.bytes));
+  return done(query.step(), "deleting a request's duplicate-request keys");
 }
 
 }  // namespace sqlite

@@ -74,6 +74,8 @@ Result<std::vector<MessageId>> SqliteStore::purge_bodies(const RetentionPurge& p
       query.bind(1, row.seq);
       if (auto step_done = done(query.step(), "purging a body"); !step_done) return std::move(step_done).take_error();
     }
+    // Its duplicate-request keys hash the serial numbers the body held.
+    if (auto keys = delete_request_keys(row.id); !keys) return std::move(keys).take_error();
     {
       Query query(mark->get());
       query.bind(1, row.seq).bind(2, std::string_view(reason));

@@ -12,6 +12,7 @@ constexpr int kSchemaVersion = 10;  // 2: log_nodes; 3: feed, checkpoints; 4: le
                                    // 6: fewer writes per message (no AUTOINCREMENT, a leaf's parts as one value)
                                    // 7: receipt groups; 8: civil society's early warnings and their clock
                                    // 9: serial ranges on the watch list (issue 14)
+                                   // 10: duplicate-request keys (stage_duplicate.hpp)
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE messages (
@@ -560,8 +561,8 @@ ALTER TABLE watched_serials ADD COLUMN range_high INTEGER;
 // Schema version 10: duplicate-request keys (broker/stage_duplicate.hpp).
 // A new request looks up the few requests of its state that share a key
 // with it, instead of reading every open request's envelope (which made
-// each tracing request cost a scan of 90 days of lifecycle rows). A store
-// migrated with requests in it is marked for the broker's backfill at start.
+// each tracing request cost a scan of 90 days of lifecycle rows). Every
+// store is marked for the broker's one backfill at start (a no-op on a new one).
 constexpr const char* kRequestKeysSchema = R"sql(
 CREATE TABLE request_keys (
   requester_country TEXT NOT NULL,
@@ -571,7 +572,7 @@ CREATE TABLE request_keys (
   PRIMARY KEY (requester_country, key, submitted_at_ms, request_seq)
 ) WITHOUT ROWID;
 CREATE TABLE request_keys_backfill (pending INTEGER NOT NULL);
-INSERT INTO request_keys_backfill SELECT EXISTS (SELECT 1 FROM lifecycle);
+INSERT INTO request_keys_backfill VALUES (1);
 )sql";
 
 Status migrate_from_version_7(sqlite3* db, const std::string& path) {

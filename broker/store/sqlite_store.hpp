@@ -213,6 +213,7 @@ class SqliteStore final : public Store {
                                                            std::int64_t from_ms, std::int64_t to_ms,
                                                            const MessageId& except, std::size_t limit) override;
   Result<bool> request_keys_backfill_pending() override;
+  Status delete_request_keys(const MessageId& request_id) override;
   Status finish_request_keys_backfill() override;
 
   // feed_log.cpp
@@ -352,6 +353,7 @@ class SqliteStore final : public Store {
   StatementPtr match_serial_;
   StatementPtr insert_request_key_;
   StatementPtr open_requests_with_key_;
+  StatementPtr delete_request_keys_;
   StatementPtr active_watched_serials_;
   StatementPtr bytes_stored_since_;
   StatementPtr watched_serials_added_since_;

@@ -52,7 +52,7 @@ Result<std::vector<KeyedRequest>> PostgresStore::open_requests_with_keys(const C
   for (int i = 0; i < rows->size(); ++i) {
     auto id = MessageId::from_bytes(rows->blob(i, 0));
     if (!id) return damaged("request id");
-    found.push_back({*id, rows->integer(i, 1)});
+    found.push_back({*id, rows->integer(i, 1), rows->integer(i, 2)});
   }
   return found;
 }
@@ -67,6 +67,14 @@ Result<bool> PostgresStore::request_keys_backfill_pending() {
 Status PostgresStore::finish_request_keys_backfill() {
   if (auto lost = transaction_lost()) return *std::move(lost);
   return exec("UPDATE request_keys_backfill SET pending = 0", "marking the duplicate-request keys complete");
+}
+
+Status PostgresStore::delete_request_keys(const MessageId& request_id) {
+  if (auto lost = transaction_lost()) return *std::move(lost);
+  auto rows = run(sql::kDeleteRequestKeys, Params().add(ByteView(request_id.bytes)),
+                  "deleting a request's duplicate-request keys");
+  if (!rows) return std::move(rows).take_error();
+  return {};
 }
 
 }  // namespace fpx::broker::pg

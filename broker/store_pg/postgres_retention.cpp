@@ -43,6 +43,8 @@ Result<std::vector<MessageId>> PostgresStore::purge_bodies(const RetentionPurge&
     if (!id) return damaged("a message id in messages");
     const std::int64_t stored_at_ms = rows->integer(i, 2);
     if (auto done = exec(kPurgeSql, Params().add(seq), "purging a body"); !done) return std::move(done).take_error();
+    // Its duplicate-request keys hash the serial numbers the body held.
+    if (auto keys = delete_request_keys(*id); !keys) return std::move(keys).take_error();
     if (auto done = exec(kMarkDeliveriesSql, Params().add(seq).add_text(reason),
                          "marking a purged message's deliveries");
         !done) {

@@ -238,7 +238,9 @@ UPDATE schema_version SET version = 4;
 
 // Version 5, as SQLite's schema 10 (broker/store/schema.cpp
 // kRequestKeysSchema): duplicate-request keys, and a mark for the broker's
-// backfill of the requests stored before them.
+// backfill of the requests stored before them. Always marked: a standby of
+// a new version migrates while the old leader still serves, and keys
+// nothing; the backfill runs once it leads (cheap on an empty store).
 constexpr const char* kMigrationV5 = R"sql(
 CREATE TABLE request_keys (
   requester_country TEXT NOT NULL,
@@ -248,7 +250,7 @@ CREATE TABLE request_keys (
   PRIMARY KEY (requester_country, key, submitted_at_ms, request_seq)
 );
 CREATE TABLE request_keys_backfill (pending BIGINT NOT NULL);
-INSERT INTO request_keys_backfill SELECT CASE WHEN EXISTS (SELECT 1 FROM lifecycle) THEN 1 ELSE 0 END;
+INSERT INTO request_keys_backfill VALUES (1);
 UPDATE schema_version SET version = 5;
 )sql";
 

@@ -290,15 +290,23 @@ inline constexpr Statement kInsertRequestKeys{
     "INSERT INTO request_keys (requester_country, key, submitted_at_ms, request_seq) "
     "SELECT $1::text, substring($2::bytea FROM i * 16 + 1 FOR 16), $3::bigint, m.seq FROM messages AS m, "
     "generate_series(0, length($2::bytea) / 16 - 1) AS i WHERE m.message_id = $4::bytea ON CONFLICT DO NOTHING"};
+// Each key's newest `limit` open requests (an index range per key, as
+// SQLite's loop), then each request once, newest first.
 inline constexpr Statement kOpenRequestsWithKeys{
     "open_requests_with_keys",
-    "SELECT m.message_id, k.submitted_at_ms FROM request_keys AS k JOIN messages AS m ON m.seq = k.request_seq "
-    "WHERE k.requester_country = $1::text AND k.key IN (SELECT substring($2::bytea FROM i * 16 + 1 FOR 16) "
-    "FROM generate_series(0, length($2::bytea) / 16 - 1) AS i) AND k.submitted_at_ms BETWEEN $3::bigint AND "
-    "$4::bigint AND m.message_id <> $5::bytea AND EXISTS (SELECT 1 FROM lifecycle AS l WHERE l.request_seq = "
-    "k.request_seq AND l.state NOT IN ('closed', 'withdrawn')) "
-    "GROUP BY m.message_id, k.submitted_at_ms, k.request_seq "
-    "ORDER BY k.submitted_at_ms DESC, k.request_seq DESC LIMIT $6::bigint"};
+    "SELECT DISTINCT c.message_id, c.submitted_at_ms, c.request_seq FROM "
+    "(SELECT substring($2::bytea FROM i * 16 + 1 FOR 16) AS key "
+    "FROM generate_series(0, length($2::bytea) / 16 - 1) AS i) AS q "
+    "CROSS JOIN LATERAL (SELECT m.message_id, k.submitted_at_ms, k.request_seq FROM request_keys AS k "
+    "JOIN messages AS m ON m.seq = k.request_seq WHERE k.requester_country = $1::text AND k.key = q.key "
+    "AND k.submitted_at_ms BETWEEN $3::bigint AND $4::bigint AND m.message_id <> $5::bytea "
+    "AND EXISTS (SELECT 1 FROM lifecycle AS l WHERE l.request_seq = k.request_seq "
+    "AND l.state NOT IN ('closed', 'withdrawn')) "
+    "ORDER BY k.submitted_at_ms DESC, k.request_seq DESC LIMIT $6::bigint) AS c "
+    "ORDER BY c.submitted_at_ms DESC, c.request_seq DESC LIMIT $6::bigint"};
+inline constexpr Statement kDeleteRequestKeys{
+    "delete_request_keys",
+    "DELETE FROM request_keys WHERE request_seq = (SELECT seq FROM messages WHERE message_id = $1::bytea)"};
 
 inline constexpr const Statement* kAll[] = {
     &kFindMessage, &kLogSize, &kInsertMessage, &kInsertRecordLeaf, &kLogEdge, &kLogLeafHash, &kLogNode,
@@ -310,7 +318,7 @@ inline constexpr const Statement* kAll[] = {
     &kLastStatisticsPeriod, &kStatisticsAwaitingReveal, &kRecordStatisticsRun, &kPublishedStatisticsPeriod, &kNextFeedSequence, &kAppendFeed,
     &kFeedPage, &kAppendCheckpoint, &kLatestCheckpoint,
     &kInsertWarning, &kAcknowledgeWarning, &kWarningsDue, &kMarkWarningReminded, &kWarningsBetween,
-    &kInsertRequestKeys, &kOpenRequestsWithKeys,
+    &kInsertRequestKeys, &kOpenRequestsWithKeys, &kDeleteRequestKeys,
 };
 
 }  // namespace fpx::broker::pg::sql

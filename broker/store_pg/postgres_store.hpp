@@ -298,6 +298,7 @@ class PostgresStore final : public Store {
                                                            std::int64_t from_ms, std::int64_t to_ms,
                                                            const MessageId& except, std::size_t limit) override;
   Result<bool> request_keys_backfill_pending() override;
+  Status delete_request_keys(const MessageId& request_id) override;
   Status finish_request_keys_backfill() override;
   Result<std::vector<LifecycleRow>> lifecycle_submitted_between(std::int64_t from_ms, std::int64_t to_ms) override;
   Result<std::optional<StatisticsStart>> statistics_start() override;

@@ -24,18 +24,19 @@ inline constexpr std::int64_t kDuplicateLookbackMs = 90LL * 24 * 3'600'000;
 // (newest first): a state that files the same firearm again and again
 // cannot make each new request cost thousands of envelope decodes.
 inline constexpr std::size_t kMaxDuplicateCandidates = 64;
-// Keys kept per request, at most: one per (requested state, serial-numbered
-// firearm) and one per channel reference. A request may name 256 states and
-// 1000 firearms; the first pairs in message order are keyed, so a request
-// of that size costs bounded rows and lookups (duplicates beyond them are
-// not looked for: documented in docs/PROTOCOL.md section 6.2).
+// Keys per request, at most: one per serial-numbered firearm and one per
+// channel reference. Above the 1000 firearms and 16 references a valid
+// request may hold (validate_message.cpp), so no valid request is cut; a
+// guard on the rows and lookups one message can cost.
 inline constexpr std::size_t kMaxDuplicateKeys = 1024;
 
-// The keys of a tracing request (wire order, deduplicated, at most
-// kMaxDuplicateKeys): SHA-256 over a domain-separated, normalised identity
-// (fpx/duplicate_request.hpp normalise_identifier), first 16 bytes. Two
-// requests that repeats_request() matches share a key; a shared key is only
-// a candidate, confirmed by repeats_request() on the stored envelope.
+// The keys of a tracing request (channel references, then firearms, in
+// wire order, deduplicated, at most kMaxDuplicateKeys): SHA-256 over a
+// domain-separated, normalised identity (fpx/duplicate_request.hpp
+// normalise_identifier), first 16 bytes. Two requests that
+// repeats_request() matches share a key; a shared key is only a candidate
+// (the state in common is not in it), confirmed by repeats_request() on
+// the stored envelope.
 std::vector<RequestKey> request_keys(wire::Header::Reader header, wire::TracingRequest::Reader request);
 
 // Registers a just-stored tracing request's keys under its requesting state.

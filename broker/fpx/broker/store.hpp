@@ -117,6 +117,7 @@ using RequestKey = std::array<std::uint8_t, 16>;
 struct KeyedRequest {
   MessageId request_id;
   std::int64_t submitted_at_ms = 0;
+  std::int64_t seq = 0;  // the message row's: ties of one batch's millisecond, newest last stored
 };
 
 // One requested state's lifecycle of a tracing request (DOMAIN.md
@@ -320,7 +321,8 @@ class Store {
                                      std::int64_t submitted_at_ms, std::span<const RequestKey> keys) = 0;
   // Requests of `requester_country` stored under any of `keys`, submitted
   // in [from_ms, to_ms], other than `except`, with a lifecycle row not yet
-  // closed or withdrawn: each once, newest first, at most `limit`.
+  // closed or withdrawn: each once, newest first (submission time, then
+  // seq), at most `limit` read per key and returned.
   virtual Result<std::vector<KeyedRequest>> open_requests_with_keys(const CountryCode& requester_country,
                                                                     std::span<const RequestKey> keys, std::int64_t from_ms,
                                                                    std::int64_t to_ms, const MessageId& except,
@@ -329,6 +331,9 @@ class Store {
   // to SQLite schema 10 / PostgreSQL 5) still need their keys; the broker
   // fills them in at start (backfill_request_keys) and marks it done.
   virtual Result<bool> request_keys_backfill_pending() = 0;
+  // A request closed or withdrawn for every requested state, or whose body
+  // retention purged, is no longer compared: its keys go.
+  virtual Status delete_request_keys(const MessageId& request_id) = 0;
   virtual Status finish_request_keys_backfill() = 0;
   // Civil society's early warnings (broker/store/warnings.cpp): one row
   // per warning, the first acknowledgement dates it (later ones change

@@ -609,6 +609,68 @@ TEST_CASE("Each store keeps the tracing lifecycle and its clocks") {
   CHECK(start->since_ms == 0);
 }
 
+// Duplicate requests (issue 17): a request's keys, the lookup of open
+// requests sharing one, and their removal; the same answers on both stores.
+TEST_CASE("Each store finds open requests sharing a duplicate key once each newest first and only its own state's") {
+  FPX_EACH_STORE;
+  auto store = under_test.open();
+  for (std::uint8_t n = 1; n <= 4; ++n) insert_committed(*store, make_message(n, {"gh.focal-point"}));
+  const auto lifecycle = [](std::uint8_t n, const char* requester_country, const char* state) {
+    LifecycleRow row;
+    row.request_id = message_id(n);
+    row.requested_country = CountryCode("GH");
+    row.requester = ParticipantId(std::string(requester_country) == "SN" ? "sn.focal-point" : "ne.focal-point");
+    row.requester_country = CountryCode(requester_country);
+    row.priority = "routine";
+    row.state = state;
+    row.submitted_at_ms = kNowMs;
+    row.ack_due_ms = kNowMs + 1000;
+    row.response_due_ms = kNowMs + 5000;
+    row.updated_at_ms = kNowMs;
+    return row;
+  };
+  RequestKey a{};
+  a.fill(0xaa);
+  RequestKey b{};
+  b.fill(0xbb);
+  const RequestKey unused{};
+  require_ok(store->begin());
+  require_ok(store->insert_lifecycle(lifecycle(1, "SN", "submitted")));
+  require_ok(store->insert_lifecycle(lifecycle(2, "SN", "acknowledged")));
+  require_ok(store->insert_lifecycle(lifecycle(3, "SN", "closed")));
+  require_ok(store->insert_lifecycle(lifecycle(4, "NE", "submitted")));
+  require_ok(store->insert_request_keys(message_id(1), CountryCode("SN"), kNowMs, std::vector<RequestKey>{a}));
+  require_ok(store->insert_request_keys(message_id(2), CountryCode("SN"), kNowMs + 1, std::vector<RequestKey>{a, b}));
+  require_ok(store->insert_request_keys(message_id(3), CountryCode("SN"), kNowMs + 2, std::vector<RequestKey>{a}));
+  require_ok(store->insert_request_keys(message_id(4), CountryCode("NE"), kNowMs + 2, std::vector<RequestKey>{a, b}));
+  require_ok(store->commit());
+  const auto ids = [&](std::vector<RequestKey> keys, std::int64_t from_ms, std::uint8_t except, std::size_t limit) {
+    std::vector<MessageId> out;
+    for (const auto& found :
+         must(store->open_requests_with_keys(CountryCode("SN"), keys, from_ms, kNowMs + 10, message_id(except), limit))) {
+      out.push_back(found.request_id);
+    }
+    return out;
+  };
+  // Request 2 under both keys comes once; 3 is closed; 4 is Niger's.
+  CHECK(ids({a, b}, kNowMs, 9, 10) == std::vector<MessageId>{message_id(2), message_id(1)});
+  CHECK(ids({b}, kNowMs, 9, 10) == std::vector<MessageId>{message_id(2)});
+  CHECK(ids({unused}, kNowMs, 9, 10).empty());
+  CHECK(ids({a, b}, kNowMs, 2, 10) == std::vector<MessageId>{message_id(1)});  // the request itself, excepted
+  CHECK(ids({a, b}, kNowMs + 1, 9, 10) == std::vector<MessageId>{message_id(2)});  // the window's start
+  CHECK(ids({a, b}, kNowMs, 9, 1) == std::vector<MessageId>{message_id(2)});       // the limit
+  require_ok(store->begin());
+  require_ok(store->delete_request_keys(message_id(2)));
+  require_ok(store->commit());
+  CHECK(ids({a, b}, kNowMs, 9, 10) == std::vector<MessageId>{message_id(1)});
+  // A new store is marked for the broker's one backfill (a no-op there), and then not again.
+  CHECK(must(store->request_keys_backfill_pending()));
+  require_ok(store->begin());
+  require_ok(store->finish_request_keys_backfill());
+  require_ok(store->commit());
+  CHECK_FALSE(must(store->request_keys_backfill_pending()));
+}
+
 // Issue 12 item 5: civil society's early warnings and their clock.
 TEST_CASE("Each store keeps an early warning's clock dates its first acknowledgement and reminds once") {
   FPX_EACH_STORE;
