@@ -20,6 +20,7 @@
 
 using namespace fpx;
 using namespace std::chrono_literals;
+using test::TestPki;
 using wire::MessageType;
 
 TEST_CASE("The records a real broker signs are the bytes of the public records codec") {
@@ -32,7 +33,11 @@ TEST_CASE("The records a real broker signs are the bytes of the public records c
   auto senegal = test::connect_client(broker, pki, "sn.focal-point");
   REQUIRE(senegal->submit(test::seal_sample(pki.identity("sn.focal-point"), MessageType::CAMPAIGN_REPORT)).ok());
   auto burkina = test::connect_client(broker, pki, "bf.focal-point");
-  REQUIRE(burkina->submit(test::seal_sample(pki.identity("bf.focal-point"), MessageType::ALERT)).ok());
+  // Addressed to the broker's configured region "Sahel" (the sample's ECOWAS is not one).
+  auto alert = test::seal_changed(pki.identity("bf.focal-point"), MessageType::ALERT, [](auto header, auto) {
+    header.initRecipients(1)[0].setRegion("Sahel");
+  });
+  REQUIRE(burkina->submit(alert).ok());
 
   auto observer = client::ObserverClient::connect(pki.identity("cso.sahel-watch"), test::observer_options(broker, pki));
   REQUIRE(observer.ok());
