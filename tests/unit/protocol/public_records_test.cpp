@@ -126,6 +126,29 @@ TEST_CASE("Every public record kind survives its round trip through the codec by
   }
 }
 
+TEST_CASE("A year statistics record with its linked periods survives its round trip") {
+  StatisticsRecord year = statistics_record();
+  year.period = "year";
+  year.counted_at_ms.reset();
+  year.grid = "month";
+  year.periods = {{"2026-03-01T00:00:00Z", 12}, {"2026-04-01T00:00:00Z", 15}};
+  year.warnings = {};
+  const std::string text = encode_record(year);
+  auto decoded = decode_record(text);
+  REQUIRE(decoded);
+  REQUIRE(decoded->record);
+  const auto& read = std::get<StatisticsRecord>(*decoded->record);
+  CHECK(read.grid == std::optional<std::string>("month"));
+  REQUIRE(read.periods.size() == 2);
+  CHECK(read.periods[1].sequence == 15);
+  CHECK_FALSE(read.counted_at_ms);
+  CHECK(text.find("earlyWarnings") == std::string::npos);
+  CHECK(encode_record(*decoded->record) == text);
+  auto object = nlohmann::json::parse(text);
+  object.erase("grid");
+  CHECK(error_of(object).find("\"grid\" is missing") != std::string::npos);
+}
+
 TEST_CASE("The decoded statistics record holds the tables the broker wrote") {
   const StatisticsRecord original = statistics_record();
   auto decoded = decode_record(encode_record(original));
