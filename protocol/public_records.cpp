@@ -562,4 +562,69 @@ Result<DecodedRecord> decode_record(std::string_view signed_json) {
   return decoded;
 }
 
+Result<RecordHead> decode_record_head(std::string_view signed_json) {
+  if (signed_json.size() > kMaxPublicRecordBytes) {
+    return make_error(ErrorCode::too_large, "its signed JSON is " + std::to_string(signed_json.size()) +
+                                                " bytes, more than " + std::to_string(kMaxPublicRecordBytes));
+  }
+  json root;
+  try {
+    root = parse_strict(signed_json);
+  } catch (const ParseRefusal& refusal) {
+    return make_error(ErrorCode::malformed, refusal.what);
+  } catch (const json::exception& exception) {
+    return make_error(ErrorCode::malformed, std::string("its signed text is not JSON: ") + exception.what());
+  }
+  if (!root.is_object()) return make_error(ErrorCode::malformed, "its signed JSON is not an object");
+  // Messages as the observer library has always given them ("its ... is not ...").
+  std::optional<Error> error;
+  auto whole = [&](const char* name) -> std::optional<std::uint64_t> {
+    auto found = root.find(name);
+    if (found == root.end() || error) return std::nullopt;
+    if (!found->is_number_unsigned() || found->get<std::uint64_t>() > kMaxExactWholeNumber) {
+      error = make_error(ErrorCode::malformed, std::string("its \"") + name + "\" is not a whole number");
+      return std::nullopt;
+    }
+    return found->get<std::uint64_t>();
+  };
+  auto digest = [&](const char* name) -> std::optional<Sha256Digest> {
+    auto found = root.find(name);
+    if (found == root.end() || error) return std::nullopt;
+    std::optional<Bytes> bytes;
+    if (found->is_string()) bytes = from_hex(found->get_ref<const std::string&>());
+    if (!bytes || bytes->size() != Sha256Digest{}.size()) {
+      error = make_error(ErrorCode::malformed, std::string("its \"") + name + "\" is not 64 hex digits");
+      return std::nullopt;
+    }
+    Sha256Digest out{};
+    std::copy(bytes->begin(), bytes->end(), out.begin());
+    return out;
+  };
+  auto text = [&](const char* name, std::size_t limit) -> std::optional<std::string> {
+    auto found = root.find(name);
+    if (found == root.end() || error) return std::nullopt;
+    if (!found->is_string() || found->get_ref<const std::string&>().size() > limit) {
+      error = make_error(ErrorCode::malformed, std::string("its \"") + name + "\" is not a string of at most " +
+                                                   std::to_string(limit) + " bytes");
+      return std::nullopt;
+    }
+    return found->get<std::string>();
+  };
+  RecordHead head;
+  auto sequence = whole("sequence");
+  auto kind = text("kind", kMaxRecordTextBytes);
+  head.log_index = whole("logIndex");
+  head.leaf_hash = digest("leafHash");
+  head.message_log_index = whole("messageLogIndex");
+  head.message_leaf_hash = digest("messageLeafHash");
+  head.tree_size = whole("treeSize");
+  head.note = text("note", kMaxRecordNoteBytes);
+  if (error) return *error;
+  if (!sequence) return make_error(ErrorCode::malformed, "its signed JSON has no \"sequence\"");
+  if (!kind) return make_error(ErrorCode::malformed, "its signed JSON has no \"kind\"");
+  head.sequence = *sequence;
+  head.kind = std::move(*kind);
+  return head;
+}
+
 }  // namespace fpx::records

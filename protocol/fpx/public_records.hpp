@@ -206,4 +206,29 @@ struct DecodedRecord {
 // or a field's limit. Says nothing about the signature: check it first.
 Result<DecodedRecord> decode_record(std::string_view signed_json);
 
+// What every record may carry about its place in the feed and the log,
+// read before its kind's fields (the observer library checks these on every
+// record, of any kind, even one this version does not know).
+// Whole numbers above this are refused: a reader that holds JSON numbers as
+// doubles (JavaScript, Cap'n Proto's JsonCodec) cannot compare them exactly.
+inline constexpr std::uint64_t kMaxExactWholeNumber = 9007199254740992;  // 2^53
+
+struct RecordHead {
+  std::uint64_t sequence = 0;
+  std::string kind;
+  std::optional<std::uint64_t> log_index;          // "logIndex"
+  std::optional<Sha256Digest> leaf_hash;           // "leafHash" (unbound records)
+  std::optional<std::uint64_t> message_log_index;  // "messageLogIndex"
+  std::optional<Sha256Digest> message_leaf_hash;   // "messageLeafHash"
+  std::optional<std::uint64_t> tree_size;          // "treeSize" (checkpoints)
+  std::optional<std::string> note;                 // "note" (checkpoints)
+};
+
+// The head of a record's signed JSON, with the same parse as decode_record
+// (one object, no key twice, bounded nesting and size); each of these fields
+// may be absent but is refused (`malformed`, naming it) when of another type,
+// a whole number above kMaxExactWholeNumber included. "sequence" and "kind"
+// are required.
+Result<RecordHead> decode_record_head(std::string_view signed_json);
+
 }  // namespace fpx::records

@@ -362,3 +362,33 @@ TEST_CASE("Hostile record texts are typed refusals") {
 }
 
 }  // namespace fpx::records
+
+namespace fpx::records {
+
+TEST_CASE("The head of any record is read with its leaves and refused when one is mistyped") {
+  auto head = decode_record_head(encode_record(one_of_each_kind()[3]));
+  REQUIRE(head);
+  CHECK(head->sequence == 4);
+  CHECK(head->kind == "public-alert");
+  CHECK(head->log_index == std::optional<std::uint64_t>(10));
+  CHECK(head->message_log_index == std::optional<std::uint64_t>(9));
+  CHECK(head->message_leaf_hash == std::optional<Sha256Digest>(digest_of(0xcd)));
+  CHECK_FALSE(head->leaf_hash);
+  auto unknown = decode_record_head("{\"kind\":\"weather\",\"sequence\":9,\"rain\":[true]}");
+  REQUIRE(unknown);
+  CHECK(unknown->kind == "weather");
+  auto beyond = decode_record_head("{\"kind\":\"weather\",\"sequence\":9,\"logIndex\":9007199254740993}");
+  REQUIRE_FALSE(beyond);
+  CHECK(beyond.error().message.find("\"logIndex\" is not a whole number") != std::string::npos);
+  auto fraction = decode_record_head("{\"kind\":\"checkpoint\",\"sequence\":1.5}");
+  REQUIRE_FALSE(fraction);
+  CHECK(fraction.error().message.find("\"sequence\" is not a whole number") != std::string::npos);
+  auto twice = decode_record_head("{\"kind\":\"checkpoint\",\"sequence\":1,\"kind\":\"statistics\"}");
+  REQUIRE_FALSE(twice);
+  CHECK(twice.error().message.find("\"kind\" twice") != std::string::npos);
+  auto no_kind = decode_record_head("{\"sequence\":1}");
+  REQUIRE_FALSE(no_kind);
+  CHECK(no_kind.error().message.find("no \"kind\"") != std::string::npos);
+}
+
+}  // namespace fpx::records
