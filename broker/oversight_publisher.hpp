@@ -24,6 +24,7 @@
 #include "fpx/envelope.hpp"
 #include "fpx/identity.hpp"
 #include "fpx/process_statistics.hpp"
+#include "fpx/public_records.hpp"
 #include "loop_clock.hpp"
 #include "pending_writes.hpp"
 #include "statistics_worker.hpp"
@@ -46,8 +47,6 @@ inline constexpr int kObserverReceiveQueue = 64;
 // Largest frame the observers endpoint takes off the wire (disconnects beyond).
 inline constexpr std::int64_t kObserverMaxFrameBytes = 64 * 1024;
 
-// Whether a feed record is also the transparency log's next leaf.
-enum class AsLeaf { no, yes };
 // Whether the timer transaction that signed a checkpoint was committed.
 enum class CommitOutcome { committed, rolled_back };
 
@@ -100,9 +99,12 @@ class OversightPublisher {
   void answer_observers(zmq::socket_t& observers);
 
  private:
-  Status publish_record(const std::string& kind, nlohmann::json record, AsLeaf as_leaf = AsLeaf::no);
+  // Numbers, signs and appends a record (and, for every kind but the
+  // checkpoints, its own leaf: records::is_leaf_kind), encoded by the one
+  // codec of protocol/fpx/public_records.hpp.
+  Status publish_record(records::PublicRecord record);
   // Issue 12: the public-alert-status record of a cancel whose alert is on the feed.
-  Status publish_alert_cancelled(const OpenedEnvelope& opened, nlohmann::json record);
+  Status publish_alert_cancelled(const OpenedEnvelope& opened, const records::MessageLeaf& message);
   // The start of the oldest period of `period` not yet published; none before any tracing.
   Result<std::optional<std::int64_t>> first_unpublished_period(const StatisticsPeriod& period);
   // One period's tables from the store, for the statistics thread; none when

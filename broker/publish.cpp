@@ -4,12 +4,12 @@
 // nothing reaches the feed unless a line below names it.
 #include <algorithm>
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "oversight_publisher.hpp"
 #include "public_effects.hpp"
 #include "fpx/cosignature.hpp"
+#include "fpx/public_records.hpp"
 #include "fpx/transparency_log.hpp"
 
 namespace fpx::broker {
@@ -46,22 +46,26 @@ const char* alert_kind_name(wire::AlertKind kind) {
 
 }  // namespace
 
-Status OversightPublisher::publish_record(const std::string& kind, nlohmann::json record, AsLeaf as_leaf) {
+Status OversightPublisher::publish_record(records::PublicRecord record) {
   auto sequence = store_.next_feed_sequence();
   if (!sequence) return std::move(sequence).take_error();
+  const records::RecordKind kind = records::kind_of(record);
   // The sequence is inside the signed bytes: records cannot be reordered or replayed.
-  record["sequence"] = *sequence;
-  record["kind"] = kind;
+  std::visit([&](auto& typed) { typed.sequence = *sequence; }, record);
   std::optional<std::uint64_t> leaf_index;
-  if (as_leaf == AsLeaf::yes) {
+  if (records::is_leaf_kind(kind)) {
     // The record names its own leaf, so that every observer can prove the
     // broker showed everyone the same figures.
     auto size = store_.log_size();
     if (!size) return std::move(size).take_error();
     leaf_index = *size;
-    record["logIndex"] = *leaf_index;
+    std::visit(
+        [&](auto& typed) {
+          if constexpr (requires { typed.log_index; }) typed.log_index = *leaf_index;
+        },
+        record);
   }
-  std::string text = record.dump();
+  std::string text = records::encode_record(record);
   if (leaf_index) {
     auto appended = store_.append_record_leaf(public_record_leaf_data(text), *sequence, now_ms());
     if (!appended) return std::move(appended).take_error();
@@ -69,7 +73,7 @@ Status OversightPublisher::publish_record(const std::string& kind, nlohmann::jso
   }
   FeedRow row;
   row.sequence = *sequence;
-  row.kind = kind;
+  row.kind = std::string(records::kind_name(kind));
   row.record.assign(text.begin(), text.end());
   Ed25519Signature signature = identity_.signing_key().sign(feed_signing_input(row.record));
   row.signature.assign(signature.begin(), signature.end());
@@ -79,33 +83,31 @@ Status OversightPublisher::publish_record(const std::string& kind, nlohmann::jso
 Status OversightPublisher::publish_message(const OpenedEnvelope& opened, const InsertedMessage& inserted) {
   auto leaf = store_.log_node(0, inserted.log_index);
   if (!leaf) return std::move(leaf).take_error();
-  // The record is a leaf of its own (publish_record, AsLeaf::yes), bound to
-  // its exact bytes, and names the message's salted leaf beside it: the
-  // figures an observer is shown are the ones logged, and the message is
-  // logged too. (Before this, the record carried only the message's leaf,
-  // whose salts are never published: its inclusion proved that some leaf
-  // existed, not what the record says.)
-  nlohmann::json record;
-  record["messageLogIndex"] = inserted.log_index;
-  record["messageLeafHash"] = to_hex(*leaf);
+  // The record is a leaf of its own (publish_record: every kind but the
+  // checkpoints), bound to its exact bytes, and names the message's salted
+  // leaf beside it: the figures an observer is shown are the ones logged,
+  // and the message is logged too. (Before this, the record carried only
+  // the message's leaf, whose salts are never published: its inclusion
+  // proved that some leaf existed, not what the record says.)
+  const records::MessageLeaf message{inserted.log_index, *leaf};
   auto body = opened.message.body();
   if (opened.type == wire::MessageType::CAMPAIGN_REPORT) {
     // A campaign report is public as its focal point published it.
     auto report = body.getCampaignReport();
-    record["country"] = report.getCountry().cStr();
-    record["commission"] = report.getCommission().cStr();
-    record["regions"] = nlohmann::json::array();
-    for (auto region : report.getRegions()) record["regions"].push_back(region.cStr());
-    record["periodStart"] = day_of(report.getPeriodStart());
-    record["periodEnd"] = day_of(report.getPeriodEnd());
-    record["weaponsCollected"] = report.getWeaponsCollected();
-    record["weaponsDestroyed"] = report.getWeaponsDestroyed();
-    record["communityPartners"] = nlohmann::json::array();
-    for (auto partner : report.getCommunityPartners()) record["communityPartners"].push_back(partner.cStr());
-    return publish_record("campaign-report", std::move(record), AsLeaf::yes);
+    records::CampaignReportRecord record;
+    record.message = message;
+    record.country = report.getCountry().cStr();
+    record.commission = report.getCommission().cStr();
+    for (auto region : report.getRegions()) record.regions.push_back(region.cStr());
+    record.period_start = day_of(report.getPeriodStart());
+    record.period_end = day_of(report.getPeriodEnd());
+    record.weapons_collected = report.getWeaponsCollected();
+    record.weapons_destroyed = report.getWeaponsDestroyed();
+    for (auto partner : report.getCommunityPartners()) record.community_partners.push_back(partner.cStr());
+    return publish_record(std::move(record));
   }
   if (opened.type == wire::MessageType::ALERT && body.getAlert().getKind() == wire::AlertKind::CANCEL) {
-    return publish_alert_cancelled(opened, std::move(record));
+    return publish_alert_cancelled(opened, message);
   }
   if (opened.type == wire::MessageType::FIGURES_STATEMENT) {
     // Issue 12: a state's right of reply, published whole (authorize checked
@@ -115,12 +117,14 @@ Status OversightPublisher::publish_message(const OpenedEnvelope& opened, const I
     auto period = store_.published_statistics_period(statement.getPeriodStartMs());
     if (!period) return std::move(period).take_error();
     if (!period->has_value()) return make_error(ErrorCode::internal, "the statement's period is no longer published");
-    record["country"] = statement.getCountry().cStr();
-    record["period"] = (*period)->period;
-    record["periodStart"] = utc_time_text(statement.getPeriodStartMs());
-    record["statisticsSequence"] = (*period)->feed_sequence;
-    record["text"] = statement.getText().cStr();
-    return publish_record("figures-statement", std::move(record), AsLeaf::yes);
+    records::FiguresStatementRecord record;
+    record.message = message;
+    record.country = statement.getCountry().cStr();
+    record.period = (*period)->period;
+    record.period_start = utc_time_text(statement.getPeriodStartMs());
+    record.statistics_sequence = (*period)->feed_sequence;
+    record.text = statement.getText().cStr();
+    return publish_record(std::move(record));
   }
   if (opened.type == wire::MessageType::ALERT && body.getAlert().getPublishable()) {
     // The redacted alert: kind, issuing state, a configured region (or the
@@ -130,18 +134,20 @@ Status OversightPublisher::publish_message(const OpenedEnvelope& opened, const I
     auto alert = body.getAlert();
     std::string region = opened.signer.participant.country.str();
     if (config_.regions.count(alert.getRegion().cStr()) != 0) region = alert.getRegion().cStr();
-    record["alertKind"] = alert_kind_name(alert.getKind());
-    record["issuingCountry"] = opened.signer.participant.country.str();
-    record["region"] = region;
-    record["month"] = month_of(alert.getOccurredOn());
-    record["validUntil"] = day_of(alert.getValidUntil());
-    record["publicSummary"] = alert.getPublicSummary().cStr();
-    return publish_record("public-alert", std::move(record), AsLeaf::yes);
+    records::PublicAlertRecord record;
+    record.message = message;
+    record.alert_kind = alert_kind_name(alert.getKind());
+    record.issuing_country = opened.signer.participant.country.str();
+    record.region = region;
+    record.month = month_of(alert.getOccurredOn());
+    record.valid_until = day_of(alert.getValidUntil());
+    record.public_summary = alert.getPublicSummary().cStr();
+    return publish_record(std::move(record));
   }
   return {};
 }
 
-Status OversightPublisher::publish_alert_cancelled(const OpenedEnvelope& opened, nlohmann::json record) {
+Status OversightPublisher::publish_alert_cancelled(const OpenedEnvelope& opened, const records::MessageLeaf& message) {
   // A cancel shows on the feed only as the status of an alert the feed
   // already carries: a cancel of an alert that was never public publishes
   // nothing, so the feed never tells that a private alert existed.
@@ -153,13 +159,15 @@ Status OversightPublisher::publish_alert_cancelled(const OpenedEnvelope& opened,
   if (!cancelled) return std::move(cancelled).take_error();
   if (!cancelled->has_value() || !(*cancelled)->body_kept || !(*cancelled)->publishable) return {};
   auto cancel = opened.message.body().getAlert();
-  record["status"] = "cancelled";
-  record["alertMessageLogIndex"] = (*cancelled)->message_log_index;
-  record["issuingCountry"] = opened.signer.participant.country.str();
-  record["day"] = utc_time_text(now_ms()).substr(0, 10);
+  records::PublicAlertStatusRecord record;
+  record.message = message;
+  record.status = "cancelled";
+  record.alert_message_log_index = (*cancelled)->message_log_index;
+  record.issuing_country = opened.signer.participant.country.str();
+  record.day = utc_time_text(now_ms()).substr(0, 10);
   // The cancel's own public text, only if its state marked it publishable.
-  record["publicSummary"] = cancel.getPublishable() ? cancel.getPublicSummary().cStr() : "";
-  return publish_record("public-alert-status", std::move(record), AsLeaf::yes);
+  record.public_summary = cancel.getPublishable() ? cancel.getPublicSummary().cStr() : "";
+  return publish_record(std::move(record));
 }
 
 void OversightPublisher::publish_checkpoint_if_grown() {
@@ -192,11 +200,11 @@ void OversightPublisher::publish_checkpoint_if_grown() {
     row.note = sign_checkpoint(config_.oversight.origin, *size, *root, config_.oversight.origin, identity_.signing_key());
     row.created_at_ms = now_ms();
     if (auto stored = store_.append_checkpoint(row); !stored) return stored;
-    nlohmann::json record;
-    record["treeSize"] = *size;
-    record["rootHash"] = to_hex(*root);
-    record["note"] = row.note;
-    if (auto appended = publish_record("checkpoint", std::move(record)); !appended) return appended;
+    records::CheckpointRecord record;
+    record.tree_size = *size;
+    record.root_hash = *root;
+    record.note = row.note;
+    if (auto appended = publish_record(std::move(record)); !appended) return appended;
     if (witnesses_) checkpoint_to_witness_ = WitnessRound{.tree_size = *size, .root = *root, .note = row.note};
     return store_.release_savepoint();
   }();
@@ -327,12 +335,12 @@ Status OversightPublisher::publish_cosignatures() {
   auto publish = [&](WitnessRound& round) -> Status {
     // A record of its own after the checkpoint's: the checkpoint record is
     // signed and never rewritten, and the cosignatures come seconds later.
-    nlohmann::json record;
-    record["treeSize"] = round.tree_size;
-    record["rootHash"] = to_hex(round.root);
-    record["note"] = round.note;
-    record["witnesses"] = round.signed_by;
-    if (auto appended = publish_record("cosigned-checkpoint", std::move(record)); !appended) return appended;
+    records::CosignedCheckpointRecord record;
+    record.tree_size = round.tree_size;
+    record.root_hash = round.root;
+    record.note = round.note;
+    record.witnesses = round.signed_by;
+    if (auto appended = publish_record(std::move(record)); !appended) return appended;
     round.published = true;
     return {};
   };

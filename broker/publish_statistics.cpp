@@ -18,6 +18,7 @@
 #include "fpx/process_statistics.hpp"
 #include "fpx/warning_statistics.hpp"
 #include "oversight_publisher.hpp"
+#include "fpx/public_records.hpp"
 #include "secondary_suppression.hpp"
 #include "statistics_worker.hpp"
 
@@ -272,42 +273,40 @@ Result<std::uint64_t> OversightPublisher::write_statistics(const StatisticsPerio
     for (std::size_t i = 0; i < tables.cells.size(); ++i) tables.cells[i].suppressed = done.job.tables.cells[i].suppressed;
   }
   const auto& clocks = config_.clocks;
-  nlohmann::json record{
-      {"period", year ? std::string("year") : period.name},
-      {"periodStart", iso_time(start_ms)},
-      {"periodEnd", iso_time(year ? done.job.end_ms : period.end_of(start_ms))},
-      {"final", true},
-      {"asOf", iso_time(now_ms())},
-      {"method", disclosure::kMethod},
-      {"threshold", done.job.threshold},
-      {"protectionRange", done.job.protection},
-      {"bandHours", {{"answeredWithin30Days", disclosure::kAnsweredBandHours}}},
-      {"clocksHours",
-       {{"urgentAcknowledge", hours(clocks.urgent_acknowledge_ms)},
-        {"urgentRespond", hours(clocks.urgent_respond_ms)},
-        {"routineAcknowledge", hours(clocks.routine_acknowledge_ms)},
-        {"routineRespond", hours(clocks.routine_respond_ms)},
-        {"warningAcknowledge", hours(clocks.warning_acknowledge_ms)}}},
-  };
+  records::StatisticsRecord record;
+  record.period = year ? std::string("year") : period.name;
+  record.period_start = iso_time(start_ms);
+  record.period_end = iso_time(year ? done.job.end_ms : period.end_of(start_ms));
+  record.final = true;
+  record.as_of = iso_time(now_ms());
+  record.method = std::string(disclosure::kMethod);
+  record.threshold = done.job.threshold;
+  record.protection_range = done.job.protection;
+  record.answered_band_hours = disclosure::kAnsweredBandHours;
+  record.clocks_hours = {.urgent_acknowledge = hours(clocks.urgent_acknowledge_ms),
+                         .urgent_respond = hours(clocks.urgent_respond_ms),
+                         .routine_acknowledge = hours(clocks.routine_acknowledge_ms),
+                         .routine_respond = hours(clocks.routine_respond_ms),
+                         .warning_acknowledge = hours(clocks.warning_acknowledge_ms)};
   if (year) {
     // The period records the year sums, so a reader can check the sums and audit them together.
-    record["grid"] = period.name;
-    record["periods"] = nlohmann::json::array();
+    record.grid = period.name;
     for (const auto& linked : done.job.linked) {
-      record["periods"].push_back({{"periodStart", iso_time(linked.start_ms)}, {"sequence", linked.feed_sequence}});
+      record.periods.push_back({.period_start = iso_time(linked.start_ms), .sequence = linked.feed_sequence});
     }
   } else {
-    record["countedAtMs"] = done.job.counted_at_ms;
+    record.counted_at_ms = done.job.counted_at_ms;
   }
-  disclosure::write_tables(record, tables);
-  disclosure::write_warning_tables(record, done.job.warnings);
+  record.tables = std::move(tables);
+  record.warnings = done.job.warnings;
   auto sequence = store_.next_feed_sequence();
   if (!sequence) return std::move(sequence).take_error();
-  if (auto published = publish_record("statistics", std::move(record), AsLeaf::yes); !published) {
+  const std::size_t cell_count = record.tables.cells.size();
+  if (auto published = publish_record(std::move(record)); !published) {
     return std::move(published).take_error();
   }
   spdlog::info("statistics: {} from {}: {} cells, {} suppressed beyond the primary ones to stop differencing",
-               year ? "year" : period.name, iso_time(start_ms), tables.cells.size(), *done.secondary);
+               year ? "year" : period.name, iso_time(start_ms), cell_count, *done.secondary);
   return *sequence;
 }
 

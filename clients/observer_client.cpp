@@ -7,10 +7,8 @@
 #include <cmath>
 #include <cstring>
 #include <optional>
-#include <set>
 #include <utility>
 
-#include <capnp/compat/json.h>
 #include <capnp/message.h>
 #include <kj/exception.h>
 #include <openssl/evp.h>
@@ -21,6 +19,7 @@
 #include "fpx/transparency_log.hpp"
 #include "fpx/trust_store.hpp"
 #include "fpx/frames.hpp"
+#include "fpx/public_records.hpp"
 
 namespace fpx::client {
 
@@ -28,41 +27,11 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// A signed record is a small JSON object; nesting deeper than this is not a
-// record the broker writes, and the parser must not recurse without bound.
-constexpr std::size_t kRecordJsonNesting = 16;
-// Doubles hold every integer up to 2^53 exactly: a record sequence or log
-// index above that cannot be compared reliably, so it is refused.
-constexpr double kMaxExactInteger = 9007199254740992.0;
-
-std::string text_of(capnp::Text::Reader text) { return std::string(text.cStr(), text.size()); }
-
 std::string millis(std::chrono::milliseconds duration) { return std::to_string(duration.count()) + " ms"; }
 
 // An ObserverReply as plain values (fpx/frames.hpp decodes it): no Cap'n
 // Proto reader outlives the buffer it reads.
 using Reply = ObserverReply;
-
-// A JSON number that is a whole number in [0, 2^53]: the only numbers a
-// record's sequence or log index can be.
-std::optional<std::uint64_t> whole_number(capnp::JsonValue::Reader value) {
-  if (!value.isNumber()) return std::nullopt;
-  const double number = value.getNumber();
-  if (!std::isfinite(number) || number < 0 || number > kMaxExactInteger || std::floor(number) != number) {
-    return std::nullopt;
-  }
-  return static_cast<std::uint64_t>(number);
-}
-
-// A SHA-256 digest as 64 hex digits, as records carry leaf hashes.
-std::optional<Sha256Digest> digest_of(capnp::JsonValue::Reader value) {
-  if (!value.isString()) return std::nullopt;
-  auto bytes = from_hex(text_of(value.getString()));
-  if (!bytes || bytes->size() != Sha256Digest{}.size()) return std::nullopt;
-  Sha256Digest digest{};
-  std::copy(bytes->begin(), bytes->end(), digest.begin());
-  return digest;
-}
 
 Error record_error(ErrorCode code, std::uint64_t sequence, const std::string& what) {
   return make_error(code, "feed record " + std::to_string(sequence) + " refused: " + what);
@@ -90,70 +59,29 @@ Result<FeedRecord> verify_feed_record(const Ed25519PublicKey& broker_key, std::u
     return record_error(ErrorCode::bad_signature, sequence,
                         "its signature does not verify with the broker's key (altered, or not from this broker)");
   }
-  capnp::MallocMessageBuilder json_message;
-  auto root = json_message.initRoot<capnp::JsonValue>();
-  try {
-    capnp::JsonCodec codec;
-    codec.setMaxNestingDepth(kRecordJsonNesting);
-    codec.decodeRaw(kj::arrayPtr(signed_record.data(), signed_record.size()), root);
-  } catch (const kj::Exception& exception) {
-    return record_error(ErrorCode::malformed, sequence,
-                        std::string("its signed text is not JSON: ") + exception.getDescription().cStr());
-  }
-  if (!root.isObject()) return record_error(ErrorCode::malformed, sequence, "its signed JSON is not an object");
-
+  // The fields every record shares, through the one codec of the feed's
+  // records (protocol/fpx/public_records.hpp): one JSON object, no key
+  // twice, bounded nesting, whole numbers up to 2^53.
+  auto head = records::decode_record_head(signed_record);
+  if (!head) return record_error(head.error().code, sequence, head.error().message);
   FeedRecord record;
   record.sequence = sequence;
   record.kind = std::move(kind);
-  std::optional<std::uint64_t> signed_sequence;
-  std::optional<std::string> signed_kind;
-  std::set<std::string> names;
-  for (auto field : root.asReader().getObject()) {
-    const std::string name = text_of(field.getName());
-    // Parsers disagree on which of two equal keys wins; a signed record must
-    // mean one thing to every reader.
-    if (!names.insert(name).second) {
-      return record_error(ErrorCode::malformed, sequence, "its signed JSON has the key \"" + name + "\" twice");
-    }
-    auto value = field.getValue();
-    if (name == "sequence") {
-      signed_sequence = whole_number(value);
-      if (!signed_sequence) return record_error(ErrorCode::malformed, sequence, "its \"sequence\" is not a whole number");
-    } else if (name == "kind") {
-      if (!value.isString()) return record_error(ErrorCode::malformed, sequence, "its \"kind\" is not a string");
-      signed_kind = text_of(value.getString());
-    } else if (name == "logIndex") {
-      record.log_index = whole_number(value);
-      if (!record.log_index) return record_error(ErrorCode::malformed, sequence, "its \"logIndex\" is not a whole number");
-    } else if (name == "leafHash" || name == "messageLeafHash") {
-      auto hash = digest_of(value);
-      if (!hash) return record_error(ErrorCode::malformed, sequence, "its \"" + name + "\" is not 64 hex digits");
-      (name == "leafHash" ? record.leaf_hash : record.message_leaf_hash) = *hash;
-    } else if (name == "messageLogIndex") {
-      record.message_log_index = whole_number(value);
-      if (!record.message_log_index) {
-        return record_error(ErrorCode::malformed, sequence, "its \"messageLogIndex\" is not a whole number");
-      }
-    } else if (name == "treeSize") {
-      record.tree_size = whole_number(value);
-      if (!record.tree_size) return record_error(ErrorCode::malformed, sequence, "its \"treeSize\" is not a whole number");
-    } else if (name == "note") {
-      if (!value.isString()) return record_error(ErrorCode::malformed, sequence, "its \"note\" is not a string");
-      record.note = text_of(value.getString());
-    }
-  }
+  record.log_index = head->log_index;
+  record.leaf_hash = head->leaf_hash;
+  record.message_log_index = head->message_log_index;
+  record.message_leaf_hash = head->message_leaf_hash;
+  record.tree_size = head->tree_size;
+  record.note = std::move(head->note);
   // The frame's sequence and kind are not signed; only the JSON's are. They
   // must agree, or a valid record could be replayed under another number.
-  if (!signed_sequence || *signed_sequence != sequence) {
+  if (head->sequence != sequence) {
     return record_error(ErrorCode::malformed, sequence,
-                        signed_sequence ? "its signed JSON says sequence " + std::to_string(*signed_sequence)
-                                        : std::string("its signed JSON has no \"sequence\""));
+                        "its signed JSON says sequence " + std::to_string(head->sequence));
   }
-  if (!signed_kind || *signed_kind != record.kind) {
+  if (head->kind != record.kind) {
     return record_error(ErrorCode::malformed, sequence,
-                        signed_kind ? "it is framed as \"" + record.kind + "\" but its signed JSON says \"" +
-                                          *signed_kind + "\""
-                                    : std::string("its signed JSON has no \"kind\""));
+                        "it is framed as \"" + record.kind + "\" but its signed JSON says \"" + head->kind + "\"");
   }
   // A record of an accepted message names its leaf; a public record the
   // broker wrote itself (logIndex alone) is its own leaf.

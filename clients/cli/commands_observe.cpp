@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "feed_store.hpp"
+#include "fpx/public_records.hpp"
 #include "fpx/public_statistics.hpp"
 #include "outgoing.hpp"
 #include "render.hpp"
@@ -49,6 +50,26 @@ std::string shorten(std::string text, std::size_t limit) {
 
 // One line for people: what the record says, by kind.
 std::string summary_of(const client::FeedRecord& record) {
+  // The kinds summarised by their fields, through the one codec of the
+  // feed's records; a record it refuses (or a newer kind) is shown by its
+  // fields as they are, below.
+  if (auto decoded = records::decode_record(record.signed_record); decoded && decoded->record) {
+    auto checkpoint_summary = [](std::uint64_t tree_size, const Sha256Digest& root) {
+      return "tree size " + std::to_string(tree_size) + ", root " + to_hex(root).substr(0, 16) + "...";
+    };
+    if (const auto* checkpoint = std::get_if<records::CheckpointRecord>(&*decoded->record)) {
+      return checkpoint_summary(checkpoint->tree_size, checkpoint->root_hash);
+    }
+    if (const auto* cosigned = std::get_if<records::CosignedCheckpointRecord>(&*decoded->record)) {
+      // As the broker lists them; a profile's witnesses are checked on the head (fpx log verify).
+      return checkpoint_summary(cosigned->tree_size, cosigned->root_hash) + ", cosigned by [" +
+             std::to_string(cosigned->witnesses.size()) + " items]";
+    }
+    if (const auto* statistics = std::get_if<records::StatisticsRecord>(&*decoded->record)) {
+      return statistics->period + " from " + statistics->period_start +
+             (statistics->final ? " (final)" : " (as of " + statistics->as_of + ")");
+    }
+  }
   auto fields = json_object_fields(record.signed_record);
   if (!fields) return "(unreadable: " + fields.error().message + ")";
   std::string summary;
@@ -115,24 +136,25 @@ void check_checkpoint_record(client::ObserverClient& observer, const Profile& pr
                              const client::FeedRecord& record, const Checkpoint& now,
                              std::vector<std::string>& failures) {
   const std::string name = "checkpoint record " + std::to_string(record.sequence);
-  auto fields = json_object_fields(record.signed_record);
-  if (!fields) return;  // verify_feed_record read it already
-  const auto* note = find_field(*fields, "note");
-  const auto* size = find_field(*fields, "treeSize");
-  const auto* root = find_field(*fields, "rootHash");
-  if (note == nullptr || !note->is_string || size == nullptr || !size->is_number || root == nullptr) {
-    failures.push_back(name + " lacks its note, treeSize or rootHash");
+  // Through the one codec of the feed's records (protocol/fpx/public_records.hpp).
+  auto decoded = records::decode_record(record.signed_record);
+  const auto* checkpoint = decoded && decoded->record ? std::get_if<records::CheckpointRecord>(&*decoded->record)
+                                                      : nullptr;
+  if (checkpoint == nullptr) {
+    failures.push_back(name + " lacks its note, treeSize or rootHash" +
+                       (decoded ? std::string() : " (" + decoded.error().message + ")"));
     return;
   }
-  auto published = client::verify_checkpoint_note(note->text, profile.log_origin, observer.broker_key());
+  auto published = client::verify_checkpoint_note(checkpoint->note, profile.log_origin, observer.broker_key());
   if (!published) {
     failures.push_back(name + ": its note does not verify: " + published.error().message);
     return;
   }
   const Checkpoint& old = published->checkpoint;
-  if (static_cast<double>(old.size) != size->number || to_hex(old.root) != root->text) {
-    failures.push_back(name + " says tree size " + size->display + " and root " + root->display +
-                       " but its signed note says " + std::to_string(old.size) + " and " + to_hex(old.root));
+  if (old.size != checkpoint->tree_size || old.root != checkpoint->root_hash) {
+    failures.push_back(name + " says tree size " + std::to_string(checkpoint->tree_size) + " and root " +
+                       to_hex(checkpoint->root_hash) + " but its signed note says " + std::to_string(old.size) +
+                       " and " + to_hex(old.root));
     return;
   }
   if (old.size > now.size) {

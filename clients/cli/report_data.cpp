@@ -1,4 +1,5 @@
 #include "report_data.hpp"
+#include "fpx/public_records.hpp"
 #include "fpx/warning_statistics.hpp"
 
 #include <algorithm>
@@ -275,16 +276,67 @@ std::vector<const RowStatistics*> StatisticsRecord::table(std::string_view name)
   return found;
 }
 
+namespace {
+
+// A cancel's status (issue 12), applied to the alerts once all are read.
+struct AlertStatus {
+  std::int64_t alert_message_log_index;
+  std::string status;
+  std::string day;
+  std::string public_summary;
+};
+
+// Where a typed record of the feed goes in the report's data.
+void read_typed_record(const records::PublicRecord& record, ReportData& data, std::vector<AlertStatus>& statuses) {
+  if (const auto* campaign = std::get_if<records::CampaignReportRecord>(&record)) {
+    CampaignReport report;
+    report.sequence = campaign->sequence;
+    report.country = campaign->country;
+    report.commission = campaign->commission;
+    report.regions = campaign->regions;
+    report.period_start = campaign->period_start;
+    report.period_end = campaign->period_end;
+    report.weapons_collected = static_cast<std::int64_t>(campaign->weapons_collected);
+    report.weapons_destroyed = static_cast<std::int64_t>(campaign->weapons_destroyed);
+    report.community_partners = campaign->community_partners;
+    data.campaigns.push_back(std::move(report));
+  } else if (const auto* published = std::get_if<records::PublicAlertRecord>(&record)) {
+    PublicAlert alert;
+    alert.sequence = published->sequence;
+    alert.alert_kind = published->alert_kind;
+    alert.issuing_country = published->issuing_country;
+    alert.region = published->region;
+    alert.month = published->month;
+    // Issue 12's fields: absent from records of brokers before it.
+    alert.valid_until = published->valid_until.value_or("");
+    alert.public_summary = published->public_summary.value_or("");
+    if (published->message) alert.message_log_index = static_cast<std::int64_t>(published->message->log_index);
+    data.alerts.push_back(std::move(alert));
+  } else if (const auto* status = std::get_if<records::PublicAlertStatusRecord>(&record)) {
+    statuses.push_back({static_cast<std::int64_t>(status->alert_message_log_index), status->status, status->day,
+                        status->public_summary});
+  } else if (const auto* figures = std::get_if<records::FiguresStatementRecord>(&record)) {
+    FiguresStatement statement;
+    statement.sequence = figures->sequence;
+    statement.country = figures->country;
+    statement.period = figures->period;
+    statement.period_start = figures->period_start;
+    statement.statistics_sequence = figures->statistics_sequence;
+    statement.text = figures->text;
+    data.statements.push_back(std::move(statement));
+  } else if (const auto* signed_checkpoint = std::get_if<records::CheckpointRecord>(&record)) {
+    CheckpointRecord checkpoint{signed_checkpoint->sequence, signed_checkpoint->tree_size,
+                                to_hex(signed_checkpoint->root_hash), signed_checkpoint->note};
+    if (!data.checkpoint || checkpoint.sequence > data.checkpoint->sequence) data.checkpoint = std::move(checkpoint);
+  }
+}
+
+}  // namespace
+
 Result<ReportData> read_report_data(const std::vector<FeedStore::SavedRecord>& records, const std::string& period) {
   ReportData data;
   data.records = records.size();
   std::map<std::pair<std::string, std::string>, StatisticsRecord> by_period;  // (kind, start) -> shown record
-  struct AlertStatus {
-    std::int64_t alert_message_log_index;
-    std::string status;
-    std::string day;
-    std::string public_summary;
-  };
   std::vector<AlertStatus> statuses;  // issue 12: applied to the alerts once all are read
   for (const auto& saved : records) {
     if (data.first_sequence == 0 || saved.sequence < data.first_sequence) data.first_sequence = saved.sequence;
@@ -295,6 +347,7 @@ Result<ReportData> read_report_data(const std::vector<FeedStore::SavedRecord>& r
       return make_error(ErrorCode::malformed, name + " is not a JSON object");
     }
     std::string problem;
+    std::string refusal;  // the codec's, a whole sentence naming the record and field
     FieldReader read(object, problem);
     if (saved.kind == "statistics" && object.value("method", "") != "cell-suppression/v1") {
       ++data.older_format_records;
@@ -309,52 +362,17 @@ Result<ReportData> read_report_data(const std::vector<FeedStore::SavedRecord>& r
           shown->second = std::move(record);
         }
       }
-    } else if (saved.kind == "campaign-report") {
-      CampaignReport report;
-      report.sequence = saved.sequence;
-      report.country = read.text("country");
-      report.commission = read.text("commission");
-      report.regions = read.texts("regions");
-      report.period_start = read.text("periodStart");
-      report.period_end = read.text("periodEnd");
-      report.weapons_collected = read.integer("weaponsCollected");
-      report.weapons_destroyed = read.integer("weaponsDestroyed");
-      report.community_partners = read.texts("communityPartners");
-      data.campaigns.push_back(std::move(report));
-    } else if (saved.kind == "public-alert") {
-      PublicAlert alert;
-      alert.sequence = saved.sequence;
-      alert.alert_kind = read.text("alertKind");
-      alert.issuing_country = read.text("issuingCountry");
-      alert.region = read.text("region");
-      alert.month = read.text("month");
-      // Issue 12's fields: absent from records of brokers before it.
-      if (object.contains("validUntil")) alert.valid_until = read.text("validUntil");
-      if (object.contains("publicSummary")) alert.public_summary = read.text("publicSummary");
-      if (object.contains("messageLogIndex")) alert.message_log_index = read.integer("messageLogIndex");
-      data.alerts.push_back(std::move(alert));
-    } else if (saved.kind == "public-alert-status") {
-      statuses.push_back({read.integer("alertMessageLogIndex"), read.text("status"), read.text("day"),
-                          read.text("publicSummary")});
-    } else if (saved.kind == "figures-statement") {
-      FiguresStatement statement;
-      statement.sequence = saved.sequence;
-      statement.country = read.text("country");
-      statement.period = read.text("period");
-      statement.period_start = read.text("periodStart");
-      statement.statistics_sequence = static_cast<std::uint64_t>(read.integer("statisticsSequence"));
-      statement.text = read.text("text");
-      data.statements.push_back(std::move(statement));
-    } else if (saved.kind == "checkpoint") {
-      CheckpointRecord checkpoint{saved.sequence, 0, read.text("rootHash"), read.text("note")};
-      const std::int64_t size = read.integer("treeSize");
-      if (size < 0 && problem.empty()) problem = "\"treeSize\" is negative";
-      checkpoint.tree_size = static_cast<std::uint64_t>(size);
-      if (!data.checkpoint || checkpoint.sequence > data.checkpoint->sequence) data.checkpoint = std::move(checkpoint);
+    } else if (saved.kind != "statistics") {
+      // Every other kind through the one codec of the feed's records
+      // (protocol/fpx/public_records.hpp); kinds newer than this client decode
+      // to nothing and are passed over.
+      auto decoded = records::decode_record(saved.signed_record);
+      if (!decoded) refusal = decoded.error().message;
+      if (decoded && decoded->record) read_typed_record(*decoded->record, data, statuses);
     }
     // Other kinds are newer than this client: the page shows what it knows.
-    if (!problem.empty()) {
-      return make_error(ErrorCode::malformed, name + " " + problem +
+    if (!problem.empty() || !refusal.empty()) {
+      return make_error(ErrorCode::malformed, (refusal.empty() ? name + " " + problem : refusal) +
                                                   ": run `fpx log verify`, and report it to the "
                                                   "exchange if it passes");
     }

@@ -1,5 +1,6 @@
 // Writes the structured seeds of corpus/client_frame, corpus/observer_request
-// and the fixed-PKI seeds of corpus/certificate. Built on demand only:
+// and the fixed-PKI seeds of corpus/certificate, and the statistics records
+// of corpus/public_record. Built on demand only:
 //   ninja -C build make_fuzz_seeds
 //   build/bin/make_fuzz_seeds tests/fuzz/corpus
 // Its output is committed; rerun it when a schema changes. (The
@@ -18,7 +19,11 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "fpx/disclosure_control.hpp"
 #include "fpx/frames.hpp"
+#include "fpx/process_statistics.hpp"
+#include "fpx/public_records.hpp"
+#include "fpx/warning_statistics.hpp"
 #include "fpx/wire/observer.capnp.h"
 #include "fpx/wire/transport.capnp.h"
 #include "fuzz_pki.hpp"
@@ -225,6 +230,42 @@ void certificates(const fs::path& dir) {
 
 }  // namespace
 
+// Issue 15: statistics records as the broker encodes them (the other kinds'
+// seeds are small JSON files written by hand beside them).
+void public_records(const fs::path& dir) {
+  std::vector<fpx::stats::TracingFacts> facts(7);
+  for (std::size_t i = 0; i < facts.size(); ++i) {
+    facts[i].requester = "SN";
+    facts[i].requested = i < 5 ? "NE" : "ML";
+    facts[i].acknowledged_hours = 3;
+    facts[i].acknowledged_within_clock = true;
+  }
+  fpx::records::StatisticsRecord record;
+  record.sequence = 12;
+  record.log_index = 40;
+  record.period = "month";
+  record.period_start = "2026-03-01T00:00:00Z";
+  record.period_end = "2026-04-01T00:00:00Z";
+  record.as_of = "2026-04-08T00:00:01Z";
+  record.method = std::string(fpx::disclosure::kMethod);
+  record.threshold = 5;
+  record.protection_range = 2;
+  record.answered_band_hours = fpx::disclosure::kAnsweredBandHours;
+  record.clocks_hours = {24.0, 168.0, 72.0, 720.0, 48.0};
+  record.counted_at_ms = 1775606400123;
+  record.tables = fpx::disclosure::build_tables(facts, {{"sahel", {"NE", "ML"}}});
+  fpx::disclosure::suppress_primary(record.tables, record.threshold);
+  const std::vector<fpx::stats::WarningFacts> warnings{{"NE", true}, {"NE", false}, {"ML", true}};
+  record.warnings = fpx::disclosure::build_warning_tables(warnings);
+  write_seed(dir, "statistics-month.json", fpx::records::encode_record(record));
+  record.period = "year";
+  record.counted_at_ms.reset();
+  record.grid = "month";
+  record.periods = {{"2026-03-01T00:00:00Z", 12}, {"2026-04-01T00:00:00Z", 15}};
+  record.warnings = {};
+  write_seed(dir, "statistics-year.json", fpx::records::encode_record(record));
+}
+
 int main(int argc, char** argv) {
   if (argc != 2) {
     std::fprintf(stderr, "usage: %s <corpus root: tests/fuzz/corpus>\n", argv[0]);
@@ -236,5 +277,6 @@ int main(int argc, char** argv) {
   broker_frames(root / "broker_frame");
   observer_replies(root / "observer_reply");
   certificates(root / "certificate");
+  public_records(root / "public_record");
   return 0;
 }

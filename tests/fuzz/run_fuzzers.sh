@@ -19,7 +19,7 @@
 # tests/fuzz/corpus/<target>/crash-<what> so the replay test keeps it fixed.
 set -euo pipefail
 
-all_targets=(open_envelope receipt client_frame observer_request broker_frame observer_reply certificate certificate_request cli_json broker_config)
+all_targets=(open_envelope receipt client_frame observer_request broker_frame observer_reply certificate certificate_request cli_json broker_config public_record)
 seconds=60
 runs=-1
 

@@ -16,6 +16,7 @@
 
 #include "fpx/client.hpp"
 #include "fpx/observer_client.hpp"
+#include "fpx/public_records.hpp"
 #include "fpx/public_statistics.hpp"
 #include "support/broker_clients.hpp"
 #include "support/broker_process.hpp"
@@ -153,6 +154,16 @@ struct DisclosureExchange {
       for (auto& record : page->records) records.push_back(std::move(record));
       next = page->next_sequence;
       if (count() < statistics) std::this_thread::sleep_for(100ms);
+    }
+    // Issue 15: every record the broker signed is the public records codec's
+    // bytes (protocol/fpx/public_records.hpp), statistics tables included.
+    for (const auto& record : records) {
+      INFO(record.signed_record);
+      auto decoded = fpx::records::decode_record(record.signed_record);
+      REQUIRE(decoded.ok());
+      REQUIRE(decoded->record);
+      CHECK(decoded->unknown_fields.empty());
+      CHECK(fpx::records::encode_record(*decoded->record) == record.signed_record);
     }
     return records;
   }

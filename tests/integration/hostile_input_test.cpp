@@ -34,6 +34,7 @@
 #include "fpx/client.hpp"
 #include "seized_csv.hpp"  // issue 17: the import rows
 #include "fpx/observer_client.hpp"
+#include "fpx/public_records.hpp"  // issue 15: the feed rows read records through the codec
 #include "fpx/aligned_reader.hpp"
 #include "fpx/frames.hpp"
 #include "fpx/wire/observer.capnp.h"
@@ -2507,6 +2508,38 @@ TEST_CASE("feed rows: a record the log does not cover or hold is refused by the 
     CHECK(page.error().code == ErrorCode::malformed);
     CHECK_THAT(page.error().message, Catch::Contains("feed record " + std::to_string(forged)) &&
                                          Catch::Contains("is not its note's"));
+  }
+  // Issue 15: the record's content as the one codec reads it (fpx report,
+  // fpx observe, fpx log verify read through records::decode_record).
+  SECTION("a public alert whose month is a number: covered and signed but refused by the codec naming the field") {
+    auto before = whole_feed();
+    REQUIRE(before.ok());
+    auto report = std::find_if(before->records.begin(), before->records.end(),
+                               [](const auto& record) { return record.kind == "campaign-report"; });
+    REQUIRE(report != before->records.end());
+    const auto forged = test::forge_feed_record(
+        broker.database(), exchange_key, "public-alert",
+        "\"alertKind\":\"stolen\",\"issuingCountry\":\"BF\",\"region\":\"BF\",\"month\":202611,"
+        "\"messageLogIndex\":" + std::to_string(*report->message_log_index) + ",\"messageLeafHash\":\"" +
+            to_hex(*report->message_leaf_hash) + "\",\"logIndex\":" + std::to_string(*report->log_index));
+    auto page = whole_feed();
+    REQUIRE(page.ok());  // signed and covered: only the record's content is wrong
+    REQUIRE(page->records.size() >= forged);
+    auto decoded = records::decode_record(page->records[forged - 1].signed_record);
+    REQUIRE_FALSE(decoded.ok());
+    CHECK(decoded.error().code == ErrorCode::malformed);
+    CHECK_THAT(decoded.error().message, Catch::Contains("feed record " + std::to_string(forged) + " (public-alert)") &&
+                                            Catch::Contains("field \"month\" is not a string"));
+  }
+  SECTION("a record of a kind no observer knows: followed and reported by the codec not refused") {
+    const auto forged = test::forge_feed_record(broker.database(), exchange_key, "weather", "\"rain\":true");
+    auto page = whole_feed();
+    REQUIRE(page.ok());
+    REQUIRE(page->records.size() >= forged);
+    auto decoded = records::decode_record(page->records[forged - 1].signed_record);
+    REQUIRE(decoded.ok());
+    CHECK_FALSE(decoded->record);
+    CHECK(decoded->kind == "weather");
   }
   SECTION("a campaign report whose figures were altered after logging: signed, covered, not in the log") {
     auto before = whole_feed();
