@@ -11,10 +11,15 @@
 #include "local_store.hpp"
 #include "outgoing.hpp"
 #include "profile.hpp"
+#include "language.hpp"
 
 namespace fpx::cli {
 
 namespace {
+
+// Marks an English text for the catalogue (xgettext --keyword=N_); translated
+// where shown (clients/desk/po/fr.po; main.cpp translates the --help texts).
+constexpr const char* N_(const char* english) { return english; }
 
 struct Loaded {
   Profile profile;
@@ -143,42 +148,42 @@ int run_warning_ack(const GlobalOptions& global, const WarningAckOptions& option
   ack.setReceivedAtMs(now_ms());
   ack.setNote(options.note);
   return seal_and_send(global, loaded->profile, std::move(*loaded->identity), draft, options.dry_run,
-                       "the early-warning acknowledgement built from the options");
+                       N_("the early-warning acknowledgement built from the options"));
 }
 
 }  // namespace
 
 CsoCommands::CsoCommands(CLI::App& app, const GlobalOptions& global) : global_(global) {
   warn_command_ =
-      app.add_subcommand("warn", "civil society (cso certificate): send an early warning to your state's focal point");
-  warn_command_->add_option("--threat", warn_.threat, "the emerging threat the community reports (required)")
+      app.add_subcommand("warn", N_("civil society (cso certificate): send an early warning to your state's focal point"));
+  warn_command_->add_option("--threat", warn_.threat, N_("the emerging threat the community reports (required)"))
       ->required();
-  warn_command_->add_option("--location", warn_.location, "where: a place, district or area");
-  warn_command_->add_option("--firearm", warn_.firearm, "what was seen: kind, number, markings");
-  warn_command_->add_option("--observed-on", warn_.observed_on, "the day it was seen, YYYY-MM-DD");
-  warn_command_->add_flag("--dry-run", warn_.dry_run, "validate and show, send nothing");
+  warn_command_->add_option("--location", warn_.location, N_("where: a place, district or area"));
+  warn_command_->add_option("--firearm", warn_.firearm, N_("what was seen: kind, number, markings"));
+  warn_command_->add_option("--observed-on", warn_.observed_on, N_("the day it was seen, YYYY-MM-DD"));
+  warn_command_->add_flag("--dry-run", warn_.dry_run, N_("validate and show, send nothing"));
 
   contribute_command_ =
       app.add_subcommand("contribute",
-                         "civil society (cso certificate): send a contribution to a collection campaign report to your "
-                         "state's focal point");
-  contribute_command_->add_option("--campaign", contribute_.campaign, "the campaign's name (required)")->required();
-  contribute_command_->add_option("--from", contribute_.period_start, "first day covered, YYYY-MM-DD")->required();
-  contribute_command_->add_option("--until", contribute_.period_end, "last day covered, YYYY-MM-DD")->required();
-  contribute_command_->add_option("--weapons", contribute_.weapons, "weapons collected");
-  contribute_command_->add_option("--ammunition", contribute_.ammunition, "rounds of ammunition collected");
-  contribute_command_->add_option("--text", contribute_.text, "what the organisation did and saw (required)")
+                         N_("civil society (cso certificate): send a contribution to a collection campaign report to your "
+                         "state's focal point"));
+  contribute_command_->add_option("--campaign", contribute_.campaign, N_("the campaign's name (required)"))->required();
+  contribute_command_->add_option("--from", contribute_.period_start, N_("first day covered, YYYY-MM-DD"))->required();
+  contribute_command_->add_option("--until", contribute_.period_end, N_("last day covered, YYYY-MM-DD"))->required();
+  contribute_command_->add_option("--weapons", contribute_.weapons, N_("weapons collected"));
+  contribute_command_->add_option("--ammunition", contribute_.ammunition, N_("rounds of ammunition collected"));
+  contribute_command_->add_option("--text", contribute_.text, N_("what the organisation did and saw (required)"))
       ->required();
-  contribute_command_->add_flag("--dry-run", contribute_.dry_run, "validate and show, send nothing");
+  contribute_command_->add_flag("--dry-run", contribute_.dry_run, N_("validate and show, send nothing"));
 
-  auto* warning = app.add_subcommand("warning", "focal points: early warnings from your state's csos");
+  auto* warning = app.add_subcommand("warning", N_("focal points: early warnings from your state's csos"));
   warning->require_subcommand(1);
   ack_command_ = warning->add_subcommand(
-      "ack", "acknowledge a received early warning (on the warning clock: clocks.warning_acknowledge)");
-  ack_command_->add_option("ID", ack_.id, "the warning's message id, or a unique prefix (from `fpx inbox`)")
+      "ack", N_("acknowledge a received early warning (on the warning clock: clocks.warning_acknowledge)"));
+  ack_command_->add_option("ID", ack_.id, N_("the warning's message id, or a unique prefix (from `fpx inbox`)"))
       ->required();
-  ack_command_->add_option("--note", ack_.note, "a word back to the organisation");
-  ack_command_->add_flag("--dry-run", ack_.dry_run, "validate and show, send nothing");
+  ack_command_->add_option("--note", ack_.note, N_("a word back to the organisation"));
+  ack_command_->add_flag("--dry-run", ack_.dry_run, N_("validate and show, send nothing"));
 }
 
 std::optional<int> CsoCommands::run_parsed() const {

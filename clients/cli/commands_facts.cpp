@@ -17,10 +17,15 @@
 #include "outgoing.hpp"
 #include "profile.hpp"
 #include "render.hpp"
+#include "language.hpp"
 
 namespace fpx::cli {
 
 namespace {
+
+// Marks an English text for the catalogue (xgettext --keyword=N_); translated
+// where shown (clients/desk/po/fr.po; main.cpp translates the --help texts).
+constexpr const char* N_(const char* english) { return english; }
 
 // "2026-12-07T04:20:00Z" (a record's periodStart) or milliseconds since the epoch.
 Result<std::int64_t> period_start_of(const std::string& text) {

@@ -14,8 +14,17 @@
 #include "local_store.hpp"
 #include "outgoing.hpp"
 #include "render.hpp"
+#include "language.hpp"
 
 namespace fpx::cli {
+
+namespace {
+
+// Marks an English text for the catalogue (xgettext --keyword=N_); translated
+// where shown (clients/desk/po/fr.po; main.cpp translates the --help texts).
+constexpr const char* N_(const char* english) { return english; }
+
+}  // namespace
 
 int run_log_prove(const GlobalOptions& global, const LogProveOptions& options) {
   auto profile = load_profile(global.profile);

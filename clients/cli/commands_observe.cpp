@@ -15,10 +15,15 @@
 #include "fpx/public_statistics.hpp"
 #include "outgoing.hpp"
 #include "render.hpp"
+#include "language.hpp"
 
 namespace fpx::cli {
 
 namespace {
+
+// Marks an English text for the catalogue (xgettext --keyword=N_); translated
+// where shown (clients/desk/po/fr.po; main.cpp translates the --help texts).
+constexpr const char* N_(const char* english) { return english; }
 
 using Clock = std::chrono::steady_clock;
 

@@ -10,10 +10,15 @@
 #include "outgoing.hpp"
 #include "render.hpp"
 #include "fpx/transparency_log.hpp"
+#include "language.hpp"
 
 namespace fpx::cli {
 
 namespace {
+
+// Marks an English text for the catalogue (xgettext --keyword=N_); translated
+// where shown (clients/desk/po/fr.po; main.cpp translates the --help texts).
+constexpr const char* N_(const char* english) { return english; }
 
 // TOML basic string: the same escapes as JSON for what paths can hold.
 std::string toml_string(const std::string& value) { return json_quote(value); }

@@ -9,10 +9,15 @@
 #include "json_messages.hpp"
 #include "outgoing.hpp"
 #include "profile.hpp"
+#include "language.hpp"
 
 namespace fpx::cli {
 
 namespace {
+
+// Marks an English text for the catalogue (xgettext --keyword=N_); translated
+// where shown (clients/desk/po/fr.po; main.cpp translates the --help texts).
+constexpr const char* N_(const char* english) { return english; }
 
 // "2026-10-01T00:00:00Z" (a statistics record's periodStart, as `fpx report`
 // prints it) or milliseconds since the Unix epoch.
@@ -55,20 +60,20 @@ int run_statement(const GlobalOptions& global, const StatementOptions& options) 
   statement.setPeriodStartMs(*start);
   statement.setText(options.text);
   return seal_and_send(global, *profile, std::move(identity).value(), draft, options.dry_run,
-                       "the statement built from the options");
+                       N_("the statement built from the options"));
 }
 
 StatementCommands::StatementCommands(CLI::App& app, const GlobalOptions& global) : global_(global) {
   statement_ = app.add_subcommand(
       "statement",
-      "focal points: publish your state's signed statement beside its published figures for one period (the "
-      "exchange puts it on the public feed; `fpx report` shows it)");
+      N_("focal points: publish your state's signed statement beside its published figures for one period (the "
+      "exchange puts it on the public feed; `fpx report` shows it)"));
   statement_->add_option("--period", options_.period,
-                         "the period's start: the periodStart of its statistics record (2026-10-01T00:00:00Z), or ms "
-                         "since the epoch")
+                         N_("the period's start: the periodStart of its statistics record (2026-10-01T00:00:00Z), or ms "
+                         "since the epoch"))
       ->required();
-  statement_->add_option("TEXT", options_.text, "the statement: at most 2000 characters on one line")->required();
-  statement_->add_flag("--dry-run", options_.dry_run, "validate and show, send nothing");
+  statement_->add_option("TEXT", options_.text, N_("the statement: at most 2000 characters on one line"))->required();
+  statement_->add_flag("--dry-run", options_.dry_run, N_("validate and show, send nothing"));
 }
 
 std::optional<int> StatementCommands::run_parsed() const {

@@ -181,7 +181,8 @@ int run_ack(const GlobalOptions& global, const AckOptions& options) {
 
   Draft draft;
   start_reply(draft, request);
-  std::string source = "the acknowledgement built from the options";
+  const text::Catalogue text(language_for_errors(global));
+  std::string source(text.tr(N_("the acknowledgement built from the options")));
   if (!options.file.empty()) {
     source = options.file;
     if (auto read = read_message_json(options.file, draft); !read) return report_failure(global, kExitUsage, read.error());
@@ -222,7 +223,8 @@ int run_respond(const GlobalOptions& global, const RespondOptions& options) {
 
   Draft draft;
   start_reply(draft, request);
-  std::string source = "the response built from the options";
+  const text::Catalogue text(language_for_errors(global));
+  std::string source(text.tr(N_("the response built from the options")));
   if (!options.file.empty()) {
     source = options.file;
     if (auto read = read_message_json(options.file, draft); !read) return report_failure(global, kExitUsage, read.error());
@@ -305,7 +307,7 @@ int run_status(const GlobalOptions& global, const StatusOptions& options) {
   auto client = connect_profile(*profile, std::move(identity).value());
   if (!client) return report_failure(global, kExitRefused, client.error());
   auto rows = (*client)->status(*id);
-  report_background_events(**client);
+  report_background_events(**client, *language);
   if (!rows) {
     return report_failure(global, kExitRefused, rows.error(),
                           rows.error().code == ErrorCode::not_found

@@ -24,10 +24,15 @@
 #include "local_store.hpp"
 #include "outgoing.hpp"
 #include "render.hpp"
+#include "language.hpp"
 
 namespace fpx::cli {
 
 namespace {
+
+// Marks an English text for the catalogue (xgettext --keyword=N_); translated
+// where shown (clients/desk/po/fr.po; main.cpp translates the --help texts).
+constexpr const char* N_(const char* english) { return english; }
 
 // The signer chain of an envelope that EnvelopeOpener accepted already
 // (decoded with the same limits), to judge it again at the receipt's time.

@@ -23,10 +23,15 @@
 #include "fpx/witness_server.hpp"
 #include "profile.hpp"
 #include "render.hpp"
+#include "language.hpp"
 
 namespace fpx::cli {
 
 namespace {
+
+// Marks an English text for the catalogue (xgettext --keyword=N_); translated
+// where shown (clients/desk/po/fr.po; main.cpp translates the --help texts).
+constexpr const char* N_(const char* english) { return english; }
 
 constexpr const char* kKeyFileName = "witness-key.pem";
 constexpr const char* kConfigFileName = "witness.toml";
@@ -87,47 +92,47 @@ void print_checkpoint(const char* label, const Checkpoint& checkpoint) {
 
 WitnessCommands::WitnessCommands(CLI::App& app, CLI::App& log, const GlobalOptions& global) : global_(global) {
   auto* witness = app.add_subcommand(
-      "witness", "run a C2SP witness: cosign the exchange's checkpoints only when consistent with what it cosigned");
+      "witness", N_("run a C2SP witness: cosign the exchange's checkpoints only when consistent with what it cosigned"));
   witness->require_subcommand(1);
   init_ = witness->add_subcommand("init",
-                                  "make a witness directory: its Ed25519 key (0600) and witness.toml; "
-                                  "prints the witness's vkey to give the exchange and its clients");
-  init_->add_option("DIR", init_options_.dir, "the new witness directory (0700)")->required();
-  init_->add_option("--name", init_options_.name, "the witness's key name, e.g. witness.cso.example/w1")->required();
-  init_->add_option("--listen", init_options_.listen, "HOST:PORT to serve add-checkpoint on")->capture_default_str();
+                                  N_("make a witness directory: its Ed25519 key (0600) and witness.toml; "
+                                  "prints the witness's vkey to give the exchange and its clients"));
+  init_->add_option("DIR", init_options_.dir, N_("the new witness directory (0700)"))->required();
+  init_->add_option("--name", init_options_.name, N_("the witness's key name, e.g. witness.cso.example/w1"))->required();
+  init_->add_option("--listen", init_options_.listen, N_("HOST:PORT to serve add-checkpoint on"))->capture_default_str();
   init_->add_option("--log", init_options_.logs,
-                    "a log to follow, ORIGIN=VKEY (the log's vkey: `fpx witness log-key`); repeatable");
+                    N_("a log to follow, ORIGIN=VKEY (the log's vkey: `fpx witness log-key`); repeatable"));
   auto* pass_file = init_->add_option("--passphrase-file", init_options_.passphrase_file,
-                                      "encrypt the key with the passphrase in this file");
+                                      N_("encrypt the key with the passphrase in this file"));
   init_
       ->add_option("--passphrase-env", init_options_.passphrase_env,
-                   "encrypt the key with the passphrase in this environment variable")
+                   N_("encrypt the key with the passphrase in this environment variable"))
       ->excludes(pass_file);
-  serve_ = witness->add_subcommand("serve", "serve POST /add-checkpoint (C2SP tlog-witness) until SIGTERM");
-  serve_->add_option("--config", serve_options_.config, "the witness.toml `fpx witness init` wrote")->required();
+  serve_ = witness->add_subcommand("serve", N_("serve POST /add-checkpoint (C2SP tlog-witness) until SIGTERM"));
+  serve_->add_option("--config", serve_options_.config, N_("the witness.toml `fpx witness init` wrote"))->required();
   log_key_ = witness->add_subcommand("log-key",
-                                     "print the vkey of the exchange's log, from the broker's certificate, "
-                                     "for a witness's [[log]] entry");
-  log_key_->add_option("--broker-cert", log_key_options_.broker_cert, "the broker's chain.pem")->required();
-  log_key_->add_option("--origin", log_key_options_.origin, "the log's origin line (broker.toml oversight.origin)")
+                                     N_("print the vkey of the exchange's log, from the broker's certificate, "
+                                     "for a witness's [[log]] entry"));
+  log_key_->add_option("--broker-cert", log_key_options_.broker_cert, N_("the broker's chain.pem"))->required();
+  log_key_->add_option("--origin", log_key_options_.origin, N_("the log's origin line (broker.toml oversight.origin)"))
       ->capture_default_str();
 
   compare_ = log.add_subcommand("compare",
-                                "observers: compare a checkpoint another observer shared with your saved "
-                                "one; prints CONSISTENT, or writes split-view evidence and exits 1");
-  compare_->add_option("FILE", compare_options_.file, "the shared checkpoint (a signed note)")->required();
+                                N_("observers: compare a checkpoint another observer shared with your saved "
+                                "one; prints CONSISTENT, or writes split-view evidence and exits 1"));
+  compare_->add_option("FILE", compare_options_.file, N_("the shared checkpoint (a signed note)"))->required();
   compare_->add_option("--evidence-dir", compare_options_.evidence_dir,
-                       "where evidence goes (default: the profile's evidence/)");
-  auto* evidence = log.add_subcommand("evidence", "split-view evidence files");
+                       N_("where evidence goes (default: the profile's evidence/)"));
+  auto* evidence = log.add_subcommand("evidence", N_("split-view evidence files"));
   evidence->require_subcommand(1);
   evidence_check_ = evidence->add_subcommand(
       "check",
-      "check an evidence file: both checkpoints signed by the log's key and provably inconsistent (exit 0), "
-      "or not a proof (exit 1)");
-  evidence_check_->add_option("FILE", evidence_options_.file, "the evidence file (JSON)")->required();
+      N_("check an evidence file: both checkpoints signed by the log's key and provably inconsistent (exit 0), "
+      "or not a proof (exit 1)"));
+  evidence_check_->add_option("FILE", evidence_options_.file, N_("the evidence file (JSON)"))->required();
   evidence_check_->add_option("--log-key", evidence_options_.log_key,
-                              "require this log vkey (default: the one the file names: compare it with the "
-                              "exchange's published one)");
+                              N_("require this log vkey (default: the one the file names: compare it with the "
+                              "exchange's published one)"));
 }
 
 std::optional<int> WitnessCommands::run_parsed() const {
