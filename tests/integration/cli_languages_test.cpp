@@ -1,0 +1,218 @@
+// Issue 17, item 5: every `fpx` command speaks French and English. The real
+// `fpx` binary against a real fpx-broker on 127.0.0.1, with a PKI made at test
+// time: --help, trace submit, ack and respond, inbox, outbox and the errors'
+// next steps, each in both languages; the language from --lang, else the
+// environment (LANG=fr_FR.UTF-8 on a machine with no locale generated).
+#include <cctype>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "support/broker_process.hpp"
+#include "support/command_run.hpp"
+#include "support/test_pki.hpp"
+
+using namespace fpx;
+namespace fs = std::filesystem;
+
+namespace {
+
+const fs::path kExamples = fs::path(FPX_SOURCE_DIR) / "deploy" / "examples";
+const std::vector<std::string> kParticipants = {"sn.focal-point", "ne.focal-point", "sn.police-judiciaire"};
+
+using Run = test::CommandRun;
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+std::string json_field(const std::string& json, const std::string& key) {
+  const std::string marker = "\"" + key + "\":\"";
+  const auto start = json.find(marker);
+  if (start == std::string::npos) return {};
+  const auto end = json.find('"', start + marker.size());
+  return json.substr(start + marker.size(), end - start - marker.size());
+}
+
+// `fpx` with a chosen environment: the variables gettext reads are all
+// emptied first, so only `environment` decides (no locale is generated here).
+Run fpx_in_environment(const fs::path& dir, const std::vector<std::string>& environment,
+                       const std::vector<std::string>& args) {
+  std::vector<std::string> words = {"env", "LANGUAGE=", "LC_ALL=", "LC_MESSAGES=", "LANG="};
+  words.insert(words.end(), environment.begin(), environment.end());
+  words.push_back(std::string(FPX_BIN_DIR) + "/fpx");
+  words.insert(words.end(), args.begin(), args.end());
+  return test::run_command(words, dir);
+}
+
+struct Exchange {
+  Exchange() : pki({"SN", "NE"}) {
+    for (const auto& id : kParticipants) {
+      const std::string country{char(std::toupper(id[0])), char(std::toupper(id[1]))};
+      pki.issue(id, country, id == "sn.police-judiciaire" ? Role::agency : Role::focal_point);
+    }
+    broker = std::make_unique<test::BrokerProcess>(pki, kParticipants);
+    for (const auto& id : kParticipants) {
+      const auto dir = pki.dir() / "profiles" / id;
+      auto init = fpx({"profile", "init", "--dir", dir.string(), "--identity", (pki.dir() / "participants" / id).string(),
+                       "--broker-endpoint", broker->endpoint(), "--broker-cert",
+                       (pki.dir() / "participants" / "exchange.broker" / kChainFile).string(), "--root-ca",
+                       pki.root_pem().string(), "--crl-dir", pki.crl_dir().string()});
+      INFO(init.err);
+      REQUIRE(init.exit_code == 0);
+      profiles[id] = dir;
+    }
+  }
+
+  Run fpx(const std::vector<std::string>& args) { return fpx_in_environment(pki.dir(), {}, args); }
+
+  Run as(const std::string& id, std::vector<std::string> args) {
+    args.insert(args.begin(), {"--profile", profiles.at(id).string()});
+    return fpx(args);
+  }
+
+  // `fpx inbox` until a message was saved.
+  void receive(const std::string& id) {
+    for (int attempt = 0; attempt < 10; ++attempt) {
+      auto run = as(id, {"inbox", "--json", "--wait", "1"});
+      REQUIRE(run.exit_code == 0);
+      if (!run.out.empty()) return;
+    }
+    FAIL("no message reached " << id);
+  }
+
+  test::TestPki pki;
+  std::unique_ptr<test::BrokerProcess> broker;
+  std::map<std::string, fs::path> profiles;
+};
+
+}  // namespace
+
+TEST_CASE("fpx --help describes the commands and options in French with --lang fr and keeps the option names") {
+  test::TestPki pki({"SN"});
+  auto french = fpx_in_environment(pki.dir(), {}, {"--lang", "fr", "--help"});
+  INFO(french.out << french.err);
+  CHECK(french.exit_code == 0);
+  CHECK(contains(french.out, "demandes de traçage : envoyer, accuser réception, répondre, suivre"));
+  CHECK(contains(french.out, "répertoire du profil contenant fpx.toml"));
+  CHECK(contains(french.out, "Afficher cette aide et quitter"));
+  CHECK(contains(french.out, "--profile"));  // option names are an interface: English
+  CHECK_FALSE(contains(french.out, "tracing requests: submit, acknowledge, respond, follow"));
+
+  auto english = fpx_in_environment(pki.dir(), {}, {"--lang", "en", "--help"});
+  CHECK(english.exit_code == 0);
+  CHECK(contains(english.out, "tracing requests: submit, acknowledge, respond, follow"));
+  CHECK_FALSE(contains(english.out, "demandes de traçage"));
+
+  // A subcommand's help, --lang after the command, "--lang=fr" spelled with '=' (a command class's texts too).
+  auto owed = fpx_in_environment(pki.dir(), {}, {"trace", "ack", "--help", "--lang=fr"});
+  CHECK(owed.exit_code == 0);
+  CHECK(contains(owed.out, "accuser réception d'une demande de traçage reçue"));
+  CHECK(contains(owed.out, "valider et afficher, ne rien envoyer"));
+  auto show = fpx_in_environment(pki.dir(), {}, {"--lang", "fr", "trace", "show", "--help"});
+  CHECK(contains(show.out, "un dossier, lisible : la demande et tout son fil, codes en clair"));
+}
+
+TEST_CASE("fpx --help is in French under LANG=fr_FR.UTF-8 with no locale generated even when the profile cannot load") {
+  test::TestPki pki({"SN"});
+  auto french = fpx_in_environment(pki.dir(), {"LANG=fr_FR.UTF-8"},
+                                   {"--profile", (pki.dir() / "no-such-profile").string(), "--help"});
+  INFO(french.out << french.err);
+  CHECK(french.exit_code == 0);
+  CHECK(contains(french.out, "demandes de traçage : envoyer, accuser réception, répondre, suivre"));
+
+  auto english = fpx_in_environment(pki.dir(), {"LANG=en_GB.UTF-8"}, {"--help"});
+  CHECK(contains(english.out, "tracing requests: submit, acknowledge, respond, follow"));
+  // --lang wins over the environment.
+  auto chosen = fpx_in_environment(pki.dir(), {"LANG=fr_FR.UTF-8"}, {"--lang", "en", "--help"});
+  CHECK(contains(chosen.out, "tracing requests: submit, acknowledge, respond, follow"));
+}
+
+TEST_CASE("fpx usage errors end with the next step in the reader's language") {
+  test::TestPki pki({"SN"});
+  auto french = fpx_in_environment(pki.dir(), {}, {"--lang", "fr", "inbox", "--no-such-option"});
+  CHECK(french.exit_code == 2);
+  CHECK(contains(french.err, "à faire : lancez `fpx --help` (ou `fpx COMMANDE --help`)"));
+  auto english = fpx_in_environment(pki.dir(), {}, {"--lang", "en", "inbox", "--no-such-option"});
+  CHECK(english.exit_code == 2);
+  CHECK(contains(english.err, "next: run `fpx --help` (or `fpx COMMAND --help`)"));
+}
+
+TEST_CASE("fpx trace submit ack respond inbox and outbox print their lines in French and in English") {
+  Exchange exchange;
+  const auto request = kExamples / "tracing-request.json";
+
+  // trace submit: a dry run in French, the real send in English.
+  auto dry = exchange.as("sn.police-judiciaire", {"--lang", "fr", "trace", "submit", request.string(), "--dry-run"});
+  INFO(dry.out << dry.err);
+  REQUIRE(dry.exit_code == 0);
+  CHECK(contains(dry.out, "essai à blanc : " + request.string() + " est un message"));
+  CHECK(contains(dry.out, "complétude des identifiants :"));
+  CHECK(contains(dry.out, "rien n'a été envoyé"));
+  auto sent = exchange.as("sn.police-judiciaire", {"--lang", "en", "trace", "submit", request.string()});
+  INFO(sent.out << sent.err);
+  REQUIRE(sent.exit_code == 0);
+  CHECK(contains(sent.out, "accepted: the broker stored it durably and signed a receipt"));
+  CHECK(contains(sent.out, "next: follow it with `fpx trace status "));
+
+  // inbox: the request arrives at Niger; an empty inbox in both languages afterwards.
+  exchange.receive("ne.focal-point");
+  auto empty_french = exchange.as("ne.focal-point", {"--lang", "fr", "inbox", "--wait", "0"});
+  CHECK(empty_french.exit_code == 0);
+  CHECK(contains(empty_french.out, "aucun nouveau message (messages enregistrés : fpx inbox --all)"));
+  auto empty_english = exchange.as("ne.focal-point", {"--lang", "en", "inbox", "--wait", "0"});
+  CHECK(contains(empty_english.out, "no new messages (saved ones: fpx inbox --all)"));
+  auto all_french = exchange.as("ne.focal-point", {"--lang", "fr", "inbox", "--all", "--wait", "0"});
+  CHECK(contains(all_french.out, "RÉFÉRENCE DU DOSSIER"));
+
+  // ack in French, respond in English (the focal point of Niger answers).
+  auto listed = exchange.as("ne.focal-point", {"--json", "inbox", "--all", "--wait", "0"});
+  const auto id = json_field(listed.out, "messageId");
+  REQUIRE(id.size() == 32);
+  auto ack = exchange.as("ne.focal-point", {"--lang", "fr", "trace", "ack", id});
+  INFO(ack.out << ack.err);
+  REQUIRE(ack.exit_code == 0);
+  CHECK(contains(ack.out, "accepté : le broker l'a enregistré durablement et a signé un reçu"));
+  CHECK(contains(ack.out, "à faire : suivez-le avec `fpx trace status "));
+  auto ack_dry = exchange.as("ne.focal-point", {"--lang", "fr", "trace", "ack", id, "--dry-run"});
+  CHECK(contains(ack_dry.out, "essai à blanc : l'accusé de réception construit à partir des options est un message"));
+  auto respond = exchange.as("ne.focal-point", {"--lang", "en", "trace", "respond", id, "--outcome", "no-record"});
+  INFO(respond.out << respond.err);
+  REQUIRE(respond.exit_code == 0);
+  CHECK(contains(respond.out, "accepted: the broker stored it durably and signed a receipt"));
+  auto respond_dry = exchange.as("ne.focal-point", {"--lang", "fr", "trace", "respond", id, "--outcome", "no-record",
+                                                     "--dry-run"});
+  CHECK(contains(respond_dry.out, "essai à blanc : la réponse construite à partir des options est un message"));
+
+  // outbox: nothing waits, said in both languages.
+  auto outbox_french = exchange.as("sn.police-judiciaire", {"--lang", "fr", "outbox"});
+  CHECK(outbox_french.exit_code == 0);
+  CHECK(contains(outbox_french.out, "boîte d'envoi vide : chaque message envoyé a un reçu"));
+  auto outbox_english = exchange.as("sn.police-judiciaire", {"--lang", "en", "outbox"});
+  CHECK(contains(outbox_english.out, "outbox empty: every message you sent has a receipt"));
+}
+
+TEST_CASE("fpx errors say what to do next in French and the error code stays as it is") {
+  Exchange exchange;
+  auto french = exchange.as("ne.focal-point", {"--lang", "fr", "inbox", "--wait", "5000"});
+  CHECK(french.exit_code == 2);
+  CHECK(contains(french.err, "invalid_argument"));  // the code scripts match, untranslated
+  CHECK(contains(french.err, "à faire : indiquez pour --wait un nombre de secondes de 0 à 3600"));
+  auto english = exchange.as("ne.focal-point", {"--lang", "en", "inbox", "--wait", "5000"});
+  CHECK(contains(english.err, "next: give --wait a number of seconds from 0 to 3600"));
+
+  // A tracing request in a file that does not exist: the next step names the file, in French.
+  const auto missing = (exchange.pki.dir() / "absent.json").string();
+  auto absent = exchange.as("sn.police-judiciaire", {"--lang", "fr", "trace", "submit", missing});
+  CHECK(absent.exit_code != 0);
+  CHECK(contains(absent.err, "à faire : corrigez " + missing + " (voir deploy/examples/)"));
+  auto absent_english = exchange.as("sn.police-judiciaire", {"--lang", "en", "trace", "submit", missing});
+  CHECK(contains(absent_english.err, "next: fix " + missing + " (see deploy/examples/)"));
+
+  // --json keeps its keys: the next step is a translated value, the code is not.
+  auto json = exchange.as("ne.focal-point", {"--json", "--lang", "fr", "inbox", "--wait", "5000"});
+  CHECK(contains(json.out, "\"ok\":false"));
+  CHECK(contains(json.out, "indiquez pour --wait"));
+}
