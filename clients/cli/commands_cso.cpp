@@ -51,10 +51,12 @@ std::optional<int> refuse_unless_cso(const GlobalOptions& global, const Identity
   if (me.role == Role::cso) return std::nullopt;
   return report_failure(
       global, kExitUsage,
-      make_error(ErrorCode::wrong_role, me.id.str() + " is of role " + std::string(role_name(me.role)) + "; `fpx " +
-                                            command + "` needs a cso certificate"),
-      "ask the exchange's root CA for a cso certificate (fpx keys new --role cso) and a profile "
-      "for it; an observer certificate only reads the feed");
+      make_error(ErrorCode::wrong_role,
+                 fill_values(text::Catalogue(language_for_errors(global))
+                                 .tr(N_("{1} is of role {2}; `fpx {3}` needs a cso certificate")),
+                             {me.id.str(), std::string(role_name(me.role)), command})),
+      N_("ask the exchange's root CA for a cso certificate (fpx keys new --role cso) and a profile "
+         "for it; an observer certificate only reads the feed"));
 }
 
 int run_warn(const GlobalOptions& global, const WarnOptions& options) {
@@ -74,7 +76,8 @@ int run_warn(const GlobalOptions& global, const WarnOptions& options) {
     }
   }
   return seal_and_send(global, loaded->profile, std::move(*loaded->identity), draft, options.dry_run,
-                       "the early warning built from the options");
+                       std::string(text::Catalogue(language_for_errors(global))
+                                       .tr(N_("the early warning built from the options"))));
 }
 
 int run_contribute(const GlobalOptions& global, const ContributeOptions& options) {
@@ -96,7 +99,8 @@ int run_contribute(const GlobalOptions& global, const ContributeOptions& options
   contribution.setAmmunitionCollected(options.ammunition);
   contribution.setText(options.text);
   return seal_and_send(global, loaded->profile, std::move(*loaded->identity), draft, options.dry_run,
-                       "the campaign contribution built from the options");
+                       std::string(text::Catalogue(language_for_errors(global))
+                                       .tr(N_("the campaign contribution built from the options"))));
 }
 
 // The warning being acknowledged, re-opened from the inbox: its id and its

@@ -266,6 +266,8 @@ int seal_and_send(const GlobalOptions& global, const Profile& profile, Identity 
   const text::Catalogue text(language_for_errors(global));
   const text::Catalogue english(text::Language::en);  // JSON output: for scripts, always the same words
   const auto tr = [&](const char* english_text) { return std::string(text.tr(english_text)); };
+  // A file name, or "the ... built from the options" (marked N_ by the command): in the reader's language.
+  const std::string source_words(text.tr(source));
   const auto type = message_type_of(draft.body.asReader());
   const auto& me = identity.participant();
   if (!role_may_sign(me.role, type)) {
@@ -286,13 +288,14 @@ int seal_and_send(const GlobalOptions& global, const Profile& profile, Identity 
   const auto reports = completeness_of(draft.body.asReader());
   if (!problems.empty()) {
     if (!global.json) print_completeness(reports, text);
-    Error error{ErrorCode::schema_violation, source + " breaks " + std::to_string(problems.size()) +
-                                                 " rule(s) of the exchange; nothing was sent",
+    Error error{ErrorCode::schema_violation,
+                fill_values(text.tr(N_("{1} breaks {2} rule(s) of the exchange; nothing was sent")),
+                            {source_words, std::to_string(problems.size())}),
                 problems};
     return report_failure(global, kExitUsage, error,
                           fill_values(text.tr(N_("fix the fields listed above ({1}) and run again; --dry-run checks "
                                                  "without sending")),
-                                      {source}));
+                                      {source_words}));
   }
 
   const auto id = MessageId::from_bytes(ByteView(draft.header.getMessageId().begin(), draft.header.getMessageId().size()));
@@ -311,7 +314,7 @@ int seal_and_send(const GlobalOptions& global, const Profile& profile, Identity 
                 << "\n";
     } else {
       std::cout << fill_values(text.tr(N_("dry run: {1} is a valid {2} from {3} to {4}")),
-                               {source, type_label(type), me.id.str(), recipients_text(draft.header.asReader(), text)})
+                               {source_words, type_label(type), me.id.str(), recipients_text(draft.header.asReader(), text)})
                 << "\n";
       print_completeness(reports, text);
       print_attachments(attachments, text);

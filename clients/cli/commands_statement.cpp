@@ -50,7 +50,9 @@ int run_statement(const GlobalOptions& global, const StatementOptions& options) 
   auto identity = load_identity(*profile);
   if (!identity) {
     return report_failure(global, kExitUsage, identity.error(),
-                          "check identity.dir and the passphrase settings in " + (profile->dir / kProfileFile).string());
+                          fill_values(text::Catalogue(language_for_errors(global))
+                                          .tr(N_("check identity.dir and the passphrase settings in {1}")),
+                                      {(profile->dir / kProfileFile).string()}));
   }
   Draft draft;
   // Public, and addressed to the exchange itself: no recipients.

@@ -15,15 +15,10 @@
 
 #include "local_store.hpp"
 #include "render.hpp"
-#include "language.hpp"
 
 namespace fpx::cli {
 
 namespace {
-
-// Marks an English text for the catalogue (xgettext --keyword=N_); translated
-// where shown (clients/desk/po/fr.po; main.cpp translates the --help texts).
-constexpr const char* N_(const char* english) { return english; }
 
 // Records are small JSON objects; deeper nesting is not something the broker
 // writes, and the parser must not recurse without bound on a local file.

@@ -17,10 +17,6 @@ namespace fpx::cli {
 
 namespace {
 
-// Marks an English text for the catalogue (xgettext --keyword=N_); translated
-// where shown (clients/desk/po/fr.po; main.cpp translates the --help texts).
-constexpr const char* N_(const char* english) { return english; }
-
 constexpr std::size_t kMaxMessageJsonBytes = 16 * 1024 * 1024;
 
 // Message ids and digests as hex strings: "3f0a..." is what people copy

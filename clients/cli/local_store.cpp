@@ -1,5 +1,4 @@
 #include "local_store.hpp"
-#include "language.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -15,10 +14,6 @@
 namespace fpx::cli {
 
 namespace {
-
-// Marks an English text for the catalogue (xgettext --keyword=N_); translated
-// where shown (clients/desk/po/fr.po; main.cpp translates the --help texts).
-constexpr const char* N_(const char* english) { return english; }
 
 // fsync of a directory: makes a rename or a new entry in it survive a power
 // cut. Without it the file's bytes are on disk but its name may not be, and
