@@ -22,7 +22,8 @@ namespace fs = std::filesystem;
 namespace {
 
 const fs::path kExamples = fs::path(FPX_SOURCE_DIR) / "deploy" / "examples";
-const std::vector<std::string> kParticipants = {"sn.focal-point", "ne.focal-point", "sn.police-judiciaire"};
+const std::vector<std::string> kParticipants = {"sn.focal-point", "ne.focal-point", "bf.focal-point",
+                                                "sn.police-judiciaire"};
 
 using Run = test::CommandRun;
 
@@ -48,7 +49,7 @@ Run fpx_in_environment(const fs::path& dir, const std::vector<std::string>& envi
 }
 
 struct Exchange {
-  Exchange() : pki({"SN", "NE"}) {
+  Exchange() : pki({"SN", "NE", "BF"}) {
     for (const auto& id : kParticipants) {
       const std::string country{char(std::toupper(id[0])), char(std::toupper(id[1]))};
       pki.issue(id, country, id == "sn.police-judiciaire" ? Role::agency : Role::focal_point);
