@@ -38,9 +38,11 @@ Result<Loaded> load(const GlobalOptions& global) {
   return Loaded{std::move(profile).value(), std::make_unique<Identity>(std::move(identity).value())};
 }
 
-Status set_date(const std::string& option, const std::string& text, wire::Date::Builder date) {
-  if (!parse_date(text, date)) {
-    return make_error(ErrorCode::invalid_argument, option + " '" + text + "' is not a date: write YYYY-MM-DD");
+Status set_date(const std::string& option, const std::string& value, wire::Date::Builder date, text::Language language) {
+  if (!parse_date(value, date)) {
+    return make_error(ErrorCode::invalid_argument,
+                      fill_values(text::Catalogue(language).tr(N_("{1} '{2}' is not a date: write YYYY-MM-DD")),
+                                  {option, value}));
   }
   return {};
 }
@@ -60,6 +62,7 @@ std::optional<int> refuse_unless_cso(const GlobalOptions& global, const Identity
 }
 
 int run_warn(const GlobalOptions& global, const WarnOptions& options) {
+  const auto language = language_for_errors(global);
   auto loaded = load(global);
   if (!loaded) return report_failure(global, kExitUsage, loaded.error());
   if (auto refused = refuse_unless_cso(global, *loaded->identity, "warn")) return *refused;
@@ -71,16 +74,16 @@ int run_warn(const GlobalOptions& global, const WarnOptions& options) {
   warning.setLocation(options.location);
   warning.setFirearmDescription(options.firearm);
   if (!options.observed_on.empty()) {
-    if (auto dated = set_date("--observed-on", options.observed_on, warning.getObservedOn()); !dated) {
+    if (auto dated = set_date("--observed-on", options.observed_on, warning.getObservedOn(), language); !dated) {
       return report_failure(global, kExitUsage, dated.error());
     }
   }
   return seal_and_send(global, loaded->profile, std::move(*loaded->identity), draft, options.dry_run,
-                       std::string(text::Catalogue(language_for_errors(global))
-                                       .tr(N_("the early warning built from the options"))));
+                       std::string(text::Catalogue(language).tr(N_("the early warning built from the options"))));
 }
 
 int run_contribute(const GlobalOptions& global, const ContributeOptions& options) {
+  const auto language = language_for_errors(global);
   auto loaded = load(global);
   if (!loaded) return report_failure(global, kExitUsage, loaded.error());
   if (auto refused = refuse_unless_cso(global, *loaded->identity, "contribute")) return *refused;
@@ -89,18 +92,17 @@ int run_contribute(const GlobalOptions& global, const ContributeOptions& options
   draft.header.setClassification(wire::Classification::RESTRICTED);
   auto contribution = draft.body.initCampaignContribution();
   contribution.setCampaign(options.campaign);
-  if (auto dated = set_date("--from", options.period_start, contribution.getPeriodStart()); !dated) {
+  if (auto dated = set_date("--from", options.period_start, contribution.getPeriodStart(), language); !dated) {
     return report_failure(global, kExitUsage, dated.error());
   }
-  if (auto dated = set_date("--until", options.period_end, contribution.getPeriodEnd()); !dated) {
+  if (auto dated = set_date("--until", options.period_end, contribution.getPeriodEnd(), language); !dated) {
     return report_failure(global, kExitUsage, dated.error());
   }
   contribution.setWeaponsCollected(options.weapons);
   contribution.setAmmunitionCollected(options.ammunition);
   contribution.setText(options.text);
   return seal_and_send(global, loaded->profile, std::move(*loaded->identity), draft, options.dry_run,
-                       std::string(text::Catalogue(language_for_errors(global))
-                                       .tr(N_("the campaign contribution built from the options"))));
+                       std::string(text::Catalogue(language).tr(N_("the campaign contribution built from the options"))));
 }
 
 // The warning being acknowledged, re-opened from the inbox: its id and its
@@ -111,13 +113,14 @@ struct SavedWarning {
   ParticipantId sender;
 };
 
-Result<SavedWarning> load_warning(const Profile& profile, const std::string& id_or_prefix) {
-  auto id = resolve_message_id(id_or_prefix, {profile.inbox_dir()});
+Result<SavedWarning> load_warning(const Profile& profile, const std::string& id_or_prefix, text::Language language) {
+  const text::Catalogue text(language);
+  auto id = resolve_message_id(id_or_prefix, {profile.inbox_dir()}, language);
   if (!id) return std::move(id).take_error();
   auto bytes = read_whole_file(envelope_path(profile.inbox_dir(), *id));
   if (!bytes) {
-    return make_error(ErrorCode::not_found, "message " + id->hex() + " is not in " + profile.inbox_dir().string() +
-                                                ": run `fpx inbox` first");
+    return make_error(ErrorCode::not_found, fill_values(text.tr(N_("message {1} is not in {2}: run `fpx inbox` first")),
+                                                        {id->hex(), profile.inbox_dir().string()}));
   }
   auto trust = TrustStore::load(profile.root_ca, {});
   if (!trust) return std::move(trust).take_error();
@@ -127,9 +130,10 @@ Result<SavedWarning> load_warning(const Profile& profile, const std::string& id_
   auto opened = opener.open(*bytes, options);
   if (!opened) return std::move(opened).take_error();
   if (opened->type != wire::MessageType::EARLY_WARNING) {
-    return make_error(ErrorCode::invalid_argument, "message " + id->hex() + " is a " + enum_name(opened->type) +
-                                                       ", not an early warning: `fpx warning ack` acknowledges "
-                                                       "warnings only (tracing requests: `fpx trace ack`)");
+    return make_error(ErrorCode::invalid_argument,
+                      fill_values(text.tr(N_("message {1} is a {2}, not an early warning: `fpx warning ack` "
+                                             "acknowledges warnings only (tracing requests: `fpx trace ack`)")),
+                                  {id->hex(), enum_name(opened->type)}));
   }
   return SavedWarning{*id, opened->signer.participant.id};
 }
@@ -137,7 +141,7 @@ Result<SavedWarning> load_warning(const Profile& profile, const std::string& id_
 int run_warning_ack(const GlobalOptions& global, const WarningAckOptions& options) {
   auto loaded = load(global);
   if (!loaded) return report_failure(global, kExitUsage, loaded.error());
-  auto warning = load_warning(loaded->profile, options.id);
+  auto warning = load_warning(loaded->profile, options.id, language_for_errors(global));
   if (!warning) {
     const int code = warning.error().code == ErrorCode::invalid_argument || warning.error().code == ErrorCode::not_found
                          ? kExitUsage

@@ -37,7 +37,7 @@ int run_log_prove(const GlobalOptions& global, const LogProveOptions& options) {
   if (std::filesystem::is_regular_file(options.message, exists_error)) {
     envelope_file = options.message;
   } else {
-    auto id = resolve_message_id(options.message, {profile->sent_dir()});
+    auto id = resolve_message_id(options.message, {profile->sent_dir()}, text.language());
     if (!id) {
       return report_failure(global, kExitUsage, id.error(),
                             fill_values(text.tr(N_("give an id of a message in {1} or a saved .fpx file")),
