@@ -217,3 +217,74 @@ TEST_CASE("fpx errors say what to do next in French and the error code stays as 
   CHECK(contains(json.out, "\"ok\":false"));
   CHECK(contains(json.out, "indiquez pour --wait"));
 }
+
+TEST_CASE("fpx verify keys profile witness and the cso commands speak French and English") {
+  Exchange exchange;
+  const auto request = kExamples / "tracing-request.json";
+  auto sent = exchange.as("sn.police-judiciaire", {"--json", "trace", "submit", request.string()});
+  REQUIRE(sent.exit_code == 0);
+  const auto id = json_field(sent.out, "messageId");
+  REQUIRE(id.size() == 32);
+  const auto saved = exchange.profiles.at("sn.police-judiciaire") / "sent" / (id + ".fpx");
+
+  // verify: the signature line and the revocation line.
+  auto verify_french = exchange.as("sn.police-judiciaire", {"--lang", "fr", "verify", saved.string()});
+  INFO(verify_french.out << verify_french.err);
+  CHECK(verify_french.exit_code == 0);
+  CHECK(contains(verify_french.out, saved.string() + " : signature valide"));
+  CHECK(contains(verify_french.out, "révocation : vérifiée contre les CRL de"));
+  auto verify_english = exchange.as("sn.police-judiciaire", {"--lang", "en", "verify", saved.string()});
+  CHECK(contains(verify_english.out, saved.string() + ": valid signature"));
+  CHECK(contains(verify_english.out, "revocation: checked against CRLs in"));
+
+  // profile show: its labels.
+  auto show_french = exchange.as("ne.focal-point", {"--lang", "fr", "profile", "show"});
+  CHECK(show_french.exit_code == 0);
+  CHECK(contains(show_french.out, "boîte de réception:"));
+  CHECK(contains(show_french.out, "AC racine:"));
+  auto show_english = exchange.as("ne.focal-point", {"--lang", "en", "profile", "show"});
+  CHECK(contains(show_english.out, "root CA:"));
+
+  // keys new: a refused role (the next step in French), then new keys.
+  const auto keys_dir = exchange.pki.dir() / "new-keys";
+  auto bad_role = exchange.fpx({"--lang", "fr", "keys", "new", "--id", "sn.douanes", "--country", "SN", "--role",
+                                "douane", "--out", keys_dir.string()});
+  CHECK(bad_role.exit_code == 2);
+  CHECK(contains(bad_role.err, "rôle inconnu « douane »"));
+  CHECK(contains(bad_role.err, "à faire : utilisez focal-point, agency, observer, broker ou cso"));
+  auto made = exchange.fpx({"--lang", "fr", "keys", "new", "--id", "sn.douanes", "--country", "SN", "--role", "agency",
+                            "--out", keys_dir.string()});
+  INFO(made.err);
+  CHECK(made.exit_code == 0);
+  CHECK(contains(made.out, "clés de sn.douanes (agency, SN) créées dans " + keys_dir.string()));
+  CHECK(contains(made.out, "à faire : remettez " + (keys_dir / "request.csr").string() + " à votre AC"));
+  auto again = exchange.fpx({"--lang", "en", "keys", "new", "--id", "sn.douanes", "--country", "SN", "--role", "agency",
+                             "--out", keys_dir.string()});
+  CHECK(again.exit_code == 2);
+  CHECK(contains(again.err, "next: choose a new --out directory: keys are never overwritten"));
+
+  // witness init: what was made, and what to do with its key.
+  const auto witness_dir = exchange.pki.dir() / "witness";
+  auto witness = exchange.fpx({"--lang", "fr", "witness", "init", witness_dir.string(), "--name", "witness.example/w1"});
+  INFO(witness.err);
+  CHECK(witness.exit_code == 0);
+  CHECK(contains(witness.out, "témoin witness.example/w1 créé dans " + witness_dir.string()));
+  auto witness_again =
+      exchange.fpx({"--lang", "en", "witness", "init", witness_dir.string(), "--name", "witness.example/w1"});
+  CHECK(witness_again.exit_code == 2);
+  CHECK(contains(witness_again.err, "exists: a witness keeps its key; choose a new directory"));
+
+  // warn needs a cso certificate: a focal point is told so, in its language.
+  auto warn = exchange.as("ne.focal-point", {"--lang", "fr", "warn", "--threat", "armes proposées au marché"});
+  CHECK(warn.exit_code == 2);
+  CHECK(contains(warn.err, "ne.focal-point a le rôle focal-point ; `fpx warn` demande un certificat cso"));
+  auto warn_english = exchange.as("ne.focal-point", {"--lang", "en", "warn", "--threat", "pistols at the market"});
+  CHECK(contains(warn_english.err, "ne.focal-point is of role focal-point; `fpx warn` needs a cso certificate"));
+
+  // A message id that is not one, and one that is not saved.
+  auto not_an_id = exchange.as("ne.focal-point", {"--lang", "fr", "trace", "ack", "zz-top"});
+  CHECK(not_an_id.exit_code == 2);
+  CHECK(contains(not_an_id.err, "« zz-top » n'est pas un identifiant de message"));
+  auto unknown = exchange.as("ne.focal-point", {"--lang", "en", "trace", "ack", "abcdef"});
+  CHECK(contains(unknown.err, "no saved message id starts with abcdef: run `fpx inbox`"));
+}
