@@ -317,6 +317,14 @@ int run(int argc, char** argv) {
     }
     return code == 0 ? kExitOk : kExitUsage;
   }
+  // A --lang we have no catalogue for is refused once, here, for every command
+  // (language_for_errors would quietly fall back to the profile's language).
+  if (!global.language.empty() && !fpx::text::parse_language(global.language)) {
+    return report_failure(global, kExitUsage,
+                          fpx::make_error(fpx::ErrorCode::invalid_argument,
+                                          "--lang '" + global.language + "' is not available"),
+                          N_("give --lang fr or --lang en"));
+  }
 
   if (submit->parsed()) return run_send(global, SendKind::tracing_request, submit_options);
   if (ack->parsed()) return run_ack(global, ack_options);

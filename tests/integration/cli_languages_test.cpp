@@ -139,6 +139,14 @@ TEST_CASE("fpx usage errors end with the next step in the reader's language") {
   auto english = fpx_in_environment(pki.dir(), {}, {"--lang", "en", "inbox", "--no-such-option"});
   CHECK(english.exit_code == 2);
   CHECK(contains(english.err, "next: run `fpx --help` (or `fpx COMMAND --help`)"));
+  // A language without a catalogue is refused, whichever command it comes with.
+  auto german = fpx_in_environment(pki.dir(), {"LANG=fr_FR.UTF-8"}, {"--lang", "de", "keys", "new", "--id", "sn.x",
+                                                                     "--country", "SN", "--role", "agency", "--out",
+                                                                     (pki.dir() / "never-made").string()});
+  CHECK(german.exit_code == 2);
+  CHECK(contains(german.err, "--lang 'de' is not available"));
+  CHECK(contains(german.err, "à faire : indiquez --lang fr ou --lang en"));
+  CHECK_FALSE(fs::exists(pki.dir() / "never-made"));
 }
 
 TEST_CASE("fpx trace submit ack respond inbox and outbox print their lines in French and in English") {
