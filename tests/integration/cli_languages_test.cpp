@@ -4,6 +4,8 @@
 // next steps, each in both languages; the language from --lang, else the
 // environment (LANG=fr_FR.UTF-8 on a machine with no locale generated).
 #include <cctype>
+#include <chrono>
+#include <thread>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -54,8 +56,25 @@ struct Exchange {
       const std::string country{char(std::toupper(id[0])), char(std::toupper(id[1]))};
       pki.issue(id, country, id == "sn.police-judiciaire" ? Role::agency : Role::focal_point);
     }
-    broker = std::make_unique<test::BrokerProcess>(pki, kParticipants);
-    for (const auto& id : kParticipants) {
+    // Civil society: an observer of the public feed and a cso sending early warnings.
+    pki.issue("cso.sahel-watch", "SN", Role::observer, {.via_intermediate = false});
+    pki.issue("cso.sahel-watch.sn", "SN", Role::cso, {.via_intermediate = false});
+    std::vector<std::string> enrolled = kParticipants;
+    enrolled.insert(enrolled.end(), {"cso.sahel-watch", "cso.sahel-watch.sn"});
+    broker = std::make_unique<test::BrokerProcess>(pki, enrolled);
+    const auto broker_chain = (pki.dir() / "participants" / "exchange.broker" / kChainFile).string();
+    const auto observer = pki.dir() / "profiles" / "cso.sahel-watch";
+    auto observer_init =
+        fpx({"profile", "init", "--dir", observer.string(), "--identity",
+             (pki.dir() / "participants" / "cso.sahel-watch").string(), "--observer-endpoint",
+             broker->observers_endpoint(), "--broker-cert", broker_chain, "--root-ca", pki.root_pem().string(),
+             "--crl-dir", pki.crl_dir().string()});
+    INFO(observer_init.err);
+    REQUIRE(observer_init.exit_code == 0);
+    profiles["cso.sahel-watch"] = observer;
+    std::vector<std::string> participants = kParticipants;
+    participants.push_back("cso.sahel-watch.sn");
+    for (const auto& id : participants) {
       const auto dir = pki.dir() / "profiles" / id;
       auto init = fpx({"profile", "init", "--dir", dir.string(), "--identity", (pki.dir() / "participants" / id).string(),
                        "--broker-endpoint", broker->endpoint(), "--broker-cert",
@@ -295,4 +314,50 @@ TEST_CASE("fpx verify keys profile witness and the cso commands speak French and
   CHECK(contains(not_an_id.err, "« zz-top » n'est pas un identifiant de message"));
   auto unknown = exchange.as("ne.focal-point", {"--lang", "en", "trace", "ack", "abcdef"});
   CHECK(contains(unknown.err, "no saved message id starts with abcdef: run `fpx inbox`"));
+}
+
+TEST_CASE("fpx warn observe and log verify speak French and English to civil society") {
+  Exchange exchange;
+  auto warn = exchange.as("cso.sahel-watch.sn", {"--lang", "fr", "warn", "--threat", "pistolets proposés au marché",
+                                                 "--location", "Tambacounda"});
+  INFO(warn.out << warn.err);
+  REQUIRE(warn.exit_code == 0);
+  CHECK(contains(warn.out, "accepté : le broker l'a enregistré durablement et a signé un reçu"));
+  auto warn_dry = exchange.as("cso.sahel-watch.sn", {"--lang", "en", "warn", "--threat", "pistols at the market",
+                                                     "--dry-run"});
+  CHECK(contains(warn_dry.out, "dry run: the early warning built from the options is a valid"));
+  auto bad_date = exchange.as("cso.sahel-watch.sn", {"--lang", "fr", "warn", "--threat", "x", "--observed-on",
+                                                     "hier"});
+  CHECK(bad_date.exit_code == 2);
+  CHECK(contains(bad_date.err, "--observed-on « hier » n'est pas une date : écrivez AAAA-MM-JJ"));
+
+  // The public feed: what came, in both languages (the first checkpoint record comes within a second).
+  Run observed;
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    observed = exchange.as("cso.sahel-watch", {"--lang", "fr", "observe"});
+    REQUIRE(observed.exit_code == 0);
+    CHECK(contains(observed.out, " ; suivant : "));
+    if (contains(observed.out, "enregistrement(s) vérifié(s) ; suivant : ")) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  INFO(observed.out << observed.err);
+  CHECK(contains(observed.out, "enregistrement(s) vérifié(s) ; suivant : "));
+  CHECK(contains(observed.out, "RÉSUMÉ"));
+  auto english = exchange.as("cso.sahel-watch", {"--lang", "en", "observe"});
+  CHECK(english.exit_code == 0);
+  CHECK(contains(english.out, "; next is "));  // "no new records; next is N" or "K record(s) verified; next is N"
+
+  // log verify: once a checkpoint covers the saved records (the broker signs one every half second).
+  Run verified;
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    verified = exchange.as("cso.sahel-watch", {"--lang", "fr", "log", "verify"});
+    if (verified.exit_code == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  INFO(verified.out << verified.err);
+  REQUIRE(verified.exit_code == 0);
+  CHECK(contains(verified.out, "point de contrôle : fpx.exchange/log, taille de l'arbre"));
+  CHECK(contains(verified.out, "journal vérifié ; point de contrôle de taille"));
+  auto english_verified = exchange.as("cso.sahel-watch", {"--lang", "en", "log", "verify"});
+  CHECK(contains(english_verified.out, "log verified; checkpoint at tree size"));
 }
