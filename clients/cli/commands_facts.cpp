@@ -28,7 +28,7 @@ namespace {
 constexpr const char* N_(const char* english) { return english; }
 
 // "2026-12-07T04:20:00Z" (a record's periodStart) or milliseconds since the epoch.
-Result<std::int64_t> period_start_of(const std::string& text) {
+Result<std::int64_t> period_start_of(const std::string& text, const text::Catalogue& words) {
   if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos && text.size() <= 18) {
     return static_cast<std::int64_t>(std::stoll(text));
   }
@@ -37,9 +37,9 @@ Result<std::int64_t> period_start_of(const std::string& text) {
   in >> std::get_time(&parts, "%Y-%m-%dT%H:%M:%SZ");
   if (in.fail() || in.peek() != std::char_traits<char>::eof()) {
     return make_error(ErrorCode::invalid_argument,
-                      "--period " + text +
-                          ": give the periodStart of a published statistics record (2026-10-01T00:00:00Z) or "
-                          "milliseconds since the Unix epoch");
+                      fill_values(words.tr(N_("--period {1}: give the periodStart of a published statistics record "
+                                              "(2026-10-01T00:00:00Z) or milliseconds since the Unix epoch")),
+                                  {text}));
   }
   return static_cast<std::int64_t>(timegm(&parts)) * 1000;
 }
@@ -50,7 +50,7 @@ int run_statistics_check(const GlobalOptions& global, const StatisticsCheckOptio
   const text::Catalogue text(language_for_errors(global));
   auto profile = load_profile(global.profile);
   if (!profile) return report_failure(global, kExitUsage, profile.error());
-  auto start = period_start_of(options.period);
+  auto start = period_start_of(options.period, text);
   if (!start) return report_failure(global, kExitUsage, start.error());
   if (profile->broker_cert.empty()) {
     return report_failure(global, kExitUsage,

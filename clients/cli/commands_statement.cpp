@@ -21,7 +21,7 @@ constexpr const char* N_(const char* english) { return english; }
 
 // "2026-10-01T00:00:00Z" (a statistics record's periodStart, as `fpx report`
 // prints it) or milliseconds since the Unix epoch.
-Result<std::int64_t> period_start_ms(const std::string& text) {
+Result<std::int64_t> period_start_ms(const std::string& text, const text::Catalogue& words) {
   // 18 digits stay below 2^63: no overflow in stoll.
   constexpr std::size_t kMaxMillisecondDigits = 18;
   if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos &&
@@ -33,9 +33,10 @@ Result<std::int64_t> period_start_ms(const std::string& text) {
   in >> std::get_time(&parts, "%Y-%m-%dT%H:%M:%SZ");
   if (in.fail() || in.peek() != std::char_traits<char>::eof()) {
     return make_error(ErrorCode::invalid_argument,
-                      "--period " + text +
-                          ": give the periodStart of a published statistics record, as `fpx report` prints it "
-                          "(2026-10-01T00:00:00Z), or milliseconds since the Unix epoch");
+                      fill_values(words.tr(N_("--period {1}: give the periodStart of a published statistics record, "
+                                              "as `fpx report` prints it (2026-10-01T00:00:00Z), or milliseconds "
+                                              "since the Unix epoch")),
+                                  {text}));
   }
   return static_cast<std::int64_t>(timegm(&parts)) * 1000;
 }
@@ -45,7 +46,7 @@ Result<std::int64_t> period_start_ms(const std::string& text) {
 int run_statement(const GlobalOptions& global, const StatementOptions& options) {
   auto profile = load_profile(global.profile);
   if (!profile) return report_failure(global, kExitUsage, profile.error());
-  auto start = period_start_ms(options.period);
+  auto start = period_start_ms(options.period, text::Catalogue(language_for_errors(global)));
   if (!start) return report_failure(global, kExitUsage, start.error());
   auto identity = load_identity(*profile);
   if (!identity) {

@@ -156,23 +156,29 @@ int run_witness_init(const GlobalOptions& global, const WitnessInitOptions& opti
   if (!valid_note_key_name(options.name)) {
     return report_failure(global, kExitUsage,
                           make_error(ErrorCode::invalid_argument,
-                                     "--name: \"" + options.name + "\" is not a key name (no spaces, no '+')"));
+                                     fill_values(words.tr(N_("--name: \"{1}\" is not a key name (no spaces, no '+')")),
+                                                 {options.name})),
+                          N_("give --name a name such as witness.cso.example/w1"));
   }
   toml::array logs;
   for (const auto& entry : options.logs) {
     const auto equals = entry.find('=');
     if (equals == std::string::npos) {
       return report_failure(global, kExitUsage,
-                            make_error(ErrorCode::invalid_argument, "--log " + entry + ": expected ORIGIN=VKEY"));
+                            make_error(ErrorCode::invalid_argument,
+                                       fill_values(words.tr(N_("--log {1}: expected ORIGIN=VKEY")), {entry})),
+                            N_("print the log's vkey with `fpx witness log-key`"));
     }
     const auto origin = entry.substr(0, equals);
     auto key = parse_verifier_key(entry.substr(equals + 1));
     if (!key) return report_failure(global, kExitUsage, key.error(), N_("print the log's vkey with `fpx witness log-key`"));
     if (!valid_note_key_name(origin) || key->type != NoteSignatureType::ed25519) {
       return report_failure(global, kExitUsage,
-                            make_error(ErrorCode::invalid_argument, "--log " + entry +
-                                                                        ": the origin must be a key name and the vkey "
-                                                                        "a log's (type 1)"));
+                            make_error(ErrorCode::invalid_argument,
+                                       fill_values(words.tr(N_("--log {1}: the origin must be a key name and the vkey "
+                                                               "a log's (type 1)")),
+                                                   {entry})),
+                            N_("print the log's vkey with `fpx witness log-key`"));
     }
     logs.push_back(toml::table{{"origin", origin}, {"vkey", entry.substr(equals + 1)}});
   }
@@ -277,13 +283,15 @@ int run_witness_log_key(const GlobalOptions& global, const WitnessLogKeyOptions&
   if (!chain) return report_failure(global, kExitUsage, chain.error());
   if (chain->empty()) {
     return report_failure(global, kExitUsage,
-                          make_error(ErrorCode::invalid_argument, options.broker_cert + " holds no certificate"));
+                          make_error(ErrorCode::invalid_argument, options.broker_cert + " holds no certificate"),
+                          N_("give the broker's chain.pem"));
   }
   auto key = client::ed25519_key_of(chain->front());
   if (!key) return report_failure(global, kExitUsage, key.error());
   if (!valid_note_key_name(options.origin)) {
     return report_failure(global, kExitUsage,
-                          make_error(ErrorCode::invalid_argument, "--origin: not a valid origin (no spaces, no '+')"));
+                          make_error(ErrorCode::invalid_argument, "--origin: not a valid origin (no spaces, no '+')"),
+                          N_("give the origin line of broker.toml (oversight.origin), e.g. fpx.exchange/log"));
   }
   const auto vkey = note_verifier_key(options.origin, *key);
   if (global.json) {
