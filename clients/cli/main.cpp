@@ -26,9 +26,10 @@ constexpr const char* N_(const char* english) { return english; }
 
 // CLI11's own words in its help and usage lines: its formatter's labels, and
 // the group headings ("Options", "Subcommands") translate_help translates.
-constexpr const char* kHelpLabels[] = {N_("Options"), N_("Subcommands"), N_("Usage"), N_("OPTIONS"), N_("SUBCOMMAND"), N_("SUBCOMMANDS"), N_("REQUIRED"),
-                                       N_("Positionals"), N_("Excludes"), N_("Needs"), N_("TEXT"), N_("INT"),
-                                       N_("UINT"), N_("FLOAT"), N_("FILE")};
+constexpr const char* kHelpLabels[] = {N_("Options"),     N_("Subcommands"), N_("Usage"),    N_("OPTIONS"),
+                                       N_("SUBCOMMAND"),  N_("SUBCOMMANDS"), N_("REQUIRED"), N_("Positionals"),
+                                       N_("Excludes"),    N_("Needs"),       N_("TEXT"),     N_("INT"),
+                                       N_("UINT"),        N_("FLOAT"),       N_("FILE")};
 
 // Issue 17: `fpx --help` in the reader's language. CLI11 keeps the texts
 // given when each command and option was added (here and in the command
@@ -46,7 +47,7 @@ void translate_help(CLI::App& app, const fpx::text::Catalogue& text) {
 }
 
 int run(int argc, char** argv) {
-  // Decided before anything is built: the help texts are given at construction.
+  // Decided before parsing: CLI11 prints --help (and its usage errors) while it parses.
   const fpx::text::Catalogue text(language_before_parsing(argc, argv));
   CLI::App app{N_("fpx: send and receive firearm tracing messages through an FPX broker.\n"
                   "Every command but `verify`, `keys` and `profile init` needs a profile: --profile DIR or FPX_PROFILE.")};
