@@ -408,7 +408,7 @@ int run_send(const GlobalOptions& global, SendKind kind, const SendOptions& opti
                                       {(profile->dir / kProfileFile).string()}));
   }
   Draft draft;
-  if (auto read = read_message_json(options.file, draft); !read) {
+  if (auto read = read_message_json(options.file, draft, text.language()); !read) {
     return report_failure(global, kExitUsage, read.error(),
                           fill_values(text.tr(N_("fix {1} (see deploy/examples/)")), {options.file}));
   }

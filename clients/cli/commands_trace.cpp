@@ -189,7 +189,9 @@ int run_ack(const GlobalOptions& global, const AckOptions& options) {
   std::string source(text.tr(N_("the acknowledgement built from the options")));
   if (!options.file.empty()) {
     source = options.file;
-    if (auto read = read_message_json(options.file, draft); !read) return report_failure(global, kExitUsage, read.error());
+    if (auto read = read_message_json(options.file, draft, text.language()); !read) {
+      return report_failure(global, kExitUsage, read.error());
+    }
     if (draft.body.which() != wire::Body::TRACING_ACKNOWLEDGEMENT) {
       return report_failure(global, kExitUsage,
                             make_error(ErrorCode::invalid_argument,
@@ -232,7 +234,9 @@ int run_respond(const GlobalOptions& global, const RespondOptions& options) {
   std::string source(text.tr(N_("the response built from the options")));
   if (!options.file.empty()) {
     source = options.file;
-    if (auto read = read_message_json(options.file, draft); !read) return report_failure(global, kExitUsage, read.error());
+    if (auto read = read_message_json(options.file, draft, text.language()); !read) {
+      return report_failure(global, kExitUsage, read.error());
+    }
     if (draft.body.which() != wire::Body::TRACING_RESPONSE) {
       return report_failure(global, kExitUsage,
                             make_error(ErrorCode::invalid_argument,

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <thread>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <string>
@@ -238,6 +239,16 @@ TEST_CASE("fpx errors say what to do next in French and the error code stays as 
   CHECK(contains(absent.err, "à faire : corrigez " + missing + " (voir deploy/examples/)"));
   auto absent_english = exchange.as("sn.police-judiciaire", {"--lang", "en", "trace", "submit", missing});
   CHECK(contains(absent_english.err, "next: fix " + missing + " (see deploy/examples/)"));
+
+  // A hand-written message with a misspelt field: the field error in French, its path as written.
+  const auto typo = exchange.pki.dir() / "typo.json";
+  std::ofstream(typo) << R"({"body": {"tracingRequest": {"firearms": [{"serialNumbr": "AK-1"}]}}})";
+  auto misspelt = exchange.as("sn.police-judiciaire", {"--lang", "fr", "trace", "submit", typo.string()});
+  CHECK(misspelt.exit_code == 2);
+  CHECK(contains(misspelt.err, typo.string() + " : le JSON du message a des champs que le schéma ne connaît pas"));
+  CHECK(contains(misspelt.err, "body.tracingRequest.firearms[0].serialNumbr: n'est pas un champ de"));
+  auto misspelt_english = exchange.as("sn.police-judiciaire", {"--lang", "en", "trace", "submit", typo.string()});
+  CHECK(contains(misspelt_english.err, "serialNumbr: is not a field of"));
 
   // --json keeps its keys: the next step is a translated value, the code is not.
   auto json = exchange.as("ne.focal-point", {"--json", "--lang", "fr", "inbox", "--wait", "5000"});
