@@ -442,66 +442,66 @@ std::optional<int> check_duplicates(const GlobalOptions& global, const Profile& 
 
 CaseCommands::CaseCommands(CLI::App& trace, const GlobalOptions& global) : global_(global) {
   const auto add_lang = [this](CLI::App* command) {
-    command->add_option("--lang", language_, "fr or en (default: the profile's [user] language, else LANG)");
+    command->add_option("--lang", language_, N_("fr or en (default: the profile's [user] language, else LANG)"));
   };
-  show_ = trace.add_subcommand("show", "a case, readable: the request and its whole thread, codes in words");
-  show_->add_option("ID", show_id_, "the request's message id, or a unique prefix")->required();
+  show_ = trace.add_subcommand("show", N_("a case, readable: the request and its whole thread, codes in words"));
+  show_->add_option("ID", show_id_, N_("the request's message id, or a unique prefix"))->required();
   add_lang(show_);
 
-  owed_ = trace.add_subcommand("owed", "what we owe: open requests to answer, overdue and urgent first");
+  owed_ = trace.add_subcommand("owed", N_("what we owe: open requests to answer, overdue and urgent first"));
   add_lang(owed_);
 
   forward_command_ = trace.add_subcommand(
-      "forward", "pass a received request on to another state (refused by the broker for an H2 request)");
-  forward_command_->add_option("ID", forward_.id, "the request's message id, or a unique prefix")->required();
-  forward_command_->add_option("--to", forward_.to_country, "the state to forward to, ISO code, e.g. BF")->required();
-  forward_command_->add_option("--reason", forward_.reason, "why that state (required)")->required();
-  forward_command_->add_flag("--dry-run", forward_.dry_run, "validate and show, send nothing");
+      "forward", N_("pass a received request on to another state (refused by the broker for an H2 request)"));
+  forward_command_->add_option("ID", forward_.id, N_("the request's message id, or a unique prefix"))->required();
+  forward_command_->add_option("--to", forward_.to_country, N_("the state to forward to, ISO code, e.g. BF"))->required();
+  forward_command_->add_option("--reason", forward_.reason, N_("why that state (required)"))->required();
+  forward_command_->add_flag("--dry-run", forward_.dry_run, N_("validate and show, send nothing"));
   add_lang(forward_command_);
 
   supply_command_ = trace.add_subcommand(
-      "supply", "information supplied: answer \"more information needed\" on a request you sent");
-  supply_command_->add_option("ID", supply_.id, "the request's message id, or a unique prefix")->required();
+      "supply", N_("information supplied: answer \"more information needed\" on a request you sent"));
+  supply_command_->add_option("ID", supply_.id, N_("the request's message id, or a unique prefix"))->required();
   supply_command_->add_option("--field", supply_.fields,
-                              "a supplied field as PATH=VALUE, the path as the acknowledgement listed it "
-                              "(e.g. firearms[0].calibre=7.62x39mm); repeatable");
-  supply_command_->add_option("--note", supply_.note, "free text");
-  supply_command_->add_flag("--dry-run", supply_.dry_run, "validate and show, send nothing");
+                              N_("a supplied field as PATH=VALUE, the path as the acknowledgement listed it "
+                              "(e.g. firearms[0].calibre=7.62x39mm); repeatable"));
+  supply_command_->add_option("--note", supply_.note, N_("free text"));
+  supply_command_->add_flag("--dry-run", supply_.dry_run, N_("validate and show, send nothing"));
   add_lang(supply_command_);
 
-  withdraw_command_ = trace.add_subcommand("withdraw", "withdraw a request you sent (it is no longer needed)");
-  withdraw_command_->add_option("ID", withdraw_.id, "the request's message id, or a unique prefix")->required();
-  withdraw_command_->add_option("--reason", withdraw_.reason, "why (required)")->required();
-  withdraw_command_->add_flag("--dry-run", withdraw_.dry_run, "validate and show, send nothing");
+  withdraw_command_ = trace.add_subcommand("withdraw", N_("withdraw a request you sent (it is no longer needed)"));
+  withdraw_command_->add_option("ID", withdraw_.id, N_("the request's message id, or a unique prefix"))->required();
+  withdraw_command_->add_option("--reason", withdraw_.reason, N_("why (required)"))->required();
+  withdraw_command_->add_flag("--dry-run", withdraw_.dry_run, N_("validate and show, send nothing"));
   add_lang(withdraw_command_);
 
-  close_command_ = trace.add_subcommand("close", "close a request you sent, once answered");
-  close_command_->add_option("ID", close_.id, "the request's message id, or a unique prefix")->required();
-  close_command_->add_option("--reason", close_.reason, "e.g. answer received (required)")->required();
-  close_command_->add_flag("--dry-run", close_.dry_run, "validate and show, send nothing");
+  close_command_ = trace.add_subcommand("close", N_("close a request you sent, once answered"));
+  close_command_->add_option("ID", close_.id, N_("the request's message id, or a unique prefix"))->required();
+  close_command_->add_option("--reason", close_.reason, N_("e.g. answer received (required)"))->required();
+  close_command_->add_flag("--dry-run", close_.dry_run, N_("validate and show, send nothing"));
   add_lang(close_command_);
 
   search_command_ = trace.add_subcommand(
-      "search", "search the saved requests (inbox/ and sent/); every criterion given must hold");
-  search_command_->add_option("--serial", search_.serial, "serial number, or part of it (case, spaces and dashes ignored)");
-  search_command_->add_option("--manufacturer", search_.manufacturer, "manufacturer, or part of it");
-  search_command_->add_option("--case-reference", search_.case_reference, "case reference, or part of it");
-  search_command_->add_option("--state", search_.state, "a requesting or requested state, ISO code");
+      "search", N_("search the saved requests (inbox/ and sent/); every criterion given must hold"));
+  search_command_->add_option("--serial", search_.serial, N_("serial number, or part of it (case, spaces and dashes ignored)"));
+  search_command_->add_option("--manufacturer", search_.manufacturer, N_("manufacturer, or part of it"));
+  search_command_->add_option("--case-reference", search_.case_reference, N_("case reference, or part of it"));
+  search_command_->add_option("--state", search_.state, N_("a requesting or requested state, ISO code"));
   search_command_->add_option("--status", search_.status,
-                              "awaiting-acknowledgement, acknowledged, interim, answered, withdrawn or closed");
-  search_command_->add_option("--from", search_.from, "requests made on or after this day, YYYY-MM-DD (UTC)");
-  search_command_->add_option("--until", search_.until, "requests made on or before this day, YYYY-MM-DD (UTC)");
+                              N_("awaiting-acknowledgement, acknowledged, interim, answered, withdrawn or closed"));
+  search_command_->add_option("--from", search_.from, N_("requests made on or after this day, YYYY-MM-DD (UTC)"));
+  search_command_->add_option("--until", search_.until, N_("requests made on or before this day, YYYY-MM-DD (UTC)"));
   add_lang(search_command_);
 
   // Issue 17: one attachment of a saved message, checked against its signed hash.
   attachment_command_ = trace.add_subcommand(
-      "attachment", "save an attachment of a saved message, after checking it against the SHA-256 its sender signed");
-  attachment_command_->add_option("ID", attachment_.id, "the message's id, or a unique prefix")->required();
-  attachment_command_->add_option("N", attachment_.number, "which attachment, from 1, as `fpx trace show` lists them")
+      "attachment", N_("save an attachment of a saved message, after checking it against the SHA-256 its sender signed"));
+  attachment_command_->add_option("ID", attachment_.id, N_("the message's id, or a unique prefix"))->required();
+  attachment_command_->add_option("N", attachment_.number, N_("which attachment, from 1, as `fpx trace show` lists them"))
       ->required();
   attachment_command_->add_option("--out", attachment_.out,
-                                  "where to save it (default: its file name, in the current folder)");
-  attachment_command_->add_flag("--overwrite", attachment_.overwrite, "replace --out if it exists");
+                                  N_("where to save it (default: its file name, in the current folder)"));
+  attachment_command_->add_flag("--overwrite", attachment_.overwrite, N_("replace --out if it exists"));
   add_lang(attachment_command_);
 }
 

@@ -17,13 +17,18 @@
 #include "outgoing.hpp"
 #include "profile.hpp"
 #include "render.hpp"
+#include "language.hpp"
 
 namespace fpx::cli {
 
 namespace {
 
+// Marks an English text for the catalogue (xgettext --keyword=N_); translated
+// where shown (clients/desk/po/fr.po; main.cpp translates the --help texts).
+constexpr const char* N_(const char* english) { return english; }
+
 // "2026-12-07T04:20:00Z" (a record's periodStart) or milliseconds since the epoch.
-Result<std::int64_t> period_start_of(const std::string& text) {
+Result<std::int64_t> period_start_of(const std::string& text, const text::Catalogue& words) {
   if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos && text.size() <= 18) {
     return static_cast<std::int64_t>(std::stoll(text));
   }
@@ -32,9 +37,9 @@ Result<std::int64_t> period_start_of(const std::string& text) {
   in >> std::get_time(&parts, "%Y-%m-%dT%H:%M:%SZ");
   if (in.fail() || in.peek() != std::char_traits<char>::eof()) {
     return make_error(ErrorCode::invalid_argument,
-                      "--period " + text +
-                          ": give the periodStart of a published statistics record (2026-10-01T00:00:00Z) or "
-                          "milliseconds since the Unix epoch");
+                      fill_values(words.tr(N_("--period {1}: give the periodStart of a published statistics record "
+                                              "(2026-10-01T00:00:00Z) or milliseconds since the Unix epoch")),
+                                  {text}));
   }
   return static_cast<std::int64_t>(timegm(&parts)) * 1000;
 }
@@ -42,21 +47,22 @@ Result<std::int64_t> period_start_of(const std::string& text) {
 }  // namespace
 
 int run_statistics_check(const GlobalOptions& global, const StatisticsCheckOptions& options) {
+  const text::Catalogue text(language_for_errors(global));
   auto profile = load_profile(global.profile);
   if (!profile) return report_failure(global, kExitUsage, profile.error());
-  auto start = period_start_of(options.period);
+  auto start = period_start_of(options.period, text);
   if (!start) return report_failure(global, kExitUsage, start.error());
   if (profile->broker_cert.empty()) {
     return report_failure(global, kExitUsage,
                           make_error(ErrorCode::invalid_argument, "the profile names no broker certificate"),
-                          "make the profile with the broker's certificate: its key checks the facts' checkpoint");
+                          N_("make the profile with the broker's certificate: its key checks the facts' checkpoint"));
   }
   auto broker_chain = Certificate::load_pem_file(profile->broker_cert);
   if (!broker_chain) return report_failure(global, kExitUsage, broker_chain.error());
   if (broker_chain->empty()) {
     return report_failure(global, kExitUsage,
                           make_error(ErrorCode::invalid_argument, profile->broker_cert.string() + " holds no certificate"),
-                          "give the profile the broker's certificate (PEM)");
+                          N_("give the profile the broker's certificate (PEM)"));
   }
   const Certificate& broker_cert = broker_chain->front();  // the leaf first
   if (auto pinned = client::check_pinned_broker(profile->broker_pins, broker_cert, "the broker certificate");
@@ -109,26 +115,34 @@ int run_statistics_check(const GlobalOptions& global, const StatisticsCheckOptio
         .raw("cells", json_array(cells));
     std::cout << out.str() << "\n";
   } else {
-    std::cout << "period from " << format_utc(*start) << ": " << checked->facts.size() << " fact(s) of "
-              << recount->tracings << " tracing(s) of " << country.str()
-              << ", each in its leaf, included in the checkpoint of size " << checked->checkpoint.size
-              << " (signed by the pinned broker key), as is the period's record (log index "
-              << checked->record_log_index << ")\n";
+    std::cout << fill_values(text.tr(N_("period from {1}: {2} fact(s) of {3} tracing(s) of {4}, each in its leaf, "
+                                        "included in the checkpoint of size {5} (signed by the pinned broker key), "
+                                        "as is the period's record (log index {6})")),
+                             {format_utc(*start), std::to_string(checked->facts.size()),
+                              std::to_string(recount->tracings), country.str(),
+                              std::to_string(checked->checkpoint.size), std::to_string(checked->record_log_index)})
+              << "\n";
     for (const auto& cell : recount->cells) {
       if (cell.published && cell.matches()) continue;
-      std::cout << (cell.published ? "MISMATCH " : "suppressed ") << cell.table << " " << cell.requester << "->"
-                << cell.requested << " " << cell.measure << ": own count " << cell.own_count;
-      if (cell.published) std::cout << ", published " << *cell.published;
+      // MISMATCH stays as it is in both languages: people and scripts look for it.
+      std::cout << (cell.published ? std::string("MISMATCH ") : std::string(text.tr(N_("suppressed"))) + " ")
+                << cell.table << " " << cell.requester << "->" << cell.requested << " " << cell.measure << ": "
+                << fill_values(text.tr(N_("own count {1}")), {std::to_string(cell.own_count)});
+      if (cell.published) std::cout << fill_values(text.tr(N_(", published {1}")), {std::to_string(*cell.published)});
       std::cout << "\n";
     }
-    std::cout << recount->shown << " shown cell(s) recounted, " << recount->mismatched << " different; "
-              << recount->suppressed
-              << " suppressed (not comparable); answeredWithinClock is not checked (no fact states it), nor any "
-                 "cell of other pairs (totals, regions)\n";
+    std::cout << fill_values(text.tr(N_("{1} shown cell(s) recounted, {2} different; {3} suppressed (not "
+                                        "comparable); answeredWithinClock is not checked (no fact states it), nor "
+                                        "any cell of other pairs (totals, regions)")),
+                             {std::to_string(recount->shown), std::to_string(recount->mismatched),
+                              std::to_string(recount->suppressed)})
+              << "\n";
   }
   if (!ok) {
-    std::cerr << "fpx: the published figures do not match your state's facts: keep this output (--json) and the "
-                 "record as evidence and raise it with the exchange's oversight body\n";
+    std::cerr << "fpx: "
+              << text.tr(N_("the published figures do not match your state's facts: keep this output (--json) and "
+                            "the record as evidence and raise it with the exchange's oversight body"))
+              << "\n";
     return kExitRefused;
   }
   return kExitOk;

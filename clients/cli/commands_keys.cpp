@@ -18,10 +18,15 @@
 #include "fpx/certificate_request.hpp"
 #include "fpx/identity.hpp"
 #include "render.hpp"
+#include "language.hpp"
 
 namespace fpx::cli {
 
 namespace {
+
+// Marks an English text for the catalogue (xgettext --keyword=N_); translated
+// where shown (clients/desk/po/fr.po; main.cpp translates the --help texts).
+constexpr const char* N_(const char* english) { return english; }
 
 namespace fs = std::filesystem;
 
@@ -75,11 +80,13 @@ Result<PassphraseSource> passphrase_of(const std::string& file, const std::strin
 }  // namespace
 
 int run_keys_new(const GlobalOptions& global, const KeysNewOptions& options) {
+  const text::Catalogue words(language_for_errors(global));
   const auto role = parse_role(options.role);
   if (!role) {
     return report_failure(global, kExitUsage,
-                          make_error(ErrorCode::invalid_argument, "unknown role '" + options.role + "'"),
-                          "use one of focal-point, agency, observer, broker");
+                          make_error(ErrorCode::invalid_argument,
+                                     fill_values(words.tr(N_("unknown role '{1}'")), {options.role})),
+                          N_("use one of focal-point, agency, observer, broker or cso"));
   }
   if (auto mismatch = id_country_mismatch(options.id, options.country, *role); !mismatch.empty()) {
     // Checked here too, so that the mistake shows on the owner's machine and
@@ -110,8 +117,9 @@ int run_keys_new(const GlobalOptions& global, const KeysNewOptions& options) {
   if (fs::exists(dir, ec)) {
     if (!fs::is_directory(dir, ec) || !fs::is_empty(dir, ec)) {
       return report_failure(global, kExitUsage,
-                            make_error(ErrorCode::invalid_argument, dir.string() + " exists and is not empty"),
-                            "choose a new --out directory: keys are never overwritten");
+                            make_error(ErrorCode::invalid_argument,
+                                       fill_values(words.tr(N_("{1} exists and is not empty")), {dir.string()})),
+                            N_("choose a new --out directory: keys are never overwritten"));
     }
   } else {
     if (dir.has_parent_path()) fs::create_directories(dir.parent_path(), ec);
@@ -128,7 +136,8 @@ int run_keys_new(const GlobalOptions& global, const KeysNewOptions& options) {
       return report_failure(global, kExitRefused, written.error());
     }
   }
-  const std::string who = options.id + (officer ? " officer " + *officer : std::string());
+  const std::string who =
+      officer ? fill_values(words.tr(N_("{1} officer {2}")), {options.id, *officer}) : options.id;
   if (global.json) {
     std::cout << JsonObject()
                      .boolean("ok", true)
@@ -142,36 +151,43 @@ int run_keys_new(const GlobalOptions& global, const KeysNewOptions& options) {
                      .str()
               << "\n";
   } else {
-    std::cout << "made the keys of " << who << " (" << role_name(*role) << ", " << options.country << ") in "
-              << dir.string() << "; the private keys stay there (0600)\n"
-              << "next: hand " << (dir / kRequestFile).string()
-              << " to your CA (your national CA, or the exchange's root for brokers and observers); install the "
-                 "chain it returns with `fpx keys install --dir "
-              << dir.string() << " --chain FILE`\n";
+    std::cout << fill_values(words.tr(N_("made the keys of {1} ({2}, {3}) in {4}; the private keys stay there (0600)")),
+                             {who, std::string(role_name(*role)), options.country, dir.string()})
+              << "\n"
+              << words.tr(N_("next:")) << " "
+              << fill_values(words.tr(N_("hand {1} to your CA (your national CA, or the exchange's root for brokers and "
+                                         "observers); install the chain it returns with `fpx keys install --dir {2} "
+                                         "--chain FILE`")),
+                             {(dir / kRequestFile).string(), dir.string()})
+              << "\n";
   }
   return kExitOk;
 }
 
 int run_keys_install(const GlobalOptions& global, const KeysInstallOptions& options) {
+  const text::Catalogue words(language_for_errors(global));
   const fs::path dir = options.dir;
   const fs::path target = dir / kChainFile;
   std::error_code ec;
   if (!fs::exists(dir / kSigningKeyFile, ec)) {
     return report_failure(global, kExitUsage,
-                          make_error(ErrorCode::not_found, dir.string() + " holds no " + kSigningKeyFile),
-                          "give the directory `fpx keys new --out` made");
+                          make_error(ErrorCode::not_found,
+                                     fill_values(words.tr(N_("{1} holds no {2}")), {dir.string(), kSigningKeyFile})),
+                          N_("give the directory `fpx keys new --out` made"));
   }
   const auto size = fs::file_size(options.chain, ec);
   if (ec || size > kMaxChainFileBytes) {
     return report_failure(global, kExitUsage,
-                          make_error(ErrorCode::invalid_argument, options.chain + " is missing or not a chain.pem"));
+                          make_error(ErrorCode::invalid_argument,
+                                     fill_values(words.tr(N_("{1} is missing or not a chain.pem")), {options.chain})),
+                          N_("give the chain.pem file your CA sent back"));
   }
   std::ifstream in(options.chain, std::ios::binary);
   std::ostringstream text;
   text << in.rdbuf();
   if (auto written = write_new_file(target, text.str(), kPublicFileMode); !written) {
     return report_failure(global, kExitUsage, written.error(),
-                          "a renewal installs into a new directory made with `fpx keys new`");
+                          N_("a renewal installs into a new directory made with `fpx keys new`"));
   }
   auto source = passphrase_of(options.passphrase_file, options.passphrase_env);
   if (!source) return report_failure(global, kExitUsage, source.error());
@@ -182,9 +198,9 @@ int run_keys_install(const GlobalOptions& global, const KeysInstallOptions& opti
   if (!identity) {
     fs::remove(target, ec);
     return report_failure(global, kExitUsage, identity.error(),
-                          "this chain is not for the keys in " + dir.string() +
-                              ": ask the CA for the chain it "
-                              "signed from this directory's request");
+                          fill_values(words.tr(N_("this chain is not for the keys in {1}: ask the CA for the chain "
+                                                  "it signed from this directory's request")),
+                                      {dir.string()}));
   }
   const auto& me = identity->participant();
   if (global.json) {
@@ -197,9 +213,12 @@ int run_keys_install(const GlobalOptions& global, const KeysInstallOptions& opti
                      .str()
               << "\n";
   } else {
-    std::cout << "installed the certificate of " << me.id.str()
-              << (me.officer.empty() ? std::string() : " officer " + me.officer) << " (serial " << me.serial_hex
-              << "); " << dir.string() << " is now an identity directory for `fpx profile init --identity`\n";
+    const std::string who =
+        me.officer.empty() ? me.id.str() : fill_values(words.tr(N_("{1} officer {2}")), {me.id.str(), me.officer});
+    std::cout << fill_values(words.tr(N_("installed the certificate of {1} (serial {2}); {3} is now an identity "
+                                         "directory for `fpx profile init --identity`")),
+                             {who, me.serial_hex, dir.string()})
+              << "\n";
   }
   return kExitOk;
 }

@@ -16,10 +16,15 @@
 #include "fpx/public_statistics.hpp"
 #include "outgoing.hpp"
 #include "render.hpp"
+#include "language.hpp"
 
 namespace fpx::cli {
 
 namespace {
+
+// Marks an English text for the catalogue (xgettext --keyword=N_); translated
+// where shown (clients/desk/po/fr.po; main.cpp translates the --help texts).
+constexpr const char* N_(const char* english) { return english; }
 
 using Clock = std::chrono::steady_clock;
 
@@ -110,14 +115,15 @@ std::string one_line(std::string json) {
   return json;
 }
 
-void print_records(const GlobalOptions& global, const std::vector<client::FeedRecord>& records) {
+void print_records(const GlobalOptions& global, const std::vector<client::FeedRecord>& records,
+                   const text::Catalogue& text) {
   if (records.empty()) return;
   if (global.json) {
     for (const auto& record : records) std::cout << one_line(record.signed_record) << "\n";
     std::cout.flush();
     return;
   }
-  Table table({"seq", "kind", "summary"});
+  Table table({std::string(text.tr(N_("seq"))), std::string(text.tr(N_("kind"))), std::string(text.tr(N_("summary")))});
   for (const auto& record : records) table.add({std::to_string(record.sequence), record.kind, summary_of(record)});
   std::cout << table.str() << std::flush;
 }
@@ -202,14 +208,17 @@ StatisticsSummary check_statistics(const std::vector<FeedStore::SavedRecord>& sa
 }  // namespace
 
 int run_observe(const GlobalOptions& global, const ObserveOptions& options) {
+  const text::Catalogue text(language_for_errors(global));
   auto profile = load_profile(global.profile);
   if (!profile) return report_failure(global, kExitUsage, profile.error());
   if (options.wait_seconds && (*options.wait_seconds < 0 || *options.wait_seconds > 86400)) {
     return report_failure(global, kExitUsage,
-                          make_error(ErrorCode::invalid_argument, "--wait must be between 0 and 86400 seconds"));
+                          make_error(ErrorCode::invalid_argument, "--wait must be between 0 and 86400 seconds"),
+                          N_("give --wait a number of seconds from 0 to 86400"));
   }
   if (options.from && *options.from == 0) {
-    return report_failure(global, kExitUsage, make_error(ErrorCode::invalid_argument, "--from counts from 1"));
+    return report_failure(global, kExitUsage, make_error(ErrorCode::invalid_argument, "--from counts from 1"),
+                          N_("give --from 1 or more (the first record is 1)"));
   }
   FeedStore store(profile->feed_dir());
   auto saved_next = store.next_sequence();
@@ -217,7 +226,7 @@ int run_observe(const GlobalOptions& global, const ObserveOptions& options) {
   auto observer = connect_observer(*profile);
   if (!observer) {
     const int code = observer.error().code == ErrorCode::invalid_argument ? kExitUsage : kExitRefused;
-    return report_failure(global, code, observer.error(), "nothing was fetched");
+    return report_failure(global, code, observer.error(), N_("nothing was fetched"));
   }
 
   const bool following = options.follow || options.wait_seconds.has_value();
@@ -238,8 +247,8 @@ int run_observe(const GlobalOptions& global, const ObserveOptions& options) {
     auto page = (*observer)->follow(next, client::kMaxFeedRecordsPerPage);
     if (!page) {
       return report_failure(global, kExitRefused, page.error(),
-                            "nothing from record " + std::to_string(next) + " on was kept; records before it are in " +
-                                store.records_file().string());
+                            fill_values(text.tr(N_("nothing from record {1} on was kept; records before it are in {2}")),
+                                        {std::to_string(next), store.records_file().string()}));
     }
     std::vector<client::FeedRecord> fresh;
     for (const auto& record : page->records) {
@@ -255,7 +264,7 @@ int run_observe(const GlobalOptions& global, const ObserveOptions& options) {
         return report_failure(global, kExitRefused, saved.error());
       }
     }
-    print_records(global, page->records);
+    print_records(global, page->records, text);
     fetched += page->records.size();
     next = page->next_sequence;
 
@@ -274,13 +283,16 @@ int run_observe(const GlobalOptions& global, const ObserveOptions& options) {
     std::signal(SIGTERM, SIG_DFL);
   }
   if (!global.json) {
-    std::cout << (fetched == 0 ? "no new records" : std::to_string(fetched) + " record(s) verified") << "; next is "
-              << next << ", kept in " << store.records_file().string() << "\n";
+    std::cout << (fetched == 0 ? std::string(text.tr(N_("no new records")))
+                               : fill_values(text.tr(N_("{1} record(s) verified")), {std::to_string(fetched)}))
+              << fill_values(text.tr(N_("; next is {1}, kept in {2}")), {std::to_string(next), store.records_file().string()})
+              << "\n";
   }
   return kExitOk;
 }
 
 int run_log_verify(const GlobalOptions& global, const LogVerifyOptions& options) {
+  const text::Catalogue text(language_for_errors(global));
   if (options.checkpoint_interval_seconds <= 0 || options.checkpoint_interval_seconds > kMaxCheckpointIntervalSeconds) {
     return report_failure(global, kExitUsage,
                           make_error(ErrorCode::invalid_argument,
@@ -294,12 +306,12 @@ int run_log_verify(const GlobalOptions& global, const LogVerifyOptions& options)
   if (!saved_note) return report_failure(global, kExitUsage, saved_note.error());
   auto saved_records = store.saved_records();
   if (!saved_records) {
-    return report_failure(global, kExitRefused, saved_records.error(), "the local copy of the feed is damaged");
+    return report_failure(global, kExitRefused, saved_records.error(), N_("the local copy of the feed is damaged"));
   }
   auto observer = connect_observer(*profile);
   if (!observer) {
     const int code = observer.error().code == ErrorCode::invalid_argument ? kExitUsage : kExitRefused;
-    return report_failure(global, code, observer.error(), "nothing was verified");
+    return report_failure(global, code, observer.error(), N_("nothing was verified"));
   }
   const auto& broker_key = (*observer)->broker_key();
 
@@ -308,8 +320,8 @@ int run_log_verify(const GlobalOptions& global, const LogVerifyOptions& options)
   if (!head) {
     Error error = std::move(head).take_error();
     // not_found: the broker has signed no checkpoint yet (an empty log), which breaks nothing.
-    const std::string what = error.code == ErrorCode::not_found ? "no checkpoint to verify yet: "
-                                                                : "the latest checkpoint does not verify: ";
+    const std::string what(error.code == ErrorCode::not_found ? text.tr(N_("no checkpoint to verify yet: "))
+                                                              : text.tr(N_("the latest checkpoint does not verify: ")));
     error.message.insert(0, what);
     return report_failure(global, kExitRefused, error);
   }
@@ -426,36 +438,51 @@ int run_log_verify(const GlobalOptions& global, const LogVerifyOptions& options)
     out.raw("failures", json_array(failure_json));
     std::cout << out.str() << "\n";
   } else {
-    std::cout << "checkpoint: " << now.origin << ", tree size " << now.size << ", root " << to_hex(now.root)
-              << " (signature verified)\n";
-    if (head->cosignatures) std::cout << "witnesses: " << head->cosignatures->describe() << "\n";
+    std::cout << fill_values(text.tr(N_("checkpoint: {1}, tree size {2}, root {3} (signature verified)")),
+                             {now.origin, std::to_string(now.size), to_hex(now.root)})
+              << "\n";
+    if (head->cosignatures) std::cout << text.tr(N_("witnesses:")) << " " << head->cosignatures->describe() << "\n";
     if (previous_size && ok) {
-      std::cout << "consistency: tree size " << *previous_size << " -> " << now.size << " verified (the log only grew)\n";
+      std::cout << fill_values(text.tr(N_("consistency: tree size {1} -> {2} verified (the log only grew)")),
+                               {std::to_string(*previous_size), std::to_string(now.size)})
+                << "\n";
     } else if (!previous_size && ok) {
-      std::cout << "consistency: no saved checkpoint yet; this one is kept for the next run\n";
+      std::cout << text.tr(N_("consistency: no saved checkpoint yet; this one is kept for the next run")) << "\n";
     }
-    std::cout << "inclusion: " << included << " record(s) verified in tree size " << now.size;
-    if (pending > 0) std::cout << ", " << pending << " not yet covered by a checkpoint (run again later)";
+    std::cout << fill_values(text.tr(N_("inclusion: {1} record(s) verified in tree size {2}")),
+                             {std::to_string(included), std::to_string(now.size)});
+    if (pending > 0) {
+      std::cout << fill_values(text.tr(N_(", {1} not yet covered by a checkpoint (run again later)")),
+                               {std::to_string(pending)});
+    }
     std::cout << "\n";
-    std::cout << "binding: " << bound << " record(s) are their own leaf (the content shown is the content logged)";
+    std::cout << fill_values(text.tr(N_("binding: {1} record(s) are their own leaf (the content shown is the content "
+                                        "logged)")),
+                             {std::to_string(bound)});
     if (cover.unbound() > 0) {
-      std::cout << "; " << cover.unbound()
-                << " public record(s) published before content binding are not bound (only their message's salted "
-                   "leaf is proven, not the figures shown)";
+      std::cout << fill_values(text.tr(N_("; {1} public record(s) published before content binding are not bound "
+                                          "(only their message's salted leaf is proven, not the figures shown)")),
+                               {std::to_string(cover.unbound())});
     }
     std::cout << "\n";
     if (statistics.statistics > 0) {
-      std::cout << "statistics: " << statistics.statistics << " record(s), " << statistics.cells
-                << " shown figure(s), " << statistics.relations
-                << " relation(s) between tables verified (sums and bounds hold)\n";
+      std::cout << fill_values(text.tr(N_("statistics: {1} record(s), {2} shown figure(s), {3} relation(s) between "
+                                          "tables verified (sums and bounds hold)")),
+                               {std::to_string(statistics.statistics), std::to_string(statistics.cells),
+                                std::to_string(statistics.relations)})
+                << "\n";
     }
   }
-  for (const auto& failure : failures) std::cerr << "fpx: FAILED: " << failure << "\n";
+  for (const auto& failure : failures) std::cerr << "fpx: " << text.tr(N_("FAILED:")) << " " << failure << "\n";
   if (!ok) {
-    std::cerr << "fpx: the transparency log did not verify; the saved checkpoint was left as it was\n";
+    std::cerr << "fpx: " << text.tr(N_("the transparency log did not verify; the saved checkpoint was left as it was"))
+              << "\n";
     return kExitRefused;
   }
-  if (!global.json) std::cout << "log verified; checkpoint at tree size " << now.size << " saved\n";
+  if (!global.json) {
+    std::cout << fill_values(text.tr(N_("log verified; checkpoint at tree size {1} saved")), {std::to_string(now.size)})
+              << "\n";
+  }
   return kExitOk;
 }
 

@@ -10,10 +10,15 @@
 #include "outgoing.hpp"
 #include "render.hpp"
 #include "fpx/transparency_log.hpp"
+#include "language.hpp"
 
 namespace fpx::cli {
 
 namespace {
+
+// Marks an English text for the catalogue (xgettext --keyword=N_); translated
+// where shown (clients/desk/po/fr.po; main.cpp translates the --help texts).
+constexpr const char* N_(const char* english) { return english; }
 
 // TOML basic string: the same escapes as JSON for what paths can hold.
 std::string toml_string(const std::string& value) { return json_quote(value); }
@@ -26,9 +31,9 @@ std::string absolute(const std::string& path) {
 // How the person compares a pin with the exchange's: out of band, and how
 // anyone computes it from a certificate without FPX.
 constexpr const char* kCompareHint =
-    "compare each fingerprint with the one the exchange's operator gives you out of band (by phone, in a signed "
-    "letter) before relying on this profile; from a certificate anyone computes it with\n"
-    "  openssl x509 -in broker-chain.pem -noout -pubkey | openssl pkey -pubin -outform DER | tail -c 32 | sha256sum";
+    N_("compare each fingerprint with the one the exchange's operator gives you out of band (by phone, in a signed "
+       "letter) before relying on this profile; from a certificate anyone computes it with\n"
+       "  openssl x509 -in broker-chain.pem -noout -pubkey | openssl pkey -pubin -outform DER | tail -c 32 | sha256sum");
 
 // The broker chain in `pem`, checked against the root CA with the broker
 // role; returns the pin of its key and who it is.
@@ -65,58 +70,64 @@ std::string pins_json(const client::BrokerPins& pins) {
 }  // namespace
 
 int run_profile_init(const GlobalOptions& global, const ProfileInitOptions& options) {
+  const text::Catalogue words(language_for_errors(global));
   const std::filesystem::path dir = options.dir;
   const auto file = dir / kProfileFile;
   std::error_code error;
   if (std::filesystem::exists(file, error) && !options.force) {
     return report_failure(global, kExitUsage,
-                          make_error(ErrorCode::invalid_argument, file.string() + " exists already"),
-                          "pass --force to overwrite it");
+                          make_error(ErrorCode::invalid_argument,
+                                     fill_values(words.tr(N_("{1} exists already")), {file.string()})),
+                          N_("pass --force to overwrite it"));
   }
   if (options.broker_cert.empty() == options.broker_key.empty()) {
     return report_failure(global, kExitUsage,
                           make_error(ErrorCode::invalid_argument,
-                                     "give exactly one of --broker-cert (the broker's chain.pem) and --broker-key (Z85)"));
+                                     std::string(words.tr(N_("give exactly one of --broker-cert (the broker's chain.pem) and --broker-key (Z85)")))));
   }
   if (options.broker_endpoint.empty() && options.observer_endpoint.empty()) {
     return report_failure(global, kExitUsage,
                           make_error(ErrorCode::invalid_argument,
-                                     "give --broker-endpoint (participants), --observer-endpoint (observers), or both"));
+                                     std::string(words.tr(N_("give --broker-endpoint (participants), --observer-endpoint (observers), or both")))));
   }
   if (!options.observer_endpoint.empty() && options.broker_cert.empty()) {
     // Feed records and checkpoints are checked with the broker's signing
     // key, which only its certificate holds.
     return report_failure(global, kExitUsage,
                           make_error(ErrorCode::invalid_argument,
-                                     "an observer profile needs --broker-cert (the broker's chain.pem), not --broker-key"));
+                                     std::string(words.tr(N_("an observer profile needs --broker-cert (the broker's chain.pem), not --broker-key")))));
   }
   if (!valid_note_key_name(options.log_origin)) {
     return report_failure(global, kExitUsage,
                           make_error(ErrorCode::invalid_argument,
-                                     "--log-origin must be non-empty, without spaces or '+' (e.g. fpx.exchange/log)"));
+                                     std::string(words.tr(N_("--log-origin must be non-empty, without spaces or '+' (e.g. fpx.exchange/log)")))));
   }
   // Checked now, so that a wrong path shows up here and not at the first send.
   PassphraseSource passphrase;
   if (!options.passphrase_file.empty()) passphrase = PassphraseSource::from_file(absolute(options.passphrase_file));
   if (!options.passphrase_env.empty()) passphrase = PassphraseSource::from_environment(options.passphrase_env);
   auto identity = Identity::load(options.identity, passphrase);
-  if (!identity) return report_failure(global, kExitUsage, identity.error(), "--identity must be a key directory made with `fpx keys new` and completed with `fpx keys install`");
+  if (!identity) {
+    return report_failure(global, kExitUsage, identity.error(),
+                          N_("--identity must be a key directory made with `fpx keys new` and completed with `fpx keys "
+                             "install`"));
+  }
   if (!options.broker_cert.empty()) {
     if (auto key = broker_key_from_cert(options.broker_cert); !key) return report_failure(global, kExitUsage, key.error());
   } else if (!z85_decode_key(options.broker_key)) {
     return report_failure(global, kExitUsage,
-                          make_error(ErrorCode::invalid_argument, "--broker-key is not a 40-character Z85 key"));
+                          make_error(ErrorCode::invalid_argument, std::string(words.tr(N_("--broker-key is not a 40-character Z85 key")))));
   }
   // Observers check only the pinned broker's signed records; a participant
   // profile verifies every participant's messages, so it needs the CRLs.
   if (options.crl_dir.empty() && !options.no_revocation_check && !options.broker_endpoint.empty()) {
     return report_failure(global, kExitUsage,
                           make_error(ErrorCode::invalid_argument,
-                                     "no --crl-dir: clients check revocation by default, against the CAs' CRLs"),
-                          "give --crl-dir DIR (the exchange publishes its CRLs), or, knowingly, --no-revocation-check");
+                                     std::string(words.tr(N_("no --crl-dir: clients check revocation by default, against the CAs' CRLs")))),
+                          N_("give --crl-dir DIR (the exchange publishes its CRLs), or, knowingly, --no-revocation-check"));
   }
   if (auto trust = TrustStore::load(options.root_ca, options.crl_dir); !trust) {
-    return report_failure(global, kExitUsage, trust.error(), "check --root-ca and --crl-dir");
+    return report_failure(global, kExitUsage, trust.error(), N_("check --root-ca and --crl-dir"));
   }
   // The exchange's identity: the key of the broker certificate given, and
   // any given by fingerprint (the next key of a rotation announced already).
@@ -124,22 +135,22 @@ int run_profile_init(const GlobalOptions& global, const ProfileInitOptions& opti
   std::vector<std::string> pin_sources;
   if (!options.broker_cert.empty()) {
     auto pinned = pin_of_broker_chain(options.broker_cert, options.root_ca);
-    if (!pinned) return report_failure(global, kExitUsage, pinned.error(), "--broker-cert must be the broker's chain.pem");
+    if (!pinned) return report_failure(global, kExitUsage, pinned.error(), N_("--broker-cert must be the broker's chain.pem"));
     pins.push_back(pinned->first);
-    pin_sources.push_back(pinned->second + ", from " + options.broker_cert);
+    pin_sources.push_back(fill_values(words.tr(N_("{1}, from {2}")), {pinned->second, options.broker_cert}));
   }
   for (const auto& text : options.broker_pins) {
     auto pin = client::BrokerKeyPin::parse(text);
     if (!pin) return report_failure(global, kExitUsage, pin.error());
     if (std::find(pins.begin(), pins.end(), *pin) != pins.end()) continue;
     pins.push_back(*pin);
-    pin_sources.push_back("given with --broker-pin");
+    pin_sources.push_back(std::string(words.tr(N_("given with --broker-pin"))));
   }
   if (pins.empty()) {
     return report_failure(global, kExitUsage,
-                          make_error(ErrorCode::invalid_argument, "no broker signing key to pin"),
-                          "give --broker-cert (the broker's chain.pem; its key is pinned) or --broker-pin sha256:<hex> "
-                          "as the exchange's operator publishes it");
+                          make_error(ErrorCode::invalid_argument, std::string(words.tr(N_("no broker signing key to pin")))),
+                          N_("give --broker-cert (the broker's chain.pem; its key is pinned) or --broker-pin "
+                             "sha256:<hex> as the exchange's operator publishes it"));
   }
   if (auto bounded = client::require_broker_pins(pins, "--broker-pin"); !bounded) {
     return report_failure(global, kExitUsage, bounded.error());
@@ -189,18 +200,23 @@ int run_profile_init(const GlobalOptions& global, const ProfileInitOptions& opti
                      .str()
               << "\n";
   } else {
-    std::cout << "wrote " << file.string() << " for " << me.id.str() << " (" << role_name(me.role) << ", "
-              << me.country.str() << ")\n";
+    std::cout << fill_values(words.tr(N_("wrote {1} for {2} ({3}, {4})")),
+                             {file.string(), me.id.str(), std::string(role_name(me.role)), me.country.str()})
+              << "\n";
     for (std::size_t i = 0; i < pins.size(); ++i) {
-      std::cout << "pinned broker signing key: " << pins[i].text() << " (" << pin_sources[i] << ")\n";
+      std::cout << fill_values(words.tr(N_("pinned broker signing key: {1} ({2})")), {pins[i].text(), pin_sources[i]})
+                << "\n";
     }
-    std::cout << kCompareHint << "\n"
-              << "next: export FPX_PROFILE=" << absolute(dir.string()) << " and run "
-              << (options.broker_endpoint.empty() ? "`fpx observe`" : "`fpx inbox`") << "\n";
+    std::cout << words.tr(kCompareHint) << "\n"
+              << words.tr(N_("next:")) << " "
+              << fill_values(words.tr(N_("export FPX_PROFILE={1} and run {2}")),
+                             {absolute(dir.string()), options.broker_endpoint.empty() ? "`fpx observe`" : "`fpx inbox`"})
+              << "\n";
   }
   if (options.no_revocation_check) {
-    std::cerr << "warning: this profile does not check revocation (--no-revocation-check): messages of a revoked "
-                 "signer are accepted, and every command will say so\n";
+    std::cerr << words.tr(N_("warning: this profile does not check revocation (--no-revocation-check): messages of a "
+                             "revoked signer are accepted, and every command will say so"))
+              << "\n";
   }
   return kExitOk;
 }
@@ -208,6 +224,8 @@ int run_profile_init(const GlobalOptions& global, const ProfileInitOptions& opti
 int run_profile_show(const GlobalOptions& global) {
   auto profile = load_profile(global.profile);
   if (!profile) return report_failure(global, kExitUsage, profile.error());
+  const text::Catalogue words(language_for_errors(global));
+  const auto tr = [&](const char* english) { return std::string(words.tr(english)); };
   auto identity = load_identity(*profile);
   const std::string who = identity ? identity->participant().id.str() : "(cannot load: " + identity.error().message + ")";
   const std::string crls = profile->revocation == RevocationCheck::skip
@@ -232,17 +250,23 @@ int run_profile_show(const GlobalOptions& global) {
                      .str()
               << "\n";
   } else {
-    std::cout << key_values({{"profile", profile->dir.string()},
-                             {"participant", who},
-                             {"identity", profile->identity_dir.string()},
-                             {"broker", profile->broker_endpoint},
-                             {"broker key", z85_encode(profile->broker_curve_key)},
-                             {"broker pins", pins},
-                             {"observer endpoint", profile->observer_endpoint.empty() ? "-" : profile->observer_endpoint},
-                             {"log origin", profile->log_origin},
-                             {"root CA", profile->root_ca.string()},
-                             {"CRLs", crls},
-                             {"inbox", profile->inbox_dir().string()}});
+    const std::string who_words =
+        identity ? who : fill_values(words.tr(N_("(cannot load: {1})")), {identity.error().message});
+    const std::string crls_words = profile->revocation == RevocationCheck::skip
+                                       ? tr(N_("(none: revocation is NOT checked, --no-revocation-check)"))
+                                       : crls;
+    std::cout << key_values({{tr(N_("profile")), profile->dir.string()},
+                             {tr(N_("participant")), who_words},
+                             {tr(N_("identity")), profile->identity_dir.string()},
+                             {tr(N_("broker")), profile->broker_endpoint},
+                             {tr(N_("broker key")), z85_encode(profile->broker_curve_key)},
+                             {tr(N_("broker pins")), pins},
+                             {tr(N_("observer endpoint")),
+                              profile->observer_endpoint.empty() ? "-" : profile->observer_endpoint},
+                             {tr(N_("log origin")), profile->log_origin},
+                             {tr(N_("root CA")), profile->root_ca.string()},
+                             {tr(N_("CRLs")), crls_words},
+                             {tr(N_("inbox")), profile->inbox_dir().string()}});
   }
   return identity ? kExitOk : kExitUsage;
 }
@@ -256,6 +280,7 @@ namespace fpx::cli {
 // compares it out of band and pins it beside the old one (--add); once the
 // exchange signs with the new key, the old pin is removed (--remove).
 int run_profile_pin(const GlobalOptions& global, const ProfilePinOptions& options) {
+  const text::Catalogue words(language_for_errors(global));
   // A profile without pins (made before pinning existed) is mended here.
   auto profile = load_profile(global.profile, PinsNeeded::no);
   if (!profile) return report_failure(global, kExitUsage, profile.error());
@@ -272,33 +297,35 @@ int run_profile_pin(const GlobalOptions& global, const ProfilePinOptions& option
   for (const auto& source : sources) {
     if (source.rfind(client::kBrokerPinPrefix, 0) == 0) {
       auto pin = client::BrokerKeyPin::parse(source);
-      if (!pin) return report_failure(global, kExitUsage, pin.error(), "nothing was changed");
-      add(*pin, "given by fingerprint");
+      if (!pin) return report_failure(global, kExitUsage, pin.error(), N_("nothing was changed"));
+      add(*pin, std::string(words.tr(N_("given by fingerprint"))));
       continue;
     }
     auto pinned = pin_of_broker_chain(source, profile->root_ca);
-    if (!pinned) return report_failure(global, kExitUsage, pinned.error(), "nothing was changed");
-    add(pinned->first, pinned->second + ", from " + source);
+    if (!pinned) return report_failure(global, kExitUsage, pinned.error(), N_("nothing was changed"));
+    add(pinned->first, fill_values(words.tr(N_("{1}, from {2}")), {pinned->second, source}));
   }
   for (const auto& text : options.remove) {
     auto pin = client::BrokerKeyPin::parse(text);
-    if (!pin) return report_failure(global, kExitUsage, pin.error(), "nothing was changed");
+    if (!pin) return report_failure(global, kExitUsage, pin.error(), N_("nothing was changed"));
     auto found = std::find(pins.begin(), pins.end(), *pin);
     if (found == pins.end()) {
       return report_failure(global, kExitUsage,
-                            make_error(ErrorCode::not_found, text + " is not pinned in " + file.string()),
-                            "`fpx profile pin` lists the pins; nothing was changed");
+                            make_error(ErrorCode::not_found,
+                                       fill_values(words.tr(N_("{1} is not pinned in {2}")), {text, file.string()})),
+                            N_("`fpx profile pin` lists the pins; nothing was changed"));
     }
     pins.erase(found);
   }
   if (pins.empty()) {
     return report_failure(global, kExitUsage,
                           make_error(ErrorCode::invalid_argument,
-                                     "that would leave no broker key pinned, and the profile could verify nothing"),
-                          "pin the new key first (--add broker-chain.pem), then remove the old one; nothing was changed");
+                                     std::string(words.tr(N_("that would leave no broker key pinned, and the profile could verify nothing")))),
+                          N_("pin the new key first (--add broker-chain.pem), then remove the old one; nothing was "
+                             "changed"));
   }
   if (auto bounded = client::require_broker_pins(pins, file.string()); !bounded) {
-    return report_failure(global, kExitUsage, bounded.error(), "nothing was changed");
+    return report_failure(global, kExitUsage, bounded.error(), N_("nothing was changed"));
   }
 
   const bool changed = pins != profile->broker_pins || !options.broker_cert.empty();
@@ -334,11 +361,13 @@ int run_profile_pin(const GlobalOptions& global, const ProfilePinOptions& option
               << "\n";
     return kExitOk;
   }
-  for (const auto& [pin, from] : added) std::cout << "pinned broker signing key: " << pin << " (" << from << ")\n";
-  for (const auto& text : options.remove) std::cout << "unpinned: " << text << "\n";
-  std::cout << "broker signing keys pinned in " << file.string() << ":\n";
+  for (const auto& [pin, from] : added) {
+    std::cout << fill_values(words.tr(N_("pinned broker signing key: {1} ({2})")), {pin, from}) << "\n";
+  }
+  for (const auto& text : options.remove) std::cout << fill_values(words.tr(N_("unpinned: {1}")), {text}) << "\n";
+  std::cout << fill_values(words.tr(N_("broker signing keys pinned in {1}:")), {file.string()}) << "\n";
   for (const auto& pin : pins) std::cout << "  " << pin.text() << "\n";
-  if (!added.empty()) std::cout << kCompareHint << "\n";
+  if (!added.empty()) std::cout << words.tr(kCompareHint) << "\n";
   return kExitOk;
 }
 

@@ -8,25 +8,31 @@
 #include "outgoing.hpp"
 #include "commands_case.hpp"
 #include "render.hpp"
+#include "language.hpp"
 
 namespace fpx::cli {
 
 namespace {
 
+// Marks an English text for the catalogue (xgettext --keyword=N_); translated
+// where shown (clients/desk/po/fr.po; main.cpp translates the --help texts).
+constexpr const char* N_(const char* english) { return english; }
+
 std::string type_label(wire::MessageType type) { return enum_name(type); }
 
-std::string recipients_text(wire::Header::Reader header) {
+// `text` is English for the JSON output (scripts), the reader's language otherwise.
+std::string recipients_text(wire::Header::Reader header, const text::Catalogue& text) {
   std::string out;
   for (auto recipient : header.getRecipients()) {
     if (!out.empty()) out += ", ";
     switch (recipient.which()) {
       case wire::Recipient::COUNTRY: out += recipient.getCountry().cStr(); break;
       case wire::Recipient::PARTICIPANT: out += recipient.getParticipant().cStr(); break;
-      case wire::Recipient::REGION: out += "region " + std::string(recipient.getRegion().cStr()); break;
-      case wire::Recipient::ALL_STATES: out += "all states"; break;
+      case wire::Recipient::REGION: out += fill_values(text.tr(N_("region {1}")), {recipient.getRegion().cStr()}); break;
+      case wire::Recipient::ALL_STATES: out += text.tr(N_("all states")); break;
     }
   }
-  return out.empty() ? "(the public feed)" : out;
+  return out.empty() ? std::string(text.tr(N_("(the public feed)"))) : out;
 }
 
 struct FirearmReport {
@@ -76,44 +82,45 @@ std::string completeness_json(const std::vector<FirearmReport>& reports) {
   return json_array(items);
 }
 
-void print_completeness(const std::vector<FirearmReport>& reports) {
+void print_completeness(const std::vector<FirearmReport>& reports, const text::Catalogue& text) {
   if (reports.empty()) return;
-  std::cout << "identifier completeness:\n";
+  std::cout << text.tr(N_("identifier completeness:")) << "\n";
   for (const auto& item : reports) {
     std::cout << "  " << item.label << ": " << item.report.score << "/100";
     if (item.report.missing.empty()) {
-      std::cout << ", nothing missing\n";
+      std::cout << text.tr(N_(", nothing missing")) << "\n";
     } else {
       std::string missing;
       for (const auto& field : item.report.missing) missing += (missing.empty() ? "" : ", ") + field;
-      std::cout << ", missing: " << missing << "\n";
+      std::cout << fill_values(text.tr(N_(", missing: {1}")), {missing}) << "\n";
     }
   }
 }
 
+// English texts marked for the catalogue: report_failure translates them.
 std::string next_step_for_refusal(ErrorCode code) {
   switch (code) {
     case ErrorCode::schema_violation:
-      return "fix the fields listed above and send again (--dry-run checks a file without sending)";
+      return N_("fix the fields listed above and send again (--dry-run checks a file without sending)");
     case ErrorCode::unauthorized:
     case ErrorCode::wrong_role:
-      return "your role may not send this message to these recipients; ask your focal point to send it";
+      return N_("your role may not send this message to these recipients; ask your focal point to send it");
     case ErrorCode::unknown_recipient:
-      return "check the recipients: the broker knows no participant for one of them";
+      return N_("check the recipients: the broker knows no participant for one of them");
     case ErrorCode::rate_limited:
     case ErrorCode::unavailable:
-      return "the message stays in the local outbox and is resent by the next fpx command that connects (`fpx outbox` "
-             "lists it)";
+      return N_("the message stays in the local outbox and is resent by the next fpx command that connects (`fpx outbox` "
+                "lists it)");
     case ErrorCode::quota_exceeded:
-      return "cancel alerts no longer needed (a stolen/lost alert over the state's watch list), or ask the exchange's "
-             "operator for a larger quota";
+      return N_("cancel alerts no longer needed (a stolen/lost alert over the state's watch list), or ask the exchange's "
+                "operator for a larger quota");
     case ErrorCode::id_reused:
-    case ErrorCode::replay: return "this message was sent before; check `fpx trace status`";
-    case ErrorCode::stale_timestamp: return "check this machine's clock, then send again";
+    case ErrorCode::replay: return N_("this message was sent before; check `fpx trace status`");
+    case ErrorCode::stale_timestamp: return N_("check this machine's clock, then send again");
     case ErrorCode::signer_mismatch:
-      return "the message stays in the local outbox; if the exchange announced a new broker key, compare its "
-             "fingerprint with the operator out of band and pin it with `fpx profile pin --add broker-chain.pem`";
-    default: return "if this persists, give the message id and this error to the exchange's operators";
+      return N_("the message stays in the local outbox; if the exchange announced a new broker key, compare its "
+                "fingerprint with the operator out of band and pin it with `fpx profile pin --add broker-chain.pem`");
+    default: return N_("if this persists, give the message id and this error to the exchange's operators");
   }
 }
 
@@ -135,13 +142,17 @@ int run_outbox(const GlobalOptions& global) {
   auto profile = load_profile(global.profile);
   if (!profile) return report_failure(global, kExitUsage, profile.error());
   auto identity = load_identity(*profile);
-  if (!identity) return report_failure(global, kExitUsage, identity.error(), "check identity.dir in fpx.toml");
+  if (!identity) return report_failure(global, kExitUsage, identity.error(), N_("check identity.dir in fpx.toml"));
+  const text::Catalogue text(language_for_errors(global));
+  const auto tr = [&](const char* english) { return std::string(text.tr(english)); };
   // Connecting resends what is due and settles the answers that come.
   auto client = connect_profile(*profile, std::move(identity).value());
-  if (!client) return report_failure(global, kExitRefused, client.error(), "the outbox is kept; try again when connected");
-  report_background_events(**client);
+  if (!client) {
+    return report_failure(global, kExitRefused, client.error(), N_("the outbox is kept; try again when connected"));
+  }
+  report_background_events(**client, text.language());
   auto waiting = (*client)->outbox();
-  if (!waiting) return report_failure(global, kExitRefused, waiting.error(), "check the profile's client.sqlite");
+  if (!waiting) return report_failure(global, kExitRefused, waiting.error(), N_("check the profile's client.sqlite"));
   if (global.json) {
     for (const auto& message : *waiting) {
       std::cout << JsonObject()
@@ -157,16 +168,18 @@ int run_outbox(const GlobalOptions& global) {
     return kExitOk;
   }
   if (waiting->empty()) {
-    std::cout << "outbox empty: every message you sent has a receipt, or was refused for good\n";
+    std::cout << text.tr(N_("outbox empty: every message you sent has a receipt, or was refused for good")) << "\n";
     return kExitOk;
   }
-  std::cout << waiting->size() << " message(s) without a receipt, resent by the fpx client library:\n";
+  std::cout << fill_values(text.tr(N_("{1} message(s) without a receipt, resent by the fpx client library:")),
+                          {std::to_string(waiting->size())})
+            << "\n";
   for (const auto& message : *waiting) {
-    std::cout << key_values({{"message id", message.message_id.hex()},
-                             {"queued at", format_utc(message.queued_at_ms)},
-                             {"next try", message.next_try_at_ms > now_ms() ? format_utc(message.next_try_at_ms)
-                                                                           : std::string("at the next connect")},
-                             {"why", message.reason.empty() ? std::string("sent; no answer yet") : message.reason}})
+    std::cout << key_values({{tr(N_("message id")), message.message_id.hex()},
+                             {tr(N_("queued at")), format_utc(message.queued_at_ms)},
+                             {tr(N_("next try")), message.next_try_at_ms > now_ms() ? format_utc(message.next_try_at_ms)
+                                                                                   : tr(N_("at the next connect"))},
+                             {tr(N_("why")), message.reason.empty() ? tr(N_("sent; no answer yet")) : message.reason}})
               << "\n";
   }
   return kExitOk;
@@ -187,12 +200,14 @@ Result<std::unique_ptr<client::Client>> connect_profile(const Profile& profile, 
   return std::move(connected).value();
 }
 
-void report_background_events(client::Client& client) {
+void report_background_events(client::Client& client, text::Language language) {
+  const text::Catalogue text(language);
   for (const auto& error : client.take_outbox_refusals()) {
-    std::cerr << "fpx: an earlier message was not accepted: " << error.describe() << "\n";
+    std::cerr << "fpx: " << text.tr(N_("an earlier message was not accepted:")) << " " << error.describe() << "\n";
   }
   for (const auto& error : client.take_rejected_deliveries()) {
-    std::cerr << "fpx: not handed over: " << error.describe() << "\n";  // the message says why and what follows
+    // The message says why and what follows.
+    std::cerr << "fpx: " << text.tr(N_("not handed over:")) << " " << error.describe() << "\n";
   }
 }
 
@@ -237,9 +252,10 @@ std::string attachments_json(std::span<const AttachmentFile> attachments) {
   return json_array(items);
 }
 
-void print_attachments(std::span<const AttachmentFile> attachments) {
+void print_attachments(std::span<const AttachmentFile> attachments, const text::Catalogue& text) {
   for (std::size_t i = 0; i < attachments.size(); ++i) {
-    std::cout << "attachment " << (i + 1) << ": " << attachment_line(attachments[i]) << "\n";
+    std::cout << fill_values(text.tr(N_("attachment {1}: {2}")), {std::to_string(i + 1), attachment_line(attachments[i])})
+              << "\n";
   }
 }
 
@@ -247,31 +263,39 @@ void print_attachments(std::span<const AttachmentFile> attachments) {
 
 int seal_and_send(const GlobalOptions& global, const Profile& profile, Identity identity, Draft& draft, bool dry_run,
                   const std::string& source, std::span<const AttachmentFile> attachments) {
+  const text::Catalogue text(language_for_errors(global));
+  const text::Catalogue english(text::Language::en);  // JSON output: for scripts, always the same words
+  const auto tr = [&](const char* english_text) { return std::string(text.tr(english_text)); };
+  // A file name, or "the ... built from the options" (marked N_ by the command): in the reader's language.
+  const std::string source_words(text.tr(source));
   const auto type = message_type_of(draft.body.asReader());
   const auto& me = identity.participant();
   if (!role_may_sign(me.role, type)) {
     return report_failure(global, kExitUsage,
                           make_error(ErrorCode::wrong_role, me.id.str() + " is of role " + std::string(role_name(me.role)) +
                                                                 " and may not send a message of type " + type_label(type)),
-                          "send it from a participant whose role allows it (see DOMAIN.md, Participants and roles)");
+                          N_("send it from a participant whose role allows it (see DOMAIN.md, Participants and roles)"));
   }
   auto sealed = seal_envelope(identity, draft.header, draft.body.asReader(), attachments);
   if (!sealed) {
     if (sealed.error().code == ErrorCode::too_large) {
-      return report_failure(global, kExitUsage, sealed.error(), "attach fewer or smaller files; nothing was sent");
+      return report_failure(global, kExitUsage, sealed.error(), N_("attach fewer or smaller files; nothing was sent"));
     }
-    return report_failure(global, kExitRefused, sealed.error(), "check the identity in the profile");
+    return report_failure(global, kExitRefused, sealed.error(), N_("check the identity in the profile"));
   }
 
   const auto problems = validate_message(draft.header.asReader(), draft.body.asReader(), {now_ms()});
   const auto reports = completeness_of(draft.body.asReader());
   if (!problems.empty()) {
-    if (!global.json) print_completeness(reports);
-    Error error{ErrorCode::schema_violation, source + " breaks " + std::to_string(problems.size()) +
-                                                 " rule(s) of the exchange; nothing was sent",
+    if (!global.json) print_completeness(reports, text);
+    Error error{ErrorCode::schema_violation,
+                fill_values(text.tr(N_("{1} breaks {2} rule(s) of the exchange; nothing was sent")),
+                            {source_words, std::to_string(problems.size())}),
                 problems};
     return report_failure(global, kExitUsage, error,
-                          "fix the fields listed above (" + source + ") and run again; --dry-run checks without sending");
+                          fill_values(text.tr(N_("fix the fields listed above ({1}) and run again; --dry-run checks "
+                                                 "without sending")),
+                                      {source_words}));
   }
 
   const auto id = MessageId::from_bytes(ByteView(draft.header.getMessageId().begin(), draft.header.getMessageId().size()));
@@ -283,25 +307,28 @@ int seal_and_send(const GlobalOptions& global, const Profile& profile, Identity 
                        .boolean("dryRun", true)
                        .text("type", type_label(type))
                        .text("sender", me.id.str())
-                       .text("recipients", recipients_text(draft.header.asReader()))
+                       .text("recipients", recipients_text(draft.header.asReader(), english))
                        .raw("completeness", completeness_json(reports))
                        .raw("attachments", attachments_json(attachments))
                        .str()
                 << "\n";
     } else {
-      std::cout << "dry run: " << source << " is a valid " << type_label(type) << " from " << me.id.str() << " to "
-                << recipients_text(draft.header.asReader()) << "\n";
-      print_completeness(reports);
-      print_attachments(attachments);
-      std::cout << "nothing was sent\n";
+      std::cout << fill_values(text.tr(N_("dry run: {1} is a valid {2} from {3} to {4}")),
+                               {source_words, type_label(type), me.id.str(), recipients_text(draft.header.asReader(), text)})
+                << "\n";
+      print_completeness(reports, text);
+      print_attachments(attachments, text);
+      std::cout << text.tr(N_("nothing was sent")) << "\n";
     }
     return kExitOk;
   }
 
   auto client = connect_profile(profile, std::move(identity));
-  if (!client) return report_failure(global, kExitRefused, client.error(), "nothing was sent; try again when connected");
+  if (!client) {
+    return report_failure(global, kExitRefused, client.error(), N_("nothing was sent; try again when connected"));
+  }
   auto receipt = (*client)->submit(*sealed);
-  report_background_events(**client);
+  report_background_events(**client, text.language());
   if (!receipt) {
     Error error = receipt.error();
     error.message = type_label(type) + " " + id_hex + " was not accepted: " + error.message;
@@ -309,9 +336,11 @@ int seal_and_send(const GlobalOptions& global, const Profile& profile, Identity 
     // the library kept it and said when it resends it.
     if (auto waiting = next_try_of(**client, id)) {
       return report_failure(global, kExitRefused, error,
-                            "nothing to do: the message is kept in the local outbox and resent at " +
-                                format_utc(*waiting) + " (or at once, if that is past) by the next fpx command "
-                                "that connects after then (`fpx inbox`, `fpx outbox`); `fpx outbox` lists it");
+                            fill_values(text.tr(N_("nothing to do: the message is kept in the local outbox and resent "
+                                                   "at {1} (or at once, if that is past) by the next fpx command that "
+                                                   "connects after then (`fpx inbox`, `fpx outbox`); `fpx outbox` "
+                                                   "lists it")),
+                                        {format_utc(*waiting)}));
     }
     return report_failure(global, kExitRefused, error, next_step_for_refusal(receipt.error().code));
   }
@@ -327,14 +356,14 @@ int seal_and_send(const GlobalOptions& global, const Profile& profile, Identity 
     (void)write_file_atomically(folder / (id_hex + kJsonExtension), as_bytes(json));
     (void)write_file_atomically(folder / (id_hex + kReceiptExtension), receipt->signed_receipt);
   }
-  if (!saved_note.empty()) std::cerr << "fpx: sent, but not saved locally: " << saved_note << "\n";
+  if (!saved_note.empty()) std::cerr << "fpx: " << text.tr(N_("sent, but not saved locally:")) << " " << saved_note << "\n";
 
   if (global.json) {
     std::cout << JsonObject()
                      .boolean("ok", true)
                      .text("messageId", receipt->message_id.hex())
                      .text("type", type_label(type))
-                     .text("recipients", recipients_text(draft.header.asReader()))
+                     .text("recipients", recipients_text(draft.header.asReader(), english))
                      .text("storedAt", format_utc(receipt->stored_at_ms))
                      .number("storedAtMs", receipt->stored_at_ms)
                      .unsigned_number("logIndex", receipt->log_index)
@@ -346,36 +375,42 @@ int seal_and_send(const GlobalOptions& global, const Profile& profile, Identity 
                      .str()
               << "\n";
   } else {
-    print_completeness(reports);
-    print_attachments(attachments);
-    std::cout << "accepted: the broker stored it durably and signed a receipt\n"
-              << key_values({{"message id", receipt->message_id.hex()},
-                             {"type", type_label(type)},
-                             {"to", recipients_text(draft.header.asReader())},
-                             {"stored at", format_utc(receipt->stored_at_ms)},
-                             {"log index", std::to_string(receipt->log_index)},
-                             {"receipt by", receipt->broker.str()}});
-    std::cout << "next: follow it with `fpx trace status " << receipt->message_id.hex().substr(0, 12) << "`\n";
+    print_completeness(reports, text);
+    print_attachments(attachments, text);
+    std::cout << text.tr(N_("accepted: the broker stored it durably and signed a receipt")) << "\n"
+              << key_values({{tr(N_("message id")), receipt->message_id.hex()},
+                             {tr(N_("type")), type_label(type)},
+                             {tr(N_("to")), recipients_text(draft.header.asReader(), text)},
+                             {tr(N_("stored at")), format_utc(receipt->stored_at_ms)},
+                             {tr(N_("log index")), std::to_string(receipt->log_index)},
+                             {tr(N_("receipt by")), receipt->broker.str()}});
+    std::cout << text.tr(N_("next:")) << " "
+              << fill_values(text.tr(N_("follow it with `fpx trace status {1}`")), {receipt->message_id.hex().substr(0, 12)})
+              << "\n";
   }
   if (receipt->open_request) {
-    std::cerr << "warning: the exchange found an open request of your state that this one repeats: "
-              << receipt->open_request->hex() << " (follow it with `fpx trace show " << receipt->open_request->hex()
-              << "`)\n";
+    std::cerr << fill_values(text.tr(N_("warning: the exchange found an open request of your state that this one "
+                                        "repeats: {1} (follow it with `fpx trace show {1}`)")),
+                             {receipt->open_request->hex()})
+              << "\n";
   }
   return kExitOk;
 }
 
 int run_send(const GlobalOptions& global, SendKind kind, const SendOptions& options) {
+  const text::Catalogue text(language_for_errors(global));
   auto profile = load_profile(global.profile);
   if (!profile) return report_failure(global, kExitUsage, profile.error());
   auto identity = load_identity(*profile);
   if (!identity) {
     return report_failure(global, kExitUsage, identity.error(),
-                          "check identity.dir and the passphrase settings in " + (profile->dir / kProfileFile).string());
+                          fill_values(text.tr(N_("check identity.dir and the passphrase settings in {1}")),
+                                      {(profile->dir / kProfileFile).string()}));
   }
   Draft draft;
-  if (auto read = read_message_json(options.file, draft); !read) {
-    return report_failure(global, kExitUsage, read.error(), "fix " + options.file + " (see deploy/examples/)");
+  if (auto read = read_message_json(options.file, draft, text.language()); !read) {
+    return report_failure(global, kExitUsage, read.error(),
+                          fill_values(text.tr(N_("fix {1} (see deploy/examples/)")), {options.file}));
   }
 
   const auto& me = identity->participant();
@@ -402,7 +437,7 @@ int run_send(const GlobalOptions& global, SendKind kind, const SendOptions& opti
                                                                       type_label(message_type_of(body.asReader())) +
                                                                       ", but " + command + " sends a body {\"" +
                                                                       wanted + "\": {...}}"),
-                          "use the command for that message type (fpx --help lists them)");
+                          N_("use the command for that message type (fpx --help lists them)"));
   }
 
   // What the sender's certificate already says need not be typed again.
@@ -429,7 +464,7 @@ int run_send(const GlobalOptions& global, SendKind kind, const SendOptions& opti
   std::vector<AttachmentFile> attachments;
   for (const auto& path : options.attachments) {
     auto file = read_attachment(path);
-    if (!file) return report_failure(global, kExitUsage, file.error(), "nothing was sent");
+    if (!file) return report_failure(global, kExitUsage, file.error(), N_("nothing was sent"));
     attachments.push_back(std::move(file).value());
   }
   return seal_and_send(global, *profile, std::move(identity).value(), draft, options.dry_run, options.file,

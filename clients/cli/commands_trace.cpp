@@ -15,6 +15,9 @@ namespace fpx::cli {
 
 namespace {
 
+// Marks an English text for the catalogue (xgettext --keyword=N_); translated where shown.
+constexpr const char* N_(const char* english) { return english; }
+
 // The request being answered, re-opened from the inbox. Revocation is not
 // re-checked: it was checked on delivery, and a signer revoked since must
 // still get its answer.
@@ -33,14 +36,15 @@ std::int64_t file_time_ms(const std::filesystem::path& path) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(system.time_since_epoch()).count();
 }
 
-Result<SavedRequest> load_request(const Profile& profile, const std::string& id_or_prefix) {
-  auto id = resolve_message_id(id_or_prefix, {profile.inbox_dir()});
+Result<SavedRequest> load_request(const Profile& profile, const std::string& id_or_prefix, text::Language language) {
+  auto id = resolve_message_id(id_or_prefix, {profile.inbox_dir()}, language);
   if (!id) return std::move(id).take_error();
   const auto path = envelope_path(profile.inbox_dir(), *id);
   auto bytes = read_whole_file(path);
   if (!bytes) {
-    return make_error(ErrorCode::not_found, "message " + id->hex() + " is not in " + profile.inbox_dir().string() +
-                                                ": run `fpx inbox` first");
+    return make_error(ErrorCode::not_found,
+                      fill_values(text::Catalogue(language).tr(N_("message {1} is not in {2}: run `fpx inbox` first")),
+                                  {id->hex(), profile.inbox_dir().string()}));
   }
   auto trust = TrustStore::load(profile.root_ca, {});
   if (!trust) return std::move(trust).take_error();
@@ -54,9 +58,10 @@ Result<SavedRequest> load_request(const Profile& profile, const std::string& id_
   auto opened = opener.open(*bytes, options);
   if (!opened) return std::move(opened).take_error();
   if (opened->type != wire::MessageType::TRACING_REQUEST) {
-    return make_error(ErrorCode::invalid_argument, "message " + id->hex() + " is a " + enum_name(opened->type) +
-                                                       ", not a tracing request: only requests are acknowledged "
-                                                       "and answered");
+    return make_error(ErrorCode::invalid_argument,
+                      fill_values(text::Catalogue(language).tr(N_("message {1} is a {2}, not a tracing request: only "
+                                                                  "requests are acknowledged and answered")),
+                                  {id->hex(), enum_name(opened->type)}));
   }
   saved.opened = std::make_unique<OpenedEnvelope>(std::move(opened).value());
   return saved;
@@ -90,8 +95,8 @@ std::variant<Prepared, int> prepare(const GlobalOptions& global, const std::stri
   auto profile = load_profile(global.profile);
   if (!profile) return report_failure(global, kExitUsage, profile.error());
   auto identity = load_identity(*profile);
-  if (!identity) return report_failure(global, kExitUsage, identity.error(), "check identity.dir in fpx.toml");
-  auto request = load_request(*profile, id);
+  if (!identity) return report_failure(global, kExitUsage, identity.error(), N_("check identity.dir in fpx.toml"));
+  auto request = load_request(*profile, id, language_for_errors(global));
   if (!request) {
     const int code = request.error().code == ErrorCode::invalid_argument || request.error().code == ErrorCode::not_found
                          ? kExitUsage
@@ -102,12 +107,11 @@ std::variant<Prepared, int> prepare(const GlobalOptions& global, const std::stri
                   std::move(request).value()};
 }
 
-Error bad_value(const std::string& option, const std::string& value, const std::string& choices) {
-  return make_error(ErrorCode::invalid_argument, option + " '" + value + "' is not known; use one of: " + choices);
+Error bad_value(const text::Catalogue& text, const std::string& option, const std::string& value,
+                const std::string& choices) {
+  return make_error(ErrorCode::invalid_argument,
+                    fill_values(text.tr(N_("{1} '{2}' is not known; use one of: {3}")), {option, value, choices}));
 }
-
-// Marks an English text for the catalogue (xgettext --keyword=N_); translated where shown.
-constexpr const char* N_(const char* english) { return english; }
 
 // The handling codes for people, in the catalogue's words (the desk's and
 // `fpx trace show`'s), H3 followed by its conditions; "none" if none.
@@ -181,10 +185,13 @@ int run_ack(const GlobalOptions& global, const AckOptions& options) {
 
   Draft draft;
   start_reply(draft, request);
-  std::string source = "the acknowledgement built from the options";
+  const text::Catalogue text(language_for_errors(global));
+  std::string source(text.tr(N_("the acknowledgement built from the options")));
   if (!options.file.empty()) {
     source = options.file;
-    if (auto read = read_message_json(options.file, draft); !read) return report_failure(global, kExitUsage, read.error());
+    if (auto read = read_message_json(options.file, draft, text.language()); !read) {
+      return report_failure(global, kExitUsage, read.error());
+    }
     if (draft.body.which() != wire::Body::TRACING_ACKNOWLEDGEMENT) {
       return report_failure(global, kExitUsage,
                             make_error(ErrorCode::invalid_argument,
@@ -195,13 +202,14 @@ int run_ack(const GlobalOptions& global, const AckOptions& options) {
     auto status = parse_enum<wire::AcknowledgementStatus>(options.status);
     if (!status) {
       return report_failure(global, kExitUsage,
-                            bad_value("--status", options.status, enum_choices<wire::AcknowledgementStatus>()));
+                            bad_value(text, "--status", options.status, enum_choices<wire::AcknowledgementStatus>()));
     }
     ack.setStatus(*status);
     if (!options.expected_response.empty() && !parse_date(options.expected_response, ack.initExpectedResponseDate())) {
       return report_failure(global, kExitUsage,
-                            make_error(ErrorCode::invalid_argument, "--expected-response '" + options.expected_response +
-                                                                        "' is not a date: write YYYY-MM-DD"));
+                            make_error(ErrorCode::invalid_argument,
+                                       fill_values(text.tr(N_("{1} '{2}' is not a date: write YYYY-MM-DD")),
+                                                   {"--expected-response", options.expected_response})));
     }
     if (!options.contact.empty()) ack.setPointOfContact(options.contact);
     auto missing = ack.initMissingFields(static_cast<unsigned>(options.missing.size()));
@@ -222,10 +230,13 @@ int run_respond(const GlobalOptions& global, const RespondOptions& options) {
 
   Draft draft;
   start_reply(draft, request);
-  std::string source = "the response built from the options";
+  const text::Catalogue text(language_for_errors(global));
+  std::string source(text.tr(N_("the response built from the options")));
   if (!options.file.empty()) {
     source = options.file;
-    if (auto read = read_message_json(options.file, draft); !read) return report_failure(global, kExitUsage, read.error());
+    if (auto read = read_message_json(options.file, draft, text.language()); !read) {
+      return report_failure(global, kExitUsage, read.error());
+    }
     if (draft.body.which() != wire::Body::TRACING_RESPONSE) {
       return report_failure(global, kExitUsage,
                             make_error(ErrorCode::invalid_argument,
@@ -234,13 +245,14 @@ int run_respond(const GlobalOptions& global, const RespondOptions& options) {
   } else {
     if (options.outcome.empty()) {
       return report_failure(global, kExitUsage,
-                            make_error(ErrorCode::invalid_argument, "give --outcome (or --file response.json); one of: " +
-                                                                        enum_choices<wire::TracingOutcome>()));
+                            make_error(ErrorCode::invalid_argument,
+                                       fill_values(text.tr(N_("give --outcome (or --file response.json); one of: {1}")),
+                                                   {enum_choices<wire::TracingOutcome>()})));
     }
     auto response = draft.body.initTracingResponse();
     auto outcome = parse_enum<wire::TracingOutcome>(options.outcome);
     if (!outcome) {
-      return report_failure(global, kExitUsage, bad_value("--outcome", options.outcome, enum_choices<wire::TracingOutcome>()));
+      return report_failure(global, kExitUsage, bad_value(text, "--outcome", options.outcome, enum_choices<wire::TracingOutcome>()));
     }
     response.setOutcome(*outcome);
     response.setKind(options.interim ? wire::ResponseKind::INTERIM : wire::ResponseKind::FINAL);
@@ -248,7 +260,7 @@ int run_respond(const GlobalOptions& global, const RespondOptions& options) {
     for (unsigned i = 0; i < grounds.size(); ++i) {
       auto ground = parse_enum<wire::RefusalGround>(options.grounds[i]);
       if (!ground) {
-        return report_failure(global, kExitUsage, bad_value("--ground", options.grounds[i], enum_choices<wire::RefusalGround>()));
+        return report_failure(global, kExitUsage, bad_value(text, "--ground", options.grounds[i], enum_choices<wire::RefusalGround>()));
       }
       grounds.set(i, *ground);
     }
@@ -257,7 +269,8 @@ int run_respond(const GlobalOptions& global, const RespondOptions& options) {
     if (!options.next_update.empty() && !parse_date(options.next_update, response.initNextUpdate())) {
       return report_failure(global, kExitUsage,
                             make_error(ErrorCode::invalid_argument,
-                                       "--next-update '" + options.next_update + "' is not a date: write YYYY-MM-DD"));
+                                       fill_values(text.tr(N_("{1} '{2}' is not a date: write YYYY-MM-DD")),
+                                                   {"--next-update", options.next_update})));
     }
     auto hops = response.initChainOfCustody(static_cast<unsigned>(options.hops.size()));
     for (unsigned i = 0; i < hops.size(); ++i) {
@@ -298,14 +311,14 @@ int run_status(const GlobalOptions& global, const StatusOptions& options) {
   if (!language) return report_failure(global, kExitUsage, language.error());
   const text::Catalogue text(*language);
   const auto tr = [&](const char* english) { return std::string(text.tr(english)); };
-  auto id = resolve_message_id(options.id, {profile->sent_dir(), profile->inbox_dir()});
+  auto id = resolve_message_id(options.id, {profile->sent_dir(), profile->inbox_dir()}, *language);
   if (!id) return report_failure(global, kExitUsage, id.error());
   auto identity = load_identity(*profile);
   if (!identity) return report_failure(global, kExitUsage, identity.error(), tr(N_("check identity.dir in fpx.toml")));
   auto client = connect_profile(*profile, std::move(identity).value());
   if (!client) return report_failure(global, kExitRefused, client.error());
   auto rows = (*client)->status(*id);
-  report_background_events(**client);
+  report_background_events(**client, *language);
   if (!rows) {
     return report_failure(global, kExitRefused, rows.error(),
                           rows.error().code == ErrorCode::not_found

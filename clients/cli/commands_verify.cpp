@@ -24,10 +24,15 @@
 #include "local_store.hpp"
 #include "outgoing.hpp"
 #include "render.hpp"
+#include "language.hpp"
 
 namespace fpx::cli {
 
 namespace {
+
+// Marks an English text for the catalogue (xgettext --keyword=N_); translated
+// where shown (clients/desk/po/fr.po; main.cpp translates the --help texts).
+constexpr const char* N_(const char* english) { return english; }
 
 // The signer chain of an envelope that EnvelopeOpener accepted already
 // (decoded with the same limits), to judge it again at the receipt's time.
@@ -52,6 +57,8 @@ std::filesystem::path receipt_path_of(const std::filesystem::path& envelope_file
 }  // namespace
 
 int run_verify(const GlobalOptions& global, const VerifyOptions& options) {
+  const text::Catalogue text(language_for_errors(global));
+  const auto tr = [&](const char* english) { return std::string(text.tr(english)); };
   std::string root_ca = options.root_ca;
   std::string crl_dir = options.crl_dir;
   client::BrokerPins pins;
@@ -67,7 +74,7 @@ int run_verify(const GlobalOptions& global, const VerifyOptions& options) {
     auto profile = load_profile(global.profile);
     if (!profile && root_ca.empty()) {
       return report_failure(global, kExitUsage,
-                            make_error(ErrorCode::invalid_argument, "no root CA: give --root-ca PATH (or a profile)"));
+                            make_error(ErrorCode::invalid_argument, tr(N_("no root CA: give --root-ca PATH (or a profile)"))));
     }
     if (profile) {
       if (root_ca.empty()) {
@@ -80,12 +87,12 @@ int run_verify(const GlobalOptions& global, const VerifyOptions& options) {
   auto bytes = read_whole_file(options.file);
   if (!bytes) return report_failure(global, kExitUsage, bytes.error());
   auto trust = TrustStore::load(root_ca, crl_dir);
-  if (!trust) return report_failure(global, kExitUsage, trust.error(), "check --root-ca and --crl-dir");
+  if (!trust) return report_failure(global, kExitUsage, trust.error(), N_("check --root-ca and --crl-dir"));
   const RevocationCheck revocation = crl_dir.empty() ? RevocationCheck::skip : RevocationCheck::required;
 
   auto refuse = [&](Error error, const std::string& what) {
-    error.message = options.file + " does not verify: " + what + error.message;
-    return report_failure(global, kExitRefused, error, "do not rely on this file; ask its sender for the original");
+    error.message = fill_values(text.tr(N_("{1} does not verify: {2}")), {options.file, what + error.message});
+    return report_failure(global, kExitRefused, error, N_("do not rely on this file; ask its sender for the original"));
   };
 
   EnvelopeOpener opener(*trust);
@@ -101,9 +108,10 @@ int run_verify(const GlobalOptions& global, const VerifyOptions& options) {
       return report_failure(
           global, kExitUsage,
           make_error(ErrorCode::invalid_argument,
-                     options.file + " is signed by a broker, and no broker key is pinned to judge it"),
-          "give --broker-pin sha256:<hex> (the exchange's key, as the operator publishes it) or a "
-          "profile");
+                     fill_values(text.tr(N_("{1} is signed by a broker, and no broker key is pinned to judge it")),
+                                 {options.file})),
+          N_("give --broker-pin sha256:<hex> (the exchange's key, as the operator publishes it) or a "
+             "profile"));
     }
     if (auto pinned = client::check_pinned_broker(pins, *opened->signer.leaf, "this broker notice"); !pinned) {
       return refuse(std::move(pinned).take_error(), "");
@@ -119,10 +127,11 @@ int run_verify(const GlobalOptions& global, const VerifyOptions& options) {
     if (pins.empty()) {
       return report_failure(
           global, kExitUsage,
-          make_error(ErrorCode::invalid_argument, receipt_file.string() + " is a broker receipt, and no broker key is "
-                                                                          "pinned to judge it"),
-          "give --broker-pin sha256:<hex> or a profile; or move the receipt away to verify the "
-          "message alone");
+          make_error(ErrorCode::invalid_argument,
+                     fill_values(text.tr(N_("{1} is a broker receipt, and no broker key is pinned to judge it")),
+                                 {receipt_file.string()})),
+          N_("give --broker-pin sha256:<hex> or a profile; or move the receipt away to verify the "
+             "message alone"));
     }
     auto receipt_bytes = read_whole_file(receipt_file);
     if (!receipt_bytes) return report_failure(global, kExitUsage, receipt_bytes.error());
@@ -132,7 +141,9 @@ int run_verify(const GlobalOptions& global, const VerifyOptions& options) {
     expected.revocation = revocation;
     expected.broker_pins = pins;
     auto verified = client::verify_receipt(*trust, *receipt_bytes, expected);
-    if (!verified) return refuse(verified.error(), "its receipt " + receipt_file.string() + " is refused: ");
+    if (!verified) {
+      return refuse(verified.error(), fill_values(text.tr(N_("its receipt {1} is refused: ")), {receipt_file.string()}));
+    }
     receipt = std::move(verified).value();
     if (revocation == RevocationCheck::required) {
       auto chain = signer_chain_of(*bytes);
@@ -142,19 +153,26 @@ int run_verify(const GlobalOptions& global, const VerifyOptions& options) {
       const std::int64_t judged_at = std::max(receipt->stored_at_ms, opened->created_at_ms);
       auto at_receipt = trust->verify_chain(views, judged_at, now_ms(), RevocationCheck::required);
       if (!at_receipt) {
-        return refuse(at_receipt.error(), "at the broker's receipt time (" + format_utc(receipt->stored_at_ms) +
-                                              ", created-at says " + format_utc(opened->created_at_ms) + "): ");
+        return refuse(at_receipt.error(),
+                      fill_values(text.tr(N_("at the broker's receipt time ({1}, created-at says {2}): ")),
+                                  {format_utc(receipt->stored_at_ms), format_utc(opened->created_at_ms)}));
       }
     }
   }
 
   const bool checked = opened->signer.revocation == RevocationStatus::checked;
-  std::string revocation_text = checked ? "checked against CRLs in " + crl_dir
-                                        : "NOT checked (no CRLs given): a revoked signer would pass; give --crl-dir";
-  if (checked) {
-    revocation_text +=
-        receipt ? ", at the broker's receipt time" : ", at the sender's created-at (no broker receipt beside the file)";
-  }
+  // English in the JSON output (scripts), the reader's language on the terminal.
+  const auto revocation_words = [&](const text::Catalogue& words) {
+    std::string out = checked ? fill_values(words.tr(N_("checked against CRLs in {1}")), {crl_dir})
+                              : std::string(words.tr(N_("NOT checked (no CRLs given): a revoked signer would pass; "
+                                                        "give --crl-dir")));
+    if (checked) {
+      out += receipt ? words.tr(N_(", at the broker's receipt time"))
+                     : words.tr(N_(", at the sender's created-at (no broker receipt beside the file)"));
+    }
+    return out;
+  };
+  const std::string revocation_text = revocation_words(text::Catalogue(text::Language::en));
   const auto header = opened->message.header();
   if (global.json) {
     JsonObject out;
@@ -183,24 +201,26 @@ int run_verify(const GlobalOptions& global, const VerifyOptions& options) {
     std::cout << out.str() << "\n";
     return kExitOk;
   }
-  std::cout << options.file << ": valid signature\n";
-  std::vector<std::pair<std::string, std::string>> rows{{"signer", signer.id.str()},
-                                                        {"country", signer.country.str()},
-                                                        {"role", std::string(role_name(signer.role))},
-                                                        {"type", enum_name(opened->type)},
-                                                        {"created at", format_utc(opened->created_at_ms)},
-                                                        {"message id", opened->message_id.hex()}};
+  std::cout << fill_values(text.tr(N_("{1}: valid signature")), {options.file}) << "\n";
+  std::vector<std::pair<std::string, std::string>> rows{{tr(N_("signer")), signer.id.str()},
+                                                        {tr(N_("country")), signer.country.str()},
+                                                        {tr(N_("role")), std::string(role_name(signer.role))},
+                                                        {tr(N_("type")), enum_name(opened->type)},
+                                                        {tr(N_("created at")), format_utc(opened->created_at_ms)},
+                                                        {tr(N_("message id")), opened->message_id.hex()}};
   if (receipt) {
-    rows.emplace_back("stored at", format_utc(receipt->stored_at_ms) + " (broker receipt verified, log index " +
-                                       std::to_string(receipt->log_index) + ")");
+    rows.emplace_back(tr(N_("stored at")),
+                      fill_values(text.tr(N_("{1} (broker receipt verified, log index {2})")),
+                                  {format_utc(receipt->stored_at_ms), std::to_string(receipt->log_index)}));
     if (receipt->version == ReceiptVersion::group) {
-      rows.emplace_back("receipt group", "leaf " + std::to_string(receipt->leaf_index) + " of " +
-                                             std::to_string(receipt->group_size) + ", one broker signature");
+      rows.emplace_back(tr(N_("receipt group")),
+                        fill_values(text.tr(N_("leaf {1} of {2}, one broker signature")),
+                                    {std::to_string(receipt->leaf_index), std::to_string(receipt->group_size)}));
     } else {
-      rows.emplace_back("receipt group", "none (a version 1 receipt, signed alone)");
+      rows.emplace_back(tr(N_("receipt group")), tr(N_("none (a version 1 receipt, signed alone)")));
     }
   }
-  std::cout << key_values(rows) << "revocation: " << revocation_text << "\n";
+  std::cout << key_values(rows) << text.tr(N_("revocation:")) << " " << revocation_words(text) << "\n";
   return kExitOk;
 }
 

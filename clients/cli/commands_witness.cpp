@@ -23,13 +23,20 @@
 #include "fpx/witness_server.hpp"
 #include "profile.hpp"
 #include "render.hpp"
+#include "language.hpp"
 
 namespace fpx::cli {
 
 namespace {
 
+// Marks an English text for the catalogue (xgettext --keyword=N_); translated
+// where shown (clients/desk/po/fr.po; main.cpp translates the --help texts).
+constexpr const char* N_(const char* english) { return english; }
+
 constexpr const char* kKeyFileName = "witness-key.pem";
 constexpr const char* kConfigFileName = "witness.toml";
+// "yours:  ", "shared: ": the checkpoints' labels line up (any language's label plus one space at least).
+constexpr std::size_t kCheckpointLabelWidth = 8;
 // A shared checkpoint file is one note: anything longer is not one, and we
 // do not read it into memory.
 constexpr std::uintmax_t kMaxSharedCheckpointBytes = kMaxSignedNoteBytes;
@@ -78,8 +85,13 @@ PassphraseSource passphrase_of(const std::string& file, const std::string& env) 
   return {};
 }
 
-void print_checkpoint(const char* label, const Checkpoint& checkpoint) {
-  std::cout << label << checkpoint.origin << ", tree size " << checkpoint.size << ", root " << to_hex(checkpoint.root)
+// `label` is marked N_ by the caller; padded to one width in either language.
+void print_checkpoint(const text::Catalogue& text, const char* label, const Checkpoint& checkpoint) {
+  std::string shown(text.tr(label));
+  shown.append(shown.size() < kCheckpointLabelWidth ? kCheckpointLabelWidth - shown.size() : 1, ' ');
+  std::cout << shown
+            << fill_values(text.tr(N_("{1}, tree size {2}, root {3}")),
+                           {checkpoint.origin, std::to_string(checkpoint.size), to_hex(checkpoint.root)})
             << "\n";
 }
 
@@ -87,47 +99,47 @@ void print_checkpoint(const char* label, const Checkpoint& checkpoint) {
 
 WitnessCommands::WitnessCommands(CLI::App& app, CLI::App& log, const GlobalOptions& global) : global_(global) {
   auto* witness = app.add_subcommand(
-      "witness", "run a C2SP witness: cosign the exchange's checkpoints only when consistent with what it cosigned");
+      "witness", N_("run a C2SP witness: cosign the exchange's checkpoints only when consistent with what it cosigned"));
   witness->require_subcommand(1);
   init_ = witness->add_subcommand("init",
-                                  "make a witness directory: its Ed25519 key (0600) and witness.toml; "
-                                  "prints the witness's vkey to give the exchange and its clients");
-  init_->add_option("DIR", init_options_.dir, "the new witness directory (0700)")->required();
-  init_->add_option("--name", init_options_.name, "the witness's key name, e.g. witness.cso.example/w1")->required();
-  init_->add_option("--listen", init_options_.listen, "HOST:PORT to serve add-checkpoint on")->capture_default_str();
+                                  N_("make a witness directory: its Ed25519 key (0600) and witness.toml; "
+                                  "prints the witness's vkey to give the exchange and its clients"));
+  init_->add_option("DIR", init_options_.dir, N_("the new witness directory (0700)"))->required();
+  init_->add_option("--name", init_options_.name, N_("the witness's key name, e.g. witness.cso.example/w1"))->required();
+  init_->add_option("--listen", init_options_.listen, N_("HOST:PORT to serve add-checkpoint on"))->capture_default_str();
   init_->add_option("--log", init_options_.logs,
-                    "a log to follow, ORIGIN=VKEY (the log's vkey: `fpx witness log-key`); repeatable");
+                    N_("a log to follow, ORIGIN=VKEY (the log's vkey: `fpx witness log-key`); repeatable"));
   auto* pass_file = init_->add_option("--passphrase-file", init_options_.passphrase_file,
-                                      "encrypt the key with the passphrase in this file");
+                                      N_("encrypt the key with the passphrase in this file"));
   init_
       ->add_option("--passphrase-env", init_options_.passphrase_env,
-                   "encrypt the key with the passphrase in this environment variable")
+                   N_("encrypt the key with the passphrase in this environment variable"))
       ->excludes(pass_file);
-  serve_ = witness->add_subcommand("serve", "serve POST /add-checkpoint (C2SP tlog-witness) until SIGTERM");
-  serve_->add_option("--config", serve_options_.config, "the witness.toml `fpx witness init` wrote")->required();
+  serve_ = witness->add_subcommand("serve", N_("serve POST /add-checkpoint (C2SP tlog-witness) until SIGTERM"));
+  serve_->add_option("--config", serve_options_.config, N_("the witness.toml `fpx witness init` wrote"))->required();
   log_key_ = witness->add_subcommand("log-key",
-                                     "print the vkey of the exchange's log, from the broker's certificate, "
-                                     "for a witness's [[log]] entry");
-  log_key_->add_option("--broker-cert", log_key_options_.broker_cert, "the broker's chain.pem")->required();
-  log_key_->add_option("--origin", log_key_options_.origin, "the log's origin line (broker.toml oversight.origin)")
+                                     N_("print the vkey of the exchange's log, from the broker's certificate, "
+                                     "for a witness's [[log]] entry"));
+  log_key_->add_option("--broker-cert", log_key_options_.broker_cert, N_("the broker's chain.pem"))->required();
+  log_key_->add_option("--origin", log_key_options_.origin, N_("the log's origin line (broker.toml oversight.origin)"))
       ->capture_default_str();
 
   compare_ = log.add_subcommand("compare",
-                                "observers: compare a checkpoint another observer shared with your saved "
-                                "one; prints CONSISTENT, or writes split-view evidence and exits 1");
-  compare_->add_option("FILE", compare_options_.file, "the shared checkpoint (a signed note)")->required();
+                                N_("observers: compare a checkpoint another observer shared with your saved "
+                                "one; prints CONSISTENT, or writes split-view evidence and exits 1"));
+  compare_->add_option("FILE", compare_options_.file, N_("the shared checkpoint (a signed note)"))->required();
   compare_->add_option("--evidence-dir", compare_options_.evidence_dir,
-                       "where evidence goes (default: the profile's evidence/)");
-  auto* evidence = log.add_subcommand("evidence", "split-view evidence files");
+                       N_("where evidence goes (default: the profile's evidence/)"));
+  auto* evidence = log.add_subcommand("evidence", N_("split-view evidence files"));
   evidence->require_subcommand(1);
   evidence_check_ = evidence->add_subcommand(
       "check",
-      "check an evidence file: both checkpoints signed by the log's key and provably inconsistent (exit 0), "
-      "or not a proof (exit 1)");
-  evidence_check_->add_option("FILE", evidence_options_.file, "the evidence file (JSON)")->required();
+      N_("check an evidence file: both checkpoints signed by the log's key and provably inconsistent (exit 0), "
+      "or not a proof (exit 1)"));
+  evidence_check_->add_option("FILE", evidence_options_.file, N_("the evidence file (JSON)"))->required();
   evidence_check_->add_option("--log-key", evidence_options_.log_key,
-                              "require this log vkey (default: the one the file names: compare it with the "
-                              "exchange's published one)");
+                              N_("require this log vkey (default: the one the file names: compare it with the "
+                              "exchange's published one)"));
 }
 
 std::optional<int> WitnessCommands::run_parsed() const {
@@ -140,26 +152,33 @@ std::optional<int> WitnessCommands::run_parsed() const {
 }
 
 int run_witness_init(const GlobalOptions& global, const WitnessInitOptions& options) {
+  const text::Catalogue words(language_for_errors(global));
   if (!valid_note_key_name(options.name)) {
     return report_failure(global, kExitUsage,
                           make_error(ErrorCode::invalid_argument,
-                                     "--name: \"" + options.name + "\" is not a key name (no spaces, no '+')"));
+                                     fill_values(words.tr(N_("--name: \"{1}\" is not a key name (no spaces, no '+')")),
+                                                 {options.name})),
+                          N_("give --name a name such as witness.cso.example/w1"));
   }
   toml::array logs;
   for (const auto& entry : options.logs) {
     const auto equals = entry.find('=');
     if (equals == std::string::npos) {
       return report_failure(global, kExitUsage,
-                            make_error(ErrorCode::invalid_argument, "--log " + entry + ": expected ORIGIN=VKEY"));
+                            make_error(ErrorCode::invalid_argument,
+                                       fill_values(words.tr(N_("--log {1}: expected ORIGIN=VKEY")), {entry})),
+                            N_("print the log's vkey with `fpx witness log-key`"));
     }
     const auto origin = entry.substr(0, equals);
     auto key = parse_verifier_key(entry.substr(equals + 1));
-    if (!key) return report_failure(global, kExitUsage, key.error(), "print the log's vkey with `fpx witness log-key`");
+    if (!key) return report_failure(global, kExitUsage, key.error(), N_("print the log's vkey with `fpx witness log-key`"));
     if (!valid_note_key_name(origin) || key->type != NoteSignatureType::ed25519) {
       return report_failure(global, kExitUsage,
-                            make_error(ErrorCode::invalid_argument, "--log " + entry +
-                                                                        ": the origin must be a key name and the vkey "
-                                                                        "a log's (type 1)"));
+                            make_error(ErrorCode::invalid_argument,
+                                       fill_values(words.tr(N_("--log {1}: the origin must be a key name and the vkey "
+                                                               "a log's (type 1)")),
+                                                   {entry})),
+                            N_("print the log's vkey with `fpx witness log-key`"));
     }
     logs.push_back(toml::table{{"origin", origin}, {"vkey", entry.substr(equals + 1)}});
   }
@@ -167,9 +186,10 @@ int run_witness_init(const GlobalOptions& global, const WitnessInitOptions& opti
   std::error_code ec;
   if (std::filesystem::exists(dir / kKeyFileName, ec)) {
     return report_failure(global, kExitUsage,
-                          make_error(ErrorCode::invalid_argument, (dir / kKeyFileName).string() +
-                                                                      " exists: a witness keeps its key; choose a "
-                                                                      "new directory"));
+                          make_error(ErrorCode::invalid_argument,
+                                     fill_values(words.tr(N_("{1} exists: a witness keeps its key; choose a new "
+                                                             "directory")),
+                                                 {(dir / kKeyFileName).string()})));
   }
   std::filesystem::create_directories(dir, ec);
   if (ec || ::chmod(dir.c_str(), 0700) != 0) {
@@ -213,10 +233,13 @@ int run_witness_init(const GlobalOptions& global, const WitnessInitOptions& opti
         << JsonObject().boolean("ok", true).text("vkey", vkey).text("config", (dir / kConfigFileName).string()).str()
         << "\n";
   } else {
-    std::cout << "witness " << options.name << " made in " << dir.string() << " (key 0600, stays there)\n"
+    std::cout << fill_values(words.tr(N_("witness {1} made in {2} (key 0600, stays there)")), {options.name, dir.string()})
+              << "\n"
               << "vkey: " << vkey << "\n"
-              << "give this vkey to the exchange's operator and to the clients that require this witness; "
-              << "then run `fpx witness serve --config " << (dir / kConfigFileName).string() << "`\n";
+              << fill_values(words.tr(N_("give this vkey to the exchange's operator and to the clients that require "
+                                         "this witness; then run `fpx witness serve --config {1}`")),
+                             {(dir / kConfigFileName).string()})
+              << "\n";
   }
   return kExitOk;
 }
@@ -237,8 +260,11 @@ int run_witness_serve(const GlobalOptions& global, const WitnessServeOptions& op
   if (!port) return report_failure(global, kExitRefused, port.error());
   const auto& bound = (*server)->config();
   const WitnessKey key{bound.name, (*server)->public_key()};
-  std::cout << "witness " << bound.name << " listening on http://" << bound.listen_host << ":" << *port << " following "
-            << bound.logs.size() << " log(s); vkey " << format_verifier_key(key.verifier_key()) << std::endl;
+  std::cout << fill_values(text::Catalogue(language_for_errors(global))
+                               .tr(N_("witness {1} listening on http://{2}:{3} following {4} log(s); vkey {5}")),
+                           {bound.name, bound.listen_host, std::to_string(*port), std::to_string(bound.logs.size()),
+                            format_verifier_key(key.verifier_key())})
+            << std::endl;
   std::thread stopper([&] {
     int signal = 0;
     sigwait(&signals, &signal);
@@ -257,13 +283,15 @@ int run_witness_log_key(const GlobalOptions& global, const WitnessLogKeyOptions&
   if (!chain) return report_failure(global, kExitUsage, chain.error());
   if (chain->empty()) {
     return report_failure(global, kExitUsage,
-                          make_error(ErrorCode::invalid_argument, options.broker_cert + " holds no certificate"));
+                          make_error(ErrorCode::invalid_argument, options.broker_cert + " holds no certificate"),
+                          N_("give the broker's chain.pem"));
   }
   auto key = client::ed25519_key_of(chain->front());
   if (!key) return report_failure(global, kExitUsage, key.error());
   if (!valid_note_key_name(options.origin)) {
     return report_failure(global, kExitUsage,
-                          make_error(ErrorCode::invalid_argument, "--origin: not a valid origin (no spaces, no '+')"));
+                          make_error(ErrorCode::invalid_argument, "--origin: not a valid origin (no spaces, no '+')"),
+                          N_("give the origin line of broker.toml (oversight.origin), e.g. fpx.exchange/log"));
   }
   const auto vkey = note_verifier_key(options.origin, *key);
   if (global.json) {
@@ -275,6 +303,7 @@ int run_witness_log_key(const GlobalOptions& global, const WitnessLogKeyOptions&
 }
 
 int run_log_compare(const GlobalOptions& global, const LogCompareOptions& options) {
+  const text::Catalogue text(language_for_errors(global));
   auto profile = load_profile(global.profile);
   if (!profile) return report_failure(global, kExitUsage, profile.error());
   auto observer_options = profile->observer_options();
@@ -289,17 +318,18 @@ int run_log_compare(const GlobalOptions& global, const LogCompareOptions& option
   auto shared = client::verify_checkpoint_note(*shared_text, profile->log_origin, log_key);
   if (!shared) {
     return report_failure(global, kExitRefused, shared.error(),
-                          "the shared file is not a checkpoint the exchange signed: it proves nothing either way");
+                          N_("the shared file is not a checkpoint the exchange signed: it proves nothing either way"));
   }
   FeedStore store(profile->feed_dir());
   auto saved_note = store.saved_checkpoint();
   if (!saved_note) return report_failure(global, kExitUsage, saved_note.error());
   if (!*saved_note) {
     return report_failure(global, kExitUsage, make_error(ErrorCode::not_found, "no saved checkpoint to compare with"),
-                          "run `fpx log verify` first");
+                          N_("run `fpx log verify` first"));
   }
   auto saved = client::verify_checkpoint_note(**saved_note, profile->log_origin, log_key);
-  if (!saved) return report_failure(global, kExitRefused, saved.error(), "the saved checkpoint does not verify");
+  if (!saved) return report_failure(global, kExitRefused, saved.error(),
+                                    N_("the saved checkpoint does not verify: run `fpx log verify` to see why"));
 
   const Checkpoint& mine = saved->checkpoint;
   const Checkpoint& theirs = shared->checkpoint;
@@ -315,7 +345,7 @@ int run_log_compare(const GlobalOptions& global, const LogCompareOptions& option
     evidence.kind = witness::SplitViewKind::same_size_different_roots;
     evidence.first = saved->note;
     evidence.second = shared->note;
-    how = consistent ? "same tree size and root" : "same tree size, different roots";
+    how = consistent ? text.tr(N_("same tree size and root")) : text.tr(N_("same tree size, different roots"));
   } else {
     const bool mine_smaller = mine.size < theirs.size;
     const auto& small = mine_smaller ? *saved : *shared;
@@ -323,10 +353,10 @@ int run_log_compare(const GlobalOptions& global, const LogCompareOptions& option
     auto identity = load_identity(*profile);
     if (!identity) return report_failure(global, kExitUsage, identity.error());
     auto observer = client::ObserverClient::connect(std::move(identity).value(), *observer_options);
-    if (!observer) return report_failure(global, kExitRefused, observer.error(), "nothing was compared");
+    if (!observer) return report_failure(global, kExitRefused, observer.error(), N_("nothing was compared"));
     auto proof = (*observer)->consistency_proof(small.checkpoint.size, large.checkpoint.size);
     if (!proof && proof.error().code != ErrorCode::invalid_argument && proof.error().code != ErrorCode::not_found) {
-      return report_failure(global, kExitRefused, proof.error(), "nothing was compared; try again");
+      return report_failure(global, kExitRefused, proof.error(), N_("nothing was compared; try again"));
     }
     std::vector<Sha256Digest> hashes = proof ? *proof : std::vector<Sha256Digest>{};
     consistent = proof && verify_consistency(small.checkpoint.size, large.checkpoint.size, small.checkpoint.root,
@@ -335,17 +365,17 @@ int run_log_compare(const GlobalOptions& global, const LogCompareOptions& option
     evidence.first = small.note;
     evidence.second = large.note;
     evidence.proof = hashes;
-    how = consistent ? "the exchange's consistency proof from " + std::to_string(small.checkpoint.size) + " to " +
-                           std::to_string(large.checkpoint.size) + " verifies"
-                     : "the exchange gave no consistency proof from " + std::to_string(small.checkpoint.size) + " to " +
-                           std::to_string(large.checkpoint.size) + " that verifies";
+    const std::vector<std::string> sizes = {std::to_string(small.checkpoint.size), std::to_string(large.checkpoint.size)};
+    how = consistent ? fill_values(text.tr(N_("the exchange's consistency proof from {1} to {2} verifies")), sizes)
+                     : fill_values(text.tr(N_("the exchange gave no consistency proof from {1} to {2} that verifies")),
+                                   sizes);
   }
   if (consistent) {
     if (global.json) {
       std::cout << JsonObject().boolean("ok", true).text("result", "CONSISTENT").text("how", how).str() << "\n";
     } else {
-      print_checkpoint("yours:  ", mine);
-      print_checkpoint("shared: ", theirs);
+      print_checkpoint(text, N_("yours:"), mine);
+      print_checkpoint(text, N_("shared:"), theirs);
       std::cout << "CONSISTENT: " << how << "\n";
     }
     return kExitOk;
@@ -355,7 +385,10 @@ int run_log_compare(const GlobalOptions& global, const LogCompareOptions& option
       options.evidence_dir.empty() ? profile->dir / "evidence" : std::filesystem::path(options.evidence_dir);
   auto path = witness::write_evidence_file(dir, evidence);
   std::cerr << "fpx: SPLIT VIEW of " << profile->log_origin << ": " << how << "\n";
-  if (!path) return report_failure(global, kExitRefused, path.error(), "the evidence could not be written");
+  if (!path) {
+    return report_failure(global, kExitRefused, path.error(),
+                          N_("the evidence could not be written: give --evidence-dir a folder you may write to"));
+  }
   if (global.json) {
     std::cout << JsonObject()
                      .boolean("ok", false)
@@ -365,15 +398,18 @@ int run_log_compare(const GlobalOptions& global, const LogCompareOptions& option
                      .str()
               << "\n";
   } else {
-    print_checkpoint("yours:  ", mine);
-    print_checkpoint("shared: ", theirs);
-    std::cout << "INCONSISTENT: " << how << "\nevidence: " << path->string()
-              << " (anyone checks it: fpx log evidence check " << path->string() << ")\n";
+    print_checkpoint(text, N_("yours:"), mine);
+    print_checkpoint(text, N_("shared:"), theirs);
+    std::cout << "INCONSISTENT: " << how << "\n"
+              << fill_values(text.tr(N_("evidence: {1} (anyone checks it: fpx log evidence check {1})")),
+                             {path->string()})
+              << "\n";
   }
   return kExitRefused;
 }
 
 int run_evidence_check(const GlobalOptions& global, const EvidenceCheckOptions& options) {
+  const text::Catalogue text(language_for_errors(global));
   auto evidence = witness::read_evidence_file(options.file);
   if (!evidence) return report_failure(global, kExitUsage, evidence.error());
   std::optional<VerifierKey> expected;
@@ -395,12 +431,15 @@ int run_evidence_check(const GlobalOptions& global, const EvidenceCheckOptions& 
                      .str()
               << "\n";
   } else {
-    std::cout << "log: " << evidence->origin << " (key " << format_verifier_key(evidence->log_key) << ")\n";
-    print_checkpoint("first:  ", finding->first);
-    print_checkpoint("second: ", finding->second);
+    std::cout << fill_values(text.tr(N_("log: {1} (key {2})")),
+                             {evidence->origin, format_verifier_key(evidence->log_key)})
+              << "\n";
+    print_checkpoint(text, N_("first:"), finding->first);
+    print_checkpoint(text, N_("second:"), finding->second);
     std::cout << (finding->proven ? "SPLIT VIEW PROVEN: " : "NOT PROVEN: ") << finding->explanation << "\n";
     if (options.log_key.empty()) {
-      std::cout << "compare the log key above with the one the exchange publishes (or pass --log-key)\n";
+      std::cout << text.tr(N_("compare the log key above with the one the exchange publishes (or pass --log-key)"))
+                << "\n";
     }
   }
   return finding->proven ? kExitOk : kExitRefused;

@@ -17,6 +17,21 @@ namespace fpx::cli {
 
 namespace {
 
+// Marks an English text for the catalogue (xgettext --keyword=N_); translated where shown.
+constexpr const char* N_(const char* english) { return english; }
+
+// "{1}", "{2}" in a translated text replaced by the values (the word order is the translation's).
+std::string fill(const text::Catalogue& words, const char* english, const std::vector<std::string>& values) {
+  std::string out(words.tr(english));
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    const std::string marker = "{" + std::to_string(i + 1) + "}";
+    for (auto at = out.find(marker); at != std::string::npos; at = out.find(marker, at + values[i].size())) {
+      out.replace(at, marker.size(), values[i]);
+    }
+  }
+  return out;
+}
+
 constexpr std::size_t kMaxMessageJsonBytes = 16 * 1024 * 1024;
 
 // Message ids and digests as hex strings: "3f0a..." is what people copy
@@ -75,7 +90,7 @@ bool has_control_character(const nlohmann::ordered_json& value) {
   return false;
 }
 
-Result<std::string> resolve_escapes(std::string_view text, const std::string& file) {
+Result<std::string> resolve_escapes(std::string_view text, const std::string& file, const text::Catalogue& words) {
   nlohmann::ordered_json json;
   try {
     json = nlohmann::ordered_json::parse(
@@ -84,13 +99,16 @@ Result<std::string> resolve_escapes(std::string_view text, const std::string& fi
           return true;
         });
   } catch (const TooDeep&) {
-    return make_error(ErrorCode::invalid_argument, file + " nests deeper than 64 levels: a message never does");
+    return make_error(ErrorCode::invalid_argument,
+                      fill(words, N_("{1} nests deeper than 64 levels: a message never does"), {file}));
   } catch (const nlohmann::json::exception& exception) {
-    return make_error(ErrorCode::invalid_argument, file + " is not valid JSON: " + exception.what());
+    return make_error(ErrorCode::invalid_argument,
+                      fill(words, N_("{1} is not valid JSON: {2}"), {file, exception.what()}));
   }
   if (has_control_character(json)) {
     return make_error(ErrorCode::invalid_argument,
-                      file + " holds a control character in a string: only tab and line breaks are allowed");
+                      fill(words, N_("{1} holds a control character in a string: only tab and line breaks are allowed"),
+                           {file}));
   }
   return json.dump();
 }
@@ -154,7 +172,7 @@ std::string schema_name(capnp::Schema schema) {
 // JsonCodec ignores fields it does not know and fails on an unknown enum
 // value with a bare "invalid enum value"; both deserve a located message.
 void check_known(capnp::JsonValue::Reader value, capnp::Type type, const std::string& path,
-                 std::vector<FieldError>& problems) {
+                 std::vector<FieldError>& problems, const text::Catalogue& words) {
   if (type.isStruct() && value.isObject()) {
     const auto schema = type.asStruct();
     std::optional<std::string> union_member;  // the first member of the struct's union named
@@ -164,51 +182,55 @@ void check_known(capnp::JsonValue::Reader value, capnp::Type type, const std::st
       KJ_IF_MAYBE(field, schema.findFieldByName(member.getName())) {
         if (field->getProto().getDiscriminantValue() != capnp::schema::Field::NO_DISCRIMINANT) {
           if (union_member) {
-            problems.push_back({here, "cannot be given together with " + *union_member +
-                                          ": they are alternatives, keep one"});
+            problems.push_back(
+                {here, fill(words, N_("cannot be given together with {1}: they are alternatives, keep one"),
+                            {*union_member})});
           } else {
             union_member = name;
           }
         }
-        check_known(member.getValue(), field->getType(), here, problems);
+        check_known(member.getValue(), field->getType(), here, problems, words);
       } else {
-        problems.push_back({here, "is not a field of " + schema_name(schema) + "; its fields are: " +
-                                      field_names(schema)});
+        problems.push_back({here, fill(words, N_("is not a field of {1}; its fields are: {2}"),
+                                       {schema_name(schema), field_names(schema)})});
       }
     }
   } else if (type.isList() && value.isArray()) {
     const auto element = type.asList().getElementType();
     std::size_t index = 0;
     for (auto item : value.getArray()) {
-      check_known(item, element, path + "[" + std::to_string(index++) + "]", problems);
+      check_known(item, element, path + "[" + std::to_string(index++) + "]", problems, words);
     }
   } else if (type.isEnum() && value.isString()) {
     const auto schema = type.asEnum();
     if (schema.findEnumerantByName(value.getString()) == nullptr) {
-      problems.push_back({path, "has the unknown value \"" + std::string(value.getString().cStr()) +
-                                    "\"; use one of: " + enumerant_choices(schema) + " (camelCase in JSON)"});
+      problems.push_back({path, fill(words, N_("has the unknown value \"{1}\"; use one of: {2} (camelCase in JSON)"),
+                                     {std::string(value.getString().cStr()), enumerant_choices(schema)})});
     }
   }
 }
 
 }  // namespace
 
-Status read_message_json(const std::filesystem::path& path, Draft& draft) {
+Status read_message_json(const std::filesystem::path& path, Draft& draft, text::Language language) {
   const std::string file = path.string();
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    return make_error(ErrorCode::invalid_argument, "cannot read " + file + ": check the path");
+    return make_error(ErrorCode::invalid_argument,
+                      fill(text::Catalogue(language), N_("cannot read {1}: check the path"), {file}));
   }
   std::ostringstream buffer;
   buffer << in.rdbuf();
-  return parse_message_json(buffer.str(), file, draft);
+  return parse_message_json(buffer.str(), file, draft, language);
 }
 
-Status parse_message_json(std::string_view text, const std::string& file, Draft& draft) {
+Status parse_message_json(std::string_view text, const std::string& file, Draft& draft, text::Language language) {
+  const text::Catalogue words(language);
   if (text.size() > kMaxMessageJsonBytes) {
-    return make_error(ErrorCode::too_large, file + " is larger than 16 MiB: a message is never that big");
+    return make_error(ErrorCode::too_large,
+                      fill(words, N_("{1} is larger than 16 MiB: a message is never that big"), {file}));
   }
-  auto resolved = resolve_escapes(text, file);
+  auto resolved = resolve_escapes(text, file, words);
   if (!resolved) return std::move(resolved).take_error();
   try {
     capnp::MallocMessageBuilder json_message;
@@ -217,31 +239,36 @@ Status parse_message_json(std::string_view text, const std::string& file, Draft&
     auto value = root.asReader();
     if (!value.isObject()) {
       return make_error(ErrorCode::invalid_argument,
-                        file + ": expected a JSON object {\"header\": {...}, \"body\": {...}}");
+                        fill(words, N_("{1}: expected a JSON object {\"header\": {...}, \"body\": {...}}"), {file}));
     }
-    Error problems{ErrorCode::invalid_argument, file + ": the message JSON has fields the schema does not know", {}};
+    Error problems{ErrorCode::invalid_argument,
+                   fill(words, N_("{1}: the message JSON has fields the schema does not know"), {file}),
+                   {}};
     bool has_body = false;
     for (auto member : value.getObject()) {
       const std::string name = member.getName().cStr();
       if (name == "header") {
         check_known(member.getValue(), capnp::Type(capnp::Schema::from<wire::Header>()), "header",
-                    problems.field_errors);
+                    problems.field_errors, words);
       } else if (name == "body") {
         has_body = true;
-        check_known(member.getValue(), capnp::Type(capnp::Schema::from<wire::Body>()), "body", problems.field_errors);
+        check_known(member.getValue(), capnp::Type(capnp::Schema::from<wire::Body>()), "body", problems.field_errors,
+                    words);
       } else {
-        problems.field_errors.push_back({name, "is not expected here: the file holds only \"header\" and \"body\""});
+        problems.field_errors.push_back(
+            {name, std::string(words.tr(
+                       N_("is not expected here: the file holds only \"header\" and \"body\" at its top level")))});
       }
     }
     if (!problems.field_errors.empty()) return problems;
     if (!has_body) {
       return make_error(ErrorCode::invalid_argument,
-                        file + ": no \"body\": give e.g. {\"body\": {\"tracingRequest\": {...}}}");
+                        fill(words, N_("{1}: no \"body\": give e.g. {\"body\": {\"tracingRequest\": {...}}}"), {file}));
     }
     for (auto member : value.getObject()) {
       const std::string name = member.getName().cStr();
       if (!member.getValue().isObject()) {
-        return make_error(ErrorCode::invalid_argument, file + ": \"" + name + "\" must be a JSON object");
+        return make_error(ErrorCode::invalid_argument, fill(words, N_("{1}: \"{2}\" must be a JSON object"), {file, name}));
       }
       if (name == "header") codec().decode(member.getValue(), capnp::toDynamic(draft.header));
       if (name == "body") codec().decode(member.getValue(), capnp::toDynamic(draft.body));
@@ -252,7 +279,8 @@ Status parse_message_json(std::string_view text, const std::string& file, Draft&
     if (reason.rfind("expected ", 0) == 0) {
       if (const auto cut = reason.find("; "); cut != std::string::npos) reason = reason.substr(cut + 2);
     }
-    return make_error(ErrorCode::invalid_argument, file + " is not a valid message JSON file: " + reason);
+    return make_error(ErrorCode::invalid_argument,
+                      fill(words, N_("{1} is not a valid message JSON file: {2}"), {file, reason}));
   }
   return {};
 }

@@ -14,6 +14,7 @@
 #include <capnp/schema.h>
 
 #include "fpx/envelope.hpp"
+#include "text.hpp"
 
 namespace fpx::cli {
 
@@ -30,10 +31,12 @@ struct Draft {
 // file leaves out keep what the draft already holds (a reply starts from the
 // request it answers). Unknown field names and enum values are errors, not
 // silently dropped: a typo in "serialNumbr" must not send a request without
-// a serial. Errors are invalid_argument and name the file.
-Status read_message_json(const std::filesystem::path& path, Draft& draft);
+// a serial. Errors are invalid_argument and name the file; they are in
+// `language` (issue 17), field paths and schema names as they are.
+Status read_message_json(const std::filesystem::path& path, Draft& draft, text::Language language = text::Language::en);
 // The same over JSON text already read; `source` names it in errors.
-Status parse_message_json(std::string_view text, const std::string& source, Draft& draft);
+Status parse_message_json(std::string_view text, const std::string& source, Draft& draft,
+                          text::Language language = text::Language::en);
 
 // {"header": {...}, "body": {...}} with hex message ids, for people and jq.
 std::string render_message_json(wire::Header::Reader header, wire::Body::Reader body);

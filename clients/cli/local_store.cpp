@@ -1,5 +1,7 @@
 #include "local_store.hpp"
 
+#include "language.hpp"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -14,6 +16,9 @@
 namespace fpx::cli {
 
 namespace {
+
+// Marks an English text for the catalogue (xgettext --keyword=N_); translated where shown.
+constexpr const char* N_(const char* english) { return english; }
 
 // fsync of a directory: makes a rename or a new entry in it survive a power
 // cut. Without it the file's bytes are on disk but its name may not be, and
@@ -90,17 +95,19 @@ std::filesystem::path envelope_path(const std::filesystem::path& folder, const M
   return folder / (id.hex() + kEnvelopeExtension);
 }
 
-Result<MessageId> resolve_message_id(std::string_view id_or_prefix, const std::vector<std::filesystem::path>& folders) {
+Result<MessageId> resolve_message_id(std::string_view id_or_prefix, const std::vector<std::filesystem::path>& folders,
+                                     text::Language language) {
+  const text::Catalogue text(language);
   std::string prefix;
   for (const char c : id_or_prefix) prefix += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   const bool hex = !prefix.empty() && std::all_of(prefix.begin(), prefix.end(), [](char c) {
     return std::isxdigit(static_cast<unsigned char>(c)) != 0;
   });
   if (!hex || prefix.size() > 2 * MessageId::kSize) {
-    std::string message = "'";  // appended, not "'" + std::string: g++ 12 -Wrestrict false positive
-    message += id_or_prefix;
-    message += "' is not a message id: give the hex id (or a unique prefix) that `fpx inbox` printed";
-    return make_error(ErrorCode::invalid_argument, message);
+    return make_error(ErrorCode::invalid_argument,
+                      fill_values(text.tr(N_("'{1}' is not a message id: give the hex id (or a unique prefix) that "
+                                             "`fpx inbox` printed")),
+                                  {std::string(id_or_prefix)}));
   }
   if (prefix.size() == 2 * MessageId::kSize) {
     auto bytes = from_hex(prefix);
@@ -117,14 +124,17 @@ Result<MessageId> resolve_message_id(std::string_view id_or_prefix, const std::v
     }
   }
   if (matches.empty()) {
-    return make_error(ErrorCode::not_found, "no saved message id starts with " + prefix +
-                                                ": run `fpx inbox` to fetch new messages, or give the full id");
+    return make_error(ErrorCode::not_found,
+                      fill_values(text.tr(N_("no saved message id starts with {1}: run `fpx inbox` to fetch new "
+                                             "messages, or give the full id")),
+                                  {prefix}));
   }
   if (matches.size() > 1) {
     std::string list;
     for (const auto& match : matches) list += (list.empty() ? "" : ", ") + match;
     return make_error(ErrorCode::invalid_argument,
-                      "the prefix " + prefix + " matches several messages (" + list + "): give more characters");
+                      fill_values(text.tr(N_("the prefix {1} matches several messages ({2}): give more characters")),
+                                  {prefix, list}));
   }
   auto bytes = from_hex(*matches.begin());
   if (bytes) {

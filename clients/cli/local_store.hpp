@@ -10,6 +10,7 @@
 
 #include "fpx/ids.hpp"
 #include "fpx/result.hpp"
+#include "text.hpp"
 
 namespace fpx::cli {
 
@@ -25,8 +26,10 @@ Status write_file_atomically(const std::filesystem::path& path, ByteView bytes);
 Result<Bytes> read_whole_file(const std::filesystem::path& path);
 
 // A full 32-digit hex id, or a prefix that matches exactly one saved
-// envelope in `folders`.
-Result<MessageId> resolve_message_id(std::string_view id_or_prefix, const std::vector<std::filesystem::path>& folders);
+// envelope in `folders`. Its errors are in `language` (issue 17): they say
+// what to type instead.
+Result<MessageId> resolve_message_id(std::string_view id_or_prefix, const std::vector<std::filesystem::path>& folders,
+                                     text::Language language = text::Language::en);
 
 std::filesystem::path envelope_path(const std::filesystem::path& folder, const MessageId& id);
 

@@ -11,6 +11,7 @@
 #include "fpx/client.hpp"
 #include "json_messages.hpp"
 #include "profile.hpp"
+#include "text.hpp"
 
 namespace fpx::cli {
 
@@ -21,7 +22,8 @@ Result<std::unique_ptr<client::Client>> connect_profile(const Profile& profile, 
 // Reports, on stderr, what the library learned in the background: earlier
 // messages the broker refused after a resend, deliveries that failed
 // verification. People must hear about these; they are not this command's result.
-void report_background_events(client::Client& client);
+// In `language` (issue 17); English for a caller that has not chosen.
+void report_background_events(client::Client& client, text::Language language = text::Language::en);
 
 // Checks that the participant's role may send it, seals (filling sender, id,
 // time and body hash), validates with the exchange's rules, prints the
