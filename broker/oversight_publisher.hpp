@@ -116,6 +116,9 @@ class OversightPublisher {
   Bytes build_observer_reply(const EnrolledParticipant& observer, const ObserverQuery& query);
   void note_observer_reply_dropped(const std::string& principal);
   Bytes refuse_observer(const std::string& principal, std::uint64_t request_id, const Error& error);
+  // An undecodable request: its refusal to send, or none (counted, not answered).
+  std::optional<Bytes> refuse_undecodable(const std::string& routing_id, const std::string& principal,
+                                          const Error& error);
   std::int64_t now_ms() const { return clock_.now_ms(); }
 
   // One checkpoint being cosigned: who has yet to answer, what came back.
