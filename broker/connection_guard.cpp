@@ -31,6 +31,12 @@ UnreadableVerdict ConnectionGuard::unreadable(const std::string& routing_id, con
     found = connections_.emplace(routing_id, Connection{principal, kUnreadableReplyBurst, now_ms, 0, 0, 0}).first;
   }
   Connection& connection = found->second;
+  if (connection.muted_until_ms != 0 && now_ms < connection.muted_until_ms) {
+    // Read before the mute began (a batch already taken): counted with what
+    // the mute drops, never a second notice.
+    ++connection.dropped;
+    return UnreadableVerdict::count_only;
+  }
   if (connection.muted_until_ms != 0 && now_ms >= connection.muted_until_ms) {
     // The cool-down is over: answered again, from a full bucket.
     ended_.push_back({connection.principal, connection.dropped});

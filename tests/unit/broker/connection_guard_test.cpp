@@ -49,13 +49,15 @@ TEST_CASE("A connection that keeps sending unreadable frames is told once then m
     CHECK(*principal == "ml.police");
   }
   CHECK(guard.muted("conn-b", start) == nullptr);
+  // A frame of it read before the mute began is counted, never a second notice.
+  CHECK(guard.unreadable("conn-a", "ml.police", start + 1) == UnreadableVerdict::count_only);
   CHECK(guard.take_ended(start + kMuteMs - 1).empty());
   // Over: answered again from a full bucket, and the mute is reported with what it dropped.
   CHECK(guard.muted("conn-a", start + kMuteMs) == nullptr);
   auto ended = guard.take_ended(start + kMuteMs);
   REQUIRE(ended.size() == 1);
   CHECK(ended.front().principal == "ml.police");
-  CHECK(ended.front().dropped == 5);
+  CHECK(ended.front().dropped == 6);
   CHECK(answered_until_refused(guard, "conn-a", start + kMuteMs) == static_cast<int>(kUnreadableReplyBurst));
 }
 
