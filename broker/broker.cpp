@@ -199,7 +199,9 @@ Status Broker::Impl::poll_once(std::chrono::milliseconds timeout, int signal_fd)
   const auto router_item = add(router.handle(), 0, !gathered);
   const auto zap_item = add(zap.handle(), 0, true);
   const auto monitor_item = add(monitor.handle(), 0, true);
-  const auto observers_item = add(observers.handle(), 0, !in_flight());
+  // Observers also wait while their frame budget is spent (issue 14,
+  // kObserverFramesPerSecond): their flood is then held back by TCP.
+  const auto observers_item = add(observers.handle(), 0, !in_flight() && publisher.may_read_observers());
   const auto observers_monitor_item = add(observers_monitor.handle(), 0, true);
   const auto sync_item = add(pipelined ? commit_pipeline->socket_handle() : nullptr, 0, in_flight());
   const auto signal_item = add(nullptr, signal_fd, signal_fd >= 0);

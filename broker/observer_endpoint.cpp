@@ -1,6 +1,7 @@
 // The observer endpoint: read requests only (schemas/observer.capnp has no
 // other kind), answered from the store without a transaction. Observers can
 // make the broker store or route nothing.
+#include <algorithm>
 #include <cstring>
 
 #include <kj/exception.h>
@@ -164,8 +165,18 @@ void OversightPublisher::note_observer_reply_dropped(const std::string& principa
   }
 }
 
+bool OversightPublisher::may_read_observers() {
+  const std::int64_t now_ms = clock_.read();
+  const std::int64_t elapsed = std::max<std::int64_t>(0, now_ms - observer_frames_updated_ms_);
+  observer_frames_ =
+      std::min(kObserverFramesBurst, observer_frames_ + static_cast<double>(elapsed) * kObserverFramesPerSecond / 1000.0);
+  observer_frames_updated_ms_ = now_ms;
+  return observer_frames_ >= 1.0;
+}
+
 void OversightPublisher::answer_observers(zmq::socket_t& observers) {
-  for (int handled = 0; handled < 256; ++handled) {
+  for (int handled = 0; handled < 256 && may_read_observers(); ++handled) {
+    observer_frames_ -= 1.0;
     std::vector<zmq::message_t> frames;
     try {
       if (!zmq::recv_multipart(observers, std::back_inserter(frames), zmq::recv_flags::dontwait)) return;
