@@ -45,9 +45,13 @@ UnreadableVerdict ConnectionGuard::unreadable(const std::string& routing_id, con
     connection.unanswered = 0;
   }
   refill(connection, now_ms);
+  // Forgiven only once the bucket is full again (10 s without such
+  // frames): a refill's few replies must not reset the count, or a flood
+  // read at a bounded rate (the observers endpoint's frame budget) would
+  // never be muted.
+  if (connection.tokens >= kUnreadableReplyBurst) connection.unanswered = 0;
   if (connection.tokens >= 1.0) {
     connection.tokens -= 1.0;
-    connection.unanswered = 0;
     return UnreadableVerdict::answer;
   }
   if (++connection.unanswered < kMuteAfterUnanswered) return UnreadableVerdict::count_only;

@@ -25,9 +25,9 @@ namespace fpx::broker {
 // from the first; 20 a second stops a flood from costing a reply per frame.
 inline constexpr double kUnreadableRepliesPerSecond = 20;
 inline constexpr double kUnreadableReplyBurst = 200;
-// Unreadable frames left unanswered (the bucket empty) after which the
-// connection is muted: a client that ignores 2,000 refusals is not a client
-// that will read the next one.
+// Unreadable frames left unanswered (the bucket empty), counted until the
+// bucket is full again, after which the connection is muted: a client that
+// ignores 2,000 refusals is not a client that will read the next one.
 inline constexpr std::uint64_t kMuteAfterUnanswered = 2'000;
 // How long a muted connection's frames are dropped unread; then it is
 // answered again from a full bucket.
@@ -68,7 +68,7 @@ class ConnectionGuard {
     std::string principal;
     double tokens = kUnreadableReplyBurst;
     std::int64_t updated_ms = 0;
-    std::uint64_t unanswered = 0;     // since the last answered refusal
+    std::uint64_t unanswered = 0;     // since the bucket was last full
     std::int64_t muted_until_ms = 0;  // 0: not muted
     std::uint64_t dropped = 0;        // while muted
   };
