@@ -13,7 +13,11 @@
 //   abuse_K_rss_growth_mb            broker VmRSS at the end of the flood minus before it
 //   abuse_K_store_growth_mb_per_min  broker SQLite file + -wal growth, per minute of flood
 //   abuse_K_audit_rows               audit rows the flood's principal added
-//   abuse_K_victim_p99_ratio         victim p99 (send slot -> delivery) flooded over unloaded
+//   abuse_K_victim_p99_ratio         a second victim's ping round trip p99 (send slot -> pong), flooded
+//                                    over unloaded, over at least 200 samples in each phase
+//   abuse_K_victim_samples_unloaded, abuse_K_victim_samples_flooded   those sample counts
+//   abuse_K_victim_delivery_p99_ratio  the paced victim's p99 (send slot -> delivery), flooded over
+//                                    unloaded: few samples (its rate is bounded by the stored-bytes limit)
 // and on stderr as "# " lines what the flood sent, how the broker answered,
 // the peak (VmHWM) growth, all audit rows added, and the victim's figures.
 #include "abuse.hpp"
@@ -128,6 +132,17 @@ const char* const kSinkCountry = "NG";
 const char* const kAgencyFlooder = "ml.police";
 const char* const kFocalFlooder = "fr.focal-point";
 const char* const kObserverFlooder = "cso.observer";
+// The probing victim: an agency that pings the broker at kProbeRate through a
+// raw DEALER. A ping is not stored and takes no token, but it goes the whole
+// loop (gather, decode, the batch's transaction, the reply after it), so its
+// round trip is what any participant waits for. The paced victim's
+// deliveries cannot give a p99: its rate is bounded by the stored bytes a
+// participant may add a minute (about 0.94 msg/s, so 9 samples in 10 s).
+const char* const kProber = "sn.douanes";
+// Pings a second: at least 200 samples in the shortest (10 s) phase.
+constexpr double kProbeRate = 40;
+// A ping not answered within this after its slot counts as this long.
+constexpr auto kProbePatience = std::chrono::seconds(10);
 
 Bytes random_frame(std::size_t size) {
   Bytes bytes(size);
@@ -240,6 +255,81 @@ class RawSocket {
   zmq::context_t context_{1};
   zmq::socket_t socket_;
 };
+
+// Pings from kProber at absolute slots (start + i / kProbeRate) while a
+// phase runs; each sample is slot -> pong, so a ping held back by a slow
+// loop counts from when it was due.
+class Prober {
+ public:
+  Prober(const std::string& endpoint, const CurvePublicKey& broker_key, const CurveKeyPair& keys)
+      : socket_(context_, zmq::socket_type::dealer) {
+    socket_.set(zmq::sockopt::linger, 0);
+    socket_.set(zmq::sockopt::curve_serverkey, zmq::const_buffer(broker_key.data(), broker_key.size()));
+    socket_.set(zmq::sockopt::curve_publickey, zmq::const_buffer(keys.public_key.data(), keys.public_key.size()));
+    socket_.set(zmq::sockopt::curve_secretkey, zmq::const_buffer(keys.secret_key.data(), keys.secret_key.size()));
+    socket_.connect(endpoint);
+  }
+
+  // Pings until `stop`, then waits for the last answers; the samples in ms.
+  std::vector<double> run(const std::atomic<bool>& stop) {
+    std::unordered_map<std::uint64_t, Clock::time_point> slots;
+    std::vector<double> samples;
+    const auto start = Clock::now();
+    std::uint64_t sent = 0;
+    auto take_answers = [&](std::chrono::milliseconds wait) {
+      zmq_pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
+      zmq::poll(&item, 1, wait);
+      zmq::message_t frame;
+      while (socket_.recv(frame, zmq::recv_flags::dontwait)) {
+        auto reply = decode_broker_frame(ByteView(static_cast<const std::uint8_t*>(frame.data()), frame.size()));
+        if (!reply || reply->kind != BrokerReply::Kind::pong) continue;
+        auto found = slots.find(reply->request_id);
+        if (found == slots.end()) continue;
+        samples.push_back(std::chrono::duration<double, std::milli>(Clock::now() - found->second).count());
+        slots.erase(found);
+      }
+    };
+    while (!stop.load()) {
+      const auto slot = start + std::chrono::duration_cast<Clock::duration>(
+                                    std::chrono::duration<double>(static_cast<double>(sent) / kProbeRate));
+      const auto now = Clock::now();
+      if (now < slot) {
+        take_answers(std::chrono::duration_cast<std::chrono::milliseconds>(slot - now) + std::chrono::milliseconds(1));
+        continue;
+      }
+      const std::uint64_t id = ++next_id_;
+      const Bytes ping = encode_ping(id);
+      if (socket_.send(zmq::const_buffer(ping.data(), ping.size()), zmq::send_flags::dontwait)) slots.emplace(id, slot);
+      ++sent;
+    }
+    const auto deadline = Clock::now() + kProbePatience;
+    while (!slots.empty() && Clock::now() < deadline) take_answers(std::chrono::milliseconds(20));
+    // Never answered: counted as the patience, so a stalled loop shows.
+    for (std::size_t i = 0; i < slots.size(); ++i) {
+      samples.push_back(std::chrono::duration<double, std::milli>(kProbePatience).count());
+    }
+    unanswered_ += static_cast<std::int64_t>(slots.size());
+    return samples;
+  }
+  std::int64_t unanswered() const { return unanswered_; }
+
+ private:
+  zmq::context_t context_{1};
+  zmq::socket_t socket_;
+  std::uint64_t next_id_ = 0;
+  std::int64_t unanswered_ = 0;
+};
+
+// Runs `phase` with the prober pinging beside it; the prober's samples.
+std::vector<double> probed(Prober& prober, const std::function<void()>& phase) {
+  std::atomic<bool> stop{false};
+  std::vector<double> samples;
+  std::thread probing([&] { samples = prober.run(stop); });
+  phase();
+  stop = true;
+  probing.join();
+  return samples;
+}
 
 // What a flood sent and how it was answered.
 struct FloodStats {
@@ -572,6 +662,7 @@ bool run_kind(const KindInfo& info, const BenchOptions& options) {
   pki.issue(kAgencyFlooder, "ML", Role::agency);
   pki.issue(kFocalFlooder, "FR", Role::focal_point);
   pki.issue(kObserverFlooder, "SN", Role::observer);
+  pki.issue(kProber, "SN", Role::agency);
   const bool observer_kind = kind == Kind::observer_follow || kind == Kind::observer_undecodable;
   const std::string flooder = observer_kind ? kObserverFlooder : kind == Kind::watch_list ? kFocalFlooder : kAgencyFlooder;
 
@@ -611,7 +702,8 @@ bool run_kind(const KindInfo& info, const BenchOptions& options) {
   settings.rate_per_second = kRateLimit;
   settings.burst = kBurst;
   settings.stored_bytes_per_minute = 0;  // the broker's default bound, which the floods meet
-  BrokerProcess broker(pki, {kVictim, kVictimRecipient, kSink, kAgencyFlooder, kFocalFlooder, kObserverFlooder},
+  BrokerProcess broker(pki,
+                       {kVictim, kVictimRecipient, kSink, kAgencyFlooder, kFocalFlooder, kObserverFlooder, kProber},
                        settings);
   const fpx::broker::Limits limits;  // the bench's config leaves every limit at the broker's default
 
@@ -676,7 +768,9 @@ bool run_kind(const KindInfo& info, const BenchOptions& options) {
   StoreReader store(broker.database());
   const std::int64_t store_unloaded_start = store.content_bytes();
   const auto unloaded_start = Clock::now();
-  victim_phase(unloaded);
+  Prober prober(broker.endpoint(), broker.curve_public_key(), pki.identity(kProber).curve());
+  const auto probe_unloaded_ms = probed(prober, [&] { victim_phase(unloaded); });
+  const std::int64_t probe_unloaded_unanswered = prober.unanswered();
   wait_for(ledger, unloaded, kVictimDrain);
   const double victim_store_mb_per_s = static_cast<double>(store.content_bytes() - store_unloaded_start) / kMb /
                                        std::chrono::duration<double>(Clock::now() - unloaded_start).count();
@@ -756,7 +850,12 @@ bool run_kind(const KindInfo& info, const BenchOptions& options) {
   });
   std::this_thread::sleep_for(kFloodLead);
   const std::int64_t refused_before = tally.refused.load();
-  victim_phase(flooded);
+  // The prober's flooded phase is the flood's: until the flood stops.
+  const auto probe_flooded_ms = probed(prober, [&] {
+    victim_phase(flooded);
+    std::this_thread::sleep_until(flood_end);
+  });
+  const std::int64_t probe_flooded_unanswered = prober.unanswered() - probe_unloaded_unanswered;
   stopper.join();
   flood_thread.join();
   wait_for(ledger, flooded, kVictimDrain);
@@ -808,7 +907,21 @@ bool run_kind(const KindInfo& info, const BenchOptions& options) {
   std::printf("abuse_%s_rss_growth_mb %.1f\n", name.c_str(), rss_growth);
   std::printf("abuse_%s_store_growth_mb_per_min %.2f\n", name.c_str(), flood_store_growth / flood_minutes);
   std::printf("abuse_%s_audit_rows %lld\n", name.c_str(), static_cast<long long>(flooder_rows));
-  std::printf("abuse_%s_victim_p99_ratio %.2f\n", name.c_str(), p99_flooded / std::max(p99_unloaded, 1e-3));
+  const double probe_p99_unloaded = percentile(probe_unloaded_ms, 0.99);
+  const double probe_p99_flooded = percentile(probe_flooded_ms, 0.99);
+  std::fprintf(stderr,
+               "# abuse_%s_victim_ping_p99_ms unloaded %.2f flooded %.2f; p50 %.2f / %.2f; unanswered unloaded %lld, "
+               "flooded %lld (counted as %lld ms)\n",
+               name.c_str(), probe_p99_unloaded, probe_p99_flooded, percentile(probe_unloaded_ms, 0.5),
+               percentile(probe_flooded_ms, 0.5), static_cast<long long>(probe_unloaded_unanswered),
+               static_cast<long long>(probe_flooded_unanswered),
+               static_cast<long long>(std::chrono::milliseconds(kProbePatience).count()));
+  std::printf("abuse_%s_victim_p99_ratio %.2f\n", name.c_str(), probe_p99_flooded / std::max(probe_p99_unloaded, 1e-3));
+  std::printf("abuse_%s_victim_samples_unloaded %zu\n", name.c_str(), probe_unloaded_ms.size());
+  std::printf("abuse_%s_victim_samples_flooded %zu\n", name.c_str(), probe_flooded_ms.size());
+  std::printf("abuse_%s_victim_delivery_p99_ratio %.2f\n", name.c_str(), p99_flooded / std::max(p99_unloaded, 1e-3));
+  std::printf("abuse_%s_victim_delivery_samples_unloaded %zu\n", name.c_str(), unloaded_ms.size());
+  std::printf("abuse_%s_victim_delivery_samples_flooded %zu\n", name.c_str(), flooded_ms.size());
   std::fflush(stdout);
 
   victim_client.reset();

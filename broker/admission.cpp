@@ -53,7 +53,62 @@ void Admission::refuse_rate_limited(const std::string& routing_id, std::uint64_t
   after_commit_.reply(routing_id, encode_error(request_id, error, std::nullopt, retry_after_ms), request_id);
 }
 
+void Admission::refuse_unreadable(const std::string& routing_id, const std::string& principal, const Error& error) {
+  const std::int64_t now_ms = clock_.now_ms();
+  switch (participants_guard_.unreadable(routing_id, principal, now_ms)) {
+    case UnreadableVerdict::answer: refuse(routing_id, 0, principal, std::nullopt, "accept", error); return;
+    case UnreadableVerdict::count_only:
+      // Not answered: counted as refused and through the tally (a row a
+      // second in full, the rest in a summary), as an answered refusal is.
+      ++counters_.refused;
+      if (refusal_tally_.audit_in_full("accept", principal, error.code, now_ms)) {
+        append_audit_row(store_, audit_entry(now_ms, principal, std::nullopt, "accept", error.code,
+                                             error.message + " (not answered: this connection sends more "
+                                                             "unreadable frames than the broker answers)"));
+      }
+      return;
+    case UnreadableVerdict::answer_and_mute: {
+      ++counters_.refused;
+      ++counters_.rate_limited;
+      const Error muted = make_error(
+          ErrorCode::rate_limited,
+          "this connection of " + principal + " sent more than " + std::to_string(kMuteAfterUnanswered) +
+              " frames the broker cannot read (the last: " + error.message + "); its frames are dropped unread for " +
+              std::to_string(kMuteMs) + " ms. Fix the client that encodes them (the fpx client library never "
+              "sends one), then send again after that time");
+      // One row in full per mute, whatever the tally's window: a mute is rare and always worth its row.
+      append_audit_row(store_, audit_entry(now_ms, principal, std::nullopt, "accept", ErrorCode::rate_limited,
+                                           muted.message));
+      after_commit_.reply(routing_id, encode_error(0, muted, std::nullopt, static_cast<std::uint32_t>(kMuteMs)), 0);
+      return;
+    }
+  }
+}
+
+bool Admission::drop_if_muted(GuardedEndpoint endpoint, const std::string& routing_id, const char* stage) {
+  const std::int64_t now_ms = clock_.now_ms();
+  const std::string* principal = guard(endpoint).muted(routing_id, now_ms);
+  if (principal == nullptr) return false;
+  // Counted like every refusal (a summary row a second), never answered,
+  // never decoded: a muted flood costs a receive and a map lookup per frame.
+  ++counters_.refused;
+  if (refusal_tally_.audit_in_full(stage, *principal, ErrorCode::rate_limited, now_ms)) {
+    pending_.audit(audit_entry(now_ms, *principal, std::nullopt, stage, ErrorCode::rate_limited,
+                               "a frame of a muted connection of " + *principal +
+                                   " was dropped unread (it sent too many frames the broker cannot read)"));
+  }
+  return true;
+}
+
 void Admission::report_summaries(std::int64_t ended_by_ms) {
+  for (const GuardedEndpoint endpoint : {GuardedEndpoint::participants, GuardedEndpoint::observers}) {
+    const char* stage = endpoint == GuardedEndpoint::participants ? "accept" : "observer";
+    for (const auto& ended : guard(endpoint).take_ended(ended_by_ms)) {
+      spdlog::warn("a connection of {} at {} is answered again after a mute of {} ms that dropped {} frame(s) unread",
+                   ended.principal, stage, kMuteMs, ended.dropped);
+    }
+  }
+
   for (const auto& summary : refusal_tally_.take_ended(ended_by_ms)) {
     const std::string code(error_code_name(summary.code));
     std::string detail = std::to_string(summary.refusals);

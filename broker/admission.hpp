@@ -10,6 +10,7 @@
 #include <string>
 
 #include "after_commit.hpp"
+#include "connection_guard.hpp"
 #include "fpx/broker/broker.hpp"
 #include "fpx/broker/stages.hpp"
 #include "loop_clock.hpp"
@@ -19,6 +20,31 @@ namespace fpx::broker {
 
 // Refusals of one principal, stage and kind in this window share one summary audit row.
 inline constexpr std::int64_t kRateLimitAuditWindowMs = 1'000;
+
+// CURVE sends each frame as a MESSAGE command: its name (8 bytes), a nonce
+// (8) and a box (16-byte tag, 1 flags byte) around the frame. ZMQ_MAXMSGSIZE
+// counts that encrypted frame, so the largest frame the broker accepts needs
+// this much more to pass the transport.
+inline constexpr std::int64_t kCurveFrameOverheadBytes = 33;
+// The participants socket's ZMQ_MAXMSGSIZE: the largest frame accept_frame
+// takes (limits.max_message_bytes) as CURVE carries it. Anything larger is
+// refused by ZeroMQ from its length, before it is read or decrypted, and the
+// connection is closed (issue 14: oversized frames were decrypted, read and
+// answered one by one).
+inline std::int64_t max_wire_frame_bytes(const Limits& limits) {
+  return static_cast<std::int64_t>(limits.max_message_bytes) + kCurveFrameOverheadBytes;
+}
+// Frames one participants connection may have queued in ZeroMQ before the
+// loop reads them (ZMQ_RCVHWM; then ZeroMQ stops reading its TCP stream).
+// The queue counts frames: at the default 10,000, a flood of 32 KiB confirms
+// parked tens of MB in the broker. 32 frames hold at most 32 MiB of the
+// largest frames and far less of real traffic; a client with more in flight
+// waits in its own queue (fpx-bench --lean keeps 64 in flight per sender).
+inline constexpr int kParticipantReceiveQueue = 32;
+
+// Which endpoint a connection is on: routing ids of the two ROUTER sockets
+// are drawn independently and may collide.
+enum class GuardedEndpoint { participants, observers };
 
 class Admission {
  public:
@@ -56,8 +82,21 @@ class Admission {
   // rate_limited: answered like any refusal, audited at stage "accept".
   void refuse_rate_limited(const std::string& routing_id, std::uint64_t request_id, const std::string& principal,
                            const Error& error, std::uint32_t retry_after_ms);
-  // From the timers: one audit row per flooded window ended by `ended_by_ms`.
+  // From the timers: one audit row per flooded window ended by `ended_by_ms`,
+  // and one per mute of a connection that ended (ConnectionGuard).
   void report_summaries(std::int64_t ended_by_ms);
+
+  // A frame the broker cannot read (refused at accept: malformed, too
+  // large, undecodable) from `routing_id`: answered with `error` while the
+  // connection's reply bucket holds tokens, counted beyond, and the
+  // connection muted when it keeps at it (ConnectionGuard).
+  void refuse_unreadable(const std::string& routing_id, const std::string& principal, const Error& error);
+  // Whether a frame of `routing_id` arrives on a muted connection: then it
+  // is counted (tally, rate_limited) and must be dropped unread.
+  bool drop_if_muted(GuardedEndpoint endpoint, const std::string& routing_id, const char* stage);
+  ConnectionGuard& guard(GuardedEndpoint endpoint) {
+    return endpoint == GuardedEndpoint::participants ? participants_guard_ : observers_guard_;
+  }
 
   // The observers endpoint shares the token bucket and the tally.
   RateLimiter& rate_limiter() { return rate_limiter_; }
@@ -74,6 +113,8 @@ class Admission {
   ByteBudget inbound_bytes_;  // limits.bytes_per_second: bytes of every participant frame
   DailyQuota daily_quota_;    // limits.quota_bytes_per_day
   RefusalTally refusal_tally_;  // every refusal kind, not only rate_limited
+  ConnectionGuard participants_guard_;  // unreadable frames, per participants connection
+  ConnectionGuard observers_guard_;     // undecodable requests, per observers connection
 };
 
 }  // namespace fpx::broker

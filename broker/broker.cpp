@@ -206,7 +206,9 @@ Status Broker::Impl::poll_once(std::chrono::milliseconds timeout, int signal_fd)
   const auto router_item = add(router.handle(), 0, !gathered);
   const auto zap_item = add(zap.handle(), 0, true);
   const auto monitor_item = add(monitor.handle(), 0, true);
-  const auto observers_item = add(observers.handle(), 0, !in_flight());
+  // Observers also wait while their frame budget is spent (issue 14,
+  // kObserverFramesPerSecond): their flood is then held back by TCP.
+  const auto observers_item = add(observers.handle(), 0, !in_flight() && publisher.may_read_observers());
   const auto observers_monitor_item = add(observers_monitor.handle(), 0, true);
   const auto sync_item = add(pipelined ? commit_pipeline->socket_handle() : nullptr, 0, in_flight());
   const auto signal_item = add(nullptr, signal_fd, signal_fd >= 0);
@@ -264,8 +266,13 @@ void Broker::Impl::gather_batch() {
   // turn; this bounds what one connection may cost everyone else per batch.
   // A connection over its share waits for the next batch, behind its own
   // earlier messages, so each connection's order is kept.
+  std::size_t dropped = 0;  // frames of muted connections, dropped unread (issue 14, ConnectionGuard)
   auto take = [&](std::vector<zmq::message_t> frames) {
     const std::string routing_id = frames.empty() ? std::string() : frames.front().to_string();
+    if (admission.drop_if_muted(GuardedEndpoint::participants, routing_id, "accept")) {
+      ++dropped;
+      return;
+    }
     if (batch.size() < config.limits.batch_max && share[routing_id]++ < config.limits.batch_share) {
       batch.push_back(std::move(frames));
     } else {
@@ -277,7 +284,8 @@ void Broker::Impl::gather_batch() {
   try {
     // Read on only while little is held back: a flooder then meets ZeroMQ's
     // high-water mark and TCP back-pressure, not this broker's memory.
-    while (batch.size() < config.limits.batch_max && held_back.size() < config.limits.batch_max) {
+    while (batch.size() < config.limits.batch_max && held_back.size() < config.limits.batch_max &&
+           dropped < config.limits.batch_max) {
       std::vector<zmq::message_t> frames;
       if (!zmq::recv_multipart(router, std::back_inserter(frames), zmq::recv_flags::dontwait)) break;
       take(std::move(frames));

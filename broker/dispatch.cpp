@@ -145,13 +145,16 @@ void Broker::Impl::handle_inbound(Inbound& inbound) {
       return;
     }
   }
+  // Frames the broker cannot read are answered at a bounded rate per
+  // connection, and a connection that keeps sending them is muted
+  // (ConnectionGuard): a flood of them must not cost a reply each.
   if (auto accepted = accept_frame(inbound.frame_count, inbound.payload_bytes, config.limits); !accepted) {
-    admission.refuse(routing_id, 0, user_id, std::nullopt, "accept", accepted.error());
+    admission.refuse_unreadable(routing_id, user_id, accepted.error());
     return;
   }
   auto& request = *inbound.request;
   if (!request) {
-    admission.refuse(routing_id, 0, user_id, std::nullopt, "accept", request.error());
+    admission.refuse_unreadable(routing_id, user_id, request.error());
     return;
   }
   if (sessions.is_closed(routing_id)) {

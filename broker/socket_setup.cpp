@@ -27,9 +27,13 @@ void configure_server_socket(zmq::socket_t& socket, const BrokerConfig& config, 
   socket.set(zmq::sockopt::zap_domain, kZapDomain);
   // Unroutable replies fail loudly instead of vanishing (no silent drop).
   set_int(socket, ZMQ_ROUTER_MANDATORY, 1);
-  // The transport refuses (disconnects) absurd sizes before buffering them;
-  // sizes up to twice the limit still get a typed too_large reply.
-  std::int64_t max_size = static_cast<std::int64_t>(config.limits.max_message_bytes) * 2 + 64 * 1024;
+  // The transport refuses (disconnects) any frame larger than the largest
+  // frame the broker accepts, from the frame's length alone: before it is
+  // read, buffered or decrypted. Issue 14: with twice the limit, a flood of
+  // frames of 1 MiB + 1 was decrypted by CURVE, read and answered too_large
+  // one by one, 12x the victim's p99. CURVE counts the encrypted frame, so
+  // its overhead is added (kCurveFrameOverheadBytes).
+  const std::int64_t max_size = max_wire_frame_bytes(config.limits);
   zmq_setsockopt(socket.handle(), ZMQ_MAXMSGSIZE, &max_size, sizeof max_size);
   // Half-open and slow handshakes are dropped instead of holding resources.
   set_int(socket, ZMQ_HANDSHAKE_IVL, static_cast<int>(config.timing.handshake_ivl_ms));
@@ -41,7 +45,12 @@ void configure_server_socket(zmq::socket_t& socket, const BrokerConfig& config, 
   set_int(socket, ZMQ_LINGER, 0);
   // Bounded queues per peer: a peer that does not read cannot grow our memory.
   set_int(socket, ZMQ_SNDHWM, 10000);
-  set_int(socket, ZMQ_RCVHWM, 10000);
+  // Frames one connection may have waiting before the loop reads them; then
+  // ZeroMQ stops reading its TCP stream (back-pressure on the sender). The
+  // queue counts frames, not bytes: 10,000 let a flood of 32 KiB confirms
+  // park 80 MB in the broker (issue 14); kParticipantReceiveQueue bounds it
+  // by the largest frame (kParticipantReceiveQueue x max_message_bytes).
+  set_int(socket, ZMQ_RCVHWM, kParticipantReceiveQueue);
 }
 
 }  // namespace

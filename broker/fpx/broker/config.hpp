@@ -30,8 +30,9 @@ inline constexpr std::size_t kMaxVerifyWorkers = 64;
 inline constexpr std::uint64_t kStoredBytesPerEnvelopeByte = 2;
 
 struct Limits {
-  // Largest submitted envelope answered with a typed too_large; the socket
-  // refuses (disconnects) anything over twice this before reading it all.
+  // Largest participant frame accepted (a submit frame: its envelope plus a
+  // few words). The socket refuses (disconnects) a larger frame from its
+  // length, before reading or decrypting it (socket_setup.cpp, issue 14).
   std::size_t max_message_bytes = 1024 * 1024;
   // Token bucket per participant, checked before any signature work, so a
   // flood costs the broker a counter, not an Ed25519 verification.
