@@ -734,6 +734,13 @@ Result<Receipt> Client::submit(ByteView envelope) {
       return make_error(ErrorCode::too_large, "envelope of " + std::to_string(envelope.size()) +
                                                   " bytes exceeds the limit of " + std::to_string(kMaxEnvelopeBytes));
     }
+    if (const std::size_t frame = encode_submit(0, envelope).size(); frame > impl.options_.max_frame_bytes) {
+      return make_error(ErrorCode::too_large,
+                        "this message makes a frame of " + std::to_string(frame) + " bytes, over the exchange's limit of " +
+                            std::to_string(impl.options_.max_frame_bytes) +
+                            " (limits.max_message_bytes); nothing was sent: make its attachments smaller or send "
+                            "them in a separate message");
+    }
     auto message_id = message_id_of(envelope);
     if (!message_id) return std::move(message_id).take_error();
     // Written durably before it leaves: a crash from here on cannot lose it.

@@ -92,6 +92,11 @@ struct ClientOptions {
   // never happens with a broker that keeps the protocol.
   std::size_t max_buffered_deliveries = 4096;
   std::size_t max_buffered_bytes = 256u * 1024 * 1024;
+  // The exchange's limits.max_message_bytes (1 MiB unless its operator
+  // says otherwise): a bigger frame makes the broker drop the connection
+  // with no reply (PROTOCOL §2.6), so submit() refuses it here with
+  // too_large before it is queued or sent, instead of resending it forever.
+  std::size_t max_frame_bytes = 1024 * 1024;
 };
 
 // struct Receipt (message id, envelope SHA-256, stored-at, log index, broker,

@@ -453,6 +453,27 @@ TEST_CASE("a broker refusal comes back typed with its field errors and the messa
   CHECK(*client->unreceipted_count() == 0);
 }
 
+// A frame over the exchange's limits.max_message_bytes makes the broker drop
+// the connection with no reply (PROTOCOL §2.6): the library refuses it
+// before it is queued, with a reason, instead of resending it forever.
+TEST_CASE("a message whose frame is over the exchange's frame limit is refused before it is queued or sent") {
+  World world;
+  auto options = world.options();
+  const Bytes envelope = world.agency_message();
+  options.max_frame_bytes = envelope.size();  // the frame adds its header to the envelope
+  {
+    auto client = world.connect_agency(options);
+    auto refused = client->submit(envelope);
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().code == ErrorCode::too_large);
+    CHECK_THAT(refused.error().message, Catch::Contains("nothing was sent"));
+    CHECK(*client->unreceipted_count() == 0);
+  }
+  // The same message under the default limit goes through.
+  auto fits = world.connect_agency();
+  CHECK(fits->submit(envelope).ok());
+}
+
 TEST_CASE("an unknown client key gets handshake refused quickly instead of a hang") {
   World world;
   world.pki.issue("sn.unenrolled-agency", "SN", Role::agency);
