@@ -511,7 +511,7 @@ TEST_CASE(
                       (scratch / "wolof.html").string()},
                      scratch);
   CHECK(unknown.exit_code == 2);
-  CHECK_THAT(unknown.err, Catch::Contains("use fr or en"));
+  CHECK_THAT(unknown.err, Catch::Contains("--lang fr or --lang en"));
   CHECK_FALSE(fs::exists(scratch / "wolof.html"));
 
   const std::string french = rendered_dom(french_html, scratch);
