@@ -85,6 +85,24 @@ std::vector<RequestKey> request_keys(wire::Header::Reader header, wire::TracingR
   return keys;
 }
 
+Result<std::vector<RequestKey>> request_keys_of_envelope(ByteView envelope) {
+  return read_message<wire::Envelope>(
+      envelope, Framing::flat, "stored envelope", [&](wire::Envelope::Reader stored) -> Result<std::vector<RequestKey>> {
+        auto header_data = stored.getHeader();
+        auto body_data = stored.getBody();
+        return read_message<wire::Header>(
+            ByteView(header_data.begin(), header_data.size()), Framing::single_segment, "stored header",
+            [&](wire::Header::Reader header) -> Result<std::vector<RequestKey>> {
+              return read_message<wire::Body>(
+                  ByteView(body_data.begin(), body_data.size()), Framing::single_segment, "stored body",
+                  [&](wire::Body::Reader body) -> Result<std::vector<RequestKey>> {
+                    if (body.which() != wire::Body::TRACING_REQUEST) return std::vector<RequestKey>{};
+                    return request_keys(header, body.getTracingRequest());
+                  });
+            });
+      });
+}
+
 Status record_request_keys(Store& store, const OpenedEnvelope& opened, const CountryCode& requesting,
                            std::int64_t submitted_at_ms) {
   if (opened.type != wire::MessageType::TRACING_REQUEST) return {};
@@ -134,22 +152,7 @@ Status backfill_request_keys(Store& store, std::int64_t now_ms) {
       auto envelope = store.message_envelope(row.request_id);
       if (!envelope) return std::move(envelope).take_error();
       if (!stored->has_value() || !envelope->has_value() || (*envelope)->empty()) continue;
-      auto keys = read_message<wire::Envelope>(
-          **envelope, Framing::flat, "stored envelope",
-          [&](wire::Envelope::Reader envelope_reader) -> Result<std::vector<RequestKey>> {
-            auto header_data = envelope_reader.getHeader();
-            auto body_data = envelope_reader.getBody();
-            return read_message<wire::Header>(
-                ByteView(header_data.begin(), header_data.size()), Framing::single_segment, "stored header",
-                [&](wire::Header::Reader header) -> Result<std::vector<RequestKey>> {
-                  return read_message<wire::Body>(
-                      ByteView(body_data.begin(), body_data.size()), Framing::single_segment, "stored body",
-                      [&](wire::Body::Reader body) -> Result<std::vector<RequestKey>> {
-                        if (body.which() != wire::Body::TRACING_REQUEST) return std::vector<RequestKey>{};
-                        return request_keys(header, body.getTracingRequest());
-                      });
-                });
-          });
+      auto keys = request_keys_of_envelope(**envelope);
       if (!keys) {
         // One damaged row costs its own duplicate notes, never the broker's start.
         ++unreadable;

@@ -39,6 +39,10 @@ inline constexpr std::size_t kMaxDuplicateKeys = 1024;
 // the stored envelope.
 std::vector<RequestKey> request_keys(wire::Header::Reader header, wire::TracingRequest::Reader request);
 
+// The keys of a stored envelope (as received: flat, its header and body
+// single-segment); none for a message that is not a tracing request.
+Result<std::vector<RequestKey>> request_keys_of_envelope(ByteView envelope);
+
 // Registers a just-stored tracing request's keys under its requesting state.
 Status record_request_keys(Store& store, const OpenedEnvelope& opened, const CountryCode& requesting,
                            std::int64_t submitted_at_ms);

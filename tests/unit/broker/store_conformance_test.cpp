@@ -21,6 +21,8 @@
 #include "fpx/process_statistics.hpp"
 #include "fpx/transparency_log.hpp"
 #include "support/postgres_cluster.hpp"
+#include "fpx/broker/stage_duplicate.hpp"
+#include "support/sample_messages.hpp"
 #include "support/test_pki.hpp"
 
 namespace fs = std::filesystem;
@@ -669,6 +671,68 @@ TEST_CASE("Each store finds open requests sharing a duplicate key once each newe
   require_ok(store->finish_request_keys_backfill());
   require_ok(store->commit());
   CHECK_FALSE(must(store->request_keys_backfill_pending()));
+}
+
+// A store migrated to the keys holds requests without them: the broker's
+// backfill keys the open ones at their arrival, skips a closed one and an
+// unreadable one (logged, never a refusal to start), and runs once.
+TEST_CASE("Each store's backfill keys its open requests once and skips closed and unreadable ones") {
+  FPX_EACH_STORE;
+  auto store = under_test.open();
+  test::TestPki pki({"SN", "NE"});
+  pki.issue("sn.police-judiciaire", "SN", Role::agency);
+  const Bytes sealed = test::seal_sample(pki.identity("sn.police-judiciaire"), wire::MessageType::TRACING_REQUEST);
+  const Bytes closed = test::seal_sample(pki.identity("sn.police-judiciaire"), wire::MessageType::TRACING_REQUEST);
+  const auto stored_request = [&](const Bytes& envelope, std::uint8_t n) {
+    NewMessage message = make_message(n, {"ne.focal-point"});
+    message.id = test::message_id_of(envelope);
+    message.envelope = envelope;
+    insert_committed(*store, message);
+    return message.id;
+  };
+  const MessageId open_id = stored_request(sealed, 1);
+  const MessageId closed_id = stored_request(closed, 2);
+  const MessageId damaged_id = message_id(3);
+  insert_committed(*store, make_message(3, {"ne.focal-point"}));  // its envelope is not Cap'n Proto
+  const auto lifecycle = [](const MessageId& id, const char* state) {
+    LifecycleRow row;
+    row.request_id = id;
+    row.requested_country = CountryCode("NE");
+    row.requester = ParticipantId("sn.police-judiciaire");
+    row.requester_country = CountryCode("SN");
+    row.priority = "routine";
+    row.state = state;
+    row.submitted_at_ms = kNowMs;
+    row.ack_due_ms = kNowMs + 1000;
+    row.response_due_ms = kNowMs + 5000;
+    row.updated_at_ms = kNowMs;
+    return row;
+  };
+  require_ok(store->begin());
+  require_ok(store->insert_lifecycle(lifecycle(open_id, "acknowledged")));
+  require_ok(store->insert_lifecycle(lifecycle(closed_id, "closed")));
+  require_ok(store->insert_lifecycle(lifecycle(damaged_id, "submitted")));
+  require_ok(store->commit());
+
+  const auto keys = must(request_keys_of_envelope(sealed));
+  REQUIRE_FALSE(keys.empty());
+  const auto found = [&] {
+    return must(store->open_requests_with_keys(CountryCode("SN"), keys, kNowMs - 1, kNowMs + 10, message_id(9), 10));
+  };
+  CHECK(found().empty());  // stored without keys, as before the migration
+  require_ok(backfill_request_keys(*store, kNowMs + 5));
+  auto after = found();
+  REQUIRE(after.size() == 1);
+  CHECK(after[0].request_id == open_id);
+  CHECK(after[0].submitted_at_ms == kNowMs);  // its arrival
+  CHECK_FALSE(must(store->request_keys_backfill_pending()));
+  // The closed request (same firearm) was not keyed, even after it reopens by mistake.
+  require_ok(store->begin());
+  require_ok(store->update_lifecycle(lifecycle(closed_id, "acknowledged")));
+  require_ok(store->commit());
+  CHECK(found().size() == 1);
+  require_ok(backfill_request_keys(*store, kNowMs + 5));  // done once: nothing more
+  CHECK(found().size() == 1);
 }
 
 // Issue 12 item 5: civil society's early warnings and their clock.
