@@ -2913,6 +2913,19 @@ TEST_CASE("duplicate rows: a receipt names an open request of the sender's own s
     REQUIRE(receipt->open_request.has_value());
     CHECK(*receipt->open_request == open_id);
   }
+  SECTION("a request its state has closed is no longer named") {
+    const Bytes close = test::seal_changed(pki.identity("sn.police-judiciaire"), MessageType::CLOSE,
+                                           [&](wire::Header::Builder header, wire::Body::Builder) {
+                                             header.setInReplyTo(
+                                                 kj::arrayPtr(open_id.bytes.data(), open_id.bytes.size()));
+                                           });
+    auto closed = agency->submit(close);
+    INFO((closed.ok() ? std::string() : closed.error().describe()));
+    REQUIRE(closed.ok());
+    auto again = agency->submit(test::seal_sample(pki.identity("sn.police-judiciaire"), MessageType::TRACING_REQUEST));
+    REQUIRE(again.ok());
+    CHECK_FALSE(again->open_request.has_value());
+  }
   SECTION("the same firearm asked of another state only is not named") {
     auto receipt = agency->submit(test::seal_changed(
         pki.identity("sn.police-judiciaire"), MessageType::TRACING_REQUEST,
