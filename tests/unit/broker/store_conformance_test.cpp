@@ -611,6 +611,27 @@ TEST_CASE("Each store keeps the tracing lifecycle and its clocks") {
   CHECK(start->since_ms == 0);
 }
 
+namespace {
+
+// A routine request's lifecycle row for one requested state, submitted at kNowMs.
+LifecycleRow request_row(const MessageId& id, const char* requested_country, const std::string& requester,
+                         const char* requester_country, const char* state) {
+  LifecycleRow row;
+  row.request_id = id;
+  row.requested_country = CountryCode(requested_country);
+  row.requester = ParticipantId(requester);
+  row.requester_country = CountryCode(requester_country);
+  row.priority = "routine";
+  row.state = state;
+  row.submitted_at_ms = kNowMs;
+  row.ack_due_ms = kNowMs + 1000;
+  row.response_due_ms = kNowMs + 5000;
+  row.updated_at_ms = kNowMs;
+  return row;
+}
+
+}  // namespace
+
 // Duplicate requests (issue 17): a request's keys, the lookup of open
 // requests sharing one, and their removal; the same answers on both stores.
 TEST_CASE("Each store finds open requests sharing a duplicate key once each newest first and only its own state's") {
@@ -618,18 +639,8 @@ TEST_CASE("Each store finds open requests sharing a duplicate key once each newe
   auto store = under_test.open();
   for (std::uint8_t n = 1; n <= 4; ++n) insert_committed(*store, make_message(n, {"gh.focal-point"}));
   const auto lifecycle = [](std::uint8_t n, const char* requester_country, const char* state) {
-    LifecycleRow row;
-    row.request_id = message_id(n);
-    row.requested_country = CountryCode("GH");
-    row.requester = ParticipantId(std::string(requester_country) == "SN" ? "sn.focal-point" : "ne.focal-point");
-    row.requester_country = CountryCode(requester_country);
-    row.priority = "routine";
-    row.state = state;
-    row.submitted_at_ms = kNowMs;
-    row.ack_due_ms = kNowMs + 1000;
-    row.response_due_ms = kNowMs + 5000;
-    row.updated_at_ms = kNowMs;
-    return row;
+    return request_row(message_id(n), "GH", std::string(requester_country) == "SN" ? "sn.focal-point" : "ne.focal-point",
+                       requester_country, state);
   };
   RequestKey a{};
   a.fill(0xaa);
@@ -695,18 +706,7 @@ TEST_CASE("Each store's backfill keys its open requests once and skips closed an
   const MessageId damaged_id = message_id(3);
   insert_committed(*store, make_message(3, {"ne.focal-point"}));  // its envelope is not Cap'n Proto
   const auto lifecycle = [](const MessageId& id, const char* state) {
-    LifecycleRow row;
-    row.request_id = id;
-    row.requested_country = CountryCode("NE");
-    row.requester = ParticipantId("sn.police-judiciaire");
-    row.requester_country = CountryCode("SN");
-    row.priority = "routine";
-    row.state = state;
-    row.submitted_at_ms = kNowMs;
-    row.ack_due_ms = kNowMs + 1000;
-    row.response_due_ms = kNowMs + 5000;
-    row.updated_at_ms = kNowMs;
-    return row;
+    return request_row(id, "NE", "sn.police-judiciaire", "SN", state);
   };
   require_ok(store->begin());
   require_ok(store->insert_lifecycle(lifecycle(open_id, "acknowledged")));
