@@ -222,6 +222,51 @@ std::string key_values(const std::vector<std::pair<std::string, std::string>>& p
   return out;
 }
 
+namespace {
+
+// What each error code means, in words a person reads: the first line of an
+// error in French says it (the English line after it keeps the code and the
+// detail, built where the error arose, as scripts and the documentation
+// quote them).
+const char* error_code_words(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::none: return N_("no error");
+    case ErrorCode::malformed: return N_("the data is not in the expected format");
+    case ErrorCode::not_canonical: return N_("the message is not in its canonical form");
+    case ErrorCode::body_hash_mismatch: return N_("the message's content does not match its signed header");
+    case ErrorCode::bad_signature: return N_("the signature does not verify");
+    case ErrorCode::untrusted_chain: return N_("the certificate is not issued by a trusted authority");
+    case ErrorCode::certificate_expired: return N_("the certificate has expired");
+    case ErrorCode::certificate_not_yet_valid: return N_("the certificate is not yet valid");
+    case ErrorCode::revoked: return N_("the certificate has been revoked");
+    case ErrorCode::crl_missing: return N_("a revocation list is missing");
+    case ErrorCode::crl_stale: return N_("a revocation list is out of date");
+    case ErrorCode::wrong_role: return N_("this role may not do this");
+    case ErrorCode::missing_extension: return N_("the certificate lacks a required extension");
+    case ErrorCode::signer_mismatch: return N_("the signer is not who the message says");
+    case ErrorCode::schema_violation: return N_("the message breaks the exchange's rules");
+    case ErrorCode::unauthorized: return N_("not allowed for this participant");
+    case ErrorCode::unknown_recipient: return N_("unknown recipient");
+    case ErrorCode::replay: return N_("this message was already received (replay)");
+    case ErrorCode::id_reused: return N_("this message id is already used by another message");
+    case ErrorCode::stale_timestamp: return N_("the message's date is too far from now");
+    case ErrorCode::rate_limited: return N_("too many requests: wait before trying again");
+    case ErrorCode::too_large: return N_("too large");
+    case ErrorCode::unsupported_version: return N_("unsupported version");
+    case ErrorCode::not_found: return N_("not found");
+    case ErrorCode::internal: return N_("internal error");
+    case ErrorCode::unavailable: return N_("the exchange cannot be reached");
+    case ErrorCode::revocation_not_checked: return N_("revocation could not be checked");
+    case ErrorCode::bad_key: return N_("the key is not valid");
+    case ErrorCode::io_error: return N_("a file or the store could not be read or written");
+    case ErrorCode::invalid_argument: return N_("an argument is not valid");
+    case ErrorCode::quota_exceeded: return N_("quota reached: wait before sending more");
+  }
+  return N_("error");
+}
+
+}  // namespace
+
 int report_failure(const GlobalOptions& global, int exit_code, const Error& error, const std::string& next_step) {
   // Issue 17: the next step in the reader's language. A hint that is in the
   // catalogue is translated here (a command may also pass it translated);
@@ -229,6 +274,9 @@ int report_failure(const GlobalOptions& global, int exit_code, const Error& erro
   // the message, built with values where the error arose, stays English.
   const text::Catalogue text(language_for_errors(global));
   const std::string next = next_step.empty() ? std::string() : std::string(text.tr(next_step));
+  // In French, first what the error means; the line after it (the code and
+  // the detail, in English) is the same in both languages.
+  if (text.language() != text::Language::en) std::cerr << "fpx : " << text.tr(error_code_words(error.code)) << "\n";
   // Not Error::describe(): one field error per line, with a "(message)" label for path-less ones.
   std::cerr << "fpx: " << error_code_name(error.code) << ": " << error.message << "\n";
   for (const auto& field : error.field_errors) {

@@ -229,8 +229,11 @@ TEST_CASE("fpx errors say what to do next in French and the error code stays as 
   CHECK(french.exit_code == 2);
   CHECK(contains(french.err, "invalid_argument"));  // the code scripts match, untranslated
   CHECK(contains(french.err, "à faire : indiquez pour --wait un nombre de secondes de 0 à 3600"));
+  // What the code means comes first, in French; English has the code line only.
+  CHECK(contains(french.err, "fpx : un argument n'est pas valide\nfpx: invalid_argument: "));
   auto english = exchange.as("ne.focal-point", {"--lang", "en", "inbox", "--wait", "5000"});
   CHECK(contains(english.err, "next: give --wait a number of seconds from 0 to 3600"));
+  CHECK_FALSE(contains(english.err, "fpx : "));
 
   // A tracing request in a file that does not exist: the next step names the file, in French.
   const auto missing = (exchange.pki.dir() / "absent.json").string();
