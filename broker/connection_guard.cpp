@@ -26,7 +26,8 @@ UnreadableVerdict ConnectionGuard::unreadable(const std::string& routing_id, con
                                               std::int64_t now_ms) {
   auto found = connections_.find(routing_id);
   if (found == connections_.end()) {
-    if (connections_.size() >= kMaxGuardedConnections) (void)take_ended(now_ms);
+    // Full: not answered, and no scan here (the timers' take_ended() makes
+    // room), so a hostile frame never costs a walk of every connection.
     if (connections_.size() >= kMaxGuardedConnections) return UnreadableVerdict::count_only;
     found = connections_.emplace(routing_id, Connection{principal, kUnreadableReplyBurst, now_ms, 0, 0, 0}).first;
   }

@@ -509,7 +509,21 @@ struct Client::Impl {
         continue;
       }
       const std::uint64_t request_id = next_request_id_++;
-      if (!send(encode_submit(request_id, entry.envelope))) {
+      Bytes frame = encode_submit(request_id, entry.envelope);
+      if (frame.size() > options_.max_frame_bytes) {
+        // Queued under a larger limit (or before one was set): the broker
+        // would drop the connection unread and every resend after it with
+        // it. Refused here, once, as the broker's too_large would be.
+        Error refused = make_error(ErrorCode::too_large,
+                                   "message " + entry.message_id.hex() + ": it makes a frame of " +
+                                       std::to_string(frame.size()) + " bytes, over the exchange's limit of " +
+                                       std::to_string(options_.max_frame_bytes) +
+                                       "; it was not sent: make its attachments smaller or send them separately");
+        (void)state_.mark_refused(entry.message_id, refused.describe());
+        outbox_refusals_.push_back(std::move(refused));
+        continue;
+      }
+      if (!send(frame)) {
         next = std::min(next, now + kResendDelayWithoutHintMs);
         break;
       }

@@ -34,10 +34,12 @@ inline constexpr std::size_t kMaxPublicRecordBytes = 2 * 1024 * 1024;
 // statistics tables) is 4 levels; deeper input is refused before it is
 // walked, so no reader recurses without bound.
 inline constexpr std::size_t kMaxRecordNesting = 16;
-// A text field of a record: the broker publishes only texts its validation
-// bounded (kMaxFreeText 4096, a public summary 280, a statement 2000); a
-// longer one is not the broker's and would only cost the reader memory.
-inline constexpr std::size_t kMaxRecordTextBytes = 4096;
+// A text field of a record, in bytes: the broker publishes only texts its
+// validation bounded in characters (kMaxFreeText 4096, a public summary 280,
+// a statement 2000), and a character is up to 4 bytes of UTF-8 (a statement
+// in Chinese is 3 a character); a longer one is not the broker's and would
+// only cost the reader memory.
+inline constexpr std::size_t kMaxRecordTextBytes = 4 * 4096;
 // A checkpoint's note with its cosignature lines (as kMaxSignedNoteBytes).
 inline constexpr std::size_t kMaxRecordNoteBytes = 64 * 1024;
 // Entries of a list field (regions, community partners, witnesses, a

@@ -636,6 +636,33 @@ TEST_CASE("an unreceipted outbox message is resent on the next connect") {
   CHECK(client->take_outbox_refusals().empty());
 }
 
+// A message queued under a larger frame limit (or before there was one) is
+// never resent into a broker that would drop the connection unread: it is
+// refused once, as too_large, and leaves the outbox.
+TEST_CASE("an outbox message over the frame limit is refused instead of resent") {
+  World world;
+  Bytes envelope = world.agency_message();
+  world.fake.set_receipt_mode(ReceiptMode::no_reply);
+  {
+    auto options = world.options();
+    options.request_timeout = 300ms;
+    auto client = world.connect_agency(options);
+    REQUIRE_FALSE(client->submit(envelope).ok());
+    CHECK(*client->unreceipted_count() == 1);
+  }
+  world.fake.set_receipt_mode(ReceiptMode::valid);
+  auto options = world.options();
+  options.max_frame_bytes = envelope.size();  // below the frame that carries it
+  auto client = world.connect_agency(options);
+  (void)client->poll(50ms);
+  CHECK(*client->unreceipted_count() == 0);
+  CHECK(world.fake.submitted().size() == 1);  // the first send only
+  auto refusals = client->take_outbox_refusals();
+  REQUIRE(refusals.size() == 1);
+  CHECK(refusals[0].code == ErrorCode::too_large);
+  CHECK_THAT(refusals[0].message, Catch::Contains("not sent"));
+}
+
 TEST_CASE("a retry time longer than any the broker gives does not hold a message in the outbox for weeks") {
   // Review finding: resend_wait_ms() takes retryAfterMs as it comes, up to
   // UInt32 max (49.7 days). The broker's longest wait is to the next 00:00

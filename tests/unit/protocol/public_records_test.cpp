@@ -149,6 +149,21 @@ TEST_CASE("A year statistics record with its linked periods survives its round t
   CHECK(error_of(object).find("\"grid\" is missing") != std::string::npos);
 }
 
+// The broker bounds a statement in characters (2000); in Chinese that is
+// 6000 bytes of UTF-8, which every observer must still read.
+TEST_CASE("A statement as long as the broker allows in a script of 3 bytes a character decodes") {
+  FiguresStatementRecord statement = std::get<FiguresStatementRecord>(one_of_each_kind()[5]);
+  statement.text.clear();
+  for (int i = 0; i < 2000; ++i) statement.text += "\u6f22";  // 漢
+  REQUIRE(statement.text.size() == 6000);
+  const std::string text = encode_record(PublicRecord(statement));
+  auto decoded = decode_record(text);
+  INFO((decoded ? std::string() : decoded.error().describe()));
+  REQUIRE(decoded);
+  REQUIRE(decoded->record);
+  CHECK(std::get<FiguresStatementRecord>(*decoded->record).text == statement.text);
+}
+
 TEST_CASE("The decoded statistics record holds the tables the broker wrote") {
   const StatisticsRecord original = statistics_record();
   auto decoded = decode_record(encode_record(original));
