@@ -184,6 +184,7 @@ struct Client::Impl {
   std::int64_t next_resend_at_ms_ = 0;
   std::optional<std::string> closed_reason_;
   std::uint64_t handshakes_seen_ = 0;  // of dealer_->handshakes(): a new one means a reconnect
+  bool keys_proven_ = false;  // a session of this client got a pong: our keys and the broker key are right
   std::size_t undecodable_frames_ = 0;
   std::string last_undecodable_;
 
@@ -245,6 +246,7 @@ struct Client::Impl {
     dealer.principal = "this participant (" + identity_.participant().id.str() + ")";
     dealer.not_admitted = "is not enrolled at the broker";
     dealer.refusal_note = " A suspended or revoked participant is refused the same way.";
+    dealer.keys_proven = keys_proven_;
     dealer_.reset();  // closes the previous socket and its monitor first
     dealer_.emplace();
     dealer_->open(dealer);
@@ -262,6 +264,7 @@ struct Client::Impl {
     if ((*reply)->kind != BrokerMessage::Kind::pong) {
       return make_error(ErrorCode::malformed, "the broker answered ping with something other than pong");
     }
+    keys_proven_ = true;
     return {};
   }
 

@@ -181,7 +181,7 @@ void CurveDealer::on_monitor_event(std::uint16_t event, std::uint32_t value) {
       // Before any session this is what a wrong broker key looks like: the
       // broker cannot decrypt our HELLO and drops the connection. Later it
       // may just be a broker restarting mid-handshake, so only count it then.
-      if (handshakes_ == 0) {
+      if (handshakes_ == 0 && !options_.keys_proven) {
         refusal_ = make_error(ErrorCode::unauthorized, "handshake refused: the broker at " + options_.endpoint +
                                                            " closed the connection during the CURVE handshake." + causes);
       }

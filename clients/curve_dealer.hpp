@@ -31,6 +31,11 @@ struct CurveDealerOptions {
   std::string not_admitted = "is not admitted at this endpoint";
   // Appended to the text of a refusal by ZAP, e.g. what else is refused that way.
   std::string refusal_note;
+  // An earlier session of this client completed a handshake under the same
+  // keys (failover moves to another endpoint with a new dealer): a
+  // connection then dropped mid-handshake is a broker starting or being
+  // killed, not a wrong key, and is not taken for a refusal.
+  bool keys_proven = false;
 };
 
 class CurveDealer {
