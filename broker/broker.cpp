@@ -297,30 +297,40 @@ void Broker::Impl::gather_batch() {
   backlog = std::move(held_back);
   if (batch.empty()) return;
 
-  // Receipts wait on this commit only if the batch may store a submit: one
-  // from a participant the byte budget and the rate limiter would still admit. A batch of
-  // refused flood messages then costs no fsync (their audit rows are
-  // written, and reach the disk with the next durable commit).
-  auto may_store = [&](const Inbound& message) {
-    const auto& request = message.request;
-    if (!request || !request->ok() || (*request)->kind != ClientRequest::Kind::submit) return false;
-    auto principal = identify(message.user_id, enrollment);
-    return principal.ok() && admission.inbound_bytes_available((*principal)->id) > 0 &&
-           admission.would_admit((*principal)->id);
-  };
   std::vector<Inbound> inbound;
   inbound.reserve(batch.size());
-  bool holds_submit = false;
-  for (auto& frames : batch) {
-    inbound.push_back(take_inbound(frames));
-    holds_submit |= may_store(inbound.back());
-  }
-  const Durability durability = holds_submit ? Durability::required : Durability::deferred;
+  for (auto& frames : batch) inbound.push_back(take_inbound(frames));
 
   // verify: the pure stages, before the transaction begins (and, with the
   // pipelined commit, while the previous batch's sync runs).
   verify_ahead(inbound);
-  gathered = GatheredBatch{std::move(batch), std::move(inbound), durability};
+  gathered = GatheredBatch{std::move(batch), std::move(inbound)};
+}
+
+// Receipts wait on this commit only if the batch may store a submit: one
+// from a participant the byte budget, the rate limiter and the stored-bytes
+// limit would still admit (a resend of a stored message stores nothing: its
+// receipt is already durable). A batch of refused flood messages then costs
+// no fsync (their audit rows are written, and reach the disk with the next
+// durable commit). Judged at the clock reading the batch's stages use, after
+// its tick: within the batch the budgets only shrink, so a submit judged
+// here as refused is refused by its stage too, and a deferred batch never
+// stores one. (Judged when the batch was taken, a budget refilled during the
+// last sync could store a message whose receipt left before any fsync.)
+Durability Broker::Impl::batch_durability(const std::vector<Inbound>& inbound) {
+  for (const auto& message : inbound) {
+    const auto& request = message.request;
+    if (!request || !request->ok() || (*request)->kind != ClientRequest::Kind::submit) continue;
+    auto principal = identify(message.user_id, enrollment);
+    if (!principal.ok()) continue;
+    const ParticipantId& sender = (*principal)->id;
+    if (admission.inbound_bytes_available(sender) <= 0 || !admission.would_admit(sender)) continue;
+    if (std::uint32_t wait = 0; !admission.precheck_stored_bytes(sender, (*request)->envelope.size(), wait)) {
+      continue;
+    }
+    return Durability::required;
+  }
+  return Durability::deferred;
 }
 
 void Broker::Impl::commit_batch() {
@@ -328,11 +338,11 @@ void Broker::Impl::commit_batch() {
   gathered.reset();
   auto& batch = taken.frames;
   auto& inbound = taken.inbound;
-  const Durability durability = taken.durability;
   // The commit stages judge the batch at the time its transaction begins,
   // as the timers' do; verify ahead judged it when it was taken, at most
   // one sync earlier.
   loop_clock.tick();
+  const Durability durability = batch_durability(inbound);
   // With the pipeline the commit writes the WAL without syncing it
   // (Durability::deferred: SQLite's synchronous=NORMAL) and the sync
   // thread makes it durable; receipts wait for that sync (finish_sync).
@@ -380,6 +390,7 @@ void Broker::Impl::commit_batch() {
     pending.give_back(std::move(rows));
   } else {
     ++counters.commits;
+    if (durability == Durability::required) ++counters.durable_commits;
     if (pipelined) {
       // after_commit and the sealed receipt group stay as they are until
       // the sync returns: no other transaction begins meanwhile.
@@ -565,10 +576,10 @@ std::string describe_counters(const BrokerCounters& c) {
   return fmt::format(
       "accepted {}, duplicates {}, refused {} (rate_limited {}), deliveries sent {}, confirmed {}, dead letters {}, "
       "ZAP refusals {}, failed handshakes {}, sessions taken over {}, internal errors {}, commits {}, "
-      "observer replies dropped {}, witness conflicts {}",
+      "durable commits {}, observer replies dropped {}, witness conflicts {}",
       c.accepted, c.duplicates, c.refused, c.rate_limited, c.deliveries_sent, c.deliveries_confirmed, c.dead_letters,
       c.zap_refused, c.handshake_failures, c.sessions_taken_over, c.internal_errors, c.commits,
-      c.observer_replies_dropped, c.witness_conflicts);
+      c.durable_commits, c.observer_replies_dropped, c.witness_conflicts);
 }
 
 }  // namespace fpx::broker

@@ -99,6 +99,8 @@ struct Broker::Impl {
   // Verifies the batch's submits before its transaction (the pure stages),
   // as many per sender as its token bucket will admit.
   void verify_ahead(std::vector<Inbound>& inbound);
+  // Whether the batch may store a submit, judged at its commit clock (broker.cpp).
+  Durability batch_durability(const std::vector<Inbound>& inbound);
   void handle_inbound(Inbound& inbound);
   void handle_submit(const EnrolledParticipant& principal, Inbound& inbound);
   void commit_submission(Submission& submission);
@@ -149,7 +151,6 @@ struct Broker::Impl {
   struct GatheredBatch {
     std::vector<std::vector<zmq::message_t>> frames;
     std::vector<Inbound> inbound;
-    Durability durability = Durability::required;
   };
   std::optional<GatheredBatch> gathered;
   // A failed sync: committed messages may not be on disk, and a later sync

@@ -1642,6 +1642,43 @@ TEST_CASE("bounds rows: confirms, inbound bytes, stored bytes a day and a minute
     CHECK(other.kind == Answer::Kind::receipt);
   }
 
+  SECTION("submits the stored-bytes limit refuses cost no fsync however many turns they take") {
+    // A batch waits for an fsync only if it may store a submit. The
+    // stored-bytes limit refuses a submit before it is opened: a flood of
+    // them (one a turn here) must not make every turn a durable commit,
+    // which made every other participant's answers wait for the disk.
+    // Judged at the batch's commit clock, so a budget that refills between
+    // taking the batch and committing it cannot store a message whose
+    // receipt leaves before its fsync.
+    Exchange exchange({.stored_bytes_per_minute = 4'096, .stored_burst_bytes = 12'000});
+    RawSession& agency = exchange.raw("sn.police-judiciaire");
+    std::size_t accepted = 0;
+    std::size_t refused = 0;
+    for (int i = 0; i < 60 && refused < 30; ++i) {
+      Answer answer =
+          agency.submit(test::seal_sample(exchange.identity("sn.police-judiciaire"), MessageType::TRACING_REQUEST));
+      INFO("submit " << i << ": " << describe(answer));
+      if (answer.kind == Answer::Kind::receipt) {
+        REQUIRE(refused == 0);
+        ++accepted;
+      } else {
+        REQUIRE(answer.code == ErrorCode::quota_exceeded);
+        ++refused;
+      }
+    }
+    REQUIRE(accepted > 0);
+    REQUIRE(refused == 30);
+    REQUIRE(exchange.broker->stop() == 0);
+    const std::string log = exchange.broker->log_text();
+    const auto at = log.rfind("durable commits ");
+    REQUIRE(at != std::string::npos);
+    const auto durable = std::stoull(log.substr(at + std::string("durable commits ").size()));
+    INFO(log.substr(log.rfind("counters since start"), 400));
+    // One per accepted submit (each its own turn), none for the 30 refused.
+    CHECK(durable >= accepted);
+    CHECK(durable <= accepted + 2);
+  }
+
   SECTION("a state's stolen alerts count their watched serials as stored bytes of the minute") {
     // 128 bytes per watched serial: an alert of 100 serials costs its
     // envelope and 12,800 bytes, more than the 10,000 burst.

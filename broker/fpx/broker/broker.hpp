@@ -32,6 +32,7 @@ struct BrokerCounters {
   std::uint64_t sessions_taken_over = 0;
   std::uint64_t internal_errors = 0;
   std::uint64_t commits = 0;
+  std::uint64_t durable_commits = 0;  // batches whose receipts waited for an fsync
   std::uint64_t observer_replies_dropped = 0;  // an observer's send queue was full
   std::uint64_t witness_conflicts = 0;  // a witness holds another history of the log (issue 13)
 };
