@@ -208,6 +208,7 @@ BrokerProcess::BrokerProcess(BenchPki& pki, const std::vector<std::string>& part
   if (settings_.log_checkpoint_every_ms > 0) {
     config << "[oversight]\ncheckpoint_every_ms = " << settings_.log_checkpoint_every_ms << "\n";
   }
+  if (!settings_.metrics_listen.empty()) config << "[metrics]\nlisten = \"" << settings_.metrics_listen << "\"\n";
   write_file(config_, config.str());
   start();
 }

@@ -96,6 +96,9 @@ struct BrokerSettings {
   // Non-empty: the broker keeps its state in this PostgreSQL database
   // ([store] backend = "postgres", fpx-bench --store postgres), not in SQLite.
   std::string store_dsn;
+  // Non-empty: [metrics] listen (HOST:PORT), so the bench reads the
+  // broker's counters per phase (fpx-bench --lean); empty: no endpoint.
+  std::string metrics_listen;
 };
 
 // A real fpx-broker on 127.0.0.1 with its own config, enrolled directory and

@@ -16,6 +16,7 @@
 
 #include <capnp/message.h>
 #include <capnp/serialize.h>
+#include <httplib.h>
 #include <sqlite3.h>
 #include <zmq.hpp>
 
@@ -24,6 +25,7 @@
 #include "fpx_load.hpp"
 #include "witnesses.hpp"
 #include "lean_figures.hpp"
+#include "tests/support/loopback_port.hpp"
 
 namespace fpx::bench {
 
@@ -46,6 +48,39 @@ constexpr std::size_t kFsyncProbeSlots = 256;
 constexpr auto kFsyncProbeEvery = std::chrono::milliseconds(200);
 // How many envelopes the peers get to carry (they carry the same bytes).
 constexpr std::size_t kPeerSample = 4096;
+
+// The broker's counters and stage CPU at one moment, from its /metrics
+// (published by the loop every 250 ms tick; kSettle waits longer): the
+// difference of two is one phase's, where the log's lines at stop hold the
+// whole run (warm-up, both phases and the timers).
+constexpr std::array<const char*, 10> kStages = {"decode",  "open",    "authorize", "validate", "dedupe",
+                                                 "persist", "receipt", "account",   "commit",   "route"};
+struct MetricsMoment {
+  double accepted = 0;
+  double durable_commits = 0;
+  std::array<double, kStages.size()> stage_seconds{};
+};
+
+std::optional<MetricsMoment> scrape_metrics(int port) {
+  httplib::Client http("127.0.0.1", port);
+  http.set_connection_timeout(5, 0);
+  http.set_read_timeout(5, 0);
+  auto response = http.Get("/metrics");
+  if (!response || response->status != 200) return std::nullopt;
+  MetricsMoment moment;
+  auto accepted = metric_sample(response->body, "fpx_messages_accepted_total");
+  auto durable = metric_sample(response->body, "fpx_durable_commits_total");
+  if (!accepted || !durable) return std::nullopt;
+  moment.accepted = *accepted;
+  moment.durable_commits = *durable;
+  for (std::size_t i = 0; i < kStages.size(); ++i) {
+    const std::string series = std::string("fpx_stage_cpu_seconds_total{stage=\"") + kStages[i] + "\"}";
+    auto seconds = metric_sample(response->body, series);
+    if (!seconds) return std::nullopt;
+    moment.stage_seconds[i] = *seconds;
+  }
+  return moment;
+}
 
 // A broker frame copied into aligned words (ZeroMQ frames may not be).
 struct BrokerReply {
@@ -433,6 +468,8 @@ LeanRun run_lean(const BenchOptions& options) {
   const int broker_core = pinned && options.broker_core >= 0 ? options.broker_core : -1;
   settings.cpu_core = broker_core;
   settings.verify_workers = options.verify_workers;
+  const int metrics_port = test::unused_loopback_port();
+  settings.metrics_listen = "127.0.0.1:" + std::to_string(metrics_port);
   if (options.checkpoint_every_second) settings.log_checkpoint_every_ms = 1000;
   BrokerProcess broker(pki, participants, settings);
   // The witnesses need the log's key, the broker's: it is started again with them.
@@ -462,6 +499,7 @@ LeanRun run_lean(const BenchOptions& options) {
   std::vector<double> fsync_ms;
   double paced_broker_cpu = 0;
   std::int64_t paced_written = 0;
+  std::optional<MetricsMoment> throughput_start, throughput_end, paced_end;
   std::int64_t late_sends = 0;
   {
     LeanLoad load(context, broker.endpoint(), broker.curve_public_key(), sender_identities, recipient_identities,
@@ -476,6 +514,7 @@ LeanRun run_lean(const BenchOptions& options) {
     run.raw_verify_us = raw_verify_us(sender_identities.front());
 
     store_before = store_logical_bytes(broker.database());
+    throughput_start = scrape_metrics(metrics_port);
     const double cpu_start = broker.cpu_seconds();
     const std::int64_t written_start = write_bytes_of(broker.pid());
     const auto start = Clock::now();
@@ -486,6 +525,7 @@ LeanRun run_lean(const BenchOptions& options) {
     load.idle(kSettle);
     broker_cpu = broker.cpu_seconds() - cpu_start;
     written = write_bytes_of(broker.pid()) - written_start;
+    throughput_end = scrape_metrics(metrics_port);
 
     if (paced > 0) {
       FsyncProbe probe(broker.database().parent_path() / "fsync-probe");
@@ -498,6 +538,7 @@ LeanRun run_lean(const BenchOptions& options) {
       load.idle(kSettle);
       paced_broker_cpu = broker.cpu_seconds() - paced_cpu_start;
       paced_written = write_bytes_of(broker.pid()) - paced_written_start;
+      paced_end = scrape_metrics(metrics_port);
       for (const auto& list : paced_work) {
         for (std::size_t index : list) {
           receipt_ms.push_back(static_cast<double>(load.receipted_at_ns(index) - slot_ns[index]) / 1e6);
@@ -532,22 +573,33 @@ LeanRun run_lean(const BenchOptions& options) {
   std::printf("bytes_written_per_msg %.0f\n", static_cast<double>(written) * per_msg);
   std::printf("stored_bytes_per_msg %.0f\n",
               static_cast<double>(store_after - store_before) / static_cast<double>(messages + paced));
+  // Per phase, from the broker's metrics; the log's lines at stop (whole run) on stderr.
+  auto print_phase = [&](const char* prefix, const MetricsMoment& from, const MetricsMoment& to, FILE* out) {
+    const double accepted = to.accepted - from.accepted;
+    const double commits = to.durable_commits - from.durable_commits;
+    if (accepted <= 0) return;
+    std::fprintf(out, "%smessages_per_commit %.2f\n", prefix, commits > 0 ? accepted / commits : 0.0);
+    for (std::size_t i = 0; i < kStages.size(); ++i) {
+      std::fprintf(out, "%sstage_%s_over_verify %.3f\n", prefix, kStages[i],
+                   (to.stage_seconds[i] - from.stage_seconds[i]) * 1e6 / accepted / run.raw_verify_us);
+    }
+  };
+  if (throughput_start && throughput_end) {
+    print_phase("", *throughput_start, *throughput_end, stdout);
+  } else {
+    std::printf("messages_per_commit unavailable\nstage_breakdown unavailable\n");
+    std::fprintf(stderr, "# the broker's /metrics on port %d could not be read\n", metrics_port);
+  }
+  if (throughput_end && paced_end) print_phase("# paced: ", *throughput_end, *paced_end, stderr);
   if (const auto counters = parse_counters(log); counters && counters->commits > 0) {
     std::fprintf(stderr, "# broker counters (whole run, warm-up and timers included): accepted %lld, commits %lld\n",
                  static_cast<long long>(counters->accepted), static_cast<long long>(counters->commits));
-    std::printf("messages_per_commit %.2f\n",
-                static_cast<double>(counters->accepted) / static_cast<double>(counters->commits));
-  } else {
-    std::printf("messages_per_commit unavailable\n");
-    std::fprintf(stderr, "# no counters line in the broker's log %s\n", broker.log_path().c_str());
   }
   if (const auto stages = parse_stage_cpu(log); stages && stages->messages > 0) {
     for (const auto& [name, us] : stages->stage_us) {
-      std::printf("stage_%s_over_verify %.3f\n", name.c_str(),
-                  static_cast<double>(us) / static_cast<double>(stages->messages) / run.raw_verify_us);
+      std::fprintf(stderr, "# whole run: stage_%s_over_verify %.3f (per frame decoded)\n", name.c_str(),
+                   static_cast<double>(us) / static_cast<double>(stages->messages) / run.raw_verify_us);
     }
-  } else {
-    std::printf("stage_breakdown unavailable\n");
   }
   if (paced > 0) {
     const double fsync_p99 = percentile(fsync_ms, 0.99);

@@ -77,4 +77,22 @@ std::optional<StageCpu> parse_stage_cpu(std::string_view log) {
   return stages;
 }
 
+std::optional<double> metric_sample(std::string_view exposition, std::string_view name_and_labels) {
+  while (!exposition.empty()) {
+    const auto end = exposition.find('\n');
+    const std::string_view line = exposition.substr(0, end);
+    exposition = end == std::string_view::npos ? std::string_view() : exposition.substr(end + 1);
+    if (line.size() <= name_and_labels.size() || line.substr(0, name_and_labels.size()) != name_and_labels ||
+        line[name_and_labels.size()] != ' ') {
+      continue;
+    }
+    const std::string_view text = line.substr(name_and_labels.size() + 1);
+    double value = 0;
+    const auto [at, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (error != std::errc() || at == text.data()) return std::nullopt;
+    return value;
+  }
+  return std::nullopt;
+}
+
 }  // namespace fpx::bench

@@ -32,4 +32,9 @@ std::optional<BrokerCounters> parse_counters(std::string_view log);
 // count and at least one stage.
 std::optional<StageCpu> parse_stage_cpu(std::string_view log);
 
+// The value of one sample in a Prometheus text exposition (the broker's
+// /metrics): `name_and_labels` is the whole series as written, such as
+// `fpx_durable_commits_total` or `fpx_stage_cpu_seconds_total{stage="open"}`.
+std::optional<double> metric_sample(std::string_view exposition, std::string_view name_and_labels);
+
 }  // namespace fpx::bench

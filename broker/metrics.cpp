@@ -35,7 +35,7 @@ struct CounterInfo {
 };
 
 // In BrokerCounters' order (publish copies them in this order).
-constexpr std::array<CounterInfo, 13> kCounters = {{
+constexpr std::array<CounterInfo, 14> kCounters = {{
     {"fpx_messages_accepted_total", "Submitted messages accepted and stored (receipted)."},
     {"fpx_duplicates_total", "Resent messages answered with their first receipt."},
     {"fpx_refused_total", "Requests refused with a typed error, every stage."},
@@ -48,6 +48,7 @@ constexpr std::array<CounterInfo, 13> kCounters = {{
     {"fpx_sessions_taken_over_total", "Sessions replaced by a newer connection of the same certificate."},
     {"fpx_internal_errors_total", "Internal errors (store failures, library exceptions) the broker survived."},
     {"fpx_commits_total", "Store transactions committed by the loop."},
+    {"fpx_durable_commits_total", "Batches whose receipts waited for an fsync (messages per group commit: accepted over these)."},
     {"fpx_observer_replies_dropped_total", "Observer replies dropped because its send queue was full."},
 }};
 
@@ -96,7 +97,7 @@ void BrokerMetrics::publish(const BrokerCounters& c, const LoopGauges& gauges) {
   const std::array<std::uint64_t, kCounterCount> values = {
       c.accepted,         c.duplicates,          c.refused,   c.rate_limited, c.deliveries_sent,
       c.deliveries_confirmed, c.dead_letters,    c.zap_refused, c.handshake_failures, c.sessions_taken_over,
-      c.internal_errors,  c.commits,             c.observer_replies_dropped};
+      c.internal_errors,  c.commits,             c.durable_commits, c.observer_replies_dropped};
   for (std::size_t i = 0; i < kCounterCount; ++i) counters_[i].store(values[i], std::memory_order_relaxed);
   pending_writes_.store(gauges.pending_writes, std::memory_order_relaxed);
   sessions_.store(gauges.sessions, std::memory_order_relaxed);

@@ -94,7 +94,7 @@ class BrokerMetrics {
   std::string render(std::int64_t now_ms) const;
 
  private:
-  static constexpr std::size_t kCounterCount = 13;
+  static constexpr std::size_t kCounterCount = 14;
   std::array<std::atomic<std::uint64_t>, kCounterCount> counters_{};
   std::atomic<std::uint64_t> pending_writes_{0}, sessions_{0}, in_flight_{0}, backlog_{0};
   std::atomic<std::int64_t> broker_not_after_ms_{0}, root_not_after_ms_{0}, crl_next_update_ms_{0};

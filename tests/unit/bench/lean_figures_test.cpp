@@ -55,3 +55,20 @@ TEST_CASE("A missing or garbled stage cpu line gives no breakdown") {
   CHECK_FALSE(parse_stage_cpu("[info] stage cpu us: messages=10\n"));             // no stage
   CHECK_FALSE(parse_stage_cpu("[info] stage cpu us: messages=10 decode=x open=2\n"));  // not a number
 }
+
+TEST_CASE("A metrics exposition gives the value of the series named whole and nothing for a prefix") {
+  const std::string exposition =
+      "# HELP fpx_commits_total Store transactions committed by the loop.\n"
+      "# TYPE fpx_commits_total counter\n"
+      "fpx_commits_total 812\n"
+      "fpx_durable_commits_total 97\n"
+      "fpx_stage_cpu_seconds_total{stage=\"open\"} 1.75\n"
+      "fpx_stage_cpu_seconds_total{stage=\"open_more\"} 9\n";
+  using fpx::bench::metric_sample;
+  CHECK(metric_sample(exposition, "fpx_commits_total") == 812.0);
+  CHECK(metric_sample(exposition, "fpx_durable_commits_total") == 97.0);
+  CHECK(metric_sample(exposition, "fpx_stage_cpu_seconds_total{stage=\"open\"}") == 1.75);
+  CHECK_FALSE(metric_sample(exposition, "fpx_durable_commits"));  // a prefix of a name is not the series
+  CHECK_FALSE(metric_sample(exposition, "fpx_absent_total"));
+  CHECK_FALSE(metric_sample("fpx_commits_total many\n", "fpx_commits_total"));
+}
