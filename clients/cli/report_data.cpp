@@ -203,11 +203,11 @@ Result<ReportData> read_report_data(const std::vector<FeedStore::SavedRecord>& r
     if (const auto* statistics = std::get_if<records::StatisticsRecord>(&*decoded->record)) {
       auto record = read_statistics(*statistics);
       auto key = std::make_pair(record.period, record.period_start);
-      auto shown = by_period.find(key);
-      if (shown == by_period.end()) {
+      auto kept = by_period.find(key);
+      if (kept == by_period.end()) {
         by_period.emplace(key, std::move(record));
-      } else if (replaces(record, shown->second)) {
-        shown->second = std::move(record);
+      } else if (replaces(record, kept->second)) {
+        kept->second = std::move(record);
       }
     } else {
       read_typed_record(*decoded->record, data, statuses);
