@@ -371,13 +371,26 @@ PublicRecord read_figures_statement(FieldReader& in) {
 
 PublicRecord read_statistics(FieldReader& in, std::string_view signed_json, const std::string& where) {
   StatisticsRecord record;
+  // The method first: a record of another scheme (the one before issue 12
+  // named none) has other fields, and a reader counts it rather than calling
+  // it broken (unsupported_version, never malformed).
+  if (!in.has("method")) {
+    in.fail("method", "is missing: a statistics record of the scheme before issue 12, which this version does not read",
+            ErrorCode::unsupported_version);
+    return record;
+  }
+  record.method = in.text("method");
+  if (!in.error() && record.method != disclosure::kMethod) {
+    in.fail("method", "is not " + std::string(disclosure::kMethod) + ": read it with an fpx of the broker's version",
+            ErrorCode::unsupported_version);
+  }
+  if (in.error()) return record;
   record.log_index = in.whole("logIndex");
   record.period = in.text("period");
   record.period_start = in.text("periodStart");
   record.period_end = in.text("periodEnd");
   record.as_of = in.text("asOf");
   record.final = in.boolean("final");
-  record.method = in.text("method");
   record.threshold = in.integer("threshold");
   record.protection_range = in.integer("protectionRange");
   if (const json* band = in.object("bandHours")) {
@@ -476,6 +489,26 @@ json parse_strict(std::string_view text) {
   return json::parse(text.begin(), text.end(), check);
 }
 
+// A record's signed JSON as one object, parsed strictly and within
+// kMaxPublicRecordBytes: what decode_record and record_fields both read.
+Result<json> parse_record_object(std::string_view signed_json) {
+  if (signed_json.size() > kMaxPublicRecordBytes) {
+    return make_error(ErrorCode::too_large, "public record of " + std::to_string(signed_json.size()) +
+                                                " bytes refused: at most " + std::to_string(kMaxPublicRecordBytes));
+  }
+  json root;
+  try {
+    root = parse_strict(signed_json);
+  } catch (const ParseRefusal& refusal) {
+    return make_error(ErrorCode::malformed, "public record refused: " + refusal.what);
+  } catch (const json::exception& exception) {
+    return make_error(ErrorCode::malformed, std::string("public record refused: its text is not JSON: ") +
+                                                exception.what());
+  }
+  if (!root.is_object()) return make_error(ErrorCode::malformed, "public record refused: its JSON is not an object");
+  return root;
+}
+
 }  // namespace
 
 std::string_view kind_name(RecordKind kind) {
@@ -513,20 +546,9 @@ std::string encode_record(const PublicRecord& record) {
 }
 
 Result<DecodedRecord> decode_record(std::string_view signed_json) {
-  if (signed_json.size() > kMaxPublicRecordBytes) {
-    return make_error(ErrorCode::too_large, "public record of " + std::to_string(signed_json.size()) +
-                                                " bytes refused: at most " + std::to_string(kMaxPublicRecordBytes));
-  }
-  json root;
-  try {
-    root = parse_strict(signed_json);
-  } catch (const ParseRefusal& refusal) {
-    return make_error(ErrorCode::malformed, "public record refused: " + refusal.what);
-  } catch (const json::exception& exception) {
-    return make_error(ErrorCode::malformed, std::string("public record refused: its text is not JSON: ") +
-                                                exception.what());
-  }
-  if (!root.is_object()) return make_error(ErrorCode::malformed, "public record refused: its JSON is not an object");
+  auto parsed = parse_record_object(signed_json);
+  if (!parsed) return std::move(parsed).take_error();
+  const json root = std::move(parsed).value();
 
   DecodedRecord decoded;
   FieldReader head(root, "feed record");
@@ -560,6 +582,44 @@ Result<DecodedRecord> decode_record(std::string_view signed_json) {
     decoded.unknown_fields.push_back(std::move(name));
   }
   return decoded;
+}
+
+Result<StatisticsRecord> decode_statistics_record(std::string_view signed_json) {
+  auto decoded = decode_record(signed_json);
+  if (!decoded) return std::move(decoded).take_error();
+  auto* statistics = decoded->record ? std::get_if<StatisticsRecord>(&*decoded->record) : nullptr;
+  if (statistics == nullptr) {
+    return make_error(ErrorCode::malformed, "feed record " + std::to_string(decoded->sequence) + " (" + decoded->kind +
+                                                ") is not a statistics record: give a record of kind \"statistics\"");
+  }
+  return std::move(*statistics);
+}
+
+Result<std::vector<RecordField>> record_fields(std::string_view signed_json) {
+  auto parsed = parse_record_object(signed_json);
+  if (!parsed) return std::move(parsed).take_error();
+  const json root = std::move(parsed).value();
+  std::vector<RecordField> fields;
+  for (const auto& item : root.items()) {
+    const json& value = item.value();
+    RecordField field{item.key(), {}};
+    if (value.is_string()) {
+      if (value.get_ref<const std::string&>().size() > kMaxRecordTextBytes) {
+        return make_error(ErrorCode::too_large, "public record refused: field \"" + item.key() +
+                                                    "\" is longer than " + std::to_string(kMaxRecordTextBytes) +
+                                                    " bytes");
+      }
+      field.display = value.get<std::string>();
+    } else if (value.is_array()) {
+      field.display = "[" + std::to_string(value.size()) + " items]";
+    } else if (value.is_object()) {
+      field.display = "{...}";
+    } else {
+      field.display = value.dump();  // a number, true, false or null
+    }
+    fields.push_back(std::move(field));
+  }
+  return fields;
 }
 
 Result<RecordHead> decode_record_head(std::string_view signed_json) {

@@ -16,6 +16,7 @@
 #include "fpx/envelope.hpp"
 #include "fpx/message_log_proof.hpp"
 #include "fpx/process_statistics.hpp"
+#include "fpx/public_records.hpp"
 #include "fpx/wire/transport.capnp.h"
 
 namespace fpx {
@@ -158,13 +159,16 @@ Result<CheckedFacts> verify_statistics_facts(const std::vector<StatisticsFactsPa
   if (!ed25519_verify(ByteView(broker_key), feed_signing_input(record_bytes), first.record_signature)) {
     return forged("the statistics record's signature does not verify with the pinned broker key");
   }
-  auto record = nlohmann::json::parse(first.record, nullptr, false);
-  if (record.is_discarded() || !record.is_object() || record.value("kind", "") != "statistics" ||
-      !record.contains("logIndex") || !record["logIndex"].is_number_unsigned()) {
-    return make_error(ErrorCode::malformed, "statistics facts: the record is not a statistics record with its logIndex");
+  // Read as every reader of the feed reads it, through the records' one
+  // codec (fpx/public_records.hpp): a record it refuses is refused here too.
+  auto statistics = records::decode_statistics_record(first.record);
+  if (!statistics) {
+    return make_error(ErrorCode::malformed,
+                      "statistics facts: the record is not a statistics record with its logIndex (" +
+                          statistics.error().message + ")");
   }
   checked.record = first.record;
-  checked.record_log_index = record["logIndex"].get<std::uint64_t>();
+  checked.record_log_index = statistics->log_index;
   if (checked.record_log_index >= checked.checkpoint.size ||
       !verify_inclusion(leaf_hash(public_record_leaf_data(first.record)), checked.record_log_index,
                         checked.checkpoint.size, first.record_inclusion_path, checked.checkpoint.root)) {
@@ -245,9 +249,10 @@ struct TracingCount {
 }  // namespace
 
 Result<RecountResult> recount_own_cells(const CheckedFacts& facts, const CountryCode& own_country) {
-  auto record = nlohmann::json::parse(facts.record, nullptr, false);
-  if (record.is_discarded() || !record.is_object() || !record.contains("pairs") || !record["pairs"].is_array()) {
-    return make_error(ErrorCode::malformed, "the statistics record has no pairs table");
+  auto statistics = records::decode_statistics_record(facts.record);
+  if (!statistics) {
+    return make_error(ErrorCode::malformed, "the statistics record has no pairs table (" +
+                                                statistics.error().message + ")");
   }
   // Facts logged after the record are not in its figures.
   std::vector<const CheckedFact*> ordered;
@@ -286,41 +291,28 @@ Result<RecountResult> recount_own_cells(const CheckedFacts& facts, const Country
       if (tracing.requested == own_country.str()) ++own[{"byRequested", "", tracing.requested, measure}];
     }
   }
-  auto compare = [&](const std::string& table, const std::string& requester, const std::string& requested,
-                     const nlohmann::json& counts) {
-    if (!counts.is_object()) return;
-    for (const auto& measure : disclosure::measures()) {
-      if (measure == "answeredWithinClock") continue;  // no fact states it: the priority's clock is not in the log
-      if (!counts.contains(measure)) continue;
-      CellCheck cell{table, requester, requested, measure, 0, std::nullopt};
-      auto found = own.find({table, requester, requested, measure});
-      if (found != own.end()) cell.own_count = found->second;
-      const auto& value = counts[measure];
-      if (value.is_number_integer()) cell.published = value.get<std::int64_t>();
-      if (!cell.published) {
-        ++result.suppressed;
-      } else {
-        ++result.shown;
-        if (!cell.matches()) ++result.mismatched;
-      }
-      result.cells.push_back(std::move(cell));
-    }
-  };
+  // The record's cells as the codec decoded them (disclosure_control's
+  // layout: pairs, then by requester, by requested, ...), each of this
+  // state's rows of the three tables it sees in full.
   const std::string me = own_country.str();
-  for (const auto& row : record["pairs"]) {
-    if (!row.is_object()) continue;
-    const std::string requester = row.value("requester", "");
-    const std::string requested = row.value("requested", "");
-    if (requester != me && requested != me) continue;
-    compare("pairs", requester, requested, row.value("counts", nlohmann::json()));
-  }
-  for (const char* table : {"byRequester", "byRequested"}) {
-    if (!record.contains(table) || !record[table].is_array()) continue;
-    const bool by_requester = std::string_view(table) == "byRequester";
-    for (const auto& row : record[table]) {
-      if (!row.is_object() || row.value(by_requester ? "requester" : "requested", "") != me) continue;
-      compare(table, by_requester ? me : "", by_requester ? "" : me, row.value("counts", nlohmann::json()));
+  for (const auto& cell : statistics->tables.cells) {
+    if (cell.measure == "answeredWithinClock") continue;  // no fact states it: the priority's clock is not in the log
+    const bool mine = (cell.table == disclosure::Table::pair && (cell.requester == me || cell.requested == me)) ||
+                      (cell.table == disclosure::Table::requester && cell.requester == me) ||
+                      (cell.table == disclosure::Table::requested && cell.requested == me);
+    if (!mine) continue;
+    const std::string table(disclosure::table_name(cell.table));
+    CellCheck check{table, cell.requester, cell.requested, cell.measure, 0, std::nullopt};
+    auto found = own.find({table, cell.requester, cell.requested, cell.measure});
+    if (found != own.end()) check.own_count = found->second;
+    if (!cell.suppressed) check.published = cell.value;
+    if (!check.published) {
+      ++result.suppressed;
+    } else {
+      ++result.shown;
+      if (!check.matches()) ++result.mismatched;
     }
+    result.cells.push_back(std::move(check));
   }
   return result;
 }

@@ -55,10 +55,16 @@ std::string shorten(std::string text, std::size_t limit) {
 
 // One line for people: what the record says, by kind.
 std::string summary_of(const client::FeedRecord& record) {
-  // The kinds summarised by their fields, through the one codec of the
-  // feed's records; a record it refuses (or a newer kind) is shown by its
-  // fields as they are, below.
-  if (auto decoded = records::decode_record(record.signed_record); decoded && decoded->record) {
+  // Every record through the one codec of the feed's records
+  // (protocol/fpx/public_records.hpp): a record it refuses is shown refused,
+  // as fpx report refuses it; checkpoints and statistics by what they say;
+  // any other record (a kind newer than this fpx, a statistics record of
+  // another scheme) by its fields, read by the same codec.
+  auto decoded = records::decode_record(record.signed_record);
+  if (!decoded && decoded.error().code != ErrorCode::unsupported_version) {
+    return "(unreadable: " + decoded.error().message + ")";
+  }
+  if (decoded && decoded->record) {
     auto checkpoint_summary = [](std::uint64_t tree_size, const Sha256Digest& root) {
       return "tree size " + std::to_string(tree_size) + ", root " + to_hex(root).substr(0, 16) + "...";
     };
@@ -75,28 +81,9 @@ std::string summary_of(const client::FeedRecord& record) {
              (statistics->final ? " (final)" : " (as of " + statistics->as_of + ")");
     }
   }
-  auto fields = json_object_fields(record.signed_record);
+  auto fields = records::record_fields(record.signed_record);
   if (!fields) return "(unreadable: " + fields.error().message + ")";
   std::string summary;
-  if (record.kind == "checkpoint" || record.kind == "cosigned-checkpoint") {
-    const auto* size = find_field(*fields, "treeSize");
-    const auto* root = find_field(*fields, "rootHash");
-    summary = "tree size " + (size != nullptr ? size->display : std::string("?"));
-    if (root != nullptr) summary.append(", root ").append(root->display.substr(0, 16)).append("...");
-    // As the broker lists them; a profile's witnesses are checked on the head (fpx log verify).
-    if (const auto* witnesses = find_field(*fields, "witnesses"); witnesses != nullptr) {
-      summary.append(", cosigned by ").append(witnesses->display);
-    }
-    return summary;
-  }
-  auto text_of = [&](std::string_view name) {
-    const auto* field = find_field(*fields, name);
-    return field != nullptr ? field->display : std::string("?");
-  };
-  if (record.kind == "statistics") {
-    return text_of("period") + " from " + text_of("periodStart") +
-           (text_of("final") == "true" ? " (final)" : " (as of " + text_of("asOf") + ")");
-  }
   for (const auto& field : *fields) {
     if (std::find(std::begin(kUnsummarized), std::end(kUnsummarized), field.name) != std::end(kUnsummarized)) continue;
     if (!summary.empty()) summary.append(", ");

@@ -1,218 +1,74 @@
 #include "report_data.hpp"
+#include "fpx/disclosure_control.hpp"
 #include "fpx/public_records.hpp"
-#include "fpx/warning_statistics.hpp"
 
 #include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <limits>
 #include <map>
-#include <nlohmann/json.hpp>
 #include <tuple>
 
 namespace fpx::cli::report {
 
 namespace {
 
-using nlohmann::json;
+// A published count as the report keeps it: suppressed is "no count", never 0.
+Count shown(const disclosure::Cell& cell) { return cell.suppressed ? Count{} : Count{cell.value}; }
 
-// Reads typed fields of one record; the first field that is missing or of
-// the wrong type is remembered, so a record is either read whole or refused.
-class FieldReader {
- public:
-  FieldReader(const json& object, std::string& problem) : object_(object), problem_(problem) {}
-
-  std::string text(const char* key) {
-    const json* value = field(key);
-    if (value == nullptr) return {};
-    if (!value->is_string()) {
-      wrong(key, "a string");
-      return std::string();
-    }
-    return value->get<std::string>();
-  }
-
-  std::int64_t integer(const char* key) {
-    const json* value = field(key);
-    if (value == nullptr) return 0;
-    if (!value->is_number_integer()) {
-      wrong(key, "a whole number");
-      return 0;
-    }
-    return value->get<std::int64_t>();
-  }
-
-  double number(const char* key) {
-    const json* value = field(key);
-    if (value == nullptr) return 0;
-    if (!value->is_number()) {
-      wrong(key, "a number");
-      return 0.0;
-    }
-    return value->get<double>();
-  }
-
-  bool boolean(const char* key) {
-    const json* value = field(key);
-    if (value == nullptr) return false;
-    if (!value->is_boolean()) {
-      wrong(key, "true or false");
-      return false;
-    }
-    return value->get<bool>();
-  }
-
-  // null is "suppressed"; a count is a whole number of at least 0.
-  Count count(const char* key) {
-    const json* value = field(key);
-    if (value == nullptr || value->is_null()) return std::nullopt;
-    if (!value->is_number_integer() || value->get<std::int64_t>() < 0) {
-      wrong(key, "a count or null");
-      return Count();
-    }
-    return value->get<std::int64_t>();
-  }
-
-  std::vector<std::string> texts(const char* key) {
-    std::vector<std::string> out;
-    const json* value = field(key);
-    if (value == nullptr) return out;
-    if (!value->is_array()) {
-      wrong(key, "a list of strings");
-      return out;
-    }
-    for (const auto& item : *value) {
-      if (!item.is_string()) {
-        wrong(key, "a list of strings");
-        return out;
-      }
-      out.push_back(item.get<std::string>());
-    }
-    return out;
-  }
-
-  // {"name": count-or-null, ...} in the record's order (nlohmann's
-  // ordered_json is not used: the broker writes sorted keys anyway).
-  std::vector<std::pair<std::string, Count>> counts(const char* key) {
-    std::vector<std::pair<std::string, Count>> out;
-    const json* value = field(key);
-    if (value == nullptr) return out;
-    if (!value->is_object()) {
-      wrong(key, "an object of counts");
-      return out;
-    }
-    for (const auto& [name, item] : value->items()) {
-      if (item.is_null()) {
-        out.emplace_back(name, std::nullopt);
-      } else if (item.is_number_integer() && item.get<std::int64_t>() >= 0) {
-        out.emplace_back(name, item.get<std::int64_t>());
-      } else {
-        wrong(key, "an object of counts");
-        return out;
-      }
-    }
-    return out;
-  }
-
-  const json* field(const char* key) {
-    auto found = object_.find(key);
-    if (found == object_.end()) {
-      if (problem_.empty()) problem_ = std::string("has no \"").append(key).append("\"");
-      return nullptr;
-    }
-    return &*found;
-  }
-
- private:
-  void wrong(const char* key, const char* expected) {
-    if (problem_.empty()) problem_ = std::string("\"").append(key).append("\" is not ").append(expected);
-  }
-
-  const json& object_;
-  std::string& problem_;
-};
-
-// One row: its names, then its counts by measure (docs/PROTOCOL.md).
-RowStatistics read_row(const std::string& table, const json& object, std::string& problem) {
-  FieldReader read(object, problem);
-  RowStatistics row;
-  row.table = table;
-  if (table == "pairs" || table == "byRequester") row.requester = read.text("requester");
-  if (table == "pairs" || table == "byRequested") row.requested = read.text("requested");
-  if (table == "byRegion") row.region = read.text("region");
-  const json* counts = read.field("counts");
-  if (counts == nullptr || !counts->is_object()) {
-    if (problem.empty()) problem = "a row of " + table + " has no counts";
-    return row;
-  }
-  FieldReader count(*counts, problem);
-  row.requests = count.count("requests");
-  row.acknowledged = count.count("acknowledged");
-  row.acknowledged_within_clock = count.count("acknowledgedWithinClock");
-  row.answered = count.count("answered");
-  row.answered_within_clock = count.count("answeredWithinClock");
-  row.answered_within_30_days = count.count("answeredWithin30Days");
-  row.origin_established = count.count("originEstablished");
-  for (const auto& [name, value] : counts->items()) {
-    const bool outcome = name.rfind("outcome.", 0) == 0;
-    const bool ground = name.rfind("refusalGround.", 0) == 0;
-    if (!outcome && !ground) continue;
-    Count shown;
-    if (value.is_number_integer() && value.get<std::int64_t>() >= 0) {
-      shown = value.get<std::int64_t>();
-    } else if (!value.is_null()) {
-      if (problem.empty()) problem = "\"" + name + "\" is not a count or null";
-      return row;
-    }
-    auto& family = outcome ? row.outcomes : row.refusal_grounds;
-    family.emplace_back(name.substr(name.find('.') + 1), shown);
-  }
-  return row;
-}
-
-StatisticsRecord read_statistics(std::uint64_t sequence, const json& object, std::string& problem) {
-  FieldReader read(object, problem);
+// The report's rows of one statistics record, from the tables the codec
+// decoded (protocol/fpx/public_records.hpp, disclosure_control's layout):
+// every row of measures().size() cells, in the tables' order (pairs, by
+// requester, by requested, by region, total), as the broker writes them.
+StatisticsRecord read_statistics(const records::StatisticsRecord& decoded) {
   StatisticsRecord record;
-  record.sequence = sequence;
-  record.period = read.text("period");
-  record.period_start = read.text("periodStart");
-  record.period_end = read.text("periodEnd");
-  record.final = read.boolean("final");
-  record.as_of = read.text("asOf");
-  record.threshold = read.integer("threshold");
-  record.protection_range = read.integer("protectionRange");
-  if (const json* clocks = read.field("clocksHours"); clocks != nullptr && clocks->is_object()) {
-    FieldReader clock(*clocks, problem);
-    record.clocks = {clock.number("urgentAcknowledge"), clock.number("urgentRespond"),
-                     clock.number("routineAcknowledge"), clock.number("routineRespond")};
-  }
-  for (const char* table : {"pairs", "byRequester", "byRequested", "byRegion"}) {
-    const json* rows = read.field(table);
-    if (rows == nullptr) break;
-    if (!rows->is_array()) {
-      if (problem.empty()) problem = std::string("\"") + table + "\" is not a list";
-      break;
+  record.sequence = decoded.sequence;
+  record.period = decoded.period;
+  record.period_start = decoded.period_start;
+  record.period_end = decoded.period_end;
+  record.final = decoded.final;
+  record.as_of = decoded.as_of;
+  record.threshold = decoded.threshold;
+  record.protection_range = decoded.protection_range;
+  record.clocks = {decoded.clocks_hours.urgent_acknowledge, decoded.clocks_hours.urgent_respond,
+                   decoded.clocks_hours.routine_acknowledge, decoded.clocks_hours.routine_respond};
+  record.warning_acknowledge_hours = decoded.clocks_hours.warning_acknowledge.value_or(0);
+  const std::size_t measures = disclosure::measures().size();
+  const auto& cells = decoded.tables.cells;
+  for (std::size_t first = 0; first + measures <= cells.size(); first += measures) {
+    RowStatistics row;
+    row.table = std::string(disclosure::table_name(cells[first].table));
+    row.requester = cells[first].requester;
+    row.requested = cells[first].requested;
+    row.region = cells[first].region;
+    for (std::size_t at = first; at < first + measures; ++at) {
+      const auto& cell = cells[at];
+      const std::string_view measure = cell.measure;
+      if (measure == "requests") row.requests = shown(cell);
+      if (measure == "acknowledged") row.acknowledged = shown(cell);
+      if (measure == "acknowledgedWithinClock") row.acknowledged_within_clock = shown(cell);
+      if (measure == "answered") row.answered = shown(cell);
+      if (measure == "answeredWithinClock") row.answered_within_clock = shown(cell);
+      if (measure == "answeredWithin30Days") row.answered_within_30_days = shown(cell);
+      if (measure == disclosure::kOriginEstablished) row.origin_established = shown(cell);
+      const bool outcome = measure.rfind("outcome.", 0) == 0;
+      const bool ground = measure.rfind("refusalGround.", 0) == 0;
+      if (outcome || ground) {
+        auto& family = outcome ? row.outcomes : row.refusal_grounds;
+        family.emplace_back(std::string(measure.substr(measure.find('.') + 1)), shown(cell));
+      }
     }
-    for (const auto& row : *rows) record.rows.push_back(read_row(table, row, problem));
+    // By name, as the record's sorted keys gave them before the codec read
+    // them (the CSV's columns and the page's lists keep their order).
+    std::sort(row.outcomes.begin(), row.outcomes.end());
+    std::sort(row.refusal_grounds.begin(), row.refusal_grounds.end());
+    record.rows.push_back(std::move(row));
   }
-  if (const json* total = read.field("total")) record.rows.push_back(read_row("total", *total, problem));
-  // Civil society's early warnings: a table of their own (fpx/warning_statistics.hpp).
-  if (const json* clocks = read.field("clocksHours"); clocks != nullptr && clocks->is_object() &&
-                                                      clocks->contains("warningAcknowledge") &&
-                                                      (*clocks)["warningAcknowledge"].is_number()) {
-    record.warning_acknowledge_hours = (*clocks)["warningAcknowledge"].get<double>();
-  }
-  auto warnings = disclosure::warning_tables_of_record(object.dump());
-  if (!warnings) {
-    if (problem.empty()) problem = warnings.error().message;
-  } else {
-    auto shown = [](const disclosure::Cell& cell) -> Count {
-      return cell.suppressed ? Count{} : Count{cell.value};
-    };
-    for (std::size_t first = 0; first + 1 < warnings->cells.size(); first += 2) {
-      record.warnings.push_back(
-          {warnings->cells[first].requested, shown(warnings->cells[first]), shown(warnings->cells[first + 1])});
-    }
+  // Civil society's early warnings: each warned state, then the total, two
+  // cells a row (fpx/warning_statistics.hpp).
+  const auto& warnings = decoded.warnings.cells;
+  for (std::size_t first = 0; first + 1 < warnings.size(); first += 2) {
+    record.warnings.push_back({warnings[first].requested, shown(warnings[first]), shown(warnings[first + 1])});
   }
   return record;
 }
@@ -289,17 +145,7 @@ struct AlertStatus {
 // Where a typed record of the feed goes in the report's data.
 void read_typed_record(const records::PublicRecord& record, ReportData& data, std::vector<AlertStatus>& statuses) {
   if (const auto* campaign = std::get_if<records::CampaignReportRecord>(&record)) {
-    CampaignReport report;
-    report.sequence = campaign->sequence;
-    report.country = campaign->country;
-    report.commission = campaign->commission;
-    report.regions = campaign->regions;
-    report.period_start = campaign->period_start;
-    report.period_end = campaign->period_end;
-    report.weapons_collected = static_cast<std::int64_t>(campaign->weapons_collected);
-    report.weapons_destroyed = static_cast<std::int64_t>(campaign->weapons_destroyed);
-    report.community_partners = campaign->community_partners;
-    data.campaigns.push_back(std::move(report));
+    data.campaigns.push_back(*campaign);
   } else if (const auto* published = std::get_if<records::PublicAlertRecord>(&record)) {
     PublicAlert alert;
     alert.sequence = published->sequence;
@@ -316,14 +162,7 @@ void read_typed_record(const records::PublicRecord& record, ReportData& data, st
     statuses.push_back({static_cast<std::int64_t>(status->alert_message_log_index), status->status, status->day,
                         status->public_summary});
   } else if (const auto* figures = std::get_if<records::FiguresStatementRecord>(&record)) {
-    FiguresStatement statement;
-    statement.sequence = figures->sequence;
-    statement.country = figures->country;
-    statement.period = figures->period;
-    statement.period_start = figures->period_start;
-    statement.statistics_sequence = figures->statistics_sequence;
-    statement.text = figures->text;
-    data.statements.push_back(std::move(statement));
+    data.statements.push_back(*figures);
   } else if (const auto* signed_checkpoint = std::get_if<records::CheckpointRecord>(&record)) {
     CheckpointRecord checkpoint{signed_checkpoint->sequence, signed_checkpoint->tree_size,
                                 to_hex(signed_checkpoint->root_hash), signed_checkpoint->note};
@@ -341,40 +180,37 @@ Result<ReportData> read_report_data(const std::vector<FeedStore::SavedRecord>& r
   for (const auto& saved : records) {
     if (data.first_sequence == 0 || saved.sequence < data.first_sequence) data.first_sequence = saved.sequence;
     data.last_sequence = std::max(data.last_sequence, saved.sequence);
-    const json object = json::parse(saved.signed_record, nullptr, false);
-    const std::string name = "feed record " + std::to_string(saved.sequence) + " (" + saved.kind + ")";
-    if (object.is_discarded() || !object.is_object()) {
-      return make_error(ErrorCode::malformed, name + " is not a JSON object");
-    }
-    std::string problem;
-    std::string refusal;  // the codec's, a whole sentence naming the record and field
-    FieldReader read(object, problem);
-    if (saved.kind == "statistics" && object.value("method", "") != "cell-suppression/v1") {
+    // Every record through the one codec of the feed's records
+    // (protocol/fpx/public_records.hpp); kinds newer than this client decode
+    // to nothing and are passed over: the page shows what it knows.
+    auto decoded = records::decode_record(saved.signed_record);
+    if (!decoded && decoded.error().code == ErrorCode::unsupported_version && saved.kind == "statistics") {
+      // The scheme before issue 12 (overlapping periods, reveals): counted, not drawn.
       ++data.older_format_records;
-    } else if (saved.kind == "statistics") {
-      auto record = read_statistics(saved.sequence, object, problem);
-      if (problem.empty()) {
-        auto key = std::make_pair(record.period, record.period_start);
-        auto shown = by_period.find(key);
-        if (shown == by_period.end()) {
-          by_period.emplace(key, std::move(record));
-        } else if (replaces(record, shown->second)) {
-          shown->second = std::move(record);
-        }
-      }
-    } else if (saved.kind != "statistics") {
-      // Every other kind through the one codec of the feed's records
-      // (protocol/fpx/public_records.hpp); kinds newer than this client decode
-      // to nothing and are passed over.
-      auto decoded = records::decode_record(saved.signed_record);
-      if (!decoded) refusal = decoded.error().message;
-      if (decoded && decoded->record) read_typed_record(*decoded->record, data, statuses);
+      continue;
     }
-    // Other kinds are newer than this client: the page shows what it knows.
-    if (!problem.empty() || !refusal.empty()) {
-      return make_error(ErrorCode::malformed, (refusal.empty() ? name + " " + problem : refusal) +
-                                                  ": run `fpx log verify`, and report it to the "
-                                                  "exchange if it passes");
+    if (!decoded) {
+      // The codec names the record once it has read its sequence; a text
+      // that is not even that is named here.
+      std::string refusal = decoded.error().message;
+      if (refusal.rfind("feed record ", 0) != 0) {
+        refusal = "feed record " + std::to_string(saved.sequence) + " (" + saved.kind + "): " + refusal;
+      }
+      return make_error(decoded.error().code,
+                        refusal + ": run `fpx log verify`, and report it to the exchange if it passes");
+    }
+    if (!decoded->record) continue;
+    if (const auto* statistics = std::get_if<records::StatisticsRecord>(&*decoded->record)) {
+      auto record = read_statistics(*statistics);
+      auto key = std::make_pair(record.period, record.period_start);
+      auto kept = by_period.find(key);
+      if (kept == by_period.end()) {
+        by_period.emplace(key, std::move(record));
+      } else if (replaces(record, kept->second)) {
+        kept->second = std::move(record);
+      }
+    } else {
+      read_typed_record(*decoded->record, data, statuses);
     }
   }
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "feed_store.hpp"
+#include "fpx/public_records.hpp"
 #include "fpx/result.hpp"
 
 namespace fpx::cli::report {
@@ -73,17 +74,10 @@ struct StatisticsRecord {
   std::vector<const RowStatistics*> table(std::string_view name) const;
 };
 
-struct CampaignReport {
-  std::uint64_t sequence = 0;
-  std::string country;
-  std::string commission;
-  std::vector<std::string> regions;
-  std::string period_start;  // YYYY-MM-DD
-  std::string period_end;
-  std::int64_t weapons_collected = 0;
-  std::int64_t weapons_destroyed = 0;
-  std::vector<std::string> community_partners;
-};
+// A campaign report and a state's statement on its figures (issue 12) are
+// shown as the codec decodes them: the report adds nothing to either.
+using CampaignReport = records::CampaignReportRecord;
+using FiguresStatement = records::FiguresStatementRecord;
 
 struct PublicAlert {
   std::uint64_t sequence = 0;
@@ -105,15 +99,6 @@ struct PublicAlert {
 // computed by the reader: the feed never publishes it), else "active".
 std::string alert_status(const PublicAlert& alert, const std::string& today);
 
-// Issue 12: a state's signed statement on its own figures for one period.
-struct FiguresStatement {
-  std::uint64_t sequence = 0;
-  std::string country;
-  std::string period;        // the statistics record's kind of period
-  std::string period_start;  // its periodStart (ISO 8601 UTC)
-  std::uint64_t statistics_sequence = 0;  // the statistics record it answers
-  std::string text;
-};
 
 struct CheckpointRecord {
   std::uint64_t sequence = 0;

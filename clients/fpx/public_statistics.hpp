@@ -23,8 +23,12 @@ struct StatisticsCheck {
   std::size_t relations_checked = 0;  // relations whose every cell is shown
 };
 
-// `statistics` is the signed text of a statistics record. invalid_argument
-// when it is not a record of the method this fpx knows.
+// `statistics` is the signed text of a statistics record, decoded first
+// through the feed's one codec (records::decode_statistics_record): its
+// refusals as they are (malformed or too_large naming the record and field,
+// malformed for a record of another kind, unsupported_version for a
+// statistics record of another method); invalid_argument for tables the
+// consistency check cannot lay out.
 Result<StatisticsCheck> check_published_statistics(std::string_view statistics);
 
 }  // namespace fpx::client

@@ -202,11 +202,37 @@ struct DecodedRecord {
 };
 
 // Decodes a record's signed JSON: `malformed` naming the field for a known
-// kind's missing or mistyped field, for a key that appears twice (readers
+// kind's missing or mistyped field; `unsupported_version` naming "method"
+// for a statistics record of a method other than disclosure::kMethod (or of
+// the scheme before issue 12, which named none: a reader counts those, it
+// cannot draw them); for a key that appears twice (readers
 // disagree on which one counts), for nesting beyond kMaxRecordNesting, for
 // text that is not one JSON object; `too_large` beyond kMaxPublicRecordBytes
 // or a field's limit. Says nothing about the signature: check it first.
 Result<DecodedRecord> decode_record(std::string_view signed_json);
+
+// A record that must be a statistics record (a focal point's recount, an
+// observer's consistency check): decode_record's refusals as they are, and
+// `malformed` naming the record's kind when it is of another kind (or one
+// this version does not know).
+Result<StatisticsRecord> decode_statistics_record(std::string_view signed_json);
+
+// One top-level field of a record, for a person's one-line summary of a
+// record shown by its fields (a kind this version does not know, a
+// statistics record of another scheme): its name and its value as shown.
+struct RecordField {
+  std::string name;
+  // A string as it is, a number or true/false/null as JSON writes it, a
+  // list as "[N items]", an object as "{...}".
+  std::string display;
+};
+
+// The top-level fields of a record's signed JSON, by name, with the same
+// parse and refusals as decode_record (one object, no key twice, bounded
+// nesting and size) and its bound on a text (`too_large` naming the field
+// beyond kMaxRecordTextBytes). Says nothing of the kind's own fields: a
+// record this version can read is read with decode_record.
+Result<std::vector<RecordField>> record_fields(std::string_view signed_json);
 
 // What every record may carry about its place in the feed and the log,
 // read before its kind's fields (the observer library checks these on every

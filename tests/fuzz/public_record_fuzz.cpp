@@ -1,5 +1,6 @@
 // libFuzzer target for fpx::records::decode_record (protocol/public_records.cpp),
-// which observers run on every signed record of the feed after its signature.
+// which observers run on every signed record of the feed after its signature,
+// and for record_fields and decode_statistics_record beside it.
 //
 // Any input: decoded; it must be refused with a typed error or decoded. A
 // decoded record of a known kind must encode to bytes that decode again to
@@ -29,6 +30,21 @@ extern "C" int LLVMFuzzerInitialize(int* /*argc*/, char*** /*argv*/) { return 0;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
+  // What fpx observe shows of a record it cannot read by kind: the same
+  // parse and bounds, so a refusal carries a code and a shown text stays
+  // within kMaxRecordTextBytes.
+  if (auto fields = fpx::records::record_fields(text); !fields) {
+    if (fields.error().code == fpx::ErrorCode::none) fail("fields refusal", "an error without a code");
+  } else {
+    for (const auto& field : *fields) {
+      if (field.display.size() > fpx::records::kMaxRecordTextBytes) fail("fields", "a shown text beyond the bound");
+    }
+  }
+  // A statistics record or a typed refusal (fpx statistics check, the CSO check).
+  if (auto statistics = fpx::records::decode_statistics_record(text);
+      !statistics && statistics.error().code == fpx::ErrorCode::none) {
+    fail("statistics refusal", "an error without a code");
+  }
   auto decoded = fpx::records::decode_record(text);
   if (!decoded) {
     if (decoded.error().code == fpx::ErrorCode::none) fail("refusal", "an error without a code");

@@ -37,6 +37,8 @@
 #include "seized_csv.hpp"  // issue 17: the import rows
 #include "fpx/observer_client.hpp"
 #include "fpx/public_records.hpp"  // issue 15: the feed rows read records through the codec
+#include "fpx/public_statistics.hpp"  // issue 15: the statistics row's consistency check
+#include <nlohmann/json.hpp>
 #include "fpx/aligned_reader.hpp"
 #include "fpx/frames.hpp"
 #include "fpx/wire/observer.capnp.h"
@@ -47,6 +49,7 @@
 #include "support/feed_forgery.hpp"
 #include "support/loopback_port.hpp"
 #include "support/sample_messages.hpp"
+#include "support/sample_statistics_record.hpp"
 #include "support/test_pki.hpp"
 
 using namespace fpx;
@@ -2710,6 +2713,40 @@ TEST_CASE("feed rows: a record the log does not cover or hold is refused by the 
     CHECK(decoded.error().code == ErrorCode::malformed);
     CHECK_THAT(decoded.error().message, Catch::Contains("feed record " + std::to_string(forged) + " (public-alert)") &&
                                             Catch::Contains("field \"month\" is not a string"));
+  }
+  // The statistics record: fpx report, fpx log verify's consistency check
+  // and fpx statistics check read it through the same codec, so all refuse
+  // it alike (before, the check said "threshold is not a positive integer"
+  // as invalid_argument and the report had its own wording).
+  SECTION("a statistics record whose threshold is text: covered and signed but refused alike by the codec and the "
+          "consistency check naming the field") {
+    auto before = whole_feed();
+    REQUIRE(before.ok());
+    auto report = std::find_if(before->records.begin(), before->records.end(),
+                               [](const auto& record) { return record.kind == "campaign-report"; });
+    REQUIRE(report != before->records.end());
+    records::StatisticsRecord statistics = test::sample_statistics_record();
+    statistics.log_index = *report->log_index;  // a leaf the log holds: only the content is wrong
+    auto object = nlohmann::json::parse(records::encode_record(statistics));
+    object.erase("kind");
+    object.erase("sequence");
+    object["threshold"] = "five";
+    const std::string inside = object.dump();
+    const auto forged = test::forge_feed_record(broker.database(), exchange_key, "statistics",
+                                                inside.substr(1, inside.size() - 2));
+    auto page = whole_feed();
+    REQUIRE(page.ok());  // signed and covered: only the record's content is wrong
+    REQUIRE(page->records.size() >= forged);
+    const std::string& signed_record = page->records[forged - 1].signed_record;
+    auto decoded = records::decode_record(signed_record);
+    REQUIRE_FALSE(decoded.ok());
+    CHECK(decoded.error().code == ErrorCode::malformed);
+    CHECK_THAT(decoded.error().message, Catch::Contains("feed record " + std::to_string(forged) + " (statistics)") &&
+                                            Catch::Contains("field \"threshold\" is not an integer"));
+    auto checked = client::check_published_statistics(signed_record);
+    REQUIRE_FALSE(checked.ok());
+    CHECK(checked.error().code == decoded.error().code);
+    CHECK(checked.error().message == decoded.error().message);
   }
   SECTION("a record of a kind no observer knows: followed and reported by the codec not refused") {
     const auto forged = test::forge_feed_record(broker.database(), exchange_key, "weather", "\"rain\":true");

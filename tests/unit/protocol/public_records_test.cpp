@@ -13,6 +13,7 @@
 #include "fpx/process_statistics.hpp"
 #include "fpx/public_records.hpp"
 #include "fpx/warning_statistics.hpp"
+#include "support/sample_statistics_record.hpp"
 
 namespace fpx::records {
 namespace {
@@ -25,34 +26,7 @@ Sha256Digest digest_of(std::uint8_t fill) {
 
 MessageLeaf message_leaf() { return {7, digest_of(0xab)}; }
 
-StatisticsRecord statistics_record() {
-  StatisticsRecord record;
-  record.sequence = 12;
-  record.log_index = 40;
-  record.period = "month";
-  record.period_start = "2026-03-01T00:00:00Z";
-  record.period_end = "2026-04-01T00:00:00Z";
-  record.as_of = "2026-04-08T00:00:01Z";
-  record.method = std::string(disclosure::kMethod);
-  record.threshold = 5;
-  record.protection_range = 2;
-  record.answered_band_hours = disclosure::kAnsweredBandHours;
-  record.clocks_hours = {24.0, 168.0, 72.0, 720.0, 48.0};
-  record.counted_at_ms = 1775606400123;
-  std::vector<stats::TracingFacts> facts(6);
-  for (auto& fact : facts) {
-    fact.requester = "SN";
-    fact.requested = "NE";
-    fact.acknowledged_hours = 3;
-    fact.acknowledged_within_clock = true;
-  }
-  facts[5].requested = "ML";
-  record.tables = disclosure::build_tables(facts, {{"sahel", {"NE", "ML"}}});
-  disclosure::suppress_primary(record.tables, record.threshold);
-  std::vector<stats::WarningFacts> warnings{{"NE", true}, {"NE", false}};
-  record.warnings = disclosure::build_warning_tables(warnings);
-  return record;
-}
+StatisticsRecord statistics_record() { return test::sample_statistics_record(); }
 
 std::vector<PublicRecord> one_of_each_kind() {
   CheckpointRecord checkpoint{1, 3, digest_of(0x11), "fpx.example/log\n3\nEREREQ==\n\n— fpx.example/log abc=\n"};
@@ -404,6 +378,122 @@ TEST_CASE("The head of any record is read with its leaves and refused when one i
   auto no_kind = decode_record_head("{\"sequence\":1}");
   REQUIRE_FALSE(no_kind);
   CHECK(no_kind.error().message.find("no \"kind\"") != std::string::npos);
+}
+
+}  // namespace fpx::records
+
+namespace fpx::records {
+
+// A statistics record of another disclosure method (or of the scheme before
+// issue 12, which named none) is not a broken record: readers count it and
+// pass on, so it is refused with its own code, naming "method".
+TEST_CASE("A statistics record of another method is refused as unsupported naming the method") {
+  auto object = nlohmann::json::parse(encode_record(one_of_each_kind()[6]));
+  SECTION("another method") {
+    object["method"] = "cell-suppression/v0";
+    auto decoded = decode_record(object.dump());
+    REQUIRE_FALSE(decoded);
+    CHECK(decoded.error().code == ErrorCode::unsupported_version);
+    CHECK(decoded.error().message.find("feed record 12 (statistics): field \"method\"") != std::string::npos);
+  }
+  SECTION("no method at all as before issue 12") {
+    object.erase("method");
+    object.erase("states");  // that scheme's tables had another shape: never read
+    auto decoded = decode_record(object.dump());
+    REQUIRE_FALSE(decoded);
+    CHECK(decoded.error().code == ErrorCode::unsupported_version);
+    CHECK(decoded.error().message.find("\"method\" is missing") != std::string::npos);
+  }
+  SECTION("a method that is not a string is malformed") {
+    object["method"] = 1;
+    auto decoded = decode_record(object.dump());
+    REQUIRE_FALSE(decoded);
+    CHECK(decoded.error().code == ErrorCode::malformed);
+    CHECK(decoded.error().message.find("\"method\" is not a string") != std::string::npos);
+  }
+}
+
+// record_fields: what `fpx observe` shows of a record it cannot read by kind.
+TEST_CASE("The fields of a record of a kind this version does not know are listed with their values as shown") {
+  auto fields =
+      record_fields("{\"kind\":\"weather\",\"sequence\":9,\"rain\":true,\"zones\":[1,2,3],\"where\":{\"a\":1},"
+                    "\"note\":\"dry\",\"gone\":null}");
+  REQUIRE(fields);
+  std::vector<std::pair<std::string, std::string>> shown;
+  for (const auto& field : *fields) shown.emplace_back(field.name, field.display);
+  CHECK(shown == std::vector<std::pair<std::string, std::string>>{{"gone", "null"},
+                                                                    {"kind", "weather"},
+                                                                    {"note", "dry"},
+                                                                    {"rain", "true"},
+                                                                    {"sequence", "9"},
+                                                                    {"where", "{...}"},
+                                                                    {"zones", "[3 items]"}});
+}
+
+TEST_CASE("The fields of a damaged record are refused as decode_record refuses it") {
+  SECTION("a text beyond the bound is too large naming its field") {
+    auto fields = record_fields("{\"kind\":\"weather\",\"sequence\":9,\"story\":\"" +
+                                std::string(kMaxRecordTextBytes + 1, 'a') + "\"}");
+    REQUIRE_FALSE(fields);
+    CHECK(fields.error().code == ErrorCode::too_large);
+    CHECK(fields.error().message.find("\"story\"") != std::string::npos);
+  }
+  SECTION("a key given twice") {
+    auto fields = record_fields("{\"kind\":\"weather\",\"kind\":\"rain\"}");
+    REQUIRE_FALSE(fields);
+    CHECK(fields.error().code == ErrorCode::malformed);
+    CHECK(fields.error().message.find("\"kind\" twice") != std::string::npos);
+  }
+  SECTION("JSON that is not an object") {
+    auto fields = record_fields("\"weather\"");
+    REQUIRE_FALSE(fields);
+    CHECK(fields.error().code == ErrorCode::malformed);
+  }
+  SECTION("a record larger than the limit") {
+    auto fields = record_fields(std::string(kMaxPublicRecordBytes + 1, ' '));
+    REQUIRE_FALSE(fields);
+    CHECK(fields.error().code == ErrorCode::too_large);
+  }
+}
+
+}  // namespace fpx::records
+
+namespace fpx::records {
+
+TEST_CASE("A statistics record is decoded as one and a record of another kind is refused naming its kind") {
+  auto statistics = decode_statistics_record(encode_record(one_of_each_kind()[6]));
+  REQUIRE(statistics);
+  CHECK(statistics->period == "month");
+  CHECK(statistics->log_index == 40);
+  SECTION("a campaign report") {
+    auto other = decode_statistics_record(encode_record(one_of_each_kind()[2]));
+    REQUIRE_FALSE(other);
+    CHECK(other.error().code == ErrorCode::malformed);
+    CHECK(other.error().message.find("feed record 3 (campaign-report) is not a statistics record") !=
+          std::string::npos);
+  }
+  SECTION("a kind this version does not know") {
+    auto other = decode_statistics_record("{\"kind\":\"weather\",\"sequence\":9}");
+    REQUIRE_FALSE(other);
+    CHECK(other.error().code == ErrorCode::malformed);
+    CHECK(other.error().message.find("(weather)") != std::string::npos);
+  }
+  SECTION("a statistics record with a count of the wrong type keeps the codec's refusal") {
+    auto object = nlohmann::json::parse(encode_record(one_of_each_kind()[6]));
+    object["asOf"] = 3;
+    auto damaged = decode_statistics_record(object.dump());
+    REQUIRE_FALSE(damaged);
+    CHECK(damaged.error().code == ErrorCode::malformed);
+    CHECK(damaged.error().message.find("field \"asOf\" is not a string") != std::string::npos);
+  }
+  SECTION("a statistics record with a text beyond the bound is too large") {
+    auto object = nlohmann::json::parse(encode_record(one_of_each_kind()[6]));
+    object["period"] = std::string(kMaxRecordTextBytes + 1, 'm');
+    auto damaged = decode_statistics_record(object.dump());
+    REQUIRE_FALSE(damaged);
+    CHECK(damaged.error().code == ErrorCode::too_large);
+    CHECK(damaged.error().message.find("\"period\"") != std::string::npos);
+  }
 }
 
 }  // namespace fpx::records
