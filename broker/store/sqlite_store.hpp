@@ -161,6 +161,8 @@ class SqliteStore final : public Store {
   // messages.cpp
   Result<std::optional<StoredMessage>> find_message(const MessageId& id) override;
   Result<InsertedMessage> insert_message(const NewMessage& message, std::int64_t stored_at_ms) override;
+  // Schema 11: a submission's messages row is its acceptance's audit record (view audit_trail).
+  AcceptanceRecord acceptance_record() const override { return AcceptanceRecord::message_row; }
   Status insert_receipt_group(const ReceiptGroupRow& group, std::span<const ReceiptMember> members) override;
   Result<std::optional<StoredReceiptGroup>> receipt_group_of(std::int64_t message_seq) override;
   Result<std::vector<PendingDelivery>> pending_deliveries(const ParticipantId& recipient, std::uint64_t after,

@@ -38,8 +38,9 @@ Status SqliteStore::prepare_statements() {
       // leaf), and seq and log_index returned: one statement, not three.
       {&insert_message_,
        "INSERT INTO messages (message_id, signed_sha256, envelope, sender, sender_country, type, created_at_ms, "
-       "stored_at_ms, in_reply_to, hold_until_ms, log_index) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
-       "(SELECT COALESCE(MAX(leaf_index) + 1, 0) FROM log_leaves)) RETURNING seq, log_index"},
+       "stored_at_ms, in_reply_to, hold_until_ms, officer, accepted_for, log_index) VALUES (?1, ?2, ?3, ?4, ?5, "
+       "?6, ?7, ?8, ?9, ?10, ?11, ?12, (SELECT COALESCE(MAX(leaf_index) + 1, 0) FROM log_leaves)) "
+       "RETURNING seq, log_index"},
       {&insert_delivery_,
        "INSERT INTO deliveries (delivery_id, message_seq, recipient, state, attempts, updated_at_ms) "
        "VALUES (MAX((SELECT COALESCE(MAX(delivery_id), 0) FROM deliveries), "
