@@ -13,7 +13,8 @@ constexpr int kSchemaVersion = 11;  // 2: log_nodes; 3: feed, checkpoints; 4: le
                                    // 7: receipt groups; 8: civil society's early warnings and their clock
                                    // 9: serial ranges on the watch list (issue 14)
                                    // 10: duplicate-request keys (stage_duplicate.hpp)
-                                   // 11: a submission's message row is its acceptance's audit record
+                                   // 11: a submission's message row is its acceptance's audit record;
+                                   //     new duplicate-request keys in request_keys_recent, folded in key order
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE messages (
@@ -603,7 +604,8 @@ Status migrate_from_version_9(sqlite3* db, const std::string& path) {
   return status;
 }
 
-// Schema version 11 (issue 15): an ordinary acceptance writes no audit row.
+// Schema version 11 (issue 15): an ordinary acceptance writes no audit row,
+// and new duplicate-request keys go to request_keys_recent (request_keys.cpp).
 // Its messages row already holds the sender, stored time, id and type; it
 // now also holds the officer who signed (NULL when the participant itself
 // did) and the number of recipients it was accepted for, which is set only
@@ -620,6 +622,16 @@ CREATE VIEW audit_trail (id, at_ms, principal, message_id, stage, outcome, detai
   SELECT NULL, stored_at_ms, sender || COALESCE('/' || officer, ''), message_id, 'persist', 'accepted',
          type || ' accepted for ' || accepted_for || ' recipient(s)' || COALESCE('; signed by officer ' || officer, '')
     FROM messages WHERE accepted_for IS NOT NULL;
+-- New duplicate-request keys, until a commit folds them into request_keys
+-- in key order (request_keys.cpp): a commit then writes a few pages of this
+-- small table instead of a random page of request_keys per key.
+CREATE TABLE request_keys_recent (
+  requester_country TEXT NOT NULL,
+  key               BLOB NOT NULL,
+  submitted_at_ms   INTEGER NOT NULL,
+  request_seq       INTEGER NOT NULL REFERENCES messages(seq),
+  PRIMARY KEY (requester_country, key, submitted_at_ms, request_seq)
+) WITHOUT ROWID;
 )sql";
 
 Status migrate_from_version_10(sqlite3* db, const std::string& path) {

@@ -2963,7 +2963,8 @@ TEST_CASE("a broker upgraded from a store without duplicate keys still names an 
     sqlite3* db = nullptr;
     REQUIRE(sqlite3_open(exchange.database().c_str(), &db) == SQLITE_OK);
     const int rc = sqlite3_exec(db,
-                                "DROP TABLE request_keys; DROP TABLE request_keys_backfill; DROP VIEW audit_trail; "
+                                "DROP TABLE request_keys; DROP TABLE request_keys_backfill; DROP TABLE request_keys_recent; "
+                                "DROP VIEW audit_trail; "
                                 "ALTER TABLE messages DROP COLUMN officer; "
                                 "ALTER TABLE messages DROP COLUMN accepted_for; PRAGMA user_version = 9",
                                 nullptr, nullptr, nullptr);

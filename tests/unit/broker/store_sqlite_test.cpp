@@ -155,7 +155,8 @@ void undo_serial_ranges(RawConnection& raw) {
   // Schema 10 came after 9: a store older than 9 has no duplicate-request keys either.
   raw.exec("DROP TABLE request_keys");
   raw.exec("DROP TABLE request_keys_backfill");
-  // Nor schema 11's acceptance on the messages row.
+  // Nor schema 11's acceptance on the messages row and recent keys.
+  raw.exec("DROP TABLE request_keys_recent");
   raw.exec("DROP VIEW audit_trail");
   raw.exec("ALTER TABLE messages DROP COLUMN officer");
   raw.exec("ALTER TABLE messages DROP COLUMN accepted_for");
@@ -1302,4 +1303,121 @@ TEST_CASE("A submission's message row is its acceptance's audit record and a bro
             " accepted for 2 recipient(s); signed by officer amadou 1|" + plain.sender.str() + " " +
             message_id(3).hex() + " persist accepted " + plain.type + " accepted for 1 recipient(s) 1");
   CHECK(raw.text("SELECT COUNT(*) FROM audit_trail") == "3");
+}
+
+TEST_CASE("A new store uses 8 KiB pages and an existing file keeps its own") {
+  test::TempDir dir;
+  { open_store(dir.path() / "new.db"); }
+  CHECK(RawConnection(dir.path() / "new.db").text("PRAGMA page_size") == "8192");
+  {
+    // A file already in WAL mode with 4 KiB pages (as every store before schema 11).
+    RawConnection raw(dir.path() / "old.db");
+    raw.exec("PRAGMA page_size = 4096");
+    raw.exec("PRAGMA journal_mode = WAL");
+    raw.exec("CREATE TABLE t (x); DROP TABLE t");
+  }
+  for (const char* name : {"old.db", "old.db-wal", "old.db-shm"}) {
+    if (fs::exists(dir.path() / name)) fs::permissions(dir.path() / name, fs::perms::owner_read | fs::perms::owner_write);
+  }
+  { open_store(dir.path() / "old.db"); }
+  CHECK(RawConnection(dir.path() / "old.db").text("PRAGMA page_size") == "4096");
+}
+
+TEST_CASE("Duplicate-request keys are found the same before and after a commit folds them into request_keys") {
+  test::TempDir dir;
+  auto store = open_store(dir.path() / "store.db");
+  insert_committed(*store, make_message(1, {"gh.focal-point"}));
+  insert_committed(*store, make_message(2, {"gh.focal-point"}));
+  const auto lifecycle = [](std::uint8_t n) {
+    LifecycleRow row;
+    row.request_id = message_id(n);
+    row.requested_country = CountryCode("GH");
+    row.requester = ParticipantId("sn.focal-point");
+    row.requester_country = CountryCode("SN");
+    row.priority = "routine";
+    row.state = "submitted";
+    row.submitted_at_ms = kNowMs;
+    row.ack_due_ms = kNowMs + 1000;
+    row.response_due_ms = kNowMs + 5000;
+    row.updated_at_ms = kNowMs;
+    return row;
+  };
+  RequestKey shared{};
+  shared.fill(0xaa);
+  const auto found = [&] {
+    std::vector<MessageId> out;
+    for (const auto& row : must(store->open_requests_with_keys(CountryCode("SN"), std::vector<RequestKey>{shared},
+                                                               kNowMs - 1, kNowMs + 10, message_id(9), 10))) {
+      out.push_back(row.request_id);
+    }
+    return out;
+  };
+  RawConnection raw(dir.path() / "store.db");
+  require_ok(store->begin());
+  require_ok(store->insert_lifecycle(lifecycle(1)));
+  require_ok(store->insert_lifecycle(lifecycle(2)));
+  require_ok(store->insert_request_keys(message_id(1), CountryCode("SN"), kNowMs, std::vector<RequestKey>{shared}));
+  require_ok(store->commit());
+  // Below the fold's threshold: the key waits in the small table.
+  CHECK(raw.count("request_keys_recent") == 1);
+  CHECK(raw.count("request_keys") == 0);
+  CHECK(found() == std::vector<MessageId>{message_id(1)});
+
+  // Request 2 brings enough other keys for the commit to fold them all.
+  std::vector<RequestKey> many(1100);
+  for (std::size_t i = 0; i < many.size(); ++i) {
+    many[i].fill(0);
+    many[i][0] = static_cast<std::uint8_t>(i >> 8);
+    many[i][1] = static_cast<std::uint8_t>(i);
+  }
+  many.push_back(shared);
+  require_ok(store->begin());
+  require_ok(store->insert_request_keys(message_id(2), CountryCode("SN"), kNowMs + 1, many));
+  require_ok(store->commit());
+  CHECK(raw.count("request_keys_recent") == 0);
+  CHECK(raw.count("request_keys") == 1102);
+  CHECK(found() == std::vector<MessageId>{message_id(2), message_id(1)});
+
+  // The same key registered again (as a backfill would) is in both tables
+  // for a while: found once, and deleted from both.
+  require_ok(store->begin());
+  require_ok(store->insert_request_keys(message_id(1), CountryCode("SN"), kNowMs, std::vector<RequestKey>{shared}));
+  require_ok(store->commit());
+  CHECK(raw.count("request_keys_recent") == 1);
+  CHECK(found() == std::vector<MessageId>{message_id(2), message_id(1)});
+  require_ok(store->begin());
+  require_ok(store->delete_request_keys(message_id(1)));
+  require_ok(store->commit());
+  CHECK(raw.count("request_keys_recent") == 0);
+  CHECK(found() == std::vector<MessageId>{message_id(2)});
+}
+
+TEST_CASE("A store reopened with recent duplicate-request keys counts them toward the next fold") {
+  test::TempDir dir;
+  {
+    auto store = open_store(dir.path() / "store.db");
+    insert_committed(*store, make_message(1, {"gh.focal-point"}));
+    std::vector<RequestKey> keys(1000);
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      keys[i].fill(1);
+      keys[i][0] = static_cast<std::uint8_t>(i >> 8);
+      keys[i][1] = static_cast<std::uint8_t>(i);
+    }
+    require_ok(store->begin());
+    require_ok(store->insert_request_keys(message_id(1), CountryCode("SN"), kNowMs, keys));
+    require_ok(store->commit());
+  }
+  auto store = open_store(dir.path() / "store.db");
+  RawConnection raw(dir.path() / "store.db");
+  CHECK(raw.count("request_keys_recent") == 1000);
+  std::vector<RequestKey> more(30);
+  for (std::size_t i = 0; i < more.size(); ++i) {
+    more[i].fill(2);
+    more[i][0] = static_cast<std::uint8_t>(i);
+  }
+  require_ok(store->begin());
+  require_ok(store->insert_request_keys(message_id(1), CountryCode("SN"), kNowMs, more));
+  require_ok(store->commit());
+  CHECK(raw.count("request_keys_recent") == 0);
+  CHECK(raw.count("request_keys") == 1030);
 }
