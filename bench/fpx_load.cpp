@@ -12,6 +12,7 @@
 
 #include "bench_support.hpp"
 #include "fpx/crypto.hpp"
+#include "fpx/time_ordered_id.hpp"
 
 namespace fpx::bench {
 
@@ -129,7 +130,10 @@ Sealed Sealer::seal(const std::string& to_country, int serial) {
   fill_request(body, country_, agency_, to_country, serial, padding_);
   capnp::MallocMessageBuilder header_message;
   auto header = header_message.initRoot<wire::Header>();
-  const MessageId id = MessageId::random();
+  // As the reference sealer draws it: time-ordered from the signed createdAt.
+  const std::int64_t created_at_ms = now_ms();
+  header.setCreatedAtMs(created_at_ms);
+  const MessageId id = time_ordered_message_id(created_at_ms);
   header.setMessageId(kj::arrayPtr(id.bytes.data(), id.bytes.size()));
   header.initRecipients(1)[0].setCountry(to_country);
   header.setClassification(wire::Classification::RESTRICTED);

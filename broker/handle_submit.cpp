@@ -144,12 +144,16 @@ void Broker::Impl::commit_submission(Submission& submission) {
   ScopedStageTimer timer(stage_times, StageTimer::account);
   // The row names the officer who signed (the signer certificate's officer
   // extension, which open() checked equals the signed header's).
+  // A store whose message row already says all of it (sender, officer,
+  // stored time, id, type, recipient count) gets no second row (issue 15).
   const std::string& officer = opened.signer.participant.officer;
-  append_audit_row(*store, audit_entry(context.now_ms, principal_label(submission.principal.id, officer), id, "persist",
-                                       ErrorCode::none,
-                                       std::string(message_type_name(opened.type)) + " accepted for " +
-                                           std::to_string(submission.recipients.size()) + " recipient(s)" +
-                                           (officer.empty() ? std::string() : "; signed by officer " + officer)));
+  if (store->acceptance_record() == AcceptanceRecord::audit_row) {
+    append_audit_row(*store, audit_entry(context.now_ms, principal_label(submission.principal.id, officer), id,
+                                         "persist", ErrorCode::none,
+                                         std::string(message_type_name(opened.type)) + " accepted for " +
+                                             std::to_string(submission.recipients.size()) + " recipient(s)" +
+                                             (officer.empty() ? std::string() : "; signed by officer " + officer)));
+  }
   ++counters.accepted;
   admission.daily_quota().charge(submission.principal.id, context.now_ms, submission.stored_bytes);
   // Sent only after the batch's commit: a receipt means "stored durably".

@@ -18,6 +18,10 @@ Result<InsertedMessage> persist(const StageContext& context, const OpenedEnvelop
   message.created_at_ms = opened.created_at_ms;
   message.in_reply_to = MessageId::from_bytes(ByteView(header.getInReplyTo().begin(), header.getInReplyTo().size()));
   message.recipients = recipients;
+  message.officer = opened.signer.participant.officer;
+  // Only the broker's own identity holds the broker role: its notices.
+  message.origin =
+      opened.signer.participant.role == Role::broker ? MessageOrigin::broker_notice : MessageOrigin::submission;
   // Tracing requests live until closed; the rest until the configured hold.
   const auto& timing = context.config.timing;
   message.hold_until_ms = context.now_ms + (opened.type == wire::MessageType::TRACING_REQUEST

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "fpx/crypto.hpp"
+#include "fpx/time_ordered_id.hpp"
 
 namespace fpx {
 
@@ -52,6 +53,18 @@ std::optional<Bytes> from_hex(std::string_view hex) {
 MessageId MessageId::random() {
   MessageId id;
   random_bytes(id.bytes);
+  return id;
+}
+
+MessageId time_ordered_message_id(std::int64_t unix_ms) {
+  // 48 bits of ms reach the year 10889; a time before 1970 (never a valid
+  // createdAtMs) is drawn as 0 rather than wrapping.
+  const auto ms = static_cast<std::uint64_t>(unix_ms < 0 ? 0 : unix_ms);
+  MessageId id;
+  random_bytes(id.bytes);
+  for (int i = 0; i < 6; ++i) id.bytes[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(ms >> (40 - 8 * i));
+  id.bytes[6] = static_cast<std::uint8_t>(0x70 | (id.bytes[6] & 0x0f));  // version 7
+  id.bytes[8] = static_cast<std::uint8_t>(0x80 | (id.bytes[8] & 0x3f));  // variant 0b10
   return id;
 }
 

@@ -2,6 +2,7 @@
 #include <kj/exception.h>
 
 #include "fpx/envelope.hpp"
+#include "fpx/time_ordered_id.hpp"
 
 namespace fpx {
 
@@ -48,11 +49,13 @@ Result<Bytes> seal_envelope(const Identity& signer, wire::Header::Builder header
     // certificate leaves the field null, so its headers keep the canonical
     // bytes they had before the field existed.
     if (!signer.participant().officer.empty()) header.setOfficer(signer.participant().officer);
+    if (header.getCreatedAtMs() == 0) header.setCreatedAtMs(now_ms());
     if (header.getMessageId().size() == 0) {
-      MessageId id = MessageId::random();
+      // Time-ordered from the signed createdAtMs: the id's timestamp tells a
+      // holder nothing the header does not (PROTOCOL.md §5.3).
+      MessageId id = time_ordered_message_id(header.getCreatedAtMs());
       header.setMessageId(kj::arrayPtr(id.bytes.data(), id.bytes.size()));
     }
-    if (header.getCreatedAtMs() == 0) header.setCreatedAtMs(now_ms());
     Sha256Digest body_hash = sha256(body_bytes);
     header.setBodySha256(kj::arrayPtr(body_hash.data(), body_hash.size()));
 

@@ -416,13 +416,20 @@ Result<std::uint64_t> export_audit_sqlite(const std::filesystem::path& store, co
   auto opened = open_database(store, OpenMode::read_write);
   if (!opened) return std::move(opened).take_error();
   sqlite3* db = opened->get();
-  // Filters are bound values, never spliced into the SQL.
-  auto statement = prepare(db,
-                           "SELECT id, at_ms, principal, message_id, stage, outcome, detail FROM audit "
-                           "WHERE (?1 IS NULL OR principal = ?1 OR substr(principal, 1, length(?1) + 1) = ?1 || '/') "
-                           "AND (?2 IS NULL OR at_ms >= ?2) AND (?3 IS NULL OR at_ms < ?3) "
-                           "AND (?4 IS NULL OR (?4 = 'refused' AND outcome != 'accepted') OR outcome = ?4) "
-                           "ORDER BY id");
+  // Schema 11 keeps an ordinary acceptance on its messages row, not in
+  // audit: the view audit_trail reads both. A store the broker has not
+  // migrated yet has every acceptance in audit and no view.
+  auto has_trail = query_text(db, "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'view' AND name = 'audit_trail'");
+  if (!has_trail) return std::move(has_trail).take_error();
+  const std::string source = *has_trail != "0" ? "audit_trail" : "audit";
+  // Filters are bound values, never spliced into the SQL. Oldest first; at
+  // one millisecond, audit rows in id order before acceptances.
+  const std::string sql = "SELECT id, at_ms, principal, message_id, stage, outcome, detail FROM " + source +
+                          " WHERE (?1 IS NULL OR principal = ?1 OR substr(principal, 1, length(?1) + 1) = ?1 || '/') "
+                          "AND (?2 IS NULL OR at_ms >= ?2) AND (?3 IS NULL OR at_ms < ?3) "
+                          "AND (?4 IS NULL OR (?4 = 'refused' AND outcome != 'accepted') OR outcome = ?4) "
+                          "ORDER BY at_ms, id IS NULL, id, message_id";
+  auto statement = prepare(db, sql.c_str());
   if (!statement) return std::move(statement).take_error();
   sqlite3_stmt* s = statement->get();
   if (filter.participant) sqlite3_bind_text(s, 1, filter.participant->c_str(), -1, SQLITE_TRANSIENT);
@@ -435,7 +442,9 @@ Result<std::uint64_t> export_audit_sqlite(const std::filesystem::path& store, co
   if (format == ExportFormat::json) out << "[";
   int rc = SQLITE_ROW;
   while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-    const std::int64_t id = sqlite3_column_int64(s, 0);
+    const std::optional<std::int64_t> id =
+        sqlite3_column_type(s, 0) == SQLITE_NULL ? std::nullopt
+                                                  : std::optional<std::int64_t>(sqlite3_column_int64(s, 0));
     const std::int64_t at_ms = sqlite3_column_int64(s, 1);
     write_audit_row(out, format,
                     {id, at_ms, column_text(s, 2), column_hex(s, 3), column_text(s, 4), column_text(s, 5),
@@ -520,12 +529,12 @@ Result<std::vector<std::pair<std::string, std::uint64_t>>> run_retention(const B
 
 void write_audit_row(std::ostream& out, ExportFormat format, const AuditExportRow& row, bool first) {
   if (format == ExportFormat::csv) {
-    out << row.id << ',' << format_utc(row.at_ms) << ',' << row.at_ms << ',' << csv_field(row.principal) << ','
+    out << (row.id ? std::to_string(*row.id) : std::string()) << ',' << format_utc(row.at_ms) << ',' << row.at_ms << ',' << csv_field(row.principal) << ','
         << row.message_id_hex << ',' << csv_field(row.stage) << ',' << csv_field(row.outcome) << ','
         << csv_field(row.detail) << "\r\n";
     return;
   }
-  nlohmann::json value = {{"id", row.id},
+  nlohmann::json value = {{"id", row.id ? nlohmann::json(*row.id) : nlohmann::json(nullptr)},
                           {"at", format_utc(row.at_ms)},
                           {"at_ms", row.at_ms},
                           {"principal", row.principal},

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <iosfwd>
+#include <optional>
 #include <string>
 
 #include "admin/operations.hpp"
@@ -13,7 +14,9 @@
 namespace fpx::broker::admin {
 
 struct AuditExportRow {
-  std::int64_t id = 0;
+  // The audit row's id; none for an acceptance read from its messages row
+  // (SQLite schema 11 writes no audit row for it): an empty CSV cell, JSON null.
+  std::optional<std::int64_t> id;
   std::int64_t at_ms = 0;
   std::string principal;
   std::string message_id_hex;  // "" when the row names no message

@@ -98,6 +98,18 @@ Result<InsertedMessage> SqliteStore::insert_message_rows(const NewMessage& messa
       query.bind_null(9);
     }
     query.bind(10, message.hold_until_ms);
+    if (message.officer.empty()) {
+      query.bind_null(11);
+    } else {
+      query.bind(11, std::string_view(message.officer));
+    }
+    // Set only on a submission: its row is its acceptance's audit record
+    // (schema 11); a broker notice has its own audit row.
+    if (message.origin == MessageOrigin::submission) {
+      query.bind(12, static_cast<std::int64_t>(message.recipients.size()));
+    } else {
+      query.bind_null(12);
+    }
     const int rc = query.step();
     if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
       return make_error(ErrorCode::id_reused, "message id " + message.id.hex() + " is already stored");

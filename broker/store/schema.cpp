@@ -7,12 +7,14 @@ namespace sqlite {
 
 // Bump when the schema changes, and teach open_sqlite_store to migrate from
 // the previous version. A file with a newer version is refused, never guessed at.
-constexpr int kSchemaVersion = 10;  // 2: log_nodes; 3: feed, checkpoints; 4: leaf parts, statistics runs;
+constexpr int kSchemaVersion = 11;  // 2: log_nodes; 3: feed, checkpoints; 4: leaf parts, statistics runs;
                                    // 5: officers (who acknowledged and answered; confirmed deliveries by recipient)
                                    // 6: fewer writes per message (no AUTOINCREMENT, a leaf's parts as one value)
                                    // 7: receipt groups; 8: civil society's early warnings and their clock
                                    // 9: serial ranges on the watch list (issue 14)
                                    // 10: duplicate-request keys (stage_duplicate.hpp)
+                                   // 11: a submission's message row is its acceptance's audit record;
+                                   //     new duplicate-request keys in request_keys_recent, folded in key order
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE messages (
@@ -602,6 +604,45 @@ Status migrate_from_version_9(sqlite3* db, const std::string& path) {
   return status;
 }
 
+// Schema version 11 (issue 15): an ordinary acceptance writes no audit row,
+// and new duplicate-request keys go to request_keys_recent (request_keys.cpp).
+// Its messages row already holds the sender, stored time, id and type; it
+// now also holds the officer who signed (NULL when the participant itself
+// did) and the number of recipients it was accepted for, which is set only
+// on a submission stored from this version on (NULL on a broker notice,
+// audited apart, and on an older row, whose acceptance audit row exists).
+// `audit_trail` reads both as the one audit record (fpx-admin audit export);
+// the officer and count cost a byte each in the row's header when NULL.
+constexpr const char* kAcceptanceInMessageSchema = R"sql(
+ALTER TABLE messages ADD COLUMN officer TEXT;
+ALTER TABLE messages ADD COLUMN accepted_for INTEGER;
+CREATE VIEW audit_trail (id, at_ms, principal, message_id, stage, outcome, detail) AS
+  SELECT id, at_ms, principal, message_id, stage, outcome, detail FROM audit
+  UNION ALL
+  SELECT NULL, stored_at_ms, sender || COALESCE('/' || officer, ''), message_id, 'persist', 'accepted',
+         type || ' accepted for ' || accepted_for || ' recipient(s)' || COALESCE('; signed by officer ' || officer, '')
+    FROM messages WHERE accepted_for IS NOT NULL;
+-- New duplicate-request keys, until a commit folds them into request_keys
+-- in key order (request_keys.cpp): a commit then writes a few pages of this
+-- small table instead of a random page of request_keys per key.
+CREATE TABLE request_keys_recent (
+  requester_country TEXT NOT NULL,
+  key               BLOB NOT NULL,
+  submitted_at_ms   INTEGER NOT NULL,
+  request_seq       INTEGER NOT NULL REFERENCES messages(seq),
+  PRIMARY KEY (requester_country, key, submitted_at_ms, request_seq)
+) WITHOUT ROWID;
+)sql";
+
+Status migrate_from_version_10(sqlite3* db, const std::string& path) {
+  if (auto status = exec(db, "BEGIN IMMEDIATE", path); !status) return status;
+  auto status = exec(db, kAcceptanceInMessageSchema, path);
+  if (status) status = exec(db, "PRAGMA user_version = 11", path);
+  if (status) status = exec(db, "COMMIT", path);
+  if (!status) sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+  return status;
+}
+
 // Creates the tables on a new file, accepts the current version, refuses
 // anything else rather than guessing.
 Status check_schema(sqlite3* db, const std::string& path) {
@@ -632,7 +673,10 @@ Status check_schema(sqlite3* db, const std::string& path) {
   if (*version <= 8 && *version >= 1) {
     if (auto migrated = migrate_from_version_8(db, path); !migrated) return migrated;
   }
-  if (*version <= 9 && *version >= 1) return migrate_from_version_9(db, path);
+  if (*version <= 9 && *version >= 1) {
+    if (auto migrated = migrate_from_version_9(db, path); !migrated) return migrated;
+  }
+  if (*version <= 10 && *version >= 1) return migrate_from_version_10(db, path);
   if (*version > kSchemaVersion) {
     return make_error(ErrorCode::io_error, "store " + path + " has schema version " + std::to_string(*version) +
                                                ", newer than this broker understands (" +
@@ -668,7 +712,8 @@ Status check_schema(sqlite3* db, const std::string& path) {
   if (auto migrated = migrate_from_version_6(db, path); !migrated) return migrated;
   if (auto migrated = migrate_from_version_7(db, path); !migrated) return migrated;
   if (auto migrated = migrate_from_version_8(db, path); !migrated) return migrated;
-  return migrate_from_version_9(db, path);
+  if (auto migrated = migrate_from_version_9(db, path); !migrated) return migrated;
+  return migrate_from_version_10(db, path);
 }
 
 }  // namespace sqlite

@@ -161,6 +161,10 @@ class SqliteStore final : public Store {
   // messages.cpp
   Result<std::optional<StoredMessage>> find_message(const MessageId& id) override;
   Result<InsertedMessage> insert_message(const NewMessage& message, std::int64_t stored_at_ms) override;
+  // Schema 11: a submission's messages row is its acceptance's audit record (view audit_trail).
+  AcceptanceRecord acceptance_record() const override { return AcceptanceRecord::message_row; }
+  // At open: how many keys request_keys_recent holds (request_keys.cpp).
+  Status count_recent_request_keys();
   Status insert_receipt_group(const ReceiptGroupRow& group, std::span<const ReceiptMember> members) override;
   Result<std::optional<StoredReceiptGroup>> receipt_group_of(std::int64_t message_seq) override;
   Result<std::vector<PendingDelivery>> pending_deliveries(const ParticipantId& recipient, std::uint64_t after,
@@ -294,6 +298,12 @@ class SqliteStore final : public Store {
   // The broker's per-message savepoint is open: insert_message then opens
   // none of its own (one savepoint per message, not two nested).
   bool unit_savepoint_open_ = false;
+  // Keys inserted into request_keys_recent since its last fold (an
+  // overcount after a rollback, which only folds sooner); read at open.
+  std::int64_t recent_request_keys_ = 0;
+  // request_keys.cpp: moves request_keys_recent into request_keys, in key
+  // order, inside the transaction about to commit.
+  Status fold_recent_request_keys();
 
   // The background checkpoints: their own connection, used by their thread only.
   DatabasePtr checkpoint_db_;
@@ -352,8 +362,12 @@ class SqliteStore final : public Store {
   StatementPtr unwatch_serials_;
   StatementPtr match_serial_;
   StatementPtr insert_request_key_;
+  StatementPtr fold_recent_request_keys_;
+  StatementPtr clear_recent_request_keys_;
   StatementPtr open_requests_with_key_;
+  StatementPtr open_recent_requests_with_key_;
   StatementPtr delete_request_keys_;
+  StatementPtr delete_recent_request_keys_;
   StatementPtr active_watched_serials_;
   StatementPtr bytes_stored_since_;
   StatementPtr watched_serials_added_since_;

@@ -38,8 +38,9 @@ Status SqliteStore::prepare_statements() {
       // leaf), and seq and log_index returned: one statement, not three.
       {&insert_message_,
        "INSERT INTO messages (message_id, signed_sha256, envelope, sender, sender_country, type, created_at_ms, "
-       "stored_at_ms, in_reply_to, hold_until_ms, log_index) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
-       "(SELECT COALESCE(MAX(leaf_index) + 1, 0) FROM log_leaves)) RETURNING seq, log_index"},
+       "stored_at_ms, in_reply_to, hold_until_ms, officer, accepted_for, log_index) VALUES (?1, ?2, ?3, ?4, ?5, "
+       "?6, ?7, ?8, ?9, ?10, ?11, ?12, (SELECT COALESCE(MAX(leaf_index) + 1, 0) FROM log_leaves)) "
+       "RETURNING seq, log_index"},
       {&insert_delivery_,
        "INSERT INTO deliveries (delivery_id, message_seq, recipient, state, attempts, updated_at_ms) "
        "VALUES (MAX((SELECT COALESCE(MAX(delivery_id), 0) FROM deliveries), "
@@ -164,9 +165,16 @@ Status SqliteStore::prepare_statements() {
       {&unwatch_serials_,
        "DELETE FROM watched_serials WHERE alert_seq = (SELECT seq FROM messages WHERE message_id = ?1) "
        "AND alert_country = ?2"},
+      // Schema 11: new keys go to the small request_keys_recent, folded
+      // into request_keys in key order at a commit (request_keys.cpp).
       {&insert_request_key_,
-       "INSERT OR IGNORE INTO request_keys (requester_country, key, submitted_at_ms, request_seq) "
+       "INSERT OR IGNORE INTO request_keys_recent (requester_country, key, submitted_at_ms, request_seq) "
        "VALUES (?1, ?2, ?3, ?4)"},
+      {&fold_recent_request_keys_,
+       "INSERT OR IGNORE INTO request_keys (requester_country, key, submitted_at_ms, request_seq) "
+       "SELECT requester_country, key, submitted_at_ms, request_seq FROM request_keys_recent "
+       "ORDER BY requester_country, key, submitted_at_ms, request_seq"},
+      {&clear_recent_request_keys_, "DELETE FROM request_keys_recent"},
       // Newest first; open while any requested state's row is neither closed nor withdrawn.
       {&open_requests_with_key_,
        "SELECT m.message_id, k.submitted_at_ms, k.request_seq FROM request_keys AS k "
@@ -175,8 +183,17 @@ Status SqliteStore::prepare_statements() {
        "AND m.message_id <> ?5 AND EXISTS (SELECT 1 FROM lifecycle AS l WHERE l.request_seq = k.request_seq "
        "AND l.state NOT IN ('closed', 'withdrawn')) "
        "ORDER BY k.submitted_at_ms DESC, k.request_seq DESC LIMIT ?6"},
+      {&open_recent_requests_with_key_,
+       "SELECT m.message_id, k.submitted_at_ms, k.request_seq FROM request_keys_recent AS k "
+       "JOIN messages AS m ON m.seq = k.request_seq "
+       "WHERE k.requester_country = ?1 AND k.key = ?2 AND k.submitted_at_ms BETWEEN ?3 AND ?4 "
+       "AND m.message_id <> ?5 AND EXISTS (SELECT 1 FROM lifecycle AS l WHERE l.request_seq = k.request_seq "
+       "AND l.state NOT IN ('closed', 'withdrawn')) "
+       "ORDER BY k.submitted_at_ms DESC, k.request_seq DESC LIMIT ?6"},
       {&delete_request_keys_,
        "DELETE FROM request_keys WHERE request_seq = (SELECT seq FROM messages WHERE message_id = ?1)"},
+      {&delete_recent_request_keys_,
+       "DELETE FROM request_keys_recent WHERE request_seq = (SELECT seq FROM messages WHERE message_id = ?1)"},
       {&match_serial_,
        "SELECT m.message_id, w.alert_country FROM watched_serials AS w JOIN messages AS m ON m.seq = w.alert_seq "
        // The serial itself (a single serial's row has no ends), or a range

@@ -385,7 +385,7 @@ int seal_and_send(const GlobalOptions& global, const Profile& profile, Identity 
                              {tr(N_("log index")), std::to_string(receipt->log_index)},
                              {tr(N_("receipt by")), receipt->broker.str()}});
     std::cout << text.tr(N_("next:")) << " "
-              << fill_values(text.tr(N_("follow it with `fpx trace status {1}`")), {receipt->message_id.hex().substr(0, 12)})
+              << fill_values(text.tr(N_("follow it with `fpx trace status {1}`")), {receipt->message_id.hex().substr(2 * MessageId::kSize - 12)})
               << "\n";
   }
   if (receipt->open_request) {

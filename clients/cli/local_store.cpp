@@ -120,7 +120,13 @@ Result<MessageId> resolve_message_id(std::string_view id_or_prefix, const std::v
     std::error_code error;
     for (std::filesystem::directory_iterator it(folder, error), end; !error && it != end; it.increment(error)) {
       const auto name = it->path().filename().string();
-      if (it->path().extension() == kEnvelopeExtension && name.rfind(prefix, 0) == 0) matches.insert(it->path().stem().string());
+      if (it->path().extension() != kEnvelopeExtension) continue;
+      // A prefix, or a suffix: the reference sealer's ids are time-ordered
+      // (PROTOCOL.md §5.3), so ids sealed close together share their first
+      // characters and their last ones tell them apart.
+      const std::string stem = it->path().stem().string();
+      const bool ends_with = stem.size() >= prefix.size() && stem.compare(stem.size() - prefix.size(), prefix.size(), prefix) == 0;
+      if (name.rfind(prefix, 0) == 0 || ends_with) matches.insert(stem);
     }
   }
   if (matches.empty()) {

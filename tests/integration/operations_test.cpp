@@ -481,11 +481,16 @@ TEST_CASE("the audit export filters by participant and decision and time in CSV 
     return nlohmann::json::parse(exported.out);
   };
   auto accepted = rows_of({"--participant", "sn.police-judiciaire", "--decision", "accepted"});
-  REQUIRE(!accepted.empty());
+  REQUIRE(accepted.size() == 1);
   for (const auto& row : accepted) {
     CHECK(row["outcome"] == "accepted");
     CHECK(row["principal"] == "sn.police-judiciaire");
   }
+  // The acceptance is read from its messages row (schema 11): no audit id.
+  CHECK(accepted[0]["message_id"] == id.hex());
+  CHECK(accepted[0]["stage"] == "persist");
+  CHECK(accepted[0]["id"].is_null());
+  CHECK_THAT(accepted[0]["detail"].get<std::string>(), Catch::Contains(" accepted for "));
   auto reused = rows_of({"--decision", "id_reused"});
   REQUIRE(reused.size() == 1);
   CHECK(reused[0]["message_id"] == test::message_id_of(request).hex());

@@ -236,7 +236,11 @@ std::vector<AuditRecord> BrokerProcess::audit() const {
   REQUIRE(sqlite3_open_v2(database_.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
   sqlite3_busy_timeout(db, 5000);
   sqlite3_stmt* statement = nullptr;
-  REQUIRE(sqlite3_prepare_v2(db, "SELECT principal, hex(message_id), stage, outcome, detail FROM audit ORDER BY id",
+  // audit_trail: the audit rows and, since schema 11, the acceptances kept
+  // on their messages rows (what fpx-admin audit export reads).
+  REQUIRE(sqlite3_prepare_v2(db,
+                             "SELECT principal, hex(message_id), stage, outcome, detail FROM audit_trail "
+                             "ORDER BY at_ms, id IS NULL, id, message_id",
                              -1, &statement, nullptr) == SQLITE_OK);
   std::vector<AuditRecord> rows;
   auto text = [&](int column) {

@@ -43,6 +43,16 @@ struct CommitmentPart {
   std::string fact;  // stats::kFact*
 };
 
+// Who stored a message: a participant's submission, whose messages row is
+// its acceptance's audit record where the store says so (Store::
+// acceptance_record), or a notice the broker issued itself (audited apart).
+enum class MessageOrigin { submission, broker_notice };
+
+// Where an ordinary acceptance is on record (issue 15): an audit row of its
+// own, or the message's row (sender, officer, stored time, id, type and
+// recipient count), read back with the audit rows by `fpx-admin audit export`.
+enum class AcceptanceRecord { audit_row, message_row };
+
 struct NewMessage {
   MessageId id;
   Sha256Digest signed_sha256{};  // SHA-256 of header bytes || body bytes: what the signature binds
@@ -56,6 +66,8 @@ struct NewMessage {
   std::int64_t hold_until_ms = 0;         // undelivered past this: dead letter
   Bytes log_leaf_data;                    // transparency-log leaf over the parts (process_statistics.hpp)
   std::vector<CommitmentPart> log_parts;  // kept sealed, for a reveal after the embargo
+  std::string officer;                    // the signer certificate's officer; "" when the participant signed
+  MessageOrigin origin = MessageOrigin::submission;
 };
 
 struct StoredMessage {
@@ -270,6 +282,9 @@ class Store {
   // Message, one delivery row per recipient (state stored) and its
   // transparency-log leaf, all in the current transaction.
   virtual Result<InsertedMessage> insert_message(const NewMessage& message, std::int64_t stored_at_ms) = 0;
+  // message_row: insert_message of a submission already records its
+  // acceptance, and the broker writes no audit row for it (SQLite, schema 11).
+  virtual AcceptanceRecord acceptance_record() const { return AcceptanceRecord::audit_row; }
   // ---- receipt groups (broker/receipt_group.cpp, docs/PROTOCOL.md section 6) ----
   // One signed group per batch transaction, and per receipted message its
   // group and leaf; written once, just before the batch commits.

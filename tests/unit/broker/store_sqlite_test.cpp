@@ -155,6 +155,11 @@ void undo_serial_ranges(RawConnection& raw) {
   // Schema 10 came after 9: a store older than 9 has no duplicate-request keys either.
   raw.exec("DROP TABLE request_keys");
   raw.exec("DROP TABLE request_keys_backfill");
+  // Nor schema 11's acceptance on the messages row and recent keys.
+  raw.exec("DROP TABLE request_keys_recent");
+  raw.exec("DROP VIEW audit_trail");
+  raw.exec("ALTER TABLE messages DROP COLUMN officer");
+  raw.exec("ALTER TABLE messages DROP COLUMN accepted_for");
 }
 
 // A VFS that forwards everything to the default one and counts fsyncs of
@@ -620,13 +625,13 @@ TEST_CASE("A store file with a newer schema version is refused") {
   { open_store(path); }
   {
     RawConnection raw(path);
-    CHECK(raw.text("PRAGMA user_version") == "10");
-    raw.exec("PRAGMA user_version = 11");
+    CHECK(raw.text("PRAGMA user_version") == "11");
+    raw.exec("PRAGMA user_version = 12");
   }
   const auto opened = open_sqlite_store(path);
   REQUIRE_FALSE(opened.ok());
   CHECK(opened.error().code == ErrorCode::io_error);
-  CHECK_THAT(opened.error().message, Catch::Contains("schema version 11") && Catch::Contains("newer"));
+  CHECK_THAT(opened.error().message, Catch::Contains("schema version 12") && Catch::Contains("newer"));
 }
 
 namespace {
@@ -756,7 +761,7 @@ TEST_CASE("A version 1 store gets its log nodes on opening") {
     check_log_matches(*store, reference);
   }
   RawConnection raw(path);
-  CHECK(raw.text("PRAGMA user_version") == "10");
+  CHECK(raw.text("PRAGMA user_version") == "11");
 }
 
 TEST_CASE("An SQLite file that is not an FPX store is refused") {
@@ -991,7 +996,7 @@ TEST_CASE("A version 3 store keeps its single commitments as part 0 of each leaf
   CHECK(must(store->commitment_part_hashes(leaf_index)) == std::vector<Sha256Digest>{part_hash});
   CHECK(must(store->last_statistics_period("day")) == std::nullopt);
   RawConnection raw(path);
-  CHECK(raw.text("PRAGMA user_version") == "10");
+  CHECK(raw.text("PRAGMA user_version") == "11");
   // Statistics start at the upgrade: earlier leaves have no facts to reveal.
   CHECK(std::stoll(raw.text("SELECT since_ms FROM statistics_since")) > 1'700'000'000'000LL);
 }
@@ -1140,7 +1145,7 @@ TEST_CASE("A version 5 store written by the previous broker migrates in place to
   auto store = open_store(path);
   {
     RawConnection raw(path);
-    CHECK(raw.text("PRAGMA user_version") == "10");
+    CHECK(raw.text("PRAGMA user_version") == "11");
     CHECK(raw.text("SELECT COUNT(*) FROM sqlite_schema WHERE sql LIKE '%AUTOINCREMENT%'") == "0");
     CHECK(raw.text("SELECT COUNT(*) FROM sqlite_schema WHERE name = 'log_commitment_parts'") == "0");
     CHECK(raw.count("messages") == kFixtureMessages);
@@ -1254,7 +1259,7 @@ TEST_CASE("A version 6 store gains receipt groups and drops the receipt column o
     CHECK(must(store->find_message(message_id(1))).has_value());
   }
   RawConnection raw(path);
-  CHECK(raw.text("PRAGMA user_version") == "10");
+  CHECK(raw.text("PRAGMA user_version") == "11");
   CHECK(raw.text("SELECT COUNT(*) FROM pragma_table_info('messages') WHERE name = 'receipt'") == "0");
   // Schema 8 (issue 12 item 5): the early warnings' table, empty.
   CHECK(raw.count("warnings") == 0);
@@ -1264,4 +1269,155 @@ TEST_CASE("A version 6 store gains receipt groups and drops the receipt column o
   // Schema 10: duplicate-request keys, marked for the broker's one backfill.
   CHECK(raw.count("request_keys") == 0);
   CHECK(raw.text("SELECT pending FROM request_keys_backfill") == "1");
+  // Schema 11: a row stored before it is not its own acceptance record (its
+  // audit row, written then, is), so audit_trail does not count it twice.
+  CHECK(raw.text("SELECT COUNT(*) FROM messages WHERE accepted_for IS NULL AND officer IS NULL") == "1");
+  CHECK(raw.text("SELECT COUNT(*) FROM audit_trail WHERE outcome = 'accepted'") == "0");
+}
+
+TEST_CASE("A submission's message row is its acceptance's audit record and a broker notice's is not") {
+  test::TempDir dir;
+  auto store = open_store(dir.path() / "store.db");
+  CHECK(store->acceptance_record() == AcceptanceRecord::message_row);
+  auto by_officer = make_message(1, {"gh.focal-point", "ng.focal-point"});
+  by_officer.officer = "amadou";
+  auto notice = make_message(2, {"gh.focal-point"});
+  notice.origin = MessageOrigin::broker_notice;
+  auto plain = make_message(3, {"ng.focal-point"});
+  insert_committed(*store, by_officer);
+  insert_committed(*store, notice);
+  insert_committed(*store, plain);
+  require_ok(store->begin());
+  require_ok(store->append_audit({kNowMs + 1, "gh.focal-point", message_id(1), "open", ErrorCode::bad_signature, "x"}));
+  require_ok(store->commit());
+  // No audit row of its own: the audit table holds only the refusal.
+  const auto rows = must(store->audit_rows(0, 10));
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].outcome == ErrorCode::bad_signature);
+
+  RawConnection raw(dir.path() / "store.db");
+  CHECK(raw.text("SELECT group_concat(principal || ' ' || hex(message_id) || ' ' || stage || ' ' || outcome || ' ' || "
+                 "detail || ' ' || (at_ms = " + std::to_string(kNowMs) + "), '|') FROM (SELECT * FROM audit_trail "
+                 "WHERE outcome = 'accepted' ORDER BY message_id)") ==
+        by_officer.sender.str() + "/amadou " + message_id(1).hex() + " persist accepted " + by_officer.type +
+            " accepted for 2 recipient(s); signed by officer amadou 1|" + plain.sender.str() + " " +
+            message_id(3).hex() + " persist accepted " + plain.type + " accepted for 1 recipient(s) 1");
+  CHECK(raw.text("SELECT COUNT(*) FROM audit_trail") == "3");
+}
+
+TEST_CASE("A new store uses 8 KiB pages and an existing file keeps its own") {
+  test::TempDir dir;
+  { open_store(dir.path() / "new.db"); }
+  CHECK(RawConnection(dir.path() / "new.db").text("PRAGMA page_size") == "8192");
+  {
+    // A file already in WAL mode with 4 KiB pages (as every store before schema 11).
+    RawConnection raw(dir.path() / "old.db");
+    raw.exec("PRAGMA page_size = 4096");
+    raw.exec("PRAGMA journal_mode = WAL");
+    raw.exec("CREATE TABLE t (x); DROP TABLE t");
+  }
+  for (const char* name : {"old.db", "old.db-wal", "old.db-shm"}) {
+    if (fs::exists(dir.path() / name)) fs::permissions(dir.path() / name, fs::perms::owner_read | fs::perms::owner_write);
+  }
+  { open_store(dir.path() / "old.db"); }
+  CHECK(RawConnection(dir.path() / "old.db").text("PRAGMA page_size") == "4096");
+}
+
+TEST_CASE("Duplicate-request keys are found the same before and after a commit folds them into request_keys") {
+  test::TempDir dir;
+  auto store = open_store(dir.path() / "store.db");
+  insert_committed(*store, make_message(1, {"gh.focal-point"}));
+  insert_committed(*store, make_message(2, {"gh.focal-point"}));
+  const auto lifecycle = [](std::uint8_t n) {
+    LifecycleRow row;
+    row.request_id = message_id(n);
+    row.requested_country = CountryCode("GH");
+    row.requester = ParticipantId("sn.focal-point");
+    row.requester_country = CountryCode("SN");
+    row.priority = "routine";
+    row.state = "submitted";
+    row.submitted_at_ms = kNowMs;
+    row.ack_due_ms = kNowMs + 1000;
+    row.response_due_ms = kNowMs + 5000;
+    row.updated_at_ms = kNowMs;
+    return row;
+  };
+  RequestKey shared{};
+  shared.fill(0xaa);
+  const auto found = [&] {
+    std::vector<MessageId> out;
+    for (const auto& row : must(store->open_requests_with_keys(CountryCode("SN"), std::vector<RequestKey>{shared},
+                                                               kNowMs - 1, kNowMs + 10, message_id(9), 10))) {
+      out.push_back(row.request_id);
+    }
+    return out;
+  };
+  RawConnection raw(dir.path() / "store.db");
+  require_ok(store->begin());
+  require_ok(store->insert_lifecycle(lifecycle(1)));
+  require_ok(store->insert_lifecycle(lifecycle(2)));
+  require_ok(store->insert_request_keys(message_id(1), CountryCode("SN"), kNowMs, std::vector<RequestKey>{shared}));
+  require_ok(store->commit());
+  // Below the fold's threshold: the key waits in the small table.
+  CHECK(raw.count("request_keys_recent") == 1);
+  CHECK(raw.count("request_keys") == 0);
+  CHECK(found() == std::vector<MessageId>{message_id(1)});
+
+  // Request 2 brings enough other keys for the commit to fold them all.
+  std::vector<RequestKey> many(1100);
+  for (std::size_t i = 0; i < many.size(); ++i) {
+    many[i].fill(0);
+    many[i][0] = static_cast<std::uint8_t>(i >> 8);
+    many[i][1] = static_cast<std::uint8_t>(i);
+  }
+  many.push_back(shared);
+  require_ok(store->begin());
+  require_ok(store->insert_request_keys(message_id(2), CountryCode("SN"), kNowMs + 1, many));
+  require_ok(store->commit());
+  CHECK(raw.count("request_keys_recent") == 0);
+  CHECK(raw.count("request_keys") == 1102);
+  CHECK(found() == std::vector<MessageId>{message_id(2), message_id(1)});
+
+  // The same key registered again (as a backfill would) is in both tables
+  // for a while: found once, and deleted from both.
+  require_ok(store->begin());
+  require_ok(store->insert_request_keys(message_id(1), CountryCode("SN"), kNowMs, std::vector<RequestKey>{shared}));
+  require_ok(store->commit());
+  CHECK(raw.count("request_keys_recent") == 1);
+  CHECK(found() == std::vector<MessageId>{message_id(2), message_id(1)});
+  require_ok(store->begin());
+  require_ok(store->delete_request_keys(message_id(1)));
+  require_ok(store->commit());
+  CHECK(raw.count("request_keys_recent") == 0);
+  CHECK(found() == std::vector<MessageId>{message_id(2)});
+}
+
+TEST_CASE("A store reopened with recent duplicate-request keys counts them toward the next fold") {
+  test::TempDir dir;
+  {
+    auto store = open_store(dir.path() / "store.db");
+    insert_committed(*store, make_message(1, {"gh.focal-point"}));
+    std::vector<RequestKey> keys(1000);
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      keys[i].fill(1);
+      keys[i][0] = static_cast<std::uint8_t>(i >> 8);
+      keys[i][1] = static_cast<std::uint8_t>(i);
+    }
+    require_ok(store->begin());
+    require_ok(store->insert_request_keys(message_id(1), CountryCode("SN"), kNowMs, keys));
+    require_ok(store->commit());
+  }
+  auto store = open_store(dir.path() / "store.db");
+  RawConnection raw(dir.path() / "store.db");
+  CHECK(raw.count("request_keys_recent") == 1000);
+  std::vector<RequestKey> more(30);
+  for (std::size_t i = 0; i < more.size(); ++i) {
+    more[i].fill(2);
+    more[i][0] = static_cast<std::uint8_t>(i);
+  }
+  require_ok(store->begin());
+  require_ok(store->insert_request_keys(message_id(1), CountryCode("SN"), kNowMs, more));
+  require_ok(store->commit());
+  CHECK(raw.count("request_keys_recent") == 0);
+  CHECK(raw.count("request_keys") == 1030);
 }

@@ -1,11 +1,13 @@
 // seal -> open for every message type, and tampering with any byte.
 #include <algorithm>
 #include <cstring>
+#include <set>
 
 #include <capnp/serialize.h>
 #include <catch2/catch.hpp>
 
 #include "fpx/envelope.hpp"
+#include "fpx/time_ordered_id.hpp"
 #include "fpx/validate.hpp"
 #include "support/sample_messages.hpp"
 #include "support/test_pki.hpp"
@@ -229,4 +231,36 @@ TEST_CASE("an envelope opened again after sealing keeps exactly the received byt
   CHECK(first->message_id == second->message_id);
   CHECK(first->envelope_sha256 == second->envelope_sha256);
   CHECK(first->envelope_sha256 == sha256(sealed));
+}
+
+TEST_CASE("the sealer draws a time-ordered id whose timestamp is the signed createdAt") {
+  TestPki pki({"SN"});
+  auto trust = pki.trust_store();
+  EnvelopeOpener opener(trust);
+  auto signer = pki.issue_identity("sn.focal-point", "SN", Role::focal_point);
+  const std::int64_t earlier_ms = now_ms() - 1000;  // within the fresh certificate's validity
+  auto first = opener.open(test::seal_sample(signer, wire::MessageType::TRACING_REQUEST, earlier_ms));
+  auto second = opener.open(test::seal_sample(signer, wire::MessageType::TRACING_REQUEST, earlier_ms + 1));
+  auto same_ms = opener.open(test::seal_sample(signer, wire::MessageType::TRACING_REQUEST, earlier_ms));
+  REQUIRE(first.ok());
+  REQUIRE(second.ok());
+  REQUIRE(same_ms.ok());
+  const auto& id = first->message_id.bytes;
+  std::int64_t stamped = 0;
+  for (int i = 0; i < 6; ++i) stamped = stamped << 8 | id[static_cast<std::size_t>(i)];
+  CHECK(stamped == earlier_ms);
+  CHECK((id[6] >> 4) == 7);       // RFC 9562 version 7
+  CHECK((id[8] >> 6) == 0b10);    // RFC 9562 variant
+  // A later createdAt sorts after; the same millisecond still gives a new id.
+  CHECK(first->message_id < second->message_id);
+  CHECK(first->message_id != same_ms->message_id);
+}
+
+TEST_CASE("time-ordered ids keep 74 random bits") {
+  std::set<MessageId> drawn;
+  for (int i = 0; i < 1000; ++i) drawn.insert(time_ordered_message_id(1'765'000'000'000));
+  CHECK(drawn.size() == 1000);
+  const MessageId a = time_ordered_message_id(0);
+  CHECK(a.bytes[0] == 0);
+  CHECK(time_ordered_message_id(-5).bytes[5] == 0);
 }
