@@ -445,7 +445,7 @@ CaseCommands::CaseCommands(CLI::App& trace, const GlobalOptions& global) : globa
     command->add_option("--lang", language_, N_("fr or en (default: the profile's [user] language, else LANG)"));
   };
   show_ = trace.add_subcommand("show", N_("a case, readable: the request and its whole thread, codes in words"));
-  show_->add_option("ID", show_id_, N_("the request's message id, or a unique prefix"))->required();
+  show_->add_option("ID", show_id_, N_("the request's message id, or a unique prefix or suffix"))->required();
   add_lang(show_);
 
   owed_ = trace.add_subcommand("owed", N_("what we owe: open requests to answer, overdue and urgent first"));
@@ -453,7 +453,7 @@ CaseCommands::CaseCommands(CLI::App& trace, const GlobalOptions& global) : globa
 
   forward_command_ = trace.add_subcommand(
       "forward", N_("pass a received request on to another state (refused by the broker for an H2 request)"));
-  forward_command_->add_option("ID", forward_.id, N_("the request's message id, or a unique prefix"))->required();
+  forward_command_->add_option("ID", forward_.id, N_("the request's message id, or a unique prefix or suffix"))->required();
   forward_command_->add_option("--to", forward_.to_country, N_("the state to forward to, ISO code, e.g. BF"))->required();
   forward_command_->add_option("--reason", forward_.reason, N_("why that state (required)"))->required();
   forward_command_->add_flag("--dry-run", forward_.dry_run, N_("validate and show, send nothing"));
@@ -461,7 +461,7 @@ CaseCommands::CaseCommands(CLI::App& trace, const GlobalOptions& global) : globa
 
   supply_command_ = trace.add_subcommand(
       "supply", N_("information supplied: answer \"more information needed\" on a request you sent"));
-  supply_command_->add_option("ID", supply_.id, N_("the request's message id, or a unique prefix"))->required();
+  supply_command_->add_option("ID", supply_.id, N_("the request's message id, or a unique prefix or suffix"))->required();
   supply_command_->add_option("--field", supply_.fields,
                               N_("a supplied field as PATH=VALUE, the path as the acknowledgement listed it "
                               "(e.g. firearms[0].calibre=7.62x39mm); repeatable"));
@@ -470,13 +470,13 @@ CaseCommands::CaseCommands(CLI::App& trace, const GlobalOptions& global) : globa
   add_lang(supply_command_);
 
   withdraw_command_ = trace.add_subcommand("withdraw", N_("withdraw a request you sent (it is no longer needed)"));
-  withdraw_command_->add_option("ID", withdraw_.id, N_("the request's message id, or a unique prefix"))->required();
+  withdraw_command_->add_option("ID", withdraw_.id, N_("the request's message id, or a unique prefix or suffix"))->required();
   withdraw_command_->add_option("--reason", withdraw_.reason, N_("why (required)"))->required();
   withdraw_command_->add_flag("--dry-run", withdraw_.dry_run, N_("validate and show, send nothing"));
   add_lang(withdraw_command_);
 
   close_command_ = trace.add_subcommand("close", N_("close a request you sent, once answered"));
-  close_command_->add_option("ID", close_.id, N_("the request's message id, or a unique prefix"))->required();
+  close_command_->add_option("ID", close_.id, N_("the request's message id, or a unique prefix or suffix"))->required();
   close_command_->add_option("--reason", close_.reason, N_("e.g. answer received (required)"))->required();
   close_command_->add_flag("--dry-run", close_.dry_run, N_("validate and show, send nothing"));
   add_lang(close_command_);
@@ -496,7 +496,7 @@ CaseCommands::CaseCommands(CLI::App& trace, const GlobalOptions& global) : globa
   // Issue 17: one attachment of a saved message, checked against its signed hash.
   attachment_command_ = trace.add_subcommand(
       "attachment", N_("save an attachment of a saved message, after checking it against the SHA-256 its sender signed"));
-  attachment_command_->add_option("ID", attachment_.id, N_("the message's id, or a unique prefix"))->required();
+  attachment_command_->add_option("ID", attachment_.id, N_("the message's id, or a unique prefix or suffix"))->required();
   attachment_command_->add_option("N", attachment_.number, N_("which attachment, from 1, as `fpx trace show` lists them"))
       ->required();
   attachment_command_->add_option("--out", attachment_.out,

@@ -188,7 +188,7 @@ CsoCommands::CsoCommands(CLI::App& app, const GlobalOptions& global) : global_(g
   warning->require_subcommand(1);
   ack_command_ = warning->add_subcommand(
       "ack", N_("acknowledge a received early warning (on the warning clock: clocks.warning_acknowledge)"));
-  ack_command_->add_option("ID", ack_.id, N_("the warning's message id, or a unique prefix (from `fpx inbox`)"))
+  ack_command_->add_option("ID", ack_.id, N_("the warning's message id, or a unique prefix or suffix (from `fpx inbox`)"))
       ->required();
   ack_command_->add_option("--note", ack_.note, N_("a word back to the organisation"));
   ack_command_->add_flag("--dry-run", ack_.dry_run, N_("validate and show, send nothing"));

@@ -31,7 +31,7 @@ int run_log_prove(const GlobalOptions& global, const LogProveOptions& options) {
   auto profile = load_profile(global.profile);
   if (!profile) return report_failure(global, kExitUsage, profile.error());
 
-  // The message: a saved envelope file, or an id (or prefix) of sent/.
+  // The message: a saved envelope file, or an id (or a prefix or suffix) of sent/.
   std::filesystem::path envelope_file;
   std::error_code exists_error;
   if (std::filesystem::is_regular_file(options.message, exists_error)) {

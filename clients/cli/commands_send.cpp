@@ -3,6 +3,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "fpx/time_ordered_id.hpp"
 #include "fpx/validate.hpp"
 #include "local_store.hpp"
 #include "outgoing.hpp"
@@ -385,7 +386,7 @@ int seal_and_send(const GlobalOptions& global, const Profile& profile, Identity 
                              {tr(N_("log index")), std::to_string(receipt->log_index)},
                              {tr(N_("receipt by")), receipt->broker.str()}});
     std::cout << text.tr(N_("next:")) << " "
-              << fill_values(text.tr(N_("follow it with `fpx trace status {1}`")), {receipt->message_id.hex().substr(2 * MessageId::kSize - 12)})
+              << fill_values(text.tr(N_("follow it with `fpx trace status {1}`")), {short_message_id(receipt->message_id)})
               << "\n";
   }
   if (receipt->open_request) {

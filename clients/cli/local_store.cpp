@@ -105,7 +105,7 @@ Result<MessageId> resolve_message_id(std::string_view id_or_prefix, const std::v
   });
   if (!hex || prefix.size() > 2 * MessageId::kSize) {
     return make_error(ErrorCode::invalid_argument,
-                      fill_values(text.tr(N_("'{1}' is not a message id: give the hex id (or a unique prefix) that "
+                      fill_values(text.tr(N_("'{1}' is not a message id: give the hex id (or a unique prefix or suffix) that "
                                              "`fpx inbox` printed")),
                                   {std::string(id_or_prefix)}));
   }

@@ -83,7 +83,7 @@ int run(int argc, char** argv) {
 
   AckOptions ack_options;
   auto* ack = trace->add_subcommand("ack", N_("acknowledge a received tracing request (ITI: within a reasonable time)"));
-  ack->add_option("ID", ack_options.id, N_("the request's message id, or a unique prefix (from `fpx inbox`)"))->required();
+  ack->add_option("ID", ack_options.id, N_("the request's message id, or a unique prefix or suffix (from `fpx inbox`)"))->required();
   auto* ack_status = ack->add_option("--status", ack_options.status,
                                      N_("accepted, needs-information, rejected-as-malformed or forwarded"))
                          ->capture_default_str();
@@ -99,7 +99,7 @@ int run(int argc, char** argv) {
 
   RespondOptions respond_options;
   auto* respond = trace->add_subcommand("respond", N_("answer a received tracing request (interim or final)"));
-  respond->add_option("ID", respond_options.id, N_("the request's message id, or a unique prefix"))->required();
+  respond->add_option("ID", respond_options.id, N_("the request's message id, or a unique prefix or suffix"))->required();
   auto* outcome = respond->add_option("--outcome", respond_options.outcome,
                                       N_("point-of-diversion-established, last-legal-holder-identified, partial-chain, "
                                       "no-record, not-made-or-imported-here, records-too-old, "
@@ -134,7 +134,7 @@ int run(int argc, char** argv) {
 
   StatusOptions status_options;
   auto* status = trace->add_subcommand("status", N_("where a message you sent stands, per recipient"));
-  status->add_option("ID", status_options.id, N_("message id, or a unique prefix of one you sent or received"))->required();
+  status->add_option("ID", status_options.id, N_("message id, or a unique prefix or suffix of one you sent or received"))->required();
   status->add_option("--lang", global.language, N_("fr or en (default: the profile's [user] language, else LANG)"));
 
   // --- inbox -----------------------------------------------------------------
@@ -196,7 +196,7 @@ int run(int argc, char** argv) {
   auto* log_prove = log->add_subcommand(
       "prove", N_("participants: prove that a message you sent is in the log everyone sees (its leaf, opened, and its "
                "inclusion in the latest signed checkpoint)"));
-  log_prove->add_option("message", log_prove_options.message, N_("the message's id (or prefix) in sent/, or a saved .fpx file"))
+  log_prove->add_option("message", log_prove_options.message, N_("the message's id (or a prefix or suffix) in sent/, or a saved .fpx file"))
       ->required();
 
   // Issue 12: fpx statistics check, a focal point recounts its state's published cells (commands_facts.cpp).

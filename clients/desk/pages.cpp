@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "case_search.hpp"
+#include "fpx/time_ordered_id.hpp"
 #include "fpx/attachments.hpp"
 #include "desk_server.hpp"
 #include "fpx/validate.hpp"
@@ -302,7 +303,9 @@ std::string case_link(const Case& item) { return "/case/" + item.request->opened
 
 std::string case_title(const Case& item) {
   const std::string reference = item.request->opened.message.header().getCaseReference().cStr();
-  return reference.empty() ? item.request->opened.message_id.hex().substr(0, 12) : reference;
+  // The id's last 12 characters: its first 12 are the time it was sealed
+  // (time-ordered ids, PROTOCOL §5.3), alike for requests sealed together.
+  return reference.empty() ? short_message_id(item.request->opened.message_id) : reference;
 }
 
 void field_errors(Html& h, const Error* error) {
@@ -887,7 +890,7 @@ std::string case_page(const PageContext& context, const Case& item, const FormRe
       << h.e(opened.signer.participant.country.str()) << ")";
     if (!opened.signer.participant.officer.empty()) h << ", " << h.t(N_("officer")) << " " << h.e(opened.signer.participant.officer);
     h << " · " << date_time(opened.created_at_ms) << " · <code title=\"" << h.t(N_("message id")) << "\">"
-      << opened.message_id.hex().substr(0, 12) << "</code></p>";
+      << short_message_id(opened.message_id) << "</code></p>";
     render_body(h, context.text, *message);
     render_attachments(h, *message);
     h << "</article>";

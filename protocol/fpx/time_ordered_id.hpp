@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "fpx/ids.hpp"
 
@@ -17,5 +18,14 @@ namespace fpx {
 // holder nothing the signed header does not. The broker still accepts any
 // 16 bytes (PROTOCOL.md §5.3).
 MessageId time_ordered_message_id(std::int64_t unix_ms);
+
+// The id as people see it beside a message: its last 12 hex characters
+// (48 random bits). Its first 12 are the time it was sealed, alike for
+// messages sealed together; fpx finds a message by a unique prefix or suffix.
+inline std::string short_message_id(const MessageId& id) {
+  constexpr std::size_t kShownHexChars = 12;
+  const std::string hex = id.hex();
+  return hex.substr(hex.size() - kShownHexChars);
+}
 
 }  // namespace fpx
