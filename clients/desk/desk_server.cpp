@@ -15,6 +15,7 @@
 #include "compose.hpp"
 #include "desk_import.hpp"
 #include "fpx/crypto.hpp"
+#include "fpx/signed_note.hpp"
 #include "pages.hpp"
 
 namespace fpx::desk {
@@ -423,7 +424,7 @@ struct DeskServer::Impl {
   void import_file(const httplib::Request& request, httplib::Response& response) {
     std::size_t text_bytes = 0;
     for (const auto& [key, part] : request.files) {
-      if (key != "csv") text_bytes += key.size() + part.content.size();
+      if (key != "csv" && key != kCheckedCsvField) text_bytes += key.size() + part.content.size();
     }
     if (text_bytes > kMaxRequestBodyBytes) {
       response.set_header("Connection", "close");
@@ -454,7 +455,21 @@ struct DeskServer::Impl {
       std::atomic<std::size_t>& running;
       ~Release() { running.fetch_sub(1); }
     } release{imports_running};
-    const auto reply = import_csv(context(*expected), session, part("csv"),
+    // The confirmation carries the checked file back as base64, byte for
+    // byte (pages.cpp, import_confirmation); an upload carries it as a file.
+    std::string csv = part("csv");
+    if (request.has_file(kCheckedCsvField)) {
+      auto decoded = note_base64_decode(part(kCheckedCsvField));
+      if (!decoded || request.has_file("csv")) {
+        refuse_import(request, response, 422,
+                      make_error(ErrorCode::malformed,
+                                 std::string(text.tr(N_("The checked file came back damaged, so nothing was sent: "
+                                                        "choose the file again and check it again.")))));
+        return;
+      }
+      csv.assign(decoded->begin(), decoded->end());
+    }
+    const auto reply = import_csv(context(*expected), session, csv,
                                   part("action") == "send" ? ImportAction::send : ImportAction::check,
                                   part("force") == "1" ? cli::ImportDuplicates::send_anyway : cli::ImportDuplicates::refuse);
     html(response, reply.status, reply.page);
