@@ -105,6 +105,28 @@ std::size_t multipart_text_bytes(const httplib::Request& request) {
 // execute script nor be read as HTML.
 constexpr const char* kAttachmentSecurityPolicy = "default-src 'none'; sandbox";
 
+// The checked file the import's confirmation carries back as base64
+// (pages.cpp, kCheckedCsvField), decoded with the project's one base64
+// codec in pieces: one call of it takes at most a signed note's size
+// (kMaxSignedNoteBytes), the file up to kMaxImportBase64Bytes. Strict as
+// that codec: the one canonical encoding, padding only at the very end.
+std::optional<std::string> decode_checked_csv(std::string_view text) {
+  constexpr std::size_t kPieceChars = 48 * 1024;  // whole groups of 4, under kMaxSignedNoteBytes
+  static_assert(kPieceChars % 4 == 0 && kPieceChars <= kMaxSignedNoteBytes);
+  if (text.empty() || text.size() % 4 != 0 || text.size() > kMaxImportBase64Bytes) return std::nullopt;
+  if (const auto padding = text.find('='); padding != std::string_view::npos && padding < text.size() - 2) {
+    return std::nullopt;
+  }
+  std::string csv;
+  csv.reserve(text.size() / 4 * 3);
+  for (std::size_t at = 0; at < text.size(); at += kPieceChars) {
+    auto piece = note_base64_decode(text.substr(at, kPieceChars));
+    if (!piece) return std::nullopt;
+    csv.append(piece->begin(), piece->end());
+  }
+  return csv;
+}
+
 }  // namespace
 
 struct DeskServer::Impl {
@@ -459,7 +481,7 @@ struct DeskServer::Impl {
     // byte (pages.cpp, import_confirmation); an upload carries it as a file.
     std::string csv = part("csv");
     if (request.has_file(kCheckedCsvField)) {
-      auto decoded = note_base64_decode(part(kCheckedCsvField));
+      auto decoded = decode_checked_csv(part(kCheckedCsvField));
       if (!decoded || request.has_file("csv")) {
         refuse_import(request, response, 422,
                       make_error(ErrorCode::malformed,
@@ -467,7 +489,7 @@ struct DeskServer::Impl {
                                                         "choose the file again and check it again.")))));
         return;
       }
-      csv.assign(decoded->begin(), decoded->end());
+      csv = std::move(*decoded);
     }
     const auto reply = import_csv(context(*expected), session, csv,
                                   part("action") == "send" ? ImportAction::send : ImportAction::check,
