@@ -85,9 +85,9 @@ void Admission::refuse_unreadable(const std::string& routing_id, const std::stri
   }
 }
 
-bool Admission::drop_if_muted(GuardedEndpoint endpoint, const std::string& routing_id, const char* stage) {
+bool Admission::drop_if_muted(GuardedEndpoint endpoint, const std::string& connection, const char* stage) {
   const std::int64_t now_ms = clock_.now_ms();
-  const std::string* principal = guard(endpoint).muted(routing_id, now_ms);
+  const std::string* principal = guard(endpoint).muted(connection, now_ms);
   if (principal == nullptr) return false;
   // Counted like every refusal (a summary row a second), never answered,
   // never decoded: a muted flood costs a receive and a map lookup per frame.
@@ -100,7 +100,31 @@ bool Admission::drop_if_muted(GuardedEndpoint endpoint, const std::string& routi
   return true;
 }
 
+Status Admission::admit_connection(GuardedEndpoint endpoint, const std::string& routing_id, const std::string& key,
+                                   const std::string& principal, const ConnectionCap::StillThere& still_there) {
+  ConnectionCap& cap = connection_cap(endpoint);
+  switch (cap.admit(routing_id, key, clock_.now_ms(), still_there)) {
+    case ConnectionVerdict::admitted: return {};
+    case ConnectionVerdict::over_key_cap:
+      return make_error(ErrorCode::unavailable,
+                        "this connection is not served: the certificate of " + principal + " (its CURVE key) holds " +
+                            std::to_string(cap.per_key()) +
+                            " live connections at this endpoint already, the most one key may hold. Close the ones "
+                            "you do not use (another fpx command or desk with the same certificate still running), "
+                            "then connect again; a closed connection frees its place at once");
+    case ConnectionVerdict::over_table:
+      return make_error(ErrorCode::unavailable,
+                        "this connection is not served: the broker holds " + std::to_string(kMaxTrackedConnections) +
+                            " connections at this endpoint, the most it tracks. Connect again in a few minutes, and "
+                            "tell the exchange's operator if it lasts");
+  }
+  return {};
+}
+
 void Admission::report_summaries(std::int64_t ended_by_ms) {
+  // Connections silent for kConnectionIdleMs leave the per-key tables.
+  participants_cap_.forget_idle(ended_by_ms);
+  observers_cap_.forget_idle(ended_by_ms);
   for (const GuardedEndpoint endpoint : {GuardedEndpoint::participants, GuardedEndpoint::observers}) {
     const char* stage = endpoint == GuardedEndpoint::participants ? "accept" : "observer";
     for (const auto& ended : guard(endpoint).take_ended(ended_by_ms)) {

@@ -91,11 +91,24 @@ class Admission {
   // connection's reply bucket holds tokens, counted beyond, and the
   // connection muted when it keeps at it (ConnectionGuard).
   void refuse_unreadable(const std::string& routing_id, const std::string& principal, const Error& error);
-  // Whether a frame of `routing_id` arrives on a muted connection: then it
-  // is counted (tally, rate_limited) and must be dropped unread.
-  bool drop_if_muted(GuardedEndpoint endpoint, const std::string& routing_id, const char* stage);
+  // Whether a frame of `connection` (a routing id; on the observers
+  // endpoint the observer's User-Id: ConnectionGuard) arrives while it is
+  // muted: then it is counted (tally, rate_limited) and must be dropped unread.
+  bool drop_if_muted(GuardedEndpoint endpoint, const std::string& connection, const char* stage);
   ConnectionGuard& guard(GuardedEndpoint endpoint) {
     return endpoint == GuardedEndpoint::participants ? participants_guard_ : observers_guard_;
+  }
+
+  // Issue 14, after review: whether connection `routing_id` of CURVE key
+  // `key` (its 32 bytes) may be served, from its first frame on: ok while
+  // the key holds fewer live connections on `endpoint` than its cap
+  // (kMaxConnectionsPerParticipantKey, kMaxConnectionsPerObserverKey);
+  // `unavailable` saying what to do otherwise, for the caller to answer and
+  // audit through the refusal tally (refuse(), refuse_observer()).
+  Status admit_connection(GuardedEndpoint endpoint, const std::string& routing_id, const std::string& key,
+                          const std::string& principal, const ConnectionCap::StillThere& still_there);
+  ConnectionCap& connection_cap(GuardedEndpoint endpoint) {
+    return endpoint == GuardedEndpoint::participants ? participants_cap_ : observers_cap_;
   }
 
   // The observers endpoint shares the token bucket and the tally.
@@ -114,7 +127,9 @@ class Admission {
   DailyQuota daily_quota_;    // limits.quota_bytes_per_day
   RefusalTally refusal_tally_;  // every refusal kind, not only rate_limited
   ConnectionGuard participants_guard_;  // unreadable frames, per participants connection
-  ConnectionGuard observers_guard_;     // undecodable requests, per observers connection
+  ConnectionGuard observers_guard_;     // undecodable requests, per observer (its User-Id)
+  ConnectionCap participants_cap_{kMaxConnectionsPerParticipantKey};  // live connections per CURVE key
+  ConnectionCap observers_cap_{kMaxConnectionsPerObserverKey};
 };
 
 }  // namespace fpx::broker

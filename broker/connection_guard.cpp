@@ -89,4 +89,50 @@ std::vector<ConnectionGuard::EndedMute> ConnectionGuard::take_ended(std::int64_t
   return ended;
 }
 
+ConnectionVerdict ConnectionCap::admit(const std::string& routing_id, const std::string& key, std::int64_t now_ms,
+                                       const StillThere& still_there) {
+  if (auto known = connections_.find(routing_id); known != connections_.end()) {
+    if (known->second.key == key) {
+      known->second.last_seen_ms = now_ms;
+      return ConnectionVerdict::admitted;
+    }
+    forget(routing_id);  // routing ids are never reused; were one, it is another connection now
+  }
+  auto found = keys_.find(key);
+  if (found != keys_.end() && found->second.routing_ids.size() >= per_key_) {
+    Key& holder = found->second;
+    if (now_ms - holder.probed_ms < kProbeEveryMs) return ConnectionVerdict::over_key_cap;
+    holder.probed_ms = now_ms;
+    const std::vector<std::string> probed = holder.routing_ids;  // forget() edits the list
+    for (const auto& id : probed) {
+      if (!still_there(id)) forget(id);
+    }
+    found = keys_.find(key);  // forget() erases a key left without connections
+    if (found != keys_.end() && found->second.routing_ids.size() >= per_key_) return ConnectionVerdict::over_key_cap;
+  }
+  if (connections_.size() >= kMaxTrackedConnections) return ConnectionVerdict::over_table;
+  connections_[routing_id] = Connection{key, now_ms};
+  keys_[key].routing_ids.push_back(routing_id);
+  return ConnectionVerdict::admitted;
+}
+
+void ConnectionCap::forget(const std::string& routing_id) {
+  auto found = connections_.find(routing_id);
+  if (found == connections_.end()) return;
+  if (auto key = keys_.find(found->second.key); key != keys_.end()) {
+    auto& ids = key->second.routing_ids;
+    ids.erase(std::remove(ids.begin(), ids.end(), routing_id), ids.end());
+    if (ids.empty()) keys_.erase(key);
+  }
+  connections_.erase(found);
+}
+
+void ConnectionCap::forget_idle(std::int64_t now_ms) {
+  std::vector<std::string> idle;
+  for (const auto& [routing_id, connection] : connections_) {
+    if (now_ms - connection.last_seen_ms >= kConnectionIdleMs) idle.push_back(routing_id);
+  }
+  for (const auto& routing_id : idle) forget(routing_id);
+}
+
 }  // namespace fpx::broker

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -38,6 +39,77 @@ inline constexpr std::int64_t kMuteMs = 10'000;
 // it, unreadable frames of untracked connections are not answered.
 inline constexpr std::size_t kMaxGuardedConnections = 4'096;
 
+// Live connections one CURVE key may hold on the participants endpoint
+// (issue 14, after review). Each connection is a receive queue of up to
+// kParticipantReceiveQueue frames of up to limits.max_message_bytes, a
+// ConnectionGuard entry and session bookkeeping: one enrolled key (a stolen
+// one, or a client in a reconnect loop) opening thousands of connections
+// multiplied all three. A certificate's holder needs one (a reconnect takes
+// its session over) and a few more for an `fpx` command run beside its desk
+// or its inbox job; sessions per participant stay bounded apart from this
+// (kMaxSessionsPerParticipant, one per certificate).
+inline constexpr std::size_t kMaxConnectionsPerParticipantKey = 8;
+// The same on the observers endpoint, per observer key: an observer reads
+// the feed, one connection at a time is enough, and its reply queue
+// (kObserverSendQueue) and request queue are per connection.
+inline constexpr std::size_t kMaxConnectionsPerObserverKey = 4;
+// Connections tracked on one endpoint over all keys: at most the enrolled
+// keys times the cap, and never more than this, so that an enrolment of
+// thousands cannot make the table itself a memory sink. Beyond it a new
+// connection is refused like one over its key's cap.
+inline constexpr std::size_t kMaxTrackedConnections = 65'536;
+// A connection silent for this long is forgotten (the table stays bounded
+// by use, not by history); it is tracked again at its next frame.
+inline constexpr std::int64_t kConnectionIdleMs = 10 * 60'000;
+// A key at its cap has its connections asked "still there?" (a probe frame,
+// which fails at once for a peer that is gone) at most this often: a
+// closed `fpx` command frees its place for the next one, and a flood of
+// frames from refused connections costs at most a key's cap of probes
+// every 250 ms.
+inline constexpr std::int64_t kProbeEveryMs = 250;
+
+enum class ConnectionVerdict {
+  admitted,      // tracked (or already tracked): go on
+  over_key_cap,  // the key holds its cap of live connections already: refuse this one
+  over_table,    // kMaxTrackedConnections reached: refuse this one
+};
+
+// The live connections of each CURVE key on one endpoint. ZeroMQ 4.3
+// (without the draft API) neither tells the broker which connection a ZAP
+// request belongs to nor when one closes, and cannot close one peer of a
+// ROUTER: so a connection counts from its first frame, and a new one over
+// the cap is refused at each of its frames (typed, audited through the
+// refusal tally) before it gets a session, a guard entry or a reply queue
+// the broker fills. Whether a tracked connection is still there is asked
+// only when its key is at the cap (a probe; `StillThere`).
+class ConnectionCap {
+ public:
+  explicit ConnectionCap(std::size_t per_key) : per_key_(per_key) {}
+  // False when the connection is known to be gone (the probe's send failed).
+  using StillThere = std::function<bool(const std::string& routing_id)>;
+  ConnectionVerdict admit(const std::string& routing_id, const std::string& key, std::int64_t now_ms,
+                          const StillThere& still_there);
+  // From the timers: forgets connections silent for kConnectionIdleMs.
+  void forget_idle(std::int64_t now_ms);
+  std::size_t per_key() const { return per_key_; }
+  std::size_t tracked() const { return connections_.size(); }
+
+ private:
+  struct Connection {
+    std::string key;
+    std::int64_t last_seen_ms = 0;
+  };
+  struct Key {
+    std::vector<std::string> routing_ids;  // at most per_key_
+    std::int64_t probed_ms = 0;
+  };
+  void forget(const std::string& routing_id);
+
+  std::size_t per_key_;
+  std::map<std::string, Connection> connections_;  // by ZeroMQ routing id
+  std::map<std::string, Key> keys_;                // by CURVE key (its 32 bytes)
+};
+
 // What to do with one unreadable frame.
 enum class UnreadableVerdict {
   answer,           // refuse it with its typed error, as before
@@ -45,13 +117,18 @@ enum class UnreadableVerdict {
   count_only,       // over the bucket: counted in the refusal tally, not answered
 };
 
+// Keyed by `connection`: the ZeroMQ routing id on the participants endpoint
+// (each connection's own bucket; a key holds at most
+// kMaxConnectionsPerParticipantKey of them), the observer's User-Id on the
+// observers endpoint (issue 14, after review: one bucket and one mute for
+// all connections of an observer, so that opening more multiplies nothing).
 class ConnectionGuard {
  public:
   // The principal of a muted connection (its frame is then dropped unread
   // and counted), or nullptr when the connection is not muted now.
-  const std::string* muted(const std::string& routing_id, std::int64_t now_ms);
-  // One unreadable frame of `routing_id`, sent by `principal`.
-  UnreadableVerdict unreadable(const std::string& routing_id, const std::string& principal, std::int64_t now_ms);
+  const std::string* muted(const std::string& connection, std::int64_t now_ms);
+  // One unreadable frame of `connection`, sent by `principal`.
+  UnreadableVerdict unreadable(const std::string& connection, const std::string& principal, std::int64_t now_ms);
 
   // A mute that ended: who, and how many frames it dropped.
   struct EndedMute {
@@ -74,7 +151,7 @@ class ConnectionGuard {
   };
   void refill(Connection& connection, std::int64_t now_ms) const;
 
-  std::map<std::string, Connection> connections_;  // by ZeroMQ routing id
+  std::map<std::string, Connection> connections_;  // by routing id, or by observer (see above)
   std::vector<EndedMute> ended_;  // mutes found over by unreadable(), for take_ended()
 };
 

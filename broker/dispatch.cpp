@@ -145,6 +145,20 @@ void Broker::Impl::handle_inbound(Inbound& inbound) {
       return;
     }
   }
+  // Issue 14, after review: live connections per CURVE key are capped
+  // (ConnectionCap), from a connection's first frame, before it can get a
+  // session, take one over or hold a guard entry. A connection without the
+  // certificate property is refused below (identify).
+  if (inbound.certificate_key) {
+    const std::string key(inbound.certificate_key->begin(), inbound.certificate_key->end());
+    if (auto admitted = admission.admit_connection(GuardedEndpoint::participants, routing_id, key, user_id,
+                                                   [this](const std::string& id) { return sessions.still_connected(id); });
+        !admitted) {
+      const std::uint64_t request_id = inbound.request && inbound.request->ok() ? (*inbound.request)->request_id : 0;
+      admission.refuse(routing_id, request_id, user_id, std::nullopt, "identify", admitted.error());
+      return;
+    }
+  }
   // Frames the broker cannot read are answered at a bounded rate per
   // connection, and a connection that keeps sending them is muted
   // (ConnectionGuard): a flood of them must not cost a reply each.
@@ -227,7 +241,12 @@ void Broker::Impl::handle_inbound(Inbound& inbound) {
         break;
       }
       case ClientRequest::Kind::ping:
-        after_commit.reply(routing_id, encode_pong(request->request_id), request->request_id);
+        // The pong announces the frame limit (PROTOCOL §2.6): a client then
+        // refuses a bigger message itself instead of sending it into a
+        // connection the transport drops unread. At most 64 MiB (config.cpp).
+        after_commit.reply(routing_id,
+                           encode_pong(request->request_id, static_cast<std::uint32_t>(config.limits.max_message_bytes)),
+                           request->request_id);
         break;
     }
   } catch (const kj::Exception& exception) {

@@ -2,6 +2,7 @@
 // other kind), answered from the store without a transaction. Observers can
 // make the broker store or route nothing.
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 
 #include <kj/exception.h>
@@ -9,6 +10,7 @@
 #include <zmq_addon.hpp>
 
 #include "oversight_publisher.hpp"
+#include "zap_gate.hpp"
 #include "fpx/transparency_log.hpp"
 
 namespace fpx::broker {
@@ -20,6 +22,23 @@ constexpr std::uint32_t kMaxFeedPage = 1000;
 // one): with the observers socket's send queue (socket_setup.cpp) it bounds
 // what one connection that never reads can make the broker hold.
 constexpr std::size_t kMaxFeedPageBytes = 1024 * 1024;
+
+// Whether an observer's connection is still there (ConnectionCap): a probe
+// frame its client ignores, whose send fails at once for a peer that is gone.
+bool still_there(zmq::socket_t& observers, const std::string& routing_id) {
+  const Bytes probe = encode_observer_probe();
+  try {
+    zmq::message_t id(routing_id.data(), routing_id.size());
+    zmq::message_t payload(probe.data(), probe.size());
+    // A full queue (no value) is an observer that is there and not reading.
+    if (observers.send(id, zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
+      (void)observers.send(payload, zmq::send_flags::dontwait);
+    }
+    return true;
+  } catch (const zmq::error_t& error) {
+    return error.num() != EHOSTUNREACH;
+  }
+}
 
 }  // namespace
 
@@ -120,14 +139,14 @@ Bytes OversightPublisher::build_observer_reply(const EnrolledParticipant& observ
       make_error(ErrorCode::unsupported_version, "unknown observer request: this broker speaks observer protocol v1"));
 }
 
-std::optional<Bytes> OversightPublisher::refuse_undecodable(const std::string& routing_id,
-                                                            const std::string& principal, const Error& error) {
+std::optional<Bytes> OversightPublisher::refuse_undecodable(const std::string& principal, const Error& error) {
   // Issue 14: each undecodable request was answered, about 50,000 a second
   // on the loop thread (a victim's p99 18x). Now answered at a bounded rate
-  // per connection, counted beyond, and the connection muted when it keeps
-  // at it (ConnectionGuard).
+  // per observer (all its connections together: the guard is keyed by its
+  // User-Id), counted beyond, and the observer muted when it keeps at it
+  // (ConnectionGuard).
   const std::int64_t now_ms = clock_.read();
-  switch (admission_.guard(GuardedEndpoint::observers).unreadable(routing_id, principal, now_ms)) {
+  switch (admission_.guard(GuardedEndpoint::observers).unreadable(principal, principal, now_ms)) {
     case UnreadableVerdict::answer: return refuse_observer(principal, 0, error);
     case UnreadableVerdict::count_only:
       ++counters_.refused;
@@ -142,10 +161,10 @@ std::optional<Bytes> OversightPublisher::refuse_undecodable(const std::string& r
       ++counters_.rate_limited;
       const Error muted = make_error(
           ErrorCode::rate_limited,
-          "this connection of " + principal + " sent more than " + std::to_string(kMuteAfterUnanswered) +
-              " requests the broker cannot decode (the last: " + error.message + "); its requests are dropped "
-              "unread for " + std::to_string(kMuteMs) + " ms. Fix the client that encodes them, then ask again "
-              "after that time");
+          principal + " sent more than " + std::to_string(kMuteAfterUnanswered) +
+              " requests the broker cannot decode (the last: " + error.message + "); its requests, on every "
+              "connection of it, are dropped unread for " + std::to_string(kMuteMs) +
+              " ms. Fix the client that encodes them, then ask again after that time");
       pending_.audit(audit_entry(now_ms, principal, std::nullopt, "observer", ErrorCode::rate_limited, muted.message));
       return encode_observer_error(0, muted, static_cast<std::uint32_t>(kMuteMs));
     }
@@ -186,20 +205,37 @@ void OversightPublisher::answer_observers(zmq::socket_t& observers) {
     }
     if (frames.size() < 2) continue;
     const std::string routing_id = frames.front().to_string();
-    // A muted connection's frames are dropped unread: not decoded, not answered.
-    if (admission_.drop_if_muted(GuardedEndpoint::observers, routing_id, "observer")) continue;
     auto& payload = frames.back();
     Bytes reply;
     std::string user_id;
     try {
       user_id = payload.gets("User-Id");
+    } catch (const zmq::error_t&) {
+      continue;  // no ZAP User-Id: cannot happen with zap_domain set
+    }
+    // A muted observer's frames are dropped unread: not decoded, not
+    // answered. Issue 14, after review: the guard is the observer's (its
+    // User-Id), not one connection's, so that N connections of one observer
+    // share one reply bucket and one mute instead of multiplying them.
+    if (admission_.drop_if_muted(GuardedEndpoint::observers, user_id, "observer")) continue;
+    try {
       const EnrolledParticipant* observer = enrollment_.by_id(ParticipantId(user_id));
       auto query = decode_observer_request(ByteView(static_cast<const std::uint8_t*>(payload.data()), payload.size()));
-      if (frames.size() != 2 || !query) {
+      // Issue 14, after review: live connections per observer key are
+      // capped (ConnectionCap) before anything else is done for this one.
+      Status admitted = make_error(ErrorCode::revoked, user_id + " connected without a certificate property");
+      if (auto key = z85_decode_key(payload.gets(kCertificateProperty))) {
+        admitted = admission_.admit_connection(GuardedEndpoint::observers, routing_id,
+                                               std::string(key->begin(), key->end()), user_id,
+                                               [&observers](const std::string& id) { return still_there(observers, id); });
+      }
+      if (!admitted) {
+        reply = refuse_observer(user_id, frames.size() == 2 && query ? query->request_id : 0, admitted.error());
+      } else if (frames.size() != 2 || !query) {
         const Error error = frames.size() != 2
                                 ? make_error(ErrorCode::malformed, "send one ObserverRequest per frame")
                                 : query.error();
-        auto unanswered = refuse_undecodable(routing_id, user_id, error);
+        auto unanswered = refuse_undecodable(user_id, error);
         if (!unanswered) continue;  // counted, not answered (ConnectionGuard)
         reply = std::move(*unanswered);
       } else if (observer == nullptr || observer->role != Role::observer) {
@@ -215,7 +251,7 @@ void OversightPublisher::answer_observers(zmq::socket_t& observers) {
                               make_error(ErrorCode::internal, std::string("cannot answer this ObserverRequest: ") +
                                                                   exception.getDescription().cStr()));
     } catch (const zmq::error_t&) {
-      continue;  // no ZAP User-Id: cannot happen with zap_domain set
+      continue;  // no certificate property from ZAP: cannot happen with zap_domain set
     }
     try {
       zmq::message_t id(routing_id.data(), routing_id.size());

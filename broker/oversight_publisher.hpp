@@ -136,9 +136,9 @@ class OversightPublisher {
   // kObserverFramesPerSecond as a token bucket: frames it may still read.
   double observer_frames_ = kObserverFramesBurst;
   std::int64_t observer_frames_updated_ms_ = 0;
-  // An undecodable request: its refusal to send, or none (counted, not answered).
-  std::optional<Bytes> refuse_undecodable(const std::string& routing_id, const std::string& principal,
-                                          const Error& error);
+  // An undecodable request: its refusal to send, or none (counted, not
+  // answered); bounded per observer, all its connections together.
+  std::optional<Bytes> refuse_undecodable(const std::string& principal, const Error& error);
   std::int64_t now_ms() const { return clock_.now_ms(); }
 
   // One checkpoint being cosigned: who has yet to answer, what came back.

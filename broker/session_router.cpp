@@ -8,6 +8,8 @@
 // any officer) confirms it for all and stops every resend, and an officer
 // whose session starts later is first sent what its colleagues confirmed
 // meanwhile (the newest kMaxCatchUpDeliveries still within their hold time).
+#include <cerrno>
+
 #include <spdlog/spdlog.h>
 
 #include "session_router.hpp"
@@ -106,6 +108,23 @@ void SessionRouter::send(const std::string& routing_id, const Bytes& frame) {
     // stay pending in the store for its next session.
     spdlog::debug("send to {}: {}", label(routing_id), error.what());
     drop(routing_id);
+  }
+}
+
+bool SessionRouter::still_connected(const std::string& routing_id) {
+  const Bytes probe = encode_probe();
+  try {
+    zmq::message_t id(routing_id.data(), routing_id.size());
+    zmq::message_t payload(probe.data(), probe.size());
+    // A full queue (EAGAIN, no value) is a peer that is there and not reading.
+    if (router_.send(id, zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
+      (void)router_.send(payload, zmq::send_flags::dontwait);
+    }
+    return true;
+  } catch (const zmq::error_t& error) {
+    if (error.num() != EHOSTUNREACH) return true;
+    drop(routing_id);
+    return false;
   }
 }
 

@@ -76,6 +76,11 @@ class SessionRouter {
   // One frame to a connection, never blocking; a peer that is gone
   // (EHOSTUNREACH) loses its session, its deliveries wait in the store.
   void send(const std::string& routing_id, const Bytes& frame);
+  // Whether a connection is still there: a probe frame (clients ignore it,
+  // PROTOCOL §4.2) whose send fails at once for a peer that is gone, which
+  // then loses its session as in send(). For the cap on connections per
+  // key (ConnectionCap), asked only of a key at its cap.
+  bool still_connected(const std::string& routing_id);
   // Sends the participant's sessions what waits for them, within their windows.
   void push_deliveries(const ParticipantId& participant);
   void resend_overdue();

@@ -187,6 +187,22 @@ struct Client::Impl {
   bool keys_proven_ = false;  // a session of this client got a pong: our keys and the broker key are right
   std::size_t undecodable_frames_ = 0;
   std::string last_undecodable_;
+  // The frame limit the broker in use announced in its pong (0: none, a
+  // broker older than the field); frame_limit() takes the smaller of it and
+  // ClientOptions::max_frame_bytes.
+  std::size_t announced_frame_bytes_ = 0;
+
+  // The largest frame this client sends: a bigger one makes the broker drop
+  // the connection unread, and every resend after it with it.
+  std::size_t frame_limit() const {
+    if (announced_frame_bytes_ == 0) return options_.max_frame_bytes;
+    return std::min(options_.max_frame_bytes, announced_frame_bytes_);
+  }
+  std::string frame_limit_source() const {
+    return announced_frame_bytes_ != 0 && announced_frame_bytes_ < options_.max_frame_bytes
+               ? "announced by the broker: its limits.max_message_bytes"
+               : "ClientOptions::max_frame_bytes";
+  }
 
   // --- transport --------------------------------------------------------
 
@@ -247,6 +263,7 @@ struct Client::Impl {
     dealer.not_admitted = "is not enrolled at the broker";
     dealer.refusal_note = " A suspended or revoked participant is refused the same way.";
     dealer.keys_proven = keys_proven_;
+    announced_frame_bytes_ = 0;  // another broker (failover) may have another limit: its pong says
     dealer_.reset();  // closes the previous socket and its monitor first
     dealer_.emplace();
     dealer_->open(dealer);
@@ -348,6 +365,10 @@ struct Client::Impl {
   }
 
   void dispatch(BrokerMessage message) {
+    // Every pong of the broker in use (the session's first, and the one
+    // after a reconnect, which may be a restarted broker with a new config)
+    // sets the limit; 0 is a broker that does not announce one.
+    if (message.kind == BrokerMessage::Kind::pong) announced_frame_bytes_ = message.max_frame_bytes;
     switch (message.kind) {
       case BrokerMessage::Kind::delivery:
         // One is always kept, however large: otherwise it could never be handed over.
@@ -513,15 +534,16 @@ struct Client::Impl {
       }
       const std::uint64_t request_id = next_request_id_++;
       Bytes frame = encode_submit(request_id, entry.envelope);
-      if (frame.size() > options_.max_frame_bytes) {
-        // Queued under a larger limit (or before one was set): the broker
-        // would drop the connection unread and every resend after it with
-        // it. Refused here, once, as the broker's too_large would be.
+      if (frame.size() > frame_limit()) {
+        // Queued under a larger limit (or before one was set or announced):
+        // the broker would drop the connection unread and every resend
+        // after it with it. Refused here, once, as the broker's too_large
+        // would be.
         Error refused = make_error(ErrorCode::too_large,
                                    "message " + entry.message_id.hex() + ": it makes a frame of " +
                                        std::to_string(frame.size()) + " bytes, over the exchange's limit of " +
-                                       std::to_string(options_.max_frame_bytes) +
-                                       "; it was not sent: make its attachments smaller or send them separately");
+                                       std::to_string(frame_limit()) + " (" + frame_limit_source() +
+                                       "); it was not sent: make its attachments smaller or send them separately");
         (void)state_.mark_refused(entry.message_id, refused.describe());
         outbox_refusals_.push_back(std::move(refused));
         continue;
@@ -751,12 +773,11 @@ Result<Receipt> Client::submit(ByteView envelope) {
       return make_error(ErrorCode::too_large, "envelope of " + std::to_string(envelope.size()) +
                                                   " bytes exceeds the limit of " + std::to_string(kMaxEnvelopeBytes));
     }
-    if (const std::size_t frame = encode_submit(0, envelope).size(); frame > impl.options_.max_frame_bytes) {
+    if (const std::size_t frame = encode_submit(0, envelope).size(); frame > impl.frame_limit()) {
       return make_error(ErrorCode::too_large,
                         "this message makes a frame of " + std::to_string(frame) + " bytes, over the exchange's limit of " +
-                            std::to_string(impl.options_.max_frame_bytes) +
-                            " (limits.max_message_bytes); nothing was sent: make its attachments smaller or send "
-                            "them in a separate message");
+                            std::to_string(impl.frame_limit()) + " (" + impl.frame_limit_source() +
+                            "); nothing was sent: make its attachments smaller or send them in a separate message");
     }
     auto message_id = message_id_of(envelope);
     if (!message_id) return std::move(message_id).take_error();

@@ -255,6 +255,7 @@ Result<BrokerReply> decode_broker_frame(ByteView frame) {
           }
           case wire::BrokerFrame::PONG:
             reply.kind = BrokerReply::Kind::pong;
+            reply.max_frame_bytes = root.getMaxFrameBytes();
             break;
           case wire::BrokerFrame::SESSION_CLOSED:
             reply.kind = BrokerReply::Kind::session_closed;
@@ -327,11 +328,19 @@ Bytes encode_status(std::uint64_t request_id, const MessageId& id, const std::ve
   return flat_bytes(message);
 }
 
-Bytes encode_pong(std::uint64_t request_id) {
+Bytes encode_pong(std::uint64_t request_id, std::uint32_t max_frame_bytes) {
   capnp::MallocMessageBuilder message;
   auto frame = message.initRoot<wire::BrokerFrame>();
   frame.setRequestId(request_id);
   frame.setPong();
+  frame.setMaxFrameBytes(max_frame_bytes);
+  return flat_bytes(message);
+}
+
+Bytes encode_probe() {
+  capnp::MallocMessageBuilder message;
+  auto frame = message.initRoot<wire::BrokerFrame>();
+  frame.setProbe();
   return flat_bytes(message);
 }
 

@@ -179,6 +179,13 @@ Bytes encode_proof_reply(std::uint64_t request_id, const std::vector<Sha256Diges
   return flat_bytes(message);
 }
 
+Bytes encode_observer_probe() {
+  capnp::MallocMessageBuilder message;
+  auto reply = message.initRoot<wire::ObserverReply>();
+  reply.setProbe();
+  return flat_bytes(message);
+}
+
 Bytes encode_observer_error(std::uint64_t request_id, const Error& error, std::uint32_t retry_after_ms) {
   capnp::MallocMessageBuilder message;
   auto reply = message.initRoot<wire::ObserverReply>();

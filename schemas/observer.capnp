@@ -62,5 +62,8 @@ struct ObserverReply {
     checkpoint @2 :Checkpoint;
     proof @3 :Proof;
     error @4 :Error;
+    probe @5 :Void;
+    # requestId 0, unsolicited: the broker checks that a connection is still
+    # there (docs/PROTOCOL.md §11, connections per key). Ignore it.
   }
 }

@@ -243,5 +243,13 @@ struct BrokerFrame {
     # Sent to a session taken over by a newer one, with the reason.
     logProof @7 :LogProof;
     statisticsFacts @8 :StatisticsFacts;
+    probe @10 :Void;
+    # requestId 0, unsolicited: the broker checks that a connection is still
+    # there (docs/PROTOCOL.md §3, connections per key). Ignore it.
   }
+  maxFrameBytes @9 :UInt32;
+  # Set in a pong, 0 in every other frame and from a broker older than this
+  # field: the largest ClientFrame in bytes this broker reads (its
+  # limits.max_message_bytes). A bigger frame makes it drop the connection
+  # unread (docs/PROTOCOL.md §2.6): a client must not send one.
 }

@@ -24,7 +24,12 @@ namespace fpx::desk {
 // multipart framing (kMaxRequestBodyBytes). Every other route keeps its own
 // limit, so a page or a local process cannot make each request hold 1 MiB;
 // above it, 413 from the Content-Length, before the body is read.
-inline constexpr std::size_t kMaxImportBodyBytes = cli::kMaxImportBytes + kMaxRequestBodyBytes;
+//
+// The confirmation carries the checked file back as base64 (kCheckedCsvField,
+// issue 14 after review: byte for byte, which a textarea is not), 4 bytes for
+// every 3 of the file: the limit is that of the largest file so carried.
+inline constexpr std::size_t kMaxImportBase64Bytes = (cli::kMaxImportBytes + 2) / 3 * 4;
+inline constexpr std::size_t kMaxImportBodyBytes = kMaxImportBase64Bytes + kMaxRequestBodyBytes;
 // One import checked or sent at a time: two tabs sending the same file at
 // once would each check it against the open requests before either sent,
 // and send every line twice; and each import holds a server thread and up

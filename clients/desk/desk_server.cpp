@@ -15,6 +15,7 @@
 #include "compose.hpp"
 #include "desk_import.hpp"
 #include "fpx/crypto.hpp"
+#include "fpx/signed_note.hpp"
 #include "pages.hpp"
 
 namespace fpx::desk {
@@ -103,6 +104,28 @@ std::size_t multipart_text_bytes(const httplib::Request& request) {
 // everything a document could run: a file opened on its own can neither
 // execute script nor be read as HTML.
 constexpr const char* kAttachmentSecurityPolicy = "default-src 'none'; sandbox";
+
+// The checked file the import's confirmation carries back as base64
+// (pages.cpp, kCheckedCsvField), decoded with the project's one base64
+// codec in pieces: one call of it takes at most a signed note's size
+// (kMaxSignedNoteBytes), the file up to kMaxImportBase64Bytes. Strict as
+// that codec: the one canonical encoding, padding only at the very end.
+std::optional<std::string> decode_checked_csv(std::string_view text) {
+  constexpr std::size_t kPieceChars = 48 * 1024;  // whole groups of 4, under kMaxSignedNoteBytes
+  static_assert(kPieceChars % 4 == 0 && kPieceChars <= kMaxSignedNoteBytes);
+  if (text.empty() || text.size() % 4 != 0 || text.size() > kMaxImportBase64Bytes) return std::nullopt;
+  if (const auto padding = text.find('='); padding != std::string_view::npos && padding < text.size() - 2) {
+    return std::nullopt;
+  }
+  std::string csv;
+  csv.reserve(text.size() / 4 * 3);
+  for (std::size_t at = 0; at < text.size(); at += kPieceChars) {
+    auto piece = note_base64_decode(text.substr(at, kPieceChars));
+    if (!piece) return std::nullopt;
+    csv.append(piece->begin(), piece->end());
+  }
+  return csv;
+}
 
 }  // namespace
 
@@ -423,7 +446,7 @@ struct DeskServer::Impl {
   void import_file(const httplib::Request& request, httplib::Response& response) {
     std::size_t text_bytes = 0;
     for (const auto& [key, part] : request.files) {
-      if (key != "csv") text_bytes += key.size() + part.content.size();
+      if (key != "csv" && key != kCheckedCsvField) text_bytes += key.size() + part.content.size();
     }
     if (text_bytes > kMaxRequestBodyBytes) {
       response.set_header("Connection", "close");
@@ -454,7 +477,21 @@ struct DeskServer::Impl {
       std::atomic<std::size_t>& running;
       ~Release() { running.fetch_sub(1); }
     } release{imports_running};
-    const auto reply = import_csv(context(*expected), session, part("csv"),
+    // The confirmation carries the checked file back as base64, byte for
+    // byte (pages.cpp, import_confirmation); an upload carries it as a file.
+    std::string csv = part("csv");
+    if (request.has_file(kCheckedCsvField)) {
+      auto decoded = decode_checked_csv(part(kCheckedCsvField));
+      if (!decoded || request.has_file("csv")) {
+        refuse_import(request, response, 422,
+                      make_error(ErrorCode::malformed,
+                                 std::string(text.tr(N_("The checked file came back damaged, so nothing was sent: "
+                                                        "choose the file again and check it again.")))));
+        return;
+      }
+      csv = std::move(*decoded);
+    }
+    const auto reply = import_csv(context(*expected), session, csv,
                                   part("action") == "send" ? ImportAction::send : ImportAction::check,
                                   part("force") == "1" ? cli::ImportDuplicates::send_anyway : cli::ImportDuplicates::refuse);
     html(response, reply.status, reply.page);

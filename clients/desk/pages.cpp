@@ -10,6 +10,7 @@
 #include "case_search.hpp"
 #include "fpx/time_ordered_id.hpp"
 #include "fpx/attachments.hpp"
+#include "fpx/signed_note.hpp"
 #include "desk_server.hpp"
 #include "fpx/validate.hpp"
 #include "import_check.hpp"
@@ -731,8 +732,17 @@ void import_results(Html& h, const std::vector<cli::ImportCheck>& checks, const 
 void import_confirmation(Html& h, const PageContext& context, const ImportView& view, std::size_t ready) {
   h << "<form method=\"post\" action=\"/import\" enctype=\"multipart/form-data\" id=\"import-confirm\">";
   csrf_field(h, context);
-  // The first line break after <textarea> is dropped by the HTML parser: one is added so the file's own survives.
-  h << "<textarea name=\"csv\" hidden readonly>\n" << h.e(view.checked_csv) << "</textarea>";
+  // The file checked goes back byte for byte, as base64 in a hidden field
+  // (issue 14, after review). A textarea, as before, did not keep it: the
+  // HTML parser reads every CR and CRLF as LF, a browser submits every line
+  // break of a textarea as CRLF, and bytes that are not UTF-8 come back as
+  // U+FFFD, so what was sent could differ from what the officer uploaded and
+  // was shown as checked (a quoted field's line break, a Latin-1 letter).
+  // Base64 holds only [A-Za-z0-9+/=]: nothing a browser normalises.
+  h << "<input type=\"hidden\" name=\"" << kCheckedCsvField << "\" value=\""
+    << h.e(note_base64_encode(ByteView(reinterpret_cast<const std::uint8_t*>(view.checked_csv.data()),
+                                       view.checked_csv.size())))
+    << "\">";
   if (view.send_anyway) h << "<input type=\"hidden\" name=\"force\" value=\"1\">";
   h << "<p>" << h.t(N_("The lines to fix are never sent: correct them in the file and import it again.")) << "</p>"
     << "<p><button type=\"submit\" name=\"action\" value=\"send\">"

@@ -70,13 +70,17 @@ struct ImportLineSent {
   std::string message_id;  // hex; empty: not sent
   std::string refusal;     // why the exchange refused the line
 };
+// The confirmation form's field holding the checked file as base64; POST
+// /import reads it instead of an uploaded file part `csv`.
+inline constexpr const char* kCheckedCsvField = "checked_csv_base64";
 struct ImportView {
   const Error* error = nullptr;
   const std::vector<cli::ImportCheck>* checks = nullptr;
   std::vector<ImportLineSent> sent;  // per check when the lines were sent; empty when only checked
-  // The file just checked, offered back (escaped, in a hidden field) with a
-  // button that sends its ready lines: the officer confirms exactly the
-  // drafts shown, without choosing the file again. Empty: no such button.
+  // The file just checked, offered back (base64, in the hidden field
+  // kCheckedCsvField) with a button that sends its ready lines: the officer
+  // confirms exactly the drafts shown, byte for byte, without choosing the
+  // file again. Empty: no such button.
   std::string_view checked_csv;
   bool send_anyway = false;  // the checked file's "send even when it repeats" box, carried to the confirmation
 };

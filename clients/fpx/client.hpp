@@ -92,10 +92,14 @@ struct ClientOptions {
   // never happens with a broker that keeps the protocol.
   std::size_t max_buffered_deliveries = 4096;
   std::size_t max_buffered_bytes = 256u * 1024 * 1024;
-  // The exchange's limits.max_message_bytes (1 MiB unless its operator
-  // says otherwise): a bigger frame makes the broker drop the connection
-  // with no reply (PROTOCOL §2.6), so submit() refuses it here with
-  // too_large before it is queued or sent, instead of resending it forever.
+  // The largest frame this client sends. A frame over the exchange's
+  // limits.max_message_bytes makes the broker drop the connection with no
+  // reply (PROTOCOL §2.6), so submit() refuses a bigger one here with
+  // too_large before it is queued or sent (and the outbox refuses one
+  // queued earlier once, instead of resending it forever). The broker
+  // announces its limit in every pong (BrokerFrame.maxFrameBytes): the
+  // smaller of the two applies, so this only needs setting to go below the
+  // broker's, or for a broker too old to announce one.
   std::size_t max_frame_bytes = 1024 * 1024;
 };
 

@@ -75,6 +75,10 @@ struct BrokerReply {
   std::optional<MessageId> status_of;   // status
   std::vector<RecipientStatusRow> recipients;  // status
   std::string reason;                   // session_closed
+  // pong: the largest ClientFrame (bytes) the broker reads, its
+  // limits.max_message_bytes; 0: not announced (a broker older than the
+  // field). A bigger frame makes the broker drop the connection unread.
+  std::uint32_t max_frame_bytes = 0;
   // log_proof: a LogProof message of its own (flat bytes), opaque here;
   // fpx/message_log_proof.hpp reads and checks it.
   Bytes log_proof;
@@ -91,8 +95,12 @@ Bytes encode_error(std::uint64_t request_id, const Error& error, const std::opti
 Bytes encode_receipt(std::uint64_t request_id, ByteView signed_receipt);
 Bytes encode_delivery(std::uint64_t delivery_id, ByteView envelope);
 Bytes encode_status(std::uint64_t request_id, const MessageId& id, const std::vector<RecipientStatusRow>& rows);
-Bytes encode_pong(std::uint64_t request_id);
+// `max_frame_bytes`: the broker's frame limit announced in the pong (0: none).
+Bytes encode_pong(std::uint64_t request_id, std::uint32_t max_frame_bytes = 0);
 Bytes encode_session_closed(const std::string& reason);
+// Unsolicited, requestId 0: whether a connection is still there (a send to
+// a peer that is gone fails at once); clients ignore it (decoded as unknown).
+Bytes encode_probe();
 
 // --- observer -> broker ------------------------------------------------------
 
@@ -147,5 +155,8 @@ Bytes encode_feed_page(std::uint64_t request_id, const std::vector<FeedRecordFra
 Bytes encode_checkpoint_reply(std::uint64_t request_id, const std::string& note);
 Bytes encode_proof_reply(std::uint64_t request_id, const std::vector<Sha256Digest>& hashes);
 Bytes encode_observer_error(std::uint64_t request_id, const Error& error, std::uint32_t retry_after_ms = 0);
+// Unsolicited, requestId 0: whether an observer's connection is still there;
+// observer clients ignore it (decoded as unknown).
+Bytes encode_observer_probe();
 
 }  // namespace fpx

@@ -42,11 +42,16 @@ function line(serial, { date = '2026-11-02', type = 'rifle-carbine' } = {}) {
     'illicit-under-national-law,"Code pénal du Sénégal, art. 92",enquête judiciaire,chain-of-custody\n';
 }
 
+// Every third line ends in CRLF, as hand edits of a spreadsheet's export
+// leave them: the confirmation must send these bytes back unchanged (a
+// textarea, which carried the file before, is submitted with CRLF for every
+// line break).
 let csv = HEADER;
 for (let n = 1; n <= LINES; n++) {
   const physical = n + 1;
   const serial = `DKR-${String(n).padStart(4, '0')}-ZG`;
-  csv += BAD.has(physical) ? BAD.get(physical)[1](serial) : line(serial);
+  const text = BAD.has(physical) ? BAD.get(physical)[1](serial) : line(serial);
+  csv += n % 3 === 0 ? text.replace(/\n$/, '\r\n') : text;
 }
 const ready = LINES - BAD.size;
 
@@ -110,7 +115,15 @@ try {
   // The officer sends the ready drafts: exactly the file just checked.
   const confirm = await page.textContent('#import-confirm button');
   check(confirm.includes(`Envoyer les ${ready} ligne(s) prête(s)`), `the button says what it sends: ${confirm}`);
+  const confirmation = page.waitForRequest((request) => request.method() === 'POST' && request.url().endsWith('/import'));
   await Promise.all([page.waitForNavigation({ timeout: IMPORT_TIMEOUT_MS }), page.click('#import-confirm button')]);
+  // What the browser sent back is the file checked, byte for byte.
+  const posted = (await confirmation).postDataBuffer().toString('latin1');
+  const field = posted.match(/name="checked_csv_base64"\r\n\r\n([A-Za-z0-9+\/=]*)\r\n/);
+  check(field !== null, 'the confirmation carries the checked file as base64');
+  check(Buffer.from(field[1], 'base64').equals(Buffer.from(csv)),
+        'the confirmation sends back exactly the bytes of the file checked (CRLF and LF kept)');
+  check(!posted.includes('name="csv"'), 'no textarea copy of the file is sent');
   const sent = await page.textContent('#import-summary');
   check(sent.includes(`${ready} demande(s) de traçage envoyée(s).`), `the ready lines were sent: ${sent}`);
   const links = await page.$$eval('#import-lines a[href^="/case/"]', (anchors) => anchors.length);

@@ -36,7 +36,7 @@ fpx::Bytes encode(const BrokerReply& reply) {
     case BrokerReply::Kind::status:
       if (!reply.status_of) return {};
       return fpx::encode_status(reply.request_id, *reply.status_of, reply.recipients);
-    case BrokerReply::Kind::pong: return fpx::encode_pong(reply.request_id);
+    case BrokerReply::Kind::pong: return fpx::encode_pong(reply.request_id, reply.max_frame_bytes);
     case BrokerReply::Kind::session_closed: return fpx::encode_session_closed(reply.reason);
     // Not round-tripped here yet (their decoders, decode_log_proof and
     // decode_statistics_facts, have their own checks): skipped, not failed.
@@ -63,7 +63,7 @@ bool same(const BrokerReply& a, const BrokerReply& b) {
          a.retry_after_ms == b.retry_after_ms && a.delivery_id == b.delivery_id && a.envelope == b.envelope &&
          a.status_of.has_value() == b.status_of.has_value() &&
          (!a.status_of || a.status_of->bytes == b.status_of->bytes) && a.recipients == b.recipients &&
-         a.reason == b.reason && a.signed_receipt == b.signed_receipt;
+         a.reason == b.reason && a.signed_receipt == b.signed_receipt && a.max_frame_bytes == b.max_frame_bytes;
 }
 
 }  // namespace

@@ -19,6 +19,7 @@
 #include "desk_exchange.hpp"
 #include "desk_process.hpp"
 #include "fpx/attachments.hpp"
+#include "fpx/signed_note.hpp"
 
 using namespace fpx;
 using fpx::test::DeskExchange;
@@ -30,7 +31,9 @@ namespace {
 // desk's headers are the fpx program's, not a library this test links):
 // a CSV of 1 MiB and 500 lines (1024 * 1024, kMaxImportLines) with
 // 8 KiB for the form's other fields; the new-request form's files; any form.
-constexpr std::size_t kImportBodyLimit = 1024 * 1024 + 8 * 1024;
+// The import's body holds the CSV as base64 when the confirmation sends the
+// checked file back (4 bytes for every 3: desk_import.hpp, kMaxImportBase64Bytes).
+constexpr std::size_t kImportBodyLimit = (1024 * 1024 + 2) / 3 * 4 + 8 * 1024;
 constexpr std::size_t kImportLineLimit = 500;
 constexpr std::size_t kNewRequestBodyLimit = kMaxAttachmentBytesPerMessage + 64 * 1024;
 constexpr std::size_t kFormBodyLimit = 8 * 1024;
@@ -108,6 +111,70 @@ TEST_CASE("the desk's import page checks every line of an uploaded CSV and sends
   CHECK(contains(again->body, "repeats the open request"));
   CHECK(contains(again->body, "0 request(s) sent."));
   CHECK(exchange.broker->audit_count("persist", "accepted") == 2);
+}
+
+// Issue 14, after review: the confirmation carried the checked file in a
+// textarea, whose line breaks a browser submits as CRLF (and whose bytes
+// that are not UTF-8 come back changed). It now carries the bytes as base64:
+// what is sent is what was uploaded and checked, byte for byte.
+TEST_CASE("desk import rows: the file sent from the confirmation is byte for byte the file checked whatever its line "
+          "breaks") {
+  DeskExchange exchange;
+  DeskProcess desk(exchange.profiles.at("sn.police-judiciaire"), exchange.pki.dir(), {"--lang", "en"});
+  Browser browser(desk);
+  const auto crlf = [](std::string text) { return text.insert(text.size() - 1, "\r"); };
+  // LF, CRLF and a line to fix (line 3), in one file, as spreadsheets and
+  // hand edits mix them; then 300 more lines to fix, so that the file is
+  // larger than one call of the base64 codec takes (a signed note's 64 KiB).
+  std::string csv = kHeader + crlf(line("AK-7001-ZG")) + line("AK-7002-ZG", "2026-13-45") + crlf(line("AK-7003-ZG"));
+  for (int i = 0; i < 300; ++i) {
+    const std::string bad = line("AK-8" + std::to_string(1000 + i) + "-ZG", "2026-13-45");
+    csv += i % 2 == 0 ? crlf(bad) : bad;
+  }
+  REQUIRE(csv.size() / 3 * 4 > kMaxSignedNoteBytes);
+  auto checked = browser.upload(csv, "check", browser.csrf);
+  REQUIRE(checked);
+  INFO(checked->body.substr(0, 4000));
+  CHECK(contains(checked->body, "303 line(s) checked: 2 ready, 301 to fix."));
+  CHECK(contains(checked->body, "<tr class=\"invalid\" id=\"line-3\" data-line=\"3\">"));
+  const std::string marker = "name=\"checked_csv_base64\" value=\"";
+  const auto at = checked->body.find(marker);
+  REQUIRE(at != std::string::npos);
+  const auto end = checked->body.find('"', at + marker.size());
+  const std::string carried = checked->body.substr(at + marker.size(), end - at - marker.size());
+  // Decoded here in whole groups of 4 (each call of the codec takes at most 64 KiB).
+  REQUIRE(carried.size() % 4 == 0);
+  std::string decoded;
+  for (std::size_t at = 0; at < carried.size(); at += 4096) {
+    auto piece = note_base64_decode(std::string_view(carried).substr(at, 4096));
+    REQUIRE(piece.has_value());
+    decoded.append(piece->begin(), piece->end());
+  }
+  CHECK(decoded == csv);
+  // No textarea carries the file any more.
+  CHECK_FALSE(contains(checked->body, "<textarea name=\"csv\""));
+  CHECK(exchange.broker->audit_count("persist", "accepted") == 0);
+
+  SECTION("the confirmation sends the ready lines of exactly those bytes") {
+    httplib::MultipartFormDataItems items{{"checked_csv_base64", carried, "", ""},
+                                          {"action", "send", "", ""},
+                                          {"csrf", browser.csrf, "", ""}};
+    auto sent = browser.http.Post("/import", browser.headers(), items);
+    REQUIRE(sent);
+    INFO(sent->body.substr(0, 4000));
+    CHECK(contains(sent->body, "2 request(s) sent."));
+    CHECK(exchange.broker->audit_count("persist", "accepted") == 2);
+  }
+  SECTION("a damaged carried file sends nothing and says to check the file again") {
+    httplib::MultipartFormDataItems items{{"checked_csv_base64", carried.substr(1), "", ""},
+                                          {"action", "send", "", ""},
+                                          {"csrf", browser.csrf, "", ""}};
+    auto refused = browser.http.Post("/import", browser.headers(), items);
+    REQUIRE(refused);
+    CHECK(refused->status == 422);
+    CHECK(contains(refused->body, "came back damaged"));
+    CHECK(exchange.broker->audit_count("persist", "accepted") == 0);
+  }
 }
 
 TEST_CASE("the desk's import page refuses an upload without the CSRF token and sends nothing from a file that cannot "

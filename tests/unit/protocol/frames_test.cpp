@@ -216,6 +216,24 @@ TEST_CASE("Every broker reply kind survives its round trip", "[frames]") {
     REQUIRE(reply.ok());
     CHECK(reply->request_id == 25);
     CHECK(reply->kind == BrokerReply::Kind::pong);
+    CHECK(reply->max_frame_bytes == 0);  // not announced, as from a broker older than the field
+  }
+  SECTION("pong announcing the broker's frame limit") {
+    auto reply = decode_broker_frame(encode_pong(26, 65536));
+    REQUIRE(reply.ok());
+    CHECK(reply->request_id == 26);
+    CHECK(reply->kind == BrokerReply::Kind::pong);
+    CHECK(reply->max_frame_bytes == 65536);
+  }
+  SECTION("a probe is unsolicited and read as a kind to ignore") {
+    auto reply = decode_broker_frame(encode_probe());
+    REQUIRE(reply.ok());
+    CHECK(reply->request_id == 0);
+    CHECK(reply->kind == BrokerReply::Kind::unknown);
+    auto observer = decode_observer_reply(encode_observer_probe());
+    REQUIRE(observer.ok());
+    CHECK(observer->request_id == 0);
+    CHECK(observer->kind == ObserverReply::Kind::unknown);
   }
   SECTION("session closed") {
     auto reply = decode_broker_frame(encode_session_closed("a newer session of ml.police is connected"));
