@@ -121,10 +121,13 @@ Status Admission::admit_connection(GuardedEndpoint endpoint, const std::string& 
   return {};
 }
 
+void Admission::forget_gone_connections(std::int64_t now_ms, const ConnectionCap::StillThere& participant_there,
+                                        const ConnectionCap::StillThere& observer_there) {
+  participants_cap_.forget_idle(now_ms, participant_there);
+  observers_cap_.forget_idle(now_ms, observer_there);
+}
+
 void Admission::report_summaries(std::int64_t ended_by_ms) {
-  // Connections silent for kConnectionIdleMs leave the per-key tables.
-  participants_cap_.forget_idle(ended_by_ms);
-  observers_cap_.forget_idle(ended_by_ms);
   for (const GuardedEndpoint endpoint : {GuardedEndpoint::participants, GuardedEndpoint::observers}) {
     const char* stage = endpoint == GuardedEndpoint::participants ? "accept" : "observer";
     for (const auto& ended : guard(endpoint).take_ended(ended_by_ms)) {

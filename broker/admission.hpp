@@ -85,6 +85,10 @@ class Admission {
   // From the timers: one audit row per flooded window ended by `ended_by_ms`,
   // and one per mute of a connection that ended (ConnectionGuard).
   void report_summaries(std::int64_t ended_by_ms);
+  // From the timers: the per-key connection tables probe their silent
+  // connections and forget those that are gone (ConnectionCap::forget_idle).
+  void forget_gone_connections(std::int64_t now_ms, const ConnectionCap::StillThere& participant_there,
+                               const ConnectionCap::StillThere& observer_there);
 
   // A frame the broker cannot read (refused at accept: malformed, too
   // large, undecodable) from `routing_id`: answered with `error` while the

@@ -459,6 +459,9 @@ void Broker::Impl::run_timers() {
   sessions.resend_overdue();
   zap_gate.report_handshake_failures();
   admission.report_summaries(now_ms);
+  admission.forget_gone_connections(
+      now_ms, [this](const std::string& id) { return sessions.still_connected(id); },
+      [this](const std::string& id) { return observer_still_there(observers, id); });
 
   const bool scan_dead_letters = timers.due(TimerJob::dead_letter_scan, now_ms);
   const bool scan_clocks = timers.due(TimerJob::clock_scan, now_ms);

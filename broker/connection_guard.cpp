@@ -127,12 +127,17 @@ void ConnectionCap::forget(const std::string& routing_id) {
   connections_.erase(found);
 }
 
-void ConnectionCap::forget_idle(std::int64_t now_ms) {
-  std::vector<std::string> idle;
-  for (const auto& [routing_id, connection] : connections_) {
-    if (now_ms - connection.last_seen_ms >= kConnectionIdleMs) idle.push_back(routing_id);
+void ConnectionCap::forget_idle(std::int64_t now_ms, const StillThere& still_there) {
+  std::vector<std::string> gone;
+  for (auto& [routing_id, connection] : connections_) {
+    if (now_ms - connection.last_seen_ms < kConnectionIdleMs) continue;
+    if (still_there(routing_id)) {
+      connection.last_seen_ms = now_ms;  // probed again after another idle period
+    } else {
+      gone.push_back(routing_id);
+    }
   }
-  for (const auto& routing_id : idle) forget(routing_id);
+  for (const auto& routing_id : gone) forget(routing_id);
 }
 
 }  // namespace fpx::broker

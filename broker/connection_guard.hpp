@@ -40,11 +40,13 @@ inline constexpr std::int64_t kMuteMs = 10'000;
 inline constexpr std::size_t kMaxGuardedConnections = 4'096;
 
 // Live connections one CURVE key may hold on the participants endpoint
-// (issue 14, after review). Each connection is a receive queue of up to
-// kParticipantReceiveQueue frames of up to limits.max_message_bytes, a
-// ConnectionGuard entry and session bookkeeping: one enrolled key (a stolen
-// one, or a client in a reconnect loop) opening thousands of connections
-// multiplied all three. A certificate's holder needs one (a reconnect takes
+// (issue 14, after review). Each connection served is a ConnectionGuard
+// entry and session bookkeeping: one enrolled key (a stolen one, or a
+// client in a reconnect loop) opening thousands of connections multiplied
+// both. What the cap does not bound: a refused connection stays open (the
+// ROUTER cannot close one peer), with ZeroMQ's own receive queue of up to
+// kParticipantReceiveQueue frames; its frames are read and refused at the
+// byte budget's pace like any other. A certificate's holder needs one (a reconnect takes
 // its session over) and a few more for an `fpx` command run beside its desk
 // or its inbox job; sessions per participant stay bounded apart from this
 // (kMaxSessionsPerParticipant, one per certificate).
@@ -58,8 +60,11 @@ inline constexpr std::size_t kMaxConnectionsPerObserverKey = 4;
 // thousands cannot make the table itself a memory sink. Beyond it a new
 // connection is refused like one over its key's cap.
 inline constexpr std::size_t kMaxTrackedConnections = 65'536;
-// A connection silent for this long is forgotten (the table stays bounded
-// by use, not by history); it is tracked again at its next frame.
+// A connection silent for this long is probed (the table stays bounded by
+// the connections that are there, not by history): forgotten if it is gone,
+// kept if it is there. A desk that only receives sends nothing for hours;
+// forgetting it blindly let newer connections of its key take its place,
+// and its next confirm was refused while its session still got deliveries.
 inline constexpr std::int64_t kConnectionIdleMs = 10 * 60'000;
 // A key at its cap has its connections asked "still there?" (a probe frame,
 // which fails at once for a peer that is gone) at most this often: a
@@ -89,8 +94,9 @@ class ConnectionCap {
   using StillThere = std::function<bool(const std::string& routing_id)>;
   ConnectionVerdict admit(const std::string& routing_id, const std::string& key, std::int64_t now_ms,
                           const StillThere& still_there);
-  // From the timers: forgets connections silent for kConnectionIdleMs.
-  void forget_idle(std::int64_t now_ms);
+  // From the timers: probes connections silent for kConnectionIdleMs and
+  // forgets those that are gone (each probed at most once per that time).
+  void forget_idle(std::int64_t now_ms, const StillThere& still_there);
   std::size_t per_key() const { return per_key_; }
   std::size_t tracked() const { return connections_.size(); }
 

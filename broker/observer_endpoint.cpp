@@ -23,9 +23,11 @@ constexpr std::uint32_t kMaxFeedPage = 1000;
 // what one connection that never reads can make the broker hold.
 constexpr std::size_t kMaxFeedPageBytes = 1024 * 1024;
 
+}  // namespace
+
 // Whether an observer's connection is still there (ConnectionCap): a probe
 // frame its client ignores, whose send fails at once for a peer that is gone.
-bool still_there(zmq::socket_t& observers, const std::string& routing_id) {
+bool observer_still_there(zmq::socket_t& observers, const std::string& routing_id) {
   const Bytes probe = encode_observer_probe();
   try {
     zmq::message_t id(routing_id.data(), routing_id.size());
@@ -39,8 +41,6 @@ bool still_there(zmq::socket_t& observers, const std::string& routing_id) {
     return error.num() != EHOSTUNREACH;
   }
 }
-
-}  // namespace
 
 Bytes OversightPublisher::refuse_observer(const std::string& principal, std::uint64_t request_id, const Error& error) {
   // Audited like the participants endpoint's refusals: the first of each
@@ -227,7 +227,7 @@ void OversightPublisher::answer_observers(zmq::socket_t& observers) {
       if (auto key = z85_decode_key(payload.gets(kCertificateProperty))) {
         admitted = admission_.admit_connection(GuardedEndpoint::observers, routing_id,
                                                std::string(key->begin(), key->end()), user_id,
-                                               [&observers](const std::string& id) { return still_there(observers, id); });
+                                               [&observers](const std::string& id) { return observer_still_there(observers, id); });
       }
       if (!admitted) {
         reply = refuse_observer(user_id, frames.size() == 2 && query ? query->request_id : 0, admitted.error());

@@ -61,6 +61,10 @@ inline constexpr double kObserverFramesBurst = 2'000;
 // Whether the timer transaction that signed a checkpoint was committed.
 enum class CommitOutcome { committed, rolled_back };
 
+// Whether an observer's connection is still there: a probe frame its client
+// ignores, whose send fails at once for a peer that is gone (ConnectionCap).
+bool observer_still_there(zmq::socket_t& observers, const std::string& routing_id);
+
 class OversightPublisher {
  public:
   OversightPublisher(const BrokerConfig& config, Store& store, const Identity& identity, const Enrollment& enrollment,

@@ -94,6 +94,11 @@ void SqliteStore::rollback() {
     // on the next use, or from the WAL on reopen); nothing more to do here.
     (void)query.step();
   }
+  // A fold in the undone commit cleared the count before its COMMIT failed:
+  // the keys are back in request_keys_recent, so the count is read again
+  // (an undercount let the table grow a fold's worth per failed commit).
+  // If this read fails too, the next start counts them.
+  (void)count_recent_request_keys();
 }
 
 Status SqliteStore::open_savepoint() {

@@ -299,7 +299,8 @@ class SqliteStore final : public Store {
   // none of its own (one savepoint per message, not two nested).
   bool unit_savepoint_open_ = false;
   // Keys inserted into request_keys_recent since its last fold (an
-  // overcount after a rollback, which only folds sooner); read at open.
+  // overcount after a savepoint's rollback, which only folds sooner); read
+  // at open and again after a transaction's rollback (which may undo a fold).
   std::int64_t recent_request_keys_ = 0;
   // request_keys.cpp: moves request_keys_recent into request_keys, in key
   // order, inside the transaction about to commit.

@@ -3,6 +3,7 @@
 // again, on explicit times.
 #include <catch2/catch.hpp>
 
+#include <set>
 #include <string>
 
 #include "connection_guard.hpp"
@@ -68,4 +69,25 @@ TEST_CASE("A connection whose bucket has refilled is forgotten so that the guard
   // One token each, back after 1000 / kUnreadableRepliesPerSecond ms.
   CHECK(guard.take_ended(1'000).empty());
   CHECK(guard.tracked() == 0);
+}
+
+TEST_CASE("A silent connection is probed and kept while it is there so newer ones of its key cannot take its place") {
+  // Review finding: a desk that only receives sends nothing for hours; it
+  // was forgotten after kConnectionIdleMs, newer connections of its key
+  // filled the cap, and its next confirm was refused.
+  ConnectionCap cap(2);
+  std::set<std::string> gone;
+  auto still_there = [&](const std::string& id) { return gone.count(id) == 0; };
+  REQUIRE(cap.admit("desk", "key-1", 0, still_there) == ConnectionVerdict::admitted);
+  REQUIRE(cap.admit("cli", "key-1", 0, still_there) == ConnectionVerdict::admitted);
+  cap.forget_idle(kConnectionIdleMs, still_there);
+  CHECK(cap.tracked() == 2);  // both answered the probe
+  CHECK(cap.admit("third", "key-1", kConnectionIdleMs + kProbeEveryMs, still_there) ==
+        ConnectionVerdict::over_key_cap);
+  CHECK(cap.admit("desk", "key-1", kConnectionIdleMs + kProbeEveryMs, still_there) == ConnectionVerdict::admitted);
+  // One that is gone is forgotten at the next idle round, and its place is free.
+  gone.insert("cli");
+  cap.forget_idle(3 * kConnectionIdleMs, still_there);
+  CHECK(cap.tracked() == 1);
+  CHECK(cap.admit("third", "key-1", 3 * kConnectionIdleMs, still_there) == ConnectionVerdict::admitted);
 }
