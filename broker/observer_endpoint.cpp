@@ -10,6 +10,7 @@
 #include <zmq_addon.hpp>
 
 #include "oversight_publisher.hpp"
+#include "peer_probe.hpp"
 #include "zap_gate.hpp"
 #include "fpx/transparency_log.hpp"
 
@@ -28,18 +29,7 @@ constexpr std::size_t kMaxFeedPageBytes = 1024 * 1024;
 // Whether an observer's connection is still there (ConnectionCap): a probe
 // frame its client ignores, whose send fails at once for a peer that is gone.
 bool observer_still_there(zmq::socket_t& observers, const std::string& routing_id) {
-  const Bytes probe = encode_observer_probe();
-  try {
-    zmq::message_t id(routing_id.data(), routing_id.size());
-    zmq::message_t payload(probe.data(), probe.size());
-    // A full queue (no value) is an observer that is there and not reading.
-    if (observers.send(id, zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
-      (void)observers.send(payload, zmq::send_flags::dontwait);
-    }
-    return true;
-  } catch (const zmq::error_t& error) {
-    return error.num() != EHOSTUNREACH;
-  }
+  return probe_peer(observers, routing_id, encode_observer_probe());
 }
 
 Bytes OversightPublisher::refuse_observer(const std::string& principal, std::uint64_t request_id, const Error& error) {

@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "session_router.hpp"
+#include "peer_probe.hpp"
 
 #include "fpx/frames.hpp"
 
@@ -112,20 +113,9 @@ void SessionRouter::send(const std::string& routing_id, const Bytes& frame) {
 }
 
 bool SessionRouter::still_connected(const std::string& routing_id) {
-  const Bytes probe = encode_probe();
-  try {
-    zmq::message_t id(routing_id.data(), routing_id.size());
-    zmq::message_t payload(probe.data(), probe.size());
-    // A full queue (EAGAIN, no value) is a peer that is there and not reading.
-    if (router_.send(id, zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
-      (void)router_.send(payload, zmq::send_flags::dontwait);
-    }
-    return true;
-  } catch (const zmq::error_t& error) {
-    if (error.num() != EHOSTUNREACH) return true;
-    drop(routing_id);
-    return false;
-  }
+  if (probe_peer(router_, routing_id, encode_probe())) return true;
+  drop(routing_id);
+  return false;
 }
 
 void SessionRouter::close_not_enrolled(const Enrollment& enrollment) {

@@ -577,31 +577,27 @@ CREATE TABLE request_keys_backfill (pending INTEGER NOT NULL);
 INSERT INTO request_keys_backfill VALUES (1);
 )sql";
 
-Status migrate_from_version_7(sqlite3* db, const std::string& path) {
+// One migration step that only runs its schema text: the text and the new
+// user_version in one transaction, all or nothing.
+Status migrate_in_one_transaction(sqlite3* db, const std::string& path, const char* schema, int to_version) {
   if (auto status = exec(db, "BEGIN IMMEDIATE", path); !status) return status;
-  auto status = exec(db, kWarningsSchema, path);
-  if (status) status = exec(db, "PRAGMA user_version = 8", path);
+  auto status = exec(db, schema, path);
+  if (status) status = exec(db, ("PRAGMA user_version = " + std::to_string(to_version)).c_str(), path);
   if (status) status = exec(db, "COMMIT", path);
   if (!status) sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
   return status;
+}
+
+Status migrate_from_version_7(sqlite3* db, const std::string& path) {
+  return migrate_in_one_transaction(db, path, kWarningsSchema, 8);
 }
 
 Status migrate_from_version_8(sqlite3* db, const std::string& path) {
-  if (auto status = exec(db, "BEGIN IMMEDIATE", path); !status) return status;
-  auto status = exec(db, kSerialRangesSchema, path);
-  if (status) status = exec(db, "PRAGMA user_version = 9", path);
-  if (status) status = exec(db, "COMMIT", path);
-  if (!status) sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
-  return status;
+  return migrate_in_one_transaction(db, path, kSerialRangesSchema, 9);
 }
 
 Status migrate_from_version_9(sqlite3* db, const std::string& path) {
-  if (auto status = exec(db, "BEGIN IMMEDIATE", path); !status) return status;
-  auto status = exec(db, kRequestKeysSchema, path);
-  if (status) status = exec(db, "PRAGMA user_version = 10", path);
-  if (status) status = exec(db, "COMMIT", path);
-  if (!status) sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
-  return status;
+  return migrate_in_one_transaction(db, path, kRequestKeysSchema, 10);
 }
 
 // Schema version 11 (issue 15): an ordinary acceptance writes no audit row,
@@ -635,12 +631,7 @@ CREATE TABLE request_keys_recent (
 )sql";
 
 Status migrate_from_version_10(sqlite3* db, const std::string& path) {
-  if (auto status = exec(db, "BEGIN IMMEDIATE", path); !status) return status;
-  auto status = exec(db, kAcceptanceInMessageSchema, path);
-  if (status) status = exec(db, "PRAGMA user_version = 11", path);
-  if (status) status = exec(db, "COMMIT", path);
-  if (!status) sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
-  return status;
+  return migrate_in_one_transaction(db, path, kAcceptanceInMessageSchema, 11);
 }
 
 // Creates the tables on a new file, accepts the current version, refuses
