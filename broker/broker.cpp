@@ -194,8 +194,9 @@ Status Broker::Impl::poll_once(std::chrono::milliseconds timeout, int signal_fd)
   if (sync_failure) return *sync_failure;
   const bool pipelined = commit_pipeline != nullptr;
   auto in_flight = [&] { return pipelined && commit_pipeline->sync_in_flight(); };
-  // While a sync runs, the router is read only until one batch is gathered,
-  // and observers wait: what they read must be durable (commit_pipeline.hpp).
+  // While a sync runs, the router is read into the next batch until it is
+  // full, and observers wait: what they read must be durable
+  // (commit_pipeline.hpp).
   // A socket left out of the poll cannot wake the loop over and over.
   std::vector<zmq_pollitem_t> items;
   auto add = [&](void* socket, int fd, bool wanted) -> std::optional<std::size_t> {
@@ -203,7 +204,7 @@ Status Broker::Impl::poll_once(std::chrono::milliseconds timeout, int signal_fd)
     items.push_back({socket, fd, ZMQ_POLLIN, 0});
     return items.size() - 1;
   };
-  const auto router_item = add(router.handle(), 0, !gathered);
+  const auto router_item = add(router.handle(), 0, may_gather());
   const auto zap_item = add(zap.handle(), 0, true);
   const auto monitor_item = add(monitor.handle(), 0, true);
   // Observers also wait while their frame budget is spent (issue 14,
@@ -229,8 +230,9 @@ Status Broker::Impl::poll_once(std::chrono::milliseconds timeout, int signal_fd)
   if (ready(observers_monitor_item)) zap_gate.count_handshake_failures(observers_monitor);
   if (ready(sync_item)) finish_sync();
   if (sync_failure) return *sync_failure;
-  // The next batch is taken and verified while the last one's sync runs.
-  if (!gathered && (ready(router_item) || !backlog.empty())) gather_batch();
+  // The next batch is taken and verified while the last one's sync runs,
+  // and grows until that sync returns: one fsync for all that came meanwhile.
+  if (may_gather() && (ready(router_item) || (!gathered && !backlog.empty()))) gather_batch();
   if (!in_flight()) {
     // Nothing committed is waiting for the disk here: observers and the
     // timers' transactions see only what is durable. Observers polled
@@ -256,12 +258,26 @@ Status Broker::Impl::poll_once(std::chrono::milliseconds timeout, int signal_fd)
   return {};
 }
 
+bool Broker::Impl::may_gather() const {
+  if (!gathered) return true;
+  // A gathered batch waits only for a running sync, and grows meanwhile
+  // (when that sync returns, what arrived since the last read joins it too).
+  // A full batch or a long backlog stops the reading, so that a flooder
+  // meets ZeroMQ's high-water mark, not this broker's memory.
+  return gathered->frames.size() < config.limits.batch_max && backlog.size() < config.limits.batch_max;
+}
+
 void Broker::Impl::gather_batch() {
   loop_clock.tick();
-  metrics.batch_received();
-  std::vector<std::vector<zmq::message_t>> batch;
+  const bool starting = !gathered;
+  if (starting) {
+    metrics.batch_received();
+    gathered.emplace();
+  }
+  auto& batch = gathered->frames;
+  auto& share = gathered->share;
+  const std::size_t first_new = batch.size();
   std::deque<std::vector<zmq::message_t>> held_back;
-  std::map<std::string, std::size_t> share;  // routing id -> messages in this batch
   // Fair draining (limits.batch_share): ZeroMQ's router takes connections in
   // turn; this bounds what one connection may cost everyone else per batch.
   // A connection over its share waits for the next batch, behind its own
@@ -279,12 +295,17 @@ void Broker::Impl::gather_batch() {
       held_back.push_back(std::move(frames));
     }
   };
-  for (auto& frames : backlog) take(std::move(frames));
-  backlog.clear();
+  // The backlog leads a new batch. A batch that grows leaves it alone: a
+  // connection has messages there only while it is over its share (or the
+  // batch was full), so its new ones queue behind them.
+  if (starting) {
+    for (auto& frames : backlog) take(std::move(frames));
+    backlog.clear();
+  }
   try {
     // Read on only while little is held back: a flooder then meets ZeroMQ's
     // high-water mark and TCP back-pressure, not this broker's memory.
-    while (batch.size() < config.limits.batch_max && held_back.size() < config.limits.batch_max &&
+    while (batch.size() < config.limits.batch_max && backlog.size() + held_back.size() < config.limits.batch_max &&
            dropped < config.limits.batch_max) {
       std::vector<zmq::message_t> frames;
       if (!zmq::recv_multipart(router, std::back_inserter(frames), zmq::recv_flags::dontwait)) break;
@@ -294,17 +315,18 @@ void Broker::Impl::gather_batch() {
     spdlog::error("receive failed: {}", error.what());
     ++counters.internal_errors;
   }
-  backlog = std::move(held_back);
-  if (batch.empty()) return;
+  for (auto& frames : held_back) backlog.push_back(std::move(frames));
+  if (batch.empty()) {
+    gathered.reset();
+    return;
+  }
 
-  std::vector<Inbound> inbound;
-  inbound.reserve(batch.size());
-  for (auto& frames : batch) inbound.push_back(take_inbound(frames));
+  auto& inbound = gathered->inbound;
+  for (std::size_t index = first_new; index < batch.size(); ++index) inbound.push_back(take_inbound(batch[index]));
 
   // verify: the pure stages, before the transaction begins (and, with the
   // pipelined commit, while the previous batch's sync runs).
-  verify_ahead(inbound);
-  gathered = GatheredBatch{std::move(batch), std::move(inbound)};
+  verify_ahead(inbound, first_new, gathered->budgets);
 }
 
 // Receipts wait on this commit only if the batch may store a submit: one

@@ -21,6 +21,7 @@
 #pragma once
 
 #include <deque>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -64,7 +65,11 @@ struct Broker::Impl {
   // A batch in two steps, so that the next one is taken and verified while
   // the last one's sync runs: gather (read, decode, verify ahead: no store)
   // and commit (the transaction; its sync, pipelined when the store can).
+  // Gathering starts a batch or adds to the one gathered while a sync runs.
   void gather_batch();
+  // Whether the loop should read the router now: no batch gathered yet, or
+  // one that may still grow while the last batch's sync runs.
+  bool may_gather() const;
   void commit_batch();
   // The pipelined sync came back: act on the batch it made durable.
   void finish_sync();
@@ -96,9 +101,16 @@ struct Broker::Impl {
     std::optional<Submission> submission;          // a submit verified ahead of its admission
   };
   Inbound take_inbound(std::vector<zmq::message_t>& frames);
-  // Verifies the batch's submits before its transaction (the pure stages),
-  // as many per sender as its token bucket will admit.
-  void verify_ahead(std::vector<Inbound>& inbound);
+  // What verify_ahead has counted against each sender's budgets so far in
+  // one batch: a batch taken in several reads (gather_batch) is judged as
+  // one, so a flooder's later reads cost no verify its budget cannot admit.
+  struct VerifyBudgets {
+    std::map<ParticipantId, double> tokens_left;
+    std::map<ParticipantId, double> bytes_left;
+  };
+  // Verifies the batch's submits from index `from` on before its transaction
+  // (the pure stages), as many per sender as its token bucket will admit.
+  void verify_ahead(std::vector<Inbound>& inbound, std::size_t from, VerifyBudgets& budgets);
   // Whether the batch may store a submit, judged at its commit clock (broker.cpp).
   Durability batch_durability(const std::vector<Inbound>& inbound);
   void handle_inbound(Inbound& inbound);
@@ -147,10 +159,14 @@ struct Broker::Impl {
   // each durable commit is waited for here). After the context and the
   // store: stopped before either ends, never under a running sync.
   std::unique_ptr<CommitPipeline> commit_pipeline;
-  // A batch taken and verified, waiting for the previous batch's sync.
+  // A batch taken and verified, waiting for the previous batch's sync. It
+  // grows while that sync runs (gather_batch): everything that arrives
+  // during one fsync shares the next one.
   struct GatheredBatch {
     std::vector<std::vector<zmq::message_t>> frames;
     std::vector<Inbound> inbound;
+    std::map<std::string, std::size_t> share;  // routing id -> messages in this batch
+    VerifyBudgets budgets;
   };
   std::optional<GatheredBatch> gathered;
   // A failed sync: committed messages may not be on disk, and a later sync

@@ -38,7 +38,7 @@ Broker::Impl::Inbound Broker::Impl::take_inbound(std::vector<zmq::message_t>& fr
   return inbound;
 }
 
-void Broker::Impl::verify_ahead(std::vector<Inbound>& inbound) {
+void Broker::Impl::verify_ahead(std::vector<Inbound>& inbound, std::size_t from, VerifyBudgets& budgets) {
   // Signature work before admission only for what admission will let
   // through: a sender's submits are verified ahead while its token bucket
   // holds tokens for them (counted here, none taken), so a flood costs a
@@ -52,11 +52,11 @@ void Broker::Impl::verify_ahead(std::vector<Inbound>& inbound) {
   // waits for every job before the transaction begins. That wait is what
   // makes the workers' lock-free reads safe: config and enrolment change
   // only on this thread, and never while a job is out.
-  std::map<ParticipantId, double> tokens_left;
-  std::map<ParticipantId, double> bytes_left;
+  auto& tokens_left = budgets.tokens_left;
+  auto& bytes_left = budgets.bytes_left;
   const std::int64_t now_ms = loop_clock.now_ms();
   std::vector<std::pair<std::size_t, Submission>> on_this_thread;
-  for (std::size_t index = 0; index < inbound.size(); ++index) {
+  for (std::size_t index = from; index < inbound.size(); ++index) {
     auto& message = inbound[index];
     if (message.user_id.empty()) continue;
     // The byte budget comes first in handle_inbound and is charged for every
