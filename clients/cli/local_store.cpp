@@ -131,15 +131,15 @@ Result<MessageId> resolve_message_id(std::string_view id_or_prefix, const std::v
   }
   if (matches.empty()) {
     return make_error(ErrorCode::not_found,
-                      fill_values(text.tr(N_("no saved message id starts with {1}: run `fpx inbox` to fetch new "
-                                             "messages, or give the full id")),
+                      fill_values(text.tr(N_("no saved message id begins or ends with {1}: run `fpx inbox` to fetch "
+                                             "new messages, or give the full id")),
                                   {prefix}));
   }
   if (matches.size() > 1) {
     std::string list;
     for (const auto& match : matches) list += (list.empty() ? "" : ", ") + match;
     return make_error(ErrorCode::invalid_argument,
-                      fill_values(text.tr(N_("the prefix {1} matches several messages ({2}): give more characters")),
+                      fill_values(text.tr(N_("{1} begins or ends several message ids ({2}): give more characters")),
                                   {prefix, list}));
   }
   auto bytes = from_hex(*matches.begin());

@@ -327,7 +327,7 @@ TEST_CASE("fpx verify keys profile witness and the cso commands speak French and
   CHECK(not_an_id.exit_code == 2);
   CHECK(contains(not_an_id.err, "« zz-top » n'est pas un identifiant de message"));
   auto unknown = exchange.as("ne.focal-point", {"--lang", "en", "trace", "ack", "abcdef"});
-  CHECK(contains(unknown.err, "no saved message id starts with abcdef: run `fpx inbox`"));
+  CHECK(contains(unknown.err, "no saved message id begins or ends with abcdef: run `fpx inbox`"));
 }
 
 TEST_CASE("fpx warn observe and log verify speak French and English to civil society") {
