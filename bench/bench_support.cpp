@@ -202,6 +202,9 @@ BrokerProcess::BrokerProcess(BenchPki& pki, const std::vector<std::string>& part
            << "\nstored_burst_bytes = " << static_cast<std::uint64_t>(settings_.stored_burst_bytes) << "\n";
   }
   if (settings_.verify_workers >= 0) config << "verify_workers = " << settings_.verify_workers << "\n";
+  if (settings_.wal_checkpoint_every_ms > 0) {
+    config << "[timing]\ncheckpoint_every_ms = " << settings_.wal_checkpoint_every_ms << "\n";
+  }
   if (!settings_.store_dsn.empty()) {
     config << "[store]\nbackend = \"postgres\"\ndsn = \"" << settings_.store_dsn << "\"\n";
   }

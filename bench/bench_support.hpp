@@ -85,6 +85,8 @@ struct BrokerSettings {
   std::size_t batch_share = 0;
   // The broker's limits.verify_workers; -1: the broker's default.
   int verify_workers = -1;
+  // The broker's timing.checkpoint_every_ms (WAL checkpoints); 0: its default.
+  std::int64_t wal_checkpoint_every_ms = 0;
   // Per-message debug logging would be part of what is measured.
   std::string log_level = "warn";
   // How often the transparency log's signed checkpoint is renewed; 0 keeps

@@ -341,6 +341,9 @@ int main(int argc, char** argv) {
   app.add_option("--verify-workers", options.verify_workers,
                  "lean: the broker's limits.verify_workers (default: the broker's; 0 verifies on its loop thread)")
       ->check(CLI::Range(-1, 64));
+  app.add_option("--wal-checkpoint-every-ms", options.wal_checkpoint_every_ms,
+                 "lean: the broker's timing.checkpoint_every_ms, how often WAL checkpoints run (default: the broker's)")
+      ->check(CLI::Range(10, 3600000));
   app.add_option("--broker-core", options.broker_core,
                  "lean: the core the broker is pinned to (default 0; -1 leaves it unpinned, sharing the load's core)")
       ->check(CLI::Range(-1, 1));

@@ -468,6 +468,7 @@ LeanRun run_lean(const BenchOptions& options) {
   const int broker_core = pinned && options.broker_core >= 0 ? options.broker_core : -1;
   settings.cpu_core = broker_core;
   settings.verify_workers = options.verify_workers;
+  settings.wal_checkpoint_every_ms = options.wal_checkpoint_every_ms;
   const int metrics_port = test::unused_loopback_port();
   settings.metrics_listen = "127.0.0.1:" + std::to_string(metrics_port);
   if (options.checkpoint_every_second) settings.log_checkpoint_every_ms = 1000;
@@ -487,6 +488,9 @@ LeanRun run_lean(const BenchOptions& options) {
   std::fprintf(stderr, "# cores: %s\n", cores_note(pinned, broker_core).c_str());
   std::printf("broker_core %d\nload_core %d\n", broker_core, pinned ? kLoadCore : -1);
   if (options.verify_workers >= 0) std::printf("verify_workers %d\n", options.verify_workers);
+  if (options.wal_checkpoint_every_ms > 0) {
+    std::printf("wal_checkpoint_every_ms %lld\n", static_cast<long long>(options.wal_checkpoint_every_ms));
+  }
 
   zmq::context_t context(1);
   std::vector<std::int64_t> slot_ns(frames.size(), 0);

@@ -42,6 +42,8 @@ struct BenchOptions {
   // the broker is pinned to (-1: not pinned, so a verify worker may use the
   // load's core too).
   int verify_workers = -1;
+  // Lean: the broker's timing.checkpoint_every_ms (0: its default).
+  std::int64_t wal_checkpoint_every_ms = 0;
   int broker_core = 0;
   // Lean: real `fpx witness serve` processes the broker asks to cosign each
   // checkpoint (witnesses.hpp); 0: none. With --witnesses N, fpx-bench runs
