@@ -202,9 +202,9 @@ BrokerProcess::BrokerProcess(BenchPki& pki, const std::vector<std::string>& part
            << "\nstored_burst_bytes = " << static_cast<std::uint64_t>(settings_.stored_burst_bytes) << "\n";
   }
   if (settings_.verify_workers >= 0) config << "verify_workers = " << settings_.verify_workers << "\n";
-  if (settings_.wal_checkpoint_every_ms > 0) {
-    config << "[timing]\ncheckpoint_every_ms = " << settings_.wal_checkpoint_every_ms << "\n";
-  }
+  if (settings_.wal_checkpoint_every_ms > 0 || settings_.group_commit_wait_ms >= 0) config << "[timing]\n";
+  if (settings_.wal_checkpoint_every_ms > 0) config << "checkpoint_every_ms = " << settings_.wal_checkpoint_every_ms << "\n";
+  if (settings_.group_commit_wait_ms >= 0) config << "group_commit_wait_ms = " << settings_.group_commit_wait_ms << "\n";
   if (!settings_.store_dsn.empty()) {
     config << "[store]\nbackend = \"postgres\"\ndsn = \"" << settings_.store_dsn << "\"\n";
   }

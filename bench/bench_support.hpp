@@ -87,6 +87,8 @@ struct BrokerSettings {
   int verify_workers = -1;
   // The broker's timing.checkpoint_every_ms (WAL checkpoints); 0: its default.
   std::int64_t wal_checkpoint_every_ms = 0;
+  // The broker's timing.group_commit_wait_ms; -1: its default.
+  std::int64_t group_commit_wait_ms = -1;
   // Per-message debug logging would be part of what is measured.
   std::string log_level = "warn";
   // How often the transparency log's signed checkpoint is renewed; 0 keeps

@@ -469,6 +469,7 @@ LeanRun run_lean(const BenchOptions& options) {
   settings.cpu_core = broker_core;
   settings.verify_workers = options.verify_workers;
   settings.wal_checkpoint_every_ms = options.wal_checkpoint_every_ms;
+  settings.group_commit_wait_ms = options.group_commit_wait_ms;
   const int metrics_port = test::unused_loopback_port();
   settings.metrics_listen = "127.0.0.1:" + std::to_string(metrics_port);
   if (options.checkpoint_every_second) settings.log_checkpoint_every_ms = 1000;
@@ -488,6 +489,9 @@ LeanRun run_lean(const BenchOptions& options) {
   std::fprintf(stderr, "# cores: %s\n", cores_note(pinned, broker_core).c_str());
   std::printf("broker_core %d\nload_core %d\n", broker_core, pinned ? kLoadCore : -1);
   if (options.verify_workers >= 0) std::printf("verify_workers %d\n", options.verify_workers);
+  if (options.group_commit_wait_ms >= 0) {
+    std::printf("group_commit_wait_ms %lld\n", static_cast<long long>(options.group_commit_wait_ms));
+  }
   if (options.wal_checkpoint_every_ms > 0) {
     std::printf("wal_checkpoint_every_ms %lld\n", static_cast<long long>(options.wal_checkpoint_every_ms));
   }

@@ -218,6 +218,8 @@ Status Broker::Impl::poll_once(std::chrono::milliseconds timeout, int signal_fd)
   };
   // Messages held back from the last batch are ready now: do not sleep.
   if (!backlog.empty() && !gathered) timeout = std::chrono::milliseconds(0);
+  // A batch waiting for company (commit_waits) is looked at again soon.
+  if (gathered && !in_flight()) timeout = std::min(timeout, std::chrono::milliseconds(1));
   try {
     zmq::poll(items.data(), items.size(), timeout);
   } catch (const zmq::error_t& error) {
@@ -241,7 +243,7 @@ Status Broker::Impl::poll_once(std::chrono::milliseconds timeout, int signal_fd)
         ready(observers_item) || (!observers_item && (observers.get(zmq::sockopt::events) & ZMQ_POLLIN) != 0);
     if (observers_waiting) publisher.answer_observers(observers);
     run_timers();
-    if (gathered) commit_batch();
+    if (gathered && !commit_waits()) commit_batch();
   }
   if (ready(signal_item)) {
     signalfd_siginfo info{};
@@ -265,6 +267,16 @@ bool Broker::Impl::may_gather() const {
   // A full batch or a long backlog stops the reading, so that a flooder
   // meets ZeroMQ's high-water mark, not this broker's memory.
   return gathered->frames.size() < config.limits.batch_max && backlog.size() < config.limits.batch_max;
+}
+
+bool Broker::Impl::commit_waits() {
+  const auto wait = std::chrono::milliseconds(config.timing.group_commit_wait_ms);
+  if (wait.count() <= 0 || stopping || gathered->frames.size() >= config.limits.batch_max) return false;
+  if (std::chrono::steady_clock::now() - last_durable_commit >= wait) return false;
+  // Only a batch that will wait for the disk anyway: pings, confirms and
+  // refusals are answered at once.
+  loop_clock.tick();
+  return batch_durability(gathered->inbound) == Durability::required;
 }
 
 void Broker::Impl::gather_batch() {
@@ -365,6 +377,7 @@ void Broker::Impl::commit_batch() {
   // one sync earlier.
   loop_clock.tick();
   const Durability durability = batch_durability(inbound);
+  if (durability == Durability::required) last_durable_commit = std::chrono::steady_clock::now();
   // With the pipeline the commit writes the WAL without syncing it
   // (Durability::deferred: SQLite's synchronous=NORMAL) and the sync
   // thread makes it durable; receipts wait for that sync (finish_sync).

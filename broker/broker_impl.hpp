@@ -20,6 +20,7 @@
 // and verifies the next batch.
 #pragma once
 
+#include <chrono>
 #include <deque>
 #include <map>
 #include <optional>
@@ -70,6 +71,9 @@ struct Broker::Impl {
   // Whether the loop should read the router now: no batch gathered yet, or
   // one that may still grow while the last batch's sync runs.
   bool may_gather() const;
+  // Whether the gathered batch waits a little longer for company
+  // (timing.group_commit_wait_ms) before its transaction begins.
+  bool commit_waits();
   void commit_batch();
   // The pipelined sync came back: act on the batch it made durable.
   void finish_sync();
@@ -169,6 +173,8 @@ struct Broker::Impl {
     VerifyBudgets budgets;
   };
   std::optional<GatheredBatch> gathered;
+  // When the last batch that waited for an fsync began its transaction.
+  std::chrono::steady_clock::time_point last_durable_commit;
   // A failed sync: committed messages may not be on disk, and a later sync
   // cannot say otherwise. The loop stops serving (commit_pipeline.hpp).
   std::optional<Error> sync_failure;

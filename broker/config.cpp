@@ -402,6 +402,7 @@ Result<BrokerConfig> parse_broker_config(std::string_view text, const std::files
   read.number("timing.heartbeat_ivl_ms", timing.heartbeat_ivl_ms, 100, 600000);
   read.number("timing.heartbeat_timeout_ms", timing.heartbeat_timeout_ms, 100, 3600000);
   read.number("timing.checkpoint_every_ms", timing.checkpoint_every_ms, 10, 3600000);
+  read.number("timing.group_commit_wait_ms", timing.group_commit_wait_ms, 0, 1000);
 
   auto& clocks = config.clocks;
   read.number("clocks.urgent_acknowledge_ms", clocks.urgent_acknowledge_ms, 60000, kYearMs);

@@ -67,14 +67,16 @@ bool eventually(Condition condition) {
 // One agency, one recipient, the broker in this process with its store on the shim.
 class PipelineExchange {
  public:
-  explicit PipelineExchange(test::PowerCutVfs& vfs) : pki_({"SN", "NE", "BF"}) {
+  explicit PipelineExchange(test::PowerCutVfs& vfs, std::int64_t group_commit_wait_ms = 0) : pki_({"SN", "NE", "BF"}) {
     pki_.issue(kAgency, "SN", Role::agency);
+    pki_.issue("sn.douanes", "SN", Role::agency);
+    pki_.issue("sn.gendarmerie", "SN", Role::agency);
     pki_.issue("ne.focal-point", "NE", Role::focal_point);
     pki_.issue("bf.focal-point", "BF", Role::focal_point);
     pki_.issue("exchange.broker", "AT", Role::broker, {.via_intermediate = false});
     const auto enrolled = pki_.dir() / "enrolled";
     std::filesystem::create_directories(enrolled);
-    for (const std::string id : {kAgency, "ne.focal-point", "bf.focal-point"}) {
+    for (const std::string id : {kAgency, "sn.douanes", "sn.gendarmerie", "ne.focal-point", "bf.focal-point"}) {
       std::filesystem::copy_file(pki_.dir() / "participants" / id / kChainFile, enrolled / (id + ".pem"));
     }
     config_.participants_endpoint = "tcp://127.0.0.1:0";
@@ -89,6 +91,7 @@ class PipelineExchange {
     // syncs held are the commits' own.
     config_.timing.checkpoint_every_ms = 3600'000;
     config_.oversight.checkpoint_every_ms = 3600'000;
+    config_.timing.group_commit_wait_ms = group_commit_wait_ms;
     auto created = broker::Broker::create(config_);
     if (!created) FAIL("broker: " << created.error().describe());
     broker_ = std::move(created).value();
@@ -200,4 +203,70 @@ TEST_CASE("a power cut while a pipelined commit waits for its sync loses only th
     CHECK(must(store->find_message(id)).has_value());
   }
   CHECK(stored_messages(exchange.database()) == kReceipted);
+}
+
+TEST_CASE("messages that arrive while a sync runs all join the next commit and share its receipt group") {
+  test::PowerCutVfs vfs;
+  PipelineExchange exchange(vfs);
+  auto agency = exchange.connect(kAgency);
+  auto customs = exchange.connect("sn.douanes");
+  auto gendarmes = exchange.connect("sn.gendarmerie");
+  // Each session attached first (a message of its own, receipted alone).
+  REQUIRE(agency->submit(test::seal_sample(exchange.identity(kAgency), MessageType::TRACING_REQUEST)).ok());
+  REQUIRE(customs->submit(test::seal_sample(exchange.identity("sn.douanes"), MessageType::TRACING_REQUEST)).ok());
+  REQUIRE(gendarmes->submit(test::seal_sample(exchange.identity("sn.gendarmerie"), MessageType::TRACING_REQUEST)).ok());
+  REQUIRE(stored_messages(exchange.database()) == 3);
+
+  vfs.hold_syncs();
+  const Bytes first = test::seal_sample(exchange.identity(kAgency), MessageType::TRACING_REQUEST);
+  auto first_receipt = std::async(std::launch::async, [&] { return agency->submit(first); });
+  REQUIRE(eventually([&] { return stored_messages(exchange.database()) == 4 && vfs.syncs_held() >= 1; }));
+  // Two more while that sync waits, well apart: before, the loop took one
+  // batch at the first arrival and left the second for the sync after.
+  const Bytes second = test::seal_sample(exchange.identity("sn.douanes"), MessageType::TRACING_REQUEST);
+  auto second_receipt = std::async(std::launch::async, [&] { return customs->submit(second); });
+  std::this_thread::sleep_for(300ms);
+  const Bytes third = test::seal_sample(exchange.identity("sn.gendarmerie"), MessageType::TRACING_REQUEST);
+  auto third_receipt = std::async(std::launch::async, [&] { return gendarmes->submit(third); });
+  std::this_thread::sleep_for(300ms);
+  CHECK(stored_messages(exchange.database()) == 4);  // nothing begins while a sync runs
+  vfs.release_syncs();
+
+  REQUIRE(first_receipt.get().ok());
+  auto second_done = second_receipt.get();
+  auto third_done = third_receipt.get();
+  REQUIRE(second_done.ok());
+  REQUIRE(third_done.ok());
+  CHECK(second_done->group_size == 2);
+  CHECK(third_done->group_size == 2);
+  CHECK_FALSE(exchange.failed());
+}
+
+TEST_CASE("with timing.group_commit_wait_ms a durable batch soon after another waits for company and a lone one does not") {
+  test::PowerCutVfs vfs;
+  PipelineExchange exchange(vfs, 1'000);
+  auto agency = exchange.connect(kAgency);
+  auto customs = exchange.connect("sn.douanes");
+  // A quiet broker: the last durable commit is long past, nothing waits.
+  REQUIRE(customs->submit(test::seal_sample(exchange.identity("sn.douanes"), MessageType::TRACING_REQUEST)).ok());
+  std::this_thread::sleep_for(1'100ms);
+  const auto quiet_start = std::chrono::steady_clock::now();
+  auto alone = agency->submit(test::seal_sample(exchange.identity(kAgency), MessageType::TRACING_REQUEST));
+  REQUIRE(alone.ok());
+  CHECK(alone->group_size == 1);
+  CHECK(std::chrono::steady_clock::now() - quiet_start < 900ms);
+  // Right after it, two more, 100 ms apart: the first waits for the
+  // second and they are committed together.
+  const Bytes second = test::seal_sample(exchange.identity(kAgency), MessageType::TRACING_REQUEST);
+  auto second_receipt = std::async(std::launch::async, [&] { return agency->submit(second); });
+  std::this_thread::sleep_for(100ms);
+  const Bytes third = test::seal_sample(exchange.identity("sn.douanes"), MessageType::TRACING_REQUEST);
+  auto third_receipt = std::async(std::launch::async, [&] { return customs->submit(third); });
+  auto second_done = second_receipt.get();
+  auto third_done = third_receipt.get();
+  REQUIRE(second_done.ok());
+  REQUIRE(third_done.ok());
+  CHECK(second_done->group_size == 2);
+  CHECK(third_done->group_size == 2);
+  CHECK_FALSE(exchange.failed());
 }
