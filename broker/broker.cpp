@@ -218,8 +218,12 @@ Status Broker::Impl::poll_once(std::chrono::milliseconds timeout, int signal_fd)
   };
   // Messages held back from the last batch are ready now: do not sleep.
   if (!backlog.empty() && !gathered) timeout = std::chrono::milliseconds(0);
-  // A batch waiting for company (commit_waits) is looked at again soon.
-  if (gathered && !in_flight()) timeout = std::min(timeout, std::chrono::milliseconds(1));
+  // A batch waiting for company (commit_waits) is committed when its wait ends.
+  if (gathered && !in_flight() && config.timing.group_commit_wait_ms > 0) {
+    const auto due = last_durable_commit + std::chrono::milliseconds(config.timing.group_commit_wait_ms);
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(due - std::chrono::steady_clock::now());
+    timeout = std::min(timeout, std::max(left, std::chrono::milliseconds(0)));
+  }
   try {
     zmq::poll(items.data(), items.size(), timeout);
   } catch (const zmq::error_t& error) {
@@ -271,7 +275,8 @@ bool Broker::Impl::may_gather() const {
 
 bool Broker::Impl::commit_waits() {
   const auto wait = std::chrono::milliseconds(config.timing.group_commit_wait_ms);
-  if (wait.count() <= 0 || stopping || gathered->frames.size() >= config.limits.batch_max) return false;
+  // A batch that cannot grow (full, or the backlog at its bound) has no company to wait for.
+  if (wait.count() <= 0 || stopping || !may_gather()) return false;
   if (std::chrono::steady_clock::now() - last_durable_commit >= wait) return false;
   // Only a batch that will wait for the disk anyway: pings, confirms and
   // refusals are answered at once.

@@ -2,6 +2,8 @@
 // connection, and the RESTART checkpoint of a clean stop.
 #include "sqlite_store.hpp"
 
+#include <chrono>
+
 namespace fpx::broker {
 
 namespace sqlite {
@@ -60,17 +62,26 @@ void SqliteStore::run_background_checkpoints(std::chrono::milliseconds every) {
     // PASSIVE takes no lock the writer waits on, and copies the bulk of
     // what was committed since the last turn; BUSY only means another
     // checkpoint (the stop's) is running.
-    int rc = sqlite3_wal_checkpoint_v2(checkpoint_db_.get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    int frames = 0;
+    int copied = 0;
+    const auto passive_start = std::chrono::steady_clock::now();
+    int rc = sqlite3_wal_checkpoint_v2(checkpoint_db_.get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &frames, &copied);
+    const auto passive_took = std::chrono::steady_clock::now() - passive_start;
     // PASSIVE alone never lets the WAL restart under a steady load: the
     // writer commits again while it copies, so the WAL is never wholly
     // copied when the writer begins, and it grew by every commit's pages
     // (3 GB in 30 s at 1000 messages/s, fpx-bench --lean). RESTART copies
-    // the few frames committed since, holding the write lock only for
-    // that, and restarts the WAL in place. This connection has no busy
-    // handler: when the loop is inside a transaction (or a reader still
-    // reads old frames) it does what it can without waiting, and the next
-    // turn tries again.
-    if (rc == SQLITE_OK) {
+    // the frames committed since and restarts the WAL in place, holding
+    // the write lock through its WAL and database fsyncs: the loop's next
+    // BEGIN waits for it (kBusyTimeoutMs at most, then that batch is
+    // refused "unavailable" and resent). So it runs only when PASSIVE
+    // caught up (little is left to copy) and took less than a quarter of
+    // that timeout (its own two fsyncs: the disk is quick enough that
+    // RESTART's two hold the loop back far less). This connection has no
+    // busy handler: with the loop inside a transaction, or a reader on old
+    // frames, RESTART does what PASSIVE would, and the next turn tries again.
+    if (rc == SQLITE_OK && frames > 0 && copied == frames &&
+        passive_took < std::chrono::milliseconds(kBusyTimeoutMs / 4)) {
       rc = sqlite3_wal_checkpoint_v2(checkpoint_db_.get(), nullptr, SQLITE_CHECKPOINT_RESTART, nullptr, nullptr);
     }
     std::string failure;

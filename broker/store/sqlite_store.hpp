@@ -13,9 +13,11 @@
 // spikes here (TOOLCHAIN trap 18). While the broker runs, a thread with a
 // connection of its own makes a PASSIVE checkpoint every
 // timing.checkpoint_every_ms: it copies committed frames back without
-// blocking the writer, and once it has copied them all the writer's next
-// transaction restarts the WAL from its start (journal_size_limit shrinks a
-// WAL a burst made large). A checkpoint on the writer's own connection, as
+// blocking the writer. When that caught up quickly, a RESTART follows that
+// copies the few frames committed meanwhile under the write lock (the
+// writer waits for its two fsyncs) and restarts the WAL from its start
+// (journal_size_limit shrinks a WAL a burst made large): under a steady
+// load PASSIVE alone never let it restart (checkpointer.cpp). A checkpoint on the writer's own connection, as
 // before, stalled the broker's loop for about 2 s when it copied a minute of
 // traffic. checkpoint() (RESTART) remains for a clean stop. If an outside
 // reader (an operator's sqlite3 shell) pins the WAL, checkpoints stop short
