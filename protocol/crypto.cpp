@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
@@ -28,11 +29,27 @@ std::string last_error_text() {
 }
 }  // namespace ossl
 
-Sha256Digest sha256(ByteView data) {
+// OpenSSL 3's one-shot SHA256() looks the algorithm up in the provider
+// store on every call (locks and a hash-table walk: 0.33 us for a tree node
+// here, a few percent of the broker's CPU per message); a digest fetched once
+// with a context kept per thread takes 0.13 us.
+Sha256Digest sha256(std::initializer_list<ByteView> parts) {
+  static EVP_MD* const kSha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  thread_local const ossl::MdCtxPtr context(EVP_MD_CTX_new());
   Sha256Digest digest{};
-  SHA256(data.data(), data.size(), digest.data());
+  unsigned int length = 0;
+  bool ok = kSha256 != nullptr && context && EVP_DigestInit_ex(context.get(), kSha256, nullptr) == 1;
+  for (ByteView part : parts) ok = ok && EVP_DigestUpdate(context.get(), part.data(), part.size()) == 1;
+  if (ok && EVP_DigestFinal_ex(context.get(), digest.data(), &length) == 1 && length == digest.size()) return digest;
+  // The same hash the slow way (only if the fetch or a context failed).
+  ERR_clear_error();
+  Bytes joined;
+  for (ByteView part : parts) joined.insert(joined.end(), part.begin(), part.end());
+  SHA256(joined.data(), joined.size(), digest.data());
   return digest;
 }
+
+Sha256Digest sha256(ByteView data) { return sha256({data}); }
 
 void random_bytes(std::span<std::uint8_t> out) {
   // RAND_bytes only fails when the OS entropy source is broken: nothing

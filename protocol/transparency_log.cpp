@@ -18,10 +18,6 @@ namespace {
 constexpr std::uint8_t kLeafPrefix = 0x00;
 constexpr std::uint8_t kNodePrefix = 0x01;
 
-struct DigestContextFree {
-  void operator()(EVP_MD_CTX* context) const noexcept { EVP_MD_CTX_free(context); }
-};
-
 // The RFC's split point: the largest power of two smaller than n (n >= 2).
 std::uint64_t split_point(std::uint64_t n) { return std::bit_floor(n - 1); }
 
@@ -88,24 +84,10 @@ Status append_subproof(NodeSource& source, std::uint64_t m, std::uint64_t begin,
   return {};
 }
 
-// SHA-256(prefix || first || second). Building a 10M-leaf tree hashes 20M
-// times: OpenSSL 3's one-shot SHA256() looks the algorithm up on every call
-// (0.33 us for a node here), a digest fetched once with a context kept per
-// thread takes 0.13 us.
+// SHA-256(prefix || first || second).
 Sha256Digest prefixed_hash(std::uint8_t prefix, ByteView first, ByteView second) {
-  static EVP_MD* const kSha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-  thread_local const std::unique_ptr<EVP_MD_CTX, DigestContextFree> context(EVP_MD_CTX_new());
   const std::uint8_t prefix_byte[1] = {prefix};
-  Sha256Digest digest{};
-  unsigned int length = 0;
-  if (kSha256 != nullptr && context && EVP_DigestInit_ex(context.get(), kSha256, nullptr) == 1 &&
-      EVP_DigestUpdate(context.get(), prefix_byte, 1) == 1 &&
-      EVP_DigestUpdate(context.get(), first.data(), first.size()) == 1 &&
-      EVP_DigestUpdate(context.get(), second.data(), second.size()) == 1 &&
-      EVP_DigestFinal_ex(context.get(), digest.data(), &length) == 1 && length == digest.size()) {
-    return digest;
-  }
-  return sha256(concat({prefix_byte, first, second}));  // the same hash, the slow way
+  return sha256({ByteView(prefix_byte), first, second});
 }
 
 }  // namespace

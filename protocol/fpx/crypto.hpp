@@ -4,6 +4,7 @@
 #include <array>
 #include <cstdint>
 #include <filesystem>
+#include <initializer_list>
 #include <string>
 
 #include "fpx/ids.hpp"
@@ -14,6 +15,8 @@ typedef struct evp_pkey_st EVP_PKEY;
 namespace fpx {
 
 Sha256Digest sha256(ByteView data);
+// SHA-256 of the parts one after the other, without joining them first.
+Sha256Digest sha256(std::initializer_list<ByteView> parts);
 void random_bytes(std::span<std::uint8_t> out);
 
 constexpr std::size_t kEd25519PublicKeySize = 32;

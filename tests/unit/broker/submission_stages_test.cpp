@@ -2,8 +2,11 @@
 // verify with no store at all, then authorize, dedupe, quota and persist
 // against a real SQLite store in a temporary directory, with real keys, certificates and
 // signatures, and no broker process.
+#include <algorithm>
 #include <filesystem>
 #include <regex>
+#include <thread>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
@@ -294,6 +297,39 @@ TEST_CASE("The stage CPU line lists every stage in the form the benchmark parses
       R"(stage cpu us: messages=\d+ decode=\d+ open=\d+ authorize=\d+ validate=\d+ dedupe=\d+ persist=\d+ )"
       R"(receipt=\d+ account=\d+ commit=\d+ route=\d+)");
   CHECK(std::regex_match(line, form));
+}
+
+TEST_CASE("A stage's time is estimated from one timed pass in kStageSampleEvery, per thread") {
+  // Each thread times its first pass through a stage, then about one in
+  // kStageSampleEvery at random; of two passes a message, both are timed.
+  constexpr std::uint32_t kPasses = 1600 * kStageSampleEvery;
+  std::vector<bool> timed;
+  std::thread([&] {
+    for (std::uint32_t i = 0; i < kPasses; ++i) timed.push_back(time_this_pass(StageTimer::route));
+  }).join();
+  REQUIRE(timed.size() == kPasses);
+  CHECK(timed[0]);
+  std::size_t even = 0;
+  std::size_t odd = 0;
+  for (std::size_t i = 1; i < timed.size(); ++i) (i % 2 == 0 ? even : odd) += timed[i] ? 1 : 0;
+  CHECK(even + odd > 1400);
+  CHECK(even + odd < 1800);
+  CHECK(even > 600);
+  CHECK(odd > 600);
+
+  // One timed pass of 16 us among 16 passes stands for 256 us; the untimed
+  // passes of a worker's times scale the sum they are added to.
+  StageTimes times;
+  times.add(StageTimer::persist, 16'000);
+  for (std::uint32_t i = 1; i < kStageSampleEvery; ++i) times.add_untimed(StageTimer::persist);
+  CHECK(times.microseconds(StageTimer::persist) == 16 * kStageSampleEvery);
+  StageTimes worker;
+  for (std::uint32_t i = 0; i < kStageSampleEvery; ++i) worker.add_untimed(StageTimer::persist);
+  times.add(worker);
+  CHECK(times.microseconds(StageTimer::persist) == 2 * 16 * kStageSampleEvery);
+  // A stage never timed reads 0, not a division by zero.
+  times.add_untimed(StageTimer::route);
+  CHECK(times.microseconds(StageTimer::route) == 0);
 }
 
 TEST_CASE("Timers are all due at the first tick and again one period after they ran") {
