@@ -130,14 +130,28 @@ Status copy_database(sqlite3* source, const std::filesystem::path& target) {
   return fsync_path(target, O_RDONLY);
 }
 
+// log_nodes is keyed (level, idx) before schema 12 and by the leaf that
+// completes the node from then on; a backup being checked may be either.
+constexpr std::int64_t kLogNodesByCompletingLeaf = 12;
+const char* log_node_query(std::int64_t schema_version) {
+  return schema_version >= kLogNodesByCompletingLeaf
+             ? "SELECT hash FROM log_nodes WHERE completed_by = ((?2 + 1) << ?1) - 1 AND level = ?1"
+             : "SELECT hash FROM log_nodes WHERE level = ?1 AND idx = ?2";
+}
+const char* log_nodes_in_order_query(std::int64_t schema_version) {
+  return schema_version >= kLogNodesByCompletingLeaf
+             ? "SELECT level, ((completed_by + 1) >> level) - 1 AS idx, hash FROM log_nodes ORDER BY level, idx"
+             : "SELECT level, idx, hash FROM log_nodes ORDER BY level, idx";
+}
+
 // The log's nodes as stored: level 0 from log_leaves, interior ones from log_nodes.
 class SqliteNodes final : public NodeSource {
  public:
-  explicit SqliteNodes(sqlite3* db) : db_(db) {}
+  SqliteNodes(sqlite3* db, std::int64_t schema_version) : db_(db), schema_version_(schema_version) {}
   Status prepare_all() {
     auto leaf = prepare(db_, "SELECT leaf_hash FROM log_leaves WHERE leaf_index = ?1");
     if (!leaf) return std::move(leaf).take_error();
-    auto node = prepare(db_, "SELECT hash FROM log_nodes WHERE level = ?1 AND idx = ?2");
+    auto node = prepare(db_, log_node_query(schema_version_));
     if (!node) return std::move(node).take_error();
     leaf_ = std::move(leaf).value();
     node_ = std::move(node).value();
@@ -166,6 +180,7 @@ class SqliteNodes final : public NodeSource {
 
  private:
   sqlite3* db_;
+  std::int64_t schema_version_;
   Statement leaf_;
   Statement node_;
 };
@@ -292,9 +307,9 @@ Result<StoreCheck> check_sqlite_store(const std::filesystem::path& file) {
   check.log_size = expected;
 
   // Every interior node against its two children.
-  SqliteNodes nodes(db);
+  SqliteNodes nodes(db, check.schema_version);
   if (auto prepared = nodes.prepare_all(); !prepared) return std::move(prepared).take_error();
-  auto interior = prepare(db, "SELECT level, idx, hash FROM log_nodes ORDER BY level, idx");
+  auto interior = prepare(db, log_nodes_in_order_query(check.schema_version));
   if (!interior) return std::move(interior).take_error();
   while ((rc = sqlite3_step(interior->get())) == SQLITE_ROW) {
     const auto level = static_cast<std::uint32_t>(sqlite3_column_int64(interior->get(), 0));

@@ -7,7 +7,7 @@ namespace sqlite {
 
 // Bump when the schema changes, and teach open_sqlite_store to migrate from
 // the previous version. A file with a newer version is refused, never guessed at.
-constexpr int kSchemaVersion = 11;  // 2: log_nodes; 3: feed, checkpoints; 4: leaf parts, statistics runs;
+constexpr int kSchemaVersion = 12;  // 2: log_nodes; 3: feed, checkpoints; 4: leaf parts, statistics runs;
                                    // 5: officers (who acknowledged and answered; confirmed deliveries by recipient)
                                    // 6: fewer writes per message (no AUTOINCREMENT, a leaf's parts as one value)
                                    // 7: receipt groups; 8: civil society's early warnings and their clock
@@ -15,6 +15,7 @@ constexpr int kSchemaVersion = 11;  // 2: log_nodes; 3: feed, checkpoints; 4: le
                                    // 10: duplicate-request keys (stage_duplicate.hpp)
                                    // 11: a submission's message row is its acceptance's audit record;
                                    //     new duplicate-request keys in request_keys_recent, folded in key order
+                                   // 12: log_nodes keyed by the leaf that completes each node
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE messages (
@@ -634,6 +635,29 @@ Status migrate_from_version_10(sqlite3* db, const std::string& path) {
   return migrate_in_one_transaction(db, path, kAcceptanceInMessageSchema, 11);
 }
 
+// Schema version 12 (issue 15): log_nodes keyed by (completed_by, level),
+// completed_by = (idx + 1) * 2^level - 1 being the leaf whose append writes
+// the node. Keyed (level, idx), a commit of n leaves wrote a page at the end
+// of each level's run of rows (about 9 of a commit's 80 pages at 64 messages
+// a commit, 2.5 of 30 at 3); keyed by its completing leaf, a commit's nodes
+// sit together at the end of one B-tree. idx is (completed_by + 1) / 2^level - 1.
+constexpr const char* kLogNodesByCompletingLeafSchema = R"sql(
+CREATE TABLE log_nodes_v12 (
+  completed_by INTEGER NOT NULL,  -- the leaf that completes it: (idx + 1) * 2^level - 1
+  level        INTEGER NOT NULL CHECK (level >= 1),
+  hash         BLOB NOT NULL,     -- RFC 9162: SHA-256(0x01 || left || right)
+  PRIMARY KEY (completed_by, level)
+) WITHOUT ROWID;
+INSERT INTO log_nodes_v12 (completed_by, level, hash)
+  SELECT ((idx + 1) << level) - 1, level, hash FROM log_nodes ORDER BY ((idx + 1) << level) - 1, level;
+DROP TABLE log_nodes;
+ALTER TABLE log_nodes_v12 RENAME TO log_nodes;
+)sql";
+
+Status migrate_from_version_11(sqlite3* db, const std::string& path) {
+  return migrate_in_one_transaction(db, path, kLogNodesByCompletingLeafSchema, 12);
+}
+
 // Creates the tables on a new file, accepts the current version, refuses
 // anything else rather than guessing.
 Status check_schema(sqlite3* db, const std::string& path) {
@@ -667,7 +691,10 @@ Status check_schema(sqlite3* db, const std::string& path) {
   if (*version <= 9 && *version >= 1) {
     if (auto migrated = migrate_from_version_9(db, path); !migrated) return migrated;
   }
-  if (*version <= 10 && *version >= 1) return migrate_from_version_10(db, path);
+  if (*version <= 10 && *version >= 1) {
+    if (auto migrated = migrate_from_version_10(db, path); !migrated) return migrated;
+  }
+  if (*version <= 11 && *version >= 1) return migrate_from_version_11(db, path);
   if (*version > kSchemaVersion) {
     return make_error(ErrorCode::io_error, "store " + path + " has schema version " + std::to_string(*version) +
                                                ", newer than this broker understands (" +
@@ -704,7 +731,8 @@ Status check_schema(sqlite3* db, const std::string& path) {
   if (auto migrated = migrate_from_version_7(db, path); !migrated) return migrated;
   if (auto migrated = migrate_from_version_8(db, path); !migrated) return migrated;
   if (auto migrated = migrate_from_version_9(db, path); !migrated) return migrated;
-  return migrate_from_version_10(db, path);
+  if (auto migrated = migrate_from_version_10(db, path); !migrated) return migrated;
+  return migrate_from_version_11(db, path);
 }
 
 }  // namespace sqlite

@@ -3066,14 +3066,19 @@ TEST_CASE("a broker upgraded from a store without duplicate keys still names an 
   REQUIRE(exchange.stop() == 0);
   {
     // What a version 9 store looks like: the same rows, no keys' tables
-    // (nor schema 11's acceptance columns).
+    // (nor schema 11's acceptance columns, nor schema 12's key of log_nodes).
     sqlite3* db = nullptr;
     REQUIRE(sqlite3_open(exchange.database().c_str(), &db) == SQLITE_OK);
     const int rc = sqlite3_exec(db,
                                 "DROP TABLE request_keys; DROP TABLE request_keys_backfill; DROP TABLE request_keys_recent; "
                                 "DROP VIEW audit_trail; "
                                 "ALTER TABLE messages DROP COLUMN officer; "
-                                "ALTER TABLE messages DROP COLUMN accepted_for; PRAGMA user_version = 9",
+                                "ALTER TABLE messages DROP COLUMN accepted_for; "
+                                "CREATE TABLE log_nodes_v11 (level INTEGER NOT NULL CHECK (level >= 1), idx INTEGER NOT "
+                                "NULL, hash BLOB NOT NULL, PRIMARY KEY (level, idx)) WITHOUT ROWID; "
+                                "INSERT INTO log_nodes_v11 SELECT level, ((completed_by + 1) >> level) - 1, hash FROM "
+                                "log_nodes; DROP TABLE log_nodes; ALTER TABLE log_nodes_v11 RENAME TO log_nodes; "
+                                "PRAGMA user_version = 9",
                                 nullptr, nullptr, nullptr);
     INFO(sqlite3_errmsg(db));
     sqlite3_close(db);

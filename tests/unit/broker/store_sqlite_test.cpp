@@ -147,6 +147,15 @@ void undo_receipt_groups(RawConnection& raw) {
   raw.exec("ALTER TABLE messages ADD COLUMN receipt BLOB");
 }
 
+// log_nodes keyed (level, idx) again, as before schema 12.
+void undo_log_nodes_by_completing_leaf(RawConnection& raw) {
+  raw.exec("CREATE TABLE log_nodes_v11 (level INTEGER NOT NULL CHECK (level >= 1), idx INTEGER NOT NULL, "
+           "hash BLOB NOT NULL, PRIMARY KEY (level, idx)) WITHOUT ROWID");
+  raw.exec("INSERT INTO log_nodes_v11 SELECT level, ((completed_by + 1) >> level) - 1, hash FROM log_nodes");
+  raw.exec("DROP TABLE log_nodes");
+  raw.exec("ALTER TABLE log_nodes_v11 RENAME TO log_nodes");
+}
+
 // What schema 8 (serial ranges on the watch list, issue 14) added, taken
 // away again so that a file looks as a broker before it wrote it.
 void undo_serial_ranges(RawConnection& raw) {
@@ -160,6 +169,8 @@ void undo_serial_ranges(RawConnection& raw) {
   raw.exec("DROP VIEW audit_trail");
   raw.exec("ALTER TABLE messages DROP COLUMN officer");
   raw.exec("ALTER TABLE messages DROP COLUMN accepted_for");
+  // Nor schema 12's key of log_nodes.
+  undo_log_nodes_by_completing_leaf(raw);
 }
 
 // A VFS that forwards everything to the default one and counts fsyncs of
@@ -625,13 +636,13 @@ TEST_CASE("A store file with a newer schema version is refused") {
   { open_store(path); }
   {
     RawConnection raw(path);
-    CHECK(raw.text("PRAGMA user_version") == "11");
-    raw.exec("PRAGMA user_version = 12");
+    CHECK(raw.text("PRAGMA user_version") == "12");
+    raw.exec("PRAGMA user_version = 13");
   }
   const auto opened = open_sqlite_store(path);
   REQUIRE_FALSE(opened.ok());
   CHECK(opened.error().code == ErrorCode::io_error);
-  CHECK_THAT(opened.error().message, Catch::Contains("schema version 12") && Catch::Contains("newer"));
+  CHECK_THAT(opened.error().message, Catch::Contains("schema version 13") && Catch::Contains("newer"));
 }
 
 namespace {
@@ -719,6 +730,45 @@ TEST_CASE("The store's log nodes give MemoryLog's roots and proofs, also after r
   CHECK(raw.count("log_nodes") == kTotal - std::popcount(unsigned{kTotal}));
 }
 
+TEST_CASE("A version 11 store's log nodes are keyed by their completing leaf on opening, proofs unchanged") {
+  test::TempDir dir;
+  const auto path = dir.path() / "store.db";
+  constexpr std::uint8_t kBefore = 45;
+  constexpr std::uint8_t kTotal = 70;
+  MemoryLog reference;
+  {
+    auto store = open_store(path);
+    require_ok(store->begin());
+    for (std::uint8_t n = 1; n <= kBefore; ++n) {
+      const auto message = make_message(n, {"gh.focal-point"});
+      must(store->insert_message(message, kNowMs));
+      reference.append(leaf_hash(message.log_leaf_data));
+    }
+    require_ok(store->commit());
+  }
+  {
+    RawConnection raw(path);
+    undo_log_nodes_by_completing_leaf(raw);
+    raw.exec("PRAGMA user_version = 11");
+  }
+  {
+    auto store = open_store(path);
+    check_log_matches(*store, reference);
+    for (std::uint8_t n = kBefore + 1; n <= kTotal; ++n) {
+      const auto message = make_message(n, {"gh.focal-point"});
+      insert_committed(*store, message);
+      reference.append(leaf_hash(message.log_leaf_data));
+    }
+    check_log_matches(*store, reference);
+  }
+  RawConnection raw(path);
+  CHECK(raw.text("PRAGMA user_version") == "12");
+  CHECK(raw.count("log_nodes") == kTotal - std::popcount(unsigned{kTotal}));
+  // Each row's key is the leaf that completes it: the last leaf of its subtree.
+  CHECK(raw.text("SELECT COUNT(*) FROM log_nodes WHERE ((completed_by + 1) % (1 << level)) != 0") == "0");
+  CHECK(raw.text("SELECT completed_by FROM log_nodes WHERE level = 6") == "63");
+}
+
 TEST_CASE("A version 1 store gets its log nodes on opening") {
   test::TempDir dir;
   const auto path = dir.path() / "store.db";
@@ -736,7 +786,6 @@ TEST_CASE("A version 1 store gets its log nodes on opening") {
   {
     // What a version 1 file looks like: no log_nodes table.
     RawConnection raw(path);
-    raw.exec("DROP TABLE log_nodes");
     raw.exec("DROP TABLE feed");
     raw.exec("DROP TABLE checkpoints");
     raw.exec("DROP TABLE log_facts");
@@ -750,6 +799,7 @@ TEST_CASE("A version 1 store gets its log nodes on opening") {
     raw.exec("ALTER TABLE watched_serials DROP COLUMN reached_countries");
     undo_receipt_groups(raw);
     undo_serial_ranges(raw);
+    raw.exec("DROP TABLE log_nodes");
     raw.exec("PRAGMA user_version = 1");
   }
   {
@@ -761,7 +811,7 @@ TEST_CASE("A version 1 store gets its log nodes on opening") {
     check_log_matches(*store, reference);
   }
   RawConnection raw(path);
-  CHECK(raw.text("PRAGMA user_version") == "11");
+  CHECK(raw.text("PRAGMA user_version") == "12");
 }
 
 TEST_CASE("An SQLite file that is not an FPX store is refused") {
@@ -1026,7 +1076,7 @@ TEST_CASE("A version 3 store keeps its single commitments as part 0 of each leaf
   CHECK(must(store->commitment_part_hashes(leaf_index)) == std::vector<Sha256Digest>{part_hash});
   CHECK(must(store->last_statistics_period("day")) == std::nullopt);
   RawConnection raw(path);
-  CHECK(raw.text("PRAGMA user_version") == "11");
+  CHECK(raw.text("PRAGMA user_version") == "12");
   // Statistics start at the upgrade: earlier leaves have no facts to reveal.
   CHECK(std::stoll(raw.text("SELECT since_ms FROM statistics_since")) > 1'700'000'000'000LL);
 }
@@ -1175,7 +1225,7 @@ TEST_CASE("A version 5 store written by the previous broker migrates in place to
   auto store = open_store(path);
   {
     RawConnection raw(path);
-    CHECK(raw.text("PRAGMA user_version") == "11");
+    CHECK(raw.text("PRAGMA user_version") == "12");
     CHECK(raw.text("SELECT COUNT(*) FROM sqlite_schema WHERE sql LIKE '%AUTOINCREMENT%'") == "0");
     CHECK(raw.text("SELECT COUNT(*) FROM sqlite_schema WHERE name = 'log_commitment_parts'") == "0");
     CHECK(raw.count("messages") == kFixtureMessages);
@@ -1289,7 +1339,7 @@ TEST_CASE("A version 6 store gains receipt groups and drops the receipt column o
     CHECK(must(store->find_message(message_id(1))).has_value());
   }
   RawConnection raw(path);
-  CHECK(raw.text("PRAGMA user_version") == "11");
+  CHECK(raw.text("PRAGMA user_version") == "12");
   CHECK(raw.text("SELECT COUNT(*) FROM pragma_table_info('messages') WHERE name = 'receipt'") == "0");
   // Schema 8 (issue 12 item 5): the early warnings' table, empty.
   CHECK(raw.count("warnings") == 0);
