@@ -105,6 +105,7 @@ void Broker::Impl::verify_ahead(std::vector<Inbound>& inbound, std::size_t from,
     on_this_thread.emplace_back(index, std::move(submission));
   }
   // The loop's own shard (all of it without a pool), while the workers verify theirs.
+  if (verify_pool) verify_pool->dispatch();
   for (auto& [index, submission] : on_this_thread) {
     try {
       verify_submission(verify_context(), submission, stage_times);

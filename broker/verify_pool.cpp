@@ -17,10 +17,13 @@ namespace {
 
 // The first frame of every message from the loop to a worker.
 enum class WorkerCommand : std::uint8_t {
-  verify = 1,         // second frame: a VerifyJob pointer; answered with it
+  verify = 1,         // second frame: a VerifyJobs pointer; answered with it
   replace_trust = 2,  // second frame: a TrustStore pointer; not answered
   stop = 3,           // not answered: the worker closes its socket and ends
 };
+
+// One worker's share of a batch, in the order sent.
+using VerifyJobs = std::vector<std::unique_ptr<VerifyJob>>;
 
 std::string worker_endpoint(std::size_t worker) { return "inproc://fpx-verify-" + std::to_string(worker); }
 
@@ -76,21 +79,23 @@ void run_worker(zmq::context_t& context, std::string endpoint, const BrokerConfi
         if (auto replacement = take_pointer<TrustStore>(frames[1])) trust = std::move(*replacement);
         continue;
       }
-      auto job = take_pointer<VerifyJob>(frames[1]);
-      if (!job) continue;
-      try {
-        // The enrolment is read without a lock: the loop waits in collect()
-        // while any job is out, and changes it only between batches.
-        verify_submission(VerifyContext{config, opener, enrollment, job->now_ms}, job->submission, job->times);
-        job->outcome = VerifyOutcome::verified;
-      } catch (const kj::Exception&) {
-        job->outcome = VerifyOutcome::threw;
-      } catch (const std::exception&) {
-        job->outcome = VerifyOutcome::threw;
+      auto jobs = take_pointer<VerifyJobs>(frames[1]);
+      if (!jobs) continue;
+      for (auto& job : *jobs) {
+        try {
+          // The enrolment is read without a lock: the loop waits in collect()
+          // while any job is out, and changes it only between batches.
+          verify_submission(VerifyContext{config, opener, enrollment, job->now_ms}, job->submission, job->times);
+          job->outcome = VerifyOutcome::verified;
+        } catch (const kj::Exception&) {
+          job->outcome = VerifyOutcome::threw;
+        } catch (const std::exception&) {
+          job->outcome = VerifyOutcome::threw;
+        }
       }
-      auto reply = pointer_frame(job);
+      auto reply = pointer_frame(jobs);
       socket.send(reply, zmq::send_flags::none);
-      (void)job.release();  // the loop owns it again
+      (void)jobs.release();  // the loop owns them again
     }
   } catch (const zmq::error_t& error) {
     // Only when the context ends under the worker, which the pool's
@@ -103,7 +108,8 @@ void run_worker(zmq::context_t& context, std::string endpoint, const BrokerConfi
 
 struct VerifyPool::Worker {
   zmq::socket_t loop_end;        // PAIR, bound; used by the loop thread only
-  std::size_t outstanding = 0;   // jobs sent and not yet collected
+  VerifyJobs queued;             // sent, not yet dispatched
+  std::size_t outstanding = 0;   // messages of jobs dispatched and not yet collected
   std::thread thread;
 };
 
@@ -168,15 +174,24 @@ std::size_t VerifyPool::worker_for(const ParticipantId& sender) const {
 }
 
 void VerifyPool::send(std::unique_ptr<VerifyJob> job) {
-  Worker& worker = *workers_[worker_for(job->submission.principal.id)];
-  worker.loop_end.send(command_frame(WorkerCommand::verify), zmq::send_flags::sndmore);
-  auto frame = pointer_frame(job);
-  worker.loop_end.send(frame, zmq::send_flags::none);
-  (void)job.release();  // the worker owns it until its reply
-  ++worker.outstanding;
+  workers_[worker_for(job->submission.principal.id)]->queued.push_back(std::move(job));
+}
+
+void VerifyPool::dispatch() {
+  for (auto& worker : workers_) {
+    if (worker->queued.empty()) continue;
+    auto jobs = std::make_unique<VerifyJobs>(std::move(worker->queued));
+    worker->queued.clear();
+    worker->loop_end.send(command_frame(WorkerCommand::verify), zmq::send_flags::sndmore);
+    auto frame = pointer_frame(jobs);
+    worker->loop_end.send(frame, zmq::send_flags::none);
+    (void)jobs.release();  // the worker owns them until its reply
+    ++worker->outstanding;
+  }
 }
 
 std::vector<std::unique_ptr<VerifyJob>> VerifyPool::collect() {
+  dispatch();
   std::vector<std::unique_ptr<VerifyJob>> done;
   // One worker after the other: the wait is the slowest worker's, and a
   // worker that finished early has its replies queued meanwhile.
@@ -184,7 +199,9 @@ std::vector<std::unique_ptr<VerifyJob>> VerifyPool::collect() {
     for (; worker->outstanding > 0; --worker->outstanding) {
       zmq::message_t reply;
       (void)worker->loop_end.recv(reply, zmq::recv_flags::none);
-      if (auto job = take_pointer<VerifyJob>(reply)) done.push_back(std::move(job));
+      if (auto jobs = take_pointer<VerifyJobs>(reply)) {
+        for (auto& job : *jobs) done.push_back(std::move(job));
+      }
     }
   }
   return done;

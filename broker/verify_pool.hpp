@@ -3,8 +3,11 @@
 // TrustStore, talking to the loop over inproc PAIR sockets of the loop's
 // ZeroMQ context. A submit goes to the worker chosen by a hash of its
 // principal's id, so one sender's submits are verified in order by one
-// worker. The loop sends a batch's jobs, then collects exactly as many
-// results before the batch's transaction begins: no job outlives its batch.
+// worker. The loop queues a batch's jobs, dispatches them (one message per
+// worker, not one per job: each ZeroMQ message crossing threads costs a
+// few microseconds of sends, receives and wake-ups on both ends), then
+// collects every one before the batch's transaction begins: no job
+// outlives its batch.
 //
 // Ownership: a VerifyJob (the Submission and what verify needs and
 // returns) is a plain value on the heap that travels by pointer, not by
@@ -13,9 +16,10 @@
 // copy of every envelope would cost what the pool saves. Exactly one thread
 // owns a job at any time: the loop until the send succeeds, the worker from
 // its receive until its reply is sent, the loop again from collect(). A
-// pointer sits in a message only between those two moments, and since every
-// job sent is collected before the transaction (and before a stop), none is
-// ever left in a queue. Private to broker/.
+// pointer (to the vector of one worker's jobs) sits in a message only
+// between those two moments, and since every job sent is collected before
+// the transaction (and before a stop), none is ever left in a queue.
+// Private to broker/.
 #pragma once
 
 #include <cstddef>
@@ -72,10 +76,15 @@ class VerifyPool {
   // The worker that verifies every submit of `sender` not verified on the loop.
   std::size_t worker_for(const ParticipantId& sender) const;
 
-  // To the worker of the job's principal; answered by the next collect().
+  // Queued for the worker of the job's principal; sent by dispatch() and
+  // answered by the next collect().
   void send(std::unique_ptr<VerifyJob> job);
-  // Exactly the jobs sent since the last collect, each verified (or failed);
-  // blocks until all are back. Per worker in the order sent.
+  // Sends each worker its queued jobs, as one message, so that they verify
+  // while the loop does something else.
+  void dispatch();
+  // Exactly the jobs sent since the last collect (dispatched first if they
+  // were not), each verified (or failed); blocks until all are back. Per
+  // worker in the order sent.
   std::vector<std::unique_ptr<VerifyJob>> collect();
 
   // SIGHUP, in two steps so that a failure changes nothing: load one fresh
