@@ -1,5 +1,3 @@
-#include <capnp/serialize.h>
-
 #include "fpx/broker/stages.hpp"
 
 namespace fpx::broker {
@@ -7,11 +5,8 @@ namespace fpx::broker {
 Sha256Digest signed_content_sha256(const OpenedEnvelope& opened) {
   // The header and body as their canonical bytes: the exact bytes the
   // signature binds, whatever the (unsigned) envelope around them looks like.
-  auto header = capnp::canonicalize(opened.message.header());
-  auto body = capnp::canonicalize(opened.message.body());
-  auto header_bytes = header.asBytes();
-  auto body_bytes = body.asBytes();
-  return sha256(concat({ByteView(header_bytes.begin(), header_bytes.size()), ByteView(body_bytes.begin(), body_bytes.size())}));
+  // open() checked both canonical, so they are hashed as received.
+  return sha256({opened.message.header_bytes(), opened.message.body_bytes()});
 }
 
 Result<DedupeVerdict> dedupe(const StageContext& context, const OpenedEnvelope& opened,

@@ -8,6 +8,7 @@ namespace fpx {
 
 struct AlignedMessage::State {
   kj::Array<capnp::word> copy;  // empty when the caller's bytes were aligned already
+  kj::ArrayPtr<const capnp::word> words;  // the copy, or the caller's bytes
   kj::ArrayPtr<const capnp::word> segments[1];
   kj::Own<capnp::MessageReader> reader;
 };
@@ -30,6 +31,11 @@ AlignedMessage::~AlignedMessage() = default;
 
 capnp::MessageReader& AlignedMessage::reader() const { return *state_->reader; }
 
+ByteView AlignedMessage::bytes() const {
+  const auto bytes = state_->words.asBytes();
+  return {bytes.begin(), bytes.size()};
+}
+
 Result<AlignedMessage> AlignedMessage::open(ByteView bytes, Framing framing, std::string_view what,
                                             Ownership ownership) {
   if (bytes.empty() || bytes.size() % sizeof(capnp::word) != 0) {
@@ -51,6 +57,7 @@ Result<AlignedMessage> AlignedMessage::open(ByteView bytes, Framing framing, std
       std::memcpy(state->copy.begin(), bytes.data(), bytes.size());
       words = state->copy.asPtr();
     }
+    state->words = words;
     switch (framing) {
       case Framing::flat: {
         auto reader = kj::heap<capnp::FlatArrayMessageReader>(words, bounded_limits(count));

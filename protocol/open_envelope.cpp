@@ -29,6 +29,8 @@ DecodedMessage::~DecodedMessage() = default;
 
 wire::Header::Reader DecodedMessage::header() const { return buffers_->header->root<wire::Header>(); }
 wire::Body::Reader DecodedMessage::body() const { return buffers_->body->root<wire::Body>(); }
+ByteView DecodedMessage::header_bytes() const { return buffers_->header->bytes(); }
+ByteView DecodedMessage::body_bytes() const { return buffers_->body->bytes(); }
 const std::vector<Bytes>& DecodedMessage::attachments() const { return buffers_->attachments; }
 
 Result<OpenedEnvelope> EnvelopeOpener::open(ByteView envelope_bytes, const OpenOptions& options) {

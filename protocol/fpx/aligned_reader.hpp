@@ -72,6 +72,10 @@ class AlignedMessage {
     return reader().getRoot<Root>();
   }
   capnp::MessageReader& reader() const;
+  // The bytes it reads: its own copy, or the caller's when borrowed (which
+  // must then outlive it). For Framing::canonical, the exact bytes checked
+  // canonical, so hashing them is hashing capnp::canonicalize() of the root.
+  ByteView bytes() const;
 
   struct State;
 

@@ -73,6 +73,11 @@ class DecodedMessage {
 
   wire::Header::Reader header() const;
   wire::Body::Reader body() const;
+  // The header's and the body's bytes exactly as signed (open() checked
+  // both canonical): what capnp::canonicalize() of header() and body() gives,
+  // without encoding them again.
+  ByteView header_bytes() const;
+  ByteView body_bytes() const;
   // The attachments' bytes, in the order of header().getAttachments(), each
   // already checked against its signed size, SHA-256 and type. Empty when
   // opened with AttachmentBytes::check_only.

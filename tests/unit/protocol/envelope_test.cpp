@@ -76,6 +76,14 @@ TEST_CASE("every message type seals and opens with its sender, type and id intac
       CHECK(opened->signer.revocation == RevocationStatus::checked);
       CHECK(opened->message.header().getSenderCountry() == signer.participant().country.str().c_str());
       CHECK(message_type_of(opened->message.body()) == type);
+      // The bytes as signed are the canonical form of what was decoded (the
+      // broker hashes them for its duplicate check instead of encoding again).
+      auto header_words = capnp::canonicalize(opened->message.header());
+      auto body_words = capnp::canonicalize(opened->message.body());
+      CHECK(Bytes(opened->message.header_bytes().begin(), opened->message.header_bytes().end()) ==
+            Bytes(header_words.asBytes().begin(), header_words.asBytes().end()));
+      CHECK(Bytes(opened->message.body_bytes().begin(), opened->message.body_bytes().end()) ==
+            Bytes(body_words.asBytes().begin(), body_words.asBytes().end()));
       auto problems = validate_message(opened->message.header(), opened->message.body(), {now_ms()});
       for (const auto& problem : problems) UNSCOPED_INFO(problem.path << ": " << problem.message);
       CHECK(problems.empty());
