@@ -728,6 +728,7 @@ bool run_kind(const KindInfo& info, const BenchOptions& options) {
   settings.binary = options.broker_bin;
   settings.rate_per_second = kRateLimit;
   settings.burst = kBurst;
+  settings.group_commit_wait_ms = options.group_commit_wait_ms;
   settings.stored_bytes_per_minute = 0;  // the broker's default bound, which the floods meet
   BrokerProcess broker(pki,
                        {kVictim, kVictimRecipient, kSink, kAgencyFlooder, kFocalFlooder, kObserverFlooder, kProber},

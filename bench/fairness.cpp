@@ -185,6 +185,7 @@ int run_fairness(const BenchOptions& options) {
   settings.binary = options.broker_bin;
   settings.rate_per_second = kRateLimit;
   settings.burst = kBurst;
+  settings.group_commit_wait_ms = options.group_commit_wait_ms;
   settings.batch_share = static_cast<std::size_t>(options.batch_share);
   BrokerProcess broker(pki, {victim, flooder, victim_recipient, flood_recipient}, settings);
 

@@ -345,8 +345,8 @@ int main(int argc, char** argv) {
                  "lean: the broker's timing.checkpoint_every_ms, how often WAL checkpoints run (default: the broker's)")
       ->check(CLI::Range(10, 3600000));
   app.add_option("--group-commit-wait-ms", options.group_commit_wait_ms,
-                 "lean: the broker's timing.group_commit_wait_ms, how long a durable batch waits for company under load "
-                 "(default: the broker's)")
+                 "lean, fairness and abuse: the broker's timing.group_commit_wait_ms, how long a durable batch waits "
+                 "for company under load (default: the broker's)")
       ->check(CLI::Range(0, 1000));
   app.add_option("--broker-core", options.broker_core,
                  "lean: the core the broker is pinned to (default 0; -1 leaves it unpinned, sharing the load's core)")

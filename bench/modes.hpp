@@ -44,7 +44,7 @@ struct BenchOptions {
   int verify_workers = -1;
   // Lean: the broker's timing.checkpoint_every_ms (0: its default).
   std::int64_t wal_checkpoint_every_ms = 0;
-  // Lean: the broker's timing.group_commit_wait_ms (-1: its default).
+  // Lean, fairness and abuse: the broker's timing.group_commit_wait_ms (-1: its default).
   std::int64_t group_commit_wait_ms = -1;
   int broker_core = 0;
   // Lean: real `fpx witness serve` processes the broker asks to cosign each
