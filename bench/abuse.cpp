@@ -977,6 +977,9 @@ int run_abuse(const BenchOptions& options) {
   std::fprintf(stderr, "# abuse: each flood %.0f s while %s sends %.0f msg/s; broker limit %.0f/s, burst %.0f per "
                        "participant; targets: rss growth <= 50 MB, store <= 1 MB/min, victim p99 ratio <= 2\n",
                options.abuse_seconds, kVictim, options.victim_rate, kRateLimit, kBurst);
+  if (options.group_commit_wait_ms >= 0) {
+    std::printf("group_commit_wait_ms %lld\n", static_cast<long long>(options.group_commit_wait_ms));
+  }
   bool all_ran = true;
   for (const auto& info : kKinds) {
     const bool chosen = options.abuse_kinds.empty() ||

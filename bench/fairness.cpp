@@ -298,6 +298,9 @@ int run_fairness(const BenchOptions& options) {
                cpu_unloaded / (options.fairness_seconds + 0.1), cpu_flooded / flooded_seconds,
                bench_cpu_flooded / flooded_seconds, std::thread::hardware_concurrency());
 
+  if (options.group_commit_wait_ms >= 0) {
+    std::printf("group_commit_wait_ms %lld\n", static_cast<long long>(options.group_commit_wait_ms));
+  }
   std::printf("victim_p99_ms_unloaded %.2f\n", alone.p99_ms);
   std::printf("victim_p99_ms_flooded %.2f\n", under_flood.p99_ms);
   std::printf("victim_p99_flooded_over_unloaded %.2f\n", under_flood.p99_ms / std::max(alone.p99_ms, 1e-3));

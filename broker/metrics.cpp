@@ -131,7 +131,8 @@ std::string BrokerMetrics::render(std::int64_t now_ms) const {
                  load(messages_decoded_));
   static constexpr std::array<const char*, kStageTimerCount> kStageNames = {
       "decode", "open", "authorize", "validate", "dedupe", "persist", "receipt", "account", "commit", "route"};
-  out += "# HELP fpx_stage_cpu_seconds_total Thread CPU time per stage since start, verify workers' included, estimated from a random one pass in 16.\n"
+  out += "# HELP fpx_stage_cpu_seconds_total Thread CPU time per stage since start, verify workers' included, "
+         "estimated from a random one pass in 16.\n"
          "# TYPE fpx_stage_cpu_seconds_total counter\n";
   for (std::size_t i = 0; i < kStageTimerCount; ++i) {
     fmt::format_to(std::back_inserter(out), "fpx_stage_cpu_seconds_total{{stage=\"{}\"}} {}\n",

@@ -12,23 +12,18 @@ std::int64_t StageTimes::thread_cpu_ns() {
   return static_cast<std::int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec;
 }
 
-std::int64_t StageTimes::microseconds(StageTimer stage) const {
-  const auto i = static_cast<std::size_t>(stage);
-  if (timed_[i] == 0) return 0;
-  const long double scaled = static_cast<long double>(ns_[i]) * static_cast<long double>(passes_[i]) /
-                             static_cast<long double>(timed_[i]);
-  return static_cast<std::int64_t>(scaled / 1000);
-}
-
-bool time_this_pass(StageTimer stage) {
-  thread_local std::array<bool, kStageTimerCount> passed{};
-  thread_local std::uint64_t state = 0x9e3779b97f4a7c15ULL;
-  bool& first = passed[static_cast<std::size_t>(stage)];
-  if (!first) return first = true;
+std::uint32_t stage_pass_weight(StageTimer stage) {
+  thread_local std::array<bool, kStageTimerCount> passed_before{};
+  thread_local std::uint64_t state = 0x9e3779b97f4a7c15ULL;  // one generator per thread, for every stage
+  bool& passed = passed_before[static_cast<std::size_t>(stage)];
+  if (!passed) {
+    passed = true;
+    return 1;
+  }
   state ^= state << 13;
   state ^= state >> 7;
   state ^= state << 17;
-  return state % kStageSampleEvery == 0;
+  return state % kStageSampleEvery == 0 ? kStageSampleEvery : 0;
 }
 
 std::string StageTimes::describe() const {

@@ -49,9 +49,9 @@ zmq::message_t command_frame(WorkerCommand command) {
   return zmq::message_t(&byte, 1);
 }
 
-// Both ends hold at most one batch (limits.batch_max jobs): no high-water
-// mark, so a batch larger than ZeroMQ's default of 1000 cannot block the loop
-// on its sends while the worker blocks on its replies.
+// Both ends hold at most one message per dispatch (a batch's jobs travel
+// in one): no high-water mark all the same, so that the loop's sends can
+// never block while the worker blocks on its replies.
 void unbounded(zmq::socket_t& socket) {
   socket.set(zmq::sockopt::sndhwm, 0);
   socket.set(zmq::sockopt::rcvhwm, 0);

@@ -14,8 +14,9 @@
 // serialization: the OpenedEnvelope that verify produces holds decoded Cap'n
 // Proto buffers and certificates that have no wire form of their own, and a
 // copy of every envelope would cost what the pool saves. Exactly one thread
-// owns a job at any time: the loop until the send succeeds, the worker from
-// its receive until its reply is sent, the loop again from collect(). A
+// owns a job at any time: the loop until dispatch()'s send succeeds, the
+// worker from its receive until its reply is sent, the loop again from
+// collect(). A
 // pointer (to the vector of one worker's jobs) sits in a message only
 // between those two moments, and since every job sent is collected before
 // the transaction (and before a stop), none is ever left in a queue.

@@ -135,13 +135,18 @@ Status copy_database(sqlite3* source, const std::filesystem::path& target) {
 constexpr std::int64_t kLogNodesByCompletingLeaf = 12;
 const char* log_node_query(std::int64_t schema_version) {
   return schema_version >= kLogNodesByCompletingLeaf
-             ? "SELECT hash FROM log_nodes WHERE completed_by = ((?2 + 1) << ?1) - 1 AND level = ?1"
+             ? "SELECT hash FROM log_nodes WHERE completed_by = ((?2 + 1) << ?1) - 1 AND level = ?1 "
+               "AND ((completed_by + 1) >> ?1) - 1 = ?2"
              : "SELECT hash FROM log_nodes WHERE level = ?1 AND idx = ?2";
 }
+// Every interior node, in the table's own order (no sort); from schema 12 a
+// key that is not the last leaf of a subtree at its level reads as idx -1,
+// which no node has, so the check reports it.
 const char* log_nodes_in_order_query(std::int64_t schema_version) {
   return schema_version >= kLogNodesByCompletingLeaf
-             ? "SELECT level, ((completed_by + 1) >> level) - 1 AS idx, hash FROM log_nodes ORDER BY level, idx"
-             : "SELECT level, idx, hash FROM log_nodes ORDER BY level, idx";
+             ? "SELECT level, CASE WHEN ((completed_by + 1) & ((1 << level) - 1)) = 0 "
+               "THEN ((completed_by + 1) >> level) - 1 ELSE -1 END, hash FROM log_nodes"
+             : "SELECT level, idx, hash FROM log_nodes";
 }
 
 // The log's nodes as stored: level 0 from log_leaves, interior ones from log_nodes.

@@ -72,7 +72,10 @@ Status SqliteStore::prepare_statements() {
        "AND feed_sequence != 0 ORDER BY feed_sequence DESC LIMIT 1"},
       {&log_leaf_hash_, "SELECT leaf_hash FROM log_leaves WHERE leaf_index = ?1"},
       // Keyed by the leaf that completes the node (schema 12): (idx + 1) * 2^level - 1.
-      {&log_node_, "SELECT hash FROM log_nodes WHERE completed_by = ((?1 + 1) << ?2) - 1 AND level = ?2"},
+      // The last term refuses an idx whose shift would overflow into another node's key.
+      {&log_node_,
+       "SELECT hash FROM log_nodes WHERE completed_by = ((?1 + 1) << ?2) - 1 AND level = ?2 "
+       "AND ((completed_by + 1) >> ?2) - 1 = ?1"},
       {&insert_log_node_, "INSERT INTO log_nodes (completed_by, level, hash) VALUES (((?2 + 1) << ?1) - 1, ?1, ?3)"},
       {&append_audit_,
        "INSERT INTO audit (id, at_ms, principal, message_id, stage, outcome, detail) VALUES ("

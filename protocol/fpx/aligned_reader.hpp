@@ -74,7 +74,10 @@ class AlignedMessage {
   capnp::MessageReader& reader() const;
   // The bytes it reads: its own copy, or the caller's when borrowed (which
   // must then outlive it). For Framing::canonical, the exact bytes checked
-  // canonical, so hashing them is hashing capnp::canonicalize() of the root.
+  // canonical (one segment, every word used, in preorder): what
+  // capnp::canonicalize() of a non-null root gives. (A null root, one zero
+  // word, is canonical too; canonicalize() of its reader gives an empty
+  // struct's pointer instead.)
   ByteView bytes() const;
 
   struct State;

@@ -74,8 +74,9 @@ class DecodedMessage {
   wire::Header::Reader header() const;
   wire::Body::Reader body() const;
   // The header's and the body's bytes exactly as signed (open() checked
-  // both canonical): what capnp::canonicalize() of header() and body() gives,
-  // without encoding them again.
+  // both canonical): what capnp::canonicalize() of header() and body() gives
+  // for any message open() accepts (a null root, which it does not, aside:
+  // AlignedMessage::bytes()), without encoding them again.
   ByteView header_bytes() const;
   ByteView body_bytes() const;
   // The attachments' bytes, in the order of header().getAttachments(), each

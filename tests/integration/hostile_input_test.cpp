@@ -3074,8 +3074,8 @@ TEST_CASE("a broker upgraded from a store without duplicate keys still names an 
                                 "DROP VIEW audit_trail; "
                                 "ALTER TABLE messages DROP COLUMN officer; "
                                 "ALTER TABLE messages DROP COLUMN accepted_for; "
-                                "CREATE TABLE log_nodes_v11 (level INTEGER NOT NULL CHECK (level >= 1), idx INTEGER NOT "
-                                "NULL, hash BLOB NOT NULL, PRIMARY KEY (level, idx)) WITHOUT ROWID; "
+                                "CREATE TABLE log_nodes_v11 (level INTEGER NOT NULL CHECK (level >= 1), "
+                                "idx INTEGER NOT NULL, hash BLOB NOT NULL, PRIMARY KEY (level, idx)) WITHOUT ROWID; "
                                 "INSERT INTO log_nodes_v11 SELECT level, ((completed_by + 1) >> level) - 1, hash FROM "
                                 "log_nodes; DROP TABLE log_nodes; ALTER TABLE log_nodes_v11 RENAME TO log_nodes; "
                                 "PRAGMA user_version = 9",

@@ -270,7 +270,8 @@ void rewrite_history(const std::filesystem::path& database) {
   };
   read("SELECT leaf_index, leaf_hash FROM log_leaves", -1);
   read("SELECT level, ((completed_by + 1) >> level) - 1 AS idx, hash FROM log_nodes ORDER BY level, idx", 0);
-  REQUIRE(sqlite3_prepare_v2(db, "UPDATE log_nodes SET hash = ?1 WHERE completed_by = ((?3 + 1) << ?2) - 1 AND level = ?2",
+  REQUIRE(sqlite3_prepare_v2(db,
+                             "UPDATE log_nodes SET hash = ?1 WHERE completed_by = ((?3 + 1) << ?2) - 1 AND level = ?2",
                              -1, &statement, nullptr) == SQLITE_OK);
   for (auto& [key, hash] : hashes) {
     const auto [level, index] = key;
