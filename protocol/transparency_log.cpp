@@ -1,12 +1,10 @@
 // RFC 9162 Merkle tree hashes, proofs and their verification. See
 // fpx/transparency_log.hpp for why proofs read only aligned complete subtrees.
-#include <openssl/evp.h>
 
 #include <algorithm>
 #include <array>
 #include <bit>
 #include <cstring>
-#include <memory>
 #include <string>
 
 #include "fpx/transparency_log.hpp"
